@@ -1,0 +1,195 @@
+package vault
+
+import (
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+)
+
+// Errors returned by Open. Neither carries any part of the sealed data.
+var (
+	// ErrUnknownKey means the value was sealed with a key the ring no longer has.
+	ErrUnknownKey = errors.New("vault: sealed with a key that is not in the key ring")
+	// ErrOpen means the value was tampered with, or belongs to another row.
+	ErrOpen = errors.New("vault: cannot open sealed value (wrong row or tampered)")
+)
+
+const formatV1 = 1
+
+var keyIDRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,32}$`)
+
+// Keyring seals with its first key and opens with any of its keys.
+// Safe for concurrent use.
+type Keyring struct {
+	active string
+	keys   map[string]cipher.AEAD
+}
+
+// Key is one entry of a ring: an id and 32 bytes of key material.
+type Key struct {
+	ID       string
+	Material []byte
+}
+
+// NewKeyring builds a ring; keys[0] seals.
+func NewKeyring(keys ...Key) (*Keyring, error) {
+	if len(keys) == 0 {
+		return nil, errors.New("vault: a key ring needs at least one key")
+	}
+	k := &Keyring{active: keys[0].ID, keys: make(map[string]cipher.AEAD, len(keys))}
+	for _, key := range keys {
+		if !keyIDRE.MatchString(key.ID) {
+			return nil, fmt.Errorf("vault: key id %q must be 1-32 letters, digits, '-' or '_'", key.ID)
+		}
+		if _, dup := k.keys[key.ID]; dup {
+			return nil, fmt.Errorf("vault: key id %q appears twice", key.ID)
+		}
+		if len(key.Material) != 32 {
+			return nil, fmt.Errorf("vault: key %q is %d bytes, want 32 (AES-256)", key.ID, len(key.Material))
+		}
+		block, err := aes.NewCipher(key.Material)
+		if err != nil {
+			return nil, fmt.Errorf("vault: key %q: %w", key.ID, err)
+		}
+		aead, err := cipher.NewGCM(block)
+		if err != nil {
+			return nil, fmt.Errorf("vault: key %q: %w", key.ID, err)
+		}
+		k.keys[key.ID] = aead
+	}
+	return k, nil
+}
+
+// ParseKeyring reads a ring written as "id:base64key,id2:base64key"; the
+// first key seals. Errors name the entry and never echo key material.
+func ParseKeyring(spec string) (*Keyring, error) {
+	var keys []Key
+	for i, entry := range strings.Split(spec, ",") {
+		entry = strings.TrimSpace(entry)
+		if entry == "" {
+			continue
+		}
+		id, b64, ok := strings.Cut(entry, ":")
+		if !ok {
+			return nil, fmt.Errorf("entry %d has no ':' between key id and key (want id:base64key)", i+1)
+		}
+		material, err := base64.StdEncoding.DecodeString(strings.TrimSpace(b64))
+		if err != nil {
+			material, err = base64.RawStdEncoding.DecodeString(strings.TrimSpace(b64))
+		}
+		if err != nil {
+			return nil, fmt.Errorf("key %q is not valid base64", id)
+		}
+		keys = append(keys, Key{ID: strings.TrimSpace(id), Material: material})
+	}
+	if len(keys) == 0 {
+		return nil, errors.New("no keys (want id:base64key[,id2:base64key…])")
+	}
+	return NewKeyring(keys...)
+}
+
+// GenerateKeyring makes a ring of one fresh random key and returns it with
+// its spec, for the demo and tests.
+func GenerateKeyring(id string) (*Keyring, string, error) {
+	material := make([]byte, 32)
+	if _, err := rand.Read(material); err != nil {
+		return nil, "", fmt.Errorf("vault: generate key: %w", err)
+	}
+	k, err := NewKeyring(Key{ID: id, Material: material})
+	if err != nil {
+		return nil, "", err
+	}
+	return k, id + ":" + base64.StdEncoding.EncodeToString(material), nil
+}
+
+// ActiveKeyID is the id of the key that seals.
+func (k *Keyring) ActiveKeyID() string { return k.active }
+
+// Seal encrypts plaintext for the row rowID with the active key.
+// Layout: version(1) | len(keyID)(1) | keyID | nonce(12) | ciphertext+tag.
+func (k *Keyring) Seal(plaintext []byte, rowID string) ([]byte, error) {
+	aead := k.keys[k.active]
+	header := append([]byte{formatV1, byte(len(k.active))}, k.active...)
+	nonce := make([]byte, aead.NonceSize())
+	if _, err := rand.Read(nonce); err != nil {
+		return nil, fmt.Errorf("vault: nonce: %w", err)
+	}
+	out := make([]byte, 0, len(header)+len(nonce)+len(plaintext)+aead.Overhead())
+	out = append(append(out, header...), nonce...)
+	return aead.Seal(out, nonce, plaintext, aad(header, rowID)), nil
+}
+
+// Open decrypts a value sealed for rowID. Returns ErrUnknownKey if its key
+// was removed from the ring and ErrOpen if it was sealed for another row or
+// altered.
+func (k *Keyring) Open(sealed []byte, rowID string) ([]byte, error) {
+	header, keyID, rest, err := split(sealed)
+	if err != nil {
+		return nil, err
+	}
+	aead, ok := k.keys[keyID]
+	if !ok {
+		return nil, fmt.Errorf("%w (key id %q)", ErrUnknownKey, keyID)
+	}
+	if len(rest) < aead.NonceSize()+aead.Overhead() {
+		return nil, ErrOpen
+	}
+	nonce, ct := rest[:aead.NonceSize()], rest[aead.NonceSize():]
+	pt, err := aead.Open(nil, nonce, ct, aad(header, rowID))
+	if err != nil {
+		return nil, ErrOpen
+	}
+	return pt, nil
+}
+
+// SealToken seals a token for the row rowID. An empty token seals to nil, so
+// "no token" stays a NULL column rather than a ciphertext of nothing.
+func (k *Keyring) SealToken(t Token, rowID string) ([]byte, error) {
+	if t.IsZero() {
+		return nil, nil
+	}
+	return k.Seal([]byte(t.v), rowID)
+}
+
+// OpenToken opens a token sealed by SealToken; nil opens to the zero Token.
+func (k *Keyring) OpenToken(sealed []byte, rowID string) (Token, error) {
+	if len(sealed) == 0 {
+		return Token{}, nil
+	}
+	pt, err := k.Open(sealed, rowID)
+	if err != nil {
+		return Token{}, err
+	}
+	return Token{v: string(pt)}, nil
+}
+
+// NeedsReseal reports whether sealed was made with a key other than the
+// active one, so writing the row again should re-seal it.
+func (k *Keyring) NeedsReseal(sealed []byte) bool {
+	if len(sealed) == 0 {
+		return false
+	}
+	_, keyID, _, err := split(sealed)
+	return err != nil || keyID != k.active
+}
+
+func split(sealed []byte) (header []byte, keyID string, rest []byte, err error) {
+	if len(sealed) < 2 || sealed[0] != formatV1 {
+		return nil, "", nil, ErrOpen
+	}
+	n := int(sealed[1])
+	if n == 0 || len(sealed) < 2+n {
+		return nil, "", nil, ErrOpen
+	}
+	return sealed[:2+n], string(sealed[2 : 2+n]), sealed[2+n:], nil
+}
+
+// aad binds the header (so the key id cannot be swapped) and the row id.
+func aad(header []byte, rowID string) []byte {
+	return append(append(append([]byte{}, header...), 0), rowID...)
+}
