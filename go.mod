@@ -51,3 +51,5 @@ require (
 	modernc.org/memory v1.12.1
 	modernc.org/sqlite v1.61.1
 )
+
+require github.com/jackc/puddle/v2 v2.2.3 // indirect
