@@ -1,0 +1,65 @@
+// Package config loads tether's configuration from TETHER_* environment variables and
+// command-line flags (flags win), and validates it with errors that name the variable, say
+// what is wrong with its value and show a good one.
+//
+// It is the only package that reads the environment: callers pass a getenv function, so
+// tests inject a map.
+package config
+
+import (
+	"time"
+)
+
+// Prefix is the prefix of every environment variable tether reads.
+const Prefix = "TETHER_"
+
+// Config is tether's whole configuration. Each field's env tag names its variable (without
+// the TETHER_ prefix), envDefault its default, doc says what it is for and example shows a
+// good value; .env.example documents the same list and a test keeps the two in step.
+//
+// Field names must stay unique: errors from the env parser name the field, and Load maps
+// the name back to its variable.
+type Config struct {
+	DatabaseURL Secret `env:"DATABASE_URL" envDefault:"sqlite:tether.db" example:"postgres://tether:secret@localhost:5432/tether?sslmode=disable" doc:"Store: postgres://... for PostgreSQL, sqlite:PATH for a SQLite file (the default, in the working directory)."`
+	RedisURL    Secret `env:"REDIS_URL" example:"redis://localhost:6379/0" doc:"Redis for the queues: redis://, rediss:// (TLS), redis-sentinel://host1:26379,host2:26379?master=mymaster, or redis-cluster://host1:6379,host2:6379. Required by worker, scheduler and serve; demo and all fall back to an embedded, non-durable Redis when unset."`
+
+	EncryptionKeys Secret `env:"ENCRYPTION_KEYS" example:"k2:ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8=,k1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=" doc:"Key ring for tokens at rest: comma-separated id:base64(32 random bytes); the first key encrypts, all decrypt. Generate one with: openssl rand -base64 32. Required by worker, serve and all."`
+
+	HTTPAddr    string `env:"HTTP_ADDR" envDefault:":8080" example:":8080" doc:"Listen address of tether serve (admin API, /monitoring, /metrics, /healthz, /readyz)."`
+	MetricsAddr string `env:"METRICS_ADDR" envDefault:":9090" example:"127.0.0.1:9090" doc:"Listen address of the small /healthz, /readyz and /metrics listener that tether worker and tether scheduler run; off disables it."`
+	PublicURL   string `env:"PUBLIC_URL" envDefault:"http://localhost:8080" example:"https://tether.example.com" doc:"Base URL people reach tether serve at; used in reconnect and invitation links."`
+
+	AdminUser     string `env:"ADMIN_USER" envDefault:"admin" example:"admin" doc:"User name for the admin API and the /monitoring UI (HTTP basic auth)."`
+	AdminPassword Secret `env:"ADMIN_PASSWORD" example:"a-long-random-password" doc:"Password for the admin API and /monitoring. When unset those routes answer 503 and the rest of serve works."`
+
+	WorkerConcurrency int           `env:"WORKER_CONCURRENCY" envDefault:"10" example:"20" doc:"Tasks one worker process runs at once."`
+	ShutdownTimeout   time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"25s" example:"25s" doc:"On SIGTERM/SIGINT, how long in-flight tasks get to finish before they are put back in their queue (they are retried, never lost). Keep it below your orchestrator's kill grace period."`
+	EventRetention    time.Duration `env:"EVENT_RETENTION" envDefault:"2160h" example:"720h" doc:"Audit events older than this are deleted by the daily events:prune task (2160h = 90 days)."`
+	PruneSchedule     string        `env:"PRUNE_SCHEDULE" envDefault:"17 3 * * *" example:"17 3 * * *" doc:"When events:prune runs: a 5-field cron expression in UTC."`
+
+	LogLevel  string `env:"LOG_LEVEL" envDefault:"info" example:"debug" doc:"debug, info, warn or error."`
+	LogFormat string `env:"LOG_FORMAT" envDefault:"json" example:"console" doc:"json (one object a line) or console (for people)."`
+
+	SalesforceClientID     string `env:"SALESFORCE_CLIENT_ID" example:"3MVG9...connected-app-consumer-key" doc:"Salesforce connected app consumer key."`
+	SalesforceClientSecret Secret `env:"SALESFORCE_CLIENT_SECRET" example:"the-consumer-secret" doc:"Salesforce connected app consumer secret."`
+	SalesforceLoginURL     string `env:"SALESFORCE_LOGIN_URL" envDefault:"https://login.salesforce.com" example:"http://localhost:8090/salesforce" doc:"Salesforce OAuth base (authorize and token endpoints live under /services/oauth2/). Point it at the sandbox to emulate Salesforce."`
+
+	GoogleClientID     string `env:"GOOGLE_CLIENT_ID" example:"1234-abc.apps.googleusercontent.com" doc:"Google OAuth client id (Calendar)."`
+	GoogleClientSecret Secret `env:"GOOGLE_CLIENT_SECRET" example:"GOCSPX-the-secret" doc:"Google OAuth client secret."`
+	GoogleAuthURL      string `env:"GOOGLE_AUTH_URL" envDefault:"https://accounts.google.com/o/oauth2/v2/auth" example:"http://localhost:8090/google/o/oauth2/v2/auth" doc:"Google authorization endpoint."`
+	GoogleTokenURL     string `env:"GOOGLE_TOKEN_URL" envDefault:"https://oauth2.googleapis.com/token" example:"http://localhost:8090/google/token" doc:"Google token endpoint."`
+	GoogleAPIURL       string `env:"GOOGLE_API_URL" envDefault:"https://www.googleapis.com" example:"http://localhost:8090/google" doc:"Google API base (Calendar, tokeninfo)."`
+
+	MicrosoftClientID     string `env:"MICROSOFT_CLIENT_ID" example:"00000000-0000-0000-0000-000000000000" doc:"Microsoft identity platform application (client) id (Outlook calendar, Teams)."`
+	MicrosoftClientSecret Secret `env:"MICROSOFT_CLIENT_SECRET" example:"the-client-secret-value" doc:"Microsoft client secret value."`
+	MicrosoftLoginURL     string `env:"MICROSOFT_LOGIN_URL" envDefault:"https://login.microsoftonline.com/common" example:"http://localhost:8090/microsoft/common" doc:"Microsoft identity base including the tenant; /oauth2/v2.0/authorize and /oauth2/v2.0/token live under it."`
+	MicrosoftGraphURL     string `env:"MICROSOFT_GRAPH_URL" envDefault:"https://graph.microsoft.com" example:"http://localhost:8090/graph" doc:"Microsoft Graph API base."`
+
+	ZoomClientID     string `env:"ZOOM_CLIENT_ID" example:"aBcDeFgHiJkLmN" doc:"Zoom OAuth app client id."`
+	ZoomClientSecret Secret `env:"ZOOM_CLIENT_SECRET" example:"the-client-secret" doc:"Zoom OAuth app client secret."`
+	ZoomOAuthURL     string `env:"ZOOM_OAUTH_URL" envDefault:"https://zoom.us" example:"http://localhost:8090/zoom" doc:"Zoom OAuth base (/oauth/authorize, /oauth/token)."`
+	ZoomAPIURL       string `env:"ZOOM_API_URL" envDefault:"https://api.zoom.us" example:"http://localhost:8090/zoom-api" doc:"Zoom API base (/v2/...)."`
+
+	SMTPURL  Secret `env:"SMTP_URL" example:"smtp://user:password@localhost:1025" doc:"Mail server for invitations and reconnect reminders: smtp:// (STARTTLS when offered), smtps:// (TLS) or smtp+plain:// (no TLS, for a local mail sink)."`
+	MailFrom string `env:"MAIL_FROM" envDefault:"tether <tether@localhost>" example:"Acme Sales <no-reply@acme.example>" doc:"From address of the mail tether sends."`
+}

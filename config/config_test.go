@@ -1,0 +1,210 @@
+package config
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/spf13/pflag"
+)
+
+func getenv(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+func TestLoadDefaults(t *testing.T) {
+	t.Parallel()
+	cfg, err := Load(getenv(nil), nil)
+	if err != nil {
+		t.Fatalf("Load with no environment: %v", err)
+	}
+	if got := cfg.DatabaseURL.Reveal(); got != "sqlite:tether.db" {
+		t.Errorf("DatabaseURL default = %q, want a SQLite file", got)
+	}
+	if cfg.RedisURL.IsSet() {
+		t.Errorf("RedisURL has a default; worker must refuse to start without one")
+	}
+	if cfg.WorkerConcurrency != 10 || cfg.ShutdownTimeout != 25*time.Second || cfg.EventRetention != 2160*time.Hour {
+		t.Errorf("defaults: concurrency %d, shutdown %s, retention %s", cfg.WorkerConcurrency, cfg.ShutdownTimeout, cfg.EventRetention)
+	}
+	if err := cfg.RequireRedis("worker"); err == nil || !strings.Contains(err.Error(), "TETHER_REDIS_URL") {
+		t.Errorf("RequireRedis without a URL = %v, want an error naming TETHER_REDIS_URL", err)
+	}
+	if err := cfg.RequireEncryptionKeys("worker"); err == nil || !strings.Contains(err.Error(), "TETHER_ENCRYPTION_KEYS") {
+		t.Errorf("RequireEncryptionKeys without keys = %v, want an error naming TETHER_ENCRYPTION_KEYS", err)
+	}
+}
+
+func TestFlagsWinOverEnvironment(t *testing.T) {
+	t.Parallel()
+	fs := pflag.NewFlagSet("test", pflag.ContinueOnError)
+	BindFlags(fs)
+	if err := fs.Parse([]string{"--concurrency=3", "--redis-url=redis://flag:6379/2"}); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := Load(getenv(map[string]string{
+		"TETHER_WORKER_CONCURRENCY": "7",
+		"TETHER_REDIS_URL":          "redis://env:6379/1",
+		"TETHER_LOG_LEVEL":          "debug",
+	}), fs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.WorkerConcurrency != 3 {
+		t.Errorf("WorkerConcurrency = %d, want the flag's 3", cfg.WorkerConcurrency)
+	}
+	if cfg.RedisURL.Reveal() != "redis://flag:6379/2" {
+		t.Errorf("RedisURL = %q, want the flag's", cfg.RedisURL.Reveal())
+	}
+	if cfg.LogLevel != "debug" {
+		t.Errorf("LogLevel = %q, want the environment's debug (no flag given)", cfg.LogLevel)
+	}
+	opt, err := cfg.RedisConnOpt()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o, ok := opt.(asynq.RedisClientOpt); !ok || o.Addr != "flag:6379" || o.DB != 2 {
+		t.Errorf("RedisConnOpt = %#v, want flag:6379 DB 2", opt)
+	}
+}
+
+// Each bad value must produce an error naming the variable, the problem and an example.
+func TestValidationErrorsNameVariableProblemAndExample(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		env     map[string]string
+		varName string // variable the error must name
+		problem string // words the problem must contain
+	}{
+		{map[string]string{"TETHER_WORKER_CONCURRENCY": "ten"}, "TETHER_WORKER_CONCURRENCY", "not a whole number"},
+		{map[string]string{"TETHER_WORKER_CONCURRENCY": "0"}, "TETHER_WORKER_CONCURRENCY", "between 1 and 1000"},
+		{map[string]string{"TETHER_SHUTDOWN_TIMEOUT": "25"}, "TETHER_SHUTDOWN_TIMEOUT", "not a duration"},
+		{map[string]string{"TETHER_EVENT_RETENTION": "90d"}, "TETHER_EVENT_RETENTION", "not a duration"},
+		{map[string]string{"TETHER_REDIS_URL": "localhost:6379"}, "TETHER_REDIS_URL", "not a Redis URL"},
+		{map[string]string{"TETHER_REDIS_URL": "redis-cluster://a:1,b"}, "TETHER_REDIS_URL", "not host:port"},
+		{map[string]string{"TETHER_DATABASE_URL": "mysql://x"}, "TETHER_DATABASE_URL", "not a store URL"},
+		{map[string]string{"TETHER_ENCRYPTION_KEYS": "k1"}, "TETHER_ENCRYPTION_KEYS", "not id:base64key"},
+		{map[string]string{"TETHER_ENCRYPTION_KEYS": "k1:c2hvcnQ="}, "TETHER_ENCRYPTION_KEYS", "want 32"},
+		{map[string]string{"TETHER_PRUNE_SCHEDULE": "daily"}, "TETHER_PRUNE_SCHEDULE", "cron"},
+		{map[string]string{"TETHER_LOG_LEVEL": "loud"}, "TETHER_LOG_LEVEL", "not one of"},
+		{map[string]string{"TETHER_HTTP_ADDR": "8080"}, "TETHER_HTTP_ADDR", "listen address"},
+		{map[string]string{"TETHER_GOOGLE_TOKEN_URL": "/token"}, "TETHER_GOOGLE_TOKEN_URL", "absolute http(s) URL"},
+		{map[string]string{"TETHER_SMTP_URL": "mail.example.com"}, "TETHER_SMTP_URL", "not an SMTP URL"},
+		{map[string]string{"TETHER_MAIL_FROM": "nobody"}, "TETHER_MAIL_FROM", "not a mail address"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.varName+"="+fmt.Sprint(tt.env[tt.varName]), func(t *testing.T) {
+			_, err := Load(getenv(tt.env), nil)
+			if err == nil {
+				t.Fatalf("Load accepted %v", tt.env)
+			}
+			var fe *FieldError
+			if !errors.As(err, &fe) {
+				t.Fatalf("error %v is not a *FieldError", err)
+			}
+			msg := err.Error()
+			for _, want := range []string{tt.varName + ":", tt.problem, "example: " + tt.varName + "="} {
+				if !strings.Contains(msg, want) {
+					t.Errorf("error %q does not contain %q", msg, want)
+				}
+			}
+		})
+	}
+}
+
+func TestAllProblemsReportedAtOnce(t *testing.T) {
+	t.Parallel()
+	_, err := Load(getenv(map[string]string{"TETHER_LOG_LEVEL": "loud", "TETHER_LOG_FORMAT": "xml"}), nil)
+	if err == nil || !strings.Contains(err.Error(), "TETHER_LOG_LEVEL") || !strings.Contains(err.Error(), "TETHER_LOG_FORMAT") {
+		t.Fatalf("want both variables named, got %v", err)
+	}
+}
+
+func TestSecretsNeverPrinted(t *testing.T) {
+	t.Parallel()
+	const pw = "hunter2-very-secret"
+	cfg, err := Load(getenv(map[string]string{
+		"TETHER_ADMIN_PASSWORD":           pw,
+		"TETHER_SALESFORCE_CLIENT_SECRET": pw,
+		"TETHER_REDIS_URL":                "redis://:" + pw + "@localhost:6379/0",
+	}), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	js, err := json.Marshal(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, out := range []string{fmt.Sprint(cfg), fmt.Sprintf("%+v", cfg), fmt.Sprintf("%#v", cfg), string(js)} {
+		if strings.Contains(out, pw) {
+			t.Errorf("secret printed in %q", out)
+		}
+	}
+	if cfg.AdminPassword.Reveal() != pw {
+		t.Errorf("Reveal lost the value")
+	}
+	// A bad secret's value is not echoed in the error either.
+	_, err = Load(getenv(map[string]string{"TETHER_ENCRYPTION_KEYS": "k1:" + pw}), nil)
+	if err == nil || strings.Contains(err.Error(), pw) {
+		t.Errorf("bad key ring error = %v; want an error without the value", err)
+	}
+	_, err = Load(getenv(map[string]string{"TETHER_REDIS_URL": "redis://:" + pw + "@host:notaport"}), nil)
+	if err == nil || strings.Contains(err.Error(), pw) {
+		t.Errorf("bad Redis URL error = %v; want an error without the password", err)
+	}
+}
+
+func TestRedisTopologies(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		url  string
+		want string // type of asynq.RedisConnOpt
+	}{
+		{"redis://localhost:6379/3", "asynq.RedisClientOpt"},
+		{"rediss://:pw@redis.example:6380/0", "asynq.RedisClientOpt"},
+		{"redis-sentinel://s1:26379,s2:26379?master=mymaster", "asynq.RedisFailoverClientOpt"},
+		{"redis-cluster://:pw@n1:6379,n2:6379", "asynq.RedisClusterClientOpt"},
+	}
+	for _, tt := range tests {
+		cfg := Config{RedisURL: Secret(tt.url)}
+		opt, err := cfg.RedisConnOpt()
+		if err != nil {
+			t.Errorf("%s: %v", tt.url, err)
+			continue
+		}
+		if got := fmt.Sprintf("%T", opt); got != tt.want {
+			t.Errorf("%s: got %s, want %s", tt.url, got, tt.want)
+		}
+	}
+}
+
+// .env.example must document every variable, with its default when it has one.
+func TestEnvExampleDocumentsEveryVariable(t *testing.T) {
+	t.Parallel()
+	b, err := os.ReadFile("../.env.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(b)
+	for _, v := range Vars() {
+		if !strings.Contains(text, v.Name+"=") {
+			t.Errorf(".env.example does not mention %s", v.Name)
+		}
+		if v.Example == "" || v.Doc == "" {
+			t.Errorf("%s has no example or doc tag", v.Name)
+		}
+	}
+	// Every example must itself pass validation.
+	ex := map[string]string{}
+	for _, v := range Vars() {
+		ex[v.Name] = v.Example
+	}
+	if _, err := Load(getenv(ex), nil); err != nil {
+		t.Errorf("the examples do not validate: %v", err)
+	}
+}

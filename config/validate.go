@@ -1,0 +1,179 @@
+package config
+
+import (
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net"
+	"net/mail"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/robfig/cron/v3"
+)
+
+// Validate checks every value and returns all problems at once (nil when none). Load calls
+// it; call it again after changing a Config by hand.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(field, value, problem string) {
+		errs = append(errs, fieldError(varOf(field), value, problem))
+	}
+
+	if u := c.DatabaseURL.Reveal(); !hasAnyPrefix(u, "postgres://", "postgresql://", "sqlite:", "file:") {
+		bad("DatabaseURL", u, "is not a store URL (want postgres://..., sqlite:PATH or file:PATH)")
+	}
+	if c.RedisURL.IsSet() {
+		if _, err := c.RedisConnOpt(); err != nil {
+			bad("RedisURL", c.RedisURL.Reveal(), "is not a Redis URL: "+err.Error())
+		}
+	}
+	if c.EncryptionKeys.IsSet() {
+		if err := checkKeyring(c.EncryptionKeys.Reveal()); err != nil {
+			bad("EncryptionKeys", c.EncryptionKeys.Reveal(), err.Error())
+		}
+	}
+	if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
+		bad("HTTPAddr", c.HTTPAddr, "is not a listen address (host:port or :port)")
+	}
+	if c.MetricsAddr != "off" {
+		if _, _, err := net.SplitHostPort(c.MetricsAddr); err != nil {
+			bad("MetricsAddr", c.MetricsAddr, "is not a listen address (host:port, :port or off)")
+		}
+	}
+	for _, f := range []struct{ field, value string }{
+		{"PublicURL", c.PublicURL},
+		{"SalesforceLoginURL", c.SalesforceLoginURL},
+		{"GoogleAuthURL", c.GoogleAuthURL},
+		{"GoogleTokenURL", c.GoogleTokenURL},
+		{"GoogleAPIURL", c.GoogleAPIURL},
+		{"MicrosoftLoginURL", c.MicrosoftLoginURL},
+		{"MicrosoftGraphURL", c.MicrosoftGraphURL},
+		{"ZoomOAuthURL", c.ZoomOAuthURL},
+		{"ZoomAPIURL", c.ZoomAPIURL},
+	} {
+		if u, err := url.Parse(f.value); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad(f.field, f.value, "is not an absolute http(s) URL")
+		}
+	}
+	if c.WorkerConcurrency < 1 || c.WorkerConcurrency > 1000 {
+		bad("WorkerConcurrency", fmt.Sprint(c.WorkerConcurrency), "must be between 1 and 1000")
+	}
+	if c.ShutdownTimeout <= 0 {
+		bad("ShutdownTimeout", c.ShutdownTimeout.String(), "must be positive")
+	}
+	if c.EventRetention < time.Hour {
+		bad("EventRetention", c.EventRetention.String(), "must be at least 1h")
+	}
+	if _, err := cron.ParseStandard(c.PruneSchedule); err != nil {
+		bad("PruneSchedule", c.PruneSchedule, "is not a 5-field cron expression: "+err.Error())
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("LogLevel", c.LogLevel, "is not one of debug, info, warn, error")
+	}
+	switch c.LogFormat {
+	case "json", "console":
+	default:
+		bad("LogFormat", c.LogFormat, "is not one of json, console")
+	}
+	if c.SMTPURL.IsSet() {
+		u, err := url.Parse(c.SMTPURL.Reveal())
+		if err != nil || (u.Scheme != "smtp" && u.Scheme != "smtps" && u.Scheme != "smtp+plain") || u.Hostname() == "" {
+			bad("SMTPURL", c.SMTPURL.Reveal(), "is not an SMTP URL (want smtp://, smtps:// or smtp+plain://host:port)")
+		}
+	}
+	if _, err := mail.ParseAddress(c.MailFrom); err != nil {
+		bad("MailFrom", c.MailFrom, "is not a mail address")
+	}
+	if c.AdminUser == "" || strings.Contains(c.AdminUser, ":") {
+		bad("AdminUser", c.AdminUser, "must be non-empty and contain no colon")
+	}
+	return errors.Join(errs...)
+}
+
+// RequireRedis returns an error naming TETHER_REDIS_URL when it is unset; verb is the
+// command that needs it ("worker").
+func (c Config) RequireRedis(verb string) error {
+	if c.RedisURL.IsSet() {
+		return nil
+	}
+	return fieldError(varOf("RedisURL"), "", fmt.Sprintf("is not set; tether %s needs a durable Redis (only demo and all fall back to an embedded one)", verb))
+}
+
+// RequireEncryptionKeys returns an error naming TETHER_ENCRYPTION_KEYS when it is unset.
+func (c Config) RequireEncryptionKeys(verb string) error {
+	if c.EncryptionKeys.IsSet() {
+		return nil
+	}
+	return fieldError(varOf("EncryptionKeys"), "", fmt.Sprintf("is not set; tether %s stores OAuth tokens and must encrypt them (generate a key with: openssl rand -base64 32)", verb))
+}
+
+// RedisConnOpt turns RedisURL into Asynq connection options: redis:// and rediss:// give a
+// single server, redis-sentinel:// a Sentinel-managed primary (failover), redis-cluster://
+// a Redis Cluster. It returns an error when RedisURL is unset or malformed.
+func (c Config) RedisConnOpt() (asynq.RedisConnOpt, error) {
+	raw := c.RedisURL.Reveal()
+	if raw == "" {
+		return nil, errors.New("not set")
+	}
+	if rest, ok := strings.CutPrefix(raw, "redis-cluster://"); ok {
+		// url.Parse rejects a comma-separated host list, so split userinfo by hand.
+		var opt asynq.RedisClusterClientOpt
+		if at := strings.LastIndex(rest, "@"); at >= 0 {
+			user, pass, _ := strings.Cut(rest[:at], ":")
+			opt.Username, opt.Password = user, pass
+			rest = rest[at+1:]
+		}
+		rest, _, _ = strings.Cut(rest, "/")
+		for _, a := range strings.Split(rest, ",") {
+			if _, _, err := net.SplitHostPort(a); err != nil {
+				return nil, fmt.Errorf("cluster node %q is not host:port", a)
+			}
+			opt.Addrs = append(opt.Addrs, a)
+		}
+		return opt, nil
+	}
+	opt, err := asynq.ParseRedisURI(raw)
+	if err != nil {
+		// asynq's message may quote the URL, which can carry a password.
+		return nil, errors.New("want redis://[:password@]host:port[/db], rediss://..., redis-sentinel://host:port,...?master=name or redis-cluster://host:port,...")
+	}
+	return opt, nil
+}
+
+// checkKeyring checks the syntax of a key ring spec without keeping the keys; the vault
+// parses it for use.
+func checkKeyring(spec string) error {
+	seen := map[string]bool{}
+	for i, entry := range strings.Split(spec, ",") {
+		id, key, ok := strings.Cut(strings.TrimSpace(entry), ":")
+		if !ok || id == "" {
+			return fmt.Errorf("key %d is not id:base64key", i+1)
+		}
+		if seen[id] {
+			return fmt.Errorf("key id %q appears twice", id)
+		}
+		seen[id] = true
+		b, err := base64.StdEncoding.DecodeString(key)
+		if err != nil {
+			return fmt.Errorf("key %q is not standard base64", id)
+		}
+		if len(b) != 32 {
+			return fmt.Errorf("key %q is %d bytes, want 32 (AES-256)", id, len(b))
+		}
+	}
+	return nil
+}
+
+func hasAnyPrefix(s string, prefixes ...string) bool {
+	for _, p := range prefixes {
+		if strings.HasPrefix(s, p) {
+			return true
+		}
+	}
+	return false
+}
