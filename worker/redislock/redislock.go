@@ -1,0 +1,122 @@
+// Package redislock is a lease lock on Redis with an owner token.
+//
+// A lock is a key set with NX and a millisecond TTL whose value is a random
+// owner token; release and extend are compare-and-act scripts, so a holder
+// whose lease lapsed can never delete or stretch its successor's lock. The
+// lease alone is not enough for correctness: callers pair it with a fencing
+// check on the data they write (tether uses the connection row's version).
+package redislock
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// ErrNotAcquired means another holder kept the lock for the whole wait.
+var ErrNotAcquired = errors.New("redislock: lock held by another owner")
+
+// ErrLost means the lease lapsed and someone else may hold the lock now.
+var ErrLost = errors.New("redislock: lease lost")
+
+var (
+	releaseScript = redis.NewScript(`if redis.call("GET", KEYS[1]) == ARGV[1] then return redis.call("DEL", KEYS[1]) end return 0`)
+	extendScript  = redis.NewScript(`if redis.call("GET", KEYS[1]) == ARGV[1] then return redis.call("PEXPIRE", KEYS[1], ARGV[2]) end return 0`)
+)
+
+// Locker hands out locks under a key prefix. Safe for concurrent use.
+type Locker struct {
+	rdb    redis.UniversalClient
+	prefix string
+	// Poll is how often Acquire retries while waiting. Zero means 25ms.
+	Poll time.Duration
+}
+
+// New returns a Locker whose keys start with prefix (e.g. "tether:lock:").
+func New(rdb redis.UniversalClient, prefix string) *Locker {
+	return &Locker{rdb: rdb, prefix: prefix}
+}
+
+// Lock is a held lease.
+type Lock struct {
+	l     *Locker
+	key   string
+	owner string
+}
+
+// Acquire takes the lock named key for ttl, waiting up to wait for a holder
+// to let go. Returns ErrNotAcquired when the wait ends first, or the
+// context's error.
+func (l *Locker) Acquire(ctx context.Context, key string, ttl, wait time.Duration) (*Lock, error) {
+	if ttl < time.Millisecond {
+		return nil, fmt.Errorf("redislock: ttl %v is below 1ms", ttl)
+	}
+	owner, err := token()
+	if err != nil {
+		return nil, err
+	}
+	poll := l.Poll
+	if poll <= 0 {
+		poll = 25 * time.Millisecond
+	}
+	deadline := time.Now().Add(wait)
+	full := l.prefix + key
+	for {
+		ok, err := l.rdb.SetNX(ctx, full, owner, ttl).Result()
+		if err != nil {
+			return nil, fmt.Errorf("redislock: acquire %s: %w", key, err)
+		}
+		if ok {
+			return &Lock{l: l, key: full, owner: owner}, nil
+		}
+		if !time.Now().Add(poll).Before(deadline) {
+			return nil, ErrNotAcquired
+		}
+		t := time.NewTimer(poll)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+// Release lets go of the lock if this owner still holds it. Returns ErrLost
+// when the lease had already lapsed.
+func (lk *Lock) Release(ctx context.Context) error {
+	n, err := releaseScript.Run(ctx, lk.l.rdb, []string{lk.key}, lk.owner).Int()
+	if err != nil {
+		return fmt.Errorf("redislock: release: %w", err)
+	}
+	if n == 0 {
+		return ErrLost
+	}
+	return nil
+}
+
+// Extend renews the lease to ttl from now. Returns ErrLost if another owner
+// has it or it lapsed.
+func (lk *Lock) Extend(ctx context.Context, ttl time.Duration) error {
+	n, err := extendScript.Run(ctx, lk.l.rdb, []string{lk.key}, lk.owner, ttl.Milliseconds()).Int()
+	if err != nil {
+		return fmt.Errorf("redislock: extend: %w", err)
+	}
+	if n == 0 {
+		return ErrLost
+	}
+	return nil
+}
+
+func token() (string, error) {
+	b := make([]byte, 16)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("redislock: owner token: %w", err)
+	}
+	return hex.EncodeToString(b), nil
+}

@@ -1,0 +1,102 @@
+package redislock
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"tether/worker/redistest"
+)
+
+const testDB = 10
+
+func TestMutualExclusionUnderContention(t *testing.T) {
+	_, rdb := redistest.Client(t, testDB)
+	l := New(rdb, "test:")
+	l.Poll = time.Millisecond
+	ctx := context.Background()
+
+	var inside, maxInside, done atomic.Int32
+	var wg sync.WaitGroup
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			lk, err := l.Acquire(ctx, "conn-1", time.Second, 5*time.Second)
+			if err != nil {
+				t.Errorf("acquire: %v", err)
+				return
+			}
+			n := inside.Add(1)
+			for {
+				m := maxInside.Load()
+				if n <= m || maxInside.CompareAndSwap(m, n) {
+					break
+				}
+			}
+			time.Sleep(2 * time.Millisecond)
+			inside.Add(-1)
+			done.Add(1)
+			if err := lk.Release(ctx); err != nil {
+				t.Errorf("release: %v", err)
+			}
+		}()
+	}
+	wg.Wait()
+	if maxInside.Load() != 1 || done.Load() != 8 {
+		t.Fatalf("max holders at once = %d, finished = %d; want 1 and 8", maxInside.Load(), done.Load())
+	}
+}
+
+func TestLapsedHolderCannotReleaseSuccessor(t *testing.T) {
+	_, rdb := redistest.Client(t, testDB)
+	l := New(rdb, "test:")
+	ctx := context.Background()
+
+	first, err := l.Acquire(ctx, "k", 30*time.Millisecond, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Acquire(ctx, "k", time.Second, 0); !errors.Is(err, ErrNotAcquired) {
+		t.Fatalf("second acquire while held: %v, want ErrNotAcquired", err)
+	}
+	// Let the first lease lapse by Redis' clock, then a successor takes it.
+	var second *Lock
+	for deadline := time.Now().Add(2 * time.Second); second == nil; {
+		second, err = l.Acquire(ctx, "k", time.Second, 0)
+		if err != nil && time.Now().After(deadline) {
+			t.Fatalf("successor never acquired: %v", err)
+		}
+	}
+	if err := first.Release(ctx); !errors.Is(err, ErrLost) {
+		t.Fatalf("lapsed release: %v, want ErrLost", err)
+	}
+	if err := first.Extend(ctx, time.Second); !errors.Is(err, ErrLost) {
+		t.Fatalf("lapsed extend: %v, want ErrLost", err)
+	}
+	if v, _ := rdb.Get(ctx, "test:k").Result(); v != second.owner {
+		t.Fatal("successor's lock was disturbed by the lapsed holder")
+	}
+	if err := second.Extend(ctx, 2*time.Second); err != nil {
+		t.Fatalf("holder extend: %v", err)
+	}
+	if err := second.Release(ctx); err != nil {
+		t.Fatalf("holder release: %v", err)
+	}
+}
+
+func TestAcquireHonoursContext(t *testing.T) {
+	_, rdb := redistest.Client(t, testDB)
+	l := New(rdb, "test:")
+	if _, err := l.Acquire(context.Background(), "k", time.Minute, 0); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if _, err := l.Acquire(ctx, "k", time.Minute, time.Minute); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("acquire with expiring ctx: %v, want DeadlineExceeded", err)
+	}
+}
