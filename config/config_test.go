@@ -88,7 +88,7 @@ func TestValidationErrorsNameVariableProblemAndExample(t *testing.T) {
 		{map[string]string{"TETHER_REDIS_URL": "localhost:6379"}, "TETHER_REDIS_URL", "not a Redis URL"},
 		{map[string]string{"TETHER_REDIS_URL": "redis-cluster://a:1,b"}, "TETHER_REDIS_URL", "not host:port"},
 		{map[string]string{"TETHER_DATABASE_URL": "mysql://x"}, "TETHER_DATABASE_URL", "not a store URL"},
-		{map[string]string{"TETHER_ENCRYPTION_KEYS": "k1"}, "TETHER_ENCRYPTION_KEYS", "not id:base64key"},
+		{map[string]string{"TETHER_ENCRYPTION_KEYS": "k1"}, "TETHER_ENCRYPTION_KEYS", "want id:base64key"},
 		{map[string]string{"TETHER_ENCRYPTION_KEYS": "k1:c2hvcnQ="}, "TETHER_ENCRYPTION_KEYS", "want 32"},
 		{map[string]string{"TETHER_PRUNE_SCHEDULE": "daily"}, "TETHER_PRUNE_SCHEDULE", "cron"},
 		{map[string]string{"TETHER_LOG_LEVEL": "loud"}, "TETHER_LOG_LEVEL", "not one of"},

@@ -1,8 +1,7 @@
 package config
 
 import (
-	"encoding/base64"
-	"errors"
+		"errors"
 	"fmt"
 	"net"
 	"net/mail"
@@ -12,6 +11,8 @@ import (
 
 	"github.com/hibiken/asynq"
 	"github.com/robfig/cron/v3"
+
+	"tether/sync/vault"
 )
 
 // Validate checks every value and returns all problems at once (nil when none). Load calls
@@ -31,8 +32,8 @@ func (c Config) Validate() error {
 		}
 	}
 	if c.EncryptionKeys.IsSet() {
-		if err := checkKeyring(c.EncryptionKeys.Reveal()); err != nil {
-			bad("EncryptionKeys", c.EncryptionKeys.Reveal(), err.Error())
+		if _, err := c.Keyring(); err != nil {
+			bad("EncryptionKeys", c.EncryptionKeys.Reveal(), "is not a key ring: "+strings.TrimPrefix(err.Error(), "vault: "))
 		}
 	}
 	if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
@@ -145,28 +146,9 @@ func (c Config) RedisConnOpt() (asynq.RedisConnOpt, error) {
 	return opt, nil
 }
 
-// checkKeyring checks the syntax of a key ring spec without keeping the keys; the vault
-// parses it for use.
-func checkKeyring(spec string) error {
-	seen := map[string]bool{}
-	for i, entry := range strings.Split(spec, ",") {
-		id, key, ok := strings.Cut(strings.TrimSpace(entry), ":")
-		if !ok || id == "" {
-			return fmt.Errorf("key %d is not id:base64key", i+1)
-		}
-		if seen[id] {
-			return fmt.Errorf("key id %q appears twice", id)
-		}
-		seen[id] = true
-		b, err := base64.StdEncoding.DecodeString(key)
-		if err != nil {
-			return fmt.Errorf("key %q is not standard base64", id)
-		}
-		if len(b) != 32 {
-			return fmt.Errorf("key %q is %d bytes, want 32 (AES-256)", id, len(b))
-		}
-	}
-	return nil
+// Keyring parses EncryptionKeys. Its errors never contain key material.
+func (c Config) Keyring() (*vault.Keyring, error) {
+	return vault.ParseKeyring(c.EncryptionKeys.Reveal())
 }
 
 func hasAnyPrefix(s string, prefixes ...string) bool {
