@@ -1,0 +1,192 @@
+package oauth
+
+import (
+	"encoding/json"
+	"net/http"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// fixtures is shared/reference/fixtures, next to the main checkout.
+const fixtures = "../../../shared/reference/fixtures"
+
+func readFixture(t *testing.T, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(fixtures, name))
+	if err != nil {
+		t.Fatalf("read fixture %s (expected beside the checkout at /work/shared): %v", name, err)
+	}
+	return b
+}
+
+func TestClassifyRecordedBodies(t *testing.T) {
+	t.Parallel()
+	nangoGoogle := func(t *testing.T) []byte {
+		// Nango logs Google's refusal under payload.dataMessage.
+		var v struct {
+			Payload struct {
+				DataMessage json.RawMessage `json:"dataMessage"`
+			} `json:"payload"`
+		}
+		if err := json.Unmarshal(readFixture(t, "oauth/nango_log_refresh_token_external_error.docs.json"), &v); err != nil {
+			t.Fatal(err)
+		}
+		return v.Payload.DataMessage
+	}
+	fromFile := func(name string) func(*testing.T) []byte {
+		return func(t *testing.T) []byte { return readFixture(t, name) }
+	}
+	tests := []struct {
+		name     string
+		provider Provider
+		status   int
+		body     func(*testing.T) []byte
+		class    Class
+		code     string
+		subCode  string
+	}{
+		{"salesforce expired refresh token", Salesforce("https://login.salesforce.com"), 400,
+			fromFile("salesforce/oauth_refresh_error_expired.restforce.json"), ClassNeedsReconnect, "invalid_grant", ""},
+		{"salesforce invalid password", Salesforce("https://login.salesforce.com"), 400,
+			fromFile("salesforce/oauth_auth_error_invalid_password.restforce.json"), ClassNeedsReconnect, "invalid_grant", ""},
+		{"x/oauth2 bare invalid_grant", Provider{Name: "generic"}, 400,
+			fromFile("oauth/golang_oauth2_bare_invalid_grant.test.json"), ClassNeedsReconnect, "invalid_grant", ""},
+		{"microsoft invalid scope AADSTS70011", Microsoft("https://login.microsoftonline.com/organizations"), 400,
+			fromFile("oauth/microsoft_token_invalid_scope_70011.docs.json"), ClassMisconfigured, "invalid_scope", "70011"},
+		{"zoom 429 concurrent requests", Zoom("https://zoom.us"), 429,
+			fromFile("oauth/zoom_api_429_concurrent_requests.docs.json"), ClassRateLimited, "", ""},
+		{"google expired, as logged by nango", Google("https://oauth2.googleapis.com"), 400,
+			nangoGoogle, ClassNeedsReconnect, "invalid_grant", ""},
+		// A REST error array reaching the token endpoint parser is not an
+		// OAuth body: never a reason to flag the user.
+		{"salesforce REST array at token endpoint", Salesforce("https://login.salesforce.com"), 401,
+			fromFile("salesforce/rest_error_invalid_session_id.restforce.json"), ClassUnknown, "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			e := classifyResponse(tt.provider, "refresh", tt.status, http.Header{}, tt.body(t), time.Unix(0, 0))
+			if e.Class != tt.class || e.Code != tt.code || e.SubCode != tt.subCode {
+				t.Errorf("got class %q code %q sub %q, want %q %q %q (%v)", e.Class, e.Code, e.SubCode, tt.class, tt.code, tt.subCode, e)
+			}
+			if e.Status != tt.status {
+				t.Errorf("status %d, want %d", e.Status, tt.status)
+			}
+		})
+	}
+}
+
+// Bodies quoted in shared/reference/oauth.md and salesforce.md §3.5/§5.5
+// that have no fixture file of their own.
+func TestClassifyDocumentedBodies(t *testing.T) {
+	t.Parallel()
+	sf := Salesforce("https://login.salesforce.com")
+	ms := Microsoft("https://login.microsoftonline.com/organizations")
+	gg := Google("https://oauth2.googleapis.com")
+	zm := Zoom("https://zoom.us")
+	aad := func(code int, err string) string {
+		b, _ := json.Marshal(map[string]any{"error": err, "error_description": "AADSTS" + itoa(code) + ": text\r\nTrace ID: x", "error_codes": []int{code}})
+		return string(b)
+	}
+	tests := []struct {
+		name   string
+		p      Provider
+		status int
+		body   string
+		class  Class
+	}{
+		{"sf inactive user", sf, 400, `{"error":"invalid_grant","error_description":"inactive user"}`, ClassNeedsReconnect},
+		{"sf inactive_user code", sf, 400, `{"error":"inactive_user","error_description":"user is inactive"}`, ClassNeedsReconnect},
+		{"sf ip restricted", sf, 400, `{"error":"invalid_grant","error_description":"IP restricted or invalid login hours"}`, ClassOrgProblem},
+		{"sf inactive org", sf, 400, `{"error":"inactive_org","error_description":"organization is inactive"}`, ClassOrgProblem},
+		{"sf invalid client id", sf, 400, `{"error":"invalid_client_id","error_description":"client identifier invalid"}`, ClassMisconfigured},
+		{"sf invalid client credentials", sf, 400, `{"error":"invalid_client_credentials","error_description":"client secret invalid"}`, ClassMisconfigured},
+		{"sf unsupported grant", sf, 400, `{"error":"unsupported_grant_type","error_description":"grant type not supported"}`, ClassMisconfigured},
+		{"sf invalid request", sf, 400, `{"error":"invalid_request","error_description":"missing parameter"}`, ClassMisconfigured},
+		{"sf rate limit", sf, 400, `{"error":"rate_limit_exceeded","error_description":"too many requests"}`, ClassRateLimited},
+		{"sf 503 html", sf, 503, `<html>maintenance</html>`, ClassTransient},
+		{"sf 500 empty", sf, 500, ``, ClassTransient},
+		{"proxy 403 html", sf, 403, `<html><body>Forbidden</body></html>`, ClassUnknown},
+		{"sf unknown code", sf, 400, `{"error":"something_new"}`, ClassUnknown},
+		{"ms 700082 inactivity", ms, 400, aad(700082, "invalid_grant"), ClassNeedsReconnect},
+		{"ms 50173 revoked", ms, 400, aad(50173, "invalid_grant"), ClassNeedsReconnect},
+		{"ms 65001 consent", ms, 400, aad(65001, "invalid_grant"), ClassNeedsReconnect},
+		{"ms 50076 mfa", ms, 400, aad(50076, "interaction_required"), ClassNeedsReconnect},
+		{"ms 50057 disabled", ms, 400, aad(50057, "invalid_grant"), ClassNeedsReconnect},
+		{"ms 7000222 expired secret", ms, 401, aad(7000222, "invalid_client"), ClassMisconfigured},
+		{"ms 7000215 bad secret", ms, 401, aad(7000215, "invalid_client"), ClassMisconfigured},
+		{"ms 90033 transient", ms, 400, aad(90033, "temporarily_unavailable"), ClassTransient},
+		{"ms 90055 throttled", ms, 400, aad(90055, "invalid_request"), ClassRateLimited},
+		{"ms 50196 loop", ms, 400, aad(50196, "invalid_grant"), ClassRateLimited},
+		{"ms 503 temporarily unavailable", ms, 503, `{"error":"temporarily_unavailable"}`, ClassTransient},
+		{"ms code only in description", ms, 400, `{"error":"invalid_grant","error_description":"AADSTS700082: The refresh token has expired due to inactivity."}`, ClassNeedsReconnect},
+		{"google expired", gg, 400, `{"error":"invalid_grant","error_description":"Token has been expired or revoked."}`, ClassNeedsReconnect},
+		{"google invalid_rapt", gg, 400, `{"error":"invalid_grant","error_description":"reauth related error (invalid_rapt)","error_subtype":"invalid_rapt"}`, ClassNeedsReconnect},
+		{"google deleted client", gg, 401, `{"error":"deleted_client","error_description":"The OAuth client was deleted."}`, ClassMisconfigured},
+		{"google invalid client", gg, 401, `{"error":"invalid_client","error_description":"The OAuth client was not found."}`, ClassMisconfigured},
+		{"google 429", gg, 429, `{"error":"rate_limit_exceeded"}`, ClassRateLimited},
+		{"zoom invalid token grant", zm, 400, `{"reason":"Invalid Token!","error":"invalid_grant"}`, ClassNeedsReconnect},
+		{"zoom invalid token request", zm, 400, `{"reason":"Invalid Token!","error":"invalid_request"}`, ClassNeedsReconnect},
+		{"zoom dead token as 401", zm, 401, `{"reason":"Invalid Token!","error":"invalid_grant"}`, ClassNeedsReconnect},
+		{"zoom other invalid request", zm, 400, `{"reason":"Missing grant type","error":"invalid_request"}`, ClassUnknown},
+		{"zoom invalid client", zm, 401, `{"reason":"Invalid client_id or client_secret","error":"invalid_client"}`, ClassMisconfigured},
+		{"form-encoded body", Provider{Name: "x"}, 400, `error=invalid_grant&error_description=gone`, ClassNeedsReconnect},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			e := classifyResponse(tt.p, "refresh", tt.status, http.Header{}, []byte(tt.body), time.Unix(0, 0))
+			if e.Class != tt.class {
+				t.Errorf("class %q, want %q (%v)", e.Class, tt.class, e)
+			}
+		})
+	}
+}
+
+func TestClassifyMicrosoft70000AsksForConfirmation(t *testing.T) {
+	t.Parallel()
+	body := `{"error":"invalid_grant","error_description":"AADSTS70000: The provided value for the 'refresh_token' is not valid.","error_codes":[70000]}`
+	e := classifyResponse(Microsoft("https://login.microsoftonline.com/common"), "refresh", 400, http.Header{}, []byte(body), time.Now())
+	if e.Class != ClassNeedsReconnect || !e.ConfirmFirst || e.SubCode != "70000" {
+		t.Fatalf("got %+v", e)
+	}
+}
+
+func TestRetryAfter(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 1, 19, 12, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name   string
+		header string
+		want   time.Duration
+	}{
+		{"seconds", "120", 2 * time.Minute},
+		{"zero seconds", "0", 0},
+		{"negative", "-5", 0},
+		{"http date", "Mon, 19 Jan 2026 12:00:30 GMT", 30 * time.Second},
+		{"zoom iso timestamp", "2026-01-20T00:00:00Z", 12 * time.Hour},
+		{"past timestamp", "2026-01-19T11:00:00Z", 0},
+		{"garbage", "soon", 0},
+		{"empty", "", 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := parseRetryAfter(tt.header, now); got != tt.want {
+				t.Errorf("parseRetryAfter(%q) = %s, want %s", tt.header, got, tt.want)
+			}
+		})
+	}
+	// Through classification: a Zoom daily limit carries an ISO date.
+	h := http.Header{"Retry-After": {"2026-01-20T00:00:00Z"}}
+	e := classifyResponse(Zoom("https://zoom.us"), "refresh", 429, h, []byte(`{"code":429,"message":"daily limit"}`), now)
+	if e.Class != ClassRateLimited || e.RetryAfter != 12*time.Hour {
+		t.Fatalf("zoom 429: %+v", e)
+	}
+	if got := RetryAfter(e); got != 12*time.Hour {
+		t.Fatalf("RetryAfter(err) = %s", got)
+	}
+}
+
+func itoa(n int) string { b, _ := json.Marshal(n); return string(b) }

@@ -1,0 +1,58 @@
+package oauth
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"golang.org/x/oauth2"
+)
+
+// ErrRevokeUnsupported is returned by Revoke for providers without a
+// revocation endpoint (Microsoft): delete the tokens locally instead.
+var ErrRevokeUnsupported = errors.New("oauth: provider has no revocation endpoint")
+
+// Revoke asks the provider to revoke token (access or refresh; revoking a
+// refresh token revokes its grant at Google, Salesforce and Zoom). A token
+// the provider already considers invalid (400 invalid_token) counts as
+// revoked and returns nil. Other failures are *Error values.
+func (c *Client) Revoke(ctx context.Context, provider, token string) error {
+	p, err := c.provider("revoke", provider)
+	if err != nil {
+		return err
+	}
+	if p.RevokeURL == "" {
+		return ErrRevokeUnsupported
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	form := url.Values{"token": {token}}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.RevokeURL, strings.NewReader(form.Encode()))
+	if err != nil {
+		return &Error{Provider: p.Name, Op: "revoke", Class: ClassMisconfigured, Description: "cannot build revoke request"}
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Accept", "application/json")
+	if p.AuthStyle == oauth2.AuthStyleInHeader {
+		req.SetBasicAuth(url.QueryEscape(p.ClientID), url.QueryEscape(p.ClientSecret))
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return &Error{Provider: p.Name, Op: "revoke", Class: ClassTransient, OutcomeUnknown: true,
+			Err: redactErr(err, token, p.ClientSecret)}
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		return nil
+	}
+	e := classifyResponse(p, "revoke", resp.StatusCode, resp.Header, body, c.now())
+	if e.Code == "invalid_token" {
+		return nil
+	}
+	e.Description = redact(e.Description, token, p.ClientSecret)
+	return e
+}
