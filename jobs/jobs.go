@@ -1,0 +1,70 @@
+package jobs
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Queue names. The worker weighs them 6:3:1, so critical gets about 60% of pickups while
+// all three are busy, and low is never starved.
+const (
+	QueueCritical = "critical" // refreshes of soon-expiring tokens, deactivations
+	QueueDefault  = "default"  // imports, audits, verifications
+	QueueLow      = "low"      // sweeps, pruning, reminders
+)
+
+// Payload is what every task payload implements. Validate must use a value receiver (Decode
+// calls it on a value) and return an error that names the bad field.
+type Payload interface {
+	Validate() error
+}
+
+// ErrInvalidPayload marks a payload that can never be processed: malformed JSON or a value
+// Validate refuses. Retrying cannot fix it, so the worker archives the task with the reason.
+var ErrInvalidPayload = errors.New("invalid payload")
+
+// Decode parses a task payload into P and validates it. Unknown fields are accepted, so a
+// producer one release ahead does not break an older worker; trailing data is not.
+// Errors wrap ErrInvalidPayload. Decode never panics, whatever data holds.
+func Decode[P Payload](data []byte) (P, error) {
+	var p P
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&p); err != nil {
+		return p, fmt.Errorf("%w: %w", ErrInvalidPayload, err)
+	}
+	if dec.More() {
+		return p, fmt.Errorf("%w: trailing data after the JSON object", ErrInvalidPayload)
+	}
+	if err := p.Validate(); err != nil {
+		return p, fmt.Errorf("%w: %w", ErrInvalidPayload, err)
+	}
+	return p, nil
+}
+
+// encode validates p and marshals it; the New…Task constructors use it so a bad payload is
+// refused at the producer, before it reaches Redis.
+func encode(p Payload) ([]byte, error) {
+	if err := p.Validate(); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidPayload, err)
+	}
+	return json.Marshal(p)
+}
+
+// SlotFormat is the layout of a periodic task's time slot, as used in its payload and
+// TaskID ("20260102T0317Z"): minute resolution, UTC.
+const SlotFormat = "20060102T1504Z"
+
+// FormatSlot renders t as a slot (UTC, truncated to the minute).
+func FormatSlot(t time.Time) string { return t.UTC().Format(SlotFormat) }
+
+// parseSlot parses a slot written by FormatSlot.
+func parseSlot(s string) (time.Time, error) {
+	t, err := time.Parse(SlotFormat, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("slot %q is not of the form %s", s, SlotFormat)
+	}
+	return t, nil
+}
