@@ -28,19 +28,19 @@ func TestNewEventsPruneTaskOptions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if info.ID != "events:prune:20260304T0217Z" {
+	if info.ID != "events:prune:20260304T021742Z" {
 		t.Errorf("TaskID = %q, want events:prune:<UTC slot>", info.ID)
 	}
 	if info.Queue != jobs.QueueLow || info.MaxRetry != 5 || info.Timeout != 10*time.Minute || info.Retention != jobs.EventsPruneRetention {
 		t.Errorf("options: queue %s, max retry %d, timeout %s, retention %s", info.Queue, info.MaxRetry, info.Timeout, info.Retention)
 	}
 	p, err := jobs.Decode[jobs.EventsPrune](info.Payload)
-	if err != nil || p.Slot != "20260304T0217Z" {
+	if err != nil || p.Slot != "20260304T021742Z" {
 		t.Errorf("Decode(payload) = %+v, %v", p, err)
 	}
 
 	// Same slot from a second producer (another scheduler replica): refused by the TaskID.
-	again, _ := jobs.NewEventsPruneTask(slot.Add(10 * time.Second))
+	again, _ := jobs.NewEventsPruneTask(slot.Add(300 * time.Millisecond))
 	if _, err := client.EnqueueContext(ctx, again); !errors.Is(err, asynq.ErrTaskIDConflict) {
 		t.Errorf("second enqueue for the same slot: err = %v, want ErrTaskIDConflict", err)
 	}
@@ -57,7 +57,7 @@ func TestDecodeRejectsBadPayloads(t *testing.T) {
 		{"missing slot", `{}`},
 		{"malformed slot", `{"slot":"yesterday"}`},
 		{"wrong type", `{"slot":42}`},
-		{"trailing data", `{"slot":"20260304T0217Z"} {"slot":"x"}`},
+		{"trailing data", `{"slot":"20260304T021742Z"} {"slot":"x"}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -68,7 +68,7 @@ func TestDecodeRejectsBadPayloads(t *testing.T) {
 		})
 	}
 	// Unknown fields are fine (a newer producer).
-	if _, err := jobs.Decode[jobs.EventsPrune]([]byte(`{"slot":"20260304T0217Z","org_id":"o1"}`)); err != nil {
+	if _, err := jobs.Decode[jobs.EventsPrune]([]byte(`{"slot":"20260304T021742Z","org_id":"o1"}`)); err != nil {
 		t.Errorf("unknown field refused: %v", err)
 	}
 }
@@ -76,7 +76,7 @@ func TestDecodeRejectsBadPayloads(t *testing.T) {
 // FuzzDecodeEventsPrune: Decode never panics, and whatever it accepts re-encodes to a
 // payload it accepts again.
 func FuzzDecodeEventsPrune(f *testing.F) {
-	f.Add([]byte(`{"slot":"20260304T0217Z"}`))
+	f.Add([]byte(`{"slot":"20260304T021742Z"}`))
 	f.Add([]byte(`{"slot":""}`))
 	f.Add([]byte(`{"slot":null}`))
 	f.Add([]byte(`[]`))

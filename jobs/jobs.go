@@ -54,10 +54,10 @@ func encode(p Payload) ([]byte, error) {
 }
 
 // SlotFormat is the layout of a periodic task's time slot, as used in its payload and
-// TaskID ("20260102T0317Z"): minute resolution, UTC.
-const SlotFormat = "20060102T1504Z"
+// TaskID ("20260102T031700Z"): second resolution (cron specs like @every 30s), UTC.
+const SlotFormat = "20060102T150405Z"
 
-// FormatSlot renders t as a slot (UTC, truncated to the minute).
+// FormatSlot renders t as a slot (UTC, truncated to the second).
 func FormatSlot(t time.Time) string { return t.UTC().Format(SlotFormat) }
 
 // parseSlot parses a slot written by FormatSlot.
