@@ -1,0 +1,90 @@
+package connections
+
+import "time"
+
+// Kind is what a connection connects to.
+type Kind string
+
+// Connection kinds. KindSalesforceTeam is org-level (no membership); the others belong to
+// one membership.
+const (
+	KindSalesforceTeam    Kind = "salesforce_team"
+	KindSalesforce        Kind = "salesforce"
+	KindGoogleCalendar    Kind = "google_calendar"
+	KindMicrosoftCalendar Kind = "microsoft_calendar"
+	KindZoom              Kind = "zoom"
+	KindTeams             Kind = "teams"
+)
+
+// Valid reports whether k is a known kind.
+func (k Kind) Valid() bool {
+	switch k {
+	case KindSalesforceTeam, KindSalesforce, KindGoogleCalendar, KindMicrosoftCalendar, KindZoom, KindTeams:
+		return true
+	}
+	return false
+}
+
+// OrgLevel reports whether connections of kind k belong to the org rather than a member.
+func (k Kind) OrgLevel() bool { return k == KindSalesforceTeam }
+
+// State is a connection's health (see ARCHITECTURE.md, "Connection states").
+type State string
+
+// Connection states.
+const (
+	StateMissing        State = "missing"
+	StateHealthy        State = "healthy"
+	StateRefreshing     State = "refreshing"
+	StateDegraded       State = "degraded"
+	StateError          State = "error"
+	StateNeedsReconnect State = "needs_reconnect"
+	StateRevoked        State = "revoked"
+)
+
+// Connection is one OAuth connection as stored. Token fields hold ciphertext only (the
+// vault encrypts with the row ID as associated data, which is why IDs are made before
+// insert). Zero times mean "never" / "not set".
+type Connection struct {
+	ID    string
+	OrgID string
+	// MembershipID is the owning membership; empty for org-level kinds.
+	MembershipID string
+	Kind         Kind
+
+	AccessTokenEnc  []byte
+	RefreshTokenEnc []byte
+	// PendingTokenEnc holds a rotated token set whose final write failed, so the next
+	// attempt finds it (invariant 1). Nil when there is none.
+	PendingTokenEnc []byte
+	// ExpiresAt is when the access token expires.
+	ExpiresAt time.Time
+	Scopes    []string
+
+	ProviderAccountID string
+	ProviderOrgID     string
+	InstanceURL       string // Salesforce
+	LoginURL          string // Salesforce: login.salesforce.com or test.salesforce.com
+
+	State                State
+	ConsecutiveFailures  int
+	LastErrorCode        string
+	LastErrorDescription string
+	LastRefreshedAt      time.Time
+	LastVerifiedAt       time.Time
+	NextRefreshAt        time.Time
+
+	// Version is bumped by every update; an update must name the version it read.
+	Version   int64
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// APIUsage is an org's Salesforce API consumption as last reported by a
+// Sforce-Limit-Info header.
+type APIUsage struct {
+	OrgID      string
+	Used       int64
+	Max        int64
+	RecordedAt time.Time
+}

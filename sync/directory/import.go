@@ -1,0 +1,71 @@
+package directory
+
+import "time"
+
+// MaxRefusedRows caps the refused rows an import keeps, so one import of many bad rows
+// cannot grow a row without bound. Counters still count every row.
+const MaxRefusedRows = 500
+
+// MaxImportErrors caps the error messages an import keeps.
+const MaxImportErrors = 100
+
+// Import is one admin request to turn Salesforce users into invites.
+type Import struct {
+	ID          string
+	OrgID       string
+	RequestedBy string // membership or user id of the admin; empty for the system
+	Selection   ImportSelection
+	Role        Role
+	GroupID     string // empty if none
+	DryRun      bool
+	Status      ImportStatus
+	Counts      ImportCounts
+	Progress    ImportProgress
+	// Refused lists rows that were not invited and why, at most MaxRefusedRows.
+	Refused []RefusedRow
+	// Errors lists what went wrong, at most MaxImportErrors.
+	Errors       []string
+	PausedUntil  time.Time
+	PausedReason string
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+	StartedAt    time.Time
+	FinishedAt   time.Time
+}
+
+// ImportSelection says which Salesforce users an import reads.
+type ImportSelection struct {
+	ProfileIDs   []string `json:"profile_ids,omitempty"`
+	ProfileNames []string `json:"profile_names,omitempty"`
+	UserIDs      []string `json:"user_ids,omitempty"`
+}
+
+// ImportCounts are an import's outcome counters.
+type ImportCounts struct {
+	Found               int `json:"found"`
+	Invited             int `json:"invited"`
+	AlreadyMember       int `json:"already_member"`
+	AlreadyInvited      int `json:"already_invited"`
+	AddedMultiAccount   int `json:"added_multi_account"`
+	SkippedInactive     int `json:"skipped_inactive"`
+	SkippedNotStandard  int `json:"skipped_not_standard"`
+	SkippedNoEmail      int `json:"skipped_no_email"`
+	SkippedInvalidEmail int `json:"skipped_invalid_email"`
+	DuplicateInImport   int `json:"duplicate_in_import"`
+	OverSeatLimit       int `json:"over_seat_limit"`
+}
+
+// ImportProgress says how far an import got; Cursor lets a re-run resume.
+type ImportProgress struct {
+	Done   int    `json:"done"`
+	Total  int    `json:"total"`
+	Cursor string `json:"cursor,omitempty"`
+}
+
+// RefusedRow is a Salesforce user an import did not invite.
+type RefusedRow struct {
+	SalesforceUserID string `json:"salesforce_user_id,omitempty"`
+	Email            string `json:"email,omitempty"`
+	Name             string `json:"name,omitempty"`
+	Reason           string `json:"reason"`
+}

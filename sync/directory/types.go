@@ -1,0 +1,200 @@
+package directory
+
+import (
+	"strings"
+	"time"
+)
+
+// Role is a membership's role in an org.
+type Role string
+
+// Roles a membership can have.
+const (
+	RoleAdmin       Role = "admin"
+	RoleCustomAdmin Role = "custom_admin"
+	RoleChat        Role = "chat"
+	RoleMeetings    Role = "meetings"
+)
+
+// Valid reports whether r is one of the known roles.
+func (r Role) Valid() bool {
+	switch r {
+	case RoleAdmin, RoleCustomAdmin, RoleChat, RoleMeetings:
+		return true
+	}
+	return false
+}
+
+// MembershipStatus is where a membership is in its life.
+type MembershipStatus string
+
+// Membership statuses. A pending membership (a user of another org added by an import) is
+// always backed by a pending invite; seats count the invite, not the membership.
+const (
+	MembershipPending     MembershipStatus = "pending"
+	MembershipActive      MembershipStatus = "active"
+	MembershipDeactivated MembershipStatus = "deactivated"
+)
+
+// InviteStatus is where an invite is in its life.
+type InviteStatus string
+
+// Invite statuses. Only one pending invite may exist per (org, email).
+const (
+	InvitePending  InviteStatus = "pending"
+	InviteAccepted InviteStatus = "accepted"
+	InviteExpired  InviteStatus = "expired"
+	InviteRevoked  InviteStatus = "revoked"
+)
+
+// InviteSource says how an invite came to be.
+type InviteSource string
+
+// Invite sources.
+const (
+	SourceEmail      InviteSource = "email"
+	SourceSalesforce InviteSource = "salesforce"
+)
+
+// ImportStatus is where an import is in its life.
+type ImportStatus string
+
+// Import statuses.
+const (
+	ImportQueued  ImportStatus = "queued"
+	ImportRunning ImportStatus = "running"
+	ImportPaused  ImportStatus = "paused"
+	ImportDone    ImportStatus = "done"
+	ImportFailed  ImportStatus = "failed"
+)
+
+// NormalizeEmail returns the form emails are stored and compared in: trimmed, lower-cased.
+func NormalizeEmail(email string) string {
+	return strings.ToLower(strings.TrimSpace(email))
+}
+
+// Org is a customer account (a tenant).
+type Org struct {
+	ID   string
+	Name string
+	// SeatLimit is how many seats (active members + pending invites) the org may use.
+	// Zero means no limit.
+	SeatLimit int
+	// ParentOrgID is the agency or "All Clients" parent; empty if none.
+	ParentOrgID string
+	// Policy says which connections each role needs. A nil policy is stored as
+	// DefaultPolicy().
+	Policy    Policy
+	CreatedAt time.Time
+}
+
+// User is one person with one login, possibly a member of several orgs.
+type User struct {
+	ID string
+	// Email is lower-cased and globally unique.
+	Email string
+	Name  string
+	// FavouriteOrgID is the org the user lands in; empty if none.
+	FavouriteOrgID string
+	CreatedAt      time.Time
+}
+
+// Membership is a user's place in an org.
+type Membership struct {
+	ID     string
+	OrgID  string
+	UserID string
+	Role   Role
+	// CustomPermissions are the permissions of a custom admin; empty for other roles.
+	CustomPermissions []string
+	Status            MembershipStatus
+	GroupIDs          []string
+	SalesforceUserID  string
+	PhotoURL          string
+	// ActionRequired lists why the membership needs action (for example
+	// "missing_salesforce", "missing_calendar", "missing_photo"); empty means none.
+	// It is materialised by the connections service and indexed for the counts.
+	ActionRequired []string
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+}
+
+// Group is a named set of members in one org.
+type Group struct {
+	ID        string
+	OrgID     string
+	Name      string
+	CreatedAt time.Time
+}
+
+// Invite asks a person to join an org with a role.
+type Invite struct {
+	ID      string
+	OrgID   string
+	Email   string
+	Role    Role
+	GroupID string // empty if none
+	Source  InviteSource
+	// SalesforceUserID is the Salesforce User the invite came from (source salesforce).
+	SalesforceUserID string
+	// TokenHash is the hash of the Join link's token; globally unique. The token itself is
+	// never stored.
+	TokenHash   string
+	Status      InviteStatus
+	ExpiresAt   time.Time
+	SentCount   int
+	ResendCount int
+	// LastSendAttemptID and LastSentAt describe the latest recorded send.
+	LastSendAttemptID string
+	LastSentAt        time.Time
+	ImportID          string // empty unless created by an import
+	AcceptedAt        time.Time
+	CreatedAt         time.Time
+	UpdatedAt         time.Time
+}
+
+// Seats is an org's seat usage.
+type Seats struct {
+	// Limit is the org's seat limit; zero means no limit.
+	Limit          int
+	Active         int // active memberships
+	PendingInvites int // pending invites
+}
+
+// Used is the number of seats taken: active members plus pending invites.
+func (s Seats) Used() int { return s.Active + s.PendingInvites }
+
+// Available is how many more seats may be taken; -1 means no limit.
+func (s Seats) Available() int {
+	if s.Limit == 0 {
+		return -1
+	}
+	return max(s.Limit-s.Used(), 0)
+}
+
+// MembershipCounts are the counts served per filter on the members page.
+type MembershipCounts struct {
+	All            int
+	Active         int
+	Admin          int // role admin or custom_admin
+	Chat           int
+	Meetings       int
+	Pending        int
+	Deactivated    int
+	ActionRequired int // active memberships with at least one reason
+}
+
+// EmailSituation is what the directory already knows about one email, relative to an org.
+type EmailSituation struct {
+	Email string
+	// UserID is the user with this email; empty if none exists.
+	UserID string
+	// MembershipID and MembershipStatus describe the user's membership in the org; empty
+	// if the user is not a member of it.
+	MembershipID     string
+	MembershipStatus MembershipStatus
+	// PendingInviteID is the org's pending invite for this email; empty if none.
+	PendingInviteID string
+	// InOtherOrg is true when the user is a member of at least one other org.
+	InOtherOrg bool
+}

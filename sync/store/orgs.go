@@ -1,0 +1,129 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"tether/sync/directory"
+)
+
+const orgCols = `id, name, seat_limit, parent_org_id, policy, created_at`
+
+type scanner interface{ Scan(dest ...any) error }
+
+func scanOrg(r scanner) (directory.Org, error) {
+	var o directory.Org
+	err := r.Scan(&o.ID, &o.Name, &o.SeatLimit, ns(&o.ParentOrgID), js(&o.Policy), ts(&o.CreatedAt))
+	return o, err
+}
+
+// CreateOrg inserts o and returns it as stored. An empty ID gets a new one, a zero
+// CreatedAt is now, a nil Policy is directory.DefaultPolicy(). Returns ErrDuplicate if the
+// id exists, ErrNotFound if ParentOrgID does not.
+func (q *Queries) CreateOrg(ctx context.Context, o directory.Org) (directory.Org, error) {
+	if o.ID == "" {
+		o.ID = newID()
+	}
+	if o.CreatedAt.IsZero() {
+		o.CreatedAt = time.Now()
+	}
+	o.CreatedAt = o.CreatedAt.UTC().Truncate(time.Microsecond)
+	if o.Policy == nil {
+		o.Policy = directory.DefaultPolicy()
+	}
+	pol, err := jsonArg(o.Policy)
+	if err != nil {
+		return directory.Org{}, fmt.Errorf("create org %s: %w", o.ID, err)
+	}
+	_, err = q.q.ExecContext(ctx, `INSERT INTO orgs (`+orgCols+`) VALUES ($1, $2, $3, $4, $5, $6)`,
+		o.ID, o.Name, o.SeatLimit, nullStr(o.ParentOrgID), pol, tm(o.CreatedAt))
+	if err != nil {
+		return directory.Org{}, q.wrap(err, "create org %s", o.ID)
+	}
+	return o, nil
+}
+
+// GetOrg returns the org with id orgID. Returns ErrNotFound if there is none.
+func (q *Queries) GetOrg(ctx context.Context, orgID string) (directory.Org, error) {
+	o, err := scanOrg(q.q.QueryRowContext(ctx, `SELECT `+orgCols+` FROM orgs WHERE id = $1`, orgID))
+	if err != nil {
+		return directory.Org{}, q.wrap(err, "get org %s", orgID)
+	}
+	return o, nil
+}
+
+// UpdateOrg changes the org's name, seat limit, parent and policy. Returns ErrNotFound if
+// the org does not exist.
+func (q *Queries) UpdateOrg(ctx context.Context, o directory.Org) error {
+	if o.Policy == nil {
+		o.Policy = directory.DefaultPolicy()
+	}
+	pol, err := jsonArg(o.Policy)
+	if err != nil {
+		return fmt.Errorf("update org %s: %w", o.ID, err)
+	}
+	res, err := q.q.ExecContext(ctx,
+		`UPDATE orgs SET name = $2, seat_limit = $3, parent_org_id = $4, policy = $5 WHERE id = $1`,
+		o.ID, o.Name, o.SeatLimit, nullStr(o.ParentOrgID), pol)
+	return q.affected(res, err, "update org %s", o.ID)
+}
+
+// ListOrgsWithTeamConnection returns, in id order, up to limit ids of orgs that have a
+// salesforce_team connection, starting after afterID ("" for the first page). This is a
+// system-wide read for the daily audit, not scoped to one org. limit <= 0 means 1000.
+func (q *Queries) ListOrgsWithTeamConnection(ctx context.Context, afterID string, limit int) ([]string, error) {
+	rows, err := q.q.QueryContext(ctx, `
+SELECT DISTINCT org_id FROM connections
+WHERE kind = 'salesforce_team' AND org_id > $1
+ORDER BY org_id LIMIT $2`, afterID, pageSize(limit))
+	if err != nil {
+		return nil, q.wrap(err, "list orgs with team connection")
+	}
+	return collect(rows, func(r scanner) (string, error) {
+		var id string
+		return id, r.Scan(&id)
+	})
+}
+
+// affected turns an UPDATE/DELETE result into ErrNotFound when no row matched.
+func (q *Queries) affected(res interface{ RowsAffected() (int64, error) }, err error, format string, args ...any) error {
+	if err != nil {
+		return q.wrap(err, format, args...)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return q.wrap(err, format, args...)
+	}
+	if n == 0 {
+		return fmt.Errorf(format+": %w", append(args, ErrNotFound)...)
+	}
+	return nil
+}
+
+// pageSize resolves a caller's limit: <= 0 means 1000, and no page exceeds 10000.
+func pageSize(limit int) int {
+	if limit <= 0 {
+		return 1000
+	}
+	return min(limit, 10000)
+}
+
+// collect scans every row with scan and closes rows.
+func collect[T any](rows interface {
+	Next() bool
+	Scan(...any) error
+	Err() error
+	Close() error
+}, scan func(scanner) (T, error)) ([]T, error) {
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}

@@ -1,0 +1,73 @@
+package store
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/pressly/goose/v3"
+)
+
+//go:embed migrations/postgres/*.sql
+var postgresMigrations embed.FS
+
+func postgresDialect() *dialect {
+	sub, err := fs.Sub(postgresMigrations, "migrations/postgres")
+	if err != nil {
+		panic(err) // the embed pattern guarantees the directory
+	}
+	return &dialect{
+		name:       "postgres",
+		goose:      goose.DialectPostgres,
+		migrations: sub,
+		forUpdate:  " FOR UPDATE",
+		textSet: func(p string) string {
+			return "jsonb_array_elements_text(" + p + "::jsonb) AS s(value)"
+		},
+		mapErr:    mapPostgresError,
+		maxParams: 65535,
+	}
+}
+
+// openPostgres opens a pgx pool and a database/sql view of it, so the same queries run
+// on both backends.
+func openPostgres(ctx context.Context, url string) (*Store, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("open postgres store %s: %w", redactURL(url), err)
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("open postgres store %s: %w", redactURL(url), err)
+	}
+	db := stdlib.OpenDBFromPool(pool)
+	return newStore(db, postgresDialect(), func() error {
+		err := db.Close()
+		pool.Close()
+		return err
+	}), nil
+}
+
+// mapPostgresError is the one place PostgreSQL errors become domain errors.
+func mapPostgresError(err error) error {
+	if m, ok := mapCommon(err); ok {
+		return m
+	}
+	var pg *pgconn.PgError
+	if errors.As(err, &pg) {
+		switch pg.Code {
+		case "23505": // unique_violation
+			return fmt.Errorf("%w (%s)", ErrDuplicate, pg.ConstraintName)
+		case "23503": // foreign_key_violation
+			return fmt.Errorf("%w: referenced row (%s)", ErrNotFound, pg.ConstraintName)
+		case "23514", "23502", "22P02": // check, not null, invalid text representation
+			return fmt.Errorf("%w (%s)", ErrInvalid, pg.Message)
+		}
+	}
+	return err
+}

@@ -1,0 +1,39 @@
+package store
+
+import (
+	"context"
+	"time"
+
+	"tether/sync/directory"
+)
+
+// seatsQuery reads the limit and both usage counts in one statement; pending invites
+// past their expiry no longer hold a seat even before a sweep marks them expired.
+const seatsQuery = `SELECT o.seat_limit,
+  (SELECT count(*) FROM memberships m WHERE m.org_id = o.id AND m.status = 'active'),
+  (SELECT count(*) FROM invites i WHERE i.org_id = o.id AND i.status = 'pending' AND i.expires_at > $2)
+FROM orgs o WHERE o.id = $1`
+
+// CountSeats returns the org's seat usage at time at: active memberships plus pending,
+// unexpired invites. Returns ErrNotFound if the org does not exist.
+func (q *Queries) CountSeats(ctx context.Context, orgID string, at time.Time) (directory.Seats, error) {
+	return q.seats(ctx, orgID, at, "")
+}
+
+// LockOrgSeats is CountSeats that also locks the org until the transaction ends, so "check
+// seats, then insert invites" cannot oversell under concurrency: on PostgreSQL it takes a
+// row lock on the org (SELECT … FOR UPDATE); on SQLite the transaction already holds the
+// database's write lock. Call it on the Queries of Store.InTx; outside a transaction the
+// lock ends with the statement. Returns ErrNotFound if the org does not exist.
+func (q *Queries) LockOrgSeats(ctx context.Context, orgID string, at time.Time) (directory.Seats, error) {
+	return q.seats(ctx, orgID, at, q.d.forUpdate)
+}
+
+func (q *Queries) seats(ctx context.Context, orgID string, at time.Time, suffix string) (directory.Seats, error) {
+	var s directory.Seats
+	err := q.q.QueryRowContext(ctx, seatsQuery+suffix, orgID, tm(at)).Scan(&s.Limit, &s.Active, &s.PendingInvites)
+	if err != nil {
+		return directory.Seats{}, q.wrap(err, "count seats of org %s", orgID)
+	}
+	return s, nil
+}

@@ -1,0 +1,73 @@
+package store
+
+import (
+	"context"
+	"time"
+
+	"tether/sync/directory"
+)
+
+const userCols = `id, email, name, favourite_org_id, created_at`
+
+func scanUser(r scanner) (directory.User, error) {
+	var u directory.User
+	err := r.Scan(&u.ID, &u.Email, &u.Name, ns(&u.FavouriteOrgID), ts(&u.CreatedAt))
+	return u, err
+}
+
+// CreateUser inserts u with its email normalised (trimmed, lower-cased). An empty ID gets
+// a new one; a zero CreatedAt is now. Returns ErrDuplicate if the email is taken,
+// ErrInvalid if it is empty.
+//
+// Users are global (one person across orgs), so this and the other user methods are not
+// org-scoped; what a user may see of an org goes through memberships.
+func (q *Queries) CreateUser(ctx context.Context, u directory.User) (directory.User, error) {
+	u.Email = directory.NormalizeEmail(u.Email)
+	if u.ID == "" {
+		u.ID = newID()
+	}
+	if u.CreatedAt.IsZero() {
+		u.CreatedAt = time.Now()
+	}
+	u.CreatedAt = u.CreatedAt.UTC().Truncate(time.Microsecond)
+	_, err := q.q.ExecContext(ctx, `INSERT INTO users (`+userCols+`) VALUES ($1, $2, $3, $4, $5)`,
+		u.ID, u.Email, u.Name, nullStr(u.FavouriteOrgID), tm(u.CreatedAt))
+	if err != nil {
+		return directory.User{}, q.wrap(err, "create user %s", u.ID)
+	}
+	return u, nil
+}
+
+// GetUser returns the user with id. Returns ErrNotFound if there is none.
+func (q *Queries) GetUser(ctx context.Context, id string) (directory.User, error) {
+	u, err := scanUser(q.q.QueryRowContext(ctx, `SELECT `+userCols+` FROM users WHERE id = $1`, id))
+	if err != nil {
+		return directory.User{}, q.wrap(err, "get user %s", id)
+	}
+	return u, nil
+}
+
+// GetUserByEmail returns the user with email (compared normalised). Returns ErrNotFound
+// if there is none.
+func (q *Queries) GetUserByEmail(ctx context.Context, email string) (directory.User, error) {
+	u, err := scanUser(q.q.QueryRowContext(ctx, `SELECT `+userCols+` FROM users WHERE email = $1`,
+		directory.NormalizeEmail(email)))
+	if err != nil {
+		return directory.User{}, q.wrap(err, "get user by email")
+	}
+	return u, nil
+}
+
+// SetFavouriteOrg sets the org a user lands in. Returns ErrNotFound unless the user has a
+// membership in orgID.
+func (q *Queries) SetFavouriteOrg(ctx context.Context, orgID, userID string) error {
+	if err := requireOrg(orgID); err != nil {
+		return err
+	}
+	res, err := q.q.ExecContext(ctx, `
+UPDATE users SET favourite_org_id = $1
+WHERE id = $2 AND EXISTS (SELECT 1 FROM memberships m WHERE m.org_id = $1 AND m.user_id = $2)`,
+		orgID, userID)
+	return q.affected(res, err, "set favourite org %s of user %s", orgID, userID)
+}
+
