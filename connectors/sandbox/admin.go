@@ -1,0 +1,199 @@
+package sandbox
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"time"
+)
+
+// adminRoutes registers the admin API: the Go API over JSON, for tests and benchmarks
+// that run the sandbox as a separate process.
+//
+//	GET    /admin/counters                      Counters
+//	POST   /admin/counters/reset
+//	GET    /admin/faults                        [Fault]
+//	POST   /admin/faults          Fault      -> {"id":"f1"}
+//	DELETE /admin/faults                        clear all
+//	DELETE /admin/faults/{id}
+//	GET    /admin/grants                        [GrantInfo]
+//	POST   /admin/grants          GrantRequest -> Tokens
+//	GET    /admin/grants/{id}                   GrantInfo
+//	POST   /admin/grants/{id}/revoke
+//	POST   /admin/grants/{id}/expire-refresh-token
+//	POST   /admin/grants/{id}/expire-access-tokens
+//	POST   /admin/grants/{id}/scopes {"scopes":[…]}
+//	GET    /admin/apps                          [App]
+//	POST   /admin/apps            App
+//	POST   /admin/users           User
+//	POST   /admin/scenario        Scenario
+//	GET    /admin/clock                         {"now":…}
+//	POST   /admin/clock/advance   {"by":"24h"}
+//	POST   /admin/salesforce/orgs/{org}/api {"enabled":false}
+//
+// Errors are {"error":"…"} with 400 (bad input) or 404 (unknown id).
+func (s *Sandbox) adminRoutes(m *http.ServeMux) {
+	ok := func(w http.ResponseWriter) { writeJSON(w, 200, map[string]bool{"ok": true}) }
+	m.HandleFunc("GET /admin/counters", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, 200, s.Counters()) })
+	m.HandleFunc("POST /admin/counters/reset", func(w http.ResponseWriter, r *http.Request) { s.ResetCounters(); ok(w) })
+
+	m.HandleFunc("GET /admin/faults", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, 200, s.faults.List()) })
+	m.HandleFunc("POST /admin/faults", func(w http.ResponseWriter, r *http.Request) {
+		var f Fault
+		if !decode(w, r, &f) {
+			return
+		}
+		id, err := s.faults.Add(f)
+		if err != nil {
+			adminErr(w, err)
+			return
+		}
+		writeJSON(w, 200, map[string]string{"id": id})
+	})
+	m.HandleFunc("DELETE /admin/faults", func(w http.ResponseWriter, r *http.Request) { s.faults.Clear(); ok(w) })
+	m.HandleFunc("DELETE /admin/faults/{id}", func(w http.ResponseWriter, r *http.Request) {
+		if !s.faults.Remove(r.PathValue("id")) {
+			adminErr(w, ErrNotFound)
+			return
+		}
+		ok(w)
+	})
+
+	m.HandleFunc("GET /admin/grants", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, 200, s.Grants()) })
+	m.HandleFunc("POST /admin/grants", func(w http.ResponseWriter, r *http.Request) {
+		var req GrantRequest
+		if !decode(w, r, &req) {
+			return
+		}
+		t, err := s.NewGrant(req)
+		if err != nil {
+			adminErr(w, err)
+			return
+		}
+		writeJSON(w, 200, t)
+	})
+	m.HandleFunc("GET /admin/grants/{id}", func(w http.ResponseWriter, r *http.Request) {
+		gi, found := s.LookupGrant(r.PathValue("id"))
+		if !found {
+			adminErr(w, ErrNotFound)
+			return
+		}
+		writeJSON(w, 200, gi)
+	})
+	grantOp := func(path string, op func(id string, r *http.Request) error) {
+		m.HandleFunc("POST /admin/grants/{id}/"+path, func(w http.ResponseWriter, r *http.Request) {
+			if err := op(r.PathValue("id"), r); err != nil {
+				adminErr(w, err)
+				return
+			}
+			ok(w)
+		})
+	}
+	grantOp("revoke", func(id string, _ *http.Request) error { return s.RevokeGrant(id) })
+	grantOp("expire-refresh-token", func(id string, _ *http.Request) error { return s.ExpireRefreshToken(id) })
+	grantOp("expire-access-tokens", func(id string, _ *http.Request) error { return s.ExpireAccessTokens(id) })
+	m.HandleFunc("POST /admin/grants/{id}/scopes", func(w http.ResponseWriter, r *http.Request) {
+		var in struct {
+			Scopes []string `json:"scopes"`
+		}
+		if !decode(w, r, &in) {
+			return
+		}
+		if err := s.SetScopes(r.PathValue("id"), in.Scopes); err != nil {
+			adminErr(w, err)
+			return
+		}
+		ok(w)
+	})
+
+	m.HandleFunc("GET /admin/apps", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, 200, s.Apps()) })
+	m.HandleFunc("POST /admin/apps", func(w http.ResponseWriter, r *http.Request) {
+		var a App
+		if decode(w, r, &a) {
+			if err := s.AddApp(a); err != nil {
+				adminErr(w, err)
+				return
+			}
+			ok(w)
+		}
+	})
+	m.HandleFunc("POST /admin/users", func(w http.ResponseWriter, r *http.Request) {
+		var u User
+		if decode(w, r, &u) {
+			if err := s.AddUser(u); err != nil {
+				adminErr(w, err)
+				return
+			}
+			ok(w)
+		}
+	})
+	m.HandleFunc("POST /admin/scenario", func(w http.ResponseWriter, r *http.Request) {
+		b, err := io.ReadAll(io.LimitReader(r.Body, 64<<20))
+		if err != nil {
+			adminErr(w, err)
+			return
+		}
+		sc, err := ParseScenario(b)
+		if err == nil {
+			err = s.LoadScenario(sc)
+		}
+		if err != nil {
+			adminErr(w, err)
+			return
+		}
+		ok(w)
+	})
+	m.HandleFunc("GET /admin/clock", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, 200, map[string]time.Time{"now": s.Now()})
+	})
+	m.HandleFunc("POST /admin/clock/advance", func(w http.ResponseWriter, r *http.Request) {
+		var in struct {
+			By Duration `json:"by"`
+		}
+		if !decode(w, r, &in) {
+			return
+		}
+		if in.By < 0 {
+			adminErr(w, errors.New("clock advance: by must be >= 0"))
+			return
+		}
+		s.Advance(time.Duration(in.By))
+		writeJSON(w, 200, map[string]time.Time{"now": s.Now()})
+	})
+	m.HandleFunc("POST /admin/salesforce/orgs/{org}/api", func(w http.ResponseWriter, r *http.Request) {
+		var in struct {
+			Enabled *bool `json:"enabled"`
+		}
+		if !decode(w, r, &in) {
+			return
+		}
+		if in.Enabled == nil {
+			adminErr(w, errors.New(`body must be {"enabled": true|false}`))
+			return
+		}
+		if err := s.SetAPIEnabled(r.PathValue("org"), *in.Enabled); err != nil {
+			adminErr(w, err)
+			return
+		}
+		ok(w)
+	})
+}
+
+func decode(w http.ResponseWriter, r *http.Request, v any) bool {
+	d := json.NewDecoder(io.LimitReader(r.Body, 1<<20))
+	d.DisallowUnknownFields()
+	if err := d.Decode(v); err != nil {
+		adminErr(w, err)
+		return false
+	}
+	return true
+}
+
+func adminErr(w http.ResponseWriter, err error) {
+	status := http.StatusBadRequest
+	if errors.Is(err, ErrNotFound) {
+		status = http.StatusNotFound
+	}
+	writeJSON(w, status, map[string]string{"error": err.Error()})
+}
