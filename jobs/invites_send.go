@@ -1,0 +1,73 @@
+package jobs
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/hibiken/asynq"
+)
+
+// TypeInvitesSend emails one invitation (one send attempt of one invite).
+const TypeInvitesSend = "invites:send"
+
+// InvitesSend is the payload of TypeInvitesSend. It carries ids only: the Join link's token
+// is generated when the email is built and exists nowhere but in the email (the store keeps
+// its hash), so nothing secret passes through Redis.
+type InvitesSend struct {
+	OrgID    string `json:"org_id"`
+	InviteID string `json:"invite_id"`
+	// Attempt numbers the sends of one invite: 1 is the first email (queued by the import),
+	// a resend uses the invite's sent count + 1. The worker sends attempt N at most once per
+	// recorded outcome (see sync/onboarding), and the email's Message-ID is derived from
+	// invite id + attempt, so a receiver can drop the copy an unlucky crash may cause.
+	Attempt int `json:"attempt"`
+}
+
+// Validate reports a missing org or invite id or an attempt below 1.
+func (p InvitesSend) Validate() error {
+	switch {
+	case p.OrgID == "":
+		return errors.New("org_id is required")
+	case p.InviteID == "":
+		return errors.New("invite_id is required")
+	case p.Attempt < 1:
+		return fmt.Errorf("attempt %d: must be 1 or more", p.Attempt)
+	}
+	return nil
+}
+
+// InvitesSendRetention is how long a finished invites:send task is kept, which is how long
+// its TaskID refuses a duplicate enqueue of the same attempt (an import re-run after a
+// crash). The store's per-attempt record refuses a late duplicate after that.
+const InvitesSendRetention = 7 * 24 * time.Hour
+
+// InvitesSendMaxRetry bounds retries of a transient SMTP failure (4xx, connection refused).
+// With Asynq's exponential backoff 8 retries span a few hours, about how long a mail server
+// keeps greylisting. A permanent failure (5xx) is archived at once, without retries.
+const InvitesSendMaxRetry = 8
+
+// TaskIDInvitesSend is the TaskID of attempt of invite inviteID in org orgID:
+// "invites:send:<org>:<invite>:<attempt>".
+func TaskIDInvitesSend(orgID, inviteID string, attempt int) string {
+	return fmt.Sprintf("%s:%s:%s:%d", TypeInvitesSend, orgID, inviteID, attempt)
+}
+
+// NewInviteSendTask returns the invites:send task for one attempt: default queue, TaskID
+// TaskIDInvitesSend kept for InvitesSendRetention, InvitesSendMaxRetry retries, 1-minute
+// timeout. Enqueuing the same attempt twice fails with asynq.ErrTaskIDConflict, which a
+// producer re-running after a crash treats as "already queued".
+func NewInviteSendTask(orgID, inviteID string, attempt int) (*asynq.Task, error) {
+	p := InvitesSend{OrgID: orgID, InviteID: inviteID, Attempt: attempt}
+	b, err := encode(p)
+	if err != nil {
+		return nil, err
+	}
+	return asynq.NewTask(TypeInvitesSend, b,
+		asynq.Queue(QueueDefault),
+		asynq.TaskID(TaskIDInvitesSend(orgID, inviteID, attempt)),
+		asynq.Retention(InvitesSendRetention),
+		asynq.MaxRetry(InvitesSendMaxRetry),
+		asynq.Timeout(time.Minute),
+	), nil
+}
