@@ -35,6 +35,9 @@ type Locker struct {
 	prefix string
 	// Poll is how often Acquire retries while waiting. Zero means 25ms.
 	Poll time.Duration
+	// TTL and Wait are what Lock uses. Zero means 60s and 30s: the lease must
+	// outlive a slow provider call (two token-endpoint timeouts).
+	TTL, Wait time.Duration
 }
 
 // New returns a Locker whose keys start with prefix (e.g. "tether:lock:").
@@ -85,6 +88,30 @@ func (l *Locker) Acquire(ctx context.Context, key string, ttl, wait time.Duratio
 		case <-t.C:
 		}
 	}
+}
+
+// Lock takes key with the Locker's TTL and Wait and returns the function
+// that releases it; the shape sync packages declare, so they need not know
+// this package.
+func (l *Locker) Lock(ctx context.Context, key string) (unlock func(), err error) {
+	ttl, wait := l.TTL, l.Wait
+	if ttl <= 0 {
+		ttl = 60 * time.Second
+	}
+	if wait <= 0 {
+		wait = 30 * time.Second
+	}
+	lk, err := l.Acquire(ctx, key, ttl, wait)
+	if err != nil {
+		return nil, err
+	}
+	// Release on a fresh context: the caller's may be cancelled by then, and
+	// a lock left behind would block the next attempt for a whole TTL.
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = lk.Release(ctx)
+	}, nil
 }
 
 // Release lets go of the lock if this owner still holds it. Returns ErrLost

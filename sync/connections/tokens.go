@@ -1,0 +1,414 @@
+package connections
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"tether/sync/store/storeerr"
+	"tether/sync/vault"
+)
+
+// Outcomes of getting or refreshing a token. A Refresher wraps ErrNeedsReconnect
+// when the grant is dead (invalid_grant, revoked, scope lost) and ErrMisconfigured
+// when tether's own OAuth client is at fault; any other error is transient.
+var (
+	ErrNoTeamConnection = errors.New("org has no team-level Salesforce connection")
+	ErrNeedsReconnect   = errors.New("connection needs reconnecting")
+	ErrMisconfigured    = errors.New("tether's OAuth client is misconfigured")
+)
+
+// TokenSet is what a provider's token endpoint returned. An empty RefreshToken
+// means the provider kept the old one (Google, Salesforce without rotation).
+type TokenSet struct {
+	AccessToken  vault.Token
+	RefreshToken vault.Token
+	// Expiry is zero when the provider does not say (Salesforce).
+	Expiry      time.Time
+	Scopes      []string
+	InstanceURL string
+}
+
+// RefreshRequest is what a Refresher needs to call the token endpoint.
+type RefreshRequest struct {
+	Kind         Kind
+	RefreshToken vault.Token
+	LoginURL     string
+	InstanceURL  string
+}
+
+// Refresher calls a provider's token endpoint.
+type Refresher interface {
+	Refresh(ctx context.Context, req RefreshRequest) (TokenSet, error)
+}
+
+// TokenStore is the persistence Tokens needs. UpdateConnection is a
+// compare-and-swap on c.Version: it returns storeerr.ErrConflict when the row
+// moved, and the row as written otherwise.
+type TokenStore interface {
+	GetTeamConnection(ctx context.Context, orgID string) (Connection, error)
+	GetConnection(ctx context.Context, orgID, id string) (Connection, error)
+	UpdateConnection(ctx context.Context, orgID string, c Connection) (Connection, error)
+	// SetPendingToken writes the pending slot without a version check: it is
+	// the fallback when the full write keeps failing.
+	SetPendingToken(ctx context.Context, orgID, id string, sealed []byte) error
+}
+
+// Locker serialises refreshes of one connection across every worker.
+type Locker interface {
+	Lock(ctx context.Context, key string) (unlock func(), err error)
+}
+
+// Stash keeps a sealed token set outside the database, for when the database
+// write itself fails. Optional.
+type Stash interface {
+	Put(ctx context.Context, key string, sealed []byte) error
+	Get(ctx context.Context, key string) ([]byte, error) // nil, nil when empty
+	Delete(ctx context.Context, key string) error
+}
+
+// TokensParams are Tokens' dependencies. Store, Keys, Refresher and Locker are
+// required.
+type TokensParams struct {
+	Store     TokenStore
+	Keys      *vault.Keyring
+	Refresher Refresher
+	Locker    Locker
+	Stash     Stash
+	// Clock defaults to time.Now.
+	Clock func() time.Time
+	// ExpirySkew is how long before its expiry a token counts as expired.
+	// Zero means 2 minutes.
+	ExpirySkew time.Duration
+}
+
+// Tokens hands out access tokens for stored connections and refreshes them,
+// one refresh per connection at a time across all workers: under a lock the
+// row is re-read (someone else may have refreshed already), the provider is
+// called, and the new set is written with a compare-and-swap before the new
+// token is used. A set that cannot be written is kept sealed in the row's
+// pending slot (or the Stash) and the next attempt uses it instead of calling
+// the provider again: with rotating providers the old refresh token is dead by
+// then (ARCHITECTURE.md, invariants 1 and 2).
+type Tokens struct {
+	p TokensParams
+}
+
+// NewTokens checks p and returns a Tokens. Safe for concurrent use.
+func NewTokens(p TokensParams) (*Tokens, error) {
+	if p.Store == nil || p.Keys == nil || p.Refresher == nil || p.Locker == nil {
+		return nil, errors.New("connections: Tokens needs Store, Keys, Refresher and Locker")
+	}
+	if p.Clock == nil {
+		p.Clock = time.Now
+	}
+	if p.ExpirySkew == 0 {
+		p.ExpirySkew = 2 * time.Minute
+	}
+	return &Tokens{p: p}, nil
+}
+
+// TeamSession is an org's team-level Salesforce connection, ready for one task.
+// Token and Refresh fit the Salesforce client's token hooks. Safe for
+// concurrent use within the task.
+type TeamSession struct {
+	OrgID        string
+	ConnectionID string
+	InstanceURL  string
+	// UserID is the Salesforce user the team connection runs as.
+	UserID string
+	// SFOrgID is the Salesforce org id (00D…).
+	SFOrgID string
+
+	t      *Tokens
+	mu     sync.Mutex
+	conn   Connection
+	access vault.Token
+}
+
+// Team returns the org's team session. Returns ErrNoTeamConnection if the org
+// has none and ErrNeedsReconnect if it is broken beyond a refresh.
+func (t *Tokens) Team(ctx context.Context, orgID string) (*TeamSession, error) {
+	c, err := t.p.Store.GetTeamConnection(ctx, orgID)
+	if errors.Is(err, storeerr.ErrNotFound) {
+		return nil, fmt.Errorf("org %s: %w", orgID, ErrNoTeamConnection)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load team connection of org %s: %w", orgID, err)
+	}
+	if err := usable(c); err != nil {
+		return nil, err
+	}
+	access, err := t.p.Keys.OpenToken(c.AccessTokenEnc, c.ID)
+	if err != nil {
+		return nil, fmt.Errorf("open access token of connection %s: %w", c.ID, err)
+	}
+	s := &TeamSession{OrgID: orgID, ConnectionID: c.ID, t: t, conn: c, access: access}
+	s.describe(c)
+	return s, nil
+}
+
+func usable(c Connection) error {
+	switch c.State {
+	case StateNeedsReconnect, StateRevoked, StateMissing:
+		reason := c.LastErrorCode
+		if reason == "" {
+			reason = string(c.State)
+		}
+		return fmt.Errorf("connection %s (%s): %w", c.ID, reason, ErrNeedsReconnect)
+	}
+	return nil
+}
+
+func (s *TeamSession) describe(c Connection) {
+	s.InstanceURL = c.InstanceURL
+	s.UserID = c.ProviderAccountID
+	s.SFOrgID = c.ProviderOrgID
+}
+
+// Token returns the current access token, refreshing first when the stored
+// one is missing, expired or a rotated set is waiting in the pending slot.
+func (s *TeamSession) Token(ctx context.Context) (string, error) {
+	s.mu.Lock()
+	access, c := s.access, s.conn
+	s.mu.Unlock()
+	if access.IsZero() || len(c.PendingTokenEnc) > 0 || s.t.expired(c) {
+		return s.Refresh(ctx)
+	}
+	return access.Reveal(), nil
+}
+
+// Refresh gets a new access token: the one another worker just stored if
+// there is one, a waiting pending set, or the provider's. Call it once after a
+// 401; it returns ErrNeedsReconnect when the grant is dead.
+func (s *TeamSession) Refresh(ctx context.Context) (string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, access, err := s.t.refresh(ctx, s.conn, s.access)
+	if err != nil {
+		return "", err
+	}
+	s.conn, s.access = c, access
+	s.describe(c)
+	return access.Reveal(), nil
+}
+
+func (t *Tokens) expired(c Connection) bool {
+	return !c.ExpiresAt.IsZero() && !t.p.Clock().Add(t.p.ExpirySkew).Before(c.ExpiresAt)
+}
+
+// refresh runs under the connection's lock. seen is the row and token the
+// caller last had: if the row moved on since, another worker refreshed and
+// its token is used as is.
+func (t *Tokens) refresh(ctx context.Context, seen Connection, seenAccess vault.Token) (Connection, vault.Token, error) {
+	unlock, err := t.p.Locker.Lock(ctx, "connection:"+seen.ID)
+	if err != nil {
+		return seen, vault.Token{}, fmt.Errorf("lock connection %s for refresh: %w", seen.ID, err)
+	}
+	defer unlock()
+
+	c, err := t.p.Store.GetConnection(ctx, seen.OrgID, seen.ID)
+	if err != nil {
+		return seen, vault.Token{}, fmt.Errorf("reload connection %s: %w", seen.ID, err)
+	}
+	if err := usable(c); err != nil {
+		return c, vault.Token{}, err
+	}
+	if set, ok, err := t.pending(ctx, c); err != nil {
+		return c, vault.Token{}, err
+	} else if ok {
+		return t.persist(ctx, c, set)
+	}
+	access, err := t.p.Keys.OpenToken(c.AccessTokenEnc, c.ID)
+	if err != nil {
+		return c, vault.Token{}, fmt.Errorf("open access token of connection %s: %w", c.ID, err)
+	}
+	if c.Version != seen.Version && !access.IsZero() && !access.Equal(seenAccess) && !t.expired(c) {
+		return c, access, nil
+	}
+
+	refresh, err := t.p.Keys.OpenToken(c.RefreshTokenEnc, c.ID)
+	if err != nil {
+		return c, vault.Token{}, fmt.Errorf("open refresh token of connection %s: %w", c.ID, err)
+	}
+	if refresh.IsZero() {
+		t.recordFailure(ctx, c, fmt.Errorf("no refresh token stored: %w", ErrNeedsReconnect))
+		return c, vault.Token{}, fmt.Errorf("connection %s has no refresh token: %w", c.ID, ErrNeedsReconnect)
+	}
+	set, err := t.p.Refresher.Refresh(ctx, RefreshRequest{
+		Kind: c.Kind, RefreshToken: refresh, LoginURL: c.LoginURL, InstanceURL: c.InstanceURL,
+	})
+	if err != nil {
+		t.recordFailure(ctx, c, err)
+		return c, vault.Token{}, fmt.Errorf("refresh connection %s: %w", c.ID, err)
+	}
+	if set.RefreshToken.IsZero() {
+		set.RefreshToken = refresh
+	}
+	return t.persist(ctx, c, set)
+}
+
+// persist writes set into the row. When the write keeps failing, the set is
+// sealed into the pending slot (or the stash) and an error returned, so the
+// task fails and its retry picks the set up instead of spending the old,
+// possibly rotated-out, refresh token.
+func (t *Tokens) persist(ctx context.Context, c Connection, set TokenSet) (Connection, vault.Token, error) {
+	next := c
+	var err error
+	if next.AccessTokenEnc, err = t.p.Keys.SealToken(set.AccessToken, c.ID); err != nil {
+		return c, vault.Token{}, fmt.Errorf("seal access token of connection %s: %w", c.ID, err)
+	}
+	if next.RefreshTokenEnc, err = t.p.Keys.SealToken(set.RefreshToken, c.ID); err != nil {
+		return c, vault.Token{}, fmt.Errorf("seal refresh token of connection %s: %w", c.ID, err)
+	}
+	now := t.p.Clock().UTC()
+	next.PendingTokenEnc = nil
+	next.ExpiresAt = set.Expiry
+	if len(set.Scopes) > 0 {
+		next.Scopes = set.Scopes
+	}
+	if set.InstanceURL != "" {
+		next.InstanceURL = set.InstanceURL // Salesforce may move an org
+	}
+	next.State = StateHealthy
+	next.ConsecutiveFailures = 0
+	next.LastErrorCode, next.LastErrorDescription = "", ""
+	next.LastRefreshedAt = now
+
+	var written Connection
+	for attempt := 0; attempt < 3; attempt++ {
+		written, err = t.p.Store.UpdateConnection(ctx, c.OrgID, next)
+		if err == nil {
+			if t.p.Stash != nil {
+				_ = t.p.Stash.Delete(ctx, stashKey(c.ID))
+			}
+			return written, set.AccessToken, nil
+		}
+		if errors.Is(err, storeerr.ErrConflict) {
+			// We hold the lock, so the row moved under a state-only writer (or a
+			// holder whose lease lapsed); our set is the newest grant, so it wins,
+			// unless the connection was revoked meanwhile.
+			cur, gerr := t.p.Store.GetConnection(ctx, c.OrgID, c.ID)
+			if gerr == nil {
+				if uerr := usable(cur); uerr != nil {
+					return cur, vault.Token{}, uerr
+				}
+				next.Version = cur.Version
+			}
+		}
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	keepErr := t.keep(ctx, c, set)
+	return c, vault.Token{}, errors.Join(fmt.Errorf("store refreshed tokens of connection %s: %w", c.ID, err), keepErr)
+}
+
+// pendingSet is the sealed form of a TokenSet in the pending slot.
+type pendingSet struct {
+	Access      string    `json:"access"`
+	Refresh     string    `json:"refresh"`
+	Expiry      time.Time `json:"expiry"`
+	Scopes      []string  `json:"scopes,omitempty"`
+	InstanceURL string    `json:"instance_url,omitempty"`
+}
+
+// pendingAAD differs from the token columns' so a pending blob cannot be
+// passed off as a bare token, or the reverse.
+func pendingAAD(id string) string { return id + "|pending" }
+
+func stashKey(id string) string { return "pending-token:" + id }
+
+func (t *Tokens) keep(ctx context.Context, c Connection, set TokenSet) error {
+	raw, err := json.Marshal(pendingSet{
+		Access: set.AccessToken.Reveal(), Refresh: set.RefreshToken.Reveal(),
+		Expiry: set.Expiry, Scopes: set.Scopes, InstanceURL: set.InstanceURL,
+	})
+	if err != nil {
+		return err
+	}
+	sealed, err := t.p.Keys.Seal(raw, pendingAAD(c.ID))
+	if err != nil {
+		return err
+	}
+	dbErr := t.p.Store.SetPendingToken(ctx, c.OrgID, c.ID, sealed)
+	if dbErr == nil {
+		return nil
+	}
+	if t.p.Stash == nil {
+		return fmt.Errorf("keep refreshed tokens of connection %s in the pending slot: %w", c.ID, dbErr)
+	}
+	if err := t.p.Stash.Put(context.WithoutCancel(ctx), stashKey(c.ID), sealed); err != nil {
+		return fmt.Errorf("keep refreshed tokens of connection %s: database: %v; stash: %w", c.ID, dbErr, err)
+	}
+	return nil
+}
+
+// pending returns a token set a failed write left behind, from the row's
+// pending slot or the stash.
+func (t *Tokens) pending(ctx context.Context, c Connection) (TokenSet, bool, error) {
+	sealed := c.PendingTokenEnc
+	if len(sealed) == 0 && t.p.Stash != nil {
+		var err error
+		if sealed, err = t.p.Stash.Get(ctx, stashKey(c.ID)); err != nil {
+			return TokenSet{}, false, fmt.Errorf("read stashed tokens of connection %s: %w", c.ID, err)
+		}
+	}
+	if len(sealed) == 0 {
+		return TokenSet{}, false, nil
+	}
+	raw, err := t.p.Keys.Open(sealed, pendingAAD(c.ID))
+	if err != nil {
+		return TokenSet{}, false, fmt.Errorf("open pending tokens of connection %s: %w", c.ID, err)
+	}
+	var p pendingSet
+	if err := json.Unmarshal(raw, &p); err != nil {
+		return TokenSet{}, false, fmt.Errorf("decode pending tokens of connection %s: %w", c.ID, err)
+	}
+	return TokenSet{
+		AccessToken: vault.NewToken(p.Access), RefreshToken: vault.NewToken(p.Refresh),
+		Expiry: p.Expiry, Scopes: p.Scopes, InstanceURL: p.InstanceURL,
+	}, true, nil
+}
+
+// recordFailure notes a failed refresh on the row, best effort: the caller's
+// error is what matters, and a lost write here is redone by the next attempt.
+func (t *Tokens) recordFailure(ctx context.Context, c Connection, cause error) {
+	next := c
+	next.ConsecutiveFailures++
+	next.LastErrorCode, next.LastErrorDescription = failureCode(cause), truncate(cause.Error(), 500)
+	switch {
+	case errors.Is(cause, ErrNeedsReconnect):
+		next.State = StateNeedsReconnect
+	case errors.Is(cause, ErrMisconfigured):
+		next.State = StateError
+	default:
+		next.State = StateDegraded
+	}
+	_, _ = t.p.Store.UpdateConnection(context.WithoutCancel(ctx), c.OrgID, next)
+}
+
+func failureCode(err error) string {
+	var coded interface{ Code() string }
+	if errors.As(err, &coded) && coded.Code() != "" {
+		return coded.Code()
+	}
+	switch {
+	case errors.Is(err, ErrNeedsReconnect):
+		return "needs_reconnect"
+	case errors.Is(err, ErrMisconfigured):
+		return "misconfigured"
+	}
+	return "transient"
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return strings.ToValidUTF8(s[:n], "")
+}
