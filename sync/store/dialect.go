@@ -144,4 +144,3 @@ func (s scanStr) Scan(v any) error {
 }
 
 func ns(s *string) scanStr { return scanStr{s} }
-

@@ -166,4 +166,3 @@ func (q *Queries) wrap(err error, format string, args ...any) error {
 	}
 	return fmt.Errorf(format+": %w", append(args, q.d.mapErr(err))...)
 }
-

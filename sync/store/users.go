@@ -70,4 +70,3 @@ WHERE id = $2 AND EXISTS (SELECT 1 FROM memberships m WHERE m.org_id = $1 AND m.
 		orgID, userID)
 	return q.affected(res, err, "set favourite org %s of user %s", orgID, userID)
 }
-

@@ -1,0 +1,229 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"tether/sync/connections"
+)
+
+const connectionCols = `id, org_id, membership_id, kind, access_token_enc, refresh_token_enc, pending_token_enc,
+expires_at, scopes, provider_account_id, provider_org_id, instance_url, login_url, state,
+consecutive_failures, last_error_code, last_error_description, last_refreshed_at, last_verified_at,
+next_refresh_at, version, created_at, updated_at`
+
+func scanConnection(r scanner) (connections.Connection, error) {
+	var c connections.Connection
+	err := r.Scan(&c.ID, &c.OrgID, ns(&c.MembershipID), &c.Kind, &c.AccessTokenEnc, &c.RefreshTokenEnc,
+		&c.PendingTokenEnc, ts(&c.ExpiresAt), js(&c.Scopes), &c.ProviderAccountID, &c.ProviderOrgID,
+		&c.InstanceURL, &c.LoginURL, &c.State, &c.ConsecutiveFailures, &c.LastErrorCode,
+		&c.LastErrorDescription, ts(&c.LastRefreshedAt), ts(&c.LastVerifiedAt), ts(&c.NextRefreshAt),
+		&c.Version, ts(&c.CreatedAt), ts(&c.UpdatedAt))
+	return c, err
+}
+
+// connectionFields are the values of the mutable columns, from access_token_enc to
+// next_refresh_at, in connectionCols order.
+func connectionFields(c connections.Connection) ([]any, error) {
+	scopes, err := jsonArg(strs(c.Scopes))
+	if err != nil {
+		return nil, err
+	}
+	return []any{c.AccessTokenEnc, c.RefreshTokenEnc, c.PendingTokenEnc, tm(c.ExpiresAt), scopes,
+		c.ProviderAccountID, c.ProviderOrgID, c.InstanceURL, c.LoginURL, string(c.State),
+		c.ConsecutiveFailures, c.LastErrorCode, c.LastErrorDescription, tm(c.LastRefreshedAt),
+		tm(c.LastVerifiedAt), tm(c.NextRefreshAt)}, nil
+}
+
+// CreateConnection inserts c into orgID (c.OrgID is ignored) with version 1 and returns it
+// as stored. Defaults: a new ID (set it yourself when the vault must encrypt with it
+// first), state missing, CreatedAt now. MembershipID must be empty for org-level kinds
+// and set for the others. Returns ErrDuplicate if the owner already has a connection of
+// the kind, ErrNotFound if the org or membership does not exist in the org, ErrInvalid
+// for an unknown kind or a wrong owner.
+func (q *Queries) CreateConnection(ctx context.Context, orgID string, c connections.Connection) (connections.Connection, error) {
+	if err := requireOrg(orgID); err != nil {
+		return connections.Connection{}, err
+	}
+	c.OrgID = orgID
+	if c.ID == "" {
+		c.ID = newID()
+	}
+	if c.State == "" {
+		c.State = connections.StateMissing
+	}
+	if c.CreatedAt.IsZero() {
+		c.CreatedAt = time.Now()
+	}
+	c.CreatedAt = c.CreatedAt.UTC().Truncate(time.Microsecond)
+	c.UpdatedAt = c.CreatedAt
+	c.Version = 1
+	if !c.Kind.Valid() || c.Kind.OrgLevel() != (c.MembershipID == "") {
+		return connections.Connection{}, fmt.Errorf("create connection %s: kind %q with membership %q: %w",
+			c.ID, c.Kind, c.MembershipID, ErrInvalid)
+	}
+	fields, err := connectionFields(c)
+	if err != nil {
+		return connections.Connection{}, fmt.Errorf("create connection %s: %w", c.ID, err)
+	}
+	args := append([]any{c.ID, orgID, nullStr(c.MembershipID), string(c.Kind)}, fields...)
+	args = append(args, c.Version, tm(c.CreatedAt), tm(c.UpdatedAt))
+	_, err = q.q.ExecContext(ctx, `INSERT INTO connections (`+connectionCols+`) VALUES `+placeholders(1, len(args)), args...)
+	if err != nil {
+		return connections.Connection{}, q.wrap(err, "create connection %s in org %s", c.ID, orgID)
+	}
+	return c, nil
+}
+
+// EnsureConnection returns the owner's connection of kind, creating it in state missing
+// (at time at) if there is none, so the caller has a stable row id to encrypt tokens
+// with before writing them through UpdateConnection. membershipID is "" for org-level
+// kinds. Safe to call concurrently: one row results. Errors as CreateConnection.
+func (q *Queries) EnsureConnection(ctx context.Context, orgID, membershipID string, kind connections.Kind, at time.Time) (connections.Connection, error) {
+	c, err := q.FindConnection(ctx, orgID, membershipID, kind)
+	if !errors.Is(err, ErrNotFound) {
+		return c, err
+	}
+	c, err = q.CreateConnection(ctx, orgID, connections.Connection{MembershipID: membershipID, Kind: kind, CreatedAt: at})
+	if errors.Is(err, ErrDuplicate) {
+		// Another caller created it between our read and insert.
+		return q.FindConnection(ctx, orgID, membershipID, kind)
+	}
+	return c, err
+}
+
+// GetConnection returns the org's connection id. Returns ErrNotFound if the org has none
+// with that id.
+func (q *Queries) GetConnection(ctx context.Context, orgID, id string) (connections.Connection, error) {
+	c, err := scanConnection(q.q.QueryRowContext(ctx,
+		`SELECT `+connectionCols+` FROM connections WHERE org_id = $1 AND id = $2`, orgID, id))
+	if err != nil {
+		return connections.Connection{}, q.wrap(err, "get connection %s in org %s", id, orgID)
+	}
+	return c, nil
+}
+
+// FindConnection returns the connection of kind owned by membershipID in orgID (or the
+// org's own, for membershipID ""). Returns ErrNotFound if there is none.
+func (q *Queries) FindConnection(ctx context.Context, orgID, membershipID string, kind connections.Kind) (connections.Connection, error) {
+	c, err := scanConnection(q.q.QueryRowContext(ctx, `SELECT `+connectionCols+` FROM connections
+WHERE org_id = $1 AND coalesce(membership_id, '') = $2 AND kind = $3`, orgID, membershipID, string(kind)))
+	if err != nil {
+		return connections.Connection{}, q.wrap(err, "find %s connection of membership %q in org %s", kind, membershipID, orgID)
+	}
+	return c, nil
+}
+
+// GetTeamConnection returns the org's salesforce_team connection. Returns ErrNotFound if
+// the org has none.
+func (q *Queries) GetTeamConnection(ctx context.Context, orgID string) (connections.Connection, error) {
+	return q.FindConnection(ctx, orgID, "", connections.KindSalesforceTeam)
+}
+
+// ListConnections returns the org's connections owned by membershipID ("" for every
+// connection of the org), in id order.
+func (q *Queries) ListConnections(ctx context.Context, orgID, membershipID string) ([]connections.Connection, error) {
+	rows, err := q.q.QueryContext(ctx, `SELECT `+connectionCols+` FROM connections
+WHERE org_id = $1 AND ($2 = '' OR membership_id = $2) ORDER BY id`, orgID, membershipID)
+	if err != nil {
+		return nil, q.wrap(err, "list connections of membership %q in org %s", membershipID, orgID)
+	}
+	return collect(rows, scanConnection)
+}
+
+// UpdateConnection writes c's tokens, expiry, scopes, provider fields, state, failure and
+// error fields and schedule, if and only if the stored version is still c.Version (compare
+// and swap), and returns c with its new version and UpdatedAt = at. The owner and kind
+// never change. Returns ErrConflict if the version moved (someone else wrote first: re-read
+// and decide again), ErrNotFound if the org has no connection c.ID.
+func (q *Queries) UpdateConnection(ctx context.Context, orgID string, c connections.Connection, at time.Time) (connections.Connection, error) {
+	fields, err := connectionFields(c)
+	if err != nil {
+		return connections.Connection{}, fmt.Errorf("update connection %s: %w", c.ID, err)
+	}
+	args := append([]any{orgID, c.ID, c.Version, tm(at)}, fields...)
+	res, err := q.q.ExecContext(ctx, `UPDATE connections SET version = version + 1, updated_at = $4,
+access_token_enc = $5, refresh_token_enc = $6, pending_token_enc = $7, expires_at = $8, scopes = $9,
+provider_account_id = $10, provider_org_id = $11, instance_url = $12, login_url = $13, state = $14,
+consecutive_failures = $15, last_error_code = $16, last_error_description = $17,
+last_refreshed_at = $18, last_verified_at = $19, next_refresh_at = $20
+WHERE org_id = $1 AND id = $2 AND version = $3`, args...)
+	if err := q.affected(res, err, "update connection %s in org %s", c.ID, orgID); err != nil {
+		if !errors.Is(err, ErrNotFound) {
+			return connections.Connection{}, err
+		}
+		cur, gerr := q.GetConnection(ctx, orgID, c.ID)
+		if gerr != nil {
+			return connections.Connection{}, gerr
+		}
+		return connections.Connection{}, fmt.Errorf("update connection %s in org %s: version %d is now %d: %w",
+			c.ID, orgID, c.Version, cur.Version, ErrConflict)
+	}
+	c.Version++
+	c.OrgID = orgID
+	c.UpdatedAt = at.UTC().Truncate(time.Microsecond)
+	return c, nil
+}
+
+// DueParams pages through connections due for refresh.
+type DueParams struct {
+	// Before selects connections whose next refresh is at or before it.
+	Before time.Time
+	// AfterTime and AfterID continue after the last row of the previous page (its
+	// NextRefreshAt and ID); zero for the first page.
+	AfterTime time.Time
+	AfterID   string
+	// Limit caps the page; <= 0 means 1000.
+	Limit int
+}
+
+// ListConnectionsDue returns connections whose next refresh is due, ordered by
+// (NextRefreshAt, ID). A system-wide sweep, not scoped to one org: the caller enqueues
+// one task per connection carrying its org id. Revoked connections are never due.
+func (q *Queries) ListConnectionsDue(ctx context.Context, p DueParams) ([]connections.Connection, error) {
+	rows, err := q.q.QueryContext(ctx, `SELECT `+connectionCols+` FROM connections
+WHERE next_refresh_at IS NOT NULL AND next_refresh_at <= $1 AND state <> 'revoked'
+  AND (next_refresh_at > $2 OR (next_refresh_at = $2 AND id > $3))
+ORDER BY next_refresh_at, id LIMIT $4`,
+		tm(p.Before), tm(orEpoch(p.AfterTime)), p.AfterID, pageSize(p.Limit))
+	if err != nil {
+		return nil, q.wrap(err, "list connections due before %s", p.Before.Format(time.RFC3339))
+	}
+	return collect(rows, scanConnection)
+}
+
+// orEpoch turns the zero time into one before any stored time, for keyset paging.
+func orEpoch(t time.Time) time.Time {
+	if t.IsZero() {
+		return time.Unix(0, 0)
+	}
+	return t
+}
+
+// RecordAPIUsage stores the org's latest Salesforce API usage. An older reading than the
+// one stored is ignored, so out-of-order responses cannot move it backwards. Returns
+// ErrNotFound if the org does not exist.
+func (q *Queries) RecordAPIUsage(ctx context.Context, orgID string, u connections.APIUsage) error {
+	if err := requireOrg(orgID); err != nil {
+		return err
+	}
+	_, err := q.q.ExecContext(ctx, `INSERT INTO salesforce_api_usage (org_id, used, max, recorded_at)
+VALUES ($1, $2, $3, $4)
+ON CONFLICT (org_id) DO UPDATE SET used = excluded.used, max = excluded.max, recorded_at = excluded.recorded_at
+WHERE excluded.recorded_at >= salesforce_api_usage.recorded_at`, orgID, u.Used, u.Max, tm(u.RecordedAt))
+	return q.wrap(err, "record api usage of org %s", orgID)
+}
+
+// GetAPIUsage returns the org's latest recorded Salesforce API usage. Returns ErrNotFound
+// if none was recorded.
+func (q *Queries) GetAPIUsage(ctx context.Context, orgID string) (connections.APIUsage, error) {
+	u := connections.APIUsage{OrgID: orgID}
+	err := q.q.QueryRowContext(ctx, `SELECT used, max, recorded_at FROM salesforce_api_usage WHERE org_id = $1`,
+		orgID).Scan(&u.Used, &u.Max, ts(&u.RecordedAt))
+	if err != nil {
+		return connections.APIUsage{}, q.wrap(err, "get api usage of org %s", orgID)
+	}
+	return u, nil
+}

@@ -1,0 +1,57 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"tether/sync/events"
+)
+
+// AppendEvent adds e to the audit log. An empty ID gets a new one, a zero At is now, a nil
+// Detail is {}. e.OrgID may be empty (a system event). Returns ErrNotFound if e.OrgID
+// names no org.
+func (q *Queries) AppendEvent(ctx context.Context, e events.Event) error {
+	if e.ID == "" {
+		e.ID = newID()
+	}
+	if e.At.IsZero() {
+		e.At = time.Now()
+	}
+	if e.Detail == nil {
+		e.Detail = map[string]any{}
+	}
+	detail, err := jsonArg(e.Detail)
+	if err != nil {
+		return fmt.Errorf("append event %s: %w", e.Kind, err)
+	}
+	_, err = q.q.ExecContext(ctx, `INSERT INTO events (id, org_id, kind, subject, detail, at) VALUES ($1, $2, $3, $4, $5, $6)`,
+		e.ID, nullStr(e.OrgID), e.Kind, e.Subject, detail, tm(e.At))
+	return q.wrap(err, "append event %s", e.Kind)
+}
+
+// ListEvents returns the org's events, newest first, at most limit (<= 0 means 1000).
+func (q *Queries) ListEvents(ctx context.Context, orgID string, limit int) ([]events.Event, error) {
+	rows, err := q.q.QueryContext(ctx, `SELECT id, org_id, kind, subject, detail, at FROM events
+WHERE org_id = $1 ORDER BY at DESC, id DESC LIMIT $2`, orgID, pageSize(limit))
+	if err != nil {
+		return nil, q.wrap(err, "list events of org %s", orgID)
+	}
+	return collect(rows, func(s scanner) (events.Event, error) {
+		var e events.Event
+		err := s.Scan(&e.ID, ns(&e.OrgID), &e.Kind, &e.Subject, js(&e.Detail), ts(&e.At))
+		return e, err
+	})
+}
+
+// PruneEvents deletes every event (of every org) older than before and returns how many.
+func (q *Queries) PruneEvents(ctx context.Context, before time.Time) (int64, error) {
+	res, err := q.q.ExecContext(ctx, `DELETE FROM events WHERE at < $1`, tm(before))
+	if err != nil {
+		return 0, q.wrap(err, "prune events")
+	}
+	n, err := res.RowsAffected()
+	return n, q.wrap(err, "prune events")
+}
+
+var _ events.Store = (*Store)(nil)
