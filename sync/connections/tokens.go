@@ -20,6 +20,9 @@ var (
 	ErrNoTeamConnection = errors.New("org has no team-level Salesforce connection")
 	ErrNeedsReconnect   = errors.New("connection needs reconnecting")
 	ErrMisconfigured    = errors.New("tether's OAuth client is misconfigured")
+	// ErrOrgBlocked: the customer's org refuses the grant (IP restrictions,
+	// inactive org); its admin must act, reconnecting alone will not help.
+	ErrOrgBlocked = errors.New("the provider organisation blocks this connection")
 )
 
 // TokenSet is what a provider's token endpoint returned. An empty RefreshToken
@@ -384,7 +387,7 @@ func (t *Tokens) recordFailure(ctx context.Context, c Connection, cause error) {
 	switch {
 	case errors.Is(cause, ErrNeedsReconnect):
 		next.State = StateNeedsReconnect
-	case errors.Is(cause, ErrMisconfigured):
+	case errors.Is(cause, ErrMisconfigured), errors.Is(cause, ErrOrgBlocked):
 		next.State = StateError
 	default:
 		next.State = StateDegraded
@@ -393,15 +396,17 @@ func (t *Tokens) recordFailure(ctx context.Context, c Connection, cause error) {
 }
 
 func failureCode(err error) string {
-	var coded interface{ Code() string }
-	if errors.As(err, &coded) && coded.Code() != "" {
-		return coded.Code()
+	var coded interface{ ErrorCode() string }
+	if errors.As(err, &coded) && coded.ErrorCode() != "" {
+		return coded.ErrorCode()
 	}
 	switch {
 	case errors.Is(err, ErrNeedsReconnect):
 		return "needs_reconnect"
 	case errors.Is(err, ErrMisconfigured):
 		return "misconfigured"
+	case errors.Is(err, ErrOrgBlocked):
+		return "org_blocked"
 	}
 	return "transient"
 }

@@ -1,0 +1,59 @@
+package oauth
+
+import (
+	"context"
+	"fmt"
+
+	"tether/sync/connections"
+	"tether/sync/vault"
+)
+
+// ConnectionRefresher adapts a Client to connections.Refresher: it picks the
+// provider for a connection kind and turns a Class into the outcome the
+// connection state machine acts on. The *Error stays in the chain, so its
+// RetryAfter and Code remain readable.
+type ConnectionRefresher struct {
+	Client *Client
+	// Providers maps a connection kind to a registry name; a kind missing
+	// here is a configuration error.
+	Providers map[connections.Kind]string
+}
+
+var _ connections.Refresher = ConnectionRefresher{}
+
+// Refresh implements connections.Refresher.
+func (r ConnectionRefresher) Refresh(ctx context.Context, req connections.RefreshRequest) (connections.TokenSet, error) {
+	name, ok := r.Providers[req.Kind]
+	if !ok {
+		return connections.TokenSet{}, fmt.Errorf("no OAuth provider configured for %s connections: %w", req.Kind, connections.ErrMisconfigured)
+	}
+	set, err := r.Client.Refresh(ctx, name, req.RefreshToken.Reveal())
+	if err != nil {
+		return connections.TokenSet{}, outcome(err)
+	}
+	// A set with MissingScopes is returned too: it may hold a rotated refresh
+	// token, so it is stored first; Scopes tells the caller what was lost.
+	return connections.TokenSet{
+		AccessToken:  vault.NewToken(set.AccessToken),
+		RefreshToken: vault.NewToken(set.RefreshToken),
+		Expiry:       set.Expiry,
+		Scopes:       set.Scopes,
+		InstanceURL:  set.InstanceURL,
+	}, nil
+}
+
+// ErrorCode is the provider's error code, for the connection's last_error_code.
+func (e *Error) ErrorCode() string { return e.Code }
+
+// outcome wraps err with the connections sentinel for its class.
+func outcome(err error) error {
+	switch Classify(err) {
+	case ClassNeedsReconnect:
+		return fmt.Errorf("%w: %w", connections.ErrNeedsReconnect, err)
+	case ClassMisconfigured:
+		return fmt.Errorf("%w: %w", connections.ErrMisconfigured, err)
+	case ClassOrgProblem:
+		return fmt.Errorf("%w: %w", connections.ErrOrgBlocked, err)
+	}
+	return err
+}
