@@ -81,8 +81,10 @@ func TestEvaluate(t *testing.T) {
 			fixHas: map[string]string{"contact.Phone": `permission set "Tether Integration"`},
 		},
 		{
-			name:   "account describe refused",
-			mutate: setDescribe("Account", func(d *Describe) { *d = Describe{Err: &SubError{Status: 404, Code: "NOT_FOUND", Message: "The requested resource does not exist"}} }),
+			name: "account describe refused",
+			mutate: setDescribe("Account", func(d *Describe) {
+				*d = Describe{Err: &SubError{Status: 404, Code: "NOT_FOUND", Message: "The requested resource does not exist"}}
+			}),
 			want:   map[string]Result{CheckAccount: ResultMissing},
 			fixHas: map[string]string{CheckAccount: "tick Read"},
 		},
