@@ -1,0 +1,82 @@
+package store_test
+
+import (
+	"testing"
+	"time"
+
+	"tether/sync/directory"
+	"tether/sync/store"
+)
+
+func TestRecordInviteDelivery(t *testing.T) {
+	each(t, func(t *testing.T, b *bundle) {
+		inv := b.invite(t, b.orgA, "ann@example.com")
+		exp := b.now.Add(7 * 24 * time.Hour).Truncate(time.Microsecond)
+		d := directory.InviteDelivery{InviteID: inv.ID, AttemptID: "1", TokenHash: "h1", ExpiresAt: exp, At: b.now}
+
+		first, err := b.s.RecordInviteDelivery(b.ctx, b.orgA.ID, d)
+		must(t, err, "record attempt 1")
+		if !first {
+			t.Fatal("first record of attempt 1 reported as a repeat")
+		}
+		got, err := b.s.GetInviteByTokenHash(b.ctx, "h1")
+		must(t, err, "get by new hash")
+		if got.ID != inv.ID || got.SentCount != 1 || got.ResendCount != 0 || got.LastSendAttemptID != "1" || !got.ExpiresAt.Equal(exp) {
+			t.Fatalf("after attempt 1: %+v", got)
+		}
+		_, err = b.s.GetInviteByTokenHash(b.ctx, inv.TokenHash)
+		wantErr(t, err, store.ErrNotFound, "old hash after delivery")
+
+		// A repeat of attempt 1 (a re-run after a crash) with another hash changes nothing.
+		d2 := d
+		d2.TokenHash = "h1-again"
+		first, err = b.s.RecordInviteDelivery(b.ctx, b.orgA.ID, d2)
+		must(t, err, "repeat attempt 1")
+		if first {
+			t.Fatal("repeat of attempt 1 reported as first")
+		}
+		if _, err := b.s.GetInviteByTokenHash(b.ctx, "h1"); err != nil {
+			t.Fatalf("repeat replaced the hash: %v", err)
+		}
+
+		// A resend counts as one more send and one resend.
+		first, err = b.s.RecordInviteDelivery(b.ctx, b.orgA.ID, directory.InviteDelivery{InviteID: inv.ID, AttemptID: "2",
+			Resend: true, TokenHash: "h2", ExpiresAt: exp.Add(time.Hour), At: b.now.Add(time.Minute)})
+		must(t, err, "record attempt 2")
+		got, _ = b.s.GetInvite(b.ctx, b.orgA.ID, inv.ID)
+		if !first || got.SentCount != 2 || got.ResendCount != 1 || got.TokenHash != "h2" {
+			t.Fatalf("after attempt 2 (first %t): %+v", first, got)
+		}
+
+		// Org scoping and bad input.
+		_, err = b.s.RecordInviteDelivery(b.ctx, b.orgB.ID, directory.InviteDelivery{InviteID: inv.ID, AttemptID: "3", TokenHash: "h3", ExpiresAt: exp, At: b.now})
+		wantErr(t, err, store.ErrNotFound, "record in another org")
+		_, err = b.s.RecordInviteDelivery(b.ctx, b.orgA.ID, directory.InviteDelivery{InviteID: inv.ID, AttemptID: "3", ExpiresAt: exp, At: b.now})
+		wantErr(t, err, store.ErrInvalid, "record without hash")
+
+		// Not pending any more: refused, and nothing is recorded.
+		must(t, b.s.RevokeInvite(b.ctx, b.orgA.ID, inv.ID, b.now), "revoke")
+		_, err = b.s.RecordInviteDelivery(b.ctx, b.orgA.ID, directory.InviteDelivery{InviteID: inv.ID, AttemptID: "3", TokenHash: "h3", ExpiresAt: exp, At: b.now})
+		wantErr(t, err, store.ErrConflict, "record on a revoked invite")
+		got, _ = b.s.GetInvite(b.ctx, b.orgA.ID, inv.ID)
+		if got.SentCount != 2 || got.TokenHash != "h2" {
+			t.Fatalf("refused record changed the invite: %+v", got)
+		}
+	})
+}
+
+func TestFindPendingInvite(t *testing.T) {
+	each(t, func(t *testing.T, b *bundle) {
+		inv := b.invite(t, b.orgA, "bob@example.com")
+		got, err := b.s.FindPendingInvite(b.ctx, b.orgA.ID, "  BOB@example.com")
+		must(t, err, "find")
+		if got.ID != inv.ID {
+			t.Fatalf("found %s, want %s", got.ID, inv.ID)
+		}
+		_, err = b.s.FindPendingInvite(b.ctx, b.orgB.ID, "bob@example.com")
+		wantErr(t, err, store.ErrNotFound, "find in another org")
+		must(t, b.s.RevokeInvite(b.ctx, b.orgA.ID, inv.ID, b.now), "revoke")
+		_, err = b.s.FindPendingInvite(b.ctx, b.orgA.ID, "bob@example.com")
+		wantErr(t, err, store.ErrNotFound, "find revoked")
+	})
+}
