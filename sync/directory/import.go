@@ -38,6 +38,8 @@ type ImportSelection struct {
 	ProfileIDs   []string `json:"profile_ids,omitempty"`
 	ProfileNames []string `json:"profile_names,omitempty"`
 	UserIDs      []string `json:"user_ids,omitempty"`
+	// Emails is the plain email route (invites:import_emails): addresses as typed.
+	Emails []string `json:"emails,omitempty"`
 }
 
 // ImportCounts are an import's outcome counters.
@@ -53,6 +55,8 @@ type ImportCounts struct {
 	SkippedInvalidEmail int `json:"skipped_invalid_email"`
 	DuplicateInImport   int `json:"duplicate_in_import"`
 	OverSeatLimit       int `json:"over_seat_limit"`
+	// NotFound counts selected Salesforce user ids Salesforce did not return.
+	NotFound int `json:"not_found"`
 }
 
 // ImportProgress says how far an import got; Cursor lets a re-run resume.
