@@ -1,0 +1,160 @@
+package worker
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+
+	"tether/jobs"
+)
+
+// Params configures a Worker. Zero values take the defaults stated per field.
+type Params struct {
+	Redis  asynq.RedisConnOpt // required
+	Logger zerolog.Logger
+	// Registerer receives the task metrics (tether_tasks_*). Nil: metrics are kept but not
+	// registered anywhere.
+	Registerer prometheus.Registerer
+	// Concurrency is how many tasks run at once. Zero means 10.
+	Concurrency int
+	// ShutdownTimeout is how long Run waits for in-flight tasks once its context is done;
+	// tasks still running then are put back in their queue and run again later. Zero means
+	// 25s.
+	ShutdownTimeout time.Duration
+	// Queues maps queue name to weight. Nil means critical 6, default 3, low 1.
+	Queues map[string]int
+	// Polling intervals; zero keeps Asynq's defaults (1s, 5s, 8s). The demo and tests lower
+	// them for snappy pickup of new, retried and completed tasks.
+	TaskCheckInterval        time.Duration
+	DelayedTaskCheckInterval time.Duration
+	JanitorInterval          time.Duration
+}
+
+// DefaultQueues is the queue weighting: critical gets about 60% of pickups while all are
+// busy, low about 10% but is never starved.
+func DefaultQueues() map[string]int {
+	return map[string]int{jobs.QueueCritical: 6, jobs.QueueDefault: 3, jobs.QueueLow: 1}
+}
+
+// Worker is an Asynq server with tether's handler registry and middleware.
+type Worker struct {
+	p       Params
+	log     zerolog.Logger
+	metrics *metrics
+
+	mu       sync.RWMutex
+	handlers map[string]asynq.Handler
+	srv      *asynq.Server
+}
+
+// New validates p and builds a Worker. Register handlers (Handle, or Register for all of
+// tether's) before calling Run.
+func New(p Params) (*Worker, error) {
+	if p.Redis == nil {
+		return nil, errors.New("worker: Params.Redis is required")
+	}
+	p.Concurrency = cmp.Or(p.Concurrency, 10)
+	p.ShutdownTimeout = cmp.Or(p.ShutdownTimeout, 25*time.Second)
+	if p.Queues == nil {
+		p.Queues = DefaultQueues()
+	}
+	m, err := newMetrics(p.Registerer)
+	if err != nil {
+		return nil, fmt.Errorf("worker: register metrics: %w", err)
+	}
+	w := &Worker{p: p, log: p.Logger, metrics: m, handlers: map[string]asynq.Handler{}}
+	w.srv = asynq.NewServer(p.Redis, asynq.Config{
+		Concurrency:              p.Concurrency,
+		Queues:                   p.Queues,
+		ShutdownTimeout:          p.ShutdownTimeout,
+		RetryDelayFunc:           retryDelay,
+		IsFailure:                isFailure,
+		Logger:                   asynqLogger{p.Logger.With().Str("component", "asynq").Logger()},
+		LogLevel:                 asynq.WarnLevel,
+		TaskCheckInterval:        p.TaskCheckInterval,
+		DelayedTaskCheckInterval: p.DelayedTaskCheckInterval,
+		JanitorInterval:          p.JanitorInterval,
+		HealthCheckFunc: func(err error) {
+			if err != nil {
+				p.Logger.Error().Err(err).Msg("redis health check failed")
+			}
+		},
+	})
+	return w, nil
+}
+
+// Handle registers h for tasks of exactly type typ; h receives the raw task. Prefer the
+// generic Handle function, which decodes and validates the payload. Registering a type twice
+// panics (a wiring bug).
+func (w *Worker) Handle(typ string, h asynq.Handler) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if _, dup := w.handlers[typ]; dup {
+		panic("worker: handler for " + typ + " registered twice")
+	}
+	w.handlers[typ] = h
+}
+
+// Handle registers fn for task type typ on w. The payload is decoded into P with
+// jobs.Decode; a payload that does not decode or validate is archived with the reason and
+// never retried, and fn is not called.
+func Handle[P jobs.Payload](w *Worker, typ string, fn func(ctx context.Context, p P) error) {
+	w.Handle(typ, asynq.HandlerFunc(func(ctx context.Context, t *asynq.Task) error {
+		p, err := jobs.Decode[P](t.Payload())
+		if err != nil {
+			return fmt.Errorf("decode %s payload: %w", typ, err)
+		}
+		return fn(ctx, p)
+	}))
+}
+
+// Types lists the registered task types.
+func (w *Worker) Types() []string {
+	w.mu.RLock()
+	defer w.mu.RUnlock()
+	out := make([]string, 0, len(w.handlers))
+	for t := range w.handlers {
+		out = append(out, t)
+	}
+	return out
+}
+
+// Run processes tasks until ctx is done, then shuts down gracefully: it stops fetching,
+// waits up to ShutdownTimeout for in-flight tasks, and puts those still running back in
+// their queue (their handlers' contexts are cancelled; Asynq cannot stop the goroutines, so
+// handlers must honour ctx and be idempotent). Run returns nil after a clean shutdown.
+func (w *Worker) Run(ctx context.Context) error {
+	if err := w.srv.Start(w.root()); err != nil {
+		return fmt.Errorf("start worker: %w", err)
+	}
+	w.log.Info().Int("concurrency", w.p.Concurrency).Strs("types", w.Types()).Msg("worker started")
+	<-ctx.Done()
+	w.log.Info().Dur("timeout", w.p.ShutdownTimeout).Msg("worker shutting down; waiting for in-flight tasks")
+	w.srv.Shutdown()
+	w.log.Info().Msg("worker stopped")
+	return nil
+}
+
+// root is the handler Asynq calls: middleware around the exact-type dispatch.
+func (w *Worker) root() asynq.Handler {
+	return w.observe(recoverPanics(asynq.HandlerFunc(w.dispatch)))
+}
+
+// dispatch routes by exact type. Asynq's ServeMux matches prefixes and retries unknown
+// types 25 times; an unknown type here is archived at once.
+func (w *Worker) dispatch(ctx context.Context, t *asynq.Task) error {
+	w.mu.RLock()
+	h, ok := w.handlers[t.Type()]
+	w.mu.RUnlock()
+	if !ok {
+		return fmt.Errorf("no handler for task type %q: %w", t.Type(), asynq.SkipRetry)
+	}
+	return h.ProcessTask(ctx, t)
+}

@@ -1,0 +1,347 @@
+package worker_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+
+	"tether/worker"
+	"tether/worker/redistest"
+)
+
+// testBundle is what setup gives each test: a flushed Redis DB, a client, an inspector, a
+// captured log and a metrics registry.
+type testBundle struct {
+	redis     asynq.RedisClientOpt
+	client    *asynq.Client
+	inspector *asynq.Inspector
+	logs      *syncBuffer
+	reg       *prometheus.Registry
+}
+
+func setup(t *testing.T) *testBundle {
+	t.Helper()
+	opt, _ := redistest.Client(t, 1)
+	b := &testBundle{
+		redis:     opt,
+		client:    asynq.NewClient(opt),
+		inspector: asynq.NewInspector(opt),
+		logs:      &syncBuffer{},
+		reg:       prometheus.NewRegistry(),
+	}
+	t.Cleanup(func() { _ = b.client.Close(); _ = b.inspector.Close() })
+	return b
+}
+
+// newWorker builds a worker with fast polling; register handlers, then start it.
+func (b *testBundle) newWorker(t *testing.T, shutdown time.Duration) *worker.Worker {
+	t.Helper()
+	b.reg = prometheus.NewRegistry() // one per worker: a registry takes each collector once
+	w, err := worker.New(worker.Params{
+		Redis:                    b.redis,
+		Logger:                   zerolog.New(b.logs),
+		Registerer:               b.reg,
+		Concurrency:              4,
+		ShutdownTimeout:          shutdown,
+		TaskCheckInterval:        50 * time.Millisecond,
+		DelayedTaskCheckInterval: 200 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+// start runs w until the returned stop is called (stop waits for Run to return) or the
+// test ends.
+func start(t *testing.T, w *worker.Worker) (stop func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("Run: %v", err)
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return stop
+}
+
+// waitTask polls the task until cond holds or 10s pass.
+func (b *testBundle) waitTask(t *testing.T, queue, id string, what string, cond func(*asynq.TaskInfo) bool) *asynq.TaskInfo {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	var last *asynq.TaskInfo
+	for time.Now().Before(deadline) {
+		info, err := b.inspector.GetTaskInfo(queue, id)
+		if err == nil {
+			last = info
+			if cond(info) {
+				return info
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if last != nil {
+		t.Fatalf("task %s never %s; last state %s, retried %d, last error %q", id, what, last.State, last.Retried, last.LastErr)
+	}
+	t.Fatalf("task %s never %s (not found)", id, what)
+	return nil
+}
+
+func archived(i *asynq.TaskInfo) bool  { return i.State == asynq.TaskStateArchived }
+func completed(i *asynq.TaskInfo) bool { return i.State == asynq.TaskStateCompleted }
+func retrying(i *asynq.TaskInfo) bool  { return i.State == asynq.TaskStateRetry }
+
+// orgTask is a payload of the shape later task families use.
+type orgTask struct {
+	OrgID string `json:"org_id"`
+	Note  string `json:"note"`
+}
+
+func (p orgTask) Validate() error {
+	if p.OrgID == "" {
+		return errors.New("org_id is required")
+	}
+	return nil
+}
+
+func TestMalformedPayloadArchivedWithReasonAfterZeroRetries(t *testing.T) {
+	b := setup(t)
+	w := b.newWorker(t, time.Second)
+	var calls atomic.Int32
+	worker.Handle(w, "test:org", func(ctx context.Context, p orgTask) error { calls.Add(1); return nil })
+	start(t, w)
+
+	tests := []struct {
+		id, payload, reason string
+	}{
+		{"bad-json", `{"org_id":`, "invalid payload: unexpected EOF"},
+		{"fails-validate", `{"note":"x"}`, "invalid payload: org_id is required"},
+	}
+	for _, tt := range tests {
+		_, err := b.client.Enqueue(asynq.NewTask("test:org", []byte(tt.payload)), asynq.TaskID(tt.id), asynq.MaxRetry(5))
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tt := range tests {
+		info := b.waitTask(t, "default", tt.id, "archived", archived)
+		if info.Retried != 0 {
+			t.Errorf("%s: retried %d times, want 0", tt.id, info.Retried)
+		}
+		if !strings.Contains(info.LastErr, tt.reason) {
+			t.Errorf("%s: LastErr %q does not give the reason %q", tt.id, info.LastErr, tt.reason)
+		}
+	}
+	if calls.Load() != 0 {
+		t.Errorf("handler called %d times for bad payloads", calls.Load())
+	}
+	if got := counterValue(t, b.reg, "test:org", "archived"); got != 2 {
+		t.Errorf("tether_tasks_processed_total{test:org,archived} = %v, want 2", got)
+	}
+}
+
+func TestUnknownTypeArchived(t *testing.T) {
+	b := setup(t)
+	w := b.newWorker(t, time.Second)
+	worker.Handle(w, "test:org", func(ctx context.Context, p orgTask) error { return nil })
+	start(t, w)
+	// A prefix of a registered type must not reach its handler either.
+	for _, typ := range []string{"nobody:knows", "test:org-extended"} {
+		if _, err := b.client.Enqueue(asynq.NewTask(typ, []byte(`{"org_id":"o1"}`)), asynq.TaskID(typ)); err != nil {
+			t.Fatal(err)
+		}
+		info := b.waitTask(t, "default", typ, "archived", archived)
+		if info.Retried != 0 || !strings.Contains(info.LastErr, "no handler for task type") {
+			t.Errorf("%s: retried %d, LastErr %q", typ, info.Retried, info.LastErr)
+		}
+	}
+}
+
+func TestPanicBecomesErrorWithStackLogged(t *testing.T) {
+	b := setup(t)
+	w := b.newWorker(t, time.Second)
+	worker.Handle(w, "test:org", func(ctx context.Context, p orgTask) error {
+		var m map[string]int
+		m["boom"]++ // nil map write: a real panic
+		return nil
+	})
+	start(t, w)
+	if _, err := b.client.Enqueue(asynq.NewTask("test:org", []byte(`{"org_id":"org-7"}`)), asynq.TaskID("p1"), asynq.MaxRetry(3)); err != nil {
+		t.Fatal(err)
+	}
+	info := b.waitTask(t, "default", "p1", "retrying", retrying)
+	if info.Retried != 1 || !strings.Contains(info.LastErr, "handler panic: assignment to entry in nil map") {
+		t.Errorf("after panic: retried %d, LastErr %q; want a retry with the panic as error", info.Retried, info.LastErr)
+	}
+	logs := b.logs.String()
+	for _, want := range []string{`"message":"handler panicked"`, `"stack":"goroutine`, "worker_test.go", `"org_id":"org-7"`, `"task_id":"p1"`} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("log lacks %s:\n%s", want, logs)
+		}
+	}
+}
+
+// rateLimited is how a sync package would say "try again later" without importing worker.
+type rateLimited struct{ after time.Duration }
+
+func (e rateLimited) Error() string             { return "provider rate limit" }
+func (e rateLimited) RetryAfter() time.Duration { return e.after }
+
+type gone struct{}
+
+func (gone) Error() string   { return "org deleted" }
+func (gone) Permanent() bool { return true }
+
+type moot struct{}
+
+func (moot) Error() string  { return "connection no longer exists" }
+func (moot) Obsolete() bool { return true }
+
+func TestDomainErrorsBecomeAsynqBehaviour(t *testing.T) {
+	b := setup(t)
+	w := b.newWorker(t, time.Second)
+	worker.Handle(w, "test:org", func(ctx context.Context, p orgTask) error {
+		switch p.Note {
+		case "rate":
+			return &worker.RetryAfterError{Err: rateLimited{}, Delay: time.Hour}
+		case "rate-own-type":
+			return rateLimited{after: 2 * time.Hour}
+		case "permanent":
+			return worker.Permanent(errors.New("no such org"))
+		case "permanent-own-type":
+			return gone{}
+		case "obsolete":
+			return moot{}
+		case "transient":
+			return errors.New("connection reset")
+		}
+		return nil
+	})
+	start(t, w)
+	for _, note := range []string{"rate", "rate-own-type", "permanent", "permanent-own-type", "obsolete", "transient"} {
+		_, err := b.client.Enqueue(asynq.NewTask("test:org", []byte(`{"org_id":"o1","note":"`+note+`"}`)), asynq.TaskID(note), asynq.MaxRetry(5))
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	enqueued := time.Now()
+
+	// Rate limited: waiting for the requested delay, no retry spent.
+	for note, delay := range map[string]time.Duration{"rate": time.Hour, "rate-own-type": 2 * time.Hour} {
+		info := b.waitTask(t, "default", note, "retrying", retrying)
+		if info.Retried != 0 {
+			t.Errorf("%s: retried = %d, want 0 (a rate limit spends no retry)", note, info.Retried)
+		}
+		if wait := info.NextProcessAt.Sub(enqueued); wait < delay-time.Minute || wait > delay+time.Minute {
+			t.Errorf("%s: next attempt in %s, want about %s", note, wait, delay)
+		}
+	}
+	// Permanent: archived at once.
+	for _, note := range []string{"permanent", "permanent-own-type"} {
+		info := b.waitTask(t, "default", note, "archived", archived)
+		if info.Retried != 0 {
+			t.Errorf("%s: retried %d, want 0", note, info.Retried)
+		}
+	}
+	// Transient: retried with backoff, one retry spent.
+	info := b.waitTask(t, "default", "transient", "retrying", retrying)
+	if info.Retried != 1 || info.NextProcessAt.Sub(enqueued) < 10*time.Second {
+		t.Errorf("transient: retried %d, next in %s; want 1 retry with backoff", info.Retried, info.NextProcessAt.Sub(enqueued))
+	}
+	// Obsolete: removed, neither retried nor archived.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		_, err := b.inspector.GetTaskInfo("default", "obsolete")
+		if errors.Is(err, asynq.ErrTaskNotFound) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("obsolete task still present: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestLogLineCarriesIdsNotPayload(t *testing.T) {
+	b := setup(t)
+	w := b.newWorker(t, time.Second)
+	worker.Handle(w, "test:org", func(ctx context.Context, p orgTask) error { return nil })
+	start(t, w)
+	_, err := b.client.Enqueue(asynq.NewTask("test:org", []byte(`{"org_id":"org-42","note":"do-not-log-me"}`)), asynq.TaskID("l1"), asynq.Retention(time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.waitTask(t, "default", "l1", "completed", completed)
+	logs := b.logs.String()
+	var line string
+	for _, l := range strings.Split(logs, "\n") {
+		if strings.Contains(l, `"message":"task done"`) {
+			line = l
+		}
+	}
+	for _, want := range []string{`"task_id":"l1"`, `"task_type":"test:org"`, `"org_id":"org-42"`, `"outcome":"ok"`, `"duration":`, `"queue":"default"`} {
+		if !strings.Contains(line, want) {
+			t.Errorf("task log line %q lacks %s", line, want)
+		}
+	}
+	if strings.Contains(logs, "do-not-log-me") {
+		t.Errorf("payload content logged:\n%s", logs)
+	}
+}
+
+// counterValue reads tether_tasks_processed_total{type,outcome} from reg; 0 when absent.
+func counterValue(t *testing.T, reg *prometheus.Registry, typ, outcome string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != "tether_tasks_processed_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			labels := map[string]string{}
+			for _, l := range m.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			if labels["type"] == typ && labels["outcome"] == outcome {
+				return m.GetCounter().GetValue()
+			}
+		}
+	}
+	return 0
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
