@@ -1,0 +1,211 @@
+package onboarding
+
+import (
+	"cmp"
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"tether/sync/directory"
+	"tether/sync/events"
+	"tether/sync/store/storeerr"
+)
+
+// DefaultTokenTTL is how long a Join link works when SenderConfig.TokenTTL is zero.
+const DefaultTokenTTL = 7 * 24 * time.Hour
+
+// ErrUndeliverable marks a send the mail server refused for good (a 5xx answer, a bad
+// address). Mailer implementations wrap such failures with it; retrying cannot help.
+var ErrUndeliverable = errors.New("invitation email undeliverable")
+
+// ErrInviteNotFound is returned when the org has no invite with the id asked for.
+var ErrInviteNotFound = errors.New("invite not found")
+
+// ErrNotPending is returned by Resend for an invite that was accepted, revoked or expired.
+var ErrNotPending = errors.New("invite is not pending")
+
+// Email is one message for a Mailer. The sender address is the Mailer's.
+type Email struct {
+	To        string
+	Subject   string
+	Text      string
+	HTML      string
+	MessageID string // without angle brackets
+}
+
+// Mailer sends one email. It returns an error wrapping ErrUndeliverable when the failure
+// is permanent; any other error is taken as transient.
+type Mailer interface {
+	Send(ctx context.Context, e Email) error
+}
+
+// SendStore is what Sender needs from persistence.
+type SendStore interface {
+	// GetInvite returns storeerr.ErrNotFound if the org has no invite id.
+	GetInvite(ctx context.Context, orgID, id string) (directory.Invite, error)
+	GetOrg(ctx context.Context, orgID string) (directory.Org, error)
+	// RecordInviteDelivery marks the attempt sent and stores its token hash in one step;
+	// first is false for a repeat. Returns storeerr.ErrConflict if the invite is no
+	// longer pending (then nothing is recorded).
+	RecordInviteDelivery(ctx context.Context, orgID string, d directory.InviteDelivery) (first bool, err error)
+	AppendEvent(ctx context.Context, e events.Event) error
+}
+
+// SenderConfig configures a Sender.
+type SenderConfig struct {
+	Store  SendStore
+	Mailer Mailer
+	// PublicURL is where people reach tether serve; links are PublicURL/join/{token}.
+	PublicURL string
+	// TokenTTL is how long a link works after its email. Zero means DefaultTokenTTL.
+	TokenTTL time.Duration
+	// Product names the product in the email. Empty means "tether".
+	Product string
+	// Now is the clock; nil means time.Now. Rand is the token source; nil means
+	// crypto/rand.Reader.
+	Now  func() time.Time
+	Rand io.Reader
+}
+
+// Validate reports a config a person can fix.
+func (c SenderConfig) Validate() error {
+	switch {
+	case c.Store == nil || c.Mailer == nil:
+		return errors.New("onboarding sender: store and mailer are required")
+	case c.TokenTTL < 0:
+		return fmt.Errorf("onboarding sender: token TTL %s is negative", c.TokenTTL)
+	}
+	u, err := url.Parse(c.PublicURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("onboarding sender: public URL %q is not an http(s) URL (example: https://tether.example.com)", c.PublicURL)
+	}
+	return nil
+}
+
+// Sender emails invitations. Safe for concurrent use.
+type Sender struct {
+	cfg    SenderConfig
+	domain string // Message-ID right-hand side
+}
+
+// NewSender validates cfg, fills its defaults and returns a Sender.
+func NewSender(cfg SenderConfig) (*Sender, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg.TokenTTL = cmp.Or(cfg.TokenTTL, DefaultTokenTTL)
+	cfg.Product = cmp.Or(cfg.Product, "tether")
+	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Rand == nil {
+		cfg.Rand = rand.Reader
+	}
+	u, _ := url.Parse(cfg.PublicURL)
+	return &Sender{cfg: cfg, domain: u.Hostname()}, nil
+}
+
+// Outcome is what Send did.
+type Outcome string
+
+// Send outcomes.
+const (
+	// Sent: the email went out and the attempt is recorded.
+	Sent Outcome = "sent"
+	// AlreadySent: the attempt (or a later one) was recorded before; nothing was sent.
+	AlreadySent Outcome = "already_sent"
+	// NotPending: the invite was accepted, revoked or expired; nothing was sent (or, if it
+	// changed during the send, the email's link will not work).
+	NotPending Outcome = "not_pending"
+)
+
+// MessageID returns the Message-ID of attempt of an invite: the same for every run of the
+// attempt, so a receiver can drop a copy sent twice across a crash.
+func (s *Sender) MessageID(inviteID string, attempt int) string {
+	return "invite-" + inviteID + "-" + strconv.Itoa(attempt) + "@" + s.domain
+}
+
+// Send emails attempt of the org's invite inviteID, unless the invite is no longer pending
+// or its sent count already reaches attempt (see the package doc for every crash point).
+// Errors: ErrInviteNotFound (permanent), an error wrapping ErrUndeliverable (permanent),
+// others transient (retry the same attempt).
+func (s *Sender) Send(ctx context.Context, orgID, inviteID string, attempt int) (Outcome, error) {
+	inv, err := s.cfg.Store.GetInvite(ctx, orgID, inviteID)
+	if errors.Is(err, storeerr.ErrNotFound) {
+		return "", fmt.Errorf("send invite %s attempt %d: %w", inviteID, attempt, ErrInviteNotFound)
+	}
+	if err != nil {
+		return "", fmt.Errorf("send invite %s attempt %d: %w", inviteID, attempt, err)
+	}
+	switch {
+	case inv.Status != directory.InvitePending:
+		return NotPending, nil
+	case inv.SentCount >= attempt:
+		return AlreadySent, nil
+	}
+	org, err := s.cfg.Store.GetOrg(ctx, orgID)
+	if err != nil {
+		return "", fmt.Errorf("send invite %s attempt %d: %w", inviteID, attempt, err)
+	}
+	tok, err := NewToken(s.cfg.Rand)
+	if err != nil {
+		return "", fmt.Errorf("send invite %s attempt %d: %w", inviteID, attempt, err)
+	}
+	now := s.cfg.Now()
+	expires := now.Add(s.cfg.TokenTTL)
+	msg, err := buildEmail(emailData{
+		Product: s.cfg.Product, OrgName: org.Name, Role: roleName(inv.Role),
+		Link: s.cfg.PublicURL + "/join/" + tok.Plain, Expires: expires.UTC().Format("2 January 2006 15:04 MST"),
+		Salesforce: inv.Source == directory.SourceSalesforce,
+	})
+	if err != nil {
+		return "", fmt.Errorf("send invite %s attempt %d: %w", inviteID, attempt, err)
+	}
+	msg.To = inv.Email
+	msg.MessageID = s.MessageID(inv.ID, attempt)
+	if err := s.cfg.Mailer.Send(ctx, msg); err != nil {
+		return "", fmt.Errorf("send invite %s attempt %d: %w", inviteID, attempt, err)
+	}
+	// The crash window of the package doc is from here to the commit below.
+	first, err := s.cfg.Store.RecordInviteDelivery(ctx, orgID, directory.InviteDelivery{
+		InviteID: inv.ID, AttemptID: strconv.Itoa(attempt), Resend: attempt > 1,
+		TokenHash: tok.Hash, ExpiresAt: expires, At: now,
+	})
+	switch {
+	case errors.Is(err, storeerr.ErrConflict):
+		return NotPending, nil
+	case err != nil:
+		return "", fmt.Errorf("record invite %s attempt %d sent: %w", inviteID, attempt, err)
+	case !first:
+		// Another run of this attempt recorded first; its link is the one that works.
+		return AlreadySent, nil
+	}
+	err = s.cfg.Store.AppendEvent(ctx, events.Event{OrgID: orgID, Kind: "invite.sent", Subject: inv.ID, At: now,
+		Detail: map[string]any{"attempt": attempt, "message_id": msg.MessageID, "expires_at": expires.UTC().Format(time.RFC3339)}})
+	if err != nil {
+		// The attempt is recorded, so a retry sends nothing; only the audit line is missing.
+		return Sent, fmt.Errorf("invite %s attempt %d sent, audit event not written: %w", inviteID, attempt, err)
+	}
+	return Sent, nil
+}
+
+func roleName(r directory.Role) string {
+	switch r {
+	case directory.RoleAdmin:
+		return "Admin"
+	case directory.RoleCustomAdmin:
+		return "Custom Admin"
+	case directory.RoleChat:
+		return "Chat"
+	case directory.RoleMeetings:
+		return "Meetings"
+	}
+	return string(r)
+}
