@@ -271,9 +271,11 @@ func evaluateFailure(err error) []Check {
 		evidence, fix = "the team-level session is invalid or revoked: "+errText(err), fixReconnect
 		reason = "the team-level session is invalid (see connection)"
 	case errors.Is(err, ErrOrgAPIDisabled):
+		// Salesforce gives this answer for the org and for the user alike, so the
+		// user's own check cannot be told apart.
 		failed, connOK = CheckOrgAPI, true
-		evidence, fix = "Salesforce answered API_DISABLED_FOR_ORG: "+errText(err), fixOrgAPI
-		reason = "the org refuses every API call (see api_org)"
+		evidence, fix = "Salesforce answered API_DISABLED_FOR_ORG, which means the org has no API access or the user lacks API Enabled: "+errText(err), orgAPIFix(place{})
+		reason = "Salesforce refuses every API call of the user (see api_org)"
 	case errors.Is(err, ErrUserAPIDisabled):
 		failed, connOK = CheckAPIEnabled, true
 		evidence, fix = "Salesforce answered API_CURRENTLY_DISABLED: "+errText(err), ""

@@ -225,7 +225,7 @@ func TestEvaluateFailures(t *testing.T) {
 		{fmt.Errorf("audit org 1: %w", ErrInvalidSession), CheckConnection, ResultMissing, "Reconnect the team-level account", false},
 		{ErrNeedsReconnect, CheckConnection, ResultMissing, "Reconnect the team-level account", false},
 		{ErrNoTeamConnection, CheckConnection, ResultMissing, "Connect the team-level account", false},
-		{fmt.Errorf("%w: The REST API is not enabled for this Organization.", ErrOrgAPIDisabled), CheckOrgAPI, ResultMissing, "API access for the Salesforce org", true},
+		{fmt.Errorf("%w: The REST API is not enabled for this Organization.", ErrOrgAPIDisabled), CheckOrgAPI, ResultMissing, "tick API Enabled", true},
 		{ErrUserAPIDisabled, CheckAPIEnabled, ResultMissing, "tick API Enabled", true},
 	}
 	for _, tt := range tests {

@@ -71,9 +71,15 @@ func fieldFix(o ObjectRequirement, field string, need Access, pl place) string {
 const (
 	fixReconnect     = "Reconnect the team-level account: an org admin signs in to Salesforce again from tether's Salesforce settings (the session was revoked, expired, or the user was deactivated or frozen)."
 	fixConnect       = "Connect the team-level account: an org admin signs in to Salesforce from tether's Salesforce settings with the integration user."
-	fixOrgAPI        = "Turn on API access for the Salesforce org: editions without it (Professional without the API add-on, Essentials, Group) must buy the add-on or upgrade; ask your Salesforce account executive. Enterprise, Unlimited, Performance and Developer editions include it."
 	fixMarketingUser = "Tick Marketing User on the integration user: Setup > Users > Users > (the integration user) > Edit, tick Marketing User, Save. It is a checkbox on the user record, not a profile or permission-set permission; without it the user cannot create or edit Campaigns."
 )
+
+// orgAPIFix covers both causes of API_DISABLED_FOR_ORG, the user's first: it is the
+// common one in an edition that includes the API, and the admin can fix it alone.
+func orgAPIFix(pl place) string {
+	return "Salesforce refuses every API call of the integration user. First check the user: " + apiEnabledFix(pl) +
+		" If it already has API Enabled, the org itself has no API access: editions without it (Professional without the API add-on, Essentials, Group) must buy the add-on or upgrade (ask your Salesforce account executive); Enterprise, Unlimited, Performance and Developer editions include it."
+}
 
 func apiEnabledFix(pl place) string {
 	return fmt.Sprintf("Grant the system permission \"API Enabled\" %s: %s > System Permissions > Edit, tick API Enabled, Save.", pl.where(), pl.setPath())

@@ -141,9 +141,11 @@ var (
 	ErrNoTeamConnection = errors.New("org has no team-level Salesforce connection")
 	ErrNeedsReconnect   = errors.New("team-level Salesforce connection needs reconnecting")
 	ErrInvalidSession   = errors.New("salesforce refused the team-level session")
-	ErrOrgAPIDisabled   = errors.New("salesforce API is not enabled for the org")
-	ErrUserAPIDisabled  = errors.New("salesforce API is disabled for the team-level user")
-	ErrRequestLimit     = errors.New("salesforce API request limit exceeded")
+	// ErrOrgAPIDisabled is API_DISABLED_FOR_ORG, which Salesforce answers both for an org
+	// without API access and for a user without API Enabled: it does not say which.
+	ErrOrgAPIDisabled  = errors.New("salesforce API is not enabled for the org")
+	ErrUserAPIDisabled = errors.New("salesforce API is disabled for the team-level user")
+	ErrRequestLimit    = errors.New("salesforce API request limit exceeded")
 )
 
 // RateLimitError is REQUEST_LIMIT_EXCEEDED. It matches ErrRequestLimit with errors.Is.
