@@ -19,6 +19,12 @@ import (
 // context errors, or a refresh failure, each wrapped with the page number;
 // the SOQL text is never part of an error (it may hold names).
 func Query[T any](ctx context.Context, c *Client, soql string, fn func([]T) error) error {
+	return QueryTotal(ctx, c, soql, func(recs []T, _ int) error { return fn(recs) })
+}
+
+// QueryTotal is Query whose fn also receives the query's totalSize (the number of
+// records over all pages), for progress reports.
+func QueryTotal[T any](ctx context.Context, c *Client, soql string, fn func(recs []T, total int) error) error {
 	if c.pager == PagerREST {
 		return queryREST(ctx, c, soql, fn)
 	}
@@ -44,14 +50,14 @@ type queryPage[T any] struct {
 	Records        []T    `json:"records"`
 }
 
-func queryREST[T any](ctx context.Context, c *Client, soql string, fn func([]T) error) error {
+func queryREST[T any](ctx context.Context, c *Client, soql string, fn func([]T, int) error) error {
 	path := c.QueryPath(soql)
 	for n := 1; path != ""; n++ {
 		var p queryPage[T]
 		if err := c.send(ctx, request{method: http.MethodGet, path: path, query: true}, &p); err != nil {
 			return fmt.Errorf("query page %d: %w", n, err)
 		}
-		if err := fn(p.Records); err != nil {
+		if err := fn(p.Records, p.TotalSize); err != nil {
 			return err
 		}
 		path = ""

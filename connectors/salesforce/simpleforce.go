@@ -136,11 +136,16 @@ func rebase(req *http.Request, oldBase, newBase string) *http.Request {
 	return r2
 }
 
-func querySimpleforce[T any](ctx context.Context, c *Client, soql string, fn func([]T) error) error {
-	return querySimpleforceGuarded(ctx, c, soql, fn, false)
+func querySimpleforce[T any](ctx context.Context, c *Client, soql string, fn func([]T, int) error) error {
+	return querySimpleforceTotal(ctx, c, soql, fn, false)
 }
 
 func querySimpleforceGuarded[T any](ctx context.Context, c *Client, soql string, fn func([]T) error, passFailures bool) error {
+	return querySimpleforceTotal(ctx, c, soql, func(recs []T, _ int) error { return fn(recs) }, passFailures)
+}
+
+// querySimpleforceTotal is the pager; fn also gets the query's totalSize.
+func querySimpleforceTotal[T any](ctx context.Context, c *Client, soql string, fn func([]T, int) error, passFailures bool) error {
 	tok, err := c.token(ctx)
 	if err != nil {
 		return fmt.Errorf("query: access token: %w", err)
@@ -170,7 +175,7 @@ func querySimpleforceGuarded[T any](ctx context.Context, c *Client, soql string,
 		if err != nil {
 			return fmt.Errorf("query page %d: decode records: %w", n, err)
 		}
-		if err := fn(recs); err != nil {
+		if err := fn(recs, res.TotalSize); err != nil {
 			return err
 		}
 		if res.Done || res.NextRecordsURL == "" {
