@@ -11,13 +11,11 @@ import (
 type sfAuthenticator struct{ s *Sandbox }
 
 // Authenticate returns the user of a live Salesforce access token and counts the call on
-// its grant. Sessions of deactivated users are dead, as in Salesforce.
+// its grant.
 func (a sfAuthenticator) Authenticate(accessToken string) (string, bool) {
+	// No sfdc lookups here: sfdc calls this while serving and checks IsActive itself.
 	t := a.s.authAccess(Salesforce, accessToken)
 	if t == nil {
-		return "", false
-	}
-	if u, ok := a.s.sf.User(t.g.subject); !ok || !u.IsActive {
 		return "", false
 	}
 	return t.g.subject, true
@@ -35,6 +33,7 @@ func (s *Sandbox) sfBearer(w http.ResponseWriter, r *http.Request) (sfdc.User, b
 	var u sfdc.User
 	if ok {
 		u, ok = s.sf.User(id)
+		ok = ok && u.IsActive
 	}
 	if !ok {
 		w.Header().Set("Content-Type", "text/plain;charset=UTF-8")
@@ -122,8 +121,8 @@ func (s *Sandbox) sfIdentity(w http.ResponseWriter, r *http.Request) {
 		{"organization_id", u.OrgID}, {"username", u.Username}, {"nick_name", nickname(u)},
 		{"display_name", u.Name}, {"email", u.Email}, {"email_verified", true},
 		{"first_name", u.FirstName}, {"last_name", u.LastName}, {"timezone", "America/Los_Angeles"},
-		{"photos", s.sfPhotos(inst, u.ID)}, {"addr_street", nil}, {"addr_city", nil}, {"addr_state", nil},
-		{"addr_country", nil}, {"addr_zip", nil}, {"mobile_phone", nil}, {"mobile_phone_verified", false},
+		{"photos", s.sfPhotos(inst, u.ID)}, {"addr_street", ""}, {"addr_city", ""}, {"addr_state", ""},
+		{"addr_country", "US"}, {"addr_zip", nil}, {"mobile_phone", nil}, {"mobile_phone_verified", false},
 		{"is_lightning_login_user", false}, {"status", map[string]any{"created_date": nil, "body": nil}},
 		{"urls", rawJSON(orderedJSON(sfURLs(inst, u.OrgID, u.ID)))}, {"active", u.IsActive},
 		{"user_type", strings.ToUpper(userType(u))}, {"language", "en_US"}, {"locale", "en_US"},

@@ -21,13 +21,13 @@ const (
 type deadReason uint8
 
 const (
-	alive        deadReason = iota
-	deadRotated             // superseded by rotation (kills_old providers)
-	deadRevoked             // revoked by the user, an admin or the revoke endpoint
-	deadEvicted             // a newer approval pushed the grant over the per-user cap
-	deadExpired             // idle/absolute TTL passed, or expired by fault injection
-	deadFamily              // Salesforce: a rotated-out token was replayed, grant revoked
-	deadTesting             // Google testing-mode 7-day limit
+	alive       deadReason = iota
+	deadRotated            // superseded by rotation (kills_old providers)
+	deadRevoked            // revoked by the user, an admin or the revoke endpoint
+	deadEvicted            // a newer approval pushed the grant over the per-user cap
+	deadExpired            // idle/absolute TTL passed, or expired by fault injection
+	deadFamily             // Salesforce: a rotated-out token was replayed, grant revoked
+	deadTesting            // Google testing-mode 7-day limit
 )
 
 func (r deadReason) String() string {
