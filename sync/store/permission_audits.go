@@ -1,0 +1,97 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"tether/sync/permissions"
+)
+
+var _ permissions.Store = (*Store)(nil)
+
+// SavePermissionAudit writes an audit in one transaction: the report (as
+// SavePermissionReport), its events, an alert for each rec.Lost check that has no open
+// alert (lost since the report's time) and the end of the open alert of each rec.Regained
+// check. Returns the report as stored; ErrNotFound if the org does not exist.
+func (q *Queries) SavePermissionAudit(ctx context.Context, orgID string, rec permissions.AuditRecord) (permissions.Report, error) {
+	var saved permissions.Report
+	err := q.inTx(ctx, func(tx *Queries) error {
+		var err error
+		if saved, err = tx.SavePermissionReport(ctx, orgID, rec.Report); err != nil {
+			return err
+		}
+		for _, e := range rec.Events {
+			e.OrgID = orgID
+			if err := tx.AppendEvent(ctx, e); err != nil {
+				return err
+			}
+		}
+		for _, c := range rec.Lost {
+			// The partial unique index keeps one open alert per check: a check that
+			// stays lost keeps its first lost_since.
+			_, err := tx.q.ExecContext(ctx, `INSERT INTO permission_alerts (org_id, check_name, lost_since, report_id)
+VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`, orgID, c, tm(saved.CreatedAt), saved.ID)
+			if err != nil {
+				return tx.wrap(err, "open permission alert %s in org %s", c, orgID)
+			}
+		}
+		for _, c := range rec.Regained {
+			_, err := tx.q.ExecContext(ctx, `UPDATE permission_alerts SET regained_at = $3
+WHERE org_id = $1 AND check_name = $2 AND regained_at IS NULL`, orgID, c, tm(saved.CreatedAt))
+			if err != nil {
+				return tx.wrap(err, "close permission alert %s in org %s", c, orgID)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return permissions.Report{}, fmt.Errorf("save permission audit of org %s: %w", orgID, err)
+	}
+	return saved, nil
+}
+
+// PendingPermissionAlerts returns the org's open alerts whose email has not been sent,
+// oldest first.
+func (q *Queries) PendingPermissionAlerts(ctx context.Context, orgID string) ([]permissions.Alert, error) {
+	rows, err := q.q.QueryContext(ctx, `SELECT org_id, check_name, lost_since, report_id, sent_at FROM permission_alerts
+WHERE org_id = $1 AND regained_at IS NULL AND sent_at IS NULL ORDER BY lost_since, check_name`, orgID)
+	if err != nil {
+		return nil, q.wrap(err, "list pending permission alerts of org %s", orgID)
+	}
+	return collect(rows, func(s scanner) (permissions.Alert, error) {
+		var a permissions.Alert
+		err := s.Scan(&a.OrgID, &a.Check, ts(&a.LostSince), &a.ReportID, ts(&a.SentAt))
+		return a, err
+	})
+}
+
+// MarkPermissionAlertSent records that the alert (org, check, lostSince) was emailed at
+// at. Returns ErrNotFound if there is no such alert.
+func (q *Queries) MarkPermissionAlertSent(ctx context.Context, orgID, check string, lostSince, at time.Time) error {
+	res, err := q.q.ExecContext(ctx, `UPDATE permission_alerts SET sent_at = $4
+WHERE org_id = $1 AND check_name = $2 AND lost_since = $3`, orgID, check, tm(lostSince), tm(at))
+	if err != nil {
+		return q.wrap(err, "mark permission alert %s of org %s sent", check, orgID)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return q.wrap(err, "mark permission alert %s of org %s sent", check, orgID)
+	} else if n == 0 {
+		return fmt.Errorf("mark permission alert %s of org %s sent: %w", check, orgID, ErrNotFound)
+	}
+	return nil
+}
+
+// OrgAdminEmails returns the e-mail addresses of the org's active admins, sorted.
+func (q *Queries) OrgAdminEmails(ctx context.Context, orgID string) ([]string, error) {
+	rows, err := q.q.QueryContext(ctx, `SELECT u.email FROM memberships m JOIN users u ON u.id = m.user_id
+WHERE m.org_id = $1 AND m.role = 'admin' AND m.status = 'active' ORDER BY u.email`, orgID)
+	if err != nil {
+		return nil, q.wrap(err, "list admin emails of org %s", orgID)
+	}
+	return collect(rows, func(s scanner) (string, error) {
+		var e string
+		err := s.Scan(&e)
+		return e, err
+	})
+}
