@@ -11,6 +11,8 @@ type Services struct {
 	Events EventsPruner
 	// EventRetention is the age past which events:prune deletes audit events.
 	EventRetention time.Duration
+	// Invites sends invitation emails (invites:send); nil leaves the task unregistered.
+	Invites InviteSender
 }
 
 // Validate reports a missing service.
@@ -32,5 +34,6 @@ func Register(w *Worker, s Services) error {
 		return err
 	}
 	registerEvents(w, s)
+	registerInvitesSend(w, s)
 	return nil
 }

@@ -1,0 +1,88 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/hibiken/asynq"
+	"github.com/rs/zerolog"
+
+	"tether/connectors/email"
+	"tether/jobs"
+	"tether/sync/onboarding"
+)
+
+// InviteSender sends one attempt of an invitation email (onboarding.Sender).
+type InviteSender interface {
+	Send(ctx context.Context, orgID, inviteID string, attempt int) (onboarding.Outcome, error)
+}
+
+// registerInvitesSend handles invites:send. An undeliverable address (SMTP 5xx) or a
+// deleted invite is archived at once with the reason; anything else (SMTP 4xx, a dropped
+// connection, a store failure) is retried with backoff, and the retry never sends an
+// attempt that was already recorded.
+func registerInvitesSend(w *Worker, s Services) {
+	if s.Invites == nil {
+		return
+	}
+	Handle(w, jobs.TypeInvitesSend, func(ctx context.Context, p jobs.InvitesSend) error {
+		out, err := s.Invites.Send(ctx, p.OrgID, p.InviteID, p.Attempt)
+		if errors.Is(err, onboarding.ErrUndeliverable) || errors.Is(err, onboarding.ErrInviteNotFound) {
+			return Permanent(err)
+		}
+		if err != nil && out == "" {
+			return err
+		}
+		zerolog.Ctx(ctx).Info().Str("invite_id", p.InviteID).Int("attempt", p.Attempt).Str("outcome", string(out)).
+			AnErr("warning", err).Msg("invitation email")
+		writeResult(ctx, string(out))
+		return nil // a Sent outcome with an error means only the audit event is missing
+	})
+}
+
+// InviteMailer adapts an SMTP mailer to onboarding.Mailer: a permanent SMTP failure
+// (5xx, a bad address) is wrapped with onboarding.ErrUndeliverable.
+func InviteMailer(m *email.Mailer) onboarding.Mailer { return inviteMailer{m} }
+
+type inviteMailer struct{ m *email.Mailer }
+
+func (im inviteMailer) Send(ctx context.Context, e onboarding.Email) error {
+	err := im.m.Send(ctx, email.Message{To: []string{e.To}, Subject: e.Subject, Text: e.Text, HTML: e.HTML, MessageID: e.MessageID})
+	if err != nil && email.IsPermanent(err) {
+		return fmt.Errorf("%w: %w", onboarding.ErrUndeliverable, err)
+	}
+	return err
+}
+
+// InviteEnqueuer queues invites:send tasks for onboarding.Resend. Inspector may be nil;
+// with it, an attempt whose earlier task was archived (a permanent failure) is replaced
+// rather than refused.
+type InviteEnqueuer struct {
+	Client    *asynq.Client
+	Inspector *asynq.Inspector
+}
+
+// EnqueueInviteSend queues attempt of the invite. Returns an error wrapping
+// onboarding.ErrAlreadyQueued if that attempt is queued, running or retrying.
+func (e InviteEnqueuer) EnqueueInviteSend(ctx context.Context, orgID, inviteID string, attempt int) error {
+	t, err := jobs.NewInviteSendTask(orgID, inviteID, attempt)
+	if err != nil {
+		return err
+	}
+	_, err = e.Client.EnqueueContext(ctx, t)
+	if !errors.Is(err, asynq.ErrTaskIDConflict) {
+		return err
+	}
+	id := jobs.TaskIDInvitesSend(orgID, inviteID, attempt)
+	if e.Inspector != nil {
+		if info, ierr := e.Inspector.GetTaskInfo(jobs.QueueDefault, id); ierr == nil && info.State == asynq.TaskStateArchived {
+			if derr := e.Inspector.DeleteTask(jobs.QueueDefault, id); derr != nil {
+				return fmt.Errorf("replace archived task %s: %w", id, derr)
+			}
+			_, err = e.Client.EnqueueContext(ctx, t)
+			return err
+		}
+	}
+	return fmt.Errorf("task %s: %w", id, onboarding.ErrAlreadyQueued)
+}
