@@ -68,3 +68,13 @@ func parseSlot(s string) (time.Time, error) {
 	}
 	return t, nil
 }
+
+// MustSlot parses a slot written by FormatSlot and panics if it is malformed; for tests
+// and constants.
+func MustSlot(s string) time.Time {
+	t, err := parseSlot(s)
+	if err != nil {
+		panic(err)
+	}
+	return t
+}

@@ -1,0 +1,140 @@
+// Package api is the HTTP server of tether serve: health and readiness probes, Prometheus
+// metrics, and the Asynq monitoring UI behind the admin credentials. Later issues add the
+// admin JSON API, OAuth connect/callback and invite links; every route is in routes.go.
+//
+// tether worker and tether scheduler run the same server with only the probes and
+// /metrics (Params.Monitoring nil).
+package api
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/hibiken/asynq/x/metrics"
+	"github.com/hibiken/asynqmon"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/rs/zerolog"
+)
+
+// Check is one dependency /readyz pings.
+type Check struct {
+	Name string                          // "redis", "database"
+	Ping func(ctx context.Context) error // must honour ctx
+}
+
+// Params are the Server's dependencies.
+type Params struct {
+	Logger zerolog.Logger
+	// Gatherer serves /metrics. Required.
+	Gatherer prometheus.Gatherer
+	// Checks are what /readyz needs answering.
+	Checks []Check
+	// Monitoring is the Asynq UI (NewMonitoring), served under /monitoring/ to the admin.
+	// Nil: /monitoring/ answers 404.
+	Monitoring http.Handler
+	// AdminUser and AdminPassword guard /monitoring/ (and later the admin API) with HTTP
+	// basic auth. An empty password makes those routes answer 503: no password, no access.
+	AdminUser     string
+	AdminPassword string
+	// ReadyTimeout bounds each readiness check. Zero means 2s.
+	ReadyTimeout time.Duration
+}
+
+// Server is tether's HTTP handler. Safe for concurrent use.
+type Server struct {
+	p        Params
+	log      zerolog.Logger
+	mux      *http.ServeMux
+	draining atomic.Bool
+}
+
+// New builds the Server.
+func New(p Params) (*Server, error) {
+	if p.Gatherer == nil {
+		return nil, errors.New("api: Params.Gatherer is required")
+	}
+	if p.ReadyTimeout == 0 {
+		p.ReadyTimeout = 2 * time.Second
+	}
+	s := &Server{p: p, log: p.Logger, mux: http.NewServeMux()}
+	s.routes()
+	return s, nil
+}
+
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+
+// Drain makes /readyz answer 503 from now on, so load balancers stop sending traffic while
+// the process shuts down.
+func (s *Server) Drain() { s.draining.Store(true) }
+
+// NewMonitoring returns the Asynq monitoring UI and API for mounting at /monitoring/. It
+// opens its own Redis connection; close the handler when done.
+func NewMonitoring(redis asynq.RedisConnOpt) *asynqmon.HTTPHandler {
+	return asynqmon.New(asynqmon.Options{RootPath: "/monitoring", RedisConnOpt: redis})
+}
+
+// NewRegistry returns a registry with the Go runtime and process collectors and, when
+// inspector is not nil, Asynq's queue metrics (sizes, latency, processed and failed counts
+// per queue). Register tether's own collectors on it too.
+func NewRegistry(inspector *asynq.Inspector) *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if inspector != nil {
+		reg.MustRegister(metrics.NewQueueMetricsCollector(inspector))
+	}
+	return reg
+}
+
+// requireAdmin lets through requests carrying the admin's basic-auth credentials.
+func (s *Server) requireAdmin(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.p.AdminPassword == "" {
+			http.Error(w, "admin access is not configured: set TETHER_ADMIN_PASSWORD", http.StatusServiceUnavailable)
+			return
+		}
+		user, pass, ok := r.BasicAuth()
+		userOK := subtle.ConstantTimeCompare([]byte(user), []byte(s.p.AdminUser)) == 1
+		passOK := subtle.ConstantTimeCompare([]byte(pass), []byte(s.p.AdminPassword)) == 1
+		if !ok || !userOK || !passOK {
+			w.Header().Set("WWW-Authenticate", `Basic realm="tether admin", charset="UTF-8"`)
+			http.Error(w, "unauthorized", http.StatusUnauthorized)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// ListenAndServe serves h on addr until ctx is done, then shuts down, giving open requests
+// up to 5s. ready, when not nil, receives the bound address (useful with port 0).
+func ListenAndServe(ctx context.Context, addr string, h http.Handler, log zerolog.Logger, ready func(net.Addr)) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", addr, err)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	if ready != nil {
+		ready(ln.Addr())
+	}
+	log.Info().Str("addr", ln.Addr().String()).Msg("http listening")
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve http on %s: %w", addr, err)
+	case <-ctx.Done():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("shut down http on %s: %w", addr, err)
+	}
+	return nil
+}

@@ -1,0 +1,20 @@
+package api
+
+import (
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// routes is every route tether serves. Later issues add theirs here.
+func (s *Server) routes() {
+	s.mux.Handle("GET /healthz", s.handleHealthz())
+	s.mux.Handle("GET /readyz", s.handleReadyz())
+	s.mux.Handle("GET /metrics", promhttp.HandlerFor(s.p.Gatherer, promhttp.HandlerOpts{}))
+	if s.p.Monitoring != nil {
+		s.mux.Handle("GET /monitoring", http.RedirectHandler("/monitoring/", http.StatusMovedPermanently))
+		// asynqmon must be mounted at its root path plus "/": its own example's exact-path
+		// mount serves the index but 404s every /monitoring/api/... call.
+		s.mux.Handle("/monitoring/", s.requireAdmin(s.p.Monitoring))
+	}
+}
