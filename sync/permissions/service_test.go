@@ -1,0 +1,221 @@
+package permissions_test
+
+import (
+	"context"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"tether/connectors/email"
+	"tether/connectors/email/mailsink"
+	"tether/connectors/salesforce"
+	"tether/connectors/sandbox"
+	"tether/connectors/sandbox/sfdc"
+	"tether/sync/directory"
+	"tether/sync/permissions"
+	"tether/sync/store"
+	"tether/sync/store/storetest"
+)
+
+// fixedSessions hands out the sandbox grant's access token (the connections service is
+// tested on its own; here the Salesforce side and the store are what matter).
+type fixedSessions struct{ s permissions.Session }
+
+func (f fixedSessions) Team(context.Context, string) (permissions.Session, error) { return f.s, nil }
+
+type staticToken string
+
+func (t staticToken) Token(context.Context) (string, error) { return string(t), nil }
+func (t staticToken) Refresh(context.Context) (string, error) {
+	return "", permissions.ErrNeedsReconnect
+}
+
+// mailer adapts connectors/email, as cmd/tether does.
+type mailer struct{ m *email.Mailer }
+
+func (m mailer) SendMail(ctx context.Context, x permissions.Mail) error {
+	return m.m.Send(ctx, email.Message{To: x.To, Subject: x.Subject, Text: x.Text, MessageID: x.ID})
+}
+
+type testBundle struct {
+	svc    *permissions.Service
+	st     *store.Store
+	sb     *sandbox.Sandbox
+	sink   *mailsink.Sink
+	orgID  string
+	sfUser string
+	now    time.Time
+}
+
+func setup(t *testing.T, st *store.Store) *testBundle {
+	t.Helper()
+	ctx := t.Context()
+	sb := sandbox.New(sandbox.Options{})
+	srv := httptest.NewServer(sb)
+	t.Cleanup(func() { sb.Close(); srv.Close() })
+	if err := sb.LoadScenario(sandbox.Scenario{Salesforce: &sfdc.Scenario{Orgs: []sfdc.OrgSpec{sfdc.GenerateOrg(11, 2)}}}); err != nil {
+		t.Fatal(err)
+	}
+	sfOrg := sb.Salesforce().OrgIDs()[0]
+	sfUser := sb.Salesforce().Users(sfOrg)[0]
+	tok, err := sb.IssueGrant(sandbox.Salesforce, sfUser, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sink, err := mailsink.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sink.Close() })
+	m, err := email.New(email.Config{Host: sink.Host(), Port: sink.Port(), TLS: email.TLSNone, From: "tether <audit@tether.test>"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	org, err := st.CreateOrg(ctx, directory.Org{Name: "Acme"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range []string{"admin1@acme.test", "admin2@acme.test"} {
+		u, err := st.CreateUser(ctx, directory.User{Email: e})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := st.CreateMembership(ctx, org.ID, directory.Membership{UserID: u.ID, Role: directory.RoleAdmin, Status: directory.MembershipActive}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b := &testBundle{st: st, sb: sb, sink: sink, orgID: org.ID, sfUser: sfUser, now: time.Date(2026, 3, 2, 6, 0, 0, 0, time.UTC)}
+	b.svc, err = permissions.NewService(permissions.Params{
+		Store: st,
+		Sessions: fixedSessions{permissions.Session{OrgID: org.ID, ConnectionID: "", InstanceURL: srv.URL + "/salesforce",
+			UserID: sfUser, Credentials: staticToken(tok.AccessToken)}},
+		Prober: &salesforce.AuditProber{},
+		Mailer: mailer{m},
+		Clock:  func() time.Time { return b.now },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func (b *testBundle) audit(t *testing.T) permissions.Report {
+	t.Helper()
+	r, err := b.svc.Audit(t.Context(), b.orgID)
+	if err != nil {
+		t.Fatalf("audit: %v", err)
+	}
+	b.now = b.now.Add(24 * time.Hour)
+	return r
+}
+
+func result(r permissions.Report, name string) permissions.Result {
+	for _, c := range r.Checks {
+		if c.Name == name {
+			return c.Result
+		}
+	}
+	return "absent"
+}
+
+func (b *testBundle) kinds(t *testing.T) map[string]int {
+	t.Helper()
+	evs, err := b.st.ListEvents(t.Context(), b.orgID, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := map[string]int{}
+	for _, e := range evs {
+		m[e.Kind+":"+e.Subject]++
+	}
+	return m
+}
+
+// TestAuditRegressionEmailsAdminsOnce: all ok, then Marketing User lost (one email to
+// both admins, a lost event), still lost the next days (no more email), regained (a
+// gained event), lost again (a second email).
+func TestAuditRegressionEmailsAdminsOnce(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		t.Parallel()
+		b := setup(t, st)
+		sf := b.sb.Salesforce()
+
+		if r := b.audit(t); result(r, permissions.CheckMarketingUser) != permissions.ResultOK {
+			t.Fatalf("first audit: marketing_user = %s", result(r, permissions.CheckMarketingUser))
+		}
+		if n := len(b.sink.Messages()); n != 0 {
+			t.Fatalf("%d emails after a clean audit", n)
+		}
+
+		if err := sf.RemovePermission(b.sfUser, sfdc.PermMarketingUser); err != nil {
+			t.Fatal(err)
+		}
+		r := b.audit(t)
+		if result(r, permissions.CheckMarketingUser) != permissions.ResultMissing {
+			t.Fatalf("marketing_user = %s after removal", result(r, permissions.CheckMarketingUser))
+		}
+		msgs := b.sink.Messages()
+		if len(msgs) != 1 {
+			t.Fatalf("%d emails after the loss, want 1", len(msgs))
+		}
+		if got := strings.Join(msgs[0].To, ","); got != "admin1@acme.test,admin2@acme.test" {
+			t.Errorf("email to %s", got)
+		}
+		if !strings.Contains(msgs[0].Subject, permissions.CheckMarketingUser) || !strings.Contains(msgs[0].Text, "tick Marketing User") {
+			t.Errorf("email lacks the check or its fix: %q / %q", msgs[0].Subject, msgs[0].Text)
+		}
+		if k := b.kinds(t); k[permissions.EventLost+":"+permissions.CheckMarketingUser] != 1 {
+			t.Errorf("events = %v, want one lost marketing_user", k)
+		}
+
+		b.audit(t)
+		b.audit(t)
+		if n := len(b.sink.Messages()); n != 1 {
+			t.Fatalf("%d emails while it stays lost, want still 1", n)
+		}
+
+		if err := sf.GrantPermission(b.sfUser, sfdc.PermMarketingUser); err != nil {
+			t.Fatal(err)
+		}
+		b.audit(t)
+		if k := b.kinds(t); k[permissions.EventGained+":"+permissions.CheckMarketingUser] != 1 {
+			t.Errorf("events = %v, want one gained marketing_user", k)
+		}
+		if err := sf.RemovePermission(b.sfUser, sfdc.PermMarketingUser); err != nil {
+			t.Fatal(err)
+		}
+		b.audit(t)
+		if n := len(b.sink.Messages()); n != 2 {
+			t.Fatalf("%d emails after losing it again, want 2", n)
+		}
+	})
+}
+
+// TestAuditEmailRetriedAfterMailFailure: the report is stored even when the email
+// fails; the retry sends it once.
+func TestAuditEmailRetriedAfterMailFailure(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		t.Parallel()
+		b := setup(t, st)
+		b.audit(t)
+		if err := b.sb.Salesforce().RemovePermission(b.sfUser, "Lead.Email:Edit"); err != nil {
+			t.Fatal(err)
+		}
+		b.sink.FailNext(1, 451)
+		if _, err := b.svc.Audit(t.Context(), b.orgID); err == nil {
+			t.Fatal("audit succeeded although the email failed")
+		}
+		if n := len(b.sink.Messages()); n != 0 {
+			t.Fatalf("%d emails delivered through a failing server", n)
+		}
+		b.audit(t) // the retry
+		b.audit(t)
+		msgs := b.sink.Messages()
+		if len(msgs) != 1 || !strings.Contains(msgs[0].Subject, "lead.Email") {
+			t.Fatalf("emails = %d (%v), want one about lead.Email", len(msgs), msgs)
+		}
+	})
+}
