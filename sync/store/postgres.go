@@ -27,7 +27,8 @@ func postgresDialect() *dialect {
 		migrations: sub,
 		forUpdate:  " FOR UPDATE",
 		textSet: func(p string) string {
-			return "jsonb_array_elements_text(" + p + "::jsonb) AS s(value)"
+			// A subquery, so the caller can alias it like SQLite's json_each.
+			return "(SELECT value FROM jsonb_array_elements_text(" + p + "::jsonb) AS s(value))"
 		},
 		mapErr:    mapPostgresError,
 		maxParams: 65535,
