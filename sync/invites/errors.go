@@ -1,0 +1,77 @@
+package invites
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Error codes of *Error, stable for API clients.
+const (
+	CodeInvalidRole      = "invalid_role"
+	CodeEmptySelection   = "empty_selection"
+	CodeInvalidID        = "invalid_id"
+	CodeUnknownProfile   = "unknown_profile"
+	CodeTooManyEmails    = "too_many_emails"
+	CodeOrgNotFound      = "org_not_found"
+	CodeNoConnection     = "no_team_connection"
+	CodeMixedSelection   = "mixed_selection"
+	CodeInvalidEmailList = "invalid_email_list"
+)
+
+// Error is a request the import refuses: bad input no retry can fix. It carries a
+// machine code and a message a person can act on, and is permanent for the worker.
+type Error struct {
+	Code    string
+	Message string
+	// Values lists the offending inputs (bad ids, unknown names), if any.
+	Values []string
+}
+
+func (e *Error) Error() string { return e.Message }
+
+// Permanent tells the worker not to retry.
+func (e *Error) Permanent() bool { return true }
+
+func invalid(code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// UnknownProfilesError says profile names matched no Salesforce profile; Known lists the
+// names that do exist so the admin can pick one.
+type UnknownProfilesError struct {
+	Unknown []string
+	Known   []string
+}
+
+func (e *UnknownProfilesError) Error() string {
+	return fmt.Sprintf("unknown Salesforce profile %s; existing profiles: %s",
+		quoteAll(e.Unknown), quoteAll(e.Known))
+}
+
+// Permanent tells the worker not to retry.
+func (e *UnknownProfilesError) Permanent() bool { return true }
+
+func quoteAll(s []string) string {
+	q := make([]string, len(s))
+	for i, v := range s {
+		q[i] = fmt.Sprintf("%q", v)
+	}
+	return strings.Join(q, ", ")
+}
+
+// PausedError says the import paused to stay inside the org's Salesforce API budget; it
+// resumes at Until. RetryAfter makes the worker retry it then without spending a retry.
+type PausedError struct {
+	ImportID string
+	Until    time.Time
+	Reason   string
+	delay    time.Duration
+}
+
+func (e *PausedError) Error() string {
+	return fmt.Sprintf("import %s paused until %s: %s", e.ImportID, e.Until.UTC().Format(time.RFC3339), e.Reason)
+}
+
+// RetryAfter is how long to wait before running the import again.
+func (e *PausedError) RetryAfter() time.Duration { return e.delay }

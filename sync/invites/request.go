@@ -1,0 +1,151 @@
+package invites
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"tether/sync/directory"
+	"tether/sync/store/storeerr"
+)
+
+// Request is an admin's import request. Exactly one of Profiles, UserIDs and Emails is set.
+type Request struct {
+	OrgID string
+	// Profiles are Salesforce profile ids (00e…, 15 or 18 characters) or names; a value
+	// that is a valid profile id is taken as an id, anything else as a name.
+	Profiles []string
+	// UserIDs are Salesforce user ids (005…, 15 or 18 characters).
+	UserIDs []string
+	// Emails is the plain email route: addresses to invite directly (source email).
+	Emails []string
+	Role   directory.Role // required
+	// Group is the name of a group of the org to put invitees in; created if missing
+	// (except on a dry run). Empty means none.
+	Group       string
+	DryRun      bool
+	RequestedBy string
+}
+
+// SplitEmails splits a list of addresses separated by spaces, commas, semicolons or line
+// breaks, dropping empty items. It does not validate them: the import counts malformed
+// ones.
+func SplitEmails(s string) []string {
+	return strings.FieldsFunc(s, func(r rune) bool {
+		return r == ',' || r == ';' || r == ' ' || r == '\n' || r == '\r' || r == '\t'
+	})
+}
+
+// Create validates req and stores it as a queued import, which the caller then queues
+// (jobs.NewImportTask or jobs.NewImportEmailsTask). Returns *Error for a request no retry
+// can fix (bad role, empty or mixed selection, invalid ids listed in Values, unknown org,
+// too many emails).
+func (s *Service) Create(ctx context.Context, req Request) (directory.Import, error) {
+	sel, err := s.validate(req)
+	if err != nil {
+		return directory.Import{}, err
+	}
+	now := s.now()
+	if _, err := s.store.GetOrg(ctx, req.OrgID); err != nil {
+		if errors.Is(err, storeerr.ErrNotFound) {
+			return directory.Import{}, invalid(CodeOrgNotFound, "org %s does not exist", req.OrgID)
+		}
+		return directory.Import{}, fmt.Errorf("create import in org %s: %w", req.OrgID, err)
+	}
+	imp := directory.Import{
+		OrgID: req.OrgID, RequestedBy: req.RequestedBy, Selection: sel, Role: req.Role,
+		DryRun: req.DryRun, Status: directory.ImportQueued, CreatedAt: now,
+	}
+	if g := strings.TrimSpace(req.Group); g != "" {
+		// A dry run writes nothing, so it only uses a group that already exists.
+		if req.DryRun {
+			grp, ok, err := s.store.FindGroup(ctx, req.OrgID, g)
+			if err != nil {
+				return directory.Import{}, fmt.Errorf("create import in org %s: %w", req.OrgID, err)
+			}
+			if ok {
+				imp.GroupID = grp.ID
+			}
+		} else {
+			grp, err := s.store.GetOrCreateGroup(ctx, req.OrgID, g, now)
+			if err != nil {
+				return directory.Import{}, fmt.Errorf("create import in org %s: %w", req.OrgID, err)
+			}
+			imp.GroupID = grp.ID
+		}
+	}
+	imp, err = s.store.CreateImport(ctx, req.OrgID, imp)
+	if err != nil {
+		return directory.Import{}, fmt.Errorf("create import in org %s: %w", req.OrgID, err)
+	}
+	return imp, nil
+}
+
+// validate checks req without I/O and returns the selection to store.
+func (s *Service) validate(req Request) (directory.ImportSelection, error) {
+	var sel directory.ImportSelection
+	if req.OrgID == "" {
+		return sel, invalid(CodeOrgNotFound, "org id is required")
+	}
+	if !req.Role.Valid() {
+		return sel, invalid(CodeInvalidRole, "role %q is not one of admin, custom_admin, chat, meetings", req.Role)
+	}
+	kinds := 0
+	for _, l := range [][]string{req.Profiles, req.UserIDs, req.Emails} {
+		if len(nonBlank(l)) > 0 {
+			kinds++
+		}
+	}
+	switch {
+	case kinds == 0:
+		return sel, invalid(CodeEmptySelection, "select at least one profile, user id or email")
+	case kinds > 1:
+		return sel, invalid(CodeMixedSelection, "select profiles, user ids or emails, not several kinds at once")
+	}
+	var bad []string
+	for _, p := range nonBlank(req.Profiles) {
+		if id, ok := normalizeID(p); ok && strings.HasPrefix(id, prefixProfile) {
+			sel.ProfileIDs = appendNew(sel.ProfileIDs, id)
+		} else {
+			sel.ProfileNames = appendNew(sel.ProfileNames, p)
+		}
+	}
+	for _, u := range nonBlank(req.UserIDs) {
+		id, ok := normalizeID(u)
+		if !ok || !strings.HasPrefix(id, prefixUser) {
+			bad = append(bad, u)
+			continue
+		}
+		sel.UserIDs = appendNew(sel.UserIDs, id)
+	}
+	if len(bad) > 0 {
+		e := invalid(CodeInvalidID, "invalid Salesforce user id %s: want 15 or 18 letters and digits starting with 005", quoteAll(bad))
+		e.Values = bad
+		return sel, e
+	}
+	emails := nonBlank(req.Emails)
+	if len(emails) > s.maxEmails {
+		return sel, invalid(CodeTooManyEmails, "%d emails is more than the %d one import takes; split the list", len(emails), s.maxEmails)
+	}
+	sel.Emails = emails
+	return sel, nil
+}
+
+func nonBlank(l []string) []string {
+	var out []string
+	for _, v := range l {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+func appendNew(l []string, v string) []string {
+	if slices.Contains(l, v) {
+		return l
+	}
+	return append(l, v)
+}
