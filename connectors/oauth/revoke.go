@@ -17,8 +17,8 @@ var ErrRevokeUnsupported = errors.New("oauth: provider has no revocation endpoin
 
 // Revoke asks the provider to revoke token (access or refresh; revoking a
 // refresh token revokes its grant at Google, Salesforce and Zoom). A token
-// the provider already considers invalid (400 invalid_token) counts as
-// revoked and returns nil. Other failures are *Error values.
+// the provider already considers invalid (invalid_token, invalid_grant,
+// Zoom's "Invalid Token!") counts as revoked and returns nil. Other failures are *Error values.
 func (c *Client) Revoke(ctx context.Context, provider, token string) error {
 	p, err := c.provider("revoke", provider)
 	if err != nil {
@@ -50,9 +50,16 @@ func (c *Client) Revoke(ctx context.Context, provider, token string) error {
 		return nil
 	}
 	e := classifyResponse(p, "revoke", resp.StatusCode, resp.Header, body, c.now())
-	if e.Code == "invalid_token" {
+	if alreadyInvalid(e) {
 		return nil
 	}
 	e.Description = redact(e.Description, token, p.ClientSecret)
 	return e
+}
+
+// alreadyInvalid: the provider refuses to revoke because the token is dead
+// already, which is what revoking wanted.
+func alreadyInvalid(e *Error) bool {
+	return e.Code == "invalid_token" || e.Code == "invalid_grant" ||
+		(e.Code == "invalid_request" && strings.EqualFold(strings.TrimSpace(e.SubCode), "Invalid Token!"))
 }

@@ -21,8 +21,10 @@ type ErrorItem struct {
 // APIError is a non-2xx REST answer. Code, Message and Fields come from the
 // first element of the error array; Errors holds all of them.
 type APIError struct {
-	Status  int
-	Code    string // e.g. INVALID_SESSION_ID; empty when the body had none
+	Status int
+	Code   string // e.g. INVALID_SESSION_ID; empty when the body had none
+	// Message is Salesforce's text. For MALFORMED_QUERY and INVALID_FIELD it
+	// echoes the SOQL (names, emails): Error() leaves that part out.
 	Message string
 	Fields  []string
 	Errors  []ErrorItem
@@ -34,8 +36,8 @@ func (e *APIError) Error() string {
 	if e.Code != "" {
 		fmt.Fprintf(&b, " %s", e.Code)
 	}
-	if e.Message != "" {
-		fmt.Fprintf(&b, ": %s", e.Message)
+	if m := safeMessage(e.Message); m != "" {
+		fmt.Fprintf(&b, ": %s", m)
 	}
 	if len(e.Fields) > 0 {
 		fmt.Fprintf(&b, " (fields %s)", strings.Join(e.Fields, ", "))
@@ -100,6 +102,17 @@ func decodeAPIError(status int, body []byte) *APIError {
 		e.Message = snippet(b)
 	}
 	return e
+}
+
+// safeMessage drops the query Salesforce echoes in MALFORMED_QUERY and
+// INVALID_FIELD messages ("\nSELECT …\n ^\nERROR at Row:1:Column:8\nNo such
+// column …"): it may hold names and emails, and error strings end up in
+// logs. APIError.Message keeps the full text.
+func safeMessage(m string) string {
+	if i := strings.Index(m, "ERROR at Row"); i >= 0 {
+		m = m[i:]
+	}
+	return strings.Join(strings.Fields(m), " ")
 }
 
 func snippet(b []byte) string {

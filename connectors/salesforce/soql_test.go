@@ -145,11 +145,11 @@ func TestNormalizeID(t *testing.T) {
 		{"005xx000001SwiUAAS", "005xx000001SwiUAAS", true},
 		{"005xx000001SwiU", "005xx000001SwiUAAS", true},
 		{"", "", false},
-		{"005xx000001Swi", "", false},             // 14
-		{"005xx000001SwiUA", "", false},           // 16
-		{"005xx000001SwiU'", "", false},           // not alphanumeric
-		{"00Dx0000000BV7z9AG", "", false},         // suffix flags a digit as upper case
-		{"005xx000001SwiU!AS", "", false},         // bad suffix character
+		{"005xx000001Swi", "", false},     // 14
+		{"005xx000001SwiUA", "", false},   // 16
+		{"005xx000001SwiU'", "", false},   // not alphanumeric
+		{"00Dx0000000BV7z9AG", "", false}, // suffix flags a digit as upper case
+		{"005xx000001SwiU!AS", "", false}, // bad suffix character
 		{"005xx000001SwiUAAS' OR Id != '", "", false},
 	}
 	for _, tt := range tests {
