@@ -114,6 +114,7 @@ var emailDomains = []string{"", "", "", "", "", "", "gmail.com", "outlook.com", 
 func GenerateUsers(seed int64, n int, domain string) []UserSpec {
 	r := rand.New(rand.NewPCG(uint64(seed), 0x5eed))
 	users := make([]UserSpec, n)
+	seen := make(map[string]bool, n)
 	for i := range users {
 		first := firstNames[r.IntN(len(firstNames))]
 		last := lastNames[r.IntN(len(lastNames))]
@@ -132,6 +133,11 @@ func GenerateUsers(seed int64, n int, domain string) []UserSpec {
 		if r.IntN(4) == 0 {
 			email = strings.ToLower(local) + strconv.Itoa(r.IntN(100)) + "@" + dom
 		}
+		// Real orgs rarely share an address: make accidental collisions unique so the
+		// only duplicates are the deliberate case-variants below.
+		if seen[strings.ToLower(email)] {
+			email = local + "." + strconv.Itoa(i) + "@" + dom
+		}
 		switch x := r.IntN(1000); {
 		case x < 10:
 			email = ""
@@ -143,6 +149,9 @@ func GenerateUsers(seed int64, n int, domain string) []UserSpec {
 			email = strings.ToUpper(email[:1]) + email[1:]
 		case x < 180:
 			email = strings.ToUpper(email)
+		}
+		if email != "" {
+			seen[strings.ToLower(email)] = true
 		}
 		profile := pickProfile(r)
 		active := r.IntN(10) != 0

@@ -153,3 +153,5 @@ func wantError(t testing.TB, r response, status int, code string) restError {
 	}
 	return errs[0]
 }
+
+func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
