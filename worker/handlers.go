@@ -13,6 +13,8 @@ type Services struct {
 	EventRetention time.Duration
 	// Invites sends invitation emails (invites:send); nil leaves the task unregistered.
 	Invites InviteSender
+	// Permissions runs permission audits; a nil Auditor leaves them unregistered.
+	Permissions PermissionAudits
 }
 
 // Validate reports a missing service.
@@ -35,5 +37,6 @@ func Register(w *Worker, s Services) error {
 	}
 	registerEvents(w, s)
 	registerInvitesSend(w, s)
+	registerPermissions(w, s)
 	return nil
 }

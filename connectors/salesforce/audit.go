@@ -127,9 +127,9 @@ func auditError(err error) error {
 	case e.Code == "API_DISABLED_FOR_ORG":
 		return fmt.Errorf("%w: %w", permissions.ErrOrgAPIDisabled, err)
 	case IsRequestLimit(err):
-		rl := &permissions.RateLimitError{Daily: IsDailyLimit(err), RetryAfter: concurrencyLimitRetry}
+		rl := &permissions.RateLimitError{Daily: IsDailyLimit(err), Delay: concurrencyLimitRetry}
 		if rl.Daily {
-			rl.RetryAfter = dailyLimitRetry
+			rl.Delay = dailyLimitRetry
 		}
 		return errors.Join(rl, err)
 	}

@@ -253,7 +253,7 @@ func TestAuditRequestLimitIsRetryable(t *testing.T) {
 	}
 	_, err := (&salesforce.AuditProber{}).Probe(context.Background(), b.session())
 	var rl *permissions.RateLimitError
-	if !errors.Is(err, permissions.ErrRequestLimit) || !errors.As(err, &rl) || !rl.Daily || rl.RetryAfter < time.Minute {
+	if !errors.Is(err, permissions.ErrRequestLimit) || !errors.As(err, &rl) || !rl.Daily || rl.Delay < time.Minute {
 		t.Fatalf("probe error = %v, want a daily RateLimitError", err)
 	}
 }

@@ -154,7 +154,7 @@ type RateLimitError struct {
 	// the concurrency limit (retry in seconds).
 	Daily bool
 	// RetryAfter is how long to wait before trying again.
-	RetryAfter time.Duration
+	Delay time.Duration
 }
 
 func (e *RateLimitError) Error() string {
@@ -166,3 +166,6 @@ func (e *RateLimitError) Error() string {
 
 // Is makes errors.Is(err, ErrRequestLimit) true.
 func (e *RateLimitError) Is(target error) bool { return target == ErrRequestLimit }
+
+// RetryAfter is how long to wait; the worker retries after it without spending a retry.
+func (e *RateLimitError) RetryAfter() time.Duration { return e.Delay }

@@ -1,0 +1,109 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/robfig/cron/v3"
+	"github.com/rs/zerolog"
+
+	"tether/jobs"
+	"tether/sync/permissions"
+)
+
+// PermissionAuditor runs one org's permission audit (permissions.Service).
+type PermissionAuditor interface {
+	Audit(ctx context.Context, orgID string) (permissions.Report, error)
+}
+
+// TeamOrgLister pages through the orgs that have a team-level Salesforce connection.
+type TeamOrgLister interface {
+	ListOrgsWithTeamConnection(ctx context.Context, afterID string, limit int) ([]string, error)
+}
+
+// Enqueuer queues tasks (an *asynq.Client).
+type Enqueuer interface {
+	EnqueueContext(ctx context.Context, t *asynq.Task, opts ...asynq.Option) (*asynq.TaskInfo, error)
+}
+
+// PermissionAudits are the permission-audit handlers' dependencies; a nil Auditor leaves
+// both tasks unregistered.
+type PermissionAudits struct {
+	Auditor PermissionAuditor
+	Orgs    TeamOrgLister
+	Queue   Enqueuer
+}
+
+// registerPermissions handles salesforce:audit_permissions and its daily sweep. A broken
+// connection or a missing permission is a report, so the task succeeds; a Salesforce
+// request limit is retried after the delay it asks for (without spending a retry); other
+// errors (5xx, store) are retried with backoff.
+func registerPermissions(w *Worker, s Services) {
+	a := s.Permissions
+	if a.Auditor == nil {
+		return
+	}
+	Handle(w, jobs.TypeAuditPermissions, func(ctx context.Context, p jobs.AuditPermissions) error {
+		r, err := a.Auditor.Audit(ctx, p.OrgID)
+		var rl *permissions.RateLimitError
+		if errors.As(err, &rl) {
+			return &RetryAfterError{Err: err, Delay: rl.Delay}
+		}
+		if err != nil {
+			return err
+		}
+		sum := permissions.Summarize(r.Checks)
+		zerolog.Ctx(ctx).Info().Str("org_id", p.OrgID).Str("report_id", r.ID).Int("missing", sum[string(permissions.ResultMissing)]).
+			Int("unknown", sum[string(permissions.ResultUnknown)]).Msg("permission audit")
+		writeResult(ctx, r.ID)
+		return nil
+	})
+	if a.Orgs == nil || a.Queue == nil {
+		return
+	}
+	Handle(w, jobs.TypeAuditPermissionsSweep, func(ctx context.Context, p jobs.AuditPermissionsSweep) error {
+		slot, err := jobs.SlotTime(p.Slot)
+		if err != nil {
+			return Permanent(err)
+		}
+		n, after := 0, ""
+		for {
+			ids, err := a.Orgs.ListOrgsWithTeamConnection(ctx, after, 500)
+			if err != nil {
+				return fmt.Errorf("audit sweep %s: list orgs after %q: %w", p.Slot, after, err)
+			}
+			for _, id := range ids {
+				t, err := jobs.NewDailyAuditPermissionsTask(id, slot)
+				if err != nil {
+					return Permanent(err)
+				}
+				// A conflict means this org's audit for the day is queued already (a
+				// retried sweep, another replica): that is the point of the TaskID.
+				if _, err := a.Queue.EnqueueContext(ctx, t); err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
+					return fmt.Errorf("audit sweep %s: enqueue org %s: %w", p.Slot, id, err)
+				}
+				n++
+			}
+			if len(ids) < 500 {
+				break
+			}
+			after = ids[len(ids)-1]
+		}
+		zerolog.Ctx(ctx).Info().Int("orgs", n).Msg("permission audits enqueued")
+		writeResult(ctx, fmt.Sprintf("orgs=%d", n))
+		return nil
+	})
+}
+
+// PermissionsPeriodic is the daily audit sweep for the scheduler; spec is a 5-field cron
+// expression in UTC (e.g. "17 3 * * *").
+func PermissionsPeriodic(spec string) (Periodic, error) {
+	sch, err := cron.ParseStandard(spec)
+	if err != nil {
+		return Periodic{}, fmt.Errorf("permission audit schedule %q: %w", spec, err)
+	}
+	return Periodic{Name: jobs.TypeAuditPermissionsSweep, Schedule: sch, Task: jobs.NewAuditPermissionsSweepTask, CatchUp: 24 * time.Hour}, nil
+}
