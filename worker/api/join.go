@@ -1,0 +1,157 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"html/template"
+	"net/http"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"tether/connectors/oauth"
+	"tether/connectors/salesforce"
+	"tether/sync/onboarding"
+	"tether/sync/vault"
+)
+
+// connectCookie carries the connect nonce from /join to the OAuth callback, binding the
+// callback to the browser that followed the Join link.
+const connectCookie = "tether_connect"
+
+// JoinParams are the Join flow's dependencies.
+type JoinParams struct {
+	Joiner *onboarding.Joiner
+	Logger zerolog.Logger
+	// SecureCookie sets the Secure flag on the connect cookie; true when PUBLIC_URL is
+	// https.
+	SecureCookie bool
+}
+
+// NewJoin returns the handler of GET /join/{token} and GET /oauth/salesforce/callback.
+// Pages never say which emails or orgs exist: an unknown token is a plain 404.
+func NewJoin(p JoinParams) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /join/{token}", func(w http.ResponseWriter, r *http.Request) {
+		res, err := p.Joiner.Accept(r.Context(), r.PathValue("token"))
+		if err != nil {
+			joinError(w, p.Logger, err)
+			return
+		}
+		if res.ConnectURL != "" {
+			http.SetCookie(w, &http.Cookie{Name: connectCookie, Value: res.Nonce, Path: "/oauth/salesforce",
+				MaxAge: int(onboarding.DefaultStateTTL / time.Second), HttpOnly: true, Secure: p.SecureCookie, SameSite: http.SameSiteLaxMode})
+			http.Redirect(w, r, res.ConnectURL, http.StatusFound)
+			return
+		}
+		page(w, http.StatusOK, "Welcome to "+res.OrgName, "You have joined "+res.OrgName+". You can close this page.")
+	})
+	mux.HandleFunc("GET /oauth/salesforce/callback", func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		if e := q.Get("error"); e != "" {
+			page(w, http.StatusBadRequest, "Salesforce was not connected",
+				"Salesforce said: "+q.Get("error_description")+". Follow the link in your invitation email to try again.")
+			return
+		}
+		nonce := ""
+		if c, err := r.Cookie(connectCookie); err == nil {
+			nonce = c.Value
+		}
+		res, err := p.Joiner.FinishConnect(r.Context(), q.Get("state"), q.Get("code"), nonce)
+		if err != nil {
+			joinError(w, p.Logger, err)
+			return
+		}
+		http.SetCookie(w, &http.Cookie{Name: connectCookie, Path: "/oauth/salesforce", MaxAge: -1})
+		page(w, http.StatusOK, "Salesforce connected", "Your Salesforce account is connected to "+res.OrgName+". You can close this page.")
+	})
+	return mux
+}
+
+func joinError(w http.ResponseWriter, log zerolog.Logger, err error) {
+	switch {
+	case errors.Is(err, onboarding.ErrInvalidToken):
+		page(w, http.StatusNotFound, "Invitation not found", onboarding.ErrInvalidToken.Error()+". Check that you copied the whole link, or ask your admin for a new invitation.")
+	case errors.Is(err, onboarding.ErrTokenUsed), errors.Is(err, onboarding.ErrTokenExpired):
+		page(w, http.StatusGone, "Invitation no longer valid", rootMessage(err)+". Ask your admin to resend the invitation.")
+	case errors.Is(err, onboarding.ErrWrongAccount):
+		page(w, http.StatusForbidden, "Wrong Salesforce account", onboarding.ErrWrongAccount.Error()+
+			". Nothing was saved. Sign out of Salesforce, then follow the link in your invitation email and sign in as the invited user.")
+	case errors.Is(err, onboarding.ErrBadState), errors.Is(err, onboarding.ErrStateExpired):
+		page(w, http.StatusBadRequest, "Salesforce was not connected", rootMessage(err)+". Follow the link in your invitation email to try again.")
+	case errors.Is(err, onboarding.ErrConnectFailed):
+		log.Warn().Err(err).Msg("salesforce connect failed")
+		page(w, http.StatusBadGateway, "Salesforce was not connected", "Salesforce could not complete the sign-in. Follow the link in your invitation email to try again.")
+	default:
+		log.Error().Err(err).Msg("join")
+		page(w, http.StatusInternalServerError, "Something went wrong", "Please try again in a minute.")
+	}
+}
+
+// rootMessage is the sentinel's text, without the wrapping that carries ids.
+func rootMessage(err error) string {
+	for _, s := range []error{onboarding.ErrTokenUsed, onboarding.ErrTokenExpired, onboarding.ErrBadState, onboarding.ErrStateExpired} {
+		if errors.Is(err, s) {
+			return s.Error()
+		}
+	}
+	return "this link cannot be used"
+}
+
+var pageTmpl = template.Must(template.New("page").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{{.Title}}</title></head>
+<body style="font-family:sans-serif;max-width:40em;margin:3em auto"><h1>{{.Title}}</h1><p>{{.Text}}</p></body></html>
+`))
+
+func page(w http.ResponseWriter, status int, title, text string) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Referrer-Policy", "no-referrer") // the Join link's token is in the URL
+	w.WriteHeader(status)
+	_ = pageTmpl.Execute(w, map[string]string{"Title": title, "Text": text})
+}
+
+// SalesforceConnector runs the Salesforce web-server flow for onboarding through the OAuth
+// client's "salesforce" provider.
+type SalesforceConnector struct {
+	OAuth *oauth.Client
+	// LoginURL is the Salesforce login base (TETHER_SALESFORCE_LOGIN_URL).
+	LoginURL string
+	ClientID string
+	// RedirectURI is PUBLIC_URL/oauth/salesforce/callback.
+	RedirectURI string
+	// Scopes requested; nil means api, refresh_token, id.
+	Scopes []string
+}
+
+var _ onboarding.Connector = SalesforceConnector{}
+
+// AuthURL implements onboarding.Connector.
+func (c SalesforceConnector) AuthURL(state, challenge, loginHint string) string {
+	scopes := c.Scopes
+	if scopes == nil {
+		scopes = []string{"api", "refresh_token", "id"}
+	}
+	return oauth.AuthCodeURL(oauth.AuthCodeRequest{AuthURL: oauth.SalesforceAuthURL(c.LoginURL), ClientID: c.ClientID,
+		RedirectURI: c.RedirectURI, Scopes: scopes, State: state, CodeChallenge: challenge, LoginHint: loginHint})
+}
+
+// Exchange implements onboarding.Connector.
+func (c SalesforceConnector) Exchange(ctx context.Context, code, verifier string) (onboarding.Grant, error) {
+	ts, err := c.OAuth.Exchange(ctx, "salesforce", code, verifier, c.RedirectURI)
+	if err != nil {
+		return onboarding.Grant{}, err
+	}
+	id, err := salesforce.ParseIdentityURL(ts.ID)
+	if err != nil {
+		return onboarding.Grant{}, err
+	}
+	return onboarding.Grant{AccessToken: vault.NewToken(ts.AccessToken), RefreshToken: vault.NewToken(ts.RefreshToken),
+		OrgID: id.OrgID, UserID: id.UserID, InstanceURL: ts.InstanceURL, LoginURL: id.LoginURL,
+		Scopes: ts.Scopes, IssuedAt: ts.IssuedAt}, nil
+}
+
+// Revoke implements onboarding.Connector.
+func (c SalesforceConnector) Revoke(ctx context.Context, t vault.Token) error {
+	return c.OAuth.Revoke(ctx, "salesforce", t.Reveal())
+}

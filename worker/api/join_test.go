@@ -1,0 +1,258 @@
+package api_test
+
+import (
+	"crypto/rand"
+	"html"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"tether/connectors/oauth"
+	"tether/connectors/sandbox"
+	"tether/connectors/sandbox/sfdc"
+	"tether/sync/connections"
+	"tether/sync/directory"
+	"tether/sync/onboarding"
+	"tether/sync/store"
+	"tether/sync/store/storetest"
+	"tether/sync/vault"
+	"tether/worker/api"
+)
+
+// joinBundle is tether's Join handler on a real HTTP server, the sandbox's Salesforce on
+// another, a store and two active Salesforce users of one org.
+type joinBundle struct {
+	st       *store.Store
+	sb       *sandbox.Sandbox
+	keys     *vault.Keyring
+	tether   string // base URL
+	org      directory.Org
+	sfA, sfB sfdc.User
+}
+
+func setupJoin(t *testing.T, st *store.Store) *joinBundle {
+	t.Helper()
+	sb := sandbox.New(sandbox.Options{}) // consent page shown: the test signs in like a person
+	sbSrv := httptest.NewServer(sb)
+	t.Cleanup(func() { sb.Close(); sbSrv.Close() })
+	sfOrg, err := sb.Salesforce().AddOrg(sfdc.GenerateOrg(11, 20))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var active []sfdc.User
+	for _, id := range sb.Salesforce().Users(sfOrg) {
+		if u, ok := sb.Salesforce().User(id); ok && u.IsActive && u.UserType == "Standard" {
+			active = append(active, u)
+		}
+	}
+	if len(active) < 2 {
+		t.Fatalf("generated org has %d active standard users", len(active))
+	}
+	keys, _, err := vault.GenerateKeyring("k1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sf := oauth.Salesforce(sbSrv.URL + "/salesforce")
+	sf.ClientID, sf.ClientSecret = sandbox.DefaultSalesforceClientID, sandbox.DefaultSalesforceClientSecret
+	oc, err := oauth.New(oauth.Config{Providers: []oauth.Provider{sf}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	joiner, err := onboarding.NewJoiner(onboarding.JoinerConfig{Store: st, Vault: keys, Salesforce: api.SalesforceConnector{
+		OAuth: oc, LoginURL: sbSrv.URL + "/salesforce", ClientID: sandbox.DefaultSalesforceClientID,
+		RedirectURI: srv.URL + "/oauth/salesforce/callback"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux.Handle("/", api.NewJoin(api.JoinParams{Joiner: joiner, Logger: zerolog.Nop()}))
+	org, err := st.CreateOrg(t.Context(), directory.Org{Name: "Acme"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &joinBundle{st: st, sb: sb, keys: keys, tether: srv.URL, org: org, sfA: active[0], sfB: active[1]}
+}
+
+// invite creates a pending invite and returns its Join token.
+func (b *joinBundle) invite(t *testing.T, email string, src directory.InviteSource, sfUserID string, expires time.Time) (directory.Invite, string) {
+	t.Helper()
+	tok, err := onboarding.NewToken(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inv, err := b.st.CreateInvite(t.Context(), b.org.ID, directory.Invite{Email: email, Role: directory.RoleChat,
+		Source: src, SalesforceUserID: sfUserID, TokenHash: tok.Hash, ExpiresAt: expires})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return inv, tok.Plain
+}
+
+func browser(t *testing.T) *http.Client {
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &http.Client{Jar: jar, Timeout: 10 * time.Second}
+}
+
+var hiddenInput = regexp.MustCompile(`<input type="hidden" name="([^"]*)" value="([^"]*)">`)
+
+// join follows the Join link in c and, on the sandbox's consent page, signs in as login
+// and allows. It returns the final status and page.
+func (b *joinBundle) join(t *testing.T, c *http.Client, token, login string) (int, string) {
+	t.Helper()
+	resp, err := c.Get(b.tether + "/join/" + token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := readAll(t, resp)
+	if !strings.Contains(resp.Request.URL.Path, "/salesforce/services/oauth2/authorize") {
+		return resp.StatusCode, body
+	}
+	if resp.Request.URL.Query().Get("code_challenge_method") != "S256" || resp.Request.URL.Query().Get("code_challenge") == "" {
+		t.Fatalf("authorize request without PKCE S256: %s", resp.Request.URL)
+	}
+	form := url.Values{"login": {login}, "decision": {"allow"}}
+	for _, m := range hiddenInput.FindAllStringSubmatch(body, -1) {
+		form.Add(html.UnescapeString(m[1]), html.UnescapeString(m[2]))
+	}
+	resp, err = c.PostForm(resp.Request.URL.String(), form)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, readAll(t, resp)
+}
+
+func readAll(t *testing.T, resp *http.Response) string {
+	t.Helper()
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func TestJoinSalesforceInvite(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		t.Parallel()
+		b := setupJoin(t, st)
+		ctx := t.Context()
+		inv, token := b.invite(t, "ann@acme.example", directory.SourceSalesforce, b.sfA.ID[:15], time.Now().Add(time.Hour))
+
+		status, page := b.join(t, browser(t), token, b.sfA.Username)
+		if status != http.StatusOK || !strings.Contains(page, "Salesforce connected") {
+			t.Fatalf("join: %d %s", status, page)
+		}
+		got, err := st.GetInvite(ctx, b.org.ID, inv.ID)
+		if err != nil || got.Status != directory.InviteAccepted {
+			t.Fatalf("invite after join: %+v, %v", got, err)
+		}
+		u, err := st.GetUserByEmail(ctx, "ann@acme.example")
+		if err != nil {
+			t.Fatalf("user not created: %v", err)
+		}
+		m, err := st.GetMembershipByUser(ctx, b.org.ID, u.ID)
+		if err != nil || m.Status != directory.MembershipActive || m.Role != directory.RoleChat {
+			t.Fatalf("membership %+v, %v", m, err)
+		}
+		c, err := st.FindConnection(ctx, b.org.ID, m.ID, connections.KindSalesforce)
+		if err != nil || c.State != connections.StateHealthy || !onboarding.SameSalesforceID(c.ProviderAccountID, b.sfA.ID) {
+			t.Fatalf("connection %+v, %v", c, err)
+		}
+		// Sealed with the row id: it opens with it and not with another row's id.
+		rt, err := b.keys.OpenToken(c.RefreshTokenEnc, c.ID)
+		if err != nil || rt.IsZero() || strings.Contains(string(c.RefreshTokenEnc), rt.Reveal()) {
+			t.Fatalf("refresh token: %v", err)
+		}
+		if _, err := b.keys.OpenToken(c.RefreshTokenEnc, m.ID); err == nil {
+			t.Fatal("sealed token opened with another row id")
+		}
+
+		// The link is used now, and a callback replayed in another browser is refused.
+		if status, _ := b.join(t, browser(t), token, b.sfA.Username); status != http.StatusGone {
+			t.Fatalf("second use of the link: %d, want 410", status)
+		}
+	})
+}
+
+func TestJoinRefusesOtherSalesforceAccount(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		t.Parallel()
+		b := setupJoin(t, st)
+		ctx := t.Context()
+		_, token := b.invite(t, "bob@acme.example", directory.SourceSalesforce, b.sfB.ID, time.Now().Add(time.Hour))
+		revokes := b.sb.Counters().Endpoint(sandbox.Salesforce, "revoke").Calls
+
+		// Bob's invite, but Ann's Salesforce account signs in.
+		status, page := b.join(t, browser(t), token, b.sfA.Username)
+		if status != http.StatusForbidden || !strings.Contains(page, "Wrong Salesforce account") {
+			t.Fatalf("join as another account: %d %s", status, page)
+		}
+		u, err := st.GetUserByEmail(ctx, "bob@acme.example")
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := st.GetMembershipByUser(ctx, b.org.ID, u.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := st.FindConnection(ctx, b.org.ID, m.ID, connections.KindSalesforce)
+		if err == nil && (c.State == connections.StateHealthy || c.AccessTokenEnc != nil || c.RefreshTokenEnc != nil) {
+			t.Fatalf("a token of the wrong account was stored: %+v", c)
+		}
+		if n := b.sb.Counters().Endpoint(sandbox.Salesforce, "revoke").Calls; n != revokes+1 {
+			t.Fatalf("revoke calls %d, want %d (the refused grant is given back)", n, revokes+1)
+		}
+
+		// Following the link again lets Bob connect the right account.
+		status, page = b.join(t, browser(t), token, b.sfB.Username)
+		if status != http.StatusOK || !strings.Contains(page, "Salesforce connected") {
+			t.Fatalf("retry as the invited account: %d %s", status, page)
+		}
+	})
+}
+
+func TestJoinRefusesBadLinks(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		t.Parallel()
+		b := setupJoin(t, st)
+		_, expired := b.invite(t, "old@acme.example", directory.SourceEmail, "", time.Now().Add(-time.Minute))
+		inv, fine := b.invite(t, "new@acme.example", directory.SourceEmail, "", time.Now().Add(time.Hour))
+		unknown, _ := onboarding.NewToken(rand.Reader)
+		c := browser(t)
+		for _, tt := range []struct {
+			name, token string
+			want        int
+		}{
+			{"expired", expired, http.StatusGone},
+			{"unknown", unknown.Plain, http.StatusNotFound},
+			{"malformed", "not-a-token", http.StatusNotFound},
+			{"email invite", fine, http.StatusOK},
+			{"used", fine, http.StatusGone},
+		} {
+			if status, page := b.join(t, c, tt.token, ""); status != tt.want {
+				t.Errorf("%s link: %d, want %d: %s", tt.name, status, tt.want, page)
+			} else if strings.Contains(page, "@acme.example") {
+				t.Errorf("%s link: page names an email: %s", tt.name, page)
+			}
+		}
+		if got, _ := st.GetInvite(t.Context(), b.org.ID, inv.ID); got.Status != directory.InviteAccepted {
+			t.Fatalf("email invite is %s after join", got.Status)
+		}
+	})
+}
