@@ -205,6 +205,7 @@ func TestAuditCompositeBaseline(t *testing.T) {
 func TestRemoveEachTeamPermission(t *testing.T) {
 	for _, p := range TeamPermissions() {
 		t.Run(string(p), func(t *testing.T) {
+			t.Parallel()
 			tb := setup(t, 3)
 			if ok, err := tb.srv.HasPermission(tb.teamID, p); err != nil || !ok {
 				t.Fatalf("team user lacks %s before removal (%v)", p, err)

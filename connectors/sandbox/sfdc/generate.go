@@ -114,15 +114,15 @@ var emailDomains = []string{"", "", "", "", "", "", "gmail.com", "outlook.com", 
 func GenerateUsers(seed int64, n int, domain string) []UserSpec {
 	r := rand.New(rand.NewPCG(uint64(seed), 0x5eed))
 	users := make([]UserSpec, n)
+	firstLocal, lastLocal := localParts(firstNames), localParts(lastNames)
 	seen := make(map[string]bool, n)
 	for i := range users {
-		first := firstNames[r.IntN(len(firstNames))]
-		last := lastNames[r.IntN(len(lastNames))]
+		fi, li := r.IntN(len(firstNames)), r.IntN(len(lastNames))
+		first, last := firstNames[fi], lastNames[li]
+		local := firstLocal[fi] + "." + lastLocal[li]
 		if r.IntN(50) == 0 {
-			first = "" // FirstName is optional in Salesforce
+			first, local = "", lastLocal[li] // FirstName is optional in Salesforce
 		}
-		local := strings.ToLower(asciiOnly(first + "." + last))
-		local = strings.Trim(local, ".")
 		company := domain + ".example.com"
 		username := local + "." + strconv.Itoa(i) + "@" + company
 		dom := emailDomains[r.IntN(len(emailDomains))]
@@ -214,6 +214,14 @@ func flipCase(r *rand.Rand, s string) string {
 		}
 	}
 	return string(b)
+}
+
+func localParts(names []string) []string {
+	out := make([]string, len(names))
+	for i, n := range names {
+		out[i] = strings.ToLower(asciiOnly(n))
+	}
+	return out
 }
 
 // asciiOnly keeps usernames and emails ASCII, as most orgs' are.

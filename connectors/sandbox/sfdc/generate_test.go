@@ -12,7 +12,7 @@ func TestNormalizeID(t *testing.T) {
 		in, want string
 		ok       bool
 	}{
-		{"001D000000IqhSL", "001D000000IqhSLIAZ", true},   // Salesforce's documented example
+		{"001D000000IqhSL", "001D000000IqhSLIAZ", true}, // Salesforce's documented example
 		{"001D000000IqhSLIAZ", "001D000000IqhSLIAZ", true},
 		{"001d000000iqhsliaz", "001D000000IqhSLIAZ", true}, // 18-char ids are case-insensitive
 		{"001D000000IqhSLAAA", "001d000000iqhslAAA", true}, // the suffix decides the case

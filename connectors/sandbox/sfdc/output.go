@@ -114,7 +114,10 @@ func (s *Server) appendRecord(b []byte, version string, o *objectDef, nodes []*p
 	b = append(b, "/sobjects/"...)
 	b = append(b, o.Name...)
 	b = append(b, '/')
-	if id, ok := s.value(o, o.byLower["id"], row).(string); ok {
+	u, isUser := row.(*user)
+	if isUser {
+		b = append(b, u.ID...)
+	} else if id, ok := s.value(o, o.byLower["id"], row).(string); ok {
 		b = append(b, id...)
 	}
 	b = append(b, `"}`...)
@@ -122,6 +125,10 @@ func (s *Server) appendRecord(b []byte, version string, o *objectDef, nodes []*p
 		b = append(b, ',', '"')
 		b = append(b, n.key...)
 		b = append(b, '"', ':')
+		if isUser && n.userWriter != nil {
+			b = n.userWriter(b, u)
+			continue
+		}
 		if n.field != nil {
 			b = appendValue(b, s.value(n.owner, n.field, row))
 			continue
@@ -162,6 +169,13 @@ func appendValue(b []byte, v any) []byte {
 		return append(b, '"')
 	}
 	return append(b, "null"...)
+}
+
+func appendStringOrNull(b []byte, s string) []byte {
+	if s == "" {
+		return append(b, "null"...)
+	}
+	return appendString(b, s)
 }
 
 const hexDigits = "0123456789abcdef"

@@ -119,12 +119,13 @@ func batchSize(h http.Header) int {
 // projNode is one key of an output record: a field, or a parent relationship with its own
 // fields.
 type projNode struct {
-	key      string
-	field    *fieldDef
-	owner    *objectDef
-	rel      *fieldDef
-	target   *objectDef
-	children []*projNode
+	key        string
+	userWriter func([]byte, *user) []byte // fast path when owner is User
+	field      *fieldDef
+	owner      *objectDef
+	rel        *fieldDef
+	target     *objectDef
+	children   []*projNode
 }
 
 func (n *projNode) child(key string) *projNode {
@@ -268,7 +269,11 @@ func (s *Server) bindSelect(q *queryCtx, ast *soql.Query, p *plan) *apiError {
 			}
 			n = c
 		}
-		n.children = append(n.children, &projNode{key: bp.field.Name, field: bp.field, owner: bp.owner})
+		leaf := &projNode{key: bp.field.Name, field: bp.field, owner: bp.owner}
+		if bp.owner.Name == "User" {
+			leaf.userWriter = userWriters[bp.field.Name]
+		}
+		n.children = append(n.children, leaf)
 	}
 	return nil
 }
@@ -283,12 +288,9 @@ func (s *Server) sortRows(keys []orderKey, rows []any) {
 			vals[k][i] = s.get(key.bp, r)
 		}
 	}
-	order := make([]int, len(rows))
-	for i := range order {
-		order[i] = i
-	}
-	sort.SliceStable(order, func(a, b int) bool {
-		ia, ib := order[a], order[b]
+	// Rows come in creation order, which often already is the requested order (ORDER BY
+	// Id on generated ids); an index scan would not sort either.
+	less := func(ia, ib int) bool {
 		for k, key := range keys {
 			va, vb := vals[k][ia], vals[k][ib]
 			if va == nil || vb == nil {
@@ -307,12 +309,24 @@ func (s *Server) sortRows(keys []orderKey, rows []any) {
 			return c < 0
 		}
 		return false
-	})
-	sorted := make([]any, len(rows))
-	for i, o := range order {
-		sorted[i] = rows[o]
 	}
-	copy(rows, sorted)
+	sorted := true
+	for i := 1; i < len(rows) && sorted; i++ {
+		sorted = !less(i, i-1)
+	}
+	if sorted {
+		return
+	}
+	order := make([]int, len(rows))
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(a, b int) bool { return less(order[a], order[b]) })
+	out := make([]any, len(rows))
+	for i, o := range order {
+		out[i] = rows[o]
+	}
+	copy(rows, out)
 }
 
 // compareValues orders two non-null values of one field type.

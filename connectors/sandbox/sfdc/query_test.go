@@ -35,7 +35,7 @@ func (h *headerRT) RoundTrip(r *http.Request) (*http.Response, error) {
 }
 
 func TestSimpleforcePagination(t *testing.T) {
-	tb := setup(t, 5000)
+	tb := setup(t, 2500)
 	const soql = "SELECT Id, Username, Email, FirstName, LastName, Name, IsActive, UserType, ProfileId, Profile.Name, SmallPhotoUrl, FullPhotoUrl, IsProfilePhotoActive FROM User WHERE IsActive = true AND UserType = 'Standard' ORDER BY Id"
 
 	// The expected set, computed from the scenario rather than from the sandbox's output.
@@ -46,7 +46,7 @@ func TestSimpleforcePagination(t *testing.T) {
 			want++
 		}
 	}
-	if want < 4000 {
+	if want < 2000 {
 		t.Fatalf("only %d active standard users generated", want)
 	}
 

@@ -3,6 +3,7 @@ package sfdc
 import (
 	"hash/fnv"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -136,11 +137,23 @@ func nilIfEmpty(s string) any {
 }
 
 func (u *user) photoURL(size string) string {
-	base := "https://" + u.org.Domain + "--c.na1.content.force.com/profilephoto/"
-	if !u.PhotoActive {
-		return base + "005/" + size
+	return string(u.appendPhotoURL(nil, size))
+}
+
+// appendPhotoURL writes the photo URL: the default silhouette (/profilephoto/005/T) when
+// the user has no photo, as Salesforce does.
+func (u *user) appendPhotoURL(b []byte, size string) []byte {
+	b = append(b, "https://"...)
+	b = append(b, u.org.Domain...)
+	b = append(b, "--c.na1.content.force.com/profilephoto/"...)
+	if u.PhotoActive {
+		b = append(b, "729"...)
+		b = append(b, u.ID[3:15]...)
+	} else {
+		b = append(b, "005"...)
 	}
-	return base + "729" + u.ID[3:15] + "/" + size
+	b = append(b, '/')
+	return append(b, size...)
 }
 
 // value returns field f of row (nil for null). Fields the sandbox does not model are
@@ -166,9 +179,10 @@ func (s *Server) value(o *objectDef, f *fieldDef, row any) any {
 		case "CompanyName":
 			return r.org.Name
 		case "Alias":
-			return r.Alias
+			return alias(r.FirstName, r.LastName)
 		case "CommunityNickname":
-			return r.Nickname
+			nick, _, _ := strings.Cut(r.Username, "@")
+			return nick
 		case "IsActive":
 			return r.IsActive
 		case "TimeZoneSidKey":
@@ -275,7 +289,7 @@ func (s *Server) value(o *objectDef, f *fieldDef, row any) any {
 	case *psa:
 		switch f.Name {
 		case "Id":
-			return r.ID
+			return r.id()
 		case "AssigneeId":
 			return r.user.ID
 		case "PermissionSetId":
@@ -351,6 +365,37 @@ func (s *Server) value(o *objectDef, f *fieldDef, row any) any {
 		return false
 	}
 	return nil
+}
+
+// userWriters append hot User fields without boxing them in an interface; the import
+// query's pages are made of these. Fields not listed go through value.
+var userWriters = map[string]func(b []byte, u *user) []byte{
+	"Id":                   func(b []byte, u *user) []byte { return appendString(b, u.ID) },
+	"Username":             func(b []byte, u *user) []byte { return appendString(b, u.Username) },
+	"Email":                func(b []byte, u *user) []byte { return appendStringOrNull(b, u.Email) },
+	"FirstName":            func(b []byte, u *user) []byte { return appendStringOrNull(b, u.FirstName) },
+	"LastName":             func(b []byte, u *user) []byte { return appendString(b, u.LastName) },
+	"Name":                 func(b []byte, u *user) []byte { return appendString(b, u.Name) },
+	"Title":                func(b []byte, u *user) []byte { return appendStringOrNull(b, u.Title) },
+	"IsActive":             func(b []byte, u *user) []byte { return strconv.AppendBool(b, u.IsActive) },
+	"UserType":             func(b []byte, u *user) []byte { return appendString(b, u.UserType) },
+	"ProfileId":            func(b []byte, u *user) []byte { return appendString(b, u.profile.ID) },
+	"TimeZoneSidKey":       func(b []byte, u *user) []byte { return appendString(b, u.TimeZone) },
+	"ManagerId":            func(b []byte, u *user) []byte { return appendStringOrNull(b, u.ManagerID) },
+	"UserRoleId":           func(b []byte, u *user) []byte { return append(b, "null"...) },
+	"IsProfilePhotoActive": func(b []byte, u *user) []byte { return strconv.AppendBool(b, u.PhotoActive) },
+	"UserPermissionsMarketingUser": func(b []byte, u *user) []byte {
+		return strconv.AppendBool(b, u.MarketingUser)
+	},
+	"SmallPhotoUrl": func(b []byte, u *user) []byte {
+		return append(u.appendPhotoURL(append(b, '"'), "T"), '"')
+	},
+	"FullPhotoUrl": func(b []byte, u *user) []byte {
+		return append(u.appendPhotoURL(append(b, '"'), "F"), '"')
+	},
+	"MediumPhotoUrl": func(b []byte, u *user) []byte {
+		return append(u.appendPhotoURL(append(b, '"'), "M"), '"')
+	},
 }
 
 // follow returns the parent row a relationship field points at, or nil.

@@ -27,7 +27,7 @@ type org struct {
 
 type user struct {
 	ID, Username, Email, FirstName, LastName, Name string
-	Alias, Nickname, Title, UserType, TimeZone     string
+	Title, UserType, TimeZone                      string
 	ManagerID                                      string
 	IsActive, MarketingUser, PhotoActive           bool
 	created, lastLogin                             time.Time
@@ -83,10 +83,12 @@ type permSet struct {
 }
 
 type psa struct {
-	ID   string
-	user *user
-	ps   *permSet
+	serial uint64 // the id is derived on demand: 100,000 users need no 100,000 id strings
+	user   *user
+	ps     *permSet
 }
+
+func (a *psa) id() string { return MakeID(PrefixPSA, a.serial) }
 
 // canonicalUserPerm maps "apienabled"/"PermissionsApiEnabled" to "ApiEnabled".
 func canonicalUserPerm(name string) (string, bool) {
@@ -292,6 +294,7 @@ func (s *Server) loadOrg(spec OrgSpec) (*org, error) {
 		o.permsets = append(o.permsets, set)
 		profByKey[strings.ToLower(id)] = p
 		profByKey[strings.ToLower(ps.Name)] = p
+		profByKey[ps.Name] = p
 	}
 	psByKey := map[string]*permSet{}
 	for _, pss := range spec.PermissionSets {
@@ -318,7 +321,16 @@ func (s *Server) loadOrg(spec OrgSpec) (*org, error) {
 		users = append(users[:len(users):len(users)], GenerateUsers(spec.Generate.Seed, spec.Generate.Users, o.Domain)...)
 	}
 	o.users = make([]*user, 0, len(users))
-	pending := make(map[string]*user, len(users))
+	o.usersByID = make(map[string]*user, len(users))
+	// Usernames go straight into the server-wide index; a failed load takes them out again.
+	added := 0
+	defer func() {
+		if added >= 0 {
+			for _, u := range o.users[:added] {
+				delete(s.usersByName, strings.ToLower(u.Username))
+			}
+		}
+	}()
 	for i, us := range users {
 		id, err := idOr(us.ID, PrefixUser, uint64(i+1), "user")
 		if err != nil {
@@ -327,7 +339,10 @@ func (s *Server) loadOrg(spec OrgSpec) (*org, error) {
 		if _, dup := o.usersByID[id]; dup {
 			return nil, fmt.Errorf("org %s: user id %s used twice", o.ID, id)
 		}
-		p := profByKey[strings.ToLower(us.Profile)]
+		p := profByKey[us.Profile]
+		if p == nil {
+			p = profByKey[strings.ToLower(us.Profile)]
+		}
 		if p == nil {
 			if nid, ok := NormalizeID(us.Profile); ok {
 				p = profByKey[strings.ToLower(nid)]
@@ -340,7 +355,7 @@ func (s *Server) loadOrg(spec OrgSpec) (*org, error) {
 			return nil, fmt.Errorf("org %s: user %d: username and lastName are required", o.ID, i)
 		}
 		lname := strings.ToLower(us.Username)
-		if _, dup := s.usersByName[lname]; dup || pending[lname] != nil {
+		if _, dup := s.usersByName[lname]; dup {
 			return nil, fmt.Errorf("org %s: username %q already exists (usernames are unique across all orgs)", o.ID, us.Username)
 		}
 		u := &user{ID: id, Username: us.Username, Email: us.Email, FirstName: us.FirstName, LastName: us.LastName,
@@ -353,14 +368,12 @@ func (s *Server) loadOrg(spec OrgSpec) (*org, error) {
 			u.TimeZone = "America/Los_Angeles"
 		}
 		u.Name = strings.TrimSpace(u.FirstName + " " + u.LastName)
-		u.Alias = alias(u.FirstName, u.LastName)
-		u.Nickname = strings.SplitN(u.Username, "@", 2)[0]
 		u.created = o.created.Add(time.Duration(i%5000) * time.Hour)
 		if u.IsActive {
 			u.lastLogin = u.created.Add(time.Duration(24*30+i%720) * time.Hour)
 		}
 		o.nextPSA++
-		u.profilePSA = &psa{ID: MakeID(PrefixPSA, base|o.nextPSA), user: u, ps: p.ps}
+		u.profilePSA = &psa{serial: base | o.nextPSA, user: u, ps: p.ps}
 		o.psas = append(o.psas, u.profilePSA)
 		for _, name := range us.PermissionSets {
 			set := psByKey[strings.ToLower(name)]
@@ -373,7 +386,7 @@ func (s *Server) loadOrg(spec OrgSpec) (*org, error) {
 				return nil, fmt.Errorf("org %s: user %q: unknown permission set %q", o.ID, us.Username, name)
 			}
 			o.nextPSA++
-			a := &psa{ID: MakeID(PrefixPSA, base|o.nextPSA), user: u, ps: set}
+			a := &psa{serial: base | o.nextPSA, user: u, ps: set}
 			u.assigned = append(u.assigned, a)
 			o.psas = append(o.psas, a)
 		}
@@ -383,11 +396,10 @@ func (s *Server) loadOrg(spec OrgSpec) (*org, error) {
 		p.license.total++
 		o.users = append(o.users, u)
 		o.usersByID[id] = u
-		pending[lname] = u
+		s.usersByName[lname] = u
+		added++
 	}
-	for name, u := range pending {
-		s.usersByName[name] = u
-	}
+	added = -1 // success: keep the usernames
 	o.adminID = ""
 	for _, u := range o.users {
 		if u.profile.ps.user["ModifyAllData"] {
