@@ -1,0 +1,24 @@
+// Command tether runs tether's processes (worker, scheduler, serve, or all three), its
+// migrations and a self-contained demo. `tether --help` lists the verbs.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	go func() {
+		// After the first signal starts a graceful shutdown, a second one kills at once.
+		<-ctx.Done()
+		stop()
+	}()
+	if err := run(ctx, os.Args, os.Getenv, os.Stdin, os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "tether:", err)
+		os.Exit(1)
+	}
+}

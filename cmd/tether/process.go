@@ -1,0 +1,161 @@
+package main
+
+import (
+	"context"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/sync/errgroup"
+)
+
+// component is one long-running part of a process; it returns when ctx is done.
+type component func(ctx context.Context) error
+
+// runAll runs the components until ctx is done or one of them fails; a failure stops the
+// others. It returns the first failure, or nil after a clean shutdown.
+func runAll(ctx context.Context, cs ...component) error {
+	g, gctx := errgroup.WithContext(ctx)
+	for _, c := range cs {
+		g.Go(func() error { return c(gctx) })
+	}
+	return g.Wait()
+}
+
+func newWorkerCmd(e env) *cobra.Command {
+	return &cobra.Command{
+		Use:   "worker",
+		Short: "Run tasks from the critical, default and low queues",
+		Long: `Runs tether's task handlers on Asynq. Run as many replicas as you like against the same
+Redis. Needs TETHER_REDIS_URL, TETHER_ENCRYPTION_KEYS and a migrated database.
+
+On SIGTERM or SIGINT it stops taking tasks and gives running ones TETHER_SHUTDOWN_TIMEOUT
+to finish; any still running then go back to their queue and run again elsewhere.
+/healthz, /readyz and /metrics are served on TETHER_METRICS_ADDR.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			cfg, err := loadConfig(cmd, e)
+			if err != nil {
+				return err
+			}
+			if err := firstErr(cfg.RequireRedis("worker"), cfg.RequireEncryptionKeys("worker")); err != nil {
+				return err
+			}
+			d, cleanup, err := buildDeps(ctx, e, cfg, depsOptions{store: true, keyring: true})
+			if err != nil {
+				return err
+			}
+			defer cleanup()
+			cs := []component{func(ctx context.Context) error { return runWorker(ctx, d, tuning{}) }}
+			if cfg.MetricsAddr != "off" {
+				cs = append(cs, func(ctx context.Context) error { return runHTTP(ctx, d, serveOptions{addr: cfg.MetricsAddr}) })
+			}
+			return runAll(ctx, cs...)
+		},
+	}
+}
+
+func newSchedulerCmd(e env) *cobra.Command {
+	return &cobra.Command{
+		Use:   "scheduler",
+		Short: "Enqueue periodic tasks (events:prune, ...) on their schedules",
+		Long: `Enqueues each periodic task once per slot of its schedule. Safe to run as several
+replicas: each slot's task has a deterministic id, so Redis accepts one replica's enqueue
+and refuses the others'. On start it also enqueues the latest slot it missed (a no-op if
+that slot already ran). Needs TETHER_REDIS_URL; no database.
+/healthz, /readyz and /metrics are served on TETHER_METRICS_ADDR.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			cfg, err := loadConfig(cmd, e)
+			if err != nil {
+				return err
+			}
+			if err := cfg.RequireRedis("scheduler"); err != nil {
+				return err
+			}
+			d, cleanup, err := buildDeps(ctx, e, cfg, depsOptions{})
+			if err != nil {
+				return err
+			}
+			defer cleanup()
+			cs := []component{func(ctx context.Context) error { return runScheduler(ctx, d) }}
+			if cfg.MetricsAddr != "off" {
+				cs = append(cs, func(ctx context.Context) error { return runHTTP(ctx, d, serveOptions{addr: cfg.MetricsAddr}) })
+			}
+			return runAll(ctx, cs...)
+		},
+	}
+}
+
+func newServeCmd(e env) *cobra.Command {
+	return &cobra.Command{
+		Use:   "serve",
+		Short: "Serve HTTP: probes, /metrics and the queue monitoring UI",
+		Long: `Serves on TETHER_HTTP_ADDR:
+  /healthz      200 while the process is up
+  /readyz       200 when Redis and the database answer, 503 otherwise and while shutting down
+  /metrics      Prometheus: Asynq queue metrics and tether's own
+  /monitoring/  the Asynq monitoring UI (asynqmon), behind TETHER_ADMIN_USER/TETHER_ADMIN_PASSWORD
+Needs TETHER_REDIS_URL, TETHER_ENCRYPTION_KEYS and a migrated database.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			cfg, err := loadConfig(cmd, e)
+			if err != nil {
+				return err
+			}
+			if err := firstErr(cfg.RequireRedis("serve"), cfg.RequireEncryptionKeys("serve")); err != nil {
+				return err
+			}
+			d, cleanup, err := buildDeps(ctx, e, cfg, depsOptions{store: true, keyring: true, queueMetrics: true})
+			if err != nil {
+				return err
+			}
+			defer cleanup()
+			return runHTTP(ctx, d, serveOptions{addr: cfg.HTTPAddr, monitoring: true})
+		},
+	}
+}
+
+func newAllCmd(e env) *cobra.Command {
+	return &cobra.Command{
+		Use:   "all",
+		Short: "Run worker, scheduler and serve in one process (one machine)",
+		Long: `Runs the worker, the scheduler and the HTTP server in one process and applies pending
+migrations on start. Without TETHER_REDIS_URL it uses an embedded in-memory Redis and warns
+that queued tasks do not survive a restart. Needs TETHER_ENCRYPTION_KEYS.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			cfg, err := loadConfig(cmd, e)
+			if err != nil {
+				return err
+			}
+			if err := cfg.RequireEncryptionKeys("all"); err != nil {
+				return err
+			}
+			d, cleanup, err := buildDeps(ctx, e, cfg, depsOptions{store: true, migrate: true, keyring: true, queueMetrics: true, embeddedRedis: true})
+			if err != nil {
+				return err
+			}
+			defer cleanup()
+			return runAll(ctx,
+				func(ctx context.Context) error { return runWorker(ctx, d, tuning{}) },
+				func(ctx context.Context) error { return runScheduler(ctx, d) },
+				func(ctx context.Context) error {
+					return runHTTP(ctx, d, serveOptions{addr: cfg.HTTPAddr, monitoring: true})
+				},
+			)
+		},
+	}
+}
+
+func firstErr(errs ...error) error {
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+

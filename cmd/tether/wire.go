@@ -1,0 +1,253 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
+	"github.com/rs/zerolog"
+
+	"tether/config"
+	"tether/sync/events"
+	"tether/sync/store"
+	"tether/sync/vault"
+	"tether/worker"
+	"tether/worker/api"
+)
+
+// deps are what the components share within one process.
+type deps struct {
+	cfg     config.Config
+	log     zerolog.Logger
+	redis   asynq.RedisConnOpt
+	store   *store.Store   // nil for the scheduler, which needs none
+	keyring *vault.Keyring // nil where no tokens are handled
+	reg     *prometheus.Registry
+}
+
+// tuning lowers Asynq's polling intervals; zero keeps its defaults. The demo and tests use
+// it for snappy pickup.
+type tuning struct {
+	taskCheck, delayedCheck, janitor time.Duration
+}
+
+func newLogger(cfg config.Config, w io.Writer) zerolog.Logger {
+	level, err := zerolog.ParseLevel(cfg.LogLevel)
+	if err != nil {
+		level = zerolog.InfoLevel // Validate already refused anything else
+	}
+	if cfg.LogFormat == "console" {
+		w = zerolog.ConsoleWriter{Out: w, TimeFormat: time.TimeOnly, NoColor: true}
+	}
+	return zerolog.New(w).Level(level).With().Timestamp().Logger()
+}
+
+// openStore opens the configured store. With migrate it applies pending migrations;
+// otherwise it refuses a schema that is behind, naming the command that fixes it.
+func openStore(ctx context.Context, cfg config.Config, migrate bool) (*store.Store, error) {
+	st, err := store.Open(ctx, cfg.DatabaseURL.Reveal())
+	if err != nil {
+		return nil, err
+	}
+	if migrate {
+		if err := st.Migrate(ctx); err != nil {
+			_ = st.Close()
+			return nil, err
+		}
+		return st, nil
+	}
+	states, err := st.MigrationStatus(ctx)
+	if err != nil {
+		_ = st.Close()
+		return nil, err
+	}
+	var pending []string
+	for _, m := range states {
+		if !m.Applied {
+			pending = append(pending, m.Name)
+		}
+	}
+	if len(pending) > 0 {
+		_ = st.Close()
+		return nil, fmt.Errorf("the %s database schema is behind (%d migrations pending: %s): run `tether migrate up`", st.Backend(), len(pending), strings.Join(pending, ", "))
+	}
+	return st, nil
+}
+
+// redisPing builds a /readyz check on its own connection; close the returned client.
+func redisPing(opt asynq.RedisConnOpt) (api.Check, io.Closer) {
+	c := opt.MakeRedisClient().(redis.UniversalClient)
+	return api.RedisCheck(func(ctx context.Context) error { return c.Ping(ctx).Err() }), c
+}
+
+// runWorker runs tether's worker until ctx is done.
+func runWorker(ctx context.Context, d deps, tune tuning) error {
+	w, err := worker.New(worker.Params{
+		Redis:                    d.redis,
+		Logger:                   d.log.With().Str("component", "worker").Logger(),
+		Registerer:               d.reg,
+		Concurrency:              d.cfg.WorkerConcurrency,
+		ShutdownTimeout:          d.cfg.ShutdownTimeout,
+		TaskCheckInterval:        tune.taskCheck,
+		DelayedTaskCheckInterval: tune.delayedCheck,
+		JanitorInterval:          tune.janitor,
+	})
+	if err != nil {
+		return err
+	}
+	err = worker.Register(w, worker.Services{
+		Events:         events.NewService(d.store, nil),
+		EventRetention: d.cfg.EventRetention,
+	})
+	if err != nil {
+		return err
+	}
+	return w.Run(ctx)
+}
+
+// runScheduler runs the periodic-task scheduler until ctx is done.
+func runScheduler(ctx context.Context, d deps) error {
+	entries, err := worker.Periodics(d.cfg.PruneSchedule)
+	if err != nil {
+		return err
+	}
+	s, err := worker.NewScheduler(worker.SchedulerParams{
+		Redis:      d.redis,
+		Logger:     d.log.With().Str("component", "scheduler").Logger(),
+		Registerer: d.reg,
+		Entries:    entries,
+	})
+	if err != nil {
+		return err
+	}
+	return s.Run(ctx)
+}
+
+// serveOptions selects what an HTTP listener serves.
+type serveOptions struct {
+	addr       string
+	monitoring bool           // mount asynqmon behind the admin credentials
+	ready      func(net.Addr) // told the bound address; may be nil
+}
+
+// runHTTP serves the API (or the probes and /metrics only) until ctx is done; /readyz
+// turns 503 as soon as shutdown starts.
+func runHTTP(ctx context.Context, d deps, o serveOptions) error {
+	redisCheck, rc := redisPing(d.redis)
+	defer rc.Close()
+	checks := []api.Check{redisCheck}
+	if d.store != nil {
+		checks = append(checks, api.DatabaseCheck(d.store.Ping))
+	}
+	p := api.Params{
+		Logger:        d.log.With().Str("component", "http").Logger(),
+		Gatherer:      d.reg,
+		Checks:        checks,
+		AdminUser:     d.cfg.AdminUser,
+		AdminPassword: d.cfg.AdminPassword.Reveal(),
+	}
+	if o.monitoring {
+		mon := api.NewMonitoring(d.redis)
+		defer mon.Close()
+		p.Monitoring = mon
+		if !d.cfg.AdminPassword.IsSet() {
+			d.log.Warn().Msg("TETHER_ADMIN_PASSWORD is not set: /monitoring answers 503 until it is")
+		}
+	}
+	srv, err := api.New(p)
+	if err != nil {
+		return err
+	}
+	httpCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancel()
+	go func() {
+		<-ctx.Done()
+		srv.Drain()
+		// Give load balancers a moment to see /readyz fail before the listener closes.
+		time.Sleep(200 * time.Millisecond)
+		cancel()
+	}()
+	return api.ListenAndServe(httpCtx, o.addr, srv, p.Logger, o.ready)
+}
+
+// newRegistry returns the process's metrics registry; withQueues adds Asynq's queue
+// metrics (only serve and all export them, so replicas do not duplicate them).
+func newRegistry(redisOpt asynq.RedisConnOpt, withQueues bool) (*prometheus.Registry, func()) {
+	if !withQueues {
+		return api.NewRegistry(nil), func() {}
+	}
+	in := asynq.NewInspector(redisOpt)
+	return api.NewRegistry(in), func() { _ = in.Close() }
+}
+
+// errNotDurable is logged loudly when all falls back to the embedded Redis.
+var errNotDurable = errors.New("TETHER_REDIS_URL is not set: using an embedded in-memory Redis. Queued tasks are LOST when this process exits. Fine for trying tether; set TETHER_REDIS_URL for anything else")
+
+func warnLoudly(w io.Writer, log zerolog.Logger, err error) {
+	log.Warn().Msg(err.Error())
+	if w != nil && w != io.Discard {
+		fmt.Fprintf(w, "\n*** WARNING: %s ***\n\n", err)
+	}
+}
+
+// depsOptions says what a verb needs built.
+type depsOptions struct {
+	store, migrate, keyring, queueMetrics bool
+	embeddedRedis                         bool // fall back to miniredis when TETHER_REDIS_URL is unset
+}
+
+// buildDeps builds the shared dependencies of a process; cleanup releases them.
+func buildDeps(ctx context.Context, e env, cfg config.Config, o depsOptions) (deps, func(), error) {
+	d := deps{cfg: cfg, log: newLogger(cfg, e.stderr)}
+	var closers []func()
+	cleanup := func() {
+		for i := len(closers) - 1; i >= 0; i-- {
+			closers[i]()
+		}
+	}
+	fail := func(err error) (deps, func(), error) { cleanup(); return deps{}, nil, err }
+
+	if cfg.RedisURL.IsSet() {
+		opt, err := cfg.RedisConnOpt()
+		if err != nil {
+			return fail(err)
+		}
+		d.redis = opt
+	} else if o.embeddedRedis {
+		opt, _, stop, err := startEmbeddedRedis(ctx)
+		if err != nil {
+			return fail(err)
+		}
+		closers = append(closers, stop)
+		d.redis = opt
+		warnLoudly(e.stderr, d.log, errNotDurable)
+	} else {
+		return fail(errors.New("no Redis configured")) // the verbs check RequireRedis first
+	}
+	if o.keyring {
+		k, err := cfg.Keyring()
+		if err != nil {
+			return fail(err)
+		}
+		d.keyring = k
+	}
+	if o.store {
+		st, err := openStore(ctx, cfg, o.migrate)
+		if err != nil {
+			return fail(err)
+		}
+		closers = append(closers, func() { _ = st.Close() })
+		d.store = st
+	}
+	reg, closeReg := newRegistry(d.redis, o.queueMetrics)
+	closers = append(closers, closeReg)
+	d.reg = reg
+	return d, cleanup, nil
+}
