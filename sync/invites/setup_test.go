@@ -185,12 +185,17 @@ type recSender struct {
 	calls int
 	ids   []string
 	fail  int
+	// onQueue runs on every call, before it records (used to change the world mid-import).
+	onQueue func(call int)
 }
 
 func (s *recSender) QueueSends(_ context.Context, _ string, ids []string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.calls++
+	if s.onQueue != nil {
+		s.onQueue(s.calls)
+	}
 	if s.calls == s.fail {
 		return errTransient
 	}
