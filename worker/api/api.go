@@ -40,6 +40,9 @@ type Params struct {
 	// Monitoring is the Asynq UI (NewMonitoring), served under /monitoring/ to the admin.
 	// Nil: /monitoring/ answers 404.
 	Monitoring http.Handler
+	// Join serves GET /join/{token} and GET /oauth/salesforce/callback (NewJoin). Nil:
+	// those routes answer 404.
+	Join http.Handler
 	// AdminUser and AdminPassword guard /monitoring/ (and later the admin API) with HTTP
 	// basic auth. An empty password makes those routes answer 503: no password, no access.
 	AdminUser     string

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
 	"tether/connectors/oauth"
@@ -66,8 +67,9 @@ func setupJoin(t *testing.T, st *store.Store) *joinBundle {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mux := http.NewServeMux()
-	srv := httptest.NewServer(mux)
+	// tether serve's own handler, with the Join routes registered as serve does.
+	var handler http.Handler
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handler.ServeHTTP(w, r) }))
 	t.Cleanup(srv.Close)
 	joiner, err := onboarding.NewJoiner(onboarding.JoinerConfig{Store: st, Vault: keys, Salesforce: api.SalesforceConnector{
 		OAuth: oc, LoginURL: sbSrv.URL + "/salesforce", ClientID: sandbox.DefaultSalesforceClientID,
@@ -75,7 +77,12 @@ func setupJoin(t *testing.T, st *store.Store) *joinBundle {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mux.Handle("/", api.NewJoin(api.JoinParams{Joiner: joiner, Logger: zerolog.Nop()}))
+	server, err := api.New(api.Params{Gatherer: prometheus.NewRegistry(),
+		Join: api.NewJoin(api.JoinParams{Joiner: joiner, Logger: zerolog.Nop()})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	handler = server
 	org, err := st.CreateOrg(t.Context(), directory.Org{Name: "Acme"})
 	if err != nil {
 		t.Fatal(err)

@@ -11,6 +11,10 @@ func (s *Server) routes() {
 	s.mux.Handle("GET /healthz", s.handleHealthz())
 	s.mux.Handle("GET /readyz", s.handleReadyz())
 	s.mux.Handle("GET /metrics", promhttp.HandlerFor(s.p.Gatherer, promhttp.HandlerOpts{}))
+	if s.p.Join != nil {
+		s.mux.Handle("GET /join/{token}", s.p.Join)
+		s.mux.Handle("GET /oauth/salesforce/callback", s.p.Join)
+	}
 	if s.p.Monitoring != nil {
 		s.mux.Handle("GET /monitoring", http.RedirectHandler("/monitoring/", http.StatusMovedPermanently))
 		// asynqmon must be mounted at its root path plus "/": its own example's exact-path
