@@ -158,4 +158,3 @@ func firstErr(errs ...error) error {
 	}
 	return nil
 }
-
