@@ -73,11 +73,12 @@ const badOAuthToken = "Bad_OAuth_Token"
 func decodeAPIError(status int, body []byte) *APIError {
 	e := &APIError{Status: status}
 	b := bytes.TrimSpace(body)
+	parsed := false
 	switch {
 	case len(b) > 0 && b[0] == '[':
 		var items []ErrorItem
 		if json.Unmarshal(b, &items) == nil {
-			e.Errors = items
+			e.Errors, parsed = items, true
 		}
 	case len(b) > 0 && b[0] == '{':
 		var o struct {
@@ -98,7 +99,7 @@ func decodeAPIError(status int, body []byte) *APIError {
 	}
 	if len(e.Errors) > 0 {
 		e.Code, e.Message, e.Fields = e.Errors[0].ErrorCode, e.Errors[0].Message, e.Errors[0].Fields
-	} else if len(b) > 0 && b[0] != '<' {
+	} else if !parsed && len(b) > 0 && b[0] != '<' {
 		e.Message = snippet(b)
 	}
 	return e

@@ -18,9 +18,17 @@ type Limit struct {
 // and unknown keys are ignored. The daily allocation is
 // limits["DailyApiRequests"].
 func (c *Client) Limits(ctx context.Context) (map[string]Limit, error) {
-	var raw map[string]json.RawMessage
+	var raw json.RawMessage
 	if err := c.send(ctx, request{method: http.MethodGet, path: c.DataPath("limits")}, &raw); err != nil {
 		return nil, fmt.Errorf("limits: %w", err)
+	}
+	return decodeLimits(raw)
+}
+
+func decodeLimits(body []byte) (map[string]Limit, error) {
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(body, &raw); err != nil {
+		return nil, fmt.Errorf("limits: decode: %w", err)
 	}
 	out := make(map[string]Limit, len(raw))
 	for k, v := range raw {

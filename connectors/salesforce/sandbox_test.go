@@ -46,7 +46,7 @@ type setupOpts struct {
 	refresh func(b *testBundle) func(context.Context) (Session, error) // replaces the oauth refresh
 }
 
-func setup(t *testing.T, o setupOpts) *testBundle {
+func setup(t testing.TB, o setupOpts) *testBundle {
 	t.Helper()
 	b := &testBundle{sb: sandbox.New(sandbox.Options{})}
 	b.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -595,4 +595,74 @@ func TestOrgLevelErrors(t *testing.T) {
 			t.Errorf("invalid field: %v", err)
 		}
 	})
+}
+
+// instance_url can change on refresh (org migration); the replay and every
+// later call go to the new one.
+func TestInstanceURLChangeOnRefresh(t *testing.T) {
+	t.Parallel()
+	moved := func(b *testBundle) func(context.Context) (Session, error) {
+		return func(ctx context.Context) (Session, error) {
+			b.refreshN.Add(1)
+			ts, err := b.oauth.Refresh(ctx, "salesforce", b.grant.RefreshToken)
+			if err != nil {
+				return Session{}, err
+			}
+			b.mu.Lock()
+			b.access = ts.AccessToken
+			b.mu.Unlock()
+			return Session{AccessToken: ts.AccessToken, InstanceURL: strings.Replace(ts.InstanceURL, "127.0.0.1", "localhost", 1)}, nil
+		}
+	}
+	for _, p := range pagers {
+		t.Run(p.name, func(t *testing.T) {
+			t.Parallel()
+			b := setup(t, setupOpts{users: 5, pager: p.pager, refresh: moved})
+			var hosts []string
+			b.setWrapper(func(w http.ResponseWriter, r *http.Request) bool {
+				if strings.HasPrefix(r.URL.Path, "/salesforce/services/data/") {
+					b.mu.Lock()
+					hosts = append(hosts, strings.Split(r.Host, ":")[0])
+					b.mu.Unlock()
+				}
+				return false
+			})
+			if err := b.sb.ExpireAccessTokens(b.grant.GrantID); err != nil {
+				t.Fatal(err)
+			}
+			if err := Query(context.Background(), b.client, "SELECT Id FROM User", func([]idRow) error { return nil }); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := b.client.Describe(context.Background(), "Lead"); err != nil {
+				t.Fatal(err)
+			}
+			b.mu.Lock()
+			defer b.mu.Unlock()
+			if len(hosts) != 3 || hosts[0] != "127.0.0.1" || hosts[1] != "localhost" || hosts[2] != "localhost" {
+				t.Fatalf("hosts %v: want the replay and later calls on the new instance", hosts)
+			}
+			if !strings.Contains(b.client.InstanceURL(), "localhost") {
+				t.Errorf("InstanceURL() = %s", b.client.InstanceURL())
+			}
+		})
+	}
+}
+
+// BenchmarkQuery5000 pages 5,001 users (3 pages of up to 2,000) through
+// each pager against the sandbox; the difference is simpleforce's generic
+// decoding plus the re-encode into typed records.
+func BenchmarkQuery5000(b *testing.B) {
+	for _, p := range pagers {
+		b.Run(p.name, func(b *testing.B) {
+			bundle := setup(b, setupOpts{users: 5000, pager: p.pager})
+			b.ResetTimer()
+			for b.Loop() {
+				n := 0
+				err := Query(context.Background(), bundle.client, "SELECT Id, Username, Email, Name, IsActive, UserType, ProfileId, Profile.Name FROM User", func(r []userRecord) error { n += len(r); return nil })
+				if err != nil || n != 5001 {
+					b.Fatalf("%d rows: %v", n, err)
+				}
+			}
+		})
+	}
 }
