@@ -375,26 +375,36 @@ func (s *Sandbox) writeTokens(w http.ResponseWriter, r *http.Request, g *grant, 
 // idToken is an OpenID Connect ID token signed HS256 with the client secret (real providers
 // sign RS256 with published keys; tether does not verify ID tokens).
 func (s *Sandbox) idToken(g *grant, issuer, nonce string, now time.Time) string {
-	claims := map[string]any{"iss": issuer, "sub": g.subject, "aud": g.app.ClientID,
-		"iat": now.Unix(), "exp": now.Add(time.Hour).Unix()}
-	if nonce != "" {
-		claims["nonce"] = nonce
-	}
+	c := idClaims{Iss: issuer, Sub: g.subject, Aud: g.app.ClientID, Iat: now.Unix(), Exp: now.Add(time.Hour).Unix(), Nonce: nonce}
 	if g.provider() != Salesforce {
 		if u, ok := s.user(g.provider(), g.subject); ok {
-			claims["email"], claims["name"] = u.Email, u.name()
+			c.Email, c.Name = u.Email, u.name()
 			if g.provider() == Microsoft {
-				claims["preferred_username"], claims["oid"] = u.Email, u.ID
+				c.PreferredUsername, c.OID = u.Email, u.ID
 			}
 		}
 	}
 	enc := base64.RawURLEncoding
-	hdr := enc.EncodeToString([]byte(`{"alg":"HS256","typ":"JWT"}`))
-	body, _ := json.Marshal(claims)
-	signing := hdr + "." + enc.EncodeToString(body)
+	body, _ := json.Marshal(c)
+	signing := idTokenHeader + "." + enc.EncodeToString(body)
 	mac := hmac.New(sha256.New, []byte(g.app.ClientSecret))
 	mac.Write([]byte(signing))
 	return signing + "." + enc.EncodeToString(mac.Sum(nil))
+}
+
+var idTokenHeader = base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"HS256","typ":"JWT"}`))
+
+type idClaims struct {
+	Iss               string `json:"iss"`
+	Sub               string `json:"sub"`
+	Aud               string `json:"aud"`
+	Iat               int64  `json:"iat"`
+	Exp               int64  `json:"exp"`
+	Nonce             string `json:"nonce,omitempty"`
+	Email             string `json:"email,omitempty"`
+	Name              string `json:"name,omitempty"`
+	PreferredUsername string `json:"preferred_username,omitempty"`
+	OID               string `json:"oid,omitempty"`
 }
 
 // revoke serves Google's, Salesforce's and Zoom's revoke endpoints (Microsoft has none).
