@@ -60,6 +60,8 @@ type Config struct {
 	ZoomOAuthURL     string `env:"ZOOM_OAUTH_URL" envDefault:"https://zoom.us" example:"http://localhost:8090/zoom" doc:"Zoom OAuth base (/oauth/authorize, /oauth/token)."`
 	ZoomAPIURL       string `env:"ZOOM_API_URL" envDefault:"https://api.zoom.us" example:"http://localhost:8090/zoom-api" doc:"Zoom API base (/v2/...)."`
 
-	SMTPURL  Secret `env:"SMTP_URL" example:"smtp://user:password@localhost:1025" doc:"Mail server for invitations and reconnect reminders: smtp:// (STARTTLS when offered), smtps:// (TLS) or smtp+plain:// (no TLS, for a local mail sink)."`
-	MailFrom string `env:"MAIL_FROM" envDefault:"tether <tether@localhost>" example:"Acme Sales <no-reply@acme.example>" doc:"From address of the mail tether sends."`
+	SMTPURL    Secret        `env:"SMTP_URL" example:"smtp://user:password@localhost:1025" doc:"Mail server for invitations and reconnect reminders: smtp:// (STARTTLS when offered), smtps:// (TLS) or smtp+plain:// (no TLS, for a local mail sink)."`
+	MailFrom   string        `env:"MAIL_FROM" envDefault:"tether <tether@localhost>" example:"Acme Sales <no-reply@acme.example>" doc:"From address of the mail tether sends."`
+	InviteFrom string        `env:"INVITE_FROM" example:"Acme Sales <invite@acme.example>" doc:"From address of invitation emails. Empty means MAIL_FROM."`
+	InviteTTL  time.Duration `env:"INVITE_TTL" envDefault:"168h" example:"72h" doc:"How long an invitation's Join link works after its email is sent."`
 }
