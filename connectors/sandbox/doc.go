@@ -38,6 +38,25 @@
 //     Salesforce valid until revoked unless the app sets an idle or absolute TTL.
 //   - Access tokens survive grant revocation only at Microsoft (JWTs live until expiry).
 //
+// Default apps (DefaultApps; RedirectURIs empty, so any http(s) redirect URI is accepted):
+//
+//	Salesforce  3MVG9sandbox.tether.salesforce / sandbox-salesforce-secret  (scopes api refresh_token id, no rotation)
+//	Google      tether-sandbox.apps.googleusercontent.com / GOCSPX-sandbox-google-secret
+//	Microsoft   00000000-0000-4000-8000-00000000c1d0 / sandbox~microsoft~secret
+//	Zoom        sandboxZoomClient / sandbox-zoom-secret  (scopes user:read:user meeting:write:meeting meeting:read:meeting)
+//
+// Default users (DefaultUsers) are ada@example.com at Google, Microsoft and Zoom;
+// Salesforce users come from the org data loaded into Salesforce() (package sfdc).
+//
+// Authorize without a browser: add sandbox_auto=allow (or deny) and login_hint=<user> to
+// the authorize URL, or set Options.AutoApprove; the response is the 302 to the redirect
+// URI. sandbox_grant_scopes=<subset> grants fewer scopes than requested (Google's granular
+// consent). Without those, GET renders an HTML consent form with Allow and Deny buttons.
+//
+// Seeding and faults from Go: IssueGrant/NewGrant, RevokeGrant, ExpireRefreshToken,
+// ExpireAccessTokens, SetScopes, SetAPIEnabled, Faults().Add, Counters, Advance; over HTTP
+// the same under /admin/ (see adminRoutes). Scenario files: see Scenario.
+//
 // Time comes from Options.Clock (plus Advance), so expiry rules are tested without sleeping.
 // Each grant keeps its 8 newest access tokens and 32 newest superseded refresh tokens; older
 // ones are forgotten (a forgotten token answers like an unknown one), which bounds memory

@@ -60,6 +60,7 @@ type grant struct {
 	subject string // provider user id (Salesforce 005...)
 	orgID   string // Salesforce only
 	created time.Time
+	seq     int64 // creation order
 
 	calls, refreshes, rotations, replays atomic.Int64
 
@@ -207,7 +208,8 @@ func userKey(a *appPolicy, subject string) string { return a.ClientID + "\x00" +
 func (s *store) newGrant(app *appPolicy, subject, orgID string, scopes []string, now time.Time) *grant {
 	g := &grant{app: app, subject: subject, orgID: orgID, created: now, scopes: scopes}
 	g.lastScope = joinScopes(app.Provider, scopes)
-	g.id = string(app.Provider[:2]) + "g" + itoa(s.nextID.Add(1))
+	g.seq = s.nextID.Add(1)
+	g.id = string(app.Provider[:2]) + "g" + itoa(g.seq)
 	var evict []*grant
 	s.mu.Lock()
 	s.grants[g.id] = g
@@ -266,7 +268,7 @@ func (s *store) allGrants() []*grant {
 		out = append(out, g)
 	}
 	s.mu.RUnlock()
-	slices.SortFunc(out, func(a, b *grant) int { return a.created.Compare(b.created) })
+	slices.SortFunc(out, func(a, b *grant) int { return int(a.seq - b.seq) })
 	return out
 }
 
