@@ -1,0 +1,371 @@
+package connections_test
+
+import (
+	"context"
+	"errors"
+	"net/http/httptest"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"tether/connectors/oauth"
+	"tether/connectors/sandbox"
+	"tether/connectors/sandbox/sfdc"
+	"tether/sync/connections"
+	"tether/sync/directory"
+	"tether/sync/store"
+	"tether/sync/store/storetest"
+	"tether/sync/vault"
+	"tether/worker/redislock"
+	"tether/worker/redisstash"
+	"tether/worker/redistest"
+)
+
+const redisDB = 6
+
+// flakyStore is the real store with writes that fail on demand, the way
+// asynq's testbroker wraps a real broker to simulate an outage.
+type flakyStore struct {
+	*store.Store
+	failUpdates, failPending atomic.Bool
+}
+
+var errOutage = errors.New("simulated database outage")
+
+func (f *flakyStore) UpdateConnection(ctx context.Context, orgID string, c connections.Connection, at time.Time) (connections.Connection, error) {
+	if f.failUpdates.Load() {
+		return connections.Connection{}, errOutage
+	}
+	return f.Store.UpdateConnection(ctx, orgID, c, at)
+}
+
+func (f *flakyStore) SetPendingToken(ctx context.Context, orgID, id string, sealed []byte, at time.Time) error {
+	if f.failPending.Load() {
+		return errOutage
+	}
+	return f.Store.SetPendingToken(ctx, orgID, id, sealed, at)
+}
+
+type testBundle struct {
+	st     *flakyStore
+	sb     *sandbox.Sandbox
+	keys   *vault.Keyring
+	tokens *connections.Tokens
+	orgID  string
+	connID string
+	grant  sandbox.Tokens
+}
+
+func setup(t *testing.T, s *store.Store) *testBundle {
+	t.Helper()
+	ctx := t.Context()
+	sb := sandbox.New(sandbox.Options{Apps: []sandbox.App{{
+		Provider: sandbox.Salesforce, ClientID: sandbox.DefaultSalesforceClientID,
+		ClientSecret: sandbox.DefaultSalesforceClientSecret, RotateRefreshTokens: true,
+		DefaultScopes: []string{"api", "refresh_token", "id"},
+	}}})
+	srv := httptest.NewServer(sb)
+	t.Cleanup(func() { sb.Close(); srv.Close() })
+	if err := sb.LoadScenario(sandbox.Scenario{Salesforce: &sfdc.Scenario{Orgs: []sfdc.OrgSpec{sfdc.GenerateOrg(3, 2)}}}); err != nil {
+		t.Fatal(err)
+	}
+	sfOrg := sb.Salesforce().OrgIDs()[0]
+	sfUser := sb.Salesforce().Users(sfOrg)[0]
+	grant, err := sb.IssueGrant(sandbox.Salesforce, sfUser, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	sf := oauth.Salesforce(srv.URL + "/salesforce")
+	sf.ClientID, sf.ClientSecret = sandbox.DefaultSalesforceClientID, sandbox.DefaultSalesforceClientSecret
+	oc, err := oauth.New(oauth.Config{Providers: []oauth.Provider{sf}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, _, err := vault.GenerateKeyring("test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rdb := redistest.Client(t, redisDB)
+	locker := redislock.New(rdb, "lock:")
+	locker.Poll = time.Millisecond
+
+	b := &testBundle{st: &flakyStore{Store: s}, sb: sb, keys: keys, grant: grant}
+	b.tokens, err = connections.NewTokens(connections.TokensParams{
+		Store: b.st, Keys: keys, Locker: locker, Stash: redisstash.New(rdb, "stash:"),
+		Refresher: oauth.ConnectionRefresher{Client: oc,
+			Providers: map[connections.Kind]string{connections.KindSalesforceTeam: "salesforce"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	org, err := s.CreateOrg(ctx, directory.Org{Name: "Acme", SeatLimit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.orgID = org.ID
+	c := connections.Connection{ID: "conn-" + org.ID, Kind: connections.KindSalesforceTeam,
+		State: connections.StateHealthy, InstanceURL: srv.URL + "/salesforce",
+		ProviderAccountID: sfUser, ProviderOrgID: sfOrg}
+	c.AccessTokenEnc = b.seal(t, grant.AccessToken, c.ID)
+	c.RefreshTokenEnc = b.seal(t, grant.RefreshToken, c.ID)
+	created, err := s.CreateConnection(ctx, org.ID, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.connID = created.ID
+	return b
+}
+
+func (b *testBundle) seal(t *testing.T, tok, rowID string) []byte {
+	t.Helper()
+	sealed, err := b.keys.SealToken(vault.NewToken(tok), rowID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sealed
+}
+
+func (b *testBundle) counters() sandbox.GrantCounters {
+	return b.sb.Counters().Grants[b.grant.GrantID]
+}
+
+func (b *testBundle) row(t *testing.T) connections.Connection {
+	t.Helper()
+	c, err := b.st.Store.GetConnection(t.Context(), b.orgID, b.connID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func (b *testBundle) storedRefresh(t *testing.T) string {
+	t.Helper()
+	c := b.row(t)
+	tok, err := b.keys.OpenToken(c.RefreshTokenEnc, c.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok.Reveal()
+}
+
+// Many workers find the token expired at once: one of them refreshes, the
+// others use what it stored, and the rotated refresh token is what is stored.
+func TestConcurrentRefreshCallsProviderOnce(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		b := setup(t, s)
+		ctx := t.Context()
+		const workers = 8
+		sessions := make([]*connections.TeamSession, workers)
+		for i := range sessions {
+			var err error
+			if sessions[i], err = b.tokens.Team(ctx, b.orgID); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got := make([]string, workers)
+		var wg sync.WaitGroup
+		for i, sess := range sessions {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				tok, err := sess.Refresh(ctx)
+				if err != nil {
+					t.Errorf("worker %d: %v", i, err)
+				}
+				got[i] = tok
+			}()
+		}
+		wg.Wait()
+		if c := b.counters(); c.Refreshes != 1 || c.DeadTokenReplays != 0 {
+			t.Fatalf("provider saw %d refreshes and %d dead-token replays, want 1 and 0", c.Refreshes, c.DeadTokenReplays)
+		}
+		for i := range got {
+			if got[i] == "" || got[i] != got[0] || got[i] == b.grant.AccessToken {
+				t.Fatalf("worker %d got a different or stale access token", i)
+			}
+		}
+		if b.storedRefresh(t) == b.grant.RefreshToken {
+			t.Fatal("the rotated refresh token was not stored")
+		}
+		// The stored (rotated) token works for the next refresh.
+		if _, err := sessions[0].Refresh(ctx); err != nil {
+			t.Fatalf("refresh with the stored rotated token: %v", err)
+		}
+		if c := b.counters(); c.Refreshes != 2 || c.DeadTokenReplays != 0 {
+			t.Fatalf("after second refresh: %d refreshes, %d replays; want 2 and 0", c.Refreshes, c.DeadTokenReplays)
+		}
+	})
+}
+
+// The database refuses the write after the provider rotated the token: the
+// set is kept in the pending slot, and the retry uses it without calling the
+// provider, so the rotated-out token is never replayed.
+func TestRotatedTokenSurvivesFailedWrite(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		b := setup(t, s)
+		ctx := t.Context()
+		sess, err := b.tokens.Team(ctx, b.orgID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.st.failUpdates.Store(true)
+		if _, err := sess.Refresh(ctx); !errors.Is(err, errOutage) {
+			t.Fatalf("refresh during outage: %v, want the outage error", err)
+		}
+		if len(b.row(t).PendingTokenEnc) == 0 {
+			t.Fatal("the refreshed set was not kept in the pending slot")
+		}
+		if b.storedRefresh(t) != b.grant.RefreshToken {
+			t.Fatal("tokens columns changed although the write failed")
+		}
+
+		b.st.failUpdates.Store(false)
+		retry, err := b.tokens.Team(ctx, b.orgID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tok, err := retry.Token(ctx)
+		if err != nil {
+			t.Fatalf("retry: %v", err)
+		}
+		if c := b.counters(); c.Refreshes != 1 || c.DeadTokenReplays != 0 {
+			t.Fatalf("provider saw %d refreshes and %d replays, want 1 and 0 (the retry must use the pending set)", c.Refreshes, c.DeadTokenReplays)
+		}
+		row := b.row(t)
+		if len(row.PendingTokenEnc) != 0 || row.State != connections.StateHealthy {
+			t.Fatalf("after recovery: pending %d bytes, state %s", len(row.PendingTokenEnc), row.State)
+		}
+		if stored, _ := b.keys.OpenToken(row.AccessTokenEnc, row.ID); stored.Reveal() != tok {
+			t.Fatal("the recovered access token is not the stored one")
+		}
+		if _, err := retry.Refresh(ctx); err != nil {
+			t.Fatalf("refresh after recovery: %v", err)
+		}
+		if c := b.counters(); c.DeadTokenReplays != 0 {
+			t.Fatalf("%d dead-token replays after recovery", c.DeadTokenReplays)
+		}
+	})
+}
+
+// When even the pending slot cannot be written, the set waits in Redis.
+func TestRotatedTokenSurvivesDatabaseOutage(t *testing.T) {
+	b := setup(t, storetest.SQLite(t))
+	ctx := t.Context()
+	sess, err := b.tokens.Team(ctx, b.orgID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.st.failUpdates.Store(true)
+	b.st.failPending.Store(true)
+	if _, err := sess.Refresh(ctx); err == nil {
+		t.Fatal("refresh during a full outage succeeded")
+	}
+	if len(b.row(t).PendingTokenEnc) != 0 {
+		t.Fatal("pending slot written although the store refused it")
+	}
+	b.st.failUpdates.Store(false)
+	b.st.failPending.Store(false)
+	if _, err := sess.Refresh(ctx); err != nil {
+		t.Fatalf("retry after outage: %v", err)
+	}
+	if c := b.counters(); c.Refreshes != 1 || c.DeadTokenReplays != 0 {
+		t.Fatalf("provider saw %d refreshes and %d replays, want 1 and 0", c.Refreshes, c.DeadTokenReplays)
+	}
+	if b.storedRefresh(t) == b.grant.RefreshToken {
+		t.Fatal("the stashed rotated token was not written back")
+	}
+}
+
+func TestRevokedGrantNeedsReconnect(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		b := setup(t, s)
+		ctx := t.Context()
+		if err := b.sb.RevokeGrant(b.grant.GrantID); err != nil {
+			t.Fatal(err)
+		}
+		sess, err := b.tokens.Team(ctx, b.orgID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = sess.Refresh(ctx)
+		if !errors.Is(err, connections.ErrNeedsReconnect) {
+			t.Fatalf("refresh of a revoked grant: %v, want ErrNeedsReconnect", err)
+		}
+		row := b.row(t)
+		if row.State != connections.StateNeedsReconnect || row.LastErrorCode != "invalid_grant" || row.ConsecutiveFailures != 1 {
+			t.Fatalf("row after revoke: state %s, code %q, failures %d", row.State, row.LastErrorCode, row.ConsecutiveFailures)
+		}
+		calls := b.sb.Counters().Endpoint(sandbox.Salesforce, "token").Calls
+		if _, err := b.tokens.Team(ctx, b.orgID); !errors.Is(err, connections.ErrNeedsReconnect) {
+			t.Fatalf("Team after revoke: %v, want ErrNeedsReconnect", err)
+		}
+		if after := b.sb.Counters().Endpoint(sandbox.Salesforce, "token").Calls; after != calls {
+			t.Fatal("a broken connection still called the token endpoint")
+		}
+	})
+}
+
+func TestTransientFailureKeepsTokens(t *testing.T) {
+	b := setup(t, storetest.Postgres(t))
+	ctx := t.Context()
+	b.sb.Faults().MustAdd(sandbox.Fault{Provider: sandbox.Salesforce, Endpoint: "token", Kind: sandbox.FaultStatus, Status: 503, Count: 1})
+	sess, err := b.tokens.Team(ctx, b.orgID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = sess.Refresh(ctx)
+	if err == nil || errors.Is(err, connections.ErrNeedsReconnect) {
+		t.Fatalf("503 from the token endpoint: %v, want a transient error", err)
+	}
+	row := b.row(t)
+	if row.State != connections.StateDegraded || row.ConsecutiveFailures != 1 {
+		t.Fatalf("after 503: state %s, failures %d", row.State, row.ConsecutiveFailures)
+	}
+	if b.storedRefresh(t) != b.grant.RefreshToken {
+		t.Fatal("a transient failure changed the stored refresh token")
+	}
+	if _, err := sess.Refresh(ctx); err != nil {
+		t.Fatalf("refresh after the fault: %v", err)
+	}
+	if row := b.row(t); row.State != connections.StateHealthy || row.ConsecutiveFailures != 0 {
+		t.Fatalf("after recovery: state %s, failures %d", row.State, row.ConsecutiveFailures)
+	}
+}
+
+func TestTokenRefreshesExpiredAccessToken(t *testing.T) {
+	b := setup(t, storetest.SQLite(t))
+	ctx := t.Context()
+	row := b.row(t)
+	row.ExpiresAt = time.Now().Add(-time.Minute)
+	if _, err := b.st.Store.UpdateConnection(ctx, b.orgID, row, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	sess, err := b.tokens.Team(ctx, b.orgID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := sess.Token(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tok == b.grant.AccessToken || b.counters().Refreshes != 1 {
+		t.Fatalf("expired token was handed out without a refresh (refreshes %d)", b.counters().Refreshes)
+	}
+	if again, _ := sess.Token(ctx); again != tok || b.counters().Refreshes != 1 {
+		t.Fatal("a fresh token was refreshed again")
+	}
+}
+
+func TestNoTeamConnection(t *testing.T) {
+	b := setup(t, storetest.SQLite(t))
+	other, err := b.st.Store.CreateOrg(t.Context(), directory.Org{Name: "Other", SeatLimit: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.tokens.Team(t.Context(), other.ID); !errors.Is(err, connections.ErrNoTeamConnection) {
+		t.Fatalf("Team of an org without a connection: %v", err)
+	}
+}

@@ -1,0 +1,60 @@
+// Package redisstash keeps small sealed values in Redis for a while: the
+// connections service parks a refreshed token set here when the database
+// refuses every write, so the next attempt still finds it (ARCHITECTURE.md,
+// invariant 1). It stores only what it is given, which is already encrypted.
+package redisstash
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Stash is a key-value store with a TTL. Safe for concurrent use.
+type Stash struct {
+	rdb    redis.UniversalClient
+	prefix string
+	// TTL is how long a value is kept. Zero means 30 days: a parked Salesforce
+	// token set must outlive an outage and the refresh-token idle window.
+	TTL time.Duration
+}
+
+// New returns a Stash whose keys start with prefix.
+func New(rdb redis.UniversalClient, prefix string) *Stash {
+	return &Stash{rdb: rdb, prefix: prefix}
+}
+
+// Put stores value under key, replacing any earlier value.
+func (s *Stash) Put(ctx context.Context, key string, value []byte) error {
+	ttl := s.TTL
+	if ttl <= 0 {
+		ttl = 30 * 24 * time.Hour
+	}
+	if err := s.rdb.Set(ctx, s.prefix+key, value, ttl).Err(); err != nil {
+		return fmt.Errorf("redisstash: put %s: %w", key, err)
+	}
+	return nil
+}
+
+// Get returns the value under key, or nil, nil when there is none.
+func (s *Stash) Get(ctx context.Context, key string) ([]byte, error) {
+	v, err := s.rdb.Get(ctx, s.prefix+key).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("redisstash: get %s: %w", key, err)
+	}
+	return v, nil
+}
+
+// Delete removes key; a missing key is not an error.
+func (s *Stash) Delete(ctx context.Context, key string) error {
+	if err := s.rdb.Del(ctx, s.prefix+key).Err(); err != nil {
+		return fmt.Errorf("redisstash: delete %s: %w", key, err)
+	}
+	return nil
+}
