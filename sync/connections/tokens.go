@@ -55,10 +55,10 @@ type Refresher interface {
 type TokenStore interface {
 	GetTeamConnection(ctx context.Context, orgID string) (Connection, error)
 	GetConnection(ctx context.Context, orgID, id string) (Connection, error)
-	UpdateConnection(ctx context.Context, orgID string, c Connection) (Connection, error)
+	UpdateConnection(ctx context.Context, orgID string, c Connection, at time.Time) (Connection, error)
 	// SetPendingToken writes the pending slot without a version check: it is
 	// the fallback when the full write keeps failing.
-	SetPendingToken(ctx context.Context, orgID, id string, sealed []byte) error
+	SetPendingToken(ctx context.Context, orgID, id string, sealed []byte, at time.Time) error
 }
 
 // Locker serialises refreshes of one connection across every worker.
@@ -284,7 +284,7 @@ func (t *Tokens) persist(ctx context.Context, c Connection, set TokenSet) (Conne
 
 	var written Connection
 	for attempt := 0; attempt < 3; attempt++ {
-		written, err = t.p.Store.UpdateConnection(ctx, c.OrgID, next)
+		written, err = t.p.Store.UpdateConnection(ctx, c.OrgID, next, now)
 		if err == nil {
 			if t.p.Stash != nil {
 				_ = t.p.Stash.Delete(ctx, stashKey(c.ID))
@@ -338,7 +338,7 @@ func (t *Tokens) keep(ctx context.Context, c Connection, set TokenSet) error {
 	if err != nil {
 		return err
 	}
-	dbErr := t.p.Store.SetPendingToken(ctx, c.OrgID, c.ID, sealed)
+	dbErr := t.p.Store.SetPendingToken(ctx, c.OrgID, c.ID, sealed, t.p.Clock().UTC())
 	if dbErr == nil {
 		return nil
 	}
@@ -392,7 +392,7 @@ func (t *Tokens) recordFailure(ctx context.Context, c Connection, cause error) {
 	default:
 		next.State = StateDegraded
 	}
-	_, _ = t.p.Store.UpdateConnection(context.WithoutCancel(ctx), c.OrgID, next)
+	_, _ = t.p.Store.UpdateConnection(context.WithoutCancel(ctx), c.OrgID, next, t.p.Clock().UTC())
 }
 
 func failureCode(err error) string {
