@@ -281,6 +281,9 @@ func (s *Server) bindSelect(q *queryCtx, ast *soql.Query, p *plan) *apiError {
 // sortRows orders rows by the ORDER BY keys with Salesforce's null placement; strings
 // compare case-insensitively, ids by their bytes.
 func (s *Server) sortRows(keys []orderKey, rows []any) {
+	if len(keys) == 1 && s.sortUserStrings(keys[0], rows) {
+		return
+	}
 	vals := make([][]any, len(keys))
 	for k, key := range keys {
 		vals[k] = make([]any, len(rows))
@@ -394,4 +397,56 @@ func compareFold(a, b string) int {
 		}
 	}
 	return len(a) - len(b)
+}
+
+// sortUserStrings is sortRows for one User string key, without boxing 100,000 values.
+func (s *Server) sortUserStrings(key orderKey, rows []any) bool {
+	g := userStringGetter(key.bp)
+	if g == nil {
+		return false
+	}
+	type kv struct {
+		v       string
+		present bool
+		row     any
+	}
+	kvs := make([]kv, len(rows))
+	for i, r := range rows {
+		u, ok := r.(*user)
+		if !ok {
+			return false
+		}
+		v, present := g(u)
+		kvs[i] = kv{v, present, r}
+	}
+	byBytes := key.bp.field.Type == "id" || key.bp.field.Type == "reference"
+	less := func(a, b kv) bool {
+		if !a.present || !b.present {
+			if !a.present && !b.present {
+				return false
+			}
+			return !a.present == key.nullsFirst
+		}
+		var c int
+		if byBytes {
+			c = strings.Compare(a.v, b.v)
+		} else {
+			c = compareFold(a.v, b.v)
+		}
+		if key.desc {
+			return c > 0
+		}
+		return c < 0
+	}
+	sorted := true
+	for i := 1; i < len(kvs) && sorted; i++ {
+		sorted = !less(kvs[i], kvs[i-1])
+	}
+	if !sorted {
+		sort.SliceStable(kvs, func(i, j int) bool { return less(kvs[i], kvs[j]) })
+		for i := range kvs {
+			rows[i] = kvs[i].row
+		}
+	}
+	return true
 }

@@ -265,6 +265,20 @@ func (q *queryCtx) compileCompare(x *soql.Compare) (func(any) bool, *apiError) {
 		return nil, q.errAt(x.Value.Pos, "INVALID_QUERY_FILTER_OPERATOR", "invalid operator on boolean field")
 	}
 	op := x.Op
+	if g := userStringGetter(bp); g != nil && (op == "=" || op == "!=") {
+		want := op == "="
+		return func(r any) bool {
+			u, ok := r.(*user)
+			if !ok {
+				return false
+			}
+			v, present := g(u)
+			if !present {
+				return !want
+			}
+			return strings.EqualFold(v, l.str) == want
+		}, nil
+	}
 	return func(r any) bool {
 		v := s.get(bp, r)
 		if v == nil {
@@ -392,6 +406,23 @@ func (q *queryCtx) compileIn(x *soql.In) (func(any) bool, *apiError) {
 	neg := x.Op == "NOT IN" || x.Op == "EXCLUDES"
 	s := q.s
 	useSet := (cls == classID || cls == classString) && len(set) > 8
+	if g := userStringGetter(bp); g != nil && !useSet {
+		return func(r any) bool {
+			u, ok := r.(*user)
+			if !ok {
+				return false
+			}
+			v, present := g(u)
+			in := !present && hasNull
+			for _, l := range lits {
+				if present && !l.null && strings.EqualFold(v, l.str) {
+					in = true
+					break
+				}
+			}
+			return in != neg
+		}, nil
+	}
 	return func(r any) bool {
 		v := s.get(bp, r)
 		in := false
