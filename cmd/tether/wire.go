@@ -102,9 +102,14 @@ func runWorker(ctx context.Context, d deps, tune tuning) error {
 	if err != nil {
 		return err
 	}
+	invites, err := inviteSender(d)
+	if err != nil {
+		return err
+	}
 	err = worker.Register(w, worker.Services{
 		Events:         events.NewService(d.store, nil),
 		EventRetention: d.cfg.EventRetention,
+		Invites:        invites,
 	})
 	if err != nil {
 		return err
@@ -152,6 +157,13 @@ func runHTTP(ctx context.Context, d deps, o serveOptions) error {
 		Checks:        checks,
 		AdminUser:     d.cfg.AdminUser,
 		AdminPassword: d.cfg.AdminPassword.Reveal(),
+	}
+	if o.monitoring && d.store != nil && d.keyring != nil {
+		join, err := joinHandler(d)
+		if err != nil {
+			return err
+		}
+		p.Join = join
 	}
 	if o.monitoring {
 		mon := api.NewMonitoring(d.redis)

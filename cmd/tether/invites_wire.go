@@ -1,0 +1,88 @@
+package main
+
+import (
+	"cmp"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"tether/connectors/email"
+	"tether/connectors/oauth"
+	"tether/sync/onboarding"
+	"tether/worker"
+	"tether/worker/api"
+)
+
+// smtpConfig turns TETHER_SMTP_URL into a mailer config sending from from.
+func smtpConfig(raw, from string) (email.Config, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return email.Config{}, fmt.Errorf("TETHER_SMTP_URL: not a URL")
+	}
+	c := email.Config{Host: u.Hostname(), From: from, Timeout: 30 * time.Second}
+	switch u.Scheme {
+	case "smtp":
+		c.TLS, c.Port = email.TLSOpportunistic, 587
+	case "smtps":
+		c.TLS, c.Port = email.TLSImplicit, 465
+	case "smtp+plain":
+		c.TLS, c.Port = email.TLSNone, 25
+	default:
+		return email.Config{}, fmt.Errorf("TETHER_SMTP_URL: scheme %q: want smtp, smtps or smtp+plain", u.Scheme)
+	}
+	if p := u.Port(); p != "" {
+		if c.Port, err = strconv.Atoi(p); err != nil {
+			return email.Config{}, fmt.Errorf("TETHER_SMTP_URL: port %q", p)
+		}
+	}
+	if u.User != nil {
+		c.Username = u.User.Username()
+		pw, _ := u.User.Password()
+		c.Password = func() string { return pw }
+	}
+	return c, nil
+}
+
+// inviteSender builds the invitation sender, or returns nil (invites:send then stays
+// unregistered and its tasks wait) when TETHER_SMTP_URL is unset.
+func inviteSender(d deps) (worker.InviteSender, error) {
+	if !d.cfg.SMTPURL.IsSet() {
+		d.log.Warn().Msg("TETHER_SMTP_URL is not set: invitation emails are not sent")
+		return nil, nil
+	}
+	sc, err := smtpConfig(d.cfg.SMTPURL.Reveal(), cmp.Or(d.cfg.InviteFrom, d.cfg.MailFrom))
+	if err != nil {
+		return nil, err
+	}
+	m, err := email.New(sc)
+	if err != nil {
+		return nil, fmt.Errorf("invitation mailer: %w", err)
+	}
+	return onboarding.NewSender(onboarding.SenderConfig{Store: d.store, Mailer: worker.InviteMailer(m),
+		PublicURL: d.cfg.PublicURL, TokenTTL: d.cfg.InviteTTL})
+}
+
+// joinHandler builds the Join routes of tether serve. Without a Salesforce client id,
+// Salesforce-sourced invites are accepted without the connect step.
+func joinHandler(d deps) (http.Handler, error) {
+	cfg := onboarding.JoinerConfig{Store: d.store, Vault: d.keyring}
+	if d.cfg.SalesforceClientID != "" {
+		sf := oauth.Salesforce(d.cfg.SalesforceLoginURL)
+		sf.ClientID, sf.ClientSecret = d.cfg.SalesforceClientID, d.cfg.SalesforceClientSecret.Reveal()
+		oc, err := oauth.New(oauth.Config{Providers: []oauth.Provider{sf}})
+		if err != nil {
+			return nil, err
+		}
+		cfg.Salesforce = api.SalesforceConnector{OAuth: oc, LoginURL: d.cfg.SalesforceLoginURL,
+			ClientID: d.cfg.SalesforceClientID, RedirectURI: strings.TrimRight(d.cfg.PublicURL, "/") + "/oauth/salesforce/callback"}
+	}
+	j, err := onboarding.NewJoiner(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return api.NewJoin(api.JoinParams{Joiner: j, Logger: d.log.With().Str("component", "join").Logger(),
+		SecureCookie: strings.HasPrefix(d.cfg.PublicURL, "https://")}), nil
+}
