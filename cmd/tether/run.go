@@ -59,6 +59,7 @@ below override them.`,
 		newDemoCmd(e),
 		newVersionCmd(e),
 	)
+	addInviteResend(root, e)
 	return root
 }
 

@@ -1,0 +1,71 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hibiken/asynq"
+
+	"tether/jobs"
+	"tether/sync/directory"
+	"tether/sync/onboarding"
+	"tether/sync/store"
+	"tether/worker/redistest"
+)
+
+func TestInviteResendQueuesOneAttempt(t *testing.T) {
+	opt, _ := redistest.Client(t, 12) // a spare DB: the other cmd tests use 2
+	ctx := t.Context()
+	dbPath := filepath.Join(t.TempDir(), "tether.db")
+	st, err := store.Open(ctx, "sqlite:"+dbPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if err := st.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	org, err := st.CreateOrg(ctx, directory.Org{Name: "Acme"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, _ := onboarding.NewToken(strings.NewReader(strings.Repeat("r", 32)))
+	inv, err := st.CreateInvite(ctx, org.ID, directory.Invite{Email: "ann@acme.example", Role: directory.RoleChat,
+		TokenHash: tok.Hash, ExpiresAt: time.Now().Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{
+		"TETHER_REDIS_URL":    "redis://" + redistest.Addr() + "/12",
+		"TETHER_DATABASE_URL": "sqlite:" + dbPath,
+		"TETHER_LOG_LEVEL":    "warn",
+	}
+	resend := func() (string, error) {
+		var out, errOut bytes.Buffer
+		err := run(context.Background(), []string{"tether", "invite", "resend", "--org", org.ID, "ANN@acme.example"},
+			func(k string) string { return env[k] }, strings.NewReader(""), &out, &errOut)
+		return out.String(), err
+	}
+	out, err := resend()
+	if err != nil || !strings.Contains(out, "attempt 1 of invite "+inv.ID) {
+		t.Fatalf("resend: %q, %v", out, err)
+	}
+	in := asynq.NewInspector(opt)
+	defer in.Close()
+	info, err := in.GetTaskInfo(jobs.QueueDefault, jobs.TaskIDInvitesSend(org.ID, inv.ID, 1))
+	if err != nil || info.State != asynq.TaskStatePending {
+		t.Fatalf("queued task: %+v, %v", info, err)
+	}
+	// Again before the worker ran: refused, one email stays queued.
+	if _, err := resend(); !errors.Is(err, onboarding.ErrAlreadyQueued) {
+		t.Fatalf("second resend: %v, want ErrAlreadyQueued", err)
+	}
+	if n, _ := in.ListPendingTasks(jobs.QueueDefault); len(n) != 1 {
+		t.Fatalf("%d pending tasks, want 1", len(n))
+	}
+}
