@@ -23,7 +23,7 @@ func registerEvents(w *Worker, s Services) {
 		if err != nil {
 			return fmt.Errorf("prune events for slot %s: %w", p.Slot, err)
 		}
-		zerolog.Ctx(ctx).Info().Int64("deleted", n).Dur("retention", s.EventRetention).Msg("events pruned")
+		zerolog.Ctx(ctx).Info().Int64("deleted", n).Str("retention", s.EventRetention.String()).Msg("events pruned")
 		writeResult(ctx, "deleted="+strconv.FormatInt(n, 10))
 		return nil
 	})

@@ -55,7 +55,7 @@ func (w *Worker) observe(next asynq.Handler) asynq.Handler {
 		default:
 			ev = log.Error().Err(err)
 		}
-		ev.Dur("duration", elapsed).Str("outcome", string(out)).Msg("task done")
+		ev.Float64("duration_ms", float64(elapsed.Microseconds())/1000).Str("outcome", string(out)).Msg("task done")
 		return err
 	})
 }

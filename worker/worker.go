@@ -136,7 +136,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	}
 	w.log.Info().Int("concurrency", w.p.Concurrency).Strs("types", w.Types()).Msg("worker started")
 	<-ctx.Done()
-	w.log.Info().Dur("timeout", w.p.ShutdownTimeout).Msg("worker shutting down; waiting for in-flight tasks")
+	w.log.Info().Str("timeout", w.p.ShutdownTimeout.String()).Msg("worker shutting down; waiting for in-flight tasks")
 	w.srv.Shutdown()
 	w.log.Info().Msg("worker stopped")
 	return nil

@@ -295,7 +295,7 @@ func TestLogLineCarriesIdsNotPayload(t *testing.T) {
 			line = l
 		}
 	}
-	for _, want := range []string{`"task_id":"l1"`, `"task_type":"test:org"`, `"org_id":"org-42"`, `"outcome":"ok"`, `"duration":`, `"queue":"default"`} {
+	for _, want := range []string{`"task_id":"l1"`, `"task_type":"test:org"`, `"org_id":"org-42"`, `"outcome":"ok"`, `"duration_ms":`, `"queue":"default"`} {
 		if !strings.Contains(line, want) {
 			t.Errorf("task log line %q lacks %s", line, want)
 		}

@@ -1,0 +1,350 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"net/http"
+	"net/url"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/jackc/pgx/v5"
+
+	"tether/jobs"
+	"tether/sync/store/storetest"
+	"tether/worker/redistest"
+)
+
+const testKeys = "k1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
+
+// result is what one in-process run of the program produced.
+type result struct {
+	err    error
+	stdout string
+	stderr string
+}
+
+// runTether runs the program in-process with env as its whole environment.
+func runTether(t *testing.T, ctx context.Context, env map[string]string, args ...string) result {
+	t.Helper()
+	var stdout, stderr syncBuffer
+	err := run(ctx, append([]string{"tether"}, args...), func(k string) string { return env[k] }, strings.NewReader(""), &stdout, &stderr)
+	return result{err: err, stdout: stdout.String(), stderr: stderr.String()}
+}
+
+// start runs the program in the background; stop cancels its context (as SIGTERM does)
+// and returns what it produced.
+func start(t *testing.T, env map[string]string, args ...string) (stderr *syncBuffer, stop func() error) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	var out syncBuffer
+	stderr = &syncBuffer{}
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, append([]string{"tether"}, args...), func(k string) string { return env[k] }, strings.NewReader(""), &out, stderr)
+	}()
+	var once sync.Once
+	var err error
+	stop = func() error {
+		once.Do(func() {
+			cancel()
+			select {
+			case err = <-done:
+			case <-time.After(30 * time.Second):
+				t.Errorf("tether %s did not stop within 30s of SIGTERM", args[0])
+			}
+		})
+		return err
+	}
+	t.Cleanup(func() { _ = stop() })
+	return stderr, stop
+}
+
+var listenRE = regexp.MustCompile(`"addr":"(127\.0\.0\.1:\d+)"[^\n]*"message":"http listening"`)
+
+// waitListening returns the base URL once the process logged its HTTP address.
+func waitListening(t *testing.T, logs *syncBuffer) string {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		if m := listenRE.FindStringSubmatch(logs.String()); m != nil {
+			return "http://" + m[1]
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("no http listening line in the log:\n%s", logs.String())
+	return ""
+}
+
+// freshPostgres returns the URL of a new, empty schema, dropped when the test ends.
+func freshPostgres(t *testing.T) string {
+	t.Helper()
+	ctx := context.Background()
+	base := storetest.DatabaseURL()
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	schema := "tether_cmd_" + hex.EncodeToString(b)
+	c, err := pgx.Connect(ctx, base)
+	if err != nil {
+		t.Fatalf("PostgreSQL at %s is unreachable (%v); run scripts/test.sh to start it", base, err)
+	}
+	defer c.Close(ctx)
+	if _, err := c.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		c, err := pgx.Connect(context.Background(), base)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer c.Close(context.Background())
+		_, _ = c.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
+	})
+	u, _ := url.Parse(base)
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+func TestMigrateUpAndStatusOnBothBackends(t *testing.T) {
+	backends := map[string]string{
+		"sqlite":   "sqlite:" + filepath.Join(t.TempDir(), "tether.db"),
+		"postgres": freshPostgres(t),
+	}
+	for name, dbURL := range backends {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			env := map[string]string{"TETHER_DATABASE_URL": dbURL}
+
+			before := runTether(t, ctx, env, "migrate", "status")
+			if before.err != nil {
+				t.Fatalf("status before: %v\n%s", before.err, before.stderr)
+			}
+			if !strings.Contains(before.stdout, name+" store") || !strings.Contains(before.stdout, "pending") {
+				t.Errorf("status before up should list pending migrations:\n%s", before.stdout)
+			}
+
+			up := runTether(t, ctx, env, "migrate", "up")
+			if up.err != nil {
+				t.Fatalf("migrate up: %v\n%s", up.err, up.stderr)
+			}
+			if !strings.Contains(up.stdout, "all applied") {
+				t.Errorf("migrate up said %q", up.stdout)
+			}
+			again := runTether(t, ctx, env, "migrate", "up")
+			if again.err != nil || !strings.Contains(again.stdout, "applied 0 migration(s)") {
+				t.Errorf("second migrate up: %v %q; want nothing left to apply", again.err, again.stdout)
+			}
+
+			after := runTether(t, ctx, env, "migrate", "status")
+			if after.err != nil {
+				t.Fatal(after.err)
+			}
+			if strings.Contains(after.stdout, "pending") || strings.Count(after.stdout, "\n") < 3 {
+				t.Errorf("status after up should show every migration applied:\n%s", after.stdout)
+			}
+		})
+	}
+}
+
+// The database URL flag wins over the variable.
+func TestMigrateFlagOverridesEnvironment(t *testing.T) {
+	dir := t.TempDir()
+	env := map[string]string{"TETHER_DATABASE_URL": "sqlite:" + filepath.Join(dir, "env.db")}
+	res := runTether(t, context.Background(), env, "migrate", "up", "--database-url", "sqlite:"+filepath.Join(dir, "flag.db"))
+	if res.err != nil {
+		t.Fatal(res.err)
+	}
+	st := runTether(t, context.Background(), map[string]string{"TETHER_DATABASE_URL": "sqlite:" + filepath.Join(dir, "env.db")}, "migrate", "status")
+	if !strings.Contains(st.stdout, "pending") {
+		t.Errorf("the variable's database was migrated although the flag named another:\n%s", st.stdout)
+	}
+}
+
+func TestProcessesRefuseToStartWithoutWhatTheyNeed(t *testing.T) {
+	tests := []struct {
+		args []string
+		env  map[string]string
+		want string
+	}{
+		{[]string{"worker"}, nil, "TETHER_REDIS_URL: is not set; tether worker needs a durable Redis"},
+		{[]string{"scheduler"}, nil, "TETHER_REDIS_URL: is not set; tether scheduler"},
+		{[]string{"serve"}, nil, "TETHER_REDIS_URL: is not set; tether serve"},
+		{[]string{"worker"}, map[string]string{"TETHER_REDIS_URL": "redis://127.0.0.1:6379/2"}, "TETHER_ENCRYPTION_KEYS: is not set"},
+		{[]string{"all"}, nil, "TETHER_ENCRYPTION_KEYS: is not set"},
+		{[]string{"worker"}, map[string]string{"TETHER_SHUTDOWN_TIMEOUT": "soon"}, `TETHER_SHUTDOWN_TIMEOUT: "soon" is not a duration`},
+		{[]string{"worker", "--concurrency", "many"}, nil, `TETHER_WORKER_CONCURRENCY: "many" is not a whole number; example: TETHER_WORKER_CONCURRENCY=20`},
+	}
+	for _, tt := range tests {
+		res := runTether(t, context.Background(), tt.env, tt.args...)
+		if res.err == nil || !strings.Contains(res.err.Error(), tt.want) {
+			t.Errorf("tether %v: err = %v, want %q", tt.args, res.err, tt.want)
+		}
+	}
+}
+
+func TestWorkerRefusesUnmigratedDatabase(t *testing.T) {
+	redistest.Client(t, 2)
+	env := map[string]string{
+		"TETHER_REDIS_URL":       "redis://" + redistest.Addr() + "/2",
+		"TETHER_ENCRYPTION_KEYS": testKeys,
+		"TETHER_DATABASE_URL":    "sqlite:" + filepath.Join(t.TempDir(), "new.db"),
+	}
+	res := runTether(t, context.Background(), env, "worker", "--metrics-addr", "off")
+	if res.err == nil || !strings.Contains(res.err.Error(), "run `tether migrate up`") {
+		t.Errorf("worker on an empty database: %v; want an error saying to migrate", res.err)
+	}
+}
+
+// serve: probes, metrics and the monitoring UI over real Redis and a migrated SQLite
+// store; SIGTERM (context cancel) stops it cleanly.
+func TestServe(t *testing.T) {
+	redistest.Client(t, 2)
+	db := "sqlite:" + filepath.Join(t.TempDir(), "tether.db")
+	if res := runTether(t, context.Background(), map[string]string{"TETHER_DATABASE_URL": db}, "migrate", "up"); res.err != nil {
+		t.Fatal(res.err)
+	}
+	env := map[string]string{
+		"TETHER_REDIS_URL":       "redis://" + redistest.Addr() + "/2",
+		"TETHER_DATABASE_URL":    db,
+		"TETHER_ENCRYPTION_KEYS": testKeys,
+		"TETHER_ADMIN_PASSWORD":  "pw-for-test",
+		"TETHER_HTTP_ADDR":       "127.0.0.1:0",
+	}
+	logs, stop := start(t, env, "serve")
+	base := waitListening(t, logs)
+
+	check := func(path string, auth bool, wantCode int, wantBody string) {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodGet, base+path, nil)
+		if auth {
+			req.SetBasicAuth("admin", "pw-for-test")
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		var body bytes.Buffer
+		_, _ = body.ReadFrom(res.Body)
+		if res.StatusCode != wantCode || !strings.Contains(body.String(), wantBody) {
+			t.Errorf("GET %s = %d %.200q; want %d containing %q", path, res.StatusCode, body.String(), wantCode, wantBody)
+		}
+	}
+	check("/healthz", false, 200, "ok")
+	check("/readyz", false, 200, `"database":"ok"`)
+	check("/metrics", false, 200, "go_goroutines")
+	check("/monitoring/", false, 401, "unauthorized")
+	check("/monitoring/", true, 200, "<html")
+	check("/monitoring/api/queues", true, 200, `"queues"`)
+
+	if err := stop(); err != nil {
+		t.Errorf("serve after SIGTERM returned %v, want nil", err)
+	}
+	if strings.Contains(logs.String(), "pw-for-test") {
+		t.Errorf("admin password in the log")
+	}
+}
+
+// all: on start the scheduler catches up on the last prune slot, the worker runs it
+// against the store, and SIGTERM stops everything cleanly.
+func TestAllRunsThePruneEndToEnd(t *testing.T) {
+	opt, _ := redistest.Client(t, 2)
+	env := map[string]string{
+		"TETHER_REDIS_URL":       "redis://" + redistest.Addr() + "/2",
+		"TETHER_DATABASE_URL":    "sqlite:" + filepath.Join(t.TempDir(), "tether.db"),
+		"TETHER_ENCRYPTION_KEYS": testKeys,
+		"TETHER_HTTP_ADDR":       "127.0.0.1:0",
+		"TETHER_PRUNE_SCHEDULE":  "*/5 * * * *",
+	}
+	logs, stop := start(t, env, "all")
+	waitListening(t, logs)
+
+	in := asynq.NewInspector(opt)
+	defer in.Close()
+	var done *asynq.TaskInfo
+	deadline := time.Now().Add(20 * time.Second)
+	for done == nil && time.Now().Before(deadline) {
+		tasks, _ := in.ListCompletedTasks(jobs.QueueLow)
+		for _, task := range tasks {
+			if task.Type == jobs.TypeEventsPrune {
+				done = task
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if done == nil {
+		t.Fatalf("no completed events:prune task; log:\n%s", logs.String())
+	}
+	if string(done.Result) != "deleted=0" || !strings.HasPrefix(done.ID, "events:prune:") {
+		t.Errorf("prune task %s result %q", done.ID, done.Result)
+	}
+	if err := stop(); err != nil {
+		t.Errorf("all after SIGTERM returned %v, want nil", err)
+	}
+	for _, want := range []string{"worker stopped", "scheduler stopped"} {
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("log lacks %q after shutdown", want)
+		}
+	}
+}
+
+func TestDemo(t *testing.T) {
+	res := runTether(t, context.Background(), nil, "demo")
+	if res.err != nil {
+		t.Fatalf("demo failed: %v\nstdout:\n%s\nstderr:\n%s", res.err, res.stdout, res.stderr)
+	}
+	for _, want := range []string{
+		"refused the other as a duplicate",
+		"deleted 3 events older than 90 days, kept the 2 recent ones",
+		"archived after 0 of 5 retries",
+		"/readyz: 200",
+		"checks passed",
+	} {
+		if !strings.Contains(res.stdout, want) {
+			t.Errorf("demo report lacks %q:\n%s", want, res.stdout)
+		}
+	}
+	if strings.Contains(res.stdout, "[FAIL]") {
+		t.Errorf("demo report has a failure:\n%s", res.stdout)
+	}
+}
+
+func TestEveryVerbHasHelp(t *testing.T) {
+	for _, verb := range [][]string{{"worker"}, {"scheduler"}, {"serve"}, {"all"}, {"migrate"}, {"migrate", "up"}, {"migrate", "status"}, {"demo"}, {"version"}} {
+		res := runTether(t, context.Background(), nil, append(verb, "--help")...)
+		if res.err != nil || !strings.Contains(res.stdout, "Usage:") || !strings.Contains(res.stdout, "--database-url") {
+			t.Errorf("tether %v --help: %v\n%s", verb, res.err, res.stdout)
+		}
+	}
+	res := runTether(t, context.Background(), nil, "version")
+	if res.err != nil || !strings.HasPrefix(res.stdout, "tether ") {
+		t.Errorf("version: %v %q", res.err, res.stdout)
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
