@@ -52,6 +52,7 @@ func demoSteps() []demoStep {
 		{"Worker: events:prune deletes old audit events", demoPrune},
 		{"Worker: bad input is archived with its reason, never retried", demoBadInput},
 		{"HTTP (tether serve)", demoHTTP},
+		{"Invitation email and Join link", demoJoin},
 	}
 }
 

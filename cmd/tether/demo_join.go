@@ -1,0 +1,98 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"io"
+	"net/http"
+	"regexp"
+	"time"
+
+	"tether/connectors/email"
+	"tether/connectors/email/mailsink"
+	"tether/sync/directory"
+	"tether/sync/onboarding"
+	"tether/worker"
+)
+
+var demoJoinLink = regexp.MustCompile(`http://[^\s"]+/join/[A-Za-z0-9_-]{43}`)
+
+// demoJoin emails an invitation to an in-process SMTP sink, follows the Join link from the
+// received email against the running tether serve, and shows the membership that results.
+func demoJoin(ctx context.Context, dm *demo) error {
+	sink, err := mailsink.Start()
+	if err != nil {
+		return err
+	}
+	defer sink.Close()
+	m, err := email.New(email.Config{Host: sink.Host(), Port: sink.Port(), TLS: email.TLSNone, From: "tether <invite@demo.example>"})
+	if err != nil {
+		return err
+	}
+	sender, err := onboarding.NewSender(onboarding.SenderConfig{Store: dm.d.store, Mailer: worker.InviteMailer(m), PublicURL: dm.httpURL})
+	if err != nil {
+		return err
+	}
+	st := dm.d.store
+	org, err := st.CreateOrg(ctx, directory.Org{Name: "Demo Join Co"})
+	if err != nil {
+		return err
+	}
+	placeholder, err := onboarding.NewToken(rand.Reader)
+	if err != nil {
+		return err
+	}
+	inv, err := st.CreateInvite(ctx, org.ID, directory.Invite{Email: "rep@demo.example", Role: directory.RoleChat,
+		TokenHash: placeholder.Hash, ExpiresAt: time.Now().Add(time.Hour)})
+	if err != nil {
+		return err
+	}
+	if _, err := sender.Send(ctx, org.ID, inv.ID, 1); err != nil {
+		return err
+	}
+	// A second run of the same attempt (as after a crash) sends nothing.
+	if out, err := sender.Send(ctx, org.ID, inv.ID, 1); err != nil || out != onboarding.AlreadySent {
+		return fmt.Errorf("re-run of attempt 1: %s, %v", out, err)
+	}
+	msgs, err := sink.Wait(ctx, 1)
+	if err != nil {
+		return err
+	}
+	dm.ok("invitation to %s: %q, Message-ID %s (1 email after 2 runs of attempt 1)", msgs[0].To[0], msgs[0].Subject, msgs[0].MessageID)
+	link := demoJoinLink.FindString(msgs[0].Text)
+	if link == "" {
+		return fmt.Errorf("no Join link in the email")
+	}
+	get := func() (int, error) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, link, nil)
+		if err != nil {
+			return 0, err
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return 0, err
+		}
+		defer res.Body.Close()
+		_, _ = io.Copy(io.Discard, res.Body)
+		return res.StatusCode, nil
+	}
+	code, err := get()
+	if err != nil || code != http.StatusOK {
+		return fmt.Errorf("GET Join link: %d, %v", code, err)
+	}
+	u, err := st.GetUserByEmail(ctx, inv.Email)
+	if err != nil {
+		return err
+	}
+	mem, err := st.GetMembershipByUser(ctx, org.ID, u.ID)
+	if err != nil {
+		return err
+	}
+	dm.ok("GET %s/join/…: 200; user %s created, membership %s as %s", dm.httpURL, u.Email, mem.Status, mem.Role)
+	if code, err = get(); err != nil || code != http.StatusGone {
+		return fmt.Errorf("second GET of the Join link: %d, %v", code, err)
+	}
+	dm.ok("the same link again: 410 (used)")
+	return nil
+}
