@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# Runs tether's whole test suite against real services, starting them first if needed.
+#
+#   scripts/test.sh            vet + every test, with the race detector
+#   scripts/test.sh ./worker   only these packages (passed to go test as they are)
+#
+# Needs Go. Redis (127.0.0.1:6379) and PostgreSQL (127.0.0.1:5432, user postgres, trust
+# auth, database "test") are started when they are not running; when they are not
+# installed and we are root, they are installed with apt-get. Safe to run repeatedly.
+# TETHER_TEST_REDIS_ADDR / TETHER_TEST_DATABASE_URL point the tests elsewhere; then this
+# script leaves that service alone.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+export PATH="$PATH:/usr/local/go/bin"
+
+say() { printf '==> %s\n' "$*"; }
+die() { printf 'scripts/test.sh: %s\n' "$*" >&2; exit 1; }
+
+command -v go >/dev/null || die "Go is not installed (https://go.dev/dl/); tether needs Go 1.26"
+
+is_root() { [ "$(id -u)" = 0 ]; }
+
+apt_install() {
+	is_root || die "$* not installed and not running as root: install it (apt-get install -y $*) or run this script as root"
+	command -v apt-get >/dev/null || die "$* not installed and apt-get is not available: install it by hand"
+	say "installing $* with apt-get"
+	DEBIAN_FRONTEND=noninteractive apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+
+# redis_ping succeeds when a Redis answers PING on 127.0.0.1:6379 (no redis-cli needed).
+redis_ping() {
+	local reply
+	exec 3<>/dev/tcp/127.0.0.1/6379 2>/dev/null || return 1
+	printf 'PING\r\n' >&3
+	IFS= read -r -t 2 reply <&3 || true
+	exec 3<&- 3>&-
+	[[ "$reply" == +PONG* ]]
+}
+
+wait_for() { # wait_for <what> <command...>
+	local what=$1; shift
+	for _ in $(seq 1 60); do
+		if "$@" >/dev/null 2>&1; then return 0; fi
+		sleep 0.5
+	done
+	die "$what did not come up within 30s"
+}
+
+start_redis() {
+	if redis_ping; then say "redis: running"; return; fi
+	command -v redis-server >/dev/null || apt_install redis-server
+	say "redis: starting"
+	redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no >/dev/null
+	wait_for "redis" redis_ping
+}
+
+pg_url="postgresql://postgres@127.0.0.1:5432"
+pg_ok() { PGCONNECT_TIMEOUT=3 psql "$pg_url/postgres" -tAc 'SELECT 1' >/dev/null 2>&1; }
+
+start_postgres() {
+	if ! command -v pg_ctlcluster >/dev/null || [ -z "$(ls /etc/postgresql 2>/dev/null)" ]; then
+		command -v pg_isready >/dev/null && pg_isready -q -h 127.0.0.1 -p 5432 || apt_install postgresql
+	fi
+	command -v psql >/dev/null || apt_install postgresql-client
+	if pg_isready -q -h 127.0.0.1 -p 5432; then
+		say "postgresql: running"
+	else
+		local version
+		version=$(ls /etc/postgresql | sort -V | tail -n 1)
+		say "postgresql $version: starting"
+		pg_ctlcluster --skip-systemctl-redirect "$version" main start
+		wait_for "postgresql" pg_isready -q -h 127.0.0.1 -p 5432
+	fi
+	if ! pg_ok; then
+		# A fresh install asks for a password on TCP; the tests connect as postgres without
+		# one. Trust loopback connections (only loopback) and reload.
+		is_root || die "cannot connect to $pg_url as postgres without a password; allow trust auth for 127.0.0.1 in pg_hba.conf"
+		local hba
+		hba=$(ls /etc/postgresql/*/main/pg_hba.conf | sort -V | tail -n 1)
+		say "postgresql: trusting loopback connections in $hba"
+		sed -i '1i host all all 127.0.0.1/32 trust\nhost all all ::1/128 trust' "$hba"
+		pg_ctlcluster --skip-systemctl-redirect "$(basename "$(dirname "$(dirname "$hba")")")" main reload
+		wait_for "postgresql trust auth" pg_ok
+	fi
+	if [ "$(psql "$pg_url/postgres" -tAc "SELECT 1 FROM pg_database WHERE datname = 'test'")" != 1 ]; then
+		say "postgresql: creating database test"
+		psql "$pg_url/postgres" -qc 'CREATE DATABASE test'
+	fi
+}
+
+if [ -z "${TETHER_TEST_REDIS_ADDR:-}" ]; then start_redis; else say "redis: using $TETHER_TEST_REDIS_ADDR"; fi
+if [ -z "${TETHER_TEST_DATABASE_URL:-}" ]; then start_postgres; else say "postgresql: using TETHER_TEST_DATABASE_URL"; fi
+
+pkgs=("$@")
+[ ${#pkgs[@]} -gt 0 ] || pkgs=(./...)
+
+say "go vet ${pkgs[*]}"
+go vet "${pkgs[@]}"
+
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.git/*'))
+[ -z "$unformatted" ] || die "not gofmt-ed: $unformatted"
+
+say "go test -race ${pkgs[*]}"
+go test -race -count=1 -timeout 9m "${pkgs[@]}"
+say "all tests passed"
