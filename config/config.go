@@ -53,12 +53,12 @@ type Config struct {
 	MicrosoftClientID     string `env:"MICROSOFT_CLIENT_ID" example:"00000000-0000-0000-0000-000000000000" doc:"Microsoft identity platform application (client) id (Outlook calendar, Teams)."`
 	MicrosoftClientSecret Secret `env:"MICROSOFT_CLIENT_SECRET" example:"the-client-secret-value" doc:"Microsoft client secret value."`
 	MicrosoftLoginURL     string `env:"MICROSOFT_LOGIN_URL" envDefault:"https://login.microsoftonline.com/common" example:"http://localhost:8090/microsoft/common" doc:"Microsoft identity base including the tenant; /oauth2/v2.0/authorize and /oauth2/v2.0/token live under it."`
-	MicrosoftGraphURL     string `env:"MICROSOFT_GRAPH_URL" envDefault:"https://graph.microsoft.com" example:"http://localhost:8090/graph" doc:"Microsoft Graph API base."`
+	MicrosoftGraphURL     string `env:"MICROSOFT_GRAPH_URL" envDefault:"https://graph.microsoft.com" example:"http://localhost:8090/microsoft" doc:"Microsoft Graph API base (/v1.0/...)."`
 
 	ZoomClientID     string `env:"ZOOM_CLIENT_ID" example:"aBcDeFgHiJkLmN" doc:"Zoom OAuth app client id."`
 	ZoomClientSecret Secret `env:"ZOOM_CLIENT_SECRET" example:"the-client-secret" doc:"Zoom OAuth app client secret."`
 	ZoomOAuthURL     string `env:"ZOOM_OAUTH_URL" envDefault:"https://zoom.us" example:"http://localhost:8090/zoom" doc:"Zoom OAuth base (/oauth/authorize, /oauth/token)."`
-	ZoomAPIURL       string `env:"ZOOM_API_URL" envDefault:"https://api.zoom.us" example:"http://localhost:8090/zoom-api" doc:"Zoom API base (/v2/...)."`
+	ZoomAPIURL       string `env:"ZOOM_API_URL" envDefault:"https://api.zoom.us" example:"http://localhost:8090/zoom" doc:"Zoom API base (/v2/...)."`
 
 	SMTPURL    Secret        `env:"SMTP_URL" example:"smtp://user:password@localhost:1025" doc:"Mail server for invitations and reconnect reminders: smtp:// (STARTTLS when offered), smtps:// (TLS) or smtp+plain:// (no TLS, for a local mail sink)."`
 	MailFrom   string        `env:"MAIL_FROM" envDefault:"tether <tether@localhost>" example:"Acme Sales <no-reply@acme.example>" doc:"From address of the mail tether sends."`
