@@ -2,6 +2,7 @@ package config
 
 import (
 	"encoding/json"
+	"flag"
 	"errors"
 	"fmt"
 	"os"
@@ -183,14 +184,24 @@ func TestRedisTopologies(t *testing.T) {
 	}
 }
 
+var update = flag.Bool("update", false, "rewrite ../.env.example from the Config tags")
+
 // .env.example must document every variable, with its default when it has one.
 func TestEnvExampleDocumentsEveryVariable(t *testing.T) {
 	t.Parallel()
+	if *update {
+		if err := os.WriteFile("../.env.example", []byte(EnvExample()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 	b, err := os.ReadFile("../.env.example")
 	if err != nil {
 		t.Fatal(err)
 	}
 	text := string(b)
+	if text != EnvExample() {
+		t.Errorf(".env.example is stale: run go test ./config -update")
+	}
 	for _, v := range Vars() {
 		if !strings.Contains(text, v.Name+"=") {
 			t.Errorf(".env.example does not mention %s", v.Name)
