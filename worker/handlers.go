@@ -13,6 +13,9 @@ type Services struct {
 	EventRetention time.Duration
 	// Invites sends invitation emails (invites:send); nil leaves the task unregistered.
 	Invites InviteSender
+	// Imports runs invite imports (invites:import, invites:import_emails); nil leaves them
+	// unregistered.
+	Imports ImportRunner
 	// Permissions runs permission audits; a nil Auditor leaves them unregistered.
 	Permissions PermissionAudits
 }
@@ -37,6 +40,7 @@ func Register(w *Worker, s Services) error {
 	}
 	registerEvents(w, s)
 	registerInvitesSend(w, s)
+	registerInvitesImport(w, s)
 	registerPermissions(w, s)
 	return nil
 }

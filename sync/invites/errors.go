@@ -75,3 +75,20 @@ func (e *PausedError) Error() string {
 
 // RetryAfter is how long to wait before running the import again.
 func (e *PausedError) RetryAfter() time.Duration { return e.delay }
+
+// InterruptedError says the run stopped because its context ended (a worker shutting
+// down); the import stays running with its checkpoint. RetryAfter asks for a prompt
+// resume that does not spend a retry.
+type InterruptedError struct {
+	ImportID string
+	Err      error
+}
+
+func (e *InterruptedError) Error() string {
+	return fmt.Sprintf("import %s interrupted: %v", e.ImportID, e.Err)
+}
+
+func (e *InterruptedError) Unwrap() error { return e.Err }
+
+// RetryAfter is one second: the checkpoint makes resuming cheap.
+func (e *InterruptedError) RetryAfter() time.Duration { return time.Second }

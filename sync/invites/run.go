@@ -91,6 +91,9 @@ func (r *run) stop(ctx context.Context, err error) (directory.Import, error) {
 		r.imp.Status = directory.ImportFailed
 		r.imp.FinishedAt = now
 		r.imp.Errors = append(r.imp.Errors, err.Error())
+	case ctx.Err() != nil:
+		// Stopped (worker shutdown, lapsed lease): resume soon, without spending a retry.
+		return r.imp, &InterruptedError{ImportID: r.imp.ID, Err: err}
 	default:
 		// Transient: leave it running with its checkpoint; the retry resumes.
 		return r.imp, fmt.Errorf("run import %s: %w", r.imp.ID, err)

@@ -1,0 +1,98 @@
+package worker
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/hibiken/asynq"
+	"github.com/rs/zerolog"
+	"golang.org/x/sync/errgroup"
+
+	"tether/jobs"
+	"tether/sync/directory"
+	"tether/sync/invites"
+)
+
+// ImportRunner runs an invite import (invites.Service).
+type ImportRunner interface {
+	Run(ctx context.Context, orgID, importID string) (directory.Import, error)
+}
+
+// ImportSummary is the JSON an import task writes as its result (Asynq ResultWriter):
+// the import's status, counters, progress and errors.
+type ImportSummary struct {
+	ImportID string                   `json:"import_id"`
+	Status   directory.ImportStatus   `json:"status"`
+	DryRun   bool                     `json:"dry_run"`
+	Counts   directory.ImportCounts   `json:"counts"`
+	Progress directory.ImportProgress `json:"progress"`
+	Errors   []string                 `json:"errors,omitempty"`
+}
+
+// SummaryOf returns imp's summary.
+func SummaryOf(imp directory.Import) ImportSummary {
+	return ImportSummary{ImportID: imp.ID, Status: imp.Status, DryRun: imp.DryRun, Counts: imp.Counts,
+		Progress: imp.Progress, Errors: imp.Errors}
+}
+
+// registerInvitesImport handles invites:import and invites:import_emails. A request that
+// cannot succeed (unknown profile, no team connection) is archived with its message; a
+// pause for the API budget is retried after the pause without spending a retry (the
+// invites errors carry Permanent and RetryAfter); anything else is retried and resumes
+// from the import's checkpoint.
+func registerInvitesImport(w *Worker, s Services) {
+	if s.Imports == nil {
+		return
+	}
+	run := func(ctx context.Context, p jobs.InvitesImport) error {
+		imp, err := s.Imports.Run(ctx, p.OrgID, p.ImportID)
+		if imp.ID != "" {
+			b, _ := json.Marshal(SummaryOf(imp))
+			writeResult(ctx, string(b))
+		}
+		if err != nil {
+			return err
+		}
+		zerolog.Ctx(ctx).Info().Str("import_id", p.ImportID).Int("invited", imp.Counts.Invited).
+			Int("found", imp.Counts.Found).Msg("invite import done")
+		return nil
+	}
+	Handle(w, jobs.TypeInvitesImport, run)
+	Handle(w, jobs.TypeInvitesImportEmails, run)
+}
+
+// InviteSendQueue implements invites.Sender on Asynq: attempt 1 of each invite's
+// invites:send task, whose TaskID makes a second enqueue of the same invite a no-op.
+type InviteSendQueue struct {
+	Client Enqueuer // required
+	// Concurrency bounds enqueues in flight (one Redis round trip each). Zero means 32.
+	Concurrency int
+}
+
+var _ invites.Sender = InviteSendQueue{}
+
+// QueueSends implements invites.Sender. A conflict (already queued, running or kept as
+// completed) counts as success.
+func (q InviteSendQueue) QueueSends(ctx context.Context, orgID string, ids []string) error {
+	n := q.Concurrency
+	if n <= 0 {
+		n = 32
+	}
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(n)
+	for _, id := range ids {
+		g.Go(func() error {
+			t, err := jobs.NewInviteSendTask(orgID, id, 1)
+			if err != nil {
+				return err
+			}
+			if _, err := q.Client.EnqueueContext(ctx, t); err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
+				return fmt.Errorf("queue invitation of invite %s: %w", id, err)
+			}
+			return nil
+		})
+	}
+	return g.Wait()
+}
