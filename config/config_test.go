@@ -219,3 +219,17 @@ func TestEnvExampleDocumentsEveryVariable(t *testing.T) {
 		t.Errorf("the examples do not validate: %v", err)
 	}
 }
+
+// README.md's configuration table must name every variable.
+func TestReadmeListsEveryVariable(t *testing.T) {
+	t.Parallel()
+	b, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range Vars() {
+		if !strings.Contains(string(b), "`"+v.Name+"`") {
+			t.Errorf("README.md's configuration table lacks %s", v.Name)
+		}
+	}
+}

@@ -20,10 +20,10 @@ import (
 // worker (registry, logging, metrics, panic recovery, payload decoding and validation) on
 // the same Redis, with the same concurrency and queues, and reports tasks/s for each. The
 // tasks are enqueued before the timer starts; the timer covers start-up to the last task
-// done. Compare the two with benchstat; README.md shows the command.
+// done. Compare the two with benchstat -col /impl; README.md shows the command.
 func BenchmarkNoop(b *testing.B) {
 	const concurrency = 10
-	b.Run("bare", func(b *testing.B) {
+	b.Run("impl=bare", func(b *testing.B) {
 		runNoop(b, func(opt asynq.RedisClientOpt, done func()) (run func(ctx context.Context) error) {
 			srv := asynq.NewServer(opt, asynq.Config{
 				Concurrency: concurrency,
@@ -42,7 +42,7 @@ func BenchmarkNoop(b *testing.B) {
 			}
 		})
 	})
-	b.Run("tether", func(b *testing.B) {
+	b.Run("impl=tether", func(b *testing.B) {
 		runNoop(b, func(opt asynq.RedisClientOpt, done func()) (run func(ctx context.Context) error) {
 			w, err := worker.New(worker.Params{
 				Redis:       opt,

@@ -45,8 +45,11 @@ type SchedulerParams struct {
 	Logger     zerolog.Logger
 	Registerer prometheus.Registerer // nil: metrics not registered
 	Entries    []Periodic
-	// Now is the clock; nil means time.Now. Waiting uses real timers.
+	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// After waits for a duration on that clock; nil means time.After. Tests pass a fake
+	// pair so slots pass without sleeping.
+	After func(time.Duration) <-chan time.Time
 }
 
 // Scheduler enqueues periodic tasks. Several replicas may run at once: each slot's task has
@@ -75,6 +78,9 @@ func NewScheduler(p SchedulerParams) (*Scheduler, error) {
 	}
 	// cron schedules follow the location of the time they are given: keep them in UTC.
 	p.Now = func() time.Time { return clock().UTC() }
+	if p.After == nil {
+		p.After = time.After
+	}
 	s := &Scheduler{
 		p:      p,
 		client: asynq.NewClient(p.Redis),
@@ -112,13 +118,11 @@ func (s *Scheduler) Run(ctx context.Context) error {
 			<-ctx.Done()
 			return nil
 		}
-		timer := time.NewTimer(next[i].Sub(s.p.Now()))
 		select {
 		case <-ctx.Done():
-			timer.Stop()
 			s.p.Logger.Info().Msg("scheduler stopped")
 			return nil
-		case <-timer.C:
+		case <-s.p.After(next[i].Sub(s.p.Now())):
 		}
 		_, _ = s.EnqueueSlot(ctx, s.p.Entries[i], next[i])
 		next[i] = s.p.Entries[i].Schedule.Next(next[i])

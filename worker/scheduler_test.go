@@ -2,6 +2,7 @@ package worker_test
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -80,41 +81,105 @@ func TestTwoSchedulersOneTaskPerSlot(t *testing.T) {
 	}
 }
 
-// Two replicas running their loops on a 1-second schedule: every slot is enqueued once.
+// fakeClock is a shared clock for scheduler replicas: After registers a waiter that
+// Advance fires once the clock passes its time.
+type fakeClock struct {
+	mu      sync.Mutex
+	now     time.Time
+	waiters []waiter
+}
+
+type waiter struct {
+	at time.Time
+	ch chan time.Time
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) After(d time.Duration) <-chan time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ch := make(chan time.Time, 1)
+	c.waiters = append(c.waiters, waiter{c.now.Add(d), ch})
+	return ch
+}
+
+// waiting is how many After calls have not fired yet.
+func (c *fakeClock) waiting() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.waiters)
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+	kept := c.waiters[:0]
+	for _, w := range c.waiters {
+		if w.at.After(c.now) {
+			kept = append(kept, w)
+			continue
+		}
+		w.ch <- c.now
+	}
+	c.waiters = kept
+}
+
+// Two replicas running their loops over three slots of a 5-minute schedule: each slot is
+// enqueued once, with the slot's id.
 func TestTwoSchedulerLoopsOneTaskPerSlot(t *testing.T) {
 	b := setup(t)
-	e := pruneEvery(t, "@every 1s")
+	e := pruneEvery(t, "*/5 * * * *")
+	clock := &fakeClock{now: time.Date(2026, 5, 1, 3, 1, 0, 0, time.UTC)}
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	for range 2 {
-		s := b.newScheduler(t, e)
+		s, err := worker.NewScheduler(worker.SchedulerParams{
+			Redis: b.redis, Logger: zerolog.New(b.logs), Entries: []worker.Periodic{e},
+			Now: clock.Now, After: clock.After,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
 		wg.Add(1)
 		go func() { defer wg.Done(); _ = s.Run(ctx) }()
 	}
-	time.Sleep(2500 * time.Millisecond) // two or three slots pass
-	cancel()
-	wg.Wait()
+	defer func() { cancel(); wg.Wait() }()
 
+	want := []string{"events:prune:20260501T030500Z", "events:prune:20260501T031000Z", "events:prune:20260501T031500Z"}
+	for n := range want {
+		waitUntil(t, "both replicas waiting for the next slot", func() bool { return clock.waiting() == 2 })
+		clock.Advance(5 * time.Minute)
+		waitUntil(t, "the slot's task", func() bool {
+			pending, _ := b.inspector.ListPendingTasks(jobs.QueueLow)
+			return len(pending) == n+1
+		})
+	}
+	waitUntil(t, "both replicas to finish the last slot", func() bool { return clock.waiting() == 2 })
 	pending, err := b.inspector.ListPendingTasks(jobs.QueueLow)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(pending) < 2 {
-		t.Fatalf("%d tasks after 2.5s of a 1s schedule, want at least 2", len(pending))
+	got := ids(pending)
+	slices.Sort(got)
+	if !slices.Equal(got, want) {
+		t.Errorf("tasks %v, want exactly %v", got, want)
 	}
-	seen := map[string]bool{}
-	for _, p := range pending {
-		pl, err := jobs.Decode[jobs.EventsPrune](p.Payload)
-		if err != nil {
-			t.Fatal(err)
+}
+
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
 		}
-		if seen[pl.Slot] {
-			t.Errorf("slot %s enqueued twice", pl.Slot)
-		}
-		seen[pl.Slot] = true
-		if p.ID != "events:prune:"+pl.Slot {
-			t.Errorf("task id %q does not derive from its slot %s", p.ID, pl.Slot)
-		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
 
