@@ -2,8 +2,8 @@ package config
 
 import (
 	"encoding/json"
-	"flag"
 	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"strings"

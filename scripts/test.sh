@@ -99,7 +99,7 @@ pkgs=("$@")
 say "go vet ${pkgs[*]}"
 go vet "${pkgs[@]}"
 
-unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.git/*'))
+unformatted=$(git ls-files '*.go' | while read -r f; do if [ -f "$f" ]; then printf '%s\n' "$f"; fi; done | xargs -r gofmt -l)
 [ -z "$unformatted" ] || die "not gofmt-ed: $unformatted"
 
 say "go test -race ${pkgs[*]}"
