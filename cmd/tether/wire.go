@@ -15,11 +15,15 @@ import (
 	"github.com/rs/zerolog"
 
 	"tether/config"
+	"tether/connectors/oauth"
+	"tether/sync/connections"
 	"tether/sync/events"
 	"tether/sync/store"
 	"tether/sync/vault"
 	"tether/worker"
 	"tether/worker/api"
+	"tether/worker/redislock"
+	"tether/worker/redisstash"
 )
 
 // deps are what the components share within one process.
@@ -262,4 +266,43 @@ func buildDeps(ctx context.Context, e env, cfg config.Config, o depsOptions) (de
 	closers = append(closers, closeReg)
 	d.reg = reg
 	return d, cleanup, nil
+}
+
+// teamTokens builds the vault of org-level (team) Salesforce connections: the store, the
+// key ring, a Salesforce OAuth client from TETHER_SALESFORCE_*, and a Redis lock and stash
+// so one refresh per connection runs at a time across processes. It needs d.store and
+// d.keyring; close the returned closer (its Redis client) when done.
+func (d deps) teamTokens() (*connections.Tokens, io.Closer, error) {
+	if d.store == nil || d.keyring == nil {
+		return nil, nil, errors.New("team connections need the store and the key ring")
+	}
+	sf := oauth.Salesforce(d.cfg.SalesforceLoginURL)
+	sf.ClientID, sf.ClientSecret = d.cfg.SalesforceClientID, d.cfg.SalesforceClientSecret.Reveal()
+	var providers []oauth.Provider
+	if sf.ClientID != "" {
+		providers = append(providers, sf)
+	}
+	// Without a client id a refresh fails as misconfigured (ConnectionRefresher has no
+	// provider for the kind); a still-valid access token keeps working.
+	oc, err := oauth.New(oauth.Config{Providers: providers})
+	if err != nil {
+		return nil, nil, fmt.Errorf("salesforce oauth client: %w", err)
+	}
+	refresher := oauth.ConnectionRefresher{Client: oc, Providers: map[connections.Kind]string{}}
+	if sf.ClientID != "" {
+		refresher.Providers[connections.KindSalesforceTeam] = sf.Name
+	}
+	rdb := d.redis.MakeRedisClient().(redis.UniversalClient)
+	t, err := connections.NewTokens(connections.TokensParams{
+		Store:     d.store,
+		Keys:      d.keyring,
+		Refresher: refresher,
+		Locker:    redislock.New(rdb, "tether:lock:"),
+		Stash:     redisstash.New(rdb, "tether:stash:"),
+	})
+	if err != nil {
+		_ = rdb.Close()
+		return nil, nil, err
+	}
+	return t, rdb, nil
 }
