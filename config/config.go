@@ -32,17 +32,19 @@ type Config struct {
 	AdminUser     string `env:"ADMIN_USER" envDefault:"admin" example:"admin" doc:"User name for the admin API and the /monitoring UI (HTTP basic auth)."`
 	AdminPassword Secret `env:"ADMIN_PASSWORD" example:"a-long-random-password" doc:"Password for the admin API and /monitoring. When unset those routes answer 503 and the rest of serve works."`
 
-	WorkerConcurrency int           `env:"WORKER_CONCURRENCY" envDefault:"10" example:"20" doc:"Tasks one worker process runs at once."`
-	ShutdownTimeout   time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"25s" example:"25s" doc:"On SIGTERM/SIGINT, how long in-flight tasks get to finish before they are put back in their queue (they are retried, never lost). Keep it below your orchestrator's kill grace period."`
-	EventRetention    time.Duration `env:"EVENT_RETENTION" envDefault:"2160h" example:"720h" doc:"Audit events older than this are deleted by the daily events:prune task (2160h = 90 days)."`
-	PruneSchedule     string        `env:"PRUNE_SCHEDULE" envDefault:"17 3 * * *" example:"17 3 * * *" doc:"When events:prune runs: a 5-field cron expression in UTC."`
+	WorkerConcurrency   int           `env:"WORKER_CONCURRENCY" envDefault:"10" example:"20" doc:"Tasks one worker process runs at once."`
+	ShutdownTimeout     time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"25s" example:"25s" doc:"On SIGTERM/SIGINT, how long in-flight tasks get to finish before they are put back in their queue (they are retried, never lost). Keep it below your orchestrator's kill grace period."`
+	EventRetention      time.Duration `env:"EVENT_RETENTION" envDefault:"2160h" example:"720h" doc:"Audit events older than this are deleted by the daily events:prune task (2160h = 90 days)."`
+	PruneSchedule       string        `env:"PRUNE_SCHEDULE" envDefault:"17 3 * * *" example:"17 3 * * *" doc:"When events:prune runs: a 5-field cron expression in UTC."`
+	PermissionsSchedule string        `env:"PERMISSIONS_SCHEDULE" envDefault:"41 4 * * *" example:"41 4 * * *" doc:"When the daily permission audit runs for every org with a team-level Salesforce connection: a 5-field cron expression in UTC."`
 
 	LogLevel  string `env:"LOG_LEVEL" envDefault:"info" example:"debug" doc:"debug, info, warn or error."`
 	LogFormat string `env:"LOG_FORMAT" envDefault:"json" example:"console" doc:"json (one object a line) or console (for people)."`
 
-	SalesforceClientID     string `env:"SALESFORCE_CLIENT_ID" example:"3MVG9...connected-app-consumer-key" doc:"Salesforce connected app consumer key."`
-	SalesforceClientSecret Secret `env:"SALESFORCE_CLIENT_SECRET" example:"the-consumer-secret" doc:"Salesforce connected app consumer secret."`
-	SalesforceLoginURL     string `env:"SALESFORCE_LOGIN_URL" envDefault:"https://login.salesforce.com" example:"http://localhost:8090/salesforce" doc:"Salesforce OAuth base (authorize and token endpoints live under /services/oauth2/). Point it at the sandbox to emulate Salesforce."`
+	SalesforceClientID       string  `env:"SALESFORCE_CLIENT_ID" example:"3MVG9...connected-app-consumer-key" doc:"Salesforce connected app consumer key."`
+	SalesforceClientSecret   Secret  `env:"SALESFORCE_CLIENT_SECRET" example:"the-consumer-secret" doc:"Salesforce connected app consumer secret."`
+	SalesforceLoginURL       string  `env:"SALESFORCE_LOGIN_URL" envDefault:"https://login.salesforce.com" example:"http://localhost:8090/salesforce" doc:"Salesforce OAuth base (authorize and token endpoints live under /services/oauth2/). Point it at the sandbox to emulate Salesforce."`
+	SalesforceUsageWarnShare float64 `env:"SALESFORCE_USAGE_WARN_SHARE" envDefault:"0.8" example:"0.8" doc:"Share of an org's daily Salesforce API allocation (above 0, at most 1) past which the permission audit's api_usage check warns."`
 
 	GoogleClientID     string `env:"GOOGLE_CLIENT_ID" example:"1234-abc.apps.googleusercontent.com" doc:"Google OAuth client id (Calendar)."`
 	GoogleClientSecret Secret `env:"GOOGLE_CLIENT_SECRET" example:"GOCSPX-the-secret" doc:"Google OAuth client secret."`

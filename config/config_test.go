@@ -33,6 +33,9 @@ func TestLoadDefaults(t *testing.T) {
 	if cfg.WorkerConcurrency != 10 || cfg.ShutdownTimeout != 25*time.Second || cfg.EventRetention != 2160*time.Hour {
 		t.Errorf("defaults: concurrency %d, shutdown %s, retention %s", cfg.WorkerConcurrency, cfg.ShutdownTimeout, cfg.EventRetention)
 	}
+	if cfg.SalesforceUsageWarnShare != 0.8 || cfg.PermissionsSchedule != "41 4 * * *" {
+		t.Errorf("defaults: usage warn share %v, permissions schedule %q", cfg.SalesforceUsageWarnShare, cfg.PermissionsSchedule)
+	}
 	if err := cfg.RequireRedis("worker"); err == nil || !strings.Contains(err.Error(), "TETHER_REDIS_URL") {
 		t.Errorf("RequireRedis without a URL = %v, want an error naming TETHER_REDIS_URL", err)
 	}
@@ -92,6 +95,11 @@ func TestValidationErrorsNameVariableProblemAndExample(t *testing.T) {
 		{map[string]string{"TETHER_ENCRYPTION_KEYS": "k1"}, "TETHER_ENCRYPTION_KEYS", "want id:base64key"},
 		{map[string]string{"TETHER_ENCRYPTION_KEYS": "k1:c2hvcnQ="}, "TETHER_ENCRYPTION_KEYS", "want 32"},
 		{map[string]string{"TETHER_PRUNE_SCHEDULE": "daily"}, "TETHER_PRUNE_SCHEDULE", "cron"},
+		{map[string]string{"TETHER_PERMISSIONS_SCHEDULE": "@every day"}, "TETHER_PERMISSIONS_SCHEDULE", "cron"},
+		{map[string]string{"TETHER_SALESFORCE_USAGE_WARN_SHARE": "80%"}, "TETHER_SALESFORCE_USAGE_WARN_SHARE", "not a number"},
+		{map[string]string{"TETHER_SALESFORCE_USAGE_WARN_SHARE": "0"}, "TETHER_SALESFORCE_USAGE_WARN_SHARE", "above 0 and at most 1"},
+		{map[string]string{"TETHER_SALESFORCE_USAGE_WARN_SHARE": "80"}, "TETHER_SALESFORCE_USAGE_WARN_SHARE", "above 0 and at most 1"},
+		{map[string]string{"TETHER_SALESFORCE_USAGE_WARN_SHARE": "NaN"}, "TETHER_SALESFORCE_USAGE_WARN_SHARE", "above 0 and at most 1"},
 		{map[string]string{"TETHER_LOG_LEVEL": "loud"}, "TETHER_LOG_LEVEL", "not one of"},
 		{map[string]string{"TETHER_HTTP_ADDR": "8080"}, "TETHER_HTTP_ADDR", "listen address"},
 		{map[string]string{"TETHER_GOOGLE_TOKEN_URL": "/token"}, "TETHER_GOOGLE_TOKEN_URL", "absolute http(s) URL"},

@@ -128,6 +128,8 @@ func problemFor(pe env.ParseError) string {
 	switch pe.Type.String() {
 	case "int":
 		return "is not a whole number"
+	case "float64":
+		return "is not a number (a decimal like 0.8)"
 	case "time.Duration":
 		return "is not a duration (a number with a unit: ms, s, m or h)"
 	default:

@@ -71,6 +71,13 @@ func (c Config) Validate() error {
 	if _, err := cron.ParseStandard(c.PruneSchedule); err != nil {
 		bad("PruneSchedule", c.PruneSchedule, "is not a 5-field cron expression: "+err.Error())
 	}
+	if _, err := cron.ParseStandard(c.PermissionsSchedule); err != nil {
+		bad("PermissionsSchedule", c.PermissionsSchedule, "is not a 5-field cron expression: "+err.Error())
+	}
+	// NaN fails both comparisons, so test for the good range rather than the bad one.
+	if !(c.SalesforceUsageWarnShare > 0 && c.SalesforceUsageWarnShare <= 1) {
+		bad("SalesforceUsageWarnShare", fmt.Sprint(c.SalesforceUsageWarnShare), "must be a share above 0 and at most 1 (0.8 means 80% of the daily API allocation)")
+	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:
