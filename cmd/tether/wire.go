@@ -110,10 +110,18 @@ func runWorker(ctx context.Context, d deps, tune tuning) error {
 	if err != nil {
 		return err
 	}
+	client := asynq.NewClient(d.redis)
+	defer client.Close()
+	imports, closeImports, err := importService(d, client)
+	if err != nil {
+		return err
+	}
+	defer closeImports.Close()
 	err = worker.Register(w, worker.Services{
 		Events:         events.NewService(d.store, nil),
 		EventRetention: d.cfg.EventRetention,
 		Invites:        invites,
+		Imports:        imports.svc,
 	})
 	if err != nil {
 		return err
