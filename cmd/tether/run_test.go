@@ -348,3 +348,28 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// all without a Redis URL runs on the embedded Redis and says loudly that it is not durable.
+func TestAllWithoutRedisWarnsAndServes(t *testing.T) {
+	env := map[string]string{
+		"TETHER_DATABASE_URL":    "sqlite:" + filepath.Join(t.TempDir(), "tether.db"),
+		"TETHER_ENCRYPTION_KEYS": testKeys,
+		"TETHER_HTTP_ADDR":       "127.0.0.1:0",
+	}
+	logs, stop := start(t, env, "all")
+	base := waitListening(t, logs)
+	if !strings.Contains(logs.String(), "*** WARNING: TETHER_REDIS_URL is not set: using an embedded in-memory Redis. Queued tasks are LOST") {
+		t.Errorf("no loud warning about the embedded Redis:\n%s", logs.String())
+	}
+	res, err := http.Get(base + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 200 {
+		t.Errorf("/readyz on the embedded Redis = %d", res.StatusCode)
+	}
+	if err := stop(); err != nil {
+		t.Errorf("all after SIGTERM: %v", err)
+	}
+}
