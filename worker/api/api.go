@@ -43,6 +43,13 @@ type Params struct {
 	// Join serves GET /join/{token} and GET /oauth/salesforce/callback (NewJoin). Nil:
 	// those routes answer 404.
 	Join http.Handler
+	// Imports serves the invite import API (POST /v1/orgs/{org}/imports, GET
+	// /v1/orgs/{org}/imports/{id}) behind the admin credentials. Nil: 404.
+	Imports Imports
+	// PermissionAudits serves POST /v1/orgs/{org}/permission-audits and GET
+	// /v1/orgs/{org}/permission-audits/latest to the admin. A nil Store or Queue: those
+	// routes answer 404.
+	PermissionAudits PermissionAudits
 	// AdminUser and AdminPassword guard /monitoring/ (and later the admin API) with HTTP
 	// basic auth. An empty password makes those routes answer 503: no password, no access.
 	AdminUser     string

@@ -15,6 +15,14 @@ func (s *Server) routes() {
 		s.mux.Handle("GET /join/{token}", s.p.Join)
 		s.mux.Handle("GET /oauth/salesforce/callback", s.p.Join)
 	}
+	if pa := s.p.PermissionAudits; pa.Store != nil && pa.Queue != nil {
+		s.mux.Handle("POST /v1/orgs/{org}/permission-audits", s.requireAdmin(s.handleAuditPermissions()))
+		s.mux.Handle("GET /v1/orgs/{org}/permission-audits/latest", s.requireAdmin(s.handleLatestPermissionAudit()))
+	}
+	if s.p.Imports != nil {
+		s.mux.Handle("POST /v1/orgs/{org}/imports", s.requireAdmin(s.handleCreateImport()))
+		s.mux.Handle("GET /v1/orgs/{org}/imports/{id}", s.requireAdmin(s.handleGetImport()))
+	}
 	if s.p.Monitoring != nil {
 		s.mux.Handle("GET /monitoring", http.RedirectHandler("/monitoring/", http.StatusMovedPermanently))
 		// asynqmon must be mounted at its root path plus "/": its own example's exact-path

@@ -1,0 +1,202 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/hibiken/asynq"
+
+	"tether/jobs"
+	"tether/sync/directory"
+	"tether/sync/permissions"
+	"tether/sync/store/storeerr"
+)
+
+// PermissionAuditStore is what the permission-audit routes read.
+type PermissionAuditStore interface {
+	// GetOrg returns an error wrapping storeerr.ErrNotFound for an unknown org.
+	GetOrg(ctx context.Context, orgID string) (directory.Org, error)
+	// LatestPermissionReports returns the org's newest reports, newest first, at most
+	// limit.
+	LatestPermissionReports(ctx context.Context, orgID string, limit int) ([]permissions.Report, error)
+}
+
+// TaskEnqueuer queues tasks (an *asynq.Client).
+type TaskEnqueuer interface {
+	EnqueueContext(ctx context.Context, t *asynq.Task, opts ...asynq.Option) (*asynq.TaskInfo, error)
+}
+
+// PermissionAudits are the dependencies of POST /v1/orgs/{org}/permission-audits and GET
+// /v1/orgs/{org}/permission-audits/latest. Both are required for the routes to exist.
+type PermissionAudits struct {
+	Store PermissionAuditStore
+	Queue TaskEnqueuer
+	// Now stamps the 202 answer's queued_at. Nil means time.Now.
+	Now func() time.Time
+}
+
+// AuditQueued is the 202 answer to POST /v1/orgs/{org}/permission-audits.
+type AuditQueued struct {
+	TaskID   string    `json:"task_id"`
+	OrgID    string    `json:"org_id"`
+	QueuedAt time.Time `json:"queued_at"`
+	// Latest is where the report appears once the worker has run the audit (also the
+	// Location header).
+	Latest string `json:"latest"`
+}
+
+// ReportJSON is a stored permission report as GET .../permission-audits/latest serves it.
+type ReportJSON struct {
+	ID           string              `json:"id"`
+	OrgID        string              `json:"org_id"`
+	ConnectionID string              `json:"connection_id,omitempty"`
+	CreatedAt    time.Time           `json:"created_at"`
+	Summary      map[string]int      `json:"summary"` // result -> count
+	Checks       []permissions.Check `json:"checks"`
+	// Previous is the report before this one and what changed since; nil for the
+	// org's first report.
+	Previous *PreviousJSON `json:"previous"`
+}
+
+// PreviousJSON summarises the report before the latest.
+type PreviousJSON struct {
+	ID        string    `json:"id"`
+	CreatedAt time.Time `json:"created_at"`
+	// Changes are the checks whose decisive result flipped (ok <-> missing); going to or
+	// from unknown is not a change (permissions.Diff).
+	Changes []ChangeJSON `json:"changes"`
+}
+
+// ChangeJSON is one flipped check: Change is "lost" (ok -> missing) or "gained".
+type ChangeJSON struct {
+	Check    string `json:"check"`
+	Change   string `json:"change"`
+	Required bool   `json:"required"`
+}
+
+// NewReportJSON builds the JSON view of latest, diffed against prev when prev is not nil.
+func NewReportJSON(latest permissions.Report, prev *permissions.Report) ReportJSON {
+	out := ReportJSON{ID: latest.ID, OrgID: latest.OrgID, ConnectionID: latest.ConnectionID,
+		CreatedAt: latest.CreatedAt.UTC(), Summary: permissions.Summarize(latest.Checks), Checks: latest.Checks}
+	if out.Checks == nil {
+		out.Checks = []permissions.Check{}
+	}
+	if prev != nil {
+		p := &PreviousJSON{ID: prev.ID, CreatedAt: prev.CreatedAt.UTC(), Changes: []ChangeJSON{}}
+		prevChecks := prev.Checks
+		if prevChecks == nil {
+			prevChecks = []permissions.Check{} // Diff treats nil as "no earlier report"
+		}
+		for _, c := range permissions.Diff(prevChecks, latest.Checks) {
+			ch := ChangeJSON{Check: c.Check, Change: "gained", Required: c.Required}
+			if c.Lost {
+				ch.Change = "lost"
+			}
+			p.Changes = append(p.Changes, ch)
+		}
+		out.Previous = p
+	}
+	return out
+}
+
+// auditAPIError is the body of every error answer of the permission-audit routes.
+type auditAPIError struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+func writeAuditJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func auditError(w http.ResponseWriter, status int, code, msg string) {
+	writeAuditJSON(w, status, auditAPIError{Code: code, Message: msg})
+}
+
+func latestAuditPath(orgID string) string {
+	return "/v1/orgs/" + orgID + "/permission-audits/latest"
+}
+
+// orgForAudit answers 404 for an unknown org and 500 for a store failure; ok is false
+// when it has answered.
+func (s *Server) orgForAudit(w http.ResponseWriter, r *http.Request) (orgID string, ok bool) {
+	orgID = r.PathValue("org")
+	if _, err := s.p.PermissionAudits.Store.GetOrg(r.Context(), orgID); err != nil {
+		if errors.Is(err, storeerr.ErrNotFound) {
+			auditError(w, http.StatusNotFound, "org_not_found", "no org with id "+orgID)
+			return "", false
+		}
+		s.log.Error().Err(err).Str("org_id", orgID).Msg("permission audit: read org")
+		auditError(w, http.StatusInternalServerError, "internal", "could not read the org; see tether's log")
+		return "", false
+	}
+	return orgID, true
+}
+
+// handleAuditPermissions queues an on-demand audit. 202 with the task id; 409 when one
+// for the org is already queued or running (its report will answer .../latest).
+func (s *Server) handleAuditPermissions() http.Handler {
+	pa := s.p.PermissionAudits
+	now := pa.Now
+	if now == nil {
+		now = time.Now
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		orgID, ok := s.orgForAudit(w, r)
+		if !ok {
+			return
+		}
+		t, err := jobs.NewAuditPermissionsTask(orgID)
+		if err != nil {
+			auditError(w, http.StatusBadRequest, "invalid_org", err.Error())
+			return
+		}
+		at := now().UTC()
+		info, err := pa.Queue.EnqueueContext(r.Context(), t)
+		latest := latestAuditPath(orgID)
+		w.Header().Set("Location", latest)
+		switch {
+		case errors.Is(err, asynq.ErrDuplicateTask):
+			auditError(w, http.StatusConflict, "audit_pending",
+				"an audit of org "+orgID+" is already queued or running; its report will be at "+latest)
+		case err != nil:
+			s.log.Error().Err(err).Str("org_id", orgID).Msg("permission audit: enqueue")
+			auditError(w, http.StatusServiceUnavailable, "queue_unavailable", "could not queue the audit; try again")
+		default:
+			writeAuditJSON(w, http.StatusAccepted, AuditQueued{TaskID: info.ID, OrgID: orgID, QueuedAt: at, Latest: latest})
+		}
+	})
+}
+
+// handleLatestPermissionAudit serves the org's newest report with what changed since the
+// one before; 404 "no_report" until the org has one.
+func (s *Server) handleLatestPermissionAudit() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		orgID, ok := s.orgForAudit(w, r)
+		if !ok {
+			return
+		}
+		rs, err := s.p.PermissionAudits.Store.LatestPermissionReports(r.Context(), orgID, 2)
+		if err != nil {
+			s.log.Error().Err(err).Str("org_id", orgID).Msg("permission audit: read reports")
+			auditError(w, http.StatusInternalServerError, "internal", "could not read the reports; see tether's log")
+			return
+		}
+		if len(rs) == 0 {
+			auditError(w, http.StatusNotFound, "no_report",
+				"org "+orgID+" has no permission report yet; POST /v1/orgs/"+orgID+"/permission-audits to run an audit")
+			return
+		}
+		var prev *permissions.Report
+		if len(rs) > 1 {
+			prev = &rs[1]
+		}
+		writeAuditJSON(w, http.StatusOK, NewReportJSON(rs[0], prev))
+	})
+}
