@@ -176,6 +176,14 @@ func runHTTP(ctx context.Context, d deps, o serveOptions) error {
 			return err
 		}
 		p.Join = join
+		client := asynq.NewClient(d.redis)
+		defer client.Close()
+		parts, closeImports, err := importService(d, client)
+		if err != nil {
+			return err
+		}
+		defer closeImports.Close()
+		p.Imports = parts.starter(client, d.log.With().Str("component", "imports").Logger())
 	}
 	if o.monitoring {
 		mon := api.NewMonitoring(d.redis)

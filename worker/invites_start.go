@@ -1,0 +1,144 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/hibiken/asynq"
+	"github.com/rs/zerolog"
+
+	"tether/jobs"
+	"tether/sync/directory"
+	"tether/sync/invites"
+)
+
+// ImportCreator validates and stores an import request (invites.Service).
+type ImportCreator interface {
+	Create(ctx context.Context, req invites.Request) (directory.Import, error)
+}
+
+// ImportReader reads orgs and imports (store.Invites).
+type ImportReader interface {
+	GetOrg(ctx context.Context, orgID string) (directory.Org, error)
+	GetImport(ctx context.Context, orgID, id string) (directory.Import, error)
+}
+
+// ImportStarter creates invite imports and queues their tasks: what the CLI, the HTTP API
+// and the demo share. Safe for concurrent use.
+type ImportStarter struct {
+	Creator ImportCreator // required
+	Reader  ImportReader  // required
+	Client  Enqueuer      // required
+	// Directories, when set, resolves profile names at Start (see Start). Nil leaves
+	// them to the import task.
+	Directories invites.Directories
+	Logger      zerolog.Logger
+}
+
+// Start validates req, resolves profile names when it can, stores the import and queues
+// its task (invites:import, or invites:import_emails for an email list). Errors are those
+// of invites.Service.Create, *invites.UnknownProfilesError, an *invites.Error with
+// CodeNoConnection, or a failure to queue.
+//
+// Profile names are resolved here, with one Salesforce query, when the org's team
+// connection is usable, so an unknown name is refused before anything is stored (the
+// error lists the existing profiles) and the stored selection holds ids. When Salesforce
+// cannot be asked now (no Directories in this process, Salesforce unreachable) the names
+// are stored as typed and the task resolves them; an unknown name then fails the import
+// with the same message, visible in its status.
+//
+// A queue failure leaves the import stored as queued; Start again with the same request
+// creates a new import, so the caller reports the error.
+func (s ImportStarter) Start(ctx context.Context, req invites.Request) (directory.Import, error) {
+	req, err := s.resolveProfiles(ctx, req)
+	if err != nil {
+		return directory.Import{}, err
+	}
+	imp, err := s.Creator.Create(ctx, req)
+	if err != nil {
+		return directory.Import{}, err
+	}
+	newTask := jobs.NewImportTask
+	if len(imp.Selection.Emails) > 0 {
+		newTask = jobs.NewImportEmailsTask
+	}
+	t, err := newTask(imp.OrgID, imp.ID)
+	if err != nil {
+		return directory.Import{}, err
+	}
+	if _, err := s.Client.EnqueueContext(ctx, t); err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
+		return imp, fmt.Errorf("queue import %s of org %s: %w", imp.ID, imp.OrgID, err)
+	}
+	return imp, nil
+}
+
+// Get returns the org's import id. An unknown org or import is an error wrapping
+// storeerr.ErrNotFound.
+func (s ImportStarter) Get(ctx context.Context, orgID, id string) (directory.Import, error) {
+	if _, err := s.Reader.GetOrg(ctx, orgID); err != nil {
+		return directory.Import{}, fmt.Errorf("get import %s: %w", id, err)
+	}
+	imp, err := s.Reader.GetImport(ctx, orgID, id)
+	if err != nil {
+		return directory.Import{}, fmt.Errorf("get import %s: %w", id, err)
+	}
+	return imp, nil
+}
+
+// resolveProfiles replaces the profile names of req by their ids (see Start).
+func (s ImportStarter) resolveProfiles(ctx context.Context, req invites.Request) (invites.Request, error) {
+	var names []string
+	for _, p := range req.Profiles {
+		if p = strings.TrimSpace(p); p != "" && !looksLikeProfileID(p) {
+			names = append(names, p)
+		}
+	}
+	if len(names) == 0 || s.Directories == nil || req.OrgID == "" {
+		return req, nil
+	}
+	if _, err := s.Reader.GetOrg(ctx, req.OrgID); err != nil {
+		return req, nil // Create reports an unknown org
+	}
+	dir, err := s.Directories.Open(ctx, req.OrgID)
+	if errors.Is(err, invites.ErrNoConnection) {
+		return req, &invites.Error{Code: invites.CodeNoConnection,
+			Message: fmt.Sprintf("org %s: %v; connect the team-level Salesforce account first", req.OrgID, err)}
+	}
+	var ids map[string]string
+	if err == nil {
+		ids, err = dir.ResolveProfiles(ctx, names)
+	}
+	var unknown *invites.UnknownProfilesError
+	switch {
+	case errors.As(err, &unknown):
+		return req, err
+	case err != nil:
+		s.Logger.Warn().Err(err).Str("org_id", req.OrgID).Msg("profile names left for the import task to resolve")
+		return req, nil
+	}
+	out := req
+	out.Profiles = nil
+	for _, p := range req.Profiles {
+		if id, ok := ids[strings.TrimSpace(p)]; ok {
+			p = id
+		}
+		out.Profiles = append(out.Profiles, p)
+	}
+	return out, nil
+}
+
+// looksLikeProfileID mirrors invites' rule for telling ids from names: 15 or 18 letters
+// and digits starting with 00e.
+func looksLikeProfileID(s string) bool {
+	if (len(s) != 15 && len(s) != 18) || !strings.HasPrefix(s, "00e") {
+		return false
+	}
+	for _, r := range s {
+		if !('0' <= r && r <= '9' || 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z') {
+			return false
+		}
+	}
+	return true
+}
