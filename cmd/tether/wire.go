@@ -117,11 +117,17 @@ func runWorker(ctx context.Context, d deps, tune tuning) error {
 		return err
 	}
 	defer closeImports.Close()
+	audits, closeAudits, err := permissionAudits(d, client)
+	if err != nil {
+		return err
+	}
+	defer closeAudits.Close()
 	err = worker.Register(w, worker.Services{
 		Events:         events.NewService(d.store, nil),
 		EventRetention: d.cfg.EventRetention,
 		Invites:        invites,
 		Imports:        imports.svc,
+		Permissions:    audits,
 	})
 	if err != nil {
 		return err
@@ -131,7 +137,7 @@ func runWorker(ctx context.Context, d deps, tune tuning) error {
 
 // runScheduler runs the periodic-task scheduler until ctx is done.
 func runScheduler(ctx context.Context, d deps) error {
-	entries, err := worker.Periodics(d.cfg.PruneSchedule)
+	entries, err := schedulerEntries(d.cfg)
 	if err != nil {
 		return err
 	}
@@ -184,6 +190,11 @@ func runHTTP(ctx context.Context, d deps, o serveOptions) error {
 		}
 		defer closeImports.Close()
 		p.Imports = parts.starter(client, d.log.With().Str("component", "imports").Logger())
+	}
+	if o.monitoring && d.store != nil {
+		pa, closePA := permissionAuditAPI(d)
+		defer closePA()
+		p.PermissionAudits = pa
 	}
 	if o.monitoring {
 		mon := api.NewMonitoring(d.redis)

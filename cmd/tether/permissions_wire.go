@@ -1,0 +1,120 @@
+package main
+
+import (
+	"cmp"
+	"context"
+	"io"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/rs/zerolog"
+
+	"tether/config"
+	"tether/connectors/email"
+	"tether/connectors/salesforce"
+	"tether/sync/connections"
+	"tether/sync/permissions"
+	"tether/worker"
+	"tether/worker/api"
+)
+
+// permissionAudits builds the worker's permission-audit dependencies: the audit service
+// reading each org's team connection (teamTokens), recording the Salesforce API usage it
+// sees, emailing the org's admins about a lost permission; and the daily sweep's org
+// lister and queue. Close the returned closer when the worker stops.
+func permissionAudits(d deps, queue worker.Enqueuer) (worker.PermissionAudits, io.Closer, error) {
+	tokens, closer, err := d.teamTokens()
+	if err != nil {
+		return worker.PermissionAudits{}, nil, err
+	}
+	mailer, err := permissionMailer(d)
+	if err != nil {
+		_ = closer.Close()
+		return worker.PermissionAudits{}, nil, err
+	}
+	log := d.log.With().Str("component", "permissions").Logger()
+	svc, err := permissions.NewService(permissions.Params{
+		Store:          d.store,
+		Sessions:       permissions.TeamSessions{Tokens: tokens},
+		Prober:         &salesforce.AuditProber{OnUsage: recordUsage(d.store, log)},
+		Mailer:         mailer,
+		UsageWarnShare: d.cfg.SalesforceUsageWarnShare,
+	})
+	if err != nil {
+		_ = closer.Close()
+		return worker.PermissionAudits{}, nil, err
+	}
+	return worker.PermissionAudits{Auditor: svc, Orgs: d.store, Queue: queue}, closer, nil
+}
+
+// usageRecorder is the store's side of invariant 6 (every Sforce-Limit-Info is kept).
+type usageRecorder interface {
+	RecordAPIUsage(ctx context.Context, orgID string, u connections.APIUsage) error
+}
+
+// recordUsage stores each usage reading the audit sees. Best effort: the audit's own
+// api_usage check does not depend on it, so a failed write is logged, not returned.
+func recordUsage(st usageRecorder, log zerolog.Logger) func(string, salesforce.Usage) {
+	return func(orgID string, u salesforce.Usage) {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		err := st.RecordAPIUsage(ctx, orgID, connections.APIUsage{OrgID: orgID, Used: int64(u.Used), Max: int64(u.Max), RecordedAt: time.Now()})
+		if err != nil {
+			log.Warn().Err(err).Str("org_id", orgID).Msg("record salesforce api usage")
+		}
+	}
+}
+
+// permissionMailer sends permission alerts through TETHER_SMTP_URL. Without it alerts are
+// logged and dropped (counted as sent, so configuring mail later does not replay old
+// ones): the report and the permissions.lost event still say what was lost.
+func permissionMailer(d deps) (permissions.Mailer, error) {
+	if !d.cfg.SMTPURL.IsSet() {
+		d.log.Warn().Msg("TETHER_SMTP_URL is not set: lost-permission alerts are not emailed (reports and events still record them)")
+		return droppedMail{log: d.log}, nil
+	}
+	sc, err := smtpConfig(d.cfg.SMTPURL.Reveal(), d.cfg.MailFrom)
+	if err != nil {
+		return nil, err
+	}
+	m, err := email.New(sc)
+	if err != nil {
+		return nil, err
+	}
+	return alertMailer{m}, nil
+}
+
+// alertMailer adapts connectors/email to permissions.Mailer.
+type alertMailer struct{ m *email.Mailer }
+
+func (a alertMailer) SendMail(ctx context.Context, m permissions.Mail) error {
+	return a.m.Send(ctx, email.Message{To: m.To, Subject: m.Subject, Text: m.Text, MessageID: m.ID})
+}
+
+type droppedMail struct{ log zerolog.Logger }
+
+func (d droppedMail) SendMail(_ context.Context, m permissions.Mail) error {
+	d.log.Warn().Str("subject", m.Subject).Int("recipients", len(m.To)).Msg("permission alert not emailed: TETHER_SMTP_URL is not set")
+	return nil
+}
+
+// schedulerEntries are the scheduler's periodic tasks: events:prune and the daily
+// permission-audit sweep.
+func schedulerEntries(cfg config.Config) ([]worker.Periodic, error) {
+	entries, err := worker.Periodics(cfg.PruneSchedule)
+	if err != nil {
+		return nil, err
+	}
+	audit, err := worker.PermissionsPeriodic(cmp.Or(cfg.PermissionsSchedule, "41 4 * * *"))
+	if err != nil {
+		return nil, err
+	}
+	return append(entries, audit), nil
+}
+
+// permissionAuditAPI gives tether serve the permission-audit routes; call the returned
+// func when the server stops.
+func permissionAuditAPI(d deps) (api.PermissionAudits, func()) {
+	client := asynq.NewClient(d.redis)
+	return api.PermissionAudits{Store: d.store, Queue: client}, func() { _ = client.Close() }
+}
