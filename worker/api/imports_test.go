@@ -1,0 +1,250 @@
+package api_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+
+	"tether/connectors/salesforce"
+	"tether/connectors/sandbox"
+	"tether/connectors/sandbox/sfdc"
+	"tether/jobs"
+	"tether/sync/directory"
+	"tether/sync/invites"
+	"tether/sync/store"
+	"tether/sync/store/storetest"
+	"tether/worker"
+	"tether/worker/api"
+	"tether/worker/redistest"
+)
+
+// dbImports is the import tests' Redis database (spare; the other API tests use 10 and 13).
+const dbImports = 14
+
+// importBundle is tether serve's handler with the import API, over a store, real Redis and
+// a sandbox Salesforce org holding three active Sales Users (the tether org has 2 seats).
+type importBundle struct {
+	st        *store.Store
+	svc       *invites.Service
+	inspector *asynq.Inspector
+	url       string
+	org       directory.Org
+}
+
+func setupImports(t *testing.T, st *store.Store) *importBundle {
+	t.Helper()
+	sb := sandbox.New(sandbox.Options{})
+	sbSrv := httptest.NewServer(sb)
+	t.Cleanup(func() { sb.Close(); sbSrv.Close() })
+	spec := sfdc.GenerateOrg(11, 0)
+	for i := range 3 {
+		spec.Users = append(spec.Users, sfdc.UserSpec{Username: fmt.Sprintf("rep%d@acme.example.com", i),
+			Email: fmt.Sprintf("rep%d@acme.com", i), LastName: fmt.Sprint(i), Profile: sfdc.ProfileSalesUser})
+	}
+	sfOrg, err := sb.Salesforce().AddOrg(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	grant, err := sb.IssueGrant(sandbox.Salesforce, sb.Salesforce().Users(sfOrg)[0], nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dirs, err := salesforce.NewInviteDirectories(salesforce.InviteDirectoriesParams{
+		Auth: func(context.Context, string) (salesforce.TeamAuth, error) {
+			return salesforce.TeamAuth{InstanceURL: sbSrv.URL + "/salesforce",
+				Token: func(context.Context) (string, error) { return grant.AccessToken, nil }}, nil
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	redis, _ := redistest.Client(t, dbImports)
+	client, inspector := asynq.NewClient(redis), asynq.NewInspector(redis)
+	t.Cleanup(func() { _ = client.Close(); _ = inspector.Close() })
+	inv := store.Invites{Store: st}
+	svc, err := invites.New(invites.Config{Store: inv, Directories: dirs, Sender: worker.InviteSendQueue{Client: client}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	server, err := api.New(api.Params{Gatherer: prometheus.NewRegistry(), AdminUser: "admin", AdminPassword: "pw",
+		Imports: worker.ImportStarter{Creator: svc, Reader: inv, Client: client, Directories: dirs, Logger: zerolog.Nop()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(server)
+	t.Cleanup(srv.Close)
+	org, err := st.CreateOrg(t.Context(), directory.Org{Name: "Acme", SeatLimit: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &importBundle{st: st, svc: svc, inspector: inspector, url: srv.URL, org: org}
+}
+
+// call sends an admin request and decodes the JSON answer into out (if not nil).
+func (b *importBundle) call(t *testing.T, method, path, body string, out any) *http.Response {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), method, b.url+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.SetBasicAuth("admin", "pw")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	data, _ := io.ReadAll(res.Body)
+	if out != nil {
+		if err := json.Unmarshal(data, out); err != nil {
+			t.Fatalf("%s %s: %d %s: %v", method, path, res.StatusCode, data, err)
+		}
+	}
+	return res
+}
+
+type errorBody struct {
+	Error api.APIError `json:"error"`
+}
+
+func TestImportAPIByProfileNameRunsAndReports(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		b := setupImports(t, st)
+		var created api.ImportView
+		res := b.call(t, "POST", "/v1/orgs/"+b.org.ID+"/imports",
+			`{"profiles":["Sales User"],"role":"chat","group":"West"}`, &created)
+		if res.StatusCode != http.StatusAccepted {
+			t.Fatalf("POST: %d, want 202", res.StatusCode)
+		}
+		if loc := res.Header.Get("Location"); loc != "/v1/orgs/"+b.org.ID+"/imports/"+created.ID {
+			t.Fatalf("Location %q", loc)
+		}
+		// The name was resolved at create time: the stored selection holds the id.
+		if created.Status != directory.ImportQueued || len(created.ProfileIDs) != 1 || !strings.HasPrefix(created.ProfileIDs[0], "00e") || len(created.ProfileNames) != 0 {
+			t.Fatalf("created %+v: want queued with one resolved 00e profile id", created)
+		}
+		if created.GroupID == "" {
+			t.Fatal("group West was not created")
+		}
+		info, err := b.inspector.GetTaskInfo(jobs.QueueDefault, jobs.TaskIDInvitesImport(jobs.TypeInvitesImport, b.org.ID, created.ID))
+		if err != nil {
+			t.Fatalf("import task not queued: %v", err)
+		}
+		if info.Type != jobs.TypeInvitesImport {
+			t.Fatalf("queued %s", info.Type)
+		}
+		// The worker's part, then the status over HTTP.
+		if _, err := b.svc.Run(t.Context(), b.org.ID, created.ID); err != nil {
+			t.Fatal(err)
+		}
+		var got api.ImportView
+		if res := b.call(t, "GET", "/v1/orgs/"+b.org.ID+"/imports/"+created.ID, "", &got); res.StatusCode != http.StatusOK {
+			t.Fatalf("GET: %d", res.StatusCode)
+		}
+		if got.Status != directory.ImportDone || got.Counts.Invited != 2 || got.Counts.OverSeatLimit != 1 ||
+			got.Progress.Done != 3 || got.Progress.Total != 3 || got.FinishedAt == nil {
+			t.Fatalf("GET %+v: want done, 2 invited, 1 over the seat limit, 3 of 3", got)
+		}
+		if len(got.Refused) != 1 || got.Refused[0].Reason != invites.ReasonOverSeatLimit || got.Refused[0].Email == "" {
+			t.Fatalf("refused %+v", got.Refused)
+		}
+		if !slices.Contains(got.Errors, invites.SeatsMissingMessage(1)) {
+			t.Fatalf("errors %q: want the seats-missing message", got.Errors)
+		}
+	})
+}
+
+func TestImportAPIRefusals(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		b := setupImports(t, st)
+		other, err := st.CreateOrg(t.Context(), directory.Org{Name: "Other"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		orgPath := "/v1/orgs/" + b.org.ID + "/imports"
+		for _, tc := range []struct {
+			name, path, body string
+			status           int
+			code             string
+		}{
+			{"malformed JSON", orgPath, `{"role":`, 400, "invalid_json"},
+			{"unknown field", orgPath, `{"role":"chat","profile":"Sales User"}`, 400, "invalid_json"},
+			{"bad role", orgPath, `{"role":"boss","profiles":["Sales User"]}`, 422, invites.CodeInvalidRole},
+			{"nothing selected", orgPath, `{"role":"chat"}`, 422, invites.CodeEmptySelection},
+			{"two kinds", orgPath, `{"role":"chat","profiles":["Sales User"],"emails":"a@x.com"}`, 422, invites.CodeMixedSelection},
+			{"bad user id", orgPath, `{"role":"chat","user_ids":["005nope"]}`, 422, invites.CodeInvalidID},
+			{"unknown org", "/v1/orgs/no-such-org/imports", `{"role":"chat","emails":"a@x.com"}`, 404, invites.CodeOrgNotFound},
+		} {
+			var e errorBody
+			res := b.call(t, "POST", tc.path, tc.body, &e)
+			if res.StatusCode != tc.status || e.Error.Code != tc.code || e.Error.Message == "" {
+				t.Errorf("%s: %d %+v, want %d %s with a message", tc.name, res.StatusCode, e.Error, tc.status, tc.code)
+			}
+		}
+
+		var e errorBody
+		res := b.call(t, "POST", orgPath, `{"role":"chat","profiles":["Sales User","Astronauts"]}`, &e)
+		if res.StatusCode != 422 || e.Error.Code != invites.CodeUnknownProfile ||
+			!slices.Equal(e.Error.Values, []string{"Astronauts"}) || !slices.Contains(e.Error.Known, sfdc.ProfileSalesUser) {
+			t.Fatalf("unknown profile: %d %+v, want 422 naming Astronauts and listing Sales User", res.StatusCode, e.Error)
+		}
+		// Nothing refused was stored or queued.
+		if tasks, _ := b.inspector.ListPendingTasks(jobs.QueueDefault); len(tasks) != 0 {
+			t.Fatalf("%d tasks queued by refused requests", len(tasks))
+		}
+
+		// Unauthenticated: refused before anything runs.
+		req, _ := http.NewRequestWithContext(t.Context(), "POST", b.url+orgPath, strings.NewReader(`{"role":"chat","emails":"a@x.com"}`))
+		req.SetBasicAuth("admin", "wrong")
+		r2, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r2.Body.Close()
+		if r2.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("wrong password: %d", r2.StatusCode)
+		}
+
+		// An import is read only through its own org.
+		var created api.ImportView
+		if res := b.call(t, "POST", orgPath, `{"role":"meetings","emails":"a@x.com, B@y.com;a@x.com","dry_run":true}`, &created); res.StatusCode != 202 {
+			t.Fatalf("email import: %d", res.StatusCode)
+		}
+		if created.EmailCount != 3 || !created.DryRun {
+			t.Fatalf("created %+v", created)
+		}
+		if _, err := b.inspector.GetTaskInfo(jobs.QueueDefault, jobs.TaskIDInvitesImport(jobs.TypeInvitesImportEmails, b.org.ID, created.ID)); err != nil {
+			t.Fatalf("email import task not queued: %v", err)
+		}
+		for _, path := range []string{
+			"/v1/orgs/" + other.ID + "/imports/" + created.ID,
+			"/v1/orgs/no-such-org/imports/" + created.ID,
+			orgPath + "/no-such-import",
+		} {
+			var e errorBody
+			if res := b.call(t, "GET", path, "", &e); res.StatusCode != 404 || e.Error.Code != "not_found" {
+				t.Errorf("GET %s: %d %+v, want 404", path, res.StatusCode, e.Error)
+			}
+		}
+		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+		defer cancel()
+		if _, err := b.svc.Run(ctx, b.org.ID, created.ID); err != nil {
+			t.Fatal(err)
+		}
+		var got api.ImportView
+		b.call(t, "GET", orgPath+"/"+created.ID, "", &got)
+		if got.Status != directory.ImportDone || got.Counts.Invited != 2 || got.Counts.DuplicateInImport != 1 {
+			t.Fatalf("dry run %+v: want 2 invited (counted) and 1 duplicate", got)
+		}
+	})
+}
