@@ -1,19 +1,30 @@
-// Package redistest gives tests a real Redis database of their own.
+// Package redistest gives each test a real Redis database of its own.
 //
-// Each test package passes its own database number (see the table in the
-// README's testing section) so packages running in parallel never share keys;
-// the database is flushed before the test starts. A test that needs Redis fails
-// when it cannot reach it: scripts/test.sh starts one.
+// Test packages run as parallel processes, so a fixed database number per
+// package collides as soon as two packages pick the same one. Client instead
+// leases a database for the duration of one test: it takes a lease key in
+// database 0 (SET NX with a TTL, so a crashed test frees its lease by
+// itself), preferring the number the caller names, and flushes the database
+// before handing it over. When all are leased it waits for one. A test that
+// needs Redis fails when it cannot reach it: scripts/test.sh starts one.
 package redistest
 
 import (
 	"context"
+	"fmt"
 	"os"
+	"strconv"
 	"testing"
 	"time"
 
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
+)
+
+const (
+	firstDB, lastDB = 1, 15 // database 0 holds the leases
+	leaseTTL        = 15 * time.Minute
+	leaseWait       = 3 * time.Minute
 )
 
 // Addr is the Redis address tests use: TETHER_TEST_REDIS_ADDR, or 127.0.0.1:6379.
@@ -24,20 +35,66 @@ func Addr() string {
 	return "127.0.0.1:6379"
 }
 
-// Client flushes database db and returns connection options for Asynq and a
-// go-redis client on it. The client is closed when the test ends.
+// Client leases a flushed database (preferably db) for the rest of the test
+// and returns connection options for Asynq and a go-redis client on it. The
+// lease is released and the client closed when the test ends.
 func Client(tb testing.TB, db int) (asynq.RedisClientOpt, *redis.Client) {
 	tb.Helper()
-	opt := asynq.RedisClientOpt{Addr: Addr(), DB: db}
-	rc := redis.NewClient(&redis.Options{Addr: opt.Addr, DB: db})
-	tb.Cleanup(func() { _ = rc.Close() })
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), leaseWait)
 	defer cancel()
-	if err := rc.Ping(ctx).Err(); err != nil {
-		tb.Fatalf("redis at %s is not reachable (%v): run scripts/test.sh, which starts it", opt.Addr, err)
+	ctl := redis.NewClient(&redis.Options{Addr: Addr(), DB: 0})
+	if err := ctl.Ping(ctx).Err(); err != nil {
+		_ = ctl.Close()
+		tb.Fatalf("redis at %s is not reachable (%v): run scripts/test.sh, which starts it", Addr(), err)
 	}
+	owner := fmt.Sprintf("%d:%s:%d", os.Getpid(), tb.Name(), time.Now().UnixNano())
+	n, err := lease(ctx, ctl, db, owner)
+	if err != nil {
+		_ = ctl.Close()
+		tb.Fatalf("redistest: no free Redis database within %s: %v", leaseWait, err)
+	}
+	rc := redis.NewClient(&redis.Options{Addr: Addr(), DB: n})
+	tb.Cleanup(func() {
+		_ = rc.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		release.Run(ctx, ctl, []string{leaseKey(n)}, owner)
+		_ = ctl.Close()
+	})
 	if err := rc.FlushDB(ctx).Err(); err != nil {
-		tb.Fatalf("flush redis db %d: %v", db, err)
+		tb.Fatalf("flush redis db %d: %v", n, err)
 	}
-	return opt, rc
+	return asynq.RedisClientOpt{Addr: Addr(), DB: n}, rc
+}
+
+var release = redis.NewScript(`if redis.call("GET", KEYS[1]) == ARGV[1] then return redis.call("DEL", KEYS[1]) end return 0`)
+
+func leaseKey(n int) string { return "tether:redistest:lease:" + strconv.Itoa(n) }
+
+func lease(ctx context.Context, ctl *redis.Client, prefer int, owner string) (int, error) {
+	order := make([]int, 0, lastDB-firstDB+2)
+	if prefer >= firstDB && prefer <= lastDB {
+		order = append(order, prefer)
+	}
+	for n := firstDB; n <= lastDB; n++ {
+		if n != prefer {
+			order = append(order, n)
+		}
+	}
+	for {
+		for _, n := range order {
+			ok, err := ctl.SetNX(ctx, leaseKey(n), owner, leaseTTL).Result()
+			if err != nil {
+				return 0, err
+			}
+			if ok {
+				return n, nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }
