@@ -58,6 +58,7 @@ below override them.`,
 		newMigrateCmd(e),
 		newDemoCmd(e),
 		newVersionCmd(e),
+		newPermissionsCmd(e),
 	)
 	addInviteResend(root, e)
 	return root
