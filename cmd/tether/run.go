@@ -57,10 +57,12 @@ below override them.`,
 		newAllCmd(e),
 		newMigrateCmd(e),
 		newDemoCmd(e),
+		newSandboxCmd(e),
 		newVersionCmd(e),
 		newPermissionsCmd(e),
 	)
 	addInviteResend(root, e)
+	addInviteImport(root, e)
 	return root
 }
 

@@ -1,0 +1,348 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/spf13/cobra"
+
+	"tether/sync/directory"
+	"tether/sync/invites"
+	"tether/worker"
+)
+
+// inviteParent returns the `invite` command of root, creating it if no other file has.
+func inviteParent(root *cobra.Command) *cobra.Command {
+	for _, c := range root.Commands() {
+		if c.Name() == "invite" {
+			return c
+		}
+	}
+	parent := &cobra.Command{Use: "invite", Short: "Manage invitations"}
+	root.AddCommand(parent)
+	return parent
+}
+
+// addInviteImport puts import, emails and status under the `invite` command.
+func addInviteImport(root *cobra.Command, e env) {
+	inviteParent(root).AddCommand(newInviteImportCmd(e), newInviteEmailsCmd(e), newInviteStatusCmd(e))
+}
+
+// importClient is what the import verbs share: the producer and a way to read imports.
+type importClient struct {
+	d       deps
+	starter worker.ImportStarter
+	// poll is how often --wait reads the import. Zero means 500ms.
+	poll time.Duration
+}
+
+// withImports builds deps (store and Redis; the key ring too when configured, so profile
+// names resolve before anything is queued) and calls fn.
+func withImports(cmd *cobra.Command, e env, verb string, fn func(ctx context.Context, c importClient) error) error {
+	ctx := cmd.Context()
+	cfg, err := loadConfig(cmd, e)
+	if err != nil {
+		return err
+	}
+	if err := cfg.RequireRedis(verb); err != nil {
+		return err
+	}
+	d, cleanup, err := buildDeps(ctx, e, cfg, depsOptions{store: true, keyring: cfg.EncryptionKeys.IsSet()})
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	client := asynq.NewClient(d.redis)
+	defer client.Close()
+	parts, closeParts, err := importService(d, client)
+	if err != nil {
+		return err
+	}
+	defer closeParts.Close()
+	return fn(ctx, importClient{d: d, starter: parts.starter(client, d.log)})
+}
+
+// importFlags are the flags every import-starting verb shares.
+type importFlags struct {
+	org, role, group string
+	dryRun, wait     bool
+}
+
+func (f *importFlags) bind(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&f.org, "org", "", "org id (required)")
+	cmd.Flags().StringVar(&f.role, "role", "", "role of the invitees: admin, custom_admin, chat or meetings (required)")
+	cmd.Flags().StringVar(&f.group, "group", "", "group to put the invitees in (created if missing)")
+	cmd.Flags().BoolVar(&f.dryRun, "dry-run", false, "count what the import would do; write nothing but the import")
+	cmd.Flags().BoolVar(&f.wait, "wait", false, "wait for the worker to finish, showing progress, then print the summary")
+}
+
+func (f importFlags) check() error {
+	switch {
+	case f.org == "":
+		return errors.New("--org is required (the org id to invite into)")
+	case f.role == "":
+		return errors.New("--role is required: admin, custom_admin, chat or meetings")
+	}
+	return nil
+}
+
+// start queues the import and, with --wait, follows it to the end.
+func (c importClient) start(ctx context.Context, e env, f importFlags, req invites.Request) error {
+	req.OrgID, req.Role, req.Group, req.DryRun = f.org, directory.Role(f.role), f.group, f.dryRun
+	imp, err := c.starter.Start(ctx, req)
+	if err != nil {
+		return err
+	}
+	if !f.wait {
+		fmt.Fprintf(e.stdout, "queued import %s; follow it with: tether invite status %s --org %s\n", imp.ID, imp.ID, imp.OrgID)
+		return nil
+	}
+	fmt.Fprintf(e.stderr, "queued import %s\n", imp.ID)
+	imp, err = c.follow(ctx, e, imp)
+	if err != nil {
+		return err
+	}
+	printSummary(e.stdout, imp)
+	if imp.Status == directory.ImportFailed {
+		return fmt.Errorf("import %s failed: %s", imp.ID, strings.Join(imp.Errors, "; "))
+	}
+	return nil
+}
+
+// follow polls the import until it is done or failed, drawing its progress on stderr.
+func (c importClient) follow(ctx context.Context, e env, imp directory.Import) (directory.Import, error) {
+	bar := newProgress(e.stderr)
+	poll := c.poll
+	if poll == 0 {
+		poll = 500 * time.Millisecond
+	}
+	t := time.NewTicker(poll)
+	defer t.Stop()
+	for {
+		cur, err := c.starter.Get(ctx, imp.OrgID, imp.ID)
+		if err != nil {
+			return imp, err
+		}
+		imp = cur
+		bar.show(imp)
+		if imp.Status == directory.ImportDone || imp.Status == directory.ImportFailed {
+			bar.end()
+			return imp, nil
+		}
+		select {
+		case <-ctx.Done():
+			bar.end()
+			return imp, fmt.Errorf("stopped waiting for import %s (it keeps running): %w", imp.ID, ctx.Err())
+		case <-t.C:
+		}
+	}
+}
+
+// newInviteImportCmd is `tether invite import`.
+func newInviteImportCmd(e env) *cobra.Command {
+	var (
+		f        importFlags
+		profiles []string
+		users    []string
+	)
+	cmd := &cobra.Command{
+		Use:   "import --org ORG (--profile NAME|ID ... | --user ID ...) --role ROLE [--group NAME] [--dry-run] [--wait]",
+		Short: "Invite the Salesforce users of chosen profiles, or chosen Salesforce users",
+		Long: `Queues an import of Salesforce users as pending invites, read through the org's team-level
+Salesforce connection. Select users by profile (name or 00e... id; only active standard users
+are read) or by user id (005...; every id is accounted for). Profile names are checked
+against Salesforce before anything is queued when this process has the key ring
+(TETHER_ENCRYPTION_KEYS); otherwise the worker checks them.
+
+With --wait it shows the progress and ends with the summary: one row per reason, the rows
+that were refused and, if the seat limit was reached, how many seats are missing.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := f.check(); err != nil {
+				return err
+			}
+			if len(profiles) == 0 && len(users) == 0 {
+				return errors.New("select users with --profile NAME|ID or --user ID")
+			}
+			return withImports(cmd, e, "invite import", func(ctx context.Context, c importClient) error {
+				return c.start(ctx, e, f, invites.Request{Profiles: profiles, UserIDs: users})
+			})
+		},
+	}
+	f.bind(cmd)
+	cmd.Flags().StringArrayVar(&profiles, "profile", nil, "Salesforce profile name or id (repeatable)")
+	cmd.Flags().StringArrayVar(&users, "user", nil, "Salesforce user id (repeatable)")
+	return cmd
+}
+
+// newInviteEmailsCmd is `tether invite emails`.
+func newInviteEmailsCmd(e env) *cobra.Command {
+	var f importFlags
+	cmd := &cobra.Command{
+		Use:   `emails --org ORG --role ROLE [--group NAME] [--dry-run] [--wait] "a@x.com, b@y.com"`,
+		Short: "Invite a list of email addresses",
+		Long: `Queues an import of plain email addresses as pending invites. Addresses are separated by
+commas, semicolons, spaces or line breaks (one argument or several); "-" reads them from
+standard input. Malformed addresses are counted and listed, not invited.`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := f.check(); err != nil {
+				return err
+			}
+			text := strings.Join(args, "\n")
+			if text == "-" {
+				b, err := io.ReadAll(e.stdin)
+				if err != nil {
+					return fmt.Errorf("read addresses from standard input: %w", err)
+				}
+				text = string(b)
+			}
+			return withImports(cmd, e, "invite emails", func(ctx context.Context, c importClient) error {
+				return c.start(ctx, e, f, invites.Request{Emails: invites.SplitEmails(text)})
+			})
+		},
+	}
+	f.bind(cmd)
+	return cmd
+}
+
+// newInviteStatusCmd is `tether invite status`.
+func newInviteStatusCmd(e env) *cobra.Command {
+	var org string
+	var wait bool
+	cmd := &cobra.Command{
+		Use:   "status IMPORT_ID --org ORG [--wait]",
+		Short: "Show an import's status, counters, refused rows and progress",
+		Long: `Prints the import's status and summary. --org is required: every read is scoped by org.
+With --wait it follows a running import to its end first.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if org == "" {
+				return errors.New("--org is required (the org id the import belongs to)")
+			}
+			return withImports(cmd, e, "invite status", func(ctx context.Context, c importClient) error {
+				imp, err := c.starter.Get(ctx, org, args[0])
+				if err != nil {
+					return err
+				}
+				if wait {
+					if imp, err = c.follow(ctx, e, imp); err != nil {
+						return err
+					}
+				}
+				printSummary(e.stdout, imp)
+				return nil
+			})
+		},
+	}
+	cmd.Flags().StringVar(&org, "org", "", "org id (required)")
+	cmd.Flags().BoolVar(&wait, "wait", false, "follow a running import to its end")
+	return cmd
+}
+
+// printSummary writes the import's status, one row per non-zero reason, the refused rows
+// and the errors (among them "N seats missing").
+func printSummary(w io.Writer, imp directory.Import) {
+	dry := ""
+	if imp.DryRun {
+		dry = " (dry run: nothing was written)"
+	}
+	fmt.Fprintf(w, "import %s: %s%s, %d of %d rows\n", imp.ID, imp.Status, dry, imp.Progress.Done, imp.Progress.Total)
+	if imp.Status == directory.ImportPaused {
+		fmt.Fprintf(w, "paused until %s: %s\n", imp.PausedUntil.UTC().Format(time.RFC3339), imp.PausedReason)
+	}
+	c := imp.Counts
+	rows := []struct {
+		reason string
+		n      int
+	}{
+		{"invited", c.Invited}, {"added_multi_account", c.AddedMultiAccount},
+		{"already_member", c.AlreadyMember}, {"already_invited", c.AlreadyInvited},
+		{"duplicate_in_import", c.DuplicateInImport}, {"skipped_inactive", c.SkippedInactive},
+		{"skipped_not_standard", c.SkippedNotStandard}, {"skipped_no_email", c.SkippedNoEmail},
+		{"skipped_invalid_email", c.SkippedInvalidEmail}, {"over_seat_limit", c.OverSeatLimit},
+		{"not_found", c.NotFound},
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "REASON\tCOUNT")
+	for _, r := range rows {
+		if r.n > 0 {
+			fmt.Fprintf(tw, "%s\t%d\n", r.reason, r.n)
+		}
+	}
+	fmt.Fprintf(tw, "found\t%d\n", c.Found)
+	_ = tw.Flush()
+	if len(imp.Refused) > 0 {
+		fmt.Fprintf(w, "\nrefused (%d listed):\n", len(imp.Refused))
+		tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "SALESFORCE ID\tEMAIL\tNAME\tREASON")
+		for _, r := range imp.Refused {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", dash(r.SalesforceUserID), dash(r.Email), dash(r.Name), r.Reason)
+		}
+		_ = tw.Flush()
+	}
+	for _, msg := range imp.Errors {
+		fmt.Fprintf(w, "\n%s\n", msg)
+	}
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// progress draws an import's progress: a redrawn bar on a terminal, a plain line per
+// change otherwise (logs, pipes, CI). A 30-line renderer rather than a module: it needs
+// no cursor control beyond \r.
+type progress struct {
+	w    io.Writer
+	tty  bool
+	last string
+}
+
+func newProgress(w io.Writer) *progress {
+	p := &progress{w: w}
+	if f, ok := w.(*os.File); ok {
+		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
+			p.tty = true
+		}
+	}
+	return p
+}
+
+func (p *progress) show(imp directory.Import) {
+	done, total := imp.Progress.Done, imp.Progress.Total
+	line := fmt.Sprintf("%s %d/%d, %d invited", imp.Status, done, total, imp.Counts.Invited+imp.Counts.AddedMultiAccount)
+	if imp.Status == directory.ImportPaused {
+		line += " (" + imp.PausedReason + ")"
+	}
+	if line == p.last {
+		return
+	}
+	p.last = line
+	if !p.tty {
+		fmt.Fprintln(p.w, line)
+		return
+	}
+	const width = 30
+	fill := 0
+	if total > 0 {
+		fill = min(width, done*width/total)
+	}
+	fmt.Fprintf(p.w, "\r\033[K[%s%s] %s", strings.Repeat("#", fill), strings.Repeat(".", width-fill), line)
+}
+
+func (p *progress) end() {
+	if p.tty && p.last != "" {
+		fmt.Fprintln(p.w)
+	}
+}

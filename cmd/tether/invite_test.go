@@ -1,0 +1,176 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http/httptest"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"tether/connectors/sandbox"
+	"tether/connectors/sandbox/sfdc"
+	"tether/sync/connections"
+	"tether/sync/directory"
+	"tether/sync/invites"
+	"tether/sync/store"
+	"tether/sync/vault"
+	"tether/worker/redistest"
+)
+
+// importE2E is a migrated SQLite store with an org of 2 seats whose team Salesforce
+// connection points at a sandbox org of three active Sales Users; its access token has
+// expired, so the first Salesforce call refreshes it through the configured OAuth client.
+type importE2E struct {
+	env map[string]string
+	org directory.Org
+}
+
+func setupImportE2E(t *testing.T) *importE2E {
+	t.Helper()
+	opt, _ := redistest.Client(t, 2)
+	ctx := t.Context()
+	sb := sandbox.New(sandbox.Options{})
+	sbSrv := httptest.NewServer(sb)
+	t.Cleanup(func() { sb.Close(); sbSrv.Close() })
+	spec := sfdc.GenerateOrg(11, 0)
+	for i := range 3 {
+		spec.Users = append(spec.Users, sfdc.UserSpec{Username: fmt.Sprintf("rep%d@acme.example.com", i),
+			Email: fmt.Sprintf("rep%d@acme.com", i), LastName: fmt.Sprint(i), Profile: sfdc.ProfileSalesUser})
+	}
+	sfOrg, err := sb.Salesforce().AddOrg(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sfUser := sb.Salesforce().Users(sfOrg)[0]
+	grant, err := sb.IssueGrant(sandbox.Salesforce, sfUser, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	dbPath := filepath.Join(t.TempDir(), "tether.db")
+	st, err := store.Open(ctx, "sqlite:"+dbPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if err := st.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	org, err := st.CreateOrg(ctx, directory.Org{Name: "Acme", SeatLimit: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, keySpec, err := vault.GenerateKeyring("k1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := connections.Connection{ID: "conn-" + org.ID, Kind: connections.KindSalesforceTeam,
+		State: connections.StateHealthy, InstanceURL: sbSrv.URL + "/salesforce",
+		ProviderAccountID: sfUser, ProviderOrgID: sfOrg, ExpiresAt: time.Now().Add(-time.Hour)}
+	if c.AccessTokenEnc, err = keys.SealToken(vault.NewToken(grant.AccessToken), c.ID); err != nil {
+		t.Fatal(err)
+	}
+	if c.RefreshTokenEnc, err = keys.SealToken(vault.NewToken(grant.RefreshToken), c.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.CreateConnection(ctx, org.ID, c); err != nil {
+		t.Fatal(err)
+	}
+	return &importE2E{org: org, env: map[string]string{
+		"TETHER_REDIS_URL":                fmt.Sprintf("redis://%s/%d", redistest.Addr(), opt.DB),
+		"TETHER_DATABASE_URL":             "sqlite:" + dbPath,
+		"TETHER_ENCRYPTION_KEYS":          keySpec,
+		"TETHER_SALESFORCE_LOGIN_URL":     sbSrv.URL + "/salesforce",
+		"TETHER_SALESFORCE_CLIENT_ID":     sandbox.DefaultSalesforceClientID,
+		"TETHER_SALESFORCE_CLIENT_SECRET": sandbox.DefaultSalesforceClientSecret,
+		"TETHER_METRICS_ADDR":             "off",
+		"TETHER_LOG_LEVEL":                "warn",
+	}}
+}
+
+// row matches one line of the summary's reason table.
+func row(reason string, n int) *regexp.Regexp {
+	return regexp.MustCompile(`(?m)^` + reason + `\s+` + fmt.Sprint(n) + `$`)
+}
+
+func TestInviteImportWaitsAndPrintsTheSummary(t *testing.T) {
+	b := setupImportE2E(t)
+	start(t, b.env, "worker")
+
+	res := runTether(t, context.Background(), b.env, "invite", "import", "--org", b.org.ID,
+		"--profile", "Sales User", "--role", "chat", "--group", "West", "--wait")
+	if res.err != nil {
+		t.Fatalf("import: %v\nstdout:\n%s\nstderr:\n%s", res.err, res.stdout, res.stderr)
+	}
+	for _, want := range []*regexp.Regexp{row("invited", 2), row("over_seat_limit", 1), row("found", 3),
+		regexp.MustCompile(`(?m)^import \S+: done, 3 of 3 rows$`),
+		regexp.MustCompile(`(?m)^005\w+\s+rep\d@acme.com\s+\S+\s+over_seat_limit$`),
+		regexp.MustCompile(regexp.QuoteMeta(invites.SeatsMissingMessage(1)))} {
+		if !want.MatchString(res.stdout) {
+			t.Errorf("summary lacks %s:\n%s", want, res.stdout)
+		}
+	}
+	// stderr is not a terminal here: plain progress lines, ending at 3/3.
+	if !strings.Contains(res.stderr, "done 3/3, 2 invited") || strings.Contains(res.stderr, "\r") {
+		t.Errorf("progress lines:\n%s", res.stderr)
+	}
+
+	// An unknown profile name is refused before anything is queued, naming the real ones.
+	res = runTether(t, context.Background(), b.env, "invite", "import", "--org", b.org.ID,
+		"--profile", "Astronauts", "--role", "chat")
+	if res.err == nil || !strings.Contains(res.err.Error(), `unknown Salesforce profile "Astronauts"`) ||
+		!strings.Contains(res.err.Error(), `"Sales User"`) {
+		t.Fatalf("unknown profile: %v", res.err)
+	}
+}
+
+func TestInviteEmailsThenStatus(t *testing.T) {
+	b := setupImportE2E(t)
+	res := runTether(t, context.Background(), b.env, "invite", "emails", "--org", b.org.ID, "--role", "meetings",
+		"ann@x.com, bob@y.com; not-an-address, ANN@x.com")
+	if res.err != nil {
+		t.Fatalf("emails: %v\n%s", res.err, res.stderr)
+	}
+	m := regexp.MustCompile(`queued import (\S+); follow it with: tether invite status (\S+) --org `).FindStringSubmatch(res.stdout)
+	if m == nil || m[1] != m[2] {
+		t.Fatalf("emails output: %q", res.stdout)
+	}
+	start(t, b.env, "worker")
+	res = runTether(t, context.Background(), b.env, "invite", "status", m[1], "--org", b.org.ID, "--wait")
+	if res.err != nil {
+		t.Fatalf("status: %v\n%s", res.err, res.stderr)
+	}
+	for _, want := range []*regexp.Regexp{row("invited", 2), row("duplicate_in_import", 1), row("skipped_invalid_email", 1)} {
+		if !want.MatchString(res.stdout) {
+			t.Errorf("summary lacks %s:\n%s", want, res.stdout)
+		}
+	}
+	// Another org cannot read it.
+	res = runTether(t, context.Background(), b.env, "invite", "status", m[1], "--org", "other-org")
+	if res.err == nil {
+		t.Fatalf("status through another org: %q", res.stdout)
+	}
+}
+
+func TestInviteImportRefusesBadInvocations(t *testing.T) {
+	b := setupImportE2E(t)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"invite", "import", "--org", b.org.ID, "--profile", "Sales User"}, "--role is required"},
+		{[]string{"invite", "import", "--org", b.org.ID, "--role", "chat"}, "select users with --profile"},
+		{[]string{"invite", "import", "--org", b.org.ID, "--role", "boss", "--user", "005000000000001AAA"}, `role "boss" is not one of`},
+		{[]string{"invite", "import", "--org", b.org.ID, "--role", "chat", "--user", "005nope"}, "invalid Salesforce user id"},
+		{[]string{"invite", "emails", "--org", "no-such-org", "--role", "chat", "a@x.com"}, "org no-such-org does not exist"},
+		{[]string{"invite", "status", "some-id"}, "--org is required"},
+	} {
+		res := runTether(t, context.Background(), b.env, tc.args...)
+		if res.err == nil || !strings.Contains(res.err.Error(), tc.want) {
+			t.Errorf("%v: %v, want an error containing %q", tc.args, res.err, tc.want)
+		}
+	}
+}
