@@ -159,7 +159,11 @@ func (q *Queries) insertRows(ctx context.Context, table, cols string, rows [][]a
 			if i > 0 {
 				sb.WriteString(", ")
 			}
-			sb.WriteString(placeholders(len(args)+1, width))
+			if q.d.positional {
+				sb.WriteString(questionMarks(width))
+			} else {
+				sb.WriteString(placeholders(len(args)+1, width))
+			}
 			args = append(args, r...)
 		}
 		sb.WriteString(" ON CONFLICT DO NOTHING RETURNING id")
@@ -177,4 +181,9 @@ func (q *Queries) insertRows(ctx context.Context, table, cols string, rows [][]a
 		ids = append(ids, got...)
 	}
 	return ids, nil
+}
+
+// questionMarks returns "(?, …, ?)" with n marks.
+func questionMarks(n int) string {
+	return "(?" + strings.Repeat(", ?", n-1) + ")"
 }

@@ -27,6 +27,9 @@ type dialect struct {
 	mapErr func(error) error
 	// maxParams is how many placeholders one statement may carry.
 	maxParams int
+	// positional is true when bulk statements should use plain "?" placeholders: SQLite
+	// looks each "$N" name up in a list, which is quadratic in a 30,000-value INSERT.
+	positional bool
 }
 
 // timeLayout is fixed-width so that SQLite's TEXT times compare in time order; PostgreSQL

@@ -17,7 +17,12 @@ FROM orgs o WHERE o.id = $1`
 // CountSeats returns the org's seat usage at time at: active memberships plus pending,
 // unexpired invites. Returns ErrNotFound if the org does not exist.
 func (q *Queries) CountSeats(ctx context.Context, orgID string, at time.Time) (directory.Seats, error) {
-	return q.seats(ctx, orgID, at, "")
+	var s directory.Seats
+	err := q.q.QueryRowContext(ctx, seatsQuery, orgID, tm(at)).Scan(&s.Limit, &s.Active, &s.PendingInvites)
+	if err != nil {
+		return directory.Seats{}, q.wrap(err, "count seats of org %s", orgID)
+	}
+	return s, nil
 }
 
 // LockOrgSeats is CountSeats that also locks the org until the transaction ends, so "check
@@ -26,14 +31,15 @@ func (q *Queries) CountSeats(ctx context.Context, orgID string, at time.Time) (d
 // database's write lock. Call it on the Queries of Store.InTx; outside a transaction the
 // lock ends with the statement. Returns ErrNotFound if the org does not exist.
 func (q *Queries) LockOrgSeats(ctx context.Context, orgID string, at time.Time) (directory.Seats, error) {
-	return q.seats(ctx, orgID, at, q.d.forUpdate)
-}
-
-func (q *Queries) seats(ctx context.Context, orgID string, at time.Time, suffix string) (directory.Seats, error) {
-	var s directory.Seats
-	err := q.q.QueryRowContext(ctx, seatsQuery+suffix, orgID, tm(at)).Scan(&s.Limit, &s.Active, &s.PendingInvites)
-	if err != nil {
-		return directory.Seats{}, q.wrap(err, "count seats of org %s", orgID)
+	if q.d.forUpdate != "" {
+		// The lock is its own statement: under READ COMMITTED a statement that waited for
+		// the lock still counts with the snapshot it started with and would miss the rows
+		// the previous holder just committed; the next statement sees them.
+		var id string
+		err := q.q.QueryRowContext(ctx, `SELECT id FROM orgs WHERE id = $1`+q.d.forUpdate, orgID).Scan(&id)
+		if err != nil {
+			return directory.Seats{}, q.wrap(err, "lock org %s", orgID)
+		}
 	}
-	return s, nil
+	return q.CountSeats(ctx, orgID, at)
 }

@@ -34,8 +34,9 @@ func sqliteDialect() *dialect {
 		textSet: func(p string) string {
 			return "json_each(" + p + ")"
 		},
-		mapErr:    mapSQLiteError,
-		maxParams: 32766,
+		mapErr:     mapSQLiteError,
+		maxParams:  32766,
+		positional: true,
 	}
 }
 
