@@ -1,0 +1,48 @@
+package main
+
+import (
+	"github.com/spf13/cobra"
+
+	"tether/connectors/sandbox"
+)
+
+// newSandboxCmd is `tether sandbox`: the provider emulators as a process, for
+// docker-compose, manual trials and benchmarks that want the providers out of process.
+func newSandboxCmd(e env) *cobra.Command {
+	var (
+		o           sandbox.ServeOptions
+		autoApprove bool
+	)
+	cmd := &cobra.Command{
+		Use:   "sandbox [--addr HOST:PORT] [--scenario FILE] [--auto-approve] [--base-url URL]",
+		Short: "Serve emulators of Salesforce, Google, Microsoft and Zoom on one listener",
+		Long: `Serves the provider sandbox (package connectors/sandbox): OAuth and the API calls tether
+makes, for Salesforce (/salesforce), Google (/google), Microsoft (/microsoft) and Zoom
+(/zoom), with fault injection, call counters and an admin API under /admin/.
+
+Once listening it prints one JSON line with each provider's base URL on standard output,
+then logs one line per request on standard error (never the query string, which can carry
+tokens). SIGTERM or SIGINT shuts it down gracefully.
+
+--scenario loads apps, users, grants, faults and Salesforce orgs from a JSON file first
+(see testdata/sandbox-scenario.json). Point tether at it with the TETHER_*_URL variables,
+e.g. TETHER_SALESFORCE_LOGIN_URL=http://127.0.0.1:8090/salesforce, and the sandbox's
+default client ids and secrets (listed in the connectors/sandbox package doc).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := loadConfig(cmd, e)
+			if err != nil {
+				return err
+			}
+			o.Stdout = e.stdout
+			o.Logger = newLogger(cfg, e.stderr).With().Str("component", "sandbox").Logger()
+			o.Sandbox.AutoApprove = autoApprove
+			return sandbox.ListenAndServe(cmd.Context(), o)
+		},
+	}
+	cmd.Flags().StringVar(&o.Addr, "addr", "127.0.0.1:8090", "HOST:PORT to listen on (port 0 picks a free one; 0.0.0.0 for every interface)")
+	cmd.Flags().StringVar(&o.ScenarioFile, "scenario", "", "JSON scenario file to load before serving")
+	cmd.Flags().BoolVar(&autoApprove, "auto-approve", false, "approve every authorize request at once for the login_hint user, without a consent page")
+	cmd.Flags().StringVar(&o.Sandbox.BaseURL, "base-url", "", "external origin for instance_url and identity URLs (default: the request's Host)")
+	return cmd
+}

@@ -1,0 +1,114 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"tether/connectors/sandbox"
+)
+
+// TestSandboxVerb runs `tether sandbox` with the example scenario on a free port, reads the
+// JSON line of base URLs and talks to them over HTTP as curl would.
+func TestSandboxVerb(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	var stderr syncBuffer
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"tether", "sandbox", "--addr", "127.0.0.1:0", "--scenario", "../../testdata/sandbox-scenario.json"},
+			func(string) string { return "" }, strings.NewReader(""), pw, &stderr)
+		_ = pw.Close()
+	}()
+	stopped := false
+	stop := func() error {
+		if stopped {
+			return nil
+		}
+		stopped = true
+		cancel()
+		select {
+		case err := <-done:
+			return err
+		case <-time.After(10 * time.Second):
+			t.Fatal("tether sandbox did not stop within 10s of SIGTERM")
+			return nil
+		}
+	}
+	defer stop()
+
+	line := make(chan string, 1)
+	go func() {
+		l, _ := bufio.NewReader(pr).ReadString('\n')
+		line <- l
+	}()
+	var urls sandbox.BaseURLs
+	select {
+	case l := <-line:
+		if err := json.Unmarshal([]byte(l), &urls); err != nil {
+			t.Fatalf("first line %q is not the base URLs: %v (stderr: %s)", l, err, stderr.String())
+		}
+	case err := <-done:
+		t.Fatalf("tether sandbox exited before listening: %v\n%s", err, stderr.String())
+	case <-time.After(10 * time.Second):
+		t.Fatal("no base URL line within 10s")
+	}
+	if !strings.HasSuffix(urls.Salesforce, "/salesforce") || !strings.HasPrefix(urls.Salesforce, "http://127.0.0.1:") {
+		t.Fatalf("salesforce base URL %q", urls.Salesforce)
+	}
+
+	get := func(u string) (int, string) {
+		t.Helper()
+		res, err := http.Get(u)
+		if err != nil {
+			t.Fatalf("GET %s: %v", u, err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res.StatusCode, string(b)
+	}
+	// The versions list answers without a token, as Salesforce's does.
+	if code, body := get(urls.Salesforce + "/services/data/"); code != 200 || !strings.Contains(body, `"version"`) {
+		t.Errorf("GET salesforce versions: %d %s", code, body)
+	}
+	// The scenario's fixed team grant works against the REST API: its user is the team user.
+	req, _ := http.NewRequest(http.MethodGet, urls.Salesforce+"/services/data/v62.0/query?q="+
+		url.QueryEscape("SELECT Username FROM User WHERE Username = 'tether.integration@acme7.example.com'"), nil)
+	req.Header.Set("Authorization", "Bearer 00Dsandbox!team-access-token")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != 200 || !strings.Contains(string(body), `"totalSize":1`) || res.Header.Get("Sforce-Limit-Info") == "" {
+		t.Errorf("query as the scenario's team user: %d %s (Sforce-Limit-Info %q)", res.StatusCode, body, res.Header.Get("Sforce-Limit-Info"))
+	}
+	// The admin API counts that query.
+	code, raw := get(urls.Admin + "/counters")
+	var counters struct {
+		Endpoints map[string]struct {
+			Calls int `json:"calls"`
+		} `json:"endpoints"`
+	}
+	if err := json.Unmarshal([]byte(raw), &counters); code != 200 || err != nil || counters.Endpoints["salesforce.query"].Calls != 1 {
+		t.Errorf("GET admin counters: %d %v; want salesforce.query called once: %.300s", code, err, raw)
+	}
+	if err := stop(); err != nil {
+		t.Errorf("tether sandbox after SIGTERM returned %v, want nil", err)
+	}
+	// One log line per request; the access token never appears in them.
+	logs := stderr.String()
+	if !strings.Contains(logs, "sandbox request") || !strings.Contains(logs, "/services/data/v62.0/query") {
+		t.Errorf("request log lacks the query:\n%s", logs)
+	}
+	if strings.Contains(logs, "team-access-token") {
+		t.Errorf("request log shows a token:\n%s", logs)
+	}
+}
