@@ -56,7 +56,7 @@ func registerPermissions(w *Worker, s Services) {
 			return err
 		}
 		sum := permissions.Summarize(r.Checks)
-		zerolog.Ctx(ctx).Info().Str("org_id", p.OrgID).Str("report_id", r.ID).Int("missing", sum[string(permissions.ResultMissing)]).
+		zerolog.Ctx(ctx).Info().Str("report_id", r.ID).Int("missing", sum[string(permissions.ResultMissing)]).
 			Int("unknown", sum[string(permissions.ResultUnknown)]).Msg("permission audit")
 		writeResult(ctx, r.ID)
 		return nil

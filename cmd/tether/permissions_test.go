@@ -1,0 +1,198 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http/httptest"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hibiken/asynq"
+
+	"tether/connectors/email/mailsink"
+	"tether/connectors/sandbox"
+	"tether/connectors/sandbox/sfdc"
+	"tether/jobs"
+	"tether/sync/connections"
+	"tether/sync/directory"
+	"tether/sync/permissions"
+	"tether/sync/store"
+	"tether/sync/vault"
+	"tether/worker/redistest"
+)
+
+const dbPermissions = 14 // a spare DB: the other cmd tests use 2 and 12
+
+// exitCode is what main would exit with for err.
+func exitCode(err error) int {
+	if err == nil {
+		return 0
+	}
+	var ee *exitError
+	if errors.As(err, &ee) {
+		return ee.ExitCode()
+	}
+	return 1
+}
+
+// TestPermissionsCheck runs `tether permissions check` end to end: a SQLite store holding
+// an org with a sealed team connection to the sandbox's Salesforce, a real `tether
+// worker` on Redis, SMTP to an in-process sink. Without a worker, --wait times out and
+// says so (and a second check finds the first still queued); once the worker runs, a
+// clean org prints the table and exits 0; after Marketing User is taken away the table
+// shows it missing with its fix (and campaign unknown: its edit access is hidden without Marketing User), the admin gets one email, check and show exit 3.
+func TestPermissionsCheck(t *testing.T) {
+	ctx := context.Background()
+	opt, _ := redistest.Client(t, dbPermissions)
+
+	sb := sandbox.New(sandbox.Options{})
+	srv := httptest.NewServer(sb)
+	t.Cleanup(func() { sb.Close(); srv.Close() })
+	if err := sb.LoadScenario(sandbox.Scenario{Salesforce: &sfdc.Scenario{Orgs: []sfdc.OrgSpec{sfdc.GenerateOrg(3, 1)}}}); err != nil {
+		t.Fatal(err)
+	}
+	sf := sb.Salesforce()
+	sfOrg := sf.OrgIDs()[0]
+	sfUser := sf.Users(sfOrg)[0]
+	grant, err := sb.IssueGrant(sandbox.Salesforce, sfUser, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sink, err := mailsink.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sink.Close() })
+
+	dbURL := "sqlite:" + filepath.Join(t.TempDir(), "tether.db")
+	env := map[string]string{
+		"TETHER_DATABASE_URL":             dbURL,
+		"TETHER_REDIS_URL":                fmt.Sprintf("redis://%s/%d", redistest.Addr(), dbPermissions),
+		"TETHER_ENCRYPTION_KEYS":          testKeys,
+		"TETHER_METRICS_ADDR":             "off",
+		"TETHER_SALESFORCE_LOGIN_URL":     srv.URL + "/salesforce",
+		"TETHER_SALESFORCE_CLIENT_ID":     sandbox.DefaultSalesforceClientID,
+		"TETHER_SALESFORCE_CLIENT_SECRET": sandbox.DefaultSalesforceClientSecret,
+		"TETHER_SMTP_URL":                 fmt.Sprintf("smtp+plain://%s:%d", sink.Host(), sink.Port()),
+	}
+	if r := runTether(t, ctx, env, "migrate", "up"); r.err != nil {
+		t.Fatalf("migrate up: %v\n%s", r.err, r.stderr)
+	}
+	orgID := seedTeamOrg(t, dbURL, srv.URL+"/salesforce", sfOrg, sfUser, grant)
+
+	// No worker yet: the task is queued and waits.
+	r := runTether(t, ctx, env, "permissions", "check", "--org", orgID)
+	m := regexp.MustCompile(`queued permission audit of org \S+ \(task (\S+)\)`).FindStringSubmatch(r.stdout)
+	if r.err != nil || m == nil || !strings.Contains(r.stdout, "tether permissions show --org "+orgID) {
+		t.Fatalf("check without --wait: %v\n%s", r.err, r.stdout)
+	}
+	in := asynq.NewInspector(opt)
+	t.Cleanup(func() { _ = in.Close() })
+	if info, err := in.GetTaskInfo(jobs.QueueDefault, m[1]); err != nil || info.Type != jobs.TypeAuditPermissions || info.State != asynq.TaskStatePending {
+		t.Fatalf("task %s: %v %+v, want a pending %s", m[1], err, info, jobs.TypeAuditPermissions)
+	}
+	r = runTether(t, ctx, env, "permissions", "check", "--org", orgID, "--wait", "--timeout", "600ms")
+	if exitCode(r.err) != 1 || !strings.Contains(r.stdout, "already queued or running") || !strings.Contains(r.err.Error(), "is a worker running?") {
+		t.Fatalf("check --wait with no worker: exit %d %v\n%s", exitCode(r.err), r.err, r.stdout)
+	}
+	if r := runTether(t, ctx, env, "permissions", "show", "--org", orgID); exitCode(r.err) != 1 || !strings.Contains(r.err.Error(), "no permission report yet") {
+		t.Fatalf("show before any report: %v", r.err)
+	}
+
+	logs, stop := start(t, env, "worker")
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("worker log:\n%s", logs.String())
+		}
+	})
+
+	r = runTether(t, ctx, env, "permissions", "check", "--org", orgID, "--wait", "--timeout", "30s")
+	if r.err != nil {
+		t.Fatalf("check --wait on a clean org: %v\n%s\n%s", r.err, r.stdout, r.stderr)
+	}
+	for _, want := range []string{"CHECK", "RESULT", "EVIDENCE", "FIX", permissions.CheckMarketingUser, "0 missing, 0 unknown"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("clean report lacks %q:\n%s", want, r.stdout)
+		}
+	}
+
+	if err := sf.RemovePermission(sfUser, sfdc.PermMarketingUser); err != nil {
+		t.Fatal(err)
+	}
+	r = runTether(t, ctx, env, "permissions", "check", "--org", orgID, "--wait", "--timeout", "30s")
+	if exitCode(r.err) != exitPermissionMissing {
+		t.Fatalf("check --wait after losing Marketing User: exit %d (%v), want %d\n%s", exitCode(r.err), r.err, exitPermissionMissing, r.stdout)
+	}
+	row := regexp.MustCompile(`(?m)^marketing_user\s+missing\s+.*Tick Marketing User`)
+	if !row.MatchString(r.stdout) || !strings.Contains(r.stdout, "1 missing, 1 unknown") {
+		t.Errorf("report does not show marketing_user missing with its fix and the summary:\n%s", r.stdout)
+	}
+	for _, line := range strings.Split(r.stdout, "\n") {
+		if n := len([]rune(line)); n > 140 {
+			t.Errorf("line of %d runes; the fix should wrap: %q", n, line)
+			break
+		}
+	}
+	mctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	msgs, err := sink.Wait(mctx, 1)
+	if err != nil || len(msgs) != 1 || msgs[0].To[0] != "admin@acme.test" || !strings.Contains(msgs[0].Subject, permissions.CheckMarketingUser) {
+		t.Errorf("alert emails = %v (%v), want one to admin@acme.test about marketing_user", msgs, err)
+	}
+
+	r = runTether(t, ctx, env, "permissions", "show", "--org", orgID)
+	if exitCode(r.err) != exitPermissionMissing || !strings.Contains(r.stdout, "LOST "+permissions.CheckMarketingUser) {
+		t.Errorf("show: exit %d (%v), want %d and the lost change\n%s", exitCode(r.err), r.err, exitPermissionMissing, r.stdout)
+	}
+	if err := stop(); err != nil {
+		t.Errorf("worker after SIGTERM: %v", err)
+	}
+	if n := len(sink.Messages()); n != 1 {
+		t.Errorf("%d alert emails, want exactly 1", n)
+	}
+}
+
+// seedTeamOrg creates an org with an active admin and a healthy team connection holding
+// grant's tokens, sealed with testKeys.
+func seedTeamOrg(t *testing.T, dbURL, instanceURL, sfOrg, sfUser string, grant sandbox.Tokens) string {
+	t.Helper()
+	ctx := context.Background()
+	st, err := store.Open(ctx, dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	keys, err := vault.ParseKeyring(testKeys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	org, err := st.CreateOrg(ctx, directory.Org{Name: "Acme", SeatLimit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := st.CreateUser(ctx, directory.User{Email: "admin@acme.test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.CreateMembership(ctx, org.ID, directory.Membership{UserID: u.ID, Role: directory.RoleAdmin, Status: directory.MembershipActive}); err != nil {
+		t.Fatal(err)
+	}
+	c := connections.Connection{ID: "conn-" + org.ID, Kind: connections.KindSalesforceTeam, State: connections.StateHealthy,
+		InstanceURL: instanceURL, ProviderAccountID: sfUser, ProviderOrgID: sfOrg}
+	for _, x := range []struct {
+		dst *[]byte
+		tok string
+	}{{&c.AccessTokenEnc, grant.AccessToken}, {&c.RefreshTokenEnc, grant.RefreshToken}} {
+		if *x.dst, err = keys.SealToken(vault.NewToken(x.tok), c.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := st.CreateConnection(ctx, org.ID, c); err != nil {
+		t.Fatal(err)
+	}
+	return org.ID
+}
