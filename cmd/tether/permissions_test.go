@@ -13,6 +13,7 @@ import (
 
 	"github.com/hibiken/asynq"
 
+	"tether/config"
 	"tether/connectors/email/mailsink"
 	"tether/connectors/sandbox"
 	"tether/connectors/sandbox/sfdc"
@@ -120,6 +121,16 @@ func TestPermissionsCheck(t *testing.T) {
 		}
 	}
 
+	// The audit's Sforce-Limit-Info reading is recorded for the org (invariant 6).
+	st, err := store.Open(ctx, dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u, err := st.GetAPIUsage(ctx, orgID); err != nil || u.Max == 0 || u.Used == 0 {
+		t.Errorf("api usage after the audit = %+v, %v; want the reading recorded", u, err)
+	}
+	_ = st.Close()
+
 	if err := sf.RemovePermission(sfUser, sfdc.PermMarketingUser); err != nil {
 		t.Fatal(err)
 	}
@@ -195,4 +206,31 @@ func seedTeamOrg(t *testing.T, dbURL, instanceURL, sfOrg, sfUser string, grant s
 		t.Fatal(err)
 	}
 	return org.ID
+}
+
+// The scheduler enqueues the daily permission-audit sweep next to events:prune, on
+// TETHER_PERMISSIONS_SCHEDULE.
+func TestSchedulerEntriesIncludeDailyAudit(t *testing.T) {
+	cfg := config.Config{PruneSchedule: "17 3 * * *", PermissionsSchedule: "5 6 * * *"}
+	entries, err := schedulerEntries(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var found bool
+	for _, e := range entries {
+		if e.Name == jobs.TypeAuditPermissionsSweep {
+			found = true
+			from := time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)
+			if next := e.Schedule.Next(from); !next.Equal(time.Date(2026, 3, 2, 6, 5, 0, 0, time.UTC)) {
+				t.Errorf("sweep after %s at %s, want 06:05 UTC", from, next)
+			}
+		}
+	}
+	if !found || len(entries) < 2 {
+		t.Errorf("entries %+v lack %s", entries, jobs.TypeAuditPermissionsSweep)
+	}
+	cfg.PermissionsSchedule = "daily"
+	if _, err := schedulerEntries(cfg); err == nil {
+		t.Error("a bad permissions schedule was accepted")
+	}
 }
