@@ -2,8 +2,11 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"regexp"
@@ -158,6 +161,31 @@ func TestPermissionsCheck(t *testing.T) {
 	r = runTether(t, ctx, env, "permissions", "show", "--org", orgID)
 	if exitCode(r.err) != exitPermissionMissing || !strings.Contains(r.stdout, "LOST "+permissions.CheckMarketingUser) {
 		t.Errorf("show: exit %d (%v), want %d and the lost change\n%s", exitCode(r.err), r.err, exitPermissionMissing, r.stdout)
+	}
+
+	// tether serve answers the same report over HTTP.
+	senv := maps.Clone(env)
+	senv["TETHER_HTTP_ADDR"], senv["TETHER_ADMIN_PASSWORD"] = "127.0.0.1:0", "s3cret"
+	slogs, stopServe := start(t, senv, "serve")
+	req, _ := http.NewRequest(http.MethodGet, waitListening(t, slogs)+"/v1/orgs/"+orgID+"/permission-audits/latest", nil)
+	req.SetBasicAuth("admin", "s3cret")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep struct {
+		Summary  map[string]int `json:"summary"`
+		Previous struct {
+			Changes []struct{ Check, Change string } `json:"changes"`
+		} `json:"previous"`
+	}
+	err = json.NewDecoder(res.Body).Decode(&rep)
+	res.Body.Close()
+	if err != nil || res.StatusCode != http.StatusOK || rep.Summary["missing"] != 1 || len(rep.Previous.Changes) != 1 || rep.Previous.Changes[0].Change != "lost" {
+		t.Errorf("serve latest = %d %+v (%v), want 1 missing and marketing_user lost", res.StatusCode, rep, err)
+	}
+	if err := stopServe(); err != nil {
+		t.Errorf("serve after SIGTERM: %v", err)
 	}
 	if err := stop(); err != nil {
 		t.Errorf("worker after SIGTERM: %v", err)
