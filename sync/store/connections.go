@@ -48,16 +48,10 @@ func (q *Queries) CreateConnection(ctx context.Context, orgID string, c connecti
 		return connections.Connection{}, err
 	}
 	c.OrgID = orgID
-	if c.ID == "" {
-		c.ID = newID()
-	}
 	if c.State == "" {
 		c.State = connections.StateMissing
 	}
-	if c.CreatedAt.IsZero() {
-		c.CreatedAt = time.Now()
-	}
-	c.CreatedAt = c.CreatedAt.UTC().Truncate(time.Microsecond)
+	stamp(&c.ID, &c.CreatedAt, time.Now())
 	c.UpdatedAt = c.CreatedAt
 	c.Version = 1
 	if !c.Kind.Valid() || c.Kind.OrgLevel() != (c.MembershipID == "") {

@@ -12,12 +12,7 @@ import (
 // Detail is {}. e.OrgID may be empty (a system event). Returns ErrNotFound if e.OrgID
 // names no org.
 func (q *Queries) AppendEvent(ctx context.Context, e events.Event) error {
-	if e.ID == "" {
-		e.ID = newID()
-	}
-	if e.At.IsZero() {
-		e.At = time.Now()
-	}
+	stamp(&e.ID, &e.At, time.Now())
 	if e.Detail == nil {
 		e.Detail = map[string]any{}
 	}

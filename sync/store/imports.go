@@ -52,16 +52,10 @@ func (q *Queries) CreateImport(ctx context.Context, orgID string, imp directory.
 		return directory.Import{}, err
 	}
 	imp.OrgID = orgID
-	if imp.ID == "" {
-		imp.ID = newID()
-	}
 	if imp.Status == "" {
 		imp.Status = directory.ImportQueued
 	}
-	if imp.CreatedAt.IsZero() {
-		imp.CreatedAt = time.Now()
-	}
-	imp.CreatedAt = imp.CreatedAt.UTC().Truncate(time.Microsecond)
+	stamp(&imp.ID, &imp.CreatedAt, time.Now())
 	imp.UpdatedAt = imp.CreatedAt
 	if !imp.Role.Valid() {
 		return directory.Import{}, fmt.Errorf("create import %s: role %q: %w", imp.ID, imp.Role, ErrInvalid)

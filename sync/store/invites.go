@@ -28,19 +28,13 @@ func scanInvite(r scanner) (directory.Invite, error) {
 func prepareInvite(orgID string, i *directory.Invite, now time.Time) error {
 	i.OrgID = orgID
 	i.Email = directory.NormalizeEmail(i.Email)
-	if i.ID == "" {
-		i.ID = newID()
-	}
 	if i.Status == "" {
 		i.Status = directory.InvitePending
 	}
 	if i.Source == "" {
 		i.Source = directory.SourceEmail
 	}
-	if i.CreatedAt.IsZero() {
-		i.CreatedAt = now
-	}
-	i.CreatedAt = i.CreatedAt.UTC().Truncate(time.Microsecond)
+	stamp(&i.ID, &i.CreatedAt, now)
 	i.UpdatedAt = i.CreatedAt
 	i.ExpiresAt = i.ExpiresAt.UTC().Truncate(time.Microsecond)
 	switch {

@@ -40,13 +40,7 @@ func membershipArgs(m directory.Membership) ([]any, error) {
 // prepareMembership fills defaults and checks what the database cannot say clearly.
 func prepareMembership(orgID string, m *directory.Membership, now time.Time) error {
 	m.OrgID = orgID
-	if m.ID == "" {
-		m.ID = newID()
-	}
-	if m.CreatedAt.IsZero() {
-		m.CreatedAt = now
-	}
-	m.CreatedAt = m.CreatedAt.UTC().Truncate(time.Microsecond)
+	stamp(&m.ID, &m.CreatedAt, now)
 	m.UpdatedAt = m.CreatedAt
 	if m.Status == "" {
 		m.Status = directory.MembershipActive

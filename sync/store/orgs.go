@@ -22,13 +22,7 @@ func scanOrg(r scanner) (directory.Org, error) {
 // CreatedAt is now, a nil Policy is directory.DefaultPolicy(). Returns ErrDuplicate if the
 // id exists, ErrNotFound if ParentOrgID does not.
 func (q *Queries) CreateOrg(ctx context.Context, o directory.Org) (directory.Org, error) {
-	if o.ID == "" {
-		o.ID = newID()
-	}
-	if o.CreatedAt.IsZero() {
-		o.CreatedAt = time.Now()
-	}
-	o.CreatedAt = o.CreatedAt.UTC().Truncate(time.Microsecond)
+	stamp(&o.ID, &o.CreatedAt, time.Now())
 	if o.Policy == nil {
 		o.Policy = directory.DefaultPolicy()
 	}

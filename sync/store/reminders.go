@@ -18,13 +18,7 @@ func (q *Queries) InsertReminder(ctx context.Context, orgID string, r reminders.
 		return reminders.Reminder{}, err
 	}
 	r.OrgID = orgID
-	if r.ID == "" {
-		r.ID = newID()
-	}
-	if r.SentAt.IsZero() {
-		r.SentAt = time.Now()
-	}
-	r.SentAt = r.SentAt.UTC().Truncate(time.Microsecond)
+	stamp(&r.ID, &r.SentAt, time.Now())
 	reasons, err := jsonArg(strs(r.Reasons))
 	if err != nil {
 		return reminders.Reminder{}, fmt.Errorf("insert reminder %s: %w", r.ID, err)

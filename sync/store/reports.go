@@ -15,13 +15,7 @@ func (q *Queries) SavePermissionReport(ctx context.Context, orgID string, r perm
 		return permissions.Report{}, err
 	}
 	r.OrgID = orgID
-	if r.ID == "" {
-		r.ID = newID()
-	}
-	if r.CreatedAt.IsZero() {
-		r.CreatedAt = time.Now()
-	}
-	r.CreatedAt = r.CreatedAt.UTC().Truncate(time.Microsecond)
+	stamp(&r.ID, &r.CreatedAt, time.Now())
 	if r.Checks == nil {
 		r.Checks = []permissions.Check{}
 	}

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 )
@@ -165,4 +166,17 @@ func (q *Queries) wrap(err error, format string, args ...any) error {
 		return nil
 	}
 	return fmt.Errorf(format+": %w", append(args, q.d.mapErr(err))...)
+}
+
+// stamp fills a new row's id and time: an empty id gets a new one, a zero time is now.
+// The time is kept in UTC at microsecond precision, so what a method returns equals what
+// a later read returns.
+func stamp(id *string, at *time.Time, now time.Time) {
+	if *id == "" {
+		*id = newID()
+	}
+	if at.IsZero() {
+		*at = now
+	}
+	*at = at.UTC().Truncate(time.Microsecond)
 }

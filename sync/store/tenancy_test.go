@@ -92,7 +92,10 @@ func TestTenancy(t *testing.T) {
 			// Lists and counts.
 			{"ListMemberships", func() error { l, err := s.ListMemberships(ctx, A, store.MembershipFilter{}); return empty(len(l), err) }},
 			{"ListGroups", func() error { l, err := s.ListGroups(ctx, A); return empty(len(l), err) }},
-			{"ListInvites", func() error { l, err := s.ListInvites(ctx, A, store.InviteFilter{ImportID: impB.ID}); return empty(len(l), err) }},
+			{"ListInvites", func() error {
+				l, err := s.ListInvites(ctx, A, store.InviteFilter{ImportID: impB.ID})
+				return empty(len(l), err)
+			}},
 			{"ListImports", func() error { l, err := s.ListImports(ctx, A, 0); return empty(len(l), err) }},
 			{"ListConnections", func() error { l, err := s.ListConnections(ctx, A, mB.ID); return empty(len(l), err) }},
 			{"ListReminders", func() error { l, err := s.ListReminders(ctx, A, mB.ID, 0); return empty(len(l), err) }},

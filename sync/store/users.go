@@ -23,13 +23,7 @@ func scanUser(r scanner) (directory.User, error) {
 // org-scoped; what a user may see of an org goes through memberships.
 func (q *Queries) CreateUser(ctx context.Context, u directory.User) (directory.User, error) {
 	u.Email = directory.NormalizeEmail(u.Email)
-	if u.ID == "" {
-		u.ID = newID()
-	}
-	if u.CreatedAt.IsZero() {
-		u.CreatedAt = time.Now()
-	}
-	u.CreatedAt = u.CreatedAt.UTC().Truncate(time.Microsecond)
+	stamp(&u.ID, &u.CreatedAt, time.Now())
 	_, err := q.q.ExecContext(ctx, `INSERT INTO users (`+userCols+`) VALUES ($1, $2, $3, $4, $5)`,
 		u.ID, u.Email, u.Name, nullStr(u.FavouriteOrgID), tm(u.CreatedAt))
 	if err != nil {
