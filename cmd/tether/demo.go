@@ -36,6 +36,8 @@ type demo struct {
 	inspector *asynq.Inspector
 	httpURL   string
 	schedRegs []*prometheus.Registry // one per scheduler replica
+	prov      *demoProviders
+	acme      demoOrg
 	passed    int
 }
 
@@ -53,6 +55,9 @@ func demoSteps() []demoStep {
 		{"Worker: bad input is archived with its reason, never retried", demoBadInput},
 		{"HTTP (tether serve)", demoHTTP},
 		{"Invitation email and Join link", demoJoin},
+		{"Invite import from Salesforce", demoImport},
+		{"Join with Salesforce", demoSalesforceJoin},
+		{"Permission audit of the Salesforce integration user", demoAudit},
 	}
 }
 
@@ -105,6 +110,13 @@ func runDemo(ctx context.Context, e env, cfg config.Config, verbose bool) (err e
 	}
 	defer stopRedis()
 
+	prov, err := startDemoProviders()
+	if err != nil {
+		return err
+	}
+	defer prov.Close()
+	prov.configure(&cfg)
+
 	_, keySpec, err := vault.GenerateKeyring("demo")
 	if err != nil {
 		return err
@@ -130,7 +142,7 @@ func runDemo(ctx context.Context, e env, cfg config.Config, verbose bool) (err e
 	defer closeReg()
 	d.reg = reg
 
-	dm := &demo{out: out, d: d, tmp: tmp, redisAddr: redisAddr}
+	dm := &demo{out: out, d: d, tmp: tmp, redisAddr: redisAddr, prov: prov}
 	dm.section("Setup")
 	dm.ok("Redis: embedded in-memory server at %s (not durable: demo only)", redisAddr)
 	states, err := d.store.MigrationStatus(ctx)
@@ -143,6 +155,14 @@ func runDemo(ctx context.Context, e env, cfg config.Config, verbose bool) (err e
 		return err
 	}
 	dm.ok("audit log: %d events older than the %s retention, %d recent", demoSeedOld, days(cfg.EventRetention), demoSeedNew)
+	dm.ok("providers: the sandbox at %s emulates Salesforce, Google, Microsoft and Zoom; Salesforce org %s has %d generated users and the integration user %s",
+		prov.sbURL, prov.sfOrg, demoSFUsers, prov.team.Username)
+	dm.ok("mail: every email goes to an SMTP sink at %s:%d", prov.sink.Host(), prov.sink.Port())
+	if err := seedDemoOrg(ctx, dm); err != nil {
+		return fmt.Errorf("demo: seed org: %w", err)
+	}
+	dm.ok("org %q: an admin (%s), one member who is also in Salesforce, and a team-level Salesforce connection as %s (tokens sealed with the key ring)",
+		dm.acme.org.Name, dm.acme.adminEmail, prov.team.Username)
 
 	dm.client = asynq.NewClient(redisOpt)
 	defer dm.client.Close()
@@ -165,7 +185,7 @@ func runDemo(ctx context.Context, e env, cfg config.Config, verbose bool) (err e
 			return runWorker(ctx, d, tuning{taskCheck: 100 * time.Millisecond, delayedCheck: 250 * time.Millisecond, janitor: time.Second})
 		},
 		func(ctx context.Context) error {
-			return runHTTP(ctx, d, serveOptions{addr: "127.0.0.1:0", monitoring: true, ready: func(a net.Addr) { addrCh <- a }})
+			return runHTTP(ctx, d, serveOptions{addr: prov.httpAt, monitoring: true, ready: func(a net.Addr) { addrCh <- a }})
 		},
 	}
 	for range 2 {
@@ -207,8 +227,6 @@ func runDemo(ctx context.Context, e env, cfg config.Config, verbose bool) (err e
 
 	dm.section("Not in this demo yet")
 	for _, s := range []string{
-		"Salesforce invite import (profiles or user ids -> invites)",
-		"permission audit of the Salesforce integration user",
 		"connection upkeep (token refresh and verification)",
 		"reconnect reminders",
 	} {

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"tether/connectors/email"
-	"tether/connectors/email/mailsink"
 	"tether/sync/directory"
 	"tether/sync/onboarding"
 	"tether/worker"
@@ -18,14 +17,10 @@ import (
 
 var demoJoinLink = regexp.MustCompile(`http://[^\s"]+/join/[A-Za-z0-9_-]{43}`)
 
-// demoJoin emails an invitation to an in-process SMTP sink, follows the Join link from the
+// demoJoin emails an invitation to the demo's SMTP sink, follows the Join link from the
 // received email against the running tether serve, and shows the membership that results.
 func demoJoin(ctx context.Context, dm *demo) error {
-	sink, err := mailsink.Start()
-	if err != nil {
-		return err
-	}
-	defer sink.Close()
+	sink := dm.prov.sink
 	m, err := email.New(email.Config{Host: sink.Host(), Port: sink.Port(), TLS: email.TLSNone, From: "tether <invite@demo.example>"})
 	if err != nil {
 		return err
@@ -55,7 +50,7 @@ func demoJoin(ctx context.Context, dm *demo) error {
 	if out, err := sender.Send(ctx, org.ID, inv.ID, 1); err != nil || out != onboarding.AlreadySent {
 		return fmt.Errorf("re-run of attempt 1: %s, %v", out, err)
 	}
-	msgs, err := sink.Wait(ctx, 1)
+	msgs, err := dm.waitMail(ctx, "invitation to "+inv.Email, 1, to(inv.Email))
 	if err != nil {
 		return err
 	}

@@ -308,6 +308,16 @@ func TestDemo(t *testing.T) {
 		"deleted 3 events older than 90 days, kept the 2 recent ones",
 		"archived after 0 of 5 retries",
 		"/readyz: 200",
+		// The Salesforce steps, against the in-process sandbox and mail sink.
+		"Invite import from Salesforce",
+		"already_member    1",
+		"invitation emails arrived in the sink, one per invite",
+		"403 \"Wrong Salesforce account\"",
+		"200 \"Salesforce connected\"",
+		"membership active as chat; personal Salesforce connection healthy",
+		"since ",
+		"LOST marketing_user",
+		"got one email: \"Salesforce integration user lost a permission: marketing_user\"",
 		"checks passed",
 	} {
 		if !strings.Contains(res.stdout, want) {

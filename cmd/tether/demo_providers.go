@@ -1,0 +1,196 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/mail"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"tether/config"
+	"tether/connectors/email/mailsink"
+	"tether/connectors/sandbox"
+	"tether/connectors/sandbox/sfdc"
+	"tether/sync/connections"
+	"tether/sync/directory"
+	"tether/sync/vault"
+)
+
+// The demo's Salesforce org: generated, so every run sees the same users.
+const (
+	demoSFSeed    = 1  // GenerateOrg seed
+	demoSFUsers   = 50 // users besides the team-level integration user
+	demoSFProfile = sfdc.ProfileSalesUser
+)
+
+// demoProviders are the outside world of the demo, all on loopback: the provider sandbox
+// (Salesforce, Google, Microsoft, Zoom) and an SMTP sink that keeps every email.
+type demoProviders struct {
+	sb     *sandbox.Sandbox
+	srv    *http.Server
+	sbURL  string // base URL of the sandbox; Salesforce lives under /salesforce
+	sink   *mailsink.Sink
+	spec   sfdc.OrgSpec
+	sfOrg  string // Salesforce org id (00D…)
+	team   sfdc.User
+	httpAt string // the address tether serve will listen on, fixed up front for PUBLIC_URL
+}
+
+// startDemoProviders starts the sandbox with the demo's Salesforce org and the mail sink.
+// Close releases both.
+func startDemoProviders() (*demoProviders, error) {
+	org := sfdc.GenerateOrg(demoSFSeed, demoSFUsers)
+	p := &demoProviders{sb: sandbox.New(sandbox.Options{}), spec: org}
+	sfOrg, err := p.sb.Salesforce().AddOrg(org)
+	if err != nil {
+		return nil, fmt.Errorf("demo: salesforce org: %w", err)
+	}
+	p.sfOrg = sfOrg
+	team, ok := p.sb.Salesforce().UserByUsername(sfdc.TeamUsername(org.Domain))
+	if !ok {
+		return nil, errors.New("demo: the generated org has no team-level user")
+	}
+	p.team = team
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("demo: sandbox listener: %w", err)
+	}
+	p.sbURL = "http://" + ln.Addr().String()
+	p.srv = &http.Server{Handler: p.sb, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = p.srv.Serve(ln) }()
+	if p.sink, err = mailsink.Start(); err != nil {
+		p.Close()
+		return nil, err
+	}
+	// tether serve learns its address only when it listens, but PUBLIC_URL (the links in
+	// emails, the OAuth redirect URI) is read when it starts: pick a free port first.
+	hl, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		p.Close()
+		return nil, fmt.Errorf("demo: pick an HTTP port: %w", err)
+	}
+	p.httpAt = hl.Addr().String()
+	_ = hl.Close()
+	return p, nil
+}
+
+// configure points cfg at the sandbox (with its default Salesforce app) and the sink.
+func (p *demoProviders) configure(cfg *config.Config) {
+	cfg.SalesforceLoginURL = p.sbURL + "/salesforce"
+	cfg.SalesforceClientID = sandbox.DefaultSalesforceClientID
+	cfg.SalesforceClientSecret = config.Secret(sandbox.DefaultSalesforceClientSecret)
+	cfg.SMTPURL = config.Secret(fmt.Sprintf("smtp+plain://%s:%d", p.sink.Host(), p.sink.Port()))
+	cfg.MailFrom = "tether <tether@demo.example>"
+	cfg.InviteFrom = "Acme on tether <invite@demo.example>"
+	cfg.PublicURL = "http://" + p.httpAt
+}
+
+func (p *demoProviders) Close() {
+	if p.sink != nil {
+		_ = p.sink.Close()
+	}
+	if p.srv != nil {
+		p.sb.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_ = p.srv.Shutdown(ctx)
+	}
+}
+
+// demoOrg is the tether org the Salesforce steps work in.
+type demoOrg struct {
+	org        directory.Org
+	adminEmail string
+	member     string // email of a Salesforce user who is a member before the import
+}
+
+// seedDemoOrg creates the org, an active admin (who gets the permission alerts), an
+// existing member who is also in Salesforce, and the org's team-level Salesforce
+// connection holding a grant the sandbox issued to the integration user, sealed with the
+// demo key ring and the row id as associated data.
+func seedDemoOrg(ctx context.Context, dm *demo) error {
+	st, p := dm.d.store, dm.prov
+	org, err := st.CreateOrg(ctx, directory.Org{Name: "Acme (Salesforce " + p.sfOrg + ")", SeatLimit: 100})
+	if err != nil {
+		return err
+	}
+	dm.acme = demoOrg{org: org, adminEmail: "admin@acme-demo.example"}
+	admin, err := st.CreateUser(ctx, directory.User{Email: dm.acme.adminEmail, Name: "Demo Admin"})
+	if err != nil {
+		return err
+	}
+	if _, err := st.CreateMembership(ctx, org.ID, directory.Membership{UserID: admin.ID, Role: directory.RoleAdmin, Status: directory.MembershipActive}); err != nil {
+		return err
+	}
+	// One Salesforce user of the imported profile is already a member: the import says so.
+	for _, u := range p.spec.Users {
+		if a, err := mail.ParseAddress(u.Email); err == nil && a.Address == u.Email && u.Active() && u.Profile == demoSFProfile {
+			dm.acme.member = u.Email
+			break
+		}
+	}
+	if dm.acme.member == "" {
+		return errors.New("demo: no active Sales User with an email in the generated org")
+	}
+	m, err := st.CreateUser(ctx, directory.User{Email: dm.acme.member, Name: "Existing Member"})
+	if err != nil {
+		return err
+	}
+	if _, err := st.CreateMembership(ctx, org.ID, directory.Membership{UserID: m.ID, Role: directory.RoleChat, Status: directory.MembershipActive}); err != nil {
+		return err
+	}
+
+	tok, err := p.sb.IssueGrant(sandbox.Salesforce, p.team.ID, nil)
+	if err != nil {
+		return err
+	}
+	c := connections.Connection{ID: uuid.Must(uuid.NewV7()).String(), Kind: connections.KindSalesforceTeam,
+		State: connections.StateHealthy, ExpiresAt: tok.Expiry, Scopes: tok.Scopes,
+		ProviderAccountID: tok.UserID, ProviderOrgID: tok.OrgID,
+		InstanceURL: p.sbURL + "/salesforce", LoginURL: p.sbURL + "/salesforce",
+		LastRefreshedAt: time.Now(), LastVerifiedAt: time.Now()}
+	if c.AccessTokenEnc, err = dm.d.keyring.SealToken(vault.NewToken(tok.AccessToken), c.ID); err != nil {
+		return err
+	}
+	if c.RefreshTokenEnc, err = dm.d.keyring.SealToken(vault.NewToken(tok.RefreshToken), c.ID); err != nil {
+		return err
+	}
+	_, err = st.CreateConnection(ctx, org.ID, c)
+	return err
+}
+
+// waitMail waits until the sink holds n messages that match, and returns them.
+func (dm *demo) waitMail(ctx context.Context, what string, n int, match func(mailsink.Received) bool) ([]mailsink.Received, error) {
+	var got []mailsink.Received
+	err := waitFor(ctx, fmt.Sprintf("%d %s in the mail sink", n, what), func() (bool, error) {
+		got = got[:0]
+		for _, m := range dm.prov.sink.Messages() {
+			if match(m) {
+				got = append(got, m)
+			}
+		}
+		return len(got) >= n, nil
+	})
+	return got, err
+}
+
+// to matches messages addressed to any of addrs (compared lower-cased).
+func to(addrs ...string) func(mailsink.Received) bool {
+	set := map[string]bool{}
+	for _, a := range addrs {
+		set[strings.ToLower(a)] = true
+	}
+	return func(m mailsink.Received) bool {
+		for _, t := range m.To {
+			if set[strings.ToLower(t)] {
+				return true
+			}
+		}
+		return false
+	}
+}
