@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"strings"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
@@ -41,6 +43,14 @@ func openPostgres(ctx context.Context, url string) (*Store, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("open postgres store %s: %w", redactURL(url), err)
+	}
+	if !strings.Contains(url, "default_query_exec_mode") {
+		// One round trip per statement: pgx's default prepares each new statement text
+		// first (a second round trip), and most of tether's statements run once per
+		// connection or vary in size (bulk inserts). Parameters go as untyped text, so
+		// PostgreSQL infers their types from the query; every statement here gives it
+		// the context to (a column, a comparison or an explicit cast).
+		cfg.ConnConfig.DefaultQueryExecMode = pgx.QueryExecModeExec
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
