@@ -48,7 +48,9 @@ func (s *Service) Create(ctx context.Context, req Request) (directory.Import, er
 		return directory.Import{}, err
 	}
 	now := s.now()
-	if _, err := s.store.GetOrg(ctx, req.OrgID); err != nil {
+	// No separate existence check of the org: the group and import rows reference it, so
+	// their writes report a missing org as not found, one round trip cheaper.
+	fail := func(err error) (directory.Import, error) {
 		if errors.Is(err, storeerr.ErrNotFound) {
 			return directory.Import{}, invalid(CodeOrgNotFound, "org %s does not exist", req.OrgID)
 		}
@@ -63,7 +65,7 @@ func (s *Service) Create(ctx context.Context, req Request) (directory.Import, er
 		if req.DryRun {
 			grp, ok, err := s.store.FindGroup(ctx, req.OrgID, g)
 			if err != nil {
-				return directory.Import{}, fmt.Errorf("create import in org %s: %w", req.OrgID, err)
+				return fail(err)
 			}
 			if ok {
 				imp.GroupID = grp.ID
@@ -71,14 +73,14 @@ func (s *Service) Create(ctx context.Context, req Request) (directory.Import, er
 		} else {
 			grp, err := s.store.GetOrCreateGroup(ctx, req.OrgID, g, now)
 			if err != nil {
-				return directory.Import{}, fmt.Errorf("create import in org %s: %w", req.OrgID, err)
+				return fail(err)
 			}
 			imp.GroupID = grp.ID
 		}
 	}
 	imp, err = s.store.CreateImport(ctx, req.OrgID, imp)
 	if err != nil {
-		return directory.Import{}, fmt.Errorf("create import in org %s: %w", req.OrgID, err)
+		return fail(err)
 	}
 	return imp, nil
 }

@@ -184,6 +184,8 @@ func TestImportAPIRefusals(t *testing.T) {
 			{"two kinds", orgPath, `{"role":"chat","profiles":["Sales User"],"emails":"a@x.com"}`, 422, invites.CodeMixedSelection},
 			{"bad user id", orgPath, `{"role":"chat","user_ids":["005nope"]}`, 422, invites.CodeInvalidID},
 			{"unknown org", "/v1/orgs/no-such-org/imports", `{"role":"chat","emails":"a@x.com"}`, 404, invites.CodeOrgNotFound},
+			{"unknown org, new group", "/v1/orgs/no-such-org/imports", `{"role":"chat","emails":"a@x.com","group":"West"}`, 404, invites.CodeOrgNotFound},
+			{"unknown org, dry run", "/v1/orgs/no-such-org/imports", `{"role":"chat","emails":"a@x.com","group":"West","dry_run":true}`, 404, invites.CodeOrgNotFound},
 		} {
 			var e errorBody
 			res := b.call(t, "POST", tc.path, tc.body, &e)
