@@ -330,7 +330,7 @@ func TestDemo(t *testing.T) {
 }
 
 func TestEveryVerbHasHelp(t *testing.T) {
-	for _, verb := range [][]string{{"worker"}, {"scheduler"}, {"serve"}, {"all"}, {"migrate"}, {"migrate", "up"}, {"migrate", "status"}, {"demo"}, {"version"}} {
+	for _, verb := range [][]string{{"worker"}, {"scheduler"}, {"serve"}, {"all"}, {"migrate"}, {"migrate", "up"}, {"migrate", "status"}, {"demo"}, {"sandbox"}, {"version"}} {
 		res := runTether(t, context.Background(), nil, append(verb, "--help")...)
 		if res.err != nil || !strings.Contains(res.stdout, "Usage:") || !strings.Contains(res.stdout, "--database-url") {
 			t.Errorf("tether %v --help: %v\n%s", verb, res.err, res.stdout)
