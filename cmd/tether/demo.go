@@ -73,11 +73,14 @@ func newDemoCmd(e env) *cobra.Command {
 		Use:   "demo",
 		Short: "Run tether end to end in one process, with nothing to install, and print a report",
 		Long: `Starts an embedded Redis, a SQLite store in a temporary directory, the worker, two
-scheduler replicas and the HTTP server in one process, runs every capability tether has
-end to end, prints what happened and exits 0 when all went as expected.
+scheduler replicas, the HTTP server, the provider sandbox (with a generated Salesforce org)
+and an SMTP sink in one process, all on loopback. Runs every capability tether has end to
+end (among them a Salesforce invite import, a Join through Salesforce's consent and a
+permission audit), prints what happened and exits 0 when all went as expected.
 
-The demo never touches your Redis or database: TETHER_REDIS_URL and TETHER_DATABASE_URL are
-ignored, and the encryption key ring and admin password are generated for the run.`,
+The demo never touches your Redis, database, providers or mail server: TETHER_REDIS_URL,
+TETHER_DATABASE_URL, the provider and SMTP settings are ignored, and the encryption key
+ring and admin password are generated for the run.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := loadConfig(cmd, e)
