@@ -31,6 +31,7 @@ type Config struct {
 
 	AdminUser     string `env:"ADMIN_USER" envDefault:"admin" example:"admin" doc:"User name for the admin API and the /monitoring UI (HTTP basic auth)."`
 	AdminPassword Secret `env:"ADMIN_PASSWORD" example:"a-long-random-password" doc:"Password for the admin API and /monitoring. When unset those routes answer 503 and the rest of serve works."`
+	APIToken      Secret `env:"API_TOKEN" example:"tk_3f9c1e…(32+ random characters)" doc:"Bearer token for the /v1 admin JSON API (Authorization: Bearer …), for programs; the admin user and password work there too. At least 32 characters."`
 
 	WorkerConcurrency   int           `env:"WORKER_CONCURRENCY" envDefault:"10" example:"20" doc:"Tasks one worker process runs at once."`
 	ShutdownTimeout     time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"25s" example:"25s" doc:"On SIGTERM/SIGINT, how long in-flight tasks get to finish before they are put back in their queue (they are retried, never lost). Keep it below your orchestrator's kill grace period."`

@@ -36,6 +36,9 @@ func (c Config) Validate() error {
 			bad("EncryptionKeys", c.EncryptionKeys.Reveal(), "is not a key ring: "+strings.TrimPrefix(err.Error(), "vault: "))
 		}
 	}
+	if t := c.APIToken.Reveal(); t != "" && len(t) < 32 {
+		bad("APIToken", t, fmt.Sprintf("is %d characters; a bearer token needs at least 32 (generate one with: openssl rand -hex 24)", len(t)))
+	}
 	if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
 		bad("HTTPAddr", c.HTTPAddr, "is not a listen address (host:port or :port)")
 	}

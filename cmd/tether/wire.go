@@ -175,6 +175,7 @@ func runHTTP(ctx context.Context, d deps, o serveOptions) error {
 		Checks:        checks,
 		AdminUser:     d.cfg.AdminUser,
 		AdminPassword: d.cfg.AdminPassword.Reveal(),
+		APIToken:      d.cfg.APIToken.Reveal(),
 	}
 	if o.monitoring && d.store != nil && d.keyring != nil {
 		join, err := joinHandler(d)

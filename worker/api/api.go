@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -54,6 +55,9 @@ type Params struct {
 	// basic auth. An empty password makes those routes answer 503: no password, no access.
 	AdminUser     string
 	AdminPassword string
+	// APIToken, when set, also admits a request to the /v1 admin API that carries
+	// "Authorization: Bearer <APIToken>".
+	APIToken string
 	// ReadyTimeout bounds each readiness check. Zero means 2s.
 	ReadyTimeout time.Duration
 }
@@ -110,16 +114,44 @@ func (s *Server) requireAdmin(next http.Handler) http.Handler {
 			http.Error(w, "admin access is not configured: set TETHER_ADMIN_PASSWORD", http.StatusServiceUnavailable)
 			return
 		}
-		user, pass, ok := r.BasicAuth()
-		userOK := subtle.ConstantTimeCompare([]byte(user), []byte(s.p.AdminUser)) == 1
-		passOK := subtle.ConstantTimeCompare([]byte(pass), []byte(s.p.AdminPassword)) == 1
-		if !ok || !userOK || !passOK {
+		if !s.basicOK(r) {
 			w.Header().Set("WWW-Authenticate", `Basic realm="tether admin", charset="UTF-8"`)
 			http.Error(w, "unauthorized", http.StatusUnauthorized)
 			return
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// requireAPIAdmin guards the /v1 JSON API: a bearer API token or the admin's basic
+// credentials. Refusals are JSON like every other answer of that API.
+func (s *Server) requireAPIAdmin(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.p.AdminPassword == "" && s.p.APIToken == "" {
+			writeError(w, http.StatusServiceUnavailable, APIError{Code: "admin_not_configured",
+				Message: "the admin API is off: set TETHER_API_TOKEN or TETHER_ADMIN_PASSWORD"})
+			return
+		}
+		if s.apiTokenOK(r) || s.basicOK(r) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		w.Header().Set("WWW-Authenticate", `Bearer realm="tether admin API"`)
+		writeError(w, http.StatusUnauthorized, APIError{Code: "unauthorized",
+			Message: "send Authorization: Bearer <TETHER_API_TOKEN> or the admin's basic credentials"})
+	})
+}
+
+func (s *Server) apiTokenOK(r *http.Request) bool {
+	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	return ok && s.p.APIToken != "" && subtle.ConstantTimeCompare([]byte(tok), []byte(s.p.APIToken)) == 1
+}
+
+func (s *Server) basicOK(r *http.Request) bool {
+	user, pass, ok := r.BasicAuth()
+	userOK := subtle.ConstantTimeCompare([]byte(user), []byte(s.p.AdminUser)) == 1
+	passOK := subtle.ConstantTimeCompare([]byte(pass), []byte(s.p.AdminPassword)) == 1
+	return ok && s.p.AdminPassword != "" && userOK && passOK
 }
 
 // ListenAndServe serves h on addr until ctx is done, then shuts down, giving open requests

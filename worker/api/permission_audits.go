@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"net/http"
 	"time"
@@ -102,23 +101,6 @@ func NewReportJSON(latest permissions.Report, prev *permissions.Report) ReportJS
 	return out
 }
 
-// auditAPIError is the body of every error answer of the permission-audit routes.
-type auditAPIError struct {
-	Code    string `json:"code"`
-	Message string `json:"message"`
-}
-
-func writeAuditJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
-}
-
-func auditError(w http.ResponseWriter, status int, code, msg string) {
-	writeAuditJSON(w, status, auditAPIError{Code: code, Message: msg})
-}
-
 func latestAuditPath(orgID string) string {
 	return "/v1/orgs/" + orgID + "/permission-audits/latest"
 }
@@ -129,11 +111,11 @@ func (s *Server) orgForAudit(w http.ResponseWriter, r *http.Request) (orgID stri
 	orgID = r.PathValue("org")
 	if _, err := s.p.PermissionAudits.Store.GetOrg(r.Context(), orgID); err != nil {
 		if errors.Is(err, storeerr.ErrNotFound) {
-			auditError(w, http.StatusNotFound, "org_not_found", "no org with id "+orgID)
+			writeError(w, http.StatusNotFound, APIError{Code: "org_not_found", Message: "no org with id " + orgID})
 			return "", false
 		}
 		s.log.Error().Err(err).Str("org_id", orgID).Msg("permission audit: read org")
-		auditError(w, http.StatusInternalServerError, "internal", "could not read the org; see tether's log")
+		writeError(w, http.StatusInternalServerError, APIError{Code: "internal", Message: "could not read the org; see tether's log"})
 		return "", false
 	}
 	return orgID, true
@@ -154,7 +136,7 @@ func (s *Server) handleAuditPermissions() http.Handler {
 		}
 		t, err := jobs.NewAuditPermissionsTask(orgID)
 		if err != nil {
-			auditError(w, http.StatusBadRequest, "invalid_org", err.Error())
+			writeError(w, http.StatusBadRequest, APIError{Code: "invalid_org", Message: err.Error()})
 			return
 		}
 		at := now().UTC()
@@ -163,13 +145,13 @@ func (s *Server) handleAuditPermissions() http.Handler {
 		w.Header().Set("Location", latest)
 		switch {
 		case errors.Is(err, asynq.ErrDuplicateTask):
-			auditError(w, http.StatusConflict, "audit_pending",
-				"an audit of org "+orgID+" is already queued or running; its report will be at "+latest)
+			writeError(w, http.StatusConflict, APIError{Code: "audit_pending",
+				Message: "an audit of org " + orgID + " is already queued or running; its report will be at " + latest})
 		case err != nil:
 			s.log.Error().Err(err).Str("org_id", orgID).Msg("permission audit: enqueue")
-			auditError(w, http.StatusServiceUnavailable, "queue_unavailable", "could not queue the audit; try again")
+			writeError(w, http.StatusServiceUnavailable, APIError{Code: "queue_unavailable", Message: "could not queue the audit; try again"})
 		default:
-			writeAuditJSON(w, http.StatusAccepted, AuditQueued{TaskID: info.ID, OrgID: orgID, QueuedAt: at, Latest: latest})
+			writeJSON(w, http.StatusAccepted, AuditQueued{TaskID: info.ID, OrgID: orgID, QueuedAt: at, Latest: latest})
 		}
 	})
 }
@@ -185,18 +167,18 @@ func (s *Server) handleLatestPermissionAudit() http.Handler {
 		rs, err := s.p.PermissionAudits.Store.LatestPermissionReports(r.Context(), orgID, 2)
 		if err != nil {
 			s.log.Error().Err(err).Str("org_id", orgID).Msg("permission audit: read reports")
-			auditError(w, http.StatusInternalServerError, "internal", "could not read the reports; see tether's log")
+			writeError(w, http.StatusInternalServerError, APIError{Code: "internal", Message: "could not read the reports; see tether's log"})
 			return
 		}
 		if len(rs) == 0 {
-			auditError(w, http.StatusNotFound, "no_report",
-				"org "+orgID+" has no permission report yet; POST /v1/orgs/"+orgID+"/permission-audits to run an audit")
+			writeError(w, http.StatusNotFound, APIError{Code: "no_report",
+				Message: "org " + orgID + " has no permission report yet; POST /v1/orgs/" + orgID + "/permission-audits to run an audit"})
 			return
 		}
 		var prev *permissions.Report
 		if len(rs) > 1 {
 			prev = &rs[1]
 		}
-		writeAuditJSON(w, http.StatusOK, NewReportJSON(rs[0], prev))
+		writeJSON(w, http.StatusOK, NewReportJSON(rs[0], prev))
 	})
 }

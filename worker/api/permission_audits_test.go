@@ -55,8 +55,7 @@ func decodeAs[T any](t *testing.T, r auditResp) T {
 }
 
 type errBody struct {
-	Code    string `json:"code"`
-	Message string `json:"message"`
+	Error api.APIError `json:"error"`
 }
 
 // TestPermissionAuditRoutes drives both routes over HTTP on real Redis and both stores:
@@ -92,11 +91,11 @@ func TestPermissionAuditRoutes(t *testing.T) {
 		}
 
 		r := auditDo(t, http.MethodPost, srv.URL+"/v1/orgs/no-such-org/permission-audits", true)
-		if e := decodeAs[errBody](t, r); r.status != http.StatusNotFound || e.Code != "org_not_found" || e.Message == "" {
+		if e := decodeAs[errBody](t, r); r.status != http.StatusNotFound || e.Error.Code != "org_not_found" || e.Error.Message == "" {
 			t.Errorf("POST for an unknown org = %d %s, want 404 org_not_found", r.status, r.body)
 		}
 		r = auditDo(t, http.MethodGet, base+"/latest", true)
-		if e := decodeAs[errBody](t, r); r.status != http.StatusNotFound || e.Code != "no_report" {
+		if e := decodeAs[errBody](t, r); r.status != http.StatusNotFound || e.Error.Code != "no_report" {
 			t.Errorf("latest before any audit = %d %s, want 404 no_report", r.status, r.body)
 		}
 
@@ -114,7 +113,7 @@ func TestPermissionAuditRoutes(t *testing.T) {
 			t.Errorf("queued %s %s, want an on-demand %s of org %s", info.Type, info.Payload, jobs.TypeAuditPermissions, org.ID)
 		}
 		r = auditDo(t, http.MethodPost, base, true)
-		if e := decodeAs[errBody](t, r); r.status != http.StatusConflict || e.Code != "audit_pending" {
+		if e := decodeAs[errBody](t, r); r.status != http.StatusConflict || e.Error.Code != "audit_pending" {
 			t.Errorf("second POST while one waits = %d %s, want 409 audit_pending", r.status, r.body)
 		}
 

@@ -16,12 +16,12 @@ func (s *Server) routes() {
 		s.mux.Handle("GET /oauth/salesforce/callback", s.p.Join)
 	}
 	if pa := s.p.PermissionAudits; pa.Store != nil && pa.Queue != nil {
-		s.mux.Handle("POST /v1/orgs/{org}/permission-audits", s.requireAdmin(s.handleAuditPermissions()))
-		s.mux.Handle("GET /v1/orgs/{org}/permission-audits/latest", s.requireAdmin(s.handleLatestPermissionAudit()))
+		s.mux.Handle("POST /v1/orgs/{org}/permission-audits", s.requireAPIAdmin(s.handleAuditPermissions()))
+		s.mux.Handle("GET /v1/orgs/{org}/permission-audits/latest", s.requireAPIAdmin(s.handleLatestPermissionAudit()))
 	}
 	if s.p.Imports != nil {
-		s.mux.Handle("POST /v1/orgs/{org}/imports", s.requireAdmin(s.handleCreateImport()))
-		s.mux.Handle("GET /v1/orgs/{org}/imports/{id}", s.requireAdmin(s.handleGetImport()))
+		s.mux.Handle("POST /v1/orgs/{org}/imports", s.requireAPIAdmin(s.handleCreateImport()))
+		s.mux.Handle("GET /v1/orgs/{org}/imports/{id}", s.requireAPIAdmin(s.handleGetImport()))
 	}
 	if s.p.Monitoring != nil {
 		s.mux.Handle("GET /monitoring", http.RedirectHandler("/monitoring/", http.StatusMovedPermanently))
