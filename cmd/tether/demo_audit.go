@@ -77,7 +77,17 @@ func (dm *demo) audit(ctx context.Context, before string) (permissions.Report, e
 		return permissions.Report{}, fmt.Errorf("queue permission audit of org %s: %w", orgID, err)
 	}
 	var r permissions.Report
+	// Done means the report is stored and the task completed: the handler stores the
+	// report before Asynq releases the task's Unique lock, and an audit queued in
+	// between would be refused as a duplicate.
 	err = waitFor(ctx, "the permission report", func() (bool, error) {
+		ti, err := dm.inspector.GetTaskInfo(info.Queue, info.ID)
+		if err == nil && ti.State == asynq.TaskStateArchived {
+			return false, fmt.Errorf("audit task %s failed: %s", info.ID, ti.LastErr)
+		}
+		if err != nil || ti.State != asynq.TaskStateCompleted {
+			return false, nil
+		}
 		got, err := dm.d.store.LatestPermissionReport(ctx, orgID)
 		switch {
 		case errors.Is(err, store.ErrNotFound):
@@ -86,9 +96,6 @@ func (dm *demo) audit(ctx context.Context, before string) (permissions.Report, e
 		case got.ID != before:
 			r = got
 			return true, nil
-		}
-		if ti, err := dm.inspector.GetTaskInfo(info.Queue, info.ID); err == nil && ti.State == asynq.TaskStateArchived {
-			return false, fmt.Errorf("audit task %s failed: %s", info.ID, ti.LastErr)
 		}
 		return false, nil
 	})

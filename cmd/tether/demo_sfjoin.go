@@ -57,6 +57,14 @@ func demoSalesforceJoin(ctx context.Context, dm *demo) error {
 	if link == "" {
 		return fmt.Errorf("no Join link in the invitation to %s", inv.Email)
 	}
+	// A link works once its send is recorded, which follows the SMTP server's
+	// acceptance by a moment; a person never clicks that fast, the demo can.
+	if err := waitFor(ctx, "the invitation to "+inv.Email+" to be recorded as sent", func() (bool, error) {
+		got, err := st.GetInvite(ctx, dm.acme.org.ID, inv.ID)
+		return err == nil && got.SentCount >= 1, err
+	}); err != nil {
+		return err
+	}
 
 	// First attempt: someone else signs in to Salesforce and approves.
 	code, title, hops, err := dm.browse(ctx, link, wrong.Username)
