@@ -334,12 +334,6 @@ func (j *Joiner) storeConnection(ctx context.Context, m directory.Membership, g 
 	return connections.Connection{}, lastErr
 }
 
-// SameSalesforceID reports whether a and b name the same Salesforce record: an 18-character
-// id is its case-sensitive 15-character id plus a checksum, so the first 15 characters
-// decide. Empty ids never match.
-func SameSalesforceID(a, b string) bool {
-	if (len(a) != 15 && len(a) != 18) || (len(b) != 15 && len(b) != 18) {
-		return false
-	}
-	return a[:15] == b[:15]
-}
+// SameSalesforceID reports whether a and b are valid ids of the same Salesforce record
+// (see directory.SameSalesforceID).
+func SameSalesforceID(a, b string) bool { return directory.SameSalesforceID(a, b) }

@@ -242,6 +242,8 @@ func TestSameSalesforceID(t *testing.T) {
 		{"005000000000001AAA", "005000000000001AAA", true},
 		{"005000000000001", "005000000000002", false},
 		{"005000000000001", "005000000000001aaa", true}, // the suffix is case-insensitive
+		{"005Ab0000000001", "005ab0000000001iaa", true}, // an 18-character id in any case
+		{"005Ab0000000001", "005ab0000000001", false},   // 15-character ids are case-sensitive
 		{"", "", false},
 		{"0050000000000011", "0050000000000011", false}, // 16 characters is no id
 	}
