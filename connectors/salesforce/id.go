@@ -1,6 +1,7 @@
 package salesforce
 
 import (
+	"fmt"
 	"strings"
 
 	"tether/sync/directory"
@@ -30,3 +31,22 @@ func NormalizeID(id string) (string, error) { return directory.NormalizeSalesfor
 // HasPrefix reports whether id has the key prefix p (case-sensitive, as
 // key prefixes are: 00e is Profile, 00E UserRole).
 func HasPrefix(id, p string) bool { return strings.HasPrefix(id, p) }
+
+// normalizeIDs normalises every id, or names all the malformed ones in an
+// ErrBadFilter.
+func normalizeIDs(ids []string) ([]string, error) {
+	norm := make([]string, 0, len(ids))
+	var bad []string
+	for _, id := range ids {
+		n, err := NormalizeID(id)
+		if err != nil {
+			bad = append(bad, id)
+			continue
+		}
+		norm = append(norm, n)
+	}
+	if len(bad) > 0 {
+		return nil, fmt.Errorf("%w: malformed ids %q", ErrBadFilter, bad)
+	}
+	return norm, nil
+}

@@ -211,18 +211,9 @@ func (d *inviteDirectory) StreamUsers(ctx context.Context, q invites.UserQuery, 
 	} else {
 		before += "Id IN "
 	}
-	norm := make([]string, 0, len(ids))
-	var bad []string
-	for _, id := range ids {
-		n, err := NormalizeID(id)
-		if err != nil {
-			bad = append(bad, id)
-			continue
-		}
-		norm = append(norm, n)
-	}
-	if len(bad) > 0 {
-		return fmt.Errorf("stream users: %w: malformed ids %q", ErrBadFilter, bad)
+	norm, err := normalizeIDs(ids)
+	if err != nil {
+		return fmt.Errorf("stream users: %w", err)
 	}
 	queries, err := d.c.INQueries(before, " ORDER BY Id", norm)
 	if err != nil {

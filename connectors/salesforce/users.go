@@ -114,18 +114,9 @@ func (c *Client) StreamUsers(ctx context.Context, f UserFilter, page func([]User
 	default:
 		return fmt.Errorf("stream users: %w: no profile ids or user ids", ErrBadFilter)
 	}
-	norm := make([]string, 0, len(ids))
-	var bad []string
-	for _, id := range ids {
-		n, err := NormalizeID(id)
-		if err != nil {
-			bad = append(bad, id)
-			continue
-		}
-		norm = append(norm, n)
-	}
-	if len(bad) > 0 {
-		return fmt.Errorf("stream users: %w: malformed ids %q", ErrBadFilter, bad)
+	norm, err := normalizeIDs(ids)
+	if err != nil {
+		return fmt.Errorf("stream users: %w", err)
 	}
 	queries, err := c.INQueries(before, " ORDER BY Id", norm)
 	if err != nil {
