@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"os"
 	"runtime"
+	"runtime/metrics"
 	"strconv"
 	"strings"
 	"sync"
@@ -108,6 +109,13 @@ func benchImport(b *testing.B, n int) {
 	go func() { done <- wk.Run(ctx) }()
 	defer func() { cancel(); <-done }()
 	var sfCalls, rts int64
+	// The importer's own memory, apart from the in-process sandbox holding the whole
+	// org: the peak live heap during the imports minus the live heap before them. It
+	// stays flat when the importer holds one page at a time, whatever n is.
+	runtime.GC()
+	base := liveHeap()
+	peak := newHeapPeak()
+	defer peak.stop()
 	b.ResetTimer()
 	for range b.N {
 		b.StopTimer()
@@ -129,11 +137,53 @@ func benchImport(b *testing.B, n int) {
 		b.StartTimer()
 	}
 	b.StopTimer()
+	b.ReportMetric(float64(peak.stop()-base)/(1<<20), "import_heap_MB")
 	b.ReportMetric(float64(sfCalls)/float64(b.N), "sf_calls")
 	b.ReportMetric(float64(rts)/float64(b.N), "db_roundtrips")
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+func liveHeap() uint64 {
+	sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	metrics.Read(sample)
+	return sample[0].Value.Uint64()
+}
+
+// heapPeak samples the live heap every few milliseconds until stopped.
+type heapPeak struct {
+	done chan struct{}
+	max  atomic.Uint64
+	once sync.Once
+	wg   sync.WaitGroup
+}
+
+func newHeapPeak() *heapPeak {
+	h := &heapPeak{done: make(chan struct{})}
+	h.wg.Add(1)
+	go func() {
+		defer h.wg.Done()
+		t := time.NewTicker(5 * time.Millisecond)
+		defer t.Stop()
+		for {
+			if v := liveHeap(); v > h.max.Load() {
+				h.max.Store(v)
+			}
+			select {
+			case <-h.done:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return h
+}
+
+// stop ends sampling and returns the peak seen.
+func (h *heapPeak) stop() uint64 {
+	h.once.Do(func() { close(h.done); h.wg.Wait() })
+	return h.max.Load()
+}
 
 func waitTaskB(b *testing.B, w *importWorld, id string) *asynqTaskInfo {
 	for deadline := time.Now().Add(2 * time.Minute); time.Now().Before(deadline); time.Sleep(2 * time.Millisecond) {
