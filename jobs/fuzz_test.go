@@ -1,0 +1,50 @@
+package jobs
+
+import (
+	"errors"
+	"reflect"
+	"testing"
+)
+
+// fuzzDecode checks a payload decoder: it never panics, every refusal wraps
+// ErrInvalidPayload (so the worker archives it instead of retrying), and every
+// payload it accepts survives the producer's encode and decodes back equal.
+func fuzzDecode[P Payload](f *testing.F, seeds ...string) {
+	for _, s := range append(seeds, `{}`, `[]`, `null`, `{"org_id":1}`, "\xff\xfe") {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		p, err := Decode[P](data)
+		if err != nil {
+			if !errors.Is(err, ErrInvalidPayload) {
+				t.Fatalf("error %v does not wrap ErrInvalidPayload", err)
+			}
+			return
+		}
+		b, err := encode(p)
+		if err != nil {
+			t.Fatalf("accepted %+v, but the producer refuses it: %v", p, err)
+		}
+		again, err := Decode[P](b)
+		if err != nil || !reflect.DeepEqual(again, p) {
+			t.Fatalf("round trip of %+v gave %+v, %v", p, again, err)
+		}
+	})
+}
+
+func FuzzDecodeInvitesImport(f *testing.F) {
+	fuzzDecode[InvitesImport](f, `{"org_id":"o1","import_id":"i1"}`, `{"org_id":"o1"}`)
+}
+
+func FuzzDecodeInvitesSend(f *testing.F) {
+	fuzzDecode[InvitesSend](f, `{"org_id":"o1","invite_id":"v1","attempt":1}`, `{"org_id":"o1","invite_id":"v1","attempt":0}`,
+		`{"org_id":"o1","invite_id":"v1","attempt":1e400}`)
+}
+
+func FuzzDecodeAuditPermissions(f *testing.F) {
+	fuzzDecode[AuditPermissions](f, `{"org_id":"o1"}`, `{"org_id":"o1","day":"20261122"}`, `{"org_id":"o1","day":"2026-11-22"}`)
+}
+
+func FuzzDecodeAuditPermissionsSweep(f *testing.F) {
+	fuzzDecode[AuditPermissionsSweep](f, `{"slot":"20261122T044100Z"}`, `{"slot":"x"}`)
+}
