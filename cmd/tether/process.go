@@ -45,11 +45,7 @@ to finish; any still running then go back to their queue and run again elsewhere
 				return err
 			}
 			defer cleanup()
-			cs := []component{func(ctx context.Context) error { return runWorker(ctx, d, tuning{}) }}
-			if cfg.MetricsAddr != "off" {
-				cs = append(cs, func(ctx context.Context) error { return runHTTP(ctx, d, serveOptions{addr: cfg.MetricsAddr}) })
-			}
-			return runAll(ctx, cs...)
+			return runAll(ctx, withProbes(d, func(ctx context.Context) error { return runWorker(ctx, d, tuning{}) })...)
 		},
 	}
 }
@@ -78,11 +74,7 @@ that slot already ran). Needs TETHER_REDIS_URL; no database.
 				return err
 			}
 			defer cleanup()
-			cs := []component{func(ctx context.Context) error { return runScheduler(ctx, d) }}
-			if cfg.MetricsAddr != "off" {
-				cs = append(cs, func(ctx context.Context) error { return runHTTP(ctx, d, serveOptions{addr: cfg.MetricsAddr}) })
-			}
-			return runAll(ctx, cs...)
+			return runAll(ctx, withProbes(d, func(ctx context.Context) error { return runScheduler(ctx, d) })...)
 		},
 	}
 }
@@ -96,6 +88,9 @@ func newServeCmd(e env) *cobra.Command {
   /readyz       200 when Redis and the database answer, 503 otherwise and while shutting down
   /metrics      Prometheus: Asynq queue metrics and tether's own
   /monitoring/  the Asynq monitoring UI (asynqmon), behind TETHER_ADMIN_USER/TETHER_ADMIN_PASSWORD
+  /v1/...       the admin JSON API (imports, permission audits), behind TETHER_API_TOKEN
+                (Authorization: Bearer) or the admin user and password
+  /join/{token} invitation links, and the Salesforce connect callback
 Needs TETHER_REDIS_URL, TETHER_ENCRYPTION_KEYS and a migrated database.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -157,4 +152,14 @@ func firstErr(errs ...error) error {
 		}
 	}
 	return nil
+}
+
+// withProbes runs main with the small /healthz, /readyz and /metrics listener on
+// TETHER_METRICS_ADDR beside it, unless that is "off".
+func withProbes(d deps, main component) []component {
+	cs := []component{main}
+	if addr := d.cfg.MetricsAddr; addr != "off" {
+		cs = append(cs, func(ctx context.Context) error { return runHTTP(ctx, d, serveOptions{addr: addr}) })
+	}
+	return cs
 }
