@@ -19,7 +19,7 @@ import (
 )
 
 func TestInviteResendQueuesOneAttempt(t *testing.T) {
-	opt, _ := redistest.Client(t, 12) // a spare DB: the other cmd tests use 2
+	opt, _ := redistest.Client(t, 12)
 	ctx := t.Context()
 	dbPath := filepath.Join(t.TempDir(), "tether.db")
 	st, err := store.Open(ctx, "sqlite:"+dbPath)
@@ -41,7 +41,7 @@ func TestInviteResendQueuesOneAttempt(t *testing.T) {
 		t.Fatal(err)
 	}
 	env := map[string]string{
-		"TETHER_REDIS_URL":    "redis://" + redistest.Addr() + "/12",
+		"TETHER_REDIS_URL":    redistest.URL(opt),
 		"TETHER_DATABASE_URL": "sqlite:" + dbPath,
 		"TETHER_LOG_LEVEL":    "warn",
 	}

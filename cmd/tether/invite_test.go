@@ -80,7 +80,7 @@ func setupImportE2E(t *testing.T) *importE2E {
 		t.Fatal(err)
 	}
 	return &importE2E{org: org, env: map[string]string{
-		"TETHER_REDIS_URL":                fmt.Sprintf("redis://%s/%d", redistest.Addr(), opt.DB),
+		"TETHER_REDIS_URL":                redistest.URL(opt),
 		"TETHER_DATABASE_URL":             "sqlite:" + dbPath,
 		"TETHER_ENCRYPTION_KEYS":          keySpec,
 		"TETHER_SALESFORCE_LOGIN_URL":     sbSrv.URL + "/salesforce",

@@ -29,7 +29,7 @@ import (
 	"tether/worker/redistest"
 )
 
-const dbPermissions = 14 // a spare DB: the other cmd tests use 2 and 12
+const dbPermissions = 14 // a preference: redistest leases whichever database is free
 
 // exitCode is what main would exit with for err.
 func exitCode(err error) int {
@@ -75,7 +75,7 @@ func TestPermissionsCheck(t *testing.T) {
 	dbURL := "sqlite:" + filepath.Join(t.TempDir(), "tether.db")
 	env := map[string]string{
 		"TETHER_DATABASE_URL":             dbURL,
-		"TETHER_REDIS_URL":                fmt.Sprintf("redis://%s/%d", redistest.Addr(), dbPermissions),
+		"TETHER_REDIS_URL":                redistest.URL(opt),
 		"TETHER_ENCRYPTION_KEYS":          testKeys,
 		"TETHER_METRICS_ADDR":             "off",
 		"TETHER_SALESFORCE_LOGIN_URL":     srv.URL + "/salesforce",

@@ -193,9 +193,9 @@ func TestProcessesRefuseToStartWithoutWhatTheyNeed(t *testing.T) {
 }
 
 func TestWorkerRefusesUnmigratedDatabase(t *testing.T) {
-	redistest.Client(t, 2)
+	opt, _ := redistest.Client(t, 2)
 	env := map[string]string{
-		"TETHER_REDIS_URL":       "redis://" + redistest.Addr() + "/2",
+		"TETHER_REDIS_URL":       redistest.URL(opt),
 		"TETHER_ENCRYPTION_KEYS": testKeys,
 		"TETHER_DATABASE_URL":    "sqlite:" + filepath.Join(t.TempDir(), "new.db"),
 	}
@@ -208,13 +208,13 @@ func TestWorkerRefusesUnmigratedDatabase(t *testing.T) {
 // serve: probes, metrics and the monitoring UI over real Redis and a migrated SQLite
 // store; SIGTERM (context cancel) stops it cleanly.
 func TestServe(t *testing.T) {
-	redistest.Client(t, 2)
+	opt, _ := redistest.Client(t, 2)
 	db := "sqlite:" + filepath.Join(t.TempDir(), "tether.db")
 	if res := runTether(t, context.Background(), map[string]string{"TETHER_DATABASE_URL": db}, "migrate", "up"); res.err != nil {
 		t.Fatal(res.err)
 	}
 	env := map[string]string{
-		"TETHER_REDIS_URL":       "redis://" + redistest.Addr() + "/2",
+		"TETHER_REDIS_URL":       redistest.URL(opt),
 		"TETHER_DATABASE_URL":    db,
 		"TETHER_ENCRYPTION_KEYS": testKeys,
 		"TETHER_ADMIN_PASSWORD":  "pw-for-test",
@@ -260,7 +260,7 @@ func TestServe(t *testing.T) {
 func TestAllRunsThePruneEndToEnd(t *testing.T) {
 	opt, _ := redistest.Client(t, 2)
 	env := map[string]string{
-		"TETHER_REDIS_URL":       "redis://" + redistest.Addr() + "/2",
+		"TETHER_REDIS_URL":       redistest.URL(opt),
 		"TETHER_DATABASE_URL":    "sqlite:" + filepath.Join(t.TempDir(), "tether.db"),
 		"TETHER_ENCRYPTION_KEYS": testKeys,
 		"TETHER_HTTP_ADDR":       "127.0.0.1:0",

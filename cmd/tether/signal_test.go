@@ -25,7 +25,7 @@ func TestMain(m *testing.M) {
 
 // A real SIGTERM makes `tether worker` shut down gracefully and exit 0.
 func TestWorkerExitsCleanlyOnSIGTERM(t *testing.T) {
-	redistest.Client(t, 2)
+	opt, _ := redistest.Client(t, 2)
 	db := "sqlite:" + filepath.Join(t.TempDir(), "tether.db")
 	if res := runTether(t, t.Context(), map[string]string{"TETHER_DATABASE_URL": db}, "migrate", "up"); res.err != nil {
 		t.Fatal(res.err)
@@ -33,7 +33,7 @@ func TestWorkerExitsCleanlyOnSIGTERM(t *testing.T) {
 	cmd := exec.Command(os.Args[0], "worker", "--metrics-addr", "127.0.0.1:0")
 	cmd.Env = []string{
 		"TETHER_TEST_MAIN=1",
-		"TETHER_REDIS_URL=redis://" + redistest.Addr() + "/2",
+		"TETHER_REDIS_URL=" + redistest.URL(opt),
 		"TETHER_DATABASE_URL=" + db,
 		"TETHER_ENCRYPTION_KEYS=" + testKeys,
 		"TETHER_SHUTDOWN_TIMEOUT=2s",

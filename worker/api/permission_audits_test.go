@@ -160,7 +160,8 @@ func TestPermissionAuditRoutes(t *testing.T) {
 // TestPermissionAuditFirstReportHasNoPrevious: an org's only report carries previous: null.
 func TestPermissionAuditFirstReportHasNoPrevious(t *testing.T) {
 	st := storetest.SQLite(t)
-	client := asynq.NewClient(asynq.RedisClientOpt{Addr: redistest.Addr(), DB: dbAudits}) // never used: GET only
+	opt, _ := redistest.Client(t, dbAudits)
+	client := asynq.NewClient(opt) // never used: GET only
 	t.Cleanup(func() { _ = client.Close() })
 	s, err := api.New(api.Params{Logger: zerolog.Nop(), Gatherer: api.NewRegistry(nil), AdminUser: "admin", AdminPassword: "s3cret",
 		PermissionAudits: api.PermissionAudits{Store: st, Queue: client}})

@@ -98,3 +98,9 @@ func lease(ctx context.Context, ctl *redis.Client, prefer int, owner string) (in
 		}
 	}
 }
+
+// URL is the redis:// URL of a leased database, for TETHER_REDIS_URL in tests
+// that run tether's commands.
+func URL(opt asynq.RedisClientOpt) string {
+	return "redis://" + opt.Addr + "/" + strconv.Itoa(opt.DB)
+}
