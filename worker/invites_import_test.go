@@ -43,9 +43,26 @@ type importWorld struct {
 
 func newImportWorld(tb testing.TB, st *store.Store, n, batch int) *importWorld {
 	tb.Helper()
-	w := &importWorld{sb: sandbox.New(sandbox.Options{}), st: st}
-	srv := httptest.NewServer(w.sb)
-	tb.Cleanup(func() { w.sb.Close(); srv.Close() })
+	sb := sandbox.New(sandbox.Options{})
+	srv := httptest.NewServer(sb)
+	tb.Cleanup(func() { sb.Close(); srv.Close() })
+	sfOrg, err := sb.Salesforce().AddOrg(importOrgSpec(n))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	grant, err := sb.IssueGrant(sandbox.Salesforce, sb.Salesforce().Users(sfOrg)[0], nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	w := wireImportWorld(tb, st, srv.URL+"/salesforce", grant.AccessToken, batch)
+	w.sb, w.sfOrg = sb, sfOrg
+	return w
+}
+
+// importOrgSpec is the Salesforce org of the import tests and benchmarks: the generated
+// org's profiles and integration user (first), then n active Sales Users with distinct
+// emails, so an import of the Sales User profile invites exactly n people.
+func importOrgSpec(n int) sfdc.OrgSpec {
 	spec := sfdc.GenerateOrg(11, 0)
 	for i := range n {
 		spec.Users = append(spec.Users, sfdc.UserSpec{
@@ -53,18 +70,19 @@ func newImportWorld(tb testing.TB, st *store.Store, n, batch int) *importWorld {
 			FirstName: "Rep", LastName: fmt.Sprint(i), Profile: sfdc.ProfileSalesUser,
 		})
 	}
-	var err error
-	if w.sfOrg, err = w.sb.Salesforce().AddOrg(spec); err != nil {
-		tb.Fatal(err)
-	}
-	grant, err := w.sb.IssueGrant(sandbox.Salesforce, w.sb.Salesforce().Users(w.sfOrg)[0], nil)
-	if err != nil {
-		tb.Fatal(err)
-	}
+	return spec
+}
+
+// wireImportWorld builds the tether side of an importWorld against a Salesforce at
+// instanceURL whose team token is token: the store's org, Redis and the import service.
+// sb and sfOrg stay empty; the caller owns the sandbox.
+func wireImportWorld(tb testing.TB, st *store.Store, instanceURL, token string, batch int) *importWorld {
+	tb.Helper()
+	w := &importWorld{st: st}
 	dirs, err := salesforce.NewInviteDirectories(salesforce.InviteDirectoriesParams{
 		Auth: func(context.Context, string) (salesforce.TeamAuth, error) {
-			return salesforce.TeamAuth{InstanceURL: srv.URL + "/salesforce",
-				Token: func(context.Context) (string, error) { return grant.AccessToken, nil }}, nil
+			return salesforce.TeamAuth{InstanceURL: instanceURL,
+				Token: func(context.Context) (string, error) { return token, nil }}, nil
 		},
 		BatchSize: batch,
 		Usage:     st,
