@@ -24,11 +24,7 @@ processes at once is safe.`,
 			Args:  cobra.NoArgs,
 			RunE: func(cmd *cobra.Command, _ []string) error {
 				ctx := cmd.Context()
-				cfg, err := loadConfig(cmd, e)
-				if err != nil {
-					return err
-				}
-				st, err := store.Open(ctx, cfg.DatabaseURL.Reveal())
+				st, err := openConfiguredStore(cmd, e)
 				if err != nil {
 					return err
 				}
@@ -56,11 +52,7 @@ processes at once is safe.`,
 			Args:  cobra.NoArgs,
 			RunE: func(cmd *cobra.Command, _ []string) error {
 				ctx := cmd.Context()
-				cfg, err := loadConfig(cmd, e)
-				if err != nil {
-					return err
-				}
-				st, err := store.Open(ctx, cfg.DatabaseURL.Reveal())
+				st, err := openConfiguredStore(cmd, e)
 				if err != nil {
 					return err
 				}
@@ -83,4 +75,13 @@ processes at once is safe.`,
 		},
 	)
 	return cmd
+}
+
+// openConfiguredStore opens, without migrating, the store TETHER_DATABASE_URL names.
+func openConfiguredStore(cmd *cobra.Command, e env) (*store.Store, error) {
+	cfg, err := loadConfig(cmd, e)
+	if err != nil {
+		return nil, err
+	}
+	return store.Open(cmd.Context(), cfg.DatabaseURL.Reveal())
 }
