@@ -73,3 +73,9 @@ type RefusedRow struct {
 	Name             string `json:"name,omitempty"`
 	Reason           string `json:"reason"`
 }
+
+// Ref names one row of an org: an import, an invite.
+type Ref struct {
+	OrgID string
+	ID    string
+}

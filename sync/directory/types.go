@@ -147,10 +147,14 @@ type Invite struct {
 	// LastSendAttemptID and LastSentAt describe the latest recorded send.
 	LastSendAttemptID string
 	LastSentAt        time.Time
-	ImportID          string // empty unless created by an import
-	AcceptedAt        time.Time
-	CreatedAt         time.Time
-	UpdatedAt         time.Time
+	// SendError says why the latest send failed for good (undeliverable, retries spent);
+	// SendFailedAt is when. A later recorded send clears both.
+	SendError    string
+	SendFailedAt time.Time
+	ImportID     string // empty unless created by an import
+	AcceptedAt   time.Time
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
 }
 
 // Seats is an org's seat usage.

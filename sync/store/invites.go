@@ -12,15 +12,16 @@ import (
 
 const inviteCols = `id, org_id, email, role, group_id, source, salesforce_user_id, token_hash, status,
 expires_at, sent_count, resend_count, last_send_attempt_id, last_sent_at, import_id, accepted_at,
-created_at, updated_at`
+created_at, updated_at, send_error, send_failed_at`
 
-const inviteNCols = 18
+const inviteNCols = 20
 
 func scanInvite(r scanner) (directory.Invite, error) {
 	var i directory.Invite
 	err := r.Scan(&i.ID, &i.OrgID, &i.Email, &i.Role, ns(&i.GroupID), &i.Source, &i.SalesforceUserID,
 		&i.TokenHash, &i.Status, ts(&i.ExpiresAt), &i.SentCount, &i.ResendCount, ns(&i.LastSendAttemptID),
-		ts(&i.LastSentAt), ns(&i.ImportID), ts(&i.AcceptedAt), ts(&i.CreatedAt), ts(&i.UpdatedAt))
+		ts(&i.LastSentAt), ns(&i.ImportID), ts(&i.AcceptedAt), ts(&i.CreatedAt), ts(&i.UpdatedAt),
+		&i.SendError, ts(&i.SendFailedAt))
 	return i, err
 }
 
@@ -52,7 +53,7 @@ func inviteArgs(i directory.Invite) []any {
 	return []any{i.ID, i.OrgID, i.Email, string(i.Role), nullStr(i.GroupID), string(i.Source),
 		i.SalesforceUserID, i.TokenHash, string(i.Status), tm(i.ExpiresAt), i.SentCount, i.ResendCount,
 		nullStr(i.LastSendAttemptID), tm(i.LastSentAt), nullStr(i.ImportID), tm(i.AcceptedAt),
-		tm(i.CreatedAt), tm(i.UpdatedAt)}
+		tm(i.CreatedAt), tm(i.UpdatedAt), i.SendError, tm(i.SendFailedAt)}
 }
 
 // CreateInvite inserts inv into orgID (inv.OrgID is ignored) and returns it as stored.
@@ -207,7 +208,8 @@ ON CONFLICT DO NOTHING`, orgID, s.InviteID, s.AttemptID, tm(s.At))
 		}
 		first = true
 		res, err = tx.q.ExecContext(ctx, `UPDATE invites SET sent_count = sent_count + 1,
-resend_count = resend_count + $3, last_send_attempt_id = $4, last_sent_at = $5, updated_at = $5
+resend_count = resend_count + $3, last_send_attempt_id = $4, last_sent_at = $5, updated_at = $5,
+send_error = '', send_failed_at = NULL
 WHERE org_id = $1 AND id = $2`, orgID, s.InviteID, boolInt(s.Resend), s.AttemptID, tm(s.At))
 		return tx.affected(res, err, "mark invite %s sent in org %s", s.InviteID, orgID)
 	})

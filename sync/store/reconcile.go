@@ -1,0 +1,46 @@
+package store
+
+import (
+	"context"
+	"time"
+
+	"tether/sync/directory"
+)
+
+// UnfinishedImports returns imports of every org that are queued, running or paused, in
+// (org id, id) order after after, at most limit (<= 0: 1000). The reconciler checks each
+// has a live task.
+func (q *Queries) UnfinishedImports(ctx context.Context, after directory.Ref, limit int) ([]directory.Import, error) {
+	rows, err := q.q.QueryContext(ctx, `SELECT `+importCols+` FROM imports
+WHERE status IN ('queued', 'running', 'paused') AND (org_id > $1 OR (org_id = $1 AND id > $2))
+ORDER BY org_id, id LIMIT $3`, after.OrgID, after.ID, pageSize(limit))
+	if err != nil {
+		return nil, q.wrap(err, "list unfinished imports")
+	}
+	return collect(rows, scanImport)
+}
+
+// UnsentInviteRefs returns pending, unexpired invites of every org whose first email was
+// never sent and has not failed for good, in (org id, id) order after after, at most limit
+// (<= 0: 1000). The reconciler checks each has a live send task.
+func (q *Queries) UnsentInviteRefs(ctx context.Context, after directory.Ref, at time.Time, limit int) ([]directory.Ref, error) {
+	rows, err := q.q.QueryContext(ctx, `SELECT org_id, id FROM invites
+WHERE status = 'pending' AND sent_count = 0 AND send_failed_at IS NULL AND expires_at > $3
+AND (org_id > $1 OR (org_id = $1 AND id > $2))
+ORDER BY org_id, id LIMIT $4`, after.OrgID, after.ID, tm(at), pageSize(limit))
+	if err != nil {
+		return nil, q.wrap(err, "list unsent invites")
+	}
+	return collect(rows, func(s scanner) (directory.Ref, error) {
+		var r directory.Ref
+		return r, s.Scan(&r.OrgID, &r.ID)
+	})
+}
+
+// MarkInviteSendFailed records why the org's invite could not be sent (reason, a sentence
+// for the operator) at at. Returns ErrNotFound if the org has no such invite.
+func (q *Queries) MarkInviteSendFailed(ctx context.Context, orgID, inviteID, reason string, at time.Time) error {
+	res, err := q.q.ExecContext(ctx, `UPDATE invites SET send_error = $3, send_failed_at = $4, updated_at = $4
+WHERE org_id = $1 AND id = $2`, orgID, inviteID, reason, tm(at))
+	return q.affected(res, err, "mark send of invite %s failed in org %s", inviteID, orgID)
+}
