@@ -59,8 +59,8 @@ func demoJoin(ctx context.Context, dm *demo) error {
 	if link == "" {
 		return fmt.Errorf("no Join link in the email")
 	}
-	get := func() (int, error) {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, link, nil)
+	call := func(method string) (int, error) {
+		req, err := http.NewRequestWithContext(ctx, method, link, nil)
 		if err != nil {
 			return 0, err
 		}
@@ -72,9 +72,19 @@ func demoJoin(ctx context.Context, dm *demo) error {
 		_, _ = io.Copy(io.Discard, res.Body)
 		return res.StatusCode, nil
 	}
-	code, err := get()
+	// A mail scanner opening the link spends nothing: GET and HEAD only show the page.
+	for _, method := range []string{http.MethodGet, http.MethodHead} {
+		if code, err := call(method); err != nil || code != http.StatusOK {
+			return fmt.Errorf("%s Join link: %d, %v", method, code, err)
+		}
+	}
+	if got, err := st.GetInvite(ctx, org.ID, inv.ID); err != nil || got.Status != directory.InvitePending {
+		return fmt.Errorf("after GET and HEAD of the Join link the invite is %s (%v); want pending", got.Status, err)
+	}
+	dm.ok("GET and HEAD %s/join/…: 200, the invite still pending", dm.httpURL)
+	code, err := call(http.MethodPost)
 	if err != nil || code != http.StatusOK {
-		return fmt.Errorf("GET Join link: %d, %v", code, err)
+		return fmt.Errorf("POST Join link (the page's button): %d, %v", code, err)
 	}
 	u, err := st.GetUserByEmail(ctx, inv.Email)
 	if err != nil {
@@ -84,9 +94,9 @@ func demoJoin(ctx context.Context, dm *demo) error {
 	if err != nil {
 		return err
 	}
-	dm.ok("GET %s/join/…: 200; user %s created, membership %s as %s", dm.httpURL, u.Email, mem.Status, mem.Role)
-	if code, err = get(); err != nil || code != http.StatusGone {
-		return fmt.Errorf("second GET of the Join link: %d, %v", code, err)
+	dm.ok("POST %s/join/… (the page's button): 200; user %s created, membership %s as %s", dm.httpURL, u.Email, mem.Status, mem.Role)
+	if code, err = call(http.MethodGet); err != nil || code != http.StatusGone {
+		return fmt.Errorf("GET of the used Join link: %d, %v", code, err)
 	}
 	dm.ok("the same link again: 410 (used)")
 	return nil

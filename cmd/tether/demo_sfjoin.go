@@ -20,10 +20,11 @@ import (
 var demoPageTitle = regexp.MustCompile(`<h1>([^<]*)</h1>`)
 
 // demoSalesforceJoin follows an imported invite's Join link as a browser would: tether
-// serve accepts the invite and redirects to Salesforce (the sandbox) with PKCE; the person
-// signs in and approves; the callback checks that the approving user is the invited one
-// and stores the rep's personal Salesforce connection. First the wrong person approves
-// (refused, nothing stored, the grant revoked at Salesforce), then the right one.
+// serve shows the Join page, its button redirects to Salesforce (the sandbox) with PKCE;
+// the person signs in and approves; the callback checks that the approving user is the
+// invited one, and only then accepts the invite and stores the rep's personal Salesforce
+// connection. First the wrong person approves (refused, nothing stored, the invite still
+// pending, the grant revoked at Salesforce), then the right one.
 func demoSalesforceJoin(ctx context.Context, dm *demo) error {
 	st := dm.d.store
 	invs, err := st.ListInvites(ctx, dm.acme.org.ID, store.InviteFilter{Status: directory.InvitePending, Limit: 10})
@@ -74,16 +75,11 @@ func demoSalesforceJoin(ctx context.Context, dm *demo) error {
 	if code != http.StatusForbidden {
 		return fmt.Errorf("approved as %s for the invite of %s: %d %q; want 403", wrong.Username, invited.Username, code, title)
 	}
-	u, err := st.GetUserByEmail(ctx, inv.Email)
-	if err != nil {
-		return err
+	if got, err := st.GetInvite(ctx, inv.OrgID, inv.ID); err != nil || got.Status != directory.InvitePending {
+		return fmt.Errorf("a refused connect left the invite %s (%v); want pending", got.Status, err)
 	}
-	m, err := st.GetMembershipByUser(ctx, inv.OrgID, u.ID)
-	if err != nil {
-		return err
-	}
-	if c, err := st.FindConnection(ctx, inv.OrgID, m.ID, connections.KindSalesforce); err == nil && c.State == connections.StateHealthy {
-		return fmt.Errorf("a refused connect left a healthy connection %s", c.ID)
+	if _, err := st.GetUserByEmail(ctx, inv.Email); err == nil {
+		return fmt.Errorf("a refused connect created the user %s", inv.Email)
 	}
 	revoked := false
 	for _, g := range dm.prov.sb.Grants() {
@@ -94,7 +90,7 @@ func demoSalesforceJoin(ctx context.Context, dm *demo) error {
 	if !revoked {
 		return fmt.Errorf("the grant %s approved was not revoked at Salesforce", wrong.Username)
 	}
-	dm.ok("%s approved in place of %s: %d %q after %s; no connection stored, the grant revoked at Salesforce",
+	dm.ok("%s approved in place of %s: %d %q after %s; invite still pending, nothing stored, the grant revoked at Salesforce",
 		wrong.Username, invited.Username, code, title, strings.Join(hops, " → "))
 
 	// The same link again, and this time the invited user approves.
@@ -106,7 +102,12 @@ func demoSalesforceJoin(ctx context.Context, dm *demo) error {
 		return fmt.Errorf("approved as the invited %s: %d %q", invited.Username, code, title)
 	}
 	dm.ok("the same link, approved by %s: %d %q after %s", invited.Username, code, title, strings.Join(hops, " → "))
-	if m, err = st.GetMembershipByUser(ctx, inv.OrgID, u.ID); err != nil {
+	u, err := st.GetUserByEmail(ctx, inv.Email)
+	if err != nil {
+		return err
+	}
+	m, err := st.GetMembershipByUser(ctx, inv.OrgID, u.ID)
+	if err != nil {
 		return err
 	}
 	c, err := st.FindConnection(ctx, inv.OrgID, m.ID, connections.KindSalesforce)
@@ -124,7 +125,8 @@ func demoSalesforceJoin(ctx context.Context, dm *demo) error {
 	return nil
 }
 
-// browse GETs url with a cookie jar, following redirects like a browser. At Salesforce's
+// browse opens url with a cookie jar, presses the Join page's button (POST) and follows
+// redirects like a browser. At Salesforce's
 // authorize page it signs in as login and clicks Allow (the sandbox's login_hint and
 // sandbox_auto=allow), so the demo needs no HTML form. It returns the final status, the
 // page's title and the hosts' paths it went through.
@@ -156,6 +158,18 @@ func (dm *demo) browse(ctx context.Context, url, login string) (int, string, []s
 	}
 	res, err := client.Do(req)
 	if err != nil {
+		return 0, "", nil, err
+	}
+	_, _ = io.Copy(io.Discard, res.Body)
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		return 0, "", nil, fmt.Errorf("GET %s/join/…: %d, want the Join page", dm.httpURL, res.StatusCode)
+	}
+	hops = append(hops, "POST /join/…")
+	if req, err = http.NewRequestWithContext(ctx, http.MethodPost, url, nil); err != nil {
+		return 0, "", nil, err
+	}
+	if res, err = client.Do(req); err != nil {
 		return 0, "", nil, err
 	}
 	defer res.Body.Close()

@@ -82,7 +82,9 @@ type JoinStore interface {
 	GetOrg(ctx context.Context, orgID string) (directory.Org, error)
 	GetUserByEmail(ctx context.Context, email string) (directory.User, error)
 	GetMembershipByUser(ctx context.Context, orgID, userID string) (directory.Membership, error)
-	GetMembership(ctx context.Context, orgID, id string) (directory.Membership, error)
+	// FindConnection returns storeerr.ErrNotFound when the membership has no connection of
+	// kind.
+	FindConnection(ctx context.Context, orgID, membershipID string, kind connections.Kind) (connections.Connection, error)
 	EnsureConnection(ctx context.Context, orgID, membershipID string, kind connections.Kind, at time.Time) (connections.Connection, error)
 	UpdateConnection(ctx context.Context, orgID string, c connections.Connection, at time.Time) (connections.Connection, error)
 	AppendEvent(ctx context.Context, e events.Event) error
@@ -121,87 +123,138 @@ func NewJoiner(cfg JoinerConfig) (*Joiner, error) {
 	return &Joiner{cfg: cfg}, nil
 }
 
-// Joined is the result of following a Join link.
+// Invitation is what a Join link's page shows before anything changes.
+type Invitation struct {
+	OrgID, OrgName, InviteID string
+	Role                     directory.Role
+	// Connect is true when accepting goes through a Salesforce sign-in as the invited user.
+	Connect bool
+}
+
+// Check reads the invite behind token without changing anything: GET and HEAD of a Join
+// link call it, so a link scanner opening the link spends nothing. Errors:
+// ErrInvalidToken, ErrTokenUsed, ErrTokenExpired, or a store failure (wrapped).
+func (j *Joiner) Check(ctx context.Context, token string) (Invitation, error) {
+	inv, _, err := j.usable(ctx, token, j.cfg.Now())
+	if err != nil {
+		return Invitation{}, err
+	}
+	org, err := j.cfg.Store.GetOrg(ctx, inv.OrgID)
+	if err != nil {
+		return Invitation{}, fmt.Errorf("join invite %s: %w", inv.ID, err)
+	}
+	return Invitation{OrgID: inv.OrgID, OrgName: org.Name, InviteID: inv.ID, Role: inv.Role, Connect: j.needsConnect(inv)}, nil
+}
+
+// usable returns the invite behind token if its link may be used now: pending and not
+// expired, or accepted with its Salesforce connect still unfinished (a crash between the
+// acceptance and storing the connection). It reads only.
+func (j *Joiner) usable(ctx context.Context, token string, now time.Time) (directory.Invite, string, error) {
+	hash, ok := HashToken(token)
+	if !ok {
+		return directory.Invite{}, "", ErrInvalidToken
+	}
+	inv, err := j.cfg.Store.GetInviteByTokenHash(ctx, hash)
+	if errors.Is(err, storeerr.ErrNotFound) {
+		return directory.Invite{}, "", ErrInvalidToken
+	}
+	if err != nil {
+		return directory.Invite{}, "", fmt.Errorf("join: %w", err)
+	}
+	switch {
+	case inv.Status == directory.InviteExpired || (inv.Status == directory.InvitePending && !now.Before(inv.ExpiresAt)):
+		return directory.Invite{}, "", ErrTokenExpired
+	case inv.Status == directory.InviteAccepted && j.connectPending(ctx, inv, now):
+		return inv, hash, nil
+	case inv.Status != directory.InvitePending:
+		return directory.Invite{}, "", ErrTokenUsed
+	}
+	return inv, hash, nil
+}
+
+func (j *Joiner) needsConnect(inv directory.Invite) bool {
+	return inv.Source == directory.SourceSalesforce && j.cfg.Salesforce != nil
+}
+
+// Joined is the result of accepting on a Join link's page.
 type Joined struct {
-	OrgID, OrgName, InviteID, MembershipID string
-	Email                                  string
-	Role                                   directory.Role
+	OrgID, OrgName, InviteID string
+	// MembershipID is set once the invite is accepted: at once for an invite without a
+	// connect, at FinishConnect for one with.
+	MembershipID string
+	Role         directory.Role
 	// ConnectURL, when set, is the Salesforce authorize URL to send the browser to, and
-	// Nonce the value the browser must present again (as a cookie) at the callback.
+	// Nonce the value the browser must present again (as a cookie) at the callback. The
+	// invite stays pending until FinishConnect has checked the account.
 	ConnectURL string
 	Nonce      string
 }
 
-// Accept follows the Join link with token: the invite is accepted (the membership becomes
-// active, the user is created if new). For a Salesforce-sourced invite the result carries
-// a ConnectURL; following the link again before it expires, after accepting but before the
-// connect finished, starts the connect again. Errors: ErrInvalidToken, ErrTokenUsed,
-// ErrTokenExpired, or a store failure (wrapped).
+// Accept is the Join page's POST. An invite without a Salesforce connect is accepted now
+// (the membership becomes active, the user is created if new). A Salesforce-sourced invite
+// is not accepted here: the result carries a ConnectURL and FinishConnect accepts it once
+// the account is the invited one. Errors: ErrInvalidToken, ErrTokenUsed, ErrTokenExpired,
+// or a store failure (wrapped).
 func (j *Joiner) Accept(ctx context.Context, token string) (Joined, error) {
-	hash, ok := HashToken(token)
-	if !ok {
-		return Joined{}, ErrInvalidToken
-	}
 	now := j.cfg.Now()
-	inv, err := j.cfg.Store.GetInviteByTokenHash(ctx, hash)
-	if errors.Is(err, storeerr.ErrNotFound) {
-		return Joined{}, ErrInvalidToken
-	}
+	inv, hash, err := j.usable(ctx, token, now)
 	if err != nil {
-		return Joined{}, fmt.Errorf("join: %w", err)
-	}
-	var m directory.Membership
-	switch {
-	case inv.Status == directory.InviteExpired || (inv.Status == directory.InvitePending && !now.Before(inv.ExpiresAt)):
-		return Joined{}, ErrTokenExpired
-	case inv.Status == directory.InviteAccepted && j.connectPending(ctx, inv, now):
-		m, err = j.memberOf(ctx, inv)
-		if err != nil {
-			return Joined{}, fmt.Errorf("join invite %s: %w", inv.ID, err)
-		}
-	case inv.Status != directory.InvitePending:
-		return Joined{}, ErrTokenUsed
-	default:
-		m, err = j.cfg.Store.AcceptInvite(ctx, hash, "", now)
-		switch {
-		case errors.Is(err, storeerr.ErrExpired):
-			return Joined{}, ErrTokenExpired
-		case errors.Is(err, storeerr.ErrConflict), errors.Is(err, storeerr.ErrNotFound):
-			// Accepted or renewed by someone else between the read and the accept.
-			return Joined{}, ErrTokenUsed
-		case err != nil:
-			return Joined{}, fmt.Errorf("join invite %s: %w", inv.ID, err)
-		}
-		if err := j.cfg.Store.AppendEvent(ctx, events.Event{OrgID: inv.OrgID, Kind: "invite.accepted", Subject: inv.ID, At: now,
-			Detail: map[string]any{"membership_id": m.ID}}); err != nil {
-			return Joined{}, fmt.Errorf("join invite %s: accepted, audit event not written: %w", inv.ID, err)
-		}
+		return Joined{}, err
 	}
 	org, err := j.cfg.Store.GetOrg(ctx, inv.OrgID)
 	if err != nil {
 		return Joined{}, fmt.Errorf("join invite %s: %w", inv.ID, err)
 	}
-	out := Joined{OrgID: inv.OrgID, OrgName: org.Name, InviteID: inv.ID, MembershipID: m.ID, Email: inv.Email, Role: m.Role}
-	if inv.Source == directory.SourceSalesforce && j.cfg.Salesforce != nil {
-		out.ConnectURL, out.Nonce, err = j.startConnect(inv, m, now)
+	out := Joined{OrgID: inv.OrgID, OrgName: org.Name, InviteID: inv.ID, Role: inv.Role}
+	if j.needsConnect(inv) {
+		out.ConnectURL, out.Nonce, err = j.startConnect(inv, hash, now)
 		if err != nil {
 			return Joined{}, fmt.Errorf("join invite %s: %w", inv.ID, err)
 		}
+		return out, nil
 	}
+	m, err := j.accept(ctx, inv, hash, now)
+	if err != nil {
+		return Joined{}, err
+	}
+	out.MembershipID, out.Role = m.ID, m.Role
 	return out, nil
 }
 
+// accept turns the pending invite into an active membership and records the event.
+func (j *Joiner) accept(ctx context.Context, inv directory.Invite, hash string, now time.Time) (directory.Membership, error) {
+	m, err := j.cfg.Store.AcceptInvite(ctx, hash, "", now)
+	switch {
+	case errors.Is(err, storeerr.ErrExpired):
+		return directory.Membership{}, ErrTokenExpired
+	case errors.Is(err, storeerr.ErrConflict), errors.Is(err, storeerr.ErrNotFound):
+		// Accepted or renewed by someone else between the read and the accept.
+		return directory.Membership{}, ErrTokenUsed
+	case err != nil:
+		return directory.Membership{}, fmt.Errorf("join invite %s: %w", inv.ID, err)
+	}
+	if err := j.cfg.Store.AppendEvent(ctx, events.Event{OrgID: inv.OrgID, Kind: "invite.accepted", Subject: inv.ID, At: now,
+		Detail: map[string]any{"membership_id": m.ID}}); err != nil {
+		return directory.Membership{}, fmt.Errorf("join invite %s: accepted, audit event not written: %w", inv.ID, err)
+	}
+	return m, nil
+}
+
 // connectPending reports whether an accepted Salesforce invite's link may start the
-// connect again: still within its expiry and no healthy Salesforce connection yet.
+// connect again: still within its expiry and no healthy Salesforce connection yet. It
+// reads only.
 func (j *Joiner) connectPending(ctx context.Context, inv directory.Invite, now time.Time) bool {
-	if inv.Source != directory.SourceSalesforce || j.cfg.Salesforce == nil || !now.Before(inv.ExpiresAt) {
+	if !j.needsConnect(inv) || !now.Before(inv.ExpiresAt) {
 		return false
 	}
 	m, err := j.memberOf(ctx, inv)
 	if err != nil {
 		return false
 	}
-	c, err := j.cfg.Store.EnsureConnection(ctx, inv.OrgID, m.ID, connections.KindSalesforce, now)
+	c, err := j.cfg.Store.FindConnection(ctx, inv.OrgID, m.ID, connections.KindSalesforce)
+	if errors.Is(err, storeerr.ErrNotFound) {
+		return true
+	}
 	return err == nil && c.State != connections.StateHealthy
 }
 
@@ -213,14 +266,14 @@ func (j *Joiner) memberOf(ctx context.Context, inv directory.Invite) (directory.
 	return j.cfg.Store.GetMembershipByUser(ctx, inv.OrgID, u.ID)
 }
 
-func (j *Joiner) startConnect(inv directory.Invite, m directory.Membership, now time.Time) (authURL, nonce string, err error) {
+func (j *Joiner) startConnect(inv directory.Invite, hash string, now time.Time) (authURL, nonce string, err error) {
 	var b [64]byte
 	if _, err := io.ReadFull(j.cfg.Rand, b[:]); err != nil {
 		return "", "", fmt.Errorf("start salesforce connect: %w", err)
 	}
 	nonce = base64.RawURLEncoding.EncodeToString(b[:16])
 	verifier := base64.RawURLEncoding.EncodeToString(b[16:]) // 64 chars, within RFC 7636's 43..128
-	state, err := j.sealState(connectState{OrgID: inv.OrgID, InviteID: inv.ID, MembershipID: m.ID,
+	state, err := j.sealState(connectState{OrgID: inv.OrgID, InviteID: inv.ID, TokenHash: hash,
 		Nonce: nonce, Verifier: verifier, Expires: now.Add(j.cfg.StateTTL).Unix()})
 	if err != nil {
 		return "", "", err
@@ -236,11 +289,13 @@ type Connected struct {
 }
 
 // FinishConnect completes the Salesforce connect the callback reports: state and code from
-// the query, nonce from the browser's cookie. It exchanges the code, checks the Salesforce
-// user id against the invite's (15/18-character forms compare equal) and, on a match,
-// stores the personal connection sealed (row id as associated data) in state healthy. On
-// a mismatch it stores nothing, revokes the grant and returns ErrWrongAccount. Other
-// errors: ErrBadState, ErrStateExpired, ErrConnectFailed, or a store failure.
+// the query, nonce from the browser's cookie. It exchanges the code and checks the
+// Salesforce user id against the invite's (15/18-character forms compare equal). Only on a
+// match does anything change: the invite is accepted (the membership becomes active) and
+// the personal connection is stored sealed (row id as associated data) in state healthy.
+// On a mismatch it revokes the grant, leaves the invite pending and usable by the invited
+// person, and returns ErrWrongAccount. Other errors: ErrBadState, ErrStateExpired,
+// ErrTokenUsed, ErrTokenExpired, ErrConnectFailed, or a store failure.
 func (j *Joiner) FinishConnect(ctx context.Context, state, code, nonce string) (Connected, error) {
 	if j.cfg.Salesforce == nil {
 		return Connected{}, ErrBadState
@@ -257,28 +312,43 @@ func (j *Joiner) FinishConnect(ctx context.Context, state, code, nonce string) (
 	if err != nil {
 		return Connected{}, fmt.Errorf("finish connect of invite %s: %w", st.InviteID, err)
 	}
-	m, err := j.cfg.Store.GetMembership(ctx, st.OrgID, st.MembershipID)
-	if err != nil {
-		return Connected{}, fmt.Errorf("finish connect of invite %s: %w", st.InviteID, err)
+	switch {
+	case inv.TokenHash != st.TokenHash:
+		// Resent since the connect began: the older link no longer speaks for the invite.
+		return Connected{}, ErrTokenUsed
+	case inv.Status == directory.InvitePending && !now.Before(inv.ExpiresAt), inv.Status == directory.InviteExpired:
+		return Connected{}, ErrTokenExpired
+	case inv.Status == directory.InviteAccepted && j.connectPending(ctx, inv, now):
+	case inv.Status != directory.InvitePending:
+		return Connected{}, ErrTokenUsed
 	}
 	g, err := j.cfg.Salesforce.Exchange(ctx, code, st.Verifier)
 	if err != nil {
 		return Connected{}, fmt.Errorf("finish connect of invite %s: %w: %w", inv.ID, ErrConnectFailed, err)
 	}
 	if !SameSalesforceID(g.UserID, inv.SalesforceUserID) {
-		// Nothing is stored; the grant is given back so it does not count against the
-		// user's five approvals. A failed revoke is reported in the event, not to the user.
-		detail := map[string]any{"expected_user_id": inv.SalesforceUserID, "got_user_id": g.UserID, "revoked": true}
-		tok := cmp.Or(g.RefreshToken, g.AccessToken)
-		if rerr := j.cfg.Salesforce.Revoke(ctx, tok); rerr != nil {
-			detail["revoked"] = false
-			detail["revoke_error"] = rerr.Error()
-		}
+		// Nothing is stored and the invite stays pending; the grant is given back so it
+		// does not count against the user's five approvals. A failed revoke is reported in
+		// the event, not to the user.
+		detail := j.giveBack(ctx, g)
+		detail["expected_user_id"], detail["got_user_id"] = inv.SalesforceUserID, g.UserID
 		if err := j.cfg.Store.AppendEvent(ctx, events.Event{OrgID: inv.OrgID, Kind: "invite.connect_refused",
 			Subject: inv.ID, At: now, Detail: detail}); err != nil {
 			return Connected{}, fmt.Errorf("finish connect of invite %s: %w (audit event not written: %v)", inv.ID, ErrWrongAccount, err)
 		}
 		return Connected{}, fmt.Errorf("finish connect of invite %s: %w", inv.ID, ErrWrongAccount)
+	}
+	var m directory.Membership
+	if inv.Status == directory.InvitePending {
+		m, err = j.accept(ctx, inv, st.TokenHash, now)
+	} else {
+		m, err = j.memberOf(ctx, inv)
+	}
+	if err != nil {
+		if errors.Is(err, ErrTokenUsed) || errors.Is(err, ErrTokenExpired) {
+			j.giveBack(ctx, g)
+		}
+		return Connected{}, fmt.Errorf("finish connect of invite %s: %w", inv.ID, err)
 	}
 	c, err := j.storeConnection(ctx, m, g, now)
 	if err != nil {
@@ -294,6 +364,16 @@ func (j *Joiner) FinishConnect(ctx context.Context, state, code, nonce string) (
 		return Connected{}, fmt.Errorf("finish connect of invite %s: %w", inv.ID, err)
 	}
 	return Connected{OrgID: inv.OrgID, OrgName: org.Name, MembershipID: m.ID, ConnectionID: c.ID, SalesforceUserID: g.UserID}, nil
+}
+
+// giveBack revokes a grant tether will not keep and returns what happened, for the event.
+func (j *Joiner) giveBack(ctx context.Context, g Grant) map[string]any {
+	detail := map[string]any{"revoked": true}
+	if rerr := j.cfg.Salesforce.Revoke(ctx, cmp.Or(g.RefreshToken, g.AccessToken)); rerr != nil {
+		detail["revoked"] = false
+		detail["revoke_error"] = rerr.Error()
+	}
+	return detail
 }
 
 // storeConnection writes g into the membership's Salesforce connection, sealed with the

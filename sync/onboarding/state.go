@@ -11,16 +11,17 @@ import (
 // a connection row can never pass as a state (and the reverse).
 const stateRowID = "oauth-state:salesforce"
 
-// connectState is what travels, sealed, in the OAuth state parameter: which invite and
-// membership the connect is for, the PKCE verifier, and a nonce that must match the
+// connectState is what travels, sealed, in the OAuth state parameter: which invite the
+// connect is for, the PKCE verifier, and a nonce that must match the
 // browser's cookie (so a callback is only honoured in the browser that started it).
 type connectState struct {
-	OrgID        string `json:"o"`
-	InviteID     string `json:"i"`
-	MembershipID string `json:"m"`
-	Nonce        string `json:"n"`
-	Verifier     string `json:"v"`
-	Expires      int64  `json:"e"` // unix seconds
+	OrgID    string `json:"o"`
+	InviteID string `json:"i"`
+	// TokenHash is the Join token's hash: the callback accepts the invite with it.
+	TokenHash string `json:"h"`
+	Nonce     string `json:"n"`
+	Verifier  string `json:"v"`
+	Expires   int64  `json:"e"` // unix seconds
 }
 
 func (j *Joiner) sealState(s connectState) (string, error) {

@@ -28,20 +28,37 @@ type JoinParams struct {
 	SecureCookie bool
 }
 
-// NewJoin returns the handler of GET /join/{token} and GET /oauth/salesforce/callback.
-// Pages never say which emails or orgs exist: an unknown token is a plain 404.
+// NewJoin returns the handler of /join/{token} and GET /oauth/salesforce/callback. GET and
+// HEAD of a Join link only show a page (mail scanners open links); the page's button POSTs
+// back, and only that accepts the invite or starts the Salesforce sign-in. Pages never say
+// which emails or orgs exist: an unknown token is a plain 404.
 func NewJoin(p JoinParams) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /join/{token}", func(w http.ResponseWriter, r *http.Request) {
+		inv, err := p.Joiner.Check(r.Context(), r.PathValue("token"))
+		if err != nil {
+			joinError(w, p.Logger, err)
+			return
+		}
+		text := "You are invited to join " + inv.OrgName + "."
+		button := "Join " + inv.OrgName
+		if inv.Connect {
+			text += " Joining connects your Salesforce account: sign in as the Salesforce user you were invited as."
+			button += " and connect Salesforce"
+		}
+		formPage(w, "Join "+inv.OrgName, text, button)
+	})
+	mux.HandleFunc("POST /join/{token}", func(w http.ResponseWriter, r *http.Request) {
 		res, err := p.Joiner.Accept(r.Context(), r.PathValue("token"))
 		if err != nil {
 			joinError(w, p.Logger, err)
 			return
 		}
 		if res.ConnectURL != "" {
+			// Lax, not Strict: the callback is a top-level navigation coming from Salesforce.
 			http.SetCookie(w, &http.Cookie{Name: connectCookie, Value: res.Nonce, Path: "/oauth/salesforce",
 				MaxAge: int(onboarding.DefaultStateTTL / time.Second), HttpOnly: true, Secure: p.SecureCookie, SameSite: http.SameSiteLaxMode})
-			http.Redirect(w, r, res.ConnectURL, http.StatusFound)
+			http.Redirect(w, r, res.ConnectURL, http.StatusSeeOther)
 			return
 		}
 		page(w, http.StatusOK, "Welcome to "+res.OrgName, "You have joined "+res.OrgName+". You can close this page.")
@@ -49,8 +66,9 @@ func NewJoin(p JoinParams) http.Handler {
 	mux.HandleFunc("GET /oauth/salesforce/callback", func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
 		if e := q.Get("error"); e != "" {
-			page(w, http.StatusBadRequest, "Salesforce was not connected",
-				"Salesforce said: "+q.Get("error_description")+". Follow the link in your invitation email to try again.")
+			// error_description is the provider's (or an attacker's) text: logged, never shown.
+			p.Logger.Info().Str("error", e).Str("error_description", q.Get("error_description")).Msg("salesforce connect refused at the provider")
+			page(w, http.StatusBadRequest, "Salesforce was not connected", OAuthErrorText(e)+" Follow the link in your invitation email to try again.")
 			return
 		}
 		nonce := ""
@@ -68,6 +86,22 @@ func NewJoin(p JoinParams) http.Handler {
 	return mux
 }
 
+// OAuthErrorText is tether's sentence for an OAuth error code an authorization server sent
+// back (RFC 6749 4.1.2.1). The server's error_description is never shown: anyone can put
+// any text in a callback URL.
+func OAuthErrorText(code string) string {
+	switch code {
+	case "access_denied":
+		return "The sign-in was cancelled or access was not allowed, so nothing was connected."
+	case "invalid_scope", "unauthorized_client", "unsupported_response_type", "invalid_request", "invalid_client_id":
+		return "Salesforce refused tether's request; your administrator must check tether's connected app settings."
+	case "server_error", "temporarily_unavailable":
+		return "Salesforce could not complete the sign-in just now."
+	default:
+		return "Salesforce did not complete the sign-in."
+	}
+}
+
 func joinError(w http.ResponseWriter, log zerolog.Logger, err error) {
 	switch {
 	case errors.Is(err, onboarding.ErrInvalidToken):
@@ -76,7 +110,7 @@ func joinError(w http.ResponseWriter, log zerolog.Logger, err error) {
 		page(w, http.StatusGone, "Invitation no longer valid", rootMessage(err)+". Ask your admin to resend the invitation.")
 	case errors.Is(err, onboarding.ErrWrongAccount):
 		page(w, http.StatusForbidden, "Wrong Salesforce account", onboarding.ErrWrongAccount.Error()+
-			". Nothing was saved. Sign out of Salesforce, then follow the link in your invitation email and sign in as the invited user.")
+			". Nothing was saved and the invitation is still open. Sign out of Salesforce, then follow the link in your invitation email and sign in as the invited user.")
 	case errors.Is(err, onboarding.ErrBadState), errors.Is(err, onboarding.ErrStateExpired):
 		page(w, http.StatusBadRequest, "Salesforce was not connected", rootMessage(err)+". Follow the link in your invitation email to try again.")
 	case errors.Is(err, onboarding.ErrConnectFailed):
@@ -103,12 +137,25 @@ var pageTmpl = template.Must(template.New("page").Parse(`<!doctype html>
 <body style="font-family:sans-serif;max-width:40em;margin:3em auto"><h1>{{.Title}}</h1><p>{{.Text}}</p></body></html>
 `))
 
+// formTmpl posts back to the page's own URL (empty action), which carries the token.
+var formTmpl = template.Must(template.New("form").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{{.Title}}</title></head>
+<body style="font-family:sans-serif;max-width:40em;margin:3em auto"><h1>{{.Title}}</h1><p>{{.Text}}</p>
+<form method="post"><button type="submit">{{.Button}}</button></form></body></html>
+`))
+
 func page(w http.ResponseWriter, status int, title, text string) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("Referrer-Policy", "no-referrer") // the Join link's token is in the URL
 	w.WriteHeader(status)
 	_ = pageTmpl.Execute(w, map[string]string{"Title": title, "Text": text})
+}
+
+func formPage(w http.ResponseWriter, title, text, button string) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusOK)
+	_ = formTmpl.Execute(w, map[string]string{"Title": title, "Text": text, "Button": button})
 }
 
 // SalesforceConnector runs the Salesforce web-server flow for onboarding through the OAuth

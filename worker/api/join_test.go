@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"errors"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
@@ -23,6 +25,7 @@ import (
 	"tether/sync/directory"
 	"tether/sync/onboarding"
 	"tether/sync/store"
+	"tether/sync/store/storeerr"
 	"tether/sync/store/storetest"
 	"tether/sync/vault"
 	"tether/worker/api"
@@ -115,8 +118,9 @@ func browser(t *testing.T) *http.Client {
 
 var hiddenInput = regexp.MustCompile(`<input type="hidden" name="([^"]*)" value="([^"]*)">`)
 
-// join follows the Join link in c and, on the sandbox's consent page, signs in as login
-// and allows. It returns the final status and page.
+// join opens the Join link in c, presses the page's button (a same-origin POST, as a
+// browser sends it) and, on the sandbox's consent page, signs in as login and allows. It
+// returns the final status and page.
 func (b *joinBundle) join(t *testing.T, c *http.Client, token, login string) (int, string) {
 	t.Helper()
 	resp, err := c.Get(b.tether + "/join/" + token)
@@ -124,6 +128,19 @@ func (b *joinBundle) join(t *testing.T, c *http.Client, token, login string) (in
 		t.Fatal(err)
 	}
 	body := readAll(t, resp)
+	if resp.StatusCode != http.StatusOK || !strings.Contains(body, `<form method="post">`) {
+		return resp.StatusCode, body
+	}
+	req, err := http.NewRequest(http.MethodPost, b.tether+"/join/"+token, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Origin", b.tether)
+	req.Header.Set("Sec-Fetch-Site", "same-origin")
+	if resp, err = c.Do(req); err != nil {
+		t.Fatal(err)
+	}
+	body = readAll(t, resp)
 	if !strings.Contains(resp.Request.URL.Path, "/salesforce/services/oauth2/authorize") {
 		return resp.StatusCode, body
 	}
@@ -201,7 +218,7 @@ func TestJoinRefusesOtherSalesforceAccount(t *testing.T) {
 		t.Parallel()
 		b := setupJoin(t, st)
 		ctx := t.Context()
-		_, token := b.invite(t, "bob@acme.example", directory.SourceSalesforce, b.sfB.ID, time.Now().Add(time.Hour))
+		inv, token := b.invite(t, "bob@acme.example", directory.SourceSalesforce, b.sfB.ID, time.Now().Add(time.Hour))
 		revokes := b.sb.Counters().Endpoint(sandbox.Salesforce, "revoke").Calls
 
 		// Bob's invite, but Ann's Salesforce account signs in.
@@ -209,17 +226,13 @@ func TestJoinRefusesOtherSalesforceAccount(t *testing.T) {
 		if status != http.StatusForbidden || !strings.Contains(page, "Wrong Salesforce account") {
 			t.Fatalf("join as another account: %d %s", status, page)
 		}
-		u, err := st.GetUserByEmail(ctx, "bob@acme.example")
-		if err != nil {
-			t.Fatal(err)
+		// Nothing was accepted: the invite is pending, no user or membership exists, so
+		// no membership is active and no token of the wrong account can hang off one.
+		if got, err := st.GetInvite(ctx, b.org.ID, inv.ID); err != nil || got.Status != directory.InvitePending {
+			t.Fatalf("invite after a wrong account: %+v, %v; want pending", got, err)
 		}
-		m, err := st.GetMembershipByUser(ctx, b.org.ID, u.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		c, err := st.FindConnection(ctx, b.org.ID, m.ID, connections.KindSalesforce)
-		if err == nil && (c.State == connections.StateHealthy || c.AccessTokenEnc != nil || c.RefreshTokenEnc != nil) {
-			t.Fatalf("a token of the wrong account was stored: %+v", c)
+		if u, err := st.GetUserByEmail(ctx, "bob@acme.example"); !errors.Is(err, storeerr.ErrNotFound) {
+			t.Fatalf("user %+v exists after a wrong account (%v): the invite was accepted", u, err)
 		}
 		if n := b.sb.Counters().Endpoint(sandbox.Salesforce, "revoke").Calls; n != revokes+1 {
 			t.Fatalf("revoke calls %d, want %d (the refused grant is given back)", n, revokes+1)
@@ -229,6 +242,9 @@ func TestJoinRefusesOtherSalesforceAccount(t *testing.T) {
 		status, page = b.join(t, browser(t), token, b.sfB.Username)
 		if status != http.StatusOK || !strings.Contains(page, "Salesforce connected") {
 			t.Fatalf("retry as the invited account: %d %s", status, page)
+		}
+		if got, err := st.GetInvite(ctx, b.org.ID, inv.ID); err != nil || got.Status != directory.InviteAccepted {
+			t.Fatalf("invite after the right account: %+v, %v; want accepted", got, err)
 		}
 	})
 }
@@ -260,6 +276,72 @@ func TestJoinRefusesBadLinks(t *testing.T) {
 		}
 		if got, _ := st.GetInvite(t.Context(), b.org.ID, inv.ID); got.Status != directory.InviteAccepted {
 			t.Fatalf("email invite is %s after join", got.Status)
+		}
+	})
+}
+
+// TestJoinGetAndHeadChangeNothing: mail scanners open every link; opening a Join link with
+// GET or HEAD shows the page and accepts nothing, creates no user, starts no connect.
+func TestJoinGetAndHeadChangeNothing(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		t.Parallel()
+		b := setupJoin(t, st)
+		ctx := t.Context()
+		for _, src := range []directory.InviteSource{directory.SourceEmail, directory.SourceSalesforce} {
+			email := "scan-" + string(src) + "@acme.example"
+			inv, token := b.invite(t, email, src, b.sfA.ID, time.Now().Add(time.Hour))
+			for _, method := range []string{http.MethodGet, http.MethodHead, http.MethodGet} {
+				req, err := http.NewRequest(method, b.tether+"/join/"+token, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				c := browser(t)
+				c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+				resp, err := c.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				body := readAll(t, resp)
+				if resp.StatusCode != http.StatusOK || len(resp.Cookies()) != 0 {
+					t.Fatalf("%s %s invite: %d, cookies %v", method, src, resp.StatusCode, resp.Cookies())
+				}
+				if method == http.MethodGet && !strings.Contains(body, `<form method="post">`) {
+					t.Fatalf("GET %s invite: no button to press: %s", src, body)
+				}
+			}
+			if got, err := st.GetInvite(ctx, b.org.ID, inv.ID); err != nil || got.Status != directory.InvitePending {
+				t.Fatalf("%s invite after GET and HEAD: %+v, %v; want pending", src, got, err)
+			}
+			if u, err := st.GetUserByEmail(ctx, email); !errors.Is(err, storeerr.ErrNotFound) {
+				t.Fatalf("%s invite: GET or HEAD created user %+v (%v)", src, u, err)
+			}
+		}
+		evs, err := st.ListEvents(ctx, b.org.ID, 10)
+		if err != nil || len(evs) != 0 {
+			t.Fatalf("events after GET and HEAD: %+v, %v; want none", evs, err)
+		}
+	})
+}
+
+// TestJoinCallbackShowsOwnText: the callback's error_description is anyone's text; the
+// page says tether's own sentence instead.
+func TestJoinCallbackShowsOwnText(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		t.Parallel()
+		b := setupJoin(t, st)
+		q := url.Values{"error": {"access_denied"}, "error_description": {"Your account is locked, call +1 555 0100 now"}}
+		resp, err := http.Get(b.tether + "/oauth/salesforce/callback?" + q.Encode())
+		if err != nil {
+			t.Fatal(err)
+		}
+		page := readAll(t, resp)
+		if resp.StatusCode != http.StatusBadRequest || strings.Contains(page, "555 0100") || strings.Contains(page, "locked") {
+			t.Fatalf("callback page: %d %s", resp.StatusCode, page)
+		}
+		if !strings.Contains(page, html.EscapeString(api.OAuthErrorText("access_denied"))) {
+			t.Fatalf("callback page lacks tether's text: %s", page)
 		}
 	})
 }

@@ -13,6 +13,7 @@ func (s *Server) routes() {
 	s.mux.Handle("GET /metrics", promhttp.HandlerFor(s.p.Gatherer, promhttp.HandlerOpts{}))
 	if s.p.Join != nil {
 		s.mux.Handle("GET /join/{token}", s.p.Join)
+		s.mux.Handle("POST /join/{token}", s.p.Join)
 		s.mux.Handle("GET /oauth/salesforce/callback", s.p.Join)
 	}
 	if pa := s.p.PermissionAudits; pa.Store != nil && pa.Queue != nil {
