@@ -80,8 +80,12 @@ type Org struct {
 	// SeatLimit is how many seats (active members + pending invites) the org may use.
 	// Zero means no limit.
 	SeatLimit int
-	// ParentOrgID is the agency or "All Clients" parent; empty if none.
+	// ParentOrgID is the agency or "All Clients" parent; empty if none. A parent must
+	// exist and an org is never its own ancestor.
 	ParentOrgID string
+	// SalesforceLogin is where the org's Salesforce users sign in (production or
+	// sandbox); empty is stored as production.
+	SalesforceLogin SalesforceLogin
 	// Policy says which connections each role needs. A nil policy is stored as
 	// DefaultPolicy().
 	Policy    Policy
@@ -201,4 +205,42 @@ type EmailSituation struct {
 	PendingInviteID string
 	// InOtherOrg is true when the user is a member of at least one other org.
 	InOtherOrg bool
+}
+
+// OrgUsage is an org with its seat usage, as lists show it.
+type OrgUsage struct {
+	Org   Org
+	Seats Seats
+	// Clients is how many orgs have this org as their parent.
+	Clients int
+}
+
+// OrgFilter selects orgs to list. Zero fields select everything.
+type OrgFilter struct {
+	// ParentID selects the client orgs of one parent.
+	ParentID string
+	// AfterID pages: only ids greater than it (results are in id order).
+	AfterID string
+	// Limit caps the page; <= 0 means 1000.
+	Limit int
+}
+
+// OrgChange is a partial update of an org: nil fields are left as they are.
+type OrgChange struct {
+	Name *string
+	// SeatLimit may not go below the seats in use (*SeatsInUseError); zero means no limit.
+	SeatLimit *int
+	// ParentOrgID "" removes the parent. The parent must exist (ErrNotFound) and may not
+	// be the org or one of its clients, at any depth (*ParentCycleError).
+	ParentOrgID     *string
+	SalesforceLogin *SalesforceLogin
+}
+
+// UserMembership is one of a user's memberships with the org's name, as a user's list
+// of orgs shows it.
+type UserMembership struct {
+	Membership Membership
+	OrgName    string
+	// Default is true for the org the user marked as their default.
+	Default bool
 }

@@ -8,30 +8,34 @@ import (
 	"tether/sync/directory"
 )
 
-const orgCols = `id, name, seat_limit, parent_org_id, policy, created_at`
+const orgCols = `id, name, seat_limit, parent_org_id, policy, created_at, salesforce_login`
 
 type scanner interface{ Scan(dest ...any) error }
 
 func scanOrg(r scanner) (directory.Org, error) {
 	var o directory.Org
-	err := r.Scan(&o.ID, &o.Name, &o.SeatLimit, ns(&o.ParentOrgID), js(&o.Policy), ts(&o.CreatedAt))
+	err := r.Scan(&o.ID, &o.Name, &o.SeatLimit, ns(&o.ParentOrgID), js(&o.Policy), ts(&o.CreatedAt), &o.SalesforceLogin)
 	return o, err
 }
 
 // CreateOrg inserts o and returns it as stored. An empty ID gets a new one, a zero
-// CreatedAt is now, a nil Policy is directory.DefaultPolicy(). Returns ErrDuplicate if the
-// id exists, ErrNotFound if ParentOrgID does not.
+// CreatedAt is now, a nil Policy is directory.DefaultPolicy(), an empty SalesforceLogin is
+// production. Returns ErrDuplicate if the id exists, ErrNotFound if ParentOrgID does not,
+// ErrInvalid for a negative seat limit or an unknown Salesforce login.
 func (q *Queries) CreateOrg(ctx context.Context, o directory.Org) (directory.Org, error) {
 	stamp(&o.ID, &o.CreatedAt, time.Now())
 	if o.Policy == nil {
 		o.Policy = directory.DefaultPolicy()
 	}
+	if o.SalesforceLogin == "" {
+		o.SalesforceLogin = directory.SalesforceProduction
+	}
 	pol, err := jsonArg(o.Policy)
 	if err != nil {
 		return directory.Org{}, fmt.Errorf("create org %s: %w", o.ID, err)
 	}
-	_, err = q.q.ExecContext(ctx, `INSERT INTO orgs (`+orgCols+`) VALUES ($1, $2, $3, $4, $5, $6)`,
-		o.ID, o.Name, o.SeatLimit, nullStr(o.ParentOrgID), pol, tm(o.CreatedAt))
+	_, err = q.q.ExecContext(ctx, `INSERT INTO orgs (`+orgCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+		o.ID, o.Name, o.SeatLimit, nullStr(o.ParentOrgID), pol, tm(o.CreatedAt), string(o.SalesforceLogin))
 	if err != nil {
 		return directory.Org{}, q.wrap(err, "create org %s", o.ID)
 	}
@@ -47,19 +51,23 @@ func (q *Queries) GetOrg(ctx context.Context, orgID string) (directory.Org, erro
 	return o, nil
 }
 
-// UpdateOrg changes the org's name, seat limit, parent and policy. Returns ErrNotFound if
+// UpdateOrg changes the org's name, seat limit, parent, policy and Salesforce login as
+// given, with no checks of seats or cycles (ChangeOrg makes them). Returns ErrNotFound if
 // the org does not exist.
 func (q *Queries) UpdateOrg(ctx context.Context, o directory.Org) error {
 	if o.Policy == nil {
 		o.Policy = directory.DefaultPolicy()
+	}
+	if o.SalesforceLogin == "" {
+		o.SalesforceLogin = directory.SalesforceProduction
 	}
 	pol, err := jsonArg(o.Policy)
 	if err != nil {
 		return fmt.Errorf("update org %s: %w", o.ID, err)
 	}
 	res, err := q.q.ExecContext(ctx,
-		`UPDATE orgs SET name = $2, seat_limit = $3, parent_org_id = $4, policy = $5 WHERE id = $1`,
-		o.ID, o.Name, o.SeatLimit, nullStr(o.ParentOrgID), pol)
+		`UPDATE orgs SET name = $2, seat_limit = $3, parent_org_id = $4, policy = $5, salesforce_login = $6 WHERE id = $1`,
+		o.ID, o.Name, o.SeatLimit, nullStr(o.ParentOrgID), pol, string(o.SalesforceLogin))
 	return q.affected(res, err, "update org %s", o.ID)
 }
 

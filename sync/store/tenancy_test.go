@@ -51,7 +51,8 @@ func TestTenancy(t *testing.T) {
 			cs, _ := s.ListConnections(ctx, B, "")
 			rs, _ := s.ListReminders(ctx, B, mB.ID, 0)
 			u, _ := s.GetUser(ctx, mB.UserID)
-			return []any{m, g, i, imp, c, cs, rs, u}
+			o, _ := s.GetOrg(ctx, B)
+			return []any{m, g, i, imp, c, cs, rs, u, o}
 		}
 		before := snapshot()
 
@@ -103,6 +104,17 @@ func TestTenancy(t *testing.T) {
 			{"LatestPermissionReports", func() error { l, err := s.LatestPermissionReports(ctx, A, 0); return empty(len(l), err) }},
 			{"CountMemberships", func() error { c, err := s.CountMemberships(ctx, A); return empty(c.All, err) }},
 			{"CountSeats", func() error { c, err := s.CountSeats(ctx, A, b.now); return empty(c.Used(), err) }},
+			{"PendingImports", func() error { l, err := s.PendingImports(ctx, A); return empty(len(l), err) }},
+			{"ListOrgs of A's clients", func() error {
+				l, err := s.ListOrgs(ctx, directory.OrgFilter{ParentID: A}, b.now)
+				return empty(len(l), err)
+			}},
+			// B uses 2 seats (a member, an invite), A none: A's limit of 1 counts A's only.
+			{"ChangeOrg seats", func() error {
+				one := 1
+				_, err := s.ChangeOrg(ctx, A, directory.OrgChange{SeatLimit: &one}, b.now)
+				return err
+			}},
 			{"LookupEmails", func() error {
 				got, err := s.LookupEmails(ctx, A, []string{"bea@example.com", "invited@example.com"}, b.now)
 				if err != nil {

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"tether/sync/directory"
@@ -52,15 +53,49 @@ func (q *Queries) GetUserByEmail(ctx context.Context, email string) (directory.U
 	return u, nil
 }
 
-// SetFavouriteOrg sets the org a user lands in. Returns ErrNotFound unless the user has a
-// membership in orgID.
+// SetFavouriteOrg sets the org a user lands in (their default org). Returns ErrNotFound
+// unless the user has a membership in orgID that is not deactivated.
 func (q *Queries) SetFavouriteOrg(ctx context.Context, orgID, userID string) error {
 	if err := requireOrg(orgID); err != nil {
 		return err
 	}
 	res, err := q.q.ExecContext(ctx, `
 UPDATE users SET favourite_org_id = $1
-WHERE id = $2 AND EXISTS (SELECT 1 FROM memberships m WHERE m.org_id = $1 AND m.user_id = $2)`,
+WHERE id = $2 AND EXISTS (SELECT 1 FROM memberships m WHERE m.org_id = $1 AND m.user_id = $2 AND m.status <> 'deactivated')`,
 		orgID, userID)
 	return q.affected(res, err, "set favourite org %s of user %s", orgID, userID)
+}
+
+// ListUserMemberships returns every membership of userID across orgs, each with the org's
+// name and whether it is the user's default (favourite) org, in org-name order. Like the
+// other user methods it is scoped by user, not by org: it serves the user's own list of
+// orgs. An unknown user has none.
+func (q *Queries) ListUserMemberships(ctx context.Context, userID string) ([]directory.UserMembership, error) {
+	rows, err := q.q.QueryContext(ctx, `SELECT `+qualify(membershipCols, "m")+`, o.name,
+  CASE WHEN u.favourite_org_id = m.org_id THEN 1 ELSE 0 END
+FROM memberships m JOIN orgs o ON o.id = m.org_id JOIN users u ON u.id = m.user_id
+WHERE m.user_id = $1
+ORDER BY o.name, o.id`, userID)
+	if err != nil {
+		return nil, q.wrap(err, "list memberships of user %s", userID)
+	}
+	return collect(rows, func(r scanner) (directory.UserMembership, error) {
+		var um directory.UserMembership
+		m := &um.Membership
+		var def int
+		err := r.Scan(&m.ID, &m.OrgID, &m.UserID, &m.Role, js(&m.CustomPermissions), &m.Status,
+			js(&m.GroupIDs), &m.SalesforceUserID, &m.PhotoURL, js(&m.ActionRequired),
+			ts(&m.CreatedAt), ts(&m.UpdatedAt), &um.OrgName, &def)
+		um.Default = def == 1
+		return um, err
+	})
+}
+
+// qualify prefixes each of a comma-separated column list with alias.
+func qualify(cols, alias string) string {
+	parts := strings.Split(cols, ",")
+	for i, p := range parts {
+		parts[i] = alias + "." + strings.TrimSpace(p)
+	}
+	return strings.Join(parts, ", ")
 }
