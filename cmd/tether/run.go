@@ -60,7 +60,9 @@ below override them.`,
 		newSandboxCmd(e),
 		newVersionCmd(e),
 		newPermissionsCmd(e),
+		newUsersCmd(e),
 	)
+	addOrgCmds(root, e)
 	addInviteResend(root, e)
 	addInviteImport(root, e)
 	return root

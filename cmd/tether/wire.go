@@ -18,6 +18,7 @@ import (
 	"tether/connectors/oauth"
 	"tether/sync/connections"
 	"tether/sync/events"
+	"tether/sync/orgs"
 	"tether/sync/store"
 	"tether/sync/vault"
 	"tether/worker"
@@ -193,6 +194,11 @@ func runHTTP(ctx context.Context, d deps, o serveOptions) error {
 		p.Imports = parts.starter(client, d.log.With().Str("component", "imports").Logger())
 	}
 	if o.monitoring && d.store != nil {
+		svc, err := orgs.New(orgs.Config{Store: d.store})
+		if err != nil {
+			return err
+		}
+		p.Orgs = svc
 		pa, closePA := permissionAuditAPI(d)
 		defer closePA()
 		p.PermissionAudits = pa

@@ -1,0 +1,330 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/jedib0t/go-pretty/v6/table"
+	"github.com/spf13/cobra"
+
+	"tether/sync/directory"
+	"tether/sync/orgs"
+	"tether/sync/store"
+)
+
+var _ orgs.Store = (*store.Store)(nil)
+
+// withOrgs opens the configured store (it must be migrated), builds the org service on it
+// and calls fn. The org and user verbs need nothing else: no Redis, no key ring.
+func withOrgs(cmd *cobra.Command, e env, fn func(ctx context.Context, svc *orgs.Service) error) error {
+	ctx := cmd.Context()
+	cfg, err := loadConfig(cmd, e)
+	if err != nil {
+		return err
+	}
+	st, err := openStore(ctx, cfg, false)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	svc, err := orgs.New(orgs.Config{Store: st})
+	if err != nil {
+		return err
+	}
+	return fn(ctx, svc)
+}
+
+// orgParent returns the `org` command of root, creating it if no other file has (the
+// connect verbs live in their own file).
+func orgParent(root *cobra.Command) *cobra.Command {
+	for _, c := range root.Commands() {
+		if c.Name() == "org" {
+			return c
+		}
+	}
+	parent := &cobra.Command{Use: "org", Short: "Create, list, show and change orgs (tenants)"}
+	root.AddCommand(parent)
+	return parent
+}
+
+// addOrgCmds puts create, list, show and set under `org`.
+func addOrgCmds(root *cobra.Command, e env) {
+	orgParent(root).AddCommand(newOrgCreateCmd(e), newOrgListCmd(e), newOrgShowCmd(e), newOrgSetCmd(e))
+}
+
+func newOrgCreateCmd(e env) *cobra.Command {
+	var (
+		req   orgs.CreateRequest
+		login string
+	)
+	cmd := &cobra.Command{
+		Use:   "create --name N --seats S [--parent ORG] [--salesforce-login production|sandbox]",
+		Short: "Create an org and print its id",
+		Long: `Creates an org (a customer account) with a seat limit: active members plus pending
+invites may not pass it. --parent makes it a client org of an existing org (an agency or
+"All Clients" parent). --salesforce-login says where its Salesforce users sign in:
+production (login.salesforce.com, the default) or sandbox (test.salesforce.com).
+
+Prints the new org's id on the first line. Same as POST /v1/orgs.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			req.SalesforceLogin = login
+			return withOrgs(cmd, e, func(ctx context.Context, svc *orgs.Service) error {
+				o, err := svc.Create(ctx, req)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintln(e.stdout, o.ID)
+				parent := ""
+				if o.ParentOrgID != "" {
+					parent = ", client of org " + o.ParentOrgID
+				}
+				fmt.Fprintf(e.stdout, "created org %q: %d seats, Salesforce %s (%s)%s\n",
+					o.Name, o.SeatLimit, o.SalesforceLogin, o.SalesforceLogin.URL(), parent)
+				fmt.Fprintf(e.stdout, "tether org show %s shows it\n", o.ID)
+				return nil
+			})
+		},
+	}
+	cmd.Flags().StringVar(&req.Name, "name", "", "the org's name (required)")
+	cmd.Flags().IntVar(&req.Seats, "seats", 0, fmt.Sprintf("seat limit, 1 to %d (required)", orgs.MaxSeats))
+	cmd.Flags().StringVar(&req.ParentID, "parent", "", "id of the parent org, for a client org")
+	cmd.Flags().StringVar(&login, "salesforce-login", "production", "production or sandbox")
+	_ = cmd.MarkFlagRequired("name")
+	_ = cmd.MarkFlagRequired("seats")
+	return cmd
+}
+
+func newOrgListCmd(e env) *cobra.Command {
+	var f directory.OrgFilter
+	cmd := &cobra.Command{
+		Use:   "list [--parent ORG]",
+		Short: "List orgs with their seat use; --parent lists one org's client orgs",
+		Long: `Lists orgs in id order: name, parent, seats used of the limit, seats free, how many
+client orgs each has, and the Salesforce login. --parent ORG lists that org's client orgs
+only. Same as GET /v1/orgs (?parent=ORG).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return withOrgs(cmd, e, func(ctx context.Context, svc *orgs.Service) error {
+				var all []directory.OrgUsage
+				for page := f; ; {
+					got, err := svc.List(ctx, page)
+					if err != nil {
+						return err
+					}
+					all = append(all, got...)
+					if len(got) < 1000 {
+						break
+					}
+					page.AfterID = got[len(got)-1].Org.ID
+				}
+				if len(all) == 0 {
+					if f.ParentID != "" {
+						fmt.Fprintf(e.stdout, "org %s has no client orgs\n", f.ParentID)
+					} else {
+						fmt.Fprintln(e.stdout, "no orgs yet: tether org create --name N --seats S creates one")
+					}
+					return nil
+				}
+				printOrgUsage(e.stdout, all, f.ParentID == "")
+				return nil
+			})
+		},
+	}
+	cmd.Flags().StringVar(&f.ParentID, "parent", "", "list this org's client orgs")
+	return cmd
+}
+
+func newOrgShowCmd(e env) *cobra.Command {
+	return &cobra.Command{
+		Use:   "show ORG",
+		Short: "Show an org: seats, team Salesforce connection, last audit, pending imports, client orgs",
+		Long: `Shows one org: its seats used and free, the state of its team-level Salesforce
+connection, the result of its last permission audit, its imports not yet finished, and
+its client orgs with their seat use. Same as GET /v1/orgs/{org}.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return withOrgs(cmd, e, func(ctx context.Context, svc *orgs.Service) error {
+				ov, err := svc.Show(ctx, args[0])
+				if err != nil {
+					return err
+				}
+				printOverview(e.stdout, ov)
+				return nil
+			})
+		},
+	}
+}
+
+func newOrgSetCmd(e env) *cobra.Command {
+	var (
+		seats               int
+		name, parent, login string
+		noParent            bool
+	)
+	cmd := &cobra.Command{
+		Use:   "set ORG [--seats S] [--name N] [--parent ORG | --no-parent] [--salesforce-login production|sandbox]",
+		Short: "Change an org's seats, name, parent or Salesforce login",
+		Long: `Changes what is given and leaves the rest. --seats may not go below the seats in use
+(active members plus pending invites): that is refused with the count, so revoke invites
+or deactivate members first. A parent must exist and may not be the org or one of its
+client orgs. Same as PATCH /v1/orgs/{org}.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var ch orgs.Change
+			fl := cmd.Flags()
+			if fl.Changed("seats") {
+				ch.Seats = &seats
+			}
+			if fl.Changed("name") {
+				ch.Name = &name
+			}
+			if fl.Changed("parent") && noParent {
+				return fmt.Errorf("give --parent ORG or --no-parent, not both")
+			}
+			if fl.Changed("parent") {
+				ch.ParentID = &parent
+			}
+			if noParent {
+				none := ""
+				ch.ParentID = &none
+			}
+			if fl.Changed("salesforce-login") {
+				ch.SalesforceLogin = &login
+			}
+			return withOrgs(cmd, e, func(ctx context.Context, svc *orgs.Service) error {
+				o, err := svc.Update(ctx, args[0], ch)
+				if err != nil {
+					return err
+				}
+				parent := "no parent"
+				if o.ParentOrgID != "" {
+					parent = "client of org " + o.ParentOrgID
+				}
+				fmt.Fprintf(e.stdout, "org %s %q: %s seats, %s, Salesforce %s\n",
+					o.ID, o.Name, seatLimit(o.SeatLimit), parent, o.SalesforceLogin)
+				return nil
+			})
+		},
+	}
+	cmd.Flags().IntVar(&seats, "seats", 0, "new seat limit")
+	cmd.Flags().StringVar(&name, "name", "", "new name")
+	cmd.Flags().StringVar(&parent, "parent", "", "new parent org id")
+	cmd.Flags().BoolVar(&noParent, "no-parent", false, "remove the parent")
+	cmd.Flags().StringVar(&login, "salesforce-login", "", "production or sandbox")
+	return cmd
+}
+
+// newTable is the plain, borderless table every org and user verb prints.
+func newTable(w io.Writer, header ...any) table.Writer {
+	t := table.NewWriter()
+	t.SetOutputMirror(w)
+	st := table.StyleDefault
+	st.Options = table.OptionsNoBordersAndSeparators
+	// Two spaces between columns and none after the last, as text/tabwriter prints.
+	st.Options.SeparateColumns = true
+	st.Box.MiddleVertical = "  "
+	st.Box.PaddingLeft, st.Box.PaddingRight = "", ""
+	t.SetStyle(st)
+	t.AppendHeader(header)
+	return t
+}
+
+func seatLimit(n int) string {
+	if n == 0 {
+		return "unlimited"
+	}
+	return fmt.Sprint(n)
+}
+
+func seatsFree(s directory.Seats) string {
+	if s.Available() < 0 {
+		return "-"
+	}
+	return fmt.Sprint(s.Available())
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func printOrgUsage(w io.Writer, us []directory.OrgUsage, withParent bool) {
+	header := []any{"ID", "NAME"}
+	if withParent {
+		header = append(header, "PARENT")
+	}
+	header = append(header, "SEATS USED", "LIMIT", "FREE", "CLIENTS", "SALESFORCE")
+	t := newTable(w, header...)
+	for _, u := range us {
+		row := table.Row{u.Org.ID, u.Org.Name}
+		if withParent {
+			row = append(row, orDash(u.Org.ParentOrgID))
+		}
+		row = append(row, fmt.Sprint(u.Seats.Used()), seatLimit(u.Seats.Limit), seatsFree(u.Seats), fmt.Sprint(u.Clients), u.Org.SalesforceLogin)
+		t.AppendRow(row)
+	}
+	t.Render()
+}
+
+func printOverview(w io.Writer, ov orgs.Overview) {
+	o := ov.Org
+	fmt.Fprintf(w, "org %s %q, created %s\n", o.ID, o.Name, o.CreatedAt.UTC().Format(time.RFC3339))
+	if ov.Parent != nil {
+		fmt.Fprintf(w, "parent: %s %q\n", ov.Parent.ID, ov.Parent.Name)
+	}
+	fmt.Fprintf(w, "seats: %d used of %s (%d active members, %d pending invites), %s free\n",
+		ov.Seats.Used(), seatLimit(ov.Seats.Limit), ov.Seats.Active, ov.Seats.PendingInvites, seatsFree(ov.Seats))
+	fmt.Fprintf(w, "salesforce login: %s (%s)\n", o.SalesforceLogin, o.SalesforceLogin.URL())
+
+	tc := ov.Team
+	team := "team Salesforce connection: " + string(tc.State)
+	if tc.ProviderAccountID != "" {
+		team += ", integration user " + tc.ProviderAccountID
+	}
+	if tc.ProviderOrgID != "" {
+		team += ", Salesforce org " + tc.ProviderOrgID
+	}
+	if tc.LastErrorCode != "" {
+		team += ", last error " + tc.LastErrorCode
+	}
+	if !tc.NextRefreshAt.IsZero() {
+		team += ", next refresh " + tc.NextRefreshAt.UTC().Format(time.RFC3339)
+	}
+	fmt.Fprintln(w, team)
+
+	if a := ov.LastAudit; a == nil {
+		fmt.Fprintf(w, "last permission audit: none yet (tether permissions check --org %s)\n", o.ID)
+	} else {
+		line := fmt.Sprintf("last permission audit: %s at %s (report %s; %d ok, %d missing, %d unknown)",
+			a.Result, a.CreatedAt.UTC().Format(time.RFC3339), a.ReportID, a.Summary["ok"], a.Summary["missing"], a.Summary["unknown"])
+		if len(a.Missing) > 0 {
+			line += "; missing: " + strings.Join(a.Missing, ", ")
+		}
+		fmt.Fprintln(w, line)
+	}
+
+	if len(ov.PendingImports) == 0 {
+		fmt.Fprintln(w, "pending imports: none")
+	} else {
+		fmt.Fprintf(w, "pending imports: %d\n", len(ov.PendingImports))
+		t := newTable(w, "IMPORT", "STATUS", "ROLE", "PROGRESS", "CREATED")
+		for _, imp := range ov.PendingImports {
+			t.AppendRow(table.Row{imp.ID, imp.Status, imp.Role,
+				fmt.Sprintf("%d/%d", imp.Progress.Done, imp.Progress.Total), imp.CreatedAt.UTC().Format(time.RFC3339)})
+		}
+		t.Render()
+	}
+
+	if len(ov.Clients) == 0 {
+		fmt.Fprintln(w, "client orgs: none")
+		return
+	}
+	fmt.Fprintf(w, "client orgs: %d\n", len(ov.Clients))
+	printOrgUsage(w, ov.Clients, false)
+}
