@@ -51,6 +51,10 @@ type Params struct {
 	// /v1/orgs/{org}/permission-audits/latest to the admin. A nil Store or Queue: those
 	// routes answer 404.
 	PermissionAudits PermissionAudits
+	// Orgs serves POST/GET /v1/orgs, GET/PATCH /v1/orgs/{org}, GET
+	// /v1/users/{user}/memberships and PUT /v1/users/{user}/default-org to the admin. Nil:
+	// those routes answer 404.
+	Orgs Orgs
 	// AdminUser and AdminPassword guard /monitoring/ (and later the admin API) with HTTP
 	// basic auth. An empty password makes those routes answer 503: no password, no access.
 	AdminUser     string
@@ -83,7 +87,52 @@ func New(p Params) (*Server, error) {
 	return s, nil
 }
 
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if strings.HasPrefix(r.URL.Path, "/v1/") {
+		if h, pattern := s.mux.Handler(r); pattern == "" {
+			// No route: the mux's own 404 or 405 (with its Allow header), answered in the
+			// API's JSON error shape instead of text.
+			apiMiss(w, r, h)
+			return
+		}
+	}
+	s.mux.ServeHTTP(w, r)
+}
+
+// apiMiss runs the mux's answer for an unrouted /v1 request into a buffer and answers
+// its status as a JSON error, keeping its Allow header.
+func apiMiss(w http.ResponseWriter, r *http.Request, h http.Handler) {
+	rec := &statusRecorder{header: http.Header{}}
+	h.ServeHTTP(rec, r)
+	if allow := rec.header.Get("Allow"); allow != "" {
+		w.Header().Set("Allow", allow)
+	}
+	switch rec.status {
+	case http.StatusMethodNotAllowed:
+		writeError(w, http.StatusMethodNotAllowed, APIError{Code: "method_not_allowed",
+			Message: r.Method + " is not allowed on " + r.URL.Path + "; allowed: " + rec.header.Get("Allow")})
+	default:
+		writeError(w, http.StatusNotFound, APIError{Code: "no_route",
+			Message: "no API route " + r.Method + " " + r.URL.Path + "; README.md lists the /v1 routes"})
+	}
+}
+
+// statusRecorder keeps a handler's header and status and drops its body.
+type statusRecorder struct {
+	header http.Header
+	status int
+}
+
+func (s *statusRecorder) Header() http.Header { return s.header }
+func (s *statusRecorder) WriteHeader(code int) {
+	if s.status == 0 {
+		s.status = code
+	}
+}
+func (s *statusRecorder) Write(p []byte) (int, error) {
+	s.WriteHeader(http.StatusOK)
+	return len(p), nil
+}
 
 // Drain makes /readyz answer 503 from now on, so load balancers stop sending traffic while
 // the process shuts down.

@@ -24,6 +24,14 @@ func (s *Server) routes() {
 		s.mux.Handle("POST /v1/orgs/{org}/imports", s.requireAPIAdmin(s.handleCreateImport()))
 		s.mux.Handle("GET /v1/orgs/{org}/imports/{id}", s.requireAPIAdmin(s.handleGetImport()))
 	}
+	if s.p.Orgs != nil {
+		s.mux.Handle("POST /v1/orgs", s.requireAPIAdmin(s.handleCreateOrg()))
+		s.mux.Handle("GET /v1/orgs", s.requireAPIAdmin(s.handleListOrgs()))
+		s.mux.Handle("GET /v1/orgs/{org}", s.requireAPIAdmin(s.handleGetOrg()))
+		s.mux.Handle("PATCH /v1/orgs/{org}", s.requireAPIAdmin(s.handleUpdateOrg()))
+		s.mux.Handle("GET /v1/users/{user}/memberships", s.requireAPIAdmin(s.handleUserMemberships()))
+		s.mux.Handle("PUT /v1/users/{user}/default-org", s.requireAPIAdmin(s.handleSetDefaultOrg()))
+	}
 	if s.p.Monitoring != nil {
 		s.mux.Handle("GET /monitoring", http.RedirectHandler("/monitoring/", http.StatusMovedPermanently))
 		// asynqmon must be mounted at its root path plus "/": its own example's exact-path
