@@ -42,10 +42,13 @@ type Config struct {
 	LogLevel  string `env:"LOG_LEVEL" envDefault:"info" example:"debug" doc:"debug, info, warn or error."`
 	LogFormat string `env:"LOG_FORMAT" envDefault:"json" example:"console" doc:"json (one object a line) or console (for people)."`
 
-	SalesforceClientID       string  `env:"SALESFORCE_CLIENT_ID" example:"3MVG9...connected-app-consumer-key" doc:"Salesforce connected app consumer key."`
-	SalesforceClientSecret   Secret  `env:"SALESFORCE_CLIENT_SECRET" example:"the-consumer-secret" doc:"Salesforce connected app consumer secret."`
-	SalesforceLoginURL       string  `env:"SALESFORCE_LOGIN_URL" envDefault:"https://login.salesforce.com" example:"http://localhost:8090/salesforce" doc:"Salesforce OAuth base (authorize and token endpoints live under /services/oauth2/). Point it at the sandbox to emulate Salesforce."`
-	SalesforceUsageWarnShare float64 `env:"SALESFORCE_USAGE_WARN_SHARE" envDefault:"0.8" example:"0.8" doc:"Share of an org's daily Salesforce API allocation (above 0, at most 1) past which the permission audit's api_usage check warns."`
+	SalesforceClientID               string  `env:"SALESFORCE_CLIENT_ID" example:"3MVG9...connected-app-consumer-key" doc:"Salesforce connected app consumer key."`
+	SalesforceClientSecret           Secret  `env:"SALESFORCE_CLIENT_SECRET" example:"the-consumer-secret" doc:"Salesforce connected app consumer secret."`
+	SalesforceLoginURL               string  `env:"SALESFORCE_LOGIN_URL" envDefault:"https://login.salesforce.com" example:"http://localhost:8090/salesforce" doc:"Salesforce OAuth base (authorize and token endpoints live under /services/oauth2/). Point it at the sandbox to emulate Salesforce."`
+	SalesforceSandboxLoginURL        string  `env:"SALESFORCE_SANDBOX_LOGIN_URL" envDefault:"https://test.salesforce.com" example:"http://localhost:8090/salesforce" doc:"Salesforce OAuth base of orgs whose Salesforce is a sandbox (tether org create --salesforce-login sandbox)."`
+	SalesforceBrowserLoginURL        string  `env:"SALESFORCE_BROWSER_LOGIN_URL" example:"http://localhost:8090/salesforce" doc:"Salesforce login host as the person's browser reaches it, when it differs from TETHER_SALESFORCE_LOGIN_URL (which tether itself calls); docker compose sets both. Empty means the same."`
+	SalesforceSandboxBrowserLoginURL string  `env:"SALESFORCE_SANDBOX_BROWSER_LOGIN_URL" example:"http://localhost:8090/salesforce" doc:"Browser-facing twin of TETHER_SALESFORCE_SANDBOX_LOGIN_URL. Empty means the same."`
+	SalesforceUsageWarnShare         float64 `env:"SALESFORCE_USAGE_WARN_SHARE" envDefault:"0.8" example:"0.8" doc:"Share of an org's daily Salesforce API allocation (above 0, at most 1) past which the permission audit's api_usage check warns."`
 
 	GoogleClientID     string `env:"GOOGLE_CLIENT_ID" example:"1234-abc.apps.googleusercontent.com" doc:"Google OAuth client id (Calendar)."`
 	GoogleClientSecret Secret `env:"GOOGLE_CLIENT_SECRET" example:"GOCSPX-the-secret" doc:"Google OAuth client secret."`
@@ -53,15 +56,21 @@ type Config struct {
 	GoogleTokenURL     string `env:"GOOGLE_TOKEN_URL" envDefault:"https://oauth2.googleapis.com/token" example:"http://localhost:8090/google/token" doc:"Google token endpoint."`
 	GoogleAPIURL       string `env:"GOOGLE_API_URL" envDefault:"https://www.googleapis.com" example:"http://localhost:8090/google" doc:"Google API base (Calendar, tokeninfo)."`
 
-	MicrosoftClientID     string `env:"MICROSOFT_CLIENT_ID" example:"00000000-0000-0000-0000-000000000000" doc:"Microsoft identity platform application (client) id (Outlook calendar, Teams)."`
-	MicrosoftClientSecret Secret `env:"MICROSOFT_CLIENT_SECRET" example:"the-client-secret-value" doc:"Microsoft client secret value."`
-	MicrosoftLoginURL     string `env:"MICROSOFT_LOGIN_URL" envDefault:"https://login.microsoftonline.com/common" example:"http://localhost:8090/microsoft/common" doc:"Microsoft identity base including the tenant; /oauth2/v2.0/authorize and /oauth2/v2.0/token live under it."`
-	MicrosoftGraphURL     string `env:"MICROSOFT_GRAPH_URL" envDefault:"https://graph.microsoft.com" example:"http://localhost:8090/microsoft" doc:"Microsoft Graph API base (/v1.0/...)."`
+	MicrosoftClientID        string `env:"MICROSOFT_CLIENT_ID" example:"00000000-0000-0000-0000-000000000000" doc:"Microsoft identity platform application (client) id (Outlook calendar, Teams)."`
+	MicrosoftClientSecret    Secret `env:"MICROSOFT_CLIENT_SECRET" example:"the-client-secret-value" doc:"Microsoft client secret value."`
+	MicrosoftLoginURL        string `env:"MICROSOFT_LOGIN_URL" envDefault:"https://login.microsoftonline.com/common" example:"http://localhost:8090/microsoft/common" doc:"Microsoft identity base including the tenant; /oauth2/v2.0/authorize and /oauth2/v2.0/token live under it."`
+	MicrosoftBrowserLoginURL string `env:"MICROSOFT_BROWSER_LOGIN_URL" example:"http://localhost:8090/microsoft/common" doc:"Browser-facing twin of TETHER_MICROSOFT_LOGIN_URL (where the authorize page is). Empty means the same."`
+	MicrosoftGraphURL        string `env:"MICROSOFT_GRAPH_URL" envDefault:"https://graph.microsoft.com" example:"http://localhost:8090/microsoft" doc:"Microsoft Graph API base (/v1.0/...)."`
 
-	ZoomClientID     string `env:"ZOOM_CLIENT_ID" example:"aBcDeFgHiJkLmN" doc:"Zoom OAuth app client id."`
-	ZoomClientSecret Secret `env:"ZOOM_CLIENT_SECRET" example:"the-client-secret" doc:"Zoom OAuth app client secret."`
-	ZoomOAuthURL     string `env:"ZOOM_OAUTH_URL" envDefault:"https://zoom.us" example:"http://localhost:8090/zoom" doc:"Zoom OAuth base (/oauth/authorize, /oauth/token)."`
-	ZoomAPIURL       string `env:"ZOOM_API_URL" envDefault:"https://api.zoom.us" example:"http://localhost:8090/zoom" doc:"Zoom API base (/v2/...)."`
+	ZoomClientID        string `env:"ZOOM_CLIENT_ID" example:"aBcDeFgHiJkLmN" doc:"Zoom OAuth app client id."`
+	ZoomClientSecret    Secret `env:"ZOOM_CLIENT_SECRET" example:"the-client-secret" doc:"Zoom OAuth app client secret."`
+	ZoomOAuthURL        string `env:"ZOOM_OAUTH_URL" envDefault:"https://zoom.us" example:"http://localhost:8090/zoom" doc:"Zoom OAuth base (/oauth/authorize, /oauth/token)."`
+	ZoomBrowserOAuthURL string `env:"ZOOM_BROWSER_OAUTH_URL" example:"http://localhost:8090/zoom" doc:"Browser-facing twin of TETHER_ZOOM_OAUTH_URL (where the authorize page is). Empty means the same."`
+	ZoomAPIURL          string `env:"ZOOM_API_URL" envDefault:"https://api.zoom.us" example:"http://localhost:8090/zoom" doc:"Zoom API base (/v2/...)."`
+
+	LinkSecret     Secret        `env:"LINK_SECRET" example:"(48 random bytes, base64: openssl rand -base64 48)" doc:"Signs connect links (team Salesforce and personal connections). At least 32 characters. Required by serve and all, and by the verbs that print links; changing it voids every link not yet used."`
+	TeamLinkTTL    time.Duration `env:"TEAM_LINK_TTL" envDefault:"30m" example:"1h" doc:"How long a team-level Salesforce connect link works (tether org connect-salesforce)."`
+	ConnectLinkTTL time.Duration `env:"CONNECT_LINK_TTL" envDefault:"168h" example:"72h" doc:"How long a personal connect link works (tether members connect-link)."`
 
 	SMTPURL    Secret        `env:"SMTP_URL" example:"smtp://user:password@localhost:1025" doc:"Mail server for invitations and reconnect reminders: smtp:// (STARTTLS when offered), smtps:// (TLS) or smtp+plain:// (no TLS, for a local mail sink)."`
 	MailFrom   string        `env:"MAIL_FROM" envDefault:"tether <tether@localhost>" example:"Acme Sales <no-reply@acme.example>" doc:"From address of the mail tether sends."`

@@ -50,6 +50,7 @@ func (c Config) Validate() error {
 	for _, f := range []struct{ field, value string }{
 		{"PublicURL", c.PublicURL},
 		{"SalesforceLoginURL", c.SalesforceLoginURL},
+		{"SalesforceSandboxLoginURL", c.SalesforceSandboxLoginURL},
 		{"GoogleAuthURL", c.GoogleAuthURL},
 		{"GoogleTokenURL", c.GoogleTokenURL},
 		{"GoogleAPIURL", c.GoogleAPIURL},
@@ -61,6 +62,25 @@ func (c Config) Validate() error {
 		if u, err := url.Parse(f.value); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			bad(f.field, f.value, "is not an absolute http(s) URL")
 		}
+	}
+	for _, f := range []struct{ field, value string }{
+		{"SalesforceBrowserLoginURL", c.SalesforceBrowserLoginURL},
+		{"SalesforceSandboxBrowserLoginURL", c.SalesforceSandboxBrowserLoginURL},
+		{"MicrosoftBrowserLoginURL", c.MicrosoftBrowserLoginURL},
+		{"ZoomBrowserOAuthURL", c.ZoomBrowserOAuthURL},
+	} {
+		if f.value == "" {
+			continue
+		}
+		if u, err := url.Parse(f.value); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad(f.field, f.value, "is not an absolute http(s) URL")
+		}
+	}
+	if s := c.LinkSecret.Reveal(); s != "" && len(s) < 32 {
+		bad("LinkSecret", s, fmt.Sprintf("is %d characters; at least 32 are needed (generate one with: openssl rand -base64 48)", len(s)))
+	}
+	if c.TeamLinkTTL < time.Minute || c.ConnectLinkTTL < time.Minute {
+		bad("TeamLinkTTL", c.TeamLinkTTL.String()+" / TETHER_CONNECT_LINK_TTL="+c.ConnectLinkTTL.String(), "link lifetimes must be at least 1m")
 	}
 	if c.WorkerConcurrency < 1 || c.WorkerConcurrency > 1000 {
 		bad("WorkerConcurrency", fmt.Sprint(c.WorkerConcurrency), "must be between 1 and 1000")
@@ -113,6 +133,14 @@ func (c Config) RequireRedis(verb string) error {
 		return nil
 	}
 	return fieldError(varOf("RedisURL"), "", fmt.Sprintf("is not set; tether %s needs a durable Redis (only demo and all fall back to an embedded one)", verb))
+}
+
+// RequireLinkSecret returns an error naming TETHER_LINK_SECRET when it is unset.
+func (c Config) RequireLinkSecret(verb string) error {
+	if c.LinkSecret.IsSet() {
+		return nil
+	}
+	return fieldError(varOf("LinkSecret"), "", fmt.Sprintf("is not set; tether %s signs connect links with it (generate one with: openssl rand -base64 48)", verb))
 }
 
 // RequireEncryptionKeys returns an error naming TETHER_ENCRYPTION_KEYS when it is unset.

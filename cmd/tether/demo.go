@@ -128,6 +128,7 @@ func runDemo(ctx context.Context, e env, cfg config.Config, verbose bool) (err e
 	cfg.DatabaseURL = config.Secret("sqlite:" + filepath.Join(tmp, "tether.db"))
 	cfg.EncryptionKeys = config.Secret(keySpec)
 	cfg.AdminPassword = config.Secret(randomPassword())
+	cfg.LinkSecret = config.Secret(randomPassword() + randomPassword())
 	cfg.ShutdownTimeout = 2 * time.Second
 
 	d := deps{cfg: cfg, log: zerolog.Nop(), redis: redisOpt}

@@ -91,7 +91,8 @@ func newServeCmd(e env) *cobra.Command {
   /v1/...       the admin JSON API (imports, permission audits), behind TETHER_API_TOKEN
                 (Authorization: Bearer) or the admin user and password
   /join/{token} invitation links, and the Salesforce connect callback
-Needs TETHER_REDIS_URL, TETHER_ENCRYPTION_KEYS and a migrated database.`,
+  /connect/{token}, /oauth/callback/{provider}  connect links (team Salesforce, personal)
+Needs TETHER_REDIS_URL, TETHER_ENCRYPTION_KEYS, TETHER_LINK_SECRET and a migrated database.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
@@ -99,7 +100,7 @@ Needs TETHER_REDIS_URL, TETHER_ENCRYPTION_KEYS and a migrated database.`,
 			if err != nil {
 				return err
 			}
-			if err := firstErr(cfg.RequireRedis("serve"), cfg.RequireEncryptionKeys("serve")); err != nil {
+			if err := firstErr(cfg.RequireRedis("serve"), cfg.RequireEncryptionKeys("serve"), cfg.RequireLinkSecret("serve")); err != nil {
 				return err
 			}
 			d, cleanup, err := buildDeps(ctx, e, cfg, depsOptions{store: true, keyring: true, queueMetrics: true})
@@ -118,7 +119,7 @@ func newAllCmd(e env) *cobra.Command {
 		Short: "Run worker, scheduler and serve in one process (one machine)",
 		Long: `Runs the worker, the scheduler and the HTTP server in one process and applies pending
 migrations on start. Without TETHER_REDIS_URL it uses an embedded in-memory Redis and warns
-that queued tasks do not survive a restart. Needs TETHER_ENCRYPTION_KEYS.`,
+that queued tasks do not survive a restart. Needs TETHER_ENCRYPTION_KEYS and TETHER_LINK_SECRET.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
@@ -126,7 +127,7 @@ that queued tasks do not survive a restart. Needs TETHER_ENCRYPTION_KEYS.`,
 			if err != nil {
 				return err
 			}
-			if err := cfg.RequireEncryptionKeys("all"); err != nil {
+			if err := firstErr(cfg.RequireEncryptionKeys("all"), cfg.RequireLinkSecret("all")); err != nil {
 				return err
 			}
 			d, cleanup, err := buildDeps(ctx, e, cfg, depsOptions{store: true, migrate: true, keyring: true, queueMetrics: true, embeddedRedis: true})

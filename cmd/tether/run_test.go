@@ -24,6 +24,9 @@ import (
 
 const testKeys = "k1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
 
+// testLinkSecret signs connect links in tests.
+const testLinkSecret = "test-link-secret-0123456789abcdefghijklmnop"
+
 // result is what one in-process run of the program produced.
 type result struct {
 	err    error
@@ -181,6 +184,9 @@ func TestProcessesRefuseToStartWithoutWhatTheyNeed(t *testing.T) {
 		{[]string{"serve"}, nil, "TETHER_REDIS_URL: is not set; tether serve"},
 		{[]string{"worker"}, map[string]string{"TETHER_REDIS_URL": "redis://127.0.0.1:6379/2"}, "TETHER_ENCRYPTION_KEYS: is not set"},
 		{[]string{"all"}, nil, "TETHER_ENCRYPTION_KEYS: is not set"},
+		{[]string{"all"}, map[string]string{"TETHER_ENCRYPTION_KEYS": testKeys}, "TETHER_LINK_SECRET: is not set; tether all signs connect links"},
+		{[]string{"serve"}, map[string]string{"TETHER_REDIS_URL": "redis://127.0.0.1:6379/2", "TETHER_ENCRYPTION_KEYS": testKeys},
+			"TETHER_LINK_SECRET: is not set; tether serve signs connect links"},
 		{[]string{"worker"}, map[string]string{"TETHER_SHUTDOWN_TIMEOUT": "soon"}, `TETHER_SHUTDOWN_TIMEOUT: "soon" is not a duration`},
 		{[]string{"worker", "--concurrency", "many"}, nil, `TETHER_WORKER_CONCURRENCY: "many" is not a whole number; example: TETHER_WORKER_CONCURRENCY=20`},
 	}
@@ -197,6 +203,7 @@ func TestWorkerRefusesUnmigratedDatabase(t *testing.T) {
 	env := map[string]string{
 		"TETHER_REDIS_URL":       redistest.URL(opt),
 		"TETHER_ENCRYPTION_KEYS": testKeys,
+		"TETHER_LINK_SECRET":     testLinkSecret,
 		"TETHER_DATABASE_URL":    "sqlite:" + filepath.Join(t.TempDir(), "new.db"),
 	}
 	res := runTether(t, context.Background(), env, "worker", "--metrics-addr", "off")
@@ -217,6 +224,7 @@ func TestServe(t *testing.T) {
 		"TETHER_REDIS_URL":       redistest.URL(opt),
 		"TETHER_DATABASE_URL":    db,
 		"TETHER_ENCRYPTION_KEYS": testKeys,
+		"TETHER_LINK_SECRET":     testLinkSecret,
 		"TETHER_ADMIN_PASSWORD":  "pw-for-test",
 		"TETHER_HTTP_ADDR":       "127.0.0.1:0",
 	}
@@ -263,6 +271,7 @@ func TestAllRunsThePruneEndToEnd(t *testing.T) {
 		"TETHER_REDIS_URL":       redistest.URL(opt),
 		"TETHER_DATABASE_URL":    "sqlite:" + filepath.Join(t.TempDir(), "tether.db"),
 		"TETHER_ENCRYPTION_KEYS": testKeys,
+		"TETHER_LINK_SECRET":     testLinkSecret,
 		"TETHER_HTTP_ADDR":       "127.0.0.1:0",
 		"TETHER_PRUNE_SCHEDULE":  "*/5 * * * *",
 	}
@@ -364,6 +373,7 @@ func TestAllWithoutRedisWarnsAndServes(t *testing.T) {
 	env := map[string]string{
 		"TETHER_DATABASE_URL":    "sqlite:" + filepath.Join(t.TempDir(), "tether.db"),
 		"TETHER_ENCRYPTION_KEYS": testKeys,
+		"TETHER_LINK_SECRET":     testLinkSecret,
 		"TETHER_HTTP_ADDR":       "127.0.0.1:0",
 	}
 	logs, stop := start(t, env, "all")

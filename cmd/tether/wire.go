@@ -192,6 +192,14 @@ func runHTTP(ctx context.Context, d deps, o serveOptions) error {
 		}
 		defer closeImports.Close()
 		p.Imports = parts.starter(client, d.log.With().Str("component", "imports").Logger())
+		flow, links, closeFlow, err := connectFlow(d, client)
+		if err != nil {
+			return err
+		}
+		defer closeFlow.Close()
+		p.ConnectLinks = links
+		p.Connect = api.NewConnect(api.ConnectParams{Flow: flow, Logger: d.log.With().Str("component", "connect").Logger(),
+			SecureCookie: strings.HasPrefix(d.cfg.PublicURL, "https://")})
 	}
 	if o.monitoring && d.store != nil {
 		svc, err := orgs.New(orgs.Config{Store: d.store})

@@ -22,6 +22,8 @@ type AuthCodeRequest struct {
 	CodeChallenge string
 	// LoginHint pre-fills the provider's login form; empty means none.
 	LoginHint string
+	// Extra are further query parameters (Google's access_type=offline, prompt=consent).
+	Extra map[string]string
 }
 
 // AuthCodeURL returns the URL to send the browser to.
@@ -34,6 +36,9 @@ func AuthCodeURL(r AuthCodeRequest) string {
 	}
 	if r.LoginHint != "" {
 		opts = append(opts, oauth2.SetAuthURLParam("login_hint", r.LoginHint))
+	}
+	for k, v := range r.Extra {
+		opts = append(opts, oauth2.SetAuthURLParam(k, v))
 	}
 	return conf.AuthCodeURL(r.State, opts...)
 }
@@ -51,6 +56,15 @@ func (c *Client) Exchange(ctx context.Context, provider, code, verifier, redirec
 	p, err := c.provider("exchange", provider)
 	if err != nil {
 		return TokenSet{}, err
+	}
+	return c.ExchangeWith(ctx, p, code, verifier, redirectURI)
+}
+
+// ExchangeWith is Exchange at a provider entry that is not in the registry: a Salesforce
+// org's own login host (production or sandbox), for one.
+func (c *Client) ExchangeWith(ctx context.Context, p Provider, code, verifier, redirectURI string) (TokenSet, error) {
+	if err := p.Validate(); err != nil {
+		return TokenSet{}, &Error{Provider: p.Name, Op: "exchange", Class: ClassMisconfigured, Description: err.Error()}
 	}
 	if code == "" {
 		return TokenSet{}, &Error{Provider: p.Name, Op: "exchange", Class: ClassNeedsReconnect,

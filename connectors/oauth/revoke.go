@@ -24,6 +24,11 @@ func (c *Client) Revoke(ctx context.Context, provider, token string) error {
 	if err != nil {
 		return err
 	}
+	return c.RevokeWith(ctx, p, token)
+}
+
+// RevokeWith is Revoke at a provider entry that is not in the registry (see ExchangeWith).
+func (c *Client) RevokeWith(ctx context.Context, p Provider, token string) error {
 	if p.RevokeURL == "" {
 		return ErrRevokeUnsupported
 	}

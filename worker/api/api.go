@@ -23,6 +23,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/rs/zerolog"
+
+	"tether/sync/connect"
 )
 
 // Check is one dependency /readyz pings.
@@ -44,6 +46,12 @@ type Params struct {
 	// Join serves GET /join/{token} and GET /oauth/salesforce/callback (NewJoin). Nil:
 	// those routes answer 404.
 	Join http.Handler
+	// Connect serves the connect pages (NewConnect): GET and POST /connect/{token}, GET
+	// /oauth/callback/{provider}. Nil: 404.
+	Connect http.Handler
+	// ConnectLinks issues connect links for POST /v1/orgs/{org}/connect-links and POST
+	// /v1/orgs/{org}/members/{member}/connect-links. Nil: 404.
+	ConnectLinks *connect.Links
 	// Imports serves the invite import API (POST /v1/orgs/{org}/imports, GET
 	// /v1/orgs/{org}/imports/{id}) behind the admin credentials. Nil: 404.
 	Imports Imports

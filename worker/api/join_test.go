@@ -108,7 +108,7 @@ func (b *joinBundle) invite(t *testing.T, email string, src directory.InviteSour
 	return inv, tok.Plain
 }
 
-func browser(t *testing.T) *http.Client {
+func browser(t testing.TB) *http.Client {
 	jar, err := cookiejar.New(nil)
 	if err != nil {
 		t.Fatal(err)
@@ -158,7 +158,7 @@ func (b *joinBundle) join(t *testing.T, c *http.Client, token, login string) (in
 	return resp.StatusCode, readAll(t, resp)
 }
 
-func readAll(t *testing.T, resp *http.Response) string {
+func readAll(t testing.TB, resp *http.Response) string {
 	t.Helper()
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)

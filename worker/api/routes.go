@@ -16,6 +16,15 @@ func (s *Server) routes() {
 		s.mux.Handle("POST /join/{token}", s.p.Join)
 		s.mux.Handle("GET /oauth/salesforce/callback", s.p.Join)
 	}
+	if s.p.Connect != nil {
+		s.mux.Handle("GET /connect/{token}", s.p.Connect)
+		s.mux.Handle("POST /connect/{token}", s.p.Connect)
+		s.mux.Handle("GET /oauth/callback/{provider}", s.p.Connect)
+	}
+	if s.p.ConnectLinks != nil {
+		s.mux.Handle("POST /v1/orgs/{org}/connect-links", s.requireAPIAdmin(s.handleConnectLink(false)))
+		s.mux.Handle("POST /v1/orgs/{org}/members/{member}/connect-links", s.requireAPIAdmin(s.handleConnectLink(true)))
+	}
 	if pa := s.p.PermissionAudits; pa.Store != nil && pa.Queue != nil {
 		s.mux.Handle("POST /v1/orgs/{org}/permission-audits", s.requireAPIAdmin(s.handleAuditPermissions()))
 		s.mux.Handle("GET /v1/orgs/{org}/permission-audits/latest", s.requireAPIAdmin(s.handleLatestPermissionAudit()))

@@ -1,0 +1,110 @@
+package main
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
+
+	"tether/config"
+	"tether/connectors/oauth"
+	"tether/jobs"
+	"tether/sync/connect"
+	"tether/sync/directory"
+	"tether/worker/api"
+	"tether/worker/redisconnect"
+)
+
+// connectLinks is the one producer of connect links (CLI, HTTP API, demo, Join).
+func connectLinks(d deps) (*connect.Links, error) {
+	if d.store == nil {
+		return nil, errors.New("connect links need the store")
+	}
+	if err := d.cfg.RequireLinkSecret("connect links"); err != nil {
+		return nil, err
+	}
+	return connect.NewLinks(connect.LinksParams{Store: d.store, Secret: []byte(d.cfg.LinkSecret.Reveal()),
+		BaseURL: d.cfg.PublicURL, TeamTTL: d.cfg.TeamLinkTTL, PersonalTTL: d.cfg.ConnectLinkTTL})
+}
+
+// connectProviders is the connect flow's view of every provider: browser-facing
+// authorize hosts, server-side token hosts, identity endpoints.
+func connectProviders(cfg config.Config, oc *oauth.Client) *oauth.Connector {
+	trim := func(s string) string { return strings.TrimRight(s, "/") }
+	msBrowser := trim(cmp.Or(cfg.MicrosoftBrowserLoginURL, cfg.MicrosoftLoginURL))
+	zoomBrowser := trim(cmp.Or(cfg.ZoomBrowserOAuthURL, cfg.ZoomOAuthURL))
+	return &oauth.Connector{
+		Client:     oc,
+		Salesforce: oauth.App{ClientID: cfg.SalesforceClientID, ClientSecret: cfg.SalesforceClientSecret.Reveal()},
+		SalesforceBrowserLogin: map[string]string{
+			trim(cfg.SalesforceLoginURL):        trim(cfg.SalesforceBrowserLoginURL),
+			trim(cfg.SalesforceSandboxLoginURL): trim(cfg.SalesforceSandboxBrowserLoginURL),
+		},
+		Google: oauth.App{ClientID: cfg.GoogleClientID, ClientSecret: cfg.GoogleClientSecret.Reveal(),
+			AuthorizeURL: cfg.GoogleAuthURL, TokenURL: cfg.GoogleTokenURL, APIURL: cfg.GoogleAPIURL},
+		Microsoft: oauth.App{ClientID: cfg.MicrosoftClientID, ClientSecret: cfg.MicrosoftClientSecret.Reveal(),
+			AuthorizeURL: msBrowser + "/oauth2/v2.0/authorize", TokenURL: trim(cfg.MicrosoftLoginURL) + "/oauth2/v2.0/token",
+			APIURL: cfg.MicrosoftGraphURL},
+		Zoom: oauth.App{ClientID: cfg.ZoomClientID, ClientSecret: cfg.ZoomClientSecret.Reveal(),
+			AuthorizeURL: zoomBrowser + "/oauth/authorize", TokenURL: trim(cfg.ZoomOAuthURL) + "/oauth/token",
+			APIURL: cfg.ZoomAPIURL},
+	}
+}
+
+// salesforceLogin picks an org's Salesforce login host.
+func salesforceLogin(cfg config.Config) func(directory.Org) string {
+	return func(directory.Org) string { return cfg.SalesforceLoginURL }
+}
+
+// auditQueue queues a permission audit the way POST /v1/orgs/{org}/permission-audits
+// does; one already queued is enough.
+type auditQueue struct{ q api.TaskEnqueuer }
+
+func (a auditQueue) QueueAudit(ctx context.Context, orgID string) error {
+	t, err := jobs.NewAuditPermissionsTask(orgID)
+	if err != nil {
+		return err
+	}
+	if _, err := a.q.EnqueueContext(ctx, t); err != nil && !errors.Is(err, asynq.ErrDuplicateTask) {
+		return fmt.Errorf("queue permission audit of org %s: %w", orgID, err)
+	}
+	return nil
+}
+
+// connectFlow builds the browser side of the connect flow for tether serve: the links,
+// Redis-kept state, every provider, the vault, and the audit queue. Close the closer when
+// the server stops.
+func connectFlow(d deps, queue api.TaskEnqueuer) (*connect.Flow, *connect.Links, io.Closer, error) {
+	if d.store == nil || d.keyring == nil {
+		return nil, nil, nil, errors.New("the connect flow needs the store and the key ring")
+	}
+	links, err := connectLinks(d)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	oc, err := oauth.New(oauth.Config{})
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	rdb := d.redis.MakeRedisClient().(redis.UniversalClient)
+	flow, err := connect.NewFlow(connect.FlowParams{
+		Links:              links,
+		Store:              d.store,
+		Sessions:           redisconnect.New(rdb, "tether:connect:"),
+		Providers:          connectProviders(d.cfg, oc),
+		Vault:              d.keyring,
+		Audits:             auditQueue{queue},
+		BaseURL:            d.cfg.PublicURL,
+		SalesforceLoginURL: salesforceLogin(d.cfg),
+	})
+	if err != nil {
+		_ = rdb.Close()
+		return nil, nil, nil, err
+	}
+	return flow, links, rdb, nil
+}

@@ -1,0 +1,418 @@
+package api_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"html"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+
+	"tether/connectors/oauth"
+	"tether/connectors/sandbox"
+	"tether/connectors/sandbox/sfdc"
+	"tether/jobs"
+	"tether/sync/connect"
+	"tether/sync/connections"
+	"tether/sync/directory"
+	"tether/sync/store"
+	"tether/sync/store/storetest"
+	"tether/sync/vault"
+	"tether/worker/api"
+	"tether/worker/redisconnect"
+	"tether/worker/redistest"
+)
+
+const connectToken = "connect-test-api-token-0123456789abcdef"
+
+// connectBundle is tether serve's connect routes on a real HTTP server, the sandbox of
+// every provider on another (consent pages shown, as to a person), a store, real Redis for
+// the flow's state and the audit queue, an org with an admin and a rep.
+type connectBundle struct {
+	st        *store.Store
+	sb        *sandbox.Sandbox
+	sbURL     string
+	keys      *vault.Keyring
+	tether    string
+	inspector *asynq.Inspector
+	org       directory.Org
+	rep       directory.Membership
+	repEmail  string
+	sfOrg     string
+	sfRep     sfdc.User // the rep's own Salesforce user
+	sfOther   sfdc.User // another user of the same Salesforce org
+	sfAdmin   sfdc.User // the team-level integration user
+	secret    []byte
+}
+
+func setupConnect(t testing.TB, st *store.Store, redisDB int) *connectBundle {
+	t.Helper()
+	ctx := t.Context()
+	sb := sandbox.New(sandbox.Options{})
+	sbSrv := httptest.NewServer(sb)
+	t.Cleanup(func() { sb.Close(); sbSrv.Close() })
+	sfOrg, err := sb.Salesforce().AddOrg(sfdc.GenerateOrg(21, 12))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var active []sfdc.User
+	for _, id := range sb.Salesforce().Users(sfOrg) {
+		if u, ok := sb.Salesforce().User(id); ok && u.IsActive && u.UserType == "Standard" {
+			active = append(active, u)
+		}
+	}
+	if len(active) < 3 {
+		t.Fatalf("generated org has %d active standard users", len(active))
+	}
+	keys, _, err := vault.GenerateKeyring("k1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	redisOpt, rdb := redistest.Client(t, redisDB)
+	queue := asynq.NewClient(redisOpt)
+	inspector := asynq.NewInspector(redisOpt)
+	t.Cleanup(func() { _ = queue.Close(); _ = inspector.Close() })
+
+	var handler http.Handler
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handler.ServeHTTP(w, r) }))
+	t.Cleanup(srv.Close)
+	secret := []byte("connect-test-secret-0123456789abcdefghij")
+	links, err := connect.NewLinks(connect.LinksParams{Store: st, Secret: secret, BaseURL: srv.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	oc, err := oauth.New(oauth.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := sbSrv.URL
+	flow, err := connect.NewFlow(connect.FlowParams{
+		Links:    links,
+		Store:    st,
+		Sessions: redisconnect.New(rdb, "tether:connect:"),
+		Providers: &oauth.Connector{Client: oc,
+			Salesforce: oauth.App{ClientID: sandbox.DefaultSalesforceClientID, ClientSecret: sandbox.DefaultSalesforceClientSecret},
+			Google: oauth.App{ClientID: sandbox.DefaultGoogleClientID, ClientSecret: sandbox.DefaultGoogleClientSecret,
+				AuthorizeURL: b + "/google/o/oauth2/v2/auth", TokenURL: b + "/google/token", APIURL: b + "/google"},
+			Microsoft: oauth.App{ClientID: sandbox.DefaultMicrosoftClientID, ClientSecret: sandbox.DefaultMicrosoftClientSecret,
+				AuthorizeURL: b + "/microsoft/organizations/oauth2/v2.0/authorize", TokenURL: b + "/microsoft/organizations/oauth2/v2.0/token",
+				APIURL: b + "/microsoft"},
+			Zoom: oauth.App{ClientID: sandbox.DefaultZoomClientID, ClientSecret: sandbox.DefaultZoomClientSecret,
+				AuthorizeURL: b + "/zoom/oauth/authorize", TokenURL: b + "/zoom/oauth/token", APIURL: b + "/zoom"},
+		},
+		Vault:              keys,
+		Audits:             auditQueueFor{queue},
+		SalesforceLoginURL: func(directory.Org) string { return b + "/salesforce" },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	server, err := api.New(api.Params{Gatherer: prometheus.NewRegistry(), APIToken: connectToken, ConnectLinks: links,
+		Connect: api.NewConnect(api.ConnectParams{Flow: flow, Logger: zerolog.Nop()})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	handler = server
+
+	org, err := st.CreateOrg(ctx, directory.Org{Name: "Acme"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The rep's email is the sandbox's default Google, Microsoft and Zoom account.
+	repEmail := "ada@example.com"
+	u, err := st.CreateUser(ctx, directory.User{Email: repEmail, Name: "Ada"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := st.CreateMembership(ctx, org.ID, directory.Membership{UserID: u.ID, Role: directory.RoleChat,
+		Status: directory.MembershipActive, SalesforceUserID: active[0].ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &connectBundle{st: st, sb: sb, sbURL: b, keys: keys, tether: srv.URL, inspector: inspector, org: org, rep: rep,
+		repEmail: repEmail, sfOrg: sfOrg, sfRep: active[0], sfOther: active[1], sfAdmin: active[2], secret: secret}
+}
+
+// auditQueueFor is the audit producer cmd/tether wires: the task POST
+// /v1/orgs/{org}/permission-audits queues.
+type auditQueueFor struct{ c *asynq.Client }
+
+func (q auditQueueFor) QueueAudit(ctx context.Context, orgID string) error {
+	task, err := jobs.NewAuditPermissionsTask(orgID)
+	if err != nil {
+		return err
+	}
+	_, err = q.c.EnqueueContext(ctx, task)
+	return err
+}
+
+// link asks tether's HTTP API for a connect link: the team link when kind is
+// salesforce_team, else the rep's link of kind.
+func (b *connectBundle) link(t testing.TB, kind connections.Kind) string {
+	t.Helper()
+	path, body := "/v1/orgs/"+b.org.ID+"/connect-links", ""
+	if kind != connections.KindSalesforceTeam {
+		path = "/v1/orgs/" + b.org.ID + "/members/" + b.rep.ID + "/connect-links"
+		body = `{"kind":"` + string(kind) + `"}`
+	}
+	status, out := b.api(t, path, body)
+	if status != http.StatusCreated {
+		t.Fatalf("POST %s: %d %s", path, status, out)
+	}
+	var l api.ConnectLinkJSON
+	if err := json.Unmarshal([]byte(out), &l); err != nil || l.URL == "" || l.Kind != string(kind) {
+		t.Fatalf("link answer %s: %v", out, err)
+	}
+	return l.URL
+}
+
+func (b *connectBundle) api(t testing.TB, path, body string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, b.tether+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+connectToken)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, readAll(t, resp)
+}
+
+var formAction = regexp.MustCompile(`<form method="post" action="([^"]*)">`)
+
+// consent is what a person does on the sandbox's consent page.
+type consent struct {
+	login    string
+	decision string   // allow (default) or deny
+	untick   []string // Google scopes to leave unticked
+}
+
+// connectVia opens linkURL in c, presses the button, and on the provider's consent page
+// does what cs says. It returns the final status and page, and the authorize URL seen.
+func (b *connectBundle) connectVia(t testing.TB, c *http.Client, linkURL string, cs consent) (int, string, *url.URL) {
+	t.Helper()
+	resp, err := c.Get(linkURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := readAll(t, resp)
+	m := formAction.FindStringSubmatch(page)
+	if resp.StatusCode != http.StatusOK || m == nil {
+		return resp.StatusCode, page, nil
+	}
+	resp, err = c.PostForm(b.tether+html.UnescapeString(m[1]), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page = readAll(t, resp)
+	authz := resp.Request.URL
+	if !strings.HasPrefix(authz.String(), b.sbURL) {
+		return resp.StatusCode, page, nil
+	}
+	form := url.Values{"login": {cs.login}, "decision": {cmpOr(cs.decision, "allow")}}
+	for _, h := range hiddenInput.FindAllStringSubmatch(page, -1) {
+		form.Add(html.UnescapeString(h[1]), html.UnescapeString(h[2]))
+	}
+	if strings.Contains(page, `name="consent_form"`) {
+		form.Set("consent_form", "1")
+		for _, s := range googleConsentScopes.FindAllStringSubmatch(page, -1) {
+			if !contains(cs.untick, html.UnescapeString(s[1])) {
+				form.Add("grant_scope", html.UnescapeString(s[1]))
+			}
+		}
+	}
+	resp, err = c.PostForm(authz.String(), form)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, readAll(t, resp), authz
+}
+
+var googleConsentScopes = regexp.MustCompile(`name="grant_scope" value="([^"]*)"`)
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+func contains(ss []string, s string) bool {
+	for _, x := range ss {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// conn returns the rep's (or the org's) connection of kind, or fails.
+func (b *connectBundle) conn(t testing.TB, kind connections.Kind) connections.Connection {
+	t.Helper()
+	owner := b.rep.ID
+	if kind.OrgLevel() {
+		owner = ""
+	}
+	c, err := b.st.FindConnection(t.Context(), b.org.ID, owner, kind)
+	if err != nil {
+		t.Fatalf("%s connection: %v", kind, err)
+	}
+	return c
+}
+
+// noConnections fails if the org has any connection with tokens.
+func (b *connectBundle) noConnections(t testing.TB) {
+	t.Helper()
+	cs, err := b.st.ListConnections(t.Context(), b.org.ID, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cs {
+		if len(c.AccessTokenEnc) > 0 || len(c.RefreshTokenEnc) > 0 || c.State == connections.StateHealthy {
+			t.Fatalf("connection %s (%s) was stored: state %s", c.ID, c.Kind, c.State)
+		}
+	}
+}
+
+// liveGrants counts the sandbox's live grants of provider, through its admin API.
+func (b *connectBundle) liveGrants(t testing.TB, provider sandbox.Provider) int {
+	t.Helper()
+	resp, err := http.Get(b.sbURL + "/admin/grants")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var gs []sandbox.GrantInfo
+	if err := json.Unmarshal([]byte(readAll(t, resp)), &gs); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, g := range gs {
+		if g.Provider == provider && g.Live {
+			n++
+		}
+	}
+	return n
+}
+
+// fault injects f through the sandbox's admin API.
+func (b *connectBundle) fault(t testing.TB, f sandbox.Fault) {
+	t.Helper()
+	body, _ := json.Marshal(f)
+	resp, err := http.Post(b.sbURL+"/admin/faults", "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out := readAll(t, resp); resp.StatusCode != http.StatusOK {
+		t.Fatalf("add fault: %d %s", resp.StatusCode, out)
+	}
+}
+
+// healthy checks what a successful connect must leave: state healthy, tokens sealed with
+// the row id (and not openable with another id), the account recorded, next refresh set.
+func (b *connectBundle) healthy(t testing.TB, c connections.Connection, account string) {
+	t.Helper()
+	if c.State != connections.StateHealthy {
+		t.Fatalf("%s connection state %s", c.Kind, c.State)
+	}
+	rt, err := b.keys.OpenToken(c.RefreshTokenEnc, c.ID)
+	if err != nil || rt.IsZero() {
+		t.Fatalf("%s refresh token does not open with its row id: %v", c.Kind, err)
+	}
+	if _, err := b.keys.OpenToken(c.RefreshTokenEnc, b.org.ID); err == nil {
+		t.Fatalf("%s refresh token opens with another id", c.Kind)
+	}
+	if at, err := b.keys.OpenToken(c.AccessTokenEnc, c.ID); err != nil || at.IsZero() {
+		t.Fatalf("%s access token: %v", c.Kind, err)
+	}
+	if c.ProviderAccountID != account {
+		t.Fatalf("%s account %q, want %q", c.Kind, c.ProviderAccountID, account)
+	}
+	if c.NextRefreshAt.IsZero() || !c.NextRefreshAt.After(time.Now()) {
+		t.Fatalf("%s next refresh %v", c.Kind, c.NextRefreshAt)
+	}
+	if !c.ExpiresAt.IsZero() && !c.NextRefreshAt.Before(c.ExpiresAt) {
+		t.Fatalf("%s next refresh %v is not before expiry %v", c.Kind, c.NextRefreshAt, c.ExpiresAt)
+	}
+}
+
+func TestConnectEveryKindOverHTTP(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		b := setupConnect(t, st, 7)
+		ms := sandbox.DefaultUsers()[1]
+		for _, tc := range []struct {
+			kind    connections.Kind
+			login   string
+			account string
+		}{
+			{connections.KindSalesforceTeam, b.sfAdmin.Username, b.sfAdmin.ID},
+			{connections.KindSalesforce, b.sfRep.Username, b.sfRep.ID},
+			{connections.KindGoogleCalendar, b.repEmail, sandbox.DefaultUsers()[0].ID},
+			{connections.KindMicrosoftCalendar, b.repEmail, ms.ID},
+			{connections.KindZoom, b.repEmail, sandbox.DefaultUsers()[2].ID},
+		} {
+			link := b.link(t, tc.kind)
+			c := browser(t)
+			// A GET (a mail scanner) spends nothing: the page shows twice.
+			for range 2 {
+				resp, err := c.Get(link)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if page := readAll(t, resp); resp.StatusCode != http.StatusOK || !strings.Contains(page, "<form method=\"post\"") {
+					t.Fatalf("%s: GET link: %d %s", tc.kind, resp.StatusCode, page)
+				}
+			}
+			status, page, authz := b.connectVia(t, c, link, consent{login: tc.login})
+			if status != http.StatusOK || !strings.Contains(page, "connected") {
+				t.Fatalf("%s: %d %s", tc.kind, status, page)
+			}
+			q := authz.Query()
+			if q.Get("code_challenge_method") != "S256" || len(q.Get("code_challenge")) != 43 || q.Get("state") == "" ||
+				q.Get("redirect_uri") != b.tether+"/oauth/callback/"+connect.ProviderOf(tc.kind) {
+				t.Fatalf("%s: authorize request %s", tc.kind, authz)
+			}
+			conn := b.conn(t, tc.kind)
+			b.healthy(t, conn, tc.account)
+			if tc.kind.OrgLevel() {
+				if conn.ProviderOrgID == "" || !directory.SameSalesforceID(conn.ProviderOrgID, b.sfAdmin.OrgID) {
+					t.Fatalf("team connection org %q, want %q", conn.ProviderOrgID, b.sfAdmin.OrgID)
+				}
+				tasks, err := b.inspector.ListPendingTasks(jobs.QueueDefault)
+				if err != nil || len(tasks) != 1 || tasks[0].Type != jobs.TypeAuditPermissions {
+					t.Fatalf("audit queued on team connect: %v, %v", tasks, err)
+				}
+			}
+			// Single use: the link now shows the used page and changes nothing.
+			if status, page, _ := b.connectVia(t, browser(t), link, consent{login: tc.login}); status != http.StatusGone ||
+				!strings.Contains(page, "already used") {
+				t.Fatalf("%s: second use: %d %s", tc.kind, status, page)
+			}
+		}
+		// One Microsoft consent serves Teams too: a Teams link fills the same row.
+		before := b.conn(t, connections.KindMicrosoftCalendar)
+		status, page, _ := b.connectVia(t, browser(t), b.link(t, connections.KindTeams), consent{login: b.repEmail})
+		if status != http.StatusOK || !strings.Contains(page, "microsoft calendar and teams") {
+			t.Fatalf("teams: %d %s", status, page)
+		}
+		after := b.conn(t, connections.KindMicrosoftCalendar)
+		if after.ID != before.ID || after.Version <= before.Version || !connections.Serves(after, connections.KindTeams) {
+			t.Fatalf("teams connect did not reuse the Microsoft row: before %s v%d, after %s v%d", before.ID, before.Version, after.ID, after.Version)
+		}
+		if _, err := st.FindConnection(t.Context(), b.org.ID, b.rep.ID, connections.KindTeams); err == nil {
+			t.Fatal("a second Microsoft row exists: two rows would share one refresh token")
+		}
+	})
+}
