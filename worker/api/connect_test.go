@@ -416,3 +416,286 @@ func TestConnectEveryKindOverHTTP(t *testing.T) {
 		}
 	})
 }
+
+// Every way a connect can go wrong shows its own page and changes nothing.
+func TestConnectFailuresChangeNothing(t *testing.T) {
+	t.Parallel()
+	b := setupConnect(t, storetest.SQLite(t), 8)
+	ctx := t.Context()
+
+	t.Run("tampered link", func(t *testing.T) {
+		link := b.link(t, connections.KindGoogleCalendar)
+		i := strings.LastIndex(link, "/") + 5
+		flip := "A"
+		if link[i] == 'A' {
+			flip = "B"
+		}
+		status, page, _ := b.connectVia(t, browser(t), link[:i]+flip+link[i+1:], consent{login: b.repEmail})
+		if status != http.StatusNotFound || !strings.Contains(page, "This link is not valid") {
+			t.Fatalf("%d %s", status, page)
+		}
+		// A link for another org, signed with another secret, is refused the same way.
+		other, err := connect.NewLinks(connect.LinksParams{Store: b.st, Secret: []byte("another-secret-0123456789abcdefghijklmno"), BaseURL: b.tether})
+		if err != nil {
+			t.Fatal(err)
+		}
+		l, err := other.Issue(ctx, connect.IssueRequest{OrgID: b.org.ID, MembershipID: b.rep.ID, Kind: connections.KindGoogleCalendar})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if status, _, _ := b.connectVia(t, browser(t), l.URL, consent{login: b.repEmail}); status != http.StatusNotFound {
+			t.Fatalf("foreign-signed link: %d", status)
+		}
+		b.noConnections(t)
+	})
+
+	t.Run("expired link", func(t *testing.T) {
+		past, err := connect.NewLinks(connect.LinksParams{Store: b.st, Secret: b.secret, BaseURL: b.tether,
+			Now: func() time.Time { return time.Now().Add(-8 * 24 * time.Hour) }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		l, err := past.Issue(ctx, connect.IssueRequest{OrgID: b.org.ID, MembershipID: b.rep.ID, Kind: connections.KindZoom})
+		if err != nil {
+			t.Fatal(err)
+		}
+		status, page, _ := b.connectVia(t, browser(t), l.URL, consent{login: b.repEmail})
+		if status != http.StatusGone || !strings.Contains(page, "expired") {
+			t.Fatalf("%d %s", status, page)
+		}
+		// Pressing the button of a stale page is refused too.
+		resp, err := browser(t).PostForm(l.URL, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if page := readAll(t, resp); resp.StatusCode != http.StatusGone {
+			t.Fatalf("POST expired link: %d %s", resp.StatusCode, page)
+		}
+		b.noConnections(t)
+	})
+
+	t.Run("consent denied", func(t *testing.T) {
+		link := b.link(t, connections.KindMicrosoftCalendar)
+		status, page, _ := b.connectVia(t, browser(t), link, consent{login: b.repEmail, decision: "deny"})
+		if status != http.StatusForbidden || !strings.Contains(page, "Access was not allowed") {
+			t.Fatalf("%d %s", status, page)
+		}
+		if strings.Contains(page, "AADSTS") || strings.Contains(page, "declined") {
+			t.Fatalf("the provider's error_description is shown: %s", page)
+		}
+		b.noConnections(t)
+		// Nothing was spent: the same link still works.
+		if status, _, _ := b.connectVia(t, browser(t), link, consent{login: b.repEmail}); status != http.StatusOK {
+			t.Fatalf("link after a denial: %d", status)
+		}
+		clearConnections(t, b)
+	})
+
+	t.Run("state mismatch and missing cookie", func(t *testing.T) {
+		link := b.link(t, connections.KindGoogleCalendar)
+		// A callback with a state tether never made.
+		resp, err := browser(t).Get(b.tether + "/oauth/callback/google?state=forged&code=4/0Aforged")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if page := readAll(t, resp); resp.StatusCode != http.StatusBadRequest || !strings.Contains(page, "could not be matched") {
+			t.Fatalf("forged state: %d %s", resp.StatusCode, page)
+		}
+		// A real flow whose callback arrives in another browser (no cookie): an attacker
+		// finishing their flow in the victim's session, or a victim's callback replayed.
+		a, cb := browser(t), ""
+		a.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+			if strings.HasPrefix(req.URL.String(), b.tether+"/oauth/callback/") {
+				cb = req.URL.String()
+				return http.ErrUseLastResponse
+			}
+			return nil
+		}
+		_, _, _ = b.connectVia(t, a, link, consent{login: b.repEmail})
+		if cb == "" {
+			t.Fatal("the provider did not redirect to the callback")
+		}
+		resp, err = browser(t).Get(cb)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if page := readAll(t, resp); resp.StatusCode != http.StatusBadRequest || !strings.Contains(page, "could not be matched") {
+			t.Fatalf("callback without cookie: %d %s", resp.StatusCode, page)
+		}
+		// The same callback on the wrong provider's path, with the right cookie: refused.
+		wrong := strings.Replace(cb, "/oauth/callback/google", "/oauth/callback/zoom", 1)
+		req, _ := http.NewRequest(http.MethodGet, wrong, nil)
+		for _, c := range a.Jar.Cookies(mustURL(t, b.tether+"/oauth/callback/google")) {
+			req.AddCookie(c)
+		}
+		resp, err = http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if page := readAll(t, resp); resp.StatusCode != http.StatusBadRequest {
+			t.Fatalf("callback on another provider's path: %d %s", resp.StatusCode, page)
+		}
+		b.noConnections(t)
+	})
+
+	t.Run("different salesforce account", func(t *testing.T) {
+		before := b.liveGrants(t, sandbox.Salesforce)
+		link := b.link(t, connections.KindSalesforce)
+		status, page, _ := b.connectVia(t, browser(t), link, consent{login: b.sfOther.Username})
+		if status != http.StatusForbidden || !strings.Contains(page, "A different account") {
+			t.Fatalf("%d %s", status, page)
+		}
+		if got := b.liveGrants(t, sandbox.Salesforce); got != before {
+			t.Fatalf("live Salesforce grants %d -> %d: the refused grant was not revoked", before, got)
+		}
+		b.noConnections(t)
+	})
+
+	t.Run("team connect from another salesforce org", func(t *testing.T) {
+		if status, _, _ := b.connectVia(t, browser(t), b.link(t, connections.KindSalesforceTeam), consent{login: b.sfAdmin.Username}); status != http.StatusOK {
+			t.Fatalf("first team connect: %d", status)
+		}
+		first := b.conn(t, connections.KindSalesforceTeam)
+		otherOrg, err := b.sb.Salesforce().AddOrg(sfdc.GenerateOrg(99, 5))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var stranger sfdc.User
+		for _, id := range b.sb.Salesforce().Users(otherOrg) {
+			if u, ok := b.sb.Salesforce().User(id); ok && u.IsActive && u.UserType == "Standard" {
+				stranger = u
+				break
+			}
+		}
+		before := b.liveGrants(t, sandbox.Salesforce)
+		status, page, _ := b.connectVia(t, browser(t), b.link(t, connections.KindSalesforceTeam), consent{login: stranger.Username})
+		if status != http.StatusForbidden || !strings.Contains(page, "A different Salesforce org") {
+			t.Fatalf("%d %s", status, page)
+		}
+		if got := b.liveGrants(t, sandbox.Salesforce); got != before {
+			t.Fatalf("live Salesforce grants %d -> %d: the refused grant was not revoked", before, got)
+		}
+		if after := b.conn(t, connections.KindSalesforceTeam); after.Version != first.Version {
+			t.Fatalf("team connection changed: v%d -> v%d", first.Version, after.Version)
+		}
+		clearConnections(t, b)
+	})
+
+	t.Run("too few scopes", func(t *testing.T) {
+		before := b.liveGrants(t, sandbox.Google)
+		link := b.link(t, connections.KindGoogleCalendar)
+		status, page, _ := b.connectVia(t, browser(t), link, consent{login: b.repEmail,
+			untick: []string{"https://www.googleapis.com/auth/calendar"}})
+		if status != http.StatusForbidden || !strings.Contains(page, "Not allowed: https://www.googleapis.com/auth/calendar") {
+			t.Fatalf("%d %s", status, page)
+		}
+		if got := b.liveGrants(t, sandbox.Google); got != before {
+			t.Fatalf("live Google grants %d -> %d: the partial grant was not revoked", before, got)
+		}
+		b.noConnections(t)
+	})
+
+	t.Run("provider down", func(t *testing.T) {
+		b.fault(t, sandbox.Fault{Provider: sandbox.Zoom, Endpoint: "token", Kind: sandbox.FaultStatus, Status: 503, Count: 1})
+		link := b.link(t, connections.KindZoom)
+		status, page, _ := b.connectVia(t, browser(t), link, consent{login: b.repEmail})
+		if status != http.StatusServiceUnavailable || !strings.Contains(page, "Zoom could not be reached") || !strings.Contains(page, "Try again") {
+			t.Fatalf("%d %s", status, page)
+		}
+		b.noConnections(t)
+		// Once Zoom is back, the same link works.
+		if status, page, _ := b.connectVia(t, browser(t), link, consent{login: b.repEmail}); status != http.StatusOK {
+			t.Fatalf("after the outage: %d %s", status, page)
+		}
+	})
+}
+
+// A reconnect replaces the tokens in one write on the same row, and only then revokes the
+// old grant at the provider.
+func TestConnectReconnectReplacesThenRevokes(t *testing.T) {
+	t.Parallel()
+	b := setupConnect(t, storetest.SQLite(t), 9)
+	if status, _, _ := b.connectVia(t, browser(t), b.link(t, connections.KindGoogleCalendar), consent{login: b.repEmail}); status != http.StatusOK {
+		t.Fatal("first connect failed")
+	}
+	first := b.conn(t, connections.KindGoogleCalendar)
+	oldRT, err := b.keys.OpenToken(first.RefreshTokenEnc, first.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	oldGrant, ok := b.sb.GrantOf(oldRT.Reveal())
+	if !ok {
+		t.Fatal("sandbox does not know the stored refresh token")
+	}
+	status, page, _ := b.connectVia(t, browser(t), b.link(t, connections.KindGoogleCalendar), consent{login: b.repEmail})
+	if status != http.StatusOK {
+		t.Fatalf("reconnect: %d %s", status, page)
+	}
+	second := b.conn(t, connections.KindGoogleCalendar)
+	newRT, err := b.keys.OpenToken(second.RefreshTokenEnc, second.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if second.ID != first.ID || second.Version != first.Version+1 || newRT.Equal(oldRT) {
+		t.Fatalf("reconnect: row %s v%d -> %s v%d, refresh token changed %t", first.ID, first.Version, second.ID, second.Version, !newRT.Equal(oldRT))
+	}
+	if g, _ := b.sb.LookupGrant(oldGrant); g.Live {
+		t.Fatalf("old grant %s still live after the reconnect", oldGrant)
+	}
+	newGrant, _ := b.sb.GrantOf(newRT.Reveal())
+	if g, _ := b.sb.LookupGrant(newGrant); !g.Live {
+		t.Fatal("the new grant is not live")
+	}
+}
+
+// The link routes answer in the API's JSON error shape.
+func TestConnectLinkAPIErrors(t *testing.T) {
+	t.Parallel()
+	b := setupConnect(t, storetest.SQLite(t), 10)
+	for _, tc := range []struct {
+		path, body string
+		status     int
+		code       string
+	}{
+		{"/v1/orgs/nope/connect-links", "", http.StatusNotFound, "org_not_found"},
+		{"/v1/orgs/" + b.org.ID + "/members/nope/connect-links", `{"kind":"zoom"}`, http.StatusNotFound, "member_not_found"},
+		{"/v1/orgs/" + b.org.ID + "/members/" + b.rep.ID + "/connect-links", `{"kind":"fax"}`, http.StatusUnprocessableEntity, "invalid_connect_link"},
+		{"/v1/orgs/" + b.org.ID + "/members/" + b.rep.ID + "/connect-links", `{"kind":"salesforce_team"}`, http.StatusUnprocessableEntity, "invalid_connect_link"},
+		{"/v1/orgs/" + b.org.ID + "/members/" + b.rep.ID + "/connect-links", `{"kind":`, http.StatusBadRequest, "invalid_json"},
+	} {
+		status, out := b.api(t, tc.path, tc.body)
+		if status != tc.status || !strings.Contains(out, `"code":"`+tc.code+`"`) {
+			t.Errorf("POST %s %s: %d %s, want %d %s", tc.path, tc.body, status, out, tc.status, tc.code)
+		}
+	}
+	// The member may be named by email.
+	status, out := b.api(t, "/v1/orgs/"+b.org.ID+"/members/"+b.repEmail+"/connect-links", `{"kind":"zoom"}`)
+	if status != http.StatusCreated || !strings.Contains(out, `"membership_id":"`+b.rep.ID+`"`) {
+		t.Fatalf("by email: %d %s", status, out)
+	}
+}
+
+func mustURL(t *testing.T, s string) *url.URL {
+	t.Helper()
+	u, err := url.Parse(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+// clearConnections deletes nothing but wipes tokens by marking rows revoked, so later
+// subtests' "nothing stored" checks start clean.
+func clearConnections(t *testing.T, b *connectBundle) {
+	t.Helper()
+	cs, err := b.st.ListConnections(t.Context(), b.org.ID, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cs {
+		c.AccessTokenEnc, c.RefreshTokenEnc, c.State = nil, nil, connections.StateRevoked
+		if _, err := b.st.UpdateConnection(t.Context(), b.org.ID, c, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
