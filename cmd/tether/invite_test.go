@@ -83,6 +83,7 @@ func setupImportE2E(t *testing.T) *importE2E {
 		"TETHER_REDIS_URL":                redistest.URL(opt),
 		"TETHER_DATABASE_URL":             "sqlite:" + dbPath,
 		"TETHER_ENCRYPTION_KEYS":          keySpec,
+		"TETHER_LINK_SECRET":              testLinkSecret,
 		"TETHER_SALESFORCE_LOGIN_URL":     sbSrv.URL + "/salesforce",
 		"TETHER_SALESFORCE_CLIENT_ID":     sandbox.DefaultSalesforceClientID,
 		"TETHER_SALESFORCE_CLIENT_SECRET": sandbox.DefaultSalesforceClientSecret,

@@ -77,6 +77,7 @@ func TestPermissionsCheck(t *testing.T) {
 		"TETHER_DATABASE_URL":             dbURL,
 		"TETHER_REDIS_URL":                redistest.URL(opt),
 		"TETHER_ENCRYPTION_KEYS":          testKeys,
+		"TETHER_LINK_SECRET":              testLinkSecret,
 		"TETHER_METRICS_ADDR":             "off",
 		"TETHER_SALESFORCE_LOGIN_URL":     srv.URL + "/salesforce",
 		"TETHER_SALESFORCE_CLIENT_ID":     sandbox.DefaultSalesforceClientID,
