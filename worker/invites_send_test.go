@@ -177,7 +177,7 @@ func TestInvitesSendArchivesPermanentSMTPFailure(t *testing.T) {
 
 	// A resend replaces the archived attempt and goes out.
 	enq := worker.InviteEnqueuer{Client: b.client, Inspector: b.inspector}
-	_, attempt, err := onboarding.Resend(t.Context(), b.st, enq, b.org.ID, "ann@acme.example")
+	_, attempt, err := onboarding.Resender{Store: b.st, Queue: enq}.Resend(t.Context(), b.org.ID, "ann@acme.example")
 	if err != nil || attempt != 1 {
 		t.Fatalf("resend: attempt %d, %v", attempt, err)
 	}

@@ -8,19 +8,34 @@ import (
 	"github.com/spf13/cobra"
 
 	"tether/sync/onboarding"
+	"tether/sync/store"
 	"tether/worker"
 )
 
 // newInviteResendCmd is `tether invite resend`.
 func newInviteResendCmd(e env) *cobra.Command {
-	var org string
+	var org, importID string
 	cmd := &cobra.Command{
-		Use:   "resend --org ORG INVITE_ID|EMAIL",
-		Short: "Email a pending invitation again, with a new Join link",
+		Use:   "resend --org ORG (INVITE_ID|EMAIL | --import IMPORT_ID)",
+		Short: "Email a pending invitation again, with a new Join link (or every unsent one of an import)",
 		Long: `Queues a new send attempt of the org's pending invite (named by id, or by email address).
 The new email carries a new link; the previous link stops working once it is sent. Running
-resend twice before the worker sends it queues one email, not two.`,
-		Args: cobra.ExactArgs(1),
+resend twice before the worker sends it queues one email, not two. An invite past its
+expiry is renewed like a new invite: it takes a seat under the org's seat lock, and is
+refused when the org has none left.
+
+With --import, queues the invitation of every pending invite of that import that was never
+sent (never queued, lost with Redis, or refused by the mail server), so a mail outage is
+recovered in one command; it prints how many were queued, already queued, or lacked a seat.`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			switch {
+			case importID == "" && len(args) != 1:
+				return errors.New("name one invite (INVITE_ID or EMAIL), or give --import IMPORT_ID")
+			case importID != "" && len(args) != 0:
+				return errors.New("give either an invite (INVITE_ID or EMAIL) or --import IMPORT_ID, not both")
+			}
+			return nil
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if org == "" {
 				return errors.New("--org is required (the org id the invite belongs to)")
@@ -41,7 +56,17 @@ resend twice before the worker sends it queues one email, not two.`,
 			client, in := asynq.NewClient(d.redis), asynq.NewInspector(d.redis)
 			defer client.Close()
 			defer in.Close()
-			inv, attempt, err := onboarding.Resend(ctx, d.store, worker.InviteEnqueuer{Client: client, Inspector: in}, org, args[0])
+			r := resender(d, client, in)
+			if importID != "" {
+				res, err := r.ResendImport(ctx, org, importID)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(e.stdout, "import %s: %d queued, %d already queued, %d without a free seat\n",
+					res.ImportID, res.Queued, res.AlreadyQueued, res.NoSeat)
+				return nil
+			}
+			inv, attempt, err := r.Resend(ctx, org, args[0])
 			if err != nil {
 				return err
 			}
@@ -50,7 +75,13 @@ resend twice before the worker sends it queues one email, not two.`,
 		},
 	}
 	cmd.Flags().StringVar(&org, "org", "", "org id (required)")
+	cmd.Flags().StringVar(&importID, "import", "", "resend every unsent invitation of this import")
 	return cmd
+}
+
+// resender is the one resend producer of a process (CLI and serve).
+func resender(d deps, client *asynq.Client, in *asynq.Inspector) onboarding.Resender {
+	return onboarding.Resender{Store: store.Invites{Store: d.store}, Queue: worker.InviteEnqueuer{Client: client, Inspector: in}, TTL: d.cfg.InviteTTL}
 }
 
 // addInviteResend puts resend under the `invite` command, creating that command if no other

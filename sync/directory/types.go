@@ -203,6 +203,10 @@ type EmailSituation struct {
 	MembershipStatus MembershipStatus
 	// PendingInviteID is the org's pending invite for this email; empty if none.
 	PendingInviteID string
+	// LapsedInviteID is the org's invite for this email that is still marked pending but
+	// past its expiry: it holds no seat and must be expired before a new invite takes its
+	// (org, email) slot. Empty if none.
+	LapsedInviteID string
 	// InOtherOrg is true when the user is a member of at least one other org.
 	InOtherOrg bool
 }

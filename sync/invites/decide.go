@@ -9,8 +9,9 @@ import (
 
 // Reasons written in refused rows.
 const (
-	ReasonOverSeatLimit = "over_seat_limit"
-	ReasonNotFound      = "not_found"
+	ReasonOverSeatLimit  = "over_seat_limit"
+	ReasonNotFound       = "not_found"
+	ReasonAlreadyInvited = "already_invited"
 )
 
 // validEmail reports whether e (already normalised) is an address an invitation can be
@@ -36,62 +37,72 @@ func validEmail(e string) bool {
 // candidate is a person the page would like to invite, before seats are checked.
 type candidate struct {
 	row   SalesforceUser
+	seq   int    // the row's position in the import
 	email string // normalised
 	// userID is set when the email belongs to an existing user: the invite then also adds
 	// a pending membership (unless the user already has one in the org).
 	userID        string
 	addMembership bool
 	multiAccount  bool // the user belongs to another org
+	// lapsedInviteID is the org's lapsed invite for the email, expired before the new
+	// one is inserted so it no longer holds the (org, email) slot.
+	lapsedInviteID string
 	// inviteID is the id of the planned invite; sent says it was inserted (and so must
 	// be sent).
 	inviteID string
 	sent     bool
 }
 
-// screen sorts a page's rows into counts (for every row that cannot be invited) and
-// candidates (in page order), using sit, the directory's view of each email. seen holds
-// the emails earlier rows of the import used; screen adds the page's.
+// screen sorts a page's rows into counts (for every row that cannot be invited, also
+// listed in skipped) and candidates (in page order), using sit, the directory's view of
+// each email. seen holds the emails earlier rows of the import used; screen adds the
+// page's. base is the import position of rows[0].
 func screen(rows []SalesforceUser, checkActive bool, sit map[string]directory.EmailSituation,
-	seen *emailSet, c *directory.ImportCounts) []candidate {
-	var out []candidate
-	for _, r := range rows {
+	seen *emailSet, c *directory.ImportCounts, base int) (out []candidate, skipped []directory.SkippedRow) {
+	for i, r := range rows {
 		c.Found++
+		email := directory.NormalizeEmail(r.Email)
+		skip := func(n *int, reason string) {
+			*n++
+			skipped = append(skipped, directory.SkippedRow{Seq: base + i, SalesforceUserID: r.ID,
+				Email: email, Name: r.Name, Reason: reason})
+		}
 		if checkActive && !r.IsActive {
-			c.SkippedInactive++
+			skip(&c.SkippedInactive, "skipped_inactive")
 			continue
 		}
 		if checkActive && r.UserType != "Standard" {
-			c.SkippedNotStandard++
+			skip(&c.SkippedNotStandard, "skipped_not_standard")
 			continue
 		}
-		email := directory.NormalizeEmail(r.Email)
 		if email == "" {
-			c.SkippedNoEmail++
+			skip(&c.SkippedNoEmail, "skipped_no_email")
 			continue
 		}
 		if !validEmail(email) {
-			c.SkippedInvalidEmail++
+			skip(&c.SkippedInvalidEmail, "skipped_invalid_email")
 			continue
 		}
 		if !seen.add(email) {
-			c.DuplicateInImport++
+			skip(&c.DuplicateInImport, "duplicate_in_import")
 			continue
 		}
 		s := sit[email]
 		switch {
 		case s.MembershipID != "" && s.MembershipStatus != directory.MembershipPending:
-			c.AlreadyMember++
+			skip(&c.AlreadyMember, "already_member")
 		case s.PendingInviteID != "":
-			c.AlreadyInvited++
+			skip(&c.AlreadyInvited, ReasonAlreadyInvited)
 		default:
 			out = append(out, candidate{
-				row: r, email: email, userID: s.UserID,
-				addMembership: s.UserID != "" && s.MembershipID == "",
-				multiAccount:  s.UserID != "" && s.InOtherOrg,
+				row: r, seq: base + i, email: email, userID: s.UserID,
+				addMembership:  s.UserID != "" && s.MembershipID == "",
+				multiAccount:   s.UserID != "" && s.InOtherOrg,
+				lapsedInviteID: s.LapsedInviteID,
 			})
 		}
 	}
-	return out
+	return out, skipped
 }
 
 // pageEmails returns the distinct, valid, not-yet-seen emails of rows: what the directory

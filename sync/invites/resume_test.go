@@ -67,10 +67,11 @@ func TestImportPausesOnAPIBudgetAndResumes(t *testing.T) {
 		if n := len(b.pendingInvites(b.org)); n != 500 || len(b.sender.distinct()) != 500 {
 			t.Errorf("%d invites, %d sends", n, len(b.sender.distinct()))
 		}
-		// Resuming from the checkpoint re-reads nothing: 3 pages of 200 in all (+1 name
-		// resolution per run).
-		if total := b.queries.Load(); total > 3+2 {
-			t.Errorf("%d query calls (%d before the pause), want at most 5", total, calls)
+		// Resuming from the checkpoint re-reads nothing written: 3 pages of 200 in all, +1
+		// name resolution per run, +1 for the page prefetched while the last page before
+		// the pause was written (dropped by the pause, read again by the resume).
+		if total := b.queries.Load(); total > 3+2+1 {
+			t.Errorf("%d query calls (%d before the pause), want at most 6", total, calls)
 		}
 	})
 }

@@ -31,10 +31,14 @@ func (s *Service) Run(ctx context.Context, orgID, importID string) (directory.Im
 		}
 		return directory.Import{}, fmt.Errorf("run import %s: %w", importID, err)
 	}
-	if imp.Status == directory.ImportDone || imp.Status == directory.ImportFailed {
+	if imp.Status.Finished() {
 		return imp, nil
 	}
-	r := &run{s: s, imp: imp, seen: newEmailSet(), resumed: imp.Progress.Done > 0 || imp.Status != directory.ImportQueued}
+	saved, err := s.store.ImportSeen(ctx, orgID, importID)
+	if err != nil {
+		return directory.Import{}, fmt.Errorf("run import %s: %w", importID, err)
+	}
+	r := &run{s: s, imp: imp, seen: newEmailSet(imp.ID, saved), resumed: imp.Progress.Done > 0 || imp.Status != directory.ImportQueued}
 	now := s.now()
 	r.imp.Status = directory.ImportRunning
 	r.imp.PausedUntil, r.imp.PausedReason = time.Time{}, ""
@@ -42,6 +46,9 @@ func (s *Service) Run(ctx context.Context, orgID, importID string) (directory.Im
 		r.imp.StartedAt = now
 	}
 	if err := s.store.UpdateImport(ctx, orgID, r.imp, now); err != nil {
+		if errors.Is(err, directory.ErrImportCancelled) {
+			return r.cancelled(ctx)
+		}
 		return directory.Import{}, fmt.Errorf("run import %s: %w", importID, err)
 	}
 	if imp.DryRun {
@@ -84,6 +91,8 @@ func (r *run) stop(ctx context.Context, err error) (directory.Import, error) {
 	)
 	now := r.s.now()
 	switch {
+	case errors.Is(err, directory.ErrImportCancelled):
+		return r.cancelled(ctx)
 	case errors.As(err, &pe):
 		r.imp.Status = directory.ImportPaused
 		r.imp.PausedUntil, r.imp.PausedReason = pe.Until, pe.Reason
@@ -120,9 +129,25 @@ func (r *run) finish(ctx context.Context) (directory.Import, error) {
 		r.imp.Errors = append(r.imp.Errors, SeatsMissingMessage(n))
 	}
 	if err := r.s.store.UpdateImport(ctx, r.imp.OrgID, r.imp, now); err != nil {
+		if errors.Is(err, directory.ErrImportCancelled) {
+			return r.cancelled(ctx)
+		}
 		return r.imp, fmt.Errorf("finish import %s: %w", r.imp.ID, err)
 	}
 	return r.imp, nil
+}
+
+// cancelled ends a run whose import an admin cancelled: nothing more is written (the
+// page that noticed was rolled back) and the import is returned as stored, without error,
+// so the task is not retried.
+func (r *run) cancelled(ctx context.Context) (directory.Import, error) {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	imp, err := r.s.store.GetImport(rctx, r.imp.OrgID, r.imp.ID)
+	if err != nil {
+		return r.imp, fmt.Errorf("import %s was cancelled; reading it: %w", r.imp.ID, err)
+	}
+	return imp, nil
 }
 
 // SeatsMissingMessage is the import error stating how many seats an import lacked.
@@ -211,7 +236,7 @@ func (r *run) salesforce(ctx context.Context) error {
 	}
 	q := UserQuery{ProfileIDs: ids, ActiveStandardOnly: true, AfterID: r.imp.Progress.Cursor}
 	base, first := r.imp.Progress.Done, true
-	return dir.StreamUsers(ctx, q, func(page []SalesforceUser, total int) error {
+	return r.streamPages(ctx, q, func(page []SalesforceUser, total int) error {
 		if first {
 			// After a resume Salesforce counts only what is left.
 			r.imp.Progress.Total, first = base+total, false
@@ -243,7 +268,7 @@ func (r *run) byUserIDs(ctx context.Context, ids []string) error {
 		pending = pending[i:]
 	}
 	q := UserQuery{UserIDs: pending, AfterID: r.imp.Progress.Cursor}
-	err := r.dir.StreamUsers(ctx, q, func(page []SalesforceUser, _ int) error {
+	err := r.streamPages(ctx, q, func(page []SalesforceUser, _ int) error {
 		var missing []string
 		for _, u := range page {
 			for len(pending) > 0 && pending[0] < u.ID {
@@ -301,9 +326,12 @@ func (r *run) checkBudget() error {
 func (r *run) page(ctx context.Context, rows []SalesforceUser, checkActive bool, missing []string, cursor string) error {
 	now := r.s.now()
 	next := r.imp // written only once the page commits
+	base := r.imp.Progress.Done
 	next.Counts.NotFound += len(missing)
-	for _, id := range missing {
+	var notFound []directory.SkippedRow
+	for i, id := range missing {
 		next.Refused = appendRefused(next.Refused, directory.RefusedRow{SalesforceUserID: id, Reason: ReasonNotFound})
+		notFound = append(notFound, directory.SkippedRow{Seq: base + len(rows) + i, SalesforceUserID: id, Reason: ReasonNotFound})
 	}
 	next.Progress.Done += len(rows) + len(missing)
 	if cursor != "" {
@@ -316,9 +344,11 @@ func (r *run) page(ctx context.Context, rows []SalesforceUser, checkActive bool,
 			return fmt.Errorf("import %s: %w", r.imp.ID, err)
 		}
 	}
-	// A page that fails ends the run (the retry starts a new one with a fresh set), so
-	// emails screen adds for a rolled-back page never mislead a later page.
-	cands := screen(rows, checkActive, sit, r.seen, &next.Counts)
+	// A page that fails ends the run (the retry starts a new one and reloads the saved
+	// set), so emails screen adds for a rolled-back page never mislead a later page.
+	cands, skipped := screen(rows, checkActive, sit, r.seen, &next.Counts, base)
+	skipped = append(skipped, notFound...)
+	seen := r.seen.take()
 
 	if r.imp.DryRun {
 		avail := r.drySeats.Available()
@@ -327,11 +357,12 @@ func (r *run) page(ctx context.Context, rows []SalesforceUser, checkActive bool,
 		}
 		keep, refused := split(cands, avail)
 		r.dryTaken += len(keep)
-		tally(&next, keep, nil, refused)
-		if err := r.s.store.UpdateImport(ctx, r.imp.OrgID, next, now); err != nil {
+		cp := directory.Checkpoint{Import: next, Skipped: skipped, Seen: seen}
+		tally(&cp, keep, nil, refused)
+		if err := r.s.store.SaveCheckpoint(ctx, r.imp.OrgID, cp, now); err != nil {
 			return fmt.Errorf("import %s: %w", r.imp.ID, err)
 		}
-		r.imp = next
+		r.imp = cp.Import
 		return nil
 	}
 
@@ -341,12 +372,16 @@ func (r *run) page(ctx context.Context, rows []SalesforceUser, checkActive bool,
 		return r.build(keep, now), nil
 	}
 	var saved directory.Import
-	finish := func(res PageResult) (directory.Import, error) {
-		saved = next
-		tally(&saved, keep, setOf(res.InviteIDs), refused)
-		return saved, nil
+	finish := func(res PageResult) (directory.Checkpoint, error) {
+		cp := directory.Checkpoint{Import: next, Skipped: slices.Clone(skipped), Seen: seen}
+		tally(&cp, keep, setOf(res.InviteIDs), refused)
+		saved = cp.Import
+		return cp, nil
 	}
 	if err := r.s.store.WritePage(ctx, r.imp.OrgID, now, plan, finish); err != nil {
+		if errors.Is(err, directory.ErrImportCancelled) {
+			return err
+		}
 		return fmt.Errorf("import %s: write page: %w", r.imp.ID, err)
 	}
 	r.imp = saved
@@ -382,6 +417,9 @@ func (r *run) build(keep []candidate, now time.Time) Page {
 			SalesforceUserID: c.row.ID, TokenHash: placeholderHash(), Status: directory.InvitePending,
 			ExpiresAt: now.Add(r.s.ttl), ImportID: r.imp.ID, CreatedAt: now,
 		})
+		if c.lapsedInviteID != "" {
+			p.Expire = append(p.Expire, c.lapsedInviteID)
+		}
 		if c.addMembership {
 			p.Memberships = append(p.Memberships, directory.Membership{
 				ID: newID(), UserID: c.userID, Role: r.imp.Role, Status: directory.MembershipPending,
@@ -392,17 +430,20 @@ func (r *run) build(keep []candidate, now time.Time) Page {
 	return p
 }
 
-// tally adds the page's outcome to imp: kept candidates whose invite was inserted count
+// tally adds the page's outcome to cp: kept candidates whose invite was inserted count
 // as invited or multi-account (and are marked sent for queueing), those whose invite
 // conflicted with one created meanwhile as already invited; refused ones are over the seat
-// limit and listed. inserted nil means all were inserted (a dry run).
-func tally(imp *directory.Import, keep []candidate, inserted map[string]bool, refused []candidate) {
+// limit and listed. The rows not invited join cp.Skipped. inserted nil means all were
+// inserted (a dry run).
+func tally(cp *directory.Checkpoint, keep []candidate, inserted map[string]bool, refused []candidate) {
+	imp := &cp.Import
 	for i := range keep {
 		c := &keep[i]
 		c.sent = inserted == nil || inserted[c.inviteID]
 		switch {
 		case !c.sent:
 			imp.Counts.AlreadyInvited++
+			cp.Skipped = append(cp.Skipped, skippedOf(*c, ReasonAlreadyInvited))
 		case c.multiAccount:
 			imp.Counts.AddedMultiAccount++
 		default:
@@ -414,7 +455,12 @@ func tally(imp *directory.Import, keep []candidate, inserted map[string]bool, re
 		imp.Refused = appendRefused(imp.Refused, directory.RefusedRow{
 			SalesforceUserID: c.row.ID, Email: c.email, Name: c.row.Name, Reason: ReasonOverSeatLimit,
 		})
+		cp.Skipped = append(cp.Skipped, skippedOf(c, ReasonOverSeatLimit))
 	}
+}
+
+func skippedOf(c candidate, reason string) directory.SkippedRow {
+	return directory.SkippedRow{Seq: c.seq, SalesforceUserID: c.row.ID, Email: c.email, Name: c.row.Name, Reason: reason}
 }
 
 func setOf(ids []string) map[string]bool {

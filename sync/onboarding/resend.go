@@ -1,10 +1,12 @@
 package onboarding
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"tether/sync/directory"
 	"tether/sync/store/storeerr"
@@ -21,29 +23,63 @@ type Enqueuer interface {
 	EnqueueInviteSend(ctx context.Context, orgID, inviteID string, attempt int) error
 }
 
-// ResendStore is what Resend needs from persistence.
+// ResendStore is what Resender needs from persistence.
 type ResendStore interface {
 	GetInvite(ctx context.Context, orgID, id string) (directory.Invite, error)
 	// FindPendingInvite returns storeerr.ErrNotFound if the org has no pending invite
 	// for the email.
 	FindPendingInvite(ctx context.Context, orgID, email string) (directory.Invite, error)
+	// ReserveInviteSeat makes the invite hold a seat until expiresAt under the org's seat
+	// lock: a lapsed or expired invite takes a free seat (an error wrapping
+	// directory.ErrNoSeat if none is left), one that holds a seat keeps it.
+	ReserveInviteSeat(ctx context.Context, orgID, id string, expiresAt, at time.Time) error
+	// GetImport returns storeerr.ErrNotFound if the org has no such import.
+	GetImport(ctx context.Context, orgID, id string) (directory.Import, error)
+	// UnsentInvites returns the ids of the import's pending invites never sent, in id
+	// order after afterID, at most limit.
+	UnsentInvites(ctx context.Context, orgID, importID, afterID string, limit int) ([]string, error)
 }
 
-// Resend queues a new send attempt of the org's pending invite named by ref (an invite id,
-// or an email address when ref contains "@") and returns the invite and the attempt
-// number: the invite's sent count + 1, so running Resend twice before the worker gets to
-// it queues one attempt (the second call gets ErrAlreadyQueued), and a retried attempt is
+// Resender queues invitation emails again: one invite (Resend) or every unsent invite of
+// an import (ResendImport). It is the one producer of resends, called by the CLI and the
+// HTTP API alike. Safe for concurrent use.
+type Resender struct {
+	Store ResendStore // required
+	Queue Enqueuer    // required
+	// TTL is how long a renewed invite holds its seat until its email sets the link's own
+	// expiry. Zero means DefaultTokenTTL.
+	TTL time.Duration
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+func (r Resender) now() time.Time {
+	if r.Now != nil {
+		return r.Now()
+	}
+	return time.Now()
+}
+
+// Resend queues a new send attempt of the org's invite named by ref (an invite id, or an
+// email address when ref contains "@") and returns the invite and the attempt number:
+// the invite's sent count + 1, so running Resend twice before the worker gets to it
+// queues one attempt (the second call gets ErrAlreadyQueued), and a retried attempt is
 // never sent twice. The new email carries a new link; the previous one stops working when
-// it is sent. Errors: ErrInviteNotFound, ErrNotPending, ErrAlreadyQueued.
-func Resend(ctx context.Context, st ResendStore, q Enqueuer, orgID, ref string) (directory.Invite, int, error) {
+// it is sent.
+//
+// An invite that lapsed (or was marked expired) is renewed like a new invite: it takes a
+// seat under the org's seat lock, so renewals never oversell. Errors: ErrInviteNotFound,
+// ErrNotPending (accepted or revoked), an error wrapping directory.ErrNoSeat,
+// ErrAlreadyQueued.
+func (r Resender) Resend(ctx context.Context, orgID, ref string) (directory.Invite, int, error) {
 	var (
 		inv directory.Invite
 		err error
 	)
 	if strings.Contains(ref, "@") {
-		inv, err = st.FindPendingInvite(ctx, orgID, ref)
+		inv, err = r.Store.FindPendingInvite(ctx, orgID, ref)
 	} else {
-		inv, err = st.GetInvite(ctx, orgID, ref)
+		inv, err = r.Store.GetInvite(ctx, orgID, ref)
 	}
 	if errors.Is(err, storeerr.ErrNotFound) {
 		return directory.Invite{}, 0, fmt.Errorf("resend invite %q in org %s: %w", ref, orgID, ErrInviteNotFound)
@@ -51,12 +87,84 @@ func Resend(ctx context.Context, st ResendStore, q Enqueuer, orgID, ref string) 
 	if err != nil {
 		return directory.Invite{}, 0, fmt.Errorf("resend invite %q in org %s: %w", ref, orgID, err)
 	}
-	if inv.Status != directory.InvitePending {
-		return inv, 0, fmt.Errorf("resend invite %s: it is %s: %w", inv.ID, inv.Status, ErrNotPending)
+	attempt, err := r.resend(ctx, inv)
+	return inv, attempt, err
+}
+
+func (r Resender) resend(ctx context.Context, inv directory.Invite) (int, error) {
+	if inv.Status != directory.InvitePending && inv.Status != directory.InviteExpired {
+		return 0, fmt.Errorf("resend invite %s: it is %s: %w", inv.ID, inv.Status, ErrNotPending)
+	}
+	now := r.now()
+	err := r.Store.ReserveInviteSeat(ctx, inv.OrgID, inv.ID, now.Add(cmp.Or(r.TTL, DefaultTokenTTL)), now)
+	switch {
+	case errors.Is(err, directory.ErrNoSeat):
+		return 0, fmt.Errorf("resend invite %s to %s: %w; revoke a pending invite (tether invite revoke) or raise the org's seat limit", inv.ID, inv.Email, err)
+	case errors.Is(err, storeerr.ErrConflict), errors.Is(err, storeerr.ErrDuplicate):
+		return 0, fmt.Errorf("resend invite %s: %w (%w)", inv.ID, ErrNotPending, err)
+	case err != nil:
+		return 0, fmt.Errorf("resend invite %s: %w", inv.ID, err)
 	}
 	attempt := inv.SentCount + 1
-	if err := q.EnqueueInviteSend(ctx, orgID, inv.ID, attempt); err != nil {
-		return inv, attempt, fmt.Errorf("resend invite %s attempt %d: %w", inv.ID, attempt, err)
+	if err := r.Queue.EnqueueInviteSend(ctx, inv.OrgID, inv.ID, attempt); err != nil {
+		return attempt, fmt.Errorf("resend invite %s attempt %d: %w", inv.ID, attempt, err)
 	}
-	return inv, attempt, nil
+	return attempt, nil
 }
+
+// BulkResend is what ResendImport did.
+type BulkResend struct {
+	ImportID string `json:"import_id"`
+	// Queued invites got a send task now; AlreadyQueued ones had one waiting (or
+	// running); NoSeat ones lapsed and the org had no seat left to renew them.
+	Queued        int `json:"queued"`
+	AlreadyQueued int `json:"already_queued"`
+	NoSeat        int `json:"no_seat"`
+}
+
+// ResendImport queues the invitation email of every pending invite of the org's import
+// that was never sent: never queued, lost with Redis, or whose send failed for good (its
+// archived task is replaced by the Enqueuer). Lapsed ones take a seat first, as in
+// Resend. Returns ErrImportNotFound if the org has no such import.
+func (r Resender) ResendImport(ctx context.Context, orgID, importID string) (BulkResend, error) {
+	out := BulkResend{ImportID: importID}
+	if _, err := r.Store.GetImport(ctx, orgID, importID); err != nil {
+		if errors.Is(err, storeerr.ErrNotFound) {
+			return out, fmt.Errorf("resend invites of import %s: org %s has no such import: %w", importID, orgID, ErrImportNotFound)
+		}
+		return out, fmt.Errorf("resend invites of import %s: %w", importID, err)
+	}
+	after := ""
+	for {
+		ids, err := r.Store.UnsentInvites(ctx, orgID, importID, after, 500)
+		if err != nil {
+			return out, fmt.Errorf("resend invites of import %s: %w", importID, err)
+		}
+		if len(ids) == 0 {
+			return out, nil
+		}
+		after = ids[len(ids)-1]
+		for _, id := range ids {
+			inv, err := r.Store.GetInvite(ctx, orgID, id)
+			if err != nil {
+				return out, fmt.Errorf("resend invites of import %s: %w", importID, err)
+			}
+			_, err = r.resend(ctx, inv)
+			switch {
+			case err == nil:
+				out.Queued++
+			case errors.Is(err, ErrAlreadyQueued):
+				out.AlreadyQueued++
+			case errors.Is(err, directory.ErrNoSeat):
+				out.NoSeat++
+			case errors.Is(err, ErrNotPending):
+				// accepted or revoked since the listing: nothing to send
+			default:
+				return out, fmt.Errorf("resend invites of import %s: %w", importID, err)
+			}
+		}
+	}
+}
+
+// ErrImportNotFound is returned by ResendImport for an import the org does not have.
+var ErrImportNotFound = errors.New("import not found")

@@ -121,7 +121,8 @@ const (
 	Sent Outcome = "sent"
 	// AlreadySent: the attempt (or a later one) was recorded before; nothing was sent.
 	AlreadySent Outcome = "already_sent"
-	// NotPending: the invite was accepted, revoked or expired; nothing was sent (or, if it
+	// NotPending: the invite was accepted, revoked, expired or has lapsed (past its
+	// expiry; resend it to renew it under the seat lock); nothing was sent (or, if it
 	// changed during the send, the email's link will not work).
 	NotPending Outcome = "not_pending"
 )
@@ -149,6 +150,10 @@ func (s *Sender) Send(ctx context.Context, orgID, inviteID string, attempt int) 
 		return NotPending, nil
 	case inv.SentCount >= attempt:
 		return AlreadySent, nil
+	case !s.cfg.Now().Before(inv.ExpiresAt):
+		// A lapsed invite holds no seat: renewing it by email would take one without the
+		// seat lock. Resender.Resend reserves a seat first.
+		return NotPending, nil
 	}
 	org, err := s.cfg.Store.GetOrg(ctx, orgID)
 	if err != nil {

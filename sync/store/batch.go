@@ -11,7 +11,8 @@ import (
 
 // LookupEmails returns, in one query, what the directory knows about each email relative
 // to orgID: the user with that email, the user's membership in the org, the org's pending
-// (unexpired at at) invite for it, and whether the user belongs to another org. Emails
+// invite for it (PendingInviteID if unexpired at at, LapsedInviteID if past its expiry but
+// not yet marked expired), and whether the user belongs to another org. Emails
 // are normalised; the result has one entry per distinct normalised email, keyed by it.
 func (q *Queries) LookupEmails(ctx context.Context, orgID string, emails []string, at time.Time) (map[string]directory.EmailSituation, error) {
 	if err := requireOrg(orgID); err != nil {
@@ -35,11 +36,12 @@ func (q *Queries) LookupEmails(ctx context.Context, orgID string, emails []strin
 		return nil, fmt.Errorf("look up emails in org %s: %w", orgID, err)
 	}
 	rows, err := q.q.QueryContext(ctx, `SELECT e.value, u.id, m.id, m.status, i.id,
+  CASE WHEN i.expires_at > $3 THEN 1 ELSE 0 END,
   CASE WHEN EXISTS (SELECT 1 FROM memberships o WHERE o.user_id = u.id AND o.org_id <> $1) THEN 1 ELSE 0 END
 FROM `+q.d.textSet("$2")+` e
 LEFT JOIN users u ON u.email = e.value
 LEFT JOIN memberships m ON m.org_id = $1 AND m.user_id = u.id
-LEFT JOIN invites i ON i.org_id = $1 AND i.email = e.value AND i.status = 'pending' AND i.expires_at > $3`,
+LEFT JOIN invites i ON i.org_id = $1 AND i.email = e.value AND i.status = 'pending'`,
 		orgID, arg, tm(at))
 	if err != nil {
 		return nil, q.wrap(err, "look up emails in org %s", orgID)
@@ -47,8 +49,14 @@ LEFT JOIN invites i ON i.org_id = $1 AND i.email = e.value AND i.status = 'pendi
 	found, err := collect(rows, func(r scanner) (directory.EmailSituation, error) {
 		var s directory.EmailSituation
 		var status string
-		var other int
-		err := r.Scan(&s.Email, ns(&s.UserID), ns(&s.MembershipID), ns(&status), ns(&s.PendingInviteID), &other)
+		var other, live int
+		var invite string
+		err := r.Scan(&s.Email, ns(&s.UserID), ns(&s.MembershipID), ns(&status), ns(&invite), &live, &other)
+		if live == 1 {
+			s.PendingInviteID = invite
+		} else {
+			s.LapsedInviteID = invite
+		}
 		s.MembershipStatus = directory.MembershipStatus(status)
 		s.InOtherOrg = other == 1
 		return s, err
@@ -144,6 +152,11 @@ func (q *Queries) InsertImportPage(ctx context.Context, orgID string, p ImportPa
 // insertRows inserts rows into table with multi-row INSERTs, skipping conflicting rows,
 // and returns the ids of the rows inserted. Each row's first value is its id.
 func (q *Queries) insertRows(ctx context.Context, table, cols string, rows [][]any) ([]string, error) {
+	return q.insertRowsReturning(ctx, table, cols, "id", rows)
+}
+
+// insertRowsReturning is insertRows returning the column key of the inserted rows.
+func (q *Queries) insertRowsReturning(ctx context.Context, table, cols, key string, rows [][]any) ([]string, error) {
 	if len(rows) == 0 {
 		return nil, nil
 	}
@@ -166,7 +179,7 @@ func (q *Queries) insertRows(ctx context.Context, table, cols string, rows [][]a
 			}
 			args = append(args, r...)
 		}
-		sb.WriteString(" ON CONFLICT DO NOTHING RETURNING id")
+		sb.WriteString(" ON CONFLICT DO NOTHING RETURNING " + key)
 		r, err := q.q.QueryContext(ctx, sb.String(), args...)
 		if err != nil {
 			return nil, q.wrap(err, "insert %d rows into %s", len(chunk), table)

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -102,17 +103,31 @@ ORDER BY created_at DESC, id DESC LIMIT $2`, orgID, pageSize(limit))
 // UpdateImport writes imp's status, counts, progress, refused rows, errors, pause and
 // start/finish times in one statement, with updated_at = at. Writing absolute values
 // (not increments) with the progress cursor keeps a re-run after a crash from counting a
-// page twice. Returns ErrNotFound if orgID has no import imp.ID.
+// page twice. A cancelled import is never overwritten. Returns ErrNotFound if orgID has
+// no import imp.ID, an error wrapping directory.ErrImportCancelled if it was cancelled.
 func (q *Queries) UpdateImport(ctx context.Context, orgID string, imp directory.Import, at time.Time) error {
+	return q.updateImport(ctx, orgID, imp, "", at)
+}
+
+// updateImport is UpdateImport that also appends seen (hex hashes) to the import's seen
+// set. An unchanged seen column is left as it is, so PostgreSQL does not rewrite it.
+func (q *Queries) updateImport(ctx context.Context, orgID string, imp directory.Import, seen string, at time.Time) error {
 	counts, progress, refused, errs, err := importState(&imp)
 	if err != nil {
 		return fmt.Errorf("update import %s: %w", imp.ID, err)
 	}
 	res, err := q.q.ExecContext(ctx, `UPDATE imports SET status = $3, counts = $4, progress = $5,
 refused = $6, errors = $7, paused_until = $8, paused_reason = $9, started_at = $10, finished_at = $11,
-updated_at = $12
-WHERE org_id = $1 AND id = $2`,
+updated_at = $12, seen = CASE WHEN $13 = '' THEN seen ELSE seen || $13 END
+WHERE org_id = $1 AND id = $2 AND status <> 'cancelled'`,
 		orgID, imp.ID, string(imp.Status), counts, progress, refused, errs, tm(imp.PausedUntil),
-		imp.PausedReason, tm(imp.StartedAt), tm(imp.FinishedAt), tm(at))
-	return q.affected(res, err, "update import %s in org %s", imp.ID, orgID)
+		imp.PausedReason, tm(imp.StartedAt), tm(imp.FinishedAt), tm(at), seen)
+	err = q.affected(res, err, "update import %s in org %s", imp.ID, orgID)
+	if errors.Is(err, ErrNotFound) {
+		// Only a second read tells a cancelled import from a missing one; it is rare.
+		if cur, gerr := q.GetImport(ctx, orgID, imp.ID); gerr == nil && cur.Status == directory.ImportCancelled {
+			return fmt.Errorf("update import %s in org %s: %w", imp.ID, orgID, directory.ErrImportCancelled)
+		}
+	}
+	return err
 }

@@ -45,11 +45,12 @@ type Invites struct{ *Store }
 var _ invites.Store = Invites{}
 
 // WritePage implements invites.Store: in one transaction it locks the org's seats
-// (LockOrgSeats), plans the page from them, inserts it (InsertImportPage, conflicting rows
+// (LockOrgSeats), plans the page from them, expires its lapsed invites
+// (ExpireLapsedInvites), inserts it (InsertImportPage, conflicting rows
 // skipped) and saves the import finish returns, with updated_at = at.
 func (s Invites) WritePage(ctx context.Context, orgID string, at time.Time,
 	plan func(seats directory.Seats) (invites.Page, error),
-	finish func(res invites.PageResult) (directory.Import, error)) error {
+	finish func(res invites.PageResult) (directory.Checkpoint, error)) error {
 	return s.InTx(ctx, func(tx *Queries) error {
 		seats, err := tx.LockOrgSeats(ctx, orgID, at)
 		if err != nil {
@@ -59,6 +60,9 @@ func (s Invites) WritePage(ctx context.Context, orgID string, at time.Time,
 		if err != nil {
 			return err
 		}
+		if err := tx.ExpireLapsedInvites(ctx, orgID, p.Expire, at); err != nil {
+			return err
+		}
 		var res ImportPageResult
 		if len(p.Invites) > 0 || len(p.Memberships) > 0 {
 			res, err = tx.InsertImportPage(ctx, orgID, ImportPage{Memberships: p.Memberships, Invites: p.Invites})
@@ -66,10 +70,10 @@ func (s Invites) WritePage(ctx context.Context, orgID string, at time.Time,
 				return err
 			}
 		}
-		imp, err := finish(invites.PageResult{MembershipIDs: res.MembershipIDs, InviteIDs: res.InviteIDs})
+		cp, err := finish(invites.PageResult{MembershipIDs: res.MembershipIDs, InviteIDs: res.InviteIDs})
 		if err != nil {
 			return err
 		}
-		return tx.UpdateImport(ctx, orgID, imp, at)
+		return tx.SaveCheckpoint(ctx, orgID, cp, at)
 	})
 }

@@ -136,11 +136,13 @@ WHERE org_id = $1 AND id = $2 AND status = 'pending'`, orgID, id, tm(at))
 }
 
 // RenewInvite gives the org's pending invite id a new token hash and expiry (a resend with
-// a fresh link). Returns ErrNotFound if the org has no such invite, ErrConflict if it is no
-// longer pending, ErrDuplicate if the hash is taken.
+// a fresh link). Only an invite that has not lapsed at at is renewed: it holds a seat,
+// while a lapsed one must take one under the seat lock first (ReserveInviteSeat). Returns
+// ErrNotFound if the org has no such invite, ErrConflict if it is no longer pending or
+// has lapsed, ErrDuplicate if the hash is taken.
 func (q *Queries) RenewInvite(ctx context.Context, orgID, id, tokenHash string, expiresAt, at time.Time) error {
 	res, err := q.q.ExecContext(ctx, `UPDATE invites SET token_hash = $3, expires_at = $4, updated_at = $5
-WHERE org_id = $1 AND id = $2 AND status = 'pending'`, orgID, id, tokenHash, tm(expiresAt), tm(at))
+WHERE org_id = $1 AND id = $2 AND status = 'pending' AND expires_at > $5`, orgID, id, tokenHash, tm(expiresAt), tm(at))
 	if err := q.affected(res, err, "renew invite %s in org %s", id, orgID); err != nil {
 		return q.notPendingOr(ctx, orgID, id, err)
 	}
@@ -156,6 +158,9 @@ func (q *Queries) notPendingOr(ctx context.Context, orgID, id string, err error)
 	inv, gerr := q.GetInvite(ctx, orgID, id)
 	if gerr != nil {
 		return gerr
+	}
+	if inv.Status == directory.InvitePending {
+		return fmt.Errorf("invite %s in org %s lapsed at %s: %w", id, orgID, inv.ExpiresAt.Format(time.RFC3339), ErrConflict)
 	}
 	return fmt.Errorf("invite %s in org %s is %s: %w", id, orgID, inv.Status, ErrConflict)
 }

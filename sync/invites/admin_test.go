@@ -1,0 +1,123 @@
+package invites_test
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"tether/connectors/sandbox/sfdc"
+	"tether/sync/directory"
+	"tether/sync/invites"
+	"tether/sync/store"
+	"tether/sync/store/storetest"
+)
+
+// A run that stops after two pages and resumes still knows the emails of those pages: a
+// duplicate on page 3 of an email from page 1 counts duplicate_in_import, as it does
+// without the interruption, not already_invited. Every row not invited is listed.
+func TestResumedImportCountsDuplicatesWithinImport(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		users := manyUsers(450, sfdc.ProfileSalesUser)
+		users[430].Email = users[5].Email // page 3 repeats page 1
+		users[431].Email = "not-an-email"
+		b := setup(t, st, opts{users: users, batch: 200, sender: &recSender{fail: 2}})
+		imp := b.create(invites.Request{Profiles: []string{sfdc.ProfileSalesUser}})
+		if _, err := b.svc.Run(b.ctx, b.org.ID, imp.ID); !errors.Is(err, errTransient) {
+			t.Fatalf("first run: %v", err)
+		}
+		done, err := b.svc.Run(b.ctx, b.org.ID, imp.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := done.Counts
+		if c.Invited != 448 || c.DuplicateInImport != 1 || c.AlreadyInvited != 0 || c.SkippedInvalidEmail != 1 {
+			t.Fatalf("resumed counts %+v; want 448 invited, 1 duplicate, 0 already invited, 1 invalid", c)
+		}
+		rows, err := st.ListSkipped(b.ctx, b.org.ID, imp.ID, -1, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(rows) != 2 || rows[0].Reason != "duplicate_in_import" || rows[0].Email != users[5].Email ||
+			rows[1].Reason != "skipped_invalid_email" || rows[1].Email != "not-an-email" || rows[0].SalesforceUserID == "" {
+			t.Fatalf("skipped rows %+v", rows)
+		}
+	})
+}
+
+// An invite past its expiry that no sweep has marked yet holds neither a seat nor the
+// email's slot: a new import invites the person again (and sends the email), and the old
+// invite ends expired.
+func TestImportTreatsLapsedInviteAsAbsent(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		b := setup(t, st, opts{users: []sfdc.UserSpec{user("ann", "ann@acme.com", sfdc.ProfileSalesUser)}, seats: 1})
+		old, err := st.CreateInvite(b.ctx, b.org.ID, directory.Invite{Email: "ann@acme.com", Role: directory.RoleChat,
+			TokenHash: "old-ann", ExpiresAt: time.Now().Add(-time.Minute)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := b.run(invites.Request{Profiles: []string{sfdc.ProfileSalesUser}})
+		if got.Counts.Invited != 1 || got.Counts.AlreadyInvited != 0 || got.Counts.OverSeatLimit != 0 {
+			t.Fatalf("counts %+v; want ann invited in the seat her lapsed invite left", got.Counts)
+		}
+		inv := b.pendingInvites(b.org)["ann@acme.com"]
+		if inv.ID == old.ID || inv.ImportID != got.ID || len(b.sender.distinct()) != 1 {
+			t.Fatalf("pending invite %+v, %d sends", inv, len(b.sender.distinct()))
+		}
+		if o, _ := st.GetInvite(b.ctx, b.org.ID, old.ID); o.Status != directory.InviteExpired {
+			t.Fatalf("old invite is %s", o.Status)
+		}
+	})
+}
+
+// An admin cancels a running import: the run notices at its next page, writes nothing
+// more and ends without error (the task is not retried).
+func TestCancelStopsRunningImport(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		snd := &recSender{}
+		b := setup(t, st, opts{users: manyUsers(500, sfdc.ProfileSalesUser), batch: 200, sender: snd})
+		imp := b.create(invites.Request{Profiles: []string{sfdc.ProfileSalesUser}})
+		snd.onQueue = func(call int) {
+			if call == 1 {
+				if _, err := st.CancelImport(b.ctx, b.org.ID, imp.ID, time.Now()); err != nil {
+					t.Error(err)
+				}
+			}
+		}
+		got, err := b.svc.Run(b.ctx, b.org.ID, imp.ID)
+		if err != nil {
+			t.Fatalf("run of a cancelled import: %v", err)
+		}
+		if got.Status != directory.ImportCancelled || got.Progress.Done != 200 {
+			t.Fatalf("cancelled import: %s, %d done", got.Status, got.Progress.Done)
+		}
+		if n := len(b.pendingInvites(b.org)); n != 200 {
+			t.Fatalf("%d invites after cancelling at page 2, want page 1's 200", n)
+		}
+		// Running the task again is a no-op.
+		again, err := b.svc.Run(b.ctx, b.org.ID, imp.ID)
+		if err != nil || again.Status != directory.ImportCancelled || len(b.pendingInvites(b.org)) != 200 {
+			t.Fatalf("re-run: %s %v", again.Status, err)
+		}
+	})
+}
+
+// Prefetching reads at most one page ahead: while page k is written, Salesforce has been
+// asked for at most k+1 pages (plus the profile resolution).
+func TestPrefetchStaysOnePageAhead(t *testing.T) {
+	t.Parallel()
+	st := storetest.SQLite(t)
+	snd := &recSender{}
+	b := setup(t, st, opts{users: manyUsers(1000, sfdc.ProfileSalesUser), batch: 200, sender: snd})
+	snd.onQueue = func(call int) {
+		if q := b.queries.Load(); q > int64(1+call+1) {
+			t.Errorf("page %d written with %d queries made", call, q)
+		}
+	}
+	got := b.run(invites.Request{Profiles: []string{sfdc.ProfileSalesUser}})
+	if got.Counts.Invited != 1000 || snd.calls != 5 {
+		t.Fatalf("counts %+v after %d pages", got.Counts, snd.calls)
+	}
+}
