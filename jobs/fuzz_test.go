@@ -48,3 +48,7 @@ func FuzzDecodeAuditPermissions(f *testing.F) {
 func FuzzDecodeAuditPermissionsSweep(f *testing.F) {
 	fuzzDecode[AuditPermissionsSweep](f, `{"slot":"20261122T044100Z"}`, `{"slot":"x"}`)
 }
+
+func FuzzDecodeInvitesExpire(f *testing.F) {
+	fuzzDecode[InvitesExpire](f, `{"slot":"20261122T040700Z"}`, `{"slot":"x"}`)
+}

@@ -18,6 +18,8 @@ type Services struct {
 	Imports ImportRunner
 	// Permissions runs permission audits; a nil Auditor leaves them unregistered.
 	Permissions PermissionAudits
+	// InviteExpiry runs invites:expire (the store); nil leaves it unregistered.
+	InviteExpiry InviteExpirer
 }
 
 // Validate reports a missing service.
@@ -42,5 +44,6 @@ func Register(w *Worker, s Services) error {
 	registerInvitesSend(w, s)
 	registerInvitesImport(w, s)
 	registerPermissions(w, s)
+	registerInvitesExpire(w, s)
 	return nil
 }

@@ -34,8 +34,13 @@ func Periodics(pruneSpec string) ([]Periodic, error) {
 	if err != nil {
 		return nil, fmt.Errorf("prune schedule %q: %w", pruneSpec, err)
 	}
+	expire, err := cron.ParseStandard(jobs.InvitesExpireSchedule)
+	if err != nil {
+		return nil, fmt.Errorf("invite expiry schedule %q: %w", jobs.InvitesExpireSchedule, err)
+	}
 	return []Periodic{
 		{Name: jobs.TypeEventsPrune, Schedule: prune, Task: jobs.NewEventsPruneTask, CatchUp: 24 * time.Hour},
+		{Name: jobs.TypeInvitesExpire, Schedule: expire, Task: jobs.NewInvitesExpireTask, CatchUp: time.Hour},
 	}, nil
 }
 

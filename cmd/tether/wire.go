@@ -129,6 +129,7 @@ func runWorker(ctx context.Context, d deps, tune tuning) error {
 		Invites:        invites,
 		Imports:        imports.svc,
 		Permissions:    audits,
+		InviteExpiry:   d.store,
 	})
 	if err != nil {
 		return err
