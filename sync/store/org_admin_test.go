@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -232,6 +233,91 @@ func TestUserMembershipsAndDefaultOrg(t *testing.T) {
 		must(t, err, "unknown user")
 		if len(none) != 0 {
 			t.Fatalf("unknown user has %d memberships", len(none))
+		}
+	})
+}
+
+// Lowering a seat limit and an import's "lock seats, then insert" race: whichever runs
+// first, the other sees its result, so the seats used never pass the limit.
+func TestChangeOrgSeatsRacesAnImport(t *testing.T) {
+	each(t, func(t *testing.T, b *bundle) {
+		b.member(t, b.orgA, "ann@example.com", directory.RoleAdmin, directory.MembershipActive)
+		for i := range 10 {
+			ten := 10
+			_, err := b.s.ChangeOrg(b.ctx, b.orgA.ID, directory.OrgChange{SeatLimit: &ten}, b.now)
+			must(t, err, "reset limit")
+			used, err := b.s.CountSeats(b.ctx, b.orgA.ID, b.now)
+			must(t, err, "count")
+			target := used.Used() // lowering to exactly the seats in use is allowed
+			start := make(chan struct{})
+			errs := make(chan error, 2)
+			go func() {
+				<-start
+				errs <- b.s.InTx(b.ctx, func(tx *store.Queries) error {
+					seats, err := tx.LockOrgSeats(b.ctx, b.orgA.ID, b.now)
+					if err != nil || seats.Available() == 0 {
+						return err
+					}
+					_, err = tx.InsertImportPage(b.ctx, b.orgA.ID, store.ImportPage{Invites: []directory.Invite{{
+						Email: fmt.Sprintf("race%d@example.com", i), Role: directory.RoleChat,
+						TokenHash: fmt.Sprintf("race-%d", i), ExpiresAt: b.now.Add(time.Hour)}}})
+					return err
+				})
+			}()
+			go func() {
+				<-start
+				_, err := b.s.ChangeOrg(b.ctx, b.orgA.ID, directory.OrgChange{SeatLimit: &target}, b.now)
+				var inUse *directory.SeatsInUseError
+				if errors.As(err, &inUse) {
+					err = nil // the import won: refusing is right
+				}
+				errs <- err
+			}()
+			close(start)
+			for range 2 {
+				must(t, <-errs, "round %d", i)
+			}
+			after, err := b.s.CountSeats(b.ctx, b.orgA.ID, b.now)
+			must(t, err, "count after")
+			if after.Used() > after.Limit {
+				t.Fatalf("round %d: %d seats used over a limit of %d", i, after.Used(), after.Limit)
+			}
+		}
+	})
+}
+
+// Two orgs each made the other's parent at the same moment: at most one change wins, and
+// no cycle is stored.
+func TestChangeOrgParentsRace(t *testing.T) {
+	each(t, func(t *testing.T, b *bundle) {
+		for i := range 10 {
+			none := ""
+			for _, id := range []string{b.orgA.ID, b.orgB.ID} {
+				_, err := b.s.ChangeOrg(b.ctx, id, directory.OrgChange{ParentOrgID: &none}, b.now)
+				must(t, err, "reset parent")
+			}
+			start := make(chan struct{})
+			errs := make(chan error, 2)
+			for _, pair := range [][2]string{{b.orgA.ID, b.orgB.ID}, {b.orgB.ID, b.orgA.ID}} {
+				go func() {
+					<-start
+					p := pair[1]
+					_, err := b.s.ChangeOrg(b.ctx, pair[0], directory.OrgChange{ParentOrgID: &p}, b.now)
+					errs <- err
+				}()
+			}
+			close(start)
+			won := 0
+			for range 2 {
+				if <-errs == nil {
+					won++
+				}
+			}
+			a, _ := b.s.GetOrg(b.ctx, b.orgA.ID)
+			bb, _ := b.s.GetOrg(b.ctx, b.orgB.ID)
+			if won > 1 || (a.ParentOrgID == bb.ID && bb.ParentOrgID == a.ID) {
+				t.Fatalf("round %d: %d changes won; A's parent %q, B's parent %q", i, won, a.ParentOrgID, bb.ParentOrgID)
+			}
 		}
 	})
 }
