@@ -88,7 +88,7 @@ func newServeCmd(e env) *cobra.Command {
   /readyz       200 when Redis and the database answer, 503 otherwise and while shutting down
   /metrics      Prometheus: Asynq queue metrics and tether's own
   /monitoring/  the Asynq monitoring UI (asynqmon), behind TETHER_ADMIN_USER/TETHER_ADMIN_PASSWORD
-  /v1/...       the admin JSON API (imports, permission audits), behind TETHER_API_TOKEN
+  /v1/...       the admin JSON API (orgs, users, imports, permission audits), behind TETHER_API_TOKEN
                 (Authorization: Bearer) or the admin user and password
   /join/{token} invitation links, and the Salesforce connect callback
   /connect/{token}, /oauth/callback/{provider}  connect links (team Salesforce, personal)
