@@ -1,6 +1,7 @@
 package connections
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -23,6 +24,10 @@ var (
 	// ErrOrgBlocked: the customer's org refuses the grant (IP restrictions,
 	// inactive org); its admin must act, reconnecting alone will not help.
 	ErrOrgBlocked = errors.New("the provider organisation blocks this connection")
+	// ErrFenced: this refresh's lock lease lapsed, or a newer holder refreshed
+	// first, so its result was not written over the row. Retry: the next
+	// attempt reads what the newer refresh stored (or the pending slot).
+	ErrFenced = errors.New("refresh fenced off by a newer lock holder")
 )
 
 // TokenSet is what a provider's token endpoint returned. An empty RefreshToken
@@ -50,20 +55,36 @@ type Refresher interface {
 }
 
 // TokenStore is the persistence Tokens needs. UpdateConnection is a
-// compare-and-swap on c.Version: it returns storeerr.ErrConflict when the row
-// moved, and the row as written otherwise.
+// compare-and-swap on c.Version that also refuses a c.RefreshFence below the
+// stored one: it returns storeerr.ErrConflict in both cases, and the row as
+// written otherwise.
 type TokenStore interface {
 	GetTeamConnection(ctx context.Context, orgID string) (Connection, error)
 	GetConnection(ctx context.Context, orgID, id string) (Connection, error)
 	UpdateConnection(ctx context.Context, orgID string, c Connection, at time.Time) (Connection, error)
-	// SetPendingToken writes the pending slot without a version check: it is
-	// the fallback when the full write keeps failing.
-	SetPendingToken(ctx context.Context, orgID, id string, sealed []byte, at time.Time) error
+	// SetPendingToken writes the pending slot without a version check, but
+	// only while the row's refresh token column still holds spent (else
+	// storeerr.ErrConflict): it is the fallback when the full write keeps
+	// failing or is fenced off.
+	SetPendingToken(ctx context.Context, orgID, id string, sealed, spent []byte, at time.Time) error
 }
 
 // Locker serialises refreshes of one connection across every worker.
 type Locker interface {
-	Lock(ctx context.Context, key string) (unlock func(), err error)
+	// Lock waits for the lock named key. The lease must outlive the provider
+	// call (two token-endpoint timeouts) or be renewed while it is held.
+	Lock(ctx context.Context, key string) (Lease, error)
+}
+
+// Lease is a held lock.
+type Lease interface {
+	// Fence is the lease's fencing token, higher than that of every earlier
+	// lease of the same key; it is stored on the row with the tokens.
+	Fence() int64
+	// Held returns nil while the lease is still this holder's.
+	Held(ctx context.Context) error
+	// Unlock releases the lock. Safe to call more than once.
+	Unlock()
 }
 
 // Stash keeps a sealed token set outside the database, for when the database
@@ -93,7 +114,9 @@ type TokensParams struct {
 // one refresh per connection at a time across all workers: under a lock the
 // row is re-read (someone else may have refreshed already), the provider is
 // called, and the new set is written with a compare-and-swap before the new
-// token is used. A set that cannot be written is kept sealed in the row's
+// token is used. The write is fenced: a holder whose lease lapsed during the
+// provider call, or whose fencing token is below the row's, does not write
+// over a newer refresh (see persist). A set that cannot be written is kept sealed in the row's
 // pending slot (or the Stash) and the next attempt uses it instead of calling
 // the provider again: with rotating providers the old refresh token is dead by
 // then (ARCHITECTURE.md, invariants 1 and 2).
@@ -116,9 +139,12 @@ func NewTokens(p TokensParams) (*Tokens, error) {
 }
 
 // TeamSession is an org's team-level Salesforce connection, ready for one task.
-// Token and Refresh fit the Salesforce client's token hooks. Safe for
-// concurrent use within the task.
-type TeamSession struct {
+type TeamSession = Session
+
+// Session is one stored connection, ready for one task. Token and Refresh fit
+// the Salesforce client's token hooks. Safe for concurrent use within the
+// task.
+type Session struct {
 	OrgID        string
 	ConnectionID string
 	InstanceURL  string
@@ -151,6 +177,27 @@ func (t *Tokens) Team(ctx context.Context, orgID string) (*TeamSession, error) {
 		return nil, fmt.Errorf("open access token of connection %s: %w", c.ID, err)
 	}
 	s := &TeamSession{OrgID: orgID, ConnectionID: c.ID, t: t, conn: c, access: access}
+	s.describe(c)
+	return s, nil
+}
+
+// Session returns a session of the org's connection id, of any kind; the
+// Salesforce fields stay empty for other kinds. Returns the store's not-found
+// error if the org has no such connection and ErrNeedsReconnect if it is
+// broken beyond a refresh.
+func (t *Tokens) Session(ctx context.Context, orgID, id string) (*Session, error) {
+	c, err := t.p.Store.GetConnection(ctx, orgID, id)
+	if err != nil {
+		return nil, fmt.Errorf("load connection %s of org %s: %w", id, orgID, err)
+	}
+	if err := usable(c); err != nil {
+		return nil, err
+	}
+	access, err := t.p.Keys.OpenToken(c.AccessTokenEnc, c.ID)
+	if err != nil {
+		return nil, fmt.Errorf("open access token of connection %s: %w", c.ID, err)
+	}
+	s := &Session{OrgID: orgID, ConnectionID: c.ID, t: t, conn: c, access: access}
 	s.describe(c)
 	return s, nil
 }
@@ -208,11 +255,11 @@ func (t *Tokens) expired(c Connection) bool {
 // caller last had: if the row moved on since, another worker refreshed and
 // its token is used as is.
 func (t *Tokens) refresh(ctx context.Context, seen Connection, seenAccess vault.Token) (Connection, vault.Token, error) {
-	unlock, err := t.p.Locker.Lock(ctx, "connection:"+seen.ID)
+	lease, err := t.p.Locker.Lock(ctx, "connection:"+seen.ID)
 	if err != nil {
 		return seen, vault.Token{}, fmt.Errorf("lock connection %s for refresh: %w", seen.ID, err)
 	}
-	defer unlock()
+	defer lease.Unlock()
 
 	c, err := t.p.Store.GetConnection(ctx, seen.OrgID, seen.ID)
 	if err != nil {
@@ -224,7 +271,7 @@ func (t *Tokens) refresh(ctx context.Context, seen Connection, seenAccess vault.
 	if set, ok, err := t.pending(ctx, c); err != nil {
 		return c, vault.Token{}, err
 	} else if ok {
-		return t.persist(ctx, c, set)
+		return t.persist(ctx, lease, c, set)
 	}
 	access, err := t.p.Keys.OpenToken(c.AccessTokenEnc, c.ID)
 	if err != nil {
@@ -246,29 +293,85 @@ func (t *Tokens) refresh(ctx context.Context, seen Connection, seenAccess vault.
 		Kind: c.Kind, RefreshToken: refresh, LoginURL: c.LoginURL, InstanceURL: c.InstanceURL,
 	})
 	if err != nil {
+		// A holder whose lease lapsed spent a token a newer holder may have
+		// replaced already: its failure says nothing of the row, so it is not
+		// recorded and the caller retries.
+		if herr := lease.Held(context.WithoutCancel(ctx)); herr != nil {
+			return c, vault.Token{}, fmt.Errorf("refresh connection %s: %w (%v); the provider said: %v", c.ID, ErrFenced, herr, err)
+		}
 		t.recordFailure(ctx, c, err)
 		return c, vault.Token{}, fmt.Errorf("refresh connection %s: %w", c.ID, err)
 	}
 	if set.RefreshToken.IsZero() {
 		set.RefreshToken = refresh
 	}
-	return t.persist(ctx, c, set)
+	return t.persist(ctx, lease, c, set)
 }
 
-// persist writes set into the row. When the write keeps failing, the set is
-// sealed into the pending slot (or the stash) and an error returned, so the
-// task fails and its retry picks the set up instead of spending the old,
-// possibly rotated-out, refresh token.
-func (t *Tokens) persist(ctx context.Context, c Connection, set TokenSet) (Connection, vault.Token, error) {
-	next := c
-	var err error
-	if next.AccessTokenEnc, err = t.p.Keys.SealToken(set.AccessToken, c.ID); err != nil {
-		return c, vault.Token{}, fmt.Errorf("seal access token of connection %s: %w", c.ID, err)
-	}
-	if next.RefreshTokenEnc, err = t.p.Keys.SealToken(set.RefreshToken, c.ID); err != nil {
-		return c, vault.Token{}, fmt.Errorf("seal refresh token of connection %s: %w", c.ID, err)
-	}
+// persist writes set, obtained by spending c's refresh token, into the row.
+//
+// The write is fenced (invariant 2). It carries the lease's fencing token and
+// is made only while the lease is held; the store refuses it when the row
+// records a newer token. When the compare-and-swap loses, the row is re-read:
+// if it still holds the refresh token we spent, a state-only writer moved it
+// and our set is written over it; if it holds other tokens, a newer refresh
+// (or a reconnect) wrote them and they are used as they are.
+//
+// When the write keeps failing, or the lease lapsed, the set is sealed into
+// the pending slot (or the stash) and an error returned, so the task fails
+// and its retry picks the set up instead of spending the old, possibly
+// rotated-out, refresh token; but only while the row still holds the token we
+// spent, since otherwise the set is older than what the row holds.
+func (t *Tokens) persist(ctx context.Context, lease Lease, c Connection, set TokenSet) (Connection, vault.Token, error) {
 	now := t.p.Clock().UTC()
+	cur := c
+	var err error
+	for attempt := 0; attempt < 3; attempt++ {
+		if err = lease.Held(ctx); err != nil {
+			err = fmt.Errorf("%w: %w", ErrFenced, err)
+			break
+		}
+		var next, written Connection
+		if next, err = t.apply(cur, set, lease.Fence(), now); err != nil {
+			return c, vault.Token{}, err
+		}
+		written, err = t.p.Store.UpdateConnection(ctx, c.OrgID, next, now)
+		if err == nil {
+			if t.p.Stash != nil {
+				_ = t.p.Stash.Delete(ctx, stashKey(c.ID))
+			}
+			return written, set.AccessToken, nil
+		}
+		if errors.Is(err, storeerr.ErrConflict) {
+			moved, gerr := t.p.Store.GetConnection(ctx, c.OrgID, c.ID)
+			if gerr == nil {
+				if uerr := usable(moved); uerr != nil {
+					return moved, vault.Token{}, uerr
+				}
+				if !bytes.Equal(moved.RefreshTokenEnc, c.RefreshTokenEnc) || moved.RefreshFence > lease.Fence() {
+					return t.superseded(moved)
+				}
+				cur = moved
+			}
+		}
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	keepErr := t.keep(ctx, c, set)
+	return c, vault.Token{}, errors.Join(fmt.Errorf("store refreshed tokens of connection %s: %w", c.ID, err), keepErr)
+}
+
+// apply returns base with set sealed into it and marked healthy under fence.
+func (t *Tokens) apply(base Connection, set TokenSet, fence int64, now time.Time) (Connection, error) {
+	next := base
+	var err error
+	if next.AccessTokenEnc, err = t.p.Keys.SealToken(set.AccessToken, base.ID); err != nil {
+		return base, fmt.Errorf("seal access token of connection %s: %w", base.ID, err)
+	}
+	if next.RefreshTokenEnc, err = t.p.Keys.SealToken(set.RefreshToken, base.ID); err != nil {
+		return base, fmt.Errorf("seal refresh token of connection %s: %w", base.ID, err)
+	}
 	next.PendingTokenEnc = nil
 	next.ExpiresAt = set.Expiry
 	if len(set.Scopes) > 0 {
@@ -281,34 +384,21 @@ func (t *Tokens) persist(ctx context.Context, c Connection, set TokenSet) (Conne
 	next.ConsecutiveFailures = 0
 	next.LastErrorCode, next.LastErrorDescription = "", ""
 	next.LastRefreshedAt = now
+	next.RefreshFence = fence
+	return next, nil
+}
 
-	var written Connection
-	for attempt := 0; attempt < 3; attempt++ {
-		written, err = t.p.Store.UpdateConnection(ctx, c.OrgID, next, now)
-		if err == nil {
-			if t.p.Stash != nil {
-				_ = t.p.Stash.Delete(ctx, stashKey(c.ID))
-			}
-			return written, set.AccessToken, nil
-		}
-		if errors.Is(err, storeerr.ErrConflict) {
-			// We hold the lock, so the row moved under a state-only writer (or a
-			// holder whose lease lapsed); our set is the newest grant, so it wins,
-			// unless the connection was revoked meanwhile.
-			cur, gerr := t.p.Store.GetConnection(ctx, c.OrgID, c.ID)
-			if gerr == nil {
-				if uerr := usable(cur); uerr != nil {
-					return cur, vault.Token{}, uerr
-				}
-				next.Version = cur.Version
-			}
-		}
-		if ctx.Err() != nil {
-			break
-		}
+// superseded returns the tokens a newer refresh stored in the row, ours being
+// dropped: the row no longer holds the refresh token we spent.
+func (t *Tokens) superseded(row Connection) (Connection, vault.Token, error) {
+	access, err := t.p.Keys.OpenToken(row.AccessTokenEnc, row.ID)
+	if err != nil {
+		return row, vault.Token{}, fmt.Errorf("open access token of connection %s: %w", row.ID, err)
 	}
-	keepErr := t.keep(ctx, c, set)
-	return c, vault.Token{}, errors.Join(fmt.Errorf("store refreshed tokens of connection %s: %w", c.ID, err), keepErr)
+	if access.IsZero() {
+		return row, vault.Token{}, fmt.Errorf("connection %s: %w", row.ID, ErrFenced)
+	}
+	return row, access, nil
 }
 
 // pendingSet is the sealed form of a TokenSet in the pending slot.
@@ -338,9 +428,9 @@ func (t *Tokens) keep(ctx context.Context, c Connection, set TokenSet) error {
 	if err != nil {
 		return err
 	}
-	dbErr := t.p.Store.SetPendingToken(ctx, c.OrgID, c.ID, sealed, t.p.Clock().UTC())
-	if dbErr == nil {
-		return nil
+	dbErr := t.p.Store.SetPendingToken(ctx, c.OrgID, c.ID, sealed, c.RefreshTokenEnc, t.p.Clock().UTC())
+	if dbErr == nil || errors.Is(dbErr, storeerr.ErrConflict) {
+		return nil // kept, or obsolete: the row holds a newer refresh token
 	}
 	if t.p.Stash == nil {
 		return fmt.Errorf("keep refreshed tokens of connection %s in the pending slot: %w", c.ID, dbErr)

@@ -40,11 +40,11 @@ func (f *flakyStore) UpdateConnection(ctx context.Context, orgID string, c conne
 	return f.Store.UpdateConnection(ctx, orgID, c, at)
 }
 
-func (f *flakyStore) SetPendingToken(ctx context.Context, orgID, id string, sealed []byte, at time.Time) error {
+func (f *flakyStore) SetPendingToken(ctx context.Context, orgID, id string, sealed, spent []byte, at time.Time) error {
 	if f.failPending.Load() {
 		return errOutage
 	}
-	return f.Store.SetPendingToken(ctx, orgID, id, sealed, at)
+	return f.Store.SetPendingToken(ctx, orgID, id, sealed, spent, at)
 }
 
 type testBundle struct {

@@ -75,9 +75,13 @@ type Connection struct {
 	NextRefreshAt        time.Time
 
 	// Version is bumped by every update; an update must name the version it read.
-	Version   int64
-	CreatedAt time.Time
-	UpdatedAt time.Time
+	Version int64
+	// RefreshFence is the fencing token of the lock lease under which the tokens were last
+	// refreshed. An update carrying a lower one is refused: its lease lapsed and a newer
+	// holder refreshed since (invariant 2).
+	RefreshFence int64
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
 }
 
 // APIUsage is an org's Salesforce API consumption as last reported by a

@@ -12,7 +12,7 @@ import (
 const connectionCols = `id, org_id, membership_id, kind, access_token_enc, refresh_token_enc, pending_token_enc,
 expires_at, scopes, provider_account_id, provider_org_id, instance_url, login_url, state,
 consecutive_failures, last_error_code, last_error_description, last_refreshed_at, last_verified_at,
-next_refresh_at, version, created_at, updated_at`
+next_refresh_at, version, refresh_fence, created_at, updated_at`
 
 func scanConnection(r scanner) (connections.Connection, error) {
 	var c connections.Connection
@@ -20,7 +20,7 @@ func scanConnection(r scanner) (connections.Connection, error) {
 		&c.PendingTokenEnc, ts(&c.ExpiresAt), js(&c.Scopes), &c.ProviderAccountID, &c.ProviderOrgID,
 		&c.InstanceURL, &c.LoginURL, &c.State, &c.ConsecutiveFailures, &c.LastErrorCode,
 		&c.LastErrorDescription, ts(&c.LastRefreshedAt), ts(&c.LastVerifiedAt), ts(&c.NextRefreshAt),
-		&c.Version, ts(&c.CreatedAt), ts(&c.UpdatedAt))
+		&c.Version, &c.RefreshFence, ts(&c.CreatedAt), ts(&c.UpdatedAt))
 	return c, err
 }
 
@@ -63,7 +63,7 @@ func (q *Queries) CreateConnection(ctx context.Context, orgID string, c connecti
 		return connections.Connection{}, fmt.Errorf("create connection %s: %w", c.ID, err)
 	}
 	args := append([]any{c.ID, orgID, nullStr(c.MembershipID), string(c.Kind)}, fields...)
-	args = append(args, c.Version, tm(c.CreatedAt), tm(c.UpdatedAt))
+	args = append(args, c.Version, c.RefreshFence, tm(c.CreatedAt), tm(c.UpdatedAt))
 	_, err = q.q.ExecContext(ctx, `INSERT INTO connections (`+connectionCols+`) VALUES `+placeholders(1, len(args)), args...)
 	if err != nil {
 		return connections.Connection{}, q.wrap(err, "create connection %s in org %s", c.ID, orgID)
@@ -128,22 +128,25 @@ WHERE org_id = $1 AND ($2 = '' OR membership_id = $2) ORDER BY id`, orgID, membe
 }
 
 // UpdateConnection writes c's tokens, expiry, scopes, provider fields, state, failure and
-// error fields and schedule, if and only if the stored version is still c.Version (compare
-// and swap), and returns c with its new version and UpdatedAt = at. The owner and kind
-// never change. Returns ErrConflict if the version moved (someone else wrote first: re-read
-// and decide again), ErrNotFound if the org has no connection c.ID.
+// error fields, schedule and refresh fence, if and only if the stored version is still
+// c.Version (compare and swap) and the stored refresh fence is not above c.RefreshFence,
+// and returns c with its new version and UpdatedAt = at. The owner and kind never change.
+// Returns ErrConflict if the version moved (someone else wrote first: re-read and decide
+// again) or a newer lease holder's refresh is stored, ErrNotFound if the org has no
+// connection c.ID.
 func (q *Queries) UpdateConnection(ctx context.Context, orgID string, c connections.Connection, at time.Time) (connections.Connection, error) {
 	fields, err := connectionFields(c)
 	if err != nil {
 		return connections.Connection{}, fmt.Errorf("update connection %s: %w", c.ID, err)
 	}
 	args := append([]any{orgID, c.ID, c.Version, tm(at)}, fields...)
+	args = append(args, c.RefreshFence)
 	res, err := q.q.ExecContext(ctx, `UPDATE connections SET version = version + 1, updated_at = $4,
 access_token_enc = $5, refresh_token_enc = $6, pending_token_enc = $7, expires_at = $8, scopes = $9,
 provider_account_id = $10, provider_org_id = $11, instance_url = $12, login_url = $13, state = $14,
 consecutive_failures = $15, last_error_code = $16, last_error_description = $17,
-last_refreshed_at = $18, last_verified_at = $19, next_refresh_at = $20
-WHERE org_id = $1 AND id = $2 AND version = $3`, args...)
+last_refreshed_at = $18, last_verified_at = $19, next_refresh_at = $20, refresh_fence = $21
+WHERE org_id = $1 AND id = $2 AND version = $3 AND refresh_fence <= $21`, args...)
 	if err := q.affected(res, err, "update connection %s in org %s", c.ID, orgID); err != nil {
 		if !errors.Is(err, ErrNotFound) {
 			return connections.Connection{}, err
@@ -152,8 +155,8 @@ WHERE org_id = $1 AND id = $2 AND version = $3`, args...)
 		if gerr != nil {
 			return connections.Connection{}, gerr
 		}
-		return connections.Connection{}, fmt.Errorf("update connection %s in org %s: version %d is now %d: %w",
-			c.ID, orgID, c.Version, cur.Version, ErrConflict)
+		return connections.Connection{}, fmt.Errorf("update connection %s in org %s: version %d is now %d, refresh fence %d is now %d: %w",
+			c.ID, orgID, c.Version, cur.Version, c.RefreshFence, cur.RefreshFence, ErrConflict)
 	}
 	c.Version++
 	c.OrgID = orgID

@@ -2,9 +2,11 @@
 //
 // A lock is a key set with NX and a millisecond TTL whose value is a random
 // owner token; release and extend are compare-and-act scripts, so a holder
-// whose lease lapsed can never delete or stretch its successor's lock. The
-// lease alone is not enough for correctness: callers pair it with a fencing
-// check on the data they write (tether uses the connection row's version).
+// whose lease lapsed can never delete or stretch its successor's lock. Every
+// acquisition also gets a fencing token that grows with each acquisition of
+// the key. The lease alone is not enough for correctness (a paused holder
+// wakes up after its lease lapsed): callers pair it with a fencing check on
+// the data they write (tether stores the token on the connection row).
 package redislock
 
 import (
@@ -13,9 +15,12 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"tether/sync/connections"
 )
 
 // ErrNotAcquired means another holder kept the lock for the whole wait.
@@ -25,6 +30,16 @@ var ErrNotAcquired = errors.New("redislock: lock held by another owner")
 var ErrLost = errors.New("redislock: lease lost")
 
 var (
+	// acquireScript sets the lock and returns the next fencing token, or 0 when
+	// the lock is held. The token is at least Redis' clock in microseconds, so it
+	// keeps growing even if the fence key is lost (eviction, failover, flush).
+	acquireScript = redis.NewScript(`
+if not redis.call("SET", KEYS[1], ARGV[1], "NX", "PX", ARGV[2]) then return 0 end
+local t = redis.call("TIME")
+local f = math.max(tonumber(t[1]) * 1000000 + tonumber(t[2]), tonumber(redis.call("GET", KEYS[2]) or "0") + 1)
+redis.call("SET", KEYS[2], string.format("%d", f), "PX", ARGV[3])
+return f`)
+	heldScript    = redis.NewScript(`if redis.call("GET", KEYS[1]) == ARGV[1] then return 1 end return 0`)
 	releaseScript = redis.NewScript(`if redis.call("GET", KEYS[1]) == ARGV[1] then return redis.call("DEL", KEYS[1]) end return 0`)
 	extendScript  = redis.NewScript(`if redis.call("GET", KEYS[1]) == ARGV[1] then return redis.call("PEXPIRE", KEYS[1], ARGV[2]) end return 0`)
 )
@@ -35,10 +50,15 @@ type Locker struct {
 	prefix string
 	// Poll is how often Acquire retries while waiting. Zero means 25ms.
 	Poll time.Duration
-	// TTL and Wait are what Lock uses. Zero means 60s and 30s: the lease must
-	// outlive a slow provider call (two token-endpoint timeouts).
+	// TTL and Wait are what Lock uses. Zero means 60s and 30s. Lock renews the
+	// lease every TTL/3 while it is held, so a provider call slower than the TTL
+	// keeps it; only a holder that stops running (or loses Redis for a whole
+	// TTL) loses it.
 	TTL, Wait time.Duration
 }
+
+// fenceTTL keeps a key's last fencing token well past any lease.
+const fenceTTL = 30 * 24 * time.Hour
 
 // New returns a Locker whose keys start with prefix (e.g. "tether:lock:").
 func New(rdb redis.UniversalClient, prefix string) *Locker {
@@ -50,7 +70,12 @@ type Lock struct {
 	l     *Locker
 	key   string
 	owner string
+	fence int64
 }
+
+// Fence is the lock's fencing token: higher than that of every earlier
+// acquisition of the same key.
+func (lk *Lock) Fence() int64 { return lk.fence }
 
 // Acquire takes the lock named key for ttl, waiting up to wait for a holder
 // to let go. Returns ErrNotAcquired when the wait ends first, or the
@@ -68,14 +93,16 @@ func (l *Locker) Acquire(ctx context.Context, key string, ttl, wait time.Duratio
 		poll = 25 * time.Millisecond
 	}
 	deadline := time.Now().Add(wait)
-	full := l.prefix + key
+	// The hash tag keeps the lock and its fence in one Redis Cluster slot.
+	full := l.prefix + "{" + key + "}"
 	for {
-		ok, err := l.rdb.SetNX(ctx, full, owner, ttl).Result()
+		fence, err := acquireScript.Run(ctx, l.rdb, []string{full, full + ":fence"},
+			owner, ttl.Milliseconds(), fenceTTL.Milliseconds()).Int64()
 		if err != nil {
 			return nil, fmt.Errorf("redislock: acquire %s: %w", key, err)
 		}
-		if ok {
-			return &Lock{l: l, key: full, owner: owner}, nil
+		if fence > 0 {
+			return &Lock{l: l, key: full, owner: owner, fence: fence}, nil
 		}
 		if !time.Now().Add(poll).Before(deadline) {
 			return nil, ErrNotAcquired
@@ -90,10 +117,9 @@ func (l *Locker) Acquire(ctx context.Context, key string, ttl, wait time.Duratio
 	}
 }
 
-// Lock takes key with the Locker's TTL and Wait and returns the function
-// that releases it; the shape sync packages declare, so they need not know
-// this package.
-func (l *Locker) Lock(ctx context.Context, key string) (unlock func(), err error) {
+// Lock takes key with the Locker's TTL and Wait and renews the lease until
+// it is unlocked; the shape the connections service declares.
+func (l *Locker) Lock(ctx context.Context, key string) (connections.Lease, error) {
 	ttl, wait := l.TTL, l.Wait
 	if ttl <= 0 {
 		ttl = 60 * time.Second
@@ -105,13 +131,84 @@ func (l *Locker) Lock(ctx context.Context, key string) (unlock func(), err error
 	if err != nil {
 		return nil, err
 	}
-	// Release on a fresh context: the caller's may be cancelled by then, and
-	// a lock left behind would block the next attempt for a whole TTL.
-	return func() {
+	ls := &lease{Lock: lk, stop: make(chan struct{}), done: make(chan struct{})}
+	go ls.renew(ttl)
+	return ls, nil
+}
+
+// lease is a Lock renewed in the background until Unlock.
+type lease struct {
+	*Lock
+	stop, done chan struct{}
+	once       sync.Once
+	mu         sync.Mutex
+	lost       error
+}
+
+var _ connections.Lease = (*lease)(nil)
+
+// renew extends the lease every ttl/3. A failed extension is retried until
+// the lease would have lapsed anyway; ErrLost ends it at once.
+func (ls *lease) renew(ttl time.Duration) {
+	defer close(ls.done)
+	tick := time.NewTicker(ttl / 3)
+	defer tick.Stop()
+	renewed := time.Now()
+	for {
+		select {
+		case <-ls.stop:
+			return
+		case <-tick.C:
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), ttl/3)
+		err := ls.Extend(ctx, ttl)
+		cancel()
+		switch {
+		case err == nil:
+			renewed = time.Now()
+			continue
+		case !errors.Is(err, ErrLost) && time.Since(renewed) < ttl:
+			continue
+		}
+		ls.mu.Lock()
+		ls.lost = err
+		ls.mu.Unlock()
+		return
+	}
+}
+
+// Held returns nil while this owner still holds the lock, ErrLost otherwise.
+func (ls *lease) Held(ctx context.Context) error {
+	ls.mu.Lock()
+	lost := ls.lost
+	ls.mu.Unlock()
+	if errors.Is(lost, ErrLost) {
+		return lost
+	}
+	if lost != nil {
+		return fmt.Errorf("%w: not renewed: %v", ErrLost, lost)
+	}
+	n, err := heldScript.Run(ctx, ls.l.rdb, []string{ls.key}, ls.owner).Int()
+	if err != nil {
+		return fmt.Errorf("redislock: check lease: %w", err)
+	}
+	if n == 0 {
+		return ErrLost
+	}
+	return nil
+}
+
+// Unlock stops the renewal and releases the lock, on a fresh context: the
+// caller's may be cancelled by then, and a lock left behind would block the
+// next attempt for a whole TTL. Safe to call more than once.
+func (ls *lease) Unlock() {
+	ls.once.Do(func() {
+		close(ls.stop)
+		<-ls.done
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		_ = lk.Release(ctx)
-	}, nil
+		_ = ls.Release(ctx)
+	})
 }
 
 // Release lets go of the lock if this owner still holds it. Returns ErrLost

@@ -77,7 +77,7 @@ func TestLapsedHolderCannotReleaseSuccessor(t *testing.T) {
 	if err := first.Extend(ctx, time.Second); !errors.Is(err, ErrLost) {
 		t.Fatalf("lapsed extend: %v, want ErrLost", err)
 	}
-	if v, _ := rdb.Get(ctx, "test:k").Result(); v != second.owner {
+	if v, _ := rdb.Get(ctx, "test:{k}").Result(); v != second.owner {
 		t.Fatal("successor's lock was disturbed by the lapsed holder")
 	}
 	if err := second.Extend(ctx, 2*time.Second); err != nil {
@@ -98,5 +98,74 @@ func TestAcquireHonoursContext(t *testing.T) {
 	defer cancel()
 	if _, err := l.Acquire(ctx, "k", time.Minute, time.Minute); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("acquire with expiring ctx: %v, want DeadlineExceeded", err)
+	}
+}
+
+// Every acquisition of a key gets a higher fencing token than the one before,
+// including after the fence key itself is lost.
+func TestFenceGrowsWithEveryAcquisition(t *testing.T) {
+	_, rdb := redistest.Client(t, testDB)
+	l := New(rdb, "test:")
+	ctx := context.Background()
+	var last int64
+	for i := 0; i < 5; i++ {
+		if i == 3 {
+			if err := rdb.Del(ctx, "test:{k}:fence").Err(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		lk, err := l.Acquire(ctx, "k", time.Second, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if lk.Fence() <= last {
+			t.Fatalf("acquisition %d got fence %d, not above the previous %d", i, lk.Fence(), last)
+		}
+		last = lk.Fence()
+		if err := lk.Release(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// Invariant 2: a lease held through Lock is renewed while its holder runs, so
+// a provider call slower than the TTL keeps the lock; once the key is gone
+// (failover, a paused holder) Held says so.
+func TestLockRenewsTheLeaseUntilUnlock(t *testing.T) {
+	_, rdb := redistest.Client(t, testDB)
+	l := New(rdb, "test:")
+	l.TTL, l.Poll = 90*time.Millisecond, time.Millisecond
+	ctx := context.Background()
+	lease, err := l.Lock(ctx, "k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(4 * l.TTL)
+	if err := lease.Held(ctx); err != nil {
+		t.Fatalf("lease after 4 TTLs of holding: %v, want held", err)
+	}
+	if _, err := l.Acquire(ctx, "k", time.Second, 0); !errors.Is(err, ErrNotAcquired) {
+		t.Fatalf("second acquire while the lease is renewed: %v, want ErrNotAcquired", err)
+	}
+	if err := rdb.Del(ctx, "test:{k}").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := lease.Held(ctx); !errors.Is(err, ErrLost) {
+		t.Fatalf("lease after its key vanished: %v, want ErrLost", err)
+	}
+	next, err := l.Lock(ctx, "k")
+	if err != nil {
+		t.Fatalf("lock after the lease was lost: %v", err)
+	}
+	if next.Fence() <= lease.Fence() {
+		t.Fatalf("successor fence %d not above %d", next.Fence(), lease.Fence())
+	}
+	lease.Unlock() // the lapsed holder must not release its successor
+	if err := next.Held(ctx); err != nil {
+		t.Fatalf("successor after the lapsed holder unlocked: %v", err)
+	}
+	next.Unlock()
+	if n, _ := rdb.Exists(ctx, "test:{k}").Result(); n != 0 {
+		t.Fatal("Unlock left the lock key behind")
 	}
 }
