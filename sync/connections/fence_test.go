@@ -202,7 +202,9 @@ func (b *fenceBundle) open(t *testing.T, sealed []byte) string {
 	return tok.Reveal()
 }
 
-func (b *fenceBundle) counters() sandbox.GrantCounters { return b.sb.Counters().Grants[b.grant.GrantID] }
+func (b *fenceBundle) counters() sandbox.GrantCounters {
+	return b.sb.Counters().Grants[b.grant.GrantID]
+}
 
 type refreshResult struct {
 	token string

@@ -153,7 +153,9 @@ func TestTenancy(t *testing.T) {
 				_, err := s.UpdateConnection(ctx, A, c, later)
 				return notFound(err)
 			}},
-			{"SetPendingToken", func() error { return notFound(s.SetPendingToken(ctx, A, cB.ID, []byte("x"), cB.RefreshTokenEnc, later)) }},
+			{"SetPendingToken", func() error {
+				return notFound(s.SetPendingToken(ctx, A, cB.ID, []byte("x"), cB.RefreshTokenEnc, later))
+			}},
 			// Inserts into A that point at B's rows.
 			{"CreateInvite with B's group", func() error {
 				_, err := s.CreateInvite(ctx, A, directory.Invite{Email: "z@example.com", Role: directory.RoleChat, GroupID: gB.ID,
