@@ -75,7 +75,7 @@ func (s ImportStarter) Start(ctx context.Context, req invites.Request) (director
 }
 
 // Get returns the org's import id. An unknown org or import is an error wrapping
-// storeerr.ErrNotFound.
+// directory.ErrNotFound.
 func (s ImportStarter) Get(ctx context.Context, orgID, id string) (directory.Import, error) {
 	if _, err := s.Reader.GetOrg(ctx, orgID); err != nil {
 		return directory.Import{}, fmt.Errorf("get import %s: %w", id, err)

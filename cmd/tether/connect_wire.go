@@ -16,7 +16,7 @@ import (
 	"tether/jobs"
 	"tether/sync/connect"
 	"tether/sync/directory"
-	"tether/worker/api"
+	"tether/worker/httpapi"
 	"tether/worker/redisconnect"
 )
 
@@ -63,7 +63,7 @@ func salesforceLogin(cfg config.Config) func(directory.Org) string {
 
 // auditQueue queues a permission audit the way POST /v1/orgs/{org}/permission-audits
 // does; one already queued is enough.
-type auditQueue struct{ q api.TaskEnqueuer }
+type auditQueue struct{ q httpapi.TaskEnqueuer }
 
 func (a auditQueue) QueueAudit(ctx context.Context, orgID string) error {
 	t, err := jobs.NewAuditPermissionsTask(orgID)
@@ -79,7 +79,7 @@ func (a auditQueue) QueueAudit(ctx context.Context, orgID string) error {
 // connectFlow builds the browser side of the connect flow for tether serve: the links,
 // Redis-kept state, every provider, the vault, and the audit queue. Close the closer when
 // the server stops.
-func connectFlow(d deps, queue api.TaskEnqueuer) (*connect.Flow, *connect.Links, io.Closer, error) {
+func connectFlow(d deps, queue httpapi.TaskEnqueuer) (*connect.Flow, *connect.Links, io.Closer, error) {
 	if d.store == nil || d.keyring == nil {
 		return nil, nil, nil, errors.New("the connect flow needs the store and the key ring")
 	}

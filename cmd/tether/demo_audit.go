@@ -12,8 +12,8 @@ import (
 
 	"tether/connectors/sandbox/sfdc"
 	"tether/jobs"
+	"tether/sync/directory"
 	"tether/sync/permissions"
-	"tether/sync/store"
 )
 
 // demoAudit runs the permission audit through the worker twice, as `tether permissions
@@ -90,7 +90,7 @@ func (dm *demo) audit(ctx context.Context, before string) (permissions.Report, e
 		}
 		got, err := dm.d.store.LatestPermissionReport(ctx, orgID)
 		switch {
-		case errors.Is(err, store.ErrNotFound):
+		case errors.Is(err, directory.ErrNotFound):
 		case err != nil:
 			return false, err
 		case got.ID != before:

@@ -13,7 +13,7 @@ import (
 	"tether/connectors/oauth"
 	"tether/sync/onboarding"
 	"tether/worker"
-	"tether/worker/api"
+	"tether/worker/httpapi"
 )
 
 // smtpConfig turns TETHER_SMTP_URL into a mailer config sending from from.
@@ -76,13 +76,13 @@ func joinHandler(d deps) (http.Handler, error) {
 		if err != nil {
 			return nil, err
 		}
-		cfg.Salesforce = api.SalesforceConnector{OAuth: oc, LoginURL: d.cfg.SalesforceLoginURL,
+		cfg.Salesforce = httpapi.SalesforceConnector{OAuth: oc, LoginURL: d.cfg.SalesforceLoginURL,
 			ClientID: d.cfg.SalesforceClientID, RedirectURI: strings.TrimRight(d.cfg.PublicURL, "/") + "/oauth/salesforce/callback"}
 	}
 	j, err := onboarding.NewJoiner(cfg)
 	if err != nil {
 		return nil, err
 	}
-	return api.NewJoin(api.JoinParams{Joiner: j, Logger: d.log.With().Str("component", "join").Logger(),
+	return httpapi.NewJoin(httpapi.JoinParams{Joiner: j, Logger: d.log.With().Str("component", "join").Logger(),
 		SecureCookie: strings.HasPrefix(d.cfg.PublicURL, "https://")}), nil
 }

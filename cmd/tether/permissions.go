@@ -12,8 +12,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"tether/jobs"
+	"tether/sync/directory"
 	"tether/sync/permissions"
-	"tether/sync/store"
 )
 
 // Exit codes of `tether permissions check --wait` and `tether permissions show`, for
@@ -85,7 +85,7 @@ Exit status with --wait: 0 every required check is ok; 3 a required check is mis
 			}
 			defer cleanup()
 			if _, err := d.store.GetOrg(ctx, org); err != nil {
-				if errors.Is(err, store.ErrNotFound) {
+				if errors.Is(err, directory.ErrNotFound) {
 					return fmt.Errorf("no org with id %q", org)
 				}
 				return err
@@ -95,7 +95,7 @@ Exit status with --wait: 0 every required check is ok; 3 a required check is mis
 			before := ""
 			if r, err := d.store.LatestPermissionReport(ctx, org); err == nil {
 				before = r.ID
-			} else if !errors.Is(err, store.ErrNotFound) {
+			} else if !errors.Is(err, directory.ErrNotFound) {
 				return err
 			}
 
@@ -132,7 +132,7 @@ Exit status with --wait: 0 every required check is ok; 3 a required check is mis
 				switch {
 				case err == nil && r.ID != before:
 					return reportOutcome(e.stdout, r)
-				case err != nil && !errors.Is(err, store.ErrNotFound):
+				case err != nil && !errors.Is(err, directory.ErrNotFound):
 					return err
 				}
 				if taskID != "" {

@@ -15,7 +15,7 @@ import (
 	"tether/sync/connections"
 	"tether/sync/permissions"
 	"tether/worker"
-	"tether/worker/api"
+	"tether/worker/httpapi"
 )
 
 // permissionAudits builds the worker's permission-audit dependencies: the audit service
@@ -114,7 +114,7 @@ func schedulerEntries(cfg config.Config) ([]worker.Periodic, error) {
 
 // permissionAuditAPI gives tether serve the permission-audit routes; call the returned
 // func when the server stops.
-func permissionAuditAPI(d deps) (api.PermissionAudits, func()) {
+func permissionAuditAPI(d deps) (httpapi.PermissionAudits, func()) {
 	client := asynq.NewClient(d.redis)
-	return api.PermissionAudits{Store: d.store, Queue: client}, func() { _ = client.Close() }
+	return httpapi.PermissionAudits{Store: d.store, Queue: client}, func() { _ = client.Close() }
 }

@@ -22,7 +22,7 @@ import (
 	"tether/sync/store"
 	"tether/sync/vault"
 	"tether/worker"
-	"tether/worker/api"
+	"tether/worker/httpapi"
 	"tether/worker/redislock"
 	"tether/worker/redisstash"
 )
@@ -87,9 +87,9 @@ func openStore(ctx context.Context, cfg config.Config, migrate bool) (*store.Sto
 }
 
 // redisPing builds a /readyz check on its own connection; close the returned client.
-func redisPing(opt asynq.RedisConnOpt) (api.Check, io.Closer) {
+func redisPing(opt asynq.RedisConnOpt) (httpapi.Check, io.Closer) {
 	c := opt.MakeRedisClient().(redis.UniversalClient)
-	return api.RedisCheck(func(ctx context.Context) error { return c.Ping(ctx).Err() }), c
+	return httpapi.RedisCheck(func(ctx context.Context) error { return c.Ping(ctx).Err() }), c
 }
 
 // runWorker runs tether's worker until ctx is done.
@@ -167,11 +167,11 @@ type serveOptions struct {
 func runHTTP(ctx context.Context, d deps, o serveOptions) error {
 	redisCheck, rc := redisPing(d.redis)
 	defer rc.Close()
-	checks := []api.Check{redisCheck}
+	checks := []httpapi.Check{redisCheck}
 	if d.store != nil {
-		checks = append(checks, api.DatabaseCheck(d.store.Ping))
+		checks = append(checks, httpapi.DatabaseCheck(d.store.Ping))
 	}
-	p := api.Params{
+	p := httpapi.Params{
 		Logger:        d.log.With().Str("component", "http").Logger(),
 		Gatherer:      d.reg,
 		Checks:        checks,
@@ -199,7 +199,7 @@ func runHTTP(ctx context.Context, d deps, o serveOptions) error {
 		}
 		defer closeFlow.Close()
 		p.ConnectLinks = links
-		p.Connect = api.NewConnect(api.ConnectParams{Flow: flow, Logger: d.log.With().Str("component", "connect").Logger(),
+		p.Connect = httpapi.NewConnect(httpapi.ConnectParams{Flow: flow, Logger: d.log.With().Str("component", "connect").Logger(),
 			SecureCookie: strings.HasPrefix(d.cfg.PublicURL, "https://")})
 	}
 	if o.monitoring && d.store != nil {
@@ -213,14 +213,14 @@ func runHTTP(ctx context.Context, d deps, o serveOptions) error {
 		p.PermissionAudits = pa
 	}
 	if o.monitoring {
-		mon := api.NewMonitoring(d.redis)
+		mon := httpapi.NewMonitoring(d.redis)
 		defer mon.Close()
 		p.Monitoring = mon
 		if !d.cfg.AdminPassword.IsSet() {
 			d.log.Warn().Msg("TETHER_ADMIN_PASSWORD is not set: /monitoring answers 503 until it is")
 		}
 	}
-	srv, err := api.New(p)
+	srv, err := httpapi.New(p)
 	if err != nil {
 		return err
 	}
@@ -233,17 +233,17 @@ func runHTTP(ctx context.Context, d deps, o serveOptions) error {
 		time.Sleep(200 * time.Millisecond)
 		cancel()
 	}()
-	return api.ListenAndServe(httpCtx, o.addr, srv, p.Logger, o.ready)
+	return httpapi.ListenAndServe(httpCtx, o.addr, srv, p.Logger, o.ready)
 }
 
 // newRegistry returns the process's metrics registry; withQueues adds Asynq's queue
 // metrics (only serve and all export them, so replicas do not duplicate them).
 func newRegistry(redisOpt asynq.RedisConnOpt, withQueues bool) (*prometheus.Registry, func()) {
 	if !withQueues {
-		return api.NewRegistry(nil), func() {}
+		return httpapi.NewRegistry(nil), func() {}
 	}
 	in := asynq.NewInspector(redisOpt)
-	return api.NewRegistry(in), func() { _ = in.Close() }
+	return httpapi.NewRegistry(in), func() { _ = in.Close() }
 }
 
 // errNotDurable is logged loudly when all falls back to the embedded Redis.

@@ -17,7 +17,6 @@ import (
 	"tether/sync/connections"
 	"tether/sync/directory"
 	"tether/sync/events"
-	"tether/sync/store/storeerr"
 	"tether/sync/vault"
 )
 
@@ -254,7 +253,7 @@ func (f *Flow) open(ctx context.Context, token string) (Link, directory.Org, dir
 		return Link{}, directory.Org{}, directory.Membership{}, ErrLinkUsed
 	}
 	org, err := f.p.Store.GetOrg(ctx, link.OrgID)
-	if errors.Is(err, storeerr.ErrNotFound) {
+	if errors.Is(err, directory.ErrNotFound) {
 		return Link{}, directory.Org{}, directory.Membership{}, ErrLinkInvalid // the org is gone
 	}
 	if err != nil {
@@ -263,7 +262,7 @@ func (f *Flow) open(ctx context.Context, token string) (Link, directory.Org, dir
 	var m directory.Membership
 	if link.MembershipID != "" {
 		m, err = f.p.Store.GetMembership(ctx, link.OrgID, link.MembershipID)
-		if errors.Is(err, storeerr.ErrNotFound) || (err == nil && m.Status == directory.MembershipDeactivated) {
+		if errors.Is(err, directory.ErrNotFound) || (err == nil && m.Status == directory.MembershipDeactivated) {
 			return Link{}, directory.Org{}, directory.Membership{}, ErrLinkInvalid
 		}
 		if err != nil {
@@ -514,7 +513,7 @@ func (f *Flow) checkAccount(ctx context.Context, link Link, g Grant) (*WrongAcco
 		}
 	case connections.KindSalesforceTeam:
 		c, err := f.p.Store.FindConnection(ctx, link.OrgID, "", connections.KindSalesforceTeam)
-		if errors.Is(err, storeerr.ErrNotFound) {
+		if errors.Is(err, directory.ErrNotFound) {
 			return nil, nil
 		}
 		if err != nil {
@@ -531,7 +530,7 @@ func (f *Flow) checkAccount(ctx context.Context, link Link, g Grant) (*WrongAcco
 // the kind, or for Microsoft the owner's row of either Microsoft kind.
 func (f *Flow) existing(ctx context.Context, link Link) (connections.Connection, error) {
 	c, err := f.p.Store.FindConnection(ctx, link.OrgID, link.MembershipID, link.Kind)
-	if err == nil || !link.Kind.Microsoft() || !errors.Is(err, storeerr.ErrNotFound) {
+	if err == nil || !link.Kind.Microsoft() || !errors.Is(err, directory.ErrNotFound) {
 		return c, err
 	}
 	other := connections.KindTeams
@@ -555,7 +554,7 @@ func (f *Flow) store(ctx context.Context, link Link, g Grant, now time.Time) (co
 	var lastErr error
 	for range 3 {
 		c, err := f.existing(ctx, link)
-		if errors.Is(err, storeerr.ErrNotFound) {
+		if errors.Is(err, directory.ErrNotFound) {
 			c, err = f.p.Store.EnsureConnection(ctx, link.OrgID, link.MembershipID, link.Kind, now)
 		}
 		if err != nil {
@@ -581,7 +580,7 @@ func (f *Flow) store(ctx context.Context, link Link, g Grant, now time.Time) (co
 		c.ExpiresAt = g.Expiry
 		c.NextRefreshAt = nextRefresh(g.Expiry, now)
 		written, err := f.p.Store.UpdateConnection(ctx, link.OrgID, c, now)
-		if errors.Is(err, storeerr.ErrConflict) {
+		if errors.Is(err, directory.ErrConflict) {
 			lastErr = err // a refresher wrote in between: read again
 			continue
 		}

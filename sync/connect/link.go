@@ -24,7 +24,6 @@ import (
 
 	"tether/sync/connections"
 	"tether/sync/directory"
-	"tether/sync/store/storeerr"
 )
 
 // Default lifetimes of links.
@@ -132,14 +131,14 @@ func (l *Links) Issue(ctx context.Context, r IssueRequest) (Issued, error) {
 		}
 		return Issued{}, fmt.Errorf("%w: %s belongs to a member; use `tether members connect-link %s MEMBER %s`", ErrBadRequest, r.Kind, r.OrgID, r.Kind)
 	}
-	if _, err := l.p.Store.GetOrg(ctx, r.OrgID); errors.Is(err, storeerr.ErrNotFound) {
+	if _, err := l.p.Store.GetOrg(ctx, r.OrgID); errors.Is(err, directory.ErrNotFound) {
 		return Issued{}, fmt.Errorf("%w: %s (list orgs with `tether org list`)", ErrUnknownOrg, r.OrgID)
 	} else if err != nil {
 		return Issued{}, fmt.Errorf("connect link for org %s: %w", r.OrgID, err)
 	}
 	if r.MembershipID != "" {
 		m, err := l.member(ctx, r.OrgID, r.MembershipID)
-		if errors.Is(err, storeerr.ErrNotFound) {
+		if errors.Is(err, directory.ErrNotFound) {
 			return Issued{}, fmt.Errorf("%w: org %s has no member %s (give a membership id or the member's email)", ErrUnknownMember, r.OrgID, r.MembershipID)
 		}
 		if err != nil {

@@ -10,7 +10,7 @@ import (
 	"sync"
 	"time"
 
-	"tether/sync/store/storeerr"
+	"tether/sync/directory"
 	"tether/sync/vault"
 )
 
@@ -56,7 +56,7 @@ type Refresher interface {
 
 // TokenStore is the persistence Tokens needs. UpdateConnection is a
 // compare-and-swap on c.Version that also refuses a c.RefreshFence below the
-// stored one: it returns storeerr.ErrConflict in both cases, and the row as
+// stored one: it returns directory.ErrConflict in both cases, and the row as
 // written otherwise.
 type TokenStore interface {
 	GetTeamConnection(ctx context.Context, orgID string) (Connection, error)
@@ -64,7 +64,7 @@ type TokenStore interface {
 	UpdateConnection(ctx context.Context, orgID string, c Connection, at time.Time) (Connection, error)
 	// SetPendingToken writes the pending slot without a version check, but
 	// only while the row's refresh token column still holds spent (else
-	// storeerr.ErrConflict): it is the fallback when the full write keeps
+	// directory.ErrConflict): it is the fallback when the full write keeps
 	// failing or is fenced off.
 	SetPendingToken(ctx context.Context, orgID, id string, sealed, spent []byte, at time.Time) error
 }
@@ -163,7 +163,7 @@ type Session struct {
 // has none and ErrNeedsReconnect if it is broken beyond a refresh.
 func (t *Tokens) Team(ctx context.Context, orgID string) (*TeamSession, error) {
 	c, err := t.p.Store.GetTeamConnection(ctx, orgID)
-	if errors.Is(err, storeerr.ErrNotFound) {
+	if errors.Is(err, directory.ErrNotFound) {
 		return nil, fmt.Errorf("org %s: %w", orgID, ErrNoTeamConnection)
 	}
 	if err != nil {
@@ -342,7 +342,7 @@ func (t *Tokens) persist(ctx context.Context, lease Lease, c Connection, set Tok
 			}
 			return written, set.AccessToken, nil
 		}
-		if errors.Is(err, storeerr.ErrConflict) {
+		if errors.Is(err, directory.ErrConflict) {
 			moved, gerr := t.p.Store.GetConnection(ctx, c.OrgID, c.ID)
 			if gerr == nil {
 				if uerr := usable(moved); uerr != nil {
@@ -429,7 +429,7 @@ func (t *Tokens) keep(ctx context.Context, c Connection, set TokenSet) error {
 		return err
 	}
 	dbErr := t.p.Store.SetPendingToken(ctx, c.OrgID, c.ID, sealed, c.RefreshTokenEnc, t.p.Clock().UTC())
-	if dbErr == nil || errors.Is(dbErr, storeerr.ErrConflict) {
+	if dbErr == nil || errors.Is(dbErr, directory.ErrConflict) {
 		return nil // kept, or obsolete: the row holds a newer refresh token
 	}
 	if t.p.Stash == nil {

@@ -85,7 +85,7 @@ type Store interface {
 	FindGroup(ctx context.Context, orgID, name string) (g directory.Group, ok bool, err error)
 	GetOrCreateGroup(ctx context.Context, orgID, name string, at time.Time) (directory.Group, error)
 	CreateImport(ctx context.Context, orgID string, imp directory.Import) (directory.Import, error)
-	// GetImport returns an error wrapping storeerr.ErrNotFound if there is none.
+	// GetImport returns an error wrapping directory.ErrNotFound if there is none.
 	GetImport(ctx context.Context, orgID, id string) (directory.Import, error)
 	UpdateImport(ctx context.Context, orgID string, imp directory.Import, at time.Time) error
 	// LookupEmails returns the situation of each (normalised) email in the org at time at,

@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"tether/sync/directory"
-	"tether/sync/store/storeerr"
 )
 
 // Request is an admin's import request. Exactly one of Profiles, UserIDs and Emails is set.
@@ -51,7 +50,7 @@ func (s *Service) Create(ctx context.Context, req Request) (directory.Import, er
 	// No separate existence check of the org: the group and import rows reference it, so
 	// their writes report a missing org as not found, one round trip cheaper.
 	fail := func(err error) (directory.Import, error) {
-		if errors.Is(err, storeerr.ErrNotFound) {
+		if errors.Is(err, directory.ErrNotFound) {
 			return directory.Import{}, invalid(CodeOrgNotFound, "org %s does not exist", req.OrgID)
 		}
 		return directory.Import{}, fmt.Errorf("create import in org %s: %w", req.OrgID, err)

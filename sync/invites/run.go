@@ -13,7 +13,6 @@ import (
 	"github.com/google/uuid"
 
 	"tether/sync/directory"
-	"tether/sync/store/storeerr"
 )
 
 // Run runs (or resumes) the org's import importID to the end and returns it as stored.
@@ -26,7 +25,7 @@ import (
 func (s *Service) Run(ctx context.Context, orgID, importID string) (directory.Import, error) {
 	imp, err := s.store.GetImport(ctx, orgID, importID)
 	if err != nil {
-		if errors.Is(err, storeerr.ErrNotFound) {
+		if errors.Is(err, directory.ErrNotFound) {
 			return directory.Import{}, &Error{Code: "import_not_found", Message: fmt.Sprintf("import %s of org %s does not exist", importID, orgID)}
 		}
 		return directory.Import{}, fmt.Errorf("run import %s: %w", importID, err)

@@ -14,7 +14,6 @@ import (
 	"tether/sync/connections"
 	"tether/sync/directory"
 	"tether/sync/events"
-	"tether/sync/store/storeerr"
 	"tether/sync/vault"
 )
 
@@ -73,16 +72,16 @@ type Vault interface {
 
 // JoinStore is what Joiner needs from persistence.
 type JoinStore interface {
-	// GetInviteByTokenHash returns storeerr.ErrNotFound for an unknown hash.
+	// GetInviteByTokenHash returns directory.ErrNotFound for an unknown hash.
 	GetInviteByTokenHash(ctx context.Context, tokenHash string) (directory.Invite, error)
-	// AcceptInvite returns storeerr.ErrConflict if not pending, storeerr.ErrExpired if
+	// AcceptInvite returns directory.ErrConflict if not pending, directory.ErrExpired if
 	// expired.
 	AcceptInvite(ctx context.Context, tokenHash, name string, at time.Time) (directory.Membership, error)
 	GetInvite(ctx context.Context, orgID, id string) (directory.Invite, error)
 	GetOrg(ctx context.Context, orgID string) (directory.Org, error)
 	GetUserByEmail(ctx context.Context, email string) (directory.User, error)
 	GetMembershipByUser(ctx context.Context, orgID, userID string) (directory.Membership, error)
-	// FindConnection returns storeerr.ErrNotFound when the membership has no connection of
+	// FindConnection returns directory.ErrNotFound when the membership has no connection of
 	// kind.
 	FindConnection(ctx context.Context, orgID, membershipID string, kind connections.Kind) (connections.Connection, error)
 	EnsureConnection(ctx context.Context, orgID, membershipID string, kind connections.Kind, at time.Time) (connections.Connection, error)
@@ -155,7 +154,7 @@ func (j *Joiner) usable(ctx context.Context, token string, now time.Time) (direc
 		return directory.Invite{}, "", ErrInvalidToken
 	}
 	inv, err := j.cfg.Store.GetInviteByTokenHash(ctx, hash)
-	if errors.Is(err, storeerr.ErrNotFound) {
+	if errors.Is(err, directory.ErrNotFound) {
 		return directory.Invite{}, "", ErrInvalidToken
 	}
 	if err != nil {
@@ -225,9 +224,9 @@ func (j *Joiner) Accept(ctx context.Context, token string) (Joined, error) {
 func (j *Joiner) accept(ctx context.Context, inv directory.Invite, hash string, now time.Time) (directory.Membership, error) {
 	m, err := j.cfg.Store.AcceptInvite(ctx, hash, "", now)
 	switch {
-	case errors.Is(err, storeerr.ErrExpired):
+	case errors.Is(err, directory.ErrExpired):
 		return directory.Membership{}, ErrTokenExpired
-	case errors.Is(err, storeerr.ErrConflict), errors.Is(err, storeerr.ErrNotFound):
+	case errors.Is(err, directory.ErrConflict), errors.Is(err, directory.ErrNotFound):
 		// Accepted or renewed by someone else between the read and the accept.
 		return directory.Membership{}, ErrTokenUsed
 	case err != nil:
@@ -252,7 +251,7 @@ func (j *Joiner) connectPending(ctx context.Context, inv directory.Invite, now t
 		return false
 	}
 	c, err := j.cfg.Store.FindConnection(ctx, inv.OrgID, m.ID, connections.KindSalesforce)
-	if errors.Is(err, storeerr.ErrNotFound) {
+	if errors.Is(err, directory.ErrNotFound) {
 		return true
 	}
 	return err == nil && c.State != connections.StateHealthy
@@ -405,7 +404,7 @@ func (j *Joiner) storeConnection(ctx context.Context, m directory.Membership, g 
 		// Salesforce sends no expires_in; the upkeep sweep schedules the first refresh.
 		c.ExpiresAt, c.NextRefreshAt = time.Time{}, time.Time{}
 		c, err = j.cfg.Store.UpdateConnection(ctx, m.OrgID, c, now)
-		if errors.Is(err, storeerr.ErrConflict) {
+		if errors.Is(err, directory.ErrConflict) {
 			lastErr = err
 			continue
 		}

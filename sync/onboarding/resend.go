@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"tether/sync/directory"
-	"tether/sync/store/storeerr"
 )
 
 // ErrAlreadyQueued is returned by an Enqueuer when that attempt is already queued or was
@@ -26,14 +25,14 @@ type Enqueuer interface {
 // ResendStore is what Resender needs from persistence.
 type ResendStore interface {
 	GetInvite(ctx context.Context, orgID, id string) (directory.Invite, error)
-	// FindPendingInvite returns storeerr.ErrNotFound if the org has no pending invite
+	// FindPendingInvite returns directory.ErrNotFound if the org has no pending invite
 	// for the email.
 	FindPendingInvite(ctx context.Context, orgID, email string) (directory.Invite, error)
 	// ReserveInviteSeat makes the invite hold a seat until expiresAt under the org's seat
 	// lock: a lapsed or expired invite takes a free seat (an error wrapping
 	// directory.ErrNoSeat if none is left), one that holds a seat keeps it.
 	ReserveInviteSeat(ctx context.Context, orgID, id string, expiresAt, at time.Time) error
-	// GetImport returns storeerr.ErrNotFound if the org has no such import.
+	// GetImport returns directory.ErrNotFound if the org has no such import.
 	GetImport(ctx context.Context, orgID, id string) (directory.Import, error)
 	// UnsentInvites returns the ids of the import's pending invites never sent, in id
 	// order after afterID, at most limit.
@@ -81,7 +80,7 @@ func (r Resender) Resend(ctx context.Context, orgID, ref string) (directory.Invi
 	} else {
 		inv, err = r.Store.GetInvite(ctx, orgID, ref)
 	}
-	if errors.Is(err, storeerr.ErrNotFound) {
+	if errors.Is(err, directory.ErrNotFound) {
 		return directory.Invite{}, 0, fmt.Errorf("resend invite %q in org %s: %w", ref, orgID, ErrInviteNotFound)
 	}
 	if err != nil {
@@ -100,7 +99,7 @@ func (r Resender) resend(ctx context.Context, inv directory.Invite) (int, error)
 	switch {
 	case errors.Is(err, directory.ErrNoSeat):
 		return 0, fmt.Errorf("resend invite %s to %s: %w; revoke a pending invite (tether invite revoke) or raise the org's seat limit", inv.ID, inv.Email, err)
-	case errors.Is(err, storeerr.ErrConflict), errors.Is(err, storeerr.ErrDuplicate):
+	case errors.Is(err, directory.ErrConflict), errors.Is(err, directory.ErrDuplicate):
 		return 0, fmt.Errorf("resend invite %s: %w (%w)", inv.ID, ErrNotPending, err)
 	case err != nil:
 		return 0, fmt.Errorf("resend invite %s: %w", inv.ID, err)
@@ -129,7 +128,7 @@ type BulkResend struct {
 func (r Resender) ResendImport(ctx context.Context, orgID, importID string) (BulkResend, error) {
 	out := BulkResend{ImportID: importID}
 	if _, err := r.Store.GetImport(ctx, orgID, importID); err != nil {
-		if errors.Is(err, storeerr.ErrNotFound) {
+		if errors.Is(err, directory.ErrNotFound) {
 			return out, fmt.Errorf("resend invites of import %s: org %s has no such import: %w", importID, orgID, ErrImportNotFound)
 		}
 		return out, fmt.Errorf("resend invites of import %s: %w", importID, err)

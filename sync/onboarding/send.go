@@ -14,7 +14,6 @@ import (
 
 	"tether/sync/directory"
 	"tether/sync/events"
-	"tether/sync/store/storeerr"
 )
 
 // DefaultTokenTTL is how long a Join link works when SenderConfig.TokenTTL is zero.
@@ -47,11 +46,11 @@ type Mailer interface {
 
 // SendStore is what Sender needs from persistence.
 type SendStore interface {
-	// GetInvite returns storeerr.ErrNotFound if the org has no invite id.
+	// GetInvite returns directory.ErrNotFound if the org has no invite id.
 	GetInvite(ctx context.Context, orgID, id string) (directory.Invite, error)
 	GetOrg(ctx context.Context, orgID string) (directory.Org, error)
 	// RecordInviteDelivery marks the attempt sent and stores its token hash in one step;
-	// first is false for a repeat. Returns storeerr.ErrConflict if the invite is no
+	// first is false for a repeat. Returns directory.ErrConflict if the invite is no
 	// longer pending (then nothing is recorded).
 	RecordInviteDelivery(ctx context.Context, orgID string, d directory.InviteDelivery) (first bool, err error)
 	AppendEvent(ctx context.Context, e events.Event) error
@@ -139,7 +138,7 @@ func (s *Sender) MessageID(inviteID string, attempt int) string {
 // others transient (retry the same attempt).
 func (s *Sender) Send(ctx context.Context, orgID, inviteID string, attempt int) (Outcome, error) {
 	inv, err := s.cfg.Store.GetInvite(ctx, orgID, inviteID)
-	if errors.Is(err, storeerr.ErrNotFound) {
+	if errors.Is(err, directory.ErrNotFound) {
 		return "", fmt.Errorf("send invite %s attempt %d: %w", inviteID, attempt, ErrInviteNotFound)
 	}
 	if err != nil {
@@ -184,7 +183,7 @@ func (s *Sender) Send(ctx context.Context, orgID, inviteID string, attempt int) 
 		TokenHash: tok.Hash, ExpiresAt: expires, At: now,
 	})
 	switch {
-	case errors.Is(err, storeerr.ErrConflict):
+	case errors.Is(err, directory.ErrConflict):
 		return NotPending, nil
 	case err != nil:
 		return "", fmt.Errorf("record invite %s attempt %d sent: %w", inviteID, attempt, err)

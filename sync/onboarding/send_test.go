@@ -140,7 +140,7 @@ func TestSendOncePerAttempt(t *testing.T) {
 		if got.TokenHash != b.linkHash(t, 1) || got.TokenHash == b.linkHash(t, 0) || got.ResendCount != 1 {
 			t.Fatalf("after resend: %+v", got)
 		}
-		if _, err := b.st.GetInviteByTokenHash(ctx, b.linkHash(t, 0)); !errors.Is(err, store.ErrNotFound) {
+		if _, err := b.st.GetInviteByTokenHash(ctx, b.linkHash(t, 0)); !errors.Is(err, directory.ErrNotFound) {
 			t.Fatalf("old link still resolves: %v", err)
 		}
 

@@ -11,11 +11,10 @@ import (
 	"tether/sync/connections"
 	"tether/sync/directory"
 	"tether/sync/permissions"
-	"tether/sync/store/storeerr"
 )
 
 // Store is what the service reads and writes. Methods return errors wrapping
-// storeerr.ErrNotFound for an unknown org or user.
+// directory.ErrNotFound for an unknown org or user.
 type Store interface {
 	CreateOrg(ctx context.Context, o directory.Org) (directory.Org, error)
 	GetOrg(ctx context.Context, orgID string) (directory.Org, error)
@@ -90,7 +89,7 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (directory.Org,
 	}
 	o, err := s.st.CreateOrg(ctx, directory.Org{Name: name, SeatLimit: req.Seats,
 		ParentOrgID: strings.TrimSpace(req.ParentID), SalesforceLogin: login, CreatedAt: s.now()})
-	if errors.Is(err, storeerr.ErrNotFound) && req.ParentID != "" {
+	if errors.Is(err, directory.ErrNotFound) && req.ParentID != "" {
 		return directory.Org{}, parentNotFound(req.ParentID)
 	}
 	if err != nil {
@@ -169,8 +168,8 @@ func (s *Service) Update(ctx context.Context, orgID string, ch Change) (director
 			orgID, inUse.Seats.Used(), inUse.Seats.Active, inUse.Seats.PendingInvites, inUse.Seats.Used(), inUse.Limit)
 	case errors.As(err, &cycle):
 		return directory.Org{}, refuse(CodeParentCycle, "%s; pick a parent outside org %s's clients", cycle.Error(), orgID)
-	case errors.Is(err, storeerr.ErrNotFound):
-		if _, gerr := s.st.GetOrg(ctx, orgID); errors.Is(gerr, storeerr.ErrNotFound) {
+	case errors.Is(err, directory.ErrNotFound):
+		if _, gerr := s.st.GetOrg(ctx, orgID); errors.Is(gerr, directory.ErrNotFound) {
 			return directory.Org{}, orgNotFound(orgID)
 		}
 		if dc.ParentOrgID != nil {
@@ -183,7 +182,7 @@ func (s *Service) Update(ctx context.Context, orgID string, ch Change) (director
 // org reads one org, answering *Error org_not_found for an unknown id.
 func (s *Service) org(ctx context.Context, orgID string) (directory.Org, error) {
 	o, err := s.st.GetOrg(ctx, orgID)
-	if errors.Is(err, storeerr.ErrNotFound) {
+	if errors.Is(err, directory.ErrNotFound) {
 		return directory.Org{}, orgNotFound(orgID)
 	}
 	if err != nil {

@@ -9,7 +9,6 @@ import (
 	"tether/sync/connections"
 	"tether/sync/directory"
 	"tether/sync/permissions"
-	"tether/sync/store/storeerr"
 )
 
 // Overview is what an operator sees of one org.
@@ -77,14 +76,14 @@ func (s *Service) Show(ctx context.Context, orgID string) (Overview, error) {
 	case err == nil:
 		ov.Team = TeamConnection{State: c.State, ProviderAccountID: c.ProviderAccountID, ProviderOrgID: c.ProviderOrgID,
 			InstanceURL: c.InstanceURL, LastErrorCode: c.LastErrorCode, LastRefreshedAt: c.LastRefreshedAt, NextRefreshAt: c.NextRefreshAt}
-	case !errors.Is(err, storeerr.ErrNotFound):
+	case !errors.Is(err, directory.ErrNotFound):
 		return Overview{}, fmt.Errorf("org %s: team connection: %w", orgID, err)
 	}
 	switch r, err := s.st.LatestPermissionReport(ctx, orgID); {
 	case err == nil:
 		a := Audit(r)
 		ov.LastAudit = &a
-	case !errors.Is(err, storeerr.ErrNotFound):
+	case !errors.Is(err, directory.ErrNotFound):
 		return Overview{}, fmt.Errorf("org %s: last audit: %w", orgID, err)
 	}
 	if ov.PendingImports, err = s.st.PendingImports(ctx, orgID); err != nil {

@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	"tether/sync/directory"
-	"tether/sync/store/storeerr"
 )
 
 // User finds a user by id, or by email when ref contains an @ (compared lower-cased).
@@ -23,7 +22,7 @@ func (s *Service) User(ctx context.Context, ref string) (directory.User, error) 
 	} else {
 		u, err = s.st.GetUser(ctx, ref)
 	}
-	if errors.Is(err, storeerr.ErrNotFound) || ref == "" {
+	if errors.Is(err, directory.ErrNotFound) || ref == "" {
 		return directory.User{}, refuse(CodeUserNotFound, "no user %q: name a user by id or by email", ref)
 	}
 	if err != nil {
@@ -58,7 +57,7 @@ func (s *Service) SetDefaultOrg(ctx context.Context, userRef, orgID string) (dir
 		return directory.User{}, err
 	}
 	err = s.st.SetFavouriteOrg(ctx, orgID, u.ID)
-	if errors.Is(err, storeerr.ErrNotFound) {
+	if errors.Is(err, directory.ErrNotFound) {
 		return directory.User{}, refuse(CodeNotAMember,
 			"user %s is not a member of org %s (or their membership is deactivated): the default org must be one of their orgs; tether users memberships %s lists them",
 			u.Email, orgID, u.Email)

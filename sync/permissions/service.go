@@ -7,8 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"tether/sync/directory"
 	"tether/sync/events"
-	"tether/sync/store/storeerr"
 )
 
 // Event kinds the audit records.
@@ -41,7 +41,7 @@ type AuditRecord struct {
 // Store is the persistence the audit needs.
 type Store interface {
 	// LatestPermissionReport returns the org's newest report, or an error wrapping
-	// storeerr.ErrNotFound if it has none.
+	// directory.ErrNotFound if it has none.
 	LatestPermissionReport(ctx context.Context, orgID string) (Report, error)
 	// SavePermissionAudit writes the report, its events and the alert changes in one
 	// transaction and returns the report as stored.
@@ -147,7 +147,7 @@ func (s *Service) Audit(ctx context.Context, orgID string) (Report, error) {
 	prev, err := s.p.Store.LatestPermissionReport(ctx, orgID)
 	var prevChecks []Check
 	switch {
-	case errors.Is(err, storeerr.ErrNotFound):
+	case errors.Is(err, directory.ErrNotFound):
 	case err != nil:
 		return Report{}, fmt.Errorf("audit org %s: previous report: %w", orgID, err)
 	default:

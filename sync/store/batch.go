@@ -94,8 +94,8 @@ type ImportPageResult struct {
 // email, a membership of the user in the org, a pending invite for the email or the same
 // id) are skipped, so re-running a page after a crash creates no duplicates; the result
 // says which rows were inserted. Called on the Queries of Store.InTx, it joins that
-// transaction (use LockOrgSeats first to check seats). Returns ErrNotFound if a row refers
-// to a missing org, user, group or import of the org, ErrInvalid for an unknown role,
+// transaction (use LockOrgSeats first to check seats). Returns directory.ErrNotFound if a row refers
+// to a missing org, user, group or import of the org, directory.ErrInvalid for an unknown role,
 // empty token hash or no expiry.
 func (q *Queries) InsertImportPage(ctx context.Context, orgID string, p ImportPage) (ImportPageResult, error) {
 	var res ImportPageResult

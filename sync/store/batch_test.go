@@ -128,7 +128,7 @@ func TestInsertImportPageIdempotent(t *testing.T) {
 
 		// Rows pointing at another org's import are refused as a whole page.
 		_, err = b.s.InsertImportPage(b.ctx, b.orgB.ID, page(b, b.orgB, imp.ID, 0, 1, nil))
-		wantErr(t, err, store.ErrNotFound, "page with org A's import id into org B")
+		wantErr(t, err, directory.ErrNotFound, "page with org A's import id into org B")
 	})
 }
 
@@ -163,6 +163,6 @@ func TestSeatsUnderConcurrency(t *testing.T) {
 			t.Fatalf("seats %+v, want exactly the limit of 25 used", seats)
 		}
 		_, err = b.s.LockOrgSeats(b.ctx, store.NewID(), b.now)
-		wantErr(t, err, store.ErrNotFound, "lock a missing org")
+		wantErr(t, err, directory.ErrNotFound, "lock a missing org")
 	})
 }

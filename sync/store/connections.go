@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"tether/sync/connections"
+	"tether/sync/directory"
 )
 
 const connectionCols = `id, org_id, membership_id, kind, access_token_enc, refresh_token_enc, pending_token_enc,
@@ -40,8 +41,8 @@ func connectionFields(c connections.Connection) ([]any, error) {
 // CreateConnection inserts c into orgID (c.OrgID is ignored) with version 1 and returns it
 // as stored. Defaults: a new ID (set it yourself when the vault must encrypt with it
 // first), state missing, CreatedAt now. MembershipID must be empty for org-level kinds
-// and set for the others. Returns ErrDuplicate if the owner already has a connection of
-// the kind, ErrNotFound if the org or membership does not exist in the org, ErrInvalid
+// and set for the others. Returns directory.ErrDuplicate if the owner already has a connection of
+// the kind, directory.ErrNotFound if the org or membership does not exist in the org, directory.ErrInvalid
 // for an unknown kind or a wrong owner.
 func (q *Queries) CreateConnection(ctx context.Context, orgID string, c connections.Connection) (connections.Connection, error) {
 	if err := requireOrg(orgID); err != nil {
@@ -56,7 +57,7 @@ func (q *Queries) CreateConnection(ctx context.Context, orgID string, c connecti
 	c.Version = 1
 	if !c.Kind.Valid() || c.Kind.OrgLevel() != (c.MembershipID == "") {
 		return connections.Connection{}, fmt.Errorf("create connection %s: kind %q with membership %q: %w",
-			c.ID, c.Kind, c.MembershipID, ErrInvalid)
+			c.ID, c.Kind, c.MembershipID, directory.ErrInvalid)
 	}
 	fields, err := connectionFields(c)
 	if err != nil {
@@ -77,18 +78,18 @@ func (q *Queries) CreateConnection(ctx context.Context, orgID string, c connecti
 // kinds. Safe to call concurrently: one row results. Errors as CreateConnection.
 func (q *Queries) EnsureConnection(ctx context.Context, orgID, membershipID string, kind connections.Kind, at time.Time) (connections.Connection, error) {
 	c, err := q.FindConnection(ctx, orgID, membershipID, kind)
-	if !errors.Is(err, ErrNotFound) {
+	if !errors.Is(err, directory.ErrNotFound) {
 		return c, err
 	}
 	c, err = q.CreateConnection(ctx, orgID, connections.Connection{MembershipID: membershipID, Kind: kind, CreatedAt: at})
-	if errors.Is(err, ErrDuplicate) {
+	if errors.Is(err, directory.ErrDuplicate) {
 		// Another caller created it between our read and insert.
 		return q.FindConnection(ctx, orgID, membershipID, kind)
 	}
 	return c, err
 }
 
-// GetConnection returns the org's connection id. Returns ErrNotFound if the org has none
+// GetConnection returns the org's connection id. Returns directory.ErrNotFound if the org has none
 // with that id.
 func (q *Queries) GetConnection(ctx context.Context, orgID, id string) (connections.Connection, error) {
 	c, err := scanConnection(q.q.QueryRowContext(ctx,
@@ -100,7 +101,7 @@ func (q *Queries) GetConnection(ctx context.Context, orgID, id string) (connecti
 }
 
 // FindConnection returns the connection of kind owned by membershipID in orgID (or the
-// org's own, for membershipID ""). Returns ErrNotFound if there is none.
+// org's own, for membershipID ""). Returns directory.ErrNotFound if there is none.
 func (q *Queries) FindConnection(ctx context.Context, orgID, membershipID string, kind connections.Kind) (connections.Connection, error) {
 	c, err := scanConnection(q.q.QueryRowContext(ctx, `SELECT `+connectionCols+` FROM connections
 WHERE org_id = $1 AND coalesce(membership_id, '') = $2 AND kind = $3`, orgID, membershipID, string(kind)))
@@ -110,7 +111,7 @@ WHERE org_id = $1 AND coalesce(membership_id, '') = $2 AND kind = $3`, orgID, me
 	return c, nil
 }
 
-// GetTeamConnection returns the org's salesforce_team connection. Returns ErrNotFound if
+// GetTeamConnection returns the org's salesforce_team connection. Returns directory.ErrNotFound if
 // the org has none.
 func (q *Queries) GetTeamConnection(ctx context.Context, orgID string) (connections.Connection, error) {
 	return q.FindConnection(ctx, orgID, "", connections.KindSalesforceTeam)
@@ -131,8 +132,8 @@ WHERE org_id = $1 AND ($2 = '' OR membership_id = $2) ORDER BY id`, orgID, membe
 // error fields, schedule and refresh fence, if and only if the stored version is still
 // c.Version (compare and swap) and the stored refresh fence is not above c.RefreshFence,
 // and returns c with its new version and UpdatedAt = at. The owner and kind never change.
-// Returns ErrConflict if the version moved (someone else wrote first: re-read and decide
-// again) or a newer lease holder's refresh is stored, ErrNotFound if the org has no
+// Returns directory.ErrConflict if the version moved (someone else wrote first: re-read and decide
+// again) or a newer lease holder's refresh is stored, directory.ErrNotFound if the org has no
 // connection c.ID.
 func (q *Queries) UpdateConnection(ctx context.Context, orgID string, c connections.Connection, at time.Time) (connections.Connection, error) {
 	fields, err := connectionFields(c)
@@ -148,7 +149,7 @@ consecutive_failures = $15, last_error_code = $16, last_error_description = $17,
 last_refreshed_at = $18, last_verified_at = $19, next_refresh_at = $20, refresh_fence = $21
 WHERE org_id = $1 AND id = $2 AND version = $3 AND refresh_fence <= $21`, args...)
 	if err := q.affected(res, err, "update connection %s in org %s", c.ID, orgID); err != nil {
-		if !errors.Is(err, ErrNotFound) {
+		if !errors.Is(err, directory.ErrNotFound) {
 			return connections.Connection{}, err
 		}
 		cur, gerr := q.GetConnection(ctx, orgID, c.ID)
@@ -156,7 +157,7 @@ WHERE org_id = $1 AND id = $2 AND version = $3 AND refresh_fence <= $21`, args..
 			return connections.Connection{}, gerr
 		}
 		return connections.Connection{}, fmt.Errorf("update connection %s in org %s: version %d is now %d, refresh fence %d is now %d: %w",
-			c.ID, orgID, c.Version, cur.Version, c.RefreshFence, cur.RefreshFence, ErrConflict)
+			c.ID, orgID, c.Version, cur.Version, c.RefreshFence, cur.RefreshFence, directory.ErrConflict)
 	}
 	c.Version++
 	c.OrgID = orgID
@@ -201,7 +202,7 @@ func orEpoch(t time.Time) time.Time {
 
 // RecordAPIUsage stores the org's latest Salesforce API usage. An older reading than the
 // one stored is ignored, so out-of-order responses cannot move it backwards. Returns
-// ErrNotFound if the org does not exist.
+// directory.ErrNotFound if the org does not exist.
 func (q *Queries) RecordAPIUsage(ctx context.Context, orgID string, u connections.APIUsage) error {
 	if err := requireOrg(orgID); err != nil {
 		return err
@@ -213,7 +214,7 @@ WHERE excluded.recorded_at >= salesforce_api_usage.recorded_at`, orgID, u.Used, 
 	return q.wrap(err, "record api usage of org %s", orgID)
 }
 
-// GetAPIUsage returns the org's latest recorded Salesforce API usage. Returns ErrNotFound
+// GetAPIUsage returns the org's latest recorded Salesforce API usage. Returns directory.ErrNotFound
 // if none was recorded.
 func (q *Queries) GetAPIUsage(ctx context.Context, orgID string) (connections.APIUsage, error) {
 	u := connections.APIUsage{OrgID: orgID}

@@ -36,13 +36,13 @@ func TestConnections(t *testing.T) {
 		}
 
 		_, err = b.s.CreateConnection(b.ctx, b.orgA.ID, connections.Connection{MembershipID: m.ID, Kind: connections.KindGoogleCalendar})
-		wantErr(t, err, store.ErrDuplicate, "second connection of a kind for one membership")
+		wantErr(t, err, directory.ErrDuplicate, "second connection of a kind for one membership")
 		_, err = b.s.CreateConnection(b.ctx, b.orgA.ID, connections.Connection{Kind: connections.KindZoom})
-		wantErr(t, err, store.ErrInvalid, "member-level kind without membership")
+		wantErr(t, err, directory.ErrInvalid, "member-level kind without membership")
 		_, err = b.s.CreateConnection(b.ctx, b.orgA.ID, connections.Connection{MembershipID: m.ID, Kind: connections.KindSalesforceTeam})
-		wantErr(t, err, store.ErrInvalid, "org-level kind with a membership")
+		wantErr(t, err, directory.ErrInvalid, "org-level kind with a membership")
 		_, err = b.s.CreateConnection(b.ctx, b.orgB.ID, connections.Connection{MembershipID: m.ID, Kind: connections.KindZoom})
-		wantErr(t, err, store.ErrNotFound, "connection in org B for org A's membership")
+		wantErr(t, err, directory.ErrNotFound, "connection in org B for org A's membership")
 
 		// Compare-and-swap on version.
 		got.State = connections.StateRefreshing
@@ -55,7 +55,7 @@ func TestConnections(t *testing.T) {
 		stale := got // still version 1
 		stale.State = connections.StateHealthy
 		_, err = b.s.UpdateConnection(b.ctx, b.orgA.ID, stale, b.now)
-		wantErr(t, err, store.ErrConflict, "update with a stale version")
+		wantErr(t, err, directory.ErrConflict, "update with a stale version")
 		if cur, _ := b.s.GetConnection(b.ctx, b.orgA.ID, id); cur.State != connections.StateRefreshing || cur.Version != 2 || !bytes.Equal(cur.PendingTokenEnc, []byte{9}) {
 			t.Fatalf("stale update changed the row: %+v", cur)
 		}
@@ -67,11 +67,11 @@ func TestConnections(t *testing.T) {
 			t.Fatalf("after second update: %+v", cur)
 		}
 		_, err = b.s.UpdateConnection(b.ctx, b.orgA.ID, connections.Connection{ID: store.NewID(), Version: 1}, b.now)
-		wantErr(t, err, store.ErrNotFound, "update a missing connection")
+		wantErr(t, err, directory.ErrNotFound, "update a missing connection")
 
 		// Team connection and listing.
 		_, err = b.s.GetTeamConnection(b.ctx, b.orgA.ID)
-		wantErr(t, err, store.ErrNotFound, "team connection before it exists")
+		wantErr(t, err, directory.ErrNotFound, "team connection before it exists")
 		team, err := b.s.EnsureConnection(b.ctx, b.orgA.ID, "", connections.KindSalesforceTeam, b.now)
 		must(t, err, "ensure team")
 		again, err := b.s.EnsureConnection(b.ctx, b.orgA.ID, "", connections.KindSalesforceTeam, b.now)
@@ -167,7 +167,7 @@ func TestListConnectionsDue(t *testing.T) {
 func TestAPIUsage(t *testing.T) {
 	each(t, func(t *testing.T, b *bundle) {
 		_, err := b.s.GetAPIUsage(b.ctx, b.orgA.ID)
-		wantErr(t, err, store.ErrNotFound, "usage before any")
+		wantErr(t, err, directory.ErrNotFound, "usage before any")
 		must(t, b.s.RecordAPIUsage(b.ctx, b.orgA.ID, connections.APIUsage{Used: 100, Max: 15000, RecordedAt: b.now}), "record")
 		must(t, b.s.RecordAPIUsage(b.ctx, b.orgA.ID, connections.APIUsage{Used: 90, Max: 15000, RecordedAt: b.now.Add(-time.Minute)}), "record older")
 		must(t, b.s.RecordAPIUsage(b.ctx, b.orgB.ID, connections.APIUsage{Used: 5, Max: 100, RecordedAt: b.now}), "record other org")
@@ -180,6 +180,6 @@ func TestAPIUsage(t *testing.T) {
 		if u, _ := b.s.GetAPIUsage(b.ctx, b.orgA.ID); u.Used != 120 {
 			t.Fatalf("newer reading not kept: %+v", u)
 		}
-		wantErr(t, b.s.RecordAPIUsage(b.ctx, store.NewID(), connections.APIUsage{RecordedAt: b.now}), store.ErrNotFound, "usage of a missing org")
+		wantErr(t, b.s.RecordAPIUsage(b.ctx, store.NewID(), connections.APIUsage{RecordedAt: b.now}), directory.ErrNotFound, "usage of a missing org")
 	})
 }

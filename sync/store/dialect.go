@@ -22,7 +22,7 @@ type dialect struct {
 	// textSet turns one placeholder holding a JSON array of strings into a FROM item with a
 	// column named value.
 	textSet func(placeholder string) string
-	// mapErr maps a driver error to a domain error (ErrNotFound, ErrDuplicate, ...),
+	// mapErr maps a driver error to a domain error (directory.ErrNotFound, directory.ErrDuplicate, ...),
 	// leaving others as they are.
 	mapErr func(error) error
 	// maxParams is how many placeholders one statement may carry.

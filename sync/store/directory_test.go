@@ -34,13 +34,13 @@ func TestOrgs(t *testing.T) {
 		}
 
 		_, err = b.s.GetOrg(b.ctx, store.NewID())
-		wantErr(t, err, store.ErrNotFound, "get missing org")
+		wantErr(t, err, directory.ErrNotFound, "get missing org")
 		_, err = b.s.CreateOrg(b.ctx, directory.Org{Name: "Orphan", ParentOrgID: store.NewID()})
-		wantErr(t, err, store.ErrNotFound, "create org with missing parent")
+		wantErr(t, err, directory.ErrNotFound, "create org with missing parent")
 		_, err = b.s.CreateOrg(b.ctx, directory.Org{ID: b.orgA.ID, Name: "Again"})
-		wantErr(t, err, store.ErrDuplicate, "create org with existing id")
+		wantErr(t, err, directory.ErrDuplicate, "create org with existing id")
 		_, err = b.s.CreateOrg(b.ctx, directory.Org{Name: "Negative", SeatLimit: -1})
-		wantErr(t, err, store.ErrInvalid, "create org with negative seat limit")
+		wantErr(t, err, directory.ErrInvalid, "create org with negative seat limit")
 	})
 }
 
@@ -56,13 +56,13 @@ func TestUsers(t *testing.T) {
 			t.Fatalf("got user %s, want %s", got.ID, u.ID)
 		}
 		_, err = b.s.CreateUser(b.ctx, directory.User{Email: "ann@EXAMPLE.com"})
-		wantErr(t, err, store.ErrDuplicate, "second user with the same email")
+		wantErr(t, err, directory.ErrDuplicate, "second user with the same email")
 		_, err = b.s.CreateUser(b.ctx, directory.User{Email: "  "})
-		wantErr(t, err, store.ErrInvalid, "user without email")
+		wantErr(t, err, directory.ErrInvalid, "user without email")
 		_, err = b.s.GetUser(b.ctx, store.NewID())
-		wantErr(t, err, store.ErrNotFound, "get missing user")
+		wantErr(t, err, directory.ErrNotFound, "get missing user")
 
-		wantErr(t, b.s.SetFavouriteOrg(b.ctx, b.orgA.ID, u.ID), store.ErrNotFound, "favourite org without membership")
+		wantErr(t, b.s.SetFavouriteOrg(b.ctx, b.orgA.ID, u.ID), directory.ErrNotFound, "favourite org without membership")
 		b.member(t, b.orgA, u.Email, directory.RoleChat, directory.MembershipActive)
 		must(t, b.s.SetFavouriteOrg(b.ctx, b.orgA.ID, u.ID), "set favourite org")
 		got, _ = b.s.GetUser(b.ctx, u.ID)
@@ -81,11 +81,11 @@ func TestMemberships(t *testing.T) {
 		b.member(t, b.orgB, "ann@example.com", directory.RoleChat, directory.MembershipActive)
 
 		_, err := b.s.CreateMembership(b.ctx, b.orgA.ID, directory.Membership{UserID: ann.UserID, Role: directory.RoleChat})
-		wantErr(t, err, store.ErrDuplicate, "second membership of a user in one org")
+		wantErr(t, err, directory.ErrDuplicate, "second membership of a user in one org")
 		_, err = b.s.CreateMembership(b.ctx, b.orgA.ID, directory.Membership{UserID: store.NewID(), Role: directory.RoleChat})
-		wantErr(t, err, store.ErrNotFound, "membership of a missing user")
+		wantErr(t, err, directory.ErrNotFound, "membership of a missing user")
 		_, err = b.s.CreateMembership(b.ctx, b.orgA.ID, directory.Membership{UserID: ann.UserID, Role: "owner"})
-		wantErr(t, err, store.ErrInvalid, "membership with an unknown role")
+		wantErr(t, err, directory.ErrInvalid, "membership with an unknown role")
 
 		g, err := b.s.GetOrCreateGroup(b.ctx, b.orgA.ID, "West", b.now)
 		must(t, err, "group")
@@ -159,7 +159,7 @@ func TestGroups(t *testing.T) {
 			t.Fatal("orgs share a group")
 		}
 		_, err = b.s.GetOrCreateGroup(b.ctx, b.orgA.ID, " ", b.now)
-		wantErr(t, err, store.ErrInvalid, "empty group name")
+		wantErr(t, err, directory.ErrInvalid, "empty group name")
 
 		// Concurrent get-or-create of one name yields one group.
 		var wg sync.WaitGroup

@@ -8,13 +8,13 @@
 //
 //   - Tenancy: every method that touches tenant data takes the org id and puts it in its
 //     WHERE clause; an id of another org's row behaves as if the row did not exist
-//     (ErrNotFound for reads and writes). Composite foreign keys (org_id, id) stop a row
+//     (directory.ErrNotFound for reads and writes). Composite foreign keys (org_id, id) stop a row
 //     from referring to another org's rows. The exceptions, documented on each, are the
 //     invite token-hash lookup (GetInviteByTokenHash, AcceptInvite), global users, and
 //     system-wide sweeps (ListConnectionsDue, ListOrgsWithTeamConnection, ExpireInvites,
 //     PruneEvents).
-//   - Errors: methods return ErrNotFound, ErrConflict, ErrDuplicate, ErrExpired or
-//     ErrInvalid (wrapped with the operation and an id; test with errors.Is). Driver errors
+//   - Errors: methods return directory.ErrNotFound, directory.ErrConflict, directory.ErrDuplicate, directory.ErrExpired or
+//     directory.ErrInvalid (wrapped with the operation and an id; test with errors.Is). Driver errors
 //     are mapped in one function per backend.
 //   - Ids are UUIDv7 strings made in Go (NewID), so callers may set a row's id before
 //     insert; an empty id gets a new one. Times are stored in UTC with microsecond

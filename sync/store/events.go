@@ -9,7 +9,7 @@ import (
 )
 
 // AppendEvent adds e to the audit log. An empty ID gets a new one, a zero At is now, a nil
-// Detail is {}. e.OrgID may be empty (a system event). Returns ErrNotFound if e.OrgID
+// Detail is {}. e.OrgID may be empty (a system event). Returns directory.ErrNotFound if e.OrgID
 // names no org.
 func (q *Queries) AppendEvent(ctx context.Context, e events.Event) error {
 	stamp(&e.ID, &e.At, time.Now())

@@ -18,14 +18,14 @@ func scanGroup(r scanner) (directory.Group, error) {
 
 // GetOrCreateGroup returns the org's group named name (trimmed), creating it at time at if
 // there is none. Safe to call concurrently with the same name: one group results.
-// Returns ErrInvalid for an empty name, ErrNotFound if the org does not exist.
+// Returns directory.ErrInvalid for an empty name, directory.ErrNotFound if the org does not exist.
 func (q *Queries) GetOrCreateGroup(ctx context.Context, orgID, name string, at time.Time) (directory.Group, error) {
 	if err := requireOrg(orgID); err != nil {
 		return directory.Group{}, err
 	}
 	name = strings.TrimSpace(name)
 	if name == "" {
-		return directory.Group{}, q.wrap(ErrInvalid, "get or create group in org %s: empty name", orgID)
+		return directory.Group{}, q.wrap(directory.ErrInvalid, "get or create group in org %s: empty name", orgID)
 	}
 	// DO UPDATE (a no-op write) rather than DO NOTHING so RETURNING yields the existing row.
 	g, err := scanGroup(q.q.QueryRowContext(ctx, `
@@ -38,7 +38,7 @@ RETURNING `+groupCols, newID(), orgID, name, tm(at)))
 	return g, nil
 }
 
-// GetGroup returns the org's group id. Returns ErrNotFound if the org has no such group.
+// GetGroup returns the org's group id. Returns directory.ErrNotFound if the org has no such group.
 func (q *Queries) GetGroup(ctx context.Context, orgID, id string) (directory.Group, error) {
 	g, err := scanGroup(q.q.QueryRowContext(ctx,
 		`SELECT `+groupCols+` FROM org_groups WHERE org_id = $1 AND id = $2`, orgID, id))

@@ -14,7 +14,7 @@ import (
 // SaveCheckpoint writes one page's checkpoint in one transaction (or the caller's):
 // the import as UpdateImport does, cp.Seen appended to the import's seen set in the same
 // statement, and cp.Skipped inserted (a row already stored at its seq is kept, so a
-// re-run of a page after a crash adds nothing). Returns ErrNotFound if orgID has no such
+// re-run of a page after a crash adds nothing). Returns directory.ErrNotFound if orgID has no such
 // import, an error wrapping directory.ErrImportCancelled if it was cancelled (then
 // nothing is written).
 func (q *Queries) SaveCheckpoint(ctx context.Context, orgID string, cp directory.Checkpoint, at time.Time) error {
@@ -58,7 +58,7 @@ func encodeSeen(hs []uint64) string {
 }
 
 // ImportSeen returns the hashes of the emails the org's import id has seen (see
-// SaveCheckpoint). Returns ErrNotFound if the org has no such import.
+// SaveCheckpoint). Returns directory.ErrNotFound if the org has no such import.
 func (q *Queries) ImportSeen(ctx context.Context, orgID, id string) ([]uint64, error) {
 	var s string
 	err := q.q.QueryRowContext(ctx, `SELECT seen FROM imports WHERE org_id = $1 AND id = $2`, orgID, id).Scan(&s)
@@ -92,7 +92,7 @@ WHERE org_id = $1 AND import_id = $2 AND seq > $3 ORDER BY seq LIMIT $4`, orgID,
 }
 
 // ListImportsPage returns the org's imports newest first, those older than the import
-// beforeID (empty: from the newest), at most limit (<= 0: 1000). Returns ErrNotFound if
+// beforeID (empty: from the newest), at most limit (<= 0: 1000). Returns directory.ErrNotFound if
 // beforeID is set and the org has no such import.
 func (q *Queries) ListImportsPage(ctx context.Context, orgID, beforeID string, limit int) ([]directory.Import, error) {
 	if beforeID == "" {
@@ -113,7 +113,7 @@ ORDER BY created_at DESC, id DESC LIMIT $4`, orgID, tm(cur.CreatedAt), cur.ID, p
 
 // CancelImport marks the org's queued, running or paused import id cancelled at time at
 // and returns it. Its run stops at its next page write (UpdateImport refuses to overwrite
-// a cancelled import). Returns ErrNotFound if the org has no such import, ErrConflict
+// a cancelled import). Returns directory.ErrNotFound if the org has no such import, directory.ErrConflict
 // if it already finished (done, failed or cancelled).
 func (q *Queries) CancelImport(ctx context.Context, orgID, id string, at time.Time) (directory.Import, error) {
 	res, err := q.q.ExecContext(ctx, `UPDATE imports SET status = 'cancelled', finished_at = $3, updated_at = $3,
@@ -124,8 +124,8 @@ WHERE org_id = $1 AND id = $2 AND status IN ('queued', 'running', 'paused')`, or
 	switch {
 	case gerr != nil:
 		return directory.Import{}, gerr
-	case errors.Is(err, ErrNotFound):
-		return imp, fmt.Errorf("cancel import %s in org %s: it is %s: %w", id, orgID, imp.Status, ErrConflict)
+	case errors.Is(err, directory.ErrNotFound):
+		return imp, fmt.Errorf("cancel import %s in org %s: it is %s: %w", id, orgID, imp.Status, directory.ErrConflict)
 	case err != nil:
 		return directory.Import{}, err
 	}
@@ -152,9 +152,9 @@ WHERE org_id = $1 AND status = 'pending' AND expires_at <= $3 AND id IN (SELECT 
 // ReserveInviteSeat makes the org's invite id hold a seat until expiresAt, as a new
 // invite would: under the org's seat lock (LockOrgSeats), a pending invite that has not
 // lapsed already holds one and is left as it is; a lapsed or expired one takes a free
-// seat, becomes pending and gets expiresAt. Returns ErrNotFound if the org has no such
-// invite, ErrConflict if it was accepted or revoked, an error wrapping
-// directory.ErrNoSeat if the org has no free seat, ErrDuplicate if the org has another
+// seat, becomes pending and gets expiresAt. Returns directory.ErrNotFound if the org has no such
+// invite, directory.ErrConflict if it was accepted or revoked, an error wrapping
+// directory.ErrNoSeat if the org has no free seat, directory.ErrDuplicate if the org has another
 // pending invite for the email now.
 func (q *Queries) ReserveInviteSeat(ctx context.Context, orgID, id string, expiresAt, at time.Time) error {
 	return q.inTx(ctx, func(tx *Queries) error {
@@ -170,7 +170,7 @@ func (q *Queries) ReserveInviteSeat(ctx context.Context, orgID, id string, expir
 		case inv.Status == directory.InvitePending && inv.ExpiresAt.After(at):
 			return nil
 		case inv.Status != directory.InvitePending && inv.Status != directory.InviteExpired:
-			return fmt.Errorf("reserve a seat for invite %s in org %s: it is %s: %w", id, orgID, inv.Status, ErrConflict)
+			return fmt.Errorf("reserve a seat for invite %s in org %s: it is %s: %w", id, orgID, inv.Status, directory.ErrConflict)
 		case seats.Available() == 0:
 			return fmt.Errorf("reserve a seat for invite %s in org %s: %d of %d seats used: %w",
 				id, orgID, seats.Used(), seats.Limit, directory.ErrNoSeat)

@@ -74,8 +74,8 @@ func TestReserveInviteSeatCannotOversell(t *testing.T) {
 		// Revoked invites are not renewed; org B cannot touch org A's.
 		renewed := ids[slices.IndexFunc(errs, func(err error) bool { return err == nil })]
 		must(t, b.s.RevokeInvite(b.ctx, org.ID, renewed, b.now), "revoke")
-		wantErr(t, b.s.ReserveInviteSeat(b.ctx, org.ID, renewed, b.now.Add(time.Hour), b.now), store.ErrConflict, "reserve revoked")
-		wantErr(t, b.s.ReserveInviteSeat(b.ctx, b.orgB.ID, ids[1], b.now.Add(time.Hour), b.now), store.ErrNotFound, "reserve from org B")
+		wantErr(t, b.s.ReserveInviteSeat(b.ctx, org.ID, renewed, b.now.Add(time.Hour), b.now), directory.ErrConflict, "reserve revoked")
+		wantErr(t, b.s.ReserveInviteSeat(b.ctx, b.orgB.ID, ids[1], b.now.Add(time.Hour), b.now), directory.ErrNotFound, "reserve from org B")
 	})
 }
 
@@ -167,8 +167,8 @@ func TestCheckpointSeenAndSkipped(t *testing.T) {
 			t.Fatalf("org B lists %d skipped rows of org A's import (%v)", len(rows), err)
 		}
 		_, err = b.s.ImportSeen(b.ctx, b.orgB.ID, imp.ID)
-		wantErr(t, err, store.ErrNotFound, "seen from org B")
-		wantErr(t, b.s.SaveCheckpoint(b.ctx, b.orgB.ID, directory.Checkpoint{Import: imp, Skipped: page2}, b.now), store.ErrNotFound, "checkpoint from org B")
+		wantErr(t, err, directory.ErrNotFound, "seen from org B")
+		wantErr(t, b.s.SaveCheckpoint(b.ctx, b.orgB.ID, directory.Checkpoint{Import: imp, Skipped: page2}, b.now), directory.ErrNotFound, "checkpoint from org B")
 	})
 }
 
@@ -177,7 +177,7 @@ func TestCancelImport(t *testing.T) {
 		imp, err := b.s.CreateImport(b.ctx, b.orgA.ID, directory.Import{Role: directory.RoleChat, CreatedAt: b.now})
 		must(t, err, "create import")
 		_, err = b.s.CancelImport(b.ctx, b.orgB.ID, imp.ID, b.now)
-		wantErr(t, err, store.ErrNotFound, "cancel from org B")
+		wantErr(t, err, directory.ErrNotFound, "cancel from org B")
 
 		imp.Status = directory.ImportRunning
 		must(t, b.s.UpdateImport(b.ctx, b.orgA.ID, imp, b.now), "running")
@@ -199,7 +199,7 @@ func TestCancelImport(t *testing.T) {
 			t.Fatalf("after refused writes: %s, %d done", again.Status, again.Progress.Done)
 		}
 		_, err = b.s.CancelImport(b.ctx, b.orgA.ID, imp.ID, b.now)
-		wantErr(t, err, store.ErrConflict, "cancel twice")
+		wantErr(t, err, directory.ErrConflict, "cancel twice")
 	})
 }
 
@@ -244,6 +244,6 @@ func TestListImportsPage(t *testing.T) {
 			}
 		}
 		_, err = b.s.ListImportsPage(b.ctx, b.orgB.ID, got[0], 2)
-		wantErr(t, err, store.ErrNotFound, "org B pages from org A's import")
+		wantErr(t, err, directory.ErrNotFound, "org B pages from org A's import")
 	})
 }

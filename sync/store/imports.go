@@ -46,8 +46,8 @@ func importState(i *directory.Import) (counts, progress, refused, errs any, err 
 
 // CreateImport inserts imp into orgID (imp.OrgID is ignored) and returns it as stored.
 // Defaults: a new ID, status queued, CreatedAt now. Refused rows and errors beyond their
-// caps are dropped. Returns ErrNotFound if the org or group does not exist in the org,
-// ErrInvalid for an unknown role.
+// caps are dropped. Returns directory.ErrNotFound if the org or group does not exist in the org,
+// directory.ErrInvalid for an unknown role.
 func (q *Queries) CreateImport(ctx context.Context, orgID string, imp directory.Import) (directory.Import, error) {
 	if err := requireOrg(orgID); err != nil {
 		return directory.Import{}, err
@@ -59,7 +59,7 @@ func (q *Queries) CreateImport(ctx context.Context, orgID string, imp directory.
 	stamp(&imp.ID, &imp.CreatedAt, time.Now())
 	imp.UpdatedAt = imp.CreatedAt
 	if !imp.Role.Valid() {
-		return directory.Import{}, fmt.Errorf("create import %s: role %q: %w", imp.ID, imp.Role, ErrInvalid)
+		return directory.Import{}, fmt.Errorf("create import %s: role %q: %w", imp.ID, imp.Role, directory.ErrInvalid)
 	}
 	sel, err := jsonArg(imp.Selection)
 	if err != nil {
@@ -79,7 +79,7 @@ func (q *Queries) CreateImport(ctx context.Context, orgID string, imp directory.
 	return imp, nil
 }
 
-// GetImport returns the org's import id. Returns ErrNotFound if the org has none with
+// GetImport returns the org's import id. Returns directory.ErrNotFound if the org has none with
 // that id.
 func (q *Queries) GetImport(ctx context.Context, orgID, id string) (directory.Import, error) {
 	i, err := scanImport(q.q.QueryRowContext(ctx,
@@ -103,7 +103,7 @@ ORDER BY created_at DESC, id DESC LIMIT $2`, orgID, pageSize(limit))
 // UpdateImport writes imp's status, counts, progress, refused rows, errors, pause and
 // start/finish times in one statement, with updated_at = at. Writing absolute values
 // (not increments) with the progress cursor keeps a re-run after a crash from counting a
-// page twice. A cancelled import is never overwritten. Returns ErrNotFound if orgID has
+// page twice. A cancelled import is never overwritten. Returns directory.ErrNotFound if orgID has
 // no import imp.ID, an error wrapping directory.ErrImportCancelled if it was cancelled.
 func (q *Queries) UpdateImport(ctx context.Context, orgID string, imp directory.Import, at time.Time) error {
 	return q.updateImport(ctx, orgID, imp, "", at)
@@ -123,7 +123,7 @@ WHERE org_id = $1 AND id = $2 AND status <> 'cancelled'`,
 		orgID, imp.ID, string(imp.Status), counts, progress, refused, errs, tm(imp.PausedUntil),
 		imp.PausedReason, tm(imp.StartedAt), tm(imp.FinishedAt), tm(at), seen)
 	err = q.affected(res, err, "update import %s in org %s", imp.ID, orgID)
-	if errors.Is(err, ErrNotFound) {
+	if errors.Is(err, directory.ErrNotFound) {
 		// Only a second read tells a cancelled import from a missing one; it is rare.
 		if cur, gerr := q.GetImport(ctx, orgID, imp.ID); gerr == nil && cur.Status == directory.ImportCancelled {
 			return fmt.Errorf("update import %s in org %s: %w", imp.ID, orgID, directory.ErrImportCancelled)

@@ -11,12 +11,12 @@ import (
 // mail server: in one transaction it marks attempt d.AttemptID sent (MarkInviteSent) and,
 // if this call recorded it first, sets the invite's token hash and expiry to the ones that
 // email carries. first reports whether this call recorded the attempt; a repeat changes
-// nothing. Returns ErrNotFound if the org has no such invite, ErrConflict (and records
-// nothing) if the invite is no longer pending, ErrDuplicate if the hash is taken, ErrInvalid
+// nothing. Returns directory.ErrNotFound if the org has no such invite, directory.ErrConflict (and records
+// nothing) if the invite is no longer pending, directory.ErrDuplicate if the hash is taken, directory.ErrInvalid
 // for an empty attempt id or token hash.
 func (q *Queries) RecordInviteDelivery(ctx context.Context, orgID string, d directory.InviteDelivery) (first bool, err error) {
 	if d.TokenHash == "" || d.ExpiresAt.IsZero() {
-		return false, fmt.Errorf("record delivery of invite %s: empty token hash or expiry: %w", d.InviteID, ErrInvalid)
+		return false, fmt.Errorf("record delivery of invite %s: empty token hash or expiry: %w", d.InviteID, directory.ErrInvalid)
 	}
 	err = q.inTx(ctx, func(tx *Queries) error {
 		var err error
@@ -33,7 +33,7 @@ func (q *Queries) RecordInviteDelivery(ctx context.Context, orgID string, d dire
 }
 
 // FindPendingInvite returns the org's pending invite for email (normalised). Returns
-// ErrNotFound if there is none.
+// directory.ErrNotFound if there is none.
 func (q *Queries) FindPendingInvite(ctx context.Context, orgID, email string) (directory.Invite, error) {
 	i, err := scanInvite(q.q.QueryRowContext(ctx, `SELECT `+inviteCols+` FROM invites
 WHERE org_id = $1 AND email = $2 AND status = 'pending'`, orgID, directory.NormalizeEmail(email)))

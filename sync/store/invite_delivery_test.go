@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"tether/sync/directory"
-	"tether/sync/store"
 )
 
 func TestRecordInviteDelivery(t *testing.T) {
@@ -25,7 +24,7 @@ func TestRecordInviteDelivery(t *testing.T) {
 			t.Fatalf("after attempt 1: %+v", got)
 		}
 		_, err = b.s.GetInviteByTokenHash(b.ctx, inv.TokenHash)
-		wantErr(t, err, store.ErrNotFound, "old hash after delivery")
+		wantErr(t, err, directory.ErrNotFound, "old hash after delivery")
 
 		// A repeat of attempt 1 (a re-run after a crash) with another hash changes nothing.
 		d2 := d
@@ -50,14 +49,14 @@ func TestRecordInviteDelivery(t *testing.T) {
 
 		// Org scoping and bad input.
 		_, err = b.s.RecordInviteDelivery(b.ctx, b.orgB.ID, directory.InviteDelivery{InviteID: inv.ID, AttemptID: "3", TokenHash: "h3", ExpiresAt: exp, At: b.now})
-		wantErr(t, err, store.ErrNotFound, "record in another org")
+		wantErr(t, err, directory.ErrNotFound, "record in another org")
 		_, err = b.s.RecordInviteDelivery(b.ctx, b.orgA.ID, directory.InviteDelivery{InviteID: inv.ID, AttemptID: "3", ExpiresAt: exp, At: b.now})
-		wantErr(t, err, store.ErrInvalid, "record without hash")
+		wantErr(t, err, directory.ErrInvalid, "record without hash")
 
 		// Not pending any more: refused, and nothing is recorded.
 		must(t, b.s.RevokeInvite(b.ctx, b.orgA.ID, inv.ID, b.now), "revoke")
 		_, err = b.s.RecordInviteDelivery(b.ctx, b.orgA.ID, directory.InviteDelivery{InviteID: inv.ID, AttemptID: "3", TokenHash: "h3", ExpiresAt: exp, At: b.now})
-		wantErr(t, err, store.ErrConflict, "record on a revoked invite")
+		wantErr(t, err, directory.ErrConflict, "record on a revoked invite")
 		got, _ = b.s.GetInvite(b.ctx, b.orgA.ID, inv.ID)
 		if got.SentCount != 2 || got.TokenHash != "h2" {
 			t.Fatalf("refused record changed the invite: %+v", got)
@@ -74,9 +73,9 @@ func TestFindPendingInvite(t *testing.T) {
 			t.Fatalf("found %s, want %s", got.ID, inv.ID)
 		}
 		_, err = b.s.FindPendingInvite(b.ctx, b.orgB.ID, "bob@example.com")
-		wantErr(t, err, store.ErrNotFound, "find in another org")
+		wantErr(t, err, directory.ErrNotFound, "find in another org")
 		must(t, b.s.RevokeInvite(b.ctx, b.orgA.ID, inv.ID, b.now), "revoke")
 		_, err = b.s.FindPendingInvite(b.ctx, b.orgA.ID, "bob@example.com")
-		wantErr(t, err, store.ErrNotFound, "find revoked")
+		wantErr(t, err, directory.ErrNotFound, "find revoked")
 	})
 }

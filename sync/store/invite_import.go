@@ -16,7 +16,7 @@ func (q *Queries) FindGroup(ctx context.Context, orgID, name string) (g director
 		`SELECT `+groupCols+` FROM org_groups WHERE org_id = $1 AND name = $2`, orgID, strings.TrimSpace(name)))
 	if err != nil {
 		err = q.wrap(err, "find group %q in org %s", name, orgID)
-		if errors.Is(err, ErrNotFound) {
+		if errors.Is(err, directory.ErrNotFound) {
 			return directory.Group{}, false, nil
 		}
 		return directory.Group{}, false, err

@@ -40,11 +40,11 @@ func prepareInvite(orgID string, i *directory.Invite, now time.Time) error {
 	i.ExpiresAt = i.ExpiresAt.UTC().Truncate(time.Microsecond)
 	switch {
 	case !i.Role.Valid():
-		return fmt.Errorf("invite %s: role %q: %w", i.ID, i.Role, ErrInvalid)
+		return fmt.Errorf("invite %s: role %q: %w", i.ID, i.Role, directory.ErrInvalid)
 	case i.TokenHash == "":
-		return fmt.Errorf("invite %s: empty token hash: %w", i.ID, ErrInvalid)
+		return fmt.Errorf("invite %s: empty token hash: %w", i.ID, directory.ErrInvalid)
 	case i.ExpiresAt.IsZero():
-		return fmt.Errorf("invite %s: no expiry: %w", i.ID, ErrInvalid)
+		return fmt.Errorf("invite %s: no expiry: %w", i.ID, directory.ErrInvalid)
 	}
 	return nil
 }
@@ -58,9 +58,9 @@ func inviteArgs(i directory.Invite) []any {
 
 // CreateInvite inserts inv into orgID (inv.OrgID is ignored) and returns it as stored.
 // Defaults: a new ID, status pending, source email, CreatedAt now; the email is
-// normalised. Returns ErrDuplicate if the org already has a pending invite for the email
-// or the token hash is taken, ErrNotFound if the org, group or import does not exist in
-// the org, ErrInvalid for an unknown role, empty token hash or no expiry.
+// normalised. Returns directory.ErrDuplicate if the org already has a pending invite for the email
+// or the token hash is taken, directory.ErrNotFound if the org, group or import does not exist in
+// the org, directory.ErrInvalid for an unknown role, empty token hash or no expiry.
 func (q *Queries) CreateInvite(ctx context.Context, orgID string, inv directory.Invite) (directory.Invite, error) {
 	if err := requireOrg(orgID); err != nil {
 		return directory.Invite{}, err
@@ -76,7 +76,7 @@ func (q *Queries) CreateInvite(ctx context.Context, orgID string, inv directory.
 	return inv, nil
 }
 
-// GetInvite returns the org's invite id. Returns ErrNotFound if the org has none with that
+// GetInvite returns the org's invite id. Returns directory.ErrNotFound if the org has none with that
 // id.
 func (q *Queries) GetInvite(ctx context.Context, orgID, id string) (directory.Invite, error) {
 	i, err := scanInvite(q.q.QueryRowContext(ctx,
@@ -90,7 +90,7 @@ func (q *Queries) GetInvite(ctx context.Context, orgID, id string) (directory.In
 // GetInviteByTokenHash returns the invite whose Join-link token hashes to tokenHash, in
 // any status. This is the one read not scoped by org: the person following a Join link
 // has no org yet, and the token hash is globally unique and unguessable, so it identifies
-// one invite of one org. Returns ErrNotFound if no invite has that hash.
+// one invite of one org. Returns directory.ErrNotFound if no invite has that hash.
 func (q *Queries) GetInviteByTokenHash(ctx context.Context, tokenHash string) (directory.Invite, error) {
 	i, err := scanInvite(q.q.QueryRowContext(ctx,
 		`SELECT `+inviteCols+` FROM invites WHERE token_hash = $1`, tokenHash))
@@ -124,8 +124,8 @@ ORDER BY id LIMIT $6`,
 	return collect(rows, scanInvite)
 }
 
-// RevokeInvite marks the org's pending invite id revoked at time at. Returns ErrNotFound
-// if the org has no such invite, ErrConflict if it is no longer pending.
+// RevokeInvite marks the org's pending invite id revoked at time at. Returns directory.ErrNotFound
+// if the org has no such invite, directory.ErrConflict if it is no longer pending.
 func (q *Queries) RevokeInvite(ctx context.Context, orgID, id string, at time.Time) error {
 	res, err := q.q.ExecContext(ctx, `UPDATE invites SET status = 'revoked', updated_at = $3
 WHERE org_id = $1 AND id = $2 AND status = 'pending'`, orgID, id, tm(at))
@@ -138,8 +138,8 @@ WHERE org_id = $1 AND id = $2 AND status = 'pending'`, orgID, id, tm(at))
 // RenewInvite gives the org's pending invite id a new token hash and expiry (a resend with
 // a fresh link). Only an invite that has not lapsed at at is renewed: it holds a seat,
 // while a lapsed one must take one under the seat lock first (ReserveInviteSeat). Returns
-// ErrNotFound if the org has no such invite, ErrConflict if it is no longer pending or
-// has lapsed, ErrDuplicate if the hash is taken.
+// directory.ErrNotFound if the org has no such invite, directory.ErrConflict if it is no longer pending or
+// has lapsed, directory.ErrDuplicate if the hash is taken.
 func (q *Queries) RenewInvite(ctx context.Context, orgID, id, tokenHash string, expiresAt, at time.Time) error {
 	res, err := q.q.ExecContext(ctx, `UPDATE invites SET token_hash = $3, expires_at = $4, updated_at = $5
 WHERE org_id = $1 AND id = $2 AND status = 'pending' AND expires_at > $5`, orgID, id, tokenHash, tm(expiresAt), tm(at))
@@ -150,9 +150,9 @@ WHERE org_id = $1 AND id = $2 AND status = 'pending' AND expires_at > $5`, orgID
 }
 
 // notPendingOr turns a not-found from a "WHERE status = 'pending'" update into
-// ErrConflict when the invite exists in another status.
+// directory.ErrConflict when the invite exists in another status.
 func (q *Queries) notPendingOr(ctx context.Context, orgID, id string, err error) error {
-	if !errors.Is(err, ErrNotFound) {
+	if !errors.Is(err, directory.ErrNotFound) {
 		return err
 	}
 	inv, gerr := q.GetInvite(ctx, orgID, id)
@@ -160,9 +160,9 @@ func (q *Queries) notPendingOr(ctx context.Context, orgID, id string, err error)
 		return gerr
 	}
 	if inv.Status == directory.InvitePending {
-		return fmt.Errorf("invite %s in org %s lapsed at %s: %w", id, orgID, inv.ExpiresAt.Format(time.RFC3339), ErrConflict)
+		return fmt.Errorf("invite %s in org %s lapsed at %s: %w", id, orgID, inv.ExpiresAt.Format(time.RFC3339), directory.ErrConflict)
 	}
-	return fmt.Errorf("invite %s in org %s is %s: %w", id, orgID, inv.Status, ErrConflict)
+	return fmt.Errorf("invite %s in org %s is %s: %w", id, orgID, inv.Status, directory.ErrConflict)
 }
 
 // ExpireInvites marks every pending invite whose expiry is at or before before as expired
@@ -190,11 +190,11 @@ type InviteSend struct {
 
 // MarkInviteSent records s against the org's invite: it bumps the sent (and, for a
 // resend, resend) count and the last-send fields, unless s.AttemptID was recorded before.
-// first reports whether this call recorded it. Returns ErrNotFound if the org has no such
+// first reports whether this call recorded it. Returns directory.ErrNotFound if the org has no such
 // invite.
 func (q *Queries) MarkInviteSent(ctx context.Context, orgID string, s InviteSend) (first bool, err error) {
 	if s.AttemptID == "" {
-		return false, fmt.Errorf("mark invite %s sent: empty attempt id: %w", s.InviteID, ErrInvalid)
+		return false, fmt.Errorf("mark invite %s sent: empty attempt id: %w", s.InviteID, directory.ErrInvalid)
 	}
 	err = q.inTx(ctx, func(tx *Queries) error {
 		res, err := tx.q.ExecContext(ctx, `INSERT INTO invite_sends (invite_id, attempt_id, sent_at)
@@ -229,8 +229,8 @@ WHERE org_id = $1 AND id = $2`, orgID, s.InviteID, boolInt(s.Resend), s.AttemptI
 // (named name, landing in the invite's org), and the membership is created active or, if
 // pending or deactivated, activated with the invite's role; an active membership keeps its
 // role. The invite's group is added either way. Like GetInviteByTokenHash it is not
-// org-scoped (see there). Returns ErrNotFound if no invite has the hash, ErrConflict if it
-// is not pending, ErrExpired if at is at or past its expiry.
+// org-scoped (see there). Returns directory.ErrNotFound if no invite has the hash, directory.ErrConflict if it
+// is not pending, directory.ErrExpired if at is at or past its expiry.
 func (q *Queries) AcceptInvite(ctx context.Context, tokenHash, name string, at time.Time) (directory.Membership, error) {
 	var m directory.Membership
 	err := q.inTx(ctx, func(tx *Queries) error {
@@ -241,9 +241,9 @@ func (q *Queries) AcceptInvite(ctx context.Context, tokenHash, name string, at t
 		}
 		switch {
 		case inv.Status != directory.InvitePending:
-			return fmt.Errorf("accept invite %s: invite is %s: %w", inv.ID, inv.Status, ErrConflict)
+			return fmt.Errorf("accept invite %s: invite is %s: %w", inv.ID, inv.Status, directory.ErrConflict)
 		case !at.Before(inv.ExpiresAt):
-			return fmt.Errorf("accept invite %s: %w", inv.ID, ErrExpired)
+			return fmt.Errorf("accept invite %s: %w", inv.ID, directory.ErrExpired)
 		}
 		// A no-op DO UPDATE so RETURNING yields the id of an existing user too.
 		var userID string
@@ -256,7 +256,7 @@ ON CONFLICT (email) DO UPDATE SET email = excluded.email RETURNING id`,
 		}
 		m, err = tx.GetMembershipByUser(ctx, inv.OrgID, userID)
 		switch {
-		case errors.Is(err, ErrNotFound):
+		case errors.Is(err, directory.ErrNotFound):
 			m, err = tx.CreateMembership(ctx, inv.OrgID, directory.Membership{
 				UserID: userID, Role: inv.Role, Status: directory.MembershipActive,
 				GroupIDs: nonEmpty(inv.GroupID), SalesforceUserID: inv.SalesforceUserID, CreatedAt: at,

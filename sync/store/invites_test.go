@@ -32,26 +32,26 @@ func TestInvites(t *testing.T) {
 			t.Fatalf("by hash got %s", byHash.ID)
 		}
 		_, err = b.s.GetInviteByTokenHash(b.ctx, "nope")
-		wantErr(t, err, store.ErrNotFound, "unknown token hash")
+		wantErr(t, err, directory.ErrNotFound, "unknown token hash")
 
 		// One pending invite per (org, email); other orgs and non-pending invites don't count.
 		_, err = b.s.CreateInvite(b.ctx, b.orgA.ID, directory.Invite{Email: "ann@example.com", Role: directory.RoleChat,
 			TokenHash: "h2", ExpiresAt: b.now.Add(time.Hour)})
-		wantErr(t, err, store.ErrDuplicate, "second pending invite for one email")
+		wantErr(t, err, directory.ErrDuplicate, "second pending invite for one email")
 		_, err = b.s.CreateInvite(b.ctx, b.orgB.ID, directory.Invite{Email: "ann@example.com", Role: directory.RoleChat,
 			TokenHash: "h1", ExpiresAt: b.now.Add(time.Hour)})
-		wantErr(t, err, store.ErrDuplicate, "reused token hash")
+		wantErr(t, err, directory.ErrDuplicate, "reused token hash")
 		_, err = b.s.CreateInvite(b.ctx, b.orgB.ID, directory.Invite{Email: "ann@example.com", Role: directory.RoleChat,
 			TokenHash: "h3", ExpiresAt: b.now.Add(time.Hour)})
 		must(t, err, "same email in another org")
 		_, err = b.s.CreateInvite(b.ctx, b.orgB.ID, directory.Invite{Email: "x@example.com", Role: directory.RoleChat,
 			GroupID: g.ID, TokenHash: "h4", ExpiresAt: b.now.Add(time.Hour)})
-		wantErr(t, err, store.ErrNotFound, "invite into org B with org A's group")
+		wantErr(t, err, directory.ErrNotFound, "invite into org B with org A's group")
 		_, err = b.s.CreateInvite(b.ctx, b.orgA.ID, directory.Invite{Email: "x@example.com", Role: directory.RoleChat})
-		wantErr(t, err, store.ErrInvalid, "invite without token hash or expiry")
+		wantErr(t, err, directory.ErrInvalid, "invite without token hash or expiry")
 
 		must(t, b.s.RevokeInvite(b.ctx, b.orgA.ID, inv.ID, b.now), "revoke")
-		wantErr(t, b.s.RevokeInvite(b.ctx, b.orgA.ID, inv.ID, b.now), store.ErrConflict, "revoke twice")
+		wantErr(t, b.s.RevokeInvite(b.ctx, b.orgA.ID, inv.ID, b.now), directory.ErrConflict, "revoke twice")
 		again, err := b.s.CreateInvite(b.ctx, b.orgA.ID, directory.Invite{Email: "ann@example.com", Role: directory.RoleChat,
 			TokenHash: "h5", ExpiresAt: b.now.Add(time.Hour)})
 		must(t, err, "new invite once the old one is revoked")
@@ -60,7 +60,7 @@ func TestInvites(t *testing.T) {
 		if r, _ := b.s.GetInviteByTokenHash(b.ctx, "h6"); r.ID != again.ID || !r.ExpiresAt.Equal(b.now.Add(48*time.Hour).Truncate(time.Microsecond)) {
 			t.Fatalf("renewed invite %+v", r)
 		}
-		wantErr(t, b.s.RenewInvite(b.ctx, b.orgA.ID, inv.ID, "h7", b.now, b.now), store.ErrConflict, "renew a revoked invite")
+		wantErr(t, b.s.RenewInvite(b.ctx, b.orgA.ID, inv.ID, "h7", b.now, b.now), directory.ErrConflict, "renew a revoked invite")
 
 		list, err := b.s.ListInvites(b.ctx, b.orgA.ID, store.InviteFilter{Status: directory.InvitePending})
 		must(t, err, "list pending")
@@ -130,9 +130,9 @@ func TestMarkInviteSent(t *testing.T) {
 			}
 		}
 		_, err := b.s.MarkInviteSent(b.ctx, b.orgA.ID, store.InviteSend{InviteID: store.NewID(), AttemptID: "x", At: b.now})
-		wantErr(t, err, store.ErrNotFound, "mark a missing invite sent")
+		wantErr(t, err, directory.ErrNotFound, "mark a missing invite sent")
 		_, err = b.s.MarkInviteSent(b.ctx, b.orgA.ID, store.InviteSend{InviteID: inv.ID, At: b.now})
-		wantErr(t, err, store.ErrInvalid, "mark sent without attempt id")
+		wantErr(t, err, directory.ErrInvalid, "mark sent without attempt id")
 	})
 }
 
@@ -164,7 +164,7 @@ func TestAcceptInvite(t *testing.T) {
 			t.Fatalf("invite after accept %+v", got)
 		}
 		_, err = b.s.AcceptInvite(b.ctx, "t-new", "", b.now)
-		wantErr(t, err, store.ErrConflict, "accept twice")
+		wantErr(t, err, directory.ErrConflict, "accept twice")
 
 		// A multi-account user with a pending membership: activated with the invite's role.
 		ann := b.member(t, b.orgB, "ann@example.com", directory.RoleAdmin, directory.MembershipActive)
@@ -183,9 +183,9 @@ func TestAcceptInvite(t *testing.T) {
 		// Expired.
 		newInvite(b.orgA, "late@example.com", "t-late", directory.RoleChat, "")
 		_, err = b.s.AcceptInvite(b.ctx, "t-late", "", b.now.Add(time.Hour))
-		wantErr(t, err, store.ErrExpired, "accept at expiry")
+		wantErr(t, err, directory.ErrExpired, "accept at expiry")
 		_, err = b.s.AcceptInvite(b.ctx, "t-unknown", "", b.now)
-		wantErr(t, err, store.ErrNotFound, "accept unknown token")
+		wantErr(t, err, directory.ErrNotFound, "accept unknown token")
 	})
 }
 
@@ -203,7 +203,7 @@ func TestAcceptInviteAtomic(t *testing.T) {
 		})
 		wantErr(t, err, boom, "failing transaction")
 		_, err = b.s.GetUserByEmail(b.ctx, "solo@example.com")
-		wantErr(t, err, store.ErrNotFound, "user after rollback")
+		wantErr(t, err, directory.ErrNotFound, "user after rollback")
 		if got, _ := b.s.GetInvite(b.ctx, b.orgA.ID, inv.ID); got.Status != directory.InvitePending {
 			t.Fatalf("invite after rollback is %s", got.Status)
 		}
@@ -219,7 +219,7 @@ func TestAcceptInviteAtomic(t *testing.T) {
 			switch {
 			case err == nil:
 				ok++
-			case !errors.Is(err, store.ErrConflict):
+			case !errors.Is(err, directory.ErrConflict):
 				t.Errorf("racing accept: %v", err)
 			}
 		}

@@ -46,14 +46,14 @@ func prepareMembership(orgID string, m *directory.Membership, now time.Time) err
 		m.Status = directory.MembershipActive
 	}
 	if !m.Role.Valid() {
-		return fmt.Errorf("membership %s: role %q: %w", m.ID, m.Role, ErrInvalid)
+		return fmt.Errorf("membership %s: role %q: %w", m.ID, m.Role, directory.ErrInvalid)
 	}
 	return nil
 }
 
 // CreateMembership adds user m.UserID to orgID (m.OrgID is ignored). Defaults: a new ID,
-// CreatedAt now, status active. Returns ErrDuplicate if the user is already a member,
-// ErrNotFound if the org or user does not exist, ErrInvalid for an unknown role.
+// CreatedAt now, status active. Returns directory.ErrDuplicate if the user is already a member,
+// directory.ErrNotFound if the org or user does not exist, directory.ErrInvalid for an unknown role.
 func (q *Queries) CreateMembership(ctx context.Context, orgID string, m directory.Membership) (directory.Membership, error) {
 	if err := requireOrg(orgID); err != nil {
 		return directory.Membership{}, err
@@ -73,7 +73,7 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`, append(args, l
 	return m, nil
 }
 
-// GetMembership returns the org's membership id. Returns ErrNotFound if the org has none
+// GetMembership returns the org's membership id. Returns directory.ErrNotFound if the org has none
 // with that id.
 func (q *Queries) GetMembership(ctx context.Context, orgID, id string) (directory.Membership, error) {
 	m, err := scanMembership(q.q.QueryRowContext(ctx,
@@ -84,7 +84,7 @@ func (q *Queries) GetMembership(ctx context.Context, orgID, id string) (director
 	return m, nil
 }
 
-// GetMembershipByUser returns userID's membership in orgID. Returns ErrNotFound if the
+// GetMembershipByUser returns userID's membership in orgID. Returns directory.ErrNotFound if the
 // user is not a member of the org.
 func (q *Queries) GetMembershipByUser(ctx context.Context, orgID, userID string) (directory.Membership, error) {
 	m, err := scanMembership(q.q.QueryRowContext(ctx,
@@ -130,10 +130,10 @@ func boolInt(b bool) int {
 
 // UpdateMembership writes m's role, custom permissions, status, groups, Salesforce user
 // id and photo URL, with updated_at = at. Action-required reasons are written by
-// SetActionRequired only. Returns ErrNotFound if orgID has no membership m.ID.
+// SetActionRequired only. Returns directory.ErrNotFound if orgID has no membership m.ID.
 func (q *Queries) UpdateMembership(ctx context.Context, orgID string, m directory.Membership, at time.Time) error {
 	if !m.Role.Valid() {
-		return fmt.Errorf("update membership %s: role %q: %w", m.ID, m.Role, ErrInvalid)
+		return fmt.Errorf("update membership %s: role %q: %w", m.ID, m.Role, directory.ErrInvalid)
 	}
 	perms, err := jsonArg(strs(m.CustomPermissions))
 	if err != nil {
@@ -151,7 +151,7 @@ WHERE org_id = $1 AND id = $2`,
 }
 
 // SetActionRequired replaces the membership's action-required reasons (empty: none).
-// Returns ErrNotFound if orgID has no membership id.
+// Returns directory.ErrNotFound if orgID has no membership id.
 func (q *Queries) SetActionRequired(ctx context.Context, orgID, id string, reasons []string, at time.Time) error {
 	r, err := jsonArg(strs(reasons))
 	if err != nil {

@@ -45,10 +45,10 @@ func (q *Queries) lockOrg(ctx context.Context, orgID string) (directory.Org, err
 
 // ChangeOrg applies ch to the org in one transaction and returns the org as stored. The
 // org's row is locked first, so a new seat limit is compared with seats counted under the
-// same lock that imports take (no import can slip in between). Returns ErrNotFound if the
+// same lock that imports take (no import can slip in between). Returns directory.ErrNotFound if the
 // org or the new parent does not exist, *directory.SeatsInUseError for a limit below the
 // seats in use, *directory.ParentCycleError for a parent that is the org or one of its
-// clients at any depth, ErrInvalid for a negative limit or an unknown Salesforce login.
+// clients at any depth, directory.ErrInvalid for a negative limit or an unknown Salesforce login.
 //
 // The parents on the path are locked too (PostgreSQL), so two changes that would close a
 // cycle between them cannot both commit: one waits, and then sees the other's parent (or,
@@ -72,7 +72,7 @@ func (q *Queries) ChangeOrg(ctx context.Context, orgID string, ch directory.OrgC
 		if ch.SeatLimit != nil {
 			limit := *ch.SeatLimit
 			if limit < 0 {
-				return fmt.Errorf("change org %s: seat limit %d: %w", orgID, limit, ErrInvalid)
+				return fmt.Errorf("change org %s: seat limit %d: %w", orgID, limit, directory.ErrInvalid)
 			}
 			seats, err := tx.CountSeats(ctx, orgID, at)
 			if err != nil {
@@ -90,7 +90,7 @@ func (q *Queries) ChangeOrg(ctx context.Context, orgID string, ch directory.OrgC
 					return &directory.ParentCycleError{OrgID: orgID, ParentID: parent}
 				}
 				if depth > maxOrgDepth {
-					return fmt.Errorf("change org %s: parents of %s are more than %d deep: %w", orgID, parent, maxOrgDepth, ErrInvalid)
+					return fmt.Errorf("change org %s: parents of %s are more than %d deep: %w", orgID, parent, maxOrgDepth, directory.ErrInvalid)
 				}
 				p, err := tx.lockOrg(ctx, id)
 				if err != nil {

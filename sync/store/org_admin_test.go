@@ -23,7 +23,7 @@ func TestOrgSalesforceLogin(t *testing.T) {
 			t.Fatalf("stored login %q (%s)", got.SalesforceLogin, got.SalesforceLogin.URL())
 		}
 		_, err = b.s.CreateOrg(b.ctx, directory.Org{Name: "Bad", SalesforceLogin: "staging"})
-		wantErr(t, err, store.ErrInvalid, "create org with an unknown login")
+		wantErr(t, err, directory.ErrInvalid, "create org with an unknown login")
 		prod := directory.SalesforceProduction
 		o, err := b.s.ChangeOrg(b.ctx, sb.ID, directory.OrgChange{SalesforceLogin: &prod}, b.now)
 		must(t, err, "change login")
@@ -112,9 +112,9 @@ func TestChangeOrgSeats(t *testing.T) {
 		_, err = b.s.ChangeOrg(b.ctx, b.orgA.ID, seats(1), b.now.Add(8*24*time.Hour))
 		must(t, err, "lowering after the invite expired")
 		_, err = b.s.ChangeOrg(b.ctx, b.orgA.ID, seats(-1), b.now)
-		wantErr(t, err, store.ErrInvalid, "negative limit")
+		wantErr(t, err, directory.ErrInvalid, "negative limit")
 		_, err = b.s.ChangeOrg(b.ctx, store.NewID(), seats(5), b.now)
-		wantErr(t, err, store.ErrNotFound, "unknown org")
+		wantErr(t, err, directory.ErrNotFound, "unknown org")
 	})
 }
 
@@ -145,7 +145,7 @@ func TestChangeOrgParent(t *testing.T) {
 			t.Fatalf("a refused cycle stored parent %q", o.ParentOrgID)
 		}
 		_, err = b.s.ChangeOrg(b.ctx, c2.ID, parent(store.NewID()), b.now)
-		wantErr(t, err, store.ErrNotFound, "unknown parent")
+		wantErr(t, err, directory.ErrNotFound, "unknown parent")
 
 		o, err := b.s.ChangeOrg(b.ctx, c2.ID, parent(b.orgB.ID), b.now)
 		must(t, err, "move c2 under B")
@@ -225,7 +225,7 @@ func TestUserMembershipsAndDefaultOrg(t *testing.T) {
 			}
 		}
 		// A deactivated membership cannot be the default.
-		wantErr(t, b.s.SetFavouriteOrg(b.ctx, zeta.ID, mA.UserID), store.ErrNotFound, "default org where deactivated")
+		wantErr(t, b.s.SetFavouriteOrg(b.ctx, zeta.ID, mA.UserID), directory.ErrNotFound, "default org where deactivated")
 		if u, _ := b.s.GetUser(b.ctx, mA.UserID); u.FavouriteOrgID != b.orgB.ID {
 			t.Fatalf("refused default changed it to %q", u.FavouriteOrgID)
 		}

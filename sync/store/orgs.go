@@ -20,8 +20,8 @@ func scanOrg(r scanner) (directory.Org, error) {
 
 // CreateOrg inserts o and returns it as stored. An empty ID gets a new one, a zero
 // CreatedAt is now, a nil Policy is directory.DefaultPolicy(), an empty SalesforceLogin is
-// production. Returns ErrDuplicate if the id exists, ErrNotFound if ParentOrgID does not,
-// ErrInvalid for a negative seat limit or an unknown Salesforce login.
+// production. Returns directory.ErrDuplicate if the id exists, directory.ErrNotFound if ParentOrgID does not,
+// directory.ErrInvalid for a negative seat limit or an unknown Salesforce login.
 func (q *Queries) CreateOrg(ctx context.Context, o directory.Org) (directory.Org, error) {
 	stamp(&o.ID, &o.CreatedAt, time.Now())
 	if o.Policy == nil {
@@ -42,7 +42,7 @@ func (q *Queries) CreateOrg(ctx context.Context, o directory.Org) (directory.Org
 	return o, nil
 }
 
-// GetOrg returns the org with id orgID. Returns ErrNotFound if there is none.
+// GetOrg returns the org with id orgID. Returns directory.ErrNotFound if there is none.
 func (q *Queries) GetOrg(ctx context.Context, orgID string) (directory.Org, error) {
 	o, err := scanOrg(q.q.QueryRowContext(ctx, `SELECT `+orgCols+` FROM orgs WHERE id = $1`, orgID))
 	if err != nil {
@@ -52,7 +52,7 @@ func (q *Queries) GetOrg(ctx context.Context, orgID string) (directory.Org, erro
 }
 
 // UpdateOrg changes the org's name, seat limit, parent, policy and Salesforce login as
-// given, with no checks of seats or cycles (ChangeOrg makes them). Returns ErrNotFound if
+// given, with no checks of seats or cycles (ChangeOrg makes them). Returns directory.ErrNotFound if
 // the org does not exist.
 func (q *Queries) UpdateOrg(ctx context.Context, o directory.Org) error {
 	if o.Policy == nil {
@@ -88,7 +88,7 @@ ORDER BY org_id LIMIT $2`, afterID, pageSize(limit))
 	})
 }
 
-// affected turns an UPDATE/DELETE result into ErrNotFound when no row matched.
+// affected turns an UPDATE/DELETE result into directory.ErrNotFound when no row matched.
 func (q *Queries) affected(res interface{ RowsAffected() (int64, error) }, err error, format string, args ...any) error {
 	if err != nil {
 		return q.wrap(err, format, args...)
@@ -98,7 +98,7 @@ func (q *Queries) affected(res interface{ RowsAffected() (int64, error) }, err e
 		return q.wrap(err, format, args...)
 	}
 	if n == 0 {
-		return fmt.Errorf(format+": %w", append(args, ErrNotFound)...)
+		return fmt.Errorf(format+": %w", append(args, directory.ErrNotFound)...)
 	}
 	return nil
 }

@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"tether/sync/connections"
-	"tether/sync/store"
+	"tether/sync/directory"
 )
 
 func TestSetPendingToken(t *testing.T) {
@@ -17,7 +17,7 @@ func TestSetPendingToken(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := b.s.SetPendingToken(b.ctx, b.orgB.ID, c.ID, []byte("x"), spent, b.now); !errors.Is(err, store.ErrNotFound) {
+		if err := b.s.SetPendingToken(b.ctx, b.orgB.ID, c.ID, []byte("x"), spent, b.now); !errors.Is(err, directory.ErrNotFound) {
 			t.Fatalf("another org's id: %v, want ErrNotFound", err)
 		}
 		if err := b.s.SetPendingToken(b.ctx, b.orgA.ID, c.ID, []byte("sealed"), spent, b.now); err != nil {
@@ -31,7 +31,7 @@ func TestSetPendingToken(t *testing.T) {
 			t.Fatalf("pending %q version %d; want sealed and %d", got.PendingTokenEnc, got.Version, c.Version+1)
 		}
 		// A writer holding the old version now loses its compare-and-swap.
-		if _, err := b.s.UpdateConnection(b.ctx, b.orgA.ID, c, b.now); !errors.Is(err, store.ErrConflict) {
+		if _, err := b.s.UpdateConnection(b.ctx, b.orgA.ID, c, b.now); !errors.Is(err, directory.ErrConflict) {
 			t.Fatalf("stale update after SetPendingToken: %v, want ErrConflict", err)
 		}
 	})
@@ -52,7 +52,7 @@ func TestSetPendingTokenRefusedOnceTheRowHoldsAnotherRefreshToken(t *testing.T) 
 			t.Fatal(err)
 		}
 		err = b.s.SetPendingToken(b.ctx, b.orgA.ID, c.ID, []byte("set from R0"), []byte("R0"), b.now)
-		if !errors.Is(err, store.ErrConflict) {
+		if !errors.Is(err, directory.ErrConflict) {
 			t.Fatalf("pending set from a spent token the row no longer holds: %v, want ErrConflict", err)
 		}
 		got, err := b.s.GetConnection(b.ctx, b.orgA.ID, c.ID)
@@ -82,7 +82,7 @@ func TestUpdateConnectionRefusesAnOlderRefreshFence(t *testing.T) {
 		}
 		stale := c
 		stale.RefreshFence, stale.RefreshTokenEnc = 6, []byte("R6")
-		if _, err := b.s.UpdateConnection(b.ctx, b.orgA.ID, stale, b.now); !errors.Is(err, store.ErrConflict) {
+		if _, err := b.s.UpdateConnection(b.ctx, b.orgA.ID, stale, b.now); !errors.Is(err, directory.ErrConflict) {
 			t.Fatalf("write under an older fence: %v, want ErrConflict", err)
 		}
 		// The same fence (a state-only writer carrying what it read) is accepted.

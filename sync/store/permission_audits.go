@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"tether/sync/directory"
 	"tether/sync/permissions"
 )
 
@@ -13,7 +14,7 @@ var _ permissions.Store = (*Store)(nil)
 // SavePermissionAudit writes an audit in one transaction: the report (as
 // SavePermissionReport), its events, an alert for each rec.Lost check that has no open
 // alert (lost since the report's time) and the end of the open alert of each rec.Regained
-// check. Returns the report as stored; ErrNotFound if the org does not exist.
+// check. Returns the report as stored; directory.ErrNotFound if the org does not exist.
 func (q *Queries) SavePermissionAudit(ctx context.Context, orgID string, rec permissions.AuditRecord) (permissions.Report, error) {
 	var saved permissions.Report
 	err := q.inTx(ctx, func(tx *Queries) error {
@@ -67,7 +68,7 @@ WHERE org_id = $1 AND regained_at IS NULL AND sent_at IS NULL ORDER BY lost_sinc
 }
 
 // MarkPermissionAlertSent records that the alert (org, check, lostSince) was emailed at
-// at. Returns ErrNotFound if there is no such alert.
+// at. Returns directory.ErrNotFound if there is no such alert.
 func (q *Queries) MarkPermissionAlertSent(ctx context.Context, orgID, check string, lostSince, at time.Time) error {
 	res, err := q.q.ExecContext(ctx, `UPDATE permission_alerts SET sent_at = $4
 WHERE org_id = $1 AND check_name = $2 AND lost_since = $3`, orgID, check, tm(lostSince), tm(at))
@@ -77,7 +78,7 @@ WHERE org_id = $1 AND check_name = $2 AND lost_since = $3`, orgID, check, tm(los
 	if n, err := res.RowsAffected(); err != nil {
 		return q.wrap(err, "mark permission alert %s of org %s sent", check, orgID)
 	} else if n == 0 {
-		return fmt.Errorf("mark permission alert %s of org %s sent: %w", check, orgID, ErrNotFound)
+		return fmt.Errorf("mark permission alert %s of org %s sent: %w", check, orgID, directory.ErrNotFound)
 	}
 	return nil
 }

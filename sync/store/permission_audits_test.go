@@ -9,7 +9,6 @@ import (
 	"tether/sync/directory"
 	"tether/sync/events"
 	"tether/sync/permissions"
-	"tether/sync/store"
 )
 
 func TestPermissionAlerts(t *testing.T) {
@@ -77,7 +76,7 @@ func TestPermissionAlerts(t *testing.T) {
 			t.Fatalf("org B alerts = %+v, %v", as, err)
 		}
 		err := b.s.MarkPermissionAlertSent(b.ctx, b.orgB.ID, "marketing_user", t5, t5)
-		if !errors.Is(err, store.ErrNotFound) {
+		if !errors.Is(err, directory.ErrNotFound) {
 			t.Fatalf("mark another org's alert: %v, want ErrNotFound", err)
 		}
 	})

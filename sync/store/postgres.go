@@ -8,6 +8,8 @@ import (
 	"io/fs"
 	"strings"
 
+	"tether/sync/directory"
+
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -73,11 +75,11 @@ func mapPostgresError(err error) error {
 	if errors.As(err, &pg) {
 		switch pg.Code {
 		case "23505": // unique_violation
-			return fmt.Errorf("%w (%s)", ErrDuplicate, pg.ConstraintName)
+			return fmt.Errorf("%w (%s)", directory.ErrDuplicate, pg.ConstraintName)
 		case "23503": // foreign_key_violation
-			return fmt.Errorf("%w: referenced row (%s)", ErrNotFound, pg.ConstraintName)
+			return fmt.Errorf("%w: referenced row (%s)", directory.ErrNotFound, pg.ConstraintName)
 		case "23514", "23502", "22P02": // check, not null, invalid text representation
-			return fmt.Errorf("%w (%s)", ErrInvalid, pg.Message)
+			return fmt.Errorf("%w (%s)", directory.ErrInvalid, pg.Message)
 		}
 	}
 	return err

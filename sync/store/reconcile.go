@@ -38,7 +38,7 @@ ORDER BY org_id, id LIMIT $4`, after.OrgID, after.ID, tm(at), pageSize(limit))
 }
 
 // MarkInviteSendFailed records why the org's invite could not be sent (reason, a sentence
-// for the operator) at at. Returns ErrNotFound if the org has no such invite.
+// for the operator) at at. Returns directory.ErrNotFound if the org has no such invite.
 func (q *Queries) MarkInviteSendFailed(ctx context.Context, orgID, inviteID, reason string, at time.Time) error {
 	res, err := q.q.ExecContext(ctx, `UPDATE invites SET send_error = $3, send_failed_at = $4, updated_at = $4
 WHERE org_id = $1 AND id = $2`, orgID, inviteID, reason, tm(at))

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"tether/sync/directory"
-	"tether/sync/store"
 )
 
 func TestUnfinishedImports(t *testing.T) {
@@ -74,7 +73,7 @@ func TestUnsentInviteRefsAndSendFailure(t *testing.T) {
 			t.Fatalf("failed invite: error %q at %v", got.SendError, got.SendFailedAt)
 		}
 		// Another org's id is not found.
-		if err := b.s.MarkInviteSendFailed(b.ctx, b.orgB.ID, a1.ID, "x", b.now); !errors.Is(err, store.ErrNotFound) {
+		if err := b.s.MarkInviteSendFailed(b.ctx, b.orgB.ID, a1.ID, "x", b.now); !errors.Is(err, directory.ErrNotFound) {
 			t.Fatalf("mark org A's invite from org B: %v, want ErrNotFound", err)
 		}
 

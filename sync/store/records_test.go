@@ -49,9 +49,9 @@ func TestImports(t *testing.T) {
 		}
 
 		_, err = b.s.CreateImport(b.ctx, b.orgB.ID, directory.Import{Role: directory.RoleChat, GroupID: g.ID})
-		wantErr(t, err, store.ErrNotFound, "import in org B with org A's group")
+		wantErr(t, err, directory.ErrNotFound, "import in org B with org A's group")
 		_, err = b.s.CreateImport(b.ctx, b.orgA.ID, directory.Import{Role: "boss"})
-		wantErr(t, err, store.ErrInvalid, "import with an unknown role")
+		wantErr(t, err, directory.ErrInvalid, "import with an unknown role")
 		second, err := b.s.CreateImport(b.ctx, b.orgA.ID, directory.Import{Role: directory.RoleChat, CreatedAt: b.now.Add(time.Hour)})
 		must(t, err, "second import")
 		list, err := b.s.ListImports(b.ctx, b.orgA.ID, 10)
@@ -65,7 +65,7 @@ func TestImports(t *testing.T) {
 func TestPermissionReports(t *testing.T) {
 	each(t, func(t *testing.T, b *bundle) {
 		_, err := b.s.LatestPermissionReport(b.ctx, b.orgA.ID)
-		wantErr(t, err, store.ErrNotFound, "latest before any")
+		wantErr(t, err, directory.ErrNotFound, "latest before any")
 		checks := []permissions.Check{
 			{Name: "api_enabled", Required: true, Result: permissions.ResultOK, Evidence: "PermissionsApiEnabled=true"},
 			{Name: "view_setup", Required: true, Result: permissions.ResultMissing, Fix: "Grant View Setup and Configuration"},
@@ -97,11 +97,11 @@ func TestReminders(t *testing.T) {
 			Channel: reminders.ChannelEmail, Sequence: 1, SentAt: b.now})
 		must(t, err, "first")
 		_, err = b.s.InsertReminder(b.ctx, b.orgA.ID, reminders.Reminder{MembershipID: m.ID, Channel: reminders.ChannelEmail, Sequence: 1, SentAt: b.now})
-		wantErr(t, err, store.ErrDuplicate, "same send twice")
+		wantErr(t, err, directory.ErrDuplicate, "same send twice")
 		r2, err := b.s.InsertReminder(b.ctx, b.orgA.ID, reminders.Reminder{MembershipID: m.ID, Channel: reminders.ChannelEmail, Sequence: 2, SentAt: b.now.Add(24 * time.Hour)})
 		must(t, err, "second")
 		_, err = b.s.InsertReminder(b.ctx, b.orgA.ID, reminders.Reminder{MembershipID: m.ID, Channel: "pigeon", Sequence: 3, SentAt: b.now})
-		wantErr(t, err, store.ErrInvalid, "unknown channel")
+		wantErr(t, err, directory.ErrInvalid, "unknown channel")
 		list, err := b.s.ListReminders(b.ctx, b.orgA.ID, m.ID, 0)
 		must(t, err, "list")
 		if len(list) != 2 || list[0].ID != r2.ID || list[1].ID != r1.ID || !slices.Equal(list[1].Reasons, []string{"missing_calendar"}) {
@@ -120,7 +120,7 @@ func TestEvents(t *testing.T) {
 		} {
 			must(t, b.s.AppendEvent(b.ctx, e), "append %d", i)
 		}
-		wantErr(t, b.s.AppendEvent(b.ctx, events.Event{OrgID: store.NewID(), Kind: "x"}), store.ErrNotFound, "event of a missing org")
+		wantErr(t, b.s.AppendEvent(b.ctx, events.Event{OrgID: store.NewID(), Kind: "x"}), directory.ErrNotFound, "event of a missing org")
 		list, err := b.s.ListEvents(b.ctx, b.orgA.ID, 10)
 		must(t, err, "list")
 		if len(list) != 2 || list[0].Subject != "inv-2" || list[1].Detail["count"] != 1.0 || list[0].Detail == nil {

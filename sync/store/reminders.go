@@ -9,9 +9,9 @@ import (
 )
 
 // InsertReminder records a reminder sent to a membership of orgID (r.OrgID is ignored)
-// and returns it as stored; an empty ID gets a new one, a zero SentAt is now. Returns ErrDuplicate if the
+// and returns it as stored; an empty ID gets a new one, a zero SentAt is now. Returns directory.ErrDuplicate if the
 // membership already has a reminder with that channel and sequence (a re-run of the same
-// send), ErrNotFound if the org has no such membership, ErrInvalid for a sequence < 1 or
+// send), directory.ErrNotFound if the org has no such membership, directory.ErrInvalid for a sequence < 1 or
 // an unknown channel.
 func (q *Queries) InsertReminder(ctx context.Context, orgID string, r reminders.Reminder) (reminders.Reminder, error) {
 	if err := requireOrg(orgID); err != nil {

@@ -5,11 +5,12 @@ import (
 	"fmt"
 	"time"
 
+	"tether/sync/directory"
 	"tether/sync/permissions"
 )
 
 // SavePermissionReport stores r for orgID (r.OrgID is ignored) and returns it as stored.
-// Defaults: a new ID, CreatedAt now. Returns ErrNotFound if the org does not exist.
+// Defaults: a new ID, CreatedAt now. Returns directory.ErrNotFound if the org does not exist.
 func (q *Queries) SavePermissionReport(ctx context.Context, orgID string, r permissions.Report) (permissions.Report, error) {
 	if err := requireOrg(orgID); err != nil {
 		return permissions.Report{}, err
@@ -46,7 +47,7 @@ FROM permission_reports WHERE org_id = $1 ORDER BY created_at DESC, id DESC LIMI
 	})
 }
 
-// LatestPermissionReport returns the org's newest report. Returns ErrNotFound if the org
+// LatestPermissionReport returns the org's newest report. Returns directory.ErrNotFound if the org
 // has none.
 func (q *Queries) LatestPermissionReport(ctx context.Context, orgID string) (permissions.Report, error) {
 	rs, err := q.LatestPermissionReports(ctx, orgID, 1)
@@ -54,7 +55,7 @@ func (q *Queries) LatestPermissionReport(ctx context.Context, orgID string) (per
 		return permissions.Report{}, err
 	}
 	if len(rs) == 0 {
-		return permissions.Report{}, fmt.Errorf("latest permission report of org %s: %w", orgID, ErrNotFound)
+		return permissions.Report{}, fmt.Errorf("latest permission report of org %s: %w", orgID, directory.ErrNotFound)
 	}
 	return rs[0], nil
 }

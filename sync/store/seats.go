@@ -15,7 +15,7 @@ const seatsQuery = `SELECT o.seat_limit,
 FROM orgs o WHERE o.id = $1`
 
 // CountSeats returns the org's seat usage at time at: active memberships plus pending,
-// unexpired invites. Returns ErrNotFound if the org does not exist.
+// unexpired invites. Returns directory.ErrNotFound if the org does not exist.
 func (q *Queries) CountSeats(ctx context.Context, orgID string, at time.Time) (directory.Seats, error) {
 	var s directory.Seats
 	err := q.q.QueryRowContext(ctx, seatsQuery, orgID, tm(at)).Scan(&s.Limit, &s.Active, &s.PendingInvites)
@@ -29,7 +29,7 @@ func (q *Queries) CountSeats(ctx context.Context, orgID string, at time.Time) (d
 // seats, then insert invites" cannot oversell under concurrency: on PostgreSQL it takes a
 // row lock on the org (SELECT … FOR UPDATE); on SQLite the transaction already holds the
 // database's write lock. Call it on the Queries of Store.InTx; outside a transaction the
-// lock ends with the statement. Returns ErrNotFound if the org does not exist.
+// lock ends with the statement. Returns directory.ErrNotFound if the org does not exist.
 func (q *Queries) LockOrgSeats(ctx context.Context, orgID string, at time.Time) (directory.Seats, error) {
 	if q.d.forUpdate != "" {
 		// The lock is its own statement: under READ COMMITTED a statement that waited for

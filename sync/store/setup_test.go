@@ -60,7 +60,7 @@ func (b *bundle) user(t *testing.T, email string) directory.User {
 func (b *bundle) member(t *testing.T, org directory.Org, email string, role directory.Role, status directory.MembershipStatus) directory.Membership {
 	t.Helper()
 	u, err := b.s.GetUserByEmail(b.ctx, email)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, directory.ErrNotFound) {
 		u = b.user(t, email)
 	} else if err != nil {
 		t.Fatal(err)

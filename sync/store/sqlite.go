@@ -10,6 +10,8 @@ import (
 	"net/url"
 	"strings"
 
+	"tether/sync/directory"
+
 	"github.com/pressly/goose/v3"
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
@@ -95,11 +97,11 @@ func mapSQLiteError(err error) error {
 	if errors.As(err, &se) {
 		switch se.Code() {
 		case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
-			return fmt.Errorf("%w (%s)", ErrDuplicate, se.Error())
+			return fmt.Errorf("%w (%s)", directory.ErrDuplicate, se.Error())
 		case sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
-			return fmt.Errorf("%w: referenced row", ErrNotFound)
+			return fmt.Errorf("%w: referenced row", directory.ErrNotFound)
 		case sqlite3.SQLITE_CONSTRAINT_CHECK, sqlite3.SQLITE_CONSTRAINT_NOTNULL:
-			return fmt.Errorf("%w (%s)", ErrInvalid, se.Error())
+			return fmt.Errorf("%w (%s)", directory.ErrInvalid, se.Error())
 		}
 	}
 	return err

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"tether/sync/directory"
+
 	"github.com/google/uuid"
 )
 
@@ -151,7 +153,7 @@ func redactURL(u string) string {
 }
 
 // errNoOrg is returned when a method that must be org-scoped gets an empty org id.
-var errNoOrg = fmt.Errorf("org id is required: %w", ErrInvalid)
+var errNoOrg = fmt.Errorf("org id is required: %w", directory.ErrInvalid)
 
 func requireOrg(orgID string) error {
 	if orgID == "" {

@@ -57,7 +57,7 @@ func TestTenancy(t *testing.T) {
 		before := snapshot()
 
 		notFound := func(err error) error {
-			if !errors.Is(err, store.ErrNotFound) {
+			if !errors.Is(err, directory.ErrNotFound) {
 				return fmt.Errorf("got %v, want ErrNotFound", err)
 			}
 			return nil

@@ -17,8 +17,8 @@ func scanUser(r scanner) (directory.User, error) {
 }
 
 // CreateUser inserts u with its email normalised (trimmed, lower-cased). An empty ID gets
-// a new one; a zero CreatedAt is now. Returns ErrDuplicate if the email is taken,
-// ErrInvalid if it is empty.
+// a new one; a zero CreatedAt is now. Returns directory.ErrDuplicate if the email is taken,
+// directory.ErrInvalid if it is empty.
 //
 // Users are global (one person across orgs), so this and the other user methods are not
 // org-scoped; what a user may see of an org goes through memberships.
@@ -33,7 +33,7 @@ func (q *Queries) CreateUser(ctx context.Context, u directory.User) (directory.U
 	return u, nil
 }
 
-// GetUser returns the user with id. Returns ErrNotFound if there is none.
+// GetUser returns the user with id. Returns directory.ErrNotFound if there is none.
 func (q *Queries) GetUser(ctx context.Context, id string) (directory.User, error) {
 	u, err := scanUser(q.q.QueryRowContext(ctx, `SELECT `+userCols+` FROM users WHERE id = $1`, id))
 	if err != nil {
@@ -42,7 +42,7 @@ func (q *Queries) GetUser(ctx context.Context, id string) (directory.User, error
 	return u, nil
 }
 
-// GetUserByEmail returns the user with email (compared normalised). Returns ErrNotFound
+// GetUserByEmail returns the user with email (compared normalised). Returns directory.ErrNotFound
 // if there is none.
 func (q *Queries) GetUserByEmail(ctx context.Context, email string) (directory.User, error) {
 	u, err := scanUser(q.q.QueryRowContext(ctx, `SELECT `+userCols+` FROM users WHERE email = $1`,
@@ -53,7 +53,7 @@ func (q *Queries) GetUserByEmail(ctx context.Context, email string) (directory.U
 	return u, nil
 }
 
-// SetFavouriteOrg sets the org a user lands in (their default org). Returns ErrNotFound
+// SetFavouriteOrg sets the org a user lands in (their default org). Returns directory.ErrNotFound
 // unless the user has a membership in orgID that is not deactivated.
 func (q *Queries) SetFavouriteOrg(ctx context.Context, orgID, userID string) error {
 	if err := requireOrg(orgID); err != nil {

@@ -1,4 +1,4 @@
-package api_test
+package httpapi_test
 
 import (
 	"context"
@@ -16,7 +16,7 @@ import (
 
 	"tether/jobs"
 	"tether/worker"
-	"tether/worker/api"
+	"tether/worker/httpapi"
 	"tether/worker/redistest"
 )
 
@@ -37,17 +37,17 @@ func setup(t *testing.T, redisPing func(context.Context) error, dbPing func(cont
 	}
 	inspector := asynq.NewInspector(opt)
 	t.Cleanup(func() { _ = inspector.Close() })
-	reg := api.NewRegistry(inspector)
+	reg := httpapi.NewRegistry(inspector)
 	// tether's own counters, as in tether serve/all.
 	if _, err := worker.New(worker.Params{Redis: opt, Registerer: reg}); err != nil {
 		t.Fatal(err)
 	}
-	mon := api.NewMonitoring(opt)
+	mon := httpapi.NewMonitoring(opt)
 	t.Cleanup(func() { _ = mon.Close() })
-	s, err := api.New(api.Params{
+	s, err := httpapi.New(httpapi.Params{
 		Logger:        zerolog.Nop(),
 		Gatherer:      reg,
-		Checks:        []api.Check{api.RedisCheck(redisPing), api.DatabaseCheck(dbPing)},
+		Checks:        []httpapi.Check{httpapi.RedisCheck(redisPing), httpapi.DatabaseCheck(dbPing)},
 		Monitoring:    mon,
 		AdminUser:     "admin",
 		AdminPassword: "s3cret",
@@ -175,9 +175,9 @@ func TestMonitoringServesUIAndAPIToAdmin(t *testing.T) {
 
 func TestMonitoringClosedWithoutPassword(t *testing.T) {
 	opt, _ := redistest.Client(t, dbAPI)
-	mon := api.NewMonitoring(opt)
+	mon := httpapi.NewMonitoring(opt)
 	t.Cleanup(func() { _ = mon.Close() })
-	s, err := api.New(api.Params{Gatherer: api.NewRegistry(nil), Monitoring: mon, AdminUser: "admin"})
+	s, err := httpapi.New(httpapi.Params{Gatherer: httpapi.NewRegistry(nil), Monitoring: mon, AdminUser: "admin"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -191,7 +191,7 @@ func TestMonitoringClosedWithoutPassword(t *testing.T) {
 }
 
 func TestDrainMakesReadyzFail(t *testing.T) {
-	s, err := api.New(api.Params{Gatherer: api.NewRegistry(nil), Checks: []api.Check{api.DatabaseCheck(ok)}})
+	s, err := httpapi.New(httpapi.Params{Gatherer: httpapi.NewRegistry(nil), Checks: []httpapi.Check{httpapi.DatabaseCheck(ok)}})
 	if err != nil {
 		t.Fatal(err)
 	}

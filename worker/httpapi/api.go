@@ -1,10 +1,10 @@
-// Package api is the HTTP server of tether serve: health and readiness probes, Prometheus
-// metrics, and the Asynq monitoring UI behind the admin credentials. Later issues add the
-// admin JSON API, OAuth connect/callback and invite links; every route is in routes.go.
+// Package httpapi is the HTTP server of tether serve: health and readiness probes,
+// Prometheus metrics, the Asynq monitoring UI behind the admin credentials, the admin JSON
+// API and the pages people open (Join links); every route is in routes.go.
 //
 // tether worker and tether scheduler run the same server with only the probes and
 // /metrics (Params.Monitoring nil).
-package api
+package httpapi
 
 import (
 	"context"

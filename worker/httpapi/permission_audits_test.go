@@ -1,4 +1,4 @@
-package api_test
+package httpapi_test
 
 import (
 	"encoding/json"
@@ -16,7 +16,7 @@ import (
 	"tether/sync/permissions"
 	"tether/sync/store"
 	"tether/sync/store/storetest"
-	"tether/worker/api"
+	"tether/worker/httpapi"
 	"tether/worker/redistest"
 )
 
@@ -55,7 +55,7 @@ func decodeAs[T any](t *testing.T, r auditResp) T {
 }
 
 type errBody struct {
-	Error api.APIError `json:"error"`
+	Error httpapi.APIError `json:"error"`
 }
 
 // TestPermissionAuditRoutes drives both routes over HTTP on real Redis and both stores:
@@ -69,9 +69,9 @@ func TestPermissionAuditRoutes(t *testing.T) {
 
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		ctx := t.Context()
-		s, err := api.New(api.Params{Logger: zerolog.Nop(), Gatherer: api.NewRegistry(nil),
+		s, err := httpapi.New(httpapi.Params{Logger: zerolog.Nop(), Gatherer: httpapi.NewRegistry(nil),
 			AdminUser: "admin", AdminPassword: "s3cret",
-			PermissionAudits: api.PermissionAudits{Store: st, Queue: client}})
+			PermissionAudits: httpapi.PermissionAudits{Store: st, Queue: client}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -100,7 +100,7 @@ func TestPermissionAuditRoutes(t *testing.T) {
 		}
 
 		r = auditDo(t, http.MethodPost, base, true)
-		q := decodeAs[api.AuditQueued](t, r)
+		q := decodeAs[httpapi.AuditQueued](t, r)
 		if r.status != http.StatusAccepted || q.TaskID == "" || q.OrgID != org.ID || r.location != "/v1/orgs/"+org.ID+"/permission-audits/latest" || q.Latest != r.location {
 			t.Fatalf("POST = %d Location %q %s, want 202 with a task id and Location to latest", r.status, r.location, r.body)
 		}
@@ -140,7 +140,7 @@ func TestPermissionAuditRoutes(t *testing.T) {
 		if r.status != http.StatusOK {
 			t.Fatalf("latest = %d %s", r.status, r.body)
 		}
-		got := decodeAs[api.ReportJSON](t, r)
+		got := decodeAs[httpapi.ReportJSON](t, r)
 		if got.ID != second.ID || !got.CreatedAt.Equal(second.CreatedAt) || len(got.Checks) != 3 {
 			t.Fatalf("latest = %s, want report %s with 3 checks", r.body, second.ID)
 		}
@@ -151,7 +151,7 @@ func TestPermissionAuditRoutes(t *testing.T) {
 			t.Errorf("summary = %v", got.Summary)
 		}
 		if got.Previous == nil || got.Previous.ID != first.ID || len(got.Previous.Changes) != 1 ||
-			got.Previous.Changes[0] != (api.ChangeJSON{Check: permissions.CheckMarketingUser, Change: "lost", Required: true}) {
+			got.Previous.Changes[0] != (httpapi.ChangeJSON{Check: permissions.CheckMarketingUser, Change: "lost", Required: true}) {
 			t.Errorf("previous = %+v, want report %s and one change: marketing_user lost", got.Previous, first.ID)
 		}
 	})
@@ -163,8 +163,8 @@ func TestPermissionAuditFirstReportHasNoPrevious(t *testing.T) {
 	opt, _ := redistest.Client(t, dbAudits)
 	client := asynq.NewClient(opt) // never used: GET only
 	t.Cleanup(func() { _ = client.Close() })
-	s, err := api.New(api.Params{Logger: zerolog.Nop(), Gatherer: api.NewRegistry(nil), AdminUser: "admin", AdminPassword: "s3cret",
-		PermissionAudits: api.PermissionAudits{Store: st, Queue: client}})
+	s, err := httpapi.New(httpapi.Params{Logger: zerolog.Nop(), Gatherer: httpapi.NewRegistry(nil), AdminUser: "admin", AdminPassword: "s3cret",
+		PermissionAudits: httpapi.PermissionAudits{Store: st, Queue: client}})
 	if err != nil {
 		t.Fatal(err)
 	}

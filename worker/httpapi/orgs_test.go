@@ -1,4 +1,4 @@
-package api_test
+package httpapi_test
 
 import (
 	"encoding/json"
@@ -16,7 +16,7 @@ import (
 	"tether/sync/orgs"
 	"tether/sync/store"
 	"tether/sync/store/storetest"
-	"tether/worker/api"
+	"tether/worker/httpapi"
 )
 
 type orgBundle struct {
@@ -30,7 +30,7 @@ func setupOrgs(t *testing.T, st *store.Store) *orgBundle {
 	if err != nil {
 		t.Fatal(err)
 	}
-	server, err := api.New(api.Params{Logger: zerolog.Nop(), Gatherer: prometheus.NewRegistry(),
+	server, err := httpapi.New(httpapi.Params{Logger: zerolog.Nop(), Gatherer: prometheus.NewRegistry(),
 		AdminUser: "admin", AdminPassword: "pw", Orgs: svc})
 	if err != nil {
 		t.Fatal(err)
@@ -67,7 +67,7 @@ func (b *orgBundle) call(t *testing.T, method, path, body string, out any) *http
 }
 
 // wantError checks an answer's status and JSON error code.
-func (b *orgBundle) wantError(t *testing.T, method, path, body string, status int, code string) api.APIError {
+func (b *orgBundle) wantError(t *testing.T, method, path, body string, status int, code string) httpapi.APIError {
 	t.Helper()
 	var e errorBody
 	res := b.call(t, method, path, body, &e)
@@ -82,7 +82,7 @@ func TestOrgAPI(t *testing.T) {
 		b := setupOrgs(t, st)
 		ctx := t.Context()
 
-		var parent api.OrgJSON
+		var parent httpapi.OrgJSON
 		res := b.call(t, "POST", "/v1/orgs", `{"name":"Agency","seats":10}`, &parent)
 		if res.StatusCode != http.StatusCreated || res.Header.Get("Location") != "/v1/orgs/"+parent.ID {
 			t.Fatalf("POST /v1/orgs: %d, Location %q", res.StatusCode, res.Header.Get("Location"))
@@ -91,7 +91,7 @@ func TestOrgAPI(t *testing.T) {
 			parent.SalesforceLoginURL != "https://login.salesforce.com" || parent.ParentID != "" {
 			t.Fatalf("created %+v", parent)
 		}
-		var client api.OrgJSON
+		var client httpapi.OrgJSON
 		b.call(t, "POST", "/v1/orgs", `{"name":"Client","seats":3,"parent_id":"`+parent.ID+`","salesforce_login":"sandbox"}`, &client)
 		if client.ParentID != parent.ID || client.SalesforceLogin != "sandbox" || client.SalesforceLoginURL != "https://test.salesforce.com" {
 			t.Fatalf("created client %+v", client)
@@ -128,19 +128,19 @@ func TestOrgAPI(t *testing.T) {
 			t.Fatal(err)
 		}
 
-		var list api.OrgListJSON
+		var list httpapi.OrgListJSON
 		b.call(t, "GET", "/v1/orgs?parent="+parent.ID, "", &list)
 		if len(list.Orgs) != 1 || list.Orgs[0].ID != client.ID || list.Orgs[0].Seats.Used != 2 ||
 			list.Orgs[0].Seats.Free == nil || *list.Orgs[0].Seats.Free != 1 || list.Next != "" {
 			t.Fatalf("client orgs of the parent: %+v", list)
 		}
-		list = api.OrgListJSON{}
+		list = httpapi.OrgListJSON{}
 		b.call(t, "GET", "/v1/orgs?limit=1", "", &list)
 		if len(list.Orgs) != 1 || list.Orgs[0].ID != parent.ID || *list.Orgs[0].Clients != 1 || list.Next == "" {
 			t.Fatalf("first page: %+v", list)
 		}
 		next := list.Next
-		list = api.OrgListJSON{}
+		list = httpapi.OrgListJSON{}
 		b.call(t, "GET", next, "", &list)
 		if next != "/v1/orgs?after="+parent.ID+"&limit=1" || len(list.Orgs) != 1 || list.Orgs[0].ID != client.ID {
 			t.Fatalf("second page: %+v", list)
@@ -148,7 +148,7 @@ func TestOrgAPI(t *testing.T) {
 		b.wantError(t, "GET", "/v1/orgs?parent=nope", "", 404, orgs.CodeOrgNotFound)
 		b.wantError(t, "GET", "/v1/orgs?limit=0", "", 400, "invalid_limit")
 
-		var ov api.OrgOverviewJSON
+		var ov httpapi.OrgOverviewJSON
 		b.call(t, "GET", "/v1/orgs/"+client.ID, "", &ov)
 		if ov.ID != client.ID || ov.Seats.Used != 2 || ov.Seats.Active != 1 || ov.Seats.PendingInvites != 1 ||
 			ov.Parent == nil || ov.Parent.ID != parent.ID || ov.Parent.Name != "Agency" ||
@@ -156,7 +156,7 @@ func TestOrgAPI(t *testing.T) {
 			len(ov.PendingImports) != 1 || ov.PendingImports[0].ID != imp.ID || len(ov.Clients) != 0 {
 			t.Fatalf("overview of the client: %+v", ov)
 		}
-		ov = api.OrgOverviewJSON{}
+		ov = httpapi.OrgOverviewJSON{}
 		b.call(t, "GET", "/v1/orgs/"+parent.ID, "", &ov)
 		if len(ov.Clients) != 1 || ov.Clients[0].ID != client.ID || ov.Clients[0].Seats.Used != 2 || ov.Parent != nil {
 			t.Fatalf("overview of the parent: %+v", ov)
@@ -171,18 +171,18 @@ func TestOrgAPI(t *testing.T) {
 		b.wantError(t, "PATCH", "/v1/orgs/"+client.ID, `{"parent_id":"nope"}`, 422, orgs.CodeParentNotFound)
 		b.wantError(t, "PATCH", "/v1/orgs/nope", `{"seats":5}`, 404, orgs.CodeOrgNotFound)
 		b.wantError(t, "PATCH", "/v1/orgs/"+client.ID, `{}`, 422, orgs.CodeEmptyChange)
-		ov = api.OrgOverviewJSON{}
+		ov = httpapi.OrgOverviewJSON{}
 		res = b.call(t, "PATCH", "/v1/orgs/"+client.ID, `{"seats":2,"name":"Client 1","parent_id":"","salesforce_login":"production"}`, &ov)
 		if res.StatusCode != 200 || ov.Seats.Limit != 2 || ov.Name != "Client 1" || ov.Parent != nil || ov.ParentID != "" || ov.SalesforceLogin != "production" {
 			t.Fatalf("PATCH: %d %+v", res.StatusCode, ov)
 		}
 
-		var ms api.MembershipsJSON
+		var ms httpapi.MembershipsJSON
 		b.call(t, "GET", "/v1/users/ANN@example.com/memberships", "", &ms)
 		if ms.User.ID != u.ID || len(ms.Memberships) != 2 {
 			t.Fatalf("memberships: %+v", ms)
 		}
-		byOrg := map[string]api.MembershipJSON{}
+		byOrg := map[string]httpapi.MembershipJSON{}
 		for _, m := range ms.Memberships {
 			byOrg[m.OrgID] = m
 		}
@@ -192,7 +192,7 @@ func TestOrgAPI(t *testing.T) {
 		if m := byOrg[parent.ID]; m.Role != directory.RoleChat || m.Status != directory.MembershipPending {
 			t.Fatalf("membership in the parent: %+v", m)
 		}
-		var byID api.MembershipsJSON
+		var byID httpapi.MembershipsJSON
 		b.call(t, "GET", "/v1/users/"+u.ID+"/memberships", "", &byID)
 		if byID.User.Email != "ann@example.com" || len(byID.Memberships) != 2 {
 			t.Fatalf("by id: %+v", byID)
@@ -205,12 +205,12 @@ func TestOrgAPI(t *testing.T) {
 		}
 		b.wantError(t, "PUT", "/v1/users/ann@example.com/default-org", `{"org_id":"`+other.ID+`"}`, 422, orgs.CodeNotAMember)
 		b.wantError(t, "PUT", "/v1/users/ann@example.com/default-org", `{"org_id":"nope"}`, 404, orgs.CodeOrgNotFound)
-		var user api.UserJSON
+		var user httpapi.UserJSON
 		res = b.call(t, "PUT", "/v1/users/ann@example.com/default-org", `{"org_id":"`+client.ID+`"}`, &user)
 		if res.StatusCode != 200 || user.DefaultOrgID != client.ID {
 			t.Fatalf("PUT default-org: %d %+v", res.StatusCode, user)
 		}
-		ms = api.MembershipsJSON{}
+		ms = httpapi.MembershipsJSON{}
 		b.call(t, "GET", "/v1/users/"+u.ID+"/memberships", "", &ms)
 		for _, m := range ms.Memberships {
 			if m.Default != (m.OrgID == client.ID) {

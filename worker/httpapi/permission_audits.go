@@ -1,4 +1,4 @@
-package api
+package httpapi
 
 import (
 	"context"
@@ -11,12 +11,11 @@ import (
 	"tether/jobs"
 	"tether/sync/directory"
 	"tether/sync/permissions"
-	"tether/sync/store/storeerr"
 )
 
 // PermissionAuditStore is what the permission-audit routes read.
 type PermissionAuditStore interface {
-	// GetOrg returns an error wrapping storeerr.ErrNotFound for an unknown org.
+	// GetOrg returns an error wrapping directory.ErrNotFound for an unknown org.
 	GetOrg(ctx context.Context, orgID string) (directory.Org, error)
 	// LatestPermissionReports returns the org's newest reports, newest first, at most
 	// limit.
@@ -110,7 +109,7 @@ func latestAuditPath(orgID string) string {
 func (s *Server) orgForAudit(w http.ResponseWriter, r *http.Request) (orgID string, ok bool) {
 	orgID = r.PathValue("org")
 	if _, err := s.p.PermissionAudits.Store.GetOrg(r.Context(), orgID); err != nil {
-		if errors.Is(err, storeerr.ErrNotFound) {
+		if errors.Is(err, directory.ErrNotFound) {
 			writeError(w, http.StatusNotFound, APIError{Code: "org_not_found", Message: "no org with id " + orgID})
 			return "", false
 		}

@@ -1,4 +1,4 @@
-package api_test
+package httpapi_test
 
 import (
 	"bytes"
@@ -27,7 +27,7 @@ import (
 	"tether/sync/store"
 	"tether/sync/store/storetest"
 	"tether/sync/vault"
-	"tether/worker/api"
+	"tether/worker/httpapi"
 	"tether/worker/redisconnect"
 	"tether/worker/redistest"
 )
@@ -116,8 +116,8 @@ func setupConnect(t testing.TB, st *store.Store, redisDB int) *connectBundle {
 	if err != nil {
 		t.Fatal(err)
 	}
-	server, err := api.New(api.Params{Gatherer: prometheus.NewRegistry(), APIToken: connectToken, ConnectLinks: links,
-		Connect: api.NewConnect(api.ConnectParams{Flow: flow, Logger: zerolog.Nop()})})
+	server, err := httpapi.New(httpapi.Params{Gatherer: prometheus.NewRegistry(), APIToken: connectToken, ConnectLinks: links,
+		Connect: httpapi.NewConnect(httpapi.ConnectParams{Flow: flow, Logger: zerolog.Nop()})})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,7 +168,7 @@ func (b *connectBundle) link(t testing.TB, kind connections.Kind) string {
 	if status != http.StatusCreated {
 		t.Fatalf("POST %s: %d %s", path, status, out)
 	}
-	var l api.ConnectLinkJSON
+	var l httpapi.ConnectLinkJSON
 	if err := json.Unmarshal([]byte(out), &l); err != nil || l.URL == "" || l.Kind != string(kind) {
 		t.Fatalf("link answer %s: %v", out, err)
 	}

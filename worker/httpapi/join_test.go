@@ -1,4 +1,4 @@
-package api_test
+package httpapi_test
 
 import (
 	"crypto/rand"
@@ -25,10 +25,9 @@ import (
 	"tether/sync/directory"
 	"tether/sync/onboarding"
 	"tether/sync/store"
-	"tether/sync/store/storeerr"
 	"tether/sync/store/storetest"
 	"tether/sync/vault"
-	"tether/worker/api"
+	"tether/worker/httpapi"
 )
 
 // joinBundle is tether's Join handler on a real HTTP server, the sandbox's Salesforce on
@@ -74,14 +73,14 @@ func setupJoin(t *testing.T, st *store.Store) *joinBundle {
 	var handler http.Handler
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handler.ServeHTTP(w, r) }))
 	t.Cleanup(srv.Close)
-	joiner, err := onboarding.NewJoiner(onboarding.JoinerConfig{Store: st, Vault: keys, Salesforce: api.SalesforceConnector{
+	joiner, err := onboarding.NewJoiner(onboarding.JoinerConfig{Store: st, Vault: keys, Salesforce: httpapi.SalesforceConnector{
 		OAuth: oc, LoginURL: sbSrv.URL + "/salesforce", ClientID: sandbox.DefaultSalesforceClientID,
 		RedirectURI: srv.URL + "/oauth/salesforce/callback"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	server, err := api.New(api.Params{Gatherer: prometheus.NewRegistry(),
-		Join: api.NewJoin(api.JoinParams{Joiner: joiner, Logger: zerolog.Nop()})})
+	server, err := httpapi.New(httpapi.Params{Gatherer: prometheus.NewRegistry(),
+		Join: httpapi.NewJoin(httpapi.JoinParams{Joiner: joiner, Logger: zerolog.Nop()})})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -231,7 +230,7 @@ func TestJoinRefusesOtherSalesforceAccount(t *testing.T) {
 		if got, err := st.GetInvite(ctx, b.org.ID, inv.ID); err != nil || got.Status != directory.InvitePending {
 			t.Fatalf("invite after a wrong account: %+v, %v; want pending", got, err)
 		}
-		if u, err := st.GetUserByEmail(ctx, "bob@acme.example"); !errors.Is(err, storeerr.ErrNotFound) {
+		if u, err := st.GetUserByEmail(ctx, "bob@acme.example"); !errors.Is(err, directory.ErrNotFound) {
 			t.Fatalf("user %+v exists after a wrong account (%v): the invite was accepted", u, err)
 		}
 		if n := b.sb.Counters().Endpoint(sandbox.Salesforce, "revoke").Calls; n != revokes+1 {
@@ -313,7 +312,7 @@ func TestJoinGetAndHeadChangeNothing(t *testing.T) {
 			if got, err := st.GetInvite(ctx, b.org.ID, inv.ID); err != nil || got.Status != directory.InvitePending {
 				t.Fatalf("%s invite after GET and HEAD: %+v, %v; want pending", src, got, err)
 			}
-			if u, err := st.GetUserByEmail(ctx, email); !errors.Is(err, storeerr.ErrNotFound) {
+			if u, err := st.GetUserByEmail(ctx, email); !errors.Is(err, directory.ErrNotFound) {
 				t.Fatalf("%s invite: GET or HEAD created user %+v (%v)", src, u, err)
 			}
 		}
@@ -340,7 +339,7 @@ func TestJoinCallbackShowsOwnText(t *testing.T) {
 		if resp.StatusCode != http.StatusBadRequest || strings.Contains(page, "555 0100") || strings.Contains(page, "locked") {
 			t.Fatalf("callback page: %d %s", resp.StatusCode, page)
 		}
-		if !strings.Contains(page, html.EscapeString(api.OAuthErrorText("access_denied"))) {
+		if !strings.Contains(page, html.EscapeString(httpapi.OAuthErrorText("access_denied"))) {
 			t.Fatalf("callback page lacks tether's text: %s", page)
 		}
 	})

@@ -1,4 +1,4 @@
-package api
+package httpapi
 
 import (
 	"context"
@@ -9,7 +9,6 @@ import (
 
 	"tether/sync/directory"
 	"tether/sync/invites"
-	"tether/sync/store/storeerr"
 )
 
 // Imports starts and reads invite imports; worker.ImportStarter implements it.
@@ -17,7 +16,7 @@ type Imports interface {
 	// Start validates, stores and queues an import. Returns *invites.Error or
 	// *invites.UnknownProfilesError for a request no retry can fix.
 	Start(ctx context.Context, req invites.Request) (directory.Import, error)
-	// Get returns an import; an unknown org or import wraps storeerr.ErrNotFound.
+	// Get returns an import; an unknown org or import wraps directory.ErrNotFound.
 	Get(ctx context.Context, orgID, id string) (directory.Import, error)
 }
 
@@ -136,7 +135,7 @@ func (s *Server) handleGetImport() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		org, id := r.PathValue("org"), r.PathValue("id")
 		imp, err := s.p.Imports.Get(r.Context(), org, id)
-		if errors.Is(err, storeerr.ErrNotFound) {
+		if errors.Is(err, directory.ErrNotFound) {
 			writeError(w, http.StatusNotFound, APIError{Code: "not_found", Message: "org " + org + " has no import " + id})
 			return
 		}

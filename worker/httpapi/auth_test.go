@@ -1,4 +1,4 @@
-package api_test
+package httpapi_test
 
 import (
 	"encoding/json"
@@ -11,7 +11,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"tether/sync/store/storetest"
-	"tether/worker/api"
+	"tether/worker/httpapi"
 	"tether/worker/redistest"
 )
 
@@ -24,9 +24,9 @@ func TestAPIAuth(t *testing.T) {
 	t.Cleanup(func() { _ = client.Close() })
 	const token = "tk_0123456789abcdef0123456789abcdef"
 	serve := func(password, apiToken string) *httptest.Server {
-		s, err := api.New(api.Params{Logger: zerolog.Nop(), Gatherer: api.NewRegistry(nil),
+		s, err := httpapi.New(httpapi.Params{Logger: zerolog.Nop(), Gatherer: httpapi.NewRegistry(nil),
 			AdminUser: "admin", AdminPassword: password, APIToken: apiToken,
-			PermissionAudits: api.PermissionAudits{Store: st, Queue: client}})
+			PermissionAudits: httpapi.PermissionAudits{Store: st, Queue: client}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -62,7 +62,7 @@ func TestAPIAuth(t *testing.T) {
 			}
 			defer res.Body.Close()
 			raw, _ := io.ReadAll(res.Body)
-			var body struct{ Error api.APIError }
+			var body struct{ Error httpapi.APIError }
 			if err := json.Unmarshal(raw, &body); err != nil {
 				t.Fatalf("body %q is not JSON: %v", raw, err)
 			}

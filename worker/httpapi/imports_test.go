@@ -1,4 +1,4 @@
-package api_test
+package httpapi_test
 
 import (
 	"context"
@@ -25,7 +25,7 @@ import (
 	"tether/sync/store"
 	"tether/sync/store/storetest"
 	"tether/worker"
-	"tether/worker/api"
+	"tether/worker/httpapi"
 	"tether/worker/redistest"
 )
 
@@ -77,7 +77,7 @@ func setupImports(t *testing.T, st *store.Store) *importBundle {
 	if err != nil {
 		t.Fatal(err)
 	}
-	server, err := api.New(api.Params{Gatherer: prometheus.NewRegistry(), AdminUser: "admin", AdminPassword: "pw",
+	server, err := httpapi.New(httpapi.Params{Gatherer: prometheus.NewRegistry(), AdminUser: "admin", AdminPassword: "pw",
 		Imports: worker.ImportStarter{Creator: svc, Reader: inv, Client: client, Directories: dirs, Logger: zerolog.Nop()}})
 	if err != nil {
 		t.Fatal(err)
@@ -114,13 +114,13 @@ func (b *importBundle) call(t *testing.T, method, path, body string, out any) *h
 }
 
 type errorBody struct {
-	Error api.APIError `json:"error"`
+	Error httpapi.APIError `json:"error"`
 }
 
 func TestImportAPIByProfileNameRunsAndReports(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		b := setupImports(t, st)
-		var created api.ImportView
+		var created httpapi.ImportView
 		res := b.call(t, "POST", "/v1/orgs/"+b.org.ID+"/imports",
 			`{"profiles":["Sales User"],"role":"chat","group":"West"}`, &created)
 		if res.StatusCode != http.StatusAccepted {
@@ -147,7 +147,7 @@ func TestImportAPIByProfileNameRunsAndReports(t *testing.T) {
 		if _, err := b.svc.Run(t.Context(), b.org.ID, created.ID); err != nil {
 			t.Fatal(err)
 		}
-		var got api.ImportView
+		var got httpapi.ImportView
 		if res := b.call(t, "GET", "/v1/orgs/"+b.org.ID+"/imports/"+created.ID, "", &got); res.StatusCode != http.StatusOK {
 			t.Fatalf("GET: %d", res.StatusCode)
 		}
@@ -218,7 +218,7 @@ func TestImportAPIRefusals(t *testing.T) {
 		}
 
 		// An import is read only through its own org.
-		var created api.ImportView
+		var created httpapi.ImportView
 		if res := b.call(t, "POST", orgPath, `{"role":"meetings","emails":"a@x.com, B@y.com;a@x.com","dry_run":true}`, &created); res.StatusCode != 202 {
 			t.Fatalf("email import: %d", res.StatusCode)
 		}
@@ -243,7 +243,7 @@ func TestImportAPIRefusals(t *testing.T) {
 		if _, err := b.svc.Run(ctx, b.org.ID, created.ID); err != nil {
 			t.Fatal(err)
 		}
-		var got api.ImportView
+		var got httpapi.ImportView
 		b.call(t, "GET", orgPath+"/"+created.ID, "", &got)
 		if got.Status != directory.ImportDone || got.Counts.Invited != 2 || got.Counts.DuplicateInImport != 1 {
 			t.Fatalf("dry run %+v: want 2 invited (counted) and 1 duplicate", got)
