@@ -56,9 +56,15 @@ func connectProviders(cfg config.Config, oc *oauth.Client) *oauth.Connector {
 	}
 }
 
-// salesforceLogin picks an org's Salesforce login host.
+// salesforceLogin picks an org's Salesforce login host: TETHER_SALESFORCE_LOGIN_URL for
+// production orgs, TETHER_SALESFORCE_SANDBOX_LOGIN_URL for sandbox ones.
 func salesforceLogin(cfg config.Config) func(directory.Org) string {
-	return func(directory.Org) string { return cfg.SalesforceLoginURL }
+	return func(o directory.Org) string {
+		if o.SalesforceLogin == directory.SalesforceSandbox {
+			return cfg.SalesforceSandboxLoginURL
+		}
+		return cfg.SalesforceLoginURL
+	}
 }
 
 // auditQueue queues a permission audit the way POST /v1/orgs/{org}/permission-audits

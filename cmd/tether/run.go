@@ -63,6 +63,8 @@ below override them.`,
 		newUsersCmd(e),
 	)
 	addOrgCmds(root, e)
+	orgParent(root).AddCommand(newOrgConnectSalesforceCmd(e))
+	root.AddCommand(newMembersCmd(e))
 	addInviteResend(root, e)
 	addInviteImport(root, e)
 	return root
