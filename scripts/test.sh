@@ -8,7 +8,9 @@
 # auth, database "test") are started when they are not running; when they are not
 # installed and we are root, they are installed with apt-get. Safe to run repeatedly.
 # TETHER_TEST_REDIS_ADDR / TETHER_TEST_DATABASE_URL point the tests elsewhere; then this
-# script leaves that service alone.
+# script leaves that service alone. Chromium (/usr/bin/chromium, or TETHER_TEST_CHROMIUM)
+# is installed with apt-get when missing; the browser test's screenshots go to
+# TETHER_TEST_ARTIFACTS (default testdata/artifacts).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -92,6 +94,12 @@ start_postgres() {
 
 if [ -z "${TETHER_TEST_REDIS_ADDR:-}" ]; then start_redis; else say "redis: using $TETHER_TEST_REDIS_ADDR"; fi
 if [ -z "${TETHER_TEST_DATABASE_URL:-}" ]; then start_postgres; else say "postgresql: using TETHER_TEST_DATABASE_URL"; fi
+
+# The browser test drives Debian's Chromium; it fails (never skips) without one.
+if [ -z "${TETHER_TEST_CHROMIUM:-}" ] && [ ! -x /usr/bin/chromium ]; then apt_install chromium; fi
+# Screenshots of the browser test land here; CI keeps the directory.
+export TETHER_TEST_ARTIFACTS="${TETHER_TEST_ARTIFACTS:-$PWD/testdata/artifacts}"
+mkdir -p "$TETHER_TEST_ARTIFACTS"
 
 pkgs=("$@")
 [ ${#pkgs[@]} -gt 0 ] || pkgs=(./...)
