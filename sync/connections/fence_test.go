@@ -359,3 +359,31 @@ func (b *fenceBundle) loseLease(t *testing.T) {
 		t.Fatalf("delete the held lock key: %d keys, %v", n, err)
 	}
 }
+
+// Invariant 2's compare-and-swap, as the token service relies on it: a user deactivated
+// while a refresh is at the provider (the row revoked, its tokens deleted) stays revoked;
+// the late refresh loses its compare-and-swap, re-reads and gives up instead of writing
+// live tokens back.
+func TestRevokedDuringRefreshStaysRevoked(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		fc := fenceCases[2]
+		b := fenceSetup(t, s, fc)
+		ctx := t.Context()
+		b.holdNextRefresh(t, fc.provider)
+		a := refreshAsync(ctx, b.session(t))
+		b.waitHeld(t)
+		row := b.row(t)
+		row.State, row.AccessTokenEnc, row.RefreshTokenEnc = connections.StateRevoked, nil, nil
+		if _, err := s.UpdateConnection(ctx, b.orgID, row, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		b.release()
+		if r := <-a; !errors.Is(r.err, connections.ErrNeedsReconnect) {
+			t.Fatalf("refresh that raced a revoke: %v, want ErrNeedsReconnect", r.err)
+		}
+		if row := b.row(t); row.State != connections.StateRevoked || len(row.AccessTokenEnc) != 0 || len(row.RefreshTokenEnc) != 0 {
+			t.Fatalf("revoked row after the late refresh: state %s, %d+%d token bytes; want revoked and none",
+				row.State, len(row.AccessTokenEnc), len(row.RefreshTokenEnc))
+		}
+	})
+}

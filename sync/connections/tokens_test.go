@@ -1,13 +1,17 @@
 package connections_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/base64"
 	"errors"
 	"net/http/httptest"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"tether/connectors/oauth"
 	"tether/connectors/sandbox"
@@ -55,6 +59,57 @@ type testBundle struct {
 	orgID  string
 	connID string
 	grant  sandbox.Tokens
+	rdb    *redis.Client
+}
+
+// assertSealed fails unless blob, a token set kept outside the token columns,
+// is ciphertext: neither token appears in it, raw or base64-encoded.
+func assertSealed(t *testing.T, where string, blob []byte, tokens ...string) {
+	t.Helper()
+	for _, tok := range tokens {
+		if tok == "" {
+			t.Fatalf("%s: empty token to look for", where)
+		}
+		for _, form := range []string{tok, base64.StdEncoding.EncodeToString([]byte(tok)), base64.RawURLEncoding.EncodeToString([]byte(tok))} {
+			if bytes.Contains(blob, []byte(form)) {
+				t.Fatalf("%s holds a token in clear text", where)
+			}
+		}
+	}
+}
+
+// assertBoundToRow fails unless the sealed set opens only for its own row: planted
+// in another connection's pending slot, that connection refuses it.
+func (b *testBundle) assertBoundToRow(t *testing.T, sealed []byte) {
+	t.Helper()
+	ctx := t.Context()
+	other, err := b.st.Store.CreateOrg(ctx, directory.Org{Name: "Other", SeatLimit: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := b.row(t)
+	c := connections.Connection{ID: "conn-" + other.ID, Kind: connections.KindSalesforceTeam, State: connections.StateHealthy,
+		InstanceURL: src.InstanceURL, ProviderAccountID: src.ProviderAccountID, ProviderOrgID: src.ProviderOrgID}
+	c.AccessTokenEnc = b.seal(t, "unused", c.ID)
+	c.RefreshTokenEnc = b.seal(t, "unused", c.ID)
+	c, err = b.st.Store.CreateConnection(ctx, other.ID, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.st.Store.SetPendingToken(ctx, other.ID, c.ID, sealed, c.RefreshTokenEnc, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	calls := b.sb.Counters().Endpoint(sandbox.Salesforce, "token").Calls
+	sess, err := b.tokens.Team(ctx, other.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sess.Token(ctx); err == nil {
+		t.Fatal("another connection accepted this row's sealed token set: it is not bound to the row")
+	}
+	if b.sb.Counters().Endpoint(sandbox.Salesforce, "token").Calls != calls {
+		t.Fatal("a pending set that did not open led to a provider call")
+	}
 }
 
 func setup(t *testing.T, s *store.Store) *testBundle {
@@ -91,7 +146,7 @@ func setup(t *testing.T, s *store.Store) *testBundle {
 	locker := redislock.New(rdb, "lock:")
 	locker.Poll = time.Millisecond
 
-	b := &testBundle{st: &flakyStore{Store: s}, sb: sb, keys: keys, grant: grant}
+	b := &testBundle{st: &flakyStore{Store: s}, sb: sb, keys: keys, grant: grant, rdb: rdb}
 	b.tokens, err = connections.NewTokens(connections.TokensParams{
 		Store: b.st, Keys: keys, Locker: locker, Stash: redisstash.New(rdb, "stash:"),
 		Refresher: oauth.ConnectionRefresher{Client: oc,
@@ -200,9 +255,9 @@ func TestConcurrentRefreshCallsProviderOnce(t *testing.T) {
 	})
 }
 
-// The database refuses the write after the provider rotated the token: the
-// set is kept in the pending slot, and the retry uses it without calling the
-// provider, so the rotated-out token is never replayed.
+// Invariants 1 and 4: the database refuses the write after the provider rotated
+// the token: the set is kept, sealed, in the pending slot, and the retry uses it
+// without calling the provider, so the rotated-out token is never replayed.
 func TestRotatedTokenSurvivesFailedWrite(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		b := setup(t, s)
@@ -215,7 +270,8 @@ func TestRotatedTokenSurvivesFailedWrite(t *testing.T) {
 		if _, err := sess.Refresh(ctx); !errors.Is(err, errOutage) {
 			t.Fatalf("refresh during outage: %v, want the outage error", err)
 		}
-		if len(b.row(t).PendingTokenEnc) == 0 {
+		pending := b.row(t).PendingTokenEnc
+		if len(pending) == 0 {
 			t.Fatal("the refreshed set was not kept in the pending slot")
 		}
 		if b.storedRefresh(t) != b.grant.RefreshToken {
@@ -241,6 +297,8 @@ func TestRotatedTokenSurvivesFailedWrite(t *testing.T) {
 		if stored, _ := b.keys.OpenToken(row.AccessTokenEnc, row.ID); stored.Reveal() != tok {
 			t.Fatal("the recovered access token is not the stored one")
 		}
+		assertSealed(t, "the pending slot", pending, tok, b.storedRefresh(t))
+		b.assertBoundToRow(t, pending)
 		if _, err := retry.Refresh(ctx); err != nil {
 			t.Fatalf("refresh after recovery: %v", err)
 		}
@@ -250,7 +308,8 @@ func TestRotatedTokenSurvivesFailedWrite(t *testing.T) {
 	})
 }
 
-// When even the pending slot cannot be written, the set waits in Redis.
+// Invariants 1 and 4: when even the pending slot cannot be written, the set waits
+// in Redis, sealed, and is deleted there once written back.
 func TestRotatedTokenSurvivesDatabaseOutage(t *testing.T) {
 	b := setup(t, storetest.SQLite(t))
 	ctx := t.Context()
@@ -266,10 +325,20 @@ func TestRotatedTokenSurvivesDatabaseOutage(t *testing.T) {
 	if len(b.row(t).PendingTokenEnc) != 0 {
 		t.Fatal("pending slot written although the store refused it")
 	}
+	stashed, err := b.rdb.Get(ctx, "stash:pending-token:"+b.connID).Bytes()
+	if err != nil {
+		t.Fatalf("the refreshed set is not in the Redis stash: %v", err)
+	}
 	b.st.failUpdates.Store(false)
 	b.st.failPending.Store(false)
-	if _, err := sess.Refresh(ctx); err != nil {
+	tok, err := sess.Refresh(ctx)
+	if err != nil {
 		t.Fatalf("retry after outage: %v", err)
+	}
+	assertSealed(t, "the Redis stash", stashed, tok, b.storedRefresh(t))
+	b.assertBoundToRow(t, stashed)
+	if n, _ := b.rdb.Exists(ctx, "stash:pending-token:"+b.connID).Result(); n != 0 {
+		t.Fatal("the stashed set stayed in Redis after it was written back")
 	}
 	if c := b.counters(); c.Refreshes != 1 || c.DeadTokenReplays != 0 {
 		t.Fatalf("provider saw %d refreshes and %d replays, want 1 and 0", c.Refreshes, c.DeadTokenReplays)
