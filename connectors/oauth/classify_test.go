@@ -190,3 +190,29 @@ func TestRetryAfter(t *testing.T) {
 }
 
 func itoa(n int) string { b, _ := json.Marshal(n); return string(b) }
+
+// Status first, body second: a provider outage (5xx) or a rate limit (429) whose body
+// says invalid_grant is still an outage or a rate limit. Flagging users to reconnect
+// because a load balancer returned a cached error page would send every rep of every
+// org a false alarm.
+func TestOutageWithInvalidGrantBodyIsNeverNeedsReconnect(t *testing.T) {
+	t.Parallel()
+	body := []byte(`{"error":"invalid_grant","error_description":"expired access/refresh token"}`)
+	providers := []Provider{Salesforce("https://login.salesforce.com"), Google("https://oauth2.googleapis.com"),
+		Microsoft("https://login.microsoftonline.com/organizations"), Zoom("https://zoom.us")}
+	for _, p := range providers {
+		for _, tt := range []struct {
+			status int
+			class  Class
+		}{{500, ClassTransient}, {502, ClassTransient}, {503, ClassTransient}, {429, ClassRateLimited}} {
+			e := classifyResponse(p, "refresh", tt.status, http.Header{}, body, time.Unix(0, 0))
+			if e.Class != tt.class {
+				t.Errorf("%s %d with an invalid_grant body: class %q, want %q", p.Name, tt.status, e.Class, tt.class)
+			}
+		}
+		// The same body under 400 is the dead grant it says: the check above can fail.
+		if e := classifyResponse(p, "refresh", 400, http.Header{}, body, time.Unix(0, 0)); e.Class != ClassNeedsReconnect {
+			t.Errorf("%s 400 invalid_grant: class %q, want %q", p.Name, e.Class, ClassNeedsReconnect)
+		}
+	}
+}
