@@ -24,8 +24,11 @@ import (
 // connection points at a sandbox org of three active Sales Users; its access token has
 // expired, so the first Salesforce call refreshes it through the configured OAuth client.
 type importE2E struct {
-	env map[string]string
-	org directory.Org
+	env    map[string]string
+	org    directory.Org
+	sb     *sandbox.Sandbox
+	sfOrg  string
+	dbPath string
 }
 
 func setupImportE2E(t *testing.T) *importE2E {
@@ -79,7 +82,7 @@ func setupImportE2E(t *testing.T) *importE2E {
 	if _, err := st.CreateConnection(ctx, org.ID, c); err != nil {
 		t.Fatal(err)
 	}
-	return &importE2E{org: org, env: map[string]string{
+	return &importE2E{org: org, sb: sb, sfOrg: sfOrg, dbPath: dbPath, env: map[string]string{
 		"TETHER_REDIS_URL":                redistest.URL(opt),
 		"TETHER_DATABASE_URL":             "sqlite:" + dbPath,
 		"TETHER_ENCRYPTION_KEYS":          keySpec,
@@ -113,6 +116,18 @@ func TestInviteImportWaitsAndPrintsTheSummary(t *testing.T) {
 		if !want.MatchString(res.stdout) {
 			t.Errorf("summary lacks %s:\n%s", want, res.stdout)
 		}
+	}
+	// Invariant 6: the import's Salesforce responses carried Sforce-Limit-Info, and the
+	// org's usage is recorded from them.
+	st, err := store.Open(context.Background(), "sqlite:"+b.dbPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := st.GetAPIUsage(context.Background(), b.org.ID)
+	_ = st.Close()
+	used, max := b.sb.Salesforce().Usage(b.sfOrg)
+	if err != nil || u.Used == 0 || u.Used > int64(used) || u.Max != int64(max) {
+		t.Errorf("api usage after the import = %+v, %v; want a reading of the sandbox's %d of %d", u, err, used, max)
 	}
 	// stderr is not a terminal here: plain progress lines, ending at 3/3.
 	if !strings.Contains(res.stderr, "done 3/3, 2 invited") || strings.Contains(res.stderr, "\r") {
