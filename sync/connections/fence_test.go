@@ -23,7 +23,7 @@ import (
 )
 
 // fenceTTL is the lock lease in these tests; the provider call is held far longer.
-const fenceTTL = 120 * time.Millisecond
+const fenceTTL = 300 * time.Millisecond
 
 // fenceCase is a provider whose rotation the fence must survive.
 type fenceCase struct {
@@ -237,7 +237,7 @@ func TestRefreshSlowerThanTheLeaseKeepsTheLock(t *testing.T) {
 				select {
 				case r := <-bRes:
 					t.Fatalf("second refresh returned (%v) while the first still held the lock", r.err)
-				case <-time.After(4 * fenceTTL):
+				case <-time.After(3 * fenceTTL):
 				}
 				b.release()
 				ra, rb := <-a, <-bRes
