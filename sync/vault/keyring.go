@@ -42,23 +42,25 @@ func NewKeyring(keys ...Key) (*Keyring, error) {
 		return nil, errors.New("vault: a key ring needs at least one key")
 	}
 	k := &Keyring{active: keys[0].ID, keys: make(map[string]cipher.AEAD, len(keys))}
-	for _, key := range keys {
+	// Errors name keys by position, never by id: in a ring written key first
+	// ("KEY:id") the id is key material.
+	for i, key := range keys {
 		if !keyIDRE.MatchString(key.ID) {
-			return nil, fmt.Errorf("vault: key id %q must be 1-32 letters, digits, '-' or '_'", key.ID)
+			return nil, fmt.Errorf("vault: key %d's id must be 1-32 letters, digits, '-' or '_' (want id:base64key)", i+1)
 		}
 		if _, dup := k.keys[key.ID]; dup {
-			return nil, fmt.Errorf("vault: key id %q appears twice", key.ID)
+			return nil, fmt.Errorf("vault: key %d has the same id as an earlier key; ids must be unique", i+1)
 		}
 		if len(key.Material) != 32 {
-			return nil, fmt.Errorf("vault: key %q is %d bytes, want 32 (AES-256)", key.ID, len(key.Material))
+			return nil, fmt.Errorf("vault: key %d is %d bytes, want 32 (AES-256; generate one with: openssl rand -base64 32; the ring is written id:base64key)", i+1, len(key.Material))
 		}
 		block, err := aes.NewCipher(key.Material)
 		if err != nil {
-			return nil, fmt.Errorf("vault: key %q: %w", key.ID, err)
+			return nil, fmt.Errorf("vault: key %d: %w", i+1, err)
 		}
 		aead, err := cipher.NewGCM(block)
 		if err != nil {
-			return nil, fmt.Errorf("vault: key %q: %w", key.ID, err)
+			return nil, fmt.Errorf("vault: key %d: %w", i+1, err)
 		}
 		k.keys[key.ID] = aead
 	}
@@ -78,19 +80,34 @@ func ParseKeyring(spec string) (*Keyring, error) {
 		if !ok {
 			return nil, fmt.Errorf("entry %d has no ':' between key id and key (want id:base64key)", i+1)
 		}
-		material, err := base64.StdEncoding.DecodeString(strings.TrimSpace(b64))
-		if err != nil {
-			material, err = base64.RawStdEncoding.DecodeString(strings.TrimSpace(b64))
+		id = strings.TrimSpace(id)
+		// Errors name the entry by position, and its id only when it looks like one: in a
+		// ring written key-first the "id" is the key.
+		if !keyIDRE.MatchString(id) {
+			if m, err := decodeKey(id); err == nil && len(m) == 32 {
+				return nil, fmt.Errorf("entry %d is written key first: want id:base64key, the id before the colon", i+1)
+			}
+			return nil, fmt.Errorf("entry %d: the key id (before the colon) must be 1-32 letters, digits, '-' or '_' (want id:base64key)", i+1)
 		}
+		material, err := decodeKey(b64)
 		if err != nil {
-			return nil, fmt.Errorf("key %q is not valid base64", id)
+			return nil, fmt.Errorf("entry %d: the key (after the colon) is not valid base64 (generate one with: openssl rand -base64 32)", i+1)
 		}
-		keys = append(keys, Key{ID: strings.TrimSpace(id), Material: material})
+		keys = append(keys, Key{ID: id, Material: material})
 	}
 	if len(keys) == 0 {
 		return nil, errors.New("no keys (want id:base64key[,id2:base64key…])")
 	}
 	return NewKeyring(keys...)
+}
+
+func decodeKey(b64 string) ([]byte, error) {
+	b64 = strings.TrimSpace(b64)
+	material, err := base64.StdEncoding.DecodeString(b64)
+	if err != nil {
+		material, err = base64.RawStdEncoding.DecodeString(b64)
+	}
+	return material, err
 }
 
 // GenerateKeyring makes a ring of one fresh random key and returns it with
