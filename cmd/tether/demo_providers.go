@@ -84,7 +84,7 @@ func (p *demoProviders) configure(cfg *config.Config) {
 	cfg.SalesforceLoginURL = p.sbURL + "/salesforce"
 	cfg.SalesforceClientID = sandbox.DefaultSalesforceClientID
 	cfg.SalesforceClientSecret = config.Secret(sandbox.DefaultSalesforceClientSecret)
-	cfg.SMTPURL = config.Secret(fmt.Sprintf("smtp+plain://%s:%d", p.sink.Host(), p.sink.Port()))
+	cfg.SMTPURL = config.Secret(fmt.Sprintf("smtp+insecure://%s:%d", p.sink.Host(), p.sink.Port()))
 	cfg.MailFrom = "tether <tether@demo.example>"
 	cfg.InviteFrom = "Acme on tether <invite@demo.example>"
 	cfg.PublicURL = "http://" + p.httpAt

@@ -25,13 +25,15 @@ func smtpConfig(raw, from string) (email.Config, error) {
 	c := email.Config{Host: u.Hostname(), From: from, Timeout: 30 * time.Second}
 	switch u.Scheme {
 	case "smtp":
-		c.TLS, c.Port = email.TLSOpportunistic, 587
+		// STARTTLS required: opportunistic TLS lets anyone on the path strip it and read
+		// Join links, which are credentials.
+		c.TLS, c.Port = email.TLSMandatory, 587
 	case "smtps":
 		c.TLS, c.Port = email.TLSImplicit, 465
-	case "smtp+plain":
+	case "smtp+insecure", "smtp+plain": // smtp+plain: the earlier name, still accepted
 		c.TLS, c.Port = email.TLSNone, 25
 	default:
-		return email.Config{}, fmt.Errorf("TETHER_SMTP_URL: scheme %q: want smtp, smtps or smtp+plain", u.Scheme)
+		return email.Config{}, fmt.Errorf("TETHER_SMTP_URL: scheme %q: want smtp (STARTTLS required), smtps (TLS) or smtp+insecure (no TLS, local mail sinks only)", u.Scheme)
 	}
 	if p := u.Port(); p != "" {
 		if c.Port, err = strconv.Atoi(p); err != nil {

@@ -82,7 +82,7 @@ func TestPermissionsCheck(t *testing.T) {
 		"TETHER_SALESFORCE_LOGIN_URL":     srv.URL + "/salesforce",
 		"TETHER_SALESFORCE_CLIENT_ID":     sandbox.DefaultSalesforceClientID,
 		"TETHER_SALESFORCE_CLIENT_SECRET": sandbox.DefaultSalesforceClientSecret,
-		"TETHER_SMTP_URL":                 fmt.Sprintf("smtp+plain://%s:%d", sink.Host(), sink.Port()),
+		"TETHER_SMTP_URL":                 fmt.Sprintf("smtp+insecure://%s:%d", sink.Host(), sink.Port()),
 	}
 	if r := runTether(t, ctx, env, "migrate", "up"); r.err != nil {
 		t.Fatalf("migrate up: %v\n%s", r.err, r.stderr)

@@ -112,6 +112,10 @@ func (m *Mailer) Send(ctx context.Context, msgs ...Message) error {
 	ctx, cancel := context.WithTimeout(ctx, m.cfg.Timeout)
 	defer cancel()
 	if err := c.DialAndSendWithContext(ctx, built...); err != nil {
+		if m.cfg.TLS == TLSMandatory && strings.Contains(err.Error(), "does not support STARTTLS") {
+			// Not sent in clear: the server (or someone on the path) did not offer TLS.
+			return &Error{Op: "send", Err: fmt.Errorf("%w: nothing was sent; use a server that offers STARTTLS, smtps:// for TLS from the start, or smtp+insecure:// only for a local mail sink", err)}
+		}
 		return &Error{Op: "send", Err: err, Permanent: permanent(err)}
 	}
 	return nil
