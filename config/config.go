@@ -29,7 +29,13 @@ type Config struct {
 	MetricsAddr string `env:"METRICS_ADDR" envDefault:":9090" example:"127.0.0.1:9090" doc:"Listen address of the small /healthz, /readyz and /metrics listener that tether worker and tether scheduler run; off disables it."`
 	PublicURL   string `env:"PUBLIC_URL" envDefault:"http://localhost:8080" example:"https://tether.example.com" doc:"Base URL people reach tether serve at; used in reconnect and invitation links."`
 
-	AdminUser     string `env:"ADMIN_USER" envDefault:"admin" example:"admin" doc:"User name for the admin API and the /monitoring UI (HTTP basic auth)."`
+	HTTPReadHeaderTimeout  time.Duration `env:"HTTP_READ_HEADER_TIMEOUT" envDefault:"10s" example:"5s" doc:"tether serve: how long a client may take to send a request's headers."`
+	HTTPReadTimeout        time.Duration `env:"HTTP_READ_TIMEOUT" envDefault:"30s" example:"15s" doc:"tether serve: how long a client may take to send a whole request, body included; a slow or stalled upload is cut off after it."`
+	HTTPWriteTimeout       time.Duration `env:"HTTP_WRITE_TIMEOUT" envDefault:"60s" example:"30s" doc:"tether serve: how long writing a response may take, counted from the end of the request headers."`
+	HTTPIdleTimeout        time.Duration `env:"HTTP_IDLE_TIMEOUT" envDefault:"60s" example:"30s" doc:"tether serve: how long an idle keep-alive connection stays open waiting for its next request."`
+	HTTPMaxUnauthenticated int           `env:"HTTP_MAX_UNAUTHENTICATED" envDefault:"64" example:"128" doc:"tether serve: requests without credentials (Join links, OAuth callbacks, the /monitoring login) served at once; more get 503 at once."`
+
+	AdminUser     string `env:"ADMIN_USER" envDefault:"admin" example:"admin" doc:"User name for the admin API (HTTP basic auth) and the /monitoring login form."`
 	AdminPassword Secret `env:"ADMIN_PASSWORD" example:"a-long-random-password" doc:"Password for the admin API and /monitoring. When unset those routes answer 503 and the rest of serve works."`
 	APIToken      Secret `env:"API_TOKEN" example:"tk_3f9c1e…(32+ random characters)" doc:"Bearer token for the /v1 admin JSON API (Authorization: Bearer …), for programs; the admin user and password work there too. At least 32 characters."`
 
@@ -72,7 +78,7 @@ type Config struct {
 	TeamLinkTTL    time.Duration `env:"TEAM_LINK_TTL" envDefault:"30m" example:"1h" doc:"How long a team-level Salesforce connect link works (tether org connect-salesforce)."`
 	ConnectLinkTTL time.Duration `env:"CONNECT_LINK_TTL" envDefault:"168h" example:"72h" doc:"How long a personal connect link works (tether members connect-link)."`
 
-	SMTPURL    Secret        `env:"SMTP_URL" example:"smtp://user:password@localhost:1025" doc:"Mail server for invitations and reconnect reminders: smtp:// (STARTTLS when offered), smtps:// (TLS) or smtp+plain:// (no TLS, for a local mail sink)."`
+	SMTPURL    Secret        `env:"SMTP_URL" example:"smtp://user:password@localhost:1025" doc:"Mail server for invitations and reconnect reminders: smtp:// (STARTTLS required: a server that does not offer it fails the send), smtps:// (TLS from the first byte) or smtp+insecure:// (no TLS at all, only for a local mail sink; smtp+plain:// is the same)."`
 	MailFrom   string        `env:"MAIL_FROM" envDefault:"tether <tether@localhost>" example:"Acme Sales <no-reply@acme.example>" doc:"From address of the mail tether sends."`
 	InviteFrom string        `env:"INVITE_FROM" example:"Acme Sales <invite@acme.example>" doc:"From address of invitation emails. Empty means MAIL_FROM."`
 	InviteTTL  time.Duration `env:"INVITE_TTL" envDefault:"168h" example:"72h" doc:"How long an invitation's Join link works after its email is sent."`

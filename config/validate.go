@@ -88,6 +88,21 @@ func (c Config) Validate() error {
 	if c.ShutdownTimeout <= 0 {
 		bad("ShutdownTimeout", c.ShutdownTimeout.String(), "must be positive")
 	}
+	for _, f := range []struct {
+		field string
+		d     time.Duration
+	}{{"HTTPReadHeaderTimeout", c.HTTPReadHeaderTimeout}, {"HTTPReadTimeout", c.HTTPReadTimeout},
+		{"HTTPWriteTimeout", c.HTTPWriteTimeout}, {"HTTPIdleTimeout", c.HTTPIdleTimeout}} {
+		if f.d < 100*time.Millisecond || f.d > time.Hour {
+			bad(f.field, f.d.String(), "must be between 100ms and 1h (for example 30s): without it a client can hold a connection open forever")
+		}
+	}
+	if c.HTTPReadHeaderTimeout > c.HTTPReadTimeout {
+		bad("HTTPReadHeaderTimeout", c.HTTPReadHeaderTimeout.String(), "must not exceed TETHER_HTTP_READ_TIMEOUT ("+c.HTTPReadTimeout.String()+"), which bounds the headers too")
+	}
+	if c.HTTPMaxUnauthenticated < 1 || c.HTTPMaxUnauthenticated > 100000 {
+		bad("HTTPMaxUnauthenticated", fmt.Sprint(c.HTTPMaxUnauthenticated), "must be between 1 and 100000")
+	}
 	if c.EventRetention < time.Hour {
 		bad("EventRetention", c.EventRetention.String(), "must be at least 1h")
 	}
@@ -113,8 +128,8 @@ func (c Config) Validate() error {
 	}
 	if c.SMTPURL.IsSet() {
 		u, err := url.Parse(c.SMTPURL.Reveal())
-		if err != nil || (u.Scheme != "smtp" && u.Scheme != "smtps" && u.Scheme != "smtp+plain") || u.Hostname() == "" {
-			bad("SMTPURL", c.SMTPURL.Reveal(), "is not an SMTP URL (want smtp://, smtps:// or smtp+plain://host:port)")
+		if err != nil || (u.Scheme != "smtp" && u.Scheme != "smtps" && u.Scheme != "smtp+insecure" && u.Scheme != "smtp+plain") || u.Hostname() == "" {
+			bad("SMTPURL", c.SMTPURL.Reveal(), "is not an SMTP URL (want smtp:// (STARTTLS required), smtps:// or, for a local mail sink only, smtp+insecure://host:port)")
 		}
 	}
 	if _, err := mail.ParseAddress(c.MailFrom); err != nil {

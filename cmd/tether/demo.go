@@ -9,6 +9,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/cookiejar"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -363,21 +365,41 @@ func demoBadInput(ctx context.Context, dm *demo) error {
 }
 
 func demoHTTP(ctx context.Context, dm *demo) error {
-	get := func(path string, auth bool) (int, string, error) {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, dm.httpURL+path, nil)
+	// The monitoring UI signs the operator in with a form and a SameSite=Strict cookie.
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		return err
+	}
+	admin := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	anon := &http.Client{CheckRedirect: admin.CheckRedirect}
+	do := func(c *http.Client, method, path string, form url.Values, header map[string]string) (int, string, error) {
+		var body io.Reader
+		if form != nil {
+			body = strings.NewReader(form.Encode())
+		}
+		req, err := http.NewRequestWithContext(ctx, method, dm.httpURL+path, body)
 		if err != nil {
 			return 0, "", err
 		}
-		if auth {
-			req.SetBasicAuth(dm.d.cfg.AdminUser, dm.d.cfg.AdminPassword.Reveal())
+		if form != nil {
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		}
-		res, err := http.DefaultClient.Do(req)
+		for k, v := range header {
+			req.Header.Set(k, v)
+		}
+		res, err := c.Do(req)
 		if err != nil {
-			return 0, "", fmt.Errorf("GET %s: %w", path, err)
+			return 0, "", fmt.Errorf("%s %s: %w", method, path, err)
 		}
 		defer res.Body.Close()
 		b, err := io.ReadAll(res.Body)
 		return res.StatusCode, string(b), err
+	}
+	get := func(path string, auth bool) (int, string, error) {
+		if auth {
+			return do(admin, http.MethodGet, path, nil, nil)
+		}
+		return do(anon, http.MethodGet, path, nil, nil)
 	}
 	code, _, err := get("/healthz", false)
 	if err != nil || code != 200 {
@@ -406,15 +428,26 @@ func demoHTTP(ctx context.Context, dm *demo) error {
 		found = append(found, want)
 	}
 	dm.ok("/metrics: Asynq queue metrics and tether's own, e.g. %s", found[1])
-	code, _, err = get("/monitoring/", false)
+	code, _, err = get("/monitoring/api/queues", false)
 	if err != nil || code != http.StatusUnauthorized {
-		return fmt.Errorf("/monitoring/ without credentials = %d, %v; want 401", code, err)
+		return fmt.Errorf("/monitoring/api/queues without a session = %d, %v; want 401", code, err)
+	}
+	code, _, err = do(admin, http.MethodPost, "/monitoring/login", url.Values{"user": {dm.d.cfg.AdminUser},
+		"password": {dm.d.cfg.AdminPassword.Reveal()}}, map[string]string{"Origin": dm.httpURL, "Sec-Fetch-Site": "same-origin"})
+	if err != nil || code != http.StatusSeeOther {
+		return fmt.Errorf("POST /monitoring/login = %d, %v; want 303", code, err)
 	}
 	code, body, err = get("/monitoring/api/queues", true)
 	if err != nil || code != 200 || !strings.Contains(body, `"queue":"low"`) {
-		return fmt.Errorf("/monitoring/api/queues with credentials = %d, %v", code, err)
+		return fmt.Errorf("/monitoring/api/queues with the session = %d, %v", code, err)
 	}
-	dm.ok("/monitoring/: 401 without credentials; the Asynq UI and its API with the generated admin password")
+	// What a hostile page's form would send through the signed-in admin's browser.
+	code, _, err = do(admin, http.MethodPost, "/monitoring/api/queues/low:pause", nil,
+		map[string]string{"Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"})
+	if err != nil || code != http.StatusForbidden {
+		return fmt.Errorf("cross-site pause of the low queue = %d, %v; want 403", code, err)
+	}
+	dm.ok("/monitoring/: 401 without a session; login form → session cookie → the Asynq UI's API; a cross-site POST (pause a queue) 403")
 	return nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"net/http"
+	"net/http/cookiejar"
 	"net/url"
 	"path/filepath"
 	"regexp"
@@ -231,13 +232,23 @@ func TestServe(t *testing.T) {
 	logs, stop := start(t, env, "serve")
 	base := waitListening(t, logs)
 
+	// The monitoring UI takes a session from its login form, not basic auth.
+	jar, _ := cookiejar.New(nil)
+	admin := &http.Client{Jar: jar}
+	res, err := admin.PostForm(base+"/monitoring/login", url.Values{"user": {"admin"}, "password": {"pw-for-test"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	anon := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	check := func(path string, auth bool, wantCode int, wantBody string) {
 		t.Helper()
 		req, _ := http.NewRequest(http.MethodGet, base+path, nil)
+		c := anon
 		if auth {
-			req.SetBasicAuth("admin", "pw-for-test")
+			c = admin
 		}
-		res, err := http.DefaultClient.Do(req)
+		res, err := c.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -251,7 +262,8 @@ func TestServe(t *testing.T) {
 	check("/healthz", false, 200, "ok")
 	check("/readyz", false, 200, `"database":"ok"`)
 	check("/metrics", false, 200, "go_goroutines")
-	check("/monitoring/", false, 401, "unauthorized")
+	check("/monitoring/", false, 303, "")
+	check("/monitoring/api/queues", false, 401, "unauthorized")
 	check("/monitoring/", true, 200, "<html")
 	check("/monitoring/api/queues", true, 200, `"queues"`)
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/url"
 	"strings"
 	"time"
 
@@ -172,12 +173,15 @@ func runHTTP(ctx context.Context, d deps, o serveOptions) error {
 		checks = append(checks, httpapi.DatabaseCheck(d.store.Ping))
 	}
 	p := httpapi.Params{
-		Logger:        d.log.With().Str("component", "http").Logger(),
-		Gatherer:      d.reg,
-		Checks:        checks,
-		AdminUser:     d.cfg.AdminUser,
-		AdminPassword: d.cfg.AdminPassword.Reveal(),
-		APIToken:      d.cfg.APIToken.Reveal(),
+		Logger:             d.log.With().Str("component", "http").Logger(),
+		Gatherer:           d.reg,
+		Checks:             checks,
+		AdminUser:          d.cfg.AdminUser,
+		AdminPassword:      d.cfg.AdminPassword.Reveal(),
+		APIToken:           d.cfg.APIToken.Reveal(),
+		SecureCookie:       strings.HasPrefix(d.cfg.PublicURL, "https://"),
+		TrustedOrigins:     publicOrigin(d.cfg.PublicURL),
+		MaxUnauthenticated: d.cfg.HTTPMaxUnauthenticated,
 	}
 	if o.monitoring && d.store != nil && d.keyring != nil {
 		join, err := joinHandler(d)
@@ -233,7 +237,18 @@ func runHTTP(ctx context.Context, d deps, o serveOptions) error {
 		time.Sleep(200 * time.Millisecond)
 		cancel()
 	}()
-	return httpapi.ListenAndServe(httpCtx, o.addr, srv, p.Logger, o.ready)
+	return httpapi.ListenAndServe(httpCtx, o.addr, srv, httpapi.Timeouts{ReadHeader: d.cfg.HTTPReadHeaderTimeout,
+		Read: d.cfg.HTTPReadTimeout, Write: d.cfg.HTTPWriteTimeout, Idle: d.cfg.HTTPIdleTimeout}, p.Logger, o.ready)
+}
+
+// publicOrigin is PUBLIC_URL's origin (scheme://host[:port]), trusted for unsafe requests
+// when a proxy in front rewrites Host.
+func publicOrigin(publicURL string) []string {
+	u, err := url.Parse(publicURL)
+	if err != nil || u.Host == "" {
+		return nil
+	}
+	return []string{u.Scheme + "://" + u.Host}
 }
 
 // newRegistry returns the process's metrics registry; withQueues adds Asynq's queue

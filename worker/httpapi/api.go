@@ -7,6 +7,7 @@
 package httpapi
 
 import (
+	"cmp"
 	"context"
 	"crypto/subtle"
 	"errors"
@@ -63,10 +64,22 @@ type Params struct {
 	// /v1/users/{user}/memberships and PUT /v1/users/{user}/default-org to the admin. Nil:
 	// those routes answer 404.
 	Orgs Orgs
-	// AdminUser and AdminPassword guard /monitoring/ (and later the admin API) with HTTP
-	// basic auth. An empty password makes those routes answer 503: no password, no access.
+	// AdminUser and AdminPassword sign the operator in to /monitoring/ (a login form
+	// issuing a session cookie) and admit basic auth on the /v1 API. An empty password
+	// makes /monitoring answer 503: no password, no access.
 	AdminUser     string
 	AdminPassword string
+	// SessionTTL is how long a /monitoring session lasts. Zero means DefaultSessionTTL.
+	SessionTTL time.Duration
+	// SecureCookie sets Secure on the session cookie even when the request did not come
+	// over TLS here (TLS ends at a proxy in front): true when PUBLIC_URL is https.
+	SecureCookie bool
+	// TrustedOrigins are origins (scheme://host[:port]) allowed to send unsafe requests
+	// besides the request's own Host: PUBLIC_URL, for a proxy that rewrites Host.
+	TrustedOrigins []string
+	// MaxUnauthenticated caps requests without credentials (Join, OAuth callback, login)
+	// served at once; more get 503. Zero means DefaultMaxUnauthenticated.
+	MaxUnauthenticated int
 	// APIToken, when set, also admits a request to the /v1 admin API that carries
 	// "Authorization: Bearer <APIToken>".
 	APIToken string
@@ -79,6 +92,8 @@ type Server struct {
 	p        Params
 	log      zerolog.Logger
 	mux      *http.ServeMux
+	handler  http.Handler // mux inside the security middleware
+	unauth   chan struct{}
 	draining atomic.Bool
 }
 
@@ -90,12 +105,18 @@ func New(p Params) (*Server, error) {
 	if p.ReadyTimeout == 0 {
 		p.ReadyTimeout = 2 * time.Second
 	}
-	s := &Server{p: p, log: p.Logger, mux: http.NewServeMux()}
+	p.SessionTTL = cmp.Or(p.SessionTTL, DefaultSessionTTL)
+	p.MaxUnauthenticated = cmp.Or(p.MaxUnauthenticated, DefaultMaxUnauthenticated)
+	s := &Server{p: p, log: p.Logger, mux: http.NewServeMux(), unauth: make(chan struct{}, p.MaxUnauthenticated)}
 	s.routes()
+	s.handler = s.secure(http.HandlerFunc(s.route))
 	return s, nil
 }
 
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+// route dispatches to the mux; s.handler wraps it in the security middleware.
+func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 	if strings.HasPrefix(r.URL.Path, "/v1/") {
 		if h, pattern := s.mux.Handler(r); pattern == "" {
 			// No route: the mux's own 404 or 405 (with its Allow header), answered in the
@@ -164,22 +185,6 @@ func NewRegistry(inspector *asynq.Inspector) *prometheus.Registry {
 	return reg
 }
 
-// requireAdmin lets through requests carrying the admin's basic-auth credentials.
-func (s *Server) requireAdmin(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if s.p.AdminPassword == "" {
-			http.Error(w, "admin access is not configured: set TETHER_ADMIN_PASSWORD", http.StatusServiceUnavailable)
-			return
-		}
-		if !s.basicOK(r) {
-			w.Header().Set("WWW-Authenticate", `Basic realm="tether admin", charset="UTF-8"`)
-			http.Error(w, "unauthorized", http.StatusUnauthorized)
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
-}
-
 // requireAPIAdmin guards the /v1 JSON API: a bearer API token or the admin's basic
 // credentials. Refusals are JSON like every other answer of that API.
 func (s *Server) requireAPIAdmin(next http.Handler) http.Handler {
@@ -193,6 +198,7 @@ func (s *Server) requireAPIAdmin(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
+		refuseUnread(w, r)
 		w.Header().Set("WWW-Authenticate", `Bearer realm="tether admin API"`)
 		writeError(w, http.StatusUnauthorized, APIError{Code: "unauthorized",
 			Message: "send Authorization: Bearer <TETHER_API_TOKEN> or the admin's basic credentials"})
@@ -211,18 +217,48 @@ func (s *Server) basicOK(r *http.Request) bool {
 	return ok && s.p.AdminPassword != "" && userOK && passOK
 }
 
+// Timeouts bound how long one connection may hold the server. Zero fields take the
+// defaults below.
+type Timeouts struct {
+	// ReadHeader bounds reading a request's headers. Zero means 10s.
+	ReadHeader time.Duration
+	// Read bounds reading a whole request, body included. Zero means 30s.
+	Read time.Duration
+	// Write bounds writing the response, from the end of the request headers. Zero means
+	// 60s.
+	Write time.Duration
+	// Idle bounds how long a keep-alive connection waits for its next request. Zero means
+	// 60s.
+	Idle time.Duration
+}
+
+func (t Timeouts) withDefaults() Timeouts {
+	t.ReadHeader = cmp.Or(t.ReadHeader, 10*time.Second)
+	t.Read = cmp.Or(t.Read, 30*time.Second)
+	t.Write = cmp.Or(t.Write, 60*time.Second)
+	t.Idle = cmp.Or(t.Idle, 60*time.Second)
+	return t
+}
+
 // ListenAndServe serves h on addr until ctx is done, then shuts down, giving open requests
 // up to 5s. ready, when not nil, receives the bound address (useful with port 0).
-func ListenAndServe(ctx context.Context, addr string, h http.Handler, log zerolog.Logger, ready func(net.Addr)) error {
+func ListenAndServe(ctx context.Context, addr string, h http.Handler, t Timeouts, log zerolog.Logger, ready func(net.Addr)) error {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", addr, err)
 	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	return Serve(ctx, ln, h, t, log, ready)
+}
+
+// Serve is ListenAndServe on a listener already open; it closes ln.
+func Serve(ctx context.Context, ln net.Listener, h http.Handler, t Timeouts, log zerolog.Logger, ready func(net.Addr)) error {
+	t = t.withDefaults()
+	addr := ln.Addr().String()
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: t.ReadHeader, ReadTimeout: t.Read, WriteTimeout: t.Write, IdleTimeout: t.Idle}
 	if ready != nil {
 		ready(ln.Addr())
 	}
-	log.Info().Str("addr", ln.Addr().String()).Msg("http listening")
+	log.Info().Str("addr", addr).Msg("http listening")
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -65,10 +66,11 @@ func ok(context.Context) error { return nil }
 func (b *testBundle) get(t *testing.T, path string, auth bool) (int, string) {
 	t.Helper()
 	req, _ := http.NewRequest(http.MethodGet, b.srv.URL+path, nil)
+	c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	if auth {
-		req.SetBasicAuth("admin", "s3cret")
+		c = login(t, b.srv.URL, "admin", "s3cret")
 	}
-	res, err := http.DefaultClient.Do(req)
+	res, err := c.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,20 +142,31 @@ func TestMetrics(t *testing.T) {
 
 func TestMonitoringRequiresAdmin(t *testing.T) {
 	b := setup(t, nil, ok)
-	for _, path := range []string{"/monitoring/", "/monitoring/api/queues"} {
-		if code, _ := b.get(t, path, false); code != http.StatusUnauthorized {
-			t.Errorf("%s without credentials = %d, want 401", path, code)
-		}
+	if code, _ := b.get(t, "/monitoring/", false); code != http.StatusSeeOther {
+		t.Errorf("/monitoring/ without a session = %d, want 303 to the login form", code)
 	}
-	req, _ := http.NewRequest(http.MethodGet, b.srv.URL+"/monitoring/", nil)
-	req.SetBasicAuth("admin", "wrong")
+	if code, _ := b.get(t, "/monitoring/api/queues", false); code != http.StatusUnauthorized {
+		t.Errorf("/monitoring/api/queues without a session = %d, want 401", code)
+	}
+	// Basic credentials are ambient (browsers resend them cross-site): not accepted here.
+	req, _ := http.NewRequest(http.MethodGet, b.srv.URL+"/monitoring/api/queues", nil)
+	req.SetBasicAuth("admin", "s3cret")
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	res.Body.Close()
-	if res.StatusCode != http.StatusUnauthorized || res.Header.Get("WWW-Authenticate") == "" {
-		t.Errorf("wrong password = %d (WWW-Authenticate %q), want 401 with a challenge", res.StatusCode, res.Header.Get("WWW-Authenticate"))
+	if res.StatusCode != http.StatusUnauthorized {
+		t.Errorf("basic credentials on /monitoring/api/queues = %d, want 401", res.StatusCode)
+	}
+	form := url.Values{"user": {"admin"}, "password": {"wrong"}}
+	res, err = http.PostForm(b.srv.URL+"/monitoring/login", form)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusUnauthorized || len(res.Cookies()) != 0 {
+		t.Errorf("wrong password = %d with cookies %v, want 401 and none", res.StatusCode, res.Cookies())
 	}
 }
 
@@ -181,12 +194,15 @@ func TestMonitoringClosedWithoutPassword(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec := httptest.NewRecorder()
-	req := httptest.NewRequest(http.MethodGet, "/monitoring/", nil)
-	req.SetBasicAuth("admin", "")
-	s.ServeHTTP(rec, req)
-	if rec.Code != http.StatusServiceUnavailable {
-		t.Errorf("/monitoring/ with no admin password configured = %d, want 503", rec.Code)
+	for _, req := range []*http.Request{httptest.NewRequest(http.MethodGet, "/monitoring/", nil),
+		httptest.NewRequest(http.MethodPost, "/monitoring/login", strings.NewReader("user=admin&password=")),
+	} {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		rec := httptest.NewRecorder()
+		s.ServeHTTP(rec, req)
+		if rec.Code != http.StatusServiceUnavailable {
+			t.Errorf("%s %s with no admin password configured = %d, want 503", req.Method, req.URL.Path, rec.Code)
+		}
 	}
 }
 

@@ -39,6 +39,7 @@ type importBundle struct {
 	svc       *invites.Service
 	inspector *asynq.Inspector
 	url       string
+	handler   http.Handler // tether serve's handler, for tests that serve it themselves
 	org       directory.Org
 }
 
@@ -88,7 +89,7 @@ func setupImports(t *testing.T, st *store.Store) *importBundle {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &importBundle{st: st, svc: svc, inspector: inspector, url: srv.URL, org: org}
+	return &importBundle{st: st, svc: svc, inspector: inspector, url: srv.URL, handler: server, org: org}
 }
 
 // call sends an admin request and decodes the JSON answer into out (if not nil).
@@ -99,6 +100,9 @@ func (b *importBundle) call(t *testing.T, method, path, body string, out any) *h
 		t.Fatal(err)
 	}
 	req.SetBasicAuth("admin", "pw")
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -208,6 +212,7 @@ func TestImportAPIRefusals(t *testing.T) {
 		// Unauthenticated: refused before anything runs.
 		req, _ := http.NewRequestWithContext(t.Context(), "POST", b.url+orgPath, strings.NewReader(`{"role":"chat","emails":"a@x.com"}`))
 		req.SetBasicAuth("admin", "wrong")
+		req.Header.Set("Content-Type", "application/json")
 		r2, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)

@@ -6,15 +6,16 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-// routes is every route tether serves. Later issues add theirs here.
+// routes is every route tether serves. Later issues add theirs here; every route is
+// wrapped by secure (see security.go), routes without credentials also by public.
 func (s *Server) routes() {
 	s.mux.Handle("GET /healthz", s.handleHealthz())
 	s.mux.Handle("GET /readyz", s.handleReadyz())
 	s.mux.Handle("GET /metrics", promhttp.HandlerFor(s.p.Gatherer, promhttp.HandlerOpts{}))
 	if s.p.Join != nil {
-		s.mux.Handle("GET /join/{token}", s.p.Join)
-		s.mux.Handle("POST /join/{token}", s.p.Join)
-		s.mux.Handle("GET /oauth/salesforce/callback", s.p.Join)
+		s.mux.Handle("GET /join/{token}", s.public(s.p.Join))
+		s.mux.Handle("POST /join/{token}", s.public(s.p.Join))
+		s.mux.Handle("GET /oauth/salesforce/callback", s.public(s.p.Join))
 	}
 	if s.p.Connect != nil {
 		s.mux.Handle("GET /connect/{token}", s.p.Connect)
@@ -46,5 +47,8 @@ func (s *Server) routes() {
 		// asynqmon must be mounted at its root path plus "/": its own example's exact-path
 		// mount serves the index but 404s every /monitoring/api/... call.
 		s.mux.Handle("/monitoring/", s.requireAdmin(s.p.Monitoring))
+		s.mux.Handle("GET /monitoring/login", s.handleLoginForm())
+		s.mux.Handle("POST /monitoring/login", s.public(s.handleLogin()))
+		s.mux.Handle("POST /monitoring/logout", s.handleLogout())
 	}
 }
