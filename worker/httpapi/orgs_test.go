@@ -49,6 +49,9 @@ func (b *orgBundle) call(t *testing.T, method, path, body string, out any) *http
 		t.Fatal(err)
 	}
 	req.SetBasicAuth("admin", "pw")
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

@@ -18,9 +18,9 @@ func (s *Server) routes() {
 		s.mux.Handle("GET /oauth/salesforce/callback", s.public(s.p.Join))
 	}
 	if s.p.Connect != nil {
-		s.mux.Handle("GET /connect/{token}", s.p.Connect)
-		s.mux.Handle("POST /connect/{token}", s.p.Connect)
-		s.mux.Handle("GET /oauth/callback/{provider}", s.p.Connect)
+		s.mux.Handle("GET /connect/{token}", s.public(s.p.Connect))
+		s.mux.Handle("POST /connect/{token}", s.public(s.p.Connect))
+		s.mux.Handle("GET /oauth/callback/{provider}", s.public(s.p.Connect))
 	}
 	if s.p.ConnectLinks != nil {
 		s.mux.Handle("POST /v1/orgs/{org}/connect-links", s.requireAPIAdmin(s.handleConnectLink(false)))
