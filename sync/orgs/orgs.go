@@ -192,11 +192,11 @@ func (s *Service) org(ctx context.Context, orgID string) (directory.Org, error) 
 }
 
 func orgNotFound(id string) *Error {
-	return refuse(CodeOrgNotFound, "no org with id %q: tether org list shows the orgs", id)
+	return refuse(CodeOrgNotFound, "no org with id %q: tether org list (GET /v1/orgs) lists the orgs", id)
 }
 
 func parentNotFound(id string) *Error {
-	return refuse(CodeParentNotFound, "no parent org with id %q: create it first (tether org create) or pick one from tether org list", id)
+	return refuse(CodeParentNotFound, "no parent org with id %q: create it first (tether org create, POST /v1/orgs) or pick one from tether org list (GET /v1/orgs)", id)
 }
 
 func checkName(name string) (string, error) {

@@ -59,8 +59,8 @@ func (s *Service) SetDefaultOrg(ctx context.Context, userRef, orgID string) (dir
 	err = s.st.SetFavouriteOrg(ctx, orgID, u.ID)
 	if errors.Is(err, directory.ErrNotFound) {
 		return directory.User{}, refuse(CodeNotAMember,
-			"user %s is not a member of org %s (or their membership is deactivated): the default org must be one of their orgs; tether users memberships %s lists them",
-			u.Email, orgID, u.Email)
+			"user %s is not a member of org %s (or their membership is deactivated): the default org must be one of their orgs; tether users memberships %s (GET /v1/users/%s/memberships) lists them",
+			u.Email, orgID, u.Email, u.ID)
 	}
 	if err != nil {
 		return directory.User{}, fmt.Errorf("set default org of user %s: %w", u.ID, err)
