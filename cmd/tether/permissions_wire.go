@@ -33,13 +33,23 @@ func permissionAudits(d deps, queue worker.Enqueuer) (worker.PermissionAudits, i
 		return worker.PermissionAudits{}, nil, err
 	}
 	log := d.log.With().Str("component", "permissions").Logger()
-	svc, err := permissions.NewService(permissions.Params{
+	params := permissions.Params{
 		Store:          d.store,
 		Sessions:       permissions.TeamSessions{Tokens: tokens},
 		Prober:         &salesforce.AuditProber{OnUsage: recordUsage(d.store, log)},
 		Mailer:         mailer,
 		UsageWarnShare: d.cfg.SalesforceUsageWarnShare,
-	})
+	}
+	// With TETHER_LINK_SECRET the alert about a broken team connection carries a link.
+	if d.cfg.LinkSecret.IsSet() {
+		links, err := connectLinks(d)
+		if err != nil {
+			_ = closer.Close()
+			return worker.PermissionAudits{}, nil, err
+		}
+		params.Links = links
+	}
+	svc, err := permissions.NewService(params)
 	if err != nil {
 		_ = closer.Close()
 		return worker.PermissionAudits{}, nil, err

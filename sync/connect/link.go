@@ -228,3 +228,16 @@ func (l *Links) Verify(token string) (Link, error) {
 	}
 	return k, nil
 }
+
+// EmailedTeamLinkTTL is the lifetime of a team link sent in an alert email: it must outlast
+// the time mail takes to be read, unlike a link printed for an admin at the keyboard.
+const EmailedTeamLinkTTL = 24 * time.Hour
+
+// TeamLink issues a team-level Salesforce link for an alert email (permissions.TeamLinks).
+func (l *Links) TeamLink(ctx context.Context, orgID string) (string, time.Time, error) {
+	is, err := l.Issue(ctx, IssueRequest{OrgID: orgID, Kind: connections.KindSalesforceTeam, TTL: EmailedTeamLinkTTL})
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	return is.URL, is.ExpiresAt, nil
+}

@@ -20,6 +20,8 @@ type Input struct {
 	// UsageWarnShare is the share of the daily allocation (0..1) above which api_usage
 	// warns. Zero means DefaultUsageWarnShare.
 	UsageWarnShare float64
+	// OrgID names the org in fix texts (tether org connect-salesforce ORG).
+	OrgID string
 }
 
 // Evaluate turns an audit's input into one check per requirement, in CheckNames order.
@@ -29,7 +31,7 @@ type Input struct {
 // permission shows as exactly one failed check.
 func Evaluate(in Input) []Check {
 	if in.Probe == nil {
-		return evaluateFailure(in.Failure)
+		return evaluateFailure(in.Failure, in.OrgID)
 	}
 	p := in.Probe
 	pl := placeOf(p)
@@ -259,16 +261,16 @@ func usageCheck(u *Usage, warn float64) Check {
 
 // evaluateFailure reports a run in which Salesforce answered nothing usable: the failing
 // check says why and every other check is unknown with that reason.
-func evaluateFailure(err error) []Check {
+func evaluateFailure(err error, orgID string) []Check {
 	failed, res, evidence, fix := CheckConnection, ResultMissing, "", ""
 	reason := "Salesforce could not be asked"
 	connOK := false
 	switch {
 	case errors.Is(err, ErrNoTeamConnection):
-		evidence, fix = "the org has no team-level Salesforce connection", fixConnect
+		evidence, fix = "the org has no team-level Salesforce connection", connectFix(orgID)
 		reason = "no team-level connection to audit with"
 	case errors.Is(err, ErrNeedsReconnect), errors.Is(err, ErrInvalidSession):
-		evidence, fix = "the team-level session is invalid or revoked: "+errText(err), fixReconnect
+		evidence, fix = "the team-level session is invalid or revoked: "+errText(err), reconnectFix(orgID)
 		reason = "the team-level session is invalid (see connection)"
 	case errors.Is(err, ErrOrgAPIDisabled):
 		// Salesforce gives this answer for the org and for the user alike, so the

@@ -222,9 +222,9 @@ func TestEvaluateFailures(t *testing.T) {
 		fixHas string
 		connOK bool
 	}{
-		{fmt.Errorf("audit org 1: %w", ErrInvalidSession), CheckConnection, ResultMissing, "Reconnect the team-level account", false},
+		{fmt.Errorf("audit org 1: %w", ErrInvalidSession), CheckConnection, ResultMissing, "run `tether org connect-salesforce org-1` (or POST /v1/orgs/org-1/connect-links)", false},
 		{ErrNeedsReconnect, CheckConnection, ResultMissing, "Reconnect the team-level account", false},
-		{ErrNoTeamConnection, CheckConnection, ResultMissing, "Connect the team-level account", false},
+		{ErrNoTeamConnection, CheckConnection, ResultMissing, "Connect the team-level account: run `tether org connect-salesforce org-1`", false},
 		{fmt.Errorf("%w: The REST API is not enabled for this Organization.", ErrOrgAPIDisabled), CheckOrgAPI, ResultMissing, "tick API Enabled", true},
 		{ErrUserAPIDisabled, CheckAPIEnabled, ResultMissing, "tick API Enabled", true},
 	}
@@ -239,7 +239,7 @@ func TestEvaluateFailures(t *testing.T) {
 			if tt.connOK {
 				delete(want, CheckConnection)
 			}
-			assertChecks(t, Evaluate(Input{Failure: tt.err}), want, map[string]string{tt.failed: tt.fixHas})
+			assertChecks(t, Evaluate(Input{Failure: tt.err, OrgID: "org-1"}), want, map[string]string{tt.failed: tt.fixHas})
 		})
 	}
 }

@@ -69,8 +69,6 @@ func fieldFix(o ObjectRequirement, field string, need Access, pl place) string {
 }
 
 const (
-	fixReconnect     = "Reconnect the team-level account: an org admin signs in to Salesforce again from tether's Salesforce settings (the session was revoked, expired, or the user was deactivated or frozen)."
-	fixConnect       = "Connect the team-level account: an org admin signs in to Salesforce from tether's Salesforce settings with the integration user."
 	fixMarketingUser = "Tick Marketing User on the integration user: Setup > Users > Users > (the integration user) > Edit, tick Marketing User, Save. It is a checkbox on the user record, not a profile or permission-set permission; without it the user cannot create or edit Campaigns."
 )
 
@@ -113,4 +111,24 @@ const fixConvertedLeadsUnverified = "Confirm by hand that no permission set or p
 
 func usageFix(share float64) string {
 	return fmt.Sprintf("The org has used %.0f%% of its daily API allocation. Find the heaviest integrations in Setup > Company Settings > Company Information (API Requests, Last 24 Hours) or the \"API Usage Last 7 Days\" report, or buy more API calls; tether defers non-urgent Salesforce work above the threshold.", share*100)
+}
+
+// connectFix and reconnectFix send the admin to the one connect flow: a link from
+// `tether org connect-salesforce` (or POST /v1/orgs/{org}/connect-links), opened by an org
+// admin who signs in to Salesforce as the integration user.
+func connectFix(orgID string) string {
+	return fmt.Sprintf("Connect the team-level account: run `tether org connect-salesforce %s` (or POST /v1/orgs/%s/connect-links), open the link it prints and sign in to Salesforce as the integration user.",
+		orgOr(orgID), orgOr(orgID))
+}
+
+func reconnectFix(orgID string) string {
+	return fmt.Sprintf("Reconnect the team-level account (the session was revoked or expired, or the user was deactivated or frozen): run `tether org connect-salesforce %s` (or POST /v1/orgs/%s/connect-links), open the link it prints and sign in to Salesforce as the integration user; the old grant is revoked once the new one works.",
+		orgOr(orgID), orgOr(orgID))
+}
+
+func orgOr(orgID string) string {
+	if orgID == "" {
+		return "ORG"
+	}
+	return orgID
 }

@@ -79,6 +79,14 @@ type Params struct {
 	// UsageWarnShare is the share of the daily API allocation above which the audit
 	// warns. Zero means DefaultUsageWarnShare.
 	UsageWarnShare float64
+	// Links, when set, puts a fresh team connect link into the alert about a lost or
+	// broken team connection. Nil: the alert names the command only.
+	Links TeamLinks
+}
+
+// TeamLinks issues team-level Salesforce connect links (sync/connect's producer).
+type TeamLinks interface {
+	TeamLink(ctx context.Context, orgID string) (url string, expires time.Time, err error)
 }
 
 // Validate reports a missing dependency or a share outside (0, 1].
@@ -121,7 +129,7 @@ func NewService(p Params) (*Service, error) {
 // later, see RateLimitError) or any transient failure of Salesforce, the store or mail.
 // Running it twice at once is safe: alerts are unique per (org, check, lost since).
 func (s *Service) Audit(ctx context.Context, orgID string) (Report, error) {
-	in := Input{UsageWarnShare: s.p.UsageWarnShare}
+	in := Input{UsageWarnShare: s.p.UsageWarnShare, OrgID: orgID}
 	var connectionID string
 	sess, err := s.p.Sessions.Team(ctx, orgID)
 	switch {
@@ -225,6 +233,13 @@ func (s *Service) notify(ctx context.Context, orgID string, r Report) error {
 			Subject: "Salesforce integration user lost a permission: " + a.Check,
 			Text: fmt.Sprintf("tether's permission audit found that the team-level Salesforce account no longer passes the check %q.\n\nWhat we saw: %s\n\nHow to fix it: %s\n\nMissing since: %s\n",
 				a.Check, c.Evidence, c.Fix, a.LostSince.UTC().Format(time.RFC1123))}
+		if a.Check == CheckConnection && s.p.Links != nil {
+			if u, exp, err := s.p.Links.TeamLink(ctx, orgID); err == nil {
+				m.Text += fmt.Sprintf("\nReconnect with this link (single use, valid until %s): %s\n", exp.UTC().Format(time.RFC1123), u)
+			} else {
+				m.Text += "\n(No link could be made here: " + err.Error() + ". Run the command above.)\n"
+			}
+		}
 		if err := s.p.Mailer.SendMail(ctx, m); err != nil {
 			return fmt.Errorf("audit org %s: email alert %s: %w", orgID, a.Check, err)
 		}

@@ -1,0 +1,103 @@
+package connect_test
+
+import (
+	"encoding/base64"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"tether/sync/connect"
+	"tether/sync/connections"
+	"tether/sync/directory"
+	"tether/sync/store/storetest"
+)
+
+func TestLinksIssueVerify(t *testing.T) {
+	t.Parallel()
+	st := storetest.SQLite(t)
+	ctx := t.Context()
+	org, err := st.CreateOrg(ctx, directory.Org{Name: "Acme"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := st.CreateUser(ctx, directory.User{Email: "rep@acme.example"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := st.CreateMembership(ctx, org.ID, directory.Membership{UserID: u.ID, Role: directory.RoleChat, Status: directory.MembershipActive})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
+	clock := now
+	secret := []byte("unit-test-secret-0123456789abcdefghijklm")
+	links, err := connect.NewLinks(connect.LinksParams{Store: st, Secret: secret, BaseURL: "https://tether.example/",
+		Now: func() time.Time { return clock }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	token := func(url string) string { return url[strings.LastIndex(url, "/")+1:] }
+
+	team, err := links.Issue(ctx, connect.IssueRequest{OrgID: org.ID, Kind: connections.KindSalesforceTeam})
+	if err != nil || !strings.HasPrefix(team.URL, "https://tether.example/connect/") || !team.ExpiresAt.Equal(now.Add(30*time.Minute)) {
+		t.Fatalf("team link %+v, %v", team, err)
+	}
+	byEmail, err := links.Issue(ctx, connect.IssueRequest{OrgID: org.ID, MembershipID: "REP@acme.example", Kind: connections.KindZoom})
+	if err != nil || byEmail.MembershipID != m.ID || !byEmail.ExpiresAt.Equal(now.Add(7*24*time.Hour)) {
+		t.Fatalf("member link by email %+v, %v", byEmail, err)
+	}
+	got, err := links.Verify(token(byEmail.URL))
+	if err != nil || got.ID != byEmail.ID || got.MembershipID != m.ID || got.Kind != connections.KindZoom {
+		t.Fatalf("verify: %+v, %v", got, err)
+	}
+	if _, exp, err := links.TeamLink(ctx, org.ID); err != nil || !exp.Equal(now.Add(connect.EmailedTeamLinkTTL)) {
+		t.Fatalf("emailed team link expires %v, %v", exp, err)
+	}
+
+	// A payload rewritten to another member keeps the old signature: refused.
+	body, sig, _ := strings.Cut(token(byEmail.URL), ".")
+	raw, _ := base64.RawURLEncoding.DecodeString(body)
+	forged := base64.RawURLEncoding.EncodeToString([]byte(strings.Replace(string(raw), m.ID, "someone-else", 1)))
+	if _, err := links.Verify(forged + "." + sig); !errors.Is(err, connect.ErrLinkInvalid) {
+		t.Fatalf("forged payload: %v", err)
+	}
+	for _, bad := range []string{"", "x", token(team.URL) + "x", "." + sig} {
+		if _, err := links.Verify(bad); !errors.Is(err, connect.ErrLinkInvalid) {
+			t.Errorf("Verify(%q) = %v, want ErrLinkInvalid", bad, err)
+		}
+	}
+	clock = now.Add(31 * time.Minute)
+	if _, err := links.Verify(token(team.URL)); !errors.Is(err, connect.ErrLinkExpired) {
+		t.Fatalf("team link after 31 minutes: %v", err)
+	}
+	if _, err := links.Verify(token(byEmail.URL)); err != nil {
+		t.Fatalf("personal link after 31 minutes: %v", err)
+	}
+
+	for _, tc := range []struct {
+		req  connect.IssueRequest
+		want error
+	}{
+		{connect.IssueRequest{OrgID: "nope", Kind: connections.KindSalesforceTeam}, connect.ErrUnknownOrg},
+		{connect.IssueRequest{OrgID: org.ID, MembershipID: "nope", Kind: connections.KindZoom}, connect.ErrUnknownMember},
+		{connect.IssueRequest{OrgID: org.ID, MembershipID: m.ID, Kind: connections.KindSalesforceTeam}, connect.ErrBadRequest},
+		{connect.IssueRequest{OrgID: org.ID, Kind: connections.KindGoogleCalendar}, connect.ErrBadRequest},
+		{connect.IssueRequest{OrgID: org.ID, MembershipID: m.ID, Kind: "fax"}, connect.ErrBadRequest},
+	} {
+		if _, err := links.Issue(ctx, tc.req); !errors.Is(err, tc.want) {
+			t.Errorf("Issue(%+v) = %v, want %v", tc.req, err, tc.want)
+		}
+	}
+	m.Status = directory.MembershipDeactivated
+	if err := st.UpdateMembership(ctx, org.ID, m, now); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := links.Issue(ctx, connect.IssueRequest{OrgID: org.ID, MembershipID: m.ID, Kind: connections.KindZoom}); !errors.Is(err, connect.ErrBadRequest) {
+		t.Fatalf("deactivated member: %v", err)
+	}
+	if _, err := connect.NewLinks(connect.LinksParams{Store: st, Secret: []byte("short")}); err == nil ||
+		!strings.Contains(err.Error(), "TETHER_LINK_SECRET") {
+		t.Fatalf("short secret: %v", err)
+	}
+}
