@@ -10,6 +10,7 @@ import (
 	"github.com/jedib0t/go-pretty/v6/table"
 	"github.com/spf13/cobra"
 
+	"tether/sync/connections"
 	"tether/sync/directory"
 	"tether/sync/orgs"
 	"tether/sync/store"
@@ -295,6 +296,10 @@ func printOverview(w io.Writer, ov orgs.Overview) {
 	}
 	if !tc.NextRefreshAt.IsZero() {
 		team += ", next refresh " + tc.NextRefreshAt.UTC().Format(time.RFC3339)
+	}
+	switch tc.State {
+	case connections.StateMissing, connections.StateNeedsReconnect, connections.StateRevoked, connections.StateError:
+		team += " (tether org connect-salesforce " + o.ID + " prints a link to connect it)"
 	}
 	fmt.Fprintln(w, team)
 

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"tether/sync/connections"
 	"tether/sync/directory"
 	"tether/sync/permissions"
 	"tether/sync/store"
@@ -65,7 +66,8 @@ func TestOrgAndUserVerbs(t *testing.T) {
 			refused("an org needs a name", "org", "create", "--name", "  ", "--seats", "1")
 
 			// Two seats used in the client (an active member, a pending invite), a queued
-			// import and a report with a missing check; ann is also in the parent.
+			// import and a report with a missing check; ann is also in the parent, which
+			// has a healthy team connection.
 			seedOrgState(t, dbURL, parent, client)
 
 			list := ok("org", "list")
@@ -93,7 +95,7 @@ func TestOrgAndUserVerbs(t *testing.T) {
 				"parent: " + parent + ` "Agency"`,
 				"seats: 2 used of 3 (1 active members, 1 pending invites), 1 free",
 				"salesforce login: sandbox (https://test.salesforce.com)",
-				"team Salesforce connection: missing",
+				"team Salesforce connection: missing (tether org connect-salesforce " + client + " prints a link to connect it)",
 				"last permission audit: missing at 2026-03-02T09:30:00Z",
 				"missing: marketing_user",
 				"pending imports: 1",
@@ -106,7 +108,8 @@ func TestOrgAndUserVerbs(t *testing.T) {
 			}
 			show = ok("org", "show", parent)
 			if !strings.Contains(show, "client orgs: 1") || !regexp.MustCompile(client+`\s+Client A\s+2\s+3\s+1`).MatchString(show) ||
-				!strings.Contains(show, "last permission audit: none yet") || !strings.Contains(show, "pending imports: none") {
+				!strings.Contains(show, "last permission audit: none yet") || !strings.Contains(show, "pending imports: none") ||
+				!strings.Contains(show, "team Salesforce connection: healthy, integration user 005000000000001AAA, Salesforce org 00D000000000001AAA, next refresh 2026-03-02T10:30:00Z\n") {
 				t.Errorf("org show of the parent:\n%s", show)
 			}
 			refused(`no org with id "nope"`, "org", "show", "nope")
@@ -163,6 +166,11 @@ func seedOrgState(t *testing.T, dbURL, parent, client string) {
 		t.Fatal(err)
 	}
 	if _, err := st.CreateImport(ctx, client, directory.Import{Role: directory.RoleChat}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.CreateConnection(ctx, parent, connections.Connection{Kind: connections.KindSalesforceTeam,
+		State: connections.StateHealthy, ProviderAccountID: "005000000000001AAA", ProviderOrgID: "00D000000000001AAA",
+		AccessTokenEnc: []byte("sealed"), NextRefreshAt: at.Add(time.Hour)}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := st.SavePermissionReport(ctx, client, permissions.Report{CreatedAt: at, Checks: []permissions.Check{
