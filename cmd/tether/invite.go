@@ -132,7 +132,7 @@ func (c importClient) follow(ctx context.Context, e env, imp directory.Import) (
 		}
 		imp = cur
 		bar.show(imp)
-		if imp.Status == directory.ImportDone || imp.Status == directory.ImportFailed {
+		if imp.Status.Finished() {
 			bar.end()
 			return imp, nil
 		}
@@ -190,7 +190,8 @@ func newInviteEmailsCmd(e env) *cobra.Command {
 		Short: "Invite a list of email addresses",
 		Long: `Queues an import of plain email addresses as pending invites. Addresses are separated by
 commas, semicolons, spaces or line breaks (one argument or several); "-" reads them from
-standard input. Malformed addresses are counted and listed, not invited.`,
+standard input. Malformed addresses are counted and listed, not invited: see them with
+tether invite skipped IMPORT_ID --org ORG (--csv for a file).`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := f.check(); err != nil {
@@ -290,6 +291,9 @@ func printSummary(w io.Writer, imp directory.Import) {
 	}
 	for _, msg := range imp.Errors {
 		fmt.Fprintf(w, "\n%s\n", msg)
+	}
+	if notInvited := c.Found + c.NotFound - c.Invited - c.AddedMultiAccount; notInvited > 0 {
+		fmt.Fprintf(w, "\nevery row not invited, with its reason: tether invite skipped %s --org %s [--csv]\n", imp.ID, imp.OrgID)
 	}
 }
 

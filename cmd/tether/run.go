@@ -67,6 +67,7 @@ below override them.`,
 	root.AddCommand(newMembersCmd(e))
 	addInviteResend(root, e)
 	addInviteImport(root, e)
+	addInviteAdmin(root, e)
 	return root
 }
 

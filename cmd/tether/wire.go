@@ -19,6 +19,7 @@ import (
 	"tether/connectors/oauth"
 	"tether/sync/connections"
 	"tether/sync/events"
+	"tether/sync/invites"
 	"tether/sync/orgs"
 	"tether/sync/store"
 	"tether/sync/vault"
@@ -215,6 +216,11 @@ func runHTTP(ctx context.Context, d deps, o serveOptions) error {
 		pa, closePA := permissionAuditAPI(d)
 		defer closePA()
 		p.PermissionAudits = pa
+		p.InviteAdmin = invites.Admin{Store: store.Invites{Store: d.store}}
+		client, in := asynq.NewClient(d.redis), asynq.NewInspector(d.redis)
+		defer client.Close()
+		defer in.Close()
+		p.Resends = resender(d, client, in)
 	}
 	if o.monitoring {
 		mon := httpapi.NewMonitoring(d.redis)

@@ -39,3 +39,14 @@ type Checkpoint struct {
 	// Seen are appended to the import's seen set; never read back with the import.
 	Seen []uint64
 }
+
+// InviteFilter selects an org's invites. Zero fields select everything.
+type InviteFilter struct {
+	Status   InviteStatus
+	ImportID string
+	Email    string
+	// AfterID pages: only ids greater than it (results are in id order).
+	AfterID string
+	// Limit caps the page; <= 0 means 1000.
+	Limit int
+}

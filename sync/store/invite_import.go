@@ -77,3 +77,5 @@ func (s Invites) WritePage(ctx context.Context, orgID string, at time.Time,
 		return tx.SaveCheckpoint(ctx, orgID, cp, at)
 	})
 }
+
+var _ invites.AdminStore = Invites{}

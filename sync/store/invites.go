@@ -100,16 +100,8 @@ func (q *Queries) GetInviteByTokenHash(ctx context.Context, tokenHash string) (d
 	return i, nil
 }
 
-// InviteFilter selects invites. Zero fields select everything.
-type InviteFilter struct {
-	Status   directory.InviteStatus
-	ImportID string
-	Email    string
-	// AfterID pages: only ids greater than it (results are in id order).
-	AfterID string
-	// Limit caps the page; <= 0 means 1000.
-	Limit int
-}
+// InviteFilter selects invites (directory.InviteFilter).
+type InviteFilter = directory.InviteFilter
 
 // ListInvites returns the org's invites matching f, in id order.
 func (q *Queries) ListInvites(ctx context.Context, orgID string, f InviteFilter) ([]directory.Invite, error) {

@@ -56,6 +56,12 @@ type Params struct {
 	// Imports serves the invite import API (POST /v1/orgs/{org}/imports, GET
 	// /v1/orgs/{org}/imports/{id}) behind the admin credentials. Nil: 404.
 	Imports Imports
+	// InviteAdmin serves the listings, revoke, cancel and skipped rows (GET
+	// /v1/orgs/{org}/imports, …/imports/{id}/cancel, …/skipped, …/skipped.csv, GET
+	// /v1/orgs/{org}/invites, DELETE …/invites/{id}) to the admin; Resends the bulk resend
+	// (POST …/imports/{id}/resend). Nil: 404.
+	InviteAdmin InviteAdmin
+	Resends     ImportResender
 	// PermissionAudits serves POST /v1/orgs/{org}/permission-audits and GET
 	// /v1/orgs/{org}/permission-audits/latest to the admin. A nil Store or Queue: those
 	// routes answer 404.

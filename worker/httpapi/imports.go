@@ -158,8 +158,12 @@ func (s *Server) importError(w http.ResponseWriter, org string, err error) {
 	case errors.As(err, &up):
 		writeError(w, http.StatusUnprocessableEntity, APIError{Code: invites.CodeUnknownProfile,
 			Message: up.Error(), Values: up.Unknown, Known: up.Known})
-	case errors.As(err, &ie) && ie.Code == invites.CodeOrgNotFound:
+	case errors.As(err, &ie) && (ie.Code == invites.CodeOrgNotFound || ie.Code == invites.CodeImportNotFound || ie.Code == invites.CodeInviteNotFound):
 		writeError(w, http.StatusNotFound, APIError{Code: ie.Code, Message: ie.Message})
+	case errors.As(err, &ie) && (ie.Code == invites.CodeFinished || ie.Code == invites.CodeNotPending):
+		writeError(w, http.StatusConflict, APIError{Code: ie.Code, Message: ie.Message})
+	case errors.As(err, &ie) && (ie.Code == invites.CodeInvalidStatus || ie.Code == invites.CodeInvalidCursor):
+		writeError(w, http.StatusBadRequest, APIError{Code: ie.Code, Message: ie.Message})
 	case errors.As(err, &ie):
 		writeError(w, http.StatusUnprocessableEntity, APIError{Code: ie.Code, Message: ie.Message, Values: ie.Values})
 	default:

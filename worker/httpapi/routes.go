@@ -34,6 +34,17 @@ func (s *Server) routes() {
 		s.mux.Handle("POST /v1/orgs/{org}/imports", s.requireAPIAdmin(s.handleCreateImport()))
 		s.mux.Handle("GET /v1/orgs/{org}/imports/{id}", s.requireAPIAdmin(s.handleGetImport()))
 	}
+	if s.p.InviteAdmin != nil {
+		s.mux.Handle("GET /v1/orgs/{org}/imports", s.requireAPIAdmin(s.handleListImports()))
+		s.mux.Handle("POST /v1/orgs/{org}/imports/{id}/cancel", s.requireAPIAdmin(s.handleCancelImport()))
+		s.mux.Handle("GET /v1/orgs/{org}/imports/{id}/skipped", s.requireAPIAdmin(s.handleListSkipped()))
+		s.mux.Handle("GET /v1/orgs/{org}/imports/{id}/skipped.csv", s.requireAPIAdmin(s.handleSkippedCSV()))
+		s.mux.Handle("GET /v1/orgs/{org}/invites", s.requireAPIAdmin(s.handleListInvites()))
+		s.mux.Handle("DELETE /v1/orgs/{org}/invites/{id}", s.requireAPIAdmin(s.handleRevokeInvite()))
+		if s.p.Resends != nil {
+			s.mux.Handle("POST /v1/orgs/{org}/imports/{id}/resend", s.requireAPIAdmin(s.handleResendImport()))
+		}
+	}
 	if s.p.Orgs != nil {
 		s.mux.Handle("POST /v1/orgs", s.requireAPIAdmin(s.handleCreateOrg()))
 		s.mux.Handle("GET /v1/orgs", s.requireAPIAdmin(s.handleListOrgs()))

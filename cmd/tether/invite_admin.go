@@ -1,0 +1,290 @@
+package main
+
+import (
+	"context"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"strconv"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"tether/sync/directory"
+	"tether/sync/invites"
+	"tether/sync/store"
+	"tether/worker/httpapi"
+)
+
+// addInviteAdmin puts the listing, revoke, cancel and skipped-rows verbs under `invite`.
+func addInviteAdmin(root *cobra.Command, e env) {
+	inviteParent(root).AddCommand(newInviteListCmd(e), newInviteImportsCmd(e), newInviteRevokeCmd(e),
+		newInviteCancelCmd(e), newInviteSkippedCmd(e))
+}
+
+// withAdmin loads the configuration, opens the store and calls fn with the admin actions.
+func withAdmin(cmd *cobra.Command, e env, org string, fn func(ctx context.Context, a invites.Admin) error) error {
+	if org == "" {
+		return errors.New("--org is required (the org id; list orgs with: tether org list)")
+	}
+	ctx := cmd.Context()
+	cfg, err := loadConfig(cmd, e)
+	if err != nil {
+		return err
+	}
+	d, cleanup, err := buildDeps(ctx, e, cfg, depsOptions{store: true})
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	return fn(ctx, invites.Admin{Store: store.Invites{Store: d.store}})
+}
+
+func stamp(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.UTC().Format("2006-01-02 15:04")
+}
+
+// pageFlags are the paging flags of the listing verbs.
+type pageFlags struct {
+	limit  int
+	cursor string
+}
+
+func (f *pageFlags) bind(cmd *cobra.Command, cursorHelp string) {
+	cmd.Flags().IntVar(&f.limit, "limit", invites.DefaultPage, fmt.Sprintf("rows per page (1 to %d)", invites.MaxPage))
+	cmd.Flags().StringVar(&f.cursor, "cursor", "", cursorHelp)
+}
+
+func (f pageFlags) check() error {
+	if f.limit < 1 || f.limit > invites.MaxPage {
+		return fmt.Errorf("--limit %d: give a number from 1 to %d", f.limit, invites.MaxPage)
+	}
+	return nil
+}
+
+// nextPage prints how to get the following page, if there is one.
+func nextPage(e env, next, again string) {
+	if next != "" {
+		fmt.Fprintf(e.stdout, "\nmore: %s --cursor %s\n", again, next)
+	}
+}
+
+// newInviteListCmd is `tether invite list`.
+func newInviteListCmd(e env) *cobra.Command {
+	var (
+		org, status, importID string
+		pf                    pageFlags
+	)
+	cmd := &cobra.Command{
+		Use:   "list --org ORG [--status pending|accepted|expired|revoked] [--import ID] [--limit N] [--cursor C]",
+		Short: "List an org's invites, a page at a time",
+		Long: `Lists the org's invites in id order (oldest first): id, email, role, status, expiry,
+emails sent and the last send error. When more remain, the last line gives the command for
+the next page (--cursor is the last id shown).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := pf.check(); err != nil {
+				return err
+			}
+			return withAdmin(cmd, e, org, func(ctx context.Context, a invites.Admin) error {
+				p, err := a.ListInvites(ctx, org, directory.InviteFilter{Status: directory.InviteStatus(status),
+					ImportID: importID, AfterID: pf.cursor, Limit: pf.limit})
+				if err != nil {
+					return err
+				}
+				if len(p.Invites) == 0 {
+					fmt.Fprintf(e.stdout, "org %s has no invites that match\n", org)
+					return nil
+				}
+				tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "ID\tEMAIL\tROLE\tSTATUS\tEXPIRES\tSENT\tIMPORT\tSEND ERROR")
+				for _, i := range p.Invites {
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", i.ID, i.Email, i.Role, i.Status, stamp(i.ExpiresAt),
+						i.SentCount, dash(i.ImportID), dash(i.SendError))
+				}
+				_ = tw.Flush()
+				again := "tether invite list --org " + org
+				if status != "" {
+					again += " --status " + status
+				}
+				if importID != "" {
+					again += " --import " + importID
+				}
+				nextPage(e, p.Next, again+" --limit "+strconv.Itoa(pf.limit))
+				return nil
+			})
+		},
+	}
+	cmd.Flags().StringVar(&org, "org", "", "org id (required)")
+	cmd.Flags().StringVar(&status, "status", "", "only invites in this status: pending, accepted, expired or revoked")
+	cmd.Flags().StringVar(&importID, "import", "", "only invites of this import")
+	pf.bind(cmd, "start after this invite id (the last id of the previous page)")
+	return cmd
+}
+
+// newInviteImportsCmd is `tether invite imports`.
+func newInviteImportsCmd(e env) *cobra.Command {
+	var (
+		org string
+		pf  pageFlags
+	)
+	cmd := &cobra.Command{
+		Use:   "imports --org ORG [--limit N] [--cursor C]",
+		Short: "List an org's imports, newest first",
+		Long: `Lists the org's imports, newest first: id, status, when, rows done of total, invited and
+not invited. Show one with: tether invite status IMPORT_ID --org ORG.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := pf.check(); err != nil {
+				return err
+			}
+			return withAdmin(cmd, e, org, func(ctx context.Context, a invites.Admin) error {
+				p, err := a.ListImports(ctx, org, pf.cursor, pf.limit)
+				if err != nil {
+					return err
+				}
+				if len(p.Imports) == 0 {
+					fmt.Fprintf(e.stdout, "org %s has no imports\n", org)
+					return nil
+				}
+				tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "ID\tSTATUS\tCREATED\tDONE\tINVITED\tNOT INVITED\tDRY RUN")
+				for _, i := range p.Imports {
+					invited := i.Counts.Invited + i.Counts.AddedMultiAccount
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%d/%d\t%d\t%d\t%v\n", i.ID, i.Status, stamp(i.CreatedAt),
+						i.Progress.Done, i.Progress.Total, invited, i.Counts.Found-invited, i.DryRun)
+				}
+				_ = tw.Flush()
+				nextPage(e, p.Next, "tether invite imports --org "+org+" --limit "+strconv.Itoa(pf.limit))
+				return nil
+			})
+		},
+	}
+	cmd.Flags().StringVar(&org, "org", "", "org id (required)")
+	pf.bind(cmd, "start after this import id (the last id of the previous page)")
+	return cmd
+}
+
+// newInviteRevokeCmd is `tether invite revoke`.
+func newInviteRevokeCmd(e env) *cobra.Command {
+	var org string
+	cmd := &cobra.Command{
+		Use:   "revoke INVITE_ID --org ORG",
+		Short: "Revoke a pending invite: its link stops working and its seat is free",
+		Args:  exactArg("INVITE_ID"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return withAdmin(cmd, e, org, func(ctx context.Context, a invites.Admin) error {
+				inv, err := a.RevokeInvite(ctx, org, args[0])
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(e.stdout, "revoked invite %s to %s\n", inv.ID, inv.Email)
+				return nil
+			})
+		},
+	}
+	cmd.Flags().StringVar(&org, "org", "", "org id (required)")
+	return cmd
+}
+
+// newInviteCancelCmd is `tether invite cancel`.
+func newInviteCancelCmd(e env) *cobra.Command {
+	var org string
+	cmd := &cobra.Command{
+		Use:   "cancel IMPORT_ID --org ORG",
+		Short: "Cancel a queued, running or paused import",
+		Long: `Cancels the import. A running import stops at its next page (the page in hand is not
+written); the invites it already created stay pending: revoke them with tether invite revoke,
+or let them expire.`,
+		Args: exactArg("IMPORT_ID"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return withAdmin(cmd, e, org, func(ctx context.Context, a invites.Admin) error {
+				imp, err := a.CancelImport(ctx, org, args[0])
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(e.stdout, "cancelled import %s after %d of %d rows\n", imp.ID, imp.Progress.Done, imp.Progress.Total)
+				return nil
+			})
+		},
+	}
+	cmd.Flags().StringVar(&org, "org", "", "org id (required)")
+	return cmd
+}
+
+// newInviteSkippedCmd is `tether invite skipped`.
+func newInviteSkippedCmd(e env) *cobra.Command {
+	var (
+		org    string
+		asCSV  bool
+		pf     pageFlags
+		cursor int
+	)
+	cmd := &cobra.Command{
+		Use:   "skipped IMPORT_ID --org ORG [--csv] [--limit N] [--cursor C]",
+		Short: "List the rows an import did not invite, and why (or all of them as CSV)",
+		Long: `Lists every row the import did not invite, in import order, with its reason
+(skipped_invalid_email, skipped_no_email, duplicate_in_import, already_member,
+already_invited, over_seat_limit, not_found, skipped_inactive, skipped_not_standard).
+--csv writes all of them as CSV (seq, salesforce_user_id, email, name, reason) to standard
+output, a page at a time: tether invite skipped IMPORT_ID --org ORG --csv > skipped.csv`,
+		Args: exactArg("IMPORT_ID"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := pf.check(); err != nil {
+				return err
+			}
+			after := -1
+			if pf.cursor != "" {
+				n, err := strconv.Atoi(pf.cursor)
+				if err != nil || n < 0 {
+					return fmt.Errorf("--cursor %q: give the number printed after \"more:\" by the previous page", pf.cursor)
+				}
+				after = n
+			}
+			cursor = after
+			return withAdmin(cmd, e, org, func(ctx context.Context, a invites.Admin) error {
+				if asCSV {
+					return httpapi.WriteSkippedCSV(csv.NewWriter(e.stdout), func(fn func(directory.SkippedRow) error) error {
+						return a.EachSkipped(ctx, org, args[0], fn)
+					})
+				}
+				p, err := a.ListSkipped(ctx, org, args[0], cursor, pf.limit)
+				if err != nil {
+					return err
+				}
+				if len(p.Rows) == 0 {
+					fmt.Fprintf(e.stdout, "import %s skipped no rows\n", args[0])
+					return nil
+				}
+				tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "ROW\tSALESFORCE ID\tEMAIL\tNAME\tREASON")
+				for _, r := range p.Rows {
+					fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", r.Seq+1, dash(r.SalesforceUserID), dash(r.Email), dash(r.Name), r.Reason)
+				}
+				_ = tw.Flush()
+				if p.Next >= 0 {
+					nextPage(e, strconv.Itoa(p.Next), "tether invite skipped "+args[0]+" --org "+org+" --limit "+strconv.Itoa(pf.limit))
+				}
+				return nil
+			})
+		},
+	}
+	cmd.Flags().StringVar(&org, "org", "", "org id (required)")
+	cmd.Flags().BoolVar(&asCSV, "csv", false, "write every skipped row as CSV to standard output")
+	pf.bind(cmd, "continue after this row (the number printed after \"more:\")")
+	return cmd
+}
+
+// exactArg requires exactly one argument and names it when it is missing.
+func exactArg(name string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) != 1 {
+			return fmt.Errorf("%s: give exactly one %s (got %d arguments)", cmd.CommandPath(), name, len(args))
+		}
+		return nil
+	}
+}

@@ -1,0 +1,171 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hibiken/asynq"
+
+	"tether/jobs"
+	"tether/sync/directory"
+	"tether/sync/store"
+	"tether/worker/redistest"
+)
+
+// adminSeed is what the listing verbs' test starts from: org A with an import (three
+// unsent invites, two skipped rows) and org B with an invite of its own.
+type adminSeed struct {
+	orgA, orgB string
+	importID   string
+	invitesA   []string
+	inviteB    string
+}
+
+func seedInviteAdmin(t *testing.T, dbURL string) adminSeed {
+	t.Helper()
+	ctx := context.Background()
+	st, err := store.Open(ctx, dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	var s adminSeed
+	for name, id := range map[string]*string{"Acme": &s.orgA, "Globex": &s.orgB} {
+		o, err := st.CreateOrg(ctx, directory.Org{Name: name, SeatLimit: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		*id = o.ID
+	}
+	imp, err := st.CreateImport(ctx, s.orgA, directory.Import{Role: directory.RoleChat, Status: directory.ImportRunning,
+		Selection: directory.ImportSelection{Emails: []string{"x"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.importID = imp.ID
+	imp.Progress = directory.ImportProgress{Done: 5, Total: 9}
+	err = st.SaveCheckpoint(ctx, s.orgA, directory.Checkpoint{Import: imp, Skipped: []directory.SkippedRow{
+		{Seq: 1, Email: "not-an-email", Reason: "skipped_invalid_email"},
+		{Seq: 4, Email: "ann@acme.example", Name: "=HYPERLINK(1)", Reason: "duplicate_in_import"},
+	}}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	mk := func(org, email, importID string) string {
+		inv, err := st.CreateInvite(ctx, org, directory.Invite{Email: email, Role: directory.RoleChat,
+			TokenHash: "h-" + org + email, ExpiresAt: time.Now().Add(time.Hour), ImportID: importID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return inv.ID
+	}
+	for _, e := range []string{"ann@acme.example", "bob@acme.example", "cy@acme.example"} {
+		s.invitesA = append(s.invitesA, mk(s.orgA, e, s.importID))
+	}
+	s.inviteB = mk(s.orgB, "dee@globex.example", "")
+	return s
+}
+
+// The listing, revoke, cancel, skipped-rows and bulk resend verbs, on both backends; org
+// A's calls never reach org B's rows.
+func TestInviteAdminVerbs(t *testing.T) {
+	opt, _ := redistest.Client(t, 12)
+	backends := map[string]string{
+		"sqlite":   "sqlite:" + filepath.Join(t.TempDir(), "tether.db"),
+		"postgres": freshPostgres(t),
+	}
+	for name, dbURL := range backends {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			env := map[string]string{"TETHER_DATABASE_URL": dbURL, "TETHER_REDIS_URL": redistest.URL(opt), "TETHER_LOG_LEVEL": "warn"}
+			ok := func(args ...string) string {
+				t.Helper()
+				r := runTether(t, ctx, env, args...)
+				if r.err != nil {
+					t.Fatalf("tether %s: %v\n%s%s", strings.Join(args, " "), r.err, r.stdout, r.stderr)
+				}
+				return r.stdout
+			}
+			refused := func(want string, args ...string) {
+				t.Helper()
+				r := runTether(t, ctx, env, args...)
+				if r.err == nil || !strings.Contains(r.err.Error(), want) {
+					t.Errorf("tether %s: got %v (%s), want an error containing %q", strings.Join(args, " "), r.err, r.stdout, want)
+				}
+			}
+			ok("migrate", "up")
+			s := seedInviteAdmin(t, dbURL)
+
+			// Two pages of pending invites, the second reached with the printed cursor.
+			out := ok("invite", "list", "--org", s.orgA, "--status", "pending", "--limit", "2")
+			if !strings.Contains(out, s.invitesA[0]) || !strings.Contains(out, s.invitesA[1]) || strings.Contains(out, s.invitesA[2]) ||
+				!strings.Contains(out, "--cursor "+s.invitesA[1]) || strings.Contains(out, s.inviteB) {
+				t.Fatalf("first page:\n%s", out)
+			}
+			out = ok("invite", "list", "--org", s.orgA, "--status", "pending", "--limit", "2", "--cursor", s.invitesA[1])
+			if !strings.Contains(out, "cy@acme.example") || strings.Contains(out, "ann@") || strings.Contains(out, "more:") {
+				t.Fatalf("second page:\n%s", out)
+			}
+			refused(`status "maybe" is not one of pending`, "invite", "list", "--org", s.orgA, "--status", "maybe")
+			refused("org nope does not exist", "invite", "list", "--org", "nope")
+
+			out = ok("invite", "imports", "--org", s.orgA)
+			if !strings.Contains(out, s.importID) || !strings.Contains(out, "running") || !strings.Contains(out, "5/9") {
+				t.Fatalf("imports:\n%s", out)
+			}
+			if out := ok("invite", "imports", "--org", s.orgB); !strings.Contains(out, "has no imports") {
+				t.Fatalf("org B lists org A's import:\n%s", out)
+			}
+
+			out = ok("invite", "skipped", s.importID, "--org", s.orgA)
+			if !strings.Contains(out, "skipped_invalid_email") || !strings.Contains(out, "duplicate_in_import") || !strings.Contains(out, "not-an-email") {
+				t.Fatalf("skipped:\n%s", out)
+			}
+			out = ok("invite", "skipped", s.importID, "--org", s.orgA, "--csv")
+			want := "seq,salesforce_user_id,email,name,reason\n1,,not-an-email,,skipped_invalid_email\n4,,ann@acme.example,'=HYPERLINK(1),duplicate_in_import\n"
+			if out != want {
+				t.Fatalf("CSV:\n%s\nwant:\n%s", out, want)
+			}
+			refused("org "+s.orgB+" has no import "+s.importID, "invite", "skipped", s.importID, "--org", s.orgB)
+
+			// Revoke: org B cannot reach org A's invite (nor A B's), and B's stays pending.
+			refused("org "+s.orgA+" has no invite "+s.inviteB, "invite", "revoke", s.inviteB, "--org", s.orgA)
+			if out := ok("invite", "revoke", s.invitesA[2], "--org", s.orgA); !strings.Contains(out, "revoked invite "+s.invitesA[2]) {
+				t.Fatalf("revoke: %s", out)
+			}
+			refused("is revoked, not pending", "invite", "revoke", s.invitesA[2], "--org", s.orgA)
+			if out := ok("invite", "list", "--org", s.orgB, "--status", "pending"); !strings.Contains(out, s.inviteB) {
+				t.Fatalf("org B's invite after org A's revokes:\n%s", out)
+			}
+			refused("INVITE_ID", "invite", "revoke", "--org", s.orgA)
+
+			// Bulk resend queues the import's two unsent, still pending invites, once.
+			out = ok("invite", "resend", "--import", s.importID, "--org", s.orgA)
+			if !strings.Contains(out, "2 queued, 0 already queued, 0 without a free seat") {
+				t.Fatalf("resend --import: %s", out)
+			}
+			if out := ok("invite", "resend", "--import", s.importID, "--org", s.orgA); !strings.Contains(out, "0 queued, 2 already queued") {
+				t.Fatalf("second resend --import: %s", out)
+			}
+			in := asynq.NewInspector(opt)
+			defer in.Close()
+			for _, id := range s.invitesA[:2] {
+				if _, err := in.GetTaskInfo(jobs.QueueDefault, jobs.TaskIDInvitesSend(s.orgA, id, 1)); err != nil {
+					t.Errorf("no send task for invite %s: %v", id, err)
+				}
+			}
+			refused("has no such import", "invite", "resend", "--import", s.importID, "--org", s.orgB)
+
+			// Cancel: org B cannot; A can, once.
+			refused("has no import", "invite", "cancel", s.importID, "--org", s.orgB)
+			if out := ok("invite", "cancel", s.importID, "--org", s.orgA); !strings.Contains(out, fmt.Sprintf("cancelled import %s after 5 of 9 rows", s.importID)) {
+				t.Fatalf("cancel: %s", out)
+			}
+			refused("already cancelled", "invite", "cancel", s.importID, "--org", s.orgA)
+		})
+	}
+}
