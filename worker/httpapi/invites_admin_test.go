@@ -74,7 +74,7 @@ func TestInviteAdminRoutes(t *testing.T) {
 		// Imports, newest first, two pages.
 		var ip struct {
 			Imports []httpapi.ImportView `json:"imports"`
-			Next    string           `json:"next_cursor"`
+			Next    string               `json:"next_cursor"`
 		}
 		if res := b.call(t, "GET", a+"/imports?limit=2", "", &ip); res.StatusCode != 200 || len(ip.Imports) != 2 ||
 			ip.Imports[0].ID != imps[2].ID || ip.Imports[1].ID != imps[1].ID || ip.Next != imps[1].ID {
@@ -95,7 +95,7 @@ func TestInviteAdminRoutes(t *testing.T) {
 		// Invites by status, paged; org B's never listed in org A.
 		var vp struct {
 			Invites []httpapi.InviteView `json:"invites"`
-			Next    string           `json:"next_cursor"`
+			Next    string               `json:"next_cursor"`
 		}
 		if res := b.call(t, "GET", a+"/invites?status=pending&limit=1", "", &vp); res.StatusCode != 200 || len(vp.Invites) != 1 || vp.Invites[0].ID != a1.ID || vp.Next != a1.ID {
 			t.Fatalf("invites page 1: %d %+v", res.StatusCode, vp)
