@@ -10,15 +10,12 @@ import (
 	"strings"
 	"time"
 
-	"github.com/google/uuid"
-
 	"tether/config"
 	"tether/connectors/email/mailsink"
 	"tether/connectors/sandbox"
 	"tether/connectors/sandbox/sfdc"
-	"tether/sync/connections"
 	"tether/sync/directory"
-	"tether/sync/vault"
+	"tether/sync/orgs"
 )
 
 // The demo's Salesforce org: generated, so every run sees the same users.
@@ -84,6 +81,8 @@ func (p *demoProviders) configure(cfg *config.Config) {
 	cfg.SalesforceLoginURL = p.sbURL + "/salesforce"
 	cfg.SalesforceClientID = sandbox.DefaultSalesforceClientID
 	cfg.SalesforceClientSecret = config.Secret(sandbox.DefaultSalesforceClientSecret)
+	cfg.GoogleClientID, cfg.GoogleClientSecret = sandbox.DefaultGoogleClientID, config.Secret(sandbox.DefaultGoogleClientSecret)
+	cfg.GoogleAuthURL, cfg.GoogleTokenURL, cfg.GoogleAPIURL = p.sbURL+"/google/o/oauth2/v2/auth", p.sbURL+"/google/token", p.sbURL+"/google"
 	cfg.SMTPURL = config.Secret(fmt.Sprintf("smtp+insecure://%s:%d", p.sink.Host(), p.sink.Port()))
 	cfg.MailFrom = "tether <tether@demo.example>"
 	cfg.InviteFrom = "Acme on tether <invite@demo.example>"
@@ -109,13 +108,17 @@ type demoOrg struct {
 	member     string // email of a Salesforce user who is a member before the import
 }
 
-// seedDemoOrg creates the org, an active admin (who gets the permission alerts), an
-// existing member who is also in Salesforce, and the org's team-level Salesforce
-// connection holding a grant the sandbox issued to the integration user, sealed with the
-// demo key ring and the row id as associated data.
+// seedDemoOrg creates the org through the org service `tether org create` and POST
+// /v1/orgs use, an active admin (who gets the permission alerts) and an existing member
+// who is also in Salesforce (and has a Google account at the sandbox). Its team-level
+// Salesforce connection is made later from a connect link (demoConnectTeam).
 func seedDemoOrg(ctx context.Context, dm *demo) error {
 	st, p := dm.d.store, dm.prov
-	org, err := st.CreateOrg(ctx, directory.Org{Name: "Acme (Salesforce " + p.sfOrg + ")", SeatLimit: 100})
+	svc, err := orgs.New(orgs.Config{Store: st})
+	if err != nil {
+		return err
+	}
+	org, err := svc.Create(ctx, orgs.CreateRequest{Name: "Acme (Salesforce " + p.sfOrg + ")", Seats: 100})
 	if err != nil {
 		return err
 	}
@@ -144,24 +147,7 @@ func seedDemoOrg(ctx context.Context, dm *demo) error {
 	if _, err := st.CreateMembership(ctx, org.ID, directory.Membership{UserID: m.ID, Role: directory.RoleChat, Status: directory.MembershipActive}); err != nil {
 		return err
 	}
-
-	tok, err := p.sb.IssueGrant(sandbox.Salesforce, p.team.ID, nil)
-	if err != nil {
-		return err
-	}
-	c := connections.Connection{ID: uuid.Must(uuid.NewV7()).String(), Kind: connections.KindSalesforceTeam,
-		State: connections.StateHealthy, ExpiresAt: tok.Expiry, Scopes: tok.Scopes,
-		ProviderAccountID: tok.UserID, ProviderOrgID: tok.OrgID,
-		InstanceURL: p.sbURL + "/salesforce", LoginURL: p.sbURL + "/salesforce",
-		LastRefreshedAt: time.Now(), LastVerifiedAt: time.Now()}
-	if c.AccessTokenEnc, err = dm.d.keyring.SealToken(vault.NewToken(tok.AccessToken), c.ID); err != nil {
-		return err
-	}
-	if c.RefreshTokenEnc, err = dm.d.keyring.SealToken(vault.NewToken(tok.RefreshToken), c.ID); err != nil {
-		return err
-	}
-	_, err = st.CreateConnection(ctx, org.ID, c)
-	return err
+	return demoGoogleUser(p, dm.acme.member)
 }
 
 // waitMail waits until the sink holds n messages that match, and returns them.
