@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -12,8 +13,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
+	"tether/sync/connections"
 	"tether/sync/directory"
 	"tether/sync/orgs"
+	"tether/sync/permissions"
 	"tether/sync/store"
 	"tether/sync/store/storetest"
 	"tether/worker/httpapi"
@@ -159,10 +162,34 @@ func TestOrgAPI(t *testing.T) {
 			len(ov.PendingImports) != 1 || ov.PendingImports[0].ID != imp.ID || len(ov.Clients) != 0 {
 			t.Fatalf("overview of the client: %+v", ov)
 		}
+		// The parent has a healthy team connection and an audit with one required check
+		// missing and one unknown.
+		next1 := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
+		if _, err := st.CreateConnection(ctx, parent.ID, connections.Connection{Kind: connections.KindSalesforceTeam,
+			State: connections.StateHealthy, ProviderAccountID: "005000000000001AAA", ProviderOrgID: "00D000000000001AAA",
+			AccessTokenEnc: []byte("sealed"), NextRefreshAt: next1}); err != nil {
+			t.Fatal(err)
+		}
+		rep, err := st.SavePermissionReport(ctx, parent.ID, permissions.Report{CreatedAt: next1, Checks: []permissions.Check{
+			{Name: "connection", Required: true, Result: permissions.ResultOK},
+			{Name: "campaign", Required: true, Result: permissions.ResultUnknown},
+			{Name: "marketing_user", Required: true, Result: permissions.ResultMissing},
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
 		ov = httpapi.OrgOverviewJSON{}
 		b.call(t, "GET", "/v1/orgs/"+parent.ID, "", &ov)
 		if len(ov.Clients) != 1 || ov.Clients[0].ID != client.ID || ov.Clients[0].Seats.Used != 2 || ov.Parent != nil {
 			t.Fatalf("overview of the parent: %+v", ov)
+		}
+		if tc := ov.TeamConnection; tc.State != "healthy" || tc.ProviderAccountID != "005000000000001AAA" ||
+			tc.ProviderOrgID != "00D000000000001AAA" || tc.NextRefreshAt == nil || !tc.NextRefreshAt.Equal(next1) {
+			t.Fatalf("team connection of the parent: %+v", tc)
+		}
+		if a := ov.LastAudit; a == nil || a.ReportID != rep.ID || a.Result != "missing" || !slices.Equal(a.Missing, []string{"marketing_user"}) ||
+			!slices.Equal(a.Unknown, []string{"campaign"}) || a.Summary["ok"] != 1 || !a.CreatedAt.Equal(next1) {
+			t.Fatalf("last audit of the parent: %+v", ov.LastAudit)
 		}
 		b.wantError(t, "GET", "/v1/orgs/nope", "", 404, orgs.CodeOrgNotFound)
 
