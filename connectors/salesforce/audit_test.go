@@ -28,10 +28,16 @@ type auditBundle struct {
 
 func setupAudit(t *testing.T) *auditBundle {
 	t.Helper()
+	return setupAuditOrg(t, sfdc.GenerateOrg(7, 3))
+}
+
+// setupAuditOrg is setupAudit over spec, whose first user is the team user.
+func setupAuditOrg(t *testing.T, spec sfdc.OrgSpec) *auditBundle {
+	t.Helper()
 	sb := sandbox.New(sandbox.Options{})
 	srv := httptest.NewServer(sb)
 	t.Cleanup(func() { sb.Close(); srv.Close() })
-	if err := sb.LoadScenario(sandbox.Scenario{Salesforce: &sfdc.Scenario{Orgs: []sfdc.OrgSpec{sfdc.GenerateOrg(7, 3)}}}); err != nil {
+	if err := sb.LoadScenario(sandbox.Scenario{Salesforce: &sfdc.Scenario{Orgs: []sfdc.OrgSpec{spec}}}); err != nil {
 		t.Fatalf("load scenario: %v", err)
 	}
 	orgID := sb.Salesforce().OrgIDs()[0]
@@ -195,6 +201,32 @@ func TestAuditConvertedLeadsGranted(t *testing.T) {
 	for _, c := range got {
 		if c.Name == permissions.CheckConvertedLeads && !strings.Contains(c.Fix, "Tether Integration") {
 			t.Errorf("fix should name the permission set that grants it: %q", c.Fix)
+		}
+	}
+}
+
+// "View and Edit Converted Leads" granted through the team user's profile (not a
+// permission set) is found too: the profile's own permission set carries the flag, and
+// the fix names the profile an admin finds in Setup.
+func TestAuditConvertedLeadsGrantedThroughTheProfile(t *testing.T) {
+	t.Parallel()
+	spec := sfdc.GenerateOrg(7, 3)
+	granted := false
+	for i, p := range spec.Profiles {
+		if p.Name == spec.Users[0].Profile {
+			spec.Profiles[i].Permissions.User = append(spec.Profiles[i].Permissions.User, string(sfdc.PermConvertedLeads))
+			granted = true
+		}
+	}
+	if !granted {
+		t.Fatalf("the team user's profile %q is not among the org's profiles", spec.Users[0].Profile)
+	}
+	b := setupAuditOrg(t, spec)
+	got := b.audit(t)
+	assertOnlyFailure(t, got, permissions.CheckConvertedLeads, permissions.ResultMissing, nil)
+	for _, c := range got {
+		if c.Name == permissions.CheckConvertedLeads && !strings.Contains(c.Fix, spec.Users[0].Profile) {
+			t.Errorf("fix should name the profile that grants it (%s): %q", spec.Users[0].Profile, c.Fix)
 		}
 	}
 }
