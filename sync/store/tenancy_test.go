@@ -41,6 +41,16 @@ func TestTenancy(t *testing.T) {
 		must(t, err, "report")
 		must(t, s.AppendEvent(ctx, events.Event{OrgID: B, Kind: "invite.sent", At: b.now}), "event")
 		must(t, s.RecordAPIUsage(ctx, B, connections.APIUsage{Used: 1, Max: 2, RecordedAt: b.now}), "usage")
+		b.member(t, b.orgB, "boss@example.com", directory.RoleAdmin, directory.MembershipActive)
+		// An open, unsent permission alert of B's, for a check A will regain.
+		_, err = s.SavePermissionAudit(ctx, B, permissions.AuditRecord{Report: permissions.Report{CreatedAt: b.now},
+			Lost: []string{permissions.CheckMarketingUser}})
+		must(t, err, "permission audit")
+		alertsB, err := s.PendingPermissionAlerts(ctx, B)
+		must(t, err, "alerts")
+		if len(alertsB) != 1 {
+			t.Fatalf("org B has %d pending alerts, want 1", len(alertsB))
+		}
 
 		snapshot := func() []any {
 			m, _ := s.GetMembership(ctx, B, mB.ID)
@@ -52,7 +62,12 @@ func TestTenancy(t *testing.T) {
 			rs, _ := s.ListReminders(ctx, B, mB.ID, 0)
 			u, _ := s.GetUser(ctx, mB.UserID)
 			o, _ := s.GetOrg(ctx, B)
-			return []any{m, g, i, imp, c, cs, rs, u, o}
+			al, _ := s.PendingPermissionAlerts(ctx, B)
+			adm, _ := s.OrgAdminEmails(ctx, B)
+			rep, _ := s.LatestPermissionReport(ctx, B)
+			pi, _ := s.FindPendingInvite(ctx, B, "invited@example.com")
+			un, _ := s.UnsentInvites(ctx, B, impB.ID, "", 0)
+			return []any{m, g, i, imp, c, cs, rs, u, o, al, adm, rep, pi, un}
 		}
 		before := snapshot()
 
@@ -90,6 +105,16 @@ func TestTenancy(t *testing.T) {
 			{"GetTeamConnection", func() error { _, err := s.GetTeamConnection(ctx, A); return notFound(err) }},
 			{"GetAPIUsage", func() error { _, err := s.GetAPIUsage(ctx, A); return notFound(err) }},
 			{"LatestPermissionReport", func() error { _, err := s.LatestPermissionReport(ctx, A); return notFound(err) }},
+			{"FindPendingInvite", func() error { _, err := s.FindPendingInvite(ctx, A, "invited@example.com"); return notFound(err) }},
+			{"FindGroup", func() error {
+				if _, ok, err := s.FindGroup(ctx, A, "West"); err != nil || ok {
+					return fmt.Errorf("found %t, %v; want org B's group unseen", ok, err)
+				}
+				return nil
+			}},
+			{"UnsentInvites", func() error { l, err := s.UnsentInvites(ctx, A, impB.ID, "", 0); return empty(len(l), err) }},
+			{"PendingPermissionAlerts", func() error { l, err := s.PendingPermissionAlerts(ctx, A); return empty(len(l), err) }},
+			{"OrgAdminEmails", func() error { l, err := s.OrgAdminEmails(ctx, A); return empty(len(l), err) }},
 			// Lists and counts.
 			{"ListMemberships", func() error { l, err := s.ListMemberships(ctx, A, store.MembershipFilter{}); return empty(len(l), err) }},
 			{"ListGroups", func() error { l, err := s.ListGroups(ctx, A); return empty(len(l), err) }},
@@ -155,6 +180,20 @@ func TestTenancy(t *testing.T) {
 			}},
 			{"SetPendingToken", func() error {
 				return notFound(s.SetPendingToken(ctx, A, cB.ID, []byte("x"), cB.RefreshTokenEnc, later))
+			}},
+			{"MarkPermissionAlertSent", func() error {
+				return notFound(s.MarkPermissionAlertSent(ctx, A, permissions.CheckMarketingUser, alertsB[0].LostSince, later))
+			}},
+			// A regaining a check closes A's alert only, never B's open one.
+			{"SavePermissionAudit regaining B's lost check", func() error {
+				_, err := s.SavePermissionAudit(ctx, A, permissions.AuditRecord{Report: permissions.Report{CreatedAt: later},
+					Regained: []string{permissions.CheckMarketingUser}})
+				return err
+			}},
+			{"RecordInviteDelivery of B's invite", func() error {
+				_, err := s.RecordInviteDelivery(ctx, A, directory.InviteDelivery{InviteID: iB.ID, AttemptID: "a-1",
+					TokenHash: "a-hash", ExpiresAt: later, At: later})
+				return notFound(err)
 			}},
 			// Inserts into A that point at B's rows.
 			{"CreateInvite with B's group", func() error {
