@@ -251,6 +251,7 @@ func TestRefreshSlowerThanTheLeaseKeepsTheLock(t *testing.T) {
 				if ra.token != rb.token || b.open(t, row.AccessTokenEnc) != ra.token || row.State != connections.StateHealthy {
 					t.Fatalf("workers got different tokens or the row (%s) does not hold them", row.State)
 				}
+				storetest.AssertTokensSealed(t, b.keys, row)
 				if _, err := b.session(t).Refresh(ctx); err != nil {
 					t.Fatalf("refresh with the stored token: %v", err)
 				}

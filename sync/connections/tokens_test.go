@@ -245,6 +245,7 @@ func TestConcurrentRefreshCallsProviderOnce(t *testing.T) {
 		if b.storedRefresh(t) == b.grant.RefreshToken {
 			t.Fatal("the rotated refresh token was not stored")
 		}
+		storetest.AssertTokensSealed(t, b.keys, b.row(t))
 		// The stored (rotated) token works for the next refresh.
 		if _, err := sessions[0].Refresh(ctx); err != nil {
 			t.Fatalf("refresh with the stored rotated token: %v", err)

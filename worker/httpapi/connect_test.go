@@ -326,16 +326,7 @@ func (b *connectBundle) healthy(t testing.TB, c connections.Connection, account 
 	if c.State != connections.StateHealthy {
 		t.Fatalf("%s connection state %s", c.Kind, c.State)
 	}
-	rt, err := b.keys.OpenToken(c.RefreshTokenEnc, c.ID)
-	if err != nil || rt.IsZero() {
-		t.Fatalf("%s refresh token does not open with its row id: %v", c.Kind, err)
-	}
-	if _, err := b.keys.OpenToken(c.RefreshTokenEnc, b.org.ID); err == nil {
-		t.Fatalf("%s refresh token opens with another id", c.Kind)
-	}
-	if at, err := b.keys.OpenToken(c.AccessTokenEnc, c.ID); err != nil || at.IsZero() {
-		t.Fatalf("%s access token: %v", c.Kind, err)
-	}
+	storetest.AssertTokensSealed(t, b.keys, c, b.org.ID)
 	if c.ProviderAccountID != account {
 		t.Fatalf("%s account %q, want %q", c.Kind, c.ProviderAccountID, account)
 	}

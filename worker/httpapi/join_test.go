@@ -195,14 +195,8 @@ func TestJoinSalesforceInvite(t *testing.T) {
 		if err != nil || c.State != connections.StateHealthy || !onboarding.SameSalesforceID(c.ProviderAccountID, b.sfA.ID) {
 			t.Fatalf("connection %+v, %v", c, err)
 		}
-		// Sealed with the row id: it opens with it and not with another row's id.
-		rt, err := b.keys.OpenToken(c.RefreshTokenEnc, c.ID)
-		if err != nil || rt.IsZero() || strings.Contains(string(c.RefreshTokenEnc), rt.Reveal()) {
-			t.Fatalf("refresh token: %v", err)
-		}
-		if _, err := b.keys.OpenToken(c.RefreshTokenEnc, m.ID); err == nil {
-			t.Fatal("sealed token opened with another row id")
-		}
+		// Both tokens sealed with the row id: they open with it and not with another id.
+		storetest.AssertTokensSealed(t, b.keys, c, m.ID, u.ID)
 
 		// The link is used now, and a callback replayed in another browser is refused.
 		if status, _ := b.join(t, browser(t), token, b.sfA.Username); status != http.StatusGone {
