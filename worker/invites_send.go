@@ -8,7 +8,6 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/rs/zerolog"
 
-	"tether/connectors/email"
 	"tether/jobs"
 	"tether/sync/onboarding"
 )
@@ -28,10 +27,8 @@ func registerInvitesSend(w *Worker, s Services) {
 	}
 	Handle(w, jobs.TypeInvitesSend, func(ctx context.Context, p jobs.InvitesSend) error {
 		out, err := s.Invites.Send(ctx, p.OrgID, p.InviteID, p.Attempt)
-		if errors.Is(err, onboarding.ErrUndeliverable) || errors.Is(err, onboarding.ErrInviteNotFound) {
-			return Permanent(err)
-		}
 		if err != nil && out == "" {
+			// ErrUndeliverable and ErrInviteNotFound say they are permanent (classify).
 			return err
 		}
 		zerolog.Ctx(ctx).Info().Str("invite_id", p.InviteID).Int("attempt", p.Attempt).Str("outcome", string(out)).
@@ -39,20 +36,6 @@ func registerInvitesSend(w *Worker, s Services) {
 		writeResult(ctx, string(out))
 		return nil // a Sent outcome with an error means only the audit event is missing
 	})
-}
-
-// InviteMailer adapts an SMTP mailer to onboarding.Mailer: a permanent SMTP failure
-// (5xx, a bad address) is wrapped with onboarding.ErrUndeliverable.
-func InviteMailer(m *email.Mailer) onboarding.Mailer { return inviteMailer{m} }
-
-type inviteMailer struct{ m *email.Mailer }
-
-func (im inviteMailer) Send(ctx context.Context, e onboarding.Email) error {
-	err := im.m.Send(ctx, email.Message{To: []string{e.To}, Subject: e.Subject, Text: e.Text, HTML: e.HTML, MessageID: e.MessageID})
-	if err != nil && email.IsPermanent(err) {
-		return fmt.Errorf("%w: %w", onboarding.ErrUndeliverable, err)
-	}
-	return err
 }
 
 // InviteEnqueuer queues invites:send tasks for onboarding.Resend. Inspector may be nil;

@@ -48,12 +48,8 @@ func registerPermissions(w *Worker, s Services) {
 	}
 	Handle(w, jobs.TypeAuditPermissions, func(ctx context.Context, p jobs.AuditPermissions) error {
 		r, err := a.Auditor.Audit(ctx, p.OrgID)
-		var rl *permissions.RateLimitError
-		if errors.As(err, &rl) {
-			return &RetryAfterError{Err: err, Delay: rl.Delay}
-		}
 		if err != nil {
-			return err
+			return err // a *permissions.RateLimitError says its RetryAfter (classify)
 		}
 		sum := permissions.Summarize(r.Checks)
 		zerolog.Ctx(ctx).Info().Str("report_id", r.ID).Int("missing", sum[string(permissions.ResultMissing)]).

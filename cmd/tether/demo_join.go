@@ -12,7 +12,6 @@ import (
 	"tether/connectors/email"
 	"tether/sync/directory"
 	"tether/sync/onboarding"
-	"tether/worker"
 )
 
 var demoJoinLink = regexp.MustCompile(`http://[^\s"]+/join/[A-Za-z0-9_-]{43}`)
@@ -25,7 +24,7 @@ func demoJoin(ctx context.Context, dm *demo) error {
 	if err != nil {
 		return err
 	}
-	sender, err := onboarding.NewSender(onboarding.SenderConfig{Store: dm.d.store, Mailer: worker.InviteMailer(m), PublicURL: dm.httpURL})
+	sender, err := onboarding.NewSender(onboarding.SenderConfig{Store: dm.d.store, Mailer: email.InviteMailer(m), PublicURL: dm.httpURL})
 	if err != nil {
 		return err
 	}

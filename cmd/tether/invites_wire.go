@@ -11,6 +11,7 @@ import (
 
 	"tether/connectors/email"
 	"tether/connectors/oauth"
+	"tether/connectors/salesforce"
 	"tether/sync/onboarding"
 	"tether/worker"
 	"tether/worker/httpapi"
@@ -63,7 +64,7 @@ func inviteSender(d deps) (worker.InviteSender, error) {
 	if err != nil {
 		return nil, fmt.Errorf("invitation mailer: %w", err)
 	}
-	return onboarding.NewSender(onboarding.SenderConfig{Store: d.store, Mailer: worker.InviteMailer(m),
+	return onboarding.NewSender(onboarding.SenderConfig{Store: d.store, Mailer: email.InviteMailer(m),
 		PublicURL: d.cfg.PublicURL, TokenTTL: d.cfg.InviteTTL})
 }
 
@@ -78,7 +79,7 @@ func joinHandler(d deps) (http.Handler, error) {
 		if err != nil {
 			return nil, err
 		}
-		cfg.Salesforce = httpapi.SalesforceConnector{OAuth: oc, LoginURL: d.cfg.SalesforceLoginURL,
+		cfg.Salesforce = salesforce.Connector{OAuth: oc, LoginURL: d.cfg.SalesforceLoginURL,
 			ClientID: d.cfg.SalesforceClientID, RedirectURI: strings.TrimRight(d.cfg.PublicURL, "/") + "/oauth/salesforce/callback"}
 	}
 	j, err := onboarding.NewJoiner(cfg)

@@ -91,14 +91,7 @@ func permissionMailer(d deps) (permissions.Mailer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return alertMailer{m}, nil
-}
-
-// alertMailer adapts connectors/email to permissions.Mailer.
-type alertMailer struct{ m *email.Mailer }
-
-func (a alertMailer) SendMail(ctx context.Context, m permissions.Mail) error {
-	return a.m.Send(ctx, email.Message{To: m.To, Subject: m.Subject, Text: m.Text, MessageID: m.ID})
+	return email.AlertMailer(m), nil
 }
 
 type droppedMail struct{ log zerolog.Logger }

@@ -20,11 +20,20 @@ import (
 const DefaultTokenTTL = 7 * 24 * time.Hour
 
 // ErrUndeliverable marks a send the mail server refused for good (a 5xx answer, a bad
-// address). Mailer implementations wrap such failures with it; retrying cannot help.
-var ErrUndeliverable = errors.New("invitation email undeliverable")
+// address). Mailer implementations wrap such failures with it. It is permanent: retrying
+// cannot help.
+var ErrUndeliverable error = permanentError("invitation email undeliverable")
 
-// ErrInviteNotFound is returned when the org has no invite with the id asked for.
-var ErrInviteNotFound = errors.New("invite not found")
+// ErrInviteNotFound is returned when the org has no invite with the id asked for. It is
+// permanent: the invite was deleted and no retry brings it back.
+var ErrInviteNotFound error = permanentError("invite not found")
+
+// permanentError is a sentinel that no retry can fix; it says so with Permanent, which
+// the worker turns into an archived task.
+type permanentError string
+
+func (e permanentError) Error() string   { return string(e) }
+func (e permanentError) Permanent() bool { return true }
 
 // ErrNotPending is returned by Resend for an invite that was accepted, revoked or expired.
 var ErrNotPending = errors.New("invite is not pending")

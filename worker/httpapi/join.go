@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"context"
 	"errors"
 	"html/template"
 	"net/http"
@@ -9,10 +8,7 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"tether/connectors/oauth"
-	"tether/connectors/salesforce"
 	"tether/sync/onboarding"
-	"tether/sync/vault"
 )
 
 // connectCookie carries the connect nonce from /join to the OAuth callback, binding the
@@ -156,49 +152,4 @@ func formPage(w http.ResponseWriter, title, text, button string) {
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusOK)
 	_ = formTmpl.Execute(w, map[string]string{"Title": title, "Text": text, "Button": button})
-}
-
-// SalesforceConnector runs the Salesforce web-server flow for onboarding through the OAuth
-// client's "salesforce" provider.
-type SalesforceConnector struct {
-	OAuth *oauth.Client
-	// LoginURL is the Salesforce login base (TETHER_SALESFORCE_LOGIN_URL).
-	LoginURL string
-	ClientID string
-	// RedirectURI is PUBLIC_URL/oauth/salesforce/callback.
-	RedirectURI string
-	// Scopes requested; nil means api, refresh_token, id.
-	Scopes []string
-}
-
-var _ onboarding.Connector = SalesforceConnector{}
-
-// AuthURL implements onboarding.Connector.
-func (c SalesforceConnector) AuthURL(state, challenge, loginHint string) string {
-	scopes := c.Scopes
-	if scopes == nil {
-		scopes = []string{"api", "refresh_token", "id"}
-	}
-	return oauth.AuthCodeURL(oauth.AuthCodeRequest{AuthURL: oauth.SalesforceAuthURL(c.LoginURL), ClientID: c.ClientID,
-		RedirectURI: c.RedirectURI, Scopes: scopes, State: state, CodeChallenge: challenge, LoginHint: loginHint})
-}
-
-// Exchange implements onboarding.Connector.
-func (c SalesforceConnector) Exchange(ctx context.Context, code, verifier string) (onboarding.Grant, error) {
-	ts, err := c.OAuth.Exchange(ctx, "salesforce", code, verifier, c.RedirectURI)
-	if err != nil {
-		return onboarding.Grant{}, err
-	}
-	id, err := salesforce.ParseIdentityURL(ts.ID)
-	if err != nil {
-		return onboarding.Grant{}, err
-	}
-	return onboarding.Grant{AccessToken: vault.NewToken(ts.AccessToken), RefreshToken: vault.NewToken(ts.RefreshToken),
-		OrgID: id.OrgID, UserID: id.UserID, InstanceURL: ts.InstanceURL, LoginURL: id.LoginURL,
-		Scopes: ts.Scopes, IssuedAt: ts.IssuedAt}, nil
-}
-
-// Revoke implements onboarding.Connector.
-func (c SalesforceConnector) Revoke(ctx context.Context, t vault.Token) error {
-	return c.OAuth.Revoke(ctx, "salesforce", t.Reveal())
 }

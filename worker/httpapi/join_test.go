@@ -19,6 +19,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"tether/connectors/oauth"
+	"tether/connectors/salesforce"
 	"tether/connectors/sandbox"
 	"tether/connectors/sandbox/sfdc"
 	"tether/sync/connections"
@@ -73,7 +74,7 @@ func setupJoin(t *testing.T, st *store.Store) *joinBundle {
 	var handler http.Handler
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handler.ServeHTTP(w, r) }))
 	t.Cleanup(srv.Close)
-	joiner, err := onboarding.NewJoiner(onboarding.JoinerConfig{Store: st, Vault: keys, Salesforce: httpapi.SalesforceConnector{
+	joiner, err := onboarding.NewJoiner(onboarding.JoinerConfig{Store: st, Vault: keys, Salesforce: salesforce.Connector{
 		OAuth: oc, LoginURL: sbSrv.URL + "/salesforce", ClientID: sandbox.DefaultSalesforceClientID,
 		RedirectURI: srv.URL + "/oauth/salesforce/callback"}})
 	if err != nil {

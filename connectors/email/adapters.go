@@ -1,0 +1,32 @@
+package email
+
+import (
+	"context"
+	"fmt"
+
+	"tether/sync/onboarding"
+	"tether/sync/permissions"
+)
+
+// InviteMailer adapts m to onboarding.Mailer: a permanent SMTP failure (5xx, a bad
+// address) is wrapped with onboarding.ErrUndeliverable.
+func InviteMailer(m *Mailer) onboarding.Mailer { return inviteMailer{m} }
+
+type inviteMailer struct{ m *Mailer }
+
+func (im inviteMailer) Send(ctx context.Context, e onboarding.Email) error {
+	err := im.m.Send(ctx, Message{To: []string{e.To}, Subject: e.Subject, Text: e.Text, HTML: e.HTML, MessageID: e.MessageID})
+	if err != nil && IsPermanent(err) {
+		return fmt.Errorf("%w: %w", onboarding.ErrUndeliverable, err)
+	}
+	return err
+}
+
+// AlertMailer adapts m to permissions.Mailer (lost-permission alerts).
+func AlertMailer(m *Mailer) permissions.Mailer { return alertMailer{m} }
+
+type alertMailer struct{ m *Mailer }
+
+func (a alertMailer) SendMail(ctx context.Context, m permissions.Mail) error {
+	return a.m.Send(ctx, Message{To: m.To, Subject: m.Subject, Text: m.Text, MessageID: m.ID})
+}
