@@ -311,8 +311,9 @@ func demoScheduler(ctx context.Context, dm *demo) error {
 	err = waitFor(ctx, "both replicas to try the slot", func() (bool, error) {
 		enq, dup = 0, 0
 		for _, r := range dm.schedRegs {
-			enq += counter(r, "tether_scheduler_enqueues_total", "result", "enqueued")
-			dup += counter(r, "tether_scheduler_enqueues_total", "result", "duplicate")
+			// Only events:prune: the other periodic tasks catch up on their own slots.
+			enq += counter(r, "tether_scheduler_enqueues_total", "task", jobs.TypeEventsPrune, "result", "enqueued")
+			dup += counter(r, "tether_scheduler_enqueues_total", "task", jobs.TypeEventsPrune, "result", "duplicate")
 		}
 		return enq+dup >= 2, nil
 	})
@@ -495,7 +496,8 @@ func waitTask(ctx context.Context, in *asynq.Inspector, queue, id string, state 
 }
 
 // counter sums a counter's samples whose label has value.
-func counter(g prometheus.Gatherer, name, label, value string) float64 {
+// counter sums the counters of name whose labels include every name, value pair of labels.
+func counter(g prometheus.Gatherer, name string, labels ...string) float64 {
 	mfs, err := g.Gather()
 	if err != nil {
 		return 0
@@ -506,10 +508,16 @@ func counter(g prometheus.Gatherer, name, label, value string) float64 {
 			continue
 		}
 		for _, m := range mf.GetMetric() {
+			have := map[string]string{}
 			for _, l := range m.GetLabel() {
-				if l.GetName() == label && l.GetValue() == value {
-					sum += m.GetCounter().GetValue()
-				}
+				have[l.GetName()] = l.GetValue()
+			}
+			match := true
+			for i := 0; i+1 < len(labels); i += 2 {
+				match = match && have[labels[i]] == labels[i+1]
+			}
+			if match {
+				sum += m.GetCounter().GetValue()
 			}
 		}
 	}
