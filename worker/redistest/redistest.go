@@ -1,4 +1,5 @@
-// Package redistest gives each test a real Redis database of its own.
+// Package redistest gives each test a real Redis database of its own, leased from the
+// range TETHER_TEST_REDIS_DBS names (1-15 by default) and flushed.
 //
 // Test packages run as parallel processes, so a fixed database number per
 // package collides as soon as two packages pick the same one. Client instead
@@ -14,6 +15,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -22,10 +24,31 @@ import (
 )
 
 const (
-	firstDB, lastDB = 1, 15 // database 0 holds the leases
-	leaseTTL        = 15 * time.Minute
-	leaseWait       = 3 * time.Minute
+	leaseTTL  = 15 * time.Minute
+	leaseWait = 3 * time.Minute
 )
+
+// DBs is the range of databases tests lease and flush: TETHER_TEST_REDIS_DBS ("1-15",
+// the default; "8-11"; or one number). Database 0 holds the leases and is never leased.
+func DBs() (first, last int, err error) {
+	return parseDBs(os.Getenv("TETHER_TEST_REDIS_DBS"))
+}
+
+func parseDBs(s string) (first, last int, err error) {
+	if s == "" {
+		return 1, 15, nil
+	}
+	lo, hi, isRange := strings.Cut(s, "-")
+	if !isRange {
+		hi = lo
+	}
+	first, err1 := strconv.Atoi(strings.TrimSpace(lo))
+	last, err2 := strconv.Atoi(strings.TrimSpace(hi))
+	if err1 != nil || err2 != nil || first < 1 || last < first {
+		return 0, 0, fmt.Errorf("TETHER_TEST_REDIS_DBS=%q: want a range of databases such as 1-15 (database 0 holds the leases)", s)
+	}
+	return first, last, nil
+}
 
 // Addr is the Redis address tests use: TETHER_TEST_REDIS_ADDR, or 127.0.0.1:6379.
 func Addr() string {
@@ -47,8 +70,13 @@ func Client(tb testing.TB, db int) (asynq.RedisClientOpt, *redis.Client) {
 		_ = ctl.Close()
 		tb.Fatalf("redis at %s is not reachable (%v): run scripts/test.sh, which starts it", Addr(), err)
 	}
+	first, last, err := DBs()
+	if err != nil {
+		_ = ctl.Close()
+		tb.Fatal(err)
+	}
 	owner := fmt.Sprintf("%d:%s:%d", os.Getpid(), tb.Name(), time.Now().UnixNano())
-	n, err := lease(ctx, ctl, db, owner)
+	n, err := lease(ctx, ctl, first, last, db, owner)
 	if err != nil {
 		_ = ctl.Close()
 		tb.Fatalf("redistest: no free Redis database within %s: %v", leaseWait, err)
@@ -71,7 +99,7 @@ var release = redis.NewScript(`if redis.call("GET", KEYS[1]) == ARGV[1] then ret
 
 func leaseKey(n int) string { return "tether:redistest:lease:" + strconv.Itoa(n) }
 
-func lease(ctx context.Context, ctl *redis.Client, prefer int, owner string) (int, error) {
+func lease(ctx context.Context, ctl *redis.Client, firstDB, lastDB, prefer int, owner string) (int, error) {
 	order := make([]int, 0, lastDB-firstDB+2)
 	if prefer >= firstDB && prefer <= lastDB {
 		order = append(order, prefer)

@@ -1,6 +1,7 @@
 package redistest
 
 import (
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -44,5 +45,38 @@ func waitOrFail(t *testing.T, wg *sync.WaitGroup) {
 	case <-done:
 	case <-time.After(30 * time.Second):
 		t.Fatal("the other test never took its lease")
+	}
+}
+
+func TestParseDBs(t *testing.T) {
+	for _, c := range []struct {
+		in          string
+		first, last int
+		wantErr     bool
+	}{
+		{in: "", first: 1, last: 15},     // unset: the default range
+		{in: "8-11", first: 8, last: 11}, // a range
+		{in: "12", first: 12, last: 12},  // one database
+		{in: "0-3", wantErr: true},       // database 0 holds the leases
+		{in: "9-4", wantErr: true},       // backwards
+		{in: "two-five", wantErr: true},  // not numbers
+	} {
+		first, last, err := parseDBs(c.in)
+		if (err != nil) != c.wantErr || first != c.first || last != c.last {
+			t.Errorf("parseDBs(%q) = %d, %d, %v; want %d, %d, error %v", c.in, first, last, err, c.first, c.last, c.wantErr)
+		}
+		if err != nil && !strings.Contains(err.Error(), "TETHER_TEST_REDIS_DBS") {
+			t.Errorf("parseDBs(%q) error %q does not name TETHER_TEST_REDIS_DBS", c.in, err)
+		}
+	}
+}
+
+// A lease stays inside the configured range even when the test prefers a database
+// outside it.
+func TestLeaseHonoursRange(t *testing.T) {
+	t.Setenv("TETHER_TEST_REDIS_DBS", "13-14")
+	opt, _ := Client(t, 2)
+	if opt.DB < 13 || opt.DB > 14 {
+		t.Fatalf("leased db %d, want one of 13-14", opt.DB)
 	}
 }
