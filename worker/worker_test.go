@@ -1,7 +1,6 @@
 package worker_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"strings"
@@ -14,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
+	"tether/internal/syncbuf"
 	"tether/worker"
 	"tether/worker/redistest"
 )
@@ -24,7 +24,7 @@ type testBundle struct {
 	redis     asynq.RedisClientOpt
 	client    *asynq.Client
 	inspector *asynq.Inspector
-	logs      *syncBuffer
+	logs      *syncbuf.Buffer
 	reg       *prometheus.Registry
 }
 
@@ -35,7 +35,7 @@ func setup(t *testing.T) *testBundle {
 		redis:     opt,
 		client:    asynq.NewClient(opt),
 		inspector: asynq.NewInspector(opt),
-		logs:      &syncBuffer{},
+		logs:      &syncbuf.Buffer{},
 		reg:       prometheus.NewRegistry(),
 	}
 	t.Cleanup(func() { _ = b.client.Close(); _ = b.inspector.Close() })
@@ -327,21 +327,4 @@ func counterValue(t *testing.T, reg *prometheus.Registry, typ, outcome string) f
 		}
 	}
 	return 0
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/jackc/pgx/v5"
 
+	"tether/internal/syncbuf"
 	"tether/jobs"
 	"tether/sync/store/storetest"
 	"tether/worker/redistest"
@@ -38,18 +39,18 @@ type result struct {
 // runTether runs the program in-process with env as its whole environment.
 func runTether(t *testing.T, ctx context.Context, env map[string]string, args ...string) result {
 	t.Helper()
-	var stdout, stderr syncBuffer
+	var stdout, stderr syncbuf.Buffer
 	err := run(ctx, append([]string{"tether"}, args...), func(k string) string { return env[k] }, strings.NewReader(""), &stdout, &stderr)
 	return result{err: err, stdout: stdout.String(), stderr: stderr.String()}
 }
 
 // start runs the program in the background; stop cancels its context (as SIGTERM does)
 // and returns what it produced.
-func start(t *testing.T, env map[string]string, args ...string) (stderr *syncBuffer, stop func() error) {
+func start(t *testing.T, env map[string]string, args ...string) (stderr *syncbuf.Buffer, stop func() error) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	var out syncBuffer
-	stderr = &syncBuffer{}
+	var out syncbuf.Buffer
+	stderr = &syncbuf.Buffer{}
 	done := make(chan error, 1)
 	go func() {
 		done <- run(ctx, append([]string{"tether"}, args...), func(k string) string { return env[k] }, strings.NewReader(""), &out, stderr)
@@ -74,7 +75,7 @@ func start(t *testing.T, env map[string]string, args ...string) (stderr *syncBuf
 var listenRE = regexp.MustCompile(`"addr":"(127\.0\.0\.1:\d+)"[^\n]*"message":"http listening"`)
 
 // waitListening returns the base URL once the process logged its HTTP address.
-func waitListening(t *testing.T, logs *syncBuffer) string {
+func waitListening(t *testing.T, logs *syncbuf.Buffer) string {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {
@@ -361,23 +362,6 @@ func TestEveryVerbHasHelp(t *testing.T) {
 	if res.err != nil || !strings.HasPrefix(res.stdout, "tether ") {
 		t.Errorf("version: %v %q", res.err, res.stdout)
 	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // all without a Redis URL runs on the embedded Redis and says loudly that it is not durable.

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"tether/connectors/sandbox"
+	"tether/internal/syncbuf"
 )
 
 // TestSandboxVerb runs `tether sandbox` with the example scenario on a free port, reads the
@@ -19,7 +20,7 @@ import (
 func TestSandboxVerb(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
-	var stderr syncBuffer
+	var stderr syncbuf.Buffer
 	done := make(chan error, 1)
 	go func() {
 		done <- run(ctx, []string{"tether", "sandbox", "--addr", "127.0.0.1:0", "--scenario", "../../testdata/sandbox-scenario.json"},

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"tether/internal/syncbuf"
 	"tether/worker/redistest"
 )
 
@@ -38,7 +39,7 @@ func TestWorkerExitsCleanlyOnSIGTERM(t *testing.T) {
 		"TETHER_ENCRYPTION_KEYS=" + testKeys,
 		"TETHER_SHUTDOWN_TIMEOUT=2s",
 	}
-	var logs syncBuffer
+	var logs syncbuf.Buffer
 	cmd.Stderr = &logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
