@@ -39,6 +39,10 @@ type importWorld struct {
 	redis     asynq.RedisClientOpt
 	client    *asynq.Client
 	inspector *asynq.Inspector
+	dirs      invites.Directories
+	// sbURL is the sandbox's base URL (its admin API is sbURL/admin); empty when the
+	// caller owns the sandbox.
+	sbURL string
 }
 
 func newImportWorld(tb testing.TB, st *store.Store, n, batch int) *importWorld {
@@ -55,7 +59,7 @@ func newImportWorld(tb testing.TB, st *store.Store, n, batch int) *importWorld {
 		tb.Fatal(err)
 	}
 	w := wireImportWorld(tb, st, srv.URL+"/salesforce", grant.AccessToken, batch)
-	w.sb, w.sfOrg = sb, sfOrg
+	w.sb, w.sfOrg, w.sbURL = sb, sfOrg, srv.URL
 	return w
 }
 
@@ -97,6 +101,7 @@ func wireImportWorld(tb testing.TB, st *store.Store, instanceURL, token string, 
 	w.client = asynq.NewClient(w.redis)
 	w.inspector = asynq.NewInspector(w.redis)
 	tb.Cleanup(func() { _ = w.client.Close(); _ = w.inspector.Close() })
+	w.dirs = dirs
 	w.svc, err = invites.New(invites.Config{
 		Store: store.Invites{Store: st}, Directories: dirs, Sender: worker.InviteSendQueue{Client: w.client},
 	})

@@ -89,13 +89,14 @@ func (s ImportStarter) Get(ctx context.Context, orgID, id string) (directory.Imp
 
 // resolveProfiles replaces the profile names of req by their ids (see Start).
 func (s ImportStarter) resolveProfiles(ctx context.Context, req invites.Request) (invites.Request, error) {
-	var names []string
+	// Ids are checked with the names, so an unknown id is refused like an unknown name.
+	var refs []string
 	for _, p := range req.Profiles {
-		if p = strings.TrimSpace(p); p != "" && !looksLikeProfileID(p) {
-			names = append(names, p)
+		if p = strings.TrimSpace(p); p != "" {
+			refs = append(refs, p)
 		}
 	}
-	if len(names) == 0 || s.Directories == nil || req.OrgID == "" {
+	if len(refs) == 0 || s.Directories == nil || req.OrgID == "" {
 		return req, nil
 	}
 	if _, err := s.Reader.GetOrg(ctx, req.OrgID); err != nil {
@@ -108,17 +109,21 @@ func (s ImportStarter) resolveProfiles(ctx context.Context, req invites.Request)
 	}
 	var ids map[string]string
 	if err == nil {
-		ids, err = dir.ResolveProfiles(ctx, names)
+		ids, err = dir.ResolveProfiles(ctx, refs)
 	}
-	var unknown *invites.UnknownProfilesError
+	var (
+		unknown *invites.UnknownProfilesError
+		refused *invites.Error
+	)
 	switch {
-	case errors.As(err, &unknown):
+	case errors.As(err, &unknown), errors.As(err, &refused):
 		return req, err
 	case err != nil:
-		s.Logger.Warn().Err(err).Str("org_id", req.OrgID).Msg("profile names left for the import task to resolve")
+		s.Logger.Warn().Err(err).Str("org_id", req.OrgID).Msg("profiles left for the import task to check")
 		return req, nil
 	}
 	out := req
+	out.ProfilesChecked = true
 	out.Profiles = nil
 	for _, p := range req.Profiles {
 		if id, ok := ids[strings.TrimSpace(p)]; ok {

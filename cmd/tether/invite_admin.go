@@ -6,9 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"text/tabwriter"
 	"time"
 
+	"github.com/jedib0t/go-pretty/v6/table"
 	"github.com/spf13/cobra"
 
 	"tether/sync/directory"
@@ -100,13 +100,11 @@ the next page (--cursor is the last id shown).`,
 					fmt.Fprintf(e.stdout, "org %s has no invites that match\n", org)
 					return nil
 				}
-				tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "ID\tEMAIL\tROLE\tSTATUS\tEXPIRES\tSENT\tIMPORT\tSEND ERROR")
+				t := newTable(e.stdout, "ID", "EMAIL", "ROLE", "STATUS", "EXPIRES", "SENT", "IMPORT", "SEND ERROR")
 				for _, i := range p.Invites {
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", i.ID, i.Email, i.Role, i.Status, stamp(i.ExpiresAt),
-						i.SentCount, dash(i.ImportID), dash(i.SendError))
+					t.AppendRow(table.Row{i.ID, i.Email, i.Role, i.Status, stamp(i.ExpiresAt), i.SentCount, dash(i.ImportID), dash(i.SendError)})
 				}
-				_ = tw.Flush()
+				t.Render()
 				again := "tether invite list --org " + org
 				if status != "" {
 					again += " --status " + status
@@ -151,14 +149,13 @@ not invited. Show one with: tether invite status IMPORT_ID --org ORG.`,
 					fmt.Fprintf(e.stdout, "org %s has no imports\n", org)
 					return nil
 				}
-				tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "ID\tSTATUS\tCREATED\tDONE\tINVITED\tNOT INVITED\tDRY RUN")
+				t := newTable(e.stdout, "ID", "STATUS", "CREATED", "DONE", "INVITED", "NOT INVITED", "DRY RUN")
 				for _, i := range p.Imports {
 					invited := i.Counts.Invited + i.Counts.AddedMultiAccount
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%d/%d\t%d\t%d\t%v\n", i.ID, i.Status, stamp(i.CreatedAt),
-						i.Progress.Done, i.Progress.Total, invited, i.Counts.Found-invited, i.DryRun)
+					t.AppendRow(table.Row{i.ID, i.Status, stamp(i.CreatedAt), fmt.Sprintf("%d/%d", i.Progress.Done, i.Progress.Total),
+						invited, i.Counts.Found + i.Counts.NotFound - invited, i.DryRun})
 				}
-				_ = tw.Flush()
+				t.Render()
 				nextPage(e, p.Next, "tether invite imports --org "+org+" --limit "+strconv.Itoa(pf.limit))
 				return nil
 			})
@@ -260,12 +257,11 @@ output, a page at a time: tether invite skipped IMPORT_ID --org ORG --csv > skip
 					fmt.Fprintf(e.stdout, "import %s skipped no rows\n", args[0])
 					return nil
 				}
-				tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "ROW\tSALESFORCE ID\tEMAIL\tNAME\tREASON")
+				t := newTable(e.stdout, "ROW", "SALESFORCE ID", "EMAIL", "NAME", "REASON")
 				for _, r := range p.Rows {
-					fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", r.Seq+1, dash(r.SalesforceUserID), dash(r.Email), dash(r.Name), r.Reason)
+					t.AppendRow(table.Row{r.Seq + 1, dash(r.SalesforceUserID), dash(r.Email), dash(r.Name), r.Reason})
 				}
-				_ = tw.Flush()
+				t.Render()
 				if p.Next >= 0 {
 					nextPage(e, strconv.Itoa(p.Next), "tether invite skipped "+args[0]+" --org "+org+" --limit "+strconv.Itoa(pf.limit))
 				}

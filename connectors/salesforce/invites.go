@@ -168,6 +168,10 @@ func (d *inviteDirectory) ResolveProfiles(ctx context.Context, names []string) (
 	if errors.As(err, &ue) {
 		return nil, &invites.UnknownProfilesError{Unknown: ue.Unknown, Known: ue.Available}
 	}
+	if errors.Is(err, ErrSelectionTooLong) {
+		return nil, &invites.Error{Code: invites.CodeSelectionTooLong, Message: fmt.Sprintf(
+			"%d profiles make a query too long for Salesforce; select fewer (or fewer long names) per import", len(names))}
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -2,6 +2,7 @@ package salesforce
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 )
@@ -33,6 +34,10 @@ func (r profileRecord) profile() Profile {
 	}
 	return p
 }
+
+// ErrSelectionTooLong says a selection makes a query Salesforce would refuse (past the URI
+// budget or the SOQL size limit): asking again cannot help, selecting fewer can.
+var ErrSelectionTooLong = errors.New("selection too long for one Salesforce query; select fewer profiles")
 
 const profileSelect = "SELECT Id, Name, UserType, UserLicense.Name FROM Profile"
 
@@ -98,7 +103,7 @@ func (c *Client) ResolveProfiles(ctx context.Context, refs []string) ([]Profile,
 	}
 	soql := profileSelect + " WHERE " + strings.Join(where, " OR ") + " ORDER BY Name"
 	if n := c.queryURILen(soql); n > c.uriBudget {
-		return nil, fmt.Errorf("resolve profiles: %d references make a %d-byte query URI (budget %d); select fewer profiles", len(refs), n, c.uriBudget)
+		return nil, fmt.Errorf("resolve profiles: %d references make a %d-byte query URI (budget %d): %w", len(refs), n, c.uriBudget, ErrSelectionTooLong)
 	}
 	var found []Profile
 	err := Query(ctx, c, soql, func(recs []profileRecord) error {

@@ -40,6 +40,9 @@ type ImportSelection struct {
 	UserIDs      []string `json:"user_ids,omitempty"`
 	// Emails is the plain email route (invites:import_emails): addresses as typed.
 	Emails []string `json:"emails,omitempty"`
+	// ProfilesChecked says the producer found every profile id at Salesforce, so the run
+	// need not ask again.
+	ProfilesChecked bool `json:"profiles_checked,omitempty"`
 }
 
 // ImportCounts are an import's outcome counters.

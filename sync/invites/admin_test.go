@@ -2,6 +2,8 @@ package invites_test
 
 import (
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -119,5 +121,44 @@ func TestPrefetchStaysOnePageAhead(t *testing.T) {
 	got := b.run(invites.Request{Profiles: []string{sfdc.ProfileSalesUser}})
 	if got.Counts.Invited != 1000 || snd.calls != 5 {
 		t.Fatalf("counts %+v after %d pages", got.Counts, snd.calls)
+	}
+}
+
+// A run whose selection holds a profile id Salesforce does not know fails with the
+// unknown-profile message (the producer could not check it), instead of finding nobody.
+func TestRunRefusesUnknownProfileID(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		b := setup(t, st, opts{users: manyUsers(3, sfdc.ProfileSalesUser)})
+		imp := b.create(invites.Request{Profiles: []string{"00e000000000000"}})
+		got, err := b.svc.Run(b.ctx, b.org.ID, imp.ID)
+		var up *invites.UnknownProfilesError
+		if !errors.As(err, &up) || got.Status != directory.ImportFailed || len(got.Errors) != 1 {
+			t.Fatalf("run: %v, import %s %v", err, got.Status, got.Errors)
+		}
+	})
+}
+
+// A profile list past Salesforce's SOQL size, or one name past its literal size, is refused
+// when the import is created.
+func TestCreateRefusesSelectionTooLong(t *testing.T) {
+	t.Parallel()
+	svc, err := invites.New(invites.Config{Store: store.Invites{Store: storetest.SQLite(t)}, Sender: &recSender{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	many := make([]string, 3000)
+	for i := range many {
+		many[i] = fmt.Sprintf("A rather long profile name %012d", i)
+	}
+	for name, profiles := range map[string][]string{
+		"many names": many,
+		"long name":  {strings.Repeat("x", 4001)},
+	} {
+		_, err := svc.Create(t.Context(), invites.Request{OrgID: "org", Role: directory.RoleChat, Profiles: profiles})
+		var e *invites.Error
+		if !errors.As(err, &e) || e.Code != invites.CodeSelectionTooLong {
+			t.Errorf("%s: %v, want selection_too_long", name, err)
+		}
 	}
 }

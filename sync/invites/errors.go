@@ -17,6 +17,9 @@ const (
 	CodeNoConnection     = "no_team_connection"
 	CodeMixedSelection   = "mixed_selection"
 	CodeInvalidEmailList = "invalid_email_list"
+	// CodeSelectionTooLong: the selection would make a Salesforce query past its size
+	// limits (see validate).
+	CodeSelectionTooLong = "selection_too_long"
 )
 
 // Error is a request the import refuses: bad input no retry can fix. It carries a

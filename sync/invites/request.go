@@ -26,6 +26,9 @@ type Request struct {
 	Group       string
 	DryRun      bool
 	RequestedBy string
+	// ProfilesChecked says the producer resolved every profile at Salesforce (ids
+	// included), so the run does not check them again.
+	ProfilesChecked bool
 }
 
 // SplitEmails splits a list of addresses separated by spaces, commas, semicolons or line
@@ -126,6 +129,10 @@ func (s *Service) validate(req Request) (directory.ImportSelection, error) {
 		e.Values = bad
 		return sel, e
 	}
+	if err := checkQuerySize(sel); err != nil {
+		return sel, err
+	}
+	sel.ProfilesChecked = req.ProfilesChecked && len(sel.ProfileNames) == 0
 	emails := nonBlank(req.Emails)
 	if len(emails) > s.maxEmails {
 		return sel, invalid(CodeTooManyEmails, "%d emails is more than the %d one import takes; split the list", len(emails), s.maxEmails)
@@ -149,4 +156,34 @@ func appendNew(l []string, v string) []string {
 		return l
 	}
 	return append(l, v)
+}
+
+// Salesforce's query limits the profile selection must fit (see the reference:
+// SOQL and SOSL limits): a query of at most 100,000 characters, a string literal in a
+// WHERE clause of at most 4,000. soqlMargin leaves room for the SELECT around the list.
+const (
+	maxSOQL    = 100000
+	maxLiteral = 4000
+	soqlMargin = 200
+)
+
+// checkQuerySize refuses a selection whose profile query Salesforce would refuse, so the
+// request is a 422 now instead of an import that fails on every retry. User ids are split
+// over several queries, so only profiles count.
+func checkQuerySize(sel directory.ImportSelection) error {
+	n := soqlMargin
+	for _, v := range sel.ProfileIDs {
+		n += len(v) + 3 // quotes and comma
+	}
+	for _, v := range sel.ProfileNames {
+		if len(v) > maxLiteral {
+			return invalid(CodeSelectionTooLong, "profile name %.40q… is %d characters; Salesforce compares at most %d", v, len(v), maxLiteral)
+		}
+		n += len(v) + 3 + strings.Count(v, "'") + strings.Count(v, `\`)
+	}
+	if n > maxSOQL {
+		return invalid(CodeSelectionTooLong, "%d profiles make a query of about %d characters, past Salesforce's %d; split the selection over several imports",
+			len(sel.ProfileIDs)+len(sel.ProfileNames), n, maxSOQL)
+	}
+	return nil
 }

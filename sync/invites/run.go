@@ -221,13 +221,17 @@ func (r *run) salesforce(ctx context.Context) error {
 		return r.byUserIDs(ctx, sel.UserIDs)
 	}
 	ids := slices.Clone(sel.ProfileIDs)
-	if len(sel.ProfileNames) > 0 {
-		m, err := dir.ResolveProfiles(ctx, sel.ProfileNames)
+	if len(sel.ProfileNames) > 0 || !sel.ProfilesChecked {
+		// Ids are checked with the names, in the same query: an unknown id fails the
+		// import like an unknown name instead of silently finding nobody.
+		refs := append(slices.Clone(sel.ProfileIDs), sel.ProfileNames...)
+		m, err := dir.ResolveProfiles(ctx, refs)
 		if err != nil {
 			return fmt.Errorf("resolve profiles of import %s: %w", r.imp.ID, err)
 		}
-		for _, n := range sel.ProfileNames {
-			ids = appendNew(ids, m[n])
+		ids = nil
+		for _, ref := range refs {
+			ids = appendNew(ids, m[ref])
 		}
 	}
 	if err := r.checkBudget(); err != nil {

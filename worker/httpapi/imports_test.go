@@ -204,6 +204,26 @@ func TestImportAPIRefusals(t *testing.T) {
 			!slices.Equal(e.Error.Values, []string{"Astronauts"}) || !slices.Contains(e.Error.Known, sfdc.ProfileSalesUser) {
 			t.Fatalf("unknown profile: %d %+v, want 422 naming Astronauts and listing Sales User", res.StatusCode, e.Error)
 		}
+		// An unknown profile id is refused like an unknown name, not an import finding 0 users.
+		e = errorBody{}
+		res = b.call(t, "POST", orgPath, `{"role":"chat","profiles":["Sales User","00e000000000000"]}`, &e)
+		if res.StatusCode != 422 || e.Error.Code != invites.CodeUnknownProfile || !slices.Equal(e.Error.Values, []string{"00e000000000000"}) {
+			t.Fatalf("unknown profile id: %d %+v, want 422 naming the id", res.StatusCode, e.Error)
+		}
+		// A selection too long for one Salesforce query is a 422 at once: past the query URI
+		// (checked by the connector) and past the 100,000-character SOQL limit (checked
+		// before anything else).
+		for _, n := range []int{400, 3000} {
+			names := make([]string, n)
+			for i := range names {
+				names[i] = fmt.Sprintf("%q", fmt.Sprintf("A rather long profile name %012d", i))
+			}
+			e = errorBody{}
+			res = b.call(t, "POST", orgPath, `{"role":"chat","profiles":[`+strings.Join(names, ",")+`]}`, &e)
+			if res.StatusCode != 422 || e.Error.Code != invites.CodeSelectionTooLong {
+				t.Fatalf("%d long profile names: %d %+v, want 422 selection_too_long", n, res.StatusCode, e.Error)
+			}
+		}
 		// Nothing refused was stored or queued.
 		if tasks, _ := b.inspector.ListPendingTasks(jobs.QueueDefault); len(tasks) != 0 {
 			t.Fatalf("%d tasks queued by refused requests", len(tasks))
