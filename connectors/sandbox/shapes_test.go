@@ -4,6 +4,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
+	"fmt"
 	"regexp"
 	"strconv"
 	"testing"
@@ -21,14 +22,17 @@ const googleRefreshDocSample = `{"access_token": "1/fFAGRNJru1FTz70BzhT3Zg", "ex
 
 func TestShapesGoogle(t *testing.T) {
 	b := setup(t, nil)
-	tk, _ := b.sb.IssueGrant(Google, "", []string{googleScopePrefix + "calendar.readonly"})
-	_, _, raw := b.refreshRaw(t, Google, tk.RefreshToken, nil)
+	tk := mustGrant(t, b.sb, Google, "", []string{googleScopePrefix + "calendar.readonly"})
+	status, _, raw := b.refreshRaw(t, Google, tk.RefreshToken, nil)
+	if status != 200 {
+		t.Fatalf("google refresh: %d %s", status, raw)
+	}
 	assertShape(t, "google refresh", []byte(googleRefreshDocSample), raw)
 }
 
 func TestShapesMicrosoft(t *testing.T) {
 	b := setup(t, nil)
-	tk, _ := b.sb.IssueGrant(Microsoft, "", []string{"openid", "offline_access", "Mail.Read"})
+	tk := mustGrant(t, b.sb, Microsoft, "", []string{"openid", "offline_access", "Mail.Read"})
 	status, body, raw := b.refreshRaw(t, Microsoft, tk.RefreshToken, nil)
 	if status != 200 {
 		t.Fatalf("refresh: %d %s", status, raw)
@@ -38,7 +42,9 @@ func TestShapesMicrosoft(t *testing.T) {
 		t.Fatalf("refresh values: %s", raw)
 	}
 
-	_ = b.sb.RevokeGrant(tk.GrantID)
+	if err := b.sb.RevokeGrant(tk.GrantID); err != nil {
+		t.Fatal(err)
+	}
 	status, body, raw = b.refreshRaw(t, Microsoft, tk.RefreshToken, nil)
 	if status != 400 {
 		t.Fatalf("dead token: %d", status)
@@ -61,8 +67,11 @@ func TestShapesMicrosoft(t *testing.T) {
 
 func TestShapesZoom(t *testing.T) {
 	b := setup(t, nil)
-	tk, _ := b.sb.IssueGrant(Zoom, "", nil)
-	_, body, raw := b.refreshRaw(t, Zoom, tk.RefreshToken, nil)
+	tk := mustGrant(t, b.sb, Zoom, "", nil)
+	status, body, raw := b.refreshRaw(t, Zoom, tk.RefreshToken, nil)
+	if status != 200 {
+		t.Fatalf("zoom refresh: %d %s", status, raw)
+	}
 	assertShape(t, "zoom token", fixture(t, "oauth/zoom_token_success.docs-secondary.json"), raw)
 	if body["token_type"] != "bearer" || body["refresh_token"] == tk.RefreshToken {
 		t.Fatalf("zoom token values: %s", raw)
@@ -89,7 +98,9 @@ func TestShapesInvalidGrantEverywhere(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		_ = b.sb.RevokeGrant(tk.GrantID)
+		if err := b.sb.RevokeGrant(tk.GrantID); err != nil {
+			t.Fatal(err)
+		}
 		_, err = b.config(p).TokenSource(b.ctx(), &oauth2.Token{RefreshToken: tk.RefreshToken}).Token()
 		re := retrieveErr(t, err)
 		if re.ErrorCode != bare.Error || re.Response.StatusCode != 400 {
@@ -119,13 +130,74 @@ func TestShapesSalesforce(t *testing.T) {
 		t.Fatalf("signature %v does not verify", body["signature"])
 	}
 
-	_, body, raw = b.refreshRaw(t, Salesforce, body["refresh_token"].(string), nil)
+	status, body, raw = b.refreshRaw(t, Salesforce, body["refresh_token"].(string), nil)
+	if status != 200 {
+		t.Fatalf("salesforce refresh: %d %s", status, raw)
+	}
 	assertShape(t, "salesforce refresh", fixture(t, "salesforce/oauth_refresh_success.restforce.json"), raw)
 
-	_, _, raw = b.get(t, "/salesforce/id/"+orgID+"/"+u.ID, body["access_token"].(string))
+	status, _, raw = b.get(t, "/salesforce/id/"+orgID+"/"+u.ID, body["access_token"].(string))
+	if status != 200 {
+		t.Fatalf("salesforce identity: %d %s", status, raw)
+	}
 	assertShape(t, "salesforce identity", fixture(t, "salesforce/identity_url_response.swiftlysalesforce.json"), raw)
 
 	b.sb.Faults().MustAdd(Fault{Provider: Salesforce, Endpoint: "query", Kind: FaultStatus, Status: 500, Count: 1})
-	_, _, raw = b.get(t, "/salesforce/services/data/v62.0/query?q=SELECT+Id+FROM+User", body["access_token"].(string))
+	status, _, raw = b.get(t, "/salesforce/services/data/v62.0/query?q=SELECT+Id+FROM+User", body["access_token"].(string))
+	if status != 500 {
+		t.Fatalf("salesforce REST error under a 500 fault: %d %s", status, raw)
+	}
 	assertShape(t, "salesforce REST error", fixture(t, "salesforce/rest_error_invalid_session_id.restforce.json"), raw)
+}
+
+// mustGrant issues a grant or fails: a shape compared over a failed grant's error body
+// would prove nothing.
+func mustGrant(t *testing.T, sb *Sandbox, p Provider, subject string, scopes []string) Tokens {
+	t.Helper()
+	tk, err := sb.IssueGrant(p, subject, scopes)
+	if err != nil || tk.RefreshToken == "" {
+		t.Fatalf("issue %s grant: %v", p, err)
+	}
+	return tk
+}
+
+// errRecorder records Errorf instead of failing, so the shape helper's own checks can be
+// tested for failing.
+type errRecorder struct {
+	testing.TB
+	errs []string
+}
+
+func (r *errRecorder) Helper() {}
+func (r *errRecorder) Errorf(format string, args ...any) {
+	r.errs = append(r.errs, fmt.Sprintf(format, args...))
+}
+
+// The shape helper fails when the sandbox sends an empty array where the recording has
+// elements, and when any element (not only the first) lacks a recorded field.
+func TestCompareShapeFailsOnArrays(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		want, got string
+		fails     bool
+	}{
+		{"empty sandbox array", `{"a":[{"x":1}]}`, `{"a":[]}`, true},
+		{"second element lacks a field", `{"a":[{"x":1}]}`, `{"a":[{"x":2},{"y":3}]}`, true},
+		{"element of the wrong type", `{"a":[{"x":1}]}`, `{"a":["x"]}`, true},
+		{"every element has the shape", `{"a":[{"x":1}]}`, `{"a":[{"x":2},{"x":3,"y":4}]}`, false},
+		{"empty recording", `{"a":[]}`, `{"a":[{"x":1}]}`, false},
+	} {
+		var w, g any
+		if err := jsonUnmarshal([]byte(tc.want), &w); err != nil {
+			t.Fatal(err)
+		}
+		if err := jsonUnmarshal([]byte(tc.got), &g); err != nil {
+			t.Fatal(err)
+		}
+		r := &errRecorder{TB: t}
+		compareShape(r, tc.name, "$", w, g)
+		if failed := len(r.errs) > 0; failed != tc.fails {
+			t.Errorf("%s: failed %t (%v), want %t", tc.name, failed, r.errs, tc.fails)
+		}
+	}
 }
