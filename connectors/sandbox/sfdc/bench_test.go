@@ -81,9 +81,29 @@ func BenchmarkAuditComposite(b *testing.B) {
 	tb := setup(b, 1000)
 	tb.srv.SetDailyLimit(tb.orgID, 1<<30)
 	body := auditComposite(tb.teamID)
+	// Every sub-request answers 200 before timing starts, and every timed response is a
+	// 200: a regression must not make this time error pages.
+	first := tb.do(b, "POST", "/services/data/v62.0/composite", tb.teamTok, body)
+	var cr struct {
+		CompositeResponse []struct {
+			HTTPStatusCode int    `json:"httpStatusCode"`
+			ReferenceID    string `json:"referenceId"`
+		} `json:"compositeResponse"`
+	}
+	first.json(b, &cr)
+	if first.status != 200 || len(cr.CompositeResponse) == 0 {
+		b.Fatalf("audit composite: %d with %d sub-responses: %s", first.status, len(cr.CompositeResponse), first.body)
+	}
+	for _, r := range cr.CompositeResponse {
+		if r.HTTPStatusCode != 200 {
+			b.Fatalf("audit composite sub-request %s answered %d: %s", r.ReferenceID, r.HTTPStatusCode, first.body)
+		}
+	}
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		tb.do(b, "POST", "/services/data/v62.0/composite", tb.teamTok, body)
+		if r := tb.do(b, "POST", "/services/data/v62.0/composite", tb.teamTok, body); r.status != 200 {
+			b.Fatalf("audit composite answered %d: %s", r.status, r.body)
+		}
 	}
 	reportMS(b)
 }
