@@ -30,7 +30,8 @@ func TestLeasesAreExclusive(t *testing.T) {
 			if held["a"] == held["b"] {
 				t.Errorf("both tests hold db %d", held["a"])
 			}
-			if n, err := rc.DBSize(t.Context()).Result(); err != nil || n > 1 {
+			// Strict: not one key of another test may be seen, stray or the other's "k".
+			if n, err := rc.DBSize(t.Context()).Result(); err != nil || n != 0 {
 				t.Errorf("leased db %d not flushed: %d keys, %v", opt.DB, n, err)
 			}
 			_ = rc.Set(t.Context(), "k", name, 0).Err()
@@ -79,4 +80,24 @@ func TestLeaseHonoursRange(t *testing.T) {
 	if opt.DB < 13 || opt.DB > 14 {
 		t.Fatalf("leased db %d, want one of 13-14", opt.DB)
 	}
+}
+
+// A database handed over is empty, whatever its previous holder left in it.
+func TestLeaseFlushesWhatThePreviousHolderLeft(t *testing.T) {
+	var db int
+	t.Run("first holder", func(t *testing.T) {
+		opt, rc := Client(t, 8)
+		db = opt.DB
+		for _, k := range []string{"a", "b", "c"} {
+			if err := rc.Set(t.Context(), k, "left behind", 0).Err(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
+	t.Run("next holder", func(t *testing.T) {
+		opt, rc := Client(t, db)
+		if n, err := rc.DBSize(t.Context()).Result(); err != nil || n != 0 {
+			t.Fatalf("leased db %d (the previous holder had %d) holds %d keys, %v; want none", opt.DB, db, n, err)
+		}
+	})
 }

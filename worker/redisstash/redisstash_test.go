@@ -1,0 +1,122 @@
+package redisstash
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"tether/worker/redistest"
+)
+
+const testDB = 11
+
+// What is put comes back byte for byte (sealed values are binary), replaced by a later
+// put, and gone after a delete; a missing key is nil, nil and deleting it is no error.
+func TestPutGetDelete(t *testing.T) {
+	_, rdb := redistest.Client(t, testDB)
+	ctx := t.Context()
+	s := New(rdb, "stash:")
+	sealed := []byte{0x00, 0xff, 'x', 0x00, 0x80}
+	if got, err := s.Get(ctx, "k"); got != nil || err != nil {
+		t.Fatalf("get of a missing key: %q, %v; want nil, nil", got, err)
+	}
+	if err := s.Put(ctx, "k", sealed); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.Get(ctx, "k"); err != nil || !bytes.Equal(got, sealed) {
+		t.Fatalf("get: %q, %v; want %q", got, err, sealed)
+	}
+	if raw, _ := rdb.Get(ctx, "stash:k").Bytes(); !bytes.Equal(raw, sealed) {
+		t.Fatalf("stored under stash:k: %q, want the value as given", raw)
+	}
+	if err := s.Put(ctx, "k", []byte("newer")); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.Get(ctx, "k"); string(got) != "newer" {
+		t.Fatalf("after a second put: %q, want newer", got)
+	}
+	if err := s.Delete(ctx, "k"); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.Get(ctx, "k"); got != nil || err != nil {
+		t.Fatalf("get after delete: %q, %v; want nil, nil", got, err)
+	}
+	if err := s.Delete(ctx, "k"); err != nil {
+		t.Fatalf("delete of a missing key: %v", err)
+	}
+}
+
+// Stashes with different prefixes never see each other's keys.
+func TestPrefixesAreSeparate(t *testing.T) {
+	_, rdb := redistest.Client(t, testDB)
+	ctx := t.Context()
+	a, b := New(rdb, "a:"), New(rdb, "b:")
+	if err := a.Put(ctx, "k", []byte("a's")); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := b.Get(ctx, "k"); got != nil || err != nil {
+		t.Fatalf("b sees a's key: %q, %v", got, err)
+	}
+	if err := b.Delete(ctx, "k"); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := a.Get(ctx, "k"); string(got) != "a's" {
+		t.Fatalf("b's delete removed a's key: %q", got)
+	}
+}
+
+// A parked token set must outlive an outage and the refresh-token idle window: 30
+// days unless TTL says otherwise, and it does expire.
+func TestValuesExpire(t *testing.T) {
+	_, rdb := redistest.Client(t, testDB)
+	ctx := t.Context()
+	def := New(rdb, "d:")
+	if err := def.Put(ctx, "k", []byte("v")); err != nil {
+		t.Fatal(err)
+	}
+	if ttl := rdb.PTTL(ctx, "d:k").Val(); ttl < 30*24*time.Hour-time.Minute || ttl > 30*24*time.Hour {
+		t.Fatalf("default TTL %v, want 30 days", ttl)
+	}
+	short := New(rdb, "s:")
+	short.TTL = 50 * time.Millisecond
+	if err := short.Put(ctx, "k", []byte("v")); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		got, err := short.Get(ctx, "k")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("a value with a 50ms TTL was still there after 5s")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// Redis being unreachable is an error naming the operation and key, never a silent
+// nil: a lost stash read would make the token service replay a dead refresh token.
+func TestUnreachableRedisIsAnError(t *testing.T) {
+	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", DialTimeout: 100 * time.Millisecond, MaxRetries: -1})
+	t.Cleanup(func() { _ = rdb.Close() })
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
+	defer cancel()
+	s := New(rdb, "x:")
+	if err := s.Put(ctx, "k", []byte("v")); err == nil || !strings.Contains(err.Error(), "redisstash: put k") {
+		t.Fatalf("put: %v", err)
+	}
+	if got, err := s.Get(ctx, "k"); err == nil || got != nil || !strings.Contains(err.Error(), "redisstash: get k") {
+		t.Fatalf("get: %q, %v", got, err)
+	}
+	if err := s.Delete(ctx, "k"); err == nil || !strings.Contains(err.Error(), "redisstash: delete k") {
+		t.Fatalf("delete: %v", err)
+	}
+}
