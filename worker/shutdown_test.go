@@ -58,30 +58,52 @@ func TestShutdownMidTaskLosesNothing(t *testing.T) {
 	}
 }
 
-// A task that finishes within the shutdown timeout completes normally.
+// A task in flight when shutdown starts, which finishes within the shutdown timeout,
+// completes normally: Run waits for it and its context is not cancelled. The handler
+// signals from inside that it is running and is held until after shutdown has begun,
+// so the task is in flight at shutdown by construction, not by timing.
 func TestShutdownLetsInFlightTaskFinish(t *testing.T) {
 	b := setup(t)
 	started := make(chan struct{}, 1)
 	release := make(chan struct{})
+	var cancelledInside atomic.Bool
 	w := b.newWorker(t, 10*time.Second)
 	worker.Handle(w, "test:org", func(ctx context.Context, p orgTask) error {
 		started <- struct{}{}
 		<-release
+		cancelledInside.Store(ctx.Err() != nil)
 		return nil
 	})
-	stop := start(t, w)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
 	if _, err := b.client.Enqueue(asynq.NewTask("test:org", []byte(`{"org_id":"o1"}`)), asynq.TaskID("short"), asynq.Retention(time.Minute)); err != nil {
 		t.Fatal(err)
 	}
-	<-started
-	stopped := make(chan struct{})
-	go func() { stop(); close(stopped) }()
-	// Shutdown is now waiting on the task; let it finish.
-	time.AfterFunc(100*time.Millisecond, func() { close(release) })
 	select {
-	case <-stopped:
+	case <-started:
 	case <-time.After(10 * time.Second):
-		t.Fatal("Run did not return")
+		t.Fatal("the task never started")
+	}
+	cancel() // shutdown starts with the handler provably inside
+	select {
+	case err := <-done:
+		close(release)
+		t.Fatalf("Run returned (%v) while a task was still in flight", err)
+	case <-time.After(300 * time.Millisecond):
+	}
+	close(release)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not return after the task finished")
+	}
+	if cancelledInside.Load() {
+		t.Error("the handler's context was cancelled although it finished within the shutdown timeout")
 	}
 	info, err := b.inspector.GetTaskInfo("default", "short")
 	if err != nil || info.State != asynq.TaskStateCompleted {
