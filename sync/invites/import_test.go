@@ -1,10 +1,13 @@
 package invites_test
 
 import (
+	"context"
 	"errors"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"tether/connectors/sandbox/sfdc"
 	"tether/sync/directory"
@@ -170,9 +173,68 @@ func TestImportSeatLimitRefusesAndListsTheRest(t *testing.T) {
 }
 
 // Two imports at once cannot oversell: seats are decided under the org's lock.
+// seatBarrier holds each import's first page inside the seat-locked section until the
+// other import has reached its own WritePage and either joins it there or stays
+// blocked for grace. With the seat lock the other stays blocked (the first holds the
+// lock); without it both read the same free seats at once, every run, and overfill.
+type seatBarrier struct {
+	invites.Store
+	mu      sync.Mutex
+	entered int           // WritePage calls begun
+	both    chan struct{} // closed once two WritePage calls have begun
+	inside  chan struct{} // one token per plan reached
+	grace   time.Duration
+	planned map[string]bool
+}
+
+func newSeatBarrier(s invites.Store) *seatBarrier {
+	return &seatBarrier{Store: s, both: make(chan struct{}), inside: make(chan struct{}, 2),
+		grace: 500 * time.Millisecond, planned: map[string]bool{}}
+}
+
+func (sb *seatBarrier) WritePage(ctx context.Context, orgID string, at time.Time,
+	plan func(directory.Seats) (invites.Page, error), finish func(invites.PageResult) (directory.Checkpoint, error)) error {
+	sb.mu.Lock()
+	first := sb.entered < 2
+	if first {
+		if sb.entered++; sb.entered == 2 {
+			close(sb.both)
+		}
+	}
+	sb.mu.Unlock()
+	if !first {
+		return sb.Store.WritePage(ctx, orgID, at, plan, finish)
+	}
+	return sb.Store.WritePage(ctx, orgID, at, func(seats directory.Seats) (invites.Page, error) {
+		sb.inside <- struct{}{}
+		<-sb.both // the other import is in WritePage too: under the lock, blocked on it
+		select {
+		case <-time.After(sb.grace):
+		case <-sb.waitOther():
+		}
+		return plan(seats)
+	}, finish)
+}
+
+// waitOther is closed when both imports are inside the locked section at once.
+func (sb *seatBarrier) waitOther() <-chan struct{} {
+	ch := make(chan struct{})
+	go func() {
+		for len(sb.inside) < 2 {
+			time.Sleep(time.Millisecond)
+		}
+		close(ch)
+	}()
+	return ch
+}
+
+// Invariant: seats are checked and taken under the org's seat lock, so two imports
+// running at once never invite past the limit together. A barrier inside the locked
+// section makes the race certain when the lock is missing.
 func TestConcurrentImportsShareTheSeatLimit(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		var barrier *seatBarrier
 		var us []sfdc.UserSpec
 		for i := range 30 {
 			p := sfdc.ProfileSalesUser
@@ -182,7 +244,10 @@ func TestConcurrentImportsShareTheSeatLimit(t *testing.T) {
 			n := "u" + string(rune('a'+i/10)) + string(rune('a'+i%10))
 			us = append(us, user(n, n+"@acme.com", p))
 		}
-		b := setup(t, st, opts{users: us, seats: 20})
+		b := setup(t, st, opts{users: us, seats: 20, wrap: func(s invites.Store) invites.Store {
+			barrier = newSeatBarrier(s)
+			return barrier
+		}})
 		i1 := b.create(invites.Request{Profiles: []string{sfdc.ProfileSalesUser}})
 		i2 := b.create(invites.Request{Profiles: []string{sfdc.ProfileMarketingUser}})
 		errs := make(chan error, 2)
@@ -204,6 +269,9 @@ func TestConcurrentImportsShareTheSeatLimit(t *testing.T) {
 			if c.Invited+c.OverSeatLimit != 15 {
 				t.Errorf("counts %+v", c)
 			}
+		}
+		if n := len(barrier.inside); n != 2 {
+			t.Fatalf("%d imports passed the barrier, want both", n)
 		}
 		seats, err := st.CountSeats(b.ctx, b.org.ID, b.sb.Now())
 		if err != nil || seats.Used() != 20 || total != 20 {

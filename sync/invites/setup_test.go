@@ -43,6 +43,8 @@ type opts struct {
 	share    float64
 	batch    int
 	sender   *recSender
+	// wrap, if set, wraps the store the service writes through.
+	wrap func(invites.Store) invites.Store
 }
 
 func setup(t *testing.T, st *store.Store, o opts) *bundle {
@@ -89,8 +91,12 @@ func setup(t *testing.T, st *store.Store, o opts) *bundle {
 	if b.sender == nil {
 		b.sender = &recSender{}
 	}
+	var ist invites.Store = store.Invites{Store: st}
+	if o.wrap != nil {
+		ist = o.wrap(ist)
+	}
 	b.svc, err = invites.New(invites.Config{
-		Store: store.Invites{Store: st}, Directories: dirs, Sender: b.sender,
+		Store: ist, Directories: dirs, Sender: b.sender,
 		BudgetShare: o.share, PauseFor: 10 * time.Minute,
 	})
 	if err != nil {
