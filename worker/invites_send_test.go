@@ -48,7 +48,7 @@ func setupInvites(t *testing.T) *inviteBundle {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sender, err := onboarding.NewSender(onboarding.SenderConfig{Store: st, Mailer: email.InviteMailer(m),
+	sender, err := onboarding.NewSender(onboarding.SenderConfig{Store: st, Mailer: email.InviteMailer(m, ""),
 		PublicURL: "https://tether.example.com"})
 	if err != nil {
 		t.Fatal(err)

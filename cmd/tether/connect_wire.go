@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	"github.com/hibiken/asynq"
-	"github.com/redis/go-redis/v9"
 
 	"tether/config"
 	"tether/connectors/oauth"
@@ -93,11 +92,11 @@ func connectFlow(d deps, queue httpapi.TaskEnqueuer) (*connect.Flow, *connect.Li
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	oc, err := oauth.New(oauth.Config{})
+	oc, err := d.app.oauthClient()
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	rdb := d.redis.MakeRedisClient().(redis.UniversalClient)
+	rdb := d.app.redisClient(redisConnect)
 	flow, err := connect.NewFlow(connect.FlowParams{
 		Links:              links,
 		Store:              d.store,
@@ -109,8 +108,7 @@ func connectFlow(d deps, queue httpapi.TaskEnqueuer) (*connect.Flow, *connect.Li
 		SalesforceLoginURL: salesforceLogin(d.cfg),
 	})
 	if err != nil {
-		_ = rdb.Close()
 		return nil, nil, nil, err
 	}
-	return flow, links, rdb, nil
+	return flow, links, nopCloser{}, nil
 }

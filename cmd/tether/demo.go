@@ -148,9 +148,9 @@ func runDemo(ctx context.Context, e env, cfg config.Config, verbose bool) (err e
 		return err
 	}
 	defer d.store.Close()
-	reg, closeReg := newRegistry(redisOpt, true)
-	defer closeReg()
-	d.reg = reg
+	d.app = newApp(&d)
+	defer d.app.close()
+	d.reg = newRegistry(d.app, true)
 
 	dm := &demo{out: out, d: d, tmp: tmp, redisAddr: redisAddr, prov: prov}
 	dm.section("Setup")
@@ -174,10 +174,8 @@ func runDemo(ctx context.Context, e env, cfg config.Config, verbose bool) (err e
 	dm.ok("org %q created as tether org create does, with an admin (%s) and one member who is also in Salesforce; no team connection yet",
 		dm.acme.org.Name, dm.acme.adminEmail)
 
-	dm.client = asynq.NewClient(redisOpt)
-	defer dm.client.Close()
-	dm.inspector = asynq.NewInspector(redisOpt)
-	defer dm.inspector.Close()
+	dm.client = d.app.queueClient()
+	dm.inspector = d.app.queueInspector()
 
 	// The processes of `tether all`, with fast polling, and a second scheduler replica.
 	runCtx, stop := context.WithCancel(ctx)

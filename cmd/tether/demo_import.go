@@ -19,12 +19,11 @@ import (
 // worker reads Salesforce through the team connection and queues one invites:send per
 // invite, and the emails arrive in the sink.
 func demoImport(ctx context.Context, dm *demo) error {
-	parts, closer, err := importService(dm.d, dm.client)
+	parts, err := dm.d.app.importParts()
 	if err != nil {
 		return err
 	}
-	defer closer.Close()
-	starter := parts.starter(dm.client, dm.d.log)
+	starter := parts.starter(dm.d.app.queueClient(), dm.d.log)
 	imp, err := starter.Start(ctx, invites.Request{OrgID: dm.acme.org.ID, Profiles: []string{demoSFProfile},
 		Role: directory.RoleChat, Group: "Sales", RequestedBy: dm.acme.adminEmail})
 	if err != nil {

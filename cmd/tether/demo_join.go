@@ -24,7 +24,7 @@ func demoJoin(ctx context.Context, dm *demo) error {
 	if err != nil {
 		return err
 	}
-	sender, err := onboarding.NewSender(onboarding.SenderConfig{Store: dm.d.store, Mailer: email.InviteMailer(m), PublicURL: dm.httpURL})
+	sender, err := onboarding.NewSender(onboarding.SenderConfig{Store: dm.d.store, Mailer: email.InviteMailer(m, ""), PublicURL: dm.httpURL})
 	if err != nil {
 		return err
 	}

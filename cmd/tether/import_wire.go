@@ -1,8 +1,6 @@
 package main
 
 import (
-	"io"
-
 	"github.com/rs/zerolog"
 
 	"tether/connectors/salesforce"
@@ -19,29 +17,26 @@ type importParts struct {
 	st   store.Invites
 }
 
-// importService builds the invite import. Sends are queued through client. With the key
-// ring (d.keyring) it also reads Salesforce through each org's team connection
-// (teamTokens), recording the API usage it sees in the store; close the returned closer.
-func importService(d deps, client worker.Enqueuer) (importParts, io.Closer, error) {
+// buildImportService builds the invite import; app.importParts calls it once per
+// process. Sends are queued through client. With the key ring (d.keyring) it also reads
+// Salesforce through each org's team connection (teamTokens), recording the API usage it
+// sees in the store.
+func buildImportService(d deps, client worker.Enqueuer) (importParts, error) {
 	st := store.Invites{Store: d.store}
-	var (
-		dirs   invites.Directories
-		closer io.Closer = nopCloser{}
-	)
+	var dirs invites.Directories
 	if d.keyring != nil {
-		tokens, c, err := d.teamTokens()
+		tokens, err := d.app.teamTokens()
 		if err != nil {
-			return importParts{}, nil, err
+			return importParts{}, err
 		}
 		sd, err := salesforce.NewInviteDirectories(salesforce.InviteDirectoriesParams{
 			Auth:  salesforce.TeamAuthFrom(tokens),
 			Usage: d.store,
 		})
 		if err != nil {
-			_ = c.Close()
-			return importParts{}, nil, err
+			return importParts{}, err
 		}
-		dirs, closer = sd, c
+		dirs = sd
 	}
 	svc, err := invites.New(invites.Config{
 		Store:       st,
@@ -50,10 +45,9 @@ func importService(d deps, client worker.Enqueuer) (importParts, io.Closer, erro
 		InviteTTL:   d.cfg.InviteTTL,
 	})
 	if err != nil {
-		_ = closer.Close()
-		return importParts{}, nil, err
+		return importParts{}, err
 	}
-	return importParts{svc: svc, dirs: dirs, st: st}, closer, nil
+	return importParts{svc: svc, dirs: dirs, st: st}, nil
 }
 
 type nopCloser struct{}

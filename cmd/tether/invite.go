@@ -10,7 +10,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/hibiken/asynq"
 	"github.com/spf13/cobra"
 
 	"tether/sync/directory"
@@ -59,14 +58,11 @@ func withImports(cmd *cobra.Command, e env, verb string, fn func(ctx context.Con
 		return err
 	}
 	defer cleanup()
-	client := asynq.NewClient(d.redis)
-	defer client.Close()
-	parts, closeParts, err := importService(d, client)
+	parts, err := d.app.importParts()
 	if err != nil {
 		return err
 	}
-	defer closeParts.Close()
-	return fn(ctx, importClient{d: d, starter: parts.starter(client, d.log)})
+	return fn(ctx, importClient{d: d, starter: parts.starter(d.app.queueClient(), d.log)})
 }
 
 // importFlags are the flags every import-starting verb shares.

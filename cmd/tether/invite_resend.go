@@ -53,10 +53,7 @@ recovered in one command; it prints how many were queued, already queued, or lac
 				return err
 			}
 			defer cleanup()
-			client, in := asynq.NewClient(d.redis), asynq.NewInspector(d.redis)
-			defer client.Close()
-			defer in.Close()
-			r := resender(d, client, in)
+			r := resender(d, d.app.queueClient(), d.app.queueInspector())
 			if importID != "" {
 				res, err := r.ResendImport(ctx, org, importID)
 				if err != nil {

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"tether/connectors/email"
-	"tether/connectors/oauth"
 	"tether/connectors/salesforce"
 	"tether/sync/onboarding"
 	"tether/worker"
@@ -56,15 +55,11 @@ func inviteSender(d deps) (worker.InviteSender, error) {
 		d.log.Warn().Msg("TETHER_SMTP_URL is not set: invitation emails are not sent")
 		return nil, nil
 	}
-	sc, err := smtpConfig(d.cfg.SMTPURL.Reveal(), cmp.Or(d.cfg.InviteFrom, d.cfg.MailFrom))
+	m, err := d.app.smtpMailer()
 	if err != nil {
 		return nil, err
 	}
-	m, err := email.New(sc)
-	if err != nil {
-		return nil, fmt.Errorf("invitation mailer: %w", err)
-	}
-	return onboarding.NewSender(onboarding.SenderConfig{Store: d.store, Mailer: email.InviteMailer(m),
+	return onboarding.NewSender(onboarding.SenderConfig{Store: d.store, Mailer: email.InviteMailer(m, cmp.Or(d.cfg.InviteFrom, d.cfg.MailFrom)),
 		PublicURL: d.cfg.PublicURL, TokenTTL: d.cfg.InviteTTL})
 }
 
@@ -73,9 +68,7 @@ func inviteSender(d deps) (worker.InviteSender, error) {
 func joinHandler(d deps) (http.Handler, error) {
 	cfg := onboarding.JoinerConfig{Store: d.store, Vault: d.keyring}
 	if d.cfg.SalesforceClientID != "" {
-		sf := oauth.Salesforce(d.cfg.SalesforceLoginURL)
-		sf.ClientID, sf.ClientSecret = d.cfg.SalesforceClientID, d.cfg.SalesforceClientSecret.Reveal()
-		oc, err := oauth.New(oauth.Config{Providers: []oauth.Provider{sf}})
+		oc, err := d.app.oauthClient()
 		if err != nil {
 			return nil, err
 		}

@@ -103,8 +103,7 @@ Exit status with --wait: 0 every required check is ok; 3 a required check is mis
 			if err != nil {
 				return err
 			}
-			client := asynq.NewClient(d.redis)
-			defer client.Close()
+			client := d.app.queueClient()
 			taskID := ""
 			info, err := client.EnqueueContext(ctx, task)
 			switch {
@@ -121,8 +120,7 @@ Exit status with --wait: 0 every required check is ok; 3 a required check is mis
 				return nil
 			}
 
-			in := asynq.NewInspector(d.redis)
-			defer in.Close()
+			in := d.app.queueInspector()
 			deadline := time.Now().Add(timeout)
 			tick := time.NewTicker(200 * time.Millisecond)
 			defer tick.Stop()

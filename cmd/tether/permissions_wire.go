@@ -6,7 +6,6 @@ import (
 	"io"
 	"time"
 
-	"github.com/hibiken/asynq"
 	"github.com/rs/zerolog"
 
 	"tether/config"
@@ -83,11 +82,7 @@ func permissionMailer(d deps) (permissions.Mailer, error) {
 		d.log.Warn().Msg("TETHER_SMTP_URL is not set: lost-permission alerts are not emailed (reports and events still record them)")
 		return droppedMail{log: d.log}, nil
 	}
-	sc, err := smtpConfig(d.cfg.SMTPURL.Reveal(), d.cfg.MailFrom)
-	if err != nil {
-		return nil, err
-	}
-	m, err := email.New(sc)
+	m, err := d.app.smtpMailer()
 	if err != nil {
 		return nil, err
 	}
@@ -115,9 +110,8 @@ func schedulerEntries(cfg config.Config) ([]worker.Periodic, error) {
 	return append(entries, audit), nil
 }
 
-// permissionAuditAPI gives tether serve the permission-audit routes; call the returned
-// func when the server stops.
+// permissionAuditAPI gives tether serve the permission-audit routes; the func is a
+// no-op kept for callers (the app owns the queue client).
 func permissionAuditAPI(d deps) (httpapi.PermissionAudits, func()) {
-	client := asynq.NewClient(d.redis)
-	return httpapi.PermissionAudits{Store: d.store, Queue: client}, func() { _ = client.Close() }
+	return httpapi.PermissionAudits{Store: d.store, Queue: d.app.queueClient()}, func() {}
 }

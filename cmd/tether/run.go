@@ -21,6 +21,9 @@ type env struct {
 	stdin  io.Reader
 	stdout io.Writer
 	stderr io.Writer
+	// observe, when set, is shown each process's app as it is created (tests count what
+	// it builds).
+	observe func(*app)
 }
 
 // run is the whole program: main only adds the signal context and the exit code. Cancelling

@@ -12,11 +12,9 @@ import (
 
 	"github.com/hibiken/asynq"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/redis/go-redis/v9"
 	"github.com/rs/zerolog"
 
 	"tether/config"
-	"tether/connectors/oauth"
 	"tether/sync/connections"
 	"tether/sync/events"
 	"tether/sync/invites"
@@ -25,8 +23,6 @@ import (
 	"tether/sync/vault"
 	"tether/worker"
 	"tether/worker/httpapi"
-	"tether/worker/redislock"
-	"tether/worker/redisstash"
 )
 
 // deps are what the components share within one process.
@@ -37,6 +33,7 @@ type deps struct {
 	store   *store.Store   // nil for the scheduler, which needs none
 	keyring *vault.Keyring // nil where no tokens are handled
 	reg     *prometheus.Registry
+	app     *app // what the process builds once; shared by every copy of deps
 }
 
 // tuning lowers Asynq's polling intervals; zero keeps its defaults. The demo and tests use
@@ -88,10 +85,10 @@ func openStore(ctx context.Context, cfg config.Config, migrate bool) (*store.Sto
 	return st, nil
 }
 
-// redisPing builds a /readyz check on its own connection; close the returned client.
-func redisPing(opt asynq.RedisConnOpt) (httpapi.Check, io.Closer) {
-	c := opt.MakeRedisClient().(redis.UniversalClient)
-	return httpapi.RedisCheck(func(ctx context.Context) error { return c.Ping(ctx).Err() }), c
+// redisPing is the /readyz check on the process's probe connection.
+func redisPing(a *app) httpapi.Check {
+	c := a.redisClient(redisProbe)
+	return httpapi.RedisCheck(func(ctx context.Context) error { return c.Ping(ctx).Err() })
 }
 
 // runWorker runs tether's worker until ctx is done.
@@ -113,13 +110,11 @@ func runWorker(ctx context.Context, d deps, tune tuning) error {
 	if err != nil {
 		return err
 	}
-	client := asynq.NewClient(d.redis)
-	defer client.Close()
-	imports, closeImports, err := importService(d, client)
+	client := d.app.queueClient()
+	imports, err := d.app.importParts()
 	if err != nil {
 		return err
 	}
-	defer closeImports.Close()
 	audits, closeAudits, err := permissionAudits(d, client)
 	if err != nil {
 		return err
@@ -167,9 +162,7 @@ type serveOptions struct {
 // runHTTP serves the API (or the probes and /metrics only) until ctx is done; /readyz
 // turns 503 as soon as shutdown starts.
 func runHTTP(ctx context.Context, d deps, o serveOptions) error {
-	redisCheck, rc := redisPing(d.redis)
-	defer rc.Close()
-	checks := []httpapi.Check{redisCheck}
+	checks := []httpapi.Check{redisPing(d.app)}
 	if d.store != nil {
 		checks = append(checks, httpapi.DatabaseCheck(d.store.Ping))
 	}
@@ -190,13 +183,11 @@ func runHTTP(ctx context.Context, d deps, o serveOptions) error {
 			return err
 		}
 		p.Join = join
-		client := asynq.NewClient(d.redis)
-		defer client.Close()
-		parts, closeImports, err := importService(d, client)
+		client := d.app.queueClient()
+		parts, err := d.app.importParts()
 		if err != nil {
 			return err
 		}
-		defer closeImports.Close()
 		p.Imports = parts.starter(client, d.log.With().Str("component", "imports").Logger())
 		flow, links, closeFlow, err := connectFlow(d, client)
 		if err != nil {
@@ -217,10 +208,7 @@ func runHTTP(ctx context.Context, d deps, o serveOptions) error {
 		defer closePA()
 		p.PermissionAudits = pa
 		p.InviteAdmin = invites.Admin{Store: store.Invites{Store: d.store}}
-		client, in := asynq.NewClient(d.redis), asynq.NewInspector(d.redis)
-		defer client.Close()
-		defer in.Close()
-		p.Resends = resender(d, client, in)
+		p.Resends = resender(d, d.app.queueClient(), d.app.queueInspector())
 	}
 	if o.monitoring {
 		mon := httpapi.NewMonitoring(d.redis)
@@ -258,13 +246,13 @@ func publicOrigin(publicURL string) []string {
 }
 
 // newRegistry returns the process's metrics registry; withQueues adds Asynq's queue
-// metrics (only serve and all export them, so replicas do not duplicate them).
-func newRegistry(redisOpt asynq.RedisConnOpt, withQueues bool) (*prometheus.Registry, func()) {
+// metrics through the process's inspector (only serve and all export them, so replicas
+// do not duplicate them).
+func newRegistry(a *app, withQueues bool) *prometheus.Registry {
 	if !withQueues {
-		return httpapi.NewRegistry(nil), func() {}
+		return httpapi.NewRegistry(nil)
 	}
-	in := asynq.NewInspector(redisOpt)
-	return httpapi.NewRegistry(in), func() { _ = in.Close() }
+	return httpapi.NewRegistry(a.queueInspector())
 }
 
 // errNotDurable is logged loudly when all falls back to the embedded Redis.
@@ -286,6 +274,10 @@ type depsOptions struct {
 // buildDeps builds the shared dependencies of a process; cleanup releases them.
 func buildDeps(ctx context.Context, e env, cfg config.Config, o depsOptions) (deps, func(), error) {
 	d := deps{cfg: cfg, log: newLogger(cfg, e.stderr)}
+	d.app = newApp(&d)
+	if e.observe != nil {
+		e.observe(d.app)
+	}
 	var closers []func()
 	cleanup := func() {
 		for i := len(closers) - 1; i >= 0; i-- {
@@ -326,47 +318,17 @@ func buildDeps(ctx context.Context, e env, cfg config.Config, o depsOptions) (de
 		closers = append(closers, func() { _ = st.Close() })
 		d.store = st
 	}
-	reg, closeReg := newRegistry(d.redis, o.queueMetrics)
-	closers = append(closers, closeReg)
-	d.reg = reg
+	closers = append(closers, d.app.close) // before the store and Redis it uses
+	d.reg = newRegistry(d.app, o.queueMetrics)
 	return d, cleanup, nil
 }
 
-// teamTokens builds the vault of org-level (team) Salesforce connections: the store, the
-// key ring, a Salesforce OAuth client from TETHER_SALESFORCE_*, and a Redis lock and stash
-// so one refresh per connection runs at a time across processes. It needs d.store and
-// d.keyring; close the returned closer (its Redis client) when done.
+// teamTokens is the process's vault of org-level (team) Salesforce connections (see
+// app.teamTokens). The closer is a no-op: the app owns it.
 func (d deps) teamTokens() (*connections.Tokens, io.Closer, error) {
-	if d.store == nil || d.keyring == nil {
-		return nil, nil, errors.New("team connections need the store and the key ring")
-	}
-	sf := oauth.Salesforce(d.cfg.SalesforceLoginURL)
-	sf.ClientID, sf.ClientSecret = d.cfg.SalesforceClientID, d.cfg.SalesforceClientSecret.Reveal()
-	var providers []oauth.Provider
-	if sf.ClientID != "" {
-		providers = append(providers, sf)
-	}
-	// Without a client id a refresh fails as misconfigured (ConnectionRefresher has no
-	// provider for the kind); a still-valid access token keeps working.
-	oc, err := oauth.New(oauth.Config{Providers: providers})
+	t, err := d.app.teamTokens()
 	if err != nil {
-		return nil, nil, fmt.Errorf("salesforce oauth client: %w", err)
-	}
-	refresher := oauth.ConnectionRefresher{Client: oc, Providers: map[connections.Kind]string{}}
-	if sf.ClientID != "" {
-		refresher.Providers[connections.KindSalesforceTeam] = sf.Name
-	}
-	rdb := d.redis.MakeRedisClient().(redis.UniversalClient)
-	t, err := connections.NewTokens(connections.TokensParams{
-		Store:     d.store,
-		Keys:      d.keyring,
-		Refresher: refresher,
-		Locker:    redislock.New(rdb, "tether:lock:"),
-		Stash:     redisstash.New(rdb, "tether:stash:"),
-	})
-	if err != nil {
-		_ = rdb.Close()
 		return nil, nil, err
 	}
-	return t, rdb, nil
+	return t, nopCloser{}, nil
 }

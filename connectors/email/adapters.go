@@ -8,14 +8,18 @@ import (
 	"tether/sync/permissions"
 )
 
-// InviteMailer adapts m to onboarding.Mailer: a permanent SMTP failure (5xx, a bad
-// address) is wrapped with onboarding.ErrUndeliverable.
-func InviteMailer(m *Mailer) onboarding.Mailer { return inviteMailer{m} }
+// InviteMailer adapts m to onboarding.Mailer, sending from from (empty: the mailer's
+// sender): a permanent SMTP failure (5xx, a bad address) is wrapped with
+// onboarding.ErrUndeliverable.
+func InviteMailer(m *Mailer, from string) onboarding.Mailer { return inviteMailer{m, from} }
 
-type inviteMailer struct{ m *Mailer }
+type inviteMailer struct {
+	m    *Mailer
+	from string
+}
 
 func (im inviteMailer) Send(ctx context.Context, e onboarding.Email) error {
-	err := im.m.Send(ctx, Message{To: []string{e.To}, Subject: e.Subject, Text: e.Text, HTML: e.HTML, MessageID: e.MessageID})
+	err := im.m.Send(ctx, Message{To: []string{e.To}, Subject: e.Subject, Text: e.Text, HTML: e.HTML, MessageID: e.MessageID, From: im.from})
 	if err != nil && IsPermanent(err) {
 		return fmt.Errorf("%w: %w", onboarding.ErrUndeliverable, err)
 	}

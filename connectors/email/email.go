@@ -65,6 +65,9 @@ type Message struct {
 	MessageID string
 	// Headers are extra headers (e.g. List-Unsubscribe).
 	Headers map[string]string
+	// From overrides Config.From for this message (invitations and alerts may come
+	// from different addresses through one mailer). Empty means Config.From.
+	From string
 }
 
 // Mailer sends Messages. Safe for concurrent use; each Send opens its own
@@ -146,7 +149,11 @@ func (m *Mailer) options() []gomail.Option {
 
 func (m *Mailer) build(msg Message) (*gomail.Msg, error) {
 	gm := gomail.NewMsg()
-	if err := gm.From(m.cfg.From); err != nil {
+	from := m.cfg.From
+	if msg.From != "" {
+		from = msg.From
+	}
+	if err := gm.From(from); err != nil {
 		return nil, &Error{Op: "set sender", Err: err, Permanent: true}
 	}
 	if len(msg.To) == 0 {

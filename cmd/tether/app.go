@@ -1,0 +1,223 @@
+package main
+
+import (
+	"cmp"
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
+
+	"tether/connectors/email"
+	"tether/connectors/oauth"
+	"tether/sync/connections"
+	"tether/worker/redislock"
+	"tether/worker/redisstash"
+)
+
+// app holds what a process builds once and shares between its components (worker,
+// scheduler, HTTP server, a CLI verb): one OAuth client with every configured provider,
+// one mailer, one team-token service, one Redis client per role, one task queue client
+// and inspector, one import service. Each is built on first use, so a verb that needs
+// none of them never dials anything; close releases all of them. Safe for concurrent use.
+type app struct {
+	d *deps // the process's configuration, store and key ring
+
+	mu        sync.Mutex
+	importsMu sync.Mutex     // held while the import service is built (it takes mu itself)
+	built     map[string]int // constructions per dependency, for the once-per-process test
+	closers   []func()
+
+	oauth     *oauth.Client
+	mailer    *email.Mailer
+	tokens    *connections.Tokens
+	redis     map[string]redis.UniversalClient
+	queue     *asynq.Client
+	inspector *asynq.Inspector
+	imports   *importParts
+}
+
+// Redis client roles: each is one client (one pool) per process.
+const (
+	redisTokens  = "tokens"  // refresh locks and the token stash
+	redisConnect = "connect" // connect-flow sessions
+	redisProbe   = "probe"   // /readyz
+)
+
+// newApp returns the lazily-built dependencies of the process whose configuration,
+// store and key ring d holds. d must not change once anything is built.
+func newApp(d *deps) *app {
+	return &app{d: d, built: map[string]int{}, redis: map[string]redis.UniversalClient{}}
+}
+
+// count records one construction of what; the caller holds mu.
+func (a *app) count(what string) { a.built[what]++ }
+
+// constructions returns how many times each dependency was built.
+func (a *app) constructions() map[string]int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	out := make(map[string]int, len(a.built))
+	for k, v := range a.built {
+		out[k] = v
+	}
+	return out
+}
+
+// close releases everything built, newest first.
+func (a *app) close() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for i := len(a.closers) - 1; i >= 0; i-- {
+		a.closers[i]()
+	}
+	a.closers = nil
+}
+
+// oauthClient is the process's OAuth client, holding every provider whose client id is
+// set (Salesforce, Google, Microsoft, Zoom).
+func (a *app) oauthClient() (*oauth.Client, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.oauth != nil {
+		return a.oauth, nil
+	}
+	cfg := a.d.cfg
+	var ps []oauth.Provider
+	add := func(p oauth.Provider, id, secret string) {
+		if id != "" {
+			p.ClientID, p.ClientSecret = id, secret
+			ps = append(ps, p)
+		}
+	}
+	add(oauth.Salesforce(cfg.SalesforceLoginURL), cfg.SalesforceClientID, cfg.SalesforceClientSecret.Reveal())
+	add(oauth.Google(strings.TrimSuffix(strings.TrimRight(cfg.GoogleTokenURL, "/"), "/token")), cfg.GoogleClientID, cfg.GoogleClientSecret.Reveal())
+	add(oauth.Microsoft(cfg.MicrosoftLoginURL), cfg.MicrosoftClientID, cfg.MicrosoftClientSecret.Reveal())
+	add(oauth.Zoom(cfg.ZoomOAuthURL), cfg.ZoomClientID, cfg.ZoomClientSecret.Reveal())
+	oc, err := oauth.New(oauth.Config{Providers: ps})
+	if err != nil {
+		return nil, fmt.Errorf("oauth client: %w", err)
+	}
+	a.count("oauth")
+	a.oauth = oc
+	return oc, nil
+}
+
+// smtpMailer is the process's SMTP mailer (TETHER_SMTP_URL); nil when that is unset. Each
+// message names its own sender, so one mailer serves invitations and alerts.
+func (a *app) smtpMailer() (*email.Mailer, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.mailer != nil || !a.d.cfg.SMTPURL.IsSet() {
+		return a.mailer, nil
+	}
+	sc, err := smtpConfig(a.d.cfg.SMTPURL.Reveal(), cmp.Or(a.d.cfg.MailFrom, a.d.cfg.InviteFrom))
+	if err != nil {
+		return nil, err
+	}
+	m, err := email.New(sc)
+	if err != nil {
+		return nil, fmt.Errorf("mailer: %w", err)
+	}
+	a.count("mailer")
+	a.mailer = m
+	return m, nil
+}
+
+// redisClient is the process's Redis client for role.
+func (a *app) redisClient(role string) redis.UniversalClient {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if c, ok := a.redis[role]; ok {
+		return c
+	}
+	c := a.d.redis.MakeRedisClient().(redis.UniversalClient)
+	a.count("redis:" + role)
+	a.redis[role] = c
+	a.closers = append(a.closers, func() { _ = c.Close() })
+	return c
+}
+
+// queueClient is the process's Asynq client: every producer enqueues through it.
+func (a *app) queueClient() *asynq.Client {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.queue == nil {
+		a.queue = asynq.NewClient(a.d.redis)
+		a.count("queue")
+		q := a.queue
+		a.closers = append(a.closers, func() { _ = q.Close() })
+	}
+	return a.queue
+}
+
+// queueInspector is the process's Asynq inspector.
+func (a *app) queueInspector() *asynq.Inspector {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.inspector == nil {
+		a.inspector = asynq.NewInspector(a.d.redis)
+		a.count("inspector")
+		in := a.inspector
+		a.closers = append(a.closers, func() { _ = in.Close() })
+	}
+	return a.inspector
+}
+
+// teamTokens is the process's vault of org-level (team) Salesforce connections: the
+// store, the key ring, the OAuth client, and a Redis lock and stash so one refresh per
+// connection runs at a time across processes.
+func (a *app) teamTokens() (*connections.Tokens, error) {
+	if a.d.store == nil || a.d.keyring == nil {
+		return nil, fmt.Errorf("team connections need the store and the key ring")
+	}
+	oc, err := a.oauthClient()
+	if err != nil {
+		return nil, err
+	}
+	rdb := a.redisClient(redisTokens)
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.tokens != nil {
+		return a.tokens, nil
+	}
+	// Without a Salesforce client id a refresh fails as misconfigured (the refresher has
+	// no provider for the kind); a still-valid access token keeps working.
+	refresher := oauth.ConnectionRefresher{Client: oc, Providers: map[connections.Kind]string{}}
+	if _, ok := oc.Provider("salesforce"); ok {
+		refresher.Providers[connections.KindSalesforceTeam] = "salesforce"
+	}
+	t, err := connections.NewTokens(connections.TokensParams{
+		Store:     a.d.store,
+		Keys:      a.d.keyring,
+		Refresher: refresher,
+		Locker:    redislock.New(rdb, "tether:lock:"),
+		Stash:     redisstash.New(rdb, "tether:stash:"),
+	})
+	if err != nil {
+		return nil, err
+	}
+	a.count("tokens")
+	a.tokens = t
+	return t, nil
+}
+
+// importParts is the process's invite import (service, directories, store view), its
+// sends queued through queueClient.
+func (a *app) importParts() (importParts, error) {
+	a.importsMu.Lock()
+	defer a.importsMu.Unlock()
+	if a.imports != nil {
+		return *a.imports, nil
+	}
+	p, err := buildImportService(*a.d, a.queueClient())
+	if err != nil {
+		return importParts{}, err
+	}
+	a.mu.Lock()
+	a.count("imports")
+	a.mu.Unlock()
+	a.imports = &p
+	return p, nil
+}
