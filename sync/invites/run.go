@@ -33,9 +33,12 @@ func (s *Service) Run(ctx context.Context, orgID, importID string) (directory.Im
 	if imp.Status.Finished() {
 		return imp, nil
 	}
-	saved, err := s.store.ImportSeen(ctx, orgID, importID)
-	if err != nil {
-		return directory.Import{}, fmt.Errorf("run import %s: %w", importID, err)
+	var saved []uint64
+	if imp.Progress.Done > 0 {
+		// Only a resumed run has emails to remember; a fresh one saves a round trip.
+		if saved, err = s.store.ImportSeen(ctx, orgID, importID); err != nil {
+			return directory.Import{}, fmt.Errorf("run import %s: %w", importID, err)
+		}
 	}
 	r := &run{s: s, imp: imp, seen: newEmailSet(imp.ID, saved), resumed: imp.Progress.Done > 0 || imp.Status != directory.ImportQueued}
 	now := s.now()
