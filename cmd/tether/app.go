@@ -12,6 +12,7 @@ import (
 	"tether/connectors/email"
 	"tether/connectors/oauth"
 	"tether/sync/connections"
+	"tether/sync/orgs"
 	"tether/worker/redislock"
 	"tether/worker/redisstash"
 )
@@ -36,6 +37,7 @@ type app struct {
 	queue     *asynq.Client
 	inspector *asynq.Inspector
 	imports   *importParts
+	orgs      *orgs.Service
 }
 
 // Redis client roles: each is one client (one pool) per process.
@@ -220,4 +222,24 @@ func (a *app) importParts() (importParts, error) {
 	a.mu.Unlock()
 	a.imports = &p
 	return p, nil
+}
+
+// orgService is the process's org service: /v1/orgs and /v1/users, and the demo's org.
+// (The org and user verbs build their own on a store of their own: they need no Redis.)
+func (a *app) orgService() (*orgs.Service, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.orgs != nil {
+		return a.orgs, nil
+	}
+	if a.d.store == nil {
+		return nil, fmt.Errorf("the org service needs the store")
+	}
+	svc, err := orgs.New(orgs.Config{Store: a.d.store})
+	if err != nil {
+		return nil, err
+	}
+	a.count("orgs")
+	a.orgs = svc
+	return svc, nil
 }

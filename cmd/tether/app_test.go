@@ -14,7 +14,7 @@ import (
 
 // tether all runs the worker, the scheduler and the HTTP server in one process: each
 // shared dependency (OAuth client, mailer, token service, queue client, inspector,
-// import service, each Redis role) is built once, and the one OAuth client holds every
+// import service, org service, each Redis role) is built once, and the one OAuth client holds every
 // configured provider.
 func TestAllBuildsEachDependencyOnce(t *testing.T) {
 	opt, _ := redistest.Client(t, 3)
@@ -69,7 +69,7 @@ func TestAllBuildsEachDependencyOnce(t *testing.T) {
 		t.Fatalf("tether all created %d apps, want 1", len(apps))
 	}
 	got := apps[0].constructions()
-	for _, what := range []string{"oauth", "mailer", "tokens", "queue", "inspector", "imports", "redis:" + redisTokens, "redis:" + redisConnect, "redis:" + redisProbe} {
+	for _, what := range []string{"oauth", "mailer", "tokens", "queue", "inspector", "imports", "orgs", "redis:" + redisTokens, "redis:" + redisConnect, "redis:" + redisProbe} {
 		if got[what] != 1 {
 			t.Errorf("%s built %d times in tether all, want once (all: %v)", what, got[what], got)
 		}

@@ -20,7 +20,6 @@ import (
 	"tether/jobs"
 	"tether/sync/connections"
 	"tether/sync/directory"
-	"tether/sync/orgs"
 )
 
 var (
@@ -129,7 +128,7 @@ func demoConnectTeam(ctx context.Context, dm *demo) error {
 	if err != nil {
 		return err
 	}
-	svc, err := orgs.New(orgs.Config{Store: dm.d.store})
+	svc, err := dm.d.app.orgService()
 	if err != nil {
 		return err
 	}

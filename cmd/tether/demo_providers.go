@@ -114,7 +114,7 @@ type demoOrg struct {
 // Salesforce connection is made later from a connect link (demoConnectTeam).
 func seedDemoOrg(ctx context.Context, dm *demo) error {
 	st, p := dm.d.store, dm.prov
-	svc, err := orgs.New(orgs.Config{Store: st})
+	svc, err := dm.d.app.orgService()
 	if err != nil {
 		return err
 	}

@@ -18,7 +18,6 @@ import (
 	"tether/sync/connections"
 	"tether/sync/events"
 	"tether/sync/invites"
-	"tether/sync/orgs"
 	"tether/sync/store"
 	"tether/sync/vault"
 	"tether/worker"
@@ -199,7 +198,7 @@ func runHTTP(ctx context.Context, d deps, o serveOptions) error {
 			SecureCookie: strings.HasPrefix(d.cfg.PublicURL, "https://")})
 	}
 	if o.monitoring && d.store != nil {
-		svc, err := orgs.New(orgs.Config{Store: d.store})
+		svc, err := d.app.orgService()
 		if err != nil {
 			return err
 		}
