@@ -2,19 +2,15 @@ package main
 
 import (
 	"cmp"
-	"context"
 	"errors"
-	"fmt"
 	"io"
 	"strings"
 
-	"github.com/hibiken/asynq"
-
 	"tether/config"
 	"tether/connectors/oauth"
-	"tether/jobs"
 	"tether/sync/connect"
 	"tether/sync/directory"
+	"tether/worker"
 	"tether/worker/httpapi"
 	"tether/worker/redisconnect"
 )
@@ -66,21 +62,6 @@ func salesforceLogin(cfg config.Config) func(directory.Org) string {
 	}
 }
 
-// auditQueue queues a permission audit the way POST /v1/orgs/{org}/permission-audits
-// does; one already queued is enough.
-type auditQueue struct{ q httpapi.TaskEnqueuer }
-
-func (a auditQueue) QueueAudit(ctx context.Context, orgID string) error {
-	t, err := jobs.NewAuditPermissionsTask(orgID)
-	if err != nil {
-		return err
-	}
-	if _, err := a.q.EnqueueContext(ctx, t); err != nil && !errors.Is(err, asynq.ErrDuplicateTask) {
-		return fmt.Errorf("queue permission audit of org %s: %w", orgID, err)
-	}
-	return nil
-}
-
 // connectFlow builds the browser side of the connect flow for tether serve: the links,
 // Redis-kept state, every provider, the vault, and the audit queue. Close the closer when
 // the server stops.
@@ -103,7 +84,7 @@ func connectFlow(d deps, queue httpapi.TaskEnqueuer) (*connect.Flow, *connect.Li
 		Sessions:           redisconnect.New(rdb, "tether:connect:"),
 		Providers:          connectProviders(d.cfg, oc),
 		Vault:              d.keyring,
-		Audits:             auditQueue{queue},
+		Audits:             worker.AuditQueue{Client: queue},
 		BaseURL:            d.cfg.PublicURL,
 		SalesforceLoginURL: salesforceLogin(d.cfg),
 	})

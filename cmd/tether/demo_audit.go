@@ -11,9 +11,9 @@ import (
 	"github.com/hibiken/asynq"
 
 	"tether/connectors/sandbox/sfdc"
-	"tether/jobs"
 	"tether/sync/directory"
 	"tether/sync/permissions"
+	"tether/worker"
 )
 
 // demoAudit runs the permission audit through the worker twice, as `tether permissions
@@ -68,13 +68,9 @@ func demoAudit(ctx context.Context, dm *demo) error {
 // report newer than the one with id before.
 func (dm *demo) audit(ctx context.Context, before string) (permissions.Report, error) {
 	orgID := dm.acme.org.ID
-	task, err := jobs.NewAuditPermissionsTask(orgID)
+	info, err := worker.AuditQueue{Client: dm.client}.Queue(ctx, orgID)
 	if err != nil {
 		return permissions.Report{}, err
-	}
-	info, err := dm.client.EnqueueContext(ctx, task)
-	if err != nil {
-		return permissions.Report{}, fmt.Errorf("queue permission audit of org %s: %w", orgID, err)
 	}
 	var r permissions.Report
 	// Done means the report is stored and the task completed: the handler stores the

@@ -14,6 +14,7 @@ import (
 	"tether/jobs"
 	"tether/sync/directory"
 	"tether/sync/permissions"
+	"tether/worker"
 )
 
 // Exit codes of `tether permissions check --wait` and `tether permissions show`, for
@@ -99,18 +100,13 @@ Exit status with --wait: 0 every required check is ok; 3 a required check is mis
 				return err
 			}
 
-			task, err := jobs.NewAuditPermissionsTask(org)
-			if err != nil {
-				return err
-			}
-			client := d.app.queueClient()
 			taskID := ""
-			info, err := client.EnqueueContext(ctx, task)
+			info, err := worker.AuditQueue{Client: d.app.queueClient()}.Queue(ctx, org)
 			switch {
 			case errors.Is(err, asynq.ErrDuplicateTask):
 				fmt.Fprintf(e.stdout, "an audit of org %s is already queued or running\n", org)
 			case err != nil:
-				return fmt.Errorf("queue permission audit of org %s: %w", org, err)
+				return err
 			default:
 				taskID = info.ID
 				fmt.Fprintf(e.stdout, "queued permission audit of org %s (task %s)\n", org, taskID)

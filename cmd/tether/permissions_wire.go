@@ -113,5 +113,5 @@ func schedulerEntries(cfg config.Config) ([]worker.Periodic, error) {
 // permissionAuditAPI gives tether serve the permission-audit routes; the func is a
 // no-op kept for callers (the app owns the queue client).
 func permissionAuditAPI(d deps) (httpapi.PermissionAudits, func()) {
-	return httpapi.PermissionAudits{Store: d.store, Queue: d.app.queueClient()}, func() {}
+	return httpapi.PermissionAudits{Store: d.store, Queue: worker.AuditQueue{Client: d.app.queueClient()}}, func() {}
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"tether/sync/store/storetest"
+	"tether/worker"
 	"tether/worker/httpapi"
 	"tether/worker/redistest"
 )
@@ -26,7 +27,7 @@ func TestAPIAuth(t *testing.T) {
 	serve := func(password, apiToken string) *httptest.Server {
 		s, err := httpapi.New(httpapi.Params{Logger: zerolog.Nop(), Gatherer: httpapi.NewRegistry(nil),
 			AdminUser: "admin", AdminPassword: password, APIToken: apiToken,
-			PermissionAudits: httpapi.PermissionAudits{Store: st, Queue: client}})
+			PermissionAudits: httpapi.PermissionAudits{Store: st, Queue: worker.AuditQueue{Client: client}}})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -2,7 +2,6 @@ package httpapi_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"html"
 	"net/http"
@@ -27,6 +26,7 @@ import (
 	"tether/sync/store"
 	"tether/sync/store/storetest"
 	"tether/sync/vault"
+	"tether/worker"
 	"tether/worker/httpapi"
 	"tether/worker/redisconnect"
 	"tether/worker/redistest"
@@ -110,7 +110,7 @@ func setupConnect(t testing.TB, st *store.Store, redisDB int) *connectBundle {
 				AuthorizeURL: b + "/zoom/oauth/authorize", TokenURL: b + "/zoom/oauth/token", APIURL: b + "/zoom"},
 		},
 		Vault:              keys,
-		Audits:             auditQueueFor{queue},
+		Audits:             worker.AuditQueue{Client: queue},
 		SalesforceLoginURL: func(directory.Org) string { return b + "/salesforce" },
 	})
 	if err != nil {
@@ -140,19 +140,6 @@ func setupConnect(t testing.TB, st *store.Store, redisDB int) *connectBundle {
 	}
 	return &connectBundle{st: st, sb: sb, sbURL: b, keys: keys, tether: srv.URL, inspector: inspector, org: org, rep: rep,
 		repEmail: repEmail, sfOrg: sfOrg, sfRep: active[0], sfOther: active[1], sfAdmin: active[2], secret: secret}
-}
-
-// auditQueueFor is the audit producer cmd/tether wires: the task POST
-// /v1/orgs/{org}/permission-audits queues.
-type auditQueueFor struct{ c *asynq.Client }
-
-func (q auditQueueFor) QueueAudit(ctx context.Context, orgID string) error {
-	task, err := jobs.NewAuditPermissionsTask(orgID)
-	if err != nil {
-		return err
-	}
-	_, err = q.c.EnqueueContext(ctx, task)
-	return err
 }
 
 // link asks tether's HTTP API for a connect link: the team link when kind is

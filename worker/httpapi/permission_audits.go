@@ -27,11 +27,17 @@ type TaskEnqueuer interface {
 	EnqueueContext(ctx context.Context, t *asynq.Task, opts ...asynq.Option) (*asynq.TaskInfo, error)
 }
 
+// AuditQueue queues an on-demand permission audit (worker.AuditQueue, the one producer).
+// An audit already pending is refused with an error wrapping asynq.ErrDuplicateTask.
+type AuditQueue interface {
+	Queue(ctx context.Context, orgID string) (*asynq.TaskInfo, error)
+}
+
 // PermissionAudits are the dependencies of POST /v1/orgs/{org}/permission-audits and GET
 // /v1/orgs/{org}/permission-audits/latest. Both are required for the routes to exist.
 type PermissionAudits struct {
 	Store PermissionAuditStore
-	Queue TaskEnqueuer
+	Queue AuditQueue
 	// Now stamps the 202 answer's queued_at. Nil means time.Now.
 	Now func() time.Time
 }
@@ -133,19 +139,16 @@ func (s *Server) handleAuditPermissions() http.Handler {
 		if !ok {
 			return
 		}
-		t, err := jobs.NewAuditPermissionsTask(orgID)
-		if err != nil {
-			writeError(w, http.StatusBadRequest, APIError{Code: "invalid_org", Message: err.Error()})
-			return
-		}
 		at := now().UTC()
-		info, err := pa.Queue.EnqueueContext(r.Context(), t)
+		info, err := pa.Queue.Queue(r.Context(), orgID)
 		latest := latestAuditPath(orgID)
 		w.Header().Set("Location", latest)
 		switch {
 		case errors.Is(err, asynq.ErrDuplicateTask):
 			writeError(w, http.StatusConflict, APIError{Code: "audit_pending",
 				Message: "an audit of org " + orgID + " is already queued or running; its report will be at " + latest})
+		case errors.Is(err, jobs.ErrInvalidPayload):
+			writeError(w, http.StatusBadRequest, APIError{Code: "invalid_org", Message: err.Error()})
 		case err != nil:
 			s.log.Error().Err(err).Str("org_id", orgID).Msg("permission audit: enqueue")
 			writeError(w, http.StatusServiceUnavailable, APIError{Code: "queue_unavailable", Message: "could not queue the audit; try again"})

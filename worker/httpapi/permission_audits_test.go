@@ -16,6 +16,7 @@ import (
 	"tether/sync/permissions"
 	"tether/sync/store"
 	"tether/sync/store/storetest"
+	"tether/worker"
 	"tether/worker/httpapi"
 	"tether/worker/redistest"
 )
@@ -71,7 +72,7 @@ func TestPermissionAuditRoutes(t *testing.T) {
 		ctx := t.Context()
 		s, err := httpapi.New(httpapi.Params{Logger: zerolog.Nop(), Gatherer: httpapi.NewRegistry(nil),
 			AdminUser: "admin", AdminPassword: "s3cret",
-			PermissionAudits: httpapi.PermissionAudits{Store: st, Queue: client}})
+			PermissionAudits: httpapi.PermissionAudits{Store: st, Queue: worker.AuditQueue{Client: client}}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -164,7 +165,7 @@ func TestPermissionAuditFirstReportHasNoPrevious(t *testing.T) {
 	client := asynq.NewClient(opt) // never used: GET only
 	t.Cleanup(func() { _ = client.Close() })
 	s, err := httpapi.New(httpapi.Params{Logger: zerolog.Nop(), Gatherer: httpapi.NewRegistry(nil), AdminUser: "admin", AdminPassword: "s3cret",
-		PermissionAudits: httpapi.PermissionAudits{Store: st, Queue: client}})
+		PermissionAudits: httpapi.PermissionAudits{Store: st, Queue: worker.AuditQueue{Client: client}}})
 	if err != nil {
 		t.Fatal(err)
 	}
