@@ -52,6 +52,9 @@ type ImportStarter struct {
 // A queue failure leaves the import stored as queued; Start again with the same request
 // creates a new import, so the caller reports the error.
 func (s ImportStarter) Start(ctx context.Context, req invites.Request) (directory.Import, error) {
+	if err := invites.CheckText(req); err != nil {
+		return directory.Import{}, err
+	}
 	req, err := s.resolveProfiles(ctx, req)
 	if err != nil {
 		return directory.Import{}, err

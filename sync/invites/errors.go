@@ -20,6 +20,9 @@ const (
 	// CodeSelectionTooLong: the selection would make a Salesforce query past its size
 	// limits (see validate).
 	CodeSelectionTooLong = "selection_too_long"
+	// CodeInvalidText: a value tether cannot store (a NUL or other control character, not
+	// UTF-8, or past its length limit). The API answers 400.
+	CodeInvalidText = "invalid_text"
 )
 
 // Error is a request the import refuses: bad input no retry can fix. It carries a

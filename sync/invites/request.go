@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 
 	"tether/sync/directory"
@@ -96,6 +95,9 @@ func (s *Service) validate(req Request) (directory.ImportSelection, error) {
 	if !req.Role.Valid() {
 		return sel, invalid(CodeInvalidRole, "role %q is not one of admin, custom_admin, chat, meetings", req.Role)
 	}
+	if err := CheckText(req); err != nil {
+		return sel, err
+	}
 	kinds := 0
 	for _, l := range [][]string{req.Profiles, req.UserIDs, req.Emails} {
 		if len(nonBlank(l)) > 0 {
@@ -109,11 +111,21 @@ func (s *Service) validate(req Request) (directory.ImportSelection, error) {
 		return sel, invalid(CodeMixedSelection, "select profiles, user ids or emails, not several kinds at once")
 	}
 	var bad []string
+	// One set for every list: a linear pass (a slice search per item was quadratic: 60,000
+	// names took seconds of CPU). Profile ids and names cannot collide (an id is not a name).
+	seen := make(map[string]struct{})
+	add := func(l []string, v string) []string {
+		if _, dup := seen[v]; dup {
+			return l
+		}
+		seen[v] = struct{}{}
+		return append(l, v)
+	}
 	for _, p := range nonBlank(req.Profiles) {
 		if id, ok := normalizeID(p); ok && strings.HasPrefix(id, prefixProfile) {
-			sel.ProfileIDs = appendNew(sel.ProfileIDs, id)
+			sel.ProfileIDs = add(sel.ProfileIDs, id)
 		} else {
-			sel.ProfileNames = appendNew(sel.ProfileNames, p)
+			sel.ProfileNames = add(sel.ProfileNames, p)
 		}
 	}
 	for _, u := range nonBlank(req.UserIDs) {
@@ -122,7 +134,7 @@ func (s *Service) validate(req Request) (directory.ImportSelection, error) {
 			bad = append(bad, u)
 			continue
 		}
-		sel.UserIDs = appendNew(sel.UserIDs, id)
+		sel.UserIDs = add(sel.UserIDs, id)
 	}
 	if len(bad) > 0 {
 		e := invalid(CodeInvalidID, "invalid Salesforce user id %s: want 15 or 18 letters and digits starting with 005", quoteAll(bad))
@@ -151,11 +163,26 @@ func nonBlank(l []string) []string {
 	return out
 }
 
-func appendNew(l []string, v string) []string {
-	if slices.Contains(l, v) {
-		return l
+// CheckText refuses values tether cannot store (a NUL or other control character, not
+// UTF-8, past a length limit) before anything is written or sent to Salesforce. Returns
+// *Error with CodeInvalidText; Create calls it too.
+func CheckText(req Request) error {
+	fail := func(err error) error { return invalid(CodeInvalidText, "%s", err.Error()) }
+	if err := directory.CheckText("group", req.Group, directory.MaxGroupName); err != nil {
+		return fail(err)
 	}
-	return append(l, v)
+	for _, l := range []struct {
+		field string
+		vals  []string
+		max   int
+	}{{"a profile", req.Profiles, directory.MaxProfileName}, {"a user id", req.UserIDs, 18}, {"an email", req.Emails, directory.MaxEmail}} {
+		for _, v := range l.vals {
+			if err := directory.CheckText(l.field, strings.TrimSpace(v), l.max); err != nil {
+				return fail(err)
+			}
+		}
+	}
+	return nil
 }
 
 // Salesforce's query limits the profile selection must fit (see the reference:

@@ -233,8 +233,12 @@ func (r *run) salesforce(ctx context.Context) error {
 			return fmt.Errorf("resolve profiles of import %s: %w", r.imp.ID, err)
 		}
 		ids = nil
+		seen := make(map[string]bool, len(refs))
 		for _, ref := range refs {
-			ids = appendNew(ids, m[ref])
+			if id := m[ref]; !seen[id] {
+				seen[id] = true
+				ids = append(ids, id)
+			}
 		}
 	}
 	if err := r.checkBudget(); err != nil {

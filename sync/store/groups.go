@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"time"
 
@@ -26,6 +27,9 @@ func (q *Queries) GetOrCreateGroup(ctx context.Context, orgID, name string, at t
 	name = strings.TrimSpace(name)
 	if name == "" {
 		return directory.Group{}, q.wrap(directory.ErrInvalid, "get or create group in org %s: empty name", orgID)
+	}
+	if err := checkTexts(text{"group name", name, directory.MaxGroupName}); err != nil {
+		return directory.Group{}, fmt.Errorf("get or create group in org %s: %w", orgID, err)
 	}
 	// DO UPDATE (a no-op write) rather than DO NOTHING so RETURNING yields the existing row.
 	g, err := scanGroup(q.q.QueryRowContext(ctx, `

@@ -36,6 +36,9 @@ func prepareInvite(orgID string, i *directory.Invite, now time.Time) error {
 		i.Source = directory.SourceEmail
 	}
 	stamp(&i.ID, &i.CreatedAt, now)
+	if err := checkTexts(text{"email", i.Email, directory.MaxEmail}); err != nil {
+		return fmt.Errorf("invite %s: %w", i.ID, err)
+	}
 	i.UpdatedAt = i.CreatedAt
 	i.ExpiresAt = i.ExpiresAt.UTC().Truncate(time.Microsecond)
 	switch {

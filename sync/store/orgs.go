@@ -24,6 +24,9 @@ func scanOrg(r scanner) (directory.Org, error) {
 // directory.ErrInvalid for a negative seat limit or an unknown Salesforce login.
 func (q *Queries) CreateOrg(ctx context.Context, o directory.Org) (directory.Org, error) {
 	stamp(&o.ID, &o.CreatedAt, time.Now())
+	if err := checkTexts(text{"org name", o.Name, directory.MaxOrgName}); err != nil {
+		return directory.Org{}, fmt.Errorf("create org %s: %w", o.ID, err)
+	}
 	if o.Policy == nil {
 		o.Policy = directory.DefaultPolicy()
 	}
@@ -55,6 +58,9 @@ func (q *Queries) GetOrg(ctx context.Context, orgID string) (directory.Org, erro
 // given, with no checks of seats or cycles (ChangeOrg makes them). Returns directory.ErrNotFound if
 // the org does not exist.
 func (q *Queries) UpdateOrg(ctx context.Context, o directory.Org) error {
+	if err := checkTexts(text{"org name", o.Name, directory.MaxOrgName}); err != nil {
+		return fmt.Errorf("update org %s: %w", o.ID, err)
+	}
 	if o.Policy == nil {
 		o.Policy = directory.DefaultPolicy()
 	}

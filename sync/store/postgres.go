@@ -78,7 +78,7 @@ func mapPostgresError(err error) error {
 			return fmt.Errorf("%w (%s)", directory.ErrDuplicate, pg.ConstraintName)
 		case "23503": // foreign_key_violation
 			return fmt.Errorf("%w: referenced row (%s)", directory.ErrNotFound, pg.ConstraintName)
-		case "23514", "23502", "22P02": // check, not null, invalid text representation
+		case "23514", "23502", "22P02", "22021", "22P05": // check, not null, invalid text, bad byte (NUL), untranslatable
 			return fmt.Errorf("%w (%s)", directory.ErrInvalid, pg.Message)
 		}
 	}

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"time"
 
@@ -25,6 +26,9 @@ func scanUser(r scanner) (directory.User, error) {
 func (q *Queries) CreateUser(ctx context.Context, u directory.User) (directory.User, error) {
 	u.Email = directory.NormalizeEmail(u.Email)
 	stamp(&u.ID, &u.CreatedAt, time.Now())
+	if err := checkTexts(text{"email", u.Email, directory.MaxEmail}, text{"name", u.Name, directory.MaxPersonName}); err != nil {
+		return directory.User{}, fmt.Errorf("create user %s: %w", u.ID, err)
+	}
 	_, err := q.q.ExecContext(ctx, `INSERT INTO users (`+userCols+`) VALUES ($1, $2, $3, $4, $5)`,
 		u.ID, u.Email, u.Name, nullStr(u.FavouriteOrgID), tm(u.CreatedAt))
 	if err != nil {

@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"encoding/json"
 	"errors"
 	"html/template"
 	"net/http"
@@ -218,9 +217,7 @@ func (s *Server) handleConnectLink(member bool) http.Handler {
 			var body struct {
 				Kind string `json:"kind"`
 			}
-			dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4<<10))
-			dec.DisallowUnknownFields()
-			if err := dec.Decode(&body); err != nil {
+			if err := decodeJSON(w, r, 4<<10, &body); err != nil {
 				writeError(w, http.StatusBadRequest, APIError{Code: "invalid_json",
 					Message: `the body must be {"kind": "salesforce|google_calendar|microsoft_calendar|zoom|teams"}: ` + err.Error()})
 				return

@@ -109,9 +109,7 @@ func (s *Server) handleCreateImport() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		org := r.PathValue("org")
 		var body ImportRequest
-		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxImportBody))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&body); err != nil {
+		if err := decodeJSON(w, r, maxImportBody, &body); err != nil {
 			writeError(w, http.StatusBadRequest, APIError{Code: "invalid_json",
 				Message: "the body must be a JSON object with profiles, user_ids or emails, role, and optionally group and dry_run: " + err.Error()})
 			return
@@ -162,7 +160,7 @@ func (s *Server) importError(w http.ResponseWriter, org string, err error) {
 		writeError(w, http.StatusNotFound, APIError{Code: ie.Code, Message: ie.Message})
 	case errors.As(err, &ie) && (ie.Code == invites.CodeFinished || ie.Code == invites.CodeNotPending):
 		writeError(w, http.StatusConflict, APIError{Code: ie.Code, Message: ie.Message})
-	case errors.As(err, &ie) && (ie.Code == invites.CodeInvalidStatus || ie.Code == invites.CodeInvalidCursor):
+	case errors.As(err, &ie) && (ie.Code == invites.CodeInvalidStatus || ie.Code == invites.CodeInvalidCursor || ie.Code == invites.CodeInvalidText):
 		writeError(w, http.StatusBadRequest, APIError{Code: ie.Code, Message: ie.Message})
 	case errors.As(err, &ie):
 		writeError(w, http.StatusUnprocessableEntity, APIError{Code: ie.Code, Message: ie.Message, Values: ie.Values})

@@ -190,6 +190,13 @@ func TestImportAPIRefusals(t *testing.T) {
 			{"unknown org", "/v1/orgs/no-such-org/imports", `{"role":"chat","emails":"a@x.com"}`, 404, invites.CodeOrgNotFound},
 			{"unknown org, new group", "/v1/orgs/no-such-org/imports", `{"role":"chat","emails":"a@x.com","group":"West"}`, 404, invites.CodeOrgNotFound},
 			{"unknown org, dry run", "/v1/orgs/no-such-org/imports", `{"role":"chat","emails":"a@x.com","group":"West","dry_run":true}`, 404, invites.CodeOrgNotFound},
+			// Input a store cannot keep is refused before anything is written, on both backends.
+			{"NUL in group", orgPath, `{"role":"chat","emails":"a@x.com","group":"West\u0000"}`, 400, invites.CodeInvalidText},
+			{"NUL in emails", orgPath, `{"role":"chat","emails":"a\u0000@x.com"}`, 400, invites.CodeInvalidText},
+			{"NUL in a profile", orgPath, `{"role":"chat","profiles":["Sales\u0000User"]}`, 400, invites.CodeInvalidText},
+			{"group too long", orgPath, `{"role":"chat","emails":"a@x.com","group":"` + strings.Repeat("g", directory.MaxGroupName+1) + `"}`, 400, invites.CodeInvalidText},
+			{"data after the body", orgPath, `{"role":"chat","emails":"a@x.com"} {"role":"admin","emails":"b@x.com"}`, 400, "invalid_json"},
+			{"text after the body", orgPath, `{"role":"chat","emails":"a@x.com"}garbage`, 400, "invalid_json"},
 		} {
 			var e errorBody
 			res := b.call(t, "POST", tc.path, tc.body, &e)

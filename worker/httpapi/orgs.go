@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"net/http"
 	"strconv"
@@ -165,9 +164,7 @@ type UpdateOrgRequest struct {
 // decodeBody reads a JSON object into v, refusing unknown fields; on failure it answers
 // 400 invalid_json (naming what the body should hold) and returns false.
 func decodeBody(w http.ResponseWriter, r *http.Request, v any, want string) bool {
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxOrgBody))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
+	if err := decodeJSON(w, r, maxOrgBody, v); err != nil {
 		writeError(w, http.StatusBadRequest, APIError{Code: "invalid_json", Message: "the body must be a JSON object with " + want + ": " + err.Error()})
 		return false
 	}
