@@ -64,6 +64,7 @@ below override them.`,
 		newVersionCmd(e),
 		newPermissionsCmd(e),
 		newUsersCmd(e),
+		newKeysCmd(e),
 	)
 	addOrgCmds(root, e)
 	orgParent(root).AddCommand(newOrgConnectSalesforceCmd(e))

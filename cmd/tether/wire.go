@@ -18,6 +18,7 @@ import (
 	"tether/sync/connections"
 	"tether/sync/events"
 	"tether/sync/invites"
+	"tether/sync/keys"
 	"tether/sync/store"
 	"tether/sync/vault"
 	"tether/worker"
@@ -196,6 +197,13 @@ func runHTTP(ctx context.Context, d deps, o serveOptions) error {
 		p.ConnectLinks = links
 		p.Connect = httpapi.NewConnect(httpapi.ConnectParams{Flow: flow, Logger: d.log.With().Str("component", "connect").Logger(),
 			SecureCookie: strings.HasPrefix(d.cfg.PublicURL, "https://")})
+	}
+	if o.monitoring && d.store != nil && d.keyring != nil {
+		ks, err := keys.New(d.store, d.keyring)
+		if err != nil {
+			return err
+		}
+		p.Keys = ks
 	}
 	if o.monitoring && d.store != nil {
 		svc, err := d.app.orgService()

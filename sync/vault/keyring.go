@@ -7,7 +7,9 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"maps"
 	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -209,4 +211,38 @@ func split(sealed []byte) (header []byte, keyID string, rest []byte, err error) 
 // aad binds the header (so the key id cannot be swapped) and the row id.
 func aad(header []byte, rowID string) []byte {
 	return append(append(append([]byte{}, header...), 0), rowID...)
+}
+
+// KeyID returns the id of the key sealed was made with (sealed values carry it in
+// clear). Returns ErrOpen if sealed is not a sealed value.
+func KeyID(sealed []byte) (string, error) {
+	_, keyID, _, err := split(sealed)
+	return keyID, err
+}
+
+// Reseal opens sealed (made for rowID with any key of the ring) and seals it again with
+// the active key. A value already sealed with the active key, or empty, is returned as it
+// is with changed false.
+func (k *Keyring) Reseal(sealed []byte, rowID string) (out []byte, changed bool, err error) {
+	if !k.NeedsReseal(sealed) {
+		return sealed, false, nil
+	}
+	pt, err := k.Open(sealed, rowID)
+	if err != nil {
+		return nil, false, err
+	}
+	out, err = k.Seal(pt, rowID)
+	clear(pt)
+	return out, err == nil, err
+}
+
+// Has reports whether the ring holds a key with id.
+func (k *Keyring) Has(id string) bool {
+	_, ok := k.keys[id]
+	return ok
+}
+
+// IDs returns the ids of the ring's keys, sorted.
+func (k *Keyring) IDs() []string {
+	return slices.Sorted(maps.Keys(k.keys))
 }

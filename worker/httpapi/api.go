@@ -26,6 +26,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"tether/sync/connect"
+	"tether/sync/keys"
 )
 
 // Check is one dependency /readyz pings.
@@ -70,6 +71,8 @@ type Params struct {
 	// /v1/users/{user}/memberships and PUT /v1/users/{user}/default-org to the admin. Nil:
 	// those routes answer 404.
 	Orgs Orgs
+	// Keys serves GET /v1/keys and POST /v1/keys/reseal to the operator. Nil: 404.
+	Keys *keys.Service
 	// AdminUser and AdminPassword sign the operator in to /monitoring/ (a login form
 	// issuing a session cookie) and admit basic auth on the /v1 API. An empty password
 	// makes /monitoring answer 503: no password, no access.

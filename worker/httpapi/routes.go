@@ -53,6 +53,10 @@ func (s *Server) routes() {
 		s.mux.Handle("GET /v1/users/{user}/memberships", s.requireAPIAdmin(s.handleUserMemberships()))
 		s.mux.Handle("PUT /v1/users/{user}/default-org", s.requireAPIAdmin(s.handleSetDefaultOrg()))
 	}
+	if s.p.Keys != nil {
+		s.mux.Handle("GET /v1/keys", s.requireAPIAdmin(s.handleKeyStatus()))
+		s.mux.Handle("POST /v1/keys/reseal", s.requireAPIAdmin(s.handleReseal()))
+	}
 	if s.p.Monitoring != nil {
 		s.mux.Handle("GET /monitoring", http.RedirectHandler("/monitoring/", http.StatusMovedPermanently))
 		// asynqmon must be mounted at its root path plus "/": its own example's exact-path

@@ -1,0 +1,106 @@
+package main
+
+import (
+	"fmt"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"tether/sync/keys"
+)
+
+func newKeysCmd(e env) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "keys",
+		Short: "Count and reseal the values encrypted with TETHER_ENCRYPTION_KEYS",
+		Long: `Retiring a key: put the new key first in TETHER_ENCRYPTION_KEYS (it seals from then on),
+keep the old one after it (it still opens), restart, run "tether keys reseal", and drop the
+old key once "tether keys status" shows 0 values for it.
+Over HTTP: GET /v1/keys and POST /v1/keys/reseal (admin credentials).`,
+	}
+	var batch int
+	reseal := &cobra.Command{
+		Use:   "reseal",
+		Short: "Seal every value not under the primary (first) key again with it",
+		Long: `Walks the sealed values in batches and reseals those under any key but the primary one,
+printing progress. Safe while workers run (a row a refresh rewrites meanwhile is skipped:
+it is under the primary key already), and safe to interrupt: running it again resumes.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			svc, closeFn, err := keysService(cmd, e)
+			if err != nil {
+				return err
+			}
+			defer closeFn()
+			p, err := svc.Reseal(cmd.Context(), batch, func(p keys.Progress) {
+				fmt.Fprintf(e.stdout, "read %d rows, resealed %d, skipped %d (changed meanwhile); at %s\n", p.Rows, p.Resealed, p.Skipped, p.LastID)
+			})
+			if err != nil {
+				return err
+			}
+			_, err = fmt.Fprintf(e.stdout, "done: %d rows read, %d resealed under %s; check with: tether keys status\n", p.Rows, p.Resealed, svc.Primary())
+			return err
+		},
+	}
+	reseal.Flags().IntVar(&batch, "batch", keys.DefaultBatch, "rows read and resealed per batch")
+	status := &cobra.Command{
+		Use:   "status",
+		Short: "Count the sealed values per key id",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			svc, closeFn, err := keysService(cmd, e)
+			if err != nil {
+				return err
+			}
+			defer closeFn()
+			counts, err := svc.Status(cmd.Context(), 0)
+			if err != nil {
+				return err
+			}
+			tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "KEY ID\tVALUES\tNOTE")
+			for _, c := range counts {
+				note := ""
+				switch {
+				case c.Primary:
+					note = "primary (seals)"
+				case !c.InRing:
+					note = "NOT in TETHER_ENCRYPTION_KEYS: these values cannot be opened"
+				case c.Values == 0:
+					note = "unused: can be removed from TETHER_ENCRYPTION_KEYS"
+				default:
+					note = "run: tether keys reseal"
+				}
+				fmt.Fprintf(tw, "%s\t%d\t%s\n", c.KeyID, c.Values, note)
+			}
+			return tw.Flush()
+		},
+	}
+	cmd.AddCommand(status, reseal)
+	return cmd
+}
+
+// keysService opens the store and the key ring for the keys verbs.
+func keysService(cmd *cobra.Command, e env) (*keys.Service, func(), error) {
+	cfg, err := loadConfig(cmd, e)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := cfg.RequireEncryptionKeys("keys"); err != nil {
+		return nil, nil, err
+	}
+	ring, err := cfg.Keyring()
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := openConfiguredStore(cmd, e)
+	if err != nil {
+		return nil, nil, err
+	}
+	svc, err := keys.New(st, ring)
+	if err != nil {
+		_ = st.Close()
+		return nil, nil, err
+	}
+	return svc, func() { _ = st.Close() }, nil
+}

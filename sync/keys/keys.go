@@ -1,0 +1,158 @@
+package keys
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+
+	"tether/sync/vault"
+)
+
+// Row is one row's sealed values, each sealed with the row id as associated data.
+type Row struct {
+	ID, OrgID                string
+	Access, Refresh, Pending []byte
+}
+
+// Store reads and replaces sealed values.
+type Store interface {
+	// ListSealed returns up to limit rows with a sealed value, in id order after afterID.
+	ListSealed(ctx context.Context, afterID string, limit int) ([]Row, error)
+	// ReplaceSealed writes next over the row if it still holds old; false when it does not.
+	ReplaceSealed(ctx context.Context, old, next Row) (bool, error)
+}
+
+// DefaultBatch is the batch size when zero is given.
+const DefaultBatch = 500
+
+// Service counts and reseals. Safe for concurrent use.
+type Service struct {
+	store Store
+	ring  *vault.Keyring
+}
+
+// New returns a Service over store with the key ring ring (its first key is primary).
+func New(store Store, ring *vault.Keyring) (*Service, error) {
+	if store == nil || ring == nil {
+		return nil, errors.New("keys: store and key ring are required")
+	}
+	return &Service{store: store, ring: ring}, nil
+}
+
+// Primary is the id of the key that seals.
+func (s *Service) Primary() string { return s.ring.ActiveKeyID() }
+
+// KeyCount is how many sealed values one key id holds.
+type KeyCount struct {
+	KeyID   string `json:"key_id"`
+	Values  int    `json:"values"`
+	Primary bool   `json:"primary"`
+	// InRing is false for a key id the ring no longer has: those values cannot be opened.
+	InRing bool `json:"in_ring"`
+}
+
+// Status counts the sealed values per key id, primary first, then by id; every key of
+// the ring is listed (0 when unused), and so is any key id found that the ring lacks. A value that is
+// not a sealed value at all is counted under "unreadable".
+func (s *Service) Status(ctx context.Context, batch int) ([]KeyCount, error) {
+	counts := map[string]int{}
+	err := s.walk(ctx, batch, func(r Row) error {
+		for _, v := range [][]byte{r.Access, r.Refresh, r.Pending} {
+			if len(v) == 0 {
+				continue
+			}
+			id, err := vault.KeyID(v)
+			if err != nil {
+				id = "unreadable"
+			}
+			counts[id]++
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, id := range s.ring.IDs() {
+		counts[id] += 0 // every key of the ring is listed, unused ones with 0
+	}
+	primary := s.ring.ActiveKeyID()
+	out := []KeyCount{{KeyID: primary, Values: counts[primary], Primary: true, InRing: true}}
+	for _, id := range slices.Sorted(maps.Keys(counts)) {
+		if id != primary {
+			out = append(out, KeyCount{KeyID: id, Values: counts[id], InRing: s.ring.Has(id)})
+		}
+	}
+	return out, nil
+}
+
+// Progress is reported after each batch of Reseal.
+type Progress struct {
+	Rows     int    // rows read so far
+	Resealed int    // rows rewritten under the primary key
+	Skipped  int    // rows a concurrent writer changed first (already under the primary key)
+	LastID   string // the last row id read: where the walk stands
+}
+
+// Reseal seals every value not under the primary key again with it, batch rows at a
+// time (zero: DefaultBatch), calling progress (may be nil) after each batch. A value that
+// cannot be opened (its key left the ring, or it was tampered with) stops the run with an
+// error naming the row; nothing is lost, and fixing the ring and running again resumes.
+func (s *Service) Reseal(ctx context.Context, batch int, progress func(Progress)) (Progress, error) {
+	var p Progress
+	n := 0
+	err := s.walk(ctx, batch, func(r Row) error {
+		p.Rows++
+		p.LastID = r.ID
+		next := r
+		changed := false
+		for _, col := range []*[]byte{&next.Access, &next.Refresh, &next.Pending} {
+			out, c, err := s.ring.Reseal(*col, r.ID)
+			if err != nil {
+				return fmt.Errorf("reseal connection %s of org %s: %w (add its key back to TETHER_ENCRYPTION_KEYS and run again)", r.ID, r.OrgID, err)
+			}
+			*col, changed = out, changed || c
+		}
+		if changed {
+			ok, err := s.store.ReplaceSealed(ctx, r, next)
+			if err != nil {
+				return err
+			}
+			if ok {
+				p.Resealed++
+			} else {
+				p.Skipped++
+			}
+		}
+		if n++; progress != nil && n%cmp.Or(batch, DefaultBatch) == 0 {
+			progress(p)
+		}
+		return nil
+	})
+	if progress != nil && err == nil {
+		progress(p)
+	}
+	return p, err
+}
+
+func (s *Service) walk(ctx context.Context, batch int, fn func(Row) error) error {
+	batch = cmp.Or(batch, DefaultBatch)
+	after := ""
+	for {
+		rows, err := s.store.ListSealed(ctx, after, batch)
+		if err != nil {
+			return err
+		}
+		for _, r := range rows {
+			if err := fn(r); err != nil {
+				return err
+			}
+		}
+		if len(rows) < batch {
+			return nil
+		}
+		after = rows[len(rows)-1].ID
+	}
+}
