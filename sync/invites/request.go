@@ -171,11 +171,13 @@ func CheckText(req Request) error {
 	if err := directory.CheckText("group", req.Group, directory.MaxGroupName); err != nil {
 		return fail(err)
 	}
+	// A profile's length is bounded by the Salesforce query it goes into
+	// (checkQuerySize, CodeSelectionTooLong); here only what cannot be stored.
 	for _, l := range []struct {
 		field string
 		vals  []string
 		max   int
-	}{{"a profile", req.Profiles, directory.MaxProfileName}, {"a user id", req.UserIDs, 18}, {"an email", req.Emails, directory.MaxEmail}} {
+	}{{"a profile", req.Profiles, 1 << 20}, {"a user id", req.UserIDs, 18}, {"an email", req.Emails, directory.MaxEmail}} {
 		for _, v := range l.vals {
 			if err := directory.CheckText(l.field, strings.TrimSpace(v), l.max); err != nil {
 				return fail(err)
