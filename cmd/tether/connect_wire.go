@@ -10,6 +10,7 @@ import (
 	"tether/connectors/oauth"
 	"tether/sync/connect"
 	"tether/sync/directory"
+	"tether/sync/onboarding"
 	"tether/worker"
 	"tether/worker/httpapi"
 	"tether/worker/redisconnect"
@@ -62,20 +63,31 @@ func salesforceLogin(cfg config.Config) func(directory.Org) string {
 	}
 }
 
+// connectParts are the browser side of the connect flow and its Join user.
+type connectParts struct {
+	flow   *connect.Flow
+	links  *connect.Links
+	joiner *onboarding.Joiner
+}
+
 // connectFlow builds the browser side of the connect flow for tether serve: the links,
-// Redis-kept state, every provider, the vault, and the audit queue. Close the closer when
-// the server stops.
-func connectFlow(d deps, queue httpapi.TaskEnqueuer) (*connect.Flow, *connect.Links, io.Closer, error) {
+// Redis-kept state, every provider, the vault, the audit queue, and the Joiner whose
+// Salesforce-sourced invites finish through it. Close the closer when the server stops.
+func connectFlow(d deps, queue httpapi.TaskEnqueuer) (connectParts, io.Closer, error) {
 	if d.store == nil || d.keyring == nil {
-		return nil, nil, nil, errors.New("the connect flow needs the store and the key ring")
+		return connectParts{}, nil, errors.New("the connect flow needs the store and the key ring")
 	}
 	links, err := connectLinks(d)
 	if err != nil {
-		return nil, nil, nil, err
+		return connectParts{}, nil, err
+	}
+	joiner, err := onboarding.NewJoiner(onboarding.JoinerConfig{Store: d.store, ConnectSalesforce: d.cfg.SalesforceClientID != ""})
+	if err != nil {
+		return connectParts{}, nil, err
 	}
 	oc, err := d.app.oauthClient()
 	if err != nil {
-		return nil, nil, nil, err
+		return connectParts{}, nil, err
 	}
 	rdb := d.app.redisClient(redisConnect)
 	flow, err := connect.NewFlow(connect.FlowParams{
@@ -85,11 +97,12 @@ func connectFlow(d deps, queue httpapi.TaskEnqueuer) (*connect.Flow, *connect.Li
 		Providers:          connectProviders(d.cfg, oc),
 		Vault:              d.keyring,
 		Audits:             worker.AuditQueue{Client: queue},
+		Invites:            joiner,
 		BaseURL:            d.cfg.PublicURL,
 		SalesforceLoginURL: salesforceLogin(d.cfg),
 	})
 	if err != nil {
-		return nil, nil, nil, err
+		return connectParts{}, nil, err
 	}
-	return flow, links, nopCloser{}, nil
+	return connectParts{flow: flow, links: links, joiner: joiner}, nopCloser{}, nil
 }

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"tether/connectors/email"
-	"tether/connectors/salesforce"
 	"tether/sync/onboarding"
 	"tether/worker"
 	"tether/worker/httpapi"
@@ -63,22 +62,10 @@ func inviteSender(d deps) (worker.InviteSender, error) {
 		PublicURL: d.cfg.PublicURL, TokenTTL: d.cfg.InviteTTL})
 }
 
-// joinHandler builds the Join routes of tether serve. Without a Salesforce client id,
-// Salesforce-sourced invites are accepted without the connect step.
-func joinHandler(d deps) (http.Handler, error) {
-	cfg := onboarding.JoinerConfig{Store: d.store, Vault: d.keyring}
-	if d.cfg.SalesforceClientID != "" {
-		oc, err := d.app.oauthClient()
-		if err != nil {
-			return nil, err
-		}
-		cfg.Salesforce = salesforce.Connector{OAuth: oc, LoginURL: d.cfg.SalesforceLoginURL,
-			ClientID: d.cfg.SalesforceClientID, RedirectURI: strings.TrimRight(d.cfg.PublicURL, "/") + "/oauth/salesforce/callback"}
-	}
-	j, err := onboarding.NewJoiner(cfg)
-	if err != nil {
-		return nil, err
-	}
-	return httpapi.NewJoin(httpapi.JoinParams{Joiner: j, Logger: d.log.With().Str("component", "join").Logger(),
-		SecureCookie: strings.HasPrefix(d.cfg.PublicURL, "https://")}), nil
+// joinHandler builds the Join routes of tether serve. A Salesforce-sourced invite joins
+// through the connect flow's Salesforce sign-in; without a Salesforce client id it is
+// accepted at once (the member connects later from a link).
+func joinHandler(d deps, cp connectParts) http.Handler {
+	return httpapi.NewJoin(httpapi.JoinParams{Joiner: cp.joiner, Connect: cp.flow, Logger: d.log.With().Str("component", "join").Logger(),
+		SecureCookie: strings.HasPrefix(d.cfg.PublicURL, "https://")})
 }

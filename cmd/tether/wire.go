@@ -178,24 +178,20 @@ func runHTTP(ctx context.Context, d deps, o serveOptions) error {
 		MaxUnauthenticated: d.cfg.HTTPMaxUnauthenticated,
 	}
 	if o.monitoring && d.store != nil && d.keyring != nil {
-		join, err := joinHandler(d)
-		if err != nil {
-			return err
-		}
-		p.Join = join
 		client := d.app.queueClient()
 		parts, err := d.app.importParts()
 		if err != nil {
 			return err
 		}
 		p.Imports = parts.starter(client, d.log.With().Str("component", "imports").Logger())
-		flow, links, closeFlow, err := connectFlow(d, client)
+		cp, closeFlow, err := connectFlow(d, client)
 		if err != nil {
 			return err
 		}
 		defer closeFlow.Close()
-		p.ConnectLinks = links
-		p.Connect = httpapi.NewConnect(httpapi.ConnectParams{Flow: flow, Logger: d.log.With().Str("component", "connect").Logger(),
+		p.Join = joinHandler(d, cp)
+		p.ConnectLinks = cp.links
+		p.Connect = httpapi.NewConnect(httpapi.ConnectParams{Flow: cp.flow, Logger: d.log.With().Str("component", "connect").Logger(),
 			SecureCookie: strings.HasPrefix(d.cfg.PublicURL, "https://")})
 	}
 	if o.monitoring && d.store != nil && d.keyring != nil {

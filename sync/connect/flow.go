@@ -122,6 +122,16 @@ type AuditQueue interface {
 	QueueAudit(ctx context.Context, orgID string) error
 }
 
+// Invites lets a Join finish through this flow (onboarding.Joiner implements it). Errors
+// wrap ErrLinkUsed or ErrLinkExpired when the invite can no longer be joined.
+type Invites interface {
+	// InviteUsable checks, changing nothing, that the invite may still be joined through
+	// a link made from the Join link whose token hashes to tokenHash.
+	InviteUsable(ctx context.Context, orgID, inviteID, tokenHash string) error
+	// AcceptInvite accepts the invite (if not already) and returns its membership.
+	AcceptInvite(ctx context.Context, orgID, inviteID, tokenHash string) (directory.Membership, error)
+}
+
 // Vault seals tokens with the connection row id as associated data.
 type Vault interface {
 	SealToken(t vault.Token, rowID string) ([]byte, error)
@@ -148,6 +158,8 @@ type FlowParams struct {
 	Vault     Vault
 	// Audits queues the permission audit a team connect asks for. Nil: none is queued.
 	Audits AuditQueue
+	// Invites finishes Joins (links with an InviteID). Nil: such links are refused.
+	Invites Invites
 	// BaseURL is tether's public URL; redirect URIs are BaseURL/oauth/callback/{provider}.
 	BaseURL string
 	// SalesforceLoginURL is the login host of org's Salesforce (production or sandbox).
@@ -301,6 +313,41 @@ func (f *Flow) Start(ctx context.Context, token string) (Started, error) {
 	if err != nil {
 		return Started{}, err
 	}
+	hint := ""
+	if m.UserID != "" {
+		if u, err := f.p.Store.GetUser(ctx, m.UserID); err == nil {
+			hint = u.Email
+		}
+	}
+	return f.start(ctx, link, org, hint)
+}
+
+// InviteConnect is a Join's Salesforce connect: the invite, the token hash of its Join
+// link, the Salesforce user it was made for and the invited email (a login hint).
+type InviteConnect struct {
+	OrgID, InviteID, TokenHash string
+	SalesforceUserID, Email    string
+}
+
+// StartInvite begins a Join's Salesforce connect (the Join page's button was the press):
+// a link bound to the invite, never shown to anyone, lives as long as the state.
+func (f *Flow) StartInvite(ctx context.Context, ic InviteConnect) (Started, error) {
+	if f.p.Invites == nil {
+		return Started{}, errors.New("connect flow: no invites configured for Join")
+	}
+	l, err := f.p.Links.Issue(ctx, IssueRequest{OrgID: ic.OrgID, Kind: connections.KindSalesforce, TTL: f.p.StateTTL,
+		Expected: ic.SalesforceUserID, InviteID: ic.InviteID, InviteHash: ic.TokenHash})
+	if err != nil {
+		return Started{}, err
+	}
+	org, err := f.p.Store.GetOrg(ctx, ic.OrgID)
+	if err != nil {
+		return Started{}, fmt.Errorf("start connect of invite %s: %w", ic.InviteID, err)
+	}
+	return f.start(ctx, l.Link, org, ic.Email)
+}
+
+func (f *Flow) start(ctx context.Context, link Link, org directory.Org, hint string) (Started, error) {
 	var b [96]byte
 	if _, err := io.ReadFull(f.p.Rand, b[:]); err != nil {
 		return Started{}, fmt.Errorf("start connect: %w", err)
@@ -316,12 +363,6 @@ func (f *Flow) Start(ctx context.Context, token string) (Started, error) {
 	raw, _ := json.Marshal(st)
 	if err := f.p.Sessions.PutState(ctx, hash(state), raw, f.p.StateTTL); err != nil {
 		return Started{}, fmt.Errorf("start connect of link %s: %w", link.ID, err)
-	}
-	hint := ""
-	if m.UserID != "" {
-		if u, err := f.p.Store.GetUser(ctx, m.UserID); err == nil {
-			hint = u.Email
-		}
 	}
 	sum := sha256.Sum256([]byte(verifier))
 	u, err := f.p.Providers.AuthURL(AuthRequest{Kind: link.Kind, LoginURL: st.LoginURL, RedirectURI: f.RedirectURI(provider),
@@ -401,6 +442,14 @@ func (f *Flow) Finish(ctx context.Context, provider string, cb Callback) (Result
 	} else if spent {
 		return Result{}, ErrLinkUsed
 	}
+	if link.InviteID != "" {
+		if f.p.Invites == nil {
+			return Result{}, ErrLinkInvalid
+		}
+		if err := f.p.Invites.InviteUsable(ctx, link.OrgID, link.InviteID, link.InviteHash); err != nil {
+			return Result{}, fmt.Errorf("finish connect of invite %s: %w", link.InviteID, err)
+		}
+	}
 	now := f.p.Now()
 	g, err := f.p.Providers.Exchange(ctx, ExchangeRequest{Kind: link.Kind, LoginURL: st.LoginURL, Code: cb.Code,
 		Verifier: st.Verifier, RedirectURI: f.RedirectURI(provider)})
@@ -413,7 +462,7 @@ func (f *Flow) Finish(ctx context.Context, provider string, cb Callback) (Result
 			detail = map[string]any{}
 		}
 		detail["kind"], detail["reason"], detail["revoked"] = string(link.Kind), reason.Error(), revoked == nil
-		detail["membership_id"], detail["link_id"] = link.MembershipID, link.ID
+		detail["membership_id"], detail["link_id"], detail["invite_id"] = link.MembershipID, link.ID, link.InviteID
 		if revoked != nil {
 			detail["revoke_error"] = revoked.Error()
 		}
@@ -442,6 +491,16 @@ func (f *Flow) Finish(ctx context.Context, provider string, cb Callback) (Result
 	if !first {
 		return refuse(ErrLinkUsed, nil)
 	}
+	if link.InviteID != "" {
+		// Only now, with the account checked, does the Join take effect.
+		m, err := f.p.Invites.AcceptInvite(ctx, link.OrgID, link.InviteID, link.InviteHash)
+		if err != nil {
+			_ = f.p.Sessions.Unspend(ctx, link.ID)
+			f.revoke(ctx, link.Kind, st.LoginURL, cmp.Or(g.RefreshToken, g.AccessToken))
+			return Result{}, fmt.Errorf("finish connect of invite %s: %w", link.InviteID, err)
+		}
+		link.MembershipID = m.ID
+	}
 	c, old, err := f.store(ctx, link, g, now)
 	if err != nil {
 		_ = f.p.Sessions.Unspend(ctx, link.ID)
@@ -460,6 +519,9 @@ func (f *Flow) Finish(ctx context.Context, provider string, cb Callback) (Result
 	}
 	detail := map[string]any{"kind": string(c.Kind), "link_kind": string(link.Kind), "membership_id": link.MembershipID,
 		"account_id": g.Account.ID, "link_id": link.ID}
+	if link.InviteID != "" {
+		detail["invite_id"] = link.InviteID
+	}
 	if g.Account.OrgID != "" {
 		detail["provider_org_id"] = g.Account.OrgID
 	}
@@ -501,7 +563,7 @@ func (f *Flow) checkAccount(ctx context.Context, link Link, g Grant) (*WrongAcco
 	switch link.Kind {
 	case connections.KindSalesforce:
 		want := link.Expected
-		if want == "" {
+		if want == "" && link.MembershipID != "" {
 			m, err := f.p.Store.GetMembership(ctx, link.OrgID, link.MembershipID)
 			if err != nil {
 				return nil, err

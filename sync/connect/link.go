@@ -55,6 +55,11 @@ type Link struct {
 	// Expected is the provider account the link must be connected with, when tether knows
 	// it (a Salesforce user id from a Salesforce-sourced invite). Empty: any account.
 	Expected string
+	// InviteID and InviteHash bind a Join's Salesforce connect to a pending invite (and the
+	// token hash of the link that started it, so a resend voids it): the invite is
+	// accepted, and the membership made, only once the account checked out. MembershipID is
+	// empty until then.
+	InviteID, InviteHash string
 }
 
 // Issued is a fresh link.
@@ -117,6 +122,8 @@ type IssueRequest struct {
 	TTL time.Duration
 	// Expected: see Link.Expected.
 	Expected string
+	// InviteID and InviteHash: see Link (Join's connect; Kind salesforce, no MembershipID).
+	InviteID, InviteHash string
 }
 
 // Issue makes a link. Errors: the store's not-found for an unknown org or membership, or
@@ -125,7 +132,10 @@ func (l *Links) Issue(ctx context.Context, r IssueRequest) (Issued, error) {
 	if !r.Kind.Valid() {
 		return Issued{}, fmt.Errorf("%w: unknown kind %q (want salesforce, google_calendar, microsoft_calendar, zoom or teams)", ErrBadRequest, r.Kind)
 	}
-	if r.Kind.OrgLevel() != (r.MembershipID == "") {
+	if r.InviteID != "" && (r.Kind != connections.KindSalesforce || r.MembershipID != "" || r.InviteHash == "") {
+		return Issued{}, fmt.Errorf("%w: an invite's link connects its Salesforce user only", ErrBadRequest)
+	}
+	if r.Kind.OrgLevel() != (r.MembershipID == "" && r.InviteID == "") {
 		if r.Kind.OrgLevel() {
 			return Issued{}, fmt.Errorf("%w: %s is the org's own connection; use `tether org connect-salesforce %s`", ErrBadRequest, r.Kind, r.OrgID)
 		}
@@ -161,7 +171,8 @@ func (l *Links) Issue(ctx context.Context, r IssueRequest) (Issued, error) {
 		return Issued{}, fmt.Errorf("connect link: %w", err)
 	}
 	link := Link{ID: base64.RawURLEncoding.EncodeToString(id[:]), OrgID: r.OrgID, MembershipID: r.MembershipID,
-		Kind: r.Kind, ExpiresAt: l.p.Now().Add(ttl).UTC().Truncate(time.Second), Expected: r.Expected}
+		Kind: r.Kind, ExpiresAt: l.p.Now().Add(ttl).UTC().Truncate(time.Second), Expected: r.Expected,
+		InviteID: r.InviteID, InviteHash: r.InviteHash}
 	return Issued{Link: link, URL: l.p.BaseURL + "/connect/" + l.sign(link)}, nil
 }
 
@@ -186,10 +197,13 @@ type payload struct {
 	K  string `json:"k"`
 	E  int64  `json:"e"`
 	X  string `json:"x,omitempty"`
+	IV string `json:"iv,omitempty"`
+	IH string `json:"ih,omitempty"`
 }
 
 func (l *Links) sign(k Link) string {
-	b, _ := json.Marshal(payload{V: 1, ID: k.ID, O: k.OrgID, M: k.MembershipID, K: string(k.Kind), E: k.ExpiresAt.Unix(), X: k.Expected})
+	b, _ := json.Marshal(payload{V: 1, ID: k.ID, O: k.OrgID, M: k.MembershipID, K: string(k.Kind), E: k.ExpiresAt.Unix(), X: k.Expected,
+		IV: k.InviteID, IH: k.InviteHash})
 	body := base64.RawURLEncoding.EncodeToString(b)
 	return body + "." + base64.RawURLEncoding.EncodeToString(l.mac(body))
 }
@@ -219,8 +233,9 @@ func (l *Links) Verify(token string) (Link, error) {
 	if err := json.Unmarshal(raw, &p); err != nil || p.V != 1 || p.ID == "" || p.O == "" {
 		return Link{}, ErrLinkInvalid
 	}
-	k := Link{ID: p.ID, OrgID: p.O, MembershipID: p.M, Kind: connections.Kind(p.K), ExpiresAt: time.Unix(p.E, 0).UTC(), Expected: p.X}
-	if !k.Kind.Valid() || k.Kind.OrgLevel() != (k.MembershipID == "") {
+	k := Link{ID: p.ID, OrgID: p.O, MembershipID: p.M, Kind: connections.Kind(p.K), ExpiresAt: time.Unix(p.E, 0).UTC(), Expected: p.X,
+		InviteID: p.IV, InviteHash: p.IH}
+	if !k.Kind.Valid() || k.Kind.OrgLevel() != (k.MembershipID == "" && k.InviteID == "") {
 		return Link{}, ErrLinkInvalid
 	}
 	if !l.p.Now().Before(k.ExpiresAt) {

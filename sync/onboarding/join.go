@@ -1,20 +1,15 @@
 package onboarding
 
 import (
-	"cmp"
 	"context"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base64"
 	"errors"
 	"fmt"
-	"io"
 	"time"
 
+	"tether/sync/connect"
 	"tether/sync/connections"
 	"tether/sync/directory"
 	"tether/sync/events"
-	"tether/sync/vault"
 )
 
 // Join outcomes a caller turns into pages.
@@ -25,50 +20,7 @@ var (
 	ErrTokenUsed = errors.New("this invitation link was already used or withdrawn")
 	// ErrTokenExpired: the link's time is up. HTTP 410.
 	ErrTokenExpired = errors.New("this invitation link has expired")
-	// ErrBadState: the OAuth callback's state was not made by us or belongs to another
-	// browser. HTTP 400.
-	ErrBadState = errors.New("the sign-in could not be matched to an invitation")
-	// ErrStateExpired: the connect took longer than the state lives. HTTP 400.
-	ErrStateExpired = errors.New("the sign-in took too long")
-	// ErrWrongAccount: the Salesforce account is not the invited one; nothing was stored
-	// and the grant was revoked. HTTP 403.
-	ErrWrongAccount = errors.New("this Salesforce account is not the one the invitation is for")
-	// ErrConnectFailed: the provider refused the code or could not be reached. HTTP 502.
-	ErrConnectFailed = errors.New("connecting to Salesforce failed")
 )
-
-// DefaultStateTTL is how long a Salesforce connect may take when JoinerConfig.StateTTL is
-// zero.
-const DefaultStateTTL = 15 * time.Minute
-
-// Grant is what a successful authorization-code exchange yields.
-type Grant struct {
-	AccessToken  vault.Token
-	RefreshToken vault.Token
-	// OrgID and UserID come from the identity URL, normalised to 18 characters.
-	OrgID, UserID string
-	InstanceURL   string
-	LoginURL      string
-	Scopes        []string
-	IssuedAt      time.Time
-}
-
-// Connector runs the Salesforce web-server flow with PKCE (S256).
-type Connector interface {
-	// AuthURL is the authorize URL to send the browser to.
-	AuthURL(state, codeChallenge, loginHint string) string
-	// Exchange redeems code with the PKCE verifier.
-	Exchange(ctx context.Context, code, verifier string) (Grant, error)
-	// Revoke revokes the grant of token at the provider.
-	Revoke(ctx context.Context, token vault.Token) error
-}
-
-// Vault seals tokens and the OAuth state (vault.Keyring).
-type Vault interface {
-	Seal(plaintext []byte, rowID string) ([]byte, error)
-	Open(sealed []byte, rowID string) ([]byte, error)
-	SealToken(t vault.Token, rowID string) ([]byte, error)
-}
 
 // JoinStore is what Joiner needs from persistence.
 type JoinStore interface {
@@ -81,43 +33,34 @@ type JoinStore interface {
 	GetOrg(ctx context.Context, orgID string) (directory.Org, error)
 	GetUserByEmail(ctx context.Context, email string) (directory.User, error)
 	GetMembershipByUser(ctx context.Context, orgID, userID string) (directory.Membership, error)
-	// FindConnection returns directory.ErrNotFound when the membership has no connection of
-	// kind.
 	FindConnection(ctx context.Context, orgID, membershipID string, kind connections.Kind) (connections.Connection, error)
-	EnsureConnection(ctx context.Context, orgID, membershipID string, kind connections.Kind, at time.Time) (connections.Connection, error)
-	UpdateConnection(ctx context.Context, orgID string, c connections.Connection, at time.Time) (connections.Connection, error)
 	AppendEvent(ctx context.Context, e events.Event) error
 }
 
 // JoinerConfig configures a Joiner.
 type JoinerConfig struct {
 	Store JoinStore
-	Vault Vault
-	// Salesforce runs the connect for Salesforce-sourced invites. Nil means those invites
-	// are accepted without a connect (the member connects later from a reconnect link).
-	Salesforce Connector
-	// StateTTL bounds one connect. Zero means DefaultStateTTL.
-	StateTTL time.Duration
-	// Now is the clock (nil: time.Now); Rand the source of nonces and PKCE verifiers
-	// (nil: crypto/rand.Reader).
-	Now  func() time.Time
-	Rand io.Reader
+	// ConnectSalesforce makes a Salesforce-sourced invite join through a Salesforce connect
+	// of the invited user (the connect flow of sync/connect); false accepts it at once
+	// (no Salesforce client is configured; the member connects later from a link).
+	ConnectSalesforce bool
+	// Now is the clock (nil: time.Now).
+	Now func() time.Time
 }
 
-// Joiner accepts Join links and links Salesforce connections. Safe for concurrent use.
+// Joiner accepts Join links; a Salesforce-sourced invite's connect runs through
+// sync/connect, which calls back InviteUsable and AcceptInvite. Safe for concurrent use.
 type Joiner struct{ cfg JoinerConfig }
 
-// NewJoiner returns a Joiner; Store and Vault are required.
+var _ connect.Invites = (*Joiner)(nil)
+
+// NewJoiner returns a Joiner; Store is required.
 func NewJoiner(cfg JoinerConfig) (*Joiner, error) {
-	if cfg.Store == nil || cfg.Vault == nil {
-		return nil, errors.New("onboarding joiner: store and vault are required")
+	if cfg.Store == nil {
+		return nil, errors.New("onboarding joiner: a store is required")
 	}
-	cfg.StateTTL = cmp.Or(cfg.StateTTL, DefaultStateTTL)
 	if cfg.Now == nil {
 		cfg.Now = time.Now
-	}
-	if cfg.Rand == nil {
-		cfg.Rand = rand.Reader
 	}
 	return &Joiner{cfg: cfg}, nil
 }
@@ -172,27 +115,25 @@ func (j *Joiner) usable(ctx context.Context, token string, now time.Time) (direc
 }
 
 func (j *Joiner) needsConnect(inv directory.Invite) bool {
-	return inv.Source == directory.SourceSalesforce && j.cfg.Salesforce != nil
+	return inv.Source == directory.SourceSalesforce && j.cfg.ConnectSalesforce
 }
 
 // Joined is the result of accepting on a Join link's page.
 type Joined struct {
 	OrgID, OrgName, InviteID string
 	// MembershipID is set once the invite is accepted: at once for an invite without a
-	// connect, at FinishConnect for one with.
+	// connect, when the connect flow accepts it (AcceptInvite) for one with.
 	MembershipID string
 	Role         directory.Role
-	// ConnectURL, when set, is the Salesforce authorize URL to send the browser to, and
-	// Nonce the value the browser must present again (as a cookie) at the callback. The
-	// invite stays pending until FinishConnect has checked the account.
-	ConnectURL string
-	Nonce      string
+	// Connect, when set, is the Salesforce connect to start (connect.Flow.StartInvite);
+	// the invite stays pending until the connect has checked the account.
+	Connect *connect.InviteConnect
 }
 
 // Accept is the Join page's POST. An invite without a Salesforce connect is accepted now
 // (the membership becomes active, the user is created if new). A Salesforce-sourced invite
-// is not accepted here: the result carries a ConnectURL and FinishConnect accepts it once
-// the account is the invited one. Errors: ErrInvalidToken, ErrTokenUsed, ErrTokenExpired,
+// is not accepted here: the result carries the Connect to start, and the connect flow
+// accepts it (AcceptInvite) once the account is the invited one. Errors: ErrInvalidToken, ErrTokenUsed, ErrTokenExpired,
 // or a store failure (wrapped).
 func (j *Joiner) Accept(ctx context.Context, token string) (Joined, error) {
 	now := j.cfg.Now()
@@ -206,10 +147,8 @@ func (j *Joiner) Accept(ctx context.Context, token string) (Joined, error) {
 	}
 	out := Joined{OrgID: inv.OrgID, OrgName: org.Name, InviteID: inv.ID, Role: inv.Role}
 	if j.needsConnect(inv) {
-		out.ConnectURL, out.Nonce, err = j.startConnect(inv, hash, now)
-		if err != nil {
-			return Joined{}, fmt.Errorf("join invite %s: %w", inv.ID, err)
-		}
+		out.Connect = &connect.InviteConnect{OrgID: inv.OrgID, InviteID: inv.ID, TokenHash: hash,
+			SalesforceUserID: inv.SalesforceUserID, Email: inv.Email}
 		return out, nil
 	}
 	m, err := j.accept(ctx, inv, hash, now)
@@ -265,152 +204,56 @@ func (j *Joiner) memberOf(ctx context.Context, inv directory.Invite) (directory.
 	return j.cfg.Store.GetMembershipByUser(ctx, inv.OrgID, u.ID)
 }
 
-func (j *Joiner) startConnect(inv directory.Invite, hash string, now time.Time) (authURL, nonce string, err error) {
-	var b [64]byte
-	if _, err := io.ReadFull(j.cfg.Rand, b[:]); err != nil {
-		return "", "", fmt.Errorf("start salesforce connect: %w", err)
-	}
-	nonce = base64.RawURLEncoding.EncodeToString(b[:16])
-	verifier := base64.RawURLEncoding.EncodeToString(b[16:]) // 64 chars, within RFC 7636's 43..128
-	state, err := j.sealState(connectState{OrgID: inv.OrgID, InviteID: inv.ID, TokenHash: hash,
-		Nonce: nonce, Verifier: verifier, Expires: now.Add(j.cfg.StateTTL).Unix()})
-	if err != nil {
-		return "", "", err
-	}
-	sum := sha256.Sum256([]byte(verifier))
-	return j.cfg.Salesforce.AuthURL(state, base64.RawURLEncoding.EncodeToString(sum[:]), inv.Email), nonce, nil
+// InviteUsable implements connect.Invites: the invite may still be joined through the Join
+// link whose token hashes to tokenHash (a resend since voids it).
+func (j *Joiner) InviteUsable(ctx context.Context, orgID, inviteID, tokenHash string) error {
+	_, err := j.inviteFor(ctx, orgID, inviteID, tokenHash, j.cfg.Now())
+	return err
 }
 
-// Connected is the result of a finished Salesforce connect.
-type Connected struct {
-	OrgID, OrgName, MembershipID, ConnectionID string
-	SalesforceUserID                           string
-}
-
-// FinishConnect completes the Salesforce connect the callback reports: state and code from
-// the query, nonce from the browser's cookie. It exchanges the code and checks the
-// Salesforce user id against the invite's (15/18-character forms compare equal). Only on a
-// match does anything change: the invite is accepted (the membership becomes active) and
-// the personal connection is stored sealed (row id as associated data) in state healthy.
-// On a mismatch it revokes the grant, leaves the invite pending and usable by the invited
-// person, and returns ErrWrongAccount. Other errors: ErrBadState, ErrStateExpired,
-// ErrTokenUsed, ErrTokenExpired, ErrConnectFailed, or a store failure.
-func (j *Joiner) FinishConnect(ctx context.Context, state, code, nonce string) (Connected, error) {
-	if j.cfg.Salesforce == nil {
-		return Connected{}, ErrBadState
-	}
+// AcceptInvite implements connect.Invites: it accepts the pending invite (or finds the
+// membership of one accepted before its connect finished) once the account checked out.
+func (j *Joiner) AcceptInvite(ctx context.Context, orgID, inviteID, tokenHash string) (directory.Membership, error) {
 	now := j.cfg.Now()
-	st, err := j.openState(state, now)
+	inv, err := j.inviteFor(ctx, orgID, inviteID, tokenHash, now)
 	if err != nil {
-		return Connected{}, err
+		return directory.Membership{}, err
 	}
-	if nonce == "" || nonce != st.Nonce {
-		return Connected{}, ErrBadState
+	if inv.Status == directory.InvitePending {
+		m, err := j.accept(ctx, inv, tokenHash, now)
+		return m, joinOutcome(err)
 	}
-	inv, err := j.cfg.Store.GetInvite(ctx, st.OrgID, st.InviteID)
+	return j.memberOf(ctx, inv)
+}
+
+func (j *Joiner) inviteFor(ctx context.Context, orgID, inviteID, tokenHash string, now time.Time) (directory.Invite, error) {
+	inv, err := j.cfg.Store.GetInvite(ctx, orgID, inviteID)
 	if err != nil {
-		return Connected{}, fmt.Errorf("finish connect of invite %s: %w", st.InviteID, err)
+		return directory.Invite{}, fmt.Errorf("invite %s: %w", inviteID, err)
 	}
 	switch {
-	case inv.TokenHash != st.TokenHash:
+	case inv.TokenHash != tokenHash:
 		// Resent since the connect began: the older link no longer speaks for the invite.
-		return Connected{}, ErrTokenUsed
-	case inv.Status == directory.InvitePending && !now.Before(inv.ExpiresAt), inv.Status == directory.InviteExpired:
-		return Connected{}, ErrTokenExpired
+		return directory.Invite{}, joinOutcome(ErrTokenUsed)
+	case inv.Status == directory.InviteExpired || (inv.Status == directory.InvitePending && !now.Before(inv.ExpiresAt)):
+		return directory.Invite{}, joinOutcome(ErrTokenExpired)
 	case inv.Status == directory.InviteAccepted && j.connectPending(ctx, inv, now):
 	case inv.Status != directory.InvitePending:
-		return Connected{}, ErrTokenUsed
+		return directory.Invite{}, joinOutcome(ErrTokenUsed)
 	}
-	g, err := j.cfg.Salesforce.Exchange(ctx, code, st.Verifier)
-	if err != nil {
-		return Connected{}, fmt.Errorf("finish connect of invite %s: %w: %w", inv.ID, ErrConnectFailed, err)
-	}
-	if !SameSalesforceID(g.UserID, inv.SalesforceUserID) {
-		// Nothing is stored and the invite stays pending; the grant is given back so it
-		// does not count against the user's five approvals. A failed revoke is reported in
-		// the event, not to the user.
-		detail := j.giveBack(ctx, g)
-		detail["expected_user_id"], detail["got_user_id"] = inv.SalesforceUserID, g.UserID
-		if err := j.cfg.Store.AppendEvent(ctx, events.Event{OrgID: inv.OrgID, Kind: "invite.connect_refused",
-			Subject: inv.ID, At: now, Detail: detail}); err != nil {
-			return Connected{}, fmt.Errorf("finish connect of invite %s: %w (audit event not written: %v)", inv.ID, ErrWrongAccount, err)
-		}
-		return Connected{}, fmt.Errorf("finish connect of invite %s: %w", inv.ID, ErrWrongAccount)
-	}
-	var m directory.Membership
-	if inv.Status == directory.InvitePending {
-		m, err = j.accept(ctx, inv, st.TokenHash, now)
-	} else {
-		m, err = j.memberOf(ctx, inv)
-	}
-	if err != nil {
-		if errors.Is(err, ErrTokenUsed) || errors.Is(err, ErrTokenExpired) {
-			j.giveBack(ctx, g)
-		}
-		return Connected{}, fmt.Errorf("finish connect of invite %s: %w", inv.ID, err)
-	}
-	c, err := j.storeConnection(ctx, m, g, now)
-	if err != nil {
-		return Connected{}, fmt.Errorf("finish connect of invite %s: %w", inv.ID, err)
-	}
-	if err := j.cfg.Store.AppendEvent(ctx, events.Event{OrgID: inv.OrgID, Kind: "connection.connected", Subject: c.ID, At: now,
-		Detail: map[string]any{"kind": string(connections.KindSalesforce), "membership_id": m.ID, "invite_id": inv.ID,
-			"salesforce_user_id": g.UserID}}); err != nil {
-		return Connected{}, fmt.Errorf("finish connect of invite %s: connected, audit event not written: %w", inv.ID, err)
-	}
-	org, err := j.cfg.Store.GetOrg(ctx, inv.OrgID)
-	if err != nil {
-		return Connected{}, fmt.Errorf("finish connect of invite %s: %w", inv.ID, err)
-	}
-	return Connected{OrgID: inv.OrgID, OrgName: org.Name, MembershipID: m.ID, ConnectionID: c.ID, SalesforceUserID: g.UserID}, nil
+	return inv, nil
 }
 
-// giveBack revokes a grant tether will not keep and returns what happened, for the event.
-func (j *Joiner) giveBack(ctx context.Context, g Grant) map[string]any {
-	detail := map[string]any{"revoked": true}
-	if rerr := j.cfg.Salesforce.Revoke(ctx, cmp.Or(g.RefreshToken, g.AccessToken)); rerr != nil {
-		detail["revoked"] = false
-		detail["revoke_error"] = rerr.Error()
+// joinOutcome adds the connect flow's sentinel to a Join outcome, so the connect pages
+// show "used" or "expired".
+func joinOutcome(err error) error {
+	switch {
+	case errors.Is(err, ErrTokenUsed):
+		return fmt.Errorf("%w: %w", connect.ErrLinkUsed, err)
+	case errors.Is(err, ErrTokenExpired):
+		return fmt.Errorf("%w: %w", connect.ErrLinkExpired, err)
 	}
-	return detail
-}
-
-// storeConnection writes g into the membership's Salesforce connection, sealed with the
-// row id, retrying once if another writer moved the version in between.
-func (j *Joiner) storeConnection(ctx context.Context, m directory.Membership, g Grant, now time.Time) (connections.Connection, error) {
-	var lastErr error
-	for range 2 {
-		c, err := j.cfg.Store.EnsureConnection(ctx, m.OrgID, m.ID, connections.KindSalesforce, now)
-		if err != nil {
-			return connections.Connection{}, err
-		}
-		if c.AccessTokenEnc, err = j.cfg.Vault.SealToken(g.AccessToken, c.ID); err != nil {
-			return connections.Connection{}, err
-		}
-		c.RefreshTokenEnc = nil
-		if !g.RefreshToken.IsZero() {
-			if c.RefreshTokenEnc, err = j.cfg.Vault.SealToken(g.RefreshToken, c.ID); err != nil {
-				return connections.Connection{}, err
-			}
-		}
-		c.PendingTokenEnc = nil
-		c.Scopes = g.Scopes
-		c.ProviderAccountID, c.ProviderOrgID = g.UserID, g.OrgID
-		c.InstanceURL, c.LoginURL = g.InstanceURL, g.LoginURL
-		c.State = connections.StateHealthy
-		c.ConsecutiveFailures, c.LastErrorCode, c.LastErrorDescription = 0, "", ""
-		c.LastRefreshedAt = cmp.Or(g.IssuedAt, now)
-		c.LastVerifiedAt = now
-		// Salesforce sends no expires_in; the upkeep sweep schedules the first refresh.
-		c.ExpiresAt, c.NextRefreshAt = time.Time{}, time.Time{}
-		c, err = j.cfg.Store.UpdateConnection(ctx, m.OrgID, c, now)
-		if errors.Is(err, directory.ErrConflict) {
-			lastErr = err
-			continue
-		}
-		return c, err
-	}
-	return connections.Connection{}, lastErr
+	return err
 }
 
 // SameSalesforceID reports whether a and b are valid ids of the same Salesforce record

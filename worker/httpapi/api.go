@@ -45,7 +45,7 @@ type Params struct {
 	// Monitoring is the Asynq UI (NewMonitoring), served under /monitoring/ to the admin.
 	// Nil: /monitoring/ answers 404.
 	Monitoring http.Handler
-	// Join serves GET /join/{token} and GET /oauth/salesforce/callback (NewJoin). Nil:
+	// Join serves GET and POST /join/{token} (NewJoin). Nil:
 	// those routes answer 404.
 	Join http.Handler
 	// Connect serves the connect pages (NewConnect): GET and POST /connect/{token}, GET

@@ -121,9 +121,9 @@ func connectError(w http.ResponseWriter, log zerolog.Logger, provider string, er
 			"This tether org is connected to Salesforce org "+wrong.Expected+", but you signed in to "+wrong.Got+".",
 			"Nothing was saved and the access you gave was handed back. Sign out of Salesforce, then open the link again and sign in to the right org.")
 	case errors.Is(err, connect.ErrWrongAccount):
-		fail(http.StatusForbidden, "A different account",
-			"You signed in to "+name+" as someone other than the person this link is for.",
-			"Nothing was saved and the access you gave was handed back. Sign out of "+name+", then open the link again and sign in with your own account.")
+		fail(http.StatusForbidden, "Wrong "+name+" account",
+			"You signed in to "+name+" as someone other than the person this link (or invitation) is for.",
+			"Nothing was saved, an invitation stays open, and the access you gave was handed back. Sign out of "+name+", then open the link again and sign in with your own account.")
 	case errors.Is(err, connect.ErrProviderDown):
 		log.Warn().Err(err).Str("provider", provider).Msg("connect: provider unavailable")
 		fail(http.StatusServiceUnavailable, name+" could not be reached",

@@ -520,7 +520,7 @@ func TestConnectFailuresChangeNothing(t *testing.T) {
 		before := b.liveGrants(t, sandbox.Salesforce)
 		link := b.link(t, connections.KindSalesforce)
 		status, page, _ := b.connectVia(t, browser(t), link, consent{login: b.sfOther.Username})
-		if status != http.StatusForbidden || !strings.Contains(page, "A different account") {
+		if status != http.StatusForbidden || !strings.Contains(page, "Wrong Salesforce account") {
 			t.Fatalf("%d %s", status, page)
 		}
 		if got := b.liveGrants(t, sandbox.Salesforce); got != before {

@@ -8,26 +8,27 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"tether/sync/connect"
 	"tether/sync/onboarding"
 )
-
-// connectCookie carries the connect nonce from /join to the OAuth callback, binding the
-// callback to the browser that followed the Join link.
-const connectCookie = "tether_connect"
 
 // JoinParams are the Join flow's dependencies.
 type JoinParams struct {
 	Joiner *onboarding.Joiner
-	Logger zerolog.Logger
+	// Connect runs a Salesforce-sourced invite's connect (the one connect flow; its
+	// callback is /oauth/callback/salesforce). Required when the Joiner connects Salesforce.
+	Connect *connect.Flow
+	Logger  zerolog.Logger
 	// SecureCookie sets the Secure flag on the connect cookie; true when PUBLIC_URL is
 	// https.
 	SecureCookie bool
 }
 
-// NewJoin returns the handler of /join/{token} and GET /oauth/salesforce/callback. GET and
-// HEAD of a Join link only show a page (mail scanners open links); the page's button POSTs
-// back, and only that accepts the invite or starts the Salesforce sign-in. Pages never say
-// which emails or orgs exist: an unknown token is a plain 404.
+// NewJoin returns the handler of /join/{token}. GET and HEAD of a Join link only show a
+// page (mail scanners open links); the page's button POSTs back, and only that accepts the
+// invite or, for a Salesforce-sourced invite, starts the connect flow's Salesforce sign-in
+// bound to the invite: the invite is accepted only once the account is the invited one.
+// Pages never say which emails or orgs exist: an unknown token is a plain 404.
 func NewJoin(p JoinParams) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /join/{token}", func(w http.ResponseWriter, r *http.Request) {
@@ -50,52 +51,25 @@ func NewJoin(p JoinParams) http.Handler {
 			joinError(w, p.Logger, err)
 			return
 		}
-		if res.ConnectURL != "" {
+		if res.Connect != nil {
+			if p.Connect == nil {
+				joinError(w, p.Logger, errors.New("join: a Salesforce connect is needed but no connect flow is configured"))
+				return
+			}
+			st, err := p.Connect.StartInvite(r.Context(), *res.Connect)
+			if err != nil {
+				joinError(w, p.Logger, err)
+				return
+			}
 			// Lax, not Strict: the callback is a top-level navigation coming from Salesforce.
-			http.SetCookie(w, &http.Cookie{Name: connectCookie, Value: res.Nonce, Path: "/oauth/salesforce",
-				MaxAge: int(onboarding.DefaultStateTTL / time.Second), HttpOnly: true, Secure: p.SecureCookie, SameSite: http.SameSiteLaxMode})
-			http.Redirect(w, r, res.ConnectURL, http.StatusSeeOther)
+			http.SetCookie(w, &http.Cookie{Name: st.CookieName, Value: st.Nonce, Path: "/oauth/callback/",
+				MaxAge: int(p.Connect.StateTTL() / time.Second), HttpOnly: true, Secure: p.SecureCookie, SameSite: http.SameSiteLaxMode})
+			http.Redirect(w, r, st.AuthURL, http.StatusSeeOther)
 			return
 		}
 		page(w, http.StatusOK, "Welcome to "+res.OrgName, "You have joined "+res.OrgName+". You can close this page.")
 	})
-	mux.HandleFunc("GET /oauth/salesforce/callback", func(w http.ResponseWriter, r *http.Request) {
-		q := r.URL.Query()
-		if e := q.Get("error"); e != "" {
-			// error_description is the provider's (or an attacker's) text: logged, never shown.
-			p.Logger.Info().Str("error", e).Str("error_description", q.Get("error_description")).Msg("salesforce connect refused at the provider")
-			page(w, http.StatusBadRequest, "Salesforce was not connected", OAuthErrorText(e)+" Follow the link in your invitation email to try again.")
-			return
-		}
-		nonce := ""
-		if c, err := r.Cookie(connectCookie); err == nil {
-			nonce = c.Value
-		}
-		res, err := p.Joiner.FinishConnect(r.Context(), q.Get("state"), q.Get("code"), nonce)
-		if err != nil {
-			joinError(w, p.Logger, err)
-			return
-		}
-		http.SetCookie(w, &http.Cookie{Name: connectCookie, Path: "/oauth/salesforce", MaxAge: -1})
-		page(w, http.StatusOK, "Salesforce connected", "Your Salesforce account is connected to "+res.OrgName+". You can close this page.")
-	})
 	return mux
-}
-
-// OAuthErrorText is tether's sentence for an OAuth error code an authorization server sent
-// back (RFC 6749 4.1.2.1). The server's error_description is never shown: anyone can put
-// any text in a callback URL.
-func OAuthErrorText(code string) string {
-	switch code {
-	case "access_denied":
-		return "The sign-in was cancelled or access was not allowed, so nothing was connected."
-	case "invalid_scope", "unauthorized_client", "unsupported_response_type", "invalid_request", "invalid_client_id":
-		return "Salesforce refused tether's request; your administrator must check tether's connected app settings."
-	case "server_error", "temporarily_unavailable":
-		return "Salesforce could not complete the sign-in just now."
-	default:
-		return "Salesforce did not complete the sign-in."
-	}
 }
 
 func joinError(w http.ResponseWriter, log zerolog.Logger, err error) {
@@ -104,14 +78,6 @@ func joinError(w http.ResponseWriter, log zerolog.Logger, err error) {
 		page(w, http.StatusNotFound, "Invitation not found", onboarding.ErrInvalidToken.Error()+". Check that you copied the whole link, or ask your admin for a new invitation.")
 	case errors.Is(err, onboarding.ErrTokenUsed), errors.Is(err, onboarding.ErrTokenExpired):
 		page(w, http.StatusGone, "Invitation no longer valid", rootMessage(err)+". Ask your admin to resend the invitation.")
-	case errors.Is(err, onboarding.ErrWrongAccount):
-		page(w, http.StatusForbidden, "Wrong Salesforce account", onboarding.ErrWrongAccount.Error()+
-			". Nothing was saved and the invitation is still open. Sign out of Salesforce, then follow the link in your invitation email and sign in as the invited user.")
-	case errors.Is(err, onboarding.ErrBadState), errors.Is(err, onboarding.ErrStateExpired):
-		page(w, http.StatusBadRequest, "Salesforce was not connected", rootMessage(err)+". Follow the link in your invitation email to try again.")
-	case errors.Is(err, onboarding.ErrConnectFailed):
-		log.Warn().Err(err).Msg("salesforce connect failed")
-		page(w, http.StatusBadGateway, "Salesforce was not connected", "Salesforce could not complete the sign-in. Follow the link in your invitation email to try again.")
 	default:
 		log.Error().Err(err).Msg("join")
 		page(w, http.StatusInternalServerError, "Something went wrong", "Please try again in a minute.")
@@ -120,7 +86,7 @@ func joinError(w http.ResponseWriter, log zerolog.Logger, err error) {
 
 // rootMessage is the sentinel's text, without the wrapping that carries ids.
 func rootMessage(err error) string {
-	for _, s := range []error{onboarding.ErrTokenUsed, onboarding.ErrTokenExpired, onboarding.ErrBadState, onboarding.ErrStateExpired} {
+	for _, s := range []error{onboarding.ErrTokenUsed, onboarding.ErrTokenExpired} {
 		if errors.Is(err, s) {
 			return s.Error()
 		}

@@ -19,9 +19,9 @@ import (
 	"github.com/rs/zerolog"
 
 	"tether/connectors/oauth"
-	"tether/connectors/salesforce"
 	"tether/connectors/sandbox"
 	"tether/connectors/sandbox/sfdc"
+	"tether/sync/connect"
 	"tether/sync/connections"
 	"tether/sync/directory"
 	"tether/sync/onboarding"
@@ -29,6 +29,8 @@ import (
 	"tether/sync/store/storetest"
 	"tether/sync/vault"
 	"tether/worker/httpapi"
+	"tether/worker/redisconnect"
+	"tether/worker/redistest"
 )
 
 // joinBundle is tether's Join handler on a real HTTP server, the sandbox's Salesforce on
@@ -64,24 +66,34 @@ func setupJoin(t *testing.T, st *store.Store) *joinBundle {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sf := oauth.Salesforce(sbSrv.URL + "/salesforce")
-	sf.ClientID, sf.ClientSecret = sandbox.DefaultSalesforceClientID, sandbox.DefaultSalesforceClientSecret
-	oc, err := oauth.New(oauth.Config{Providers: []oauth.Provider{sf}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	// tether serve's own handler, with the Join routes registered as serve does.
+	_, rdb := redistest.Client(t, 11)
+	// tether serve's own handler, with the Join routes registered as serve does: a
+	// Salesforce-sourced invite joins through the one connect flow.
 	var handler http.Handler
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handler.ServeHTTP(w, r) }))
 	t.Cleanup(srv.Close)
-	joiner, err := onboarding.NewJoiner(onboarding.JoinerConfig{Store: st, Vault: keys, Salesforce: salesforce.Connector{
-		OAuth: oc, LoginURL: sbSrv.URL + "/salesforce", ClientID: sandbox.DefaultSalesforceClientID,
-		RedirectURI: srv.URL + "/oauth/salesforce/callback"}})
+	joiner, err := onboarding.NewJoiner(onboarding.JoinerConfig{Store: st, ConnectSalesforce: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	links, err := connect.NewLinks(connect.LinksParams{Store: st, Secret: []byte("join-test-secret-0123456789abcdefghijkl"), BaseURL: srv.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	oc, err := oauth.New(oauth.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	flow, err := connect.NewFlow(connect.FlowParams{Links: links, Store: st, Sessions: redisconnect.New(rdb, "tether:connect:"),
+		Providers: &oauth.Connector{Client: oc, Salesforce: oauth.App{ClientID: sandbox.DefaultSalesforceClientID,
+			ClientSecret: sandbox.DefaultSalesforceClientSecret}},
+		Vault: keys, Invites: joiner, SalesforceLoginURL: func(directory.Org) string { return sbSrv.URL + "/salesforce" }})
 	if err != nil {
 		t.Fatal(err)
 	}
 	server, err := httpapi.New(httpapi.Params{Gatherer: prometheus.NewRegistry(),
-		Join: httpapi.NewJoin(httpapi.JoinParams{Joiner: joiner, Logger: zerolog.Nop()})})
+		Join:    httpapi.NewJoin(httpapi.JoinParams{Joiner: joiner, Connect: flow, Logger: zerolog.Nop()}),
+		Connect: httpapi.NewConnect(httpapi.ConnectParams{Flow: flow, Logger: zerolog.Nop()})})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -326,7 +338,7 @@ func TestJoinCallbackShowsOwnText(t *testing.T) {
 		t.Parallel()
 		b := setupJoin(t, st)
 		q := url.Values{"error": {"access_denied"}, "error_description": {"Your account is locked, call +1 555 0100 now"}}
-		resp, err := http.Get(b.tether + "/oauth/salesforce/callback?" + q.Encode())
+		resp, err := http.Get(b.tether + "/oauth/callback/salesforce?" + q.Encode())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -334,7 +346,7 @@ func TestJoinCallbackShowsOwnText(t *testing.T) {
 		if resp.StatusCode != http.StatusBadRequest || strings.Contains(page, "555 0100") || strings.Contains(page, "locked") {
 			t.Fatalf("callback page: %d %s", resp.StatusCode, page)
 		}
-		if !strings.Contains(page, html.EscapeString(httpapi.OAuthErrorText("access_denied"))) {
+		if !strings.Contains(page, "could not be matched") {
 			t.Fatalf("callback page lacks tether's text: %s", page)
 		}
 	})

@@ -15,7 +15,6 @@ func (s *Server) routes() {
 	if s.p.Join != nil {
 		s.mux.Handle("GET /join/{token}", s.public(s.p.Join))
 		s.mux.Handle("POST /join/{token}", s.public(s.p.Join))
-		s.mux.Handle("GET /oauth/salesforce/callback", s.public(s.p.Join))
 	}
 	if s.p.Connect != nil {
 		s.mux.Handle("GET /connect/{token}", s.public(s.p.Connect))
