@@ -351,3 +351,27 @@ func TestCreateValidates(t *testing.T) {
 		}
 	}
 }
+
+// The import's 401 goes through the real token service: the access token the sandbox
+// expired is refreshed once through the token endpoint, the new one is stored, and the
+// import completes. A refresh the service did not persist, or a second refresh, fails
+// here.
+func TestImportRefreshesAnExpiredTeamTokenThroughTheTokenService(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		b := setup(t, st, opts{users: reasonUsers(), seats: 10, tokens: true})
+		if err := b.sb.ExpireAccessTokens(b.grant.GrantID); err != nil {
+			t.Fatal(err)
+		}
+		imp := b.run(invites.Request{Profiles: []string{sfdc.ProfileStandardUser}})
+		if imp.Status != directory.ImportDone || imp.Counts.Invited == 0 {
+			t.Fatalf("import over an expired access token: status %s, counts %+v, errors %q", imp.Status, imp.Counts, imp.Errors)
+		}
+		if g := b.sb.Counters().Grants[b.grant.GrantID]; g.Refreshes != 1 {
+			t.Fatalf("the token endpoint saw %d refreshes, want 1", g.Refreshes)
+		}
+		if stored := b.team.AccessToken(t, st, b.org.ID); stored == b.grant.AccessToken {
+			t.Fatal("the refreshed access token was not stored")
+		}
+	})
+}

@@ -14,6 +14,7 @@ import (
 	"tether/connectors/salesforce"
 	"tether/connectors/sandbox"
 	"tether/connectors/sandbox/sfdc"
+	"tether/sync/connections/connectionstest"
 	"tether/sync/directory"
 	"tether/sync/invites"
 	"tether/sync/store"
@@ -34,6 +35,9 @@ type bundle struct {
 	// queries counts Salesforce query calls (first pages and nextRecordsUrl follow-ups).
 	queries atomic.Int64
 	spec    sfdc.OrgSpec
+	grant   sandbox.Tokens
+	// team is the real token service's connection when opts.tokens is set.
+	team *connectionstest.Team
 }
 
 type opts struct {
@@ -45,6 +49,9 @@ type opts struct {
 	sender   *recSender
 	// wrap, if set, wraps the store the service writes through.
 	wrap func(invites.Store) invites.Store
+	// tokens reads Salesforce through the real token service over a sealed team
+	// connection (b.team) instead of a fixed access token.
+	tokens bool
 }
 
 func setup(t *testing.T, st *store.Store, o opts) *bundle {
@@ -70,20 +77,27 @@ func setup(t *testing.T, st *store.Store, o opts) *bundle {
 	if err != nil {
 		t.Fatalf("grant: %v", err)
 	}
-	dirs, err := salesforce.NewInviteDirectories(salesforce.InviteDirectoriesParams{
-		Auth: func(ctx context.Context, orgID string) (salesforce.TeamAuth, error) {
-			return salesforce.TeamAuth{
-				InstanceURL: srv.URL + "/salesforce",
-				Token:       func(context.Context) (string, error) { return grant.AccessToken, nil },
-			}, nil
-		},
-		BatchSize: o.batch,
-		Usage:     st,
-	})
+	b.org, err = st.CreateOrg(b.ctx, directory.Org{Name: "Acme", SeatLimit: o.seats})
 	if err != nil {
 		t.Fatal(err)
 	}
-	b.org, err = st.CreateOrg(b.ctx, directory.Org{Name: "Acme", SeatLimit: o.seats})
+	b.grant = grant
+	auth := func(ctx context.Context, orgID string) (salesforce.TeamAuth, error) {
+		return salesforce.TeamAuth{
+			InstanceURL: srv.URL + "/salesforce",
+			Token:       func(context.Context) (string, error) { return grant.AccessToken, nil },
+		}, nil
+	}
+	if o.tokens {
+		b.team = connectionstest.NewTeam(t, connectionstest.TeamParams{Store: st, OrgID: b.org.ID, SandboxURL: srv.URL,
+			Grant: grant, SFUser: team, SFOrg: b.sfOrg, RedisDB: 12})
+		auth = salesforce.TeamAuthFrom(b.team.Tokens)
+	}
+	dirs, err := salesforce.NewInviteDirectories(salesforce.InviteDirectoriesParams{
+		Auth:      auth,
+		BatchSize: o.batch,
+		Usage:     st,
+	})
 	if err != nil {
 		t.Fatal(err)
 	}

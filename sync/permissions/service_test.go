@@ -12,6 +12,7 @@ import (
 	"tether/connectors/salesforce"
 	"tether/connectors/sandbox"
 	"tether/connectors/sandbox/sfdc"
+	"tether/sync/connections/connectionstest"
 	"tether/sync/directory"
 	"tether/sync/permissions"
 	"tether/sync/store"
@@ -45,6 +46,10 @@ type testBundle struct {
 	sink   *mailsink.Sink
 	orgID  string
 	sfUser string
+	sfOrg  string
+	srvURL string
+	grant  sandbox.Tokens
+	mailer mailer
 	now    time.Time
 }
 
@@ -85,7 +90,8 @@ func setup(t *testing.T, st *store.Store) *testBundle {
 			t.Fatal(err)
 		}
 	}
-	b := &testBundle{st: st, sb: sb, sink: sink, orgID: org.ID, sfUser: sfUser, now: time.Date(2026, 3, 2, 6, 0, 0, 0, time.UTC)}
+	b := &testBundle{st: st, sb: sb, sink: sink, orgID: org.ID, sfUser: sfUser, sfOrg: sfOrg, srvURL: srv.URL,
+		grant: tok, mailer: mailer{m}, now: time.Date(2026, 3, 2, 6, 0, 0, 0, time.UTC)}
 	b.svc, err = permissions.NewService(permissions.Params{
 		Store: st,
 		Sessions: fixedSessions{permissions.Session{OrgID: org.ID, ConnectionID: "", InstanceURL: srv.URL + "/salesforce",
@@ -216,6 +222,44 @@ func TestAuditEmailRetriedAfterMailFailure(t *testing.T) {
 		msgs := b.sink.Messages()
 		if len(msgs) != 1 || !strings.Contains(msgs[0].Subject, "lead.Email") {
 			t.Fatalf("emails = %d (%v), want one about lead.Email", len(msgs), msgs)
+		}
+	})
+}
+
+// The audit's 401 goes through the real token service: the access token the sandbox
+// expired is refreshed once through the token endpoint, the new one is stored, and the
+// audit completes with every check ok. A refresh the service did not persist, or a
+// second refresh, fails here.
+func TestAuditRefreshesAnExpiredTeamTokenThroughTheTokenService(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		b := setup(t, st)
+		team := connectionstest.NewTeam(t, connectionstest.TeamParams{Store: st, OrgID: b.orgID, SandboxURL: b.srvURL,
+			Grant: b.grant, SFUser: b.sfUser, SFOrg: b.sfOrg, RedisDB: 9})
+		svc, err := permissions.NewService(permissions.Params{
+			Store: st, Sessions: permissions.TeamSessions{Tokens: team.Tokens}, Prober: &salesforce.AuditProber{},
+			Mailer: b.mailer, Clock: func() time.Time { return b.now },
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := b.sb.ExpireAccessTokens(b.grant.GrantID); err != nil {
+			t.Fatal(err)
+		}
+		r, err := svc.Audit(t.Context(), b.orgID)
+		if err != nil {
+			t.Fatalf("audit over an expired access token: %v", err)
+		}
+		for _, c := range r.Checks {
+			if c.Result != permissions.ResultOK {
+				t.Errorf("%s = %s (%s), want ok after the refresh", c.Name, c.Result, c.Evidence)
+			}
+		}
+		if g := b.sb.Counters().Grants[b.grant.GrantID]; g.Refreshes != 1 {
+			t.Fatalf("the token endpoint saw %d refreshes, want 1", g.Refreshes)
+		}
+		if stored := team.AccessToken(t, st, b.orgID); stored == b.grant.AccessToken {
+			t.Fatal("the refreshed access token was not stored")
 		}
 	})
 }
