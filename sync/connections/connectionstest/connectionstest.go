@@ -14,8 +14,8 @@ import (
 	"tether/sync/store"
 	"tether/sync/vault"
 	"tether/worker/redislock"
-	"tether/worker/redistest"
 	"tether/worker/redisstash"
+	"tether/worker/redistest"
 )
 
 // Team is a sealed team connection and the token service over it.
