@@ -72,6 +72,7 @@ below override them.`,
 	addInviteResend(root, e)
 	addInviteImport(root, e)
 	addInviteAdmin(root, e)
+	polishUsage(root)
 	return root
 }
 
