@@ -27,7 +27,17 @@ func (r ConnectionRefresher) Refresh(ctx context.Context, req connections.Refres
 	if !ok {
 		return connections.TokenSet{}, fmt.Errorf("no OAuth provider configured for %s connections: %w", req.Kind, connections.ErrMisconfigured)
 	}
-	set, err := r.Client.Refresh(ctx, name, req.RefreshToken.Reveal())
+	var set TokenSet
+	var err error
+	if p, ok := r.Client.Provider(name); ok && p.Dialect == DialectSalesforce && req.LoginURL != "" {
+		// The connection was made at its org's login host (production or sandbox, as the
+		// connect flow recorded it): refresh there, with the same connected app.
+		at := Salesforce(req.LoginURL)
+		at.Name, at.ClientID, at.ClientSecret, at.RequiredScopes = p.Name, p.ClientID, p.ClientSecret, p.RequiredScopes
+		set, err = r.Client.RefreshWith(ctx, at, req.RefreshToken.Reveal())
+	} else {
+		set, err = r.Client.Refresh(ctx, name, req.RefreshToken.Reveal())
+	}
 	if err != nil {
 		return connections.TokenSet{}, outcome(err)
 	}

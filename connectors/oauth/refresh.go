@@ -22,6 +22,12 @@ func (c *Client) Refresh(ctx context.Context, provider, refreshToken string) (To
 	if err != nil {
 		return TokenSet{}, err
 	}
+	return c.RefreshWith(ctx, p, refreshToken)
+}
+
+// RefreshWith is Refresh at a provider entry that is not in the registry (see
+// ExchangeWith): a Salesforce org's own login host.
+func (c *Client) RefreshWith(ctx context.Context, p Provider, refreshToken string) (TokenSet, error) {
 	if refreshToken == "" {
 		return TokenSet{}, &Error{Provider: p.Name, Op: "refresh", Class: ClassNeedsReconnect,
 			Code: "missing_refresh_token", Reason: "no refresh token stored"}

@@ -12,6 +12,8 @@ import (
 	"tether/connectors/oauth"
 	"tether/connectors/sandbox"
 	"tether/connectors/sandbox/sfdc"
+	"tether/sync/connections"
+	"tether/sync/vault"
 )
 
 // testBundle is one sandbox behind a real HTTP server and an oauth.Client
@@ -362,4 +364,33 @@ func TestRevoke(t *testing.T) {
 			t.Fatalf("got %v", err)
 		}
 	})
+}
+
+// A connection made at its org's own login host (a Salesforce sandbox org's, recorded by
+// the connect flow) refreshes there, not at the registry's production host.
+func TestConnectionRefresherUsesTheConnectionsLoginHost(t *testing.T) {
+	t.Parallel()
+	b := setup(t, setupOpts{providers: func(base string) []oauth.Provider {
+		ps := defaultProviders(base)
+		prod := oauth.Salesforce("http://127.0.0.1:1/unreachable") // production: never called here
+		prod.ClientID, prod.ClientSecret = ps[0].ClientID, ps[0].ClientSecret
+		ps[0] = prod
+		return ps
+	}})
+	g := b.grant(t, sandbox.Salesforce, b.sfUser)
+	r := oauth.ConnectionRefresher{Client: b.client, Providers: map[connections.Kind]string{connections.KindSalesforceTeam: "salesforce"}}
+	set, err := r.Refresh(context.Background(), connections.RefreshRequest{Kind: connections.KindSalesforceTeam,
+		RefreshToken: vault.NewToken(g.RefreshToken), LoginURL: b.url + "/salesforce"})
+	if err != nil || set.AccessToken.IsZero() {
+		t.Fatalf("refresh at the connection's login host: %v", err)
+	}
+	if n := b.tokenCalls(sandbox.Salesforce); n != 1 {
+		t.Fatalf("%d token calls at the sandbox, want 1", n)
+	}
+	// Without a recorded login host the registry's is used (here unreachable: transient).
+	_, err = r.Refresh(context.Background(), connections.RefreshRequest{Kind: connections.KindSalesforceTeam,
+		RefreshToken: vault.NewToken(g.RefreshToken)})
+	if oauth.Classify(err) != oauth.ClassTransient {
+		t.Fatalf("refresh at the registry host: %v, want transient", err)
+	}
 }
