@@ -2,7 +2,9 @@ package permissions_test
 
 import (
 	"context"
+	"fmt"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +14,8 @@ import (
 	"tether/connectors/salesforce"
 	"tether/connectors/sandbox"
 	"tether/connectors/sandbox/sfdc"
+	"tether/sync/connect"
+	"tether/sync/connections"
 	"tether/sync/connections/connectionstest"
 	"tether/sync/directory"
 	"tether/sync/permissions"
@@ -262,4 +266,77 @@ func TestAuditRefreshesAnExpiredTeamTokenThroughTheTokenService(t *testing.T) {
 			t.Fatal("the refreshed access token was not stored")
 		}
 	})
+}
+
+// switchSessions answers with the grant until broken is set, then as a revoked team
+// connection does.
+type switchSessions struct {
+	ok     fixedSessions
+	broken *bool
+}
+
+func (s switchSessions) Team(ctx context.Context, orgID string) (permissions.Session, error) {
+	if *s.broken {
+		return permissions.Session{}, fmt.Errorf("org %s: %w", orgID, permissions.ErrNeedsReconnect)
+	}
+	return s.ok.Team(ctx, orgID)
+}
+
+// TestBrokenTeamConnectionEmailCarriesConnectLink: when the team connection breaks, the
+// fix names `tether org connect-salesforce ORG` and the admins' email carries a fresh
+// single-use team link that connect verifies as this org's.
+func TestBrokenTeamConnectionEmailCarriesConnectLink(t *testing.T) {
+	t.Parallel()
+	st := storetest.SQLite(t)
+	b := setup(t, st)
+	links, err := connect.NewLinks(connect.LinksParams{Store: st, Secret: []byte("audit-test-secret-0123456789abcdefghijk"),
+		BaseURL: "https://tether.example", Now: func() time.Time { return b.now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	broken := false
+	b.svc, err = permissions.NewService(permissions.Params{
+		Store: st,
+		Sessions: switchSessions{ok: fixedSessions{permissions.Session{OrgID: b.orgID, InstanceURL: b.srvURL + "/salesforce",
+			UserID: b.sfUser, Credentials: staticToken(b.grant.AccessToken)}}, broken: &broken},
+		Prober: &salesforce.AuditProber{},
+		Mailer: b.mailer,
+		Clock:  func() time.Time { return b.now },
+		Links:  links,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := b.audit(t); result(r, permissions.CheckConnection) != permissions.ResultOK {
+		t.Fatalf("first audit: connection = %s", result(r, permissions.CheckConnection))
+	}
+	broken = true
+	r := b.audit(t)
+	var fix string
+	for _, c := range r.Checks {
+		if c.Name == permissions.CheckConnection {
+			fix = c.Fix
+		}
+	}
+	if !strings.Contains(fix, "tether org connect-salesforce "+b.orgID) || strings.Contains(fix, "settings") {
+		t.Fatalf("connection fix: %q", fix)
+	}
+	msgs := b.sink.Messages()
+	if len(msgs) != 1 {
+		t.Fatalf("%d emails after the connection broke, want 1", len(msgs))
+	}
+	m := regexp.MustCompile(`https://tether\.example/connect/(\S+)`).FindStringSubmatch(msgs[0].Text)
+	if m == nil {
+		t.Fatalf("no connect link in the email:\n%s", msgs[0].Text)
+	}
+	// Checked an hour before it expires (the audit advanced the test clock a day).
+	at, err := connect.NewLinks(connect.LinksParams{Store: st, Secret: []byte("audit-test-secret-0123456789abcdefghijk"),
+		Now: func() time.Time { return b.now.Add(-time.Hour) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := at.Verify(m[1])
+	if err != nil || l.OrgID != b.orgID || l.Kind != connections.KindSalesforceTeam || !l.ExpiresAt.Equal(b.now) /* issued a day ago (audit advances the clock), valid 24h */ {
+		t.Fatalf("emailed link %+v, %v", l, err)
+	}
 }
