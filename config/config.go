@@ -44,6 +44,8 @@ type Config struct {
 	EventRetention      time.Duration `env:"EVENT_RETENTION" envDefault:"2160h" example:"720h" doc:"Audit events older than this are deleted by the daily events:prune task (2160h = 90 days)."`
 	PruneSchedule       string        `env:"PRUNE_SCHEDULE" envDefault:"17 3 * * *" example:"17 3 * * *" doc:"When events:prune runs: a 5-field cron expression in UTC."`
 	PermissionsSchedule string        `env:"PERMISSIONS_SCHEDULE" envDefault:"41 4 * * *" example:"41 4 * * *" doc:"When the daily permission audit runs for every org with a team-level Salesforce connection: a 5-field cron expression in UTC."`
+	ReconcileSchedule   string        `env:"RECONCILE_SCHEDULE" envDefault:"*/5 * * * *" example:"*/5 * * * *" doc:"When the reconciler runs (5-field cron, UTC): it queues again the task of every queued, running or paused import and of every pending invite never sent that has no task in Redis (lost with a Redis restart or never queued). Every worker also runs it once at start."`
+	ImportPause         time.Duration `env:"IMPORT_PAUSE" envDefault:"15m" example:"30m" doc:"How long an import waits before it tries again when the org's Salesforce API allocation is spent or past the budget share; the wait spends none of the import's retries."`
 
 	LogLevel  string `env:"LOG_LEVEL" envDefault:"info" example:"debug" doc:"debug, info, warn or error."`
 	LogFormat string `env:"LOG_FORMAT" envDefault:"json" example:"console" doc:"json (one object a line) or console (for people)."`
@@ -78,6 +80,7 @@ type Config struct {
 	TeamLinkTTL    time.Duration `env:"TEAM_LINK_TTL" envDefault:"30m" example:"1h" doc:"How long a team-level Salesforce connect link works (tether org connect-salesforce)."`
 	ConnectLinkTTL time.Duration `env:"CONNECT_LINK_TTL" envDefault:"168h" example:"72h" doc:"How long a personal connect link works (tether members connect-link)."`
 
+	Mailer     string        `env:"MAILER" envDefault:"smtp" example:"log" doc:"How invitation emails leave: smtp sends them through SMTP_URL, which worker and all then require; log only logs each email's recipient and subject and sends nothing (for trials)."`
 	SMTPURL    Secret        `env:"SMTP_URL" example:"smtp://user:password@localhost:1025" doc:"Mail server for invitations and reconnect reminders: smtp:// (STARTTLS required: a server that does not offer it fails the send), smtps:// (TLS from the first byte) or smtp+insecure:// (no TLS at all, only for a local mail sink; smtp+plain:// is the same)."`
 	MailFrom   string        `env:"MAIL_FROM" envDefault:"tether <tether@localhost>" example:"Acme Sales <no-reply@acme.example>" doc:"From address of the mail tether sends."`
 	InviteFrom string        `env:"INVITE_FROM" example:"Acme Sales <invite@acme.example>" doc:"From address of invitation emails. Empty means MAIL_FROM."`

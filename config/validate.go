@@ -112,6 +112,15 @@ func (c Config) Validate() error {
 	if _, err := cron.ParseStandard(c.PermissionsSchedule); err != nil {
 		bad("PermissionsSchedule", c.PermissionsSchedule, "is not a 5-field cron expression: "+err.Error())
 	}
+	if _, err := cron.ParseStandard(c.ReconcileSchedule); err != nil {
+		bad("ReconcileSchedule", c.ReconcileSchedule, "is not a 5-field cron expression: "+err.Error())
+	}
+	if c.ImportPause <= 0 {
+		bad("ImportPause", c.ImportPause.String(), "must be positive")
+	}
+	if c.Mailer != "smtp" && c.Mailer != "log" {
+		bad("Mailer", c.Mailer, "is not one of smtp, log")
+	}
 	// NaN fails both comparisons, so test for the good range rather than the bad one.
 	if !(c.SalesforceUsageWarnShare > 0 && c.SalesforceUsageWarnShare <= 1) {
 		bad("SalesforceUsageWarnShare", fmt.Sprint(c.SalesforceUsageWarnShare), "must be a share above 0 and at most 1 (0.8 means 80% of the daily API allocation)")
@@ -156,6 +165,17 @@ func (c Config) RequireLinkSecret(verb string) error {
 		return nil
 	}
 	return fieldError(varOf("LinkSecret"), "", fmt.Sprintf("is not set; tether %s signs connect links with it (generate one with: openssl rand -base64 48)", verb))
+}
+
+// RequireMailer returns an error naming TETHER_SMTP_URL when verb would send invitation
+// emails (it runs invites:send) but has no way to: TETHER_MAILER is smtp and
+// TETHER_SMTP_URL is unset.
+func (c Config) RequireMailer(verb string) error {
+	if c.Mailer == "log" || c.SMTPURL.IsSet() {
+		return nil
+	}
+	return fieldError(varOf("SMTPURL"), "", fmt.Sprintf("is not set; tether %s runs invites:send and would drop every invitation email. "+
+		"Set TETHER_SMTP_URL to your mail server, or TETHER_MAILER=log to only log each email's recipient and subject (trials)", verb))
 }
 
 // RequireEncryptionKeys returns an error naming TETHER_ENCRYPTION_KEYS when it is unset.

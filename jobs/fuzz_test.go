@@ -52,3 +52,7 @@ func FuzzDecodeAuditPermissionsSweep(f *testing.F) {
 func FuzzDecodeInvitesExpire(f *testing.F) {
 	fuzzDecode[InvitesExpire](f, `{"slot":"20261122T040700Z"}`, `{"slot":"x"}`)
 }
+
+func FuzzDecodeReconcile(f *testing.F) {
+	fuzzDecode[Reconcile](f, `{"slot":"20260102T031700Z"}`, `{"slot":"2026-01-02"}`)
+}

@@ -34,7 +34,7 @@ func TestEventsPruneHandler(t *testing.T) {
 	b := setup(t)
 	w := b.newWorker(t, time.Second)
 	pr := &pruner{n: 3}
-	if err := worker.Register(w, worker.Services{Events: pr, EventRetention: 720 * time.Hour}); err != nil {
+	if err := worker.Register(w, complete(t, worker.Services{Events: pr, EventRetention: 720 * time.Hour})); err != nil {
 		t.Fatal(err)
 	}
 	start(t, w)
@@ -60,7 +60,7 @@ func TestEventsPruneHandler(t *testing.T) {
 func TestEventsPruneFailureIsRetried(t *testing.T) {
 	b := setup(t)
 	w := b.newWorker(t, time.Second)
-	if err := worker.Register(w, worker.Services{Events: &pruner{err: errors.New("database is locked")}, EventRetention: time.Hour}); err != nil {
+	if err := worker.Register(w, complete(t, worker.Services{Events: &pruner{err: errors.New("database is locked")}, EventRetention: time.Hour})); err != nil {
 		t.Fatal(err)
 	}
 	start(t, w)

@@ -19,9 +19,6 @@ type InviteExpirer interface {
 // registerInvitesExpire handles invites:expire: every pending invite whose expiry has
 // passed (at the time the task runs, not its slot) becomes expired.
 func registerInvitesExpire(w *Worker, s Services) {
-	if s.InviteExpiry == nil {
-		return
-	}
 	Handle(w, jobs.TypeInvitesExpire, func(ctx context.Context, p jobs.InvitesExpire) error {
 		n, err := s.InviteExpiry.ExpireInvites(ctx, time.Now())
 		if err != nil {

@@ -32,7 +32,7 @@ func TestInvitesExpireHandler(t *testing.T) {
 	live := mk("new@acme.example", time.Now().Add(time.Hour))
 
 	w := b.newWorker(t, time.Second)
-	if err := worker.Register(w, worker.Services{Events: events.NewService(st, nil), EventRetention: time.Hour, InviteExpiry: st}); err != nil {
+	if err := worker.Register(w, complete(t, worker.Services{Events: events.NewService(st, nil), EventRetention: time.Hour, InviteExpiry: st})); err != nil {
 		t.Fatal(err)
 	}
 	start(t, w)

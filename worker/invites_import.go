@@ -18,6 +18,8 @@ import (
 // ImportRunner runs an invite import (invites.Service).
 type ImportRunner interface {
 	Run(ctx context.Context, orgID, importID string) (directory.Import, error)
+	// Fail marks the import failed with reason unless it already finished.
+	Fail(ctx context.Context, orgID, importID, reason string) (directory.Import, error)
 }
 
 // ImportSummary is the JSON an import task writes as its result (Asynq ResultWriter):
@@ -61,6 +63,12 @@ func registerInvitesImport(w *Worker, s Services) {
 	}
 	Handle(w, jobs.TypeInvitesImport, run)
 	Handle(w, jobs.TypeInvitesImportEmails, run)
+	fail := func(ctx context.Context, p jobs.InvitesImport, reason error) error {
+		_, err := s.Imports.Fail(ctx, p.OrgID, p.ImportID, reason.Error())
+		return err
+	}
+	OnGiveUp(w, jobs.TypeInvitesImport, fail)
+	OnGiveUp(w, jobs.TypeInvitesImportEmails, fail)
 }
 
 // InviteSendQueue implements invites.Sender on Asynq: attempt 1 of each invite's

@@ -127,6 +127,11 @@ func (l *sendLog) Send(_ context.Context, _, inviteID string, attempt int) (onbo
 	return onboarding.Sent, nil
 }
 
+// Fail fails the test: these sends never give up.
+func (l *sendLog) Fail(_ context.Context, _, inviteID, reason string) error {
+	panic("send of invite " + inviteID + " gave up: " + reason)
+}
+
 func (l *sendLog) count() int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -149,7 +154,7 @@ func (w *importWorld) newWorker(tb testing.TB, shutdown time.Duration, sends wor
 	if err != nil {
 		tb.Fatal(err)
 	}
-	if err := worker.Register(wk, worker.Services{Events: noPrune{}, EventRetention: time.Hour, Imports: w.svc, Invites: sends}); err != nil {
+	if err := worker.Register(wk, complete(tb, worker.Services{Events: noPrune{}, EventRetention: time.Hour, Imports: w.svc, Invites: sends})); err != nil {
 		tb.Fatal(err)
 	}
 	return wk

@@ -15,16 +15,22 @@ import (
 // InviteSender sends one attempt of an invitation email (onboarding.Sender).
 type InviteSender interface {
 	Send(ctx context.Context, orgID, inviteID string, attempt int) (onboarding.Outcome, error)
+	// Fail records that the invite's email could not be sent, with reason.
+	Fail(ctx context.Context, orgID, inviteID, reason string) error
 }
 
 // registerInvitesSend handles invites:send. An undeliverable address (SMTP 5xx) or a
 // deleted invite is archived at once with the reason; anything else (SMTP 4xx, a dropped
 // connection, a store failure) is retried with backoff, and the retry never sends an
-// attempt that was already recorded.
+// attempt that was already recorded. When the task gives up (undeliverable, or its last
+// retry failed) the invite records why, and the reconciler leaves it alone.
 func registerInvitesSend(w *Worker, s Services) {
-	if s.Invites == nil {
-		return
-	}
+	OnGiveUp(w, jobs.TypeInvitesSend, func(ctx context.Context, p jobs.InvitesSend, reason error) error {
+		if err := s.Invites.Fail(ctx, p.OrgID, p.InviteID, reason.Error()); err != nil && !errors.Is(err, onboarding.ErrInviteNotFound) {
+			return err
+		}
+		return nil
+	})
 	Handle(w, jobs.TypeInvitesSend, func(ctx context.Context, p jobs.InvitesSend) error {
 		out, err := s.Invites.Send(ctx, p.OrgID, p.InviteID, p.Attempt)
 		if err != nil && out == "" {

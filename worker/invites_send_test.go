@@ -69,7 +69,7 @@ func setupInvites(t *testing.T) *inviteBundle {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := worker.Register(w, worker.Services{Events: events.NewService(st, nil), EventRetention: time.Hour, Invites: sender}); err != nil {
+	if err := worker.Register(w, complete(t, worker.Services{Events: events.NewService(st, nil), EventRetention: time.Hour, Invites: sender})); err != nil {
 		t.Fatal(err)
 	}
 	start(t, w)
@@ -174,6 +174,15 @@ func TestInvitesSendArchivesPermanentSMTPFailure(t *testing.T) {
 	if inv.SentCount != 0 || inv.TokenHash != b.invite.TokenHash {
 		t.Fatalf("a refused email changed the invite: %+v", inv)
 	}
+	// The invite says why it was not sent (the task's give-up hook runs after the archive).
+	deadline := time.Now().Add(5 * time.Second)
+	for inv.SendError == "" && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+		inv, _ = b.st.GetInvite(t.Context(), b.org.ID, b.invite.ID)
+	}
+	if !strings.Contains(inv.SendError, "undeliverable") || !strings.Contains(inv.SendError, "550") || inv.SendFailedAt.IsZero() {
+		t.Fatalf("invite send error %q at %v, want the 550 refusal", inv.SendError, inv.SendFailedAt)
+	}
 
 	// A resend replaces the archived attempt and goes out.
 	enq := worker.InviteEnqueuer{Client: b.client, Inspector: b.inspector}
@@ -185,5 +194,14 @@ func TestInvitesSendArchivesPermanentSMTPFailure(t *testing.T) {
 	defer cancel()
 	if _, err := b.sink.Wait(ctx, 1); err != nil {
 		t.Fatal(err)
+	}
+	// The recorded send clears the failure.
+	deadline = time.Now().Add(5 * time.Second)
+	for inv.SendError != "" && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+		inv, _ = b.st.GetInvite(t.Context(), b.org.ID, b.invite.ID)
+	}
+	if inv.SendError != "" || inv.SentCount != 1 {
+		t.Fatalf("after the resend: send error %q, sent %d", inv.SendError, inv.SentCount)
 	}
 }

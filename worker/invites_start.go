@@ -49,8 +49,9 @@ type ImportStarter struct {
 // are stored as typed and the task resolves them; an unknown name then fails the import
 // with the same message, visible in its status.
 //
-// A queue failure leaves the import stored as queued; Start again with the same request
-// creates a new import, so the caller reports the error.
+// A queue failure leaves the import stored as queued and returns it with a
+// *NotQueuedError: the reconciler queues its task once Redis answers, so the caller tells
+// the user so rather than starting the import again (which would create a second one).
 func (s ImportStarter) Start(ctx context.Context, req invites.Request) (directory.Import, error) {
 	if err := invites.CheckText(req); err != nil {
 		return directory.Import{}, err
@@ -72,10 +73,27 @@ func (s ImportStarter) Start(ctx context.Context, req invites.Request) (director
 		return directory.Import{}, err
 	}
 	if _, err := s.Client.EnqueueContext(ctx, t); err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
-		return imp, fmt.Errorf("queue import %s of org %s: %w", imp.ID, imp.OrgID, err)
+		return imp, &NotQueuedError{Import: imp, Err: err}
 	}
 	return imp, nil
 }
+
+// NotQueuedError says an import was stored but its task could not be queued (Redis did not
+// answer). The import stays queued and the reconciler queues its task once Redis answers.
+type NotQueuedError struct {
+	Import directory.Import
+	Err    error
+}
+
+// Message is the sentence for a person, without the driver's error (for API clients).
+func (e *NotQueuedError) Message() string {
+	return fmt.Sprintf("import %s is stored but its task could not be queued: it stays queued, and the reconciler queues it "+
+		"once Redis answers (when a worker starts, and every TETHER_RECONCILE_SCHEDULE); do not start it again. "+
+		"Follow it with: tether invite status %s --org %s --wait", e.Import.ID, e.Import.ID, e.Import.OrgID)
+}
+
+func (e *NotQueuedError) Error() string { return e.Message() + " (cause: " + e.Err.Error() + ")" }
+func (e *NotQueuedError) Unwrap() error { return e.Err }
 
 // Get returns the org's import id. An unknown org or import is an error wrapping
 // directory.ErrNotFound.

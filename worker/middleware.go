@@ -3,8 +3,10 @@ package worker
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -56,9 +58,45 @@ func (w *Worker) observe(next asynq.Handler) asynq.Handler {
 			ev = log.Error().Err(err)
 		}
 		ev.Float64("duration_ms", float64(elapsed.Microseconds())/1000).Str("outcome", string(out)).Msg("task done")
+		if out == outcomeArchived {
+			w.runGiveUp(ctx, t, err, retried)
+		}
 		return err
 	})
 }
+
+// runGiveUp runs the task type's give-up hook, if any, for an archived task.
+func (w *Worker) runGiveUp(ctx context.Context, t *asynq.Task, err error, retried int) {
+	w.mu.RLock()
+	fn := w.giveUps[t.Type()]
+	w.mu.RUnlock()
+	if fn == nil {
+		return
+	}
+	// The task's own context may be what ran out; the row must still be marked.
+	hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if herr := fn(hctx, t, GaveUp{Attempts: retried + 1, Err: err}); herr != nil {
+		zerolog.Ctx(ctx).Error().Err(herr).Msg("task gave up, and marking its row failed failed too; the reconciler retries it")
+	}
+}
+
+// GaveUp is the reason a give-up hook receives: the task's last error and how many
+// attempts were made.
+type GaveUp struct {
+	Attempts int
+	Err      error
+}
+
+func (g GaveUp) Error() string {
+	var p permanent
+	if errors.As(g.Err, &p) && p.Permanent() || errors.Is(g.Err, asynq.SkipRetry) {
+		return strings.TrimSuffix(g.Err.Error(), ": "+asynq.SkipRetry.Error())
+	}
+	return fmt.Sprintf("gave up after %d attempts: %s", g.Attempts, strings.TrimSuffix(g.Err.Error(), ": "+asynq.SkipRetry.Error()))
+}
+
+func (g GaveUp) Unwrap() error { return g.Err }
 
 // orgID reads a top-level "org_id" from a JSON payload; "" when there is none or the
 // payload is not JSON. Every org-scoped payload in jobs names it org_id.

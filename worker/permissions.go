@@ -43,9 +43,6 @@ type PermissionAudits struct {
 // errors (5xx, store) are retried with backoff.
 func registerPermissions(w *Worker, s Services) {
 	a := s.Permissions
-	if a.Auditor == nil {
-		return
-	}
 	Handle(w, jobs.TypeAuditPermissions, func(ctx context.Context, p jobs.AuditPermissions) error {
 		r, err := a.Auditor.Audit(ctx, p.OrgID)
 		if err != nil {
@@ -57,9 +54,6 @@ func registerPermissions(w *Worker, s Services) {
 		writeResult(ctx, r.ID)
 		return nil
 	})
-	if a.Orgs == nil || a.Queue == nil {
-		return
-	}
 	Handle(w, jobs.TypeAuditPermissionsSweep, func(ctx context.Context, p jobs.AuditPermissionsSweep) error {
 		slot, err := jobs.SlotTime(p.Slot)
 		if err != nil {

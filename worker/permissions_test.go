@@ -70,8 +70,8 @@ func TestAuditPermissionsTask(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := worker.Register(w, worker.Services{Events: events.NewService(st, nil), EventRetention: time.Hour,
-		Permissions: worker.PermissionAudits{Auditor: svc}}); err != nil {
+	if err := worker.Register(w, complete(t, worker.Services{Events: events.NewService(st, nil), EventRetention: time.Hour,
+		Permissions: worker.PermissionAudits{Auditor: svc}})); err != nil {
 		t.Fatal(err)
 	}
 	start(t, w)

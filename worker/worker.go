@@ -35,6 +35,9 @@ type Params struct {
 	TaskCheckInterval        time.Duration
 	DelayedTaskCheckInterval time.Duration
 	JanitorInterval          time.Duration
+	// HealthCheckInterval is how often Redis is pinged to log an outage and its end. Zero
+	// means Asynq's 15s.
+	HealthCheckInterval time.Duration
 }
 
 // DefaultQueues is the queue weighting: critical gets about 60% of pickups while all are
@@ -51,8 +54,13 @@ type Worker struct {
 
 	mu       sync.RWMutex
 	handlers map[string]asynq.Handler
+	giveUps  map[string]giveUp
 	srv      *asynq.Server
+	redis    *outage
 }
+
+// giveUp runs when a task of its type is archived; reason is the task's last error.
+type giveUp func(ctx context.Context, t *asynq.Task, reason error) error
 
 // New validates p and builds a Worker. Register handlers (Handle, or Register for all of
 // tether's) before calling Run.
@@ -69,23 +77,22 @@ func New(p Params) (*Worker, error) {
 	if err != nil {
 		return nil, fmt.Errorf("worker: register metrics: %w", err)
 	}
-	w := &Worker{p: p, log: p.Logger, metrics: m, handlers: map[string]asynq.Handler{}}
+	w := &Worker{p: p, log: p.Logger, metrics: m, handlers: map[string]asynq.Handler{}, giveUps: map[string]giveUp{},
+		redis: newOutage(p.Logger, "redis", "TETHER_REDIS_URL")}
 	w.srv = asynq.NewServer(p.Redis, asynq.Config{
 		Concurrency:              p.Concurrency,
 		Queues:                   p.Queues,
 		ShutdownTimeout:          p.ShutdownTimeout,
 		RetryDelayFunc:           retryDelay,
 		IsFailure:                isFailure,
-		Logger:                   asynqLogger{p.Logger.With().Str("component", "asynq").Logger()},
+		Logger:                   asynqLogger{z: p.Logger.With().Str("component", "asynq").Logger(), redis: w.redis},
 		LogLevel:                 asynq.WarnLevel,
 		TaskCheckInterval:        p.TaskCheckInterval,
 		DelayedTaskCheckInterval: p.DelayedTaskCheckInterval,
 		JanitorInterval:          p.JanitorInterval,
-		HealthCheckFunc: func(err error) {
-			if err != nil {
-				p.Logger.Error().Err(err).Msg("redis health check failed")
-			}
-		},
+		// One line when Redis goes away and one when it is back, not one per check.
+		HealthCheckFunc:     w.redis.observe,
+		HealthCheckInterval: p.HealthCheckInterval,
 	})
 	return w, nil
 }
@@ -113,6 +120,23 @@ func Handle[P jobs.Payload](w *Worker, typ string, fn func(ctx context.Context, 
 		}
 		return fn(ctx, p)
 	}))
+}
+
+// OnGiveUp registers fn to run when a task of type typ is archived: a permanent error, or
+// its last retry failed. Row-backed tasks use it to mark their row failed with the reason,
+// so no row keeps saying running after its task is gone. fn runs with a context that
+// outlives the task's deadline; its error is logged. A payload that does not decode has
+// no row to mark, so fn is not called.
+func OnGiveUp[P jobs.Payload](w *Worker, typ string, fn func(ctx context.Context, p P, reason error) error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.giveUps[typ] = func(ctx context.Context, t *asynq.Task, reason error) error {
+		p, err := jobs.Decode[P](t.Payload())
+		if err != nil {
+			return nil
+		}
+		return fn(ctx, p, reason)
+	}
 }
 
 // Types lists the registered task types.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -10,8 +11,10 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/hibiken/asynq"
 	"github.com/spf13/cobra"
 
+	"tether/jobs"
 	"tether/sync/directory"
 	"tether/sync/invites"
 	"tether/worker"
@@ -38,8 +41,12 @@ func addInviteImport(root *cobra.Command, e env) {
 type importClient struct {
 	d       deps
 	starter worker.ImportStarter
+	tasks   worker.TaskInspector
 	// poll is how often --wait reads the import. Zero means 500ms.
 	poll time.Duration
+	// pickup is how long --wait lets a queued import wait for a worker before saying so.
+	// Zero means 10s.
+	pickup time.Duration
 }
 
 // withImports builds deps (store and Redis; the key ring too when configured, so profile
@@ -62,13 +69,14 @@ func withImports(cmd *cobra.Command, e env, verb string, fn func(ctx context.Con
 	if err != nil {
 		return err
 	}
-	return fn(ctx, importClient{d: d, starter: parts.starter(d.app.queueClient(), d.log)})
+	return fn(ctx, importClient{d: d, starter: parts.starter(d.app.queueClient(), d.log), tasks: d.app.queueInspector()})
 }
 
 // importFlags are the flags every import-starting verb shares.
 type importFlags struct {
 	org, role, group string
 	dryRun, wait     bool
+	timeout          time.Duration
 }
 
 func (f *importFlags) bind(cmd *cobra.Command) {
@@ -77,6 +85,7 @@ func (f *importFlags) bind(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.group, "group", "", "group to put the invitees in (created if missing)")
 	cmd.Flags().BoolVar(&f.dryRun, "dry-run", false, "count what the import would do; write nothing but the import")
 	cmd.Flags().BoolVar(&f.wait, "wait", false, "wait for the worker to finish, showing progress, then print the summary")
+	cmd.Flags().DurationVar(&f.timeout, "timeout", 0, "with --wait, stop waiting after this long (e.g. 10m); 0 waits until the import ends")
 }
 
 func (f importFlags) check() error {
@@ -93,6 +102,10 @@ func (f importFlags) check() error {
 func (c importClient) start(ctx context.Context, e env, f importFlags, req invites.Request) error {
 	req.OrgID, req.Role, req.Group, req.DryRun = f.org, directory.Role(f.role), f.group, f.dryRun
 	imp, err := c.starter.Start(ctx, req)
+	var nq *worker.NotQueuedError
+	if errors.As(err, &nq) {
+		return err // says the import is stored and the reconciler will queue it
+	}
 	if err != nil {
 		return err
 	}
@@ -101,7 +114,7 @@ func (c importClient) start(ctx context.Context, e env, f importFlags, req invit
 		return nil
 	}
 	fmt.Fprintf(e.stderr, "queued import %s\n", imp.ID)
-	imp, err = c.follow(ctx, e, imp)
+	imp, err = c.follow(ctx, e, imp, f.timeout)
 	if err != nil {
 		return err
 	}
@@ -113,31 +126,75 @@ func (c importClient) start(ctx context.Context, e env, f importFlags, req invit
 }
 
 // follow polls the import until it is done or failed, drawing its progress on stderr.
-func (c importClient) follow(ctx context.Context, e env, imp directory.Import) (directory.Import, error) {
+// timeout > 0 bounds the wait. While the import stays queued past c.pickup it says, once,
+// whether its task waits for a worker or is missing from Redis; when it stops early it says
+// what happens to the import, from its task's real state.
+func (c importClient) follow(ctx context.Context, e env, imp directory.Import, timeout time.Duration) (directory.Import, error) {
 	bar := newProgress(e.stderr)
-	poll := c.poll
-	if poll == 0 {
-		poll = 500 * time.Millisecond
+	poll := cmp.Or(c.poll, 500*time.Millisecond)
+	pickup := cmp.Or(c.pickup, 10*time.Second)
+	if timeout > 0 {
+		pickup = min(pickup, timeout/2)
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
 	}
+	began, warned := time.Now(), false
 	t := time.NewTicker(poll)
 	defer t.Stop()
 	for {
 		cur, err := c.starter.Get(ctx, imp.OrgID, imp.ID)
-		if err != nil {
+		if err != nil && ctx.Err() == nil {
 			return imp, err
 		}
-		imp = cur
+		if err == nil {
+			imp = cur
+		}
 		bar.show(imp)
 		if imp.Status.Finished() {
 			bar.end()
 			return imp, nil
 		}
+		if !warned && imp.Status == directory.ImportQueued && time.Since(began) >= pickup {
+			warned = true
+			bar.end()
+			fmt.Fprintf(e.stderr, "no worker has picked up import %s after %s: %s\n", imp.ID, pickup.Round(time.Second), c.taskState(imp))
+		}
 		select {
 		case <-ctx.Done():
 			bar.end()
-			return imp, fmt.Errorf("stopped waiting for import %s (it keeps running): %w", imp.ID, ctx.Err())
+			return imp, fmt.Errorf("stopped waiting for import %s after %s; it is %s and %s", imp.ID,
+				time.Since(began).Round(time.Second), imp.Status, c.taskState(imp))
 		case <-t.C:
 		}
+	}
+}
+
+// taskState says, for a person, what the import's task is doing in Redis: it never claims
+// the import goes on when it has no task.
+func (c importClient) taskState(imp directory.Import) string {
+	follow := fmt.Sprintf("follow it with: tether invite status %s --org %s --wait", imp.ID, imp.OrgID)
+	if c.tasks == nil {
+		return follow
+	}
+	typ := jobs.TypeInvitesImport
+	if len(imp.Selection.Emails) > 0 {
+		typ = jobs.TypeInvitesImportEmails
+	}
+	info, err := c.tasks.GetTaskInfo(jobs.QueueDefault, jobs.TaskIDInvitesImport(typ, imp.OrgID, imp.ID))
+	switch {
+	case errors.Is(err, asynq.ErrTaskNotFound) || errors.Is(err, asynq.ErrQueueNotFound):
+		return "its task is not in Redis (never queued, or lost with Redis): the reconciler queues it again when a worker starts and every TETHER_RECONCILE_SCHEDULE; make sure `tether worker` and `tether scheduler` run against this Redis"
+	case err != nil:
+		return "its task could not be read from Redis (check TETHER_REDIS_URL); " + follow
+	case info.State == asynq.TaskStatePending:
+		return "its task is queued and waits for a worker: is `tether worker` running against this Redis (TETHER_REDIS_URL)? " + follow
+	case info.State == asynq.TaskStateArchived:
+		return "its task gave up (" + info.LastErr + "); the import is marked failed by the worker or the reconciler"
+	case info.State == asynq.TaskStateRetry || info.State == asynq.TaskStateScheduled:
+		return fmt.Sprintf("its task runs again at %s (%s); %s", info.NextProcessAt.UTC().Format(time.RFC3339), cmp.Or(info.LastErr, "scheduled"), follow)
+	default:
+		return "its task is " + info.State.String() + " in a worker; " + follow
 	}
 }
 
@@ -214,11 +271,14 @@ tether invite skipped IMPORT_ID --org ORG (--csv for a file).`,
 func newInviteStatusCmd(e env) *cobra.Command {
 	var org string
 	var wait bool
+	var timeout time.Duration
 	cmd := &cobra.Command{
-		Use:   "status IMPORT_ID --org ORG [--wait]",
+		Use:   "status IMPORT_ID --org ORG [--wait [--timeout D]]",
 		Short: "Show an import's status, counters, refused rows and progress",
 		Long: `Prints the import's status and summary. --org is required: every read is scoped by org.
-With --wait it follows a running import to its end first.`,
+With --wait it follows a running import to its end first; --timeout bounds the wait. While
+the import stays queued it says whether a worker has picked its task up, and if it stops
+waiting it says what its task is doing (queued, retrying, missing from Redis).`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if org == "" {
@@ -230,7 +290,7 @@ With --wait it follows a running import to its end first.`,
 					return err
 				}
 				if wait {
-					if imp, err = c.follow(ctx, e, imp); err != nil {
+					if imp, err = c.follow(ctx, e, imp, timeout); err != nil {
 						return err
 					}
 				}
@@ -241,6 +301,7 @@ With --wait it follows a running import to its end first.`,
 	}
 	cmd.Flags().StringVar(&org, "org", "", "org id (required)")
 	cmd.Flags().BoolVar(&wait, "wait", false, "follow a running import to its end")
+	cmd.Flags().DurationVar(&timeout, "timeout", 0, "with --wait, stop waiting after this long (e.g. 10m); 0 waits until the import ends")
 	return cmd
 }
 

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"tether/connectors/sandbox"
 	"tether/connectors/sandbox/sfdc"
 	"tether/sync/connections"
@@ -29,11 +31,12 @@ type importE2E struct {
 	sb     *sandbox.Sandbox
 	sfOrg  string
 	dbPath string
+	redis  *redis.Client // the test's Redis database
 }
 
 func setupImportE2E(t *testing.T) *importE2E {
 	t.Helper()
-	opt, _ := redistest.Client(t, 2)
+	opt, rc := redistest.Client(t, 2)
 	ctx := t.Context()
 	sb := sandbox.New(sandbox.Options{})
 	sbSrv := httptest.NewServer(sb)
@@ -82,7 +85,7 @@ func setupImportE2E(t *testing.T) *importE2E {
 	if _, err := st.CreateConnection(ctx, org.ID, c); err != nil {
 		t.Fatal(err)
 	}
-	return &importE2E{org: org, sb: sb, sfOrg: sfOrg, dbPath: dbPath, env: map[string]string{
+	return &importE2E{org: org, sb: sb, sfOrg: sfOrg, dbPath: dbPath, redis: rc, env: map[string]string{
 		"TETHER_REDIS_URL":                redistest.URL(opt),
 		"TETHER_DATABASE_URL":             "sqlite:" + dbPath,
 		"TETHER_ENCRYPTION_KEYS":          keySpec,
@@ -92,6 +95,7 @@ func setupImportE2E(t *testing.T) *importE2E {
 		"TETHER_SALESFORCE_CLIENT_SECRET": sandbox.DefaultSalesforceClientSecret,
 		"TETHER_METRICS_ADDR":             "off",
 		"TETHER_LOG_LEVEL":                "warn",
+		"TETHER_MAILER":                   "log",
 	}}
 }
 
@@ -187,6 +191,45 @@ func TestInviteImportRefusesBadInvocations(t *testing.T) {
 		res := runTether(t, context.Background(), b.env, tc.args...)
 		if res.err == nil || !strings.Contains(res.err.Error(), tc.want) {
 			t.Errorf("%v: %v, want an error containing %q", tc.args, res.err, tc.want)
+		}
+	}
+}
+
+// --wait --timeout ends; while no worker runs it says the task waits for one, and once the
+// task is gone from Redis it says so and names the reconciler: never "it keeps running".
+func TestInviteWaitTimeoutSaysWhatTheTaskIsDoing(t *testing.T) {
+	b := setupImportE2E(t)
+	began := time.Now()
+	res := runTether(t, t.Context(), b.env, "invite", "emails", "--org", b.org.ID, "--role", "chat",
+		"--wait", "--timeout", "2s", "ann@x.com")
+	if elapsed := time.Since(began); elapsed > 15*time.Second {
+		t.Fatalf("--timeout 2s returned after %s", elapsed)
+	}
+	m := regexp.MustCompile(`queued import (\S+)`).FindStringSubmatch(res.stderr)
+	if res.err == nil || m == nil {
+		t.Fatalf("wait without a worker: %v\nstderr:\n%s", res.err, res.stderr)
+	}
+	id := m[1]
+	for _, want := range []string{"no worker has picked up import " + id + " after 1s: its task is queued and waits for a worker: is `tether worker` running"} {
+		if !strings.Contains(res.stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, res.stderr)
+		}
+	}
+	if !strings.Contains(res.err.Error(), "stopped waiting for import "+id+" after 2s; it is queued and its task is queued and waits for a worker") {
+		t.Errorf("error: %v", res.err)
+	}
+
+	// Redis loses the task: status --wait says it is missing and who brings it back.
+	if err := b.redis.FlushDB(t.Context()).Err(); err != nil {
+		t.Fatal(err)
+	}
+	res = runTether(t, t.Context(), b.env, "invite", "status", id, "--org", b.org.ID, "--wait", "--timeout", "1s")
+	if res.err == nil || !strings.Contains(res.err.Error(), "its task is not in Redis (never queued, or lost with Redis): the reconciler queues it again") {
+		t.Errorf("status --wait of a lost task: %v", res.err)
+	}
+	for _, out := range []string{res.stderr, res.stdout, res.err.Error()} {
+		if strings.Contains(out, "keeps running") {
+			t.Errorf("claims the lost import keeps running: %s", out)
 		}
 	}
 }

@@ -11,7 +11,6 @@ import (
 
 	"tether/connectors/email"
 	"tether/sync/onboarding"
-	"tether/worker"
 	"tether/worker/httpapi"
 )
 
@@ -47,19 +46,26 @@ func smtpConfig(raw, from string) (email.Config, error) {
 	return c, nil
 }
 
-// inviteSender builds the invitation sender, or returns nil (invites:send then stays
-// unregistered and its tasks wait) when TETHER_SMTP_URL is unset.
-func inviteSender(d deps) (worker.InviteSender, error) {
-	if !d.cfg.SMTPURL.IsSet() {
-		d.log.Warn().Msg("TETHER_SMTP_URL is not set: invitation emails are not sent")
-		return nil, nil
+// inviteSender builds the invitation sender: through TETHER_SMTP_URL, or with
+// TETHER_MAILER=log a mailer that only logs each email's recipient and subject. Without
+// either it refuses, naming the variable: a worker must not take invites:send tasks it
+// cannot complete.
+func inviteSender(d deps, verb string) (*onboarding.Sender, error) {
+	if err := d.cfg.RequireMailer(verb); err != nil {
+		return nil, err
+	}
+	senderCfg := onboarding.SenderConfig{Store: d.store, PublicURL: d.cfg.PublicURL, TokenTTL: d.cfg.InviteTTL}
+	if d.cfg.Mailer == "log" {
+		d.log.Warn().Msg("TETHER_MAILER=log: invitation emails are logged (recipient and subject), not sent")
+		senderCfg.Mailer = email.LogMailer(d.log.With().Str("component", "mail").Logger())
+		return onboarding.NewSender(senderCfg)
 	}
 	m, err := d.app.smtpMailer()
 	if err != nil {
 		return nil, err
 	}
-	return onboarding.NewSender(onboarding.SenderConfig{Store: d.store, Mailer: email.InviteMailer(m, cmp.Or(d.cfg.InviteFrom, d.cfg.MailFrom)),
-		PublicURL: d.cfg.PublicURL, TokenTTL: d.cfg.InviteTTL})
+	senderCfg.Mailer = email.InviteMailer(m, cmp.Or(d.cfg.InviteFrom, d.cfg.MailFrom))
+	return onboarding.NewSender(senderCfg)
 }
 
 // joinHandler builds the Join routes of tether serve. A Salesforce-sourced invite joins

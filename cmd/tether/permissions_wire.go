@@ -107,7 +107,11 @@ func schedulerEntries(cfg config.Config) ([]worker.Periodic, error) {
 	if err != nil {
 		return nil, err
 	}
-	return append(entries, audit), nil
+	rec, err := worker.ReconcilePeriodic(cmp.Or(cfg.ReconcileSchedule, "*/5 * * * *"))
+	if err != nil {
+		return nil, err
+	}
+	return append(entries, audit, rec), nil
 }
 
 // permissionAuditAPI gives tether serve the permission-audit routes; the func is a

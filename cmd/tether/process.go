@@ -25,7 +25,13 @@ func newWorkerCmd(e env) *cobra.Command {
 		Use:   "worker",
 		Short: "Run tasks from the critical, default and low queues",
 		Long: `Runs tether's task handlers on Asynq. Run as many replicas as you like against the same
-Redis. Needs TETHER_REDIS_URL, TETHER_ENCRYPTION_KEYS and a migrated database.
+Redis. Needs TETHER_REDIS_URL, TETHER_ENCRYPTION_KEYS, a migrated database and
+TETHER_SMTP_URL (or TETHER_MAILER=log to only log invitation emails, for trials); it
+refuses to start without them, and when Redis or the database does not answer.
+
+At start, and on TETHER_RECONCILE_SCHEDULE through the scheduler, the reconciler queues
+again the task of any unfinished import and any pending invite never sent that has none
+in Redis.
 
 On SIGTERM or SIGINT it stops taking tasks and gives running ones TETHER_SHUTDOWN_TIMEOUT
 to finish; any still running then go back to their queue and run again elsewhere.
@@ -37,7 +43,7 @@ to finish; any still running then go back to their queue and run again elsewhere
 			if err != nil {
 				return err
 			}
-			if err := firstErr(cfg.RequireRedis("worker"), cfg.RequireEncryptionKeys("worker")); err != nil {
+			if err := firstErr(cfg.RequireRedis("worker"), cfg.RequireEncryptionKeys("worker"), cfg.RequireMailer("worker")); err != nil {
 				return err
 			}
 			d, cleanup, err := buildDeps(ctx, e, cfg, depsOptions{store: true, keyring: true})
@@ -127,7 +133,7 @@ that queued tasks do not survive a restart. Needs TETHER_ENCRYPTION_KEYS and TET
 			if err != nil {
 				return err
 			}
-			if err := firstErr(cfg.RequireEncryptionKeys("all"), cfg.RequireLinkSecret("all")); err != nil {
+			if err := firstErr(cfg.RequireEncryptionKeys("all"), cfg.RequireLinkSecret("all"), cfg.RequireMailer("all")); err != nil {
 				return err
 			}
 			d, cleanup, err := buildDeps(ctx, e, cfg, depsOptions{store: true, migrate: true, keyring: true, queueMetrics: true, embeddedRedis: true})

@@ -191,11 +191,48 @@ func TestProcessesRefuseToStartWithoutWhatTheyNeed(t *testing.T) {
 			"TETHER_LINK_SECRET: is not set; tether serve signs connect links"},
 		{[]string{"worker"}, map[string]string{"TETHER_SHUTDOWN_TIMEOUT": "soon"}, `TETHER_SHUTDOWN_TIMEOUT: "soon" is not a duration`},
 		{[]string{"worker", "--concurrency", "many"}, nil, `TETHER_WORKER_CONCURRENCY: "many" is not a whole number; example: TETHER_WORKER_CONCURRENCY=20`},
+		// No SMTP: the worker would run invites:send and drop every email.
+		{[]string{"worker"}, map[string]string{"TETHER_REDIS_URL": "redis://127.0.0.1:6379/2", "TETHER_ENCRYPTION_KEYS": testKeys},
+			"TETHER_SMTP_URL: is not set; tether worker runs invites:send and would drop every invitation email. Set TETHER_SMTP_URL to your mail server, or TETHER_MAILER=log"},
+		{[]string{"all"}, map[string]string{"TETHER_ENCRYPTION_KEYS": testKeys}, "TETHER_SMTP_URL: is not set; tether all runs invites:send"},
+		{[]string{"worker"}, map[string]string{"TETHER_MAILER": "smtps"}, `TETHER_MAILER: "smtps" is not one of smtp, log`},
 	}
 	for _, tt := range tests {
 		res := runTether(t, context.Background(), tt.env, tt.args...)
 		if res.err == nil || !strings.Contains(res.err.Error(), tt.want) {
 			t.Errorf("tether %v: err = %v, want %q", tt.args, res.err, tt.want)
+		}
+	}
+}
+
+// A worker that cannot reach Redis or the database exits at once with an error naming the
+// setting (the password redacted), instead of logging "worker started" and then errors.
+func TestWorkerRefusesUnreachableRedisAndDatabase(t *testing.T) {
+	db := "sqlite:" + filepath.Join(t.TempDir(), "tether.db")
+	if res := runTether(t, t.Context(), map[string]string{"TETHER_DATABASE_URL": db}, "migrate", "up"); res.err != nil {
+		t.Fatal(res.err)
+	}
+	opt, _ := redistest.Client(t, 2)
+	for _, tt := range []struct {
+		redis, db string
+		want      string
+	}{
+		{"redis://:s3cret@127.0.0.1:1/2", db, "cannot reach Redis at redis://:xxxxx@127.0.0.1:1/2 (TETHER_REDIS_URL)"},
+		{redistest.URL(opt), "postgres://postgres:s3cret@127.0.0.1:1/none?connect_timeout=2", "cannot open the database at postgres://postgres:xxxxx@127.0.0.1:1/none?connect_timeout=2 (TETHER_DATABASE_URL)"},
+	} {
+		env := map[string]string{"TETHER_REDIS_URL": tt.redis, "TETHER_DATABASE_URL": tt.db,
+			"TETHER_ENCRYPTION_KEYS": testKeys, "TETHER_MAILER": "log", "TETHER_METRICS_ADDR": "off"}
+		ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+		res := runTether(t, ctx, env, "worker")
+		cancel()
+		if res.err == nil || !strings.Contains(res.err.Error(), tt.want) {
+			t.Errorf("worker with Redis %s and database %s: %v; want %q", tt.redis, tt.db, res.err, tt.want)
+		}
+		if res.err != nil && strings.Contains(res.err.Error(), "s3cret") {
+			t.Errorf("password in the error: %v", res.err)
+		}
+		if strings.Contains(res.stderr, "worker started") {
+			t.Errorf("worker said it started:\n%s", res.stderr)
 		}
 	}
 }
@@ -207,6 +244,7 @@ func TestWorkerRefusesUnmigratedDatabase(t *testing.T) {
 		"TETHER_ENCRYPTION_KEYS": testKeys,
 		"TETHER_LINK_SECRET":     testLinkSecret,
 		"TETHER_DATABASE_URL":    "sqlite:" + filepath.Join(t.TempDir(), "new.db"),
+		"TETHER_MAILER":          "log",
 	}
 	res := runTether(t, context.Background(), env, "worker", "--metrics-addr", "off")
 	if res.err == nil || !strings.Contains(res.err.Error(), "run `tether migrate up`") {
@@ -287,6 +325,7 @@ func TestAllRunsThePruneEndToEnd(t *testing.T) {
 		"TETHER_LINK_SECRET":     testLinkSecret,
 		"TETHER_HTTP_ADDR":       "127.0.0.1:0",
 		"TETHER_PRUNE_SCHEDULE":  "*/5 * * * *",
+		"TETHER_MAILER":          "log",
 	}
 	logs, stop := start(t, env, "all")
 	waitListening(t, logs)
@@ -371,6 +410,7 @@ func TestAllWithoutRedisWarnsAndServes(t *testing.T) {
 		"TETHER_ENCRYPTION_KEYS": testKeys,
 		"TETHER_LINK_SECRET":     testLinkSecret,
 		"TETHER_HTTP_ADDR":       "127.0.0.1:0",
+		"TETHER_MAILER":          "log",
 	}
 	logs, stop := start(t, env, "all")
 	base := waitListening(t, logs)

@@ -38,6 +38,7 @@ func TestWorkerExitsCleanlyOnSIGTERM(t *testing.T) {
 		"TETHER_DATABASE_URL=" + db,
 		"TETHER_ENCRYPTION_KEYS=" + testKeys,
 		"TETHER_SHUTDOWN_TIMEOUT=2s",
+		"TETHER_MAILER=log",
 	}
 	var logs syncbuf.Buffer
 	cmd.Stderr = &logs

@@ -12,6 +12,7 @@ import (
 
 	"github.com/hibiken/asynq"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
 	"github.com/rs/zerolog"
 
 	"tether/config"
@@ -58,7 +59,7 @@ func newLogger(cfg config.Config, w io.Writer) zerolog.Logger {
 func openStore(ctx context.Context, cfg config.Config, migrate bool) (*store.Store, error) {
 	st, err := store.Open(ctx, cfg.DatabaseURL.Reveal())
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("cannot open the database at %s (TETHER_DATABASE_URL): %w", redactURL(cfg.DatabaseURL.Reveal()), err)
 	}
 	if migrate {
 		if err := st.Migrate(ctx); err != nil {
@@ -91,8 +92,12 @@ func redisPing(a *app) httpapi.Check {
 	return httpapi.RedisCheck(func(ctx context.Context) error { return c.Ping(ctx).Err() })
 }
 
-// runWorker runs tether's worker until ctx is done.
+// runWorker runs tether's worker until ctx is done. It refuses to start when Redis or the
+// database does not answer, and runs the reconciler once at start.
 func runWorker(ctx context.Context, d deps, tune tuning) error {
+	if err := reachable(ctx, d); err != nil {
+		return err
+	}
 	w, err := worker.New(worker.Params{
 		Redis:                    d.redis,
 		Logger:                   d.log.With().Str("component", "worker").Logger(),
@@ -106,11 +111,12 @@ func runWorker(ctx context.Context, d deps, tune tuning) error {
 	if err != nil {
 		return err
 	}
-	invites, err := inviteSender(d)
+	sender, err := inviteSender(d, "worker")
 	if err != nil {
 		return err
 	}
 	client := d.app.queueClient()
+	inspector := d.app.queueInspector()
 	imports, err := d.app.importParts()
 	if err != nil {
 		return err
@@ -120,18 +126,59 @@ func runWorker(ctx context.Context, d deps, tune tuning) error {
 		return err
 	}
 	defer closeAudits.Close()
+	rec := &worker.Reconciler{Store: d.store, Queue: client, Inspector: inspector, Imports: imports.svc,
+		Invites: sender, Logger: d.log.With().Str("component", "reconciler").Logger()}
 	err = worker.Register(w, worker.Services{
 		Events:         events.NewService(d.store, nil),
 		EventRetention: d.cfg.EventRetention,
-		Invites:        invites,
+		Invites:        sender,
 		Imports:        imports.svc,
 		Permissions:    audits,
 		InviteExpiry:   d.store,
+		Reconciler:     rec,
 	})
 	if err != nil {
 		return err
 	}
+	go func() {
+		if _, err := rec.Reconcile(ctx); err != nil && ctx.Err() == nil {
+			rec.Logger.Error().Err(err).Msg("reconcile at start failed; the scheduled run tries again")
+		}
+	}()
 	return w.Run(ctx)
+}
+
+// reachable pings Redis and the database once, so a worker that cannot reach them exits
+// with a message naming the setting instead of logging errors forever.
+func reachable(ctx context.Context, d deps) error {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := d.app.redisClient(redisProbe).Ping(ctx).Err(); err != nil {
+		return fmt.Errorf("cannot reach Redis at %s (TETHER_REDIS_URL): %v; start Redis or correct TETHER_REDIS_URL", redactURL(d.cfg.RedisURL.Reveal()), err)
+	}
+	if d.store != nil {
+		if err := d.store.Ping(ctx); err != nil {
+			return fmt.Errorf("cannot reach the database at %s (TETHER_DATABASE_URL): %v; start it or correct TETHER_DATABASE_URL", redactURL(d.cfg.DatabaseURL.Reveal()), err)
+		}
+	}
+	return nil
+}
+
+// quietRedis drops go-redis's own log lines.
+type quietRedis struct{}
+
+func (quietRedis) Printf(context.Context, string, ...any) {}
+
+// redactURL hides a URL's password; "" (an embedded Redis) reads as such.
+func redactURL(raw string) string {
+	if raw == "" {
+		return "the embedded Redis"
+	}
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme == "" {
+		return "(unparsable URL)"
+	}
+	return u.Redacted()
 }
 
 // runScheduler runs the periodic-task scheduler until ctx is done.
@@ -281,6 +328,9 @@ func buildDeps(ctx context.Context, e env, cfg config.Config, o depsOptions) (de
 	if e.observe != nil {
 		e.observe(d.app)
 	}
+	// go-redis prints every failed dial to stderr (process-wide); tether reports an outage
+	// once per state change instead (worker), or as the command's error (the CLI).
+	redis.SetLogger(quietRedis{})
 	var closers []func()
 	cleanup := func() {
 		for i := len(closers) - 1; i >= 0; i-- {

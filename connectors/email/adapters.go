@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/rs/zerolog"
+
 	"tether/sync/onboarding"
 	"tether/sync/permissions"
 )
@@ -24,6 +26,19 @@ func (im inviteMailer) Send(ctx context.Context, e onboarding.Email) error {
 		return fmt.Errorf("%w: %w", onboarding.ErrUndeliverable, err)
 	}
 	return err
+}
+
+// LogMailer is the trial mailer (TETHER_MAILER=log): it sends nothing and logs each
+// invitation's recipient and subject, so an operator trying tether sees what would have
+// gone out. The body is not logged: its Join link is a credential.
+func LogMailer(log zerolog.Logger) onboarding.Mailer { return logMailer{log} }
+
+type logMailer struct{ log zerolog.Logger }
+
+func (m logMailer) Send(_ context.Context, e onboarding.Email) error {
+	m.log.Info().Str("to", e.To).Str("subject", e.Subject).Str("message_id", e.MessageID).
+		Msg("email not sent (TETHER_MAILER=log)")
+	return nil
 }
 
 // AlertMailer adapts m to permissions.Mailer (lost-permission alerts).

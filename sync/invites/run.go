@@ -71,6 +71,28 @@ func (s *Service) Run(ctx context.Context, orgID, importID string) (directory.Im
 	return r.finish(ctx)
 }
 
+// Fail marks the org's import failed with reason, unless it already finished: the worker
+// calls it when the import's task gave up (its last retry failed, or the task was lost
+// after its retries ran out), so the row never keeps saying running.
+func (s *Service) Fail(ctx context.Context, orgID, importID, reason string) (directory.Import, error) {
+	imp, err := s.store.GetImport(ctx, orgID, importID)
+	if err != nil {
+		return directory.Import{}, fmt.Errorf("fail import %s: %w", importID, err)
+	}
+	if imp.Status == directory.ImportDone || imp.Status == directory.ImportFailed {
+		return imp, nil
+	}
+	now := s.now()
+	imp.Status = directory.ImportFailed
+	imp.FinishedAt = now
+	imp.PausedUntil, imp.PausedReason = time.Time{}, ""
+	imp.Errors = append(imp.Errors, reason)
+	if err := s.store.UpdateImport(ctx, orgID, imp, now); err != nil {
+		return directory.Import{}, fmt.Errorf("fail import %s: %w", importID, err)
+	}
+	return imp, nil
+}
+
 // run is one execution of an import.
 type run struct {
 	s       *Service

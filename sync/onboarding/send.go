@@ -62,6 +62,8 @@ type SendStore interface {
 	// first is false for a repeat. Returns directory.ErrConflict if the invite is no
 	// longer pending (then nothing is recorded).
 	RecordInviteDelivery(ctx context.Context, orgID string, d directory.InviteDelivery) (first bool, err error)
+	// MarkInviteSendFailed records why the invite's email could not be sent.
+	MarkInviteSendFailed(ctx context.Context, orgID, inviteID, reason string, at time.Time) error
 	AppendEvent(ctx context.Context, e events.Event) error
 }
 
@@ -207,6 +209,22 @@ func (s *Sender) Send(ctx context.Context, orgID, inviteID string, attempt int) 
 		return Sent, fmt.Errorf("invite %s attempt %d sent, audit event not written: %w", inviteID, attempt, err)
 	}
 	return Sent, nil
+}
+
+// Fail records that the invite's email could not be sent, for good (undeliverable, or its
+// retries spent): reason is kept on the invite (shown to operators, who resend once the
+// cause is fixed) and in an invite.send_failed event. The reconciler does not queue a
+// failed send again.
+func (s *Sender) Fail(ctx context.Context, orgID, inviteID, reason string) error {
+	now := s.cfg.Now()
+	if err := s.cfg.Store.MarkInviteSendFailed(ctx, orgID, inviteID, reason, now); err != nil {
+		if errors.Is(err, directory.ErrNotFound) {
+			return fmt.Errorf("mark send of invite %s failed: %w", inviteID, ErrInviteNotFound)
+		}
+		return fmt.Errorf("mark send of invite %s failed: %w", inviteID, err)
+	}
+	return s.cfg.Store.AppendEvent(ctx, events.Event{OrgID: orgID, Kind: "invite.send_failed", Subject: inviteID, At: now,
+		Detail: map[string]any{"reason": reason}})
 }
 
 func roleName(r directory.Role) string {

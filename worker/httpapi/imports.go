@@ -9,6 +9,7 @@ import (
 
 	"tether/sync/directory"
 	"tether/sync/invites"
+	"tether/worker"
 )
 
 // Imports starts and reads invite imports; worker.ImportStarter implements it.
@@ -152,7 +153,12 @@ func (s *Server) importError(w http.ResponseWriter, org string, err error) {
 		ie *invites.Error
 		up *invites.UnknownProfilesError
 	)
+	var nq *worker.NotQueuedError
 	switch {
+	case errors.As(err, &nq):
+		s.log.Error().Err(nq.Err).Str("org_id", org).Str("import_id", nq.Import.ID).Msg("import stored but not queued")
+		w.Header().Set("Location", "/v1/orgs/"+nq.Import.OrgID+"/imports/"+nq.Import.ID)
+		writeError(w, http.StatusServiceUnavailable, APIError{Code: "not_queued", Message: nq.Message()})
 	case errors.As(err, &up):
 		writeError(w, http.StatusUnprocessableEntity, APIError{Code: invites.CodeUnknownProfile,
 			Message: up.Error(), Values: up.Unknown, Known: up.Known})

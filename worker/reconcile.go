@@ -1,0 +1,217 @@
+package worker
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/robfig/cron/v3"
+	"github.com/rs/zerolog"
+
+	"tether/jobs"
+	"tether/sync/directory"
+)
+
+// ReconcileStore lists the rows that must have a task (store.Store).
+type ReconcileStore interface {
+	// UnfinishedImports pages through queued, running and paused imports of every org.
+	UnfinishedImports(ctx context.Context, after directory.Ref, limit int) ([]directory.Import, error)
+	// UnsentInviteRefs pages through pending, unexpired invites never sent whose send has
+	// not failed for good.
+	UnsentInviteRefs(ctx context.Context, after directory.Ref, at time.Time, limit int) ([]directory.Ref, error)
+}
+
+// TaskInspector reads a task's state in Redis (an *asynq.Inspector).
+type TaskInspector interface {
+	GetTaskInfo(queue, id string) (*asynq.TaskInfo, error)
+}
+
+// Reconciler makes rows and tasks agree. Every unfinished import and every pending invite
+// never sent must have a live task in Redis; one that has none (its enqueue failed, or
+// Redis lost it in a restart without persistence) gets it again under its deterministic
+// TaskID, so a task that is in fact live is never doubled. A row whose task was archived
+// (it gave up while the row could not be marked) is marked failed with the task's last
+// error. Safe to run on several workers at once.
+type Reconciler struct {
+	Store     ReconcileStore // required
+	Queue     Enqueuer       // required
+	Inspector TaskInspector  // required
+	Imports   ImportRunner   // required: marks an import whose task gave up failed
+	Invites   InviteSender   // required: marks a send that gave up failed
+	Logger    zerolog.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// PageSize is how many rows are read at once. Zero means 500.
+	PageSize int
+}
+
+// ReconcileResult counts what one run did.
+type ReconcileResult struct {
+	Imports      int `json:"imports_requeued"`
+	Sends        int `json:"sends_requeued"`
+	ImportsLive  int `json:"imports_live"`
+	SendsLive    int `json:"sends_live"`
+	MarkedFailed int `json:"marked_failed"`
+}
+
+// Reconcile checks every row once. It stops at the first store or Redis failure (the
+// next run starts over; nothing it did is undone).
+func (r *Reconciler) Reconcile(ctx context.Context) (ReconcileResult, error) {
+	var res ReconcileResult
+	if r.Store == nil || r.Queue == nil || r.Inspector == nil || r.Imports == nil || r.Invites == nil {
+		return res, errors.New("reconciler: Store, Queue, Inspector, Imports and Invites are required")
+	}
+	now := time.Now
+	if r.Now != nil {
+		now = r.Now
+	}
+	n := cmp.Or(r.PageSize, 500)
+	for after := (directory.Ref{}); ; {
+		imps, err := r.Store.UnfinishedImports(ctx, after, n)
+		if err != nil {
+			return res, fmt.Errorf("reconcile imports: %w", err)
+		}
+		for _, imp := range imps {
+			if err := r.importTask(ctx, imp, &res); err != nil {
+				return res, err
+			}
+		}
+		if len(imps) < n {
+			break
+		}
+		after = directory.Ref{OrgID: imps[len(imps)-1].OrgID, ID: imps[len(imps)-1].ID}
+	}
+	at := now()
+	for after := (directory.Ref{}); ; {
+		refs, err := r.Store.UnsentInviteRefs(ctx, after, at, n)
+		if err != nil {
+			return res, fmt.Errorf("reconcile sends: %w", err)
+		}
+		for _, ref := range refs {
+			if err := r.sendTask(ctx, ref, &res); err != nil {
+				return res, err
+			}
+		}
+		if len(refs) < n {
+			break
+		}
+		after = refs[len(refs)-1]
+	}
+	if res.Imports+res.Sends+res.MarkedFailed > 0 {
+		r.Logger.Warn().Int("imports_requeued", res.Imports).Int("sends_requeued", res.Sends).
+			Int("marked_failed", res.MarkedFailed).Msg("reconciler found rows without a live task and fixed them")
+	}
+	return res, nil
+}
+
+// importTask gives imp its task back if it has none.
+func (r *Reconciler) importTask(ctx context.Context, imp directory.Import, res *ReconcileResult) error {
+	typ, newTask := jobs.TypeInvitesImport, jobs.NewImportTask
+	if len(imp.Selection.Emails) > 0 {
+		typ, newTask = jobs.TypeInvitesImportEmails, jobs.NewImportEmailsTask
+	}
+	id := jobs.TaskIDInvitesImport(typ, imp.OrgID, imp.ID)
+	info, err := r.live(id)
+	switch {
+	case err != nil:
+		return err
+	case info != nil && info.State == asynq.TaskStateArchived:
+		reason := fmt.Sprintf("the import's task gave up: %s", info.LastErr)
+		if _, err := r.Imports.Fail(ctx, imp.OrgID, imp.ID, reason); err != nil {
+			return fmt.Errorf("reconcile import %s: %w", imp.ID, err)
+		}
+		res.MarkedFailed++
+		return nil
+	case info != nil:
+		res.ImportsLive++
+		return nil
+	}
+	t, err := newTask(imp.OrgID, imp.ID)
+	if err != nil {
+		return err
+	}
+	if _, err := r.Queue.EnqueueContext(ctx, t); err != nil {
+		if errors.Is(err, asynq.ErrTaskIDConflict) {
+			res.ImportsLive++ // queued meanwhile by its producer or another reconciler
+			return nil
+		}
+		return fmt.Errorf("reconcile import %s of org %s: enqueue: %w", imp.ID, imp.OrgID, err)
+	}
+	r.Logger.Warn().Str("org_id", imp.OrgID).Str("import_id", imp.ID).Str("status", string(imp.Status)).
+		Msg("import had no task; queued it again")
+	res.Imports++
+	return nil
+}
+
+// sendTask gives the invite's first send its task back if it has none.
+func (r *Reconciler) sendTask(ctx context.Context, ref directory.Ref, res *ReconcileResult) error {
+	id := jobs.TaskIDInvitesSend(ref.OrgID, ref.ID, 1)
+	info, err := r.live(id)
+	switch {
+	case err != nil:
+		return err
+	case info != nil && info.State == asynq.TaskStateArchived:
+		if err := r.Invites.Fail(ctx, ref.OrgID, ref.ID, "the invitation email's task gave up: "+info.LastErr); err != nil {
+			return fmt.Errorf("reconcile send of invite %s: %w", ref.ID, err)
+		}
+		res.MarkedFailed++
+		return nil
+	case info != nil:
+		res.SendsLive++
+		return nil
+	}
+	t, err := jobs.NewInviteSendTask(ref.OrgID, ref.ID, 1)
+	if err != nil {
+		return err
+	}
+	if _, err := r.Queue.EnqueueContext(ctx, t); err != nil {
+		if errors.Is(err, asynq.ErrTaskIDConflict) {
+			res.SendsLive++
+			return nil
+		}
+		return fmt.Errorf("reconcile send of invite %s of org %s: enqueue: %w", ref.ID, ref.OrgID, err)
+	}
+	res.Sends++
+	return nil
+}
+
+// live returns the task's info, or nil when Redis has no such task (nor its queue: a
+// flushed Redis has none).
+func (r *Reconciler) live(id string) (*asynq.TaskInfo, error) {
+	info, err := r.Inspector.GetTaskInfo(jobs.QueueDefault, id)
+	if errors.Is(err, asynq.ErrTaskNotFound) || errors.Is(err, asynq.ErrQueueNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reconcile: read task %s: %w", id, err)
+	}
+	return info, nil
+}
+
+// registerReconcile handles tasks:reconcile.
+func registerReconcile(w *Worker, s Services) {
+	Handle(w, jobs.TypeReconcile, func(ctx context.Context, p jobs.Reconcile) error {
+		res, err := s.Reconciler.Reconcile(ctx)
+		if err != nil {
+			return fmt.Errorf("reconcile slot %s: %w", p.Slot, err)
+		}
+		zerolog.Ctx(ctx).Info().Int("imports_requeued", res.Imports).Int("sends_requeued", res.Sends).
+			Int("marked_failed", res.MarkedFailed).Msg("reconciled")
+		writeResult(ctx, fmt.Sprintf("imports=%d sends=%d failed=%d", res.Imports, res.Sends, res.MarkedFailed))
+		return nil
+	})
+}
+
+// ReconcilePeriodic is the reconciler for the scheduler; spec is a 5-field cron
+// expression in UTC (e.g. "*/5 * * * *"). On start the scheduler also catches up the
+// latest slot, so a scheduler restart does not skip one.
+func ReconcilePeriodic(spec string) (Periodic, error) {
+	sch, err := cron.ParseStandard(spec)
+	if err != nil {
+		return Periodic{}, fmt.Errorf("reconcile schedule %q: %w", spec, err)
+	}
+	return Periodic{Name: jobs.TypeReconcile, Schedule: sch, Task: jobs.NewReconcileTask, CatchUp: time.Hour}, nil
+}

@@ -1,0 +1,219 @@
+package worker_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
+	"github.com/rs/zerolog"
+
+	"tether/connectors/email"
+	"tether/connectors/email/mailsink"
+	"tether/connectors/sandbox"
+	"tether/connectors/sandbox/sfdc"
+	"tether/jobs"
+	"tether/sync/directory"
+	"tether/sync/invites"
+	"tether/sync/onboarding"
+	"tether/sync/store"
+	"tether/sync/store/storetest"
+	"tether/worker"
+)
+
+// reconciler returns w's reconciler, marking sends failed through sends.
+func (w *importWorld) reconciler(sends worker.InviteSender) *worker.Reconciler {
+	return &worker.Reconciler{Store: w.st, Queue: w.client, Inspector: w.inspector, Imports: w.svc,
+		Invites: sends, Logger: zerolog.Nop(), PageSize: 7}
+}
+
+// An import created while Redis is down is stored queued and its producer says so; the
+// reconciler gives it its task back (once, however often it runs) and a worker finishes it.
+func TestReconcilerRequeuesImportQueuedWhileRedisDown(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		const n = 30
+		w := newImportWorld(t, st, n, 200)
+		down := asynq.NewClient(asynq.RedisClientOpt{Addr: "127.0.0.1:1", DialTimeout: 200 * time.Millisecond})
+		t.Cleanup(func() { _ = down.Close() })
+		starter := worker.ImportStarter{Creator: w.svc, Reader: store.Invites{Store: st}, Client: down}
+		imp, err := starter.Start(t.Context(), invites.Request{OrgID: w.org.ID, Profiles: []string{sfdc.ProfileSalesUser}, Role: directory.RoleChat})
+		var nq *worker.NotQueuedError
+		if !errors.As(err, &nq) || imp.ID == "" {
+			t.Fatalf("start with Redis down: %v (import %q), want a *NotQueuedError with the import", err, imp.ID)
+		}
+		for _, want := range []string{"import " + imp.ID + " is stored but its task could not be queued", "the reconciler queues it",
+			"tether invite status " + imp.ID + " --org " + w.org.ID} {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("error %q lacks %q", err, want)
+			}
+		}
+		taskID := jobs.TaskIDInvitesImport(jobs.TypeInvitesImport, w.org.ID, imp.ID)
+		if _, err := w.inspector.GetTaskInfo(jobs.QueueDefault, taskID); err == nil {
+			t.Fatalf("task %s exists though Redis was down", taskID)
+		}
+
+		sends := &sendLog{}
+		rec := w.reconciler(sends)
+		res, err := rec.Reconcile(t.Context())
+		if err != nil || res.Imports != 1 {
+			t.Fatalf("reconcile: %+v %v, want 1 import requeued", res, err)
+		}
+		// A second run finds the task live and queues nothing.
+		if res, err = rec.Reconcile(t.Context()); err != nil || res.Imports != 0 || res.ImportsLive != 1 {
+			t.Fatalf("second reconcile: %+v %v, want the import live and nothing requeued", res, err)
+		}
+		start(t, w.newWorker(t, 5*time.Second, sends))
+		waitTask(t, w.inspector, jobs.QueueDefault, taskID, 30*time.Second)
+		got, err := st.GetImport(t.Context(), w.org.ID, imp.ID)
+		if err != nil || got.Status != directory.ImportDone || got.Counts.Invited != n {
+			t.Fatalf("import after reconcile: %s %+v %v, want done with %d invited", got.Status, got.Counts, err, n)
+		}
+	})
+}
+
+// A finished import's sends are lost with Redis (restarted without persistence: flushed);
+// the reconciler queues each again and every invitee gets exactly one email, however often
+// it runs afterwards.
+func TestReconcilerSendsLostInvitationsExactlyOnce(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		const n = 25
+		w := newImportWorld(t, st, n, 200)
+		sink, err := mailsink.Start()
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = sink.Close() })
+		m, err := email.New(email.Config{Host: sink.Host(), Port: sink.Port(), TLS: email.TLSNone,
+			From: "Acme <invite@acme.example>", Timeout: 5 * time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sender, err := onboarding.NewSender(onboarding.SenderConfig{Store: st, Mailer: worker.InviteMailer(m),
+			PublicURL: "https://tether.example.com"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The import runs to the end and queues its n sends; then Redis loses them.
+		imp, err := w.svc.Create(t.Context(), invites.Request{OrgID: w.org.ID, Profiles: []string{sfdc.ProfileSalesUser}, Role: directory.RoleChat})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if imp, err = w.svc.Run(t.Context(), w.org.ID, imp.ID); err != nil || imp.Status != directory.ImportDone || imp.Counts.Invited != n {
+			t.Fatalf("run import: %s %+v %v", imp.Status, imp.Counts, err)
+		}
+		if q, err := w.inspector.GetQueueInfo(jobs.QueueDefault); err != nil || q.Pending != n {
+			t.Fatalf("queued sends before the loss: %+v %v, want %d", q, err, n)
+		}
+		flush(t, w)
+
+		rec := w.reconciler(sender)
+		if res, err := rec.Reconcile(t.Context()); err != nil || res.Sends != n {
+			t.Fatalf("reconcile after the loss: %+v %v, want %d sends requeued", res, err, n)
+		}
+		start(t, w.newWorker(t, 5*time.Second, sender))
+		ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+		defer cancel()
+		if _, err := sink.Wait(ctx, n); err != nil {
+			t.Fatalf("emails: %v", err)
+		}
+		waitSent(t, st, w.org.ID, n)
+		// Later runs, even after another loss, find nothing to send.
+		for range 2 {
+			if res, err := rec.Reconcile(t.Context()); err != nil || res.Sends != 0 {
+				t.Fatalf("reconcile after the sends: %+v %v, want nothing requeued", res, err)
+			}
+			flush(t, w)
+		}
+		time.Sleep(300 * time.Millisecond) // a stray send would be picked up within this
+		to := map[string]int{}
+		for _, msg := range sink.Messages() {
+			for _, r := range msg.To {
+				to[r]++
+			}
+		}
+		if len(sink.Messages()) != n || len(to) != n {
+			t.Fatalf("%d emails to %d recipients, want %d each once: %v", len(sink.Messages()), len(to), n, to)
+		}
+	})
+}
+
+// flush empties w's Redis database, as a restart without persistence does.
+func flush(t *testing.T, w *importWorld) {
+	t.Helper()
+	c := w.redis.MakeRedisClient().(*redis.Client)
+	defer c.Close()
+	if err := c.FlushDB(t.Context()).Err(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// waitSent waits until n of the org's invites are recorded sent.
+func waitSent(t *testing.T, st *store.Store, orgID string, n int) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		var sent int
+		if err := st.DB().QueryRow(`SELECT count(*) FROM invites WHERE org_id = $1 AND sent_count = 1`, orgID).Scan(&sent); err != nil {
+			t.Fatal(err)
+		}
+		if sent == n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d invites recorded sent, want %d", sent, n)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// An import whose task runs out of retries (Salesforce answers 500 every time) is marked
+// failed with the last error, instead of saying running forever.
+func TestImportWhoseRetriesRunOutIsFailedWithItsReason(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		w := newImportWorld(t, st, 10, 200)
+		w.sb.Faults().MustAdd(sandbox.Fault{Provider: sandbox.Salesforce, Endpoint: "query", Kind: sandbox.FaultStatus, Status: 500})
+		start(t, w.newWorker(t, time.Second, &sendLog{}))
+		imp, err := w.svc.Create(t.Context(), invites.Request{OrgID: w.org.ID, Profiles: []string{sfdc.ProfileSalesUser}, Role: directory.RoleChat})
+		if err != nil {
+			t.Fatal(err)
+		}
+		task, err := jobs.NewImportTask(w.org.ID, imp.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// One attempt in all, so the last one comes without Asynq's minutes of backoff.
+		if _, err := w.client.Enqueue(task, asynq.MaxRetry(0)); err != nil {
+			t.Fatal(err)
+		}
+		taskID := jobs.TaskIDInvitesImport(jobs.TypeInvitesImport, w.org.ID, imp.ID)
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			got, err := st.GetImport(t.Context(), w.org.ID, imp.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Status == directory.ImportFailed {
+				reason := strings.Join(got.Errors, "; ")
+				if !strings.Contains(reason, "gave up after 1 attempts") || !strings.Contains(reason, "HTTP 500") || got.FinishedAt.IsZero() {
+					t.Fatalf("failed import: errors %q, finished %v", got.Errors, got.FinishedAt)
+				}
+				break
+			}
+			if time.Now().After(deadline) {
+				info, ierr := w.inspector.GetTaskInfo(jobs.QueueDefault, taskID)
+				t.Fatalf("import still %s; task %+v %v", got.Status, info, ierr)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		if info, err := w.inspector.GetTaskInfo(jobs.QueueDefault, taskID); err != nil || info.State != asynq.TaskStateArchived {
+			t.Fatalf("task %+v %v, want archived", info, err)
+		}
+		// The reconciler leaves a failed import alone.
+		if res, err := w.reconciler(&sendLog{}).Reconcile(t.Context()); err != nil || res.Imports+res.MarkedFailed != 0 {
+			t.Fatalf("reconcile: %+v %v", res, err)
+		}
+	})
+}
