@@ -194,7 +194,7 @@ func TestProcessesRefuseToStartWithoutWhatTheyNeed(t *testing.T) {
 		// No SMTP: the worker would run invites:send and drop every email.
 		{[]string{"worker"}, map[string]string{"TETHER_REDIS_URL": "redis://127.0.0.1:6379/2", "TETHER_ENCRYPTION_KEYS": testKeys},
 			"TETHER_SMTP_URL: is not set; tether worker runs invites:send and would drop every invitation email. Set TETHER_SMTP_URL to your mail server, or TETHER_MAILER=log"},
-		{[]string{"all"}, map[string]string{"TETHER_ENCRYPTION_KEYS": testKeys}, "TETHER_SMTP_URL: is not set; tether all runs invites:send"},
+		{[]string{"all"}, map[string]string{"TETHER_ENCRYPTION_KEYS": testKeys, "TETHER_LINK_SECRET": strings.Repeat("s", 48)}, "TETHER_SMTP_URL: is not set; tether all runs invites:send"},
 		{[]string{"worker"}, map[string]string{"TETHER_MAILER": "smtps"}, `TETHER_MAILER: "smtps" is not one of smtp, log`},
 	}
 	for _, tt := range tests {
