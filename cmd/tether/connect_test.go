@@ -73,6 +73,7 @@ func setupConnectE2E(t *testing.T, redisDB int) *connectE2E {
 		"TETHER_PUBLIC_URL":               "http://" + addr,
 		"TETHER_API_TOKEN":                "e2e-api-token-0123456789abcdefghijklmnop",
 		"TETHER_METRICS_ADDR":             "off",
+		"TETHER_MAILER":                   "log",
 		"TETHER_SALESFORCE_LOGIN_URL":     sb0 + "/salesforce",
 		"TETHER_SALESFORCE_CLIENT_ID":     sandbox.DefaultSalesforceClientID,
 		"TETHER_SALESFORCE_CLIENT_SECRET": sandbox.DefaultSalesforceClientSecret,

@@ -69,6 +69,14 @@ func start(t *testing.T, env map[string]string, args ...string) (stderr *syncbuf
 		return err
 	}
 	t.Cleanup(func() { _ = stop() })
+	// A process that refuses to start (a missing setting) must fail the test here, not
+	// leave it waiting for work that never happens.
+	select {
+	case err := <-done:
+		done <- err
+		t.Fatalf("tether %v exited at start: %v\n%s", args, err, stderr.String())
+	case <-time.After(300 * time.Millisecond):
+	}
 	return stderr, stop
 }
 
