@@ -36,6 +36,10 @@ func (r *switchRunner) Run(ctx context.Context, orgID, importID string) (directo
 	return r.pre.Run(ctx, orgID, importID)
 }
 
+func (r *switchRunner) Fail(ctx context.Context, orgID, importID, reason string) (directory.Import, error) {
+	return r.pre.Fail(ctx, orgID, importID, reason)
+}
+
 // setLatency sets (d > 0) or clears the sandbox's latency on Salesforce queries through
 // its admin API, as an operator would.
 func setLatency(b *testing.B, w *importWorld, d time.Duration) {
@@ -86,7 +90,7 @@ func BenchmarkImportPrefetch300ms(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	if err := worker.Register(wk, worker.Services{Events: noPrune{}, EventRetention: time.Hour, Imports: runner, Invites: &sendCount{}}); err != nil {
+	if err := worker.Register(wk, complete(b, worker.Services{Events: noPrune{}, EventRetention: time.Hour, Imports: runner, Invites: &sendCount{}})); err != nil {
 		b.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())

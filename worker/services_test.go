@@ -11,6 +11,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"tether/connectors/email"
+	"tether/internal/syncbuf"
 	"tether/jobs"
 	"tether/sync/directory"
 	"tether/sync/onboarding"
@@ -131,7 +132,7 @@ func TestRegisterNamesMissingServices(t *testing.T) {
 // The trial mailer logs the recipient and subject of each email and nothing else: the
 // body holds the Join link, a credential.
 func TestLogMailerLogsRecipientAndSubjectOnly(t *testing.T) {
-	var buf syncBuffer
+	var buf syncbuf.Buffer
 	m := email.LogMailer(zerolog.New(&buf))
 	err := m.Send(t.Context(), onboarding.Email{To: "ann@acme.example", Subject: "Join Acme on tether",
 		Text: "https://tether.example.com/join/SECRET-TOKEN", HTML: "<a href=\"https://tether.example.com/join/SECRET-TOKEN\">Join</a>", MessageID: "invite-1-1@tether.example.com"})
