@@ -91,7 +91,7 @@ func TestReconcilerSendsLostInvitationsExactlyOnce(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		sender, err := onboarding.NewSender(onboarding.SenderConfig{Store: st, Mailer: email.InviteMailer(m),
+		sender, err := onboarding.NewSender(onboarding.SenderConfig{Store: st, Mailer: email.InviteMailer(m, ""),
 			PublicURL: "https://tether.example.com"})
 		if err != nil {
 			t.Fatal(err)
