@@ -65,6 +65,7 @@ below override them.`,
 		newPermissionsCmd(e),
 		newUsersCmd(e),
 		newKeysCmd(e),
+		newTokensCmd(e),
 	)
 	addOrgCmds(root, e)
 	orgParent(root).AddCommand(newOrgConnectSalesforceCmd(e))

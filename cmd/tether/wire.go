@@ -16,6 +16,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"tether/config"
+	"tether/sync/apitokens"
 	"tether/sync/connections"
 	"tether/sync/events"
 	"tether/sync/invites"
@@ -240,6 +241,13 @@ func runHTTP(ctx context.Context, d deps, o serveOptions) error {
 		p.ConnectLinks = cp.links
 		p.Connect = httpapi.NewConnect(httpapi.ConnectParams{Flow: cp.flow, Logger: d.log.With().Str("component", "connect").Logger(),
 			SecureCookie: strings.HasPrefix(d.cfg.PublicURL, "https://")})
+	}
+	if o.monitoring && d.store != nil {
+		ts, err := apitokens.New(d.store)
+		if err != nil {
+			return err
+		}
+		p.Tokens = ts
 	}
 	if o.monitoring && d.store != nil && d.keyring != nil {
 		ks, err := keys.New(d.store, d.keyring)

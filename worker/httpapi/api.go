@@ -25,6 +25,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/rs/zerolog"
 
+	"tether/sync/apitokens"
 	"tether/sync/connect"
 	"tether/sync/keys"
 )
@@ -71,6 +72,9 @@ type Params struct {
 	// /v1/users/{user}/memberships and PUT /v1/users/{user}/default-org to the admin. Nil:
 	// those routes answer 404.
 	Orgs Orgs
+	// Tokens checks API tokens (tether tokens create) and serves /v1/tokens to the
+	// operator. Nil: only the global credentials are accepted.
+	Tokens *apitokens.Service
 	// Keys serves GET /v1/keys and POST /v1/keys/reseal to the operator. Nil: 404.
 	Keys *keys.Service
 	// AdminUser and AdminPassword sign the operator in to /monitoring/ (a login form
@@ -196,22 +200,75 @@ func NewRegistry(inspector *asynq.Inspector) *prometheus.Registry {
 
 // requireAPIAdmin guards the /v1 JSON API: a bearer API token or the admin's basic
 // credentials. Refusals are JSON like every other answer of that API.
-func (s *Server) requireAPIAdmin(next http.Handler) http.Handler {
+func (s *Server) requireAPIAdmin(next http.Handler) http.Handler { return s.requireAPI(next, false) }
+
+// requireOperator guards routes only the global credential may use (key rotation, API
+// tokens): a scoped token gets 403 there.
+func (s *Server) requireOperator(next http.Handler) http.Handler { return s.requireAPI(next, true) }
+
+func (s *Server) requireAPI(next http.Handler, operatorOnly bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if s.p.AdminPassword == "" && s.p.APIToken == "" {
+		if s.p.AdminPassword == "" && s.p.APIToken == "" && s.p.Tokens == nil {
 			writeError(w, http.StatusServiceUnavailable, APIError{Code: "admin_not_configured",
 				Message: "the admin API is off: set TETHER_API_TOKEN or TETHER_ADMIN_PASSWORD"})
 			return
 		}
 		if s.apiTokenOK(r) || s.basicOK(r) {
-			next.ServeHTTP(w, r)
+			next.ServeHTTP(w, r.WithContext(withPrincipal(r.Context(), "admin")))
 			return
+		}
+		if secret, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok && s.p.Tokens != nil &&
+			strings.HasPrefix(secret, apitokens.Prefix) {
+			t, err := s.p.Tokens.Authenticate(r.Context(), secret)
+			if err == nil {
+				if msg := tokenRefusal(t, r, operatorOnly); msg != "" {
+					refuseUnread(w, r)
+					writeError(w, http.StatusForbidden, APIError{Code: "forbidden", Message: msg})
+					return
+				}
+				next.ServeHTTP(w, r.WithContext(withPrincipal(r.Context(), t.Principal())))
+				return
+			}
+			if !errors.Is(err, apitokens.ErrUnknown) {
+				s.log.Error().Err(err).Msg("api token check")
+				writeError(w, http.StatusServiceUnavailable, APIError{Code: "unavailable", Message: "the token could not be checked; try again"})
+				return
+			}
 		}
 		refuseUnread(w, r)
 		w.Header().Set("WWW-Authenticate", `Bearer realm="tether admin API"`)
 		writeError(w, http.StatusUnauthorized, APIError{Code: "unauthorized",
-			Message: "send Authorization: Bearer <TETHER_API_TOKEN> or the admin's basic credentials"})
+			Message: "send Authorization: Bearer <an API token from tether tokens create, or TETHER_API_TOKEN> or the admin's basic credentials"})
 	})
+}
+
+// tokenRefusal says why token t may not make request r, or "" when it may.
+func tokenRefusal(t apitokens.Token, r *http.Request, operatorOnly bool) string {
+	org := r.PathValue("org")
+	switch {
+	case operatorOnly:
+		return "this route takes the operator's credential (TETHER_API_TOKEN or the admin password), not an API token"
+	case t.ReadOnly && unsafeMethod(r.Method):
+		return "API token " + t.ID + " is read-only: it may only GET"
+	case org != "" && !t.AllowsOrg(org):
+		return "API token " + t.ID + " is not allowed on org " + org + "; ask an operator for a token that lists it (tether tokens create --org " + org + ")"
+	case org == "" && len(t.OrgIDs) > 0:
+		return "API token " + t.ID + " is limited to orgs " + strings.Join(t.OrgIDs, ", ") + "; this route is not about one org"
+	}
+	return ""
+}
+
+type principalKey struct{}
+
+func withPrincipal(ctx context.Context, who string) context.Context {
+	return context.WithValue(ctx, principalKey{}, who)
+}
+
+// Principal is who made the request: "admin" for the global credential, "token:<id>"
+// for an API token; "" outside the /v1 API.
+func Principal(ctx context.Context) string {
+	who, _ := ctx.Value(principalKey{}).(string)
+	return who
 }
 
 func (s *Server) apiTokenOK(r *http.Request) bool {

@@ -43,6 +43,7 @@ type ImportRequest struct {
 type ImportView struct {
 	ID           string                   `json:"id"`
 	OrgID        string                   `json:"org_id"`
+	RequestedBy  string                   `json:"requested_by,omitempty"`
 	Status       directory.ImportStatus   `json:"status"`
 	DryRun       bool                     `json:"dry_run"`
 	Role         directory.Role           `json:"role"`
@@ -71,7 +72,7 @@ func ViewOf(imp directory.Import) ImportView {
 		return &t
 	}
 	return ImportView{
-		ID: imp.ID, OrgID: imp.OrgID, Status: imp.Status, DryRun: imp.DryRun, Role: imp.Role,
+		ID: imp.ID, OrgID: imp.OrgID, RequestedBy: imp.RequestedBy, Status: imp.Status, DryRun: imp.DryRun, Role: imp.Role,
 		GroupID: imp.GroupID, ProfileIDs: imp.Selection.ProfileIDs, ProfileNames: imp.Selection.ProfileNames,
 		UserIDs: imp.Selection.UserIDs, EmailCount: len(imp.Selection.Emails),
 		Counts: imp.Counts, Progress: imp.Progress, Refused: imp.Refused, Errors: imp.Errors,
@@ -117,7 +118,7 @@ func (s *Server) handleCreateImport() http.Handler {
 		}
 		imp, err := s.p.Imports.Start(r.Context(), invites.Request{
 			OrgID: org, Profiles: body.Profiles, UserIDs: body.UserIDs, Emails: invites.SplitEmails(body.Emails),
-			Role: directory.Role(body.Role), Group: body.Group, DryRun: body.DryRun,
+			Role: directory.Role(body.Role), Group: body.Group, DryRun: body.DryRun, RequestedBy: Principal(r.Context()),
 		})
 		if err != nil {
 			s.importError(w, org, err)

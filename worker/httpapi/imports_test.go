@@ -17,6 +17,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"tether/connectors/salesforce"
+	"tether/sync/apitokens"
 	"tether/connectors/sandbox"
 	"tether/connectors/sandbox/sfdc"
 	"tether/jobs"
@@ -40,6 +41,7 @@ type importBundle struct {
 	inspector *asynq.Inspector
 	url       string
 	handler   http.Handler // tether serve's handler, for tests that serve it themselves
+	tokens    *apitokens.Service
 	org       directory.Org
 }
 
@@ -78,7 +80,11 @@ func setupImports(t *testing.T, st *store.Store) *importBundle {
 	if err != nil {
 		t.Fatal(err)
 	}
-	server, err := httpapi.New(httpapi.Params{Gatherer: prometheus.NewRegistry(), AdminUser: "admin", AdminPassword: "pw",
+	tokens, err := apitokens.New(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	server, err := httpapi.New(httpapi.Params{Gatherer: prometheus.NewRegistry(), AdminUser: "admin", AdminPassword: "pw", Tokens: tokens,
 		Imports: worker.ImportStarter{Creator: svc, Reader: inv, Client: client, Directories: dirs, Logger: zerolog.Nop()}})
 	if err != nil {
 		t.Fatal(err)
@@ -89,7 +95,7 @@ func setupImports(t *testing.T, st *store.Store) *importBundle {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &importBundle{st: st, svc: svc, inspector: inspector, url: srv.URL, handler: server, org: org}
+	return &importBundle{st: st, svc: svc, inspector: inspector, url: srv.URL, handler: server, tokens: tokens, org: org}
 }
 
 // call sends an admin request and decodes the JSON answer into out (if not nil).

@@ -10,6 +10,7 @@ import (
 
 	"tether/jobs"
 	"tether/sync/directory"
+	"tether/sync/events"
 	"tether/sync/permissions"
 )
 
@@ -20,6 +21,8 @@ type PermissionAuditStore interface {
 	// LatestPermissionReports returns the org's newest reports, newest first, at most
 	// limit.
 	LatestPermissionReports(ctx context.Context, orgID string, limit int) ([]permissions.Report, error)
+	// AppendEvent records who requested an audit.
+	AppendEvent(ctx context.Context, e events.Event) error
 }
 
 // TaskEnqueuer queues tasks (an *asynq.Client).
@@ -153,6 +156,11 @@ func (s *Server) handleAuditPermissions() http.Handler {
 			s.log.Error().Err(err).Str("org_id", orgID).Msg("permission audit: enqueue")
 			writeError(w, http.StatusServiceUnavailable, APIError{Code: "queue_unavailable", Message: "could not queue the audit; try again"})
 		default:
+			if err := pa.Store.AppendEvent(r.Context(), events.Event{OrgID: orgID, Kind: "permission_audit.requested", Subject: info.ID,
+				At: at, Detail: map[string]any{"requested_by": Principal(r.Context())}}); err != nil {
+				s.log.Error().Err(err).Str("org_id", orgID).Str("task_id", info.ID).Str("requested_by", Principal(r.Context())).
+					Msg("permission audit queued; the event naming who requested it was not written")
+			}
 			writeJSON(w, http.StatusAccepted, AuditQueued{TaskID: info.ID, OrgID: orgID, QueuedAt: at, Latest: latest})
 		}
 	})

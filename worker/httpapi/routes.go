@@ -53,8 +53,13 @@ func (s *Server) routes() {
 		s.mux.Handle("PUT /v1/users/{user}/default-org", s.requireAPIAdmin(s.handleSetDefaultOrg()))
 	}
 	if s.p.Keys != nil {
-		s.mux.Handle("GET /v1/keys", s.requireAPIAdmin(s.handleKeyStatus()))
-		s.mux.Handle("POST /v1/keys/reseal", s.requireAPIAdmin(s.handleReseal()))
+		s.mux.Handle("GET /v1/keys", s.requireOperator(s.handleKeyStatus()))
+		s.mux.Handle("POST /v1/keys/reseal", s.requireOperator(s.handleReseal()))
+	}
+	if s.p.Tokens != nil {
+		s.mux.Handle("POST /v1/tokens", s.requireOperator(s.handleCreateToken()))
+		s.mux.Handle("GET /v1/tokens", s.requireOperator(s.handleListTokens()))
+		s.mux.Handle("DELETE /v1/tokens/{id}", s.requireOperator(s.handleRevokeToken()))
 	}
 	if s.p.Monitoring != nil {
 		s.mux.Handle("GET /monitoring", http.RedirectHandler("/monitoring/", http.StatusMovedPermanently))

@@ -1,0 +1,118 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"tether/sync/apitokens"
+)
+
+func newTokensCmd(e env) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "tokens",
+		Short: "Create, list and revoke API tokens for the /v1 API",
+		Long: `API tokens let programs call the /v1 API with "Authorization: Bearer <token>". A token
+can be limited to some orgs (--org, repeatable; without it, every org) and to reading
+(--read-only). Only the SHA-256 of a token is stored: it is printed once, at creation.
+The global TETHER_API_TOKEN and admin password stay for operators.
+Over HTTP (operator credentials): POST /v1/tokens, GET /v1/tokens, DELETE /v1/tokens/{id}.`,
+	}
+	var (
+		name     string
+		orgIDs   []string
+		readOnly bool
+	)
+	create := &cobra.Command{
+		Use:   "create",
+		Short: "Issue a token and print it (once)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			svc, closeFn, err := tokenService(cmd, e)
+			if err != nil {
+				return err
+			}
+			defer closeFn()
+			t, secret, err := svc.Create(cmd.Context(), apitokens.CreateRequest{Name: name, OrgIDs: orgIDs, ReadOnly: readOnly})
+			if err != nil {
+				return err
+			}
+			_, err = fmt.Fprintf(e.stdout, "token %s (%s) for %s%s:\n%s\nstore it now: it is not shown again\n",
+				t.ID, t.Name, scope(t), map[bool]string{true: ", read-only"}[t.ReadOnly], secret)
+			return err
+		},
+	}
+	create.Flags().StringVar(&name, "name", "", "who or what uses the token (required)")
+	create.Flags().StringArrayVar(&orgIDs, "org", nil, "org id the token may act on (repeatable; none: every org)")
+	create.Flags().BoolVar(&readOnly, "read-only", false, "the token may only read (GET)")
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List tokens (never their secrets)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			svc, closeFn, err := tokenService(cmd, e)
+			if err != nil {
+				return err
+			}
+			defer closeFn()
+			ts, err := svc.List(cmd.Context())
+			if err != nil {
+				return err
+			}
+			tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "ID\tNAME\tORGS\tACCESS\tCREATED\tREVOKED")
+			for _, t := range ts {
+				access, revoked := "read-write", "-"
+				if t.ReadOnly {
+					access = "read-only"
+				}
+				if !t.RevokedAt.IsZero() {
+					revoked = t.RevokedAt.Format("2006-01-02 15:04Z")
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.Name, scope(t), access, t.CreatedAt.Format("2006-01-02 15:04Z"), revoked)
+			}
+			return tw.Flush()
+		},
+	}
+	revoke := &cobra.Command{
+		Use:   "revoke ID",
+		Short: "Revoke a token at once",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			svc, closeFn, err := tokenService(cmd, e)
+			if err != nil {
+				return err
+			}
+			defer closeFn()
+			if err := svc.Revoke(cmd.Context(), args[0]); err != nil {
+				return fmt.Errorf("revoke token %s: %w (tether tokens list shows the live ones)", args[0], err)
+			}
+			_, err = fmt.Fprintf(e.stdout, "token %s revoked\n", args[0])
+			return err
+		},
+	}
+	cmd.AddCommand(create, list, revoke)
+	return cmd
+}
+
+func scope(t apitokens.Token) string {
+	if len(t.OrgIDs) == 0 {
+		return "every org"
+	}
+	return "orgs " + strings.Join(t.OrgIDs, ",")
+}
+
+func tokenService(cmd *cobra.Command, e env) (*apitokens.Service, func(), error) {
+	st, err := openConfiguredStore(cmd, e)
+	if err != nil {
+		return nil, nil, err
+	}
+	svc, err := apitokens.New(st)
+	if err != nil {
+		_ = st.Close()
+		return nil, nil, err
+	}
+	return svc, func() { _ = st.Close() }, nil
+}
