@@ -17,10 +17,10 @@ import (
 	"github.com/rs/zerolog"
 
 	"tether/connectors/salesforce"
-	"tether/sync/apitokens"
 	"tether/connectors/sandbox"
 	"tether/connectors/sandbox/sfdc"
 	"tether/jobs"
+	"tether/sync/apitokens"
 	"tether/sync/directory"
 	"tether/sync/invites"
 	"tether/sync/store"
