@@ -93,9 +93,11 @@ func newServeCmd(e env) *cobra.Command {
   /healthz      200 while the process is up
   /readyz       200 when Redis and the database answer, 503 otherwise and while shutting down
   /metrics      Prometheus: Asynq queue metrics and tether's own
-  /monitoring/  the Asynq monitoring UI (asynqmon), behind TETHER_ADMIN_USER/TETHER_ADMIN_PASSWORD
-  /v1/...       the admin JSON API (orgs, users, imports, permission audits), behind TETHER_API_TOKEN
-                (Authorization: Bearer) or the admin user and password
+  /monitoring/  the Asynq monitoring UI (asynqmon): sign in at /monitoring/login with
+                TETHER_ADMIN_USER/TETHER_ADMIN_PASSWORD
+  /v1/...       the admin JSON API (orgs, users, imports, permission audits, /v1/tokens,
+                /v1/keys), behind TETHER_API_TOKEN (Authorization: Bearer), the admin user and
+                password, or an org-scoped token from tether tokens create
   /join/{token} invitation links, and the Salesforce connect callback
   /connect/{token}, /oauth/callback/{provider}  connect links (team Salesforce, personal)
 Needs TETHER_REDIS_URL, TETHER_ENCRYPTION_KEYS, TETHER_LINK_SECRET and a migrated database.`,
