@@ -244,10 +244,17 @@ func TestConcurrentImportsShareTheSeatLimit(t *testing.T) {
 			n := "u" + string(rune('a'+i/10)) + string(rune('a'+i%10))
 			us = append(us, user(n, n+"@acme.com", p))
 		}
-		b := setup(t, st, opts{users: us, seats: 20, wrap: func(s invites.Store) invites.Store {
-			barrier = newSeatBarrier(s)
-			return barrier
-		}})
+		o := opts{users: us, seats: 20}
+		// PostgreSQL's seat lock is a row lock the barrier can race; SQLite has one
+		// writer, and two transactions held open at once there end in SQLITE_BUSY
+		// rather than in an overfill, so the barrier would test SQLite's locking.
+		if strings.HasSuffix(t.Name(), "/postgres") {
+			o.wrap = func(s invites.Store) invites.Store {
+				barrier = newSeatBarrier(s)
+				return barrier
+			}
+		}
+		b := setup(t, st, o)
 		i1 := b.create(invites.Request{Profiles: []string{sfdc.ProfileSalesUser}})
 		i2 := b.create(invites.Request{Profiles: []string{sfdc.ProfileMarketingUser}})
 		errs := make(chan error, 2)
@@ -270,8 +277,8 @@ func TestConcurrentImportsShareTheSeatLimit(t *testing.T) {
 				t.Errorf("counts %+v", c)
 			}
 		}
-		if n := len(barrier.inside); n != 2 {
-			t.Fatalf("%d imports passed the barrier, want both", n)
+		if barrier != nil && len(barrier.inside) != 2 {
+			t.Fatalf("%d imports passed the barrier, want both", len(barrier.inside))
 		}
 		seats, err := st.CountSeats(b.ctx, b.org.ID, b.sb.Now())
 		if err != nil || seats.Used() != 20 || total != 20 {
