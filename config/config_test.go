@@ -77,6 +77,36 @@ func TestFlagsWinOverEnvironment(t *testing.T) {
 	}
 }
 
+// A bad value given by flag is named by the flag the person typed (and its variable).
+func TestFlagErrorsNameTheFlag(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		flags []string
+		want  []string
+	}{
+		{[]string{"--shutdown-timeout=-3s"}, []string{
+			`--shutdown-timeout (TETHER_SHUTDOWN_TIMEOUT): "-3s" must be positive; example: --shutdown-timeout=`,
+			`TETHER_LOG_LEVEL: "loud" is not one of`, // from the environment: the variable
+		}},
+		{[]string{"--concurrency=ten"}, []string{`--concurrency (TETHER_WORKER_CONCURRENCY): "ten" is not a whole number`}},
+	} {
+		fs := pflag.NewFlagSet("test", pflag.ContinueOnError)
+		BindFlags(fs)
+		if err := fs.Parse(c.flags); err != nil {
+			t.Fatal(err)
+		}
+		_, err := Load(getenv(map[string]string{"TETHER_LOG_LEVEL": "loud"}), fs)
+		if err == nil {
+			t.Fatalf("Load accepted %v", c.flags)
+		}
+		for _, want := range c.want {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("%v: error %q does not contain %q", c.flags, err, want)
+			}
+		}
+	}
+}
+
 // Each bad value must produce an error naming the variable, the problem and an example.
 func TestValidationErrorsNameVariableProblemAndExample(t *testing.T) {
 	t.Parallel()
@@ -110,6 +140,11 @@ func TestValidationErrorsNameVariableProblemAndExample(t *testing.T) {
 		{map[string]string{"TETHER_GOOGLE_TOKEN_URL": "/token"}, "TETHER_GOOGLE_TOKEN_URL", "absolute http(s) URL"},
 		{map[string]string{"TETHER_SMTP_URL": "mail.example.com"}, "TETHER_SMTP_URL", "not an SMTP URL"},
 		{map[string]string{"TETHER_MAIL_FROM": "nobody"}, "TETHER_MAIL_FROM", "not a mail address"},
+		{map[string]string{"TETHER_INVITE_TTL": "0s"}, "TETHER_INVITE_TTL", "must be at least 1m"},
+		{map[string]string{"TETHER_INVITE_TTL": "-72h"}, "TETHER_INVITE_TTL", "must be at least 1m"},
+		{map[string]string{"TETHER_CONNECT_LINK_TTL": "-1m"}, "TETHER_CONNECT_LINK_TTL", "must be at least 1m"},
+		{map[string]string{"TETHER_TEAM_LINK_TTL": "0s"}, "TETHER_TEAM_LINK_TTL", "must be at least 1m"},
+		{map[string]string{"TETHER_SHUTDOWN_TIMEOUT": "-5s"}, "TETHER_SHUTDOWN_TIMEOUT", "must be positive"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.varName+"="+fmt.Sprint(tt.env[tt.varName]), func(t *testing.T) {

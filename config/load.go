@@ -82,22 +82,39 @@ func Load(getenv func(string) string, fs *pflag.FlagSet) (Config, error) {
 			environ[v.Name] = val
 		}
 	}
+	fromFlag := map[string]string{} // variable -> the flag that set it
 	if fs != nil {
 		for _, f := range flagVars {
 			if fl := fs.Lookup(f.flag); fl != nil && fl.Changed {
 				environ[byField[f.field].Name] = fl.Value.String()
+				fromFlag[byField[f.field].Name] = f.flag
 			}
 		}
 	}
 
 	var cfg Config
 	if err := env.ParseWithOptions(&cfg, env.Options{Environment: environ, Prefix: Prefix}); err != nil {
-		return Config{}, parseErrors(err, byField, environ)
+		return Config{}, nameFlags(parseErrors(err, byField, environ), fromFlag)
 	}
 	if err := cfg.Validate(); err != nil {
-		return Config{}, err
+		return Config{}, nameFlags(err, fromFlag)
 	}
 	return cfg, nil
+}
+
+// nameFlags marks each FieldError of err whose value came from a flag, so its message
+// names the flag the person typed.
+func nameFlags(err error, fromFlag map[string]string) error {
+	var fe *FieldError
+	if errors.As(err, &fe) {
+		fe.Flag = fromFlag[fe.Var]
+	}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		for _, e := range j.Unwrap() {
+			nameFlags(e, fromFlag)
+		}
+	}
+	return err
 }
 
 // parseErrors turns the env parser's errors (which name the struct field) into FieldErrors
@@ -141,6 +158,7 @@ func problemFor(pe env.ParseError) string {
 // wrong and shows an example of a good value; a secret's value is never echoed.
 type FieldError struct {
 	Var     string // TETHER_...
+	Flag    string // the flag that set the value ("redis-url"), "" when it came from Var
 	Value   string // as given; [redacted] for secrets
 	Problem string // "is not a Redis URL (want redis://...)"
 	Example string
@@ -148,13 +166,20 @@ type FieldError struct {
 
 func (e *FieldError) Error() string {
 	var b strings.Builder
-	b.WriteString(e.Var)
-	b.WriteString(": ")
+	if e.Flag != "" {
+		fmt.Fprintf(&b, "--%s (%s): ", e.Flag, e.Var)
+	} else {
+		b.WriteString(e.Var)
+		b.WriteString(": ")
+	}
 	if e.Value != "" {
 		fmt.Fprintf(&b, "%q ", e.Value)
 	}
 	b.WriteString(e.Problem)
-	if e.Example != "" {
+	switch {
+	case e.Example != "" && e.Flag != "":
+		fmt.Fprintf(&b, "; example: --%s=%s", e.Flag, e.Example)
+	case e.Example != "":
 		fmt.Fprintf(&b, "; example: %s=%s", e.Var, e.Example)
 	}
 	return b.String()

@@ -79,8 +79,15 @@ func (c Config) Validate() error {
 	if s := c.LinkSecret.Reveal(); s != "" && len(s) < 32 {
 		bad("LinkSecret", s, fmt.Sprintf("is %d characters; at least 32 are needed (generate one with: openssl rand -base64 48)", len(s)))
 	}
-	if c.TeamLinkTTL < time.Minute || c.ConnectLinkTTL < time.Minute {
-		bad("TeamLinkTTL", c.TeamLinkTTL.String()+" / TETHER_CONNECT_LINK_TTL="+c.ConnectLinkTTL.String(), "link lifetimes must be at least 1m")
+	// Lifetimes and intervals that must be positive: zero or negative would make every
+	// link, invitation or grace period expire at once.
+	for _, f := range []struct {
+		field string
+		d     time.Duration
+	}{{"TeamLinkTTL", c.TeamLinkTTL}, {"ConnectLinkTTL", c.ConnectLinkTTL}, {"InviteTTL", c.InviteTTL}} {
+		if f.d < time.Minute {
+			bad(f.field, f.d.String(), "must be at least 1m (a lifetime of zero or less expires at once)")
+		}
 	}
 	if c.WorkerConcurrency < 1 || c.WorkerConcurrency > 1000 {
 		bad("WorkerConcurrency", fmt.Sprint(c.WorkerConcurrency), "must be between 1 and 1000")

@@ -286,6 +286,10 @@ waiting it says what its task is doing (queued, retrying, missing from Redis).`,
 			}
 			return withImports(cmd, e, "invite status", func(ctx context.Context, c importClient) error {
 				imp, err := c.starter.Get(ctx, org, args[0])
+				if errors.Is(err, directory.ErrNotFound) {
+					// An import of another org is not found either: say which pair was asked.
+					return fmt.Errorf("no import %s in org %s (list them with: tether invite imports --org %s)", args[0], org, org)
+				}
 				if err != nil {
 					return err
 				}

@@ -168,10 +168,15 @@ func TestInviteEmailsThenStatus(t *testing.T) {
 			t.Errorf("summary lacks %s:\n%s", want, res.stdout)
 		}
 	}
-	// Another org cannot read it.
-	res = runTether(t, context.Background(), b.env, "invite", "status", m[1], "--org", "other-org")
-	if res.err == nil {
-		t.Fatalf("status through another org: %q", res.stdout)
+	// Another org cannot read it, and is told which pair was not found.
+	other := runTether(t, context.Background(), b.env, "org", "create", "--name", "Other", "--seats", "1")
+	otherID, _, _ := strings.Cut(other.stdout, "\n")
+	if other.err != nil || otherID == "" {
+		t.Fatalf("org create: %v %q", other.err, other.stdout)
+	}
+	res = runTether(t, context.Background(), b.env, "invite", "status", m[1], "--org", otherID)
+	if want := fmt.Sprintf("no import %s in org %s", m[1], otherID); res.err == nil || !strings.Contains(res.err.Error(), want) {
+		t.Fatalf("status through another org: %v, want %q", res.err, want)
 	}
 }
 

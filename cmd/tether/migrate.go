@@ -83,5 +83,9 @@ func openConfiguredStore(cmd *cobra.Command, e env) (*store.Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	return store.Open(cmd.Context(), cfg.DatabaseURL.Reveal())
+	st, err := store.Open(cmd.Context(), cfg.DatabaseURL.Reveal())
+	if err != nil {
+		return nil, storeOpenError(cfg.DatabaseURL.Reveal(), err)
+	}
+	return st, nil
 }

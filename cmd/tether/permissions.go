@@ -181,6 +181,11 @@ required check missing, 4 a required check unknown, 1 no report or another error
 				return err
 			}
 			defer st.Close()
+			if _, err := st.GetOrg(ctx, org); errors.Is(err, directory.ErrNotFound) {
+				return fmt.Errorf("no org with id %q (list them with: tether org list)", org)
+			} else if err != nil {
+				return err
+			}
 			rs, err := st.LatestPermissionReports(ctx, org, 2)
 			if err != nil {
 				return err

@@ -35,7 +35,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	return root.ExecuteContext(ctx)
+	err := root.ExecuteContext(ctx)
+	return explainRedis(err, redisURLOf(root, getenv))
 }
 
 // newRoot builds the command tree. A new verb is one more newXxxCmd(e) here, in its own

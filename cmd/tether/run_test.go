@@ -198,7 +198,7 @@ func TestProcessesRefuseToStartWithoutWhatTheyNeed(t *testing.T) {
 		{[]string{"serve"}, map[string]string{"TETHER_REDIS_URL": "redis://127.0.0.1:6379/2", "TETHER_ENCRYPTION_KEYS": testKeys},
 			"TETHER_LINK_SECRET: is not set; tether serve signs connect links"},
 		{[]string{"worker"}, map[string]string{"TETHER_SHUTDOWN_TIMEOUT": "soon"}, `TETHER_SHUTDOWN_TIMEOUT: "soon" is not a duration`},
-		{[]string{"worker", "--concurrency", "many"}, nil, `TETHER_WORKER_CONCURRENCY: "many" is not a whole number; example: TETHER_WORKER_CONCURRENCY=20`},
+		{[]string{"worker", "--concurrency", "many"}, nil, `--concurrency (TETHER_WORKER_CONCURRENCY): "many" is not a whole number; example: --concurrency=20`},
 		// No SMTP: the worker would run invites:send and drop every email.
 		{[]string{"worker"}, map[string]string{"TETHER_REDIS_URL": "redis://127.0.0.1:6379/2", "TETHER_ENCRYPTION_KEYS": testKeys},
 			"TETHER_SMTP_URL: is not set; tether worker runs invites:send and would drop every invitation email. Set TETHER_SMTP_URL to your mail server, or TETHER_MAILER=log"},

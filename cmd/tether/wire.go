@@ -60,7 +60,7 @@ func newLogger(cfg config.Config, w io.Writer) zerolog.Logger {
 func openStore(ctx context.Context, cfg config.Config, migrate bool) (*store.Store, error) {
 	st, err := store.Open(ctx, cfg.DatabaseURL.Reveal())
 	if err != nil {
-		return nil, fmt.Errorf("cannot open the database at %s (TETHER_DATABASE_URL): %w", redactURL(cfg.DatabaseURL.Reveal()), err)
+		return nil, storeOpenError(cfg.DatabaseURL.Reveal(), err)
 	}
 	if migrate {
 		if err := st.Migrate(ctx); err != nil {
@@ -169,18 +169,6 @@ func reachable(ctx context.Context, d deps) error {
 type quietRedis struct{}
 
 func (quietRedis) Printf(context.Context, string, ...any) {}
-
-// redactURL hides a URL's password; "" (an embedded Redis) reads as such.
-func redactURL(raw string) string {
-	if raw == "" {
-		return "the embedded Redis"
-	}
-	u, err := url.Parse(raw)
-	if err != nil || u.Scheme == "" {
-		return "(unparsable URL)"
-	}
-	return u.Redacted()
-}
 
 // runScheduler runs the periodic-task scheduler until ctx is done.
 func runScheduler(ctx context.Context, d deps) error {
@@ -392,4 +380,47 @@ func (d deps) teamTokens() (*connections.Tokens, io.Closer, error) {
 		return nil, nil, err
 	}
 	return t, nopCloser{}, nil
+}
+
+// storeOpenError says in one sentence which database could not be opened, naming
+// TETHER_DATABASE_URL and the SQLite path, or the PostgreSQL URL without its password.
+func storeOpenError(raw string, err error) error {
+	cause := rootCause(err)
+	if path, ok := sqlitePath(raw); ok {
+		return fmt.Errorf("TETHER_DATABASE_URL: cannot open the SQLite database at %s (%s): check that its directory exists and is writable", path, cause)
+	}
+	where := "the configured URL"
+	if u, perr := url.Parse(raw); perr == nil {
+		where = u.Redacted()
+	}
+	return fmt.Errorf("TETHER_DATABASE_URL: cannot connect to PostgreSQL at %s (%s): check that it is running and that the URL is right", where, cause)
+}
+
+// sqlitePath is the file of a sqlite: or file: store URL.
+func sqlitePath(raw string) (string, bool) {
+	for _, p := range []string{"sqlite:", "file:"} {
+		if rest, ok := strings.CutPrefix(raw, p); ok {
+			rest, _, _ = strings.Cut(rest, "?")
+			return rest, true
+		}
+	}
+	return "", false
+}
+
+// rootCause is the innermost message of err's chain, without the driver's layers: for a
+// network failure, what the dial said ("connect: connection refused").
+func rootCause(err error) string {
+	var op *net.OpError
+	if errors.As(err, &op) && op.Err != nil {
+		return op.Err.Error()
+	}
+	for {
+		next := errors.Unwrap(err)
+		if next == nil {
+			break
+		}
+		err = next
+	}
+	msg, _, _ := strings.Cut(err.Error(), "\n")
+	return strings.TrimSpace(msg)
 }

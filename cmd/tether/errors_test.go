@@ -1,0 +1,90 @@
+package main
+
+import (
+	"context"
+	"net"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// closedAddr is a loopback address nothing listens on.
+func closedAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	_ = l.Close()
+	return addr
+}
+
+// A store that cannot be opened is named: the SQLite path, or the PostgreSQL URL without
+// its password, and the variable.
+func TestStoreOpenErrorsNameTheDatabase(t *testing.T) {
+	addr := closedAddr(t)
+	for _, c := range []struct {
+		url  string
+		want []string
+		not  string
+	}{
+		{"sqlite:/no/such/dir/tether.db", []string{"TETHER_DATABASE_URL: cannot open the SQLite database at /no/such/dir/tether.db"}, ""},
+		{"postgres://bob:hunter2@" + addr + "/x", []string{"TETHER_DATABASE_URL: cannot connect to PostgreSQL at postgres://bob:xxxxx@" + addr + "/x", "connection refused"}, "hunter2"},
+	} {
+		res := runTether(t, context.Background(), map[string]string{"TETHER_DATABASE_URL": c.url}, "migrate", "status")
+		if res.err == nil {
+			t.Fatalf("migrate status on %s succeeded", c.url)
+		}
+		msg := res.err.Error()
+		for _, w := range c.want {
+			if !strings.Contains(msg, w) {
+				t.Errorf("error %q lacks %q", msg, w)
+			}
+		}
+		if strings.Contains(msg, "\n") || (c.not != "" && strings.Contains(msg, c.not)) {
+			t.Errorf("error %q is not one line or shows the password", msg)
+		}
+	}
+}
+
+// An unreachable Redis reaches the user as one sentence with the URL, password redacted;
+// permissions show on a missing org says so.
+func TestRedisAndOrgErrorsAreOneSentence(t *testing.T) {
+	db := "sqlite:" + filepath.Join(t.TempDir(), "tether.db")
+	vars := map[string]string{"TETHER_DATABASE_URL": db}
+	if res := runTether(t, context.Background(), vars, "migrate", "up"); res.err != nil {
+		t.Fatal(res.err)
+	}
+	created := runTether(t, context.Background(), vars, "org", "create", "--name", "Acme", "--seats", "2")
+	org, _, _ := strings.Cut(created.stdout, "\n")
+	if created.err != nil || org == "" {
+		t.Fatalf("org create: %v %q", created.err, created.stdout)
+	}
+	addr := closedAddr(t)
+	vars["TETHER_REDIS_URL"] = "redis://:s3cret@" + addr + "/0"
+	res := runTether(t, context.Background(), vars, "permissions", "check", "--org", org)
+	want := "cannot reach Redis at redis://:xxxxx@" + addr + "/0 (TETHER_REDIS_URL or --redis-url): connect: connection refused"
+	if res.err == nil || !strings.HasPrefix(res.err.Error(), want) || strings.Contains(res.err.Error(), "s3cret") || strings.Contains(res.err.Error(), "\n") {
+		t.Errorf("permissions check with Redis down: %v, want one line starting %q", res.err, want)
+	}
+
+	res = runTether(t, context.Background(), vars, "permissions", "show", "--org", "no-such-org")
+	if res.err == nil || !strings.Contains(res.err.Error(), `no org with id "no-such-org"`) {
+		t.Errorf("permissions show of a missing org: %v", res.err)
+	}
+}
+
+func TestRedactURL(t *testing.T) {
+	for in, want := range map[string]string{
+		"redis://:pw@h:6379/0":                    "redis://:xxxxx@h:6379/0",
+		"redis://user:pw@h:6379":                  "redis://user:xxxxx@h:6379",
+		"redis-cluster://u:p@a:1,b:2":             "redis-cluster://u:xxxxx@a:1,b:2",
+		"redis://h:6379/0":                        "redis://h:6379/0",
+		"redis-sentinel://s1:26379?master=mymast": "redis-sentinel://s1:26379?master=mymast",
+	} {
+		if got := redactURL(in); got != want {
+			t.Errorf("redactURL(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
