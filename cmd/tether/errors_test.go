@@ -88,3 +88,27 @@ func TestRedactURL(t *testing.T) {
 		}
 	}
 }
+
+// Without TETHER_REDIS_URL, a CLI verb that queues cannot reach the embedded Redis of a
+// running tether all: it says so and names the HTTP route that does the same.
+func TestCLIVerbsPointToTheAPIWithoutRedis(t *testing.T) {
+	for _, c := range []struct {
+		args  []string
+		route string
+	}{
+		{[]string{"invite", "emails", "--org", "o1", "--role", "chat", "a@x.com"}, "POST /v1/orgs/{org}/imports"},
+		{[]string{"invite", "status", "i1", "--org", "o1"}, "GET /v1/orgs/{org}/imports/{id}"},
+		{[]string{"invite", "resend", "--org", "o1", "--import", "i1"}, "POST /v1/orgs/{org}/imports/{id}/resend"},
+		{[]string{"permissions", "check", "--org", "o1"}, "POST /v1/orgs/{org}/permission-audits"},
+	} {
+		res := runTether(t, context.Background(), nil, c.args...)
+		if res.err == nil {
+			t.Fatalf("tether %v without Redis succeeded", c.args)
+		}
+		for _, want := range []string{"TETHER_REDIS_URL: is not set", "cannot reach the embedded Redis of a running `tether all`", c.route} {
+			if !strings.Contains(res.err.Error(), want) {
+				t.Errorf("tether %v: %q lacks %q", c.args, res.err, want)
+			}
+		}
+	}
+}

@@ -57,7 +57,7 @@ func withImports(cmd *cobra.Command, e env, verb string, fn func(ctx context.Con
 	if err != nil {
 		return err
 	}
-	if err := cfg.RequireRedis(verb); err != nil {
+	if err := requireRedisCLI(cfg, verb); err != nil {
 		return err
 	}
 	d, cleanup, err := buildDeps(ctx, e, cfg, depsOptions{store: true, keyring: cfg.EncryptionKeys.IsSet()})

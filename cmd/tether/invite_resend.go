@@ -45,7 +45,7 @@ recovered in one command; it prints how many were queued, already queued, or lac
 			if err != nil {
 				return err
 			}
-			if err := cfg.RequireRedis("invite resend"); err != nil {
+			if err := requireRedisCLI(cfg, "invite resend"); err != nil {
 				return err
 			}
 			d, cleanup, err := buildDeps(ctx, e, cfg, depsOptions{store: true})

@@ -77,7 +77,7 @@ Exit status with --wait: 0 every required check is ok; 3 a required check is mis
 			if err != nil {
 				return err
 			}
-			if err := cfg.RequireRedis("permissions check"); err != nil {
+			if err := requireRedisCLI(cfg, "permissions check"); err != nil {
 				return err
 			}
 			d, cleanup, err := buildDeps(ctx, e, cfg, depsOptions{store: true})

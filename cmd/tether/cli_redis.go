@@ -1,0 +1,31 @@
+package main
+
+import (
+	"fmt"
+
+	"tether/config"
+)
+
+// cliRoutes are the HTTP routes that do what a Redis-needing CLI verb does, for the
+// person running `tether all` on its embedded Redis, which no other process can reach.
+var cliRoutes = map[string]string{
+	"invite import":     "POST /v1/orgs/{org}/imports",
+	"invite emails":     "POST /v1/orgs/{org}/imports",
+	"invite status":     "GET /v1/orgs/{org}/imports/{id}",
+	"invite resend":     "POST /v1/orgs/{org}/imports/{id}/resend (an import's unsent invitations)",
+	"permissions check": "POST /v1/orgs/{org}/permission-audits",
+}
+
+// requireRedisCLI is RequireRedis for a CLI verb: without TETHER_REDIS_URL the verb
+// cannot reach the embedded Redis of a running `tether all` either, so the error says so
+// and points to the HTTP route that does the same.
+func requireRedisCLI(cfg config.Config, verb string) error {
+	if cfg.RedisURL.IsSet() {
+		return nil
+	}
+	route := cliRoutes[verb]
+	if route == "" {
+		return cfg.RequireRedis(verb)
+	}
+	return fmt.Errorf("TETHER_REDIS_URL: is not set; tether %s queues through Redis and cannot reach the embedded Redis of a running `tether all` (it lives inside that process): set TETHER_REDIS_URL to the Redis your workers use, or call tether's HTTP API instead: %s", verb, route)
+}
