@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"net/http/httptest"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -13,11 +12,12 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"tether/connectors/sandbox"
+	"tether/connectors/sandbox/sandboxtest"
 	"tether/connectors/sandbox/sfdc"
-	"tether/sync/connections"
 	"tether/sync/directory"
 	"tether/sync/invites"
 	"tether/sync/store"
+	"tether/sync/store/storetest"
 	"tether/sync/vault"
 	"tether/worker/redistest"
 )
@@ -38,23 +38,13 @@ func setupImportE2E(t *testing.T) *importE2E {
 	t.Helper()
 	opt, rc := redistest.Client(t, 2)
 	ctx := t.Context()
-	sb := sandbox.New(sandbox.Options{})
-	sbSrv := httptest.NewServer(sb)
-	t.Cleanup(func() { sb.Close(); sbSrv.Close() })
 	spec := sfdc.GenerateOrg(11, 0)
 	for i := range 3 {
 		spec.Users = append(spec.Users, sfdc.UserSpec{Username: fmt.Sprintf("rep%d@acme.example.com", i),
 			Email: fmt.Sprintf("rep%d@acme.com", i), LastName: fmt.Sprint(i), Profile: sfdc.ProfileSalesUser})
 	}
-	sfOrg, err := sb.Salesforce().AddOrg(spec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sfUser := sb.Salesforce().Users(sfOrg)[0]
-	grant, err := sb.IssueGrant(sandbox.Salesforce, sfUser, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	sf := sandboxtest.NewSalesforceOrg(t, spec)
+	sb, sfOrg := sf.Sandbox, sf.OrgID
 
 	dbPath := filepath.Join(t.TempDir(), "tether.db")
 	st, err := store.Open(ctx, "sqlite:"+dbPath)
@@ -73,24 +63,16 @@ func setupImportE2E(t *testing.T) *importE2E {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := connections.Connection{ID: "conn-" + org.ID, Kind: connections.KindSalesforceTeam,
-		State: connections.StateHealthy, InstanceURL: sbSrv.URL + "/salesforce",
-		ProviderAccountID: sfUser, ProviderOrgID: sfOrg, ExpiresAt: time.Now().Add(-time.Hour)}
-	if c.AccessTokenEnc, err = keys.SealToken(vault.NewToken(grant.AccessToken), c.ID); err != nil {
-		t.Fatal(err)
-	}
-	if c.RefreshTokenEnc, err = keys.SealToken(vault.NewToken(grant.RefreshToken), c.ID); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := st.CreateConnection(ctx, org.ID, c); err != nil {
-		t.Fatal(err)
-	}
+	// The access token has expired: the first Salesforce call refreshes it.
+	storetest.CreateTeamConnection(t, ctx, st, keys, org.ID, storetest.TeamGrant{InstanceURL: sf.InstanceURL,
+		SalesforceOrgID: sfOrg, SalesforceUserID: sf.UserID, AccessToken: sf.Grant.AccessToken,
+		RefreshToken: sf.Grant.RefreshToken, ExpiresAt: time.Now().Add(-time.Hour)})
 	return &importE2E{org: org, sb: sb, sfOrg: sfOrg, dbPath: dbPath, redis: rc, env: map[string]string{
 		"TETHER_REDIS_URL":                redistest.URL(opt),
 		"TETHER_DATABASE_URL":             "sqlite:" + dbPath,
 		"TETHER_ENCRYPTION_KEYS":          keySpec,
 		"TETHER_LINK_SECRET":              testLinkSecret,
-		"TETHER_SALESFORCE_LOGIN_URL":     sbSrv.URL + "/salesforce",
+		"TETHER_SALESFORCE_LOGIN_URL":     sf.LoginURL,
 		"TETHER_SALESFORCE_CLIENT_ID":     sandbox.DefaultSalesforceClientID,
 		"TETHER_SALESFORCE_CLIENT_SECRET": sandbox.DefaultSalesforceClientSecret,
 		"TETHER_METRICS_ADDR":             "off",

@@ -21,10 +21,10 @@ import (
 	"tether/connectors/sandbox"
 	"tether/connectors/sandbox/sfdc"
 	"tether/jobs"
-	"tether/sync/connections"
 	"tether/sync/directory"
 	"tether/sync/permissions"
 	"tether/sync/store"
+	"tether/sync/store/storetest"
 	"tether/sync/vault"
 	"tether/worker/redistest"
 )
@@ -221,19 +221,8 @@ func seedTeamOrg(t *testing.T, dbURL, instanceURL, sfOrg, sfUser string, grant s
 	if _, err := st.CreateMembership(ctx, org.ID, directory.Membership{UserID: u.ID, Role: directory.RoleAdmin, Status: directory.MembershipActive}); err != nil {
 		t.Fatal(err)
 	}
-	c := connections.Connection{ID: "conn-" + org.ID, Kind: connections.KindSalesforceTeam, State: connections.StateHealthy,
-		InstanceURL: instanceURL, ProviderAccountID: sfUser, ProviderOrgID: sfOrg}
-	for _, x := range []struct {
-		dst *[]byte
-		tok string
-	}{{&c.AccessTokenEnc, grant.AccessToken}, {&c.RefreshTokenEnc, grant.RefreshToken}} {
-		if *x.dst, err = keys.SealToken(vault.NewToken(x.tok), c.ID); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if _, err := st.CreateConnection(ctx, org.ID, c); err != nil {
-		t.Fatal(err)
-	}
+	storetest.CreateTeamConnection(t, ctx, st, keys, org.ID, storetest.TeamGrant{InstanceURL: instanceURL,
+		SalesforceOrgID: sfOrg, SalesforceUserID: sfUser, AccessToken: grant.AccessToken, RefreshToken: grant.RefreshToken})
 	return org.ID
 }
 
