@@ -43,6 +43,7 @@ func buildImportService(d deps, client worker.Enqueuer) (importParts, error) {
 		Directories: dirs,
 		Sender:      worker.InviteSendQueue{Client: client},
 		InviteTTL:   d.cfg.InviteTTL,
+		PauseFor:    d.cfg.ImportPause,
 	})
 	if err != nil {
 		return importParts{}, err

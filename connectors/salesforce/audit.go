@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/http"
 	"sync"
-	"time"
 
 	"tether/sync/permissions"
 )
@@ -26,13 +25,6 @@ type AuditProber struct {
 }
 
 var _ permissions.Prober = (*AuditProber)(nil)
-
-// Retry delays for REQUEST_LIMIT_EXCEEDED: the daily allocation is a rolling 24 hours,
-// concurrency clears in seconds.
-const (
-	dailyLimitRetry       = time.Hour
-	concurrencyLimitRetry = 30 * time.Second
-)
 
 // Probe reads the audit's data for s. A failure of the whole call is mapped onto the
 // permissions errors (see permissions.Prober); failed subrequests land in the Probe.
@@ -114,24 +106,19 @@ func (p *AuditProber) Probe(ctx context.Context, s permissions.Session) (permiss
 }
 
 // auditError maps a failure of the whole composite call onto the permissions errors,
-// keeping the original in the chain.
+// keeping the original in the chain. The limits and API access come from classifyLimit,
+// shared with the invite import.
 func auditError(err error) error {
-	e, ok := asAPIError(err)
-	switch {
-	case !ok:
-		return err
-	case IsInvalidSession(err):
+	if IsInvalidSession(err) {
 		return fmt.Errorf("%w: %w", permissions.ErrInvalidSession, err)
-	case e.Code == "API_CURRENTLY_DISABLED":
+	}
+	switch kind, delay := classifyLimit(err); kind {
+	case userAPIDisabled:
 		return fmt.Errorf("%w: %w", permissions.ErrUserAPIDisabled, err)
-	case e.Code == "API_DISABLED_FOR_ORG":
+	case orgAPIDisabled:
 		return fmt.Errorf("%w: %w", permissions.ErrOrgAPIDisabled, err)
-	case IsRequestLimit(err):
-		rl := &permissions.RateLimitError{Daily: IsDailyLimit(err), Delay: concurrencyLimitRetry}
-		if rl.Daily {
-			rl.Delay = dailyLimitRetry
-		}
-		return errors.Join(rl, err)
+	case dailyLimit, concurrencyLimit:
+		return errors.Join(&permissions.RateLimitError{Daily: kind == dailyLimit, Delay: delay}, err)
 	}
 	return err
 }

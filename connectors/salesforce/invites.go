@@ -10,6 +10,7 @@ import (
 
 	"tether/sync/connections"
 	"tether/sync/invites"
+	"tether/sync/permissions"
 )
 
 // TeamSessions opens an org's team-level connection; *connections.Tokens implements it.
@@ -173,7 +174,7 @@ func (d *inviteDirectory) ResolveProfiles(ctx context.Context, names []string) (
 			"%d profiles make a query too long for Salesforce; select fewer (or fewer long names) per import", len(names))}
 	}
 	if err != nil {
-		return nil, err
+		return nil, importError(d.orgID, err)
 	}
 	out := make(map[string]string, len(names))
 	for _, n := range names {
@@ -234,8 +235,25 @@ func (d *inviteDirectory) StreamUsers(ctx context.Context, q invites.UserQuery, 
 			return fn(page, total)
 		})
 		if err != nil {
-			return fmt.Errorf("stream users (query %d of %d): %w", i+1, len(queries), err)
+			return fmt.Errorf("stream users (query %d of %d): %w", i+1, len(queries), importError(d.orgID, err))
 		}
 	}
 	return nil
+}
+
+// importError maps Salesforce's refusals for limits and API access onto the invite import's
+// errors, from the same classifyLimit the permission audit uses: a spent allocation pauses
+// the import, API access switched off fails it at once with what the admin must change.
+// An error of fn (the import's own) passes through unchanged.
+func importError(orgID string, err error) error {
+	switch kind, delay := classifyLimit(err); kind {
+	case dailyLimit, concurrencyLimit:
+		return &invites.LimitError{Daily: kind == dailyLimit, Delay: delay, Err: err}
+	case orgAPIDisabled, userAPIDisabled:
+		e, _ := asAPIError(err)
+		return &invites.Error{Code: invites.CodeAPIDisabled, Message: fmt.Sprintf(
+			"Salesforce refuses API access to org %s's team-level user (%s): nothing can be imported until a Salesforce admin fixes it. %s Then start the import again.",
+			orgID, e.Code, permissions.APIDisabledFix(kind == userAPIDisabled))}
+	}
+	return err
 }

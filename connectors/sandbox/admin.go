@@ -3,6 +3,7 @@ package sandbox
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"time"
@@ -160,6 +161,34 @@ func (s *Sandbox) adminRoutes(m *http.ServeMux) {
 		}
 		s.Advance(time.Duration(in.By))
 		writeJSON(w, 200, map[string]time.Time{"now": s.Now()})
+	})
+	// The org's API usage in the rolling 24 hours: {"used": N} sets it ({"used": max}
+	// spends the daily allocation, so the next call answers REQUEST_LIMIT_EXCEEDED
+	// "TotalRequests Limit exceeded."; {"used": 0} frees it), {"daily_max": M} changes the
+	// allocation. Answers the usage after the change.
+	m.HandleFunc("POST /admin/salesforce/orgs/{org}/usage", func(w http.ResponseWriter, r *http.Request) {
+		var in struct {
+			Used     *int `json:"used"`
+			DailyMax *int `json:"daily_max"`
+		}
+		if !decode(w, r, &in) {
+			return
+		}
+		org := r.PathValue("org")
+		if in.DailyMax != nil {
+			if err := s.sf.SetDailyLimit(org, *in.DailyMax); err != nil {
+				adminErr(w, fmt.Errorf("%w: %w", ErrNotFound, err))
+				return
+			}
+		}
+		if in.Used != nil {
+			if err := s.sf.SetUsage(org, *in.Used); err != nil {
+				adminErr(w, fmt.Errorf("%w: %w", ErrNotFound, err))
+				return
+			}
+		}
+		used, max := s.sf.Usage(org)
+		writeJSON(w, 200, map[string]int{"used": used, "daily_max": max})
 	})
 	m.HandleFunc("POST /admin/salesforce/orgs/{org}/api", func(w http.ResponseWriter, r *http.Request) {
 		var in struct {

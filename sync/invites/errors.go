@@ -23,6 +23,9 @@ const (
 	// CodeInvalidText: a value tether cannot store (a NUL or other control character, not
 	// UTF-8, or past its length limit). The API answers 400.
 	CodeInvalidText = "invalid_text"
+	// CodeAPIDisabled: Salesforce refuses every API call of the org's team-level user
+	// (API_DISABLED_FOR_ORG); a Salesforce admin must change the org or the user.
+	CodeAPIDisabled = "salesforce_api_disabled"
 )
 
 // Error is a request the import refuses: bad input no retry can fix. It carries a
@@ -81,6 +84,26 @@ func (e *PausedError) Error() string {
 
 // RetryAfter is how long to wait before running the import again.
 func (e *PausedError) RetryAfter() time.Duration { return e.delay }
+
+// LimitError says Salesforce refused a call for the org's API limits: the daily
+// allocation is spent (Daily), or too many requests run at once. The import pauses rather
+// than fails, and its task waits without spending a retry. Adapters return it.
+type LimitError struct {
+	Daily bool
+	// Delay is how long the provider suggests waiting. For Daily the import waits
+	// Config.PauseFor instead (the rolling window frees calls gradually).
+	Delay time.Duration
+	Err   error
+}
+
+func (e *LimitError) Error() string {
+	if e.Daily {
+		return fmt.Sprintf("the org's daily Salesforce API allocation is spent: %v", e.Err)
+	}
+	return fmt.Sprintf("too many concurrent Salesforce API requests: %v", e.Err)
+}
+
+func (e *LimitError) Unwrap() error { return e.Err }
 
 // InterruptedError says the run stopped because its context ended (a worker shutting
 // down); the import stays running with its checkpoint. RetryAfter asks for a prompt

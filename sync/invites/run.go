@@ -112,8 +112,12 @@ func (r *run) stop(ctx context.Context, err error) (directory.Import, error) {
 		e  *Error
 		up *UnknownProfilesError
 		pe *PausedError
+		le *LimitError
 	)
 	now := r.s.now()
+	if errors.As(err, &le) {
+		err = r.limitPause(le, now)
+	}
 	switch {
 	case errors.Is(err, directory.ErrImportCancelled):
 		return r.cancelled(ctx)
@@ -123,7 +127,11 @@ func (r *run) stop(ctx context.Context, err error) (directory.Import, error) {
 	case errors.As(err, &e), errors.As(err, &up):
 		r.imp.Status = directory.ImportFailed
 		r.imp.FinishedAt = now
-		r.imp.Errors = append(r.imp.Errors, err.Error())
+		msg := err.Error()
+		if e != nil && e.Code == CodeAPIDisabled {
+			msg = e.Message // says what the admin must change; the wrapping adds nothing
+		}
+		r.imp.Errors = append(r.imp.Errors, msg)
 	case ctx.Err() != nil:
 		// Stopped (worker shutdown, lapsed lease): resume soon, without spending a retry.
 		return r.imp, &InterruptedError{ImportID: r.imp.ID, Err: err}
@@ -333,6 +341,25 @@ func lastID(page []SalesforceUser) string {
 		return ""
 	}
 	return page[len(page)-1].ID
+}
+
+// limitPause turns Salesforce's refusal for the org's limits into a pause: the daily
+// allocation waits Config.PauseFor (the rolling 24 hours free calls gradually; the next
+// attempt's first call, or its Sforce-Limit-Info against the budget share, tells whether
+// usage allows going on), too many concurrent requests the provider's short delay.
+func (r *run) limitPause(le *LimitError, now time.Time) *PausedError {
+	delay, reason := le.Delay, "too many concurrent Salesforce API requests"
+	if le.Daily {
+		delay, reason = r.s.pauseFor, "the org's daily Salesforce API allocation is spent"
+		if r.dir != nil {
+			if u, ok := r.dir.Usage(); ok && u.Max > 0 {
+				reason += fmt.Sprintf(" (%d of %d calls used in the last 24 hours)", u.Used, u.Max)
+			}
+		}
+	}
+	delay = max(delay, time.Second)
+	return &PausedError{ImportID: r.imp.ID, Until: now.Add(delay), delay: delay,
+		Reason: reason + "; the import resumes from its checkpoint then, without spending a retry"}
 }
 
 // checkBudget pauses the import when the org's API usage is past the configured share.

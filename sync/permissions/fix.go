@@ -72,6 +72,16 @@ const (
 	fixMarketingUser = "Tick Marketing User on the integration user: Setup > Users > Users > (the integration user) > Edit, tick Marketing User, Save. It is a checkbox on the user record, not a profile or permission-set permission; without it the user cannot create or edit Campaigns."
 )
 
+// APIDisabledFix is what a Salesforce admin must change when Salesforce answers
+// API_DISABLED_FOR_ORG (userOnly false) or API_CURRENTLY_DISABLED (userOnly true) to every
+// call of the integration user. The invite import shows the same fix as the audit.
+func APIDisabledFix(userOnly bool) string {
+	if userOnly {
+		return apiEnabledFix(place{})
+	}
+	return orgAPIFix(place{})
+}
+
 // orgAPIFix covers both causes of API_DISABLED_FOR_ORG, the user's first: it is the
 // common one in an edition that includes the API, and the admin can fix it alone.
 func orgAPIFix(pl place) string {
