@@ -17,7 +17,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"tether/connectors/salesforce"
-	"tether/connectors/sandbox"
+	"tether/connectors/sandbox/sandboxtest"
 	"tether/connectors/sandbox/sfdc"
 	"tether/jobs"
 	"tether/sync/apitokens"
@@ -47,26 +47,16 @@ type importBundle struct {
 
 func setupImports(t *testing.T, st *store.Store) *importBundle {
 	t.Helper()
-	sb := sandbox.New(sandbox.Options{})
-	sbSrv := httptest.NewServer(sb)
-	t.Cleanup(func() { sb.Close(); sbSrv.Close() })
 	spec := sfdc.GenerateOrg(11, 0)
 	for i := range 3 {
 		spec.Users = append(spec.Users, sfdc.UserSpec{Username: fmt.Sprintf("rep%d@acme.example.com", i),
 			Email: fmt.Sprintf("rep%d@acme.com", i), LastName: fmt.Sprint(i), Profile: sfdc.ProfileSalesUser})
 	}
-	sfOrg, err := sb.Salesforce().AddOrg(spec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	grant, err := sb.IssueGrant(sandbox.Salesforce, sb.Salesforce().Users(sfOrg)[0], nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	sf := sandboxtest.NewSalesforceOrg(t, spec)
 	dirs, err := salesforce.NewInviteDirectories(salesforce.InviteDirectoriesParams{
 		Auth: func(context.Context, string) (salesforce.TeamAuth, error) {
-			return salesforce.TeamAuth{InstanceURL: sbSrv.URL + "/salesforce",
-				Token: func(context.Context) (string, error) { return grant.AccessToken, nil }}, nil
+			return salesforce.TeamAuth{InstanceURL: sf.InstanceURL,
+				Token: func(context.Context) (string, error) { return sf.Grant.AccessToken, nil }}, nil
 		},
 	})
 	if err != nil {
