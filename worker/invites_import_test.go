@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http/httptest"
 	"slices"
 	"sync"
 	"testing"
@@ -16,6 +15,7 @@ import (
 
 	"tether/connectors/salesforce"
 	"tether/connectors/sandbox"
+	"tether/connectors/sandbox/sandboxtest"
 	"tether/connectors/sandbox/sfdc"
 	"tether/jobs"
 	"tether/sync/directory"
@@ -47,19 +47,9 @@ type importWorld struct {
 
 func newImportWorld(tb testing.TB, st *store.Store, n, batch int) *importWorld {
 	tb.Helper()
-	sb := sandbox.New(sandbox.Options{})
-	srv := httptest.NewServer(sb)
-	tb.Cleanup(func() { sb.Close(); srv.Close() })
-	sfOrg, err := sb.Salesforce().AddOrg(importOrgSpec(n))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	grant, err := sb.IssueGrant(sandbox.Salesforce, sb.Salesforce().Users(sfOrg)[0], nil)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	w := wireImportWorld(tb, st, srv.URL+"/salesforce", grant.AccessToken, batch)
-	w.sb, w.sfOrg, w.sbURL = sb, sfOrg, srv.URL
+	sf := sandboxtest.NewSalesforceOrg(tb, importOrgSpec(n))
+	w := wireImportWorld(tb, st, sf.InstanceURL, sf.Grant.AccessToken, batch)
+	w.sb, w.sfOrg, w.sbURL = sf.Sandbox, sf.OrgID, sf.URL
 	return w
 }
 
