@@ -267,10 +267,12 @@ func evaluateFailure(err error, orgID string) []Check {
 	connOK := false
 	switch {
 	case errors.Is(err, ErrNoTeamConnection):
-		evidence, fix = "the org has no team-level Salesforce connection", connectFix(orgID)
+		evidence, fix = fmt.Sprintf("the org has no team-level Salesforce connection: run `tether org connect-salesforce %s`", orgOr(orgID)), connectFix(orgID)
 		reason = "no team-level connection to audit with"
 	case errors.Is(err, ErrNeedsReconnect), errors.Is(err, ErrInvalidSession):
-		evidence, fix = "the team-level session is invalid or revoked: "+errText(err), reconnectFix(orgID)
+		// One sentence naming the command, the same in the CLI, the API and the alert
+		// email; the provider's error chain says nothing more an admin can act on.
+		evidence, fix = fmt.Sprintf("the team connection needs reconnecting: run `tether org connect-salesforce %s`", orgOr(orgID)), reconnectFix(orgID)
 		reason = "the team-level session is invalid (see connection)"
 	case errors.Is(err, ErrOrgAPIDisabled):
 		// Salesforce gives this answer for the org and for the user alike, so the

@@ -279,3 +279,21 @@ func TestDiff(t *testing.T) {
 		})
 	}
 }
+
+// The evidence of a broken or missing team connection is one sentence naming the
+// command, whatever chain of provider errors led there; the CLI, the API and the alert
+// email all show this Evidence.
+func TestConnectionFailureEvidenceIsOneSentence(t *testing.T) {
+	t.Parallel()
+	for err, want := range map[error]string{
+		fmt.Errorf("refresh: oauth salesforce: invalid_grant: expired access/refresh token: %w", ErrNeedsReconnect): "the team connection needs reconnecting: run `tether org connect-salesforce org-1`",
+		fmt.Errorf("INVALID_SESSION_ID: Session expired or invalid: %w", ErrInvalidSession):                         "the team connection needs reconnecting: run `tether org connect-salesforce org-1`",
+		ErrNoTeamConnection: "the org has no team-level Salesforce connection: run `tether org connect-salesforce org-1`",
+	} {
+		for _, c := range evaluateFailure(err, "org-1") {
+			if c.Name == CheckConnection && c.Evidence != want {
+				t.Errorf("%v: evidence %q, want %q", err, c.Evidence, want)
+			}
+		}
+	}
+}
