@@ -125,7 +125,13 @@ Exit status with --wait: 0 every required check is ok; 3 a required check is mis
 				r, err := d.store.LatestPermissionReport(ctx, org)
 				switch {
 				case err == nil && r.ID != before:
-					return reportOutcome(e.stdout, r)
+					outcome := reportOutcome(e.stdout, r)
+					// What changed since the report before, after this one (as show
+					// prints it): the table first, then what flipped.
+					if rs, err := d.store.LatestPermissionReports(ctx, org, 2); err == nil && len(rs) == 2 && rs[0].ID == r.ID {
+						printPermissionChanges(e.stdout, rs[1], rs[0])
+					}
+					return outcome
 				case err != nil && !errors.Is(err, directory.ErrNotFound):
 					return err
 				}

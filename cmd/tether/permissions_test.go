@@ -146,6 +146,10 @@ func TestPermissionsCheck(t *testing.T) {
 	if !row.MatchString(r.stdout) || !strings.Contains(r.stdout, "1 missing, 1 unknown") {
 		t.Errorf("report does not show marketing_user missing with its fix and the summary:\n%s", r.stdout)
 	}
+	// check --wait prints what changed since the report before, after the report.
+	if lost := strings.Index(r.stdout, "LOST "+permissions.CheckMarketingUser); lost < 0 || lost < strings.Index(r.stdout, "1 missing, 1 unknown") {
+		t.Errorf("check --wait does not print the lost change after the report:\n%s", r.stdout)
+	}
 	for _, line := range strings.Split(r.stdout, "\n") {
 		if n := len([]rune(line)); n > 140 {
 			t.Errorf("line of %d runes; the fix should wrap: %q", n, line)
