@@ -14,10 +14,10 @@ import (
 	"tether/connectors/salesforce"
 	"tether/connectors/sandbox"
 	"tether/connectors/sandbox/sfdc"
-	"tether/sync/connections/connectionstest"
 	"tether/sync/directory"
 	"tether/sync/invites"
 	"tether/sync/store"
+	"tether/sync/store/storetest"
 )
 
 // bundle is one test's world: a sandbox Salesforce org behind a real HTTP server, a
@@ -37,7 +37,7 @@ type bundle struct {
 	spec    sfdc.OrgSpec
 	grant   sandbox.Tokens
 	// team is the real token service's connection when opts.tokens is set.
-	team *connectionstest.Team
+	team *storetest.Team
 }
 
 type opts struct {
@@ -89,7 +89,7 @@ func setup(t *testing.T, st *store.Store, o opts) *bundle {
 		}, nil
 	}
 	if o.tokens {
-		b.team = connectionstest.NewTeam(t, connectionstest.TeamParams{Store: st, OrgID: b.org.ID, SandboxURL: srv.URL,
+		b.team = storetest.NewTeam(t, storetest.TeamParams{Store: st, OrgID: b.org.ID, SandboxURL: srv.URL,
 			Grant: grant, SFUser: team, SFOrg: b.sfOrg, RedisDB: 12})
 		auth = salesforce.TeamAuthFrom(b.team.Tokens)
 	}

@@ -16,7 +16,6 @@ import (
 	"tether/connectors/sandbox/sfdc"
 	"tether/sync/connect"
 	"tether/sync/connections"
-	"tether/sync/connections/connectionstest"
 	"tether/sync/directory"
 	"tether/sync/permissions"
 	"tether/sync/store"
@@ -238,7 +237,7 @@ func TestAuditRefreshesAnExpiredTeamTokenThroughTheTokenService(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		b := setup(t, st)
-		team := connectionstest.NewTeam(t, connectionstest.TeamParams{Store: st, OrgID: b.orgID, SandboxURL: b.srvURL,
+		team := storetest.NewTeam(t, storetest.TeamParams{Store: st, OrgID: b.orgID, SandboxURL: b.srvURL,
 			Grant: b.grant, SFUser: b.sfUser, SFOrg: b.sfOrg, RedisDB: 9})
 		svc, err := permissions.NewService(permissions.Params{
 			Store: st, Sessions: permissions.TeamSessions{Tokens: team.Tokens}, Prober: &salesforce.AuditProber{},

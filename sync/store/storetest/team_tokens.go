@@ -1,9 +1,9 @@
-// Package connectionstest gives tests the real token service over the provider sandbox:
-// an org's team-level Salesforce connection sealed into a store, and connections.Tokens
+package storetest
+
+// This file gives tests the real token service over the provider sandbox: an org's
+// team-level Salesforce connection sealed into the store, and connections.Tokens
 // refreshing it through the sandbox's token endpoint, with its lock and stash on a
-// leased Redis database. For the tests of services that call Salesforce through the
-// team connection, so a 401 takes the same refresh path as in production.
-package connectionstest
+// leased Redis database, so a 401 takes the same refresh path as in production.
 
 import (
 	"testing"
