@@ -177,7 +177,7 @@ func CheckText(req Request) error {
 		field string
 		vals  []string
 		max   int
-	}{{"a profile", req.Profiles, 1 << 20}, {"a user id", req.UserIDs, 18}, {"an email", req.Emails, directory.MaxEmail}} {
+	}{{"a profile", req.Profiles, 1 << 20}, {"a user id", req.UserIDs, directory.MaxSalesforceID}, {"an email", req.Emails, directory.MaxEmail}} {
 		for _, v := range l.vals {
 			if err := directory.CheckText(l.field, strings.TrimSpace(v), l.max); err != nil {
 				return fail(err)

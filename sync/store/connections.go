@@ -25,6 +25,20 @@ func scanConnection(r scanner) (connections.Connection, error) {
 	return c, err
 }
 
+// clipConnection cuts the provider-sourced strings of c to their limits (see
+// directory.Clip): a provider's odd answer is kept, shortened, never refused.
+func clipConnection(c *connections.Connection) {
+	c.ProviderAccountID = directory.Clip(c.ProviderAccountID, directory.MaxProviderID)
+	c.ProviderOrgID = directory.Clip(c.ProviderOrgID, directory.MaxProviderID)
+	c.InstanceURL = directory.Clip(c.InstanceURL, directory.MaxProviderURL)
+	c.LoginURL = directory.Clip(c.LoginURL, directory.MaxProviderURL)
+	c.LastErrorCode = directory.Clip(c.LastErrorCode, directory.MaxProviderCode)
+	c.LastErrorDescription = directory.Clip(c.LastErrorDescription, directory.MaxProviderText)
+	for i, s := range c.Scopes {
+		c.Scopes[i] = directory.Clip(s, directory.MaxProviderCode)
+	}
+}
+
 // connectionFields are the values of the mutable columns, from access_token_enc to
 // next_refresh_at, in connectionCols order.
 func connectionFields(c connections.Connection) ([]any, error) {
@@ -59,6 +73,7 @@ func (q *Queries) CreateConnection(ctx context.Context, orgID string, c connecti
 		return connections.Connection{}, fmt.Errorf("create connection %s: kind %q with membership %q: %w",
 			c.ID, c.Kind, c.MembershipID, directory.ErrInvalid)
 	}
+	clipConnection(&c)
 	fields, err := connectionFields(c)
 	if err != nil {
 		return connections.Connection{}, fmt.Errorf("create connection %s: %w", c.ID, err)
@@ -136,6 +151,7 @@ WHERE org_id = $1 AND ($2 = '' OR membership_id = $2) ORDER BY id`, orgID, membe
 // again) or a newer lease holder's refresh is stored, directory.ErrNotFound if the org has no
 // connection c.ID.
 func (q *Queries) UpdateConnection(ctx context.Context, orgID string, c connections.Connection, at time.Time) (connections.Connection, error) {
+	clipConnection(&c)
 	fields, err := connectionFields(c)
 	if err != nil {
 		return connections.Connection{}, fmt.Errorf("update connection %s: %w", c.ID, err)

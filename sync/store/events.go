@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"tether/sync/directory"
 	"tether/sync/events"
 )
 
@@ -15,6 +16,14 @@ func (q *Queries) AppendEvent(ctx context.Context, e events.Event) error {
 	stamp(&e.ID, &e.At, time.Now())
 	if e.Detail == nil {
 		e.Detail = map[string]any{}
+	}
+	// Subjects and details carry provider text (error descriptions, account ids):
+	// clipped, not refused, so the event is kept.
+	e.Subject = directory.Clip(e.Subject, directory.MaxProviderText)
+	for k, v := range e.Detail {
+		if s, ok := v.(string); ok {
+			e.Detail[k] = directory.Clip(s, directory.MaxProviderText)
+		}
 	}
 	detail, err := jsonArg(e.Detail)
 	if err != nil {

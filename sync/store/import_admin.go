@@ -36,7 +36,9 @@ func (q *Queries) insertSkipped(ctx context.Context, orgID, importID string, row
 	args := make([][]any, len(rows))
 	for i, r := range rows {
 		// insertRows returns the first value as the id; seq is unique per import.
-		args[i] = []any{r.Seq, orgID, importID, r.SalesforceUserID, r.Email, r.Name, r.Reason}
+		// The user's id, email and name come from Salesforce: clipped, not refused.
+		args[i] = []any{r.Seq, orgID, importID, directory.Clip(r.SalesforceUserID, directory.MaxProviderID),
+			directory.Clip(r.Email, directory.MaxProviderID), directory.Clip(r.Name, directory.MaxProviderID), r.Reason}
 	}
 	_, err := q.insertRowsReturning(ctx, "import_skipped", "seq, org_id, import_id, salesforce_user_id, email, name, reason", "seq", args)
 	if err != nil {

@@ -28,6 +28,11 @@ func importState(i *directory.Import) (counts, progress, refused, errs any, err 
 	if len(i.Errors) > directory.MaxImportErrors {
 		i.Errors = i.Errors[:directory.MaxImportErrors]
 	}
+	// Error text and pause reasons come from Salesforce: clipped, not refused.
+	for k, e := range i.Errors {
+		i.Errors[k] = directory.Clip(e, directory.MaxProviderText)
+	}
+	i.PausedReason = directory.Clip(i.PausedReason, directory.MaxProviderText)
 	if i.Refused == nil {
 		i.Refused = []directory.RefusedRow{}
 	}
@@ -60,6 +65,9 @@ func (q *Queries) CreateImport(ctx context.Context, orgID string, imp directory.
 	imp.UpdatedAt = imp.CreatedAt
 	if !imp.Role.Valid() {
 		return directory.Import{}, fmt.Errorf("create import %s: role %q: %w", imp.ID, imp.Role, directory.ErrInvalid)
+	}
+	if err := checkSelection(imp.Selection); err != nil {
+		return directory.Import{}, fmt.Errorf("create import %s: %w", imp.ID, err)
 	}
 	sel, err := jsonArg(imp.Selection)
 	if err != nil {
@@ -130,4 +138,25 @@ WHERE org_id = $1 AND id = $2 AND status <> 'cancelled'`,
 		}
 	}
 	return err
+}
+
+// checkSelection refuses a selection entry the store cannot keep: a person typed it.
+func checkSelection(sel directory.ImportSelection) error {
+	for _, l := range []struct {
+		field string
+		vals  []string
+		max   int
+	}{
+		{"selection profile name", sel.ProfileNames, directory.MaxSelectedProfileName},
+		{"selection profile id", sel.ProfileIDs, directory.MaxSalesforceID},
+		{"selection user id", sel.UserIDs, directory.MaxSalesforceID},
+		{"selection email", sel.Emails, directory.MaxEmail},
+	} {
+		for _, v := range l.vals {
+			if err := checkTexts(text{l.field, v, l.max}); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }

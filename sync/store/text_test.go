@@ -5,8 +5,11 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
+	"tether/sync/connections"
 	"tether/sync/directory"
+	"tether/sync/events"
 )
 
 // A NUL byte (PostgreSQL refuses it, SQLite would keep it) or a string past its limit is
@@ -48,5 +51,73 @@ func TestStoredStringsAreChecked(t *testing.T) {
 		_, err = b.s.CreateInvite(b.ctx, b.orgA.ID, directory.Invite{Email: long(directory.MaxEmail) + "@acme.example", Role: directory.RoleChat,
 			TokenHash: "h-long", ExpiresAt: b.now.Add(time.Hour)})
 		invalid("invite email too long", err)
+	})
+}
+
+// Selection entries a person typed are refused like names; provider text on connections,
+// events and imports is clipped to valid UTF-8 without control characters, and kept.
+func TestProviderTextIsClippedAndSelectionChecked(t *testing.T) {
+	each(t, func(t *testing.T, b *bundle) {
+		for _, sel := range []directory.ImportSelection{
+			{ProfileNames: []string{"Sales\x00"}},
+			{ProfileNames: []string{strings.Repeat("p", directory.MaxSelectedProfileName+1)}},
+			{ProfileIDs: []string{"00e" + strings.Repeat("0", directory.MaxSalesforceID)}},
+			{UserIDs: []string{"005\x00"}},
+		} {
+			_, err := b.s.CreateImport(b.ctx, b.orgA.ID, directory.Import{Role: directory.RoleChat, Selection: sel})
+			if !errors.Is(err, directory.ErrInvalid) {
+				t.Errorf("selection %+v: %v, want ErrInvalid", sel, err)
+			}
+		}
+		if is, err := b.s.ListImports(b.ctx, b.orgA.ID, 10); err != nil || len(is) != 0 {
+			t.Errorf("imports after refusals: %d, %v", len(is), err)
+		}
+
+		bad := "bad\x00\xff" + strings.Repeat("é", directory.MaxProviderText)
+		clean := func(what, s string, max int) {
+			t.Helper()
+			if err := directory.CheckText(what, s, max); err != nil || !strings.HasPrefix(s, "bad \uFFFD") {
+				t.Errorf("%s stored as %.20q (%d chars): %v", what, s, utf8.RuneCountInString(s), err)
+			}
+		}
+		m := b.member(t, b.orgA, "ann@example.com", directory.RoleChat, directory.MembershipActive)
+		c, err := b.s.CreateConnection(b.ctx, b.orgA.ID, connections.Connection{MembershipID: m.ID, Kind: connections.KindZoom,
+			ProviderAccountID: bad, InstanceURL: bad, LastErrorCode: bad, LastErrorDescription: bad})
+		must(t, err, "create connection with provider text")
+		c.ProviderOrgID, c.LastErrorDescription = bad, "again\x00"+bad
+		_, err = b.s.UpdateConnection(b.ctx, b.orgA.ID, c, b.now)
+		must(t, err, "update connection with provider text")
+		got, err := b.s.GetConnection(b.ctx, b.orgA.ID, c.ID)
+		must(t, err, "get connection")
+		clean("account id", got.ProviderAccountID, directory.MaxProviderID)
+		clean("org id", got.ProviderOrgID, directory.MaxProviderID)
+		clean("instance url", got.InstanceURL, directory.MaxProviderURL)
+		clean("error code", got.LastErrorCode, directory.MaxProviderCode)
+		if d := got.LastErrorDescription; directory.CheckText("description", d, directory.MaxProviderText) != nil || !strings.HasPrefix(d, "again bad") {
+			t.Errorf("error description stored as %.20q", d)
+		}
+
+		must(t, b.s.AppendEvent(b.ctx, events.Event{OrgID: b.orgA.ID, Kind: "test.clip", Subject: bad,
+			Detail: map[string]any{"error": bad}}), "append event with provider text")
+		evs, err := b.s.ListEvents(b.ctx, b.orgA.ID, 10)
+		must(t, err, "list events")
+		if len(evs) != 1 {
+			t.Fatalf("events: %d, want 1", len(evs))
+		}
+		clean("event subject", evs[0].Subject, directory.MaxProviderText)
+		d, _ := evs[0].Detail["error"].(string)
+		clean("event detail", d, directory.MaxProviderText)
+
+		imp, err := b.s.CreateImport(b.ctx, b.orgA.ID, directory.Import{Role: directory.RoleChat, Errors: []string{bad}})
+		must(t, err, "create import with provider error text")
+		imp.PausedReason = bad
+		must(t, b.s.UpdateImport(b.ctx, b.orgA.ID, imp, b.now), "update import")
+		gi, err := b.s.GetImport(b.ctx, b.orgA.ID, imp.ID)
+		must(t, err, "get import")
+		if len(gi.Errors) != 1 {
+			t.Fatalf("import errors: %d, want 1", len(gi.Errors))
+		}
+		clean("import error", gi.Errors[0], directory.MaxProviderText)
+		clean("pause reason", gi.PausedReason, directory.MaxProviderText)
 	})
 }

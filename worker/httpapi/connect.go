@@ -11,6 +11,7 @@ import (
 
 	"tether/sync/connect"
 	"tether/sync/connections"
+	"tether/sync/directory"
 )
 
 // ConnectParams are the connect pages' dependencies.
@@ -220,6 +221,10 @@ func (s *Server) handleConnectLink(member bool) http.Handler {
 			if err := decodeJSON(w, r, 4<<10, &body); err != nil {
 				writeError(w, http.StatusBadRequest, APIError{Code: "invalid_json",
 					Message: `the body must be {"kind": "salesforce|google_calendar|microsoft_calendar|zoom|teams"}: ` + err.Error()})
+				return
+			}
+			if err := directory.CheckText("kind", body.Kind, directory.MaxKind); err != nil {
+				writeError(w, http.StatusBadRequest, APIError{Code: "invalid_text", Message: err.Error()})
 				return
 			}
 			req.MembershipID, req.Kind = r.PathValue("member"), connections.Kind(body.Kind)

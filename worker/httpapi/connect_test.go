@@ -640,6 +640,8 @@ func TestConnectLinkAPIErrors(t *testing.T) {
 		{"/v1/orgs/" + b.org.ID + "/members/" + b.rep.ID + "/connect-links", `{"kind":"fax"}`, http.StatusUnprocessableEntity, "invalid_connect_link"},
 		{"/v1/orgs/" + b.org.ID + "/members/" + b.rep.ID + "/connect-links", `{"kind":"salesforce_team"}`, http.StatusUnprocessableEntity, "invalid_connect_link"},
 		{"/v1/orgs/" + b.org.ID + "/members/" + b.rep.ID + "/connect-links", `{"kind":`, http.StatusBadRequest, "invalid_json"},
+		{"/v1/orgs/" + b.org.ID + "/members/" + b.rep.ID + "/connect-links", `{"kind":"zoom\u0000"}`, http.StatusBadRequest, "invalid_text"},
+		{"/v1/orgs/" + b.org.ID + "/members/" + b.rep.ID + "/connect-links", `{"kind":"` + strings.Repeat("k", directory.MaxKind+1) + `"}`, http.StatusBadRequest, "invalid_text"},
 	} {
 		status, out := b.api(t, tc.path, tc.body)
 		if status != tc.status || !strings.Contains(out, `"code":"`+tc.code+`"`) {

@@ -190,6 +190,7 @@ func TestImportAPIRefusals(t *testing.T) {
 			{"NUL in group", orgPath, `{"role":"chat","emails":"a@x.com","group":"West\u0000"}`, 400, invites.CodeInvalidText},
 			{"NUL in emails", orgPath, `{"role":"chat","emails":"a\u0000@x.com"}`, 400, invites.CodeInvalidText},
 			{"NUL in a profile", orgPath, `{"role":"chat","profiles":["Sales\u0000User"]}`, 400, invites.CodeInvalidText},
+			{"NUL in a user id", orgPath, `{"role":"chat","user_ids":["005\u0000"]}`, 400, invites.CodeInvalidText},
 			{"group too long", orgPath, `{"role":"chat","emails":"a@x.com","group":"` + strings.Repeat("g", directory.MaxGroupName+1) + `"}`, 400, invites.CodeInvalidText},
 			{"data after the body", orgPath, `{"role":"chat","emails":"a@x.com"} {"role":"admin","emails":"b@x.com"}`, 400, "invalid_json"},
 			{"text after the body", orgPath, `{"role":"chat","emails":"a@x.com"}garbage`, 400, "invalid_json"},
