@@ -33,6 +33,10 @@ func importState(i *directory.Import) (counts, progress, refused, errs any, err 
 		i.Errors[k] = directory.Clip(e, directory.MaxProviderText)
 	}
 	i.PausedReason = directory.Clip(i.PausedReason, directory.MaxProviderText)
+	for k, r := range i.Refused {
+		i.Refused[k] = directory.RefusedRow{SalesforceUserID: directory.Clip(r.SalesforceUserID, directory.MaxProviderID),
+			Email: directory.Clip(r.Email, directory.MaxProviderID), Name: directory.Clip(r.Name, directory.MaxProviderID), Reason: r.Reason}
+	}
 	if i.Refused == nil {
 		i.Refused = []directory.RefusedRow{}
 	}

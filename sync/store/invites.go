@@ -228,6 +228,9 @@ WHERE org_id = $1 AND id = $2`, orgID, s.InviteID, boolInt(s.Resend), s.AttemptI
 // is not pending, directory.ErrExpired if at is at or past its expiry.
 func (q *Queries) AcceptInvite(ctx context.Context, tokenHash, name string, at time.Time) (directory.Membership, error) {
 	var m directory.Membership
+	if err := checkTexts(text{"name", name, directory.MaxPersonName}); err != nil {
+		return m, fmt.Errorf("accept invite: %w", err)
+	}
 	err := q.inTx(ctx, func(tx *Queries) error {
 		inv, err := scanInvite(tx.q.QueryRowContext(ctx,
 			`SELECT `+inviteCols+` FROM invites WHERE token_hash = $1`+tx.d.forUpdate, tokenHash))

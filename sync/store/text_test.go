@@ -108,7 +108,8 @@ func TestProviderTextIsClippedAndSelectionChecked(t *testing.T) {
 		d, _ := evs[0].Detail["error"].(string)
 		clean("event detail", d, directory.MaxProviderText)
 
-		imp, err := b.s.CreateImport(b.ctx, b.orgA.ID, directory.Import{Role: directory.RoleChat, Errors: []string{bad}})
+		imp, err := b.s.CreateImport(b.ctx, b.orgA.ID, directory.Import{Role: directory.RoleChat, Errors: []string{bad},
+			Refused: []directory.RefusedRow{{Email: bad, Name: bad, Reason: "skipped_invalid_email"}}})
 		must(t, err, "create import with provider error text")
 		imp.PausedReason = bad
 		must(t, b.s.UpdateImport(b.ctx, b.orgA.ID, imp, b.now), "update import")
@@ -119,5 +120,16 @@ func TestProviderTextIsClippedAndSelectionChecked(t *testing.T) {
 		}
 		clean("import error", gi.Errors[0], directory.MaxProviderText)
 		clean("pause reason", gi.PausedReason, directory.MaxProviderText)
+		if len(gi.Refused) != 1 {
+			t.Fatalf("refused rows: %d, want 1", len(gi.Refused))
+		}
+		clean("refused row email", gi.Refused[0].Email, directory.MaxProviderID)
+		clean("refused row name", gi.Refused[0].Name, directory.MaxProviderID)
+
+		inv := b.invite(t, b.orgA, "joe@example.com")
+		_, err = b.s.AcceptInvite(b.ctx, inv.TokenHash, "Joe\x00", b.now)
+		if !errors.Is(err, directory.ErrInvalid) {
+			t.Errorf("accept with NUL in name: %v, want ErrInvalid", err)
+		}
 	})
 }
