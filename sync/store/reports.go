@@ -17,15 +17,19 @@ func (q *Queries) SavePermissionReport(ctx context.Context, orgID string, r perm
 	}
 	r.OrgID = orgID
 	stamp(&r.ID, &r.CreatedAt, time.Now())
-	if r.Checks == nil {
-		r.Checks = []permissions.Check{}
+	// Evidence quotes what Salesforce answered: clipped, not refused (directory.Clip).
+	checks := make([]permissions.Check, len(r.Checks))
+	for i, c := range r.Checks {
+		c.Evidence = directory.Clip(c.Evidence, directory.MaxProviderText)
+		checks[i] = c
 	}
-	checks, err := jsonArg(r.Checks)
+	r.Checks = checks
+	enc, err := jsonArg(r.Checks)
 	if err != nil {
 		return permissions.Report{}, fmt.Errorf("save permission report %s: %w", r.ID, err)
 	}
 	_, err = q.q.ExecContext(ctx, `INSERT INTO permission_reports (id, org_id, connection_id, created_at, checks)
-VALUES ($1, $2, $3, $4, $5)`, r.ID, orgID, nullStr(r.ConnectionID), tm(r.CreatedAt), checks)
+VALUES ($1, $2, $3, $4, $5)`, r.ID, orgID, nullStr(r.ConnectionID), tm(r.CreatedAt), enc)
 	if err != nil {
 		return permissions.Report{}, q.wrap(err, "save permission report %s in org %s", r.ID, orgID)
 	}

@@ -10,6 +10,7 @@ import (
 	"tether/sync/connections"
 	"tether/sync/directory"
 	"tether/sync/events"
+	"tether/sync/permissions"
 )
 
 // A NUL byte (PostgreSQL refuses it, SQLite would keep it) or a string past its limit is
@@ -125,6 +126,15 @@ func TestProviderTextIsClippedAndSelectionChecked(t *testing.T) {
 		}
 		clean("refused row email", gi.Refused[0].Email, directory.MaxProviderID)
 		clean("refused row name", gi.Refused[0].Name, directory.MaxProviderID)
+
+		_, err = b.s.SavePermissionReport(b.ctx, b.orgA.ID, permissions.Report{Checks: []permissions.Check{{Name: "api_enabled", Evidence: bad}}})
+		must(t, err, "save report with provider evidence")
+		rep, err := b.s.LatestPermissionReport(b.ctx, b.orgA.ID)
+		must(t, err, "latest report")
+		if len(rep.Checks) != 1 {
+			t.Fatalf("report checks: %d, want 1", len(rep.Checks))
+		}
+		clean("check evidence", rep.Checks[0].Evidence, directory.MaxProviderText)
 
 		inv := b.invite(t, b.orgA, "joe@example.com")
 		_, err = b.s.AcceptInvite(b.ctx, inv.TokenHash, "Joe\x00", b.now)
