@@ -215,3 +215,19 @@ func ReconcilePeriodic(spec string) (Periodic, error) {
 	}
 	return Periodic{Name: jobs.TypeReconcile, Schedule: sch, Task: jobs.NewReconcileTask, CatchUp: time.Hour}, nil
 }
+
+// ReconcileNow queues one reconcile run at once: the one producer behind `tether
+// reconcile` and POST /v1/reconcile, for an operator who fixed an outage and will not wait
+// for the next slot. It returns the task's id; a run already queued for the same second
+// (its TaskID) counts as queued, not as an error.
+func ReconcileNow(ctx context.Context, q Enqueuer, now time.Time) (string, error) {
+	t, err := jobs.NewReconcileTask(now)
+	if err != nil {
+		return "", err
+	}
+	id := jobs.TypeReconcile + ":" + jobs.FormatSlot(now)
+	if _, err := q.EnqueueContext(ctx, t); err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
+		return "", fmt.Errorf("queue %s: %w", id, err)
+	}
+	return id, nil
+}

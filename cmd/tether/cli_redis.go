@@ -14,6 +14,7 @@ var cliRoutes = map[string]string{
 	"invite status":     "GET /v1/orgs/{org}/imports/{id}",
 	"invite resend":     "POST /v1/orgs/{org}/imports/{id}/resend (an import's unsent invitations)",
 	"permissions check": "POST /v1/orgs/{org}/permission-audits",
+	"reconcile":         "POST /v1/reconcile",
 }
 
 // requireRedisCLI is RequireRedis for a CLI verb: without TETHER_REDIS_URL the verb

@@ -67,6 +67,7 @@ below override them.`,
 		newUsersCmd(e),
 		newKeysCmd(e),
 		newTokensCmd(e),
+		newReconcileCmd(e),
 	)
 	addOrgCmds(root, e)
 	orgParent(root).AddCommand(newOrgConnectSalesforceCmd(e))

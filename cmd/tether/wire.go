@@ -231,6 +231,8 @@ func runHTTP(ctx context.Context, d deps, o serveOptions) error {
 			SecureCookie: strings.HasPrefix(d.cfg.PublicURL, "https://")})
 	}
 	if o.monitoring && d.store != nil {
+		client := d.app.queueClient()
+		p.Reconcile = func(ctx context.Context) (string, error) { return worker.ReconcileNow(ctx, client, time.Now()) }
 		ts, err := apitokens.New(d.store)
 		if err != nil {
 			return err

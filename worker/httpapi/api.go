@@ -75,6 +75,9 @@ type Params struct {
 	// Tokens checks API tokens (tether tokens create) and serves /v1/tokens to the
 	// operator. Nil: only the global credentials are accepted.
 	Tokens *apitokens.Service
+	// Reconcile queues a reconcile run at once (worker.ReconcileNow) for POST
+	// /v1/reconcile, operator only. Nil: 404.
+	Reconcile func(ctx context.Context) (string, error)
 	// Keys serves GET /v1/keys and POST /v1/keys/reseal to the operator. Nil: 404.
 	Keys *keys.Service
 	// AdminUser and AdminPassword sign the operator in to /monitoring/ (a login form

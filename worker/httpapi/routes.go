@@ -56,6 +56,9 @@ func (s *Server) routes() {
 		s.mux.Handle("GET /v1/keys", s.requireOperator(s.handleKeyStatus()))
 		s.mux.Handle("POST /v1/keys/reseal", s.requireOperator(s.handleReseal()))
 	}
+	if s.p.Reconcile != nil {
+		s.mux.Handle("POST /v1/reconcile", s.requireOperator(s.handleReconcile()))
+	}
 	if s.p.Tokens != nil {
 		s.mux.Handle("POST /v1/tokens", s.requireOperator(s.handleCreateToken()))
 		s.mux.Handle("GET /v1/tokens", s.requireOperator(s.handleListTokens()))
