@@ -96,7 +96,7 @@ func newServeCmd(e env) *cobra.Command {
   /monitoring/  the Asynq monitoring UI (asynqmon): sign in at /monitoring/login with
                 TETHER_ADMIN_USER/TETHER_ADMIN_PASSWORD
   /v1/...       the admin JSON API (orgs, users, imports, permission audits, /v1/tokens,
-                /v1/keys), behind TETHER_API_TOKEN (Authorization: Bearer), the admin user and
+                /v1/keys, /v1/reconcile), behind TETHER_API_TOKEN (Authorization: Bearer), the admin user and
                 password, or an org-scoped token from tether tokens create
   /join/{token} invitation links, and the Salesforce connect callback
   /connect/{token}, /oauth/callback/{provider}  connect links (team Salesforce, personal)
