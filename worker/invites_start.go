@@ -154,17 +154,3 @@ func (s ImportStarter) resolveProfiles(ctx context.Context, req invites.Request)
 	}
 	return out, nil
 }
-
-// looksLikeProfileID mirrors invites' rule for telling ids from names: 15 or 18 letters
-// and digits starting with 00e.
-func looksLikeProfileID(s string) bool {
-	if (len(s) != 15 && len(s) != 18) || !strings.HasPrefix(s, "00e") {
-		return false
-	}
-	for _, r := range s {
-		if !('0' <= r && r <= '9' || 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z') {
-			return false
-		}
-	}
-	return true
-}
