@@ -34,10 +34,9 @@ type inviteBundle struct {
 	invite    directory.Invite
 }
 
-func setupInvites(t *testing.T) *inviteBundle {
+// sinkSender is the invitation sender over SMTP to an in-process mail sink.
+func sinkSender(t *testing.T, st *store.Store) (*mailsink.Sink, *onboarding.Sender) {
 	t.Helper()
-	opt, _ := redistest.Client(t, 11)
-	st := storetest.SQLite(t)
 	sink, err := mailsink.Start()
 	if err != nil {
 		t.Fatal(err)
@@ -53,6 +52,14 @@ func setupInvites(t *testing.T) *inviteBundle {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return sink, sender
+}
+
+func setupInvites(t *testing.T) *inviteBundle {
+	t.Helper()
+	opt, _ := redistest.Client(t, 11)
+	st := storetest.SQLite(t)
+	sink, sender := sinkSender(t, st)
 	ctx := t.Context()
 	org, err := st.CreateOrg(ctx, directory.Org{Name: "Acme"})
 	if err != nil {

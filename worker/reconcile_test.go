@@ -11,14 +11,11 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/rs/zerolog"
 
-	"tether/connectors/email"
-	"tether/connectors/email/mailsink"
 	"tether/connectors/sandbox"
 	"tether/connectors/sandbox/sfdc"
 	"tether/jobs"
 	"tether/sync/directory"
 	"tether/sync/invites"
-	"tether/sync/onboarding"
 	"tether/sync/store"
 	"tether/sync/store/storetest"
 	"tether/worker"
@@ -81,21 +78,7 @@ func TestReconcilerSendsLostInvitationsExactlyOnce(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		const n = 25
 		w := newImportWorld(t, st, n, 200)
-		sink, err := mailsink.Start()
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = sink.Close() })
-		m, err := email.New(email.Config{Host: sink.Host(), Port: sink.Port(), TLS: email.TLSNone,
-			From: "Acme <invite@acme.example>", Timeout: 5 * time.Second})
-		if err != nil {
-			t.Fatal(err)
-		}
-		sender, err := onboarding.NewSender(onboarding.SenderConfig{Store: st, Mailer: email.InviteMailer(m, ""),
-			PublicURL: "https://tether.example.com"})
-		if err != nil {
-			t.Fatal(err)
-		}
+		sink, sender := sinkSender(t, st)
 		// The import runs to the end and queues its n sends; then Redis loses them.
 		imp, err := w.svc.Create(t.Context(), invites.Request{OrgID: w.org.ID, Profiles: []string{sfdc.ProfileSalesUser}, Role: directory.RoleChat})
 		if err != nil {
