@@ -64,12 +64,7 @@ func setupConnect(t testing.TB, st *store.Store, redisDB int) *connectBundle {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var active []sfdc.User
-	for _, id := range sb.Salesforce().Users(sfOrg) {
-		if u, ok := sb.Salesforce().User(id); ok && u.IsActive && u.UserType == "Standard" {
-			active = append(active, u)
-		}
-	}
+	active := sb.Salesforce().ActiveStandardUsers(sfOrg)
 	if len(active) < 3 {
 		t.Fatalf("generated org has %d active standard users", len(active))
 	}
@@ -538,13 +533,7 @@ func TestConnectFailuresChangeNothing(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var stranger sfdc.User
-		for _, id := range b.sb.Salesforce().Users(otherOrg) {
-			if u, ok := b.sb.Salesforce().User(id); ok && u.IsActive && u.UserType == "Standard" {
-				stranger = u
-				break
-			}
-		}
+		stranger := b.sb.Salesforce().ActiveStandardUsers(otherOrg)[0]
 		before := b.liveGrants(t, sandbox.Salesforce)
 		status, page, _ := b.connectVia(t, browser(t), b.link(t, connections.KindSalesforceTeam), consent{login: stranger.Username})
 		if status != http.StatusForbidden || !strings.Contains(page, "A different Salesforce org") {

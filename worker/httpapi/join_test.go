@@ -53,12 +53,7 @@ func setupJoin(t *testing.T, st *store.Store) *joinBundle {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var active []sfdc.User
-	for _, id := range sb.Salesforce().Users(sfOrg) {
-		if u, ok := sb.Salesforce().User(id); ok && u.IsActive && u.UserType == "Standard" {
-			active = append(active, u)
-		}
-	}
+	active := sb.Salesforce().ActiveStandardUsers(sfOrg)
 	if len(active) < 2 {
 		t.Fatalf("generated org has %d active standard users", len(active))
 	}

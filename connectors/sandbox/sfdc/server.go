@@ -118,6 +118,18 @@ func (s *Server) OrgIDs() []string {
 	return ids
 }
 
+// ActiveStandardUsers returns an org's active users of type Standard, in load order: the
+// people an import invites and who can sign in.
+func (s *Server) ActiveStandardUsers(orgID string) []User {
+	var out []User
+	for _, id := range s.Users(orgID) {
+		if u, ok := s.User(id); ok && u.IsActive && u.UserType == "Standard" {
+			out = append(out, u)
+		}
+	}
+	return out
+}
+
 // Users returns the ids of an org's users in load order (the GenerateOrg team user first).
 func (s *Server) Users(orgID string) []string {
 	s.mu.RLock()
