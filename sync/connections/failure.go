@@ -151,6 +151,11 @@ type VerifyRequest struct {
 	// AccountID is the provider account the connection was made with; a verification that
 	// finds another account fails with FailNeedsReconnect.
 	AccountID string
+	// Scopes are what the last token response granted (Connection.Scopes). Graph, Zoom and
+	// Salesforce do not tell a verify call which scopes a token holds (Graph has no cheap
+	// call proving OnlineMeetings.ReadWrite), so those kinds are judged against these; nil
+	// means unknown, and then only a provider's refusal reports a missing scope.
+	Scopes []string
 }
 
 // Verification is what a successful verify call found.
