@@ -11,6 +11,7 @@ import (
 
 	"tether/connectors/email"
 	"tether/connectors/oauth"
+	"tether/connectors/verify"
 	"tether/sync/connections"
 	"tether/sync/orgs"
 	"tether/worker/redislock"
@@ -38,6 +39,7 @@ type app struct {
 	inspector *asynq.Inspector
 	imports   *importParts
 	orgs      *orgs.Service
+	verify    *verify.Verifier
 }
 
 // Redis client roles: each is one client (one pool) per process.
@@ -242,4 +244,23 @@ func (a *app) orgService() (*orgs.Service, error) {
 	a.count("orgs")
 	a.orgs = svc
 	return svc, nil
+}
+
+// verifier is the process's connections.Verifier: one cheap call per connection kind at
+// TETHER_GOOGLE_API_URL, TETHER_MICROSOFT_GRAPH_URL and TETHER_ZOOM_API_URL (Salesforce:
+// each connection's own instance). It holds no credentials, only the API hosts.
+func (a *app) verifier() (*verify.Verifier, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.verify != nil {
+		return a.verify, nil
+	}
+	cfg := a.d.cfg
+	v, err := verify.New(verify.Config{GoogleAPIURL: cfg.GoogleAPIURL, GraphURL: cfg.MicrosoftGraphURL, ZoomAPIURL: cfg.ZoomAPIURL})
+	if err != nil {
+		return nil, err
+	}
+	a.count("verifier")
+	a.verify = v
+	return v, nil
 }
