@@ -354,3 +354,27 @@ func TestVerifyOtherAccount(t *testing.T) {
 		})
 	}
 }
+
+// Retry-After comes as seconds, an HTTP date or (Zoom's daily limits) an RFC 3339 time;
+// each is honoured.
+func TestVerifyRetryAfterForms(t *testing.T) {
+	b := setup(t, 0)
+	at := time.Now().Add(time.Hour).Truncate(time.Second).UTC()
+	for _, k := range kinds() {
+		if k.provider == sandbox.Salesforce {
+			continue // Salesforce sends no Retry-After
+		}
+		for _, form := range []string{at.Format(http.TimeFormat), at.Format(time.RFC3339)} {
+			t.Run(string(k.kind)+"/"+form, func(t *testing.T) {
+				c := b.connect(t, k)
+				b.admin(t, http.MethodPost, "/admin/faults", sandbox.Fault{Provider: k.provider, Endpoint: k.rateEndpoint,
+					Kind: sandbox.FaultStatus, Status: 429, RetryAfter: form, Count: 1}, nil)
+				_, err := b.v.Verify(t.Context(), b.request(k, c))
+				f := failure(t, err, connections.FailRateLimited, "rate_limited", string(k.provider), c.tokens.AccessToken)
+				if f.RetryAfter < 58*time.Minute || f.RetryAfter > time.Hour {
+					t.Fatalf("retry after %s, want about 1h (until %s)", f.RetryAfter, form)
+				}
+			})
+		}
+	}
+}
