@@ -48,9 +48,9 @@ func TestClassifyRecordedBodies(t *testing.T) {
 		subCode  string
 	}{
 		{"salesforce expired refresh token", Salesforce("https://login.salesforce.com"), 400,
-			fromFile("salesforce/oauth_refresh_error_expired.restforce.json"), ClassNeedsReconnect, "invalid_grant", ""},
+			fromFile("salesforce/oauth_refresh_error_expired.restforce.json"), ClassNeedsReconnect, "invalid_grant", "expired access/refresh token"},
 		{"salesforce invalid password", Salesforce("https://login.salesforce.com"), 400,
-			fromFile("salesforce/oauth_auth_error_invalid_password.restforce.json"), ClassNeedsReconnect, "invalid_grant", ""},
+			fromFile("salesforce/oauth_auth_error_invalid_password.restforce.json"), ClassNeedsReconnect, "invalid_grant", "authentication failure"},
 		{"x/oauth2 bare invalid_grant", Provider{Name: "generic"}, 400,
 			fromFile("oauth/golang_oauth2_bare_invalid_grant.test.json"), ClassNeedsReconnect, "invalid_grant", ""},
 		{"microsoft invalid scope AADSTS70011", Microsoft("https://login.microsoftonline.com/organizations"), 400,
@@ -97,8 +97,12 @@ func TestClassifyDocumentedBodies(t *testing.T) {
 		body   string
 		class  Class
 	}{
-		{"sf inactive user", sf, 400, `{"error":"invalid_grant","error_description":"inactive user"}`, ClassNeedsReconnect},
-		{"sf inactive_user code", sf, 400, `{"error":"inactive_user","error_description":"user is inactive"}`, ClassNeedsReconnect},
+		{"sf inactive user", sf, 400, `{"error":"invalid_grant","error_description":"inactive user"}`, ClassNeedsAdmin},
+		{"sf inactive_user code", sf, 400, `{"error":"inactive_user","error_description":"user is inactive"}`, ClassNeedsAdmin},
+		{"sf not pre-authorized", sf, 400, `{"error":"invalid_grant","error_description":"user hasn't approved this consumer"}`, ClassNeedsAdmin},
+		{"sf app not installed", sf, 400, `{"error":"invalid_client","error_description":"app must be installed into org"}`, ClassNeedsAdmin},
+		{"sf inactive org in description", sf, 400, `{"error":"invalid_grant","error_description":"inactive org"}`, ClassNeedsAdmin},
+		{"sf invalid client", sf, 400, `{"error":"invalid_client","error_description":"invalid client credentials"}`, ClassMisconfigured},
 		{"sf ip restricted", sf, 400, `{"error":"invalid_grant","error_description":"IP restricted or invalid login hours"}`, ClassOrgProblem},
 		{"sf inactive org", sf, 400, `{"error":"inactive_org","error_description":"organization is inactive"}`, ClassOrgProblem},
 		{"sf invalid client id", sf, 400, `{"error":"invalid_client_id","error_description":"client identifier invalid"}`, ClassMisconfigured},
@@ -114,7 +118,21 @@ func TestClassifyDocumentedBodies(t *testing.T) {
 		{"ms 50173 revoked", ms, 400, aad(50173, "invalid_grant"), ClassNeedsReconnect},
 		{"ms 65001 consent", ms, 400, aad(65001, "invalid_grant"), ClassNeedsReconnect},
 		{"ms 50076 mfa", ms, 400, aad(50076, "interaction_required"), ClassNeedsReconnect},
-		{"ms 50057 disabled", ms, 400, aad(50057, "invalid_grant"), ClassNeedsReconnect},
+		{"ms 50057 disabled", ms, 400, aad(50057, "invalid_grant"), ClassNeedsAdmin},
+		{"ms 50034 user not found", ms, 400, aad(50034, "invalid_grant"), ClassNeedsAdmin},
+		{"ms 50020 user not in tenant", ms, 400, aad(50020, "invalid_grant"), ClassNeedsAdmin},
+		{"ms 90094 admin consent required", ms, 400, aad(90094, "invalid_grant"), ClassNeedsAdmin},
+		{"ms 65004 user declined", ms, 400, aad(65004, "consent_required"), ClassNeedsReconnect},
+		{"ms 53003 conditional access", ms, 400, aad(53003, "invalid_grant"), ClassNeedsAdmin},
+		{"ms 70043 sign-in frequency", ms, 400, aad(70043, "invalid_grant"), ClassNeedsReconnect},
+		{"ms 50079 mfa enrollment", ms, 400, aad(50079, "interaction_required"), ClassNeedsReconnect},
+		{"ms 700016 app not found", ms, 400, aad(700016, "unauthorized_client"), ClassMisconfigured},
+		{"ms unknown aadsts falls back to error", ms, 400, aad(1234567, "invalid_grant"), ClassNeedsReconnect},
+		{"google account deleted", gg, 400, `{"error":"invalid_grant","error_description":"The account has been deleted"}`, ClassNeedsAdmin},
+		{"google admin policy", gg, 400, `{"error":"admin_policy_enforced","error_description":"The user's Google Workspace administrator blocks access"}`, ClassNeedsAdmin},
+		{"zoom owner gone", zm, 400, `{"reason":"The owner of the token does not exist","error":"invalid_grant"}`, ClassNeedsAdmin},
+		{"zoom disabled by admin", zm, 400, `{"reason":"The token is disabled by admin","error":"invalid_grant"}`, ClassNeedsAdmin},
+		{"zoom revoked", zm, 400, `{"reason":"The token has been revoked","error":"invalid_grant"}`, ClassNeedsReconnect},
 		{"ms 7000222 expired secret", ms, 401, aad(7000222, "invalid_client"), ClassMisconfigured},
 		{"ms 7000215 bad secret", ms, 401, aad(7000215, "invalid_client"), ClassMisconfigured},
 		{"ms 90033 transient", ms, 400, aad(90033, "temporarily_unavailable"), ClassTransient},
@@ -149,7 +167,7 @@ func TestClassifyMicrosoft70000AsksForConfirmation(t *testing.T) {
 	t.Parallel()
 	body := `{"error":"invalid_grant","error_description":"AADSTS70000: The provided value for the 'refresh_token' is not valid.","error_codes":[70000]}`
 	e := classifyResponse(Microsoft("https://login.microsoftonline.com/common"), "refresh", 400, http.Header{}, []byte(body), time.Now())
-	if e.Class != ClassNeedsReconnect || !e.ConfirmFirst || e.SubCode != "70000" {
+	if e.Class != ClassNeedsReconnect || !e.Intermittent || e.SubCode != "70000" {
 		t.Fatalf("got %+v", e)
 	}
 }

@@ -161,10 +161,10 @@ func (c *Connector) Revoke(ctx context.Context, kind connections.Kind, loginURL 
 		return err
 	}
 	err = c.Client.RevokeWith(ctx, p, t.Reveal())
-	if errors.Is(err, ErrRevokeUnsupported) {
+	if err == nil || errors.Is(err, ErrRevokeUnsupported) {
 		return nil
 	}
-	return err
+	return FailureOf(p.Name, "revoke", err)
 }
 
 // outcomeOf maps an exchange error to the connect flow's outcomes.

@@ -9,9 +9,10 @@ import (
 )
 
 // ConnectionRefresher adapts a Client to connections.Refresher: it picks the
-// provider for a connection kind and turns a Class into the outcome the
-// connection state machine acts on. The *Error stays in the chain, so its
-// RetryAfter and Code remain readable.
+// provider for a connection kind, and its errors are *connections.Failure
+// (class, provider codes, reason, Retry-After, intermittent, outcome unknown).
+// The *Error stays in the chain, and Failure.Is keeps the older sentinels
+// (connections.ErrNeedsReconnect, ...) working.
 type ConnectionRefresher struct {
 	Client *Client
 	// Providers maps a connection kind to a registry name; a kind missing
@@ -25,7 +26,8 @@ var _ connections.Refresher = ConnectionRefresher{}
 func (r ConnectionRefresher) Refresh(ctx context.Context, req connections.RefreshRequest) (connections.TokenSet, error) {
 	name, ok := r.Providers[req.Kind]
 	if !ok {
-		return connections.TokenSet{}, fmt.Errorf("no OAuth provider configured for %s connections: %w", req.Kind, connections.ErrMisconfigured)
+		return connections.TokenSet{}, &connections.Failure{Class: connections.FailMisconfigured, Op: "refresh", Code: "unknown_provider",
+			Reason: fmt.Sprintf("no OAuth provider is configured for %s connections; set its TETHER_<PROVIDER>_CLIENT_ID and restart", req.Kind)}
 	}
 	var set TokenSet
 	var err error
@@ -39,7 +41,7 @@ func (r ConnectionRefresher) Refresh(ctx context.Context, req connections.Refres
 		set, err = r.Client.Refresh(ctx, name, req.RefreshToken.Reveal())
 	}
 	if err != nil {
-		return connections.TokenSet{}, outcome(err)
+		return connections.TokenSet{}, FailureOf(name, "refresh", err)
 	}
 	// A set with MissingScopes is returned too: it may hold a rotated refresh
 	// token, so it is stored first; Scopes tells the caller what was lost.
@@ -54,16 +56,3 @@ func (r ConnectionRefresher) Refresh(ctx context.Context, req connections.Refres
 
 // ErrorCode is the provider's error code, for the connection's last_error_code.
 func (e *Error) ErrorCode() string { return e.Code }
-
-// outcome wraps err with the connections sentinel for its class.
-func outcome(err error) error {
-	switch Classify(err) {
-	case ClassNeedsReconnect:
-		return fmt.Errorf("%w: %w", connections.ErrNeedsReconnect, err)
-	case ClassMisconfigured:
-		return fmt.Errorf("%w: %w", connections.ErrMisconfigured, err)
-	case ClassOrgProblem:
-		return fmt.Errorf("%w: %w", connections.ErrOrgBlocked, err)
-	}
-	return err
-}

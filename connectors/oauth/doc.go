@@ -20,7 +20,9 @@
 //     means "unknown", not "never".
 //
 // Errors from Refresh and Revoke are *Error values carrying a Class
-// (needs_reconnect, transient, rate_limited, misconfigured, org_problem,
-// unknown). Classify maps any error to a Class. No error string ever contains
+// (connections.FailureClass: needs_reconnect, needs_admin, misconfigured,
+// transient, rate_limited, unknown). Error.Failure and FailureOf turn them
+// into *connections.Failure; APIFailure classifies API answers the same way.
+// Classify maps any error to a Class. No error string or Detail ever contains
 // a token or a client secret.
 package oauth

@@ -8,33 +8,40 @@ import (
 	"net"
 	"strings"
 	"time"
+
+	"tether/sync/connections"
 )
 
-// Class is what the connection state machine should do about a failure.
-type Class string
+// Class is what the connection state machine should do about a failure. It is
+// connections.FailureClass, so a class decided here reaches sync/connections unchanged.
+type Class = connections.FailureClass
 
 const (
 	// ClassNone is the class of a nil error.
 	ClassNone Class = ""
-	// ClassNeedsReconnect: the grant is dead (revoked, expired, user
-	// inactive, consent missing). Do not retry; ask the person to reconnect.
-	ClassNeedsReconnect Class = "needs_reconnect"
+	// ClassNeedsReconnect: the grant is dead (revoked, expired, consent
+	// withdrawn, password changed, MFA or re-authentication required). Do not
+	// retry; ask the person to reconnect.
+	ClassNeedsReconnect = connections.FailNeedsReconnect
+	// ClassNeedsAdmin: reconnecting cannot fix it (account disabled, user
+	// inactive, app awaiting admin approval, org blocked or inactive). The
+	// org's admin acts; the rep is not nagged.
+	ClassNeedsAdmin = connections.FailNeedsAdmin
+	// ClassOrgProblem is the former name of ClassNeedsAdmin.
+	ClassOrgProblem = ClassNeedsAdmin
 	// ClassTransient: the provider or the network failed. Keep the tokens,
 	// retry with backoff.
-	ClassTransient Class = "transient"
+	ClassTransient = connections.FailTransient
 	// ClassRateLimited: the provider asked us to slow down. Retry after
 	// Error.RetryAfter (zero: use the caller's default backoff).
-	ClassRateLimited Class = "rate_limited"
+	ClassRateLimited = connections.FailRateLimited
 	// ClassMisconfigured: tether's own OAuth client is broken (wrong or
-	// expired secret, bad scope, wrong tenant path). Page the operator; do
-	// not flag users.
-	ClassMisconfigured Class = "misconfigured"
-	// ClassOrgProblem: the customer's organisation blocks the call (IP
-	// restrictions, inactive org, API disabled). Tell the org's admin.
-	ClassOrgProblem Class = "org_problem"
+	// expired secret, deleted client, bad scope, wrong tenant path). Page the
+	// operator; do not flag users.
+	ClassMisconfigured = connections.FailMisconfigured
 	// ClassUnknown: an error code or response tether does not recognise.
-	// Retry with backoff and alert; escalate after repeated failures.
-	ClassUnknown Class = "unknown"
+	// Retry with backoff and alert; the body is kept (shortened, no tokens).
+	ClassUnknown = connections.FailUnknown
 )
 
 // Error is a failed token-endpoint call. Its Error method never contains a
@@ -65,10 +72,10 @@ type Error struct {
 	// token may already be dead; retry once with the same token and treat
 	// invalid_grant as needs_reconnect.
 	OutcomeUnknown bool
-	// ConfirmFirst asks the caller to retry the same request once before
-	// acting on Class (Microsoft AADSTS70000 is reported to be
-	// intermittent).
-	ConfirmFirst bool
+	// Intermittent asks the caller to retry the same request once, after a
+	// short pause, before acting on Class (Microsoft AADSTS70000 is reported
+	// to be intermittent).
+	Intermittent bool
 	// Err is the underlying transport error, if any.
 	Err error
 }

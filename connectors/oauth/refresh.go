@@ -3,8 +3,10 @@ package oauth
 import (
 	"context"
 	"errors"
+	"net/http/httptrace"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/oauth2"
@@ -35,6 +37,7 @@ func (c *Client) RefreshWith(ctx context.Context, p Provider, refreshToken strin
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	ctx = context.WithValue(ctx, oauth2.HTTPClient, c.hc)
+	ctx, sent := traceSent(ctx)
 
 	conf := oauth2.Config{
 		ClientID:     p.ClientID,
@@ -45,25 +48,50 @@ func (c *Client) RefreshWith(ctx context.Context, p Provider, refreshToken strin
 	// dropped right after so nothing keeps a rotated token in memory only.
 	tok, err := conf.TokenSource(ctx, &oauth2.Token{RefreshToken: refreshToken}).Token()
 	if err != nil {
-		return TokenSet{}, c.refreshError(p, err, refreshToken)
+		return TokenSet{}, c.refreshError(p, err, sent.Load(), refreshToken)
 	}
 	return c.tokenSet(p, tok, refreshToken), nil
 }
 
-func (c *Client) refreshError(p Provider, err error, secrets ...string) error {
+func (c *Client) refreshError(p Provider, err error, sent bool, secrets ...string) error {
+	secrets = append(secrets, p.ClientSecret)
 	var re *oauth2.RetrieveError
 	if errors.As(err, &re) && re.Response != nil {
 		e := classifyResponse(p, "refresh", re.Response.StatusCode, re.Response.Header, re.Body, c.now())
-		e.Description = redact(e.Description, secrets...)
+		e.Description = scrub(e.Description, secrets...)
 		return e
 	}
 	if isTransportError(err) {
-		return &Error{Provider: p.Name, Op: "refresh", Class: ClassTransient, OutcomeUnknown: true,
-			Err: redactErr(err, secrets...)}
+		return transportError(p.Name, "refresh", sent, redactErr(err, secrets...))
 	}
 	// A 2xx body that is not a token (no access_token, unparseable).
-	return &Error{Provider: p.Name, Op: "refresh", Class: ClassUnknown,
-		Description: redact(shorten(err.Error()), secrets...)}
+	return &Error{Provider: p.Name, Op: "refresh", Class: ClassUnknown, Reason: unknownReason(p.Name, 200),
+		Description: scrub(err.Error(), secrets...)}
+}
+
+// transportError is a call that got no answer. sent: the request was written, so the
+// provider may have acted on it (and, if it rotates, killed the old refresh token).
+func transportError(provider, op string, sent bool, err error) *Error {
+	e := &Error{Provider: provider, Op: op, Class: ClassTransient, OutcomeUnknown: sent, Err: err}
+	if sent {
+		e.Reason = "the request reached " + provider + " but its answer was lost; the outcome is unknown"
+	} else {
+		e.Reason = "could not reach " + provider + "; nothing was sent; retried with backoff"
+	}
+	return e
+}
+
+// traceSent reports, through the returned flag, whether a request made with ctx was
+// written in full to the connection: the line between "never sent" and "outcome unknown".
+func traceSent(ctx context.Context) (context.Context, *atomic.Bool) {
+	var sent atomic.Bool
+	return httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+		WroteRequest: func(i httptrace.WroteRequestInfo) {
+			if i.Err == nil {
+				sent.Store(true)
+			}
+		},
+	}), &sent
 }
 
 func (c *Client) tokenSet(p Provider, tok *oauth2.Token, sent string) TokenSet {

@@ -191,7 +191,8 @@ func TestRefreshFailuresAreClassified(t *testing.T) {
 		}
 		t.Cleanup(func() { _ = b.sb.Salesforce().SetUserActive(b.sfUser, true) })
 		_, err := b.client.Refresh(ctx, "salesforce", g.RefreshToken)
-		oe := assertClass(t, err, oauth.ClassNeedsReconnect, g.RefreshToken)
+		// Reconnecting cannot fix an inactive user: the admin's class.
+		oe := assertClass(t, err, oauth.ClassNeedsAdmin, g.RefreshToken)
 		if !strings.Contains(strings.ToLower(oe.Description+oe.Code), "inactive") {
 			t.Errorf("want the inactive-user reason, got %+v", oe)
 		}
@@ -392,5 +393,11 @@ func TestConnectionRefresherUsesTheConnectionsLoginHost(t *testing.T) {
 		RefreshToken: vault.NewToken(g.RefreshToken)})
 	if oauth.Classify(err) != oauth.ClassTransient {
 		t.Fatalf("refresh at the registry host: %v, want transient", err)
+	}
+	// Refused before anything was sent: transient, and the outcome is known (nothing
+	// happened), unlike a dropped answer (TestTransportFaults).
+	f, ok := connections.AsFailure(err)
+	if !ok || f.OutcomeUnknown || f.Provider != "salesforce" || f.Op != "refresh" {
+		t.Fatalf("connection refused: %+v (ok %t)", f, ok)
 	}
 }

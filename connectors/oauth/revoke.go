@@ -44,10 +44,10 @@ func (c *Client) RevokeWith(ctx context.Context, p Provider, token string) error
 	if p.AuthStyle == oauth2.AuthStyleInHeader {
 		req.SetBasicAuth(url.QueryEscape(p.ClientID), url.QueryEscape(p.ClientSecret))
 	}
-	resp, err := c.hc.Do(req)
+	ctx, sent := traceSent(ctx)
+	resp, err := c.hc.Do(req.WithContext(ctx))
 	if err != nil {
-		return &Error{Provider: p.Name, Op: "revoke", Class: ClassTransient, OutcomeUnknown: true,
-			Err: redactErr(err, token, p.ClientSecret)}
+		return transportError(p.Name, "revoke", sent.Load(), redactErr(err, token, p.ClientSecret))
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
@@ -58,7 +58,7 @@ func (c *Client) RevokeWith(ctx context.Context, p Provider, token string) error
 	if alreadyInvalid(e) {
 		return nil
 	}
-	e.Description = redact(e.Description, token, p.ClientSecret)
+	e.Description = scrub(e.Description, token, p.ClientSecret)
 	return e
 }
 

@@ -102,11 +102,11 @@ func TestSecretsNeverPrinted(t *testing.T) {
 		Response: &http.Response{StatusCode: 400, Header: http.Header{}},
 		Body:     []byte(`{"error":"invalid_grant","error_description":"token rt-VALUE is dead"}`),
 	}
-	e := c.refreshError(p, echo, "rt-VALUE")
+	e := c.refreshError(p, echo, true, "rt-VALUE")
 	if strings.Contains(e.Error(), "rt-VALUE") || Classify(e) != ClassNeedsReconnect {
 		t.Errorf("token in %v", e)
 	}
-	te := c.refreshError(p, fmt.Errorf("post https://zoom.us/oauth/token?x=rt-VALUE: %w", context.DeadlineExceeded), "rt-VALUE")
+	te := c.refreshError(p, fmt.Errorf("post https://zoom.us/oauth/token?x=rt-VALUE: %w", context.DeadlineExceeded), true, "rt-VALUE")
 	if strings.Contains(te.Error(), "rt-VALUE") || Classify(te) != ClassTransient || !errors.Is(te, context.DeadlineExceeded) {
 		t.Errorf("transport error: %v class %s", te, Classify(te))
 	}
