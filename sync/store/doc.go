@@ -12,7 +12,7 @@
 //     from referring to another org's rows. The exceptions, documented on each, are the
 //     invite token-hash lookup (GetInviteByTokenHash, AcceptInvite), global users, and
 //     system-wide sweeps (ListConnectionsDue, ListOrgsWithTeamConnection, ExpireInvites,
-//     PruneEvents).
+//     PruneEvents) and the /metrics reads (CountConnectionsByState, OldestOverdueConnection).
 //   - Errors: methods return directory.ErrNotFound, directory.ErrConflict, directory.ErrDuplicate, directory.ErrExpired or
 //     directory.ErrInvalid (wrapped with the operation and an id; test with errors.Is). Driver errors
 //     are mapped in one function per backend.
