@@ -14,6 +14,7 @@ import (
 	"tether/connectors/verify"
 	"tether/sync/connections"
 	"tether/sync/orgs"
+	"tether/worker"
 	"tether/worker/redislock"
 	"tether/worker/redisstash"
 )
@@ -40,6 +41,8 @@ type app struct {
 	imports   *importParts
 	orgs      *orgs.Service
 	verify    *verify.Verifier
+	upkeepM   *worker.ConnectionMetrics
+	providers []string // names of the OAuth client's providers, in registration order
 }
 
 // Redis client roles: each is one client (one pool) per process.
@@ -93,6 +96,7 @@ func (a *app) oauthClient() (*oauth.Client, error) {
 		if id != "" {
 			p.ClientID, p.ClientSecret = id, secret
 			ps = append(ps, p)
+			a.providers = append(a.providers, p.Name)
 		}
 	}
 	add(oauth.Salesforce(cfg.SalesforceLoginURL), cfg.SalesforceClientID, cfg.SalesforceClientSecret.Reveal())
@@ -263,4 +267,28 @@ func (a *app) verifier() (*verify.Verifier, error) {
 	a.count("verifier")
 	a.verify = v
 	return v, nil
+}
+
+// connectionMetrics is the process's connections.Metrics: refreshes and verifications by
+// provider and outcome, refresh latency and grants lost during a refresh, registered on
+// the process's registry with a zero series for every configured provider.
+func (a *app) connectionMetrics() (*worker.ConnectionMetrics, error) {
+	if _, err := a.oauthClient(); err != nil { // for the provider names
+		return nil, err
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.upkeepM != nil {
+		return a.upkeepM, nil
+	}
+	if a.d.reg == nil {
+		return nil, fmt.Errorf("connection metrics need the process's metrics registry")
+	}
+	m, err := worker.NewConnectionMetrics(a.d.reg, a.providers)
+	if err != nil {
+		return nil, fmt.Errorf("connection metrics: %w", err)
+	}
+	a.count("connection-metrics")
+	a.upkeepM = m
+	return m, nil
 }

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"io"
+	"net/http"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -57,7 +59,7 @@ func TestAllBuildsEachDependencyOnce(t *testing.T) {
 			t.Error("tether all did not stop")
 		}
 	})
-	waitListening(t, logs)
+	base := waitListening(t, logs)
 	deadline := time.Now().Add(20 * time.Second)
 	for !strings.Contains(logs.String(), "worker started") && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
@@ -69,7 +71,7 @@ func TestAllBuildsEachDependencyOnce(t *testing.T) {
 		t.Fatalf("tether all created %d apps, want 1", len(apps))
 	}
 	got := apps[0].constructions()
-	for _, what := range []string{"oauth", "mailer", "tokens", "queue", "inspector", "imports", "orgs", "redis:" + redisTokens, "redis:" + redisConnect, "redis:" + redisProbe} {
+	for _, what := range []string{"oauth", "mailer", "tokens", "queue", "inspector", "imports", "orgs", "connection-metrics", "redis:" + redisTokens, "redis:" + redisConnect, "redis:" + redisProbe} {
 		if got[what] != 1 {
 			t.Errorf("%s built %d times in tether all, want once (all: %v)", what, got[what], got)
 		}
@@ -86,6 +88,30 @@ func TestAllBuildsEachDependencyOnce(t *testing.T) {
 	for _, p := range []string{"salesforce", "google", "microsoft", "zoom"} {
 		if _, ok := oc.Provider(p); !ok {
 			t.Errorf("the one OAuth client lacks provider %s", p)
+		}
+	}
+
+	// The process's /metrics carries the upkeep counters for every configured provider and
+	// the connection gauges read from the store.
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		`tether_connection_refreshes_total{outcome="ok",provider="zoom"} 0`,
+		`tether_connection_verifications_total{outcome="needs_admin",provider="salesforce"} 0`,
+		`tether_connection_refresh_duration_seconds_count{provider="google",result="ok"} 0`,
+		`tether_connection_lost_during_refresh_total{provider="microsoft"} 0`,
+		`tether_connections{kind="salesforce_team",state="missing"} 0`,
+		`tether_connection_sweep_lag_seconds 0`,
+	} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/metrics of tether all lacks %s", want)
 		}
 	}
 }

@@ -150,7 +150,9 @@ func runDemo(ctx context.Context, e env, cfg config.Config, verbose bool) (err e
 	defer d.store.Close()
 	d.app = newApp(&d)
 	defer d.app.close()
-	d.reg = newRegistry(d.app, true)
+	if d.reg, err = newRegistry(d.app, true); err != nil {
+		return err
+	}
 
 	dm := &demo{out: out, d: d, tmp: tmp, redisAddr: redisAddr, prov: prov}
 	dm.section("Setup")

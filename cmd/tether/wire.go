@@ -99,6 +99,10 @@ func runWorker(ctx context.Context, d deps, tune tuning) error {
 	if err := reachable(ctx, d); err != nil {
 		return err
 	}
+	// Connection upkeep (refresh, verify) reports to the process's one connections.Metrics.
+	if _, err := d.app.connectionMetrics(); err != nil {
+		return err
+	}
 	w, err := worker.New(worker.Params{
 		Redis:                    d.redis,
 		Logger:                   d.log.With().Str("component", "worker").Logger(),
@@ -294,13 +298,22 @@ func publicOrigin(publicURL string) []string {
 }
 
 // newRegistry returns the process's metrics registry; withQueues adds Asynq's queue
-// metrics through the process's inspector (only serve and all export them, so replicas
-// do not duplicate them).
-func newRegistry(a *app, withQueues bool) *prometheus.Registry {
+// metrics through the process's inspector and, with a store, the connection gauges
+// (connections by kind and state, the sweep's lag): only serve and all export these
+// system-wide readings, so worker replicas do not duplicate them.
+func newRegistry(a *app, withQueues bool) (*prometheus.Registry, error) {
 	if !withQueues {
-		return httpapi.NewRegistry(nil)
+		return httpapi.NewRegistry(nil), nil
 	}
-	return httpapi.NewRegistry(a.queueInspector())
+	reg := httpapi.NewRegistry(a.queueInspector())
+	if a.d.store != nil {
+		err := worker.RegisterConnectionGauges(reg, worker.ConnectionGaugesParams{Stats: a.d.store,
+			Logger: a.d.log.With().Str("component", "metrics").Logger()})
+		if err != nil {
+			return nil, fmt.Errorf("connection gauges: %w", err)
+		}
+	}
+	return reg, nil
 }
 
 // errNotDurable is logged loudly when all falls back to the embedded Redis.
@@ -370,7 +383,11 @@ func buildDeps(ctx context.Context, e env, cfg config.Config, o depsOptions) (de
 		d.store = st
 	}
 	closers = append(closers, d.app.close) // before the store and Redis it uses
-	d.reg = newRegistry(d.app, o.queueMetrics)
+	reg, err := newRegistry(d.app, o.queueMetrics)
+	if err != nil {
+		return fail(err)
+	}
+	d.reg = reg
 	return d, cleanup, nil
 }
 
