@@ -13,7 +13,8 @@ import (
 const connectionCols = `id, org_id, membership_id, kind, access_token_enc, refresh_token_enc, pending_token_enc,
 expires_at, scopes, provider_account_id, provider_org_id, instance_url, login_url, state,
 consecutive_failures, last_error_code, last_error_description, last_refreshed_at, last_verified_at,
-next_refresh_at, version, refresh_fence, created_at, updated_at`
+next_refresh_at, version, refresh_fence, created_at, updated_at, failure_class, failure_subcode,
+failure_reason, failure_cause, next_attempt_at, failing_since`
 
 func scanConnection(r scanner) (connections.Connection, error) {
 	var c connections.Connection
@@ -21,7 +22,8 @@ func scanConnection(r scanner) (connections.Connection, error) {
 		&c.PendingTokenEnc, ts(&c.ExpiresAt), js(&c.Scopes), &c.ProviderAccountID, &c.ProviderOrgID,
 		&c.InstanceURL, &c.LoginURL, &c.State, &c.ConsecutiveFailures, &c.LastErrorCode,
 		&c.LastErrorDescription, ts(&c.LastRefreshedAt), ts(&c.LastVerifiedAt), ts(&c.NextRefreshAt),
-		&c.Version, &c.RefreshFence, ts(&c.CreatedAt), ts(&c.UpdatedAt))
+		&c.Version, &c.RefreshFence, ts(&c.CreatedAt), ts(&c.UpdatedAt), &c.FailureClass, &c.FailureSubCode,
+		&c.FailureReason, &c.FailureCause, ts(&c.NextAttemptAt), ts(&c.FailingSince))
 	return c, err
 }
 
@@ -34,6 +36,8 @@ func clipConnection(c *connections.Connection) {
 	c.LoginURL = directory.Clip(c.LoginURL, directory.MaxProviderURL)
 	c.LastErrorCode = directory.Clip(c.LastErrorCode, directory.MaxProviderCode)
 	c.LastErrorDescription = directory.Clip(c.LastErrorDescription, directory.MaxProviderText)
+	c.FailureSubCode = directory.Clip(c.FailureSubCode, directory.MaxProviderCode)
+	c.FailureReason = directory.Clip(c.FailureReason, directory.MaxProviderText)
 	for i, s := range c.Scopes {
 		c.Scopes[i] = directory.Clip(s, directory.MaxProviderCode)
 	}
@@ -79,7 +83,8 @@ func (q *Queries) CreateConnection(ctx context.Context, orgID string, c connecti
 		return connections.Connection{}, fmt.Errorf("create connection %s: %w", c.ID, err)
 	}
 	args := append([]any{c.ID, orgID, nullStr(c.MembershipID), string(c.Kind)}, fields...)
-	args = append(args, c.Version, c.RefreshFence, tm(c.CreatedAt), tm(c.UpdatedAt))
+	args = append(args, c.Version, c.RefreshFence, tm(c.CreatedAt), tm(c.UpdatedAt), string(c.FailureClass),
+		c.FailureSubCode, c.FailureReason, string(c.FailureCause), tm(c.NextAttemptAt), tm(c.FailingSince))
 	_, err = q.q.ExecContext(ctx, `INSERT INTO connections (`+connectionCols+`) VALUES `+placeholders(1, len(args)), args...)
 	if err != nil {
 		return connections.Connection{}, q.wrap(err, "create connection %s in org %s", c.ID, orgID)
@@ -144,7 +149,8 @@ WHERE org_id = $1 AND ($2 = '' OR membership_id = $2) ORDER BY id`, orgID, membe
 }
 
 // UpdateConnection writes c's tokens, expiry, scopes, provider fields, state, failure and
-// error fields, schedule and refresh fence, if and only if the stored version is still
+// error fields (class, sub-code, reason, cause, streak start), schedule (next refresh, next
+// attempt) and refresh fence, if and only if the stored version is still
 // c.Version (compare and swap) and the stored refresh fence is not above c.RefreshFence,
 // and returns c with its new version and UpdatedAt = at. The owner and kind never change.
 // Returns directory.ErrConflict if the version moved (someone else wrote first: re-read and decide
@@ -157,12 +163,15 @@ func (q *Queries) UpdateConnection(ctx context.Context, orgID string, c connecti
 		return connections.Connection{}, fmt.Errorf("update connection %s: %w", c.ID, err)
 	}
 	args := append([]any{orgID, c.ID, c.Version, tm(at)}, fields...)
-	args = append(args, c.RefreshFence)
+	args = append(args, c.RefreshFence, string(c.FailureClass), c.FailureSubCode, c.FailureReason,
+		string(c.FailureCause), tm(c.NextAttemptAt), tm(c.FailingSince))
 	res, err := q.q.ExecContext(ctx, `UPDATE connections SET version = version + 1, updated_at = $4,
 access_token_enc = $5, refresh_token_enc = $6, pending_token_enc = $7, expires_at = $8, scopes = $9,
 provider_account_id = $10, provider_org_id = $11, instance_url = $12, login_url = $13, state = $14,
 consecutive_failures = $15, last_error_code = $16, last_error_description = $17,
-last_refreshed_at = $18, last_verified_at = $19, next_refresh_at = $20, refresh_fence = $21
+last_refreshed_at = $18, last_verified_at = $19, next_refresh_at = $20, refresh_fence = $21,
+failure_class = $22, failure_subcode = $23, failure_reason = $24, failure_cause = $25,
+next_attempt_at = $26, failing_since = $27
 WHERE org_id = $1 AND id = $2 AND version = $3 AND refresh_fence <= $21`, args...)
 	if err := q.affected(res, err, "update connection %s in org %s", c.ID, orgID); err != nil {
 		if !errors.Is(err, directory.ErrNotFound) {
@@ -206,6 +215,26 @@ ORDER BY next_refresh_at, id LIMIT $4`,
 		return nil, q.wrap(err, "list connections due before %s", p.Before.Format(time.RFC3339))
 	}
 	return collect(rows, scanConnection)
+}
+
+// ListDueConnections is ListConnectionsDue without the tokens and provider fields: what the
+// sweep needs to decide and enqueue, read through the connections_due index.
+func (q *Queries) ListDueConnections(ctx context.Context, p connections.DueQuery) ([]connections.Due, error) {
+	rows, err := q.q.QueryContext(ctx, `SELECT id, org_id, membership_id, kind, state, next_refresh_at,
+last_refreshed_at, last_verified_at, expires_at FROM connections
+WHERE next_refresh_at IS NOT NULL AND next_refresh_at <= $1 AND state <> 'revoked'
+  AND (next_refresh_at > $2 OR (next_refresh_at = $2 AND id > $3))
+ORDER BY next_refresh_at, id LIMIT $4`,
+		tm(p.Before), tm(orEpoch(p.AfterTime)), p.AfterID, pageSize(p.Limit))
+	if err != nil {
+		return nil, q.wrap(err, "list connections due before %s", p.Before.Format(time.RFC3339))
+	}
+	return collect(rows, func(r scanner) (connections.Due, error) {
+		var d connections.Due
+		err := r.Scan(&d.ID, &d.OrgID, ns(&d.MembershipID), &d.Kind, &d.State, ts(&d.NextRefreshAt),
+			ts(&d.LastRefreshedAt), ts(&d.LastVerifiedAt), ts(&d.ExpiresAt))
+		return d, err
+	})
 }
 
 // orEpoch turns the zero time into one before any stored time, for keyset paging.

@@ -183,3 +183,68 @@ func TestAPIUsage(t *testing.T) {
 		wantErr(t, b.s.RecordAPIUsage(b.ctx, store.NewID(), connections.APIUsage{RecordedAt: b.now}), directory.ErrNotFound, "usage of a missing org")
 	})
 }
+
+// Migration 00008: the health machine's fields round-trip through create and the
+// compare-and-swap update, and needs_admin is a state the store accepts.
+func TestConnectionHealthFields(t *testing.T) {
+	each(t, func(t *testing.T, b *bundle) {
+		m := b.member(t, b.orgA, "hal@example.com", directory.RoleChat, directory.MembershipActive)
+		c, err := b.s.CreateConnection(b.ctx, b.orgA.ID, connections.Connection{MembershipID: m.ID, Kind: connections.KindMicrosoftCalendar,
+			State: connections.StateNeedsAdmin, FailureClass: connections.FailNeedsAdmin, FailureSubCode: "50057",
+			FailureReason: "The account is disabled; the org's admin must enable it.", FailureCause: connections.CauseNone,
+			NextAttemptAt: b.now.Add(6 * time.Hour), FailingSince: b.now.Add(-time.Hour), NextRefreshAt: b.now.Add(6 * time.Hour)})
+		must(t, err, "create")
+		got, err := b.s.GetConnection(b.ctx, b.orgA.ID, c.ID)
+		must(t, err, "get")
+		if got.State != connections.StateNeedsAdmin || got.FailureClass != connections.FailNeedsAdmin || got.FailureSubCode != "50057" ||
+			got.FailureReason != c.FailureReason || !got.NextAttemptAt.Equal(b.now.Add(6*time.Hour).Truncate(time.Microsecond)) ||
+			!got.FailingSince.Equal(b.now.Add(-time.Hour).Truncate(time.Microsecond)) {
+			t.Fatalf("created %+v", got)
+		}
+		got.State, got.FailureClass, got.FailureCause = connections.StateNeedsReconnect, connections.FailNeedsReconnect, connections.CauseLostDuringRefresh
+		got.NextAttemptAt, got.NextRefreshAt = time.Time{}, time.Time{}
+		_, err = b.s.UpdateConnection(b.ctx, b.orgA.ID, got, b.now)
+		must(t, err, "update")
+		after, err := b.s.GetConnection(b.ctx, b.orgA.ID, c.ID)
+		must(t, err, "get after update")
+		if after.FailureCause != connections.CauseLostDuringRefresh || after.State != connections.StateNeedsReconnect ||
+			!after.NextAttemptAt.IsZero() || !after.NextRefreshAt.IsZero() || after.FailureSubCode != "50057" {
+			t.Fatalf("after update %+v", after)
+		}
+	})
+}
+
+// The sweep's light read returns exactly what ListConnectionsDue does, without tokens.
+func TestListDueConnections(t *testing.T) {
+	each(t, func(t *testing.T, b *bundle) {
+		var want []string
+		for i := range 5 {
+			m := b.member(t, b.orgA, "due"+string(rune('a'+i))+"@example.com", directory.RoleChat, directory.MembershipActive)
+			c, err := b.s.CreateConnection(b.ctx, b.orgA.ID, connections.Connection{MembershipID: m.ID, Kind: connections.KindZoom,
+				State: connections.StateHealthy, NextRefreshAt: b.now.Add(time.Duration(i-3) * time.Minute), LastVerifiedAt: b.now})
+			must(t, err, "create %d", i)
+			if i <= 3 {
+				want = append(want, c.ID)
+			}
+		}
+		var got []string
+		q := connections.DueQuery{Before: b.now, Limit: 3}
+		for range 5 {
+			page, err := b.s.ListDueConnections(b.ctx, q)
+			must(t, err, "page")
+			for _, d := range page {
+				if d.OrgID != b.orgA.ID || d.Kind != connections.KindZoom || d.MembershipID == "" || !d.LastVerifiedAt.Equal(b.now.Truncate(time.Microsecond)) {
+					t.Fatalf("due row %+v", d)
+				}
+				got = append(got, d.ID)
+			}
+			if len(page) < q.Limit {
+				break
+			}
+			q.AfterTime, q.AfterID = page[len(page)-1].NextRefreshAt, page[len(page)-1].ID
+		}
+		if !slices.Equal(got, want) { // ordered by next refresh: created in that order
+			t.Fatalf("due %v, want %v", got, want)
+		}
+	})
+}
