@@ -51,6 +51,8 @@ func (r ConnectionRefresher) Refresh(ctx context.Context, req connections.Refres
 		Expiry:       set.Expiry,
 		Scopes:       set.Scopes,
 		InstanceURL:  set.InstanceURL,
+		// Scopes missing from the answer turn the connection needs_reconnect, naming them.
+		MissingScopes: set.MissingScopes,
 	}, nil
 }
 

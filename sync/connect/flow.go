@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	mrand "math/rand/v2"
 	"strings"
 	"time"
 
@@ -602,14 +603,6 @@ func (f *Flow) existing(ctx context.Context, link Link) (connections.Connection,
 	return f.p.Store.FindConnection(ctx, link.OrgID, link.MembershipID, other)
 }
 
-// Refresh timing of a fresh grant.
-const (
-	refreshMargin = 15 * time.Minute
-	// salesforceSession is Salesforce's default session timeout: its token responses
-	// carry no expires_in.
-	salesforceSession = 2 * time.Hour
-)
-
 // store writes g into the owner's row in one compare-and-swap (tokens, identity, state,
 // schedule together) and returns the row and the refresh token it replaced.
 func (f *Flow) store(ctx context.Context, link Link, g Grant, now time.Time) (connections.Connection, vault.Token, error) {
@@ -632,15 +625,11 @@ func (f *Flow) store(ctx context.Context, link Link, g Grant, now time.Time) (co
 		if c.RefreshTokenEnc, err = f.p.Vault.SealToken(g.RefreshToken, c.ID); err != nil {
 			return connections.Connection{}, vault.Token{}, err
 		}
-		c.PendingTokenEnc = nil
 		c.Scopes = g.Scopes
 		c.ProviderAccountID, c.ProviderOrgID = g.Account.ID, g.Account.OrgID
 		c.InstanceURL, c.LoginURL = g.InstanceURL, g.LoginURL
-		c.State = connections.StateHealthy
-		c.ConsecutiveFailures, c.LastErrorCode, c.LastErrorDescription = 0, "", ""
-		c.LastRefreshedAt, c.LastVerifiedAt = now, now
-		c.ExpiresAt = g.Expiry
-		c.NextRefreshAt = nextRefresh(g.Expiry, now)
+		// Healthy, failures cleared, first refresh scheduled: the sweep finds it due.
+		c = connections.Connected(c, g.Expiry, now, connections.Policy{}, mrand.Float64())
 		written, err := f.p.Store.UpdateConnection(ctx, link.OrgID, c, now)
 		if errors.Is(err, directory.ErrConflict) {
 			lastErr = err // a refresher wrote in between: read again
@@ -649,17 +638,4 @@ func (f *Flow) store(ctx context.Context, link Link, g Grant, now time.Time) (co
 		return written, old, err
 	}
 	return connections.Connection{}, vault.Token{}, lastErr
-}
-
-// nextRefresh is when upkeep should refresh a token expiring at expiry (zero: unknown,
-// the Salesforce session timeout is assumed).
-func nextRefresh(expiry, now time.Time) time.Time {
-	if expiry.IsZero() {
-		expiry = now.Add(salesforceSession)
-	}
-	at := expiry.Add(-refreshMargin)
-	if at.Before(now.Add(time.Minute)) {
-		at = now.Add(time.Minute)
-	}
-	return at.UTC()
 }

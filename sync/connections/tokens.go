@@ -1,12 +1,10 @@
 package connections
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
+	"math/rand/v2"
 	"sync"
 	"time"
 
@@ -39,6 +37,10 @@ type TokenSet struct {
 	Expiry      time.Time
 	Scopes      []string
 	InstanceURL string
+	// MissingScopes are scopes tether needs that the answer's scope list lacks; the set
+	// is stored all the same (it may hold a rotated token) and the connection turns
+	// needs_reconnect naming them.
+	MissingScopes []string
 }
 
 // RefreshRequest is what a Refresher needs to call the token endpoint.
@@ -49,9 +51,23 @@ type RefreshRequest struct {
 	InstanceURL  string
 }
 
-// Refresher calls a provider's token endpoint.
+// Refresher calls a provider's token endpoint. Errors are *Failure (possibly wrapped) or
+// wrap the older sentinels (ErrNeedsReconnect, ErrMisconfigured, ErrOrgBlocked).
 type Refresher interface {
 	Refresh(ctx context.Context, req RefreshRequest) (TokenSet, error)
+}
+
+// RotationRules is implemented by a Refresher that knows each provider's rotation rule.
+type RotationRules interface {
+	// KillsOldToken reports whether the provider serving kind retires the old refresh
+	// token as soon as it issues a new one (a lost answer may then consume the grant).
+	KillsOldToken(kind Kind) bool
+}
+
+// Scheduler queues upkeep work for a connection at a time (zero: now). Queuing what is
+// already queued for the same connection, op and time is not an error.
+type Scheduler interface {
+	Schedule(ctx context.Context, op string, d Due, at time.Time) error
 }
 
 // TokenStore is the persistence Tokens needs. UpdateConnection is a
@@ -108,6 +124,20 @@ type TokensParams struct {
 	// ExpirySkew is how long before its expiry a token counts as expired.
 	// Zero means 2 minutes.
 	ExpirySkew time.Duration
+	// Policy holds the health machine's timings; zero fields take DefaultPolicy's.
+	Policy Policy
+	// Observer hears about committed state changes; Metrics about outcomes; Scheduler
+	// queues each connection's next refresh or retry after a commit. All optional.
+	Observer  Observer
+	Metrics   Metrics
+	Scheduler Scheduler
+	// SessionTimeout returns a Salesforce connection's org session timeout when known
+	// (0: Policy.SalesforceSession). Optional.
+	SessionTimeout func(ctx context.Context, c Connection) time.Duration
+	// Rand draws jitter in [0, 1); defaults to math/rand/v2.
+	Rand func() float64
+	// ObserverErrors receives what Observer returned, for logs. Optional.
+	ObserverErrors func(orgID, membershipID string, err error)
 }
 
 // Tokens hands out access tokens for stored connections and refreshes them,
@@ -135,6 +165,10 @@ func NewTokens(p TokensParams) (*Tokens, error) {
 	if p.ExpirySkew == 0 {
 		p.ExpirySkew = 2 * time.Minute
 	}
+	if p.Rand == nil {
+		p.Rand = rand.Float64
+	}
+	p.Policy = p.Policy.withDefaults()
 	return &Tokens{p: p}, nil
 }
 
@@ -169,7 +203,7 @@ func (t *Tokens) Team(ctx context.Context, orgID string) (*TeamSession, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load team connection of org %s: %w", orgID, err)
 	}
-	if err := usable(c); err != nil {
+	if err := usable(c, false); err != nil {
 		return nil, err
 	}
 	access, err := t.p.Keys.OpenToken(c.AccessTokenEnc, c.ID)
@@ -190,7 +224,7 @@ func (t *Tokens) Session(ctx context.Context, orgID, id string) (*Session, error
 	if err != nil {
 		return nil, fmt.Errorf("load connection %s of org %s: %w", id, orgID, err)
 	}
-	if err := usable(c); err != nil {
+	if err := usable(c, false); err != nil {
 		return nil, err
 	}
 	access, err := t.p.Keys.OpenToken(c.AccessTokenEnc, c.ID)
@@ -202,14 +236,25 @@ func (t *Tokens) Session(ctx context.Context, orgID, id string) (*Session, error
 	return s, nil
 }
 
-func usable(c Connection) error {
+// usable refuses a connection no refresh can mend: the rep must reconnect. One waiting
+// for its admin is refused too, except to upkeep's probe (a few calls a day notice when
+// the admin has fixed it).
+func usable(c Connection, probe bool) error {
+	reason := c.LastErrorCode
+	if reason == "" {
+		reason = string(c.State)
+	}
 	switch c.State {
 	case StateNeedsReconnect, StateRevoked, StateMissing:
-		reason := c.LastErrorCode
-		if reason == "" {
-			reason = string(c.State)
-		}
 		return fmt.Errorf("connection %s (%s): %w", c.ID, reason, ErrNeedsReconnect)
+	case StateNeedsAdmin:
+		if !probe {
+			why := ErrOrgBlocked
+			if c.FailureClass == FailMisconfigured {
+				why = ErrMisconfigured
+			}
+			return fmt.Errorf("connection %s (%s: %s): %w", c.ID, reason, c.FailureReason, why)
+		}
 	}
 	return nil
 }
@@ -238,272 +283,15 @@ func (s *TeamSession) Token(ctx context.Context) (string, error) {
 func (s *TeamSession) Refresh(ctx context.Context) (string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	c, access, err := s.t.refresh(ctx, s.conn, s.access)
+	a, err := s.t.refresh(ctx, s.conn, s.access, refreshMode{})
+	if err == nil && a.failure != nil {
+		err = fmt.Errorf("refresh connection %s: %w", s.ConnectionID, a.failure)
+	}
 	if err != nil {
 		return "", err
 	}
+	c, access := a.conn, a.access
 	s.conn, s.access = c, access
 	s.describe(c)
 	return access.Reveal(), nil
-}
-
-func (t *Tokens) expired(c Connection) bool {
-	return !c.ExpiresAt.IsZero() && !t.p.Clock().Add(t.p.ExpirySkew).Before(c.ExpiresAt)
-}
-
-// refresh runs under the connection's lock. seen is the row and token the
-// caller last had: if the row moved on since, another worker refreshed and
-// its token is used as is.
-func (t *Tokens) refresh(ctx context.Context, seen Connection, seenAccess vault.Token) (Connection, vault.Token, error) {
-	lease, err := t.p.Locker.Lock(ctx, "connection:"+seen.ID)
-	if err != nil {
-		return seen, vault.Token{}, fmt.Errorf("lock connection %s for refresh: %w", seen.ID, err)
-	}
-	defer lease.Unlock()
-
-	c, err := t.p.Store.GetConnection(ctx, seen.OrgID, seen.ID)
-	if err != nil {
-		return seen, vault.Token{}, fmt.Errorf("reload connection %s: %w", seen.ID, err)
-	}
-	if err := usable(c); err != nil {
-		return c, vault.Token{}, err
-	}
-	if set, ok, err := t.pending(ctx, c); err != nil {
-		return c, vault.Token{}, err
-	} else if ok {
-		return t.persist(ctx, lease, c, set)
-	}
-	access, err := t.p.Keys.OpenToken(c.AccessTokenEnc, c.ID)
-	if err != nil {
-		return c, vault.Token{}, fmt.Errorf("open access token of connection %s: %w", c.ID, err)
-	}
-	if c.Version != seen.Version && !access.IsZero() && !access.Equal(seenAccess) && !t.expired(c) {
-		return c, access, nil
-	}
-
-	refresh, err := t.p.Keys.OpenToken(c.RefreshTokenEnc, c.ID)
-	if err != nil {
-		return c, vault.Token{}, fmt.Errorf("open refresh token of connection %s: %w", c.ID, err)
-	}
-	if refresh.IsZero() {
-		t.recordFailure(ctx, c, fmt.Errorf("no refresh token stored: %w", ErrNeedsReconnect))
-		return c, vault.Token{}, fmt.Errorf("connection %s has no refresh token: %w", c.ID, ErrNeedsReconnect)
-	}
-	set, err := t.p.Refresher.Refresh(ctx, RefreshRequest{
-		Kind: c.Kind, RefreshToken: refresh, LoginURL: c.LoginURL, InstanceURL: c.InstanceURL,
-	})
-	if err != nil {
-		// A holder whose lease lapsed spent a token a newer holder may have
-		// replaced already: its failure says nothing of the row, so it is not
-		// recorded and the caller retries.
-		if herr := lease.Held(context.WithoutCancel(ctx)); herr != nil {
-			return c, vault.Token{}, fmt.Errorf("refresh connection %s: %w (%v); the provider said: %v", c.ID, ErrFenced, herr, err)
-		}
-		t.recordFailure(ctx, c, err)
-		return c, vault.Token{}, fmt.Errorf("refresh connection %s: %w", c.ID, err)
-	}
-	if set.RefreshToken.IsZero() {
-		set.RefreshToken = refresh
-	}
-	return t.persist(ctx, lease, c, set)
-}
-
-// persist writes set, obtained by spending c's refresh token, into the row.
-//
-// The write is fenced (invariant 2). It carries the lease's fencing token and
-// is made only while the lease is held; the store refuses it when the row
-// records a newer token. When the compare-and-swap loses, the row is re-read:
-// if it still holds the refresh token we spent, a state-only writer moved it
-// and our set is written over it; if it holds other tokens, a newer refresh
-// (or a reconnect) wrote them and they are used as they are.
-//
-// When the write keeps failing, or the lease lapsed, the set is sealed into
-// the pending slot (or the stash) and an error returned, so the task fails
-// and its retry picks the set up instead of spending the old, possibly
-// rotated-out, refresh token; but only while the row still holds the token we
-// spent, since otherwise the set is older than what the row holds.
-func (t *Tokens) persist(ctx context.Context, lease Lease, c Connection, set TokenSet) (Connection, vault.Token, error) {
-	now := t.p.Clock().UTC()
-	cur := c
-	var err error
-	for attempt := 0; attempt < 3; attempt++ {
-		if err = lease.Held(ctx); err != nil {
-			err = fmt.Errorf("%w: %w", ErrFenced, err)
-			break
-		}
-		var next, written Connection
-		if next, err = t.apply(cur, set, lease.Fence(), now); err != nil {
-			return c, vault.Token{}, err
-		}
-		written, err = t.p.Store.UpdateConnection(ctx, c.OrgID, next, now)
-		if err == nil {
-			if t.p.Stash != nil {
-				_ = t.p.Stash.Delete(ctx, stashKey(c.ID))
-			}
-			return written, set.AccessToken, nil
-		}
-		if errors.Is(err, directory.ErrConflict) {
-			moved, gerr := t.p.Store.GetConnection(ctx, c.OrgID, c.ID)
-			if gerr == nil {
-				if uerr := usable(moved); uerr != nil {
-					return moved, vault.Token{}, uerr
-				}
-				if !bytes.Equal(moved.RefreshTokenEnc, c.RefreshTokenEnc) || moved.RefreshFence > lease.Fence() {
-					return t.superseded(moved)
-				}
-				cur = moved
-			}
-		}
-		if ctx.Err() != nil {
-			break
-		}
-	}
-	keepErr := t.keep(ctx, c, set)
-	return c, vault.Token{}, errors.Join(fmt.Errorf("store refreshed tokens of connection %s: %w", c.ID, err), keepErr)
-}
-
-// apply returns base with set sealed into it and marked healthy under fence.
-func (t *Tokens) apply(base Connection, set TokenSet, fence int64, now time.Time) (Connection, error) {
-	next := base
-	var err error
-	if next.AccessTokenEnc, err = t.p.Keys.SealToken(set.AccessToken, base.ID); err != nil {
-		return base, fmt.Errorf("seal access token of connection %s: %w", base.ID, err)
-	}
-	if next.RefreshTokenEnc, err = t.p.Keys.SealToken(set.RefreshToken, base.ID); err != nil {
-		return base, fmt.Errorf("seal refresh token of connection %s: %w", base.ID, err)
-	}
-	next.PendingTokenEnc = nil
-	next.ExpiresAt = set.Expiry
-	if len(set.Scopes) > 0 {
-		next.Scopes = set.Scopes
-	}
-	if set.InstanceURL != "" {
-		next.InstanceURL = set.InstanceURL // Salesforce may move an org
-	}
-	next.State = StateHealthy
-	next.ConsecutiveFailures = 0
-	next.LastErrorCode, next.LastErrorDescription = "", ""
-	next.LastRefreshedAt = now
-	next.RefreshFence = fence
-	return next, nil
-}
-
-// superseded returns the tokens a newer refresh stored in the row, ours being
-// dropped: the row no longer holds the refresh token we spent.
-func (t *Tokens) superseded(row Connection) (Connection, vault.Token, error) {
-	access, err := t.p.Keys.OpenToken(row.AccessTokenEnc, row.ID)
-	if err != nil {
-		return row, vault.Token{}, fmt.Errorf("open access token of connection %s: %w", row.ID, err)
-	}
-	if access.IsZero() {
-		return row, vault.Token{}, fmt.Errorf("connection %s: %w", row.ID, ErrFenced)
-	}
-	return row, access, nil
-}
-
-// pendingSet is the sealed form of a TokenSet in the pending slot.
-type pendingSet struct {
-	Access      string    `json:"access"`
-	Refresh     string    `json:"refresh"`
-	Expiry      time.Time `json:"expiry"`
-	Scopes      []string  `json:"scopes,omitempty"`
-	InstanceURL string    `json:"instance_url,omitempty"`
-}
-
-// pendingAAD differs from the token columns' so a pending blob cannot be
-// passed off as a bare token, or the reverse.
-func pendingAAD(id string) string { return id + "|pending" }
-
-func stashKey(id string) string { return "pending-token:" + id }
-
-func (t *Tokens) keep(ctx context.Context, c Connection, set TokenSet) error {
-	raw, err := json.Marshal(pendingSet{
-		Access: set.AccessToken.Reveal(), Refresh: set.RefreshToken.Reveal(),
-		Expiry: set.Expiry, Scopes: set.Scopes, InstanceURL: set.InstanceURL,
-	})
-	if err != nil {
-		return err
-	}
-	sealed, err := t.p.Keys.Seal(raw, pendingAAD(c.ID))
-	if err != nil {
-		return err
-	}
-	dbErr := t.p.Store.SetPendingToken(ctx, c.OrgID, c.ID, sealed, c.RefreshTokenEnc, t.p.Clock().UTC())
-	if dbErr == nil || errors.Is(dbErr, directory.ErrConflict) {
-		return nil // kept, or obsolete: the row holds a newer refresh token
-	}
-	if t.p.Stash == nil {
-		return fmt.Errorf("keep refreshed tokens of connection %s in the pending slot: %w", c.ID, dbErr)
-	}
-	if err := t.p.Stash.Put(context.WithoutCancel(ctx), stashKey(c.ID), sealed); err != nil {
-		return fmt.Errorf("keep refreshed tokens of connection %s: database: %v; stash: %w", c.ID, dbErr, err)
-	}
-	return nil
-}
-
-// pending returns a token set a failed write left behind, from the row's
-// pending slot or the stash.
-func (t *Tokens) pending(ctx context.Context, c Connection) (TokenSet, bool, error) {
-	sealed := c.PendingTokenEnc
-	if len(sealed) == 0 && t.p.Stash != nil {
-		var err error
-		if sealed, err = t.p.Stash.Get(ctx, stashKey(c.ID)); err != nil {
-			return TokenSet{}, false, fmt.Errorf("read stashed tokens of connection %s: %w", c.ID, err)
-		}
-	}
-	if len(sealed) == 0 {
-		return TokenSet{}, false, nil
-	}
-	raw, err := t.p.Keys.Open(sealed, pendingAAD(c.ID))
-	if err != nil {
-		return TokenSet{}, false, fmt.Errorf("open pending tokens of connection %s: %w", c.ID, err)
-	}
-	var p pendingSet
-	if err := json.Unmarshal(raw, &p); err != nil {
-		return TokenSet{}, false, fmt.Errorf("decode pending tokens of connection %s: %w", c.ID, err)
-	}
-	return TokenSet{
-		AccessToken: vault.NewToken(p.Access), RefreshToken: vault.NewToken(p.Refresh),
-		Expiry: p.Expiry, Scopes: p.Scopes, InstanceURL: p.InstanceURL,
-	}, true, nil
-}
-
-// recordFailure notes a failed refresh on the row, best effort: the caller's
-// error is what matters, and a lost write here is redone by the next attempt.
-func (t *Tokens) recordFailure(ctx context.Context, c Connection, cause error) {
-	next := c
-	next.ConsecutiveFailures++
-	next.LastErrorCode, next.LastErrorDescription = failureCode(cause), truncate(cause.Error(), 500)
-	switch {
-	case errors.Is(cause, ErrNeedsReconnect):
-		next.State = StateNeedsReconnect
-	case errors.Is(cause, ErrMisconfigured), errors.Is(cause, ErrOrgBlocked):
-		next.State = StateError
-	default:
-		next.State = StateDegraded
-	}
-	_, _ = t.p.Store.UpdateConnection(context.WithoutCancel(ctx), c.OrgID, next, t.p.Clock().UTC())
-}
-
-func failureCode(err error) string {
-	var coded interface{ ErrorCode() string }
-	if errors.As(err, &coded) && coded.ErrorCode() != "" {
-		return coded.ErrorCode()
-	}
-	switch {
-	case errors.Is(err, ErrNeedsReconnect):
-		return "needs_reconnect"
-	case errors.Is(err, ErrMisconfigured):
-		return "misconfigured"
-	case errors.Is(err, ErrOrgBlocked):
-		return "org_blocked"
-	}
-	return "transient"
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return strings.ToValidUTF8(s[:n], "")
 }

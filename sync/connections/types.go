@@ -72,7 +72,24 @@ type Connection struct {
 	LastErrorDescription string
 	LastRefreshedAt      time.Time
 	LastVerifiedAt       time.Time
-	NextRefreshAt        time.Time
+	// NextRefreshAt is when the sweep next picks the connection up: the earliest of its
+	// next refresh, verification and retry, never before NextAttemptAt. Zero: never (the
+	// rep must reconnect).
+	NextRefreshAt time.Time
+	// FailureClass, FailureSubCode and FailureReason describe the last failure: what to
+	// do, the provider's own refinement (an AADSTS number, invalid_rapt, ...) and the
+	// sentence for whoever must act. Empty while healthy.
+	FailureClass   FailureClass
+	FailureSubCode string
+	FailureReason  string
+	// FailureCause separates causes of one class that call for different words (see
+	// Cause): a grant lost during a refresh is not a revoke by the user.
+	FailureCause Cause
+	// NextAttemptAt is the earliest time a provider call is allowed (Retry-After,
+	// backoff); zero when any time is.
+	NextAttemptAt time.Time
+	// FailingSince is when the current run of failures started; zero while healthy.
+	FailingSince time.Time
 
 	// Version is bumped by every update; an update must name the version it read.
 	Version int64
@@ -91,4 +108,49 @@ type APIUsage struct {
 	Used       int64
 	Max        int64
 	RecordedAt time.Time
+}
+
+// Provider is the registry name of the provider serving kind k (Teams is Microsoft's).
+func (k Kind) Provider() string {
+	switch k {
+	case KindSalesforceTeam, KindSalesforce:
+		return "salesforce"
+	case KindGoogleCalendar:
+		return "google"
+	case KindMicrosoftCalendar, KindTeams:
+		return "microsoft"
+	case KindZoom:
+		return "zoom"
+	}
+	return string(k)
+}
+
+// Due is a connection as the sweep reads it: enough to decide what is due and enqueue it,
+// no tokens.
+type Due struct {
+	ID              string
+	OrgID           string
+	MembershipID    string
+	Kind            Kind
+	State           State
+	NextRefreshAt   time.Time
+	LastRefreshedAt time.Time
+	LastVerifiedAt  time.Time
+	ExpiresAt       time.Time
+}
+
+// DueOf is c as the sweep reads it.
+func DueOf(c Connection) Due {
+	return Due{ID: c.ID, OrgID: c.OrgID, MembershipID: c.MembershipID, Kind: c.Kind, State: c.State,
+		NextRefreshAt: c.NextRefreshAt, LastRefreshedAt: c.LastRefreshedAt, LastVerifiedAt: c.LastVerifiedAt,
+		ExpiresAt: c.ExpiresAt}
+}
+
+// DueQuery pages through connections due at or before Before, in (NextRefreshAt, ID)
+// order: AfterTime and AfterID are the last row of the previous page.
+type DueQuery struct {
+	Before    time.Time
+	AfterTime time.Time
+	AfterID   string
+	Limit     int // <= 0: 1000
 }

@@ -1,0 +1,66 @@
+package connections
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"tether/sync/vault"
+)
+
+// UpkeepParams are Upkeep's dependencies. Tokens is required; Due and Scheduler for
+// Sweep; Verifier for Verify.
+type UpkeepParams struct {
+	Tokens    *Tokens
+	Due       DueLister
+	Scheduler Scheduler
+	Verifier  Verifier
+	// PageSize is the sweep's page (<= 0: 1000).
+	PageSize int
+}
+
+// Upkeep keeps every connection alive: the refresh, verify and sweep tasks call it, and
+// the operator's verbs. Its clock is TokensParams.Clock, so tests and benchmarks drive it.
+type Upkeep struct {
+	p UpkeepParams
+	t *Tokens
+}
+
+// NewUpkeep checks p and returns an Upkeep. Safe for concurrent use.
+func NewUpkeep(p UpkeepParams) (*Upkeep, error) {
+	if p.Tokens == nil {
+		return nil, errors.New("connections: Upkeep needs Tokens")
+	}
+	if p.Scheduler == nil {
+		p.Scheduler = p.Tokens.p.Scheduler
+	}
+	return &Upkeep{p: p, t: p.Tokens}, nil
+}
+
+// Result is what one upkeep run of a connection did.
+type Result struct {
+	Op string // OpRefresh or OpVerify
+	// Called: a provider was called (a refresh, a verification, or both).
+	Called bool
+	// Skipped says why nothing was done (not due, needs reconnecting); "" otherwise.
+	Skipped string
+	// State, Class, Reason and NextRefreshAt are the connection's after the run.
+	Connection Connection
+	// Failure is the failure recorded, nil on success.
+	Failure *Failure
+}
+
+// Refresh refreshes the org's connection id if it is due (force: whatever its schedule,
+// for an operator), through the one lock per connection, so concurrent tasks make one
+// provider call. A provider failure is recorded on the connection and returned in
+// Result.Failure, not as an error: the row holds what happens next. Errors are what kept
+// the refresh from being decided (store, lock, a lapsed lease, a Retry-After not yet
+// passed: *NotYetError); the task retries them.
+func (u *Upkeep) Refresh(ctx context.Context, orgID, id string, force bool) (Result, error) {
+	c, err := u.t.p.Store.GetConnection(ctx, orgID, id)
+	if err != nil {
+		return Result{Op: OpRefresh}, fmt.Errorf("load connection %s of org %s: %w", id, orgID, err)
+	}
+	a, err := u.t.refresh(ctx, c, vault.Token{}, refreshMode{upkeep: true, force: force})
+	return Result{Op: OpRefresh, Called: a.called, Skipped: a.skipped, Connection: a.conn, Failure: a.failure}, err
+}
