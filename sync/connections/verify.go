@@ -120,7 +120,7 @@ func (u *Upkeep) call(ctx context.Context, c Connection) (Verification, error) {
 		return Verification{}, fmt.Errorf("open access token of connection %s: %w", c.ID, err)
 	}
 	return u.p.Verifier.Verify(ctx, VerifyRequest{Kind: c.Kind, AccessToken: access,
-		InstanceURL: c.InstanceURL, LoginURL: c.LoginURL, AccountID: c.ProviderAccountID})
+		InstanceURL: c.InstanceURL, LoginURL: c.LoginURL, AccountID: c.ProviderAccountID, Scopes: c.Scopes})
 }
 
 // unauthorized: the verifier's 401, which condemns only after a refresh.
