@@ -123,6 +123,9 @@ func (v *Verifier) failure(err error) *connections.Failure {
 	case reason == "dailyLimitExceeded":
 		f.Class, f.Code = connections.FailRateLimited, "rate_limited"
 		f.Reason = "tether's Google Cloud project ran out of daily Calendar quota; the operator should raise it in the Google Cloud console"
+	case reason == "accessNotConfigured":
+		f.Class, f.Code = connections.FailMisconfigured, "api_not_enabled"
+		f.Reason = "the Google Calendar API is not enabled in tether's Google Cloud project; the operator must enable it"
 	case ge.Code == http.StatusUnauthorized:
 		f.Reason = "Google refused the access token (" + ge.Message + ")"
 	}
