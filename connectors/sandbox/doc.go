@@ -54,8 +54,17 @@
 // consent). Without those, GET renders an HTML consent form with Allow and Deny buttons.
 //
 // Seeding and faults from Go: IssueGrant/NewGrant, RevokeGrant, ExpireRefreshToken,
-// ExpireAccessTokens, SetScopes, SetAPIEnabled, Faults().Add, Counters, Advance; over HTTP
-// the same under /admin/ (see adminRoutes). Scenario files: see Scenario.
+// ExpireAccessTokens, SetScopes, SetAPIEnabled, SetUserActive, SetGrantAnswer, Faults().Add,
+// Counters, Advance; over HTTP the same under /admin/ (see adminRoutes and answerRoutes).
+// Scenario files: see Scenario.
+//
+// Answers: every provider answer the reference records (disabled accounts, MFA and
+// re-authentication, consent, the intermittent AADSTS70000, deleted clients, Salesforce's
+// daily and concurrent limits, Google's 403 quota answers, Graph and Zoom throttling) is
+// named in Answers and given by a fault of kind "answer", per grant (SetGrantAnswer), or by
+// the state that causes it. A status fault is 429, 500, 502, 503 or 504, with the provider's
+// body for that status; Salesforce, which sends no 429, answers a 429 fault as it limits
+// (403 REQUEST_LIMIT_EXCEEDED on the API, 400 rate_limit_exceeded at the token endpoint).
 //
 // Time comes from Options.Clock (plus Advance), so expiry rules are tested without sleeping.
 // Each grant keeps its 8 newest access tokens and 32 newest superseded refresh tokens; older

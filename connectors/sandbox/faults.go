@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"net/http"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -26,7 +27,14 @@ const (
 	FaultDrop FaultKind = "drop"
 	// FaultLatency delays the request by Latency, then serves it normally.
 	FaultLatency FaultKind = "latency"
+	// FaultAnswer answers with the provider's recorded answer named Answer (see Answers):
+	// a token answer on the token endpoint, an API answer on API endpoints.
+	FaultAnswer FaultKind = "answer"
 )
+
+// Statuses a FaultStatus may use: each has a body per provider. Other 4xx answers carry
+// meaning and are given by name (FaultAnswer), so no invented body stands for them.
+var faultStatuses = []int{429, 500, 502, 503, 504}
 
 // Fault is one rule of the fault plan. It matches requests by provider and endpoint name
 // (the part after the dot in Counters keys: "token", "calendarList", "query"...; empty
@@ -38,6 +46,8 @@ type Fault struct {
 	Endpoint string    `json:"endpoint,omitempty"`
 	Kind     FaultKind `json:"kind"`
 	Status   int       `json:"status,omitempty"`
+	// Answer names the provider answer of a FaultAnswer (GET /admin/answers).
+	Answer string `json:"answer,omitempty"`
 	// RetryAfter is the Retry-After header value. Empty: "1" for 429 and 503.
 	RetryAfter string       `json:"retry_after,omitempty"`
 	Count      int          `json:"count,omitempty"`
@@ -120,8 +130,20 @@ func (p *FaultPlan) armed() bool { return p.active.Load() > 0 }
 func (p *FaultPlan) Add(f Fault) (string, error) {
 	switch f.Kind {
 	case FaultStatus:
-		if f.Status < 400 || f.Status > 599 {
-			return "", fmt.Errorf("fault: status %d must be 4xx or 5xx", f.Status)
+		if !slices.Contains(faultStatuses, f.Status) {
+			return "", fmt.Errorf("fault: status %d: a status fault is one of %v; for a provider's 4xx answer use kind %q with its name (GET /admin/answers)",
+				f.Status, faultStatuses, FaultAnswer)
+		}
+	case FaultAnswer:
+		if f.Provider == "" {
+			return "", fmt.Errorf("fault: kind answer needs a provider")
+		}
+		a, err := findAnswer(f.Provider, f.Answer)
+		if err != nil {
+			return "", fmt.Errorf("fault: %w", err)
+		}
+		if f.Status != 0 && f.Status != a.Status {
+			return "", fmt.Errorf("fault: %s answer %s has status %d, not %d", f.Provider, f.Answer, a.Status, f.Status)
 		}
 	case FaultHang, FaultDrop:
 	case FaultLatency:
@@ -129,7 +151,7 @@ func (p *FaultPlan) Add(f Fault) (string, error) {
 			return "", fmt.Errorf("fault: latency kind needs a latency distribution")
 		}
 	default:
-		return "", fmt.Errorf("fault: unknown kind %q (status, hang, drop, latency)", f.Kind)
+		return "", fmt.Errorf("fault: unknown kind %q (status, answer, hang, drop, latency)", f.Kind)
 	}
 	if f.Latency != nil {
 		if err := f.Latency.validate(); err != nil {
@@ -201,13 +223,14 @@ func (p *FaultPlan) List() []Fault {
 
 // decide picks what happens to a request: a total delay from latency faults and at most
 // one outcome fault (the first that fires).
-func (p *FaultPlan) decide(prov Provider, endpoint string) (delay time.Duration, outcome *Fault) {
+func (p *FaultPlan) decide(ep *endpointStats) (delay time.Duration, outcome *Fault) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	kept := p.faults[:0]
 	for _, fs := range p.faults {
 		f := &fs.f
-		fires := (f.Provider == "" || f.Provider == prov) && (f.Endpoint == "" || f.Endpoint == endpoint) &&
+		fires := (f.Provider == "" || f.Provider == ep.provider) && (f.Endpoint == "" || f.Endpoint == ep.name) &&
+			(f.Kind != FaultAnswer || answerFits(f, ep)) &&
 			(outcome == nil || f.Kind == FaultLatency) &&
 			(f.Share == 0 || p.rnd.Float64() < f.Share)
 		if fires {
@@ -239,7 +262,7 @@ func (p *FaultPlan) decide(prov Provider, endpoint string) (delay time.Duration,
 // applyFaults runs the plan for one request; it reports whether the request was answered
 // (or dropped) by a fault.
 func (s *Sandbox) applyFaults(w *statusWriter, r *http.Request, ep *endpointStats) bool {
-	delay, f := s.faults.decide(ep.provider, ep.name)
+	delay, f := s.faults.decide(ep)
 	if delay > 0 {
 		if err := s.opts.Sleep(r.Context(), delay); err != nil {
 			return true // client gone
@@ -265,7 +288,22 @@ func (s *Sandbox) applyFaults(w *statusWriter, r *http.Request, ep *endpointStat
 		case <-t.C:
 		}
 		dropConn(w)
+	case FaultAnswer:
+		a, _ := findAnswer(f.Provider, f.Answer) // validated by Add
+		a.write(s, w, f.RetryAfter, s.Now())
 	case FaultStatus:
+		if ep.provider == Salesforce && f.Status == 429 && (ep.class == classAPI || ep.name == "token") {
+			// Salesforce never answers 429: its limits are 403 REQUEST_LIMIT_EXCEEDED on
+			// the API and 400 rate_limit_exceeded at the token endpoint (salesforce.md
+			// §3.2, §5.5). It sends no Retry-After either.
+			if ep.name == "token" {
+				writeOAuthError(w, Salesforce, oauthError{status: 400, code: "rate_limit_exceeded", desc: "rate limit exceeded"}, s.Now())
+				return true
+			}
+			a, _ := findAnswer(Salesforce, "concurrent_limit")
+			a.write(s, w, "", s.Now())
+			return true
+		}
 		ra := f.RetryAfter
 		if ra == "" && (f.Status == 429 || f.Status == 503) {
 			ra = "1"
@@ -276,6 +314,11 @@ func (s *Sandbox) applyFaults(w *statusWriter, r *http.Request, ep *endpointStat
 		s.writeFaultBody(w, ep, f.Status)
 	}
 	return true
+}
+
+func answerFits(f *Fault, ep *endpointStats) bool {
+	a, err := findAnswer(f.Provider, f.Answer)
+	return err == nil && a.fits(ep)
 }
 
 // dropConn closes the client connection without a response.
@@ -290,6 +333,13 @@ func dropConn(w *statusWriter) {
 
 // writeFaultBody answers with status in the shape the provider uses on this endpoint.
 func (s *Sandbox) writeFaultBody(w http.ResponseWriter, ep *endpointStats, status int) {
+	if status == http.StatusBadGateway || status == http.StatusGatewayTimeout {
+		// The provider's front end, not the service, answers these: an HTML page.
+		w.Header().Set("Content-Type", "text/html; charset=UTF-8")
+		w.WriteHeader(status)
+		_, _ = fmt.Fprintf(w, "<html><head><title>%d %s</title></head><body><h1>%d %s</h1></body></html>\n", status, http.StatusText(status), status, http.StatusText(status))
+		return
+	}
 	kind := errServer
 	switch status {
 	case 429:

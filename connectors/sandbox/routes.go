@@ -63,6 +63,7 @@ func (s *Sandbox) routes() *http.ServeMux {
 	h("GET /zoom/v2/users/me", Zoom, "me", classAPI, s.zoomMe)
 
 	s.adminRoutes(m)
+	s.answerRoutes(m)
 	m.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	return m
 }

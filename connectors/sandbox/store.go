@@ -72,6 +72,10 @@ type grant struct {
 	access    []*token // newest last, at most keepAccess
 	oldRT     []*token // superseded refresh tokens, newest last, at most keepOldRT
 	lastScope string   // cached joined scopes for responses
+	// answer is a token answer every refresh gets instead of tokens (SetGrantAnswer);
+	// answerLeft counts them down, 0 means until cleared.
+	answer     *answerSpec
+	answerLeft int
 }
 
 func (g *grant) provider() Provider { return g.app.Provider }

@@ -233,11 +233,19 @@ func (s *Sandbox) refreshGrant(w http.ResponseWriter, r *http.Request, app *appP
 	if p == Microsoft && form.Get("scope") != "" {
 		requested = msScopes(splitScopes(form.Get("scope")))
 	}
+	if a := g.takeAnswer(); a != nil {
+		a.write(s, w, "", now)
+		return
+	}
 	if p == Salesforce {
 		if u, ok := s.sf.User(g.subject); !ok || !u.IsActive {
 			fail(errInactiveUser)
 			return
 		}
+	} else if u, ok := s.user(p, g.subject); ok && u.Disabled {
+		a, _ := findAnswer(p, DisabledAnswer(p))
+		a.write(s, w, "", now)
+		return
 	}
 
 	g.mu.Lock()
@@ -469,6 +477,11 @@ func (s *Sandbox) authAccess(p Provider, v string) *token {
 	t := s.store.lookup(v)
 	if t == nil || t.g.provider() != p || !t.accessValid(s.Now()) {
 		return nil
+	}
+	if p != Microsoft && p != Salesforce {
+		if u, ok := s.user(p, t.g.subject); ok && u.Disabled {
+			return nil // Microsoft's JWTs outlive the account; Google's and Zoom's tokens do not
+		}
 	}
 	t.g.calls.Add(1)
 	return t

@@ -21,6 +21,10 @@ type User struct {
 	Calendars []Calendar `json:"calendars,omitempty"`
 	// ZoomAccountID is the Zoom account the user belongs to.
 	ZoomAccountID string `json:"zoom_account_id,omitempty"`
+	// Disabled: an admin disabled (Microsoft), deleted (Google) or removed (Zoom) the
+	// account. Refreshes answer the provider's answer for it (DisabledAnswer); Google and
+	// Zoom access tokens stop working, Microsoft's JWTs live until they expire.
+	Disabled bool `json:"disabled,omitempty"`
 }
 
 // Calendar is one calendar of a user.
