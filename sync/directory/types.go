@@ -115,13 +115,23 @@ type Membership struct {
 	GroupIDs          []string
 	SalesforceUserID  string
 	PhotoURL          string
-	// ActionRequired lists why the membership needs action (for example
-	// "missing_salesforce", "missing_calendar", "missing_photo"); empty means none.
-	// It is materialised by the connections service and indexed for the counts.
-	ActionRequired []string
-	CreatedAt      time.Time
-	UpdatedAt      time.Time
+	// ActionRequired lists why the membership needs action, recommended ones included;
+	// empty means none. It is materialised by sync/members (the org's policy applied to
+	// the member's connections) and indexed for the counts. Only active memberships
+	// carry reasons.
+	ActionRequired []ActionReason
+	// ActionCheckedAt is when the reasons were last computed; zero: never (tether
+	// members recompute ORG computes them).
+	ActionCheckedAt time.Time
+	// DeactivatedAt is when the membership was deactivated; zero while it is not.
+	DeactivatedAt time.Time
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
 }
+
+// NeedsAction reports whether m counts as Action Required: a reason that is not merely
+// recommended.
+func (m Membership) NeedsAction() bool { return Counted(m.ActionRequired) }
 
 // Group is a named set of members in one org.
 type Group struct {
@@ -180,16 +190,112 @@ func (s Seats) Available() int {
 	return max(s.Limit-s.Used(), 0)
 }
 
+// MemberFilter is one of the members page's filters.
+type MemberFilter string
+
+// Member filters. The role filters (admin, chat, meetings) leave deactivated members out;
+// all holds every membership, deactivated ones included.
+const (
+	FilterAll         MemberFilter = "all"
+	FilterActive      MemberFilter = "active"
+	FilterAdmin       MemberFilter = "admin" // role admin or custom_admin
+	FilterChat        MemberFilter = "chat"
+	FilterMeetings    MemberFilter = "meetings"
+	FilterPending     MemberFilter = "pending"
+	FilterDeactivated MemberFilter = "deactivated"
+)
+
+// MemberFilters lists the filters in the order the members page shows them.
+func MemberFilters() []MemberFilter {
+	return []MemberFilter{FilterAll, FilterActive, FilterAdmin, FilterChat, FilterMeetings, FilterPending, FilterDeactivated}
+}
+
+// Valid reports whether f is a known filter.
+func (f MemberFilter) Valid() bool {
+	for _, k := range MemberFilters() {
+		if f == k {
+			return true
+		}
+	}
+	return false
+}
+
+// FilterCount is one filter's count: how many members it shows and how many of those
+// are Action Required (recommended-only reasons not counted).
+type FilterCount struct {
+	Members        int `json:"members"`
+	ActionRequired int `json:"action_required"`
+}
+
 // MembershipCounts are the counts served per filter on the members page.
 type MembershipCounts struct {
-	All            int
-	Active         int
-	Admin          int // role admin or custom_admin
-	Chat           int
-	Meetings       int
-	Pending        int
-	Deactivated    int
-	ActionRequired int // active memberships with at least one reason
+	All         FilterCount
+	Active      FilterCount
+	Admin       FilterCount
+	Chat        FilterCount
+	Meetings    FilterCount
+	Pending     FilterCount
+	Deactivated FilterCount
+}
+
+// Ref returns a pointer to filter f's count in c, for filling it.
+func (c *MembershipCounts) Ref(f MemberFilter) *FilterCount {
+	switch f {
+	case FilterActive:
+		return &c.Active
+	case FilterAdmin:
+		return &c.Admin
+	case FilterChat:
+		return &c.Chat
+	case FilterMeetings:
+		return &c.Meetings
+	case FilterPending:
+		return &c.Pending
+	case FilterDeactivated:
+		return &c.Deactivated
+	}
+	return &c.All
+}
+
+// Of returns filter f's count.
+func (c MembershipCounts) Of(f MemberFilter) FilterCount {
+	switch f {
+	case FilterActive:
+		return c.Active
+	case FilterAdmin:
+		return c.Admin
+	case FilterChat:
+		return c.Chat
+	case FilterMeetings:
+		return c.Meetings
+	case FilterPending:
+		return c.Pending
+	case FilterDeactivated:
+		return c.Deactivated
+	}
+	return c.All
+}
+
+// MembershipFilter selects memberships. Zero fields select everything.
+type MembershipFilter struct {
+	// Filter is one of the members page's filters; empty means FilterAll. Status and
+	// Role narrow it further.
+	Filter MemberFilter
+	Status MembershipStatus
+	Role   Role
+	// ActionRequired selects only memberships that are Action Required.
+	ActionRequired bool
+	// AfterID pages: only ids greater than it (results are in id order).
+	AfterID string
+	// Limit caps the page; <= 0 means 1000.
+	Limit int
+}
+
+// Member is a membership with its user, as the members page lists it.
+type Member struct {
+	Membership Membership
+	Email      string
+	Name       string
 }
 
 // EmailSituation is what the directory already knows about one email, relative to an org.
@@ -238,6 +344,8 @@ type OrgChange struct {
 	// be the org or one of its clients, at any depth (*ParentCycleError).
 	ParentOrgID     *string
 	SalesforceLogin *SalesforceLogin
+	// Policy replaces the roles it names; the others keep theirs.
+	Policy Policy
 }
 
 // UserMembership is one of a user's memberships with the org's name, as a user's list

@@ -123,7 +123,7 @@ func (q *Queries) InsertImportPage(ctx context.Context, orgID string, p ImportPa
 		if err != nil {
 			return res, fmt.Errorf("insert import page in org %s: %w", orgID, err)
 		}
-		members = append(members, append(args, len(m.ActionRequired) > 0))
+		members = append(members, append(args, m.NeedsAction(), directory.AdminActs(m.ActionRequired)))
 	}
 	invites := make([][]any, 0, len(p.Invites))
 	for _, i := range p.Invites {
@@ -137,7 +137,7 @@ func (q *Queries) InsertImportPage(ctx context.Context, orgID string, p ImportPa
 		if res.UserIDs, err = tx.insertRows(ctx, "users", userCols, users); err != nil {
 			return err
 		}
-		if res.MembershipIDs, err = tx.insertRows(ctx, "memberships", membershipCols+", action_required", members); err != nil {
+		if res.MembershipIDs, err = tx.insertRows(ctx, "memberships", membershipCols+", action_required, action_admin", members); err != nil {
 			return err
 		}
 		res.InviteIDs, err = tx.insertRows(ctx, "invites", inviteCols, invites)

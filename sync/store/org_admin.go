@@ -69,6 +69,12 @@ func (q *Queries) ChangeOrg(ctx context.Context, orgID string, ch directory.OrgC
 		if ch.SalesforceLogin != nil {
 			o.SalesforceLogin = *ch.SalesforceLogin
 		}
+		if ch.Policy != nil {
+			if err := ch.Policy.Validate(); err != nil {
+				return fmt.Errorf("change org %s: %v: %w", orgID, err, directory.ErrInvalid)
+			}
+			o.Policy = o.Policy.Merge(ch.Policy)
+		}
 		if ch.SeatLimit != nil {
 			limit := *ch.SeatLimit
 			if limit < 0 {

@@ -117,6 +117,8 @@ func TestTenancy(t *testing.T) {
 			{"OrgAdminEmails", func() error { l, err := s.OrgAdminEmails(ctx, A); return empty(len(l), err) }},
 			// Lists and counts.
 			{"ListMemberships", func() error { l, err := s.ListMemberships(ctx, A, store.MembershipFilter{}); return empty(len(l), err) }},
+			{"ListMembers", func() error { l, err := s.ListMembers(ctx, A, store.MembershipFilter{}); return empty(len(l), err) }},
+			{"ListMemberConnections", func() error { l, err := s.ListMemberConnections(ctx, A, []string{mB.ID}); return empty(len(l), err) }},
 			{"ListGroups", func() error { l, err := s.ListGroups(ctx, A); return empty(len(l), err) }},
 			{"ListInvites", func() error {
 				l, err := s.ListInvites(ctx, A, store.InviteFilter{ImportID: impB.ID})
@@ -127,7 +129,7 @@ func TestTenancy(t *testing.T) {
 			{"ListReminders", func() error { l, err := s.ListReminders(ctx, A, mB.ID, 0); return empty(len(l), err) }},
 			{"ListEvents", func() error { l, err := s.ListEvents(ctx, A, 0); return empty(len(l), err) }},
 			{"LatestPermissionReports", func() error { l, err := s.LatestPermissionReports(ctx, A, 0); return empty(len(l), err) }},
-			{"CountMemberships", func() error { c, err := s.CountMemberships(ctx, A); return empty(c.All, err) }},
+			{"CountMemberships", func() error { c, err := s.CountMemberships(ctx, A); return empty(c.All.Members, err) }},
 			{"CountSeats", func() error { c, err := s.CountSeats(ctx, A, b.now); return empty(c.Used(), err) }},
 			{"PendingImports", func() error { l, err := s.PendingImports(ctx, A); return empty(len(l), err) }},
 			{"ListOrgs of A's clients", func() error {
@@ -159,7 +161,16 @@ func TestTenancy(t *testing.T) {
 				m.Role, m.Status = directory.RoleAdmin, directory.MembershipDeactivated
 				return notFound(s.UpdateMembership(ctx, A, m, later))
 			}},
-			{"SetActionRequired", func() error { return notFound(s.SetActionRequired(ctx, A, mB.ID, []string{"x"}, later)) }},
+			{"SetActionRequired", func() error {
+				return notFound(s.SetActionRequired(ctx, A, mB.ID, []directory.ActionReason{{Requirement: "photo"}}, later))
+			}},
+			{"DeactivateMembership", func() error { _, err := s.DeactivateMembership(ctx, A, mB.ID, later); return notFound(err) }},
+			{"RecomputeActionRequired", func() error {
+				_, err := s.RecomputeActionRequired(ctx, A, mB.ID, later, func(directory.Org, directory.Membership, []connections.Connection) []directory.ActionReason {
+					return nil
+				})
+				return notFound(err)
+			}},
 			{"SetFavouriteOrg", func() error { return notFound(s.SetFavouriteOrg(ctx, A, mB.UserID)) }},
 			{"RevokeInvite", func() error { return notFound(s.RevokeInvite(ctx, A, iB.ID, later)) }},
 			{"RenewInvite", func() error { return notFound(s.RenewInvite(ctx, A, iB.ID, "a-token", later, later)) }},

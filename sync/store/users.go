@@ -87,9 +87,7 @@ ORDER BY o.name, o.id`, userID)
 		var um directory.UserMembership
 		m := &um.Membership
 		var def int
-		err := r.Scan(&m.ID, &m.OrgID, &m.UserID, &m.Role, js(&m.CustomPermissions), &m.Status,
-			js(&m.GroupIDs), &m.SalesforceUserID, &m.PhotoURL, js(&m.ActionRequired),
-			ts(&m.CreatedAt), ts(&m.UpdatedAt), &um.OrgName, &def)
+		err := r.Scan(append(membershipDest(m), &um.OrgName, &def)...)
 		um.Default = def == 1
 		return um, err
 	})
