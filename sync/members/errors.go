@@ -1,0 +1,27 @@
+package members
+
+import "fmt"
+
+// Error codes of *Error, stable for API clients.
+const (
+	CodeOrgNotFound      = "org_not_found"
+	CodeMemberNotFound   = "member_not_found"
+	CodeInvalidFilter    = "invalid_filter"
+	CodeInvalidRole      = "invalid_role"
+	CodeInvalidPhoto     = "invalid_photo"
+	CodeEmptyChange      = "empty_change"
+	CodeNotDeactivatable = "not_deactivatable"
+)
+
+// Error is a request the service refuses: a machine code and a message a person can act
+// on.
+type Error struct {
+	Code    string
+	Message string
+}
+
+func (e *Error) Error() string { return e.Message }
+
+func refuse(code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}

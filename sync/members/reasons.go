@@ -1,0 +1,125 @@
+package members
+
+import (
+	"fmt"
+	"strings"
+
+	"tether/sync/connections"
+	"tether/sync/directory"
+)
+
+// Reasons applies the org's policy for m's role to m's connections and photo. Only an
+// active membership has reasons: a pending one has not joined yet, a deactivated one is
+// gone. A requirement is met by a working connection of any of its kinds (healthy, or
+// refreshing or degraded: transient trouble tether retries itself, nobody can act on it).
+// Otherwise the reason names the member's best candidate connection and who acts: the
+// admin for needs_admin and error, the rep for missing, needs_reconnect and revoked.
+func Reasons(policy directory.Policy, m directory.Membership, conns []connections.Connection) []directory.ActionReason {
+	if m.Status != directory.MembershipActive {
+		return nil
+	}
+	rp := policy.For(m.Role)
+	var out []directory.ActionReason
+	for _, req := range rp.Connections {
+		if r, ok := unmet(req, conns); ok {
+			out = append(out, r)
+		}
+	}
+	if rp.Photo && strings.TrimSpace(m.PhotoURL) == "" {
+		out = append(out, directory.ActionReason{Requirement: directory.RequirementPhoto, State: "missing",
+			Actor: directory.ActorRep, Message: "add a profile photo"})
+	}
+	return out
+}
+
+// working reports whether a connection in state s serves its member.
+func working(s connections.State) bool {
+	switch s {
+	case connections.StateHealthy, connections.StateRefreshing, connections.StateDegraded:
+		return true
+	}
+	return false
+}
+
+// rank orders broken states by how much they say: an admin's problem first (the rep
+// reconnecting another kind would not fix the org's block), then a dead grant, then
+// revoked, then a row never connected.
+func rank(s connections.State) int {
+	switch s {
+	case connections.StateNeedsAdmin:
+		return 5
+	case connections.StateError:
+		return 4
+	case connections.StateNeedsReconnect:
+		return 3
+	case connections.StateRevoked:
+		return 2
+	}
+	return 1
+}
+
+// unmet returns the reason req is not met by conns, or false when it is met.
+func unmet(req directory.Requirement, conns []connections.Connection) (directory.ActionReason, bool) {
+	var best *connections.Connection
+	for i := range conns {
+		c := &conns[i]
+		if c.Kind.OrgLevel() || !serves(*c, req.AnyOf) {
+			continue
+		}
+		if working(c.State) {
+			return directory.ActionReason{}, false
+		}
+		if best == nil || rank(c.State) > rank(best.State) {
+			best = c
+		}
+	}
+	r := directory.ActionReason{Requirement: req.Name, AnyOf: append([]string(nil), req.AnyOf...),
+		Recommended: req.Recommended, State: string(connections.StateMissing), Actor: directory.ActorRep}
+	if best == nil || best.State == connections.StateMissing {
+		r.Message = "connect " + describe(req)
+		if best != nil {
+			r.Kind, r.ConnectionID = string(best.Kind), best.ID
+		}
+		return r, true
+	}
+	r.Kind, r.ConnectionID, r.State, r.Code = string(best.Kind), best.ID, string(best.State), best.LastErrorCode
+	detail := ""
+	if best.LastErrorDescription != "" {
+		detail = ": " + best.LastErrorDescription
+	}
+	switch best.State {
+	case connections.StateNeedsAdmin:
+		r.Actor = directory.ActorAdmin
+		r.Message = fmt.Sprintf("the %s connection is refused by the provider account or org%s; an admin must act, reconnecting will not help", best.Kind, detail)
+	case connections.StateError:
+		r.Actor = directory.ActorAdmin
+		r.Message = fmt.Sprintf("the %s connection keeps failing%s; an admin should look at it", best.Kind, detail)
+	case connections.StateRevoked:
+		r.Message = fmt.Sprintf("the %s connection was revoked; connect %s again", best.Kind, describe(req))
+	default:
+		r.Message = fmt.Sprintf("reconnect %s (%s%s)", describe(req), best.Kind, detail)
+	}
+	return r, true
+}
+
+// serves reports whether c's grant serves any of kinds (one Microsoft grant may serve both
+// the calendar and Teams).
+func serves(c connections.Connection, kinds []string) bool {
+	for _, k := range kinds {
+		if connections.Serves(c, connections.Kind(k)) {
+			return true
+		}
+	}
+	return false
+}
+
+// describe names what would meet req, for a sentence.
+func describe(req directory.Requirement) string {
+	names := map[string]string{"salesforce": "Salesforce", "google_calendar": "Google Calendar",
+		"microsoft_calendar": "Outlook calendar", "zoom": "Zoom", "teams": "Microsoft Teams"}
+	var parts []string
+	for _, k := range req.AnyOf {
+		parts = append(parts, names[k])
+	}
+	return strings.Join(parts, " or ")
+}

@@ -1,0 +1,339 @@
+package members
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"tether/sync/connections"
+	"tether/sync/directory"
+)
+
+// Store is what the service reads and writes; methods return errors wrapping
+// directory.ErrNotFound for an unknown org, user or membership.
+type Store interface {
+	GetOrg(ctx context.Context, orgID string) (directory.Org, error)
+	GetMembership(ctx context.Context, orgID, id string) (directory.Membership, error)
+	GetMembershipByUser(ctx context.Context, orgID, userID string) (directory.Membership, error)
+	GetUserByEmail(ctx context.Context, email string) (directory.User, error)
+	ListMemberships(ctx context.Context, orgID string, f directory.MembershipFilter) ([]directory.Membership, error)
+	ListMembers(ctx context.Context, orgID string, f directory.MembershipFilter) ([]directory.Member, error)
+	ListMemberConnections(ctx context.Context, orgID string, membershipIDs []string) ([]connections.Connection, error)
+	CountMemberships(ctx context.Context, orgID string) (directory.MembershipCounts, error)
+	UpdateMembership(ctx context.Context, orgID string, m directory.Membership, at time.Time) error
+	// RecomputeActionRequired stores what compute returns for the membership, atomically
+	// with the reads it is computed from.
+	RecomputeActionRequired(ctx context.Context, orgID, id string, at time.Time,
+		compute func(org directory.Org, m directory.Membership, conns []connections.Connection) []directory.ActionReason) (directory.Membership, error)
+}
+
+// Config are the Service's dependencies.
+type Config struct {
+	Store Store
+	// Now is the clock. Nil means time.Now.
+	Now func() time.Time
+}
+
+// Service computes Action Required, lists members with their counts and changes a
+// member's role and photo. Safe for concurrent use.
+type Service struct {
+	st  Store
+	now func() time.Time
+}
+
+var _ connections.Observer = (*Service)(nil)
+
+// New returns a Service; the store is required.
+func New(c Config) (*Service, error) {
+	if c.Store == nil {
+		return nil, errors.New("members: Config.Store is required")
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return &Service{st: c.Store, now: c.Now}, nil
+}
+
+// ConnectionChanged implements connections.Observer: it recomputes the member's reasons.
+// An org-level connection (membershipID "") changes no member's reasons.
+func (s *Service) ConnectionChanged(ctx context.Context, orgID, membershipID string) error {
+	if membershipID == "" {
+		return nil
+	}
+	_, err := s.Recompute(ctx, orgID, membershipID)
+	return err
+}
+
+// Recompute applies the org's policy to the membership's connections and photo and stores
+// the reasons; it returns the membership as stored. Idempotent.
+func (s *Service) Recompute(ctx context.Context, orgID, membershipID string) (directory.Membership, error) {
+	m, err := s.st.RecomputeActionRequired(ctx, orgID, membershipID, s.now(),
+		func(org directory.Org, m directory.Membership, conns []connections.Connection) []directory.ActionReason {
+			return Reasons(org.Policy, m, conns)
+		})
+	if errors.Is(err, directory.ErrNotFound) {
+		return directory.Membership{}, refuse(CodeMemberNotFound, "org %s has no member %q: tether members list %s lists them", orgID, membershipID, orgID)
+	}
+	if err != nil {
+		return directory.Membership{}, fmt.Errorf("recompute action required of member %s in org %s: %w", membershipID, orgID, err)
+	}
+	return m, nil
+}
+
+// RecomputeResult is what RecomputeOrg did.
+type RecomputeResult struct {
+	Members        int // memberships recomputed
+	ActionRequired int // of which Action Required afterwards
+}
+
+// RecomputeOrg recomputes every membership of the org: the repair for reasons a crash or
+// a policy change left stale, and what follows a policy change.
+func (s *Service) RecomputeOrg(ctx context.Context, orgID string) (RecomputeResult, error) {
+	if _, err := s.org(ctx, orgID); err != nil {
+		return RecomputeResult{}, err
+	}
+	var res RecomputeResult
+	f := directory.MembershipFilter{Limit: 500}
+	for {
+		page, err := s.st.ListMemberships(ctx, orgID, f)
+		if err != nil {
+			return res, fmt.Errorf("recompute org %s: %w", orgID, err)
+		}
+		for _, m := range page {
+			got, err := s.Recompute(ctx, orgID, m.ID)
+			var e *Error
+			if errors.As(err, &e) && e.Code == CodeMemberNotFound {
+				continue // deleted meanwhile
+			}
+			if err != nil {
+				return res, err
+			}
+			res.Members++
+			if got.NeedsAction() {
+				res.ActionRequired++
+			}
+		}
+		if len(page) < f.Limit {
+			return res, nil
+		}
+		f.AfterID = page[len(page)-1].ID
+	}
+}
+
+// ListRequest selects a page of members.
+type ListRequest struct {
+	// Filter is one of directory.MemberFilters(); empty means all.
+	Filter directory.MemberFilter
+	// ActionRequired keeps only members that are Action Required.
+	ActionRequired bool
+	After          string
+	// Limit caps the page: 1 to 1000; 0 means 100.
+	Limit int
+}
+
+// ConnectionView is a member's connection as the members page shows it: never a token.
+type ConnectionView struct {
+	ID    string
+	Kind  connections.Kind
+	State connections.State
+	// Serves are the kinds the grant serves (one Microsoft grant may serve both).
+	Serves []connections.Kind
+	// Actor is who must act on its state; empty when nobody needs to.
+	Actor           string
+	Code            string
+	Reason          string
+	LastRefreshedAt time.Time
+	LastVerifiedAt  time.Time
+	NextRefreshAt   time.Time
+}
+
+// MemberView is a member with its connections and reasons.
+type MemberView struct {
+	directory.Member
+	Connections []ConnectionView
+}
+
+// Page is one page of the members list with the counts of every filter.
+type Page struct {
+	OrgID   string
+	Members []MemberView
+	Counts  directory.MembershipCounts
+	// Next is the id to pass as After for the next page; empty on the last.
+	Next string
+}
+
+// StateActor is who acts on a connection in state st: the rep for a grant to (re)make,
+// the admin when reconnecting cannot help or failures persist, nobody otherwise.
+func StateActor(st connections.State) string {
+	switch st {
+	case connections.StateMissing, connections.StateNeedsReconnect, connections.StateRevoked:
+		return directory.ActorRep
+	case connections.StateNeedsAdmin, connections.StateError:
+		return directory.ActorAdmin
+	}
+	return ""
+}
+
+// List returns a page of the org's members with their connections, plus every filter's
+// counts: three queries whatever the page size.
+func (s *Service) List(ctx context.Context, orgID string, req ListRequest) (Page, error) {
+	if req.Filter == "" {
+		req.Filter = directory.FilterAll
+	}
+	if !req.Filter.Valid() {
+		var names []string
+		for _, f := range directory.MemberFilters() {
+			names = append(names, string(f))
+		}
+		return Page{}, refuse(CodeInvalidFilter, "filter %q: use one of %s", req.Filter, strings.Join(names, ", "))
+	}
+	if req.Limit == 0 {
+		req.Limit = 100
+	}
+	if req.Limit < 1 || req.Limit > 1000 {
+		return Page{}, refuse(CodeInvalidFilter, "limit %d: use 1 to 1000", req.Limit)
+	}
+	if _, err := s.org(ctx, orgID); err != nil {
+		return Page{}, err
+	}
+	ms, err := s.st.ListMembers(ctx, orgID, directory.MembershipFilter{Filter: req.Filter,
+		ActionRequired: req.ActionRequired, AfterID: req.After, Limit: req.Limit})
+	if err != nil {
+		return Page{}, fmt.Errorf("list members of org %s: %w", orgID, err)
+	}
+	ids := make([]string, len(ms))
+	for i, m := range ms {
+		ids[i] = m.Membership.ID
+	}
+	conns, err := s.st.ListMemberConnections(ctx, orgID, ids)
+	if err != nil {
+		return Page{}, fmt.Errorf("list members of org %s: %w", orgID, err)
+	}
+	byMember := map[string][]ConnectionView{}
+	for _, c := range conns {
+		byMember[c.MembershipID] = append(byMember[c.MembershipID], viewOf(c))
+	}
+	p := Page{OrgID: orgID, Members: make([]MemberView, 0, len(ms))}
+	for _, m := range ms {
+		p.Members = append(p.Members, MemberView{Member: m, Connections: byMember[m.Membership.ID]})
+	}
+	if len(ms) == req.Limit {
+		p.Next = ms[len(ms)-1].Membership.ID
+	}
+	if p.Counts, err = s.st.CountMemberships(ctx, orgID); err != nil {
+		return Page{}, fmt.Errorf("count members of org %s: %w", orgID, err)
+	}
+	return p, nil
+}
+
+func viewOf(c connections.Connection) ConnectionView {
+	v := ConnectionView{ID: c.ID, Kind: c.Kind, State: c.State, Actor: StateActor(c.State), Code: c.LastErrorCode,
+		Reason: c.LastErrorDescription, LastRefreshedAt: c.LastRefreshedAt, LastVerifiedAt: c.LastVerifiedAt,
+		NextRefreshAt: c.NextRefreshAt}
+	v.Serves = []connections.Kind{c.Kind}
+	if c.Kind.Microsoft() {
+		v.Serves = nil
+		for _, k := range []connections.Kind{connections.KindMicrosoftCalendar, connections.KindTeams} {
+			if connections.Serves(c, k) {
+				v.Serves = append(v.Serves, k)
+			}
+		}
+	}
+	return v
+}
+
+// Change is a partial update of a member; nil fields stay as they are.
+type Change struct {
+	Role *directory.Role
+	// PhotoURL "" removes the photo; otherwise an absolute http(s) URL.
+	PhotoURL *string
+}
+
+// MaxPhotoURL bounds a photo URL.
+const MaxPhotoURL = 2048
+
+// Update changes the member's role or photo and recomputes its reasons (a role brings its
+// own policy, a photo meets or fails the photo requirement). memberRef is the membership
+// id or the member's email.
+func (s *Service) Update(ctx context.Context, orgID, memberRef string, ch Change) (directory.Membership, error) {
+	if ch.Role == nil && ch.PhotoURL == nil {
+		return directory.Membership{}, refuse(CodeEmptyChange, "nothing to change: give a role or a photo URL")
+	}
+	m, err := s.Resolve(ctx, orgID, memberRef)
+	if err != nil {
+		return directory.Membership{}, err
+	}
+	if ch.Role != nil {
+		if !ch.Role.Valid() {
+			return directory.Membership{}, refuse(CodeInvalidRole, "role %q: use admin, custom_admin, chat or meetings", *ch.Role)
+		}
+		m.Role = *ch.Role
+		if m.Role != directory.RoleCustomAdmin {
+			m.CustomPermissions = nil
+		}
+	}
+	if ch.PhotoURL != nil {
+		p := strings.TrimSpace(*ch.PhotoURL)
+		if p != "" {
+			u, err := url.Parse(p)
+			if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || len(p) > MaxPhotoURL {
+				return directory.Membership{}, refuse(CodeInvalidPhoto, "photo %q: give an absolute http(s) URL of at most %d characters, or \"\" to remove it", clip(p, 80), MaxPhotoURL)
+			}
+		}
+		m.PhotoURL = p
+	}
+	if err := s.st.UpdateMembership(ctx, orgID, m, s.now()); err != nil {
+		return directory.Membership{}, fmt.Errorf("update member %s of org %s: %w", m.ID, orgID, err)
+	}
+	return s.Recompute(ctx, orgID, m.ID)
+}
+
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+// Resolve finds the org's membership by id or by the member's email.
+func (s *Service) Resolve(ctx context.Context, orgID, ref string) (directory.Membership, error) {
+	ref = strings.TrimSpace(ref)
+	if _, err := s.org(ctx, orgID); err != nil {
+		return directory.Membership{}, err
+	}
+	notFound := refuse(CodeMemberNotFound, "org %s has no member %q (a membership id or an email): tether members list %s lists them", orgID, ref, orgID)
+	if strings.Contains(ref, "@") {
+		u, err := s.st.GetUserByEmail(ctx, directory.NormalizeEmail(ref))
+		if errors.Is(err, directory.ErrNotFound) {
+			return directory.Membership{}, notFound
+		}
+		if err != nil {
+			return directory.Membership{}, fmt.Errorf("find member %q of org %s: %w", ref, orgID, err)
+		}
+		m, err := s.st.GetMembershipByUser(ctx, orgID, u.ID)
+		if errors.Is(err, directory.ErrNotFound) {
+			return directory.Membership{}, notFound
+		}
+		return m, err
+	}
+	m, err := s.st.GetMembership(ctx, orgID, ref)
+	if errors.Is(err, directory.ErrNotFound) {
+		return directory.Membership{}, notFound
+	}
+	return m, err
+}
+
+// org reads one org, answering *Error org_not_found for an unknown id.
+func (s *Service) org(ctx context.Context, orgID string) (directory.Org, error) {
+	o, err := s.st.GetOrg(ctx, orgID)
+	if errors.Is(err, directory.ErrNotFound) {
+		return directory.Org{}, refuse(CodeOrgNotFound, "no org with id %q: tether org list (GET /v1/orgs) lists the orgs", orgID)
+	}
+	if err != nil {
+		return directory.Org{}, fmt.Errorf("read org %s: %w", orgID, err)
+	}
+	return o, nil
+}
