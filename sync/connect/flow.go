@@ -161,6 +161,9 @@ type FlowParams struct {
 	Audits AuditQueue
 	// Invites finishes Joins (links with an InviteID). Nil: such links are refused.
 	Invites Invites
+	// Observer hears of each personal connect, so the member's Action Required reasons
+	// follow at once (members.Service). Nil: nobody is told.
+	Observer connections.Observer
 	// BaseURL is tether's public URL; redirect URIs are BaseURL/oauth/callback/{provider}.
 	BaseURL string
 	// SalesforceLoginURL is the login host of org's Salesforce (production or sandbox).
@@ -525,6 +528,13 @@ func (f *Flow) Finish(ctx context.Context, provider string, cb Callback) (Result
 	}
 	if g.Account.OrgID != "" {
 		detail["provider_org_id"] = g.Account.OrgID
+	}
+	if f.p.Observer != nil && link.MembershipID != "" {
+		// The connect stands either way; a failed recompute is on record in the event, and
+		// the next state change or tether members recompute repairs it.
+		if err := f.p.Observer.ConnectionChanged(ctx, link.OrgID, link.MembershipID); err != nil {
+			detail["action_required_error"] = err.Error()
+		}
 	}
 	// The new grant is stored; only now is the old one given back.
 	if !old.IsZero() && !old.Equal(g.RefreshToken) {

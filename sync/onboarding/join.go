@@ -46,6 +46,9 @@ type JoinerConfig struct {
 	ConnectSalesforce bool
 	// Now is the clock (nil: time.Now).
 	Now func() time.Time
+	// Observer computes a new member's Action Required reasons once the invite is
+	// accepted (members.Service). Nil: nobody is told.
+	Observer connections.Observer
 }
 
 // Joiner accepts Join links; a Salesforce-sourced invite's connect runs through
@@ -171,8 +174,15 @@ func (j *Joiner) accept(ctx context.Context, inv directory.Invite, hash string, 
 	case err != nil:
 		return directory.Membership{}, fmt.Errorf("join invite %s: %w", inv.ID, err)
 	}
+	detail := map[string]any{"membership_id": m.ID}
+	if j.cfg.Observer != nil {
+		// The Join stands either way; a failed recompute is on record in the event.
+		if err := j.cfg.Observer.ConnectionChanged(ctx, inv.OrgID, m.ID); err != nil {
+			detail["action_required_error"] = err.Error()
+		}
+	}
 	if err := j.cfg.Store.AppendEvent(ctx, events.Event{OrgID: inv.OrgID, Kind: "invite.accepted", Subject: inv.ID, At: now,
-		Detail: map[string]any{"membership_id": m.ID}}); err != nil {
+		Detail: detail}); err != nil {
 		return directory.Membership{}, fmt.Errorf("join invite %s: accepted, audit event not written: %w", inv.ID, err)
 	}
 	return m, nil

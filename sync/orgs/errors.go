@@ -14,6 +14,7 @@ const (
 	CodeUserNotFound           = "user_not_found"
 	CodeNotAMember             = "not_a_member"
 	CodeEmptyChange            = "empty_change"
+	CodeInvalidPolicy          = "invalid_policy"
 )
 
 // Error is a request the service refuses: a machine code and a message a person can act

@@ -10,6 +10,7 @@ import (
 
 	"tether/sync/connections"
 	"tether/sync/directory"
+	"tether/sync/members"
 	"tether/sync/permissions"
 )
 
@@ -38,9 +39,18 @@ const (
 	MaxSeats      = 1_000_000
 )
 
+// Recomputer recomputes every member's Action Required reasons after the org's policy
+// changed (*members.Service).
+type Recomputer interface {
+	RecomputeOrg(ctx context.Context, orgID string) (members.RecomputeResult, error)
+}
+
 // Config are the Service's dependencies.
 type Config struct {
 	Store Store
+	// Members recomputes Action Required after a policy change. Nil: a policy change is
+	// refused (the reasons would go stale).
+	Members Recomputer
 	// Now is the clock (seat counts skip invites expired by then). Nil means time.Now.
 	Now func() time.Time
 }
@@ -48,8 +58,9 @@ type Config struct {
 // Service creates, lists, shows and changes orgs, and lists a user's orgs. Safe for
 // concurrent use.
 type Service struct {
-	st  Store
-	now func() time.Time
+	st      Store
+	members Recomputer
+	now     func() time.Time
 }
 
 // New returns a Service; the store is required.
@@ -60,7 +71,7 @@ func New(c Config) (*Service, error) {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
-	return &Service{st: c.Store, now: c.Now}, nil
+	return &Service{st: c.Store, members: c.Members, now: c.Now}, nil
 }
 
 // CreateRequest is a new org.
@@ -120,6 +131,9 @@ type Change struct {
 	// ParentID "" removes the parent.
 	ParentID        *string
 	SalesforceLogin *string
+	// Policy replaces the roles it names (see directory.ParseRolePolicy); the others keep
+	// theirs. Every member's reasons are recomputed afterwards.
+	Policy directory.Policy
 }
 
 // Update applies ch to the org. Returns *Error: org_not_found, parent_not_found,
@@ -127,8 +141,17 @@ type Change struct {
 // value; empty_change when ch changes nothing.
 func (s *Service) Update(ctx context.Context, orgID string, ch Change) (directory.Org, error) {
 	var dc directory.OrgChange
-	if ch.Name == nil && ch.Seats == nil && ch.ParentID == nil && ch.SalesforceLogin == nil {
-		return directory.Org{}, refuse(CodeEmptyChange, "nothing to change: give a name, seats, a parent or a Salesforce login")
+	if ch.Name == nil && ch.Seats == nil && ch.ParentID == nil && ch.SalesforceLogin == nil && ch.Policy == nil {
+		return directory.Org{}, refuse(CodeEmptyChange, "nothing to change: give a name, seats, a parent, a Salesforce login or a policy")
+	}
+	if ch.Policy != nil {
+		if err := ch.Policy.Validate(); err != nil {
+			return directory.Org{}, refuse(CodeInvalidPolicy, "%v; e.g. --policy chat=salesforce,calendar,photo,~conferencing", err)
+		}
+		if s.members == nil {
+			return directory.Org{}, errors.New("orgs: a policy change needs Config.Members to recompute Action Required")
+		}
+		dc.Policy = ch.Policy
 	}
 	if ch.Name != nil {
 		name, err := checkName(*ch.Name)
@@ -161,6 +184,11 @@ func (s *Service) Update(ctx context.Context, orgID string, ch Change) (director
 	)
 	switch {
 	case err == nil:
+		if ch.Policy != nil {
+			if _, err := s.members.RecomputeOrg(ctx, orgID); err != nil {
+				return directory.Org{}, fmt.Errorf("org %s: policy changed, but recomputing Action Required failed (tether members recompute %s repairs it): %w", orgID, orgID, err)
+			}
+		}
 		return o, nil
 	case errors.As(err, &inUse):
 		return directory.Org{}, refuse(CodeSeatsInUse,
