@@ -13,6 +13,7 @@ import (
 	"tether/connectors/oauth"
 	"tether/connectors/verify"
 	"tether/sync/connections"
+	"tether/sync/members"
 	"tether/sync/orgs"
 	"tether/worker"
 	"tether/worker/redislock"
@@ -43,6 +44,7 @@ type app struct {
 	verify    *verify.Verifier
 	upkeepM   *worker.ConnectionMetrics
 	providers []string // names of the OAuth client's providers, in registration order
+	members   *members.Service
 }
 
 // Redis client roles: each is one client (one pool) per process.
@@ -241,7 +243,11 @@ func (a *app) orgService() (*orgs.Service, error) {
 	if a.d.store == nil {
 		return nil, fmt.Errorf("the org service needs the store")
 	}
-	svc, err := orgs.New(orgs.Config{Store: a.d.store})
+	ms, err := a.memberServiceLocked()
+	if err != nil {
+		return nil, err
+	}
+	svc, err := orgs.New(orgs.Config{Store: a.d.store, Members: ms})
 	if err != nil {
 		return nil, err
 	}

@@ -81,7 +81,12 @@ func connectFlow(d deps, queue httpapi.TaskEnqueuer) (connectParts, io.Closer, e
 	if err != nil {
 		return connectParts{}, nil, err
 	}
-	joiner, err := onboarding.NewJoiner(onboarding.JoinerConfig{Store: d.store, ConnectSalesforce: d.cfg.SalesforceClientID != ""})
+	observer, err := d.app.memberService()
+	if err != nil {
+		return connectParts{}, nil, err
+	}
+	joiner, err := onboarding.NewJoiner(onboarding.JoinerConfig{Store: d.store, ConnectSalesforce: d.cfg.SalesforceClientID != "",
+		Observer: observer})
 	if err != nil {
 		return connectParts{}, nil, err
 	}
@@ -91,6 +96,7 @@ func connectFlow(d deps, queue httpapi.TaskEnqueuer) (connectParts, io.Closer, e
 	}
 	rdb := d.app.redisClient(redisConnect)
 	flow, err := connect.NewFlow(connect.FlowParams{
+		Observer:           observer,
 		Links:              links,
 		Store:              d.store,
 		Sessions:           redisconnect.New(rdb, "tether:connect:"),

@@ -12,6 +12,7 @@ import (
 
 	"tether/sync/connections"
 	"tether/sync/directory"
+	"tether/sync/members"
 	"tether/sync/orgs"
 	"tether/sync/store"
 )
@@ -31,7 +32,11 @@ func withOrgs(cmd *cobra.Command, e env, fn func(ctx context.Context, svc *orgs.
 		return err
 	}
 	defer st.Close()
-	svc, err := orgs.New(orgs.Config{Store: st})
+	ms, err := members.New(members.Config{Store: st})
+	if err != nil {
+		return err
+	}
+	svc, err := orgs.New(orgs.Config{Store: st, Members: ms})
 	if err != nil {
 		return err
 	}
@@ -165,14 +170,27 @@ func newOrgSetCmd(e env) *cobra.Command {
 		seats               int
 		name, parent, login string
 		noParent            bool
+		policy              []string
+		defaultPolicy       bool
 	)
 	cmd := &cobra.Command{
-		Use:   "set ORG [--seats S] [--name N] [--parent ORG | --no-parent] [--salesforce-login production|sandbox]",
-		Short: "Change an org's seats, name, parent or Salesforce login",
+		Use:   "set ORG [--seats S] [--name N] [--parent ORG | --no-parent] [--salesforce-login production|sandbox] [--policy ROLE=REQ,... ...] [--default-policy]",
+		Short: "Change an org's seats, name, parent, Salesforce login or Action Required policy",
 		Long: `Changes what is given and leaves the rest. --seats may not go below the seats in use
 (active members plus pending invites): that is refused with the count, so revoke invites
 or deactivate members first. A parent must exist and may not be the org or one of its
-client orgs. Same as PATCH /v1/orgs/{org}.`,
+client orgs.
+
+--policy ROLE=REQ,REQ,... says what a role needs to not be Action Required (repeat it per
+role; roles not given keep theirs). ROLE is admin, custom_admin, chat or meetings; REQ is
+salesforce, calendar (Google or Microsoft), conferencing (Zoom or Teams), photo, or one
+kind (google_calendar, microsoft_calendar, zoom, teams); "~REQ" is recommended: shown, not
+counted. "ROLE=" needs nothing. --default-policy puts every role back to the default:
+  admin=salesforce  custom_admin=salesforce  chat=salesforce,calendar,~conferencing,photo
+  meetings=calendar,~conferencing,photo
+Every member's reasons are recomputed after a policy change.
+
+Same as PATCH /v1/orgs/{org}.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var ch orgs.Change
@@ -196,6 +214,22 @@ client orgs. Same as PATCH /v1/orgs/{org}.`,
 			if fl.Changed("salesforce-login") {
 				ch.SalesforceLogin = &login
 			}
+			if defaultPolicy && len(policy) > 0 {
+				return fmt.Errorf("give --policy or --default-policy, not both")
+			}
+			if defaultPolicy {
+				ch.Policy = directory.DefaultPolicy()
+			}
+			for _, p := range policy {
+				r, rp, err := directory.ParseRolePolicy(p)
+				if err != nil {
+					return err
+				}
+				if ch.Policy == nil {
+					ch.Policy = directory.Policy{}
+				}
+				ch.Policy[r] = rp
+			}
 			return withOrgs(cmd, e, func(ctx context.Context, svc *orgs.Service) error {
 				o, err := svc.Update(ctx, args[0], ch)
 				if err != nil {
@@ -207,6 +241,9 @@ client orgs. Same as PATCH /v1/orgs/{org}.`,
 				}
 				fmt.Fprintf(e.stdout, "org %s %q: %s seats, %s, Salesforce %s\n",
 					o.ID, o.Name, seatLimit(o.SeatLimit), parent, o.SalesforceLogin)
+				if ch.Policy != nil {
+					fmt.Fprintf(e.stdout, "policy: %s; Action Required recomputed for every member (tether members list %s)\n", policyLine(o.Policy), o.ID)
+				}
 				return nil
 			})
 		},
@@ -216,7 +253,18 @@ client orgs. Same as PATCH /v1/orgs/{org}.`,
 	cmd.Flags().StringVar(&parent, "parent", "", "new parent org id")
 	cmd.Flags().BoolVar(&noParent, "no-parent", false, "remove the parent")
 	cmd.Flags().StringVar(&login, "salesforce-login", "", "production or sandbox")
+	cmd.Flags().StringArrayVar(&policy, "policy", nil, "ROLE=REQ,REQ,... what a role needs (repeatable), e.g. chat=salesforce,calendar,photo,~conferencing")
+	cmd.Flags().BoolVar(&defaultPolicy, "default-policy", false, "put every role's policy back to the default")
 	return cmd
+}
+
+// policyLine is the org's policy on one line, every role in a fixed order.
+func policyLine(p directory.Policy) string {
+	var parts []string
+	for _, r := range []directory.Role{directory.RoleAdmin, directory.RoleCustomAdmin, directory.RoleChat, directory.RoleMeetings} {
+		parts = append(parts, string(r)+"="+p.For(r).String())
+	}
+	return strings.Join(parts, "  ")
 }
 
 // newTable is the plain, borderless table every org and user verb prints.
@@ -282,6 +330,7 @@ func printOverview(w io.Writer, ov orgs.Overview) {
 	fmt.Fprintf(w, "seats: %d used of %s (%d active members, %d pending invites), %s free\n",
 		ov.Seats.Used(), seatLimit(ov.Seats.Limit), ov.Seats.Active, ov.Seats.PendingInvites, seatsFree(ov.Seats))
 	fmt.Fprintf(w, "salesforce login: %s (%s)\n", o.SalesforceLogin, o.SalesforceLogin.URL())
+	fmt.Fprintf(w, "action required policy: %s (~ recommended, not counted)\n", policyLine(o.Policy))
 
 	tc := ov.Team
 	team := "team Salesforce connection: " + string(tc.State)

@@ -256,6 +256,11 @@ func runHTTP(ctx context.Context, d deps, o serveOptions) error {
 			return err
 		}
 		p.Orgs = svc
+		ms, err := d.app.memberService()
+		if err != nil {
+			return err
+		}
+		p.Members = ms
 		pa, closePA := permissionAuditAPI(d)
 		defer closePA()
 		p.PermissionAudits = pa

@@ -72,6 +72,9 @@ type Params struct {
 	// /v1/users/{user}/memberships and PUT /v1/users/{user}/default-org to the admin. Nil:
 	// those routes answer 404.
 	Orgs Orgs
+	// Members serves GET /v1/orgs/{org}/members, PATCH /v1/orgs/{org}/members/{member} and
+	// POST /v1/orgs/{org}/members/recompute to the admin. Nil: 404.
+	Members Members
 	// Tokens checks API tokens (tether tokens create) and serves /v1/tokens to the
 	// operator. Nil: only the global credentials are accepted.
 	Tokens *apitokens.Service

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"time"
@@ -82,6 +83,9 @@ type OrgOverviewJSON struct {
 	TeamConnection TeamConnectionJSON `json:"team_connection"`
 	LastAudit      *AuditResultJSON   `json:"last_audit"`
 	PendingImports []ImportView       `json:"pending_imports"`
+	// Policy is what each role needs, in the CLI's form: "salesforce,calendar,~conferencing,photo"
+	// ("~" recommended: shown, not counted; "nothing" when the role needs nothing).
+	Policy map[directory.Role]string `json:"policy"`
 }
 
 // OrgRefJSON names another org.
@@ -122,7 +126,8 @@ func optTime(t time.Time) *time.Time {
 }
 
 func overviewJSON(ov orgs.Overview) OrgOverviewJSON {
-	out := OrgOverviewJSON{OrgJSON: orgJSON(ov.Org, ov.Seats), Clients: []OrgJSON{}, PendingImports: []ImportView{}}
+	out := OrgOverviewJSON{OrgJSON: orgJSON(ov.Org, ov.Seats), Clients: []OrgJSON{}, PendingImports: []ImportView{},
+		Policy: policyJSON(ov.Org.Policy)}
 	if ov.Parent != nil {
 		out.Parent = &OrgRefJSON{ID: ov.Parent.ID, Name: ov.Parent.Name}
 	}
@@ -143,6 +148,14 @@ func overviewJSON(ov orgs.Overview) OrgOverviewJSON {
 	return out
 }
 
+func policyJSON(p directory.Policy) map[directory.Role]string {
+	out := map[directory.Role]string{}
+	for r := range directory.DefaultPolicy() {
+		out[r] = p.For(r).String()
+	}
+	return out
+}
+
 // CreateOrgRequest is the body of POST /v1/orgs.
 type CreateOrgRequest struct {
 	Name     string `json:"name"`
@@ -159,6 +172,33 @@ type UpdateOrgRequest struct {
 	Seats           *int    `json:"seats"`
 	ParentID        *string `json:"parent_id"`
 	SalesforceLogin *string `json:"salesforce_login"`
+	// Policy maps a role to what it needs, in the CLI's form ("salesforce,calendar,photo,~conferencing";
+	// "" needs nothing; "default" the default). Roles not given keep theirs.
+	Policy map[string]string `json:"policy"`
+}
+
+// parsePolicy reads UpdateOrgRequest.Policy; nil when absent.
+func parsePolicy(in map[string]string) (directory.Policy, error) {
+	if in == nil {
+		return nil, nil
+	}
+	out := directory.Policy{}
+	for role, reqs := range in {
+		if reqs == "default" {
+			r := directory.Role(role)
+			if !r.Valid() {
+				return nil, fmt.Errorf("policy: unknown role %q (want admin, custom_admin, chat or meetings)", role)
+			}
+			out[r] = directory.DefaultPolicy()[r]
+			continue
+		}
+		r, rp, err := directory.ParseRolePolicy(role + "=" + reqs)
+		if err != nil {
+			return nil, err
+		}
+		out[r] = rp
+	}
+	return out, nil
 }
 
 // decodeBody reads a JSON object into v, refusing unknown fields; on failure it answers
@@ -237,12 +277,18 @@ func (s *Server) handleGetOrg() http.Handler {
 func (s *Server) handleUpdateOrg() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var body UpdateOrgRequest
-		if !decodeBody(w, r, &body, "any of name, seats, parent_id, salesforce_login") {
+		if !decodeBody(w, r, &body, "any of name, seats, parent_id, salesforce_login, policy") {
+			return
+		}
+		pol, err := parsePolicy(body.Policy)
+		if err != nil {
+			writeError(w, http.StatusUnprocessableEntity, APIError{Code: orgs.CodeInvalidPolicy,
+				Message: err.Error() + `; e.g. {"policy": {"chat": "salesforce,calendar,photo,~conferencing"}}`})
 			return
 		}
 		org := r.PathValue("org")
-		_, err := s.p.Orgs.Update(r.Context(), org, orgs.Change{Name: body.Name, Seats: body.Seats,
-			ParentID: body.ParentID, SalesforceLogin: body.SalesforceLogin})
+		_, err = s.p.Orgs.Update(r.Context(), org, orgs.Change{Name: body.Name, Seats: body.Seats,
+			ParentID: body.ParentID, SalesforceLogin: body.SalesforceLogin, Policy: pol})
 		if err != nil {
 			s.orgError(w, r, err)
 			return

@@ -52,6 +52,11 @@ func (s *Server) routes() {
 		s.mux.Handle("GET /v1/users/{user}/memberships", s.requireAPIAdmin(s.handleUserMemberships()))
 		s.mux.Handle("PUT /v1/users/{user}/default-org", s.requireAPIAdmin(s.handleSetDefaultOrg()))
 	}
+	if s.p.Members != nil {
+		s.mux.Handle("GET /v1/orgs/{org}/members", s.requireAPIAdmin(s.handleListMembers()))
+		s.mux.Handle("PATCH /v1/orgs/{org}/members/{member}", s.requireAPIAdmin(s.handleUpdateMember()))
+		s.mux.Handle("POST /v1/orgs/{org}/members/recompute", s.requireAPIAdmin(s.handleRecomputeMembers()))
+	}
 	if s.p.Keys != nil {
 		s.mux.Handle("GET /v1/keys", s.requireOperator(s.handleKeyStatus()))
 		s.mux.Handle("POST /v1/keys/reseal", s.requireOperator(s.handleReseal()))

@@ -1,0 +1,244 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/jedib0t/go-pretty/v6/table"
+	"github.com/spf13/cobra"
+
+	"tether/sync/directory"
+	"tether/sync/members"
+	"tether/sync/store"
+)
+
+var _ members.Store = (*store.Store)(nil)
+
+// withMembers opens the configured store (it must be migrated), builds the members
+// service on it and calls fn. Listing and changing members needs no Redis and no key ring.
+func withMembers(cmd *cobra.Command, e env, fn func(ctx context.Context, svc *members.Service) error) error {
+	ctx := cmd.Context()
+	cfg, err := loadConfig(cmd, e)
+	if err != nil {
+		return err
+	}
+	st, err := openStore(ctx, cfg, false)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	svc, err := members.New(members.Config{Store: st})
+	if err != nil {
+		return err
+	}
+	return fn(ctx, svc)
+}
+
+func filterNames() string {
+	var names []string
+	for _, f := range directory.MemberFilters() {
+		names = append(names, string(f))
+	}
+	return strings.Join(names, ", ")
+}
+
+// newMembersListCmd is `tether members list ORG [--filter F] [--action-required]`.
+func newMembersListCmd(e env) *cobra.Command {
+	var (
+		filter         string
+		actionRequired bool
+	)
+	cmd := &cobra.Command{
+		Use:   "list ORG [--filter F] [--action-required]",
+		Short: "List an org's members with their connections, Action Required reasons and the counts per filter",
+		Long: `Prints, for every filter (` + filterNames() + `), how many members it shows and how
+many of them are Action Required, then the members of --filter (default all): role, status,
+each connection's state, and each reason with who must act (rep or admin). A reason marked
+"~" is recommended: shown, not counted. --action-required lists only members that need
+action. Role filters (admin, chat, meetings) leave deactivated members out; admin includes
+custom admins.
+
+Same as GET /v1/orgs/{org}/members?filter=F&action_required=true.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return withMembers(cmd, e, func(ctx context.Context, svc *members.Service) error {
+				req := members.ListRequest{Filter: directory.MemberFilter(filter), ActionRequired: actionRequired, Limit: 1000}
+				var all []members.MemberView
+				var counts directory.MembershipCounts
+				for {
+					p, err := svc.List(ctx, args[0], req)
+					if err != nil {
+						return err
+					}
+					all = append(all, p.Members...)
+					counts = p.Counts
+					if p.Next == "" {
+						break
+					}
+					req.After = p.Next
+				}
+				printMemberCounts(e.stdout, counts)
+				fmt.Fprintln(e.stdout)
+				what := "members"
+				if actionRequired {
+					what = "Action Required members"
+				}
+				if len(all) == 0 {
+					fmt.Fprintf(e.stdout, "no %s under filter %s\n", what, directory.MemberFilter(filter))
+					return nil
+				}
+				fmt.Fprintf(e.stdout, "%s under filter %s: %d\n", what, directory.MemberFilter(filter), len(all))
+				printMembers(e.stdout, all)
+				return nil
+			})
+		},
+	}
+	cmd.Flags().StringVar(&filter, "filter", string(directory.FilterAll), "one of "+filterNames())
+	cmd.Flags().BoolVar(&actionRequired, "action-required", false, "list only members that need action")
+	return cmd
+}
+
+func printMemberCounts(w io.Writer, c directory.MembershipCounts) {
+	t := newTable(w, "FILTER", "MEMBERS", "ACTION REQUIRED")
+	for _, f := range directory.MemberFilters() {
+		fc := c.Of(f)
+		t.AppendRow(table.Row{f, fc.Members, fc.ActionRequired})
+	}
+	t.Render()
+}
+
+func printMembers(w io.Writer, ms []members.MemberView) {
+	t := newTable(w, "ID", "EMAIL", "ROLE", "STATUS", "CONNECTIONS", "ACTION REQUIRED")
+	for _, m := range ms {
+		var conns []string
+		for _, c := range m.Connections {
+			s := string(c.Kind) + " " + string(c.State)
+			if c.Actor != "" {
+				s += " (" + c.Actor + ")"
+			}
+			conns = append(conns, s)
+		}
+		t.AppendRow(table.Row{m.Membership.ID, m.Email, m.Membership.Role, m.Membership.Status,
+			orDash(strings.Join(conns, ", ")), reasonsText(m.Membership)})
+	}
+	t.Render()
+}
+
+// reasonsText is a membership's reasons on one line: "calendar missing (rep); ~conferencing missing (rep)".
+func reasonsText(m directory.Membership) string {
+	if m.Status != directory.MembershipActive {
+		return "-"
+	}
+	if m.ActionCheckedAt.IsZero() {
+		return "not computed yet (tether members recompute " + m.OrgID + ")"
+	}
+	if len(m.ActionRequired) == 0 {
+		return "none"
+	}
+	var parts []string
+	for _, r := range m.ActionRequired {
+		s := r.Requirement
+		if r.Recommended {
+			s = "~" + s
+		}
+		s += " " + r.State
+		if r.Kind != "" && r.Kind != r.Requirement {
+			s += " " + r.Kind
+		}
+		if r.Code != "" {
+			s += " [" + r.Code + "]"
+		}
+		parts = append(parts, s+" ("+r.Actor+")")
+	}
+	return strings.Join(parts, "; ")
+}
+
+// newMembersSetCmd is `tether members set ORG MEMBER [--role R] [--photo URL]`.
+func newMembersSetCmd(e env) *cobra.Command {
+	var role, photo string
+	cmd := &cobra.Command{
+		Use:   "set ORG MEMBER [--role R] [--photo URL]",
+		Short: "Change a member's role or profile photo; its Action Required reasons follow",
+		Long: `Changes a member's role (admin, custom_admin, chat, meetings) or profile photo URL
+(--photo "" removes it) and recomputes the member's Action Required reasons with the
+org's policy for the role. MEMBER is the membership id or the member's email.
+
+Same as PATCH /v1/orgs/{org}/members/{member} with {"role": R, "photo_url": URL}.`,
+		Args: cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var ch members.Change
+			if cmd.Flags().Changed("role") {
+				r := directory.Role(role)
+				ch.Role = &r
+			}
+			if cmd.Flags().Changed("photo") {
+				ch.PhotoURL = &photo
+			}
+			return withMembers(cmd, e, func(ctx context.Context, svc *members.Service) error {
+				m, err := svc.Update(ctx, args[0], args[1], ch)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(e.stdout, "member %s of org %s: %s, %s, photo %s\n", m.ID, m.OrgID, m.Role, m.Status, orDash(m.PhotoURL))
+				fmt.Fprintf(e.stdout, "action required: %s\n", reasonsText(m))
+				return nil
+			})
+		},
+	}
+	cmd.Flags().StringVar(&role, "role", "", "admin, custom_admin, chat or meetings")
+	cmd.Flags().StringVar(&photo, "photo", "", "profile photo URL (\"\" removes it)")
+	return cmd
+}
+
+// newMembersRecomputeCmd is `tether members recompute ORG`.
+func newMembersRecomputeCmd(e env) *cobra.Command {
+	return &cobra.Command{
+		Use:   "recompute ORG",
+		Short: "Recompute every member's Action Required reasons (repair)",
+		Long: `Applies the org's policy to every member's connections and photo again and stores the
+reasons. Connection changes, connects, Joins, role and photo changes and policy changes do
+this by themselves; run it after an upgrade (reasons never computed show "not computed
+yet") or to repair reasons a crash left stale. Idempotent.
+
+Same as POST /v1/orgs/{org}/members/recompute.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return withMembers(cmd, e, func(ctx context.Context, svc *members.Service) error {
+				res, err := svc.RecomputeOrg(ctx, args[0])
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(e.stdout, "recomputed %d members of org %s: %d Action Required (tether members list %s --action-required)\n",
+					res.Members, args[0], res.ActionRequired, args[0])
+				return nil
+			})
+		},
+	}
+}
+
+// memberService is the process's members service: Action Required (the connection
+// observer), the members list and member changes.
+func (a *app) memberService() (*members.Service, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.memberServiceLocked()
+}
+
+// memberServiceLocked is memberService for a caller holding mu.
+func (a *app) memberServiceLocked() (*members.Service, error) {
+	if a.members != nil {
+		return a.members, nil
+	}
+	if a.d.store == nil {
+		return nil, fmt.Errorf("the members service needs the store")
+	}
+	svc, err := members.New(members.Config{Store: a.d.store})
+	if err != nil {
+		return nil, err
+	}
+	a.count("members")
+	a.members = svc
+	return svc, nil
+}

@@ -1,0 +1,124 @@
+package main
+
+import (
+	"context"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	"tether/sync/connections"
+	"tether/sync/directory"
+	"tether/sync/store"
+)
+
+// TestMembersVerbs runs tether members list/set/recompute and org set --policy through
+// run, on both backends: the counts table matches the store, reasons name who acts, and
+// a policy change, a photo and a role change move the member in and out of Action Required.
+func TestMembersVerbs(t *testing.T) {
+	backends := map[string]string{
+		"sqlite":   "sqlite:" + filepath.Join(t.TempDir(), "tether.db"),
+		"postgres": freshPostgres(t),
+	}
+	for name, dbURL := range backends {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			env := map[string]string{"TETHER_DATABASE_URL": dbURL}
+			ok := func(args ...string) string {
+				t.Helper()
+				r := runTether(t, ctx, env, args...)
+				if r.err != nil {
+					t.Fatalf("tether %s: %v\n%s%s", strings.Join(args, " "), r.err, r.stdout, r.stderr)
+				}
+				return r.stdout
+			}
+			refused := func(want string, args ...string) {
+				t.Helper()
+				r := runTether(t, ctx, env, args...)
+				if r.err == nil || !strings.Contains(r.err.Error(), want) {
+					t.Errorf("tether %s: got %v (%s), want an error containing %q", strings.Join(args, " "), r.err, r.stdout, want)
+				}
+			}
+			match := func(out string, res ...string) {
+				t.Helper()
+				for _, re := range res {
+					if !regexp.MustCompile(re).MatchString(out) {
+						t.Errorf("output lacks %s:\n%s", re, out)
+					}
+				}
+			}
+			ok("migrate", "up")
+			org := strings.SplitN(ok("org", "create", "--name", "Acme", "--seats", "10"), "\n", 2)[0]
+
+			st, err := store.Open(ctx, dbURL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			add := func(email string, role directory.Role, status directory.MembershipStatus) directory.Membership {
+				u, err := st.CreateUser(ctx, directory.User{Email: email})
+				if err != nil {
+					t.Fatal(err)
+				}
+				m, err := st.CreateMembership(ctx, org, directory.Membership{UserID: u.ID, Role: role, Status: status})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return m
+			}
+			rep := add("rep@acme.example", directory.RoleChat, directory.MembershipActive)
+			if _, err := st.CreateConnection(ctx, org, connections.Connection{MembershipID: rep.ID, Kind: connections.KindSalesforce,
+				State: connections.StateNeedsReconnect, LastErrorCode: "invalid_grant"}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := st.CreateConnection(ctx, org, connections.Connection{MembershipID: rep.ID, Kind: connections.KindGoogleCalendar,
+				State: connections.StateHealthy}); err != nil {
+				t.Fatal(err)
+			}
+			boss := add("boss@acme.example", directory.RoleAdmin, directory.MembershipActive)
+			add("new@acme.example", directory.RoleMeetings, directory.MembershipPending)
+
+			out := ok("members", "list", org)
+			match(out, `not computed yet \(tether members recompute `+org+`\)`)
+			match(ok("members", "recompute", org), `recomputed 3 members of org `+org+`: 2 Action Required`)
+
+			out = ok("members", "list", org)
+			counts, err := st.CountMemberships(ctx, org)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, f := range directory.MemberFilters() {
+				c := counts.Of(f)
+				match(out, `(?m)^`+string(f)+`\s+`+itoa(c.Members)+`\s+`+itoa(c.ActionRequired)+`$`)
+			}
+			match(out, `(?m)^all\s+3\s+2$`, `(?m)^admin\s+1\s+1$`,
+				`rep@acme\.example\s+chat\s+active\s+salesforce needs_reconnect \(rep\), google_calendar healthy\s+salesforce needs_reconnect \[invalid_grant\] \(rep\); ~conferencing missing \(rep\); photo missing \(rep\)`)
+
+			out = ok("members", "list", org, "--filter", "chat", "--action-required")
+			match(out, `Action Required members under filter chat: 1`, `rep@acme\.example`)
+			if strings.Contains(out, "boss@") {
+				t.Errorf("admin listed under chat:\n%s", out)
+			}
+			out = ok("members", "list", org, "--filter", "pending", "--action-required")
+			match(out, `no Action Required members under filter pending`)
+			refused(`filter "everyone": use one of all, active, admin, chat, meetings, pending, deactivated`, "members", "list", org, "--filter", "everyone")
+
+			// Admins need nothing under the org's policy: boss leaves Action Required.
+			out = ok("org", "set", org, "--policy", "admin=")
+			match(out, `policy: admin=nothing  custom_admin=salesforce  chat=salesforce,calendar,~conferencing,photo`)
+			match(ok("members", "list", org, "--filter", "admin"), `(?m)^admin\s+1\s+0$`)
+			match(ok("org", "show", org), `action required policy: admin=nothing`)
+			refused(`unknown requirement "fax"`, "org", "set", org, "--policy", "chat=fax")
+
+			match(ok("members", "set", org, "rep@acme.example", "--photo", "https://img.example/rep.png"),
+				`(?m)action required: salesforce needs_reconnect \[invalid_grant\] \(rep\); ~conferencing missing \(rep\)$`)
+			match(ok("members", "set", org, boss.ID, "--role", "meetings"),
+				`member `+boss.ID+` of org `+org+`: meetings, active`, `action required: calendar missing \(rep\); ~conferencing missing \(rep\); photo missing \(rep\)`)
+			refused(`org `+org+` has no member "ghost@acme.example"`, "members", "set", org, "ghost@acme.example", "--role", "chat")
+			refused(`nothing to change`, "members", "set", org, rep.ID)
+		})
+	}
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }

@@ -1,0 +1,210 @@
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"tether/sync/connections"
+	"tether/sync/directory"
+	"tether/sync/members"
+)
+
+// Members is the members service the /v1/orgs/{org}/members routes call
+// (*members.Service, the same the CLI calls). Refusals are *members.Error.
+type Members interface {
+	List(ctx context.Context, orgID string, req members.ListRequest) (members.Page, error)
+	Update(ctx context.Context, orgID, memberRef string, ch members.Change) (directory.Membership, error)
+	RecomputeOrg(ctx context.Context, orgID string) (members.RecomputeResult, error)
+}
+
+// MemberConnectionJSON is one of a member's connections: its state and who acts, never a
+// token.
+type MemberConnectionJSON struct {
+	ID     string             `json:"id"`
+	Kind   connections.Kind   `json:"kind"`
+	State  connections.State  `json:"state"`
+	Serves []connections.Kind `json:"serves"`
+	// Actor is who must act on the state: rep, admin, or absent when nobody needs to.
+	Actor           string     `json:"actor,omitempty"`
+	Code            string     `json:"code,omitempty"`
+	Reason          string     `json:"reason,omitempty"`
+	LastRefreshedAt *time.Time `json:"last_refreshed_at,omitempty"`
+	LastVerifiedAt  *time.Time `json:"last_verified_at,omitempty"`
+	NextRefreshAt   *time.Time `json:"next_refresh_at,omitempty"`
+}
+
+// MemberJSON is one member on the members page.
+type MemberJSON struct {
+	ID       string                     `json:"id"`
+	UserID   string                     `json:"user_id"`
+	Email    string                     `json:"email"`
+	Name     string                     `json:"name,omitempty"`
+	Role     directory.Role             `json:"role"`
+	Status   directory.MembershipStatus `json:"status"`
+	PhotoURL string                     `json:"photo_url,omitempty"`
+	// ActionRequired is true when a reason is not merely recommended.
+	ActionRequired bool                     `json:"action_required"`
+	Reasons        []directory.ActionReason `json:"reasons"`
+	// ReasonsCheckedAt is when the reasons were computed; null: never (POST
+	// /v1/orgs/{org}/members/recompute computes them).
+	ReasonsCheckedAt *time.Time             `json:"reasons_checked_at"`
+	DeactivatedAt    *time.Time             `json:"deactivated_at,omitempty"`
+	Connections      []MemberConnectionJSON `json:"connections"`
+}
+
+// MemberListJSON is GET /v1/orgs/{org}/members's answer: a page of the filter's members
+// and, for every filter, how many members it shows and how many of them need action.
+type MemberListJSON struct {
+	OrgID          string                                           `json:"org_id"`
+	Filter         directory.MemberFilter                           `json:"filter"`
+	ActionRequired bool                                             `json:"action_required"`
+	Counts         map[directory.MemberFilter]directory.FilterCount `json:"counts"`
+	Members        []MemberJSON                                     `json:"members"`
+	Next           string                                           `json:"next,omitempty"`
+}
+
+func memberJSON(m directory.Membership) MemberJSON {
+	reasons := m.ActionRequired
+	if reasons == nil {
+		reasons = []directory.ActionReason{}
+	}
+	return MemberJSON{ID: m.ID, UserID: m.UserID, Role: m.Role, Status: m.Status, PhotoURL: m.PhotoURL,
+		ActionRequired: m.NeedsAction(), Reasons: reasons, ReasonsCheckedAt: optTime(m.ActionCheckedAt),
+		DeactivatedAt: optTime(m.DeactivatedAt), Connections: []MemberConnectionJSON{}}
+}
+
+func memberViewJSON(v members.MemberView) MemberJSON {
+	out := memberJSON(v.Membership)
+	out.Email, out.Name = v.Email, v.Name
+	for _, c := range v.Connections {
+		out.Connections = append(out.Connections, MemberConnectionJSON{ID: c.ID, Kind: c.Kind, State: c.State,
+			Serves: c.Serves, Actor: c.Actor, Code: c.Code, Reason: c.Reason, LastRefreshedAt: optTime(c.LastRefreshedAt),
+			LastVerifiedAt: optTime(c.LastVerifiedAt), NextRefreshAt: optTime(c.NextRefreshAt)})
+	}
+	return out
+}
+
+// CountsJSON maps every filter to its counts.
+func CountsJSON(c directory.MembershipCounts) map[directory.MemberFilter]directory.FilterCount {
+	out := map[directory.MemberFilter]directory.FilterCount{}
+	for _, f := range directory.MemberFilters() {
+		out[f] = c.Of(f)
+	}
+	return out
+}
+
+// handleListMembers is GET /v1/orgs/{org}/members[?filter=F][&action_required=true][&after=ID][&limit=N].
+func (s *Server) handleListMembers() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		req := members.ListRequest{Filter: directory.MemberFilter(q.Get("filter")), After: q.Get("after")}
+		if v := q.Get("action_required"); v != "" {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				writeError(w, http.StatusBadRequest, APIError{Code: members.CodeInvalidFilter, Message: "action_required must be true or false"})
+				return
+			}
+			req.ActionRequired = b
+		}
+		if l := q.Get("limit"); l != "" {
+			n, err := strconv.Atoi(l)
+			if err != nil || n < 1 || n > 1000 {
+				writeError(w, http.StatusBadRequest, APIError{Code: "invalid_limit", Message: "limit must be a whole number from 1 to 1000"})
+				return
+			}
+			req.Limit = n
+		}
+		org := r.PathValue("org")
+		p, err := s.p.Members.List(r.Context(), org, req)
+		if err != nil {
+			s.memberError(w, r, err)
+			return
+		}
+		out := MemberListJSON{OrgID: org, Filter: directory.FilterAll, ActionRequired: req.ActionRequired,
+			Counts: CountsJSON(p.Counts), Members: make([]MemberJSON, 0, len(p.Members))}
+		if req.Filter != "" {
+			out.Filter = req.Filter
+		}
+		for _, m := range p.Members {
+			out.Members = append(out.Members, memberViewJSON(m))
+		}
+		if p.Next != "" {
+			next := url.Values{}
+			for k, v := range q {
+				next[k] = v
+			}
+			next.Set("after", p.Next)
+			out.Next = "/v1/orgs/" + url.PathEscape(org) + "/members?" + next.Encode()
+		}
+		writeJSON(w, http.StatusOK, out)
+	})
+}
+
+// UpdateMemberRequest is the body of PATCH /v1/orgs/{org}/members/{member}: absent fields
+// stay; photo_url "" removes the photo.
+type UpdateMemberRequest struct {
+	Role     *directory.Role `json:"role"`
+	PhotoURL *string         `json:"photo_url"`
+}
+
+// handleUpdateMember is PATCH /v1/orgs/{org}/members/{member}: 200 with the member, its
+// reasons recomputed. {member} is a membership id or an email.
+func (s *Server) handleUpdateMember() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var body UpdateMemberRequest
+		if !decodeBody(w, r, &body, "role and/or photo_url") {
+			return
+		}
+		m, err := s.p.Members.Update(r.Context(), r.PathValue("org"), r.PathValue("member"),
+			members.Change{Role: body.Role, PhotoURL: body.PhotoURL})
+		if err != nil {
+			s.memberError(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, memberJSON(m))
+	})
+}
+
+// RecomputeJSON is POST /v1/orgs/{org}/members/recompute's answer.
+type RecomputeJSON struct {
+	Members        int `json:"members"`
+	ActionRequired int `json:"action_required"`
+}
+
+// handleRecomputeMembers is POST /v1/orgs/{org}/members/recompute: every member's reasons
+// recomputed (the repair after a crash or an upgrade).
+func (s *Server) handleRecomputeMembers() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		res, err := s.p.Members.RecomputeOrg(r.Context(), r.PathValue("org"))
+		if err != nil {
+			s.memberError(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, RecomputeJSON{Members: res.Members, ActionRequired: res.ActionRequired})
+	})
+}
+
+// memberError maps the service's refusals to statuses; anything else is logged and
+// answered 500 without its text.
+func (s *Server) memberError(w http.ResponseWriter, r *http.Request, err error) {
+	var me *members.Error
+	if !errors.As(err, &me) {
+		s.log.Error().Err(err).Str("path", r.URL.Path).Msg("members request failed")
+		writeError(w, http.StatusInternalServerError, APIError{Code: "internal", Message: "the request could not be completed; see the server log"})
+		return
+	}
+	status := http.StatusUnprocessableEntity
+	switch me.Code {
+	case members.CodeOrgNotFound, members.CodeMemberNotFound:
+		status = http.StatusNotFound
+	case members.CodeInvalidFilter:
+		status = http.StatusBadRequest
+	case members.CodeNotDeactivatable:
+		status = http.StatusConflict
+	}
+	writeError(w, status, APIError{Code: me.Code, Message: me.Message})
+}
