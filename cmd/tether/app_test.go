@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -19,54 +20,7 @@ import (
 // import service, org service, each Redis role) is built once, and the one OAuth client holds every
 // configured provider.
 func TestAllBuildsEachDependencyOnce(t *testing.T) {
-	opt, _ := redistest.Client(t, 3)
-	vars := map[string]string{
-		"TETHER_REDIS_URL":                redistest.URL(opt),
-		"TETHER_DATABASE_URL":             "sqlite:" + filepath.Join(t.TempDir(), "tether.db"),
-		"TETHER_ENCRYPTION_KEYS":          testKeys,
-		"TETHER_LINK_SECRET":              testLinkSecret,
-		"TETHER_HTTP_ADDR":                "127.0.0.1:0",
-		"TETHER_SMTP_URL":                 "smtp+plain://127.0.0.1:2525",
-		"TETHER_SALESFORCE_CLIENT_ID":     "sf-id",
-		"TETHER_SALESFORCE_CLIENT_SECRET": "sf-secret",
-		"TETHER_GOOGLE_CLIENT_ID":         "g-id",
-		"TETHER_GOOGLE_CLIENT_SECRET":     "g-secret",
-		"TETHER_MICROSOFT_CLIENT_ID":      "ms-id",
-		"TETHER_MICROSOFT_CLIENT_SECRET":  "ms-secret",
-		"TETHER_ZOOM_CLIENT_ID":           "z-id",
-		"TETHER_ZOOM_CLIENT_SECRET":       "z-secret",
-	}
-	var (
-		mu   sync.Mutex
-		apps []*app
-	)
-	var out syncbuf.Buffer
-	logs := &syncbuf.Buffer{}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		e := env{getenv: func(k string) string { return vars[k] }, stdin: strings.NewReader(""), stdout: &out, stderr: logs,
-			observe: func(a *app) { mu.Lock(); apps = append(apps, a); mu.Unlock() }}
-		root := newRoot(e)
-		root.SetArgs([]string{"all"})
-		done <- root.ExecuteContext(ctx)
-	}()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(30 * time.Second):
-			t.Error("tether all did not stop")
-		}
-	})
-	base := waitListening(t, logs)
-	deadline := time.Now().Add(20 * time.Second)
-	for !strings.Contains(logs.String(), "worker started") && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-	}
-
-	mu.Lock()
-	defer mu.Unlock()
+	base, apps := startAll(t)
 	if len(apps) != 1 {
 		t.Fatalf("tether all created %d apps, want 1", len(apps))
 	}
@@ -114,4 +68,59 @@ func TestAllBuildsEachDependencyOnce(t *testing.T) {
 			t.Errorf("/metrics of tether all lacks %s", want)
 		}
 	}
+}
+
+// startAll runs `tether all` (SQLite, a leased Redis database, every provider configured)
+// until the test ends, and returns its HTTP base URL once the worker has started, and the
+// apps it created.
+func startAll(t *testing.T) (string, []*app) {
+	t.Helper()
+	opt, _ := redistest.Client(t, 3)
+	vars := map[string]string{
+		"TETHER_REDIS_URL":                redistest.URL(opt),
+		"TETHER_DATABASE_URL":             "sqlite:" + filepath.Join(t.TempDir(), "tether.db"),
+		"TETHER_ENCRYPTION_KEYS":          testKeys,
+		"TETHER_LINK_SECRET":              testLinkSecret,
+		"TETHER_HTTP_ADDR":                "127.0.0.1:0",
+		"TETHER_SMTP_URL":                 "smtp+plain://127.0.0.1:2525",
+		"TETHER_SALESFORCE_CLIENT_ID":     "sf-id",
+		"TETHER_SALESFORCE_CLIENT_SECRET": "sf-secret",
+		"TETHER_GOOGLE_CLIENT_ID":         "g-id",
+		"TETHER_GOOGLE_CLIENT_SECRET":     "g-secret",
+		"TETHER_MICROSOFT_CLIENT_ID":      "ms-id",
+		"TETHER_MICROSOFT_CLIENT_SECRET":  "ms-secret",
+		"TETHER_ZOOM_CLIENT_ID":           "z-id",
+		"TETHER_ZOOM_CLIENT_SECRET":       "z-secret",
+	}
+	var (
+		mu   sync.Mutex
+		apps []*app
+	)
+	var out syncbuf.Buffer
+	logs := &syncbuf.Buffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		e := env{getenv: func(k string) string { return vars[k] }, stdin: strings.NewReader(""), stdout: &out, stderr: logs,
+			observe: func(a *app) { mu.Lock(); apps = append(apps, a); mu.Unlock() }}
+		root := newRoot(e)
+		root.SetArgs([]string{"all"})
+		done <- root.ExecuteContext(ctx)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			t.Error("tether all did not stop")
+		}
+	})
+	base := waitListening(t, logs)
+	deadline := time.Now().Add(20 * time.Second)
+	for !strings.Contains(logs.String(), "worker started") && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	return base, slices.Clone(apps)
 }
