@@ -43,7 +43,7 @@ func ParseRetryAfter(v string, now time.Time) time.Duration { return parseRetryA
 // timed out): transient. err must not hold a token (API calls carry theirs in a header).
 func NoAnswerFailure(provider, op string, err error) *connections.Failure {
 	return &connections.Failure{Class: connections.FailTransient, Provider: provider, Op: op, Code: "no_answer",
-		Reason: fmt.Sprintf("%s did not answer; tether retries", provider), Detail: shorten(err.Error()), Err: err}
+		Reason: fmt.Sprintf("%s did not answer; tether retries", provider), Detail: scrub(err.Error()), Err: err}
 }
 
 // StatusFailure is the failure of an API answer that the provider's own rules did not
@@ -51,7 +51,7 @@ func NoAnswerFailure(provider, op string, err error) *connections.Failure {
 // 5xx transient (both honour Retry-After), anything else unknown with the body kept,
 // shortened, for people to read.
 func StatusFailure(provider, op string, status int, h http.Header, body []byte, now time.Time) *connections.Failure {
-	f := &connections.Failure{Provider: provider, Op: op, Status: status, Detail: shorten(string(body)),
+	f := &connections.Failure{Provider: provider, Op: op, Status: status, Detail: scrub(string(body)),
 		RetryAfter: ParseRetryAfter(h.Get("Retry-After"), now)}
 	switch {
 	case status == http.StatusUnauthorized:

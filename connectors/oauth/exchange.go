@@ -73,6 +73,7 @@ func (c *Client) ExchangeWith(ctx context.Context, p Provider, code, verifier, r
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	ctx = context.WithValue(ctx, oauth2.HTTPClient, c.hc)
+	ctx, sent := traceSent(ctx)
 	conf := oauth2.Config{
 		ClientID:     p.ClientID,
 		ClientSecret: p.ClientSecret,
@@ -84,15 +85,14 @@ func (c *Client) ExchangeWith(ctx context.Context, p Provider, code, verifier, r
 		var re *oauth2.RetrieveError
 		if errors.As(err, &re) && re.Response != nil {
 			e := classifyResponse(p, "exchange", re.Response.StatusCode, re.Response.Header, re.Body, c.now())
-			e.Description = redact(e.Description, code, verifier)
+			e.Description = scrub(e.Description, code, verifier, p.ClientSecret)
 			return TokenSet{}, e
 		}
 		if isTransportError(err) {
-			return TokenSet{}, &Error{Provider: p.Name, Op: "exchange", Class: ClassTransient, OutcomeUnknown: true,
-				Err: redactErr(err, code, verifier, url.QueryEscape(code))}
+			return TokenSet{}, transportError(p.Name, "exchange", sent.Load(), redactErr(err, code, verifier, url.QueryEscape(code)))
 		}
-		return TokenSet{}, &Error{Provider: p.Name, Op: "exchange", Class: ClassUnknown,
-			Description: redact(shorten(err.Error()), code, verifier)}
+		return TokenSet{}, &Error{Provider: p.Name, Op: "exchange", Class: ClassUnknown, Reason: unknownReason(p.Name, 200),
+			Description: scrub(err.Error(), code, verifier, p.ClientSecret)}
 	}
 	return c.tokenSet(p, tok, ""), nil
 }

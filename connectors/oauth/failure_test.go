@@ -212,3 +212,43 @@ func TestConnectionRefresherReturnsFailures(t *testing.T) {
 		}
 	})
 }
+
+// The revoke path sync/connect uses (Connector.Revoke) answers *connections.Failure too;
+// a token the provider already considers dead is revoked, not an error.
+func TestConnectorRevokeFailures(t *testing.T) {
+	t.Parallel()
+	b := setup(t, setupOpts{timeout: 500 * time.Millisecond})
+	c := &oauth.Connector{Client: b.client,
+		Salesforce: oauth.App{ClientID: sandbox.DefaultSalesforceClientID, ClientSecret: sandbox.DefaultSalesforceClientSecret},
+		Google: oauth.App{ClientID: sandbox.DefaultGoogleClientID, ClientSecret: sandbox.DefaultGoogleClientSecret,
+			TokenURL: b.url + "/google/token", APIURL: b.url + "/google"},
+		Zoom: oauth.App{ClientID: sandbox.DefaultZoomClientID, ClientSecret: sandbox.DefaultZoomClientSecret,
+			TokenURL: b.url + "/zoom/oauth/token", APIURL: b.url + "/zoom"},
+	}
+	ctx := context.Background()
+	for _, k := range []struct {
+		kind     connections.Kind
+		provider sandbox.Provider
+		subject  string
+	}{{connections.KindSalesforce, sandbox.Salesforce, b.sfUser}, {connections.KindGoogleCalendar, sandbox.Google, ""}, {connections.KindZoom, sandbox.Zoom, ""}} {
+		t.Run(string(k.provider), func(t *testing.T) {
+			g := b.grant(t, k.provider, k.subject)
+			b.sb.Faults().MustAdd(sandbox.Fault{Provider: k.provider, Endpoint: "revoke", Kind: sandbox.FaultStatus, Status: 503, Count: 1})
+			err := c.Revoke(ctx, k.kind, b.url+"/salesforce", vault.NewToken(g.RefreshToken))
+			f, ok := connections.AsFailure(err)
+			if !ok || f.Class != connections.FailTransient || f.Op != "revoke" || f.Provider != string(k.provider) || f.Status != 503 {
+				t.Fatalf("revoke during an outage: %+v (%v)", f, err)
+			}
+			b.sb.Faults().MustAdd(sandbox.Fault{Provider: k.provider, Endpoint: "revoke", Kind: sandbox.FaultDrop, Count: 1})
+			err = c.Revoke(ctx, k.kind, b.url+"/salesforce", vault.NewToken(g.RefreshToken))
+			if f, ok := connections.AsFailure(err); !ok || !f.OutcomeUnknown || f.Class != connections.FailTransient {
+				t.Fatalf("revoke whose answer was lost: %+v (%v)", f, err)
+			}
+			for range 2 { // revoked, then already dead: both fine
+				if err := c.Revoke(ctx, k.kind, b.url+"/salesforce", vault.NewToken(g.RefreshToken)); err != nil {
+					t.Fatalf("revoke: %v", err)
+				}
+			}
+		})
+	}
+}
