@@ -2,9 +2,11 @@ package oauth
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 )
@@ -231,6 +233,33 @@ func TestOutageWithInvalidGrantBodyIsNeverNeedsReconnect(t *testing.T) {
 		// The same body under 400 is the dead grant it says: the check above can fail.
 		if e := classifyResponse(p, "refresh", 400, http.Header{}, body, time.Unix(0, 0)); e.Class != ClassNeedsReconnect {
 			t.Errorf("%s 400 invalid_grant: class %q, want %q", p.Name, e.Class, ClassNeedsReconnect)
+		}
+	}
+}
+
+// Every AADSTS number tether knows, by the class the README promises for it.
+func TestClassifyEveryKnownAADSTS(t *testing.T) {
+	t.Parallel()
+	ms := Microsoft("https://login.microsoftonline.com/organizations")
+	want := map[Class][]int{
+		ClassNeedsAdmin: {50057, 50034, 50020, 50105, 500011, 90094, 90095, 53003, 530032},
+		ClassNeedsReconnect: {700082, 70008, 700084, 50173, 70043, 50089, 65001, 65004, 50076, 50079, 50074, 50078,
+			50133, 50055, 53000, 53001, 9002341, 70000},
+		ClassMisconfigured: {7000215, 7000222, 70002, 7000218, 700016, 70001, 7000112, 70011, 28002, 700022,
+			9001023, 90124, 90130, 50194},
+		ClassTransient:   {90033, 50033, 90024, 50087, 90006, 90090, 70012},
+		ClassRateLimited: {90055, 50196},
+	}
+	for class, codes := range want {
+		for _, n := range codes {
+			body := fmt.Sprintf(`{"error":"invalid_grant","error_description":"AADSTS%d: text","error_codes":[%d]}`, n, n)
+			e := classifyResponse(ms, "refresh", 400, http.Header{}, []byte(body), time.Unix(0, 0))
+			if e.Class != class || e.SubCode != strconv.Itoa(n) || e.Reason == "" {
+				t.Errorf("AADSTS%d: class %s sub %q reason %q, want %s", n, e.Class, e.SubCode, e.Reason, class)
+			}
+			if e.Intermittent != (n == 70000) {
+				t.Errorf("AADSTS%d: intermittent %t", n, e.Intermittent)
+			}
 		}
 	}
 }

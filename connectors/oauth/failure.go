@@ -213,6 +213,9 @@ func googleAPI(f *connections.Failure, body []byte) bool {
 		if f.RetryAfter == 0 {
 			f.RetryAfter = GoogleQuotaBackoff
 		}
+	case "accessNotConfigured":
+		f.Class = ClassMisconfigured
+		f.Reason = "the Google Calendar API is not enabled in tether's Google Cloud project; an operator must enable it"
 	case "dailyLimitExceeded":
 		f.Class = ClassRateLimited
 		f.Reason = "tether's Google Cloud project spent its daily quota; an operator must raise it"
