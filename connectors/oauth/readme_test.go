@@ -362,7 +362,7 @@ func TestIntermittentAnswerThenConfirmingRetry(t *testing.T) {
 	if _, err := b.client.Refresh(context.Background(), "microsoft", g.RefreshToken); err != nil {
 		t.Fatalf("confirming retry: %v", err)
 	}
-	// A sticky answer (count 0) stays until cleared; an API answer cannot be given per grant.
+	// A sticky answer (count 0) stays until cleared; answers are the grant's provider's.
 	adminJSON(t, b.url, http.MethodPost, "/admin/grants/"+g.GrantID+"/answer", map[string]any{"answer": "mfa_required"}, nil)
 	for range 2 {
 		_, err = b.client.Refresh(context.Background(), "microsoft", g.RefreshToken)
@@ -374,7 +374,7 @@ func TestIntermittentAnswerThenConfirmingRetry(t *testing.T) {
 	if _, err := b.client.Refresh(context.Background(), "microsoft", g.RefreshToken); err != nil {
 		t.Fatalf("after clearing: %v", err)
 	}
-	for _, bad := range []map[string]any{{"answer": "throttled"}, {"answer": "no_such"}, {"answer": "mfa_required", "count": -1}} {
+	for _, bad := range []map[string]any{{"answer": "quota_exceeded"}, {"answer": "no_such"}, {"answer": "mfa_required", "count": -1}} {
 		raw, _ := json.Marshal(bad)
 		resp, err := http.Post(b.url+"/admin/grants/"+g.GrantID+"/answer", "application/json", bytes.NewReader(raw))
 		if err != nil {
@@ -415,5 +415,41 @@ func TestFaultsRefuseInventedAnswers(t *testing.T) {
 	adminJSON(t, b.url, http.MethodGet, "/admin/faults", nil, &list)
 	if len(list) != 0 {
 		t.Fatalf("refused faults were added: %+v", list)
+	}
+}
+
+// An API answer given to one grant: that user's calls get it, another grant's do not.
+func TestGrantAPIAnswer(t *testing.T) {
+	t.Parallel()
+	b := setup(t, setupOpts{})
+	var hit, other sandbox.Tokens
+	calendar := map[string]any{"provider": "google", "scopes": []string{"openid", "email", "https://www.googleapis.com/auth/calendar"}}
+	adminJSON(t, b.url, http.MethodPost, "/admin/grants", calendar, &hit)
+	adminJSON(t, b.url, http.MethodPost, "/admin/grants", calendar, &other)
+	adminJSON(t, b.url, http.MethodPost, "/admin/grants/"+hit.GrantID+"/answer", map[string]any{"answer": "quota_exceeded"}, nil)
+	for range 2 {
+		status, h, body := call(t, b, onAPI, "google", hit)
+		f := oauth.APIFailure("google", "verify", status, h, body, b.now)
+		if status != http.StatusForbidden || f.Class != connections.FailRateLimited || f.Code != "quotaExceeded" {
+			t.Fatalf("the answered grant: %d %s (%+v)", status, body, f)
+		}
+		if status, _, body := call(t, b, onAPI, "google", other); status != http.StatusOK {
+			t.Fatalf("another grant: %d %s", status, body)
+		}
+	}
+	adminJSON(t, b.url, http.MethodPost, "/admin/grants/"+hit.GrantID+"/answer", map[string]any{"answer": ""}, nil)
+	if status, _, body := call(t, b, onAPI, "google", hit); status != http.StatusOK {
+		t.Fatalf("after clearing: %d %s", status, body)
+	}
+	// Counted down: Graph throttling for the next call of one mailbox only.
+	var ms sandbox.Tokens
+	adminJSON(t, b.url, http.MethodPost, "/admin/grants", map[string]any{"provider": "microsoft", "scopes": []string{"openid", "offline_access", "User.Read"}}, &ms)
+	adminJSON(t, b.url, http.MethodPost, "/admin/grants/"+ms.GrantID+"/answer", map[string]any{"answer": "throttled", "count": 1}, nil)
+	status, h, body := call(t, b, onAPI, "microsoft", ms)
+	if f := oauth.APIFailure("microsoft", "verify", status, h, body, b.now); status != 429 || f.Class != connections.FailRateLimited || f.RetryAfter != time.Second {
+		t.Fatalf("throttled once: %d %+v", status, f)
+	}
+	if status, _, body := call(t, b, onAPI, "microsoft", ms); status != http.StatusOK {
+		t.Fatalf("second call: %d %s", status, body)
 	}
 }

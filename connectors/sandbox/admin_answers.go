@@ -11,7 +11,7 @@ import (
 //
 //	GET  /admin/answers                                  [Answer]
 //	POST /admin/faults {"provider":…,"kind":"answer","answer":…,"count":N}
-//	POST /admin/grants/{id}/answer {"answer":"mfa_required","count":1}   ("" clears)
+//	POST /admin/grants/{id}/answer {"answer":"mfa_required","count":1}   (a token or API answer; "" clears)
 //	POST /admin/users/{provider}/{id}/active {"active":false}
 //
 // The Salesforce daily limit is also reachable as state: POST
@@ -88,9 +88,11 @@ func (s *Sandbox) SetUserActive(p Provider, id string, active bool) error {
 	return fmt.Errorf("set %s user %s active=%t: %w", p, id, active, ErrNotFound)
 }
 
-// SetGrantAnswer makes the grant's next count refreshes (0: every refresh until cleared)
-// get provider answer name (a token answer, see Answers) instead of tokens; name ""
-// clears it. With Microsoft's "intermittent" and count 1, a confirming retry succeeds.
+// SetGrantAnswer makes the grant's next count refreshes (a token answer) or API calls
+// with its access tokens (an API answer) get provider answer name (see Answers) instead
+// of being served; count 0 means until cleared. Name "" clears both. With Microsoft's
+// "intermittent" and count 1, a confirming retry succeeds; with Google's "quota_exceeded"
+// one user's calendar is over its limits while others are not.
 func (s *Sandbox) SetGrantAnswer(id, name string, count int) error {
 	g, err := s.mustGrant("set answer of", id)
 	if err != nil {
@@ -104,14 +106,29 @@ func (s *Sandbox) SetGrantAnswer(id, name string, count int) error {
 		if a, err = findAnswer(g.provider(), name); err != nil {
 			return fmt.Errorf("set answer of grant %s: %w", id, err)
 		}
-		if a.On != OnToken {
-			return fmt.Errorf("set answer of grant %s: %s is an API answer; give it with POST /admin/faults", id, name)
-		}
 	}
 	g.mu.Lock()
-	g.answer, g.answerLeft = a, count
-	g.mu.Unlock()
+	defer g.mu.Unlock()
+	hadAPI := g.apiAnswer != nil
+	switch {
+	case a == nil:
+		g.answer, g.apiAnswer = nil, nil
+	case a.On == OnToken:
+		g.answer, g.answerLeft = a, count
+	default:
+		g.apiAnswer, g.apiLeft = a, count
+	}
+	s.countAPIAnswer(hadAPI, g.apiAnswer != nil)
 	return nil
+}
+
+func (s *Sandbox) countAPIAnswer(had, has bool) {
+	switch {
+	case !had && has:
+		s.apiAnswered.Add(1)
+	case had && !has:
+		s.apiAnswered.Add(-1)
+	}
 }
 
 // takeAnswer returns the answer a refresh of g gets instead of tokens, if any.
@@ -123,6 +140,27 @@ func (g *grant) takeAnswer() *answerSpec {
 		g.answerLeft--
 		if g.answerLeft == 0 {
 			g.answer = nil
+		}
+	}
+	return a
+}
+
+// takeAPIAnswer returns the answer an API call with r's bearer token gets, if its grant
+// has one.
+func (s *Sandbox) takeAPIAnswer(r *http.Request) *answerSpec {
+	t := s.store.lookup(bearer(r))
+	if t == nil || t.kind != kindAccess {
+		return nil
+	}
+	g := t.g
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	a := g.apiAnswer
+	if a != nil && g.apiLeft > 0 {
+		g.apiLeft--
+		if g.apiLeft == 0 {
+			g.apiAnswer = nil
+			s.countAPIAnswer(true, false)
 		}
 	}
 	return a

@@ -61,8 +61,8 @@
 // Answers: every provider answer the reference records (disabled accounts, MFA and
 // re-authentication, consent, the intermittent AADSTS70000, deleted clients, Salesforce's
 // daily and concurrent limits, Google's 403 quota answers, Graph and Zoom throttling) is
-// named in Answers and given by a fault of kind "answer", per grant (SetGrantAnswer), or by
-// the state that causes it. A status fault is 429, 500, 502, 503 or 504, with the provider's
+// named in Answers and given by a fault of kind "answer", to one grant's refreshes or API
+// calls (SetGrantAnswer), or by the state that causes it (SetUserActive, an org's usage). A status fault is 429, 500, 502, 503 or 504, with the provider's
 // body for that status; Salesforce, which sends no 429, answers a 429 fault as it limits
 // (403 REQUEST_LIMIT_EXCEEDED on the API, 400 rate_limit_exceeded at the token endpoint).
 //

@@ -47,9 +47,12 @@ type Sandbox struct {
 	sf     *sfdc.Server
 	faults *FaultPlan
 	stats  *counters
-	mux    *http.ServeMux
-	closed chan struct{}
-	once   sync.Once
+	// apiAnswered counts grants with an API answer set (SetGrantAnswer), so API calls
+	// look their token up only while one exists.
+	apiAnswered atomic.Int64
+	mux         *http.ServeMux
+	closed      chan struct{}
+	once        sync.Once
 
 	mu    sync.RWMutex
 	apps  map[string]*appPolicy // provider + "\x00" + client id

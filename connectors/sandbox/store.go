@@ -76,6 +76,9 @@ type grant struct {
 	// answerLeft counts them down, 0 means until cleared.
 	answer     *answerSpec
 	answerLeft int
+	// apiAnswer is the same for API calls made with the grant's access tokens.
+	apiAnswer *answerSpec
+	apiLeft   int
 }
 
 func (g *grant) provider() Provider { return g.app.Provider }
