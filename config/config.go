@@ -39,9 +39,12 @@ type Config struct {
 	AdminPassword Secret `env:"ADMIN_PASSWORD" example:"a-long-random-password" doc:"Password for the admin API and /monitoring. When unset those routes answer 503 and the rest of serve works."`
 	APIToken      Secret `env:"API_TOKEN" example:"tk_3f9c1e…(32+ random characters)" doc:"Bearer token for the /v1 admin JSON API (Authorization: Bearer …), for programs; the admin user and password work there too. At least 32 characters."`
 
-	WorkerConcurrency   int           `env:"WORKER_CONCURRENCY" envDefault:"10" example:"20" doc:"Tasks one worker process runs at once."`
-	ShutdownTimeout     time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"25s" example:"25s" doc:"On SIGTERM/SIGINT, how long in-flight tasks get to finish before they are put back in their queue (they are retried, never lost). Keep it below your orchestrator's kill grace period."`
-	EventRetention      time.Duration `env:"EVENT_RETENTION" envDefault:"2160h" example:"720h" doc:"Audit events older than this are deleted by the daily events:prune task (2160h = 90 days)."`
+	WorkerConcurrency int           `env:"WORKER_CONCURRENCY" envDefault:"10" example:"20" doc:"Tasks one worker process runs at once."`
+	ShutdownTimeout   time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"25s" example:"25s" doc:"On SIGTERM/SIGINT, how long in-flight tasks get to finish before they are put back in their queue (they are retried, never lost). Keep it below your orchestrator's kill grace period."`
+	EventRetention    time.Duration `env:"EVENT_RETENTION" envDefault:"2160h" example:"720h" doc:"Audit events older than this are deleted by the daily events:prune task (2160h = 90 days)."`
+	// Connection upkeep (issue 14): the defaults behind the health machine's schedule.
+	RefreshWindow       time.Duration `env:"REFRESH_WINDOW" envDefault:"10m" example:"10m" doc:"Connections are refreshed this long before their access token expires (with up to 2 minutes of jitter)."`
+	SalesforceSession   time.Duration `env:"SALESFORCE_SESSION_TIMEOUT" envDefault:"2h" example:"2h" doc:"The session timeout assumed for a Salesforce connection whose org's timeout is not known: Salesforce token answers carry no expires_in."`
 	PruneSchedule       string        `env:"PRUNE_SCHEDULE" envDefault:"17 3 * * *" example:"17 3 * * *" doc:"When events:prune runs: a 5-field cron expression in UTC."`
 	PermissionsSchedule string        `env:"PERMISSIONS_SCHEDULE" envDefault:"41 4 * * *" example:"41 4 * * *" doc:"When the daily permission audit runs for every org with a team-level Salesforce connection: a 5-field cron expression in UTC."`
 	ReconcileSchedule   string        `env:"RECONCILE_SCHEDULE" envDefault:"*/5 * * * *" example:"*/5 * * * *" doc:"When the reconciler runs (5-field cron, UTC): it queues again the task of every queued, running or paused import and of every pending invite never sent that has no task in Redis (lost with a Redis restart or never queued). Every worker also runs it once at start."`

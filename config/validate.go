@@ -110,6 +110,12 @@ func (c Config) Validate() error {
 	if c.HTTPMaxUnauthenticated < 1 || c.HTTPMaxUnauthenticated > 100000 {
 		bad("HTTPMaxUnauthenticated", fmt.Sprint(c.HTTPMaxUnauthenticated), "must be between 1 and 100000")
 	}
+	if c.RefreshWindow < time.Minute || c.RefreshWindow > time.Hour {
+		bad("RefreshWindow", c.RefreshWindow.String(), "must be between 1m and 1h")
+	}
+	if c.SalesforceSession < 15*time.Minute || c.SalesforceSession > 24*time.Hour {
+		bad("SalesforceSession", c.SalesforceSession.String(), "must be between 15m and 24h (Salesforce allows 15 minutes to 24 hours)")
+	}
 	if c.EventRetention < time.Hour {
 		bad("EventRetention", c.EventRetention.String(), "must be at least 1h")
 	}

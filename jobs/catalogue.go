@@ -13,5 +13,8 @@ func Types() []string {
 		TypeAuditPermissionsSweep,
 		TypeInvitesExpire,
 		TypeReconcile,
+		TypeConnectionRefresh,
+		TypeConnectionVerify,
+		TypeConnectionsSweep,
 	}
 }

@@ -8,8 +8,8 @@ import (
 	"time"
 )
 
-// Queue names. The worker weighs them 6:3:1, so critical gets about 60% of pickups while
-// all three are busy, and low is never starved.
+// Queue names. The worker weighs critical 6, connections 4 (QueueConnections, see
+// connections.go), default 3 and low 1, so low is never starved.
 const (
 	QueueCritical = "critical" // refreshes of soon-expiring tokens, deactivations
 	QueueDefault  = "default"  // imports, audits, verifications

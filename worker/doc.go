@@ -1,5 +1,6 @@
-// Package worker runs tether's tasks on Asynq: the server (queues critical, default and low,
-// weighted 6:3:1), the handler registry, the middleware every task goes through (logging,
+// Package worker runs tether's tasks on Asynq: the server (queues critical, connections,
+// default and low, weighted 6:4:3:1), the handler registry, the middleware every task goes
+// through (logging,
 // metrics, panic recovery, payload validation, error classification) and the scheduler that
 // enqueues periodic tasks.
 //

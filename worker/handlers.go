@@ -27,6 +27,8 @@ type Services struct {
 	InviteExpiry InviteExpirer
 	// Reconciler runs tasks:reconcile.
 	Reconciler Reconciling
+	// Connections runs connections:refresh, connections:verify and connections:sweep.
+	Connections ConnectionUpkeep
 }
 
 // Reconciling runs one reconciliation (a *Reconciler).
@@ -64,6 +66,9 @@ func (s Services) Validate() error {
 	if s.Reconciler == nil {
 		missing("Reconciler", jobs.TypeReconcile)
 	}
+	if s.Connections == nil {
+		missing("Connections", jobs.TypeConnectionRefresh+", "+jobs.TypeConnectionVerify+" and "+jobs.TypeConnectionsSweep)
+	}
 	return errors.Join(errs...)
 }
 
@@ -81,6 +86,7 @@ func Register(w *Worker, s Services) error {
 	registerPermissions(w, s)
 	registerInvitesExpire(w, s)
 	registerReconcile(w, s)
+	registerConnections(w, s)
 	have := w.Types()
 	var errs []error
 	for _, typ := range jobs.Types() {

@@ -38,7 +38,12 @@ func Periodics(pruneSpec string) ([]Periodic, error) {
 	if err != nil {
 		return nil, fmt.Errorf("invite expiry schedule %q: %w", jobs.InvitesExpireSchedule, err)
 	}
+	sweep, err := cron.ParseStandard(jobs.ConnectionsSweepSchedule)
+	if err != nil {
+		return nil, fmt.Errorf("connections sweep schedule %q: %w", jobs.ConnectionsSweepSchedule, err)
+	}
 	return []Periodic{
+		{Name: jobs.TypeConnectionsSweep, Schedule: sweep, Task: jobs.NewConnectionsSweepTask, CatchUp: 5 * time.Minute},
 		{Name: jobs.TypeEventsPrune, Schedule: prune, Task: jobs.NewEventsPruneTask, CatchUp: 24 * time.Hour},
 		{Name: jobs.TypeInvitesExpire, Schedule: expire, Task: jobs.NewInvitesExpireTask, CatchUp: time.Hour},
 	}, nil

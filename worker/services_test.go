@@ -13,6 +13,7 @@ import (
 	"tether/connectors/email"
 	"tether/internal/syncbuf"
 	"tether/jobs"
+	"tether/sync/connections"
 	"tether/sync/directory"
 	"tether/sync/onboarding"
 	"tether/sync/permissions"
@@ -50,7 +51,25 @@ func complete(tb testing.TB, s worker.Services) worker.Services {
 	if s.Reconciler == nil {
 		s.Reconciler = u
 	}
+	if s.Connections == nil {
+		s.Connections = u
+	}
 	return s
+}
+
+func (u unused) Refresh(context.Context, string, string, bool) (connections.Result, error) {
+	u.called("Connections.Refresh")
+	return connections.Result{}, nil
+}
+
+func (u unused) Verify(context.Context, string, string, bool) (connections.Result, error) {
+	u.called("Connections.Verify")
+	return connections.Result{}, nil
+}
+
+func (u unused) Sweep(context.Context, time.Time) (connections.SweepResult, error) {
+	u.called("Connections.Sweep")
+	return connections.SweepResult{}, nil
 }
 
 // unused implements every service by failing the test.

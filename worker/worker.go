@@ -40,10 +40,11 @@ type Params struct {
 	HealthCheckInterval time.Duration
 }
 
-// DefaultQueues is the queue weighting: critical gets about 60% of pickups while all are
-// busy, low about 10% but is never starved.
+// DefaultQueues is the queue weighting: critical gets about 43% of pickups while all are
+// busy, connections (healthy connections' refreshes, verifications, the sweep) about 29%,
+// default about 21%, low about 7% but is never starved; broken connections retry on low.
 func DefaultQueues() map[string]int {
-	return map[string]int{jobs.QueueCritical: 6, jobs.QueueDefault: 3, jobs.QueueLow: 1}
+	return map[string]int{jobs.QueueCritical: 6, jobs.QueueConnections: 4, jobs.QueueDefault: 3, jobs.QueueLow: 1}
 }
 
 // Worker is an Asynq server with tether's handler registry and middleware.

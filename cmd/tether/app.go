@@ -12,6 +12,7 @@ import (
 	"tether/connectors/email"
 	"tether/connectors/oauth"
 	"tether/connectors/verify"
+	"tether/jobs"
 	"tether/sync/connections"
 	"tether/sync/members"
 	"tether/sync/orgs"
@@ -43,6 +44,7 @@ type app struct {
 	orgs      *orgs.Service
 	verify    *verify.Verifier
 	upkeepM   *worker.ConnectionMetrics
+	upkeepS   *connections.Upkeep
 	providers []string // names of the OAuth client's providers, in registration order
 	members   *members.Service
 }
@@ -175,35 +177,55 @@ func (a *app) queueInspector() *asynq.Inspector {
 	return a.inspector
 }
 
-// teamTokens is the process's vault of org-level (team) Salesforce connections: the
-// store, the key ring, the OAuth client, and a Redis lock and stash so one refresh per
-// connection runs at a time across processes.
+// teamTokens is the process's token service for every connection (the team Salesforce
+// session, and each member's Salesforce, calendar and conferencing connections): the
+// store, the key ring, the one OAuth client (each kind refreshes at its provider,
+// Salesforce at the connection's own login host), a Redis lock and stash so one refresh
+// per connection runs at a time across processes, the connection metrics when the
+// process has a registry, and the queue that schedules each connection's next refresh.
 func (a *app) teamTokens() (*connections.Tokens, error) {
 	if a.d.store == nil || a.d.keyring == nil {
-		return nil, fmt.Errorf("team connections need the store and the key ring")
+		return nil, fmt.Errorf("connections need the store and the key ring")
 	}
 	oc, err := a.oauthClient()
 	if err != nil {
 		return nil, err
 	}
+	var metrics connections.Metrics
+	if a.d.reg != nil {
+		m, err := a.connectionMetrics()
+		if err != nil {
+			return nil, err
+		}
+		metrics = m
+	}
 	rdb := a.redisClient(redisTokens)
+	queue := a.queueClient()
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.tokens != nil {
 		return a.tokens, nil
 	}
-	// Without a Salesforce client id a refresh fails as misconfigured (the refresher has
-	// no provider for the kind); a still-valid access token keeps working.
+	// A kind whose provider has no client id fails its refresh as misconfigured (the
+	// refresher has no provider for it); a still-valid access token keeps working.
 	refresher := oauth.ConnectionRefresher{Client: oc, Providers: map[connections.Kind]string{}}
-	if _, ok := oc.Provider("salesforce"); ok {
-		refresher.Providers[connections.KindSalesforceTeam] = "salesforce"
+	for _, k := range []connections.Kind{connections.KindSalesforceTeam, connections.KindSalesforce,
+		connections.KindGoogleCalendar, connections.KindMicrosoftCalendar, connections.KindTeams, connections.KindZoom} {
+		if _, ok := oc.Provider(k.Provider()); ok {
+			refresher.Providers[k] = k.Provider()
+		}
 	}
+	policy := connections.DefaultPolicy()
+	policy.RefreshWindow, policy.SalesforceSession = a.d.cfg.RefreshWindow, a.d.cfg.SalesforceSession
 	t, err := connections.NewTokens(connections.TokensParams{
 		Store:     a.d.store,
 		Keys:      a.d.keyring,
 		Refresher: refresher,
 		Locker:    redislock.New(rdb, "tether:lock:"),
 		Stash:     redisstash.New(rdb, "tether:stash:"),
+		Policy:    policy,
+		Metrics:   metrics,
+		Scheduler: jobs.ConnectionQueue{Client: queue},
 	})
 	if err != nil {
 		return nil, err
@@ -211,6 +233,32 @@ func (a *app) teamTokens() (*connections.Tokens, error) {
 	a.count("tokens")
 	a.tokens = t
 	return t, nil
+}
+
+// upkeep is the process's connection upkeep: refresh, verify and the sweep, over
+// teamTokens and the verifier.
+func (a *app) upkeep() (*connections.Upkeep, error) {
+	t, err := a.teamTokens()
+	if err != nil {
+		return nil, err
+	}
+	v, err := a.verifier()
+	if err != nil {
+		return nil, err
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.upkeepS != nil {
+		return a.upkeepS, nil
+	}
+	// The sweep queues through the tokens' scheduler (the process's queue client).
+	u, err := connections.NewUpkeep(connections.UpkeepParams{Tokens: t, Due: a.d.store, Verifier: v})
+	if err != nil {
+		return nil, err
+	}
+	a.count("upkeep")
+	a.upkeepS = u
+	return u, nil
 }
 
 // importParts is the process's invite import (service, directories, store view), its

@@ -133,6 +133,10 @@ func runWorker(ctx context.Context, d deps, tune tuning) error {
 	defer closeAudits.Close()
 	rec := &worker.Reconciler{Store: d.store, Queue: client, Inspector: inspector, Imports: imports.svc,
 		Invites: sender, Logger: d.log.With().Str("component", "reconciler").Logger()}
+	upkeep, err := d.app.upkeep()
+	if err != nil {
+		return err
+	}
 	err = worker.Register(w, worker.Services{
 		Events:         events.NewService(d.store, nil),
 		EventRetention: d.cfg.EventRetention,
@@ -141,6 +145,7 @@ func runWorker(ctx context.Context, d deps, tune tuning) error {
 		Permissions:    audits,
 		InviteExpiry:   d.store,
 		Reconciler:     rec,
+		Connections:    upkeep,
 	})
 	if err != nil {
 		return err
