@@ -378,3 +378,80 @@ func TestVerifyRetryAfterForms(t *testing.T) {
 		}
 	}
 }
+
+// The providers' own limit and refusal answers (the sandbox's named answers, given to one
+// grant while another of the same provider keeps working) are classified by their code,
+// not by status alone: Google's 403 quota answers are rate limits, not a missing scope.
+func TestVerifyProviderAnswers(t *testing.T) {
+	b := setup(t, 0)
+	byKind := map[connections.Kind]kindCase{}
+	for _, k := range kinds() {
+		byKind[k.kind] = k
+	}
+	untilMidnight := func() time.Duration {
+		now := time.Now().UTC()
+		return now.Truncate(24 * time.Hour).Add(24 * time.Hour).Sub(now)
+	}
+	for _, c := range []struct {
+		kind   connections.Kind
+		answer string
+		class  connections.FailureClass
+		code   string
+		// retryAfter is the delay the answer asks for; nil: none.
+		retryAfter func() time.Duration
+	}{
+		{connections.KindSalesforce, "daily_limit", connections.FailRateLimited, "rate_limited", nil},
+		{connections.KindSalesforce, "concurrent_limit", connections.FailRateLimited, "rate_limited", nil},
+		{connections.KindSalesforceTeam, "api_disabled", connections.FailNeedsAdmin, "api_disabled_for_org", nil},
+		{connections.KindSalesforce, "session_expired", connections.FailNeedsReconnect, "unauthorized", nil},
+		{connections.KindGoogleCalendar, "rate_limit", connections.FailRateLimited, "rate_limited", nil},
+		{connections.KindGoogleCalendar, "user_rate_limit", connections.FailRateLimited, "rate_limited", nil},
+		{connections.KindGoogleCalendar, "quota_exceeded", connections.FailRateLimited, "rate_limited", nil},
+		{connections.KindGoogleCalendar, "rate_limit_429", connections.FailRateLimited, "rate_limited", nil},
+		{connections.KindMicrosoftCalendar, "throttled", connections.FailRateLimited, "rate_limited", func() time.Duration { return time.Second }},
+		{connections.KindMicrosoftCalendar, "mailbox_concurrency", connections.FailRateLimited, "rate_limited", func() time.Duration { return time.Second }},
+		{connections.KindTeams, "throttled", connections.FailRateLimited, "rate_limited", func() time.Duration { return time.Second }},
+		{connections.KindZoom, "rate_limit", connections.FailRateLimited, "rate_limited", func() time.Duration { return time.Second }},
+		{connections.KindZoom, "daily_limit", connections.FailRateLimited, "rate_limited", untilMidnight},
+		{connections.KindZoom, "concurrent_requests", connections.FailRateLimited, "rate_limited", nil},
+	} {
+		t.Run(string(c.kind)+"/"+c.answer, func(t *testing.T) {
+			k := byKind[c.kind]
+			hit, other := b.connect(t, k), b.connect(t, k)
+			b.admin(t, http.MethodPost, "/admin/grants/"+hit.tokens.GrantID+"/answer", map[string]any{"answer": c.answer, "count": 1}, nil)
+			_, err := b.v.Verify(t.Context(), b.request(k, hit))
+			f := failure(t, err, c.class, c.code, string(k.provider), hit.tokens.AccessToken)
+			if c.retryAfter != nil {
+				if want := c.retryAfter(); f.RetryAfter < want-5*time.Second || f.RetryAfter > want+time.Second {
+					t.Fatalf("retry after %s, want %s", f.RetryAfter, want)
+				}
+			} else if f.RetryAfter != 0 {
+				t.Fatalf("retry after %s, but the answer asks for none", f.RetryAfter)
+			}
+			if _, err := b.v.Verify(t.Context(), b.request(k, other)); err != nil {
+				t.Fatalf("another rep's %s connection during the answer: %v", k.kind, err)
+			}
+		})
+	}
+}
+
+// A disabled account's access token is refused at Google, Zoom and Salesforce (the
+// caller's refresh then learns who must act); Microsoft's keeps working until it expires.
+func TestVerifyDisabledAccount(t *testing.T) {
+	b := setup(t, 0)
+	for _, k := range kinds() {
+		t.Run(string(k.kind), func(t *testing.T) {
+			c := b.connect(t, k)
+			b.admin(t, http.MethodPost, "/admin/users/"+string(k.provider)+"/"+c.account+"/active", map[string]bool{"active": false}, nil)
+			defer b.admin(t, http.MethodPost, "/admin/users/"+string(k.provider)+"/"+c.account+"/active", map[string]bool{"active": true}, nil)
+			_, err := b.v.Verify(t.Context(), b.request(k, c))
+			if k.provider == sandbox.Microsoft {
+				if err != nil {
+					t.Fatalf("Microsoft access token of a disabled account: %v; it should work until it expires", err)
+				}
+				return
+			}
+			failure(t, err, connections.FailNeedsReconnect, "unauthorized", string(k.provider), c.tokens.AccessToken)
+		})
+	}
+}
