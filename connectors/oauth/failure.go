@@ -87,6 +87,11 @@ func APIFailure(provider, op string, status int, header http.Header, body []byte
 		known = zoomAPI(f, body, header)
 	}
 	switch {
+	case status >= 500 && f.Class != ClassRateLimited:
+		// Status first: an outage whose body says anything else is still an outage.
+		f.Class, f.Reason = ClassTransient, fmt.Sprintf("%s answered %d; retried with backoff", provider, status)
+	case status == http.StatusTooManyRequests && f.Class != ClassRateLimited:
+		f.Class, f.Reason = ClassRateLimited, provider+" is rate limiting; retried after Retry-After"
 	case f.Class == ClassNeedsReconnect && f.Code == "unauthorized":
 		// Decided by the body (Bad_OAuth_Token comes with 403).
 	case status == http.StatusUnauthorized:
@@ -95,10 +100,6 @@ func APIFailure(provider, op string, status int, header http.Header, body []byte
 			f.SubCode = f.Code
 		}
 		f.Code = "unauthorized"
-	case status >= 500 && f.Class != ClassRateLimited:
-		f.Class, f.Reason = ClassTransient, fmt.Sprintf("%s answered %d; retried with backoff", provider, status)
-	case status == http.StatusTooManyRequests && f.Class != ClassRateLimited:
-		f.Class, f.Reason = ClassRateLimited, provider+" is rate limiting; retried after Retry-After"
 	case !known || f.Class == ClassUnknown:
 		f.Class, f.Reason = ClassUnknown, unknownReason(provider, status)
 	}
