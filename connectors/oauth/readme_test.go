@@ -198,8 +198,10 @@ func produce(t *testing.T, b *testBundle, r tableRow, p string) *connections.Fai
 		adminJSON(t, b.url, http.MethodPost, "/admin/grants/"+g.GrantID+"/revoke", nil, nil)
 	case "org":
 		path := "/admin/salesforce/orgs/" + g.OrgID + "/usage"
+		var before map[string]int
+		adminJSON(t, b.url, http.MethodPost, path, map[string]int{}, &before)
 		adminJSON(t, b.url, http.MethodPost, path, map[string]int{"daily_max": 100, "used": 100}, nil)
-		t.Cleanup(func() { adminJSON(t, b.url, http.MethodPost, path, map[string]int{"used": 0, "daily_max": 15000}, nil) })
+		t.Cleanup(func() { adminJSON(t, b.url, http.MethodPost, path, before, nil) })
 	case "html":
 		return proxyPage(t, b, r, p, g)
 	default:
