@@ -2,6 +2,7 @@ package jobs
 
 import (
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -14,11 +15,13 @@ const TypeAuditPermissions = "salesforce:audit_permissions"
 // connection; the scheduler enqueues it once per slot (daily by default).
 const TypeAuditPermissionsSweep = "salesforce:audit_permissions_sweep"
 
-// AuditPermissions is the payload of TypeAuditPermissions: the org id, and for a
-// scheduled run the UTC day it belongs to.
+// AuditPermissions is the payload of TypeAuditPermissions: the org id and the audit run
+// (a row in the store) the task carries out.
 type AuditPermissions struct {
 	OrgID string `json:"org_id"`
-	// Day is "YYYYMMDD" for the daily run, empty for an on-demand one.
+	// AuditID is the run's id; empty only in tasks queued before audits had rows.
+	AuditID string `json:"audit_id,omitempty"`
+	// Day is "YYYYMMDD" for the daily run, empty for an on-demand one (for logs).
 	Day string `json:"day,omitempty"`
 }
 
@@ -35,50 +38,33 @@ func (p AuditPermissions) Validate() error {
 	return nil
 }
 
-// AuditPermissionsRetention keeps a finished daily audit's TaskID, refusing a second
-// enqueue for the same org and day from another scheduler replica or a sweep re-run.
+// AuditPermissionsRetention keeps a finished sweep's TaskID, refusing a second enqueue of
+// the same slot from another scheduler replica.
 const AuditPermissionsRetention = 48 * time.Hour
 
-// AuditPermissionsUnique is how long an on-demand audit of an org refuses a duplicate
-// while it is queued or running. Asynq releases the lock when the task succeeds, so a
-// re-run after completion is accepted at once.
-const AuditPermissionsUnique = 10 * time.Minute
-
-// TaskIDAuditPermissions is the daily run's TaskID: "salesforce:audit_permissions:<org>:<day>".
-func TaskIDAuditPermissions(orgID string, day time.Time) string {
-	return TypeAuditPermissions + ":" + orgID + ":" + day.UTC().Format("20060102")
+// TaskIDAuditPermissions is the TaskID of audit run auditID of orgID:
+// "salesforce:audit_permissions:<org>:<audit>". One task per run, so the producer, a
+// second request joining a pending run and the reconciler never queue it twice.
+func TaskIDAuditPermissions(orgID, auditID string) string {
+	return TypeAuditPermissions + ":" + orgID + ":" + auditID
 }
 
-// NewAuditPermissionsTask returns an on-demand audit of orgID: default queue, Unique for
-// AuditPermissionsUnique, 5 retries, 2-minute timeout. A duplicate while one is pending
-// fails with asynq.ErrDuplicateTask.
-func NewAuditPermissionsTask(orgID string) (*asynq.Task, error) {
-	b, err := encode(AuditPermissions{OrgID: orgID})
-	if err != nil {
-		return nil, err
-	}
-	return asynq.NewTask(TypeAuditPermissions, b,
-		asynq.Queue(QueueDefault),
-		asynq.Unique(AuditPermissionsUnique),
-		asynq.Retention(time.Hour), // so --wait can read the task's state and result
-		asynq.MaxRetry(5),
-		asynq.Timeout(2*time.Minute),
-	), nil
-}
-
-// NewDailyAuditPermissionsTask returns the scheduled audit of orgID for day: default
-// queue, TaskID TaskIDAuditPermissions kept for AuditPermissionsRetention, 5 retries,
-// 2-minute timeout. Enqueuing the same org and day twice fails with
+// NewAuditPermissionsTask returns the task of audit run auditID of orgID (day is the
+// daily run's "YYYYMMDD", or empty): default queue, TaskID TaskIDAuditPermissions kept an
+// hour, 5 retries, 2-minute timeout. Enqueuing it twice fails with
 // asynq.ErrTaskIDConflict.
-func NewDailyAuditPermissionsTask(orgID string, day time.Time) (*asynq.Task, error) {
-	b, err := encode(AuditPermissions{OrgID: orgID, Day: day.UTC().Format("20060102")})
+func NewAuditPermissionsTask(orgID, auditID, day string) (*asynq.Task, error) {
+	if auditID == "" {
+		return nil, fmt.Errorf("audit of org %s: audit id is required: %w", orgID, ErrInvalidPayload)
+	}
+	b, err := encode(AuditPermissions{OrgID: orgID, AuditID: auditID, Day: day})
 	if err != nil {
 		return nil, err
 	}
 	return asynq.NewTask(TypeAuditPermissions, b,
 		asynq.Queue(QueueDefault),
-		asynq.TaskID(TaskIDAuditPermissions(orgID, day)),
-		asynq.Retention(AuditPermissionsRetention),
+		asynq.TaskID(TaskIDAuditPermissions(orgID, auditID)),
+		asynq.Retention(time.Hour),
 		asynq.MaxRetry(5),
 		asynq.Timeout(2*time.Minute),
 	), nil

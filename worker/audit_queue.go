@@ -8,33 +8,24 @@ import (
 	"github.com/hibiken/asynq"
 
 	"tether/jobs"
+	"tether/sync/permissions"
 )
 
-// AuditQueue is the one producer of on-demand permission audits: the CLI
-// (permissions check), the HTTP API (POST /v1/orgs/{org}/permission-audits), the
-// connect flow and the demo all queue through it.
-type AuditQueue struct{ Client Enqueuer }
+// AuditTasks queues the task of a permission audit run (permissions.AuditTasks); the one
+// producer of audits is permissions.Requests.
+type AuditTasks struct{ Client Enqueuer }
 
-// Queue queues an audit of orgID. An audit already queued or running for the org is
-// refused with an error wrapping asynq.ErrDuplicateTask (its report will answer).
-func (q AuditQueue) Queue(ctx context.Context, orgID string) (*asynq.TaskInfo, error) {
-	t, err := jobs.NewAuditPermissionsTask(orgID)
-	if err != nil {
-		return nil, err
-	}
-	info, err := q.Client.EnqueueContext(ctx, t)
-	if err != nil {
-		return nil, fmt.Errorf("queue permission audit of org %s: %w", orgID, err)
-	}
-	return info, nil
-}
+var _ permissions.AuditTasks = AuditTasks{}
 
-// QueueAudit queues an audit unless one is already pending, which is enough (the
-// connect flow's audit after a team connect).
-func (q AuditQueue) QueueAudit(ctx context.Context, orgID string) error {
-	_, err := q.Queue(ctx, orgID)
-	if errors.Is(err, asynq.ErrDuplicateTask) {
-		return nil
+// QueueAuditTask queues run's task under its TaskID; one already queued, running or just
+// done counts as queued.
+func (q AuditTasks) QueueAuditTask(ctx context.Context, run permissions.AuditRun) error {
+	t, err := jobs.NewAuditPermissionsTask(run.OrgID, run.ID, run.Day)
+	if err != nil {
+		return err
 	}
-	return err
+	if _, err := q.Client.EnqueueContext(ctx, t); err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
+		return fmt.Errorf("queue permission audit %s of org %s: %w", run.ID, run.OrgID, err)
+	}
+	return nil
 }

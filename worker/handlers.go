@@ -57,8 +57,8 @@ func (s Services) Validate() error {
 	if s.Permissions.Auditor == nil {
 		missing("Permissions.Auditor", jobs.TypeAuditPermissions)
 	}
-	if s.Permissions.Orgs == nil || s.Permissions.Queue == nil {
-		missing("Permissions.Orgs and .Queue", jobs.TypeAuditPermissionsSweep)
+	if s.Permissions.Orgs == nil || s.Permissions.Daily == nil {
+		missing("Permissions.Orgs and .Daily", jobs.TypeAuditPermissionsSweep)
 	}
 	if s.InviteExpiry == nil {
 		missing("InviteExpiry", jobs.TypeInvitesExpire)

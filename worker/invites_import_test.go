@@ -43,6 +43,7 @@ type importWorld struct {
 	// sbURL is the sandbox's base URL (its admin API is sbURL/admin); empty when the
 	// caller owns the sandbox.
 	sbURL string
+	tb    testing.TB
 }
 
 func newImportWorld(tb testing.TB, st *store.Store, n, batch int) *importWorld {
@@ -72,7 +73,7 @@ func importOrgSpec(n int) sfdc.OrgSpec {
 // sb and sfOrg stay empty; the caller owns the sandbox.
 func wireImportWorld(tb testing.TB, st *store.Store, instanceURL, token string, batch int) *importWorld {
 	tb.Helper()
-	w := &importWorld{st: st}
+	w := &importWorld{st: st, tb: tb}
 	dirs, err := salesforce.NewInviteDirectories(salesforce.InviteDirectoriesParams{
 		Auth: func(context.Context, string) (salesforce.TeamAuth, error) {
 			return salesforce.TeamAuth{InstanceURL: instanceURL,

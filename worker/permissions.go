@@ -2,7 +2,6 @@ package worker
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -14,9 +13,16 @@ import (
 	"tether/sync/permissions"
 )
 
-// PermissionAuditor runs one org's permission audit (permissions.Service).
+// PermissionAuditor runs one audit run (permissions.Service).
 type PermissionAuditor interface {
-	Audit(ctx context.Context, orgID string) (permissions.Report, error)
+	RunAudit(ctx context.Context, orgID, runID string) (permissions.Report, error)
+	// FailAudit marks the run failed with reason: its task gave up.
+	FailAudit(ctx context.Context, orgID, runID, reason string) error
+}
+
+// DailyAudits asks for the daily sweep's audit of an org (permissions.Requests).
+type DailyAudits interface {
+	Daily(ctx context.Context, orgID string, day time.Time) (permissions.AuditRun, error)
 }
 
 // TeamOrgLister pages through the orgs that have a team-level Salesforce connection.
@@ -29,24 +35,29 @@ type Enqueuer interface {
 	EnqueueContext(ctx context.Context, t *asynq.Task, opts ...asynq.Option) (*asynq.TaskInfo, error)
 }
 
-// PermissionAudits are the permission-audit handlers' dependencies; a nil Auditor leaves
-// both tasks unregistered.
+// PermissionAudits are the permission-audit handlers' dependencies, all required.
 type PermissionAudits struct {
 	Auditor PermissionAuditor
 	Orgs    TeamOrgLister
-	Queue   Enqueuer
+	Daily   DailyAudits
 }
 
 // registerPermissions handles salesforce:audit_permissions and its daily sweep. A broken
 // connection or a missing permission is a report, so the task succeeds; a Salesforce
 // request limit is retried after the delay it asks for (without spending a retry); other
-// errors (5xx, store) are retried with backoff.
+// errors (5xx, store) are retried with backoff. A task that gives up leaves its audit
+// run failed with the reason.
 func registerPermissions(w *Worker, s Services) {
 	a := s.Permissions
+	OnGiveUp(w, jobs.TypeAuditPermissions, func(ctx context.Context, p jobs.AuditPermissions, reason error) error {
+		return a.Auditor.FailAudit(ctx, p.OrgID, p.AuditID, "the audit's task gave up: "+reason.Error())
+	})
 	Handle(w, jobs.TypeAuditPermissions, func(ctx context.Context, p jobs.AuditPermissions) error {
-		r, err := a.Auditor.Audit(ctx, p.OrgID)
+		r, err := a.Auditor.RunAudit(ctx, p.OrgID, p.AuditID)
 		if err != nil {
-			return err // a *permissions.RateLimitError says its RetryAfter (classify)
+			// A *permissions.RateLimitError says its RetryAfter, ErrRunFinished that
+			// the task is obsolete (classify).
+			return err
 		}
 		sum := permissions.Summarize(r.Checks)
 		zerolog.Ctx(ctx).Info().Str("report_id", r.ID).Int("missing", sum[string(permissions.ResultMissing)]).
@@ -66,14 +77,9 @@ func registerPermissions(w *Worker, s Services) {
 				return fmt.Errorf("audit sweep %s: list orgs after %q: %w", p.Slot, after, err)
 			}
 			for _, id := range ids {
-				t, err := jobs.NewDailyAuditPermissionsTask(id, slot)
-				if err != nil {
-					return Permanent(err)
-				}
-				// A conflict means this org's audit for the day is queued already (a
-				// retried sweep, another replica): that is the point of the TaskID.
-				if _, err := a.Queue.EnqueueContext(ctx, t); err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
-					return fmt.Errorf("audit sweep %s: enqueue org %s: %w", p.Slot, id, err)
+				// One run per org and day: a retried sweep or another replica finds it.
+				if _, err := a.Daily.Daily(ctx, id, slot); err != nil {
+					return fmt.Errorf("audit sweep %s: org %s: %w", p.Slot, id, err)
 				}
 				n++
 			}

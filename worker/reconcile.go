@@ -13,6 +13,7 @@ import (
 
 	"tether/jobs"
 	"tether/sync/directory"
+	"tether/sync/permissions"
 )
 
 // ReconcileStore lists the rows that must have a task (store.Store).
@@ -22,6 +23,11 @@ type ReconcileStore interface {
 	// UnsentInviteRefs pages through pending, unexpired invites never sent whose send has
 	// not failed for good.
 	UnsentInviteRefs(ctx context.Context, after directory.Ref, at time.Time, limit int) ([]directory.Ref, error)
+	// RequestedResends pages through resends asked for but not sent of pending, unexpired
+	// invites whose send has not failed for good.
+	RequestedResends(ctx context.Context, after directory.Ref, at time.Time, limit int) ([]directory.SendAttempt, error)
+	// UnfinishedAuditRuns pages through queued and running permission audits.
+	UnfinishedAuditRuns(ctx context.Context, after directory.Ref, limit int) ([]permissions.AuditRun, error)
 }
 
 // TaskInspector reads a task's state in Redis (an *asynq.Inspector).
@@ -29,10 +35,11 @@ type TaskInspector interface {
 	GetTaskInfo(queue, id string) (*asynq.TaskInfo, error)
 }
 
-// Reconciler makes rows and tasks agree. Every unfinished import and every pending invite
-// never sent must have a live task in Redis; one that has none (its enqueue failed, or
-// Redis lost it in a restart without persistence) gets it again under its deterministic
-// TaskID, so a task that is in fact live is never doubled. A row whose task was archived
+// Reconciler makes rows and tasks agree. Every unfinished import, every pending invite
+// never sent, every resend asked for and not sent, and every queued or running permission
+// audit must have a live task in Redis; one that has none (its enqueue failed, or Redis
+// lost it in a restart without persistence) gets it again under its deterministic TaskID,
+// so a task that is in fact live is never doubled. A row whose task was archived
 // (it gave up while the row could not be marked) is marked failed with the task's last
 // error. Safe to run on several workers at once.
 type Reconciler struct {
@@ -41,6 +48,7 @@ type Reconciler struct {
 	Inspector TaskInspector  // required
 	Imports   ImportRunner   // required: marks an import whose task gave up failed
 	Invites   InviteSender   // required: marks a send that gave up failed
+	Audits    AuditFailer    // required: marks an audit whose task gave up failed
 	Logger    zerolog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
@@ -54,15 +62,22 @@ type ReconcileResult struct {
 	Sends        int `json:"sends_requeued"`
 	ImportsLive  int `json:"imports_live"`
 	SendsLive    int `json:"sends_live"`
+	Audits       int `json:"audits_requeued"`
+	AuditsLive   int `json:"audits_live"`
 	MarkedFailed int `json:"marked_failed"`
+}
+
+// AuditFailer marks a permission audit run failed (permissions.Service).
+type AuditFailer interface {
+	FailAudit(ctx context.Context, orgID, runID, reason string) error
 }
 
 // Reconcile checks every row once. It stops at the first store or Redis failure (the
 // next run starts over; nothing it did is undone).
 func (r *Reconciler) Reconcile(ctx context.Context) (ReconcileResult, error) {
 	var res ReconcileResult
-	if r.Store == nil || r.Queue == nil || r.Inspector == nil || r.Imports == nil || r.Invites == nil {
-		return res, errors.New("reconciler: Store, Queue, Inspector, Imports and Invites are required")
+	if r.Store == nil || r.Queue == nil || r.Inspector == nil || r.Imports == nil || r.Invites == nil || r.Audits == nil {
+		return res, errors.New("reconciler: Store, Queue, Inspector, Imports, Invites and Audits are required")
 	}
 	now := time.Now
 	if r.Now != nil {
@@ -91,7 +106,7 @@ func (r *Reconciler) Reconcile(ctx context.Context) (ReconcileResult, error) {
 			return res, fmt.Errorf("reconcile sends: %w", err)
 		}
 		for _, ref := range refs {
-			if err := r.sendTask(ctx, ref, &res); err != nil {
+			if err := r.sendTask(ctx, directory.SendAttempt{OrgID: ref.OrgID, InviteID: ref.ID, Attempt: 1}, &res); err != nil {
 				return res, err
 			}
 		}
@@ -100,8 +115,38 @@ func (r *Reconciler) Reconcile(ctx context.Context) (ReconcileResult, error) {
 		}
 		after = refs[len(refs)-1]
 	}
-	if res.Imports+res.Sends+res.MarkedFailed > 0 {
-		r.Logger.Warn().Int("imports_requeued", res.Imports).Int("sends_requeued", res.Sends).
+	for after := (directory.Ref{}); ; {
+		resends, err := r.Store.RequestedResends(ctx, after, at, n)
+		if err != nil {
+			return res, fmt.Errorf("reconcile resends: %w", err)
+		}
+		for _, a := range resends {
+			if err := r.sendTask(ctx, a, &res); err != nil {
+				return res, err
+			}
+		}
+		if len(resends) < n {
+			break
+		}
+		after = directory.Ref{OrgID: resends[len(resends)-1].OrgID, ID: resends[len(resends)-1].InviteID}
+	}
+	for after := (directory.Ref{}); ; {
+		runs, err := r.Store.UnfinishedAuditRuns(ctx, after, n)
+		if err != nil {
+			return res, fmt.Errorf("reconcile permission audits: %w", err)
+		}
+		for _, run := range runs {
+			if err := r.auditTask(ctx, run, &res); err != nil {
+				return res, err
+			}
+		}
+		if len(runs) < n {
+			break
+		}
+		after = directory.Ref{OrgID: runs[len(runs)-1].OrgID, ID: runs[len(runs)-1].ID}
+	}
+	if res.Imports+res.Sends+res.Audits+res.MarkedFailed > 0 {
+		r.Logger.Warn().Int("imports_requeued", res.Imports).Int("sends_requeued", res.Sends).Int("audits_requeued", res.Audits).
 			Int("marked_failed", res.MarkedFailed).Msg("reconciler found rows without a live task and fixed them")
 	}
 	return res, nil
@@ -146,16 +191,17 @@ func (r *Reconciler) importTask(ctx context.Context, imp directory.Import, res *
 	return nil
 }
 
-// sendTask gives the invite's first send its task back if it has none.
-func (r *Reconciler) sendTask(ctx context.Context, ref directory.Ref, res *ReconcileResult) error {
-	id := jobs.TaskIDInvitesSend(ref.OrgID, ref.ID, 1)
+// sendTask gives the invite's send attempt (the first email, or a resend asked for) its
+// task back if it has none.
+func (r *Reconciler) sendTask(ctx context.Context, a directory.SendAttempt, res *ReconcileResult) error {
+	id := jobs.TaskIDInvitesSend(a.OrgID, a.InviteID, a.Attempt)
 	info, err := r.live(id)
 	switch {
 	case err != nil:
 		return err
 	case info != nil && info.State == asynq.TaskStateArchived:
-		if err := r.Invites.Fail(ctx, ref.OrgID, ref.ID, "the invitation email's task gave up: "+info.LastErr); err != nil {
-			return fmt.Errorf("reconcile send of invite %s: %w", ref.ID, err)
+		if err := r.Invites.Fail(ctx, a.OrgID, a.InviteID, "the invitation email's task gave up: "+info.LastErr); err != nil {
+			return fmt.Errorf("reconcile send %d of invite %s: %w", a.Attempt, a.InviteID, err)
 		}
 		res.MarkedFailed++
 		return nil
@@ -163,7 +209,7 @@ func (r *Reconciler) sendTask(ctx context.Context, ref directory.Ref, res *Recon
 		res.SendsLive++
 		return nil
 	}
-	t, err := jobs.NewInviteSendTask(ref.OrgID, ref.ID, 1)
+	t, err := jobs.NewInviteSendTask(a.OrgID, a.InviteID, a.Attempt)
 	if err != nil {
 		return err
 	}
@@ -172,9 +218,47 @@ func (r *Reconciler) sendTask(ctx context.Context, ref directory.Ref, res *Recon
 			res.SendsLive++
 			return nil
 		}
-		return fmt.Errorf("reconcile send of invite %s of org %s: enqueue: %w", ref.ID, ref.OrgID, err)
+		return fmt.Errorf("reconcile send %d of invite %s of org %s: enqueue: %w", a.Attempt, a.InviteID, a.OrgID, err)
+	}
+	if a.Attempt > 1 {
+		r.Logger.Warn().Str("org_id", a.OrgID).Str("invite_id", a.InviteID).Int("attempt", a.Attempt).
+			Msg("resend had no task; queued it again")
 	}
 	res.Sends++
+	return nil
+}
+
+// auditTask gives a queued or running audit run its task back if it has none, and marks
+// it failed if its task gave up while the run could not be marked.
+func (r *Reconciler) auditTask(ctx context.Context, run permissions.AuditRun, res *ReconcileResult) error {
+	info, err := r.live(jobs.TaskIDAuditPermissions(run.OrgID, run.ID))
+	switch {
+	case err != nil:
+		return err
+	case info != nil && info.State == asynq.TaskStateArchived:
+		if err := r.Audits.FailAudit(ctx, run.OrgID, run.ID, "the audit's task gave up: "+info.LastErr); err != nil {
+			return fmt.Errorf("reconcile permission audit %s: %w", run.ID, err)
+		}
+		res.MarkedFailed++
+		return nil
+	case info != nil:
+		res.AuditsLive++
+		return nil
+	}
+	t, err := jobs.NewAuditPermissionsTask(run.OrgID, run.ID, run.Day)
+	if err != nil {
+		return err
+	}
+	if _, err := r.Queue.EnqueueContext(ctx, t); err != nil {
+		if errors.Is(err, asynq.ErrTaskIDConflict) {
+			res.AuditsLive++
+			return nil
+		}
+		return fmt.Errorf("reconcile permission audit %s of org %s: enqueue: %w", run.ID, run.OrgID, err)
+	}
+	r.Logger.Warn().Str("org_id", run.OrgID).Str("audit_id", run.ID).Str("status", string(run.Status)).
+		Msg("permission audit had no task; queued it again")
+	res.Audits++
 	return nil
 }
 
@@ -199,8 +283,8 @@ func registerReconcile(w *Worker, s Services) {
 			return fmt.Errorf("reconcile slot %s: %w", p.Slot, err)
 		}
 		zerolog.Ctx(ctx).Info().Int("imports_requeued", res.Imports).Int("sends_requeued", res.Sends).
-			Int("marked_failed", res.MarkedFailed).Msg("reconciled")
-		writeResult(ctx, fmt.Sprintf("imports=%d sends=%d failed=%d", res.Imports, res.Sends, res.MarkedFailed))
+			Int("audits_requeued", res.Audits).Int("marked_failed", res.MarkedFailed).Msg("reconciled")
+		writeResult(ctx, fmt.Sprintf("imports=%d sends=%d audits=%d failed=%d", res.Imports, res.Sends, res.Audits, res.MarkedFailed))
 		return nil
 	})
 }

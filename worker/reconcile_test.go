@@ -16,6 +16,7 @@ import (
 	"tether/jobs"
 	"tether/sync/directory"
 	"tether/sync/invites"
+	"tether/sync/onboarding"
 	"tether/sync/store"
 	"tether/sync/store/storetest"
 	"tether/worker"
@@ -24,7 +25,7 @@ import (
 // reconciler returns w's reconciler, marking sends failed through sends.
 func (w *importWorld) reconciler(sends worker.InviteSender) *worker.Reconciler {
 	return &worker.Reconciler{Store: w.st, Queue: w.client, Inspector: w.inspector, Imports: w.svc,
-		Invites: sends, Logger: zerolog.Nop(), PageSize: 7}
+		Invites: sends, Audits: unused{w.tb}, Logger: zerolog.Nop(), PageSize: 7}
 }
 
 // An import created while Redis is down is stored queued and its producer says so; the
@@ -197,6 +198,90 @@ func TestImportWhoseRetriesRunOutIsFailedWithItsReason(t *testing.T) {
 		// The reconciler leaves a failed import alone.
 		if res, err := w.reconciler(&sendLog{}).Reconcile(t.Context()); err != nil || res.Imports+res.MarkedFailed != 0 {
 			t.Fatalf("reconcile: %+v %v", res, err)
+		}
+	})
+}
+
+// A resend (attempt 2) whose task Redis lost before a worker took it gets its task back
+// from the reconciler, and the invitee gets that second email once, however often the
+// reconciler runs afterwards. Both backends, real Redis.
+func TestReconcilerRequeuesLostResendOnce(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		const n = 3
+		w := newImportWorld(t, st, n, 200)
+		sink, sender := sinkSender(t, st)
+		imp, err := w.svc.Create(t.Context(), invites.Request{OrgID: w.org.ID, Profiles: []string{sfdc.ProfileSalesUser}, Role: directory.RoleChat})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if imp, err = w.svc.Run(t.Context(), w.org.ID, imp.ID); err != nil || imp.Counts.Invited != n {
+			t.Fatalf("run import: %+v %v", imp.Counts, err)
+		}
+		stop := start(t, w.newWorker(t, 5*time.Second, sender))
+		ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+		defer cancel()
+		first, err := sink.Wait(ctx, n)
+		if err != nil {
+			t.Fatalf("first emails: %v", err)
+		}
+		waitSent(t, st, w.org.ID, n)
+		stop()
+
+		// With no worker running, resend one invitation; Redis then loses the task.
+		resender := onboarding.Resender{Store: store.Invites{Store: st}, Queue: worker.InviteEnqueuer{Client: w.client, Inspector: w.inspector}}
+		to := first[0].To[0]
+		inv, attempt, err := resender.Resend(t.Context(), w.org.ID, to)
+		if err != nil || attempt != 2 {
+			t.Fatalf("resend to %s: attempt %d, %v; want attempt 2", to, attempt, err)
+		}
+		taskID := jobs.TaskIDInvitesSend(w.org.ID, inv.ID, 2)
+		if _, err := w.inspector.GetTaskInfo(jobs.QueueDefault, taskID); err != nil {
+			t.Fatalf("resend task %s: %v", taskID, err)
+		}
+		flush(t, w)
+
+		rec := w.reconciler(sender)
+		if res, err := rec.Reconcile(t.Context()); err != nil || res.Sends != 1 {
+			t.Fatalf("reconcile after the loss: %+v %v, want the resend requeued", res, err)
+		}
+		// Queued again under attempt 2's TaskID: the next run's enqueue conflicts with it.
+		if res, err := rec.Reconcile(t.Context()); err != nil || res.Sends != 0 || res.SendsLive != 1 {
+			t.Fatalf("second reconcile: %+v %v, want the resend live and nothing requeued", res, err)
+		}
+		start(t, w.newWorker(t, 5*time.Second, sender))
+		if _, err := sink.Wait(ctx, n+1); err != nil {
+			t.Fatalf("resent email: %v", err)
+		}
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			got, err := st.GetInvite(t.Context(), w.org.ID, inv.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.SentCount == 2 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("invite sent %d times, want 2", got.SentCount)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		// Later runs, even after another loss, queue nothing more.
+		for range 2 {
+			flush(t, w)
+			if res, err := rec.Reconcile(t.Context()); err != nil || res.Sends != 0 {
+				t.Fatalf("reconcile after the resend: %+v %v, want nothing requeued", res, err)
+			}
+		}
+		time.Sleep(300 * time.Millisecond) // a stray send would be picked up within this
+		var toHim int
+		for _, m := range sink.Messages() {
+			if m.To[0] == to {
+				toHim++
+			}
+		}
+		if len(sink.Messages()) != n+1 || toHim != 2 {
+			t.Fatalf("%d emails, %d to %s; want %d in all and 2 to %s", len(sink.Messages()), toHim, to, n+1, to)
 		}
 	})
 }

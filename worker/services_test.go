@@ -42,8 +42,8 @@ func complete(tb testing.TB, s worker.Services) worker.Services {
 	if s.Permissions.Orgs == nil {
 		s.Permissions.Orgs = u
 	}
-	if s.Permissions.Queue == nil {
-		s.Permissions.Queue = u
+	if s.Permissions.Daily == nil {
+		s.Permissions.Daily = u
 	}
 	if s.InviteExpiry == nil {
 		s.InviteExpiry = u
@@ -86,9 +86,17 @@ func (u unused) Send(context.Context, string, string, int) (onboarding.Outcome, 
 	return "", nil
 }
 func (u unused) Fail(context.Context, string, string, string) error { u.called("Fail"); return nil }
-func (u unused) Audit(context.Context, string) (permissions.Report, error) {
-	u.called("Audit")
+func (u unused) RunAudit(context.Context, string, string) (permissions.Report, error) {
+	u.called("RunAudit")
 	return permissions.Report{}, nil
+}
+func (u unused) FailAudit(context.Context, string, string, string) error {
+	u.called("FailAudit")
+	return nil
+}
+func (u unused) Daily(context.Context, string, time.Time) (permissions.AuditRun, error) {
+	u.called("Daily")
+	return permissions.AuditRun{}, nil
 }
 func (u unused) ListOrgsWithTeamConnection(context.Context, string, int) ([]string, error) {
 	u.called("ListOrgsWithTeamConnection")

@@ -11,7 +11,6 @@ import (
 	"tether/sync/connect"
 	"tether/sync/directory"
 	"tether/sync/onboarding"
-	"tether/worker"
 	"tether/worker/httpapi"
 	"tether/worker/redisconnect"
 )
@@ -102,7 +101,7 @@ func connectFlow(d deps, queue httpapi.TaskEnqueuer) (connectParts, io.Closer, e
 		Sessions:           redisconnect.New(rdb, "tether:connect:"),
 		Providers:          connectProviders(d.cfg, oc),
 		Vault:              d.keyring,
-		Audits:             worker.AuditQueue{Client: queue},
+		Audits:             auditRequests(d, queue),
 		Invites:            joiner,
 		BaseURL:            d.cfg.PublicURL,
 		SalesforceLoginURL: salesforceLogin(d.cfg),

@@ -3,15 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"strings"
-
-	"github.com/hibiken/asynq"
+	"time"
 
 	"tether/connectors/sandbox/sfdc"
-	"tether/sync/directory"
 	"tether/sync/permissions"
 	"tether/worker"
 )
@@ -64,38 +61,27 @@ func demoAudit(ctx context.Context, dm *demo) error {
 	return nil
 }
 
-// audit queues salesforce:audit_permissions for the demo org and returns the first
-// report newer than the one with id before.
+// audit asks for an audit of the demo org through the one producer and returns the
+// report of that audit once the worker has run it; before is the report it must differ
+// from.
 func (dm *demo) audit(ctx context.Context, before string) (permissions.Report, error) {
 	orgID := dm.acme.org.ID
-	info, err := worker.AuditQueue{Client: dm.client}.Queue(ctx, orgID)
+	run, _, err := permissions.Requests{Store: dm.d.store, Tasks: worker.AuditTasks{Client: dm.client}}.Request(ctx, orgID, dm.acme.adminEmail)
 	if err != nil {
 		return permissions.Report{}, err
 	}
-	var r permissions.Report
-	// Done means the report is stored and the task completed: the handler stores the
-	// report before Asynq releases the task's Unique lock, and an audit queued in
-	// between would be refused as a duplicate.
-	err = waitFor(ctx, "the permission report", func() (bool, error) {
-		ti, err := dm.inspector.GetTaskInfo(info.Queue, info.ID)
-		if err == nil && ti.State == asynq.TaskStateArchived {
-			return false, fmt.Errorf("audit task %s failed: %s", info.ID, ti.LastErr)
-		}
-		if err != nil || ti.State != asynq.TaskStateCompleted {
-			return false, nil
-		}
-		got, err := dm.d.store.LatestPermissionReport(ctx, orgID)
-		switch {
-		case errors.Is(err, directory.ErrNotFound):
-		case err != nil:
-			return false, err
-		case got.ID != before:
-			r = got
-			return true, nil
-		}
-		return false, nil
-	})
-	return r, err
+	done, err := waitAudit(ctx, io.Discard, dm.d.store, dm.inspector, run, 2*time.Minute, time.Minute)
+	if err != nil {
+		return permissions.Report{}, err
+	}
+	r, err := dm.d.store.LatestPermissionReport(ctx, orgID)
+	switch {
+	case err != nil:
+		return permissions.Report{}, err
+	case r.ID != done.ReportID || r.ID == before:
+		return permissions.Report{}, fmt.Errorf("audit %s stored report %s; the latest is %s (before: %s)", done.ID, done.ReportID, r.ID, before)
+	}
+	return r, nil
 }
 
 func missingRequired(r permissions.Report) []string {
@@ -113,21 +99,6 @@ func firstLine(s string) string {
 	return s
 }
 
-// printNotOK prints the report table of r with only the checks that are not ok, then the
-// summary line of the whole report: the demo's output stays short.
-func printNotOK(w io.Writer, r permissions.Report) {
-	short := r
-	short.Checks = nil
-	for _, c := range r.Checks {
-		if c.Result != permissions.ResultOK {
-			short.Checks = append(short.Checks, c)
-		}
-	}
-	var table, full bytes.Buffer
-	printPermissionReport(&table, short)
-	printPermissionReport(&full, r)
-	lines := strings.Split(strings.TrimRight(table.String(), "\n"), "\n")
-	all := strings.Split(strings.TrimRight(full.String(), "\n"), "\n")
-	fmt.Fprintln(w, strings.Join(lines[:len(lines)-1], "\n"))
-	fmt.Fprintf(w, "%s; the %d ok checks are not shown\n", all[len(all)-1], len(r.Checks)-len(short.Checks))
-}
+// printNotOK prints r's problems first and summarises its ok checks (as
+// permissions show --only missing): the demo's output stays short.
+func printNotOK(w io.Writer, r permissions.Report) { printProblemsFirst(w, r) }

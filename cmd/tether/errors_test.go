@@ -68,6 +68,9 @@ func TestRedisAndOrgErrorsAreOneSentence(t *testing.T) {
 	if res.err == nil || !strings.HasPrefix(res.err.Error(), want) || strings.Contains(res.err.Error(), "s3cret") || strings.Contains(res.err.Error(), "\n") {
 		t.Errorf("permissions check with Redis down: %v, want one line starting %q", res.err, want)
 	}
+	if res.err == nil || !strings.Contains(res.err.Error(), "is stored but its task could not be queued: it stays queued, and the reconciler queues it") {
+		t.Errorf("permissions check with Redis down: %v, want it to say the audit is stored and queued later", res.err)
+	}
 
 	res = runTether(t, context.Background(), vars, "permissions", "show", "--org", "no-such-org")
 	if res.err == nil || !strings.Contains(res.err.Error(), `no org with id "no-such-org"`) {

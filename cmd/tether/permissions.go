@@ -1,9 +1,12 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -14,7 +17,6 @@ import (
 	"tether/jobs"
 	"tether/sync/directory"
 	"tether/sync/permissions"
-	"tether/worker"
 )
 
 // Exit codes of `tether permissions check --wait` and `tether permissions show`, for
@@ -50,16 +52,20 @@ func newPermissionsCheckCmd(e env) *cobra.Command {
 		org     string
 		wait    bool
 		timeout time.Duration
+		only    string
 	)
 	cmd := &cobra.Command{
-		Use:   "check --org ORG [--wait] [--timeout D]",
+		Use:   "check --org ORG [--wait] [--timeout D] [--only missing|all]",
 		Short: "Queue a permission audit of an org; with --wait, print its report",
-		Long: `Queues salesforce:audit_permissions for the org; a worker runs it through the org's
-team-level Salesforce connection and stores the report.
+		Long: `Stores a permission audit of the org and queues its task (salesforce:audit_permissions); a
+worker runs it through the org's team-level Salesforce connection and stores the report.
+An audit already queued or running for the org is joined, not doubled.
 
-Without --wait it prints the task id and returns. With --wait it waits (up to --timeout)
-for the new report and prints it as a table: each check, its result (ok, missing,
-unknown, warning), what was seen and how to fix it.
+Without --wait it prints the audit's id and returns. With --wait it follows the audit (up
+to --timeout) and prints the report as a table: each check, its result (ok, missing,
+unknown, warning), what was seen and how to fix it; then what changed since the report
+before. --only missing (the default on a terminal) prints the problems first and counts
+the ok checks in one line.
 
 Exit status with --wait: 0 every required check is ok; 3 a required check is missing;
 4 none is missing but a required check could not be run (unknown); 1 anything else
@@ -91,83 +97,126 @@ Exit status with --wait: 0 every required check is ok; 3 a required check is mis
 				}
 				return err
 			}
-			// A report other than this one is the answer (the org's audits are serialised
-			// by the task's Unique lock, so the next new report is ours or one just as new).
-			before := ""
-			if r, err := d.store.LatestPermissionReport(ctx, org); err == nil {
-				before = r.ID
-			} else if !errors.Is(err, directory.ErrNotFound) {
-				return err
-			}
-
-			taskID := ""
-			info, err := worker.AuditQueue{Client: d.app.queueClient()}.Queue(ctx, org)
+			run, created, err := auditRequests(d, d.app.queueClient()).Request(ctx, org, "cli")
 			switch {
-			case errors.Is(err, asynq.ErrDuplicateTask):
-				fmt.Fprintf(e.stdout, "an audit of org %s is already queued or running\n", org)
 			case err != nil:
-				return err
+				return err // a *permissions.NotQueuedError says the audit is stored and queued later
+			case !created:
+				fmt.Fprintf(e.stdout, "permission audit %s of org %s is already %s; following it\n", run.ID, org, run.Status)
 			default:
-				taskID = info.ID
-				fmt.Fprintf(e.stdout, "queued permission audit of org %s (task %s)\n", org, taskID)
+				fmt.Fprintf(e.stdout, "queued permission audit %s of org %s\n", run.ID, org)
 			}
 			if !wait {
-				fmt.Fprintf(e.stdout, "when a worker has run it: tether permissions show --org %s (or GET /v1/orgs/%s/permission-audits/latest)\n", org, org)
+				fmt.Fprintf(e.stdout, "when a worker has run it: tether permissions show --org %s (or GET /v1/orgs/%s/permission-audits/%s)\n", org, org, run.ID)
 				return nil
 			}
-
-			in := d.app.queueInspector()
-			deadline := time.Now().Add(timeout)
-			tick := time.NewTicker(200 * time.Millisecond)
-			defer tick.Stop()
-			lastErr := ""
-			for {
-				r, err := d.store.LatestPermissionReport(ctx, org)
-				switch {
-				case err == nil && r.ID != before:
-					outcome := reportOutcome(e.stdout, r)
-					// What changed since the report before, after this one (as show
-					// prints it): the table first, then what flipped.
-					if rs, err := d.store.LatestPermissionReports(ctx, org, 2); err == nil && len(rs) == 2 && rs[0].ID == r.ID {
-						printPermissionChanges(e.stdout, rs[1], rs[0])
-					}
-					return outcome
-				case err != nil && !errors.Is(err, directory.ErrNotFound):
-					return err
-				}
-				if taskID != "" {
-					if ti, err := in.GetTaskInfo(jobs.QueueDefault, taskID); err == nil {
-						if ti.State == asynq.TaskStateArchived {
-							return fmt.Errorf("permission audit task %s failed: %s", taskID, ti.LastErr)
-						}
-						if ti.LastErr != "" && ti.LastErr != lastErr {
-							lastErr = ti.LastErr
-							fmt.Fprintf(e.stderr, "audit task %s will be retried: %s\n", taskID, lastErr)
-						}
-					}
-				}
-				if time.Now().After(deadline) {
-					return fmt.Errorf("no new permission report of org %s within %s: is a worker running? (tether permissions show --org %s prints it once there)", org, timeout, org)
-				}
-				select {
-				case <-ctx.Done():
-					return ctx.Err()
-				case <-tick.C:
-				}
+			done, err := waitAudit(ctx, e.stderr, d.store, d.app.queueInspector(), run, timeout, 10*time.Second)
+			if err != nil {
+				return err
 			}
+			// The report, then what changed since the report before (as show prints it).
+			rs, err := d.store.LatestPermissionReports(ctx, org, 20)
+			if err != nil {
+				return err
+			}
+			for i, r := range rs {
+				if r.ID != done.ReportID {
+					continue
+				}
+				outcome := reportOutcome(e.stdout, r, only)
+				if i+1 < len(rs) {
+					printPermissionChanges(e.stdout, rs[i+1], r)
+				}
+				return outcome
+			}
+			return fmt.Errorf("permission audit %s is done but its report %s is not among the org's 20 newest: tether permissions show --org %s", done.ID, done.ReportID, org)
 		},
 	}
 	cmd.Flags().StringVar(&org, "org", "", "org id (required)")
 	cmd.Flags().BoolVar(&wait, "wait", false, "wait for the report and print it")
+	bindOnly(cmd, e, &only)
 	cmd.Flags().DurationVar(&timeout, "timeout", 2*time.Minute, "how long --wait waits")
 	return cmd
 }
 
+// auditRunReader reads audit runs (the store).
+type auditRunReader interface {
+	GetAuditRun(ctx context.Context, orgID, id string) (permissions.AuditRun, error)
+}
+
+// waitAudit polls run until it is done or failed, at most timeout. It says on w when the
+// audit's task is retried, and once, when it stays queued past pickup, what its task is
+// doing in Redis: it never claims an audit goes on when it has no task.
+func waitAudit(ctx context.Context, w io.Writer, st auditRunReader, in *asynq.Inspector, run permissions.AuditRun, timeout, pickup time.Duration) (permissions.AuditRun, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	taskID := jobs.TaskIDAuditPermissions(run.OrgID, run.ID)
+	began, warned, lastErr := time.Now(), false, ""
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		cur, err := st.GetAuditRun(ctx, run.OrgID, run.ID)
+		switch {
+		case err == nil:
+			run = cur
+		case ctx.Err() == nil:
+			return run, err
+		}
+		switch run.Status {
+		case permissions.AuditDone:
+			return run, nil
+		case permissions.AuditFailed:
+			return run, fmt.Errorf("permission audit %s of org %s failed: %s", run.ID, run.OrgID, run.Error)
+		}
+		if in != nil {
+			if ti, err := in.GetTaskInfo(jobs.QueueDefault, taskID); err == nil && ti.LastErr != "" && ti.LastErr != lastErr {
+				lastErr = ti.LastErr
+				fmt.Fprintf(w, "audit %s will be retried at %s: %s\n", run.ID, ti.NextProcessAt.UTC().Format(time.RFC3339), lastErr)
+			}
+		}
+		if !warned && run.Status == permissions.AuditQueued && time.Since(began) >= min(pickup, timeout/2) {
+			warned = true
+			fmt.Fprintf(w, "no worker has picked up permission audit %s after %s: %s\n", run.ID, time.Since(began).Round(time.Second), auditTaskState(in, run))
+		}
+		select {
+		case <-ctx.Done():
+			if parent := context.Cause(ctx); errors.Is(parent, context.Canceled) {
+				return run, parent
+			}
+			return run, fmt.Errorf("stopped waiting for permission audit %s after %s; it is %s and %s (tether permissions show --org %s prints the report once there)",
+				run.ID, timeout, run.Status, auditTaskState(in, run), run.OrgID)
+		case <-tick.C:
+		}
+	}
+}
+
+// auditTaskState says, for a person, what the audit's task is doing in Redis.
+func auditTaskState(in *asynq.Inspector, run permissions.AuditRun) string {
+	if in == nil {
+		return "its task's state is unknown here"
+	}
+	info, err := in.GetTaskInfo(jobs.QueueDefault, jobs.TaskIDAuditPermissions(run.OrgID, run.ID))
+	switch {
+	case errors.Is(err, asynq.ErrTaskNotFound) || errors.Is(err, asynq.ErrQueueNotFound):
+		return "its task is not in Redis (never queued, or lost with Redis): the reconciler queues it again when a worker starts and every TETHER_RECONCILE_SCHEDULE"
+	case err != nil:
+		return "its task could not be read from Redis (check TETHER_REDIS_URL)"
+	case info.State == asynq.TaskStatePending:
+		return "its task is queued and waits for a worker: is `tether worker` running against this Redis (TETHER_REDIS_URL)?"
+	case info.State == asynq.TaskStateArchived:
+		return "its task gave up (" + info.LastErr + "); the audit is marked failed by the worker or the reconciler"
+	case info.State == asynq.TaskStateRetry || info.State == asynq.TaskStateScheduled:
+		return fmt.Sprintf("its task runs again at %s (%s)", info.NextProcessAt.UTC().Format(time.RFC3339), info.LastErr)
+	default:
+		return "its task is " + info.State.String() + " in a worker"
+	}
+}
+
 // newPermissionsShowCmd is `tether permissions show`.
 func newPermissionsShowCmd(e env) *cobra.Command {
-	var org string
+	var org, only string
 	cmd := &cobra.Command{
-		Use:   "show --org ORG",
+		Use:   "show --org ORG [--only missing|all]",
 		Short: "Print an org's latest permission report",
 		Long: `Prints the org's newest stored permission report as a table, and what changed since the
 report before it. Exit status as for check --wait: 0 all required checks ok, 3 a
@@ -202,16 +251,60 @@ required check missing, 4 a required check unknown, 1 no report or another error
 			if len(rs) > 1 {
 				printPermissionChanges(e.stdout, rs[1], rs[0])
 			}
-			return reportOutcome(e.stdout, rs[0])
+			return reportOutcome(e.stdout, rs[0], only)
 		},
 	}
 	cmd.Flags().StringVar(&org, "org", "", "org id (required)")
+	bindOnly(cmd, e, &only)
 	return cmd
 }
 
-// reportOutcome prints r and turns its required checks into the exit status.
-func reportOutcome(w io.Writer, r permissions.Report) error {
-	printPermissionReport(w, r)
+// Values of --only: every check in catalogue order, or the problems first with the ok
+// checks summarised in one line.
+const (
+	onlyAll     = "all"
+	onlyMissing = "missing"
+)
+
+// bindOnly adds --only to a report-printing verb. Its default is "missing" when stdout is
+// a terminal (a person reads the problems first) and "all" otherwise (scripts and logs
+// keep every row).
+func bindOnly(cmd *cobra.Command, e env, only *string) {
+	def := onlyAll
+	if isTerminal(e.stdout) {
+		def = onlyMissing
+	}
+	cmd.Flags().StringVar(only, "only", def, `which checks to print: "missing" (problems first, ok checks summarised) or "all"; default "missing" on a terminal`)
+	prev := cmd.PreRunE
+	cmd.PreRunE = func(c *cobra.Command, args []string) error {
+		if *only != onlyAll && *only != onlyMissing {
+			return fmt.Errorf("--only %q: must be %q or %q", *only, onlyMissing, onlyAll)
+		}
+		if prev != nil {
+			return prev(c, args)
+		}
+		return nil
+	}
+}
+
+// isTerminal reports whether w is a character device (a person's terminal).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// reportOutcome prints r (every check, or with only "missing" the problems first and the
+// ok checks summarised) and turns its required checks into the exit status.
+func reportOutcome(w io.Writer, r permissions.Report, only string) error {
+	if only == onlyMissing {
+		printProblemsFirst(w, r)
+	} else {
+		printPermissionReport(w, r)
+	}
 	var missing, unknown []string
 	for _, c := range r.Checks {
 		if !c.Required {
@@ -255,8 +348,16 @@ const (
 )
 
 // printPermissionReport prints r as a table (check, result, evidence, fix; long text
-// wrapped) followed by the summary line "N missing, M unknown". The demo prints the same.
+// wrapped) followed by the summary line "N missing, M unknown".
 func printPermissionReport(w io.Writer, r permissions.Report) {
+	printPermissionTable(w, r)
+	sum := permissions.Summarize(r.Checks)
+	fmt.Fprintf(w, "%d missing, %d unknown (%d ok, %d warning; %d checks)\n", sum[string(permissions.ResultMissing)],
+		sum[string(permissions.ResultUnknown)], sum[string(permissions.ResultOK)], sum[string(permissions.ResultWarning)], len(r.Checks))
+}
+
+// printPermissionTable prints the header line and r's checks as a table.
+func printPermissionTable(w io.Writer, r permissions.Report) {
 	fmt.Fprintf(w, "Permission audit of org %s, %s (report %s)\n", r.OrgID, r.CreatedAt.UTC().Format("2006-01-02 15:04:05 UTC"), r.ID)
 	nameW, resW := len("CHECK"), len("RESULT")
 	for _, c := range r.Checks {
@@ -279,9 +380,40 @@ func printPermissionReport(w io.Writer, r permissions.Report) {
 			row(name, res, at(ev, i), at(fix, i))
 		}
 	}
+}
+
+// printProblemsFirst prints r's table with the checks that are not ok only, most urgent
+// first (missing, unknown, warning; required before optional), then the summary line of
+// the whole report and one line naming how many ok checks were left out.
+func printProblemsFirst(w io.Writer, r permissions.Report) {
+	rank := map[permissions.Result]int{permissions.ResultMissing: 0, permissions.ResultUnknown: 1, permissions.ResultWarning: 2}
+	short := r
+	short.Checks = nil
+	for _, c := range r.Checks {
+		if c.Result != permissions.ResultOK {
+			short.Checks = append(short.Checks, c)
+		}
+	}
+	slices.SortStableFunc(short.Checks, func(a, b permissions.Check) int {
+		if d := rank[a.Result] - rank[b.Result]; d != 0 {
+			return d
+		}
+		switch {
+		case a.Required && !b.Required:
+			return -1
+		case b.Required && !a.Required:
+			return 1
+		}
+		return 0
+	})
+	printPermissionTable(w, short)
+	ok := len(r.Checks) - len(short.Checks)
 	sum := permissions.Summarize(r.Checks)
 	fmt.Fprintf(w, "%d missing, %d unknown (%d ok, %d warning; %d checks)\n", sum[string(permissions.ResultMissing)],
 		sum[string(permissions.ResultUnknown)], sum[string(permissions.ResultOK)], sum[string(permissions.ResultWarning)], len(r.Checks))
+	if ok > 0 {
+		fmt.Fprintf(w, "%d ok checks not shown (--only all shows them)\n", ok)
+	}
 }
 
 func checkLabel(c permissions.Check) string {

@@ -91,18 +91,23 @@ func TestPermissionsCheck(t *testing.T) {
 
 	// No worker yet: the task is queued and waits.
 	r := runTether(t, ctx, env, "permissions", "check", "--org", orgID)
-	m := regexp.MustCompile(`queued permission audit of org \S+ \(task (\S+)\)`).FindStringSubmatch(r.stdout)
+	m := regexp.MustCompile(`queued permission audit (\S+) of org \S+`).FindStringSubmatch(r.stdout)
 	if r.err != nil || m == nil || !strings.Contains(r.stdout, "tether permissions show --org "+orgID) {
 		t.Fatalf("check without --wait: %v\n%s", r.err, r.stdout)
 	}
 	in := asynq.NewInspector(opt)
 	t.Cleanup(func() { _ = in.Close() })
-	if info, err := in.GetTaskInfo(jobs.QueueDefault, m[1]); err != nil || info.Type != jobs.TypeAuditPermissions || info.State != asynq.TaskStatePending {
-		t.Fatalf("task %s: %v %+v, want a pending %s", m[1], err, info, jobs.TypeAuditPermissions)
+	taskID := jobs.TaskIDAuditPermissions(orgID, m[1])
+	if info, err := in.GetTaskInfo(jobs.QueueDefault, taskID); err != nil || info.Type != jobs.TypeAuditPermissions || info.State != asynq.TaskStatePending {
+		t.Fatalf("task %s: %v %+v, want a pending %s", taskID, err, info, jobs.TypeAuditPermissions)
 	}
+	// A second check joins the queued audit; --wait ends at --timeout, says no worker
+	// took it, and never that it goes on by itself.
 	r = runTether(t, ctx, env, "permissions", "check", "--org", orgID, "--wait", "--timeout", "600ms")
-	if exitCode(r.err) != 1 || !strings.Contains(r.stdout, "already queued or running") || !strings.Contains(r.err.Error(), "is a worker running?") {
-		t.Fatalf("check --wait with no worker: exit %d %v\n%s", exitCode(r.err), r.err, r.stdout)
+	if exitCode(r.err) != 1 || !strings.Contains(r.stdout, "permission audit "+m[1]+" of org "+orgID+" is already queued") ||
+		!strings.Contains(r.stderr, "no worker has picked up permission audit "+m[1]) ||
+		!strings.Contains(r.err.Error(), "stopped waiting for permission audit "+m[1]+" after 600ms; it is queued and its task is queued and waits for a worker") {
+		t.Fatalf("check --wait with no worker: exit %d %v\n%s\n%s", exitCode(r.err), r.err, r.stdout, r.stderr)
 	}
 	if r := runTether(t, ctx, env, "permissions", "show", "--org", orgID); exitCode(r.err) != 1 || !strings.Contains(r.err.Error(), "no permission report yet") {
 		t.Fatalf("show before any report: %v", r.err)
@@ -166,6 +171,18 @@ func TestPermissionsCheck(t *testing.T) {
 	r = runTether(t, ctx, env, "permissions", "show", "--org", orgID)
 	if exitCode(r.err) != exitPermissionMissing || !strings.Contains(r.stdout, "LOST "+permissions.CheckMarketingUser) {
 		t.Errorf("show: exit %d (%v), want %d and the lost change\n%s", exitCode(r.err), r.err, exitPermissionMissing, r.stdout)
+	}
+	// --only missing: the problems first (missing before unknown), the ok checks counted
+	// in one line, none of their rows.
+	r = runTether(t, ctx, env, "permissions", "show", "--org", orgID, "--only", "missing")
+	missingAt, unknownAt := row.FindStringIndex(r.stdout), regexp.MustCompile(`(?m)^\S+\s+unknown\s`).FindStringIndex(r.stdout)
+	if exitCode(r.err) != exitPermissionMissing || missingAt == nil || unknownAt == nil || missingAt[0] > unknownAt[0] ||
+		regexp.MustCompile(`(?m)^[a-z_]+(?: \(optional\))?\s{2,}ok\s`).MatchString(r.stdout) ||
+		!regexp.MustCompile(`\d+ ok checks not shown \(--only all shows them\)`).MatchString(r.stdout) {
+		t.Errorf("show --only missing: exit %d (%v), want marketing_user first, no ok row and the ok checks counted\n%s", exitCode(r.err), r.err, r.stdout)
+	}
+	if r := runTether(t, ctx, env, "permissions", "show", "--org", orgID, "--only", "some"); r.err == nil || !strings.Contains(r.err.Error(), `--only "some": must be "missing" or "all"`) {
+		t.Errorf("show --only some: %v", r.err)
 	}
 
 	// tether serve answers the same report over HTTP.

@@ -53,7 +53,13 @@ func permissionAudits(d deps, queue worker.Enqueuer) (worker.PermissionAudits, i
 		_ = closer.Close()
 		return worker.PermissionAudits{}, nil, err
 	}
-	return worker.PermissionAudits{Auditor: svc, Orgs: d.store, Queue: queue}, closer, nil
+	return worker.PermissionAudits{Auditor: svc, Orgs: d.store, Daily: auditRequests(d, queue)}, closer, nil
+}
+
+// auditRequests is the one producer of permission audits (a row, then its task) for the
+// CLI, the API, the connect flow, the daily sweep and the demo.
+func auditRequests(d deps, queue worker.Enqueuer) permissions.Requests {
+	return permissions.Requests{Store: d.store, Tasks: worker.AuditTasks{Client: queue}}
 }
 
 // usageRecorder is the store's side of invariant 6 (every Sforce-Limit-Info is kept).
@@ -117,5 +123,5 @@ func schedulerEntries(cfg config.Config) ([]worker.Periodic, error) {
 // permissionAuditAPI gives tether serve the permission-audit routes; the func is a
 // no-op kept for callers (the app owns the queue client).
 func permissionAuditAPI(d deps) (httpapi.PermissionAudits, func()) {
-	return httpapi.PermissionAudits{Store: d.store, Queue: worker.AuditQueue{Client: d.app.queueClient()}}, func() {}
+	return httpapi.PermissionAudits{Store: d.store, Queue: auditRequests(d, d.app.queueClient())}, func() {}
 }

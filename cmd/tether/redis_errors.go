@@ -29,7 +29,14 @@ func explainRedis(err error, rawURL string) error {
 	msg := err.Error()
 	for _, host := range redisHosts(rawURL) {
 		if strings.Contains(msg, host) {
-			return fmt.Errorf("cannot reach Redis at %s (TETHER_REDIS_URL or --redis-url): %v; check that it is running and that the URL is right", redactURL(rawURL), op.Err)
+			e := fmt.Errorf("cannot reach Redis at %s (TETHER_REDIS_URL or --redis-url): %v; check that it is running and that the URL is right", redactURL(rawURL), op.Err)
+			// What was done before Redis failed (an import or audit stored, queued later by
+			// the reconciler) matters to the user as much as the cause.
+			var m interface{ Message() string }
+			if errors.As(err, &m) {
+				e = fmt.Errorf("%w. %s", e, m.Message())
+			}
+			return e
 		}
 	}
 	return err

@@ -132,7 +132,7 @@ func runWorker(ctx context.Context, d deps, tune tuning) error {
 	}
 	defer closeAudits.Close()
 	rec := &worker.Reconciler{Store: d.store, Queue: client, Inspector: inspector, Imports: imports.svc,
-		Invites: sender, Logger: d.log.With().Str("component", "reconciler").Logger()}
+		Invites: sender, Audits: audits.Auditor, Logger: d.log.With().Str("component", "reconciler").Logger()}
 	upkeep, err := d.app.upkeep()
 	if err != nil {
 		return err

@@ -16,3 +16,10 @@ type InviteDelivery struct {
 	ExpiresAt time.Time
 	At        time.Time
 }
+
+// SendAttempt names one send attempt of an invite (attempt 1 is the first email).
+type SendAttempt struct {
+	OrgID    string
+	InviteID string
+	Attempt  int
+}

@@ -37,6 +37,9 @@ type ResendStore interface {
 	// UnsentInvites returns the ids of the import's pending invites never sent, in id
 	// order after afterID, at most limit.
 	UnsentInvites(ctx context.Context, orgID, importID, afterID string, limit int) ([]string, error)
+	// RequestInviteSend records that attempt was asked for, so the reconciler queues it
+	// again if its task is lost before it is sent.
+	RequestInviteSend(ctx context.Context, orgID, inviteID string, attempt int, at time.Time) error
 }
 
 // Resender queues invitation emails again: one invite (Resend) or every unsent invite of
@@ -105,6 +108,11 @@ func (r Resender) resend(ctx context.Context, inv directory.Invite) (int, error)
 		return 0, fmt.Errorf("resend invite %s: %w", inv.ID, err)
 	}
 	attempt := inv.SentCount + 1
+	// The row first: a task lost with Redis (or never queued) is then queued again by the
+	// reconciler, under the same attempt's TaskID, so it is sent once.
+	if err := r.Store.RequestInviteSend(ctx, inv.OrgID, inv.ID, attempt, now); err != nil {
+		return 0, fmt.Errorf("resend invite %s attempt %d: %w", inv.ID, attempt, err)
+	}
 	if err := r.Queue.EnqueueInviteSend(ctx, inv.OrgID, inv.ID, attempt); err != nil {
 		return attempt, fmt.Errorf("resend invite %s attempt %d: %w", inv.ID, attempt, err)
 	}

@@ -52,6 +52,8 @@ type Store interface {
 	MarkPermissionAlertSent(ctx context.Context, orgID, check string, lostSince, at time.Time) error
 	// OrgAdminEmails returns the e-mail addresses of the org's active admins.
 	OrgAdminEmails(ctx context.Context, orgID string) ([]string, error)
+	// RunStore keeps the audit runs RunAudit and FailAudit update.
+	RunStore
 }
 
 // Mail is one message to the org's admins.

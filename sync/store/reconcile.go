@@ -44,3 +44,31 @@ func (q *Queries) MarkInviteSendFailed(ctx context.Context, orgID, inviteID, rea
 WHERE org_id = $1 AND id = $2`, orgID, inviteID, reason, tm(at))
 	return q.affected(res, err, "mark send of invite %s failed in org %s", inviteID, orgID)
 }
+
+// RequestInviteSend records that attempt of the org's invite was asked for (a resend),
+// keeping the highest attempt asked, and clears an earlier send failure: the reconciler
+// queues the attempt again if its task is lost before it is sent. Returns
+// directory.ErrNotFound if the org has no such invite.
+func (q *Queries) RequestInviteSend(ctx context.Context, orgID, inviteID string, attempt int, at time.Time) error {
+	res, err := q.q.ExecContext(ctx, `UPDATE invites SET send_requested = CASE WHEN send_requested < $3 THEN $3 ELSE send_requested END,
+send_error = '', send_failed_at = NULL, updated_at = $4 WHERE org_id = $1 AND id = $2`, orgID, inviteID, attempt, tm(at))
+	return q.affected(res, err, "record resend %d of invite %s in org %s", attempt, inviteID, orgID)
+}
+
+// RequestedResends returns the resends asked for (RequestInviteSend) of pending, unexpired
+// invites of every org that were not sent yet and have not failed for good, in (org id,
+// id) order after after, at most limit (<= 0: 1000). The reconciler checks each has a
+// live send task.
+func (q *Queries) RequestedResends(ctx context.Context, after directory.Ref, at time.Time, limit int) ([]directory.SendAttempt, error) {
+	rows, err := q.q.QueryContext(ctx, `SELECT org_id, id, sent_count + 1 FROM invites
+WHERE status = 'pending' AND send_requested > sent_count AND send_failed_at IS NULL AND expires_at > $3
+AND (org_id > $1 OR (org_id = $1 AND id > $2))
+ORDER BY org_id, id LIMIT $4`, after.OrgID, after.ID, tm(at), pageSize(limit))
+	if err != nil {
+		return nil, q.wrap(err, "list requested resends")
+	}
+	return collect(rows, func(s scanner) (directory.SendAttempt, error) {
+		var a directory.SendAttempt
+		return a, s.Scan(&a.OrgID, &a.InviteID, &a.Attempt)
+	})
+}

@@ -10,6 +10,7 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/rs/zerolog"
 
+	"tether/sync/permissions"
 	"tether/sync/store/storetest"
 	"tether/worker"
 	"tether/worker/httpapi"
@@ -27,7 +28,7 @@ func TestAPIAuth(t *testing.T) {
 	serve := func(password, apiToken string) *httptest.Server {
 		s, err := httpapi.New(httpapi.Params{Logger: zerolog.Nop(), Gatherer: httpapi.NewRegistry(nil),
 			AdminUser: "admin", AdminPassword: password, APIToken: apiToken,
-			PermissionAudits: httpapi.PermissionAudits{Store: st, Queue: worker.AuditQueue{Client: client}}})
+			PermissionAudits: httpapi.PermissionAudits{Store: st, Queue: permissions.Requests{Store: st, Tasks: worker.AuditTasks{Client: client}}}})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -23,6 +23,7 @@ import (
 	"tether/sync/connect"
 	"tether/sync/connections"
 	"tether/sync/directory"
+	"tether/sync/permissions"
 	"tether/sync/store"
 	"tether/sync/store/storetest"
 	"tether/sync/vault"
@@ -105,7 +106,7 @@ func setupConnect(t testing.TB, st *store.Store, redisDB int) *connectBundle {
 				AuthorizeURL: b + "/zoom/oauth/authorize", TokenURL: b + "/zoom/oauth/token", APIURL: b + "/zoom"},
 		},
 		Vault:              keys,
-		Audits:             worker.AuditQueue{Client: queue},
+		Audits:             permissions.Requests{Store: st, Tasks: worker.AuditTasks{Client: queue}},
 		SalesforceLoginURL: func(directory.Org) string { return b + "/salesforce" },
 	})
 	if err != nil {

@@ -23,6 +23,8 @@ type PermissionAuditStore interface {
 	LatestPermissionReports(ctx context.Context, orgID string, limit int) ([]permissions.Report, error)
 	// AppendEvent records who requested an audit.
 	AppendEvent(ctx context.Context, e events.Event) error
+	// GetAuditRun returns an error wrapping directory.ErrNotFound if the org has no such run.
+	GetAuditRun(ctx context.Context, orgID, id string) (permissions.AuditRun, error)
 }
 
 // TaskEnqueuer queues tasks (an *asynq.Client).
@@ -30,10 +32,10 @@ type TaskEnqueuer interface {
 	EnqueueContext(ctx context.Context, t *asynq.Task, opts ...asynq.Option) (*asynq.TaskInfo, error)
 }
 
-// AuditQueue queues an on-demand permission audit (worker.AuditQueue, the one producer).
-// An audit already pending is refused with an error wrapping asynq.ErrDuplicateTask.
+// AuditQueue asks for an on-demand permission audit (permissions.Requests, the one
+// producer): created is false when the org had one queued or running, which is returned.
 type AuditQueue interface {
-	Queue(ctx context.Context, orgID string) (*asynq.TaskInfo, error)
+	Request(ctx context.Context, orgID, requestedBy string) (run permissions.AuditRun, created bool, err error)
 }
 
 // PermissionAudits are the dependencies of POST /v1/orgs/{org}/permission-audits and GET
@@ -47,11 +49,14 @@ type PermissionAudits struct {
 
 // AuditQueued is the 202 answer to POST /v1/orgs/{org}/permission-audits.
 type AuditQueued struct {
+	AuditID  string    `json:"audit_id"`
 	TaskID   string    `json:"task_id"`
 	OrgID    string    `json:"org_id"`
 	QueuedAt time.Time `json:"queued_at"`
-	// Latest is where the report appears once the worker has run the audit (also the
-	// Location header).
+	// Audit is where the audit's status is (queued, running, done with its report id,
+	// failed with its reason); also the Location header.
+	Audit string `json:"audit"`
+	// Latest is where the report appears once the worker has run the audit.
 	Latest string `json:"latest"`
 }
 
@@ -113,6 +118,10 @@ func latestAuditPath(orgID string) string {
 	return "/v1/orgs/" + orgID + "/permission-audits/latest"
 }
 
+func auditPath(orgID, id string) string {
+	return "/v1/orgs/" + orgID + "/permission-audits/" + id
+}
+
 // orgForAudit answers 404 for an unknown org and 500 for a store failure; ok is false
 // when it has answered.
 func (s *Server) orgForAudit(w http.ResponseWriter, r *http.Request) (orgID string, ok bool) {
@@ -129,8 +138,10 @@ func (s *Server) orgForAudit(w http.ResponseWriter, r *http.Request) (orgID stri
 	return orgID, true
 }
 
-// handleAuditPermissions queues an on-demand audit. 202 with the task id; 409 when one
-// for the org is already queued or running (its report will answer .../latest).
+// handleAuditPermissions asks for an on-demand audit. 202 with the audit's id and where
+// to follow it; 409 when one for the org is already queued or running (its id and path
+// in the message: its report will answer); 503 when it is stored but its task could not
+// be queued (the reconciler queues it).
 func (s *Server) handleAuditPermissions() http.Handler {
 	pa := s.p.PermissionAudits
 	now := pa.Now
@@ -143,25 +154,58 @@ func (s *Server) handleAuditPermissions() http.Handler {
 			return
 		}
 		at := now().UTC()
-		info, err := pa.Queue.Queue(r.Context(), orgID)
-		latest := latestAuditPath(orgID)
-		w.Header().Set("Location", latest)
+		by := Principal(r.Context())
+		run, created, err := pa.Queue.Request(r.Context(), orgID, by)
+		var nq *permissions.NotQueuedError
 		switch {
-		case errors.Is(err, asynq.ErrDuplicateTask):
-			writeError(w, http.StatusConflict, APIError{Code: "audit_pending",
-				Message: "an audit of org " + orgID + " is already queued or running; its report will be at " + latest})
+		case errors.As(err, &nq):
+			s.log.Error().Err(nq.Err).Str("org_id", orgID).Str("audit_id", nq.Run.ID).Msg("permission audit stored but not queued")
+			w.Header().Set("Location", auditPath(orgID, nq.Run.ID))
+			writeError(w, http.StatusServiceUnavailable, APIError{Code: "not_queued", Message: nq.Message()})
+			return
 		case errors.Is(err, jobs.ErrInvalidPayload):
 			writeError(w, http.StatusBadRequest, APIError{Code: "invalid_org", Message: err.Error()})
+			return
 		case err != nil:
-			s.log.Error().Err(err).Str("org_id", orgID).Msg("permission audit: enqueue")
+			s.log.Error().Err(err).Str("org_id", orgID).Msg("permission audit: request")
 			writeError(w, http.StatusServiceUnavailable, APIError{Code: "queue_unavailable", Message: "could not queue the audit; try again"})
+			return
+		}
+		w.Header().Set("Location", auditPath(orgID, run.ID))
+		if !created {
+			writeError(w, http.StatusConflict, APIError{Code: "audit_pending",
+				Message: "audit " + run.ID + " of org " + orgID + " is already " + string(run.Status) + "; follow it at " +
+					auditPath(orgID, run.ID) + ", its report will be at " + latestAuditPath(orgID)})
+			return
+		}
+		if err := pa.Store.AppendEvent(r.Context(), events.Event{OrgID: orgID, Kind: "permission_audit.requested", Subject: run.ID,
+			At: at, Detail: map[string]any{"requested_by": by}}); err != nil {
+			s.log.Error().Err(err).Str("org_id", orgID).Str("audit_id", run.ID).Str("requested_by", by).
+				Msg("permission audit queued; the event naming who requested it was not written")
+		}
+		writeJSON(w, http.StatusAccepted, AuditQueued{AuditID: run.ID, TaskID: jobs.TaskIDAuditPermissions(orgID, run.ID), OrgID: orgID,
+			QueuedAt: at, Audit: auditPath(orgID, run.ID), Latest: latestAuditPath(orgID)})
+	})
+}
+
+// handleGetPermissionAudit serves one audit run: its status, and the report id of a done
+// one or the reason of a failed one. 404 audit_not_found for another org's or no run.
+func (s *Server) handleGetPermissionAudit() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		orgID, ok := s.orgForAudit(w, r)
+		if !ok {
+			return
+		}
+		id := r.PathValue("audit")
+		run, err := s.p.PermissionAudits.Store.GetAuditRun(r.Context(), orgID, id)
+		switch {
+		case errors.Is(err, directory.ErrNotFound):
+			writeError(w, http.StatusNotFound, APIError{Code: "audit_not_found", Message: "no permission audit " + id + " in org " + orgID})
+		case err != nil:
+			s.log.Error().Err(err).Str("org_id", orgID).Str("audit_id", id).Msg("permission audit: read run")
+			writeError(w, http.StatusInternalServerError, APIError{Code: "internal", Message: "could not read the audit; see tether's log"})
 		default:
-			if err := pa.Store.AppendEvent(r.Context(), events.Event{OrgID: orgID, Kind: "permission_audit.requested", Subject: info.ID,
-				At: at, Detail: map[string]any{"requested_by": Principal(r.Context())}}); err != nil {
-				s.log.Error().Err(err).Str("org_id", orgID).Str("task_id", info.ID).Str("requested_by", Principal(r.Context())).
-					Msg("permission audit queued; the event naming who requested it was not written")
-			}
-			writeJSON(w, http.StatusAccepted, AuditQueued{TaskID: info.ID, OrgID: orgID, QueuedAt: at, Latest: latest})
+			writeJSON(w, http.StatusOK, run)
 		}
 	})
 }

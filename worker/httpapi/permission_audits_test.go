@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -72,7 +73,7 @@ func TestPermissionAuditRoutes(t *testing.T) {
 		ctx := t.Context()
 		s, err := httpapi.New(httpapi.Params{Logger: zerolog.Nop(), Gatherer: httpapi.NewRegistry(nil),
 			AdminUser: "admin", AdminPassword: "s3cret",
-			PermissionAudits: httpapi.PermissionAudits{Store: st, Queue: worker.AuditQueue{Client: client}}})
+			PermissionAudits: httpapi.PermissionAudits{Store: st, Queue: permissions.Requests{Store: st, Tasks: worker.AuditTasks{Client: client}}}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -102,8 +103,18 @@ func TestPermissionAuditRoutes(t *testing.T) {
 
 		r = auditDo(t, http.MethodPost, base, true)
 		q := decodeAs[httpapi.AuditQueued](t, r)
-		if r.status != http.StatusAccepted || q.TaskID == "" || q.OrgID != org.ID || r.location != "/v1/orgs/"+org.ID+"/permission-audits/latest" || q.Latest != r.location {
-			t.Fatalf("POST = %d Location %q %s, want 202 with a task id and Location to latest", r.status, r.location, r.body)
+		if r.status != http.StatusAccepted || q.AuditID == "" || q.TaskID != jobs.TaskIDAuditPermissions(org.ID, q.AuditID) || q.OrgID != org.ID ||
+			r.location != "/v1/orgs/"+org.ID+"/permission-audits/"+q.AuditID || q.Audit != r.location || q.Latest != "/v1/orgs/"+org.ID+"/permission-audits/latest" {
+			t.Fatalf("POST = %d Location %q %s, want 202 with the audit's id and task id and Location to the audit", r.status, r.location, r.body)
+		}
+		// The audit is a row: queued, named after who asked, readable over HTTP.
+		r = auditDo(t, http.MethodGet, srv.URL+q.Audit, true)
+		if run := decodeAs[permissions.AuditRun](t, r); r.status != http.StatusOK || run.ID != q.AuditID || run.Status != permissions.AuditQueued || run.RequestedBy == "" {
+			t.Errorf("GET %s = %d %s, want the queued audit with requested_by", q.Audit, r.status, r.body)
+		}
+		r = auditDo(t, http.MethodGet, base+"/no-such-audit", true)
+		if e := decodeAs[errBody](t, r); r.status != http.StatusNotFound || e.Error.Code != "audit_not_found" {
+			t.Errorf("GET an unknown audit = %d %s, want 404 audit_not_found", r.status, r.body)
 		}
 		info, err := inspector.GetTaskInfo(jobs.QueueDefault, q.TaskID)
 		if err != nil {
@@ -114,8 +125,8 @@ func TestPermissionAuditRoutes(t *testing.T) {
 			t.Errorf("queued %s %s, want an on-demand %s of org %s", info.Type, info.Payload, jobs.TypeAuditPermissions, org.ID)
 		}
 		r = auditDo(t, http.MethodPost, base, true)
-		if e := decodeAs[errBody](t, r); r.status != http.StatusConflict || e.Error.Code != "audit_pending" {
-			t.Errorf("second POST while one waits = %d %s, want 409 audit_pending", r.status, r.body)
+		if e := decodeAs[errBody](t, r); r.status != http.StatusConflict || e.Error.Code != "audit_pending" || !strings.Contains(e.Error.Message, q.AuditID) {
+			t.Errorf("second POST while one waits = %d %s, want 409 audit_pending naming audit %s", r.status, r.body, q.AuditID)
 		}
 
 		// Two reports, as the worker would store them: all ok, then Marketing User lost.
@@ -165,7 +176,7 @@ func TestPermissionAuditFirstReportHasNoPrevious(t *testing.T) {
 	client := asynq.NewClient(opt) // never used: GET only
 	t.Cleanup(func() { _ = client.Close() })
 	s, err := httpapi.New(httpapi.Params{Logger: zerolog.Nop(), Gatherer: httpapi.NewRegistry(nil), AdminUser: "admin", AdminPassword: "s3cret",
-		PermissionAudits: httpapi.PermissionAudits{Store: st, Queue: worker.AuditQueue{Client: client}}})
+		PermissionAudits: httpapi.PermissionAudits{Store: st, Queue: permissions.Requests{Store: st, Tasks: worker.AuditTasks{Client: client}}}})
 	if err != nil {
 		t.Fatal(err)
 	}

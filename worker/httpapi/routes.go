@@ -28,6 +28,7 @@ func (s *Server) routes() {
 	if pa := s.p.PermissionAudits; pa.Store != nil && pa.Queue != nil {
 		s.mux.Handle("POST /v1/orgs/{org}/permission-audits", s.requireAPIAdmin(s.handleAuditPermissions()))
 		s.mux.Handle("GET /v1/orgs/{org}/permission-audits/latest", s.requireAPIAdmin(s.handleLatestPermissionAudit()))
+		s.mux.Handle("GET /v1/orgs/{org}/permission-audits/{audit}", s.requireAPIAdmin(s.handleGetPermissionAudit()))
 	}
 	if s.p.Imports != nil {
 		s.mux.Handle("POST /v1/orgs/{org}/imports", s.requireAPIAdmin(s.handleCreateImport()))
