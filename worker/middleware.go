@@ -49,10 +49,14 @@ func (w *Worker) observe(next asynq.Handler) asynq.Handler {
 		w.metrics.duration.WithLabelValues(typ).Observe(elapsed.Seconds())
 
 		var ev *zerolog.Event
-		switch out {
-		case outcomeOK:
+		switch {
+		case out == outcomeOK:
 			ev = log.Info()
-		case outcomeRetry, outcomeSnoozed, outcomeRevoked:
+		case w.db != nil && !w.pingDatabase(ctx):
+			// The database is down: the outage is logged once, not by every task.
+			ev = log.Warn().Err(err)
+			ev.Discard()
+		case out == outcomeRetry, out == outcomeSnoozed, out == outcomeRevoked:
 			ev = log.Warn().Err(err)
 		default:
 			ev = log.Error().Err(err)

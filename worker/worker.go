@@ -35,9 +35,18 @@ type Params struct {
 	TaskCheckInterval        time.Duration
 	DelayedTaskCheckInterval time.Duration
 	JanitorInterval          time.Duration
-	// HealthCheckInterval is how often Redis is pinged to log an outage and its end. Zero
-	// means Asynq's 15s.
+	// HealthCheckInterval is how often Redis is pinged to log an outage and its end, and
+	// the database while it is down. Zero means 15s.
 	HealthCheckInterval time.Duration
+	// Database, when set, is pinged when a task fails: if it does not answer, the outage
+	// is logged once (naming TETHER_DATABASE_URL) and the failures of tasks while it lasts
+	// are counted, not logged one by one; its end is logged once, with how long it lasted.
+	Database Pinger
+}
+
+// Pinger checks a dependency is reachable (*store.Store).
+type Pinger interface {
+	Ping(ctx context.Context) error
 }
 
 // DefaultQueues is the queue weighting: critical gets about 43% of pickups while all are
@@ -58,6 +67,7 @@ type Worker struct {
 	giveUps  map[string]giveUp
 	srv      *asynq.Server
 	redis    *outage
+	db       *outage // nil without Params.Database
 }
 
 // giveUp runs when a task of its type is archived; reason is the task's last error.
@@ -80,6 +90,9 @@ func New(p Params) (*Worker, error) {
 	}
 	w := &Worker{p: p, log: p.Logger, metrics: m, handlers: map[string]asynq.Handler{}, giveUps: map[string]giveUp{},
 		redis: newOutage(p.Logger, "redis", "TETHER_REDIS_URL")}
+	if p.Database != nil {
+		w.db = newOutage(p.Logger, "database", "TETHER_DATABASE_URL")
+	}
 	w.srv = asynq.NewServer(p.Redis, asynq.Config{
 		Concurrency:              p.Concurrency,
 		Queues:                   p.Queues,
@@ -160,11 +173,42 @@ func (w *Worker) Run(ctx context.Context) error {
 		return fmt.Errorf("start worker: %w", err)
 	}
 	w.log.Info().Int("concurrency", w.p.Concurrency).Strs("types", w.Types()).Msg("worker started")
-	<-ctx.Done()
+	w.watchDatabase(ctx)
 	w.log.Info().Str("timeout", w.p.ShutdownTimeout.String()).Msg("worker shutting down; waiting for in-flight tasks")
 	w.srv.Shutdown()
 	w.log.Info().Msg("worker stopped")
 	return nil
+}
+
+// watchDatabase waits for ctx; while the database is down it pings it every
+// HealthCheckInterval, so its return is logged even when no task runs.
+func (w *Worker) watchDatabase(ctx context.Context) {
+	if w.db == nil {
+		<-ctx.Done()
+		return
+	}
+	t := time.NewTicker(cmp.Or(w.p.HealthCheckInterval, 15*time.Second))
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if w.db.isDown() {
+				w.pingDatabase(ctx)
+			}
+		}
+	}
+}
+
+// pingDatabase pings the database and records the result; it reports whether the database
+// answered.
+func (w *Worker) pingDatabase(ctx context.Context) bool {
+	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+	defer cancel()
+	err := w.p.Database.Ping(pctx)
+	w.db.observe(err)
+	return err == nil
 }
 
 // root is the handler Asynq calls: middleware around the exact-type dispatch.

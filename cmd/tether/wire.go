@@ -112,6 +112,7 @@ func runWorker(ctx context.Context, d deps, tune tuning) error {
 		TaskCheckInterval:        tune.taskCheck,
 		DelayedTaskCheckInterval: tune.delayedCheck,
 		JanitorInterval:          tune.janitor,
+		Database:                 d.store,
 	})
 	if err != nil {
 		return err
