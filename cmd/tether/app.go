@@ -217,6 +217,12 @@ func (a *app) teamTokens() (*connections.Tokens, error) {
 	}
 	policy := connections.DefaultPolicy()
 	policy.RefreshWindow, policy.SalesforceSession = a.d.cfg.RefreshWindow, a.d.cfg.SalesforceSession
+	// Action Required follows every committed state change.
+	observer, err := a.memberServiceLocked()
+	if err != nil {
+		return nil, err
+	}
+	log := a.d.log
 	t, err := connections.NewTokens(connections.TokensParams{
 		Store:     a.d.store,
 		Keys:      a.d.keyring,
@@ -226,6 +232,11 @@ func (a *app) teamTokens() (*connections.Tokens, error) {
 		Policy:    policy,
 		Metrics:   metrics,
 		Scheduler: jobs.ConnectionQueue{Client: queue},
+		Observer:  observer,
+		ObserverErrors: func(orgID, membershipID string, err error) {
+			log.Warn().Err(err).Str("org", orgID).Str("membership", membershipID).
+				Msg("Action Required not recomputed after a connection changed; the next change or `tether members recompute` repairs it")
+		},
 	})
 	if err != nil {
 		return nil, err
@@ -252,7 +263,7 @@ func (a *app) upkeep() (*connections.Upkeep, error) {
 		return a.upkeepS, nil
 	}
 	// The sweep queues through the tokens' scheduler (the process's queue client).
-	u, err := connections.NewUpkeep(connections.UpkeepParams{Tokens: t, Due: a.d.store, Verifier: v})
+	u, err := connections.NewUpkeep(connections.UpkeepParams{Tokens: t, Due: a.d.store, Verifier: v, List: a.d.store})
 	if err != nil {
 		return nil, err
 	}

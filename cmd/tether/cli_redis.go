@@ -9,12 +9,14 @@ import (
 // cliRoutes are the HTTP routes that do what a Redis-needing CLI verb does, for the
 // person running `tether all` on its embedded Redis, which no other process can reach.
 var cliRoutes = map[string]string{
-	"invite import":     "POST /v1/orgs/{org}/imports",
-	"invite emails":     "POST /v1/orgs/{org}/imports",
-	"invite status":     "GET /v1/orgs/{org}/imports/{id}",
-	"invite resend":     "POST /v1/orgs/{org}/imports/{id}/resend (an import's unsent invitations)",
-	"permissions check": "POST /v1/orgs/{org}/permission-audits",
-	"reconcile":         "POST /v1/reconcile",
+	"invite import":       "POST /v1/orgs/{org}/imports",
+	"invite emails":       "POST /v1/orgs/{org}/imports",
+	"invite status":       "GET /v1/orgs/{org}/imports/{id}",
+	"invite resend":       "POST /v1/orgs/{org}/imports/{id}/resend (an import's unsent invitations)",
+	"permissions check":   "POST /v1/orgs/{org}/permission-audits",
+	"reconcile":           "POST /v1/reconcile",
+	"connections refresh": "POST /v1/orgs/{org}/connections/{id}/refresh",
+	"connections verify":  "POST /v1/orgs/{org}/connections/{id}/verify",
 }
 
 // requireRedisCLI is RequireRedis for a CLI verb: without TETHER_REDIS_URL the verb

@@ -72,6 +72,7 @@ below override them.`,
 	addOrgCmds(root, e)
 	orgParent(root).AddCommand(newOrgConnectSalesforceCmd(e))
 	root.AddCommand(newMembersCmd(e))
+	root.AddCommand(newConnectionsCmd(e))
 	addInviteResend(root, e)
 	addInviteImport(root, e)
 	addInviteAdmin(root, e)

@@ -250,6 +250,13 @@ func runHTTP(ctx context.Context, d deps, o serveOptions) error {
 		p.Tokens = ts
 	}
 	if o.monitoring && d.store != nil && d.keyring != nil {
+		// Operator refresh and verify run in the request, through the same lock and
+		// health machine as the worker's tasks.
+		up, err := d.app.upkeep()
+		if err != nil {
+			return err
+		}
+		p.Connections = up
 		ks, err := keys.New(d.store, d.keyring)
 		if err != nil {
 			return err

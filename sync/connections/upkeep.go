@@ -15,6 +15,8 @@ type UpkeepParams struct {
 	Due       DueLister
 	Scheduler Scheduler
 	Verifier  Verifier
+	// List serves List (the store). Optional.
+	List Lister
 	// PageSize is the sweep's page (<= 0: 1000).
 	PageSize int
 }
@@ -63,4 +65,25 @@ func (u *Upkeep) Refresh(ctx context.Context, orgID, id string, force bool) (Res
 	}
 	a, err := u.t.refresh(ctx, c, vault.Token{}, refreshMode{upkeep: true, force: force})
 	return Result{Op: OpRefresh, Called: a.called, Skipped: a.skipped, Connection: a.conn, Failure: a.failure}, err
+}
+
+// Lister lists an org's connections (the store).
+type Lister interface {
+	ListConnections(ctx context.Context, orgID, membershipID string) ([]Connection, error)
+}
+
+// List returns the org's connections (one membership's when membershipID is set), in id
+// order, without their tokens: what the operator's list shows.
+func (u *Upkeep) List(ctx context.Context, orgID, membershipID string) ([]Connection, error) {
+	if u.p.List == nil {
+		return nil, errors.New("connections: Upkeep has no Lister (UpkeepParams.List)")
+	}
+	cs, err := u.p.List.ListConnections(ctx, orgID, membershipID)
+	if err != nil {
+		return nil, err
+	}
+	for i := range cs {
+		cs[i].AccessTokenEnc, cs[i].RefreshTokenEnc, cs[i].PendingTokenEnc = nil, nil, nil
+	}
+	return cs, nil
 }

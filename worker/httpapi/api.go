@@ -78,6 +78,9 @@ type Params struct {
 	// Tokens checks API tokens (tether tokens create) and serves /v1/tokens to the
 	// operator. Nil: only the global credentials are accepted.
 	Tokens *apitokens.Service
+	// Connections serves GET /v1/orgs/{org}/connections and POST
+	// /v1/orgs/{org}/connections/{id}/refresh|verify. Nil: not served.
+	Connections Connections
 	// Reconcile queues a reconcile run at once (worker.ReconcileNow) for POST
 	// /v1/reconcile, operator only. Nil: 404.
 	Reconcile func(ctx context.Context) (string, error)

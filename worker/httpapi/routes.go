@@ -58,6 +58,11 @@ func (s *Server) routes() {
 		s.mux.Handle("PATCH /v1/orgs/{org}/members/{member}", s.requireAPIAdmin(s.handleUpdateMember()))
 		s.mux.Handle("POST /v1/orgs/{org}/members/recompute", s.requireAPIAdmin(s.handleRecomputeMembers()))
 	}
+	if s.p.Connections != nil {
+		s.mux.Handle("GET /v1/orgs/{org}/connections", s.requireAPIAdmin(s.handleListConnections()))
+		s.mux.Handle("POST /v1/orgs/{org}/connections/{id}/refresh", s.requireAPIAdmin(s.handleUpkeep("refresh")))
+		s.mux.Handle("POST /v1/orgs/{org}/connections/{id}/verify", s.requireAPIAdmin(s.handleUpkeep("verify")))
+	}
 	if s.p.Keys != nil {
 		s.mux.Handle("GET /v1/keys", s.requireOperator(s.handleKeyStatus()))
 		s.mux.Handle("POST /v1/keys/reseal", s.requireOperator(s.handleReseal()))

@@ -1,0 +1,183 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"tether/sync/connections"
+	"tether/sync/directory"
+)
+
+// newConnectionsCmd is `tether connections`: the operator's view of connection upkeep.
+func newConnectionsCmd(e env) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "connections",
+		Short: "List an org's connections with their health; refresh or verify one now",
+	}
+	cmd.AddCommand(newConnectionsListCmd(e), newConnectionsRunCmd(e, connections.OpRefresh), newConnectionsRunCmd(e, connections.OpVerify))
+	return cmd
+}
+
+func newConnectionsListCmd(e env) *cobra.Command {
+	var member string
+	cmd := &cobra.Command{
+		Use:   "list ORG [--member MEMBERSHIP]",
+		Short: "List an org's connections: state, who must act and why, when upkeep next calls",
+		Long: `Prints each connection of the org (or of one membership, --member) with its state, the
+failure class and who must act (rep: reconnect; admin; operator), the provider's code and
+sub-code, tether's reason, the cause when it matters (lost_during_refresh), the failures in a
+row, and when upkeep next refreshes, verifies or retries it. Never a token.
+
+Same as GET /v1/orgs/{org}/connections?member=M.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			cfg, err := loadConfig(cmd, e)
+			if err != nil {
+				return err
+			}
+			st, err := openStore(ctx, cfg, false)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			if _, err := st.GetOrg(ctx, args[0]); errors.Is(err, directory.ErrNotFound) {
+				return fmt.Errorf("org %s does not exist: `tether org list` shows the orgs", args[0])
+			} else if err != nil {
+				return err
+			}
+			cs, err := st.ListConnections(ctx, args[0], member)
+			if err != nil {
+				return err
+			}
+			if len(cs) == 0 {
+				_, err := fmt.Fprintf(e.stdout, "org %s has no connections%s\n", args[0], map[bool]string{true: " for membership " + member}[member != ""])
+				return err
+			}
+			printConnections(e.stdout, cs)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&member, "member", "", "only this membership's connections (its id, as `tether members list` prints)")
+	return cmd
+}
+
+func newConnectionsRunCmd(e env, op string) *cobra.Command {
+	what := map[string]string{
+		connections.OpRefresh: `Refreshes the connection now, whatever its schedule, through the same lock per connection
+as the workers (so it never races a task into a second provider call) and records the
+outcome on it like a scheduled refresh: the new tokens first, then its state, who must act
+and when upkeep next calls. A provider's Retry-After is still honoured: the command says
+when to try again and calls nothing.`,
+		connections.OpVerify: `Verifies the connection now: one cheap call at its provider proving the token works
+and holds the scopes tether needs (refreshing first when the token is older than its
+lifetime, and once more on a 401). The outcome is recorded on the connection.`,
+	}[op]
+	return &cobra.Command{
+		Use:   op + " ORG CONNECTION",
+		Short: map[string]string{connections.OpRefresh: "Refresh a connection now and print its state after", connections.OpVerify: "Verify a connection now and print its state after"}[op],
+		Long: what + `
+
+It runs in this process (not queued) and needs TETHER_REDIS_URL (the lock), the database and
+the key ring. Same as POST /v1/orgs/{org}/connections/{id}/` + op + `.`,
+		Args: cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, err := loadConfig(cmd, e)
+			if err != nil {
+				return err
+			}
+			if err := requireRedisCLI(cfg, "connections "+op); err != nil {
+				return err
+			}
+			d, cleanup, err := buildDeps(cmd.Context(), e, cfg, depsOptions{store: true, keyring: true})
+			if err != nil {
+				return err
+			}
+			defer cleanup()
+			up, err := d.app.upkeep()
+			if err != nil {
+				return err
+			}
+			run := up.Refresh
+			if op == connections.OpVerify {
+				run = up.Verify
+			}
+			ctx, cancel := context.WithTimeout(cmd.Context(), time.Minute)
+			defer cancel()
+			res, err := run(ctx, args[0], args[1], true)
+			var notYet *connections.NotYetError
+			switch {
+			case errors.Is(err, directory.ErrNotFound):
+				return fmt.Errorf("org %s has no connection %s: `tether connections list %s` shows them", args[0], args[1], args[0])
+			case errors.As(err, &notYet):
+				return fmt.Errorf("%w; run the command again after that", notYet)
+			case err != nil:
+				return fmt.Errorf("%s connection %s: %w (nothing was lost; try again, and its schedule retries it too)", op, args[1], err)
+			}
+			switch {
+			case res.Skipped != "":
+				fmt.Fprintf(e.stdout, "%s skipped: %s\n", op, res.Skipped)
+			case res.Failure != nil:
+				fmt.Fprintf(e.stdout, "%s failed (%s); provider called: %t\n", op, res.Failure.Class, res.Called)
+			default:
+				fmt.Fprintf(e.stdout, "%s ok; provider called: %t\n", op, res.Called)
+			}
+			printConnections(e.stdout, []connections.Connection{res.Connection})
+			return nil
+		},
+	}
+}
+
+// printConnections prints one row per connection, then a reason line under each that has
+// one.
+func printConnections(w io.Writer, cs []connections.Connection) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "CONNECTION\tKIND\tMEMBERSHIP\tSTATE\tACTS\tCODE\tFAILURES\tLAST REFRESH\tNEXT")
+	for _, c := range cs {
+		member := c.MembershipID
+		if member == "" {
+			member = "(org)"
+		}
+		code := c.LastErrorCode
+		if c.FailureSubCode != "" {
+			code += "/" + c.FailureSubCode
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", c.ID, c.Kind, member, c.State,
+			dash(string(c.FailureClass.Actor())), dash(code), c.ConsecutiveFailures, connWhen(c.LastRefreshedAt), connNext(c))
+	}
+	_ = tw.Flush()
+	for _, c := range cs {
+		if c.FailureReason == "" {
+			continue
+		}
+		cause := ""
+		if c.FailureCause != connections.CauseNone {
+			cause = " [" + string(c.FailureCause) + "]"
+		}
+		fmt.Fprintf(w, "  %s: %s%s\n", c.ID, strings.TrimSpace(c.FailureReason), cause)
+	}
+}
+
+func connWhen(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+func connNext(c connections.Connection) string {
+	if c.NextRefreshAt.IsZero() {
+		if c.State == connections.StateNeedsReconnect {
+			return "never (the rep must reconnect)"
+		}
+		return "-"
+	}
+	return connWhen(c.NextRefreshAt)
+}

@@ -1,0 +1,118 @@
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"math"
+	"net/http"
+	"strconv"
+	"time"
+
+	"tether/sync/connections"
+	"tether/sync/directory"
+)
+
+// Connections is connection upkeep as the /v1/orgs/{org}/connections routes call it
+// (*connections.Upkeep, the same the CLI calls).
+type Connections interface {
+	List(ctx context.Context, orgID, membershipID string) ([]connections.Connection, error)
+	Refresh(ctx context.Context, orgID, id string, force bool) (connections.Result, error)
+	Verify(ctx context.Context, orgID, id string, force bool) (connections.Result, error)
+}
+
+// ConnectionJSON is one connection's health as an operator reads it; never a token.
+type ConnectionJSON struct {
+	ID           string            `json:"id"`
+	MembershipID string            `json:"membership_id,omitempty"` // empty: the org's team connection
+	Kind         connections.Kind  `json:"kind"`
+	State        connections.State `json:"state"`
+	Account      string            `json:"provider_account_id,omitempty"`
+	// Actor is who must act: rep (reconnect), admin, operator; absent when nobody.
+	Actor               string     `json:"actor,omitempty"`
+	Class               string     `json:"failure_class,omitempty"`
+	Code                string     `json:"code,omitempty"`
+	SubCode             string     `json:"subcode,omitempty"`
+	Reason              string     `json:"reason,omitempty"`
+	Cause               string     `json:"cause,omitempty"` // e.g. lost_during_refresh
+	Detail              string     `json:"detail,omitempty"`
+	ConsecutiveFailures int        `json:"consecutive_failures"`
+	FailingSince        *time.Time `json:"failing_since,omitempty"`
+	LastRefreshedAt     *time.Time `json:"last_refreshed_at,omitempty"`
+	LastVerifiedAt      *time.Time `json:"last_verified_at,omitempty"`
+	ExpiresAt           *time.Time `json:"expires_at,omitempty"`
+	NextRefreshAt       *time.Time `json:"next_refresh_at,omitempty"`
+	NextAttemptAt       *time.Time `json:"next_attempt_at,omitempty"`
+}
+
+// ConnectionJSONOf is c as the API shows it.
+func ConnectionJSONOf(c connections.Connection) ConnectionJSON {
+	return ConnectionJSON{ID: c.ID, MembershipID: c.MembershipID, Kind: c.Kind, State: c.State, Account: c.ProviderAccountID,
+		Actor: string(c.FailureClass.Actor()), Class: string(c.FailureClass), Code: c.LastErrorCode, SubCode: c.FailureSubCode,
+		Reason: c.FailureReason, Cause: string(c.FailureCause), Detail: c.LastErrorDescription,
+		ConsecutiveFailures: c.ConsecutiveFailures, FailingSince: optTime(c.FailingSince),
+		LastRefreshedAt: optTime(c.LastRefreshedAt), LastVerifiedAt: optTime(c.LastVerifiedAt), ExpiresAt: optTime(c.ExpiresAt),
+		NextRefreshAt: optTime(c.NextRefreshAt), NextAttemptAt: optTime(c.NextAttemptAt)}
+}
+
+// UpkeepResultJSON is what POST .../refresh or .../verify did.
+type UpkeepResultJSON struct {
+	Op             string         `json:"op"`
+	ProviderCalled bool           `json:"provider_called"`
+	Skipped        string         `json:"skipped,omitempty"`
+	Connection     ConnectionJSON `json:"connection"`
+}
+
+// handleListConnections is GET /v1/orgs/{org}/connections[?member=M]: the org's
+// connections with their state, who must act and why, and when upkeep next calls.
+func (s *Server) handleListConnections() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		orgID := r.PathValue("org")
+		cs, err := s.p.Connections.List(r.Context(), orgID, r.URL.Query().Get("member"))
+		if err != nil {
+			s.log.Error().Err(err).Str("org", orgID).Msg("list connections")
+			writeError(w, http.StatusServiceUnavailable, APIError{Code: "unavailable",
+				Message: "the connections could not be read: the database did not answer; see the server log"})
+			return
+		}
+		out := struct {
+			OrgID       string           `json:"org_id"`
+			Connections []ConnectionJSON `json:"connections"`
+		}{OrgID: orgID, Connections: []ConnectionJSON{}}
+		for _, c := range cs {
+			out.Connections = append(out.Connections, ConnectionJSONOf(c))
+		}
+		writeJSON(w, http.StatusOK, out)
+	})
+}
+
+// handleUpkeep is POST /v1/orgs/{org}/connections/{id}/refresh or /verify: runs it now,
+// whatever the connection's schedule (a provider's Retry-After is still honoured: 429 with
+// Retry-After), and answers with what happened and the connection's state after it.
+func (s *Server) handleUpkeep(op string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		orgID, id := r.PathValue("org"), r.PathValue("id")
+		run := s.p.Connections.Refresh
+		if op == connections.OpVerify {
+			run = s.p.Connections.Verify
+		}
+		res, err := run(r.Context(), orgID, id, true)
+		var notYet *connections.NotYetError
+		switch {
+		case errors.Is(err, directory.ErrNotFound):
+			writeError(w, http.StatusNotFound, APIError{Code: "not_found",
+				Message: "org " + orgID + " has no connection " + id + "; GET /v1/orgs/" + orgID + "/connections lists them"})
+			return
+		case errors.As(err, &notYet):
+			w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(notYet.Delay.Seconds()))))
+			writeError(w, http.StatusTooManyRequests, APIError{Code: "retry_after", Message: notYet.Error()})
+			return
+		case err != nil:
+			s.log.Error().Err(err).Str("org", orgID).Str("connection", id).Str("op", op).Msg("connection upkeep")
+			writeError(w, http.StatusServiceUnavailable, APIError{Code: "not_done",
+				Message: "the " + op + " could not be completed (" + err.Error() + "); nothing was lost: try again, the connection's schedule also retries it"})
+			return
+		}
+		writeJSON(w, http.StatusOK, UpkeepResultJSON{Op: res.Op, ProviderCalled: res.Called, Skipped: res.Skipped,
+			Connection: ConnectionJSONOf(res.Connection)})
+	})
+}
