@@ -17,6 +17,7 @@ var cliRoutes = map[string]string{
 	"reconcile":           "POST /v1/reconcile",
 	"connections refresh": "POST /v1/orgs/{org}/connections/{id}/refresh",
 	"connections verify":  "POST /v1/orgs/{org}/connections/{id}/verify",
+	"connections sweep":   "POST /v1/connections/sweep",
 }
 
 // requireRedisCLI is RequireRedis for a CLI verb: without TETHER_REDIS_URL the verb

@@ -76,6 +76,7 @@ below override them.`,
 	addInviteResend(root, e)
 	addInviteImport(root, e)
 	addInviteAdmin(root, e)
+	connectionsParent(root).AddCommand(newConnectionsSweepCmd(e))
 	polishUsage(root)
 	return root
 }

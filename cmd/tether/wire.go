@@ -243,6 +243,7 @@ func runHTTP(ctx context.Context, d deps, o serveOptions) error {
 	if o.monitoring && d.store != nil {
 		client := d.app.queueClient()
 		p.Reconcile = func(ctx context.Context) (string, error) { return worker.ReconcileNow(ctx, client, time.Now()) }
+		p.SweepConnections = func(ctx context.Context) (string, error) { return worker.SweepConnectionsNow(ctx, client, time.Now()) }
 		ts, err := apitokens.New(d.store)
 		if err != nil {
 			return err

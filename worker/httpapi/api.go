@@ -84,6 +84,9 @@ type Params struct {
 	// Reconcile queues a reconcile run at once (worker.ReconcileNow) for POST
 	// /v1/reconcile, operator only. Nil: 404.
 	Reconcile func(ctx context.Context) (string, error)
+	// SweepConnections queues a connection sweep at once (worker.SweepConnectionsNow) for
+	// POST /v1/connections/sweep, operator only. Nil: 404.
+	SweepConnections func(ctx context.Context) (string, error)
 	// Keys serves GET /v1/keys and POST /v1/keys/reseal to the operator. Nil: 404.
 	Keys *keys.Service
 	// AdminUser and AdminPassword sign the operator in to /monitoring/ (a login form

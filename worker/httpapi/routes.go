@@ -70,6 +70,9 @@ func (s *Server) routes() {
 	if s.p.Reconcile != nil {
 		s.mux.Handle("POST /v1/reconcile", s.requireOperator(s.handleReconcile()))
 	}
+	if s.p.SweepConnections != nil {
+		s.mux.Handle("POST /v1/connections/sweep", s.requireOperator(s.handleSweepConnections()))
+	}
 	if s.p.Tokens != nil {
 		s.mux.Handle("POST /v1/tokens", s.requireOperator(s.handleCreateToken()))
 		s.mux.Handle("GET /v1/tokens", s.requireOperator(s.handleListTokens()))
