@@ -16,5 +16,6 @@ func Types() []string {
 		TypeConnectionRefresh,
 		TypeConnectionVerify,
 		TypeConnectionsSweep,
+		TypeMembersDeactivate,
 	}
 }

@@ -337,3 +337,18 @@ func (s *Service) org(ctx context.Context, orgID string) (directory.Org, error) 
 	}
 	return o, nil
 }
+
+// Deactivatable resolves the member to deactivate (id or email) and refuses a pending one:
+// it has not joined, its seat is its invite's.
+func (s *Service) Deactivatable(ctx context.Context, orgID, memberRef string) (directory.Membership, error) {
+	m, err := s.Resolve(ctx, orgID, memberRef)
+	if err != nil {
+		return directory.Membership{}, err
+	}
+	if m.Status == directory.MembershipPending {
+		return directory.Membership{}, refuse(CodeNotDeactivatable,
+			"member %s of org %s is pending (invited, not joined): revoke the invite instead (tether invite list --org %s, then tether invite revoke INVITE_ID --org %s)",
+			m.ID, orgID, orgID, orgID)
+	}
+	return m, nil
+}

@@ -1,0 +1,58 @@
+package jobs
+
+import (
+	"errors"
+	"time"
+
+	"github.com/hibiken/asynq"
+)
+
+// TypeMembersDeactivate deactivates one member: revoke at each provider, delete the
+// tokens, cancel the member's scheduled tasks, free the seat (sync/members.Deactivator).
+const TypeMembersDeactivate = "members:deactivate"
+
+// MembersDeactivate is the payload of TypeMembersDeactivate: ids only.
+type MembersDeactivate struct {
+	OrgID        string `json:"org_id"`
+	MembershipID string `json:"membership_id"`
+}
+
+// Validate reports a missing id.
+func (p MembersDeactivate) Validate() error {
+	if p.OrgID == "" {
+		return errors.New("org_id is required")
+	}
+	if p.MembershipID == "" {
+		return errors.New("membership_id is required")
+	}
+	return nil
+}
+
+// MembersDeactivateRetention keeps a finished deactivation's TaskID (and result, for
+// --wait) an hour: a second request meanwhile is answered "already done".
+const MembersDeactivateRetention = time.Hour
+
+// TaskIDMembersDeactivate is "members:deactivate:<org>:<membership>": one deactivation of
+// a member at a time, whoever asks.
+func TaskIDMembersDeactivate(orgID, membershipID string) string {
+	return TypeMembersDeactivate + ":" + orgID + ":" + membershipID
+}
+
+// NewMembersDeactivateTask returns the deactivation of a member: critical queue (a
+// departed member's access ends first), TaskID TaskIDMembersDeactivate kept for
+// MembersDeactivateRetention, 12 retries over about half a day (a provider down is
+// retried with backoff; after the last, the remaining tokens are deleted anyway),
+// 2-minute timeout.
+func NewMembersDeactivateTask(orgID, membershipID string) (*asynq.Task, error) {
+	b, err := encode(MembersDeactivate{OrgID: orgID, MembershipID: membershipID})
+	if err != nil {
+		return nil, err
+	}
+	return asynq.NewTask(TypeMembersDeactivate, b,
+		asynq.Queue(QueueCritical),
+		asynq.TaskID(TaskIDMembersDeactivate(orgID, membershipID)),
+		asynq.Retention(MembersDeactivateRetention),
+		asynq.MaxRetry(12),
+		asynq.Timeout(2*time.Minute),
+	), nil
+}

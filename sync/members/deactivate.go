@@ -1,0 +1,298 @@
+package members
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"tether/sync/connections"
+	"tether/sync/directory"
+	"tether/sync/events"
+	"tether/sync/vault"
+)
+
+// Revoker revokes a grant at its provider (connect.Providers has this method). A provider
+// without per-grant revocation (Microsoft) returns nil: its tokens are simply dropped. A
+// token the provider no longer knows counts as revoked (nil).
+type Revoker interface {
+	Revoke(ctx context.Context, kind connections.Kind, loginURL string, token vault.Token) error
+}
+
+// Opener opens a sealed token (the key ring).
+type Opener interface {
+	OpenToken(sealed []byte, rowID string) (vault.Token, error)
+}
+
+// TaskCanceller deletes the scheduled upkeep tasks (refresh, verify) of a connection and
+// returns how many it deleted. A task already running is left: upkeep skips a revoked
+// connection without calling its provider.
+type TaskCanceller interface {
+	CancelConnectionTasks(ctx context.Context, c connections.Connection) (int, error)
+}
+
+// DeactivateStore is what deactivation reads and writes.
+type DeactivateStore interface {
+	GetMembership(ctx context.Context, orgID, id string) (directory.Membership, error)
+	ListConnections(ctx context.Context, orgID, membershipID string) ([]connections.Connection, error)
+	GetConnection(ctx context.Context, orgID, id string) (connections.Connection, error)
+	UpdateConnection(ctx context.Context, orgID string, c connections.Connection, at time.Time) (connections.Connection, error)
+	DeactivateMembership(ctx context.Context, orgID, id string, at time.Time) (bool, error)
+	AppendEvent(ctx context.Context, e events.Event) error
+}
+
+// DeactivatorConfig are a Deactivator's dependencies; all but Now are required.
+type DeactivatorConfig struct {
+	Store   DeactivateStore
+	Revoker Revoker
+	Keys    Opener
+	Tasks   TaskCanceller
+	// RevokeTimeout bounds each provider call. Zero means 15s.
+	RevokeTimeout time.Duration
+	Now           func() time.Time
+}
+
+// Deactivator deactivates members: the membership first (the seat is free and the member
+// out at once), then each connection's grant revoked at its provider and its tokens
+// deleted, its scheduled tasks cancelled. Safe to run twice, also at once: every step is
+// idempotent and connection writes are compare-and-swap.
+type Deactivator struct{ c DeactivatorConfig }
+
+// NewDeactivator checks c and returns a Deactivator.
+func NewDeactivator(c DeactivatorConfig) (*Deactivator, error) {
+	if c.Store == nil || c.Revoker == nil || c.Keys == nil || c.Tasks == nil {
+		return nil, errors.New("members: deactivation needs a store, a revoker, the key ring and a task canceller")
+	}
+	if c.RevokeTimeout == 0 {
+		c.RevokeTimeout = 15 * time.Second
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return &Deactivator{c: c}, nil
+}
+
+// DeactivateResult is what one run did.
+type DeactivateResult struct {
+	// Deactivated is true when this run marked the membership deactivated (false: it
+	// already was).
+	Deactivated bool
+	// Revoked are the kinds whose grant the provider revoked; Dropped those whose tokens
+	// were deleted without a revoke (no revoke endpoint, or tokens that no longer open).
+	Revoked []connections.Kind
+	Dropped []connections.Kind
+	// Failed maps a kind to why its revoke failed; its tokens are kept for the retry.
+	Failed         map[connections.Kind]string
+	TasksCancelled int
+}
+
+// RevokeError says which providers could not revoke; the task retries.
+type RevokeError struct {
+	MembershipID string
+	Failed       map[connections.Kind]string
+}
+
+func (e *RevokeError) Error() string {
+	kinds := make([]string, 0, len(e.Failed))
+	for k := range e.Failed {
+		kinds = append(kinds, string(k))
+	}
+	sort.Strings(kinds)
+	parts := make([]string, len(kinds))
+	for i, k := range kinds {
+		parts[i] = k + ": " + e.Failed[connections.Kind(k)]
+	}
+	return fmt.Sprintf("member %s deactivated, but revoking failed for %s; the tokens are kept and the revoke retried",
+		e.MembershipID, strings.Join(parts, "; "))
+}
+
+// Deactivate deactivates the membership and revokes every connection it owns. A provider
+// that fails does not stop the others; Deactivate then returns a *RevokeError after doing
+// all it could, and a re-run revokes what is left. Returns directory.ErrNotFound for an
+// unknown membership.
+func (d *Deactivator) Deactivate(ctx context.Context, orgID, membershipID string) (DeactivateResult, error) {
+	res := DeactivateResult{Failed: map[connections.Kind]string{}}
+	now := d.c.Now()
+	if _, err := d.c.Store.GetMembership(ctx, orgID, membershipID); err != nil {
+		return res, fmt.Errorf("deactivate member %s of org %s: %w", membershipID, orgID, err)
+	}
+	changed, err := d.c.Store.DeactivateMembership(ctx, orgID, membershipID, now)
+	if err != nil {
+		return res, fmt.Errorf("deactivate member %s of org %s: %w", membershipID, orgID, err)
+	}
+	res.Deactivated = changed
+	conns, err := d.c.Store.ListConnections(ctx, orgID, membershipID)
+	if err != nil {
+		return res, fmt.Errorf("deactivate member %s: list connections: %w", membershipID, err)
+	}
+	var errs []error
+	for _, c := range conns {
+		if err := d.close(ctx, orgID, c, &res, now); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := d.record(ctx, orgID, membershipID, "member.deactivated", res, now, nil); err != nil {
+		errs = append(errs, err)
+	}
+	if len(errs) > 0 {
+		return res, fmt.Errorf("deactivate member %s of org %s: %w", membershipID, orgID, errors.Join(errs...))
+	}
+	if len(res.Failed) > 0 {
+		return res, &RevokeError{MembershipID: membershipID, Failed: res.Failed}
+	}
+	return res, nil
+}
+
+// close revokes one connection, cancels its tasks and stores it revoked, re-reading on a
+// concurrent write.
+func (d *Deactivator) close(ctx context.Context, orgID string, c connections.Connection, res *DeactivateResult, now time.Time) error {
+	for range 5 {
+		if c.State == connections.StateRevoked && !hasTokens(c) && c.NextRefreshAt.IsZero() {
+			return nil // done by an earlier run
+		}
+		n, err := d.c.Tasks.CancelConnectionTasks(ctx, c)
+		if err != nil {
+			return fmt.Errorf("cancel the tasks of connection %s: %w", c.ID, err)
+		}
+		res.TasksCancelled += n
+		outcome, failure := d.revoke(ctx, c)
+		next := c
+		next.State, next.NextRefreshAt, next.NextAttemptAt = connections.StateRevoked, time.Time{}, time.Time{}
+		if failure == "" {
+			next.AccessTokenEnc, next.RefreshTokenEnc, next.PendingTokenEnc = nil, nil, nil
+		}
+		_, err = d.c.Store.UpdateConnection(ctx, orgID, next, now)
+		if errors.Is(err, directory.ErrConflict) {
+			// Upkeep wrote meanwhile (a refresh may have rotated the token): read again
+			// and revoke what is stored now.
+			if c, err = d.c.Store.GetConnection(ctx, orgID, c.ID); err != nil {
+				return fmt.Errorf("reread connection %s: %w", c.ID, err)
+			}
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("store connection %s revoked: %w", c.ID, err)
+		}
+		switch {
+		case failure != "":
+			res.Failed[c.Kind] = failure
+		case outcome == "revoked":
+			res.Revoked = append(res.Revoked, c.Kind)
+		case outcome == "dropped":
+			res.Dropped = append(res.Dropped, c.Kind)
+		}
+		return nil
+	}
+	return fmt.Errorf("connection %s kept changing while being revoked; the retry revokes it", c.ID)
+}
+
+func hasTokens(c connections.Connection) bool {
+	return len(c.AccessTokenEnc) > 0 || len(c.RefreshTokenEnc) > 0 || len(c.PendingTokenEnc) > 0
+}
+
+// revoke asks c's provider to revoke its grant: the refresh token (which revokes the
+// grant at Google, Salesforce and Zoom), else the access token. It returns "revoked",
+// "dropped" (nothing to revoke or nothing readable) or "" with the failure.
+func (d *Deactivator) revoke(ctx context.Context, c connections.Connection) (outcome, failure string) {
+	sealed := c.RefreshTokenEnc
+	if len(sealed) == 0 {
+		sealed = c.AccessTokenEnc
+	}
+	if len(sealed) == 0 {
+		return "dropped", ""
+	}
+	t, err := d.c.Keys.OpenToken(sealed, c.ID)
+	if err != nil || t.IsZero() {
+		// A token that does not open cannot be used by anyone either.
+		return "dropped", ""
+	}
+	rctx, cancel := context.WithTimeout(ctx, d.c.RevokeTimeout)
+	defer cancel()
+	if err := d.c.Revoker.Revoke(rctx, c.Kind, c.LoginURL, t); err != nil {
+		return "", clipText(err.Error(), 300)
+	}
+	if c.Kind.Microsoft() {
+		return "dropped", "" // Microsoft has no per-grant revocation: the tokens are deleted
+	}
+	return "revoked", ""
+}
+
+// Abandon ends a deactivation whose revokes kept failing until the task gave up: the
+// remaining tokens are deleted anyway (tether must not keep a departed member's tokens)
+// and an event names each grant still live at its provider, for the admin to revoke there.
+func (d *Deactivator) Abandon(ctx context.Context, orgID, membershipID string, reason error) error {
+	now := d.c.Now()
+	conns, err := d.c.Store.ListConnections(ctx, orgID, membershipID)
+	if err != nil {
+		return fmt.Errorf("abandon revokes of member %s: %w", membershipID, err)
+	}
+	res := DeactivateResult{Failed: map[connections.Kind]string{}}
+	for _, c := range conns {
+		for range 5 {
+			if !hasTokens(c) && c.State == connections.StateRevoked {
+				break
+			}
+			next := c
+			next.State, next.NextRefreshAt, next.NextAttemptAt = connections.StateRevoked, time.Time{}, time.Time{}
+			next.AccessTokenEnc, next.RefreshTokenEnc, next.PendingTokenEnc = nil, nil, nil
+			_, err := d.c.Store.UpdateConnection(ctx, orgID, next, now)
+			if errors.Is(err, directory.ErrConflict) {
+				if c, err = d.c.Store.GetConnection(ctx, orgID, c.ID); err != nil {
+					return err
+				}
+				continue
+			}
+			if err != nil {
+				return fmt.Errorf("drop tokens of connection %s: %w", c.ID, err)
+			}
+			res.Dropped = append(res.Dropped, c.Kind)
+			break
+		}
+	}
+	if len(res.Dropped) == 0 {
+		return nil
+	}
+	return d.record(ctx, orgID, membershipID, "member.revoke_abandoned", res, now, reason)
+}
+
+// record writes the run's event when it changed something; a re-run that finds nothing to
+// do writes nothing.
+func (d *Deactivator) record(ctx context.Context, orgID, membershipID, kind string, res DeactivateResult, now time.Time, reason error) error {
+	if !res.Deactivated && len(res.Revoked) == 0 && len(res.Dropped) == 0 && len(res.Failed) == 0 && res.TasksCancelled == 0 {
+		return nil
+	}
+	detail := map[string]any{"membership_id": membershipID, "membership_deactivated": res.Deactivated,
+		"revoked": kinds(res.Revoked), "dropped": kinds(res.Dropped), "tasks_cancelled": res.TasksCancelled}
+	if len(res.Failed) > 0 {
+		failed := map[string]string{}
+		for k, v := range res.Failed {
+			failed[string(k)] = v
+		}
+		detail["revoke_failed"] = failed
+	}
+	if reason != nil {
+		detail["reason"] = clipText(reason.Error(), 500)
+		detail["still_live_at_provider"] = kinds(res.Dropped)
+	}
+	if err := d.c.Store.AppendEvent(ctx, events.Event{OrgID: orgID, Kind: kind, Subject: membershipID, At: now, Detail: detail}); err != nil {
+		return fmt.Errorf("write %s event: %w", kind, err)
+	}
+	return nil
+}
+
+func kinds(ks []connections.Kind) []string {
+	out := make([]string, 0, len(ks))
+	for _, k := range ks {
+		out = append(out, string(k))
+	}
+	return out
+}
+
+func clipText(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
