@@ -29,6 +29,8 @@ type Services struct {
 	Reconciler Reconciling
 	// Connections runs connections:refresh, connections:verify and connections:sweep.
 	Connections ConnectionUpkeep
+	// Deactivator runs members:deactivate.
+	Deactivator Deactivating
 }
 
 // Reconciling runs one reconciliation (a *Reconciler).
@@ -69,6 +71,9 @@ func (s Services) Validate() error {
 	if s.Connections == nil {
 		missing("Connections", jobs.TypeConnectionRefresh+", "+jobs.TypeConnectionVerify+" and "+jobs.TypeConnectionsSweep)
 	}
+	if s.Deactivator == nil {
+		missing("Deactivator", jobs.TypeMembersDeactivate)
+	}
 	return errors.Join(errs...)
 }
 
@@ -87,6 +92,7 @@ func Register(w *Worker, s Services) error {
 	registerInvitesExpire(w, s)
 	registerReconcile(w, s)
 	registerConnections(w, s)
+	registerMembers(w, s)
 	have := w.Types()
 	var errs []error
 	for _, typ := range jobs.Types() {

@@ -15,6 +15,7 @@ import (
 	"tether/jobs"
 	"tether/sync/connections"
 	"tether/sync/directory"
+	"tether/sync/members"
 	"tether/sync/onboarding"
 	"tether/sync/permissions"
 	"tether/worker"
@@ -53,6 +54,9 @@ func complete(tb testing.TB, s worker.Services) worker.Services {
 	}
 	if s.Connections == nil {
 		s.Connections = u
+	}
+	if s.Deactivator == nil {
+		s.Deactivator = u
 	}
 	return s
 }
@@ -113,6 +117,15 @@ func (u unused) ExpireInvites(context.Context, time.Time) (int64, error) {
 func (u unused) Reconcile(context.Context) (worker.ReconcileResult, error) {
 	u.called("Reconcile")
 	return worker.ReconcileResult{}, nil
+}
+
+func (u unused) Deactivate(context.Context, string, string) (members.DeactivateResult, error) {
+	u.called("Deactivate")
+	return members.DeactivateResult{}, nil
+}
+func (u unused) Abandon(context.Context, string, string, error) error {
+	u.called("Abandon")
+	return nil
 }
 
 // unusedImports is unused as an ImportRunner (its Fail differs from the sender's).

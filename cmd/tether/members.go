@@ -4,14 +4,20 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
+	"time"
 
+	"github.com/hibiken/asynq"
 	"github.com/jedib0t/go-pretty/v6/table"
 	"github.com/spf13/cobra"
 
+	"tether/jobs"
+	"tether/sync/connections"
 	"tether/sync/directory"
 	"tether/sync/members"
 	"tether/sync/store"
+	"tether/worker"
 )
 
 var _ members.Store = (*store.Store)(nil)
@@ -241,4 +247,131 @@ func (a *app) memberServiceLocked() (*members.Service, error) {
 	a.count("members")
 	a.members = svc
 	return svc, nil
+}
+
+// Upkeep's scheduled tasks of a connection: TaskID "<type>:<connection>:<due unix
+// seconds>" (jobs.NewConnectionTask), queued on the connections queue while healthy and
+// on low otherwise. The row's NextRefreshAt is the due time of the one pending task.
+const (
+	upkeepRefreshType = "connections:refresh"
+	upkeepVerifyType  = "connections:verify"
+	upkeepQueue       = "connections"
+)
+
+// connectionTaskRefs names the scheduled upkeep tasks of c that deactivation deletes.
+func connectionTaskRefs(c connections.Connection) []worker.TaskRef {
+	if c.NextRefreshAt.IsZero() {
+		return nil
+	}
+	due := strconv.FormatInt(c.NextRefreshAt.Unix(), 10)
+	var out []worker.TaskRef
+	for _, typ := range []string{upkeepRefreshType, upkeepVerifyType} {
+		for _, q := range []string{upkeepQueue, jobs.QueueLow} {
+			out = append(out, worker.TaskRef{Queue: q, ID: typ + ":" + c.ID + ":" + due})
+		}
+	}
+	return out
+}
+
+// deactivator is the process's members:deactivate service: revokes through the same
+// provider registry the connect flow uses, opens tokens with the key ring, cancels tasks
+// through the process's inspector.
+func (a *app) deactivator() (*members.Deactivator, error) {
+	if a.d.store == nil || a.d.keyring == nil {
+		return nil, fmt.Errorf("deactivation needs the store and the key ring (TETHER_ENCRYPTION_KEYS)")
+	}
+	oc, err := a.oauthClient()
+	if err != nil {
+		return nil, err
+	}
+	return members.NewDeactivator(members.DeactivatorConfig{Store: a.d.store, Revoker: connectProviders(a.d.cfg, oc),
+		Keys: a.d.keyring, Tasks: worker.ConnectionTaskCanceller{Inspector: a.queueInspector(), Tasks: connectionTaskRefs}})
+}
+
+// newMembersDeactivateCmd is `tether members deactivate ORG MEMBER [--wait]`.
+func newMembersDeactivateCmd(e env) *cobra.Command {
+	var (
+		wait    bool
+		timeout time.Duration
+	)
+	cmd := &cobra.Command{
+		Use:   "deactivate ORG MEMBER [--wait] [--timeout D]",
+		Short: "Deactivate a member: revoke their grants at each provider, delete the tokens, free the seat",
+		Long: `Queues a members:deactivate task (critical queue). A worker then marks the membership
+deactivated (its seat is free at once), revokes each of the member's connections at its
+provider (Salesforce, Google and Zoom have revoke endpoints; Microsoft has none, its tokens
+are deleted), deletes the tokens, cancels the connections' scheduled refresh and verify
+tasks, and writes a member.deactivated event. A provider that is down does not stop the
+others: its revoke is retried with backoff, and if the retries run out the tokens are
+deleted anyway and a member.revoke_abandoned event names the grant still live there.
+Running it again is safe. MEMBER is the membership id or the member's email; a pending
+member (invited, not joined) is refused: revoke the invite instead.
+
+Same as POST /v1/orgs/{org}/members/{member}/deactivate.`,
+		Args: cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			cfg, err := loadConfig(cmd, e)
+			if err != nil {
+				return err
+			}
+			if err := requireRedisCLI(cfg, "members deactivate"); err != nil {
+				return err
+			}
+			d, cleanup, err := buildDeps(ctx, e, cfg, depsOptions{store: true})
+			if err != nil {
+				return err
+			}
+			defer cleanup()
+			svc, err := d.app.memberService()
+			if err != nil {
+				return err
+			}
+			m, err := svc.Deactivatable(ctx, args[0], args[1])
+			if err != nil {
+				return err
+			}
+			q := worker.DeactivationQueue{Client: d.app.queueClient(), Inspector: d.app.queueInspector()}
+			id, already, err := q.Queue(ctx, m.OrgID, m.ID)
+			if err != nil {
+				return err
+			}
+			if already {
+				fmt.Fprintf(e.stdout, "the deactivation of member %s is already queued or running (task %s)\n", m.ID, id)
+			} else {
+				fmt.Fprintf(e.stdout, "queued the deactivation of member %s of org %s (task %s)\n", m.ID, m.OrgID, id)
+			}
+			if !wait {
+				fmt.Fprintf(e.stdout, "when a worker has run it: tether members list %s --filter deactivated\n", m.OrgID)
+				return nil
+			}
+			wctx, cancel := context.WithTimeout(ctx, timeout)
+			defer cancel()
+			in := d.app.queueInspector()
+			lastErr := ""
+			for {
+				ti, err := in.GetTaskInfo(jobs.QueueCritical, id)
+				if err == nil {
+					switch {
+					case ti.State == asynq.TaskStateCompleted:
+						fmt.Fprintf(e.stdout, "member %s deactivated: %s\n", m.ID, ti.Result)
+						return nil
+					case ti.State == asynq.TaskStateArchived:
+						return fmt.Errorf("deactivation task %s gave up: %s (the tokens left were deleted; see the member.revoke_abandoned event)", id, ti.LastErr)
+					case ti.LastErr != "" && ti.LastErr != lastErr:
+						lastErr = ti.LastErr
+						fmt.Fprintf(e.stderr, "deactivation task %s will be retried: %s\n", id, lastErr)
+					}
+				}
+				select {
+				case <-wctx.Done():
+					return fmt.Errorf("deactivation of member %s not finished within %s: is a worker running? (task %s; tether members list %s --filter deactivated shows it once done)", m.ID, timeout, id, m.OrgID)
+				case <-time.After(200 * time.Millisecond):
+				}
+			}
+		},
+	}
+	cmd.Flags().BoolVar(&wait, "wait", false, "wait for the worker to finish and print what it revoked")
+	cmd.Flags().DurationVar(&timeout, "timeout", 2*time.Minute, "how long --wait waits")
+	return cmd
 }

@@ -8,9 +8,13 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hibiken/asynq"
+
+	"tether/jobs"
 	"tether/sync/connections"
 	"tether/sync/directory"
 	"tether/sync/store"
+	"tether/worker/redistest"
 )
 
 // TestMembersVerbs runs tether members list/set/recompute and org set --policy through
@@ -122,3 +126,63 @@ func TestMembersVerbs(t *testing.T) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// TestMembersDeactivateVerb queues members:deactivate through the CLI on Redis: the task
+// carries ids only under its deterministic TaskID, asking twice is the same task, a
+// pending member is refused with the command that helps. (The worker's run against the
+// sandbox is worker.TestDeactivateMemberAgainstSandbox.)
+func TestMembersDeactivateVerb(t *testing.T) {
+	ctx := context.Background()
+	opt, _ := redistest.Client(t, 11)
+	dbURL := "sqlite:" + filepath.Join(t.TempDir(), "tether.db")
+	env := map[string]string{"TETHER_DATABASE_URL": dbURL, "TETHER_REDIS_URL": redistest.URL(opt)}
+	ok := func(args ...string) string {
+		t.Helper()
+		r := runTether(t, ctx, env, args...)
+		if r.err != nil {
+			t.Fatalf("tether %s: %v\n%s%s", strings.Join(args, " "), r.err, r.stdout, r.stderr)
+		}
+		return r.stdout
+	}
+	ok("migrate", "up")
+	org := strings.SplitN(ok("org", "create", "--name", "Acme", "--seats", "10"), "\n", 2)[0]
+	st, err := store.Open(ctx, dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	var ids []string
+	for _, x := range []struct {
+		email  string
+		status directory.MembershipStatus
+	}{{"rep@acme.example", directory.MembershipActive}, {"new@acme.example", directory.MembershipPending}} {
+		u, _ := st.CreateUser(ctx, directory.User{Email: x.email})
+		m, err := st.CreateMembership(ctx, org, directory.Membership{UserID: u.ID, Role: directory.RoleChat, Status: x.status})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, m.ID)
+	}
+	out := ok("members", "deactivate", org, "rep@acme.example")
+	taskID := jobs.TaskIDMembersDeactivate(org, ids[0])
+	if !strings.Contains(out, "queued the deactivation of member "+ids[0]+" of org "+org+" (task "+taskID+")") {
+		t.Fatalf("deactivate output:\n%s", out)
+	}
+	in := asynq.NewInspector(opt)
+	defer in.Close()
+	info, err := in.GetTaskInfo(jobs.QueueCritical, taskID)
+	if err != nil || info.Type != jobs.TypeMembersDeactivate || string(info.Payload) != `{"org_id":"`+org+`","membership_id":"`+ids[0]+`"}` {
+		t.Fatalf("queued task %+v %v", info, err)
+	}
+	if out := ok("members", "deactivate", org, ids[0]); !strings.Contains(out, "already queued or running (task "+taskID+")") {
+		t.Errorf("second deactivate:\n%s", out)
+	}
+	r := runTether(t, ctx, env, "members", "deactivate", org, "new@acme.example")
+	if r.err == nil || !strings.Contains(r.err.Error(), "is pending (invited, not joined): revoke the invite instead (tether invite list --org "+org) {
+		t.Errorf("pending member: %v", r.err)
+	}
+	r = runTether(t, ctx, env, "members", "deactivate", org, "ghost@acme.example")
+	if r.err == nil || !strings.Contains(r.err.Error(), `has no member "ghost@acme.example"`) {
+		t.Errorf("unknown member: %v", r.err)
+	}
+}

@@ -132,6 +132,10 @@ func runWorker(ctx context.Context, d deps, tune tuning) error {
 		return err
 	}
 	defer closeAudits.Close()
+	deact, err := d.app.deactivator()
+	if err != nil {
+		return err
+	}
 	rec := &worker.Reconciler{Store: d.store, Queue: client, Inspector: inspector, Imports: imports.svc,
 		Invites: sender, Audits: audits.Auditor, Logger: d.log.With().Str("component", "reconciler").Logger()}
 	upkeep, err := d.app.upkeep()
@@ -147,6 +151,7 @@ func runWorker(ctx context.Context, d deps, tune tuning) error {
 		InviteExpiry:   d.store,
 		Reconciler:     rec,
 		Connections:    upkeep,
+		Deactivator:    deact,
 	})
 	if err != nil {
 		return err
@@ -275,6 +280,7 @@ func runHTTP(ctx context.Context, d deps, o serveOptions) error {
 			return err
 		}
 		p.Members = ms
+		p.Deactivations = worker.DeactivationQueue{Client: d.app.queueClient(), Inspector: d.app.queueInspector()}
 		pa, closePA := permissionAuditAPI(d)
 		defer closePA()
 		p.PermissionAudits = pa

@@ -75,6 +75,9 @@ type Params struct {
 	// Members serves GET /v1/orgs/{org}/members, PATCH /v1/orgs/{org}/members/{member} and
 	// POST /v1/orgs/{org}/members/recompute to the admin. Nil: 404.
 	Members Members
+	// Deactivations queues members:deactivate for POST
+	// /v1/orgs/{org}/members/{member}/deactivate (with Members set). Nil: 404.
+	Deactivations Deactivations
 	// Tokens checks API tokens (tether tokens create) and serves /v1/tokens to the
 	// operator. Nil: only the global credentials are accepted.
 	Tokens *apitokens.Service

@@ -19,6 +19,47 @@ type Members interface {
 	List(ctx context.Context, orgID string, req members.ListRequest) (members.Page, error)
 	Update(ctx context.Context, orgID, memberRef string, ch members.Change) (directory.Membership, error)
 	RecomputeOrg(ctx context.Context, orgID string) (members.RecomputeResult, error)
+	Deactivatable(ctx context.Context, orgID, memberRef string) (directory.Membership, error)
+}
+
+// Deactivations queues members:deactivate (worker.DeactivationQueue); already is true
+// when one for the member is queued or running.
+type Deactivations interface {
+	Queue(ctx context.Context, orgID, membershipID string) (taskID string, already bool, err error)
+}
+
+// DeactivationJSON is POST /v1/orgs/{org}/members/{member}/deactivate's answer.
+type DeactivationJSON struct {
+	OrgID        string `json:"org_id"`
+	MembershipID string `json:"membership_id"`
+	TaskID       string `json:"task_id"`
+	// Status is "queued", or "already_queued" when a deactivation of the member is queued
+	// or running.
+	Status string `json:"status"`
+}
+
+// handleDeactivateMember is POST /v1/orgs/{org}/members/{member}/deactivate: 202 once the
+// members:deactivate task is queued. {member} is a membership id or an email.
+func (s *Server) handleDeactivateMember() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		m, err := s.p.Members.Deactivatable(r.Context(), r.PathValue("org"), r.PathValue("member"))
+		if err != nil {
+			s.memberError(w, r, err)
+			return
+		}
+		id, already, err := s.p.Deactivations.Queue(r.Context(), m.OrgID, m.ID)
+		if err != nil {
+			s.log.Error().Err(err).Str("path", r.URL.Path).Msg("queue deactivation")
+			writeError(w, http.StatusServiceUnavailable, APIError{Code: "queue_unavailable",
+				Message: "the deactivation could not be queued (is Redis reachable? see the server log); nothing was changed, try again"})
+			return
+		}
+		out := DeactivationJSON{OrgID: m.OrgID, MembershipID: m.ID, TaskID: id, Status: "queued"}
+		if already {
+			out.Status = "already_queued"
+		}
+		writeJSON(w, http.StatusAccepted, out)
+	})
 }
 
 // MemberConnectionJSON is one of a member's connections: its state and who acts, never a

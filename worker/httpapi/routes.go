@@ -57,6 +57,9 @@ func (s *Server) routes() {
 		s.mux.Handle("GET /v1/orgs/{org}/members", s.requireAPIAdmin(s.handleListMembers()))
 		s.mux.Handle("PATCH /v1/orgs/{org}/members/{member}", s.requireAPIAdmin(s.handleUpdateMember()))
 		s.mux.Handle("POST /v1/orgs/{org}/members/recompute", s.requireAPIAdmin(s.handleRecomputeMembers()))
+		if s.p.Deactivations != nil {
+			s.mux.Handle("POST /v1/orgs/{org}/members/{member}/deactivate", s.requireAPIAdmin(s.handleDeactivateMember()))
+		}
 	}
 	if s.p.Connections != nil {
 		s.mux.Handle("GET /v1/orgs/{org}/connections", s.requireAPIAdmin(s.handleListConnections()))

@@ -1,0 +1,131 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/hibiken/asynq"
+	"github.com/rs/zerolog"
+
+	"tether/jobs"
+	"tether/sync/connections"
+	"tether/sync/directory"
+	"tether/sync/members"
+)
+
+// Deactivating runs members:deactivate (a *members.Deactivator).
+type Deactivating interface {
+	Deactivate(ctx context.Context, orgID, membershipID string) (members.DeactivateResult, error)
+	// Abandon deletes the tokens left after the last retry and records which grants are
+	// still live at their provider.
+	Abandon(ctx context.Context, orgID, membershipID string, reason error) error
+}
+
+// registerMembers handles members:deactivate. A revoke that failed (provider down) is
+// retried with backoff: the membership is already deactivated and the other providers
+// revoked; when the retries are spent the remaining tokens are deleted anyway.
+func registerMembers(w *Worker, s Services) {
+	Handle(w, jobs.TypeMembersDeactivate, func(ctx context.Context, p jobs.MembersDeactivate) error {
+		res, err := s.Deactivator.Deactivate(ctx, p.OrgID, p.MembershipID)
+		if errors.Is(err, directory.ErrNotFound) {
+			return Permanent(err)
+		}
+		log := zerolog.Ctx(ctx).Info().Bool("deactivated", res.Deactivated).Int("revoked", len(res.Revoked)).
+			Int("dropped", len(res.Dropped)).Int("failed", len(res.Failed)).Int("tasks_cancelled", res.TasksCancelled)
+		log.Msg("member deactivation")
+		writeResult(ctx, deactivationSummary(res))
+		return err
+	})
+	OnGiveUp(w, jobs.TypeMembersDeactivate, func(ctx context.Context, p jobs.MembersDeactivate, reason error) error {
+		return s.Deactivator.Abandon(ctx, p.OrgID, p.MembershipID, reason)
+	})
+}
+
+// deactivationSummary is the task's result: "revoked=salesforce,zoom dropped=microsoft_calendar failed=google_calendar".
+func deactivationSummary(r members.DeactivateResult) string {
+	join := func(ks []connections.Kind) string {
+		s := make([]string, len(ks))
+		for i, k := range ks {
+			s[i] = string(k)
+		}
+		return strings.Join(s, ",")
+	}
+	var failed []connections.Kind
+	for k := range r.Failed {
+		failed = append(failed, k)
+	}
+	return fmt.Sprintf("revoked=%s dropped=%s failed=%s tasks_cancelled=%d", join(r.Revoked), join(r.Dropped), join(failed), r.TasksCancelled)
+}
+
+// TaskRef names one task in one queue.
+type TaskRef struct{ Queue, ID string }
+
+// TaskDeleter deletes tasks (an *asynq.Inspector).
+type TaskDeleter interface {
+	DeleteTask(queue, id string) error
+}
+
+// ConnectionTaskCanceller deletes a connection's scheduled upkeep tasks by their
+// deterministic TaskIDs (Tasks names them for a connection), so no scan of the queues is
+// needed. A task that is gone, or running, is left.
+type ConnectionTaskCanceller struct {
+	Inspector TaskDeleter
+	Tasks     func(c connections.Connection) []TaskRef
+}
+
+// CancelConnectionTasks implements members.TaskCanceller.
+func (t ConnectionTaskCanceller) CancelConnectionTasks(_ context.Context, c connections.Connection) (int, error) {
+	n := 0
+	for _, ref := range t.Tasks(c) {
+		err := t.Inspector.DeleteTask(ref.Queue, ref.ID)
+		switch {
+		case err == nil:
+			n++
+		case errors.Is(err, asynq.ErrTaskNotFound), errors.Is(err, asynq.ErrQueueNotFound):
+		case strings.Contains(err.Error(), "FAILED_PRECONDITION"):
+			// Running: it finds the connection revoked and calls no provider.
+		default:
+			return n, fmt.Errorf("delete task %s from queue %s: %w", ref.ID, ref.Queue, err)
+		}
+	}
+	return n, nil
+}
+
+// DeactivationQueue queues members:deactivate (the one producer the CLI and the API call).
+type DeactivationQueue struct {
+	Client    Enqueuer
+	Inspector interface {
+		GetTaskInfo(queue, id string) (*asynq.TaskInfo, error)
+		DeleteTask(queue, id string) error
+	}
+}
+
+// Queue queues the deactivation of the membership and returns its task id. A deactivation
+// of the member already queued or running is the answer (already true); one that finished
+// or gave up is replaced, so asking again re-runs it (every step is idempotent).
+func (q DeactivationQueue) Queue(ctx context.Context, orgID, membershipID string) (id string, already bool, err error) {
+	t, err := jobs.NewMembersDeactivateTask(orgID, membershipID)
+	if err != nil {
+		return "", false, err
+	}
+	id = jobs.TaskIDMembersDeactivate(orgID, membershipID)
+	for range 2 {
+		_, err = q.Client.EnqueueContext(ctx, t)
+		if !errors.Is(err, asynq.ErrTaskIDConflict) {
+			return id, false, err
+		}
+		info, ierr := q.Inspector.GetTaskInfo(jobs.QueueCritical, id)
+		if ierr != nil {
+			continue // gone meanwhile: enqueue again
+		}
+		if info.State != asynq.TaskStateCompleted && info.State != asynq.TaskStateArchived {
+			return id, true, nil
+		}
+		if derr := q.Inspector.DeleteTask(jobs.QueueCritical, id); derr != nil && !errors.Is(derr, asynq.ErrTaskNotFound) {
+			return id, false, fmt.Errorf("replace finished deactivation task %s: %w", id, derr)
+		}
+	}
+	return id, false, err
+}

@@ -1,0 +1,277 @@
+package worker_test
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+
+	"tether/connectors/oauth"
+	"tether/connectors/sandbox"
+	"tether/connectors/sandbox/sfdc"
+	"tether/jobs"
+	"tether/sync/connections"
+	"tether/sync/directory"
+	"tether/sync/members"
+	"tether/sync/store"
+	"tether/sync/store/storetest"
+	"tether/sync/vault"
+	"tether/worker"
+	"tether/worker/httpapi"
+	"tether/worker/redistest"
+)
+
+// upkeepTaskRefs are the scheduled upkeep tasks of a connection, as cmd/tether names them
+// for the canceller (jobs.NewConnectionTask's TaskID "<type>:<connection>:<due unix>").
+func upkeepTaskRefs(c connections.Connection) []worker.TaskRef {
+	if c.NextRefreshAt.IsZero() {
+		return nil
+	}
+	due := c.NextRefreshAt.Unix()
+	var out []worker.TaskRef
+	for _, typ := range []string{"connections:refresh", "connections:verify"} {
+		for _, q := range []string{"connections", jobs.QueueLow} {
+			out = append(out, worker.TaskRef{Queue: q, ID: typ + ":" + c.ID + ":" + itoa64(due)})
+		}
+	}
+	return out
+}
+
+func itoa64(n int64) string { return strconv.FormatInt(n, 10) }
+
+// TestDeactivateMemberAgainstSandbox: POST .../members/{member}/deactivate queues
+// members:deactivate; a real worker revokes the member's Salesforce and Zoom grants at the
+// sandbox (counted there) while Google's revoke endpoint is down, drops the Microsoft
+// tokens (no revoke endpoint), deletes the scheduled upkeep tasks, frees the seat; the
+// retry, once Google is back, revokes Google too. On both stores.
+func TestDeactivateMemberAgainstSandbox(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx := t.Context()
+		opt, _ := redistest.Client(t, 13)
+		sb := sandbox.New(sandbox.Options{})
+		sbSrv := httptest.NewServer(sb)
+		t.Cleanup(func() { sb.Close(); sbSrv.Close() })
+		if err := sb.LoadScenario(sandbox.Scenario{Salesforce: &sfdc.Scenario{Orgs: []sfdc.OrgSpec{sfdc.GenerateOrg(5, 1)}}}); err != nil {
+			t.Fatal(err)
+		}
+		sfOrg := sb.Salesforce().OrgIDs()[0]
+		sfUser := sb.Salesforce().ActiveStandardUsers(sfOrg)[0].ID
+		keys, _, err := vault.GenerateKeyring("k1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		base := sbSrv.URL
+		oc, err := oauth.New(oauth.Config{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		revoker := &oauth.Connector{Client: oc,
+			Salesforce: oauth.App{ClientID: sandbox.DefaultSalesforceClientID, ClientSecret: sandbox.DefaultSalesforceClientSecret},
+			Google: oauth.App{ClientID: sandbox.DefaultGoogleClientID, ClientSecret: sandbox.DefaultGoogleClientSecret,
+				AuthorizeURL: base + "/google/o/oauth2/v2/auth", TokenURL: base + "/google/token", APIURL: base + "/google"},
+			Microsoft: oauth.App{ClientID: sandbox.DefaultMicrosoftClientID, ClientSecret: sandbox.DefaultMicrosoftClientSecret,
+				AuthorizeURL: base + "/microsoft/organizations/oauth2/v2.0/authorize", TokenURL: base + "/microsoft/organizations/oauth2/v2.0/token",
+				APIURL: base + "/microsoft"},
+			Zoom: oauth.App{ClientID: sandbox.DefaultZoomClientID, ClientSecret: sandbox.DefaultZoomClientSecret,
+				AuthorizeURL: base + "/zoom/oauth/authorize", TokenURL: base + "/zoom/oauth/token", APIURL: base + "/zoom"},
+		}
+
+		org, err := st.CreateOrg(ctx, directory.Org{Name: "Acme", SeatLimit: 5})
+		if err != nil {
+			t.Fatal(err)
+		}
+		u, _ := st.CreateUser(ctx, directory.User{Email: "rep@acme.example"})
+		m, err := st.CreateMembership(ctx, org.ID, directory.Membership{UserID: u.ID, Role: directory.RoleChat})
+		if err != nil {
+			t.Fatal(err)
+		}
+		due := time.Now().Add(time.Hour).Truncate(time.Second)
+		grants := map[connections.Kind]sandbox.Tokens{}
+		conns := map[connections.Kind]connections.Connection{}
+		for kind, p := range map[connections.Kind]sandbox.Provider{connections.KindSalesforce: sandbox.Salesforce,
+			connections.KindGoogleCalendar: sandbox.Google, connections.KindZoom: sandbox.Zoom, connections.KindMicrosoftCalendar: sandbox.Microsoft} {
+			subject := ""
+			if p == sandbox.Salesforce {
+				subject = sfUser
+			}
+			g, err := sb.IssueGrant(p, subject, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			grants[kind] = g
+			c := connections.Connection{ID: store.NewID(), MembershipID: m.ID, Kind: kind, State: connections.StateHealthy, NextRefreshAt: due}
+			if kind == connections.KindSalesforce {
+				c.LoginURL = base + "/salesforce"
+			}
+			if c.AccessTokenEnc, err = keys.SealToken(vault.NewToken(g.AccessToken), c.ID); err != nil {
+				t.Fatal(err)
+			}
+			if c.RefreshTokenEnc, err = keys.SealToken(vault.NewToken(g.RefreshToken), c.ID); err != nil {
+				t.Fatal(err)
+			}
+			if conns[kind], err = st.CreateConnection(ctx, org.ID, c); err != nil {
+				t.Fatal(err)
+			}
+		}
+
+		client, inspector := asynq.NewClient(opt), asynq.NewInspector(opt)
+		t.Cleanup(func() { _ = client.Close(); _ = inspector.Close() })
+		// Each connection's scheduled refresh, as upkeep queues it.
+		for _, c := range conns {
+			if _, err := client.EnqueueContext(ctx, asynq.NewTask("connections:refresh", []byte(`{"org_id":"`+org.ID+`","connection_id":"`+c.ID+`"}`),
+				asynq.Queue("connections"), asynq.TaskID(upkeepTaskRefs(c)[0].ID), asynq.ProcessAt(due))); err != nil {
+				t.Fatal(err)
+			}
+		}
+		seats, _ := st.CountSeats(ctx, org.ID, time.Now())
+
+		deact, err := members.NewDeactivator(members.DeactivatorConfig{Store: st, Revoker: revoker, Keys: keys,
+			Tasks: worker.ConnectionTaskCanceller{Inspector: inspector, Tasks: upkeepTaskRefs}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w, err := worker.New(worker.Params{Redis: opt, Logger: zerolog.Nop(), Registerer: prometheus.NewRegistry(),
+			Concurrency: 2, TaskCheckInterval: 50 * time.Millisecond, DelayedTaskCheckInterval: 100 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := worker.Register(w, complete(t, worker.Services{Deactivator: deact})); err != nil {
+			t.Fatal(err)
+		}
+		ms, err := members.New(members.Config{Store: st})
+		if err != nil {
+			t.Fatal(err)
+		}
+		api, err := httpapi.New(httpapi.Params{Logger: zerolog.Nop(), Gatherer: prometheus.NewRegistry(), AdminUser: "admin", AdminPassword: "pw",
+			Members: ms, Deactivations: worker.DeactivationQueue{Client: client, Inspector: inspector}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		apiSrv := httptest.NewServer(api)
+		t.Cleanup(apiSrv.Close)
+
+		// Google's revoke endpoint is down.
+		fault := sb.Faults().MustAdd(sandbox.Fault{Provider: sandbox.Google, Endpoint: "revoke", Kind: sandbox.FaultStatus, Status: 503})
+
+		req, _ := http.NewRequestWithContext(ctx, "POST", apiSrv.URL+"/v1/orgs/"+org.ID+"/members/rep@acme.example/deactivate", nil)
+		req.SetBasicAuth("admin", "pw")
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		var queued httpapi.DeactivationJSON
+		if err := json.Unmarshal(body, &queued); err != nil || res.StatusCode != http.StatusAccepted || queued.Status != "queued" ||
+			queued.TaskID != jobs.TaskIDMembersDeactivate(org.ID, m.ID) {
+			t.Fatalf("deactivate: %d %s", res.StatusCode, body)
+		}
+		start(t, w)
+
+		// The first run: everything but Google done; the task waits to retry.
+		var info *asynq.TaskInfo
+		waitUntil(t, "the first run to fail on Google", func() bool {
+			info, err = inspector.GetTaskInfo(jobs.QueueCritical, queued.TaskID)
+			return err == nil && info.State == asynq.TaskStateRetry
+		})
+		if !strings.Contains(info.LastErr, "google_calendar") || strings.Contains(info.LastErr, grants[connections.KindGoogleCalendar].RefreshToken) {
+			t.Errorf("last error %q", info.LastErr)
+		}
+		got, _ := st.GetMembership(ctx, org.ID, m.ID)
+		after, _ := st.CountSeats(ctx, org.ID, time.Now())
+		if got.Status != directory.MembershipDeactivated || after.Active != seats.Active-1 {
+			t.Fatalf("membership %s, active seats %d -> %d", got.Status, seats.Active, after.Active)
+		}
+		cs := sb.Counters()
+		for _, p := range []sandbox.Provider{sandbox.Salesforce, sandbox.Zoom} {
+			if ep := cs.Endpoint(p, "revoke"); ep.OK != 1 {
+				t.Errorf("%s revoke counters %+v, want 1 ok", p, ep)
+			}
+		}
+		if ep := cs.Endpoint(sandbox.Google, "revoke"); ep.Server < 1 || ep.OK != 0 {
+			t.Errorf("google revoke counters %+v, want 5xx only", ep)
+		}
+		for kind, c := range conns {
+			now, err := st.GetConnection(ctx, org.ID, c.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			kept := kind == connections.KindGoogleCalendar
+			if now.State != connections.StateRevoked || !now.NextRefreshAt.IsZero() || (len(now.RefreshTokenEnc) > 0) != kept {
+				t.Errorf("%s after the first run: state %s, next %v, tokens kept %t (want %t)", kind, now.State, now.NextRefreshAt, len(now.RefreshTokenEnc) > 0, kept)
+			}
+			if _, err := inspector.GetTaskInfo("connections", upkeepTaskRefs(c)[0].ID); !errors.Is(err, asynq.ErrTaskNotFound) {
+				t.Errorf("%s's scheduled refresh still there: %v", kind, err)
+			}
+		}
+		for kind, want := range map[connections.Kind]bool{connections.KindSalesforce: false, connections.KindZoom: false, connections.KindGoogleCalendar: true} {
+			if gi, _ := sb.LookupGrant(grants[kind].GrantID); gi.Live != want {
+				t.Errorf("%s grant live %t, want %t (%s)", kind, gi.Live, want, gi.Ended)
+			}
+		}
+
+		// A second request while it waits is the same task.
+		if id, already, err := (worker.DeactivationQueue{Client: client, Inspector: inspector}).Queue(ctx, org.ID, m.ID); err != nil || !already || id != queued.TaskID {
+			t.Errorf("second request: %s %t %v", id, already, err)
+		}
+
+		// Google is back; the retry (run now rather than after its backoff) revokes it.
+		sb.Faults().Remove(fault)
+		if err := inspector.RunTask(jobs.QueueCritical, queued.TaskID); err != nil {
+			t.Fatal(err)
+		}
+		waitUntil(t, "the retry to complete", func() bool {
+			info, err = inspector.GetTaskInfo(jobs.QueueCritical, queued.TaskID)
+			return err == nil && info.State == asynq.TaskStateCompleted
+		})
+		if ep := sb.Counters().Endpoint(sandbox.Google, "revoke"); ep.OK != 1 {
+			t.Errorf("google revoke after the retry: %+v", ep)
+		}
+		if gi, _ := sb.LookupGrant(grants[connections.KindGoogleCalendar].GrantID); gi.Live {
+			t.Errorf("google grant still live")
+		}
+		gc, _ := st.GetConnection(ctx, org.ID, conns[connections.KindGoogleCalendar].ID)
+		if len(gc.RefreshTokenEnc) > 0 || len(gc.AccessTokenEnc) > 0 {
+			t.Errorf("google tokens kept after the revoke")
+		}
+		if !strings.Contains(string(info.Result), "revoked=google_calendar") {
+			t.Errorf("retry result %q", info.Result)
+		}
+		// The first run deactivated and revoked Salesforce and Zoom (dropping Microsoft's
+		// tokens); the retry revoked Google: two events, nothing else.
+		evs, err := st.ListEvents(ctx, org.ID, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, e := range evs {
+			if e.Kind == "member.deactivated" && e.Subject == m.ID {
+				n++
+			}
+		}
+		if n != 2 {
+			t.Errorf("member.deactivated events: %d, want 2 (%+v)", n, evs)
+		}
+
+		// Running it again changes nothing and calls no provider.
+		before := sb.Counters()
+		res2, err := deact.Deactivate(ctx, org.ID, m.ID)
+		if err != nil || res2.Deactivated || len(res2.Revoked)+len(res2.Dropped)+len(res2.Failed) != 0 {
+			t.Errorf("re-run: %+v %v", res2, err)
+		}
+		for _, p := range []sandbox.Provider{sandbox.Salesforce, sandbox.Google, sandbox.Zoom} {
+			if a, b := sb.Counters().Endpoint(p, "revoke").Calls, before.Endpoint(p, "revoke").Calls; a != b {
+				t.Errorf("re-run called %s revoke (%d -> %d)", p, b, a)
+			}
+		}
+	})
+}
