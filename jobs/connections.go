@@ -58,6 +58,13 @@ func (p ConnectionTask) Validate() error {
 	return nil
 }
 
+// ConnectionTaskID is the TaskID of a scheduled task of type typ (TypeConnectionRefresh
+// or TypeConnectionVerify) for connection id due at at: "<type>:<connection>:<due unix
+// seconds>". Deactivation deletes a connection's scheduled tasks by it.
+func ConnectionTaskID(typ, id string, at time.Time) string {
+	return typ + ":" + id + ":" + strconv.FormatInt(at.Unix(), 10)
+}
+
 // NewConnectionTask returns the op (connections.OpRefresh or OpVerify) task of connection
 // d due at at (zero: now): TaskID "<type>:<connection>:<due unix seconds>", so every
 // producer of the same due time (the refresh that scheduled it, each sweep) makes one
@@ -81,7 +88,7 @@ func NewConnectionTask(op string, d connections.Due, at time.Time) (*asynq.Task,
 	}
 	opts := []asynq.Option{
 		asynq.Queue(queue),
-		asynq.TaskID(typ + ":" + d.ID + ":" + strconv.FormatInt(at.Unix(), 10)),
+		asynq.TaskID(ConnectionTaskID(typ, d.ID, at)),
 		asynq.Retention(ConnectionTaskRetention),
 		asynq.MaxRetry(5),
 		asynq.Timeout(2 * time.Minute),
