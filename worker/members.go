@@ -67,18 +67,39 @@ type TaskDeleter interface {
 	DeleteTask(queue, id string) error
 }
 
+// UpkeepTaskRefs names the scheduled upkeep tasks of c: the refresh and the verification
+// due at its NextRefreshAt (the due time the scheduler and the sweep queue them with,
+// jobs.ConnectionTaskID), on the connections queue (healthy) or low (the others).
+func UpkeepTaskRefs(c connections.Connection) []TaskRef {
+	if c.NextRefreshAt.IsZero() {
+		return nil
+	}
+	var out []TaskRef
+	for _, typ := range []string{jobs.TypeConnectionRefresh, jobs.TypeConnectionVerify} {
+		for _, q := range []string{jobs.QueueConnections, jobs.QueueLow} {
+			out = append(out, TaskRef{Queue: q, ID: jobs.ConnectionTaskID(typ, c.ID, c.NextRefreshAt)})
+		}
+	}
+	return out
+}
+
 // ConnectionTaskCanceller deletes a connection's scheduled upkeep tasks by their
-// deterministic TaskIDs (Tasks names them for a connection), so no scan of the queues is
-// needed. A task that is gone, or running, is left.
+// deterministic TaskIDs, so no scan of the queues is needed. A task that is gone, or
+// running, is left.
 type ConnectionTaskCanceller struct {
 	Inspector TaskDeleter
-	Tasks     func(c connections.Connection) []TaskRef
+	// Tasks names a connection's tasks; nil means UpkeepTaskRefs.
+	Tasks func(c connections.Connection) []TaskRef
 }
 
 // CancelConnectionTasks implements members.TaskCanceller.
 func (t ConnectionTaskCanceller) CancelConnectionTasks(_ context.Context, c connections.Connection) (int, error) {
+	refs := UpkeepTaskRefs
+	if t.Tasks != nil {
+		refs = t.Tasks
+	}
 	n := 0
-	for _, ref := range t.Tasks(c) {
+	for _, ref := range refs(c) {
 		err := t.Inspector.DeleteTask(ref.Queue, ref.ID)
 		switch {
 		case err == nil:

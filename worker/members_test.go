@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -29,24 +28,6 @@ import (
 	"tether/worker/httpapi"
 	"tether/worker/redistest"
 )
-
-// upkeepTaskRefs are the scheduled upkeep tasks of a connection, as cmd/tether names them
-// for the canceller (jobs.NewConnectionTask's TaskID "<type>:<connection>:<due unix>").
-func upkeepTaskRefs(c connections.Connection) []worker.TaskRef {
-	if c.NextRefreshAt.IsZero() {
-		return nil
-	}
-	due := c.NextRefreshAt.Unix()
-	var out []worker.TaskRef
-	for _, typ := range []string{"connections:refresh", "connections:verify"} {
-		for _, q := range []string{"connections", jobs.QueueLow} {
-			out = append(out, worker.TaskRef{Queue: q, ID: typ + ":" + c.ID + ":" + itoa64(due)})
-		}
-	}
-	return out
-}
-
-func itoa64(n int64) string { return strconv.FormatInt(n, 10) }
 
 // TestDeactivateMemberAgainstSandbox: POST .../members/{member}/deactivate queues
 // members:deactivate; a real worker revokes the member's Salesforce and Zoom grants at the
@@ -125,17 +106,21 @@ func TestDeactivateMemberAgainstSandbox(t *testing.T) {
 
 		client, inspector := asynq.NewClient(opt), asynq.NewInspector(opt)
 		t.Cleanup(func() { _ = client.Close(); _ = inspector.Close() })
-		// Each connection's scheduled refresh, as upkeep queues it.
-		for _, c := range conns {
-			if _, err := client.EnqueueContext(ctx, asynq.NewTask("connections:refresh", []byte(`{"org_id":"`+org.ID+`","connection_id":"`+c.ID+`"}`),
-				asynq.Queue("connections"), asynq.TaskID(upkeepTaskRefs(c)[0].ID), asynq.ProcessAt(due))); err != nil {
+		// Each connection's scheduled refresh, queued by upkeep's own producer.
+		scheduled := map[connections.Kind]*asynq.TaskInfo{}
+		for kind, c := range conns {
+			task, err := jobs.NewConnectionTask(connections.OpRefresh, connections.DueOf(c), c.NextRefreshAt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if scheduled[kind], err = client.EnqueueContext(ctx, task); err != nil {
 				t.Fatal(err)
 			}
 		}
 		seats, _ := st.CountSeats(ctx, org.ID, time.Now())
 
 		deact, err := members.NewDeactivator(members.DeactivatorConfig{Store: st, Revoker: revoker, Keys: keys,
-			Tasks: worker.ConnectionTaskCanceller{Inspector: inspector, Tasks: upkeepTaskRefs}})
+			Tasks: worker.ConnectionTaskCanceller{Inspector: inspector}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -209,7 +194,7 @@ func TestDeactivateMemberAgainstSandbox(t *testing.T) {
 			if now.State != connections.StateRevoked || !now.NextRefreshAt.IsZero() || (len(now.RefreshTokenEnc) > 0) != kept {
 				t.Errorf("%s after the first run: state %s, next %v, tokens kept %t (want %t)", kind, now.State, now.NextRefreshAt, len(now.RefreshTokenEnc) > 0, kept)
 			}
-			if _, err := inspector.GetTaskInfo("connections", upkeepTaskRefs(c)[0].ID); !errors.Is(err, asynq.ErrTaskNotFound) {
+			if _, err := inspector.GetTaskInfo(scheduled[kind].Queue, scheduled[kind].ID); !errors.Is(err, asynq.ErrTaskNotFound) {
 				t.Errorf("%s's scheduled refresh still there: %v", kind, err)
 			}
 		}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"strconv"
 	"strings"
 	"time"
 
@@ -13,7 +12,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"tether/jobs"
-	"tether/sync/connections"
 	"tether/sync/directory"
 	"tether/sync/members"
 	"tether/sync/store"
@@ -249,30 +247,6 @@ func (a *app) memberServiceLocked() (*members.Service, error) {
 	return svc, nil
 }
 
-// Upkeep's scheduled tasks of a connection: TaskID "<type>:<connection>:<due unix
-// seconds>" (jobs.NewConnectionTask), queued on the connections queue while healthy and
-// on low otherwise. The row's NextRefreshAt is the due time of the one pending task.
-const (
-	upkeepRefreshType = "connections:refresh"
-	upkeepVerifyType  = "connections:verify"
-	upkeepQueue       = "connections"
-)
-
-// connectionTaskRefs names the scheduled upkeep tasks of c that deactivation deletes.
-func connectionTaskRefs(c connections.Connection) []worker.TaskRef {
-	if c.NextRefreshAt.IsZero() {
-		return nil
-	}
-	due := strconv.FormatInt(c.NextRefreshAt.Unix(), 10)
-	var out []worker.TaskRef
-	for _, typ := range []string{upkeepRefreshType, upkeepVerifyType} {
-		for _, q := range []string{upkeepQueue, jobs.QueueLow} {
-			out = append(out, worker.TaskRef{Queue: q, ID: typ + ":" + c.ID + ":" + due})
-		}
-	}
-	return out
-}
-
 // deactivator is the process's members:deactivate service: revokes through the same
 // provider registry the connect flow uses, opens tokens with the key ring, cancels tasks
 // through the process's inspector.
@@ -285,7 +259,7 @@ func (a *app) deactivator() (*members.Deactivator, error) {
 		return nil, err
 	}
 	return members.NewDeactivator(members.DeactivatorConfig{Store: a.d.store, Revoker: connectProviders(a.d.cfg, oc),
-		Keys: a.d.keyring, Tasks: worker.ConnectionTaskCanceller{Inspector: a.queueInspector(), Tasks: connectionTaskRefs}})
+		Keys: a.d.keyring, Tasks: worker.ConnectionTaskCanceller{Inspector: a.queueInspector()}})
 }
 
 // newMembersDeactivateCmd is `tether members deactivate ORG MEMBER [--wait]`.

@@ -66,13 +66,13 @@ func TestMembersAPI(t *testing.T) {
 		connect := func(m directory.Membership, kind connections.Kind, state connections.State, scopes ...string) {
 			_, err := st.CreateConnection(ctx, org.ID, connections.Connection{MembershipID: m.ID, Kind: kind, State: state,
 				Scopes: scopes, AccessTokenEnc: []byte("sealed-access"), RefreshTokenEnc: []byte("sealed-refresh"),
-				LastErrorCode: map[connections.State]string{connections.StateError: "server_error"}[state], CreatedAt: now})
+				LastErrorCode: map[connections.State]string{connections.StateNeedsAdmin: "user_disabled"}[state], CreatedAt: now})
 			if err != nil {
 				t.Fatal(err)
 			}
 		}
 		admin := add("ann@acme.example", directory.RoleAdmin, directory.MembershipActive)
-		connect(admin, connections.KindSalesforce, connections.StateError)
+		connect(admin, connections.KindSalesforce, connections.StateNeedsAdmin)
 		chat := add("bob@acme.example", directory.RoleChat, directory.MembershipActive)
 		connect(chat, connections.KindSalesforce, connections.StateHealthy)
 		connect(chat, connections.KindMicrosoftCalendar, connections.StateHealthy, connections.ScopeMicrosoftCalendar, connections.ScopeMicrosoftTeams)
@@ -101,9 +101,9 @@ func TestMembersAPI(t *testing.T) {
 		b.call(t, "GET", "/v1/orgs/"+org.ID+"/members?filter=all", "", &page)
 		got := byEmail(page)
 		ann, bob, cat := got["ann@acme.example"], got["bob@acme.example"], got["cat@acme.example"]
-		if len(ann.Reasons) != 1 || ann.Reasons[0].Actor != "admin" || ann.Reasons[0].State != "error" || ann.Reasons[0].Code != "server_error" ||
+		if len(ann.Reasons) != 1 || ann.Reasons[0].Actor != "admin" || ann.Reasons[0].State != "needs_admin" || ann.Reasons[0].Code != "user_disabled" ||
 			len(ann.Connections) != 1 || ann.Connections[0].Actor != "admin" {
-			t.Errorf("admin whose Salesforce connection keeps failing: %+v", ann)
+			t.Errorf("admin with a disabled Salesforce user: %+v", ann)
 		}
 		// One Microsoft grant serves calendar and Teams; only the photo is missing.
 		if !bob.ActionRequired || len(bob.Reasons) != 1 || bob.Reasons[0].Requirement != "photo" || bob.Reasons[0].Actor != "rep" ||
