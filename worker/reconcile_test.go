@@ -36,9 +36,13 @@ func TestReconcilerRequeuesImportQueuedWhileRedisDown(t *testing.T) {
 		w := newImportWorld(t, st, n, 200)
 		down := asynq.NewClient(asynq.RedisClientOpt{Addr: "127.0.0.1:1", DialTimeout: 200 * time.Millisecond})
 		t.Cleanup(func() { _ = down.Close() })
-		starter := worker.ImportStarter{Creator: w.svc, Reader: store.Invites{Store: st}, Client: down}
+		starter, err := invites.New(invites.Config{Store: store.Invites{Store: st}, Directories: w.dirs,
+			Sender: worker.InviteSendQueue{Client: down}, Tasks: worker.ImportTasks{Client: down}})
+		if err != nil {
+			t.Fatal(err)
+		}
 		imp, err := starter.Start(t.Context(), invites.Request{OrgID: w.org.ID, Profiles: []string{sfdc.ProfileSalesUser}, Role: directory.RoleChat})
-		var nq *worker.NotQueuedError
+		var nq *invites.NotQueuedError
 		if !errors.As(err, &nq) || imp.ID == "" {
 			t.Fatalf("start with Redis down: %v (import %q), want a *NotQueuedError with the import", err, imp.ID)
 		}

@@ -23,7 +23,7 @@ func demoImport(ctx context.Context, dm *demo) error {
 	if err != nil {
 		return err
 	}
-	starter := parts.starter(dm.d.app.queueClient(), dm.d.log)
+	starter := parts.svc
 	imp, err := starter.Start(ctx, invites.Request{OrgID: dm.acme.org.ID, Profiles: []string{demoSFProfile},
 		Role: directory.RoleChat, Group: "Sales", RequestedBy: dm.acme.adminEmail})
 	if err != nil {

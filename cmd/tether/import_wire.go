@@ -1,8 +1,6 @@
 package main
 
 import (
-	"github.com/rs/zerolog"
-
 	"tether/connectors/salesforce"
 	"tether/sync/invites"
 	"tether/sync/store"
@@ -42,6 +40,7 @@ func buildImportService(d deps, client worker.Enqueuer) (importParts, error) {
 		Store:       st,
 		Directories: dirs,
 		Sender:      worker.InviteSendQueue{Client: client},
+		Tasks:       worker.ImportTasks{Client: client},
 		InviteTTL:   d.cfg.InviteTTL,
 		PauseFor:    d.cfg.ImportPause,
 	})
@@ -54,8 +53,3 @@ func buildImportService(d deps, client worker.Enqueuer) (importParts, error) {
 type nopCloser struct{}
 
 func (nopCloser) Close() error { return nil }
-
-// starter returns the import producer of this process (CLI, serve, demo).
-func (p importParts) starter(client worker.Enqueuer, log zerolog.Logger) worker.ImportStarter {
-	return worker.ImportStarter{Creator: p.svc, Reader: p.st, Client: client, Directories: p.dirs, Logger: log}
-}

@@ -40,7 +40,7 @@ func addInviteImport(root *cobra.Command, e env) {
 // importClient is what the import verbs share: the producer and a way to read imports.
 type importClient struct {
 	d       deps
-	starter worker.ImportStarter
+	starter *invites.Service
 	tasks   worker.TaskInspector
 	// poll is how often --wait reads the import. Zero means 500ms.
 	poll time.Duration
@@ -69,7 +69,7 @@ func withImports(cmd *cobra.Command, e env, verb string, fn func(ctx context.Con
 	if err != nil {
 		return err
 	}
-	return fn(ctx, importClient{d: d, starter: parts.starter(d.app.queueClient(), d.log), tasks: d.app.queueInspector()})
+	return fn(ctx, importClient{d: d, starter: parts.svc, tasks: d.app.queueInspector()})
 }
 
 // importFlags are the flags every import-starting verb shares.
@@ -102,7 +102,7 @@ func (f importFlags) check() error {
 func (c importClient) start(ctx context.Context, e env, f importFlags, req invites.Request) error {
 	req.OrgID, req.Role, req.Group, req.DryRun = f.org, directory.Role(f.role), f.group, f.dryRun
 	imp, err := c.starter.Start(ctx, req)
-	var nq *worker.NotQueuedError
+	var nq *invites.NotQueuedError
 	if errors.As(err, &nq) {
 		return err // says the import is stored and the reconciler will queue it
 	}

@@ -234,7 +234,7 @@ func runHTTP(ctx context.Context, d deps, o serveOptions) error {
 		if err != nil {
 			return err
 		}
-		p.Imports = parts.starter(client, d.log.With().Str("component", "imports").Logger())
+		p.Imports = parts.svc
 		cp, closeFlow, err := connectFlow(d, client)
 		if err != nil {
 			return err

@@ -122,6 +122,8 @@ type Config struct {
 	Store       Store       // required
 	Directories Directories // required for Salesforce imports
 	Sender      Sender      // required
+	// Tasks queues an import's task; required for Start (producers), not for Run.
+	Tasks Tasks
 	// Clock returns the current time. Nil means time.Now.
 	Clock func() time.Time
 	// InviteTTL is how long an invite stays valid. Zero means 7 days.
@@ -148,6 +150,7 @@ type Service struct {
 	store      Store
 	dirs       Directories
 	sender     Sender
+	tasks      Tasks
 	now        func() time.Time
 	ttl        time.Duration
 	share      float64
@@ -169,6 +172,7 @@ func New(cfg Config) (*Service, error) {
 		store:      cfg.Store,
 		dirs:       cfg.Directories,
 		sender:     cfg.Sender,
+		tasks:      cfg.Tasks,
 		now:        cfg.Clock,
 		ttl:        cmp.Or(cfg.InviteTTL, 7*24*time.Hour),
 		share:      cmp.Or(cfg.BudgetShare, 0.8),

@@ -9,10 +9,9 @@ import (
 
 	"tether/sync/directory"
 	"tether/sync/invites"
-	"tether/worker"
 )
 
-// Imports starts and reads invite imports; worker.ImportStarter implements it.
+// Imports starts and reads invite imports; invites.Service (the one producer) implements it.
 type Imports interface {
 	// Start validates, stores and queues an import. Returns *invites.Error or
 	// *invites.UnknownProfilesError for a request no retry can fix.
@@ -154,7 +153,7 @@ func (s *Server) importError(w http.ResponseWriter, org string, err error) {
 		ie *invites.Error
 		up *invites.UnknownProfilesError
 	)
-	var nq *worker.NotQueuedError
+	var nq *invites.NotQueuedError
 	switch {
 	case errors.As(err, &nq):
 		s.log.Error().Err(nq.Err).Str("org_id", org).Str("import_id", nq.Import.ID).Msg("import stored but not queued")

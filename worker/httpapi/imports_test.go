@@ -14,7 +14,6 @@ import (
 
 	"github.com/hibiken/asynq"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/rs/zerolog"
 
 	"tether/connectors/salesforce"
 	"tether/connectors/sandbox/sandboxtest"
@@ -66,7 +65,8 @@ func setupImports(t *testing.T, st *store.Store) *importBundle {
 	client, inspector := asynq.NewClient(redis), asynq.NewInspector(redis)
 	t.Cleanup(func() { _ = client.Close(); _ = inspector.Close() })
 	inv := store.Invites{Store: st}
-	svc, err := invites.New(invites.Config{Store: inv, Directories: dirs, Sender: worker.InviteSendQueue{Client: client}})
+	svc, err := invites.New(invites.Config{Store: inv, Directories: dirs, Sender: worker.InviteSendQueue{Client: client},
+		Tasks: worker.ImportTasks{Client: client}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +75,7 @@ func setupImports(t *testing.T, st *store.Store) *importBundle {
 		t.Fatal(err)
 	}
 	server, err := httpapi.New(httpapi.Params{Gatherer: prometheus.NewRegistry(), AdminUser: "admin", AdminPassword: "pw", Tokens: tokens,
-		Imports: worker.ImportStarter{Creator: svc, Reader: inv, Client: client, Directories: dirs, Logger: zerolog.Nop()}})
+		Imports: svc})
 	if err != nil {
 		t.Fatal(err)
 	}

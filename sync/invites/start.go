@@ -1,4 +1,4 @@
-package worker
+package invites
 
 import (
 	"context"
@@ -6,73 +6,47 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/hibiken/asynq"
-	"github.com/rs/zerolog"
-
-	"tether/jobs"
 	"tether/sync/directory"
-	"tether/sync/invites"
 )
 
-// ImportCreator validates and stores an import request (invites.Service).
-type ImportCreator interface {
-	Create(ctx context.Context, req invites.Request) (directory.Import, error)
+// Tasks queues an import's task (invites:import, or invites:import_emails for an email
+// list). Queuing one that is queued already is not an error (a TaskID per import).
+// Implemented in worker.
+type Tasks interface {
+	QueueImport(ctx context.Context, imp directory.Import) error
 }
 
-// ImportReader reads orgs and imports (store.Invites).
-type ImportReader interface {
-	GetOrg(ctx context.Context, orgID string) (directory.Org, error)
-	GetImport(ctx context.Context, orgID, id string) (directory.Import, error)
-}
-
-// ImportStarter creates invite imports and queues their tasks: what the CLI, the HTTP API
-// and the demo share. Safe for concurrent use.
-type ImportStarter struct {
-	Creator ImportCreator // required
-	Reader  ImportReader  // required
-	Client  Enqueuer      // required
-	// Directories, when set, resolves profile names at Start (see Start). Nil leaves
-	// them to the import task.
-	Directories invites.Directories
-	Logger      zerolog.Logger
-}
-
-// Start validates req, resolves profile names when it can, stores the import and queues
-// its task (invites:import, or invites:import_emails for an email list). Errors are those
-// of invites.Service.Create, *invites.UnknownProfilesError, an *invites.Error with
-// CodeNoConnection, or a failure to queue.
+// Start is the one producer of imports, called by the CLI, the HTTP API and the demo
+// alike: it validates req, resolves profile names when it can, stores the import and
+// queues its task. Errors are those of Create, *UnknownProfilesError, an *Error with
+// CodeNoConnection, or a *NotQueuedError.
 //
 // Profile names are resolved here, with one Salesforce query, when the org's team
 // connection is usable, so an unknown name is refused before anything is stored (the
 // error lists the existing profiles) and the stored selection holds ids. When Salesforce
 // cannot be asked now (no Directories in this process, Salesforce unreachable) the names
-// are stored as typed and the task resolves them; an unknown name then fails the import
-// with the same message, visible in its status.
+// are stored as typed and the import's run resolves them; an unknown name then fails the
+// import with the same message, visible in its status.
 //
 // A queue failure leaves the import stored as queued and returns it with a
 // *NotQueuedError: the reconciler queues its task once Redis answers, so the caller tells
 // the user so rather than starting the import again (which would create a second one).
-func (s ImportStarter) Start(ctx context.Context, req invites.Request) (directory.Import, error) {
-	if err := invites.CheckText(req); err != nil {
+func (s *Service) Start(ctx context.Context, req Request) (directory.Import, error) {
+	if s.tasks == nil {
+		return directory.Import{}, errors.New("invites: Config.Tasks is required to start imports")
+	}
+	if err := CheckText(req); err != nil {
 		return directory.Import{}, err
 	}
 	req, err := s.resolveProfiles(ctx, req)
 	if err != nil {
 		return directory.Import{}, err
 	}
-	imp, err := s.Creator.Create(ctx, req)
+	imp, err := s.Create(ctx, req)
 	if err != nil {
 		return directory.Import{}, err
 	}
-	newTask := jobs.NewImportTask
-	if len(imp.Selection.Emails) > 0 {
-		newTask = jobs.NewImportEmailsTask
-	}
-	t, err := newTask(imp.OrgID, imp.ID)
-	if err != nil {
-		return directory.Import{}, err
-	}
-	if _, err := s.Client.EnqueueContext(ctx, t); err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
+	if err := s.tasks.QueueImport(ctx, imp); err != nil {
 		return imp, &NotQueuedError{Import: imp, Err: err}
 	}
 	return imp, nil
@@ -97,11 +71,11 @@ func (e *NotQueuedError) Unwrap() error { return e.Err }
 
 // Get returns the org's import id. An unknown org or import is an error wrapping
 // directory.ErrNotFound.
-func (s ImportStarter) Get(ctx context.Context, orgID, id string) (directory.Import, error) {
-	if _, err := s.Reader.GetOrg(ctx, orgID); err != nil {
+func (s *Service) Get(ctx context.Context, orgID, id string) (directory.Import, error) {
+	if _, err := s.store.GetOrg(ctx, orgID); err != nil {
 		return directory.Import{}, fmt.Errorf("get import %s: %w", id, err)
 	}
-	imp, err := s.Reader.GetImport(ctx, orgID, id)
+	imp, err := s.store.GetImport(ctx, orgID, id)
 	if err != nil {
 		return directory.Import{}, fmt.Errorf("get import %s: %w", id, err)
 	}
@@ -109,7 +83,7 @@ func (s ImportStarter) Get(ctx context.Context, orgID, id string) (directory.Imp
 }
 
 // resolveProfiles replaces the profile names of req by their ids (see Start).
-func (s ImportStarter) resolveProfiles(ctx context.Context, req invites.Request) (invites.Request, error) {
+func (s *Service) resolveProfiles(ctx context.Context, req Request) (Request, error) {
 	// Ids are checked with the names, so an unknown id is refused like an unknown name.
 	var refs []string
 	for _, p := range req.Profiles {
@@ -117,15 +91,15 @@ func (s ImportStarter) resolveProfiles(ctx context.Context, req invites.Request)
 			refs = append(refs, p)
 		}
 	}
-	if len(refs) == 0 || s.Directories == nil || req.OrgID == "" {
+	if len(refs) == 0 || s.dirs == nil || req.OrgID == "" {
 		return req, nil
 	}
-	if _, err := s.Reader.GetOrg(ctx, req.OrgID); err != nil {
+	if _, err := s.store.GetOrg(ctx, req.OrgID); err != nil {
 		return req, nil // Create reports an unknown org
 	}
-	dir, err := s.Directories.Open(ctx, req.OrgID)
-	if errors.Is(err, invites.ErrNoConnection) {
-		return req, &invites.Error{Code: invites.CodeNoConnection,
+	dir, err := s.dirs.Open(ctx, req.OrgID)
+	if errors.Is(err, ErrNoConnection) {
+		return req, &Error{Code: CodeNoConnection,
 			Message: fmt.Sprintf("org %s: %v; connect the team-level Salesforce account first", req.OrgID, err)}
 	}
 	var ids map[string]string
@@ -133,14 +107,14 @@ func (s ImportStarter) resolveProfiles(ctx context.Context, req invites.Request)
 		ids, err = dir.ResolveProfiles(ctx, refs)
 	}
 	var (
-		unknown *invites.UnknownProfilesError
-		refused *invites.Error
+		unknown *UnknownProfilesError
+		refused *Error
 	)
 	switch {
 	case errors.As(err, &unknown), errors.As(err, &refused):
 		return req, err
 	case err != nil:
-		s.Logger.Warn().Err(err).Str("org_id", req.OrgID).Msg("profiles left for the import task to check")
+		// Salesforce cannot be asked now: the run resolves the names (see Start).
 		return req, nil
 	}
 	out := req
