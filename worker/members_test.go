@@ -3,6 +3,7 @@ package worker_test
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -29,6 +30,115 @@ import (
 	"tether/worker/redistest"
 )
 
+// deactivation is a member of an org with a Salesforce, Google, Zoom and Microsoft
+// connection, each a live sandbox grant sealed in the store and a refresh scheduled by
+// upkeep's own producer, and the Deactivator the worker runs.
+type deactivation struct {
+	st        *store.Store
+	sb        *sandbox.Sandbox
+	org       directory.Org
+	m         directory.Membership
+	grants    map[connections.Kind]sandbox.Tokens
+	conns     map[connections.Kind]connections.Connection
+	scheduled map[connections.Kind]*asynq.TaskInfo
+	client    *asynq.Client
+	inspector *asynq.Inspector
+	deact     *members.Deactivator
+	opt       asynq.RedisClientOpt
+}
+
+func newDeactivation(t *testing.T, st *store.Store) *deactivation {
+	t.Helper()
+	ctx := t.Context()
+	opt, _ := redistest.Client(t, 13)
+	sb := sandbox.New(sandbox.Options{})
+	sbSrv := httptest.NewServer(sb)
+	t.Cleanup(func() { sb.Close(); sbSrv.Close() })
+	if err := sb.LoadScenario(sandbox.Scenario{Salesforce: &sfdc.Scenario{Orgs: []sfdc.OrgSpec{sfdc.GenerateOrg(5, 1)}}}); err != nil {
+		t.Fatal(err)
+	}
+	sfOrg := sb.Salesforce().OrgIDs()[0]
+	sfUser := sb.Salesforce().ActiveStandardUsers(sfOrg)[0].ID
+	keys, _, err := vault.GenerateKeyring("k1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := sbSrv.URL
+	oc, err := oauth.New(oauth.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	revoker := &oauth.Connector{Client: oc,
+		Salesforce: oauth.App{ClientID: sandbox.DefaultSalesforceClientID, ClientSecret: sandbox.DefaultSalesforceClientSecret},
+		Google: oauth.App{ClientID: sandbox.DefaultGoogleClientID, ClientSecret: sandbox.DefaultGoogleClientSecret,
+			AuthorizeURL: base + "/google/o/oauth2/v2/auth", TokenURL: base + "/google/token", APIURL: base + "/google"},
+		Microsoft: oauth.App{ClientID: sandbox.DefaultMicrosoftClientID, ClientSecret: sandbox.DefaultMicrosoftClientSecret,
+			AuthorizeURL: base + "/microsoft/organizations/oauth2/v2.0/authorize", TokenURL: base + "/microsoft/organizations/oauth2/v2.0/token",
+			APIURL: base + "/microsoft"},
+		Zoom: oauth.App{ClientID: sandbox.DefaultZoomClientID, ClientSecret: sandbox.DefaultZoomClientSecret,
+			AuthorizeURL: base + "/zoom/oauth/authorize", TokenURL: base + "/zoom/oauth/token", APIURL: base + "/zoom"},
+	}
+
+	org, err := st.CreateOrg(ctx, directory.Org{Name: "Acme", SeatLimit: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, _ := st.CreateUser(ctx, directory.User{Email: "rep@acme.example"})
+	m, err := st.CreateMembership(ctx, org.ID, directory.Membership{UserID: u.ID, Role: directory.RoleChat})
+	if err != nil {
+		t.Fatal(err)
+	}
+	due := time.Now().Add(time.Hour).Truncate(time.Second)
+	grants := map[connections.Kind]sandbox.Tokens{}
+	conns := map[connections.Kind]connections.Connection{}
+	for kind, p := range map[connections.Kind]sandbox.Provider{connections.KindSalesforce: sandbox.Salesforce,
+		connections.KindGoogleCalendar: sandbox.Google, connections.KindZoom: sandbox.Zoom, connections.KindMicrosoftCalendar: sandbox.Microsoft} {
+		subject := ""
+		if p == sandbox.Salesforce {
+			subject = sfUser
+		}
+		g, err := sb.IssueGrant(p, subject, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		grants[kind] = g
+		c := connections.Connection{ID: store.NewID(), MembershipID: m.ID, Kind: kind, State: connections.StateHealthy, NextRefreshAt: due}
+		if kind == connections.KindSalesforce {
+			c.LoginURL = base + "/salesforce"
+		}
+		if c.AccessTokenEnc, err = keys.SealToken(vault.NewToken(g.AccessToken), c.ID); err != nil {
+			t.Fatal(err)
+		}
+		if c.RefreshTokenEnc, err = keys.SealToken(vault.NewToken(g.RefreshToken), c.ID); err != nil {
+			t.Fatal(err)
+		}
+		if conns[kind], err = st.CreateConnection(ctx, org.ID, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	client, inspector := asynq.NewClient(opt), asynq.NewInspector(opt)
+	t.Cleanup(func() { _ = client.Close(); _ = inspector.Close() })
+	// Each connection's scheduled refresh, queued by upkeep's own producer.
+	scheduled := map[connections.Kind]*asynq.TaskInfo{}
+	for kind, c := range conns {
+		task, err := jobs.NewConnectionTask(connections.OpRefresh, connections.DueOf(c), c.NextRefreshAt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if scheduled[kind], err = client.EnqueueContext(ctx, task); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deact, err := members.NewDeactivator(members.DeactivatorConfig{Store: st, Revoker: revoker, Keys: keys,
+		Tasks: worker.ConnectionTaskCanceller{Inspector: inspector}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &deactivation{st: st, sb: sb, org: org, m: m, grants: grants, conns: conns, scheduled: scheduled,
+		client: client, inspector: inspector, deact: deact, opt: opt}
+}
+
 // TestDeactivateMemberAgainstSandbox: POST .../members/{member}/deactivate queues
 // members:deactivate; a real worker revokes the member's Salesforce and Zoom grants at the
 // sandbox (counted there) while Google's revoke endpoint is down, drops the Microsoft
@@ -36,94 +146,11 @@ import (
 // retry, once Google is back, revokes Google too. On both stores.
 func TestDeactivateMemberAgainstSandbox(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
-		ctx := t.Context()
-		opt, _ := redistest.Client(t, 13)
-		sb := sandbox.New(sandbox.Options{})
-		sbSrv := httptest.NewServer(sb)
-		t.Cleanup(func() { sb.Close(); sbSrv.Close() })
-		if err := sb.LoadScenario(sandbox.Scenario{Salesforce: &sfdc.Scenario{Orgs: []sfdc.OrgSpec{sfdc.GenerateOrg(5, 1)}}}); err != nil {
-			t.Fatal(err)
-		}
-		sfOrg := sb.Salesforce().OrgIDs()[0]
-		sfUser := sb.Salesforce().ActiveStandardUsers(sfOrg)[0].ID
-		keys, _, err := vault.GenerateKeyring("k1")
-		if err != nil {
-			t.Fatal(err)
-		}
-		base := sbSrv.URL
-		oc, err := oauth.New(oauth.Config{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		revoker := &oauth.Connector{Client: oc,
-			Salesforce: oauth.App{ClientID: sandbox.DefaultSalesforceClientID, ClientSecret: sandbox.DefaultSalesforceClientSecret},
-			Google: oauth.App{ClientID: sandbox.DefaultGoogleClientID, ClientSecret: sandbox.DefaultGoogleClientSecret,
-				AuthorizeURL: base + "/google/o/oauth2/v2/auth", TokenURL: base + "/google/token", APIURL: base + "/google"},
-			Microsoft: oauth.App{ClientID: sandbox.DefaultMicrosoftClientID, ClientSecret: sandbox.DefaultMicrosoftClientSecret,
-				AuthorizeURL: base + "/microsoft/organizations/oauth2/v2.0/authorize", TokenURL: base + "/microsoft/organizations/oauth2/v2.0/token",
-				APIURL: base + "/microsoft"},
-			Zoom: oauth.App{ClientID: sandbox.DefaultZoomClientID, ClientSecret: sandbox.DefaultZoomClientSecret,
-				AuthorizeURL: base + "/zoom/oauth/authorize", TokenURL: base + "/zoom/oauth/token", APIURL: base + "/zoom"},
-		}
-
-		org, err := st.CreateOrg(ctx, directory.Org{Name: "Acme", SeatLimit: 5})
-		if err != nil {
-			t.Fatal(err)
-		}
-		u, _ := st.CreateUser(ctx, directory.User{Email: "rep@acme.example"})
-		m, err := st.CreateMembership(ctx, org.ID, directory.Membership{UserID: u.ID, Role: directory.RoleChat})
-		if err != nil {
-			t.Fatal(err)
-		}
-		due := time.Now().Add(time.Hour).Truncate(time.Second)
-		grants := map[connections.Kind]sandbox.Tokens{}
-		conns := map[connections.Kind]connections.Connection{}
-		for kind, p := range map[connections.Kind]sandbox.Provider{connections.KindSalesforce: sandbox.Salesforce,
-			connections.KindGoogleCalendar: sandbox.Google, connections.KindZoom: sandbox.Zoom, connections.KindMicrosoftCalendar: sandbox.Microsoft} {
-			subject := ""
-			if p == sandbox.Salesforce {
-				subject = sfUser
-			}
-			g, err := sb.IssueGrant(p, subject, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			grants[kind] = g
-			c := connections.Connection{ID: store.NewID(), MembershipID: m.ID, Kind: kind, State: connections.StateHealthy, NextRefreshAt: due}
-			if kind == connections.KindSalesforce {
-				c.LoginURL = base + "/salesforce"
-			}
-			if c.AccessTokenEnc, err = keys.SealToken(vault.NewToken(g.AccessToken), c.ID); err != nil {
-				t.Fatal(err)
-			}
-			if c.RefreshTokenEnc, err = keys.SealToken(vault.NewToken(g.RefreshToken), c.ID); err != nil {
-				t.Fatal(err)
-			}
-			if conns[kind], err = st.CreateConnection(ctx, org.ID, c); err != nil {
-				t.Fatal(err)
-			}
-		}
-
-		client, inspector := asynq.NewClient(opt), asynq.NewInspector(opt)
-		t.Cleanup(func() { _ = client.Close(); _ = inspector.Close() })
-		// Each connection's scheduled refresh, queued by upkeep's own producer.
-		scheduled := map[connections.Kind]*asynq.TaskInfo{}
-		for kind, c := range conns {
-			task, err := jobs.NewConnectionTask(connections.OpRefresh, connections.DueOf(c), c.NextRefreshAt)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if scheduled[kind], err = client.EnqueueContext(ctx, task); err != nil {
-				t.Fatal(err)
-			}
-		}
+		d := newDeactivation(t, st)
+		ctx, sb, org, m, grants, conns, scheduled := t.Context(), d.sb, d.org, d.m, d.grants, d.conns, d.scheduled
+		client, inspector, deact, opt := d.client, d.inspector, d.deact, d.opt
 		seats, _ := st.CountSeats(ctx, org.ID, time.Now())
 
-		deact, err := members.NewDeactivator(members.DeactivatorConfig{Store: st, Revoker: revoker, Keys: keys,
-			Tasks: worker.ConnectionTaskCanceller{Inspector: inspector}})
-		if err != nil {
-			t.Fatal(err)
-		}
 		w, err := worker.New(worker.Params{Redis: opt, Logger: zerolog.Nop(), Registerer: prometheus.NewRegistry(),
 			Concurrency: 2, TaskCheckInterval: 50 * time.Millisecond, DelayedTaskCheckInterval: 100 * time.Millisecond})
 		if err != nil {
@@ -257,6 +284,67 @@ func TestDeactivateMemberAgainstSandbox(t *testing.T) {
 			if a, b := sb.Counters().Endpoint(p, "revoke").Calls, before.Endpoint(p, "revoke").Calls; a != b {
 				t.Errorf("re-run called %s revoke (%d -> %d)", p, b, a)
 			}
+		}
+	})
+}
+
+// TestDeactivationGivesUpButDeletesTokens: when Zoom's revoke endpoint stays down until
+// the task's last retry, the worker archives the task and the give-up deletes the tokens
+// left anyway, with a member.revoke_abandoned event naming the grant still live at Zoom.
+func TestDeactivationGivesUpButDeletesTokens(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		d := newDeactivation(t, st)
+		ctx := t.Context()
+		d.sb.Faults().MustAdd(sandbox.Fault{Provider: sandbox.Zoom, Endpoint: "revoke", Kind: sandbox.FaultStatus, Status: 503})
+		w, err := worker.New(worker.Params{Redis: d.opt, Logger: zerolog.Nop(), Registerer: prometheus.NewRegistry(),
+			Concurrency: 2, TaskCheckInterval: 50 * time.Millisecond, DelayedTaskCheckInterval: 100 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := worker.Register(w, complete(t, worker.Services{Deactivator: d.deact})); err != nil {
+			t.Fatal(err)
+		}
+		task, err := jobs.NewMembersDeactivateTask(d.org.ID, d.m.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The producer's 12 retries take half a day; this task has its last attempt now.
+		info, err := d.client.EnqueueContext(ctx, task, asynq.MaxRetry(0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		start(t, w)
+		var zoomEvent map[string]any
+		waitUntil(t, "the give-up's event", func() bool {
+			evs, err := st.ListEvents(ctx, d.org.ID, 10)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, e := range evs {
+				if e.Kind == "member.revoke_abandoned" {
+					zoomEvent = e.Detail
+					return true
+				}
+			}
+			return false
+		})
+		if ti, err := d.inspector.GetTaskInfo(info.Queue, info.ID); err != nil || ti.State != asynq.TaskStateArchived {
+			t.Errorf("task %+v %v, want archived", ti, err)
+		}
+		if fmt.Sprint(zoomEvent["still_live_at_provider"]) != "[zoom]" || !strings.Contains(fmt.Sprint(zoomEvent["reason"]), "zoom") {
+			t.Errorf("abandon event %+v", zoomEvent)
+		}
+		for kind, c := range d.conns {
+			now, _ := st.GetConnection(ctx, d.org.ID, c.ID)
+			if now.State != connections.StateRevoked || len(now.AccessTokenEnc)+len(now.RefreshTokenEnc)+len(now.PendingTokenEnc) != 0 {
+				t.Errorf("%s after the give-up: %s, tokens left", kind, now.State)
+			}
+		}
+		if gi, _ := d.sb.LookupGrant(d.grants[connections.KindZoom].GrantID); !gi.Live {
+			t.Errorf("the zoom grant should still be live at the provider (its revoke never got through)")
+		}
+		if gi, _ := d.sb.LookupGrant(d.grants[connections.KindSalesforce].GrantID); gi.Live {
+			t.Errorf("the salesforce grant should be revoked")
 		}
 	})
 }
