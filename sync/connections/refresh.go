@@ -3,6 +3,7 @@ package connections
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -79,9 +80,6 @@ func (t *Tokens) refresh(ctx context.Context, seen Connection, seenAccess vault.
 		return t.persist(ctx, lease, c, set, false)
 	}
 	now := t.p.Clock()
-	if c.FailureClass == FailRateLimited && now.Before(c.NextAttemptAt) {
-		return attempt{conn: c}, &NotYetError{ConnectionID: c.ID, Until: c.NextAttemptAt, Delay: c.NextAttemptAt.Sub(now)}
-	}
 	access, err := t.p.Keys.OpenToken(c.AccessTokenEnc, c.ID)
 	if err != nil {
 		return attempt{conn: c}, fmt.Errorf("open access token of connection %s: %w", c.ID, err)
@@ -97,6 +95,10 @@ func (t *Tokens) refresh(ctx context.Context, seen Connection, seenAccess vault.
 			return attempt{conn: c, access: access}, nil
 		}
 	}
+	// The provider asked tether to wait: nobody calls before, not even an operator.
+	if c.FailureClass == FailRateLimited && now.Before(c.NextAttemptAt) {
+		return attempt{conn: c}, &NotYetError{ConnectionID: c.ID, Until: c.NextAttemptAt, Delay: c.NextAttemptAt.Sub(now)}
+	}
 
 	refresh, err := t.p.Keys.OpenToken(c.RefreshTokenEnc, c.ID)
 	if err != nil {
@@ -106,6 +108,14 @@ func (t *Tokens) refresh(ctx context.Context, seen Connection, seenAccess vault.
 		f := &Failure{Class: FailNeedsReconnect, Provider: c.Kind.Provider(), Op: OpRefresh,
 			Code: "missing_refresh_token", Reason: "No refresh token is stored; the rep must reconnect."}
 		return t.recordFailure(ctx, c, OpRefresh, f)
+	}
+	// A provider that kills the old refresh token on rotation: mark the refresh in flight
+	// before calling, so a worker killed between the answer and the commit leaves a trace.
+	// The next attempt that finds the mark knows the outcome of the last one is unknown:
+	// an invalid_grant then means the grant was lost during the refresh, not revoked.
+	mark := t.inflight(ctx, c)
+	if mark.found && c.FailureCause != CauseOutcomeUnknown {
+		c.FailureCause = CauseOutcomeUnknown
 	}
 	start := time.Now()
 	set, err := t.p.Refresher.Refresh(ctx, RefreshRequest{
@@ -125,6 +135,9 @@ func (t *Tokens) refresh(ctx context.Context, seen Connection, seenAccess vault.
 		}
 		a, rerr := t.recordFailure(ctx, c, OpRefresh, f)
 		a.called = true
+		if rerr == nil && !f.OutcomeUnknown {
+			mark.clear(ctx) // the answer arrived and is recorded
+		}
 		return a, rerr
 	}
 	if t.p.Metrics != nil {
@@ -133,7 +146,44 @@ func (t *Tokens) refresh(ctx context.Context, seen Connection, seenAccess vault.
 	if set.RefreshToken.IsZero() {
 		set.RefreshToken = refresh
 	}
-	return t.persist(ctx, lease, c, set, true)
+	a, err := t.persist(ctx, lease, c, set, true)
+	if err == nil {
+		mark.clear(ctx)
+	}
+	return a, err
+}
+
+// inflightMark is the trace of a refresh sent to a provider that kills the old refresh
+// token, kept in the Stash until its outcome is committed.
+type inflightMark struct {
+	t     *Tokens
+	key   string
+	found bool // an earlier refresh of the same token never committed its outcome
+}
+
+// inflight reads and sets c's in-flight mark: the digest of the refresh token being
+// spent, so a mark left by a refresh whose token was since replaced does not count.
+// Without a Stash, or for a provider whose old token survives, there is no mark.
+func (t *Tokens) inflight(ctx context.Context, c Connection) inflightMark {
+	r, ok := t.p.Refresher.(RotationRules)
+	if t.p.Stash == nil || !ok || !r.KillsOldToken(c.Kind) {
+		return inflightMark{}
+	}
+	m := inflightMark{t: t, key: "refresh-inflight:" + c.ID}
+	sum := sha256.Sum256(c.RefreshTokenEnc)
+	if prev, err := t.p.Stash.Get(ctx, m.key); err == nil && bytes.Equal(prev, sum[:]) {
+		m.found = true
+	}
+	if err := t.p.Stash.Put(ctx, m.key, sum[:]); err != nil {
+		return inflightMark{} // best effort: without it a kill reads as a revoke
+	}
+	return m
+}
+
+func (m inflightMark) clear(ctx context.Context) {
+	if m.t != nil {
+		_ = m.t.p.Stash.Delete(context.WithoutCancel(ctx), m.key)
+	}
 }
 
 // persist writes set, obtained by spending c's refresh token, into the row: the tokens
