@@ -220,7 +220,9 @@ func (b *upkeepBundle) storedRefresh(t *testing.T) string {
 	return tok.Reveal()
 }
 
-func (b *upkeepBundle) counters() sandbox.GrantCounters { return b.sb.Counters().Grants[b.grant.GrantID] }
+func (b *upkeepBundle) counters() sandbox.GrantCounters {
+	return b.sb.Counters().Grants[b.grant.GrantID]
+}
 
 func (b *upkeepBundle) tokenCalls() int64 {
 	return b.sb.Counters().Endpoint(b.uc.provider, "token").Calls
