@@ -99,10 +99,6 @@ func runWorker(ctx context.Context, d deps, tune tuning) error {
 	if err := reachable(ctx, d); err != nil {
 		return err
 	}
-	// Connection upkeep (refresh, verify) reports to the process's one connections.Metrics.
-	if _, err := d.app.connectionMetrics(); err != nil {
-		return err
-	}
 	w, err := worker.New(worker.Params{
 		Redis:                    d.redis,
 		Logger:                   d.log.With().Str("component", "worker").Logger(),
