@@ -1,0 +1,314 @@
+//go:build linux
+
+package worker_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+
+	"tether/connectors/oauth"
+	"tether/connectors/sandbox"
+	"tether/jobs"
+	"tether/sync/connections"
+	"tether/sync/directory"
+	"tether/sync/store"
+	"tether/sync/store/storetest"
+	"tether/sync/vault"
+	"tether/worker"
+	"tether/worker/redislock"
+	"tether/worker/redisstash"
+	"tether/worker/redistest"
+)
+
+// gathered is the value of the counter name with labels (name, value pairs) in reg.
+func gathered(b *testing.B, reg *prometheus.Registry, name string, labels ...string) float64 {
+	b.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		b.Fatal(err)
+	}
+	var sum float64
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			match := true
+			for _, l := range m.GetLabel() {
+				if i := indexOf(labels, l.GetName()); i >= 0 && labels[i+1] != l.GetValue() {
+					match = false
+				}
+			}
+			if match {
+				sum += m.GetCounter().GetValue()
+			}
+		}
+	}
+	return sum
+}
+
+// BenchmarkConnectionsRefresh: personal Salesforce connections refreshed by the worker at
+// concurrency 100 (connections:refresh tasks through connections.Upkeep: the lock, the
+// re-read, the provider's token endpoint, the sealed compare-and-swap write, the next
+// refresh queued), with the sandbox in its own process answering every token call after
+// 50 ms (its latency fault, set over its admin API). It reports refreshes per second over
+// a 60 s window after a 5 s warm-up (TETHER_BENCH_REFRESH_SECONDS changes the window,
+// TETHER_BENCH_REFRESH_LATENCY_MS the latency, to find what bounds the rate),
+// provider calls per refresh, and this process's peak RSS (VmHWM: the worker, the store,
+// Redis clients, the seeding included; the sandbox's memory is its own process's).
+//
+//	go test -run xxx -bench BenchmarkConnectionsRefresh -benchtime 1x -timeout 30m ./worker
+func BenchmarkConnectionsRefresh(b *testing.B) {
+	const (
+		conns       = 10_000
+		concurrency = 100
+		warmup      = 5 * time.Second
+	)
+	envInt := func(name string, def int) int {
+		v := os.Getenv(name)
+		if v == "" {
+			return def
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			b.Fatalf("%s=%q: %v", name, v, err)
+		}
+		return n
+	}
+	window := time.Duration(envInt("TETHER_BENCH_REFRESH_SECONDS", 60)) * time.Second
+	latency := time.Duration(envInt("TETHER_BENCH_REFRESH_LATENCY_MS", 50)) * time.Millisecond
+	ctx := context.Background()
+	st := storetest.Postgres(b)
+	sb := startSandboxProc(b, conns)
+	opt, rdb := redistest.Client(b, 10)
+
+	if latency > 0 {
+		var fault json.RawMessage
+		sb.admin(b, http.MethodPost, "/faults", sandbox.Fault{Provider: sandbox.Salesforce, Endpoint: "token",
+			Kind: sandbox.FaultLatency, Latency: sandbox.Fixed(latency)}, &fault)
+	}
+
+	// One org, one member per connection (bulk), a grant per member at the sandbox, and
+	// the connections written through the store with sealed tokens.
+	t0 := time.Now()
+	keys, _, err := vault.GenerateKeyring("bench")
+	if err != nil {
+		b.Fatal(err)
+	}
+	org, err := st.CreateOrg(ctx, directory.Org{Name: "Bench", SeatLimit: conns})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := st.DB().ExecContext(ctx, fmt.Sprintf(`INSERT INTO users (id, email, name, created_at)
+SELECT 'bench-u-' || i, 'u' || i || '@bench.example', '', now() FROM generate_series(0, %d) AS s(i)`, conns-1)); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := st.DB().ExecContext(ctx, fmt.Sprintf(`INSERT INTO memberships (id, org_id, user_id, role, status, created_at, updated_at)
+SELECT 'bench-m-' || i, $1, 'bench-u-' || i, 'chat', 'active', now(), now() FROM generate_series(0, %d) AS s(i)`, conns-1), org.ID); err != nil {
+		b.Fatal(err)
+	}
+	ids := make([]string, conns)
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		errs []error
+	)
+	next := make(chan int)
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				if err := benchConnection(ctx, st, sb, keys, org.ID, i, &ids[i]); err != nil {
+					mu.Lock()
+					errs = append(errs, err)
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	for i := range conns {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	if len(errs) > 0 {
+		b.Fatalf("%d connections not made, first: %v", len(errs), errs[0])
+	}
+	b.Logf("%d connections with sandbox grants made in %s", conns, time.Since(t0).Round(time.Millisecond))
+
+	// The process's wiring, as app.go builds it: one OAuth client, one Tokens with the
+	// Redis lock and stash, the connection metrics, the queue for next refreshes.
+	sf := oauth.Salesforce(sb.urls.Salesforce)
+	sf.ClientID, sf.ClientSecret = sandbox.DefaultSalesforceClientID, sandbox.DefaultSalesforceClientSecret
+	oc, err := oauth.New(oauth.Config{Providers: []oauth.Provider{sf}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	reg := prometheus.NewRegistry()
+	metrics, err := worker.NewConnectionMetrics(reg, []string{"salesforce"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	client := asynq.NewClient(opt)
+	b.Cleanup(func() { _ = client.Close() })
+	tokens, err := connections.NewTokens(connections.TokensParams{Store: st, Keys: keys,
+		Refresher: oauth.ConnectionRefresher{Client: oc, Providers: map[connections.Kind]string{connections.KindSalesforce: "salesforce"}},
+		Locker:    redislock.New(rdb, "tether:lock:"), Stash: redisstash.New(rdb, "tether:stash:"),
+		Metrics: metrics, Scheduler: jobs.ConnectionQueue{Client: client}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	up, err := connections.NewUpkeep(connections.UpkeepParams{Tokens: tokens})
+	if err != nil {
+		b.Fatal(err)
+	}
+
+	// Enough forced refresh tasks, round-robin over the connections, that the queue never
+	// runs dry at 2,400 refreshes a second (a third above the goal), queued before the
+	// worker starts so the window measures the worker alone.
+	tasks := int((window + warmup + 5*time.Second).Seconds() * 2400)
+	t0 = time.Now()
+	base := time.Now()
+	next = make(chan int)
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				task, err := jobs.NewForcedConnectionTask(connections.OpRefresh, org.ID, ids[i%conns], base.Add(time.Duration(i)))
+				if err == nil {
+					_, err = client.EnqueueContext(ctx, task)
+				}
+				if err != nil {
+					mu.Lock()
+					errs = append(errs, err)
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	for i := range tasks {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	if len(errs) > 0 {
+		b.Fatalf("%d tasks not queued, first: %v", len(errs), errs[0])
+	}
+	b.Logf("%d refresh tasks queued in %s", tasks, time.Since(t0).Round(time.Millisecond))
+	before, _ := vmHWM("self")
+
+	wreg := prometheus.NewRegistry()
+	w, err := worker.New(worker.Params{Redis: opt, Logger: zerolog.Nop(), Registerer: wreg, Concurrency: concurrency,
+		Queues: map[string]int{jobs.QueueConnections: 1}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := worker.Register(w, complete(b, worker.Services{Connections: up})); err != nil {
+		b.Fatal(err)
+	}
+	tokenCalls := func() int64 {
+		var c sandbox.Counters
+		sb.admin(b, http.MethodGet, "/counters", nil, &c)
+		return c.Endpoint(sandbox.Salesforce, "token").Calls
+	}
+	refreshed := func() float64 {
+		return gathered(b, wreg, "tether_tasks_processed_total", "type", jobs.TypeConnectionRefresh, "outcome", "ok")
+	}
+	b.ResetTimer()
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- w.Run(runCtx) }()
+	time.Sleep(warmup)
+	// Provider refreshes that failed, by the connection metrics: must stay 0.
+	failures := func() float64 {
+		return gathered(b, reg, "tether_connection_refreshes_total", "provider", "salesforce") -
+			gathered(b, reg, "tether_connection_refreshes_total", "provider", "salesforce", "outcome", "ok")
+	}
+	r0, c0, f0 := refreshed(), tokenCalls(), failures()
+	w0 := time.Now()
+	time.Sleep(window)
+	r1, c1, f1 := refreshed(), tokenCalls(), failures()
+	took := time.Since(w0)
+	cancel()
+	if err := <-done; err != nil {
+		b.Fatal(err)
+	}
+	b.StopTimer()
+	peak, _ := vmHWM("self")
+	okRefreshes := r1 - r0
+	if f1 > f0 {
+		var by []string
+		for _, c := range []connections.FailureClass{connections.FailTransient, connections.FailRateLimited, connections.FailUnknown,
+			connections.FailNeedsReconnect, connections.FailNeedsAdmin, connections.FailMisconfigured} {
+			if n := gathered(b, reg, "tether_connection_refreshes_total", "provider", "salesforce", "outcome", string(c)); n > 0 {
+				by = append(by, fmt.Sprintf("%s %.0f", c, n))
+			}
+		}
+		b.Logf("%.0f provider refreshes failed during the window (whole run: %v); the rate counts successes only", f1-f0, by)
+	}
+	b.ReportMetric(f1-f0, "failed-refreshes")
+	q, err := asynq.NewInspector(opt).GetQueueInfo(jobs.QueueConnections)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if q.Pending == 0 {
+		b.Logf("the queue ran dry before the window ended: the rate below is a lower bound")
+	}
+	rate := okRefreshes / took.Seconds()
+	perRefresh := float64(c1-c0) / okRefreshes
+	b.ReportMetric(rate, "refreshes/s")
+	b.ReportMetric(perRefresh, "calls/refresh")
+	b.ReportMetric(float64(peak)/1024, "peak-RSS-MB")
+	b.Logf("%.0f refresh tasks in %s at concurrency %d with %s provider latency: %.0f refreshes/s, %.3f provider calls per refresh; peak RSS %.1f MB (%.1f MB before the worker started)",
+		okRefreshes, took.Round(time.Millisecond), concurrency, latency, rate, perRefresh, float64(peak)/1024, float64(before)/1024)
+}
+
+// benchConnection issues the sandbox grant of member i and stores its connection, tokens
+// sealed with the row id.
+func benchConnection(ctx context.Context, st *store.Store, sb *sandboxProc, keys *vault.Keyring, orgID string, i int, id *string) error {
+	body, err := json.Marshal(sandbox.GrantRequest{Provider: sandbox.Salesforce, Subject: fmt.Sprintf("rep%06d@acme.example.com", i)})
+	if err != nil {
+		return err
+	}
+	resp, err := http.Post(sb.urls.Admin+"/grants", "application/json", bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("grant %d: %s", i, resp.Status)
+	}
+	var g sandbox.Tokens
+	if err := json.NewDecoder(resp.Body).Decode(&g); err != nil {
+		return err
+	}
+	c := connections.Connection{ID: store.NewID(), MembershipID: fmt.Sprintf("bench-m-%d", i), Kind: connections.KindSalesforce,
+		State: connections.StateHealthy, InstanceURL: sb.urls.Salesforce, LoginURL: sb.urls.Salesforce,
+		ProviderAccountID: g.UserID, ProviderOrgID: g.OrgID, Scopes: g.Scopes,
+		NextRefreshAt: time.Now().Add(time.Hour), LastRefreshedAt: time.Now()}
+	if c.AccessTokenEnc, err = keys.SealToken(vault.NewToken(g.AccessToken), c.ID); err != nil {
+		return err
+	}
+	if c.RefreshTokenEnc, err = keys.SealToken(vault.NewToken(g.RefreshToken), c.ID); err != nil {
+		return err
+	}
+	if _, err := st.CreateConnection(ctx, orgID, c); err != nil {
+		return err
+	}
+	*id = c.ID
+	return nil
+}
