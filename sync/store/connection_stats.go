@@ -36,8 +36,8 @@ func (q *Queries) CountConnectionsByState(ctx context.Context) ([]connections.St
 }
 
 // OldestOverdueConnection returns the next refresh time of the connection that has been
-// due longest at now, by the same rule as ListConnectionsDue (so it is the first row a
-// sweep at now would read), and false when none is due. now minus it is the sweep's lag.
+// due longest at now, by the same rule as ListDueConnections (so it is the first row a
+// sweep at now reads), and false when none is due. now minus it is the sweep's lag.
 // Reads one row through the connections_due index.
 func (q *Queries) OldestOverdueConnection(ctx context.Context, now time.Time) (time.Time, bool, error) {
 	var at time.Time

@@ -9,7 +9,6 @@ import (
 
 	"tether/sync/connections"
 	"tether/sync/directory"
-	"tether/sync/store"
 )
 
 func TestCountConnectionsByState(t *testing.T) {
@@ -87,7 +86,7 @@ func TestOldestOverdueConnection(t *testing.T) {
 			t.Fatalf("oldest overdue = %v, %v; want %v", got, ok, oldest)
 		}
 		// It is the first connection a sweep at the same time reads.
-		due, err := b.s.ListConnectionsDue(b.ctx, store.DueParams{Before: b.now, Limit: 1})
+		due, err := b.s.ListDueConnections(b.ctx, connections.DueQuery{Before: b.now, Limit: 1})
 		must(t, err, "due")
 		if len(due) != 1 || !due[0].NextRefreshAt.Equal(got) {
 			t.Fatalf("the sweep's first due connection %+v is not the oldest overdue %v", due, got)
