@@ -1,6 +1,9 @@
 package main
 
 import (
+	"fmt"
+	"os"
+
 	"github.com/spf13/cobra"
 
 	"tether/connectors/sandbox"
@@ -10,8 +13,9 @@ import (
 // docker-compose, manual trials and benchmarks that want the providers out of process.
 func newSandboxCmd(e env) *cobra.Command {
 	var (
-		o           sandbox.ServeOptions
-		autoApprove bool
+		o            sandbox.ServeOptions
+		autoApprove  bool
+		issuedTokens string
 	)
 	cmd := &cobra.Command{
 		Use:   "sandbox [--addr HOST:PORT] [--scenario FILE] [--auto-approve] [--base-url URL]",
@@ -37,6 +41,15 @@ default client ids and secrets (listed in the connectors/sandbox package doc).`,
 			o.Stdout = e.stdout
 			o.Logger = newLogger(cfg, e.stderr).With().Str("component", "sandbox").Logger()
 			o.Sandbox.AutoApprove = autoApprove
+			if issuedTokens != "" {
+				// Test-only (scripts/fault.sh): every issued token, so its logs can be grepped for them.
+				f, err := os.OpenFile(issuedTokens, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+				if err != nil {
+					return fmt.Errorf("--issued-tokens: %w", err)
+				}
+				defer f.Close()
+				o.Sandbox.IssuedTokens = f
+			}
 			return sandbox.ListenAndServe(cmd.Context(), o)
 		},
 	}
@@ -44,5 +57,7 @@ default client ids and secrets (listed in the connectors/sandbox package doc).`,
 	cmd.Flags().StringVar(&o.ScenarioFile, "scenario", "", "JSON scenario file to load before serving")
 	cmd.Flags().BoolVar(&autoApprove, "auto-approve", false, "approve every authorize request at once for the login_hint user, without a consent page")
 	cmd.Flags().StringVar(&o.Sandbox.BaseURL, "base-url", "", "external origin for instance_url and identity URLs (default: the request's Host)")
+	cmd.Flags().StringVar(&issuedTokens, "issued-tokens", "", "test-only: append every token the sandbox issues to this file (scripts/fault.sh greps logs for them)")
+	_ = cmd.Flags().MarkHidden("issued-tokens")
 	return cmd
 }

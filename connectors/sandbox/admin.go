@@ -21,6 +21,7 @@ import (
 //	GET    /admin/grants                        [GrantInfo]
 //	POST   /admin/grants          GrantRequest -> Tokens
 //	GET    /admin/grants/{id}                   GrantInfo
+//	GET    /admin/fingerprints                  [Fingerprint] (refresh-token digests, never tokens)
 //	POST   /admin/grants/{id}/revoke
 //	POST   /admin/grants/{id}/expire-refresh-token
 //	POST   /admin/grants/{id}/expire-access-tokens
@@ -74,6 +75,7 @@ func (s *Sandbox) adminRoutes(m *http.ServeMux) {
 		}
 		writeJSON(w, 200, t)
 	})
+	m.HandleFunc("GET /admin/fingerprints", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, 200, s.Fingerprints()) })
 	m.HandleFunc("GET /admin/grants/{id}", func(w http.ResponseWriter, r *http.Request) {
 		gi, found := s.LookupGrant(r.PathValue("id"))
 		if !found {

@@ -3,6 +3,7 @@ package sandbox
 import (
 	"context"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net/http"
 	"strings"
@@ -36,6 +37,10 @@ type Options struct {
 	// BaseURL fixes the external origin used in instance_url, id and api_url. Empty means
 	// the request's scheme and Host.
 	BaseURL string
+	// IssuedTokens, when set, receives every token value the sandbox issues, one a line.
+	// Test-only: scripts/fault.sh greps every process's log for them. Never point it at a
+	// log or anything shared.
+	IssuedTokens io.Writer
 }
 
 // Sandbox is the emulator of all four providers. Create it with New; it is an
@@ -84,6 +89,9 @@ func New(o Options) *Sandbox {
 		codes:  map[string]*authCode{},
 	}
 	s.store = newStore(s.Now)
+	if o.IssuedTokens != nil {
+		s.store.issued = &lockedWriter{w: o.IssuedTokens}
+	}
 	s.faults = newFaultPlan(o.Rand)
 	s.stats = newCounters()
 	s.sf = sfdc.New(sfdc.Params{Auth: sfAuthenticator{s}, Clock: s.Now})

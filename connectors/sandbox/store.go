@@ -97,6 +97,7 @@ type store struct {
 	byUser  map[string][]*grant // app client id + "\x00" + subject, oldest first
 	nextID  atomic.Int64
 	nowFunc func() time.Time
+	issued  *lockedWriter // Options.IssuedTokens; nil when not asked
 }
 
 func newStore(now func() time.Time) *store {
@@ -121,6 +122,9 @@ func (s *store) lookup(v string) *token {
 }
 
 func (s *store) put(t *token) {
+	if s.issued != nil {
+		s.issued.line(t.value)
+	}
 	sh := &s.shards[s.shard(t.value)]
 	sh.mu.Lock()
 	sh.m[t.value] = t

@@ -1,0 +1,217 @@
+#!/usr/bin/env bash
+# Fault suite (issue 12): runs tether as separate processes under real faults and checks
+# that nothing is lost. See README.md, "Fault suite".
+#
+#   scripts/fault.sh                 bounded size: 5,000 connections, 1,000 imported users
+#   scripts/fault.sh --full          10,000 connections, 10,000 imported users
+#   scripts/fault.sh --connections N --import-users M --duration S   any size
+#   scripts/fault.sh --no-faults     same run without faults (a baseline)
+#   scripts/fault.sh --keep          leave the temp dir (logs, manifest) for a look
+#
+# It builds tether once, then starts on loopback: a Redis of its own (own port, AOF on,
+# own dir), a fresh PostgreSQL database on 127.0.0.1:5432 (tether_fault_<pid>, dropped at
+# the end) reached by the workers through a TCP proxy, `tether sandbox`, an SMTP sink,
+# 4 `tether worker`s, 2 `tether scheduler`s and `tether serve`. It seeds the connections,
+# starts an import of Salesforce users (invitations go to the sink), then for --duration
+# seconds: SIGKILLs a random worker every few seconds and restarts it, SIGKILLs Redis once
+# and restarts it on its AOF, kills the PostgreSQL proxy once and restarts it, makes the
+# sandbox answer a share of calls with 5xx, 429, hangs and dropped connections, revokes a
+# few grants, disables a few accounts and advances the sandbox clock. Then faults stop, it
+# waits for tether to settle and prints the figures (faultkit check); exit 1 if one is wrong.
+#
+# TETHER_TEST_DISABLE_REFRESH_LOCK=1 (test-only) runs the workers without the per-connection
+# refresh lock: the run must then fail on "double refreshes".
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$PATH:/usr/local/go/bin"
+
+CONNS=5000 IMPORT=1000 DURATION=90 SETTLE=300 FAULTS=1 KEEP=0 WORKERS=4 SCHEDULERS=2
+while [ $# -gt 0 ]; do
+	case $1 in
+	--full) CONNS=10000 IMPORT=10000 DURATION=180 SETTLE=600 ;;
+	--connections) CONNS=$2; shift ;;
+	--import-users) IMPORT=$2; shift ;;
+	--duration) DURATION=$2; shift ;;
+	--settle) SETTLE=$2; shift ;;
+	--no-faults) FAULTS=0 ;;
+	--keep) KEEP=1 ;;
+	-h|--help) sed -n '2,24p' "$0"; exit 0 ;;
+	*) echo "scripts/fault.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
+	esac
+	shift
+done
+
+say() { printf '%s fault: %s\n' "$(date -u +%H:%M:%S)" "$*"; }
+die() { printf 'scripts/fault.sh: %s\n' "$*" >&2; exit 1; }
+command -v redis-server >/dev/null || die "redis-server is not installed (apt-get install -y redis-server)"
+command -v psql >/dev/null || die "psql is not installed (apt-get install -y postgresql-client)"
+PGHOST=${FAULT_PGHOST:-127.0.0.1} PGPORT=${FAULT_PGPORT:-5432}
+psql -h "$PGHOST" -p "$PGPORT" -U postgres -d postgres -Atqc 'select 1' >/dev/null 2>&1 ||
+	die "PostgreSQL is not reachable on $PGHOST:$PGPORT as postgres (start it: scripts/test.sh does)"
+
+T=$(mktemp -d /tmp/tether-fault.XXXXXX)
+mkdir -p "$T/logs" "$T/redis"
+DB=tether_fault_$$
+declare -A PIDS=() # name -> pid of what this script started
+START=$(date +%s)
+
+cleanup() {
+	local rc=$?
+	set +e
+	for name in "${!PIDS[@]}"; do kill -TERM "${PIDS[$name]}" 2>/dev/null; done
+	sleep 1
+	for name in "${!PIDS[@]}"; do kill -KILL "${PIDS[$name]}" 2>/dev/null; done
+	wait 2>/dev/null
+	psql -h "$PGHOST" -p "$PGPORT" -U postgres -d postgres -qc "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null 2>&1
+	if [ "$KEEP" = 1 ] || [ $rc -ne 0 ]; then say "logs and manifest kept in $T"; else rm -rf "$T"; fi
+	exit $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+free_port() {
+	local p
+	while :; do
+		p=$((20000 + RANDOM % 30000))
+		port_free "$p" && { echo "$p"; return; }
+	done
+}
+wait_port() { # wait_port <what> <port>
+	for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$2") 2>/dev/null && return 0; sleep 0.2; done
+	die "$1 did not listen on port $2 within 20s (log: $T/logs)"
+}
+
+say "building tether and faultkit into $T"
+nice go build -o "$T/tether" ./cmd/tether
+nice go build -o "$T/faultkit" ./scripts/faultkit
+TETHER=$T/tether FK=$T/faultkit
+
+RPORT=$(free_port) SBPORT=$(free_port) HTTPPORT=$(free_port) PROXYPORT=$(free_port)
+start_redis() {
+	redis-server --port "$RPORT" --bind 127.0.0.1 --dir "$T/redis" --appendonly yes --appendfsync everysec \
+		--save "" --daemonize no >>"$T/logs/redis.log" 2>&1 &
+	PIDS[redis]=$!
+	wait_port redis "$RPORT"
+}
+start_proxy() {
+	"$FK" proxy --listen "127.0.0.1:$PROXYPORT" --to "$PGHOST:$PGPORT" >>"$T/logs/pgproxy.log" 2>&1 &
+	PIDS[pgproxy]=$!
+	wait_port pgproxy "$PROXYPORT"
+}
+say "redis on :$RPORT (AOF in $T/redis), database $DB via proxy :$PROXYPORT"
+start_redis
+psql -h "$PGHOST" -p "$PGPORT" -U postgres -d postgres -qc "CREATE DATABASE $DB" >/dev/null
+start_proxy
+
+"$FK" mailsink --port-file "$T/mailsink.port" >>"$T/logs/mailsink.log" 2>&1 &
+PIDS[mailsink]=$!
+for _ in $(seq 1 50); do [ -s "$T/mailsink.port" ] && break; sleep 0.2; done
+read -r SMTPPORT SINKHTTP <"$T/mailsink.port"
+
+"$TETHER" sandbox --addr "127.0.0.1:$SBPORT" --issued-tokens "$T/issued-tokens" >"$T/logs/sandbox.out" 2>>"$T/logs/sandbox.log" &
+PIDS[sandbox]=$!
+wait_port sandbox "$SBPORT"
+SB=http://127.0.0.1:$SBPORT
+
+# Secrets are generated per run and live only in this environment.
+rnd() { head -c "$1" /dev/urandom | base64 | tr -d '\n/+=' ; }
+export TETHER_DATABASE_URL="postgres://postgres@127.0.0.1:$PROXYPORT/$DB?sslmode=disable"
+export TETHER_REDIS_URL="redis://127.0.0.1:$RPORT/0"
+export TETHER_ENCRYPTION_KEYS="k1:$(head -c 32 /dev/urandom | base64)"
+export TETHER_LINK_SECRET=$(rnd 48) TETHER_API_TOKEN="tk_$(rnd 40)" TETHER_ADMIN_PASSWORD=$(rnd 24)
+export TETHER_HTTP_ADDR="127.0.0.1:$HTTPPORT" TETHER_PUBLIC_URL="http://127.0.0.1:$HTTPPORT" TETHER_METRICS_ADDR=off
+export TETHER_LOG_FORMAT=json TETHER_LOG_LEVEL=info TETHER_WORKER_CONCURRENCY=10 TETHER_SHUTDOWN_TIMEOUT=5s
+export TETHER_MAILER=smtp TETHER_SMTP_URL="smtp+insecure://127.0.0.1:$SMTPPORT" TETHER_MAIL_FROM="tether <tether@fault.example>"
+export TETHER_REFRESH_WINDOW=13m TETHER_SALESFORCE_SESSION_TIMEOUT=15m
+export TETHER_SALESFORCE_CLIENT_ID=3MVG9sandbox.tether.salesforce TETHER_SALESFORCE_CLIENT_SECRET=sandbox-salesforce-secret
+export TETHER_SALESFORCE_LOGIN_URL=$SB/salesforce TETHER_SALESFORCE_SANDBOX_LOGIN_URL=$SB/salesforce
+export TETHER_GOOGLE_CLIENT_ID=tether-sandbox.apps.googleusercontent.com TETHER_GOOGLE_CLIENT_SECRET=GOCSPX-sandbox-google-secret
+export TETHER_GOOGLE_AUTH_URL=$SB/google/o/oauth2/v2/auth TETHER_GOOGLE_TOKEN_URL=$SB/google/token TETHER_GOOGLE_API_URL=$SB/google
+export TETHER_MICROSOFT_CLIENT_ID=00000000-0000-4000-8000-00000000c1d0 TETHER_MICROSOFT_CLIENT_SECRET='sandbox~microsoft~secret'
+export TETHER_MICROSOFT_LOGIN_URL=$SB/microsoft/common TETHER_MICROSOFT_GRAPH_URL=$SB/microsoft
+export TETHER_ZOOM_CLIENT_ID=sandboxZoomClient TETHER_ZOOM_CLIENT_SECRET=sandbox-zoom-secret
+export TETHER_ZOOM_OAUTH_URL=$SB/zoom TETHER_ZOOM_API_URL=$SB/zoom
+DIRECT_DB="postgres://postgres@$PGHOST:$PGPORT/$DB?sslmode=disable"
+
+"$TETHER" migrate up >>"$T/logs/migrate.log" 2>&1 || die "migrate up failed (log: $T/logs/migrate.log)"
+CONN_ORG=$("$TETHER" org create --name "Fault connections" --seats 1000000 2>>"$T/logs/cli.log" | head -1)
+IMPORT_ORG=$("$TETHER" org create --name "Fault import" --seats $((IMPORT + 100)) 2>>"$T/logs/cli.log" | head -1)
+say "seeding $CONNS connections (org $CONN_ORG) and a Salesforce org of $IMPORT users to import (org $IMPORT_ORG)"
+TETHER_DATABASE_URL=$DIRECT_DB nice "$FK" seed --sandbox "$SB" --connections "$CONNS" --import-users "$IMPORT" \
+	--conn-org "$CONN_ORG" --import-org "$IMPORT_ORG" --access-ttl 15m --manifest "$T/manifest.json" 2>&1 | tee -a "$T/logs/seed.log"
+
+start_worker() { # start_worker <n>
+	"$TETHER" worker >>"$T/logs/worker$1.log" 2>&1 &
+	PIDS[worker$1]=$!
+}
+for i in $(seq 1 $WORKERS); do start_worker "$i"; done
+for i in $(seq 1 $SCHEDULERS); do
+	"$TETHER" scheduler >>"$T/logs/scheduler$i.log" 2>&1 &
+	PIDS[scheduler$i]=$!
+done
+"$TETHER" serve >>"$T/logs/serve.log" 2>&1 &
+PIDS[serve]=$!
+wait_port serve "$HTTPPORT"
+say "started $WORKERS workers, $SCHEDULERS schedulers, serve on :$HTTPPORT, sandbox on :$SBPORT, SMTP sink on :$SMTPPORT"
+
+# The import goes through the operator's route, as `tether invite import` would.
+IMP=$(curl -fsS -X POST "http://127.0.0.1:$HTTPPORT/v1/orgs/$IMPORT_ORG/imports" \
+	-H "Authorization: Bearer $TETHER_API_TOKEN" -H 'Content-Type: application/json' \
+	-d '{"profiles":["Standard User","Sales User"],"role":"chat","group":"Fault"}') || die "POST /v1/orgs/$IMPORT_ORG/imports failed"
+IMPORT_ID=$(printf '%s' "$IMP" | sed -n 's/.*"id":"\([^"]*\)".*/\1/p' | head -1)
+say "import $IMPORT_ID queued"
+
+KILLS=0 RESTARTS=0 REDIS_KILLS=0 PROXY_KILLS=0
+if [ "$FAULTS" = 1 ]; then
+	say "faults for ${DURATION}s"
+	sbpost() { curl -fsS -X POST "$SB$1" -H 'Content-Type: application/json' -d "$2" >/dev/null; }
+	# A share of every provider's token and API calls fails: 5xx, 429, hangs, drops.
+	for p in salesforce google microsoft zoom; do
+		sbpost /admin/faults "{\"provider\":\"$p\",\"kind\":\"status\",\"status\":503,\"share\":0.05}"
+		sbpost /admin/faults "{\"provider\":\"$p\",\"kind\":\"status\",\"status\":429,\"share\":0.03,\"retry_after\":\"2\"}"
+		sbpost /admin/faults "{\"provider\":\"$p\",\"kind\":\"hang\",\"share\":0.01,\"hang_for\":\"20s\"}"
+		sbpost /admin/faults "{\"provider\":\"$p\",\"kind\":\"drop\",\"share\":0.02}"
+	done
+	"$FK" chaos --sandbox "$SB" --manifest "$T/manifest.json" --fates "$T/fates.json" --revoke 10 --disable 10 2>&1 | tee -a "$T/logs/chaos.log"
+	END=$(($(date +%s) + DURATION))
+	REDIS_AT=$(($(date +%s) + DURATION / 3)) PROXY_AT=$(($(date +%s) + 2 * DURATION / 3)) CLOCK_AT=$(($(date +%s) + DURATION / 2))
+	while [ "$(date +%s)" -lt "$END" ]; do
+		sleep $((3 + RANDOM % 4))
+		i=$((1 + RANDOM % WORKERS))
+		kill -KILL "${PIDS[worker$i]}" 2>/dev/null && KILLS=$((KILLS + 1))
+		wait "${PIDS[worker$i]}" 2>/dev/null || true
+		start_worker "$i"; RESTARTS=$((RESTARTS + 1))
+		now=$(date +%s)
+		if [ "$REDIS_KILLS" = 0 ] && [ "$now" -ge "$REDIS_AT" ]; then
+			say "SIGKILL redis, restart on its AOF"
+			kill -KILL "${PIDS[redis]}"; wait "${PIDS[redis]}" 2>/dev/null || true
+			sleep 2; start_redis; REDIS_KILLS=1
+		fi
+		if [ "$PROXY_KILLS" = 0 ] && [ "$now" -ge "$PROXY_AT" ]; then
+			say "SIGKILL the PostgreSQL proxy (every store connection cut), restart it"
+			kill -KILL "${PIDS[pgproxy]}"; wait "${PIDS[pgproxy]}" 2>/dev/null || true
+			sleep 2; start_proxy; PROXY_KILLS=1
+		fi
+		if [ -n "$CLOCK_AT" ] && [ "$now" -ge "$CLOCK_AT" ]; then
+			say "sandbox clock advanced 15m: every access token issued so far expires"
+			sbpost /admin/clock/advance '{"by":"15m"}'; CLOCK_AT=
+		fi
+	done
+	curl -fsS -X DELETE "$SB/admin/faults" >/dev/null
+	say "faults stopped: $KILLS worker kills ($RESTARTS restarts), $REDIS_KILLS Redis kill, $PROXY_KILLS proxy kill"
+else
+	echo '{}' >"$T/fates.json"
+	sleep "$DURATION"
+fi
+
+say "waiting up to ${SETTLE}s for tether to settle"
+CHECK=("$FK" check --sandbox "$SB" --manifest "$T/manifest.json" --fates "$T/fates.json" --mailsink "http://$SINKHTTP"
+	--import-org "$IMPORT_ORG" --import "$IMPORT_ID" --issued-tokens "$T/issued-tokens" --logs "$T/logs")
+SETTLE_END=$(($(date +%s) + SETTLE))
+while [ "$(date +%s)" -lt "$SETTLE_END" ]; do
+	TETHER_DATABASE_URL=$DIRECT_DB "${CHECK[@]}" --quiet >/dev/null 2>&1 && break
+	sleep 10
+done
+say "checks after $(( $(date +%s) - START ))s (size: $CONNS connections, $IMPORT Salesforce users; kills $KILLS, restarts $RESTARTS, redis kills $REDIS_KILLS, proxy kills $PROXY_KILLS)"
+TETHER_DATABASE_URL=$DIRECT_DB "${CHECK[@]}"

@@ -1,0 +1,333 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"tether/connectors/sandbox"
+	"tether/sync/connections"
+	"tether/sync/directory"
+	"tether/sync/store"
+	"tether/sync/vault"
+)
+
+// figure is one line of the report; bad ones fail the run.
+type figure struct {
+	name  string
+	value int
+	want  string // "= 0", "= N", ...
+	bad   bool
+	note  string
+}
+
+// runCheck prints the end-of-run figures from the sandbox's counters, the store and the
+// mail sink, and fails when one shows a broken promise.
+func runCheck(args []string) error {
+	fs := flag.NewFlagSet("check", flag.ExitOnError)
+	sb := fs.String("sandbox", "", "sandbox base URL")
+	manifest := fs.String("manifest", "", "seed's manifest")
+	fatesPath := fs.String("fates", "", "chaos's fates file")
+	sinkURL := fs.String("mailsink", "", "mail sink base URL (GET /messages)")
+	importOrg := fs.String("import-org", "", "org of the import")
+	importID := fs.String("import", "", "import id")
+	issuedPath := fs.String("issued-tokens", "", "the sandbox's issued-token file")
+	logs := fs.String("logs", "", "directory of every process's log")
+	quiet := fs.Bool("quiet", false, "print nothing; exit status only (fault.sh polls with it)")
+	_ = fs.Parse(args)
+	if *sb == "" || *manifest == "" {
+		return errors.New("--sandbox and --manifest are required")
+	}
+	ring, err := vault.ParseKeyring(os.Getenv("TETHER_ENCRYPTION_KEYS"))
+	if err != nil {
+		return fmt.Errorf("TETHER_ENCRYPTION_KEYS: %w", err)
+	}
+	var m Manifest
+	if err := readJSON(*manifest, &m); err != nil {
+		return err
+	}
+	var f Fates
+	if *fatesPath != "" {
+		if err := readJSON(*fatesPath, &f); err != nil {
+			return err
+		}
+	}
+	ctx := context.Background()
+	st, err := store.Open(ctx, os.Getenv("TETHER_DATABASE_URL"))
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	var fps []sandbox.Fingerprint
+	if err := getJSON(*sb+"/admin/fingerprints", &fps); err != nil {
+		return err
+	}
+	byGrant := make(map[string]sandbox.Fingerprint, len(fps))
+	for _, fp := range fps {
+		byGrant[fp.ID] = fp
+	}
+	revoked, disabled := set(f.Revoked), set(f.Disabled)
+
+	var figs []figure
+	var lost, notHealthy, wrongToken, pending, revokedWrong, disabledWrong, doubles, revokedReplays int
+	var refreshes, rotations int64
+	states := map[connections.State]int{}
+	var examples []string
+	for _, s := range m.Connections {
+		c, err := st.GetConnection(ctx, s.OrgID, s.ConnID)
+		if err != nil {
+			return fmt.Errorf("connection %s: %w", s.ConnID, err)
+		}
+		states[c.State]++
+		fp := byGrant[s.GrantID]
+		refreshes += fp.Refreshes
+		rotations += fp.Rotations
+		switch {
+		case revoked[s.ConnID]:
+			revokedReplays += int(fp.DeadTokenReplays)
+			if c.State != connections.StateNeedsReconnect {
+				revokedWrong++
+				examples = append(examples, fmt.Sprintf("revoked %s %s is %s", s.Kind, s.ConnID, c.State))
+			}
+			continue
+		case disabled[s.ConnID]:
+			doubles += int(fp.DeadTokenReplays)
+			if c.State != connections.StateNeedsAdmin {
+				disabledWrong++
+				examples = append(examples, fmt.Sprintf("disabled %s %s is %s", s.Kind, s.ConnID, c.State))
+			}
+			continue
+		}
+		doubles += int(fp.DeadTokenReplays)
+		if len(c.PendingTokenEnc) > 0 {
+			pending++
+		}
+		rt, err := ring.OpenToken(c.RefreshTokenEnc, c.ID)
+		held := err == nil && sandbox.TokenSHA256(rt.Reveal()) == fp.RefreshSHA256 && fp.Live
+		if !held {
+			wrongToken++
+		}
+		if c.State != connections.StateHealthy {
+			notHealthy++
+		}
+		if !held || c.State != connections.StateHealthy {
+			lost++
+			if len(examples) < 10 {
+				examples = append(examples, fmt.Sprintf("%s %s (grant %s): state %s, holds current refresh token %t, grant live %t ended %q, last error %s %s",
+					s.Kind, s.ConnID, s.GrantID, c.State, held, fp.Live, fp.Ended, c.LastErrorCode, c.LastErrorDescription))
+			}
+		}
+	}
+	n := len(m.Connections) - len(revoked) - len(disabled)
+	figs = append(figs,
+		figure{name: "connections checked (not revoked, not disabled)", value: n, want: "info"},
+		figure{name: "lost (not healthy, or not holding the sandbox's current refresh token)", value: lost, want: "= 0", bad: lost != 0,
+			note: fmt.Sprintf("%d not healthy, %d holding another refresh token", notHealthy, wrongToken)},
+		figure{name: "double refreshes (a dead refresh token presented again)", value: doubles, want: "= 0", bad: doubles != 0},
+		figure{name: "pending token sets left unsettled", value: pending, want: "= 0", bad: pending != 0},
+		figure{name: "revoked grants not needs_reconnect", value: revokedWrong, want: "= 0", bad: revokedWrong != 0,
+			note: fmt.Sprintf("of %d revoked; their dead-token replays: %d", len(revoked), revokedReplays)},
+		figure{name: "disabled accounts not needs_admin", value: disabledWrong, want: "= 0", bad: disabledWrong != 0,
+			note: fmt.Sprintf("of %d disabled", len(disabled))},
+		figure{name: "refreshes done at the sandbox", value: int(refreshes), want: "info", note: fmt.Sprintf("%d rotated the refresh token", rotations)},
+	)
+
+	if *importOrg != "" && *importID != "" && *sinkURL != "" {
+		fi, err := importFigures(ctx, st, *importOrg, *importID, *sinkURL)
+		if err != nil {
+			return err
+		}
+		figs = append(figs, fi...)
+	}
+	if *issuedPath != "" && *logs != "" {
+		nTok, hits, where, err := tokensInLogs(*issuedPath, *logs)
+		if err != nil {
+			return err
+		}
+		figs = append(figs, figure{name: "issued tokens found in process logs", value: hits, want: "= 0", bad: hits != 0,
+			note: fmt.Sprintf("%d issued tokens grepped%s", nTok, where)})
+	}
+
+	failed := false
+	for _, g := range figs {
+		failed = failed || g.bad
+	}
+	if *quiet {
+		if failed {
+			os.Exit(1)
+		}
+		return nil
+	}
+	var ks []string
+	for k, v := range states {
+		ks = append(ks, fmt.Sprintf("%s %d", k, v))
+	}
+	sort.Strings(ks)
+	fmt.Printf("connection states: %s\n", strings.Join(ks, ", "))
+	for _, g := range figs {
+		mark := "ok  "
+		if g.bad {
+			mark = "FAIL"
+		}
+		if g.want == "info" {
+			mark = "    "
+		}
+		line := fmt.Sprintf("%s %-72s %7d", mark, g.name, g.value)
+		if g.want != "info" {
+			line += "  (want " + g.want + ")"
+		}
+		if g.note != "" {
+			line += "  " + g.note
+		}
+		fmt.Println(line)
+	}
+	for _, e := range examples {
+		fmt.Println("  e.g. " + e)
+	}
+	if failed {
+		return errors.New("a figure is wrong (FAIL above)")
+	}
+	fmt.Println("all figures hold")
+	return nil
+}
+
+func set(xs []string) map[string]bool {
+	out := make(map[string]bool, len(xs))
+	for _, x := range xs {
+		out[x] = true
+	}
+	return out
+}
+
+// importFigures: the import is done, and each of its invites was sent once and arrived once.
+func importFigures(ctx context.Context, st *store.Store, orgID, importID, sinkURL string) ([]figure, error) {
+	imp, err := st.GetImport(ctx, orgID, importID)
+	if err != nil {
+		return nil, fmt.Errorf("import %s: %w", importID, err)
+	}
+	var invites []directory.Invite
+	after := ""
+	for {
+		page, err := st.ListInvites(ctx, orgID, store.InviteFilter{ImportID: importID, AfterID: after, Limit: 1000})
+		if err != nil {
+			return nil, err
+		}
+		invites = append(invites, page...)
+		if len(page) < 1000 {
+			break
+		}
+		after = page[len(page)-1].ID
+	}
+	var msgs []mailSummary
+	if err := getJSON(sinkURL+"/messages", &msgs); err != nil {
+		return nil, err
+	}
+	got := map[string]int{}
+	for _, mm := range msgs {
+		for _, to := range mm.To {
+			got[strings.ToLower(to)]++
+		}
+	}
+	var dupEmails, missing, sentTwice int
+	for _, inv := range invites {
+		switch k := got[strings.ToLower(inv.Email)]; {
+		case k == 0:
+			missing++
+		case k > 1:
+			dupEmails += k - 1
+		}
+		if inv.SentCount > 1 {
+			sentTwice++
+		}
+	}
+	// An address invited twice by the import would be a duplicate invite.
+	seen := map[string]int{}
+	for _, inv := range invites {
+		seen[strings.ToLower(inv.Email)]++
+	}
+	dupInvites := 0
+	for _, k := range seen {
+		dupInvites += k - 1
+	}
+	return []figure{
+		{name: "import status done", value: boolInt(imp.Status == directory.ImportDone), want: "= 1", bad: imp.Status != directory.ImportDone,
+			note: fmt.Sprintf("status %s; found %d, invited %d", imp.Status, imp.Counts.Found, imp.Counts.Invited)},
+		{name: "imported users invited", value: len(invites), want: "= import's invited count", bad: len(invites) != imp.Counts.Invited},
+		{name: "duplicate invites (same address twice)", value: dupInvites, want: "= 0", bad: dupInvites != 0},
+		{name: "invites sent more than once (SentCount > 1)", value: sentTwice, want: "= 0", bad: sentTwice != 0},
+		{name: "invitation emails missing at the sink", value: missing, want: "= 0", bad: missing != 0},
+		{name: "duplicate invitation emails at the sink", value: dupEmails, want: "= 0", bad: dupEmails != 0,
+			note: fmt.Sprintf("%d emails received", len(msgs))},
+	}, nil
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// tokensInLogs looks for every issued token in every log file, by a 24-character piece of
+// its random tail (so quoting, prefixes and truncation cannot hide it).
+func tokensInLogs(issuedPath, dir string) (int, int, string, error) {
+	const piece = 24
+	b, err := os.ReadFile(issuedPath)
+	if err != nil {
+		return 0, 0, "", err
+	}
+	keys := map[string]bool{}
+	n := 0
+	for _, t := range strings.Split(string(b), "\n") {
+		if len(t) < piece+8 {
+			continue
+		}
+		n++
+		keys[t[len(t)-piece:]] = true
+	}
+	files, err := filepath.Glob(filepath.Join(dir, "*"))
+	if err != nil {
+		return 0, 0, "", err
+	}
+	hits := 0
+	var where []string
+	for _, p := range files {
+		fh, err := os.Open(p)
+		if err != nil {
+			return 0, 0, "", err
+		}
+		r := bufio.NewReaderSize(fh, 1<<20)
+		for {
+			line, err := r.ReadString('\n')
+			for i := 0; i+piece <= len(line); i++ {
+				if keys[line[i:i+piece]] {
+					hits++
+					if len(where) < 3 {
+						where = append(where, filepath.Base(p))
+					}
+					break
+				}
+			}
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				fh.Close()
+				return 0, 0, "", err
+			}
+		}
+		fh.Close()
+	}
+	w := ""
+	if len(where) > 0 {
+		w = "; in " + strings.Join(where, ", ")
+	}
+	return n, hits, w, nil
+}
