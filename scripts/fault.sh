@@ -6,7 +6,7 @@
 #   scripts/fault.sh --full          10,000 connections, 10,000 imported users
 #   scripts/fault.sh --connections N --import-users M --duration S   any size
 #   scripts/fault.sh --no-faults     same run without faults (a baseline)
-#   scripts/fault.sh --keep          leave the temp dir (logs, manifest) for a look
+#   scripts/fault.sh --keep          leave the temp dir (logs, manifest) and the database for a look
 #
 # It builds tether once, then starts on loopback: a Redis of its own (own port, AOF on,
 # own dir), a fresh PostgreSQL database on 127.0.0.1:5432 (tether_fault_<pid>, dropped at
@@ -35,7 +35,7 @@ while [ $# -gt 0 ]; do
 	--settle) SETTLE=$2; shift ;;
 	--no-faults) FAULTS=0 ;;
 	--keep) KEEP=1 ;;
-	-h|--help) sed -n '2,24p' "$0"; exit 0 ;;
+	-h|--help) sed -n '2,23p' "$0"; exit 0 ;;
 	*) echo "scripts/fault.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
 	esac
 	shift
@@ -62,8 +62,12 @@ cleanup() {
 	sleep 1
 	for name in "${!PIDS[@]}"; do kill -KILL "${PIDS[$name]}" 2>/dev/null; done
 	wait 2>/dev/null
-	psql -h "$PGHOST" -p "$PGPORT" -U postgres -d postgres -qc "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null 2>&1
-	if [ "$KEEP" = 1 ] || [ $rc -ne 0 ]; then say "logs and manifest kept in $T"; else rm -rf "$T"; fi
+	if [ "$KEEP" = 1 ]; then
+		say "kept: logs and manifest in $T, database $DB (drop it: psql -h $PGHOST -U postgres -c 'DROP DATABASE $DB')"
+	else
+		psql -h "$PGHOST" -p "$PGPORT" -U postgres -d postgres -qc "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null 2>&1
+		if [ $rc -ne 0 ]; then say "logs and manifest kept in $T"; else rm -rf "$T"; fi
+	fi
 	exit $rc
 }
 trap cleanup EXIT
@@ -123,7 +127,7 @@ export TETHER_LINK_SECRET=$(rnd 48) TETHER_API_TOKEN="tk_$(rnd 40)" TETHER_ADMIN
 export TETHER_HTTP_ADDR="127.0.0.1:$HTTPPORT" TETHER_PUBLIC_URL="http://127.0.0.1:$HTTPPORT" TETHER_METRICS_ADDR=off
 export TETHER_LOG_FORMAT=json TETHER_LOG_LEVEL=info TETHER_WORKER_CONCURRENCY=10 TETHER_SHUTDOWN_TIMEOUT=5s
 export TETHER_MAILER=smtp TETHER_SMTP_URL="smtp+insecure://127.0.0.1:$SMTPPORT" TETHER_MAIL_FROM="tether <tether@fault.example>"
-export TETHER_REFRESH_WINDOW=13m TETHER_SALESFORCE_SESSION_TIMEOUT=15m
+export TETHER_REFRESH_WINDOW=12m TETHER_SALESFORCE_SESSION_TIMEOUT=15m
 export TETHER_SALESFORCE_CLIENT_ID=3MVG9sandbox.tether.salesforce TETHER_SALESFORCE_CLIENT_SECRET=sandbox-salesforce-secret
 export TETHER_SALESFORCE_LOGIN_URL=$SB/salesforce TETHER_SALESFORCE_SANDBOX_LOGIN_URL=$SB/salesforce
 export TETHER_GOOGLE_CLIENT_ID=tether-sandbox.apps.googleusercontent.com TETHER_GOOGLE_CLIENT_SECRET=GOCSPX-sandbox-google-secret

@@ -16,8 +16,11 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/hibiken/asynq"
+
 	"tether/connectors/sandbox"
 	"tether/connectors/sandbox/sfdc"
+	"tether/jobs"
 	"tether/sync/connections"
 	"tether/sync/directory"
 	"tether/sync/store"
@@ -58,6 +61,7 @@ func runSeed(args []string) error {
 	ttl := fs.Duration("access-ttl", 12*time.Minute, "access-token lifetime the sandbox's apps give")
 	manifest := fs.String("manifest", "", "write the manifest (JSON) here")
 	parallel := fs.Int("parallel", 8, "grants and store writes at once")
+	window := fs.Duration("refresh-window", 14*time.Minute, "first refresh this long before expiry (1 minute of jitter), so refreshes start at once")
 	_ = fs.Parse(args)
 	if *sb == "" || *connOrg == "" || *manifest == "" {
 		return errors.New("--sandbox, --conn-org and --manifest are required")
@@ -71,6 +75,15 @@ func runSeed(args []string) error {
 	if err != nil {
 		return err
 	}
+	redisOpt, err := asynq.ParseRedisURI(os.Getenv("TETHER_REDIS_URL"))
+	if err != nil {
+		return fmt.Errorf("TETHER_REDIS_URL: %w", err)
+	}
+	client := asynq.NewClient(redisOpt)
+	defer client.Close()
+	// Scheduled at once, as a connect flow does, so the first refreshes need no sweep.
+	w := writer{sched: jobs.ConnectionQueue{Client: client},
+		policy: connections.Policy{RefreshWindow: *window, RefreshJitter: time.Minute, SalesforceSession: *ttl}}
 	ctx := context.Background()
 	st, err := store.Open(ctx, dbURL)
 	if err != nil {
@@ -145,7 +158,7 @@ func runSeed(args []string) error {
 	var done atomic.Int64
 	err = runPool(len(todo), *parallel, func(x int) error {
 		j := todo[x]
-		s, err := seedOne(ctx, st, ring, *sb, loginURL, *connOrg, members[j.i], j.kind, j.i, sfUsers[j.i])
+		s, err := w.seedOne(ctx, st, ring, *sb, loginURL, *connOrg, members[j.i], j.kind, j.i, sfUsers[j.i])
 		if err != nil {
 			return fmt.Errorf("connection %d %s: %w", j.i, j.kind, err)
 		}
@@ -161,7 +174,7 @@ func runSeed(args []string) error {
 
 	m := Manifest{ConnOrg: *connOrg, Connections: out}
 	if *importOrg != "" && *importUsers > 0 {
-		if err := seedTeam(ctx, st, ring, *sb, loginURL, *importOrg, sfdc.TeamUsername(imp.Domain)); err != nil {
+		if err := w.seedTeam(ctx, st, ring, *sb, loginURL, *importOrg, sfdc.TeamUsername(imp.Domain)); err != nil {
 			return fmt.Errorf("team connection of the import org: %w", err)
 		}
 		m.ImportOrg = *importOrg
@@ -196,7 +209,7 @@ var kindScopes = map[connections.Kind][]string{
 
 // seedOne mints a grant at the sandbox (as if the rep had allowed) and writes the
 // connection as the connect flow's callback does.
-func seedOne(ctx context.Context, st *store.Store, ring *vault.Keyring, sb, loginURL, orgID, membershipID string,
+func (w writer) seedOne(ctx context.Context, st *store.Store, ring *vault.Keyring, sb, loginURL, orgID, membershipID string,
 	kind connections.Kind, i int, sfUser string) (Seeded, error) {
 	p := providerOf(kind)
 	subject := ""
@@ -214,7 +227,7 @@ func seedOne(ctx context.Context, st *store.Store, ring *vault.Keyring, sb, logi
 	if err := postJSON(sb+"/admin/grants", sandbox.GrantRequest{Provider: p, Subject: subject, Scopes: kindScopes[kind]}, &t); err != nil {
 		return Seeded{}, err
 	}
-	c, err := writeConnection(ctx, st, ring, sb, loginURL, orgID, membershipID, kind, subject, t)
+	c, err := w.writeConnection(ctx, st, ring, sb, loginURL, orgID, membershipID, kind, subject, t)
 	if err != nil {
 		return Seeded{}, err
 	}
@@ -224,7 +237,7 @@ func seedOne(ctx context.Context, st *store.Store, ring *vault.Keyring, sb, logi
 	return Seeded{ConnID: c.ID, OrgID: orgID, MembershipID: membershipID, Kind: kind, Provider: p, GrantID: t.GrantID, Subject: subject}, nil
 }
 
-func writeConnection(ctx context.Context, st *store.Store, ring *vault.Keyring, sb, loginURL, orgID, membershipID string,
+func (w writer) writeConnection(ctx context.Context, st *store.Store, ring *vault.Keyring, sb, loginURL, orgID, membershipID string,
 	kind connections.Kind, subject string, t sandbox.Tokens) (connections.Connection, error) {
 	now := time.Now()
 	c, err := st.EnsureConnection(ctx, orgID, membershipID, kind, now)
@@ -243,17 +256,28 @@ func writeConnection(ctx context.Context, st *store.Store, ring *vault.Keyring, 
 		c.ProviderAccountID, c.ProviderOrgID = t.UserID, t.OrgID
 		c.InstanceURL, c.LoginURL = sb+"/salesforce", loginURL
 	}
-	c = connections.Connected(c, t.Expiry, now, connections.Policy{}, rand.Float64())
-	return st.UpdateConnection(ctx, orgID, c, now)
+	c = connections.Connected(c, t.Expiry, now, w.policy, rand.Float64())
+	written, err := st.UpdateConnection(ctx, orgID, c, now)
+	if err != nil {
+		return written, err
+	}
+	d := connections.DueOf(written)
+	return written, w.sched.Schedule(ctx, connections.DueOp(d, written.NextRefreshAt, w.policy), d, written.NextRefreshAt)
+}
+
+// writer writes connections as the connect flow does: sealed, then scheduled.
+type writer struct {
+	sched  connections.Scheduler
+	policy connections.Policy
 }
 
 // seedTeam gives the import org its team-level Salesforce connection.
-func seedTeam(ctx context.Context, st *store.Store, ring *vault.Keyring, sb, loginURL, orgID, username string) error {
+func (w writer) seedTeam(ctx context.Context, st *store.Store, ring *vault.Keyring, sb, loginURL, orgID, username string) error {
 	var t sandbox.Tokens
 	if err := postJSON(sb+"/admin/grants", sandbox.GrantRequest{Provider: sandbox.Salesforce, Subject: username, Scopes: kindScopes[connections.KindSalesforceTeam]}, &t); err != nil {
 		return err
 	}
-	_, err := writeConnection(ctx, st, ring, sb, loginURL, orgID, "", connections.KindSalesforceTeam, username, t)
+	_, err := w.writeConnection(ctx, st, ring, sb, loginURL, orgID, "", connections.KindSalesforceTeam, username, t)
 	return err
 }
 
