@@ -2,10 +2,13 @@ package main
 
 import (
 	"context"
+	"maps"
 	"net"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // closedAddr is a loopback address nothing listens on.
@@ -113,5 +116,86 @@ func TestCLIVerbsPointToTheAPIWithoutRedis(t *testing.T) {
 				t.Errorf("tether %v: %q lacks %q", c.args, res.err, want)
 			}
 		}
+	}
+}
+
+// startRedisWithPassword runs a real redis-server on a free port that requires pw, for
+// the test's life; it returns host:port.
+func startRedisWithPassword(t *testing.T, pw string) string {
+	t.Helper()
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		t.Fatalf("redis-server is not installed (scripts/test.sh's image has it): %v", err)
+	}
+	addr := closedAddr(t)
+	_, port, _ := net.SplitHostPort(addr)
+	cmd := exec.Command(bin, "--port", port, "--bind", "127.0.0.1", "--requirepass", pw, "--save", "", "--appendonly", "no")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if c, err := net.Dial("tcp", addr); err == nil {
+			_ = c.Close()
+			return addr
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("redis-server on %s did not start", addr)
+		}
+	}
+}
+
+// A Redis that wants a password, one that refuses the password given, and one that never
+// answers each reach the user as one sentence naming the URL (password redacted), the
+// setting and the fix, from a CLI verb and from the worker's start-up check alike.
+func TestRedisAuthAndTimeoutAreOneSentence(t *testing.T) {
+	db := "sqlite:" + filepath.Join(t.TempDir(), "tether.db")
+	vars := map[string]string{"TETHER_DATABASE_URL": db, "TETHER_SMTP_URL": "smtp+insecure://127.0.0.1:25", "TETHER_METRICS_ADDR": "off",
+		"TETHER_ENCRYPTION_KEYS": testKeys, "TETHER_LINK_SECRET": testLinkSecret}
+	if res := runTether(t, context.Background(), vars, "migrate", "up"); res.err != nil {
+		t.Fatal(res.err)
+	}
+	created := runTether(t, context.Background(), vars, "org", "create", "--name", "Acme", "--seats", "2")
+	org, _, _ := strings.Cut(created.stdout, "\n")
+	if created.err != nil || org == "" {
+		t.Fatalf("org create: %v %q", created.err, created.stdout)
+	}
+	secured := startRedisWithPassword(t, "right-pw")
+	silent, err := net.Listen("tcp", "127.0.0.1:0") // accepts, never answers
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = silent.Close() })
+	go func() {
+		for {
+			c, err := silent.Accept()
+			if err != nil {
+				return
+			}
+			t.Cleanup(func() { _ = c.Close() })
+		}
+	}()
+	cases := []struct {
+		name, url, want string
+	}{
+		{"no password", "redis://" + secured + "/0",
+			"Redis at redis://" + secured + "/0 requires a password and TETHER_REDIS_URL (or --redis-url) gives none: put it in the URL"},
+		{"wrong password", "redis://:wrong-pw@" + secured + "/0",
+			"Redis at redis://:xxxxx@" + secured + "/0 refused the user or password in TETHER_REDIS_URL (or --redis-url): correct them in the URL"},
+		{"no answer", "redis://:pw@" + silent.Addr().String() + "/0",
+			"Redis at redis://:xxxxx@" + silent.Addr().String() + "/0 (TETHER_REDIS_URL or --redis-url) did not answer in time"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			v := maps.Clone(vars)
+			v["TETHER_REDIS_URL"] = c.url
+			for _, args := range [][]string{{"permissions", "check", "--org", org}, {"worker"}} {
+				res := runTether(t, context.Background(), v, args...)
+				if res.err == nil || !strings.HasPrefix(res.err.Error(), c.want) || strings.Contains(res.err.Error(), "\n") ||
+					strings.Contains(res.err.Error(), "wrong-pw") {
+					t.Errorf("tether %s: %v, want one line starting %q", strings.Join(args, " "), res.err, c.want)
+				}
+			}
+		})
 	}
 }

@@ -18,28 +18,52 @@ func redisURLOf(root *cobra.Command, getenv func(string) string) string {
 	return getenv("TETHER_REDIS_URL")
 }
 
-// explainRedis turns a failure to reach Redis, which the drivers report as several
-// layers (the operation, asynq's code, the command, the dial), into one sentence naming
-// the URL (password redacted) and the variable. Other errors pass unchanged.
+// explainRedis turns a failure to use Redis, which the drivers report as several layers
+// (the operation, asynq's code, the command, the dial), into one sentence naming the URL
+// (password redacted), the setting and the fix: unreachable, too slow, or refusing
+// tether's credentials. Other errors pass unchanged.
 func explainRedis(err error, rawURL string) error {
-	var op *net.OpError
-	if err == nil || rawURL == "" || !errors.As(err, &op) || op.Op != "dial" {
+	if err == nil || rawURL == "" {
 		return err
 	}
+	e, ok := redisSentence(rawURL, err)
+	if !ok {
+		return err
+	}
+	// What was done before Redis failed (an import or audit stored, queued later by the
+	// reconciler) matters to the user as much as the cause.
+	var m interface{ Message() string }
+	if errors.As(err, &m) {
+		e = fmt.Errorf("%w. %s", e, m.Message())
+	}
+	return e
+}
+
+// redisSentence is the one sentence for a Redis at rawURL that failed with err; ok is
+// false when err is not about reaching or logging in to Redis.
+func redisSentence(rawURL string, err error) (error, bool) {
+	where := redactURL(rawURL)
 	msg := err.Error()
-	for _, host := range redisHosts(rawURL) {
-		if strings.Contains(msg, host) {
-			e := fmt.Errorf("cannot reach Redis at %s (TETHER_REDIS_URL or --redis-url): %v; check that it is running and that the URL is right", redactURL(rawURL), op.Err)
-			// What was done before Redis failed (an import or audit stored, queued later by
-			// the reconciler) matters to the user as much as the cause.
-			var m interface{ Message() string }
-			if errors.As(err, &m) {
-				e = fmt.Errorf("%w. %s", e, m.Message())
+	var (
+		op *net.OpError
+		ne net.Error
+	)
+	switch {
+	case strings.Contains(msg, "NOAUTH"):
+		return fmt.Errorf("Redis at %s requires a password and TETHER_REDIS_URL (or --redis-url) gives none: put it in the URL, redis://:PASSWORD@host:port/db", where), true
+	case strings.Contains(msg, "WRONGPASS"), strings.Contains(msg, "invalid password"),
+		strings.Contains(msg, "AUTH") && strings.Contains(msg, "without any password configured"):
+		return fmt.Errorf("Redis at %s refused the user or password in TETHER_REDIS_URL (or --redis-url): correct them in the URL", where), true
+	case errors.As(err, &ne) && ne.Timeout():
+		return fmt.Errorf("Redis at %s (TETHER_REDIS_URL or --redis-url) did not answer in time: check that it is running, reachable from here and not overloaded", where), true
+	case errors.As(err, &op) && op.Op == "dial":
+		for _, host := range redisHosts(rawURL) {
+			if strings.Contains(msg, host) {
+				return fmt.Errorf("cannot reach Redis at %s (TETHER_REDIS_URL or --redis-url): %v; check that it is running and that the URL is right", where, op.Err), true
 			}
-			return e
 		}
 	}
-	return err
+	return err, false
 }
 
 // redisHosts are the host:port entries of a redis://, rediss://, redis-sentinel:// or

@@ -166,11 +166,14 @@ func reachable(ctx context.Context, d deps) error {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	if err := d.app.redisClient(redisProbe).Ping(ctx).Err(); err != nil {
-		return fmt.Errorf("cannot reach Redis at %s (TETHER_REDIS_URL): %v; start Redis or correct TETHER_REDIS_URL", redactURL(d.cfg.RedisURL.Reveal()), err)
+		if e, ok := redisSentence(d.cfg.RedisURL.Reveal(), err); ok {
+			return e
+		}
+		return fmt.Errorf("cannot use Redis at %s (TETHER_REDIS_URL or --redis-url): %v", redactURL(d.cfg.RedisURL.Reveal()), err)
 	}
 	if d.store != nil {
 		if err := d.store.Ping(ctx); err != nil {
-			return fmt.Errorf("cannot reach the database at %s (TETHER_DATABASE_URL): %v; start it or correct TETHER_DATABASE_URL", redactURL(d.cfg.DatabaseURL.Reveal()), err)
+			return storeOpenError(d.cfg.DatabaseURL.Reveal(), err) // the same sentence as at open
 		}
 	}
 	return nil
