@@ -225,7 +225,7 @@ func TestWorkerRefusesUnreachableRedisAndDatabase(t *testing.T) {
 		redis, db string
 		want      string
 	}{
-		{"redis://:s3cret@127.0.0.1:1/2", db, "cannot reach Redis at redis://:xxxxx@127.0.0.1:1/2 (TETHER_REDIS_URL)"},
+		{"redis://:s3cret@127.0.0.1:1/2", db, "cannot reach Redis at redis://:xxxxx@127.0.0.1:1/2 (TETHER_REDIS_URL or --redis-url): connect: connection refused"},
 		{redistest.URL(opt), "postgres://postgres:s3cret@127.0.0.1:1/none?connect_timeout=2", "TETHER_DATABASE_URL: cannot connect to PostgreSQL at postgres://postgres:xxxxx@127.0.0.1:1/none?connect_timeout=2 (connect: connection refused)"},
 	} {
 		env := map[string]string{"TETHER_REDIS_URL": tt.redis, "TETHER_DATABASE_URL": tt.db,
