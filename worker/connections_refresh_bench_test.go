@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -240,9 +241,11 @@ SELECT 'bench-m-' || i, $1, 'bench-u-' || i, 'chat', 'active', now(), now() FROM
 			gathered(b, reg, "tether_connection_refreshes_total", "provider", "salesforce", "outcome", "ok")
 	}
 	r0, c0, f0 := refreshed(), tokenCalls(), failures()
+	self0, child0 := cpuTime(b, "self"), cpuTime(b, strconv.Itoa(sb.cmd.Process.Pid))
 	w0 := time.Now()
 	time.Sleep(window)
 	r1, c1, f1 := refreshed(), tokenCalls(), failures()
+	self1, child1 := cpuTime(b, "self"), cpuTime(b, strconv.Itoa(sb.cmd.Process.Pid))
 	took := time.Since(w0)
 	cancel()
 	if err := <-done; err != nil {
@@ -278,6 +281,12 @@ SELECT 'bench-m-' || i, $1, 'bench-u-' || i, 'chat', 'active', now(), now() FROM
 	b.ReportMetric(perRefresh, "calls/refresh")
 	b.ReportMetric(wholeRun, "calls/refresh-whole-run")
 	b.ReportMetric(float64(peak)/1024, "peak-RSS-MB")
+	// CPU per refresh of the two processes measured alone (PostgreSQL and Redis are shared
+	// with other tests on the machine, so theirs is not separable here).
+	workerCPU, sandboxCPU := (self1-self0).Seconds()*1000/okRefreshes, (child1-child0).Seconds()*1000/okRefreshes
+	b.ReportMetric(workerCPU, "worker-cpu-ms/refresh")
+	b.ReportMetric(sandboxCPU, "sandbox-cpu-ms/refresh")
+	b.Logf("CPU per refresh: this process (the worker) %.2f ms, the sandbox process %.2f ms", workerCPU, sandboxCPU)
 	b.Logf("%.0f refresh tasks in %s at concurrency %d with %s provider latency: %.0f refreshes/s, %.3f provider calls per refresh (%.4f over the whole run); peak RSS %.1f MB (%.1f MB before the worker started)",
 		okRefreshes, took.Round(time.Millisecond), concurrency, latency, rate, perRefresh, wholeRun, float64(peak)/1024, float64(before)/1024)
 }
@@ -316,4 +325,24 @@ func benchConnection(ctx context.Context, st *store.Store, sb *sandboxProc, keys
 	}
 	*id = c.ID
 	return nil
+}
+
+// cpuTime is the user plus system CPU time of /proc/<proc> ("self" or a pid).
+func cpuTime(b *testing.B, proc string) time.Duration {
+	b.Helper()
+	data, err := os.ReadFile("/proc/" + proc + "/stat")
+	if err != nil {
+		b.Fatal(err)
+	}
+	// Fields after the command name (which may hold spaces) start after the last ')'.
+	fields := strings.Fields(string(data[bytes.LastIndexByte(data, ')')+1:]))
+	if len(fields) < 13 {
+		b.Fatalf("/proc/%s/stat: %q", proc, data)
+	}
+	utime, err1 := strconv.ParseInt(fields[11], 10, 64)
+	stime, err2 := strconv.ParseInt(fields[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		b.Fatalf("/proc/%s/stat: %q", proc, data)
+	}
+	return time.Duration(utime+stime) * time.Second / 100 // USER_HZ is 100 on Linux
 }
