@@ -198,8 +198,12 @@ type ActionReason struct {
 	// Actor is who must act: rep (connect, reconnect, add a photo), admin (reconnecting
 	// cannot help) or operator (tether's OAuth client).
 	Actor string `json:"actor"`
-	// Code is the provider's error code, when one is stored.
-	Code string `json:"code,omitempty"`
+	// Code is the provider's error code, when one is stored; SubCode refines it (an
+	// AADSTS number, Google's error_subtype, ...); Cause separates causes of one class
+	// (lost_during_refresh, scopes_missing, ...).
+	Code    string `json:"code,omitempty"`
+	SubCode string `json:"sub_code,omitempty"`
+	Cause   string `json:"cause,omitempty"`
 	// Message is the sentence shown to the person who must act.
 	Message string `json:"message"`
 	// Recommended: shown, not counted.

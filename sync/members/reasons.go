@@ -83,14 +83,25 @@ func unmet(req directory.Requirement, conns []connections.Connection) (directory
 		return r, true
 	}
 	r.Kind, r.ConnectionID, r.State, r.Code = string(best.Kind), best.ID, string(best.State), best.LastErrorCode
+	r.SubCode, r.Cause = best.FailureSubCode, string(best.FailureCause)
+	// Upkeep's sentence for the person who must act, else the provider's own text.
+	why := best.FailureReason
+	if why == "" {
+		why = best.LastErrorDescription
+	}
 	detail := ""
-	if best.LastErrorDescription != "" {
-		detail = ": " + best.LastErrorDescription
+	if why != "" {
+		detail = ": " + why
 	}
 	switch best.State {
 	case connections.StateNeedsAdmin:
 		r.Actor = directory.ActorAdmin
 		r.Message = fmt.Sprintf("the %s connection is refused by the provider account or org%s; an admin must act, reconnecting will not help", best.Kind, detail)
+		if best.FailureClass == connections.FailMisconfigured {
+			// tether's own OAuth client is wrong: neither the rep nor the org's admin can fix it.
+			r.Actor = directory.ActorOperator
+			r.Message = fmt.Sprintf("tether's %s OAuth client is refused%s; the operator must fix its configuration", best.Kind, detail)
+		}
 	case connections.StateError:
 		r.Actor = directory.ActorAdmin
 		r.Message = fmt.Sprintf("the %s connection keeps failing%s; an admin should look at it", best.Kind, detail)

@@ -2,6 +2,7 @@ package members
 
 import (
 	"slices"
+	"strings"
 	"testing"
 
 	"tether/sync/connections"
@@ -11,6 +12,12 @@ import (
 func conn(kind connections.Kind, st connections.State, scopes ...string) connections.Connection {
 	return connections.Connection{ID: "c-" + string(kind), MembershipID: "m1", Kind: kind, State: st, Scopes: scopes,
 		LastErrorCode: map[connections.State]string{connections.StateNeedsAdmin: "user_disabled", connections.StateNeedsReconnect: "invalid_grant"}[st]}
+}
+
+func misconfigured() connections.Connection {
+	c := conn("salesforce", connections.StateNeedsAdmin)
+	c.FailureClass, c.FailureReason = connections.FailMisconfigured, "the client id is unknown to Salesforce"
+	return c
 }
 
 // summary renders reasons as "requirement:state:actor[:kind][~]" for comparison.
@@ -63,6 +70,10 @@ func TestReasons(t *testing.T) {
 			conns:   []connections.Connection{conn("salesforce", connections.StateNeedsAdmin)},
 			want:    []string{"salesforce:needs_admin:admin:salesforce"},
 			counted: true, admin: true},
+		{name: "a refused OAuth client is the operator's", role: directory.RoleAdmin,
+			conns:   []connections.Connection{misconfigured()},
+			want:    []string{"salesforce:needs_admin:operator:salesforce"},
+			counted: true, admin: true},
 		{name: "needs_reconnect is the rep's", role: directory.RoleCustomAdmin,
 			conns:   []connections.Connection{conn("salesforce", connections.StateNeedsReconnect)},
 			want:    []string{"salesforce:needs_reconnect:rep:salesforce"},
@@ -114,6 +125,9 @@ func TestReasons(t *testing.T) {
 				t.Fatalf("counted %t admin %t, want %t %t", directory.Counted(got), directory.AdminActs(got), tc.counted, tc.admin)
 			}
 			for _, r := range got {
+				if r.Actor == directory.ActorOperator && !strings.Contains(r.Message, "the client id is unknown to Salesforce") {
+					t.Errorf("operator reason %q lacks upkeep's sentence", r.Message)
+				}
 				if r.Message == "" {
 					t.Errorf("reason %s has no message", r.Requirement)
 				}

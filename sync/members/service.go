@@ -229,9 +229,22 @@ func (s *Service) List(ctx context.Context, orgID string, req ListRequest) (Page
 	return p, nil
 }
 
+// ConnectionActor is who acts on c: StateActor, except that a refused OAuth client
+// (misconfigured, stored as needs_admin) is the operator's.
+func ConnectionActor(c connections.Connection) string {
+	if c.State == connections.StateNeedsAdmin && c.FailureClass == connections.FailMisconfigured {
+		return directory.ActorOperator
+	}
+	return StateActor(c.State)
+}
+
 func viewOf(c connections.Connection) ConnectionView {
-	v := ConnectionView{ID: c.ID, Kind: c.Kind, State: c.State, Actor: StateActor(c.State), Code: c.LastErrorCode,
-		Reason: c.LastErrorDescription, LastRefreshedAt: c.LastRefreshedAt, LastVerifiedAt: c.LastVerifiedAt,
+	reason := c.FailureReason
+	if reason == "" {
+		reason = c.LastErrorDescription
+	}
+	v := ConnectionView{ID: c.ID, Kind: c.Kind, State: c.State, Actor: ConnectionActor(c), Code: c.LastErrorCode,
+		Reason: reason, LastRefreshedAt: c.LastRefreshedAt, LastVerifiedAt: c.LastVerifiedAt,
 		NextRefreshAt: c.NextRefreshAt}
 	v.Serves = []connections.Kind{c.Kind}
 	if c.Kind.Microsoft() {

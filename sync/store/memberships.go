@@ -286,7 +286,7 @@ func sameReasons(a, b []directory.ActionReason) bool {
 	for i := range a {
 		x, y := a[i], b[i]
 		if x.Requirement != y.Requirement || x.Kind != y.Kind || x.ConnectionID != y.ConnectionID || x.State != y.State ||
-			x.Actor != y.Actor || x.Code != y.Code || x.Message != y.Message || x.Recommended != y.Recommended ||
+			x.Actor != y.Actor || x.Code != y.Code || x.SubCode != y.SubCode || x.Cause != y.Cause || x.Message != y.Message || x.Recommended != y.Recommended ||
 			!slices.Equal(x.AnyOf, y.AnyOf) {
 			return false
 		}
