@@ -18,6 +18,7 @@ import (
 	"tether/connectors/oauth"
 	"tether/connectors/sandbox"
 	"tether/connectors/sandbox/sfdc"
+	"tether/connectors/verify"
 	"tether/sync/connections"
 	"tether/sync/directory"
 	"tether/sync/store"
@@ -36,13 +37,16 @@ type upkeepCase struct {
 	provider sandbox.Provider
 	rotates  bool // every refresh issues a new refresh token
 	oldDies  bool // ... and the old one dies at once
+	scopes   []string
 }
 
 var upkeepCases = []upkeepCase{
-	{"salesforce", connections.KindSalesforce, sandbox.Salesforce, true, true},
-	{"google", connections.KindGoogleCalendar, sandbox.Google, false, false},
-	{"microsoft", connections.KindMicrosoftCalendar, sandbox.Microsoft, true, false},
-	{"zoom", connections.KindZoom, sandbox.Zoom, true, true},
+	{"salesforce", connections.KindSalesforce, sandbox.Salesforce, true, true, nil},
+	{"google", connections.KindGoogleCalendar, sandbox.Google, false, false,
+		[]string{"openid", "email", "profile", "https://www.googleapis.com/auth/calendar"}},
+	{"microsoft", connections.KindMicrosoftCalendar, sandbox.Microsoft, true, false,
+		[]string{"openid", "profile", "email", "offline_access", "User.Read", "Calendars.ReadWrite", "OnlineMeetings.ReadWrite"}},
+	{"zoom", connections.KindZoom, sandbox.Zoom, true, true, nil},
 }
 
 // upkeepBundle is one org with one member's connection of a case's kind, sealed over a
@@ -58,6 +62,8 @@ type upkeepBundle struct {
 	stash   *refusingStash
 	metrics *worker.ConnectionMetrics
 	reg     *prometheus.Registry
+	// scheduler queues the next tasks; nil: none (the tests that need it set it)
+	scheduler connections.Scheduler
 	orgID   string
 	connID  string
 	grant   sandbox.Tokens
@@ -118,8 +124,12 @@ func upkeepSetup(t *testing.T, s *store.Store, uc upkeepCase) *upkeepBundle {
 		subject = b.sb.Salesforce().Users(sfOrg)[0]
 	}
 	var err error
-	if b.grant, err = b.sb.IssueGrant(uc.provider, subject, nil); err != nil {
+	if b.grant, err = b.sb.IssueGrant(uc.provider, subject, uc.scopes); err != nil {
 		t.Fatal(err)
+	}
+	account := subject
+	if gi, ok := b.sb.LookupGrant(b.grant.GrantID); ok && uc.provider != sandbox.Salesforce {
+		account = gi.Subject // the provider's own id of the user, as the connect flow stores it
 	}
 	// The registry's Salesforce entry points at a host that does not exist: a connection
 	// must refresh at its own login host.
@@ -157,8 +167,8 @@ func upkeepSetup(t *testing.T, s *store.Store, uc upkeepCase) *upkeepBundle {
 		t.Fatal(err)
 	}
 	c := connections.Connection{ID: store.NewID(), MembershipID: m.ID, Kind: uc.kind, State: connections.StateHealthy,
-		ProviderAccountID: subject, ProviderOrgID: sfOrg, LastRefreshedAt: b.now.Add(-time.Hour), LastVerifiedAt: b.now,
-		ExpiresAt: b.now, NextRefreshAt: b.now.Add(-time.Minute)}
+		ProviderAccountID: account, ProviderOrgID: sfOrg, LastRefreshedAt: b.now.Add(-time.Hour), LastVerifiedAt: b.now,
+		ExpiresAt: b.now, NextRefreshAt: b.now.Add(-time.Minute), Scopes: oauth.SplitScopes(strings.Join(uc.scopes, " "), "")}
 	if uc.provider == sandbox.Salesforce {
 		c.InstanceURL, c.LoginURL = srv.URL+"/salesforce", srv.URL+"/salesforce"
 	}
@@ -187,7 +197,7 @@ func (b *upkeepBundle) upkeep(t *testing.T) *connections.Upkeep {
 	locker := redislock.New(b.rdb, "lock:")
 	locker.Poll = time.Millisecond
 	tokens, err := connections.NewTokens(connections.TokensParams{
-		Store: b.st, Keys: b.keys, Locker: locker, Stash: b.stash, Clock: b.clock, Metrics: b.metrics,
+		Store: b.st, Keys: b.keys, Locker: locker, Stash: b.stash, Clock: b.clock, Metrics: b.metrics, Scheduler: b.scheduler,
 		Refresher: oauth.ConnectionRefresher{Client: b.oc, Providers: map[connections.Kind]string{
 			connections.KindSalesforce: "salesforce", connections.KindGoogleCalendar: "google",
 			connections.KindMicrosoftCalendar: "microsoft", connections.KindZoom: "zoom"}},
@@ -195,7 +205,12 @@ func (b *upkeepBundle) upkeep(t *testing.T) *connections.Upkeep {
 	if err != nil {
 		t.Fatal(err)
 	}
-	u, err := connections.NewUpkeep(connections.UpkeepParams{Tokens: tokens})
+	v, err := verify.New(verify.Config{GoogleAPIURL: b.url + "/google", GraphURL: b.url + "/microsoft", ZoomAPIURL: b.url + "/zoom"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := connections.NewUpkeep(connections.UpkeepParams{Tokens: tokens, Verifier: v, Due: b.st.Store, List: b.st.Store,
+		Scheduler: b.scheduler})
 	if err != nil {
 		t.Fatal(err)
 	}
