@@ -64,9 +64,9 @@ type upkeepBundle struct {
 	reg     *prometheus.Registry
 	// scheduler queues the next tasks; nil: none (the tests that need it set it)
 	scheduler connections.Scheduler
-	orgID   string
-	connID  string
-	grant   sandbox.Tokens
+	orgID     string
+	connID    string
+	grant     sandbox.Tokens
 
 	mu  sync.Mutex
 	now time.Time
