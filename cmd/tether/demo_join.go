@@ -19,12 +19,13 @@ var demoJoinLink = regexp.MustCompile(`http://[^\s"]+/join/[A-Za-z0-9_-]{43}`)
 // demoJoin emails an invitation to the demo's SMTP sink, follows the Join link from the
 // received email against the running tether serve, and shows the membership that results.
 func demoJoin(ctx context.Context, dm *demo) error {
-	sink := dm.prov.sink
-	m, err := email.New(email.Config{Host: sink.Host(), Port: sink.Port(), TLS: email.TLSNone, From: "tether <invite@demo.example>"})
+	// The process's one mailer (TETHER_SMTP_URL points at the demo's sink).
+	m, err := dm.d.app.smtpMailer()
 	if err != nil {
 		return err
 	}
-	sender, err := onboarding.NewSender(onboarding.SenderConfig{Store: dm.d.store, Mailer: email.InviteMailer(m, ""), PublicURL: dm.httpURL})
+	sender, err := onboarding.NewSender(onboarding.SenderConfig{Store: dm.d.store,
+		Mailer: email.InviteMailer(m, "tether <invite@demo.example>"), PublicURL: dm.httpURL})
 	if err != nil {
 		return err
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +12,7 @@ import (
 
 	"tether/connectors/salesforce"
 	"tether/connectors/sandbox"
+	"tether/connectors/sandbox/sandboxtest"
 	"tether/connectors/sandbox/sfdc"
 	"tether/sync/permissions"
 )
@@ -34,19 +34,8 @@ func setupAudit(t *testing.T) *auditBundle {
 // setupAuditOrg is setupAudit over spec, whose first user is the team user.
 func setupAuditOrg(t *testing.T, spec sfdc.OrgSpec) *auditBundle {
 	t.Helper()
-	sb := sandbox.New(sandbox.Options{})
-	srv := httptest.NewServer(sb)
-	t.Cleanup(func() { sb.Close(); srv.Close() })
-	if err := sb.LoadScenario(sandbox.Scenario{Salesforce: &sfdc.Scenario{Orgs: []sfdc.OrgSpec{spec}}}); err != nil {
-		t.Fatalf("load scenario: %v", err)
-	}
-	orgID := sb.Salesforce().OrgIDs()[0]
-	userID := sb.Salesforce().Users(orgID)[0] // GenerateOrg puts the team user first
-	tok, err := sb.IssueGrant(sandbox.Salesforce, userID, nil)
-	if err != nil {
-		t.Fatalf("issue grant: %v", err)
-	}
-	return &auditBundle{sb: sb, base: srv.URL, orgID: orgID, userID: userID, tokens: tok}
+	sf := sandboxtest.NewSalesforceOrg(t, spec) // GenerateOrg puts the team user first
+	return &auditBundle{sb: sf.Sandbox, base: sf.URL, orgID: sf.OrgID, userID: sf.UserID, tokens: sf.Grant}
 }
 
 // credentials refreshes over the sandbox's real token endpoint; a dead grant comes back

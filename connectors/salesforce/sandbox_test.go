@@ -12,6 +12,7 @@ import (
 
 	"tether/connectors/oauth"
 	"tether/connectors/sandbox"
+	"tether/connectors/sandbox/sandboxtest"
 	"tether/connectors/sandbox/sfdc"
 )
 
@@ -48,7 +49,14 @@ type setupOpts struct {
 
 func setup(t testing.TB, o setupOpts) *testBundle {
 	t.Helper()
-	b := &testBundle{sb: sandbox.New(sandbox.Options{})}
+	b := &testBundle{}
+	b.spec = sfdc.GenerateOrg(42, o.users)
+	if o.mutate != nil {
+		o.mutate(&b.spec)
+	}
+	sf := sandboxtest.NewSalesforceOrg(t, b.spec)
+	b.sb, b.orgID, b.teamID, b.grant = sf.Sandbox, sf.OrgID, sf.UserID, sf.Grant
+	// Served again behind a wrapper that counts queries and can answer instead.
 	b.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b.mu.Lock()
 		if n := len(b.srv.URL) + len(r.RequestURI); strings.Contains(r.URL.Path, "/query") && n > b.maxURI {
@@ -64,20 +72,8 @@ func setup(t testing.TB, o setupOpts) *testBundle {
 		}
 		b.sb.ServeHTTP(w, r)
 	}))
-	t.Cleanup(func() { b.sb.Close(); b.srv.Close() })
-
-	b.spec = sfdc.GenerateOrg(42, o.users)
-	if o.mutate != nil {
-		o.mutate(&b.spec)
-	}
+	t.Cleanup(b.srv.Close)
 	var err error
-	if b.orgID, err = b.sb.Salesforce().AddOrg(b.spec); err != nil {
-		t.Fatalf("seed org: %v", err)
-	}
-	b.teamID = b.sb.Salesforce().Users(b.orgID)[0]
-	if b.grant, err = b.sb.IssueGrant(sandbox.Salesforce, b.teamID, nil); err != nil {
-		t.Fatalf("grant: %v", err)
-	}
 	b.access = b.grant.AccessToken
 
 	p := oauth.Salesforce(b.srv.URL + "/salesforce")

@@ -3,7 +3,6 @@ package permissions_test
 import (
 	"context"
 	"fmt"
-	"net/http/httptest"
 	"regexp"
 	"strings"
 	"testing"
@@ -13,6 +12,7 @@ import (
 	"tether/connectors/email/mailsink"
 	"tether/connectors/salesforce"
 	"tether/connectors/sandbox"
+	"tether/connectors/sandbox/sandboxtest"
 	"tether/connectors/sandbox/sfdc"
 	"tether/sync/connect"
 	"tether/sync/connections"
@@ -35,13 +35,6 @@ func (t staticToken) Refresh(context.Context) (string, error) {
 	return "", permissions.ErrNeedsReconnect
 }
 
-// mailer adapts connectors/email, as cmd/tether does.
-type mailer struct{ m *email.Mailer }
-
-func (m mailer) SendMail(ctx context.Context, x permissions.Mail) error {
-	return m.m.Send(ctx, email.Message{To: x.To, Subject: x.Subject, Text: x.Text, MessageID: x.ID})
-}
-
 type testBundle struct {
 	svc    *permissions.Service
 	st     *store.Store
@@ -52,25 +45,15 @@ type testBundle struct {
 	sfOrg  string
 	srvURL string
 	grant  sandbox.Tokens
-	mailer mailer
+	mailer permissions.Mailer
 	now    time.Time
 }
 
 func setup(t *testing.T, st *store.Store) *testBundle {
 	t.Helper()
 	ctx := t.Context()
-	sb := sandbox.New(sandbox.Options{})
-	srv := httptest.NewServer(sb)
-	t.Cleanup(func() { sb.Close(); srv.Close() })
-	if err := sb.LoadScenario(sandbox.Scenario{Salesforce: &sfdc.Scenario{Orgs: []sfdc.OrgSpec{sfdc.GenerateOrg(11, 2)}}}); err != nil {
-		t.Fatal(err)
-	}
-	sfOrg := sb.Salesforce().OrgIDs()[0]
-	sfUser := sb.Salesforce().Users(sfOrg)[0]
-	tok, err := sb.IssueGrant(sandbox.Salesforce, sfUser, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	sf := sandboxtest.NewSalesforceOrg(t, sfdc.GenerateOrg(11, 2))
+	sb, sfOrg, sfUser, tok := sf.Sandbox, sf.OrgID, sf.UserID, sf.Grant
 	sink, err := mailsink.Start()
 	if err != nil {
 		t.Fatal(err)
@@ -93,14 +76,14 @@ func setup(t *testing.T, st *store.Store) *testBundle {
 			t.Fatal(err)
 		}
 	}
-	b := &testBundle{st: st, sb: sb, sink: sink, orgID: org.ID, sfUser: sfUser, sfOrg: sfOrg, srvURL: srv.URL,
-		grant: tok, mailer: mailer{m}, now: time.Date(2026, 3, 2, 6, 0, 0, 0, time.UTC)}
+	b := &testBundle{st: st, sb: sb, sink: sink, orgID: org.ID, sfUser: sfUser, sfOrg: sfOrg, srvURL: sf.URL,
+		grant: tok, mailer: email.AlertMailer(m), now: time.Date(2026, 3, 2, 6, 0, 0, 0, time.UTC)}
 	b.svc, err = permissions.NewService(permissions.Params{
 		Store: st,
-		Sessions: fixedSessions{permissions.Session{OrgID: org.ID, ConnectionID: "", InstanceURL: srv.URL + "/salesforce",
+		Sessions: fixedSessions{permissions.Session{OrgID: org.ID, ConnectionID: "", InstanceURL: sf.InstanceURL,
 			UserID: sfUser, Credentials: staticToken(tok.AccessToken)}},
 		Prober: &salesforce.AuditProber{},
-		Mailer: mailer{m},
+		Mailer: b.mailer,
 		Clock:  func() time.Time { return b.now },
 	})
 	if err != nil {
