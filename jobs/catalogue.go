@@ -17,5 +17,7 @@ func Types() []string {
 		TypeConnectionVerify,
 		TypeConnectionsSweep,
 		TypeMembersDeactivate,
+		TypeRemindersNotify,
+		TypeRemindersDigest,
 	}
 }

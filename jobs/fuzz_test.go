@@ -56,3 +56,11 @@ func FuzzDecodeInvitesExpire(f *testing.F) {
 func FuzzDecodeReconcile(f *testing.F) {
 	fuzzDecode[Reconcile](f, `{"slot":"20260102T031700Z"}`, `{"slot":"2026-01-02"}`)
 }
+
+func FuzzDecodeRemindersNotify(f *testing.F) {
+	fuzzDecode[RemindersNotify](f, `{"org_id":"o1","membership_id":"m1","noticed":1700000000,"breaks":3}`, `{"org_id":"o1","membership_id":"m1","sequence":2}`)
+}
+
+func FuzzDecodeRemindersDigest(f *testing.F) {
+	fuzzDecode[RemindersDigest](f, `{"org_id":"o1","day":"20260302"}`, `{"org_id":"o1","day":"2026-03-02"}`)
+}

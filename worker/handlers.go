@@ -31,6 +31,8 @@ type Services struct {
 	Connections ConnectionUpkeep
 	// Deactivator runs members:deactivate.
 	Deactivator Deactivating
+	// Reminders runs reminders:notify and reminders:digest.
+	Reminders ReminderSender
 }
 
 // Reconciling runs one reconciliation (a *Reconciler).
@@ -74,6 +76,9 @@ func (s Services) Validate() error {
 	if s.Deactivator == nil {
 		missing("Deactivator", jobs.TypeMembersDeactivate)
 	}
+	if s.Reminders == nil {
+		missing("Reminders", jobs.TypeRemindersNotify+" and "+jobs.TypeRemindersDigest)
+	}
 	return errors.Join(errs...)
 }
 
@@ -93,6 +98,7 @@ func Register(w *Worker, s Services) error {
 	registerReconcile(w, s)
 	registerConnections(w, s)
 	registerMembers(w, s)
+	registerReminders(w, s)
 	have := w.Types()
 	var errs []error
 	for _, typ := range jobs.Types() {

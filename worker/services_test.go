@@ -18,6 +18,7 @@ import (
 	"tether/sync/members"
 	"tether/sync/onboarding"
 	"tether/sync/permissions"
+	"tether/sync/reminders"
 	"tether/worker"
 )
 
@@ -57,6 +58,9 @@ func complete(tb testing.TB, s worker.Services) worker.Services {
 	}
 	if s.Deactivator == nil {
 		s.Deactivator = u
+	}
+	if s.Reminders == nil {
+		s.Reminders = u
 	}
 	return s
 }
@@ -188,4 +192,14 @@ func TestLogMailerLogsRecipientAndSubjectOnly(t *testing.T) {
 	if strings.Contains(out, "SECRET-TOKEN") {
 		t.Errorf("the Join link was logged: %s", out)
 	}
+}
+
+func (u unused) Notify(context.Context, string, string, time.Time) (reminders.Result, error) {
+	u.called("Reminders.Notify")
+	return reminders.Result{}, nil
+}
+
+func (u unused) Digest(context.Context, string) (reminders.DigestResult, error) {
+	u.called("Reminders.Digest")
+	return reminders.DigestResult{}, nil
 }

@@ -42,6 +42,10 @@ type Params struct {
 	// is logged once (naming TETHER_DATABASE_URL) and the failures of tasks while it lasts
 	// are counted, not logged one by one; its end is logged once, with how long it lasted.
 	Database Pinger
+	// ReminderGrace is how long a membership's group of reminder breaks waits for
+	// another before they become one notify (Asynq's GroupGracePeriod, at least 1s).
+	// Zero means 5 minutes. ReminderMaxDelay bounds the wait; zero means 1 hour.
+	ReminderGrace, ReminderMaxDelay time.Duration
 }
 
 // Pinger checks a dependency is reachable (*store.Store).
@@ -84,6 +88,11 @@ func New(p Params) (*Worker, error) {
 	if p.Queues == nil {
 		p.Queues = DefaultQueues()
 	}
+	p.ReminderGrace = cmp.Or(p.ReminderGrace, 5*time.Minute)
+	p.ReminderMaxDelay = cmp.Or(p.ReminderMaxDelay, time.Hour)
+	if p.ReminderGrace < time.Second {
+		return nil, fmt.Errorf("worker: the reminder grace period %s is under Asynq's minimum of 1s", p.ReminderGrace)
+	}
 	m, err := newMetrics(p.Registerer)
 	if err != nil {
 		return nil, fmt.Errorf("worker: register metrics: %w", err)
@@ -107,6 +116,10 @@ func New(p Params) (*Worker, error) {
 		// One line when Redis goes away and one when it is back, not one per check.
 		HealthCheckFunc:     w.redis.observe,
 		HealthCheckInterval: p.HealthCheckInterval,
+		// Several breaks of one membership within the grace become one reminder.
+		GroupAggregator:  asynq.GroupAggregatorFunc(jobs.AggregateReminders),
+		GroupGracePeriod: p.ReminderGrace,
+		GroupMaxDelay:    p.ReminderMaxDelay,
 	})
 	return w, nil
 }

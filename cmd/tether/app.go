@@ -16,6 +16,7 @@ import (
 	"tether/sync/connections"
 	"tether/sync/members"
 	"tether/sync/orgs"
+	"tether/sync/reminders"
 	"tether/worker"
 	"tether/worker/redislock"
 	"tether/worker/redisstash"
@@ -47,6 +48,7 @@ type app struct {
 	upkeepS   *connections.Upkeep
 	providers []string // names of the OAuth client's providers, in registration order
 	members   *members.Service
+	remind    *reminders.Service
 }
 
 // Redis client roles: each is one client (one pool) per process.
@@ -201,6 +203,12 @@ func (a *app) teamTokens() (*connections.Tokens, error) {
 	}
 	rdb := a.redisClient(redisTokens)
 	queue := a.queueClient()
+	// A refresh or verification that changes a member's connection state recomputes the
+	// member's Action Required reasons, then queues a reminder when one is due.
+	obs, err := a.observer()
+	if err != nil {
+		return nil, err
+	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.tokens != nil {
@@ -217,11 +225,6 @@ func (a *app) teamTokens() (*connections.Tokens, error) {
 	}
 	policy := connections.DefaultPolicy()
 	policy.RefreshWindow, policy.SalesforceSession = a.d.cfg.RefreshWindow, a.d.cfg.SalesforceSession
-	// Action Required follows every committed state change.
-	observer, err := a.memberServiceLocked()
-	if err != nil {
-		return nil, err
-	}
 	log := a.d.log
 	t, err := connections.NewTokens(connections.TokensParams{
 		Store:     a.d.store,
@@ -232,10 +235,10 @@ func (a *app) teamTokens() (*connections.Tokens, error) {
 		Policy:    policy,
 		Metrics:   metrics,
 		Scheduler: jobs.ConnectionQueue{Client: queue},
-		Observer:  observer,
+		Observer:  obs,
 		ObserverErrors: func(orgID, membershipID string, err error) {
 			log.Warn().Err(err).Str("org", orgID).Str("membership", membershipID).
-				Msg("Action Required not recomputed after a connection changed; the next change or `tether members recompute` repairs it")
+				Msg("Action Required not recomputed or reminder not queued after a connection changed; the next change or `tether members recompute` repairs it")
 		},
 	})
 	if err != nil {

@@ -80,7 +80,7 @@ func connectFlow(d deps, queue httpapi.TaskEnqueuer) (connectParts, io.Closer, e
 	if err != nil {
 		return connectParts{}, nil, err
 	}
-	observer, err := d.app.memberService()
+	observer, err := d.app.observer()
 	if err != nil {
 		return connectParts{}, nil, err
 	}

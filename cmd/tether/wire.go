@@ -138,6 +138,13 @@ func runWorker(ctx context.Context, d deps, tune tuning) error {
 	if err != nil {
 		return err
 	}
+	var remind worker.ReminderSender = unavailableReminders{}
+	if r, err := d.app.reminderService(); err != nil {
+		d.log.Warn().Err(err).Msg("reminders:notify tasks will fail and retry until this is fixed")
+		remind = unavailableReminders{err}
+	} else {
+		remind = r
+	}
 	err = worker.Register(w, worker.Services{
 		Events:         events.NewService(d.store, nil),
 		EventRetention: d.cfg.EventRetention,
@@ -148,6 +155,7 @@ func runWorker(ctx context.Context, d deps, tune tuning) error {
 		Reconciler:     rec,
 		Connections:    upkeep,
 		Deactivator:    deact,
+		Reminders:      remind,
 	})
 	if err != nil {
 		return err

@@ -8,6 +8,7 @@ import (
 
 	"tether/sync/onboarding"
 	"tether/sync/permissions"
+	"tether/sync/reminders"
 )
 
 // InviteMailer adapts m to onboarding.Mailer, sending from from (empty: the mailer's
@@ -48,4 +49,28 @@ type alertMailer struct{ m *Mailer }
 
 func (a alertMailer) SendMail(ctx context.Context, m permissions.Mail) error {
 	return a.m.Send(ctx, Message{To: m.To, Subject: m.Subject, Text: m.Text, MessageID: m.ID})
+}
+
+// ReminderMailer adapts m to reminders.Mailer, sending from from (empty: m's sender).
+func ReminderMailer(m *Mailer, from string) reminders.Mailer { return reminderMailer{m, from} }
+
+type reminderMailer struct {
+	m    *Mailer
+	from string
+}
+
+func (r reminderMailer) Send(ctx context.Context, msg reminders.Message) error {
+	return r.m.Send(ctx, Message{To: msg.To, Subject: msg.Subject, Text: msg.Text, HTML: msg.HTML, MessageID: msg.ID, From: r.from})
+}
+
+// LogReminderMailer logs reminders (recipients and subject) instead of sending them, for
+// TETHER_MAILER=log.
+func LogReminderMailer(log zerolog.Logger) reminders.Mailer { return logReminderMailer{log} }
+
+type logReminderMailer struct{ log zerolog.Logger }
+
+func (l logReminderMailer) Send(_ context.Context, msg reminders.Message) error {
+	l.log.Info().Strs("to", msg.To).Str("subject", msg.Subject).Str("message_id", msg.ID).
+		Msg("reminder not sent (TETHER_MAILER=log)")
+	return nil
 }

@@ -18,8 +18,32 @@ type Reminder struct {
 	OrgID        string
 	MembershipID string
 	// Reasons are the action-required reasons the reminder was about.
-	Reasons  []string
-	Channel  Channel
-	Sequence int // 1 for the first reminder of a streak, then 2, 3, ...
-	SentAt   time.Time
+	Reasons []string
+	Channel Channel
+	// Sequence numbers a membership's messages 1, 2, 3, ... across streaks and kinds;
+	// (membership, channel, sequence) is the idempotency key of a send.
+	Sequence int
+	// SentAt is when the send was attempted (then confirmed, when Status is sent).
+	SentAt time.Time
+	// Kind is a reminder, the all-set note or an admin alert; empty is stored as reminder.
+	Kind Kind
+	// Status is attempting (written before the send), sent (the server accepted it) or
+	// unconfirmed (a crash or a lost answer left the outcome unknown: never re-sent).
+	Status Status
+	// MessageID is the email's Message-ID (or the Slack message's timestamp).
+	MessageID string
+	// AdminKey identifies the admin-only problems of a KindAdmin message.
+	AdminKey string
+	// Recipients are the addresses the message went to.
+	Recipients []string
 }
+
+// Status is where a send is.
+type Status string
+
+// Statuses of a send.
+const (
+	StatusAttempting  Status = "attempting"
+	StatusSent        Status = "sent"
+	StatusUnconfirmed Status = "unconfirmed"
+)

@@ -141,3 +141,66 @@ func TestEvents(t *testing.T) {
 		}
 	})
 }
+
+func TestReminderSendRecords(t *testing.T) {
+	each(t, func(t *testing.T, b *bundle) {
+		m := b.member(t, b.orgA, "ann@example.com", directory.RoleChat, directory.MembershipActive)
+		r, err := b.s.InsertReminder(b.ctx, b.orgA.ID, reminders.Reminder{MembershipID: m.ID, Channel: reminders.ChannelEmail,
+			Sequence: 1, SentAt: b.now, Kind: reminders.KindAdmin, Status: reminders.StatusAttempting, MessageID: "reminder-1@tether",
+			AdminKey: "k1", Recipients: []string{"boss@example.com"}})
+		must(t, err, "attempt")
+		got, err := b.s.GetReminderBySequence(b.ctx, b.orgA.ID, m.ID, reminders.ChannelEmail, 1)
+		must(t, err, "by sequence")
+		if got.Status != reminders.StatusAttempting || got.Kind != reminders.KindAdmin || got.AdminKey != "k1" ||
+			got.MessageID != "reminder-1@tether" || !slices.Equal(got.Recipients, []string{"boss@example.com"}) {
+			t.Fatalf("stored %+v", got)
+		}
+		_, err = b.s.GetReminderBySequence(b.ctx, b.orgB.ID, m.ID, reminders.ChannelEmail, 1)
+		wantErr(t, err, directory.ErrNotFound, "another org's reminder")
+		must(t, b.s.SetReminderStatus(b.ctx, b.orgA.ID, r.ID, reminders.StatusSent, b.now.Add(time.Second)), "sent")
+		wantErr(t, b.s.SetReminderStatus(b.ctx, b.orgB.ID, r.ID, reminders.StatusSent, b.now), directory.ErrNotFound, "another org's status")
+		must(t, b.s.DeleteReminder(b.ctx, b.orgA.ID, r.ID), "delete a sent one: kept")
+		if list, _ := b.s.ListReminders(b.ctx, b.orgA.ID, m.ID, 0); len(list) != 1 || list[0].Status != reminders.StatusSent {
+			t.Fatalf("a sent reminder must survive DeleteReminder: %+v", list)
+		}
+		a2, err := b.s.InsertReminder(b.ctx, b.orgA.ID, reminders.Reminder{MembershipID: m.ID, Channel: reminders.ChannelEmail,
+			Sequence: 2, Status: reminders.StatusAttempting})
+		must(t, err, "attempt 2")
+		must(t, b.s.DeleteReminder(b.ctx, b.orgA.ID, a2.ID), "delete an attempt")
+		if list, _ := b.s.ListReminders(b.ctx, b.orgA.ID, m.ID, 0); len(list) != 1 {
+			t.Fatalf("the refused attempt must be gone: %+v", list)
+		}
+
+		def, err := b.s.ReminderSettings(b.ctx, b.orgA.ID)
+		must(t, err, "default settings")
+		if def.Grace != reminders.DefaultGrace || def.EscalateAfter != 3 {
+			t.Fatalf("defaults %+v", def)
+		}
+		_, err = b.s.ReminderSettings(b.ctx, store.NewID())
+		wantErr(t, err, directory.ErrNotFound, "settings of a missing org")
+		must(t, b.s.SetReminderSettings(b.ctx, b.orgA.ID, reminders.Settings{Grace: time.Hour, TimeZone: "Europe/Paris"}, b.now), "set")
+		must(t, b.s.SetReminderSettings(b.ctx, b.orgA.ID, reminders.Settings{Grace: 30 * time.Minute, TimeZone: "Europe/Paris"}, b.now), "set again")
+		s, err := b.s.ReminderSettings(b.ctx, b.orgA.ID)
+		must(t, err, "settings")
+		if s.Grace != 30*time.Minute || s.TimeZone != "Europe/Paris" || s.MinGap != 24*time.Hour {
+			t.Fatalf("settings %+v", s)
+		}
+
+		must(t, b.s.SetMemberTimeZone(b.ctx, b.orgA.ID, m.ID, "America/New_York"), "tz")
+		if tz, err := b.s.MemberTimeZone(b.ctx, b.orgA.ID, m.ID); err != nil || tz != "America/New_York" {
+			t.Fatalf("tz %q %v", tz, err)
+		}
+		wantErr(t, b.s.SetMemberTimeZone(b.ctx, b.orgB.ID, m.ID, "UTC"), directory.ErrNotFound, "another org's member")
+
+		must(t, b.s.BeginDigest(b.ctx, b.orgA.ID, "20260302", "d@tether", 2, b.now), "digest")
+		wantErr(t, b.s.BeginDigest(b.ctx, b.orgA.ID, "20260302", "d@tether", 2, b.now), directory.ErrDuplicate, "digest twice")
+		must(t, b.s.FinishDigest(b.ctx, b.orgA.ID, "20260302", reminders.StatusSent, b.now), "finish")
+		if st, err := b.s.DigestStatus(b.ctx, b.orgA.ID, "20260302"); err != nil || st != reminders.StatusSent {
+			t.Fatalf("digest status %q %v", st, err)
+		}
+		must(t, b.s.BeginDigest(b.ctx, b.orgA.ID, "20260303", "d2@tether", 1, b.now), "digest 2")
+		must(t, b.s.FinishDigest(b.ctx, b.orgA.ID, "20260303", "", b.now), "refused digest")
+		_, err = b.s.DigestStatus(b.ctx, b.orgA.ID, "20260303")
+		wantErr(t, err, directory.ErrNotFound, "refused digest forgotten")
+	})
+}

@@ -2,47 +2,188 @@ package store
 
 import (
 	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
+	"tether/sync/directory"
 	"tether/sync/reminders"
 )
 
-// InsertReminder records a reminder sent to a membership of orgID (r.OrgID is ignored)
-// and returns it as stored; an empty ID gets a new one, a zero SentAt is now. Returns directory.ErrDuplicate if the
-// membership already has a reminder with that channel and sequence (a re-run of the same
-// send), directory.ErrNotFound if the org has no such membership, directory.ErrInvalid for a sequence < 1 or
-// an unknown channel.
+const reminderCols = `id, org_id, membership_id, reasons, channel, sequence, sent_at, kind, status, message_id, admin_key, recipients`
+
+// InsertReminder records a reminder of a membership of orgID (r.OrgID is ignored) and
+// returns it as stored; an empty ID gets a new one, a zero SentAt is now, an empty Kind
+// is a reminder and an empty Status is sent. Returns directory.ErrDuplicate if the
+// membership already has a message with that channel and sequence (the idempotency key
+// of a send), directory.ErrNotFound if the org has no such membership,
+// directory.ErrInvalid for a sequence < 1 or an unknown channel, kind or status.
 func (q *Queries) InsertReminder(ctx context.Context, orgID string, r reminders.Reminder) (reminders.Reminder, error) {
 	if err := requireOrg(orgID); err != nil {
 		return reminders.Reminder{}, err
 	}
 	r.OrgID = orgID
 	stamp(&r.ID, &r.SentAt, time.Now())
+	if r.Kind == "" {
+		r.Kind = reminders.KindReminder
+	}
+	if r.Status == "" {
+		r.Status = reminders.StatusSent
+	}
 	reasons, err := jsonArg(strs(r.Reasons))
 	if err != nil {
 		return reminders.Reminder{}, fmt.Errorf("insert reminder %s: %w", r.ID, err)
 	}
-	_, err = q.q.ExecContext(ctx, `INSERT INTO reminders (id, org_id, membership_id, reasons, channel, sequence, sent_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7)`, r.ID, orgID, r.MembershipID, reasons, string(r.Channel), r.Sequence, tm(r.SentAt))
+	to, err := jsonArg(strs(r.Recipients))
+	if err != nil {
+		return reminders.Reminder{}, fmt.Errorf("insert reminder %s: %w", r.ID, err)
+	}
+	_, err = q.q.ExecContext(ctx, `INSERT INTO reminders (`+reminderCols+`)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`, r.ID, orgID, r.MembershipID, reasons, string(r.Channel),
+		r.Sequence, tm(r.SentAt), string(r.Kind), string(r.Status), r.MessageID, r.AdminKey, to)
 	if err != nil {
 		return reminders.Reminder{}, q.wrap(err, "insert reminder %s in org %s", r.ID, orgID)
 	}
 	return r, nil
 }
 
-// ListReminders returns the reminders of a membership of orgID, newest first, at most
+// GetReminderBySequence returns the membership's message with that channel and sequence.
+// Returns directory.ErrNotFound if there is none.
+func (q *Queries) GetReminderBySequence(ctx context.Context, orgID, membershipID string, ch reminders.Channel, seq int) (reminders.Reminder, error) {
+	r, err := scanReminder(q.q.QueryRowContext(ctx, `SELECT `+reminderCols+` FROM reminders
+WHERE org_id = $1 AND membership_id = $2 AND channel = $3 AND sequence = $4`, orgID, membershipID, string(ch), seq))
+	if err != nil {
+		return reminders.Reminder{}, q.wrap(err, "read reminder %d of membership %s in org %s", seq, membershipID, orgID)
+	}
+	return r, nil
+}
+
+// SetReminderStatus records the outcome of a send. Returns directory.ErrNotFound for an
+// unknown id.
+func (q *Queries) SetReminderStatus(ctx context.Context, orgID, id string, st reminders.Status, at time.Time) error {
+	res, err := q.q.ExecContext(ctx, `UPDATE reminders SET status = $1, sent_at = $2 WHERE org_id = $3 AND id = $4`,
+		string(st), tm(at), orgID, id)
+	if err != nil {
+		return q.wrap(err, "set status of reminder %s in org %s", id, orgID)
+	}
+	return affected(res, "reminder %s in org %s", id, orgID)
+}
+
+// DeleteReminder forgets an attempt that certainly did not deliver (the server refused
+// it), so a retry may send it. Deleting a missing row is not an error.
+func (q *Queries) DeleteReminder(ctx context.Context, orgID, id string) error {
+	_, err := q.q.ExecContext(ctx, `DELETE FROM reminders WHERE org_id = $1 AND id = $2 AND status = 'attempting'`, orgID, id)
+	return q.wrap(err, "delete reminder attempt %s in org %s", id, orgID)
+}
+
+// ListReminders returns the messages of a membership of orgID, newest first, at most
 // limit (<= 0 means 1000).
 func (q *Queries) ListReminders(ctx context.Context, orgID, membershipID string, limit int) ([]reminders.Reminder, error) {
-	rows, err := q.q.QueryContext(ctx, `SELECT id, org_id, membership_id, reasons, channel, sequence, sent_at
-FROM reminders WHERE org_id = $1 AND membership_id = $2 ORDER BY sent_at DESC, id DESC LIMIT $3`,
+	rows, err := q.q.QueryContext(ctx, `SELECT `+reminderCols+`
+FROM reminders WHERE org_id = $1 AND membership_id = $2 ORDER BY sequence DESC, sent_at DESC LIMIT $3`,
 		orgID, membershipID, pageSize(limit))
 	if err != nil {
 		return nil, q.wrap(err, "list reminders of membership %s in org %s", membershipID, orgID)
 	}
-	return collect(rows, func(s scanner) (reminders.Reminder, error) {
-		var r reminders.Reminder
-		err := s.Scan(&r.ID, &r.OrgID, &r.MembershipID, js(&r.Reasons), &r.Channel, &r.Sequence, ts(&r.SentAt))
-		return r, err
-	})
+	return collect(rows, scanReminder)
+}
+
+func scanReminder(s scanner) (reminders.Reminder, error) {
+	var r reminders.Reminder
+	err := s.Scan(&r.ID, &r.OrgID, &r.MembershipID, js(&r.Reasons), &r.Channel, &r.Sequence, ts(&r.SentAt),
+		&r.Kind, &r.Status, &r.MessageID, &r.AdminKey, js(&r.Recipients))
+	return r, err
+}
+
+// ReminderSettings returns the org's reminder policy, the defaults when none is stored.
+// Returns directory.ErrNotFound for an unknown org.
+func (q *Queries) ReminderSettings(ctx context.Context, orgID string) (reminders.Settings, error) {
+	var raw []byte
+	err := q.q.QueryRowContext(ctx, `SELECT settings FROM reminder_settings WHERE org_id = $1`, orgID).Scan(&raw)
+	if errors.Is(err, sql.ErrNoRows) {
+		if _, err := q.GetOrg(ctx, orgID); err != nil {
+			return reminders.Settings{}, err
+		}
+		return reminders.DefaultSettings(), nil
+	}
+	if err != nil {
+		return reminders.Settings{}, q.wrap(err, "read reminder settings of org %s", orgID)
+	}
+	var s reminders.Settings
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return reminders.Settings{}, fmt.Errorf("reminder settings of org %s: %w", orgID, err)
+	}
+	return s.Normalize(), nil
+}
+
+// SetReminderSettings stores the org's reminder policy. Returns directory.ErrNotFound for
+// an unknown org.
+func (q *Queries) SetReminderSettings(ctx context.Context, orgID string, s reminders.Settings, at time.Time) error {
+	if err := requireOrg(orgID); err != nil {
+		return err
+	}
+	raw, err := json.Marshal(s)
+	if err != nil {
+		return err
+	}
+	_, err = q.q.ExecContext(ctx, `INSERT INTO reminder_settings (org_id, settings, updated_at) VALUES ($1, $2, $3)
+ON CONFLICT (org_id) DO UPDATE SET settings = excluded.settings, updated_at = excluded.updated_at`, orgID, string(raw), tm(at))
+	return q.wrap(err, "set reminder settings of org %s", orgID)
+}
+
+// MemberTimeZone returns the rep's own time zone ("" when unknown).
+func (q *Queries) MemberTimeZone(ctx context.Context, orgID, membershipID string) (string, error) {
+	var tz string
+	err := q.q.QueryRowContext(ctx, `SELECT time_zone FROM memberships WHERE org_id = $1 AND id = $2`, orgID, membershipID).Scan(&tz)
+	return tz, q.wrap(err, "read time zone of membership %s in org %s", membershipID, orgID)
+}
+
+// SetMemberTimeZone records the rep's own time zone (an IANA name, such as Salesforce's
+// TimeZoneSidKey). Returns directory.ErrNotFound for an unknown membership.
+func (q *Queries) SetMemberTimeZone(ctx context.Context, orgID, membershipID, tz string) error {
+	res, err := q.q.ExecContext(ctx, `UPDATE memberships SET time_zone = $1 WHERE org_id = $2 AND id = $3`, tz, orgID, membershipID)
+	if err != nil {
+		return q.wrap(err, "set time zone of membership %s in org %s", membershipID, orgID)
+	}
+	return affected(res, "membership %s in org %s", membershipID, orgID)
+}
+
+// BeginDigest records the admins' digest of org for day as being sent. Returns
+// directory.ErrDuplicate if that day's digest was already begun.
+func (q *Queries) BeginDigest(ctx context.Context, orgID, day, messageID string, members int, at time.Time) error {
+	_, err := q.q.ExecContext(ctx, `INSERT INTO reminder_digests (org_id, day, status, message_id, members, at)
+VALUES ($1, $2, 'attempting', $3, $4, $5)`, orgID, day, messageID, members, tm(at))
+	return q.wrap(err, "begin digest of org %s for %s", orgID, day)
+}
+
+// FinishDigest records the digest's outcome; a status of "" deletes the attempt (the
+// server refused it, so a retry may send it).
+func (q *Queries) FinishDigest(ctx context.Context, orgID, day string, st reminders.Status, at time.Time) error {
+	var err error
+	if st == "" {
+		_, err = q.q.ExecContext(ctx, `DELETE FROM reminder_digests WHERE org_id = $1 AND day = $2 AND status = 'attempting'`, orgID, day)
+	} else {
+		_, err = q.q.ExecContext(ctx, `UPDATE reminder_digests SET status = $1, at = $2 WHERE org_id = $3 AND day = $4`, string(st), tm(at), orgID, day)
+	}
+	return q.wrap(err, "finish digest of org %s for %s", orgID, day)
+}
+
+// DigestStatus returns the status of the org's digest for day; ErrNotFound when none.
+func (q *Queries) DigestStatus(ctx context.Context, orgID, day string) (reminders.Status, error) {
+	var st reminders.Status
+	err := q.q.QueryRowContext(ctx, `SELECT status FROM reminder_digests WHERE org_id = $1 AND day = $2`, orgID, day).Scan(&st)
+	return st, q.wrap(err, "read digest of org %s for %s", orgID, day)
+}
+
+func affected(res sql.Result, format string, args ...any) error {
+	n, err := res.RowsAffected()
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return fmt.Errorf(format+": %w", append(args, directory.ErrNotFound)...)
+	}
+	return nil
 }

@@ -1,0 +1,80 @@
+package main
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"time"
+
+	"tether/connectors/email"
+	"tether/jobs"
+	"tether/sync/connections"
+	"tether/sync/reminders"
+)
+
+// reminderService is the process's reminders service: the store, the mailer
+// (TETHER_SMTP_URL, or the log under TETHER_MAILER=log), the connect links
+// (TETHER_LINK_SECRET) and the queue client.
+func (a *app) reminderService() (*reminders.Service, error) {
+	a.mu.Lock()
+	if a.remind != nil {
+		defer a.mu.Unlock()
+		return a.remind, nil
+	}
+	a.mu.Unlock()
+	d := *a.d
+	if d.store == nil {
+		return nil, fmt.Errorf("reminders need the store")
+	}
+	if err := d.cfg.RequireMailer("reminders"); err != nil {
+		return nil, err
+	}
+	var mailer reminders.Mailer
+	if d.cfg.Mailer == "log" {
+		mailer = email.LogReminderMailer(d.log.With().Str("component", "mail").Logger())
+	} else {
+		m, err := a.smtpMailer()
+		if err != nil {
+			return nil, err
+		}
+		mailer = email.ReminderMailer(m, cmp.Or(d.cfg.MailFrom, d.cfg.InviteFrom))
+	}
+	links, err := connectLinks(d)
+	if err != nil {
+		return nil, err
+	}
+	svc, err := reminders.New(reminders.Config{Store: d.store, Mailer: mailer, Links: links,
+		Queue: jobs.ReminderQueue{Client: a.queueClient()}})
+	if err != nil {
+		return nil, err
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.remind == nil {
+		a.count("reminders")
+		a.remind = svc
+	}
+	return a.remind, nil
+}
+
+// observer is what hears a committed connection change: the members' Action Required
+// recompute first, then the reminders trigger, which reads the reasons just stored.
+func (a *app) observer() (connections.Observer, error) {
+	ms, err := a.memberService()
+	if err != nil {
+		return nil, err
+	}
+	return reminders.Observers{ms, &reminders.Trigger{Store: a.d.store, Queue: jobs.ReminderQueue{Client: a.queueClient()}}}, nil
+}
+
+// unavailableReminders stands in when reminders cannot be built (no mailer, no link
+// secret): each task fails naming the fix, and is retried, so nothing is dropped silently.
+type unavailableReminders struct{ err error }
+
+func (u unavailableReminders) Notify(context.Context, string, string, time.Time) (reminders.Result, error) {
+	return reminders.Result{}, fmt.Errorf("reminders cannot be sent: %w", u.err)
+}
+
+func (u unavailableReminders) Digest(context.Context, string) (reminders.DigestResult, error) {
+	return reminders.DigestResult{}, fmt.Errorf("reminders cannot be sent: %w", u.err)
+}

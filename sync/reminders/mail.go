@@ -1,0 +1,203 @@
+package reminders
+
+import (
+	"context"
+	"fmt"
+	"html"
+	"strings"
+
+	"tether/sync/connect"
+	"tether/sync/connections"
+	"tether/sync/directory"
+)
+
+// Slack sends a direct message to the person with an email; optional second channel.
+// ok is false when the org has no bot token or the person has no Slack account: the
+// email alone then carries the reminder.
+type Slack interface {
+	DirectMessage(ctx context.Context, orgID, email, text string) (ok bool, err error)
+}
+
+// admins are the org's active admins, the people reminders name and escalate to.
+func (s *Service) admins(ctx context.Context, orgID string) ([]directory.Member, error) {
+	ms, err := s.c.Store.ListMembers(ctx, orgID, directory.MembershipFilter{Role: directory.RoleAdmin,
+		Status: directory.MembershipActive, Limit: 50})
+	if err != nil {
+		return nil, fmt.Errorf("list admins of org %s: %w", orgID, err)
+	}
+	return ms, nil
+}
+
+func emails(ms []directory.Member) []string {
+	out := make([]string, 0, len(ms))
+	for _, m := range ms {
+		out = append(out, m.Email)
+	}
+	return out
+}
+
+func adminLine(ms []directory.Member) string {
+	if len(ms) == 0 {
+		return "Your org has no admin in tether yet."
+	}
+	var names []string
+	for _, m := range ms {
+		n := m.Email
+		if m.Name != "" && m.Name != m.Email {
+			n = m.Name + " <" + m.Email + ">"
+		}
+		names = append(names, n)
+	}
+	return "Your admin: " + strings.Join(names, ", ") + "."
+}
+
+// linkKinds are the connection kinds a rep reason gets connect links for: the broken
+// connection's own kind, or each kind that would meet a missing requirement.
+func linkKinds(r directory.ActionReason) []connections.Kind {
+	if r.Requirement == directory.RequirementPhoto {
+		return nil
+	}
+	if r.Kind != "" && r.State != string(connections.StateMissing) {
+		return []connections.Kind{connections.Kind(r.Kind)}
+	}
+	var out []connections.Kind
+	for _, k := range r.AnyOf {
+		out = append(out, connections.Kind(k))
+	}
+	return out
+}
+
+type linkLine struct {
+	reason directory.ActionReason
+	links  []connect.Issued
+}
+
+// sendRep sends the rep's reminder or all-set note as message seq.
+func (s *Service) sendRep(ctx context.Context, m directory.Membership, d Decision, seq int) (Reminder, bool, error) {
+	org, err := s.c.Store.GetOrg(ctx, m.OrgID)
+	if err != nil {
+		return Reminder{}, false, fmt.Errorf("read org %s: %w", m.OrgID, err)
+	}
+	u, err := s.c.Store.GetUser(ctx, m.UserID)
+	if err != nil {
+		return Reminder{}, false, fmt.Errorf("read user of member %s: %w", m.ID, err)
+	}
+	admins, err := s.admins(ctx, m.OrgID)
+	if err != nil {
+		return Reminder{}, false, err
+	}
+	var lines []linkLine
+	if d.Rep == KindReminder {
+		for _, r := range d.RepReasons {
+			l := linkLine{reason: r}
+			for _, k := range linkKinds(r) {
+				is, err := s.c.Links.Issue(ctx, connect.IssueRequest{OrgID: m.OrgID, MembershipID: m.ID, Kind: k})
+				if err != nil {
+					return Reminder{}, false, fmt.Errorf("connect link for %s of member %s: %w", k, m.ID, err)
+				}
+				l.links = append(l.links, is)
+			}
+			lines = append(lines, l)
+		}
+	}
+	msg := repMessage(org, u, m, d, lines, admins)
+	msg.ID = MessageID(m.ID, seq)
+	r := Reminder{OrgID: m.OrgID, MembershipID: m.ID, Reasons: reasonWords(d.RepReasons), Channel: ChannelEmail,
+		Sequence: seq, Kind: d.Rep, MessageID: msg.ID, Recipients: msg.To}
+	got, sent, err := s.send(ctx, r, func(ctx context.Context) error { return s.c.Mailer.Send(ctx, msg) })
+	if sent && s.c.Slack != nil {
+		s.slack(ctx, m, u.Email, seq, d.Rep, msg.Text)
+	}
+	return got, sent, err
+}
+
+// slack sends the same text as a direct message, under its own key; a Slack failure
+// never blocks the email, which already went (the next notify retries nothing: the
+// email is the channel of record).
+func (s *Service) slack(ctx context.Context, m directory.Membership, email string, seq int, kind Kind, text string) {
+	r := Reminder{OrgID: m.OrgID, MembershipID: m.ID, Channel: ChannelSlack, Sequence: seq, Kind: kind,
+		Recipients: []string{email}}
+	_, _, _ = s.send(ctx, r, func(ctx context.Context) error {
+		_, err := s.c.Slack.DirectMessage(ctx, m.OrgID, email, text)
+		return err
+	})
+}
+
+func repMessage(org directory.Org, u directory.User, m directory.Membership, d Decision, lines []linkLine, admins []directory.Member) Message {
+	name := u.Name
+	if name == "" || name == u.Email {
+		name = "there"
+	}
+	var t, h strings.Builder
+	msg := Message{To: []string{u.Email}}
+	if d.Rep == KindAllSet {
+		msg.Subject = "You're all set in " + org.Name
+		fmt.Fprintf(&t, "Hi %s,\n\nEverything %s needs from you is connected now. No more reminders.\n\n%s\n", name, org.Name, adminLine(admins))
+		fmt.Fprintf(&h, "<p>Hi %s,</p><p>Everything %s needs from you is connected now. No more reminders.</p><p>%s</p>",
+			html.EscapeString(name), html.EscapeString(org.Name), html.EscapeString(adminLine(admins)))
+		msg.Text, msg.HTML = t.String(), h.String()
+		return msg
+	}
+	msg.Subject = fmt.Sprintf("Action needed: reconnect your accounts for %s", org.Name)
+	if d.Streak > 1 {
+		msg.Subject = fmt.Sprintf("Reminder %d: reconnect your accounts for %s", d.Streak, org.Name)
+	}
+	fmt.Fprintf(&t, "Hi %s,\n\n%s needs you to act on %s:\n\n", name, org.Name, plural(len(lines), "item"))
+	fmt.Fprintf(&h, "<p>Hi %s,</p><p>%s needs you to act on %s:</p><ul>", html.EscapeString(name), html.EscapeString(org.Name), plural(len(lines), "item"))
+	for _, l := range lines {
+		fmt.Fprintf(&t, "- %s\n", l.reason.Message)
+		fmt.Fprintf(&h, "<li>%s", html.EscapeString(l.reason.Message))
+		for _, is := range l.links {
+			fmt.Fprintf(&t, "    Connect %s: %s\n", is.Kind, is.URL)
+			fmt.Fprintf(&h, `<br><a href="%s">Connect %s</a>`, html.EscapeString(is.URL), html.EscapeString(string(is.Kind)))
+		}
+		if len(l.links) == 0 && l.reason.Requirement == directory.RequirementPhoto {
+			t.WriteString("    Add it in your profile in the app.\n")
+		}
+		h.WriteString("</li>")
+	}
+	why := fmt.Sprintf("You get this because your role (%s) in %s requires these connections. Reminders stop as soon as it is fixed; they cannot be turned off while a required connection is missing.", m.Role, org.Name)
+	fmt.Fprintf(&t, "\nEach link works once and expires; a newer reminder brings new ones.\n\n%s\n%s\n", why, adminLine(admins))
+	fmt.Fprintf(&h, "</ul><p>Each link works once and expires; a newer reminder brings new ones.</p><p>%s</p><p>%s</p>",
+		html.EscapeString(why), html.EscapeString(adminLine(admins)))
+	msg.Text, msg.HTML = t.String(), h.String()
+	return msg
+}
+
+// sendAdmin tells the org's admins about the member's problems only they can fix.
+func (s *Service) sendAdmin(ctx context.Context, m directory.Membership, d Decision, seq int) (Reminder, bool, error) {
+	org, err := s.c.Store.GetOrg(ctx, m.OrgID)
+	if err != nil {
+		return Reminder{}, false, fmt.Errorf("read org %s: %w", m.OrgID, err)
+	}
+	u, err := s.c.Store.GetUser(ctx, m.UserID)
+	if err != nil {
+		return Reminder{}, false, fmt.Errorf("read user of member %s: %w", m.ID, err)
+	}
+	admins, err := s.admins(ctx, m.OrgID)
+	if err != nil {
+		return Reminder{}, false, err
+	}
+	if len(admins) == 0 {
+		return Reminder{}, false, fmt.Errorf("org %s has no active admin to tell about member %s: add one with tether members set %s MEMBER --role admin", m.OrgID, m.ID, m.OrgID)
+	}
+	var t, h strings.Builder
+	fmt.Fprintf(&t, "%s (%s) in %s needs an admin; reconnecting cannot fix this, so they were not asked to:\n\n", u.Email, m.Role, org.Name)
+	fmt.Fprintf(&h, "<p>%s (%s) in %s needs an admin; reconnecting cannot fix this, so they were not asked to:</p><ul>",
+		html.EscapeString(u.Email), m.Role, html.EscapeString(org.Name))
+	for _, r := range d.AdminReasons {
+		code := ""
+		if r.Code != "" {
+			code = " [" + r.Code + "]"
+		}
+		fmt.Fprintf(&t, "- %s%s (who acts: %s)\n", r.Message, code, r.Actor)
+		fmt.Fprintf(&h, "<li>%s%s (who acts: %s)</li>", html.EscapeString(r.Message), html.EscapeString(code), r.Actor)
+	}
+	fmt.Fprintf(&t, "\nSee: tether members list %s --action-required\n", m.OrgID)
+	fmt.Fprintf(&h, "</ul><p>See: <code>tether members list %s --action-required</code></p>", html.EscapeString(m.OrgID))
+	msg := Message{To: emails(admins), Subject: fmt.Sprintf("%s needs an admin in %s", u.Email, org.Name),
+		Text: t.String(), HTML: h.String(), ID: MessageID(m.ID, seq)}
+	r := Reminder{OrgID: m.OrgID, MembershipID: m.ID, Reasons: reasonWords(d.AdminReasons), Channel: ChannelEmail,
+		Sequence: seq, Kind: KindAdmin, AdminKey: d.AdminKey, MessageID: msg.ID, Recipients: msg.To}
+	return s.send(ctx, r, func(ctx context.Context) error { return s.c.Mailer.Send(ctx, msg) })
+}

@@ -1,0 +1,298 @@
+package reminders
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"tether/sync/connect"
+	"tether/sync/directory"
+)
+
+// Store is what the service reads and writes. Methods return errors wrapping
+// directory.ErrNotFound for an unknown org, membership or row, and InsertReminder
+// directory.ErrDuplicate when (membership, channel, sequence) is taken.
+type Store interface {
+	GetOrg(ctx context.Context, orgID string) (directory.Org, error)
+	GetMembership(ctx context.Context, orgID, id string) (directory.Membership, error)
+	GetUser(ctx context.Context, id string) (directory.User, error)
+	ListMembers(ctx context.Context, orgID string, f directory.MembershipFilter) ([]directory.Member, error)
+	ListReminders(ctx context.Context, orgID, membershipID string, limit int) ([]Reminder, error)
+	InsertReminder(ctx context.Context, orgID string, r Reminder) (Reminder, error)
+	GetReminderBySequence(ctx context.Context, orgID, membershipID string, ch Channel, seq int) (Reminder, error)
+	SetReminderStatus(ctx context.Context, orgID, id string, st Status, at time.Time) error
+	DeleteReminder(ctx context.Context, orgID, id string) error
+	ReminderSettings(ctx context.Context, orgID string) (Settings, error)
+	MemberTimeZone(ctx context.Context, orgID, membershipID string) (string, error)
+	BeginDigest(ctx context.Context, orgID, day, messageID string, members int, at time.Time) error
+	FinishDigest(ctx context.Context, orgID, day string, st Status, at time.Time) error
+	DigestStatus(ctx context.Context, orgID, day string) (Status, error)
+}
+
+// Message is one email.
+type Message struct {
+	To      []string
+	Subject string
+	Text    string
+	HTML    string
+	// ID is the Message-ID without angle brackets: deterministic per (membership,
+	// sequence), so a mail client can tell a copy from a new message.
+	ID string
+}
+
+// Mailer delivers a Message. An error means the message was not accepted; the send is
+// retried with the same Message-ID.
+type Mailer interface {
+	Send(ctx context.Context, m Message) error
+}
+
+// Links issues connect links (a *connect.Links).
+type Links interface {
+	Issue(ctx context.Context, r connect.IssueRequest) (connect.Issued, error)
+}
+
+// Enqueuer queues the notify and digest tasks; implemented over Asynq in tether/jobs.
+type Enqueuer interface {
+	// Notify queues a notify of the membership in its group (one group per membership),
+	// so breaks within the grace period become one digest. noticed is when the break
+	// was seen.
+	Notify(ctx context.Context, orgID, membershipID string, noticed time.Time) error
+	// FollowUp queues the notify due at at, with a TaskID derived from (membership,
+	// sequence, at), so scheduling it twice queues it once.
+	FollowUp(ctx context.Context, orgID, membershipID string, seq int, at time.Time) error
+	// Digest queues the org's admin digest for at's UTC day (one per org and day).
+	Digest(ctx context.Context, orgID string, at time.Time) error
+}
+
+// Config are the Service's dependencies. Store, Mailer, Links and Queue are required.
+type Config struct {
+	Store  Store
+	Mailer Mailer
+	Links  Links
+	Queue  Enqueuer
+	// Slack is the optional second channel; nil sends email only.
+	Slack Slack
+	// Now is the clock. Nil means time.Now.
+	Now func() time.Time
+}
+
+// Service sends reminders by the policy. Safe for concurrent use, and safe to run twice
+// at once for one membership: a send is keyed by (membership, channel, sequence).
+type Service struct {
+	c Config
+}
+
+// New returns a Service.
+func New(c Config) (*Service, error) {
+	var errs []error
+	if c.Store == nil {
+		errs = append(errs, errors.New("reminders: Config.Store is required"))
+	}
+	if c.Mailer == nil {
+		errs = append(errs, errors.New("reminders: Config.Mailer is required (set TETHER_SMTP_URL)"))
+	}
+	if c.Links == nil {
+		errs = append(errs, errors.New("reminders: Config.Links is required (set TETHER_LINK_SECRET)"))
+	}
+	if c.Queue == nil {
+		errs = append(errs, errors.New("reminders: Config.Queue is required"))
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return &Service{c: c}, errors.Join(errs...)
+}
+
+// Result is what one Notify did.
+type Result struct {
+	Decision Decision
+	// Sent are the messages sent now (a re-run of a recorded one is not counted).
+	Sent []Reminder
+	// Skipped are sequences found already attempted (a retry or a crash): not re-sent.
+	Skipped []int
+	// Settled are sequences a crashed run left attempting, now marked unconfirmed.
+	Settled []int
+}
+
+// StaleAttempt is how old an attempting record must be before a later run settles it as
+// unconfirmed: longer than a notify task's timeout, so a run still sending is left alone.
+const StaleAttempt = 2 * time.Minute
+
+// Notify reads the membership's state now and sends what the policy says is due: the
+// rep's reminder or all-set note, the admins' alert; then queues the next reminder and,
+// for an escalated rep, the admins' daily digest. noticed is when the break was seen
+// (zero: now). A membership gone or not active is a no-op.
+//
+// Guarantee: each message is recorded as attempting under (membership, channel,
+// sequence) before it is sent. A send the server refused deletes that record, so the
+// retry sends it. A crash (or a second run) that finds the record still attempting
+// marks it unconfirmed and does not send again: at most once per key, at the price
+// that a crash in the instant between the record and the server's answer may lose that
+// one message (the next one of the schedule still follows).
+func (s *Service) Notify(ctx context.Context, orgID, membershipID string, noticed time.Time) (Result, error) {
+	now := s.c.Now()
+	m, err := s.c.Store.GetMembership(ctx, orgID, membershipID)
+	if errors.Is(err, directory.ErrNotFound) {
+		return Result{}, nil
+	}
+	if err != nil {
+		return Result{}, fmt.Errorf("notify member %s of org %s: %w", membershipID, orgID, err)
+	}
+	if m.Status != directory.MembershipActive {
+		return Result{Decision: Decision{Why: "member is " + string(m.Status)}}, nil
+	}
+	in, err := s.input(ctx, m, now)
+	if err != nil {
+		return Result{}, err
+	}
+	in.NoticedAt = noticed
+	d := Decide(in)
+	res := Result{Decision: d}
+	if res.Settled, err = s.settle(ctx, m, now); err != nil {
+		return res, err
+	}
+	seq := d.Sequence
+	if d.Rep != "" {
+		r, sent, err := s.sendRep(ctx, m, d, seq)
+		if err != nil {
+			return res, err
+		}
+		if sent {
+			res.Sent = append(res.Sent, r)
+		} else {
+			res.Skipped = append(res.Skipped, seq)
+		}
+		seq++
+	}
+	if d.Admin {
+		r, sent, err := s.sendAdmin(ctx, m, d, seq)
+		if err != nil {
+			return res, err
+		}
+		if sent {
+			res.Sent = append(res.Sent, r)
+		} else {
+			res.Skipped = append(res.Skipped, seq)
+		}
+		seq++
+	}
+	if d.Escalated {
+		if err := s.c.Queue.Digest(ctx, orgID, now); err != nil {
+			return res, fmt.Errorf("queue the admins' digest of org %s: %w", orgID, err)
+		}
+	}
+	if !d.Next.IsZero() {
+		if err := s.c.Queue.FollowUp(ctx, orgID, m.ID, seq, d.Next); err != nil {
+			return res, fmt.Errorf("queue the next reminder of member %s of org %s: %w", m.ID, orgID, err)
+		}
+	}
+	return res, nil
+}
+
+// input reads what Decide needs for m.
+func (s *Service) input(ctx context.Context, m directory.Membership, now time.Time) (Input, error) {
+	settings, err := s.c.Store.ReminderSettings(ctx, m.OrgID)
+	if err != nil {
+		return Input{}, fmt.Errorf("read reminder settings of org %s: %w", m.OrgID, err)
+	}
+	tz, err := s.c.Store.MemberTimeZone(ctx, m.OrgID, m.ID)
+	if err != nil {
+		return Input{}, err
+	}
+	hist, err := s.history(ctx, m.OrgID, m.ID)
+	if err != nil {
+		return Input{}, err
+	}
+	return Input{Now: now, Settings: settings, Location: Location(tz, settings.TimeZone), Reasons: m.ActionRequired,
+		History: hist}, nil
+}
+
+// history is the membership's email messages as the policy sees them: one per sequence.
+func (s *Service) history(ctx context.Context, orgID, membershipID string) ([]Sent, error) {
+	rs, err := s.c.Store.ListReminders(ctx, orgID, membershipID, 0)
+	if err != nil {
+		return nil, fmt.Errorf("read reminders of member %s of org %s: %w", membershipID, orgID, err)
+	}
+	var out []Sent
+	for _, r := range rs {
+		if r.Channel == ChannelEmail {
+			out = append(out, Sent{Kind: r.Kind, Sequence: r.Sequence, At: r.SentAt, AdminKey: r.AdminKey})
+		}
+	}
+	return out, nil
+}
+
+// settle marks the membership's stale attempting records unconfirmed: their run crashed
+// between the record and the answer, and the policy already counts them as sent.
+func (s *Service) settle(ctx context.Context, m directory.Membership, now time.Time) ([]int, error) {
+	rs, err := s.c.Store.ListReminders(ctx, m.OrgID, m.ID, 20)
+	if err != nil {
+		return nil, fmt.Errorf("read reminders of member %s of org %s: %w", m.ID, m.OrgID, err)
+	}
+	var out []int
+	for _, r := range rs {
+		if r.Status == StatusAttempting && now.Sub(r.SentAt) >= StaleAttempt {
+			if err := s.c.Store.SetReminderStatus(ctx, m.OrgID, r.ID, StatusUnconfirmed, r.SentAt); err != nil {
+				return out, err
+			}
+			out = append(out, r.Sequence)
+		}
+	}
+	return out, nil
+}
+
+// MessageID is the Message-ID of a membership's message seq: the idempotency key as the
+// receiver sees it.
+func MessageID(membershipID string, seq int) string {
+	return fmt.Sprintf("reminder-%s-%d@tether", membershipID, seq)
+}
+
+// send records r as attempting, delivers it with deliver and records the outcome. It
+// returns false, nil when the key was already taken (see Notify's guarantee).
+func (s *Service) send(ctx context.Context, r Reminder, deliver func(ctx context.Context) error) (Reminder, bool, error) {
+	r.Status = StatusAttempting
+	r.SentAt = s.c.Now()
+	got, err := s.c.Store.InsertReminder(ctx, r.OrgID, r)
+	if errors.Is(err, directory.ErrDuplicate) {
+		prev, err := s.c.Store.GetReminderBySequence(ctx, r.OrgID, r.MembershipID, r.Channel, r.Sequence)
+		if err != nil {
+			return r, false, fmt.Errorf("read reminder %d of member %s: %w", r.Sequence, r.MembershipID, err)
+		}
+		if prev.Status == StatusAttempting {
+			// A run that crashed after its record (or one still running): the outcome is
+			// unknown, so it is not sent again.
+			if err := s.c.Store.SetReminderStatus(ctx, r.OrgID, prev.ID, StatusUnconfirmed, prev.SentAt); err != nil {
+				return r, false, err
+			}
+		}
+		return prev, false, nil
+	}
+	if err != nil {
+		return r, false, fmt.Errorf("record reminder %d of member %s: %w", r.Sequence, r.MembershipID, err)
+	}
+	if err := deliver(ctx); err != nil {
+		if derr := s.c.Store.DeleteReminder(context.WithoutCancel(ctx), got.OrgID, got.ID); derr != nil {
+			return got, false, errors.Join(fmt.Errorf("send reminder %d to member %s: %w", r.Sequence, r.MembershipID, err), derr)
+		}
+		return got, false, fmt.Errorf("send reminder %d to member %s: %w", r.Sequence, r.MembershipID, err)
+	}
+	got.Status = StatusSent
+	got.SentAt = s.c.Now()
+	if err := s.c.Store.SetReminderStatus(context.WithoutCancel(ctx), got.OrgID, got.ID, StatusSent, got.SentAt); err != nil {
+		return got, true, fmt.Errorf("record reminder %d of member %s as sent: %w", r.Sequence, r.MembershipID, err)
+	}
+	return got, true, nil
+}
+
+func reasonWords(rs []directory.ActionReason) []string {
+	out := make([]string, 0, len(rs))
+	for _, r := range rs {
+		w := r.Requirement
+		if r.Kind != "" {
+			w += ":" + r.Kind
+		}
+		out = append(out, w+":"+r.State)
+	}
+	return out
+}

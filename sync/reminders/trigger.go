@@ -1,0 +1,76 @@
+package reminders
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"tether/sync/connections"
+	"tether/sync/directory"
+)
+
+// TriggerStore is what the Trigger reads.
+type TriggerStore interface {
+	GetMembership(ctx context.Context, orgID, id string) (directory.Membership, error)
+	ListReminders(ctx context.Context, orgID, membershipID string, limit int) ([]Reminder, error)
+}
+
+// Trigger queues a notify when a membership needs action after a connection changed, or
+// when a reminded one is fixed (for the all-set note). Put it after sync/members'
+// recompute in the observer chain, so it reads the reasons just stored.
+type Trigger struct {
+	Store TriggerStore
+	Queue Enqueuer
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+var _ connections.Observer = (*Trigger)(nil)
+
+// ConnectionChanged implements connections.Observer. An org-level connection
+// (membershipID "") is nobody's reminder.
+func (t *Trigger) ConnectionChanged(ctx context.Context, orgID, membershipID string) error {
+	if membershipID == "" {
+		return nil
+	}
+	m, err := t.Store.GetMembership(ctx, orgID, membershipID)
+	if errors.Is(err, directory.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("reminder trigger for member %s of org %s: %w", membershipID, orgID, err)
+	}
+	if m.Status != directory.MembershipActive {
+		return nil
+	}
+	if !m.NeedsAction() {
+		last, err := t.Store.ListReminders(ctx, orgID, m.ID, 1)
+		if err != nil {
+			return fmt.Errorf("reminder trigger for member %s of org %s: %w", m.ID, orgID, err)
+		}
+		if len(last) == 0 || last[0].Kind == KindAllSet {
+			return nil // never reminded, or already told all is set
+		}
+	}
+	now := time.Now
+	if t.Now != nil {
+		now = t.Now
+	}
+	return t.Queue.Notify(ctx, orgID, m.ID, now())
+}
+
+// Observers calls each observer in order and joins their errors; each runs even if an
+// earlier one failed.
+type Observers []connections.Observer
+
+// ConnectionChanged implements connections.Observer.
+func (os Observers) ConnectionChanged(ctx context.Context, orgID, membershipID string) error {
+	var errs []error
+	for _, o := range os {
+		if o != nil {
+			errs = append(errs, o.ConnectionChanged(ctx, orgID, membershipID))
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,60 @@
+package reminders
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"tether/sync/directory"
+)
+
+// View is what an admin sees of a member's reminders.
+type View struct {
+	OrgID        string
+	MembershipID string
+	// Sent is every message, newest first.
+	Sent []Reminder
+	// Next is when the next reminder is due if nothing changes; zero when none is.
+	Next time.Time
+	// Due is what would go now (a reminder, the all-set note), empty if nothing.
+	Due Kind
+	// Streak is how many reminders the current streak holds; Escalated is true once the
+	// rep is on the admins' daily digest.
+	Streak    int
+	Escalated bool
+	Why       string
+}
+
+// ErrUnknownMember is returned by View for a membership the org does not have.
+var ErrUnknownMember = errors.New("no such member in this org")
+
+// View returns what was sent to and about the member, and what the policy says comes
+// next, read now. Sends nothing.
+func (s *Service) View(ctx context.Context, orgID, membershipID string) (View, error) {
+	m, err := s.c.Store.GetMembership(ctx, orgID, membershipID)
+	if errors.Is(err, directory.ErrNotFound) {
+		return View{}, fmt.Errorf("%w: org %s has no member %q (tether members list %s lists them)", ErrUnknownMember, orgID, membershipID, orgID)
+	}
+	if err != nil {
+		return View{}, fmt.Errorf("reminders of member %s of org %s: %w", membershipID, orgID, err)
+	}
+	v := View{OrgID: orgID, MembershipID: m.ID}
+	if v.Sent, err = s.c.Store.ListReminders(ctx, orgID, m.ID, 0); err != nil {
+		return View{}, fmt.Errorf("reminders of member %s of org %s: %w", m.ID, orgID, err)
+	}
+	if m.Status != directory.MembershipActive {
+		v.Why = "member is " + string(m.Status)
+		return v, nil
+	}
+	in, err := s.input(ctx, m, s.c.Now())
+	if err != nil {
+		return View{}, err
+	}
+	d := Decide(in)
+	v.Next, v.Due, v.Streak, v.Escalated, v.Why = d.Next, d.Rep, d.Streak, d.Escalated, d.Why
+	if d.Rep == KindReminder {
+		v.Next = in.Now
+	}
+	return v, nil
+}

@@ -1,0 +1,53 @@
+package worker
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"tether/jobs"
+	"tether/sync/reminders"
+)
+
+// ReminderSender runs reminders (a *reminders.Service).
+type ReminderSender interface {
+	Notify(ctx context.Context, orgID, membershipID string, noticed time.Time) (reminders.Result, error)
+	Digest(ctx context.Context, orgID string) (reminders.DigestResult, error)
+}
+
+// registerReminders handles reminders:notify (a break digest from the group aggregator,
+// or a follow-up) and reminders:digest. The state is read again by the service when it
+// runs; a failed send returns its error, so Asynq retries it.
+func registerReminders(w *Worker, s Services) {
+	Handle(w, jobs.TypeRemindersNotify, func(ctx context.Context, p jobs.RemindersNotify) error {
+		var noticed time.Time
+		if p.Noticed > 0 {
+			noticed = time.Unix(p.Noticed, 0)
+		}
+		res, err := s.Reminders.Notify(ctx, p.OrgID, p.MembershipID, noticed)
+		d := res.Decision
+		ev := zerolog.Ctx(ctx).Info().Str("org", p.OrgID).Str("member", p.MembershipID).Int("breaks", p.Breaks).
+			Str("rep", string(d.Rep)).Bool("admin", d.Admin).Int("sent", len(res.Sent)).Ints("skipped", res.Skipped).Str("why", d.Why)
+		if !d.Next.IsZero() {
+			ev = ev.Time("next", d.Next)
+		}
+		ev.Msg("reminders notify")
+		writeResult(ctx, fmt.Sprintf("rep=%s admin=%v sent=%d skipped=%d next=%s", d.Rep, d.Admin, len(res.Sent), len(res.Skipped), d.Next.UTC().Format(time.RFC3339)))
+		if err != nil {
+			return fmt.Errorf("notify member %s of org %s: %w", p.MembershipID, p.OrgID, err)
+		}
+		return nil
+	})
+	Handle(w, jobs.TypeRemindersDigest, func(ctx context.Context, p jobs.RemindersDigest) error {
+		res, err := s.Reminders.Digest(ctx, p.OrgID)
+		zerolog.Ctx(ctx).Info().Str("org", p.OrgID).Str("day", res.Day).Int("members", len(res.Members)).
+			Bool("sent", res.Sent).Bool("skipped", res.Skipped).Msg("reminders admin digest")
+		writeResult(ctx, fmt.Sprintf("members=%d sent=%v skipped=%v", len(res.Members), res.Sent, res.Skipped))
+		if err != nil {
+			return fmt.Errorf("admin digest of org %s: %w", p.OrgID, err)
+		}
+		return nil
+	})
+}
