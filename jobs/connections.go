@@ -94,6 +94,12 @@ func NewConnectionTask(op string, d connections.Due, at time.Time) (*asynq.Task,
 		asynq.Timeout(2 * time.Minute),
 	}
 	if !at.IsZero() {
+		// Asynq keeps ProcessAt in whole seconds (truncated), so a due time of 12:00:00.8
+		// ran at 12:00:00, found the row "not due until 12:00:00.8", skipped, and its
+		// retained TaskID then refused every sweep's re-queue for an hour. Round up.
+		if f := at.Truncate(time.Second); f.Before(at) {
+			at = f.Add(time.Second)
+		}
 		opts = append(opts, asynq.ProcessAt(at))
 	}
 	return asynq.NewTask(typ, b, opts...), nil

@@ -76,3 +76,35 @@ func TestConnectionsSweepTaskIsOnePerSlot(t *testing.T) {
 		t.Fatal("a refresh payload without its connection id was accepted")
 	}
 }
+
+// A due time inside a second runs no earlier than it: Asynq schedules in whole seconds, and
+// a task run early is skipped as not due while its TaskID refuses the sweep's re-queue.
+func TestConnectionTaskNeverRunsBeforeItsDueTime(t *testing.T) {
+	t.Parallel()
+	opt, _ := redistest.Client(t, 3)
+	client := asynq.NewClient(opt)
+	t.Cleanup(func() { _ = client.Close() })
+	due := time.Now().Add(time.Hour).Truncate(time.Second).Add(800 * time.Millisecond)
+	task, err := jobs.NewConnectionTask(connections.OpRefresh,
+		connections.Due{ID: "conn-early", OrgID: "org-1", Kind: connections.KindZoom, State: connections.StateHealthy}, due)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.EnqueueContext(t.Context(), task); err != nil {
+		t.Fatal(err)
+	}
+	inspector := asynq.NewInspector(opt)
+	t.Cleanup(func() { _ = inspector.Close() })
+	// What Redis holds (the score the forwarder compares with now), not the client's echo.
+	scheduled, err := inspector.ListScheduledTasks(jobs.QueueConnections)
+	if err != nil || len(scheduled) != 1 {
+		t.Fatalf("scheduled: %v %v", scheduled, err)
+	}
+	info := scheduled[0]
+	if info.NextProcessAt.Before(due) {
+		t.Fatalf("task due %s is processed at %s, before it is due", due.Format(time.StampMilli), info.NextProcessAt.Format(time.StampMilli))
+	}
+	if want := jobs.ConnectionTaskID(jobs.TypeConnectionRefresh, "conn-early", due); info.ID != want {
+		t.Fatalf("TaskID %s, want %s (deactivation deletes by it)", info.ID, want)
+	}
+}
