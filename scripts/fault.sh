@@ -19,8 +19,9 @@
 # few grants, disables a few accounts and advances the sandbox clock. Then faults stop, it
 # waits for tether to settle and prints the figures (faultkit check); exit 1 if one is wrong.
 #
-# TETHER_TEST_DISABLE_REFRESH_LOCK=1 (test-only) runs the workers without the per-connection
-# refresh lock: the run must then fail on "double refreshes".
+# Twice during the faults the operator refreshes 20 connections 5 times at once over serve's
+# API (faultkit race). TETHER_TEST_DISABLE_REFRESH_LOCK=1 (test-only) runs every tether
+# process without the per-connection refresh lock: the run must then fail on "double refreshes".
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PATH:/usr/local/go/bin"
@@ -77,7 +78,7 @@ port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 free_port() {
 	local p
 	while :; do
-		p=$((20000 + RANDOM % 30000))
+		p=$((10000 + RANDOM % 22000)) # below the ephemeral range outgoing connections use
 		port_free "$p" && { echo "$p"; return; }
 	done
 }
@@ -91,7 +92,7 @@ nice go build -o "$T/tether" ./cmd/tether
 nice go build -o "$T/faultkit" ./scripts/faultkit
 TETHER=$T/tether FK=$T/faultkit
 
-RPORT=$(free_port) SBPORT=$(free_port) HTTPPORT=$(free_port) PROXYPORT=$(free_port)
+RPORT=$(free_port) HTTPPORT=$(free_port) PROXYPORT=$(free_port)
 start_redis() {
 	redis-server --port "$RPORT" --bind 127.0.0.1 --dir "$T/redis" --appendonly yes --appendfsync everysec \
 		--save "" --daemonize no >>"$T/logs/redis.log" 2>&1 &
@@ -113,9 +114,11 @@ PIDS[mailsink]=$!
 for _ in $(seq 1 50); do [ -s "$T/mailsink.port" ] && break; sleep 0.2; done
 read -r SMTPPORT SINKHTTP <"$T/mailsink.port"
 
-"$TETHER" sandbox --addr "127.0.0.1:$SBPORT" --issued-tokens "$T/issued-tokens" >"$T/logs/sandbox.out" 2>>"$T/logs/sandbox.log" &
+"$TETHER" sandbox --addr 127.0.0.1:0 --issued-tokens "$T/issued-tokens" >"$T/logs/sandbox.out" 2>>"$T/logs/sandbox.log" &
 PIDS[sandbox]=$!
-wait_port sandbox "$SBPORT"
+for _ in $(seq 1 100); do [ -s "$T/logs/sandbox.out" ] && break; sleep 0.2; done
+SBPORT=$(sed -n 's/.*"admin":"http:\/\/127.0.0.1:\([0-9]*\)\/admin".*/\1/p' "$T/logs/sandbox.out")
+[ -n "$SBPORT" ] || die "tether sandbox did not print its address (log: $T/logs/sandbox.log)"
 SB=http://127.0.0.1:$SBPORT
 
 # Secrets are generated per run and live only in this environment.
@@ -178,6 +181,9 @@ if [ "$FAULTS" = 1 ]; then
 		sbpost /admin/faults "{\"provider\":\"$p\",\"kind\":\"drop\",\"share\":0.02}"
 	done
 	"$FK" chaos --sandbox "$SB" --manifest "$T/manifest.json" --fates "$T/fates.json" --revoke 10 --disable 10 2>&1 | tee -a "$T/logs/chaos.log"
+	race() { "$FK" race --api "http://127.0.0.1:$HTTPPORT" --manifest "$T/manifest.json" --fates "$T/fates.json" \
+		--connections 20 --parallel 5 >>"$T/logs/race.log" 2>&1 & }
+	race # the operator refreshes 20 connections 5 times at once, racing each other and the workers
 	END=$(($(date +%s) + DURATION))
 	REDIS_AT=$(($(date +%s) + DURATION / 3)) PROXY_AT=$(($(date +%s) + 2 * DURATION / 3)) CLOCK_AT=$(($(date +%s) + DURATION / 2))
 	while [ "$(date +%s)" -lt "$END" ]; do
@@ -200,6 +206,7 @@ if [ "$FAULTS" = 1 ]; then
 		if [ -n "$CLOCK_AT" ] && [ "$now" -ge "$CLOCK_AT" ]; then
 			say "sandbox clock advanced 15m: every access token issued so far expires"
 			sbpost /admin/clock/advance '{"by":"15m"}'; CLOCK_AT=
+			race
 		fi
 	done
 	curl -fsS -X DELETE "$SB/admin/faults" >/dev/null

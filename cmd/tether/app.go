@@ -230,7 +230,7 @@ func (a *app) teamTokens() (*connections.Tokens, error) {
 		Store:     a.d.store,
 		Keys:      a.d.keyring,
 		Refresher: refresher,
-		Locker:    redislock.New(rdb, "tether:lock:"),
+		Locker:    refreshLocker(redislock.New(rdb, "tether:lock:"), a.d.log),
 		Stash:     redisstash.New(rdb, "tether:stash:"),
 		Policy:    policy,
 		Metrics:   metrics,

@@ -5,8 +5,11 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"math/rand/v2"
+	"net/http"
 	"os"
+	"sync"
 )
 
 // Fates records what chaos did to which connection, for check.
@@ -64,5 +67,64 @@ func runChaos(args []string) error {
 		return err
 	}
 	fmt.Fprintf(os.Stderr, "chaos: %d grants revoked, %d accounts disabled\n", len(f.Revoked), len(f.Disabled))
+	return nil
+}
+
+// runRace has an operator refresh --connections connections (of providers that rotate the
+// refresh token, none revoked or disabled) --parallel times at once over tether serve's
+// API, racing each other and the workers: only the refresh lock keeps them from presenting
+// one refresh token twice.
+func runRace(args []string) error {
+	fs := flag.NewFlagSet("race", flag.ExitOnError)
+	api := fs.String("api", "", "tether serve base URL")
+	manifest := fs.String("manifest", "", "seed's manifest")
+	fatesPath := fs.String("fates", "", "chaos's fates file (those connections are left alone)")
+	n := fs.Int("connections", 10, "connections to race on")
+	parallel := fs.Int("parallel", 5, "refreshes of one connection at once")
+	_ = fs.Parse(args)
+	token := os.Getenv("TETHER_API_TOKEN")
+	if *api == "" || *manifest == "" || token == "" {
+		return errors.New("--api, --manifest and TETHER_API_TOKEN are required")
+	}
+	var m Manifest
+	if err := readJSON(*manifest, &m); err != nil {
+		return err
+	}
+	var f Fates
+	if *fatesPath != "" {
+		_ = readJSON(*fatesPath, &f)
+	}
+	skip := set(append(f.Revoked, f.Disabled...))
+	var picked []Seeded
+	for _, i := range rand.Perm(len(m.Connections)) {
+		c := m.Connections[i]
+		if !skip[c.ConnID] && c.Provider != "google" && len(picked) < *n {
+			picked = append(picked, c)
+		}
+	}
+	var mu sync.Mutex
+	statuses := map[int]int{}
+	var wg sync.WaitGroup
+	for _, c := range picked {
+		for range *parallel {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				req, _ := http.NewRequest(http.MethodPost, *api+"/v1/orgs/"+c.OrgID+"/connections/"+c.ConnID+"/refresh", nil)
+				req.Header.Set("Authorization", "Bearer "+token)
+				st := 0
+				if res, err := httpc.Do(req); err == nil {
+					st = res.StatusCode
+					_, _ = io.Copy(io.Discard, res.Body)
+					res.Body.Close()
+				}
+				mu.Lock()
+				statuses[st]++
+				mu.Unlock()
+			}()
+		}
+	}
+	wg.Wait()
+	fmt.Fprintf(os.Stderr, "race: %d connections refreshed %d at once by the operator API; statuses %v\n", len(picked), *parallel, statuses)
 	return nil
 }

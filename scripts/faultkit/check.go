@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	"tether/connectors/sandbox"
 	"tether/sync/connections"
@@ -18,6 +19,9 @@ import (
 	"tether/sync/store"
 	"tether/sync/vault"
 )
+
+// overdue is how late a healthy connection's refresh may be: the sweep's period and a minute.
+const overdue = 6 * time.Minute
 
 // figure is one line of the report; bad ones fail the run.
 type figure struct {
@@ -76,7 +80,7 @@ func runCheck(args []string) error {
 	revoked, disabled := set(f.Revoked), set(f.Disabled)
 
 	var figs []figure
-	var lost, notHealthy, wrongToken, pending, revokedWrong, disabledWrong, doubles, revokedReplays int
+	var lost, stale, notHealthy, wrongToken, pending, revokedWrong, disabledWrong, doubles, revokedReplays int
 	var refreshes, rotations int64
 	states := map[connections.State]int{}
 	var examples []string
@@ -116,6 +120,13 @@ func runCheck(args []string) error {
 		}
 		if c.State != connections.StateHealthy {
 			notHealthy++
+		} else if now := time.Now(); (!c.ExpiresAt.IsZero() && c.ExpiresAt.Before(now)) ||
+			(!c.NextRefreshAt.IsZero() && c.NextRefreshAt.Before(now.Add(-overdue))) {
+			stale++
+			if len(examples) < 10 {
+				examples = append(examples, fmt.Sprintf("%s %s: healthy but next refresh %s, access token expires %s (now %s)", s.Kind, s.ConnID,
+					c.NextRefreshAt.UTC().Format(time.TimeOnly), c.ExpiresAt.UTC().Format(time.TimeOnly), now.UTC().Format(time.TimeOnly)))
+			}
 		}
 		if !held || c.State != connections.StateHealthy {
 			lost++
@@ -130,6 +141,8 @@ func runCheck(args []string) error {
 		figure{name: "connections checked (not revoked, not disabled)", value: n, want: "info"},
 		figure{name: "lost (not healthy, or not holding the sandbox's current refresh token)", value: lost, want: "= 0", bad: lost != 0,
 			note: fmt.Sprintf("%d not healthy, %d holding another refresh token", notHealthy, wrongToken)},
+		figure{name: "stale: healthy, but its access token expired or its refresh overdue", value: stale, want: "= 0", bad: stale != 0,
+			note: fmt.Sprintf("overdue = next refresh more than %s ago (the sweep runs every 5 minutes)", overdue)},
 		figure{name: "double refreshes (a dead refresh token presented again)", value: doubles, want: "= 0", bad: doubles != 0},
 		figure{name: "pending token sets left unsettled", value: pending, want: "= 0", bad: pending != 0},
 		figure{name: "revoked grants not needs_reconnect", value: revokedWrong, want: "= 0", bad: revokedWrong != 0,

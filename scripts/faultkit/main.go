@@ -5,6 +5,7 @@
 //	faultkit proxy --listen ADDR --to ADDR        TCP proxy (fault.sh kills it to cut PostgreSQL connections)
 //	faultkit seed ...                             sandbox users, apps and grants; connections written sealed
 //	faultkit chaos ...                            revoke grants, disable accounts (recorded in a fates file)
+//	faultkit race ...                             operator refreshes of one connection at once, over serve's API
 //	faultkit check ...                            the end-of-run figures; exit 1 when one is wrong
 //
 // seed writes connections straight into the store, sealed with TETHER_ENCRYPTION_KEYS, the
@@ -20,7 +21,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: faultkit mailsink|proxy|seed|chaos|check [flags]")
+		fmt.Fprintln(os.Stderr, "usage: faultkit mailsink|proxy|seed|chaos|race|check [flags]")
 		os.Exit(2)
 	}
 	var err error
@@ -33,10 +34,12 @@ func main() {
 		err = runSeed(os.Args[2:])
 	case "chaos":
 		err = runChaos(os.Args[2:])
+	case "race":
+		err = runRace(os.Args[2:])
 	case "check":
 		err = runCheck(os.Args[2:])
 	default:
-		err = fmt.Errorf("unknown subcommand %q (want mailsink, proxy, seed, chaos or check)", os.Args[1])
+		err = fmt.Errorf("unknown subcommand %q (want mailsink, proxy, seed, chaos, race or check)", os.Args[1])
 	}
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "faultkit %s: %v\n", os.Args[1], err)
