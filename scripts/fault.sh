@@ -224,5 +224,10 @@ while [ "$(date +%s)" -lt "$SETTLE_END" ]; do
 	TETHER_DATABASE_URL=$DIRECT_DB "${CHECK[@]}" --quiet >/dev/null 2>&1 && break
 	sleep 10
 done
+# Stop tether first (SIGTERM: in-flight tasks finish or go back to their queue), so no
+# refresh is between the provider's answer and the store while the figures are read.
+for name in "${!PIDS[@]}"; do
+	case $name in worker*|scheduler*|serve) kill -TERM "${PIDS[$name]}" 2>/dev/null; wait "${PIDS[$name]}" 2>/dev/null; unset "PIDS[$name]" ;; esac
+done
 say "checks after $(( $(date +%s) - START ))s (size: $CONNS connections, $IMPORT Salesforce users; kills $KILLS, restarts $RESTARTS, redis kills $REDIS_KILLS, proxy kills $PROXY_KILLS)"
 TETHER_DATABASE_URL=$DIRECT_DB "${CHECK[@]}"
