@@ -63,6 +63,7 @@ func demoSteps() []demoStep {
 		{"Invite import from Salesforce", demoImport},
 		{"Join with Salesforce", demoSalesforceJoin},
 		{"Permission audit of the Salesforce integration user", demoAudit},
+		{"Connection upkeep: a revoked grant, a disabled account, a flapping provider, and who must act", demoUpkeep},
 	}
 }
 
@@ -228,11 +229,12 @@ func runDemo(ctx context.Context, e env, cfg config.Config, verbose bool) (err e
 		return errors.New("demo: HTTP server did not start in 10s")
 	}
 
-	stepCtx, cancel := context.WithTimeout(ctx, 60*time.Second)
-	defer cancel()
 	for _, s := range demoSteps() {
 		dm.section(s.title)
-		if err := s.run(stepCtx, dm); err != nil {
+		stepCtx, cancel := context.WithTimeout(ctx, 60*time.Second)
+		err := s.run(stepCtx, dm)
+		cancel()
+		if err != nil {
 			fmt.Fprintf(out, "  [FAIL] %v\n", err)
 			return fmt.Errorf("demo step %q: %w", s.title, err)
 		}
@@ -240,7 +242,6 @@ func runDemo(ctx context.Context, e env, cfg config.Config, verbose bool) (err e
 
 	dm.section("Not in this demo yet")
 	for _, s := range []string{
-		"connection upkeep (token refresh and verification)",
 		"reconnect reminders",
 	} {
 		fmt.Fprintf(out, "  [ -- ] %s: not yet\n", s)

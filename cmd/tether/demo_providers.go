@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/mail"
@@ -23,6 +24,8 @@ const (
 	demoSFSeed    = 1  // GenerateOrg seed
 	demoSFUsers   = 50 // users besides the team-level integration user
 	demoSFProfile = sfdc.ProfileSalesUser
+	// demoSandboxSeed seeds the sandbox's generator (fault shares).
+	demoSandboxSeed = 2 // Zoom's flapping: 503, 503, then served
 )
 
 // demoProviders are the outside world of the demo, all on loopback: the provider sandbox
@@ -42,7 +45,8 @@ type demoProviders struct {
 // Close releases both.
 func startDemoProviders() (*demoProviders, error) {
 	org := sfdc.GenerateOrg(demoSFSeed, demoSFUsers)
-	p := &demoProviders{sb: sandbox.New(sandbox.Options{}), spec: org}
+	// A fixed seed: the fault plan's shares (the upkeep step's flapping) fire alike every run.
+	p := &demoProviders{sb: sandbox.New(sandbox.Options{Rand: rand.New(rand.NewPCG(demoSandboxSeed, demoSandboxSeed))}), spec: org}
 	sfOrg, err := p.sb.Salesforce().AddOrg(org)
 	if err != nil {
 		return nil, fmt.Errorf("demo: salesforce org: %w", err)
@@ -83,6 +87,10 @@ func (p *demoProviders) configure(cfg *config.Config) {
 	cfg.SalesforceClientSecret = config.Secret(sandbox.DefaultSalesforceClientSecret)
 	cfg.GoogleClientID, cfg.GoogleClientSecret = sandbox.DefaultGoogleClientID, config.Secret(sandbox.DefaultGoogleClientSecret)
 	cfg.GoogleAuthURL, cfg.GoogleTokenURL, cfg.GoogleAPIURL = p.sbURL+"/google/o/oauth2/v2/auth", p.sbURL+"/google/token", p.sbURL+"/google"
+	cfg.MicrosoftClientID, cfg.MicrosoftClientSecret = sandbox.DefaultMicrosoftClientID, config.Secret(sandbox.DefaultMicrosoftClientSecret)
+	cfg.MicrosoftLoginURL, cfg.MicrosoftBrowserLoginURL, cfg.MicrosoftGraphURL = p.sbURL+"/microsoft/organizations", "", p.sbURL+"/microsoft"
+	cfg.ZoomClientID, cfg.ZoomClientSecret = sandbox.DefaultZoomClientID, config.Secret(sandbox.DefaultZoomClientSecret)
+	cfg.ZoomOAuthURL, cfg.ZoomBrowserOAuthURL, cfg.ZoomAPIURL = p.sbURL+"/zoom", "", p.sbURL+"/zoom"
 	cfg.SMTPURL = config.Secret(fmt.Sprintf("smtp+insecure://%s:%d", p.sink.Host(), p.sink.Port()))
 	cfg.MailFrom = "tether <tether@demo.example>"
 	cfg.InviteFrom = "Acme on tether <invite@demo.example>"

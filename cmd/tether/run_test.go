@@ -387,6 +387,14 @@ func TestDemo(t *testing.T) {
 		"since ",
 		"LOST marketing_user",
 		"got one email: \"Salesforce integration user lost a permission: marketing_user\"",
+		// Connection upkeep: after the sweeps, who must act, and the counts per filter.
+		"POST /v1/connections/sweep: 202 connections:sweep:",
+		"google_calendar needs_reconnect → the rep acts (code invalid_grant)",
+		"microsoft_calendar needs_admin → the admin acts (code invalid_grant)",
+		"AADSTS50057",
+		"(Zoom flapping): salesforce healthy, microsoft_calendar+teams healthy, zoom healthy; Action Required: none",
+		"is degraded, not condemned",
+		"FILTER       MEMBERS  ACTION REQUIRED",
 		"checks passed",
 	} {
 		if !strings.Contains(res.stdout, want) {
