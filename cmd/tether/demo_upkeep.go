@@ -157,7 +157,8 @@ func demoUpkeep(ctx context.Context, dm *demo) error {
 		}
 		c := waiting[0]
 		wait := time.Until(*c.NextRefreshAt).Round(time.Second) + time.Second
-		dm.ok("%s's %s is degraded, not condemned: %q; nobody is asked to act; retried at %s", cleo.email, c.Kind, c.Reason, c.NextRefreshAt.Format(time.TimeOnly))
+		dm.ok("%s's %s is degraded, not condemned (Zoom answered 503, code %s: %s); nobody is asked to act; retried at %s",
+			cleo.email, c.Kind, orDash(c.Code), c.Reason, c.NextRefreshAt.Format(time.TimeOnly))
 		if err := dm.timePasses(ctx, wait, "the retry of "+cleo.email+"'s "+string(c.Kind)+" is due"); err != nil {
 			return err
 		}
