@@ -156,7 +156,9 @@ func demoUpkeep(ctx context.Context, dm *demo) error {
 			return fmt.Errorf("%s's %s still degraded after %d sweeps", cleo.email, waiting[0].Kind, rounds)
 		}
 		c := waiting[0]
-		wait := time.Until(*c.NextRefreshAt).Round(time.Second) + time.Second
+		// Due at the start of this second: a later second than the last retry's, so its
+		// task (TaskID per connection and due second) is a new one.
+		wait := max(0, c.NextRefreshAt.Sub(time.Now().Truncate(time.Second)))
 		dm.ok("%s's %s is degraded, not condemned (Zoom answered 503, code %s: %s); nobody is asked to act; retried at %s",
 			cleo.email, c.Kind, orDash(c.Code), c.Reason, c.NextRefreshAt.Format(time.TimeOnly))
 		if err := dm.timePasses(ctx, wait, "the retry of "+cleo.email+"'s "+string(c.Kind)+" is due"); err != nil {
@@ -345,7 +347,7 @@ func (dm *demo) joinReps(ctx context.Context) ([]demoRep, error) {
 // verification, next refresh or retry, failing since) move back by d, as if d had passed;
 // tether reads the machine's clock, which the demo does not touch. Nothing else is written.
 func (dm *demo) timePasses(ctx context.Context, d time.Duration, why string) error {
-	if err := dm.sandboxAdmin(ctx, http.MethodPost, "/admin/clock/advance", map[string]string{"by": shortDuration(d)}, nil); err != nil {
+	if err := dm.sandboxAdmin(ctx, http.MethodPost, "/admin/clock/advance", map[string]string{"by": shortDuration(d.Round(time.Second))}, nil); err != nil {
 		return err
 	}
 	st, orgID := dm.d.store, dm.acme.org.ID
@@ -379,7 +381,7 @@ func (dm *demo) timePasses(ctx context.Context, d time.Duration, why string) err
 		}
 	}
 	dm.ok("%s later (%s): POST /admin/clock/advance {\"by\":%q} at the sandbox; the org's %d connections' stored times moved back as much (tether's clock is the machine's)",
-		shortDuration(d), why, shortDuration(d), len(cs))
+		shortDuration(d.Round(time.Second)), why, shortDuration(d.Round(time.Second)), len(cs))
 	return nil
 }
 
