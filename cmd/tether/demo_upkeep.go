@@ -232,8 +232,12 @@ func demoUpkeep(ctx context.Context, dm *demo) error {
 			}
 		}
 		r := counted[0]
+		code := orDash(r.Code)
+		if r.SubCode != "" {
+			code += "/" + r.SubCode
+		}
 		dm.ok("%s (%s): %s; Action Required: %s %s %s → the %s acts (code %s): %q",
-			w.rep.email, w.rep.label, strings.Join(states, ", "), r.Requirement, r.Kind, r.State, r.Actor, orDash(r.Code), r.Message)
+			w.rep.email, w.rep.label, strings.Join(states, ", "), r.Requirement, r.Kind, r.State, r.Actor, code, r.Message)
 	}
 	dm.ok("Zoom answered 503 to %d token request(s) while it flapped; %s's Zoom connection was retried, not condemned, and is healthy", fired, cleo.email)
 

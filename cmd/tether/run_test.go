@@ -390,8 +390,7 @@ func TestDemo(t *testing.T) {
 		// Connection upkeep: after the sweeps, who must act, and the counts per filter.
 		"POST /v1/connections/sweep: 202 connections:sweep:",
 		"google_calendar needs_reconnect → the rep acts (code invalid_grant)",
-		"microsoft_calendar needs_admin → the admin acts (code invalid_grant)",
-		"AADSTS50057",
+		"microsoft_calendar needs_admin → the admin acts (code invalid_grant/50057)",
 		"(Zoom flapping): salesforce healthy, microsoft_calendar+teams healthy, zoom healthy; Action Required: none",
 		"is degraded, not condemned",
 		"FILTER       MEMBERS  ACTION REQUIRED",
