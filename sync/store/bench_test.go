@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"tether/sync/connections"
 	"tether/sync/directory"
 	"tether/sync/store"
 	"tether/sync/store/storetest"
@@ -51,6 +52,97 @@ func BenchmarkImportPage(b *testing.B) {
 				}
 			}
 			b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N*rows), "µs/row")
+		})
+	}
+}
+
+// BenchmarkMembersPage measures what GET /v1/orgs/{org}/members costs: every filter's
+// counts (one query), a page of 100 Action Required chat members (one query) and their
+// connections (one query), in an org of 10,000 members (two connections each, 30% Action
+// Required) while another org holds 90,000 more.
+func BenchmarkMembersPage(b *testing.B) {
+	for _, backend := range []struct {
+		name string
+		open func(testing.TB) *store.Store
+	}{{"postgres", storetest.Postgres}, {"sqlite", storetest.SQLite}} {
+		b.Run(backend.name, func(b *testing.B) {
+			s := backend.open(b)
+			ctx := b.Context()
+			now := time.Now()
+			roles := []directory.Role{directory.RoleChat, directory.RoleMeetings, directory.RoleAdmin, directory.RoleChat}
+			statuses := []directory.MembershipStatus{directory.MembershipActive, directory.MembershipActive, directory.MembershipActive, directory.MembershipPending, directory.MembershipDeactivated}
+			reason := []directory.ActionReason{{Requirement: "calendar", AnyOf: []string{"google_calendar", "microsoft_calendar"},
+				State: "missing", Actor: directory.ActorRep, Message: "connect Google Calendar or Outlook calendar"}}
+			seed := func(name string, members int, withConns bool) directory.Org {
+				org, err := s.CreateOrg(ctx, directory.Org{Name: name})
+				if err != nil {
+					b.Fatal(err)
+				}
+				for start := 0; start < members; start += 1000 {
+					var p store.ImportPage
+					for i := start; i < min(start+1000, members); i++ {
+						u := directory.User{ID: store.NewID(), Email: fmt.Sprintf("%s-%07d@example.com", name, i)}
+						m := directory.Membership{UserID: u.ID, Role: roles[i%len(roles)], Status: statuses[i%len(statuses)]}
+						if m.Status == directory.MembershipActive && i%10 < 5 {
+							m.ActionRequired, m.ActionCheckedAt = reason, now
+						}
+						p.Users, p.Memberships = append(p.Users, u), append(p.Memberships, m)
+					}
+					res, err := s.InsertImportPage(ctx, org.ID, p)
+					if err != nil {
+						b.Fatal(err)
+					}
+					if !withConns {
+						continue
+					}
+					err = s.InTx(ctx, func(tx *store.Queries) error {
+						for _, id := range res.MembershipIDs {
+							for _, k := range []connections.Kind{connections.KindSalesforce, connections.KindGoogleCalendar} {
+								if _, err := tx.CreateConnection(ctx, org.ID, connections.Connection{MembershipID: id, Kind: k,
+									State: connections.StateHealthy, CreatedAt: now}); err != nil {
+									return err
+								}
+							}
+						}
+						return nil
+					})
+					if err != nil {
+						b.Fatal(err)
+					}
+				}
+				return org
+			}
+			org := seed("acme", 10_000, true)
+			seed("globex", 90_000, false)
+			var counts, list, conn time.Duration
+			b.ResetTimer()
+			for b.Loop() {
+				t0 := time.Now()
+				c, err := s.CountMemberships(ctx, org.ID)
+				if err != nil || c.All.Members != 10_000 {
+					b.Fatalf("counts %+v %v", c.All, err)
+				}
+				t1 := time.Now()
+				page, err := s.ListMembers(ctx, org.ID, store.MembershipFilter{Filter: directory.FilterChat, ActionRequired: true, Limit: 100})
+				if err != nil || len(page) != 100 {
+					b.Fatalf("page of %d, %v", len(page), err)
+				}
+				ids := make([]string, len(page))
+				for i, m := range page {
+					ids[i] = m.Membership.ID
+				}
+				t2 := time.Now()
+				conns, err := s.ListMemberConnections(ctx, org.ID, ids)
+				if err != nil || len(conns) != 200 {
+					b.Fatalf("%d connections, %v", len(conns), err)
+				}
+				counts, list, conn = counts+t1.Sub(t0), list+t2.Sub(t1), conn+time.Since(t2)
+			}
+			ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / float64(b.N) / 1000 }
+			b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N)/1000, "ms/page")
+			b.ReportMetric(ms(counts), "ms-counts")
+			b.ReportMetric(ms(list), "ms-list")
+			b.ReportMetric(ms(conn), "ms-connections")
 		})
 	}
 }

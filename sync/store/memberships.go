@@ -190,9 +190,13 @@ func (q *Queries) ListMemberConnections(ctx context.Context, orgID string, ids [
 	if err != nil {
 		return nil, err
 	}
-	rows, err := q.q.QueryContext(ctx, `SELECT `+connectionCols+` FROM connections
-WHERE org_id = $1 AND membership_id IN (SELECT e.value FROM `+q.d.textSet("$2")+` e)
-ORDER BY membership_id, id`, orgID, set)
+	// Driven by the ids: each is one probe of the partial (membership_id, kind) index,
+	// whatever the org's size. CROSS JOIN keeps SQLite from scanning the org's rows
+	// through (org_id, id) instead; PostgreSQL plans it as any join.
+	rows, err := q.q.QueryContext(ctx, `SELECT `+qualify(connectionCols, "c")+`
+FROM `+q.d.textSet("$2")+` e CROSS JOIN connections c
+WHERE c.membership_id = e.value AND c.membership_id IS NOT NULL AND c.org_id = $1
+ORDER BY c.membership_id, c.id`, orgID, set)
 	if err != nil {
 		return nil, q.wrap(err, "list connections of %d members in org %s", len(ids), orgID)
 	}

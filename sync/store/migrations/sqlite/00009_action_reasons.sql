@@ -10,8 +10,12 @@ UPDATE memberships SET action_reasons = '[]', action_required = 0;
 -- The members page pages through an org's action-required members in id order.
 DROP INDEX memberships_action_required;
 CREATE INDEX memberships_action_required ON memberships (org_id, id) WHERE action_required;
+-- The members page's counts (every filter, with its action-required count) read only
+-- these columns: an index-only scan of the org's range, never the rows' JSON.
+CREATE INDEX memberships_counts ON memberships (org_id, status, role, action_required);
 
 -- +goose Down
+DROP INDEX memberships_counts;
 DROP INDEX memberships_action_required;
 CREATE INDEX memberships_action_required ON memberships (org_id) WHERE action_required;
 ALTER TABLE memberships DROP COLUMN deactivated_at;
