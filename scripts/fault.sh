@@ -72,7 +72,8 @@ cleanup() {
 	exit $rc
 }
 trap cleanup EXIT
-trap 'exit 130' INT TERM
+trap 'say "interrupted"; exit 130' INT TERM
+trap 'say "failed at line $LINENO: $BASH_COMMAND"' ERR
 
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 free_port() {
@@ -227,7 +228,7 @@ done
 # Stop tether first (SIGTERM: in-flight tasks finish or go back to their queue), so no
 # refresh is between the provider's answer and the store while the figures are read.
 for name in "${!PIDS[@]}"; do
-	case $name in worker*|scheduler*|serve) kill -TERM "${PIDS[$name]}" 2>/dev/null; wait "${PIDS[$name]}" 2>/dev/null; unset "PIDS[$name]" ;; esac
+	case $name in worker*|scheduler*|serve) kill -TERM "${PIDS[$name]}" 2>/dev/null; wait "${PIDS[$name]}" 2>/dev/null || true; unset "PIDS[$name]" ;; esac
 done
 say "checks after $(( $(date +%s) - START ))s (size: $CONNS connections, $IMPORT Salesforce users; kills $KILLS, restarts $RESTARTS, redis kills $REDIS_KILLS, proxy kills $PROXY_KILLS)"
 TETHER_DATABASE_URL=$DIRECT_DB "${CHECK[@]}"
