@@ -1,0 +1,80 @@
+package main
+
+import (
+	"context"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"tether/connectors/sandbox"
+	"tether/connectors/sandbox/sfdc"
+	"tether/worker/redistest"
+)
+
+// tether connections list|refresh|verify against a team connection over the sandbox: the
+// list shows the health, refresh runs now through upkeep (one provider call), and the
+// errors name the command or route that helps.
+func TestConnectionsVerbs(t *testing.T) {
+	ctx := context.Background()
+	opt, _ := redistest.Client(t, 11)
+	sb := sandbox.New(sandbox.Options{})
+	srv := httptest.NewServer(sb)
+	t.Cleanup(func() { sb.Close(); srv.Close() })
+	if err := sb.LoadScenario(sandbox.Scenario{Salesforce: &sfdc.Scenario{Orgs: []sfdc.OrgSpec{sfdc.GenerateOrg(3, 1)}}}); err != nil {
+		t.Fatal(err)
+	}
+	sfOrg := sb.Salesforce().OrgIDs()[0]
+	sfUser := sb.Salesforce().Users(sfOrg)[0]
+	grant, err := sb.IssueGrant(sandbox.Salesforce, sfUser, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dbURL := "sqlite:" + filepath.Join(t.TempDir(), "tether.db")
+	env := map[string]string{
+		"TETHER_DATABASE_URL":             dbURL,
+		"TETHER_REDIS_URL":                redistest.URL(opt),
+		"TETHER_ENCRYPTION_KEYS":          testKeys,
+		"TETHER_LINK_SECRET":              testLinkSecret,
+		"TETHER_METRICS_ADDR":             "off",
+		"TETHER_LOG_LEVEL":                "warn",
+		"TETHER_SALESFORCE_LOGIN_URL":     srv.URL + "/salesforce",
+		"TETHER_SALESFORCE_CLIENT_ID":     sandbox.DefaultSalesforceClientID,
+		"TETHER_SALESFORCE_CLIENT_SECRET": sandbox.DefaultSalesforceClientSecret,
+	}
+	if r := runTether(t, ctx, env, "migrate", "up"); r.err != nil {
+		t.Fatalf("migrate up: %v\n%s", r.err, r.stderr)
+	}
+	orgID := seedTeamOrg(t, dbURL, srv.URL+"/salesforce", sfOrg, sfUser, grant)
+
+	r := runTether(t, ctx, env, "connections", "list", orgID)
+	if r.err != nil || !strings.Contains(r.stdout, "salesforce_team") || !strings.Contains(r.stdout, "healthy") {
+		t.Fatalf("list: %v\n%s%s", r.err, r.stdout, r.stderr)
+	}
+	id := strings.Fields(strings.Split(r.stdout, "\n")[1])[0]
+
+	r = runTether(t, ctx, env, "connections", "refresh", orgID, id)
+	if r.err != nil || !strings.Contains(r.stdout, "refresh ok; provider called: true") || !strings.Contains(r.stdout, "healthy") {
+		t.Fatalf("refresh: %v\n%s%s", r.err, r.stdout, r.stderr)
+	}
+	if n := sb.Counters().Endpoint(sandbox.Salesforce, "token").Calls; n != 1 {
+		t.Fatalf("%d token calls, want 1", n)
+	}
+	if strings.Contains(r.stdout, grant.AccessToken) || strings.Contains(r.stdout, grant.RefreshToken) {
+		t.Fatal("the output holds a token")
+	}
+
+	r = runTether(t, ctx, env, "connections", "refresh", orgID, "nope")
+	if r.err == nil || !strings.Contains(r.err.Error(), "tether connections list "+orgID) {
+		t.Fatalf("refresh of an unknown connection: %v", r.err)
+	}
+	r = runTether(t, ctx, env, "connections", "list", "no-such-org")
+	if r.err == nil || !strings.Contains(r.err.Error(), "tether org list") {
+		t.Fatalf("list of an unknown org: %v", r.err)
+	}
+	delete(env, "TETHER_REDIS_URL")
+	r = runTether(t, ctx, env, "connections", "verify", orgID, id)
+	if r.err == nil || !strings.Contains(r.err.Error(), "POST /v1/orgs/{org}/connections/{id}/verify") {
+		t.Fatalf("verify without Redis: %v", r.err)
+	}
+}

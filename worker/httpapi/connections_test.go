@@ -1,0 +1,103 @@
+package httpapi_test
+
+import (
+	"bytes"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+
+	"tether/connectors/sandbox"
+	"tether/connectors/sandbox/sandboxtest"
+	"tether/connectors/sandbox/sfdc"
+	"tether/sync/connections"
+	"tether/sync/directory"
+	"tether/sync/store"
+	"tether/sync/store/storetest"
+	"tether/worker/httpapi"
+)
+
+const dbConnections = 12
+
+// The operator's connection routes on both stores, over the sandbox: the list shows the
+// health and never a token; refresh runs now through upkeep; an unknown connection is a
+// 404 naming the list route; a provider's asked delay is a 429 with Retry-After and no
+// provider call.
+func TestConnectionsAPI(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx := t.Context()
+		sf := sandboxtest.NewSalesforceOrg(t, sfdc.GenerateOrg(3, 0))
+		org, err := st.CreateOrg(ctx, directory.Org{Name: "Acme", SeatLimit: 5})
+		if err != nil {
+			t.Fatal(err)
+		}
+		team := storetest.NewTeam(t, storetest.TeamParams{Store: st, OrgID: org.ID, SandboxURL: sf.URL, Grant: sf.Grant,
+			SFUser: sf.UserID, SFOrg: sf.OrgID, RedisDB: dbConnections})
+		up, err := connections.NewUpkeep(connections.UpkeepParams{Tokens: team.Tokens, List: st})
+		if err != nil {
+			t.Fatal(err)
+		}
+		server, err := httpapi.New(httpapi.Params{Logger: zerolog.Nop(), Gatherer: prometheus.NewRegistry(),
+			AdminUser: "admin", AdminPassword: "pw", Connections: up})
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := httptest.NewServer(server)
+		t.Cleanup(srv.Close)
+		b := &orgBundle{st: st, url: srv.URL}
+
+		var list struct {
+			Connections []httpapi.ConnectionJSON `json:"connections"`
+		}
+		res := b.call(t, http.MethodGet, "/v1/orgs/"+org.ID+"/connections", "", &list)
+		if res.StatusCode != http.StatusOK || len(list.Connections) != 1 || list.Connections[0].ID != team.ConnectionID ||
+			list.Connections[0].State != connections.StateHealthy || list.Connections[0].Kind != connections.KindSalesforceTeam {
+			t.Fatalf("list: %d %+v", res.StatusCode, list)
+		}
+
+		var done httpapi.UpkeepResultJSON
+		path := "/v1/orgs/" + org.ID + "/connections/" + team.ConnectionID + "/refresh"
+		res = b.call(t, http.MethodPost, path, "", &done)
+		calls := sf.Sandbox.Counters().Endpoint(sandbox.Salesforce, "token").Calls
+		if res.StatusCode != http.StatusOK || !done.ProviderCalled || done.Connection.State != connections.StateHealthy ||
+			done.Connection.NextRefreshAt == nil || done.Connection.LastRefreshedAt == nil || calls != 1 {
+			t.Fatalf("refresh: %d %+v, %d token calls", res.StatusCode, done, calls)
+		}
+		if e := b.wantError(t, http.MethodPost, "/v1/orgs/"+org.ID+"/connections/nope/refresh", "", http.StatusNotFound, "not_found"); !strings.Contains(e.Message, "/connections") {
+			t.Errorf("404 message %q does not name the list route", e.Message)
+		}
+
+		// Salesforce's token rate limit (a 400 without Retry-After): backoff, stored as
+		// the next attempt; the next request waits without calling.
+		sf.Sandbox.Faults().MustAdd(sandbox.Fault{Provider: sandbox.Salesforce, Endpoint: "token", Kind: sandbox.FaultStatus, Status: 429, Count: 1})
+		b.call(t, http.MethodPost, path, "", &done)
+		if done.Connection.State != connections.StateDegraded || done.Connection.Class != string(connections.FailRateLimited) || done.Connection.NextAttemptAt == nil {
+			t.Fatalf("after the rate limit: %+v", done.Connection)
+		}
+		res = b.call(t, http.MethodPost, path, "", nil)
+		if secs, _ := strconv.Atoi(res.Header.Get("Retry-After")); res.StatusCode != http.StatusTooManyRequests || secs < 1 {
+			t.Fatalf("refresh during the asked delay: %d, Retry-After %q", res.StatusCode, res.Header.Get("Retry-After"))
+		}
+		if got := sf.Sandbox.Counters().Endpoint(sandbox.Salesforce, "token").Calls; got != 2 {
+			t.Fatalf("%d token calls, want 2 (none during the asked delay)", got)
+		}
+
+		// No token in any answer.
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+"/v1/orgs/"+org.ID+"/connections", nil)
+		req.SetBasicAuth("admin", "pw")
+		raw, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var body bytes.Buffer
+		_, _ = body.ReadFrom(raw.Body)
+		raw.Body.Close()
+		if strings.Contains(body.String(), sf.Grant.AccessToken) || strings.Contains(body.String(), sf.Grant.RefreshToken) {
+			t.Fatal("the list answer holds a token")
+		}
+	})
+}
