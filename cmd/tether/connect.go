@@ -86,7 +86,7 @@ Same as POST /v1/orgs/{org}/connect-links. Needs TETHER_LINK_SECRET and TETHER_P
 // newMembersCmd is `tether members`.
 func newMembersCmd(e env) *cobra.Command {
 	cmd := &cobra.Command{Use: "members", Short: "List an org's members with Action Required, change, deactivate, connect them"}
-	cmd.AddCommand(newMembersConnectLinkCmd(e), newMembersListCmd(e), newMembersSetCmd(e), newMembersRecomputeCmd(e), newMembersDeactivateCmd(e))
+	cmd.AddCommand(newMembersConnectLinkCmd(e), newMembersListCmd(e), newMembersSetCmd(e), newMembersRecomputeCmd(e), newMembersDeactivateCmd(e), newMembersRemindersCmd(e))
 	return cmd
 }
 

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/url"
 	"strings"
+	"tether/sync/reminders"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -288,6 +289,7 @@ func runHTTP(ctx context.Context, d deps, o serveOptions) error {
 		}
 		p.Members = ms
 		p.Deactivations = worker.DeactivationQueue{Client: d.app.queueClient(), Inspector: d.app.queueInspector()}
+		p.Reminders = reminders.Viewer{Store: d.store}
 		pa, closePA := permissionAuditAPI(d)
 		defer closePA()
 		p.PermissionAudits = pa

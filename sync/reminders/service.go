@@ -190,17 +190,29 @@ func (s *Service) Notify(ctx context.Context, orgID, membershipID string, notice
 	return res, nil
 }
 
+// ViewStore is what reading a member's reminders needs.
+type ViewStore interface {
+	GetMembership(ctx context.Context, orgID, id string) (directory.Membership, error)
+	ListReminders(ctx context.Context, orgID, membershipID string, limit int) ([]Reminder, error)
+	ReminderSettings(ctx context.Context, orgID string) (Settings, error)
+	MemberTimeZone(ctx context.Context, orgID, membershipID string) (string, error)
+}
+
 // input reads what Decide needs for m.
 func (s *Service) input(ctx context.Context, m directory.Membership, now time.Time) (Input, error) {
-	settings, err := s.c.Store.ReminderSettings(ctx, m.OrgID)
+	return input(ctx, s.c.Store, m, now)
+}
+
+func input(ctx context.Context, st ViewStore, m directory.Membership, now time.Time) (Input, error) {
+	settings, err := st.ReminderSettings(ctx, m.OrgID)
 	if err != nil {
 		return Input{}, fmt.Errorf("read reminder settings of org %s: %w", m.OrgID, err)
 	}
-	tz, err := s.c.Store.MemberTimeZone(ctx, m.OrgID, m.ID)
+	tz, err := st.MemberTimeZone(ctx, m.OrgID, m.ID)
 	if err != nil {
 		return Input{}, err
 	}
-	hist, err := s.history(ctx, m.OrgID, m.ID)
+	hist, err := history(ctx, st, m.OrgID, m.ID)
 	if err != nil {
 		return Input{}, err
 	}
@@ -210,7 +222,11 @@ func (s *Service) input(ctx context.Context, m directory.Membership, now time.Ti
 
 // history is the membership's email messages as the policy sees them: one per sequence.
 func (s *Service) history(ctx context.Context, orgID, membershipID string) ([]Sent, error) {
-	rs, err := s.c.Store.ListReminders(ctx, orgID, membershipID, 0)
+	return history(ctx, s.c.Store, orgID, membershipID)
+}
+
+func history(ctx context.Context, st ViewStore, orgID, membershipID string) ([]Sent, error) {
+	rs, err := st.ListReminders(ctx, orgID, membershipID, 0)
 	if err != nil {
 		return nil, fmt.Errorf("read reminders of member %s of org %s: %w", membershipID, orgID, err)
 	}

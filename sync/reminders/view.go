@@ -32,7 +32,26 @@ var ErrUnknownMember = errors.New("no such member in this org")
 // View returns what was sent to and about the member, and what the policy says comes
 // next, read now. Sends nothing.
 func (s *Service) View(ctx context.Context, orgID, membershipID string) (View, error) {
-	m, err := s.c.Store.GetMembership(ctx, orgID, membershipID)
+	return Viewer{Store: s.c.Store, Now: s.c.Now}.View(ctx, orgID, membershipID)
+}
+
+// Viewer reads a member's reminders without sending anything: what tether serve and the
+// CLI need, with no mailer or link secret.
+type Viewer struct {
+	Store ViewStore
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// View returns what was sent to and about the member, and what the policy says comes
+// next, read now. Returns an error wrapping ErrUnknownMember for a membership the org
+// does not have.
+func (vw Viewer) View(ctx context.Context, orgID, membershipID string) (View, error) {
+	now := time.Now
+	if vw.Now != nil {
+		now = vw.Now
+	}
+	m, err := vw.Store.GetMembership(ctx, orgID, membershipID)
 	if errors.Is(err, directory.ErrNotFound) {
 		return View{}, fmt.Errorf("%w: org %s has no member %q (tether members list %s lists them)", ErrUnknownMember, orgID, membershipID, orgID)
 	}
@@ -40,14 +59,14 @@ func (s *Service) View(ctx context.Context, orgID, membershipID string) (View, e
 		return View{}, fmt.Errorf("reminders of member %s of org %s: %w", membershipID, orgID, err)
 	}
 	v := View{OrgID: orgID, MembershipID: m.ID}
-	if v.Sent, err = s.c.Store.ListReminders(ctx, orgID, m.ID, 0); err != nil {
+	if v.Sent, err = vw.Store.ListReminders(ctx, orgID, m.ID, 0); err != nil {
 		return View{}, fmt.Errorf("reminders of member %s of org %s: %w", m.ID, orgID, err)
 	}
 	if m.Status != directory.MembershipActive {
 		v.Why = "member is " + string(m.Status)
 		return v, nil
 	}
-	in, err := s.input(ctx, m, s.c.Now())
+	in, err := input(ctx, vw.Store, m, now())
 	if err != nil {
 		return View{}, err
 	}

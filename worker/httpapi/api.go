@@ -78,6 +78,8 @@ type Params struct {
 	// Deactivations queues members:deactivate for POST
 	// /v1/orgs/{org}/members/{member}/deactivate (with Members set). Nil: 404.
 	Deactivations Deactivations
+	// Reminders serves GET /v1/orgs/{org}/members/{member}/reminders to the admin. Nil: 404.
+	Reminders Reminders
 	// Tokens checks API tokens (tether tokens create) and serves /v1/tokens to the
 	// operator. Nil: only the global credentials are accepted.
 	Tokens *apitokens.Service

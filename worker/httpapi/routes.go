@@ -61,6 +61,9 @@ func (s *Server) routes() {
 			s.mux.Handle("POST /v1/orgs/{org}/members/{member}/deactivate", s.requireAPIAdmin(s.handleDeactivateMember()))
 		}
 	}
+	if s.p.Reminders != nil {
+		s.mux.Handle("GET /v1/orgs/{org}/members/{member}/reminders", s.requireAPIAdmin(s.handleMemberReminders()))
+	}
 	if s.p.Connections != nil {
 		s.mux.Handle("GET /v1/orgs/{org}/connections", s.requireAPIAdmin(s.handleListConnections()))
 		s.mux.Handle("POST /v1/orgs/{org}/connections/{id}/refresh", s.requireAPIAdmin(s.handleUpkeep("refresh")))

@@ -1,0 +1,66 @@
+package httpapi_test
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+
+	"tether/sync/directory"
+	"tether/sync/reminders"
+	"tether/sync/store"
+	"tether/sync/store/storetest"
+	"tether/worker/httpapi"
+)
+
+// TestMemberRemindersAPI reads GET /v1/orgs/{org}/members/{member}/reminders on both
+// stores: what was sent when, and the next reminder by the org's policy.
+func TestMemberRemindersAPI(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		now := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
+		server, err := httpapi.New(httpapi.Params{Logger: zerolog.Nop(), Gatherer: prometheus.NewRegistry(),
+			AdminUser: "admin", AdminPassword: "pw", Reminders: reminders.Viewer{Store: st, Now: func() time.Time { return now }}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := httptest.NewServer(server)
+		t.Cleanup(srv.Close)
+		b := &orgBundle{st: st, url: srv.URL}
+		ctx := t.Context()
+		org, err := st.CreateOrg(ctx, directory.Org{Name: "Acme"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		u, err := st.CreateUser(ctx, directory.User{Email: "rep@acme.example"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := st.CreateMembership(ctx, org.ID, directory.Membership{UserID: u.ID, Role: directory.RoleChat, Status: directory.MembershipActive})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := st.SetActionRequired(ctx, org.ID, m.ID, []directory.ActionReason{{Requirement: "salesforce", State: "missing",
+			Actor: directory.ActorRep, Message: "connect Salesforce"}}, now); err != nil {
+			t.Fatal(err)
+		}
+		for i, at := range []time.Time{now.Add(-72 * time.Hour), now.Add(-48 * time.Hour)} {
+			if _, err := st.InsertReminder(ctx, org.ID, reminders.Reminder{MembershipID: m.ID, Channel: reminders.ChannelEmail,
+				Sequence: i + 1, SentAt: at, Recipients: []string{"rep@acme.example"}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var got httpapi.MemberRemindersJSON
+		if r := b.call(t, http.MethodGet, "/v1/orgs/"+org.ID+"/members/"+m.ID+"/reminders", "", &got); r.StatusCode != http.StatusOK {
+			t.Fatalf("status %d", r.StatusCode)
+		}
+		// Sent 3 and 2 days ago: the third reminder (3 days after the first) is due now.
+		if len(got.Sent) != 2 || got.Sent[0].Sequence != 2 || got.Streak != 3 || !got.Escalated ||
+			got.Next != now.Format(time.RFC3339) {
+			t.Fatalf("reminders %+v", got)
+		}
+		b.wantError(t, http.MethodGet, "/v1/orgs/"+org.ID+"/members/nobody/reminders", "", http.StatusNotFound, "member_not_found")
+	})
+}
