@@ -58,7 +58,7 @@ func orgParent(root *cobra.Command) *cobra.Command {
 
 // addOrgCmds puts create, list, show and set under `org`.
 func addOrgCmds(root *cobra.Command, e env) {
-	orgParent(root).AddCommand(newOrgCreateCmd(e), newOrgListCmd(e), newOrgShowCmd(e), newOrgSetCmd(e))
+	orgParent(root).AddCommand(newOrgCreateCmd(e), newOrgListCmd(e), newOrgShowCmd(e), newOrgSetCmd(e), newOrgRemindersCmd(e))
 }
 
 func newOrgCreateCmd(e env) *cobra.Command {

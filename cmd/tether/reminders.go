@@ -2,12 +2,14 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"tether/sync/directory"
 	"tether/sync/members"
 	"tether/sync/reminders"
 	"tether/worker/httpapi"
@@ -76,5 +78,94 @@ Same as GET /v1/orgs/{org}/members/{member}/reminders.`,
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the JSON GET /v1/orgs/{org}/members/{member}/reminders answers")
+	return cmd
+}
+
+// newOrgRemindersCmd is `tether org reminders ORG [--grace D ...]`.
+func newOrgRemindersCmd(e env) *cobra.Command {
+	var (
+		grace, steps, tail, minGap, quiet, tz string
+		escalate                              int
+		asJSON                                bool
+	)
+	cmd := &cobra.Command{
+		Use:   "reminders ORG [--grace D] [--steps D,D,...] [--tail D] [--min-gap D] [--escalate-after N] [--quiet-hours HH:MM-HH:MM|none] [--time-zone ZONE]",
+		Short: "Show or change an org's reconnect-reminder policy",
+		Long: `Without flags, shows the org's reminder policy (defaults until changed). With flags,
+changes what is given, keeps the rest, and shows the result:
+  --grace D           wait after a break before the first reminder (1s to 1h; default 5m)
+  --steps D,D,...     offsets of reminders 2, 3, ... from the first (default 24h,72h,168h)
+  --tail D            interval after the last step (at least 1h; default 168h)
+  --min-gap D         least time between two reminders to one rep (default 24h)
+  --escalate-after N  unanswered reminders before the admins' digest lists the rep (default 3)
+  --quiet-hours S-E   no reminders in this span of the rep's time zone (default 20:00-08:00; none)
+  --time-zone ZONE    the org's IANA zone, used when the rep's is unknown (default UTC)
+Durations are Go durations (90s, 5m, 2h, 168h). Same as GET and PATCH
+/v1/orgs/{org}/reminder-settings.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var ch reminders.SettingsChange
+			changed := false
+			fl := cmd.Flags()
+			for name, p := range map[string]**string{"grace": &ch.Grace, "steps": &ch.Steps, "tail": &ch.Tail,
+				"min-gap": &ch.MinGap, "quiet-hours": &ch.QuietHours, "time-zone": &ch.TimeZone} {
+				if fl.Changed(name) {
+					v, _ := fl.GetString(name)
+					*p = &v
+					changed = true
+				}
+			}
+			if fl.Changed("escalate-after") {
+				ch.EscalateAfter = &escalate
+				changed = true
+			}
+			ctx := cmd.Context()
+			cfg, err := loadConfig(cmd, e)
+			if err != nil {
+				return err
+			}
+			st, err := openStore(ctx, cfg, false)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			ed := reminders.SettingsEditor{Store: st}
+			var s reminders.Settings
+			if changed {
+				s, err = ed.Update(ctx, args[0], ch)
+			} else {
+				s, err = ed.Get(ctx, args[0])
+			}
+			var se *reminders.SettingError
+			switch {
+			case errors.As(err, &se):
+				return fmt.Errorf("--%s: %s", strings.ReplaceAll(se.Field, "_", "-"), se.Message)
+			case errors.Is(err, directory.ErrNotFound):
+				return fmt.Errorf("no org %s: tether org list shows the orgs", args[0])
+			case err != nil:
+				return err
+			}
+			out := httpapi.ReminderSettingsOf(args[0], s)
+			if asJSON {
+				enc := json.NewEncoder(e.stdout)
+				enc.SetIndent("", "  ")
+				return enc.Encode(out)
+			}
+			fmt.Fprintf(e.stdout, "reminder policy of org %s%s:\n", args[0], map[bool]string{true: " (changed)"}[changed])
+			fmt.Fprintf(e.stdout, "  grace %s, then reminders at +%s, every %s after\n", out.Grace, strings.Join(out.Steps, ", +"), out.Tail)
+			fmt.Fprintf(e.stdout, "  at least %s between two reminders; admins' digest after %d unanswered\n", out.MinGap, out.EscalateAfter)
+			fmt.Fprintf(e.stdout, "  quiet hours %s in the rep's time zone; org time zone %s\n", out.QuietHours, out.TimeZone)
+			return nil
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&grace, "grace", "", "wait after a break before the first reminder, e.g. 10m")
+	fl.StringVar(&steps, "steps", "", "offsets of reminders 2, 3, ... from the first, e.g. 24h,72h,168h")
+	fl.StringVar(&tail, "tail", "", "interval after the last step, e.g. 168h")
+	fl.StringVar(&minGap, "min-gap", "", "least time between two reminders to one rep, e.g. 24h")
+	fl.IntVar(&escalate, "escalate-after", 0, "unanswered reminders before the admins' digest lists the rep")
+	fl.StringVar(&quiet, "quiet-hours", "", "HH:MM-HH:MM in the rep's time zone, or none")
+	fl.StringVar(&tz, "time-zone", "", "the org's IANA time zone, e.g. Europe/Paris")
+	fl.BoolVar(&asJSON, "json", false, "print the policy as the API's JSON")
 	return cmd
 }

@@ -82,3 +82,68 @@ func TestMembersRemindersVerb(t *testing.T) {
 		})
 	}
 }
+
+// TestOrgRemindersVerb shows and changes an org's reminder policy on both backends; a
+// refused value names its flag, and the stored policy is what the worker reads.
+func TestOrgRemindersVerb(t *testing.T) {
+	backends := map[string]string{
+		"sqlite":   "sqlite:" + filepath.Join(t.TempDir(), "tether.db"),
+		"postgres": freshPostgres(t),
+	}
+	for name, dbURL := range backends {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			env := map[string]string{"TETHER_DATABASE_URL": dbURL}
+			ok := func(args ...string) string {
+				t.Helper()
+				r := runTether(t, ctx, env, args...)
+				if r.err != nil {
+					t.Fatalf("tether %s: %v\n%s%s", strings.Join(args, " "), r.err, r.stdout, r.stderr)
+				}
+				return r.stdout
+			}
+			ok("migrate", "up")
+			org := strings.SplitN(ok("org", "create", "--name", "Acme", "--seats", "10"), "\n", 2)[0]
+			if out := ok("org", "reminders", org); !strings.Contains(out, "grace 5m0s") || !strings.Contains(out, "quiet hours 20:00-08:00") {
+				t.Fatalf("defaults:\n%s", out)
+			}
+			out := ok("org", "reminders", org, "--grace", "10m", "--quiet-hours", "21:00-08:00", "--time-zone", "Europe/Paris", "--steps", "12h,48h")
+			if !strings.Contains(out, "grace 10m0s, then reminders at +12h0m0s, +48h0m0s") || !strings.Contains(out, "quiet hours 21:00-08:00") ||
+				!strings.Contains(out, "org time zone Europe/Paris") {
+				t.Fatalf("changed:\n%s", out)
+			}
+			st, err := store.Open(ctx, dbURL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			got, err := st.ReminderSettings(ctx, org)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Grace != 10*time.Minute || got.QuietStart != 21*60 || got.QuietEnd != 8*60 || got.TimeZone != "Europe/Paris" ||
+				len(got.Steps) != 2 || got.Steps[1] != 48*time.Hour || got.EscalateAfter != 3 {
+				t.Fatalf("stored %+v", got)
+			}
+			var js httpapi.ReminderSettingsJSON
+			if err := json.Unmarshal([]byte(ok("org", "reminders", org, "--quiet-hours", "none", "--json")), &js); err != nil {
+				t.Fatal(err)
+			}
+			if js.QuietHours != "none" || js.Grace != "10m0s" || js.TimeZone != "Europe/Paris" {
+				t.Fatalf("json %+v", js)
+			}
+			for _, c := range []struct{ args []string }{
+				{[]string{"--grace", "2h"}}, {[]string{"--quiet-hours", "9pm-8am"}}, {[]string{"--time-zone", "Mars/Olympus"}},
+				{[]string{"--steps", "48h,24h"}}, {[]string{"--escalate-after", "0"}},
+			} {
+				r := runTether(t, ctx, env, append([]string{"org", "reminders", org}, c.args...)...)
+				if r.err == nil || !strings.Contains(r.err.Error(), c.args[0]+":") {
+					t.Fatalf("%v: want an error naming %s, got %v", c.args, c.args[0], r.err)
+				}
+			}
+			if r := runTether(t, ctx, env, "org", "reminders", "nope"); r.err == nil || !strings.Contains(r.err.Error(), "no org nope") {
+				t.Fatalf("unknown org: %v", r.err)
+			}
+		})
+	}
+}

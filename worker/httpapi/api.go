@@ -80,6 +80,8 @@ type Params struct {
 	Deactivations Deactivations
 	// Reminders serves GET /v1/orgs/{org}/members/{member}/reminders to the admin. Nil: 404.
 	Reminders Reminders
+	// ReminderSettings serves GET/PATCH /v1/orgs/{org}/reminder-settings. Nil: 404.
+	ReminderSettings ReminderSettings
 	// Tokens checks API tokens (tether tokens create) and serves /v1/tokens to the
 	// operator. Nil: only the global credentials are accepted.
 	Tokens *apitokens.Service

@@ -3,9 +3,12 @@ package httpapi
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
+	"tether/sync/directory"
 	"tether/sync/reminders"
 )
 
@@ -67,4 +70,97 @@ func (s *Server) handleMemberReminders() http.Handler {
 		}
 		writeJSON(w, http.StatusOK, MemberRemindersOf(v))
 	})
+}
+
+// ReminderSettings shows and changes an org's reminder policy (reminders.SettingsEditor,
+// the same the CLI calls).
+type ReminderSettings interface {
+	Get(ctx context.Context, orgID string) (reminders.Settings, error)
+	Update(ctx context.Context, orgID string, ch reminders.SettingsChange) (reminders.Settings, error)
+}
+
+// ReminderSettingsJSON is GET/PATCH /v1/orgs/{org}/reminder-settings' answer; durations
+// are Go durations ("5m0s", "168h0m0s").
+type ReminderSettingsJSON struct {
+	OrgID         string   `json:"org_id"`
+	Grace         string   `json:"grace"`
+	Steps         []string `json:"steps"`
+	Tail          string   `json:"tail"`
+	MinGap        string   `json:"min_gap"`
+	EscalateAfter int      `json:"escalate_after"`
+	QuietHours    string   `json:"quiet_hours"`
+	TimeZone      string   `json:"time_zone"`
+}
+
+// ReminderSettingsOf renders s as the route answers it.
+func ReminderSettingsOf(orgID string, s reminders.Settings) ReminderSettingsJSON {
+	s = s.Normalize()
+	out := ReminderSettingsJSON{OrgID: orgID, Grace: s.Grace.String(), Steps: []string{}, Tail: s.Tail.String(),
+		MinGap: s.MinGap.String(), EscalateAfter: s.EscalateAfter, QuietHours: s.QuietHours(), TimeZone: s.TimeZone}
+	for _, st := range s.Steps {
+		out.Steps = append(out.Steps, st.String())
+	}
+	return out
+}
+
+// UpdateReminderSettingsRequest is PATCH /v1/orgs/{org}/reminder-settings' body: absent
+// fields stay as they are. Steps is a list of durations ("24h", "72h").
+type UpdateReminderSettingsRequest struct {
+	Grace         *string   `json:"grace"`
+	Steps         *[]string `json:"steps"`
+	Tail          *string   `json:"tail"`
+	MinGap        *string   `json:"min_gap"`
+	EscalateAfter *int      `json:"escalate_after"`
+	QuietHours    *string   `json:"quiet_hours"`
+	TimeZone      *string   `json:"time_zone"`
+}
+
+// handleGetReminderSettings is GET /v1/orgs/{org}/reminder-settings.
+func (s *Server) handleGetReminderSettings() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		org := r.PathValue("org")
+		st, err := s.p.ReminderSettings.Get(r.Context(), org)
+		if err != nil {
+			s.reminderSettingsError(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, ReminderSettingsOf(org, st))
+	})
+}
+
+// handleUpdateReminderSettings is PATCH /v1/orgs/{org}/reminder-settings: 200 with the
+// whole policy after the change; 422 naming the refused field.
+func (s *Server) handleUpdateReminderSettings() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var body UpdateReminderSettingsRequest
+		if !decodeBody(w, r, &body, "any of grace, steps, tail, min_gap, escalate_after, quiet_hours, time_zone") {
+			return
+		}
+		ch := reminders.SettingsChange{Grace: body.Grace, Tail: body.Tail, MinGap: body.MinGap,
+			EscalateAfter: body.EscalateAfter, QuietHours: body.QuietHours, TimeZone: body.TimeZone}
+		if body.Steps != nil {
+			steps := strings.Join(*body.Steps, ",")
+			ch.Steps = &steps
+		}
+		org := r.PathValue("org")
+		st, err := s.p.ReminderSettings.Update(r.Context(), org, ch)
+		if err != nil {
+			s.reminderSettingsError(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, ReminderSettingsOf(org, st))
+	})
+}
+
+func (s *Server) reminderSettingsError(w http.ResponseWriter, r *http.Request, err error) {
+	var se *reminders.SettingError
+	switch {
+	case errors.As(err, &se):
+		writeError(w, http.StatusUnprocessableEntity, APIError{Code: "invalid_reminder_settings", Message: se.Error()})
+	case errors.Is(err, directory.ErrNotFound):
+		writeError(w, http.StatusNotFound, APIError{Code: "org_not_found", Message: fmt.Sprintf("no org %s: tether org list shows the orgs", r.PathValue("org"))})
+	default:
+		s.log.Error().Err(err).Str("path", r.URL.Path).Msg("reminder settings")
+		writeError(w, http.StatusInternalServerError, APIError{Code: "internal", Message: "the reminder settings could not be read or stored; see the server log"})
+	}
 }

@@ -3,6 +3,7 @@ package httpapi_test
 import (
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -62,5 +63,57 @@ func TestMemberRemindersAPI(t *testing.T) {
 			t.Fatalf("reminders %+v", got)
 		}
 		b.wantError(t, http.MethodGet, "/v1/orgs/"+org.ID+"/members/nobody/reminders", "", http.StatusNotFound, "member_not_found")
+	})
+}
+
+// TestReminderSettingsAPI reads and changes GET/PATCH /v1/orgs/{org}/reminder-settings on
+// both stores; refusals name the field.
+func TestReminderSettingsAPI(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		server, err := httpapi.New(httpapi.Params{Logger: zerolog.Nop(), Gatherer: prometheus.NewRegistry(),
+			AdminUser: "admin", AdminPassword: "pw", ReminderSettings: reminders.SettingsEditor{Store: st}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := httptest.NewServer(server)
+		t.Cleanup(srv.Close)
+		b := &orgBundle{st: st, url: srv.URL}
+		ctx := t.Context()
+		org, err := st.CreateOrg(ctx, directory.Org{Name: "Acme"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		path := "/v1/orgs/" + org.ID + "/reminder-settings"
+		var got httpapi.ReminderSettingsJSON
+		if r := b.call(t, http.MethodGet, path, "", &got); r.StatusCode != http.StatusOK {
+			t.Fatalf("status %d", r.StatusCode)
+		}
+		if got.Grace != "5m0s" || got.QuietHours != "20:00-08:00" || got.TimeZone != "UTC" || len(got.Steps) != 3 {
+			t.Fatalf("defaults %+v", got)
+		}
+		if r := b.call(t, http.MethodPatch, path, `{"grace":"15m","quiet_hours":"21:00-08:00","time_zone":"Europe/Paris","steps":["24h","96h"],"escalate_after":2}`, &got); r.StatusCode != http.StatusOK {
+			t.Fatalf("status %d", r.StatusCode)
+		}
+		stored, err := st.ReminderSettings(ctx, org.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if stored.Grace != 15*time.Minute || stored.QuietStart != 21*60 || stored.TimeZone != "Europe/Paris" ||
+			len(stored.Steps) != 2 || stored.Steps[1] != 96*time.Hour || stored.EscalateAfter != 2 || got.Grace != "15m0s" {
+			t.Fatalf("stored %+v, answered %+v", stored, got)
+		}
+		for body, field := range map[string]string{`{"grace":"3h"}`: "grace", `{"quiet_hours":"late"}`: "quiet_hours",
+			`{"time_zone":"Mars/Olympus"}`: "time_zone", `{"steps":["2h","1h"]}`: "steps", `{"tail":"10m"}`: "tail"} {
+			e := b.wantError(t, http.MethodPatch, path, body, http.StatusUnprocessableEntity, "invalid_reminder_settings")
+			if !strings.HasPrefix(e.Message, field+":") {
+				t.Fatalf("%s: message %q does not name %s", body, e.Message, field)
+			}
+		}
+		// A refused change leaves the stored policy as it was.
+		if again, err := st.ReminderSettings(ctx, org.ID); err != nil || again.Grace != 15*time.Minute {
+			t.Fatalf("after refusals %+v %v", again, err)
+		}
+		b.wantError(t, http.MethodGet, "/v1/orgs/nope/reminder-settings", "", http.StatusNotFound, "org_not_found")
+		b.wantError(t, http.MethodPatch, "/v1/orgs/nope/reminder-settings", `{"grace":"10m"}`, http.StatusNotFound, "org_not_found")
 	})
 }

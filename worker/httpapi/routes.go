@@ -64,6 +64,10 @@ func (s *Server) routes() {
 	if s.p.Reminders != nil {
 		s.mux.Handle("GET /v1/orgs/{org}/members/{member}/reminders", s.requireAPIAdmin(s.handleMemberReminders()))
 	}
+	if s.p.ReminderSettings != nil {
+		s.mux.Handle("GET /v1/orgs/{org}/reminder-settings", s.requireAPIAdmin(s.handleGetReminderSettings()))
+		s.mux.Handle("PATCH /v1/orgs/{org}/reminder-settings", s.requireAPIAdmin(s.handleUpdateReminderSettings()))
+	}
 	if s.p.Connections != nil {
 		s.mux.Handle("GET /v1/orgs/{org}/connections", s.requireAPIAdmin(s.handleListConnections()))
 		s.mux.Handle("POST /v1/orgs/{org}/connections/{id}/refresh", s.requireAPIAdmin(s.handleUpkeep("refresh")))

@@ -1,0 +1,168 @@
+package reminders
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// SettingsStore reads and writes an org's reminder policy.
+type SettingsStore interface {
+	ReminderSettings(ctx context.Context, orgID string) (Settings, error)
+	SetReminderSettings(ctx context.Context, orgID string, s Settings, at time.Time) error
+}
+
+// SettingsChange is a change to an org's policy: nil fields stay as they are. Durations
+// and hours are text as an operator types them, parsed here so the CLI and the API
+// refuse the same things with the same words.
+type SettingsChange struct {
+	Grace         *string
+	Steps         *string // "24h,72h,168h"
+	Tail          *string
+	MinGap        *string
+	EscalateAfter *int
+	QuietHours    *string // "21:00-08:00" or "none"
+	TimeZone      *string
+}
+
+// SettingError names the setting (as the API field; the CLI flag is the same with
+// dashes) that was refused and why.
+type SettingError struct {
+	Field   string
+	Message string
+}
+
+func (e *SettingError) Error() string { return e.Field + ": " + e.Message }
+
+// SettingsEditor shows and changes org policies (the CLI and the API call it).
+type SettingsEditor struct {
+	Store SettingsStore
+	Now   func() time.Time
+}
+
+// Get returns the org's policy with defaults filled.
+func (e SettingsEditor) Get(ctx context.Context, orgID string) (Settings, error) {
+	return e.Store.ReminderSettings(ctx, orgID)
+}
+
+// Update applies ch to the org's policy, validates the whole and stores it. An unknown
+// org is the store's not-found error; a refused value is a *SettingError.
+func (e SettingsEditor) Update(ctx context.Context, orgID string, ch SettingsChange) (Settings, error) {
+	s, err := e.Store.ReminderSettings(ctx, orgID)
+	if err != nil {
+		return Settings{}, err
+	}
+	dur := func(field string, in *string, out *time.Duration) error {
+		if in == nil {
+			return nil
+		}
+		d, err := time.ParseDuration(strings.TrimSpace(*in))
+		if err != nil || d <= 0 {
+			return &SettingError{field, fmt.Sprintf("%q is not a positive duration; write it as 5m, 2h or 168h", *in)}
+		}
+		*out = d
+		return nil
+	}
+	if err := dur("grace", ch.Grace, &s.Grace); err != nil {
+		return Settings{}, err
+	}
+	if s.Grace > MaxGrace {
+		return Settings{}, &SettingError{"grace", fmt.Sprintf("%s is too long; use 1s to %s (default %s)", s.Grace, MaxGrace, DefaultGrace)}
+	}
+	if ch.Steps != nil {
+		var steps []time.Duration
+		for _, p := range strings.Split(*ch.Steps, ",") {
+			var d time.Duration
+			if err := dur("steps", &p, &d); err != nil {
+				return Settings{}, err
+			}
+			if len(steps) > 0 && d <= steps[len(steps)-1] {
+				return Settings{}, &SettingError{"steps", fmt.Sprintf("%s must come after %s: give offsets from the first reminder in increasing order, e.g. 24h,72h,168h", d, steps[len(steps)-1])}
+			}
+			steps = append(steps, d)
+		}
+		s.Steps = steps
+	}
+	if err := dur("tail", ch.Tail, &s.Tail); err != nil {
+		return Settings{}, err
+	}
+	if s.Tail < time.Hour {
+		return Settings{}, &SettingError{"tail", fmt.Sprintf("%s is too short; the interval after the last step must be at least 1h", s.Tail)}
+	}
+	if err := dur("min_gap", ch.MinGap, &s.MinGap); err != nil {
+		return Settings{}, err
+	}
+	if ch.EscalateAfter != nil {
+		if *ch.EscalateAfter < 1 {
+			return Settings{}, &SettingError{"escalate_after", fmt.Sprintf("%d: give how many unanswered reminders put the rep on the admins' digest, 1 or more", *ch.EscalateAfter)}
+		}
+		s.EscalateAfter = *ch.EscalateAfter
+	}
+	if ch.QuietHours != nil {
+		start, end, err := ParseQuietHours(*ch.QuietHours)
+		if err != nil {
+			return Settings{}, &SettingError{"quiet_hours", err.Error()}
+		}
+		s.QuietStart, s.QuietEnd = start, end
+	}
+	if ch.TimeZone != nil {
+		if _, err := time.LoadLocation(*ch.TimeZone); err != nil || *ch.TimeZone == "" || *ch.TimeZone == "Local" {
+			return Settings{}, &SettingError{"time_zone", fmt.Sprintf("%q is not an IANA zone; give one such as Europe/Paris or UTC", *ch.TimeZone)}
+		}
+		s.TimeZone = *ch.TimeZone
+	}
+	s = s.Normalize()
+	if err := s.Validate(); err != nil {
+		return Settings{}, &SettingError{"settings", err.Error()}
+	}
+	now := time.Now
+	if e.Now != nil {
+		now = e.Now
+	}
+	if err := e.Store.SetReminderSettings(ctx, orgID, s, now()); err != nil {
+		return Settings{}, err
+	}
+	return s, nil
+}
+
+// noQuiet is how "no quiet hours" is stored: equal non-zero bounds (both zero is the default).
+const noQuiet = 1
+
+// ParseQuietHours reads "HH:MM-HH:MM" (the span may wrap midnight) or "none".
+func ParseQuietHours(v string) (start, end int, err error) {
+	v = strings.TrimSpace(v)
+	if v == "none" {
+		return noQuiet, noQuiet, nil
+	}
+	a, b, ok := strings.Cut(v, "-")
+	if ok {
+		if start, err = clock(a); err == nil {
+			end, err = clock(b)
+		}
+	}
+	if !ok || err != nil {
+		return 0, 0, fmt.Errorf("%q: give HH:MM-HH:MM in the rep's time zone, e.g. 21:00-08:00, or none", v)
+	}
+	if start == end {
+		return 0, 0, fmt.Errorf("%q starts and ends at the same minute; give none for no quiet hours", v)
+	}
+	return start, end, nil
+}
+
+func clock(v string) (int, error) {
+	t, err := time.Parse("15:04", strings.TrimSpace(v))
+	if err != nil {
+		return 0, err
+	}
+	return t.Hour()*60 + t.Minute(), nil
+}
+
+// QuietHours is the span as ParseQuietHours reads it.
+func (s Settings) QuietHours() string {
+	s = s.Normalize()
+	if s.QuietStart == s.QuietEnd {
+		return "none"
+	}
+	return fmt.Sprintf("%02d:%02d-%02d:%02d", s.QuietStart/60, s.QuietStart%60, s.QuietEnd/60, s.QuietEnd%60)
+}
