@@ -79,7 +79,7 @@ type Config struct {
 	ZoomBrowserOAuthURL string `env:"ZOOM_BROWSER_OAUTH_URL" example:"http://localhost:8090/zoom" doc:"Browser-facing twin of TETHER_ZOOM_OAUTH_URL (where the authorize page is). Empty means the same."`
 	ZoomAPIURL          string `env:"ZOOM_API_URL" envDefault:"https://api.zoom.us" example:"http://localhost:8090/zoom" doc:"Zoom API base (/v2/...)."`
 
-	LinkSecret     Secret        `env:"LINK_SECRET" example:"(48 random bytes, base64: openssl rand -base64 48)" doc:"Signs connect links (team Salesforce and personal connections). At least 32 characters. Required by serve and all, and by the verbs that print links; changing it voids every link not yet used."`
+	LinkSecret     Secret        `env:"LINK_SECRET" example:"(48 random bytes, base64: openssl rand -base64 48)" doc:"Signs connect links (team Salesforce and personal connections). At least 32 characters. Required by serve, worker (reminder emails carry connect links) and all, and by the verbs that print links; changing it voids every link not yet used."`
 	TeamLinkTTL    time.Duration `env:"TEAM_LINK_TTL" envDefault:"30m" example:"1h" doc:"How long a team-level Salesforce connect link works (tether org connect-salesforce)."`
 	ConnectLinkTTL time.Duration `env:"CONNECT_LINK_TTL" envDefault:"168h" example:"72h" doc:"How long a personal connect link works (tether members connect-link)."`
 

@@ -43,7 +43,9 @@ to finish; any still running then go back to their queue and run again elsewhere
 			if err != nil {
 				return err
 			}
-			if err := firstErr(cfg.RequireRedis("worker"), cfg.RequireEncryptionKeys("worker"), cfg.RequireMailer("worker")); err != nil {
+			if err := firstErr(cfg.RequireRedis("worker"), cfg.RequireEncryptionKeys("worker"), cfg.RequireMailer("worker"),
+				// Reminder emails carry connect links: without the secret every reminders:notify would fail and retry.
+				cfg.RequireLinkSecret("worker")); err != nil {
 				return err
 			}
 			d, cleanup, err := buildDeps(ctx, e, cfg, depsOptions{store: true, keyring: true})

@@ -203,6 +203,9 @@ func TestProcessesRefuseToStartWithoutWhatTheyNeed(t *testing.T) {
 		{[]string{"worker"}, map[string]string{"TETHER_REDIS_URL": "redis://127.0.0.1:6379/2", "TETHER_ENCRYPTION_KEYS": testKeys},
 			"TETHER_SMTP_URL: is not set; tether worker runs invites:send and would drop every invitation email. Set TETHER_SMTP_URL to your mail server, or TETHER_MAILER=log"},
 		{[]string{"all"}, map[string]string{"TETHER_ENCRYPTION_KEYS": testKeys, "TETHER_LINK_SECRET": strings.Repeat("s", 48)}, "TETHER_SMTP_URL: is not set; tether all runs invites:send"},
+		// No link secret: every reminder (its email carries connect links) would fail and retry.
+		{[]string{"worker"}, map[string]string{"TETHER_REDIS_URL": "redis://127.0.0.1:6379/2", "TETHER_ENCRYPTION_KEYS": testKeys, "TETHER_MAILER": "log"},
+			"TETHER_LINK_SECRET: is not set; tether worker signs connect links"},
 		{[]string{"worker"}, map[string]string{"TETHER_MAILER": "smtps"}, `TETHER_MAILER: "smtps" is not one of smtp, log`},
 	}
 	for _, tt := range tests {
@@ -229,7 +232,8 @@ func TestWorkerRefusesUnreachableRedisAndDatabase(t *testing.T) {
 		{redistest.URL(opt), "postgres://postgres:s3cret@127.0.0.1:1/none?connect_timeout=2", "TETHER_DATABASE_URL: cannot connect to PostgreSQL at postgres://postgres:xxxxx@127.0.0.1:1/none?connect_timeout=2 (connect: connection refused)"},
 	} {
 		env := map[string]string{"TETHER_REDIS_URL": tt.redis, "TETHER_DATABASE_URL": tt.db,
-			"TETHER_ENCRYPTION_KEYS": testKeys, "TETHER_MAILER": "log", "TETHER_METRICS_ADDR": "off"}
+			"TETHER_ENCRYPTION_KEYS": testKeys, "TETHER_MAILER": "log", "TETHER_METRICS_ADDR": "off",
+			"TETHER_LINK_SECRET": testLinkSecret}
 		ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 		res := runTether(t, ctx, env, "worker")
 		cancel()

@@ -39,6 +39,7 @@ func TestWorkerExitsCleanlyOnSIGTERM(t *testing.T) {
 		"TETHER_ENCRYPTION_KEYS=" + testKeys,
 		"TETHER_SHUTDOWN_TIMEOUT=2s",
 		"TETHER_MAILER=log",
+		"TETHER_LINK_SECRET=" + testLinkSecret,
 	}
 	var logs syncbuf.Buffer
 	cmd.Stderr = &logs
