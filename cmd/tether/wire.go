@@ -98,6 +98,10 @@ func redisPing(a *app) httpapi.Check {
 // database does not answer, and runs the reconciler once at start.
 func runWorker(ctx context.Context, d deps, tune tuning) error {
 	if err := reachable(ctx, d); err != nil {
+		if ctx.Err() != nil {
+			// Asked to stop while still checking: a shutdown, not an unreachable Redis.
+			return nil
+		}
 		return err
 	}
 	w, err := worker.New(worker.Params{
