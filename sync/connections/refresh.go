@@ -65,7 +65,7 @@ func (t *Tokens) refresh(ctx context.Context, seen Connection, seenAccess vault.
 
 	c, err := t.p.Store.GetConnection(ctx, seen.OrgID, seen.ID)
 	if err != nil {
-		return attempt{conn: seen}, fmt.Errorf("reload connection %s: %w", seen.ID, err)
+		return attempt{conn: seen}, fmt.Errorf("load connection %s of org %s: %w", seen.ID, seen.OrgID, err)
 	}
 	if err := usable(c, mode.upkeep); err != nil {
 		if mode.upkeep {

@@ -3,7 +3,6 @@ package connections
 import (
 	"context"
 	"errors"
-	"fmt"
 
 	"tether/sync/vault"
 )
@@ -59,11 +58,9 @@ type Result struct {
 // the refresh from being decided (store, lock, a lapsed lease, a Retry-After not yet
 // passed: *NotYetError); the task retries them.
 func (u *Upkeep) Refresh(ctx context.Context, orgID, id string, force bool) (Result, error) {
-	c, err := u.t.p.Store.GetConnection(ctx, orgID, id)
-	if err != nil {
-		return Result{Op: OpRefresh}, fmt.Errorf("load connection %s of org %s: %w", id, orgID, err)
-	}
-	a, err := u.t.refresh(ctx, c, vault.Token{}, refreshMode{upkeep: true, force: force})
+	// No read before the lock: upkeep decides only from the row read under it, so a
+	// second read would cost a database round trip per refresh for nothing.
+	a, err := u.t.refresh(ctx, Connection{ID: id, OrgID: orgID}, vault.Token{}, refreshMode{upkeep: true, force: force})
 	return Result{Op: OpRefresh, Called: a.called, Skipped: a.skipped, Connection: a.conn, Failure: a.failure}, err
 }
 
