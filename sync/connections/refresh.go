@@ -77,7 +77,7 @@ func (t *Tokens) refresh(ctx context.Context, seen Connection, seenAccess vault.
 		return attempt{conn: c}, err
 	} else if ok {
 		// The provider already answered; its set was only not written. No call.
-		return t.persist(ctx, lease, c, set, false)
+		return t.persist(ctx, lease, c, set, false, inflightMark{})
 	}
 	now := t.p.Clock()
 	access, err := t.p.Keys.OpenToken(c.AccessTokenEnc, c.ID)
@@ -146,11 +146,7 @@ func (t *Tokens) refresh(ctx context.Context, seen Connection, seenAccess vault.
 	if set.RefreshToken.IsZero() {
 		set.RefreshToken = refresh
 	}
-	a, err := t.persist(ctx, lease, c, set, true)
-	if err == nil {
-		mark.clear(ctx)
-	}
-	return a, err
+	return t.persist(ctx, lease, c, set, true, mark)
 }
 
 // inflightMark is the trace of a refresh sent to a provider that kills the old refresh
@@ -171,6 +167,14 @@ func (t *Tokens) inflight(ctx context.Context, c Connection) inflightMark {
 	}
 	m := inflightMark{t: t, key: "refresh-inflight:" + c.ID}
 	sum := sha256.Sum256(c.RefreshTokenEnc)
+	if b, ok := t.p.Stash.(StashBatch); ok {
+		prev, err := b.Swap(ctx, m.key, sum[:])
+		if err != nil {
+			return inflightMark{} // best effort: without it a kill reads as a revoke
+		}
+		m.found = bytes.Equal(prev, sum[:])
+		return m
+	}
 	if prev, err := t.p.Stash.Get(ctx, m.key); err == nil && bytes.Equal(prev, sum[:]) {
 		m.found = true
 	}
@@ -184,6 +188,25 @@ func (m inflightMark) clear(ctx context.Context) {
 	if m.t != nil {
 		_ = m.t.p.Stash.Delete(context.WithoutCancel(ctx), m.key)
 	}
+}
+
+// committedClear drops, after a committed refresh, the stashed pending set and c's
+// in-flight mark: one round trip when the Stash batches.
+func (t *Tokens) committedClear(ctx context.Context, id string, mark inflightMark) {
+	if t.p.Stash == nil {
+		return
+	}
+	ctx = context.WithoutCancel(ctx)
+	if b, ok := t.p.Stash.(StashBatch); ok {
+		keys := []string{stashKey(id)}
+		if mark.t != nil {
+			keys = append(keys, mark.key)
+		}
+		_ = b.DeleteAll(ctx, keys...)
+		return
+	}
+	_ = t.p.Stash.Delete(ctx, stashKey(id))
+	mark.clear(ctx)
 }
 
 // persist writes set, obtained by spending c's refresh token, into the row: the tokens
@@ -201,7 +224,7 @@ func (m inflightMark) clear(ctx context.Context) {
 // set up instead of spending the old, possibly rotated-out, refresh token; but only while
 // the row still holds the token we spent, since otherwise the set is older than what the
 // row holds.
-func (t *Tokens) persist(ctx context.Context, lease Lease, c Connection, set TokenSet, called bool) (attempt, error) {
+func (t *Tokens) persist(ctx context.Context, lease Lease, c Connection, set TokenSet, called bool, mark inflightMark) (attempt, error) {
 	now := t.p.Clock().UTC()
 	o := Outcome{Op: OpRefresh, Expiry: set.Expiry, MissingScopes: set.MissingScopes, Jitter: t.p.Rand(),
 		SessionTimeout: t.sessionTimeout(ctx, c)}
@@ -219,9 +242,7 @@ func (t *Tokens) persist(ctx context.Context, lease Lease, c Connection, set Tok
 		var written Connection
 		written, err = t.p.Store.UpdateConnection(ctx, c.OrgID, ch.Conn, now)
 		if err == nil {
-			if t.p.Stash != nil {
-				_ = t.p.Stash.Delete(ctx, stashKey(c.ID))
-			}
+			t.committedClear(ctx, c.ID, mark)
 			t.committed(ctx, cur, ch, written)
 			return t.outcomeOf(written, set.AccessToken, called), nil
 		}
@@ -234,6 +255,9 @@ func (t *Tokens) persist(ctx context.Context, lease Lease, c Connection, set Tok
 				if !bytes.Equal(moved.RefreshTokenEnc, c.RefreshTokenEnc) || moved.RefreshFence > lease.Fence() {
 					a, serr := t.superseded(moved)
 					a.called = called
+					if serr == nil {
+						mark.clear(ctx) // the answer arrived; a newer one is in the row
+					}
 					return a, serr
 				}
 				cur = moved

@@ -58,3 +58,35 @@ func (s *Stash) Delete(ctx context.Context, key string) error {
 	}
 	return nil
 }
+
+// Swap stores value under key and returns what was there (nil when nothing), in one
+// round trip (SET … GET).
+func (s *Stash) Swap(ctx context.Context, key string, value []byte) ([]byte, error) {
+	ttl := s.TTL
+	if ttl <= 0 {
+		ttl = 30 * 24 * time.Hour
+	}
+	v, err := s.rdb.SetArgs(ctx, s.prefix+key, value, redis.SetArgs{TTL: ttl, Get: true}).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("redisstash: swap %s: %w", key, err)
+	}
+	return v, nil
+}
+
+// DeleteAll removes keys in one round trip; missing keys are not an error.
+func (s *Stash) DeleteAll(ctx context.Context, keys ...string) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	full := make([]string, len(keys))
+	for i, k := range keys {
+		full[i] = s.prefix + k
+	}
+	if err := s.rdb.Del(ctx, full...).Err(); err != nil {
+		return fmt.Errorf("redisstash: delete %v: %w", keys, err)
+	}
+	return nil
+}
