@@ -120,3 +120,29 @@ func TestUnreachableRedisIsAnError(t *testing.T) {
 		t.Fatalf("delete: %v", err)
 	}
 }
+
+// Swap returns what was there (nil the first time) and leaves the new value with a TTL;
+// DeleteAll removes every key given, under the prefix, missing ones included.
+func TestSwapDeleteAll(t *testing.T) {
+	_, rdb := redistest.Client(t, testDB)
+	ctx := t.Context()
+	s := New(rdb, "swap:")
+	if prev, err := s.Swap(ctx, "m", []byte{0x00, 0x01}); prev != nil || err != nil {
+		t.Fatalf("first swap: %q, %v; want nil, nil", prev, err)
+	}
+	if prev, err := s.Swap(ctx, "m", []byte("second")); err != nil || !bytes.Equal(prev, []byte{0x00, 0x01}) {
+		t.Fatalf("second swap: %q, %v; want the first value", prev, err)
+	}
+	if ttl := rdb.PTTL(ctx, "swap:m").Val(); ttl <= 0 {
+		t.Fatalf("swapped key's TTL %v, want one (a mark must not outlive the stash's TTL)", ttl)
+	}
+	if err := s.Put(ctx, "p", []byte("pending")); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteAll(ctx, "m", "p", "never-set"); err != nil {
+		t.Fatal(err)
+	}
+	if n := rdb.Exists(ctx, "swap:m", "swap:p").Val(); n != 0 {
+		t.Fatalf("%d keys left after DeleteAll, want 0", n)
+	}
+}
