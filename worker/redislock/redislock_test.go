@@ -134,7 +134,9 @@ func TestFenceGrowsWithEveryAcquisition(t *testing.T) {
 func TestLockRenewsTheLeaseUntilUnlock(t *testing.T) {
 	_, rdb := redistest.Client(t, testDB)
 	l := New(rdb, "test:")
-	l.TTL, l.Poll = 90*time.Millisecond, time.Millisecond
+	// Renewed every TTL/3: the TTL must outlast a renewal goroutine starved by a loaded
+	// 2-core CI machine under -race (90 ms lapsed there).
+	l.TTL, l.Poll = 600*time.Millisecond, time.Millisecond
 	ctx := context.Background()
 	lease, err := l.Lock(ctx, "k")
 	if err != nil {
