@@ -155,8 +155,10 @@ func TestRemindersThreeBreaksWithinGraceAreOneDigest(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		// Grace of 1s, no quiet hours: the wall clock's hour must not matter.
-		if err := st.SetReminderSettings(t.Context(), b.org.ID, reminders.Settings{Grace: time.Second, QuietStart: 1, QuietEnd: 1}, time.Now()); err != nil {
+		// The org's grace of 3s outlasts the worker's 1s batch, so the notify the batch
+		// makes queues a follow-up for the end of the grace, which sends. No quiet hours:
+		// the wall clock's hour must not matter.
+		if err := st.SetReminderSettings(t.Context(), b.org.ID, reminders.Settings{Grace: 3 * time.Second, QuietStart: 1, QuietEnd: 1}, time.Now()); err != nil {
 			t.Fatal(err)
 		}
 		if err := st.SetActionRequired(t.Context(), b.org.ID, b.rep.ID, []directory.ActionReason{calBroken, sfMissing}, time.Now()); err != nil {
@@ -164,7 +166,7 @@ func TestRemindersThreeBreaksWithinGraceAreOneDigest(t *testing.T) {
 		}
 		w, err := worker.New(worker.Params{Redis: b.opt, Logger: zerolog.Nop(), Registerer: prometheus.NewRegistry(),
 			Concurrency: 2, TaskCheckInterval: 50 * time.Millisecond, DelayedTaskCheckInterval: 100 * time.Millisecond,
-			ReminderGrace: time.Second, ReminderMaxDelay: 10 * time.Second})
+			ReminderBatch: time.Second, ReminderMaxDelay: 10 * time.Second})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -173,6 +175,7 @@ func TestRemindersThreeBreaksWithinGraceAreOneDigest(t *testing.T) {
 		}
 		// Three breaks within the grace, through the observer the connection changes call.
 		trig := &reminders.Trigger{Store: st, Queue: b.queue}
+		began := time.Now()
 		for range 3 {
 			if err := trig.ConnectionChanged(t.Context(), b.org.ID, b.rep.ID); err != nil {
 				t.Fatal(err)
@@ -184,6 +187,10 @@ func TestRemindersThreeBreaksWithinGraceAreOneDigest(t *testing.T) {
 		msgs, err := b.sink.Wait(ctx, 1)
 		if err != nil {
 			t.Fatal(err)
+		}
+		// The break's time is kept in whole seconds: at least 2s of the 3s grace.
+		if took := time.Since(began); took < 2*time.Second {
+			t.Fatalf("the digest came %s after the breaks, before the org's 3s grace", took)
 		}
 		time.Sleep(2 * time.Second) // a second digest would arrive within this
 		msgs = b.sink.Messages()

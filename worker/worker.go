@@ -42,10 +42,14 @@ type Params struct {
 	// is logged once (naming TETHER_DATABASE_URL) and the failures of tasks while it lasts
 	// are counted, not logged one by one; its end is logged once, with how long it lasted.
 	Database Pinger
-	// ReminderGrace is how long a membership's group of reminder breaks waits for
-	// another before they become one notify (Asynq's GroupGracePeriod, at least 1s).
-	// Zero means 5 minutes. ReminderMaxDelay bounds the wait; zero means 1 hour.
-	ReminderGrace, ReminderMaxDelay time.Duration
+	// ReminderBatch is how long a membership's group of reminder breaks waits for
+	// another before they become one notify (Asynq's GroupGracePeriod, at least 1s): it
+	// only merges the breaks one sweep makes at once. It is not the grace period: when the
+	// first reminder goes is the org's reminder setting `grace`, which the notify applies
+	// (queuing a follow-up at the due time), so a batch longer than an org's grace would
+	// delay that org's reminders. Zero means 1s. ReminderMaxDelay bounds the wait; zero
+	// means 1 hour.
+	ReminderBatch, ReminderMaxDelay time.Duration
 }
 
 // Pinger checks a dependency is reachable (*store.Store).
@@ -88,10 +92,10 @@ func New(p Params) (*Worker, error) {
 	if p.Queues == nil {
 		p.Queues = DefaultQueues()
 	}
-	p.ReminderGrace = cmp.Or(p.ReminderGrace, 5*time.Minute)
+	p.ReminderBatch = cmp.Or(p.ReminderBatch, time.Second)
 	p.ReminderMaxDelay = cmp.Or(p.ReminderMaxDelay, time.Hour)
-	if p.ReminderGrace < time.Second {
-		return nil, fmt.Errorf("worker: the reminder grace period %s is under Asynq's minimum of 1s", p.ReminderGrace)
+	if p.ReminderBatch < time.Second {
+		return nil, fmt.Errorf("worker: the reminder batch window %s is under Asynq's minimum of 1s", p.ReminderBatch)
 	}
 	m, err := newMetrics(p.Registerer)
 	if err != nil {
@@ -116,9 +120,10 @@ func New(p Params) (*Worker, error) {
 		// One line when Redis goes away and one when it is back, not one per check.
 		HealthCheckFunc:     w.redis.observe,
 		HealthCheckInterval: p.HealthCheckInterval,
-		// Several breaks of one membership within the grace become one reminder.
+		// The breaks of one membership that arrive together become one notify; the org's
+		// grace (applied by the notify) makes the breaks within it one reminder.
 		GroupAggregator:  asynq.GroupAggregatorFunc(jobs.AggregateReminders),
-		GroupGracePeriod: p.ReminderGrace,
+		GroupGracePeriod: p.ReminderBatch,
 		GroupMaxDelay:    p.ReminderMaxDelay,
 	})
 	return w, nil

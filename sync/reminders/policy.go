@@ -122,7 +122,9 @@ type Input struct {
 	Location *time.Location
 	// Reasons are the membership's current Action Required reasons, read at send time.
 	Reasons []directory.ActionReason
-	// NoticedAt is when the earliest break of this streak was noticed; zero means Now.
+	// NoticedAt is when the earliest break of this streak was noticed; the first
+	// reminder is due Settings.Grace after it. Zero means a follow-up queued for the time
+	// the first reminder was due: the grace has passed, so it is due now.
 	NoticedAt time.Time
 	// History is what was already sent to and about the membership, in any order.
 	History []Sent
@@ -246,7 +248,10 @@ func Decide(in Input) Decision {
 func dueAt(in Input, s Settings, streak []Sent, loc *time.Location) time.Time {
 	var due time.Time
 	if len(streak) == 0 {
-		due = cmp.Or(in.NoticedAt, in.Now).Add(s.Grace)
+		due = in.Now
+		if !in.NoticedAt.IsZero() {
+			due = in.NoticedAt.Add(s.Grace)
+		}
 	} else {
 		due = streak[0].At.Add(offset(s, len(streak)))
 		if gap := streak[len(streak)-1].At.Add(s.MinGap); gap.After(due) {

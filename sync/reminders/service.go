@@ -121,8 +121,9 @@ const StaleAttempt = 2 * time.Minute
 
 // Notify reads the membership's state now and sends what the policy says is due: the
 // rep's reminder or all-set note, the admins' alert; then queues the next reminder and,
-// for an escalated rep, the admins' daily digest. noticed is when the break was seen
-// (zero: now). A membership gone or not active is a no-op.
+// for an escalated rep, the admins' daily digest. noticed is when the break was seen;
+// zero marks a follow-up, run at the time its reminder was due (Input.NoticedAt). A
+// membership gone or not active is a no-op.
 //
 // Guarantee: each message is recorded as attempting under (membership, channel,
 // sequence) before it is sent. A send the server refused deletes that record, so the

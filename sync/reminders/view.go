@@ -70,6 +70,9 @@ func (vw Viewer) View(ctx context.Context, orgID, membershipID string) (View, er
 	if err != nil {
 		return View{}, err
 	}
+	// The break's time is not stored: counted from now, the first reminder is at most
+	// one grace period away.
+	in.NoticedAt = in.Now
 	d := Decide(in)
 	v.Next, v.Due, v.Streak, v.Escalated, v.Why = d.Next, d.Rep, d.Streak, d.Escalated, d.Why
 	if d.Rep == KindReminder {
