@@ -64,6 +64,7 @@ func demoSteps() []demoStep {
 		{"Join with Salesforce", demoSalesforceJoin},
 		{"Permission audit of the Salesforce integration user", demoAudit},
 		{"Connection upkeep: a revoked grant, a disabled account, a flapping provider, and who must act", demoUpkeep},
+		{"Reconnect reminders: a revoked calendar, one email after the grace, its link fixes it", demoReminders},
 	}
 }
 
@@ -242,7 +243,7 @@ func runDemo(ctx context.Context, e env, cfg config.Config, verbose bool) (err e
 
 	dm.section("Not in this demo yet")
 	for _, s := range []string{
-		"reconnect reminders",
+		"reconnect reminders over Slack",
 	} {
 		fmt.Fprintf(out, "  [ -- ] %s: not yet\n", s)
 	}

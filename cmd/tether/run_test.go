@@ -398,6 +398,12 @@ func TestDemo(t *testing.T) {
 		"(Zoom flapping): salesforce healthy, microsoft_calendar+teams healthy, zoom healthy; Action Required: none",
 		"is degraded, not condemned",
 		"FILTER       MEMBERS  ACTION REQUIRED",
+		// Reconnect reminders: one email after the grace, its link fixes the calendar.
+		"/refresh: needs_reconnect, code invalid_grant; a reminder is queued",
+		"(grace 3s): one email to ",
+		"allowed at the sandbox's Microsoft consent: \"Microsoft connected\"",
+		"the counts rose by one with the break and dropped by one with the fix",
+		"#2 all_set sent, #1 reminder sent; next: none",
 		"checks passed",
 	} {
 		if !strings.Contains(res.stdout, want) {
