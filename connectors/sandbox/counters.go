@@ -77,6 +77,10 @@ type GrantCounters struct {
 	// DeadTokenReplays are refresh attempts with a token of this grant that no longer works
 	// (rotated out, revoked, evicted or expired).
 	DeadTokenReplays int64 `json:"dead_token_replays"`
+	// Requests are every provider request naming one of the grant's tokens (a refresh, an
+	// API call), whatever the answer, injected faults and refusals included: the calls a
+	// client spent on this grant, e.g. on a connection that stays broken.
+	Requests int64 `json:"requests"`
 }
 
 // Counters is a snapshot of every counter. Endpoint keys are "provider.endpoint", e.g.
@@ -117,7 +121,8 @@ func (s *Sandbox) Counters() Counters {
 
 func (g *grant) counters() GrantCounters {
 	return GrantCounters{Provider: g.provider(), ClientID: g.app.ClientID, Subject: g.subject,
-		Calls: g.calls.Load(), Refreshes: g.refreshes.Load(), Rotations: g.rotations.Load(), DeadTokenReplays: g.replays.Load()}
+		Calls: g.calls.Load(), Refreshes: g.refreshes.Load(), Rotations: g.rotations.Load(), DeadTokenReplays: g.replays.Load(),
+		Requests: g.requests.Load()}
 }
 
 // ResetCounters zeroes every endpoint and grant counter.
@@ -137,5 +142,6 @@ func (s *Sandbox) ResetCounters() {
 		g.refreshes.Store(0)
 		g.rotations.Store(0)
 		g.replays.Store(0)
+		g.requests.Store(0)
 	}
 }

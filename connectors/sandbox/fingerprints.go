@@ -24,6 +24,9 @@ type Fingerprint struct {
 	Refreshes        int64 `json:"refreshes"`
 	Rotations        int64 `json:"rotations"`
 	Calls            int64 `json:"calls"`
+	// Requests counts every provider request naming one of the grant's tokens, whatever
+	// the answer (GrantCounters.Requests).
+	Requests int64 `json:"requests"`
 }
 
 // TokenSHA256 is the digest Fingerprints reports for a token value.
@@ -39,7 +42,7 @@ func (s *Sandbox) Fingerprints() []Fingerprint {
 	for i, g := range gs {
 		g.mu.Lock()
 		f := Fingerprint{ID: g.id, Provider: g.provider(), Subject: g.subject, Live: g.dead == alive,
-			DeadTokenReplays: g.replays.Load(), Refreshes: g.refreshes.Load(), Rotations: g.rotations.Load(), Calls: g.calls.Load()}
+			DeadTokenReplays: g.replays.Load(), Refreshes: g.refreshes.Load(), Rotations: g.rotations.Load(), Calls: g.calls.Load(), Requests: g.requests.Load()}
 		if g.dead != alive {
 			f.Ended = g.dead.String()
 		}

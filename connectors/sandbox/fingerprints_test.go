@@ -71,3 +71,59 @@ func TestFingerprintsFollowRotationAndIssuedTokensAreWritten(t *testing.T) {
 		}
 	}
 }
+
+// The fault suite bounds what a broken connection costs by the grant's request counter:
+// every call naming one of its tokens counts, refused or answered by a fault.
+func TestRequestsCountEveryCallNamingTheGrant(t *testing.T) {
+	b := setup(t, nil)
+	tk, err := b.sb.IssueGrant(Zoom, "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, secret := defaultCreds(Zoom)
+	refresh := func(rt string) int {
+		st, _, _ := b.postForm(t, b.base+Endpoints("", Zoom).TokenURL,
+			url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}}, id, secret)
+		return st
+	}
+	me := func() int {
+		req, _ := http.NewRequest(http.MethodGet, b.base+"/zoom/v2/users/me", nil)
+		req.Header.Set("Authorization", "Bearer "+tk.AccessToken)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	if st := me(); st != http.StatusOK {
+		t.Fatalf("API call: %d", st)
+	}
+	if _, err := b.sb.Faults().Add(Fault{Provider: Zoom, Endpoint: "token", Kind: FaultStatus, Status: 503, Count: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if st := refresh(tk.RefreshToken); st != http.StatusServiceUnavailable {
+		t.Fatalf("faulted refresh: %d, want 503", st)
+	}
+	if err := b.sb.RevokeGrant(tk.GrantID); err != nil {
+		t.Fatal(err)
+	}
+	if st := refresh(tk.RefreshToken); st == http.StatusOK {
+		t.Fatal("a revoked grant refreshed")
+	}
+	if st := me(); st == http.StatusOK {
+		t.Fatal("a revoked grant's access token still works")
+	}
+	if st := refresh("not-a-token-the-sandbox-issued"); st == http.StatusOK {
+		t.Fatal("an unknown refresh token refreshed")
+	}
+	g := b.sb.Counters().Grants[tk.GrantID]
+	// Two API calls and two refreshes named the grant; the unknown token names none.
+	if g.Requests != 4 || g.Calls != 1 || g.Refreshes != 0 {
+		t.Errorf("grant counters %+v: want 4 requests (1 API call accepted, a 503 fault, a refused refresh and API call), 1 call, 0 refreshes", g)
+	}
+	b.sb.ResetCounters()
+	if g := b.sb.Counters().Grants[tk.GrantID]; g.Requests != 0 {
+		t.Errorf("requests after reset: %d", g.Requests)
+	}
+}

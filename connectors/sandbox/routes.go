@@ -87,6 +87,9 @@ func sfdcEndpoint(path string) string {
 func (s *Sandbox) endpoint(ep *endpointStats, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ep.calls.Add(1)
+		if g := s.grantOf(r, ep); g != nil {
+			g.requests.Add(1)
+		}
 		sw := &statusWriter{ResponseWriter: w}
 		if s.faults.armed() && s.applyFaults(sw, r, ep) {
 			ep.count(sw.status)
@@ -102,6 +105,21 @@ func (s *Sandbox) endpoint(ep *endpointStats, next http.Handler) http.Handler {
 		next.ServeHTTP(sw, r)
 		ep.count(sw.status)
 	})
+}
+
+// grantOf is the grant a provider request names by its token (a bearer access token, or
+// the refresh token of a token call), read before a fault picks the answer, so a call
+// answered by a fault still counts against the grant; nil when it names none known.
+func (s *Sandbox) grantOf(r *http.Request, ep *endpointStats) *grant {
+	v := bearer(r)
+	if v == "" && ep.name == "token" && r.Method == http.MethodPost {
+		_ = r.ParseForm() // the token handler reads the same r.PostForm afterwards
+		v = r.PostForm.Get("refresh_token")
+	}
+	if t := s.store.lookup(v); t != nil {
+		return t.g
+	}
+	return nil
 }
 
 // statusWriter remembers the status for the counters.

@@ -63,6 +63,9 @@ type grant struct {
 	seq     int64 // creation order
 
 	calls, refreshes, rotations, replays atomic.Int64
+	// requests counts every provider request naming one of the grant's tokens, whatever
+	// its answer (faults included): what a client spent on this grant.
+	requests atomic.Int64
 
 	mu        sync.Mutex
 	scopes    []string
