@@ -10,12 +10,21 @@ import (
 	"net/http"
 	"os"
 	"sync"
+	"time"
+
+	"tether/connectors/sandbox"
 )
 
 // Fates records what chaos did to which connection, for check.
 type Fates struct {
 	Revoked  []string `json:"revoked"`  // connection ids whose grant was revoked at the provider
 	Disabled []string `json:"disabled"` // connection ids whose account an admin disabled
+	// Started is when the faults began (fault.sh writes it when there are none).
+	Started time.Time `json:"started"`
+	// BrokenAt is when chaos broke them; Baseline is each one's grant request counter
+	// just before, so check counts what the break cost.
+	BrokenAt time.Time        `json:"broken_at,omitempty"`
+	Baseline map[string]int64 `json:"baseline,omitempty"`
 }
 
 func readJSON(path string, v any) error {
@@ -47,7 +56,19 @@ func runChaos(args []string) error {
 		return fmt.Errorf("%d revokes and %d disables need that many connections; the manifest has %d", *revoke, *disable, len(m.Connections))
 	}
 	order := rand.Perm(len(m.Connections))
-	var f Fates
+	f := Fates{Started: time.Now().UTC(), Baseline: map[string]int64{}}
+	var fps []sandbox.Fingerprint
+	if err := getJSON(*sb+"/admin/fingerprints", &fps); err != nil {
+		return err
+	}
+	requests := make(map[string]int64, len(fps))
+	for _, fp := range fps {
+		requests[fp.ID] = fp.Requests
+	}
+	for _, i := range order[:*revoke+*disable] {
+		f.Baseline[m.Connections[i].ConnID] = requests[m.Connections[i].GrantID]
+	}
+	f.BrokenAt = time.Now().UTC()
 	for _, i := range order[:*revoke] {
 		c := m.Connections[i]
 		if err := postJSON(*sb+"/admin/grants/"+c.GrantID+"/revoke", struct{}{}, nil); err != nil {

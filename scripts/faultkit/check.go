@@ -44,7 +44,7 @@ func runCheck(args []string) error {
 	importID := fs.String("import", "", "import id")
 	issuedPath := fs.String("issued-tokens", "", "the sandbox's issued-token file")
 	logs := fs.String("logs", "", "directory of every process's log")
-	quiet := fs.Bool("quiet", false, "print nothing; exit status only (fault.sh polls with it)")
+	quiet := fs.Bool("quiet", false, "print only the wrong figures, on one line of stderr; exit 1 when there are (fault.sh polls with it)")
 	_ = fs.Parse(args)
 	if *sb == "" || *manifest == "" {
 		return errors.New("--sandbox and --manifest are required")
@@ -152,8 +152,27 @@ func runCheck(args []string) error {
 		figure{name: "refreshes done at the sandbox", value: int(refreshes), want: "info", note: fmt.Sprintf("%d rotated the refresh token", rotations)},
 	)
 
+	requests := make(map[string]int64, len(fps))
+	for _, fp := range fps {
+		requests[fp.ID] = fp.Requests
+	}
+	if len(f.Revoked)+len(f.Disabled) > 0 {
+		figs = append(figs, callFigures(m, f, requests, time.Now()).figures()...)
+	}
+	var msgs []mailSummary
+	if *sinkURL != "" {
+		if err := getJSON(*sinkURL+"/messages", &msgs); err != nil {
+			return err
+		}
+		fr, ex, err := reminderFigures(ctx, st, m, f, msgs, time.Now())
+		if err != nil {
+			return err
+		}
+		figs = append(figs, fr...)
+		examples = append(examples, ex...)
+	}
 	if *importOrg != "" && *importID != "" && *sinkURL != "" {
-		fi, err := importFigures(ctx, st, *importOrg, *importID, *sinkURL)
+		fi, err := importFigures(ctx, st, *importOrg, *importID, msgs)
 		if err != nil {
 			return err
 		}
@@ -174,6 +193,13 @@ func runCheck(args []string) error {
 	}
 	if *quiet {
 		if failed {
+			var bad []string
+			for _, g := range figs {
+				if g.bad {
+					bad = append(bad, fmt.Sprintf("%s: %d", g.name, g.value))
+				}
+			}
+			fmt.Fprintln(os.Stderr, strings.Join(bad, "; "))
 			os.Exit(1)
 		}
 		return nil
@@ -220,7 +246,7 @@ func set(xs []string) map[string]bool {
 }
 
 // importFigures: the import is done, and each of its invites was sent once and arrived once.
-func importFigures(ctx context.Context, st *store.Store, orgID, importID, sinkURL string) ([]figure, error) {
+func importFigures(ctx context.Context, st *store.Store, orgID, importID string, msgs []mailSummary) ([]figure, error) {
 	imp, err := st.GetImport(ctx, orgID, importID)
 	if err != nil {
 		return nil, fmt.Errorf("import %s: %w", importID, err)
@@ -237,10 +263,6 @@ func importFigures(ctx context.Context, st *store.Store, orgID, importID, sinkUR
 			break
 		}
 		after = page[len(page)-1].ID
-	}
-	var msgs []mailSummary
-	if err := getJSON(sinkURL+"/messages", &msgs); err != nil {
-		return nil, err
 	}
 	got := map[string]int{}
 	for _, mm := range msgs {

@@ -139,12 +139,23 @@ func runSeed(args []string) error {
 		if err != nil {
 			return fmt.Errorf("user %d: %w", i, err)
 		}
-		mem, err := st.CreateMembership(ctx, *connOrg, directory.Membership{UserID: u.ID, Role: directory.RoleMeetings, Status: directory.MembershipActive})
+		// A photo, so what a member is reminded of is what the run broke.
+		mem, err := st.CreateMembership(ctx, *connOrg, directory.Membership{UserID: u.ID, Role: directory.RoleMeetings,
+			Status: directory.MembershipActive, PhotoURL: "https://fault.example/photos/rep" + strconv.Itoa(i) + ".png"})
 		members[i] = mem.ID
 		return err
 	})
 	if err != nil {
 		return err
+	}
+	// The org's admin: reminders about problems only an admin can fix (a disabled
+	// account) go to them, and a notify without one fails.
+	admin, err := st.CreateUser(ctx, directory.User{Email: "admin@fault.example", Name: "Fault Admin"})
+	if err != nil {
+		return fmt.Errorf("admin user: %w", err)
+	}
+	if _, err := st.CreateMembership(ctx, *connOrg, directory.Membership{UserID: admin.ID, Role: directory.RoleAdmin, Status: directory.MembershipActive}); err != nil {
+		return fmt.Errorf("admin membership: %w", err)
 	}
 	var todo []job
 	for i := 0; i < per; i++ {
