@@ -126,8 +126,7 @@ wait_port() { # wait_port <what> <port> [pid]: the pid's early exit fails at onc
 
 phase build
 say "building tether and faultkit into $T"
-nice go build -o "$T/tether" ./cmd/tether
-nice go build -o "$T/faultkit" ./scripts/faultkit
+nice go build -o "$T/" ./cmd/tether ./scripts/faultkit # one build: shared packages compile once
 TETHER=$T/tether FK=$T/faultkit
 
 phase start

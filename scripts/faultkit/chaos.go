@@ -55,7 +55,7 @@ func runChaos(args []string) error {
 	if *revoke+*disable > len(m.Connections) {
 		return fmt.Errorf("%d revokes and %d disables need that many connections; the manifest has %d", *revoke, *disable, len(m.Connections))
 	}
-	order := rand.Perm(len(m.Connections))
+	order := spread(m.Connections)
 	f := Fates{Started: time.Now().UTC(), Baseline: map[string]int64{}}
 	var fps []sandbox.Fingerprint
 	if err := getJSON(*sb+"/admin/fingerprints", &fps); err != nil {
@@ -89,6 +89,30 @@ func runChaos(args []string) error {
 	}
 	fmt.Fprintf(os.Stderr, "chaos: %d grants revoked, %d accounts disabled\n", len(f.Revoked), len(f.Disabled))
 	return nil
+}
+
+// spread orders the connections at random, alternating providers, so the grants revoked
+// and the accounts disabled fall on every provider alike.
+func spread(cs []Seeded) []int {
+	by := map[sandbox.Provider][]int{}
+	var provs []sandbox.Provider
+	for _, i := range rand.Perm(len(cs)) {
+		p := cs[i].Provider
+		if len(by[p]) == 0 {
+			provs = append(provs, p)
+		}
+		by[p] = append(by[p], i)
+	}
+	out := make([]int, 0, len(cs))
+	for len(out) < len(cs) {
+		for _, p := range provs {
+			if len(by[p]) > 0 {
+				out = append(out, by[p][0])
+				by[p] = by[p][1:]
+			}
+		}
+	}
+	return out
 }
 
 // runRace has an operator refresh --connections connections (of providers that rotate the

@@ -2,7 +2,9 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -10,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -79,7 +82,19 @@ func runCheck(args []string) error {
 	}
 	revoked, disabled := set(f.Revoked), set(f.Disabled)
 
+	// A refresh whose worker was SIGKILLed between the provider's answer and the commit
+	// loses the rotated token with the process: the retry finds its in-flight mark, spends
+	// the old token once and records lost_during_refresh. Told apart from a loss of
+	// tether's own doing by the logs: the attempt before the one that recorded it never
+	// reported.
+	var killed map[string]bool
+	if *logs != "" {
+		if killed, err = killWindowLosses(*logs); err != nil {
+			return err
+		}
+	}
 	var figs []figure
+	var killLost int
 	var lost, stale, notHealthy, wrongToken, pending, revokedWrong, disabledWrong, doubles, revokedReplays int
 	var refreshes, rotations int64
 	states := map[connections.State]int{}
@@ -106,6 +121,15 @@ func runCheck(args []string) error {
 			if c.State != connections.StateNeedsAdmin {
 				disabledWrong++
 				examples = append(examples, fmt.Sprintf("disabled %s %s is %s", s.Kind, s.ConnID, c.State))
+			}
+			continue
+		}
+		if c.State == connections.StateNeedsReconnect && c.FailureCause == connections.CauseLostDuringRefresh &&
+			killed[s.ConnID] && fp.DeadTokenReplays <= 1 {
+			killLost++
+			if len(examples) < 10 {
+				examples = append(examples, fmt.Sprintf("%s %s (grant %s): lost to a SIGKILL between the provider's answer and the commit; recorded needs_reconnect, lost_during_refresh",
+					s.Kind, s.ConnID, s.GrantID))
 			}
 			continue
 		}
@@ -140,7 +164,9 @@ func runCheck(args []string) error {
 	figs = append(figs,
 		figure{name: "connections checked (not revoked, not disabled)", value: n, want: "info"},
 		figure{name: "lost (not healthy, or not holding the sandbox's current refresh token)", value: lost, want: "= 0", bad: lost != 0,
-			note: fmt.Sprintf("%d not healthy, %d holding another refresh token", notHealthy, wrongToken)},
+			note: fmt.Sprintf("%d not healthy, %d holding another refresh token; lost to a kill in the answer-commit window not counted here", notHealthy, wrongToken)},
+		figure{name: "lost to a SIGKILL between the provider's answer and the commit", value: killLost, want: "info",
+			note: "Zoom and Salesforce kill the old token at once: the new one died with the worker; each recorded needs_reconnect (lost_during_refresh), its one confirming replay not counted as a double"},
 		figure{name: "stale: healthy, but its access token expired or its refresh overdue", value: stale, want: "= 0", bad: stale != 0,
 			note: fmt.Sprintf("overdue = next refresh more than %s ago (the sweep runs every 5 minutes)", overdue)},
 		figure{name: "double refreshes (a dead refresh token presented again)", value: doubles, want: "= 0", bad: doubles != 0},
@@ -235,6 +261,66 @@ func runCheck(args []string) error {
 	}
 	fmt.Println("all figures hold")
 	return nil
+}
+
+// killWindowLosses reads the workers' logs: the connections whose lost_during_refresh was
+// recorded by a retry (retried N >= 1) of a task whose attempt N-1 never logged "task
+// done", i.e. whose worker died in the middle of it.
+func killWindowLosses(dir string) (map[string]bool, error) {
+	files, err := filepath.Glob(filepath.Join(dir, "worker*.log"))
+	if err != nil {
+		return nil, err
+	}
+	type rec struct {
+		TaskID     string `json:"task_id"`
+		Retried    int    `json:"retried"`
+		Connection string `json:"connection"`
+		Cause      string `json:"cause"`
+		Message    string `json:"message"`
+	}
+	done := map[string]bool{} // task id + "#" + attempt
+	type lostAt struct {
+		task    string
+		retried int
+	}
+	var lost []lostAt
+	byTask := map[string]string{}
+	for _, p := range files {
+		fh, err := os.Open(p)
+		if err != nil {
+			return nil, err
+		}
+		sc := bufio.NewScanner(fh)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			line := sc.Bytes()
+			if !bytes.Contains(line, []byte(`"connections:refresh:`)) {
+				continue
+			}
+			var r rec
+			if json.Unmarshal(line, &r) != nil {
+				continue
+			}
+			switch {
+			case r.Message == "task done":
+				done[r.TaskID+"#"+strconv.Itoa(r.Retried)] = true
+			case r.Cause == string(connections.CauseLostDuringRefresh) && r.Retried >= 1:
+				lost = append(lost, lostAt{r.TaskID, r.Retried})
+				byTask[r.TaskID] = r.Connection
+			}
+		}
+		fh.Close()
+		if err := sc.Err(); err != nil {
+			return nil, fmt.Errorf("read %s: %w", p, err)
+		}
+	}
+	out := map[string]bool{}
+	for _, l := range lost {
+		if !done[l.task+"#"+strconv.Itoa(l.retried-1)] {
+			out[byTask[l.task]] = true
+		}
+	}
+	return out, nil
 }
 
 func set(xs []string) map[string]bool {

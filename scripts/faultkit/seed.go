@@ -139,8 +139,10 @@ func runSeed(args []string) error {
 		if err != nil {
 			return fmt.Errorf("user %d: %w", i, err)
 		}
-		// A photo, so what a member is reminded of is what the run broke.
-		mem, err := st.CreateMembership(ctx, *connOrg, directory.Membership{UserID: u.ID, Role: directory.RoleMeetings,
+		// Role chat needs Salesforce (one connection, so its break is the rep's to fix;
+		// calendar and conferencing each have two that meet them) and a photo, given, so
+		// what a member is reminded of is what the run broke.
+		mem, err := st.CreateMembership(ctx, *connOrg, directory.Membership{UserID: u.ID, Role: directory.RoleChat,
 			Status: directory.MembershipActive, PhotoURL: "https://fault.example/photos/rep" + strconv.Itoa(i) + ".png"})
 		members[i] = mem.ID
 		return err

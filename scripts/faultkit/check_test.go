@@ -1,0 +1,38 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// A loss recorded by a retry whose previous attempt never reported (its worker was
+// SIGKILLed) is the kill window; one whose previous attempt reported is tether's doing.
+func TestKillWindowLossesNeedsTheAttemptBeforeToHaveDied(t *testing.T) {
+	dir := t.TempDir()
+	lines := []string{
+		// c1: attempt 0 died with its worker; attempt 1 found the loss.
+		`{"level":"info","component":"worker","task_id":"connections:refresh:c1:1","retried":1,"connection":"c1","cause":"lost_during_refresh","message":"connection upkeep"}`,
+		`{"level":"info","component":"worker","task_id":"connections:refresh:c1:1","retried":1,"outcome":"ok","message":"task done"}`,
+		// c2: attempt 0 reported (a failed write, say), so the loss is not the kill window.
+		`{"level":"warn","component":"worker","task_id":"connections:refresh:c2:1","retried":0,"outcome":"retry","message":"task done"}`,
+		`{"level":"info","component":"worker","task_id":"connections:refresh:c2:1","retried":1,"connection":"c2","cause":"lost_during_refresh","message":"connection upkeep"}`,
+		// c3: recorded on a first attempt (a concurrent refresh, no lock): never the kill window.
+		`{"level":"info","component":"worker","task_id":"connections:refresh:c3:1","retried":0,"connection":"c3","cause":"lost_during_refresh","message":"connection upkeep"}`,
+		`not json at all, connections:refresh:`,
+	}
+	if err := os.WriteFile(filepath.Join(dir, "worker1.log"), []byte(strings.Join(lines[:2], "\n")+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "worker2.log"), []byte(strings.Join(lines[2:], "\n")+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	got, err := killWindowLosses(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !got["c1"] || got["c2"] || got["c3"] || len(got) != 1 {
+		t.Errorf("kill-window losses %v, want only c1", got)
+	}
+}
