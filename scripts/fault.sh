@@ -222,9 +222,6 @@ export TETHER_HTTP_ADDR="127.0.0.1:$HTTPPORT" TETHER_PUBLIC_URL="http://127.0.0.
 export TETHER_LOG_FORMAT=json TETHER_LOG_LEVEL=info TETHER_WORKER_CONCURRENCY=10 TETHER_SHUTDOWN_TIMEOUT=5s
 export TETHER_MAILER=smtp TETHER_SMTP_URL="smtp+insecure://127.0.0.1:$SMTPPORT" TETHER_MAIL_FROM="tether <tether@fault.example>"
 export TETHER_REFRESH_WINDOW=12m TETHER_SALESFORCE_SESSION_TIMEOUT=15m
-# A member's breaks are gathered 20 s (not 5 min) before the reminder task runs, so reminders
-# go out within the run; the connections org's own grace is 20 s too (set below).
-export TETHER_REMINDER_GRACE=20s
 export TETHER_SALESFORCE_CLIENT_ID=3MVG9sandbox.tether.salesforce TETHER_SALESFORCE_CLIENT_SECRET=sandbox-salesforce-secret
 export TETHER_SALESFORCE_LOGIN_URL=$SB/salesforce TETHER_SALESFORCE_SANDBOX_LOGIN_URL=$SB/salesforce
 export TETHER_GOOGLE_CLIENT_ID=tether-sandbox.apps.googleusercontent.com TETHER_GOOGLE_CLIENT_SECRET=GOCSPX-sandbox-google-secret
