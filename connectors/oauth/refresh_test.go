@@ -4,8 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -399,5 +403,57 @@ func TestConnectionRefresherUsesTheConnectionsLoginHost(t *testing.T) {
 	f, ok := connections.AsFailure(err)
 	if !ok || f.OutcomeUnknown || f.Provider != "salesforce" || f.Op != "refresh" {
 		t.Fatalf("connection refused: %+v (ok %t)", f, ok)
+	}
+}
+
+// A client built without an HTTPClient reuses its connections to a token host across
+// concurrent refreshes: with net/http's default of 2 idle connections per host, a worker
+// running many refreshes at once dialled a new connection for almost every one.
+func TestConcurrentRefreshesReuseConnections(t *testing.T) {
+	const workers, rounds = 32, 4
+	now := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	sb := sandbox.New(sandbox.Options{Clock: func() time.Time { return now }})
+	srv := httptest.NewUnstartedServer(sb)
+	var dialled atomic.Int64
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			dialled.Add(1)
+		}
+	}
+	srv.Start()
+	t.Cleanup(func() { sb.Close(); srv.Close() })
+	c, err := oauth.New(oauth.Config{Providers: defaultProviders(srv.URL)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	grants := make([]sandbox.Tokens, workers)
+	for i := range grants {
+		if grants[i], err = sb.IssueGrant(sandbox.Google, "", nil); err != nil {
+			t.Fatalf("issue grant: %v", err)
+		}
+	}
+	for range rounds {
+		var wg sync.WaitGroup
+		errs := make(chan error, workers)
+		for _, g := range grants {
+			wg.Go(func() {
+				if _, err := c.Refresh(context.Background(), "google", g.RefreshToken); err != nil {
+					errs <- err
+				}
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Fatalf("refresh: %v", err)
+		}
+	}
+	// One connection per concurrent refresh, plus slack for a connection not yet back in
+	// the idle pool when the next round starts; without reuse it is one per refresh.
+	if n := dialled.Load(); n > workers+workers/2 {
+		t.Errorf("%d connections for %d refreshes by %d workers: connections are not reused", n, workers*rounds, workers)
+	}
+	if n := sb.Counters().Endpoint(sandbox.Google, "token").Calls; n != workers*rounds {
+		t.Errorf("%d token calls, want %d", n, workers*rounds)
 	}
 }

@@ -67,7 +67,7 @@ func New(cfg Config) (*Verifier, error) {
 	if cfg.Timeout < 0 {
 		return nil, fmt.Errorf("verify: timeout %s must not be negative", cfg.Timeout)
 	}
-	v := &Verifier{hc: cmp.Or(cfg.HTTP, &http.Client{}), timeout: cmp.Or(cfg.Timeout, DefaultTimeout), now: cfg.Now}
+	v := &Verifier{hc: cmp.Or(cfg.HTTP, &http.Client{Transport: oauth.NewTransport()}), timeout: cmp.Or(cfg.Timeout, DefaultTimeout), now: cfg.Now}
 	if v.now == nil {
 		v.now = time.Now
 	}
