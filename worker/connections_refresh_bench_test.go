@@ -5,18 +5,24 @@ package worker_test
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"os"
+	"runtime/pprof"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/hibiken/asynq"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
 	"github.com/rs/zerolog"
 
 	"tether/connectors/oauth"
@@ -70,7 +76,16 @@ func gathered(b *testing.B, reg *prometheus.Registry, name string, labels ...str
 // provider calls per refresh, and this process's peak RSS (VmHWM: the worker, the store,
 // Redis clients, the seeding included; the sandbox's memory is its own process's).
 //
-//	go test -run xxx -bench BenchmarkConnectionsRefresh -benchtime 1x -timeout 30m ./worker
+// In the same run, before the refreshes, it measures the ceiling: a bare Asynq server at
+// the same concurrency on the same Redis running no-op tasks with the refresh tasks'
+// options (TETHER_BENCH_NOOP_SECONDS, default 10; 0 skips it), and reports the refresh
+// rate as a ratio of it. CPU per refresh is reported for the worker, the sandbox, the
+// PostgreSQL backends serving the store, and the Redis server (all its clients: exact only
+// when no one else uses that Redis); Redis commands and PostgreSQL row reads and updates
+// per refresh come from INFO commandstats and the schema's table statistics.
+// TETHER_BENCH_REFRESH_CPUPROFILE=FILE writes a CPU profile of the window alone.
+//
+//	go test -run xxx -bench BenchmarkConnectionsRefresh -benchtime 1x -timeout 25m ./worker
 func BenchmarkConnectionsRefresh(b *testing.B) {
 	const (
 		conns       = 10_000
@@ -177,6 +192,12 @@ SELECT 'bench-m-' || i, $1, 'bench-u-' || i, 'chat', 'active', now(), now() FROM
 		b.Fatal(err)
 	}
 
+	noop := 0.0
+	if secs := envInt("TETHER_BENCH_NOOP_SECONDS", 10); secs > 0 {
+		noop = noopCeiling(b, opt, concurrency, time.Duration(secs)*time.Second)
+		b.ReportMetric(noop, "noop-tasks/s")
+	}
+
 	// Enough forced refresh tasks, round-robin over the connections, that the queue never
 	// runs dry at 2,400 refreshes a second (a third above the goal), queued before the
 	// worker starts so the window measures the worker alone.
@@ -240,13 +261,22 @@ SELECT 'bench-m-' || i, $1, 'bench-u-' || i, 'chat', 'active', now(), now() FROM
 		return gathered(b, reg, "tether_connection_refreshes_total", "provider", "salesforce") -
 			gathered(b, reg, "tether_connection_refreshes_total", "provider", "salesforce", "outcome", "ok")
 	}
+	pids := pgBackends(b, st)
+	stopProfile := func() {}
+	if path := os.Getenv("TETHER_BENCH_REFRESH_CPUPROFILE"); path != "" {
+		stopProfile = cpuProfile(b, path)
+		defer stopProfile()
+	}
 	r0, c0, f0 := refreshed(), tokenCalls(), failures()
 	self0, child0 := cpuTime(b, "self"), cpuTime(b, strconv.Itoa(sb.cmd.Process.Pid))
+	pg0, redis0, cmds0, rows0 := pgCPU(b, pids), redisCPU(b, rdb), redisCalls(b, rdb), connectionRows(b, st)
 	w0 := time.Now()
 	time.Sleep(window)
 	r1, c1, f1 := refreshed(), tokenCalls(), failures()
 	self1, child1 := cpuTime(b, "self"), cpuTime(b, strconv.Itoa(sb.cmd.Process.Pid))
+	pg1, redis1, cmds1, rows1 := pgCPU(b, pids), redisCPU(b, rdb), redisCalls(b, rdb), connectionRows(b, st)
 	took := time.Since(w0)
+	stopProfile()
 	cancel()
 	if err := <-done; err != nil {
 		b.Fatal(err)
@@ -286,7 +316,27 @@ SELECT 'bench-m-' || i, $1, 'bench-u-' || i, 'chat', 'active', now(), now() FROM
 	workerCPU, sandboxCPU := (self1-self0).Seconds()*1000/okRefreshes, (child1-child0).Seconds()*1000/okRefreshes
 	b.ReportMetric(workerCPU, "worker-cpu-ms/refresh")
 	b.ReportMetric(sandboxCPU, "sandbox-cpu-ms/refresh")
-	b.Logf("CPU per refresh: this process (the worker) %.2f ms, the sandbox process %.2f ms", workerCPU, sandboxCPU)
+	pgMS, redisMS := (pg1-pg0).Seconds()*1000/okRefreshes, (redis1-redis0).Seconds()*1000/okRefreshes
+	b.ReportMetric(pgMS, "postgres-cpu-ms/refresh")
+	b.ReportMetric(redisMS, "redis-cpu-ms/refresh")
+	b.Logf("CPU per refresh: this process (the worker) %.2f ms, the sandbox process %.2f ms, the store's %d PostgreSQL backends %.2f ms, the Redis server %.2f ms (with any other client's); total %.2f ms",
+		workerCPU, sandboxCPU, len(pids), pgMS, redisMS, workerCPU+sandboxCPU+pgMS+redisMS)
+	var calls []string
+	total := 0.0
+	for _, name := range slices.Sorted(maps.Keys(cmds1)) {
+		if n := float64(cmds1[name]-cmds0[name]) / okRefreshes; n >= 0.005 {
+			calls = append(calls, fmt.Sprintf("%s %.2f", name, n))
+			total += n
+		}
+	}
+	b.ReportMetric(total, "redis-commands/refresh")
+	b.Logf("Redis commands per refresh (the whole server's): %.2f: %s", total, strings.Join(calls, ", "))
+	b.Logf("PostgreSQL per refresh on the connections table: %.2f index scans, %.2f sequential scans, %.2f rows updated",
+		float64(rows1.idx-rows0.idx)/okRefreshes, float64(rows1.seq-rows0.seq)/okRefreshes, float64(rows1.upd-rows0.upd)/okRefreshes)
+	if noop > 0 {
+		b.ReportMetric(rate/noop, "refresh/noop")
+		b.Logf("ceiling: bare Asynq no-op tasks at concurrency %d on the same Redis, in this run: %.0f tasks/s; refreshes are %.2f of it", concurrency, noop, rate/noop)
+	}
 	b.Logf("%.0f refresh tasks in %s at concurrency %d with %s provider latency: %.0f refreshes/s, %.3f provider calls per refresh (%.4f over the whole run); peak RSS %.1f MB (%.1f MB before the worker started)",
 		okRefreshes, took.Round(time.Millisecond), concurrency, latency, rate, perRefresh, wholeRun, float64(peak)/1024, float64(before)/1024)
 }
@@ -345,4 +395,184 @@ func cpuTime(b *testing.B, proc string) time.Duration {
 		b.Fatalf("/proc/%s/stat: %q", proc, data)
 	}
 	return time.Duration(utime+stime) * time.Second / 100 // USER_HZ is 100 on Linux
+}
+
+// noopCeiling runs tasks that do nothing through a bare Asynq server at concurrency on
+// opt's Redis, with the refresh tasks' options (TaskID, retention, retries, timeout) on a
+// queue of their own, and returns the tasks completed per second in window after a 2 s
+// warm-up: what Asynq's dequeue and acknowledgement alone allow on this machine now.
+func noopCeiling(b *testing.B, opt asynq.RedisClientOpt, concurrency int, window time.Duration) float64 {
+	b.Helper()
+	const queue, warmup = "bench-noop", 2 * time.Second
+	client := asynq.NewClient(opt)
+	defer client.Close()
+	n := int((window + warmup + 2*time.Second).Seconds() * 8000)
+	next := make(chan int)
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		errs []error
+	)
+	payload := []byte(`{"org_id":"org-1","connection_id":"conn-1","force":true}`)
+	for range 8 {
+		wg.Go(func() {
+			for i := range next {
+				_, err := client.Enqueue(asynq.NewTask("bench:noop", payload), asynq.Queue(queue),
+					asynq.TaskID("bench:noop:"+strconv.Itoa(i)), asynq.Retention(jobs.ConnectionTaskRetention),
+					asynq.MaxRetry(3), asynq.Timeout(2*time.Minute))
+				if err != nil {
+					mu.Lock()
+					errs = append(errs, err)
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	for i := range n {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	if len(errs) > 0 {
+		b.Fatalf("%d no-op tasks not queued, first: %v", len(errs), errs[0])
+	}
+	var done atomic.Int64
+	srv := asynq.NewServer(opt, asynq.Config{Concurrency: concurrency, Queues: map[string]int{queue: 1}, LogLevel: asynq.WarnLevel})
+	mux := asynq.NewServeMux()
+	mux.HandleFunc("bench:noop", func(context.Context, *asynq.Task) error { done.Add(1); return nil })
+	if err := srv.Start(mux); err != nil {
+		b.Fatal(err)
+	}
+	time.Sleep(warmup)
+	d0, t0 := done.Load(), time.Now()
+	time.Sleep(window)
+	d1, took := done.Load(), time.Since(t0)
+	srv.Shutdown()
+	if d1 >= int64(n) {
+		b.Logf("the no-op queue ran dry: the ceiling below is a lower bound")
+	}
+	return float64(d1-d0) / took.Seconds()
+}
+
+// pgBackends returns the process ids of the PostgreSQL backends behind st's pool (it holds
+// every connection the pool will give at once, so each answers with its own pid).
+func pgBackends(b *testing.B, st *store.Store) []int {
+	b.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	var pids []int
+	var held []*sql.Conn
+	defer func() {
+		for _, c := range held {
+			_ = c.Close()
+		}
+	}()
+	for {
+		c, err := st.DB().Conn(ctx)
+		if err != nil {
+			break // the pool is exhausted (its size is storetest's pool_max_conns)
+		}
+		held = append(held, c)
+		var pid int
+		if err := c.QueryRowContext(ctx, `SELECT pg_backend_pid()`).Scan(&pid); err != nil {
+			break
+		}
+		pids = append(pids, pid)
+	}
+	return pids
+}
+
+// pgCPU is the CPU time of the PostgreSQL backends pids (0 for one not on this machine).
+func pgCPU(b *testing.B, pids []int) time.Duration {
+	b.Helper()
+	var sum time.Duration
+	for _, pid := range pids {
+		if _, err := os.Stat("/proc/" + strconv.Itoa(pid)); err == nil {
+			sum += cpuTime(b, strconv.Itoa(pid))
+		}
+	}
+	return sum
+}
+
+// redisInfo returns the fields of INFO section.
+func redisInfo(b *testing.B, rdb *redis.Client, section string) map[string]string {
+	b.Helper()
+	out, err := rdb.Info(context.Background(), section).Result()
+	if err != nil {
+		b.Fatal(err)
+	}
+	m := map[string]string{}
+	for _, l := range strings.Split(out, "\r\n") {
+		if k, v, ok := strings.Cut(l, ":"); ok {
+			m[k] = v
+		}
+	}
+	return m
+}
+
+// redisCPU is the Redis server's CPU time, user and system (INFO cpu).
+func redisCPU(b *testing.B, rdb *redis.Client) time.Duration {
+	b.Helper()
+	m := redisInfo(b, rdb, "cpu")
+	u, err1 := strconv.ParseFloat(m["used_cpu_user"], 64)
+	s, err2 := strconv.ParseFloat(m["used_cpu_sys"], 64)
+	if err1 != nil || err2 != nil {
+		b.Fatalf("INFO cpu: %v", m)
+	}
+	return time.Duration((u + s) * float64(time.Second))
+}
+
+// redisCalls is the number of calls of each command the Redis server ran (INFO
+// commandstats).
+func redisCalls(b *testing.B, rdb *redis.Client) map[string]int64 {
+	b.Helper()
+	calls := map[string]int64{}
+	for k, v := range redisInfo(b, rdb, "commandstats") {
+		name, ok := strings.CutPrefix(k, "cmdstat_")
+		if !ok {
+			continue
+		}
+		for _, f := range strings.Split(v, ",") {
+			if n, ok := strings.CutPrefix(f, "calls="); ok {
+				calls[name], _ = strconv.ParseInt(n, 10, 64)
+			}
+		}
+	}
+	return calls
+}
+
+// tableStats are a table's scan and update counters.
+type tableStats struct{ idx, seq, upd int64 }
+
+// connectionRows reads the connections table's statistics in st's own schema (the
+// statistics are flushed about once a second, so short windows are approximate).
+func connectionRows(b *testing.B, st *store.Store) tableStats {
+	b.Helper()
+	var s tableStats
+	if err := st.DB().QueryRowContext(context.Background(), `SELECT coalesce(idx_scan, 0), seq_scan, n_tup_upd
+FROM pg_stat_user_tables WHERE schemaname = current_schema() AND relname = 'connections'`).Scan(&s.idx, &s.seq, &s.upd); err != nil {
+		b.Fatal(err)
+	}
+	return s
+}
+
+// cpuProfile starts a CPU profile written to path; the returned func stops it.
+func cpuProfile(b *testing.B, path string) func() {
+	b.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		b.Fatal(err)
+	}
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			pprof.StopCPUProfile()
+			if err := f.Close(); err != nil {
+				b.Error(err)
+			}
+		})
+	}
 }
