@@ -14,15 +14,25 @@ import (
 	"tether/jobs"
 	"tether/sync/directory"
 	"tether/sync/members"
+	"tether/sync/reminders"
 	"tether/sync/store"
 	"tether/worker"
 )
 
 var _ members.Store = (*store.Store)(nil)
 
+// memberParts are what the members verbs use, built on one store: the members service,
+// and the reminders' read side and policy editor (neither needs a mailer or Redis).
+type memberParts struct {
+	svc       *members.Service
+	reminders reminders.Viewer
+	settings  reminders.SettingsEditor
+}
+
 // withMembers opens the configured store (it must be migrated), builds the members
-// service on it and calls fn. Listing and changing members needs no Redis and no key ring.
-func withMembers(cmd *cobra.Command, e env, fn func(ctx context.Context, svc *members.Service) error) error {
+// verbs' parts on it and calls fn. Listing and changing members needs no Redis and no
+// key ring.
+func withMembers(cmd *cobra.Command, e env, fn func(ctx context.Context, parts memberParts) error) error {
 	ctx := cmd.Context()
 	cfg, err := loadConfig(cmd, e)
 	if err != nil {
@@ -37,7 +47,7 @@ func withMembers(cmd *cobra.Command, e env, fn func(ctx context.Context, svc *me
 	if err != nil {
 		return err
 	}
-	return fn(ctx, svc)
+	return fn(ctx, memberParts{svc: svc, reminders: reminders.Viewer{Store: st}, settings: reminders.SettingsEditor{Store: st}})
 }
 
 func filterNames() string {
@@ -67,12 +77,12 @@ custom admins.
 Same as GET /v1/orgs/{org}/members?filter=F&action_required=true.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return withMembers(cmd, e, func(ctx context.Context, svc *members.Service) error {
+			return withMembers(cmd, e, func(ctx context.Context, parts memberParts) error {
 				req := members.ListRequest{Filter: directory.MemberFilter(filter), ActionRequired: actionRequired, Limit: 1000}
 				var all []members.MemberView
 				var counts directory.MembershipCounts
 				for {
-					p, err := svc.List(ctx, args[0], req)
+					p, err := parts.svc.List(ctx, args[0], req)
 					if err != nil {
 						return err
 					}
@@ -180,8 +190,8 @@ Same as PATCH /v1/orgs/{org}/members/{member} with {"role": R, "photo_url": URL}
 			if cmd.Flags().Changed("photo") {
 				ch.PhotoURL = &photo
 			}
-			return withMembers(cmd, e, func(ctx context.Context, svc *members.Service) error {
-				m, err := svc.Update(ctx, args[0], args[1], ch)
+			return withMembers(cmd, e, func(ctx context.Context, parts memberParts) error {
+				m, err := parts.svc.Update(ctx, args[0], args[1], ch)
 				if err != nil {
 					return err
 				}
@@ -209,8 +219,8 @@ yet") or to repair reasons a crash left stale. Idempotent.
 Same as POST /v1/orgs/{org}/members/recompute.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return withMembers(cmd, e, func(ctx context.Context, svc *members.Service) error {
-				res, err := svc.RecomputeOrg(ctx, args[0])
+			return withMembers(cmd, e, func(ctx context.Context, parts memberParts) error {
+				res, err := parts.svc.RecomputeOrg(ctx, args[0])
 				if err != nil {
 					return err
 				}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -13,7 +12,6 @@ import (
 	"tether/jobs"
 	"tether/sync/connections"
 	"tether/sync/directory"
-	"tether/sync/store"
 	"tether/worker/redistest"
 )
 
@@ -21,108 +19,71 @@ import (
 // run, on both backends: the counts table matches the store, reasons name who acts, and
 // a policy change, a photo and a role change move the member in and out of Action Required.
 func TestMembersVerbs(t *testing.T) {
-	backends := map[string]string{
-		"sqlite":   "sqlite:" + filepath.Join(t.TempDir(), "tether.db"),
-		"postgres": freshPostgres(t),
-	}
-	for name, dbURL := range backends {
-		t.Run(name, func(t *testing.T) {
-			ctx := context.Background()
-			env := map[string]string{"TETHER_DATABASE_URL": dbURL}
-			ok := func(args ...string) string {
-				t.Helper()
-				r := runTether(t, ctx, env, args...)
-				if r.err != nil {
-					t.Fatalf("tether %s: %v\n%s%s", strings.Join(args, " "), r.err, r.stdout, r.stderr)
-				}
-				return r.stdout
-			}
-			refused := func(want string, args ...string) {
-				t.Helper()
-				r := runTether(t, ctx, env, args...)
-				if r.err == nil || !strings.Contains(r.err.Error(), want) {
-					t.Errorf("tether %s: got %v (%s), want an error containing %q", strings.Join(args, " "), r.err, r.stdout, want)
+	eachBackend(t, func(t *testing.T, v *verbTest) {
+		ctx, st, ok, refused := v.ctx, v.st, v.ok, v.refused
+		match := func(out string, res ...string) {
+			t.Helper()
+			for _, re := range res {
+				if !regexp.MustCompile(re).MatchString(out) {
+					t.Errorf("output lacks %s:\n%s", re, out)
 				}
 			}
-			match := func(out string, res ...string) {
-				t.Helper()
-				for _, re := range res {
-					if !regexp.MustCompile(re).MatchString(out) {
-						t.Errorf("output lacks %s:\n%s", re, out)
-					}
-				}
-			}
-			ok("migrate", "up")
-			org := strings.SplitN(ok("org", "create", "--name", "Acme", "--seats", "10"), "\n", 2)[0]
+		}
+		org := v.org("Acme", 10)
+		add := func(email string, role directory.Role, status directory.MembershipStatus) directory.Membership {
+			return v.member(org, email, role, status)
+		}
+		rep := add("rep@acme.example", directory.RoleChat, directory.MembershipActive)
+		if _, err := st.CreateConnection(ctx, org, connections.Connection{MembershipID: rep.ID, Kind: connections.KindSalesforce,
+			State: connections.StateNeedsReconnect, LastErrorCode: "invalid_grant"}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := st.CreateConnection(ctx, org, connections.Connection{MembershipID: rep.ID, Kind: connections.KindGoogleCalendar,
+			State: connections.StateHealthy}); err != nil {
+			t.Fatal(err)
+		}
+		boss := add("boss@acme.example", directory.RoleAdmin, directory.MembershipActive)
+		add("new@acme.example", directory.RoleMeetings, directory.MembershipPending)
 
-			st, err := store.Open(ctx, dbURL)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer st.Close()
-			add := func(email string, role directory.Role, status directory.MembershipStatus) directory.Membership {
-				u, err := st.CreateUser(ctx, directory.User{Email: email})
-				if err != nil {
-					t.Fatal(err)
-				}
-				m, err := st.CreateMembership(ctx, org, directory.Membership{UserID: u.ID, Role: role, Status: status})
-				if err != nil {
-					t.Fatal(err)
-				}
-				return m
-			}
-			rep := add("rep@acme.example", directory.RoleChat, directory.MembershipActive)
-			if _, err := st.CreateConnection(ctx, org, connections.Connection{MembershipID: rep.ID, Kind: connections.KindSalesforce,
-				State: connections.StateNeedsReconnect, LastErrorCode: "invalid_grant"}); err != nil {
-				t.Fatal(err)
-			}
-			if _, err := st.CreateConnection(ctx, org, connections.Connection{MembershipID: rep.ID, Kind: connections.KindGoogleCalendar,
-				State: connections.StateHealthy}); err != nil {
-				t.Fatal(err)
-			}
-			boss := add("boss@acme.example", directory.RoleAdmin, directory.MembershipActive)
-			add("new@acme.example", directory.RoleMeetings, directory.MembershipPending)
+		out := ok("members", "list", org)
+		match(out, `not computed yet \(tether members recompute `+org+`\)`)
+		match(ok("members", "recompute", org), `recomputed 3 members of org `+org+`: 2 Action Required`)
 
-			out := ok("members", "list", org)
-			match(out, `not computed yet \(tether members recompute `+org+`\)`)
-			match(ok("members", "recompute", org), `recomputed 3 members of org `+org+`: 2 Action Required`)
+		out = ok("members", "list", org)
+		counts, err := st.CountMemberships(ctx, org)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range directory.MemberFilters() {
+			c := counts.Of(f)
+			match(out, `(?m)^`+string(f)+`\s+`+itoa(c.Members)+`\s+`+itoa(c.ActionRequired)+`$`)
+		}
+		match(out, `(?m)^all\s+3\s+2$`, `(?m)^admin\s+1\s+1$`,
+			`rep@acme\.example\s+chat\s+active\s+salesforce needs_reconnect \(rep\), google_calendar healthy\s+salesforce needs_reconnect \[invalid_grant\] \(rep\); ~conferencing missing \(rep\); photo missing \(rep\)`)
 
-			out = ok("members", "list", org)
-			counts, err := st.CountMemberships(ctx, org)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, f := range directory.MemberFilters() {
-				c := counts.Of(f)
-				match(out, `(?m)^`+string(f)+`\s+`+itoa(c.Members)+`\s+`+itoa(c.ActionRequired)+`$`)
-			}
-			match(out, `(?m)^all\s+3\s+2$`, `(?m)^admin\s+1\s+1$`,
-				`rep@acme\.example\s+chat\s+active\s+salesforce needs_reconnect \(rep\), google_calendar healthy\s+salesforce needs_reconnect \[invalid_grant\] \(rep\); ~conferencing missing \(rep\); photo missing \(rep\)`)
+		out = ok("members", "list", org, "--filter", "chat", "--action-required")
+		match(out, `Action Required members under filter chat: 1`, `rep@acme\.example`)
+		if strings.Contains(out, "boss@") {
+			t.Errorf("admin listed under chat:\n%s", out)
+		}
+		out = ok("members", "list", org, "--filter", "pending", "--action-required")
+		match(out, `no Action Required members under filter pending`)
+		refused(`filter "everyone": use one of all, active, admin, chat, meetings, pending, deactivated`, "members", "list", org, "--filter", "everyone")
 
-			out = ok("members", "list", org, "--filter", "chat", "--action-required")
-			match(out, `Action Required members under filter chat: 1`, `rep@acme\.example`)
-			if strings.Contains(out, "boss@") {
-				t.Errorf("admin listed under chat:\n%s", out)
-			}
-			out = ok("members", "list", org, "--filter", "pending", "--action-required")
-			match(out, `no Action Required members under filter pending`)
-			refused(`filter "everyone": use one of all, active, admin, chat, meetings, pending, deactivated`, "members", "list", org, "--filter", "everyone")
+		// Admins need nothing under the org's policy: boss leaves Action Required.
+		out = ok("org", "set", org, "--policy", "admin=")
+		match(out, `policy: admin=nothing  custom_admin=salesforce  chat=salesforce,calendar,~conferencing,photo`)
+		match(ok("members", "list", org, "--filter", "admin"), `(?m)^admin\s+1\s+0$`)
+		match(ok("org", "show", org), `action required policy: admin=nothing`)
+		refused(`unknown requirement "fax"`, "org", "set", org, "--policy", "chat=fax")
 
-			// Admins need nothing under the org's policy: boss leaves Action Required.
-			out = ok("org", "set", org, "--policy", "admin=")
-			match(out, `policy: admin=nothing  custom_admin=salesforce  chat=salesforce,calendar,~conferencing,photo`)
-			match(ok("members", "list", org, "--filter", "admin"), `(?m)^admin\s+1\s+0$`)
-			match(ok("org", "show", org), `action required policy: admin=nothing`)
-			refused(`unknown requirement "fax"`, "org", "set", org, "--policy", "chat=fax")
-
-			match(ok("members", "set", org, "rep@acme.example", "--photo", "https://img.example/rep.png"),
-				`(?m)action required: salesforce needs_reconnect \[invalid_grant\] \(rep\); ~conferencing missing \(rep\)$`)
-			match(ok("members", "set", org, boss.ID, "--role", "meetings"),
-				`member `+boss.ID+` of org `+org+`: meetings, active`, `action required: calendar missing \(rep\); ~conferencing missing \(rep\); photo missing \(rep\)`)
-			refused(`org `+org+` has no member "ghost@acme.example"`, "members", "set", org, "ghost@acme.example", "--role", "chat")
-			refused(`nothing to change`, "members", "set", org, rep.ID)
-		})
-	}
+		match(ok("members", "set", org, "rep@acme.example", "--photo", "https://img.example/rep.png"),
+			`(?m)action required: salesforce needs_reconnect \[invalid_grant\] \(rep\); ~conferencing missing \(rep\)$`)
+		match(ok("members", "set", org, boss.ID, "--role", "meetings"),
+			`member `+boss.ID+` of org `+org+`: meetings, active`, `action required: calendar missing \(rep\); ~conferencing missing \(rep\); photo missing \(rep\)`)
+		refused(`org `+org+` has no member "ghost@acme.example"`, "members", "set", org, "ghost@acme.example", "--role", "chat")
+		refused(`nothing to change`, "members", "set", org, rep.ID)
+	})
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
@@ -132,36 +93,13 @@ func itoa(n int) string { return strconv.Itoa(n) }
 // pending member is refused with the command that helps. (The worker's run against the
 // sandbox is worker.TestDeactivateMemberAgainstSandbox.)
 func TestMembersDeactivateVerb(t *testing.T) {
-	ctx := context.Background()
 	opt, _ := redistest.Client(t, 11)
-	dbURL := "sqlite:" + filepath.Join(t.TempDir(), "tether.db")
-	env := map[string]string{"TETHER_DATABASE_URL": dbURL, "TETHER_REDIS_URL": redistest.URL(opt)}
-	ok := func(args ...string) string {
-		t.Helper()
-		r := runTether(t, ctx, env, args...)
-		if r.err != nil {
-			t.Fatalf("tether %s: %v\n%s%s", strings.Join(args, " "), r.err, r.stdout, r.stderr)
-		}
-		return r.stdout
-	}
-	ok("migrate", "up")
-	org := strings.SplitN(ok("org", "create", "--name", "Acme", "--seats", "10"), "\n", 2)[0]
-	st, err := store.Open(ctx, dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	var ids []string
-	for _, x := range []struct {
-		email  string
-		status directory.MembershipStatus
-	}{{"rep@acme.example", directory.MembershipActive}, {"new@acme.example", directory.MembershipPending}} {
-		u, _ := st.CreateUser(ctx, directory.User{Email: x.email})
-		m, err := st.CreateMembership(ctx, org, directory.Membership{UserID: u.ID, Role: directory.RoleChat, Status: x.status})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ids = append(ids, m.ID)
+	v := newVerbTest(t, "sqlite:"+filepath.Join(t.TempDir(), "tether.db"), map[string]string{"TETHER_REDIS_URL": redistest.URL(opt)})
+	ok := v.ok
+	org := v.org("Acme", 10)
+	ids := []string{
+		v.member(org, "rep@acme.example", directory.RoleChat, directory.MembershipActive).ID,
+		v.member(org, "new@acme.example", directory.RoleChat, directory.MembershipPending).ID,
 	}
 	out := ok("members", "deactivate", org, "rep@acme.example")
 	taskID := jobs.TaskIDMembersDeactivate(org, ids[0])
@@ -177,12 +115,6 @@ func TestMembersDeactivateVerb(t *testing.T) {
 	if out := ok("members", "deactivate", org, ids[0]); !strings.Contains(out, "already queued or running (task "+taskID+")") {
 		t.Errorf("second deactivate:\n%s", out)
 	}
-	r := runTether(t, ctx, env, "members", "deactivate", org, "new@acme.example")
-	if r.err == nil || !strings.Contains(r.err.Error(), "is pending (invited, not joined): revoke the invite instead (tether invite list --org "+org) {
-		t.Errorf("pending member: %v", r.err)
-	}
-	r = runTether(t, ctx, env, "members", "deactivate", org, "ghost@acme.example")
-	if r.err == nil || !strings.Contains(r.err.Error(), `has no member "ghost@acme.example"`) {
-		t.Errorf("unknown member: %v", r.err)
-	}
+	v.refused("is pending (invited, not joined): revoke the invite instead (tether invite list --org "+org, "members", "deactivate", org, "new@acme.example")
+	v.refused(`has no member "ghost@acme.example"`, "members", "deactivate", org, "ghost@acme.example")
 }

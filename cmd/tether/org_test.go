@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"maps"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -20,137 +22,105 @@ import (
 // use, a default org the user is not in), and what show prints of seats, the team
 // connection, the last audit and pending imports.
 func TestOrgAndUserVerbs(t *testing.T) {
-	backends := map[string]string{
-		"sqlite":   "sqlite:" + filepath.Join(t.TempDir(), "tether.db"),
-		"postgres": freshPostgres(t),
-	}
-	for name, dbURL := range backends {
-		t.Run(name, func(t *testing.T) {
-			ctx := context.Background()
-			env := map[string]string{"TETHER_DATABASE_URL": dbURL}
-			tether := func(args ...string) result {
-				t.Helper()
-				return runTether(t, ctx, env, args...)
-			}
-			ok := func(args ...string) string {
-				t.Helper()
-				r := tether(args...)
-				if r.err != nil {
-					t.Fatalf("tether %s: %v\n%s%s", strings.Join(args, " "), r.err, r.stdout, r.stderr)
-				}
-				return r.stdout
-			}
-			refused := func(want string, args ...string) {
-				t.Helper()
-				r := tether(args...)
-				if r.err == nil || !strings.Contains(r.err.Error(), want) {
-					t.Errorf("tether %s: got %v (%s), want an error containing %q", strings.Join(args, " "), r.err, r.stdout, want)
-				}
-			}
-			ok("migrate", "up")
+	eachBackend(t, func(t *testing.T, v *verbTest) {
+		ok, refused := v.ok, v.refused
 
-			out := ok("org", "create", "--name", "Agency", "--seats", "10")
-			parent := strings.SplitN(out, "\n", 2)[0]
-			if !strings.Contains(out, `created org "Agency": 10 seats, Salesforce production (https://login.salesforce.com)`) {
-				t.Fatalf("create output:\n%s", out)
-			}
-			out = ok("org", "create", "--name", "Client A", "--seats", "3", "--parent", parent, "--salesforce-login", "sandbox")
-			client := strings.SplitN(out, "\n", 2)[0]
-			if !strings.Contains(out, "Salesforce sandbox (https://test.salesforce.com), client of org "+parent) {
-				t.Fatalf("create client output:\n%s", out)
-			}
-			refused("seats must be a whole number from 1 to", "org", "create", "--name", "X", "--seats", "0")
-			refused(`no parent org with id "nope"`, "org", "create", "--name", "X", "--seats", "1", "--parent", "nope")
-			refused("use production (login.salesforce.com) or sandbox", "org", "create", "--name", "X", "--seats", "1", "--salesforce-login", "staging")
-			refused(`"name" not set`, "org", "create", "--seats", "1")
-			refused("an org needs a name", "org", "create", "--name", "  ", "--seats", "1")
+		out := ok("org", "create", "--name", "Agency", "--seats", "10")
+		parent := strings.SplitN(out, "\n", 2)[0]
+		if !strings.Contains(out, `created org "Agency": 10 seats, Salesforce production (https://login.salesforce.com)`) {
+			t.Fatalf("create output:\n%s", out)
+		}
+		out = ok("org", "create", "--name", "Client A", "--seats", "3", "--parent", parent, "--salesforce-login", "sandbox")
+		client := strings.SplitN(out, "\n", 2)[0]
+		if !strings.Contains(out, "Salesforce sandbox (https://test.salesforce.com), client of org "+parent) {
+			t.Fatalf("create client output:\n%s", out)
+		}
+		refused("seats must be a whole number from 1 to", "org", "create", "--name", "X", "--seats", "0")
+		refused(`no parent org with id "nope"`, "org", "create", "--name", "X", "--seats", "1", "--parent", "nope")
+		refused("use production (login.salesforce.com) or sandbox", "org", "create", "--name", "X", "--seats", "1", "--salesforce-login", "staging")
+		refused(`"name" not set`, "org", "create", "--seats", "1")
+		refused("an org needs a name", "org", "create", "--name", "  ", "--seats", "1")
 
-			// Two seats used in the client (an active member, a pending invite), a queued
-			// import and a report with a missing check; ann is also in the parent, which
-			// has a healthy team connection.
-			seedOrgState(t, dbURL, parent, client)
+		// Two seats used in the client (an active member, a pending invite), a queued
+		// import and a report with a missing check; ann is also in the parent, which
+		// has a healthy team connection.
+		seedOrgState(t, v.st, parent, client)
 
-			list := ok("org", "list")
-			for _, re := range []string{
-				`(?m)^` + parent + `\s+Agency\s+-\s+1\s+10\s+9\s+1\s+production`,
-				`(?m)^` + client + `\s+Client A\s+` + parent + `\s+2\s+3\s+1\s+0\s+sandbox`,
-			} {
-				if !regexp.MustCompile(re).MatchString(list) {
-					t.Errorf("org list does not match %s:\n%s", re, list)
-				}
+		list := ok("org", "list")
+		for _, re := range []string{
+			`(?m)^` + parent + `\s+Agency\s+-\s+1\s+10\s+9\s+1\s+production`,
+			`(?m)^` + client + `\s+Client A\s+` + parent + `\s+2\s+3\s+1\s+0\s+sandbox`,
+		} {
+			if !regexp.MustCompile(re).MatchString(list) {
+				t.Errorf("org list does not match %s:\n%s", re, list)
 			}
-			clients := ok("org", "list", "--parent", parent)
-			if !regexp.MustCompile(`(?m)^`+client+`\s+Client A\s+2\s+3\s+1\s+0\s+sandbox`).MatchString(clients) ||
-				strings.Contains(clients, "Agency") {
-				t.Errorf("org list --parent:\n%s", clients)
-			}
-			if out := ok("org", "list", "--parent", client); !strings.Contains(out, "has no client orgs") {
-				t.Errorf("a client's clients:\n%s", out)
-			}
-			refused(`no org with id "nope"`, "org", "list", "--parent", "nope")
+		}
+		clients := ok("org", "list", "--parent", parent)
+		if !regexp.MustCompile(`(?m)^`+client+`\s+Client A\s+2\s+3\s+1\s+0\s+sandbox`).MatchString(clients) ||
+			strings.Contains(clients, "Agency") {
+			t.Errorf("org list --parent:\n%s", clients)
+		}
+		if out := ok("org", "list", "--parent", client); !strings.Contains(out, "has no client orgs") {
+			t.Errorf("a client's clients:\n%s", out)
+		}
+		refused(`no org with id "nope"`, "org", "list", "--parent", "nope")
 
-			show := ok("org", "show", client)
-			for _, want := range []string{
-				`org ` + client + ` "Client A"`,
-				"parent: " + parent + ` "Agency"`,
-				"seats: 2 used of 3 (1 active members, 1 pending invites), 1 free",
-				"salesforce login: sandbox (https://test.salesforce.com)",
-				"team Salesforce connection: missing (tether org connect-salesforce " + client + " prints a link to connect it)",
-				"last permission audit: missing at 2026-03-02T09:30:00Z",
-				"missing: marketing_user",
-				"pending imports: 1",
-				"queued",
-				"client orgs: none",
-			} {
-				if !strings.Contains(show, want) {
-					t.Errorf("org show lacks %q:\n%s", want, show)
-				}
+		show := ok("org", "show", client)
+		for _, want := range []string{
+			`org ` + client + ` "Client A"`,
+			"parent: " + parent + ` "Agency"`,
+			"seats: 2 used of 3 (1 active members, 1 pending invites), 1 free",
+			"salesforce login: sandbox (https://test.salesforce.com)",
+			"team Salesforce connection: missing (tether org connect-salesforce " + client + " prints a link to connect it)",
+			"last permission audit: missing at 2026-03-02T09:30:00Z",
+			"missing: marketing_user",
+			"pending imports: 1",
+			"queued",
+			"client orgs: none",
+		} {
+			if !strings.Contains(show, want) {
+				t.Errorf("org show lacks %q:\n%s", want, show)
 			}
-			show = ok("org", "show", parent)
-			if !strings.Contains(show, "client orgs: 1") || !regexp.MustCompile(client+`\s+Client A\s+2\s+3\s+1`).MatchString(show) ||
-				!strings.Contains(show, "last permission audit: none yet") || !strings.Contains(show, "pending imports: none") ||
-				!strings.Contains(show, "team Salesforce connection: healthy, integration user 005000000000001AAA, Salesforce org 00D000000000001AAA, next refresh 2026-03-02T10:30:00Z\n") {
-				t.Errorf("org show of the parent:\n%s", show)
-			}
-			refused(`no org with id "nope"`, "org", "show", "nope")
+		}
+		show = ok("org", "show", parent)
+		if !strings.Contains(show, "client orgs: 1") || !regexp.MustCompile(client+`\s+Client A\s+2\s+3\s+1`).MatchString(show) ||
+			!strings.Contains(show, "last permission audit: none yet") || !strings.Contains(show, "pending imports: none") ||
+			!strings.Contains(show, "team Salesforce connection: healthy, integration user 005000000000001AAA, Salesforce org 00D000000000001AAA, next refresh 2026-03-02T10:30:00Z\n") {
+			t.Errorf("org show of the parent:\n%s", show)
+		}
+		refused(`no org with id "nope"`, "org", "show", "nope")
 
-			refused("uses 2 seats (1 active members, 1 pending invites), so its seats cannot go below 2 (asked 1)", "org", "set", client, "--seats", "1")
-			if out := ok("org", "set", client, "--seats", "2", "--name", "Client A1"); !strings.Contains(out, `"Client A1": 2 seats, client of org `+parent) {
-				t.Errorf("org set:\n%s", out)
-			}
-			refused("so it cannot be its parent", "org", "set", parent, "--parent", client)
-			refused("cannot be its own parent", "org", "set", client, "--parent", client)
-			refused("nothing to change", "org", "set", client)
-			if out := ok("org", "set", client, "--no-parent"); !strings.Contains(out, "no parent") {
-				t.Errorf("org set --no-parent:\n%s", out)
-			}
+		refused("uses 2 seats (1 active members, 1 pending invites), so its seats cannot go below 2 (asked 1)", "org", "set", client, "--seats", "1")
+		if out := ok("org", "set", client, "--seats", "2", "--name", "Client A1"); !strings.Contains(out, `"Client A1": 2 seats, client of org `+parent) {
+			t.Errorf("org set:\n%s", out)
+		}
+		refused("so it cannot be its parent", "org", "set", parent, "--parent", client)
+		refused("cannot be its own parent", "org", "set", client, "--parent", client)
+		refused("nothing to change", "org", "set", client)
+		if out := ok("org", "set", client, "--no-parent"); !strings.Contains(out, "no parent") {
+			t.Errorf("org set --no-parent:\n%s", out)
+		}
 
-			mem := ok("users", "memberships", "ANN@example.com")
-			if !regexp.MustCompile(parent+`\s+Agency\s+chat\s+active`).MatchString(mem) ||
-				!regexp.MustCompile(client+`\s+Client A1\s+admin\s+active`).MatchString(mem) || strings.Contains(mem, "yes") {
-				t.Errorf("users memberships:\n%s", mem)
-			}
-			other := strings.SplitN(ok("org", "create", "--name", "Other", "--seats", "1"), "\n", 2)[0]
-			refused("the default org must be one of their orgs", "users", "set-default-org", "ann@example.com", other)
-			refused(`no user "nobody@example.com"`, "users", "memberships", "nobody@example.com")
-			ok("users", "set-default-org", "ann@example.com", client)
-			mem = ok("users", "memberships", "ann@example.com")
-			if !regexp.MustCompile(client + `\s+Client A1\s+admin\s+active\s+yes`).MatchString(mem) {
-				t.Errorf("default not marked:\n%s", mem)
-			}
-		})
-	}
+		mem := ok("users", "memberships", "ANN@example.com")
+		if !regexp.MustCompile(parent+`\s+Agency\s+chat\s+active`).MatchString(mem) ||
+			!regexp.MustCompile(client+`\s+Client A1\s+admin\s+active`).MatchString(mem) || strings.Contains(mem, "yes") {
+			t.Errorf("users memberships:\n%s", mem)
+		}
+		other := v.org("Other", 1)
+		refused("the default org must be one of their orgs", "users", "set-default-org", "ann@example.com", other)
+		refused(`no user "nobody@example.com"`, "users", "memberships", "nobody@example.com")
+		ok("users", "set-default-org", "ann@example.com", client)
+		mem = ok("users", "memberships", "ann@example.com")
+		if !regexp.MustCompile(client + `\s+Client A1\s+admin\s+active\s+yes`).MatchString(mem) {
+			t.Errorf("default not marked:\n%s", mem)
+		}
+	})
 }
 
 // seedOrgState writes what no org verb creates: members, an invite, an import, a report.
-func seedOrgState(t *testing.T, dbURL, parent, client string) {
+func seedOrgState(t *testing.T, st *store.Store, parent, client string) {
 	t.Helper()
 	ctx := context.Background()
-	st, err := store.Open(ctx, dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
 	at := time.Date(2026, 3, 2, 9, 30, 0, 0, time.UTC)
 	ann, err := st.CreateUser(ctx, directory.User{Email: "ann@example.com"})
 	if err != nil {
@@ -179,4 +149,87 @@ func seedOrgState(t *testing.T, dbURL, parent, client string) {
 	}}); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// verbTest is a CLI verb test on one backend: a migrated database that
+// TETHER_DATABASE_URL names (with any other env given), the store open on it, and the
+// ways to run verbs a test needs.
+type verbTest struct {
+	t     *testing.T
+	ctx   context.Context
+	env   map[string]string
+	dbURL string
+	st    *store.Store
+}
+
+// eachBackend runs fn on SQLite and on PostgreSQL, each a fresh migrated database.
+func eachBackend(t *testing.T, fn func(t *testing.T, v *verbTest)) {
+	backends := map[string]string{
+		"sqlite":   "sqlite:" + filepath.Join(t.TempDir(), "tether.db"),
+		"postgres": freshPostgres(t),
+	}
+	for name, dbURL := range backends {
+		t.Run(name, func(t *testing.T) { fn(t, newVerbTest(t, dbURL, nil)) })
+	}
+}
+
+// newVerbTest migrates dbURL with `tether migrate up` and opens the store on it (closed
+// when t ends); env adds variables to TETHER_DATABASE_URL.
+func newVerbTest(t *testing.T, dbURL string, env map[string]string) *verbTest {
+	t.Helper()
+	v := &verbTest{t: t, ctx: context.Background(), env: map[string]string{"TETHER_DATABASE_URL": dbURL}, dbURL: dbURL}
+	maps.Copy(v.env, env)
+	v.ok("migrate", "up")
+	st, err := store.Open(v.ctx, dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	v.st = st
+	return v
+}
+
+// run runs `tether args...` in-process.
+func (v *verbTest) run(args ...string) result {
+	v.t.Helper()
+	return runTether(v.t, v.ctx, v.env, args...)
+}
+
+// ok runs the verb and returns its output; an error fails the test.
+func (v *verbTest) ok(args ...string) string {
+	v.t.Helper()
+	r := v.run(args...)
+	if r.err != nil {
+		v.t.Fatalf("tether %s: %v\n%s%s", strings.Join(args, " "), r.err, r.stdout, r.stderr)
+	}
+	return r.stdout
+}
+
+// refused runs the verb and expects an error containing want.
+func (v *verbTest) refused(want string, args ...string) {
+	v.t.Helper()
+	r := v.run(args...)
+	if r.err == nil || !strings.Contains(r.err.Error(), want) {
+		v.t.Errorf("tether %s: got %v (%s), want an error containing %q", strings.Join(args, " "), r.err, r.stdout, want)
+	}
+}
+
+// org creates an org with `tether org create` and returns its id.
+func (v *verbTest) org(name string, seats int) string {
+	v.t.Helper()
+	return strings.SplitN(v.ok("org", "create", "--name", name, "--seats", strconv.Itoa(seats)), "\n", 2)[0]
+}
+
+// member adds a user with email to the store and makes them a member of org.
+func (v *verbTest) member(org, email string, role directory.Role, status directory.MembershipStatus) directory.Membership {
+	v.t.Helper()
+	u, err := v.st.CreateUser(v.ctx, directory.User{Email: email})
+	if err != nil {
+		v.t.Fatal(err)
+	}
+	m, err := v.st.CreateMembership(v.ctx, org, directory.Membership{UserID: u.ID, Role: role, Status: status})
+	if err != nil {
+		v.t.Fatal(err)
+	}
+	return m
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,7 +11,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"tether/sync/directory"
-	"tether/sync/members"
 	"tether/sync/reminders"
 	"tether/worker/httpapi"
 )
@@ -31,50 +31,38 @@ again (at most once per member and sequence).
 Same as GET /v1/orgs/{org}/members/{member}/reminders.`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			cfg, err := loadConfig(cmd, e)
-			if err != nil {
-				return err
-			}
-			st, err := openStore(ctx, cfg, false)
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-			svc, err := members.New(members.Config{Store: st})
-			if err != nil {
-				return err
-			}
-			m, err := svc.Resolve(ctx, args[0], args[1])
-			if err != nil {
-				return err
-			}
-			v, err := reminders.Viewer{Store: st}.View(ctx, args[0], m.ID)
-			if err != nil {
-				return err
-			}
-			out := httpapi.MemberRemindersOf(v)
-			if asJSON {
-				enc := json.NewEncoder(e.stdout)
-				enc.SetIndent("", "  ")
-				return enc.Encode(out)
-			}
-			fmt.Fprintf(e.stdout, "member %s of org %s: %d messages, streak %d", m.ID, args[0], len(out.Sent), out.Streak)
-			if out.Escalated {
-				fmt.Fprint(e.stdout, ", on the admins' daily digest")
-			}
-			fmt.Fprintln(e.stdout)
-			for _, r := range out.Sent {
-				fmt.Fprintf(e.stdout, "  #%d %-8s %-5s %-11s %s to %s: %s\n", r.Sequence, r.Kind, r.Channel, r.Status, r.SentAt,
-					strings.Join(r.To, ","), orDash(strings.Join(r.Reasons, ", ")))
-			}
-			if out.Next != "" {
-				t, _ := time.Parse(time.RFC3339, out.Next)
-				fmt.Fprintf(e.stdout, "next: %s (in %s) — %s\n", out.Next, time.Until(t).Round(time.Minute), out.Why)
-			} else {
-				fmt.Fprintf(e.stdout, "next: none — %s\n", out.Why)
-			}
-			return nil
+			return withMembers(cmd, e, func(ctx context.Context, parts memberParts) error {
+				m, err := parts.svc.Resolve(ctx, args[0], args[1])
+				if err != nil {
+					return err
+				}
+				v, err := parts.reminders.View(ctx, args[0], m.ID)
+				if err != nil {
+					return err
+				}
+				out := httpapi.MemberRemindersOf(v)
+				if asJSON {
+					enc := json.NewEncoder(e.stdout)
+					enc.SetIndent("", "  ")
+					return enc.Encode(out)
+				}
+				fmt.Fprintf(e.stdout, "member %s of org %s: %d messages, streak %d", m.ID, args[0], len(out.Sent), out.Streak)
+				if out.Escalated {
+					fmt.Fprint(e.stdout, ", on the admins' daily digest")
+				}
+				fmt.Fprintln(e.stdout)
+				for _, r := range out.Sent {
+					fmt.Fprintf(e.stdout, "  #%d %-8s %-5s %-11s %s to %s: %s\n", r.Sequence, r.Kind, r.Channel, r.Status, r.SentAt,
+						strings.Join(r.To, ","), orDash(strings.Join(r.Reasons, ", ")))
+				}
+				if out.Next != "" {
+					t, _ := time.Parse(time.RFC3339, out.Next)
+					fmt.Fprintf(e.stdout, "next: %s (in %s) — %s\n", out.Next, time.Until(t).Round(time.Minute), out.Why)
+				} else {
+					fmt.Fprintf(e.stdout, "next: none — %s\n", out.Why)
+				}
+				return nil
+			})
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the JSON GET /v1/orgs/{org}/members/{member}/reminders answers")
@@ -119,43 +107,35 @@ Durations are Go durations (90s, 5m, 2h, 168h). Same as GET and PATCH
 				ch.EscalateAfter = &escalate
 				changed = true
 			}
-			ctx := cmd.Context()
-			cfg, err := loadConfig(cmd, e)
-			if err != nil {
-				return err
-			}
-			st, err := openStore(ctx, cfg, false)
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-			ed := reminders.SettingsEditor{Store: st}
-			var s reminders.Settings
-			if changed {
-				s, err = ed.Update(ctx, args[0], ch)
-			} else {
-				s, err = ed.Get(ctx, args[0])
-			}
-			var se *reminders.SettingError
-			switch {
-			case errors.As(err, &se):
-				return fmt.Errorf("--%s: %s", strings.ReplaceAll(se.Field, "_", "-"), se.Message)
-			case errors.Is(err, directory.ErrNotFound):
-				return fmt.Errorf("no org %s: tether org list shows the orgs", args[0])
-			case err != nil:
-				return err
-			}
-			out := httpapi.ReminderSettingsOf(args[0], s)
-			if asJSON {
-				enc := json.NewEncoder(e.stdout)
-				enc.SetIndent("", "  ")
-				return enc.Encode(out)
-			}
-			fmt.Fprintf(e.stdout, "reminder policy of org %s%s:\n", args[0], map[bool]string{true: " (changed)"}[changed])
-			fmt.Fprintf(e.stdout, "  grace %s, then reminders at +%s, every %s after\n", out.Grace, strings.Join(out.Steps, ", +"), out.Tail)
-			fmt.Fprintf(e.stdout, "  at least %s between two reminders; admins' digest after %d unanswered\n", out.MinGap, out.EscalateAfter)
-			fmt.Fprintf(e.stdout, "  quiet hours %s in the rep's time zone; org time zone %s\n", out.QuietHours, out.TimeZone)
-			return nil
+			return withMembers(cmd, e, func(ctx context.Context, parts memberParts) error {
+				var s reminders.Settings
+				var err error
+				if changed {
+					s, err = parts.settings.Update(ctx, args[0], ch)
+				} else {
+					s, err = parts.settings.Get(ctx, args[0])
+				}
+				var se *reminders.SettingError
+				switch {
+				case errors.As(err, &se):
+					return fmt.Errorf("--%s: %s", strings.ReplaceAll(se.Field, "_", "-"), se.Message)
+				case errors.Is(err, directory.ErrNotFound):
+					return fmt.Errorf("no org %s: tether org list shows the orgs", args[0])
+				case err != nil:
+					return err
+				}
+				out := httpapi.ReminderSettingsOf(args[0], s)
+				if asJSON {
+					enc := json.NewEncoder(e.stdout)
+					enc.SetIndent("", "  ")
+					return enc.Encode(out)
+				}
+				fmt.Fprintf(e.stdout, "reminder policy of org %s%s:\n", args[0], map[bool]string{true: " (changed)"}[changed])
+				fmt.Fprintf(e.stdout, "  grace %s, then reminders at +%s, every %s after\n", out.Grace, strings.Join(out.Steps, ", +"), out.Tail)
+				fmt.Fprintf(e.stdout, "  at least %s between two reminders; admins' digest after %d unanswered\n", out.MinGap, out.EscalateAfter)
+				fmt.Fprintf(e.stdout, "  quiet hours %s in the rep's time zone; org time zone %s\n", out.QuietHours, out.TimeZone)
+				return nil
+			})
 		},
 	}
 	fl := cmd.Flags()

@@ -2,9 +2,7 @@ package main
 
 import (
 	"cmp"
-	"context"
 	"fmt"
-	"time"
 
 	"tether/connectors/email"
 	"tether/jobs"
@@ -65,16 +63,4 @@ func (a *app) observer() (connections.Observer, error) {
 		return nil, err
 	}
 	return reminders.Observers{ms, &reminders.Trigger{Store: a.d.store, Queue: jobs.ReminderQueue{Client: a.queueClient()}}}, nil
-}
-
-// unavailableReminders stands in when reminders cannot be built (no mailer, no link
-// secret): each task fails naming the fix, and is retried, so nothing is dropped silently.
-type unavailableReminders struct{ err error }
-
-func (u unavailableReminders) Notify(context.Context, string, string, time.Time) (reminders.Result, error) {
-	return reminders.Result{}, fmt.Errorf("reminders cannot be sent: %w", u.err)
-}
-
-func (u unavailableReminders) Digest(context.Context, string) (reminders.DigestResult, error) {
-	return reminders.DigestResult{}, fmt.Errorf("reminders cannot be sent: %w", u.err)
 }

@@ -143,12 +143,11 @@ func runWorker(ctx context.Context, d deps, tune tuning) error {
 	if err != nil {
 		return err
 	}
-	var remind worker.ReminderSender = unavailableReminders{}
-	if r, err := d.app.reminderService(); err != nil {
-		d.log.Warn().Err(err).Msg("reminders:notify tasks will fail and retry until this is fixed")
-		remind = unavailableReminders{err}
-	} else {
-		remind = r
+	// worker, all and demo require the mailer and the link secret before they start, so
+	// this fails only as inviteSender above would.
+	remind, err := d.app.reminderService()
+	if err != nil {
+		return err
 	}
 	err = worker.Register(w, worker.Services{
 		Events:         events.NewService(d.store, nil),
