@@ -176,8 +176,13 @@ func demoReminders(ctx context.Context, dm *demo) error {
 	if err != nil {
 		return err
 	}
+	// The sink has the note a moment before the worker records it as sent.
 	var view httpapi.MemberRemindersJSON
-	if err := dm.api(ctx, http.MethodGet, "/v1/orgs/"+orgID+"/members/"+url.PathEscape(rep.ID)+"/reminders", nil, &view); err != nil {
+	err = waitFor(ctx, "the all-set note to be recorded as sent", func() (bool, error) {
+		err := dm.api(ctx, http.MethodGet, "/v1/orgs/"+orgID+"/members/"+url.PathEscape(rep.ID)+"/reminders", nil, &view)
+		return err == nil && len(view.Sent) > 0 && view.Sent[0].Status == "sent", err
+	})
+	if err != nil {
 		return err
 	}
 	var kinds []string
