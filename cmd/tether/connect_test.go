@@ -42,6 +42,13 @@ type connectE2E struct {
 
 func setupConnectE2E(t *testing.T, redisDB int) *connectE2E {
 	t.Helper()
+	return newConnectE2E(t, redisDB, "serve", nil)
+}
+
+// newConnectE2E is setupConnectE2E running verb (serve, or all to have a worker too),
+// with env over its variables; an empty value removes one.
+func newConnectE2E(t *testing.T, redisDB int, verb string, env map[string]string) *connectE2E {
+	t.Helper()
 	ctx := t.Context()
 	opt, _ := redistest.Client(t, redisDB)
 	sb := sandbox.New(sandbox.Options{})
@@ -64,7 +71,7 @@ func setupConnectE2E(t *testing.T, redisDB int) *connectE2E {
 	_ = l.Close()
 	sb0 := sbSrv.URL
 	dbURL := "sqlite:" + filepath.Join(t.TempDir(), "tether.db")
-	env := map[string]string{
+	base := map[string]string{
 		"TETHER_DATABASE_URL":             dbURL,
 		"TETHER_REDIS_URL":                redistest.URL(opt),
 		"TETHER_ENCRYPTION_KEYS":          testKeys,
@@ -91,6 +98,13 @@ func setupConnectE2E(t *testing.T, redisDB int) *connectE2E {
 		"TETHER_ZOOM_OAUTH_URL":           sb0 + "/zoom",
 		"TETHER_ZOOM_API_URL":             sb0 + "/zoom",
 	}
+	for k, v := range env {
+		base[k] = v
+		if v == "" {
+			delete(base, k)
+		}
+	}
+	env = base
 	if r := runTether(t, ctx, env, "migrate", "up"); r.err != nil {
 		t.Fatalf("migrate up: %v\n%s", r.err, r.stderr)
 	}
@@ -99,7 +113,7 @@ func setupConnectE2E(t *testing.T, redisDB int) *connectE2E {
 		t.Fatalf("org create: %v\n%s", r.err, r.stderr)
 	}
 	orgID := strings.TrimSpace(strings.SplitN(r.stdout, "\n", 2)[0])
-	logs, _ := start(t, env, "serve")
+	logs, _ := start(t, env, verb)
 	waitListening(t, logs)
 	in := asynq.NewInspector(opt)
 	t.Cleanup(func() { _ = in.Close() })
