@@ -26,7 +26,10 @@
 # Twice during the faults the operator refreshes 20 connections 5 times at once over serve's
 # API (faultkit race). TETHER_TEST_DISABLE_REFRESH_LOCK=1 (test-only) runs every tether
 # process without the per-connection refresh lock: the run must then fail on "double refreshes".
-set -euo pipefail
+set -Eeuo pipefail # -E: the ERR trap below also reports a failure inside a function
+# The whole script is one { } block: bash reads it all before running it, so editing the
+# file (a checkout, a rebase) cannot change a run already going.
+{
 cd "$(dirname "$0")/.."
 export PATH="$PATH:/usr/local/go/bin"
 
@@ -188,7 +191,7 @@ master_port() {
 	done
 	return 1
 }
-node_of_port() { local n; for n in "${!NODE_PORT[@]}"; do [ "${NODE_PORT[$n]}" = "$1" ] && echo "$n"; done; }
+node_of_port() { local n; for n in "${!NODE_PORT[@]}"; do if [ "${NODE_PORT[$n]}" = "$1" ]; then echo "$n"; fi; done; }
 
 start_proxy() {
 	"$FK" proxy --listen "127.0.0.1:$PROXYPORT" --to "$PGHOST:$PGPORT" >>"$T/logs/pgproxy.log" 2>&1 &
@@ -219,7 +222,7 @@ export TETHER_REDIS_URL=$REDIS_URL
 export TETHER_ENCRYPTION_KEYS="k1:$(head -c 32 /dev/urandom | base64)"
 export TETHER_LINK_SECRET=$(rnd 48) TETHER_API_TOKEN="tk_$(rnd 40)" TETHER_ADMIN_PASSWORD=$(rnd 24)
 export TETHER_HTTP_ADDR="127.0.0.1:$HTTPPORT" TETHER_PUBLIC_URL="http://127.0.0.1:$HTTPPORT" TETHER_METRICS_ADDR=off
-export TETHER_LOG_FORMAT=json TETHER_LOG_LEVEL=info TETHER_WORKER_CONCURRENCY=10 TETHER_SHUTDOWN_TIMEOUT=5s
+export TETHER_LOG_FORMAT=json TETHER_LOG_LEVEL=info TETHER_WORKER_CONCURRENCY=10 TETHER_SHUTDOWN_TIMEOUT=15s
 export TETHER_MAILER=smtp TETHER_SMTP_URL="smtp+insecure://127.0.0.1:$SMTPPORT" TETHER_MAIL_FROM="tether <tether@fault.example>"
 export TETHER_REFRESH_WINDOW=12m TETHER_SALESFORCE_SESSION_TIMEOUT=15m
 export TETHER_SALESFORCE_CLIENT_ID=3MVG9sandbox.tether.salesforce TETHER_SALESFORCE_CLIENT_SECRET=sandbox-salesforce-secret
@@ -368,3 +371,4 @@ phase done
 MODE=$SIZE; [ "$SENTINEL" = 0 ] || MODE="$SIZE, sentinel"
 say "run ($MODE) took $(($(date +%s) - START))s:${PHASES%,}"
 exit $rc
+}

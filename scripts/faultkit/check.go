@@ -72,15 +72,11 @@ func runCheck(args []string) error {
 		return err
 	}
 	defer st.Close()
-	var fps []sandbox.Fingerprint
-	if err := getJSON(*sb+"/admin/fingerprints", &fps); err != nil {
+	revoked, disabled := set(f.Revoked), set(f.Disabled)
+	fps, byGrant, rows, err := readState(ctx, st, *sb, m)
+	if err != nil {
 		return err
 	}
-	byGrant := make(map[string]sandbox.Fingerprint, len(fps))
-	for _, fp := range fps {
-		byGrant[fp.ID] = fp
-	}
-	revoked, disabled := set(f.Revoked), set(f.Disabled)
 
 	// A refresh whose worker was SIGKILLed between the provider's answer and the commit
 	// loses the rotated token with the process: the retry finds its in-flight mark, spends
@@ -99,11 +95,8 @@ func runCheck(args []string) error {
 	var refreshes, rotations int64
 	states := map[connections.State]int{}
 	var examples []string
-	for _, s := range m.Connections {
-		c, err := st.GetConnection(ctx, s.OrgID, s.ConnID)
-		if err != nil {
-			return fmt.Errorf("connection %s: %w", s.ConnID, err)
-		}
+	for i, s := range m.Connections {
+		c := rows[i]
 		states[c.State]++
 		fp := byGrant[s.GrantID]
 		refreshes += fp.Refreshes
@@ -137,8 +130,7 @@ func runCheck(args []string) error {
 		if len(c.PendingTokenEnc) > 0 {
 			pending++
 		}
-		rt, err := ring.OpenToken(c.RefreshTokenEnc, c.ID)
-		held := err == nil && sandbox.TokenSHA256(rt.Reveal()) == fp.RefreshSHA256 && fp.Live
+		held := holds(ring, c, fp)
 		if !held {
 			wrongToken++
 		}
@@ -163,7 +155,11 @@ func runCheck(args []string) error {
 	n := len(m.Connections) - len(revoked) - len(disabled)
 	figs = append(figs,
 		figure{name: "connections checked (not revoked, not disabled)", value: n, want: "info"},
-		figure{name: "lost (not healthy, or not holding the sandbox's current refresh token)", value: lost, want: "= 0", bad: lost != 0,
+		// While tether runs (--quiet, as fault.sh waits for it to settle) dozens of refreshes
+		// are between the provider's rotation and the row's commit at any moment, so only
+		// the state is judged then; the tokens are compared once tether is stopped.
+		figure{name: "lost (not healthy, or not holding the sandbox's current refresh token)", value: lost, want: "= 0",
+			bad:  lost != 0 && !*quiet || notHealthy != 0,
 			note: fmt.Sprintf("%d not healthy, %d holding another refresh token; lost to a kill in the answer-commit window not counted here", notHealthy, wrongToken)},
 		figure{name: "lost to a SIGKILL between the provider's answer and the commit", value: killLost, want: "info",
 			note: "Zoom and Salesforce kill the old token at once: the new one died with the worker; each recorded needs_reconnect (lost_during_refresh), its one confirming replay not counted as a double"},
@@ -321,6 +317,33 @@ func killWindowLosses(dir string) (map[string]bool, error) {
 		}
 	}
 	return out, nil
+}
+
+// holds: c holds the refresh token the sandbox considers current for its live grant.
+func holds(ring *vault.Keyring, c connections.Connection, fp sandbox.Fingerprint) bool {
+	rt, err := ring.OpenToken(c.RefreshTokenEnc, c.ID)
+	return err == nil && fp.Live && sandbox.TokenSHA256(rt.Reveal()) == fp.RefreshSHA256
+}
+
+// readState reads the sandbox's fingerprints, then every connection's row.
+func readState(ctx context.Context, st *store.Store, sb string, m Manifest) ([]sandbox.Fingerprint, map[string]sandbox.Fingerprint, []connections.Connection, error) {
+	var fps []sandbox.Fingerprint
+	if err := getJSON(sb+"/admin/fingerprints", &fps); err != nil {
+		return nil, nil, nil, err
+	}
+	byGrant := make(map[string]sandbox.Fingerprint, len(fps))
+	for _, fp := range fps {
+		byGrant[fp.ID] = fp
+	}
+	rows := make([]connections.Connection, len(m.Connections))
+	for i, s := range m.Connections {
+		c, err := st.GetConnection(ctx, s.OrgID, s.ConnID)
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("connection %s: %w", s.ConnID, err)
+		}
+		rows[i] = c
+	}
+	return fps, byGrant, rows, nil
 }
 
 func set(xs []string) map[string]bool {
