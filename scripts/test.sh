@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Runs tether's whole test suite against real services, starting them first if needed.
 #
-#   scripts/test.sh            vet + every test, with the race detector
-#   scripts/test.sh ./worker   only these packages (passed to go test as they are)
+#   scripts/test.sh            vet + every test, with the race detector; under CI=true then
+#                              the fault suite at its bounded size (scripts/fault.sh)
+#   scripts/test.sh --fault    the same with the fault suite, outside CI too
+#   scripts/test.sh --no-fault never the fault suite, in CI too
+#   scripts/test.sh ./worker   only these packages (passed to go test as they are); no fault suite
 #
 # Needs Go. Redis (127.0.0.1:6379) and PostgreSQL (127.0.0.1:5432, user postgres, trust
 # auth, database "test") are started when they are not running; when they are not
@@ -101,8 +104,19 @@ if [ -z "${TETHER_TEST_CHROMIUM:-}" ] && [ ! -x /usr/bin/chromium ]; then apt_in
 export TETHER_TEST_ARTIFACTS="${TETHER_TEST_ARTIFACTS:-$PWD/testdata/artifacts}"
 mkdir -p "$TETHER_TEST_ARTIFACTS"
 
-pkgs=("$@")
-[ ${#pkgs[@]} -gt 0 ] || pkgs=(./...)
+# The fault suite runs after the Go tests in CI (CI=true) or with --fault, never when
+# packages are named: it takes minutes and proves the whole system, not a package.
+fault=0
+[ "${CI:-}" = true ] && fault=1
+pkgs=()
+for a in "$@"; do
+	case $a in
+	--fault) fault=1 ;;
+	--no-fault) fault=0 ;;
+	*) pkgs+=("$a") ;;
+	esac
+done
+if [ ${#pkgs[@]} -gt 0 ]; then fault=0; else pkgs=(./...); fi
 
 say "go vet ${pkgs[*]}"
 go vet "${pkgs[@]}"
@@ -113,3 +127,10 @@ unformatted=$(git ls-files '*.go' | while read -r f; do if [ -f "$f" ]; then pri
 say "go test -race ${pkgs[*]}"
 go test -race -count=1 -timeout 9m "${pkgs[@]}"
 say "all tests passed"
+
+if [ "$fault" = 1 ]; then
+	# Bounded size (5,000 connections); it prints its figures and, when one is wrong, exits 1
+	# and says where every process's log is.
+	say "fault suite: scripts/fault.sh (bounded)"
+	scripts/fault.sh
+fi
