@@ -113,7 +113,7 @@ func (q *Queries) EnsureConnection(ctx context.Context, orgID, membershipID stri
 // with that id.
 func (q *Queries) GetConnection(ctx context.Context, orgID, id string) (connections.Connection, error) {
 	c, err := scanConnection(q.q.QueryRowContext(ctx,
-		`SELECT `+connectionCols+` FROM connections WHERE org_id = $1 AND id = $2`, orgID, id))
+		`SELECT `+connectionCols+` FROM connections WHERE org_id = $1 AND id = $2`, q.d.hot(orgID, id)...))
 	if err != nil {
 		return connections.Connection{}, q.wrap(err, "get connection %s in org %s", id, orgID)
 	}
@@ -172,7 +172,7 @@ consecutive_failures = $15, last_error_code = $16, last_error_description = $17,
 last_refreshed_at = $18, last_verified_at = $19, next_refresh_at = $20, refresh_fence = $21,
 failure_class = $22, failure_subcode = $23, failure_reason = $24, failure_cause = $25,
 next_attempt_at = $26, failing_since = $27
-WHERE org_id = $1 AND id = $2 AND version = $3 AND refresh_fence <= $21`, args...)
+WHERE org_id = $1 AND id = $2 AND version = $3 AND refresh_fence <= $21`, q.d.hot(args...)...)
 	if err := q.affected(res, err, "update connection %s in org %s", c.ID, orgID); err != nil {
 		if !errors.Is(err, directory.ErrNotFound) {
 			return connections.Connection{}, err

@@ -30,6 +30,20 @@ type dialect struct {
 	// positional is true when bulk statements should use plain "?" placeholders: SQLite
 	// looks each "$N" name up in a list, which is quadratic in a 30,000-value INSERT.
 	positional bool
+	// prepared goes before the arguments of a statement run many times a second (a
+	// connection's read and write on every refresh): on PostgreSQL pgx's option to prepare
+	// it once per connection and reuse it, instead of the server parsing and planning it on
+	// every run (the store's default exec mode, right for statements run rarely). nil on
+	// SQLite, and on PostgreSQL when the URL sets default_query_exec_mode.
+	prepared []any
+}
+
+// hot returns args for a statement run many times a second (see dialect.prepared).
+func (d *dialect) hot(args ...any) []any {
+	if d.prepared == nil {
+		return args
+	}
+	return append(append(make([]any, 0, len(d.prepared)+len(args)), d.prepared...), args...)
 }
 
 // timeLayout is fixed-width so that SQLite's TEXT times compare in time order; PostgreSQL

@@ -46,6 +46,7 @@ func openPostgres(ctx context.Context, url string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open postgres store %s: %w", redactURL(url), err)
 	}
+	d := postgresDialect()
 	if !strings.Contains(url, "default_query_exec_mode") {
 		// One round trip per statement: pgx's default prepares each new statement text
 		// first (a second round trip), and most of tether's statements run once per
@@ -53,13 +54,18 @@ func openPostgres(ctx context.Context, url string) (*Store, error) {
 		// PostgreSQL infers their types from the query; every statement here gives it
 		// the context to (a column, a comparison or an explicit cast).
 		cfg.ConnConfig.DefaultQueryExecMode = pgx.QueryExecModeExec
+		// Except the statements run on every refresh: prepared once per connection. Passed
+		// through database/sql to pgx, which reads a leading QueryExecMode as an option of
+		// the query. A URL naming its own mode (a pooler that cannot keep prepared
+		// statements) gets that mode for every statement.
+		d.prepared = []any{pgx.QueryExecModeCacheStatement}
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("open postgres store %s: %w", redactURL(url), err)
 	}
 	db := stdlib.OpenDBFromPool(pool)
-	return newStore(db, postgresDialect(), func() error {
+	return newStore(db, d, func() error {
 		err := db.Close()
 		pool.Close()
 		return err
