@@ -76,16 +76,20 @@ func (s *Stash) Swap(ctx context.Context, key string, value []byte) ([]byte, err
 	return v, nil
 }
 
-// DeleteAll removes keys in one round trip; missing keys are not an error.
+// DeleteAll removes keys in one round trip (one per node on a Redis Cluster); missing keys
+// are not an error. One DEL per key, pipelined: a single DEL naming keys of different hash
+// slots is refused by a Cluster (CROSSSLOT), which left a used pending set behind.
 func (s *Stash) DeleteAll(ctx context.Context, keys ...string) error {
 	if len(keys) == 0 {
 		return nil
 	}
-	full := make([]string, len(keys))
-	for i, k := range keys {
-		full[i] = s.prefix + k
-	}
-	if err := s.rdb.Del(ctx, full...).Err(); err != nil {
+	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for _, k := range keys {
+			p.Del(ctx, s.prefix+k)
+		}
+		return nil
+	})
+	if err != nil {
 		return fmt.Errorf("redisstash: delete %v: %w", keys, err)
 	}
 	return nil
