@@ -93,14 +93,14 @@ cleanup() {
 		say "kept: logs and manifest in $T, database $DB (drop it: psql -h $PGHOST -U postgres -c 'DROP DATABASE $DB')"
 	else
 		psql -h "$PGHOST" -p "$PGPORT" -U postgres -d postgres -qc "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null 2>&1
-		if [ $rc -ne 0 ]; then
+		if [ "$rc" -ne 0 ]; then
 			say "FAILED (exit $rc) after $(($(date +%s) - START))s; logs of every process and the manifest kept in $T/logs and $T:"
 			ls -la "$T/logs" | sed 's/^/    /'
 		else
 			rm -rf "$T"
 		fi
 	fi
-	exit $rc
+	exit "$rc"
 }
 trap cleanup EXIT
 trap 'say "interrupted"; exit 130' INT TERM
@@ -219,8 +219,9 @@ SB=http://127.0.0.1:$SBPORT
 rnd() { head -c "$1" /dev/urandom | base64 | tr -d '\n/+=' ; }
 export TETHER_DATABASE_URL="postgres://postgres@127.0.0.1:$PROXYPORT/$DB?sslmode=disable"
 export TETHER_REDIS_URL=$REDIS_URL
-export TETHER_ENCRYPTION_KEYS="k1:$(head -c 32 /dev/urandom | base64)"
-export TETHER_LINK_SECRET=$(rnd 48) TETHER_API_TOKEN="tk_$(rnd 40)" TETHER_ADMIN_PASSWORD=$(rnd 24)
+TETHER_ENCRYPTION_KEYS="k1:$(head -c 32 /dev/urandom | base64)"
+TETHER_LINK_SECRET=$(rnd 48) TETHER_API_TOKEN="tk_$(rnd 40)" TETHER_ADMIN_PASSWORD=$(rnd 24)
+export TETHER_ENCRYPTION_KEYS TETHER_LINK_SECRET TETHER_API_TOKEN TETHER_ADMIN_PASSWORD
 export TETHER_HTTP_ADDR="127.0.0.1:$HTTPPORT" TETHER_PUBLIC_URL="http://127.0.0.1:$HTTPPORT" TETHER_METRICS_ADDR=off
 export TETHER_LOG_FORMAT=json TETHER_LOG_LEVEL=info TETHER_WORKER_CONCURRENCY=10 TETHER_SHUTDOWN_TIMEOUT=15s
 export TETHER_MAILER=smtp TETHER_SMTP_URL="smtp+insecure://127.0.0.1:$SMTPPORT" TETHER_MAIL_FROM="tether <tether@fault.example>"
@@ -367,7 +368,7 @@ phase check
 say "checks after $(( $(date +%s) - START ))s (size: $CONNS connections, $IMPORT Salesforce users; kills $KILLS, restarts $RESTARTS, redis kills $REDIS_KILLS${FAILOVER:+ ($FAILOVER)}, proxy kills $PROXY_KILLS, provider faults $FAULTS_INJECTED; load average $(cut -d' ' -f1-3 /proc/loadavg))"
 rc=0
 TETHER_DATABASE_URL=$DIRECT_DB "${CHECK[@]}" || rc=$?
-phase done
+phase finished
 MODE=$SIZE; [ "$SENTINEL" = 0 ] || MODE="$SIZE, sentinel"
 say "run ($MODE) took $(($(date +%s) - START))s:${PHASES%,}"
 exit $rc
