@@ -355,7 +355,11 @@ CHECK=("$FK" check --sandbox "$SB" --manifest "$T/manifest.json" --fates "$T/fat
 	--import-org "$IMPORT_ORG" --import "$IMPORT_ID" --issued-tokens "$T/issued-tokens" --logs "$T/logs")
 SETTLE_END=$(($(date +%s) + SETTLE)) SAID=$(date +%s)
 while [ "$(date +%s)" -lt "$SETTLE_END" ]; do
-	TETHER_DATABASE_URL=$DIRECT_DB "${CHECK[@]}" --quiet >/dev/null 2>"$T/logs/settle.last" && break
+	q=0
+	TETHER_DATABASE_URL=$DIRECT_DB "${CHECK[@]}" --quiet >/dev/null 2>"$T/logs/settle.last" || q=$?
+	[ "$q" = 0 ] && break
+	# 3: only figures that waiting cannot right are wrong (a duplicate already sent): stop.
+	if [ "$q" = 3 ]; then say "wrong for good, no use waiting: $(head -c 400 "$T/logs/settle.last")"; break; fi
 	if [ $(($(date +%s) - SAID)) -ge 60 ]; then say "still settling: $(head -c 400 "$T/logs/settle.last")"; SAID=$(date +%s); fi
 	sleep 10
 done

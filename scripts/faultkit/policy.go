@@ -66,8 +66,8 @@ func (b brokenCalls) figures() []figure {
 	}
 	return []figure{
 		{name: "provider calls per broken connection since its break (most)", value: int(b.max), want: fmt.Sprintf("<= %d", b.allowed),
-			bad: b.max > b.allowed, note: note},
-		{name: "broken connections over the daily call budget", value: b.over, want: "= 0", bad: b.over != 0},
+			bad: b.max > b.allowed, final: true, note: note},
+		{name: "broken connections over the daily call budget", value: b.over, want: "= 0", bad: b.over != 0, final: true},
 	}
 }
 
@@ -218,13 +218,13 @@ func reminderFigures(ctx context.Context, st *store.Store, m Manifest, f Fates, 
 	s := settings.Normalize()
 	policy := fmt.Sprintf("grace %s, steps %s, min gap %s", s.Grace, durations(s.Steps), s.MinGap)
 	return []figure{
-		{name: "reminders beyond the policy (per membership, over the run)", value: over, want: "= 0", bad: over != 0,
+		{name: "reminders beyond the policy (per membership, over the run)", value: over, want: "= 0", bad: over != 0, final: true,
 			note: fmt.Sprintf("the policy (%s) allows %d per rep from the first break to now (%s)", policy, allowed, now.Sub(from).Round(time.Second))},
-		{name: "reminders to one rep closer than the minimum gap", value: gaps, want: "= 0", bad: gaps != 0},
-		{name: "admin alerts repeated for the same problems; extra all-set notes", value: adminRepeats + allSetExtra, want: "= 0", bad: adminRepeats+allSetExtra != 0},
+		{name: "reminders to one rep closer than the minimum gap", value: gaps, want: "= 0", bad: gaps != 0, final: true},
+		{name: "admin alerts repeated for the same problems; extra all-set notes", value: adminRepeats + allSetExtra, want: "= 0", bad: adminRepeats+allSetExtra != 0, final: true},
 		{name: "memberships owed a reminder (rep can fix) that got none", value: missing, want: "= 0", bad: missing != 0,
 			note: fmt.Sprintf("%d owed one, %d memberships reminded, %d records (%d unconfirmed: outcome unknown after a kill, never re-sent)", owed, reminded, records, unconfirmed)},
-		{name: "duplicate reminder emails at the sink (same Message-ID)", value: dups, want: "= 0", bad: dups != 0,
+		{name: "duplicate reminder emails at the sink (same Message-ID)", value: dups, want: "= 0", bad: dups != 0, final: true,
 			note: fmt.Sprintf("%d reminder, all-set and admin emails received", emails)},
 	}, examples, nil
 }
