@@ -83,9 +83,10 @@ type Config struct {
 	TeamLinkTTL    time.Duration `env:"TEAM_LINK_TTL" envDefault:"30m" example:"1h" doc:"How long a team-level Salesforce connect link works (tether org connect-salesforce)."`
 	ConnectLinkTTL time.Duration `env:"CONNECT_LINK_TTL" envDefault:"168h" example:"72h" doc:"How long a personal connect link works (tether members connect-link)."`
 
-	Mailer     string        `env:"MAILER" envDefault:"smtp" example:"log" doc:"How invitation emails leave: smtp sends them through SMTP_URL, which worker and all then require; log only logs each email's recipient and subject and sends nothing (for trials)."`
-	SMTPURL    Secret        `env:"SMTP_URL" example:"smtp://user:password@localhost:1025" doc:"Mail server for invitations and reconnect reminders: smtp:// (STARTTLS required: a server that does not offer it fails the send), smtps:// (TLS from the first byte) or smtp+insecure:// (no TLS at all, only for a local mail sink; smtp+plain:// is the same)."`
-	MailFrom   string        `env:"MAIL_FROM" envDefault:"tether <tether@localhost>" example:"Acme Sales <no-reply@acme.example>" doc:"From address of the mail tether sends."`
-	InviteFrom string        `env:"INVITE_FROM" example:"Acme Sales <invite@acme.example>" doc:"From address of invitation emails. Empty means MAIL_FROM."`
-	InviteTTL  time.Duration `env:"INVITE_TTL" envDefault:"168h" example:"72h" doc:"How long an invitation's Join link works after its email is sent."`
+	Mailer      string        `env:"MAILER" envDefault:"smtp" example:"log" doc:"How invitation emails leave: smtp sends them through SMTP_URL, which worker and all then require; log only logs each email's recipient and subject and sends nothing (for trials)."`
+	SMTPURL     Secret        `env:"SMTP_URL" example:"smtp://user:password@localhost:1025" doc:"Mail server for invitations and reconnect reminders: smtp:// (STARTTLS required: a server that does not offer it fails the send), smtps:// (TLS from the first byte) or smtp+insecure:// (no TLS at all, only for a local mail sink; smtp+plain:// is the same)."`
+	MailFrom    string        `env:"MAIL_FROM" envDefault:"tether <tether@localhost>" example:"Acme Sales <no-reply@acme.example>" doc:"From address of the mail tether sends."`
+	SlackAPIURL string        `env:"SLACK_API_URL" envDefault:"https://slack.com/api/" example:"http://127.0.0.1:8095/" doc:"Slack Web API base (ending in /) for reminder direct messages of orgs that set a bot token (tether org reminders ORG --slack-token-file FILE). Only tests and demos change it."`
+	InviteFrom  string        `env:"INVITE_FROM" example:"Acme Sales <invite@acme.example>" doc:"From address of invitation emails. Empty means MAIL_FROM."`
+	InviteTTL   time.Duration `env:"INVITE_TTL" envDefault:"168h" example:"72h" doc:"How long an invitation's Join link works after its email is sent."`
 }

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"os"
 	"strings"
 	"time"
 
@@ -12,6 +14,7 @@ import (
 
 	"tether/sync/directory"
 	"tether/sync/reminders"
+	"tether/sync/vault"
 	"tether/worker/httpapi"
 )
 
@@ -73,8 +76,9 @@ Same as GET /v1/orgs/{org}/members/{member}/reminders.`,
 func newOrgRemindersCmd(e env) *cobra.Command {
 	var (
 		grace, steps, tail, minGap, quiet, tz string
+		slackFile                             string
 		escalate                              int
-		asJSON                                bool
+		asJSON, noSlack                       bool
 	)
 	cmd := &cobra.Command{
 		Use:   "reminders ORG [--grace D] [--steps D,D,...] [--tail D] [--min-gap D] [--escalate-after N] [--quiet-hours HH:MM-HH:MM|none] [--time-zone ZONE]",
@@ -88,6 +92,10 @@ changes what is given, keeps the rest, and shows the result:
   --escalate-after N  unanswered reminders before the admins' digest lists the rep (default 3)
   --quiet-hours S-E   no reminders in this span of the rep's time zone (default 20:00-08:00; none)
   --time-zone ZONE    the org's IANA zone, used when the rep's is unknown (default UTC)
+  --slack-token-file F  the Slack app's bot token (xoxb-...) read from file F (- for
+                      stdin): reps also get each reminder as a Slack direct message; the
+                      token is stored encrypted and shown only as "configured"
+  --no-slack          remove the Slack token (email only)
 Durations are Go durations (90s, 5m, 2h, 168h). Same as GET and PATCH
 /v1/orgs/{org}/reminder-settings.`,
 		Args: cobra.ExactArgs(1),
@@ -107,7 +115,30 @@ Durations are Go durations (90s, 5m, 2h, 168h). Same as GET and PATCH
 				ch.EscalateAfter = &escalate
 				changed = true
 			}
+			if slackFile != "" && noSlack {
+				return errors.New("give --slack-token-file or --no-slack, not both")
+			}
+			if slackFile != "" {
+				tok, err := readSecretFile(e, slackFile)
+				if err != nil {
+					return fmt.Errorf("--slack-token-file: %w", err)
+				}
+				ch.SlackToken, changed = &tok, true
+			}
+			if noSlack {
+				none := vault.Token{}
+				ch.SlackToken, changed = &none, true
+			}
 			return withMembers(cmd, e, func(ctx context.Context, parts memberParts) error {
+				if ch.SlackToken != nil && !ch.SlackToken.IsZero() {
+					cfg, err := loadConfig(cmd, e)
+					if err != nil {
+						return err
+					}
+					if parts.settings.Keyring, err = cfg.Keyring(); err != nil {
+						return fmt.Errorf("--slack-token-file: the token is stored encrypted: %w", err)
+					}
+				}
 				var s reminders.Settings
 				var err error
 				if changed {
@@ -134,6 +165,17 @@ Durations are Go durations (90s, 5m, 2h, 168h). Same as GET and PATCH
 				fmt.Fprintf(e.stdout, "  grace %s, then reminders at +%s, every %s after\n", out.Grace, strings.Join(out.Steps, ", +"), out.Tail)
 				fmt.Fprintf(e.stdout, "  at least %s between two reminders; admins' digest after %d unanswered\n", out.MinGap, out.EscalateAfter)
 				fmt.Fprintf(e.stdout, "  quiet hours %s in the rep's time zone; org time zone %s\n", out.QuietHours, out.TimeZone)
+				switch {
+				case !out.Slack.Configured:
+					fmt.Fprintln(e.stdout, "  Slack: not configured (email only)")
+				case out.Slack.Problem != "":
+					fmt.Fprintf(e.stdout, "  Slack: configured, but Slack refused the token since %s: %s\n", out.Slack.ProblemAt, out.Slack.Problem)
+				default:
+					fmt.Fprintln(e.stdout, "  Slack: configured (direct messages besides email)")
+				}
+				if len(out.Slack.NotFound) > 0 {
+					fmt.Fprintf(e.stdout, "  Slack knows no user for: %s (email only for them)\n", strings.Join(out.Slack.NotFound, ", "))
+				}
 				return nil
 			})
 		},
@@ -146,6 +188,30 @@ Durations are Go durations (90s, 5m, 2h, 168h). Same as GET and PATCH
 	fl.IntVar(&escalate, "escalate-after", 0, "unanswered reminders before the admins' digest lists the rep")
 	fl.StringVar(&quiet, "quiet-hours", "", "HH:MM-HH:MM in the rep's time zone, or none")
 	fl.StringVar(&tz, "time-zone", "", "the org's IANA time zone, e.g. Europe/Paris")
+	fl.StringVar(&slackFile, "slack-token-file", "", "file holding the Slack bot token (xoxb-...), - for stdin")
+	fl.BoolVar(&noSlack, "no-slack", false, "remove the Slack bot token")
 	fl.BoolVar(&asJSON, "json", false, "print the policy as the API's JSON")
 	return cmd
+}
+
+// readSecretFile reads a one-line secret from path, or stdin for "-"; the value never
+// reaches an error message.
+func readSecretFile(e env, path string) (vault.Token, error) {
+	var (
+		b   []byte
+		err error
+	)
+	if path == "-" {
+		b, err = io.ReadAll(io.LimitReader(e.stdin, 4096))
+	} else {
+		b, err = os.ReadFile(path)
+	}
+	if err != nil {
+		return vault.Token{}, fmt.Errorf("read %s: %w", path, err)
+	}
+	v := strings.TrimSpace(string(b))
+	if v == "" {
+		return vault.Token{}, fmt.Errorf("%s is empty: put the bot token (xoxb-...) in it, or use --no-slack to remove Slack", path)
+	}
+	return vault.NewToken(v), nil
 }

@@ -3,8 +3,11 @@ package main
 import (
 	"cmp"
 	"fmt"
+	"net/http"
+	"time"
 
 	"tether/connectors/email"
+	"tether/connectors/slack"
 	"tether/jobs"
 	"tether/sync/connections"
 	"tether/sync/reminders"
@@ -41,8 +44,10 @@ func (a *app) reminderService() (*reminders.Service, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Slack is on for every process; an org uses it once it sets a bot token.
 	svc, err := reminders.New(reminders.Config{Store: d.store, Mailer: mailer, Links: links,
-		Queue: jobs.ReminderQueue{Client: a.queueClient()}})
+		Queue: jobs.ReminderQueue{Client: a.queueClient()}, Keyring: d.keyring,
+		Slack: slack.Client{APIURL: d.cfg.SlackAPIURL, HTTP: &http.Client{Timeout: 20 * time.Second}}})
 	if err != nil {
 		return nil, err
 	}

@@ -5,18 +5,12 @@ import (
 	"fmt"
 	"html"
 	"strings"
+	"time"
 
 	"tether/sync/connect"
 	"tether/sync/connections"
 	"tether/sync/directory"
 )
-
-// Slack sends a direct message to the person with an email; optional second channel.
-// ok is false when the org has no bot token or the person has no Slack account: the
-// email alone then carries the reminder.
-type Slack interface {
-	DirectMessage(ctx context.Context, orgID, email, text string) (ok bool, err error)
-}
 
 // admins are the org's active admins, the people reminders name and escalate to.
 func (s *Service) admins(ctx context.Context, orgID string) ([]directory.Member, error) {
@@ -72,19 +66,62 @@ type linkLine struct {
 	links  []connect.Issued
 }
 
-// sendRep sends the rep's reminder or all-set note as message seq.
+// sendRep sends the rep's reminder or all-set note as message seq: the email, then the
+// same text as a Slack message when the org set Slack up.
 func (s *Service) sendRep(ctx context.Context, m directory.Membership, d Decision, seq int) (Reminder, bool, error) {
+	msg, err := s.repMessage(ctx, m, d)
+	if err != nil {
+		return Reminder{}, false, err
+	}
+	msg.ID = MessageID(m.ID, seq)
+	r := Reminder{OrgID: m.OrgID, MembershipID: m.ID, Reasons: reasonWords(d.RepReasons), Channel: ChannelEmail,
+		Sequence: seq, Kind: d.Rep, MessageID: msg.ID, Recipients: msg.To}
+	got, sent, err := s.send(ctx, r, func(ctx context.Context) (string, error) { return msg.ID, s.c.Mailer.Send(ctx, msg) })
+	if err != nil || !sent {
+		return got, sent, err
+	}
+	_, err = s.slack(ctx, m, msg.To[0], seq, d.Rep, r.Reasons, msg.Text)
+	return got, sent, err
+}
+
+// retrySlack sends the Slack twin of the rep's latest email when its send failed (a rate
+// limit, a network error) and the task was retried: the state is read again, so a rep
+// fixed meanwhile is not told to reconnect. The links are new ones (links are never
+// stored); the email's still work.
+func (s *Service) retrySlack(ctx context.Context, m directory.Membership, d Decision, now time.Time) error {
+	prev, ok, err := s.pendingSlack(ctx, m, now)
+	if err != nil || !ok {
+		return err
+	}
+	rd := Decision{Rep: prev.Kind, Streak: d.Streak}
+	if prev.Kind == KindReminder {
+		if len(d.RepReasons) == 0 {
+			return nil
+		}
+		rd.RepReasons = d.RepReasons
+	}
+	msg, err := s.repMessage(ctx, m, rd)
+	if err != nil {
+		return err
+	}
+	_, err = s.slack(ctx, m, msg.To[0], prev.Sequence, prev.Kind, reasonWords(rd.RepReasons), msg.Text)
+	return err
+}
+
+// repMessage builds the rep's message for d, with a fresh connect link per broken or
+// missing connection.
+func (s *Service) repMessage(ctx context.Context, m directory.Membership, d Decision) (Message, error) {
 	org, err := s.c.Store.GetOrg(ctx, m.OrgID)
 	if err != nil {
-		return Reminder{}, false, fmt.Errorf("read org %s: %w", m.OrgID, err)
+		return Message{}, fmt.Errorf("read org %s: %w", m.OrgID, err)
 	}
 	u, err := s.c.Store.GetUser(ctx, m.UserID)
 	if err != nil {
-		return Reminder{}, false, fmt.Errorf("read user of member %s: %w", m.ID, err)
+		return Message{}, fmt.Errorf("read user of member %s: %w", m.ID, err)
 	}
 	admins, err := s.admins(ctx, m.OrgID)
 	if err != nil {
-		return Reminder{}, false, err
+		return Message{}, err
 	}
 	var lines []linkLine
 	if d.Rep == KindReminder {
@@ -93,34 +130,14 @@ func (s *Service) sendRep(ctx context.Context, m directory.Membership, d Decisio
 			for _, k := range linkKinds(r) {
 				is, err := s.c.Links.Issue(ctx, connect.IssueRequest{OrgID: m.OrgID, MembershipID: m.ID, Kind: k})
 				if err != nil {
-					return Reminder{}, false, fmt.Errorf("connect link for %s of member %s: %w", k, m.ID, err)
+					return Message{}, fmt.Errorf("connect link for %s of member %s: %w", k, m.ID, err)
 				}
 				l.links = append(l.links, is)
 			}
 			lines = append(lines, l)
 		}
 	}
-	msg := repMessage(org, u, m, d, lines, admins)
-	msg.ID = MessageID(m.ID, seq)
-	r := Reminder{OrgID: m.OrgID, MembershipID: m.ID, Reasons: reasonWords(d.RepReasons), Channel: ChannelEmail,
-		Sequence: seq, Kind: d.Rep, MessageID: msg.ID, Recipients: msg.To}
-	got, sent, err := s.send(ctx, r, func(ctx context.Context) error { return s.c.Mailer.Send(ctx, msg) })
-	if sent && s.c.Slack != nil {
-		s.slack(ctx, m, u.Email, seq, d.Rep, msg.Text)
-	}
-	return got, sent, err
-}
-
-// slack sends the same text as a direct message, under its own key; a Slack failure
-// never blocks the email, which already went (the next notify retries nothing: the
-// email is the channel of record).
-func (s *Service) slack(ctx context.Context, m directory.Membership, email string, seq int, kind Kind, text string) {
-	r := Reminder{OrgID: m.OrgID, MembershipID: m.ID, Channel: ChannelSlack, Sequence: seq, Kind: kind,
-		Recipients: []string{email}}
-	_, _, _ = s.send(ctx, r, func(ctx context.Context) error {
-		_, err := s.c.Slack.DirectMessage(ctx, m.OrgID, email, text)
-		return err
-	})
+	return repMessage(org, u, m, d, lines, admins), nil
 }
 
 func repMessage(org directory.Org, u directory.User, m directory.Membership, d Decision, lines []linkLine, admins []directory.Member) Message {
@@ -199,5 +216,5 @@ func (s *Service) sendAdmin(ctx context.Context, m directory.Membership, d Decis
 		Text: t.String(), HTML: h.String(), ID: MessageID(m.ID, seq)}
 	r := Reminder{OrgID: m.OrgID, MembershipID: m.ID, Reasons: reasonWords(d.AdminReasons), Channel: ChannelEmail,
 		Sequence: seq, Kind: KindAdmin, AdminKey: d.AdminKey, MessageID: msg.ID, Recipients: msg.To}
-	return s.send(ctx, r, func(ctx context.Context) error { return s.c.Mailer.Send(ctx, msg) })
+	return s.send(ctx, r, func(ctx context.Context) (string, error) { return msg.ID, s.c.Mailer.Send(ctx, msg) })
 }

@@ -55,6 +55,9 @@ type Settings struct {
 	QuietEnd   int `json:"quiet_end"`
 	// TimeZone is the org's IANA zone, used when the rep's own is unknown. Empty: UTC.
 	TimeZone string `json:"time_zone"`
+	// Slack is the org's Slack set-up as admins see it; not part of the stored policy
+	// (the token lives sealed in its own table), filled by SettingsEditor.
+	Slack SlackStatus `json:"-"`
 }
 
 // DefaultSettings is the policy an org has until an admin changes it.

@@ -8,6 +8,7 @@ import (
 
 	"tether/sync/connect"
 	"tether/sync/directory"
+	"tether/sync/vault"
 )
 
 // Store is what the service reads and writes. Methods return errors wrapping
@@ -28,6 +29,7 @@ type Store interface {
 	BeginDigest(ctx context.Context, orgID, day, messageID string, members int, at time.Time) error
 	FinishDigest(ctx context.Context, orgID, day string, st Status, at time.Time) error
 	DigestStatus(ctx context.Context, orgID, day string) (Status, error)
+	SlackStore
 }
 
 // Message is one email.
@@ -71,8 +73,11 @@ type Config struct {
 	Mailer Mailer
 	Links  Links
 	Queue  Enqueuer
-	// Slack is the optional second channel; nil sends email only.
-	Slack Slack
+	// Slack is the optional second channel, used for orgs that set a bot token; nil
+	// sends email only.
+	Slack SlackSender
+	// Keyring opens the orgs' Slack tokens; required when an org has one.
+	Keyring *vault.Keyring
 	// Now is the clock. Nil means time.Now.
 	Now func() time.Time
 }
@@ -153,15 +158,21 @@ func (s *Service) Notify(ctx context.Context, orgID, membershipID string, notice
 	if res.Settled, err = s.settle(ctx, m, now); err != nil {
 		return res, err
 	}
+	if d.Rep == "" {
+		if err := s.retrySlack(ctx, m, d, now); err != nil {
+			return res, err
+		}
+	}
 	seq := d.Sequence
 	if d.Rep != "" {
 		r, sent, err := s.sendRep(ctx, m, d, seq)
+		if sent {
+			res.Sent = append(res.Sent, r)
+		}
 		if err != nil {
 			return res, err
 		}
-		if sent {
-			res.Sent = append(res.Sent, r)
-		} else {
+		if !sent {
 			res.Skipped = append(res.Skipped, seq)
 		}
 		seq++
@@ -266,8 +277,9 @@ func MessageID(membershipID string, seq int) string {
 }
 
 // send records r as attempting, delivers it with deliver and records the outcome. It
-// returns false, nil when the key was already taken (see Notify's guarantee).
-func (s *Service) send(ctx context.Context, r Reminder, deliver func(ctx context.Context) error) (Reminder, bool, error) {
+// returns false, nil when the key was already taken (see Notify's guarantee), and when
+// deliver says ErrSlackUserNotFound (recorded skipped).
+func (s *Service) send(ctx context.Context, r Reminder, deliver func(ctx context.Context) (string, error)) (Reminder, bool, error) {
 	r.Status = StatusAttempting
 	r.SentAt = s.c.Now()
 	got, err := s.c.Store.InsertReminder(ctx, r.OrgID, r)
@@ -288,7 +300,12 @@ func (s *Service) send(ctx context.Context, r Reminder, deliver func(ctx context
 	if err != nil {
 		return r, false, fmt.Errorf("record reminder %d of member %s: %w", r.Sequence, r.MembershipID, err)
 	}
-	if err := deliver(ctx); err != nil {
+	_, err = deliver(ctx)
+	if errors.Is(err, ErrSlackUserNotFound) {
+		got.Status = StatusSkipped
+		return got, false, s.c.Store.SetReminderStatus(context.WithoutCancel(ctx), got.OrgID, got.ID, StatusSkipped, got.SentAt)
+	}
+	if err != nil {
 		if derr := s.c.Store.DeleteReminder(context.WithoutCancel(ctx), got.OrgID, got.ID); derr != nil {
 			return got, false, errors.Join(fmt.Errorf("send reminder %d to member %s: %w", r.Sequence, r.MembershipID, err), derr)
 		}

@@ -5,12 +5,17 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"tether/sync/vault"
 )
 
 // SettingsStore reads and writes an org's reminder policy.
 type SettingsStore interface {
 	ReminderSettings(ctx context.Context, orgID string) (Settings, error)
 	SetReminderSettings(ctx context.Context, orgID string, s Settings, at time.Time) error
+	SlackConfig(ctx context.Context, orgID string) (SlackConfig, error)
+	SetSlackToken(ctx context.Context, orgID string, sealed []byte, at time.Time) error
+	SlackNotFound(ctx context.Context, orgID string, limit int) ([]string, error)
 }
 
 // SettingsChange is a change to an org's policy: nil fields stay as they are. Durations
@@ -24,6 +29,9 @@ type SettingsChange struct {
 	EscalateAfter *int
 	QuietHours    *string // "21:00-08:00" or "none"
 	TimeZone      *string
+	// SlackToken is the org's Slack bot token (xoxb-...), sealed before it is stored and
+	// never shown again; "" removes it.
+	SlackToken *vault.Token
 }
 
 // SettingError names the setting (as the API field; the CLI flag is the same with
@@ -38,12 +46,54 @@ func (e *SettingError) Error() string { return e.Field + ": " + e.Message }
 // SettingsEditor shows and changes org policies (the CLI and the API call it).
 type SettingsEditor struct {
 	Store SettingsStore
-	Now   func() time.Time
+	// Keyring seals a Slack token; needed only to set one.
+	Keyring *vault.Keyring
+	Now     func() time.Time
 }
 
-// Get returns the org's policy with defaults filled.
+// Get returns the org's policy with defaults filled, and its Slack status.
 func (e SettingsEditor) Get(ctx context.Context, orgID string) (Settings, error) {
-	return e.Store.ReminderSettings(ctx, orgID)
+	s, err := e.Store.ReminderSettings(ctx, orgID)
+	if err != nil {
+		return Settings{}, err
+	}
+	return e.withSlack(ctx, orgID, s)
+}
+
+func (e SettingsEditor) withSlack(ctx context.Context, orgID string, s Settings) (Settings, error) {
+	c, err := e.Store.SlackConfig(ctx, orgID)
+	if err != nil {
+		return Settings{}, err
+	}
+	s.Slack = SlackStatus{Configured: c.TokenEnc != nil, Problem: c.Problem, ProblemAt: c.ProblemAt}
+	if s.Slack.Configured {
+		if s.Slack.NotFound, err = e.Store.SlackNotFound(ctx, orgID, 50); err != nil {
+			return Settings{}, err
+		}
+	}
+	return s, nil
+}
+
+// setSlack seals and stores the token in ch, if any.
+func (e SettingsEditor) setSlack(ctx context.Context, orgID string, ch SettingsChange, now time.Time) error {
+	if ch.SlackToken == nil {
+		return nil
+	}
+	if ch.SlackToken.IsZero() {
+		return e.Store.SetSlackToken(ctx, orgID, nil, now)
+	}
+	v := strings.TrimSpace(ch.SlackToken.Reveal())
+	if !strings.HasPrefix(v, "xoxb-") || strings.ContainsAny(v, " \t\r\n") {
+		return &SettingError{"slack_token", "not a Slack bot token: give the Bot User OAuth Token of your Slack app (it starts with xoxb-), or an empty one to remove it"}
+	}
+	if e.Keyring == nil {
+		return &SettingError{"slack_token", "this process has no key ring to seal it: set TETHER_ENCRYPTION_KEYS as for tether serve"}
+	}
+	sealed, err := e.Keyring.SealToken(vault.NewToken(v), SlackTokenRow(orgID))
+	if err != nil {
+		return fmt.Errorf("seal the Slack token of org %s: %w", orgID, err)
+	}
+	return e.Store.SetSlackToken(ctx, orgID, sealed, now)
 }
 
 // Update applies ch to the org's policy, validates the whole and stores it. An unknown
@@ -120,10 +170,13 @@ func (e SettingsEditor) Update(ctx context.Context, orgID string, ch SettingsCha
 	if e.Now != nil {
 		now = e.Now
 	}
+	if err := e.setSlack(ctx, orgID, ch, now()); err != nil {
+		return Settings{}, err
+	}
 	if err := e.Store.SetReminderSettings(ctx, orgID, s, now()); err != nil {
 		return Settings{}, err
 	}
-	return s, nil
+	return e.withSlack(ctx, orgID, s)
 }
 
 // noQuiet is how "no quiet hours" is stored: equal non-zero bounds (both zero is the default).

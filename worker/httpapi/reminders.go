@@ -10,6 +10,7 @@ import (
 
 	"tether/sync/directory"
 	"tether/sync/reminders"
+	"tether/sync/vault"
 )
 
 // Reminders reads a member's reminders (reminders.Viewer, the same the CLI calls).
@@ -90,6 +91,19 @@ type ReminderSettingsJSON struct {
 	EscalateAfter int      `json:"escalate_after"`
 	QuietHours    string   `json:"quiet_hours"`
 	TimeZone      string   `json:"time_zone"`
+	// Slack never carries the token: only whether one is set and what went wrong.
+	Slack SlackJSON `json:"slack"`
+}
+
+// SlackJSON is an org's Slack set-up for reminders as admins see it.
+type SlackJSON struct {
+	Configured bool `json:"configured"`
+	// Problem is Slack's refusal of the token (invalid_auth, token_revoked, ...): the
+	// admin's to fix with a new token; Slack messages wait until then, emails go on.
+	Problem   string `json:"problem,omitempty"`
+	ProblemAt string `json:"problem_at,omitempty"`
+	// NotFound are reps Slack knew no user for by email: their reminders go by email only.
+	NotFound []string `json:"not_found"`
 }
 
 // ReminderSettingsOf renders s as the route answers it.
@@ -99,6 +113,13 @@ func ReminderSettingsOf(orgID string, s reminders.Settings) ReminderSettingsJSON
 		MinGap: s.MinGap.String(), EscalateAfter: s.EscalateAfter, QuietHours: s.QuietHours(), TimeZone: s.TimeZone}
 	for _, st := range s.Steps {
 		out.Steps = append(out.Steps, st.String())
+	}
+	out.Slack = SlackJSON{Configured: s.Slack.Configured, Problem: s.Slack.Problem, NotFound: s.Slack.NotFound}
+	if out.Slack.NotFound == nil {
+		out.Slack.NotFound = []string{}
+	}
+	if !s.Slack.ProblemAt.IsZero() {
+		out.Slack.ProblemAt = s.Slack.ProblemAt.UTC().Format(time.RFC3339)
 	}
 	return out
 }
@@ -113,6 +134,8 @@ type UpdateReminderSettingsRequest struct {
 	EscalateAfter *int      `json:"escalate_after"`
 	QuietHours    *string   `json:"quiet_hours"`
 	TimeZone      *string   `json:"time_zone"`
+	// SlackToken is the org's Slack bot token (xoxb-...); "" removes it. Never answered.
+	SlackToken *string `json:"slack_token"`
 }
 
 // handleGetReminderSettings is GET /v1/orgs/{org}/reminder-settings.
@@ -133,7 +156,7 @@ func (s *Server) handleGetReminderSettings() http.Handler {
 func (s *Server) handleUpdateReminderSettings() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var body UpdateReminderSettingsRequest
-		if !decodeBody(w, r, &body, "any of grace, steps, tail, min_gap, escalate_after, quiet_hours, time_zone") {
+		if !decodeBody(w, r, &body, "any of grace, steps, tail, min_gap, escalate_after, quiet_hours, time_zone, slack_token") {
 			return
 		}
 		ch := reminders.SettingsChange{Grace: body.Grace, Tail: body.Tail, MinGap: body.MinGap,
@@ -141,6 +164,10 @@ func (s *Server) handleUpdateReminderSettings() http.Handler {
 		if body.Steps != nil {
 			steps := strings.Join(*body.Steps, ",")
 			ch.Steps = &steps
+		}
+		if body.SlackToken != nil {
+			tok := vault.NewToken(*body.SlackToken)
+			ch.SlackToken = &tok
 		}
 		org := r.PathValue("org")
 		st, err := s.p.ReminderSettings.Update(r.Context(), org, ch)

@@ -1,6 +1,7 @@
 package httpapi_test
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	"tether/sync/reminders"
 	"tether/sync/store"
 	"tether/sync/store/storetest"
+	"tether/sync/vault"
 	"tether/worker/httpapi"
 )
 
@@ -70,8 +72,12 @@ func TestMemberRemindersAPI(t *testing.T) {
 // both stores; refusals name the field.
 func TestReminderSettingsAPI(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ring, _, err := vault.GenerateKeyring("k1")
+		if err != nil {
+			t.Fatal(err)
+		}
 		server, err := httpapi.New(httpapi.Params{Logger: zerolog.Nop(), Gatherer: prometheus.NewRegistry(),
-			AdminUser: "admin", AdminPassword: "pw", ReminderSettings: reminders.SettingsEditor{Store: st}})
+			AdminUser: "admin", AdminPassword: "pw", ReminderSettings: reminders.SettingsEditor{Store: st, Keyring: ring}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -115,5 +121,41 @@ func TestReminderSettingsAPI(t *testing.T) {
 		}
 		b.wantError(t, http.MethodGet, "/v1/orgs/nope/reminder-settings", "", http.StatusNotFound, "org_not_found")
 		b.wantError(t, http.MethodPatch, "/v1/orgs/nope/reminder-settings", `{"grace":"10m"}`, http.StatusNotFound, "org_not_found")
+
+		// A Slack token is sealed, answered only as configured, and removed with "".
+		if got.Slack.Configured {
+			t.Fatalf("Slack configured by default: %+v", got.Slack)
+		}
+		e := b.wantError(t, http.MethodPatch, path, `{"slack_token":"hunter2"}`, http.StatusUnprocessableEntity, "invalid_reminder_settings")
+		if !strings.HasPrefix(e.Message, "slack_token:") || strings.Contains(e.Message, "hunter2") {
+			t.Fatalf("refused token: %q", e.Message)
+		}
+		raw := b.raw(t, http.MethodPatch, path, `{"slack_token":"xoxb-123-456-abcdef"}`)
+		if strings.Contains(raw, "xoxb-") || !strings.Contains(raw, `"configured":true`) {
+			t.Fatalf("PATCH slack_token answered %s", raw)
+		}
+		cfg, err := st.SlackConfig(ctx, org.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tok, err := ring.OpenToken(cfg.TokenEnc, reminders.SlackTokenRow(org.ID)); err != nil || tok.Reveal() != "xoxb-123-456-abcdef" {
+			t.Fatalf("the stored token does not open to the one given: %v", err)
+		}
+		if raw := b.raw(t, http.MethodGet, path, ""); strings.Contains(raw, "xoxb-") || !strings.Contains(raw, `"configured":true`) {
+			t.Fatalf("GET answered %s", raw)
+		}
+		if b.call(t, http.MethodPatch, path, `{"slack_token":""}`, &got); got.Slack.Configured {
+			t.Fatalf("after removing the token: %+v", got.Slack)
+		}
 	})
+}
+
+// raw is the body of an admin call, as text, failing t unless it is a 200.
+func (b *orgBundle) raw(t *testing.T, method, path, body string) string {
+	t.Helper()
+	var m json.RawMessage
+	if r := b.call(t, method, path, body, &m); r.StatusCode != http.StatusOK {
+		t.Fatalf("%s %s: %d %s", method, path, r.StatusCode, m)
+	}
+	return string(m)
 }

@@ -1,0 +1,177 @@
+package worker_test
+
+import (
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"tether/connectors/email"
+	"tether/connectors/slack"
+	"tether/connectors/slack/slackfake"
+	"tether/sync/directory"
+	"tether/sync/reminders"
+	"tether/sync/store"
+	"tether/sync/store/storetest"
+	"tether/sync/vault"
+	"tether/worker/httpapi"
+)
+
+const slackToken = "xoxb-2222-3333-slacktokensecret"
+
+// slackBundle: the reminders bundle plus a fake Slack workspace knowing the rep, and a
+// service sending through it with the org's sealed token.
+type slackBundle struct {
+	*remindBundle
+	slack  *slackfake.Server
+	ring   *vault.Keyring
+	editor reminders.SettingsEditor
+}
+
+func setupSlack(t *testing.T, st *store.Store) *slackBundle {
+	t.Helper()
+	b := &slackBundle{remindBundle: setupReminders(t, st, nil), slack: slackfake.Start()}
+	t.Cleanup(b.slack.Close)
+	ring, _, err := vault.GenerateKeyring("k1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.ring = ring
+	b.slack.AddToken(slackToken)
+	b.slack.AddUser("rep@acme.example")
+	b.editor = reminders.SettingsEditor{Store: st, Keyring: ring, Now: b.clock.now}
+	tok := vault.NewToken(slackToken)
+	if _, err := b.editor.Update(t.Context(), b.org.ID, reminders.SettingsChange{SlackToken: &tok}); err != nil {
+		t.Fatal(err)
+	}
+	b.svc, err = reminders.New(reminders.Config{Store: st, Mailer: email.ReminderMailer(b.mailer, ""), Links: mustLinks(t, st),
+		Queue: b.queue, Now: b.clock.now, Keyring: ring, Slack: slack.Client{APIURL: b.slack.URL()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestRemindersSlackDirectMessage(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		b := setupSlack(t, st)
+		t0 := b.clock.now()
+		cfg, err := st.SlackConfig(t.Context(), b.org.ID)
+		if err != nil || cfg.TokenEnc == nil || strings.Contains(string(cfg.TokenEnc), slackToken) {
+			t.Fatalf("the token must be stored sealed: %v", err)
+		}
+		b.reasons(t, calBroken, sfMissing)
+		b.clock.set(t0.Add(5 * time.Minute))
+		res := b.notify(t, t0)
+		if len(res.Sent) != 1 {
+			t.Fatalf("first reminder: %+v", res)
+		}
+		mails, dms := b.sink.Messages(), b.slack.Messages()
+		if len(mails) != 1 || len(dms) != 1 {
+			t.Fatalf("%d emails and %d Slack messages, want one of each", len(mails), len(dms))
+		}
+		// Same content, same connect links, to the rep found by email.
+		if dms[0].Email != "rep@acme.example" || dms[0].Token != slackToken {
+			t.Fatalf("Slack message to %q", dms[0].Email)
+		}
+		mailLinks, dmLinks := connectLink.FindAllString(mails[0].Text, -1), connectLink.FindAllString(dms[0].Text, -1)
+		if len(dmLinks) != 2 || strings.Join(dmLinks, " ") != strings.Join(mailLinks, " ") {
+			t.Fatalf("links: email %v, Slack %v", mailLinks, dmLinks)
+		}
+		r, err := st.GetReminderBySequence(t.Context(), b.org.ID, b.rep.ID, reminders.ChannelSlack, 1)
+		if err != nil || r.Status != reminders.StatusSent {
+			t.Fatalf("the Slack message's record: %+v %v", r, err)
+		}
+
+		// The second reminder meets a rate limit: the email goes, the task fails asking to
+		// wait Slack's Retry-After, and the retry sends the Slack message only.
+		b.slack.RateLimit("chat.postMessage", 1, 30*time.Second)
+		b.clock.set(t0.Add(5*time.Minute + 24*time.Hour))
+		_, err = b.svc.Notify(t.Context(), b.org.ID, b.rep.ID, time.Time{})
+		var rl interface{ RetryAfter() time.Duration }
+		if !errors.As(err, &rl) || rl.RetryAfter() != 30*time.Second {
+			t.Fatalf("a rate-limited Slack message must ask for a retry after 30s: %v", err)
+		}
+		if n, m := len(b.sink.Messages()), len(b.slack.Messages()); n != 2 || m != 1 {
+			t.Fatalf("after the rate limit: %d emails, %d Slack messages; want 2 and 1", n, m)
+		}
+		b.clock.set(b.clock.now().Add(30 * time.Second))
+		res = b.notify(t, time.Time{})
+		if len(res.Sent) != 0 {
+			t.Fatalf("the retry must send no new reminder: %+v", res)
+		}
+		dms = b.slack.Messages()
+		if n := len(b.sink.Messages()); n != 2 || len(dms) != 2 || len(connectLink.FindAllString(dms[1].Text, -1)) != 2 {
+			t.Fatalf("after the retry: %d emails, %d Slack messages; want 2 and 2 (with links)", n, len(dms))
+		}
+		if r, err := st.GetReminderBySequence(t.Context(), b.org.ID, b.rep.ID, reminders.ChannelSlack, 2); err != nil || r.Status != reminders.StatusSent {
+			t.Fatalf("the retried Slack message: %+v %v", r, err)
+		}
+		b.notify(t, time.Time{})
+		if n, m := len(b.sink.Messages()), len(b.slack.Messages()); n != 2 || m != 2 {
+			t.Fatalf("a third run sent more: %d emails, %d Slack messages", n, m)
+		}
+
+		// Slack revokes the token: the email still goes, nothing is retried, and the
+		// admins see the problem in the settings.
+		b.slack.RefuseToken(slackToken, "token_revoked")
+		b.clock.set(t0.Add(5*time.Minute + 72*time.Hour))
+		res = b.notify(t, time.Time{})
+		if len(res.Sent) != 1 || len(b.sink.Messages()) != 3 || len(b.slack.Messages()) != 2 {
+			t.Fatalf("with a revoked token: %+v, %d emails", res, len(b.sink.Messages()))
+		}
+		s, err := b.editor.Get(t.Context(), b.org.ID)
+		if err != nil || !s.Slack.Configured || !strings.Contains(s.Slack.Problem, "token_revoked") {
+			t.Fatalf("settings after the revocation: %+v %v", s.Slack, err)
+		}
+		calls := b.slack.Calls("users.lookupByEmail")
+		b.clock.set(b.clock.now().Add(time.Minute))
+		b.notify(t, time.Time{})
+		if c := b.slack.Calls("users.lookupByEmail"); c != calls {
+			t.Fatalf("a refused token was used again (%d calls, was %d)", c, calls)
+		}
+		// A new token clears the problem; the JSON the admins read never holds a token.
+		b.slack.AddToken("xoxb-new-token-9999")
+		tok := vault.NewToken("xoxb-new-token-9999")
+		s, err = b.editor.Update(t.Context(), b.org.ID, reminders.SettingsChange{SlackToken: &tok})
+		if err != nil || s.Slack.Problem != "" || !s.Slack.Configured {
+			t.Fatalf("new token: %+v %v", s.Slack, err)
+		}
+		out, _ := json.Marshal(httpapi.ReminderSettingsOf(b.org.ID, s))
+		if strings.Contains(string(out), "xoxb-") || !strings.Contains(string(out), `"configured":true`) {
+			t.Fatalf("settings JSON: %s", out)
+		}
+	})
+}
+
+func TestRemindersSlackUnknownRepIsSkippedNotRetried(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		b := setupSlack(t, st)
+		other := b.member(t, "nobody-in-slack@acme.example", directory.RoleChat)
+		t0 := b.clock.now()
+		if err := st.SetActionRequired(t.Context(), b.org.ID, other.ID, []directory.ActionReason{calBroken}, t0); err != nil {
+			t.Fatal(err)
+		}
+		b.clock.set(t0.Add(5 * time.Minute))
+		for range 2 {
+			if _, err := b.svc.Notify(t.Context(), b.org.ID, other.ID, t0); err != nil {
+				t.Fatalf("an email Slack does not know must not fail the task: %v", err)
+			}
+		}
+		if n, m := len(b.sink.Messages()), len(b.slack.Messages()); n != 1 || m != 0 {
+			t.Fatalf("%d emails and %d Slack messages, want 1 and 0", n, m)
+		}
+		if c := b.slack.Calls("users.lookupByEmail"); c != 1 {
+			t.Fatalf("Slack was asked %d times for an unknown email, want once", c)
+		}
+		r, err := st.GetReminderBySequence(t.Context(), b.org.ID, other.ID, reminders.ChannelSlack, 1)
+		if err != nil || r.Status != reminders.StatusSkipped {
+			t.Fatalf("the Slack record: %+v %v", r, err)
+		}
+		s, err := b.editor.Get(t.Context(), b.org.ID)
+		if err != nil || len(s.Slack.NotFound) != 1 || s.Slack.NotFound[0] != "nobody-in-slack@acme.example" {
+			t.Fatalf("reps Slack does not know: %+v %v", s.Slack, err)
+		}
+	})
+}
