@@ -9,6 +9,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	// Quiet hours need the reps' zones even in an image without /usr/share/zoneinfo.
+	_ "time/tzdata"
 )
 
 func main() {

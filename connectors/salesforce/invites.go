@@ -230,7 +230,7 @@ func (d *inviteDirectory) StreamUsers(ctx context.Context, q invites.UserQuery, 
 			for j, r := range recs {
 				u := r.user()
 				page[j] = invites.SalesforceUser{ID: u.ID, Email: u.Email, Name: u.Name,
-					IsActive: u.IsActive, UserType: u.UserType, ProfileID: u.ProfileID}
+					IsActive: u.IsActive, UserType: u.UserType, ProfileID: u.ProfileID, TimeZone: u.TimeZone}
 			}
 			return fn(page, total)
 		})

@@ -151,6 +151,9 @@ type Invite struct {
 	Source  InviteSource
 	// SalesforceUserID is the Salesforce User the invite came from (source salesforce).
 	SalesforceUserID string
+	// TimeZone is that User's TimeZoneSidKey (an IANA zone), "" when unknown; accepting
+	// the invite gives it to the membership, for reminders' quiet hours.
+	TimeZone string
 	// TokenHash is the hash of the Join link's token; globally unique. The token itself is
 	// never stored.
 	TokenHash   string

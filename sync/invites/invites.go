@@ -17,6 +17,7 @@ type SalesforceUser struct {
 	IsActive  bool
 	UserType  string // "Standard" for internal users
 	ProfileID string
+	TimeZone  string // TimeZoneSidKey, an IANA zone such as America/New_York
 }
 
 // UserQuery selects the Salesforce users an import reads. Exactly one of ProfileIDs and
