@@ -258,9 +258,11 @@ func fail(n *Connection, c Connection, o Outcome, now time.Time, p Policy) bool 
 	}
 
 	switch {
-	case f.OutcomeUnknown:
+	case f.OutcomeUnknown && c.FailureCause != CauseOutcomeUnknown:
 		// The answer was lost: the provider may have spent the refresh token. Keep the
-		// tokens and settle it with one attempt soon.
+		// tokens and settle it with one attempt soon. Only once: a provider that keeps
+		// hanging is an outage, retried with backoff below until the streak turns error,
+		// not probed every pause forever.
 		n.State = StateDegraded
 		n.FailureClass, n.FailureCause = FailTransient, CauseOutcomeUnknown
 		n.FailureReason = "The provider's answer to a refresh was lost; the next attempt settles whether the grant survived."
