@@ -1,6 +1,7 @@
 package google
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -120,9 +121,11 @@ func (v *Verifier) failure(err error) *connections.Failure {
 		// "Calendar usage limits exceeded": the user's calendar is read-only for hours.
 		f.Class, f.Code = connections.FailRateLimited, "rate_limited"
 		f.Reason = "the user's Google Calendar usage limit is exceeded (it lasts hours); tether retries later"
+		f.RetryAfter = cmp.Or(f.RetryAfter, oauth.GoogleQuotaBackoff) // no Retry-After: it lasts hours
 	case reason == "dailyLimitExceeded":
 		f.Class, f.Code = connections.FailRateLimited, "rate_limited"
 		f.Reason = "tether's Google Cloud project ran out of daily Calendar quota; the operator should raise it in the Google Cloud console"
+		f.RetryAfter = cmp.Or(f.RetryAfter, oauth.GoogleQuotaBackoff)
 	case reason == "accessNotConfigured":
 		f.Class, f.Code = connections.FailMisconfigured, "api_not_enabled"
 		f.Reason = "the Google Calendar API is not enabled in tether's Google Cloud project; the operator must enable it"

@@ -50,6 +50,13 @@ func verifyFailure(err error, now time.Time) *connections.Failure {
 	case ae.Code == "REQUEST_LIMIT_EXCEEDED":
 		f.Class, f.Code = connections.FailRateLimited, "rate_limited"
 		f.Reason = "the Salesforce org's API request limit is reached: " + safeMessage(ae.Message)
+		// Salesforce sends no Retry-After; the daily allocation frees over hours, the
+		// concurrent limit in seconds (salesforce.md §3.2).
+		if strings.Contains(ae.Message, "TotalRequests") {
+			f.RetryAfter = oauth.SalesforceDailyLimitBackoff
+		} else {
+			f.RetryAfter = oauth.SalesforceConcurrentBackoff
+		}
 	case ae.Code == "API_DISABLED_FOR_ORG", ae.Code == "API_CURRENTLY_DISABLED":
 		f.Class, f.Code = connections.FailNeedsAdmin, strings.ToLower(ae.Code)
 		f.Reason = "the Salesforce org does not allow API access for this user; a Salesforce admin must enable \"API Enabled\" (reconnecting cannot help)"
