@@ -64,9 +64,11 @@ type upkeepBundle struct {
 	reg     *prometheus.Registry
 	// scheduler queues the next tasks; nil: none (the tests that need it set it)
 	scheduler connections.Scheduler
-	orgID     string
-	connID    string
-	grant     sandbox.Tokens
+	// observer hears committed state changes (the members service); nil: none
+	observer connections.Observer
+	orgID    string
+	connID   string
+	grant    sandbox.Tokens
 
 	mu  sync.Mutex
 	now time.Time
@@ -181,6 +183,24 @@ func upkeepSetup(t *testing.T, s *store.Store, uc upkeepCase) *upkeepBundle {
 	return b
 }
 
+// useTimeout rebuilds the OAuth client with timeout d: a hung provider costs d per call.
+func (b *upkeepBundle) useTimeout(t *testing.T, d time.Duration) {
+	t.Helper()
+	ps := make([]oauth.Provider, 0, 4)
+	for _, name := range []string{"salesforce", "google", "microsoft", "zoom"} {
+		p, ok := b.oc.Provider(name)
+		if !ok {
+			t.Fatalf("no provider %s", name)
+		}
+		ps = append(ps, p)
+	}
+	oc, err := oauth.New(oauth.Config{Providers: ps, Timeout: d})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.oc = oc
+}
+
 func (b *upkeepBundle) seal(t *testing.T, tok, rowID string) []byte {
 	t.Helper()
 	sealed, err := b.keys.SealToken(vault.NewToken(tok), rowID)
@@ -198,7 +218,7 @@ func (b *upkeepBundle) upkeep(t *testing.T) *connections.Upkeep {
 	locker.Poll = time.Millisecond
 	tokens, err := connections.NewTokens(connections.TokensParams{
 		Store: b.st, Keys: b.keys, Locker: locker, Stash: b.stash, Clock: b.clock, Metrics: b.metrics, Scheduler: b.scheduler,
-		Refresher: oauth.ConnectionRefresher{Client: b.oc, Providers: map[connections.Kind]string{
+		Observer: b.observer, Refresher: oauth.ConnectionRefresher{Client: b.oc, Providers: map[connections.Kind]string{
 			connections.KindSalesforce: "salesforce", connections.KindGoogleCalendar: "google",
 			connections.KindMicrosoftCalendar: "microsoft", connections.KindZoom: "zoom"}},
 	})
