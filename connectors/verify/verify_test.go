@@ -397,16 +397,17 @@ func TestVerifyProviderAnswers(t *testing.T) {
 		answer string
 		class  connections.FailureClass
 		code   string
-		// retryAfter is the delay the answer asks for; nil: none.
+		// retryAfter is the delay the answer asks for, or the documented backoff of an
+		// answer that lasts but names no time; nil: none.
 		retryAfter func() time.Duration
 	}{
-		{connections.KindSalesforce, "daily_limit", connections.FailRateLimited, "rate_limited", nil},
-		{connections.KindSalesforce, "concurrent_limit", connections.FailRateLimited, "rate_limited", nil},
+		{connections.KindSalesforce, "daily_limit", connections.FailRateLimited, "rate_limited", func() time.Duration { return oauth.SalesforceDailyLimitBackoff }},
+		{connections.KindSalesforce, "concurrent_limit", connections.FailRateLimited, "rate_limited", func() time.Duration { return oauth.SalesforceConcurrentBackoff }},
 		{connections.KindSalesforceTeam, "api_disabled", connections.FailNeedsAdmin, "api_disabled_for_org", nil},
 		{connections.KindSalesforce, "session_expired", connections.FailNeedsReconnect, "unauthorized", nil},
 		{connections.KindGoogleCalendar, "rate_limit", connections.FailRateLimited, "rate_limited", nil},
 		{connections.KindGoogleCalendar, "user_rate_limit", connections.FailRateLimited, "rate_limited", nil},
-		{connections.KindGoogleCalendar, "quota_exceeded", connections.FailRateLimited, "rate_limited", nil},
+		{connections.KindGoogleCalendar, "quota_exceeded", connections.FailRateLimited, "rate_limited", func() time.Duration { return oauth.GoogleQuotaBackoff }},
 		{connections.KindGoogleCalendar, "rate_limit_429", connections.FailRateLimited, "rate_limited", nil},
 		{connections.KindMicrosoftCalendar, "throttled", connections.FailRateLimited, "rate_limited", func() time.Duration { return time.Second }},
 		{connections.KindMicrosoftCalendar, "mailbox_concurrency", connections.FailRateLimited, "rate_limited", func() time.Duration { return time.Second }},
