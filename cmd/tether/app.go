@@ -226,10 +226,14 @@ func (a *app) teamTokens() (*connections.Tokens, error) {
 	policy := connections.DefaultPolicy()
 	policy.RefreshWindow, policy.SalesforceSession = a.d.cfg.RefreshWindow, a.d.cfg.SalesforceSession
 	log := a.d.log
+	var r connections.Refresher = refresher
+	if wrapRefresher != nil {
+		r = wrapRefresher(r)
+	}
 	t, err := connections.NewTokens(connections.TokensParams{
 		Store:     a.d.store,
 		Keys:      a.d.keyring,
-		Refresher: refresher,
+		Refresher: r,
 		Locker:    refreshLocker(redislock.New(rdb, "tether:lock:"), a.d.log),
 		Stash:     redisstash.New(rdb, "tether:stash:"),
 		Policy:    policy,
@@ -248,6 +252,11 @@ func (a *app) teamTokens() (*connections.Tokens, error) {
 	a.tokens = t
 	return t, nil
 }
+
+// wrapRefresher is nil in tether itself; only a test binary sets it (killhook_test.go:
+// a worker that dies between the provider's answer and the commit), so no build of
+// tether carries the hook.
+var wrapRefresher func(connections.Refresher) connections.Refresher
 
 // upkeep is the process's connection upkeep: refresh, verify and the sweep, over
 // teamTokens and the verifier.
