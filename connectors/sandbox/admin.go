@@ -33,6 +33,7 @@ import (
 //	GET    /admin/clock                         {"now":…}
 //	POST   /admin/clock/advance   {"by":"24h"}
 //	POST   /admin/salesforce/orgs/{org}/api {"enabled":false}
+//	POST   /admin/salesforce/orgs/{org}/session {"timeout":"30m"}   (the org's session timeout)
 //
 // Errors are {"error":"…"} with 400 (bad input) or 404 (unknown id).
 func (s *Sandbox) adminRoutes(m *http.ServeMux) {
@@ -191,6 +192,19 @@ func (s *Sandbox) adminRoutes(m *http.ServeMux) {
 		}
 		used, max := s.sf.Usage(org)
 		writeJSON(w, 200, map[string]int{"used": used, "daily_max": max})
+	})
+	m.HandleFunc("POST /admin/salesforce/orgs/{org}/session", func(w http.ResponseWriter, r *http.Request) {
+		var in struct {
+			Timeout Duration `json:"timeout"`
+		}
+		if !decode(w, r, &in) {
+			return
+		}
+		if err := s.SetSessionTimeout(r.PathValue("org"), time.Duration(in.Timeout)); err != nil {
+			adminErr(w, err)
+			return
+		}
+		ok(w)
 	})
 	m.HandleFunc("POST /admin/salesforce/orgs/{org}/api", func(w http.ResponseWriter, r *http.Request) {
 		var in struct {

@@ -223,6 +223,20 @@ func (s *Sandbox) SetScopes(id string, scopes []string) error {
 	return nil
 }
 
+// SetSessionTimeout sets a Salesforce org's session timeout (Setup → Session Settings,
+// 15 minutes to 24 hours): access tokens issued for the org from now on live that long,
+// which introspection shows as exp − iat. Token answers still carry no expires_in.
+func (s *Sandbox) SetSessionTimeout(orgID string, d time.Duration) error {
+	if d < 15*time.Minute || d > 24*time.Hour {
+		return fmt.Errorf("set session timeout of org %s: %s is outside Salesforce's 15m to 24h", orgID, d)
+	}
+	if !slices.Contains(s.sf.OrgIDs(), orgID) {
+		return fmt.Errorf("set session timeout of org %s: %w", orgID, ErrNotFound)
+	}
+	s.store.sfSession.Store(orgID, d)
+	return nil
+}
+
 // SetAPIEnabled turns the Salesforce REST API on or off for an org (403
 // API_DISABLED_FOR_ORG while off); delegated to the sfdc data plane.
 func (s *Sandbox) SetAPIEnabled(orgID string, enabled bool) error {

@@ -2,9 +2,11 @@ package sandbox
 
 import (
 	"encoding/json"
+	"net/http"
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/oauth2"
 
@@ -214,5 +216,55 @@ func TestSalesforceIdleTTL(t *testing.T) {
 	b.clock.Advance(31 * day)
 	if st := refresh(); st != 400 {
 		t.Fatalf("31 idle days: %d, want 400", st)
+	}
+}
+
+// An org's session timeout, set over the admin API, is the lifetime of the access tokens
+// issued for the org from then on: introspection shows it as exp − iat (Salesforce token
+// answers carry no expires_in). Outside 15m–24h is refused; an unknown org is a 404.
+func TestSalesforceSessionTimeoutOfTheOrg(t *testing.T) {
+	b, orgID, u := sfSetup(t)
+	grant, err := b.sb.IssueGrant(Salesforce, u.ID, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lifetime := func() float64 {
+		t.Helper()
+		status, body, raw := b.refreshRaw(t, Salesforce, grant.RefreshToken, nil)
+		if status != 200 {
+			t.Fatalf("refresh: %d %s", status, raw)
+		}
+		if _, has := body["expires_in"]; has {
+			t.Fatalf("a Salesforce refresh answer carries expires_in: %s", raw)
+		}
+		status, in, raw := b.postForm(t, b.base+"/salesforce/services/oauth2/introspect", url.Values{"token": {body["access_token"].(string)},
+			"client_id": {DefaultSalesforceClientID}, "client_secret": {DefaultSalesforceClientSecret}}, "", "")
+		if status != 200 || in["active"] != true {
+			t.Fatalf("introspect: %d %s", status, raw)
+		}
+		return in["exp"].(float64) - in["iat"].(float64)
+	}
+	if got := lifetime(); got != (2 * time.Hour).Seconds() {
+		t.Fatalf("default lifetime %vs, want 7200", got)
+	}
+	set := func(org, timeout string) int {
+		resp, err := http.Post(b.base+"/admin/salesforce/orgs/"+org+"/session", "application/json", strings.NewReader(`{"timeout":"`+timeout+`"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if s := set(orgID, "30m"); s != 200 {
+		t.Fatalf("set 30m: %d", s)
+	}
+	if got := lifetime(); got != (30 * time.Minute).Seconds() {
+		t.Fatalf("lifetime after the org's timeout was set to 30m: %vs", got)
+	}
+	if s := set(orgID, "5m"); s != 400 {
+		t.Fatalf("set 5m: %d, want 400", s)
+	}
+	if s := set("00Dnope", "1h"); s != 404 {
+		t.Fatalf("set on an unknown org: %d, want 404", s)
 	}
 }

@@ -101,6 +101,9 @@ type store struct {
 	nextID  atomic.Int64
 	nowFunc func() time.Time
 	issued  *lockedWriter // Options.IssuedTokens; nil when not asked
+	// sfSession is a Salesforce org's session timeout (org id → time.Duration), set by
+	// SetSessionTimeout: its access tokens live that long instead of the app's default.
+	sfSession sync.Map
 }
 
 func newStore(now func() time.Time) *store {
@@ -172,8 +175,14 @@ func tokenValue(g *grant, kind tokenKind) string {
 
 // issueAccess mints an access token for g; g.mu must be held.
 func (s *store) issueAccess(g *grant, now time.Time, scopes []string) *token {
+	ttl := g.app.accessTTL
+	if g.app.Provider == Salesforce {
+		if d, ok := s.sfSession.Load(g.orgID); ok {
+			ttl = d.(time.Duration)
+		}
+	}
 	t := &token{value: tokenValue(g, kindAccess), kind: kindAccess, g: g, issued: now,
-		expires: now.Add(g.app.accessTTL), scopes: scopes}
+		expires: now.Add(ttl), scopes: scopes}
 	s.put(t)
 	g.access = append(g.access, t)
 	if len(g.access) > keepAccess {
