@@ -42,7 +42,9 @@ type Checkpoint struct {
 
 // InviteFilter selects an org's invites. Zero fields select everything.
 type InviteFilter struct {
-	Status   InviteStatus
+	Status InviteStatus
+	// Delivery selects pending invites whose invitation email is in that state.
+	Delivery Delivery
 	ImportID string
 	Email    string
 	// AfterID pages: only ids greater than it (results are in id order).

@@ -168,10 +168,17 @@ type Invite struct {
 	// SendFailedAt is when. A later recorded send clears both.
 	SendError    string
 	SendFailedAt time.Time
-	ImportID     string // empty unless created by an import
-	AcceptedAt   time.Time
-	CreatedAt    time.Time
-	UpdatedAt    time.Time
+	// LastAttempt is the highest send attempt whose outcome is settled (sent or unknown);
+	// the next resend is LastAttempt + 1.
+	LastAttempt int
+	// SendUnknownAt is set while the latest attempt's delivery is unknown: its worker died
+	// after the mail server may have accepted the email. tether never sends it again by
+	// itself; an operator resends it.
+	SendUnknownAt time.Time
+	ImportID      string // empty unless created by an import
+	AcceptedAt    time.Time
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
 }
 
 // Seats is an org's seat usage.

@@ -24,11 +24,13 @@ func (q *Queries) FindGroup(ctx context.Context, orgID, name string) (g director
 	return g, true, nil
 }
 
-// UnsentInvites returns the ids of the import's pending invites that were never sent
-// (sent_count 0), in id order after afterID, at most limit (<= 0: 1000).
+// UnsentInvites returns the ids of the import's pending invites whose email was never
+// attempted (none sent, unknown or in flight), in id order after afterID, at most limit
+// (<= 0: 1000).
 func (q *Queries) UnsentInvites(ctx context.Context, orgID, importID, afterID string, limit int) ([]string, error) {
 	rows, err := q.q.QueryContext(ctx, `SELECT id FROM invites
-WHERE org_id = $1 AND import_id = $2 AND status = 'pending' AND sent_count = 0 AND id > $3
+WHERE org_id = $1 AND import_id = $2 AND status = 'pending' AND last_attempt = 0 AND id > $3
+AND NOT EXISTS (SELECT 1 FROM invite_sends s WHERE s.invite_id = invites.id)
 ORDER BY id LIMIT $4`, orgID, importID, afterID, pageSize(limit))
 	if err != nil {
 		return nil, q.wrap(err, "list unsent invites of import %s in org %s", importID, orgID)

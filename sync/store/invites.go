@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"time"
 
 	"tether/sync/directory"
@@ -12,16 +13,16 @@ import (
 
 const inviteCols = `id, org_id, email, role, group_id, source, salesforce_user_id, token_hash, status,
 expires_at, sent_count, resend_count, last_send_attempt_id, last_sent_at, import_id, accepted_at,
-created_at, updated_at, send_error, send_failed_at, time_zone`
+created_at, updated_at, send_error, send_failed_at, time_zone, last_attempt, send_unknown_at`
 
-const inviteNCols = 21
+const inviteNCols = 23
 
 func scanInvite(r scanner) (directory.Invite, error) {
 	var i directory.Invite
 	err := r.Scan(&i.ID, &i.OrgID, &i.Email, &i.Role, ns(&i.GroupID), &i.Source, &i.SalesforceUserID,
 		&i.TokenHash, &i.Status, ts(&i.ExpiresAt), &i.SentCount, &i.ResendCount, ns(&i.LastSendAttemptID),
 		ts(&i.LastSentAt), ns(&i.ImportID), ts(&i.AcceptedAt), ts(&i.CreatedAt), ts(&i.UpdatedAt),
-		&i.SendError, ts(&i.SendFailedAt), &i.TimeZone)
+		&i.SendError, ts(&i.SendFailedAt), &i.TimeZone, &i.LastAttempt, ts(&i.SendUnknownAt))
 	return i, err
 }
 
@@ -56,7 +57,7 @@ func inviteArgs(i directory.Invite) []any {
 	return []any{i.ID, i.OrgID, i.Email, string(i.Role), nullStr(i.GroupID), string(i.Source),
 		i.SalesforceUserID, i.TokenHash, string(i.Status), tm(i.ExpiresAt), i.SentCount, i.ResendCount,
 		nullStr(i.LastSendAttemptID), tm(i.LastSentAt), nullStr(i.ImportID), tm(i.AcceptedAt),
-		tm(i.CreatedAt), tm(i.UpdatedAt), i.SendError, tm(i.SendFailedAt), i.TimeZone}
+		tm(i.CreatedAt), tm(i.UpdatedAt), i.SendError, tm(i.SendFailedAt), i.TimeZone, i.LastAttempt, tm(i.SendUnknownAt)}
 }
 
 // CreateInvite inserts inv into orgID (inv.OrgID is ignored) and returns it as stored.
@@ -106,13 +107,18 @@ func (q *Queries) GetInviteByTokenHash(ctx context.Context, tokenHash string) (d
 // InviteFilter selects invites (directory.InviteFilter).
 type InviteFilter = directory.InviteFilter
 
-// ListInvites returns the org's invites matching f, in id order.
+// deliveryOf is the SQL form of directory.Invite.Delivery.
+const deliveryOf = `CASE WHEN send_failed_at IS NOT NULL THEN 'failed' WHEN send_unknown_at IS NOT NULL THEN 'unknown'
+WHEN sent_count > 0 THEN 'sent' ELSE 'unsent' END`
+
+// ListInvites returns the org's invites matching f, in id order. f.Delivery selects
+// pending invites only.
 func (q *Queries) ListInvites(ctx context.Context, orgID string, f InviteFilter) ([]directory.Invite, error) {
 	rows, err := q.q.QueryContext(ctx, `SELECT `+inviteCols+` FROM invites
 WHERE org_id = $1 AND id > $2 AND ($3 = '' OR status = $3) AND ($4 = '' OR import_id = $4)
-  AND ($5 = '' OR email = $5)
+  AND ($5 = '' OR email = $5) AND ($7 = '' OR (status = 'pending' AND `+deliveryOf+` = $7))
 ORDER BY id LIMIT $6`,
-		orgID, f.AfterID, string(f.Status), f.ImportID, directory.NormalizeEmail(f.Email), pageSize(f.Limit))
+		orgID, f.AfterID, string(f.Status), f.ImportID, directory.NormalizeEmail(f.Email), pageSize(f.Limit), string(f.Delivery))
 	if err != nil {
 		return nil, q.wrap(err, "list invites in org %s", orgID)
 	}
@@ -172,6 +178,16 @@ WHERE status = 'pending' AND expires_at <= $1`, tm(before))
 	return n, q.wrap(err, "expire invites")
 }
 
+// attemptNumber is the attempt number an attempt id names ("3"), or 0 for an id that is
+// not a number (older callers named attempts by task id).
+func attemptNumber(id string) int {
+	n, err := strconv.Atoi(id)
+	if err != nil || n < 0 {
+		return 0
+	}
+	return n
+}
+
 // InviteSend records one send of an invitation email.
 type InviteSend struct {
 	InviteID string
@@ -192,9 +208,12 @@ func (q *Queries) MarkInviteSent(ctx context.Context, orgID string, s InviteSend
 		return false, fmt.Errorf("mark invite %s sent: empty attempt id: %w", s.InviteID, directory.ErrInvalid)
 	}
 	err = q.inTx(ctx, func(tx *Queries) error {
-		res, err := tx.q.ExecContext(ctx, `INSERT INTO invite_sends (invite_id, attempt_id, sent_at)
-SELECT id, $3, $4 FROM invites WHERE org_id = $1 AND id = $2
-ON CONFLICT DO NOTHING`, orgID, s.InviteID, s.AttemptID, tm(s.At))
+		// An attempting or unknown record of the attempt becomes sent: the server's
+		// acceptance is the better truth.
+		res, err := tx.q.ExecContext(ctx, `INSERT INTO invite_sends (invite_id, attempt_id, sent_at, status)
+SELECT id, $3, $4, 'sent' FROM invites WHERE org_id = $1 AND id = $2
+ON CONFLICT (invite_id, attempt_id) DO UPDATE SET status = 'sent', sent_at = excluded.sent_at
+WHERE invite_sends.status <> 'sent'`, orgID, s.InviteID, s.AttemptID, tm(s.At))
 		if err != nil {
 			return tx.wrap(err, "mark invite %s sent in org %s", s.InviteID, orgID)
 		}
@@ -207,10 +226,13 @@ ON CONFLICT DO NOTHING`, orgID, s.InviteID, s.AttemptID, tm(s.At))
 			return err
 		}
 		first = true
+		// The unknown mark belongs to the latest attempt: a later one sent clears it.
 		res, err = tx.q.ExecContext(ctx, `UPDATE invites SET sent_count = sent_count + 1,
 resend_count = resend_count + $3, last_send_attempt_id = $4, last_sent_at = $5, updated_at = $5,
-send_error = '', send_failed_at = NULL
-WHERE org_id = $1 AND id = $2`, orgID, s.InviteID, boolInt(s.Resend), s.AttemptID, tm(s.At))
+send_error = '', send_failed_at = NULL,
+send_unknown_at = CASE WHEN $6 >= last_attempt THEN NULL ELSE send_unknown_at END,
+last_attempt = CASE WHEN $6 > last_attempt THEN $6 ELSE last_attempt END
+WHERE org_id = $1 AND id = $2`, orgID, s.InviteID, boolInt(s.Resend), s.AttemptID, tm(s.At), attemptNumber(s.AttemptID))
 		return tx.affected(res, err, "mark invite %s sent in org %s", s.InviteID, orgID)
 	})
 	if err != nil {

@@ -21,11 +21,13 @@ ORDER BY org_id, id LIMIT $3`, after.OrgID, after.ID, pageSize(limit))
 }
 
 // UnsentInviteRefs returns pending, unexpired invites of every org whose first email was
-// never sent and has not failed for good, in (org id, id) order after after, at most limit
-// (<= 0: 1000). The reconciler checks each has a live send task.
+// never attempted (no attempt sent, unknown or in flight) and has not failed for good, in
+// (org id, id) order after after, at most limit (<= 0: 1000). The reconciler checks each
+// has a live send task.
 func (q *Queries) UnsentInviteRefs(ctx context.Context, after directory.Ref, at time.Time, limit int) ([]directory.Ref, error) {
 	rows, err := q.q.QueryContext(ctx, `SELECT org_id, id FROM invites
-WHERE status = 'pending' AND sent_count = 0 AND send_failed_at IS NULL AND expires_at > $3
+WHERE status = 'pending' AND last_attempt = 0 AND send_failed_at IS NULL AND expires_at > $3
+AND NOT EXISTS (SELECT 1 FROM invite_sends s WHERE s.invite_id = invites.id)
 AND (org_id > $1 OR (org_id = $1 AND id > $2))
 ORDER BY org_id, id LIMIT $4`, after.OrgID, after.ID, tm(at), pageSize(limit))
 	if err != nil {
@@ -40,7 +42,7 @@ ORDER BY org_id, id LIMIT $4`, after.OrgID, after.ID, tm(at), pageSize(limit))
 // MarkInviteSendFailed records why the org's invite could not be sent (reason, a sentence
 // for the operator) at at. Returns directory.ErrNotFound if the org has no such invite.
 func (q *Queries) MarkInviteSendFailed(ctx context.Context, orgID, inviteID, reason string, at time.Time) error {
-	res, err := q.q.ExecContext(ctx, `UPDATE invites SET send_error = $3, send_failed_at = $4, updated_at = $4
+	res, err := q.q.ExecContext(ctx, `UPDATE invites SET send_error = $3, send_failed_at = $4, send_unknown_at = NULL, updated_at = $4
 WHERE org_id = $1 AND id = $2`, orgID, inviteID, reason, tm(at))
 	return q.affected(res, err, "mark send of invite %s failed in org %s", inviteID, orgID)
 }
@@ -56,12 +58,13 @@ send_error = '', send_failed_at = NULL, updated_at = $4 WHERE org_id = $1 AND id
 }
 
 // RequestedResends returns the resends asked for (RequestInviteSend) of pending, unexpired
-// invites of every org that were not sent yet and have not failed for good, in (org id,
-// id) order after after, at most limit (<= 0: 1000). The reconciler checks each has a
-// live send task.
+// invites of every org that were not settled yet (sent or unknown), are not in flight and
+// have not failed for good, in (org id, id) order after after, at most limit (<= 0:
+// 1000). The reconciler checks each has a live send task.
 func (q *Queries) RequestedResends(ctx context.Context, after directory.Ref, at time.Time, limit int) ([]directory.SendAttempt, error) {
-	rows, err := q.q.QueryContext(ctx, `SELECT org_id, id, sent_count + 1 FROM invites
-WHERE status = 'pending' AND send_requested > sent_count AND send_failed_at IS NULL AND expires_at > $3
+	rows, err := q.q.QueryContext(ctx, `SELECT org_id, id, last_attempt + 1 FROM invites
+WHERE status = 'pending' AND send_requested > last_attempt AND send_failed_at IS NULL AND expires_at > $3
+AND NOT EXISTS (SELECT 1 FROM invite_sends s WHERE s.invite_id = invites.id AND s.status = 'attempting')
 AND (org_id > $1 OR (org_id = $1 AND id > $2))
 ORDER BY org_id, id LIMIT $4`, after.OrgID, after.ID, tm(at), pageSize(limit))
 	if err != nil {

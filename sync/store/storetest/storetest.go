@@ -45,6 +45,14 @@ func Each(t *testing.T, fn func(t *testing.T, s *store.Store)) {
 // store closed, when t ends.
 func Postgres(t testing.TB) *store.Store {
 	t.Helper()
+	s, _ := PostgresURL(t)
+	return s
+}
+
+// PostgresURL is Postgres that also returns the store's URL, for a test that opens the
+// same database from another process.
+func PostgresURL(t testing.TB) (*store.Store, string) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	base := DatabaseURL()
@@ -80,7 +88,7 @@ func Postgres(t testing.TB) *store.Store {
 	q.Set("search_path", schema)
 	q.Set("pool_max_conns", "8")
 	u.RawQuery = q.Encode()
-	return open(t, ctx, u.String())
+	return open(t, ctx, u.String()), u.String()
 }
 
 // SQLite returns a migrated store in a new SQLite file under t.TempDir().
