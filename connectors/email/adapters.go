@@ -13,7 +13,8 @@ import (
 
 // InviteMailer adapts m to onboarding.Mailer, sending from from (empty: the mailer's
 // sender): a permanent SMTP failure (5xx, a bad address) is wrapped with
-// onboarding.ErrUndeliverable.
+// onboarding.ErrUndeliverable, one after which the server may have accepted the email
+// with onboarding.ErrMaybeSent.
 func InviteMailer(m *Mailer, from string) onboarding.Mailer { return inviteMailer{m, from} }
 
 type inviteMailer struct {
@@ -23,7 +24,10 @@ type inviteMailer struct {
 
 func (im inviteMailer) Send(ctx context.Context, e onboarding.Email) error {
 	err := im.m.Send(ctx, Message{To: []string{e.To}, Subject: e.Subject, Text: e.Text, HTML: e.HTML, MessageID: e.MessageID, From: im.from})
-	if err != nil && IsPermanent(err) {
+	switch {
+	case err != nil && MaybeSent(err):
+		return fmt.Errorf("%w: %w", onboarding.ErrMaybeSent, err)
+	case err != nil && IsPermanent(err):
 		return fmt.Errorf("%w: %w", onboarding.ErrUndeliverable, err)
 	}
 	return err

@@ -98,7 +98,11 @@ func (m *Mailer) From() string { return m.cfg.From }
 
 // Send delivers msgs over one connection. A failure says whether it is
 // permanent (see IsPermanent): a 5xx answer or an invalid address will not
-// succeed on retry; a 4xx answer or a connection failure may.
+// succeed on retry; a 4xx answer or a connection failure may. It also says
+// whether the server may have accepted the message anyway (see MaybeSent): only
+// when the connection broke after the whole message was handed over and before
+// the server's verdict. An error after the server accepted every message (a
+// failed RSET or QUIT) is no failure: Send returns nil.
 func (m *Mailer) Send(ctx context.Context, msgs ...Message) error {
 	built := make([]*gomail.Msg, 0, len(msgs))
 	for _, msg := range msgs {
@@ -119,9 +123,38 @@ func (m *Mailer) Send(ctx context.Context, msgs ...Message) error {
 			// Not sent in clear: the server (or someone on the path) did not offer TLS.
 			return &Error{Op: "send", Err: fmt.Errorf("%w: nothing was sent; use a server that offers STARTTLS, smtps:// for TLS from the start, or smtp+insecure:// only for a local mail sink", err)}
 		}
+		if delivered(built) {
+			return nil
+		}
+		if maybeSent(err) {
+			return &Error{Op: "send", Err: fmt.Errorf("%w: the connection broke after the message was handed over, so the server may have accepted it", err), MaybeSent: true}
+		}
 		return &Error{Op: "send", Err: err, Permanent: permanent(err)}
 	}
 	return nil
+}
+
+// delivered reports whether the server accepted every message (go-mail marks a message
+// delivered once the server answered 250 to its DATA).
+func delivered(msgs []*gomail.Msg) bool {
+	for _, m := range msgs {
+		if !m.IsDelivered() {
+			return false
+		}
+	}
+	return len(msgs) > 0
+}
+
+// maybeSent reports whether err leaves the server's verdict unknown: the message's final
+// dot was sent (go-mail's ErrSMTPDataClose) but no SMTP reply came back (no 4xx/5xx code:
+// a timeout or a dropped connection). Every earlier failure (dial, MAIL, RCPT, DATA, a
+// write of the body) leaves an SMTP transaction the server cannot have completed.
+func maybeSent(err error) bool {
+	var se *gomail.SendError
+	if !errors.As(err, &se) {
+		return false
+	}
+	return se.Reason == gomail.ErrSMTPDataClose && se.ErrorCode() == 0
 }
 
 func (m *Mailer) options() []gomail.Option {
@@ -190,6 +223,8 @@ type Error struct {
 	Op        string
 	Err       error
 	Permanent bool
+	// MaybeSent: the server may have accepted the message despite the error.
+	MaybeSent bool
 }
 
 func (e *Error) Error() string { return "email: " + e.Op + ": " + e.Err.Error() }
@@ -199,6 +234,13 @@ func (e *Error) Unwrap() error { return e.Err }
 func IsPermanent(err error) bool {
 	var e *Error
 	return errors.As(err, &e) && e.Permanent
+}
+
+// MaybeSent reports whether the server may have accepted the message despite err
+// (retrying could deliver it twice).
+func MaybeSent(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && e.MaybeSent
 }
 
 func permanent(err error) bool {

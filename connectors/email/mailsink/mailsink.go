@@ -39,6 +39,7 @@ type Sink struct {
 	mu       sync.Mutex
 	msgs     []Received
 	failNext []int // reply codes for the next DATA commands
+	dropNext int   // next messages kept but answered by a dropped connection
 	notify   chan struct{}
 }
 
@@ -77,6 +78,15 @@ func (s *Sink) FailNext(n, code int) {
 	}
 }
 
+// DropNext makes the next n messages be kept (the sink has them, as a server that
+// accepted them would) but answered by closing the connection instead of "250": the
+// client cannot tell whether they were accepted.
+func (s *Sink) DropNext(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.dropNext += n
+}
+
 // Messages returns a copy of what has been received so far.
 func (s *Sink) Messages() []Received {
 	s.mu.Lock()
@@ -99,29 +109,38 @@ func (s *Sink) Wait(ctx context.Context, n int) ([]Received, error) {
 	}
 }
 
-func (s *Sink) deliver(r Received) error {
+// deliver keeps r or refuses it; drop reports that the connection must be dropped
+// instead of replying.
+func (s *Sink) deliver(r Received) (drop bool, err error) {
 	s.mu.Lock()
 	if len(s.failNext) > 0 {
 		code := s.failNext[0]
 		s.failNext = s.failNext[1:]
 		s.mu.Unlock()
-		return &smtp.SMTPError{Code: code, Message: "refused by mailsink fault injection"}
+		return false, &smtp.SMTPError{Code: code, Message: "refused by mailsink fault injection"}
 	}
 	s.msgs = append(s.msgs, r)
+	if s.dropNext > 0 {
+		s.dropNext--
+		drop = true
+	}
 	s.mu.Unlock()
 	select {
 	case s.notify <- struct{}{}:
 	default:
 	}
-	return nil
+	return drop, nil
 }
 
 type backend struct{ s *Sink }
 
-func (b backend) NewSession(*smtp.Conn) (smtp.Session, error) { return &session{sink: b.s}, nil }
+func (b backend) NewSession(c *smtp.Conn) (smtp.Session, error) {
+	return &session{sink: b.s, conn: c}, nil
+}
 
 type session struct {
 	sink *Sink
+	conn *smtp.Conn
 	from string
 	to   []string
 }
@@ -142,7 +161,11 @@ func (x *session) Data(r io.Reader) error {
 		return &smtp.SMTPError{Code: 554, Message: "unparseable message: " + err.Error()}
 	}
 	rec.From, rec.To = x.from, append([]string(nil), x.to...)
-	return x.sink.deliver(rec)
+	drop, err := x.sink.deliver(rec)
+	if drop {
+		_ = x.conn.Conn().Close()
+	}
+	return err
 }
 
 func parse(raw []byte) (Received, error) {
