@@ -18,9 +18,9 @@ type InvitesSend struct {
 	OrgID    string `json:"org_id"`
 	InviteID string `json:"invite_id"`
 	// Attempt numbers the sends of one invite: 1 is the first email (queued by the import),
-	// a resend uses the invite's sent count + 1. The worker sends attempt N at most once per
-	// recorded outcome (see sync/onboarding), and the email's Message-ID is derived from
-	// invite id + attempt, so a receiver can drop the copy an unlucky crash may cause.
+	// a resend uses the invite's last settled attempt + 1. The worker sends attempt N at
+	// most once (see sync/onboarding): a run killed after the mail server may have
+	// accepted it leaves it unknown, never sent again.
 	Attempt int `json:"attempt"`
 }
 

@@ -158,7 +158,8 @@ func (c *sendCount) Send(context.Context, string, string, int) (onboarding.Outco
 	return onboarding.Sent, nil
 }
 
-func (c *sendCount) Fail(context.Context, string, string, string) error { return nil }
+func (c *sendCount) Fail(context.Context, string, string, string) error        { return nil }
+func (c *sendCount) Settle(context.Context, string, string, int) (bool, error) { return false, nil }
 
 func liveHeap() uint64 {
 	sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}

@@ -123,6 +123,9 @@ func (l *sendLog) Fail(_ context.Context, _, inviteID, reason string) error {
 	panic("send of invite " + inviteID + " gave up: " + reason)
 }
 
+// Settle settles nothing: these sends never leave an attempt behind.
+func (l *sendLog) Settle(context.Context, string, string, int) (bool, error) { return false, nil }
+
 func (l *sendLog) count() int {
 	l.mu.Lock()
 	defer l.mu.Unlock()

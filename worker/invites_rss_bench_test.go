@@ -35,8 +35,15 @@ const sandboxChildEnv = "TETHER_BENCH_SANDBOX_USERS"
 
 // TestMain lets BenchmarkImportRSS* re-execute the test binary as the sandbox process:
 // no build step, and the child serves exactly importOrgSpec(n), the org of the
-// in-process benchmarks.
+// in-process benchmarks. TestInvitesSendKilledAfterAccept re-executes it as a worker.
 func TestMain(m *testing.M) {
+	if v := os.Getenv(sendChildEnv); v != "" {
+		if err := runSendChild(v); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
 	if v := os.Getenv(sandboxChildEnv); v != "" {
 		if err := runSandboxChild(v); err != nil {
 			fmt.Fprintln(os.Stderr, err)

@@ -17,13 +17,18 @@ type InviteSender interface {
 	Send(ctx context.Context, orgID, inviteID string, attempt int) (onboarding.Outcome, error)
 	// Fail records that the invite's email could not be sent, with reason.
 	Fail(ctx context.Context, orgID, inviteID, reason string) error
+	// Settle marks an attempt still attempting unknown; reports whether it did.
+	Settle(ctx context.Context, orgID, inviteID string, attempt int) (bool, error)
 }
 
-// registerInvitesSend handles invites:send. An undeliverable address (SMTP 5xx) or a
-// deleted invite is archived at once with the reason; anything else (SMTP 4xx, a dropped
-// connection, a store failure) is retried with backoff, and the retry never sends an
-// attempt that was already recorded. When the task gives up (undeliverable, or its last
-// retry failed) the invite records why, and the reconciler leaves it alone.
+// registerInvitesSend handles invites:send, at most once per attempt. An undeliverable
+// address (SMTP 5xx) or a deleted invite is archived at once with the reason; a failure
+// that certainly sent nothing (SMTP 4xx, connection refused, a store failure before the
+// send) is retried with backoff. A run that finds its attempt begun before, or whose
+// connection broke after the server may have accepted the email, sends nothing more: the
+// task completes with outcome "unknown" and the invite shows it. When the task gives up
+// (undeliverable, or its last retry failed) the invite records why, and the reconciler
+// leaves it alone.
 func registerInvitesSend(w *Worker, s Services) {
 	OnGiveUp(w, jobs.TypeInvitesSend, func(ctx context.Context, p jobs.InvitesSend, reason error) error {
 		if err := s.Invites.Fail(ctx, p.OrgID, p.InviteID, reason.Error()); err != nil && !errors.Is(err, onboarding.ErrInviteNotFound) {
@@ -37,7 +42,11 @@ func registerInvitesSend(w *Worker, s Services) {
 			// ErrUndeliverable and ErrInviteNotFound say they are permanent (classify).
 			return err
 		}
-		zerolog.Ctx(ctx).Info().Str("invite_id", p.InviteID).Int("attempt", p.Attempt).Str("outcome", string(out)).
+		ev := zerolog.Ctx(ctx).Info()
+		if out == onboarding.Unknown {
+			ev = zerolog.Ctx(ctx).Warn()
+		}
+		ev.Str("invite_id", p.InviteID).Int("attempt", p.Attempt).Str("outcome", string(out)).
 			AnErr("warning", err).Msg("invitation email")
 		writeResult(ctx, string(out))
 		return nil // a Sent outcome with an error means only the audit event is missing

@@ -13,6 +13,7 @@ import (
 
 	"tether/jobs"
 	"tether/sync/directory"
+	"tether/sync/onboarding"
 	"tether/sync/permissions"
 )
 
@@ -26,6 +27,9 @@ type ReconcileStore interface {
 	// RequestedResends pages through resends asked for but not sent of pending, unexpired
 	// invites whose send has not failed for good.
 	RequestedResends(ctx context.Context, after directory.Ref, at time.Time, limit int) ([]directory.SendAttempt, error)
+	// StaleInviteAttempts lists send attempts still attempting since before (their run
+	// died after recording them); the reconciler settles them unknown.
+	StaleInviteAttempts(ctx context.Context, before time.Time, limit int) ([]directory.SendAttempt, error)
 	// UnfinishedAuditRuns pages through queued and running permission audits.
 	UnfinishedAuditRuns(ctx context.Context, after directory.Ref, limit int) ([]permissions.AuditRun, error)
 }
@@ -41,7 +45,9 @@ type TaskInspector interface {
 // lost it in a restart without persistence) gets it again under its deterministic TaskID,
 // so a task that is in fact live is never doubled. A row whose task was archived
 // (it gave up while the row could not be marked) is marked failed with the task's last
-// error. Safe to run on several workers at once.
+// error. A send attempt still attempting after onboarding.StaleAttempt (its worker died,
+// maybe after the mail server accepted the email) is settled unknown and gets no task:
+// invitation emails are sent at most once. Safe to run on several workers at once.
 type Reconciler struct {
 	Store     ReconcileStore // required
 	Queue     Enqueuer       // required
@@ -65,6 +71,9 @@ type ReconcileResult struct {
 	Audits       int `json:"audits_requeued"`
 	AuditsLive   int `json:"audits_live"`
 	MarkedFailed int `json:"marked_failed"`
+	// SendsUnknown are send attempts found attempting long after their run and settled
+	// unknown (never sent again; resend them by hand).
+	SendsUnknown int `json:"sends_unknown"`
 }
 
 // AuditFailer marks a permission audit run failed (permissions.Service).
@@ -100,6 +109,27 @@ func (r *Reconciler) Reconcile(ctx context.Context) (ReconcileResult, error) {
 		after = directory.Ref{OrgID: imps[len(imps)-1].OrgID, ID: imps[len(imps)-1].ID}
 	}
 	at := now()
+	// Settled first, so the scans below see them as attempted.
+	for {
+		stale, err := r.Store.StaleInviteAttempts(ctx, at.Add(-onboarding.StaleAttempt), n)
+		if err != nil {
+			return res, fmt.Errorf("reconcile send attempts: %w", err)
+		}
+		for _, a := range stale {
+			settled, err := r.Invites.Settle(ctx, a.OrgID, a.InviteID, a.Attempt)
+			if err != nil {
+				return res, fmt.Errorf("reconcile send %d of invite %s: %w", a.Attempt, a.InviteID, err)
+			}
+			if settled {
+				res.SendsUnknown++
+				r.Logger.Warn().Str("org_id", a.OrgID).Str("invite_id", a.InviteID).Int("attempt", a.Attempt).
+					Msg("invitation email's outcome is unknown (its worker died while sending); not sent again: resend it if the person did not get it")
+			}
+		}
+		if len(stale) < n {
+			break
+		}
+	}
 	for after := (directory.Ref{}); ; {
 		refs, err := r.Store.UnsentInviteRefs(ctx, after, at, n)
 		if err != nil {

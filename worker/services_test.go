@@ -94,6 +94,10 @@ func (u unused) Send(context.Context, string, string, int) (onboarding.Outcome, 
 	return "", nil
 }
 func (u unused) Fail(context.Context, string, string, string) error { u.called("Fail"); return nil }
+func (u unused) Settle(context.Context, string, string, int) (bool, error) {
+	u.called("Settle")
+	return false, nil
+}
 func (u unused) RunAudit(context.Context, string, string) (permissions.Report, error) {
 	u.called("RunAudit")
 	return permissions.Report{}, nil

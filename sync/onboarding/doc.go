@@ -14,20 +14,26 @@
 // the same transaction that records the attempt as sent (Store.RecordInviteDelivery): the
 // previous link keeps working until a newer email is known to be on its way, then stops.
 //
-// # Sending each attempt once
+// # Sending each attempt at most once
 //
-// Attempt N of an invite is sent only while the invite's sent count is below N, and is
-// recorded after the mail server accepts it. Crash points:
+// Attempt N of an invite is sent only while the invite's last settled attempt is below N.
+// Before the email is handed to the mail server, the attempt is recorded attempting
+// (Store.BeginInviteAttempt), with the hash of the link it carries. Crash points:
 //
-//   - before the SMTP transaction completes: nothing was sent; the retry sends attempt N.
-//   - after the server accepted the email, before the record commits: the retry sends
-//     attempt N again. This window is unavoidable at an SMTP boundary (at-least-once): the
-//     two emails carry the same Message-ID (derived from invite id and attempt), so a
-//     receiver can drop the copy, but their links differ and only the second one works.
-//   - after the record commits: the retry sees attempt N recorded and sends nothing.
+//   - before that record: nothing was sent; the retry sends attempt N.
+//   - after the record, with a failure that certainly sent nothing (the Mailer's error
+//     does not wrap ErrMaybeSent: refused, no connection, the body not complete): the
+//     record is deleted and the retry sends attempt N.
+//   - after the record, with the server's verdict unknown (an error wrapping
+//     ErrMaybeSent) or the process killed before the delivery is recorded: the run that
+//     finds the record attempting (the retry, a second worker, or the reconciler after
+//     StaleAttempt) settles it unknown and sends nothing. The invite's delivery shows
+//     unknown until an operator resends; an invite never emailed before takes the
+//     attempt's link, so the email works if it arrived.
+//   - after the delivery is recorded: the retry sees attempt N settled and sends nothing.
 //
-// The same holds when two workers run one attempt at once (a lapsed lease): the one that
-// records first wins and the other's record changes nothing.
+// Two workers running one attempt at once (a lapsed lease): the second finds the record
+// and settles it unknown; if the first then records the delivery, sent wins.
 //
 // Nothing in this package imports Asynq, Redis or a provider SDK: it declares the small
 // interfaces it needs (Store, Mailer, Enqueuer, Connector, Vault) and the wiring supplies

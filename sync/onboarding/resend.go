@@ -34,9 +34,9 @@ type ResendStore interface {
 	ReserveInviteSeat(ctx context.Context, orgID, id string, expiresAt, at time.Time) error
 	// GetImport returns directory.ErrNotFound if the org has no such import.
 	GetImport(ctx context.Context, orgID, id string) (directory.Import, error)
-	// UnsentInvites returns the ids of the import's pending invites never sent, in id
-	// order after afterID, at most limit.
-	UnsentInvites(ctx context.Context, orgID, importID, afterID string, limit int) ([]string, error)
+	// ResendableInvites returns the ids of the import's pending invites never sent or
+	// whose latest email's delivery is unknown, in id order after afterID, at most limit.
+	ResendableInvites(ctx context.Context, orgID, importID, afterID string, limit int) ([]string, error)
 	// RequestInviteSend records that attempt was asked for, so the reconciler queues it
 	// again if its task is lost before it is sent.
 	RequestInviteSend(ctx context.Context, orgID, inviteID string, attempt int, at time.Time) error
@@ -64,9 +64,9 @@ func (r Resender) now() time.Time {
 
 // Resend queues a new send attempt of the org's invite named by ref (an invite id, or an
 // email address when ref contains "@") and returns the invite and the attempt number:
-// the invite's sent count + 1, so running Resend twice before the worker gets to it
-// queues one attempt (the second call gets ErrAlreadyQueued), and a retried attempt is
-// never sent twice. The new email carries a new link; the previous one stops working when
+// the invite's last settled attempt + 1, so running Resend twice before the worker gets
+// to it queues one attempt (the second call gets ErrAlreadyQueued), a retried attempt is
+// never sent twice, and an attempt whose delivery is unknown is followed by a new one. The new email carries a new link; the previous one stops working when
 // it is sent.
 //
 // An invite that lapsed (or was marked expired) is renewed like a new invite: it takes a
@@ -107,7 +107,7 @@ func (r Resender) resend(ctx context.Context, inv directory.Invite) (int, error)
 	case err != nil:
 		return 0, fmt.Errorf("resend invite %s: %w", inv.ID, err)
 	}
-	attempt := inv.SentCount + 1
+	attempt := inv.LastAttempt + 1
 	// The row first: a task lost with Redis (or never queued) is then queued again by the
 	// reconciler, under the same attempt's TaskID, so it is sent once.
 	if err := r.Store.RequestInviteSend(ctx, inv.OrgID, inv.ID, attempt, now); err != nil {
@@ -130,9 +130,10 @@ type BulkResend struct {
 }
 
 // ResendImport queues the invitation email of every pending invite of the org's import
-// that was never sent: never queued, lost with Redis, or whose send failed for good (its
-// archived task is replaced by the Enqueuer). Lapsed ones take a seat first, as in
-// Resend. Returns ErrImportNotFound if the org has no such import.
+// that was never sent (never queued, lost with Redis, or whose send failed for good: its
+// archived task is replaced by the Enqueuer) or whose latest email's delivery is unknown
+// (tether never resends those by itself: the person may have it already). Lapsed ones
+// take a seat first, as in Resend. Returns ErrImportNotFound if the org has no such import.
 func (r Resender) ResendImport(ctx context.Context, orgID, importID string) (BulkResend, error) {
 	out := BulkResend{ImportID: importID}
 	if _, err := r.Store.GetImport(ctx, orgID, importID); err != nil {
@@ -143,7 +144,7 @@ func (r Resender) ResendImport(ctx context.Context, orgID, importID string) (Bul
 	}
 	after := ""
 	for {
-		ids, err := r.Store.UnsentInvites(ctx, orgID, importID, after, 500)
+		ids, err := r.Store.ResendableInvites(ctx, orgID, importID, after, 500)
 		if err != nil {
 			return out, fmt.Errorf("resend invites of import %s: %w", importID, err)
 		}

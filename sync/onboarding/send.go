@@ -38,6 +38,12 @@ func (e permanentError) Permanent() bool { return true }
 // ErrNotPending is returned by Resend for an invite that was accepted, revoked or expired.
 var ErrNotPending = errors.New("invite is not pending")
 
+// ErrMaybeSent marks a send failure after which the mail server may have accepted the
+// email: the connection broke (or timed out) after the whole message was handed over and
+// before the server's verdict arrived. Mailer implementations wrap such failures with
+// it. Sender never sends that attempt again: its delivery becomes unknown.
+var ErrMaybeSent = errors.New("the mail server may have accepted the email")
+
 // Email is one message for a Mailer. The sender address is the Mailer's.
 type Email struct {
 	To        string
@@ -47,8 +53,10 @@ type Email struct {
 	MessageID string // without angle brackets
 }
 
-// Mailer sends one email. It returns an error wrapping ErrUndeliverable when the failure
-// is permanent; any other error is taken as transient.
+// Mailer sends one email. It returns an error wrapping ErrMaybeSent when the server may
+// have accepted the email despite the error, one wrapping ErrUndeliverable when the
+// server refused it for good; any other error must mean the email certainly was not
+// accepted (refused, or never handed over), and is retried.
 type Mailer interface {
 	Send(ctx context.Context, e Email) error
 }
@@ -64,6 +72,15 @@ type SendStore interface {
 	RecordInviteDelivery(ctx context.Context, orgID string, d directory.InviteDelivery) (first bool, err error)
 	// MarkInviteSendFailed records why the invite's email could not be sent.
 	MarkInviteSendFailed(ctx context.Context, orgID, inviteID, reason string, at time.Time) error
+	// BeginInviteAttempt records the attempt as attempting before its email leaves;
+	// returns "" if this call recorded it, else the earlier record's status.
+	BeginInviteAttempt(ctx context.Context, orgID string, a directory.InviteAttempt) (directory.AttemptStatus, error)
+	// AbandonInviteAttempt deletes an attempting record whose email certainly did not
+	// leave, so the retry sends it.
+	AbandonInviteAttempt(ctx context.Context, orgID, inviteID string, attempt int) error
+	// SettleInviteAttempt marks an attempting record unknown (never sent again) and
+	// reports whether it did.
+	SettleInviteAttempt(ctx context.Context, orgID, inviteID string, attempt int, at time.Time) (bool, error)
 	AppendEvent(ctx context.Context, e events.Event) error
 }
 
@@ -102,7 +119,15 @@ func (c SenderConfig) Validate() error {
 type Sender struct {
 	cfg    SenderConfig
 	domain string // Message-ID right-hand side
+	// afterAccept, if set, runs right after the mail server accepted an email and before
+	// it is recorded: the crash window, for tests (SetAfterAccept).
+	afterAccept func()
 }
+
+// SetAfterAccept makes fn run right after the mail server accepts each email and before
+// the send is recorded. Only for tests that kill a worker in that window; nil removes it.
+// Not safe to call while sends run.
+func (s *Sender) SetAfterAccept(fn func()) { s.afterAccept = fn }
 
 // NewSender validates cfg, fills its defaults and returns a Sender.
 func NewSender(cfg SenderConfig) (*Sender, error) {
@@ -135,6 +160,10 @@ const (
 	// expiry; resend it to renew it under the seat lock); nothing was sent (or, if it
 	// changed during the send, the email's link will not work).
 	NotPending Outcome = "not_pending"
+	// Unknown: the attempt was begun before (by a run that died, or one still sending)
+	// or the mail server may have accepted it despite an error: it is not sent again and
+	// the invite's delivery is unknown until an operator resends it.
+	Unknown Outcome = "unknown"
 )
 
 // MessageID returns the Message-ID of attempt of an invite: the same for every run of the
@@ -143,10 +172,11 @@ func (s *Sender) MessageID(inviteID string, attempt int) string {
 	return "invite-" + inviteID + "-" + strconv.Itoa(attempt) + "@" + s.domain
 }
 
-// Send emails attempt of the org's invite inviteID, unless the invite is no longer pending
-// or its sent count already reaches attempt (see the package doc for every crash point).
-// Errors: ErrInviteNotFound (permanent), an error wrapping ErrUndeliverable (permanent),
-// others transient (retry the same attempt).
+// Send emails attempt of the org's invite inviteID at most once, unless the invite is no
+// longer pending or the attempt (or a later one) is already settled (see the package doc
+// for every crash point). Errors: ErrInviteNotFound (permanent), an error wrapping
+// ErrUndeliverable (permanent), others transient (retry the same attempt). The Unknown
+// outcome comes with a nil error: retrying cannot tell more.
 func (s *Sender) Send(ctx context.Context, orgID, inviteID string, attempt int) (Outcome, error) {
 	inv, err := s.cfg.Store.GetInvite(ctx, orgID, inviteID)
 	if errors.Is(err, directory.ErrNotFound) {
@@ -158,7 +188,7 @@ func (s *Sender) Send(ctx context.Context, orgID, inviteID string, attempt int) 
 	switch {
 	case inv.Status != directory.InvitePending:
 		return NotPending, nil
-	case inv.SentCount >= attempt:
+	case inv.LastAttempt >= attempt:
 		return AlreadySent, nil
 	case !s.cfg.Now().Before(inv.ExpiresAt):
 		// A lapsed invite holds no seat: renewing it by email would take one without the
@@ -185,11 +215,37 @@ func (s *Sender) Send(ctx context.Context, orgID, inviteID string, attempt int) 
 	}
 	msg.To = inv.Email
 	msg.MessageID = s.MessageID(inv.ID, attempt)
+	// The attempt is durable before the email leaves: a run finding it is not the first.
+	prev, err := s.cfg.Store.BeginInviteAttempt(ctx, orgID, directory.InviteAttempt{
+		InviteID: inv.ID, Attempt: attempt, TokenHash: tok.Hash, ExpiresAt: expires, At: now})
+	switch {
+	case errors.Is(err, directory.ErrNotFound):
+		return "", fmt.Errorf("send invite %s attempt %d: %w", inviteID, attempt, ErrInviteNotFound)
+	case err != nil:
+		return "", fmt.Errorf("record invite %s attempt %d as attempting: %w", inviteID, attempt, err)
+	case prev == directory.AttemptSent:
+		return AlreadySent, nil
+	case prev != "":
+		// A run that died after its record, maybe after the server accepted the email.
+		return s.unknown(ctx, orgID, inv.ID, attempt, "a previous run of this attempt ended without recording its outcome")
+	}
 	if err := s.cfg.Mailer.Send(ctx, msg); err != nil {
+		if errors.Is(err, ErrMaybeSent) {
+			return s.unknown(ctx, orgID, inv.ID, attempt, err.Error())
+		}
+		// Certainly not accepted: free the attempt so the retry sends it.
+		if aerr := s.cfg.Store.AbandonInviteAttempt(context.WithoutCancel(ctx), orgID, inv.ID, attempt); aerr != nil {
+			// The retry will find the record and settle it unknown: nothing is sent twice.
+			return "", errors.Join(fmt.Errorf("send invite %s attempt %d: %w", inviteID, attempt, err), aerr)
+		}
 		return "", fmt.Errorf("send invite %s attempt %d: %w", inviteID, attempt, err)
 	}
-	// The crash window of the package doc is from here to the commit below.
-	first, err := s.cfg.Store.RecordInviteDelivery(ctx, orgID, directory.InviteDelivery{
+	if s.afterAccept != nil {
+		s.afterAccept()
+	}
+	// A crash from here to the commit below leaves the attempt attempting: the retry
+	// settles it unknown rather than sending again.
+	first, err := s.cfg.Store.RecordInviteDelivery(context.WithoutCancel(ctx), orgID, directory.InviteDelivery{
 		InviteID: inv.ID, AttemptID: strconv.Itoa(attempt), Resend: attempt > 1,
 		TokenHash: tok.Hash, ExpiresAt: expires, At: now,
 	})
@@ -209,6 +265,48 @@ func (s *Sender) Send(ctx context.Context, orgID, inviteID string, attempt int) 
 		return Sent, fmt.Errorf("invite %s attempt %d sent, audit event not written: %w", inviteID, attempt, err)
 	}
 	return Sent, nil
+}
+
+// StaleAttempt is how long an attempt may stay attempting before Settle may mark it
+// unknown: longer than a send task's timeout plus the mail server's, so a run still
+// sending is left alone.
+const StaleAttempt = 5 * time.Minute
+
+// Settle marks attempt of the org's invite unknown if it is still attempting (its run
+// died; the reconciler calls it for attempts older than StaleAttempt) and reports
+// whether it did. It never sends.
+func (s *Sender) Settle(ctx context.Context, orgID, inviteID string, attempt int) (bool, error) {
+	return s.settle(ctx, orgID, inviteID, attempt, "its run ended without recording its outcome (found by the reconciler)")
+}
+
+// unknown settles attempt of the invite as unknown (see settle) and returns Unknown, also
+// when the attempt was settled before.
+func (s *Sender) unknown(ctx context.Context, orgID, inviteID string, attempt int, why string) (Outcome, error) {
+	if _, err := s.settle(ctx, orgID, inviteID, attempt, why); err != nil {
+		return "", err
+	}
+	return Unknown, nil
+}
+
+// settle marks attempt of the invite unknown if it is still attempting (why says what
+// happened, for the invite.send_unknown event) and reports whether it did.
+func (s *Sender) settle(ctx context.Context, orgID, inviteID string, attempt int, why string) (bool, error) {
+	ctx = context.WithoutCancel(ctx)
+	now := s.cfg.Now()
+	settled, err := s.cfg.Store.SettleInviteAttempt(ctx, orgID, inviteID, attempt, now)
+	if err != nil {
+		return false, fmt.Errorf("mark invite %s attempt %d unknown: %w", inviteID, attempt, err)
+	}
+	if !settled {
+		return false, nil
+	}
+	err = s.cfg.Store.AppendEvent(ctx, events.Event{OrgID: orgID, Kind: "invite.send_unknown", Subject: inviteID, At: now,
+		Detail: map[string]any{"attempt": attempt, "message_id": s.MessageID(inviteID, attempt), "reason": why}})
+	if err != nil {
+		// The attempt is settled: nothing will send it; only the audit line is missing.
+		return true, fmt.Errorf("invite %s attempt %d unknown, audit event not written: %w", inviteID, attempt, err)
+	}
+	return true, nil
 }
 
 // Fail records that the invite's email could not be sent, for good (undeliverable, or its

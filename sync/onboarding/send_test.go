@@ -3,7 +3,6 @@ package onboarding_test
 import (
 	"context"
 	"errors"
-	"fmt"
 	"regexp"
 	"strings"
 	"sync/atomic"
@@ -22,11 +21,7 @@ import (
 type smtpMailer struct{ m *email.Mailer }
 
 func (s smtpMailer) Send(ctx context.Context, e onboarding.Email) error {
-	err := s.m.Send(ctx, email.Message{To: []string{e.To}, Subject: e.Subject, Text: e.Text, HTML: e.HTML, MessageID: e.MessageID})
-	if email.IsPermanent(err) {
-		return fmt.Errorf("%w: %w", onboarding.ErrUndeliverable, err)
-	}
-	return err
+	return email.InviteMailer(s.m, "").Send(ctx, e)
 }
 
 // crashingStore wraps the real store; while crash is set, recording a delivery fails as if
@@ -160,9 +155,10 @@ func TestSendOncePerAttempt(t *testing.T) {
 	})
 }
 
-// TestSendCrashBeforeRecord is the one window the package doc allows a second email in:
-// the server accepted attempt 1, the record did not commit. The retry sends attempt 1 again
-// with the same Message-ID; only the second link works.
+// TestSendCrashBeforeRecord: the server accepted attempt 1 and the record did not commit
+// (the run died). The retry finds the attempt still attempting and sends nothing: one
+// email, the invite's delivery unknown, its link the one that email carries; a resend
+// by the operator is a new attempt and is sent.
 func TestSendCrashBeforeRecord(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
@@ -176,20 +172,56 @@ func TestSendCrashBeforeRecord(t *testing.T) {
 			t.Fatal("send with a failing record reported success")
 		}
 		got, _ := b.st.GetInvite(ctx, b.org.ID, inv.ID)
-		if got.SentCount != 0 || got.TokenHash != inv.TokenHash {
+		if got.SentCount != 0 || got.TokenHash != inv.TokenHash || got.Delivery() != directory.DeliveryUnsent {
 			t.Fatalf("uncommitted attempt changed the invite: %+v", got)
 		}
 		b.st.crash.Store(false)
-		if out, err := b.sender.Send(ctx, b.org.ID, inv.ID, 1); err != nil || out != onboarding.Sent {
-			t.Fatalf("retry: %s, %v", out, err)
+		if out, err := b.sender.Send(ctx, b.org.ID, inv.ID, 1); err != nil || out != onboarding.Unknown {
+			t.Fatalf("retry: %s, %v; want unknown, nil", out, err)
 		}
-		msgs := b.sink.Messages()
-		if len(msgs) != 2 || msgs[0].MessageID != msgs[1].MessageID || msgs[0].MessageID != b.sender.MessageID(inv.ID, 1) {
-			t.Fatalf("%d emails with ids %v", len(msgs), msgs)
+		if out, err := b.sender.Send(ctx, b.org.ID, inv.ID, 1); err != nil || out != onboarding.AlreadySent {
+			t.Fatalf("second retry: %s, %v; want already_sent", out, err)
+		}
+		if n := len(b.sink.Messages()); n != 1 {
+			t.Fatalf("%d emails after a crash and two retries, want 1", n)
 		}
 		got, _ = b.st.GetInvite(ctx, b.org.ID, inv.ID)
-		if got.SentCount != 1 || got.TokenHash != b.linkHash(t, 1) {
-			t.Fatalf("after retry: %+v", got)
+		if got.Delivery() != directory.DeliveryUnknown || got.LastAttempt != 1 || got.SentCount != 0 || got.TokenHash != b.linkHash(t, 0) {
+			t.Fatalf("after the retry: delivery %s, %+v; want unknown with the emailed link", got.Delivery(), got)
+		}
+		if l, err := b.st.ListInvites(ctx, b.org.ID, directory.InviteFilter{Delivery: directory.DeliveryUnknown}); err != nil || len(l) != 1 || l[0].ID != inv.ID {
+			t.Fatalf("listing unknown: %v, %v", l, err)
+		}
+		// The operator resends: attempt 2, a new email and link.
+		if out, err := b.sender.Send(ctx, b.org.ID, inv.ID, 2); err != nil || out != onboarding.Sent {
+			t.Fatalf("resend: %s, %v", out, err)
+		}
+		got, _ = b.st.GetInvite(ctx, b.org.ID, inv.ID)
+		if n := len(b.sink.Messages()); n != 2 || got.Delivery() != directory.DeliverySent || got.TokenHash != b.linkHash(t, 1) {
+			t.Fatalf("after resend: %d emails, delivery %s", n, got.Delivery())
+		}
+	})
+}
+
+// TestSendMaybeAccepted: the server kept the email but the connection broke before its
+// "250": the mailer cannot tell, so the attempt is unknown at once and never retried.
+func TestSendMaybeAccepted(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		t.Parallel()
+		b := setupSend(t, s)
+		ctx := t.Context()
+		inv := b.invite(t, "dee@acme.example")
+		b.sink.DropNext(1)
+		if out, err := b.sender.Send(ctx, b.org.ID, inv.ID, 1); err != nil || out != onboarding.Unknown {
+			t.Fatalf("send answered by a dropped connection: %s, %v; want unknown, nil", out, err)
+		}
+		if out, err := b.sender.Send(ctx, b.org.ID, inv.ID, 1); err != nil || out != onboarding.AlreadySent {
+			t.Fatalf("retry: %s, %v", out, err)
+		}
+		got, _ := b.st.GetInvite(ctx, b.org.ID, inv.ID)
+		if n := len(b.sink.Messages()); n != 1 || got.Delivery() != directory.DeliveryUnknown {
+			t.Fatalf("%d emails, delivery %s; want 1, unknown", n, got.Delivery())
 		}
 	})
 }
@@ -207,8 +239,16 @@ func TestSendPermanentFailure(t *testing.T) {
 		}
 		b.sink.FailNext(1, 421)
 		_, err = b.sender.Send(t.Context(), b.org.ID, inv.ID, 1)
-		if err == nil || errors.Is(err, onboarding.ErrUndeliverable) {
+		if err == nil || errors.Is(err, onboarding.ErrUndeliverable) || errors.Is(err, onboarding.ErrMaybeSent) {
 			t.Fatalf("421: %v, want a transient error", err)
+		}
+		// A refusal certainly sent nothing: the retry of the same attempt sends it, once.
+		if out, err := b.sender.Send(t.Context(), b.org.ID, inv.ID, 1); err != nil || out != onboarding.Sent {
+			t.Fatalf("retry after 421: %s, %v", out, err)
+		}
+		got, _ := b.st.GetInvite(t.Context(), b.org.ID, inv.ID)
+		if n := len(b.sink.Messages()); n != 1 || got.Delivery() != directory.DeliverySent {
+			t.Fatalf("%d emails, delivery %s; want 1, sent", n, got.Delivery())
 		}
 	})
 }
