@@ -341,6 +341,14 @@ func printSummary(w io.Writer, imp directory.Import) {
 	}
 	fmt.Fprintf(tw, "found\t%d\n", c.Found)
 	_ = tw.Flush()
+	if m := imp.Emails; m != nil {
+		fmt.Fprintf(w, "\nemails: %d sent, %d queued, %d failed, %d unknown\n", m.Sent, m.Unsent, m.Failed, m.Unknown)
+		if m.Unknown > 0 {
+			fmt.Fprintf(w, "unknown: a worker died after the mail server may have accepted the email; tether does not send it again.\n"+
+				"list them: tether invite list --org %s --import %s --status unknown\n"+
+				"resend them (the person may get two): tether invite resend --import %s --org %s\n", imp.OrgID, imp.ID, imp.ID, imp.OrgID)
+		}
+	}
 	if len(imp.Refused) > 0 {
 		fmt.Fprintf(w, "\nrefused (%d listed):\n", len(imp.Refused))
 		tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)

@@ -80,11 +80,14 @@ func newInviteListCmd(e env) *cobra.Command {
 		pf                    pageFlags
 	)
 	cmd := &cobra.Command{
-		Use:   "list --org ORG [--status pending|accepted|expired|revoked] [--import ID] [--limit N] [--cursor C]",
+		Use:   "list --org ORG [--status pending|accepted|expired|revoked|unsent|sent|failed|unknown] [--import ID] [--limit N] [--cursor C]",
 		Short: "List an org's invites, a page at a time",
 		Long: `Lists the org's invites in id order (oldest first): id, email, role, status, expiry,
-emails sent and the last send error. When more remain, the last line gives the command for
-the next page (--cursor is the last id shown).`,
+emails sent, where the latest email is (DELIVERY: unsent, sent, failed, unknown) and the
+last send error. --status takes an invite status or a delivery; "unknown" lists pending
+invites whose email's worker died after the mail server may have accepted it (tether
+never sends those again by itself: resend them with tether invite resend). When more
+remain, the last line gives the command for the next page (--cursor is the last id shown).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := pf.check(); err != nil {
@@ -100,9 +103,9 @@ the next page (--cursor is the last id shown).`,
 					fmt.Fprintf(e.stdout, "org %s has no invites that match\n", org)
 					return nil
 				}
-				t := newTable(e.stdout, "ID", "EMAIL", "ROLE", "STATUS", "EXPIRES", "SENT", "IMPORT", "SEND ERROR")
+				t := newTable(e.stdout, "ID", "EMAIL", "ROLE", "STATUS", "EXPIRES", "SENT", "DELIVERY", "IMPORT", "SEND ERROR")
 				for _, i := range p.Invites {
-					t.AppendRow(table.Row{i.ID, i.Email, i.Role, i.Status, stamp(i.ExpiresAt), i.SentCount, dash(i.ImportID), dash(i.SendError)})
+					t.AppendRow(table.Row{i.ID, i.Email, i.Role, i.Status, stamp(i.ExpiresAt), i.SentCount, i.Delivery(), dash(i.ImportID), dash(i.SendError)})
 				}
 				t.Render()
 				again := "tether invite list --org " + org
@@ -118,7 +121,7 @@ the next page (--cursor is the last id shown).`,
 		},
 	}
 	cmd.Flags().StringVar(&org, "org", "", "org id (required)")
-	cmd.Flags().StringVar(&status, "status", "", "only invites in this status: pending, accepted, expired or revoked")
+	cmd.Flags().StringVar(&status, "status", "", "only invites in this status (pending, accepted, expired, revoked) or pending ones whose email is unsent, sent, failed or unknown")
 	cmd.Flags().StringVar(&importID, "import", "", "only invites of this import")
 	pf.bind(cmd, "start after this invite id (the last id of the previous page)")
 	return cmd

@@ -25,7 +25,9 @@ expiry is renewed like a new invite: it takes a seat under the org's seat lock, 
 refused when the org has none left.
 
 With --import, queues the invitation of every pending invite of that import that was never
-sent (never queued, lost with Redis, or refused by the mail server), so a mail outage is
+sent (never queued, lost with Redis, or refused by the mail server) or whose delivery is
+unknown (a worker died after the mail server may have accepted it: tether never resends
+those by itself, since the person may already have the email), so a mail outage is
 recovered in one command; it prints how many were queued, already queued, or lacked a seat.`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			switch {
@@ -72,7 +74,7 @@ recovered in one command; it prints how many were queued, already queued, or lac
 		},
 	}
 	cmd.Flags().StringVar(&org, "org", "", "org id (required)")
-	cmd.Flags().StringVar(&importID, "import", "", "resend every unsent invitation of this import")
+	cmd.Flags().StringVar(&importID, "import", "", "resend every unsent or unknown invitation of this import")
 	return cmd
 }
 

@@ -31,6 +31,9 @@ type Import struct {
 	UpdatedAt    time.Time
 	StartedAt    time.Time
 	FinishedAt   time.Time
+	// Emails counts the import's invitation emails by delivery. Only invites.Service.Get
+	// fills it (a count over the import's invites); nil elsewhere.
+	Emails *DeliveryCounts
 }
 
 // ImportSelection says which Salesforce users an import reads.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"tether/sync/directory"
@@ -117,12 +118,21 @@ type InvitePage struct {
 }
 
 // ListInvites returns a page of the org's invites matching f (status one of pending,
-// accepted, expired, revoked, or empty for all; f.Limit as in ListImports).
+// accepted, expired, revoked, or empty for all; f.Limit as in ListImports). A status that
+// names a delivery (unsent, sent, failed, unknown) selects pending invites whose email is
+// there, as f.Delivery does.
 func (a Admin) ListInvites(ctx context.Context, orgID string, f directory.InviteFilter) (InvitePage, error) {
-	switch f.Status {
-	case "", directory.InvitePending, directory.InviteAccepted, directory.InviteExpired, directory.InviteRevoked:
+	switch d := directory.Delivery(f.Status); {
+	case f.Status == "", f.Status == directory.InvitePending, f.Status == directory.InviteAccepted,
+		f.Status == directory.InviteExpired, f.Status == directory.InviteRevoked:
+	case slices.Contains(directory.Deliveries, d):
+		f.Status, f.Delivery = "", d
 	default:
-		return InvitePage{}, invalid(CodeInvalidStatus, "status %q is not one of pending, accepted, expired, revoked", f.Status)
+		return InvitePage{}, invalid(CodeInvalidStatus, "status %q is not one of pending, accepted, expired, revoked, "+
+			"or a delivery: unsent, sent, failed, unknown", f.Status)
+	}
+	if f.Delivery != "" && !slices.Contains(directory.Deliveries, f.Delivery) {
+		return InvitePage{}, invalid(CodeInvalidStatus, "delivery %q is not one of unsent, sent, failed, unknown", f.Delivery)
 	}
 	if err := a.org(ctx, orgID); err != nil {
 		return InvitePage{}, err

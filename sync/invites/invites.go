@@ -82,6 +82,8 @@ type PageResult struct {
 // Store is the persistence the import needs. Implemented by sync/store (store.Invites).
 type Store interface {
 	GetOrg(ctx context.Context, orgID string) (directory.Org, error)
+	// InviteDeliveryCounts counts the import's invites by where their email is.
+	InviteDeliveryCounts(ctx context.Context, orgID, importID string) (directory.DeliveryCounts, error)
 	// FindGroup returns the org's group named name; ok is false if there is none.
 	FindGroup(ctx context.Context, orgID, name string) (g directory.Group, ok bool, err error)
 	GetOrCreateGroup(ctx context.Context, orgID, name string, at time.Time) (directory.Group, error)

@@ -69,8 +69,8 @@ func (e *NotQueuedError) Message() string {
 func (e *NotQueuedError) Error() string { return e.Message() + " (cause: " + e.Err.Error() + ")" }
 func (e *NotQueuedError) Unwrap() error { return e.Err }
 
-// Get returns the org's import id. An unknown org or import is an error wrapping
-// directory.ErrNotFound.
+// Get returns the org's import id with its emails counted by delivery (Import.Emails).
+// An unknown org or import is an error wrapping directory.ErrNotFound.
 func (s *Service) Get(ctx context.Context, orgID, id string) (directory.Import, error) {
 	if _, err := s.store.GetOrg(ctx, orgID); err != nil {
 		return directory.Import{}, fmt.Errorf("get import %s: %w", id, err)
@@ -79,6 +79,11 @@ func (s *Service) Get(ctx context.Context, orgID, id string) (directory.Import, 
 	if err != nil {
 		return directory.Import{}, fmt.Errorf("get import %s: %w", id, err)
 	}
+	c, err := s.store.InviteDeliveryCounts(ctx, orgID, id)
+	if err != nil {
+		return directory.Import{}, fmt.Errorf("get import %s: %w", id, err)
+	}
+	imp.Emails = &c
 	return imp, nil
 }
 

@@ -40,26 +40,28 @@ type ImportRequest struct {
 // ImportView is an import as the API shows it. The email list itself is not echoed (it is
 // personal data and may be long); EmailCount says how many were given.
 type ImportView struct {
-	ID           string                   `json:"id"`
-	OrgID        string                   `json:"org_id"`
-	RequestedBy  string                   `json:"requested_by,omitempty"`
-	Status       directory.ImportStatus   `json:"status"`
-	DryRun       bool                     `json:"dry_run"`
-	Role         directory.Role           `json:"role"`
-	GroupID      string                   `json:"group_id,omitempty"`
-	ProfileIDs   []string                 `json:"profile_ids,omitempty"`
-	ProfileNames []string                 `json:"profile_names,omitempty"`
-	UserIDs      []string                 `json:"user_ids,omitempty"`
-	EmailCount   int                      `json:"email_count,omitempty"`
-	Counts       directory.ImportCounts   `json:"counts"`
-	Progress     directory.ImportProgress `json:"progress"`
-	Refused      []directory.RefusedRow   `json:"refused,omitempty"`
-	Errors       []string                 `json:"errors,omitempty"`
-	PausedUntil  *time.Time               `json:"paused_until,omitempty"`
-	PausedReason string                   `json:"paused_reason,omitempty"`
-	CreatedAt    time.Time                `json:"created_at"`
-	StartedAt    *time.Time               `json:"started_at,omitempty"`
-	FinishedAt   *time.Time               `json:"finished_at,omitempty"`
+	ID           string                 `json:"id"`
+	OrgID        string                 `json:"org_id"`
+	RequestedBy  string                 `json:"requested_by,omitempty"`
+	Status       directory.ImportStatus `json:"status"`
+	DryRun       bool                   `json:"dry_run"`
+	Role         directory.Role         `json:"role"`
+	GroupID      string                 `json:"group_id,omitempty"`
+	ProfileIDs   []string               `json:"profile_ids,omitempty"`
+	ProfileNames []string               `json:"profile_names,omitempty"`
+	UserIDs      []string               `json:"user_ids,omitempty"`
+	EmailCount   int                    `json:"email_count,omitempty"`
+	Counts       directory.ImportCounts `json:"counts"`
+	// Emails counts the invitation emails by delivery (unsent, sent, failed, unknown).
+	Emails       *directory.DeliveryCounts `json:"emails,omitempty"`
+	Progress     directory.ImportProgress  `json:"progress"`
+	Refused      []directory.RefusedRow    `json:"refused,omitempty"`
+	Errors       []string                  `json:"errors,omitempty"`
+	PausedUntil  *time.Time                `json:"paused_until,omitempty"`
+	PausedReason string                    `json:"paused_reason,omitempty"`
+	CreatedAt    time.Time                 `json:"created_at"`
+	StartedAt    *time.Time                `json:"started_at,omitempty"`
+	FinishedAt   *time.Time                `json:"finished_at,omitempty"`
 }
 
 // ViewOf returns imp as the API shows it.
@@ -74,7 +76,7 @@ func ViewOf(imp directory.Import) ImportView {
 		ID: imp.ID, OrgID: imp.OrgID, RequestedBy: imp.RequestedBy, Status: imp.Status, DryRun: imp.DryRun, Role: imp.Role,
 		GroupID: imp.GroupID, ProfileIDs: imp.Selection.ProfileIDs, ProfileNames: imp.Selection.ProfileNames,
 		UserIDs: imp.Selection.UserIDs, EmailCount: len(imp.Selection.Emails),
-		Counts: imp.Counts, Progress: imp.Progress, Refused: imp.Refused, Errors: imp.Errors,
+		Counts: imp.Counts, Emails: imp.Emails, Progress: imp.Progress, Refused: imp.Refused, Errors: imp.Errors,
 		PausedUntil: opt(imp.PausedUntil), PausedReason: imp.PausedReason,
 		CreatedAt: imp.CreatedAt, StartedAt: opt(imp.StartedAt), FinishedAt: opt(imp.FinishedAt),
 	}

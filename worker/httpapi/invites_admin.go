@@ -44,14 +44,16 @@ type InviteView struct {
 	ResendCount      int                    `json:"resend_count"`
 	LastSentAt       *time.Time             `json:"last_sent_at,omitempty"`
 	SendError        string                 `json:"send_error,omitempty"`
-	ImportID         string                 `json:"import_id,omitempty"`
-	CreatedAt        time.Time              `json:"created_at"`
+	// Delivery is where the latest invitation email is: unsent, sent, failed or unknown.
+	Delivery  directory.Delivery `json:"delivery"`
+	ImportID  string             `json:"import_id,omitempty"`
+	CreatedAt time.Time          `json:"created_at"`
 }
 
 func inviteView(i directory.Invite) InviteView {
 	v := InviteView{ID: i.ID, OrgID: i.OrgID, Email: i.Email, Role: i.Role, GroupID: i.GroupID, Source: i.Source,
 		SalesforceUserID: i.SalesforceUserID, Status: i.Status, ExpiresAt: i.ExpiresAt, SentCount: i.SentCount,
-		ResendCount: i.ResendCount, SendError: i.SendError, ImportID: i.ImportID, CreatedAt: i.CreatedAt}
+		ResendCount: i.ResendCount, SendError: i.SendError, Delivery: i.Delivery(), ImportID: i.ImportID, CreatedAt: i.CreatedAt}
 	if !i.LastSentAt.IsZero() {
 		t := i.LastSentAt
 		v.LastSentAt = &t
@@ -103,7 +105,9 @@ func (s *Server) handleListImports() http.Handler {
 }
 
 // handleListInvites is GET /v1/orgs/{org}/invites?status=&import=&limit=&cursor=: the
-// org's invites in id order, {"invites":[…],"next_cursor":"…"}.
+// org's invites in id order, {"invites":[…],"next_cursor":"…"}. status is an invite's
+// (pending, accepted, expired, revoked) or its email's delivery (unsent, sent, failed,
+// unknown: pending invites only).
 func (s *Server) handleListInvites() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		org := r.PathValue("org")

@@ -104,8 +104,25 @@ func TestInviteAdminRoutes(t *testing.T) {
 		if b.call(t, "GET", a+"/invites?status=pending&limit=1&cursor="+a1.ID, "", &vp); len(vp.Invites) != 1 || vp.Invites[0].ID != a2.ID || vp.Next != "" {
 			t.Fatalf("invites page 2: %+v", vp)
 		}
-		if res := b.call(t, "GET", a+"/invites?status=gone", "", &eb); res.StatusCode != 400 || eb.Error.Code != invites.CodeInvalidStatus {
+		if res := b.call(t, "GET", a+"/invites?status=gone", "", &eb); res.StatusCode != 400 || eb.Error.Code != invites.CodeInvalidStatus ||
+			!strings.Contains(eb.Error.Message, "unknown") {
 			t.Fatalf("bad status: %d %+v", res.StatusCode, eb)
+		}
+		// An email whose worker died after the server may have accepted it: status=unknown.
+		if _, err := st.BeginInviteAttempt(ctx, orgA.ID, directory.InviteAttempt{InviteID: a2.ID, Attempt: 1, At: time.Now()}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := st.SettleInviteAttempt(ctx, orgA.ID, a2.ID, 1, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		vp.Invites, vp.Next = nil, ""
+		if res := b.call(t, "GET", a+"/invites?status=unknown", "", &vp); res.StatusCode != 200 || len(vp.Invites) != 1 ||
+			vp.Invites[0].ID != a2.ID || vp.Invites[0].Delivery != directory.DeliveryUnknown {
+			t.Fatalf("unknown invites: %d %+v", res.StatusCode, vp)
+		}
+		vp.Invites = nil
+		if b.call(t, "GET", a+"/invites?status=unsent", "", &vp); len(vp.Invites) != 1 || vp.Invites[0].ID != a1.ID {
+			t.Fatalf("unsent invites: %+v", vp)
 		}
 		if res := b.call(t, "GET", "/v1/orgs/nope/invites", "", &eb); res.StatusCode != 404 || eb.Error.Code != invites.CodeOrgNotFound {
 			t.Fatalf("unknown org: %d %+v", res.StatusCode, eb)
