@@ -58,16 +58,19 @@ func TaskIDInvitesSend(orgID, inviteID string, attempt int) string {
 // timeout. Enqueuing the same attempt twice fails with asynq.ErrTaskIDConflict, which a
 // producer re-running after a crash treats as "already queued".
 func NewInviteSendTask(orgID, inviteID string, attempt int) (*asynq.Task, error) {
-	p := InvitesSend{OrgID: orgID, InviteID: inviteID, Attempt: attempt}
-	b, err := encode(p)
+	s, err := InviteSendSpec(orgID, inviteID, attempt)
 	if err != nil {
 		return nil, err
 	}
-	return asynq.NewTask(TypeInvitesSend, b,
-		asynq.Queue(QueueDefault),
-		asynq.TaskID(TaskIDInvitesSend(orgID, inviteID, attempt)),
-		asynq.Retention(InvitesSendRetention),
-		asynq.MaxRetry(InvitesSendMaxRetry),
-		asynq.Timeout(time.Minute),
-	), nil
+	return s.Task(), nil
+}
+
+// InviteSendSpec is NewInviteSendTask's task as a Spec, for a batch enqueue.
+func InviteSendSpec(orgID, inviteID string, attempt int) (Spec, error) {
+	b, err := encode(InvitesSend{OrgID: orgID, InviteID: inviteID, Attempt: attempt})
+	if err != nil {
+		return Spec{}, err
+	}
+	return Spec{Type: TypeInvitesSend, Payload: b, TaskID: TaskIDInvitesSend(orgID, inviteID, attempt),
+		Queue: QueueDefault, MaxRetry: InvitesSendMaxRetry, Timeout: time.Minute, Retention: InvitesSendRetention}, nil
 }

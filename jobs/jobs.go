@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/hibiken/asynq"
 )
 
 // Queue names. The worker weighs critical 6, connections 4 (QueueConnections, see
@@ -51,6 +53,25 @@ func encode(p Payload) ([]byte, error) {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidPayload, err)
 	}
 	return json.Marshal(p)
+}
+
+// Spec is a task as plain fields: what a producer that enqueues many tasks in one
+// batch needs (worker's batch enqueue). Task turns it into the *asynq.Task with the same
+// options, so the two ways of queueing a task cannot drift apart.
+type Spec struct {
+	Type      string
+	Payload   []byte
+	TaskID    string
+	Queue     string
+	MaxRetry  int
+	Timeout   time.Duration
+	Retention time.Duration
+}
+
+// Task is s as an *asynq.Task.
+func (s Spec) Task() *asynq.Task {
+	return asynq.NewTask(s.Type, s.Payload, asynq.Queue(s.Queue), asynq.TaskID(s.TaskID),
+		asynq.Retention(s.Retention), asynq.MaxRetry(s.MaxRetry), asynq.Timeout(s.Timeout))
 }
 
 // SlotFormat is the layout of a periodic task's time slot, as used in its payload and

@@ -151,9 +151,21 @@ func benchImport(b *testing.B, n int) {
 func itoa(n int) string { return strconv.Itoa(n) }
 
 // sendCount handles invites:send by counting it.
-type sendCount struct{ n atomic.Int64 }
+type sendCount struct {
+	n atomic.Int64
+	// hold, while set, makes Send wait until it is closed: a benchmark holds the sends
+	// back while it times an import, as if they ran on other workers.
+	hold atomic.Pointer[chan struct{}]
+}
 
-func (c *sendCount) Send(context.Context, string, string, int) (onboarding.Outcome, error) {
+func (c *sendCount) Send(ctx context.Context, _, _ string, _ int) (onboarding.Outcome, error) {
+	if h := c.hold.Load(); h != nil {
+		select {
+		case <-*h:
+		case <-ctx.Done():
+			return "", ctx.Err()
+		}
+	}
 	c.n.Add(1)
 	return onboarding.Sent, nil
 }

@@ -56,6 +56,7 @@ const (
 	redisTokens  = "tokens"  // refresh locks and the token stash
 	redisConnect = "connect" // connect-flow sessions
 	redisProbe   = "probe"   // /readyz
+	redisQueue   = "queue"   // an import page's invitation sends, queued in one pipeline
 )
 
 // newApp returns the lazily-built dependencies of the process whose configuration,
@@ -292,7 +293,7 @@ func (a *app) importParts() (importParts, error) {
 	if a.imports != nil {
 		return *a.imports, nil
 	}
-	p, err := buildImportService(*a.d, a.queueClient())
+	p, err := buildImportService(*a.d, a.queueClient(), a.redisClient(redisQueue))
 	if err != nil {
 		return importParts{}, err
 	}

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"github.com/redis/go-redis/v9"
+
 	"tether/connectors/salesforce"
 	"tether/sync/invites"
 	"tether/sync/store"
@@ -16,10 +18,11 @@ type importParts struct {
 }
 
 // buildImportService builds the invite import; app.importParts calls it once per
-// process. Sends are queued through client. With the key ring (d.keyring) it also reads
+// process. Sends are queued through client, a page's sends in one pipeline over rdb
+// (the Redis client is Asynq's). With the key ring (d.keyring) it also reads
 // Salesforce through each org's team connection (teamTokens), recording the API usage it
 // sees in the store.
-func buildImportService(d deps, client worker.Enqueuer) (importParts, error) {
+func buildImportService(d deps, client worker.Enqueuer, rdb redis.UniversalClient) (importParts, error) {
 	st := store.Invites{Store: d.store}
 	var dirs invites.Directories
 	if d.keyring != nil {
@@ -39,7 +42,7 @@ func buildImportService(d deps, client worker.Enqueuer) (importParts, error) {
 	svc, err := invites.New(invites.Config{
 		Store:       st,
 		Directories: dirs,
-		Sender:      worker.InviteSendQueue{Client: client},
+		Sender:      worker.InviteSendQueue{Client: client, Redis: rdb},
 		Tasks:       worker.ImportTasks{Client: client},
 		InviteTTL:   d.cfg.InviteTTL,
 		PauseFor:    d.cfg.ImportPause,
