@@ -271,7 +271,9 @@ func runCheck(args []string) error {
 
 // killWindowLosses reads the workers' logs: the connections whose lost_during_refresh was
 // recorded by a retry (retried N >= 1) of a task whose attempt N-1 never logged "task
-// done", i.e. whose worker died in the middle of it.
+// done", i.e. whose worker died in the middle of it. Also when the retry of the died
+// attempt met a provider fault instead (it logs cause outcome_unknown, carried over from the
+// died attempt) and a later task of the same connection proved the grant consumed.
 func killWindowLosses(dir string) (map[string]bool, error) {
 	files, err := filepath.Glob(filepath.Join(dir, "worker*.log"))
 	if err != nil {
@@ -284,12 +286,13 @@ func killWindowLosses(dir string) (map[string]bool, error) {
 		Cause      string `json:"cause"`
 		Message    string `json:"message"`
 	}
-	done := map[string]bool{} // task id + "#" + attempt
+	done := map[string]bool{}      // task id + "#" + attempt
+	lostFirst := map[string]bool{} // connections whose loss a first attempt recorded
 	type lostAt struct {
 		task    string
 		retried int
 	}
-	var lost []lostAt
+	var lost, carried []lostAt
 	byTask := map[string]string{}
 	for _, p := range files {
 		fh, err := os.Open(p)
@@ -313,6 +316,11 @@ func killWindowLosses(dir string) (map[string]bool, error) {
 			case r.Cause == string(connections.CauseLostDuringRefresh) && r.Retried >= 1:
 				lost = append(lost, lostAt{r.TaskID, r.Retried})
 				byTask[r.TaskID] = r.Connection
+			case r.Cause == string(connections.CauseLostDuringRefresh):
+				lostFirst[r.Connection] = true
+			case r.Cause == string(connections.CauseOutcomeUnknown) && r.Retried >= 1:
+				carried = append(carried, lostAt{r.TaskID, r.Retried})
+				byTask[r.TaskID] = r.Connection
 			}
 		}
 		fh.Close()
@@ -324,6 +332,11 @@ func killWindowLosses(dir string) (map[string]bool, error) {
 	for _, l := range lost {
 		if !done[l.task+"#"+strconv.Itoa(l.retried-1)] {
 			out[byTask[l.task]] = true
+		}
+	}
+	for _, l := range carried {
+		if c := byTask[l.task]; lostFirst[c] && !done[l.task+"#"+strconv.Itoa(l.retried-1)] {
+			out[c] = true
 		}
 	}
 	return out, nil
