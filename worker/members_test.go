@@ -1,6 +1,7 @@
 package worker_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -45,6 +46,40 @@ type deactivation struct {
 	inspector *asynq.Inspector
 	deact     *members.Deactivator
 	opt       asynq.RedisClientOpt
+	sbURL     string // the sandbox's base URL: faults go through its admin HTTP API
+}
+
+// addFault sets f at the sandbox over its admin HTTP API (POST /admin/faults), as an
+// operator or the fault suite would, and returns the fault's id.
+func (d *deactivation) addFault(t *testing.T, f sandbox.Fault) string {
+	t.Helper()
+	body, _ := json.Marshal(f)
+	res, err := http.Post(d.sbURL+"/admin/faults", "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var out struct {
+		ID string `json:"id"`
+	}
+	if err := json.NewDecoder(res.Body).Decode(&out); err != nil || res.StatusCode != http.StatusOK || out.ID == "" {
+		t.Fatalf("POST /admin/faults %s: %s %v", body, res.Status, err)
+	}
+	return out.ID
+}
+
+// removeFault lifts the fault id over the admin HTTP API (DELETE /admin/faults/{id}).
+func (d *deactivation) removeFault(t *testing.T, id string) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodDelete, d.sbURL+"/admin/faults/"+id, nil)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("DELETE /admin/faults/%s: %s", id, res.Status)
+	}
 }
 
 func newDeactivation(t *testing.T, st *store.Store) *deactivation {
@@ -136,14 +171,15 @@ func newDeactivation(t *testing.T, st *store.Store) *deactivation {
 		t.Fatal(err)
 	}
 	return &deactivation{st: st, sb: sb, org: org, m: m, grants: grants, conns: conns, scheduled: scheduled,
-		client: client, inspector: inspector, deact: deact, opt: opt}
+		client: client, inspector: inspector, deact: deact, opt: opt, sbURL: base}
 }
 
 // TestDeactivateMemberAgainstSandbox: POST .../members/{member}/deactivate queues
 // members:deactivate; a real worker revokes the member's Salesforce and Zoom grants at the
-// sandbox (counted there) while Google's revoke endpoint is down, drops the Microsoft
-// tokens (no revoke endpoint), deletes the scheduled upkeep tasks, frees the seat; the
-// retry, once Google is back, revokes Google too. On both stores.
+// sandbox (counted there) while Google's revoke endpoint is down (a fault set and lifted
+// over the sandbox's admin HTTP API), drops the Microsoft tokens (no revoke endpoint),
+// deletes the scheduled upkeep tasks, frees the seat; the retry, once Google is back,
+// revokes Google too. On both stores.
 func TestDeactivateMemberAgainstSandbox(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		d := newDeactivation(t, st)
@@ -172,7 +208,7 @@ func TestDeactivateMemberAgainstSandbox(t *testing.T) {
 		t.Cleanup(apiSrv.Close)
 
 		// Google's revoke endpoint is down.
-		fault := sb.Faults().MustAdd(sandbox.Fault{Provider: sandbox.Google, Endpoint: "revoke", Kind: sandbox.FaultStatus, Status: 503})
+		fault := d.addFault(t, sandbox.Fault{Provider: sandbox.Google, Endpoint: "revoke", Kind: sandbox.FaultStatus, Status: 503})
 
 		req, _ := http.NewRequestWithContext(ctx, "POST", apiSrv.URL+"/v1/orgs/"+org.ID+"/members/rep@acme.example/deactivate", nil)
 		req.SetBasicAuth("admin", "pw")
@@ -237,7 +273,7 @@ func TestDeactivateMemberAgainstSandbox(t *testing.T) {
 		}
 
 		// Google is back; the retry (run now rather than after its backoff) revokes it.
-		sb.Faults().Remove(fault)
+		d.removeFault(t, fault)
 		if err := inspector.RunTask(jobs.QueueCritical, queued.TaskID); err != nil {
 			t.Fatal(err)
 		}
@@ -295,7 +331,7 @@ func TestDeactivationGivesUpButDeletesTokens(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		d := newDeactivation(t, st)
 		ctx := t.Context()
-		d.sb.Faults().MustAdd(sandbox.Fault{Provider: sandbox.Zoom, Endpoint: "revoke", Kind: sandbox.FaultStatus, Status: 503})
+		d.addFault(t, sandbox.Fault{Provider: sandbox.Zoom, Endpoint: "revoke", Kind: sandbox.FaultStatus, Status: 503})
 		w, err := worker.New(worker.Params{Redis: d.opt, Logger: zerolog.Nop(), Registerer: prometheus.NewRegistry(),
 			Concurrency: 2, TaskCheckInterval: 50 * time.Millisecond, DelayedTaskCheckInterval: 100 * time.Millisecond})
 		if err != nil {
