@@ -29,12 +29,12 @@ func registerReminders(w *Worker, s Services) {
 		res, err := s.Reminders.Notify(ctx, p.OrgID, p.MembershipID, noticed)
 		d := res.Decision
 		ev := zerolog.Ctx(ctx).Info().Str("org", p.OrgID).Str("member", p.MembershipID).Int("breaks", p.Breaks).
-			Str("rep", string(d.Rep)).Bool("admin", d.Admin).Int("sent", len(res.Sent)).Ints("skipped", res.Skipped).Str("why", d.Why)
+			Str("rep", string(d.Rep)).Bool("admin", d.Admin).Int("sent", len(res.Sent)).Ints("skipped", res.Skipped).Ints("unconfirmed", res.Unconfirmed).Str("why", d.Why)
 		if !d.Next.IsZero() {
 			ev = ev.Time("next", d.Next)
 		}
 		ev.Msg("reminders notify")
-		writeResult(ctx, fmt.Sprintf("rep=%s admin=%v sent=%d skipped=%d next=%s", d.Rep, d.Admin, len(res.Sent), len(res.Skipped), d.Next.UTC().Format(time.RFC3339)))
+		writeResult(ctx, fmt.Sprintf("rep=%s admin=%v sent=%d skipped=%d unconfirmed=%d next=%s", d.Rep, d.Admin, len(res.Sent), len(res.Skipped), len(res.Unconfirmed), d.Next.UTC().Format(time.RFC3339)))
 		if err != nil {
 			return fmt.Errorf("notify member %s of org %s: %w", p.MembershipID, p.OrgID, err)
 		}
@@ -43,8 +43,8 @@ func registerReminders(w *Worker, s Services) {
 	Handle(w, jobs.TypeRemindersDigest, func(ctx context.Context, p jobs.RemindersDigest) error {
 		res, err := s.Reminders.Digest(ctx, p.OrgID)
 		zerolog.Ctx(ctx).Info().Str("org", p.OrgID).Str("day", res.Day).Int("members", len(res.Members)).
-			Bool("sent", res.Sent).Bool("skipped", res.Skipped).Msg("reminders admin digest")
-		writeResult(ctx, fmt.Sprintf("members=%d sent=%v skipped=%v", len(res.Members), res.Sent, res.Skipped))
+			Bool("sent", res.Sent).Bool("skipped", res.Skipped).Bool("unconfirmed", res.Unconfirmed).Msg("reminders admin digest")
+		writeResult(ctx, fmt.Sprintf("members=%d sent=%v skipped=%v unconfirmed=%v", len(res.Members), res.Sent, res.Skipped, res.Unconfirmed))
 		if err != nil {
 			return fmt.Errorf("admin digest of org %s: %w", p.OrgID, err)
 		}

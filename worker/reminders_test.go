@@ -470,3 +470,56 @@ func TestRemindersRefusedSendIsRetried(t *testing.T) {
 		}
 	})
 }
+
+// TestRemindersMaybeSentIsNeverResent: the SMTP server keeps the message and drops the
+// connection instead of answering after the final dot, so tether cannot tell whether it
+// was accepted. The reminder (and the admins' digest) is recorded unconfirmed, the run
+// ends without error, and no later run sends it again: one email each.
+func TestRemindersMaybeSentIsNeverResent(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		b := setupReminders(t, st, nil)
+		t0 := b.clock.now()
+		if err := st.SetReminderSettings(t.Context(), b.org.ID, reminders.Settings{EscalateAfter: 1}, t0); err != nil {
+			t.Fatal(err)
+		}
+		b.reasons(t, calBroken)
+		b.clock.set(t0.Add(5 * time.Minute))
+		b.sink.DropNext(1)
+		res := b.notify(t, t0) // no error: a retry could only send it twice
+		if len(res.Sent) != 0 || len(res.Unconfirmed) != 1 || res.Unconfirmed[0] != 1 {
+			t.Fatalf("a send whose answer was lost: %+v", res)
+		}
+		// The task's retries and a second worker find it counted and send nothing.
+		for range 2 {
+			if again := b.notify(t, t0); len(again.Sent) != 0 || len(again.Unconfirmed) != 0 {
+				t.Fatalf("re-run after the lost answer: %+v", again)
+			}
+		}
+		if n := len(b.sink.Messages()); n != 1 {
+			t.Fatalf("%d emails at the server, want exactly 1", n)
+		}
+		// The admins see it unconfirmed in the member's history, counted as sent by the
+		// schedule: the next reminder is a day later.
+		v, err := b.svc.View(t.Context(), b.org.ID, b.rep.ID)
+		if err != nil || len(v.Sent) != 1 || v.Sent[0].Status != reminders.StatusUnconfirmed || v.Sent[0].Sequence != 1 ||
+			!v.Next.Equal(t0.Add(5*time.Minute+24*time.Hour)) {
+			t.Fatalf("view after the lost answer: %+v, %v", v, err)
+		}
+
+		// The same for the admins' digest.
+		b.sink.DropNext(1)
+		dg, err := b.svc.Digest(t.Context(), b.org.ID)
+		if err != nil || dg.Sent || !dg.Unconfirmed {
+			t.Fatalf("digest whose answer was lost: %+v, %v", dg, err)
+		}
+		if dg, err := b.svc.Digest(t.Context(), b.org.ID); err != nil || dg.Sent || !dg.Skipped {
+			t.Fatalf("digest re-run: %+v, %v", dg, err)
+		}
+		if st, err := st.DigestStatus(t.Context(), b.org.ID, dg.Day); err != nil || st != reminders.StatusUnconfirmed {
+			t.Fatalf("digest recorded %q, %v; want unconfirmed", st, err)
+		}
+		if n := len(to(b.sink.Messages(), "boss@acme.example")); n != 1 {
+			t.Fatalf("%d digests at the server, want exactly 1", n)
+		}
+	})
+}

@@ -28,8 +28,9 @@ func newMembersRemindersCmd(e env) *cobra.Command {
 channel, status, when, to whom, about what) and when the next reminder is due if nothing
 changes. MEMBER is the membership id or the member's email. Sends nothing.
 
-Status "unconfirmed" marks a send whose outcome a crash left unknown; it is never sent
-again (at most once per member and sequence).
+Status "unconfirmed" marks a send whose outcome is unknown (a crash, or the mail server's
+answer lost after the message was handed over); it is never sent again (at most once per
+member and sequence).
 
 Same as GET /v1/orgs/{org}/members/{member}/reminders.`,
 		Args: cobra.ExactArgs(2),

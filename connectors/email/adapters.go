@@ -2,19 +2,20 @@ package email
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/rs/zerolog"
 
+	"tether/sync/delivery"
 	"tether/sync/onboarding"
 	"tether/sync/permissions"
 	"tether/sync/reminders"
 )
 
 // InviteMailer adapts m to onboarding.Mailer, sending from from (empty: the mailer's
-// sender): a permanent SMTP failure (5xx, a bad address) is wrapped with
-// onboarding.ErrUndeliverable, one after which the server may have accepted the email
-// with onboarding.ErrMaybeSent.
+// sender): a failure is classified by classify, and a permanent one (5xx, a bad
+// address) is also wrapped with onboarding.ErrUndeliverable.
 func InviteMailer(m *Mailer, from string) onboarding.Mailer { return inviteMailer{m, from} }
 
 type inviteMailer struct {
@@ -23,12 +24,19 @@ type inviteMailer struct {
 }
 
 func (im inviteMailer) Send(ctx context.Context, e onboarding.Email) error {
-	err := im.m.Send(ctx, Message{To: []string{e.To}, Subject: e.Subject, Text: e.Text, HTML: e.HTML, MessageID: e.MessageID, From: im.from})
-	switch {
-	case err != nil && MaybeSent(err):
-		return fmt.Errorf("%w: %w", onboarding.ErrMaybeSent, err)
-	case err != nil && IsPermanent(err):
+	err := classify(im.m.Send(ctx, Message{To: []string{e.To}, Subject: e.Subject, Text: e.Text, HTML: e.HTML, MessageID: e.MessageID, From: im.from}))
+	if err != nil && !errors.Is(err, delivery.ErrMaybeSent) && IsPermanent(err) {
 		return fmt.Errorf("%w: %w", onboarding.ErrUndeliverable, err)
+	}
+	return err
+}
+
+// classify wraps a Send error after which the server may have accepted the message with
+// delivery.ErrMaybeSent, the one sentinel every at-most-once sender (invitations,
+// reminders) reads; any other error certainly sent nothing and is returned as is.
+func classify(err error) error {
+	if err != nil && MaybeSent(err) {
+		return fmt.Errorf("%w: %w", delivery.ErrMaybeSent, err)
 	}
 	return err
 }
@@ -55,7 +63,8 @@ func (a alertMailer) SendMail(ctx context.Context, m permissions.Mail) error {
 	return a.m.Send(ctx, Message{To: m.To, Subject: m.Subject, Text: m.Text, MessageID: m.ID})
 }
 
-// ReminderMailer adapts m to reminders.Mailer, sending from from (empty: m's sender).
+// ReminderMailer adapts m to reminders.Mailer, sending from from (empty: m's sender). A
+// failure is classified as for invitations (classify).
 func ReminderMailer(m *Mailer, from string) reminders.Mailer { return reminderMailer{m, from} }
 
 type reminderMailer struct {
@@ -64,7 +73,7 @@ type reminderMailer struct {
 }
 
 func (r reminderMailer) Send(ctx context.Context, msg reminders.Message) error {
-	return r.m.Send(ctx, Message{To: msg.To, Subject: msg.Subject, Text: msg.Text, HTML: msg.HTML, MessageID: msg.ID, From: r.from})
+	return classify(r.m.Send(ctx, Message{To: msg.To, Subject: msg.Subject, Text: msg.Text, HTML: msg.HTML, MessageID: msg.ID, From: r.from}))
 }
 
 // LogReminderMailer logs reminders (recipients and subject) instead of sending them, for

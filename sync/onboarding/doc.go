@@ -22,10 +22,10 @@
 //
 //   - before that record: nothing was sent; the retry sends attempt N.
 //   - after the record, with a failure that certainly sent nothing (the Mailer's error
-//     does not wrap ErrMaybeSent: refused, no connection, the body not complete): the
+//     does not wrap delivery.ErrMaybeSent: refused, no connection, the body not complete): the
 //     record is deleted and the retry sends attempt N.
 //   - after the record, with the server's verdict unknown (an error wrapping
-//     ErrMaybeSent) or the process killed before the delivery is recorded: the run that
+//     delivery.ErrMaybeSent) or the process killed before the delivery is recorded: the run that
 //     finds the record attempting (the retry, a second worker, or the reconciler after
 //     StaleAttempt) settles it unknown and sends nothing. The invite's delivery shows
 //     unknown until an operator resends; an invite never emailed before takes the

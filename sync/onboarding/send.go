@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"tether/sync/delivery"
 	"tether/sync/directory"
 	"tether/sync/events"
 )
@@ -38,12 +39,6 @@ func (e permanentError) Permanent() bool { return true }
 // ErrNotPending is returned by Resend for an invite that was accepted, revoked or expired.
 var ErrNotPending = errors.New("invite is not pending")
 
-// ErrMaybeSent marks a send failure after which the mail server may have accepted the
-// email: the connection broke (or timed out) after the whole message was handed over and
-// before the server's verdict arrived. Mailer implementations wrap such failures with
-// it. Sender never sends that attempt again: its delivery becomes unknown.
-var ErrMaybeSent = errors.New("the mail server may have accepted the email")
-
 // Email is one message for a Mailer. The sender address is the Mailer's.
 type Email struct {
 	To        string
@@ -53,7 +48,7 @@ type Email struct {
 	MessageID string // without angle brackets
 }
 
-// Mailer sends one email. It returns an error wrapping ErrMaybeSent when the server may
+// Mailer sends one email. It returns an error wrapping delivery.ErrMaybeSent when the server may
 // have accepted the email despite the error, one wrapping ErrUndeliverable when the
 // server refused it for good; any other error must mean the email certainly was not
 // accepted (refused, or never handed over), and is retried.
@@ -230,7 +225,7 @@ func (s *Sender) Send(ctx context.Context, orgID, inviteID string, attempt int) 
 		return s.unknown(ctx, orgID, inv.ID, attempt, "a previous run of this attempt ended without recording its outcome")
 	}
 	if err := s.cfg.Mailer.Send(ctx, msg); err != nil {
-		if errors.Is(err, ErrMaybeSent) {
+		if errors.Is(err, delivery.ErrMaybeSent) {
 			return s.unknown(ctx, orgID, inv.ID, attempt, err.Error())
 		}
 		// Certainly not accepted: free the attempt so the retry sends it.

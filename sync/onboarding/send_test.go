@@ -11,6 +11,7 @@ import (
 
 	"tether/connectors/email"
 	"tether/connectors/email/mailsink"
+	"tether/sync/delivery"
 	"tether/sync/directory"
 	"tether/sync/onboarding"
 	"tether/sync/store"
@@ -239,7 +240,7 @@ func TestSendPermanentFailure(t *testing.T) {
 		}
 		b.sink.FailNext(1, 421)
 		_, err = b.sender.Send(t.Context(), b.org.ID, inv.ID, 1)
-		if err == nil || errors.Is(err, onboarding.ErrUndeliverable) || errors.Is(err, onboarding.ErrMaybeSent) {
+		if err == nil || errors.Is(err, onboarding.ErrUndeliverable) || errors.Is(err, delivery.ErrMaybeSent) {
 			t.Fatalf("421: %v, want a transient error", err)
 		}
 		// A refusal certainly sent nothing: the retry of the same attempt sends it, once.

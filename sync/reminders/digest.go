@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"tether/sync/delivery"
 	"tether/sync/directory"
 )
 
@@ -19,6 +20,9 @@ type DigestResult struct {
 	Sent    bool
 	// Skipped is true when the day's digest was already attempted.
 	Skipped bool
+	// Unconfirmed is true when this run handed the digest over and lost the server's
+	// answer (delivery.ErrMaybeSent): recorded unconfirmed, never sent again.
+	Unconfirmed bool
 }
 
 // Digest sends the org's admins the day's digest of reps who still need action after
@@ -84,7 +88,12 @@ func (s *Service) Digest(ctx context.Context, orgID string) (DigestResult, error
 	if err != nil {
 		return res, fmt.Errorf("record the admin digest of org %s: %w", orgID, err)
 	}
-	if err := s.c.Mailer.Send(ctx, msg); err != nil {
+	if err := s.c.Mailer.Send(ctx, msg); errors.Is(err, delivery.ErrMaybeSent) {
+		// Maybe delivered: kept unconfirmed so no run sends the day's digest again.
+		res.Unconfirmed = true
+		return res, s.c.Store.FinishDigest(context.WithoutCancel(ctx), orgID, res.Day, StatusUnconfirmed, now)
+	} else if err != nil {
+		// Certainly not delivered: the record goes, so the retry sends it.
 		return res, errors.Join(fmt.Errorf("send the admin digest of org %s: %w", orgID, err),
 			s.c.Store.FinishDigest(context.WithoutCancel(ctx), orgID, res.Day, "", now))
 	}

@@ -68,20 +68,20 @@ type linkLine struct {
 
 // sendRep sends the rep's reminder or all-set note as message seq: the email, then the
 // same text as a Slack message when the org set Slack up.
-func (s *Service) sendRep(ctx context.Context, m directory.Membership, d Decision, seq int) (Reminder, bool, error) {
+func (s *Service) sendRep(ctx context.Context, m directory.Membership, d Decision, seq int) (Reminder, outcome, error) {
 	msg, err := s.repMessage(ctx, m, d)
 	if err != nil {
-		return Reminder{}, false, err
+		return Reminder{}, outcomeNotSent, err
 	}
 	msg.ID = MessageID(m.ID, seq)
 	r := Reminder{OrgID: m.OrgID, MembershipID: m.ID, Reasons: reasonWords(d.RepReasons), Channel: ChannelEmail,
 		Sequence: seq, Kind: d.Rep, MessageID: msg.ID, Recipients: msg.To}
-	got, sent, err := s.send(ctx, r, func(ctx context.Context) (string, error) { return msg.ID, s.c.Mailer.Send(ctx, msg) })
-	if err != nil || !sent {
-		return got, sent, err
+	got, o, err := s.send(ctx, r, func(ctx context.Context) (string, error) { return msg.ID, s.c.Mailer.Send(ctx, msg) })
+	if err != nil || o != outcomeSent {
+		return got, o, err
 	}
-	_, err = s.slack(ctx, m, msg.To[0], seq, d.Rep, r.Reasons, msg.Text)
-	return got, sent, err
+	err = s.slack(ctx, m, msg.To[0], seq, d.Rep, r.Reasons, msg.Text)
+	return got, o, err
 }
 
 // retrySlack sends the Slack twin of the rep's latest email when its send failed (a rate
@@ -104,8 +104,7 @@ func (s *Service) retrySlack(ctx context.Context, m directory.Membership, d Deci
 	if err != nil {
 		return err
 	}
-	_, err = s.slack(ctx, m, msg.To[0], prev.Sequence, prev.Kind, reasonWords(rd.RepReasons), msg.Text)
-	return err
+	return s.slack(ctx, m, msg.To[0], prev.Sequence, prev.Kind, reasonWords(rd.RepReasons), msg.Text)
 }
 
 // repMessage builds the rep's message for d, with a fresh connect link per broken or
@@ -182,21 +181,21 @@ func repMessage(org directory.Org, u directory.User, m directory.Membership, d D
 }
 
 // sendAdmin tells the org's admins about the member's problems only they can fix.
-func (s *Service) sendAdmin(ctx context.Context, m directory.Membership, d Decision, seq int) (Reminder, bool, error) {
+func (s *Service) sendAdmin(ctx context.Context, m directory.Membership, d Decision, seq int) (Reminder, outcome, error) {
 	org, err := s.c.Store.GetOrg(ctx, m.OrgID)
 	if err != nil {
-		return Reminder{}, false, fmt.Errorf("read org %s: %w", m.OrgID, err)
+		return Reminder{}, outcomeNotSent, fmt.Errorf("read org %s: %w", m.OrgID, err)
 	}
 	u, err := s.c.Store.GetUser(ctx, m.UserID)
 	if err != nil {
-		return Reminder{}, false, fmt.Errorf("read user of member %s: %w", m.ID, err)
+		return Reminder{}, outcomeNotSent, fmt.Errorf("read user of member %s: %w", m.ID, err)
 	}
 	admins, err := s.admins(ctx, m.OrgID)
 	if err != nil {
-		return Reminder{}, false, err
+		return Reminder{}, outcomeNotSent, err
 	}
 	if len(admins) == 0 {
-		return Reminder{}, false, fmt.Errorf("org %s has no active admin to tell about member %s: add one with tether members set %s MEMBER --role admin", m.OrgID, m.ID, m.OrgID)
+		return Reminder{}, outcomeNotSent, fmt.Errorf("org %s has no active admin to tell about member %s: add one with tether members set %s MEMBER --role admin", m.OrgID, m.ID, m.OrgID)
 	}
 	var t, h strings.Builder
 	fmt.Fprintf(&t, "%s (%s) in %s needs an admin; reconnecting cannot fix this, so they were not asked to:\n\n", u.Email, m.Role, org.Name)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"tether/sync/connect"
+	"tether/sync/delivery"
 	"tether/sync/directory"
 	"tether/sync/vault"
 )
@@ -43,8 +44,10 @@ type Message struct {
 	ID string
 }
 
-// Mailer delivers a Message. An error means the message was not accepted; the send is
-// retried with the same Message-ID.
+// Mailer delivers a Message. An error wrapping delivery.ErrMaybeSent means the server may
+// have accepted it (the connection broke after the message was handed over): the send is
+// recorded unconfirmed and never retried. Any other error means it certainly was not
+// accepted; the send is retried with the same Message-ID.
 type Mailer interface {
 	Send(ctx context.Context, m Message) error
 }
@@ -118,6 +121,9 @@ type Result struct {
 	Skipped []int
 	// Settled are sequences a crashed run left attempting, now marked unconfirmed.
 	Settled []int
+	// Unconfirmed are sequences whose send this run left unknown (delivery.ErrMaybeSent):
+	// recorded unconfirmed, counted by the policy as sent, never sent again.
+	Unconfirmed []int
 }
 
 // StaleAttempt is how old an attempting record must be before a later run settles it as
@@ -131,11 +137,14 @@ const StaleAttempt = 2 * time.Minute
 // membership gone or not active is a no-op.
 //
 // Guarantee: each message is recorded as attempting under (membership, channel,
-// sequence) before it is sent. A send the server refused deletes that record, so the
-// retry sends it. A crash (or a second run) that finds the record still attempting
-// marks it unconfirmed and does not send again: at most once per key, at the price
-// that a crash in the instant between the record and the server's answer may lose that
-// one message (the next one of the schedule still follows).
+// sequence) before it is sent. A send the server certainly did not accept (refused, no
+// connection) deletes that record, so the retry sends it. A send whose outcome is unknown
+// (the connection broke after the message was handed over: delivery.ErrMaybeSent) keeps
+// the record as unconfirmed and the run goes on without error. A crash (or a second run)
+// that finds the record still attempting marks it unconfirmed and does not send again:
+// at most once per key, at the price that a crash or a lost answer in the instant
+// between the record and the server's verdict may lose that one message (the next one
+// of the schedule still follows).
 func (s *Service) Notify(ctx context.Context, orgID, membershipID string, noticed time.Time) (Result, error) {
 	now := s.c.Now()
 	m, err := s.c.Store.GetMembership(ctx, orgID, membershipID)
@@ -165,28 +174,19 @@ func (s *Service) Notify(ctx context.Context, orgID, membershipID string, notice
 	}
 	seq := d.Sequence
 	if d.Rep != "" {
-		r, sent, err := s.sendRep(ctx, m, d, seq)
-		if sent {
-			res.Sent = append(res.Sent, r)
-		}
+		r, o, err := s.sendRep(ctx, m, d, seq)
+		res.count(r, seq, o)
 		if err != nil {
 			return res, err
-		}
-		if !sent {
-			res.Skipped = append(res.Skipped, seq)
 		}
 		seq++
 	}
 	if d.Admin {
-		r, sent, err := s.sendAdmin(ctx, m, d, seq)
+		r, o, err := s.sendAdmin(ctx, m, d, seq)
 		if err != nil {
 			return res, err
 		}
-		if sent {
-			res.Sent = append(res.Sent, r)
-		} else {
-			res.Skipped = append(res.Skipped, seq)
-		}
+		res.count(r, seq, o)
 		seq++
 	}
 	if d.Escalated {
@@ -200,6 +200,18 @@ func (s *Service) Notify(ctx context.Context, orgID, membershipID string, notice
 		}
 	}
 	return res, nil
+}
+
+// count files message seq's send by what send did with it.
+func (res *Result) count(r Reminder, seq int, o outcome) {
+	switch o {
+	case outcomeSent:
+		res.Sent = append(res.Sent, r)
+	case outcomeUnknown:
+		res.Unconfirmed = append(res.Unconfirmed, seq)
+	default:
+		res.Skipped = append(res.Skipped, seq)
+	}
 }
 
 // ViewStore is what reading a member's reminders needs.
@@ -276,47 +288,74 @@ func MessageID(membershipID string, seq int) string {
 	return fmt.Sprintf("reminder-%s-%d@tether", membershipID, seq)
 }
 
-// send records r as attempting, delivers it with deliver and records the outcome. It
-// returns false, nil when the key was already taken (see Notify's guarantee), and when
-// deliver says ErrSlackUserNotFound (recorded skipped).
-func (s *Service) send(ctx context.Context, r Reminder, deliver func(ctx context.Context) (string, error)) (Reminder, bool, error) {
+// outcome is what send did with a message.
+type outcome int
+
+const (
+	// outcomeNotSent: nothing left this run; the key was already taken (see Notify's
+	// guarantee), or Slack knows no such user (recorded skipped).
+	outcomeNotSent outcome = iota
+	// outcomeSent: the server accepted the message; recorded sent.
+	outcomeSent
+	// outcomeUnknown: the message was handed over and the server's answer lost
+	// (delivery.ErrMaybeSent); recorded unconfirmed, never sent again.
+	outcomeUnknown
+)
+
+// send records r as attempting, delivers it with deliver and records the outcome. A
+// delivery error is returned (and the record deleted, so the retry sends it) only when
+// the message certainly did not leave; a maybe-sent one settles the record unconfirmed
+// and returns outcomeUnknown with a nil error, since retrying cannot tell more.
+func (s *Service) send(ctx context.Context, r Reminder, deliver func(ctx context.Context) (string, error)) (Reminder, outcome, error) {
 	r.Status = StatusAttempting
 	r.SentAt = s.c.Now()
 	got, err := s.c.Store.InsertReminder(ctx, r.OrgID, r)
 	if errors.Is(err, directory.ErrDuplicate) {
 		prev, err := s.c.Store.GetReminderBySequence(ctx, r.OrgID, r.MembershipID, r.Channel, r.Sequence)
 		if err != nil {
-			return r, false, fmt.Errorf("read reminder %d of member %s: %w", r.Sequence, r.MembershipID, err)
+			return r, outcomeNotSent, fmt.Errorf("read reminder %d of member %s: %w", r.Sequence, r.MembershipID, err)
 		}
 		if prev.Status == StatusAttempting {
 			// A run that crashed after its record (or one still running): the outcome is
 			// unknown, so it is not sent again.
 			if err := s.c.Store.SetReminderStatus(ctx, r.OrgID, prev.ID, StatusUnconfirmed, prev.SentAt); err != nil {
-				return r, false, err
+				return r, outcomeNotSent, err
 			}
+			prev.Status = StatusUnconfirmed
 		}
-		return prev, false, nil
+		return prev, outcomeNotSent, nil
 	}
 	if err != nil {
-		return r, false, fmt.Errorf("record reminder %d of member %s: %w", r.Sequence, r.MembershipID, err)
+		return r, outcomeNotSent, fmt.Errorf("record reminder %d of member %s: %w", r.Sequence, r.MembershipID, err)
 	}
 	_, err = deliver(ctx)
-	if errors.Is(err, ErrSlackUserNotFound) {
-		got.Status = StatusSkipped
-		return got, false, s.c.Store.SetReminderStatus(context.WithoutCancel(ctx), got.OrgID, got.ID, StatusSkipped, got.SentAt)
+	settle := func(st Status) (Reminder, error) {
+		got.Status = st
+		return got, s.c.Store.SetReminderStatus(context.WithoutCancel(ctx), got.OrgID, got.ID, st, got.SentAt)
 	}
-	if err != nil {
-		if derr := s.c.Store.DeleteReminder(context.WithoutCancel(ctx), got.OrgID, got.ID); derr != nil {
-			return got, false, errors.Join(fmt.Errorf("send reminder %d to member %s: %w", r.Sequence, r.MembershipID, err), derr)
+	switch {
+	case errors.Is(err, ErrSlackUserNotFound):
+		got, err := settle(StatusSkipped)
+		return got, outcomeNotSent, err
+	case errors.Is(err, delivery.ErrMaybeSent):
+		got, serr := settle(StatusUnconfirmed)
+		if serr != nil {
+			// Left attempting: the next run settles it unconfirmed, still without sending.
+			return got, outcomeUnknown, fmt.Errorf("record reminder %d of member %s as unconfirmed after %v: %w", r.Sequence, r.MembershipID, err, serr)
 		}
-		return got, false, fmt.Errorf("send reminder %d to member %s: %w", r.Sequence, r.MembershipID, err)
+		return got, outcomeUnknown, nil
+	case err != nil:
+		if derr := s.c.Store.DeleteReminder(context.WithoutCancel(ctx), got.OrgID, got.ID); derr != nil {
+			return got, outcomeNotSent, errors.Join(fmt.Errorf("send reminder %d to member %s: %w", r.Sequence, r.MembershipID, err), derr)
+		}
+		return got, outcomeNotSent, fmt.Errorf("send reminder %d to member %s: %w", r.Sequence, r.MembershipID, err)
 	}
 	got.Status = StatusSent
 	got.SentAt = s.c.Now()
 	if err := s.c.Store.SetReminderStatus(context.WithoutCancel(ctx), got.OrgID, got.ID, StatusSent, got.SentAt); err != nil {
-		return got, true, fmt.Errorf("record reminder %d of member %s as sent: %w", r.Sequence, r.MembershipID, err)
+		return got, outcomeSent, fmt.Errorf("record reminder %d of member %s as sent: %w", r.Sequence, r.MembershipID, err)
 	}
-	return got, true, nil
+	return got, outcomeSent, nil
 }
 
 func reasonWords(rs []directory.ActionReason) []string {

@@ -114,28 +114,28 @@ func (s *Service) slackToken(ctx context.Context, orgID string) (vault.Token, Sl
 // recorded skipped; a refused token is recorded on the org for the admins and not
 // retried; anything else (a rate limit, a network error) returns an error so the task is
 // retried, and the next run sends it (see retrySlack).
-func (s *Service) slack(ctx context.Context, m directory.Membership, email string, seq int, kind Kind, reasons []string, text string) (bool, error) {
+func (s *Service) slack(ctx context.Context, m directory.Membership, email string, seq int, kind Kind, reasons []string, text string) error {
 	if s.c.Slack == nil {
-		return false, nil
+		return nil
 	}
 	tok, _, ok, err := s.slackToken(ctx, m.OrgID)
 	if err != nil || !ok {
-		return false, err
+		return err
 	}
 	r := Reminder{OrgID: m.OrgID, MembershipID: m.ID, Channel: ChannelSlack, Sequence: seq, Kind: kind,
 		Reasons: reasons, Recipients: []string{email}}
 	var tokErr *SlackTokenError
-	_, sent, err := s.send(ctx, r, func(ctx context.Context) (string, error) {
+	_, _, err = s.send(ctx, r, func(ctx context.Context) (string, error) {
 		return s.c.Slack.DirectMessage(ctx, tok, email, text)
 	})
 	switch {
 	case errors.As(err, &tokErr):
 		// The admin's problem: shown in the reminder settings, the email already went.
-		return false, s.c.Store.SetSlackProblem(context.WithoutCancel(ctx), m.OrgID, tokErr.Error(), s.c.Now())
+		return s.c.Store.SetSlackProblem(context.WithoutCancel(ctx), m.OrgID, tokErr.Error(), s.c.Now())
 	case err != nil:
-		return false, fmt.Errorf("Slack message %d to member %s: %w", seq, m.ID, err)
+		return fmt.Errorf("Slack message %d to member %s: %w", seq, m.ID, err)
 	}
-	return sent, nil
+	return nil
 }
 
 // SlackRetryWindow is how long after its email a Slack message that failed is still
