@@ -8,24 +8,18 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/hibiken/asynq"
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
-	"github.com/rs/zerolog"
 
-	"tether/connectors/email"
 	"tether/jobs"
 	"tether/sync/directory"
-	"tether/sync/events"
 	"tether/sync/onboarding"
 	"tether/sync/store"
 	"tether/sync/store/storetest"
-	"tether/worker"
 	"tether/worker/redistest"
 )
 
@@ -64,13 +58,7 @@ func runSendChild(v string) error {
 		return err
 	}
 	defer st.Close()
-	m, err := email.New(email.Config{Host: "127.0.0.1", Port: c.SMTPPort, TLS: email.TLSNone,
-		From: "Acme <invite@acme.example>", Timeout: 5 * time.Second})
-	if err != nil {
-		return err
-	}
-	sender, err := onboarding.NewSender(onboarding.SenderConfig{Store: st, Mailer: email.InviteMailer(m, ""),
-		PublicURL: "https://tether.example.com"})
+	sender, err := smtpSender(st, c.SMTPPort)
 	if err != nil {
 		return err
 	}
@@ -78,12 +66,8 @@ func runSendChild(v string) error {
 		fmt.Println("accepted")
 		select {} // until SIGKILL
 	})
-	w, err := worker.New(worker.Params{Redis: asynq.RedisClientOpt{Addr: c.Redis, DB: c.DB}, Logger: zerolog.Nop(),
-		Registerer: prometheus.NewRegistry(), Concurrency: 1, TaskCheckInterval: 50 * time.Millisecond})
+	w, err := inviteWorker(childTB{}, asynq.RedisClientOpt{Addr: c.Redis, DB: c.DB}, st, sender)
 	if err != nil {
-		return err
-	}
-	if err := worker.Register(w, complete(childTB{}, worker.Services{Events: events.NewService(st, nil), EventRetention: time.Hour, Invites: sender})); err != nil {
 		return err
 	}
 	return w.Run(ctx)
@@ -98,16 +82,7 @@ func TestInvitesSendKilledAfterAccept(t *testing.T) {
 	st, dsn := storetest.PostgresURL(t)
 	sink, sender := sinkSender(t, st)
 	ctx := t.Context()
-	org, err := st.CreateOrg(ctx, directory.Org{Name: "Acme"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tok, _ := onboarding.NewToken(strings.NewReader(strings.Repeat("k", 32)))
-	inv, err := st.CreateInvite(ctx, org.ID, directory.Invite{Email: "kim@acme.example", Role: directory.RoleChat,
-		TokenHash: tok.Hash, ExpiresAt: time.Now().Add(time.Hour)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	org, inv := seedInvite(t, st, "kim@acme.example")
 
 	cfg, _ := json.Marshal(sendChild{Redis: opt.Addr, DB: opt.DB, Store: dsn, SMTPPort: sink.Port()})
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
@@ -167,12 +142,8 @@ func TestInvitesSendKilledAfterAccept(t *testing.T) {
 		redis.Z{Score: float64(time.Now().Add(-time.Minute).Unix()), Member: info.ID}).Err(); err != nil {
 		t.Fatal(err)
 	}
-	w, err := worker.New(worker.Params{Redis: opt, Logger: zerolog.Nop(), Registerer: prometheus.NewRegistry(),
-		Concurrency: 1, TaskCheckInterval: 50 * time.Millisecond, DelayedTaskCheckInterval: 100 * time.Millisecond})
+	w, err := inviteWorker(t, opt, st, sender)
 	if err != nil {
-		t.Fatal(err)
-	}
-	if err := worker.Register(w, complete(t, worker.Services{Events: events.NewService(st, nil), EventRetention: time.Hour, Invites: sender})); err != nil {
 		t.Fatal(err)
 	}
 	start(t, w)

@@ -42,17 +42,51 @@ func sinkSender(t *testing.T, st *store.Store) (*mailsink.Sink, *onboarding.Send
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = sink.Close() })
-	m, err := email.New(email.Config{Host: sink.Host(), Port: sink.Port(), TLS: email.TLSNone,
-		From: "Acme <invite@acme.example>", Timeout: 5 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sender, err := onboarding.NewSender(onboarding.SenderConfig{Store: st, Mailer: email.InviteMailer(m, ""),
-		PublicURL: "https://tether.example.com"})
+	sender, err := smtpSender(st, sink.Port())
 	if err != nil {
 		t.Fatal(err)
 	}
 	return sink, sender
+}
+
+// smtpSender is the invitation sender over SMTP to 127.0.0.1:port (also what the
+// killed worker process of invites_send_kill_test.go builds).
+func smtpSender(st *store.Store, port int) (*onboarding.Sender, error) {
+	m, err := email.New(email.Config{Host: "127.0.0.1", Port: port, TLS: email.TLSNone,
+		From: "Acme <invite@acme.example>", Timeout: 5 * time.Second})
+	if err != nil {
+		return nil, err
+	}
+	return onboarding.NewSender(onboarding.SenderConfig{Store: st, Mailer: email.InviteMailer(m, ""),
+		PublicURL: "https://tether.example.com"})
+}
+
+// seedInvite stores the org Acme with one pending invite to addr.
+func seedInvite(t *testing.T, st *store.Store, addr string) (directory.Org, directory.Invite) {
+	t.Helper()
+	ctx := t.Context()
+	org, err := st.CreateOrg(ctx, directory.Org{Name: "Acme"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, _ := onboarding.NewToken(strings.NewReader(strings.Repeat("p", 32)))
+	inv, err := st.CreateInvite(ctx, org.ID, directory.Invite{Email: addr, Role: directory.RoleChat,
+		TokenHash: tok.Hash, ExpiresAt: time.Now().Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return org, inv
+}
+
+// inviteWorker is a worker on opt running invites:send with sender, not started. tb
+// hears about services a task needs and the test did not give (complete).
+func inviteWorker(tb testing.TB, opt asynq.RedisClientOpt, st *store.Store, sender *onboarding.Sender) (*worker.Worker, error) {
+	w, err := worker.New(worker.Params{Redis: opt, Logger: zerolog.Nop(), Registerer: prometheus.NewRegistry(),
+		Concurrency: 2, TaskCheckInterval: 50 * time.Millisecond, DelayedTaskCheckInterval: 100 * time.Millisecond})
+	if err != nil {
+		return nil, err
+	}
+	return w, worker.Register(w, complete(tb, worker.Services{Events: events.NewService(st, nil), EventRetention: time.Hour, Invites: sender}))
 }
 
 func setupInvites(t *testing.T) *inviteBundle {
@@ -60,23 +94,9 @@ func setupInvites(t *testing.T) *inviteBundle {
 	opt, _ := redistest.Client(t, 11)
 	st := storetest.SQLite(t)
 	sink, sender := sinkSender(t, st)
-	ctx := t.Context()
-	org, err := st.CreateOrg(ctx, directory.Org{Name: "Acme"})
+	org, inv := seedInvite(t, st, "ann@acme.example")
+	w, err := inviteWorker(t, opt, st, sender)
 	if err != nil {
-		t.Fatal(err)
-	}
-	tok, _ := onboarding.NewToken(strings.NewReader(strings.Repeat("p", 32)))
-	inv, err := st.CreateInvite(ctx, org.ID, directory.Invite{Email: "ann@acme.example", Role: directory.RoleChat,
-		TokenHash: tok.Hash, ExpiresAt: time.Now().Add(time.Hour)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, err := worker.New(worker.Params{Redis: opt, Logger: zerolog.Nop(), Registerer: prometheus.NewRegistry(),
-		Concurrency: 2, TaskCheckInterval: 50 * time.Millisecond, DelayedTaskCheckInterval: 100 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := worker.Register(w, complete(t, worker.Services{Events: events.NewService(st, nil), EventRetention: time.Hour, Invites: sender})); err != nil {
 		t.Fatal(err)
 	}
 	start(t, w)

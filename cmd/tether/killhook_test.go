@@ -106,30 +106,9 @@ func TestWorkerKilledAfterTheAnswer(t *testing.T) {
 			gi, _ := sb.LookupGrant(grant.GrantID)
 			orgID, conn := seedPersonalConnection(t, dbURL, tc.kind, gi.Subject, grant)
 
-			// The worker that dies: this test binary as `tether worker`, with the hook.
-			cmd := exec.Command(os.Args[0], "worker")
-			cmd.Env = []string{"TETHER_TEST_MAIN=1", killAfterAnswer + "=1"}
-			for k, v := range env {
-				cmd.Env = append(cmd.Env, k+"="+v)
-			}
-			var logs syncbuf.Buffer
-			cmd.Stderr = &logs
-			cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			exited := make(chan error, 1)
-			go func() { exited <- cmd.Wait() }()
-			t.Cleanup(func() { _ = cmd.Process.Kill() })
-			enqueueDue(t, opt, orgID, conn.ID, time.Now().Add(-time.Minute))
-			select {
-			case err := <-exited:
-				if !strings.Contains(fmt.Sprint(err), "killed") || !strings.Contains(logs.String(), "killing the worker before the commit") {
-					t.Fatalf("the worker ended with %v, not by the hook:\n%s", err, logs.String())
-				}
-			case <-time.After(60 * time.Second):
-				t.Fatalf("the worker was not killed within 60 s:\n%s", logs.String())
-			}
+			killedWorker(t, env, killAfterAnswer, "killing the worker before the commit", func() {
+				enqueueDue(t, opt, orgID, conn.ID, time.Now().Add(-time.Minute))
+			})
 			if f := fingerprint(t, sb, grant.GrantID); f.Refreshes != 1 {
 				t.Fatalf("the sandbox saw %d refreshes before the kill, want 1", f.Refreshes)
 			}
@@ -185,6 +164,36 @@ func TestWorkerKilledAfterTheAnswer(t *testing.T) {
 				t.Fatalf("old token died: state %s, cause %q, reason %q, %v counted lost", row.State, row.FailureCause, row.FailureReason, lost)
 			}
 		})
+	}
+}
+
+// killedWorker runs this test binary as `tether worker` (TETHER_TEST_MAIN) with env and
+// the test hook hook=1, calls work once it runs, and returns once the hook has SIGKILLed
+// the process, after logging want; the test fails if it ends any other way within 60 s.
+func killedWorker(t *testing.T, env map[string]string, hook, want string, work func()) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "worker")
+	cmd.Env = []string{"TETHER_TEST_MAIN=1", hook + "=1"}
+	for k, v := range env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	var logs syncbuf.Buffer
+	cmd.Stderr = &logs
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
+	work()
+	select {
+	case err := <-exited:
+		if !strings.Contains(fmt.Sprint(err), "killed") || !strings.Contains(logs.String(), want) {
+			t.Fatalf("the worker ended with %v, not by the hook:\n%s", err, logs.String())
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatalf("the worker was not killed within 60 s:\n%s", logs.String())
 	}
 }
 

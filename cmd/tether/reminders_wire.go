@@ -40,6 +40,9 @@ func (a *app) reminderService() (*reminders.Service, error) {
 		}
 		mailer = email.ReminderMailer(m, cmp.Or(d.cfg.MailFrom, d.cfg.InviteFrom))
 	}
+	if wrapReminderMailer != nil {
+		mailer = wrapReminderMailer(mailer)
+	}
 	links, err := connectLinks(d)
 	if err != nil {
 		return nil, err
@@ -59,6 +62,11 @@ func (a *app) reminderService() (*reminders.Service, error) {
 	}
 	return a.remind, nil
 }
+
+// wrapReminderMailer is nil in tether itself; only a test binary sets it
+// (reminders_kill_test.go: a worker that dies between the SMTP accept and the record),
+// so no build of tether carries the hook.
+var wrapReminderMailer func(reminders.Mailer) reminders.Mailer
 
 // observer is what hears a committed connection change: the members' Action Required
 // recompute first, then the reminders trigger, which reads the reasons just stored.

@@ -1,0 +1,158 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
+
+	"tether/connectors/email/mailsink"
+	"tether/jobs"
+	"tether/sync/directory"
+	"tether/sync/reminders"
+	"tether/worker/redistest"
+)
+
+// killAfterReminderAccept, set to 1 in a re-executed test binary (TETHER_TEST_MAIN),
+// makes the worker SIGKILL itself the moment the SMTP server accepted a reminder, before
+// the send is recorded. Only this test file sets the hook.
+const killAfterReminderAccept = "TETHER_TEST_KILL_AFTER_REMINDER_ACCEPT"
+
+func init() {
+	if os.Getenv(killAfterReminderAccept) == "1" {
+		wrapReminderMailer = func(m reminders.Mailer) reminders.Mailer { return killingMailer{m} }
+	}
+}
+
+type killingMailer struct{ reminders.Mailer }
+
+func (k killingMailer) Send(ctx context.Context, m reminders.Message) error {
+	err := k.Mailer.Send(ctx, m)
+	if err == nil {
+		fmt.Fprintln(os.Stderr, "TEST: the SMTP server accepted the reminder; killing the worker before the record")
+		_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
+		select {} // the signal is on its way
+	}
+	return err
+}
+
+// TestWorkerKilledAfterReminderAccept: a real `tether worker` process runs a due
+// reminder, the SMTP server accepts it, and the process is SIGKILLed before the send is
+// recorded. A fresh worker runs the task's retry: it sends nothing, the sink holds
+// exactly one reminder email, and the member's history shows the one message, still
+// counted, with the next reminder a day later.
+func TestWorkerKilledAfterReminderAccept(t *testing.T) {
+	ctx := context.Background()
+	opt, rdb := redistest.Client(t, 12)
+	sink, err := mailsink.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sink.Close() })
+	dbURL := "sqlite:" + filepath.Join(t.TempDir(), "tether.db")
+	env := map[string]string{
+		"TETHER_DATABASE_URL":     dbURL,
+		"TETHER_REDIS_URL":        redistest.URL(opt),
+		"TETHER_ENCRYPTION_KEYS":  testKeys,
+		"TETHER_LINK_SECRET":      testLinkSecret,
+		"TETHER_SMTP_URL":         fmt.Sprintf("smtp+insecure://%s:%d", sink.Host(), sink.Port()),
+		"TETHER_METRICS_ADDR":     "127.0.0.1:0",
+		"TETHER_SHUTDOWN_TIMEOUT": "2s",
+	}
+	if r := runTether(t, ctx, env, "migrate", "up"); r.err != nil {
+		t.Fatalf("migrate up: %v\n%s", r.err, r.stderr)
+	}
+	st, _ := openTestStore(t, dbURL)
+	org, err := st.CreateOrg(ctx, directory.Org{Name: "Acme", SeatLimit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep directory.Membership
+	for _, p := range []struct {
+		mail string
+		role directory.Role
+	}{{"boss@acme.example", directory.RoleAdmin}, {"rep@acme.example", directory.RoleChat}} {
+		u, err := st.CreateUser(ctx, directory.User{Email: p.mail, Name: p.mail})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep, err = st.CreateMembership(ctx, org.ID, directory.Membership{UserID: u.ID, Role: p.role, Status: directory.MembershipActive}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// No quiet hours: the wall clock's hour must not matter.
+	if err := st.SetReminderSettings(ctx, org.ID, reminders.Settings{QuietStart: 1, QuietEnd: 1}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	broken := directory.ActionReason{Requirement: "calendar", AnyOf: []string{"google_calendar"}, Kind: "google_calendar",
+		State: "needs_reconnect", Actor: directory.ActorRep, Message: "reconnect Google Calendar"}
+	if err := st.SetActionRequired(ctx, org.ID, rep.ID, []directory.ActionReason{broken}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+
+	due := time.Now().Add(-time.Second).Truncate(time.Second)
+	taskID := jobs.TaskIDRemindersFollowUp(rep.ID, 1, due)
+	killedWorker(t, env, killAfterReminderAccept, "killing the worker before the record", func() {
+		client := asynq.NewClient(opt)
+		defer client.Close()
+		if err := (jobs.ReminderQueue{Client: client}).FollowUp(ctx, org.ID, rep.ID, 1, due); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if n := len(sink.Messages()); n != 1 {
+		t.Fatalf("%d emails at the server after the kill, want 1", n)
+	}
+	r, err := st.GetReminderBySequence(ctx, org.ID, rep.ID, reminders.ChannelEmail, 1)
+	if err != nil || r.Status != reminders.StatusAttempting {
+		t.Fatalf("the killed run's record: %+v, %v; want attempting", r, err)
+	}
+
+	// The killed worker's lease would lapse and a worker's recoverer would retry the
+	// task; expire the lease now to stand in for that wait.
+	if err := rdb.ZAdd(ctx, "asynq:{"+jobs.QueueLow+"}:lease",
+		redis.Z{Score: float64(time.Now().Add(-time.Minute).Unix()), Member: taskID}).Err(); err != nil {
+		t.Fatal(err)
+	}
+	stderr, stop := start(t, env, "worker")
+	t.Cleanup(func() { _ = stop() })
+	inspector := asynq.NewInspector(opt)
+	t.Cleanup(func() { _ = inspector.Close() })
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		info, err := inspector.GetTaskInfo(jobs.QueueLow, taskID)
+		if err == nil && info.State == asynq.TaskStateRetry {
+			_ = inspector.RunTask(jobs.QueueLow, taskID) // skip the backoff
+		}
+		if err == nil && info.State == asynq.TaskStateCompleted {
+			if !strings.Contains(string(info.Result), "sent=0") {
+				t.Fatalf("the retry's result %q, want nothing sent", info.Result)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the retry never completed (last: %+v, %v)\n%s", info, err, stderr.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	msgs := sink.Messages()
+	if len(msgs) != 1 || msgs[0].MessageID != reminders.MessageID(rep.ID, 1) {
+		t.Fatalf("%d emails at the server after the retry, want exactly the one reminder", len(msgs))
+	}
+	// The history shows it (the outcome unknown until a run after StaleAttempt settles it
+	// unconfirmed), and the schedule counts it: the next reminder is a day after it.
+	out := runTether(t, ctx, env, "members", "reminders", org.ID, "rep@acme.example")
+	if out.err != nil || !strings.Contains(out.stdout, "#1 reminder email attempting") {
+		t.Fatalf("members reminders: %v\n%s%s", out.err, out.stdout, out.stderr)
+	}
+	v, err := reminders.Viewer{Store: st}.View(ctx, org.ID, rep.ID)
+	if err != nil || len(v.Sent) != 1 || v.Next.Before(r.SentAt.Add(24*time.Hour)) {
+		t.Fatalf("view after the retry: %+v, %v", v, err)
+	}
+}
