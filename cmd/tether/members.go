@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"strings"
 	"time"
 
@@ -81,12 +82,23 @@ Same as GET /v1/orgs/{org}/members?filter=F&action_required=true.`,
 				req := members.ListRequest{Filter: directory.MemberFilter(filter), ActionRequired: actionRequired, Limit: 1000}
 				var all []members.MemberView
 				var counts directory.MembershipCounts
+				sums := map[string]reminders.Summary{}
 				for {
 					p, err := parts.svc.List(ctx, args[0], req)
 					if err != nil {
 						return err
 					}
 					all = append(all, p.Members...)
+					// One read of the reminders per page, as the route does.
+					ms := make([]directory.Membership, len(p.Members))
+					for i, m := range p.Members {
+						ms[i] = m.Membership
+					}
+					page, err := parts.reminders.Summaries(ctx, args[0], ms)
+					if err != nil {
+						return err
+					}
+					maps.Copy(sums, page)
 					counts = p.Counts
 					if p.Next == "" {
 						break
@@ -104,7 +116,7 @@ Same as GET /v1/orgs/{org}/members?filter=F&action_required=true.`,
 					return nil
 				}
 				fmt.Fprintf(e.stdout, "%s under filter %s: %d\n", what, directory.MemberFilter(filter), len(all))
-				printMembers(e.stdout, all)
+				printMembers(e.stdout, all, sums)
 				return nil
 			})
 		},
@@ -123,8 +135,8 @@ func printMemberCounts(w io.Writer, c directory.MembershipCounts) {
 	t.Render()
 }
 
-func printMembers(w io.Writer, ms []members.MemberView) {
-	t := newTable(w, "ID", "EMAIL", "ROLE", "STATUS", "CONNECTIONS", "ACTION REQUIRED")
+func printMembers(w io.Writer, ms []members.MemberView, sums map[string]reminders.Summary) {
+	t := newTable(w, "ID", "EMAIL", "ROLE", "STATUS", "CONNECTIONS", "ACTION REQUIRED", "LAST REMINDER", "NEXT REMINDER")
 	for _, m := range ms {
 		var conns []string
 		for _, c := range m.Connections {
@@ -135,9 +147,27 @@ func printMembers(w io.Writer, ms []members.MemberView) {
 			conns = append(conns, s)
 		}
 		t.AppendRow(table.Row{m.Membership.ID, m.Email, m.Membership.Role, m.Membership.Status,
-			orDash(strings.Join(conns, ", ")), reasonsText(m.Membership)})
+			orDash(strings.Join(conns, ", ")), reasonsText(m.Membership), lastReminderText(sums[m.Membership.ID]),
+			nextReminderText(sums[m.Membership.ID])})
 	}
 	t.Render()
+}
+
+// lastReminderText is "#2 reminder email sent 2026-03-02T10:05:00Z", or "-".
+func lastReminderText(s reminders.Summary) string {
+	if s.Last == nil {
+		return "-"
+	}
+	r := s.Last
+	return fmt.Sprintf("#%d %s %s %s %s", r.Sequence, r.Kind, r.Channel, r.Status, r.SentAt.UTC().Format(time.RFC3339))
+}
+
+// nextReminderText is "2026-03-03T08:00:00Z reminder: quiet hours until ...", or "none: why".
+func nextReminderText(s reminders.Summary) string {
+	if s.Next.IsZero() {
+		return "none: " + orDash(s.Why)
+	}
+	return fmt.Sprintf("%s %s: %s", s.Next.UTC().Format(time.RFC3339), s.NextKind, s.Why)
 }
 
 // reasonsText is a membership's reasons on one line: "calendar missing (rep); ~conferencing missing (rep)".

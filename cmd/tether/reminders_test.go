@@ -46,6 +46,16 @@ func TestMembersRemindersVerb(t *testing.T) {
 			t.Fatalf("json %+v", js)
 		}
 		v.refused("tether members list", "members", "reminders", org, "nobody@acme.example")
+
+		// The members list carries the same: the last message and the next one, per member.
+		v.member(org, "fine@acme.example", directory.RoleChat, directory.MembershipActive)
+		list := ok("members", "list", org)
+		for _, want := range []string{"LAST REMINDER", "NEXT REMINDER", "#1 reminder email sent " + sent.Format(time.RFC3339),
+			sent.Add(24*time.Hour).Format(time.RFC3339) + " reminder: reminder 2 of the streak", "none: reasons not computed yet"} {
+			if !strings.Contains(list, want) {
+				t.Errorf("members list lacks %q:\n%s", want, list)
+			}
+		}
 	})
 }
 

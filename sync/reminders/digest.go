@@ -49,12 +49,18 @@ func (s *Service) Digest(ctx context.Context, orgID string) (DigestResult, error
 		if err != nil {
 			return res, fmt.Errorf("admin digest of org %s: %w", orgID, err)
 		}
+		// One read of the page's messages, never one per member.
+		ids := make([]string, len(page))
+		for i, mb := range page {
+			ids[i] = mb.Membership.ID
+		}
+		sent, err := s.c.Store.MemberReminders(ctx, orgID, ids)
+		if err != nil {
+			return res, fmt.Errorf("admin digest of org %s: %w", orgID, err)
+		}
 		for _, mb := range page {
-			hist, err := s.history(ctx, orgID, mb.Membership.ID)
-			if err != nil {
-				return res, err
-			}
-			d := Decide(Input{Now: now, Settings: settings, Reasons: mb.Membership.ActionRequired, History: hist})
+			d := Decide(Input{Now: now, Settings: settings, Reasons: mb.Membership.ActionRequired,
+				History: historyOf(sent[mb.Membership.ID].Sent)})
 			if len(d.RepReasons) > 0 && d.Streak >= settings.EscalateAfter {
 				res.Members = append(res.Members, mb)
 			}

@@ -154,6 +154,8 @@ type Decision struct {
 	Escalated bool
 	// Next is when the next reminder is due if nothing changes; zero when none is.
 	Next time.Time
+	// Quiet is true when Next was moved to the end of the rep's quiet hours.
+	Quiet bool
 	// Why says in a few words why, for logs and the admin view.
 	Why string
 }
@@ -221,7 +223,7 @@ func Decide(in Input) Decision {
 				d.Rep, d.Streak, d.Why = KindAllSet, 0, "fixed after "+plural(len(streak), "reminder")
 				return d
 			}
-			d.Next, d.Why = at, "fixed; the all-set note waits for the end of quiet hours"
+			d.Next, d.Quiet, d.Why = at, true, "fixed; the all-set note waits for the end of quiet hours"
 			return d
 		}
 		d.Why = "nothing the rep can fix"
@@ -231,9 +233,9 @@ func Decide(in Input) Decision {
 		return d
 	}
 
-	due := dueAt(in, s, streak, loc)
+	due, moved := dueAt(in, s, streak, loc)
 	if due.After(now) {
-		d.Next = due
+		d.Next, d.Quiet = due, moved
 		d.Why = "next reminder not due yet"
 		d.Escalated = len(streak) >= s.EscalateAfter
 		return d
@@ -243,13 +245,13 @@ func Decide(in Input) Decision {
 	d.Escalated = d.Streak >= s.EscalateAfter
 	d.Why = "reminder " + fmt.Sprint(d.Streak) + " of the streak"
 	streak = append(streak, Sent{Kind: KindReminder, Sequence: d.Sequence, At: now})
-	d.Next = dueAt(in, s, streak, loc)
+	d.Next, d.Quiet = dueAt(in, s, streak, loc)
 	return d
 }
 
-// dueAt is when the reminder after streak is due, quiet hours applied.
-func dueAt(in Input, s Settings, streak []Sent, loc *time.Location) time.Time {
-	var due time.Time
+// dueAt is when the reminder after streak is due, quiet hours applied; moved is true when
+// they moved it.
+func dueAt(in Input, s Settings, streak []Sent, loc *time.Location) (due time.Time, moved bool) {
 	if len(streak) == 0 {
 		due = in.Now
 		if !in.NoticedAt.IsZero() {
@@ -261,7 +263,8 @@ func dueAt(in Input, s Settings, streak []Sent, loc *time.Location) time.Time {
 			due = gap
 		}
 	}
-	return quiet(due, s, loc)
+	at := quiet(due, s, loc)
+	return at, !at.Equal(due)
 }
 
 // offset is when reminder n+1 is due after the first: Steps, then every Tail.

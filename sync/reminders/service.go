@@ -27,6 +27,7 @@ type Store interface {
 	DeleteReminder(ctx context.Context, orgID, id string) error
 	ReminderSettings(ctx context.Context, orgID string) (Settings, error)
 	MemberTimeZone(ctx context.Context, orgID, membershipID string) (string, error)
+	MemberReminders(ctx context.Context, orgID string, membershipIDs []string) (map[string]MemberReminders, error)
 	BeginDigest(ctx context.Context, orgID, day, messageID string, members int, at time.Time) error
 	FinishDigest(ctx context.Context, orgID, day string, st Status, at time.Time) error
 	DigestStatus(ctx context.Context, orgID, day string) (Status, error)
@@ -220,6 +221,8 @@ type ViewStore interface {
 	ListReminders(ctx context.Context, orgID, membershipID string, limit int) ([]Reminder, error)
 	ReminderSettings(ctx context.Context, orgID string) (Settings, error)
 	MemberTimeZone(ctx context.Context, orgID, membershipID string) (string, error)
+	// MemberReminders reads a page of members' time zones and messages in one query.
+	MemberReminders(ctx context.Context, orgID string, membershipIDs []string) (map[string]MemberReminders, error)
 }
 
 // input reads what Decide needs for m.
@@ -245,22 +248,12 @@ func input(ctx context.Context, st ViewStore, m directory.Membership, now time.T
 }
 
 // history is the membership's email messages as the policy sees them: one per sequence.
-func (s *Service) history(ctx context.Context, orgID, membershipID string) ([]Sent, error) {
-	return history(ctx, s.c.Store, orgID, membershipID)
-}
-
 func history(ctx context.Context, st ViewStore, orgID, membershipID string) ([]Sent, error) {
 	rs, err := st.ListReminders(ctx, orgID, membershipID, 0)
 	if err != nil {
 		return nil, fmt.Errorf("read reminders of member %s of org %s: %w", membershipID, orgID, err)
 	}
-	var out []Sent
-	for _, r := range rs {
-		if r.Channel == ChannelEmail {
-			out = append(out, Sent{Kind: r.Kind, Sequence: r.Sequence, At: r.SentAt, AdminKey: r.AdminKey})
-		}
-	}
-	return out, nil
+	return historyOf(rs), nil
 }
 
 // settle marks the membership's stale attempting records unconfirmed: their run crashed

@@ -47,3 +47,10 @@ const (
 	StatusSent        Status = "sent"
 	StatusUnconfirmed Status = "unconfirmed"
 )
+
+// MemberReminders is what the policy needs of one membership, read for a page of them at
+// once: the rep's own time zone ("" when unknown) and every message, newest first.
+type MemberReminders struct {
+	TimeZone string
+	Sent     []Reminder
+}

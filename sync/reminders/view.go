@@ -15,15 +15,28 @@ type View struct {
 	MembershipID string
 	// Sent is every message, newest first.
 	Sent []Reminder
-	// Next is when the next reminder is due if nothing changes; zero when none is.
+	Summary
+}
+
+// Summary is a member's reminders at a glance, as the members list shows them.
+type Summary struct {
+	// Last is the newest message to or about the member, any channel; nil when none.
+	Last *Reminder
+	// Next is when the next message to the rep is due if nothing changes (now when one is
+	// due now); zero when none is.
 	Next time.Time
+	// NextKind is what goes at Next: a reminder or the all-set note.
+	NextKind Kind
 	// Due is what would go now (a reminder, the all-set note), empty if nothing.
 	Due Kind
+	// Quiet is true when Next is the end of the rep's quiet hours.
+	Quiet bool
 	// Streak is how many reminders the current streak holds; Escalated is true once the
 	// rep is on the admins' daily digest.
 	Streak    int
 	Escalated bool
-	Why       string
+	// Why says why Next is then, or why nothing is next.
+	Why string
 }
 
 // ErrUnknownMember is returned by View for a membership the org does not have.
@@ -35,7 +48,7 @@ func (s *Service) View(ctx context.Context, orgID, membershipID string) (View, e
 	return Viewer{Store: s.c.Store, Now: s.c.Now}.View(ctx, orgID, membershipID)
 }
 
-// Viewer reads a member's reminders without sending anything: what tether serve and the
+// Viewer reads members' reminders without sending anything: what tether serve and the
 // CLI need, with no mailer or link secret.
 type Viewer struct {
 	Store ViewStore
@@ -43,14 +56,17 @@ type Viewer struct {
 	Now func() time.Time
 }
 
+func (vw Viewer) now() time.Time {
+	if vw.Now != nil {
+		return vw.Now()
+	}
+	return time.Now()
+}
+
 // View returns what was sent to and about the member, and what the policy says comes
 // next, read now. Returns an error wrapping ErrUnknownMember for a membership the org
 // does not have.
 func (vw Viewer) View(ctx context.Context, orgID, membershipID string) (View, error) {
-	now := time.Now
-	if vw.Now != nil {
-		now = vw.Now
-	}
 	m, err := vw.Store.GetMembership(ctx, orgID, membershipID)
 	if errors.Is(err, directory.ErrNotFound) {
 		return View{}, fmt.Errorf("%w: org %s has no member %q (tether members list %s lists them)", ErrUnknownMember, orgID, membershipID, orgID)
@@ -58,25 +74,121 @@ func (vw Viewer) View(ctx context.Context, orgID, membershipID string) (View, er
 	if err != nil {
 		return View{}, fmt.Errorf("reminders of member %s of org %s: %w", membershipID, orgID, err)
 	}
-	v := View{OrgID: orgID, MembershipID: m.ID}
-	if v.Sent, err = vw.Store.ListReminders(ctx, orgID, m.ID, 0); err != nil {
-		return View{}, fmt.Errorf("reminders of member %s of org %s: %w", m.ID, orgID, err)
-	}
-	if m.Status != directory.MembershipActive {
-		v.Why = "member is " + string(m.Status)
-		return v, nil
-	}
-	in, err := input(ctx, vw.Store, m, now())
+	sums, sent, err := vw.summaries(ctx, orgID, []directory.Membership{m})
 	if err != nil {
 		return View{}, err
 	}
-	// The break's time is not stored: counted from now, the first reminder is at most
-	// one grace period away.
-	in.NoticedAt = in.Now
-	d := Decide(in)
-	v.Next, v.Due, v.Streak, v.Escalated, v.Why = d.Next, d.Rep, d.Streak, d.Escalated, d.Why
-	if d.Rep == KindReminder {
-		v.Next = in.Now
+	return View{OrgID: orgID, MembershipID: m.ID, Sent: sent[m.ID], Summary: sums[m.ID]}, nil
+}
+
+// Summaries returns the summary of each of ms (memberships of orgID, such as a page of
+// the members list), keyed by membership id: the org's settings and one read of every
+// member's messages, whatever len(ms).
+func (vw Viewer) Summaries(ctx context.Context, orgID string, ms []directory.Membership) (map[string]Summary, error) {
+	sums, _, err := vw.summaries(ctx, orgID, ms)
+	return sums, err
+}
+
+func (vw Viewer) summaries(ctx context.Context, orgID string, ms []directory.Membership) (map[string]Summary, map[string][]Reminder, error) {
+	out := make(map[string]Summary, len(ms))
+	if len(ms) == 0 {
+		return out, nil, nil
 	}
-	return v, nil
+	settings, err := vw.Store.ReminderSettings(ctx, orgID)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read reminder settings of org %s: %w", orgID, err)
+	}
+	ids := make([]string, len(ms))
+	for i, m := range ms {
+		ids[i] = m.ID
+	}
+	got, err := vw.Store.MemberReminders(ctx, orgID, ids)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read reminders of %d members of org %s: %w", len(ids), orgID, err)
+	}
+	now := vw.now()
+	sent := make(map[string][]Reminder, len(ms))
+	for _, m := range ms {
+		out[m.ID] = summarize(m, settings, got[m.ID], now)
+		sent[m.ID] = got[m.ID].Sent
+	}
+	return out, sent, nil
+}
+
+// summarize applies the policy to one member as it stands at now. The break's time is
+// not stored: counted from now, the first reminder is at most one grace period away.
+func summarize(m directory.Membership, settings Settings, mr MemberReminders, now time.Time) Summary {
+	var s Summary
+	if len(mr.Sent) > 0 {
+		last := mr.Sent[0]
+		for _, r := range mr.Sent[1:] {
+			if r.SentAt.After(last.SentAt) {
+				last = r
+			}
+		}
+		s.Last = &last
+	}
+	if m.Status != directory.MembershipActive {
+		s.Why = "member is " + string(m.Status) + ": no reminders"
+		return s
+	}
+	loc := Location(mr.TimeZone, settings.Normalize().TimeZone)
+	in := Input{Now: now, NoticedAt: now, Settings: settings, Location: loc, Reasons: m.ActionRequired,
+		History: historyOf(mr.Sent)}
+	d := Decide(in)
+	s.Due, s.Streak, s.Escalated, s.Quiet = d.Rep, d.Streak, d.Escalated, d.Quiet
+	switch {
+	case d.Rep == KindReminder:
+		s.Next, s.NextKind, s.Why = now, KindReminder, fmt.Sprintf("reminder %d of the streak is due now", d.Streak)
+	case d.Rep == KindAllSet:
+		s.Next, s.NextKind, s.Why = now, KindAllSet, "fixed: the all-set note is due now"
+	case !d.Next.IsZero() && len(d.RepReasons) == 0:
+		s.Next, s.NextKind = d.Next, KindAllSet
+		s.Why = "fixed: the all-set note waits for quiet hours until " + localTime(d.Next, loc)
+	case !d.Next.IsZero():
+		s.Next, s.NextKind = d.Next, KindReminder
+		switch {
+		case d.Quiet:
+			s.Why = "quiet hours until " + localTime(d.Next, loc)
+		case d.Streak == 0:
+			s.Why = "first reminder after the grace period"
+		default:
+			s.Why = fmt.Sprintf("reminder %d of the streak", d.Streak+1)
+		}
+	case len(d.AdminReasons) > 0:
+		s.Why = "only an admin can fix it: the admins are told, the rep is not"
+	case hasReminder(mr.Sent):
+		s.Why = "fixed: all set"
+	case m.ActionCheckedAt.IsZero():
+		s.Why = "reasons not computed yet"
+	default:
+		s.Why = "nothing to fix"
+	}
+	return s
+}
+
+// historyOf is the messages as the policy sees them: the email ones (a Slack message
+// shares its email's sequence).
+func historyOf(rs []Reminder) []Sent {
+	var out []Sent
+	for _, r := range rs {
+		if r.Channel == ChannelEmail {
+			out = append(out, Sent{Kind: r.Kind, Sequence: r.Sequence, At: r.SentAt, AdminKey: r.AdminKey})
+		}
+	}
+	return out
+}
+
+func hasReminder(rs []Reminder) bool {
+	for _, r := range rs {
+		if r.Kind == KindReminder {
+			return true
+		}
+	}
+	return false
+}
+
+// localTime is t as the rep reads it: "2026-03-03 08:00 Europe/Paris".
+func localTime(t time.Time, loc *time.Location) string {
+	return t.In(loc).Format("2006-01-02 15:04") + " " + loc.String()
 }

@@ -204,3 +204,57 @@ func TestReminderSendRecords(t *testing.T) {
 		wantErr(t, err, directory.ErrNotFound, "refused digest forgotten")
 	})
 }
+
+// TestMemberReminders reads a page of members' reminders in one call: each member's
+// messages newest first (both channels), its time zone, an empty history for a member
+// never reminded, and nothing of another org's member.
+func TestMemberReminders(t *testing.T) {
+	each(t, func(t *testing.T, b *bundle) {
+		ann := b.member(t, b.orgA, "ann@example.com", directory.RoleChat, directory.MembershipActive)
+		bob := b.member(t, b.orgA, "bob@example.com", directory.RoleChat, directory.MembershipActive)
+		cid := b.member(t, b.orgA, "cid@example.com", directory.RoleMeetings, directory.MembershipActive)
+		other := b.member(t, b.orgB, "eve@example.com", directory.RoleChat, directory.MembershipActive)
+		must(t, b.s.SetMemberTimeZone(b.ctx, b.orgA.ID, cid.ID, "Europe/Paris"), "time zone")
+		for _, r := range []reminders.Reminder{
+			{MembershipID: ann.ID, Channel: reminders.ChannelEmail, Sequence: 1, SentAt: b.now, Reasons: []string{"calendar"}},
+			{MembershipID: ann.ID, Channel: reminders.ChannelSlack, Sequence: 1, SentAt: b.now.Add(time.Second)},
+			{MembershipID: ann.ID, Channel: reminders.ChannelEmail, Sequence: 2, SentAt: b.now.Add(24 * time.Hour),
+				Kind: reminders.KindAllSet, Status: reminders.StatusUnconfirmed, Recipients: []string{"ann@example.com"}},
+			{MembershipID: cid.ID, Channel: reminders.ChannelEmail, Sequence: 1, SentAt: b.now, Kind: reminders.KindAdmin, AdminKey: "k"},
+		} {
+			_, err := b.s.InsertReminder(b.ctx, b.orgA.ID, r)
+			must(t, err, "insert %+v", r)
+		}
+		_, err := b.s.InsertReminder(b.ctx, b.orgB.ID, reminders.Reminder{MembershipID: other.ID, Channel: reminders.ChannelEmail, Sequence: 1})
+		must(t, err, "other org's")
+
+		got, err := b.s.MemberReminders(b.ctx, b.orgA.ID, []string{ann.ID, bob.ID, cid.ID, other.ID})
+		must(t, err, "page")
+		if len(got) != 3 {
+			t.Fatalf("%d members, want ann, bob and cid (not org B's): %+v", len(got), got)
+		}
+		a := got[ann.ID].Sent
+		if len(a) != 3 || a[0].Sequence != 2 || a[0].Kind != reminders.KindAllSet || a[0].Status != reminders.StatusUnconfirmed ||
+			!slices.Equal(a[0].Recipients, []string{"ann@example.com"}) || a[2].Sequence != 1 ||
+			!slices.Equal(a[2].Reasons, []string{"calendar"}) || a[0].OrgID != b.orgA.ID || a[0].MembershipID != ann.ID {
+			t.Fatalf("ann's messages %+v", a)
+		}
+		want, err := b.s.ListReminders(b.ctx, b.orgA.ID, ann.ID, 0)
+		must(t, err, "list")
+		for i := range want {
+			if a[i].ID != want[i].ID || !a[i].SentAt.Equal(want[i].SentAt) || a[i].Channel != want[i].Channel {
+				t.Fatalf("message %d: %+v, ListReminders says %+v", i, a[i], want[i])
+			}
+		}
+		if bb, ok := got[bob.ID]; !ok || len(bb.Sent) != 0 || bb.TimeZone != "" {
+			t.Fatalf("bob (never reminded) %+v %v", bb, ok)
+		}
+		if c := got[cid.ID]; c.TimeZone != "Europe/Paris" || len(c.Sent) != 1 || c.Sent[0].AdminKey != "k" {
+			t.Fatalf("cid %+v", c)
+		}
+		empty, err := b.s.MemberReminders(b.ctx, b.orgA.ID, nil)
+		if err != nil || len(empty) != 0 {
+			t.Fatalf("no ids: %+v %v", empty, err)
+		}
+	})
+}

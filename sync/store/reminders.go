@@ -187,3 +187,54 @@ func affected(res sql.Result, format string, args ...any) error {
 	}
 	return nil
 }
+
+// MemberReminders returns, for each of the org's memberships ids, its time zone and its
+// messages newest first, in one query whatever the number of ids (the members page and
+// the admins' digest read a page at a time, never a member at a time). An id the org
+// does not have is absent from the map; one with no message maps to an empty Sent.
+func (q *Queries) MemberReminders(ctx context.Context, orgID string, ids []string) (map[string]reminders.MemberReminders, error) {
+	out := make(map[string]reminders.MemberReminders, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	set, err := jsonArg(ids)
+	if err != nil {
+		return nil, err
+	}
+	// Driven by the ids, like ListMemberConnections: one probe of the membership's row and
+	// one of the reminders' (membership_id, channel, sequence) key per id.
+	rows, err := q.q.QueryContext(ctx, `SELECT m.id, m.time_zone, r.id, r.org_id, r.membership_id, r.reasons, r.channel,
+  r.sequence, r.sent_at, r.kind, r.status, r.message_id, r.admin_key, r.recipients
+FROM `+q.d.textSet("$2")+` e CROSS JOIN memberships m
+LEFT JOIN reminders r ON r.membership_id = m.id AND r.org_id = m.org_id
+WHERE m.id = e.value AND m.org_id = $1
+ORDER BY m.id, r.sequence DESC, r.sent_at DESC`, orgID, set)
+	if err != nil {
+		return nil, q.wrap(err, "list reminders of %d members in org %s", len(ids), orgID)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			mid, tz                                            string
+			r                                                  reminders.Reminder
+			rid, rorg, rmid, ch, kind, status, msgID, adminKey string
+			seq                                                sql.NullInt64
+		)
+		if err := rows.Scan(&mid, &tz, ns(&rid), ns(&rorg), ns(&rmid), js(&r.Reasons), ns(&ch), &seq, ts(&r.SentAt),
+			ns(&kind), ns(&status), ns(&msgID), ns(&adminKey), js(&r.Recipients)); err != nil {
+			return nil, q.wrap(err, "list reminders of %d members in org %s", len(ids), orgID)
+		}
+		mr := out[mid]
+		mr.TimeZone = tz
+		if rid != "" {
+			r.ID, r.OrgID, r.MembershipID, r.Channel, r.Sequence = rid, rorg, rmid, reminders.Channel(ch), int(seq.Int64)
+			r.Kind, r.Status, r.MessageID, r.AdminKey = reminders.Kind(kind), reminders.Status(status), msgID, adminKey
+			mr.Sent = append(mr.Sent, r)
+		}
+		out[mid] = mr
+	}
+	if err := rows.Err(); err != nil {
+		return nil, q.wrap(err, "list reminders of %d members in org %s", len(ids), orgID)
+	}
+	return out, nil
+}

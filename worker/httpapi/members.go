@@ -11,6 +11,7 @@ import (
 	"tether/sync/connections"
 	"tether/sync/directory"
 	"tether/sync/members"
+	"tether/sync/reminders"
 )
 
 // Members is the members service the /v1/orgs/{org}/members routes call
@@ -95,6 +96,9 @@ type MemberJSON struct {
 	ReasonsCheckedAt *time.Time             `json:"reasons_checked_at"`
 	DeactivatedAt    *time.Time             `json:"deactivated_at,omitempty"`
 	Connections      []MemberConnectionJSON `json:"connections"`
+	// Reminders is the last reminder sent and the next one due; only on the members page,
+	// and only when the server reads reminders.
+	Reminders *ReminderSummaryJSON `json:"reminders,omitempty"`
 }
 
 // MemberListJSON is GET /v1/orgs/{org}/members's answer: a page of the filter's members
@@ -170,8 +174,24 @@ func (s *Server) handleListMembers() http.Handler {
 		if req.Filter != "" {
 			out.Filter = req.Filter
 		}
+		var sums map[string]reminders.Summary
+		if s.p.Reminders != nil && len(p.Members) > 0 {
+			ms := make([]directory.Membership, len(p.Members))
+			for i, m := range p.Members {
+				ms[i] = m.Membership
+			}
+			if sums, err = s.p.Reminders.Summaries(r.Context(), org, ms); err != nil {
+				s.log.Error().Err(err).Str("path", r.URL.Path).Msg("members' reminders")
+				writeError(w, http.StatusInternalServerError, APIError{Code: "internal", Message: "the members' reminders could not be read; see the server log"})
+				return
+			}
+		}
 		for _, m := range p.Members {
-			out.Members = append(out.Members, memberViewJSON(m))
+			mj := memberViewJSON(m)
+			if sum, ok := sums[m.Membership.ID]; ok {
+				mj.Reminders = ReminderSummaryOf(sum)
+			}
+			out.Members = append(out.Members, mj)
 		}
 		if p.Next != "" {
 			next := url.Values{}

@@ -13,9 +13,50 @@ import (
 	"tether/sync/vault"
 )
 
-// Reminders reads a member's reminders (reminders.Viewer, the same the CLI calls).
+// Reminders reads members' reminders (reminders.Viewer, the same the CLI calls).
 type Reminders interface {
 	View(ctx context.Context, orgID, membershipID string) (reminders.View, error)
+	// Summaries is the members page's column: one read for the whole page.
+	Summaries(ctx context.Context, orgID string, ms []directory.Membership) (map[string]reminders.Summary, error)
+}
+
+// LastReminderJSON is the newest message sent to or about a member.
+type LastReminderJSON struct {
+	Sequence int    `json:"sequence"`
+	Kind     string `json:"kind"`
+	Channel  string `json:"channel"`
+	Status   string `json:"status"`
+	SentAt   string `json:"sent_at"`
+}
+
+// ReminderSummaryJSON is a member's reminders on the members page: the last message sent,
+// and what is next.
+type ReminderSummaryJSON struct {
+	// Last is null when nothing was ever sent.
+	Last *LastReminderJSON `json:"last"`
+	// Next is when the next message to the rep is due if nothing changes (now when one is
+	// due now); null when none is, and Why says why.
+	Next     *string `json:"next"`
+	NextKind string  `json:"next_kind,omitempty"`
+	// Quiet is true when Next is the end of the rep's quiet hours.
+	Quiet     bool   `json:"quiet"`
+	Streak    int    `json:"streak"`
+	Escalated bool   `json:"escalated"`
+	Why       string `json:"why"`
+}
+
+// ReminderSummaryOf renders s as the members page shows it.
+func ReminderSummaryOf(s reminders.Summary) *ReminderSummaryJSON {
+	out := &ReminderSummaryJSON{NextKind: string(s.NextKind), Quiet: s.Quiet, Streak: s.Streak, Escalated: s.Escalated, Why: s.Why}
+	if s.Last != nil {
+		out.Last = &LastReminderJSON{Sequence: s.Last.Sequence, Kind: string(s.Last.Kind), Channel: string(s.Last.Channel),
+			Status: string(s.Last.Status), SentAt: s.Last.SentAt.UTC().Format(time.RFC3339)}
+	}
+	if !s.Next.IsZero() {
+		next := s.Next.UTC().Format(time.RFC3339)
+		out.Next = &next
+	}
+	return out
 }
 
 // ReminderJSON is one message sent to or about a member.
