@@ -116,6 +116,12 @@ func (d *InviteDirectories) Open(ctx context.Context, orgID string) (invites.Dir
 		Token:       s.Token,
 		Refresh:     s.Refresh,
 		OnUsage:     dir.onUsage,
+		// The import's page fetches are its critical path (the writes hide behind
+		// them): simpleforce decodes into maps and back, three JSON passes, and made
+		// each 2,000-user page arrive ~60 ms later (0.39 s against 0.33 s with 300 ms
+		// latency, loaded machine). The REST pager decodes once, with the same
+		// behaviour (both pagers run the same sandbox tests).
+		Pager: PagerREST,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open Salesforce directory of org %s: %w", orgID, err)
