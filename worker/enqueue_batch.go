@@ -41,34 +41,52 @@ func enqueueBatch(ctx context.Context, rdb redis.UniversalClient, tasks []jobs.S
 		}
 		queues[t.Queue] = true
 	}
-	// The script is loaded once, then every task is an EVALSHA in one pipeline.
-	if err := enqueueScript.Load(ctx, rdb).Err(); err != nil {
-		return nil, fmt.Errorf("batch enqueue: load script: %w", err)
-	}
+	// Every task is an EVALSHA in one pipeline. The script is loaded only when Redis
+	// answers NOSCRIPT (first use, or after a restart or SCRIPT FLUSH), and then only the
+	// tasks it refused run again: a refused EVALSHA ran nothing, and the script itself
+	// leaves an existing TaskID alone, so nothing is queued twice.
 	now := time.Now().UnixNano()
-	cmds := make([]*redis.Cmd, len(tasks))
-	_, err = rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for q := range queues {
-			p.SAdd(ctx, "asynq:queues", q)
-		}
-		for i, t := range tasks {
-			keys := []string{"asynq:{" + t.Queue + "}:t:" + t.TaskID, "asynq:{" + t.Queue + "}:pending"}
-			cmds[i] = enqueueScript.EvalSha(ctx, p, keys, encodeTaskMessage(t), t.TaskID, now)
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("batch enqueue of %d tasks: %w", len(tasks), err)
-	}
 	added = make([]bool, len(tasks))
-	for i, c := range cmds {
-		n, err := c.Int()
-		if err != nil {
-			return nil, fmt.Errorf("batch enqueue of task %s: %w", tasks[i].TaskID, err)
-		}
-		added[i] = n == 1
+	todo := make([]int, len(tasks))
+	for i := range todo {
+		todo[i] = i
 	}
-	return added, nil
+	for try := 0; ; try++ {
+		cmds := make([]*redis.Cmd, len(todo))
+		_, err = rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for q := range queues {
+				p.SAdd(ctx, "asynq:queues", q)
+			}
+			for j, i := range todo {
+				t := tasks[i]
+				keys := []string{"asynq:{" + t.Queue + "}:t:" + t.TaskID, "asynq:{" + t.Queue + "}:pending"}
+				cmds[j] = enqueueScript.EvalSha(ctx, p, keys, encodeTaskMessage(t), t.TaskID, now)
+			}
+			return nil
+		})
+		if err != nil && !redis.HasErrorPrefix(err, "NOSCRIPT") {
+			return nil, fmt.Errorf("batch enqueue of %d tasks: %w", len(tasks), err)
+		}
+		var again []int
+		for j, c := range cmds {
+			n, err := c.Int()
+			switch {
+			case err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") && try == 0:
+				again = append(again, todo[j])
+			case err != nil:
+				return nil, fmt.Errorf("batch enqueue of task %s: %w", tasks[todo[j]].TaskID, err)
+			default:
+				added[todo[j]] = n == 1
+			}
+		}
+		if len(again) == 0 {
+			return added, nil
+		}
+		if err := enqueueScript.Load(ctx, rdb).Err(); err != nil {
+			return nil, fmt.Errorf("batch enqueue: load script: %w", err)
+		}
+		todo = again
+	}
 }
 
 // encodeTaskMessage is Asynq v0.26's base.EncodeMessage of the message

@@ -35,7 +35,8 @@ func (s *sendSeen) seen() []string                                            { 
 
 // TestQueueSendsBatch: sends queued in one pipeline are the tasks asynq.Client would
 // queue (the Inspector reads the same type, payload, queue, retries, timeout and
-// retention), an existing TaskID is left alone, and a worker runs each once.
+// retention), an existing TaskID is left alone, the script is loaded when Redis lacks
+// it, and a worker runs each once.
 func TestQueueSendsBatch(t *testing.T) {
 	opt, rdb := redistest.Client(t, 14)
 	client := asynq.NewClient(opt)
@@ -52,6 +53,12 @@ func TestQueueSendsBatch(t *testing.T) {
 		if _, err := client.Enqueue(task); err != nil {
 			t.Fatal(err)
 		}
+	}
+	// With the script cache empty (as after a Redis restart) the batch's EVALSHAs are
+	// refused, the script is loaded and only they run again: still ref, a, b, c once
+	// each below. The flush is server-wide; every other script user falls back to EVAL.
+	if err := rdb.ScriptFlush(ctx).Err(); err != nil {
+		t.Fatal(err)
 	}
 	q := worker.InviteSendQueue{Client: client, Redis: rdb}
 	if err := q.QueueSends(ctx, "org1", []string{"a", "b", "c"}); err != nil {
