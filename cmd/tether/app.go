@@ -46,6 +46,7 @@ type app struct {
 	verify    *verify.Verifier
 	upkeepM   *worker.ConnectionMetrics
 	upkeepS   *connections.Upkeep
+	sessions  *connections.SessionLearner
 	providers []string // names of the OAuth client's providers, in registration order
 	members   *members.Service
 	remind    *reminders.Service
@@ -204,6 +205,10 @@ func (a *app) teamTokens() (*connections.Tokens, error) {
 	}
 	rdb := a.redisClient(redisTokens)
 	queue := a.queueClient()
+	sessions, err := a.sessionLearner()
+	if err != nil {
+		return nil, err
+	}
 	// A refresh or verification that changes a member's connection state recomputes the
 	// member's Action Required reasons, then queues a reminder when one is due.
 	obs, err := a.observer()
@@ -224,14 +229,13 @@ func (a *app) teamTokens() (*connections.Tokens, error) {
 			refresher.Providers[k] = k.Provider()
 		}
 	}
-	policy := connections.DefaultPolicy()
-	policy.RefreshWindow, policy.SalesforceSession = a.d.cfg.RefreshWindow, a.d.cfg.SalesforceSession
+	policy := a.policy()
 	log := a.d.log
 	var r connections.Refresher = refresher
 	if wrapRefresher != nil {
 		r = wrapRefresher(r)
 	}
-	t, err := connections.NewTokens(connections.TokensParams{
+	p := connections.TokensParams{
 		Store:     a.d.store,
 		Keys:      a.d.keyring,
 		Refresher: r,
@@ -245,13 +249,59 @@ func (a *app) teamTokens() (*connections.Tokens, error) {
 			log.Warn().Err(err).Str("org", orgID).Str("membership", membershipID).
 				Msg("Action Required not recomputed or reminder not queued after a connection changed; the next change or `tether members recompute` repairs it")
 		},
-	})
+	}
+	if sessions != nil {
+		p.SessionTimeout, p.LearnSession = sessions.Known, sessions.Learn
+	}
+	t, err := connections.NewTokens(p)
 	if err != nil {
 		return nil, err
 	}
 	a.count("tokens")
 	a.tokens = t
 	return t, nil
+}
+
+// policy is the health machine's timings as configured (refresh window, the Salesforce
+// session assumed while an org's is not known); the rest are the defaults.
+func (a *app) policy() connections.Policy {
+	p := connections.DefaultPolicy()
+	p.RefreshWindow, p.SalesforceSession = a.d.cfg.RefreshWindow, a.d.cfg.SalesforceSession
+	return p
+}
+
+// sessionLearner is the process's learner of Salesforce orgs' session timeouts (the
+// connect flow and every refresh share it, so its cache and once-a-day claim are one);
+// nil when no Salesforce app is configured.
+func (a *app) sessionLearner() (*connections.SessionLearner, error) {
+	if a.d.store == nil {
+		return nil, fmt.Errorf("the Salesforce session learner needs the store")
+	}
+	oc, err := a.oauthClient()
+	if err != nil {
+		return nil, err
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.sessions != nil {
+		return a.sessions, nil
+	}
+	if _, ok := oc.Provider("salesforce"); !ok {
+		return nil, nil
+	}
+	log := a.d.log
+	l, err := connections.NewSessionLearner(connections.SessionLearnerParams{Store: a.d.store,
+		Introspector: oauth.SalesforceSessions{Client: oc},
+		Errors: func(orgID string, err error) {
+			log.Warn().Err(err).Str("org", orgID).
+				Msg("Salesforce session timeout not learned; refreshes keep the known timeout or TETHER_SALESFORCE_SESSION_TIMEOUT")
+		}})
+	if err != nil {
+		return nil, err
+	}
+	a.count("sessions")
+	a.sessions = l
+	return l, nil
 }
 
 // wrapRefresher is nil in tether itself; only a test binary sets it (killhook_test.go:
@@ -319,7 +369,7 @@ func (a *app) orgService() (*orgs.Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	svc, err := orgs.New(orgs.Config{Store: a.d.store, Members: ms})
+	svc, err := orgs.New(orgs.Config{Store: a.d.store, Members: ms, SalesforceSessionDefault: a.d.cfg.SalesforceSession})
 	if err != nil {
 		return nil, err
 	}

@@ -225,8 +225,10 @@ func TestOrgConnectSalesforceThenImport(t *testing.T) {
 	if status != http.StatusOK || !strings.Contains(page, "Salesforce connected") || !strings.Contains(page, "permission check") {
 		t.Fatalf("team connect: %d %s", status, page)
 	}
+	// The connect learned the org's session timeout (the sandbox's default, 2 h) from the
+	// fresh token: org show says learned, not the configured default.
 	if show := b.tether(t, "org", "show", b.orgID); !strings.Contains(show, "team Salesforce connection: healthy") ||
-		!strings.Contains(show, "next refresh") {
+		!strings.Contains(show, "next refresh") || !regexp.MustCompile(`salesforce session timeout: 2h0m0s, learned \d{4}-`).MatchString(show) {
 		t.Fatalf("org show after connect:\n%s", show)
 	}
 	tasks, err := b.inspector.ListPendingTasks(jobs.QueueDefault)

@@ -2,15 +2,19 @@ package main
 
 import (
 	"cmp"
+	"context"
 	"errors"
 	"io"
 	"strings"
+	"time"
 
 	"tether/config"
 	"tether/connectors/oauth"
 	"tether/sync/connect"
+	"tether/sync/connections"
 	"tether/sync/directory"
 	"tether/sync/onboarding"
+	"tether/sync/vault"
 	"tether/worker/httpapi"
 	"tether/worker/redisconnect"
 )
@@ -94,7 +98,17 @@ func connectFlow(d deps, queue httpapi.TaskEnqueuer) (connectParts, io.Closer, e
 		return connectParts{}, nil, err
 	}
 	rdb := d.app.redisClient(redisConnect)
+	sessions, err := d.app.sessionLearner()
+	if err != nil {
+		return connectParts{}, nil, err
+	}
+	var salesforceSession func(context.Context, connections.Connection, vault.Token) time.Duration
+	if sessions != nil {
+		salesforceSession = sessions.Connected
+	}
 	flow, err := connect.NewFlow(connect.FlowParams{
+		Policy:             d.app.policy(),
+		SalesforceSession:  salesforceSession,
 		Observer:           observer,
 		Links:              links,
 		Store:              d.store,

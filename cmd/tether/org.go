@@ -36,7 +36,7 @@ func withOrgs(cmd *cobra.Command, e env, fn func(ctx context.Context, svc *orgs.
 	if err != nil {
 		return err
 	}
-	svc, err := orgs.New(orgs.Config{Store: st, Members: ms})
+	svc, err := orgs.New(orgs.Config{Store: st, Members: ms, SalesforceSessionDefault: cfg.SalesforceSession})
 	if err != nil {
 		return err
 	}
@@ -351,6 +351,7 @@ func printOverview(w io.Writer, ov orgs.Overview) {
 		team += " (tether org connect-salesforce " + o.ID + " prints a link to connect it)"
 	}
 	fmt.Fprintln(w, team)
+	fmt.Fprintln(w, sessionLine(ov.SalesforceSession))
 
 	if a := ov.LastAudit; a == nil {
 		fmt.Fprintf(w, "last permission audit: none yet (tether permissions check --org %s)\n", o.ID)
@@ -381,4 +382,19 @@ func printOverview(w io.Writer, ov orgs.Overview) {
 	}
 	fmt.Fprintf(w, "client orgs: %d\n", len(ov.Clients))
 	printOrgUsage(w, ov.Clients, false)
+}
+
+// sessionLine says which session timeout the org's Salesforce refreshes follow and
+// where it came from.
+func sessionLine(s orgs.SalesforceSession) string {
+	line := "salesforce session timeout: " + s.Timeout.String()
+	if s.Source == orgs.SessionLearned {
+		line += ", learned " + s.LearnedAt.UTC().Format(time.RFC3339) + " (introspected from a fresh access token; checked again daily)"
+	} else {
+		line += ", the configured default (TETHER_SALESFORCE_SESSION_TIMEOUT; learned when a Salesforce connection connects)"
+	}
+	if !s.CheckedAt.IsZero() && !s.CheckedAt.Equal(s.LearnedAt) {
+		line += ", last checked " + s.CheckedAt.UTC().Format(time.RFC3339)
+	}
+	return line
 }

@@ -72,6 +72,7 @@ func TestOrgAndUserVerbs(t *testing.T) {
 			"seats: 2 used of 3 (1 active members, 1 pending invites), 1 free",
 			"salesforce login: sandbox (https://test.salesforce.com)",
 			"team Salesforce connection: missing (tether org connect-salesforce " + client + " prints a link to connect it)",
+			"salesforce session timeout: 2h0m0s, the configured default (TETHER_SALESFORCE_SESSION_TIMEOUT; learned when a Salesforce connection connects)",
 			"last permission audit: missing at 2026-03-02T09:30:00Z",
 			"missing: marketing_user",
 			"pending imports: 1",

@@ -269,7 +269,7 @@ func (w writer) writeConnection(ctx context.Context, st *store.Store, ring *vaul
 		c.ProviderAccountID, c.ProviderOrgID = t.UserID, t.OrgID
 		c.InstanceURL, c.LoginURL = sb+"/salesforce", loginURL
 	}
-	c = connections.Connected(c, t.Expiry, now, w.policy, rand.Float64())
+	c = connections.Connected(c, t.Expiry, 0, now, w.policy, rand.Float64())
 	written, err := st.UpdateConnection(ctx, orgID, c, now)
 	if err != nil {
 		return written, err

@@ -164,6 +164,13 @@ type FlowParams struct {
 	// Observer hears of each personal connect, so the member's Action Required reasons
 	// follow at once (members.Service). Nil: nobody is told.
 	Observer connections.Observer
+	// Policy schedules a new connection's first refresh (the configured refresh window and
+	// Salesforce session default); zero fields take connections.DefaultPolicy's.
+	Policy connections.Policy
+	// SalesforceSession returns the org's Salesforce session timeout for a Salesforce
+	// connection just connected with access, learning it from access
+	// (connections.SessionLearner.Connected); 0 means not known. Nil: never known.
+	SalesforceSession func(ctx context.Context, c connections.Connection, access vault.Token) time.Duration
 	// BaseURL is tether's public URL; redirect URIs are BaseURL/oauth/callback/{provider}.
 	BaseURL string
 	// SalesforceLoginURL is the login host of org's Salesforce (production or sandbox).
@@ -617,6 +624,13 @@ func (f *Flow) existing(ctx context.Context, link Link) (connections.Connection,
 // schedule together) and returns the row and the refresh token it replaced.
 func (f *Flow) store(ctx context.Context, link Link, g Grant, now time.Time) (connections.Connection, vault.Token, error) {
 	var lastErr error
+	var session time.Duration
+	if f.p.SalesforceSession != nil && (link.Kind == connections.KindSalesforce || link.Kind == connections.KindSalesforceTeam) {
+		// Salesforce answers carry no expires_in: the first refresh follows the org's
+		// session timeout, learned from this fresh token (a failure keeps what was known).
+		session = f.p.SalesforceSession(ctx, connections.Connection{OrgID: link.OrgID, Kind: link.Kind,
+			InstanceURL: g.InstanceURL, LoginURL: g.LoginURL}, g.AccessToken)
+	}
 	for range 3 {
 		c, err := f.existing(ctx, link)
 		if errors.Is(err, directory.ErrNotFound) {
@@ -639,7 +653,7 @@ func (f *Flow) store(ctx context.Context, link Link, g Grant, now time.Time) (co
 		c.ProviderAccountID, c.ProviderOrgID = g.Account.ID, g.Account.OrgID
 		c.InstanceURL, c.LoginURL = g.InstanceURL, g.LoginURL
 		// Healthy, failures cleared, first refresh scheduled: the sweep finds it due.
-		c = connections.Connected(c, g.Expiry, now, connections.Policy{}, mrand.Float64())
+		c = connections.Connected(c, g.Expiry, session, now, f.p.Policy, mrand.Float64())
 		written, err := f.p.Store.UpdateConnection(ctx, link.OrgID, c, now)
 		if errors.Is(err, directory.ErrConflict) {
 			lastErr = err // a refresher wrote in between: read again

@@ -243,6 +243,7 @@ func (t *Tokens) persist(ctx context.Context, lease Lease, c Connection, set Tok
 		written, err = t.p.Store.UpdateConnection(ctx, c.OrgID, ch.Conn, now)
 		if err == nil {
 			t.committedClear(ctx, c.ID, mark)
+			written = t.learnSession(ctx, written, set.AccessToken, o, now)
 			t.committed(ctx, cur, ch, written)
 			return t.outcomeOf(written, set.AccessToken, called), nil
 		}
@@ -288,6 +289,32 @@ func (t *Tokens) sessionTimeout(ctx context.Context, c Connection) time.Duration
 		return 0
 	}
 	return t.p.SessionTimeout(ctx, c)
+}
+
+// learnSession runs after a Salesforce refresh is committed (the rotated token is stored
+// first): when the org's session timeout is due to be learned again and the new one moves
+// this connection's schedule, the schedule alone is rewritten (compare-and-swap; on a
+// conflict the row written stands and the next refresh uses the new timeout).
+func (t *Tokens) learnSession(ctx context.Context, written Connection, access vault.Token, o Outcome, now time.Time) Connection {
+	if t.p.LearnSession == nil || written.State != StateHealthy || !written.ExpiresAt.IsZero() ||
+		(written.Kind != KindSalesforce && written.Kind != KindSalesforceTeam) {
+		return written
+	}
+	d, ok := t.p.LearnSession(ctx, written, access, false)
+	if !ok || d == o.SessionTimeout {
+		return written
+	}
+	next := NextDue(written, d, o.Jitter, now, t.p.Policy)
+	if next.Equal(written.NextRefreshAt) {
+		return written
+	}
+	re := written
+	re.NextRefreshAt = next
+	out, err := t.p.Store.UpdateConnection(context.WithoutCancel(ctx), written.OrgID, re, now)
+	if err != nil {
+		return written
+	}
+	return out
 }
 
 // apply returns base with set sealed into it and the success transition applied, under

@@ -143,6 +143,11 @@ type TokensParams struct {
 	// SessionTimeout returns a Salesforce connection's org session timeout when known
 	// (0: Policy.SalesforceSession). Optional.
 	SessionTimeout func(ctx context.Context, c Connection) time.Duration
+	// LearnSession, after a committed Salesforce refresh, learns the org's session timeout
+	// from the new access token when it is due (SessionLearner.Learn: at most once a day
+	// per org); when it differs from the one the refresh was scheduled by, the connection
+	// is rescheduled. It never fails the refresh. Optional.
+	LearnSession func(ctx context.Context, c Connection, access vault.Token, force bool) (time.Duration, bool)
 	// Rand draws jitter in [0, 1); defaults to math/rand/v2.
 	Rand func() float64
 	// ObserverErrors receives what Observer returned, for logs. Optional.

@@ -66,6 +66,8 @@ type upkeepBundle struct {
 	scheduler connections.Scheduler
 	// observer hears committed state changes (the members service); nil: none
 	observer connections.Observer
+	// sessions learns the org's Salesforce session timeout; nil: not wired
+	sessions *connections.SessionLearner
 	orgID    string
 	connID   string
 	grant    sandbox.Tokens
@@ -216,12 +218,16 @@ func (b *upkeepBundle) upkeep(t *testing.T) *connections.Upkeep {
 	t.Helper()
 	locker := redislock.New(b.rdb, "lock:")
 	locker.Poll = time.Millisecond
-	tokens, err := connections.NewTokens(connections.TokensParams{
+	p := connections.TokensParams{
 		Store: b.st, Keys: b.keys, Locker: locker, Stash: b.stash, Clock: b.clock, Metrics: b.metrics, Scheduler: b.scheduler,
 		Observer: b.observer, Refresher: oauth.ConnectionRefresher{Client: b.oc, Providers: map[connections.Kind]string{
 			connections.KindSalesforce: "salesforce", connections.KindGoogleCalendar: "google",
 			connections.KindMicrosoftCalendar: "microsoft", connections.KindZoom: "zoom"}},
-	})
+	}
+	if b.sessions != nil {
+		p.SessionTimeout, p.LearnSession = b.sessions.Known, b.sessions.Learn
+	}
+	tokens, err := connections.NewTokens(p)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -90,6 +90,21 @@ type Org struct {
 	// DefaultPolicy().
 	Policy    Policy
 	CreatedAt time.Time
+	// SalesforceSession is the org's Salesforce session timeout as tether learned it;
+	// read-only here: the store's LearnSalesforceSession family writes it.
+	SalesforceSession SalesforceSession
+}
+
+// SalesforceSession is a Salesforce org's session timeout as tether learned it by
+// introspecting a fresh access token (exp − iat): Salesforce token answers carry no
+// expires_in, so the timeout is what schedules the org's Salesforce refreshes.
+type SalesforceSession struct {
+	// Timeout is zero while not known (the configured default applies).
+	Timeout time.Duration
+	// LearnedAt is when Timeout was learned; zero while not known.
+	LearnedAt time.Time
+	// CheckedAt is the last attempt to learn it, successful or not.
+	CheckedAt time.Time
 }
 
 // User is one person with one login, possibly a member of several orgs.

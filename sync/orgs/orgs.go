@@ -53,6 +53,9 @@ type Config struct {
 	Members Recomputer
 	// Now is the clock (seat counts skip invites expired by then). Nil means time.Now.
 	Now func() time.Time
+	// SalesforceSessionDefault is the session timeout refreshes assume while an org's is
+	// not learned (TETHER_SALESFORCE_SESSION_TIMEOUT); zero: connections.DefaultPolicy's.
+	SalesforceSessionDefault time.Duration
 }
 
 // Service creates, lists, shows and changes orgs, and lists a user's orgs. Safe for
@@ -61,6 +64,7 @@ type Service struct {
 	st      Store
 	members Recomputer
 	now     func() time.Time
+	session time.Duration
 }
 
 // New returns a Service; the store is required.
@@ -71,7 +75,10 @@ func New(c Config) (*Service, error) {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
-	return &Service{st: c.Store, members: c.Members, now: c.Now}, nil
+	if c.SalesforceSessionDefault <= 0 {
+		c.SalesforceSessionDefault = connections.DefaultPolicy().SalesforceSession
+	}
+	return &Service{st: c.Store, members: c.Members, now: c.Now, session: c.SalesforceSessionDefault}, nil
 }
 
 // CreateRequest is a new org.

@@ -24,6 +24,25 @@ type Overview struct {
 	LastAudit *AuditResult
 	// PendingImports are the imports not yet finished (queued, running, paused).
 	PendingImports []directory.Import
+	// SalesforceSession is the session timeout the org's Salesforce refreshes are
+	// scheduled by, and where it came from.
+	SalesforceSession SalesforceSession
+}
+
+// Where a Salesforce session timeout came from.
+const (
+	SessionLearned = "learned" // introspected from a fresh access token of the org
+	SessionDefault = "default" // TETHER_SALESFORCE_SESSION_TIMEOUT: not learned yet
+)
+
+// SalesforceSession is the session timeout an org's Salesforce refreshes follow.
+type SalesforceSession struct {
+	Timeout time.Duration
+	// Source is SessionLearned or SessionDefault.
+	Source string
+	// LearnedAt is when it was learned (zero for the default); CheckedAt the last
+	// attempt to learn it (zero before the first).
+	LearnedAt, CheckedAt time.Time
 }
 
 // TeamConnection is the state of the org's team-level Salesforce connection.
@@ -58,7 +77,11 @@ func (s *Service) Show(ctx context.Context, orgID string) (Overview, error) {
 		return Overview{}, err
 	}
 	now := s.now()
-	ov := Overview{Org: o, Team: TeamConnection{State: connections.StateMissing}}
+	ov := Overview{Org: o, Team: TeamConnection{State: connections.StateMissing},
+		SalesforceSession: SalesforceSession{Timeout: s.session, Source: SessionDefault, CheckedAt: o.SalesforceSession.CheckedAt}}
+	if ss := o.SalesforceSession; ss.Timeout > 0 {
+		ov.SalesforceSession.Timeout, ov.SalesforceSession.Source, ov.SalesforceSession.LearnedAt = ss.Timeout, SessionLearned, ss.LearnedAt
+	}
 	if ov.Seats, err = s.st.CountSeats(ctx, orgID, now); err != nil {
 		return Overview{}, fmt.Errorf("org %s: %w", orgID, err)
 	}

@@ -27,8 +27,11 @@ ORDER BY o.id LIMIT $4`, f.AfterID, tm(at), f.ParentID, pageSize(f.Limit))
 	return collect(rows, func(r scanner) (directory.OrgUsage, error) {
 		var u directory.OrgUsage
 		o := &u.Org
+		var secs int64
 		err := r.Scan(&o.ID, &o.Name, &o.SeatLimit, ns(&o.ParentOrgID), js(&o.Policy), ts(&o.CreatedAt), &o.SalesforceLogin,
+			&secs, ts(&o.SalesforceSession.LearnedAt), ts(&o.SalesforceSession.CheckedAt),
 			&u.Seats.Active, &u.Seats.PendingInvites, &u.Clients)
+		o.SalesforceSession.Timeout = time.Duration(secs) * time.Second
 		u.Seats.Limit = o.SeatLimit
 		return u, err
 	})

@@ -321,3 +321,62 @@ func TestChangeOrgParentsRace(t *testing.T) {
 		}
 	})
 }
+
+// An org's Salesforce session timeout: unknown at first; the check is claimed by one
+// caller per period (the once-a-day bound across workers); a learned value round-trips
+// through GetOrg, ListOrgs and a change of the org's other fields.
+func TestOrgSalesforceSession(t *testing.T) {
+	each(t, func(t *testing.T, b *bundle) {
+		if s := b.orgA.SalesforceSession; s.Timeout != 0 || !s.LearnedAt.IsZero() || !s.CheckedAt.IsZero() {
+			t.Fatalf("new org's session %+v, want unknown", s)
+		}
+		now := b.now.UTC().Truncate(time.Microsecond)
+		won, err := b.s.ClaimSalesforceSessionCheck(b.ctx, b.orgA.ID, now, 24*time.Hour)
+		must(t, err, "first claim")
+		again, err := b.s.ClaimSalesforceSessionCheck(b.ctx, b.orgA.ID, now.Add(23*time.Hour), 24*time.Hour)
+		must(t, err, "claim within the day")
+		if !won || again {
+			t.Fatalf("claims: first %t, within the day %t; want true, false", won, again)
+		}
+		forced, err := b.s.ClaimSalesforceSessionCheck(b.ctx, b.orgA.ID, now.Add(time.Minute), 0)
+		must(t, err, "forced claim")
+		later, err := b.s.ClaimSalesforceSessionCheck(b.ctx, b.orgA.ID, now.Add(24*time.Hour+time.Minute), 24*time.Hour)
+		must(t, err, "claim a day after the forced one")
+		if !forced || !later {
+			t.Fatalf("claims: forced %t, a day later %t; want both", forced, later)
+		}
+		_, err = b.s.ClaimSalesforceSessionCheck(b.ctx, "no-such-org", now, 0)
+		wantErr(t, err, directory.ErrNotFound, "claim for an unknown org")
+
+		must(t, b.s.SetSalesforceSession(b.ctx, b.orgA.ID, 30*time.Minute, now), "set 30m")
+		wantErr(t, b.s.SetSalesforceSession(b.ctx, b.orgA.ID, 0, now), directory.ErrInvalid, "set 0")
+		wantErr(t, b.s.SetSalesforceSession(b.ctx, "no-such-org", time.Hour, now), directory.ErrNotFound, "set for an unknown org")
+		want := directory.SalesforceSession{Timeout: 30 * time.Minute, LearnedAt: now, CheckedAt: now.Add(24*time.Hour + time.Minute)}
+		got, err := b.s.GetOrg(b.ctx, b.orgA.ID)
+		must(t, err, "get org")
+		if !sameSession(got.SalesforceSession, want) {
+			t.Fatalf("GetOrg: %+v, want %+v", got.SalesforceSession, want)
+		}
+		all, err := b.s.ListOrgs(b.ctx, directory.OrgFilter{}, b.now)
+		must(t, err, "list orgs")
+		found := false
+		for _, u := range all {
+			if u.Org.ID == b.orgA.ID {
+				found = sameSession(u.Org.SalesforceSession, want)
+			}
+		}
+		if !found {
+			t.Fatalf("ListOrgs does not show %+v: %+v", want, all)
+		}
+		name := "Renamed"
+		_, err = b.s.ChangeOrg(b.ctx, b.orgA.ID, directory.OrgChange{Name: &name}, b.now)
+		must(t, err, "rename")
+		if got, _ := b.s.GetOrg(b.ctx, b.orgA.ID); !sameSession(got.SalesforceSession, want) {
+			t.Fatalf("after a rename: %+v, want %+v", got.SalesforceSession, want)
+		}
+	})
+}
+
+func sameSession(a, b directory.SalesforceSession) bool {
+	return a.Timeout == b.Timeout && a.LearnedAt.Equal(b.LearnedAt) && a.CheckedAt.Equal(b.CheckedAt)
+}

@@ -8,13 +8,17 @@ import (
 	"tether/sync/directory"
 )
 
-const orgCols = `id, name, seat_limit, parent_org_id, policy, created_at, salesforce_login`
+const orgCols = `id, name, seat_limit, parent_org_id, policy, created_at, salesforce_login, ` +
+	`salesforce_session_seconds, salesforce_session_learned_at, salesforce_session_checked_at`
 
 type scanner interface{ Scan(dest ...any) error }
 
 func scanOrg(r scanner) (directory.Org, error) {
 	var o directory.Org
-	err := r.Scan(&o.ID, &o.Name, &o.SeatLimit, ns(&o.ParentOrgID), js(&o.Policy), ts(&o.CreatedAt), &o.SalesforceLogin)
+	var secs int64
+	err := r.Scan(&o.ID, &o.Name, &o.SeatLimit, ns(&o.ParentOrgID), js(&o.Policy), ts(&o.CreatedAt), &o.SalesforceLogin,
+		&secs, ts(&o.SalesforceSession.LearnedAt), ts(&o.SalesforceSession.CheckedAt))
+	o.SalesforceSession.Timeout = time.Duration(secs) * time.Second
 	return o, err
 }
 
@@ -37,7 +41,7 @@ func (q *Queries) CreateOrg(ctx context.Context, o directory.Org) (directory.Org
 	if err != nil {
 		return directory.Org{}, fmt.Errorf("create org %s: %w", o.ID, err)
 	}
-	_, err = q.q.ExecContext(ctx, `INSERT INTO orgs (`+orgCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+	_, err = q.q.ExecContext(ctx, `INSERT INTO orgs (id, name, seat_limit, parent_org_id, policy, created_at, salesforce_login) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
 		o.ID, o.Name, o.SeatLimit, nullStr(o.ParentOrgID), pol, tm(o.CreatedAt), string(o.SalesforceLogin))
 	if err != nil {
 		return directory.Org{}, q.wrap(err, "create org %s", o.ID)
@@ -134,4 +138,42 @@ func collect[T any](rows interface {
 		out = append(out, v)
 	}
 	return out, rows.Err()
+}
+
+// ClaimSalesforceSessionCheck records at as the org's last attempt to learn its Salesforce
+// session timeout, but only when the previous attempt is at least every old (every <= 0:
+// always). It reports whether this caller won the claim: of concurrent callers, one does,
+// so the org is introspected at most once per every across all workers. Returns
+// directory.ErrNotFound if the org does not exist.
+func (q *Queries) ClaimSalesforceSessionCheck(ctx context.Context, orgID string, at time.Time, every time.Duration) (bool, error) {
+	res, err := q.q.ExecContext(ctx, `UPDATE orgs SET salesforce_session_checked_at = $2
+WHERE id = $1 AND (salesforce_session_checked_at IS NULL OR salesforce_session_checked_at <= $3)`,
+		orgID, tm(at), tm(at.Add(-max(every, 0))))
+	if err != nil {
+		return false, q.wrap(err, "claim salesforce session check of org %s", orgID)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, q.wrap(err, "claim salesforce session check of org %s", orgID)
+	}
+	if n == 1 {
+		return true, nil
+	}
+	if _, err := q.GetOrg(ctx, orgID); err != nil {
+		return false, err
+	}
+	return false, nil
+}
+
+// SetSalesforceSession stores the org's learned Salesforce session timeout (whole
+// seconds, at least one) and when it was learned. Returns directory.ErrNotFound if the org
+// does not exist, directory.ErrInvalid for a timeout under a second.
+func (q *Queries) SetSalesforceSession(ctx context.Context, orgID string, timeout time.Duration, learnedAt time.Time) error {
+	secs := int64(timeout / time.Second)
+	if secs < 1 || learnedAt.IsZero() {
+		return fmt.Errorf("set salesforce session of org %s: timeout %s learned at %v: %w", orgID, timeout, learnedAt, directory.ErrInvalid)
+	}
+	res, err := q.q.ExecContext(ctx, `UPDATE orgs SET salesforce_session_seconds = $2, salesforce_session_learned_at = $3 WHERE id = $1`,
+		orgID, secs, tm(learnedAt))
+	return q.affected(res, err, "set salesforce session of org %s", orgID)
 }

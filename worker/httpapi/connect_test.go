@@ -23,6 +23,7 @@ import (
 	"tether/sync/connect"
 	"tether/sync/connections"
 	"tether/sync/directory"
+	"tether/sync/orgs"
 	"tether/sync/permissions"
 	"tether/sync/store"
 	"tether/sync/store/storetest"
@@ -91,6 +92,20 @@ func setupConnect(t testing.TB, st *store.Store, redisDB int) *connectBundle {
 		t.Fatal(err)
 	}
 	b := sbSrv.URL
+	// A Salesforce connect learns the org's session timeout by introspecting its fresh
+	// token (the registered Salesforce app authenticates the introspection).
+	sf := oauth.Salesforce(b + "/salesforce")
+	sf.ClientID, sf.ClientSecret = sandbox.DefaultSalesforceClientID, sandbox.DefaultSalesforceClientSecret
+	sfClient, err := oauth.New(oauth.Config{Providers: []oauth.Provider{sf}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sessions, err := connections.NewSessionLearner(connections.SessionLearnerParams{Store: st,
+		Introspector: oauth.SalesforceSessions{Client: sfClient},
+		Errors:       func(orgID string, err error) { t.Logf("org %s: %v", orgID, err) }})
+	if err != nil {
+		t.Fatal(err)
+	}
 	flow, err := connect.NewFlow(connect.FlowParams{
 		Links:    links,
 		Store:    st,
@@ -108,12 +123,17 @@ func setupConnect(t testing.TB, st *store.Store, redisDB int) *connectBundle {
 		Vault:              keys,
 		Audits:             permissions.Requests{Store: st, Tasks: worker.AuditTasks{Client: queue}},
 		SalesforceLoginURL: func(directory.Org) string { return b + "/salesforce" },
+		SalesforceSession:  sessions.Connected,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
+	orgSvc, err := orgs.New(orgs.Config{Store: st})
+	if err != nil {
+		t.Fatal(err)
+	}
 	server, err := httpapi.New(httpapi.Params{Gatherer: prometheus.NewRegistry(), APIToken: connectToken, ConnectLinks: links,
-		Connect: httpapi.NewConnect(httpapi.ConnectParams{Flow: flow, Logger: zerolog.Nop()})})
+		Connect: httpapi.NewConnect(httpapi.ConnectParams{Flow: flow, Logger: zerolog.Nop()}), Orgs: orgSvc})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -668,4 +688,66 @@ func clearConnections(t *testing.T, b *connectBundle) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// getJSON GETs path from tether's API into out.
+func (b *connectBundle) getJSON(t testing.TB, path string, out any) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, b.tether+path, nil)
+	req.Header.Set("Authorization", "Bearer "+connectToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := readAll(t, resp)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %d %s", path, resp.StatusCode, body)
+	}
+	if err := json.Unmarshal([]byte(body), out); err != nil {
+		t.Fatalf("GET %s: %v: %s", path, err, body)
+	}
+}
+
+// A Salesforce connect learns the org's session timeout (set to 30 minutes over the
+// sandbox's admin API) by introspecting the fresh token, stores it on the org (GET
+// /v1/orgs/{org} says learned, and when), and schedules the first refresh by it: 30 min
+// minus the refresh window (10 min) and up to 2 min of jitter, not by the 2 h default.
+func TestConnectLearnsSalesforceSessionTimeout(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		b := setupConnect(t, st, 11)
+		var org httpapi.OrgOverviewJSON
+		b.getJSON(t, "/v1/orgs/"+b.org.ID, &org)
+		if s := org.SalesforceSession; s.Source != "default" || s.Timeout != "2h0m0s" || s.LearnedAt != nil {
+			t.Fatalf("before any connect: %+v, want the 2h default", s)
+		}
+		resp, err := http.Post(b.sbURL+"/admin/salesforce/orgs/"+b.sfOrg+"/session", "application/json", strings.NewReader(`{"timeout":"30m"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if out := readAll(t, resp); resp.StatusCode != http.StatusOK {
+			t.Fatalf("set the org's session timeout: %d %s", resp.StatusCode, out)
+		}
+		before := time.Now().UTC().Truncate(time.Second)
+		status, page, _ := b.connectVia(t, browser(t), b.link(t, connections.KindSalesforce), consent{login: b.sfRep.Username})
+		after := time.Now().UTC().Add(time.Second)
+		if status != http.StatusOK {
+			t.Fatalf("connect: %d %s", status, page)
+		}
+		c := b.conn(t, connections.KindSalesforce)
+		b.healthy(t, c, b.sfRep.ID)
+		lo, hi := before.Add(30*time.Minute-10*time.Minute-2*time.Minute), after.Add(30*time.Minute-10*time.Minute)
+		if c.NextRefreshAt.Before(lo) || c.NextRefreshAt.After(hi) {
+			t.Fatalf("next refresh %v, want within [%v, %v] (30m session - 10m window - jitter)", c.NextRefreshAt, lo, hi)
+		}
+		if n := b.sb.Counters().Endpoint(sandbox.Salesforce, "introspect").OK; n != 1 {
+			t.Fatalf("introspections: %d, want 1", n)
+		}
+		b.getJSON(t, "/v1/orgs/"+b.org.ID, &org)
+		s := org.SalesforceSession
+		if s.Source != "learned" || s.Timeout != "30m0s" || s.TimeoutSeconds != 1800 || s.LearnedAt == nil ||
+			s.LearnedAt.Before(before) || s.LearnedAt.After(after) {
+			t.Fatalf("after the connect: %+v, want 30m learned now", s)
+		}
+	})
 }

@@ -86,6 +86,18 @@ type OrgOverviewJSON struct {
 	// Policy is what each role needs, in the CLI's form: "salesforce,calendar,~conferencing,photo"
 	// ("~" recommended: shown, not counted; "nothing" when the role needs nothing).
 	Policy map[directory.Role]string `json:"policy"`
+	// SalesforceSession is the session timeout the org's Salesforce refreshes follow.
+	SalesforceSession SalesforceSessionJSON `json:"salesforce_session"`
+}
+
+// SalesforceSessionJSON is an org's Salesforce session timeout: learned (introspected
+// from a fresh access token, at learned_at) or the configured default.
+type SalesforceSessionJSON struct {
+	Timeout        string     `json:"timeout"` // Go duration, "30m0s"
+	TimeoutSeconds int64      `json:"timeout_seconds"`
+	Source         string     `json:"source"` // "learned" or "default"
+	LearnedAt      *time.Time `json:"learned_at"`
+	CheckedAt      *time.Time `json:"checked_at"` // last attempt to learn it
 }
 
 // OrgRefJSON names another org.
@@ -128,6 +140,9 @@ func optTime(t time.Time) *time.Time {
 func overviewJSON(ov orgs.Overview) OrgOverviewJSON {
 	out := OrgOverviewJSON{OrgJSON: orgJSON(ov.Org, ov.Seats), Clients: []OrgJSON{}, PendingImports: []ImportView{},
 		Policy: policyJSON(ov.Org.Policy)}
+	ss := ov.SalesforceSession
+	out.SalesforceSession = SalesforceSessionJSON{Timeout: ss.Timeout.String(), TimeoutSeconds: int64(ss.Timeout / time.Second),
+		Source: ss.Source, LearnedAt: optTime(ss.LearnedAt), CheckedAt: optTime(ss.CheckedAt)}
 	if ov.Parent != nil {
 		out.Parent = &OrgRefJSON{ID: ov.Parent.ID, Name: ov.Parent.Name}
 	}
