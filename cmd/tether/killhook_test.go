@@ -18,6 +18,7 @@ import (
 	"github.com/hibiken/asynq"
 
 	"tether/connectors/sandbox"
+	"tether/connectors/sandbox/sfdc"
 	"tether/internal/syncbuf"
 	"tether/jobs"
 	"tether/sync/connections"
@@ -27,13 +28,13 @@ import (
 	"tether/worker/redistest"
 )
 
-// killAfterAnswer, set to 1 in a re-executed test binary (TETHER_TEST_MAIN), makes the
+// killAfterAnswerHook, set to 1 in a re-executed test binary (TETHER_TEST_MAIN), makes the
 // worker SIGKILL itself the moment a provider's successful token answer arrives, before
 // anything of it is stashed or committed. Only this test file sets the hook.
-const killAfterAnswer = "TETHER_TEST_KILL_AFTER_REFRESH_ANSWER"
+const killAfterAnswerHook = "TETHER_TEST_KILL_AFTER_REFRESH_ANSWER"
 
 func init() {
-	if os.Getenv(killAfterAnswer) == "1" {
+	if os.Getenv(killAfterAnswerHook) == "1" {
 		wrapRefresher = func(r connections.Refresher) connections.Refresher { return killingRefresher{r} }
 	}
 }
@@ -56,114 +57,165 @@ func (k killingRefresher) KillsOldToken(kind connections.Kind) bool {
 	return ok && r.KillsOldToken(kind)
 }
 
+// killAfterAnswerCase is one provider of TestWorkerKilledAfterTheAnswer.
+type killAfterAnswerCase struct {
+	name     string
+	provider sandbox.Provider
+	kind     connections.Kind
+	scopes   []string // the grant's scopes; nil: the sandbox app's default
+	oldDies  bool     // the provider retires the old refresh token as soon as it rotates
+}
+
 // TestWorkerKilledAfterTheAnswer: a real `tether worker` process takes a due
 // connections:refresh task, gets the provider's new tokens and is SIGKILLed before it
-// stores them; then a fresh worker runs the connection's next task. Microsoft's old
-// refresh token survives a rotation: the connection is healthy, nothing is lost. Zoom's
-// dies at once: the connection is needs_reconnect with cause lost_during_refresh (not a
-// revoke by the rep), counted in tether_connection_lost_during_refresh_total on the
-// fresh worker's /metrics: flagged, never silently broken.
+// stores them; then a fresh worker runs the connection's next task. On SQLite and on
+// PostgreSQL, for every provider: where the old refresh token survives (Microsoft
+// rotates but keeps it; Google does not rotate) the connection is healthy and nothing is
+// lost; where it dies at once (Zoom; Salesforce with Refresh Token Rotation) the
+// connection is needs_reconnect with cause lost_during_refresh (not a revoke by the rep),
+// counted in tether_connection_lost_during_refresh_total on the fresh worker's /metrics:
+// flagged, never silently broken.
 func TestWorkerKilledAfterTheAnswer(t *testing.T) {
-	for _, tc := range []struct {
-		provider sandbox.Provider
-		kind     connections.Kind
-		oldDies  bool
+	cases := []killAfterAnswerCase{
+		{name: "microsoft", provider: sandbox.Microsoft, kind: connections.KindMicrosoftCalendar},
+		{name: "google", provider: sandbox.Google, kind: connections.KindGoogleCalendar,
+			scopes: []string{"openid", "email", "profile", "https://www.googleapis.com/auth/calendar"}},
+		{name: "zoom", provider: sandbox.Zoom, kind: connections.KindZoom, oldDies: true},
+		{name: "salesforce_rotating", provider: sandbox.Salesforce, kind: connections.KindSalesforce, oldDies: true},
+	}
+	backends := []struct {
+		name  string
+		dbURL func(t *testing.T) string
 	}{
-		{sandbox.Microsoft, connections.KindMicrosoftCalendar, false},
-		{sandbox.Zoom, connections.KindZoom, true},
-	} {
-		t.Run(string(tc.provider), func(t *testing.T) {
-			ctx := context.Background()
-			opt, rdb := redistest.Client(t, 12)
-			sb := sandbox.New(sandbox.Options{})
-			srv := httptest.NewServer(sb)
-			t.Cleanup(func() { sb.Close(); srv.Close() })
-			grant, err := sb.IssueGrant(tc.provider, "ada@example.com", nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			dbURL := "sqlite:" + filepath.Join(t.TempDir(), "tether.db")
-			env := map[string]string{
-				"TETHER_DATABASE_URL":            dbURL,
-				"TETHER_REDIS_URL":               redistest.URL(opt),
-				"TETHER_ENCRYPTION_KEYS":         testKeys,
-				"TETHER_LINK_SECRET":             testLinkSecret,
-				"TETHER_MAILER":                  "log",
-				"TETHER_METRICS_ADDR":            "127.0.0.1:0",
-				"TETHER_SHUTDOWN_TIMEOUT":        "2s",
-				"TETHER_MICROSOFT_LOGIN_URL":     srv.URL + "/microsoft/organizations",
-				"TETHER_MICROSOFT_GRAPH_URL":     srv.URL + "/microsoft",
-				"TETHER_MICROSOFT_CLIENT_ID":     sandbox.DefaultMicrosoftClientID,
-				"TETHER_MICROSOFT_CLIENT_SECRET": sandbox.DefaultMicrosoftClientSecret,
-				"TETHER_ZOOM_OAUTH_URL":          srv.URL + "/zoom",
-				"TETHER_ZOOM_API_URL":            srv.URL + "/zoom",
-				"TETHER_ZOOM_CLIENT_ID":          sandbox.DefaultZoomClientID,
-				"TETHER_ZOOM_CLIENT_SECRET":      sandbox.DefaultZoomClientSecret,
-			}
-			if r := runTether(t, ctx, env, "migrate", "up"); r.err != nil {
-				t.Fatalf("migrate up: %v\n%s", r.err, r.stderr)
-			}
-			gi, _ := sb.LookupGrant(grant.GrantID)
-			orgID, conn := seedPersonalConnection(t, dbURL, tc.kind, gi.Subject, grant)
+		{"sqlite", func(t *testing.T) string { return "sqlite:" + filepath.Join(t.TempDir(), "tether.db") }},
+		{"postgres", freshPostgres},
+	}
+	for _, be := range backends {
+		for _, tc := range cases {
+			t.Run(be.name+"/"+tc.name, func(t *testing.T) { killAfterAnswer(t, be.dbURL(t), tc) })
+		}
+	}
+}
 
-			killedWorker(t, env, killAfterAnswer, "killing the worker before the commit", func() {
-				enqueueDue(t, opt, orgID, conn.ID, time.Now().Add(-time.Minute))
-			})
-			if f := fingerprint(t, sb, grant.GrantID); f.Refreshes != 1 {
-				t.Fatalf("the sandbox saw %d refreshes before the kill, want 1", f.Refreshes)
-			}
-			st, keys := openTestStore(t, dbURL)
-			row, err := st.GetConnection(ctx, orgID, conn.ID)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if tok, _ := keys.OpenToken(row.RefreshTokenEnc, conn.ID); tok.Reveal() != grant.RefreshToken || len(row.PendingTokenEnc) != 0 {
-				t.Fatal("something of the killed worker's answer was written")
-			}
-			// The dead worker's lease on the connection would lapse after its 60 s TTL;
-			// drop it rather than wait (its fence stays, so fencing still holds).
-			if err := rdb.Del(ctx, "tether:lock:{connection:"+conn.ID+"}").Err(); err != nil {
-				t.Fatal(err)
-			}
+// killAfterAnswer runs one case on the database at dbURL.
+func killAfterAnswer(t *testing.T, dbURL string, tc killAfterAnswerCase) {
+	ctx := context.Background()
+	opt, rdb := redistest.Client(t, 12)
+	// Salesforce's app rotates refresh tokens (mandatory for partner apps since 2026).
+	sb := sandbox.New(sandbox.Options{Apps: []sandbox.App{{Provider: sandbox.Salesforce, ClientID: sandbox.DefaultSalesforceClientID,
+		ClientSecret: sandbox.DefaultSalesforceClientSecret, RotateRefreshTokens: true,
+		DefaultScopes: []string{"api", "refresh_token", "id"}}}})
+	srv := httptest.NewServer(sb)
+	t.Cleanup(func() { sb.Close(); srv.Close() })
+	subject, sfOrg := "ada@example.com", ""
+	if tc.provider == sandbox.Salesforce {
+		if err := sb.LoadScenario(sandbox.Scenario{Salesforce: &sfdc.Scenario{Orgs: []sfdc.OrgSpec{sfdc.GenerateOrg(3, 2)}}}); err != nil {
+			t.Fatal(err)
+		}
+		sfOrg = sb.Salesforce().OrgIDs()[0]
+		subject = sb.Salesforce().Users(sfOrg)[0]
+	}
+	grant, err := sb.IssueGrant(tc.provider, subject, tc.scopes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{
+		"TETHER_DATABASE_URL":             dbURL,
+		"TETHER_REDIS_URL":                redistest.URL(opt),
+		"TETHER_ENCRYPTION_KEYS":          testKeys,
+		"TETHER_LINK_SECRET":              testLinkSecret,
+		"TETHER_MAILER":                   "log",
+		"TETHER_METRICS_ADDR":             "127.0.0.1:0",
+		"TETHER_SHUTDOWN_TIMEOUT":         "2s",
+		"TETHER_SALESFORCE_LOGIN_URL":     srv.URL + "/salesforce",
+		"TETHER_SALESFORCE_CLIENT_ID":     sandbox.DefaultSalesforceClientID,
+		"TETHER_SALESFORCE_CLIENT_SECRET": sandbox.DefaultSalesforceClientSecret,
+		"TETHER_GOOGLE_AUTH_URL":          srv.URL + "/google/o/oauth2/v2/auth",
+		"TETHER_GOOGLE_TOKEN_URL":         srv.URL + "/google/token",
+		"TETHER_GOOGLE_API_URL":           srv.URL + "/google",
+		"TETHER_GOOGLE_CLIENT_ID":         sandbox.DefaultGoogleClientID,
+		"TETHER_GOOGLE_CLIENT_SECRET":     sandbox.DefaultGoogleClientSecret,
+		"TETHER_MICROSOFT_LOGIN_URL":      srv.URL + "/microsoft/organizations",
+		"TETHER_MICROSOFT_GRAPH_URL":      srv.URL + "/microsoft",
+		"TETHER_MICROSOFT_CLIENT_ID":      sandbox.DefaultMicrosoftClientID,
+		"TETHER_MICROSOFT_CLIENT_SECRET":  sandbox.DefaultMicrosoftClientSecret,
+		"TETHER_ZOOM_OAUTH_URL":           srv.URL + "/zoom",
+		"TETHER_ZOOM_API_URL":             srv.URL + "/zoom",
+		"TETHER_ZOOM_CLIENT_ID":           sandbox.DefaultZoomClientID,
+		"TETHER_ZOOM_CLIENT_SECRET":       sandbox.DefaultZoomClientSecret,
+	}
+	if r := runTether(t, ctx, env, "migrate", "up"); r.err != nil {
+		t.Fatalf("migrate up: %v\n%s", r.err, r.stderr)
+	}
+	account := subject
+	if gi, ok := sb.LookupGrant(grant.GrantID); ok && tc.provider != sandbox.Salesforce {
+		account = gi.Subject // the provider's own id of the user, as the connect flow stores it
+	}
+	orgID, conn := seedPersonalConnection(t, dbURL, tc.kind, account, grant, func(c *connections.Connection) {
+		c.Scopes = tc.scopes
+		if tc.provider == sandbox.Salesforce {
+			// A Salesforce connection refreshes at its own login host.
+			c.ProviderOrgID, c.InstanceURL, c.LoginURL = sfOrg, srv.URL+"/salesforce", srv.URL+"/salesforce"
+		}
+	})
 
-			// A fresh worker (no hook) runs the connection's next task.
-			stderr, stop := start(t, env, "worker")
-			t.Cleanup(func() { _ = stop() })
-			metricsURL := waitListening(t, stderr)
-			task := enqueueDue(t, opt, orgID, conn.ID, time.Now().Add(-30*time.Second))
-			inspector := asynq.NewInspector(opt)
-			t.Cleanup(func() { _ = inspector.Close() })
-			deadline := time.Now().Add(60 * time.Second)
-			for {
-				info, err := inspector.GetTaskInfo(jobs.QueueConnections, task)
-				if err == nil && info.State == asynq.TaskStateCompleted {
-					break
-				}
-				if time.Now().After(deadline) {
-					t.Fatalf("the fresh worker did not complete %s: %v %v\n%s", task, info, err, stderr.String())
-				}
-				time.Sleep(50 * time.Millisecond)
-			}
-			row, err = st.GetConnection(ctx, orgID, conn.ID)
-			if err != nil {
-				t.Fatal(err)
-			}
-			lost := scrapeCounter(t, metricsURL, `tether_connection_lost_during_refresh_total{provider="`+tc.kind.Provider()+`"}`)
-			f := fingerprint(t, sb, grant.GrantID)
-			if !tc.oldDies {
-				stored, _ := keys.OpenToken(row.RefreshTokenEnc, conn.ID)
-				if row.State != connections.StateHealthy || f.Refreshes != 2 || f.DeadTokenReplays != 0 ||
-					sandbox.TokenSHA256(stored.Reveal()) != f.RefreshSHA256 || lost != 0 {
-					t.Fatalf("old token survives: state %s, %d refreshes, %d replays, current token stored %t, %v lost",
-						row.State, f.Refreshes, f.DeadTokenReplays, sandbox.TokenSHA256(stored.Reveal()) == f.RefreshSHA256, lost)
-				}
-				return
-			}
-			if row.State != connections.StateNeedsReconnect || row.FailureCause != connections.CauseLostDuringRefresh ||
-				!strings.Contains(row.FailureReason, "lost") || lost != 1 {
-				t.Fatalf("old token died: state %s, cause %q, reason %q, %v counted lost", row.State, row.FailureCause, row.FailureReason, lost)
-			}
-		})
+	killedWorker(t, env, killAfterAnswerHook, "killing the worker before the commit", func() {
+		enqueueDue(t, opt, orgID, conn.ID, time.Now().Add(-time.Minute))
+	})
+	if f := fingerprint(t, sb, grant.GrantID); f.Refreshes != 1 {
+		t.Fatalf("the sandbox saw %d refreshes before the kill, want 1", f.Refreshes)
+	}
+	st, keys := openTestStore(t, dbURL)
+	row, err := st.GetConnection(ctx, orgID, conn.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tok, _ := keys.OpenToken(row.RefreshTokenEnc, conn.ID); tok.Reveal() != grant.RefreshToken || len(row.PendingTokenEnc) != 0 {
+		t.Fatal("something of the killed worker's answer was written")
+	}
+	// The dead worker's lease on the connection would lapse after its 60 s TTL;
+	// drop it rather than wait (its fence stays, so fencing still holds).
+	if err := rdb.Del(ctx, "tether:lock:{connection:"+conn.ID+"}").Err(); err != nil {
+		t.Fatal(err)
+	}
+
+	// A fresh worker (no hook) runs the connection's next task.
+	stderr, stop := start(t, env, "worker")
+	t.Cleanup(func() { _ = stop() })
+	metricsURL := waitListening(t, stderr)
+	task := enqueueDue(t, opt, orgID, conn.ID, time.Now().Add(-30*time.Second))
+	inspector := asynq.NewInspector(opt)
+	t.Cleanup(func() { _ = inspector.Close() })
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		info, err := inspector.GetTaskInfo(jobs.QueueConnections, task)
+		if err == nil && info.State == asynq.TaskStateCompleted {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the fresh worker did not complete %s: %v %v\n%s", task, info, err, stderr.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	row, err = st.GetConnection(ctx, orgID, conn.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lost := scrapeCounter(t, metricsURL, `tether_connection_lost_during_refresh_total{provider="`+tc.kind.Provider()+`"}`)
+	f := fingerprint(t, sb, grant.GrantID)
+	if !tc.oldDies {
+		stored, _ := keys.OpenToken(row.RefreshTokenEnc, conn.ID)
+		if row.State != connections.StateHealthy || f.Refreshes != 2 || f.DeadTokenReplays != 0 ||
+			sandbox.TokenSHA256(stored.Reveal()) != f.RefreshSHA256 || lost != 0 {
+			t.Fatalf("old token survives: state %s (%s %s), %d refreshes, %d replays, current token stored %t, %v lost",
+				row.State, row.LastErrorCode, row.FailureReason, f.Refreshes, f.DeadTokenReplays,
+				sandbox.TokenSHA256(stored.Reveal()) == f.RefreshSHA256, lost)
+		}
+		return
+	}
+	if row.State != connections.StateNeedsReconnect || row.FailureCause != connections.CauseLostDuringRefresh ||
+		!strings.Contains(row.FailureReason, "lost") || lost != 1 {
+		t.Fatalf("old token died: state %s, cause %q, reason %q, %v counted lost", row.State, row.FailureCause, row.FailureReason, lost)
 	}
 }
 
@@ -198,8 +250,10 @@ func killedWorker(t *testing.T, env map[string]string, hook, want string, work f
 }
 
 // seedPersonalConnection stores an org with one active member whose connection of kind
-// holds grant's tokens, due for a refresh.
-func seedPersonalConnection(t *testing.T, dbURL string, kind connections.Kind, account string, grant sandbox.Tokens) (string, connections.Connection) {
+// holds grant's tokens, due for a refresh; shape, if any, adds to the row (a Salesforce
+// connection's hosts).
+func seedPersonalConnection(t *testing.T, dbURL string, kind connections.Kind, account string, grant sandbox.Tokens,
+	shape ...func(*connections.Connection)) (string, connections.Connection) {
 	t.Helper()
 	ctx := context.Background()
 	st, keys := openTestStore(t, dbURL)
@@ -224,6 +278,9 @@ func seedPersonalConnection(t *testing.T, dbURL string, kind connections.Kind, a
 	}
 	if c.RefreshTokenEnc, err = keys.SealToken(vault.NewToken(grant.RefreshToken), c.ID); err != nil {
 		t.Fatal(err)
+	}
+	for _, f := range shape {
+		f(&c)
 	}
 	if c, err = st.CreateConnection(ctx, org.ID, c); err != nil {
 		t.Fatal(err)
