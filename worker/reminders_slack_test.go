@@ -79,9 +79,18 @@ func TestRemindersSlackDirectMessage(t *testing.T) {
 		if len(dmLinks) != 2 || strings.Join(dmLinks, " ") != strings.Join(mailLinks, " ") {
 			t.Fatalf("links: email %v, Slack %v", mailLinks, dmLinks)
 		}
+		// The record says where Slack put the message, and the history shows it.
 		r, err := st.GetReminderBySequence(t.Context(), b.org.ID, b.rep.ID, reminders.ChannelSlack, 1)
-		if err != nil || r.Status != reminders.StatusSent {
-			t.Fatalf("the Slack message's record: %+v %v", r, err)
+		if err != nil || r.Status != reminders.StatusSent || r.SlackChannel != dms[0].Channel || r.SlackTS != dms[0].TS || r.SlackTS == "" {
+			t.Fatalf("the Slack message's record: %+v %v; posted in %s at %s", r, err, dms[0].Channel, dms[0].TS)
+		}
+		v, err := b.svc.View(t.Context(), b.org.ID, b.rep.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		hist, _ := json.Marshal(httpapi.MemberRemindersOf(v))
+		if !strings.Contains(string(hist), `"slack":{"channel":"`+dms[0].Channel+`","ts":"`+dms[0].TS+`"}`) {
+			t.Fatalf("the history does not locate the Slack message: %s", hist)
 		}
 
 		// The second reminder meets a rate limit: the email goes, the task fails asking to
@@ -101,9 +110,14 @@ func TestRemindersSlackDirectMessage(t *testing.T) {
 		if len(res.Sent) != 0 {
 			t.Fatalf("the retry must send no new reminder: %+v", res)
 		}
-		dms = b.slack.Messages()
-		if n := len(b.sink.Messages()); n != 2 || len(dms) != 2 || len(connectLink.FindAllString(dms[1].Text, -1)) != 2 {
-			t.Fatalf("after the retry: %d emails, %d Slack messages; want 2 and 2 (with links)", n, len(dms))
+		dms, mails = b.slack.Messages(), b.sink.Messages()
+		if len(mails) != 2 || len(dms) != 2 {
+			t.Fatalf("after the retry: %d emails, %d Slack messages; want 2 and 2", len(mails), len(dms))
+		}
+		// The retried Slack twin carries its email's very links, not new ones.
+		mailLinks, dmLinks = connectLink.FindAllString(mails[1].Text, -1), connectLink.FindAllString(dms[1].Text, -1)
+		if len(dmLinks) != 2 || strings.Join(dmLinks, " ") != strings.Join(mailLinks, " ") {
+			t.Fatalf("links of the retry: email %v, Slack %v", mailLinks, dmLinks)
 		}
 		if r, err := st.GetReminderBySequence(t.Context(), b.org.ID, b.rep.ID, reminders.ChannelSlack, 2); err != nil || r.Status != reminders.StatusSent {
 			t.Fatalf("the retried Slack message: %+v %v", r, err)

@@ -56,8 +56,12 @@ Same as GET /v1/orgs/{org}/members/{member}/reminders.`,
 				}
 				fmt.Fprintln(e.stdout)
 				for _, r := range out.Sent {
-					fmt.Fprintf(e.stdout, "  #%d %-8s %-5s %-11s %s to %s: %s\n", r.Sequence, r.Kind, r.Channel, r.Status, r.SentAt,
+					fmt.Fprintf(e.stdout, "  #%d %-8s %-5s %-11s %s to %s: %s", r.Sequence, r.Kind, r.Channel, r.Status, r.SentAt,
 						strings.Join(r.To, ","), orDash(strings.Join(r.Reasons, ", ")))
+					if r.Slack != nil {
+						fmt.Fprintf(e.stdout, " (Slack channel %s, ts %s)", r.Slack.Channel, r.Slack.TS)
+					}
+					fmt.Fprintln(e.stdout)
 				}
 				if out.Next != "" {
 					t, _ := time.Parse(time.RFC3339, out.Next)

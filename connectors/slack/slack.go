@@ -36,7 +36,7 @@ var tokenCodes = map[string]bool{
 }
 
 // DirectMessage implements reminders.SlackSender.
-func (c Client) DirectMessage(ctx context.Context, token vault.Token, email, text string) (string, error) {
+func (c Client) DirectMessage(ctx context.Context, token vault.Token, email, text string) (reminders.SlackMessage, error) {
 	opts := []slack.Option{slack.OptionAPIURL(cmpOr(c.APIURL, DefaultAPIURL))}
 	if c.HTTP != nil {
 		opts = append(opts, slack.OptionHTTPClient(c.HTTP))
@@ -44,18 +44,18 @@ func (c Client) DirectMessage(ctx context.Context, token vault.Token, email, tex
 	api := slack.New(token.Reveal(), opts...)
 	u, err := api.GetUserByEmailContext(ctx, email)
 	if err != nil {
-		return "", classify("users.lookupByEmail", err)
+		return reminders.SlackMessage{}, classify("users.lookupByEmail", err)
 	}
 	ch, _, _, err := api.OpenConversationContext(ctx, &slack.OpenConversationParameters{Users: []string{u.ID}})
 	if err != nil {
-		return "", classify("conversations.open", err)
+		return reminders.SlackMessage{}, classify("conversations.open", err)
 	}
-	_, ts, err := api.PostMessageContext(ctx, ch.ID, slack.MsgOptionText(text, false),
+	channel, ts, err := api.PostMessageContext(ctx, ch.ID, slack.MsgOptionText(text, false),
 		slack.MsgOptionDisableLinkUnfurl(), slack.MsgOptionDisableMediaUnfurl())
 	if err != nil {
-		return "", classify("chat.postMessage", err)
+		return reminders.SlackMessage{}, classify("chat.postMessage", err)
 	}
-	return ts, nil
+	return reminders.SlackMessage{Channel: channel, TS: ts}, nil
 }
 
 // classify maps a slack-go error to the reminders contract. Slack's error strings and

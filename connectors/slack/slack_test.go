@@ -22,12 +22,12 @@ func TestDirectMessage(t *testing.T) {
 	c := slack.Client{APIURL: srv.URL()}
 	tok := vault.NewToken(token)
 
-	ts, err := c.DirectMessage(t.Context(), tok, "rep@acme.example", "Reconnect: https://tether.example.com/connect/abc")
-	if err != nil || ts == "" {
-		t.Fatalf("send: ts %q, %v", ts, err)
+	posted, err := c.DirectMessage(t.Context(), tok, "rep@acme.example", "Reconnect: https://tether.example.com/connect/abc")
+	if err != nil || posted.TS == "" || posted.Channel != "D"+uid[1:] {
+		t.Fatalf("send: posted %+v, %v", posted, err)
 	}
 	msgs := srv.Messages()
-	if len(msgs) != 1 || msgs[0].User != uid || msgs[0].Channel != "D"+uid[1:] || msgs[0].Token != token ||
+	if len(msgs) != 1 || msgs[0].User != uid || msgs[0].Channel != posted.Channel || msgs[0].TS != posted.TS || msgs[0].Token != token ||
 		!strings.Contains(msgs[0].Text, "https://tether.example.com/connect/abc") {
 		t.Fatalf("posted %+v", msgs)
 	}

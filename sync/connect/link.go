@@ -124,6 +124,13 @@ type IssueRequest struct {
 	Expected string
 	// InviteID and InviteHash: see Link (Join's connect; Kind salesforce, no MembershipID).
 	InviteID, InviteHash string
+	// ID and At make the link reproducible: the same request with the same ID and At
+	// issues the same URL (a retried message carries the links of its first attempt).
+	// ID must be unique to what it links (it is the single-use key; it need not be
+	// secret, the signature is what cannot be forged); empty means a random one. Zero At
+	// means now.
+	ID string
+	At time.Time
 }
 
 // Issue makes a link. Errors: the store's not-found for an unknown org or membership, or
@@ -166,12 +173,18 @@ func (l *Links) Issue(ctx context.Context, r IssueRequest) (Issued, error) {
 	if r.TTL > 0 {
 		ttl = r.TTL
 	}
-	var id [12]byte
-	if _, err := io.ReadFull(l.p.Rand, id[:]); err != nil {
-		return Issued{}, fmt.Errorf("connect link: %w", err)
+	if r.ID == "" {
+		var id [12]byte
+		if _, err := io.ReadFull(l.p.Rand, id[:]); err != nil {
+			return Issued{}, fmt.Errorf("connect link: %w", err)
+		}
+		r.ID = base64.RawURLEncoding.EncodeToString(id[:])
 	}
-	link := Link{ID: base64.RawURLEncoding.EncodeToString(id[:]), OrgID: r.OrgID, MembershipID: r.MembershipID,
-		Kind: r.Kind, ExpiresAt: l.p.Now().Add(ttl).UTC().Truncate(time.Second), Expected: r.Expected,
+	if r.At.IsZero() {
+		r.At = l.p.Now()
+	}
+	link := Link{ID: r.ID, OrgID: r.OrgID, MembershipID: r.MembershipID,
+		Kind: r.Kind, ExpiresAt: r.At.Add(ttl).UTC().Truncate(time.Second), Expected: r.Expected,
 		InviteID: r.InviteID, InviteHash: r.InviteHash}
 	return Issued{Link: link, URL: l.p.BaseURL + "/connect/" + l.sign(link)}, nil
 }

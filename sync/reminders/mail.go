@@ -2,6 +2,8 @@ package reminders
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"fmt"
 	"html"
 	"strings"
@@ -69,14 +71,15 @@ type linkLine struct {
 // sendRep sends the rep's reminder or all-set note as message seq: the email, then the
 // same text as a Slack message when the org set Slack up.
 func (s *Service) sendRep(ctx context.Context, m directory.Membership, d Decision, seq int) (Reminder, outcome, error) {
-	msg, err := s.repMessage(ctx, m, d)
+	at := s.c.Now()
+	msg, err := s.repMessage(ctx, m, d, seq, at)
 	if err != nil {
 		return Reminder{}, outcomeNotSent, err
 	}
 	msg.ID = MessageID(m.ID, seq)
 	r := Reminder{OrgID: m.OrgID, MembershipID: m.ID, Reasons: reasonWords(d.RepReasons), Channel: ChannelEmail,
-		Sequence: seq, Kind: d.Rep, MessageID: msg.ID, Recipients: msg.To}
-	got, o, err := s.send(ctx, r, func(ctx context.Context) (string, error) { return msg.ID, s.c.Mailer.Send(ctx, msg) })
+		Sequence: seq, Kind: d.Rep, MessageID: msg.ID, Recipients: msg.To, LinksAt: at}
+	got, o, err := s.send(ctx, r, func(ctx context.Context) (SlackMessage, error) { return SlackMessage{}, s.c.Mailer.Send(ctx, msg) })
 	if err != nil || o != outcomeSent {
 		return got, o, err
 	}
@@ -86,8 +89,11 @@ func (s *Service) sendRep(ctx context.Context, m directory.Membership, d Decisio
 
 // retrySlack sends the Slack twin of the rep's latest email when its send failed (a rate
 // limit, a network error) and the task was retried: the state is read again, so a rep
-// fixed meanwhile is not told to reconnect. The links are new ones (links are never
-// stored); the email's still work.
+// fixed meanwhile is not told to reconnect. Its links are the email's own, re-issued
+// from the email's LinksAt and the ids derived from (membership, sequence, kind): one
+// link per connection and message, whichever channel the rep follows it from (a kind
+// the email did not link gets its link the same way). An email recorded before
+// migration 00015 has no LinksAt: its twin gets new links.
 func (s *Service) retrySlack(ctx context.Context, m directory.Membership, d Decision, now time.Time) error {
 	prev, ok, err := s.pendingSlack(ctx, m, now)
 	if err != nil || !ok {
@@ -100,16 +106,21 @@ func (s *Service) retrySlack(ctx context.Context, m directory.Membership, d Deci
 		}
 		rd.RepReasons = d.RepReasons
 	}
-	msg, err := s.repMessage(ctx, m, rd)
+	at := prev.LinksAt
+	if at.IsZero() {
+		at = s.c.Now()
+	}
+	msg, err := s.repMessage(ctx, m, rd, prev.Sequence, at)
 	if err != nil {
 		return err
 	}
 	return s.slack(ctx, m, msg.To[0], prev.Sequence, prev.Kind, reasonWords(rd.RepReasons), msg.Text)
 }
 
-// repMessage builds the rep's message for d, with a fresh connect link per broken or
-// missing connection.
-func (s *Service) repMessage(ctx context.Context, m directory.Membership, d Decision) (Message, error) {
+// repMessage builds the rep's message seq for d, with a connect link per broken or
+// missing connection, issued at at under an id derived from (membership, seq, kind) so
+// that the same message built again carries the same links.
+func (s *Service) repMessage(ctx context.Context, m directory.Membership, d Decision, seq int, at time.Time) (Message, error) {
 	org, err := s.c.Store.GetOrg(ctx, m.OrgID)
 	if err != nil {
 		return Message{}, fmt.Errorf("read org %s: %w", m.OrgID, err)
@@ -127,7 +138,8 @@ func (s *Service) repMessage(ctx context.Context, m directory.Membership, d Deci
 		for _, r := range d.RepReasons {
 			l := linkLine{reason: r}
 			for _, k := range linkKinds(r) {
-				is, err := s.c.Links.Issue(ctx, connect.IssueRequest{OrgID: m.OrgID, MembershipID: m.ID, Kind: k})
+				is, err := s.c.Links.Issue(ctx, connect.IssueRequest{OrgID: m.OrgID, MembershipID: m.ID, Kind: k,
+					ID: linkID(m.ID, seq, k), At: at})
 				if err != nil {
 					return Message{}, fmt.Errorf("connect link for %s of member %s: %w", k, m.ID, err)
 				}
@@ -137,6 +149,14 @@ func (s *Service) repMessage(ctx context.Context, m directory.Membership, d Deci
 		}
 	}
 	return repMessage(org, u, m, d, lines, admins), nil
+}
+
+// linkID is the connect link id of message seq of the membership for kind: stable, so
+// a retry re-issues the same link, and distinct per message, so each is single-use on
+// its own. Not a secret (it is readable in the link); the link's signature is.
+func linkID(membershipID string, seq int, kind connections.Kind) string {
+	h := sha256.Sum256([]byte(fmt.Sprintf("tether-reminder-link\x00%s\x00%d\x00%s", membershipID, seq, kind)))
+	return "r" + base64.RawURLEncoding.EncodeToString(h[:12])
 }
 
 func repMessage(org directory.Org, u directory.User, m directory.Membership, d Decision, lines []linkLine, admins []directory.Member) Message {
@@ -215,5 +235,5 @@ func (s *Service) sendAdmin(ctx context.Context, m directory.Membership, d Decis
 		Text: t.String(), HTML: h.String(), ID: MessageID(m.ID, seq)}
 	r := Reminder{OrgID: m.OrgID, MembershipID: m.ID, Reasons: reasonWords(d.AdminReasons), Channel: ChannelEmail,
 		Sequence: seq, Kind: KindAdmin, AdminKey: d.AdminKey, MessageID: msg.ID, Recipients: msg.To}
-	return s.send(ctx, r, func(ctx context.Context) (string, error) { return msg.ID, s.c.Mailer.Send(ctx, msg) })
+	return s.send(ctx, r, func(ctx context.Context) (SlackMessage, error) { return SlackMessage{}, s.c.Mailer.Send(ctx, msg) })
 }

@@ -299,7 +299,7 @@ const (
 // delivery error is returned (and the record deleted, so the retry sends it) only when
 // the message certainly did not leave; a maybe-sent one settles the record unconfirmed
 // and returns outcomeUnknown with a nil error, since retrying cannot tell more.
-func (s *Service) send(ctx context.Context, r Reminder, deliver func(ctx context.Context) (string, error)) (Reminder, outcome, error) {
+func (s *Service) send(ctx context.Context, r Reminder, deliver func(ctx context.Context) (SlackMessage, error)) (Reminder, outcome, error) {
 	r.Status = StatusAttempting
 	r.SentAt = s.c.Now()
 	got, err := s.c.Store.InsertReminder(ctx, r.OrgID, r)
@@ -321,7 +321,7 @@ func (s *Service) send(ctx context.Context, r Reminder, deliver func(ctx context
 	if err != nil {
 		return r, outcomeNotSent, fmt.Errorf("record reminder %d of member %s: %w", r.Sequence, r.MembershipID, err)
 	}
-	_, err = deliver(ctx)
+	posted, err := deliver(ctx)
 	settle := func(st Status) (Reminder, error) {
 		got.Status = st
 		return got, s.c.Store.SetReminderStatus(context.WithoutCancel(ctx), got.OrgID, got.ID, st, got.SentAt)
@@ -345,7 +345,13 @@ func (s *Service) send(ctx context.Context, r Reminder, deliver func(ctx context
 	}
 	got.Status = StatusSent
 	got.SentAt = s.c.Now()
-	if err := s.c.Store.SetReminderStatus(context.WithoutCancel(ctx), got.OrgID, got.ID, StatusSent, got.SentAt); err != nil {
+	if got.Channel == ChannelSlack {
+		got.SlackChannel, got.SlackTS = posted.Channel, posted.TS
+		err = s.c.Store.SetSlackSent(context.WithoutCancel(ctx), got.OrgID, got.ID, posted, got.SentAt)
+	} else {
+		err = s.c.Store.SetReminderStatus(context.WithoutCancel(ctx), got.OrgID, got.ID, StatusSent, got.SentAt)
+	}
+	if err != nil {
 		return got, outcomeSent, fmt.Errorf("record reminder %d of member %s as sent: %w", r.Sequence, r.MembershipID, err)
 	}
 	return got, outcomeSent, nil

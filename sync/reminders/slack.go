@@ -16,13 +16,20 @@ const StatusSkipped Status = "skipped"
 
 // SlackSender delivers a Slack direct message with an org's bot token: the person is
 // found by email (users.lookupByEmail), the conversation opened (conversations.open) and
-// the text posted (chat.postMessage). It returns the message's timestamp (Slack's id).
+// the text posted (chat.postMessage). It returns where Slack put the message.
 //
 // Errors: ErrSlackUserNotFound when Slack knows no such email; a *SlackTokenError when
 // the token is refused (the admin's to fix); a *SlackRateLimited when Slack asked to wait;
 // anything else is transient and retried.
 type SlackSender interface {
-	DirectMessage(ctx context.Context, token vault.Token, email, text string) (ts string, err error)
+	DirectMessage(ctx context.Context, token vault.Token, email, text string) (SlackMessage, error)
+}
+
+// SlackMessage is a posted Slack message: the conversation (the DM channel id) and its
+// ts, which is the message's id in Slack.
+type SlackMessage struct {
+	Channel string
+	TS      string
 }
 
 // ErrSlackUserNotFound says Slack has no user with the rep's email (users_not_found).
@@ -84,6 +91,8 @@ type SlackStore interface {
 	SetSlackToken(ctx context.Context, orgID string, sealed []byte, at time.Time) error
 	// SetSlackProblem records the token's refusal; a no-op when the org has no token.
 	SetSlackProblem(ctx context.Context, orgID, problem string, at time.Time) error
+	// SetSlackSent records the Slack reminder id sent at at, with where Slack put it.
+	SetSlackSent(ctx context.Context, orgID, id string, msg SlackMessage, at time.Time) error
 	// SlackNotFound lists the recipients of the org's skipped Slack messages, latest
 	// first, each once, at most limit.
 	SlackNotFound(ctx context.Context, orgID string, limit int) ([]string, error)
@@ -125,7 +134,7 @@ func (s *Service) slack(ctx context.Context, m directory.Membership, email strin
 	r := Reminder{OrgID: m.OrgID, MembershipID: m.ID, Channel: ChannelSlack, Sequence: seq, Kind: kind,
 		Reasons: reasons, Recipients: []string{email}}
 	var tokErr *SlackTokenError
-	_, _, err = s.send(ctx, r, func(ctx context.Context) (string, error) {
+	_, _, err = s.send(ctx, r, func(ctx context.Context) (SlackMessage, error) {
 		return s.c.Slack.DirectMessage(ctx, tok, email, text)
 	})
 	switch {

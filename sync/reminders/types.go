@@ -30,8 +30,15 @@ type Reminder struct {
 	// Status is attempting (written before the send), sent (the server accepted it) or
 	// unconfirmed (a crash or a lost answer left the outcome unknown: never re-sent).
 	Status Status
-	// MessageID is the email's Message-ID (or the Slack message's timestamp).
+	// MessageID is the email's Message-ID; empty for Slack (see SlackTS).
 	MessageID string
+	// SlackChannel and SlackTS locate a sent Slack message: the DM channel and the
+	// message's ts (its id in Slack). Empty for email, and until the message is sent.
+	SlackChannel, SlackTS string
+	// LinksAt is when the message's connect links were issued (zero: it has none, or it
+	// predates migration 00015). The links' ids derive from (membership, sequence, kind),
+	// so a retried Slack twin issued at LinksAt carries the very links of its email.
+	LinksAt time.Time
 	// AdminKey identifies the admin-only problems of a KindAdmin message.
 	AdminKey string
 	// Recipients are the addresses the message went to.

@@ -68,3 +68,30 @@ func TestReminderSlackSetup(t *testing.T) {
 		}
 	})
 }
+
+func TestReminderSlackMessageAndLinksAt(t *testing.T) {
+	each(t, func(t *testing.T, b *bundle) {
+		ann := b.member(t, b.orgA, "ann@example.com", directory.RoleChat, directory.MembershipActive)
+		mail, err := b.s.InsertReminder(b.ctx, b.orgA.ID, reminders.Reminder{MembershipID: ann.ID, Channel: reminders.ChannelEmail,
+			Sequence: 1, Status: reminders.StatusAttempting, SentAt: b.now, LinksAt: b.now.Add(-time.Second)})
+		must(t, err, "email")
+		dm, err := b.s.InsertReminder(b.ctx, b.orgA.ID, reminders.Reminder{MembershipID: ann.ID, Channel: reminders.ChannelSlack,
+			Sequence: 1, Status: reminders.StatusAttempting, SentAt: b.now})
+		must(t, err, "slack")
+		msg := reminders.SlackMessage{Channel: "D024BE91L", TS: "1700000000.000100"}
+		must(t, b.s.SetSlackSent(b.ctx, b.orgA.ID, dm.ID, msg, b.now.Add(time.Minute)), "sent")
+		wantErr(t, b.s.SetSlackSent(b.ctx, b.orgB.ID, dm.ID, msg, b.now), directory.ErrNotFound, "another org's reminder")
+
+		got, err := b.s.GetReminderBySequence(b.ctx, b.orgA.ID, ann.ID, reminders.ChannelSlack, 1)
+		must(t, err, "read slack")
+		if got.Status != reminders.StatusSent || got.SlackChannel != msg.Channel || got.SlackTS != msg.TS ||
+			!got.SentAt.Equal(b.now.Add(time.Minute).Truncate(time.Microsecond)) || !got.LinksAt.IsZero() {
+			t.Fatalf("the Slack record: %+v", got)
+		}
+		got, err = b.s.GetReminderBySequence(b.ctx, b.orgA.ID, ann.ID, reminders.ChannelEmail, 1)
+		must(t, err, "read email")
+		if got.ID != mail.ID || !got.LinksAt.Equal(b.now.Add(-time.Second).Truncate(time.Microsecond)) || got.SlackTS != "" {
+			t.Fatalf("the email record: %+v", got)
+		}
+	})
+}

@@ -12,7 +12,8 @@ import (
 	"tether/sync/reminders"
 )
 
-const reminderCols = `id, org_id, membership_id, reasons, channel, sequence, sent_at, kind, status, message_id, admin_key, recipients`
+const reminderCols = `id, org_id, membership_id, reasons, channel, sequence, sent_at, kind, status, message_id, admin_key, recipients,
+slack_channel, slack_ts, links_at`
 
 // InsertReminder records a reminder of a membership of orgID (r.OrgID is ignored) and
 // returns it as stored; an empty ID gets a new one, a zero SentAt is now, an empty Kind
@@ -41,8 +42,8 @@ func (q *Queries) InsertReminder(ctx context.Context, orgID string, r reminders.
 		return reminders.Reminder{}, fmt.Errorf("insert reminder %s: %w", r.ID, err)
 	}
 	_, err = q.q.ExecContext(ctx, `INSERT INTO reminders (`+reminderCols+`)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`, r.ID, orgID, r.MembershipID, reasons, string(r.Channel),
-		r.Sequence, tm(r.SentAt), string(r.Kind), string(r.Status), r.MessageID, r.AdminKey, to)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`, r.ID, orgID, r.MembershipID, reasons, string(r.Channel),
+		r.Sequence, tm(r.SentAt), string(r.Kind), string(r.Status), r.MessageID, r.AdminKey, to, r.SlackChannel, r.SlackTS, tm(r.LinksAt))
 	if err != nil {
 		return reminders.Reminder{}, q.wrap(err, "insert reminder %s in org %s", r.ID, orgID)
 	}
@@ -71,6 +72,17 @@ func (q *Queries) SetReminderStatus(ctx context.Context, orgID, id string, st re
 	return affected(res, "reminder %s in org %s", id, orgID)
 }
 
+// SetSlackSent records the Slack reminder id sent at at, with where Slack put it (the
+// DM channel and the message's ts). Returns directory.ErrNotFound for an unknown id.
+func (q *Queries) SetSlackSent(ctx context.Context, orgID, id string, msg reminders.SlackMessage, at time.Time) error {
+	res, err := q.q.ExecContext(ctx, `UPDATE reminders SET status = 'sent', sent_at = $1, slack_channel = $2, slack_ts = $3
+WHERE org_id = $4 AND id = $5`, tm(at), msg.Channel, msg.TS, orgID, id)
+	if err != nil {
+		return q.wrap(err, "record Slack reminder %s in org %s as sent", id, orgID)
+	}
+	return affected(res, "reminder %s in org %s", id, orgID)
+}
+
 // DeleteReminder forgets an attempt that certainly did not deliver (the server refused
 // it), so a retry may send it. Deleting a missing row is not an error.
 func (q *Queries) DeleteReminder(ctx context.Context, orgID, id string) error {
@@ -93,7 +105,7 @@ FROM reminders WHERE org_id = $1 AND membership_id = $2 ORDER BY sequence DESC, 
 func scanReminder(s scanner) (reminders.Reminder, error) {
 	var r reminders.Reminder
 	err := s.Scan(&r.ID, &r.OrgID, &r.MembershipID, js(&r.Reasons), &r.Channel, &r.Sequence, ts(&r.SentAt),
-		&r.Kind, &r.Status, &r.MessageID, &r.AdminKey, js(&r.Recipients))
+		&r.Kind, &r.Status, &r.MessageID, &r.AdminKey, js(&r.Recipients), &r.SlackChannel, &r.SlackTS, ts(&r.LinksAt))
 	return r, err
 }
 

@@ -68,6 +68,14 @@ type ReminderJSON struct {
 	SentAt   string   `json:"sent_at"`
 	To       []string `json:"to"`
 	Reasons  []string `json:"reasons"`
+	// Slack is where a sent Slack message is (absent for email).
+	Slack *SlackMessageJSON `json:"slack,omitempty"`
+}
+
+// SlackMessageJSON locates a posted Slack message: the DM channel and its ts.
+type SlackMessageJSON struct {
+	Channel string `json:"channel"`
+	TS      string `json:"ts"`
 }
 
 // MemberRemindersJSON is GET /v1/orgs/{org}/members/{member}/reminders' answer.
@@ -90,8 +98,12 @@ func MemberRemindersOf(v reminders.View) MemberRemindersJSON {
 		out.Next = v.Next.UTC().Format(time.RFC3339)
 	}
 	for _, r := range v.Sent {
-		out.Sent = append(out.Sent, ReminderJSON{Sequence: r.Sequence, Kind: string(r.Kind), Channel: string(r.Channel),
-			Status: string(r.Status), SentAt: r.SentAt.UTC().Format(time.RFC3339), To: r.Recipients, Reasons: r.Reasons})
+		j := ReminderJSON{Sequence: r.Sequence, Kind: string(r.Kind), Channel: string(r.Channel),
+			Status: string(r.Status), SentAt: r.SentAt.UTC().Format(time.RFC3339), To: r.Recipients, Reasons: r.Reasons}
+		if r.SlackTS != "" {
+			j.Slack = &SlackMessageJSON{Channel: r.SlackChannel, TS: r.SlackTS}
+		}
+		out.Sent = append(out.Sent, j)
 	}
 	return out
 }
