@@ -93,5 +93,20 @@ func TestReminderSlackMessageAndLinksAt(t *testing.T) {
 		if got.ID != mail.ID || !got.LinksAt.Equal(b.now.Add(-time.Second).Truncate(time.Microsecond)) || got.SlackTS != "" {
 			t.Fatalf("the email record: %+v", got)
 		}
+		// The members' page read (the history and the members list) carries them too.
+		page, err := b.s.MemberReminders(b.ctx, b.orgA.ID, []string{ann.ID})
+		must(t, err, "page")
+		var seen int
+		for _, r := range page[ann.ID].Sent {
+			switch {
+			case r.Channel == reminders.ChannelSlack && r.SlackChannel == msg.Channel && r.SlackTS == msg.TS:
+				seen++
+			case r.Channel == reminders.ChannelEmail && r.LinksAt.Equal(b.now.Add(-time.Second).Truncate(time.Microsecond)):
+				seen++
+			}
+		}
+		if seen != 2 {
+			t.Fatalf("the page read: %+v", page[ann.ID].Sent)
+		}
 	})
 }

@@ -216,7 +216,7 @@ func (q *Queries) MemberReminders(ctx context.Context, orgID string, ids []strin
 	// Driven by the ids, like ListMemberConnections: one probe of the membership's row and
 	// one of the reminders' (membership_id, channel, sequence) key per id.
 	rows, err := q.q.QueryContext(ctx, `SELECT m.id, m.time_zone, r.id, r.org_id, r.membership_id, r.reasons, r.channel,
-  r.sequence, r.sent_at, r.kind, r.status, r.message_id, r.admin_key, r.recipients
+  r.sequence, r.sent_at, r.kind, r.status, r.message_id, r.admin_key, r.recipients, r.slack_channel, r.slack_ts, r.links_at
 FROM `+q.d.textSet("$2")+` e CROSS JOIN memberships m
 LEFT JOIN reminders r ON r.membership_id = m.id AND r.org_id = m.org_id
 WHERE m.id = e.value AND m.org_id = $1
@@ -233,7 +233,7 @@ ORDER BY m.id, r.sequence DESC, r.sent_at DESC`, orgID, set)
 			seq                                                sql.NullInt64
 		)
 		if err := rows.Scan(&mid, &tz, ns(&rid), ns(&rorg), ns(&rmid), js(&r.Reasons), ns(&ch), &seq, ts(&r.SentAt),
-			ns(&kind), ns(&status), ns(&msgID), ns(&adminKey), js(&r.Recipients)); err != nil {
+			ns(&kind), ns(&status), ns(&msgID), ns(&adminKey), js(&r.Recipients), ns(&r.SlackChannel), ns(&r.SlackTS), ts(&r.LinksAt)); err != nil {
 			return nil, q.wrap(err, "list reminders of %d members in org %s", len(ids), orgID)
 		}
 		mr := out[mid]
