@@ -12,6 +12,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"tether/connectors/oauth"
+	"tether/connectors/oauth/oauthtest"
 	"tether/connectors/sandbox"
 	"tether/connectors/sandbox/sfdc"
 	"tether/jobs"
@@ -102,11 +103,8 @@ func TestConcurrentRefreshTasksThroughLiveWorkers(t *testing.T) {
 				// Each worker process's wiring (cmd/tether/app.go): its own OAuth client,
 				// Tokens over a Redis lock and stash, Upkeep, queue client for the next refresh.
 				for i := range workers {
-					sf := oauth.Salesforce("http://production.invalid") // refreshes at the connection's own login host
-					sf.ClientID, sf.ClientSecret = sandbox.DefaultSalesforceClientID, sandbox.DefaultSalesforceClientSecret
-					z := oauth.Zoom(srv.URL + "/zoom")
-					z.ClientID, z.ClientSecret = sandbox.DefaultZoomClientID, sandbox.DefaultZoomClientSecret
-					oc, err := oauth.New(oauth.Config{Providers: []oauth.Provider{sf, z}})
+					// Salesforce refreshes at the connection's own login host.
+					oc, err := oauth.New(oauth.Config{Providers: oauthtest.Providers(srv.URL)})
 					if err != nil {
 						t.Fatal(err)
 					}

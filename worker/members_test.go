@@ -17,6 +17,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"tether/connectors/oauth"
+	"tether/connectors/oauth/oauthtest"
 	"tether/connectors/sandbox"
 	"tether/connectors/sandbox/sfdc"
 	"tether/jobs"
@@ -103,16 +104,7 @@ func newDeactivation(t *testing.T, st *store.Store) *deactivation {
 	if err != nil {
 		t.Fatal(err)
 	}
-	revoker := &oauth.Connector{Client: oc,
-		Salesforce: oauth.App{ClientID: sandbox.DefaultSalesforceClientID, ClientSecret: sandbox.DefaultSalesforceClientSecret},
-		Google: oauth.App{ClientID: sandbox.DefaultGoogleClientID, ClientSecret: sandbox.DefaultGoogleClientSecret,
-			AuthorizeURL: base + "/google/o/oauth2/v2/auth", TokenURL: base + "/google/token", APIURL: base + "/google"},
-		Microsoft: oauth.App{ClientID: sandbox.DefaultMicrosoftClientID, ClientSecret: sandbox.DefaultMicrosoftClientSecret,
-			AuthorizeURL: base + "/microsoft/organizations/oauth2/v2.0/authorize", TokenURL: base + "/microsoft/organizations/oauth2/v2.0/token",
-			APIURL: base + "/microsoft"},
-		Zoom: oauth.App{ClientID: sandbox.DefaultZoomClientID, ClientSecret: sandbox.DefaultZoomClientSecret,
-			AuthorizeURL: base + "/zoom/oauth/authorize", TokenURL: base + "/zoom/oauth/token", APIURL: base + "/zoom"},
-	}
+	revoker := oauthtest.Connector(oc, base)
 
 	org, err := st.CreateOrg(ctx, directory.Org{Name: "Acme", SeatLimit: 5})
 	if err != nil {

@@ -16,6 +16,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"tether/connectors/oauth"
+	"tether/connectors/oauth/oauthtest"
 	"tether/connectors/sandbox"
 	"tether/connectors/sandbox/sfdc"
 	"tether/connectors/verify"
@@ -137,15 +138,7 @@ func upkeepSetup(t *testing.T, s *store.Store, uc upkeepCase) *upkeepBundle {
 	}
 	// The registry's Salesforce entry points at a host that does not exist: a connection
 	// must refresh at its own login host.
-	sf := oauth.Salesforce("http://production.invalid")
-	sf.ClientID, sf.ClientSecret = sandbox.DefaultSalesforceClientID, sandbox.DefaultSalesforceClientSecret
-	g := oauth.Google(srv.URL + "/google")
-	g.ClientID, g.ClientSecret = sandbox.DefaultGoogleClientID, sandbox.DefaultGoogleClientSecret
-	ms := oauth.Microsoft(srv.URL + "/microsoft/organizations")
-	ms.ClientID, ms.ClientSecret = sandbox.DefaultMicrosoftClientID, sandbox.DefaultMicrosoftClientSecret
-	z := oauth.Zoom(srv.URL + "/zoom")
-	z.ClientID, z.ClientSecret = sandbox.DefaultZoomClientID, sandbox.DefaultZoomClientSecret
-	if b.oc, err = oauth.New(oauth.Config{Providers: []oauth.Provider{sf, g, ms, z}, Timeout: 2 * time.Second}); err != nil {
+	if b.oc, err = oauth.New(oauth.Config{Providers: oauthtest.Providers(srv.URL), Timeout: 2 * time.Second}); err != nil {
 		t.Fatal(err)
 	}
 	if b.keys, _, err = vault.GenerateKeyring("test"); err != nil {

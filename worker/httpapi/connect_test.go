@@ -3,11 +3,9 @@ package httpapi_test
 import (
 	"bytes"
 	"encoding/json"
-	"html"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -17,7 +15,9 @@ import (
 	"github.com/rs/zerolog"
 
 	"tether/connectors/oauth"
+	"tether/connectors/oauth/oauthtest"
 	"tether/connectors/sandbox"
+	"tether/connectors/sandbox/sandboxtest"
 	"tether/connectors/sandbox/sfdc"
 	"tether/jobs"
 	"tether/sync/connect"
@@ -107,19 +107,10 @@ func setupConnect(t testing.TB, st *store.Store, redisDB int) *connectBundle {
 		t.Fatal(err)
 	}
 	flow, err := connect.NewFlow(connect.FlowParams{
-		Links:    links,
-		Store:    st,
-		Sessions: redisconnect.New(rdb, "tether:connect:"),
-		Providers: &oauth.Connector{Client: oc,
-			Salesforce: oauth.App{ClientID: sandbox.DefaultSalesforceClientID, ClientSecret: sandbox.DefaultSalesforceClientSecret},
-			Google: oauth.App{ClientID: sandbox.DefaultGoogleClientID, ClientSecret: sandbox.DefaultGoogleClientSecret,
-				AuthorizeURL: b + "/google/o/oauth2/v2/auth", TokenURL: b + "/google/token", APIURL: b + "/google"},
-			Microsoft: oauth.App{ClientID: sandbox.DefaultMicrosoftClientID, ClientSecret: sandbox.DefaultMicrosoftClientSecret,
-				AuthorizeURL: b + "/microsoft/organizations/oauth2/v2.0/authorize", TokenURL: b + "/microsoft/organizations/oauth2/v2.0/token",
-				APIURL: b + "/microsoft"},
-			Zoom: oauth.App{ClientID: sandbox.DefaultZoomClientID, ClientSecret: sandbox.DefaultZoomClientSecret,
-				AuthorizeURL: b + "/zoom/oauth/authorize", TokenURL: b + "/zoom/oauth/token", APIURL: b + "/zoom"},
-		},
+		Links:              links,
+		Store:              st,
+		Sessions:           redisconnect.New(rdb, "tether:connect:"),
+		Providers:          oauthtest.Connector(oc, b),
 		Vault:              keys,
 		Audits:             permissions.Requests{Store: st, Tasks: worker.AuditTasks{Client: queue}},
 		SalesforceLoginURL: func(directory.Org) string { return b + "/salesforce" },
@@ -193,8 +184,6 @@ func (b *connectBundle) api(t testing.TB, path, body string) (int, string) {
 	return resp.StatusCode, readAll(t, resp)
 }
 
-var formAction = regexp.MustCompile(`<form method="post" action="([^"]*)">`)
-
 // consent is what a person does on the sandbox's consent page.
 type consent struct {
 	login    string
@@ -206,59 +195,7 @@ type consent struct {
 // does what cs says. It returns the final status and page, and the authorize URL seen.
 func (b *connectBundle) connectVia(t testing.TB, c *http.Client, linkURL string, cs consent) (int, string, *url.URL) {
 	t.Helper()
-	resp, err := c.Get(linkURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	page := readAll(t, resp)
-	m := formAction.FindStringSubmatch(page)
-	if resp.StatusCode != http.StatusOK || m == nil {
-		return resp.StatusCode, page, nil
-	}
-	resp, err = c.PostForm(b.tether+html.UnescapeString(m[1]), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	page = readAll(t, resp)
-	authz := resp.Request.URL
-	if !strings.HasPrefix(authz.String(), b.sbURL) {
-		return resp.StatusCode, page, nil
-	}
-	form := url.Values{"login": {cs.login}, "decision": {cmpOr(cs.decision, "allow")}}
-	for _, h := range hiddenInput.FindAllStringSubmatch(page, -1) {
-		form.Add(html.UnescapeString(h[1]), html.UnescapeString(h[2]))
-	}
-	if strings.Contains(page, `name="consent_form"`) {
-		form.Set("consent_form", "1")
-		for _, s := range googleConsentScopes.FindAllStringSubmatch(page, -1) {
-			if !contains(cs.untick, html.UnescapeString(s[1])) {
-				form.Add("grant_scope", html.UnescapeString(s[1]))
-			}
-		}
-	}
-	resp, err = c.PostForm(authz.String(), form)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp.StatusCode, readAll(t, resp), authz
-}
-
-var googleConsentScopes = regexp.MustCompile(`name="grant_scope" value="([^"]*)"`)
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
-}
-
-func contains(ss []string, s string) bool {
-	for _, x := range ss {
-		if x == s {
-			return true
-		}
-	}
-	return false
+	return sandboxtest.Follow(t, c, b.sbURL, linkURL, sandboxtest.Consent{Login: cs.login, Decision: cs.decision, Untick: cs.untick})
 }
 
 // conn returns the rep's (or the org's) connection of kind, or fails.
