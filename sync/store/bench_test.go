@@ -7,6 +7,7 @@ import (
 
 	"tether/sync/connections"
 	"tether/sync/directory"
+	"tether/sync/reminders"
 	"tether/sync/store"
 	"tether/sync/store/storetest"
 )
@@ -57,9 +58,10 @@ func BenchmarkImportPage(b *testing.B) {
 }
 
 // BenchmarkMembersPage measures what GET /v1/orgs/{org}/members costs: every filter's
-// counts (one query), a page of 100 Action Required chat members (one query) and their
-// connections (one query), in an org of 10,000 members (two connections each, 30% Action
-// Required) while another org holds 90,000 more.
+// counts (one query), a page of 100 Action Required chat members (one query), their
+// connections (one query) and their reminders (one query), in an org of 10,000 members
+// (two connections each, 30% Action Required, each of those with four messages sent)
+// while another org holds 90,000 more.
 func BenchmarkMembersPage(b *testing.B) {
 	for _, backend := range []struct {
 		name string
@@ -96,10 +98,19 @@ func BenchmarkMembersPage(b *testing.B) {
 						continue
 					}
 					err = s.InTx(ctx, func(tx *store.Queries) error {
-						for _, id := range res.MembershipIDs {
+						for j, id := range res.MembershipIDs {
 							for _, k := range []connections.Kind{connections.KindSalesforce, connections.KindGoogleCalendar} {
 								if _, err := tx.CreateConnection(ctx, org.ID, connections.Connection{MembershipID: id, Kind: k,
 									State: connections.StateHealthy, CreatedAt: now}); err != nil {
+									return err
+								}
+							}
+							if len(p.Memberships[j].ActionRequired) == 0 {
+								continue
+							}
+							for seq := 1; seq <= 4; seq++ {
+								if _, err := tx.InsertReminder(ctx, org.ID, reminders.Reminder{MembershipID: id, Channel: reminders.ChannelEmail,
+									Sequence: seq, SentAt: now.Add(time.Duration(seq-5) * 24 * time.Hour)}); err != nil {
 									return err
 								}
 							}
@@ -114,7 +125,7 @@ func BenchmarkMembersPage(b *testing.B) {
 			}
 			org := seed("acme", 10_000, true)
 			seed("globex", 90_000, false)
-			var counts, list, conn time.Duration
+			var counts, list, conn, rem time.Duration
 			b.ResetTimer()
 			for b.Loop() {
 				t0 := time.Now()
@@ -136,13 +147,19 @@ func BenchmarkMembersPage(b *testing.B) {
 				if err != nil || len(conns) != 200 {
 					b.Fatalf("%d connections, %v", len(conns), err)
 				}
-				counts, list, conn = counts+t1.Sub(t0), list+t2.Sub(t1), conn+time.Since(t2)
+				t3 := time.Now()
+				sent, err := s.MemberReminders(ctx, org.ID, ids)
+				if err != nil || len(sent) != 100 || len(sent[ids[0]].Sent) != 4 {
+					b.Fatalf("reminders of %d members, %v", len(sent), err)
+				}
+				counts, list, conn, rem = counts+t1.Sub(t0), list+t2.Sub(t1), conn+t3.Sub(t2), rem+time.Since(t3)
 			}
 			ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / float64(b.N) / 1000 }
 			b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N)/1000, "ms/page")
 			b.ReportMetric(ms(counts), "ms-counts")
 			b.ReportMetric(ms(list), "ms-list")
 			b.ReportMetric(ms(conn), "ms-connections")
+			b.ReportMetric(ms(rem), "ms-reminders")
 		})
 	}
 }
