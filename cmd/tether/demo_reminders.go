@@ -203,5 +203,17 @@ func demoReminders(ctx context.Context, dm *demo) error {
 	}
 	dm.ok("%q to %s; GET /v1/orgs/%s/members/%s/reminders: %s; next: none (%s)",
 		msgs[1].Subject, rep.Email, orgID, rep.ID, strings.Join(kinds, ", "), view.Why)
+
+	// The members list says the same, for every member of the page at once.
+	page, err = dm.members(ctx, "chat", false)
+	if err != nil {
+		return err
+	}
+	m, _ = memberOf(page, rep.Email)
+	if r := m.Reminders; r == nil || r.Last == nil || r.Last.Kind != "all_set" || r.Next != nil {
+		return fmt.Errorf("GET /v1/orgs/%s/members shows %s's reminders as %+v; want the all-set note last and nothing next", orgID, rep.Email, m.Reminders)
+	}
+	dm.ok("GET /v1/orgs/%s/members: %s last #%d %s %s %s, next: none (%s)", orgID, rep.Email, m.Reminders.Last.Sequence,
+		m.Reminders.Last.Kind, m.Reminders.Last.Channel, m.Reminders.Last.Status, m.Reminders.Why)
 	return nil
 }

@@ -404,6 +404,7 @@ func TestDemo(t *testing.T) {
 		"allowed at the sandbox's Microsoft consent: \"Microsoft connected\"",
 		"the counts rose by one with the break and dropped by one with the fix",
 		"#2 all_set sent, #1 reminder sent; next: none",
+		"last #2 all_set email sent, next: none (fixed: all set)",
 		"checks passed",
 	} {
 		if !strings.Contains(res.stdout, want) {
