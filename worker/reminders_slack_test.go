@@ -11,6 +11,7 @@ import (
 	"tether/connectors/slack"
 	"tether/connectors/slack/slackfake"
 	"tether/sync/directory"
+	"tether/sync/keys"
 	"tether/sync/reminders"
 	"tether/sync/store"
 	"tether/sync/store/storetest"
@@ -26,6 +27,7 @@ type slackBundle struct {
 	*remindBundle
 	slack  *slackfake.Server
 	ring   *vault.Keyring
+	spec   string // ring's TETHER_ENCRYPTION_KEYS form
 	editor reminders.SettingsEditor
 }
 
@@ -33,11 +35,11 @@ func setupSlack(t *testing.T, st *store.Store) *slackBundle {
 	t.Helper()
 	b := &slackBundle{remindBundle: setupReminders(t, st, nil), slack: slackfake.Start()}
 	t.Cleanup(b.slack.Close)
-	ring, _, err := vault.GenerateKeyring("k1")
+	ring, spec, err := vault.GenerateKeyring("k1")
 	if err != nil {
 		t.Fatal(err)
 	}
-	b.ring = ring
+	b.ring, b.spec = ring, spec
 	b.slack.AddToken(slackToken)
 	b.slack.AddUser("rep@acme.example")
 	b.editor = reminders.SettingsEditor{Store: st, Keyring: ring, Now: b.clock.now}
@@ -45,12 +47,20 @@ func setupSlack(t *testing.T, st *store.Store) *slackBundle {
 	if _, err := b.editor.Update(t.Context(), b.org.ID, reminders.SettingsChange{SlackToken: &tok}); err != nil {
 		t.Fatal(err)
 	}
-	b.svc, err = reminders.New(reminders.Config{Store: st, Mailer: email.ReminderMailer(b.mailer, ""), Links: mustLinks(t, st),
+	b.useRing(t, ring)
+	return b
+}
+
+// useRing makes the service open the org's Slack token with ring, as a process started
+// with another TETHER_ENCRYPTION_KEYS would.
+func (b *slackBundle) useRing(t *testing.T, ring *vault.Keyring) {
+	t.Helper()
+	svc, err := reminders.New(reminders.Config{Store: b.st, Mailer: email.ReminderMailer(b.mailer, ""), Links: mustLinks(t, b.st),
 		Queue: b.queue, Now: b.clock.now, Keyring: ring, Slack: slack.Client{APIURL: b.slack.URL()}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return b
+	b.svc = svc
 }
 
 func TestRemindersSlackDirectMessage(t *testing.T) {
@@ -186,6 +196,68 @@ func TestRemindersSlackUnknownRepIsSkippedNotRetried(t *testing.T) {
 		s, err := b.editor.Get(t.Context(), b.org.ID)
 		if err != nil || len(s.Slack.NotFound) != 1 || s.Slack.NotFound[0] != "nobody-in-slack@acme.example" {
 			t.Fatalf("reps Slack does not know: %+v %v", s.Slack, err)
+		}
+	})
+}
+
+// TestRemindersSlackAfterKeyRotation: the org's Slack token is sealed under k1; a new key
+// k2 goes first in the ring, tether keys reseal runs, and k1 is dropped. Slack reminders
+// still go out with a ring of k2 alone.
+func TestRemindersSlackAfterKeyRotation(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		b := setupSlack(t, st)
+		_, k2, err := vault.GenerateKeyring("k2")
+		if err != nil {
+			t.Fatal(err)
+		}
+		rotated, err := vault.ParseKeyring(k2 + "," + b.spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		only, err := vault.ParseKeyring(k2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := st.SlackConfig(t.Context(), b.org.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := only.OpenToken(cfg.TokenEnc, reminders.SlackTokenRow(b.org.ID)); err == nil {
+			t.Fatal("the token opens with k2 before any reseal: the test proves nothing")
+		}
+		ks, err := keys.New(st, rotated)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p, err := ks.Reseal(t.Context(), 0, nil); err != nil || p.Resealed != 1 {
+			t.Fatalf("reseal: %+v, %v; want the Slack token resealed", p, err)
+		}
+		status, err := ks.Status(t.Context(), 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range status {
+			if c.KeyID == "k1" && c.Values != 0 {
+				t.Fatalf("k1 still seals %d values after the reseal: %+v", c.Values, status)
+			}
+		}
+
+		b.useRing(t, only) // k1 dropped from TETHER_ENCRYPTION_KEYS
+		t0 := b.clock.now()
+		b.reasons(t, calBroken)
+		b.clock.set(t0.Add(5 * time.Minute))
+		if res := b.notify(t, t0); len(res.Sent) != 1 {
+			t.Fatalf("reminder after the rotation: %+v", res)
+		}
+		if n, m := len(b.sink.Messages()), len(b.slack.Messages()); n != 1 || m != 1 {
+			t.Fatalf("after the rotation: %d emails, %d Slack messages; want one of each", n, m)
+		}
+		r, err := st.GetReminderBySequence(t.Context(), b.org.ID, b.rep.ID, reminders.ChannelSlack, 1)
+		if err != nil || r.Status != reminders.StatusSent {
+			t.Fatalf("the Slack record after the rotation: %+v, %v", r, err)
+		}
+		if s, err := b.editor.Get(t.Context(), b.org.ID); err != nil || s.Slack.Problem != "" {
+			t.Fatalf("settings after the rotation: %+v, %v", s.Slack, err)
 		}
 	})
 }

@@ -421,9 +421,10 @@ type pendingSet struct {
 	InstanceURL   string    `json:"instance_url,omitempty"`
 }
 
-// pendingAAD differs from the token columns' so a pending blob cannot be passed off as a
-// bare token, or the reverse.
-func pendingAAD(id string) string { return id + "|pending" }
+// PendingAAD is the associated data a connection's pending token set is sealed with. It
+// differs from the token columns' so a pending blob cannot be passed off as a bare token,
+// or the reverse; tether keys reseal opens it with this too.
+func PendingAAD(id string) string { return id + "|pending" }
 
 func stashKey(id string) string { return "pending-token:" + id }
 
@@ -435,7 +436,7 @@ func (t *Tokens) keep(ctx context.Context, c Connection, set TokenSet) error {
 	if err != nil {
 		return err
 	}
-	sealed, err := t.p.Keys.Seal(raw, pendingAAD(c.ID))
+	sealed, err := t.p.Keys.Seal(raw, PendingAAD(c.ID))
 	if err != nil {
 		return err
 	}
@@ -465,7 +466,7 @@ func (t *Tokens) pending(ctx context.Context, c Connection) (TokenSet, bool, err
 	if len(sealed) == 0 {
 		return TokenSet{}, false, nil
 	}
-	raw, err := t.p.Keys.Open(sealed, pendingAAD(c.ID))
+	raw, err := t.p.Keys.Open(sealed, PendingAAD(c.ID))
 	if err != nil {
 		return TokenSet{}, false, fmt.Errorf("open pending tokens of connection %s: %w", c.ID, err)
 	}

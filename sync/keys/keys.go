@@ -8,20 +8,62 @@ import (
 	"maps"
 	"slices"
 
+	"tether/sync/connections"
+	"tether/sync/reminders"
 	"tether/sync/vault"
 )
 
-// Row is one row's sealed values, each sealed with the row id as associated data.
+// Table is a table with sealed columns. Every one is walked by Status and Reseal.
+type Table string
+
+// The tables with sealed columns.
+const (
+	// Connections: a connection's access, refresh and pending token (Row.Sealed in that
+	// order), sealed with the connection id (the pending one with
+	// connections.PendingAAD).
+	Connections Table = "connections"
+	// SlackTokens: an org's Slack bot token for reminders (reminder_slack; Row.ID is the
+	// org id), sealed with reminders.SlackTokenRow.
+	SlackTokens Table = "reminder_slack"
+)
+
+// tables is the walk's order.
+var tables = []Table{Connections, SlackTokens}
+
+// Row is one row's sealed values.
 type Row struct {
-	ID, OrgID                string
-	Access, Refresh, Pending []byte
+	Table     Table
+	ID, OrgID string
+	// Sealed are the row's sealed columns in the table's order; nil for an empty one.
+	Sealed [][]byte
+}
+
+// aad is the associated data column i of r was sealed with: each owner's own rule.
+func aad(r Row, i int) string {
+	switch {
+	case r.Table == SlackTokens:
+		return reminders.SlackTokenRow(r.OrgID)
+	case i == 2:
+		return connections.PendingAAD(r.ID)
+	}
+	return r.ID
+}
+
+// noun names a row of t in an error a person reads.
+func noun(t Table) string {
+	if t == SlackTokens {
+		return "the Slack token"
+	}
+	return "connection"
 }
 
 // Store reads and replaces sealed values.
 type Store interface {
-	// ListSealed returns up to limit rows with a sealed value, in id order after afterID.
-	ListSealed(ctx context.Context, afterID string, limit int) ([]Row, error)
-	// ReplaceSealed writes next over the row if it still holds old; false when it does not.
+	// ListSealed returns up to limit rows of table t with a sealed value, in id order
+	// after afterID.
+	ListSealed(ctx context.Context, t Table, afterID string, limit int) ([]Row, error)
+	// ReplaceSealed writes next over the row (of old.Table) if it still holds old's sealed
+	// values; false when it does not. It changes nothing else of the row.
 	ReplaceSealed(ctx context.Context, old, next Row) (bool, error)
 }
 
@@ -60,7 +102,7 @@ type KeyCount struct {
 func (s *Service) Status(ctx context.Context, batch int) ([]KeyCount, error) {
 	counts := map[string]int{}
 	err := s.walk(ctx, batch, func(r Row) error {
-		for _, v := range [][]byte{r.Access, r.Refresh, r.Pending} {
+		for _, v := range r.Sealed {
 			if len(v) == 0 {
 				continue
 			}
@@ -107,13 +149,14 @@ func (s *Service) Reseal(ctx context.Context, batch int, progress func(Progress)
 		p.Rows++
 		p.LastID = r.ID
 		next := r
+		next.Sealed = make([][]byte, len(r.Sealed))
 		changed := false
-		for _, col := range []*[]byte{&next.Access, &next.Refresh, &next.Pending} {
-			out, c, err := s.ring.Reseal(*col, r.ID)
+		for i, v := range r.Sealed {
+			out, c, err := s.ring.Reseal(v, aad(r, i))
 			if err != nil {
-				return fmt.Errorf("reseal connection %s of org %s: %w (add its key back to TETHER_ENCRYPTION_KEYS and run again)", r.ID, r.OrgID, err)
+				return fmt.Errorf("reseal %s %s of org %s: %w (add its key back to TETHER_ENCRYPTION_KEYS and run again)", noun(r.Table), r.ID, r.OrgID, err)
 			}
-			*col, changed = out, changed || c
+			next.Sealed[i], changed = out, changed || c
 		}
 		if changed {
 			ok, err := s.store.ReplaceSealed(ctx, r, next)
@@ -137,22 +180,26 @@ func (s *Service) Reseal(ctx context.Context, batch int, progress func(Progress)
 	return p, err
 }
 
+// walk calls fn on every row of every table, batch rows per read.
 func (s *Service) walk(ctx context.Context, batch int, fn func(Row) error) error {
 	batch = cmp.Or(batch, DefaultBatch)
-	after := ""
-	for {
-		rows, err := s.store.ListSealed(ctx, after, batch)
-		if err != nil {
-			return err
-		}
-		for _, r := range rows {
-			if err := fn(r); err != nil {
+	for _, t := range tables {
+		after := ""
+		for {
+			rows, err := s.store.ListSealed(ctx, t, after, batch)
+			if err != nil {
 				return err
 			}
+			for _, r := range rows {
+				if err := fn(r); err != nil {
+					return err
+				}
+			}
+			if len(rows) < batch {
+				break
+			}
+			after = rows[len(rows)-1].ID
 		}
-		if len(rows) < batch {
-			return nil
-		}
-		after = rows[len(rows)-1].ID
 	}
+	return nil
 }

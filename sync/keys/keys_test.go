@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"tether/sync/connections"
 	"tether/sync/directory"
 	"tether/sync/keys"
+	"tether/sync/reminders"
 	"tether/sync/store"
 	"tether/sync/store/storetest"
 	"tether/sync/vault"
@@ -43,8 +45,10 @@ func count(t *testing.T, st []keys.KeyCount, id string) int {
 }
 
 // Rows sealed under an old key are resealed under the primary one in batches on both
-// backends; the old key's count drops to zero, the tokens then open with the primary key
-// alone, and a second run changes nothing.
+// backends, in every table with sealed columns (a connection's tokens and pending set,
+// each sealed with its own associated data, and the orgs' Slack tokens); the old key's
+// count drops to zero, every value then opens with the primary key alone, and a second
+// run changes nothing.
 func TestResealEmptiesOldKey(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
@@ -52,12 +56,22 @@ func TestResealEmptiesOldKey(t *testing.T) {
 		ctx := t.Context()
 		k1, k2 := "k1:"+keyB64(t), "k2:"+keyB64(t)
 		old := ring(t, k1)
-		const n = 7
-		var ids []string
+		const n, slacks = 7, 3
+		var ids, orgs []string
 		for i := range n {
 			org, err := st.CreateOrg(ctx, directory.Org{Name: fmt.Sprint("Org ", i)})
 			if err != nil {
 				t.Fatal(err)
+			}
+			orgs = append(orgs, org.ID)
+			if i%3 == 0 { // orgs 0, 3 and 6 send Slack reminders
+				sealed, err := old.SealToken(vault.NewToken(fmt.Sprint("xoxb-", i)), reminders.SlackTokenRow(org.ID))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := st.SetSlackToken(ctx, org.ID, sealed, time.Now()); err != nil {
+					t.Fatal(err)
+				}
 			}
 			c := connections.Connection{ID: store.NewID(), Kind: connections.KindSalesforceTeam, State: connections.StateHealthy}
 			if c.AccessTokenEnc, err = old.SealToken(vault.NewToken(fmt.Sprint("access-", i)), c.ID); err != nil {
@@ -71,9 +85,19 @@ func TestResealEmptiesOldKey(t *testing.T) {
 			if _, err := st.CreateConnection(ctx, org.ID, c); err != nil {
 				t.Fatal(err)
 			}
+			if i == 0 { // a refreshed set whose final write failed waits in the pending slot
+				pending, err := old.Seal([]byte(`{"access":"pending-0"}`), connections.PendingAAD(c.ID))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := st.SetPendingToken(ctx, org.ID, c.ID, pending, c.RefreshTokenEnc, time.Now()); err != nil {
+					t.Fatal(err)
+				}
+			}
 			ids = append(ids, c.ID)
 		}
-		rotated := ring(t, k2+","+k1) // k2 is primary now; k1 still opens
+		const values = n + 4 + 1 + slacks // access, refresh, pending, Slack
+		rotated := ring(t, k2+","+k1)     // k2 is primary now; k1 still opens
 		svc, err := keys.New(st, rotated)
 		if err != nil {
 			t.Fatal(err)
@@ -82,22 +106,22 @@ func TestResealEmptiesOldKey(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if count(t, status, "k1") != n+4 || count(t, status, "k2") != 0 || !status[0].Primary || status[0].KeyID != "k2" {
-			t.Fatalf("status before: %+v; want k2 primary with 0, k1 with %d", status, n+4)
+		if count(t, status, "k1") != values || count(t, status, "k2") != 0 || !status[0].Primary || status[0].KeyID != "k2" {
+			t.Fatalf("status before: %+v; want k2 primary with 0, k1 with %d", status, values)
 		}
 		var reports []keys.Progress
 		p, err := svc.Reseal(ctx, 3, func(p keys.Progress) { reports = append(reports, p) })
 		if err != nil {
 			t.Fatal(err)
 		}
-		if p.Rows != n || p.Resealed != n || len(reports) < 3 {
-			t.Fatalf("reseal: %+v after %d progress reports; want %d rows resealed, reported per batch of 3", p, len(reports), n)
+		if p.Rows != n+slacks || p.Resealed != n+slacks || len(reports) < 3 {
+			t.Fatalf("reseal: %+v after %d progress reports; want %d rows resealed, reported per batch of 3", p, len(reports), n+slacks)
 		}
 		status, err = svc.Status(ctx, 3)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if count(t, status, "k1") != 0 || count(t, status, "k2") != n+4 {
+		if count(t, status, "k1") != 0 || count(t, status, "k2") != values {
 			t.Fatalf("status after: %+v; want k1 at 0", status)
 		}
 		// The old key can go: every token opens with the primary key alone.
@@ -110,11 +134,25 @@ func TestResealEmptiesOldKey(t *testing.T) {
 			if tok, err := only.OpenToken(c.AccessTokenEnc, c.ID); err != nil || tok.Reveal() != fmt.Sprint("access-", i) {
 				t.Fatalf("row %d access token under k2 alone: %v", i, err)
 			}
-			if c.Version != 1 {
+			if want := map[bool]int64{true: 2, false: 1}[i == 0]; c.Version != want { // the pending write moved row 0's
 				t.Fatalf("row %d version %d: a reseal must not move the version a refresh compares", i, c.Version)
 			}
+			if i == 0 {
+				if raw, err := only.Open(c.PendingTokenEnc, connections.PendingAAD(c.ID)); err != nil || string(raw) != `{"access":"pending-0"}` {
+					t.Fatalf("pending set under k2 alone: %v", err)
+				}
+			}
+			if i%3 == 0 {
+				cfg, err := st.SlackConfig(ctx, orgs[i])
+				if err != nil {
+					t.Fatal(err)
+				}
+				if tok, err := only.OpenToken(cfg.TokenEnc, reminders.SlackTokenRow(orgs[i])); err != nil || tok.Reveal() != fmt.Sprint("xoxb-", i) {
+					t.Fatalf("org %d's Slack token under k2 alone: %v", i, err)
+				}
+			}
 		}
-		if p, err := svc.Reseal(ctx, 3, nil); err != nil || p.Resealed != 0 || p.Rows != n {
+		if p, err := svc.Reseal(ctx, 3, nil); err != nil || p.Resealed != 0 || p.Rows != n+slacks {
 			t.Fatalf("second run: %+v, %v; want nothing to do", p, err)
 		}
 	})
@@ -122,7 +160,7 @@ func TestResealEmptiesOldKey(t *testing.T) {
 
 func findConnection(t *testing.T, st *store.Store, id string) (connections.Connection, error) {
 	t.Helper()
-	rows, err := st.ListSealed(t.Context(), "", 1000)
+	rows, err := st.ListSealed(t.Context(), keys.Connections, "", 1000)
 	if err != nil {
 		return connections.Connection{}, err
 	}
@@ -151,13 +189,14 @@ func TestResealComparesAndStops(t *testing.T) {
 		if _, err := st.CreateConnection(ctx, org.ID, c); err != nil {
 			t.Fatal(err)
 		}
-		rows, err := st.ListSealed(ctx, "", 10)
+		rows, err := st.ListSealed(ctx, keys.Connections, "", 10)
 		if err != nil || len(rows) != 1 {
 			t.Fatalf("list: %v, %v", rows, err)
 		}
 		stale := rows[0]
 		moved := stale
-		moved.Access, _ = ring(t, k2).SealToken(vault.NewToken("b"), c.ID)
+		moved.Sealed = append([][]byte(nil), stale.Sealed...)
+		moved.Sealed[0], _ = ring(t, k2).SealToken(vault.NewToken("b"), c.ID)
 		if ok, err := st.ReplaceSealed(ctx, stale, moved); err != nil || !ok {
 			t.Fatalf("first replace: %v, %v", ok, err)
 		}

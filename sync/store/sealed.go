@@ -2,53 +2,90 @@ package store
 
 import (
 	"context"
+	"fmt"
 
 	"tether/sync/keys"
 )
 
 var _ keys.Store = (*Queries)(nil)
 
-// ListSealed returns up to limit connections with at least one sealed column, in id
-// order after afterID ("" for the start): the key tools walk the table in batches with
+// sealedTables are the sealed columns of each table the key tools walk: its table, key
+// column (also the org id for reminder_slack) and sealed columns in keys.Row.Sealed's
+// order.
+var sealedTables = map[keys.Table]struct {
+	name, id, org string
+	cols          []string
+}{
+	keys.Connections: {"connections", "id", "org_id", []string{"access_token_enc", "refresh_token_enc", "pending_token_enc"}},
+	keys.SlackTokens: {"reminder_slack", "org_id", "org_id", []string{"token_enc"}},
+}
+
+// ListSealed returns up to limit rows of table t with at least one sealed column, in id
+// order after afterID ("" for the start): the key tools walk each table in batches with
 // it.
-func (q *Queries) ListSealed(ctx context.Context, afterID string, limit int) ([]keys.Row, error) {
-	rows, err := q.q.QueryContext(ctx, `
-SELECT id, org_id, access_token_enc, refresh_token_enc, pending_token_enc FROM connections
-WHERE id > $1 AND (access_token_enc IS NOT NULL OR refresh_token_enc IS NOT NULL OR pending_token_enc IS NOT NULL)
-ORDER BY id LIMIT $2`, afterID, limit)
+func (q *Queries) ListSealed(ctx context.Context, t keys.Table, afterID string, limit int) ([]keys.Row, error) {
+	tb, ok := sealedTables[t]
+	if !ok {
+		return nil, fmt.Errorf("list sealed values: unknown table %q", t)
+	}
+	cols, nonNull := "", ""
+	for i, c := range tb.cols {
+		cols += ", " + c
+		if i > 0 {
+			nonNull += " OR "
+		}
+		nonNull += c + " IS NOT NULL"
+	}
+	rows, err := q.q.QueryContext(ctx, `SELECT `+tb.id+`, `+tb.org+cols+` FROM `+tb.name+`
+WHERE `+tb.id+` > $1 AND (`+nonNull+`) ORDER BY `+tb.id+` LIMIT $2`, afterID, limit)
 	if err != nil {
-		return nil, q.wrap(err, "list sealed connections after %q", afterID)
+		return nil, q.wrap(err, "list sealed %s after %q", tb.name, afterID)
 	}
 	defer rows.Close()
 	var out []keys.Row
 	for rows.Next() {
-		var r keys.Row
-		if err := rows.Scan(&r.ID, &r.OrgID, &r.Access, &r.Refresh, &r.Pending); err != nil {
-			return nil, q.wrap(err, "list sealed connections")
+		r := keys.Row{Table: t, Sealed: make([][]byte, len(tb.cols))}
+		dest := []any{&r.ID, &r.OrgID}
+		for i := range r.Sealed {
+			dest = append(dest, &r.Sealed[i])
+		}
+		if err := rows.Scan(dest...); err != nil {
+			return nil, q.wrap(err, "list sealed %s", tb.name)
 		}
 		out = append(out, r)
 	}
-	return out, q.wrap(rows.Err(), "list sealed connections")
+	return out, q.wrap(rows.Err(), "list sealed %s", tb.name)
 }
 
-// ReplaceSealed writes next's sealed columns over the row if they still hold old's, and
-// reports whether it did. It leaves version alone: the plaintext is unchanged, so a
-// refresh that read the row before stays valid, and a refresh that wrote since makes the
-// comparison fail (the caller reads the row again later).
+// ReplaceSealed writes next's sealed columns over the row of old.Table if they still hold
+// old's, and reports whether it did. It leaves everything else alone (a connection's
+// version, the Slack token's updated_at): the plaintext is unchanged, so a refresh that
+// read the row before stays valid, and a refresh that wrote since makes the comparison
+// fail (the caller reads the row again later).
 func (q *Queries) ReplaceSealed(ctx context.Context, old, next keys.Row) (bool, error) {
-	res, err := q.q.ExecContext(ctx, `
-UPDATE connections SET access_token_enc = $3, refresh_token_enc = $4, pending_token_enc = $5
-WHERE id = $1 AND org_id = $2
-  AND (access_token_enc = $6 OR (access_token_enc IS NULL AND $6 IS NULL))
-  AND (refresh_token_enc = $7 OR (refresh_token_enc IS NULL AND $7 IS NULL))
-  AND (pending_token_enc = $8 OR (pending_token_enc IS NULL AND $8 IS NULL))`,
-		old.ID, old.OrgID, next.Access, next.Refresh, next.Pending, old.Access, old.Refresh, old.Pending)
+	tb, ok := sealedTables[old.Table]
+	if !ok || len(old.Sealed) != len(tb.cols) || len(next.Sealed) != len(tb.cols) {
+		return false, fmt.Errorf("reseal %s %s: unknown table or wrong column count", old.Table, old.ID)
+	}
+	set, where := "", ""
+	args := []any{old.ID, old.OrgID}
+	for i, c := range tb.cols {
+		if i > 0 {
+			set += ", "
+		}
+		args = append(args, next.Sealed[i], old.Sealed[i])
+		n, o := len(args)-1, len(args)
+		set += fmt.Sprintf("%s = $%d", c, n)
+		where += fmt.Sprintf("\n  AND (%s = $%d OR (%s IS NULL AND $%d IS NULL))", c, o, c, o)
+	}
+	res, err := q.q.ExecContext(ctx, `UPDATE `+tb.name+` SET `+set+`
+WHERE `+tb.id+` = $1 AND `+tb.org+` = $2`+where, args...)
 	if err != nil {
-		return false, q.wrap(err, "reseal connection %s", old.ID)
+		return false, q.wrap(err, "reseal %s %s", tb.name, old.ID)
 	}
 	n, err := res.RowsAffected()
 	if err != nil {
-		return false, q.wrap(err, "reseal connection %s", old.ID)
+		return false, q.wrap(err, "reseal %s %s", tb.name, old.ID)
 	}
 	return n == 1, nil
 }
