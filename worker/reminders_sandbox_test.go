@@ -85,16 +85,7 @@ func setupSandboxReminders(t *testing.T, st *store.Store) *sandboxReminders {
 	opt, rdb := redistest.Client(t, 14)
 	client, inspector := asynq.NewClient(opt), asynq.NewInspector(opt)
 	t.Cleanup(func() { _ = client.Close(); _ = inspector.Close() })
-	sink, err := mailsink.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = sink.Close() })
-	mailer, err := email.New(email.Config{Host: sink.Host(), Port: sink.Port(), TLS: email.TLSNone,
-		From: "tether <reminders@acme.example>", Timeout: 5 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
+	sink, mailer := reminderSink(t)
 
 	policy := directory.DefaultPolicy()
 	chat := policy[directory.RoleChat]

@@ -68,16 +68,8 @@ func setupReminders(t *testing.T, st *store.Store, mail reminders.Mailer) *remin
 	t.Helper()
 	ctx := t.Context()
 	opt, _ := redistest.Client(t, 14)
-	sink, err := mailsink.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = sink.Close() })
-	m, err := email.New(email.Config{Host: sink.Host(), Port: sink.Port(), TLS: email.TLSNone,
-		From: "tether <reminders@acme.example>", Timeout: 5 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
+	sink, m := reminderSink(t)
+	var err error
 	b := &remindBundle{st: st, sink: sink, mailer: m, clock: &remindClock{t: time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)}, opt: opt}
 	b.org, err = st.CreateOrg(ctx, directory.Org{Name: "Acme"})
 	if err != nil {
@@ -102,6 +94,22 @@ func setupReminders(t *testing.T, st *store.Store, mail reminders.Mailer) *remin
 		t.Fatal(err)
 	}
 	return b
+}
+
+// reminderSink is an in-process SMTP sink and the mailer reminders send through to it.
+func reminderSink(t *testing.T) (*mailsink.Sink, *email.Mailer) {
+	t.Helper()
+	sink, err := mailsink.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sink.Close() })
+	m, err := email.New(email.Config{Host: sink.Host(), Port: sink.Port(), TLS: email.TLSNone,
+		From: "tether <reminders@acme.example>", Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sink, m
 }
 
 func (b *remindBundle) member(t *testing.T, mail string, role directory.Role) directory.Membership {
