@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -44,11 +45,17 @@ type killingRefresher struct{ connections.Refresher }
 func (k killingRefresher) Refresh(ctx context.Context, req connections.RefreshRequest) (connections.TokenSet, error) {
 	set, err := k.Refresher.Refresh(ctx, req)
 	if err == nil {
-		fmt.Fprintln(os.Stderr, "TEST: the provider answered; killing the worker before the commit")
-		_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
-		select {} // the signal is on its way
+		dieNow("the provider answered; killing the worker before the commit")
 	}
 	return set, err
+}
+
+// dieNow logs why for the test that waits on it (killedWorker) and SIGKILLs this
+// process: no deferred call, no shutdown, as a kill -9 from outside.
+func dieNow(why string) {
+	fmt.Fprintln(os.Stderr, "TEST: "+why)
+	_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
+	select {} // the signal is on its way
 }
 
 // KillsOldToken keeps the real refresher's rotation rules (the in-flight mark needs them).
@@ -119,14 +126,8 @@ func killAfterAnswer(t *testing.T, dbURL string, tc killAfterAnswerCase) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	env := map[string]string{
-		"TETHER_DATABASE_URL":             dbURL,
-		"TETHER_REDIS_URL":                redistest.URL(opt),
-		"TETHER_ENCRYPTION_KEYS":          testKeys,
-		"TETHER_LINK_SECRET":              testLinkSecret,
+	env := killEnv(t, dbURL, opt, map[string]string{
 		"TETHER_MAILER":                   "log",
-		"TETHER_METRICS_ADDR":             "127.0.0.1:0",
-		"TETHER_SHUTDOWN_TIMEOUT":         "2s",
 		"TETHER_SALESFORCE_LOGIN_URL":     srv.URL + "/salesforce",
 		"TETHER_SALESFORCE_CLIENT_ID":     sandbox.DefaultSalesforceClientID,
 		"TETHER_SALESFORCE_CLIENT_SECRET": sandbox.DefaultSalesforceClientSecret,
@@ -143,10 +144,7 @@ func killAfterAnswer(t *testing.T, dbURL string, tc killAfterAnswerCase) {
 		"TETHER_ZOOM_API_URL":             srv.URL + "/zoom",
 		"TETHER_ZOOM_CLIENT_ID":           sandbox.DefaultZoomClientID,
 		"TETHER_ZOOM_CLIENT_SECRET":       sandbox.DefaultZoomClientSecret,
-	}
-	if r := runTether(t, ctx, env, "migrate", "up"); r.err != nil {
-		t.Fatalf("migrate up: %v\n%s", r.err, r.stderr)
-	}
+	})
 	account := subject
 	if gi, ok := sb.LookupGrant(grant.GrantID); ok && tc.provider != sandbox.Salesforce {
 		account = gi.Subject // the provider's own id of the user, as the connect flow stores it
@@ -184,19 +182,7 @@ func killAfterAnswer(t *testing.T, dbURL string, tc killAfterAnswerCase) {
 	t.Cleanup(func() { _ = stop() })
 	metricsURL := waitListening(t, stderr)
 	task := enqueueDue(t, opt, orgID, conn.ID, time.Now().Add(-30*time.Second))
-	inspector := asynq.NewInspector(opt)
-	t.Cleanup(func() { _ = inspector.Close() })
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		info, err := inspector.GetTaskInfo(jobs.QueueConnections, task)
-		if err == nil && info.State == asynq.TaskStateCompleted {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the fresh worker did not complete %s: %v %v\n%s", task, info, err, stderr.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	waitCompleted(t, opt, jobs.QueueConnections, task, stderr)
 	row, err = st.GetConnection(ctx, orgID, conn.ID)
 	if err != nil {
 		t.Fatal(err)
@@ -216,6 +202,48 @@ func killAfterAnswer(t *testing.T, dbURL string, tc killAfterAnswerCase) {
 	if row.State != connections.StateNeedsReconnect || row.FailureCause != connections.CauseLostDuringRefresh ||
 		!strings.Contains(row.FailureReason, "lost") || lost != 1 {
 		t.Fatalf("old token died: state %s, cause %q, reason %q, %v counted lost", row.State, row.FailureCause, row.FailureReason, lost)
+	}
+}
+
+// killEnv is the environment of the kill tests' workers on the database at dbURL
+// (migrated up here) and opt's Redis, plus extra.
+func killEnv(t *testing.T, dbURL string, opt asynq.RedisClientOpt, extra map[string]string) map[string]string {
+	t.Helper()
+	env := map[string]string{
+		"TETHER_DATABASE_URL":     dbURL,
+		"TETHER_REDIS_URL":        redistest.URL(opt),
+		"TETHER_ENCRYPTION_KEYS":  testKeys,
+		"TETHER_LINK_SECRET":      testLinkSecret,
+		"TETHER_METRICS_ADDR":     "127.0.0.1:0",
+		"TETHER_SHUTDOWN_TIMEOUT": "2s",
+	}
+	maps.Copy(env, extra)
+	if r := runTether(t, context.Background(), env, "migrate", "up"); r.err != nil {
+		t.Fatalf("migrate up: %v\n%s", r.err, r.stderr)
+	}
+	return env
+}
+
+// waitCompleted waits up to 60 s for task id in queue to complete, running a retry at
+// once instead of after its backoff, and returns it; logs are the worker's, printed
+// if it does not.
+func waitCompleted(t *testing.T, opt asynq.RedisClientOpt, queue, id string, logs *syncbuf.Buffer) *asynq.TaskInfo {
+	t.Helper()
+	inspector := asynq.NewInspector(opt)
+	defer inspector.Close()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		info, err := inspector.GetTaskInfo(queue, id)
+		if err == nil && info.State == asynq.TaskStateRetry {
+			_ = inspector.RunTask(queue, id)
+		}
+		if err == nil && info.State == asynq.TaskStateCompleted {
+			return info
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("task %s did not complete: %+v %v\n%s", id, info, err, logs.String())
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 

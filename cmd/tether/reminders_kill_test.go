@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -36,9 +35,7 @@ type killingMailer struct{ reminders.Mailer }
 func (k killingMailer) Send(ctx context.Context, m reminders.Message) error {
 	err := k.Mailer.Send(ctx, m)
 	if err == nil {
-		fmt.Fprintln(os.Stderr, "TEST: the SMTP server accepted the reminder; killing the worker before the record")
-		_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
-		select {} // the signal is on its way
+		dieNow("the SMTP server accepted the reminder; killing the worker before the record")
 	}
 	return err
 }
@@ -57,18 +54,8 @@ func TestWorkerKilledAfterReminderAccept(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = sink.Close() })
 	dbURL := "sqlite:" + filepath.Join(t.TempDir(), "tether.db")
-	env := map[string]string{
-		"TETHER_DATABASE_URL":     dbURL,
-		"TETHER_REDIS_URL":        redistest.URL(opt),
-		"TETHER_ENCRYPTION_KEYS":  testKeys,
-		"TETHER_LINK_SECRET":      testLinkSecret,
-		"TETHER_SMTP_URL":         fmt.Sprintf("smtp+insecure://%s:%d", sink.Host(), sink.Port()),
-		"TETHER_METRICS_ADDR":     "127.0.0.1:0",
-		"TETHER_SHUTDOWN_TIMEOUT": "2s",
-	}
-	if r := runTether(t, ctx, env, "migrate", "up"); r.err != nil {
-		t.Fatalf("migrate up: %v\n%s", r.err, r.stderr)
-	}
+	env := killEnv(t, dbURL, opt, map[string]string{
+		"TETHER_SMTP_URL": fmt.Sprintf("smtp+insecure://%s:%d", sink.Host(), sink.Port())})
 	st, _ := openTestStore(t, dbURL)
 	org, err := st.CreateOrg(ctx, directory.Org{Name: "Acme", SeatLimit: 10})
 	if err != nil {
@@ -122,24 +109,9 @@ func TestWorkerKilledAfterReminderAccept(t *testing.T) {
 	}
 	stderr, stop := start(t, env, "worker")
 	t.Cleanup(func() { _ = stop() })
-	inspector := asynq.NewInspector(opt)
-	t.Cleanup(func() { _ = inspector.Close() })
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		info, err := inspector.GetTaskInfo(jobs.QueueLow, taskID)
-		if err == nil && info.State == asynq.TaskStateRetry {
-			_ = inspector.RunTask(jobs.QueueLow, taskID) // skip the backoff
-		}
-		if err == nil && info.State == asynq.TaskStateCompleted {
-			if !strings.Contains(string(info.Result), "sent=0") {
-				t.Fatalf("the retry's result %q, want nothing sent", info.Result)
-			}
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the retry never completed (last: %+v, %v)\n%s", info, err, stderr.String())
-		}
-		time.Sleep(50 * time.Millisecond)
+	info := waitCompleted(t, opt, jobs.QueueLow, taskID, stderr)
+	if !strings.Contains(string(info.Result), "sent=0") {
+		t.Fatalf("the retry's result %q, want nothing sent", info.Result)
 	}
 	msgs := sink.Messages()
 	if len(msgs) != 1 || msgs[0].MessageID != reminders.MessageID(rep.ID, 1) {
