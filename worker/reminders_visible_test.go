@@ -202,7 +202,7 @@ func TestReminderDigestReadsAPageNotAMember(t *testing.T) {
 		}
 		for _, m := range many {
 			s := sums[m.ID]
-			if s.Last == nil || s.Last.Sequence != 3 || s.Streak != 3 || !s.Escalated {
+			if s.Last == nil || s.Last.Sequence != 3 || s.Streak != 3 || !s.Escalated || !strings.HasSuffix(s.Why, "; on the admins' daily digest") {
 				t.Fatalf("summary of an escalated rep %+v", s)
 			}
 		}

@@ -164,6 +164,9 @@ func summarize(m directory.Membership, settings Settings, mr MemberReminders, no
 	default:
 		s.Why = "nothing to fix"
 	}
+	if s.Escalated && s.NextKind == KindReminder {
+		s.Why += "; on the admins' daily digest"
+	}
 	return s
 }
 

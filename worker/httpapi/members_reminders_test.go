@@ -131,5 +131,21 @@ func TestMembersListShowsReminders(t *testing.T) {
 		if r := got["ny@acme.example"].Reminders; !r.Quiet || r.NextKind != "reminder" {
 			t.Errorf("ny: %+v", r)
 		}
+		// A filtered page carries them too: the Action Required members, one a page.
+		path, seen := "/v1/orgs/"+org.ID+"/members?filter=chat&action_required=true&limit=1", 0
+		for path != "" {
+			var page httpapi.MemberListJSON
+			b.call(t, "GET", path, "", &page)
+			for _, m := range page.Members {
+				if m.Reminders == nil || m.Reminders.Why != got[m.Email].Reminders.Why {
+					t.Errorf("%s under action_required: %+v, want %+v", m.Email, m.Reminders, got[m.Email].Reminders)
+				}
+				seen++
+			}
+			path = page.Next
+		}
+		if seen != 3 {
+			t.Errorf("%d Action Required chat members, want due, ny and adminonly", seen)
+		}
 	})
 }
