@@ -261,3 +261,30 @@ func TestRemindersSlackAfterKeyRotation(t *testing.T) {
 		}
 	})
 }
+
+// TestRemindersSlackAnswerLostIsNotResent: Slack posts the DM but the connection drops
+// before its answer. The Slack record is unconfirmed, the run ends without error, and
+// no later run posts it again.
+func TestRemindersSlackAnswerLostIsNotResent(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		b := setupSlack(t, st)
+		t0 := b.clock.now()
+		b.reasons(t, calBroken)
+		b.clock.set(t0.Add(5 * time.Minute))
+		b.slack.DropAnswer("chat.postMessage", 1)
+		if res := b.notify(t, t0); len(res.Sent) != 1 {
+			t.Fatalf("first reminder: %+v", res)
+		}
+		for range 2 { // the retries, later
+			b.clock.set(b.clock.now().Add(time.Minute))
+			b.notify(t, time.Time{})
+		}
+		if n, m := len(b.sink.Messages()), len(b.slack.Messages()); n != 1 || m != 1 {
+			t.Fatalf("%d emails and %d Slack messages, want exactly one of each", n, m)
+		}
+		r, err := st.GetReminderBySequence(t.Context(), b.org.ID, b.rep.ID, reminders.ChannelSlack, 1)
+		if err != nil || r.Status != reminders.StatusUnconfirmed {
+			t.Fatalf("the Slack record: %+v, %v; want unconfirmed", r, err)
+		}
+	})
+}

@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"strings"
 
 	"github.com/slack-go/slack"
 
+	"tether/sync/delivery"
 	"tether/sync/reminders"
 	"tether/sync/vault"
 )
@@ -53,6 +55,9 @@ func (c Client) DirectMessage(ctx context.Context, token vault.Token, email, tex
 	channel, ts, err := api.PostMessageContext(ctx, ch.ID, slack.MsgOptionText(text, false),
 		slack.MsgOptionDisableLinkUnfurl(), slack.MsgOptionDisableMediaUnfurl())
 	if err != nil {
+		if postMaybeDone(err) {
+			return reminders.SlackMessage{}, fmt.Errorf("%w: slack chat.postMessage: %s", delivery.ErrMaybeSent, strings.TrimSpace(err.Error()))
+		}
 		return reminders.SlackMessage{}, classify("chat.postMessage", err)
 	}
 	return reminders.SlackMessage{Channel: channel, TS: ts}, nil
@@ -79,6 +84,26 @@ func classify(method string, err error) error {
 		return fmt.Errorf("slack %s: HTTP %d", method, sce.Code)
 	}
 	return fmt.Errorf("slack %s: %s", method, strings.TrimSpace(err.Error()))
+}
+
+// postMaybeDone reports whether a chat.postMessage error leaves unknown whether Slack
+// posted the message: the request went out and no answer came back (a dropped
+// connection, a timeout). A Slack answer (an error string, an HTTP status, a rate limit)
+// says it did not post; so does a failure to connect at all.
+func postMaybeDone(err error) bool {
+	var (
+		rl  *slack.RateLimitedError
+		se  slack.SlackErrorResponse
+		sce slack.StatusCodeError
+		op  *net.OpError
+	)
+	switch {
+	case errors.As(err, &rl), errors.As(err, &se), errors.As(err, &sce):
+		return false
+	case errors.As(err, &op) && op.Op == "dial":
+		return false
+	}
+	return true
 }
 
 func cmpOr(a, b string) string {

@@ -8,6 +8,7 @@ import (
 
 	"tether/connectors/slack"
 	"tether/connectors/slack/slackfake"
+	"tether/sync/delivery"
 	"tether/sync/reminders"
 	"tether/sync/vault"
 )
@@ -49,7 +50,11 @@ func TestDirectMessage(t *testing.T) {
 		}},
 		{"server error", func() { srv.AddToken(token); srv.Fail("conversations.open", "internal_error", 1) }, "rep@acme.example", func(err error) bool {
 			var te *reminders.SlackTokenError
-			return err != nil && !errors.As(err, &te) && strings.Contains(err.Error(), "internal_error")
+			return err != nil && !errors.As(err, &te) && !errors.Is(err, delivery.ErrMaybeSent) && strings.Contains(err.Error(), "internal_error")
+		}},
+		// Posted, but the answer was lost: maybe sent, so never retried.
+		{"answer lost", func() { srv.DropAnswer("chat.postMessage", 1) }, "rep@acme.example", func(err error) bool {
+			return errors.Is(err, delivery.ErrMaybeSent)
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -68,7 +73,13 @@ func TestDirectMessage(t *testing.T) {
 	} else if te := new(reminders.SlackTokenError); !errors.As(err, &te) || te.Code != "invalid_auth" {
 		t.Fatalf("unknown token: %v", err)
 	}
-	if n := len(srv.Messages()); n != 1 {
-		t.Fatalf("%d messages posted, want only the first", n)
+	if n := len(srv.Messages()); n != 2 {
+		t.Fatalf("%d messages posted, want the first and the one whose answer was lost", n)
+	}
+	// Slack unreachable: certainly not posted, retried as any failure.
+	closed := slackfake.Start()
+	closed.Close()
+	if _, err := (slack.Client{APIURL: closed.URL()}).DirectMessage(t.Context(), tok, "rep@acme.example", "x"); err == nil || errors.Is(err, delivery.ErrMaybeSent) {
+		t.Fatalf("Slack unreachable: %v; want a plain, retried error", err)
 	}
 }

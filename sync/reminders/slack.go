@@ -20,7 +20,9 @@ const StatusSkipped Status = "skipped"
 //
 // Errors: ErrSlackUserNotFound when Slack knows no such email; a *SlackTokenError when
 // the token is refused (the admin's to fix); a *SlackRateLimited when Slack asked to wait;
-// anything else is transient and retried.
+// one wrapping delivery.ErrMaybeSent when the post went out and its answer was lost (the
+// message is recorded unconfirmed and never posted again); anything else certainly
+// posted nothing, is transient and retried.
 type SlackSender interface {
 	DirectMessage(ctx context.Context, token vault.Token, email, text string) (SlackMessage, error)
 }

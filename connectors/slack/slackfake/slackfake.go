@@ -115,6 +115,20 @@ func (s *Server) Fail(method, code string, n int) {
 	}
 }
 
+// DropAnswer makes the next n calls of method do their work (a message is posted) and
+// then close the connection instead of answering: the caller cannot tell whether the
+// call took effect.
+func (s *Server) DropAnswer(method string, n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for range n {
+		s.faults[method] = append(s.faults[method], fault{code: dropAnswer})
+	}
+}
+
+// dropAnswer is the fault code of DropAnswer (not a Slack error string).
+const dropAnswer = "tether-test-drop-answer"
+
 // Messages returns the messages posted so far.
 func (s *Server) Messages() []Message {
 	s.mu.Lock()
@@ -159,6 +173,11 @@ func (s *Server) method(name string, h func(token string, r *http.Request) map[s
 			answer(w, map[string]any{"ok": false, "error": "invalid_auth"})
 		case code != "":
 			answer(w, map[string]any{"ok": false, "error": code})
+		case f != nil && f.code == dropAnswer:
+			h(token, r)
+			if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
+				_ = conn.Close()
+			}
 		case f != nil:
 			answer(w, map[string]any{"ok": false, "error": f.code})
 		default:
