@@ -12,8 +12,10 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 
+	"tether/connectors/email"
 	"tether/connectors/email/mailsink"
 	"tether/jobs"
+	"tether/sync/connect"
 	"tether/sync/directory"
 	"tether/sync/reminders"
 	"tether/worker/redistest"
@@ -117,8 +119,7 @@ func TestWorkerKilledAfterReminderAccept(t *testing.T) {
 	if len(msgs) != 1 || msgs[0].MessageID != reminders.MessageID(rep.ID, 1) {
 		t.Fatalf("%d emails at the server after the retry, want exactly the one reminder", len(msgs))
 	}
-	// The history shows it (the outcome unknown until a run after StaleAttempt settles it
-	// unconfirmed), and the schedule counts it: the next reminder is a day after it.
+	// The history shows it, and the schedule counts it: the next reminder is a day after.
 	out := runTether(t, ctx, env, "members", "reminders", org.ID, "rep@acme.example")
 	if out.err != nil || !strings.Contains(out.stdout, "#1 reminder email attempting") {
 		t.Fatalf("members reminders: %v\n%s%s", out.err, out.stdout, out.stderr)
@@ -126,5 +127,35 @@ func TestWorkerKilledAfterReminderAccept(t *testing.T) {
 	v, err := reminders.Viewer{Store: st}.View(ctx, org.ID, rep.ID)
 	if err != nil || len(v.Sent) != 1 || v.Next.Before(r.SentAt.Add(24*time.Hour)) {
 		t.Fatalf("view after the retry: %+v, %v", v, err)
+	}
+	// The retry came within StaleAttempt of the killed run, which might still have been
+	// sending; the member's next run after it (here on a clock StaleAttempt on) settles
+	// the record unconfirmed, sending nothing, and the history says so.
+	later := func() time.Time { return time.Now().Add(reminders.StaleAttempt + time.Second) }
+	links, err := connect.NewLinks(connect.LinksParams{Store: st, Secret: []byte(testLinkSecret), Now: later})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := email.New(email.Config{Host: sink.Host(), Port: sink.Port(), TLS: email.TLSNone, From: "tether <t@acme.example>"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := asynq.NewClient(opt)
+	t.Cleanup(func() { _ = client.Close() })
+	svc, err := reminders.New(reminders.Config{Store: st, Mailer: email.ReminderMailer(m, ""), Links: links,
+		Queue: jobs.ReminderQueue{Client: client}, Now: later})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := svc.Notify(ctx, org.ID, rep.ID, time.Time{})
+	if err != nil || len(res.Sent) != 0 || len(res.Settled) != 1 || res.Settled[0] != 1 {
+		t.Fatalf("the run after StaleAttempt: %+v, %v; want sequence 1 settled, nothing sent", res, err)
+	}
+	if n := len(sink.Messages()); n != 1 {
+		t.Fatalf("%d emails after the settling run, want 1", n)
+	}
+	out = runTether(t, ctx, env, "members", "reminders", org.ID, "rep@acme.example")
+	if out.err != nil || !strings.Contains(out.stdout, "#1 reminder email unconfirmed") {
+		t.Fatalf("members reminders after the settling run: %v\n%s%s", out.err, out.stdout, out.stderr)
 	}
 }
