@@ -3,7 +3,6 @@ package worker_test
 import (
 	"context"
 	"fmt"
-	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -14,6 +13,7 @@ import (
 	"tether/connectors/oauth"
 	"tether/connectors/oauth/oauthtest"
 	"tether/connectors/sandbox"
+	"tether/connectors/sandbox/sandboxtest"
 	"tether/connectors/sandbox/sfdc"
 	"tether/jobs"
 	"tether/sync/connections"
@@ -44,10 +44,8 @@ func TestConcurrentRefreshTasksThroughLiveWorkers(t *testing.T) {
 		t.Run(string(p), func(t *testing.T) {
 			storetest.Each(t, func(t *testing.T, st *store.Store) {
 				ctx := t.Context()
-				sb := sandbox.New(sandbox.Options{Apps: []sandbox.App{{Provider: sandbox.Salesforce, ClientID: sandbox.DefaultSalesforceClientID,
+				sb, base := sandboxtest.Serve(t, sandbox.Options{Apps: []sandbox.App{{Provider: sandbox.Salesforce, ClientID: sandbox.DefaultSalesforceClientID,
 					ClientSecret: sandbox.DefaultSalesforceClientSecret, RotateRefreshTokens: true, DefaultScopes: []string{"api", "refresh_token", "id"}}}})
-				srv := httptest.NewServer(sb)
-				t.Cleanup(func() { sb.Close(); srv.Close() })
 				if err := sb.LoadScenario(sandbox.Scenario{Salesforce: &sfdc.Scenario{Orgs: []sfdc.OrgSpec{sfdc.GenerateOrg(3, 1)}}}); err != nil {
 					t.Fatal(err)
 				}
@@ -86,7 +84,7 @@ func TestConcurrentRefreshTasksThroughLiveWorkers(t *testing.T) {
 					c.ProviderAccountID = gi.Subject
 				}
 				if p == sandbox.Salesforce {
-					c.InstanceURL, c.LoginURL = srv.URL+"/salesforce", srv.URL+"/salesforce"
+					c.InstanceURL, c.LoginURL = base+"/salesforce", base+"/salesforce"
 				}
 				for _, tok := range []struct {
 					v   string
@@ -104,7 +102,7 @@ func TestConcurrentRefreshTasksThroughLiveWorkers(t *testing.T) {
 				// Tokens over a Redis lock and stash, Upkeep, queue client for the next refresh.
 				for i := range workers {
 					// Salesforce refreshes at the connection's own login host.
-					oc, err := oauth.New(oauth.Config{Providers: oauthtest.Providers(srv.URL)})
+					oc, err := oauth.New(oauth.Config{Providers: oauthtest.Providers(base)})
 					if err != nil {
 						t.Fatal(err)
 					}

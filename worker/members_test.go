@@ -19,6 +19,7 @@ import (
 	"tether/connectors/oauth"
 	"tether/connectors/oauth/oauthtest"
 	"tether/connectors/sandbox"
+	"tether/connectors/sandbox/sandboxtest"
 	"tether/connectors/sandbox/sfdc"
 	"tether/jobs"
 	"tether/sync/connections"
@@ -87,9 +88,7 @@ func newDeactivation(t *testing.T, st *store.Store) *deactivation {
 	t.Helper()
 	ctx := t.Context()
 	opt, _ := redistest.Client(t, 13)
-	sb := sandbox.New(sandbox.Options{})
-	sbSrv := httptest.NewServer(sb)
-	t.Cleanup(func() { sb.Close(); sbSrv.Close() })
+	sb, sbURL := sandboxtest.Serve(t, sandbox.Options{})
 	if err := sb.LoadScenario(sandbox.Scenario{Salesforce: &sfdc.Scenario{Orgs: []sfdc.OrgSpec{sfdc.GenerateOrg(5, 1)}}}); err != nil {
 		t.Fatal(err)
 	}
@@ -99,7 +98,7 @@ func newDeactivation(t *testing.T, st *store.Store) *deactivation {
 	if err != nil {
 		t.Fatal(err)
 	}
-	base := sbSrv.URL
+	base := sbURL
 	oc, err := oauth.New(oauth.Config{})
 	if err != nil {
 		t.Fatal(err)

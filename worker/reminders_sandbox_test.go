@@ -70,9 +70,7 @@ var sandboxLink = regexp.MustCompile(`http://127\.0\.0\.1:\d+/connect/[^\s"<>]+`
 func setupSandboxReminders(t *testing.T, st *store.Store) *sandboxReminders {
 	t.Helper()
 	ctx := t.Context()
-	sb := sandbox.New(sandbox.Options{})
-	sbSrv := httptest.NewServer(sb)
-	t.Cleanup(func() { sb.Close(); sbSrv.Close() })
+	sb, sbURL := sandboxtest.Serve(t, sandbox.Options{})
 	sfOrg, err := sb.Salesforce().AddOrg(sfdc.GenerateOrg(5, 1))
 	if err != nil {
 		t.Fatal(err)
@@ -138,8 +136,8 @@ func setupSandboxReminders(t *testing.T, st *store.Store) *sandboxReminders {
 		t.Fatal(err)
 	}
 	flow, err := connect.NewFlow(connect.FlowParams{Observer: obs, Links: links, Store: st,
-		Sessions: redisconnect.New(rdb, "tether:connect:"), Providers: oauthtest.Connector(connectOC, sbSrv.URL), Vault: keys,
-		SalesforceLoginURL: func(directory.Org) string { return sbSrv.URL + "/salesforce" }})
+		Sessions: redisconnect.New(rdb, "tether:connect:"), Providers: oauthtest.Connector(connectOC, sbURL), Vault: keys,
+		SalesforceLoginURL: func(directory.Org) string { return sbURL + "/salesforce" }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,7 +149,7 @@ func setupSandboxReminders(t *testing.T, st *store.Store) *sandboxReminders {
 	handler = server
 
 	// The upkeep as cmd/tether's app.upkeep builds it.
-	oc, err := oauth.New(oauth.Config{Providers: oauthtest.Providers(sbSrv.URL), Timeout: 5 * time.Second})
+	oc, err := oauth.New(oauth.Config{Providers: oauthtest.Providers(sbURL), Timeout: 5 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -181,7 +179,7 @@ func setupSandboxReminders(t *testing.T, st *store.Store) *sandboxReminders {
 	if err := worker.Register(w, complete(t, worker.Services{Reminders: svc, Connections: up})); err != nil {
 		t.Fatal(err)
 	}
-	b := &sandboxReminders{st: st, sbURL: sbSrv.URL, tether: srv.URL, sink: sink, links: links, client: client, org: org, rep: rep,
+	b := &sandboxReminders{st: st, sbURL: sbURL, tether: srv.URL, sink: sink, links: links, client: client, org: org, rep: rep,
 		repEmail: "ada@example.com", sfLogin: sfRep.Username, worker: w, svc: svc, inspector: inspector}
 	// The rep connects all three through the connect pages, then the worker starts: the
 	// notifies the first connects queued (the rep still lacked the others) find nothing to
@@ -347,13 +345,25 @@ func TestRemindersSandboxThreeBreaksOneDigestThenFixed(t *testing.T) {
 			}
 		}
 
-		// Each link fixes what it names: the flow shows which kind it connects.
+		// One link per broken connection: each names its kind, and following it fixes that one.
+		var kinds []connections.Kind
 		for _, l := range links {
-			pv, err := b.links.Verify(strings.TrimPrefix(l[strings.Index(l, "/connect/"):], "/connect/"))
+			pv, err := b.links.Verify(l[strings.Index(l, "/connect/")+len("/connect/"):])
 			if err != nil {
 				t.Fatal(err)
 			}
+			kinds = append(kinds, pv.Kind)
+		}
+		slices.Sort(kinds)
+		if want := slices.Sorted(slices.Values(sandboxKinds)); !slices.Equal(kinds, want) {
+			t.Fatalf("the digest's links connect %v, want one each of %v", kinds, want)
+		}
+		for i, l := range links {
+			pv, _ := b.links.Verify(l[strings.Index(l, "/connect/")+len("/connect/"):])
 			b.connect(t, l, pv.Kind)
+			if i < len(links)-1 && len(to(b.sink.Messages(), b.repEmail)) != 1 {
+				t.Fatalf("an email came while %d of 3 were still broken", len(links)-1-i)
+			}
 		}
 		all := b.mailTo(t, b.repEmail, 2, 3*time.Second)
 		if len(all) != 2 || !strings.Contains(all[1].Subject, "all set") {

@@ -59,9 +59,7 @@ type connectBundle struct {
 func setupConnect(t testing.TB, st *store.Store, redisDB int) *connectBundle {
 	t.Helper()
 	ctx := t.Context()
-	sb := sandbox.New(sandbox.Options{})
-	sbSrv := httptest.NewServer(sb)
-	t.Cleanup(func() { sb.Close(); sbSrv.Close() })
+	sb, sbURL := sandboxtest.Serve(t, sandbox.Options{})
 	sfOrg, err := sb.Salesforce().AddOrg(sfdc.GenerateOrg(21, 12))
 	if err != nil {
 		t.Fatal(err)
@@ -91,7 +89,7 @@ func setupConnect(t testing.TB, st *store.Store, redisDB int) *connectBundle {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := sbSrv.URL
+	b := sbURL
 	// A Salesforce connect learns the org's session timeout by introspecting its fresh
 	// token (the registered Salesforce app authenticates the introspection).
 	sf := oauth.Salesforce(b + "/salesforce")

@@ -20,6 +20,7 @@ import (
 
 	"tether/connectors/oauth"
 	"tether/connectors/sandbox"
+	"tether/connectors/sandbox/sandboxtest"
 	"tether/connectors/sandbox/sfdc"
 	"tether/sync/connect"
 	"tether/sync/connections"
@@ -46,9 +47,7 @@ type joinBundle struct {
 
 func setupJoin(t *testing.T, st *store.Store) *joinBundle {
 	t.Helper()
-	sb := sandbox.New(sandbox.Options{}) // consent page shown: the test signs in like a person
-	sbSrv := httptest.NewServer(sb)
-	t.Cleanup(func() { sb.Close(); sbSrv.Close() })
+	sb, sbURL := sandboxtest.Serve(t, sandbox.Options{}) // consent page shown: the test signs in like a person
 	sfOrg, err := sb.Salesforce().AddOrg(sfdc.GenerateOrg(11, 20))
 	if err != nil {
 		t.Fatal(err)
@@ -82,7 +81,7 @@ func setupJoin(t *testing.T, st *store.Store) *joinBundle {
 	flow, err := connect.NewFlow(connect.FlowParams{Links: links, Store: st, Sessions: redisconnect.New(rdb, "tether:connect:"),
 		Providers: &oauth.Connector{Client: oc, Salesforce: oauth.App{ClientID: sandbox.DefaultSalesforceClientID,
 			ClientSecret: sandbox.DefaultSalesforceClientSecret}},
-		Vault: keys, Invites: joiner, SalesforceLoginURL: func(directory.Org) string { return sbSrv.URL + "/salesforce" }})
+		Vault: keys, Invites: joiner, SalesforceLoginURL: func(directory.Org) string { return sbURL + "/salesforce" }})
 	if err != nil {
 		t.Fatal(err)
 	}

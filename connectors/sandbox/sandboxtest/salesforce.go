@@ -23,13 +23,21 @@ type SalesforceOrg struct {
 	Grant                 sandbox.Tokens
 }
 
+// Serve starts a sandbox with opts over HTTP on a local port and returns it with its
+// base URL; both stop when the test ends.
+func Serve(tb testing.TB, opts sandbox.Options) (*sandbox.Sandbox, string) {
+	tb.Helper()
+	sb := sandbox.New(opts)
+	srv := httptest.NewServer(sb)
+	tb.Cleanup(func() { sb.Close(); srv.Close() })
+	return sb, srv.URL
+}
+
 // NewSalesforceOrg starts a sandbox with the org spec describes and issues a grant to
 // its first user; both stop when the test ends.
 func NewSalesforceOrg(tb testing.TB, spec sfdc.OrgSpec) *SalesforceOrg {
 	tb.Helper()
-	sb := sandbox.New(sandbox.Options{})
-	srv := httptest.NewServer(sb)
-	tb.Cleanup(func() { sb.Close(); srv.Close() })
+	sb, base := Serve(tb, sandbox.Options{})
 	orgID, err := sb.Salesforce().AddOrg(spec)
 	if err != nil {
 		tb.Fatalf("sandbox: add Salesforce org: %v", err)
@@ -39,6 +47,6 @@ func NewSalesforceOrg(tb testing.TB, spec sfdc.OrgSpec) *SalesforceOrg {
 	if err != nil {
 		tb.Fatalf("sandbox: grant %s: %v", user, err)
 	}
-	return &SalesforceOrg{Sandbox: sb, URL: srv.URL, LoginURL: srv.URL + "/salesforce", InstanceURL: srv.URL + "/salesforce",
+	return &SalesforceOrg{Sandbox: sb, URL: base, LoginURL: base + "/salesforce", InstanceURL: base + "/salesforce",
 		OrgID: orgID, UserID: user, Grant: grant}
 }
