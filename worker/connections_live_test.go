@@ -108,10 +108,12 @@ func TestConcurrentRefreshTasksThroughLiveWorkers(t *testing.T) {
 					}
 					client := asynq.NewClient(opt)
 					t.Cleanup(func() { _ = client.Close() })
+					// The lock reads the stash in its round trip, as tether wires it.
+					stash := redisstash.New(rdb, "tether:stash:")
 					tokens, err := connections.NewTokens(connections.TokensParams{Store: st, Keys: keys,
 						Refresher: oauth.ConnectionRefresher{Client: oc, Providers: map[connections.Kind]string{
 							connections.KindSalesforce: "salesforce", connections.KindZoom: "zoom"}},
-						Locker: redislock.New(rdb, "tether:lock:"), Stash: redisstash.New(rdb, "tether:stash:"),
+						Locker: redislock.NewWithStash(rdb, "tether:lock:", stash), Stash: stash,
 						Scheduler: jobs.ConnectionQueue{Client: client}})
 					if err != nil {
 						t.Fatal(err)

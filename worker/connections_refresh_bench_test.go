@@ -180,9 +180,10 @@ SELECT 'bench-m-' || i, $1, 'bench-u-' || i, 'chat', 'active', now(), now() FROM
 	}
 	client := asynq.NewClient(opt)
 	b.Cleanup(func() { _ = client.Close() })
+	stash := redisstash.New(rdb, "tether:stash:") // read by the lock in its round trip, as tether wires it
 	tokens, err := connections.NewTokens(connections.TokensParams{Store: st, Keys: keys,
 		Refresher: oauth.ConnectionRefresher{Client: oc, Providers: map[connections.Kind]string{connections.KindSalesforce: "salesforce"}},
-		Locker:    redislock.New(rdb, "tether:lock:"), Stash: redisstash.New(rdb, "tether:stash:"),
+		Locker:    redislock.NewWithStash(rdb, "tether:lock:", stash), Stash: stash,
 		Metrics: metrics, Scheduler: jobs.ConnectionQueue{Client: client}})
 	if err != nil {
 		b.Fatal(err)

@@ -231,6 +231,9 @@ func (a *app) teamTokens() (*connections.Tokens, error) {
 	}
 	policy := a.policy()
 	log := a.d.log
+	// The lock reads the stashed pending set in the round trip that takes it.
+	stash := redisstash.New(rdb, "tether:stash:")
+	locker := redislock.NewWithStash(rdb, "tether:lock:", stash)
 	var r connections.Refresher = refresher
 	if wrapRefresher != nil {
 		r = wrapRefresher(r)
@@ -239,8 +242,8 @@ func (a *app) teamTokens() (*connections.Tokens, error) {
 		Store:     a.d.store,
 		Keys:      a.d.keyring,
 		Refresher: r,
-		Locker:    refreshLocker(redislock.New(rdb, "tether:lock:"), a.d.log),
-		Stash:     redisstash.New(rdb, "tether:stash:"),
+		Locker:    refreshLocker(locker, a.d.log),
+		Stash:     stash,
 		Policy:    policy,
 		Metrics:   metrics,
 		Scheduler: jobs.ConnectionQueue{Client: queue},

@@ -57,7 +57,7 @@ func (t *Tokens) expired(c Connection) bool {
 // A provider failure is recorded on the row and returned in attempt.failure, not as err;
 // err is for what kept the refresh from being decided (lock, store, a lapsed lease).
 func (t *Tokens) refresh(ctx context.Context, seen Connection, seenAccess vault.Token, mode refreshMode) (attempt, error) {
-	lease, err := t.p.Locker.Lock(ctx, "connection:"+seen.ID)
+	lease, stashed, err := t.lock(ctx, seen.ID)
 	if err != nil {
 		return attempt{conn: seen}, fmt.Errorf("lock connection %s for refresh: %w", seen.ID, err)
 	}
@@ -73,7 +73,7 @@ func (t *Tokens) refresh(ctx context.Context, seen Connection, seenAccess vault.
 		}
 		return attempt{conn: c}, err
 	}
-	if set, ok, err := t.pending(ctx, c); err != nil {
+	if set, ok, err := t.pending(ctx, c, stashed); err != nil {
 		return attempt{conn: c}, err
 	} else if ok {
 		// The provider already answered; its set was only not written. No call.
@@ -453,14 +453,35 @@ func (t *Tokens) keep(ctx context.Context, c Connection, set TokenSet) error {
 	return nil
 }
 
+// stashRead is the Stash's pending set of a connection as read under its lock.
+type stashRead struct {
+	done  bool // read with the lock (StashLocker); false: read it now
+	value []byte
+}
+
+// lock takes the connection's refresh lock; with a StashLocker reading the Stash, the
+// stashed pending set comes in the same round trip.
+func (t *Tokens) lock(ctx context.Context, id string) (Lease, stashRead, error) {
+	if sl, ok := t.p.Locker.(StashLocker); ok && t.p.Stash != nil && sl.Reads(t.p.Stash) {
+		lease, v, err := sl.LockAndGet(ctx, "connection:"+id, stashKey(id))
+		return lease, stashRead{done: true, value: v}, err
+	}
+	lease, err := t.p.Locker.Lock(ctx, "connection:"+id)
+	return lease, stashRead{}, err
+}
+
 // pending returns a token set a failed write left behind, from the row's pending slot or
-// the stash.
-func (t *Tokens) pending(ctx context.Context, c Connection) (TokenSet, bool, error) {
+// the stash (read with the lock when stashed.done).
+func (t *Tokens) pending(ctx context.Context, c Connection, stashed stashRead) (TokenSet, bool, error) {
 	sealed := c.PendingTokenEnc
 	if len(sealed) == 0 && t.p.Stash != nil {
-		var err error
-		if sealed, err = t.p.Stash.Get(ctx, stashKey(c.ID)); err != nil {
-			return TokenSet{}, false, fmt.Errorf("read stashed tokens of connection %s: %w", c.ID, err)
+		if stashed.done {
+			sealed = stashed.value
+		} else {
+			var err error
+			if sealed, err = t.p.Stash.Get(ctx, stashKey(c.ID)); err != nil {
+				return TokenSet{}, false, fmt.Errorf("read stashed tokens of connection %s: %w", c.ID, err)
+			}
 		}
 	}
 	if len(sealed) == 0 {

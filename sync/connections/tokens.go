@@ -92,6 +92,17 @@ type Locker interface {
 	Lock(ctx context.Context, key string) (Lease, error)
 }
 
+// StashLocker is a Locker that reads a Stash key in the round trip that takes the
+// lock, as the key is once the lock is held (redislock with its Stash set). Tokens uses
+// it only for the Stash it Reads, so the pending set a failed write left is never
+// missed.
+type StashLocker interface {
+	Locker
+	Reads(s Stash) bool
+	// LockAndGet is Lock, then the Stash's value under stashKey (nil when none).
+	LockAndGet(ctx context.Context, key, stashKey string) (Lease, []byte, error)
+}
+
 // Lease is a held lock.
 type Lease interface {
 	// Fence is the lease's fencing token, higher than that of every earlier

@@ -143,12 +143,15 @@ func setup(t *testing.T, s *store.Store) *testBundle {
 		t.Fatal(err)
 	}
 	_, rdb := redistest.Client(t, redisDB)
+	// The lock reads the stash in its own round trip (as tether wires it), so these tests
+	// prove that path keeps single-flight and the stashed pending set.
+	stash := redisstash.New(rdb, "stash:")
 	locker := redislock.New(rdb, "lock:")
-	locker.Poll = time.Millisecond
+	locker.Poll, locker.Stash = time.Millisecond, stash
 
 	b := &testBundle{st: &flakyStore{Store: s}, sb: sb, keys: keys, grant: grant, rdb: rdb}
 	b.tokens, err = connections.NewTokens(connections.TokensParams{
-		Store: b.st, Keys: keys, Locker: locker, Stash: redisstash.New(rdb, "stash:"),
+		Store: b.st, Keys: keys, Locker: locker, Stash: stash,
 		Refresher: oauth.ConnectionRefresher{Client: oc,
 			Providers: map[connections.Kind]string{connections.KindSalesforceTeam: "salesforce"}},
 	})

@@ -21,6 +21,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"tether/sync/connections"
+	"tether/worker/redisstash"
 )
 
 // ErrNotAcquired means another holder kept the lock for the whole wait.
@@ -55,6 +56,10 @@ type Locker struct {
 	// keeps it; only a holder that stops running (or loses Redis for a whole
 	// TTL) loses it.
 	TTL, Wait time.Duration
+	// Stash, when set, is the stash LockAndGet reads. On a single Redis (not a
+	// Cluster) that read rides in the round trip that takes the lock; it must be on
+	// the same Redis as the lock, which Reads checks.
+	Stash *redisstash.Stash
 }
 
 // fenceTTL keeps a key's last fencing token well past any lease.
@@ -63,6 +68,14 @@ const fenceTTL = 30 * 24 * time.Hour
 // New returns a Locker whose keys start with prefix (e.g. "tether:lock:").
 func New(rdb redis.UniversalClient, prefix string) *Locker {
 	return &Locker{rdb: rdb, prefix: prefix}
+}
+
+// NewWithStash is New with s as the Stash LockAndGet reads (s must be on rdb): the
+// connections service then reads a stashed pending set in the round trip taking the lock.
+func NewWithStash(rdb redis.UniversalClient, prefix string, s *redisstash.Stash) *Locker {
+	l := New(rdb, prefix)
+	l.Stash = s
+	return l
 }
 
 // Lock is a held lease.
@@ -120,20 +133,127 @@ func (l *Locker) Acquire(ctx context.Context, key string, ttl, wait time.Duratio
 // Lock takes key with the Locker's TTL and Wait and renews the lease until
 // it is unlocked; the shape the connections service declares.
 func (l *Locker) Lock(ctx context.Context, key string) (connections.Lease, error) {
-	ttl, wait := l.TTL, l.Wait
+	ttl, wait := l.timings()
+	lk, err := l.Acquire(ctx, key, ttl, wait)
+	if err != nil {
+		return nil, err
+	}
+	return l.leased(lk, ttl), nil
+}
+
+func (l *Locker) timings() (ttl, wait time.Duration) {
+	ttl, wait = l.TTL, l.Wait
 	if ttl <= 0 {
 		ttl = 60 * time.Second
 	}
 	if wait <= 0 {
 		wait = 30 * time.Second
 	}
-	lk, err := l.Acquire(ctx, key, ttl, wait)
-	if err != nil {
-		return nil, err
-	}
+	return ttl, wait
+}
+
+func (l *Locker) leased(lk *Lock, ttl time.Duration) *lease {
 	ls := &lease{Lock: lk, stop: make(chan struct{}), done: make(chan struct{})}
 	go ls.renew(ttl)
-	return ls, nil
+	return ls
+}
+
+var _ connections.StashLocker = (*Locker)(nil)
+
+// Reads reports whether LockAndGet reads s: s is the Locker's Stash.
+func (l *Locker) Reads(s connections.Stash) bool {
+	rs, ok := s.(*redisstash.Stash)
+	return ok && l.Stash != nil && rs == l.Stash
+}
+
+// LockAndGet is Lock, then the Stash's value under stashKey (nil when none) as it is
+// once the lock is held. On a single Redis both go in one pipeline, whose commands the
+// server runs in order on one connection: the GET sees every write made before the
+// lock was taken, as a GET sent after it would. A Cluster (whose pipeline may send the
+// two to different nodes in parallel) or a Stash on another client gets two round trips.
+func (l *Locker) LockAndGet(ctx context.Context, key, stashKey string) (connections.Lease, []byte, error) {
+	if l.Stash == nil {
+		return nil, nil, errors.New("redislock: LockAndGet needs the Locker's Stash")
+	}
+	ttl, wait := l.timings()
+	single, ok := l.rdb.(*redis.Client)
+	if !ok || !l.Stash.On(l.rdb) {
+		lk, err := l.Acquire(ctx, key, ttl, wait)
+		if err != nil {
+			return nil, nil, err
+		}
+		v, err := l.Stash.Get(ctx, stashKey)
+		if err != nil {
+			_ = lk.Release(context.WithoutCancel(ctx))
+			return nil, nil, err
+		}
+		return l.leased(lk, ttl), v, nil
+	}
+	lk, v, err := l.acquireAndGet(ctx, single, key, l.Stash.Key(stashKey), ttl, wait)
+	if err != nil {
+		return nil, nil, err
+	}
+	return l.leased(lk, ttl), v, nil
+}
+
+// acquireAndGet is Acquire with a GET of getKey pipelined after each attempt; the GET's
+// answer counts only from the attempt that took the lock.
+func (l *Locker) acquireAndGet(ctx context.Context, rdb *redis.Client, key, getKey string, ttl, wait time.Duration) (*Lock, []byte, error) {
+	owner, err := token()
+	if err != nil {
+		return nil, nil, err
+	}
+	poll := l.Poll
+	if poll <= 0 {
+		poll = 25 * time.Millisecond
+	}
+	deadline := time.Now().Add(wait)
+	full := l.prefix + "{" + key + "}"
+	keys, args := []string{full, full + ":fence"}, []any{owner, ttl.Milliseconds(), fenceTTL.Milliseconds()}
+	loaded := false
+	for {
+		var acq *redis.Cmd
+		var get *redis.StringCmd
+		_, err := rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+			acq = acquireScript.EvalSha(ctx, p, keys, args...)
+			get = p.Get(ctx, getKey)
+			return nil
+		})
+		if err != nil && !loaded && redis.HasErrorPrefix(acq.Err(), "NOSCRIPT") {
+			loaded = true
+			// First use on this server: load the script in the plain way (the GET of this
+			// attempt is dropped; the next attempt pipelines again).
+			if err := acquireScript.Load(ctx, rdb).Err(); err != nil {
+				return nil, nil, fmt.Errorf("redislock: load the acquire script: %w", err)
+			}
+			continue
+		}
+		if err := acq.Err(); err != nil {
+			return nil, nil, fmt.Errorf("redislock: acquire %s: %w", key, err)
+		}
+		if fence, _ := acq.Int64(); fence > 0 {
+			lk := &Lock{l: l, key: full, owner: owner, fence: fence}
+			v, err := get.Bytes()
+			if errors.Is(err, redis.Nil) {
+				return lk, nil, nil
+			}
+			if err != nil {
+				_ = lk.Release(context.WithoutCancel(ctx))
+				return nil, nil, fmt.Errorf("redislock: read the stash with %s: %w", key, err)
+			}
+			return lk, v, nil
+		}
+		if !time.Now().Add(poll).Before(deadline) {
+			return nil, nil, ErrNotAcquired
+		}
+		t := time.NewTimer(poll)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, nil, ctx.Err()
+		case <-t.C:
+		}
+	}
 }
 
 // lease is a Lock renewed in the background until Unlock.

@@ -27,6 +27,12 @@ func New(rdb redis.UniversalClient, prefix string) *Stash {
 	return &Stash{rdb: rdb, prefix: prefix}
 }
 
+// Key is the Redis key holding key's value.
+func (s *Stash) Key(key string) string { return s.prefix + key }
+
+// On reports whether the stash lives on rdb (the same client).
+func (s *Stash) On(rdb redis.UniversalClient) bool { return s.rdb == rdb }
+
 // Put stores value under key, replacing any earlier value.
 func (s *Stash) Put(ctx context.Context, key string, value []byte) error {
 	ttl := s.TTL
