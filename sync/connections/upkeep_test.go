@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -18,6 +17,7 @@ import (
 	"tether/connectors/oauth"
 	"tether/connectors/oauth/oauthtest"
 	"tether/connectors/sandbox"
+	"tether/connectors/sandbox/sandboxtest"
 	"tether/connectors/sandbox/sfdc"
 	"tether/connectors/verify"
 	"tether/sync/connections"
@@ -114,12 +114,9 @@ func upkeepSetup(t *testing.T, s *store.Store, uc upkeepCase) *upkeepBundle {
 	t.Helper()
 	ctx := t.Context()
 	b := &upkeepBundle{uc: uc, st: &flakyStore{Store: s}, now: time.Now().UTC()}
-	b.sb = sandbox.New(sandbox.Options{Apps: []sandbox.App{{Provider: sandbox.Salesforce, ClientID: sandbox.DefaultSalesforceClientID,
+	b.sb, b.url = sandboxtest.Serve(t, sandbox.Options{Apps: []sandbox.App{{Provider: sandbox.Salesforce, ClientID: sandbox.DefaultSalesforceClientID,
 		ClientSecret: sandbox.DefaultSalesforceClientSecret, RotateRefreshTokens: true,
 		DefaultScopes: []string{"api", "refresh_token", "id"}}}})
-	srv := httptest.NewServer(b.sb)
-	t.Cleanup(func() { b.sb.Close(); srv.Close() })
-	b.url = srv.URL
 	if err := b.sb.LoadScenario(sandbox.Scenario{Salesforce: &sfdc.Scenario{Orgs: []sfdc.OrgSpec{sfdc.GenerateOrg(3, 2)}}}); err != nil {
 		t.Fatal(err)
 	}
@@ -138,7 +135,7 @@ func upkeepSetup(t *testing.T, s *store.Store, uc upkeepCase) *upkeepBundle {
 	}
 	// The registry's Salesforce entry points at a host that does not exist: a connection
 	// must refresh at its own login host.
-	if b.oc, err = oauth.New(oauth.Config{Providers: oauthtest.Providers(srv.URL), Timeout: 2 * time.Second}); err != nil {
+	if b.oc, err = oauth.New(oauth.Config{Providers: oauthtest.Providers(b.url), Timeout: 2 * time.Second}); err != nil {
 		t.Fatal(err)
 	}
 	if b.keys, _, err = vault.GenerateKeyring("test"); err != nil {
@@ -167,7 +164,7 @@ func upkeepSetup(t *testing.T, s *store.Store, uc upkeepCase) *upkeepBundle {
 		ProviderAccountID: account, ProviderOrgID: sfOrg, LastRefreshedAt: b.now.Add(-time.Hour), LastVerifiedAt: b.now,
 		ExpiresAt: b.now, NextRefreshAt: b.now.Add(-time.Minute), Scopes: oauth.SplitScopes(strings.Join(uc.scopes, " "), "")}
 	if uc.provider == sandbox.Salesforce {
-		c.InstanceURL, c.LoginURL = srv.URL+"/salesforce", srv.URL+"/salesforce"
+		c.InstanceURL, c.LoginURL = b.url+"/salesforce", b.url+"/salesforce"
 	}
 	c.AccessTokenEnc = b.seal(t, b.grant.AccessToken, c.ID)
 	c.RefreshTokenEnc = b.seal(t, b.grant.RefreshToken, c.ID)
