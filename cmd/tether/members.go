@@ -70,7 +70,9 @@ func newMembersListCmd(e env) *cobra.Command {
 		Short: "List an org's members with their connections, Action Required reasons and the counts per filter",
 		Long: `Prints, for every filter (` + filterNames() + `), how many members it shows and how
 many of them are Action Required, then the members of --filter (default all): role, status,
-each connection's state, and each reason with who must act (rep or admin). A reason marked
+each connection's state, each reason with who must act (rep or admin), the last reminder
+sent (#sequence kind channel status when) and the next one due with why, or "none:" and
+why none is (fixed, the admin's problem, quiet hours until a time, ...). A reason marked
 "~" is recommended: shown, not counted. --action-required lists only members that need
 action. Role filters (admin, chat, meetings) leave deactivated members out; admin includes
 custom admins.
