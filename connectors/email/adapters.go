@@ -33,7 +33,7 @@ func (im inviteMailer) Send(ctx context.Context, e onboarding.Email) error {
 
 // classify wraps a Send error after which the server may have accepted the message with
 // delivery.ErrMaybeSent, the one sentinel every at-most-once sender (invitations,
-// reminders) reads; any other error certainly sent nothing and is returned as is.
+// reminders, permission alerts) reads; any other error certainly sent nothing and is returned as is.
 func classify(err error) error {
 	if err != nil && MaybeSent(err) {
 		return fmt.Errorf("%w: %w", delivery.ErrMaybeSent, err)
@@ -54,13 +54,14 @@ func (m logMailer) Send(_ context.Context, e onboarding.Email) error {
 	return nil
 }
 
-// AlertMailer adapts m to permissions.Mailer (lost-permission alerts).
+// AlertMailer adapts m to permissions.Mailer (lost-permission alerts). A failure is
+// classified as for invitations (classify).
 func AlertMailer(m *Mailer) permissions.Mailer { return alertMailer{m} }
 
 type alertMailer struct{ m *Mailer }
 
 func (a alertMailer) SendMail(ctx context.Context, m permissions.Mail) error {
-	return a.m.Send(ctx, Message{To: m.To, Subject: m.Subject, Text: m.Text, MessageID: m.ID})
+	return classify(a.m.Send(ctx, Message{To: m.To, Subject: m.Subject, Text: m.Text, MessageID: m.ID}))
 }
 
 // ReminderMailer adapts m to reminders.Mailer, sending from from (empty: m's sender). A

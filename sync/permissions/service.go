@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"tether/sync/delivery"
 	"tether/sync/directory"
 	"tether/sync/events"
 )
@@ -50,6 +51,9 @@ type Store interface {
 	PendingPermissionAlerts(ctx context.Context, orgID string) ([]Alert, error)
 	// MarkPermissionAlertSent records that the alert's email went out.
 	MarkPermissionAlertSent(ctx context.Context, orgID, check string, lostSince, at time.Time) error
+	// MarkPermissionAlertUnconfirmed records that the alert's email was handed over and
+	// the server's answer lost: no longer pending (never sent again), and unconfirmed.
+	MarkPermissionAlertUnconfirmed(ctx context.Context, orgID, check string, lostSince, at time.Time) error
 	// OrgAdminEmails returns the e-mail addresses of the org's active admins.
 	OrgAdminEmails(ctx context.Context, orgID string) ([]string, error)
 	// RunStore keeps the audit runs RunAudit and FailAudit update.
@@ -65,7 +69,10 @@ type Mail struct {
 	ID string
 }
 
-// Mailer sends mail.
+// Mailer sends mail. An error wrapping delivery.ErrMaybeSent means the server may have
+// accepted the message (the connection broke after it was handed over): the alert is
+// recorded unconfirmed and never sent again. Any other error means it certainly was not
+// accepted; the alert stays pending and the retry sends it.
 type Mailer interface {
 	SendMail(ctx context.Context, m Mail) error
 }
@@ -242,7 +249,14 @@ func (s *Service) notify(ctx context.Context, orgID string, r Report) error {
 				m.Text += "\n(No link could be made here: " + err.Error() + ". Run the command above.)\n"
 			}
 		}
-		if err := s.p.Mailer.SendMail(ctx, m); err != nil {
+		if err := s.p.Mailer.SendMail(ctx, m); errors.Is(err, delivery.ErrMaybeSent) {
+			// Maybe delivered: a retry could only send it twice, so it is settled
+			// unconfirmed and the run goes on.
+			if err := s.p.Store.MarkPermissionAlertUnconfirmed(context.WithoutCancel(ctx), orgID, a.Check, a.LostSince, s.p.Clock()); err != nil {
+				return fmt.Errorf("audit org %s: mark alert %s unconfirmed: %w", orgID, a.Check, err)
+			}
+			continue
+		} else if err != nil {
 			return fmt.Errorf("audit org %s: email alert %s: %w", orgID, a.Check, err)
 		}
 		if err := s.p.Store.MarkPermissionAlertSent(ctx, orgID, a.Check, a.LostSince, s.p.Clock()); err != nil {

@@ -322,3 +322,33 @@ func TestBrokenTeamConnectionEmailCarriesConnectLink(t *testing.T) {
 		t.Fatalf("emailed link %+v, %v", l, err)
 	}
 }
+
+// TestAuditAlertMaybeSentIsNeverResent: the SMTP server keeps the alert and drops the
+// connection instead of answering after the final dot. The audit records the alert sent
+// and unconfirmed without failing, and neither its retry nor later audits email it again.
+func TestAuditAlertMaybeSentIsNeverResent(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		t.Parallel()
+		b := setup(t, st)
+		b.audit(t)
+		if err := b.sb.Salesforce().RemovePermission(b.sfUser, sfdc.PermMarketingUser); err != nil {
+			t.Fatal(err)
+		}
+		b.sink.DropNext(1)
+		b.audit(t) // no error: a retry could only send it twice
+		for range 2 {
+			b.audit(t)
+		}
+		if n := len(b.sink.Messages()); n != 1 {
+			t.Fatalf("%d alert emails at the server, want exactly 1", n)
+		}
+		var unconfirmed int
+		var sent bool
+		err := st.DB().QueryRowContext(t.Context(), `SELECT unconfirmed, sent_at IS NOT NULL FROM permission_alerts
+WHERE org_id = $1 AND check_name = $2`, b.orgID, permissions.CheckMarketingUser).Scan(&unconfirmed, &sent)
+		if err != nil || unconfirmed != 1 || !sent {
+			t.Fatalf("alert recorded unconfirmed=%d sent=%v (%v), want sent and unconfirmed", unconfirmed, sent, err)
+		}
+	})
+}

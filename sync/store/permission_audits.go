@@ -70,8 +70,23 @@ WHERE org_id = $1 AND regained_at IS NULL AND sent_at IS NULL ORDER BY lost_sinc
 // MarkPermissionAlertSent records that the alert (org, check, lostSince) was emailed at
 // at. Returns directory.ErrNotFound if there is no such alert.
 func (q *Queries) MarkPermissionAlertSent(ctx context.Context, orgID, check string, lostSince, at time.Time) error {
-	res, err := q.q.ExecContext(ctx, `UPDATE permission_alerts SET sent_at = $4
-WHERE org_id = $1 AND check_name = $2 AND lost_since = $3`, orgID, check, tm(lostSince), tm(at))
+	return q.markPermissionAlert(ctx, orgID, check, lostSince, at, false)
+}
+
+// MarkPermissionAlertUnconfirmed records that the alert's email was handed over at at and
+// the server's answer lost: sent as far as the audit is concerned (never emailed again),
+// and unconfirmed. Returns directory.ErrNotFound if there is no such alert.
+func (q *Queries) MarkPermissionAlertUnconfirmed(ctx context.Context, orgID, check string, lostSince, at time.Time) error {
+	return q.markPermissionAlert(ctx, orgID, check, lostSince, at, true)
+}
+
+func (q *Queries) markPermissionAlert(ctx context.Context, orgID, check string, lostSince, at time.Time, unconfirmed bool) error {
+	u := 0
+	if unconfirmed {
+		u = 1
+	}
+	res, err := q.q.ExecContext(ctx, `UPDATE permission_alerts SET sent_at = $4, unconfirmed = $5
+WHERE org_id = $1 AND check_name = $2 AND lost_since = $3`, orgID, check, tm(lostSince), tm(at), u)
 	if err != nil {
 		return q.wrap(err, "mark permission alert %s of org %s sent", check, orgID)
 	}
