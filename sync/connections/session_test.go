@@ -143,3 +143,42 @@ func TestRefreshLearnsSalesforceSessionTimeout(t *testing.T) {
 		}
 	})
 }
+
+// TestVerifyUsesLearnedSalesforceSession: the org's learned session is 30 min (the
+// default 2 h) and the access token 40 min old, so verification refreshes first instead
+// of calling Salesforce with a token the org's session may have ended, and schedules the
+// next refresh by the learned session too. On both stores.
+func TestVerifyUsesLearnedSalesforceSession(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		b := upkeepSetup(t, s, upkeepCases[0])
+		ctx := t.Context()
+		now := b.clock()
+		if err := s.SetSalesforceSession(ctx, b.orgID, 30*time.Minute, now.Add(-time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		var err error
+		b.sessions, err = connections.NewSessionLearner(connections.SessionLearnerParams{Store: s,
+			Introspector: oauth.SalesforceSessions{Client: b.oc}, Clock: b.clock})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := b.row(t)
+		c.LastRefreshedAt, c.ExpiresAt, c.LastVerifiedAt = now.Add(-40*time.Minute), time.Time{}, now.Add(-40*time.Minute)
+		c.Scopes = []string{"api", "refresh_token", "id"} // as a refresh records them
+		if _, err := s.UpdateConnection(ctx, b.orgID, c, now); err != nil {
+			t.Fatal(err)
+		}
+		res, err := b.upkeep(t).Verify(ctx, b.orgID, b.connID, true)
+		if err != nil || res.Failure != nil || !res.Called {
+			t.Fatalf("verify: %+v, %v", res, err)
+		}
+		if g := b.counters(); g.Refreshes != 1 || g.Calls != 1 {
+			t.Fatalf("the sandbox saw %d refreshes and %d API calls, want 1 refresh before the 1 verification call", g.Refreshes, g.Calls)
+		}
+		row := b.row(t)
+		lo, hi := now.Add(18*time.Minute).Add(-time.Second), now.Add(20*time.Minute).Add(time.Second)
+		if row.NextRefreshAt.Before(lo) || row.NextRefreshAt.After(hi) {
+			t.Fatalf("next refresh in %s, want 30 min minus 10-12 min", row.NextRefreshAt.Sub(now))
+		}
+	})
+}

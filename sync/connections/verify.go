@@ -36,8 +36,11 @@ func (u *Upkeep) Verify(ctx context.Context, orgID, id string, force bool) (Resu
 		res.Skipped = "verified at " + c.LastVerifiedAt.UTC().Format(time.RFC3339)
 		return res, nil
 	}
+	// The org's learned Salesforce session (0: not known, or another provider), as the
+	// refresh schedules by: both the staleness and the next due time follow it.
+	session := u.t.sessionTimeout(ctx, c)
 	refreshed := false
-	if u.stale(c, now) {
+	if u.stale(c, session, now) {
 		a, err := u.t.refresh(ctx, c, vault.Token{}, refreshMode{upkeep: true, force: true})
 		res.Called = a.called
 		if err != nil || a.failure != nil || a.skipped != "" {
@@ -58,7 +61,7 @@ func (u *Upkeep) Verify(ctx context.Context, orgID, id string, force bool) (Resu
 		c = a.conn
 		v, verr = u.call(ctx, c)
 	}
-	o := Outcome{Op: OpVerify, Jitter: u.t.p.Rand()}
+	o := Outcome{Op: OpVerify, Jitter: u.t.p.Rand(), SessionTimeout: session}
 	if verr != nil {
 		f := FailureOf(verr, c.Kind.Provider(), OpVerify)
 		if unauthorized(f) {
@@ -102,12 +105,16 @@ func (u *Upkeep) Verify(ctx context.Context, orgID, id string, force bool) (Resu
 }
 
 // stale: the access token is older than its lifetime (or expired), so a revoke since may
-// not show in it; refresh before verifying.
-func (u *Upkeep) stale(c Connection, now time.Time) bool {
+// not show in it; refresh before verifying. Without an expiry the lifetime is session,
+// the org's learned Salesforce session timeout, or the configured default when unknown.
+func (u *Upkeep) stale(c Connection, session time.Duration, now time.Time) bool {
 	if c.LastRefreshedAt.IsZero() || c.State != StateHealthy || u.t.expired(c) {
 		return true
 	}
-	life := u.t.p.Policy.SalesforceSession
+	life := session
+	if life <= 0 {
+		life = u.t.p.Policy.SalesforceSession
+	}
 	if !c.ExpiresAt.IsZero() && c.ExpiresAt.After(c.LastRefreshedAt) {
 		life = c.ExpiresAt.Sub(c.LastRefreshedAt)
 	}
