@@ -2,9 +2,12 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"tether/sync/directory"
 )
@@ -88,9 +91,9 @@ type ImportPageResult struct {
 	InviteIDs     []string
 }
 
-// InsertImportPage inserts p into orgID in one transaction with one multi-row INSERT per
-// table (more only past the backend's placeholder limit: about 3,600 invites on
-// PostgreSQL, 1,800 on SQLite). Rows that conflict with existing ones (a user with the
+// InsertImportPage inserts p into orgID in one transaction with one INSERT per table
+// (PostgreSQL: users and invites from one JSON document, memberships multi-row; SQLite:
+// multi-row, more than one only past its placeholder limit, about 1,400 invites). Rows that conflict with existing ones (a user with the
 // email, a membership of the user in the org, a pending invite for the email or the same
 // id) are skipped, so re-running a page after a crash creates no duplicates; the result
 // says which rows were inserted. Called on the Queries of Store.InTx, it joins that
@@ -160,6 +163,11 @@ func (q *Queries) insertRowsReturning(ctx context.Context, table, cols, key stri
 	if len(rows) == 0 {
 		return nil, nil
 	}
+	if q.d.recordset && recordsetTables[table] {
+		if doc, ok := recordsJSON(cols, rows); ok {
+			return q.insertRecordset(ctx, table, cols, key, doc, len(rows))
+		}
+	}
 	width := len(rows[0])
 	per := q.d.maxParams / width
 	var ids []string
@@ -194,6 +202,91 @@ func (q *Queries) insertRowsReturning(ctx context.Context, table, cols, key stri
 		ids = append(ids, got...)
 	}
 	return ids, nil
+}
+
+// recordsetTables are the tables insertRows may fill from one JSON document: none of
+// their columns is JSON, whose arguments are JSON text and would be stored as a JSON
+// string instead of the value.
+var recordsetTables = map[string]bool{"invites": true, "import_skipped": true, "users": true}
+
+// insertRecordset inserts the rows of doc (recordsJSON) into table in one statement,
+// each value converted to its column's type as a placeholder's would be, conflicting rows
+// skipped; it returns the key of the rows inserted.
+func (q *Queries) insertRecordset(ctx context.Context, table, cols, key, doc string, n int) ([]string, error) {
+	r, err := q.q.QueryContext(ctx, "INSERT INTO "+table+" ("+cols+") SELECT "+cols+
+		" FROM json_populate_recordset(NULL::"+table+", $1::json) ON CONFLICT DO NOTHING RETURNING "+key, doc)
+	if err != nil {
+		return nil, q.wrap(err, "insert %d rows into %s", n, table)
+	}
+	ids, err := collect(r, func(s scanner) (string, error) {
+		var id string
+		return id, s.Scan(&id)
+	})
+	if err != nil {
+		return nil, q.wrap(err, "insert %d rows into %s", n, table)
+	}
+	return ids, nil
+}
+
+// recordsJSON renders rows as a JSON array of objects keyed by cols. ok is false if a
+// value is of a type it does not render (the caller then binds placeholders).
+func recordsJSON(cols string, rows [][]any) (doc string, ok bool) {
+	names := strings.Split(cols, ",")
+	keys := make([][]byte, len(names))
+	for i, c := range names {
+		keys[i], _ = json.Marshal(strings.TrimSpace(c))
+		keys[i] = append(keys[i], ':')
+	}
+	b := make([]byte, 0, 256*len(rows))
+	b = append(b, '[')
+	for i, r := range rows {
+		if len(r) != len(keys) {
+			return "", false
+		}
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, '{')
+		for j, v := range r {
+			if j > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, keys[j]...)
+			switch x := v.(type) {
+			case nil:
+				b = append(b, "null"...)
+			case string:
+				if !utf8.ValidString(x) {
+					return "", false // JSON would replace the bytes; a placeholder refuses them
+				}
+				b = appendJSONString(b, x)
+			case bool:
+				b = strconv.AppendBool(b, x)
+			case int:
+				b = strconv.AppendInt(b, int64(x), 10)
+			case int64:
+				b = strconv.AppendInt(b, x, 10)
+			default:
+				return "", false
+			}
+		}
+		b = append(b, '}')
+	}
+	return string(append(b, ']')), true
+}
+
+// appendJSONString appends s as a JSON string: as is when nothing in it needs escaping
+// (ids, emails, times: nearly every value), else as encoding/json writes it.
+func appendJSONString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c >= 0x80 {
+			e, _ := json.Marshal(s)
+			return append(b, e...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
 }
 
 // questionMarks returns "(?, …, ?)" with n marks.

@@ -142,7 +142,8 @@ func TestCheckpointSeenAndSkipped(t *testing.T) {
 		must(t, b.s.SaveCheckpoint(b.ctx, b.orgA.ID, directory.Checkpoint{Import: imp, Skipped: page1, Seen: []uint64{1, 1 << 63}}, b.now), "page 1")
 		// A re-run of the page after a crash adds nothing twice.
 		must(t, b.s.SaveCheckpoint(b.ctx, b.orgA.ID, directory.Checkpoint{Import: imp, Skipped: page1}, b.now), "page 1 again")
-		page2 := []directory.SkippedRow{{Seq: 5, Email: "m@x.example", Reason: "already_member"}}
+		// A name as Salesforce may send it: quotes, a backslash, a tab, non-ASCII, markup.
+		page2 := []directory.SkippedRow{{Seq: 5, Email: "m@x.example", Name: "Zoë \"Q\" O'Brien \\\t<b>&", Reason: "already_member"}}
 		imp.Progress.Done = 6
 		must(t, b.s.SaveCheckpoint(b.ctx, b.orgA.ID, directory.Checkpoint{Import: imp, Skipped: page2, Seen: []uint64{42}}, b.now), "page 2")
 		must(t, b.s.UpdateImport(b.ctx, b.orgA.ID, imp, b.now), "a status write keeps the set")

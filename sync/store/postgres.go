@@ -36,6 +36,7 @@ func postgresDialect() *dialect {
 		},
 		mapErr:    mapPostgresError,
 		maxParams: 65535,
+		recordset: true,
 	}
 }
 
