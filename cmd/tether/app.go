@@ -141,6 +141,15 @@ func (a *app) smtpMailer() (*email.Mailer, error) {
 	return m, nil
 }
 
+// stashPrefix starts the keys of the token stash (pending token sets a refresh could not
+// write to the database).
+const stashPrefix = "tether:stash:"
+
+// tokenStash is the token stash, on the tokens' Redis client.
+func (a *app) tokenStash() *redisstash.Stash {
+	return redisstash.New(a.redisClient(redisTokens), stashPrefix)
+}
+
 // redisClient is the process's Redis client for role.
 func (a *app) redisClient(role string) redis.UniversalClient {
 	a.mu.Lock()
@@ -232,7 +241,7 @@ func (a *app) teamTokens() (*connections.Tokens, error) {
 	policy := a.policy()
 	log := a.d.log
 	// The lock reads the stashed pending set in the round trip that takes it.
-	stash := redisstash.New(rdb, "tether:stash:")
+	stash := redisstash.New(rdb, stashPrefix)
 	locker := redislock.NewWithStash(rdb, "tether:lock:", stash)
 	var r connections.Refresher = refresher
 	if wrapRefresher != nil {

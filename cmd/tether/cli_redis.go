@@ -18,6 +18,8 @@ var cliRoutes = map[string]string{
 	"connections refresh": "POST /v1/orgs/{org}/connections/{id}/refresh",
 	"connections verify":  "POST /v1/orgs/{org}/connections/{id}/verify",
 	"connections sweep":   "POST /v1/connections/sweep",
+	"keys status":         "GET /v1/keys",
+	"keys reseal":         "POST /v1/keys/reseal",
 }
 
 // requireRedisCLI is RequireRedis for a CLI verb: without TETHER_REDIS_URL the verb
@@ -31,5 +33,5 @@ func requireRedisCLI(cfg config.Config, verb string) error {
 	if route == "" {
 		return cfg.RequireRedis(verb)
 	}
-	return fmt.Errorf("TETHER_REDIS_URL: is not set; tether %s queues through Redis and cannot reach the embedded Redis of a running `tether all` (it lives inside that process): set TETHER_REDIS_URL to the Redis your workers use, or call tether's HTTP API instead: %s", verb, route)
+	return fmt.Errorf("TETHER_REDIS_URL: is not set; tether %s needs Redis and cannot reach the embedded Redis of a running `tether all` (it lives inside that process): set TETHER_REDIS_URL to the Redis your workers use, or call tether's HTTP API instead: %s", verb, route)
 }

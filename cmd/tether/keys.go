@@ -4,9 +4,11 @@ import (
 	"fmt"
 	"text/tabwriter"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/spf13/cobra"
 
 	"tether/sync/keys"
+	"tether/worker/redisstash"
 )
 
 func newKeysCmd(e env) *cobra.Command {
@@ -15,7 +17,8 @@ func newKeysCmd(e env) *cobra.Command {
 		Short: "Count and reseal the values encrypted with TETHER_ENCRYPTION_KEYS",
 		Long: `Retiring a key: put the new key first in TETHER_ENCRYPTION_KEYS (it seals from then on),
 keep the old one after it (it still opens), restart, run "tether keys reseal", and drop the
-old key once "tether keys status" shows 0 values for it.
+old key once "tether keys status" shows 0 values for it (the database's and the pending
+token sets parked in the Redis stash: both verbs need TETHER_REDIS_URL).
 Over HTTP: GET /v1/keys and POST /v1/keys/reseal (admin credentials).`,
 	}
 	var batch int
@@ -23,11 +26,11 @@ Over HTTP: GET /v1/keys and POST /v1/keys/reseal (admin credentials).`,
 		Use:   "reseal",
 		Short: "Seal every value not under the primary (first) key again with it",
 		Long: `Walks the sealed values in batches and reseals those under any key but the primary one,
-printing progress. Safe while workers run (a row a refresh rewrites meanwhile is skipped:
+printing progress, then the pending token sets parked in the Redis stash (SCAN). Safe while workers run (a row a refresh rewrites meanwhile is skipped:
 it is under the primary key already), and safe to interrupt: running it again resumes.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			svc, closeFn, err := keysService(cmd, e)
+			svc, closeFn, err := keysService(cmd, e, "keys reseal")
 			if err != nil {
 				return err
 			}
@@ -38,7 +41,8 @@ it is under the primary key already), and safe to interrupt: running it again re
 			if err != nil {
 				return err
 			}
-			_, err = fmt.Fprintf(e.stdout, "done: %d rows read, %d resealed under %s; check with: tether keys status\n", p.Rows, p.Resealed, svc.Primary())
+			_, err = fmt.Fprintf(e.stdout, "done: %d rows read, %d resealed and %d parked token sets in the Redis stash resealed under %s; check with: tether keys status\n",
+				p.Rows, p.Resealed, p.Stashed, svc.Primary())
 			return err
 		},
 	}
@@ -48,7 +52,7 @@ it is under the primary key already), and safe to interrupt: running it again re
 		Short: "Count the sealed values per key id",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			svc, closeFn, err := keysService(cmd, e)
+			svc, closeFn, err := keysService(cmd, e, "keys status")
 			if err != nil {
 				return err
 			}
@@ -58,7 +62,7 @@ it is under the primary key already), and safe to interrupt: running it again re
 				return err
 			}
 			tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "KEY ID\tVALUES\tNOTE")
+			fmt.Fprintln(tw, "KEY ID\tVALUES\tIN STASH\tNOTE")
 			for _, c := range counts {
 				note := ""
 				switch {
@@ -71,7 +75,7 @@ it is under the primary key already), and safe to interrupt: running it again re
 				default:
 					note = "run: tether keys reseal"
 				}
-				fmt.Fprintf(tw, "%s\t%d\t%s\n", c.KeyID, c.Values, note)
+				fmt.Fprintf(tw, "%s\t%d\t%d\t%s\n", c.KeyID, c.Values, c.Stashed, note)
 			}
 			return tw.Flush()
 		},
@@ -80,8 +84,9 @@ it is under the primary key already), and safe to interrupt: running it again re
 	return cmd
 }
 
-// keysService opens the store and the key ring for the keys verbs.
-func keysService(cmd *cobra.Command, e env) (*keys.Service, func(), error) {
+// keysService opens the store, the token stash in Redis (parked pending token sets are
+// sealed values too) and the key ring for the keys verb.
+func keysService(cmd *cobra.Command, e env, verb string) (*keys.Service, func(), error) {
 	cfg, err := loadConfig(cmd, e)
 	if err != nil {
 		return nil, nil, err
@@ -89,18 +94,27 @@ func keysService(cmd *cobra.Command, e env) (*keys.Service, func(), error) {
 	if err := cfg.RequireEncryptionKeys("keys"); err != nil {
 		return nil, nil, err
 	}
+	if err := requireRedisCLI(cfg, verb); err != nil {
+		return nil, nil, err
+	}
 	ring, err := cfg.Keyring()
 	if err != nil {
 		return nil, nil, err
+	}
+	opt, err := cfg.RedisConnOpt()
+	if err != nil {
+		return nil, nil, fmt.Errorf("TETHER_REDIS_URL: %w", err)
 	}
 	st, err := openConfiguredStore(cmd, e)
 	if err != nil {
 		return nil, nil, err
 	}
-	svc, err := keys.New(st, ring)
+	rdb := opt.MakeRedisClient().(redis.UniversalClient)
+	closeFn := func() { _ = rdb.Close(); _ = st.Close() }
+	svc, err := keys.New(st, redisstash.New(rdb, stashPrefix), ring)
 	if err != nil {
-		_ = st.Close()
+		closeFn()
 		return nil, nil, err
 	}
-	return svc, func() { _ = st.Close() }, nil
+	return svc, closeFn, nil
 }

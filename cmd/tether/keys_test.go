@@ -11,10 +11,12 @@ import (
 	"tether/sync/directory"
 	"tether/sync/store"
 	"tether/sync/vault"
+	"tether/worker/redisstash"
+	"tether/worker/redistest"
 )
 
 // An operator retires k1: k2 first in the ring, `tether keys reseal`, and `tether keys
-// status` then shows k1 at 0.
+// status` then shows k1 at 0, the pending token set parked in the Redis stash included.
 func TestKeysResealCLI(t *testing.T) {
 	db := "sqlite:" + filepath.Join(t.TempDir(), "tether.db")
 	if res := runTether(t, context.Background(), map[string]string{"TETHER_DATABASE_URL": db}, "migrate", "up"); res.err != nil {
@@ -40,19 +42,25 @@ func TestKeysResealCLI(t *testing.T) {
 		}
 	}
 	_ = st.Close()
-	env := map[string]string{"TETHER_DATABASE_URL": db,
+	opt, rdb := redistest.Client(t, 12)
+	parked := store.NewID()
+	sealed, _ := old.Seal([]byte(`{"access":"a","refresh":"r"}`), connections.PendingAAD(parked))
+	if err := redisstash.New(rdb, "tether:stash:").Put(t.Context(), connections.StashPendingPrefix+parked, sealed); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"TETHER_DATABASE_URL": db, "TETHER_REDIS_URL": redistest.URL(opt),
 		"TETHER_ENCRYPTION_KEYS": "k2:ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8=," + testKeys}
 	res := runTether(t, context.Background(), env, "keys", "status")
-	if res.err != nil || !strings.Contains(res.stdout, "k1") || !strings.Contains(res.stdout, "run: tether keys reseal") {
+	if res.err != nil || !strings.Contains(res.stdout, "k1") || !regexp.MustCompile(`k1\s+4\s+1\s+run: tether keys reseal`).MatchString(res.stdout) {
 		t.Fatalf("status before: %v\n%s", res.err, res.stdout)
 	}
 	res = runTether(t, context.Background(), env, "keys", "reseal", "--batch", "2")
-	if res.err != nil || !strings.Contains(res.stdout, "read 2 rows") || !strings.Contains(res.stdout, "3 resealed under k2") {
+	if res.err != nil || !strings.Contains(res.stdout, "read 2 rows") || !strings.Contains(res.stdout, "3 resealed and 1 parked token sets in the Redis stash resealed under k2") {
 		t.Fatalf("reseal: %v\n%s", res.err, res.stdout)
 	}
 	res = runTether(t, context.Background(), env, "keys", "status")
-	if res.err != nil || !regexp.MustCompile(`k2\s+3\s+primary`).MatchString(res.stdout) ||
-		!regexp.MustCompile(`k1\s+0\s+unused: can be removed`).MatchString(res.stdout) {
+	if res.err != nil || !regexp.MustCompile(`k2\s+4\s+1\s+primary`).MatchString(res.stdout) ||
+		!regexp.MustCompile(`k1\s+0\s+0\s+unused: can be removed`).MatchString(res.stdout) {
 		t.Fatalf("status after reseal: %v\n%s", res.err, res.stdout)
 	}
 }

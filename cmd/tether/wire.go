@@ -274,7 +274,7 @@ func runHTTP(ctx context.Context, d deps, o serveOptions) error {
 			return err
 		}
 		p.Connections = up
-		ks, err := keys.New(d.store, d.keyring)
+		ks, err := keys.New(d.store, d.app.tokenStash(), d.keyring)
 		if err != nil {
 			return err
 		}

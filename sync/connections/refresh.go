@@ -426,7 +426,11 @@ type pendingSet struct {
 // or the reverse; tether keys reseal opens it with this too.
 func PendingAAD(id string) string { return id + "|pending" }
 
-func stashKey(id string) string { return "pending-token:" + id }
+// StashPendingPrefix starts the Stash key of a connection's parked pending set (the
+// connection id follows); tether keys reseal walks them.
+const StashPendingPrefix = "pending-token:"
+
+func stashKey(id string) string { return StashPendingPrefix + id }
 
 func (t *Tokens) keep(ctx context.Context, c Connection, set TokenSet) error {
 	raw, err := json.Marshal(pendingSet{

@@ -22,6 +22,7 @@ import (
 	"tether/connectors/verify"
 	"tether/sync/connections"
 	"tether/sync/directory"
+	"tether/sync/keys"
 	"tether/sync/store"
 	"tether/sync/store/storetest"
 	"tether/sync/vault"
@@ -59,6 +60,7 @@ type upkeepBundle struct {
 	url     string
 	oc      *oauth.Client
 	keys    *vault.Keyring
+	keySpec string // keys' TETHER_ENCRYPTION_KEYS form
 	rdb     *redis.Client
 	stash   *refusingStash
 	metrics *worker.ConnectionMetrics
@@ -138,7 +140,7 @@ func upkeepSetup(t *testing.T, s *store.Store, uc upkeepCase) *upkeepBundle {
 	if b.oc, err = oauth.New(oauth.Config{Providers: oauthtest.Providers(b.url), Timeout: 2 * time.Second}); err != nil {
 		t.Fatal(err)
 	}
-	if b.keys, _, err = vault.GenerateKeyring("test"); err != nil {
+	if b.keys, b.keySpec, err = vault.GenerateKeyring("test"); err != nil {
 		t.Fatal(err)
 	}
 	_, b.rdb = redistest.Client(t, redisDB)
@@ -596,4 +598,78 @@ func TestUpkeepKilledBetweenAnswerAndCommit(t *testing.T) {
 			})
 		})
 	}
+}
+
+// TestResealCoversTheStash: a rotated set parked in the Redis stash (the database refused
+// the row and its pending slot) under the old key is counted by keys status and resealed
+// by keys reseal; with the old key dropped, the next refresh still opens it and settles
+// it without calling the provider. On both stores, on real Redis.
+func TestResealCoversTheStash(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		b := upkeepSetup(t, s, upkeepCases[3]) // zoom: the old token dies at once
+		ctx := t.Context()
+		b.st.failUpdates.Store(true)
+		b.st.failPending.Store(true)
+		if _, err := b.upkeep(t).Refresh(ctx, b.orgID, b.connID, false); !errors.Is(err, errOutage) {
+			t.Fatalf("refresh during the outage: %v, want the outage", err)
+		}
+		parked, err := b.stash.Get(ctx, connections.StashPendingPrefix+b.connID)
+		if err != nil || len(parked) == 0 {
+			t.Fatalf("the rotated set is not in the stash: %v", err)
+		}
+		b.st.failUpdates.Store(false)
+		b.st.failPending.Store(false)
+
+		_, k2, err := vault.GenerateKeyring("k2")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ks, err := keys.New(s, b.stash.Stash, ringOf(t, k2+","+b.keySpec))
+		if err != nil {
+			t.Fatal(err)
+		}
+		stashed := func(st []keys.KeyCount, id string) int {
+			for _, c := range st {
+				if c.KeyID == id {
+					return c.Stashed
+				}
+			}
+			return -1
+		}
+		if st, err := ks.Status(ctx, 0); err != nil || stashed(st, "test") != 1 || stashed(st, "k2") != 0 {
+			t.Fatalf("status before the reseal: %+v, %v; want the parked set under test", st, err)
+		}
+		p, err := ks.Reseal(ctx, 0, nil)
+		if err != nil || p.Stashed != 1 {
+			t.Fatalf("reseal: %+v, %v; want the parked set resealed", p, err)
+		}
+		if st, err := ks.Status(ctx, 0); err != nil || stashed(st, "test") != 0 || stashed(st, "k2") != 1 || st[1].Values != 0 {
+			t.Fatalf("status after the reseal: %+v, %v; want nothing left under test", st, err)
+		}
+		if ttl := b.rdb.PTTL(ctx, b.stash.Key(connections.StashPendingPrefix+b.connID)).Val(); ttl <= 0 {
+			t.Fatalf("the resealed set lost its expiry (%v)", ttl)
+		}
+
+		// The old key is dropped: the next worker opens the parked set with k2 alone.
+		b.keys = ringOf(t, k2)
+		res := b.refresh(t, b.upkeep(t), false)
+		if res.Called || res.Connection.State != connections.StateHealthy {
+			t.Fatalf("the refresh after dropping the old key: called %t, state %s, failure %v", res.Called, res.Connection.State, res.Failure)
+		}
+		if c := b.counters(); c.Refreshes != 1 || c.DeadTokenReplays != 0 || b.storedRefresh(t) == b.grant.RefreshToken {
+			t.Fatalf("provider saw %d refreshes, %d replays; rotated token stored: %t", c.Refreshes, c.DeadTokenReplays, b.storedRefresh(t) != b.grant.RefreshToken)
+		}
+		if v, err := b.stash.Get(ctx, connections.StashPendingPrefix+b.connID); err != nil || v != nil {
+			t.Fatalf("the settled set is still parked: %d bytes, %v", len(v), err)
+		}
+	})
+}
+
+func ringOf(t *testing.T, spec string) *vault.Keyring {
+	t.Helper()
+	k, err := vault.ParseKeyring(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
 }

@@ -3,7 +3,8 @@
 // with it, so an operator can drop an old key once its count is zero.
 //
 // Both walk every table with sealed columns (Table: the connections' tokens, the orgs'
-// Slack tokens), each value opened with the associated data its owner sealed it with.
+// Slack tokens), then the pending token sets parked in the Redis stash (Stash), each
+// value opened with the associated data its owner sealed it with.
 //
 // Reseal walks the sealed rows in id order, in batches. Each row is replaced only if its
 // sealed columns are still those it read (a compare-and-swap on the ciphertexts that

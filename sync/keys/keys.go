@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 
 	"tether/sync/connections"
 	"tether/sync/reminders"
@@ -67,21 +68,35 @@ type Store interface {
 	ReplaceSealed(ctx context.Context, old, next Row) (bool, error)
 }
 
+// Stash is where a connection's pending token set is parked when the database refused
+// every write (worker/redisstash, kept up to 30 days), sealed like the row's pending
+// column: it is counted and resealed too.
+type Stash interface {
+	// Each calls fn with every key starting with prefix and its value, never concurrently.
+	Each(ctx context.Context, prefix string, fn func(key string, value []byte) error) error
+	// Replace writes next under key if it still holds old, keeping its expiry; false when
+	// it does not.
+	Replace(ctx context.Context, key string, old, next []byte) (bool, error)
+}
+
 // DefaultBatch is the batch size when zero is given.
 const DefaultBatch = 500
 
 // Service counts and reseals. Safe for concurrent use.
 type Service struct {
 	store Store
+	stash Stash
 	ring  *vault.Keyring
 }
 
-// New returns a Service over store with the key ring ring (its first key is primary).
-func New(store Store, ring *vault.Keyring) (*Service, error) {
-	if store == nil || ring == nil {
-		return nil, errors.New("keys: store and key ring are required")
+// New returns a Service over store and stash with the key ring ring (its first key is
+// primary). All three are required: a parked set left under an old key would be lost
+// with that key.
+func New(store Store, stash Stash, ring *vault.Keyring) (*Service, error) {
+	if store == nil || stash == nil || ring == nil {
+		return nil, errors.New("keys: store, stash and key ring are required")
 	}
-	return &Service{store: store, ring: ring}, nil
+	return &Service{store: store, stash: stash, ring: ring}, nil
 }
 
 // Primary is the id of the key that seals.
@@ -94,37 +109,51 @@ type KeyCount struct {
 	Primary bool   `json:"primary"`
 	// InRing is false for a key id the ring no longer has: those values cannot be opened.
 	InRing bool `json:"in_ring"`
+	// Stashed are the pending token sets parked in the Redis stash under this key (part
+	// of Values).
+	Stashed int `json:"stashed"`
 }
 
 // Status counts the sealed values per key id, primary first, then by id; every key of
 // the ring is listed (0 when unused), and so is any key id found that the ring lacks. A value that is
 // not a sealed value at all is counted under "unreadable".
 func (s *Service) Status(ctx context.Context, batch int) ([]KeyCount, error) {
-	counts := map[string]int{}
+	counts, stashed := map[string]int{}, map[string]int{}
+	keyID := func(v []byte) string {
+		id, err := vault.KeyID(v)
+		if err != nil {
+			return "unreadable"
+		}
+		return id
+	}
 	err := s.walk(ctx, batch, func(r Row) error {
 		for _, v := range r.Sealed {
-			if len(v) == 0 {
-				continue
+			if len(v) > 0 {
+				counts[keyID(v)]++
 			}
-			id, err := vault.KeyID(v)
-			if err != nil {
-				id = "unreadable"
-			}
-			counts[id]++
 		}
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
+	err = s.stash.Each(ctx, connections.StashPendingPrefix, func(_ string, v []byte) error {
+		id := keyID(v)
+		counts[id]++
+		stashed[id]++
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("count the pending token sets in the Redis stash: %w", err)
+	}
 	for _, id := range s.ring.IDs() {
 		counts[id] += 0 // every key of the ring is listed, unused ones with 0
 	}
 	primary := s.ring.ActiveKeyID()
-	out := []KeyCount{{KeyID: primary, Values: counts[primary], Primary: true, InRing: true}}
+	out := []KeyCount{{KeyID: primary, Values: counts[primary], Stashed: stashed[primary], Primary: true, InRing: true}}
 	for _, id := range slices.Sorted(maps.Keys(counts)) {
 		if id != primary {
-			out = append(out, KeyCount{KeyID: id, Values: counts[id], InRing: s.ring.Has(id)})
+			out = append(out, KeyCount{KeyID: id, Values: counts[id], Stashed: stashed[id], InRing: s.ring.Has(id)})
 		}
 	}
 	return out, nil
@@ -134,8 +163,11 @@ func (s *Service) Status(ctx context.Context, batch int) ([]KeyCount, error) {
 type Progress struct {
 	Rows     int    // rows read so far
 	Resealed int    // rows rewritten under the primary key
-	Skipped  int    // rows a concurrent writer changed first (already under the primary key)
+	Skipped  int    // rows (or stashed sets) a concurrent writer changed first
 	LastID   string // the last row id read: where the walk stands
+	// Stashed are the pending token sets parked in the Redis stash resealed under the
+	// primary key (walked after the tables).
+	Stashed int
 }
 
 // Reseal seals every value not under the primary key again with it, batch rows at a
@@ -174,10 +206,40 @@ func (s *Service) Reseal(ctx context.Context, batch int, progress func(Progress)
 		}
 		return nil
 	})
+	if err == nil {
+		err = s.resealStash(ctx, &p)
+	}
 	if progress != nil && err == nil {
 		progress(p)
 	}
 	return p, err
+}
+
+// resealStash reseals the parked pending sets not under the primary key, each with the
+// associated data of the row's pending column (connections.PendingAAD), replacing it
+// only if the stash still holds what was read: a refresh that used or replaced it
+// meanwhile wins (the set it wrote is under the primary key).
+func (s *Service) resealStash(ctx context.Context, p *Progress) error {
+	return s.stash.Each(ctx, connections.StashPendingPrefix, func(key string, v []byte) error {
+		id := strings.TrimPrefix(key, connections.StashPendingPrefix)
+		out, changed, err := s.ring.Reseal(v, connections.PendingAAD(id))
+		if err != nil {
+			return fmt.Errorf("reseal the pending token set of connection %s parked in the Redis stash: %w (add its key back to TETHER_ENCRYPTION_KEYS and run again)", id, err)
+		}
+		if !changed {
+			return nil
+		}
+		ok, err := s.stash.Replace(ctx, key, v, out)
+		switch {
+		case err != nil:
+			return err
+		case ok:
+			p.Stashed++
+		default:
+			p.Skipped++
+		}
+		return nil
+	})
 }
 
 // walk calls fn on every row of every table, batch rows per read.

@@ -15,6 +15,8 @@ import (
 	"tether/sync/store"
 	"tether/sync/store/storetest"
 	"tether/sync/vault"
+	"tether/worker/redisstash"
+	"tether/worker/redistest"
 )
 
 func keyB64(t *testing.T) string {
@@ -33,6 +35,16 @@ func ring(t *testing.T, spec string) *vault.Keyring {
 	}
 	return k
 }
+
+// newStash is a token stash on real Redis, under a prefix of its own.
+func newStash(t *testing.T) *redisstash.Stash {
+	t.Helper()
+	_, rdb := redistest.Client(t, redisDB)
+	return redisstash.New(rdb, "keys-test:"+store.NewID()+":")
+}
+
+// redisDB is the Redis database these tests prefer.
+const redisDB = 14
 
 func count(t *testing.T, st []keys.KeyCount, id string) int {
 	t.Helper()
@@ -98,7 +110,7 @@ func TestResealEmptiesOldKey(t *testing.T) {
 		}
 		const values = n + 4 + 1 + slacks // access, refresh, pending, Slack
 		rotated := ring(t, k2+","+k1)     // k2 is primary now; k1 still opens
-		svc, err := keys.New(st, rotated)
+		svc, err := keys.New(st, newStash(t), rotated)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -203,7 +215,7 @@ func TestResealComparesAndStops(t *testing.T) {
 		if ok, err := st.ReplaceSealed(ctx, stale, stale); err != nil || ok {
 			t.Fatalf("replace from a stale read: %v, %v; want refused", ok, err)
 		}
-		svc, err := keys.New(st, ring(t, k3)) // k2 is gone from the ring
+		svc, err := keys.New(st, newStash(t), ring(t, k3)) // k2 is gone from the ring
 		if err != nil {
 			t.Fatal(err)
 		}

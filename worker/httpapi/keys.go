@@ -47,7 +47,8 @@ func (s *Server) handleReseal() http.Handler {
 			Rows     int    `json:"rows"`
 			Resealed int    `json:"resealed"`
 			Skipped  int    `json:"skipped"`
+			Stashed  int    `json:"stashed"`
 			Primary  string `json:"primary"`
-		}{p.Rows, p.Resealed, p.Skipped, s.p.Keys.Primary()})
+		}{p.Rows, p.Resealed, p.Skipped, p.Stashed, s.p.Keys.Primary()})
 	})
 }

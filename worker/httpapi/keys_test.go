@@ -20,6 +20,8 @@ import (
 	"tether/sync/store/storetest"
 	"tether/sync/vault"
 	"tether/worker/httpapi"
+	"tether/worker/redisstash"
+	"tether/worker/redistest"
 )
 
 // The operator reseals over HTTP: GET /v1/keys counts, POST /v1/keys/reseal empties the
@@ -27,6 +29,7 @@ import (
 func TestKeysOverHTTP(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		ctx := t.Context()
+		_, rdb := redistest.Client(t, 13)
 		spec := func(id string) string {
 			b := make([]byte, 32)
 			_, _ = rand.Read(b)
@@ -45,7 +48,7 @@ func TestKeysOverHTTP(t *testing.T) {
 			t.Fatal(err)
 		}
 		rotated, _ := vault.ParseKeyring(k2 + "," + k1)
-		ks, err := keys.New(st, rotated)
+		ks, err := keys.New(st, redisstash.New(rdb, "keys-test:"+store.NewID()+":"), rotated)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -8,6 +8,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -99,4 +101,67 @@ func (s *Stash) DeleteAll(ctx context.Context, keys ...string) error {
 		return fmt.Errorf("redisstash: delete %v: %w", keys, err)
 	}
 	return nil
+}
+
+// Each calls fn with every key starting with prefix (without the stash's own prefix) and
+// its value, found by SCAN (never KEYS: the stash shares Redis with the queues), on every
+// primary of a Redis Cluster. A key gone between the scan and its read is skipped, and a
+// key the scan returns twice is passed once. fn is never called concurrently; its error
+// stops the walk.
+func (s *Stash) Each(ctx context.Context, prefix string, fn func(key string, value []byte) error) error {
+	match := globEscaper.Replace(s.prefix+prefix) + "*"
+	var mu sync.Mutex
+	seen := map[string]bool{}
+	scan := func(ctx context.Context, c redis.Cmdable) error {
+		iter := c.Scan(ctx, 0, match, 500).Iterator()
+		for iter.Next(ctx) {
+			full := iter.Val()
+			// On a Cluster c is the primary holding the key's slot, so the read goes there.
+			v, err := c.Get(ctx, full).Bytes()
+			if errors.Is(err, redis.Nil) {
+				continue
+			}
+			if err != nil {
+				return fmt.Errorf("redisstash: read %s: %w", strings.TrimPrefix(full, s.prefix), err)
+			}
+			mu.Lock()
+			dup := seen[full]
+			seen[full] = true
+			if !dup {
+				err = fn(strings.TrimPrefix(full, s.prefix), v)
+			}
+			mu.Unlock()
+			if err != nil {
+				return err
+			}
+		}
+		if err := iter.Err(); err != nil {
+			return fmt.Errorf("redisstash: scan %s*: %w", prefix, err)
+		}
+		return nil
+	}
+	if cc, ok := s.rdb.(*redis.ClusterClient); ok {
+		return cc.ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error { return scan(ctx, c) })
+	}
+	return scan(ctx, s.rdb)
+}
+
+var globEscaper = strings.NewReplacer(`\`, `\\`, `*`, `\*`, `?`, `\?`, `[`, `\[`, `]`, `\]`)
+
+// replaceScript swaps a key's value only while it is still the one read, keeping its
+// expiry; one key, so a Cluster runs it on the key's own node.
+var replaceScript = redis.NewScript(`
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl > 0 then redis.call('SET', KEYS[1], ARGV[2], 'PX', ttl) else redis.call('SET', KEYS[1], ARGV[2]) end
+return 1`)
+
+// Replace writes next under key if it still holds old, keeping the key's expiry; false
+// when it does not (deleted or replaced meanwhile, e.g. by a refresh that used it).
+func (s *Stash) Replace(ctx context.Context, key string, old, next []byte) (bool, error) {
+	n, err := replaceScript.Run(ctx, s.rdb, []string{s.prefix + key}, old, next).Int()
+	if err != nil {
+		return false, fmt.Errorf("redisstash: replace %s: %w", key, err)
+	}
+	return n == 1, nil
 }

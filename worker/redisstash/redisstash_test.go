@@ -146,3 +146,41 @@ func TestSwapDeleteAll(t *testing.T) {
 		t.Fatalf("%d keys left after DeleteAll, want 0", n)
 	}
 }
+
+// Each finds every key under a prefix by SCAN (a glob character in the prefix is literal),
+// nothing else; Replace swaps a value only while it is the one read and keeps its expiry.
+func TestEachAndReplace(t *testing.T) {
+	_, rdb := redistest.Client(t, testDB)
+	ctx := t.Context()
+	s := New(rdb, "st*:")
+	for i, k := range []string{"p:1", "p:2", "p:3", "q:1"} {
+		if err := s.Put(ctx, k, []byte{byte(i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := New(rdb, "stX:").Put(ctx, "p:9", []byte("other stash")); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]byte{}
+	if err := s.Each(ctx, "p:", func(k string, v []byte) error { got[k] = v[0]; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 3 || got["p:1"] != 0 || got["p:2"] != 1 || got["p:3"] != 2 {
+		t.Fatalf("each p: = %v, want p:1..3 of this stash only", got)
+	}
+	if ok, err := s.Replace(ctx, "p:1", []byte("stale"), []byte("new")); err != nil || ok {
+		t.Fatalf("replace from a stale read: %v, %v; want refused", ok, err)
+	}
+	if ok, err := s.Replace(ctx, "gone", nil, []byte("new")); err != nil || ok {
+		t.Fatalf("replace of a missing key: %v, %v; want refused", ok, err)
+	}
+	if ok, err := s.Replace(ctx, "p:1", []byte{0}, []byte("new")); err != nil || !ok {
+		t.Fatalf("replace: %v, %v", ok, err)
+	}
+	if v, _ := s.Get(ctx, "p:1"); string(v) != "new" {
+		t.Fatalf("after replace: %q", v)
+	}
+	if ttl := rdb.PTTL(ctx, s.Key("p:1")).Val(); ttl < 29*24*time.Hour {
+		t.Fatalf("replace lost the expiry: %v", ttl)
+	}
+}
