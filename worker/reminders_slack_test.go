@@ -17,6 +17,8 @@ import (
 	"tether/sync/store/storetest"
 	"tether/sync/vault"
 	"tether/worker/httpapi"
+	"tether/worker/redisstash"
+	"tether/worker/redistest"
 )
 
 const slackToken = "xoxb-2222-3333-slacktokensecret"
@@ -225,7 +227,8 @@ func TestRemindersSlackAfterKeyRotation(t *testing.T) {
 		if _, err := only.OpenToken(cfg.TokenEnc, reminders.SlackTokenRow(b.org.ID)); err == nil {
 			t.Fatal("the token opens with k2 before any reseal: the test proves nothing")
 		}
-		ks, err := keys.New(st, rotated)
+		_, rdb := redistest.Client(t, 14)
+		ks, err := keys.New(st, redisstash.New(rdb, "keys-test:"+store.NewID()+":"), rotated)
 		if err != nil {
 			t.Fatal(err)
 		}
