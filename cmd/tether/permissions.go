@@ -127,6 +127,9 @@ Exit status with --wait: 0 every required check is ok; 3 a required check is mis
 				if i+1 < len(rs) {
 					printPermissionChanges(e.stdout, rs[i+1], r)
 				}
+				if err := printPermissionAlerts(ctx, e.stdout, d.store, org); err != nil {
+					return err
+				}
 				return outcome
 			}
 			return fmt.Errorf("permission audit %s is done but its report %s is not among the org's 20 newest: tether permissions show --org %s", done.ID, done.ReportID, org)
@@ -251,7 +254,11 @@ required check missing, 4 a required check unknown, 1 no report or another error
 			if len(rs) > 1 {
 				printPermissionChanges(e.stdout, rs[1], rs[0])
 			}
-			return reportOutcome(e.stdout, rs[0], only)
+			outcome := reportOutcome(e.stdout, rs[0], only)
+			if err := printPermissionAlerts(ctx, e.stdout, st, org); err != nil {
+				return err
+			}
+			return outcome
 		},
 	}
 	cmd.Flags().StringVar(&org, "org", "", "org id (required)")
@@ -322,6 +329,40 @@ func reportOutcome(w io.Writer, r permissions.Report, only string) error {
 		return &exitError{exitPermissionMissing, fmt.Errorf("org %s: %d required permission checks missing: %s", r.OrgID, len(missing), strings.Join(missing, ", "))}
 	case len(unknown) > 0:
 		return &exitError{exitPermissionUnknown, fmt.Errorf("org %s: %d required permission checks could not be run: %s", r.OrgID, len(unknown), strings.Join(unknown, ", "))}
+	}
+	return nil
+}
+
+// alertReader lists an org's open permission alerts (the store).
+type alertReader interface {
+	OpenPermissionAlerts(ctx context.Context, orgID string) ([]permissions.Alert, error)
+}
+
+// printPermissionAlerts prints one line per open alert (a permission lost and not
+// regained): whether the admins' email went out, and for one whose outcome is unknown,
+// that it is never sent again.
+func printPermissionAlerts(ctx context.Context, w io.Writer, st alertReader, orgID string) error {
+	as, err := st.OpenPermissionAlerts(ctx, orgID)
+	if err != nil {
+		return err
+	}
+	const day = "2006-01-02 15:04:05 UTC"
+	for _, a := range as {
+		var what string
+		switch a.Delivery() {
+		case permissions.DeliverySent:
+			what = "sent " + a.SentAt.UTC().Format(day)
+		case permissions.DeliveryUnconfirmed:
+			what = "unconfirmed (sent " + a.SentAt.UTC().Format(day) + "): handed to the SMTP server, whose answer was lost; " +
+				"outcome unknown, never sent again"
+		case permissions.DeliveryAttempting:
+			what = fmt.Sprintf("attempting since %s: the send began and its outcome was not recorded (its worker died, "+
+				"or an audit is sending it now); outcome unknown, never sent again (unconfirmed after %s)",
+				a.AttemptedAt.UTC().Format(day), permissions.StaleAlertAttempt)
+		default:
+			what = "pending: not emailed yet (no active admin, or the send failed); the next audit emails it"
+		}
+		fmt.Fprintf(w, "alert %s (lost since %s): %s\n", a.Check, a.LostSince.UTC().Format(day), what)
 	}
 	return nil
 }

@@ -172,6 +172,9 @@ func TestPermissionsCheck(t *testing.T) {
 	if exitCode(r.err) != exitPermissionMissing || !strings.Contains(r.stdout, "LOST "+permissions.CheckMarketingUser) {
 		t.Errorf("show: exit %d (%v), want %d and the lost change\n%s", exitCode(r.err), r.err, exitPermissionMissing, r.stdout)
 	}
+	if !regexp.MustCompile(`(?m)^alert marketing_user \(lost since [^)]+\): sent \d{4}-`).MatchString(r.stdout) {
+		t.Errorf("show does not say marketing_user's alert was sent:\n%s", r.stdout)
+	}
 	// --only missing: the problems first (missing before unknown), the ok checks counted
 	// in one line, none of their rows.
 	r = runTether(t, ctx, env, "permissions", "show", "--org", orgID, "--only", "missing")
@@ -200,11 +203,15 @@ func TestPermissionsCheck(t *testing.T) {
 		Previous struct {
 			Changes []struct{ Check, Change string } `json:"changes"`
 		} `json:"previous"`
+		Alerts []struct{ Check, Delivery string } `json:"alerts"`
 	}
 	err = json.NewDecoder(res.Body).Decode(&rep)
 	res.Body.Close()
 	if err != nil || res.StatusCode != http.StatusOK || rep.Summary["missing"] != 1 || len(rep.Previous.Changes) != 1 || rep.Previous.Changes[0].Change != "lost" {
 		t.Errorf("serve latest = %d %+v (%v), want 1 missing and marketing_user lost", res.StatusCode, rep, err)
+	}
+	if len(rep.Alerts) != 1 || rep.Alerts[0].Check != permissions.CheckMarketingUser || rep.Alerts[0].Delivery != permissions.DeliverySent {
+		t.Errorf("serve latest alerts = %+v, want marketing_user's sent", rep.Alerts)
 	}
 	if err := stopServe(); err != nil {
 		t.Errorf("serve after SIGTERM: %v", err)

@@ -31,6 +31,9 @@ func permissionAudits(d deps, queue worker.Enqueuer) (worker.PermissionAudits, i
 		_ = closer.Close()
 		return worker.PermissionAudits{}, nil, err
 	}
+	if wrapAlertMailer != nil {
+		mailer = wrapAlertMailer(mailer)
+	}
 	log := d.log.With().Str("component", "permissions").Logger()
 	params := permissions.Params{
 		Store:          d.store,
@@ -55,6 +58,11 @@ func permissionAudits(d deps, queue worker.Enqueuer) (worker.PermissionAudits, i
 	}
 	return worker.PermissionAudits{Auditor: svc, Orgs: d.store, Daily: auditRequests(d, queue)}, closer, nil
 }
+
+// wrapAlertMailer is nil in tether itself; only a test binary sets it
+// (permissions_kill_test.go: a worker that dies between the SMTP accept and the record),
+// so no build of tether carries the hook.
+var wrapAlertMailer func(permissions.Mailer) permissions.Mailer
 
 // auditRequests is the one producer of permission audits (a row, then its task) for the
 // CLI, the API, the connect flow, the daily sweep and the demo.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -28,7 +29,46 @@ type Alert struct {
 	LostSince time.Time
 	ReportID  string // the report that first saw it lost
 	SentAt    time.Time
+	// AttemptedAt is when a run began emailing it (zero: never). Attempted but not sent,
+	// it is never sent again (see Service.Audit).
+	AttemptedAt time.Time
+	// Unconfirmed: SentAt is when the email was handed over or attempted, and whether the
+	// server accepted it is unknown.
+	Unconfirmed bool
 }
+
+// Alert deliveries, as the CLI and the HTTP API show them.
+const (
+	// DeliveryPending: not emailed yet (no admin to tell, or the send failed and the
+	// retry or the next audit sends it).
+	DeliveryPending = "pending"
+	// DeliveryAttempting: a run began the send and has not recorded the outcome: it is
+	// sending now, or its worker died. Never sent again; settled unconfirmed once stale.
+	DeliveryAttempting = "attempting"
+	// DeliverySent: the SMTP server accepted it.
+	DeliverySent = "sent"
+	// DeliveryUnconfirmed: handed over, outcome unknown (the connection broke after the
+	// final dot, or the worker died before recording the answer). Never sent again.
+	DeliveryUnconfirmed = "unconfirmed"
+)
+
+// Delivery is the alert's delivery state, one of the Delivery constants.
+func (a Alert) Delivery() string {
+	switch {
+	case !a.SentAt.IsZero() && a.Unconfirmed:
+		return DeliveryUnconfirmed
+	case !a.SentAt.IsZero():
+		return DeliverySent
+	case !a.AttemptedAt.IsZero():
+		return DeliveryAttempting
+	}
+	return DeliveryPending
+}
+
+// StaleAlertAttempt is how old an alert's unrecorded attempt must be before an audit
+// settles it unconfirmed: longer than an audit task's timeout (2 min), so an audit still
+// sending it is left alone.
+const StaleAlertAttempt = 5 * time.Minute
 
 // AuditRecord is everything an audit writes, in one transaction.
 type AuditRecord struct {
@@ -47,8 +87,19 @@ type Store interface {
 	// SavePermissionAudit writes the report, its events and the alert changes in one
 	// transaction and returns the report as stored.
 	SavePermissionAudit(ctx context.Context, orgID string, r AuditRecord) (Report, error)
-	// PendingPermissionAlerts returns the org's open alerts not yet emailed, oldest first.
+	// PendingPermissionAlerts returns the org's open alerts not yet emailed (including
+	// those attempted), oldest first.
 	PendingPermissionAlerts(ctx context.Context, orgID string) ([]Alert, error)
+	// BeginPermissionAlert records at as the start of the alert's one send attempt and
+	// reports whether this call did; false when the alert was attempted or sent before.
+	// Returns an error wrapping directory.ErrNotFound if there is no such alert.
+	BeginPermissionAlert(ctx context.Context, orgID, check string, lostSince, at time.Time) (bool, error)
+	// AbandonPermissionAlert clears the attempt of an alert not sent, after a send that
+	// certainly did not reach the server, so a later run sends it.
+	AbandonPermissionAlert(ctx context.Context, orgID, check string, lostSince time.Time) error
+	// SettlePermissionAlerts marks the org's alerts attempted before before and never
+	// recorded sent as sent (at their attempt) and unconfirmed; returns how many.
+	SettlePermissionAlerts(ctx context.Context, orgID string, before time.Time) (int, error)
 	// MarkPermissionAlertSent records that the alert's email went out.
 	MarkPermissionAlertSent(ctx context.Context, orgID, check string, lostSince, at time.Time) error
 	// MarkPermissionAlertUnconfirmed records that the alert's email was handed over and
@@ -137,6 +188,7 @@ func NewService(p Params) (*Service, error) {
 // are results in the report, not errors. Errors: one wrapping ErrRequestLimit (retry
 // later, see RateLimitError) or any transient failure of Salesforce, the store or mail.
 // Running it twice at once is safe: alerts are unique per (org, check, lost since).
+// An alert is emailed at most once, even across a crash: see sendAlert.
 func (s *Service) Audit(ctx context.Context, orgID string) (Report, error) {
 	in := Input{UsageWarnShare: s.p.UsageWarnShare, OrgID: orgID}
 	var connectionID string
@@ -215,10 +267,16 @@ func isResult(err error) bool {
 // failed earlier run left behind), one message per lost permission. With no admin to
 // tell, alerts stay pending for the next run.
 func (s *Service) notify(ctx context.Context, orgID string, r Report) error {
+	// An attempt a dead worker left behind, now stale, may have been delivered: it is
+	// settled unconfirmed, never sent again.
+	if _, err := s.p.Store.SettlePermissionAlerts(ctx, orgID, s.p.Clock().Add(-StaleAlertAttempt)); err != nil {
+		return fmt.Errorf("audit org %s: settle stale alert attempts: %w", orgID, err)
+	}
 	alerts, err := s.p.Store.PendingPermissionAlerts(ctx, orgID)
 	if err != nil {
 		return fmt.Errorf("audit org %s: pending alerts: %w", orgID, err)
 	}
+	alerts = slices.DeleteFunc(alerts, func(a Alert) bool { return !a.AttemptedAt.IsZero() })
 	if len(alerts) == 0 {
 		return nil
 	}
@@ -249,19 +307,45 @@ func (s *Service) notify(ctx context.Context, orgID string, r Report) error {
 				m.Text += "\n(No link could be made here: " + err.Error() + ". Run the command above.)\n"
 			}
 		}
-		if err := s.p.Mailer.SendMail(ctx, m); errors.Is(err, delivery.ErrMaybeSent) {
-			// Maybe delivered: a retry could only send it twice, so it is settled
-			// unconfirmed and the run goes on.
-			if err := s.p.Store.MarkPermissionAlertUnconfirmed(context.WithoutCancel(ctx), orgID, a.Check, a.LostSince, s.p.Clock()); err != nil {
-				return fmt.Errorf("audit org %s: mark alert %s unconfirmed: %w", orgID, a.Check, err)
-			}
-			continue
-		} else if err != nil {
-			return fmt.Errorf("audit org %s: email alert %s: %w", orgID, a.Check, err)
+		if err := s.sendAlert(ctx, a, m); err != nil {
+			return err
 		}
-		if err := s.p.Store.MarkPermissionAlertSent(ctx, orgID, a.Check, a.LostSince, s.p.Clock()); err != nil {
-			return fmt.Errorf("audit org %s: mark alert %s sent: %w", orgID, a.Check, err)
+	}
+	return nil
+}
+
+// sendAlert emails a at most once: the attempt is recorded before the send and the
+// outcome after it. An alert attempted before (a run that died after the server may have
+// accepted it, or a concurrent audit sending it) is not sent. A send that certainly did
+// not reach the server clears the attempt and returns the error, so the retry sends it;
+// a maybe-sent one (delivery.ErrMaybeSent) is settled unconfirmed and the run goes on.
+// A crash between the send and the record leaves the attempt: stale, a later audit
+// settles it unconfirmed (notify).
+func (s *Service) sendAlert(ctx context.Context, a Alert, m Mail) error {
+	began, err := s.p.Store.BeginPermissionAlert(ctx, a.OrgID, a.Check, a.LostSince, s.p.Clock())
+	if err != nil {
+		return fmt.Errorf("audit org %s: record alert %s attempt: %w", a.OrgID, a.Check, err)
+	}
+	if !began {
+		return nil
+	}
+	bg := context.WithoutCancel(ctx)
+	if err := s.p.Mailer.SendMail(ctx, m); errors.Is(err, delivery.ErrMaybeSent) {
+		// Maybe delivered: a retry could only send it twice.
+		if err := s.p.Store.MarkPermissionAlertUnconfirmed(bg, a.OrgID, a.Check, a.LostSince, s.p.Clock()); err != nil {
+			return fmt.Errorf("audit org %s: mark alert %s unconfirmed: %w", a.OrgID, a.Check, err)
 		}
+		return nil
+	} else if err != nil {
+		err = fmt.Errorf("audit org %s: email alert %s: %w", a.OrgID, a.Check, err)
+		if aerr := s.p.Store.AbandonPermissionAlert(bg, a.OrgID, a.Check, a.LostSince); aerr != nil {
+			// Left attempting: settled unconfirmed once stale, never sent.
+			return errors.Join(err, fmt.Errorf("clear alert %s attempt: %w", a.Check, aerr))
+		}
+		return err
+	}
+	if err := s.p.Store.MarkPermissionAlertSent(bg, a.OrgID, a.Check, a.LostSince, s.p.Clock()); err != nil {
+		return fmt.Errorf("audit org %s: mark alert %s sent: %w", a.OrgID, a.Check, err)
 	}
 	return nil
 }

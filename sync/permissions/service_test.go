@@ -47,6 +47,7 @@ type testBundle struct {
 	grant  sandbox.Tokens
 	mailer permissions.Mailer
 	now    time.Time
+	params permissions.Params // svc's, for a test that builds a variant
 }
 
 func setup(t *testing.T, st *store.Store) *testBundle {
@@ -78,15 +79,15 @@ func setup(t *testing.T, st *store.Store) *testBundle {
 	}
 	b := &testBundle{st: st, sb: sb, sink: sink, orgID: org.ID, sfUser: sfUser, sfOrg: sfOrg, srvURL: sf.URL,
 		grant: tok, mailer: email.AlertMailer(m), now: time.Date(2026, 3, 2, 6, 0, 0, 0, time.UTC)}
-	b.svc, err = permissions.NewService(permissions.Params{
+	b.params = permissions.Params{
 		Store: st,
 		Sessions: fixedSessions{permissions.Session{OrgID: org.ID, ConnectionID: "", InstanceURL: sf.InstanceURL,
 			UserID: sfUser, Credentials: staticToken(tok.AccessToken)}},
 		Prober: &salesforce.AuditProber{},
 		Mailer: b.mailer,
 		Clock:  func() time.Time { return b.now },
-	})
-	if err != nil {
+	}
+	if b.svc, err = permissions.NewService(b.params); err != nil {
 		t.Fatal(err)
 	}
 	return b
@@ -349,6 +350,67 @@ func TestAuditAlertMaybeSentIsNeverResent(t *testing.T) {
 WHERE org_id = $1 AND check_name = $2`, b.orgID, permissions.CheckMarketingUser).Scan(&unconfirmed, &sent)
 		if err != nil || unconfirmed != 1 || !sent {
 			t.Fatalf("alert recorded unconfirmed=%d sent=%v (%v), want sent and unconfirmed", unconfirmed, sent, err)
+		}
+	})
+}
+
+// unrecordedStore loses the record of a sent alert, as a worker killed between the SMTP
+// server's acceptance and MarkPermissionAlertSent does (the real kill is
+// cmd/tether's TestWorkerKilledAfterAlertAccept).
+type unrecordedStore struct{ *store.Store }
+
+func (unrecordedStore) MarkPermissionAlertSent(context.Context, string, string, time.Time, time.Time) error {
+	return fmt.Errorf("the worker died before recording the send")
+}
+
+// TestAuditAlertBegunIsNeverResent: an audit sends the alert and loses the record. The
+// retry a minute later sends nothing and leaves the alert attempting (the first run
+// might still be sending); the audit after StaleAlertAttempt settles it unconfirmed,
+// still sending nothing. The server holds exactly one alert.
+func TestAuditAlertBegunIsNeverResent(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		t.Parallel()
+		b := setup(t, st)
+		b.audit(t)
+		if err := b.sb.Salesforce().RemovePermission(b.sfUser, sfdc.PermMarketingUser); err != nil {
+			t.Fatal(err)
+		}
+		p := b.params
+		p.Store = unrecordedStore{st}
+		dying, err := permissions.NewService(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := dying.Audit(t.Context(), b.orgID); err == nil {
+			t.Fatal("the audit that lost the record reported no error")
+		}
+		delivery := func() string {
+			t.Helper()
+			as, err := st.OpenPermissionAlerts(t.Context(), b.orgID)
+			if err != nil || len(as) != 1 {
+				t.Fatalf("open alerts %+v, %v", as, err)
+			}
+			return as[0].Delivery()
+		}
+		if d := delivery(); d != permissions.DeliveryAttempting {
+			t.Fatalf("after the lost record the alert is %s, want attempting", d)
+		}
+		b.now = b.now.Add(time.Minute) // the task's retry
+		if _, err := b.svc.Audit(t.Context(), b.orgID); err != nil {
+			t.Fatal(err)
+		}
+		if d := delivery(); d != permissions.DeliveryAttempting {
+			t.Fatalf("after the retry the alert is %s, want still attempting", d)
+		}
+		b.now = b.now.Add(permissions.StaleAlertAttempt)
+		b.audit(t)
+		if d := delivery(); d != permissions.DeliveryUnconfirmed {
+			t.Fatalf("after StaleAlertAttempt the alert is %s, want unconfirmed", d)
+		}
+		b.audit(t)
+		if n := len(b.sink.Messages()); n != 1 {
+			t.Fatalf("%d alert emails at the server, want exactly 1", n)
 		}
 	})
 }

@@ -55,16 +55,80 @@ WHERE org_id = $1 AND check_name = $2 AND regained_at IS NULL`, orgID, c, tm(sav
 // PendingPermissionAlerts returns the org's open alerts whose email has not been sent,
 // oldest first.
 func (q *Queries) PendingPermissionAlerts(ctx context.Context, orgID string) ([]permissions.Alert, error) {
-	rows, err := q.q.QueryContext(ctx, `SELECT org_id, check_name, lost_since, report_id, sent_at FROM permission_alerts
+	rows, err := q.q.QueryContext(ctx, `SELECT `+alertColumns+` FROM permission_alerts
 WHERE org_id = $1 AND regained_at IS NULL AND sent_at IS NULL ORDER BY lost_since, check_name`, orgID)
 	if err != nil {
 		return nil, q.wrap(err, "list pending permission alerts of org %s", orgID)
 	}
-	return collect(rows, func(s scanner) (permissions.Alert, error) {
-		var a permissions.Alert
-		err := s.Scan(&a.OrgID, &a.Check, ts(&a.LostSince), &a.ReportID, ts(&a.SentAt))
-		return a, err
-	})
+	return collect(rows, scanAlert)
+}
+
+// OpenPermissionAlerts returns the org's open alerts (permissions lost and not regained
+// since), whatever their delivery, oldest first.
+func (q *Queries) OpenPermissionAlerts(ctx context.Context, orgID string) ([]permissions.Alert, error) {
+	rows, err := q.q.QueryContext(ctx, `SELECT `+alertColumns+` FROM permission_alerts
+WHERE org_id = $1 AND regained_at IS NULL ORDER BY lost_since, check_name`, orgID)
+	if err != nil {
+		return nil, q.wrap(err, "list open permission alerts of org %s", orgID)
+	}
+	return collect(rows, scanAlert)
+}
+
+const alertColumns = `org_id, check_name, lost_since, report_id, sent_at, attempted_at, unconfirmed`
+
+func scanAlert(s scanner) (permissions.Alert, error) {
+	var a permissions.Alert
+	var unconfirmed int
+	err := s.Scan(&a.OrgID, &a.Check, ts(&a.LostSince), &a.ReportID, ts(&a.SentAt), ts(&a.AttemptedAt), &unconfirmed)
+	a.Unconfirmed = unconfirmed != 0
+	return a, err
+}
+
+// BeginPermissionAlert records at as the start of the alert's one send attempt and
+// reports whether this call did: false when it was attempted or sent before (a run that
+// died mid-send, or a concurrent one). Returns directory.ErrNotFound if there is no such
+// alert.
+func (q *Queries) BeginPermissionAlert(ctx context.Context, orgID, check string, lostSince, at time.Time) (bool, error) {
+	// One conditional UPDATE, so two concurrent audits cannot both begin it.
+	res, err := q.q.ExecContext(ctx, `UPDATE permission_alerts SET attempted_at = $4
+WHERE org_id = $1 AND check_name = $2 AND lost_since = $3 AND attempted_at IS NULL AND sent_at IS NULL`,
+		orgID, check, tm(lostSince), tm(at))
+	if err != nil {
+		return false, q.wrap(err, "begin permission alert %s of org %s", check, orgID)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return false, q.wrap(err, "begin permission alert %s of org %s", check, orgID)
+	} else if n == 1 {
+		return true, nil
+	}
+	var one int
+	err = q.q.QueryRowContext(ctx, `SELECT 1 FROM permission_alerts WHERE org_id = $1 AND check_name = $2 AND lost_since = $3`,
+		orgID, check, tm(lostSince)).Scan(&one)
+	if err != nil {
+		return false, fmt.Errorf("begin permission alert %s of org %s: %w", check, orgID, q.wrap(err, "read it"))
+	}
+	return false, nil
+}
+
+// AbandonPermissionAlert clears the attempt of an alert not recorded sent: its send
+// certainly did not reach the server, so a later run sends it.
+func (q *Queries) AbandonPermissionAlert(ctx context.Context, orgID, check string, lostSince time.Time) error {
+	_, err := q.q.ExecContext(ctx, `UPDATE permission_alerts SET attempted_at = NULL
+WHERE org_id = $1 AND check_name = $2 AND lost_since = $3 AND sent_at IS NULL`, orgID, check, tm(lostSince))
+	return q.wrap(err, "clear permission alert %s attempt of org %s", check, orgID)
+}
+
+// SettlePermissionAlerts marks the org's alerts attempted before before and not recorded
+// sent as sent at their attempt, unconfirmed: their run died between the send and the
+// record. Returns how many it settled.
+func (q *Queries) SettlePermissionAlerts(ctx context.Context, orgID string, before time.Time) (int, error) {
+	res, err := q.q.ExecContext(ctx, `UPDATE permission_alerts SET sent_at = attempted_at, unconfirmed = 1
+WHERE org_id = $1 AND sent_at IS NULL AND attempted_at IS NOT NULL AND attempted_at < $2`, orgID, tm(before))
+	if err != nil {
+		return 0, q.wrap(err, "settle permission alert attempts of org %s", orgID)
+	}
+	n, err := res.RowsAffected()
+	return int(n), q.wrap(err, "settle permission alert attempts of org %s", orgID)
 }
 
 // MarkPermissionAlertSent records that the alert (org, check, lostSince) was emailed at

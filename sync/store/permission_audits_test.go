@@ -98,3 +98,105 @@ func TestOrgAdminEmails(t *testing.T) {
 		}
 	})
 }
+
+// TestPermissionAlertAttempt: an alert's send is begun once (a second begin, as by a
+// retry after a crash or a concurrent audit, is refused), cleared by an abandon, and an
+// attempt never recorded sent is settled sent and unconfirmed only once older than the
+// cut-off. Open alerts show every delivery state.
+func TestPermissionAlertAttempt(t *testing.T) {
+	each(t, func(t *testing.T, b *bundle) {
+		t1 := b.now
+		_, err := b.s.SavePermissionAudit(b.ctx, b.orgA.ID, permissions.AuditRecord{
+			Report: permissions.Report{CreatedAt: t1, Checks: []permissions.Check{
+				{Name: "marketing_user", Required: true, Result: permissions.ResultMissing},
+				{Name: "lead", Required: true, Result: permissions.ResultMissing}}},
+			Lost: []string{"marketing_user", "lead"},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		open := func() map[string]permissions.Alert {
+			t.Helper()
+			as, err := b.s.OpenPermissionAlerts(b.ctx, b.orgA.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m := map[string]permissions.Alert{}
+			for _, a := range as {
+				m[a.Check] = a
+			}
+			return m
+		}
+		if d := open()["lead"].Delivery(); d != permissions.DeliveryPending {
+			t.Fatalf("a new alert's delivery is %q, want pending", d)
+		}
+		begin := func(check string, at time.Time) bool {
+			t.Helper()
+			ok, err := b.s.BeginPermissionAlert(b.ctx, b.orgA.ID, check, t1, at)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return ok
+		}
+		at := t1.Add(time.Minute)
+		if !begin("lead", at) || begin("lead", at.Add(time.Second)) {
+			t.Fatal("begin must take the attempt once and refuse the second")
+		}
+		a := open()["lead"]
+		if a.Delivery() != permissions.DeliveryAttempting || !a.AttemptedAt.Equal(at) {
+			t.Fatalf("begun alert: %+v (%s)", a, a.Delivery())
+		}
+		// Still pending to the audit (not recorded sent), with its attempt.
+		if ps, err := b.s.PendingPermissionAlerts(b.ctx, b.orgA.ID); err != nil || len(ps) != 2 {
+			t.Fatalf("pending = %+v, %v", ps, err)
+		}
+
+		// Abandoned after a send that certainly failed: begun again, then sent.
+		if err := b.s.AbandonPermissionAlert(b.ctx, b.orgA.ID, "lead", t1); err != nil {
+			t.Fatal(err)
+		}
+		if d := open()["lead"].Delivery(); d != permissions.DeliveryPending {
+			t.Fatalf("abandoned alert's delivery is %q, want pending", d)
+		}
+		if !begin("lead", at) {
+			t.Fatal("an abandoned alert could not be begun again")
+		}
+		if err := b.s.MarkPermissionAlertSent(b.ctx, b.orgA.ID, "lead", t1, at.Add(time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		if begin("lead", at.Add(time.Hour)) {
+			t.Fatal("a sent alert was begun again")
+		}
+		if d := open()["lead"].Delivery(); d != permissions.DeliverySent {
+			t.Fatalf("sent alert's delivery is %q", d)
+		}
+
+		// marketing_user's run dies after the begin: not settled before the cut-off
+		// passes its attempt, then settled unconfirmed at the attempt's time.
+		if !begin("marketing_user", at) {
+			t.Fatal("begin marketing_user")
+		}
+		if n, err := b.s.SettlePermissionAlerts(b.ctx, b.orgA.ID, at); err != nil || n != 0 {
+			t.Fatalf("settle with the cut-off at the attempt: %d, %v; want 0", n, err)
+		}
+		if n, err := b.s.SettlePermissionAlerts(b.ctx, b.orgB.ID, at.Add(time.Hour)); err != nil || n != 0 {
+			t.Fatalf("settling org B touched %d of org A's alerts (%v)", n, err)
+		}
+		if n, err := b.s.SettlePermissionAlerts(b.ctx, b.orgA.ID, at.Add(time.Second)); err != nil || n != 1 {
+			t.Fatalf("settle a stale attempt: %d, %v; want 1 (the sent lead alert untouched)", n, err)
+		}
+		m := open()
+		if a := m["marketing_user"]; a.Delivery() != permissions.DeliveryUnconfirmed || !a.SentAt.Equal(at) {
+			t.Fatalf("settled alert: %+v (%s)", a, a.Delivery())
+		}
+		if m["lead"].Delivery() != permissions.DeliverySent {
+			t.Fatalf("settling changed the sent alert: %+v", m["lead"])
+		}
+		if ps, err := b.s.PendingPermissionAlerts(b.ctx, b.orgA.ID); err != nil || len(ps) != 0 {
+			t.Fatalf("pending after settling = %+v, %v", ps, err)
+		}
+		if _, err := b.s.BeginPermissionAlert(b.ctx, b.orgB.ID, "lead", t1, at); !errors.Is(err, directory.ErrNotFound) {
+			t.Fatalf("begin another org's alert: %v, want ErrNotFound", err)
+		}
+	})
+}

@@ -21,6 +21,8 @@ type PermissionAuditStore interface {
 	// LatestPermissionReports returns the org's newest reports, newest first, at most
 	// limit.
 	LatestPermissionReports(ctx context.Context, orgID string, limit int) ([]permissions.Report, error)
+	// OpenPermissionAlerts returns the org's alerts about permissions still lost.
+	OpenPermissionAlerts(ctx context.Context, orgID string) ([]permissions.Alert, error)
 	// AppendEvent records who requested an audit.
 	AppendEvent(ctx context.Context, e events.Event) error
 	// GetAuditRun returns an error wrapping directory.ErrNotFound if the org has no such run.
@@ -71,6 +73,34 @@ type ReportJSON struct {
 	// Previous is the report before this one and what changed since; nil for the
 	// org's first report.
 	Previous *PreviousJSON `json:"previous"`
+	// Alerts are the admins' emails about permissions still lost, oldest first.
+	Alerts []AlertJSON `json:"alerts"`
+}
+
+// AlertJSON is one lost permission's alert and its delivery: "pending" (not emailed
+// yet), "attempting" (the send began and its outcome was not recorded: outcome unknown,
+// never sent again), "sent", or "unconfirmed" (handed to the SMTP server, its answer
+// lost: outcome unknown, never sent again).
+type AlertJSON struct {
+	Check       string     `json:"check"`
+	LostSince   time.Time  `json:"lost_since"`
+	ReportID    string     `json:"report_id"`
+	Delivery    string     `json:"delivery"`
+	AttemptedAt *time.Time `json:"attempted_at,omitempty"`
+	SentAt      *time.Time `json:"sent_at,omitempty"`
+}
+
+// NewAlertJSON is a's JSON view.
+func NewAlertJSON(a permissions.Alert) AlertJSON {
+	opt := func(t time.Time) *time.Time {
+		if t.IsZero() {
+			return nil
+		}
+		t = t.UTC()
+		return &t
+	}
+	return AlertJSON{Check: a.Check, LostSince: a.LostSince.UTC(), ReportID: a.ReportID, Delivery: a.Delivery(),
+		AttemptedAt: opt(a.AttemptedAt), SentAt: opt(a.SentAt)}
 }
 
 // PreviousJSON summarises the report before the latest.
@@ -92,7 +122,8 @@ type ChangeJSON struct {
 // NewReportJSON builds the JSON view of latest, diffed against prev when prev is not nil.
 func NewReportJSON(latest permissions.Report, prev *permissions.Report) ReportJSON {
 	out := ReportJSON{ID: latest.ID, OrgID: latest.OrgID, ConnectionID: latest.ConnectionID,
-		CreatedAt: latest.CreatedAt.UTC(), Summary: permissions.Summarize(latest.Checks), Checks: latest.Checks}
+		CreatedAt: latest.CreatedAt.UTC(), Summary: permissions.Summarize(latest.Checks), Checks: latest.Checks,
+		Alerts: []AlertJSON{}}
 	if out.Checks == nil {
 		out.Checks = []permissions.Check{}
 	}
@@ -229,10 +260,20 @@ func (s *Server) handleLatestPermissionAudit() http.Handler {
 				Message: "org " + orgID + " has no permission report yet; POST /v1/orgs/" + orgID + "/permission-audits to run an audit"})
 			return
 		}
+		alerts, err := s.p.PermissionAudits.Store.OpenPermissionAlerts(r.Context(), orgID)
+		if err != nil {
+			s.log.Error().Err(err).Str("org_id", orgID).Msg("permission audit: read alerts")
+			writeError(w, http.StatusInternalServerError, APIError{Code: "internal", Message: "could not read the alerts; see tether's log"})
+			return
+		}
 		var prev *permissions.Report
 		if len(rs) > 1 {
 			prev = &rs[1]
 		}
-		writeJSON(w, http.StatusOK, NewReportJSON(rs[0], prev))
+		out := NewReportJSON(rs[0], prev)
+		for _, a := range alerts {
+			out.Alerts = append(out.Alerts, NewAlertJSON(a))
+		}
+		writeJSON(w, http.StatusOK, out)
 	})
 }

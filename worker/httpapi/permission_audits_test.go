@@ -143,9 +143,15 @@ func TestPermissionAuditRoutes(t *testing.T) {
 		lost := append([]permissions.Check(nil), ok...)
 		lost[1] = permissions.Check{Name: permissions.CheckMarketingUser, Required: true, Result: permissions.ResultMissing,
 			Evidence: "UserPermissionsMarketingUser = false", Fix: "Tick Marketing User on the integration user"}
-		second, err := st.SavePermissionReport(ctx, org.ID, permissions.Report{CreatedAt: t0.Add(24 * time.Hour), Checks: lost})
+		second, err := st.SavePermissionAudit(ctx, org.ID, permissions.AuditRecord{
+			Report: permissions.Report{CreatedAt: t0.Add(24 * time.Hour), Checks: lost}, Lost: []string{permissions.CheckMarketingUser}})
 		if err != nil {
 			t.Fatal(err)
+		}
+		// Its alert's send began and was never recorded (a worker died mid-send).
+		attempted := t0.Add(24*time.Hour + time.Second)
+		if ok, err := st.BeginPermissionAlert(ctx, org.ID, permissions.CheckMarketingUser, second.CreatedAt, attempted); err != nil || !ok {
+			t.Fatalf("begin the alert: %v, %v", ok, err)
 		}
 
 		r = auditDo(t, http.MethodGet, base+"/latest", true)
@@ -165,6 +171,18 @@ func TestPermissionAuditRoutes(t *testing.T) {
 		if got.Previous == nil || got.Previous.ID != first.ID || len(got.Previous.Changes) != 1 ||
 			got.Previous.Changes[0] != (httpapi.ChangeJSON{Check: permissions.CheckMarketingUser, Change: "lost", Required: true}) {
 			t.Errorf("previous = %+v, want report %s and one change: marketing_user lost", got.Previous, first.ID)
+		}
+		if len(got.Alerts) != 1 || got.Alerts[0].Check != permissions.CheckMarketingUser || got.Alerts[0].Delivery != permissions.DeliveryAttempting ||
+			got.Alerts[0].AttemptedAt == nil || !got.Alerts[0].AttemptedAt.Equal(attempted) || got.Alerts[0].SentAt != nil ||
+			got.Alerts[0].ReportID != second.ID {
+			t.Errorf("alerts = %+v, want marketing_user's attempting since %s", got.Alerts, attempted)
+		}
+		if _, err := st.SettlePermissionAlerts(ctx, org.ID, attempted.Add(permissions.StaleAlertAttempt)); err != nil {
+			t.Fatal(err)
+		}
+		got = decodeAs[httpapi.ReportJSON](t, auditDo(t, http.MethodGet, base+"/latest", true))
+		if len(got.Alerts) != 1 || got.Alerts[0].Delivery != permissions.DeliveryUnconfirmed || got.Alerts[0].SentAt == nil {
+			t.Errorf("alerts after settling = %+v, want marketing_user's unconfirmed", got.Alerts)
 		}
 	})
 }
