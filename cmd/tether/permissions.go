@@ -221,8 +221,9 @@ func newPermissionsShowCmd(e env) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "show --org ORG [--only missing|all]",
 		Short: "Print an org's latest permission report",
-		Long: `Prints the org's newest stored permission report as a table, and what changed since the
-report before it. Exit status as for check --wait: 0 all required checks ok, 3 a
+		Long: `Prints the org's newest stored permission report as a table, what changed since the
+report before it, and each open alert's delivery to the admins: pending, attempting or
+unconfirmed (outcome unknown, never sent again), or sent. Exit status as for check --wait: 0 all required checks ok, 3 a
 required check missing, 4 a required check unknown, 1 no report or another error.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
