@@ -105,17 +105,15 @@ func (g GaveUp) Unwrap() error { return g.Err }
 // orgID reads a top-level "org_id" from a JSON payload; "" when there is none or the
 // payload is not JSON. Every org-scoped payload in jobs names it org_id.
 func orgID(payload []byte) string {
+	// One decode straight into a string (every task pays it): an org_id of another type
+	// is a type error, so "".
 	var p struct {
-		OrgID json.RawMessage `json:"org_id"`
+		OrgID string `json:"org_id"`
 	}
-	if json.Unmarshal(payload, &p) != nil || len(p.OrgID) == 0 {
+	if json.Unmarshal(payload, &p) != nil {
 		return ""
 	}
-	var s string
-	if json.Unmarshal(p.OrgID, &s) != nil {
-		return ""
-	}
-	return s
+	return p.OrgID
 }
 
 // PanicError is what a panicking handler returns instead; the task is retried like any

@@ -77,7 +77,7 @@ func (t *Tokens) refresh(ctx context.Context, seen Connection, seenAccess vault.
 		return attempt{conn: c}, err
 	} else if ok {
 		// The provider already answered; its set was only not written. No call.
-		return t.persist(ctx, lease, c, set, false, inflightMark{})
+		return t.persist(ctx, lease, c, set, false, inflightMark{}, false)
 	}
 	now := t.p.Clock()
 	access, err := t.p.Keys.OpenToken(c.AccessTokenEnc, c.ID)
@@ -146,7 +146,9 @@ func (t *Tokens) refresh(ctx context.Context, seen Connection, seenAccess vault.
 	if set.RefreshToken.IsZero() {
 		set.RefreshToken = refresh
 	}
-	return t.persist(ctx, lease, c, set, true, mark)
+	// The stash held no pending set when read under the lock: its clearing, and the
+	// in-flight mark's, may wait for the release's round trip.
+	return t.persist(ctx, lease, c, set, true, mark, true)
 }
 
 // inflightMark is the trace of a refresh sent to a provider that kills the old refresh
@@ -191,17 +193,25 @@ func (m inflightMark) clear(ctx context.Context) {
 }
 
 // committedClear drops, after a committed refresh, the stashed pending set and c's
-// in-flight mark: one round trip when the Stash batches.
-func (t *Tokens) committedClear(ctx context.Context, id string, mark inflightMark) {
+// in-flight mark: one round trip when the Stash batches, none of its own when onUnlock
+// and the lease deletes them in its release's round trip. onUnlock is for when the stash
+// was empty under the lock (a defensive delete), so a kill before the release leaves no
+// pending set behind; a mark left then names the refresh token this commit replaced
+// (every commit seals anew), so it is never taken for the new one's.
+func (t *Tokens) committedClear(ctx context.Context, lease Lease, id string, mark inflightMark, onUnlock bool) {
 	if t.p.Stash == nil {
+		return
+	}
+	keys := []string{stashKey(id)}
+	if mark.t != nil {
+		keys = append(keys, mark.key)
+	}
+	if sl, ok := lease.(StashLease); ok && onUnlock && t.releaseClears() {
+		sl.DeleteOnUnlock(keys...)
 		return
 	}
 	ctx = context.WithoutCancel(ctx)
 	if b, ok := t.p.Stash.(StashBatch); ok {
-		keys := []string{stashKey(id)}
-		if mark.t != nil {
-			keys = append(keys, mark.key)
-		}
 		_ = b.DeleteAll(ctx, keys...)
 		return
 	}
@@ -224,7 +234,7 @@ func (t *Tokens) committedClear(ctx context.Context, id string, mark inflightMar
 // set up instead of spending the old, possibly rotated-out, refresh token; but only while
 // the row still holds the token we spent, since otherwise the set is older than what the
 // row holds.
-func (t *Tokens) persist(ctx context.Context, lease Lease, c Connection, set TokenSet, called bool, mark inflightMark) (attempt, error) {
+func (t *Tokens) persist(ctx context.Context, lease Lease, c Connection, set TokenSet, called bool, mark inflightMark, clearOnUnlock bool) (attempt, error) {
 	now := t.p.Clock().UTC()
 	o := Outcome{Op: OpRefresh, Expiry: set.Expiry, MissingScopes: set.MissingScopes, Jitter: t.p.Rand(),
 		SessionTimeout: t.sessionTimeout(ctx, c)}
@@ -242,7 +252,7 @@ func (t *Tokens) persist(ctx context.Context, lease Lease, c Connection, set Tok
 		var written Connection
 		written, err = t.p.Store.UpdateConnection(ctx, c.OrgID, ch.Conn, now)
 		if err == nil {
-			t.committedClear(ctx, c.ID, mark)
+			t.committedClear(ctx, lease, c.ID, mark, clearOnUnlock)
 			written = t.learnSession(ctx, written, set.AccessToken, o, now)
 			t.committed(ctx, cur, ch, written)
 			return t.outcomeOf(written, set.AccessToken, called), nil
@@ -461,6 +471,12 @@ func (t *Tokens) keep(ctx context.Context, c Connection, set TokenSet) error {
 type stashRead struct {
 	done  bool // read with the lock (StashLocker); false: read it now
 	value []byte
+}
+
+// releaseClears: the Locker's leases delete keys of Tokens' own Stash (StashLease).
+func (t *Tokens) releaseClears() bool {
+	sl, ok := t.p.Locker.(StashLocker)
+	return ok && t.p.Stash != nil && sl.Reads(t.p.Stash)
 }
 
 // lock takes the connection's refresh lock; with a StashLocker reading the Stash, the

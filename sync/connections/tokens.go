@@ -114,6 +114,15 @@ type Lease interface {
 	Unlock()
 }
 
+// StashLease is a Lease (of a StashLocker reading Tokens' Stash) that deletes Stash keys
+// in the round trip releasing it, before the release, so they are gone before the next
+// holder can take the lock (redislock on a single Redis).
+type StashLease interface {
+	Lease
+	// DeleteOnUnlock has Unlock delete keys of the Stash first; best effort, as Unlock.
+	DeleteOnUnlock(keys ...string)
+}
+
 // Stash keeps a sealed token set outside the database, for when the database
 // write itself fails. Optional.
 type Stash interface {

@@ -177,3 +177,90 @@ func TestLockAndGetKeepsExclusionAndFencing(t *testing.T) {
 		}
 	}
 }
+
+// trips records what each trip to Redis sent, a connection's handshake left out.
+type trips struct {
+	mu   sync.Mutex
+	sent [][]string
+}
+
+func (r *trips) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (r *trips) record(cmds []redis.Cmder) {
+	var names []string
+	for _, c := range cmds {
+		if n := c.Name(); n != "hello" && n != "client" && n != "select" {
+			names = append(names, n)
+		}
+	}
+	if len(names) > 0 {
+		r.mu.Lock()
+		r.sent = append(r.sent, names)
+		r.mu.Unlock()
+	}
+}
+
+func (r *trips) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error { r.record([]redis.Cmder{cmd}); return next(ctx, cmd) }
+}
+
+func (r *trips) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error { r.record(cmds); return next(ctx, cmds) }
+}
+
+// DeleteOnUnlock's keys go in the release's round trip: one trip deletes them and lets go
+// of the lock, the keys are gone and the next holder takes the lock at once; before the
+// release script is loaded on the server, the keys are still deleted and the lock freed.
+func TestDeleteOnUnlockRidesTheRelease(t *testing.T) {
+	_, rdb := redistest.Client(t, testDB)
+	ctx := context.Background()
+	st := redisstash.New(rdb, "stash:")
+	l := New(rdb, "lock:")
+	l.Stash = st
+	warm, err := l.Lock(ctx, "warm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	warm.Unlock() // loads the release script
+	rt := &trips{}
+	rdb.AddHook(rt)
+	for _, flush := range []bool{false, true} {
+		ls, err := l.Lock(ctx, "connection:d")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range []string{"pending-token:d", "refresh-inflight:d"} {
+			if err := st.Put(ctx, k, []byte("v")); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if flush {
+			if err := rdb.ScriptFlush(ctx).Err(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		ls.(interface{ DeleteOnUnlock(...string) }).DeleteOnUnlock("pending-token:d", "refresh-inflight:d")
+		rt.mu.Lock()
+		rt.sent = nil
+		rt.mu.Unlock()
+		ls.Unlock()
+		rt.mu.Lock()
+		got := fmt.Sprint(rt.sent)
+		rt.mu.Unlock()
+		if want := "[[del del evalsha]]"; !flush && got != want {
+			t.Fatalf("Unlock with keys to delete sent %s, want %s (one round trip)", got, want)
+		}
+		for _, k := range []string{"pending-token:d", "refresh-inflight:d"} {
+			if v, err := st.Get(ctx, k); err != nil || v != nil {
+				t.Fatalf("script flushed %t: %s after Unlock: %q %v, want gone", flush, k, v, err)
+			}
+		}
+		next, err := l.Acquire(ctx, "connection:d", time.Second, 0)
+		if err != nil {
+			t.Fatalf("script flushed %t: the lock after Unlock: %v, want free", flush, err)
+		}
+		if err := next.Release(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

@@ -263,9 +263,23 @@ type lease struct {
 	once       sync.Once
 	mu         sync.Mutex
 	lost       error
+	del        []string // Stash keys Unlock deletes first
 }
 
-var _ connections.Lease = (*lease)(nil)
+var _ connections.StashLease = (*lease)(nil)
+
+// DeleteOnUnlock has Unlock delete keys of the Locker's Stash before it releases the
+// lock: on a single Redis in the release's own round trip (the DELs first, then the
+// release script, in order on one connection), else just before it. Without a Stash it
+// does nothing.
+func (ls *lease) DeleteOnUnlock(keys ...string) {
+	if ls.l.Stash == nil {
+		return
+	}
+	ls.mu.Lock()
+	ls.del = append(ls.del, keys...)
+	ls.mu.Unlock()
+}
 
 // renew extends the lease every ttl/3. A failed extension is retried until
 // the lease would have lapsed anyway; ErrLost ends it at once.
@@ -327,7 +341,31 @@ func (ls *lease) Unlock() {
 		<-ls.done
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		_ = ls.Release(ctx)
+		ls.mu.Lock()
+		del := ls.del
+		ls.mu.Unlock()
+		if len(del) == 0 {
+			_ = ls.Release(ctx)
+			return
+		}
+		single, ok := ls.l.rdb.(*redis.Client)
+		if !ok || !ls.l.Stash.On(ls.l.rdb) {
+			_ = ls.l.Stash.DeleteAll(ctx, del...)
+			_ = ls.Release(ctx)
+			return
+		}
+		var rel *redis.Cmd
+		_, _ = single.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for _, k := range del {
+				p.Del(ctx, ls.l.Stash.Key(k))
+			}
+			rel = releaseScript.EvalSha(ctx, p, []string{ls.key}, ls.owner)
+			return nil
+		})
+		if redis.HasErrorPrefix(rel.Err(), "NOSCRIPT") {
+			// First use on this server: the DELs ran; release in the plain way (loads it).
+			_ = ls.Release(ctx)
+		}
 	})
 }
 
