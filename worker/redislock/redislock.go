@@ -153,8 +153,10 @@ func (l *Locker) timings() (ttl, wait time.Duration) {
 }
 
 func (l *Locker) leased(lk *Lock, ttl time.Duration) *lease {
-	ls := &lease{Lock: lk, stop: make(chan struct{}), done: make(chan struct{})}
-	go ls.renew(ttl)
+	ls := &lease{Lock: lk, ttl: ttl, renewed: time.Now()}
+	ls.mu.Lock()
+	ls.timer = time.AfterFunc(ttl/3, ls.renew)
+	ls.mu.Unlock()
 	return ls
 }
 
@@ -257,13 +259,20 @@ func (l *Locker) acquireAndGet(ctx context.Context, rdb *redis.Client, key, getK
 }
 
 // lease is a Lock renewed in the background until Unlock.
+// The renewal is a timer, not a goroutine waiting on a ticker: most leases are held for
+// one provider call, well under a renewal period, and a goroutine, a ticker and two
+// channels per lease were a measurable share of a refresh's CPU.
 type lease struct {
 	*Lock
-	stop, done chan struct{}
-	once       sync.Once
-	mu         sync.Mutex
-	lost       error
-	del        []string // Stash keys Unlock deletes first
+	ttl      time.Duration
+	once     sync.Once
+	mu       sync.Mutex
+	timer    *time.Timer
+	renewed  time.Time      // last successful acquisition or extension
+	stopped  bool           // Unlock began: no renewal starts
+	renewing sync.WaitGroup // a renewal running
+	lost     error
+	del      []string // Stash keys Unlock deletes first
 }
 
 var _ connections.StashLease = (*lease)(nil)
@@ -281,33 +290,32 @@ func (ls *lease) DeleteOnUnlock(keys ...string) {
 	ls.mu.Unlock()
 }
 
-// renew extends the lease every ttl/3. A failed extension is retried until
-// the lease would have lapsed anyway; ErrLost ends it at once.
-func (ls *lease) renew(ttl time.Duration) {
-	defer close(ls.done)
-	tick := time.NewTicker(ttl / 3)
-	defer tick.Stop()
-	renewed := time.Now()
-	for {
-		select {
-		case <-ls.stop:
-			return
-		case <-tick.C:
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), ttl/3)
-		err := ls.Extend(ctx, ttl)
-		cancel()
-		switch {
-		case err == nil:
-			renewed = time.Now()
-			continue
-		case !errors.Is(err, ErrLost) && time.Since(renewed) < ttl:
-			continue
-		}
-		ls.mu.Lock()
-		ls.lost = err
+// renew extends the lease, every ttl/3 (the timer calls it). A failed extension is
+// retried until the lease would have lapsed anyway; ErrLost ends it at once.
+func (ls *lease) renew() {
+	ls.mu.Lock()
+	if ls.stopped {
 		ls.mu.Unlock()
 		return
+	}
+	ls.renewing.Add(1)
+	ls.mu.Unlock()
+	defer ls.renewing.Done()
+	ctx, cancel := context.WithTimeout(context.Background(), ls.ttl/3)
+	err := ls.Extend(ctx, ls.ttl)
+	cancel()
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	switch {
+	case err == nil:
+		ls.renewed = time.Now()
+	case !errors.Is(err, ErrLost) && time.Since(ls.renewed) < ls.ttl:
+	default:
+		ls.lost = err
+		return
+	}
+	if !ls.stopped {
+		ls.timer.Reset(ls.ttl / 3)
 	}
 }
 
@@ -337,8 +345,11 @@ func (ls *lease) Held(ctx context.Context) error {
 // next attempt for a whole TTL. Safe to call more than once.
 func (ls *lease) Unlock() {
 	ls.once.Do(func() {
-		close(ls.stop)
-		<-ls.done
+		ls.mu.Lock()
+		ls.stopped = true
+		ls.timer.Stop()
+		ls.mu.Unlock()
+		ls.renewing.Wait() // an extension under way ends before the release
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		ls.mu.Lock()
