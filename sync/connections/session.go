@@ -125,6 +125,10 @@ func (l *SessionLearner) Learn(ctx context.Context, c Connection, access vault.T
 	every := l.p.Every
 	if force {
 		every = 0
+	} else if s, err := l.session(ctx, c.OrgID); err == nil && !s.CheckedAt.IsZero() && now.Sub(s.CheckedAt) < every {
+		// Not due by what this process knows (the row read Known cached): no claim, so
+		// a Salesforce refresh does not write the org row's claim every time.
+		return 0, false
 	}
 	won, err := l.p.Store.ClaimSalesforceSessionCheck(ctx, c.OrgID, now, every)
 	if err != nil {

@@ -1,9 +1,11 @@
 package connections_test
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -43,7 +45,8 @@ func TestRefreshLearnsSalesforceSessionTimeout(t *testing.T) {
 		var mu sync.Mutex
 		var reported []error
 		var err error
-		b.sessions, err = connections.NewSessionLearner(connections.SessionLearnerParams{Store: s,
+		claims := &claimCounter{SessionStore: s}
+		b.sessions, err = connections.NewSessionLearner(connections.SessionLearnerParams{Store: claims,
 			Introspector: oauth.SalesforceSessions{Client: b.oc}, Clock: b.clock,
 			Errors: func(orgID string, err error) {
 				mu.Lock()
@@ -133,6 +136,11 @@ func TestRefreshLearnsSalesforceSessionTimeout(t *testing.T) {
 		}
 		mu.Lock()
 		defer mu.Unlock()
+		// Six refreshes, three checks due: a refresh whose check is not due by the org row
+		// it already read makes no claim (no write per Salesforce refresh).
+		if n := claims.n.Load(); n != 3 {
+			t.Fatalf("session check claims: %d, want 3 (one per day due)", n)
+		}
 		if len(reported) != 1 || !strings.Contains(reported[0].Error(), "503") {
 			t.Fatalf("reports: %v, want one naming the 503", reported)
 		}
@@ -142,6 +150,17 @@ func TestRefreshLearnsSalesforceSessionTimeout(t *testing.T) {
 			}
 		}
 	})
+}
+
+// claimCounter counts the learner's claims on the org row.
+type claimCounter struct {
+	connections.SessionStore
+	n atomic.Int64
+}
+
+func (c *claimCounter) ClaimSalesforceSessionCheck(ctx context.Context, orgID string, at time.Time, every time.Duration) (bool, error) {
+	c.n.Add(1)
+	return c.SessionStore.ClaimSalesforceSessionCheck(ctx, orgID, at, every)
 }
 
 // TestVerifyUsesLearnedSalesforceSession: the org's learned session is 30 min (the
@@ -157,7 +176,8 @@ func TestVerifyUsesLearnedSalesforceSession(t *testing.T) {
 			t.Fatal(err)
 		}
 		var err error
-		b.sessions, err = connections.NewSessionLearner(connections.SessionLearnerParams{Store: s,
+		claims := &claimCounter{SessionStore: s}
+		b.sessions, err = connections.NewSessionLearner(connections.SessionLearnerParams{Store: claims,
 			Introspector: oauth.SalesforceSessions{Client: b.oc}, Clock: b.clock})
 		if err != nil {
 			t.Fatal(err)
