@@ -8,6 +8,7 @@ import (
 
 	"github.com/hibiken/asynq"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
 	"github.com/rs/zerolog"
 
 	"tether/connectors/oauth"
@@ -106,15 +107,20 @@ func TestConcurrentRefreshTasksThroughLiveWorkers(t *testing.T) {
 					if err != nil {
 						t.Fatal(err)
 					}
-					client := asynq.NewClient(opt)
-					t.Cleanup(func() { _ = client.Close() })
-					// The lock reads the stash in its round trip, as tether wires it.
-					stash := redisstash.New(rdb, "tether:stash:")
+					// The process's own Redis client, autopipelined (app.go's coalescedTokens):
+					// the lock, the stash it reads, the next refresh's enqueue.
+					prdb := redis.NewClient(rdb.Options())
+					t.Cleanup(func() { _ = prdb.Close() })
+					trdb, err := redislock.Coalesced(prdb)
+					if err != nil {
+						t.Fatal(err)
+					}
+					stash := redisstash.New(trdb, "tether:stash:")
 					tokens, err := connections.NewTokens(connections.TokensParams{Store: st, Keys: keys,
 						Refresher: oauth.ConnectionRefresher{Client: oc, Providers: map[connections.Kind]string{
 							connections.KindSalesforce: "salesforce", connections.KindZoom: "zoom"}},
-						Locker: redislock.NewWithStash(rdb, "tether:lock:", stash), Stash: stash,
-						Scheduler: jobs.ConnectionQueue{Client: client}})
+						Locker: redislock.NewWithStash(trdb, "tether:lock:", stash), Stash: stash,
+						Scheduler: jobs.ConnectionQueue{Client: asynq.NewClientFromRedisClient(trdb)}})
 					if err != nil {
 						t.Fatal(err)
 					}

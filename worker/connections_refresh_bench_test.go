@@ -180,11 +180,20 @@ SELECT 'bench-m-' || i, $1, 'bench-u-' || i, 'chat', 'active', now(), now() FROM
 	}
 	client := asynq.NewClient(opt)
 	b.Cleanup(func() { _ = client.Close() })
-	stash := redisstash.New(rdb, "tether:stash:") // read by the lock in its round trip, as tether wires it
+	// The tokens' client autopipelined, as tether wires it (app.go's coalescedTokens);
+	// TETHER_BENCH_REFRESH_PLAIN=1 keeps the plain client, to measure what it saves.
+	trdb, err := redislock.Coalesced(rdb)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if os.Getenv("TETHER_BENCH_REFRESH_PLAIN") != "" {
+		trdb = rdb
+	}
+	stash := redisstash.New(trdb, "tether:stash:") // read by the lock, as tether wires it
 	tokens, err := connections.NewTokens(connections.TokensParams{Store: st, Keys: keys,
 		Refresher: oauth.ConnectionRefresher{Client: oc, Providers: map[connections.Kind]string{connections.KindSalesforce: "salesforce"}},
-		Locker:    redislock.NewWithStash(rdb, "tether:lock:", stash), Stash: stash,
-		Metrics: metrics, Scheduler: jobs.ConnectionQueue{Client: client}})
+		Locker:    redislock.NewWithStash(trdb, "tether:lock:", stash), Stash: stash,
+		Metrics: metrics, Scheduler: jobs.ConnectionQueue{Client: asynq.NewClientFromRedisClient(trdb)}})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -39,6 +39,7 @@ type app struct {
 	mailer    *email.Mailer
 	tokens    *connections.Tokens
 	redis     map[string]redis.UniversalClient
+	coalesced redis.UniversalClient // the tokens' client, autopipelined
 	queue     *asynq.Client
 	inspector *asynq.Inspector
 	imports   *importParts
@@ -145,6 +146,28 @@ func (a *app) smtpMailer() (*email.Mailer, error) {
 // write to the database).
 const stashPrefix = "tether:stash:"
 
+// coalescedTokens is the tokens' Redis client behind an autopipeliner
+// (redislock.Coalesced): the lock, the stash it reads and the next refresh's enqueue share
+// batches across concurrent refreshes.
+func (a *app) coalescedTokens() (redis.UniversalClient, error) {
+	rdb := a.redisClient(redisTokens)
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.coalesced != nil {
+		return a.coalesced, nil
+	}
+	c, err := redislock.Coalesced(rdb)
+	if err != nil {
+		return nil, err
+	}
+	a.coalesced = c
+	if c != rdb {
+		// Added after rdb's closer, so it runs first (closers run in reverse).
+		a.closers = append(a.closers, func() { _ = c.Close() })
+	}
+	return c, nil
+}
+
 // tokenStash is the token stash, on the tokens' Redis client.
 func (a *app) tokenStash() *redisstash.Stash {
 	return redisstash.New(a.redisClient(redisTokens), stashPrefix)
@@ -212,8 +235,10 @@ func (a *app) teamTokens() (*connections.Tokens, error) {
 		}
 		metrics = m
 	}
-	rdb := a.redisClient(redisTokens)
-	queue := a.queueClient()
+	rdb, err := a.coalescedTokens()
+	if err != nil {
+		return nil, err
+	}
 	sessions, err := a.sessionLearner()
 	if err != nil {
 		return nil, err
@@ -255,7 +280,7 @@ func (a *app) teamTokens() (*connections.Tokens, error) {
 		Stash:     stash,
 		Policy:    policy,
 		Metrics:   metrics,
-		Scheduler: jobs.ConnectionQueue{Client: queue},
+		Scheduler: jobs.ConnectionQueue{Client: asynq.NewClientFromRedisClient(rdb)},
 		Observer:  obs,
 		ObserverErrors: func(orgID, membershipID string, err error) {
 			log.Warn().Err(err).Str("org", orgID).Str("membership", membershipID).

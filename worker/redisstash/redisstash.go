@@ -91,12 +91,23 @@ func (s *Stash) DeleteAll(ctx context.Context, keys ...string) error {
 	if len(keys) == 0 {
 		return nil
 	}
-	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for _, k := range keys {
-			p.Del(ctx, s.prefix+k)
+	var err error
+	if _, ok := s.rdb.(*redis.AutoPipeliner); ok {
+		// One DEL: an autopipeliner is made on a single Redis only (no slots), and its
+		// Pipelined would leave the shared batches for a connection of its own.
+		full := make([]string, len(keys))
+		for i, k := range keys {
+			full[i] = s.prefix + k
 		}
-		return nil
-	})
+		err = s.rdb.Del(ctx, full...).Err()
+	} else {
+		_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for _, k := range keys {
+				p.Del(ctx, s.prefix+k)
+			}
+			return nil
+		})
+	}
 	if err != nil {
 		return fmt.Errorf("redisstash: delete %v: %w", keys, err)
 	}
