@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"tether/sync/connections"
 	"tether/sync/directory"
@@ -110,8 +112,22 @@ func (q *Queries) EnsureConnection(ctx context.Context, orgID, membershipID stri
 }
 
 // GetConnection returns the org's connection id. Returns directory.ErrNotFound if the org has none
-// with that id.
+// with that id. On PostgreSQL, concurrent calls on the pool share one statement (see
+// connGroups).
 func (q *Queries) GetConnection(ctx context.Context, orgID, id string) (connections.Connection, error) {
+	if q.g != nil && utf8.ValidString(orgID) && utf8.ValidString(id) {
+		r := q.g.reads.do(ctx, id, connKey{orgID, id}, func(err error) connRead {
+			return connRead{done: true, err: q.wrap(err, "get connection %s in org %s", id, orgID)}
+		})
+		if r.done {
+			return r.c, r.err
+		}
+	}
+	return q.getConnection(ctx, orgID, id)
+}
+
+// getConnection is GetConnection's single-row statement.
+func (q *Queries) getConnection(ctx context.Context, orgID, id string) (connections.Connection, error) {
 	c, err := scanConnection(q.q.QueryRowContext(ctx,
 		`SELECT `+connectionCols+` FROM connections WHERE org_id = $1 AND id = $2`, q.d.hot(orgID, id)...))
 	if err != nil {
@@ -155,7 +171,9 @@ WHERE org_id = $1 AND ($2 = '' OR membership_id = $2) ORDER BY id`, orgID, membe
 // and returns c with its new version and UpdatedAt = at. The owner and kind never change.
 // Returns directory.ErrConflict if the version moved (someone else wrote first: re-read and decide
 // again) or a newer lease holder's refresh is stored, directory.ErrNotFound if the org has no
-// connection c.ID.
+// connection c.ID. On PostgreSQL, concurrent calls on the pool are written by one
+// statement, so one commit (see connGroups); each returns once its own write committed
+// or failed, with its own error.
 func (q *Queries) UpdateConnection(ctx context.Context, orgID string, c connections.Connection, at time.Time) (connections.Connection, error) {
 	clipConnection(&c)
 	fields, err := connectionFields(c)
@@ -165,18 +183,21 @@ func (q *Queries) UpdateConnection(ctx context.Context, orgID string, c connecti
 	args := append([]any{orgID, c.ID, c.Version, tm(at)}, fields...)
 	args = append(args, c.RefreshFence, string(c.FailureClass), c.FailureSubCode, c.FailureReason,
 		string(c.FailureCause), tm(c.NextAttemptAt), tm(c.FailingSince))
-	res, err := q.q.ExecContext(ctx, `UPDATE connections SET version = version + 1, updated_at = $4,
-access_token_enc = $5, refresh_token_enc = $6, pending_token_enc = $7, expires_at = $8, scopes = $9,
-provider_account_id = $10, provider_org_id = $11, instance_url = $12, login_url = $13, state = $14,
-consecutive_failures = $15, last_error_code = $16, last_error_description = $17,
-last_refreshed_at = $18, last_verified_at = $19, next_refresh_at = $20, refresh_fence = $21,
-failure_class = $22, failure_subcode = $23, failure_reason = $24, failure_cause = $25,
-next_attempt_at = $26, failing_since = $27
-WHERE org_id = $1 AND id = $2 AND version = $3 AND refresh_fence <= $21`, q.d.hot(args...)...)
-	if err := q.affected(res, err, "update connection %s in org %s", c.ID, orgID); err != nil {
-		if !errors.Is(err, directory.ErrNotFound) {
-			return connections.Connection{}, err
+	var r connWrite
+	if q.g != nil {
+		if row, ok := appendRecord(nil, updateCols, args); ok {
+			r = q.g.updates.do(ctx, c.ID, connUpdate{args: args, row: row}, func(err error) connWrite {
+				return connWrite{outcome: writeFailed, err: q.wrap(err, "update connection %s in org %s", c.ID, orgID)}
+			})
 		}
+	}
+	if r.outcome == writeAlone {
+		r = q.updateConnection(ctx, args)
+	}
+	switch r.outcome {
+	case writeFailed:
+		return connections.Connection{}, r.err
+	case writeUnmatched:
 		cur, gerr := q.GetConnection(ctx, orgID, c.ID)
 		if gerr != nil {
 			return connections.Connection{}, gerr
@@ -188,6 +209,33 @@ WHERE org_id = $1 AND id = $2 AND version = $3 AND refresh_fence <= $21`, q.d.ho
 	c.OrgID = orgID
 	c.UpdatedAt = at.UTC().Truncate(time.Microsecond)
 	return c, nil
+}
+
+// updateCols name UpdateConnection's arguments, in order: the row's key, the version and
+// time, then the columns written (the refresh fence also bounds the stored one).
+var updateCols = strings.Fields(`org_id id version updated_at access_token_enc refresh_token_enc
+pending_token_enc expires_at scopes provider_account_id provider_org_id instance_url login_url
+state consecutive_failures last_error_code last_error_description last_refreshed_at
+last_verified_at next_refresh_at refresh_fence failure_class failure_subcode failure_reason
+failure_cause next_attempt_at failing_since`)
+
+// updateConnection is UpdateConnection's single-row statement, on args in updateCols order.
+func (q *Queries) updateConnection(ctx context.Context, args []any) connWrite {
+	res, err := q.q.ExecContext(ctx, `UPDATE connections SET version = version + 1, updated_at = $4,
+access_token_enc = $5, refresh_token_enc = $6, pending_token_enc = $7, expires_at = $8, scopes = $9,
+provider_account_id = $10, provider_org_id = $11, instance_url = $12, login_url = $13, state = $14,
+consecutive_failures = $15, last_error_code = $16, last_error_description = $17,
+last_refreshed_at = $18, last_verified_at = $19, next_refresh_at = $20, refresh_fence = $21,
+failure_class = $22, failure_subcode = $23, failure_reason = $24, failure_cause = $25,
+next_attempt_at = $26, failing_since = $27
+WHERE org_id = $1 AND id = $2 AND version = $3 AND refresh_fence <= $21`, q.d.hot(args...)...)
+	if err := q.affected(res, err, "update connection %s in org %s", args[1], args[0]); err != nil {
+		if !errors.Is(err, directory.ErrNotFound) {
+			return connWrite{outcome: writeFailed, err: err}
+		}
+		return connWrite{outcome: writeUnmatched}
+	}
+	return connWrite{outcome: writeWritten}
 }
 
 // DueParams pages through connections due for refresh.

@@ -35,6 +35,10 @@ type dialect struct {
 	// parsing and binding 46,000 placeholders of a 2,000-invite page cost more than
 	// inserting the rows.
 	recordset bool
+	// group is true when the pool's connection reads and writes are grouped (connGroups):
+	// their grouped statements take their rows as recordset JSON. SQLite has one writer
+	// and no round trips to share.
+	group bool
 	// prepared goes before the arguments of a statement run many times a second (a
 	// connection's read and write on every refresh): on PostgreSQL pgx's option to prepare
 	// it once per connection and reuse it, instead of the server parsing and planning it on

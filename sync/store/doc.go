@@ -22,6 +22,9 @@
 //   - Transactions: Store.InTx gives a *Queries whose methods run in one transaction;
 //     methods that need several statements join it. LockOrgSeats makes "check seats, then
 //     insert invites" safe under concurrency.
+//   - Group commit: on PostgreSQL, GetConnection and UpdateConnection calls on the pool
+//     that overlap share one statement (connGroups), each still with its own result and
+//     error; a lone call runs at once.
 //
 // Get a test store with storetest.Each, storetest.Postgres or storetest.SQLite.
 package store

@@ -37,6 +37,7 @@ func postgresDialect() *dialect {
 		mapErr:    mapPostgresError,
 		maxParams: 65535,
 		recordset: true,
+		group:     true,
 	}
 }
 

@@ -29,6 +29,9 @@ type Queries struct {
 	q  querier
 	d  *dialect
 	db *sql.DB // nil inside a transaction
+	// g groups concurrent connection reads and writes on the pool; nil inside a
+	// transaction (whose statements run one by one anyway) and where the dialect cannot.
+	g *connGroups
 }
 
 // querier is what *sql.DB and *sql.Tx share.
@@ -70,8 +73,12 @@ func Open(ctx context.Context, url string) (*Store, error) {
 }
 
 func newStore(db *sql.DB, d *dialect, closeFn func() error) *Store {
+	q := &Queries{q: db, d: d, db: db}
+	if d.group {
+		q.g = newConnGroups(q)
+	}
 	return &Store{
-		Queries: &Queries{q: db, d: d, db: db},
+		Queries: q,
 		db:      db,
 		close:   closeFn,
 		backend: d.name,
