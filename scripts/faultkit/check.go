@@ -150,8 +150,11 @@ func runCheck(args []string) error {
 		if !held || c.State != connections.StateHealthy {
 			lost++
 			if len(examples) < 10 {
-				examples = append(examples, fmt.Sprintf("%s %s (grant %s): state %s, holds current refresh token %t, grant live %t ended %q, last error %s %s",
-					s.Kind, s.ConnID, s.GrantID, c.State, held, fp.Live, fp.Ended, c.LastErrorCode, c.LastErrorDescription))
+				// The cause and what the logs showed tell a kill-window loss recorded where the
+				// workers' logs cannot show it (the operator's API in serve, or a worker killed
+				// again right after recording it) from one of tether's own doing.
+				examples = append(examples, fmt.Sprintf("%s %s (grant %s): state %s, cause %q, holds current refresh token %t, grant live %t ended %q, dead-token replays %d, a worker's death in the answer-commit window seen in the logs %t, last error %s %s",
+					s.Kind, s.ConnID, s.GrantID, c.State, c.FailureCause, held, fp.Live, fp.Ended, fp.DeadTokenReplays, killed[s.ConnID], c.LastErrorCode, c.LastErrorDescription))
 			}
 		}
 	}
