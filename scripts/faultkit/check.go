@@ -297,6 +297,16 @@ func killWindowLosses(dir string) (map[string]bool, error) {
 	}
 	var lost, carried []lostAt
 	byTask := map[string]string{}
+	type retryOf struct {
+		task    string
+		retried int
+		conn    string
+	}
+	var retries []retryOf
+	byOperator, err := operatorLosses(dir)
+	if err != nil {
+		return nil, err
+	}
 	for _, p := range files {
 		fh, err := os.Open(p)
 		if err != nil {
@@ -312,6 +322,9 @@ func killWindowLosses(dir string) (map[string]bool, error) {
 			var r rec
 			if json.Unmarshal(line, &r) != nil {
 				continue
+			}
+			if r.Retried >= 1 && r.Connection != "" {
+				retries = append(retries, retryOf{r.TaskID, r.Retried, r.Connection})
 			}
 			switch {
 			case r.Message == "task done":
@@ -332,6 +345,20 @@ func killWindowLosses(dir string) (map[string]bool, error) {
 		}
 	}
 	out := map[string]bool{}
+	// The operator's API (serve, during faultkit race) may be the one to replay the token a
+	// killed attempt rotated: its log line names the connection and the cause; the worker's
+	// logs show the died attempt by its retry (retried N >= 1 with no "task done" for N-1).
+	died := map[string]bool{}
+	for _, r := range retries {
+		if !done[r.task+"#"+strconv.Itoa(r.retried-1)] {
+			died[r.conn] = true
+		}
+	}
+	for c := range byOperator {
+		if died[c] {
+			out[c] = true
+		}
+	}
 	for _, l := range lost {
 		if !done[l.task+"#"+strconv.Itoa(l.retried-1)] {
 			out[byTask[l.task]] = true
@@ -340,6 +367,41 @@ func killWindowLosses(dir string) (map[string]bool, error) {
 	for _, l := range carried {
 		if c := byTask[l.task]; lostFirst[c] && !done[l.task+"#"+strconv.Itoa(l.retried-1)] {
 			out[c] = true
+		}
+	}
+	return out, nil
+}
+
+// operatorLosses reads serve's logs: the connections whose lost_during_refresh an
+// operator's refresh recorded.
+func operatorLosses(dir string) (map[string]bool, error) {
+	files, err := filepath.Glob(filepath.Join(dir, "serve*.log"))
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]bool{}
+	for _, p := range files {
+		fh, err := os.Open(p)
+		if err != nil {
+			return nil, err
+		}
+		sc := bufio.NewScanner(fh)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			var r struct {
+				By         string `json:"by"`
+				Connection string `json:"connection"`
+				Cause      string `json:"cause"`
+				Message    string `json:"message"`
+			}
+			if json.Unmarshal(sc.Bytes(), &r) == nil && r.Message == "connection upkeep" && r.By == "operator" &&
+				r.Cause == string(connections.CauseLostDuringRefresh) {
+				out[r.Connection] = true
+			}
+		}
+		fh.Close()
+		if err := sc.Err(); err != nil {
+			return nil, fmt.Errorf("read %s: %w", p, err)
 		}
 	}
 	return out, nil

@@ -44,3 +44,38 @@ func TestKillWindowLossesNeedsTheAttemptBeforeToHaveDied(t *testing.T) {
 		t.Errorf("kill-window losses %v, want c1 and c4", got)
 	}
 }
+
+// The operator's API (serve) may record the loss of a token a killed attempt rotated: it
+// counts as the kill window only when the workers' logs show a died attempt of that
+// connection (a retry whose previous attempt never reported).
+func TestKillWindowLossesRecordedByTheOperator(t *testing.T) {
+	dir := t.TempDir()
+	serve := []string{
+		`{"level":"info","op":"refresh","connection":"c6","state":"needs_reconnect","cause":"lost_during_refresh","by":"operator","message":"connection upkeep"}`,
+		`{"level":"info","op":"refresh","connection":"c7","state":"needs_reconnect","cause":"lost_during_refresh","by":"operator","message":"connection upkeep"}`,
+		`{"level":"info","op":"refresh","connection":"c8","state":"needs_reconnect","cause":"lost_during_refresh","by":"operator","message":"connection upkeep"}`,
+		`{"level":"info","op":"refresh","connection":"c9","state":"needs_reconnect","cause":"revoked","by":"operator","message":"connection upkeep"}`,
+	}
+	workers := []string{
+		// c6: attempt 0 died; its retry found the connection already broken.
+		`{"level":"info","component":"worker","task_id":"connections:refresh:c6:1","retried":1,"connection":"c6","skipped":"the connection needs reconnecting (needs_reconnect)","message":"connection upkeep"}`,
+		// c7: attempt 0 reported: no died attempt, so not the kill window.
+		`{"level":"warn","component":"worker","task_id":"connections:refresh:c7:1","retried":0,"outcome":"retry","message":"task done"}`,
+		`{"level":"info","component":"worker","task_id":"connections:refresh:c7:1","retried":1,"connection":"c7","skipped":"the connection needs reconnecting (needs_reconnect)","message":"connection upkeep"}`,
+		// c9: a died attempt, but the operator recorded another cause.
+		`{"level":"info","component":"worker","task_id":"connections:refresh:c9:1","retried":1,"connection":"c9","skipped":"the connection needs reconnecting (needs_reconnect)","message":"connection upkeep"}`,
+	}
+	if err := os.WriteFile(filepath.Join(dir, "serve.log"), []byte(strings.Join(serve, "\n")+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "worker1.log"), []byte(strings.Join(workers, "\n")+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	got, err := killWindowLosses(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !got["c6"] || len(got) != 1 {
+		t.Errorf("kill-window losses %v, want c6 alone", got)
+	}
+}

@@ -112,6 +112,11 @@ func (s *Server) handleUpkeep(op string) http.Handler {
 				Message: "the " + op + " could not be completed (" + err.Error() + "); nothing was lost: try again, the connection's schedule also retries it"})
 			return
 		}
+		// An operator's refresh or verify changes the connection like the worker's tasks do,
+		// so it is logged like them ("connection upkeep", the connection, state and cause).
+		s.log.Info().Str("op", op).Str("org", orgID).Str("connection", id).Str("state", string(res.Connection.State)).
+			Str("cause", string(res.Connection.FailureCause)).Bool("provider_called", res.Called).Str("skipped", res.Skipped).
+			Str("by", "operator").Msg("connection upkeep")
 		writeJSON(w, http.StatusOK, UpkeepResultJSON{Op: res.Op, ProviderCalled: res.Called, Skipped: res.Skipped,
 			Connection: ConnectionJSONOf(res.Connection)})
 	})
