@@ -219,16 +219,26 @@ state consecutive_failures last_error_code last_error_description last_refreshed
 last_verified_at next_refresh_at refresh_fence failure_class failure_subcode failure_reason
 failure_cause next_attempt_at failing_since`)
 
+// updateConnectionSQL is the single-row UpdateConnection, built from updateCols as the
+// grouped one is, so the two cannot write different columns.
+var updateConnectionSQL = func() string {
+	var b strings.Builder
+	b.WriteString("UPDATE connections SET version = version + 1")
+	fence := 0
+	for i, col := range updateCols[3:] {
+		n := i + 4
+		if col == "refresh_fence" {
+			fence = n
+		}
+		fmt.Fprintf(&b, ", %s = $%d", col, n)
+	}
+	fmt.Fprintf(&b, " WHERE org_id = $1 AND id = $2 AND version = $3 AND refresh_fence <= $%d", fence)
+	return b.String()
+}()
+
 // updateConnection is UpdateConnection's single-row statement, on args in updateCols order.
 func (q *Queries) updateConnection(ctx context.Context, args []any) connWrite {
-	res, err := q.q.ExecContext(ctx, `UPDATE connections SET version = version + 1, updated_at = $4,
-access_token_enc = $5, refresh_token_enc = $6, pending_token_enc = $7, expires_at = $8, scopes = $9,
-provider_account_id = $10, provider_org_id = $11, instance_url = $12, login_url = $13, state = $14,
-consecutive_failures = $15, last_error_code = $16, last_error_description = $17,
-last_refreshed_at = $18, last_verified_at = $19, next_refresh_at = $20, refresh_fence = $21,
-failure_class = $22, failure_subcode = $23, failure_reason = $24, failure_cause = $25,
-next_attempt_at = $26, failing_since = $27
-WHERE org_id = $1 AND id = $2 AND version = $3 AND refresh_fence <= $21`, q.d.hot(args...)...)
+	res, err := q.q.ExecContext(ctx, updateConnectionSQL, q.d.hot(args...)...)
 	if err := q.affected(res, err, "update connection %s in org %s", args[1], args[0]); err != nil {
 		if !errors.Is(err, directory.ErrNotFound) {
 			return connWrite{outcome: writeFailed, err: err}
