@@ -40,6 +40,19 @@ local t = redis.call("TIME")
 local f = math.max(tonumber(t[1]) * 1000000 + tonumber(t[2]), tonumber(redis.call("GET", KEYS[2]) or "0") + 1)
 redis.call("SET", KEYS[2], string.format("%d", f), "PX", ARGV[3])
 return f`)
+	// acquireGetScript is acquireScript returning also KEYS[3]'s value (false: none) as it
+	// is once the lock is taken; LockAndGet's one command on a single Redis.
+	acquireGetScript = redis.NewScript(`
+if not redis.call("SET", KEYS[1], ARGV[1], "NX", "PX", ARGV[2]) then return {0} end
+local t = redis.call("TIME")
+local f = math.max(tonumber(t[1]) * 1000000 + tonumber(t[2]), tonumber(redis.call("GET", KEYS[2]) or "0") + 1)
+redis.call("SET", KEYS[2], string.format("%d", f), "PX", ARGV[3])
+return {f, redis.call("GET", KEYS[3])}`)
+	// releaseDelScript deletes KEYS[2..] whoever holds the lock, then releases KEYS[1]
+	// if ARGV[1] holds it; Unlock's one command on a single Redis.
+	releaseDelScript = redis.NewScript(`
+for i = 2, #KEYS do redis.call("DEL", KEYS[i]) end
+if redis.call("GET", KEYS[1]) == ARGV[1] then return redis.call("DEL", KEYS[1]) end return 0`)
 	heldScript    = redis.NewScript(`if redis.call("GET", KEYS[1]) == ARGV[1] then return 1 end return 0`)
 	releaseScript = redis.NewScript(`if redis.call("GET", KEYS[1]) == ARGV[1] then return redis.call("DEL", KEYS[1]) end return 0`)
 	extendScript  = redis.NewScript(`if redis.call("GET", KEYS[1]) == ARGV[1] then return redis.call("PEXPIRE", KEYS[1], ARGV[2]) end return 0`)
@@ -94,12 +107,19 @@ func (lk *Lock) Fence() int64 { return lk.fence }
 // to let go. Returns ErrNotAcquired when the wait ends first, or the
 // context's error.
 func (l *Locker) Acquire(ctx context.Context, key string, ttl, wait time.Duration) (*Lock, error) {
+	lk, _, err := l.acquire(ctx, key, "", ttl, wait)
+	return lk, err
+}
+
+// acquire is Acquire; with getKey set, the command that takes the lock also returns
+// getKey's value as it is then (nil when none), which needs every key on one Redis.
+func (l *Locker) acquire(ctx context.Context, key, getKey string, ttl, wait time.Duration) (*Lock, []byte, error) {
 	if ttl < time.Millisecond {
-		return nil, fmt.Errorf("redislock: ttl %v is below 1ms", ttl)
+		return nil, nil, fmt.Errorf("redislock: ttl %v is below 1ms", ttl)
 	}
 	owner, err := token()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	poll := l.Poll
 	if poll <= 0 {
@@ -108,26 +128,54 @@ func (l *Locker) Acquire(ctx context.Context, key string, ttl, wait time.Duratio
 	deadline := time.Now().Add(wait)
 	// The hash tag keeps the lock and its fence in one Redis Cluster slot.
 	full := l.prefix + "{" + key + "}"
+	keys, args := []string{full, full + ":fence"}, []any{owner, ttl.Milliseconds(), fenceTTL.Milliseconds()}
+	if getKey != "" {
+		keys = append(keys, getKey)
+	}
 	for {
-		fence, err := acquireScript.Run(ctx, l.rdb, []string{full, full + ":fence"},
-			owner, ttl.Milliseconds(), fenceTTL.Milliseconds()).Int64()
+		fence, v, err := l.try(ctx, keys, args)
 		if err != nil {
-			return nil, fmt.Errorf("redislock: acquire %s: %w", key, err)
+			return nil, nil, fmt.Errorf("redislock: acquire %s: %w", key, err)
 		}
 		if fence > 0 {
-			return &Lock{l: l, key: full, owner: owner, fence: fence}, nil
+			return &Lock{l: l, key: full, owner: owner, fence: fence}, v, nil
 		}
 		if !time.Now().Add(poll).Before(deadline) {
-			return nil, ErrNotAcquired
+			return nil, nil, ErrNotAcquired
 		}
 		t := time.NewTimer(poll)
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return nil, ctx.Err()
+			return nil, nil, ctx.Err()
 		case <-t.C:
 		}
 	}
+}
+
+// try runs one acquisition: the fence (0 when another holds the lock) and, with a third
+// key, that key's value.
+func (l *Locker) try(ctx context.Context, keys []string, args []any) (int64, []byte, error) {
+	if len(keys) == 2 {
+		fence, err := acquireScript.Run(ctx, l.rdb, keys, args...).Int64()
+		return fence, nil, err
+	}
+	res, err := acquireGetScript.Run(ctx, l.rdb, keys, args...).Slice()
+	if err != nil {
+		return 0, nil, err
+	}
+	fence, ok := res[0].(int64)
+	if !ok {
+		return 0, nil, fmt.Errorf("acquire script answered %T", res[0])
+	}
+	if fence == 0 || len(res) < 2 || res[1] == nil {
+		return fence, nil, nil
+	}
+	v, ok := res[1].(string)
+	if !ok {
+		return 0, nil, fmt.Errorf("acquire script read %T", res[1])
+	}
+	return fence, []byte(v), nil
 }
 
 // Lock takes key with the Locker's TTL and Wait and renews the lease until
@@ -169,19 +217,17 @@ func (l *Locker) Reads(s connections.Stash) bool {
 }
 
 // LockAndGet is Lock, then the Stash's value under stashKey (nil when none) as it is
-// once the lock is held. On a single Redis both go in one pipeline, whose commands the
-// server runs in order on one connection: the GET sees every write made before the
-// lock was taken, as a GET sent after it would. A Cluster (whose pipeline may send the
-// two to different nodes in parallel) or a Stash on another client gets two round trips;
-// so does an autopipeliner (Coalesced), whose two calls each share a batch with other
-// callers' (the GET is sent once the lock is held, so it sees what a GET after it would).
+// once the lock is held. On a single Redis (a client, an autopipeliner or Sentinel's) one
+// script takes the lock and reads the value, atomically: the read sees every write made
+// before the lock was taken, as a GET sent after it would. On a Cluster (the stash key is
+// in another slot) or with a Stash on another client it takes two round trips, the GET
+// once the lock is held.
 func (l *Locker) LockAndGet(ctx context.Context, key, stashKey string) (connections.Lease, []byte, error) {
 	if l.Stash == nil {
 		return nil, nil, errors.New("redislock: LockAndGet needs the Locker's Stash")
 	}
 	ttl, wait := l.timings()
-	single, ok := l.rdb.(*redis.Client)
-	if !ok || !l.Stash.On(l.rdb) {
+	if !l.oneNode() {
 		lk, err := l.Acquire(ctx, key, ttl, wait)
 		if err != nil {
 			return nil, nil, err
@@ -193,71 +239,24 @@ func (l *Locker) LockAndGet(ctx context.Context, key, stashKey string) (connecti
 		}
 		return l.leased(lk, ttl), v, nil
 	}
-	lk, v, err := l.acquireAndGet(ctx, single, key, l.Stash.Key(stashKey), ttl, wait)
+	lk, v, err := l.acquire(ctx, key, l.Stash.Key(stashKey), ttl, wait)
 	if err != nil {
 		return nil, nil, err
 	}
 	return l.leased(lk, ttl), v, nil
 }
 
-// acquireAndGet is Acquire with a GET of getKey pipelined after each attempt; the GET's
-// answer counts only from the attempt that took the lock.
-func (l *Locker) acquireAndGet(ctx context.Context, rdb *redis.Client, key, getKey string, ttl, wait time.Duration) (*Lock, []byte, error) {
-	owner, err := token()
-	if err != nil {
-		return nil, nil, err
+// oneNode: the Locker's client is a single Redis, not a Cluster, and the Stash is on it,
+// so one script may touch both the lock's keys and the Stash's.
+func (l *Locker) oneNode() bool {
+	if l.Stash == nil || !l.Stash.On(l.rdb) {
+		return false
 	}
-	poll := l.Poll
-	if poll <= 0 {
-		poll = 25 * time.Millisecond
+	switch l.rdb.(type) {
+	case *redis.Client, *redis.AutoPipeliner:
+		return true
 	}
-	deadline := time.Now().Add(wait)
-	full := l.prefix + "{" + key + "}"
-	keys, args := []string{full, full + ":fence"}, []any{owner, ttl.Milliseconds(), fenceTTL.Milliseconds()}
-	loaded := false
-	for {
-		var acq *redis.Cmd
-		var get *redis.StringCmd
-		_, err := rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-			acq = acquireScript.EvalSha(ctx, p, keys, args...)
-			get = p.Get(ctx, getKey)
-			return nil
-		})
-		if err != nil && !loaded && redis.HasErrorPrefix(acq.Err(), "NOSCRIPT") {
-			loaded = true
-			// First use on this server: load the script in the plain way (the GET of this
-			// attempt is dropped; the next attempt pipelines again).
-			if err := acquireScript.Load(ctx, rdb).Err(); err != nil {
-				return nil, nil, fmt.Errorf("redislock: load the acquire script: %w", err)
-			}
-			continue
-		}
-		if err := acq.Err(); err != nil {
-			return nil, nil, fmt.Errorf("redislock: acquire %s: %w", key, err)
-		}
-		if fence, _ := acq.Int64(); fence > 0 {
-			lk := &Lock{l: l, key: full, owner: owner, fence: fence}
-			v, err := get.Bytes()
-			if errors.Is(err, redis.Nil) {
-				return lk, nil, nil
-			}
-			if err != nil {
-				_ = lk.Release(context.WithoutCancel(ctx))
-				return nil, nil, fmt.Errorf("redislock: read the stash with %s: %w", key, err)
-			}
-			return lk, v, nil
-		}
-		if !time.Now().Add(poll).Before(deadline) {
-			return nil, nil, ErrNotAcquired
-		}
-		t := time.NewTimer(poll)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return nil, nil, ctx.Err()
-		case <-t.C:
-		}
-	}
+	return false
 }
 
 // lease is a Lock renewed in the background until Unlock.
@@ -280,8 +279,7 @@ type lease struct {
 var _ connections.StashLease = (*lease)(nil)
 
 // DeleteOnUnlock has Unlock delete keys of the Locker's Stash before it releases the
-// lock: on a single Redis in the release's own round trip (the DELs first, then the
-// release script, in order on one connection), else just before it. Without a Stash it
+// lock: on a single Redis in the release's own script, else just before it. Without a Stash it
 // does nothing.
 func (ls *lease) DeleteOnUnlock(keys ...string) {
 	if ls.l.Stash == nil {
@@ -361,26 +359,17 @@ func (ls *lease) Unlock() {
 			_ = ls.Release(ctx)
 			return
 		}
-		single, ok := ls.l.rdb.(*redis.Client)
-		if !ok || !ls.l.Stash.On(ls.l.rdb) {
-			// A Cluster, or an autopipeliner: the DELs first, then the release (each of
-			// the latter's two calls shares its batch with other leases').
+		if !ls.l.oneNode() {
+			// A Cluster (the keys are in other slots): the DELs first, then the release.
 			_ = ls.l.Stash.DeleteAll(ctx, del...)
 			_ = ls.Release(ctx)
 			return
 		}
-		var rel *redis.Cmd
-		_, _ = single.Pipelined(ctx, func(p redis.Pipeliner) error {
-			for _, k := range del {
-				p.Del(ctx, ls.l.Stash.Key(k))
-			}
-			rel = releaseScript.EvalSha(ctx, p, []string{ls.key}, ls.owner)
-			return nil
-		})
-		if redis.HasErrorPrefix(rel.Err(), "NOSCRIPT") {
-			// First use on this server: the DELs ran; release in the plain way (loads it).
-			_ = ls.Release(ctx)
+		keys := []string{ls.key}
+		for _, k := range del {
+			keys = append(keys, ls.l.Stash.Key(k))
 		}
+		_ = releaseDelScript.Run(ctx, ls.l.rdb, keys, ls.owner).Err()
 	})
 }
 
@@ -412,16 +401,21 @@ func (lk *Lock) Extend(ctx context.Context, ttl time.Duration) error {
 
 // Coalesced returns the client a Locker and the Stash it reads should share: on a single
 // Redis (or Sentinel) an autopipeliner, which sends the small calls of concurrent callers
-// (acquisitions, lease checks, releases, the stash's reads and swaps) together, one write
-// and one read for many; a refresh makes five of them, and at a worker's concurrency
-// their system calls were a third of its CPU. A Cluster client is returned as it is.
-// Close the returned client before rdb (closing rdb also stops it).
+// (acquisitions, lease checks, releases, the stash's reads and swaps) over one connection,
+// many to a write; a refresh makes four of them in turn, and at a worker's concurrency
+// their system calls were a third of its CPU. It runs full duplex: a call is written as
+// soon as the writer is free and its answer read as soon as it comes, instead of waiting
+// for the batch before it to be answered; at concurrency 100 a call took 0.45 ms instead
+// of 0.7. A Cluster client is returned as it is. Close the returned client before rdb
+// (closing rdb also stops it).
 func Coalesced(rdb redis.UniversalClient) (redis.UniversalClient, error) {
 	c, ok := rdb.(*redis.Client)
 	if !ok {
 		return rdb, nil
 	}
-	ap, err := c.AutoPipeline()
+	opt := redis.DefaultBlockingAutoPipelineOptions()
+	opt.FullDuplex = true
+	ap, err := c.AutoPipelineWithOptions(opt)
 	if err != nil {
 		return nil, fmt.Errorf("redislock: autopipeline: %w", err)
 	}
