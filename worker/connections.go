@@ -15,7 +15,7 @@ import (
 
 // ConnectionUpkeep runs connection upkeep (a *connections.Upkeep).
 type ConnectionUpkeep interface {
-	Refresh(ctx context.Context, orgID, id string, force bool) (connections.Result, error)
+	RefreshThen(ctx context.Context, orgID, id string, force bool, then func(connections.Result, error)) (connections.Result, error)
 	Verify(ctx context.Context, orgID, id string, force bool) (connections.Result, error)
 	Sweep(ctx context.Context, now time.Time) (connections.SweepResult, error)
 }
@@ -26,21 +26,34 @@ type ConnectionUpkeep interface {
 // the sweep or the schedule acts on it); only what kept the outcome from being recorded
 // is returned, and errors.go maps it (a Retry-After not yet passed snoozes the task).
 func registerConnections(w *Worker, s Services) {
-	run := func(op string, fn func(ctx context.Context, orgID, id string, force bool) (connections.Result, error)) func(ctx context.Context, p jobs.ConnectionTask) error {
+	// The result is logged and written (a trip to Redis) through then: a refresh does it
+	// while its lock is released.
+	then := func(ctx context.Context) func(connections.Result, error) {
+		return func(res connections.Result, err error) {
+			if err == nil {
+				logResult(ctx, res)
+			}
+		}
+	}
+	verify := func(ctx context.Context, orgID, id string, force bool, then func(connections.Result, error)) (connections.Result, error) {
+		res, err := s.Connections.Verify(ctx, orgID, id, force)
+		then(res, err)
+		return res, err
+	}
+	run := func(op string, fn func(ctx context.Context, orgID, id string, force bool, then func(connections.Result, error)) (connections.Result, error)) func(ctx context.Context, p jobs.ConnectionTask) error {
 		return func(ctx context.Context, p jobs.ConnectionTask) error {
-			res, err := fn(ctx, p.OrgID, p.ConnectionID, p.Force)
+			_, err := fn(ctx, p.OrgID, p.ConnectionID, p.Force, then(ctx))
 			if errors.Is(err, directory.ErrNotFound) {
 				return connectionGone{fmt.Errorf("%s connection %s of org %s: %w", op, p.ConnectionID, p.OrgID, err)}
 			}
 			if err != nil {
 				return fmt.Errorf("%s connection %s of org %s: %w", op, p.ConnectionID, p.OrgID, err)
 			}
-			logResult(ctx, res)
 			return nil
 		}
 	}
-	Handle(w, jobs.TypeConnectionRefresh, run(connections.OpRefresh, s.Connections.Refresh))
-	Handle(w, jobs.TypeConnectionVerify, run(connections.OpVerify, s.Connections.Verify))
+	Handle(w, jobs.TypeConnectionRefresh, run(connections.OpRefresh, s.Connections.RefreshThen))
+	Handle(w, jobs.TypeConnectionVerify, run(connections.OpVerify, verify))
 	Handle(w, jobs.TypeConnectionsSweep, func(ctx context.Context, p jobs.ConnectionsSweep) error {
 		res, err := s.Connections.Sweep(ctx, time.Now())
 		zerolog.Ctx(ctx).Info().Int("due", res.Due).Int("refreshes", res.Refreshes).Int("verifies", res.Verifies).

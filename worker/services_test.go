@@ -65,8 +65,8 @@ func complete(tb testing.TB, s worker.Services) worker.Services {
 	return s
 }
 
-func (u unused) Refresh(context.Context, string, string, bool) (connections.Result, error) {
-	u.called("Connections.Refresh")
+func (u unused) RefreshThen(context.Context, string, string, bool, func(connections.Result, error)) (connections.Result, error) {
+	u.called("Connections.RefreshThen")
 	return connections.Result{}, nil
 }
 

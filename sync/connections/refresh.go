@@ -37,6 +37,9 @@ type refreshMode struct {
 	// force: an operator or a verification; the schedule is ignored (a provider's
 	// Retry-After is not).
 	force bool
+	// then, if set, is told the outcome once the lock is taken and the outcome known,
+	// while the lock is released (see Upkeep.RefreshThen).
+	then func(a attempt, err error)
 }
 
 // attempt is what one refresh under the lock came to.
@@ -65,10 +68,25 @@ func (t *Tokens) refresh(ctx context.Context, seen Connection, seenAccess vault.
 		return attempt{conn: seen}, fmt.Errorf("lock connection %s for refresh: %w", seen.ID, err)
 	}
 	defer func() {
-		lease.Unlock()
-		if a.scheduled != nil {
-			a.scheduled()
+		release := func() {
+			lease.Unlock()
+			if a.scheduled != nil {
+				a.scheduled()
+			}
 		}
+		if mode.then == nil {
+			release()
+			return
+		}
+		// The caller's report of the outcome (the task's result) goes while the lock is
+		// released and the next task queued, instead of after.
+		released := make(chan struct{})
+		go func() {
+			defer close(released)
+			release()
+		}()
+		mode.then(a, err)
+		<-released
 	}()
 
 	c, err := t.p.Store.GetConnection(ctx, seen.OrgID, seen.ID)

@@ -58,10 +58,33 @@ type Result struct {
 // the refresh from being decided (store, lock, a lapsed lease, a Retry-After not yet
 // passed: *NotYetError); the task retries them.
 func (u *Upkeep) Refresh(ctx context.Context, orgID, id string, force bool) (Result, error) {
+	return u.RefreshThen(ctx, orgID, id, force, nil)
+}
+
+// RefreshThen is Refresh that tells then the result (and error) before it returns, as
+// soon as it is known: while the connection's lock is released and its next refresh
+// queued, so what the caller does with the result (a task writes it to Redis) does not
+// wait for them. then runs exactly once, on the caller's goroutine.
+func (u *Upkeep) RefreshThen(ctx context.Context, orgID, id string, force bool, then func(Result, error)) (Result, error) {
+	result := func(a attempt) Result {
+		return Result{Op: OpRefresh, Called: a.called, Skipped: a.skipped, Connection: a.conn, Failure: a.failure}
+	}
+	mode := refreshMode{upkeep: true, force: force}
+	told := false
+	if then != nil {
+		mode.then = func(a attempt, err error) {
+			told = true
+			then(result(a), err)
+		}
+	}
 	// No read before the lock: upkeep decides only from the row read under it, so a
 	// second read would cost a database round trip per refresh for nothing.
-	a, err := u.t.refresh(ctx, Connection{ID: id, OrgID: orgID}, vault.Token{}, refreshMode{upkeep: true, force: force})
-	return Result{Op: OpRefresh, Called: a.called, Skipped: a.skipped, Connection: a.conn, Failure: a.failure}, err
+	a, err := u.t.refresh(ctx, Connection{ID: id, OrgID: orgID}, vault.Token{}, mode)
+	res := result(a)
+	if then != nil && !told {
+		then(res, err) // the lock was not taken
+	}
+	return res, err
 }
 
 // Lister lists an org's connections (the store).

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -71,9 +72,11 @@ type upkeepBundle struct {
 	observer connections.Observer
 	// sessions learns the org's Salesforce session timeout; nil: not wired
 	sessions *connections.SessionLearner
-	orgID    string
-	connID   string
-	grant    sandbox.Tokens
+	// locker, if set, wraps the Redis locker upkeep builds
+	locker func(connections.Locker) connections.Locker
+	orgID  string
+	connID string
+	grant  sandbox.Tokens
 
 	mu  sync.Mutex
 	now time.Time
@@ -208,8 +211,12 @@ func (b *upkeepBundle) seal(t *testing.T, tok, rowID string) []byte {
 // stash, as every worker process builds.
 func (b *upkeepBundle) upkeep(t *testing.T) *connections.Upkeep {
 	t.Helper()
-	locker := redislock.New(b.rdb, "lock:")
-	locker.Poll = time.Millisecond
+	rl := redislock.New(b.rdb, "lock:")
+	rl.Poll = time.Millisecond
+	var locker connections.Locker = rl
+	if b.locker != nil {
+		locker = b.locker(locker)
+	}
 	p := connections.TokensParams{
 		Store: b.st, Keys: b.keys, Locker: locker, Stash: b.stash, Clock: b.clock, Metrics: b.metrics, Scheduler: b.scheduler,
 		Observer: b.observer, Refresher: oauth.ConnectionRefresher{Client: b.oc, Providers: map[connections.Kind]string{
@@ -334,6 +341,76 @@ func TestUpkeepRefreshPersistsRotation(t *testing.T) {
 			})
 		})
 	}
+}
+
+// RefreshThen tells its callback the outcome once, on the caller's goroutine, before the
+// lock is released (the release waits here until it has been told), and returns the
+// same; when the lock cannot be taken it still tells, with the error.
+func TestUpkeepRefreshThenTellsWhileReleasing(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		b := upkeepSetup(t, s, upkeepCases[0])
+		told := make(chan struct{})
+		var releasedFirst atomic.Bool
+		b.locker = func(l connections.Locker) connections.Locker {
+			return gatedLocker{Locker: l, gate: told, early: &releasedFirst}
+		}
+		u := b.upkeep(t)
+		var got []connections.Result
+		res, err := u.RefreshThen(t.Context(), b.orgID, b.connID, true, func(r connections.Result, err error) {
+			if err != nil {
+				t.Errorf("then: %v", err)
+			}
+			got = append(got, r)
+			close(told)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 1 || got[0].Connection.Version != res.Connection.Version || !got[0].Called || got[0].Failure != nil {
+			t.Fatalf("then told %d times (%+v), want once with the result returned (%+v)", len(got), got, res)
+		}
+		if releasedFirst.Load() {
+			t.Fatal("the lock was released before then was told")
+		}
+
+		ctx, cancel := context.WithCancel(t.Context())
+		cancel()
+		var errs []error
+		if _, err := u.RefreshThen(ctx, b.orgID, b.connID, true, func(_ connections.Result, err error) { errs = append(errs, err) }); err == nil ||
+			len(errs) != 1 || !errors.Is(errs[0], context.Canceled) {
+			t.Fatalf("with the lock not taken: returned %v, then told %v; want the context's error, told once", err, errs)
+		}
+	})
+}
+
+// gatedLocker's leases wait, when released, until gate is closed (or 5 s, then early is
+// set): the release must not have to end before the caller is told the outcome.
+type gatedLocker struct {
+	connections.Locker
+	gate  chan struct{}
+	early *atomic.Bool
+}
+
+func (g gatedLocker) Lock(ctx context.Context, key string) (connections.Lease, error) {
+	l, err := g.Locker.Lock(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	return gatedLease{Lease: l, g: g}, nil
+}
+
+type gatedLease struct {
+	connections.Lease
+	g gatedLocker
+}
+
+func (l gatedLease) Unlock() {
+	select {
+	case <-l.g.gate:
+	case <-time.After(5 * time.Second):
+		l.g.early.Store(true)
+	}
+	l.Lease.Unlock()
 }
 
 // metric reads the counter name for provider (and outcome, when given) from the registry
