@@ -80,13 +80,9 @@ func (t *Tokens) refresh(ctx context.Context, seen Connection, seenAccess vault.
 		}
 		// The caller's report of the outcome (the task's result) goes while the lock is
 		// released and the next task queued, instead of after.
-		released := make(chan struct{})
-		go func() {
-			defer close(released)
-			release()
-		}()
+		released := inBackground(release)
 		mode.then(a, err)
-		<-released
+		released()
 	}()
 
 	c, err := t.p.Store.GetConnection(ctx, seen.OrgID, seen.ID)
@@ -441,13 +437,18 @@ func (t *Tokens) committed(ctx context.Context, before Connection, ch Change, wr
 			schedule()
 			return
 		}
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			schedule()
-		}()
-		*wait = func() { <-done }
+		*wait = inBackground(schedule)
 	}
+}
+
+// inBackground runs fn in a goroutine and returns what waits for it to end.
+func inBackground(fn func()) (wait func()) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		fn()
+	}()
+	return func() { <-done }
 }
 
 // superseded returns the tokens a newer refresh stored in the row, ours being dropped:
