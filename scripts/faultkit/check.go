@@ -308,10 +308,6 @@ func runCheck(args []string) error {
 // attempt met a provider fault instead (it logs cause outcome_unknown, carried over from the
 // died attempt) and a later task of the same connection proved the grant consumed.
 func killWindowLosses(dir string) (map[string]bool, error) {
-	files, err := filepath.Glob(filepath.Join(dir, "worker*.log"))
-	if err != nil {
-		return nil, err
-	}
 	type rec struct {
 		TaskID     string `json:"task_id"`
 		Retried    int    `json:"retried"`
@@ -337,42 +333,32 @@ func killWindowLosses(dir string) (map[string]bool, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, p := range files {
-		fh, err := os.Open(p)
-		if err != nil {
-			return nil, err
+	err = eachLogLine(dir, "worker*.log", func(line []byte) {
+		if !bytes.Contains(line, []byte(`"connections:refresh:`)) {
+			return
 		}
-		sc := bufio.NewScanner(fh)
-		sc.Buffer(make([]byte, 1<<20), 1<<20)
-		for sc.Scan() {
-			line := sc.Bytes()
-			if !bytes.Contains(line, []byte(`"connections:refresh:`)) {
-				continue
-			}
-			var r rec
-			if json.Unmarshal(line, &r) != nil {
-				continue
-			}
-			if r.Retried >= 1 && r.Connection != "" {
-				retries = append(retries, retryOf{r.TaskID, r.Retried, r.Connection})
-			}
-			switch {
-			case r.Message == "task done":
-				done[r.TaskID+"#"+strconv.Itoa(r.Retried)] = true
-			case r.Cause == string(connections.CauseLostDuringRefresh) && r.Retried >= 1:
-				lost = append(lost, lostAt{r.TaskID, r.Retried})
-				byTask[r.TaskID] = r.Connection
-			case r.Cause == string(connections.CauseLostDuringRefresh):
-				lostFirst[r.Connection] = true
-			case r.Cause == string(connections.CauseOutcomeUnknown) && r.Retried >= 1:
-				carried = append(carried, lostAt{r.TaskID, r.Retried})
-				byTask[r.TaskID] = r.Connection
-			}
+		var r rec
+		if json.Unmarshal(line, &r) != nil {
+			return
 		}
-		fh.Close()
-		if err := sc.Err(); err != nil {
-			return nil, fmt.Errorf("read %s: %w", p, err)
+		if r.Retried >= 1 && r.Connection != "" {
+			retries = append(retries, retryOf{r.TaskID, r.Retried, r.Connection})
 		}
+		switch {
+		case r.Message == "task done":
+			done[r.TaskID+"#"+strconv.Itoa(r.Retried)] = true
+		case r.Cause == string(connections.CauseLostDuringRefresh) && r.Retried >= 1:
+			lost = append(lost, lostAt{r.TaskID, r.Retried})
+			byTask[r.TaskID] = r.Connection
+		case r.Cause == string(connections.CauseLostDuringRefresh):
+			lostFirst[r.Connection] = true
+		case r.Cause == string(connections.CauseOutcomeUnknown) && r.Retried >= 1:
+			carried = append(carried, lostAt{r.TaskID, r.Retried})
+			byTask[r.TaskID] = r.Connection
+		}
+	})
+	if err != nil {
+		return nil, err
 	}
 	out := map[string]bool{}
 	// The operator's API (serve, during faultkit race) may be the one to replay the token a
@@ -405,36 +391,45 @@ func killWindowLosses(dir string) (map[string]bool, error) {
 // operatorLosses reads serve's logs: the connections whose lost_during_refresh an
 // operator's refresh recorded.
 func operatorLosses(dir string) (map[string]bool, error) {
-	files, err := filepath.Glob(filepath.Join(dir, "serve*.log"))
-	if err != nil {
-		return nil, err
-	}
 	out := map[string]bool{}
+	err := eachLogLine(dir, "serve*.log", func(line []byte) {
+		var r struct {
+			By         string `json:"by"`
+			Connection string `json:"connection"`
+			Cause      string `json:"cause"`
+			Message    string `json:"message"`
+		}
+		if json.Unmarshal(line, &r) == nil && r.Message == "connection upkeep" && r.By == "operator" &&
+			r.Cause == string(connections.CauseLostDuringRefresh) {
+			out[r.Connection] = true
+		}
+	})
+	return out, err
+}
+
+// eachLogLine calls fn with every line of the files in dir matching pattern (the line
+// is only valid during the call).
+func eachLogLine(dir, pattern string, fn func(line []byte)) error {
+	files, err := filepath.Glob(filepath.Join(dir, pattern))
+	if err != nil {
+		return err
+	}
 	for _, p := range files {
 		fh, err := os.Open(p)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		sc := bufio.NewScanner(fh)
 		sc.Buffer(make([]byte, 1<<20), 1<<20)
 		for sc.Scan() {
-			var r struct {
-				By         string `json:"by"`
-				Connection string `json:"connection"`
-				Cause      string `json:"cause"`
-				Message    string `json:"message"`
-			}
-			if json.Unmarshal(sc.Bytes(), &r) == nil && r.Message == "connection upkeep" && r.By == "operator" &&
-				r.Cause == string(connections.CauseLostDuringRefresh) {
-				out[r.Connection] = true
-			}
+			fn(sc.Bytes())
 		}
 		fh.Close()
 		if err := sc.Err(); err != nil {
-			return nil, fmt.Errorf("read %s: %w", p, err)
+			return fmt.Errorf("read %s: %w", p, err)
 		}
 	}
-	return out, nil
+	return nil
 }
 
 // holds: c holds the refresh token the sandbox considers current for its live grant.
