@@ -31,23 +31,18 @@ var ErrNotAcquired = errors.New("redislock: lock held by another owner")
 var ErrLost = errors.New("redislock: lease lost")
 
 var (
-	// acquireScript sets the lock and returns the next fencing token, or 0 when
-	// the lock is held. The token is at least Redis' clock in microseconds, so it
-	// keeps growing even if the fence key is lost (eviction, failover, flush).
+	// acquireScript sets the lock and returns the next fencing token, or 0 when the lock
+	// is held, and KEYS[3]'s value (false: none) as it is once the lock is taken, when
+	// KEYS[3] is given (LockAndGet's one command on a single Redis). The token is at
+	// least Redis' clock in microseconds, so it keeps growing even if the fence key is
+	// lost (eviction, failover, flush).
 	acquireScript = redis.NewScript(`
-if not redis.call("SET", KEYS[1], ARGV[1], "NX", "PX", ARGV[2]) then return 0 end
-local t = redis.call("TIME")
-local f = math.max(tonumber(t[1]) * 1000000 + tonumber(t[2]), tonumber(redis.call("GET", KEYS[2]) or "0") + 1)
-redis.call("SET", KEYS[2], string.format("%d", f), "PX", ARGV[3])
-return f`)
-	// acquireGetScript is acquireScript returning also KEYS[3]'s value (false: none) as it
-	// is once the lock is taken; LockAndGet's one command on a single Redis.
-	acquireGetScript = redis.NewScript(`
 if not redis.call("SET", KEYS[1], ARGV[1], "NX", "PX", ARGV[2]) then return {0} end
 local t = redis.call("TIME")
 local f = math.max(tonumber(t[1]) * 1000000 + tonumber(t[2]), tonumber(redis.call("GET", KEYS[2]) or "0") + 1)
 redis.call("SET", KEYS[2], string.format("%d", f), "PX", ARGV[3])
-return {f, redis.call("GET", KEYS[3])}`)
+if KEYS[3] then return {f, redis.call("GET", KEYS[3])} end
+return {f}`)
 	// releaseDelScript deletes KEYS[2..] whoever holds the lock, then releases KEYS[1]
 	// if ARGV[1] holds it; Unlock's one command on a single Redis.
 	releaseDelScript = redis.NewScript(`
@@ -156,11 +151,7 @@ func (l *Locker) acquire(ctx context.Context, key, getKey string, ttl, wait time
 // try runs one acquisition: the fence (0 when another holds the lock) and, with a third
 // key, that key's value.
 func (l *Locker) try(ctx context.Context, keys []string, args []any) (int64, []byte, error) {
-	if len(keys) == 2 {
-		fence, err := acquireScript.Run(ctx, l.rdb, keys, args...).Int64()
-		return fence, nil, err
-	}
-	res, err := acquireGetScript.Run(ctx, l.rdb, keys, args...).Slice()
+	res, err := acquireScript.Run(ctx, l.rdb, keys, args...).Slice()
 	if err != nil {
 		return 0, nil, err
 	}
