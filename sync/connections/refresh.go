@@ -63,6 +63,7 @@ func (t *Tokens) expired(c Connection) bool {
 // A provider failure is recorded on the row and returned in attempt.failure, not as err;
 // err is for what kept the refresh from being decided (lock, store, a lapsed lease).
 func (t *Tokens) refresh(ctx context.Context, seen Connection, seenAccess vault.Token, mode refreshMode) (a attempt, err error) {
+	ahead := t.readAhead(ctx, seen.OrgID, seen.ID)
 	lease, stashed, err := t.lock(ctx, seen.ID)
 	if err != nil {
 		return attempt{conn: seen}, fmt.Errorf("lock connection %s for refresh: %w", seen.ID, err)
@@ -85,7 +86,7 @@ func (t *Tokens) refresh(ctx context.Context, seen Connection, seenAccess vault.
 		released()
 	}()
 
-	c, err := t.p.Store.GetConnection(ctx, seen.OrgID, seen.ID)
+	c, err := t.locked(ctx, lease, seen.OrgID, seen.ID, ahead)
 	if err != nil {
 		return attempt{conn: seen}, fmt.Errorf("load connection %s of org %s: %w", seen.ID, seen.OrgID, err)
 	}
@@ -531,6 +532,49 @@ func (t *Tokens) lock(ctx context.Context, id string) (Lease, stashRead, error) 
 	}
 	lease, err := t.p.Locker.Lock(ctx, "connection:"+id)
 	return lease, stashRead{}, err
+}
+
+// readAhead starts reading the row while the lock is being taken, when the Locker takes
+// it in one round trip (a StashLocker reading the Stash): the two trips overlap instead of
+// following each other. locked decides whether the read stands. Nil: no read ahead.
+func (t *Tokens) readAhead(ctx context.Context, orgID, id string) func() (Connection, error) {
+	if !t.releaseClears() {
+		return nil
+	}
+	type read struct {
+		c   Connection
+		err error
+	}
+	done := make(chan read, 1)
+	go func() {
+		c, err := t.p.Store.GetConnection(ctx, orgID, id)
+		done <- read{c, err}
+	}()
+	return func() (Connection, error) {
+		r := <-done
+		return r.c, r.err
+	}
+}
+
+// locked returns the row as it is under lease: the one read ahead when its refresh fence
+// is the fencing token of the lease taken just before this one, else a read now.
+//
+// Every write of tokens under a lease records the lease's fence, and the store refuses a
+// fence below the stored one. A row that records the previous lease's fence thus holds
+// what the last holder wrote, and no later holder has written: the lock was taken after
+// the read began, so every later lease is this one. A row that records any other fence
+// may be older than a write the previous holder made while the read was under way (or
+// that holder wrote none): it is read again. Writers that hold no lease (a reconnect)
+// were never ordered by the lock; the compare-and-swap on the version catches them as it
+// always has.
+func (t *Tokens) locked(ctx context.Context, lease Lease, orgID, id string, ahead func() (Connection, error)) (Connection, error) {
+	if ahead != nil {
+		c, err := ahead()
+		if pl, ok := lease.(PrecededLease); ok && err == nil && c.RefreshFence == pl.Preceded() {
+			return c, nil
+		}
+	}
+	return t.p.Store.GetConnection(ctx, orgID, id)
 }
 
 // pending returns a token set a failed write left behind, from the row's pending slot or

@@ -114,6 +114,14 @@ type Lease interface {
 	Unlock()
 }
 
+// PrecededLease is a Lease that also knows the fencing token of the lease taken just
+// before it on the same key, 0 when none is known (redislock's). Tokens keeps a row read
+// while the lock was being taken when the row records that token (see Tokens.locked).
+type PrecededLease interface {
+	Lease
+	Preceded() int64
+}
+
 // StashLease is a Lease (of a StashLocker reading Tokens' Stash) that deletes Stash keys
 // in the round trip releasing it, before the release, so they are gone before the next
 // holder can take the lock (redislock on a single Redis).

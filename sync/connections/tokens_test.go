@@ -60,6 +60,7 @@ type testBundle struct {
 	connID string
 	grant  sandbox.Tokens
 	rdb    *redis.Client
+	params connections.TokensParams // b.tokens' own
 }
 
 // assertSealed fails unless blob, a token set kept outside the token columns,
@@ -150,11 +151,12 @@ func setup(t *testing.T, s *store.Store) *testBundle {
 	locker.Poll, locker.Stash = time.Millisecond, stash
 
 	b := &testBundle{st: &flakyStore{Store: s}, sb: sb, keys: keys, grant: grant, rdb: rdb}
-	b.tokens, err = connections.NewTokens(connections.TokensParams{
+	b.params = connections.TokensParams{
 		Store: b.st, Keys: keys, Locker: locker, Stash: stash,
 		Refresher: oauth.ConnectionRefresher{Client: oc,
 			Providers: map[connections.Kind]string{connections.KindSalesforceTeam: "salesforce"}},
-	})
+	}
+	b.tokens, err = connections.NewTokens(b.params)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -441,4 +443,135 @@ func TestNoTeamConnection(t *testing.T) {
 	if _, err := b.tokens.Team(t.Context(), other.ID); !errors.Is(err, connections.ErrNoTeamConnection) {
 		t.Fatalf("Team of an org without a connection: %v", err)
 	}
+}
+
+// readsCounted counts a connection's row reads and tells each on read, once it returned.
+type readsCounted struct {
+	connections.TokenStore
+	reads atomic.Int64
+	read  chan struct{}
+}
+
+func (r *readsCounted) GetConnection(ctx context.Context, orgID, id string) (connections.Connection, error) {
+	c, err := r.TokenStore.GetConnection(ctx, orgID, id)
+	r.reads.Add(1)
+	select {
+	case r.read <- struct{}{}:
+	default:
+	}
+	return c, err
+}
+
+// aheadLocker takes the lock only once the row was read (the read ahead must not wait
+// for the lock), after running between, if set, once.
+type aheadLocker struct {
+	*redislock.Locker
+	t       *testing.T
+	store   *readsCounted
+	between func()
+}
+
+func (l *aheadLocker) LockAndGet(ctx context.Context, key, stashKey string) (connections.Lease, []byte, error) {
+	select {
+	case <-l.store.read:
+	case <-time.After(5 * time.Second):
+		l.t.Error("the lock was taken before the row was read: no read ahead")
+	}
+	if l.between != nil {
+		l.between()
+		l.between = nil
+	}
+	return l.Locker.LockAndGet(ctx, key, stashKey)
+}
+
+// The row is read while the lock is being taken, and that read stands when it is
+// current: one read per refresh, the connection's first (no earlier fence) and the ones
+// after (the previous lease's fence on the row).
+func TestRefreshReadsTheRowWhileLocking(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		b := setup(t, s)
+		ctx := t.Context()
+		counted := &readsCounted{TokenStore: b.st, read: make(chan struct{}, 1)}
+		p := b.params
+		p.Store = counted
+		p.Locker = &aheadLocker{Locker: b.params.Locker.(*redislock.Locker), t: t, store: counted}
+		tokens, err := connections.NewTokens(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sess, err := tokens.Team(ctx, b.orgID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		select { // the session's own read, if it went through GetConnection
+		case <-counted.read:
+		default:
+		}
+		for i := range 3 {
+			counted.reads.Store(0)
+			if _, err := sess.Refresh(ctx); err != nil {
+				t.Fatalf("refresh %d: %v", i, err)
+			}
+			if n := counted.reads.Load(); n != 1 {
+				t.Fatalf("refresh %d read the row %d times, want once (the read ahead kept)", i, n)
+			}
+		}
+		if c := b.counters(); c.Refreshes != 3 || c.DeadTokenReplays != 0 {
+			t.Fatalf("provider saw %d refreshes and %d dead-token replays, want 3 and 0", c.Refreshes, c.DeadTokenReplays)
+		}
+	})
+}
+
+// Invariant 2 with the read ahead: another worker refreshes (Salesforce rotates, the old
+// token dies) after this refresh read the row and before it takes the lock. The row read
+// ahead records a fence older than that worker's lease, so it is read again, and the
+// rotated-out token is not replayed (Salesforce would revoke the whole grant).
+func TestReadAheadOvertakenIsReadAgain(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		b := setup(t, s)
+		ctx := t.Context()
+		counted := &readsCounted{TokenStore: b.st, read: make(chan struct{}, 1)}
+		p := b.params
+		p.Store = counted
+		var other string
+		locker := &aheadLocker{Locker: b.params.Locker.(*redislock.Locker), t: t, store: counted, between: func() {
+			sess, err := b.tokens.Team(ctx, b.orgID)
+			if err == nil {
+				other, err = sess.Refresh(ctx)
+			}
+			if err != nil {
+				t.Errorf("the other worker's refresh: %v", err)
+			}
+		}}
+		p.Locker = locker
+		tokens, err := connections.NewTokens(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sess, err := tokens.Team(ctx, b.orgID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		select { // the session's own read, if it went through GetConnection
+		case <-counted.read:
+		default:
+		}
+		counted.reads.Store(0)
+		tok, err := sess.Refresh(ctx)
+		if err != nil {
+			t.Fatalf("refresh overtaken after its read: %v", err)
+		}
+		if n := counted.reads.Load(); n != 2 {
+			t.Fatalf("the overtaken refresh read the row %d times, want 2 (ahead, then again under the lock)", n)
+		}
+		if c := b.counters(); c.Refreshes != 1 || c.DeadTokenReplays != 0 {
+			t.Fatalf("provider saw %d refreshes and %d dead-token replays, want 1 and 0", c.Refreshes, c.DeadTokenReplays)
+		}
+		if tok != other || tok == b.grant.AccessToken {
+			t.Fatal("the overtaken refresh did not use the token the other worker stored")
+		}
+		if row := b.row(t); row.State != connections.StateHealthy {
+			t.Fatalf("row state %s, want healthy", row.State)
+		}
+	})
 }

@@ -31,18 +31,20 @@ var ErrNotAcquired = errors.New("redislock: lock held by another owner")
 var ErrLost = errors.New("redislock: lease lost")
 
 var (
-	// acquireScript sets the lock and returns the next fencing token, or 0 when the lock
-	// is held, and KEYS[3]'s value (false: none) as it is once the lock is taken, when
-	// KEYS[3] is given (LockAndGet's one command on a single Redis). The token is at
-	// least Redis' clock in microseconds, so it keeps growing even if the fence key is
-	// lost (eviction, failover, flush).
+	// acquireScript sets the lock and returns the next fencing token (0 when the lock is
+	// held), the previous acquisition's token (0 when the fence key is gone), and KEYS[3]'s
+	// value (false: none) as it is once the lock is taken, when KEYS[3] is given
+	// (LockAndGet's one command on a single Redis). The token is at least Redis' clock in
+	// microseconds, so it keeps growing even if the fence key is lost (eviction, failover,
+	// flush).
 	acquireScript = redis.NewScript(`
 if not redis.call("SET", KEYS[1], ARGV[1], "NX", "PX", ARGV[2]) then return {0} end
 local t = redis.call("TIME")
-local f = math.max(tonumber(t[1]) * 1000000 + tonumber(t[2]), tonumber(redis.call("GET", KEYS[2]) or "0") + 1)
+local prev = tonumber(redis.call("GET", KEYS[2]) or "0")
+local f = math.max(tonumber(t[1]) * 1000000 + tonumber(t[2]), prev + 1)
 redis.call("SET", KEYS[2], string.format("%d", f), "PX", ARGV[3])
-if KEYS[3] then return {f, redis.call("GET", KEYS[3])} end
-return {f}`)
+if KEYS[3] then return {f, prev, redis.call("GET", KEYS[3])} end
+return {f, prev}`)
 	// releaseDelScript deletes KEYS[2..] whoever holds the lock, then releases KEYS[1]
 	// if ARGV[1] holds it; Unlock's one command on a single Redis.
 	releaseDelScript = redis.NewScript(`
@@ -92,11 +94,16 @@ type Lock struct {
 	key   string
 	owner string
 	fence int64
+	prev  int64
 }
 
 // Fence is the lock's fencing token: higher than that of every earlier
 // acquisition of the same key.
 func (lk *Lock) Fence() int64 { return lk.fence }
+
+// Preceded is the fencing token of the acquisition of the same key just before this
+// one, or 0 when Redis kept none (the key was never taken, or its fence key was lost).
+func (lk *Lock) Preceded() int64 { return lk.prev }
 
 // Acquire takes the lock named key for ttl, waiting up to wait for a holder
 // to let go. Returns ErrNotAcquired when the wait ends first, or the
@@ -128,12 +135,12 @@ func (l *Locker) acquire(ctx context.Context, key, getKey string, ttl, wait time
 		keys = append(keys, getKey)
 	}
 	for {
-		fence, v, err := l.try(ctx, keys, args)
+		fence, prev, v, err := l.try(ctx, keys, args)
 		if err != nil {
 			return nil, nil, fmt.Errorf("redislock: acquire %s: %w", key, err)
 		}
 		if fence > 0 {
-			return &Lock{l: l, key: full, owner: owner, fence: fence}, v, nil
+			return &Lock{l: l, key: full, owner: owner, fence: fence, prev: prev}, v, nil
 		}
 		if !time.Now().Add(poll).Before(deadline) {
 			return nil, nil, ErrNotAcquired
@@ -148,25 +155,34 @@ func (l *Locker) acquire(ctx context.Context, key, getKey string, ttl, wait time
 	}
 }
 
-// try runs one acquisition: the fence (0 when another holds the lock) and, with a third
-// key, that key's value.
-func (l *Locker) try(ctx context.Context, keys []string, args []any) (int64, []byte, error) {
+// try runs one acquisition: the fence (0 when another holds the lock), the previous
+// acquisition's and, with a third key, that key's value.
+func (l *Locker) try(ctx context.Context, keys []string, args []any) (fence, prev int64, v []byte, err error) {
 	res, err := acquireScript.Run(ctx, l.rdb, keys, args...).Slice()
 	if err != nil {
-		return 0, nil, err
+		return 0, 0, nil, err
 	}
 	fence, ok := res[0].(int64)
 	if !ok {
-		return 0, nil, fmt.Errorf("acquire script answered %T", res[0])
+		return 0, 0, nil, fmt.Errorf("acquire script answered %T", res[0])
 	}
-	if fence == 0 || len(res) < 2 || res[1] == nil {
-		return fence, nil, nil
+	if fence == 0 {
+		return 0, 0, nil, nil
 	}
-	v, ok := res[1].(string)
+	if len(res) < 2 {
+		return 0, 0, nil, fmt.Errorf("acquire script answered %d values", len(res))
+	}
+	if prev, ok = res[1].(int64); !ok {
+		return 0, 0, nil, fmt.Errorf("acquire script answered %T for the previous fence", res[1])
+	}
+	if len(res) < 3 || res[2] == nil {
+		return fence, prev, nil, nil
+	}
+	s, ok := res[2].(string)
 	if !ok {
-		return 0, nil, fmt.Errorf("acquire script read %T", res[1])
+		return 0, 0, nil, fmt.Errorf("acquire script read %T", res[2])
 	}
-	return fence, []byte(v), nil
+	return fence, prev, []byte(s), nil
 }
 
 // Lock takes key with the Locker's TTL and Wait and renews the lease until

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"tether/sync/connections"
+	"tether/worker/redisstash"
 	"tether/worker/redistest"
 )
 
@@ -102,27 +104,50 @@ func TestAcquireHonoursContext(t *testing.T) {
 }
 
 // Every acquisition of a key gets a higher fencing token than the one before,
-// including after the fence key itself is lost.
+// including after the fence key itself is lost, and knows the one before (0 when the
+// key was never taken or its fence key was lost), through Acquire and LockAndGet alike.
 func TestFenceGrowsWithEveryAcquisition(t *testing.T) {
 	_, rdb := redistest.Client(t, testDB)
-	l := New(rdb, "test:")
+	l := NewWithStash(rdb, "test:", redisstash.New(rdb, "stash:"))
 	ctx := context.Background()
 	var last int64
-	for i := 0; i < 5; i++ {
+	for i := 0; i < 6; i++ {
 		if i == 3 {
 			if err := rdb.Del(ctx, "test:{k}:fence").Err(); err != nil {
 				t.Fatal(err)
 			}
 		}
-		lk, err := l.Acquire(ctx, "k", time.Second, 0)
-		if err != nil {
-			t.Fatal(err)
+		var fence, prev int64
+		var release func() error
+		if i%2 == 0 {
+			lk, err := l.Acquire(ctx, "k", time.Second, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fence, prev, release = lk.Fence(), lk.Preceded(), func() error { return lk.Release(ctx) }
+		} else {
+			ls, _, err := l.LockAndGet(ctx, "k", "s")
+			if err != nil {
+				t.Fatal(err)
+			}
+			pl, ok := ls.(connections.PrecededLease)
+			if !ok {
+				t.Fatalf("LockAndGet's lease %T does not tell the previous fence", ls)
+			}
+			fence, prev, release = pl.Fence(), pl.Preceded(), func() error { ls.Unlock(); return nil }
 		}
-		if lk.Fence() <= last {
-			t.Fatalf("acquisition %d got fence %d, not above the previous %d", i, lk.Fence(), last)
+		if fence <= last {
+			t.Fatalf("acquisition %d got fence %d, not above the previous %d", i, fence, last)
 		}
-		last = lk.Fence()
-		if err := lk.Release(ctx); err != nil {
+		want := last
+		if i == 3 {
+			want = 0 // the fence key was lost
+		}
+		if prev != want {
+			t.Fatalf("acquisition %d says the previous fence was %d, want %d", i, prev, want)
+		}
+		last = fence
+		if err := release(); err != nil {
 			t.Fatal(err)
 		}
 	}
