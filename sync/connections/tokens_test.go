@@ -484,6 +484,29 @@ func (l *aheadLocker) LockAndGet(ctx context.Context, key, stashKey string) (con
 	return l.Locker.LockAndGet(ctx, key, stashKey)
 }
 
+// aheadSession is a team session of b's connection on tokens like b's, whose row reads
+// are counted and whose lock waits for a read (then runs between, when set, once).
+func (b *testBundle) aheadSession(t *testing.T, between func()) (*connections.TeamSession, *readsCounted) {
+	t.Helper()
+	counted := &readsCounted{TokenStore: b.st, read: make(chan struct{}, 1)}
+	p := b.params
+	p.Store = counted
+	p.Locker = &aheadLocker{Locker: b.params.Locker.(*redislock.Locker), t: t, store: counted, between: between}
+	tokens, err := connections.NewTokens(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sess, err := tokens.Team(t.Context(), b.orgID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	select { // the session's own read, if it went through GetConnection
+	case <-counted.read:
+	default:
+	}
+	return sess, counted
+}
+
 // The row is read while the lock is being taken, and that read stands when it is
 // current: one read per refresh, the connection's first (no earlier fence) and the ones
 // after (the previous lease's fence on the row).
@@ -491,22 +514,7 @@ func TestRefreshReadsTheRowWhileLocking(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		b := setup(t, s)
 		ctx := t.Context()
-		counted := &readsCounted{TokenStore: b.st, read: make(chan struct{}, 1)}
-		p := b.params
-		p.Store = counted
-		p.Locker = &aheadLocker{Locker: b.params.Locker.(*redislock.Locker), t: t, store: counted}
-		tokens, err := connections.NewTokens(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		sess, err := tokens.Team(ctx, b.orgID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		select { // the session's own read, if it went through GetConnection
-		case <-counted.read:
-		default:
-		}
+		sess, counted := b.aheadSession(t, nil)
 		for i := range 3 {
 			counted.reads.Store(0)
 			if _, err := sess.Refresh(ctx); err != nil {
@@ -530,11 +538,8 @@ func TestReadAheadOvertakenIsReadAgain(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		b := setup(t, s)
 		ctx := t.Context()
-		counted := &readsCounted{TokenStore: b.st, read: make(chan struct{}, 1)}
-		p := b.params
-		p.Store = counted
 		var other string
-		locker := &aheadLocker{Locker: b.params.Locker.(*redislock.Locker), t: t, store: counted, between: func() {
+		sess, counted := b.aheadSession(t, func() {
 			sess, err := b.tokens.Team(ctx, b.orgID)
 			if err == nil {
 				other, err = sess.Refresh(ctx)
@@ -542,20 +547,7 @@ func TestReadAheadOvertakenIsReadAgain(t *testing.T) {
 			if err != nil {
 				t.Errorf("the other worker's refresh: %v", err)
 			}
-		}}
-		p.Locker = locker
-		tokens, err := connections.NewTokens(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		sess, err := tokens.Team(ctx, b.orgID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		select { // the session's own read, if it went through GetConnection
-		case <-counted.read:
-		default:
-		}
+		})
 		counted.reads.Store(0)
 		tok, err := sess.Refresh(ctx)
 		if err != nil {
