@@ -63,10 +63,9 @@ func (t *Tokens) expired(c Connection) bool {
 // A provider failure is recorded on the row and returned in attempt.failure, not as err;
 // err is for what kept the refresh from being decided (lock, store, a lapsed lease).
 func (t *Tokens) refresh(ctx context.Context, seen Connection, seenAccess vault.Token, mode refreshMode) (a attempt, err error) {
-	ahead := t.readAhead(ctx, seen.OrgID, seen.ID)
-	lease, stashed, err := t.lock(ctx, seen.ID)
-	if err != nil {
-		return attempt{conn: seen}, fmt.Errorf("lock connection %s for refresh: %w", seen.ID, err)
+	lease, stashed, c, err := t.lockAndRead(ctx, seen.OrgID, seen.ID)
+	if lease == nil {
+		return attempt{conn: seen}, err
 	}
 	defer func() {
 		release := func() {
@@ -86,9 +85,8 @@ func (t *Tokens) refresh(ctx context.Context, seen Connection, seenAccess vault.
 		released()
 	}()
 
-	c, err := t.locked(ctx, lease, seen.OrgID, seen.ID, ahead)
 	if err != nil {
-		return attempt{conn: seen}, fmt.Errorf("load connection %s of org %s: %w", seen.ID, seen.OrgID, err)
+		return attempt{conn: seen}, err
 	}
 	if err := usable(c, mode.upkeep); err != nil {
 		if mode.upkeep {
@@ -534,47 +532,57 @@ func (t *Tokens) lock(ctx context.Context, id string) (Lease, stashRead, error) 
 	return lease, stashRead{}, err
 }
 
-// readAhead starts reading the row while the lock is being taken, when the Locker takes
-// it in one round trip (a StashLocker reading the Stash): the two trips overlap instead of
-// following each other. locked decides whether the read stands. Nil: no read ahead.
-func (t *Tokens) readAhead(ctx context.Context, orgID, id string) func() (Connection, error) {
-	if !t.releaseClears() {
-		return nil
-	}
-	type read struct {
-		c   Connection
-		err error
-	}
-	done := make(chan read, 1)
-	go func() {
-		c, err := t.p.Store.GetConnection(ctx, orgID, id)
-		done <- read{c, err}
-	}()
-	return func() (Connection, error) {
-		r := <-done
-		return r.c, r.err
-	}
-}
-
-// locked returns the row as it is under lease: the one read ahead when its refresh fence
-// is the fencing token of the lease taken just before this one, else a read now.
+// lockAndRead takes the connection's lock and reads its row as it is under the lock. A
+// nil lease: the lock was not taken (err says why); a lease and an error: the row could
+// not be read.
 //
-// Every write of tokens under a lease records the lease's fence, and the store refuses a
-// fence below the stored one. A row that records the previous lease's fence thus holds
-// what the last holder wrote, and no later holder has written: the lock was taken after
-// the read began, so every later lease is this one. A row that records any other fence
-// may be older than a write the previous holder made while the read was under way (or
-// that holder wrote none): it is read again. Writers that hold no lease (a reconnect)
-// were never ordered by the lock; the compare-and-swap on the version catches them as it
-// always has.
-func (t *Tokens) locked(ctx context.Context, lease Lease, orgID, id string, ahead func() (Connection, error)) (Connection, error) {
-	if ahead != nil {
-		c, err := ahead()
-		if pl, ok := lease.(PrecededLease); ok && err == nil && c.RefreshFence == pl.Preceded() {
-			return c, nil
+// When the Locker takes the lock in one round trip (a StashLocker reading the Stash), the
+// two trips overlap instead of following each other: the lock is taken in a goroutine
+// while this one reads (its stack has already grown for the database's call chain), and
+// the read stands when its refresh fence is the fencing token of the lease taken just
+// before this one. Every write of tokens under a lease records the lease's fence, and the
+// store refuses a fence below the stored one: a row that records the previous lease's
+// fence holds what the last holder wrote, and no later holder has written, since every
+// later lease is this one. A row that records any other fence may be older than a write
+// the previous holder made while the read was under way (or that holder wrote no tokens):
+// it is read again. Writers that hold no lease (a reconnect) were never ordered by the
+// lock; the compare-and-swap on the version catches them as it always has.
+func (t *Tokens) lockAndRead(ctx context.Context, orgID, id string) (Lease, stashRead, Connection, error) {
+	read := func() (Connection, error) {
+		c, err := t.p.Store.GetConnection(ctx, orgID, id)
+		if err != nil {
+			return c, fmt.Errorf("load connection %s of org %s: %w", id, orgID, err)
 		}
+		return c, nil
 	}
-	return t.p.Store.GetConnection(ctx, orgID, id)
+	if !t.releaseClears() {
+		lease, stashed, err := t.lock(ctx, id)
+		if err != nil {
+			return nil, stashRead{}, Connection{}, fmt.Errorf("lock connection %s for refresh: %w", id, err)
+		}
+		c, err := read()
+		return lease, stashed, c, err
+	}
+	type locked struct {
+		lease   Lease
+		stashed stashRead
+		err     error
+	}
+	done := make(chan locked, 1)
+	go func() {
+		lease, stashed, err := t.lock(ctx, id)
+		done <- locked{lease, stashed, err}
+	}()
+	c, rerr := read()
+	l := <-done
+	if l.err != nil {
+		return nil, stashRead{}, Connection{}, fmt.Errorf("lock connection %s for refresh: %w", id, l.err)
+	}
+	if pl, ok := l.lease.(PrecededLease); ok && rerr == nil && c.RefreshFence == pl.Preceded() {
+		return l.lease, l.stashed, c, nil
+	}
+	c, err := read()
+	return l.lease, l.stashed, c, err
 }
 
 // pending returns a token set a failed write left behind, from the row's pending slot or
