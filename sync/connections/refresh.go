@@ -538,7 +538,8 @@ func (t *Tokens) lock(ctx context.Context, id string) (Lease, stashRead, error) 
 //
 // When the Locker takes the lock in one round trip (a StashLocker reading the Stash), the
 // two trips overlap instead of following each other: the lock is taken in a goroutine
-// while this one reads (its stack has already grown for the database's call chain), and
+// while this one reads (it grows its stack for the database's call chain once, for the
+// read and the write), and
 // the read stands when its refresh fence is the fencing token of the lease taken just
 // before this one. Every write of tokens under a lease records the lease's fence, and the
 // store refuses a fence below the stored one: a row that records the previous lease's
