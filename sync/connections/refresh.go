@@ -109,7 +109,12 @@ func (t *Tokens) refresh(ctx context.Context, seen Connection, seenAccess vault.
 	case mode.force:
 	case mode.upkeep:
 		if !c.NextRefreshAt.IsZero() && c.NextRefreshAt.After(now) {
-			return attempt{conn: c, access: access, skipped: "not due until " + c.NextRefreshAt.UTC().Format(time.RFC3339)}, nil
+			// This may be the retry of a task whose worker died between the row's commit and
+			// the next task's enqueue: the next task is queued again (a no-op when it is
+			// there), so the row does not wait for the sweep.
+			a := attempt{conn: c, access: access, skipped: "not due until " + c.NextRefreshAt.UTC().Format(time.RFC3339)}
+			a.scheduled = t.scheduleNext(ctx, c)
+			return a, nil
 		}
 	default:
 		if c.Version != seen.Version && !access.IsZero() && !access.Equal(seenAccess) && !t.expired(c) {
@@ -427,17 +432,25 @@ func (t *Tokens) committed(ctx context.Context, before Connection, ch Change, wr
 			t.p.ObserverErrors(written.OrgID, written.MembershipID, err)
 		}
 	}
-	if t.p.Scheduler != nil && !written.NextRefreshAt.IsZero() {
-		// Best effort: a lost enqueue is caught by the sweep, which reads the row.
-		schedule := func() {
-			_ = t.p.Scheduler.Schedule(ctx, DueOp(DueOf(written), written.NextRefreshAt, t.p.Policy), DueOf(written), written.NextRefreshAt)
-		}
-		if wait == nil {
-			schedule()
-			return
-		}
-		*wait = inBackground(schedule)
+	next := t.scheduleNext(ctx, written)
+	if wait != nil {
+		*wait = next
+	} else if next != nil {
+		next()
 	}
+}
+
+// scheduleNext queues c's next task, at c.NextRefreshAt, in the background, and returns
+// what waits for it (nil: nothing to queue). Queuing a task already queued is a no-op
+// (its TaskID). Best effort: a lost enqueue is caught by the sweep, which reads the row.
+func (t *Tokens) scheduleNext(ctx context.Context, c Connection) (wait func()) {
+	if t.p.Scheduler == nil || c.NextRefreshAt.IsZero() {
+		return nil
+	}
+	ctx = context.WithoutCancel(ctx)
+	return inBackground(func() {
+		_ = t.p.Scheduler.Schedule(ctx, DueOp(DueOf(c), c.NextRefreshAt, t.p.Policy), DueOf(c), c.NextRefreshAt)
+	})
 }
 
 // inBackground runs fn in a goroutine and returns what waits for it to end.

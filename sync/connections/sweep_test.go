@@ -97,8 +97,20 @@ func TestSweepQueuesOnlyWhatIsDue(t *testing.T) {
 		// A refresh schedules the connection's next refresh at once.
 		b.refresh(t, u, false)
 		next := b.row(t).NextRefreshAt
-		if !strings.Contains(strings.Join(ids(jobs.QueueConnections), " "), jobs.TypeConnectionRefresh+":"+b.connID+":"+itoa(next.Unix())) {
+		nextID := jobs.TypeConnectionRefresh + ":" + b.connID + ":" + itoa(next.Unix())
+		if !strings.Contains(strings.Join(ids(jobs.QueueConnections), " "), nextID) {
 			t.Fatalf("the next refresh at %s was not scheduled", next)
+		}
+		// A worker killed between the commit and that enqueue: the task's retry finds the
+		// row not due, and queues the next refresh again instead of leaving it to the sweep.
+		if err := inspector.DeleteTask(jobs.QueueConnections, nextID); err != nil {
+			t.Fatal(err)
+		}
+		if res := b.refresh(t, u, false); res.Called || res.Skipped == "" {
+			t.Fatalf("the retry of a refresh already committed: called %t, skipped %q; want skipped", res.Called, res.Skipped)
+		}
+		if !strings.Contains(strings.Join(ids(jobs.QueueConnections), " "), nextID) {
+			t.Fatalf("the retry did not queue the next refresh at %s again", next)
 		}
 	})
 }
