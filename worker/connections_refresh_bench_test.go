@@ -119,7 +119,9 @@ func gathered(b *testing.B, reg *prometheus.Registry, name string, labels ...str
 // PostgreSQL backends serving the store, and the Redis server (all its clients: exact only
 // when no one else uses that Redis); Redis commands and PostgreSQL row reads and updates
 // per refresh come from INFO commandstats and the schema's table statistics.
-// TETHER_BENCH_REFRESH_CPUPROFILE=FILE writes a CPU profile of the window alone.
+// TETHER_BENCH_REFRESH_CPUPROFILE=FILE writes a CPU profile of the window alone;
+// TETHER_BENCH_ASYNQ_PLAIN=1 gives the worker's Asynq server its own client instead of
+// the tokens' autopipeliner, to measure what sharing it saves.
 //
 //	go test -run xxx -bench BenchmarkConnectionsRefresh -benchtime 1x -timeout 25m ./worker
 func BenchmarkConnectionsRefresh(b *testing.B) {
@@ -280,8 +282,14 @@ SELECT 'bench-m-' || i, $1, 'bench-u-' || i, 'chat', 'active', now(), now() FROM
 	before, _ := vmHWM("self")
 
 	wreg := prometheus.NewRegistry()
-	w, err := worker.New(worker.Params{Redis: opt, Logger: zerolog.Nop(), Registerer: wreg, Concurrency: concurrency,
-		Queues: map[string]int{jobs.QueueConnections: 1}})
+	// Asynq on the tokens' autopipeliner, as runWorker wires it; TETHER_BENCH_ASYNQ_PLAIN=1
+	// gives Asynq a client of its own (as does TETHER_BENCH_REFRESH_PLAIN=1).
+	wp := worker.Params{Redis: opt, Logger: zerolog.Nop(), Registerer: wreg, Concurrency: concurrency,
+		Queues: map[string]int{jobs.QueueConnections: 1}}
+	if trdb != rdb && os.Getenv("TETHER_BENCH_ASYNQ_PLAIN") == "" {
+		wp.RedisClient = trdb
+	}
+	w, err := worker.New(wp)
 	if err != nil {
 		b.Fatal(err)
 	}

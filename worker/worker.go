@@ -10,6 +10,7 @@ import (
 
 	"github.com/hibiken/asynq"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
 	"github.com/rs/zerolog"
 
 	"tether/jobs"
@@ -17,8 +18,13 @@ import (
 
 // Params configures a Worker. Zero values take the defaults stated per field.
 type Params struct {
-	Redis  asynq.RedisConnOpt // required
-	Logger zerolog.Logger
+	Redis asynq.RedisConnOpt // required unless RedisClient is set
+	// RedisClient, when set, is the client Asynq's server uses instead of one of its own
+	// dialled from Redis. tether passes the autopipeliner its refreshes use
+	// (redislock.Coalesced), so Asynq's calls (a fetch, a result and an acknowledgement
+	// per task) share its writes. The caller closes it, after Run returns.
+	RedisClient redis.UniversalClient
+	Logger      zerolog.Logger
 	// Registerer receives the task metrics (tether_tasks_*). Nil: metrics are kept but not
 	// registered anywhere.
 	Registerer prometheus.Registerer
@@ -84,8 +90,8 @@ type giveUp func(ctx context.Context, t *asynq.Task, reason error) error
 // New validates p and builds a Worker. Register handlers (Handle, or Register for all of
 // tether's) before calling Run.
 func New(p Params) (*Worker, error) {
-	if p.Redis == nil {
-		return nil, errors.New("worker: Params.Redis is required")
+	if p.Redis == nil && p.RedisClient == nil {
+		return nil, errors.New("worker: Params.Redis or Params.RedisClient is required")
 	}
 	p.Concurrency = cmp.Or(p.Concurrency, 10)
 	p.ShutdownTimeout = cmp.Or(p.ShutdownTimeout, 25*time.Second)
@@ -106,7 +112,7 @@ func New(p Params) (*Worker, error) {
 	if p.Database != nil {
 		w.db = newOutage(p.Logger, "database", "TETHER_DATABASE_URL")
 	}
-	w.srv = asynq.NewServer(p.Redis, asynq.Config{
+	cfg := asynq.Config{
 		Concurrency:              p.Concurrency,
 		Queues:                   p.Queues,
 		ShutdownTimeout:          p.ShutdownTimeout,
@@ -125,7 +131,12 @@ func New(p Params) (*Worker, error) {
 		GroupAggregator:  asynq.GroupAggregatorFunc(jobs.AggregateReminders),
 		GroupGracePeriod: p.ReminderBatch,
 		GroupMaxDelay:    p.ReminderMaxDelay,
-	})
+	}
+	if p.RedisClient != nil {
+		w.srv = asynq.NewServerFromRedisClient(p.RedisClient, cfg)
+	} else {
+		w.srv = asynq.NewServer(p.Redis, cfg)
+	}
 	return w, nil
 }
 

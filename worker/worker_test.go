@@ -3,6 +3,7 @@ package worker_test
 import (
 	"context"
 	"errors"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -15,6 +16,7 @@ import (
 
 	"tether/internal/syncbuf"
 	"tether/worker"
+	"tether/worker/redislock"
 	"tether/worker/redistest"
 )
 
@@ -327,4 +329,54 @@ func counterValue(t *testing.T, reg *prometheus.Registry, typ, outcome string) f
 		}
 	}
 	return 0
+}
+
+// A worker given a client (tether gives it the autopipeliner its refreshes use) runs
+// Asynq on it alone: with no Params.Redis it has no other way to Redis. Tasks complete
+// with their results, and Run's shutdown leaves the shared client open for its owner.
+func TestWorkerRunsOnAGivenClient(t *testing.T) {
+	opt, rdb := redistest.Client(t, 1)
+	ap, err := redislock.Coalesced(rdb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ap.Close() })
+	client, inspector := asynq.NewClient(opt), asynq.NewInspector(opt)
+	t.Cleanup(func() { _ = client.Close(); _ = inspector.Close() })
+	w, err := worker.New(worker.Params{RedisClient: ap, Logger: zerolog.Nop(), Concurrency: 8,
+		ShutdownTimeout: time.Second, TaskCheckInterval: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Handle("test:echo", asynq.HandlerFunc(func(ctx context.Context, task *asynq.Task) error {
+		_, err := task.ResultWriter().Write(task.Payload())
+		return err
+	}))
+	const n = 40
+	for i := range n {
+		if _, err := client.Enqueue(asynq.NewTask("test:echo", []byte(strconv.Itoa(i))),
+			asynq.TaskID("echo-"+strconv.Itoa(i)), asynq.Retention(time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stop := start(t, w)
+	deadline := time.Now().Add(10 * time.Second)
+	for i := 0; i < n; {
+		info, err := inspector.GetTaskInfo("default", "echo-"+strconv.Itoa(i))
+		switch {
+		case err == nil && info.State == asynq.TaskStateCompleted:
+			if string(info.Result) != strconv.Itoa(i) {
+				t.Fatalf("task %d completed with result %q", i, info.Result)
+			}
+			i++
+			continue
+		case time.Now().After(deadline):
+			t.Fatalf("task %d not completed on the given client after 10 s (%+v, %v)", i, info, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	stop()
+	if err := ap.Ping(t.Context()).Err(); err != nil {
+		t.Fatalf("the given client after the worker stopped: %v; want it open for its owner", err)
+	}
 }

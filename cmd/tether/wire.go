@@ -104,8 +104,15 @@ func runWorker(ctx context.Context, d deps, tune tuning) error {
 		}
 		return err
 	}
+	// Asynq's own calls ride the autopipeliner the refreshes use: at a worker's
+	// concurrency they share its writes instead of taking a system call each.
+	rdb, err := d.app.coalescedTokens()
+	if err != nil {
+		return err
+	}
 	w, err := worker.New(worker.Params{
 		Redis:                    d.redis,
+		RedisClient:              rdb,
 		Logger:                   d.log.With().Str("component", "worker").Logger(),
 		Registerer:               d.reg,
 		Concurrency:              d.cfg.WorkerConcurrency,
