@@ -552,9 +552,8 @@ func (t *Tokens) lock(ctx context.Context, id string) (Lease, stashRead, error) 
 // When the Locker takes the lock in one round trip (a StashLocker reading the Stash), the
 // two trips overlap instead of following each other: the lock is taken in a goroutine
 // while this one reads (it grows its stack for the database's call chain once, for the
-// read and the write), and
-// the read stands when its refresh fence is the fencing token of the lease taken just
-// before this one. Every write of tokens under a lease records the lease's fence, and the
+// read and the write), and the read stands when its refresh fence is the fencing token
+// of the lease taken just before this one. Every write of tokens under a lease records the lease's fence, and the
 // store refuses a fence below the stored one: a row that records the previous lease's
 // fence holds what the last holder wrote, and no later holder has written, since every
 // later lease is this one. A row that records any other fence may be older than a write

@@ -116,7 +116,7 @@ type Lease interface {
 
 // PrecededLease is a Lease that also knows the fencing token of the lease taken just
 // before it on the same key, 0 when none is known (redislock's). Tokens keeps a row read
-// while the lock was being taken when the row records that token (see Tokens.locked).
+// while the lock was being taken when the row records that token (see Tokens.lockAndRead).
 type PrecededLease interface {
 	Lease
 	Preceded() int64
