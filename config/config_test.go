@@ -117,6 +117,8 @@ func TestValidationErrorsNameVariableProblemAndExample(t *testing.T) {
 	}{
 		{map[string]string{"TETHER_WORKER_CONCURRENCY": "ten"}, "TETHER_WORKER_CONCURRENCY", "not a whole number"},
 		{map[string]string{"TETHER_WORKER_CONCURRENCY": "0"}, "TETHER_WORKER_CONCURRENCY", "between 1 and 1000"},
+		{map[string]string{"TETHER_WORKER_FETCHERS": "-1"}, "TETHER_WORKER_FETCHERS", "between 0"},
+		{map[string]string{"TETHER_WORKER_FETCHERS": "65"}, "TETHER_WORKER_FETCHERS", "and 64"},
 		{map[string]string{"TETHER_SHUTDOWN_TIMEOUT": "25"}, "TETHER_SHUTDOWN_TIMEOUT", "not a duration"},
 		{map[string]string{"TETHER_EVENT_RETENTION": "90d"}, "TETHER_EVENT_RETENTION", "not a duration"},
 		{map[string]string{"TETHER_REDIS_URL": "localhost:6379"}, "TETHER_REDIS_URL", "not a Redis URL"},

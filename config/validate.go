@@ -92,6 +92,9 @@ func (c Config) Validate() error {
 	if c.WorkerConcurrency < 1 || c.WorkerConcurrency > 1000 {
 		bad("WorkerConcurrency", fmt.Sprint(c.WorkerConcurrency), "must be between 1 and 1000")
 	}
+	if c.WorkerFetchers < 0 || c.WorkerFetchers > 64 {
+		bad("WorkerFetchers", fmt.Sprint(c.WorkerFetchers), "must be between 0 (one per 25 slots of TETHER_WORKER_CONCURRENCY) and 64")
+	}
 	if c.ShutdownTimeout <= 0 {
 		bad("ShutdownTimeout", c.ShutdownTimeout.String(), "must be positive")
 	}

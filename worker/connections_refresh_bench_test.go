@@ -121,7 +121,8 @@ func gathered(b *testing.B, reg *prometheus.Registry, name string, labels ...str
 // per refresh come from INFO commandstats and the schema's table statistics.
 // TETHER_BENCH_REFRESH_CPUPROFILE=FILE writes a CPU profile of the window alone;
 // TETHER_BENCH_ASYNQ_PLAIN=1 gives the worker's Asynq server its own client instead of
-// the tokens' autopipeliner, to measure what sharing it saves.
+// the tokens' autopipeliner, to measure what sharing it saves; TETHER_BENCH_FETCHERS sets
+// the worker's Asynq servers (default one per 25 slots).
 //
 //	go test -run xxx -bench BenchmarkConnectionsRefresh -benchtime 1x -timeout 25m ./worker
 func BenchmarkConnectionsRefresh(b *testing.B) {
@@ -284,8 +285,10 @@ SELECT 'bench-m-' || i, $1, 'bench-u-' || i, 'chat', 'active', now(), now() FROM
 	wreg := prometheus.NewRegistry()
 	// Asynq on the tokens' autopipeliner, as runWorker wires it; TETHER_BENCH_ASYNQ_PLAIN=1
 	// gives Asynq a client of its own (as does TETHER_BENCH_REFRESH_PLAIN=1).
+	// The worker's default of one Asynq server per 25 slots; TETHER_BENCH_FETCHERS=1 runs
+	// one, as before that default, to measure what the others add.
 	wp := worker.Params{Redis: opt, Logger: zerolog.Nop(), Registerer: wreg, Concurrency: concurrency,
-		Queues: map[string]int{jobs.QueueConnections: 1}}
+		Fetchers: envInt("TETHER_BENCH_FETCHERS", 0), Queues: map[string]int{jobs.QueueConnections: 1}}
 	if trdb != rdb && os.Getenv("TETHER_BENCH_ASYNQ_PLAIN") == "" {
 		wp.RedisClient = trdb
 	}

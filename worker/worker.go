@@ -30,6 +30,11 @@ type Params struct {
 	Registerer prometheus.Registerer
 	// Concurrency is how many tasks run at once. Zero means 10.
 	Concurrency int
+	// Fetchers is how many Asynq servers share Concurrency. A server fetches one task at
+	// a time, a Redis round trip each: on a loaded machine that round trip takes close to
+	// a millisecond, so one server cannot keep 100 slots of 50 ms tasks busy. Zero means
+	// one per 25 slots (FetchersFor); never more than Concurrency.
+	Fetchers int
 	// ShutdownTimeout is how long Run waits for in-flight tasks once its context is done;
 	// tasks still running then are put back in their queue and run again later. Zero means
 	// 25s.
@@ -79,7 +84,7 @@ type Worker struct {
 	mu       sync.RWMutex
 	handlers map[string]asynq.Handler
 	giveUps  map[string]giveUp
-	srv      *asynq.Server
+	srvs     []*asynq.Server // one per fetcher, sharing the handlers
 	redis    *outage
 	db       *outage // nil without Params.Database
 }
@@ -94,6 +99,7 @@ func New(p Params) (*Worker, error) {
 		return nil, errors.New("worker: Params.Redis or Params.RedisClient is required")
 	}
 	p.Concurrency = cmp.Or(p.Concurrency, 10)
+	p.Fetchers = min(cmp.Or(p.Fetchers, FetchersFor(p.Concurrency)), p.Concurrency)
 	p.ShutdownTimeout = cmp.Or(p.ShutdownTimeout, 25*time.Second)
 	if p.Queues == nil {
 		p.Queues = DefaultQueues()
@@ -132,12 +138,29 @@ func New(p Params) (*Worker, error) {
 		GroupGracePeriod: p.ReminderBatch,
 		GroupMaxDelay:    p.ReminderMaxDelay,
 	}
-	if p.RedisClient != nil {
-		w.srv = asynq.NewServerFromRedisClient(p.RedisClient, cfg)
-	} else {
-		w.srv = asynq.NewServer(p.Redis, cfg)
+	for i := range p.Fetchers {
+		c := cfg
+		c.Concurrency = p.Concurrency / p.Fetchers
+		if i < p.Concurrency%p.Fetchers {
+			c.Concurrency++
+		}
+		if p.RedisClient != nil {
+			w.srvs = append(w.srvs, asynq.NewServerFromRedisClient(p.RedisClient, c))
+		} else {
+			w.srvs = append(w.srvs, asynq.NewServer(p.Redis, c))
+		}
 	}
 	return w, nil
+}
+
+// slotsPerFetcher: a fetch loop slowed to about 1 ms a task by a busy machine still keeps
+// 25 slots of 50 ms tasks full with room to spare.
+const slotsPerFetcher = 25
+
+// FetchersFor is the default number of Asynq servers for a worker running concurrency
+// tasks at once: one per 25 slots.
+func FetchersFor(concurrency int) int {
+	return max(1, (concurrency+slotsPerFetcher-1)/slotsPerFetcher)
 }
 
 // Handle registers h for tasks of exactly type typ; h receives the raw task. Prefer the
@@ -198,15 +221,29 @@ func (w *Worker) Types() []string {
 // their queue (their handlers' contexts are cancelled; Asynq cannot stop the goroutines, so
 // handlers must honour ctx and be idempotent). Run returns nil after a clean shutdown.
 func (w *Worker) Run(ctx context.Context) error {
-	if err := w.srv.Start(w.root()); err != nil {
-		return fmt.Errorf("start worker: %w", err)
+	root := w.root()
+	for i, srv := range w.srvs {
+		if err := srv.Start(root); err != nil {
+			w.shutdown(w.srvs[:i])
+			return fmt.Errorf("start worker: %w", err)
+		}
 	}
-	w.log.Info().Int("concurrency", w.p.Concurrency).Strs("types", w.Types()).Msg("worker started")
+	w.log.Info().Int("concurrency", w.p.Concurrency).Int("fetchers", len(w.srvs)).Strs("types", w.Types()).Msg("worker started")
 	w.watchDatabase(ctx)
 	w.log.Info().Str("timeout", w.p.ShutdownTimeout.String()).Msg("worker shutting down; waiting for in-flight tasks")
-	w.srv.Shutdown()
+	w.shutdown(w.srvs)
 	w.log.Info().Msg("worker stopped")
 	return nil
+}
+
+// shutdown stops the servers at once, not one after another, so in-flight tasks get
+// ShutdownTimeout in all, not that much per server.
+func (w *Worker) shutdown(srvs []*asynq.Server) {
+	var wg sync.WaitGroup
+	for _, srv := range srvs {
+		wg.Go(srv.Shutdown)
+	}
+	wg.Wait()
 }
 
 // watchDatabase waits for ctx; while the database is down it pings it every

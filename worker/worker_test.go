@@ -3,6 +3,7 @@ package worker_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -378,5 +379,80 @@ func TestWorkerRunsOnAGivenClient(t *testing.T) {
 	stop()
 	if err := ap.Ping(t.Context()).Err(); err != nil {
 		t.Fatalf("the given client after the worker stopped: %v; want it open for its owner", err)
+	}
+}
+
+func TestFetchersFor(t *testing.T) {
+	for _, c := range []struct{ concurrency, want int }{{1, 1}, {10, 1}, {25, 1}, {26, 2}, {100, 4}, {1000, 40}} {
+		if got := worker.FetchersFor(c.concurrency); got != c.want {
+			t.Errorf("FetchersFor(%d) = %d, want %d", c.concurrency, got, c.want)
+		}
+	}
+}
+
+// Concurrency 7 over 3 fetchers: three Asynq servers of 3, 2 and 2 slots, all fetching
+// (7 tasks run at once, more than any one server holds), never more than 7 in all, and one
+// shutdown timeout for all of them, not one per server.
+func TestWorkerSplitsConcurrencyAcrossFetchers(t *testing.T) {
+	opt, _ := redistest.Client(t, 1)
+	client, inspector := asynq.NewClient(opt), asynq.NewInspector(opt)
+	t.Cleanup(func() { _ = client.Close(); _ = inspector.Close() })
+	const shutdown = 2 * time.Second
+	w, err := worker.New(worker.Params{Redis: opt, Logger: zerolog.Nop(), Concurrency: 7, Fetchers: 3,
+		ShutdownTimeout: shutdown, TaskCheckInterval: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var running, peak atomic.Int32
+	release := make(chan struct{})
+	w.Handle("test:hold", asynq.HandlerFunc(func(ctx context.Context, task *asynq.Task) error {
+		n := running.Add(1)
+		for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
+		}
+		<-release // ignores ctx: a stuck handler, as the shutdown timeout is for
+		running.Add(-1)
+		return nil
+	}))
+	for i := range 12 {
+		if _, err := client.Enqueue(asynq.NewTask("test:hold", nil), asynq.TaskID("hold-"+strconv.Itoa(i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stop := start(t, w)
+	t.Cleanup(func() {
+		select {
+		case <-release:
+		default:
+			close(release)
+		}
+	})
+	deadline := time.Now().Add(10 * time.Second)
+	for running.Load() < 7 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d tasks running after 10 s, want 7: not every fetcher fetches", running.Load())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(300 * time.Millisecond) // room for an eighth, were the slots not shared
+	if p := peak.Load(); p != 7 {
+		t.Fatalf("peak of %d tasks at once, want exactly Concurrency's 7", p)
+	}
+	servers, err := inspector.Servers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var slots []int
+	for _, s := range servers {
+		slots = append(slots, s.Concurrency)
+	}
+	slices.Sort(slots)
+	if !slices.Equal(slots, []int{2, 2, 3}) {
+		t.Fatalf("Asynq servers' concurrency %v, want [2 2 3]", slots)
+	}
+	t0 := time.Now()
+	stop()
+	// Three servers shut down one after another would take 3 × 2 s.
+	if took := time.Since(t0); took > 2*shutdown {
+		t.Fatalf("shutdown took %s with a %s timeout: the fetchers were not stopped together", took.Round(time.Millisecond), shutdown)
 	}
 }

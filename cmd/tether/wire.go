@@ -116,6 +116,7 @@ func runWorker(ctx context.Context, d deps, tune tuning) error {
 		Logger:                   d.log.With().Str("component", "worker").Logger(),
 		Registerer:               d.reg,
 		Concurrency:              d.cfg.WorkerConcurrency,
+		Fetchers:                 d.cfg.WorkerFetchers,
 		ShutdownTimeout:          d.cfg.ShutdownTimeout,
 		TaskCheckInterval:        tune.taskCheck,
 		DelayedTaskCheckInterval: tune.delayedCheck,
