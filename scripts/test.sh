@@ -8,10 +8,11 @@
 #   scripts/test.sh ./worker   only these packages (passed to go test as they are); no fault suite
 #
 # Needs Go. Redis (127.0.0.1:6379) and PostgreSQL (127.0.0.1:5432, user postgres, trust
-# auth, database "test") are started when they are not running; when they are not
-# installed and we are root, they are installed with apt-get. Safe to run repeatedly.
-# TETHER_TEST_REDIS_ADDR / TETHER_TEST_DATABASE_URL point the tests elsewhere; then this
-# script leaves that service alone. Chromium (/usr/bin/chromium, or TETHER_TEST_CHROMIUM)
+# auth, database "test") are started when they are not running, and a three-master Redis
+# Cluster on 127.0.0.1:7101-7103; when they are not installed and we are root, they are
+# installed with apt-get. Safe to run repeatedly. TETHER_TEST_REDIS_ADDR /
+# TETHER_TEST_DATABASE_URL / TETHER_TEST_REDIS_CLUSTER (host:port,...) point the tests
+# elsewhere; then this script leaves that service alone. Chromium (/usr/bin/chromium, or TETHER_TEST_CHROMIUM)
 # is installed with apt-get when missing; the browser test's screenshots go to
 # TETHER_TEST_ARTIFACTS (default testdata/artifacts).
 set -euo pipefail
@@ -61,6 +62,41 @@ start_redis() {
 	wait_for "redis" redis_ping
 }
 
+# A three-master Redis Cluster on 127.0.0.1:7101-7103 for the tests of tether's Cluster paths
+# (the lock, the stash, keys reseal): no persistence, its node files in a directory of its own.
+cluster_ports=(7101 7102 7103)
+cluster_ok() {
+	local p
+	for p in "${cluster_ports[@]}"; do
+		redis-cli -p "$p" cluster info 2>/dev/null | grep -q '^cluster_state:ok' || return 1
+	done
+}
+
+start_redis_cluster() {
+	command -v redis-server >/dev/null || apt_install redis-server
+	command -v redis-cli >/dev/null || apt_install redis-tools
+	if cluster_ok; then say "redis cluster: running"; return; fi
+	local dir=${TMPDIR:-/tmp}/tether-redis-cluster p addrs=()
+	say "redis cluster: starting on 127.0.0.1:${cluster_ports[0]}-${cluster_ports[-1]}"
+	for p in "${cluster_ports[@]}"; do
+		# Only a leftover node of this cluster is stopped, never another Redis on the port.
+		if redis-cli -p "$p" info cluster 2>/dev/null | grep -q '^cluster_enabled:1'; then
+			redis-cli -p "$p" shutdown nosave >/dev/null 2>&1 || true
+		fi
+	done
+	rm -rf "$dir" && mkdir -p "$dir"
+	for p in "${cluster_ports[@]}"; do
+		redis-server --daemonize yes --bind 127.0.0.1 --port "$p" --cluster-enabled yes \
+			--cluster-config-file "$dir/nodes-$p.conf" --dir "$dir" --logfile "$dir/$p.log" \
+			--save "" --appendonly no >/dev/null
+		wait_for "redis cluster node $p" redis-cli -p "$p" ping
+		addrs+=("127.0.0.1:$p")
+	done
+	redis-cli --cluster create "${addrs[@]}" --cluster-replicas 0 --cluster-yes >"$dir/create.log" 2>&1 ||
+		die "redis cluster: create failed; see $dir/create.log"
+	wait_for "redis cluster" cluster_ok
+}
+
 pg_url="postgresql://postgres@127.0.0.1:5432"
 pg_ok() { PGCONNECT_TIMEOUT=3 psql "$pg_url/postgres" -tAc 'SELECT 1' >/dev/null 2>&1; }
 
@@ -96,6 +132,7 @@ start_postgres() {
 }
 
 if [ -z "${TETHER_TEST_REDIS_ADDR:-}" ]; then start_redis; else say "redis: using $TETHER_TEST_REDIS_ADDR"; fi
+if [ -z "${TETHER_TEST_REDIS_CLUSTER:-}" ]; then start_redis_cluster; else say "redis cluster: using $TETHER_TEST_REDIS_CLUSTER"; fi
 if [ -z "${TETHER_TEST_DATABASE_URL:-}" ]; then start_postgres; else say "postgresql: using TETHER_TEST_DATABASE_URL"; fi
 
 # The browser test drives Debian's Chromium; it fails (never skips) without one.

@@ -3,6 +3,7 @@ package redisstash
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -14,10 +15,21 @@ import (
 
 const testDB = 11
 
+// backends runs a test on a database of the test Redis and on the test Redis Cluster,
+// where a stash's keys spread over three masters.
+func backends(t *testing.T, fn func(t *testing.T, rdb redis.UniversalClient)) {
+	t.Run("redis", func(t *testing.T) {
+		_, rdb := redistest.Client(t, testDB)
+		fn(t, rdb)
+	})
+	t.Run("cluster", func(t *testing.T) { fn(t, redistest.Cluster(t)) })
+}
+
 // What is put comes back byte for byte (sealed values are binary), replaced by a later
 // put, and gone after a delete; a missing key is nil, nil and deleting it is no error.
-func TestPutGetDelete(t *testing.T) {
-	_, rdb := redistest.Client(t, testDB)
+func TestPutGetDelete(t *testing.T) { backends(t, testPutGetDelete) }
+
+func testPutGetDelete(t *testing.T, rdb redis.UniversalClient) {
 	ctx := t.Context()
 	s := New(rdb, "stash:")
 	sealed := []byte{0x00, 0xff, 'x', 0x00, 0x80}
@@ -123,8 +135,9 @@ func TestUnreachableRedisIsAnError(t *testing.T) {
 
 // Swap returns what was there (nil the first time) and leaves the new value with a TTL;
 // DeleteAll removes every key given, under the prefix, missing ones included.
-func TestSwapDeleteAll(t *testing.T) {
-	_, rdb := redistest.Client(t, testDB)
+func TestSwapDeleteAll(t *testing.T) { backends(t, testSwapDeleteAll) }
+
+func testSwapDeleteAll(t *testing.T, rdb redis.UniversalClient) {
 	ctx := t.Context()
 	s := New(rdb, "swap:")
 	if prev, err := s.Swap(ctx, "m", []byte{0x00, 0x01}); prev != nil || err != nil {
@@ -142,15 +155,18 @@ func TestSwapDeleteAll(t *testing.T) {
 	if err := s.DeleteAll(ctx, "m", "p", "never-set"); err != nil {
 		t.Fatal(err)
 	}
-	if n := rdb.Exists(ctx, "swap:m", "swap:p").Val(); n != 0 {
-		t.Fatalf("%d keys left after DeleteAll, want 0", n)
+	for _, k := range []string{"swap:m", "swap:p"} { // one by one: a Cluster has them on different nodes
+		if n := rdb.Exists(ctx, k).Val(); n != 0 {
+			t.Fatalf("%s left after DeleteAll", k)
+		}
 	}
 }
 
 // Each finds every key under a prefix by SCAN (a glob character in the prefix is literal),
 // nothing else; Replace swaps a value only while it is the one read and keeps its expiry.
-func TestEachAndReplace(t *testing.T) {
-	_, rdb := redistest.Client(t, testDB)
+func TestEachAndReplace(t *testing.T) { backends(t, testEachAndReplace) }
+
+func testEachAndReplace(t *testing.T, rdb redis.UniversalClient) {
 	ctx := t.Context()
 	s := New(rdb, "st*:")
 	for i, k := range []string{"p:1", "p:2", "p:3", "q:1"} {
@@ -182,5 +198,45 @@ func TestEachAndReplace(t *testing.T) {
 	}
 	if ttl := rdb.PTTL(ctx, s.Key("p:1")).Val(); ttl < 29*24*time.Hour {
 		t.Fatalf("replace lost the expiry: %v", ttl)
+	}
+}
+
+// On a Cluster a stash's keys land on every master; Each (keys reseal walks the stash with
+// it) finds all of them, and one DeleteAll of keys in many slots removes every one.
+func TestClusterEachAndDeleteAllCoverEveryMaster(t *testing.T) {
+	cc := redistest.Cluster(t)
+	ctx := t.Context()
+	s := New(cc, "stash:")
+	masters := map[string]bool{}
+	var keys []string
+	for i := range 30 {
+		k := fmt.Sprintf("pending-token:%d", i)
+		keys = append(keys, k)
+		if err := s.Put(ctx, k, []byte{byte(i)}); err != nil {
+			t.Fatal(err)
+		}
+		m, err := cc.MasterForKey(ctx, s.Key(k))
+		if err != nil {
+			t.Fatal(err)
+		}
+		masters[m.Options().Addr] = true
+	}
+	if len(masters) != 3 {
+		t.Fatalf("30 keys on %d masters, want all 3 (the test would not cover the scan of each)", len(masters))
+	}
+	seen := map[string]bool{}
+	if err := s.Each(ctx, "pending-token:", func(k string, v []byte) error { seen[k] = true; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if len(seen) != 30 {
+		t.Fatalf("Each found %d of the 30 keys", len(seen))
+	}
+	if err := s.DeleteAll(ctx, keys...); err != nil {
+		t.Fatalf("DeleteAll of keys in many slots: %v", err)
+	}
+	for _, k := range keys {
+		if v, err := s.Get(ctx, k); err != nil || v != nil {
+			t.Fatalf("%s after DeleteAll: %q, %v; want gone", k, v, err)
+		}
 	}
 }

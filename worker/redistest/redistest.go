@@ -132,3 +132,63 @@ func lease(ctx context.Context, ctl *redis.Client, firstDB, lastDB, prefer int, 
 func URL(opt asynq.RedisClientOpt) string {
 	return "redis://" + opt.Addr + "/" + strconv.Itoa(opt.DB)
 }
+
+// ClusterAddrs are the masters of the Redis Cluster tests use: TETHER_TEST_REDIS_CLUSTER
+// (host:port,host:port,...), or the three scripts/test.sh starts on 127.0.0.1:7101-7103.
+func ClusterAddrs() []string {
+	if s := os.Getenv("TETHER_TEST_REDIS_CLUSTER"); s != "" {
+		return strings.Split(s, ",")
+	}
+	return []string{"127.0.0.1:7101", "127.0.0.1:7102", "127.0.0.1:7103"}
+}
+
+// Cluster leases the whole test Redis Cluster (a Cluster has only database 0, so tests
+// of all packages take turns, through a lease key on the Redis of Client), flushes every
+// master and returns a client on it, closed when the test ends. A test that needs it fails
+// when it cannot reach it: scripts/test.sh starts one.
+func Cluster(tb testing.TB) *redis.ClusterClient {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), leaseWait)
+	defer cancel()
+	cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: ClusterAddrs()})
+	if err := cc.ForEachShard(ctx, func(ctx context.Context, c *redis.Client) error { return c.Ping(ctx).Err() }); err != nil {
+		_ = cc.Close()
+		tb.Fatalf("the Redis Cluster at %s is not reachable (%v): run scripts/test.sh, which starts one", strings.Join(ClusterAddrs(), ","), err)
+	}
+	ctl := redis.NewClient(&redis.Options{Addr: Addr(), DB: 0})
+	if err := ctl.Ping(ctx).Err(); err != nil {
+		_ = cc.Close()
+		_ = ctl.Close()
+		tb.Fatalf("redis at %s is not reachable (%v): run scripts/test.sh, which starts it", Addr(), err)
+	}
+	const key = "tether:redistest:lease:cluster"
+	owner := fmt.Sprintf("%d:%s:%d", os.Getpid(), tb.Name(), time.Now().UnixNano())
+	for {
+		ok, err := ctl.SetNX(ctx, key, owner, leaseTTL).Result()
+		if err == nil && ok {
+			break
+		}
+		if err == nil {
+			select {
+			case <-ctx.Done():
+				err = ctx.Err()
+			case <-time.After(50 * time.Millisecond):
+				continue
+			}
+		}
+		_ = cc.Close()
+		_ = ctl.Close()
+		tb.Fatalf("redistest: the Redis Cluster's lease: %v", err)
+	}
+	tb.Cleanup(func() {
+		_ = cc.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		release.Run(ctx, ctl, []string{key}, owner)
+		_ = ctl.Close()
+	})
+	if err := cc.ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error { return c.FlushAll(ctx).Err() }); err != nil {
+		tb.Fatalf("flush the Redis Cluster: %v", err)
+	}
+	return cc
+}
