@@ -7,13 +7,13 @@
 #   scripts/test.sh --no-fault never the fault suite, in CI too
 #   scripts/test.sh ./worker   only these packages (passed to go test as they are); no fault suite
 #
-# Needs Go. Redis (127.0.0.1:6379) and PostgreSQL (127.0.0.1:5432, user postgres, trust
-# auth, database "test") are started when they are not running, and a three-master Redis
-# Cluster on 127.0.0.1:7101-7103; when they are not installed and we are root, they are
-# installed with apt-get. Safe to run repeatedly. TETHER_TEST_REDIS_ADDR /
-# TETHER_TEST_DATABASE_URL / TETHER_TEST_REDIS_CLUSTER (host:port,...) point the tests
-# elsewhere; then this script leaves that service alone. Chromium (/usr/bin/chromium, or TETHER_TEST_CHROMIUM)
-# is installed with apt-get when missing; the browser test's screenshots go to
+# Needs Go. Redis (127.0.0.1:6379), a three-master Redis Cluster (127.0.0.1:7101-7103) and
+# PostgreSQL (127.0.0.1:5432, user postgres, trust auth, database "test") are started when
+# they are not running; when they are not installed and we are root, they are installed
+# with apt-get. Safe to run repeatedly. TETHER_TEST_REDIS_ADDR / TETHER_TEST_REDIS_CLUSTER
+# (host:port,...) / TETHER_TEST_DATABASE_URL point the tests elsewhere; then this script
+# leaves that service alone. Chromium (/usr/bin/chromium, or TETHER_TEST_CHROMIUM) is
+# installed with apt-get when missing; the browser test's screenshots go to
 # TETHER_TEST_ARTIFACTS (default testdata/artifacts).
 set -euo pipefail
 
