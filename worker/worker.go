@@ -99,6 +99,10 @@ func New(p Params) (*Worker, error) {
 		return nil, errors.New("worker: Params.Redis or Params.RedisClient is required")
 	}
 	p.Concurrency = cmp.Or(p.Concurrency, 10)
+	if p.Fetchers < 0 {
+		// No server at all would run nothing and say nothing.
+		return nil, fmt.Errorf("worker: Params.Fetchers is %d; want 0 (one per 25 slots) or more", p.Fetchers)
+	}
 	p.Fetchers = min(cmp.Or(p.Fetchers, FetchersFor(p.Concurrency)), p.Concurrency)
 	p.ShutdownTimeout = cmp.Or(p.ShutdownTimeout, 25*time.Second)
 	if p.Queues == nil {

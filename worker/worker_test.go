@@ -383,6 +383,10 @@ func TestWorkerRunsOnAGivenClient(t *testing.T) {
 }
 
 func TestFetchersFor(t *testing.T) {
+	if _, err := worker.New(worker.Params{Redis: asynq.RedisClientOpt{Addr: redistest.Addr()}, Fetchers: -1}); err == nil ||
+		!strings.Contains(err.Error(), "Params.Fetchers is -1") {
+		t.Errorf("New with Fetchers -1: %v; want an error naming Params.Fetchers (no server would run)", err)
+	}
 	for _, c := range []struct{ concurrency, want int }{{1, 1}, {10, 1}, {25, 1}, {26, 2}, {100, 4}, {1000, 40}} {
 		if got := worker.FetchersFor(c.concurrency); got != c.want {
 			t.Errorf("FetchersFor(%d) = %d, want %d", c.concurrency, got, c.want)
