@@ -1,5 +1,7 @@
 package store
 
+import "context"
+
 // GroupStats returns how many UpdateConnection (writes) and GetConnection (reads) calls
 // went through s's groups and how many statements ran them; zeros where s does not group.
 func GroupStats(s *Store) (writeCalls, writeStmts, readCalls, readStmts int64) {
@@ -34,3 +36,22 @@ func GroupQueued(s *Store, writes bool) int {
 // GroupFailures returns how many of s's grouped statements failed (their calls then ran
 // alone).
 func GroupFailures(s *Store) int64 { return s.g.failed.Load() }
+
+// MigrateTo moves s's schema up or down to version v, to test a migration's data moves.
+func MigrateTo(s *Store, v int64) error {
+	ctx := context.Background()
+	p, err := s.provider(ctx)
+	if err != nil {
+		return err
+	}
+	cur, err := p.GetDBVersion(ctx)
+	if err != nil {
+		return err
+	}
+	if v < cur {
+		_, err = p.DownTo(ctx, v)
+	} else {
+		_, err = p.UpTo(ctx, v)
+	}
+	return err
+}

@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"encoding/binary"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"time"
@@ -12,21 +11,42 @@ import (
 )
 
 // SaveCheckpoint writes one page's checkpoint in one transaction (or the caller's):
-// the import as UpdateImport does, cp.Seen appended to the import's seen set in the same
-// statement, and cp.Skipped inserted (a row already stored at its seq is kept, so a
-// re-run of a page after a crash adds nothing). Returns directory.ErrNotFound if orgID has no such
-// import, an error wrapping directory.ErrImportCancelled if it was cancelled (then
-// nothing is written).
+// the import as UpdateImport does, cp.Seen as a row of the import's seen set keyed by
+// the import's progress after the page, and cp.Skipped (a row already stored at its key
+// is kept, so a re-run of a page after a crash adds nothing). A page's seen row costs the
+// same at the import's first page as at its thousandth. Returns directory.ErrNotFound if
+// orgID has no such import, an error wrapping directory.ErrImportCancelled if it was
+// cancelled (then nothing is written).
 func (q *Queries) SaveCheckpoint(ctx context.Context, orgID string, cp directory.Checkpoint, at time.Time) error {
-	if len(cp.Skipped) == 0 {
-		return q.updateImport(ctx, orgID, cp.Import, encodeSeen(cp.Seen), at)
+	if len(cp.Skipped) == 0 && len(cp.Seen) == 0 {
+		return q.UpdateImport(ctx, orgID, cp.Import, at)
 	}
 	return q.inTx(ctx, func(tx *Queries) error {
-		if err := tx.updateImport(ctx, orgID, cp.Import, encodeSeen(cp.Seen), at); err != nil {
+		if err := tx.UpdateImport(ctx, orgID, cp.Import, at); err != nil {
+			return err
+		}
+		if err := tx.insertSeen(ctx, orgID, cp.Import.ID, cp.Import.Progress.Done, cp.Seen); err != nil {
 			return err
 		}
 		return tx.insertSkipped(ctx, orgID, cp.Import.ID, cp.Skipped)
 	})
+}
+
+// insertSeen stores one page's hashes as 8 big-endian bytes each.
+func (q *Queries) insertSeen(ctx context.Context, orgID, importID string, done int, hs []uint64) error {
+	if len(hs) == 0 {
+		return nil
+	}
+	b := make([]byte, 8*len(hs))
+	for i, h := range hs {
+		binary.BigEndian.PutUint64(b[8*i:], h)
+	}
+	_, err := q.q.ExecContext(ctx, `INSERT INTO import_seen (org_id, import_id, done, hashes) VALUES ($1, $2, $3, $4)
+ON CONFLICT (org_id, import_id, done) DO NOTHING`, orgID, importID, done, b)
+	if err != nil {
+		return q.wrap(err, "save seen emails of import %s in org %s", importID, orgID)
+	}
+	return nil
 }
 
 func (q *Queries) insertSkipped(ctx context.Context, orgID, importID string, rows []directory.SkippedRow) error {
@@ -47,33 +67,37 @@ func (q *Queries) insertSkipped(ctx context.Context, orgID, importID string, row
 	return nil
 }
 
-// encodeSeen renders hashes as 16 hex digits each.
-func encodeSeen(hs []uint64) string {
-	if len(hs) == 0 {
-		return ""
-	}
-	b := make([]byte, 8*len(hs))
-	for i, h := range hs {
-		binary.BigEndian.PutUint64(b[8*i:], h)
-	}
-	return hex.EncodeToString(b)
-}
-
-// ImportSeen returns the hashes of the emails the org's import id has seen (see
-// SaveCheckpoint). Returns directory.ErrNotFound if the org has no such import.
+// ImportSeen returns the hashes of the emails the org's import id has seen, in the order
+// its pages saved them (see SaveCheckpoint). Returns directory.ErrNotFound if the org
+// has no such import.
 func (q *Queries) ImportSeen(ctx context.Context, orgID, id string) ([]uint64, error) {
-	var s string
-	err := q.q.QueryRowContext(ctx, `SELECT seen FROM imports WHERE org_id = $1 AND id = $2`, orgID, id).Scan(&s)
+	if _, err := q.GetImport(ctx, orgID, id); err != nil {
+		return nil, err
+	}
+	rows, err := q.q.QueryContext(ctx, `SELECT done, hashes FROM import_seen
+WHERE org_id = $1 AND import_id = $2 ORDER BY done`, orgID, id)
 	if err != nil {
 		return nil, q.wrap(err, "read seen emails of import %s in org %s", id, orgID)
 	}
-	b, err := hex.DecodeString(s)
-	if err != nil || len(b)%8 != 0 {
-		return nil, fmt.Errorf("read seen emails of import %s in org %s: malformed column (%d hex digits)", id, orgID, len(s))
+	defer rows.Close()
+	var out []uint64
+	for rows.Next() {
+		var (
+			done int
+			b    []byte
+		)
+		if err := rows.Scan(&done, &b); err != nil {
+			return nil, q.wrap(err, "read seen emails of import %s in org %s", id, orgID)
+		}
+		if len(b)%8 != 0 {
+			return nil, fmt.Errorf("read seen emails of import %s in org %s: malformed row at progress %d (%d bytes)", id, orgID, done, len(b))
+		}
+		for i := 0; i < len(b); i += 8 {
+			out = append(out, binary.BigEndian.Uint64(b[i:]))
+		}
 	}
-	out := make([]uint64, len(b)/8)
-	for i := range out {
-		out[i] = binary.BigEndian.Uint64(b[8*i:])
+	if err := rows.Err(); err != nil {
+		return nil, q.wrap(err, "read seen emails of import %s in org %s", id, orgID)
 	}
 	return out, nil
 }

@@ -11,6 +11,7 @@ import (
 	"tether/sync/directory"
 	"tether/sync/invites"
 	"tether/sync/store"
+	"tether/sync/store/storetest"
 )
 
 // A renewal takes a seat under the org's lock like a new invite: five lapsed invites of a
@@ -141,7 +142,7 @@ func TestCheckpointSeenAndSkipped(t *testing.T) {
 		imp.Progress.Done = 4
 		must(t, b.s.SaveCheckpoint(b.ctx, b.orgA.ID, directory.Checkpoint{Import: imp, Skipped: page1, Seen: []uint64{1, 1 << 63}}, b.now), "page 1")
 		// A re-run of the page after a crash adds nothing twice.
-		must(t, b.s.SaveCheckpoint(b.ctx, b.orgA.ID, directory.Checkpoint{Import: imp, Skipped: page1}, b.now), "page 1 again")
+		must(t, b.s.SaveCheckpoint(b.ctx, b.orgA.ID, directory.Checkpoint{Import: imp, Skipped: page1, Seen: []uint64{1, 1 << 63}}, b.now), "page 1 again")
 		// A name as Salesforce may send it: quotes, a backslash, a tab, non-ASCII, markup.
 		page2 := []directory.SkippedRow{{Seq: 5, Email: "m@x.example", Name: "Zoë \"Q\" O'Brien \\\t<b>&", Reason: "already_member"}}
 		imp.Progress.Done = 6
@@ -246,5 +247,46 @@ func TestListImportsPage(t *testing.T) {
 		}
 		_, err = b.s.ListImportsPage(b.ctx, b.orgB.ID, got[0], 2)
 		wantErr(t, err, directory.ErrNotFound, "org B pages from org A's import")
+	})
+}
+
+// TestImportSeenMigration: migration 00019 moves an import's seen set from the text column
+// to a row per page and back, without losing or reordering a hash.
+func TestImportSeenMigration(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		t.Parallel()
+		ctx := t.Context()
+		now := time.Now()
+		org, err := s.CreateOrg(ctx, directory.Org{Name: "Seen"})
+		must(t, err, "create org")
+		imp, err := s.CreateImport(ctx, org.ID, directory.Import{Role: directory.RoleChat, CreatedAt: now})
+		must(t, err, "create import")
+		want := []uint64{1, 1 << 63, 0xdeadbeef, 42}
+		imp.Progress.Done = 2
+		must(t, s.SaveCheckpoint(ctx, org.ID, directory.Checkpoint{Import: imp, Seen: want[:2]}, now), "page 1")
+		imp.Progress.Done = 4
+		must(t, s.SaveCheckpoint(ctx, org.ID, directory.Checkpoint{Import: imp, Seen: want[2:]}, now), "page 2")
+
+		must(t, store.MigrateTo(s, 18), "down to 00018")
+		var hex string
+		must(t, s.DB().QueryRowContext(ctx, `SELECT seen FROM imports WHERE id = $1`, imp.ID).Scan(&hex), "read the column")
+		if w := "0000000000000001800000000000000000000000deadbeef000000000000002a"; hex != w {
+			t.Fatalf("down: seen column %q, want %q", hex, w)
+		}
+		must(t, store.MigrateTo(s, 19), "up to 00019")
+		got, err := s.ImportSeen(ctx, org.ID, imp.ID)
+		must(t, err, "seen after the round trip")
+		if !slices.Equal(got, want) {
+			t.Fatalf("after down and up: %x, want %x", got, want)
+		}
+		// A later page still appends after the migrated ones.
+		imp.Progress.Done = 5
+		must(t, s.SaveCheckpoint(ctx, org.ID, directory.Checkpoint{Import: imp, Seen: []uint64{7}}, now), "page 3")
+		got, err = s.ImportSeen(ctx, org.ID, imp.ID)
+		must(t, err, "seen")
+		if !slices.Equal(got, append(slices.Clone(want), 7)) {
+			t.Fatalf("after page 3: %x", got)
+		}
 	})
 }

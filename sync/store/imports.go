@@ -118,22 +118,16 @@ ORDER BY created_at DESC, id DESC LIMIT $2`, orgID, pageSize(limit))
 // page twice. A cancelled import is never overwritten. Returns directory.ErrNotFound if orgID has
 // no import imp.ID, an error wrapping directory.ErrImportCancelled if it was cancelled.
 func (q *Queries) UpdateImport(ctx context.Context, orgID string, imp directory.Import, at time.Time) error {
-	return q.updateImport(ctx, orgID, imp, "", at)
-}
-
-// updateImport is UpdateImport that also appends seen (hex hashes) to the import's seen
-// set. An unchanged seen column is left as it is, so PostgreSQL does not rewrite it.
-func (q *Queries) updateImport(ctx context.Context, orgID string, imp directory.Import, seen string, at time.Time) error {
 	counts, progress, refused, errs, err := importState(&imp)
 	if err != nil {
 		return fmt.Errorf("update import %s: %w", imp.ID, err)
 	}
 	res, err := q.q.ExecContext(ctx, `UPDATE imports SET status = $3, counts = $4, progress = $5,
 refused = $6, errors = $7, paused_until = $8, paused_reason = $9, started_at = $10, finished_at = $11,
-updated_at = $12, seen = CASE WHEN $13 = '' THEN seen ELSE seen || $13 END
+updated_at = $12
 WHERE org_id = $1 AND id = $2 AND status <> 'cancelled'`,
 		orgID, imp.ID, string(imp.Status), counts, progress, refused, errs, tm(imp.PausedUntil),
-		imp.PausedReason, tm(imp.StartedAt), tm(imp.FinishedAt), tm(at), seen)
+		imp.PausedReason, tm(imp.StartedAt), tm(imp.FinishedAt), tm(at))
 	err = q.affected(res, err, "update import %s in org %s", imp.ID, orgID)
 	if errors.Is(err, directory.ErrNotFound) {
 		// Only a second read tells a cancelled import from a missing one; it is rare.
