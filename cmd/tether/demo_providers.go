@@ -15,6 +15,7 @@ import (
 	"tether/connectors/email/mailsink"
 	"tether/connectors/sandbox"
 	"tether/connectors/sandbox/sfdc"
+	"tether/connectors/slack/slackfake"
 	"tether/sync/directory"
 	"tether/sync/orgs"
 )
@@ -35,14 +36,16 @@ type demoProviders struct {
 	srv    *http.Server
 	sbURL  string // base URL of the sandbox; Salesforce lives under /salesforce
 	sink   *mailsink.Sink
+	slack  *slackfake.Server // the workspace reminders reach reps in
 	spec   sfdc.OrgSpec
 	sfOrg  string // Salesforce org id (00D…)
 	team   sfdc.User
 	httpAt string // the address tether serve will listen on, fixed up front for PUBLIC_URL
 }
 
-// startDemoProviders starts the sandbox with the demo's Salesforce org and the mail sink.
-// Close releases both.
+// startDemoProviders starts the sandbox with the demo's Salesforce org, the mail sink and
+// the fake Slack workspace.
+// Close releases them.
 func startDemoProviders() (*demoProviders, error) {
 	org := sfdc.GenerateOrg(demoSFSeed, demoSFUsers)
 	// A fixed seed: the fault plan's shares (the upkeep step's flapping) fire alike every run.
@@ -68,6 +71,7 @@ func startDemoProviders() (*demoProviders, error) {
 		p.Close()
 		return nil, err
 	}
+	p.slack = slackfake.Start()
 	// tether serve learns its address only when it listens, but PUBLIC_URL (the links in
 	// emails, the OAuth redirect URI) is read when it starts: pick a free port first.
 	hl, err := net.Listen("tcp", "127.0.0.1:0")
@@ -80,7 +84,7 @@ func startDemoProviders() (*demoProviders, error) {
 	return p, nil
 }
 
-// configure points cfg at the sandbox (with its default Salesforce app) and the sink.
+// configure points cfg at the sandbox (with its default Salesforce app), the sink and Slack.
 func (p *demoProviders) configure(cfg *config.Config) {
 	cfg.SalesforceLoginURL = p.sbURL + "/salesforce"
 	cfg.SalesforceClientID = sandbox.DefaultSalesforceClientID
@@ -95,11 +99,15 @@ func (p *demoProviders) configure(cfg *config.Config) {
 	cfg.MailFrom = "tether <tether@demo.example>"
 	cfg.InviteFrom = "Acme on tether <invite@demo.example>"
 	cfg.PublicURL = "http://" + p.httpAt
+	cfg.SlackAPIURL = p.slack.URL()
 }
 
 func (p *demoProviders) Close() {
 	if p.sink != nil {
 		_ = p.sink.Close()
+	}
+	if p.slack != nil {
+		p.slack.Close()
 	}
 	if p.srv != nil {
 		p.sb.Close()
@@ -165,6 +173,21 @@ func (dm *demo) waitMail(ctx context.Context, what string, n int, match func(mai
 		got = got[:0]
 		for _, m := range dm.prov.sink.Messages() {
 			if match(m) {
+				got = append(got, m)
+			}
+		}
+		return len(got) >= n, nil
+	})
+	return got, err
+}
+
+// waitSlack waits until the fake workspace holds n direct messages to email, and returns them.
+func (dm *demo) waitSlack(ctx context.Context, email string, n int) ([]slackfake.Message, error) {
+	var got []slackfake.Message
+	err := waitFor(ctx, fmt.Sprintf("%d Slack messages to %s", n, email), func() (bool, error) {
+		got = got[:0]
+		for _, m := range dm.prov.slack.Messages() {
+			if strings.EqualFold(m.Email, email) {
 				got = append(got, m)
 			}
 		}

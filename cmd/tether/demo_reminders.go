@@ -25,26 +25,15 @@ var demoConnectLink = regexp.MustCompile(`http://[^\s"<>]+/connect/[^\s"<>]+`)
 // a real 5-minute grace takes), short enough to keep the demo quick.
 const demoReminderGrace = 3 * time.Second
 
-// demoReminders: the third rep of the upkeep step revokes tether's Microsoft grant at the
-// provider; the operator's verification notices; after the org's grace one reminder email
-// reaches the sink with a connect link; the link, followed over HTTP through the
-// provider's consent, reconnects the calendar; the rep is healthy again, the Action
-// Required counts drop, an "all set" note follows and no further reminder is due.
+// demoReminders: the org sets a Slack bot token with its reminder policy; the third rep
+// of the upkeep step revokes tether's Microsoft grant at the provider; the operator's
+// refresh notices; after the org's grace one reminder email reaches the sink with a
+// connect link, and the same reminder reaches the rep as a Slack direct message; the
+// link, followed over HTTP through the provider's consent, reconnects the calendar; the
+// rep is healthy again, the Action Required counts drop, an "all set" note follows on
+// both channels and no further reminder is due.
 func demoReminders(ctx context.Context, dm *demo) error {
 	orgID := dm.acme.org.ID
-	// The admin's policy change, over the route `tether org reminders` also calls. Quiet
-	// hours would hold a reminder until 08:00 in the org's zone, whenever the demo runs.
-	var set httpapi.ReminderSettingsJSON
-	if err := dm.api(ctx, http.MethodPatch, "/v1/orgs/"+orgID+"/reminder-settings",
-		map[string]string{"grace": demoReminderGrace.String(), "quiet_hours": "none"}, &set); err != nil {
-		return err
-	}
-	if set.Grace != demoReminderGrace.String() || set.QuietHours != "none" {
-		return fmt.Errorf("PATCH reminder-settings answered grace %s, quiet hours %s", set.Grace, set.QuietHours)
-	}
-	dm.ok("PATCH /v1/orgs/%s/reminder-settings {\"grace\":%q,\"quiet_hours\":\"none\"}: grace %s (default 5m), then reminders at +%s, quiet hours %s",
-		orgID, demoReminderGrace, set.Grace, strings.Join(set.Steps, ", +"), set.QuietHours)
-
 	page, err := dm.members(ctx, "chat", false)
 	if err != nil {
 		return err
@@ -63,6 +52,27 @@ func demoReminders(ctx context.Context, dm *demo) error {
 	if rep.ID == "" {
 		return fmt.Errorf("no chat member with a healthy Microsoft calendar and nothing to do")
 	}
+	// The org's Slack workspace: its people, and the bot token of the org's Slack app
+	// (what an admin copies from the app's OAuth page).
+	for _, m := range page.Members {
+		dm.prov.slack.AddUser(m.Email)
+	}
+	botToken := "xoxb-" + randomPassword()
+	dm.prov.slack.AddToken(botToken)
+
+	// The admin's policy change, over the route `tether org reminders` also calls. Quiet
+	// hours would hold a reminder until 08:00 in the org's zone, whenever the demo runs.
+	var set httpapi.ReminderSettingsJSON
+	if err := dm.api(ctx, http.MethodPatch, "/v1/orgs/"+orgID+"/reminder-settings",
+		map[string]string{"grace": demoReminderGrace.String(), "quiet_hours": "none", "slack_token": botToken}, &set); err != nil {
+		return err
+	}
+	if set.Grace != demoReminderGrace.String() || set.QuietHours != "none" || !set.Slack.Configured {
+		return fmt.Errorf("PATCH reminder-settings answered grace %s, quiet hours %s, Slack configured %t", set.Grace, set.QuietHours, set.Slack.Configured)
+	}
+	dm.ok("PATCH /v1/orgs/%s/reminder-settings {\"grace\":%q,\"quiet_hours\":\"none\",\"slack_token\":\"xoxb-…\"}: grace %s (default 5m), then reminders at +%s, quiet hours %s; Slack configured (the token is stored sealed, never shown again); the workspace has the org's %d chat members",
+		orgID, demoReminderGrace, set.Grace, strings.Join(set.Steps, ", +"), set.QuietHours, len(page.Members))
+
 	ci := slices.IndexFunc(rep.Connections, func(c httpapi.MemberConnectionJSON) bool { return c.Kind == connections.KindMicrosoftCalendar })
 	cal := rep.Connections[ci]
 	countsBefore := page.Counts
@@ -138,6 +148,17 @@ func demoReminders(ctx context.Context, dm *demo) error {
 	dm.ok("%s later (grace %s): one email to %s, %q, Message-ID %s, one connect link %s…",
 		took.Round(100*time.Millisecond), demoReminderGrace, rep.Email, mail.Subject, mail.MessageID, links[0][:min(len(links[0]), len(dm.httpURL)+20)])
 
+	// The same reminder as a Slack direct message, with the same link.
+	dms, err := dm.waitSlack(ctx, rep.Email, 1)
+	if err != nil {
+		return err
+	}
+	if dmLinks := demoConnectLink.FindAllString(dms[0].Text, -1); len(dmLinks) != 1 || dmLinks[0] != links[0] {
+		return fmt.Errorf("the Slack reminder to %s carries links %v, want the email's %s", rep.Email, dmLinks, links[0])
+	}
+	dm.ok("and one Slack direct message to %s (user %s, found by email; DM %s, ts %s) with the email's connect link",
+		rep.Email, dms[0].User, dms[0].Channel, dms[0].TS)
+
 	// The rep follows it, as a browser does: the page, its button, the consent at Microsoft.
 	heading, err := dm.followLink(ctx, links[0], rep.Email)
 	if err != nil {
@@ -176,33 +197,45 @@ func demoReminders(ctx context.Context, dm *demo) error {
 	if err != nil {
 		return err
 	}
-	// The sink has the note a moment before the worker records it as sent.
+	if dms, err = dm.waitSlack(ctx, rep.Email, 2); err != nil {
+		return err
+	}
+	// The sink and Slack have the note a moment before the worker records it as sent.
 	var view httpapi.MemberRemindersJSON
 	err = waitFor(ctx, "the all-set note to be recorded as sent", func() (bool, error) {
 		err := dm.api(ctx, http.MethodGet, "/v1/orgs/"+orgID+"/members/"+url.PathEscape(rep.ID)+"/reminders", nil, &view)
-		return err == nil && len(view.Sent) > 0 && view.Sent[0].Status == "sent", err
+		sent := 0
+		for _, r := range view.Sent {
+			if r.Status == "sent" {
+				sent++
+			}
+		}
+		return err == nil && sent == 4, err
 	})
 	if err != nil {
 		return err
 	}
 	var kinds []string
 	for _, r := range view.Sent {
-		kinds = append(kinds, fmt.Sprintf("#%d %s %s", r.Sequence, r.Kind, r.Status))
+		kinds = append(kinds, fmt.Sprintf("#%d %s %s %s", r.Sequence, r.Kind, r.Channel, r.Status))
 	}
+	// Newest first; the two channels of one message in a fixed order for the report.
+	want := []string{"#2 all_set email sent", "#2 all_set slack sent", "#1 reminder email sent", "#1 reminder slack sent"}
+	got, sorted := slices.Sorted(slices.Values(kinds)), slices.Sorted(slices.Values(want))
 	reminded := 0
 	for _, mm := range msgs {
 		if mm.MessageID != mail.MessageID && strings.Contains(mm.Subject, "reconnect") {
 			reminded++
 		}
 	}
-	if len(msgs) != 2 || reminded != 0 || len(view.Sent) != 2 || view.Sent[0].Kind != "all_set" || view.Sent[1].Kind != "reminder" {
-		return fmt.Errorf("%s got %d emails (%d more reminders); the route lists %v", rep.Email, len(msgs), reminded, kinds)
+	if len(msgs) != 2 || reminded != 0 || len(dms) != 2 || !slices.Equal(got, sorted) || view.Sent[0].Kind != "all_set" {
+		return fmt.Errorf("%s got %d emails (%d more reminders) and %d Slack messages; the route lists %v", rep.Email, len(msgs), reminded, len(dms), kinds)
 	}
 	if view.Next != "" || view.Streak != 0 {
 		return fmt.Errorf("GET …/members/%s/reminders: next %q, streak %d (%s); want nothing due", rep.ID, view.Next, view.Streak, view.Why)
 	}
-	dm.ok("%q to %s; GET /v1/orgs/%s/members/%s/reminders: %s; next: none (%s)",
-		msgs[1].Subject, rep.Email, orgID, rep.ID, strings.Join(kinds, ", "), view.Why)
+	dm.ok("%q to %s, by email and on Slack; GET /v1/orgs/%s/members/%s/reminders: %s; next: none (%s)",
+		msgs[1].Subject, rep.Email, orgID, rep.ID, strings.Join(want, ", "), view.Why)
 
 	// The members list says the same, for every member of the page at once.
 	page, err = dm.members(ctx, "chat", false)

@@ -398,13 +398,18 @@ func TestDemo(t *testing.T) {
 		"(Zoom flapping): salesforce healthy, microsoft_calendar+teams healthy, zoom healthy; Action Required: none",
 		"is degraded, not condemned",
 		"FILTER       MEMBERS  ACTION REQUIRED",
-		// Reconnect reminders: one email after the grace, its link fixes the calendar.
+		// Reconnect reminders: one email and one Slack message after the grace, the link
+		// fixes the calendar.
 		"/refresh: needs_reconnect, code invalid_grant; a reminder is queued",
 		"(grace 3s): one email to ",
+		"and one Slack direct message to ",
+		"with the email's connect link",
 		"allowed at the sandbox's Microsoft consent: \"Microsoft connected\"",
 		"the counts rose by one with the break and dropped by one with the fix",
-		"#2 all_set sent, #1 reminder sent; next: none",
-		"last #2 all_set email sent, next: none (fixed: all set)",
+		"by email and on Slack; GET /v1/orgs/",
+		"#2 all_set email sent, #2 all_set slack sent, #1 reminder email sent, #1 reminder slack sent; next: none",
+		"last #2 all_set ",
+		"next: none (fixed: all set)",
 		"checks passed",
 	} {
 		if !strings.Contains(res.stdout, want) {
