@@ -12,13 +12,16 @@ import (
 	"tether/sync/store/storetest"
 )
 
+// benchBackends are the stores every benchmark here runs on.
+var benchBackends = []struct {
+	name string
+	open func(testing.TB) *store.Store
+}{{"postgres", storetest.Postgres}, {"sqlite", storetest.SQLite}}
+
 // BenchmarkImportPage measures one 2,000-row import page as the import runs it: the
 // email lookup, then one transaction that locks the seats and inserts the invites.
 func BenchmarkImportPage(b *testing.B) {
-	for _, backend := range []struct {
-		name string
-		open func(testing.TB) *store.Store
-	}{{"postgres", storetest.Postgres}, {"sqlite", storetest.SQLite}} {
+	for _, backend := range benchBackends {
 		b.Run(backend.name, func(b *testing.B) {
 			s := backend.open(b)
 			ctx := b.Context()
@@ -63,10 +66,7 @@ func BenchmarkImportPage(b *testing.B) {
 // (two connections each, 30% Action Required, each of those with four messages sent)
 // while another org holds 90,000 more.
 func BenchmarkMembersPage(b *testing.B) {
-	for _, backend := range []struct {
-		name string
-		open func(testing.TB) *store.Store
-	}{{"postgres", storetest.Postgres}, {"sqlite", storetest.SQLite}} {
+	for _, backend := range benchBackends {
 		b.Run(backend.name, func(b *testing.B) {
 			s := backend.open(b)
 			ctx := b.Context()
@@ -170,10 +170,7 @@ func BenchmarkMembersPage(b *testing.B) {
 // org writes hundreds of these.
 func BenchmarkImportCheckpoint(b *testing.B) {
 	const page = 2000
-	for _, backend := range []struct {
-		name string
-		open func(testing.TB) *store.Store
-	}{{"postgres", storetest.Postgres}, {"sqlite", storetest.SQLite}} {
+	for _, backend := range benchBackends {
 		for _, prior := range []int{10_000, 200_000} {
 			b.Run(fmt.Sprintf("%s/seen=%d", backend.name, prior), func(b *testing.B) {
 				s := backend.open(b)
