@@ -39,7 +39,7 @@ type Params struct {
 	// tasks still running then are put back in their queue and run again later. Zero means
 	// 25s.
 	ShutdownTimeout time.Duration
-	// Queues maps queue name to weight. Nil means critical 6, default 3, low 1.
+	// Queues maps queue name to weight. Nil means DefaultQueues.
 	Queues map[string]int
 	// Polling intervals; zero keeps Asynq's defaults (1s, 5s, 8s). The demo and tests lower
 	// them for snappy pickup of new, retried and completed tasks.
@@ -75,7 +75,8 @@ func DefaultQueues() map[string]int {
 	return map[string]int{jobs.QueueCritical: 6, jobs.QueueConnections: 4, jobs.QueueDefault: 3, jobs.QueueLow: 1}
 }
 
-// Worker is an Asynq server with tether's handler registry and middleware.
+// Worker is tether's handler registry and middleware on one or more Asynq servers (see
+// Params.Fetchers) that share the slots, the handlers and the Redis client.
 type Worker struct {
 	p       Params
 	log     zerolog.Logger

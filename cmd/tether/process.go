@@ -23,7 +23,7 @@ func runAll(ctx context.Context, cs ...component) error {
 func newWorkerCmd(e env) *cobra.Command {
 	return &cobra.Command{
 		Use:   "worker",
-		Short: "Run tasks from the critical, default and low queues",
+		Short: "Run tasks from the critical, connections, default and low queues",
 		Long: `Runs tether's task handlers on Asynq. Run as many replicas as you like against the same
 Redis. Needs TETHER_REDIS_URL, TETHER_ENCRYPTION_KEYS, a migrated database and
 TETHER_SMTP_URL (or TETHER_MAILER=log to only log invitation emails, for trials); it
