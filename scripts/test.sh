@@ -7,14 +7,16 @@
 #   scripts/test.sh --no-fault never the fault suite, in CI too
 #   scripts/test.sh ./worker   only these packages (passed to go test as they are); no fault suite
 #
-# Needs Go. Redis (127.0.0.1:6379), a three-master Redis Cluster (127.0.0.1:7101-7103) and
-# PostgreSQL (127.0.0.1:5432, user postgres, trust auth, database "test") are started when
-# they are not running; when they are not installed and we are root, they are installed
-# with apt-get. Safe to run repeatedly. TETHER_TEST_REDIS_ADDR / TETHER_TEST_REDIS_CLUSTER
-# (host:port,...) / TETHER_TEST_DATABASE_URL point the tests elsewhere; then this script
-# leaves that service alone. Chromium (/usr/bin/chromium, or TETHER_TEST_CHROMIUM) is
-# installed with apt-get when missing; the browser test's screenshots go to
-# TETHER_TEST_ARTIFACTS (default testdata/artifacts).
+# Needs Go. Redis (127.0.0.1:6379), a three-master Redis Cluster (127.0.0.1:7101-7103),
+# Redis Sentinel (master 127.0.0.1:7201, replica 7202, sentinels 7211-7213 watching master
+# name tether-test) and PostgreSQL (127.0.0.1:5432, user postgres, trust auth, database
+# "test") are started when they are not running; when they are not installed and we are
+# root, they are installed with apt-get. Safe to run repeatedly. TETHER_TEST_REDIS_ADDR /
+# TETHER_TEST_REDIS_CLUSTER (host:port,...) / TETHER_TEST_REDIS_SENTINEL (the sentinels'
+# host:port,...; they must watch a master named tether-test) / TETHER_TEST_DATABASE_URL
+# point the tests elsewhere; then this script leaves that service alone. Chromium
+# (/usr/bin/chromium, or TETHER_TEST_CHROMIUM) is installed with apt-get when missing; the
+# browser test's screenshots go to TETHER_TEST_ARTIFACTS (default testdata/artifacts).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -97,6 +99,96 @@ start_redis_cluster() {
 	wait_for "redis cluster" cluster_ok
 }
 
+# Redis Sentinel on 127.0.0.1 for the tests of tether's redis-sentinel:// path and of a
+# failover: a master on 7201, its replica on 7202 and three sentinels on 7211-7213 watching
+# master name tether-test (quorum 2). A test's forced failover swaps the two nodes' roles,
+# so neither port is assumed to be the master. No persistence; the sentinels rewrite their
+# configs, so each has its own file, in a directory of this setup's own.
+sentinel_master=tether-test
+sentinel_nodes=(7201 7202)
+sentinel_ports=(7211 7212 7213)
+sentinel_dir=${TMPDIR:-/tmp}/tether-redis-sentinel
+
+# sentinel_ok: every sentinel has its quorum, they name one of the two nodes as master, it
+# says it is one, and the other node replicates it with the link up.
+sentinel_ok() {
+	local p m other
+	for p in "${sentinel_ports[@]}"; do
+		redis-cli -p "$p" sentinel ckquorum "$sentinel_master" 2>/dev/null | grep -q '^OK' || return 1
+	done
+	m=$(redis-cli -p "${sentinel_ports[0]}" sentinel get-master-addr-by-name "$sentinel_master" 2>/dev/null | sed -n 2p)
+	case $m in "${sentinel_nodes[0]}") other=${sentinel_nodes[1]} ;; "${sentinel_nodes[1]}") other=${sentinel_nodes[0]} ;; *) return 1 ;; esac
+	for p in "${sentinel_ports[@]:1}"; do
+		[ "$(redis-cli -p "$p" sentinel get-master-addr-by-name "$sentinel_master" 2>/dev/null | sed -n 2p)" = "$m" ] || return 1
+	done
+	redis-cli -p "$m" role 2>/dev/null | sed -n 1p | grep -qx master || return 1
+	redis-cli -p "$other" info replication 2>/dev/null | tr -d '\r' | grep -qx "master_port:$m" || return 1
+	redis-cli -p "$other" info replication 2>/dev/null | tr -d '\r' | grep -qx 'master_link_status:up'
+}
+
+# ours_sentinel <port>: a process of this setup answers there (a node whose dir is ours, or a
+# sentinel running from our config file), not some other Redis.
+ours_sentinel() {
+	redis-cli -p "$1" config get dir 2>/dev/null | sed -n 2p | grep -qxF "$sentinel_dir" ||
+		redis-cli -p "$1" info server 2>/dev/null | tr -d '\r' | grep -qxF "config_file:$sentinel_dir/sentinel-$1.conf"
+}
+
+start_redis_sentinel() {
+	command -v redis-server >/dev/null || apt_install redis-server
+	command -v redis-cli >/dev/null || apt_install redis-tools
+	command -v redis-sentinel >/dev/null || apt_install redis-sentinel
+	if sentinel_ok; then say "redis sentinel: running"; return; fi
+	local p up=1
+	# Just after a test's failover the demoted node may still be catching up: give a running
+	# setup of ours a few seconds before starting it afresh.
+	for p in "${sentinel_nodes[@]}" "${sentinel_ports[@]}"; do ours_sentinel "$p" || up=0; done
+	if [ "$up" = 1 ]; then
+		for _ in $(seq 1 20); do
+			if sentinel_ok; then say "redis sentinel: running"; return; fi
+			sleep 0.5
+		done
+	fi
+	say "redis sentinel: starting nodes on 127.0.0.1:${sentinel_nodes[0]},${sentinel_nodes[1]}, sentinels on ${sentinel_ports[0]}-${sentinel_ports[-1]}"
+	# Only leftover processes of this setup are stopped, never another Redis on the port.
+	for p in "${sentinel_ports[@]}" "${sentinel_nodes[@]}"; do
+		if ours_sentinel "$p"; then redis-cli -p "$p" shutdown nosave >/dev/null 2>&1 || true; fi
+	done
+	for p in "${sentinel_ports[@]}" "${sentinel_nodes[@]}"; do
+		for _ in $(seq 1 20); do redis-cli -p "$p" ping >/dev/null 2>&1 || break; sleep 0.25; done
+		if redis-cli -p "$p" ping >/dev/null 2>&1; then
+			die "redis sentinel: 127.0.0.1:$p is taken by a process not of this setup; stop it, or point the tests at your own sentinels with TETHER_TEST_REDIS_SENTINEL=host:port,... (master name $sentinel_master)"
+		fi
+	done
+	rm -rf "$sentinel_dir" && mkdir -p "$sentinel_dir"
+	local m=${sentinel_nodes[0]} r=${sentinel_nodes[1]}
+	# No delay before a diskless full sync: the replica is in sync in a moment, not 5s.
+	for p in "$m" "$r"; do
+		local extra=()
+		[ "$p" = "$r" ] && extra=(--replicaof 127.0.0.1 "$m")
+		redis-server --daemonize yes --bind 127.0.0.1 --port "$p" --dir "$sentinel_dir" \
+			--logfile "$sentinel_dir/$p.log" --save "" --appendonly no --repl-diskless-sync-delay 0 \
+			"${extra[@]}" >/dev/null
+		wait_for "redis sentinel node $p" redis-cli -p "$p" ping
+	done
+	for p in "${sentinel_ports[@]}"; do
+		# Failovers in a few seconds: down after 2s, a stuck one retried after 2 x 5s.
+		cat >"$sentinel_dir/sentinel-$p.conf" <<CONF
+port $p
+bind 127.0.0.1
+daemonize yes
+dir $sentinel_dir
+logfile $sentinel_dir/sentinel-$p.log
+sentinel monitor $sentinel_master 127.0.0.1 $m 2
+sentinel down-after-milliseconds $sentinel_master 2000
+sentinel failover-timeout $sentinel_master 5000
+sentinel parallel-syncs $sentinel_master 1
+CONF
+		redis-sentinel "$sentinel_dir/sentinel-$p.conf" >/dev/null
+		wait_for "redis sentinel $p" redis-cli -p "$p" ping
+	done
+	wait_for "redis sentinel (quorum, replica in sync; logs in $sentinel_dir)" sentinel_ok
+}
+
 pg_url="postgresql://postgres@127.0.0.1:5432"
 pg_ok() { PGCONNECT_TIMEOUT=3 psql "$pg_url/postgres" -tAc 'SELECT 1' >/dev/null 2>&1; }
 
@@ -133,6 +225,7 @@ start_postgres() {
 
 if [ -z "${TETHER_TEST_REDIS_ADDR:-}" ]; then start_redis; else say "redis: using $TETHER_TEST_REDIS_ADDR"; fi
 if [ -z "${TETHER_TEST_REDIS_CLUSTER:-}" ]; then start_redis_cluster; else say "redis cluster: using $TETHER_TEST_REDIS_CLUSTER"; fi
+if [ -z "${TETHER_TEST_REDIS_SENTINEL:-}" ]; then start_redis_sentinel; else say "redis sentinel: using $TETHER_TEST_REDIS_SENTINEL (master $sentinel_master)"; fi
 if [ -z "${TETHER_TEST_DATABASE_URL:-}" ]; then start_postgres; else say "postgresql: using TETHER_TEST_DATABASE_URL"; fi
 
 # The browser test drives Debian's Chromium; it fails (never skips) without one.
