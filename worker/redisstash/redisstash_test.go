@@ -15,14 +15,16 @@ import (
 
 const testDB = 11
 
-// backends runs a test on a database of the test Redis and on the test Redis Cluster,
-// where a stash's keys spread over three masters.
+// backends runs a test on a database of the test Redis, on the test Redis Cluster, where a
+// stash's keys spread over three masters, and on the test Sentinel's master through a
+// failover client.
 func backends(t *testing.T, fn func(t *testing.T, rdb redis.UniversalClient)) {
 	t.Run("redis", func(t *testing.T) {
 		_, rdb := redistest.Client(t, testDB)
 		fn(t, rdb)
 	})
 	t.Run("cluster", func(t *testing.T) { fn(t, redistest.Cluster(t)) })
+	t.Run("sentinel", func(t *testing.T) { fn(t, redistest.Sentinel(t)) })
 }
 
 // What is put comes back byte for byte (sealed values are binary), replaced by a later

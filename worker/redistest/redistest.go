@@ -162,20 +162,8 @@ func Cluster(tb testing.TB) *redis.ClusterClient {
 		tb.Fatalf("redis at %s is not reachable (%v): run scripts/test.sh, which starts it", Addr(), err)
 	}
 	const key = "tether:redistest:lease:cluster"
-	owner := fmt.Sprintf("%d:%s:%d", os.Getpid(), tb.Name(), time.Now().UnixNano())
-	for {
-		ok, err := ctl.SetNX(ctx, key, owner, leaseTTL).Result()
-		if err == nil && ok {
-			break
-		}
-		if err == nil {
-			select {
-			case <-ctx.Done():
-				err = ctx.Err()
-			case <-time.After(50 * time.Millisecond):
-				continue
-			}
-		}
+	owner, err := leaseWhole(ctx, ctl, key, tb.Name())
+	if err != nil {
 		_ = cc.Close()
 		_ = ctl.Close()
 		tb.Fatalf("redistest: the Redis Cluster's lease: %v", err)
@@ -191,4 +179,83 @@ func Cluster(tb testing.TB) *redis.ClusterClient {
 		tb.Fatalf("flush the Redis Cluster: %v", err)
 	}
 	return cc
+}
+
+// SentinelMaster is the master name the test sentinels watch.
+const SentinelMaster = "tether-test"
+
+// SentinelAddrs are the sentinels tests use: TETHER_TEST_REDIS_SENTINEL (host:port,...,
+// watching a master named tether-test), or the three scripts/test.sh starts on
+// 127.0.0.1:7211-7213.
+func SentinelAddrs() []string {
+	if s := os.Getenv("TETHER_TEST_REDIS_SENTINEL"); s != "" {
+		return strings.Split(s, ",")
+	}
+	return []string{"127.0.0.1:7211", "127.0.0.1:7212", "127.0.0.1:7213"}
+}
+
+// SentinelURL is the redis-sentinel:// URL of the test master, for TETHER_REDIS_URL in
+// tests that run tether's commands.
+func SentinelURL() string {
+	return "redis-sentinel://" + strings.Join(SentinelAddrs(), ",") + "?master=" + SentinelMaster
+}
+
+// Sentinel leases the test Sentinel setup (tests of all packages take turns, through a
+// lease key on the Redis of Client: a failover test must not pull the master from under
+// another), flushes the master's database 0 and returns a failover client on it, closed
+// when the test ends. A test that needs it fails when it cannot reach it: scripts/test.sh
+// starts one.
+func Sentinel(tb testing.TB) *redis.Client {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), leaseWait)
+	defer cancel()
+	rc := redis.NewFailoverClient(&redis.FailoverOptions{MasterName: SentinelMaster, SentinelAddrs: SentinelAddrs()})
+	if err := rc.Ping(ctx).Err(); err != nil {
+		_ = rc.Close()
+		tb.Fatalf("the Redis Sentinel master %q via %s is not reachable (%v): run scripts/test.sh, which starts one",
+			SentinelMaster, strings.Join(SentinelAddrs(), ","), err)
+	}
+	ctl := redis.NewClient(&redis.Options{Addr: Addr(), DB: 0})
+	if err := ctl.Ping(ctx).Err(); err != nil {
+		_ = rc.Close()
+		_ = ctl.Close()
+		tb.Fatalf("redis at %s is not reachable (%v): run scripts/test.sh, which starts it", Addr(), err)
+	}
+	owner, err := leaseWhole(ctx, ctl, "tether:redistest:lease:sentinel", tb.Name())
+	if err != nil {
+		_ = rc.Close()
+		_ = ctl.Close()
+		tb.Fatalf("redistest: the Redis Sentinel setup's lease: %v", err)
+	}
+	tb.Cleanup(func() {
+		_ = rc.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		release.Run(ctx, ctl, []string{"tether:redistest:lease:sentinel"}, owner)
+		_ = ctl.Close()
+	})
+	if err := rc.FlushDB(ctx).Err(); err != nil {
+		tb.Fatalf("flush the Redis Sentinel master: %v", err)
+	}
+	return rc
+}
+
+// leaseWhole takes key, the lease of a whole setup (a Cluster, the Sentinel setup), waiting
+// while another test holds it, and returns the owner token that releases it.
+func leaseWhole(ctx context.Context, ctl *redis.Client, key, name string) (string, error) {
+	owner := fmt.Sprintf("%d:%s:%d", os.Getpid(), name, time.Now().UnixNano())
+	for {
+		ok, err := ctl.SetNX(ctx, key, owner, leaseTTL).Result()
+		if err != nil {
+			return "", err
+		}
+		if ok {
+			return owner, nil
+		}
+		select {
+		case <-ctx.Done():
+			return "", ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }

@@ -101,3 +101,24 @@ func TestLeaseFlushesWhatThePreviousHolderLeft(t *testing.T) {
 		}
 	})
 }
+
+// Sentinel hands each test the master (not the replica) with database 0 flushed of what
+// the test before it wrote.
+func TestSentinelIsTheMasterFlushed(t *testing.T) {
+	for _, name := range []string{"first", "second"} {
+		t.Run(name, func(t *testing.T) {
+			rc := Sentinel(t)
+			ctx := t.Context()
+			role, err := rc.Do(ctx, "ROLE").Slice()
+			if err != nil || len(role) == 0 || role[0] != "master" {
+				t.Fatalf("ROLE through the Sentinel client: %v, %v; want master", role, err)
+			}
+			if n, err := rc.DBSize(ctx).Result(); err != nil || n != 0 {
+				t.Fatalf("the master holds %d keys (%v) when handed over, want 0", n, err)
+			}
+			if err := rc.Set(ctx, "left-by", name, 0).Err(); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
