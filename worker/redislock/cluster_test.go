@@ -29,7 +29,15 @@ func TestClusterLockKeepsExclusionFencingAndTheStash(t *testing.T) {
 	if c, err := Coalesced(cc); err != nil || c != cc {
 		t.Fatalf("Coalesced(a Cluster client) = %T, %v; want the client as it is", c, err)
 	}
+	keepsExclusionFencingAndTheStash(t, l, st)
+}
 
+// keepsExclusionFencingAndTheStash: 16 holders contend for one lock, half through
+// LockAndGet, each stashing and deleting on Unlock a key of its own; one holds it at a
+// time, fences rise and each is preceded by the last, and the next holder reads what the
+// last one stashed.
+func keepsExclusionFencingAndTheStash(t *testing.T, l *Locker, st *redisstash.Stash) {
+	ctx := t.Context()
 	type held struct{ fence, preceded int64 }
 	var (
 		mu    sync.Mutex
