@@ -20,8 +20,9 @@ import (
 
 // An operator retires k1: k2 first in the ring, `tether keys reseal`, and `tether keys
 // status` then shows k1 at 0, the pending token sets parked in the Redis stash included:
-// on one Redis, and on a Redis Cluster (redis-cluster://), where the parked sets are on
-// every master.
+// on one Redis, on a Redis Cluster (redis-cluster://), where the parked sets are on every
+// master, and on Sentinel's master (redis-sentinel://), which tether finds by asking the
+// sentinels.
 func TestKeysResealCLI(t *testing.T) {
 	t.Run("redis", func(t *testing.T) {
 		opt, rdb := redistest.Client(t, 12)
@@ -29,6 +30,9 @@ func TestKeysResealCLI(t *testing.T) {
 	})
 	t.Run("cluster", func(t *testing.T) {
 		testKeysReseal(t, "redis-cluster://"+strings.Join(redistest.ClusterAddrs(), ","), redistest.Cluster(t), 3)
+	})
+	t.Run("sentinel", func(t *testing.T) {
+		testKeysReseal(t, redistest.SentinelURL(), redistest.Sentinel(t), 2)
 	})
 }
 
