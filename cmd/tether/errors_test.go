@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"tether/worker/redistest"
 )
 
 // closedAddr is a loopback address nothing listens on.
@@ -197,5 +199,22 @@ func TestRedisAuthAndTimeoutAreOneSentence(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A redis-sentinel:// URL whose master name the sentinels do not know is one sentence naming
+// the name and the fix, not go-redis' "all sentinels ... unreachable: redis: nil".
+func TestRedisSentinelUnknownMasterIsOneSentence(t *testing.T) {
+	db := "sqlite:" + filepath.Join(t.TempDir(), "tether.db")
+	vars := map[string]string{"TETHER_DATABASE_URL": db, "TETHER_ENCRYPTION_KEYS": testKeys}
+	if res := runTether(t, context.Background(), vars, "migrate", "up"); res.err != nil {
+		t.Fatal(res.err)
+	}
+	wrong := "redis-sentinel://" + strings.Join(redistest.SentinelAddrs(), ",") + "?master=nope"
+	want := "no sentinel at " + wrong + " (TETHER_REDIS_URL or --redis-url) knows a master named \"nope\": set ?master= to the name in their sentinel monitor lines"
+	vars["TETHER_REDIS_URL"] = wrong
+	res := runTether(t, context.Background(), vars, "keys", "status")
+	if res.err == nil || res.err.Error() != want {
+		t.Fatalf("tether keys status with an unknown master name: %v, want %q", res.err, want)
 	}
 }

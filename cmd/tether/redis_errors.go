@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -56,6 +57,10 @@ func redisSentence(rawURL string, err error) (error, bool) {
 		return fmt.Errorf("Redis at %s refused the user or password in TETHER_REDIS_URL (or --redis-url): correct them in the URL", where), true
 	case errors.As(err, &ne) && ne.Timeout():
 		return fmt.Errorf("Redis at %s (TETHER_REDIS_URL or --redis-url) did not answer in time: check that it is running, reachable from here and not overloaded", where), true
+	case strings.Contains(msg, "all sentinels specified in configuration are unreachable") && strings.Contains(msg, "redis: nil"):
+		// A sentinel that answers nil for the master name does not know it: go-redis
+		// counts that among the "unreachable".
+		return fmt.Errorf("no sentinel at %s (TETHER_REDIS_URL or --redis-url) knows a master named %q: set ?master= to the name in their sentinel monitor lines", where, sentinelMaster(rawURL)), true
 	case errors.As(err, &op) && op.Op == "dial":
 		for _, host := range redisHosts(rawURL) {
 			if strings.Contains(msg, host) {
@@ -79,6 +84,13 @@ func redisHosts(raw string) []string {
 	rest, _, _ = strings.Cut(rest, "/")
 	rest, _, _ = strings.Cut(rest, "?")
 	return strings.Split(rest, ",")
+}
+
+// sentinelMaster is the master= of a redis-sentinel:// URL.
+func sentinelMaster(raw string) string {
+	_, q, _ := strings.Cut(raw, "?")
+	v, _ := url.ParseQuery(q)
+	return v.Get("master")
 }
 
 // redactURL replaces the password of a URL's userinfo with xxxxx; it handles the
