@@ -40,7 +40,9 @@ apt_install() {
 # redis_ping succeeds when a Redis answers PING on 127.0.0.1:6379 (no redis-cli needed).
 redis_ping() {
 	local reply
-	exec 3<>/dev/tcp/127.0.0.1/6379 2>/dev/null || return 1
+	# In braces: a bare `exec ... 2>/dev/null` would send the script's stderr (die, go vet)
+	# to /dev/null for the rest of the run.
+	{ exec 3<>/dev/tcp/127.0.0.1/6379; } 2>/dev/null || return 1
 	printf 'PING\r\n' >&3
 	IFS= read -r -t 2 reply <&3 || true
 	exec 3<&- 3>&-
