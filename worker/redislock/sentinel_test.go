@@ -73,7 +73,7 @@ func TestSentinelFailoverKeepsTheLockFenceAndStash(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if n, err := rc.Do(ctx, "WAIT", 1, 5000).Int(); err != nil || n < 1 {
+	if n, err := acked(ctx, rc, 5000); err != nil || n < 1 {
 		t.Fatalf("WAIT 1: %d replicas acknowledged the lock and the stash (%v), want 1: the failover could lose them", n, err)
 	}
 
@@ -179,7 +179,7 @@ func waitReplicated(ctx context.Context, t *testing.T, rc *redis.Client) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		n, err := rc.Do(ctx, "WAIT", 1, 200).Int()
+		n, err := acked(ctx, rc, 200)
 		if err == nil && n >= 1 {
 			return
 		}
@@ -187,6 +187,19 @@ func waitReplicated(ctx context.Context, t *testing.T, rc *redis.Client) {
 			t.Fatalf("no replica of the Sentinel master acknowledged a write within 20s (%d, %v): run scripts/test.sh, which restarts the setup", n, err)
 		}
 	}
+}
+
+// acked writes a marker and WAITs up to ms for a replica to acknowledge it, on one
+// connection: WAIT counts only the writes of its own connection, and the replication
+// stream is in order, so the marker's acknowledgement covers every write before it.
+func acked(ctx context.Context, rc *redis.Client, ms int) (int, error) {
+	pipe := rc.Pipeline()
+	pipe.Set(ctx, "redistest:acked", "1", 0)
+	w := pipe.Do(ctx, "WAIT", 1, ms)
+	if _, err := pipe.Exec(ctx); err != nil {
+		return 0, err
+	}
+	return w.Int()
 }
 
 // waitSentinelsSeeTheReplica waits until every sentinel's last INFO of the replica says it
