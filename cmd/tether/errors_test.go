@@ -218,3 +218,34 @@ func TestRedisSentinelUnknownMasterIsOneSentence(t *testing.T) {
 		t.Fatalf("tether keys status with an unknown master name: %v, want %q", res.err, want)
 	}
 }
+
+// Sentinels that cannot be reached make `tether keys` fail within its 5 s ping, with the
+// one sentence, instead of after the half minute a Sentinel client spends retrying.
+func TestRedisSentinelUnreachableFailsSoon(t *testing.T) {
+	db := "sqlite:" + filepath.Join(t.TempDir(), "tether.db")
+	vars := map[string]string{"TETHER_DATABASE_URL": db, "TETHER_ENCRYPTION_KEYS": testKeys}
+	if res := runTether(t, context.Background(), vars, "migrate", "up"); res.err != nil {
+		t.Fatal(res.err)
+	}
+	var addrs []string
+	for range 2 { // ports nothing listens on: taken, then freed
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addrs = append(addrs, l.Addr().String())
+		_ = l.Close()
+	}
+	u := "redis-sentinel://" + strings.Join(addrs, ",") + "?master=tether"
+	vars["TETHER_REDIS_URL"] = u
+	began := time.Now()
+	res := runTether(t, context.Background(), vars, "keys", "status")
+	took := time.Since(began)
+	want := "Redis at " + u + " (TETHER_REDIS_URL or --redis-url) did not answer in time"
+	if res.err == nil || !strings.HasPrefix(res.err.Error(), want) {
+		t.Fatalf("tether keys status with unreachable sentinels: %v, want %q", res.err, want)
+	}
+	if took > 15*time.Second {
+		t.Fatalf("tether keys status took %s to give up on unreachable sentinels", took.Round(time.Second))
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"runtime/debug"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/spf13/cobra"
 
 	"tether/config"
@@ -29,6 +30,10 @@ type env struct {
 // run is the whole program: main only adds the signal context and the exit code. Cancelling
 // ctx is SIGTERM: every long-running verb shuts down gracefully and returns nil.
 func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+	// go-redis prints every failed dial to stderr (process-wide), whichever verb made the
+	// client; tether reports an outage once per state change instead (worker), or as the
+	// command's error (the CLI).
+	redis.SetLogger(quietRedis{})
 	e := env{getenv: getenv, stdin: stdin, stdout: stdout, stderr: stderr}
 	root := newRoot(e)
 	root.SetArgs(args[1:])

@@ -13,7 +13,6 @@ import (
 
 	"github.com/hibiken/asynq"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/redis/go-redis/v9"
 	"github.com/rs/zerolog"
 
 	"tether/config"
@@ -385,9 +384,6 @@ func buildDeps(ctx context.Context, e env, cfg config.Config, o depsOptions) (de
 	if e.observe != nil {
 		e.observe(d.app)
 	}
-	// go-redis prints every failed dial to stderr (process-wide); tether reports an outage
-	// once per state change instead (worker), or as the command's error (the CLI).
-	redis.SetLogger(quietRedis{})
 	var closers []func()
 	cleanup := func() {
 		for i := len(closers) - 1; i >= 0; i-- {
