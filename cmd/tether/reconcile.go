@@ -33,6 +33,11 @@ Over HTTP: POST /v1/reconcile (operator credentials).`,
 				return err
 			}
 			defer cleanup()
+			// Queuing is all this verb does: fail in seconds, not after a Sentinel client's
+			// half minute of retries.
+			if err := reachable(cmd.Context(), d); err != nil {
+				return err
+			}
 			id, err := worker.ReconcileNow(cmd.Context(), d.app.queueClient(), time.Now())
 			if err != nil {
 				return err
