@@ -11,6 +11,7 @@ import (
 	"maps"
 	"net/http"
 	"os"
+	"runtime/debug"
 	"runtime/pprof"
 	"slices"
 	"strconv"
@@ -142,6 +143,11 @@ func BenchmarkConnectionsRefresh(b *testing.B) {
 		}
 		return n
 	}
+	// As `tether worker` does; GOGC=100 in the environment measures Go's default.
+	prevGC := debug.SetGCPercent(100)
+	debug.SetGCPercent(prevGC)
+	gc, _ := worker.TuneGC(os.Getenv)
+	b.Cleanup(func() { debug.SetGCPercent(prevGC) })
 	window := time.Duration(envInt("TETHER_BENCH_REFRESH_SECONDS", 60)) * time.Second
 	latency := time.Duration(envInt("TETHER_BENCH_REFRESH_LATENCY_MS", 50)) * time.Millisecond
 	ctx := context.Background()
@@ -408,8 +414,8 @@ SELECT 'bench-m-' || i, $1, 'bench-u-' || i, 'chat', 'active', now(), now() FROM
 		b.ReportMetric(rate/noop, "refresh/noop")
 		b.Logf("ceiling: bare Asynq no-op tasks at concurrency %d on the same Redis, in this run: %.0f tasks/s; refreshes are %.2f of it", concurrency, noop, rate/noop)
 	}
-	b.Logf("%.0f refresh tasks in %s at concurrency %d with %s provider latency: %.0f refreshes/s, %.3f provider calls per refresh (%.4f over the whole run); peak RSS %.1f MB (%.1f MB before the worker started)",
-		okRefreshes, took.Round(time.Millisecond), concurrency, latency, rate, perRefresh, wholeRun, float64(peak)/1024, float64(before)/1024)
+	b.Logf("%.0f refresh tasks in %s at concurrency %d with %s provider latency: %.0f refreshes/s, %.3f provider calls per refresh (%.4f over the whole run); peak RSS %.1f MB (%.1f MB before the worker started); GOGC %s",
+		okRefreshes, took.Round(time.Millisecond), concurrency, latency, rate, perRefresh, wholeRun, float64(peak)/1024, float64(before)/1024, gc)
 }
 
 // benchConnection issues the sandbox grant of member i and stores its connection, tokens

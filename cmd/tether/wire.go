@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/url"
+	"os"
 	"strings"
 	"tether/sync/reminders"
 	"time"
@@ -103,6 +104,8 @@ func runWorker(ctx context.Context, d deps, tune tuning) error {
 		}
 		return err
 	}
+	gc, fromEnv := worker.TuneGC(os.Getenv) // the runtime itself reads GOGC from the process
+	d.log.Info().Str("gogc", gc).Bool("from_env", fromEnv).Msg("garbage collector target")
 	// Asynq's own calls ride the autopipeliner the refreshes use: at a worker's
 	// concurrency they share its writes instead of taking a system call each.
 	rdb, err := d.app.coalescedTokens()
