@@ -113,17 +113,12 @@ func keysService(cmd *cobra.Command, e env, verb string) (*keys.Service, func(),
 	}
 	rdb := opt.MakeRedisClient().(redis.UniversalClient)
 	closeFn := func() { _ = rdb.Close(); _ = st.Close() }
-	// One bounded ping: a Sentinel client retries every sentinel for half a minute before
-	// it gives up on an unreachable or misnamed master.
 	pctx, cancel := context.WithTimeout(cmd.Context(), 5*time.Second)
-	err = rdb.Ping(pctx).Err()
+	err = pingRedis(pctx, rdb, cfg.RedisURL.Reveal())
 	cancel()
 	if err != nil {
 		closeFn()
-		if e, ok := redisSentence(cfg.RedisURL.Reveal(), err); ok {
-			return nil, nil, e
-		}
-		return nil, nil, fmt.Errorf("cannot use Redis at %s (TETHER_REDIS_URL or --redis-url): %v", redactURL(cfg.RedisURL.Reveal()), err)
+		return nil, nil, err
 	}
 	svc, err := keys.New(st, redisstash.New(rdb, stashPrefix), ring)
 	if err != nil {

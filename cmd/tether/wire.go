@@ -14,6 +14,7 @@ import (
 
 	"github.com/hibiken/asynq"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
 	"github.com/rs/zerolog"
 
 	"tether/config"
@@ -187,11 +188,8 @@ func runWorker(ctx context.Context, d deps, tune tuning) error {
 func reachable(ctx context.Context, d deps) error {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	if err := d.app.redisClient(redisProbe).Ping(ctx).Err(); err != nil {
-		if e, ok := redisSentence(d.cfg.RedisURL.Reveal(), err); ok {
-			return e
-		}
-		return fmt.Errorf("cannot use Redis at %s (TETHER_REDIS_URL or --redis-url): %v", redactURL(d.cfg.RedisURL.Reveal()), err)
+	if err := pingRedis(ctx, d.app.redisClient(redisProbe), d.cfg.RedisURL.Reveal()); err != nil {
+		return err
 	}
 	if d.store != nil {
 		if err := d.store.Ping(ctx); err != nil {
@@ -199,6 +197,19 @@ func reachable(ctx context.Context, d deps) error {
 		}
 	}
 	return nil
+}
+
+// pingRedis pings rdb (the Redis at rawURL) within ctx and says in one sentence what is
+// wrong when it does not answer. Bound ctx: a Sentinel client retries for half a minute.
+func pingRedis(ctx context.Context, rdb redis.UniversalClient, rawURL string) error {
+	err := rdb.Ping(ctx).Err()
+	if err == nil {
+		return nil
+	}
+	if e, ok := redisSentence(rawURL, err); ok {
+		return e
+	}
+	return fmt.Errorf("cannot use Redis at %s (TETHER_REDIS_URL or --redis-url): %v", redactURL(rawURL), err)
 }
 
 // quietRedis drops go-redis's own log lines.
