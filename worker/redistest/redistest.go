@@ -13,6 +13,7 @@ package redistest
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"strconv"
 	"strings"
@@ -155,26 +156,7 @@ func Cluster(tb testing.TB) *redis.ClusterClient {
 		_ = cc.Close()
 		tb.Fatalf("the Redis Cluster at %s is not reachable (%v): run scripts/test.sh, which starts one", strings.Join(ClusterAddrs(), ","), err)
 	}
-	ctl := redis.NewClient(&redis.Options{Addr: Addr(), DB: 0})
-	if err := ctl.Ping(ctx).Err(); err != nil {
-		_ = cc.Close()
-		_ = ctl.Close()
-		tb.Fatalf("redis at %s is not reachable (%v): run scripts/test.sh, which starts it", Addr(), err)
-	}
-	const key = "tether:redistest:lease:cluster"
-	owner, err := leaseWhole(ctx, ctl, key, tb.Name())
-	if err != nil {
-		_ = cc.Close()
-		_ = ctl.Close()
-		tb.Fatalf("redistest: the Redis Cluster's lease: %v", err)
-	}
-	tb.Cleanup(func() {
-		_ = cc.Close()
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		release.Run(ctx, ctl, []string{key}, owner)
-		_ = ctl.Close()
-	})
+	holdWhole(ctx, tb, "tether:redistest:lease:cluster", "the Redis Cluster", cc)
 	if err := cc.ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error { return c.FlushAll(ctx).Err() }); err != nil {
 		tb.Fatalf("flush the Redis Cluster: %v", err)
 	}
@@ -215,29 +197,38 @@ func Sentinel(tb testing.TB) *redis.Client {
 		tb.Fatalf("the Redis Sentinel master %q via %s is not reachable (%v): run scripts/test.sh, which starts one",
 			SentinelMaster, strings.Join(SentinelAddrs(), ","), err)
 	}
-	ctl := redis.NewClient(&redis.Options{Addr: Addr(), DB: 0})
-	if err := ctl.Ping(ctx).Err(); err != nil {
-		_ = rc.Close()
-		_ = ctl.Close()
-		tb.Fatalf("redis at %s is not reachable (%v): run scripts/test.sh, which starts it", Addr(), err)
-	}
-	owner, err := leaseWhole(ctx, ctl, "tether:redistest:lease:sentinel", tb.Name())
-	if err != nil {
-		_ = rc.Close()
-		_ = ctl.Close()
-		tb.Fatalf("redistest: the Redis Sentinel setup's lease: %v", err)
-	}
-	tb.Cleanup(func() {
-		_ = rc.Close()
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		release.Run(ctx, ctl, []string{"tether:redistest:lease:sentinel"}, owner)
-		_ = ctl.Close()
-	})
+	holdWhole(ctx, tb, "tether:redistest:lease:sentinel", "the Redis Sentinel setup", rc)
 	if err := rc.FlushDB(ctx).Err(); err != nil {
 		tb.Fatalf("flush the Redis Sentinel master: %v", err)
 	}
 	return rc
+}
+
+// holdWhole takes the lease key of a whole setup (what names it, in errors) through the
+// Redis of Client, for the rest of the test; when the test ends it closes c, the test's
+// client of that setup, and releases the lease. It closes c and fails the test when it
+// cannot.
+func holdWhole(ctx context.Context, tb testing.TB, key, what string, c io.Closer) {
+	tb.Helper()
+	ctl := redis.NewClient(&redis.Options{Addr: Addr(), DB: 0})
+	if err := ctl.Ping(ctx).Err(); err != nil {
+		_ = c.Close()
+		_ = ctl.Close()
+		tb.Fatalf("redis at %s is not reachable (%v): run scripts/test.sh, which starts it", Addr(), err)
+	}
+	owner, err := leaseWhole(ctx, ctl, key, tb.Name())
+	if err != nil {
+		_ = c.Close()
+		_ = ctl.Close()
+		tb.Fatalf("redistest: the lease of %s: %v", what, err)
+	}
+	tb.Cleanup(func() {
+		_ = c.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		release.Run(ctx, ctl, []string{key}, owner)
+		_ = ctl.Close()
+	})
 }
 
 // leaseWhole takes key, the lease of a whole setup (a Cluster, the Sentinel setup), waiting
