@@ -24,7 +24,7 @@ func (q AuditTasks) QueueAuditTask(ctx context.Context, run permissions.AuditRun
 	if err != nil {
 		return err
 	}
-	if _, err := q.Client.EnqueueContext(ctx, t); err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
+	if _, err := enqueueBounded(ctx, q.Client, t); err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
 		return fmt.Errorf("queue permission audit %s of org %s: %w", run.ID, run.OrgID, err)
 	}
 	return nil

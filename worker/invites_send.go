@@ -68,7 +68,7 @@ func (e InviteEnqueuer) EnqueueInviteSend(ctx context.Context, orgID, inviteID s
 	if err != nil {
 		return err
 	}
-	_, err = e.Client.EnqueueContext(ctx, t)
+	_, err = enqueueBounded(ctx, e.Client, t)
 	if !errors.Is(err, asynq.ErrTaskIDConflict) {
 		return err
 	}
@@ -78,7 +78,7 @@ func (e InviteEnqueuer) EnqueueInviteSend(ctx context.Context, orgID, inviteID s
 			if derr := e.Inspector.DeleteTask(jobs.QueueDefault, id); derr != nil {
 				return fmt.Errorf("replace archived task %s: %w", id, derr)
 			}
-			_, err = e.Client.EnqueueContext(ctx, t)
+			_, err = enqueueBounded(ctx, e.Client, t)
 			return err
 		}
 	}

@@ -29,7 +29,7 @@ func (q ImportTasks) QueueImport(ctx context.Context, imp directory.Import) erro
 	if err != nil {
 		return err
 	}
-	if _, err := q.Client.EnqueueContext(ctx, t); err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
+	if _, err := enqueueBounded(ctx, q.Client, t); err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
 		return fmt.Errorf("queue import %s of org %s: %w", imp.ID, imp.OrgID, err)
 	}
 	return nil

@@ -133,7 +133,7 @@ func (q DeactivationQueue) Queue(ctx context.Context, orgID, membershipID string
 	}
 	id = jobs.TaskIDMembersDeactivate(orgID, membershipID)
 	for range 2 {
-		_, err = q.Client.EnqueueContext(ctx, t)
+		_, err = enqueueBounded(ctx, q.Client, t)
 		if !errors.Is(err, asynq.ErrTaskIDConflict) {
 			return id, false, err
 		}

@@ -35,6 +35,20 @@ type Enqueuer interface {
 	EnqueueContext(ctx context.Context, t *asynq.Task, opts ...asynq.Option) (*asynq.TaskInfo, error)
 }
 
+// ProducerWait bounds the enqueue of a task someone asked for (an import, an audit, a
+// resend, a deactivation: a CLI verb or an HTTP request waits on it). A Sentinel client
+// whose sentinels are all down retries for about 36 s before it fails; waiting longer than
+// this gains nothing, since an import's or audit's row is stored first and the reconciler
+// queues its task once Redis answers, and the others say the request was not taken.
+const ProducerWait = 10 * time.Second
+
+// enqueueBounded is c.EnqueueContext within ProducerWait (or ctx's earlier deadline).
+func enqueueBounded(ctx context.Context, c Enqueuer, t *asynq.Task) (*asynq.TaskInfo, error) {
+	ctx, cancel := context.WithTimeout(ctx, ProducerWait)
+	defer cancel()
+	return c.EnqueueContext(ctx, t)
+}
+
 // PermissionAudits are the permission-audit handlers' dependencies, all required.
 type PermissionAudits struct {
 	Auditor PermissionAuditor

@@ -101,6 +101,10 @@ the key ring. Same as POST /v1/orgs/{org}/connections/{id}/` + op + `.`,
 				return err
 			}
 			defer cleanup()
+			// The lock is on Redis: fail in seconds, not after a Sentinel client's half minute.
+			if err := reachable(cmd.Context(), d); err != nil {
+				return err
+			}
 			up, err := d.app.upkeep()
 			if err != nil {
 				return err

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"tether/worker"
 	"tether/worker/redistest"
 )
 
@@ -219,9 +220,11 @@ func TestRedisSentinelUnknownMasterIsOneSentence(t *testing.T) {
 	}
 }
 
-// Sentinels that cannot be reached make `tether keys`, `reconcile` and `connections sweep`
-// fail within their 5 s ping, with the one sentence, instead of after the half minute a
-// Sentinel client spends retrying.
+// Sentinels that cannot be reached make `tether keys`, `reconcile`, `connections sweep` and
+// `connections refresh` fail within their 5 s ping, and the verbs that store a row before
+// they queue its task (`invite emails`, `permissions check`) give up on the task within
+// worker.ProducerWait and say the row is stored; each with the one sentence, instead of
+// after the half minute a Sentinel client spends retrying.
 func TestRedisSentinelUnreachableFailsSoon(t *testing.T) {
 	db := "sqlite:" + filepath.Join(t.TempDir(), "tether.db")
 	vars := map[string]string{"TETHER_DATABASE_URL": db, "TETHER_ENCRYPTION_KEYS": testKeys}
@@ -240,15 +243,33 @@ func TestRedisSentinelUnreachableFailsSoon(t *testing.T) {
 	u := "redis-sentinel://" + strings.Join(addrs, ",") + "?master=tether"
 	vars["TETHER_REDIS_URL"] = u
 	want := "Redis at " + u + " (TETHER_REDIS_URL or --redis-url) did not answer in time"
-	for _, args := range [][]string{{"keys", "status"}, {"reconcile"}, {"connections", "sweep"}} {
+	created := runTether(t, context.Background(), vars, "org", "create", "--name", "Acme", "--seats", "2")
+	org, _, _ := strings.Cut(created.stdout, "\n")
+	if created.err != nil || org == "" {
+		t.Fatalf("org create: %v %q", created.err, created.stdout)
+	}
+	for _, c := range []struct {
+		args   []string
+		stored string // what the sentence says was stored, for a verb that stores first
+		limit  time.Duration
+	}{
+		{args: []string{"keys", "status"}, limit: 15 * time.Second},
+		{args: []string{"reconcile"}, limit: 15 * time.Second},
+		{args: []string{"connections", "sweep"}, limit: 15 * time.Second},
+		{args: []string{"connections", "refresh", org, "no-such-connection"}, limit: 15 * time.Second},
+		{args: []string{"invite", "emails", "--org", org, "--role", "chat", "a@example.com"},
+			stored: "is stored but its task could not be queued", limit: worker.ProducerWait + 10*time.Second},
+		{args: []string{"permissions", "check", "--org", org},
+			stored: "is stored but its task could not be queued", limit: worker.ProducerWait + 10*time.Second},
+	} {
 		began := time.Now()
-		res := runTether(t, context.Background(), vars, args...)
+		res := runTether(t, context.Background(), vars, c.args...)
 		took := time.Since(began)
-		if res.err == nil || !strings.HasPrefix(res.err.Error(), want) {
-			t.Errorf("tether %s with unreachable sentinels: %v, want %q", strings.Join(args, " "), res.err, want)
+		if res.err == nil || !strings.HasPrefix(res.err.Error(), want) || !strings.Contains(res.err.Error(), c.stored) {
+			t.Errorf("tether %s with unreachable sentinels: %v, want %q ... %q", strings.Join(c.args, " "), res.err, want, c.stored)
 		}
-		if took > 15*time.Second {
-			t.Errorf("tether %s took %s to give up on unreachable sentinels", strings.Join(args, " "), took.Round(time.Second))
+		if took > c.limit {
+			t.Errorf("tether %s took %s to give up on unreachable sentinels (at most %s)", strings.Join(c.args, " "), took.Round(time.Second), c.limit)
 		}
 	}
 }

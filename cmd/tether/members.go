@@ -347,6 +347,10 @@ Same as POST /v1/orgs/{org}/members/{member}/deactivate.`,
 			if err != nil {
 				return err
 			}
+			// Nothing is stored before the task: fail in seconds when Redis is down.
+			if err := reachable(ctx, d); err != nil {
+				return err
+			}
 			q := worker.DeactivationQueue{Client: d.app.queueClient(), Inspector: d.app.queueInspector()}
 			id, already, err := q.Queue(ctx, m.OrgID, m.ID)
 			if err != nil {
