@@ -83,6 +83,19 @@ func histogram(b *testing.B, reg *prometheus.Registry, name string) (float64, ui
 
 // gathered is the value of the counter name with labels (name, value pairs) in reg.
 func gathered(b *testing.B, reg *prometheus.Registry, name string, labels ...string) float64 {
+	return counted(b, reg, name, func(l map[string]string) bool {
+		for i := 0; i+1 < len(labels); i += 2 {
+			if v, ok := l[labels[i]]; ok && v != labels[i+1] {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// counted sums the counter name over the label sets keep accepts, from one gathering of
+// reg (sums read apart could straddle an increment).
+func counted(b *testing.B, reg *prometheus.Registry, name string, keep func(labels map[string]string) bool) float64 {
 	b.Helper()
 	mfs, err := reg.Gather()
 	if err != nil {
@@ -94,13 +107,11 @@ func gathered(b *testing.B, reg *prometheus.Registry, name string, labels ...str
 			continue
 		}
 		for _, m := range mf.GetMetric() {
-			match := true
+			labels := map[string]string{}
 			for _, l := range m.GetLabel() {
-				if i := indexOf(labels, l.GetName()); i >= 0 && labels[i+1] != l.GetValue() {
-					match = false
-				}
+				labels[l.GetName()] = l.GetValue()
 			}
-			if match {
+			if keep(labels) {
 				sum += m.GetCounter().GetValue()
 			}
 		}
@@ -325,28 +336,10 @@ SELECT 'bench-m-' || i, $1, 'bench-u-' || i, 'chat', 'active', now(), now() FROM
 	go func() { done <- w.Run(runCtx) }()
 	time.Sleep(warmup)
 	// Provider refreshes that failed, by the connection metrics: must stay 0.
-	// One gathering: the total and the successes read apart could straddle a refresh.
 	failures := func() float64 {
-		mfs, err := reg.Gather()
-		if err != nil {
-			b.Fatal(err)
-		}
-		var n float64
-		for _, mf := range mfs {
-			if mf.GetName() != "tether_connection_refreshes_total" {
-				continue
-			}
-			for _, m := range mf.GetMetric() {
-				labels := map[string]string{}
-				for _, l := range m.GetLabel() {
-					labels[l.GetName()] = l.GetValue()
-				}
-				if labels["provider"] == "salesforce" && labels["outcome"] != "ok" {
-					n += m.GetCounter().GetValue()
-				}
-			}
-		}
-		return n
+		return counted(b, reg, "tether_connection_refreshes_total", func(l map[string]string) bool {
+			return l["provider"] == "salesforce" && l["outcome"] != "ok"
+		})
 	}
 	pids := pgBackends(b, st)
 	stopProfile := func() {}
