@@ -38,8 +38,9 @@ type Enqueuer interface {
 // ProducerWait bounds the enqueue of a task someone asked for (an import, an audit, a
 // resend, a deactivation: a CLI verb or an HTTP request waits on it). A Sentinel client
 // whose sentinels are all down retries for about 36 s before it fails; waiting longer than
-// this gains nothing, since an import's or audit's row is stored first and the reconciler
-// queues its task once Redis answers, and the others say the request was not taken.
+// this gains nothing: an import, an audit or a resend is a row first, whose task the
+// reconciler queues once Redis answers, and a deactivation that fails is refused whole
+// (the caller asks again).
 const ProducerWait = 10 * time.Second
 
 // enqueueBounded is c.EnqueueContext within ProducerWait (or ctx's earlier deadline).

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"text/tabwriter"
-	"time"
 
 	"github.com/redis/go-redis/v9"
 	"github.com/spf13/cobra"
@@ -113,7 +112,7 @@ func keysService(cmd *cobra.Command, e env, verb string) (*keys.Service, func(),
 	}
 	rdb := opt.MakeRedisClient().(redis.UniversalClient)
 	closeFn := func() { _ = rdb.Close(); _ = st.Close() }
-	pctx, cancel := context.WithTimeout(cmd.Context(), 5*time.Second)
+	pctx, cancel := context.WithTimeout(cmd.Context(), pingWait)
 	err = pingRedis(pctx, rdb, cfg.RedisURL.Reveal())
 	cancel()
 	if err != nil {

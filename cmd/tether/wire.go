@@ -186,7 +186,7 @@ func runWorker(ctx context.Context, d deps, tune tuning) error {
 // reachable pings Redis and the database once, so a worker that cannot reach them exits
 // with a message naming the setting instead of logging errors forever.
 func reachable(ctx context.Context, d deps) error {
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, pingWait)
 	defer cancel()
 	if err := pingRedis(ctx, d.app.redisClient(redisProbe), d.cfg.RedisURL.Reveal()); err != nil {
 		return err
@@ -198,6 +198,9 @@ func reachable(ctx context.Context, d deps) error {
 	}
 	return nil
 }
+
+// pingWait bounds the start-up pings: a Sentinel client would retry for half a minute.
+const pingWait = 5 * time.Second
 
 // pingRedis pings rdb (the Redis at rawURL) within ctx and says in one sentence what is
 // wrong when it does not answer. Bound ctx: a Sentinel client retries for half a minute.

@@ -32,18 +32,26 @@ func coalesced(t *testing.T) (*Locker, *redisstash.Stash, *writes) {
 			return &countedConn{Conn: c, w: w}, nil
 		}})
 	t.Cleanup(func() { _ = rdb.Close() })
+	l, st, _ := coalescedLocker(t, rdb)
+	return l, st, w
+}
+
+// coalescedLocker is a Locker and its Stash on Coalesced(rdb), as tether wires them, and
+// that client; it fails unless Coalesced gave an autopipeliner.
+func coalescedLocker(t *testing.T, rdb redis.UniversalClient) (*Locker, *redisstash.Stash, redis.UniversalClient) {
+	t.Helper()
 	c, err := Coalesced(rdb)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, ok := c.(*redis.AutoPipeliner); !ok {
-		t.Fatalf("Coalesced on a single Redis returned %T, want an autopipeliner", c)
+		t.Fatalf("Coalesced(%T) = %T, want an autopipeliner", rdb, c)
 	}
 	t.Cleanup(func() { _ = c.Close() })
 	st := redisstash.New(c, "stash:")
 	l := NewWithStash(c, "lock:", st)
 	l.Poll = time.Millisecond
-	return l, st, w
+	return l, st, c
 }
 
 // writes counts the connections dialled to Redis and their writes: the trips commands

@@ -18,17 +18,7 @@ import (
 // failover client behind an autopipeliner (Coalesced).
 func sentinelLocker(t *testing.T, rc *redis.Client) (*Locker, *redisstash.Stash, redis.UniversalClient) {
 	t.Helper()
-	c, err := Coalesced(rc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, ok := c.(*redis.AutoPipeliner); !ok {
-		t.Fatalf("Coalesced(a failover client) = %T, want an autopipeliner", c)
-	}
-	t.Cleanup(func() { _ = c.Close() })
-	st := redisstash.New(c, "stash:")
-	l := NewWithStash(c, "lock:", st)
-	l.Poll = time.Millisecond
+	l, st, c := coalescedLocker(t, rc)
 	if !l.oneNode() {
 		t.Fatal("Sentinel's master was taken for a Cluster: LockAndGet and Unlock would not be one script each")
 	}
