@@ -2,7 +2,6 @@ package worker_test
 
 import (
 	"context"
-	"fmt"
 	"testing"
 	"time"
 
@@ -34,14 +33,25 @@ import (
 // Redis lock and stash over the shared Redis and store, worker.Register, Run) with
 // concurrency 10, on PostgreSQL and SQLite: the sandbox's counters show exactly one
 // provider refresh, no dead-token replay, and the stored refresh token is the one the
-// sandbox considers current. Salesforce (rotation on) and Zoom kill the old refresh
-// token at once, so a second refresh would show as a replay.
+// sandbox considers current, for each provider. Salesforce (rotation on) and Zoom kill the
+// old refresh token at once, so a second refresh would also show as a replay; Google's and
+// Microsoft's old tokens keep working, so there the sandbox's refresh count alone tells.
 func TestConcurrentRefreshTasksThroughLiveWorkers(t *testing.T) {
 	const (
 		tasks   = 20
 		workers = 3
 	)
-	for _, p := range []sandbox.Provider{sandbox.Salesforce, sandbox.Zoom} {
+	for _, pc := range []struct {
+		p       sandbox.Provider
+		kind    connections.Kind
+		rotates bool
+	}{
+		{sandbox.Salesforce, connections.KindSalesforce, true},
+		{sandbox.Google, connections.KindGoogleCalendar, false},
+		{sandbox.Microsoft, connections.KindMicrosoftCalendar, true},
+		{sandbox.Zoom, connections.KindZoom, true},
+	} {
+		p := pc.p
 		t.Run(string(p), func(t *testing.T) {
 			storetest.Each(t, func(t *testing.T, st *store.Store) {
 				ctx := t.Context()
@@ -56,7 +66,7 @@ func TestConcurrentRefreshTasksThroughLiveWorkers(t *testing.T) {
 					t.Fatal(err)
 				}
 
-				subject, sfOrg, kind := "ada@example.com", "", connections.KindZoom
+				subject, sfOrg, kind := "ada@example.com", "", pc.kind
 				if p == sandbox.Salesforce {
 					sfOrg, kind = sb.Salesforce().OrgIDs()[0], connections.KindSalesforce
 					subject = sb.Salesforce().Users(sfOrg)[0]
@@ -118,7 +128,8 @@ func TestConcurrentRefreshTasksThroughLiveWorkers(t *testing.T) {
 					stash := redisstash.New(trdb, "tether:stash:")
 					tokens, err := connections.NewTokens(connections.TokensParams{Store: st, Keys: keys,
 						Refresher: oauth.ConnectionRefresher{Client: oc, Providers: map[connections.Kind]string{
-							connections.KindSalesforce: "salesforce", connections.KindZoom: "zoom"}},
+							connections.KindSalesforce: "salesforce", connections.KindGoogleCalendar: "google",
+							connections.KindMicrosoftCalendar: "microsoft", connections.KindZoom: "zoom"}},
 						Locker: redislock.NewWithStash(trdb, "tether:lock:", stash), Stash: stash,
 						Scheduler: jobs.ConnectionQueue{Client: asynq.NewClientFromRedisClient(trdb)}})
 					if err != nil {
@@ -200,8 +211,15 @@ func TestConcurrentRefreshTasksThroughLiveWorkers(t *testing.T) {
 				if row.State != connections.StateHealthy || current == "" || sandbox.TokenSHA256(stored.Reveal()) != current {
 					t.Fatalf("state %s; stored refresh token is the sandbox's current one: %t", row.State, sandbox.TokenSHA256(stored.Reveal()) == current)
 				}
-				if stored.Reveal() == grant.RefreshToken {
-					t.Fatal(fmt.Sprintf("%s rotates, but the first refresh token is still stored", p))
+				if rotated := stored.Reveal() != grant.RefreshToken; rotated != pc.rotates {
+					t.Fatalf("%s: the stored refresh token rotated %t, want %t", p, rotated, pc.rotates)
+				}
+				access, err := keys.OpenToken(row.AccessTokenEnc, c.ID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if access.Reveal() == grant.AccessToken {
+					t.Fatalf("%s: the first access token is still stored after the refresh", p)
 				}
 			})
 		})
