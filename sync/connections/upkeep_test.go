@@ -182,24 +182,21 @@ func upkeepSetup(t *testing.T, s *store.Store, uc upkeepCase) *upkeepBundle {
 
 // useTimeout rebuilds the OAuth client with timeout d: a hung provider costs d per call.
 func (b *upkeepBundle) useTimeout(t *testing.T, d time.Duration) {
-	t.Helper()
-	ps := make([]oauth.Provider, 0, 4)
-	for _, name := range []string{"salesforce", "google", "microsoft", "zoom"} {
-		p, ok := b.oc.Provider(name)
-		if !ok {
-			t.Fatalf("no provider %s", name)
-		}
-		ps = append(ps, p)
-	}
-	oc, err := oauth.New(oauth.Config{Providers: ps, Timeout: d})
-	if err != nil {
-		t.Fatal(err)
-	}
-	b.oc = oc
+	b.rebuildClient(t, d, nil)
 }
 
 // useSecret rebuilds the OAuth client with provider's client secret set to secret.
 func (b *upkeepBundle) useSecret(t *testing.T, provider, secret string) {
+	b.rebuildClient(t, 2*time.Second, func(p *oauth.Provider) {
+		if p.Name == provider {
+			p.ClientSecret = secret
+		}
+	})
+}
+
+// rebuildClient replaces the OAuth client with one of timeout d over the same providers,
+// each changed by change when it is set.
+func (b *upkeepBundle) rebuildClient(t *testing.T, d time.Duration, change func(p *oauth.Provider)) {
 	t.Helper()
 	ps := make([]oauth.Provider, 0, 4)
 	for _, name := range []string{"salesforce", "google", "microsoft", "zoom"} {
@@ -207,12 +204,12 @@ func (b *upkeepBundle) useSecret(t *testing.T, provider, secret string) {
 		if !ok {
 			t.Fatalf("no provider %s", name)
 		}
-		if name == provider {
-			p.ClientSecret = secret
+		if change != nil {
+			change(&p)
 		}
 		ps = append(ps, p)
 	}
-	oc, err := oauth.New(oauth.Config{Providers: ps, Timeout: 2 * time.Second})
+	oc, err := oauth.New(oauth.Config{Providers: ps, Timeout: d})
 	if err != nil {
 		t.Fatal(err)
 	}
