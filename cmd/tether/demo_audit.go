@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/http"
 	"strings"
 	"time"
 
@@ -29,8 +30,10 @@ func demoAudit(ctx context.Context, dm *demo) error {
 	dm.ok("audit %s: every required check ok (%d ok, %d warning, %d checks) for %s",
 		first.ID, sum[string(permissions.ResultOK)], sum[string(permissions.ResultWarning)], len(first.Checks), dm.prov.team.Username)
 
-	if err := dm.prov.sb.Salesforce().RemovePermission(dm.prov.team.ID, sfdc.PermMarketingUser); err != nil {
-		return err
+	// As a Salesforce admin would in Setup, through the sandbox's admin API.
+	removed := "/admin/salesforce/users/" + dm.prov.team.ID + "/permissions"
+	if err := dm.sandboxAdmin(ctx, http.MethodPost, removed, map[string]sfdc.Permission{"remove": sfdc.PermMarketingUser}, nil); err != nil {
+		return fmt.Errorf("remove Marketing User from %s at the sandbox: %w", dm.prov.team.Username, err)
 	}
 	second, err := dm.audit(ctx, first.ID)
 	if err != nil {
@@ -49,7 +52,8 @@ func demoAudit(ctx context.Context, dm *demo) error {
 			fix = c.Fix
 		}
 	}
-	dm.ok("Marketing User removed from %s in Salesforce: audit %s reports %s missing, with the fix", dm.prov.team.Username, second.ID, permissions.CheckMarketingUser)
+	dm.ok("Marketing User removed from %s in Salesforce (POST %s {\"remove\":%q} at the sandbox): audit %s reports %s missing, with the fix",
+		dm.prov.team.Username, removed, sfdc.PermMarketingUser, second.ID, permissions.CheckMarketingUser)
 	msgs, err := dm.waitMail(ctx, "permission alert to the admin", 1, to(dm.acme.adminEmail))
 	if err != nil {
 		return err

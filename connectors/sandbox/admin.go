@@ -7,6 +7,8 @@ import (
 	"io"
 	"net/http"
 	"time"
+
+	"tether/connectors/sandbox/sfdc"
 )
 
 // adminRoutes registers the admin API: the Go API over JSON, for tests and benchmarks
@@ -34,6 +36,8 @@ import (
 //	POST   /admin/clock/advance   {"by":"24h"}
 //	POST   /admin/salesforce/orgs/{org}/api {"enabled":false}
 //	POST   /admin/salesforce/orgs/{org}/session {"timeout":"30m"}   (the org's session timeout)
+//	POST   /admin/salesforce/orgs/{org}/usage {"used":N,"daily_max":M}   (API usage in 24 h)
+//	POST   /admin/salesforce/users/{user}/permissions {"remove":"MarketingUser"} or {"grant":…}
 //
 // Errors are {"error":"…"} with 400 (bad input) or 404 (unknown id).
 func (s *Sandbox) adminRoutes(m *http.ServeMux) {
@@ -205,6 +209,41 @@ func (s *Sandbox) adminRoutes(m *http.ServeMux) {
 			return
 		}
 		ok(w)
+	})
+	// One permission taken from or given to a Salesforce user, as an admin does in Setup:
+	// {"remove": "MarketingUser"} or {"grant": "AllowViewEditConvertedLeads"} (a name
+	// RemovePermission and GrantPermission take). Answers the user's permission after it.
+	m.HandleFunc("POST /admin/salesforce/users/{user}/permissions", func(w http.ResponseWriter, r *http.Request) {
+		var in struct {
+			Remove sfdc.Permission `json:"remove"`
+			Grant  sfdc.Permission `json:"grant"`
+		}
+		if !decode(w, r, &in) {
+			return
+		}
+		if (in.Remove == "") == (in.Grant == "") {
+			adminErr(w, errors.New(`body must be {"remove": PERMISSION} or {"grant": PERMISSION}`))
+			return
+		}
+		id := r.PathValue("user")
+		if _, ok := s.sf.User(id); !ok {
+			adminErr(w, fmt.Errorf("%w: no Salesforce user %s", ErrNotFound, id))
+			return
+		}
+		p, change := in.Remove, s.sf.RemovePermission
+		if in.Grant != "" {
+			p, change = in.Grant, s.sf.GrantPermission
+		}
+		if err := change(id, p); err != nil {
+			adminErr(w, err)
+			return
+		}
+		has, err := s.sf.HasPermission(id, p)
+		if err != nil {
+			adminErr(w, err)
+			return
+		}
+		writeJSON(w, 200, map[string]any{"user": id, "permission": p, "granted": has})
 	})
 	m.HandleFunc("POST /admin/salesforce/orgs/{org}/api", func(w http.ResponseWriter, r *http.Request) {
 		var in struct {

@@ -19,6 +19,8 @@ import (
 	"google.golang.org/api/calendar/v3"
 	"google.golang.org/api/googleapi"
 	"google.golang.org/api/option"
+
+	"tether/connectors/sandbox/sfdc"
 )
 
 func TestFaultStatusNextN(t *testing.T) {
@@ -306,6 +308,32 @@ func TestAdminAPI(t *testing.T) {
 	}
 	if st, _, _ := b.get(t, "/salesforce/services/data/v62.0/limits", sf.AccessToken); st != 403 {
 		t.Fatalf("limits with API disabled: %d, want 403", st)
+	}
+	// A permission removed and given back over the admin API, as the demo's audit does.
+	team := b.sb.Salesforce().Users(orgID)[0]
+	for _, c := range []struct{ body, want string }{
+		{`{"remove":"MarketingUser"}`, `"granted":false`},
+		{`{"grant":"MarketingUser"}`, `"granted":true`},
+	} {
+		if st, raw := call("POST", "/admin/salesforce/users/"+team+"/permissions", c.body); st != 200 || !strings.Contains(string(raw), c.want) {
+			t.Fatalf("permission %s: %d %s", c.body, st, raw)
+		}
+		if has, _ := b.sb.Salesforce().HasPermission(team, sfdc.PermMarketingUser); has != (c.want == `"granted":true`) {
+			t.Fatalf("after %s the user's Marketing User is %t", c.body, has)
+		}
+	}
+	for _, c := range []struct {
+		user, body string
+		status     int
+	}{
+		{"005000000000000AAA", `{"remove":"MarketingUser"}`, 404},
+		{team, `{"remove":"NoSuchPermission"}`, 400},
+		{team, `{"remove":"MarketingUser","grant":"ViewSetup"}`, 400},
+		{team, `{}`, 400},
+	} {
+		if st, raw := call("POST", "/admin/salesforce/users/"+c.user+"/permissions", c.body); st != c.status {
+			t.Fatalf("permission %s for %s: %d %s, want %d", c.body, c.user, st, raw, c.status)
+		}
 	}
 	// Clock.
 	before := b.sb.Now()
