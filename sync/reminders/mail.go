@@ -174,9 +174,18 @@ func repMessage(org directory.Org, u directory.User, m directory.Membership, d D
 		msg.Text, msg.HTML = t.String(), h.String()
 		return msg
 	}
-	msg.Subject = fmt.Sprintf("Action needed: reconnect your accounts for %s", org.Name)
+	links := 0
+	for _, l := range lines {
+		links += len(l.links)
+	}
+	// A reminder of a missing photo alone carries no link: it must not ask to reconnect.
+	todo, needs := "reconnect your accounts", "these connections"
+	if links == 0 {
+		todo, needs = "finish your profile", "them"
+	}
+	msg.Subject = fmt.Sprintf("Action needed: %s for %s", todo, org.Name)
 	if d.Streak > 1 {
-		msg.Subject = fmt.Sprintf("Reminder %d: reconnect your accounts for %s", d.Streak, org.Name)
+		msg.Subject = fmt.Sprintf("Reminder %d: %s for %s", d.Streak, todo, org.Name)
 	}
 	fmt.Fprintf(&t, "Hi %s,\n\n%s needs you to act on %s:\n\n", name, org.Name, plural(len(lines), "item"))
 	fmt.Fprintf(&h, "<p>Hi %s,</p><p>%s needs you to act on %s:</p><ul>", html.EscapeString(name), html.EscapeString(org.Name), plural(len(lines), "item"))
@@ -189,13 +198,19 @@ func repMessage(org directory.Org, u directory.User, m directory.Membership, d D
 		}
 		if len(l.links) == 0 && l.reason.Requirement == directory.RequirementPhoto {
 			t.WriteString("    Add it in your profile in the app.\n")
+			h.WriteString("<br>Add it in your profile in the app.")
 		}
 		h.WriteString("</li>")
 	}
-	why := fmt.Sprintf("You get this because your role (%s) in %s requires these connections. Reminders stop as soon as it is fixed; they cannot be turned off while a required connection is missing.", m.Role, org.Name)
-	fmt.Fprintf(&t, "\nEach link works once and expires; a newer reminder brings new ones.\n\n%s\n%s\n", why, adminLine(admins))
-	fmt.Fprintf(&h, "</ul><p>Each link works once and expires; a newer reminder brings new ones.</p><p>%s</p><p>%s</p>",
-		html.EscapeString(why), html.EscapeString(adminLine(admins)))
+	why := fmt.Sprintf("You get this because your role (%s) in %s requires %s. Reminders stop as soon as it is fixed; they cannot be turned off while a requirement is missing.", m.Role, org.Name, needs)
+	t.WriteString("\n")
+	h.WriteString("</ul>")
+	if links > 0 {
+		t.WriteString("Each link works once and expires; a newer reminder brings new ones.\n\n")
+		h.WriteString("<p>Each link works once and expires; a newer reminder brings new ones.</p>")
+	}
+	fmt.Fprintf(&t, "%s\n%s\n", why, adminLine(admins))
+	fmt.Fprintf(&h, "<p>%s</p><p>%s</p>", html.EscapeString(why), html.EscapeString(adminLine(admins)))
 	msg.Text, msg.HTML = t.String(), h.String()
 	return msg
 }
