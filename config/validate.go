@@ -12,6 +12,7 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/robfig/cron/v3"
 
+	"tether/sync/directory"
 	"tether/sync/vault"
 )
 
@@ -247,4 +248,10 @@ func hasAnyPrefix(s string, prefixes ...string) bool {
 		}
 	}
 	return false
+}
+
+// SalesforceHosts are the Salesforce login bases for production and sandbox orgs, the one
+// answer the connect flow, the CLI and the API use.
+func (c Config) SalesforceHosts() directory.SalesforceHosts {
+	return directory.SalesforceHosts{Production: c.SalesforceLoginURL, Sandbox: c.SalesforceSandboxLoginURL}
 }

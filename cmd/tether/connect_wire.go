@@ -55,15 +55,11 @@ func connectProviders(cfg config.Config, oc *oauth.Client) *oauth.Connector {
 	}
 }
 
-// salesforceLogin picks an org's Salesforce login host: TETHER_SALESFORCE_LOGIN_URL for
-// production orgs, TETHER_SALESFORCE_SANDBOX_LOGIN_URL for sandbox ones.
+// salesforceLogin picks an org's Salesforce login host (cfg.SalesforceHosts, which
+// tether org show and GET /v1/orgs/{org} print too).
 func salesforceLogin(cfg config.Config) func(directory.Org) string {
-	return func(o directory.Org) string {
-		if o.SalesforceLogin == directory.SalesforceSandbox {
-			return cfg.SalesforceSandboxLoginURL
-		}
-		return cfg.SalesforceLoginURL
-	}
+	hosts := cfg.SalesforceHosts()
+	return func(o directory.Org) string { return hosts.URL(o.SalesforceLogin) }
 }
 
 // connectParts are the browser side of the connect flow and its Join user.

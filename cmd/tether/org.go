@@ -20,8 +20,9 @@ import (
 var _ orgs.Store = (*store.Store)(nil)
 
 // withOrgs opens the configured store (it must be migrated), builds the org service on it
-// and calls fn. The org and user verbs need nothing else: no Redis, no key ring.
-func withOrgs(cmd *cobra.Command, e env, fn func(ctx context.Context, svc *orgs.Service) error) error {
+// and calls fn with it and the Salesforce login hosts the connect flow uses. The org and
+// user verbs need nothing else: no Redis, no key ring.
+func withOrgs(cmd *cobra.Command, e env, fn func(ctx context.Context, svc *orgs.Service, hosts directory.SalesforceHosts) error) error {
 	ctx := cmd.Context()
 	cfg, err := loadConfig(cmd, e)
 	if err != nil {
@@ -40,7 +41,7 @@ func withOrgs(cmd *cobra.Command, e env, fn func(ctx context.Context, svc *orgs.
 	if err != nil {
 		return err
 	}
-	return fn(ctx, svc)
+	return fn(ctx, svc, cfg.SalesforceHosts())
 }
 
 // orgParent returns the `org` command of root, creating it if no other file has (the
@@ -78,7 +79,7 @@ Prints the new org's id on the first line. Same as POST /v1/orgs.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			req.SalesforceLogin = login
-			return withOrgs(cmd, e, func(ctx context.Context, svc *orgs.Service) error {
+			return withOrgs(cmd, e, func(ctx context.Context, svc *orgs.Service, hosts directory.SalesforceHosts) error {
 				o, err := svc.Create(ctx, req)
 				if err != nil {
 					return err
@@ -89,7 +90,7 @@ Prints the new org's id on the first line. Same as POST /v1/orgs.`,
 					parent = ", client of org " + o.ParentOrgID
 				}
 				fmt.Fprintf(e.stdout, "created org %q: %d seats, Salesforce %s (%s)%s\n",
-					o.Name, o.SeatLimit, o.SalesforceLogin, o.SalesforceLogin.URL(), parent)
+					o.Name, o.SeatLimit, o.SalesforceLogin, hosts.URL(o.SalesforceLogin), parent)
 				fmt.Fprintf(e.stdout, "tether org show %s shows it\n", o.ID)
 				return nil
 			})
@@ -114,7 +115,7 @@ client orgs each has, and the Salesforce login. --parent ORG lists that org's cl
 only. Same as GET /v1/orgs (?parent=ORG).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return withOrgs(cmd, e, func(ctx context.Context, svc *orgs.Service) error {
+			return withOrgs(cmd, e, func(ctx context.Context, svc *orgs.Service, _ directory.SalesforceHosts) error {
 				var all []directory.OrgUsage
 				for page := f; ; {
 					got, err := svc.List(ctx, page)
@@ -153,12 +154,12 @@ connection, the result of its last permission audit, its imports not yet finishe
 its client orgs with their seat use. Same as GET /v1/orgs/{org}.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return withOrgs(cmd, e, func(ctx context.Context, svc *orgs.Service) error {
+			return withOrgs(cmd, e, func(ctx context.Context, svc *orgs.Service, hosts directory.SalesforceHosts) error {
 				ov, err := svc.Show(ctx, args[0])
 				if err != nil {
 					return err
 				}
-				printOverview(e.stdout, ov)
+				printOverview(e.stdout, hosts, ov)
 				return nil
 			})
 		},
@@ -230,7 +231,7 @@ Same as PATCH /v1/orgs/{org}.`,
 				}
 				ch.Policy[r] = rp
 			}
-			return withOrgs(cmd, e, func(ctx context.Context, svc *orgs.Service) error {
+			return withOrgs(cmd, e, func(ctx context.Context, svc *orgs.Service, _ directory.SalesforceHosts) error {
 				o, err := svc.Update(ctx, args[0], ch)
 				if err != nil {
 					return err
@@ -321,7 +322,7 @@ func printOrgUsage(w io.Writer, us []directory.OrgUsage, withParent bool) {
 	t.Render()
 }
 
-func printOverview(w io.Writer, ov orgs.Overview) {
+func printOverview(w io.Writer, hosts directory.SalesforceHosts, ov orgs.Overview) {
 	o := ov.Org
 	fmt.Fprintf(w, "org %s %q, created %s\n", o.ID, o.Name, o.CreatedAt.UTC().Format(time.RFC3339))
 	if ov.Parent != nil {
@@ -329,7 +330,7 @@ func printOverview(w io.Writer, ov orgs.Overview) {
 	}
 	fmt.Fprintf(w, "seats: %d used of %s (%d active members, %d pending invites), %s free\n",
 		ov.Seats.Used(), seatLimit(ov.Seats.Limit), ov.Seats.Active, ov.Seats.PendingInvites, seatsFree(ov.Seats))
-	fmt.Fprintf(w, "salesforce login: %s (%s)\n", o.SalesforceLogin, o.SalesforceLogin.URL())
+	fmt.Fprintf(w, "salesforce login: %s (%s)\n", o.SalesforceLogin, hosts.URL(o.SalesforceLogin))
 	fmt.Fprintf(w, "action required policy: %s (~ recommended, not counted)\n", policyLine(o.Policy))
 
 	tc := ov.Team

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"tether/config"
 	"tether/sync/connections"
 	"tether/sync/directory"
 	"tether/sync/permissions"
@@ -233,4 +234,39 @@ func (v *verbTest) member(org, email string, role directory.Role, status directo
 		v.t.Fatal(err)
 	}
 	return m
+}
+
+// TestOrgLoginURLIsTheConnectFlows: with the login hosts pointed at an emulator, org
+// create and org show print the host the connect flow starts OAuth at, not the real
+// Salesforce's.
+func TestOrgLoginURLIsTheConnectFlows(t *testing.T) {
+	env := map[string]string{
+		"TETHER_SALESFORCE_LOGIN_URL":         "http://127.0.0.1:18090/salesforce",
+		"TETHER_SALESFORCE_SANDBOX_LOGIN_URL": "http://127.0.0.1:18090/salesforce-sandbox",
+	}
+	v := newVerbTest(t, "sqlite:"+filepath.Join(t.TempDir(), "tether.db"), env)
+	cfg, err := config.Load(func(k string) string { return v.env[k] }, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	flowLogin := salesforceLogin(cfg)
+
+	for _, login := range []directory.SalesforceLogin{directory.SalesforceProduction, directory.SalesforceSandbox} {
+		out := v.ok("org", "create", "--name", "Org "+string(login), "--seats", "2", "--salesforce-login", string(login))
+		id := strings.SplitN(out, "\n", 2)[0]
+		o, err := v.st.GetOrg(v.ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := flowLogin(o)
+		if !strings.HasPrefix(want, "http://127.0.0.1:18090/") {
+			t.Fatalf("the connect flow starts %s orgs at %s, not the configured emulator", login, want)
+		}
+		if !strings.Contains(out, "Salesforce "+string(login)+" ("+want+")") {
+			t.Errorf("org create of a %s org prints another login URL than the connect flow's %s:\n%s", login, want, out)
+		}
+		if show := v.ok("org", "show", id); !strings.Contains(show, "salesforce login: "+string(login)+" ("+want+")\n") {
+			t.Errorf("org show of a %s org prints another login URL than the connect flow's %s:\n%s", login, want, show)
+		}
+	}
 }

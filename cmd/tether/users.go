@@ -7,6 +7,7 @@ import (
 	"github.com/jedib0t/go-pretty/v6/table"
 	"github.com/spf13/cobra"
 
+	"tether/sync/directory"
 	"tether/sync/orgs"
 )
 
@@ -29,7 +30,7 @@ func newUsersMembershipsCmd(e env) *cobra.Command {
 status there; the default org is marked. Same as GET /v1/users/{user}/memberships.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return withOrgs(cmd, e, func(ctx context.Context, svc *orgs.Service) error {
+			return withOrgs(cmd, e, func(ctx context.Context, svc *orgs.Service, _ directory.SalesforceHosts) error {
 				u, ms, err := svc.Memberships(ctx, args[0])
 				if err != nil {
 					return err
@@ -61,7 +62,7 @@ func newUsersSetDefaultOrgCmd(e env) *cobra.Command {
 orgs, with a membership that is not deactivated. Same as PUT /v1/users/{user}/default-org.`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return withOrgs(cmd, e, func(ctx context.Context, svc *orgs.Service) error {
+			return withOrgs(cmd, e, func(ctx context.Context, svc *orgs.Service, _ directory.SalesforceHosts) error {
 				u, err := svc.SetDefaultOrg(ctx, args[0], args[1])
 				if err != nil {
 					return err

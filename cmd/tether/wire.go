@@ -262,6 +262,7 @@ func runHTTP(ctx context.Context, d deps, o serveOptions) error {
 		SecureCookie:       strings.HasPrefix(d.cfg.PublicURL, "https://"),
 		TrustedOrigins:     publicOrigin(d.cfg.PublicURL),
 		MaxUnauthenticated: d.cfg.HTTPMaxUnauthenticated,
+		SalesforceHosts:    d.cfg.SalesforceHosts(),
 	}
 	if o.monitoring && d.store != nil && d.keyring != nil {
 		client := d.app.queueClient()

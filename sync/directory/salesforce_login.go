@@ -1,6 +1,9 @@
 package directory
 
-import "fmt"
+import (
+	"cmp"
+	"fmt"
+)
 
 // SalesforceLogin says which Salesforce login host an org's users sign in at: production
 // orgs at login.salesforce.com, sandboxes at test.salesforce.com. The connect flows start
@@ -24,13 +27,23 @@ func ParseSalesforceLogin(s string) (SalesforceLogin, error) {
 	return "", fmt.Errorf("salesforce login %q: want production or sandbox", s)
 }
 
-// URL is the login base of the real Salesforce: https://login.salesforce.com for
-// production (and the zero value), https://test.salesforce.com for a sandbox. The OAuth
-// endpoints live under /services/oauth2/. A deployment pointed at an emulator
-// (TETHER_SALESFORCE_LOGIN_URL) uses its own base instead.
-func (l SalesforceLogin) URL() string {
+// SalesforceHosts are the login bases a deployment uses for each kind of org
+// (TETHER_SALESFORCE_LOGIN_URL and TETHER_SALESFORCE_SANDBOX_LOGIN_URL). The connect flow
+// starts OAuth at URL's answer and the CLI and API show the same answer, so they cannot
+// disagree about where an org's users sign in.
+type SalesforceHosts struct {
+	// Production is the base for production orgs (and the zero login). Empty means
+	// https://login.salesforce.com.
+	Production string
+	// Sandbox is the base for sandbox orgs. Empty means https://test.salesforce.com.
+	Sandbox string
+}
+
+// URL is the login base for an org whose Salesforce login is l. The OAuth endpoints live
+// under /services/oauth2/.
+func (h SalesforceHosts) URL(l SalesforceLogin) string {
 	if l == SalesforceSandbox {
-		return "https://test.salesforce.com"
+		return cmp.Or(h.Sandbox, "https://test.salesforce.com")
 	}
-	return "https://login.salesforce.com"
+	return cmp.Or(h.Production, "https://login.salesforce.com")
 }

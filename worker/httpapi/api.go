@@ -27,6 +27,7 @@ import (
 
 	"tether/sync/apitokens"
 	"tether/sync/connect"
+	"tether/sync/directory"
 	"tether/sync/keys"
 )
 
@@ -72,6 +73,10 @@ type Params struct {
 	// /v1/users/{user}/memberships and PUT /v1/users/{user}/default-org to the admin. Nil:
 	// those routes answer 404.
 	Orgs Orgs
+	// SalesforceHosts resolve an org's Salesforce login to the URL the org routes show: the
+	// same the connect flow starts at (config.Config.SalesforceHosts). Zero means the real
+	// Salesforce hosts.
+	SalesforceHosts directory.SalesforceHosts
 	// Members serves GET /v1/orgs/{org}/members, PATCH /v1/orgs/{org}/members/{member} and
 	// POST /v1/orgs/{org}/members/recompute to the admin. Nil: 404.
 	Members Members

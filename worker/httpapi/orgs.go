@@ -57,13 +57,13 @@ func seatsJSON(s directory.Seats) SeatsJSON {
 	return out
 }
 
-func orgJSON(o directory.Org, s directory.Seats) OrgJSON {
+func orgJSON(hosts directory.SalesforceHosts, o directory.Org, s directory.Seats) OrgJSON {
 	return OrgJSON{ID: o.ID, Name: o.Name, ParentID: o.ParentOrgID, SalesforceLogin: o.SalesforceLogin,
-		SalesforceLoginURL: o.SalesforceLogin.URL(), Seats: seatsJSON(s), CreatedAt: o.CreatedAt.UTC()}
+		SalesforceLoginURL: hosts.URL(o.SalesforceLogin), Seats: seatsJSON(s), CreatedAt: o.CreatedAt.UTC()}
 }
 
-func usageJSON(u directory.OrgUsage) OrgJSON {
-	j := orgJSON(u.Org, u.Seats)
+func usageJSON(hosts directory.SalesforceHosts, u directory.OrgUsage) OrgJSON {
+	j := orgJSON(hosts, u.Org, u.Seats)
 	n := u.Clients
 	j.Clients = &n
 	return j
@@ -137,8 +137,8 @@ func optTime(t time.Time) *time.Time {
 	return &t
 }
 
-func overviewJSON(ov orgs.Overview) OrgOverviewJSON {
-	out := OrgOverviewJSON{OrgJSON: orgJSON(ov.Org, ov.Seats), Clients: []OrgJSON{}, PendingImports: []ImportView{},
+func overviewJSON(hosts directory.SalesforceHosts, ov orgs.Overview) OrgOverviewJSON {
+	out := OrgOverviewJSON{OrgJSON: orgJSON(hosts, ov.Org, ov.Seats), Clients: []OrgJSON{}, PendingImports: []ImportView{},
 		Policy: policyJSON(ov.Org.Policy)}
 	ss := ov.SalesforceSession
 	out.SalesforceSession = SalesforceSessionJSON{Timeout: ss.Timeout.String(), TimeoutSeconds: int64(ss.Timeout / time.Second),
@@ -147,7 +147,7 @@ func overviewJSON(ov orgs.Overview) OrgOverviewJSON {
 		out.Parent = &OrgRefJSON{ID: ov.Parent.ID, Name: ov.Parent.Name}
 	}
 	for _, c := range ov.Clients {
-		out.Clients = append(out.Clients, usageJSON(c))
+		out.Clients = append(out.Clients, usageJSON(hosts, c))
 	}
 	t := ov.Team
 	out.TeamConnection = TeamConnectionJSON{State: string(t.State), ProviderAccountID: t.ProviderAccountID,
@@ -240,7 +240,7 @@ func (s *Server) handleCreateOrg() http.Handler {
 			return
 		}
 		w.Header().Set("Location", "/v1/orgs/"+o.ID)
-		writeJSON(w, http.StatusCreated, orgJSON(o, directory.Seats{Limit: o.SeatLimit}))
+		writeJSON(w, http.StatusCreated, orgJSON(s.p.SalesforceHosts, o, directory.Seats{Limit: o.SeatLimit}))
 	})
 }
 
@@ -265,7 +265,7 @@ func (s *Server) handleListOrgs() http.Handler {
 		}
 		out := OrgListJSON{Orgs: make([]OrgJSON, 0, len(us))}
 		for _, u := range us {
-			out.Orgs = append(out.Orgs, usageJSON(u))
+			out.Orgs = append(out.Orgs, usageJSON(s.p.SalesforceHosts, u))
 		}
 		if len(us) == f.Limit {
 			next := q
@@ -284,7 +284,7 @@ func (s *Server) handleGetOrg() http.Handler {
 			s.orgError(w, r, err)
 			return
 		}
-		writeJSON(w, http.StatusOK, overviewJSON(ov))
+		writeJSON(w, http.StatusOK, overviewJSON(s.p.SalesforceHosts, ov))
 	})
 }
 
@@ -313,7 +313,7 @@ func (s *Server) handleUpdateOrg() http.Handler {
 			s.orgError(w, r, err)
 			return
 		}
-		writeJSON(w, http.StatusOK, overviewJSON(ov))
+		writeJSON(w, http.StatusOK, overviewJSON(s.p.SalesforceHosts, ov))
 	})
 }
 

@@ -27,14 +27,15 @@ type orgBundle struct {
 	url string
 }
 
-func setupOrgs(t *testing.T, st *store.Store) *orgBundle {
+// setupOrgs serves the org routes on st; hosts are the Salesforce login hosts they show.
+func setupOrgs(t *testing.T, st *store.Store, hosts directory.SalesforceHosts) *orgBundle {
 	t.Helper()
 	svc, err := orgs.New(orgs.Config{Store: st})
 	if err != nil {
 		t.Fatal(err)
 	}
 	server, err := httpapi.New(httpapi.Params{Logger: zerolog.Nop(), Gatherer: prometheus.NewRegistry(),
-		AdminUser: "admin", AdminPassword: "pw", Orgs: svc})
+		AdminUser: "admin", AdminPassword: "pw", Orgs: svc, SalesforceHosts: hosts})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +86,7 @@ func (b *orgBundle) wantError(t *testing.T, method, path, body string, status in
 
 func TestOrgAPI(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
-		b := setupOrgs(t, st)
+		b := setupOrgs(t, st, directory.SalesforceHosts{})
 		ctx := t.Context()
 
 		var parent httpapi.OrgJSON
@@ -256,7 +257,7 @@ func TestOrgAPI(t *testing.T) {
 // A /v1 route asked with a method it does not serve answers 405 in the API's JSON shape,
 // with Allow; an unknown /v1 path answers 404 in that shape.
 func TestAPIMethodNotAllowedIsJSON(t *testing.T) {
-	b := setupOrgs(t, storetest.SQLite(t))
+	b := setupOrgs(t, storetest.SQLite(t), directory.SalesforceHosts{})
 	for _, tc := range []struct {
 		method, path string
 		status       int
@@ -272,6 +273,34 @@ func TestAPIMethodNotAllowedIsJSON(t *testing.T) {
 		if res.StatusCode != tc.status || e.Error.Code != tc.code || res.Header.Get("Allow") != tc.allow {
 			t.Errorf("%s %s: %d %+v Allow %q; want %d %s Allow %q", tc.method, tc.path, res.StatusCode, e.Error,
 				res.Header.Get("Allow"), tc.status, tc.code, tc.allow)
+		}
+	}
+}
+
+// TestOrgLoginURLFollowsTheHosts: with the login hosts pointed at an emulator (as
+// TETHER_SALESFORCE_LOGIN_URL and _SANDBOX_LOGIN_URL do), POST, GET and the list of orgs
+// answer the emulator's URL, the one the connect flow redirects to, for either login.
+func TestOrgLoginURLFollowsTheHosts(t *testing.T) {
+	hosts := directory.SalesforceHosts{Production: "http://127.0.0.1:18090/salesforce", Sandbox: "http://127.0.0.1:18090/salesforce-sandbox"}
+	b := setupOrgs(t, storetest.SQLite(t), hosts)
+	for _, login := range []directory.SalesforceLogin{directory.SalesforceProduction, directory.SalesforceSandbox} {
+		want := hosts.URL(login)
+		var created httpapi.OrgJSON
+		b.call(t, "POST", "/v1/orgs", `{"name":"Org","seats":2,"salesforce_login":"`+string(login)+`"}`, &created)
+		if created.SalesforceLogin != login || created.SalesforceLoginURL != want {
+			t.Errorf("POST /v1/orgs (%s): salesforce_login_url %q, want %q", login, created.SalesforceLoginURL, want)
+		}
+		var shown httpapi.OrgOverviewJSON
+		b.call(t, "GET", "/v1/orgs/"+created.ID, "", &shown)
+		if shown.SalesforceLoginURL != want {
+			t.Errorf("GET /v1/orgs/%s (%s): salesforce_login_url %q, want %q", created.ID, login, shown.SalesforceLoginURL, want)
+		}
+	}
+	var list httpapi.OrgListJSON
+	b.call(t, "GET", "/v1/orgs", "", &list)
+	for _, o := range list.Orgs {
+		if want := hosts.URL(o.SalesforceLogin); o.SalesforceLoginURL != want {
+			t.Errorf("GET /v1/orgs: org %s (%s) has salesforce_login_url %q, want %q", o.ID, o.SalesforceLogin, o.SalesforceLoginURL, want)
 		}
 	}
 }
