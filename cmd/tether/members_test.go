@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hibiken/asynq"
 
@@ -90,7 +91,9 @@ func itoa(n int) string { return strconv.Itoa(n) }
 
 // TestMembersDeactivateVerb queues members:deactivate through the CLI on Redis: the task
 // carries ids only under its deterministic TaskID, asking twice is the same task, a
-// pending member is refused with the command that helps. (The worker's run against the
+// pending member is refused with the command that helps, and so is someone who only has a
+// pending invite: the exact tether invite revoke command it prints works, after which the
+// address is unknown. (The worker's run against the
 // sandbox is worker.TestDeactivateMemberAgainstSandbox.)
 func TestMembersDeactivateVerb(t *testing.T) {
 	opt, _ := redistest.Client(t, 11)
@@ -117,4 +120,17 @@ func TestMembersDeactivateVerb(t *testing.T) {
 	}
 	v.refused("is pending (invited, not joined): revoke the invite instead (tether invite list --org "+org, "members", "deactivate", org, "new@acme.example")
 	v.refused(`has no member "ghost@acme.example"`, "members", "deactivate", org, "ghost@acme.example")
+
+	inv, err := v.st.CreateInvite(v.ctx, org, directory.Invite{Email: "aaron.johnson@example.com", Role: directory.RoleChat,
+		TokenHash: "h-aaron", ExpiresAt: time.Now().Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	revoke := []string{"invite", "revoke", inv.ID, "--org", org}
+	v.refused("aaron.johnson@example.com is invited to org "+org+" (invite "+inv.ID+", pending), not a member: revoke the invite instead with tether "+strings.Join(revoke, " "),
+		"members", "deactivate", org, "aaron.johnson@example.com")
+	if out := ok(revoke...); !strings.Contains(out, "revoked invite "+inv.ID) {
+		t.Fatalf("the printed revoke command:\n%s", out)
+	}
+	v.refused(`has no member "aaron.johnson@example.com"`, "members", "deactivate", org, "aaron.johnson@example.com")
 }

@@ -19,6 +19,10 @@ type Store interface {
 	GetMembership(ctx context.Context, orgID, id string) (directory.Membership, error)
 	GetMembershipByUser(ctx context.Context, orgID, userID string) (directory.Membership, error)
 	GetUserByEmail(ctx context.Context, email string) (directory.User, error)
+	// GetInvite and FindPendingInvite return directory.ErrNotFound if the org has no such
+	// invite.
+	GetInvite(ctx context.Context, orgID, id string) (directory.Invite, error)
+	FindPendingInvite(ctx context.Context, orgID, email string) (directory.Invite, error)
 	ListMemberships(ctx context.Context, orgID string, f directory.MembershipFilter) ([]directory.Membership, error)
 	ListMembers(ctx context.Context, orgID string, f directory.MembershipFilter) ([]directory.Member, error)
 	ListMemberConnections(ctx context.Context, orgID string, membershipIDs []string) ([]connections.Connection, error)
@@ -352,9 +356,23 @@ func (s *Service) org(ctx context.Context, orgID string) (directory.Org, error) 
 }
 
 // Deactivatable resolves the member to deactivate (id or email) and refuses a pending one:
-// it has not joined, its seat is its invite's.
+// it has not joined, its seat is its invite's. A reference that is no member but names a
+// pending invite (its email or id) is refused the same way, with the revoke command,
+// rather than as unknown: members list does not show invitees.
 func (s *Service) Deactivatable(ctx context.Context, orgID, memberRef string) (directory.Membership, error) {
 	m, err := s.Resolve(ctx, orgID, memberRef)
+	var me *Error
+	if errors.As(err, &me) && me.Code == CodeMemberNotFound {
+		inv, ierr := s.pendingInvite(ctx, orgID, strings.TrimSpace(memberRef))
+		if ierr != nil {
+			return directory.Membership{}, ierr
+		}
+		if inv.ID != "" {
+			return directory.Membership{}, refuse(CodeNotDeactivatable,
+				"%s is invited to org %s (invite %s, pending), not a member: revoke the invite instead with tether invite revoke %s --org %s",
+				inv.Email, orgID, inv.ID, inv.ID, orgID)
+		}
+	}
 	if err != nil {
 		return directory.Membership{}, err
 	}
@@ -364,4 +382,25 @@ func (s *Service) Deactivatable(ctx context.Context, orgID, memberRef string) (d
 			m.ID, orgID, orgID, orgID)
 	}
 	return m, nil
+}
+
+// pendingInvite is the org's pending invite that ref names, by email or by id; the zero
+// Invite when there is none.
+func (s *Service) pendingInvite(ctx context.Context, orgID, ref string) (directory.Invite, error) {
+	var (
+		inv directory.Invite
+		err error
+	)
+	if strings.Contains(ref, "@") {
+		inv, err = s.st.FindPendingInvite(ctx, orgID, directory.NormalizeEmail(ref))
+	} else {
+		inv, err = s.st.GetInvite(ctx, orgID, ref)
+	}
+	if errors.Is(err, directory.ErrNotFound) || (err == nil && inv.Status != directory.InvitePending) {
+		return directory.Invite{}, nil
+	}
+	if err != nil {
+		return directory.Invite{}, fmt.Errorf("find a pending invite %q in org %s: %w", ref, orgID, err)
+	}
+	return inv, nil
 }
