@@ -41,6 +41,9 @@ func permissionAudits(d deps, queue worker.Enqueuer) (worker.PermissionAudits, i
 		Prober:         &salesforce.AuditProber{OnUsage: recordUsage(d.store, log)},
 		Mailer:         mailer,
 		UsageWarnShare: d.cfg.SalesforceUsageWarnShare,
+		OnFailure: func(orgID string, err error) {
+			log.Warn().Err(err).Str("org", orgID).Msg("permission audit: Salesforce answered nothing usable; the report says what to fix")
+		},
 	}
 	// With TETHER_LINK_SECRET the alert about a broken team connection carries a link.
 	if d.cfg.LinkSecret.IsSet() {

@@ -260,7 +260,9 @@ func usageCheck(u *Usage, warn float64) Check {
 }
 
 // evaluateFailure reports a run in which Salesforce answered nothing usable: the failing
-// check says why and every other check is unknown with that reason.
+// check says why and every other check is unknown with that reason. Evidence is read by
+// admins in the CLI, the API and alert emails, so it is a sentence with the fix, never
+// err's chain (Params.OnFailure gets that, for the log).
 func evaluateFailure(err error, orgID string) []Check {
 	failed, res, evidence, fix := CheckConnection, ResultMissing, "", ""
 	reason := "Salesforce could not be asked"
@@ -278,14 +280,14 @@ func evaluateFailure(err error, orgID string) []Check {
 		// Salesforce gives this answer for the org and for the user alike, so the
 		// user's own check cannot be told apart.
 		failed, connOK = CheckOrgAPI, true
-		evidence, fix = "Salesforce answered API_DISABLED_FOR_ORG, which means the org has no API access or the user lacks API Enabled: "+errText(err), orgAPIFix(place{})
+		evidence, fix = "Salesforce refuses every API call of the team-level user (API_DISABLED_FOR_ORG): the user lacks the API Enabled permission or the org has no API access; grant API Enabled to the user's profile or a permission set in Salesforce Setup, or enable API access for the org", orgAPIFix(place{})
 		reason = "Salesforce refuses every API call of the user (see api_org)"
 	case errors.Is(err, ErrUserAPIDisabled):
 		failed, connOK = CheckAPIEnabled, true
-		evidence, fix = "Salesforce answered API_CURRENTLY_DISABLED: "+errText(err), ""
+		evidence, fix = "Salesforce refuses every API call of the team-level user (API_CURRENTLY_DISABLED): grant it the API Enabled permission in Salesforce Setup", ""
 		reason = "the team-level user may not use the API (see api_enabled)"
 	default:
-		res, evidence = ResultUnknown, "the audit could not run: "+errText(err)
+		res, evidence = ResultUnknown, "the audit could not read the org from Salesforce (the worker log, component permissions, has the cause); once it is fixed, run `tether permissions check --org "+orgOr(orgID)+"` again"
 		reason = evidence
 	}
 	out := make([]Check, 0, len(CheckNames()))
@@ -305,11 +307,4 @@ func evaluateFailure(err error, orgID string) []Check {
 		out = append(out, c)
 	}
 	return out
-}
-
-func errText(err error) string {
-	if err == nil {
-		return "no reason given"
-	}
-	return err.Error()
 }

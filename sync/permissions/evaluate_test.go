@@ -1,6 +1,7 @@
 package permissions
 
 import (
+	"errors"
 	"fmt"
 	"regexp"
 	"strings"
@@ -232,6 +233,7 @@ func TestEvaluateFailures(t *testing.T) {
 		{ErrNoTeamConnection, CheckConnection, ResultMissing, "Connect the team-level account: run `tether org connect-salesforce org-1`", false},
 		{fmt.Errorf("%w: The REST API is not enabled for this Organization.", ErrOrgAPIDisabled), CheckOrgAPI, ResultMissing, "tick API Enabled", true},
 		{ErrUserAPIDisabled, CheckAPIEnabled, ResultMissing, "tick API Enabled", true},
+		{errors.New("dial tcp: connection refused"), CheckConnection, ResultUnknown, "", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.failed+"/"+tt.err.Error(), func(t *testing.T) {
@@ -244,7 +246,19 @@ func TestEvaluateFailures(t *testing.T) {
 			if tt.connOK {
 				delete(want, CheckConnection)
 			}
-			assertChecks(t, Evaluate(Input{Failure: tt.err, OrgID: "org-1"}), want, map[string]string{tt.failed: tt.fixHas})
+			// Evidence is read by people: the driver's chain around the cause stays out.
+			err := fmt.Errorf("audit org org-1: %w: composite: salesforce: HTTP 403 RAW-CHAIN", tt.err)
+			got := Evaluate(Input{Failure: err, OrgID: "org-1"})
+			fixHas := map[string]string{}
+			if tt.fixHas != "" {
+				fixHas[tt.failed] = tt.fixHas
+			}
+			assertChecks(t, got, want, fixHas)
+			for _, c := range got {
+				if strings.Contains(c.Evidence, "RAW-CHAIN") || strings.Contains(c.Evidence, "connection refused") {
+					t.Errorf("%s evidence shows the error chain: %q", c.Name, c.Evidence)
+				}
+			}
 		})
 	}
 }

@@ -142,6 +142,11 @@ type Params struct {
 	// Links, when set, puts a fresh team connect link into the alert about a lost or
 	// broken team connection. Nil: the alert names the command only.
 	Links TeamLinks
+	// OnFailure, when set, receives the error behind a report Salesforce answered nothing
+	// usable for (no connection, a refused session, API access off), for the log: the
+	// report itself says what is wrong and the fix in words, without the error chain.
+	// Called synchronously.
+	OnFailure func(orgID string, err error)
 }
 
 // TeamLinks issues team-level Salesforce connect links (sync/connect's producer).
@@ -209,6 +214,9 @@ func (s *Service) Audit(ctx context.Context, orgID string) (Report, error) {
 		default:
 			return Report{}, fmt.Errorf("audit org %s: %w", orgID, err)
 		}
+	}
+	if in.Failure != nil && s.p.OnFailure != nil {
+		s.p.OnFailure(orgID, in.Failure)
 	}
 	now := s.p.Clock()
 	r := Report{OrgID: orgID, ConnectionID: connectionID, CreatedAt: now, Checks: Evaluate(in)}

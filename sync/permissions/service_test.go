@@ -414,3 +414,69 @@ func TestAuditAlertBegunIsNeverResent(t *testing.T) {
 		}
 	})
 }
+
+// TestAuditAPIDisabledEvidenceIsASentence: with the org's API switched off in the sandbox
+// (403 API_DISABLED_FOR_ORG), the stored report and the alert email say what is wrong and
+// how to fix it in words; the driver's error chain (audit org …: composite: salesforce:
+// HTTP 403 …) goes to OnFailure, for the log, and nowhere a person reads.
+func TestAuditAPIDisabledEvidenceIsASentence(t *testing.T) {
+	t.Parallel()
+	b := setup(t, storetest.SQLite(t))
+	var logged []error
+	p := b.params
+	p.OnFailure = func(orgID string, err error) {
+		if orgID != b.orgID {
+			t.Errorf("OnFailure for org %s, want %s", orgID, b.orgID)
+		}
+		logged = append(logged, err)
+	}
+	var err error
+	if b.svc, err = permissions.NewService(p); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.sb.Salesforce().SetAPIEnabled(b.sfOrg, false); err != nil {
+		t.Fatal(err)
+	}
+	r := b.audit(t)
+
+	if len(logged) != 1 || !strings.Contains(logged[0].Error(), "HTTP 403 API_DISABLED_FOR_ORG") {
+		t.Fatalf("OnFailure got %v, want the one raw error naming HTTP 403 API_DISABLED_FOR_ORG", logged)
+	}
+	// Pieces of the raw chain that must stay in the log.
+	raw := []string{"audit org", "composite", "HTTP 403", "salesforce:", "not enabled for this Organization", "salesforce API is not enabled"}
+	readable := func(where, text string) {
+		t.Helper()
+		for _, s := range raw {
+			if strings.Contains(text, s) {
+				t.Errorf("%s shows the error chain (%q): %q", where, s, text)
+			}
+		}
+	}
+	for _, c := range r.Checks {
+		readable(c.Name+" evidence", c.Evidence)
+		if c.Name == permissions.CheckOrgAPI {
+			if c.Result != permissions.ResultMissing {
+				t.Errorf("%s = %s, want missing", c.Name, c.Result)
+			}
+			for _, want := range []string{"API_DISABLED_FOR_ORG", "API Enabled", "Salesforce Setup", "enable API access for the org"} {
+				if !strings.Contains(c.Evidence, want) {
+					t.Errorf("%s evidence %q does not say %q", c.Name, c.Evidence, want)
+				}
+			}
+		}
+	}
+	stored, err := b.st.LatestPermissionReport(t.Context(), b.orgID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range stored.Checks {
+		readable("stored "+c.Name+" evidence", c.Evidence)
+	}
+	msgs := b.sink.Messages()
+	if len(msgs) == 0 {
+		t.Fatal("no alert email about api_org")
+	}
+	for _, m := range msgs {
+		readable("alert email", m.Text)
+	}
+}
