@@ -278,3 +278,49 @@ func TestOrgConnectSalesforceThenImport(t *testing.T) {
 		t.Fatalf("without the secret: %v", r.err)
 	}
 }
+
+// TestOrgLoginURLIsWhereTheConnectButtonGoes: with TETHER_SALESFORCE_LOGIN_URL at the
+// sandbox, the team connect button redirects there, and tether org show and GET
+// /v1/orgs/{org} on the running serve name that same host, not login.salesforce.com.
+func TestOrgLoginURLIsWhereTheConnectButtonGoes(t *testing.T) {
+	b := setupConnectE2E(t, 12)
+	want := b.sbURL + "/salesforce"
+
+	link := linkFrom(t, b.tether(t, "org", "connect-salesforce", b.orgID))
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar, Timeout: 15 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := c.Get(link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	m := e2eForm.FindStringSubmatch(string(page))
+	if m == nil {
+		t.Fatalf("connect page %d without a button:\n%s", resp.StatusCode, page)
+	}
+	resp, err = c.PostForm(b.public+html.UnescapeString(m[1]), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(loc, want+"/services/oauth2/authorize") {
+		t.Fatalf("the connect button: %d to %q, want a redirect to %s", resp.StatusCode, loc, want)
+	}
+
+	if show := b.tether(t, "org", "show", b.orgID); !strings.Contains(show, "salesforce login: production ("+want+")\n") {
+		t.Errorf("org show does not name %s:\n%s", want, show)
+	}
+	req, _ := http.NewRequest(http.MethodGet, b.public+"/v1/orgs/"+b.orgID, nil)
+	req.Header.Set("Authorization", "Bearer "+b.env["TETHER_API_TOKEN"])
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(raw), `"salesforce_login_url":"`+want+`"`) {
+		t.Fatalf("GET /v1/orgs/%s: %d %s, want salesforce_login_url %s", b.orgID, resp.StatusCode, raw, want)
+	}
+}
