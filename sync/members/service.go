@@ -19,6 +19,7 @@ type Store interface {
 	GetMembership(ctx context.Context, orgID, id string) (directory.Membership, error)
 	GetMembershipByUser(ctx context.Context, orgID, userID string) (directory.Membership, error)
 	GetUserByEmail(ctx context.Context, email string) (directory.User, error)
+	GetUser(ctx context.Context, id string) (directory.User, error)
 	// GetInvite and FindPendingInvite return directory.ErrNotFound if the org has no such
 	// invite.
 	GetInvite(ctx context.Context, orgID, id string) (directory.Invite, error)
@@ -377,6 +378,19 @@ func (s *Service) Deactivatable(ctx context.Context, orgID, memberRef string) (d
 		return directory.Membership{}, err
 	}
 	if m.Status == directory.MembershipPending {
+		// The invite that holds the seat, for the exact revoke command; without it (or
+		// the user unreadable) the message points at the invite listing.
+		if u, err := s.st.GetUser(ctx, m.UserID); err == nil {
+			inv, err := s.pendingInvite(ctx, orgID, u.Email)
+			if err != nil {
+				return directory.Membership{}, err
+			}
+			if inv.ID != "" {
+				return directory.Membership{}, refuse(CodeNotDeactivatable,
+					"member %s of org %s is pending (invited as %s, not joined): revoke the invite instead with tether invite revoke %s --org %s",
+					m.ID, orgID, inv.Email, inv.ID, orgID)
+			}
+		}
 		return directory.Membership{}, refuse(CodeNotDeactivatable,
 			"member %s of org %s is pending (invited, not joined): revoke the invite instead (tether invite list --org %s, then tether invite revoke INVITE_ID --org %s)",
 			m.ID, orgID, orgID, orgID)

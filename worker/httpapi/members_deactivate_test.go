@@ -31,7 +31,8 @@ func (q *refusedQueue) Queue(context.Context, string, string) (string, bool, err
 // TestDeactivatePendingInvitee: POST .../members/{member}/deactivate for someone who only
 // has a pending invite, by email or by invite id, answers 409 not_deactivatable with the
 // exact tether invite revoke command (members list does not show invitees, so pointing
-// there was a dead end); an address with no pending invite stays 404 member_not_found.
+// there was a dead end), and so does a pending member whose invite holds the seat; an
+// address with no pending invite stays 404 member_not_found.
 func TestDeactivatePendingInvitee(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		ctx := t.Context()
@@ -75,6 +76,24 @@ func TestDeactivatePendingInvitee(t *testing.T) {
 				t.Errorf("deactivate %s: message %q does not give %q", ref, e.Message, revoke)
 			}
 		}
+		// A pending membership whose invite holds the seat gets that invite's command too.
+		u, err := st.CreateUser(ctx, directory.User{Email: "bea@example.com", CreatedAt: now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		bea, err := st.CreateMembership(ctx, org.ID, directory.Membership{UserID: u.ID, Role: directory.RoleChat,
+			Status: directory.MembershipPending, CreatedAt: now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		beaInvite := invite("bea@example.com", "h-bea")
+		for _, ref := range []string{"bea@example.com", bea.ID} {
+			e := b.wantError(t, "POST", "/v1/orgs/"+org.ID+"/members/"+ref+"/deactivate", "", http.StatusConflict, members.CodeNotDeactivatable)
+			if want := "revoke the invite instead with tether invite revoke " + beaInvite.ID + " --org " + org.ID; !strings.Contains(e.Message, want) {
+				t.Errorf("deactivate pending member %s: message %q does not give %q", ref, e.Message, want)
+			}
+		}
+
 		for _, ref := range []string{"gone@example.com", revoked.ID, "ghost@example.com"} {
 			b.wantError(t, "POST", "/v1/orgs/"+org.ID+"/members/"+ref+"/deactivate", "", http.StatusNotFound, members.CodeMemberNotFound)
 		}
