@@ -26,7 +26,7 @@ type Config struct {
 	EncryptionKeys Secret `env:"ENCRYPTION_KEYS" example:"k2:ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8=,k1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=" doc:"Key ring for tokens at rest: comma-separated id:base64(32 random bytes); the first key encrypts, all decrypt. Generate one with: openssl rand -base64 32. Required by worker, serve and all."`
 
 	HTTPAddr    string `env:"HTTP_ADDR" envDefault:":8080" example:":8080" doc:"Listen address of tether serve (admin API, /monitoring, /metrics, /healthz, /readyz)."`
-	MetricsAddr string `env:"METRICS_ADDR" envDefault:":9090" example:"127.0.0.1:9090" doc:"Listen address of the small /healthz, /readyz and /metrics listener that tether worker and tether scheduler run; off disables it."`
+	MetricsAddr string `env:"METRICS_ADDR" example:"127.0.0.1:9090" doc:"Listen address of the small /healthz, /readyz and /metrics listener that tether worker and tether scheduler run; off disables it. Unset means :9090 for worker and :9091 for scheduler, so one of each runs on a host as is; every further worker or scheduler on the same host needs its own (--metrics-addr :9092)."`
 	PublicURL   string `env:"PUBLIC_URL" envDefault:"http://localhost:8080" example:"https://tether.example.com" doc:"Base URL people reach tether serve at; used in reconnect and invitation links."`
 
 	HTTPReadHeaderTimeout  time.Duration `env:"HTTP_READ_HEADER_TIMEOUT" envDefault:"10s" example:"5s" doc:"tether serve: how long a client may take to send a request's headers."`

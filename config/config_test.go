@@ -283,3 +283,25 @@ func TestReadmeListsEveryVariable(t *testing.T) {
 		}
 	}
 }
+
+// Unset, worker and scheduler listen on different ports so one of each runs on a host as
+// documented; a value set applies to both, and off stays off.
+func TestMetricsListenAddrDefaults(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		env, process, want string
+	}{
+		{"", "worker", ":9090"},
+		{"", "scheduler", ":9091"},
+		{"127.0.0.1:9200", "scheduler", "127.0.0.1:9200"},
+		{"off", "worker", "off"},
+	} {
+		cfg, err := Load(getenv(map[string]string{"TETHER_METRICS_ADDR": tt.env}), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := cfg.MetricsListenAddr(tt.process); got != tt.want {
+			t.Errorf("TETHER_METRICS_ADDR=%q: %s listens on %q, want %q", tt.env, tt.process, got, tt.want)
+		}
+	}
+}

@@ -43,7 +43,7 @@ func (c Config) Validate() error {
 	if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
 		bad("HTTPAddr", c.HTTPAddr, "is not a listen address (host:port or :port)")
 	}
-	if c.MetricsAddr != "off" {
+	if c.MetricsAddr != "off" && c.MetricsAddr != "" {
 		if _, _, err := net.SplitHostPort(c.MetricsAddr); err != nil {
 			bad("MetricsAddr", c.MetricsAddr, "is not a listen address (host:port, :port or off)")
 		}
@@ -165,6 +165,20 @@ func (c Config) Validate() error {
 		bad("AdminUser", c.AdminUser, "must be non-empty and contain no colon")
 	}
 	return errors.Join(errs...)
+}
+
+// MetricsListenAddr is where process ("worker" or "scheduler") serves its probes and
+// /metrics: MetricsAddr when set, else :9090 for the worker and :9091 for the scheduler,
+// so the two can share a host without setting anything. "off" means no listener.
+func (c Config) MetricsListenAddr(process string) string {
+	switch {
+	case c.MetricsAddr != "":
+		return c.MetricsAddr
+	case process == "scheduler":
+		return ":9091"
+	default:
+		return ":9090"
+	}
 }
 
 // RequireRedis returns an error naming TETHER_REDIS_URL when it is unset; verb is the

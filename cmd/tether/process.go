@@ -2,9 +2,16 @@ package main
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"syscall"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
+
+	"tether/config"
 )
 
 // component is one long-running part of a process; it returns when ctx is done.
@@ -35,7 +42,8 @@ in Redis.
 
 On SIGTERM or SIGINT it stops taking tasks and gives running ones TETHER_SHUTDOWN_TIMEOUT
 to finish; any still running then go back to their queue and run again elsewhere.
-/healthz, /readyz and /metrics are served on TETHER_METRICS_ADDR.`,
+/healthz, /readyz and /metrics are served on TETHER_METRICS_ADDR (default :9090); a second
+worker on the same host needs its own, e.g. --metrics-addr :9092.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
@@ -48,12 +56,18 @@ to finish; any still running then go back to their queue and run again elsewhere
 				cfg.RequireLinkSecret("worker")); err != nil {
 				return err
 			}
+			// Bound before anything starts: a taken port exits at once, not after tasks ran.
+			probes, err := listenProbes(cfg, "worker")
+			if err != nil {
+				return err
+			}
+			defer closeListener(probes)
 			d, cleanup, err := buildDeps(ctx, e, cfg, depsOptions{store: true, keyring: true})
 			if err != nil {
 				return err
 			}
 			defer cleanup()
-			return runAll(ctx, withProbes(d, func(ctx context.Context) error { return runWorker(ctx, d, tuning{}) })...)
+			return runAll(ctx, withProbes(d, probes, func(ctx context.Context) error { return runWorker(ctx, d, tuning{}) })...)
 		},
 	}
 }
@@ -66,7 +80,8 @@ func newSchedulerCmd(e env) *cobra.Command {
 replicas: each slot's task has a deterministic id, so Redis accepts one replica's enqueue
 and refuses the others'. On start it also enqueues the latest slot it missed (a no-op if
 that slot already ran). Needs TETHER_REDIS_URL; no database.
-/healthz, /readyz and /metrics are served on TETHER_METRICS_ADDR.`,
+/healthz, /readyz and /metrics are served on TETHER_METRICS_ADDR (default :9091, beside a
+worker's :9090).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
@@ -77,12 +92,17 @@ that slot already ran). Needs TETHER_REDIS_URL; no database.
 			if err := cfg.RequireRedis("scheduler"); err != nil {
 				return err
 			}
+			probes, err := listenProbes(cfg, "scheduler")
+			if err != nil {
+				return err
+			}
+			defer closeListener(probes)
 			d, cleanup, err := buildDeps(ctx, e, cfg, depsOptions{})
 			if err != nil {
 				return err
 			}
 			defer cleanup()
-			return runAll(ctx, withProbes(d, func(ctx context.Context) error { return runScheduler(ctx, d) })...)
+			return runAll(ctx, withProbes(d, probes, func(ctx context.Context) error { return runScheduler(ctx, d) })...)
 		},
 	}
 }
@@ -113,12 +133,17 @@ Needs TETHER_REDIS_URL, TETHER_ENCRYPTION_KEYS, TETHER_LINK_SECRET and a migrate
 			if err := firstErr(cfg.RequireRedis("serve"), cfg.RequireEncryptionKeys("serve"), cfg.RequireLinkSecret("serve")); err != nil {
 				return err
 			}
+			ln, err := listen("HTTP address", cfg.HTTPAddr, "TETHER_HTTP_ADDR", "--http-addr")
+			if err != nil {
+				return err
+			}
+			defer closeListener(ln)
 			d, cleanup, err := buildDeps(ctx, e, cfg, depsOptions{store: true, keyring: true, queueMetrics: true})
 			if err != nil {
 				return err
 			}
 			defer cleanup()
-			return runHTTP(ctx, d, serveOptions{addr: cfg.HTTPAddr, monitoring: true})
+			return runHTTP(ctx, d, serveOptions{ln: ln, monitoring: true})
 		},
 	}
 }
@@ -140,6 +165,12 @@ that queued tasks do not survive a restart. Needs TETHER_ENCRYPTION_KEYS and TET
 			if err := firstErr(cfg.RequireEncryptionKeys("all"), cfg.RequireLinkSecret("all"), cfg.RequireMailer("all")); err != nil {
 				return err
 			}
+			// Bound before the worker and scheduler start, as in worker and scheduler.
+			ln, err := listen("HTTP address", cfg.HTTPAddr, "TETHER_HTTP_ADDR", "--http-addr")
+			if err != nil {
+				return err
+			}
+			defer closeListener(ln)
 			d, cleanup, err := buildDeps(ctx, e, cfg, depsOptions{store: true, migrate: true, keyring: true, queueMetrics: true, embeddedRedis: true})
 			if err != nil {
 				return err
@@ -149,7 +180,7 @@ that queued tasks do not survive a restart. Needs TETHER_ENCRYPTION_KEYS and TET
 				func(ctx context.Context) error { return runWorker(ctx, d, tuning{}) },
 				func(ctx context.Context) error { return runScheduler(ctx, d) },
 				func(ctx context.Context) error {
-					return runHTTP(ctx, d, serveOptions{addr: cfg.HTTPAddr, monitoring: true})
+					return runHTTP(ctx, d, serveOptions{ln: ln, monitoring: true})
 				},
 			)
 		},
@@ -165,12 +196,58 @@ func firstErr(errs ...error) error {
 	return nil
 }
 
-// withProbes runs main with the small /healthz, /readyz and /metrics listener on
-// TETHER_METRICS_ADDR beside it, unless that is "off".
-func withProbes(d deps, main component) []component {
+// withProbes runs main with the small /healthz, /readyz and /metrics listener beside it on
+// ln, the listener listenProbes bound; nil (TETHER_METRICS_ADDR=off) runs main alone.
+func withProbes(d deps, ln net.Listener, main component) []component {
 	cs := []component{main}
-	if addr := d.cfg.MetricsAddr; addr != "off" {
-		cs = append(cs, func(ctx context.Context) error { return runHTTP(ctx, d, serveOptions{addr: addr}) })
+	if ln != nil {
+		cs = append(cs, func(ctx context.Context) error { return runHTTP(ctx, d, serveOptions{ln: ln}) })
 	}
 	return cs
+}
+
+// listenProbes binds process's probe and metrics address (config.MetricsListenAddr); it
+// returns a nil listener when that is off.
+func listenProbes(cfg config.Config, process string) (net.Listener, error) {
+	addr := cfg.MetricsListenAddr(process)
+	if addr == "off" {
+		return nil, nil
+	}
+	return listen("metrics address", addr, "TETHER_METRICS_ADDR", "--metrics-addr")
+}
+
+// listen binds addr, what ("metrics address") set by variable or flag; its error says which
+// setting to change and to what, the address in use being another tether process most of
+// the time.
+func listen(what, addr, variable, flag string) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err == nil {
+		return ln, nil
+	}
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return nil, fmt.Errorf("%s %s is in use (another tether process on this host?); set %s or %s to a free address, e.g. %s",
+			what, addr, variable, flag, nextPort(addr))
+	}
+	return nil, fmt.Errorf("cannot listen on %s %s (%s or %s): %s", what, addr, variable, flag, rootCause(err))
+}
+
+// nextPort is addr with its port one higher, a likely free neighbour to suggest.
+func nextPort(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	n, err := strconv.Atoi(port)
+	if err != nil || n == 0 || n >= 65535 {
+		return addr
+	}
+	return net.JoinHostPort(host, strconv.Itoa(n+1))
+}
+
+// closeListener closes ln when the process exits before serving on it (Serve closes it
+// otherwise; the second close is harmless).
+func closeListener(ln net.Listener) {
+	if ln != nil {
+		_ = ln.Close()
+	}
 }

@@ -240,7 +240,8 @@ func runScheduler(ctx context.Context, d deps) error {
 
 // serveOptions selects what an HTTP listener serves.
 type serveOptions struct {
-	addr       string
+	addr       string         // where to listen, when ln is nil
+	ln         net.Listener   // already bound, so a taken port failed before any work began
 	monitoring bool           // mount asynqmon behind the admin credentials
 	ready      func(net.Addr) // told the bound address; may be nil
 }
@@ -346,8 +347,12 @@ func runHTTP(ctx context.Context, d deps, o serveOptions) error {
 		time.Sleep(200 * time.Millisecond)
 		cancel()
 	}()
-	return httpapi.ListenAndServe(httpCtx, o.addr, srv, httpapi.Timeouts{ReadHeader: d.cfg.HTTPReadHeaderTimeout,
-		Read: d.cfg.HTTPReadTimeout, Write: d.cfg.HTTPWriteTimeout, Idle: d.cfg.HTTPIdleTimeout}, p.Logger, o.ready)
+	timeouts := httpapi.Timeouts{ReadHeader: d.cfg.HTTPReadHeaderTimeout,
+		Read: d.cfg.HTTPReadTimeout, Write: d.cfg.HTTPWriteTimeout, Idle: d.cfg.HTTPIdleTimeout}
+	if o.ln != nil {
+		return httpapi.Serve(httpCtx, o.ln, srv, timeouts, p.Logger, o.ready)
+	}
+	return httpapi.ListenAndServe(httpCtx, o.addr, srv, timeouts, p.Logger, o.ready)
 }
 
 // publicOrigin is PUBLIC_URL's origin (scheme://host[:port]), trusted for unsafe requests
