@@ -24,6 +24,8 @@ func addInviteAdmin(root *cobra.Command, e env) {
 }
 
 // withAdmin loads the configuration, opens the store and calls fn with the admin actions.
+// They only read and write the database, so Redis is not needed: a person running
+// `tether all` on its embedded Redis lists and revokes from another shell.
 func withAdmin(cmd *cobra.Command, e env, org string, fn func(ctx context.Context, a invites.Admin) error) error {
 	if org == "" {
 		return errors.New("--org is required (the org id; list orgs with: tether org list)")
@@ -33,12 +35,12 @@ func withAdmin(cmd *cobra.Command, e env, org string, fn func(ctx context.Contex
 	if err != nil {
 		return err
 	}
-	d, cleanup, err := buildDeps(ctx, e, cfg, depsOptions{store: true})
+	st, err := openStore(ctx, cfg, false)
 	if err != nil {
 		return err
 	}
-	defer cleanup()
-	return fn(ctx, invites.Admin{Store: store.Invites{Store: d.store}})
+	defer st.Close()
+	return fn(ctx, invites.Admin{Store: store.Invites{Store: st}})
 }
 
 func stamp(t time.Time) string {

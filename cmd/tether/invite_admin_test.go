@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/hibiken/asynq"
 
+	"tether/config"
 	"tether/jobs"
 	"tether/sync/directory"
 	"tether/sync/store"
@@ -167,5 +169,39 @@ func TestInviteAdminVerbs(t *testing.T) {
 			}
 			refused("already cancelled", "invite", "cancel", s.importID, "--org", s.orgA)
 		})
+	}
+}
+
+// The listing, revoke and skipped-rows verbs read and write only the database: without
+// TETHER_REDIS_URL (a trial on `tether all`'s embedded Redis) they work instead of
+// stopping at "no Redis configured".
+func TestInviteAdminVerbsNeedNoRedis(t *testing.T) {
+	db := "sqlite:" + filepath.Join(t.TempDir(), "tether.db")
+	env := map[string]string{"TETHER_DATABASE_URL": db, "TETHER_LOG_LEVEL": "warn"}
+	if r := runTether(t, t.Context(), env, "migrate", "up"); r.err != nil {
+		t.Fatal(r.err)
+	}
+	s := seedInviteAdmin(t, db)
+	for _, args := range [][]string{
+		{"invite", "list", "--org", s.orgA},
+		{"invite", "imports", "--org", s.orgA},
+		{"invite", "skipped", s.importID, "--org", s.orgA},
+		{"invite", "revoke", s.invitesA[0], "--org", s.orgA},
+	} {
+		if r := runTether(t, t.Context(), env, args...); r.err != nil {
+			t.Errorf("tether %s without TETHER_REDIS_URL: %v", strings.Join(args, " "), r.err)
+		}
+	}
+}
+
+// A verb that reaches buildDeps without Redis still gets a sentence naming the variable.
+func TestBuildDepsWithoutRedisNamesTheVariable(t *testing.T) {
+	cfg, err := config.Load(func(string) string { return "" }, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = buildDeps(t.Context(), env{stderr: io.Discard}, cfg, depsOptions{})
+	if err == nil || !strings.Contains(err.Error(), "TETHER_REDIS_URL") || !strings.Contains(err.Error(), "--redis-url") {
+		t.Errorf("buildDeps without Redis: %v; want a sentence naming TETHER_REDIS_URL and --redis-url", err)
 	}
 }

@@ -394,6 +394,10 @@ func warnLoudly(w io.Writer, log zerolog.Logger, err error) {
 	}
 }
 
+// errNoRedis is buildDeps's answer without TETHER_REDIS_URL; the verbs say it better first
+// (requireRedisCLI names themselves and the HTTP route).
+var errNoRedis = errors.New("TETHER_REDIS_URL: is not set; this command needs Redis: set TETHER_REDIS_URL (or --redis-url) to the Redis your workers use, e.g. redis://localhost:6379/0")
+
 // depsOptions says what a verb needs built.
 type depsOptions struct {
 	store, migrate, keyring, queueMetrics bool
@@ -430,7 +434,8 @@ func buildDeps(ctx context.Context, e env, cfg config.Config, o depsOptions) (de
 		d.redis = opt
 		warnLoudly(e.stderr, d.log, errNotDurable)
 	} else {
-		return fail(errors.New("no Redis configured")) // the verbs check RequireRedis first
+		// The verbs check requireRedisCLI first; this keeps the full sentence for one that forgot.
+		return fail(errNoRedis)
 	}
 	if o.keyring {
 		k, err := cfg.Keyring()
