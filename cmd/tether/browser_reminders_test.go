@@ -84,8 +84,10 @@ func TestBrowserReminderLink(t *testing.T) {
 		t.Fatalf("revoke grant %s: %d", revoked, res.StatusCode)
 	}
 	// The refresh an operator (or the worker's sweep) runs finds it; the worker reminds.
-	if out := b.tether(t, "connections", "refresh", b.orgID, c.ID); !strings.Contains(out, string(connections.StateNeedsReconnect)) {
-		t.Fatalf("refresh after the revocation:\n%s", out)
+	// It exits 3: the rep must act.
+	if r := runTether(t, t.Context(), b.env, "connections", "refresh", b.orgID, c.ID); exitCode(r.err) != exitConnectionNeedsAction ||
+		!strings.Contains(r.stdout, string(connections.StateNeedsReconnect)) {
+		t.Fatalf("refresh after the revocation: %v\n%s", r.err, r.stdout)
 	}
 
 	wctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)

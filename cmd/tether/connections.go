@@ -86,7 +86,13 @@ lifetime, and once more on a 401). The outcome is recorded on the connection.`,
 		Long: what + `
 
 It runs in this process (not queued) and needs TETHER_REDIS_URL (the lock), the database and
-the key ring. Same as POST /v1/orgs/{org}/connections/{id}/` + op + `.`,
+the key ring. Same as POST /v1/orgs/{org}/connections/{id}/` + op + `.
+
+Exit status, for scripts: 0 the ` + op + ` succeeded; 3 someone must act (the provider
+answered needs_reconnect, needs_admin or misconfigured, or the connection already needed
+reconnecting and nothing was called); 4 it failed in a way upkeep retries by itself
+(transient, rate_limited, unknown, or the provider's Retry-After has not passed yet). Any
+other failure exits 1. The outcome and the state are printed either way.`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg, err := loadConfig(cmd, e)
@@ -121,7 +127,7 @@ the key ring. Same as POST /v1/orgs/{org}/connections/{id}/` + op + `.`,
 			case errors.Is(err, directory.ErrNotFound):
 				return fmt.Errorf("org %s has no connection %s: `tether connections list %s` shows them", args[0], args[1], args[0])
 			case errors.As(err, &notYet):
-				return fmt.Errorf("%w; run the command again after that", notYet)
+				return &exitError{exitConnectionRetried, fmt.Errorf("%w; run the command again after that", notYet)}
 			case err != nil:
 				return fmt.Errorf("%s connection %s: %w (nothing was lost; try again, and its schedule retries it too)", op, args[1], err)
 			}
@@ -134,9 +140,40 @@ the key ring. Same as POST /v1/orgs/{org}/connections/{id}/` + op + `.`,
 				fmt.Fprintf(e.stdout, "%s ok; provider called: %t\n", op, res.Called)
 			}
 			printConnections(e.stdout, []connections.Connection{res.Connection})
-			return nil
+			return upkeepExit(op, args[1], res)
 		},
 	}
+}
+
+// Exit codes of `tether connections refresh` and `verify`, chosen like permissions
+// show's: 3 a person must act, 4 nothing to act on yet (upkeep retries). Other failures
+// exit 1.
+const (
+	exitConnectionNeedsAction = exitPermissionMissing
+	exitConnectionRetried     = exitPermissionUnknown
+)
+
+// upkeepExit turns an operator's refresh or verify outcome, already printed, into the
+// exit status scripts test: the verb ran, but a failed provider call must not exit 0.
+func upkeepExit(op, id string, res connections.Result) error {
+	switch {
+	case res.Failure != nil && res.Failure.Class.Retried():
+		return &exitError{exitConnectionRetried, fmt.Errorf("%s of connection %s failed (%s); upkeep tries again at %s",
+			op, id, dash(string(res.Failure.Class)), connNext(res.Connection))}
+	case res.Failure != nil:
+		return &exitError{exitConnectionNeedsAction, fmt.Errorf("%s of connection %s failed (%s): the %s must act, as its reason above says",
+			op, id, res.Failure.Class, res.Failure.Class.Actor())}
+	case res.Skipped != "" && needsReconnect(res.Connection.State):
+		return &exitError{exitConnectionNeedsAction, fmt.Errorf("connection %s was not %s: %s; the rep must connect it again",
+			id, map[string]string{connections.OpRefresh: "refreshed", connections.OpVerify: "verified"}[op], res.Skipped)}
+	}
+	return nil
+}
+
+// needsReconnect reports whether upkeep leaves a connection in state s alone until the rep
+// connects it again.
+func needsReconnect(s connections.State) bool {
+	return s == connections.StateNeedsReconnect || s == connections.StateRevoked || s == connections.StateMissing
 }
 
 // printConnections prints one row per connection, then a reason line under each that has

@@ -64,6 +64,28 @@ func TestConnectionsVerbs(t *testing.T) {
 		t.Fatal("the output holds a token")
 	}
 
+	// A failed provider call prints its outcome and exits non-zero, like permissions show:
+	// 4 when upkeep retries it by itself, 3 when a person must act.
+	if _, err := sb.Faults().Add(sandbox.Fault{Provider: sandbox.Salesforce, Endpoint: "token", Kind: sandbox.FaultStatus, Status: 500, Count: 1}); err != nil {
+		t.Fatal(err)
+	}
+	r = runTether(t, ctx, env, "connections", "refresh", orgID, id)
+	if code := exitCode(r.err); code != exitConnectionRetried || !strings.Contains(r.stdout, "refresh failed (transient)") {
+		t.Fatalf("refresh on a provider 500: exit %d (%v), want %d\n%s", code, r.err, exitConnectionRetried, r.stdout)
+	}
+	if err := sb.RevokeGrant(grant.GrantID); err != nil {
+		t.Fatal(err)
+	}
+	r = runTether(t, ctx, env, "connections", "refresh", orgID, id)
+	if code := exitCode(r.err); code != exitConnectionNeedsAction || !strings.Contains(r.stdout, "refresh failed (needs_reconnect)") ||
+		!strings.Contains(r.err.Error(), "the rep must act") {
+		t.Fatalf("refresh of a revoked grant: exit %d (%v), want %d\n%s", code, r.err, exitConnectionNeedsAction, r.stdout)
+	}
+	r = runTether(t, ctx, env, "connections", "verify", orgID, id)
+	if code := exitCode(r.err); code != exitConnectionNeedsAction || !strings.Contains(r.stdout, "verify skipped: the connection needs reconnecting") {
+		t.Fatalf("verify of a connection needing reconnecting: exit %d (%v), want %d\n%s", code, r.err, exitConnectionNeedsAction, r.stdout)
+	}
+
 	r = runTether(t, ctx, env, "connections", "refresh", orgID, "nope")
 	if r.err == nil || !strings.Contains(r.err.Error(), "tether connections list "+orgID) {
 		t.Fatalf("refresh of an unknown connection: %v", r.err)
