@@ -2,14 +2,18 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"maps"
 	"net"
+	"net/url"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"tether/sync/store/storetest"
 	"tether/worker"
 	"tether/worker/redistest"
 )
@@ -30,6 +34,14 @@ func closedAddr(t *testing.T) string {
 // its password, and the variable.
 func TestStoreOpenErrorsNameTheDatabase(t *testing.T) {
 	addr := closedAddr(t)
+	missing, err := url.Parse(storetest.DatabaseURL()) // the test server, another database
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	missingName := "tether_missing_" + hex.EncodeToString(b)
+	missing.Path = "/" + missingName
 	for _, c := range []struct {
 		url  string
 		want []string
@@ -37,6 +49,11 @@ func TestStoreOpenErrorsNameTheDatabase(t *testing.T) {
 	}{
 		{"sqlite:/no/such/dir/tether.db", []string{"TETHER_DATABASE_URL: cannot open the SQLite database at /no/such/dir/tether.db"}, ""},
 		{"postgres://bob:hunter2@" + addr + "/x", []string{"TETHER_DATABASE_URL: cannot connect to PostgreSQL at postgres://bob:xxxxx@" + addr + "/x", "connection refused"}, "hunter2"},
+		// The server answers without the database: say so and how to create it, not "check
+		// that it is running".
+		{missing.String(), []string{"TETHER_DATABASE_URL: PostgreSQL at", `its database "` + missingName + `" does not exist`,
+			"create it with `createdb -h " + missing.Hostname() + " -p " + missing.Port() + " -U " + missing.User.Username() + " " + missingName + "`",
+			`CREATE DATABASE "` + missingName + `"`}, "check that it is running"},
 	} {
 		res := runTether(t, context.Background(), map[string]string{"TETHER_DATABASE_URL": c.url}, "migrate", "status")
 		if res.err == nil {

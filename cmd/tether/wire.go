@@ -479,10 +479,38 @@ func storeOpenError(raw string, err error) error {
 		return fmt.Errorf("TETHER_DATABASE_URL: cannot open the SQLite database at %s (%s): check that its directory exists and is writable", path, cause)
 	}
 	where := "the configured URL"
-	if u, perr := url.Parse(raw); perr == nil {
+	u, perr := url.Parse(raw)
+	if perr == nil {
 		where = u.Redacted()
 	}
+	if errors.Is(err, store.ErrNoDatabase) && perr == nil {
+		return noDatabaseError(u)
+	}
 	return fmt.Errorf("TETHER_DATABASE_URL: cannot connect to PostgreSQL at %s (%s): check that it is running and that the URL is right", where, cause)
+}
+
+// noDatabaseError says that the PostgreSQL server at u answered but has no database of
+// u's name, and gives the createdb command that makes it.
+func noDatabaseError(u *url.URL) error {
+	user := u.User.Username()
+	name := strings.TrimPrefix(u.Path, "/")
+	if name == "" {
+		name = user // PostgreSQL's own default
+	}
+	var args []string
+	if h := u.Hostname(); h != "" {
+		args = append(args, "-h", h)
+	}
+	if p := u.Port(); p != "" {
+		args = append(args, "-p", p)
+	}
+	if user != "" {
+		args = append(args, "-U", user)
+	}
+	cmd := strings.Join(append(append([]string{"createdb"}, args...), name), " ")
+	quoted := `"` + strings.ReplaceAll(name, `"`, `""`) + `"`
+	return fmt.Errorf("TETHER_DATABASE_URL: PostgreSQL at %s answers, but its database %s does not exist: create it with `%s` (or CREATE DATABASE %s), or fix the database name in the URL; then run `tether migrate up`",
+		u.Redacted(), quoted, cmd, quoted)
 }
 
 // sqlitePath is the file of a sqlite: or file: store URL.

@@ -1,6 +1,10 @@
 package store_test
 
 import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -105,5 +109,22 @@ func TestMigrationsMatch(t *testing.T) {
 		if filepath.Base(pg[i]) != filepath.Base(lite[i]) {
 			t.Errorf("migration %d: %s vs %s", i, filepath.Base(pg[i]), filepath.Base(lite[i]))
 		}
+	}
+}
+
+// A PostgreSQL server without the URL's database is ErrNoDatabase, so the caller can say
+// "create it" instead of "check that it is running".
+func TestOpenPostgresMissingDatabase(t *testing.T) {
+	t.Parallel()
+	u, err := url.Parse(storetest.DatabaseURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	u.Path = "/tether_missing_" + hex.EncodeToString(b)
+	_, err = store.Open(t.Context(), u.String())
+	if !errors.Is(err, store.ErrNoDatabase) {
+		t.Fatalf("open %s: %v; want store.ErrNoDatabase", u.Redacted(), err)
 	}
 }

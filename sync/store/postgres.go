@@ -88,6 +88,8 @@ func mapPostgresError(err error) error {
 			return fmt.Errorf("%w: referenced row (%s)", directory.ErrNotFound, pg.ConstraintName)
 		case "23514", "23502", "22P02", "22021", "22P05": // check, not null, invalid text, bad byte (NUL), untranslatable
 			return fmt.Errorf("%w (%s)", directory.ErrInvalid, pg.Message)
+		case "3D000": // invalid_catalog_name: the server is up, the database is not there
+			return fmt.Errorf("%w: %w", ErrNoDatabase, err)
 		}
 	}
 	return err

@@ -88,10 +88,11 @@ func newStore(db *sql.DB, d *dialect, closeFn func() error) *Store {
 // Backend returns "postgres" or "sqlite".
 func (s *Store) Backend() string { return s.backend }
 
-// Ping checks that the database answers (for /readyz).
+// Ping checks that the database answers (for /readyz). Returns ErrNoDatabase if the
+// PostgreSQL server answers without the database.
 func (s *Store) Ping(ctx context.Context) error {
 	if err := s.db.PingContext(ctx); err != nil {
-		return fmt.Errorf("ping %s store: %w", s.backend, err)
+		return fmt.Errorf("ping %s store: %w", s.backend, s.d.mapErr(err))
 	}
 	return nil
 }
