@@ -27,7 +27,7 @@ var flagVars = []struct{ flag, field, usage string }{
 	{"database-url", "DatabaseURL", "store URL (overrides TETHER_DATABASE_URL)"},
 	{"redis-url", "RedisURL", "Redis URL (overrides TETHER_REDIS_URL)"},
 	{"http-addr", "HTTPAddr", "serve listen address (overrides TETHER_HTTP_ADDR)"},
-	{"metrics-addr", "MetricsAddr", "worker/scheduler metrics listen address, or off (overrides TETHER_METRICS_ADDR)"},
+	{"metrics-addr", "MetricsAddr", "worker/scheduler probe and metrics listen address, or off (overrides TETHER_METRICS_ADDR; unset: worker :9090, scheduler :9091)"},
 	{"concurrency", "WorkerConcurrency", "tasks a worker runs at once (overrides TETHER_WORKER_CONCURRENCY)"},
 	{"shutdown-timeout", "ShutdownTimeout", "grace period for in-flight tasks on SIGTERM (overrides TETHER_SHUTDOWN_TIMEOUT)"},
 	{"log-level", "LogLevel", "debug, info, warn or error (overrides TETHER_LOG_LEVEL)"},
