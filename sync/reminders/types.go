@@ -56,8 +56,17 @@ const (
 )
 
 // MemberReminders is what the policy needs of one membership, read for a page of them at
-// once: the rep's own time zone ("" when unknown) and every message, newest first.
+// once: the rep's own time zone ("" when unknown), every message, newest first, and the
+// reminder queued for it.
 type MemberReminders struct {
 	TimeZone string
 	Sent     []Reminder
+	Queued   Queued
+}
+
+// Queued is the reminder a notify queued for a membership: its sequence and when the
+// task runs. The zero value means none is recorded.
+type Queued struct {
+	Sequence int
+	At       time.Time
 }

@@ -258,3 +258,42 @@ func TestMemberReminders(t *testing.T) {
 		}
 	})
 }
+
+// TestReminderQueued: the reminder a notify queued reaches the members page. A later
+// time for the same sequence keeps the earlier (its task runs first), a new sequence
+// replaces it, forgetting leaves one still to come, and another org's member is untouched.
+func TestReminderQueued(t *testing.T) {
+	each(t, func(t *testing.T, b *bundle) {
+		ann := b.member(t, b.orgA, "ann@example.com", directory.RoleChat, directory.MembershipActive)
+		other := b.member(t, b.orgB, "eve@example.com", directory.RoleChat, directory.MembershipActive)
+		queued := func(want reminders.Queued, step string) {
+			t.Helper()
+			got, err := b.s.MemberReminders(b.ctx, b.orgA.ID, []string{ann.ID})
+			must(t, err, "page")
+			if q := got[ann.ID].Queued; q.Sequence != want.Sequence || !q.At.Equal(want.At) {
+				t.Fatalf("%s: queued %+v, want %+v", step, q, want)
+			}
+		}
+		queued(reminders.Queued{}, "never queued")
+		first := reminders.Queued{Sequence: 1, At: b.now.Add(5 * time.Minute)}
+		must(t, b.s.SetReminderQueued(b.ctx, b.orgA.ID, ann.ID, first, b.now), "queue 1")
+		queued(first, "queued")
+		must(t, b.s.SetReminderQueued(b.ctx, b.orgA.ID, ann.ID, reminders.Queued{Sequence: 1, At: first.At.Add(time.Minute)}, b.now), "later break")
+		queued(first, "a later break of the same reminder")
+		must(t, b.s.SetReminderQueued(b.ctx, b.orgA.ID, ann.ID, reminders.Queued{}, b.now), "forget early")
+		queued(first, "forgotten before its time")
+		must(t, b.s.SetReminderQueued(b.ctx, b.orgA.ID, ann.ID, reminders.Queued{}, first.At), "forget")
+		queued(reminders.Queued{}, "forgotten once due")
+		second := reminders.Queued{Sequence: 2, At: b.now.Add(24 * time.Hour)}
+		must(t, b.s.SetReminderQueued(b.ctx, b.orgA.ID, ann.ID, first, b.now), "queue 1 again")
+		must(t, b.s.SetReminderQueued(b.ctx, b.orgA.ID, ann.ID, second, b.now), "queue 2")
+		queued(second, "the next sequence")
+		must(t, b.s.SetReminderQueued(b.ctx, b.orgA.ID, other.ID, first, b.now), "another org's member")
+		queued(second, "after another org's write")
+		got, err := b.s.MemberReminders(b.ctx, b.orgB.ID, []string{other.ID})
+		must(t, err, "org B")
+		if q := got[other.ID].Queued; q != (reminders.Queued{}) {
+			t.Fatalf("org B's member, written through org A: %+v", q)
+		}
+	})
+}
