@@ -28,6 +28,9 @@ type Store interface {
 	ReminderSettings(ctx context.Context, orgID string) (Settings, error)
 	MemberTimeZone(ctx context.Context, orgID, membershipID string) (string, error)
 	MemberReminders(ctx context.Context, orgID string, membershipIDs []string) (map[string]MemberReminders, error)
+	// SetReminderQueued records the reminder queued for a membership (keeping the earlier
+	// time of one sequence); a zero At forgets one due by now.
+	SetReminderQueued(ctx context.Context, orgID, membershipID string, q Queued, now time.Time) error
 	BeginDigest(ctx context.Context, orgID, day, messageID string, members int, at time.Time) error
 	FinishDigest(ctx context.Context, orgID, day string, st Status, at time.Time) error
 	DigestStatus(ctx context.Context, orgID, day string) (Status, error)
@@ -195,10 +198,17 @@ func (s *Service) Notify(ctx context.Context, orgID, membershipID string, notice
 			return res, fmt.Errorf("queue the admins' digest of org %s: %w", orgID, err)
 		}
 	}
+	q := Queued{}
 	if !d.Next.IsZero() {
 		if err := s.c.Queue.FollowUp(ctx, orgID, m.ID, seq, d.Next); err != nil {
 			return res, fmt.Errorf("queue the next reminder of member %s of org %s: %w", m.ID, orgID, err)
 		}
+		q = Queued{Sequence: seq, At: d.Next}
+	}
+	// The view reads this, not the policy at the time of the read: only the task knows
+	// when the break was seen, and a policy changed since does not move a queued task.
+	if err := s.c.Store.SetReminderQueued(ctx, orgID, m.ID, q, now); err != nil {
+		return res, fmt.Errorf("record the next reminder of member %s of org %s: %w", m.ID, orgID, err)
 	}
 	return res, nil
 }

@@ -115,8 +115,8 @@ func (vw Viewer) summaries(ctx context.Context, orgID string, ms []directory.Mem
 	return out, sent, nil
 }
 
-// summarize applies the policy to one member as it stands at now. The break's time is
-// not stored: counted from now, the first reminder is at most one grace period away.
+// summarize applies the policy to one member as it stands at now, with the time of the
+// reminder actually queued (mr.Queued) in place of the policy's.
 func summarize(m directory.Membership, settings Settings, mr MemberReminders, now time.Time) Summary {
 	var s Summary
 	if len(mr.Sent) > 0 {
@@ -135,7 +135,7 @@ func summarize(m directory.Membership, settings Settings, mr MemberReminders, no
 	loc := Location(mr.TimeZone, settings.Normalize().TimeZone)
 	in := Input{Now: now, NoticedAt: now, Settings: settings, Location: loc, Reasons: m.ActionRequired,
 		History: historyOf(mr.Sent)}
-	d := Decide(in)
+	d := queued(Decide(in), mr.Queued, settings, loc, now)
 	s.Due, s.Streak, s.Escalated, s.Quiet = d.Rep, d.Streak, d.Escalated, d.Quiet
 	switch {
 	case d.Rep == KindReminder:
@@ -155,6 +155,8 @@ func summarize(m directory.Membership, settings Settings, mr MemberReminders, no
 		default:
 			s.Why = fmt.Sprintf("reminder %d of the streak", d.Streak+1)
 		}
+	case len(d.RepReasons) > 0:
+		s.Why = "no reminder queued yet: one is queued when a connection of the member breaks"
 	case len(d.AdminReasons) > 0:
 		s.Why = "only an admin can fix it: the admins are told, the rep is not"
 	case hasReminder(mr.Sent):
@@ -168,6 +170,34 @@ func summarize(m directory.Membership, settings Settings, mr MemberReminders, no
 		s.Why += "; on the admins' daily digest"
 	}
 	return s
+}
+
+// queued corrects d, decided at now, by the reminder a notify queued (q): that task is
+// what sends. The policy alone cannot place the first reminder (the break's time is in
+// the task only: counted from now it would always be one grace away), nor a reminder
+// queued before the org's policy changed. Without a queued first reminder, none is next.
+func queued(d Decision, q Queued, settings Settings, loc *time.Location, now time.Time) Decision {
+	if len(d.RepReasons) == 0 {
+		return d
+	}
+	s := settings.Normalize()
+	streak := d.Streak
+	if d.Rep == KindReminder {
+		streak--
+	}
+	switch {
+	case !q.At.IsZero() && q.Sequence == d.Sequence && q.At.After(now):
+		d.Rep, d.Streak, d.Next = "", streak, q.At
+		d.Quiet = s.QuietStart != s.QuietEnd && q.At.Equal(quiet(q.At.Add(-time.Minute), s, loc))
+	case !q.At.IsZero() && q.Sequence == d.Sequence:
+		d.Rep, d.Streak, d.Next, d.Quiet = KindReminder, streak+1, time.Time{}, false
+	case streak == 0:
+		d.Rep, d.Streak, d.Next, d.Quiet = "", 0, time.Time{}, false
+	default:
+		return d
+	}
+	d.Escalated = d.Streak >= s.EscalateAfter
+	return d
 }
 
 // historyOf is the messages as the policy sees them: the email ones (a Slack message

@@ -19,8 +19,8 @@ import (
 
 // TestMembersListShowsReminders reads GET /v1/orgs/{org}/members on both stores, two
 // members a page: each member's last message and what is next, or why nothing is: due
-// now, quiet hours in the rep's zone, fixed, the admin's problem, deactivated, nothing
-// to fix.
+// now, quiet hours in the rep's zone (the queued reminder's time), fixed, the admin's
+// problem, deactivated, nothing to fix, a break no reminder was queued for yet.
 func TestMembersListShowsReminders(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		now := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC) // 05:00 in New York: quiet there
@@ -79,6 +79,12 @@ func TestMembersListShowsReminders(t *testing.T) {
 		if err := st.SetMemberTimeZone(ctx, org.ID, ny.ID, "America/New_York"); err != nil {
 			t.Fatal(err)
 		}
+		// What the notify of ny's break at 09:58 queued: the grace ends in quiet hours.
+		morning := time.Date(2026, 3, 2, 13, 0, 0, 0, time.UTC)
+		if err := st.SetReminderQueued(ctx, org.ID, ny.ID, reminders.Queued{Sequence: 1, At: morning}, now); err != nil {
+			t.Fatal(err)
+		}
+		add("unqueued@acme.example", directory.MembershipActive, []directory.ActionReason{repReason})
 		add("fixed@acme.example", directory.MembershipActive, nil,
 			email(1, reminders.KindReminder, now.Add(-48*time.Hour)), email(2, reminders.KindAllSet, now.Add(-time.Hour)))
 		add("adminonly@acme.example", directory.MembershipActive, []directory.ActionReason{adminReason},
@@ -98,7 +104,7 @@ func TestMembersListShowsReminders(t *testing.T) {
 			}
 			path, pages = page.Next, pages+1
 		}
-		if len(got) != 6 || pages < 3 {
+		if len(got) != 7 || pages < 3 {
 			t.Fatalf("%d members in %d pages", len(got), pages)
 		}
 		rfc := func(t time.Time) string { return t.UTC().Format(time.RFC3339) }
@@ -111,6 +117,7 @@ func TestMembersListShowsReminders(t *testing.T) {
 			{"adminonly@acme.example", "admin", "email", rfc(now.Add(-2 * time.Hour)), "", "only an admin can fix it"},
 			{"gone@acme.example", "reminder", "email", rfc(now.Add(-72 * time.Hour)), "", "member is deactivated: no reminders"},
 			{"fine@acme.example", "", "", "", "", "nothing to fix"},
+			{"unqueued@acme.example", "", "", "", "", "no reminder queued yet"},
 		} {
 			r := got[c.email].Reminders
 			if r == nil {
@@ -144,8 +151,8 @@ func TestMembersListShowsReminders(t *testing.T) {
 			}
 			path = page.Next
 		}
-		if seen != 3 {
-			t.Errorf("%d Action Required chat members, want due, ny and adminonly", seen)
+		if seen != 4 {
+			t.Errorf("%d Action Required chat members, want due, ny, unqueued and adminonly", seen)
 		}
 	})
 }

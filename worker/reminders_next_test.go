@@ -1,0 +1,96 @@
+package worker_test
+
+import (
+	"testing"
+	"time"
+
+	"tether/jobs"
+	"tether/sync/reminders"
+	"tether/sync/store"
+	"tether/sync/store/storetest"
+)
+
+// nextIsQueued reads the member's view at now and checks that its next reminder is want
+// and that the task queued in Redis for that reminder runs then.
+func (b *remindBundle) nextIsQueued(t *testing.T, now time.Time, seq int, want time.Time, quiet bool) {
+	t.Helper()
+	b.clock.set(now)
+	v, err := b.svc.View(t.Context(), b.org.ID, b.rep.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !v.Next.Equal(want) || v.NextKind != reminders.KindReminder || v.Quiet != quiet {
+		t.Fatalf("read at %s: next %s (%s, quiet %v, %q), want %s (quiet %v)", now, v.Next, v.NextKind, v.Quiet, v.Why, want, quiet)
+	}
+	info, err := b.inspector.GetTaskInfo(jobs.QueueLow, jobs.TaskIDRemindersFollowUp(b.rep.ID, seq, want))
+	if err != nil {
+		t.Fatalf("read at %s: the view says reminder %d at %s, but no such task is queued: %v", now, seq, want, err)
+	}
+	if !info.NextProcessAt.Equal(want) {
+		t.Fatalf("reminder %d: the view says %s, the task runs at %s", seq, want, info.NextProcessAt)
+	}
+}
+
+// TestReminderViewNextIsTheQueuedTask: the member's next reminder, read at different
+// times, is the time of the task the notify queued, not the read's time plus the grace;
+// a second break within the grace does not move it (the first task still sends); past
+// its time and not yet run it is due now; after the send it is the follow-up's.
+func TestReminderViewNextIsTheQueuedTask(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		b := setupReminders(t, st, nil)
+		// Ahead of the wall clock, so Asynq holds the tasks as scheduled, with their time.
+		t0 := time.Date(2031, 3, 4, 10, 0, 0, 0, time.UTC) // no quiet hours near
+		b.clock.set(t0)
+		b.reasons(t, calBroken)
+		b.clock.set(t0.Add(time.Second)) // the worker's batch
+		b.notify(t, t0)
+		first := t0.Add(5 * time.Minute)
+		b.nextIsQueued(t, t0.Add(42*time.Second), 1, first, false)
+		b.nextIsQueued(t, t0.Add(4*time.Minute+17*time.Second), 1, first, false)
+
+		b.clock.set(t0.Add(2 * time.Minute))
+		b.notify(t, t0.Add(2*time.Minute)) // another break, within the grace
+		b.nextIsQueued(t, t0.Add(3*time.Minute), 1, first, false)
+
+		// Past its time and not yet run (the worker is behind): due now, not moved on.
+		b.clock.set(first.Add(time.Minute))
+		if v, err := b.svc.View(t.Context(), b.org.ID, b.rep.ID); err != nil || v.Due != reminders.KindReminder ||
+			!v.Next.Equal(first.Add(time.Minute)) || v.Streak != 1 {
+			t.Fatalf("read after the queued time: %+v, %v", v.Summary, err)
+		}
+
+		b.clock.set(first)
+		if res := b.notify(t, time.Time{}); len(res.Sent) != 1 { // the follow-up runs
+			t.Fatalf("the queued reminder: %+v", res)
+		}
+		b.nextIsQueued(t, first.Add(time.Hour), 2, first.Add(24*time.Hour), false)
+		b.nextIsQueued(t, first.Add(20*time.Hour), 2, first.Add(24*time.Hour), false)
+	})
+}
+
+func TestReminderViewNextInQuietHoursIsTheQueuedTask(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		b := setupReminders(t, st, nil)
+		noticed := time.Date(2031, 3, 4, 19, 58, 0, 0, time.UTC) // grace ends 20:03 UTC, in quiet hours
+		b.clock.set(noticed)
+		b.reasons(t, calBroken)
+		b.clock.set(noticed.Add(time.Second))
+		b.notify(t, noticed)
+		morning := time.Date(2031, 3, 5, 8, 0, 0, 0, time.UTC)
+		b.nextIsQueued(t, noticed.Add(time.Minute), 1, morning, true)
+		b.nextIsQueued(t, noticed.Add(5*time.Hour), 1, morning, true)
+	})
+}
+
+// TestReminderViewBeforeAnyNotify: a member whose break no notify has handled yet has no
+// reminder queued, and the view says so instead of promising one a grace from now.
+func TestReminderViewBeforeAnyNotify(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		b := setupReminders(t, st, nil)
+		b.reasons(t, calBroken)
+		v, err := b.svc.View(t.Context(), b.org.ID, b.rep.ID)
+		if err != nil || !v.Next.IsZero() || v.Why != "no reminder queued yet: one is queued when a connection of the member breaks" {
+			t.Fatalf("view before any notify: %+v, %v", v, err)
+		}
+	})
+}
