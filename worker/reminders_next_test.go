@@ -1,6 +1,7 @@
 package worker_test
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -11,8 +12,8 @@ import (
 )
 
 // nextIsQueued reads the member's view at now and checks that its next reminder is want
-// and that the task queued in Redis for that reminder runs then.
-func (b *remindBundle) nextIsQueued(t *testing.T, now time.Time, seq int, want time.Time, quiet bool) {
+// and that the task queued in Redis for that reminder runs then; it returns the view.
+func (b *remindBundle) nextIsQueued(t *testing.T, now time.Time, seq int, want time.Time, quiet bool) reminders.View {
 	t.Helper()
 	b.clock.set(now)
 	v, err := b.svc.View(t.Context(), b.org.ID, b.rep.ID)
@@ -29,6 +30,7 @@ func (b *remindBundle) nextIsQueued(t *testing.T, now time.Time, seq int, want t
 	if !info.NextProcessAt.Equal(want) {
 		t.Fatalf("reminder %d: the view says %s, the task runs at %s", seq, want, info.NextProcessAt)
 	}
+	return v
 }
 
 // TestReminderViewNextIsTheQueuedTask: the member's next reminder, read at different
@@ -64,7 +66,10 @@ func TestReminderViewNextIsTheQueuedTask(t *testing.T) {
 			t.Fatalf("the queued reminder: %+v", res)
 		}
 		b.nextIsQueued(t, first.Add(time.Hour), 2, first.Add(24*time.Hour), false)
-		b.nextIsQueued(t, first.Add(20*time.Hour), 2, first.Add(24*time.Hour), false)
+		v := b.nextIsQueued(t, first.Add(20*time.Hour), 2, first.Add(24*time.Hour), false)
+		if v.Why != "reminder 2 of the streak" {
+			t.Fatalf("why: %q", v.Why)
+		}
 	})
 }
 
@@ -78,7 +83,10 @@ func TestReminderViewNextInQuietHoursIsTheQueuedTask(t *testing.T) {
 		b.notify(t, noticed)
 		morning := time.Date(2031, 3, 5, 8, 0, 0, 0, time.UTC)
 		b.nextIsQueued(t, noticed.Add(time.Minute), 1, morning, true)
-		b.nextIsQueued(t, noticed.Add(5*time.Hour), 1, morning, true)
+		v := b.nextIsQueued(t, noticed.Add(5*time.Hour), 1, morning, true)
+		if v.Why != "quiet hours until 2031-03-05 08:00 UTC" {
+			t.Fatalf("why: %q", v.Why)
+		}
 	})
 }
 
@@ -91,6 +99,30 @@ func TestReminderViewBeforeAnyNotify(t *testing.T) {
 		v, err := b.svc.View(t.Context(), b.org.ID, b.rep.ID)
 		if err != nil || !v.Next.IsZero() || v.Why != "no reminder queued yet: one is queued when a connection of the member breaks" {
 			t.Fatalf("view before any notify: %+v, %v", v, err)
+		}
+	})
+}
+
+// TestReminderViewAfterPolicyChange: a reminder queued for the end of quiet hours keeps
+// its time when the org drops quiet hours and shortens the grace (the task in Redis is
+// not moved); the view shows that time, not one a new grace from the read, and says why.
+func TestReminderViewAfterPolicyChange(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		b := setupReminders(t, st, nil)
+		noticed := time.Date(2031, 3, 4, 19, 58, 0, 0, time.UTC)
+		b.clock.set(noticed)
+		b.reasons(t, calBroken)
+		b.clock.set(noticed.Add(time.Second))
+		b.notify(t, noticed)
+		morning := time.Date(2031, 3, 5, 8, 0, 0, 0, time.UTC)
+		grace, none := "10s", "none"
+		if _, err := (reminders.SettingsEditor{Store: st}).Update(t.Context(), b.org.ID,
+			reminders.SettingsChange{Grace: &grace, QuietHours: &none}); err != nil {
+			t.Fatal(err)
+		}
+		v := b.nextIsQueued(t, noticed.Add(time.Hour), 1, morning, false)
+		if !strings.Contains(v.Why, "queued before the org's reminder policy changed") {
+			t.Fatalf("the view must say the queued time is the old policy's: %q", v.Why)
 		}
 	})
 }

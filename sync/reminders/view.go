@@ -135,7 +135,7 @@ func summarize(m directory.Membership, settings Settings, mr MemberReminders, no
 	loc := Location(mr.TimeZone, settings.Normalize().TimeZone)
 	in := Input{Now: now, NoticedAt: now, Settings: settings, Location: loc, Reasons: m.ActionRequired,
 		History: historyOf(mr.Sent)}
-	d := queued(Decide(in), mr.Queued, settings, loc, now)
+	d, older := queued(Decide(in), mr.Queued, settings, loc, now)
 	s.Due, s.Streak, s.Escalated, s.Quiet = d.Rep, d.Streak, d.Escalated, d.Quiet
 	switch {
 	case d.Rep == KindReminder:
@@ -154,6 +154,9 @@ func summarize(m directory.Membership, settings Settings, mr MemberReminders, no
 			s.Why = "first reminder after the grace period"
 		default:
 			s.Why = fmt.Sprintf("reminder %d of the streak", d.Streak+1)
+		}
+		if older {
+			s.Why += "; queued before the org's reminder policy changed (a new policy applies to reminders queued after it)"
 		}
 	case len(d.RepReasons) > 0:
 		s.Why = "no reminder queued yet: one is queued when a connection of the member breaks"
@@ -176,9 +179,11 @@ func summarize(m directory.Membership, settings Settings, mr MemberReminders, no
 // what sends. The policy alone cannot place the first reminder (the break's time is in
 // the task only: counted from now it would always be one grace away), nor a reminder
 // queued before the org's policy changed. Without a queued first reminder, none is next.
-func queued(d Decision, q Queued, settings Settings, loc *time.Location, now time.Time) Decision {
+// older is true when q is not what the current policy gives: it was queued under an
+// earlier one.
+func queued(d Decision, q Queued, settings Settings, loc *time.Location, now time.Time) (_ Decision, older bool) {
 	if len(d.RepReasons) == 0 {
-		return d
+		return d, false
 	}
 	s := settings.Normalize()
 	streak := d.Streak
@@ -187,6 +192,13 @@ func queued(d Decision, q Queued, settings Settings, loc *time.Location, now tim
 	}
 	switch {
 	case !q.At.IsZero() && q.Sequence == d.Sequence && q.At.After(now):
+		if streak == 0 {
+			// The break was seen by now, so today's policy would have it by d.Next.
+			older = q.At.After(d.Next)
+		} else {
+			// Sent times are recorded a moment after the decision: allow for it.
+			older = d.Rep == KindReminder || q.At.Sub(d.Next).Abs() > time.Minute
+		}
 		d.Rep, d.Streak, d.Next = "", streak, q.At
 		d.Quiet = s.QuietStart != s.QuietEnd && q.At.Equal(quiet(q.At.Add(-time.Minute), s, loc))
 	case !q.At.IsZero() && q.Sequence == d.Sequence:
@@ -194,10 +206,10 @@ func queued(d Decision, q Queued, settings Settings, loc *time.Location, now tim
 	case streak == 0:
 		d.Rep, d.Streak, d.Next, d.Quiet = "", 0, time.Time{}, false
 	default:
-		return d
+		return d, false
 	}
 	d.Escalated = d.Streak >= s.EscalateAfter
-	return d
+	return d, older
 }
 
 // historyOf is the messages as the policy sees them: the email ones (a Slack message
