@@ -163,17 +163,11 @@ func upkeepExit(op, id string, res connections.Result) error {
 	case res.Failure != nil:
 		return &exitError{exitConnectionNeedsAction, fmt.Errorf("%s of connection %s failed (%s): the %s must act, as its reason above says",
 			op, id, res.Failure.Class, res.Failure.Class.Actor())}
-	case res.Skipped != "" && needsReconnect(res.Connection.State):
+	case res.Skipped != "" && res.Connection.State.AwaitsReconnect():
 		return &exitError{exitConnectionNeedsAction, fmt.Errorf("connection %s was not %s: %s; the rep must connect it again",
 			id, map[string]string{connections.OpRefresh: "refreshed", connections.OpVerify: "verified"}[op], res.Skipped)}
 	}
 	return nil
-}
-
-// needsReconnect reports whether upkeep leaves a connection in state s alone until the rep
-// connects it again.
-func needsReconnect(s connections.State) bool {
-	return s == connections.StateNeedsReconnect || s == connections.StateRevoked || s == connections.StateMissing
 }
 
 // printConnections prints one row per connection, then a reason line under each that has

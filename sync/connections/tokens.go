@@ -286,10 +286,10 @@ func usable(c Connection, probe bool) error {
 	if reason == "" {
 		reason = string(c.State)
 	}
-	switch c.State {
-	case StateNeedsReconnect, StateRevoked, StateMissing:
+	switch {
+	case c.State.AwaitsReconnect():
 		return fmt.Errorf("connection %s (%s): %w", c.ID, reason, ErrNeedsReconnect)
-	case StateNeedsAdmin:
+	case c.State == StateNeedsAdmin:
 		if !probe {
 			why := ErrOrgBlocked
 			if c.FailureClass == FailMisconfigured {

@@ -42,6 +42,12 @@ const (
 	StateRevoked        State = "revoked"
 )
 
+// AwaitsReconnect reports whether upkeep leaves a connection in state s alone until the
+// rep connects it again: no refresh or verification can bring it back.
+func (s State) AwaitsReconnect() bool {
+	return s == StateNeedsReconnect || s == StateRevoked || s == StateMissing
+}
+
 // Connection is one OAuth connection as stored. Token fields hold ciphertext only (the
 // vault encrypts with the row ID as associated data, which is why IDs are made before
 // insert). Zero times mean "never" / "not set".
