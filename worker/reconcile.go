@@ -15,6 +15,7 @@ import (
 	"tether/sync/directory"
 	"tether/sync/onboarding"
 	"tether/sync/permissions"
+	"tether/sync/reminders"
 )
 
 // ReconcileStore lists the rows that must have a task (store.Store).
@@ -32,6 +33,8 @@ type ReconcileStore interface {
 	StaleInviteAttempts(ctx context.Context, before time.Time, limit int) ([]directory.SendAttempt, error)
 	// UnfinishedAuditRuns pages through queued and running permission audits.
 	UnfinishedAuditRuns(ctx context.Context, after directory.Ref, limit int) ([]permissions.AuditRun, error)
+	// QueuedReminders pages through active memberships that record a queued reminder.
+	QueuedReminders(ctx context.Context, after directory.Ref, limit int) ([]reminders.QueuedReminder, error)
 }
 
 // TaskInspector reads a task's state in Redis (an *asynq.Inspector).
@@ -41,7 +44,8 @@ type TaskInspector interface {
 
 // Reconciler makes rows and tasks agree. Every unfinished import, every pending invite
 // never sent, every resend asked for and not sent, and every queued or running permission
-// audit must have a live task in Redis; one that has none (its enqueue failed, or Redis
+// audit, and every reminder an active membership records as queued must have a live task
+// in Redis; one that has none (its enqueue failed, or Redis
 // lost it in a restart without persistence) gets it again under its deterministic TaskID,
 // so a task that is in fact live is never doubled. A row whose task was archived
 // (it gave up while the row could not be marked) is marked failed with the task's last
@@ -64,13 +68,15 @@ type Reconciler struct {
 
 // ReconcileResult counts what one run did.
 type ReconcileResult struct {
-	Imports      int `json:"imports_requeued"`
-	Sends        int `json:"sends_requeued"`
-	ImportsLive  int `json:"imports_live"`
-	SendsLive    int `json:"sends_live"`
-	Audits       int `json:"audits_requeued"`
-	AuditsLive   int `json:"audits_live"`
-	MarkedFailed int `json:"marked_failed"`
+	Imports       int `json:"imports_requeued"`
+	Sends         int `json:"sends_requeued"`
+	ImportsLive   int `json:"imports_live"`
+	SendsLive     int `json:"sends_live"`
+	Audits        int `json:"audits_requeued"`
+	AuditsLive    int `json:"audits_live"`
+	Reminders     int `json:"reminders_requeued"`
+	RemindersLive int `json:"reminders_live"`
+	MarkedFailed  int `json:"marked_failed"`
 	// SendsUnknown are send attempts found attempting long after their run and settled
 	// unknown (never sent again; resend them by hand).
 	SendsUnknown int `json:"sends_unknown"`
@@ -175,9 +181,25 @@ func (r *Reconciler) Reconcile(ctx context.Context) (ReconcileResult, error) {
 		}
 		after = directory.Ref{OrgID: runs[len(runs)-1].OrgID, ID: runs[len(runs)-1].ID}
 	}
-	if res.Imports+res.Sends+res.Audits+res.MarkedFailed > 0 {
+	for after := (directory.Ref{}); ; {
+		qs, err := r.Store.QueuedReminders(ctx, after, n)
+		if err != nil {
+			return res, fmt.Errorf("reconcile reminders: %w", err)
+		}
+		for _, q := range qs {
+			if err := r.reminderTask(ctx, q, &res); err != nil {
+				return res, err
+			}
+		}
+		if len(qs) < n {
+			break
+		}
+		after = directory.Ref{OrgID: qs[len(qs)-1].OrgID, ID: qs[len(qs)-1].MembershipID}
+	}
+	if res.Imports+res.Sends+res.Audits+res.Reminders+res.MarkedFailed > 0 {
 		r.Logger.Warn().Int("imports_requeued", res.Imports).Int("sends_requeued", res.Sends).Int("audits_requeued", res.Audits).
-			Int("marked_failed", res.MarkedFailed).Msg("reconciler found rows without a live task and fixed them")
+			Int("reminders_requeued", res.Reminders).Int("marked_failed", res.MarkedFailed).
+			Msg("reconciler found rows without a live task and fixed them")
 	}
 	return res, nil
 }
@@ -292,10 +314,45 @@ func (r *Reconciler) auditTask(ctx context.Context, run permissions.AuditRun, re
 	return nil
 }
 
-// live returns the task's info, or nil when Redis has no such task (nor its queue: a
-// flushed Redis has none).
+// reminderTask gives a reminder its task back when Redis has lost it (a Redis restarted
+// without persistence): queued again under its TaskID, it runs at its time, and the notify
+// it runs sends only what is due (invariant 3). An archived one gave up; the next break
+// queues the next.
+func (r *Reconciler) reminderTask(ctx context.Context, q reminders.QueuedReminder, res *ReconcileResult) error {
+	info, err := r.liveIn(jobs.QueueLow, jobs.TaskIDRemindersFollowUp(q.MembershipID, q.Sequence, q.At))
+	switch {
+	case err != nil:
+		return err
+	case info != nil:
+		res.RemindersLive++
+		return nil
+	}
+	t, err := jobs.NewRemindersFollowUpTask(q.OrgID, q.MembershipID, q.Sequence, q.At)
+	if err != nil {
+		return err
+	}
+	if _, err := r.Queue.EnqueueContext(ctx, t); err != nil {
+		if errors.Is(err, asynq.ErrTaskIDConflict) {
+			res.RemindersLive++
+			return nil
+		}
+		return fmt.Errorf("reconcile reminder %d of member %s of org %s: enqueue: %w", q.Sequence, q.MembershipID, q.OrgID, err)
+	}
+	r.Logger.Warn().Str("org_id", q.OrgID).Str("membership_id", q.MembershipID).Int("sequence", q.Sequence).
+		Time("at", q.At).Msg("reminder had no task; queued it again")
+	res.Reminders++
+	return nil
+}
+
+// live returns the task's info in the default queue, or nil when Redis has no such task
+// (nor its queue: a flushed Redis has none).
 func (r *Reconciler) live(id string) (*asynq.TaskInfo, error) {
-	info, err := r.Inspector.GetTaskInfo(jobs.QueueDefault, id)
+	return r.liveIn(jobs.QueueDefault, id)
+}
+
+// liveIn is live for the task id in queue.
+func (r *Reconciler) liveIn(queue, id string) (*asynq.TaskInfo, error) {
+	info, err := r.Inspector.GetTaskInfo(queue, id)
 	if errors.Is(err, asynq.ErrTaskNotFound) || errors.Is(err, asynq.ErrQueueNotFound) {
 		return nil, nil
 	}
@@ -313,8 +370,8 @@ func registerReconcile(w *Worker, s Services) {
 			return fmt.Errorf("reconcile slot %s: %w", p.Slot, err)
 		}
 		zerolog.Ctx(ctx).Info().Int("imports_requeued", res.Imports).Int("sends_requeued", res.Sends).
-			Int("audits_requeued", res.Audits).Int("marked_failed", res.MarkedFailed).Msg("reconciled")
-		writeResult(ctx, fmt.Sprintf("imports=%d sends=%d audits=%d failed=%d", res.Imports, res.Sends, res.Audits, res.MarkedFailed))
+			Int("audits_requeued", res.Audits).Int("reminders_requeued", res.Reminders).Int("marked_failed", res.MarkedFailed).Msg("reconciled")
+		writeResult(ctx, fmt.Sprintf("imports=%d sends=%d audits=%d reminders=%d failed=%d", res.Imports, res.Sends, res.Audits, res.Reminders, res.MarkedFailed))
 		return nil
 	})
 }

@@ -70,3 +70,10 @@ type Queued struct {
 	Sequence int
 	At       time.Time
 }
+
+// QueuedReminder is an active membership's queued reminder, as the reconciler reads it to
+// give a task Redis lost back.
+type QueuedReminder struct {
+	OrgID, MembershipID string
+	Queued
+}

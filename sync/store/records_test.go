@@ -1,8 +1,10 @@
 package store_test
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -294,6 +296,51 @@ func TestReminderQueued(t *testing.T) {
 		must(t, err, "org B")
 		if q := got[other.ID].Queued; q != (reminders.Queued{}) {
 			t.Fatalf("org B's member, written through org A: %+v", q)
+		}
+	})
+}
+
+// The reconciler's page of queued reminders: active memberships with one recorded, across
+// orgs in (org, id) order; a deactivated membership's and a forgotten one are left out.
+func TestQueuedRemindersPages(t *testing.T) {
+	each(t, func(t *testing.T, b *bundle) {
+		at := b.now.Add(5 * time.Minute)
+		var want []reminders.QueuedReminder
+		for i, org := range []directory.Org{b.orgA, b.orgB} {
+			for j := range 3 {
+				m := b.member(t, org, fmt.Sprintf("q%d-%d@example.com", i, j), directory.RoleChat, directory.MembershipActive)
+				q := reminders.Queued{Sequence: j + 1, At: at.Add(time.Duration(j) * time.Hour)}
+				must(t, b.s.SetReminderQueued(b.ctx, org.ID, m.ID, q, b.now), "queue %d-%d", i, j)
+				want = append(want, reminders.QueuedReminder{OrgID: org.ID, MembershipID: m.ID, Queued: q})
+			}
+		}
+		gone := b.member(t, b.orgA, "gone@example.com", directory.RoleChat, directory.MembershipDeactivated)
+		must(t, b.s.SetReminderQueued(b.ctx, b.orgA.ID, gone.ID, reminders.Queued{Sequence: 1, At: at}, b.now), "queue deactivated")
+		b.member(t, b.orgA, "none@example.com", directory.RoleChat, directory.MembershipActive)
+		slices.SortFunc(want, func(x, y reminders.QueuedReminder) int {
+			return cmp.Or(strings.Compare(x.OrgID, y.OrgID), strings.Compare(x.MembershipID, y.MembershipID))
+		})
+		var got []reminders.QueuedReminder
+		for after := (directory.Ref{}); ; {
+			page, err := b.s.QueuedReminders(b.ctx, after, 2)
+			must(t, err, "page after %+v", after)
+			if len(page) > 2 {
+				t.Fatalf("page of %d, limit 2", len(page))
+			}
+			if len(page) == 0 {
+				break
+			}
+			got = append(got, page...)
+			after = directory.Ref{OrgID: page[len(page)-1].OrgID, ID: page[len(page)-1].MembershipID}
+		}
+		if len(got) != len(want) {
+			t.Fatalf("queued reminders: %+v\nwant %+v", got, want)
+		}
+		for i := range got {
+			if got[i].OrgID != want[i].OrgID || got[i].MembershipID != want[i].MembershipID ||
+				got[i].Sequence != want[i].Sequence || !got[i].At.Equal(want[i].At) {
+				t.Fatalf("queued reminder %d: %+v, want %+v", i, got[i], want[i])
+			}
 		}
 	})
 }

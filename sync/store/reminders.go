@@ -181,6 +181,21 @@ WHERE org_id = $3 AND id = $4
 	return q.wrap(err, "record the reminder queued for membership %s in org %s", membershipID, orgID)
 }
 
+// QueuedReminders pages through the active memberships of every org that record a
+// queued reminder, in (org, id) order after after.
+func (q *Queries) QueuedReminders(ctx context.Context, after directory.Ref, limit int) ([]reminders.QueuedReminder, error) {
+	rows, err := q.q.QueryContext(ctx, `SELECT org_id, id, reminder_queued_seq, reminder_queued_at FROM memberships
+WHERE reminder_queued_at IS NOT NULL AND status = 'active' AND (org_id > $1 OR (org_id = $1 AND id > $2))
+ORDER BY org_id, id LIMIT $3`, after.OrgID, after.ID, pageSize(limit))
+	if err != nil {
+		return nil, q.wrap(err, "list queued reminders")
+	}
+	return collect(rows, func(s scanner) (reminders.QueuedReminder, error) {
+		var r reminders.QueuedReminder
+		return r, s.Scan(&r.OrgID, &r.MembershipID, &r.Sequence, ts(&r.At))
+	})
+}
+
 // BeginDigest records the admins' digest of org for day as being sent. Returns
 // directory.ErrDuplicate if that day's digest was already begun.
 func (q *Queries) BeginDigest(ctx context.Context, orgID, day, messageID string, members int, at time.Time) error {
