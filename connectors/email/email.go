@@ -230,6 +230,16 @@ type Error struct {
 func (e *Error) Error() string { return "email: " + e.Op + ": " + e.Err.Error() }
 func (e *Error) Unwrap() error { return e.Err }
 
+// SMTPCode is the server's reply code (550), 0 when no reply came. The worker reads it
+// through an interface of its own, to say what the server answered without the chain.
+func (e *Error) SMTPCode() int {
+	var se *gomail.SendError
+	if errors.As(e.Err, &se) {
+		return se.ErrorCode()
+	}
+	return 0
+}
+
 // IsPermanent reports whether err will fail again however often it is retried.
 func IsPermanent(err error) bool {
 	var e *Error

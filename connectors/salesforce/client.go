@@ -281,7 +281,28 @@ func pathOnly(p string) string {
 func stripURL(err error) error {
 	var ue *url.Error
 	if errors.As(err, &ue) {
-		return fmt.Errorf("%s: %w", ue.Op, ue.Err)
+		return &NoAnswerError{Op: ue.Op, Err: ue.Err}
 	}
-	return err
+	return &NoAnswerError{Err: err}
 }
+
+// NoAnswerError is a request Salesforce never answered: refused, not resolved,
+// timed out. Err is the transport's error without the request URL.
+type NoAnswerError struct {
+	Op  string // the HTTP method, as url.Error names it
+	Err error
+}
+
+func (e *NoAnswerError) Error() string {
+	if e.Op == "" {
+		return e.Err.Error()
+	}
+	return e.Op + ": " + e.Err.Error()
+}
+
+func (e *NoAnswerError) Unwrap() error { return e.Err }
+
+// Provider and HTTPStatus (0: no answer) let the worker say who failed without
+// importing this package.
+func (e *NoAnswerError) Provider() string { return "Salesforce" }
+func (e *NoAnswerError) HTTPStatus() int  { return 0 }

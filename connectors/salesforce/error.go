@@ -48,6 +48,11 @@ func (e *APIError) Error() string {
 	return b.String()
 }
 
+// Provider and HTTPStatus let the worker say who answered what without importing
+// this package.
+func (e *APIError) Provider() string { return "Salesforce" }
+func (e *APIError) HTTPStatus() int  { return e.Status }
+
 // OAuthClass implements oauth.Classifier: what the connection state
 // machine does about this answer, assuming the Client already refreshed
 // once (a 401 here means the fresh token was refused too).
