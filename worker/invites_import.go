@@ -64,12 +64,25 @@ func registerInvitesImport(w *Worker, s Services) {
 	}
 	Handle(w, jobs.TypeInvitesImport, run)
 	Handle(w, jobs.TypeInvitesImportEmails, run)
-	fail := func(ctx context.Context, p jobs.InvitesImport, reason error) error {
-		_, err := s.Imports.Fail(ctx, p.OrgID, p.ImportID, reason.Error())
-		return err
+	fail := func(typ string) func(ctx context.Context, p jobs.InvitesImport, reason error) error {
+		return func(ctx context.Context, p jobs.InvitesImport, reason error) error {
+			_, err := s.Imports.Fail(ctx, p.OrgID, p.ImportID, explain(reason, importSubject(typ, p.OrgID)))
+			return err
+		}
 	}
-	OnGiveUp(w, jobs.TypeInvitesImport, fail)
-	OnGiveUp(w, jobs.TypeInvitesImportEmails, fail)
+	OnGiveUp(w, jobs.TypeInvitesImport, fail(jobs.TypeInvitesImport))
+	OnGiveUp(w, jobs.TypeInvitesImportEmails, fail(jobs.TypeInvitesImportEmails))
+}
+
+// importSubject is what an import's give-up sentence says. There is no verb resuming a
+// failed import; a new one with the same selection counts those already invited as such.
+func importSubject(typ, orgID string) Subject {
+	verb := "import"
+	if typ == jobs.TypeInvitesImportEmails {
+		verb = "emails"
+	}
+	return Subject{What: "the import", OrgID: orgID,
+		Again: fmt.Sprintf("start the import again with `tether invite %s --org %s` and the same selection (whoever it already invited counts as already_invited)", verb, orgOr(orgID))}
 }
 
 // InviteSendQueue implements invites.Sender on Asynq: attempt 1 of each invite's

@@ -31,7 +31,9 @@ type InviteSender interface {
 // leaves it alone.
 func registerInvitesSend(w *Worker, s Services) {
 	OnGiveUp(w, jobs.TypeInvitesSend, func(ctx context.Context, p jobs.InvitesSend, reason error) error {
-		if err := s.Invites.Fail(ctx, p.OrgID, p.InviteID, reason.Error()); err != nil && !errors.Is(err, onboarding.ErrInviteNotFound) {
+		why := explain(reason, Subject{What: "the invitation email", OrgID: p.OrgID,
+			Again: fmt.Sprintf("send it again with `tether invite resend --org %s %s`", orgOr(p.OrgID), p.InviteID)})
+		if err := s.Invites.Fail(ctx, p.OrgID, p.InviteID, why); err != nil && !errors.Is(err, onboarding.ErrInviteNotFound) {
 			return err
 		}
 		return nil

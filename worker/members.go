@@ -20,7 +20,8 @@ type Deactivating interface {
 	Deactivate(ctx context.Context, orgID, membershipID string) (members.DeactivateResult, error)
 	// Abandon deletes the tokens left after the last retry and records which grants are
 	// still live at their provider.
-	Abandon(ctx context.Context, orgID, membershipID string, reason error) error
+	// reason is a sentence for the admin (GaveUp.Explain).
+	Abandon(ctx context.Context, orgID, membershipID, reason string) error
 }
 
 // registerMembers handles members:deactivate. A revoke that failed (provider down) is
@@ -39,7 +40,8 @@ func registerMembers(w *Worker, s Services) {
 		return err
 	})
 	OnGiveUp(w, jobs.TypeMembersDeactivate, func(ctx context.Context, p jobs.MembersDeactivate, reason error) error {
-		return s.Deactivator.Abandon(ctx, p.OrgID, p.MembershipID, reason)
+		return s.Deactivator.Abandon(ctx, p.OrgID, p.MembershipID, explain(reason, Subject{What: "the deactivation", OrgID: p.OrgID,
+			Again: "revoke tether's access in each provider's own settings (the member.revoke_abandoned event lists the grants still live)"}))
 	})
 }
 

@@ -80,16 +80,18 @@ func (w *Worker) runGiveUp(ctx context.Context, t *asynq.Task, err error, retrie
 	// The task's own context may be what ran out; the row must still be marked.
 	hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	if herr := fn(hctx, t, GaveUp{Attempts: retried + 1, Err: err}); herr != nil {
+	id, _ := asynq.GetTaskID(ctx)
+	if herr := fn(hctx, t, GaveUp{Attempts: retried + 1, Err: err, TaskID: id}); herr != nil {
 		zerolog.Ctx(ctx).Error().Err(herr).Msg("task gave up, and marking its row failed failed too; the reconciler retries it")
 	}
 }
 
 // GaveUp is the reason a give-up hook receives: the task's last error and how many
-// attempts were made.
+// attempts were made. Error() keeps the chain, for logs; what a person reads is Explain.
 type GaveUp struct {
 	Attempts int
 	Err      error
+	TaskID   string // for the sentence pointing at the worker's log
 }
 
 func (g GaveUp) Error() string {

@@ -65,7 +65,7 @@ type PermissionAudits struct {
 func registerPermissions(w *Worker, s Services) {
 	a := s.Permissions
 	OnGiveUp(w, jobs.TypeAuditPermissions, func(ctx context.Context, p jobs.AuditPermissions, reason error) error {
-		return a.Auditor.FailAudit(ctx, p.OrgID, p.AuditID, "the audit's task gave up: "+reason.Error())
+		return a.Auditor.FailAudit(ctx, p.OrgID, p.AuditID, explain(reason, auditSubject(p.OrgID)))
 	})
 	Handle(w, jobs.TypeAuditPermissions, func(ctx context.Context, p jobs.AuditPermissions) error {
 		r, err := a.Auditor.RunAudit(ctx, p.OrgID, p.AuditID)
@@ -107,6 +107,12 @@ func registerPermissions(w *Worker, s Services) {
 		writeResult(ctx, fmt.Sprintf("orgs=%d", n))
 		return nil
 	})
+}
+
+// auditSubject is what an audit's give-up sentence says.
+func auditSubject(orgID string) Subject {
+	return Subject{What: "the permission audit", OrgID: orgID,
+		Again: fmt.Sprintf("run `tether permissions check --org %s` again", orgOr(orgID))}
 }
 
 // PermissionsPeriodic is the daily audit sweep for the scheduler; spec is a 5-field cron

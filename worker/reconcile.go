@@ -216,8 +216,7 @@ func (r *Reconciler) importTask(ctx context.Context, imp directory.Import, res *
 	case err != nil:
 		return err
 	case info != nil && info.State == asynq.TaskStateArchived:
-		reason := fmt.Sprintf("the import's task gave up: %s", info.LastErr)
-		if _, err := r.Imports.Fail(ctx, imp.OrgID, imp.ID, reason); err != nil {
+		if _, err := r.Imports.Fail(ctx, imp.OrgID, imp.ID, archivedReason(info, importSubject(typ, imp.OrgID))); err != nil {
 			return fmt.Errorf("reconcile import %s: %w", imp.ID, err)
 		}
 		res.MarkedFailed++
@@ -243,6 +242,15 @@ func (r *Reconciler) importTask(ctx context.Context, imp directory.Import, res *
 	return nil
 }
 
+// archivedReason is the row's reason for a task the reconciler finds archived. Asynq kept
+// only its last error's text, a chain no admin should have to read: the sentence says
+// where it is instead.
+func archivedReason(info *asynq.TaskInfo, s Subject) string {
+	return fmt.Sprintf("%s gave up after %s; its last error is in the worker's log (task_id %s) and, while the "+
+		"archived task is kept, in the Asynq UI (/monitoring/, queue %s, archived); once it is fixed, %s",
+		s.What, attempts(info.Retried+1), info.ID, info.Queue, s.Again)
+}
+
 // sendTask gives the invite's send attempt (the first email, or a resend asked for) its
 // task back if it has none.
 func (r *Reconciler) sendTask(ctx context.Context, a directory.SendAttempt, res *ReconcileResult) error {
@@ -252,7 +260,9 @@ func (r *Reconciler) sendTask(ctx context.Context, a directory.SendAttempt, res 
 	case err != nil:
 		return err
 	case info != nil && info.State == asynq.TaskStateArchived:
-		if err := r.Invites.Fail(ctx, a.OrgID, a.InviteID, "the invitation email's task gave up: "+info.LastErr); err != nil {
+		why := archivedReason(info, Subject{What: "the invitation email", OrgID: a.OrgID,
+			Again: fmt.Sprintf("send it again with `tether invite resend --org %s %s`", a.OrgID, a.InviteID)})
+		if err := r.Invites.Fail(ctx, a.OrgID, a.InviteID, why); err != nil {
 			return fmt.Errorf("reconcile send %d of invite %s: %w", a.Attempt, a.InviteID, err)
 		}
 		res.MarkedFailed++
@@ -288,7 +298,7 @@ func (r *Reconciler) auditTask(ctx context.Context, run permissions.AuditRun, re
 	case err != nil:
 		return err
 	case info != nil && info.State == asynq.TaskStateArchived:
-		if err := r.Audits.FailAudit(ctx, run.OrgID, run.ID, "the audit's task gave up: "+info.LastErr); err != nil {
+		if err := r.Audits.FailAudit(ctx, run.OrgID, run.ID, archivedReason(info, auditSubject(run.OrgID))); err != nil {
 			return fmt.Errorf("reconcile permission audit %s: %w", run.ID, err)
 		}
 		res.MarkedFailed++

@@ -158,7 +158,7 @@ func waitSent(t *testing.T, st *store.Store, orgID string, n int) {
 }
 
 // An import whose task runs out of retries (Salesforce answers 500 every time) is marked
-// failed with the last error, instead of saying running forever.
+// failed with a sentence saying so, instead of saying running forever.
 func TestImportWhoseRetriesRunOutIsFailedWithItsReason(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		w := newImportWorld(t, st, 10, 200)
@@ -185,7 +185,8 @@ func TestImportWhoseRetriesRunOutIsFailedWithItsReason(t *testing.T) {
 			}
 			if got.Status == directory.ImportFailed {
 				reason := strings.Join(got.Errors, "; ")
-				if !strings.Contains(reason, "gave up after 1 attempts") || !strings.Contains(reason, "HTTP 500") || got.FinishedAt.IsZero() {
+				want := "the import gave up after 1 attempt: Salesforce answered HTTP 500, a failure on its side; later, start the import again"
+				if !strings.Contains(reason, want) || strings.Contains(reason, "salesforce: HTTP") || got.FinishedAt.IsZero() {
 					t.Fatalf("failed import: errors %q, finished %v", got.Errors, got.FinishedAt)
 				}
 				break

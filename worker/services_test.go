@@ -131,7 +131,7 @@ func (u unused) Deactivate(context.Context, string, string) (members.DeactivateR
 	u.called("Deactivate")
 	return members.DeactivateResult{}, nil
 }
-func (u unused) Abandon(context.Context, string, string, error) error {
+func (u unused) Abandon(context.Context, string, string, string) error {
 	u.called("Abandon")
 	return nil
 }

@@ -133,7 +133,7 @@ func (d *Deactivator) Deactivate(ctx context.Context, orgID, membershipID string
 			errs = append(errs, err)
 		}
 	}
-	if err := d.record(ctx, orgID, membershipID, "member.deactivated", res, now, nil); err != nil {
+	if err := d.record(ctx, orgID, membershipID, "member.deactivated", res, now, ""); err != nil {
 		errs = append(errs, err)
 	}
 	if len(errs) > 0 {
@@ -222,7 +222,8 @@ func (d *Deactivator) revoke(ctx context.Context, c connections.Connection) (out
 // Abandon ends a deactivation whose revokes kept failing until the task gave up: the
 // remaining tokens are deleted anyway (tether must not keep a departed member's tokens)
 // and an event names each grant still live at its provider, for the admin to revoke there.
-func (d *Deactivator) Abandon(ctx context.Context, orgID, membershipID string, reason error) error {
+// reason is the event's sentence for the admin (the worker's), never an error's chain.
+func (d *Deactivator) Abandon(ctx context.Context, orgID, membershipID, reason string) error {
 	now := d.c.Now()
 	conns, err := d.c.Store.ListConnections(ctx, orgID, membershipID)
 	if err != nil {
@@ -259,7 +260,7 @@ func (d *Deactivator) Abandon(ctx context.Context, orgID, membershipID string, r
 
 // record writes the run's event when it changed something; a re-run that finds nothing to
 // do writes nothing.
-func (d *Deactivator) record(ctx context.Context, orgID, membershipID, kind string, res DeactivateResult, now time.Time, reason error) error {
+func (d *Deactivator) record(ctx context.Context, orgID, membershipID, kind string, res DeactivateResult, now time.Time, reason string) error {
 	if !res.Deactivated && len(res.Revoked) == 0 && len(res.Dropped) == 0 && len(res.Failed) == 0 && res.TasksCancelled == 0 {
 		return nil
 	}
@@ -272,8 +273,8 @@ func (d *Deactivator) record(ctx context.Context, orgID, membershipID, kind stri
 		}
 		detail["revoke_failed"] = failed
 	}
-	if reason != nil {
-		detail["reason"] = clipText(reason.Error(), 500)
+	if reason != "" {
+		detail["reason"] = clipText(reason, 500)
 		detail["still_live_at_provider"] = kinds(res.Dropped)
 	}
 	if err := d.c.Store.AppendEvent(ctx, events.Event{OrgID: orgID, Kind: kind, Subject: membershipID, At: now, Detail: detail}); err != nil {

@@ -1,0 +1,203 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"tether/sync/connections"
+	"tether/sync/directory"
+	"tether/sync/invites"
+	"tether/sync/members"
+	"tether/sync/onboarding"
+	"tether/sync/permissions"
+)
+
+// Subject names, for the sentence a person reads, what gave up and how to run it again.
+type Subject struct {
+	What  string // "the import", "the permission audit": the sentence's subject
+	OrgID string // for the commands it names
+	// Again says how to run the work again, e.g. "run `tether permissions check --org
+	// ORG` again"; it ends the sentence, after "then" or "later,".
+	Again string
+}
+
+// providerAnswer is implemented by connector errors that name the provider and the HTTP
+// status it answered with (0: no answer came), e.g. *salesforce.APIError and
+// *salesforce.NoAnswerError.
+type providerAnswer interface {
+	Provider() string
+	HTTPStatus() int
+}
+
+// smtpAnswer is implemented by the mailer's errors (*email.Error): the SMTP server's reply
+// code, 0 when none came.
+type smtpAnswer interface{ SMTPCode() int }
+
+func smtpCode(err error) string {
+	var sa smtpAnswer
+	if errors.As(err, &sa) && sa.SMTPCode() > 0 {
+		return ", SMTP " + strconv.Itoa(sa.SMTPCode())
+	}
+	return ""
+}
+
+// Explain is the reason a person reads (the row's error, shown by the CLI and the API)
+// when the task gave up: what failed, in an admin's words, and what to do. It never holds
+// the error's chain: the worker logs that once, on the task's "task done" line with its
+// task_id, which the sentence names when the log is where the detail is.
+func (g GaveUp) Explain(s Subject) string {
+	problem, fix := g.diagnose(s)
+	out := fmt.Sprintf("%s gave up after %s: %s", s.What, attempts(g.Attempts), problem)
+	if fix != "" {
+		out += "; " + fix
+	}
+	return out
+}
+
+func attempts(n int) string {
+	if n == 1 {
+		return "1 attempt"
+	}
+	return fmt.Sprintf("%d attempts", n)
+}
+
+// diagnose classifies g.Err by tether's own sentinels and types, most specific first.
+func (g GaveUp) diagnose(s Subject) (problem, fix string) {
+	err := g.Err
+	logHint := "the worker's log has the error (task_id " + g.TaskID + ")"
+	connect := fmt.Sprintf("run `tether org connect-salesforce %s`, then %s", orgOr(s.OrgID), s.Again)
+	var (
+		pe   *PanicError
+		ie   *invites.Error
+		upe  *invites.UnknownProfilesError
+		me   *members.Error
+		re   *members.RevokeError
+		pa   providerAnswer
+		sa   smtpAnswer
+		netE net.Error
+		dns  *net.DNSError
+	)
+	f, isFailure := connections.AsFailure(err)
+	switch {
+	case errors.As(err, &pe):
+		return "tether's handler crashed, which is a bug in tether", "report it with the worker's log lines of task_id " + g.TaskID
+	case errors.Is(err, connections.ErrNeedsReconnect), errors.Is(err, permissions.ErrNeedsReconnect),
+		errors.Is(err, permissions.ErrInvalidSession):
+		return "the org's team-level Salesforce connection needs reconnecting", connect
+	case errors.As(err, &ie) && ie.Code == invites.CodeNoConnection, errors.Is(err, invites.ErrNoConnection),
+		errors.Is(err, connections.ErrNoTeamConnection), errors.Is(err, permissions.ErrNoTeamConnection):
+		return "the org has no usable team-level Salesforce connection", connect
+	case ie != nil: // set by the As above, another code
+		// The import's refusals are written for the admin and carry their fix.
+		return ie.Message, ""
+	case errors.As(err, &upe):
+		return upe.Error(), "fix the selection and start the import again"
+	case errors.As(err, &me):
+		return me.Message, ""
+	case errors.As(err, &re):
+		return fmt.Sprintf("revoking tether's access failed at %s; tether deleted the tokens it kept, but those grants may still be live", providerList(re)), s.Again
+	case errors.Is(err, onboarding.ErrUndeliverable):
+		return "the mail server refused it for good (undeliverable" + smtpCode(err) + ")", "check the invite's email address, then " + s.Again
+	case errors.As(err, &sa) && sa.SMTPCode() >= 400 && sa.SMTPCode() < 500:
+		return "the mail server kept deferring it (SMTP " + strconv.Itoa(sa.SMTPCode()) + ")", "later, " + s.Again
+	case isFailure && !f.Class.Retried() && f.Reason != "":
+		// needs_admin and misconfigured: the connector's sentence names who acts.
+		return fmt.Sprintf("%s refused: %s", providerName(f.Provider), f.Reason), "once that is fixed, " + s.Again
+	case isFailure && f.Status >= 500:
+		return fmt.Sprintf("%s answered HTTP %d, a failure on its side", providerName(f.Provider), f.Status), "later, " + s.Again
+	case errors.As(err, &pa) && pa.HTTPStatus() >= 500: // pa stays set for the cases below
+		return fmt.Sprintf("%s answered HTTP %d, a failure on its side", pa.Provider(), pa.HTTPStatus()), "later, " + s.Again
+	case pa != nil && pa.HTTPStatus() == 401:
+		return fmt.Sprintf("%s refused the team-level session (HTTP 401)", pa.Provider()), connect
+	case pa != nil && pa.HTTPStatus() == 429:
+		return fmt.Sprintf("%s kept refusing for its request limits (HTTP 429)", pa.Provider()), "later, " + s.Again
+	case pa != nil && pa.HTTPStatus() > 0:
+		return fmt.Sprintf("%s refused tether's request (HTTP %d)", pa.Provider(), pa.HTTPStatus()),
+			logHint + ", with " + pa.Provider() + "'s answer; once that is fixed, " + s.Again
+	case pa != nil:
+		return fmt.Sprintf("tether could not reach %s (%s)", pa.Provider(), noAnswer(err)),
+			"check that the worker can reach " + pa.Provider() + ", then " + s.Again
+	case errors.Is(err, directory.ErrNotFound):
+		return "what it works on (the org, or its row) no longer exists", "nothing to do unless that is unexpected; " + logHint
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded):
+		return "it did not finish within its time limit", logHint + " and where it stopped; " + s.Again
+	case errors.As(err, &dns), errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ECONNRESET),
+		errors.As(err, &netE):
+		return fmt.Sprintf("tether could not reach a service it needs (%s)", noAnswer(err)),
+			logHint + ", naming the service; once it answers, " + s.Again
+	}
+	return "its last error is not one tether recognises", logHint + "; once it is fixed, " + s.Again
+}
+
+// noAnswer says in words why a connection got no answer.
+func noAnswer(err error) string {
+	var (
+		dns  *net.DNSError
+		netE net.Error
+	)
+	switch {
+	case errors.As(err, &dns):
+		return "its name did not resolve"
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "connection refused"
+	case errors.Is(err, syscall.ECONNRESET):
+		return "the connection was reset"
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded),
+		errors.As(err, &netE) && netE.Timeout():
+		return "no answer in time"
+	}
+	return "the connection failed"
+}
+
+// providerName is a registry name as people write it.
+func providerName(p string) string {
+	switch p {
+	case "salesforce":
+		return "Salesforce"
+	case "google":
+		return "Google"
+	case "microsoft":
+		return "Microsoft"
+	case "zoom":
+		return "Zoom"
+	}
+	return p
+}
+
+// providerList names the providers of e's failed revokes, sorted as e.Error does.
+func providerList(e *members.RevokeError) string {
+	seen := map[string]bool{}
+	var out []string
+	for k := range e.Failed {
+		if p := providerName(k.Provider()); !seen[p] {
+			seen[p] = true
+			out = append(out, p)
+		}
+	}
+	slices.Sort(out)
+	return strings.Join(out, " and ")
+}
+
+func orgOr(id string) string {
+	if id == "" {
+		return "ORG"
+	}
+	return id
+}
+
+// explain is reason's sentence when it is a GaveUp (as the worker passes it); another
+// error (a test's) is kept as is.
+func explain(reason error, s Subject) string {
+	var g GaveUp
+	if errors.As(reason, &g) {
+		return g.Explain(s)
+	}
+	return reason.Error()
+}
