@@ -43,6 +43,17 @@ type Enqueuer interface {
 // (the caller asks again).
 const ProducerWait = 10 * time.Second
 
+// BoundedEnqueuer is an Enqueuer whose every enqueue waits at most ProducerWait, for a
+// producer a person waits on (the reminders a role, photo or policy change queues).
+type BoundedEnqueuer struct{ Client Enqueuer }
+
+// EnqueueContext implements Enqueuer.
+func (b BoundedEnqueuer) EnqueueContext(ctx context.Context, t *asynq.Task, opts ...asynq.Option) (*asynq.TaskInfo, error) {
+	ctx, cancel := context.WithTimeout(ctx, ProducerWait)
+	defer cancel()
+	return b.Client.EnqueueContext(ctx, t, opts...)
+}
+
 // enqueueBounded is c.EnqueueContext within ProducerWait (or ctx's earlier deadline).
 func enqueueBounded(ctx context.Context, c Enqueuer, t *asynq.Task) (*asynq.TaskInfo, error) {
 	ctx, cancel := context.WithTimeout(ctx, ProducerWait)

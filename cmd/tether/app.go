@@ -191,6 +191,11 @@ func (a *app) redisClient(role string) redis.UniversalClient {
 func (a *app) queueClient() *asynq.Client {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	return a.queueClientLocked()
+}
+
+// queueClientLocked is queueClient for a caller holding mu.
+func (a *app) queueClientLocked() *asynq.Client {
 	if a.queue == nil {
 		a.queue = asynq.NewClient(a.d.redis)
 		a.count("queue")

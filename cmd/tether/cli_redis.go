@@ -20,6 +20,9 @@ var cliRoutes = map[string]string{
 	"connections sweep":   "POST /v1/connections/sweep",
 	"keys status":         "GET /v1/keys",
 	"keys reseal":         "POST /v1/keys/reseal",
+	"members set":         "PATCH /v1/orgs/{org}/members/{member}",
+	"members recompute":   "POST /v1/orgs/{org}/members/recompute",
+	"org set --policy":    "PATCH /v1/orgs/{org} with a policy",
 }
 
 // requireRedisCLI is RequireRedis for a CLI verb: without TETHER_REDIS_URL the verb

@@ -51,6 +51,33 @@ func withMembers(cmd *cobra.Command, e env, fn func(ctx context.Context, parts m
 	return fn(ctx, memberParts{svc: svc, reminders: reminders.Viewer{Store: st}, settings: reminders.SettingsEditor{Store: st}})
 }
 
+// withMembersQueued is withMembers for a verb that recomputes reasons (set, recompute):
+// a member who gains a reason gets its reminder queued, as after a connection change, so
+// the verb needs TETHER_REDIS_URL and a reachable Redis before it changes anything.
+func withMembersQueued(cmd *cobra.Command, e env, verb string, fn func(ctx context.Context, parts memberParts) error) error {
+	ctx := cmd.Context()
+	cfg, err := loadConfig(cmd, e)
+	if err != nil {
+		return err
+	}
+	if err := requireRedisCLI(cfg, verb); err != nil {
+		return err
+	}
+	d, cleanup, err := buildDeps(ctx, e, cfg, depsOptions{store: true})
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	if err := reachable(ctx, d); err != nil {
+		return err
+	}
+	svc, err := d.app.memberService()
+	if err != nil {
+		return err
+	}
+	return fn(ctx, memberParts{svc: svc, reminders: reminders.Viewer{Store: d.store}, settings: reminders.SettingsEditor{Store: d.store}})
+}
+
 func filterNames() string {
 	var names []string
 	for _, f := range directory.MemberFilters() {
@@ -209,7 +236,9 @@ func newMembersSetCmd(e env) *cobra.Command {
 		Short: "Change a member's role or profile photo; its Action Required reasons follow",
 		Long: `Changes a member's role (admin, custom_admin, chat, meetings) or profile photo URL
 (--photo "" removes it) and recomputes the member's Action Required reasons with the
-org's policy for the role. MEMBER is the membership id or the member's email.
+org's policy for the role; a member who now needs action gets a reminders:notify queued,
+as after a connection change (so it needs TETHER_REDIS_URL). MEMBER is the membership id
+or the member's email.
 
 Same as PATCH /v1/orgs/{org}/members/{member} with {"role": R, "photo_url": URL}.`,
 		Args: cobra.ExactArgs(2),
@@ -222,7 +251,7 @@ Same as PATCH /v1/orgs/{org}/members/{member} with {"role": R, "photo_url": URL}
 			if cmd.Flags().Changed("photo") {
 				ch.PhotoURL = &photo
 			}
-			return withMembers(cmd, e, func(ctx context.Context, parts memberParts) error {
+			return withMembersQueued(cmd, e, "members set", func(ctx context.Context, parts memberParts) error {
 				m, err := parts.svc.Update(ctx, args[0], args[1], ch)
 				if err != nil {
 					return err
@@ -246,12 +275,14 @@ func newMembersRecomputeCmd(e env) *cobra.Command {
 		Long: `Applies the org's policy to every member's connections and photo again and stores the
 reasons. Connection changes, connects, Joins, role and photo changes and policy changes do
 this by themselves; run it after an upgrade (reasons never computed show "not computed
-yet") or to repair reasons a crash left stale. Idempotent.
+yet") or to repair reasons a crash left stale. Each active member whose reasons changed or
+who needs action gets a reminders:notify queued, as after a connection change (the policy
+sends nothing twice), so it needs TETHER_REDIS_URL. Idempotent.
 
 Same as POST /v1/orgs/{org}/members/recompute.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return withMembers(cmd, e, func(ctx context.Context, parts memberParts) error {
+			return withMembersQueued(cmd, e, "members recompute", func(ctx context.Context, parts memberParts) error {
 				res, err := parts.svc.RecomputeOrg(ctx, args[0])
 				if err != nil {
 					return err
@@ -280,7 +311,9 @@ func (a *app) memberServiceLocked() (*members.Service, error) {
 	if a.d.store == nil {
 		return nil, fmt.Errorf("the members service needs the store")
 	}
-	svc, err := members.New(members.Config{Store: a.d.store})
+	// A role, photo or policy change and the repair queue reminders the way a
+	// connection change does (the observer's trigger, on the same queue client).
+	svc, err := members.New(members.Config{Store: a.d.store, Reminders: a.reminderTriggerLocked()})
 	if err != nil {
 		return nil, err
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -19,9 +20,39 @@ import (
 // TestMembersVerbs runs tether members list/set/recompute and org set --policy through
 // run, on both backends: the counts table matches the store, reasons name who acts, and
 // a policy change, a photo and a role change move the member in and out of Action Required.
+// Each of those verbs queues, in real Redis, the reminders:notify of an active member
+// who needs action, as a connection's change does; without TETHER_REDIS_URL they refuse
+// before changing anything.
 func TestMembersVerbs(t *testing.T) {
 	eachBackend(t, func(t *testing.T, v *verbTest) {
 		ctx, st, ok, refused := v.ctx, v.st, v.ok, v.refused
+		opt, _ := redistest.Client(t, 12)
+		in := asynq.NewInspector(opt)
+		defer in.Close()
+		// notifies are the member's reminders:notify tasks waiting in its group (no worker
+		// runs here to aggregate them), each checked to be the observer's: its org and
+		// membership ids, noticed between from and now.
+		notifies := func(m directory.Membership, from time.Time) int {
+			t.Helper()
+			ts, err := in.ListAggregatingTasks(jobs.QueueLow, jobs.GroupReminders(m.ID))
+			if err != nil && !errors.Is(err, asynq.ErrQueueNotFound) {
+				t.Fatal(err)
+			}
+			for _, ti := range ts {
+				p, err := jobs.Decode[jobs.RemindersNotify](ti.Payload)
+				if err != nil || ti.Type != jobs.TypeRemindersNotify || p.OrgID != m.OrgID || p.MembershipID != m.ID || p.Breaks != 1 ||
+					p.Noticed < from.Unix() || p.Noticed > time.Now().Unix() {
+					t.Fatalf("member %s: task %s %s: %+v %v", m.ID, ti.Type, ti.Payload, p, err)
+				}
+			}
+			return len(ts)
+		}
+		expect := func(what string, m directory.Membership, from time.Time, want int) {
+			t.Helper()
+			if got := notifies(m, from); got != want {
+				t.Errorf("after %s: %d reminders:notify queued for %s, want %d", what, got, m.ID, want)
+			}
+		}
 		match := func(out string, res ...string) {
 			t.Helper()
 			for _, re := range res {
@@ -48,7 +79,17 @@ func TestMembersVerbs(t *testing.T) {
 
 		out := ok("members", "list", org)
 		match(out, `not computed yet \(tether members recompute `+org+`\)`)
+		// Without Redis the reminders could not be queued: refused, nothing recomputed.
+		refused("TETHER_REDIS_URL: is not set; tether members recompute needs Redis", "members", "recompute", org)
+		refused("POST /v1/orgs/{org}/members/recompute", "members", "recompute", org)
+		refused("TETHER_REDIS_URL: is not set; tether org set --policy needs Redis", "org", "set", org, "--policy", "admin=")
+		match(ok("members", "list", org), `not computed yet`)
+		v.env["TETHER_REDIS_URL"] = redistest.URL(opt)
+
+		from := time.Now().Truncate(time.Second)
 		match(ok("members", "recompute", org), `recomputed 3 members of org `+org+`: 2 Action Required`)
+		expect("members recompute", rep, from, 1)
+		expect("members recompute", boss, from, 1)
 
 		out = ok("members", "list", org)
 		counts, err := st.CountMemberships(ctx, org)
@@ -71,8 +112,12 @@ func TestMembersVerbs(t *testing.T) {
 		match(out, `no Action Required members under filter pending`)
 		refused(`filter "everyone": use one of all, active, admin, chat, meetings, pending, deactivated`, "members", "list", org, "--filter", "everyone")
 
-		// Admins need nothing under the org's policy: boss leaves Action Required.
+		// Admins need nothing under the org's policy: boss leaves Action Required (never
+		// reminded, so no all-set note is queued); rep still needs action: queued again,
+		// which the policy turns into nothing new.
 		out = ok("org", "set", org, "--policy", "admin=")
+		expect("org set --policy", boss, from, 1)
+		expect("org set --policy", rep, from, 2)
 		match(out, `policy: admin=nothing  custom_admin=salesforce  chat=salesforce,calendar,~conferencing,photo`)
 		match(ok("members", "list", org, "--filter", "admin"), `(?m)^admin\s+1\s+0$`)
 		match(ok("org", "show", org), `action required policy: admin=nothing`)
@@ -80,8 +125,10 @@ func TestMembersVerbs(t *testing.T) {
 
 		match(ok("members", "set", org, "rep@acme.example", "--photo", "https://img.example/rep.png"),
 			`(?m)action required: salesforce needs_reconnect \[invalid_grant\] \(rep\); ~conferencing missing \(rep\)$`)
+		expect("members set --photo", rep, from, 3)
 		match(ok("members", "set", org, boss.ID, "--role", "meetings"),
 			`member `+boss.ID+` of org `+org+`: meetings, active`, `action required: calendar missing \(rep\); ~conferencing missing \(rep\); photo missing \(rep\)`)
+		expect("members set --role", boss, from, 2)
 		refused(`org `+org+` has no member "ghost@acme.example"`, "members", "set", org, "ghost@acme.example", "--role", "chat")
 		refused(`nothing to change`, "members", "set", org, rep.ID)
 	})

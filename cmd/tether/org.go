@@ -44,6 +44,32 @@ func withOrgs(cmd *cobra.Command, e env, fn func(ctx context.Context, svc *orgs.
 	return fn(ctx, svc, cfg.SalesforceHosts())
 }
 
+// withOrgsQueued is withOrgs for a policy change: the recompute that follows queues
+// reminders, so it needs TETHER_REDIS_URL and a reachable Redis before anything changes.
+func withOrgsQueued(cmd *cobra.Command, e env, fn func(ctx context.Context, svc *orgs.Service, hosts directory.SalesforceHosts) error) error {
+	ctx := cmd.Context()
+	cfg, err := loadConfig(cmd, e)
+	if err != nil {
+		return err
+	}
+	if err := requireRedisCLI(cfg, "org set --policy"); err != nil {
+		return err
+	}
+	d, cleanup, err := buildDeps(ctx, e, cfg, depsOptions{store: true})
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	if err := reachable(ctx, d); err != nil {
+		return err
+	}
+	svc, err := d.app.orgService()
+	if err != nil {
+		return err
+	}
+	return fn(ctx, svc, cfg.SalesforceHosts())
+}
+
 // orgParent returns the `org` command of root, creating it if no other file has (the
 // connect verbs live in their own file).
 func orgParent(root *cobra.Command) *cobra.Command {
@@ -189,7 +215,8 @@ kind (google_calendar, microsoft_calendar, zoom, teams); "~REQ" is recommended: 
 counted. "ROLE=" needs nothing. --default-policy puts every role back to the default:
   admin=salesforce  custom_admin=salesforce  chat=salesforce,calendar,~conferencing,photo
   meetings=calendar,~conferencing,photo
-Every member's reasons are recomputed after a policy change.
+Every member's reasons are recomputed after a policy change, and a member who now needs
+action gets a reminders:notify queued (so a policy change needs TETHER_REDIS_URL).
 
 Same as PATCH /v1/orgs/{org}.`,
 		Args: cobra.ExactArgs(1),
@@ -231,7 +258,11 @@ Same as PATCH /v1/orgs/{org}.`,
 				}
 				ch.Policy[r] = rp
 			}
-			return withOrgs(cmd, e, func(ctx context.Context, svc *orgs.Service, _ directory.SalesforceHosts) error {
+			with := withOrgs
+			if ch.Policy != nil {
+				with = withOrgsQueued
+			}
+			return with(cmd, e, func(ctx context.Context, svc *orgs.Service, _ directory.SalesforceHosts) error {
 				o, err := svc.Update(ctx, args[0], ch)
 				if err != nil {
 					return err

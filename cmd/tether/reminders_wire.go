@@ -11,6 +11,7 @@ import (
 	"tether/jobs"
 	"tether/sync/connections"
 	"tether/sync/reminders"
+	"tether/worker"
 )
 
 // reminderService is the process's reminders service: the store, the mailer
@@ -75,5 +76,16 @@ func (a *app) observer() (connections.Observer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return reminders.Observers{ms, &reminders.Trigger{Store: a.d.store, Queue: jobs.ReminderQueue{Client: a.queueClient()}}}, nil
+	a.mu.Lock()
+	t := a.reminderTriggerLocked()
+	a.mu.Unlock()
+	return reminders.Observers{ms, t}, nil
+}
+
+// reminderTriggerLocked is the process's reminders trigger (for a caller holding mu): the
+// one path from "this member's reasons changed" to a queued reminders:notify. Its enqueue
+// is bounded: an HTTP request or a CLI verb waits on it.
+func (a *app) reminderTriggerLocked() *reminders.Trigger {
+	return &reminders.Trigger{Store: a.d.store,
+		Queue: jobs.ReminderQueue{Client: worker.BoundedEnqueuer{Client: a.queueClientLocked()}}}
 }

@@ -11,6 +11,9 @@ const (
 	CodeInvalidPhoto     = "invalid_photo"
 	CodeEmptyChange      = "empty_change"
 	CodeNotDeactivatable = "not_deactivatable"
+	// CodeReminderNotQueued: the reasons are stored but the reminder's task could not be
+	// queued (Redis unreachable); the API answers 503.
+	CodeReminderNotQueued = "reminder_not_queued"
 )
 
 // Error is a request the service refuses: a machine code and a message a person can act

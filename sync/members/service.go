@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"reflect"
 	"strings"
 	"time"
 
@@ -35,9 +36,20 @@ type Store interface {
 		compute func(org directory.Org, m directory.Membership, conns []connections.Connection) []directory.ActionReason) (directory.Membership, error)
 }
 
+// Reminders hears a member whose reasons were recomputed outside a connection change
+// (reminders.Trigger: it queues the notify when the reasons call for one, exactly as
+// after a connection change).
+type Reminders interface {
+	ReasonsChanged(ctx context.Context, orgID, membershipID string) error
+}
+
 // Config are the Service's dependencies.
 type Config struct {
 	Store Store
+	// Reminders is told after Update and RecomputeOrg (a role or photo change, a policy
+	// change, the repair). Nil queues no reminder: only for tests of Action Required
+	// alone; every tether process sets it.
+	Reminders Reminders
 	// Now is the clock. Nil means time.Now.
 	Now func() time.Time
 }
@@ -45,8 +57,9 @@ type Config struct {
 // Service computes Action Required, lists members with their counts and changes a
 // member's role and photo. Safe for concurrent use.
 type Service struct {
-	st  Store
-	now func() time.Time
+	st        Store
+	reminders Reminders
+	now       func() time.Time
 }
 
 var _ connections.Observer = (*Service)(nil)
@@ -59,11 +72,12 @@ func New(c Config) (*Service, error) {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
-	return &Service{st: c.Store, now: c.Now}, nil
+	return &Service{st: c.Store, reminders: c.Reminders, now: c.Now}, nil
 }
 
 // ConnectionChanged implements connections.Observer: it recomputes the member's reasons.
-// An org-level connection (membershipID "") changes no member's reasons.
+// An org-level connection (membershipID "") changes no member's reasons. Reminders are
+// not told: the observer chain's own reminders.Trigger follows this one.
 func (s *Service) ConnectionChanged(ctx context.Context, orgID, membershipID string) error {
 	if membershipID == "" {
 		return nil
@@ -75,17 +89,50 @@ func (s *Service) ConnectionChanged(ctx context.Context, orgID, membershipID str
 // Recompute applies the org's policy to the membership's connections and photo and stores
 // the reasons; it returns the membership as stored. Idempotent.
 func (s *Service) Recompute(ctx context.Context, orgID, membershipID string) (directory.Membership, error) {
+	m, _, err := s.recompute(ctx, orgID, membershipID)
+	return m, err
+}
+
+// recompute is Recompute, also saying whether the stored reasons changed.
+func (s *Service) recompute(ctx context.Context, orgID, membershipID string) (directory.Membership, bool, error) {
+	changed := false
 	m, err := s.st.RecomputeActionRequired(ctx, orgID, membershipID, s.now(),
 		func(org directory.Org, m directory.Membership, conns []connections.Connection) []directory.ActionReason {
-			return Reasons(org.Policy, m, conns)
+			rs := Reasons(org.Policy, m, conns)
+			changed = m.ActionCheckedAt.IsZero() || !reflect.DeepEqual(normal(m.ActionRequired), normal(rs))
+			return rs
 		})
 	if errors.Is(err, directory.ErrNotFound) {
-		return directory.Membership{}, refuse(CodeMemberNotFound, "org %s has no member %q: tether members list %s lists them", orgID, membershipID, orgID)
+		return directory.Membership{}, false, refuse(CodeMemberNotFound, "org %s has no member %q: tether members list %s lists them", orgID, membershipID, orgID)
 	}
 	if err != nil {
-		return directory.Membership{}, fmt.Errorf("recompute action required of member %s in org %s: %w", membershipID, orgID, err)
+		return directory.Membership{}, false, fmt.Errorf("recompute action required of member %s in org %s: %w", membershipID, orgID, err)
 	}
-	return m, nil
+	return m, changed, nil
+}
+
+// normal makes an empty reason list compare equal to a nil one (a stored row reads back
+// either).
+func normal(rs []directory.ActionReason) []directory.ActionReason {
+	if len(rs) == 0 {
+		return nil
+	}
+	return rs
+}
+
+// remind tells Reminders about m after a recompute outside a connection change: when its
+// reasons changed (it gained some, or was fixed: the all-set note), or when it still
+// needs action, so a repair queues the reminder an earlier failed enqueue lost (a notify
+// for a member already reminded changes nothing: the policy reads the history).
+func (s *Service) remind(ctx context.Context, m directory.Membership, changed bool) error {
+	if s.reminders == nil || m.Status != directory.MembershipActive || (!changed && !m.NeedsAction()) {
+		return nil
+	}
+	if err := s.reminders.ReasonsChanged(ctx, m.OrgID, m.ID); err != nil {
+		return refuse(CodeReminderNotQueued, "member %s of org %s: reasons stored, but the reminder could not be queued (is Redis reachable?): %v; tether members recompute %s queues it again",
+			m.ID, m.OrgID, err, m.OrgID)
+	}
+	return nil
 }
 
 // RecomputeResult is what RecomputeOrg did.
@@ -95,7 +142,10 @@ type RecomputeResult struct {
 }
 
 // RecomputeOrg recomputes every membership of the org: the repair for reasons a crash or
-// a policy change left stale, and what follows a policy change.
+// a policy change left stale, and what follows a policy change. Each active member whose
+// reasons changed or who needs action is handed to Reminders; a reminder that could not
+// be queued stops it with *Error reminder_not_queued (the reasons so far are stored;
+// running it again is the repair).
 func (s *Service) RecomputeOrg(ctx context.Context, orgID string) (RecomputeResult, error) {
 	if _, err := s.org(ctx, orgID); err != nil {
 		return RecomputeResult{}, err
@@ -108,12 +158,15 @@ func (s *Service) RecomputeOrg(ctx context.Context, orgID string) (RecomputeResu
 			return res, fmt.Errorf("recompute org %s: %w", orgID, err)
 		}
 		for _, m := range page {
-			got, err := s.Recompute(ctx, orgID, m.ID)
+			got, changed, err := s.recompute(ctx, orgID, m.ID)
 			var e *Error
 			if errors.As(err, &e) && e.Code == CodeMemberNotFound {
 				continue // deleted meanwhile
 			}
 			if err != nil {
+				return res, err
+			}
+			if err := s.remind(ctx, got, changed); err != nil {
 				return res, err
 			}
 			res.Members++
@@ -274,8 +327,8 @@ type Change struct {
 const MaxPhotoURL = 2048
 
 // Update changes the member's role or photo and recomputes its reasons (a role brings its
-// own policy, a photo meets or fails the photo requirement). memberRef is the membership
-// id or the member's email.
+// own policy, a photo meets or fails the photo requirement), then tells Reminders as
+// RecomputeOrg does. memberRef is the membership id or the member's email.
 func (s *Service) Update(ctx context.Context, orgID, memberRef string, ch Change) (directory.Membership, error) {
 	if ch.Role == nil && ch.PhotoURL == nil {
 		return directory.Membership{}, refuse(CodeEmptyChange, "nothing to change: give a role or a photo URL")
@@ -306,7 +359,14 @@ func (s *Service) Update(ctx context.Context, orgID, memberRef string, ch Change
 	if err := s.st.UpdateMembership(ctx, orgID, m, s.now()); err != nil {
 		return directory.Membership{}, fmt.Errorf("update member %s of org %s: %w", m.ID, orgID, err)
 	}
-	return s.Recompute(ctx, orgID, m.ID)
+	got, changed, err := s.recompute(ctx, orgID, m.ID)
+	if err != nil {
+		return directory.Membership{}, err
+	}
+	if err := s.remind(ctx, got, changed); err != nil {
+		return directory.Membership{}, err
+	}
+	return got, nil
 }
 
 func clip(s string, n int) string {

@@ -18,7 +18,9 @@ type TriggerStore interface {
 
 // Trigger queues a notify when a membership needs action after a connection changed, or
 // when a reminded one is fixed (for the all-set note). Put it after sync/members'
-// recompute in the observer chain, so it reads the reasons just stored.
+// recompute in the observer chain, so it reads the reasons just stored; sync/members
+// calls ReasonsChanged, the same decision, after a recompute of its own (a role or photo
+// change, a policy change, the repair).
 type Trigger struct {
 	Store TriggerStore
 	Queue Enqueuer
@@ -34,6 +36,13 @@ func (t *Trigger) ConnectionChanged(ctx context.Context, orgID, membershipID str
 	if membershipID == "" {
 		return nil
 	}
+	return t.ReasonsChanged(ctx, orgID, membershipID)
+}
+
+// ReasonsChanged queues the membership's notify if its stored reasons call for one: it
+// needs action, or it was reminded and is now fixed. A membership gone or not active is
+// nobody's reminder.
+func (t *Trigger) ReasonsChanged(ctx context.Context, orgID, membershipID string) error {
 	m, err := t.Store.GetMembership(ctx, orgID, membershipID)
 	if errors.Is(err, directory.ErrNotFound) {
 		return nil

@@ -266,6 +266,8 @@ func (s *Server) memberError(w http.ResponseWriter, r *http.Request, err error) 
 		status = http.StatusBadRequest
 	case members.CodeNotDeactivatable:
 		status = http.StatusConflict
+	case members.CodeReminderNotQueued:
+		status = http.StatusServiceUnavailable
 	}
 	writeError(w, status, APIError{Code: me.Code, Message: me.Message})
 }
