@@ -129,8 +129,9 @@ func (s *Service) remind(ctx context.Context, m directory.Membership, changed bo
 		return nil
 	}
 	if err := s.reminders.ReasonsChanged(ctx, m.OrgID, m.ID); err != nil {
-		return refuse(CodeReminderNotQueued, "member %s of org %s: reasons stored, but the reminder could not be queued (is Redis reachable?): %v; tether members recompute %s queues it again",
-			m.ID, m.OrgID, err, m.OrgID)
+		// The *Error's message is for the API; the cause, for the CLI and the log.
+		return fmt.Errorf("%w: %w", refuse(CodeReminderNotQueued, "member %s of org %s: reasons stored, but the reminder could not be queued (is Redis reachable?); tether members recompute %s queues it again",
+			m.ID, m.OrgID, m.OrgID), err)
 	}
 	return nil
 }

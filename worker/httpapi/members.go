@@ -267,6 +267,7 @@ func (s *Server) memberError(w http.ResponseWriter, r *http.Request, err error) 
 	case members.CodeNotDeactivatable:
 		status = http.StatusConflict
 	case members.CodeReminderNotQueued:
+		s.log.Error().Err(err).Str("path", r.URL.Path).Msg("reasons stored, reminder not queued")
 		status = http.StatusServiceUnavailable
 	}
 	writeError(w, status, APIError{Code: me.Code, Message: me.Message})

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"tether/sync/directory"
+	"tether/sync/members"
 	"tether/sync/orgs"
 )
 
@@ -387,6 +388,13 @@ func (s *Server) handleSetDefaultOrg() http.Handler {
 // 500 without its text.
 func (s *Server) orgError(w http.ResponseWriter, r *http.Request, err error) {
 	var oe *orgs.Error
+	var me *members.Error
+	if errors.As(err, &me) && me.Code == members.CodeReminderNotQueued {
+		// The policy is stored; the recompute that follows could not queue a reminder.
+		s.log.Error().Err(err).Str("path", r.URL.Path).Msg("policy changed, reminders not queued")
+		writeError(w, http.StatusServiceUnavailable, APIError{Code: me.Code, Message: "the policy is changed, but " + me.Message})
+		return
+	}
 	if !errors.As(err, &oe) {
 		s.log.Error().Err(err).Str("path", r.URL.Path).Msg("org request failed")
 		writeError(w, http.StatusInternalServerError, APIError{Code: "internal", Message: "the request could not be completed; see the server log"})
