@@ -2,9 +2,12 @@ package worker
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 	"time"
 
+	"github.com/hibiken/asynq"
 	"github.com/rs/zerolog"
 
 	"tether/jobs"
@@ -50,4 +53,31 @@ func registerReminders(w *Worker, s Services) {
 		}
 		return nil
 	})
+}
+
+// ReminderRescheduler implements reminders.Rescheduler: follow-ups queued through Queue,
+// deleted by their deterministic TaskID (no scan of the queue).
+type ReminderRescheduler struct {
+	Queue     jobs.ReminderQueue
+	Inspector TaskDeleter
+}
+
+var _ reminders.Rescheduler = ReminderRescheduler{}
+
+// FollowUp implements reminders.Rescheduler.
+func (r ReminderRescheduler) FollowUp(ctx context.Context, orgID, membershipID string, seq int, at time.Time) error {
+	return r.Queue.FollowUp(ctx, orgID, membershipID, seq, at)
+}
+
+// CancelFollowUp implements reminders.Rescheduler.
+func (r ReminderRescheduler) CancelFollowUp(_ context.Context, membershipID string, seq int, at time.Time) error {
+	id := jobs.TaskIDRemindersFollowUp(membershipID, seq, at)
+	err := r.Inspector.DeleteTask(jobs.QueueLow, id)
+	switch {
+	case err == nil, errors.Is(err, asynq.ErrTaskNotFound), errors.Is(err, asynq.ErrQueueNotFound):
+		return nil
+	case strings.Contains(err.Error(), "FAILED_PRECONDITION"):
+		return nil // running: it decides by the new policy
+	}
+	return fmt.Errorf("delete task %s from queue %s: %w", id, jobs.QueueLow, err)
 }

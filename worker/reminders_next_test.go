@@ -103,9 +103,10 @@ func TestReminderViewBeforeAnyNotify(t *testing.T) {
 	})
 }
 
-// TestReminderViewAfterPolicyChange: a reminder queued for the end of quiet hours keeps
-// its time when the org drops quiet hours and shortens the grace (the task in Redis is
-// not moved); the view shows that time, not one a new grace from the read, and says why.
+// TestReminderViewAfterPolicyChange: a reminder the policy change did not move (here no
+// Retimer, as when Redis did not answer the change) keeps its time when the org drops
+// quiet hours and shortens the grace; the view shows the task's time, not one a new grace
+// from the read, and says why. (TestReminderRetimedByPolicyChange moves it.)
 func TestReminderViewAfterPolicyChange(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		b := setupReminders(t, st, nil)

@@ -15,6 +15,7 @@ import (
 	"tether/sync/reminders"
 	"tether/sync/store"
 	"tether/sync/store/storetest"
+	"tether/worker"
 	"tether/worker/httpapi"
 )
 
@@ -27,8 +28,9 @@ func (b *remindBundle) membersAPI(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	retimer := &reminders.Retimer{Store: b.st, Queue: worker.ReminderRescheduler{Queue: b.queue, Inspector: b.inspector}}
 	api, err := httpapi.New(httpapi.Params{Logger: zerolog.Nop(), Gatherer: prometheus.NewRegistry(), AdminUser: "admin", AdminPassword: "pw",
-		Members: ms, ReminderSettings: reminders.SettingsEditor{Store: b.st, Now: b.clock.now}})
+		Members: ms, ReminderSettings: reminders.SettingsEditor{Store: b.st, Now: b.clock.now, Retimer: retimer}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,5 +90,54 @@ func TestReminderAfterRoleChangeThroughAPI(t *testing.T) {
 		call(t, http.MethodPatch, url+"/v1/orgs/"+b.org.ID+"/members/"+b.rep.ID, `{"role":"admin"}`)
 		b.runBreak(t, t0)
 		b.nextIsQueued(t, t0.Add(time.Minute), 1, t0.Add(5*time.Minute), false)
+	})
+}
+
+// gone fails unless the follow-up (membership, seq, at) is no longer in Redis.
+func (b *remindBundle) gone(t *testing.T, seq int, at time.Time) {
+	t.Helper()
+	if info, err := b.inspector.GetTaskInfo(jobs.QueueLow, jobs.TaskIDRemindersFollowUp(b.rep.ID, seq, at)); err == nil {
+		t.Fatalf("reminder %d's task at %s is still queued (%s) after the policy moved it", seq, at, info.State)
+	}
+}
+
+// TestReminderRetimedByPolicyChange: PATCH /v1/orgs/{org}/reminder-settings moves the
+// reminders already queued to the new policy. A first reminder that quiet hours held
+// until 08:00 goes a new grace after its break once quiet hours are dropped; the next
+// reminder of a streak follows longer steps. Each time the view, the membership's record
+// and the task in Redis agree, the old task is gone, and the view no longer says the
+// reminder predates the policy.
+func TestReminderRetimedByPolicyChange(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		b := setupReminders(t, st, nil)
+		url := b.membersAPI(t) + "/v1/orgs/" + b.org.ID + "/reminder-settings"
+		noticed := time.Date(2031, 3, 4, 19, 58, 0, 0, time.UTC) // grace ends 20:03 UTC, in quiet hours
+		b.clock.set(noticed)
+		b.reasons(t, calBroken)
+		b.clock.set(noticed.Add(time.Second))
+		b.notify(t, noticed)
+		morning := time.Date(2031, 3, 5, 8, 0, 0, 0, time.UTC)
+		b.nextIsQueued(t, noticed.Add(time.Minute), 1, morning, true)
+
+		b.clock.set(noticed.Add(time.Minute))
+		call(t, http.MethodPatch, url, `{"grace":"10m","quiet_hours":"none"}`)
+		first := noticed.Add(10 * time.Minute)
+		v := b.nextIsQueued(t, noticed.Add(2*time.Minute), 1, first, false)
+		if v.Why != "first reminder after the grace period" {
+			t.Fatalf("why: %q", v.Why)
+		}
+		b.gone(t, 1, morning)
+
+		b.clock.set(first)
+		if res := b.notify(t, time.Time{}); len(res.Sent) != 1 { // the moved task runs
+			t.Fatalf("the re-timed reminder: %+v", res)
+		}
+		b.nextIsQueued(t, first.Add(time.Hour), 2, first.Add(24*time.Hour), false)
+		call(t, http.MethodPatch, url, `{"steps":["36h","72h"]}`)
+		v = b.nextIsQueued(t, first.Add(2*time.Hour), 2, first.Add(36*time.Hour), false)
+		if strings.Contains(v.Why, "policy changed") {
+			t.Fatalf("re-timed, the view still says it predates the policy: %q", v.Why)
+		}
+		b.gone(t, 2, first.Add(24*time.Hour))
 	})
 }

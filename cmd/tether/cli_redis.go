@@ -23,6 +23,7 @@ var cliRoutes = map[string]string{
 	"members set":         "PATCH /v1/orgs/{org}/members/{member}",
 	"members recompute":   "POST /v1/orgs/{org}/members/recompute",
 	"org set --policy":    "PATCH /v1/orgs/{org} with a policy",
+	"org reminders":       "PATCH /v1/orgs/{org}/reminder-settings",
 }
 
 // requireRedisCLI is RequireRedis for a CLI verb: without TETHER_REDIS_URL the verb

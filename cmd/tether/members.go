@@ -51,9 +51,10 @@ func withMembers(cmd *cobra.Command, e env, fn func(ctx context.Context, parts m
 	return fn(ctx, memberParts{svc: svc, reminders: reminders.Viewer{Store: st}, settings: reminders.SettingsEditor{Store: st}})
 }
 
-// withMembersQueued is withMembers for a verb that recomputes reasons (set, recompute):
-// a member who gains a reason gets its reminder queued, as after a connection change, so
-// the verb needs TETHER_REDIS_URL and a reachable Redis before it changes anything.
+// withMembersQueued is withMembers for a verb that queues reminders: set and recompute (a
+// member who gains a reason gets its reminder queued, as after a connection change) and
+// org reminders' timing flags (the reminders already queued move to the new policy). The
+// verb needs TETHER_REDIS_URL and a reachable Redis before it changes anything.
 func withMembersQueued(cmd *cobra.Command, e env, verb string, fn func(ctx context.Context, parts memberParts) error) error {
 	ctx := cmd.Context()
 	cfg, err := loadConfig(cmd, e)
@@ -75,7 +76,8 @@ func withMembersQueued(cmd *cobra.Command, e env, verb string, fn func(ctx conte
 	if err != nil {
 		return err
 	}
-	return fn(ctx, memberParts{svc: svc, reminders: reminders.Viewer{Store: d.store}, settings: reminders.SettingsEditor{Store: d.store}})
+	return fn(ctx, memberParts{svc: svc, reminders: reminders.Viewer{Store: d.store},
+		settings: reminders.SettingsEditor{Store: d.store, Retimer: d.app.reminderRetimer()}})
 }
 
 func filterNames() string {

@@ -101,19 +101,20 @@ changes what is given, keeps the rest, and shows the result:
                       stdin): reps also get each reminder as a Slack direct message; the
                       token is stored encrypted and shown only as "configured"
   --no-slack          remove the Slack token (email only)
-Durations are Go durations (90s, 5m, 2h, 168h). Same as GET and PATCH
-/v1/orgs/{org}/reminder-settings.`,
+Durations are Go durations (90s, 5m, 2h, 168h). A change of grace, steps, tail, min gap,
+quiet hours or time zone moves the reminders already queued to the new policy, so it
+needs TETHER_REDIS_URL. Same as GET and PATCH /v1/orgs/{org}/reminder-settings.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var ch reminders.SettingsChange
-			changed := false
+			changed, timing := false, false
 			fl := cmd.Flags()
 			for name, p := range map[string]**string{"grace": &ch.Grace, "steps": &ch.Steps, "tail": &ch.Tail,
 				"min-gap": &ch.MinGap, "quiet-hours": &ch.QuietHours, "time-zone": &ch.TimeZone} {
 				if fl.Changed(name) {
 					v, _ := fl.GetString(name)
 					*p = &v
-					changed = true
+					changed, timing = true, true
 				}
 			}
 			if fl.Changed("escalate-after") {
@@ -134,7 +135,14 @@ Durations are Go durations (90s, 5m, 2h, 168h). Same as GET and PATCH
 				none := vault.Token{}
 				ch.SlackToken, changed = &none, true
 			}
-			return withMembers(cmd, e, func(ctx context.Context, parts memberParts) error {
+			// A change of when reminders go moves the ones already queued: that needs Redis.
+			with := withMembers
+			if timing {
+				with = func(cmd *cobra.Command, e env, fn func(ctx context.Context, parts memberParts) error) error {
+					return withMembersQueued(cmd, e, "org reminders", fn)
+				}
+			}
+			return with(cmd, e, func(ctx context.Context, parts memberParts) error {
 				if ch.SlackToken != nil && !ch.SlackToken.IsZero() {
 					cfg, err := loadConfig(cmd, e)
 					if err != nil {

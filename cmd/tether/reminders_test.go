@@ -9,6 +9,7 @@ import (
 	"tether/sync/directory"
 	"tether/sync/reminders"
 	"tether/worker/httpapi"
+	"tether/worker/redistest"
 )
 
 // TestMembersRemindersVerb runs tether members reminders on both backends: what was sent
@@ -68,6 +69,11 @@ func TestOrgRemindersVerb(t *testing.T) {
 		if out := ok("org", "reminders", org); !strings.Contains(out, "grace 5m0s") || !strings.Contains(out, "quiet hours 20:00-08:00") {
 			t.Fatalf("defaults:\n%s", out)
 		}
+		// A change of timing moves the reminders already queued: without Redis it is
+		// refused before anything is stored (showing the policy needs none).
+		v.refused("TETHER_REDIS_URL: is not set; tether org reminders needs Redis", "org", "reminders", org, "--grace", "10m")
+		opt, _ := redistest.Client(t, 12)
+		v.env["TETHER_REDIS_URL"] = redistest.URL(opt)
 		out := ok("org", "reminders", org, "--grace", "10m", "--quiet-hours", "21:00-08:00", "--time-zone", "Europe/Paris", "--steps", "12h,48h")
 		if !strings.Contains(out, "grace 10m0s, then reminders at +12h0m0s, +48h0m0s") || !strings.Contains(out, "quiet hours 21:00-08:00") ||
 			!strings.Contains(out, "org time zone Europe/Paris") {

@@ -89,3 +89,11 @@ func (a *app) reminderTriggerLocked() *reminders.Trigger {
 	return &reminders.Trigger{Store: a.d.store,
 		Queue: jobs.ReminderQueue{Client: worker.BoundedEnqueuer{Client: a.queueClientLocked()}}}
 }
+
+// reminderRetimer moves an org's queued reminders to a changed policy, on the process's
+// queue client (bounded: a person waits on the change) and inspector.
+func (a *app) reminderRetimer() *reminders.Retimer {
+	return &reminders.Retimer{Store: a.d.store, Queue: worker.ReminderRescheduler{
+		Queue:     jobs.ReminderQueue{Client: worker.BoundedEnqueuer{Client: a.queueClient()}},
+		Inspector: a.queueInspector()}}
+}

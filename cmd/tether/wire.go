@@ -319,7 +319,7 @@ func runHTTP(ctx context.Context, d deps, o serveOptions) error {
 		p.Members = ms
 		p.Deactivations = worker.DeactivationQueue{Client: d.app.queueClient(), Inspector: d.app.queueInspector()}
 		p.Reminders = reminders.Viewer{Store: d.store}
-		p.ReminderSettings = reminders.SettingsEditor{Store: d.store, Keyring: d.keyring}
+		p.ReminderSettings = reminders.SettingsEditor{Store: d.store, Keyring: d.keyring, Retimer: d.app.reminderRetimer()}
 		pa, closePA := permissionAuditAPI(d)
 		defer closePA()
 		p.PermissionAudits = pa

@@ -204,6 +204,9 @@ func (s *Service) Notify(ctx context.Context, orgID, membershipID string, notice
 			return res, fmt.Errorf("queue the next reminder of member %s of org %s: %w", m.ID, orgID, err)
 		}
 		q = Queued{Sequence: seq, At: d.Next}
+		if d.Streak == 0 && len(d.RepReasons) > 0 {
+			q.Noticed = in.NoticedAt // a first reminder: a new grace re-times it from this
+		}
 	}
 	// The view reads this, not the policy at the time of the read: only the task knows
 	// when the break was seen, and a policy changed since does not move a queued task.

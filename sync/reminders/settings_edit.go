@@ -2,7 +2,9 @@ package reminders
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -48,7 +50,22 @@ type SettingsEditor struct {
 	Store SettingsStore
 	// Keyring seals a Slack token; needed only to set one.
 	Keyring *vault.Keyring
+	// Retimer moves the reminders already queued when a change moves their time. Nil
+	// leaves them at the time they were queued for (the view then says they were queued
+	// before the policy changed): every tether process that changes policies sets it.
+	Retimer *Retimer
 	Now     func() time.Time
+}
+
+// ErrNotRetimed wraps Update's error when the policy was stored but some reminders
+// already queued could not be moved to it (the queue did not answer); the change asked
+// again moves the rest.
+var ErrNotRetimed = errors.New("the policy is stored, but reminders already queued were not all re-timed")
+
+// sameTimes reports whether a and b (normalized) time reminders alike.
+func sameTimes(a, b Settings) bool {
+	return a.Grace == b.Grace && slices.Equal(a.Steps, b.Steps) && a.Tail == b.Tail && a.MinGap == b.MinGap &&
+		a.QuietStart == b.QuietStart && a.QuietEnd == b.QuietEnd && a.TimeZone == b.TimeZone
 }
 
 // Get returns the org's policy with defaults filled, and its Slack status.
@@ -103,6 +120,7 @@ func (e SettingsEditor) Update(ctx context.Context, orgID string, ch SettingsCha
 	if err != nil {
 		return Settings{}, err
 	}
+	prev := s.Normalize()
 	dur := func(field string, in *string, out *time.Duration) error {
 		if in == nil {
 			return nil
@@ -175,6 +193,11 @@ func (e SettingsEditor) Update(ctx context.Context, orgID string, ch SettingsCha
 	}
 	if err := e.Store.SetReminderSettings(ctx, orgID, s, now()); err != nil {
 		return Settings{}, err
+	}
+	if e.Retimer != nil && !sameTimes(prev, s) {
+		if moved, err := e.Retimer.Retime(ctx, orgID, prev, s, now()); err != nil {
+			return Settings{}, fmt.Errorf("%w (%d moved): %w", ErrNotRetimed, moved, err)
+		}
 	}
 	return e.withSlack(ctx, orgID, s)
 }

@@ -69,6 +69,9 @@ type MemberReminders struct {
 type Queued struct {
 	Sequence int
 	At       time.Time
+	// Noticed is when the break behind a first reminder was seen (its time is that plus
+	// the grace, out of quiet hours); zero for a later reminder or when unknown.
+	Noticed time.Time
 }
 
 // QueuedReminder is an active membership's queued reminder, as the reconciler reads it to

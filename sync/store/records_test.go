@@ -300,6 +300,41 @@ func TestReminderQueued(t *testing.T) {
 	})
 }
 
+// TestReminderQueuedMoves: a first reminder's break time is kept with its time (a later
+// break of the same reminder keeps both of the earlier), and a policy's re-timing moves
+// the record only from the time it still holds, keeping the break's time.
+func TestReminderQueuedMoves(t *testing.T) {
+	each(t, func(t *testing.T, b *bundle) {
+		ann := b.member(t, b.orgA, "ann@example.com", directory.RoleChat, directory.MembershipActive)
+		queued := func(want reminders.Queued, step string) {
+			t.Helper()
+			got, err := b.s.MemberReminders(b.ctx, b.orgA.ID, []string{ann.ID})
+			must(t, err, "page")
+			if q := got[ann.ID].Queued; q.Sequence != want.Sequence || !q.At.Equal(want.At) || !q.Noticed.Equal(want.Noticed) {
+				t.Fatalf("%s: queued %+v, want %+v", step, q, want)
+			}
+		}
+		first := reminders.Queued{Sequence: 1, At: b.now.Add(5 * time.Minute), Noticed: b.now}
+		must(t, b.s.SetReminderQueued(b.ctx, b.orgA.ID, ann.ID, first, b.now), "queue 1")
+		queued(first, "queued")
+		must(t, b.s.SetReminderQueued(b.ctx, b.orgA.ID, ann.ID, reminders.Queued{Sequence: 1, At: first.At.Add(time.Minute), Noticed: b.now.Add(time.Minute)}, b.now), "later break")
+		queued(first, "a later break")
+		moved := reminders.Queued{Sequence: 1, At: b.now.Add(10 * time.Minute), Noticed: b.now}
+		ok, err := b.s.MoveReminderQueued(b.ctx, b.orgA.ID, ann.ID, first, moved)
+		must(t, err, "move")
+		if !ok {
+			t.Fatal("the move from the recorded time did not apply")
+		}
+		queued(moved, "moved")
+		ok, err = b.s.MoveReminderQueued(b.ctx, b.orgA.ID, ann.ID, first, reminders.Queued{Sequence: 1, At: b.now.Add(time.Hour)})
+		must(t, err, "stale move")
+		if ok {
+			t.Fatal("a move from a time no longer recorded applied")
+		}
+		queued(moved, "after a stale move")
+	})
+}
+
 // The reconciler's page of queued reminders: active memberships with one recorded, across
 // orgs in (org, id) order; a deactivated membership's and a forgotten one are left out.
 func TestQueuedRemindersPages(t *testing.T) {

@@ -166,19 +166,33 @@ func (q *Queries) SetMemberTimeZone(ctx context.Context, orgID, membershipID, tz
 // sequence already recorded, the earlier time stays: its task is still queued and runs
 // first (a later break queues the same reminder later). A zero rq.At forgets one due by
 // now, whose task has run; one due later stays, since its task is still queued and will
-// run. A membership the org does not have is ignored.
+// run. rq.Noticed goes with its time. A membership the org does not have is ignored.
 func (q *Queries) SetReminderQueued(ctx context.Context, orgID, membershipID string, rq reminders.Queued, now time.Time) error {
 	var err error
 	if rq.At.IsZero() {
-		_, err = q.q.ExecContext(ctx, `UPDATE memberships SET reminder_queued_seq = 0, reminder_queued_at = NULL
+		_, err = q.q.ExecContext(ctx, `UPDATE memberships SET reminder_queued_seq = 0, reminder_queued_at = NULL, reminder_noticed_at = NULL
 WHERE org_id = $1 AND id = $2 AND reminder_queued_at <= $3`, orgID, membershipID, tm(now))
 	} else {
-		_, err = q.q.ExecContext(ctx, `UPDATE memberships SET reminder_queued_seq = $1, reminder_queued_at = $2
+		_, err = q.q.ExecContext(ctx, `UPDATE memberships SET reminder_queued_seq = $1, reminder_queued_at = $2, reminder_noticed_at = $5
 WHERE org_id = $3 AND id = $4
   AND NOT (reminder_queued_seq = $1 AND reminder_queued_at IS NOT NULL AND reminder_queued_at <= $2)`,
-			rq.Sequence, tm(rq.At), orgID, membershipID)
+			rq.Sequence, tm(rq.At), orgID, membershipID, tm(rq.Noticed))
 	}
 	return q.wrap(err, "record the reminder queued for membership %s in org %s", membershipID, orgID)
+}
+
+// MoveReminderQueued records that the membership's queued reminder from now runs at
+// to.At instead of from.At (a new policy re-timed it), only if the membership still
+// records from: false when a notify recorded another meanwhile.
+func (q *Queries) MoveReminderQueued(ctx context.Context, orgID, membershipID string, from, to reminders.Queued) (bool, error) {
+	res, err := q.q.ExecContext(ctx, `UPDATE memberships SET reminder_queued_seq = $1, reminder_queued_at = $2
+WHERE org_id = $3 AND id = $4 AND reminder_queued_seq = $5 AND reminder_queued_at = $6`,
+		to.Sequence, tm(to.At), orgID, membershipID, from.Sequence, tm(from.At))
+	if err != nil {
+		return false, q.wrap(err, "move the reminder queued for membership %s in org %s", membershipID, orgID)
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
 }
 
 // QueuedReminders pages through the active memberships of every org that record a
@@ -249,7 +263,7 @@ func (q *Queries) MemberReminders(ctx context.Context, orgID string, ids []strin
 	}
 	// Driven by the ids, like ListMemberConnections: one probe of the membership's row and
 	// one of the reminders' (membership_id, channel, sequence) key per id.
-	rows, err := q.q.QueryContext(ctx, `SELECT m.id, m.time_zone, m.reminder_queued_seq, m.reminder_queued_at, r.id, r.org_id, r.membership_id, r.reasons, r.channel,
+	rows, err := q.q.QueryContext(ctx, `SELECT m.id, m.time_zone, m.reminder_queued_seq, m.reminder_queued_at, m.reminder_noticed_at, r.id, r.org_id, r.membership_id, r.reasons, r.channel,
   r.sequence, r.sent_at, r.kind, r.status, r.message_id, r.admin_key, r.recipients, r.slack_channel, r.slack_ts, r.links_at
 FROM `+q.d.textSet("$2")+` e CROSS JOIN memberships m
 LEFT JOIN reminders r ON r.membership_id = m.id AND r.org_id = m.org_id
@@ -267,7 +281,7 @@ ORDER BY m.id, r.sequence DESC, r.sent_at DESC`, orgID, set)
 			seq                                                sql.NullInt64
 			queued                                             reminders.Queued
 		)
-		if err := rows.Scan(&mid, &tz, &queued.Sequence, ts(&queued.At), ns(&rid), ns(&rorg), ns(&rmid), js(&r.Reasons), ns(&ch), &seq, ts(&r.SentAt),
+		if err := rows.Scan(&mid, &tz, &queued.Sequence, ts(&queued.At), ts(&queued.Noticed), ns(&rid), ns(&rorg), ns(&rmid), js(&r.Reasons), ns(&ch), &seq, ts(&r.SentAt),
 			ns(&kind), ns(&status), ns(&msgID), ns(&adminKey), js(&r.Recipients), ns(&r.SlackChannel), ns(&r.SlackTS), ts(&r.LinksAt)); err != nil {
 			return nil, q.wrap(err, "list reminders of %d members in org %s", len(ids), orgID)
 		}

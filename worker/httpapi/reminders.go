@@ -237,6 +237,10 @@ func (s *Server) reminderSettingsError(w http.ResponseWriter, r *http.Request, e
 	switch {
 	case errors.As(err, &se):
 		writeError(w, http.StatusUnprocessableEntity, APIError{Code: "invalid_reminder_settings", Message: se.Error()})
+	case errors.Is(err, reminders.ErrNotRetimed):
+		s.log.Error().Err(err).Str("path", r.URL.Path).Msg("reminder settings stored, queued reminders not re-timed")
+		writeError(w, http.StatusServiceUnavailable, APIError{Code: "reminders_not_retimed",
+			Message: "the policy is stored, but some reminders already queued keep their old time (is Redis reachable? see the server log): send the change again"})
 	case errors.Is(err, directory.ErrNotFound):
 		writeError(w, http.StatusNotFound, APIError{Code: "org_not_found", Message: fmt.Sprintf("no org %s: tether org list shows the orgs", r.PathValue("org"))})
 	default:
