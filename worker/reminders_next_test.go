@@ -97,7 +97,7 @@ func TestReminderViewBeforeAnyNotify(t *testing.T) {
 		b := setupReminders(t, st, nil)
 		b.reasons(t, calBroken)
 		v, err := b.svc.View(t.Context(), b.org.ID, b.rep.ID)
-		if err != nil || !v.Next.IsZero() || v.Why != "no reminder queued yet: one is queued when a connection of the member breaks" {
+		if err != nil || !v.Next.IsZero() || v.Why != "no reminder queued yet: the member's notify has not run (tether members recompute "+b.org.ID+" queues it)" {
 			t.Fatalf("view before any notify: %+v, %v", v, err)
 		}
 	})

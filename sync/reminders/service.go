@@ -209,7 +209,8 @@ func (s *Service) Notify(ctx context.Context, orgID, membershipID string, notice
 		}
 	}
 	// The view reads this, not the policy at the time of the read: only the task knows
-	// when the break was seen, and a policy changed since does not move a queued task.
+	// when the break was seen. A policy change moves it (Retimer), from Noticed for a
+	// first reminder.
 	if err := s.c.Store.SetReminderQueued(ctx, orgID, m.ID, q, now); err != nil {
 		return res, fmt.Errorf("record the next reminder of member %s of org %s: %w", m.ID, orgID, err)
 	}

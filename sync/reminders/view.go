@@ -156,10 +156,12 @@ func summarize(m directory.Membership, settings Settings, mr MemberReminders, no
 			s.Why = fmt.Sprintf("reminder %d of the streak", d.Streak+1)
 		}
 		if older {
-			s.Why += "; queued before the org's reminder policy changed (a new policy applies to reminders queued after it)"
+			s.Why += "; queued before the org's reminder policy changed and not moved to it (change the policy again to move it)"
 		}
 	case len(d.RepReasons) > 0:
-		s.Why = "no reminder queued yet: one is queued when a connection of the member breaks"
+		// Every change of reasons queues a notify; none recorded means it has not run yet
+		// (or its enqueue failed): the repair queues it again.
+		s.Why = "no reminder queued yet: the member's notify has not run (tether members recompute " + m.OrgID + " queues it)"
 	case len(d.AdminReasons) > 0:
 		s.Why = "only an admin can fix it: the admins are told, the rep is not"
 	case hasReminder(mr.Sent):
