@@ -6,6 +6,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hibiken/asynq"
+
+	"tether/jobs"
 	"tether/sync/directory"
 	"tether/sync/reminders"
 	"tether/worker/httpapi"
@@ -61,7 +64,8 @@ func TestMembersRemindersVerb(t *testing.T) {
 }
 
 // TestOrgRemindersVerb shows and changes an org's reminder policy on both backends; a
-// refused value names its flag, and the stored policy is what the worker reads.
+// refused value names its flag, the stored policy is what the worker reads, and a change
+// of timing moves a reminder already queued in Redis (and needs TETHER_REDIS_URL).
 func TestOrgRemindersVerb(t *testing.T) {
 	eachBackend(t, func(t *testing.T, v *verbTest) {
 		ctx, st, ok := v.ctx, v.st, v.ok
@@ -93,6 +97,41 @@ func TestOrgRemindersVerb(t *testing.T) {
 		}
 		if js.QuietHours != "none" || js.Grace != "10m0s" || js.TimeZone != "Europe/Paris" {
 			t.Fatalf("json %+v", js)
+		}
+
+		// A rep reminded an hour ago has reminder 2 queued a day after (the min gap); longer
+		// steps move it: the new task is in Redis, the record says its time, the old is gone.
+		m := v.member(org, "rep@acme.example", directory.RoleChat, directory.MembershipActive)
+		sent := time.Now().Add(-time.Hour).Truncate(time.Second)
+		if err := st.SetActionRequired(ctx, org, m.ID, []directory.ActionReason{{Requirement: "calendar", Kind: "google_calendar",
+			State: "needs_reconnect", Actor: directory.ActorRep, Message: "reconnect"}}, sent); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := st.InsertReminder(ctx, org, reminders.Reminder{MembershipID: m.ID, Channel: reminders.ChannelEmail, Sequence: 1,
+			Kind: reminders.KindReminder, Status: reminders.StatusSent, SentAt: sent, MessageID: reminders.MessageID(m.ID, 1)}); err != nil {
+			t.Fatal(err)
+		}
+		old := sent.Add(24 * time.Hour)
+		client := asynq.NewClient(opt)
+		defer client.Close()
+		if err := (jobs.ReminderQueue{Client: client}).FollowUp(ctx, org, m.ID, 2, old); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.SetReminderQueued(ctx, org, m.ID, reminders.Queued{Sequence: 2, At: old}, sent); err != nil {
+			t.Fatal(err)
+		}
+		ok("org", "reminders", org, "--steps", "36h,72h")
+		in := asynq.NewInspector(opt)
+		defer in.Close()
+		moved := sent.Add(36 * time.Hour)
+		if info, err := in.GetTaskInfo(jobs.QueueLow, jobs.TaskIDRemindersFollowUp(m.ID, 2, moved)); err != nil || !info.NextProcessAt.Equal(moved) {
+			t.Fatalf("reminder 2 moved to %s: task %+v, %v", moved, info, err)
+		}
+		if _, err := in.GetTaskInfo(jobs.QueueLow, jobs.TaskIDRemindersFollowUp(m.ID, 2, old)); err == nil {
+			t.Fatal("reminder 2's old task is still queued")
+		}
+		if mr, err := st.MemberReminders(ctx, org, []string{m.ID}); err != nil || !mr[m.ID].Queued.At.Equal(moved) {
+			t.Fatalf("recorded %+v, %v; want reminder 2 at %s", mr[m.ID].Queued, err, moved)
 		}
 		for _, c := range []struct{ args []string }{
 			{[]string{"--grace", "2h"}}, {[]string{"--quiet-hours", "9pm-8am"}}, {[]string{"--time-zone", "Mars/Olympus"}},
