@@ -21,6 +21,8 @@ type Members interface {
 	Update(ctx context.Context, orgID, memberRef string, ch members.Change) (directory.Membership, error)
 	RecomputeOrg(ctx context.Context, orgID string) (members.RecomputeResult, error)
 	Deactivatable(ctx context.Context, orgID, memberRef string) (directory.Membership, error)
+	// Resolve finds the org's membership by id or by the member's email.
+	Resolve(ctx context.Context, orgID, memberRef string) (directory.Membership, error)
 }
 
 // Deactivations queues members:deactivate (worker.DeactivationQueue); already is true

@@ -154,5 +154,14 @@ func TestMembersListShowsReminders(t *testing.T) {
 		if seen != 4 {
 			t.Errorf("%d Action Required chat members, want due, ny, unqueued and adminonly", seen)
 		}
+		// The member's own route takes an email as well as an id, as the CLI does.
+		var byEmail httpapi.MemberRemindersJSON
+		if r := b.call(t, "GET", "/v1/orgs/"+org.ID+"/members/NY@acme.example/reminders", "", &byEmail); r.StatusCode != 200 {
+			t.Fatalf("GET the reminders of ny by email: %d", r.StatusCode)
+		}
+		if byEmail.MembershipID != ny.ID || byEmail.Why != got["ny@acme.example"].Reminders.Why {
+			t.Errorf("reminders by email: %+v, want member %s, why %q", byEmail, ny.ID, got["ny@acme.example"].Reminders.Why)
+		}
+		b.wantError(t, "GET", "/v1/orgs/"+org.ID+"/members/nobody@acme.example/reminders", "", 404, "member_not_found")
 	})
 }

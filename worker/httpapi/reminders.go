@@ -109,10 +109,20 @@ func MemberRemindersOf(v reminders.View) MemberRemindersJSON {
 }
 
 // handleMemberReminders is GET /v1/orgs/{org}/members/{member}/reminders: what was sent
-// when, and what is next; 404 for an unknown member.
+// when, and what is next; 404 for an unknown member. {member} is a membership id or, when
+// the server has the members service, an email, as for tether members reminders.
 func (s *Server) handleMemberReminders() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		v, err := s.p.Reminders.View(r.Context(), r.PathValue("org"), r.PathValue("member"))
+		member := r.PathValue("member")
+		if s.p.Members != nil {
+			m, err := s.p.Members.Resolve(r.Context(), r.PathValue("org"), member)
+			if err != nil {
+				s.memberError(w, r, err)
+				return
+			}
+			member = m.ID
+		}
+		v, err := s.p.Reminders.View(r.Context(), r.PathValue("org"), member)
 		if errors.Is(err, reminders.ErrUnknownMember) {
 			writeError(w, http.StatusNotFound, APIError{Code: "member_not_found", Message: err.Error()})
 			return
