@@ -13,6 +13,7 @@ import (
 
 	"tether/sync/connections"
 	"tether/sync/directory"
+	"tether/sync/members"
 )
 
 // newConnectionsCmd is `tether connections`: the operator's view of connection upkeep.
@@ -28,9 +29,9 @@ func newConnectionsCmd(e env) *cobra.Command {
 func newConnectionsListCmd(e env) *cobra.Command {
 	var member string
 	cmd := &cobra.Command{
-		Use:   "list ORG [--member MEMBERSHIP]",
+		Use:   "list ORG [--member MEMBER]",
 		Short: "List an org's connections: state, who must act and why, when upkeep next calls",
-		Long: `Prints each connection of the org (or of one membership, --member) with its state, the
+		Long: `Prints each connection of the org (or of one member, --member: a membership id or an email) with its state, the
 failure class and who must act (rep: reconnect; admin; operator), the provider's code and
 sub-code, tether's reason, the cause when it matters (lost_during_refresh), the failures in a
 row, and when upkeep next refreshes, verifies or retries it. Never a token.
@@ -53,19 +54,33 @@ Same as GET /v1/orgs/{org}/connections?member=M.`,
 			} else if err != nil {
 				return err
 			}
-			cs, err := st.ListConnections(ctx, args[0], member)
+			id := ""
+			if member != "" {
+				// An email, as every other member verb takes, or an id; an unknown one is
+				// an error, not an empty list.
+				svc, err := members.New(members.Config{Store: st})
+				if err != nil {
+					return err
+				}
+				m, err := svc.Resolve(ctx, args[0], member)
+				if err != nil {
+					return err
+				}
+				id = m.ID
+			}
+			cs, err := st.ListConnections(ctx, args[0], id)
 			if err != nil {
 				return err
 			}
 			if len(cs) == 0 {
-				_, err := fmt.Fprintf(e.stdout, "org %s has no connections%s\n", args[0], map[bool]string{true: " for membership " + member}[member != ""])
+				_, err := fmt.Fprintf(e.stdout, "org %s has no connections%s\n", args[0], map[bool]string{true: " for member " + member}[member != ""])
 				return err
 			}
 			printConnections(e.stdout, cs)
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&member, "member", "", "only this membership's connections (its id, as `tether members list` prints)")
+	cmd.Flags().StringVar(&member, "member", "", "only this member's connections (its membership id or email, as `tether members list` prints)")
 	return cmd
 }
 

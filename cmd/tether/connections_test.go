@@ -90,6 +90,16 @@ func TestConnectionsVerbs(t *testing.T) {
 	if r.err == nil || !strings.Contains(r.err.Error(), "tether connections list "+orgID) {
 		t.Fatalf("refresh of an unknown connection: %v", r.err)
 	}
+	// --member takes an email as the member verbs do; an unknown member is an error, not
+	// "no connections".
+	r = runTether(t, ctx, env, "connections", "list", orgID, "--member", "Admin@acme.test")
+	if r.err != nil || !strings.Contains(r.stdout, "has no connections for member Admin@acme.test") {
+		t.Fatalf("list of a member by email: %v\n%s", r.err, r.stdout)
+	}
+	r = runTether(t, ctx, env, "connections", "list", orgID, "--member", "nobody@acme.test")
+	if r.err == nil || !strings.Contains(r.err.Error(), `has no member "nobody@acme.test"`) {
+		t.Fatalf("list of an unknown member: %v\n%s", r.err, r.stdout)
+	}
 	r = runTether(t, ctx, env, "connections", "list", "no-such-org")
 	if r.err == nil || !strings.Contains(r.err.Error(), "tether org list") {
 		t.Fatalf("list of an unknown org: %v", r.err)

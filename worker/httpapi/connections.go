@@ -63,11 +63,28 @@ type UpkeepResultJSON struct {
 }
 
 // handleListConnections is GET /v1/orgs/{org}/connections[?member=M]: the org's
-// connections with their state, who must act and why, and when upkeep next calls.
+// connections with their state, who must act and why, and when upkeep next calls. M is a
+// membership id or an email; with the members and orgs services, an unknown member or org
+// is a 404, never an empty list.
 func (s *Server) handleListConnections() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		orgID := r.PathValue("org")
-		cs, err := s.p.Connections.List(r.Context(), orgID, r.URL.Query().Get("member"))
+		orgID, member := r.PathValue("org"), r.URL.Query().Get("member")
+		if member != "" && s.p.Members != nil {
+			m, err := s.p.Members.Resolve(r.Context(), orgID, member)
+			if err != nil {
+				s.memberError(w, r, err)
+				return
+			}
+			member = m.ID
+		}
+		cs, err := s.p.Connections.List(r.Context(), orgID, member)
+		if err == nil && len(cs) == 0 && member == "" && s.p.Orgs != nil {
+			// An org without connections, or no org at all: only the second is a 404.
+			if _, oerr := s.p.Orgs.Show(r.Context(), orgID); oerr != nil {
+				s.orgError(w, r, oerr)
+				return
+			}
+		}
 		if err != nil {
 			s.log.Error().Err(err).Str("org", orgID).Msg("list connections")
 			writeError(w, http.StatusServiceUnavailable, APIError{Code: "unavailable",

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strconv"
 	"strings"
 	"testing"
@@ -16,6 +17,8 @@ import (
 	"tether/connectors/sandbox/sfdc"
 	"tether/sync/connections"
 	"tether/sync/directory"
+	"tether/sync/members"
+	"tether/sync/orgs"
 	"tether/sync/store"
 	"tether/sync/store/storetest"
 	"tether/worker/httpapi"
@@ -41,8 +44,16 @@ func TestConnectionsAPI(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		ms, err := members.New(members.Config{Store: st})
+		if err != nil {
+			t.Fatal(err)
+		}
+		os, err := orgs.New(orgs.Config{Store: st, Members: ms})
+		if err != nil {
+			t.Fatal(err)
+		}
 		server, err := httpapi.New(httpapi.Params{Logger: zerolog.Nop(), Gatherer: prometheus.NewRegistry(),
-			AdminUser: "admin", AdminPassword: "pw", Connections: up})
+			AdminUser: "admin", AdminPassword: "pw", Connections: up, Members: ms, Orgs: os})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -58,6 +69,31 @@ func TestConnectionsAPI(t *testing.T) {
 			list.Connections[0].State != connections.StateHealthy || list.Connections[0].Kind != connections.KindSalesforceTeam {
 			t.Fatalf("list: %d %+v", res.StatusCode, list)
 		}
+
+		// ?member= takes a membership id or an email, as the member routes do; an unknown
+		// member or org is a 404, never an empty list that reads as "no connections".
+		u, err := st.CreateUser(ctx, directory.User{Email: "rep@acme.example"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := st.CreateMembership(ctx, org.ID, directory.Membership{UserID: u.ID, Role: directory.RoleChat, Status: directory.MembershipActive})
+		if err != nil {
+			t.Fatal(err)
+		}
+		zoom, err := st.CreateConnection(ctx, org.ID, connections.Connection{MembershipID: m.ID, Kind: connections.KindZoom,
+			State: connections.StateHealthy, AccessTokenEnc: []byte("sealed-access"), RefreshTokenEnc: []byte("sealed-refresh")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, ref := range []string{m.ID, "Rep@acme.example"} {
+			list.Connections = nil
+			res := b.call(t, http.MethodGet, "/v1/orgs/"+org.ID+"/connections?member="+url.QueryEscape(ref), "", &list)
+			if res.StatusCode != http.StatusOK || len(list.Connections) != 1 || list.Connections[0].ID != zoom.ID {
+				t.Fatalf("list of member %s: %d %+v", ref, res.StatusCode, list)
+			}
+		}
+		b.wantError(t, http.MethodGet, "/v1/orgs/"+org.ID+"/connections?member=nobody@acme.example", "", http.StatusNotFound, "member_not_found")
+		b.wantError(t, http.MethodGet, "/v1/orgs/nope/connections", "", http.StatusNotFound, "org_not_found")
 
 		var done httpapi.UpkeepResultJSON
 		path := "/v1/orgs/" + org.ID + "/connections/" + team.ConnectionID + "/refresh"
