@@ -14,6 +14,7 @@ import (
 	"tether/sync/connections"
 	"tether/sync/directory"
 	"tether/sync/members"
+	"tether/sync/vault"
 )
 
 // newConnectionsCmd is `tether connections`: the operator's view of connection upkeep.
@@ -143,6 +144,8 @@ other failure exits 1. The outcome and the state are printed either way.`,
 				return fmt.Errorf("org %s has no connection %s: `tether connections list %s` shows them", args[0], args[1], args[0])
 			case errors.As(err, &notYet):
 				return &exitError{exitConnectionRetried, fmt.Errorf("%w; run the command again after that", notYet)}
+			case errors.Is(err, vault.ErrOpen), errors.Is(err, vault.ErrUnknownKey):
+				return fmt.Errorf("%s connection %s: %w; %s", op, args[1], err, sealedHint)
 			case err != nil:
 				return fmt.Errorf("%s connection %s: %w (nothing was lost; try again, and its schedule retries it too)", op, args[1], err)
 			}
@@ -159,6 +162,12 @@ other failure exits 1. The outcome and the state are printed either way.`,
 		},
 	}
 }
+
+// sealedHint follows an error opening a connection's tokens: trying again cannot help, a
+// key ring that holds the sealing key can.
+const sealedHint = "trying again will not help: TETHER_ENCRYPTION_KEYS must hold the key the tokens were sealed with " +
+	"(tether keys status counts the values per key id); if that key is lost, the connection must be made again " +
+	"(tether org connect-salesforce, tether members connect-link)"
 
 // Exit codes of `tether connections refresh` and `verify`, chosen like permissions
 // show's: 3 a person must act, 4 nothing to act on yet (upkeep retries). Other failures

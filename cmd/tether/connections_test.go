@@ -64,6 +64,16 @@ func TestConnectionsVerbs(t *testing.T) {
 		t.Fatal("the output holds a token")
 	}
 
+	// A key ring whose k1 is another key (generated again in a new shell) cannot open the
+	// tokens: the error says so and that trying again will not help.
+	env["TETHER_ENCRYPTION_KEYS"] = "k1:ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8="
+	r = runTether(t, ctx, env, "connections", "refresh", orgID, id)
+	if r.err == nil || !strings.Contains(r.err.Error(), `(key id "k1")`) || !strings.Contains(r.err.Error(), "trying again will not help") ||
+		strings.Contains(r.err.Error(), "try again,") {
+		t.Fatalf("refresh under another k1: %v", r.err)
+	}
+	env["TETHER_ENCRYPTION_KEYS"] = testKeys
+
 	// A failed provider call prints its outcome and exits non-zero, like permissions show:
 	// 4 when upkeep retries it by itself, 3 when a person must act.
 	if _, err := sb.Faults().Add(sandbox.Fault{Provider: sandbox.Salesforce, Endpoint: "token", Kind: sandbox.FaultStatus, Status: 500, Count: 1}); err != nil {

@@ -17,8 +17,9 @@ import (
 var (
 	// ErrUnknownKey means the value was sealed with a key the ring no longer has.
 	ErrUnknownKey = errors.New("vault: sealed with a key that is not in the key ring")
-	// ErrOpen means the value was tampered with, or belongs to another row.
-	ErrOpen = errors.New("vault: cannot open sealed value (wrong row or tampered)")
+	// ErrOpen means the ring's key of the value's id did not open it: a different key
+	// under the same id (one generated again), or a value altered or of another row.
+	ErrOpen = errors.New("vault: cannot open sealed value: the key ring's key of that id is not the one that sealed it (generated again under the same id?), or the value was altered")
 )
 
 const formatV1 = 1
@@ -144,8 +145,8 @@ func (k *Keyring) Seal(plaintext []byte, rowID string) ([]byte, error) {
 }
 
 // Open decrypts a value sealed for rowID. Returns ErrUnknownKey if its key
-// was removed from the ring and ErrOpen if it was sealed for another row or
-// altered.
+// was removed from the ring and ErrOpen if the ring's key of its id does not open
+// it (another key under that id, another row, or altered).
 func (k *Keyring) Open(sealed []byte, rowID string) ([]byte, error) {
 	header, keyID, rest, err := split(sealed)
 	if err != nil {
@@ -161,7 +162,7 @@ func (k *Keyring) Open(sealed []byte, rowID string) ([]byte, error) {
 	nonce, ct := rest[:aead.NonceSize()], rest[aead.NonceSize():]
 	pt, err := aead.Open(nil, nonce, ct, aad(header, rowID))
 	if err != nil {
-		return nil, ErrOpen
+		return nil, fmt.Errorf("%w (key id %q)", ErrOpen, keyID)
 	}
 	return pt, nil
 }

@@ -10,6 +10,7 @@ import (
 
 	"tether/sync/connections"
 	"tether/sync/directory"
+	"tether/sync/vault"
 )
 
 // Connections is connection upkeep as the /v1/orgs/{org}/connections routes call it
@@ -122,6 +123,13 @@ func (s *Server) handleUpkeep(op string) http.Handler {
 		case errors.As(err, &notYet):
 			w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(notYet.Delay.Seconds()))))
 			writeError(w, http.StatusTooManyRequests, APIError{Code: "retry_after", Message: notYet.Error()})
+			return
+		case errors.Is(err, vault.ErrOpen), errors.Is(err, vault.ErrUnknownKey):
+			s.log.Error().Err(err).Str("org", orgID).Str("connection", id).Str("op", op).Msg("connection upkeep")
+			writeError(w, http.StatusInternalServerError, APIError{Code: "tokens_unreadable",
+				Message: "the " + op + " could not be done: " + err.Error() + "; trying again will not help: the server's " +
+					"TETHER_ENCRYPTION_KEYS must hold the key the tokens were sealed with (GET /v1/keys counts the values per key id); " +
+					"if that key is lost, the connection must be made again"})
 			return
 		case err != nil:
 			s.log.Error().Err(err).Str("org", orgID).Str("connection", id).Str("op", op).Msg("connection upkeep")
