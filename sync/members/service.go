@@ -288,6 +288,29 @@ func (s *Service) List(ctx context.Context, orgID string, req ListRequest) (Page
 	return p, nil
 }
 
+// Member returns one member as the members list shows it: the membership, the user's
+// email and name, and the member's connections. Returns a *Error member_not_found or
+// org_not_found for an id the org does not have.
+func (s *Service) Member(ctx context.Context, orgID, membershipID string) (MemberView, error) {
+	m, err := s.Resolve(ctx, orgID, membershipID)
+	if err != nil {
+		return MemberView{}, err
+	}
+	u, err := s.st.GetUser(ctx, m.UserID)
+	if err != nil {
+		return MemberView{}, fmt.Errorf("read user %s of member %s: %w", m.UserID, m.ID, err)
+	}
+	conns, err := s.st.ListMemberConnections(ctx, orgID, []string{m.ID})
+	if err != nil {
+		return MemberView{}, fmt.Errorf("read connections of member %s of org %s: %w", m.ID, orgID, err)
+	}
+	v := MemberView{Member: directory.Member{Membership: m, Email: u.Email, Name: u.Name}}
+	for _, c := range conns {
+		v.Connections = append(v.Connections, viewOf(c))
+	}
+	return v, nil
+}
+
 // ConnectionActor is who acts on c: StateActor, except that a refused OAuth client
 // (misconfigured, stored as needs_admin) is the operator's.
 func ConnectionActor(c connections.Connection) string {

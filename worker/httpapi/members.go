@@ -23,6 +23,8 @@ type Members interface {
 	Deactivatable(ctx context.Context, orgID, memberRef string) (directory.Membership, error)
 	// Resolve finds the org's membership by id or by the member's email.
 	Resolve(ctx context.Context, orgID, memberRef string) (directory.Membership, error)
+	// Member is one member as the list shows it, with email and connections.
+	Member(ctx context.Context, orgID, membershipID string) (members.MemberView, error)
 }
 
 // Deactivations queues members:deactivate (worker.DeactivationQueue); already is true
@@ -228,7 +230,14 @@ func (s *Server) handleUpdateMember() http.Handler {
 			s.memberError(w, r, err)
 			return
 		}
-		writeJSON(w, http.StatusOK, memberJSON(m))
+		// The member as the list shows it: the membership alone has no email and no
+		// connections, which read as "" and [].
+		v, err := s.p.Members.Member(r.Context(), m.OrgID, m.ID)
+		if err != nil {
+			s.memberError(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, memberViewJSON(v))
 	})
 }
 

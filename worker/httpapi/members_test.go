@@ -157,6 +157,10 @@ func TestMembersAPI(t *testing.T) {
 		if m.ActionRequired || len(m.Reasons) != 0 {
 			t.Errorf("after photo: %+v", m)
 		}
+		// The answer is the member as the list shows it: its email and its connections.
+		if m.Email != "bob@acme.example" || len(m.Connections) != 2 {
+			t.Errorf("after photo: email %q, %d connections; want bob@acme.example and 2", m.Email, len(m.Connections))
+		}
 		b.call(t, "PATCH", "/v1/orgs/"+org.ID+"/members/"+meet.ID, `{"role":"admin"}`, &m)
 		if m.Role != directory.RoleAdmin || len(m.Reasons) != 1 || m.Reasons[0].Requirement != "salesforce" {
 			t.Errorf("after role change: %+v", m)
