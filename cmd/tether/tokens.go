@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"text/tabwriter"
@@ -8,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"tether/sync/apitokens"
+	"tether/sync/directory"
 )
 
 func newTokensCmd(e env) *cobra.Command {
@@ -86,8 +88,10 @@ Over HTTP (operator credentials): POST /v1/tokens, GET /v1/tokens, DELETE /v1/to
 				return err
 			}
 			defer closeFn()
-			if err := svc.Revoke(cmd.Context(), args[0]); err != nil {
-				return fmt.Errorf("revoke token %s: %w (tether tokens list shows the live ones)", args[0], err)
+			if err := svc.Revoke(cmd.Context(), args[0]); errors.Is(err, directory.ErrNotFound) {
+				return fmt.Errorf("no live API token %s: it does not exist or is revoked already (tether tokens list shows the live ones)", args[0])
+			} else if err != nil {
+				return fmt.Errorf("revoke token %s: %w", args[0], err)
 			}
 			_, err = fmt.Fprintf(e.stdout, "token %s revoked\n", args[0])
 			return err

@@ -41,7 +41,8 @@ func TestTokensCLI(t *testing.T) {
 	if res = runTether(t, context.Background(), env, "tokens", "revoke", id[1]); res.err != nil {
 		t.Fatalf("revoke: %v", res.err)
 	}
-	if res = runTether(t, context.Background(), env, "tokens", "revoke", id[1]); res.err == nil || !strings.Contains(res.err.Error(), "tether tokens list") {
+	if res = runTether(t, context.Background(), env, "tokens", "revoke", id[1]); res.err == nil || !strings.Contains(res.err.Error(), "tether tokens list") ||
+		!strings.HasPrefix(res.err.Error(), "no live API token "+id[1]+":") {
 		t.Fatalf("second revoke: %v; want not found with the way to list", res.err)
 	}
 	res = runTether(t, context.Background(), env, "tokens", "create", "--name", "x", "--org", "no-such-org")
