@@ -453,6 +453,9 @@ func buildDeps(ctx context.Context, e env, cfg config.Config, o depsOptions) (de
 		d.store = st
 	}
 	closers = append(closers, d.app.close) // before the store and Redis it uses
+	if o.queueMetrics {
+		closers = append(closers, redirectStdlog(d.log.With().Str("component", "asynq").Logger()))
+	}
 	reg, err := newRegistry(d.app, o.queueMetrics)
 	if err != nil {
 		return fail(err)
