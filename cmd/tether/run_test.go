@@ -249,6 +249,22 @@ func TestWorkerRefusesUnreachableRedisAndDatabase(t *testing.T) {
 	}
 }
 
+// The scheduler, too: an unreachable Redis at start is the sentence every verb prints,
+// not "scheduler started" after an error chain per periodic task.
+func TestSchedulerRefusesUnreachableRedis(t *testing.T) {
+	env := map[string]string{"TETHER_REDIS_URL": "redis://:s3cret@127.0.0.1:1/2", "TETHER_METRICS_ADDR": "off"}
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	res := runTether(t, ctx, env, "scheduler")
+	want := "cannot reach Redis at redis://:xxxxx@127.0.0.1:1/2 (TETHER_REDIS_URL or --redis-url): connect: connection refused"
+	if res.err == nil || !strings.Contains(res.err.Error(), want) || strings.Contains(res.err.Error(), "s3cret") {
+		t.Errorf("scheduler with Redis down: %v; want %q", res.err, want)
+	}
+	if strings.Contains(res.stderr, "scheduler started") || strings.Contains(res.stderr, "enqueue periodic task") {
+		t.Errorf("scheduler started or tried to enqueue:\n%s", res.stderr)
+	}
+}
+
 func TestWorkerRefusesUnmigratedDatabase(t *testing.T) {
 	opt, _ := redistest.Client(t, 2)
 	env := map[string]string{

@@ -226,6 +226,14 @@ func runScheduler(ctx context.Context, d deps) error {
 	if err != nil {
 		return err
 	}
+	// As the worker: a Redis that does not answer at start is refused in one sentence,
+	// not logged "scheduler started" after one Asynq error chain per periodic task.
+	if err := reachable(ctx, d); err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
 	s, err := worker.NewScheduler(worker.SchedulerParams{
 		Redis:      d.redis,
 		Logger:     d.log.With().Str("component", "scheduler").Logger(),
