@@ -1,6 +1,7 @@
 package invites_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -160,5 +161,40 @@ func TestCreateRefusesSelectionTooLong(t *testing.T) {
 		if !errors.As(err, &e) || e.Code != invites.CodeSelectionTooLong {
 			t.Errorf("%s: %v, want selection_too_long", name, err)
 		}
+	}
+}
+
+// noTeam is the Directories of an org whose team connection is missing.
+type noTeam struct{}
+
+func (noTeam) Open(ctx context.Context, orgID string) (invites.Directory, error) {
+	return nil, fmt.Errorf("%w: org %s: org has no team-level Salesforce connection", invites.ErrNoConnection, orgID)
+}
+
+type noTasks struct{}
+
+func (noTasks) QueueImport(context.Context, directory.Import) error { return nil }
+
+// An import of an org without a usable team connection is refused in one sentence that
+// names the verb and route connecting it, not the chain that repeats the org.
+func TestStartWithoutTeamConnectionSaysHowToConnect(t *testing.T) {
+	t.Parallel()
+	st := storetest.SQLite(t)
+	org, err := st.CreateOrg(t.Context(), directory.Org{Name: "Acme"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := invites.New(invites.Config{Store: store.Invites{Store: st}, Sender: &recSender{}, Directories: noTeam{}, Tasks: noTasks{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = svc.Start(t.Context(), invites.Request{OrgID: org.ID, Role: directory.RoleChat, Profiles: []string{"Sales User"}})
+	var e *invites.Error
+	if !errors.As(err, &e) || e.Code != invites.CodeNoConnection {
+		t.Fatalf("start: %v; want %s", err, invites.CodeNoConnection)
+	}
+	if !strings.Contains(e.Message, "tether org connect-salesforce "+org.ID) || !strings.Contains(e.Message, "POST /v1/orgs/"+org.ID+"/connect-links") ||
+		strings.Count(e.Message, org.ID) != 3 || strings.Contains(e.Message, "org has no") {
+		t.Fatalf("message %q", e.Message)
 	}
 }

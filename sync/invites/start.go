@@ -104,8 +104,11 @@ func (s *Service) resolveProfiles(ctx context.Context, req Request) (Request, er
 	}
 	dir, err := s.dirs.Open(ctx, req.OrgID)
 	if errors.Is(err, ErrNoConnection) {
+		// A sentence with the fix; the chain (which repeats the org) says no more.
 		return req, &Error{Code: CodeNoConnection,
-			Message: fmt.Sprintf("org %s: %v; connect the team-level Salesforce account first", req.OrgID, err)}
+			Message: fmt.Sprintf("org %s has no usable team-level Salesforce connection (none yet, or one that must be connected again): "+
+				"connect it with `tether org connect-salesforce %s` (POST /v1/orgs/%s/connect-links), then start the import again",
+				req.OrgID, req.OrgID, req.OrgID)}
 	}
 	var ids map[string]string
 	if err == nil {
