@@ -45,11 +45,17 @@ func TestInviteResendQueuesOneAttempt(t *testing.T) {
 		"TETHER_DATABASE_URL": "sqlite:" + dbPath,
 		"TETHER_LOG_LEVEL":    "warn",
 	}
-	resend := func() (string, error) {
+	resendTo := func(ref string) (string, error) {
 		var out, errOut bytes.Buffer
-		err := run(context.Background(), []string{"tether", "invite", "resend", "--org", org.ID, "ANN@acme.example"},
+		err := run(context.Background(), []string{"tether", "invite", "resend", "--org", org.ID, ref},
 			func(k string) string { return env[k] }, strings.NewReader(""), &out, &errOut)
 		return out.String(), err
+	}
+	resend := func() (string, error) { return resendTo("ANN@acme.example") }
+	// A typo names the org and the verb that lists its invites.
+	if _, err := resendTo("nobody@acme.example"); !errors.Is(err, onboarding.ErrInviteNotFound) ||
+		!strings.Contains(err.Error(), "tether invite list --org "+org.ID) {
+		t.Fatalf("resend to no invite: %v", err)
 	}
 	out, err := resend()
 	if err != nil || !strings.Contains(out, "attempt 1 of invite "+inv.ID) {

@@ -84,7 +84,8 @@ func (r Resender) Resend(ctx context.Context, orgID, ref string) (directory.Invi
 		inv, err = r.Store.GetInvite(ctx, orgID, ref)
 	}
 	if errors.Is(err, directory.ErrNotFound) {
-		return directory.Invite{}, 0, fmt.Errorf("resend invite %q in org %s: %w", ref, orgID, ErrInviteNotFound)
+		return directory.Invite{}, 0, fmt.Errorf("%w: org %s has no invite %q (an invite id, or the email of a pending invite); tether invite list --org %s lists them",
+			ErrInviteNotFound, orgID, ref, orgID)
 	}
 	if err != nil {
 		return directory.Invite{}, 0, fmt.Errorf("resend invite %q in org %s: %w", ref, orgID, err)
