@@ -95,6 +95,10 @@ func TestRedisAndOrgErrorsAreOneSentence(t *testing.T) {
 		t.Errorf("permissions check with Redis down: %v, want it to say the audit is stored and queued later", res.err)
 	}
 
+	res = runTether(t, context.Background(), vars, "permissions", "check", "--org", "no-such-org")
+	if res.err == nil || !strings.Contains(res.err.Error(), `no org with id "no-such-org": tether org list`) {
+		t.Errorf("permissions check of a missing org: %v", res.err)
+	}
 	res = runTether(t, context.Background(), vars, "permissions", "show", "--org", "no-such-org")
 	if res.err == nil || !strings.Contains(res.err.Error(), `no org with id "no-such-org"`) {
 		t.Errorf("permissions show of a missing org: %v", res.err)

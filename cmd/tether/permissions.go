@@ -93,7 +93,7 @@ Exit status with --wait: 0 every required check is ok; 3 a required check is mis
 			defer cleanup()
 			if _, err := d.store.GetOrg(ctx, org); err != nil {
 				if errors.Is(err, directory.ErrNotFound) {
-					return fmt.Errorf("no org with id %q", org)
+					return fmt.Errorf("no org with id %q: tether org list lists the orgs", org)
 				}
 				return err
 			}

@@ -238,7 +238,7 @@ func (s *Server) handleConnectLink(member bool) http.Handler {
 			writeError(w, http.StatusNotFound, APIError{Code: "member_not_found", Message: err.Error()})
 			return
 		case errors.Is(err, connect.ErrUnknownOrg):
-			writeError(w, http.StatusNotFound, APIError{Code: "org_not_found", Message: "no org with id " + req.OrgID})
+			writeError(w, http.StatusNotFound, APIError{Code: "org_not_found", Message: "no org with id " + req.OrgID + ": tether org list (GET /v1/orgs) lists the orgs"})
 			return
 		case err != nil:
 			s.log.Error().Err(err).Str("org_id", req.OrgID).Msg("connect link")

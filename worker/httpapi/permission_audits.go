@@ -159,7 +159,7 @@ func (s *Server) orgForAudit(w http.ResponseWriter, r *http.Request) (orgID stri
 	orgID = r.PathValue("org")
 	if _, err := s.p.PermissionAudits.Store.GetOrg(r.Context(), orgID); err != nil {
 		if errors.Is(err, directory.ErrNotFound) {
-			writeError(w, http.StatusNotFound, APIError{Code: "org_not_found", Message: "no org with id " + orgID})
+			writeError(w, http.StatusNotFound, APIError{Code: "org_not_found", Message: "no org with id " + orgID + ": tether org list (GET /v1/orgs) lists the orgs"})
 			return "", false
 		}
 		s.log.Error().Err(err).Str("org_id", orgID).Msg("permission audit: read org")
