@@ -188,13 +188,22 @@ func TestStartWithoutTeamConnectionSaysHowToConnect(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = svc.Start(t.Context(), invites.Request{OrgID: org.ID, Role: directory.RoleChat, Profiles: []string{"Sales User"}})
-	var e *invites.Error
-	if !errors.As(err, &e) || e.Code != invites.CodeNoConnection {
-		t.Fatalf("start: %v; want %s", err, invites.CodeNoConnection)
+	// By profiles or by user ids alike: queued, either could only fail.
+	for _, req := range []invites.Request{
+		{OrgID: org.ID, Role: directory.RoleChat, Profiles: []string{"Sales User"}},
+		{OrgID: org.ID, Role: directory.RoleChat, UserIDs: []string{"0055g0000IkeymPAQQ"}},
+	} {
+		_, err = svc.Start(t.Context(), req)
+		var e *invites.Error
+		if !errors.As(err, &e) || e.Code != invites.CodeNoConnection {
+			t.Fatalf("start %+v: %v; want %s", req, err, invites.CodeNoConnection)
+		}
+		if !strings.Contains(e.Message, "tether org connect-salesforce "+org.ID) || !strings.Contains(e.Message, "POST /v1/orgs/"+org.ID+"/connect-links") ||
+			strings.Count(e.Message, org.ID) != 3 || strings.Contains(e.Message, "org has no") {
+			t.Fatalf("message %q", e.Message)
+		}
 	}
-	if !strings.Contains(e.Message, "tether org connect-salesforce "+org.ID) || !strings.Contains(e.Message, "POST /v1/orgs/"+org.ID+"/connect-links") ||
-		strings.Count(e.Message, org.ID) != 3 || strings.Contains(e.Message, "org has no") {
-		t.Fatalf("message %q", e.Message)
+	if imps, err := st.ListImports(t.Context(), org.ID, 0); err != nil || len(imps) != 0 {
+		t.Fatalf("%d imports stored (%v), want none", len(imps), err)
 	}
 }

@@ -42,6 +42,9 @@ func (s *Service) Start(ctx context.Context, req Request) (directory.Import, err
 	if err != nil {
 		return directory.Import{}, err
 	}
+	if err := s.checkConnection(ctx, req); err != nil {
+		return directory.Import{}, err
+	}
 	imp, err := s.Create(ctx, req)
 	if err != nil {
 		return directory.Import{}, err
@@ -104,11 +107,7 @@ func (s *Service) resolveProfiles(ctx context.Context, req Request) (Request, er
 	}
 	dir, err := s.dirs.Open(ctx, req.OrgID)
 	if errors.Is(err, ErrNoConnection) {
-		// A sentence with the fix; the chain (which repeats the org) says no more.
-		return req, &Error{Code: CodeNoConnection,
-			Message: fmt.Sprintf("org %s has no usable team-level Salesforce connection (none yet, or one that must be connected again): "+
-				"connect it with `tether org connect-salesforce %s` (POST /v1/orgs/%s/connect-links), then start the import again",
-				req.OrgID, req.OrgID, req.OrgID)}
+		return req, noConnection(req.OrgID)
 	}
 	var ids map[string]string
 	if err == nil {
@@ -135,4 +134,29 @@ func (s *Service) resolveProfiles(ctx context.Context, req Request) (Request, er
 		out.Profiles = append(out.Profiles, p)
 	}
 	return out, nil
+}
+
+// checkConnection refuses an import by user ids of an org without a usable team
+// connection, as resolveProfiles does one by profiles: queued, it could only fail.
+func (s *Service) checkConnection(ctx context.Context, req Request) error {
+	if len(req.UserIDs) == 0 || s.dirs == nil || req.OrgID == "" {
+		return nil
+	}
+	if _, err := s.store.GetOrg(ctx, req.OrgID); err != nil {
+		return nil // Create reports an unknown org
+	}
+	if _, err := s.dirs.Open(ctx, req.OrgID); errors.Is(err, ErrNoConnection) {
+		return noConnection(req.OrgID)
+	}
+	return nil
+}
+
+// noConnection is the producer's refusal of a Salesforce import of an org whose team
+// connection is missing or must be connected again: a sentence with the fix (the error
+// chain, which repeats the org, says no more).
+func noConnection(orgID string) *Error {
+	return &Error{Code: CodeNoConnection,
+		Message: fmt.Sprintf("org %s has no usable team-level Salesforce connection (none yet, or one that must be connected again): "+
+			"connect it with `tether org connect-salesforce %s` (POST /v1/orgs/%s/connect-links), then start the import again",
+			orgID, orgID, orgID)}
 }
