@@ -323,6 +323,10 @@ func TestConnectEveryKindOverHTTP(t *testing.T) {
 				if err != nil || len(tasks) != 1 || tasks[0].Type != jobs.TypeAuditPermissions {
 					t.Fatalf("audit queued on team connect: %v, %v", tasks, err)
 				}
+				// The page names the command that shows the report, with its org.
+				if !strings.Contains(page, "tether permissions show --org "+b.org.ID) {
+					t.Fatalf("team connect page does not name permissions show --org: %s", page)
+				}
 			}
 			// Single use: the link now shows the used page and changes nothing.
 			if status, page, _ := b.connectVia(t, browser(t), link, consent{login: tc.login}); status != http.StatusGone ||
