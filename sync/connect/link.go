@@ -156,7 +156,9 @@ func (l *Links) Issue(ctx context.Context, r IssueRequest) (Issued, error) {
 	if r.MembershipID != "" {
 		m, err := l.member(ctx, r.OrgID, r.MembershipID)
 		if errors.Is(err, directory.ErrNotFound) {
-			return Issued{}, fmt.Errorf("%w: org %s has no member %s (give a membership id or the member's email)", ErrUnknownMember, r.OrgID, r.MembershipID)
+			return Issued{}, fmt.Errorf("%w: org %s has no member %s (give a membership id or the member's email; tether members list %s lists them); "+
+				"someone invited who has not joined yet is no member: their invitation's Join link connects their Salesforce, and this link works once they joined",
+				ErrUnknownMember, r.OrgID, r.MembershipID, r.OrgID)
 		}
 		if err != nil {
 			return Issued{}, fmt.Errorf("connect link for member %s of org %s: %w", r.MembershipID, r.OrgID, err)

@@ -597,6 +597,11 @@ func TestConnectLinkAPIErrors(t *testing.T) {
 			t.Errorf("POST %s %s: %d %s, want %d %s", tc.path, tc.body, status, out, tc.status, tc.code)
 		}
 	}
+	// An unknown member names the list, and says an invitee is no member until they join.
+	if _, out := b.api(t, "/v1/orgs/"+b.org.ID+"/members/invited@acme.example/connect-links", `{"kind":"zoom"}`); !strings.Contains(out, "tether members list "+b.org.ID) ||
+		!strings.Contains(out, "has not joined yet") {
+		t.Errorf("unknown member: %s", out)
+	}
 	// The member may be named by email.
 	status, out := b.api(t, "/v1/orgs/"+b.org.ID+"/members/"+b.repEmail+"/connect-links", `{"kind":"zoom"}`)
 	if status != http.StatusCreated || !strings.Contains(out, `"membership_id":"`+b.rep.ID+`"`) {
