@@ -137,6 +137,21 @@ func (a Admin) ListInvites(ctx context.Context, orgID string, f directory.Invite
 	if err := a.org(ctx, orgID); err != nil {
 		return InvitePage{}, err
 	}
+	// A mistyped import or cursor would match nothing and read as "no invites".
+	if f.ImportID != "" {
+		if _, err := a.Store.GetImport(ctx, orgID, f.ImportID); errors.Is(err, directory.ErrNotFound) {
+			return InvitePage{}, invalid(CodeImportNotFound, "org %s has no import %s; list them with: tether invite imports --org %s", orgID, f.ImportID, orgID)
+		} else if err != nil {
+			return InvitePage{}, fmt.Errorf("list invites of import %s: %w", f.ImportID, err)
+		}
+	}
+	if f.AfterID != "" {
+		if _, err := a.Store.GetInvite(ctx, orgID, f.AfterID); errors.Is(err, directory.ErrNotFound) {
+			return InvitePage{}, invalid(CodeInvalidCursor, "cursor %q is not an invite of org %s; start without it", f.AfterID, orgID)
+		} else if err != nil {
+			return InvitePage{}, fmt.Errorf("list invites of org %s: %w", orgID, err)
+		}
+	}
 	n := pageLimit(f.Limit)
 	f.Limit = n + 1
 	invs, err := a.Store.ListInvites(ctx, orgID, f)

@@ -127,6 +127,13 @@ func TestInviteAdminRoutes(t *testing.T) {
 		if res := b.call(t, "GET", "/v1/orgs/nope/invites", "", &eb); res.StatusCode != 404 || eb.Error.Code != invites.CodeOrgNotFound {
 			t.Fatalf("unknown org: %d %+v", res.StatusCode, eb)
 		}
+		// A mistyped import or cursor is an error, not an empty page that reads as "no invites".
+		if res := b.call(t, "GET", a+"/invites?import=nope", "", &eb); res.StatusCode != 404 || eb.Error.Code != invites.CodeImportNotFound {
+			t.Fatalf("unknown import: %d %+v", res.StatusCode, eb)
+		}
+		if res := b.call(t, "GET", a+"/invites?cursor=zzz", "", &eb); res.StatusCode != 400 || eb.Error.Code != invites.CodeInvalidCursor {
+			t.Fatalf("unknown cursor: %d %+v", res.StatusCode, eb)
+		}
 
 		// Skipped rows as JSON and CSV; org B gets a 404 for org A's import.
 		var sp struct {
