@@ -258,6 +258,10 @@ output, a page at a time: tether invite skipped IMPORT_ID --org ORG --csv > skip
 				if err != nil {
 					return err
 				}
+				if len(p.Rows) == 0 && cursor >= 0 {
+					fmt.Fprintf(e.stdout, "import %s has no skipped rows after cursor %d\n", args[0], cursor)
+					return nil
+				}
 				if len(p.Rows) == 0 {
 					fmt.Fprintf(e.stdout, "import %s skipped no rows\n", args[0])
 					return nil

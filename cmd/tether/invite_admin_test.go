@@ -127,6 +127,9 @@ func TestInviteAdminVerbs(t *testing.T) {
 			if !strings.Contains(out, "skipped_invalid_email") || !strings.Contains(out, "duplicate_in_import") || !strings.Contains(out, "not-an-email") {
 				t.Fatalf("skipped:\n%s", out)
 			}
+			if out := ok("invite", "skipped", s.importID, "--org", s.orgA, "--cursor", "99"); !strings.Contains(out, "no skipped rows after cursor 99") {
+				t.Fatalf("skipped past the last row:\n%s", out)
+			}
 			out = ok("invite", "skipped", s.importID, "--org", s.orgA, "--csv")
 			want := "seq,salesforce_user_id,email,name,reason\n1,,not-an-email,,skipped_invalid_email\n4,,ann@acme.example,'=HYPERLINK(1),duplicate_in_import\n"
 			if out != want {
