@@ -161,6 +161,9 @@ needs TETHER_REDIS_URL. Same as GET and PATCH /v1/orgs/{org}/reminder-settings.`
 				}
 				var se *reminders.SettingError
 				switch {
+				case errors.As(err, &se) && se.Field == "slack_token":
+					// The API's field; the CLI reads the token from a file and removes it with --no-slack.
+					return fmt.Errorf("--slack-token-file: the file does not hold a Slack bot token: give the Bot User OAuth Token of your Slack app (it starts with xoxb-); --no-slack removes the token")
 				case errors.As(err, &se):
 					return fmt.Errorf("--%s: %s", strings.ReplaceAll(se.Field, "_", "-"), se.Message)
 				case errors.Is(err, directory.ErrNotFound):

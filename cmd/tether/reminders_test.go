@@ -2,6 +2,8 @@ package main
 
 import (
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -140,5 +142,12 @@ func TestOrgRemindersVerb(t *testing.T) {
 			v.refused(c.args[0]+":", append([]string{"org", "reminders", org}, c.args...)...)
 		}
 		v.refused("no org nope", "org", "reminders", "nope")
+		// A file without a bot token names the flag given and the one that removes a token.
+		tok := filepath.Join(t.TempDir(), "token")
+		if err := os.WriteFile(tok, []byte("not-a-token\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		v.env["TETHER_ENCRYPTION_KEYS"] = testKeys
+		v.refused("--slack-token-file: the file does not hold a Slack bot token", "org", "reminders", org, "--slack-token-file", tok)
 	})
 }
