@@ -185,13 +185,28 @@ func upkeepExit(op, id string, res connections.Result) error {
 		return &exitError{exitConnectionRetried, fmt.Errorf("%s of connection %s failed (%s); upkeep tries again at %s",
 			op, id, dash(string(res.Failure.Class)), connNext(res.Connection))}
 	case res.Failure != nil:
-		return &exitError{exitConnectionNeedsAction, fmt.Errorf("%s of connection %s failed (%s): the %s must act, as its reason above says",
-			op, id, res.Failure.Class, res.Failure.Class.Actor())}
+		c := res.Connection
+		c.FailureClass = res.Failure.Class
+		return &exitError{exitConnectionNeedsAction, fmt.Errorf("%s of connection %s failed (%s): the %s must act, as its reason above says%s",
+			op, id, res.Failure.Class, c.Actor(), teamReconnect(c))}
 	case res.Skipped != "" && res.Connection.State.AwaitsReconnect():
-		return &exitError{exitConnectionNeedsAction, fmt.Errorf("connection %s was not %s: %s; the rep must connect it again",
-			id, map[string]string{connections.OpRefresh: "refreshed", connections.OpVerify: "verified"}[op], res.Skipped)}
+		who := "the rep must connect it again"
+		if res.Connection.Kind.OrgLevel() {
+			who = "an admin of the org must connect it again" + teamReconnect(res.Connection)
+		}
+		return &exitError{exitConnectionNeedsAction, fmt.Errorf("connection %s was not %s: %s; %s",
+			id, map[string]string{connections.OpRefresh: "refreshed", connections.OpVerify: "verified"}[op], res.Skipped, who)}
 	}
 	return nil
+}
+
+// teamReconnect names the verb that reconnects c when c is an org's team connection whose
+// grant is gone; "" otherwise.
+func teamReconnect(c connections.Connection) string {
+	if !c.Kind.OrgLevel() || (c.FailureClass != connections.FailNeedsReconnect && !c.State.AwaitsReconnect()) {
+		return ""
+	}
+	return " (tether org connect-salesforce " + c.OrgID + " prints a link)"
 }
 
 // printConnections prints one row per connection, then a reason line under each that has
@@ -209,7 +224,7 @@ func printConnections(w io.Writer, cs []connections.Connection) {
 			code += "/" + c.FailureSubCode
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", c.ID, c.Kind, member, c.State,
-			dash(string(c.FailureClass.Actor())), dash(code), c.ConsecutiveFailures, connWhen(c.LastRefreshedAt), connNext(c))
+			dash(string(c.Actor())), dash(code), c.ConsecutiveFailures, connWhen(c.LastRefreshedAt), connNext(c))
 	}
 	_ = tw.Flush()
 	for _, c := range cs {
@@ -233,6 +248,9 @@ func connWhen(t time.Time) string {
 
 func connNext(c connections.Connection) string {
 	if c.NextRefreshAt.IsZero() {
+		if c.State == connections.StateNeedsReconnect && c.Kind.OrgLevel() {
+			return "never (an admin must reconnect it)"
+		}
 		if c.State == connections.StateNeedsReconnect {
 			return "never (the rep must reconnect)"
 		}

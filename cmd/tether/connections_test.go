@@ -87,12 +87,15 @@ func TestConnectionsVerbs(t *testing.T) {
 		t.Fatal(err)
 	}
 	r = runTether(t, ctx, env, "connections", "refresh", orgID, id)
+	// The team connection has no rep: an admin reconnects it, with the verb named.
 	if code := exitCode(r.err); code != exitConnectionNeedsAction || !strings.Contains(r.stdout, "refresh failed (needs_reconnect)") ||
-		!strings.Contains(r.err.Error(), "the rep must act") {
+		!strings.Contains(r.err.Error(), "the admin must act") || !strings.Contains(r.err.Error(), "tether org connect-salesforce "+orgID) ||
+		!strings.Contains(r.stdout, "never (an admin must reconnect it)") {
 		t.Fatalf("refresh of a revoked grant: exit %d (%v), want %d\n%s", code, r.err, exitConnectionNeedsAction, r.stdout)
 	}
 	r = runTether(t, ctx, env, "connections", "verify", orgID, id)
-	if code := exitCode(r.err); code != exitConnectionNeedsAction || !strings.Contains(r.stdout, "verify skipped: the connection needs reconnecting") {
+	if code := exitCode(r.err); code != exitConnectionNeedsAction || !strings.Contains(r.stdout, "verify skipped: the connection needs reconnecting") ||
+		!strings.Contains(r.err.Error(), "an admin of the org must connect it again") {
 		t.Fatalf("verify of a connection needing reconnecting: exit %d (%v), want %d\n%s", code, r.err, exitConnectionNeedsAction, r.stdout)
 	}
 

@@ -61,6 +61,16 @@ func (c FailureClass) Actor() Actor {
 	return ActorNone
 }
 
+// Actor returns who acts on c's failure: its class's actor, except that the org's team
+// connection has no rep, so reconnecting it is the admin's (tether org connect-salesforce).
+func (c Connection) Actor() Actor {
+	a := c.FailureClass.Actor()
+	if a == ActorRep && c.Kind.OrgLevel() {
+		return ActorAdmin
+	}
+	return a
+}
+
 // Retried reports whether failures of class c are retried rather than condemning the
 // connection.
 func (c FailureClass) Retried() bool {

@@ -48,7 +48,7 @@ type ConnectionJSON struct {
 // ConnectionJSONOf is c as the API shows it.
 func ConnectionJSONOf(c connections.Connection) ConnectionJSON {
 	return ConnectionJSON{ID: c.ID, MembershipID: c.MembershipID, Kind: c.Kind, State: c.State, Account: c.ProviderAccountID,
-		Actor: string(c.FailureClass.Actor()), Class: string(c.FailureClass), Code: c.LastErrorCode, SubCode: c.FailureSubCode,
+		Actor: string(c.Actor()), Class: string(c.FailureClass), Code: c.LastErrorCode, SubCode: c.FailureSubCode,
 		Reason: c.FailureReason, Cause: string(c.FailureCause), Detail: c.LastErrorDescription,
 		ConsecutiveFailures: c.ConsecutiveFailures, FailingSince: optTime(c.FailingSince),
 		LastRefreshedAt: optTime(c.LastRefreshedAt), LastVerifiedAt: optTime(c.LastVerifiedAt), ExpiresAt: optTime(c.ExpiresAt),
