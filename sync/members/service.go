@@ -277,7 +277,7 @@ func (s *Service) List(ctx context.Context, orgID string, req ListRequest) (Page
 	}
 	p := Page{OrgID: orgID, Members: make([]MemberView, 0, len(ms))}
 	for _, m := range ms {
-		p.Members = append(p.Members, MemberView{Member: m, Connections: byMember[m.Membership.ID]})
+		p.Members = append(p.Members, memberView(m, byMember[m.Membership.ID]))
 	}
 	if len(ms) == req.Limit {
 		p.Next = ms[len(ms)-1].Membership.ID
@@ -304,11 +304,22 @@ func (s *Service) Member(ctx context.Context, orgID, membershipID string) (Membe
 	if err != nil {
 		return MemberView{}, fmt.Errorf("read connections of member %s of org %s: %w", m.ID, orgID, err)
 	}
-	v := MemberView{Member: directory.Member{Membership: m, Email: u.Email, Name: u.Name}}
+	var views []ConnectionView
 	for _, c := range conns {
-		v.Connections = append(v.Connections, viewOf(c))
+		views = append(views, viewOf(c))
 	}
-	return v, nil
+	return memberView(directory.Member{Membership: m, Email: u.Email, Name: u.Name}, views), nil
+}
+
+// memberView joins m and its connections. A deactivated member's connections were revoked
+// by the deactivation: nobody is to act on them, so none names an actor.
+func memberView(m directory.Member, conns []ConnectionView) MemberView {
+	if m.Membership.Status == directory.MembershipDeactivated {
+		for i := range conns {
+			conns[i].Actor = ""
+		}
+	}
+	return MemberView{Member: m, Connections: conns}
 }
 
 // ConnectionActor is who acts on c: StateActor, except that a refused OAuth client

@@ -79,7 +79,8 @@ func TestMembersAPI(t *testing.T) {
 		meet := add("cat@acme.example", directory.RoleMeetings, directory.MembershipActive)
 		connect(meet, connections.KindGoogleCalendar, connections.StateNeedsReconnect)
 		add("dan@acme.example", directory.RoleChat, directory.MembershipPending)
-		add("eve@acme.example", directory.RoleCustomAdmin, directory.MembershipDeactivated)
+		eve := add("eve@acme.example", directory.RoleCustomAdmin, directory.MembershipDeactivated)
+		connect(eve, connections.KindSalesforce, connections.StateRevoked)
 
 		var page httpapi.MemberListJSON
 		b.call(t, "GET", "/v1/orgs/"+org.ID+"/members", "", &page)
@@ -116,6 +117,10 @@ func TestMembersAPI(t *testing.T) {
 		}
 		if got["dan@acme.example"].ActionRequired || len(got["eve@acme.example"].Reasons) != 0 {
 			t.Errorf("pending or deactivated member with reasons: %+v", page.Members)
+		}
+		// A deactivated member's revoked connections are nobody's to fix.
+		if cs := got["eve@acme.example"].Connections; len(cs) != 1 || cs[0].State != connections.StateRevoked || cs[0].Actor != "" {
+			t.Errorf("deactivated member's connections: %+v", cs)
 		}
 
 		// Every filter's counts equal the store's and what the filter lists.
