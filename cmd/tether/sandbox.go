@@ -1,8 +1,10 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
+	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -50,7 +52,11 @@ default client ids and secrets (listed in the connectors/sandbox package doc).`,
 				defer f.Close()
 				o.Sandbox.IssuedTokens = f
 			}
-			return sandbox.ListenAndServe(cmd.Context(), o)
+			err = sandbox.ListenAndServe(cmd.Context(), o)
+			if errors.Is(err, syscall.EADDRINUSE) {
+				return fmt.Errorf("sandbox address %s is in use (another sandbox on this host?); give --addr a free address, e.g. --addr %s", o.Addr, nextPort(o.Addr))
+			}
+			return err
 		},
 	}
 	cmd.Flags().StringVar(&o.Addr, "addr", "127.0.0.1:8090", "HOST:PORT to listen on (port 0 picks a free one; 0.0.0.0 for every interface)")

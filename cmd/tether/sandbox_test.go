@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -111,5 +112,20 @@ func TestSandboxVerb(t *testing.T) {
 	}
 	if strings.Contains(logs, "team-access-token") {
 		t.Errorf("request log shows a token:\n%s", logs)
+	}
+}
+
+// A taken address is one sentence naming --addr and a neighbour to try, as the other
+// listeners' are.
+func TestSandboxAddressInUse(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	addr := ln.Addr().String()
+	res := runTether(t, t.Context(), map[string]string{}, "sandbox", "--addr", addr)
+	if res.err == nil || !strings.HasPrefix(res.err.Error(), "sandbox address "+addr+" is in use") || !strings.Contains(res.err.Error(), "give --addr a free address") {
+		t.Fatalf("sandbox on a taken address: %v", res.err)
 	}
 }
