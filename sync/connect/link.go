@@ -118,7 +118,8 @@ type IssueRequest struct {
 	OrgID        string
 	MembershipID string
 	Kind         connections.Kind
-	// TTL overrides the kind's default lifetime when positive.
+	// TTL overrides the kind's default lifetime when positive; zero means the default,
+	// and a negative one is ErrBadRequest.
 	TTL time.Duration
 	// Expected: see Link.Expected.
 	Expected string
@@ -138,6 +139,10 @@ type IssueRequest struct {
 func (l *Links) Issue(ctx context.Context, r IssueRequest) (Issued, error) {
 	if !r.Kind.Valid() {
 		return Issued{}, fmt.Errorf("%w: unknown kind %q (want salesforce, google_calendar, microsoft_calendar, zoom or teams)", ErrBadRequest, r.Kind)
+	}
+	if r.TTL < 0 {
+		// Used as is it would be the default, silently: say so instead.
+		return Issued{}, fmt.Errorf("%w: --ttl %s is negative: give how long the link works, such as 1h, or leave it out for the default", ErrBadRequest, r.TTL)
 	}
 	if r.InviteID != "" && (r.Kind != connections.KindSalesforce || r.MembershipID != "" || r.InviteHash == "") {
 		return Issued{}, fmt.Errorf("%w: an invite's link connects its Salesforce user only", ErrBadRequest)

@@ -43,6 +43,11 @@ func TestLinksIssueVerify(t *testing.T) {
 	if err != nil || !strings.HasPrefix(team.URL, "https://tether.example/connect/") || !team.ExpiresAt.Equal(now.Add(30*time.Minute)) {
 		t.Fatalf("team link %+v, %v", team, err)
 	}
+	// A negative lifetime is refused, not silently the default.
+	if _, err := links.Issue(ctx, connect.IssueRequest{OrgID: org.ID, Kind: connections.KindSalesforceTeam, TTL: -time.Hour}); !errors.Is(err, connect.ErrBadRequest) ||
+		!strings.Contains(err.Error(), "--ttl -1h0m0s is negative") {
+		t.Fatalf("negative ttl: %v", err)
+	}
 	byEmail, err := links.Issue(ctx, connect.IssueRequest{OrgID: org.ID, MembershipID: "REP@acme.example", Kind: connections.KindZoom})
 	if err != nil || byEmail.MembershipID != m.ID || !byEmail.ExpiresAt.Equal(now.Add(7*24*time.Hour)) {
 		t.Fatalf("member link by email %+v, %v", byEmail, err)
