@@ -329,8 +329,13 @@ func (b *upkeepBundle) streak(t *testing.T, u *connections.Upkeep) (connections.
 			t.Fatalf("attempt %d: called %t failure %v", i, res.Called, res.Failure)
 		}
 		if row.State == connections.StateError {
-			if row.ConsecutiveFailures < 5 || b.clock().Sub(start) < 6*time.Hour {
-				t.Fatalf("error after %d failures over %s", row.ConsecutiveFailures, b.clock().Sub(start))
+			// The streak runs from its first failure, which may precede this loop (the
+			// timeouts' first hang).
+			if row.FailingSince.IsZero() || row.FailingSince.After(start) {
+				t.Fatalf("error with failing_since %s, want the streak's first failure (at or before %s)", row.FailingSince, start)
+			}
+			if row.ConsecutiveFailures < 5 || b.clock().Sub(row.FailingSince) < 6*time.Hour {
+				t.Fatalf("error after %d failures over %s", row.ConsecutiveFailures, b.clock().Sub(row.FailingSince))
 			}
 			if next := row.NextRefreshAt.Sub(b.clock()); next < 6*time.Hour {
 				t.Fatalf("a connection in error is retried in %s, want at least 6 h", next)
