@@ -135,19 +135,24 @@ func (t *Tokens) refresh(ctx context.Context, seen Connection, seenAccess vault.
 			Code: "missing_refresh_token", Reason: "No refresh token is stored; the rep must reconnect."}
 		return t.recordFailure(ctx, c, OpRefresh, f)
 	}
-	// A provider that kills the old refresh token on rotation: mark the refresh in flight
-	// before calling, so a worker killed between the answer and the commit leaves a trace.
-	// The next attempt that finds the mark knows the outcome of the last one is unknown:
-	// an invalid_grant then means the grant was lost during the refresh, not revoked.
-	mark := t.inflight(ctx, c)
-	if mark.found && c.FailureCause != CauseOutcomeUnknown {
-		c.FailureCause = CauseOutcomeUnknown
-	}
+	// A provider that kills the old refresh token on rotation: mark the refresh in flight,
+	// so a worker killed between the answer and the commit leaves a trace. The next
+	// attempt that finds the mark knows the outcome of the last one is unknown: an
+	// invalid_grant then means the grant was lost during the refresh, not revoked.
+	// The mark is sent before the request and waited for after the answer, not before
+	// the request: a kill matters only once the provider has answered, a provider round
+	// trip after the mark's much shorter one to Redis, and the mark is best effort anyway.
+	// Waiting first held the task's slot for one more Redis round trip on every refresh.
+	marked := t.inflightAsync(ctx, c)
 	start := time.Now()
 	set, err := t.p.Refresher.Refresh(ctx, RefreshRequest{
 		Kind: c.Kind, RefreshToken: refresh, LoginURL: c.LoginURL, InstanceURL: c.InstanceURL,
 	})
 	took := time.Since(start)
+	mark := marked()
+	if mark.found && c.FailureCause != CauseOutcomeUnknown {
+		c.FailureCause = CauseOutcomeUnknown
+	}
 	if err != nil {
 		f := FailureOf(err, c.Kind.Provider(), OpRefresh)
 		if t.p.Metrics != nil {
@@ -210,6 +215,20 @@ func (t *Tokens) inflight(ctx context.Context, c Connection) inflightMark {
 		return inflightMark{} // best effort: without it a kill reads as a revoke
 	}
 	return m
+}
+
+// inflightAsync sends c's in-flight mark (see inflight) in the background and returns
+// what waits for it; without a mark to send, nothing is started.
+func (t *Tokens) inflightAsync(ctx context.Context, c Connection) (wait func() inflightMark) {
+	if r, ok := t.p.Refresher.(RotationRules); t.p.Stash == nil || !ok || !r.KillsOldToken(c.Kind) {
+		return func() inflightMark { return inflightMark{} }
+	}
+	var m inflightMark
+	done := inBackground(func() { m = t.inflight(ctx, c) })
+	return func() inflightMark {
+		done()
+		return m
+	}
 }
 
 func (m inflightMark) clear(ctx context.Context) {
