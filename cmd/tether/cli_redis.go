@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 
+	"github.com/spf13/cobra"
+
 	"tether/config"
 )
 
@@ -38,4 +40,28 @@ func requireRedisCLI(cfg config.Config, verb string) error {
 		return cfg.RequireRedis(verb)
 	}
 	return fmt.Errorf("TETHER_REDIS_URL: is not set; tether %s needs Redis and cannot reach the embedded Redis of a running `tether all` (it lives inside that process): set TETHER_REDIS_URL to the Redis your workers use, or call tether's HTTP API instead: %s", verb, route)
+}
+
+// queueingDeps builds deps for a verb that queues work: it refuses before changing
+// anything when TETHER_REDIS_URL is unset or Redis does not answer (in seconds, not after
+// a Sentinel client's half minute of retries), so no row says work is queued that never
+// was. Call cleanup when done.
+func queueingDeps(cmd *cobra.Command, e env, verb string, o depsOptions) (d deps, cleanup func(), err error) {
+	ctx := cmd.Context()
+	cfg, err := loadConfig(cmd, e)
+	if err != nil {
+		return deps{}, nil, err
+	}
+	if err := requireRedisCLI(cfg, verb); err != nil {
+		return deps{}, nil, err
+	}
+	d, cleanup, err = buildDeps(ctx, e, cfg, o)
+	if err != nil {
+		return deps{}, nil, err
+	}
+	if err := reachable(ctx, d); err != nil {
+		cleanup()
+		return deps{}, nil, err
+	}
+	return d, cleanup, nil
 }

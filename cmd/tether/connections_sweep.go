@@ -34,23 +34,11 @@ fixed a provider outage or the OAuth client and will not wait for the next slot.
 Over HTTP: POST /v1/connections/sweep (operator credentials).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := loadConfig(cmd, e)
-			if err != nil {
-				return err
-			}
-			if err := requireRedisCLI(cfg, "connections sweep"); err != nil {
-				return err
-			}
-			d, cleanup, err := buildDeps(cmd.Context(), e, cfg, depsOptions{})
+			d, cleanup, err := queueingDeps(cmd, e, "connections sweep", depsOptions{})
 			if err != nil {
 				return err
 			}
 			defer cleanup()
-			// Queuing is all this verb does: fail in seconds, not after a Sentinel client's
-			// half minute of retries.
-			if err := reachable(cmd.Context(), d); err != nil {
-				return err
-			}
 			id, err := worker.SweepConnectionsNow(cmd.Context(), d.app.queueClient(), time.Now())
 			if err != nil {
 				return err

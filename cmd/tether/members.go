@@ -56,27 +56,16 @@ func withMembers(cmd *cobra.Command, e env, fn func(ctx context.Context, parts m
 // org reminders' timing flags (the reminders already queued move to the new policy). The
 // verb needs TETHER_REDIS_URL and a reachable Redis before it changes anything.
 func withMembersQueued(cmd *cobra.Command, e env, verb string, fn func(ctx context.Context, parts memberParts) error) error {
-	ctx := cmd.Context()
-	cfg, err := loadConfig(cmd, e)
-	if err != nil {
-		return err
-	}
-	if err := requireRedisCLI(cfg, verb); err != nil {
-		return err
-	}
-	d, cleanup, err := buildDeps(ctx, e, cfg, depsOptions{store: true})
+	d, cleanup, err := queueingDeps(cmd, e, verb, depsOptions{store: true})
 	if err != nil {
 		return err
 	}
 	defer cleanup()
-	if err := reachable(ctx, d); err != nil {
-		return err
-	}
 	svc, err := d.app.memberService()
 	if err != nil {
 		return err
 	}
-	return fn(ctx, memberParts{svc: svc, reminders: reminders.Viewer{Store: d.store},
+	return fn(cmd.Context(), memberParts{svc: svc, reminders: reminders.Viewer{Store: d.store},
 		settings: reminders.SettingsEditor{Store: d.store, Retimer: d.app.reminderRetimer()}})
 }
 

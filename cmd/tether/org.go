@@ -47,27 +47,16 @@ func withOrgs(cmd *cobra.Command, e env, fn func(ctx context.Context, svc *orgs.
 // withOrgsQueued is withOrgs for a policy change: the recompute that follows queues
 // reminders, so it needs TETHER_REDIS_URL and a reachable Redis before anything changes.
 func withOrgsQueued(cmd *cobra.Command, e env, fn func(ctx context.Context, svc *orgs.Service, hosts directory.SalesforceHosts) error) error {
-	ctx := cmd.Context()
-	cfg, err := loadConfig(cmd, e)
-	if err != nil {
-		return err
-	}
-	if err := requireRedisCLI(cfg, "org set --policy"); err != nil {
-		return err
-	}
-	d, cleanup, err := buildDeps(ctx, e, cfg, depsOptions{store: true})
+	d, cleanup, err := queueingDeps(cmd, e, "org set --policy", depsOptions{store: true})
 	if err != nil {
 		return err
 	}
 	defer cleanup()
-	if err := reachable(ctx, d); err != nil {
-		return err
-	}
 	svc, err := d.app.orgService()
 	if err != nil {
 		return err
 	}
-	return fn(ctx, svc, cfg.SalesforceHosts())
+	return fn(cmd.Context(), svc, d.cfg.SalesforceHosts())
 }
 
 // orgParent returns the `org` command of root, creating it if no other file has (the

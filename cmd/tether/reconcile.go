@@ -21,23 +21,11 @@ at start; this is for an operator who fixed an outage and will not wait.
 Over HTTP: POST /v1/reconcile (operator credentials).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := loadConfig(cmd, e)
-			if err != nil {
-				return err
-			}
-			if err := requireRedisCLI(cfg, "reconcile"); err != nil {
-				return err
-			}
-			d, cleanup, err := buildDeps(cmd.Context(), e, cfg, depsOptions{})
+			d, cleanup, err := queueingDeps(cmd, e, "reconcile", depsOptions{})
 			if err != nil {
 				return err
 			}
 			defer cleanup()
-			// Queuing is all this verb does: fail in seconds, not after a Sentinel client's
-			// half minute of retries.
-			if err := reachable(cmd.Context(), d); err != nil {
-				return err
-			}
 			id, err := worker.ReconcileNow(cmd.Context(), d.app.queueClient(), time.Now())
 			if err != nil {
 				return err
