@@ -33,6 +33,9 @@ type RemindersNotify struct {
 	Noticed int64 `json:"noticed,omitempty"`
 	// Sequence is the reminder a follow-up is for; 0 for a break.
 	Sequence int `json:"sequence,omitempty"`
+	// At is the time a follow-up was queued for, Unix seconds (its TaskID's); 0 for a
+	// break, and in follow-ups queued before it was added (their TaskID tells it).
+	At int64 `json:"at,omitempty"`
 	// Breaks is how many break tasks the aggregator merged into this one.
 	Breaks int `json:"breaks,omitempty"`
 }
@@ -44,8 +47,8 @@ func (p RemindersNotify) Validate() error {
 		return errors.New("org_id is required")
 	case p.MembershipID == "":
 		return errors.New("membership_id is required")
-	case p.Noticed < 0 || p.Sequence < 0 || p.Breaks < 0:
-		return errors.New("noticed, sequence and breaks must not be negative")
+	case p.Noticed < 0 || p.Sequence < 0 || p.Breaks < 0 || p.At < 0:
+		return errors.New("noticed, sequence, at and breaks must not be negative")
 	}
 	return nil
 }
@@ -96,10 +99,30 @@ func TaskIDRemindersFollowUp(membershipID string, seq int, at time.Time) string 
 	return TypeRemindersNotify + ":" + membershipID + ":" + strconv.Itoa(seq) + ":" + strconv.FormatInt(at.Unix(), 10)
 }
 
+// FollowUpOfTaskID returns the sequence and time a TaskIDRemindersFollowUp names; false
+// for another id.
+func FollowUpOfTaskID(id string) (seq int, at time.Time, ok bool) {
+	rest, ok := strings.CutPrefix(id, TypeRemindersNotify+":")
+	if !ok {
+		return 0, time.Time{}, false
+	}
+	parts := strings.Split(rest, ":")
+	if len(parts) < 3 {
+		return 0, time.Time{}, false
+	}
+	seq, err1 := strconv.Atoi(parts[len(parts)-2])
+	unix, err2 := strconv.ParseInt(parts[len(parts)-1], 10, 64)
+	if err1 != nil || err2 != nil || seq < 1 {
+		return 0, time.Time{}, false
+	}
+	return seq, time.Unix(unix, 0), true
+}
+
 // NewRemindersFollowUpTask is the membership's reminder seq due at at: low queue, TaskID
-// TaskIDRemindersFollowUp kept for RemindersRetention.
+// TaskIDRemindersFollowUp kept for RemindersRetention. The payload carries seq and at,
+// so the run can tell whether the membership's record still names it.
 func NewRemindersFollowUpTask(orgID, membershipID string, seq int, at time.Time) (*asynq.Task, error) {
-	b, err := encode(RemindersNotify{OrgID: orgID, MembershipID: membershipID, Sequence: seq})
+	b, err := encode(RemindersNotify{OrgID: orgID, MembershipID: membershipID, Sequence: seq, At: at.Unix()})
 	if err != nil {
 		return nil, err
 	}
