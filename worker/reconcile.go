@@ -51,7 +51,9 @@ type TaskInspector interface {
 // (it gave up while the row could not be marked) is marked failed with the task's last
 // error. A send attempt still attempting after onboarding.StaleAttempt (its worker died,
 // maybe after the mail server accepted the email) is settled unknown and gets no task:
-// invitation emails are sent at most once. Safe to run on several workers at once.
+// invitation emails are sent at most once. A reminder's task queued again from a record
+// read just before a policy change moved it sends nothing when it runs: only the task the
+// record names sends (reminders.Service.FollowUp). Safe to run on several workers at once.
 type Reconciler struct {
 	Store     ReconcileStore // required
 	Queue     Enqueuer       // required

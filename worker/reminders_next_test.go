@@ -61,9 +61,8 @@ func TestReminderViewNextIsTheQueuedTask(t *testing.T) {
 			t.Fatalf("read after the queued time: %+v, %v", v.Summary, err)
 		}
 
-		b.clock.set(first)
-		if res := b.notify(t, time.Time{}); len(res.Sent) != 1 { // the follow-up runs
-			t.Fatalf("the queued reminder: %+v", res)
+		if res, err := b.runFollowUp(t, first, 1, first); err != nil || len(res.Sent) != 1 { // the follow-up runs
+			t.Fatalf("the queued reminder: %+v, %v", res, err)
 		}
 		b.nextIsQueued(t, first.Add(time.Hour), 2, first.Add(24*time.Hour), false)
 		v := b.nextIsQueued(t, first.Add(20*time.Hour), 2, first.Add(24*time.Hour), false)

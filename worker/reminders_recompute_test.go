@@ -128,9 +128,8 @@ func TestReminderRetimedByPolicyChange(t *testing.T) {
 		}
 		b.gone(t, 1, morning)
 
-		b.clock.set(first)
-		if res := b.notify(t, time.Time{}); len(res.Sent) != 1 { // the moved task runs
-			t.Fatalf("the re-timed reminder: %+v", res)
+		if res, err := b.runFollowUp(t, first, 1, first); err != nil || len(res.Sent) != 1 { // the moved task runs
+			t.Fatalf("the re-timed reminder: %+v, %v", res, err)
 		}
 		b.nextIsQueued(t, first.Add(time.Hour), 2, first.Add(24*time.Hour), false)
 		call(t, http.MethodPatch, url, `{"steps":["36h","72h"]}`)

@@ -203,6 +203,11 @@ func (u unused) Notify(context.Context, string, string, time.Time) (reminders.Re
 	return reminders.Result{}, nil
 }
 
+func (u unused) FollowUp(context.Context, string, string, int, time.Time) (reminders.Result, error) {
+	u.called("Reminders.FollowUp")
+	return reminders.Result{}, nil
+}
+
 func (u unused) Digest(context.Context, string) (reminders.DigestResult, error) {
 	u.called("Reminders.Digest")
 	return reminders.DigestResult{}, nil

@@ -88,6 +88,11 @@ func TestWorkerKilledAfterReminderAccept(t *testing.T) {
 
 	due := time.Now().Add(-time.Second).Truncate(time.Second)
 	taskID := jobs.TaskIDRemindersFollowUp(rep.ID, 1, due)
+	// Recorded as the notify that queues it records it: a follow-up sends only while the
+	// membership's record names it.
+	if err := st.SetReminderQueued(ctx, org.ID, rep.ID, reminders.Queued{Sequence: 1, At: due, Noticed: due.Add(-5 * time.Minute)}, due); err != nil {
+		t.Fatal(err)
+	}
 	killedWorker(t, env, killAfterReminderAccept, "killing the worker before the record", func() {
 		client := asynq.NewClient(opt)
 		defer client.Close()

@@ -41,11 +41,15 @@ type Retimer struct {
 // Retime re-decides, by the org's policy now (s), every reminder the org's active
 // members have queued for after now, and moves each whose time changed: the new task is
 // queued, the membership records it, and only then the old task is deleted, so the
-// recorded reminder always has its task. Each is timed as a notify would time it under s:
-// the next reminder of a streak and an all-set note waiting for quiet hours from the
-// history, a first reminder from its break (Queued.Noticed; when not recorded, the old
-// time less the old grace, prev). A reminder due by now under s is queued for now. Returns how many moved; on an error the
-// ones before it are moved, the rest keep their time, and running it again goes on.
+// recorded reminder always has its task; an old task left behind (running, a failed
+// delete, or queued again by a reconciler that read the record before the move) sends
+// nothing, since the record no longer names it (Service.FollowUp). Each is timed as a
+// notify would time it under s: the next reminder of a streak and an all-set note
+// waiting for quiet hours from the history, a first reminder from its break
+// (Queued.Noticed; when not recorded, the old time less the old grace, prev). A reminder
+// due by now under s is queued for now. Returns how many moved; on an error the ones
+// before it are moved, the rest keep their time (each re-decides by s when it runs), and
+// running it again goes on.
 func (r Retimer) Retime(ctx context.Context, orgID string, prev, s Settings, now time.Time) (int, error) {
 	const page = 500
 	moved := 0
@@ -106,12 +110,12 @@ func (r Retimer) move(ctx context.Context, orgID string, q QueuedReminder, mr Me
 	}
 	done, err := r.Store.MoveReminderQueued(ctx, orgID, m.ID, q.Queued, to)
 	if err != nil || !done {
-		// The old task stays with the record that names it; the new one, unrecorded,
-		// decides again when it runs and sends nothing the policy does not allow.
+		// The old task stays with the record that names it; the new one, unrecorded, is
+		// stale when it runs (Service.FollowUp) and sends nothing.
 		return false, err
 	}
 	if err := r.Queue.CancelFollowUp(ctx, m.ID, q.Sequence, q.At); err != nil {
-		// Left queued, the old task runs, reads the new policy and queues nothing new.
+		// Left queued, the old task finds the record names the new one and sends nothing.
 		return true, fmt.Errorf("re-timed reminder %d of member %s of org %s, but its old task at %s stays: %w",
 			q.Sequence, m.ID, orgID, q.At.UTC().Format(time.RFC3339), err)
 	}

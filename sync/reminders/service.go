@@ -31,6 +31,9 @@ type Store interface {
 	// SetReminderQueued records the reminder queued for a membership (keeping the earlier
 	// time of one sequence); a zero At forgets one due by now.
 	SetReminderQueued(ctx context.Context, orgID, membershipID string, q Queued, now time.Time) error
+	// MoveReminderQueued replaces the recorded from by to; false when the membership no
+	// longer records from.
+	MoveReminderQueued(ctx context.Context, orgID, membershipID string, from, to Queued) (bool, error)
 	BeginDigest(ctx context.Context, orgID, day, messageID string, members int, at time.Time) error
 	FinishDigest(ctx context.Context, orgID, day string, st Status, at time.Time) error
 	DigestStatus(ctx context.Context, orgID, day string) (Status, error)
@@ -128,17 +131,26 @@ type Result struct {
 	// Unconfirmed are sequences whose send this run left unknown (delivery.ErrMaybeSent):
 	// recorded unconfirmed, counted by the policy as sent, never sent again.
 	Unconfirmed []int
+	// Stale is true for a follow-up the membership's record does not name: it decided
+	// nothing and sent nothing (Decision.Why says why, Decision.Next what is recorded).
+	Stale bool
 }
 
 // StaleAttempt is how old an attempting record must be before a later run settles it as
 // unconfirmed: longer than a notify task's timeout, so a run still sending is left alone.
 const StaleAttempt = 2 * time.Minute
 
-// Notify reads the membership's state now and sends what the policy says is due: the
-// rep's reminder or all-set note, the admins' alert; then queues the next reminder and,
-// for an escalated rep, the admins' daily digest. noticed is when the break was seen;
-// zero marks a follow-up, run at the time its reminder was due (Input.NoticedAt). A
-// membership gone or not active is a no-op.
+// Notify runs a break's notify: it reads the membership's state now and sends what the
+// policy says is due (the rep's reminder or all-set note, the admins' alert), then queues
+// the next reminder and, for an escalated rep, the admins' daily digest. noticed is when
+// the break was seen; the first reminder counts its grace from the streak's earliest
+// break, this one's or the one recorded with the queued first reminder. Zero noticed
+// means unknown: the recorded one, else the first reminder is due now. A membership gone
+// or not active is a no-op.
+//
+// One task per reminder: a notify that finds the same reminder already queued as early
+// or earlier (a second break within the grace) queues no second task; it makes sure the
+// recorded one is in Redis (a TaskID already taken is no error) and leaves the record.
 //
 // Guarantee: each message is recorded as attempting under (membership, channel,
 // sequence) before it is sent. A send the server certainly did not accept (refused, no
@@ -150,6 +162,44 @@ const StaleAttempt = 2 * time.Minute
 // between the record and the server's verdict may lose that one message (the next one
 // of the schedule still follows).
 func (s *Service) Notify(ctx context.Context, orgID, membershipID string, noticed time.Time) (Result, error) {
+	return s.run(ctx, orgID, membershipID, noticed, nil)
+}
+
+// FollowUp runs the follow-up task queued for the membership's message seq at at (the
+// second its TaskID names). It acts as Notify only while the membership's record names
+// that very task (sequence and second): whatever queued another copy (a second break
+// under older code, a policy change that moved the record, a reconciler that read the
+// record just before the move), only the recorded task sends. Any other is stale: it
+// sends nothing and makes sure the recorded task is in Redis, so nothing is lost. The
+// recorded task run before its second (by hand) sends nothing and returns an
+// *EarlyError asking to run again then. When it runs it decides by the policy now, the
+// first reminder from the recorded break: one a new policy puts later is queued again
+// then and the record moved to it.
+func (s *Service) FollowUp(ctx context.Context, orgID, membershipID string, seq int, at time.Time) (Result, error) {
+	return s.run(ctx, orgID, membershipID, time.Time{}, &task{seq: seq, at: at})
+}
+
+// task is the follow-up a run is, nil for a break.
+type task struct {
+	seq int
+	at  time.Time
+}
+
+// EarlyError is the recorded follow-up run before its time: nothing was sent, and the
+// worker runs it again at At without spending a retry.
+type EarlyError struct {
+	At    time.Time
+	Delay time.Duration
+}
+
+func (e *EarlyError) Error() string {
+	return fmt.Sprintf("reminder run before its time %s", e.At.UTC().Format(time.RFC3339))
+}
+
+// RetryAfter implements the worker's retry-after contract.
+func (e *EarlyError) RetryAfter() time.Duration { return e.Delay }
+
+func (s *Service) run(ctx context.Context, orgID, membershipID string, noticed time.Time, f *task) (Result, error) {
 	now := s.c.Now()
 	m, err := s.c.Store.GetMembership(ctx, orgID, membershipID)
 	if errors.Is(err, directory.ErrNotFound) {
@@ -161,11 +211,27 @@ func (s *Service) Notify(ctx context.Context, orgID, membershipID string, notice
 	if m.Status != directory.MembershipActive {
 		return Result{Decision: Decision{Why: "member is " + string(m.Status)}}, nil
 	}
-	in, err := s.input(ctx, m, now)
+	in, rec, err := s.read(ctx, m, now)
 	if err != nil {
 		return Result{}, err
 	}
+	if f != nil {
+		due := time.Unix(f.at.Unix(), 0)
+		switch {
+		case rec.At.IsZero() || rec.Sequence != f.seq || rec.At.Unix() != due.Unix():
+			return s.stale(ctx, m, rec, f)
+		case now.Before(due):
+			return Result{Decision: Decision{Why: "run before its time"}}, &EarlyError{At: due, Delay: due.Sub(now)}
+		case now.Before(rec.At):
+			// Asynq runs it in the second its TaskID names, maybe a moment before the
+			// recorded instant: that is its time, not early.
+			now, in.Now = rec.At, rec.At
+		}
+	}
 	in.NoticedAt = noticed
+	if rec.Sequence == nextSequence(in.History) && !rec.Noticed.IsZero() && (noticed.IsZero() || rec.Noticed.Before(noticed)) {
+		in.NoticedAt = rec.Noticed // the streak's earliest break, recorded with its first reminder
+	}
 	d := Decide(in)
 	res := Result{Decision: d}
 	if res.Settled, err = s.settle(ctx, m, now); err != nil {
@@ -200,21 +266,85 @@ func (s *Service) Notify(ctx context.Context, orgID, membershipID string, notice
 	}
 	q := Queued{}
 	if !d.Next.IsZero() {
-		if err := s.c.Queue.FollowUp(ctx, orgID, m.ID, seq, d.Next); err != nil {
-			return res, fmt.Errorf("queue the next reminder of member %s of org %s: %w", m.ID, orgID, err)
-		}
 		q = Queued{Sequence: seq, At: d.Next}
 		if d.Streak == 0 && len(d.RepReasons) > 0 {
 			q.Noticed = in.NoticedAt // a first reminder: a new grace re-times it from this
 		}
 	}
-	// The view reads this, not the policy at the time of the read: only the task knows
-	// when the break was seen. A policy change moves it (Retimer), from Noticed for a
-	// first reminder.
-	if err := s.c.Store.SetReminderQueued(ctx, orgID, m.ID, q, now); err != nil {
-		return res, fmt.Errorf("record the next reminder of member %s of org %s: %w", m.ID, orgID, err)
+	if err := s.queueNext(ctx, m, rec, q, now); err != nil {
+		return res, fmt.Errorf("queue the next reminder of member %s of org %s: %w", m.ID, orgID, err)
 	}
 	return res, nil
+}
+
+// read is what Decide needs for m, with the reminder m records as queued.
+func (s *Service) read(ctx context.Context, m directory.Membership, now time.Time) (Input, Queued, error) {
+	settings, err := s.c.Store.ReminderSettings(ctx, m.OrgID)
+	if err != nil {
+		return Input{}, Queued{}, fmt.Errorf("read reminder settings of org %s: %w", m.OrgID, err)
+	}
+	mrs, err := s.c.Store.MemberReminders(ctx, m.OrgID, []string{m.ID})
+	if err != nil {
+		return Input{}, Queued{}, fmt.Errorf("read reminders of member %s of org %s: %w", m.ID, m.OrgID, err)
+	}
+	mr := mrs[m.ID]
+	return Input{Now: now, Settings: settings, Location: Location(mr.TimeZone, settings.TimeZone), Reasons: m.ActionRequired,
+		History: historyOf(mr.Sent)}, mr.Queued, nil
+}
+
+// nextSequence is the number the next message takes after hist, as Decide numbers it.
+func nextSequence(hist []Sent) int {
+	n := 0
+	for _, h := range hist {
+		n = max(n, h.Sequence)
+	}
+	return n + 1
+}
+
+// stale ends a follow-up the record does not name (f): it sends nothing, and the task
+// the record names, if any, is queued again in case Redis lost it (its TaskID keeps a
+// live or finished one from being doubled).
+func (s *Service) stale(ctx context.Context, m directory.Membership, rec Queued, f *task) (Result, error) {
+	res := Result{Stale: true}
+	switch {
+	case rec.At.IsZero():
+		res.Decision.Why = "stale: no reminder is recorded as queued"
+		return res, nil
+	case rec.Sequence == f.seq && rec.At.After(f.at):
+		res.Decision.Why = fmt.Sprintf("early: reminder %d is recorded for %s", rec.Sequence, rec.At.UTC().Format(time.RFC3339))
+	default:
+		res.Decision.Why = fmt.Sprintf("superseded by reminder %d at %s", rec.Sequence, rec.At.UTC().Format(time.RFC3339))
+	}
+	res.Decision.Next = rec.At
+	if err := s.c.Queue.FollowUp(ctx, m.OrgID, m.ID, rec.Sequence, rec.At); err != nil {
+		return res, fmt.Errorf("queue again reminder %d of member %s of org %s: %w", rec.Sequence, m.ID, m.OrgID, err)
+	}
+	return res, nil
+}
+
+// queueNext makes q the membership's one queued reminder (rec is the one recorded when
+// the run read the state): its task first, then the record naming it, which the view
+// reads and FollowUp checks. A zero q forgets a recorded one due by now.
+func (s *Service) queueNext(ctx context.Context, m directory.Membership, rec, q Queued, now time.Time) error {
+	same := !q.At.IsZero() && !rec.At.IsZero() && rec.Sequence == q.Sequence
+	switch {
+	case same && rec.At.After(now) && !rec.At.After(q.At):
+		// Queued already, as early or earlier: that task suffices and re-decides when it
+		// runs. Only make sure Redis still has it.
+		return s.c.Queue.FollowUp(ctx, m.OrgID, m.ID, rec.Sequence, rec.At)
+	case q.At.IsZero():
+		return s.c.Store.SetReminderQueued(ctx, m.OrgID, m.ID, q, now)
+	}
+	if err := s.c.Queue.FollowUp(ctx, m.OrgID, m.ID, q.Sequence, q.At); err != nil {
+		return err
+	}
+	if same && rec.At.Before(q.At) {
+		// Its time has come and the policy now puts it later: move the record (only from
+		// what was read; a notify that wrote meanwhile wins and this task stays unnamed).
+		_, err := s.c.Store.MoveReminderQueued(ctx, m.OrgID, m.ID, rec, q)
+		return err
+	}
+	return s.c.Store.SetReminderQueued(ctx, m.OrgID, m.ID, q, now)
 }
 
 // count files message seq's send by what send did with it.
@@ -237,37 +367,6 @@ type ViewStore interface {
 	MemberTimeZone(ctx context.Context, orgID, membershipID string) (string, error)
 	// MemberReminders reads a page of members' time zones and messages in one query.
 	MemberReminders(ctx context.Context, orgID string, membershipIDs []string) (map[string]MemberReminders, error)
-}
-
-// input reads what Decide needs for m.
-func (s *Service) input(ctx context.Context, m directory.Membership, now time.Time) (Input, error) {
-	return input(ctx, s.c.Store, m, now)
-}
-
-func input(ctx context.Context, st ViewStore, m directory.Membership, now time.Time) (Input, error) {
-	settings, err := st.ReminderSettings(ctx, m.OrgID)
-	if err != nil {
-		return Input{}, fmt.Errorf("read reminder settings of org %s: %w", m.OrgID, err)
-	}
-	tz, err := st.MemberTimeZone(ctx, m.OrgID, m.ID)
-	if err != nil {
-		return Input{}, err
-	}
-	hist, err := history(ctx, st, m.OrgID, m.ID)
-	if err != nil {
-		return Input{}, err
-	}
-	return Input{Now: now, Settings: settings, Location: Location(tz, settings.TimeZone), Reasons: m.ActionRequired,
-		History: hist}, nil
-}
-
-// history is the membership's email messages as the policy sees them: one per sequence.
-func history(ctx context.Context, st ViewStore, orgID, membershipID string) ([]Sent, error) {
-	rs, err := st.ListReminders(ctx, orgID, membershipID, 0)
-	if err != nil {
-		return nil, fmt.Errorf("read reminders of member %s of org %s: %w", membershipID, orgID, err)
-	}
-	return historyOf(rs), nil
 }
 
 // settle marks the membership's stale attempting records unconfirmed: their run crashed

@@ -163,10 +163,11 @@ func (q *Queries) SetMemberTimeZone(ctx context.Context, orgID, membershipID, tz
 }
 
 // SetReminderQueued records the reminder just queued for the membership. For the
-// sequence already recorded, the earlier time stays: its task is still queued and runs
-// first (a later break queues the same reminder later). A zero rq.At forgets one due by
-// now, whose task has run; one due later stays, since its task is still queued and will
-// run. rq.Noticed goes with its time. A membership the org does not have is ignored.
+// sequence already recorded, the earlier time stays: of two notifies racing, the one
+// counting from the earlier break wins, and only the recorded task sends. A zero rq.At
+// forgets one due by now, whose task has run; one due later stays, since its task is
+// still queued and will run. rq.Noticed goes with its time. A membership the org does
+// not have is ignored.
 func (q *Queries) SetReminderQueued(ctx context.Context, orgID, membershipID string, rq reminders.Queued, now time.Time) error {
 	var err error
 	if rq.At.IsZero() {
