@@ -39,11 +39,11 @@ type Retimer struct {
 }
 
 // Retime re-decides, by the org's policy now (s), every reminder the org's active
-// members have queued for after now, and moves each whose time changed: the new task is
-// queued, the membership records it, and only then the old task is deleted, so the
-// recorded reminder always has its task; an old task left behind (running, a failed
-// delete, or queued again by a reconciler that read the record before the move) sends
-// nothing, since the record no longer names it (Service.FollowUp). Each is timed as a
+// members have queued for after now, and moves each whose time changed: the membership's
+// record is moved, the new task queued, and only then the old task deleted, so until the
+// new task is in Redis the old one is there to queue it again. An old task left behind
+// (running, a failed delete, or queued again by a reconciler that read the record before
+// the move) sends nothing, since the record no longer names it (Service.FollowUp). Each is timed as a
 // notify would time it under s: the next reminder of a streak and an all-set note
 // waiting for quiet hours from the history, a first reminder from its break
 // (Queued.Noticed; when not recorded, the old time less the old grace, prev). A reminder
@@ -105,14 +105,15 @@ func (r Retimer) move(ctx context.Context, orgID string, q QueuedReminder, mr Me
 		return false, nil
 	}
 	to := Queued{Sequence: q.Sequence, At: at}
-	if err := r.Queue.FollowUp(ctx, orgID, m.ID, to.Sequence, to.At); err != nil {
-		return false, fmt.Errorf("re-time reminder %d of member %s of org %s: %w", q.Sequence, m.ID, orgID, err)
-	}
 	done, err := r.Store.MoveReminderQueued(ctx, orgID, m.ID, q.Queued, to)
 	if err != nil || !done {
-		// The old task stays with the record that names it; the new one, unrecorded, is
-		// stale when it runs (Service.FollowUp) and sends nothing.
-		return false, err
+		return false, err // a notify recorded another meanwhile and queued its task
+	}
+	// The record first: the new task, run at once when due now, must find it names it.
+	if err := r.Queue.FollowUp(ctx, orgID, m.ID, to.Sequence, to.At); err != nil {
+		// The old task, still queued, finds the record names another and queues it, as
+		// does the reconciler.
+		return true, fmt.Errorf("re-time reminder %d of member %s of org %s: %w", q.Sequence, m.ID, orgID, err)
 	}
 	if err := r.Queue.CancelFollowUp(ctx, m.ID, q.Sequence, q.At); err != nil {
 		// Left queued, the old task finds the record names the new one and sends nothing.

@@ -323,8 +323,10 @@ func (s *Service) stale(ctx context.Context, m directory.Membership, rec Queued,
 }
 
 // queueNext makes q the membership's one queued reminder (rec is the one recorded when
-// the run read the state): its task first, then the record naming it, which the view
-// reads and FollowUp checks. A zero q forgets a recorded one due by now.
+// the run read the state): the record naming it first, which the view reads and
+// FollowUp checks, then its task, so a task due at once finds itself recorded. Should
+// the enqueue fail, the run's retry (reading q as recorded), a stale task or the
+// reconciler queues it. A zero q forgets a recorded one due by now.
 func (s *Service) queueNext(ctx context.Context, m directory.Membership, rec, q Queued, now time.Time) error {
 	same := !q.At.IsZero() && !rec.At.IsZero() && rec.Sequence == q.Sequence
 	switch {
@@ -334,17 +336,18 @@ func (s *Service) queueNext(ctx context.Context, m directory.Membership, rec, q 
 		return s.c.Queue.FollowUp(ctx, m.OrgID, m.ID, rec.Sequence, rec.At)
 	case q.At.IsZero():
 		return s.c.Store.SetReminderQueued(ctx, m.OrgID, m.ID, q, now)
+	case same && rec.At.Before(q.At):
+		// Its time has come and the policy now puts it later: move the record, only from
+		// what was read (a notify that wrote meanwhile queued its own).
+		if moved, err := s.c.Store.MoveReminderQueued(ctx, m.OrgID, m.ID, rec, q); err != nil || !moved {
+			return err
+		}
+	default:
+		if err := s.c.Store.SetReminderQueued(ctx, m.OrgID, m.ID, q, now); err != nil {
+			return err
+		}
 	}
-	if err := s.c.Queue.FollowUp(ctx, m.OrgID, m.ID, q.Sequence, q.At); err != nil {
-		return err
-	}
-	if same && rec.At.Before(q.At) {
-		// Its time has come and the policy now puts it later: move the record (only from
-		// what was read; a notify that wrote meanwhile wins and this task stays unnamed).
-		_, err := s.c.Store.MoveReminderQueued(ctx, m.OrgID, m.ID, rec, q)
-		return err
-	}
-	return s.c.Store.SetReminderQueued(ctx, m.OrgID, m.ID, q, now)
+	return s.c.Queue.FollowUp(ctx, m.OrgID, m.ID, q.Sequence, q.At)
 }
 
 // count files message seq's send by what send did with it.
