@@ -199,6 +199,7 @@ func (e *EarlyError) Error() string {
 // RetryAfter implements the worker's retry-after contract.
 func (e *EarlyError) RetryAfter() time.Duration { return e.Delay }
 
+// run is Notify for a break (f nil) and FollowUp for the follow-up f.
 func (s *Service) run(ctx context.Context, orgID, membershipID string, noticed time.Time, f *task) (Result, error) {
 	now := s.c.Now()
 	m, err := s.c.Store.GetMembership(ctx, orgID, membershipID)
