@@ -58,7 +58,8 @@ func FuzzDecodeReconcile(f *testing.F) {
 }
 
 func FuzzDecodeRemindersNotify(f *testing.F) {
-	fuzzDecode[RemindersNotify](f, `{"org_id":"o1","membership_id":"m1","noticed":1700000000,"breaks":3}`, `{"org_id":"o1","membership_id":"m1","sequence":2}`)
+	fuzzDecode[RemindersNotify](f, `{"org_id":"o1","membership_id":"m1","noticed":1700000000,"breaks":3}`, `{"org_id":"o1","membership_id":"m1","sequence":2}`,
+		`{"org_id":"o1","membership_id":"m1","sequence":2,"at":1700000300}`)
 }
 
 func FuzzDecodeRemindersDigest(f *testing.F) {
