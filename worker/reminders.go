@@ -34,8 +34,8 @@ func registerReminders(w *Worker, s Services) {
 		if p.Sequence > 0 {
 			at := time.Unix(p.At, 0)
 			if p.At == 0 {
-				// Queued before the payload carried its time; unknown, it is never the
-				// recorded task and only makes sure that one is queued.
+				// Queued before the payload carried its time: its TaskID tells it. With
+				// neither, it is never the recorded task and only makes sure that one is.
 				id, _ := asynq.GetTaskID(ctx)
 				_, at, _ = jobs.FollowUpOfTaskID(id)
 			}
