@@ -11,6 +11,7 @@ import (
 	"strings"
 	"syscall"
 
+	"tether/jobs"
 	"tether/sync/connections"
 	"tether/sync/directory"
 	"tether/sync/invites"
@@ -53,9 +54,9 @@ func smtpCode(err error) string {
 // the error's chain: the worker logs that once, on the task's "task done" line with its
 // task_id, which the sentence names when the log is where the detail is.
 func (g GaveUp) Explain(s Subject) string {
-	problem, fix := g.diagnose(s)
-	out := fmt.Sprintf("%s gave up after %s: %s", s.What, attempts(g.Attempts), problem)
-	if fix != "" {
+	d := diagnose(g.Err, g.TaskID, s, false)
+	out := fmt.Sprintf("%s gave up after %s: %s", s.What, attempts(g.Attempts), d.problem)
+	if fix := d.fix(s.Again); fix != "" {
 		out += "; " + fix
 	}
 	return out
@@ -68,72 +69,103 @@ func attempts(n int) string {
 	return fmt.Sprintf("%d attempts", n)
 }
 
-// diagnose classifies g.Err by tether's own sentinels and types, most specific first.
-func (g GaveUp) diagnose(s Subject) (problem, fix string) {
-	err := g.Err
-	logHint := "the worker's log has the error (task_id " + g.TaskID + ")"
-	connect := fmt.Sprintf("run `tether org connect-salesforce %s`, then %s", orgOr(s.OrgID), s.Again)
+// diagnosis is what diagnose makes of an error: the problem, what a person can do about
+// it now (may be empty), and, as a format of Subject.Again, how running the work again
+// follows once the task gave up (empty: it does not).
+type diagnosis struct {
+	problem, act, again string
+}
+
+// fix is the sentence's end once the task gave up: the act, then how to run it again.
+func (d diagnosis) fix(again string) string {
+	if d.again == "" || again == "" {
+		return d.act
+	}
+	return d.act + fmt.Sprintf(d.again, again)
+}
+
+// diagnose classifies err by tether's own sentinels and types, most specific first.
+// retrying words the problem for an attempt that is retried, not for the last one.
+func diagnose(err error, taskID string, s Subject, retrying bool) diagnosis {
+	logHint := "the worker's log has the error (task_id " + taskID + ")"
+	connect := fmt.Sprintf("run `tether org connect-salesforce %s`", orgOr(s.OrgID))
+	// A retried attempt met the refusal once; the last one met it every time.
+	deferring, refusing := "kept deferring", "kept refusing"
+	if retrying {
+		deferring, refusing = "deferred", "refused"
+	}
 	var (
-		pe   *PanicError
-		ie   *invites.Error
-		upe  *invites.UnknownProfilesError
-		me   *members.Error
-		re   *members.RevokeError
-		pa   providerAnswer
-		sa   smtpAnswer
-		netE net.Error
-		dns  *net.DNSError
+		pe     *PanicError
+		ie     *invites.Error
+		upe    *invites.UnknownProfilesError
+		paused *invites.PausedError
+		me     *members.Error
+		re     *members.RevokeError
+		pa     providerAnswer
+		sa     smtpAnswer
+		netE   net.Error
+		dns    *net.DNSError
 	)
 	f, isFailure := connections.AsFailure(err)
 	switch {
 	case errors.As(err, &pe):
-		return "tether's handler crashed, which is a bug in tether", "report it with the worker's log lines of task_id " + g.TaskID
+		return diagnosis{problem: "tether's handler crashed, which is a bug in tether", act: "report it with the worker's log lines of task_id " + taskID}
+	case errors.Is(err, errNoHandler):
+		return diagnosis{problem: "this worker has no handler for its type", act: "it was queued by another version of tether or by hand; nothing to do unless that is unexpected"}
+	case errors.Is(err, jobs.ErrInvalidPayload):
+		return diagnosis{problem: "its payload is not valid for its type", act: "nothing to do unless that is unexpected; " + logHint + ", naming the field"}
 	case errors.Is(err, connections.ErrNeedsReconnect), errors.Is(err, permissions.ErrNeedsReconnect),
 		errors.Is(err, permissions.ErrInvalidSession):
-		return "the org's team-level Salesforce connection needs reconnecting", connect
+		return diagnosis{problem: "the org's team-level Salesforce connection needs reconnecting", act: connect, again: ", then %s"}
 	case errors.As(err, &ie) && ie.Code == invites.CodeNoConnection, errors.Is(err, invites.ErrNoConnection),
 		errors.Is(err, connections.ErrNoTeamConnection), errors.Is(err, permissions.ErrNoTeamConnection):
-		return "the org has no usable team-level Salesforce connection", connect
+		return diagnosis{problem: "the org has no usable team-level Salesforce connection", act: connect, again: ", then %s"}
 	case ie != nil: // set by the As above, another code
 		// The import's refusals are written for the admin and carry their fix.
-		return ie.Message, ""
+		return diagnosis{problem: ie.Message}
 	case errors.As(err, &upe):
-		return upe.Error(), "fix the selection and start the import again"
+		return diagnosis{problem: upe.Error(), act: "fix the selection and start the import again"}
+	case errors.As(err, &paused):
+		return diagnosis{problem: "it paused: " + paused.Reason}
 	case errors.As(err, &me):
-		return me.Message, ""
-	case errors.As(err, &re):
-		return fmt.Sprintf("revoking tether's access failed at %s; tether deleted the tokens it kept, but those grants may still be live", providerList(re)), s.Again
+		return diagnosis{problem: me.Message}
+	case errors.As(err, &re) && retrying:
+		return diagnosis{problem: "revoking tether's access failed at " + providerList(re)}
+	case re != nil:
+		return diagnosis{problem: fmt.Sprintf("revoking tether's access failed at %s; tether deleted the tokens it kept, but those grants may still be live", providerList(re)), again: "%s"}
 	case errors.Is(err, onboarding.ErrUndeliverable):
-		return "the mail server refused it for good (undeliverable" + smtpCode(err) + ")", "check the invite's email address, then " + s.Again
+		return diagnosis{problem: "the mail server refused it for good (undeliverable" + smtpCode(err) + ")", act: "check the invite's email address", again: ", then %s"}
 	case errors.As(err, &sa) && sa.SMTPCode() >= 400 && sa.SMTPCode() < 500:
-		return "the mail server kept deferring it (SMTP " + strconv.Itoa(sa.SMTPCode()) + ")", "later, " + s.Again
+		return diagnosis{problem: "the mail server " + deferring + " it (SMTP " + strconv.Itoa(sa.SMTPCode()) + ")", again: "later, %s"}
+	case errors.Is(err, permissions.ErrRequestLimit):
+		return diagnosis{problem: "Salesforce " + refusing + " for the org's API request limits", again: "later, %s"}
 	case isFailure && !f.Class.Retried() && f.Reason != "":
 		// needs_admin and misconfigured: the connector's sentence names who acts.
-		return fmt.Sprintf("%s refused: %s", providerName(f.Provider), f.Reason), "once that is fixed, " + s.Again
+		return diagnosis{problem: fmt.Sprintf("%s refused: %s", providerName(f.Provider), f.Reason), again: "once that is fixed, %s"}
 	case isFailure && f.Status >= 500:
-		return fmt.Sprintf("%s answered HTTP %d, a failure on its side", providerName(f.Provider), f.Status), "later, " + s.Again
+		return diagnosis{problem: fmt.Sprintf("%s answered HTTP %d, a failure on its side", providerName(f.Provider), f.Status), again: "later, %s"}
 	case errors.As(err, &pa) && pa.HTTPStatus() >= 500: // pa stays set for the cases below
-		return fmt.Sprintf("%s answered HTTP %d, a failure on its side", pa.Provider(), pa.HTTPStatus()), "later, " + s.Again
+		return diagnosis{problem: fmt.Sprintf("%s answered HTTP %d, a failure on its side", pa.Provider(), pa.HTTPStatus()), again: "later, %s"}
 	case pa != nil && pa.HTTPStatus() == 401:
-		return fmt.Sprintf("%s refused the team-level session (HTTP 401)", pa.Provider()), connect
+		return diagnosis{problem: fmt.Sprintf("%s refused the team-level session (HTTP 401)", pa.Provider()), act: connect, again: ", then %s"}
 	case pa != nil && pa.HTTPStatus() == 429:
-		return fmt.Sprintf("%s kept refusing for its request limits (HTTP 429)", pa.Provider()), "later, " + s.Again
+		return diagnosis{problem: fmt.Sprintf("%s %s for its request limits (HTTP 429)", pa.Provider(), refusing), again: "later, %s"}
 	case pa != nil && pa.HTTPStatus() > 0:
-		return fmt.Sprintf("%s refused tether's request (HTTP %d)", pa.Provider(), pa.HTTPStatus()),
-			logHint + ", with " + pa.Provider() + "'s answer; once that is fixed, " + s.Again
+		return diagnosis{problem: fmt.Sprintf("%s refused tether's request (HTTP %d)", pa.Provider(), pa.HTTPStatus()),
+			act: logHint + ", with " + pa.Provider() + "'s answer", again: "; once that is fixed, %s"}
 	case pa != nil:
-		return fmt.Sprintf("tether could not reach %s (%s)", pa.Provider(), noAnswer(err)),
-			"check that the worker can reach " + pa.Provider() + ", then " + s.Again
+		return diagnosis{problem: fmt.Sprintf("tether could not reach %s (%s)", pa.Provider(), noAnswer(err)),
+			act: "check that the worker can reach " + pa.Provider(), again: ", then %s"}
 	case errors.Is(err, directory.ErrNotFound):
-		return "what it works on (the org, or its row) no longer exists", "nothing to do unless that is unexpected; " + logHint
+		return diagnosis{problem: "what it works on (the org, or its row) no longer exists", act: "nothing to do unless that is unexpected; " + logHint}
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded):
-		return "it did not finish within its time limit", logHint + " and where it stopped; " + s.Again
+		return diagnosis{problem: "it did not finish within its time limit", act: logHint + " and where it stopped", again: "; %s"}
 	case errors.As(err, &dns), errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ECONNRESET),
 		errors.As(err, &netE):
-		return fmt.Sprintf("tether could not reach a service it needs (%s)", noAnswer(err)),
-			logHint + ", naming the service; once it answers, " + s.Again
+		return diagnosis{problem: fmt.Sprintf("tether could not reach a service it needs (%s)", noAnswer(err)),
+			act: logHint + ", naming the service", again: "; once it answers, %s"}
 	}
-	return "its last error is not one tether recognises", logHint + "; once it is fixed, " + s.Again
+	return diagnosis{problem: "its last error is not one tether recognises", act: logHint, again: "; once it is fixed, %s"}
 }
 
 // noAnswer says in words why a connection got no answer.

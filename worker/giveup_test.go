@@ -283,6 +283,15 @@ func TestImportGivesUpWithASentence(t *testing.T) {
 				t.Errorf("reason %q holds %q", reason, raw)
 			}
 		}
+		// Asynq records the same sentence, which the CLI's status lines print.
+		var info *asynq.TaskInfo
+		waitUntil(t, "the task to be archived", func() bool {
+			info, err = w.inspector.GetTaskInfo(jobs.QueueDefault, taskID)
+			return err == nil && info.State == asynq.TaskStateArchived
+		})
+		if !strings.HasPrefix(info.LastErr, want) || !strings.Contains(reason, info.LastErr) {
+			t.Errorf("archived task's last error %q\nwant the row's reason %q", info.LastErr, reason)
+		}
 		// The chain is logged once, on the archived task's line, which the reason's
 		// commands do not need but an operator does.
 		var chain []string

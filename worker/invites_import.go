@@ -64,14 +64,13 @@ func registerInvitesImport(w *Worker, s Services) {
 	}
 	Handle(w, jobs.TypeInvitesImport, run)
 	Handle(w, jobs.TypeInvitesImportEmails, run)
-	fail := func(typ string) func(ctx context.Context, p jobs.InvitesImport, reason error) error {
-		return func(ctx context.Context, p jobs.InvitesImport, reason error) error {
+	for _, typ := range []string{jobs.TypeInvitesImport, jobs.TypeInvitesImportEmails} {
+		Describe(w, typ, func(p jobs.InvitesImport) Subject { return importSubject(typ, p.OrgID) })
+		OnGiveUp(w, typ, func(ctx context.Context, p jobs.InvitesImport, reason error) error {
 			_, err := s.Imports.Fail(ctx, p.OrgID, p.ImportID, explain(reason, importSubject(typ, p.OrgID)))
 			return err
-		}
+		})
 	}
-	OnGiveUp(w, jobs.TypeInvitesImport, fail(jobs.TypeInvitesImport))
-	OnGiveUp(w, jobs.TypeInvitesImportEmails, fail(jobs.TypeInvitesImportEmails))
 }
 
 // importSubject is what an import's give-up sentence says. There is no verb resuming a

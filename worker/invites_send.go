@@ -30,9 +30,9 @@ type InviteSender interface {
 // (undeliverable, or its last retry failed) the invite records why, and the reconciler
 // leaves it alone.
 func registerInvitesSend(w *Worker, s Services) {
+	Describe(w, jobs.TypeInvitesSend, sendSubject)
 	OnGiveUp(w, jobs.TypeInvitesSend, func(ctx context.Context, p jobs.InvitesSend, reason error) error {
-		why := explain(reason, Subject{What: "the invitation email", OrgID: p.OrgID,
-			Again: fmt.Sprintf("send it again with `tether invite resend --org %s %s`", orgOr(p.OrgID), p.InviteID)})
+		why := explain(reason, sendSubject(p))
 		if err := s.Invites.Fail(ctx, p.OrgID, p.InviteID, why); err != nil && !errors.Is(err, onboarding.ErrInviteNotFound) {
 			return err
 		}
@@ -85,4 +85,10 @@ func (e InviteEnqueuer) EnqueueInviteSend(ctx context.Context, orgID, inviteID s
 		}
 	}
 	return fmt.Errorf("task %s: %w", id, onboarding.ErrAlreadyQueued)
+}
+
+// sendSubject is what an invitation email's sentences say.
+func sendSubject(p jobs.InvitesSend) Subject {
+	return Subject{What: "the invitation email", OrgID: p.OrgID,
+		Again: fmt.Sprintf("send it again with `tether invite resend --org %s %s`", orgOr(p.OrgID), p.InviteID)}
 }

@@ -39,10 +39,17 @@ func registerMembers(w *Worker, s Services) {
 		writeResult(ctx, deactivationSummary(res))
 		return err
 	})
+	Describe(w, jobs.TypeMembersDeactivate, deactivationSubject)
 	OnGiveUp(w, jobs.TypeMembersDeactivate, func(ctx context.Context, p jobs.MembersDeactivate, reason error) error {
-		return s.Deactivator.Abandon(ctx, p.OrgID, p.MembershipID, explain(reason, Subject{What: "the deactivation", OrgID: p.OrgID,
-			Again: "revoke tether's access in each provider's own settings (the member.revoke_abandoned event lists the grants still live)"}))
+		return s.Deactivator.Abandon(ctx, p.OrgID, p.MembershipID, explain(reason, deactivationSubject(p)))
 	})
+}
+
+// deactivationSubject is what a deactivation's sentences say; its give-up leaves the
+// grants still live to the admin.
+func deactivationSubject(p jobs.MembersDeactivate) Subject {
+	return Subject{What: "the deactivation", OrgID: p.OrgID,
+		Again: "revoke tether's access in each provider's own settings (the member.revoke_abandoned event lists the grants still live)"}
 }
 
 // deactivationSummary is the task's result: "revoked=salesforce,zoom dropped=microsoft_calendar failed=google_calendar".

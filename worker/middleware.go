@@ -65,7 +65,8 @@ func (w *Worker) observe(next asynq.Handler) asynq.Handler {
 		if out == outcomeArchived {
 			w.runGiveUp(ctx, t, err, retried)
 		}
-		return err
+		// Logged above with its chain; Asynq records the sentence (TaskInfo.LastErr).
+		return record(attempt{err: err, out: out, taskID: id, retried: retried, maxRetry: maxRetry}, w.subject(t))
 	})
 }
 

@@ -75,6 +75,7 @@ type PermissionAudits struct {
 // run failed with the reason.
 func registerPermissions(w *Worker, s Services) {
 	a := s.Permissions
+	Describe(w, jobs.TypeAuditPermissions, func(p jobs.AuditPermissions) Subject { return auditSubject(p.OrgID) })
 	OnGiveUp(w, jobs.TypeAuditPermissions, func(ctx context.Context, p jobs.AuditPermissions, reason error) error {
 		return a.Auditor.FailAudit(ctx, p.OrgID, p.AuditID, explain(reason, auditSubject(p.OrgID)))
 	})

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -244,10 +245,14 @@ func (r *Reconciler) importTask(ctx context.Context, imp directory.Import, res *
 	return nil
 }
 
-// archivedReason is the row's reason for a task the reconciler finds archived. Asynq kept
-// only its last error's text, a chain no admin should have to read: the sentence says
-// where it is instead.
+// archivedReason is the row's reason for a task the reconciler finds archived: the
+// give-up's sentence the worker had Asynq record, which its hook could not write; for a
+// task archived otherwise (by hand, or by a worker from before these sentences) one
+// saying where the error is.
 func archivedReason(info *asynq.TaskInfo, s Subject) string {
+	if strings.HasPrefix(info.LastErr, s.What+" gave up after ") && recorded.MatchString(info.LastErr) {
+		return info.LastErr
+	}
 	return fmt.Sprintf("%s gave up after %s; its last error is in the worker's log (task_id %s) and, while the "+
 		"archived task is kept, in the Asynq UI (/monitoring/, queue %s, archived); once it is fixed, %s",
 		s.What, attempts(info.Retried+1), info.ID, info.Queue, s.Again)

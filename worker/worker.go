@@ -85,6 +85,8 @@ type Worker struct {
 	mu       sync.RWMutex
 	handlers map[string]asynq.Handler
 	giveUps  map[string]giveUp
+	// subjects say what a task is, per type (Describe).
+	subjects map[string]func(payload []byte) (Subject, bool)
 	srvs     []*asynq.Server // one per fetcher, sharing the handlers
 	redis    *outage
 	db       *outage // nil without Params.Database
@@ -119,7 +121,8 @@ func New(p Params) (*Worker, error) {
 		return nil, fmt.Errorf("worker: register metrics: %w", err)
 	}
 	w := &Worker{p: p, log: p.Logger, metrics: m, handlers: map[string]asynq.Handler{}, giveUps: map[string]giveUp{},
-		redis: newOutage(p.Logger, "redis", "TETHER_REDIS_URL")}
+		subjects: map[string]func([]byte) (Subject, bool){},
+		redis:    newOutage(p.Logger, "redis", "TETHER_REDIS_URL")}
 	if p.Database != nil {
 		w.db = newOutage(p.Logger, "database", "TETHER_DATABASE_URL")
 	}
@@ -294,7 +297,7 @@ func (w *Worker) dispatch(ctx context.Context, t *asynq.Task) error {
 	h, ok := w.handlers[t.Type()]
 	w.mu.RUnlock()
 	if !ok {
-		return fmt.Errorf("no handler for task type %q: %w", t.Type(), asynq.SkipRetry)
+		return fmt.Errorf("%w %q: %w", errNoHandler, t.Type(), asynq.SkipRetry)
 	}
 	return h.ProcessTask(ctx, t)
 }

@@ -131,7 +131,8 @@ func TestMalformedPayloadArchivedWithReasonAfterZeroRetries(t *testing.T) {
 	start(t, w)
 
 	tests := []struct {
-		id, payload, reason string
+		id, payload string
+		logged      string // the decode error, in the log and not in LastErr
 	}{
 		{"bad-json", `{"org_id":`, "invalid payload: unexpected EOF"},
 		{"fails-validate", `{"note":"x"}`, "invalid payload: org_id is required"},
@@ -147,8 +148,13 @@ func TestMalformedPayloadArchivedWithReasonAfterZeroRetries(t *testing.T) {
 		if info.Retried != 0 {
 			t.Errorf("%s: retried %d times, want 0", tt.id, info.Retried)
 		}
-		if !strings.Contains(info.LastErr, tt.reason) {
-			t.Errorf("%s: LastErr %q does not give the reason %q", tt.id, info.LastErr, tt.reason)
+		want := "the test:org task gave up after 1 attempt: its payload is not valid for its type; nothing to do unless that is unexpected; " +
+			"the worker's log has the error (task_id " + tt.id + "), naming the field"
+		if info.LastErr != want {
+			t.Errorf("%s: LastErr %q\nwant %q", tt.id, info.LastErr, want)
+		}
+		if !strings.Contains(b.logs.String(), tt.logged) {
+			t.Errorf("%s: the log lacks %q", tt.id, tt.logged)
 		}
 	}
 	if calls.Load() != 0 {
@@ -170,7 +176,7 @@ func TestUnknownTypeArchived(t *testing.T) {
 			t.Fatal(err)
 		}
 		info := b.waitTask(t, "default", typ, "archived", archived)
-		if info.Retried != 0 || !strings.Contains(info.LastErr, "no handler for task type") {
+		if info.Retried != 0 || !strings.HasPrefix(info.LastErr, "the "+typ+" task gave up after 1 attempt: this worker has no handler for its type") {
 			t.Errorf("%s: retried %d, LastErr %q", typ, info.Retried, info.LastErr)
 		}
 	}
@@ -189,11 +195,13 @@ func TestPanicBecomesErrorWithStackLogged(t *testing.T) {
 		t.Fatal(err)
 	}
 	info := b.waitTask(t, "default", "p1", "retrying", retrying)
-	if info.Retried != 1 || !strings.Contains(info.LastErr, "handler panic: assignment to entry in nil map") {
-		t.Errorf("after panic: retried %d, LastErr %q; want a retry with the panic as error", info.Retried, info.LastErr)
+	want := "the test:org task failed on attempt 1 of 4: tether's handler crashed, which is a bug in tether; " +
+		"report it with the worker's log lines of task_id p1; tether retries it"
+	if info.Retried != 1 || info.LastErr != want {
+		t.Errorf("after panic: retried %d, LastErr %q; want a retry with %q", info.Retried, info.LastErr, want)
 	}
 	logs := b.logs.String()
-	for _, want := range []string{`"message":"handler panicked"`, `"stack":"goroutine`, "worker_test.go", `"org_id":"org-7"`, `"task_id":"p1"`} {
+	for _, want := range []string{`"message":"handler panicked"`, "handler panic: assignment to entry in nil map", `"stack":"goroutine`, "worker_test.go", `"org_id":"org-7"`, `"task_id":"p1"`} {
 		if !strings.Contains(logs, want) {
 			t.Errorf("log lacks %s:\n%s", want, logs)
 		}
