@@ -365,7 +365,7 @@ func demoBadInput(ctx context.Context, dm *demo) error {
 		if info.Retried != 0 {
 			return fmt.Errorf("%s was retried %d times before archiving", c.id, info.Retried)
 		}
-		dm.ok("%s: archived after 0 of 5 retries, reason %q", c.what, strings.TrimSuffix(info.LastErr, ": skip retry for the task"))
+		dm.ok("%s: archived after 0 of 5 retries, reason %q", c.what, worker.LastError(info))
 	}
 	return nil
 }
@@ -488,7 +488,7 @@ func waitTask(ctx context.Context, in *asynq.Inspector, queue, id string, state 
 		return i.State == state, nil
 	})
 	if err != nil && info != nil {
-		return nil, fmt.Errorf("%w (last state %s, last error %q)", err, info.State, info.LastErr)
+		return nil, fmt.Errorf("%w (last state %s, last error %q)", err, info.State, worker.LastError(info))
 	}
 	return info, err
 }

@@ -190,9 +190,13 @@ func (c importClient) taskState(imp directory.Import) string {
 	case info.State == asynq.TaskStatePending:
 		return "its task is queued and waits for a worker: is `tether worker` running against this Redis (TETHER_REDIS_URL)? " + follow
 	case info.State == asynq.TaskStateArchived:
-		return "its task gave up (" + info.LastErr + "); the import is marked failed by the worker or the reconciler"
+		return gaveUpLine(info, "the import")
 	case info.State == asynq.TaskStateRetry || info.State == asynq.TaskStateScheduled:
-		return fmt.Sprintf("its task runs again at %s (%s); %s", info.NextProcessAt.UTC().Format(time.RFC3339), cmp.Or(info.LastErr, "scheduled"), follow)
+		since, what := imp.StartedAt, "the import started"
+		if since.IsZero() {
+			since, what = imp.CreatedAt, "the import was queued"
+		}
+		return retryLine(info, since, what, time.Now()) + "; " + follow
 	default:
 		return "its task is " + info.State.String() + " in a worker; " + follow
 	}

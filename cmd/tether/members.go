@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -401,10 +402,12 @@ Same as POST /v1/orgs/{org}/members/{member}/deactivate.`,
 						fmt.Fprintf(e.stdout, "member %s deactivated: %s\n", m.ID, ti.Result)
 						return nil
 					case ti.State == asynq.TaskStateArchived:
-						return fmt.Errorf("deactivation task %s gave up: %s (the tokens left were deleted; see the member.revoke_abandoned event)", id, ti.LastErr)
-					case ti.LastErr != "" && ti.LastErr != lastErr:
+						return fmt.Errorf("deactivation task %s: %s (the tokens left were deleted; see the member.revoke_abandoned event)",
+							id, cmp.Or(worker.LastError(ti), "it gave up"))
+					case ti.State == asynq.TaskStateRetry && ti.LastErr != "" && ti.LastErr != lastErr:
+						// No row holds when the deactivation began, so no "retrying for".
 						lastErr = ti.LastErr
-						fmt.Fprintf(e.stderr, "deactivation task %s will be retried: %s\n", id, lastErr)
+						fmt.Fprintf(e.stderr, "deactivation task %s: %s\n", id, retryLine(ti, time.Time{}, "", time.Now()))
 					}
 				}
 				select {

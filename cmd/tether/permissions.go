@@ -172,9 +172,10 @@ func waitAudit(ctx context.Context, w io.Writer, st auditRunReader, in *asynq.In
 			return run, fmt.Errorf("permission audit %s of org %s failed: %s", run.ID, run.OrgID, run.Error)
 		}
 		if in != nil {
-			if ti, err := in.GetTaskInfo(jobs.QueueDefault, taskID); err == nil && ti.LastErr != "" && ti.LastErr != lastErr {
+			// Once per failed attempt; an archived task's reason is the run's, once marked.
+			if ti, err := in.GetTaskInfo(jobs.QueueDefault, taskID); err == nil && ti.State == asynq.TaskStateRetry && ti.LastErr != "" && ti.LastErr != lastErr {
 				lastErr = ti.LastErr
-				fmt.Fprintf(w, "audit %s will be retried at %s: %s\n", run.ID, ti.NextProcessAt.UTC().Format(time.RFC3339), lastErr)
+				fmt.Fprintf(w, "permission audit %s: %s\n", run.ID, retryLine(ti, run.CreatedAt, "the audit was queued", time.Now()))
 			}
 		}
 		if !warned && run.Status == permissions.AuditQueued && time.Since(began) >= min(pickup, timeout/2) {
@@ -207,9 +208,9 @@ func auditTaskState(in *asynq.Inspector, run permissions.AuditRun) string {
 	case info.State == asynq.TaskStatePending:
 		return "its task is queued and waits for a worker: is `tether worker` running against this Redis (TETHER_REDIS_URL)?"
 	case info.State == asynq.TaskStateArchived:
-		return "its task gave up (" + info.LastErr + "); the audit is marked failed by the worker or the reconciler"
+		return gaveUpLine(info, "the audit")
 	case info.State == asynq.TaskStateRetry || info.State == asynq.TaskStateScheduled:
-		return fmt.Sprintf("its task runs again at %s (%s)", info.NextProcessAt.UTC().Format(time.RFC3339), info.LastErr)
+		return retryLine(info, run.CreatedAt, "the audit was queued", time.Now())
 	default:
 		return "its task is " + info.State.String() + " in a worker"
 	}

@@ -49,6 +49,7 @@ func exitCode(err error) int {
 // says so (and a second check finds the first still queued); once the worker runs, a
 // clean org prints the table and exits 0; after Marketing User is taken away the table
 // shows it missing with its fix (and campaign unknown: its edit access is hidden without Marketing User), the admin gets one email, check and show exit 3.
+// While Salesforce answers 500, --wait prints the retry in the worker's sentence, never the client's chain.
 func TestPermissionsCheck(t *testing.T) {
 	ctx := context.Background()
 	opt, _ := redistest.Client(t, dbPermissions)
@@ -216,6 +217,29 @@ func TestPermissionsCheck(t *testing.T) {
 	if err := stopServe(); err != nil {
 		t.Errorf("serve after SIGTERM: %v", err)
 	}
+
+	// Salesforce fails: --wait says, in the worker's sentence, why the attempt failed, that
+	// it is retried, when, and for how long the audit has been retrying; never the client's
+	// chain. Asynq's backoff (15s at least) outlasts the timeout.
+	sb.Faults().MustAdd(sandbox.Fault{Provider: sandbox.Salesforce, Kind: sandbox.FaultStatus, Status: 500})
+	r = runTether(t, ctx, env, "permissions", "check", "--org", orgID, "--wait", "--timeout", "10s")
+	sentence := "the permission audit failed on attempt 1 of 6: Salesforce answered HTTP 500, a failure on its side; tether retries it"
+	retryLine := regexp.MustCompile(`(?m)^permission audit \S+: its task runs again at \S+Z \(retrying for \d+s since the audit was queued\): (.*)$`)
+	line := retryLine.FindStringSubmatch(r.stderr)
+	if line == nil || line[1] != sentence {
+		t.Errorf("check --wait while Salesforce fails: stderr\n%s\nwant a retry line ending %q", r.stderr, sentence)
+	}
+	if r.err == nil || !strings.Contains(r.err.Error(), "its task runs again at ") || !strings.Contains(r.err.Error(), sentence) {
+		t.Errorf("check --wait while Salesforce fails: %v, want it to stop with the retry and its sentence", r.err)
+	}
+	for _, out := range []string{strings.Join(line, "\n"), fmt.Sprint(r.err)} {
+		for _, raw := range []string{"salesforce: HTTP", "UNKNOWN_EXCEPTION", "http://", "127.0.0.1", "(query"} {
+			if strings.Contains(out, raw) {
+				t.Errorf("%q holds %q from the error's chain", out, raw)
+			}
+		}
+	}
+	sb.Faults().Clear()
 	if err := stop(); err != nil {
 		t.Errorf("worker after SIGTERM: %v", err)
 	}
