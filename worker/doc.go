@@ -19,4 +19,8 @@
 //
 // sync packages express these outcomes by implementing the methods on their own error
 // types; they do not import this package or Asynq.
+//
+// What Asynq records of a failed attempt (TaskInfo.LastErr) is a sentence for a person
+// (lasterror.go), about the Subject a task family gives with Describe; the chain is logged
+// once, on the task's "task done" line.
 package worker
