@@ -99,6 +99,7 @@ func diagnose(err error, taskID string, s Subject, retrying bool) diagnosis {
 		ie     *invites.Error
 		upe    *invites.UnknownProfilesError
 		paused *invites.PausedError
+		cut    *invites.InterruptedError
 		me     *members.Error
 		re     *members.RevokeError
 		pa     providerAnswer
@@ -127,6 +128,8 @@ func diagnose(err error, taskID string, s Subject, retrying bool) diagnosis {
 		return diagnosis{problem: upe.Error(), act: "fix the selection and start the import again"}
 	case errors.As(err, &paused):
 		return diagnosis{problem: "it paused: " + paused.Reason}
+	case errors.As(err, &cut):
+		return diagnosis{problem: "its worker stopped while it ran (a shutdown); it resumes from its checkpoint"}
 	case errors.As(err, &me):
 		return diagnosis{problem: me.Message}
 	case errors.As(err, &re) && retrying:

@@ -13,6 +13,7 @@ import (
 
 	"tether/connectors/salesforce"
 	"tether/jobs"
+	"tether/sync/invites"
 	"tether/sync/permissions"
 )
 
@@ -29,8 +30,9 @@ func TestRecordedErrorIsASentenceAroundTheOriginal(t *testing.T) {
 
 	tests := []struct {
 		name    string
-		err     error // the handler's
-		retried int   // retries spent, of 3
+		err     error   // the handler's
+		retried int     // retries spent, of 3
+		subject Subject // zero: the audit's
 		want    string
 	}{
 		{
@@ -62,15 +64,24 @@ func TestRecordedErrorIsASentenceAroundTheOriginal(t *testing.T) {
 			err:  fmt.Errorf("probe: %w", &permissions.RateLimitError{Delay: 1500 * time.Millisecond}),
 			want: "the permission audit runs again in 2s, without spending an attempt: Salesforce refused for the org's API request limits",
 		},
+		{
+			name:    "an import cut short by a shutdown resumes without spending an attempt",
+			err:     &invites.InterruptedError{ImportID: "imp1", Err: context.Canceled},
+			subject: importSubject(jobs.TypeInvitesImport, "org1"),
+			want:    "the import runs again in 1s, without spending an attempt: its worker stopped while it ran (a shutdown); it resumes from its checkpoint",
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			classified, out := classify(tt.err, tt.retried, 3)
-			got := record(attempt{err: classified, out: out, taskID: "t1", retried: tt.retried, maxRetry: 3}, auditSubject("org1"))
+			if tt.subject == (Subject{}) {
+				tt.subject = auditSubject("org1")
+			}
+			got := record(attempt{err: classified, out: out, taskID: "t1", retried: tt.retried, maxRetry: 3}, tt.subject)
 			if got.Error() != tt.want {
 				t.Errorf("recorded %q\nwant     %q", got.Error(), tt.want)
 			}
-			for _, raw := range []string{"salesforce: HTTP", "UNKNOWN_EXCEPTION", "SQLSTATE", "could not serialize", "run audit a1", "write page", "skip retry", "request limit exceeded"} {
+			for _, raw := range []string{"salesforce: HTTP", "UNKNOWN_EXCEPTION", "SQLSTATE", "could not serialize", "run audit a1", "write page", "skip retry", "request limit exceeded", "context canceled"} {
 				if strings.Contains(got.Error(), raw) {
 					t.Errorf("recorded %q holds %q from the chain", got.Error(), raw)
 				}
@@ -84,8 +95,9 @@ func TestRecordedErrorIsASentenceAroundTheOriginal(t *testing.T) {
 			if isFailure(got) != isFailure(tt.err) {
 				t.Errorf("IsFailure = %v, want the handler's error's %v", isFailure(got), isFailure(tt.err))
 			}
-			if d := retryDelay(1, got, nil); out == outcomeSnoozed && d != 1500*time.Millisecond {
-				t.Errorf("retry delay %s, want the 1.5s asked for", d)
+			var ra retryAfter
+			if errors.As(tt.err, &ra) && retryDelay(1, got, nil) != ra.RetryAfter() {
+				t.Errorf("retry delay %s, want the %s asked for", retryDelay(1, got, nil), ra.RetryAfter())
 			}
 			if got := LastError(&asynq.TaskInfo{ID: "t1", LastErr: got.Error()}); got != tt.want {
 				t.Errorf("LastError = %q, want the recorded sentence", got)
