@@ -65,6 +65,9 @@ func (w *Worker) observe(next asynq.Handler) asynq.Handler {
 		if out == outcomeArchived {
 			w.runGiveUp(ctx, t, err, retried)
 		}
+		if out == outcomeOK || out == outcomeRevoked {
+			return err // no sentence to make: spare every successful task a payload decode
+		}
 		// Logged above with its chain; Asynq records the sentence (TaskInfo.LastErr).
 		return record(attempt{err: err, out: out, taskID: id, retried: retried, maxRetry: maxRetry}, w.subject(t))
 	})
