@@ -11,10 +11,13 @@ import (
 // tokens, cancel the member's scheduled tasks, free the seat (sync/members.Deactivator).
 const TypeMembersDeactivate = "members:deactivate"
 
-// MembersDeactivate is the payload of TypeMembersDeactivate: ids only.
+// MembersDeactivate is the payload of TypeMembersDeactivate: ids, and when it was asked.
 type MembersDeactivate struct {
 	OrgID        string `json:"org_id"`
 	MembershipID string `json:"membership_id"`
+	// RequestedAt is when the deactivation was queued, Unix seconds; 0 in tasks queued
+	// before it was added. No row holds it, and a wait says how long retries have run.
+	RequestedAt int64 `json:"requested_at,omitempty"`
 }
 
 // Validate reports a missing id.
@@ -24,6 +27,9 @@ func (p MembersDeactivate) Validate() error {
 	}
 	if p.MembershipID == "" {
 		return errors.New("membership_id is required")
+	}
+	if p.RequestedAt < 0 {
+		return errors.New("requested_at must not be negative")
 	}
 	return nil
 }
@@ -42,9 +48,9 @@ func TaskIDMembersDeactivate(orgID, membershipID string) string {
 // departed member's access ends first), TaskID TaskIDMembersDeactivate kept for
 // MembersDeactivateRetention, 12 retries over about half a day (a provider down is
 // retried with backoff; after the last, the remaining tokens are deleted anyway),
-// 2-minute timeout.
-func NewMembersDeactivateTask(orgID, membershipID string) (*asynq.Task, error) {
-	b, err := encode(MembersDeactivate{OrgID: orgID, MembershipID: membershipID})
+// 2-minute timeout. at is when it is asked.
+func NewMembersDeactivateTask(orgID, membershipID string, at time.Time) (*asynq.Task, error) {
+	b, err := encode(MembersDeactivate{OrgID: orgID, MembershipID: membershipID, RequestedAt: at.Unix()})
 	if err != nil {
 		return nil, err
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/hibiken/asynq"
 	"github.com/rs/zerolog"
@@ -136,7 +137,7 @@ type DeactivationQueue struct {
 // of the member already queued or running is the answer (already true); one that finished
 // or gave up is replaced, so asking again re-runs it (every step is idempotent).
 func (q DeactivationQueue) Queue(ctx context.Context, orgID, membershipID string) (id string, already bool, err error) {
-	t, err := jobs.NewMembersDeactivateTask(orgID, membershipID)
+	t, err := jobs.NewMembersDeactivateTask(orgID, membershipID, time.Now())
 	if err != nil {
 		return "", false, err
 	}

@@ -333,7 +333,7 @@ func TestDeactivationGivesUpButDeletesTokens(t *testing.T) {
 		if err := worker.Register(w, complete(t, worker.Services{Deactivator: d.deact})); err != nil {
 			t.Fatal(err)
 		}
-		task, err := jobs.NewMembersDeactivateTask(d.org.ID, d.m.ID)
+		task, err := jobs.NewMembersDeactivateTask(d.org.ID, d.m.ID, time.Now())
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -405,9 +405,8 @@ Same as POST /v1/orgs/{org}/members/{member}/deactivate.`,
 						return fmt.Errorf("deactivation task %s: %s (the tokens left were deleted; see the member.revoke_abandoned event)",
 							id, cmp.Or(worker.LastError(ti), "it gave up"))
 					case ti.State == asynq.TaskStateRetry && ti.LastErr != "" && ti.LastErr != lastErr:
-						// No row holds when the deactivation began, so no "retrying for".
 						lastErr = ti.LastErr
-						fmt.Fprintf(e.stderr, "deactivation task %s: %s\n", id, retryLine(ti, time.Time{}, "", time.Now()))
+						fmt.Fprintf(e.stderr, "deactivation task %s: %s\n", id, retryLine(ti, deactivationAsked(ti), "the deactivation was asked", time.Now()))
 					}
 				}
 				select {
@@ -421,4 +420,14 @@ Same as POST /v1/orgs/{org}/members/{member}/deactivate.`,
 	cmd.Flags().BoolVar(&wait, "wait", false, "wait for the worker to finish and print what it revoked")
 	cmd.Flags().DurationVar(&timeout, "timeout", 2*time.Minute, "how long --wait waits")
 	return cmd
+}
+
+// deactivationAsked is when the deactivation ti runs was queued (its payload's; no row
+// holds it); zero for a task from before the payload carried it.
+func deactivationAsked(ti *asynq.TaskInfo) time.Time {
+	p, err := jobs.Decode[jobs.MembersDeactivate](ti.Payload)
+	if err != nil || p.RequestedAt == 0 {
+		return time.Time{}
+	}
+	return time.Unix(p.RequestedAt, 0)
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"path/filepath"
 	"regexp"
@@ -151,6 +152,7 @@ func TestMembersDeactivateVerb(t *testing.T) {
 		v.member(org, "rep@acme.example", directory.RoleChat, directory.MembershipActive).ID,
 		v.member(org, "new@acme.example", directory.RoleChat, directory.MembershipPending).ID,
 	}
+	asked := time.Now().Unix()
 	out := ok("members", "deactivate", org, "rep@acme.example")
 	taskID := jobs.TaskIDMembersDeactivate(org, ids[0])
 	if !strings.Contains(out, "queued the deactivation of member "+ids[0]+" of org "+org+" (task "+taskID+")") {
@@ -159,8 +161,16 @@ func TestMembersDeactivateVerb(t *testing.T) {
 	in := asynq.NewInspector(opt)
 	defer in.Close()
 	info, err := in.GetTaskInfo(jobs.QueueCritical, taskID)
-	if err != nil || info.Type != jobs.TypeMembersDeactivate || string(info.Payload) != `{"org_id":"`+org+`","membership_id":"`+ids[0]+`"}` {
+	if err != nil || info.Type != jobs.TypeMembersDeactivate {
 		t.Fatalf("queued task %+v %v", info, err)
+	}
+	// Ids, and when it was asked (for --wait's "retrying for"): nothing else.
+	var payload map[string]any
+	err = json.Unmarshal(info.Payload, &payload)
+	at, _ := payload["requested_at"].(float64)
+	if err != nil || len(payload) != 3 || payload["org_id"] != org || payload["membership_id"] != ids[0] ||
+		at < float64(asked) || at > float64(time.Now().Unix()) {
+		t.Fatalf("payload %s (%v)", info.Payload, err)
 	}
 	if out := ok("members", "deactivate", org, ids[0]); !strings.Contains(out, "already queued or running (task "+taskID+")") {
 		t.Errorf("second deactivate:\n%s", out)

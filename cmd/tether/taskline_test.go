@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
+
+	"tether/jobs"
 )
 
 // The --wait lines of invite, permissions and members print the worker's sentence and how
@@ -18,9 +20,30 @@ func TestWaitLinesPrintTheSentenceNotTheChain(t *testing.T) {
 		return &asynq.TaskInfo{ID: "t1", State: asynq.TaskStateRetry, LastErr: lastErr, Retried: 2, MaxRetry: 3,
 			LastFailedAt: now.Add(-5 * time.Second), NextProcessAt: now.Add(40 * time.Second)}
 	}
+	deactivation := func(payload []byte) *asynq.TaskInfo {
+		ti := retry("the deactivation failed on attempt 3 of 13: Zoom answered HTTP 503, a failure on its side; tether retries it")
+		ti.Payload = payload
+		return ti
+	}
+	asked, err := jobs.NewMembersDeactivateTask("o1", "m1", now.Add(-12*time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name, got, want string
 	}{
+		{
+			name: "a deactivation, from the time its payload says it was asked",
+			got:  retryLine(deactivation(asked.Payload()), deactivationAsked(deactivation(asked.Payload())), "the deactivation was asked", now),
+			want: "its task runs again at 2026-12-01T02:30:40Z (retrying for 12m0s since the deactivation was asked): " +
+				"the deactivation failed on attempt 3 of 13: Zoom answered HTTP 503, a failure on its side; tether retries it",
+		},
+		{
+			name: "a deactivation queued before its payload said when",
+			got:  retryLine(deactivation([]byte(`{"org_id":"o1","membership_id":"m1"}`)), deactivationAsked(deactivation([]byte(`{"org_id":"o1","membership_id":"m1"}`))), "the deactivation was asked", now),
+			want: "its task runs again at 2026-12-01T02:30:40Z: " +
+				"the deactivation failed on attempt 3 of 13: Zoom answered HTTP 503, a failure on its side; tether retries it",
+		},
 		{
 			name: "a retry, with the import's start",
 			got:  retryLine(retry(sentence), now.Add(-95*time.Second), "the import started", now),
