@@ -21,6 +21,9 @@ const (
 type InvitesImport struct {
 	OrgID    string `json:"org_id"`
 	ImportID string `json:"import_id"`
+	// Since is when the import was created, Unix seconds (0 in tasks queued before it was
+	// added): a give-up says how long the retries ran, counted from it.
+	Since int64 `json:"since,omitempty"`
 }
 
 // Validate reports a missing org or import id.
@@ -45,13 +48,14 @@ const InvitesImportMaxRetry = 10
 // NewImportTask returns the invites:import task of an import: default queue, TaskID
 // "invites:import:<org>:<import>" kept for InvitesImportRetention, InvitesImportMaxRetry
 // retries, 30-minute timeout (100,000 users take well under that).
-func NewImportTask(orgID, importID string) (*asynq.Task, error) {
-	return newImportTask(TypeInvitesImport, orgID, importID)
+// since is the import's creation time.
+func NewImportTask(orgID, importID string, since time.Time) (*asynq.Task, error) {
+	return newImportTask(TypeInvitesImport, orgID, importID, since)
 }
 
 // NewImportEmailsTask is NewImportTask for the email route (invites:import_emails).
-func NewImportEmailsTask(orgID, importID string) (*asynq.Task, error) {
-	return newImportTask(TypeInvitesImportEmails, orgID, importID)
+func NewImportEmailsTask(orgID, importID string, since time.Time) (*asynq.Task, error) {
+	return newImportTask(TypeInvitesImportEmails, orgID, importID, since)
 }
 
 // TaskIDInvitesImport is the TaskID of an import task of type typ.
@@ -59,8 +63,8 @@ func TaskIDInvitesImport(typ, orgID, importID string) string {
 	return typ + ":" + orgID + ":" + importID
 }
 
-func newImportTask(typ, orgID, importID string) (*asynq.Task, error) {
-	b, err := encode(InvitesImport{OrgID: orgID, ImportID: importID})
+func newImportTask(typ, orgID, importID string, since time.Time) (*asynq.Task, error) {
+	b, err := encode(InvitesImport{OrgID: orgID, ImportID: importID, Since: unixOrZero(since)})
 	if err != nil {
 		return nil, err
 	}

@@ -62,3 +62,11 @@ func NewMembersDeactivateTask(orgID, membershipID string, at time.Time) (*asynq.
 		asynq.Timeout(2*time.Minute),
 	), nil
 }
+
+// unixOrZero is t in Unix seconds, 0 for the zero time (omitted from a payload).
+func unixOrZero(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.Unix()
+}

@@ -23,6 +23,9 @@ type AuditPermissions struct {
 	AuditID string `json:"audit_id,omitempty"`
 	// Day is "YYYYMMDD" for the daily run, empty for an on-demand one (for logs).
 	Day string `json:"day,omitempty"`
+	// Since is when the run was created, Unix seconds (0 in tasks queued before it was
+	// added): a give-up says how long the retries ran, counted from it.
+	Since int64 `json:"since,omitempty"`
 }
 
 // Validate reports a missing org id or a malformed day.
@@ -52,12 +55,12 @@ func TaskIDAuditPermissions(orgID, auditID string) string {
 // NewAuditPermissionsTask returns the task of audit run auditID of orgID (day is the
 // daily run's "YYYYMMDD", or empty): default queue, TaskID TaskIDAuditPermissions kept an
 // hour, 5 retries, 2-minute timeout. Enqueuing it twice fails with
-// asynq.ErrTaskIDConflict.
-func NewAuditPermissionsTask(orgID, auditID, day string) (*asynq.Task, error) {
+// asynq.ErrTaskIDConflict. since is the run's creation time.
+func NewAuditPermissionsTask(orgID, auditID, day string, since time.Time) (*asynq.Task, error) {
 	if auditID == "" {
 		return nil, fmt.Errorf("audit of org %s: audit id is required: %w", orgID, ErrInvalidPayload)
 	}
-	b, err := encode(AuditPermissions{OrgID: orgID, AuditID: auditID, Day: day})
+	b, err := encode(AuditPermissions{OrgID: orgID, AuditID: auditID, Day: day, Since: unixOrZero(since)})
 	if err != nil {
 		return nil, err
 	}

@@ -20,7 +20,7 @@ var _ permissions.AuditTasks = AuditTasks{}
 // QueueAuditTask queues run's task under its TaskID; one already queued, running or just
 // done counts as queued.
 func (q AuditTasks) QueueAuditTask(ctx context.Context, run permissions.AuditRun) error {
-	t, err := jobs.NewAuditPermissionsTask(run.OrgID, run.ID, run.Day)
+	t, err := jobs.NewAuditPermissionsTask(run.OrgID, run.ID, run.Day, run.CreatedAt)
 	if err != nil {
 		return err
 	}

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"tether/jobs"
 	"tether/sync/connections"
@@ -27,6 +28,9 @@ type Subject struct {
 	// Again says how to run the work again, e.g. "run `tether permissions check --org
 	// ORG` again"; it ends the sentence, after "then" or "later,".
 	Again string
+	// Since is when the work began (its row's creation; zero: unknown), so a give-up
+	// says how long the retries ran: Asynq keeps no first attempt's time.
+	Since time.Time
 }
 
 // providerAnswer is implemented by connector errors that name the provider and the HTTP
@@ -55,11 +59,38 @@ func smtpCode(err error) string {
 // task_id, which the sentence names when the log is where the detail is.
 func (g GaveUp) Explain(s Subject) string {
 	d := diagnose(g.Err, g.TaskID, s, false)
-	out := fmt.Sprintf("%s gave up after %s: %s", s.What, attempts(g.Attempts), d.problem)
+	took := "" // a first attempt's give-up (a permanent error) retried nothing
+	if g.Attempts > 1 {
+		took = over(s.Since, g.At)
+	}
+	out := fmt.Sprintf("%s gave up after %s%s: %s", s.What, attempts(g.Attempts), took, d.problem)
 	if fix := d.fix(s.Again); fix != "" {
 		out += "; " + fix
 	}
 	return out
+}
+
+// over is " over 11h52m", the time from since to at, or "" when either is unknown.
+func over(since, at time.Time) string {
+	if since.IsZero() || at.IsZero() || at.Sub(since) < time.Second {
+		return ""
+	}
+	d := at.Sub(since)
+	switch {
+	case d < time.Minute:
+		return fmt.Sprintf(" over %ds", int(d.Seconds()))
+	case d < time.Hour:
+		return fmt.Sprintf(" over %dm", int(d.Minutes()))
+	}
+	return fmt.Sprintf(" over %dh%02dm", int(d.Hours()), int(d.Minutes())%60)
+}
+
+// unixTime is a payload's Unix seconds as a time, zero for 0 (not in the payload).
+func unixTime(sec int64) time.Time {
+	if sec <= 0 {
+		return time.Time{}
+	}
+	return time.Unix(sec, 0)
 }
 
 func attempts(n int) string {

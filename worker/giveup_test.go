@@ -236,6 +236,34 @@ func TestGaveUpExplain(t *testing.T) {
 	}
 }
 
+// A give-up says how long the retries ran when the subject knows when the work began (the
+// row's creation, carried in the payload), and nothing about it when it does not.
+func TestGaveUpSaysHowLongTheRetriesRan(t *testing.T) {
+	t.Parallel()
+	at := time.Date(2026, 12, 1, 14, 0, 0, 0, time.UTC)
+	err := fmt.Errorf("stream users: %w", context.DeadlineExceeded)
+	for _, tt := range []struct {
+		since time.Time
+		want  string
+	}{
+		{at.Add(-11*time.Hour - 52*time.Minute - 30*time.Second), "the import gave up after 11 attempts over 11h52m: "},
+		{at.Add(-7*time.Minute - 10*time.Second), "the import gave up after 11 attempts over 7m: "},
+		{at.Add(-40 * time.Second), "the import gave up after 11 attempts over 40s: "},
+		{time.Time{}, "the import gave up after 11 attempts: "},
+		{at.Add(time.Minute), "the import gave up after 11 attempts: "}, // a clock behind the row's: not said
+	} {
+		s := worker.Subject{What: "the import", OrgID: "org1", Again: "start it again", Since: tt.since}
+		if got := (worker.GaveUp{Attempts: 11, Err: err, TaskID: "t1", At: at}).Explain(s); !strings.HasPrefix(got, tt.want) {
+			t.Errorf("since %s: %q, want it to begin %q", tt.since, got, tt.want)
+		}
+	}
+	// A first attempt's give-up (a permanent error) retried nothing: no time is said.
+	s := worker.Subject{What: "the import", Since: at.Add(-time.Hour)}
+	if got := (worker.GaveUp{Attempts: 1, Err: err, TaskID: "t1", At: at}).Explain(s); !strings.HasPrefix(got, "the import gave up after 1 attempt: ") {
+		t.Errorf("one attempt: %q", got)
+	}
+}
+
 // An import whose Salesforce is not listening gives up, through the real worker, Redis and
 // store: the row's reason is the sentence, the chain (with the address it dialled) is in
 // the worker's log once, on the give-up's line. Both backends.
@@ -258,7 +286,7 @@ func TestImportGivesUpWithASentence(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		task, err := jobs.NewImportTask(w.org.ID, imp.ID)
+		task, err := jobs.NewImportTask(w.org.ID, imp.ID, imp.CreatedAt)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -319,7 +347,7 @@ func TestReconcilerMarksArchivedImportWithASentence(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		task, err := jobs.NewImportTask(w.org.ID, imp.ID)
+		task, err := jobs.NewImportTask(w.org.ID, imp.ID, imp.CreatedAt)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
@@ -65,9 +66,9 @@ func registerInvitesImport(w *Worker, s Services) {
 	Handle(w, jobs.TypeInvitesImport, run)
 	Handle(w, jobs.TypeInvitesImportEmails, run)
 	for _, typ := range []string{jobs.TypeInvitesImport, jobs.TypeInvitesImportEmails} {
-		Describe(w, typ, func(p jobs.InvitesImport) Subject { return importSubject(typ, p.OrgID) })
+		Describe(w, typ, func(p jobs.InvitesImport) Subject { return importSubject(typ, p.OrgID, unixTime(p.Since)) })
 		OnGiveUp(w, typ, func(ctx context.Context, p jobs.InvitesImport, reason error) error {
-			_, err := s.Imports.Fail(ctx, p.OrgID, p.ImportID, explain(reason, importSubject(typ, p.OrgID)))
+			_, err := s.Imports.Fail(ctx, p.OrgID, p.ImportID, explain(reason, importSubject(typ, p.OrgID, unixTime(p.Since))))
 			return err
 		})
 	}
@@ -75,12 +76,12 @@ func registerInvitesImport(w *Worker, s Services) {
 
 // importSubject is what an import's give-up sentence says. There is no verb resuming a
 // failed import; a new one with the same selection counts those already invited as such.
-func importSubject(typ, orgID string) Subject {
+func importSubject(typ, orgID string, since time.Time) Subject {
 	verb := "import"
 	if typ == jobs.TypeInvitesImportEmails {
 		verb = "emails"
 	}
-	return Subject{What: "the import", OrgID: orgID,
+	return Subject{What: "the import", OrgID: orgID, Since: since,
 		Again: fmt.Sprintf("start the import again with `tether invite %s --org %s` and the same selection (whoever it already invited counts as already_invited)", verb, orgOr(orgID))}
 }
 

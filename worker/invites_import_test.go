@@ -163,7 +163,7 @@ func (w *importWorld) enqueue(tb testing.TB) directory.Import {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	t, err := jobs.NewImportTask(w.org.ID, imp.ID)
+	t, err := jobs.NewImportTask(w.org.ID, imp.ID, imp.CreatedAt)
 	if err != nil {
 		tb.Fatal(err)
 	}

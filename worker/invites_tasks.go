@@ -25,7 +25,7 @@ func (q ImportTasks) QueueImport(ctx context.Context, imp directory.Import) erro
 	if len(imp.Selection.Emails) > 0 {
 		newTask = jobs.NewImportEmailsTask
 	}
-	t, err := newTask(imp.OrgID, imp.ID)
+	t, err := newTask(imp.OrgID, imp.ID, imp.CreatedAt)
 	if err != nil {
 		return err
 	}

@@ -73,7 +73,7 @@ func record(a attempt, s Subject) error {
 	case outcomeOK, outcomeRevoked:
 		return a.err
 	case outcomeArchived:
-		sentence = GaveUp{Attempts: a.retried + 1, Err: a.err, TaskID: a.taskID}.Explain(s)
+		sentence = GaveUp{Attempts: a.retried + 1, Err: a.err, TaskID: a.taskID, At: time.Now()}.Explain(s)
 	case outcomeSnoozed:
 		d := diagnose(a.err, a.taskID, s, true)
 		var ra retryAfter
@@ -96,7 +96,7 @@ func roundUp(d time.Duration) time.Duration {
 }
 
 // recorded matches the sentences record writes.
-var recorded = regexp.MustCompile(`^the .+? (gave up after \d+ attempts?|failed on attempt \d+ of \d+|runs again in \S+, without spending an attempt): `)
+var recorded = regexp.MustCompile(`^the .+? (gave up after \d+ attempts?(?: over \w+)?|failed on attempt \d+ of \d+|runs again in \S+, without spending an attempt): `)
 
 // LastError is what a person reads about a task's last failed attempt (info.LastErr): the
 // sentence the worker recorded; for what Asynq records on its own (the attempt outran

@@ -67,7 +67,7 @@ func TestRecordedErrorIsASentenceAroundTheOriginal(t *testing.T) {
 		{
 			name:    "an import cut short by a shutdown resumes without spending an attempt",
 			err:     &invites.InterruptedError{ImportID: "imp1", Err: context.Canceled},
-			subject: importSubject(jobs.TypeInvitesImport, "org1"),
+			subject: importSubject(jobs.TypeInvitesImport, "org1", time.Time{}),
 			want:    "the import runs again in 1s, without spending an attempt: its worker stopped while it ran (a shutdown); it resumes from its checkpoint",
 		},
 	}
@@ -75,7 +75,7 @@ func TestRecordedErrorIsASentenceAroundTheOriginal(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			classified, out := classify(tt.err, tt.retried, 3)
 			if tt.subject == (Subject{}) {
-				tt.subject = auditSubject("org1")
+				tt.subject = auditSubject("org1", time.Time{})
 			}
 			got := record(attempt{err: classified, out: out, taskID: "t1", retried: tt.retried, maxRetry: 3}, tt.subject)
 			if got.Error() != tt.want {
@@ -106,7 +106,7 @@ func TestRecordedErrorIsASentenceAroundTheOriginal(t *testing.T) {
 	}
 
 	// A revoked task keeps no error in Asynq: nothing to word.
-	if classified, out := classify(asynq.RevokeTask, 0, 3); record(attempt{err: classified, out: out}, auditSubject("org1")) != classified {
+	if classified, out := classify(asynq.RevokeTask, 0, 3); record(attempt{err: classified, out: out}, auditSubject("org1", time.Time{})) != classified {
 		t.Error("a revoked task's error was wrapped")
 	}
 }
@@ -135,12 +135,13 @@ func TestLastErrorNeverQuotesAChain(t *testing.T) {
 func TestSubject(t *testing.T) {
 	t.Parallel()
 	w := &Worker{subjects: map[string]func([]byte) (Subject, bool){}}
-	Describe(w, jobs.TypeAuditPermissions, func(p jobs.AuditPermissions) Subject { return auditSubject(p.OrgID) })
+	Describe(w, jobs.TypeAuditPermissions, func(p jobs.AuditPermissions) Subject { return auditSubject(p.OrgID, unixTime(p.Since)) })
 	tests := []struct {
 		typ, payload string
 		want         Subject
 	}{
-		{jobs.TypeAuditPermissions, `{"org_id":"org1","audit_id":"a1"}`, auditSubject("org1")},
+		{jobs.TypeAuditPermissions, `{"org_id":"org1","audit_id":"a1"}`, auditSubject("org1", time.Time{})},
+		{jobs.TypeAuditPermissions, `{"org_id":"org1","audit_id":"a1","since":1796000000}`, auditSubject("org1", time.Unix(1796000000, 0))},
 		{jobs.TypeAuditPermissions, `{"org_id":"org1","day":"soon"}`, Subject{What: "the " + jobs.TypeAuditPermissions + " task", OrgID: "org1"}},
 		{"test:other", `{"org_id":"org2"}`, Subject{What: "the test:other task", OrgID: "org2"}},
 	}
@@ -155,7 +156,7 @@ func TestSubject(t *testing.T) {
 // Asynq record; what the worker did not word (or another Subject's sentence) is not quoted.
 func TestArchivedReasonUsesTheRecordedSentence(t *testing.T) {
 	t.Parallel()
-	s := auditSubject("org1")
+	s := auditSubject("org1", time.Time{})
 	sentence := GaveUp{Attempts: 6, Err: fmt.Errorf("x: %w", &salesforce.APIError{Status: 503}), TaskID: "t1"}.Explain(s)
 	fallback := "the permission audit gave up after 6 attempts; its last error is in the worker's log (task_id t1)"
 	tests := []struct{ lastErr, want string }{

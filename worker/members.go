@@ -49,7 +49,7 @@ func registerMembers(w *Worker, s Services) {
 // deactivationSubject is what a deactivation's sentences say; its give-up leaves the
 // grants still live to the admin.
 func deactivationSubject(p jobs.MembersDeactivate) Subject {
-	return Subject{What: "the deactivation", OrgID: p.OrgID,
+	return Subject{What: "the deactivation", OrgID: p.OrgID, Since: unixTime(p.RequestedAt),
 		Again: "revoke tether's access in each provider's own settings (the member.revoke_abandoned event lists the grants still live)"}
 }
 

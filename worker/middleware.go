@@ -85,7 +85,7 @@ func (w *Worker) runGiveUp(ctx context.Context, t *asynq.Task, err error, retrie
 	hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	id, _ := asynq.GetTaskID(ctx)
-	if herr := fn(hctx, t, GaveUp{Attempts: retried + 1, Err: err, TaskID: id}); herr != nil {
+	if herr := fn(hctx, t, GaveUp{Attempts: retried + 1, Err: err, TaskID: id, At: time.Now()}); herr != nil {
 		zerolog.Ctx(ctx).Error().Err(herr).Msg("task gave up, and marking its row failed failed too; the reconciler retries it")
 	}
 }
@@ -95,7 +95,8 @@ func (w *Worker) runGiveUp(ctx context.Context, t *asynq.Task, err error, retrie
 type GaveUp struct {
 	Attempts int
 	Err      error
-	TaskID   string // for the sentence pointing at the worker's log
+	TaskID   string    // for the sentence pointing at the worker's log
+	At       time.Time // when it gave up; with Subject.Since, how long the retries ran
 }
 
 func (g GaveUp) Error() string {

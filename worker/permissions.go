@@ -75,9 +75,9 @@ type PermissionAudits struct {
 // run failed with the reason.
 func registerPermissions(w *Worker, s Services) {
 	a := s.Permissions
-	Describe(w, jobs.TypeAuditPermissions, func(p jobs.AuditPermissions) Subject { return auditSubject(p.OrgID) })
+	Describe(w, jobs.TypeAuditPermissions, func(p jobs.AuditPermissions) Subject { return auditSubject(p.OrgID, unixTime(p.Since)) })
 	OnGiveUp(w, jobs.TypeAuditPermissions, func(ctx context.Context, p jobs.AuditPermissions, reason error) error {
-		return a.Auditor.FailAudit(ctx, p.OrgID, p.AuditID, explain(reason, auditSubject(p.OrgID)))
+		return a.Auditor.FailAudit(ctx, p.OrgID, p.AuditID, explain(reason, auditSubject(p.OrgID, unixTime(p.Since))))
 	})
 	Handle(w, jobs.TypeAuditPermissions, func(ctx context.Context, p jobs.AuditPermissions) error {
 		r, err := a.Auditor.RunAudit(ctx, p.OrgID, p.AuditID)
@@ -122,8 +122,8 @@ func registerPermissions(w *Worker, s Services) {
 }
 
 // auditSubject is what an audit's give-up sentence says.
-func auditSubject(orgID string) Subject {
-	return Subject{What: "the permission audit", OrgID: orgID,
+func auditSubject(orgID string, since time.Time) Subject {
+	return Subject{What: "the permission audit", OrgID: orgID, Since: since,
 		Again: fmt.Sprintf("run `tether permissions check --org %s` again", orgOr(orgID))}
 }
 

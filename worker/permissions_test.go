@@ -223,7 +223,7 @@ func TestAuditWhoseRetriesRunOutIsFailedWithItsReason(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		task, err := jobs.NewAuditPermissionsTask(a.org.ID, run.ID, "")
+		task, err := jobs.NewAuditPermissionsTask(a.org.ID, run.ID, "", run.CreatedAt)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -219,7 +219,7 @@ func (r *Reconciler) importTask(ctx context.Context, imp directory.Import, res *
 	case err != nil:
 		return err
 	case info != nil && info.State == asynq.TaskStateArchived:
-		if _, err := r.Imports.Fail(ctx, imp.OrgID, imp.ID, archivedReason(info, importSubject(typ, imp.OrgID))); err != nil {
+		if _, err := r.Imports.Fail(ctx, imp.OrgID, imp.ID, archivedReason(info, importSubject(typ, imp.OrgID, imp.CreatedAt))); err != nil {
 			return fmt.Errorf("reconcile import %s: %w", imp.ID, err)
 		}
 		res.MarkedFailed++
@@ -228,7 +228,7 @@ func (r *Reconciler) importTask(ctx context.Context, imp directory.Import, res *
 		res.ImportsLive++
 		return nil
 	}
-	t, err := newTask(imp.OrgID, imp.ID)
+	t, err := newTask(imp.OrgID, imp.ID, imp.CreatedAt)
 	if err != nil {
 		return err
 	}
@@ -305,7 +305,7 @@ func (r *Reconciler) auditTask(ctx context.Context, run permissions.AuditRun, re
 	case err != nil:
 		return err
 	case info != nil && info.State == asynq.TaskStateArchived:
-		if err := r.Audits.FailAudit(ctx, run.OrgID, run.ID, archivedReason(info, auditSubject(run.OrgID))); err != nil {
+		if err := r.Audits.FailAudit(ctx, run.OrgID, run.ID, archivedReason(info, auditSubject(run.OrgID, run.CreatedAt))); err != nil {
 			return fmt.Errorf("reconcile permission audit %s: %w", run.ID, err)
 		}
 		res.MarkedFailed++
@@ -314,7 +314,7 @@ func (r *Reconciler) auditTask(ctx context.Context, run permissions.AuditRun, re
 		res.AuditsLive++
 		return nil
 	}
-	t, err := jobs.NewAuditPermissionsTask(run.OrgID, run.ID, run.Day)
+	t, err := jobs.NewAuditPermissionsTask(run.OrgID, run.ID, run.Day, run.CreatedAt)
 	if err != nil {
 		return err
 	}

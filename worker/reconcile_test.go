@@ -168,7 +168,7 @@ func TestImportWhoseRetriesRunOutIsFailedWithItsReason(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		task, err := jobs.NewImportTask(w.org.ID, imp.ID)
+		task, err := jobs.NewImportTask(w.org.ID, imp.ID, imp.CreatedAt)
 		if err != nil {
 			t.Fatal(err)
 		}
