@@ -192,12 +192,8 @@ type inflightMark struct {
 
 // inflight reads and sets c's in-flight mark: the digest of the refresh token being
 // spent, so a mark left by a refresh whose token was since replaced does not count.
-// Without a Stash, or for a provider whose old token survives, there is no mark.
+// inflightAsync decides whether there is a mark to send.
 func (t *Tokens) inflight(ctx context.Context, c Connection) inflightMark {
-	r, ok := t.p.Refresher.(RotationRules)
-	if t.p.Stash == nil || !ok || !r.KillsOldToken(c.Kind) {
-		return inflightMark{}
-	}
 	m := inflightMark{t: t, key: "refresh-inflight:" + c.ID}
 	sum := sha256.Sum256(c.RefreshTokenEnc)
 	if b, ok := t.p.Stash.(StashBatch); ok {
@@ -218,7 +214,8 @@ func (t *Tokens) inflight(ctx context.Context, c Connection) inflightMark {
 }
 
 // inflightAsync sends c's in-flight mark (see inflight) in the background and returns
-// what waits for it; without a mark to send, nothing is started.
+// what waits for it. Without a Stash, or for a provider whose old token survives, there is
+// no mark and nothing is started.
 func (t *Tokens) inflightAsync(ctx context.Context, c Connection) (wait func() inflightMark) {
 	if r, ok := t.p.Refresher.(RotationRules); t.p.Stash == nil || !ok || !r.KillsOldToken(c.Kind) {
 		return func() inflightMark { return inflightMark{} }
