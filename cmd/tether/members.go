@@ -352,14 +352,7 @@ Same as POST /v1/orgs/{org}/members/{member}/deactivate.`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			cfg, err := loadConfig(cmd, e)
-			if err != nil {
-				return err
-			}
-			if err := requireRedisCLI(cfg, "members deactivate"); err != nil {
-				return err
-			}
-			d, cleanup, err := buildDeps(ctx, e, cfg, depsOptions{store: true})
+			d, cleanup, err := queueingDeps(cmd, e, "members deactivate", depsOptions{store: true})
 			if err != nil {
 				return err
 			}
@@ -370,10 +363,6 @@ Same as POST /v1/orgs/{org}/members/{member}/deactivate.`,
 			}
 			m, err := svc.Deactivatable(ctx, args[0], args[1])
 			if err != nil {
-				return err
-			}
-			// Nothing is stored before the task: fail in seconds when Redis is down.
-			if err := reachable(ctx, d); err != nil {
 				return err
 			}
 			q := worker.DeactivationQueue{Client: d.app.queueClient(), Inspector: d.app.queueInspector()}
