@@ -57,6 +57,7 @@ func demoSteps() []demoStep {
 		{"Worker: events:prune deletes old audit events", demoPrune},
 		{"Worker: bad input is archived with its reason, never retried", demoBadInput},
 		{"HTTP (tether serve)", demoHTTP},
+		{"An org and its first members, as an operator makes them", seedDemoOrg},
 		{"Connect the team-level Salesforce user from a link", demoConnectTeam},
 		{"A rep connects Google Calendar from a link", demoConnectCalendar},
 		{"Invitation email and Join link", demoJoin},
@@ -174,12 +175,6 @@ func runDemo(ctx context.Context, e env, cfg config.Config, verbose bool) (err e
 	dm.ok("mail: every email goes to an SMTP sink at %s:%d", prov.sink.Host(), prov.sink.Port())
 	dm.ok("Slack: a fake workspace at %s (TETHER_SLACK_API_URL) answers users.lookupByEmail, conversations.open and chat.postMessage as Slack's Web API does",
 		prov.slack.URL())
-	if err := seedDemoOrg(ctx, dm); err != nil {
-		return fmt.Errorf("demo: seed org: %w", err)
-	}
-	dm.ok("org %q created as tether org create does, with an admin (%s) and one member who is also in Salesforce; no team connection yet",
-		dm.acme.org.Name, dm.acme.adminEmail)
-
 	dm.client = d.app.queueClient()
 	dm.inspector = d.app.queueInspector()
 

@@ -17,7 +17,7 @@ import (
 	"tether/connectors/sandbox/sfdc"
 	"tether/connectors/slack/slackfake"
 	"tether/sync/directory"
-	"tether/sync/orgs"
+	"tether/worker/httpapi"
 )
 
 // The demo's Salesforce org: generated, so every run sees the same users.
@@ -124,28 +124,22 @@ type demoOrg struct {
 	member     string // email of a Salesforce user who is a member before the import
 }
 
-// seedDemoOrg creates the org through the org service `tether org create` and POST
-// /v1/orgs use, an active admin (who gets the permission alerts) and an existing member
-// who is also in Salesforce (and has a Google account at the sandbox). Its team-level
-// Salesforce connection is made later from a connect link (demoConnectTeam).
+// seedDemoOrg creates the org and its first two members the way an operator does, over
+// tether serve's API: POST /v1/orgs (tether org create), then each member's invitation by
+// email (POST /v1/orgs/{org}/imports, as tether invite emails), which the worker sends to
+// the sink, and its Join link's button. The members are an admin (who gets the permission
+// alerts) and a member who is also in Salesforce (and has a Google account at the
+// sandbox). The team-level Salesforce connection is made later from a connect link
+// (demoConnectTeam).
 func seedDemoOrg(ctx context.Context, dm *demo) error {
-	st, p := dm.d.store, dm.prov
-	svc, err := dm.d.app.orgService()
-	if err != nil {
+	p := dm.prov
+	var org httpapi.OrgJSON
+	if err := dm.api(ctx, http.MethodPost, "/v1/orgs",
+		httpapi.CreateOrgRequest{Name: "Acme (Salesforce " + p.sfOrg + ")", Seats: 100}, &org); err != nil {
 		return err
 	}
-	org, err := svc.Create(ctx, orgs.CreateRequest{Name: "Acme (Salesforce " + p.sfOrg + ")", Seats: 100})
-	if err != nil {
-		return err
-	}
-	dm.acme = demoOrg{org: org, adminEmail: "admin@acme-demo.example"}
-	admin, err := st.CreateUser(ctx, directory.User{Email: dm.acme.adminEmail, Name: "Demo Admin"})
-	if err != nil {
-		return err
-	}
-	if _, err := st.CreateMembership(ctx, org.ID, directory.Membership{UserID: admin.ID, Role: directory.RoleAdmin, Status: directory.MembershipActive}); err != nil {
-		return err
-	}
+	dm.acme = demoOrg{org: directory.Org{ID: org.ID, Name: org.Name}, adminEmail: "admin@acme-demo.example"}
+	dm.ok("POST /v1/orgs {\"name\":%q,\"seats\":%d} (tether org create): org %s; no team connection yet", org.Name, org.Seats.Limit, org.ID)
 	// One Salesforce user of the imported profile is already a member: the import says so.
 	for _, u := range p.spec.Users {
 		if a, err := mail.ParseAddress(u.Email); err == nil && a.Address == u.Email && u.Active() && u.Profile == demoSFProfile {
@@ -156,12 +150,27 @@ func seedDemoOrg(ctx context.Context, dm *demo) error {
 	if dm.acme.member == "" {
 		return errors.New("demo: no active Sales User with an email in the generated org")
 	}
-	m, err := st.CreateUser(ctx, directory.User{Email: dm.acme.member, Name: "Existing Member"})
-	if err != nil {
-		return err
-	}
-	if _, err := st.CreateMembership(ctx, org.ID, directory.Membership{UserID: m.ID, Role: directory.RoleChat, Status: directory.MembershipActive}); err != nil {
-		return err
+	for _, m := range []struct {
+		email string
+		role  directory.Role
+	}{{dm.acme.adminEmail, directory.RoleAdmin}, {dm.acme.member, directory.RoleChat}} {
+		_, link, err := dm.inviteByEmail(ctx, org.ID, m.email, m.role)
+		if err != nil {
+			return err
+		}
+		if code, err := dm.joinLink(ctx, http.MethodPost, link); err != nil || code != http.StatusOK {
+			return fmt.Errorf("%s presses the Join button: %d, %v", m.email, code, err)
+		}
+		page, err := dm.membersOf(ctx, org.ID, "all")
+		if err != nil {
+			return err
+		}
+		got, ok := memberOf(page, m.email)
+		if !ok || got.Status != directory.MembershipActive || got.Role != m.role {
+			return fmt.Errorf("after the Join %s is %s as %s; want active as %s", m.email, got.Status, got.Role, m.role)
+		}
+		dm.ok("POST /v1/orgs/%s/imports {\"emails\":%q,\"role\":%q}, the worker's invitation email, its Join button: %s %s as %s",
+			org.ID, m.email, m.role, got.Email, got.Status, got.Role)
 	}
 	return demoGoogleUser(p, dm.acme.member)
 }

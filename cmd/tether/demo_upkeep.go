@@ -431,12 +431,21 @@ func (dm *demo) sweep(ctx context.Context) error {
 
 // members is GET /v1/orgs/{org}/members?filter=F[&action_required=true], one page.
 func (dm *demo) members(ctx context.Context, filter string, actionRequired bool) (httpapi.MemberListJSON, error) {
+	return dm.memberPage(ctx, dm.acme.org.ID, filter, actionRequired)
+}
+
+// membersOf is GET /v1/orgs/{org}/members?filter=F of any org, one page.
+func (dm *demo) membersOf(ctx context.Context, orgID, filter string) (httpapi.MemberListJSON, error) {
+	return dm.memberPage(ctx, orgID, filter, false)
+}
+
+func (dm *demo) memberPage(ctx context.Context, orgID, filter string, actionRequired bool) (httpapi.MemberListJSON, error) {
 	var page httpapi.MemberListJSON
 	q := url.Values{"filter": {filter}, "limit": {"200"}}
 	if actionRequired {
 		q.Set("action_required", "true")
 	}
-	err := dm.api(ctx, http.MethodGet, "/v1/orgs/"+dm.acme.org.ID+"/members?"+q.Encode(), nil, &page)
+	err := dm.api(ctx, http.MethodGet, "/v1/orgs/"+url.PathEscape(orgID)+"/members?"+q.Encode(), nil, &page)
 	return page, err
 }
 

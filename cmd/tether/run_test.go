@@ -397,6 +397,10 @@ func TestDemo(t *testing.T) {
 		"deleted 3 events older than 90 days, kept the 2 recent ones",
 		"archived after 0 of 5 retries",
 		"/readyz: 200",
+		// The org and its first members come in through the operator's routes.
+		"its Join button: admin@acme-demo.example active as admin",
+		"the worker sent the invitation: \"You're invited to join Demo Join Co on tether\"",
+		"the same link again: 410 (used)",
 		// The Salesforce steps, against the in-process sandbox and mail sink.
 		"Invite import from Salesforce",
 		"already_member    1",
