@@ -40,11 +40,6 @@ func TestBrowserReminderLink(t *testing.T) {
 
 	rep := "ada@example.com" // the sandbox's Google account
 	b.addRep(t, rep)
-	// Only a calendar is required of a chat rep, so the reminder is about it alone; a short
-	// grace and no quiet hours, so the test does not wait for the wall clock's morning.
-	b.tether(t, "org", "set", b.orgID, "--policy", "chat=calendar")
-	b.tether(t, "org", "reminders", b.orgID, "--grace", "1s", "--quiet-hours", "none")
-
 	openAndPress(t, ctx, linkFrom(t, b.tether(t, "members", "connect-link", b.orgID, rep, "google_calendar")))
 	consentAs(t, ctx, "", "allow")
 	if heading, _ := finalPage(t, ctx, "reminder-1-google-connected"); heading != "Google connected" {
@@ -54,6 +49,13 @@ func TestBrowserReminderLink(t *testing.T) {
 	if err != nil || c.State != connections.StateHealthy {
 		t.Fatalf("google connection after the first connect: %+v, %v", c, err)
 	}
+	// Only a calendar is required of a chat rep, so the reminder is about it alone; a short
+	// grace and no quiet hours, so the test does not wait for the wall clock's morning.
+	// Both after the connect: a policy change queues the reminders its reasons call for,
+	// and with a 1 s grace a rep still in the consent pages would be reminded to connect a
+	// calendar (either kind, two links) before the one the test breaks.
+	b.tether(t, "org", "set", b.orgID, "--policy", "chat=calendar")
+	b.tether(t, "org", "reminders", b.orgID, "--grace", "1s", "--quiet-hours", "none")
 
 	// At the provider: the grant is revoked (the sandbox's admin API).
 	res, err := http.Get(b.sbURL + "/admin/grants")
