@@ -133,8 +133,11 @@ func (s *Server) handleUpkeep(op string) http.Handler {
 			return
 		case err != nil:
 			s.log.Error().Err(err).Str("org", orgID).Str("connection", id).Str("op", op).Msg("connection upkeep")
+			// err is a driver's chain (Redis's lock, the database): the log keeps it, the
+			// person reads what to do.
 			writeError(w, http.StatusServiceUnavailable, APIError{Code: "not_done",
-				Message: "the " + op + " could not be completed (" + err.Error() + "); nothing was lost: try again, the connection's schedule also retries it"})
+				Message: "the " + op + " of connection " + id + " could not be completed: Redis or the database did not answer (the server log has the error); " +
+					"nothing was lost: try again once they answer (GET /readyz checks both); the connection's schedule also retries it"})
 			return
 		}
 		// An operator's refresh or verify changes the connection like the worker's tasks do,

@@ -2,6 +2,10 @@ package httpapi_test
 
 import (
 	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -136,4 +140,43 @@ func TestConnectionsAPI(t *testing.T) {
 			t.Fatal("the list answer holds a token")
 		}
 	})
+}
+
+// outageConnections is upkeep whose Redis lock cannot be reached: the refresh and the
+// verification fail with the driver's chain, as the real lock's do.
+type outageConnections struct{ httpapi.Connections }
+
+var errRedisDown = fmt.Errorf("lock connection c1 for refresh: redislock: acquire connection:c1: %w",
+	&net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connect: connection refused")})
+
+func (outageConnections) Refresh(context.Context, string, string, bool) (connections.Result, error) {
+	return connections.Result{}, errRedisDown
+}
+
+func (outageConnections) Verify(context.Context, string, string, bool) (connections.Result, error) {
+	return connections.Result{}, errRedisDown
+}
+
+// A refresh or verify that Redis or the database fails is a 503 saying what to do; the
+// driver's chain stays in the server's log.
+func TestConnectionUpkeepOutageKeepsTheChainInTheLog(t *testing.T) {
+	var log bytes.Buffer
+	server, err := httpapi.New(httpapi.Params{Logger: zerolog.New(&log), Gatherer: prometheus.NewRegistry(),
+		AdminUser: "admin", AdminPassword: "pw", Connections: outageConnections{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(server)
+	t.Cleanup(srv.Close)
+	b := &orgBundle{url: srv.URL}
+	for _, op := range []string{"refresh", "verify"} {
+		e := b.wantError(t, http.MethodPost, "/v1/orgs/o1/connections/c1/"+op, "", http.StatusServiceUnavailable, "not_done")
+		if strings.Contains(e.Message, "dial tcp") || strings.Contains(e.Message, "redislock") || !strings.Contains(e.Message, "Redis or the database") ||
+			!strings.Contains(e.Message, "c1") {
+			t.Errorf("%s: message %q", op, e.Message)
+		}
+	}
+	if !strings.Contains(log.String(), "connection refused") {
+		t.Errorf("the log lacks the error: %s", log.String())
+	}
 }
