@@ -53,7 +53,10 @@ func deactivationSubject(p jobs.MembersDeactivate) Subject {
 		Again: "revoke tether's access in each provider's own settings (the member.revoke_abandoned event lists the grants still live)"}
 }
 
-// deactivationSummary is the task's result: "revoked=salesforce,zoom dropped=microsoft_calendar failed=google_calendar".
+// deactivationSummary is the task's result, which members deactivate --wait prints:
+// "revoked=salesforce,zoom dropped=microsoft_calendar failed=google_calendar tasks_cancelled=2",
+// with closed_earlier= naming what an earlier attempt did, so a retry's result is the whole
+// deactivation's; a re-run that found nothing left says so.
 func deactivationSummary(r members.DeactivateResult) string {
 	join := func(ks []connections.Kind) string {
 		s := make([]string, len(ks))
@@ -66,7 +69,14 @@ func deactivationSummary(r members.DeactivateResult) string {
 	for k := range r.Failed {
 		failed = append(failed, k)
 	}
-	return fmt.Sprintf("revoked=%s dropped=%s failed=%s tasks_cancelled=%d", join(r.Revoked), join(r.Dropped), join(failed), r.TasksCancelled)
+	if !r.Deactivated && len(r.Revoked)+len(r.Dropped)+len(failed)+r.TasksCancelled == 0 {
+		return fmt.Sprintf("nothing left to do: the member was already deactivated and its connections closed (closed_earlier=%s)", join(r.Earlier))
+	}
+	out := fmt.Sprintf("revoked=%s dropped=%s failed=%s tasks_cancelled=%d", join(r.Revoked), join(r.Dropped), join(failed), r.TasksCancelled)
+	if len(r.Earlier) > 0 {
+		out += " closed_earlier=" + join(r.Earlier)
+	}
+	return out
 }
 
 // TaskRef names one task in one queue.

@@ -284,8 +284,10 @@ func TestDeactivateMemberAgainstSandbox(t *testing.T) {
 		if len(gc.RefreshTokenEnc) > 0 || len(gc.AccessTokenEnc) > 0 {
 			t.Errorf("google tokens kept after the revoke")
 		}
-		if !strings.Contains(string(info.Result), "revoked=google_calendar") {
-			t.Errorf("retry result %q", info.Result)
+		// The retry's result is the whole deactivation's: what the first attempt closed too.
+		if r := string(info.Result); !strings.Contains(r, "revoked=google_calendar ") || !strings.Contains(r, " closed_earlier=") ||
+			!strings.Contains(r, "salesforce") || !strings.Contains(r, "zoom") || !strings.Contains(r, "microsoft_calendar") {
+			t.Errorf("retry result %q, want google_calendar revoked and the rest closed earlier", r)
 		}
 		// The first run deactivated and revoked Salesforce and Zoom (dropping Microsoft's
 		// tokens); the retry revoked Google: two events, nothing else.
@@ -306,8 +308,20 @@ func TestDeactivateMemberAgainstSandbox(t *testing.T) {
 		// Running it again changes nothing and calls no provider.
 		before := sb.Counters()
 		res2, err := deact.Deactivate(ctx, org.ID, m.ID)
-		if err != nil || res2.Deactivated || len(res2.Revoked)+len(res2.Dropped)+len(res2.Failed) != 0 {
+		if err != nil || res2.Deactivated || len(res2.Revoked)+len(res2.Dropped)+len(res2.Failed) != 0 || len(res2.Earlier) != len(conns) {
 			t.Errorf("re-run: %+v %v", res2, err)
+		}
+		// A re-run through the queue (asking again after it finished) says nothing was left.
+		again, _, err := (worker.DeactivationQueue{Client: client, Inspector: inspector}).Queue(ctx, org.ID, m.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		waitUntil(t, "the re-run to complete", func() bool {
+			info, err = inspector.GetTaskInfo(jobs.QueueCritical, again)
+			return err == nil && info.State == asynq.TaskStateCompleted
+		})
+		if r := string(info.Result); !strings.HasPrefix(r, "nothing left to do: the member was already deactivated") {
+			t.Errorf("re-run result %q", r)
 		}
 		for _, p := range []sandbox.Provider{sandbox.Salesforce, sandbox.Google, sandbox.Zoom} {
 			if a, b := sb.Counters().Endpoint(p, "revoke").Calls, before.Endpoint(p, "revoke").Calls; a != b {

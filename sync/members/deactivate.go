@@ -84,7 +84,10 @@ type DeactivateResult struct {
 	Revoked []connections.Kind
 	Dropped []connections.Kind
 	// Failed maps a kind to why its revoke failed; its tokens are kept for the retry.
-	Failed         map[connections.Kind]string
+	Failed map[connections.Kind]string
+	// Earlier are the kinds an earlier run had already closed (a retry's, or a re-run's):
+	// without them a retry's result would read as if only what it revoked was.
+	Earlier        []connections.Kind
 	TasksCancelled int
 }
 
@@ -150,7 +153,8 @@ func (d *Deactivator) Deactivate(ctx context.Context, orgID, membershipID string
 func (d *Deactivator) close(ctx context.Context, orgID string, c connections.Connection, res *DeactivateResult, now time.Time) error {
 	for range 5 {
 		if c.State == connections.StateRevoked && !hasTokens(c) && c.NextRefreshAt.IsZero() {
-			return nil // done by an earlier run
+			res.Earlier = append(res.Earlier, c.Kind) // done by an earlier run
+			return nil
 		}
 		n, err := d.c.Tasks.CancelConnectionTasks(ctx, c)
 		if err != nil {
