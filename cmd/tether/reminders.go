@@ -180,7 +180,12 @@ needs TETHER_REDIS_URL. Same as GET and PATCH /v1/orgs/{org}/reminder-settings.`
 				fmt.Fprintf(e.stdout, "reminder policy of org %s%s:\n", args[0], map[bool]string{true: " (changed)"}[changed])
 				fmt.Fprintf(e.stdout, "  grace %s, then reminders at +%s, every %s after\n", out.Grace, strings.Join(out.Steps, ", +"), out.Tail)
 				fmt.Fprintf(e.stdout, "  at least %s between two reminders; admins' digest after %d unanswered\n", out.MinGap, out.EscalateAfter)
-				fmt.Fprintf(e.stdout, "  quiet hours %s in the rep's time zone; org time zone %s\n", out.QuietHours, out.TimeZone)
+				if out.QuietHours == "none" {
+					// "quiet hours none in the rep's time zone" read as a zone setting.
+					fmt.Fprintf(e.stdout, "  no quiet hours: reminders go at any hour; org time zone %s\n", out.TimeZone)
+				} else {
+					fmt.Fprintf(e.stdout, "  quiet hours %s in the rep's time zone; org time zone %s\n", out.QuietHours, out.TimeZone)
+				}
 				switch {
 				case !out.Slack.Configured:
 					fmt.Fprintln(e.stdout, "  Slack: not configured (email only)")

@@ -100,6 +100,9 @@ func TestOrgRemindersVerb(t *testing.T) {
 		if js.QuietHours != "none" || js.Grace != "10m0s" || js.TimeZone != "Europe/Paris" {
 			t.Fatalf("json %+v", js)
 		}
+		if out := ok("org", "reminders", org); !strings.Contains(out, "no quiet hours: reminders go at any hour; org time zone Europe/Paris") {
+			t.Fatalf("no quiet hours:\n%s", out)
+		}
 
 		// A rep reminded an hour ago has reminder 2 queued a day after (the min gap); longer
 		// steps move it: the new task is in Redis, the record says its time, the old is gone.
