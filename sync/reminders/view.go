@@ -162,8 +162,10 @@ func summarize(m directory.Membership, settings Settings, mr MemberReminders, no
 		// Every change of reasons queues a notify; none recorded means it has not run yet
 		// (or its enqueue failed): the repair queues it again.
 		s.Why = "no reminder queued yet: the member's notify has not run (tether members recompute " + m.OrgID + " queues it)"
+	case len(d.AdminReasons) > 0 && d.Admin:
+		s.Why = "only an admin can fix it, and the admins are not told yet" + adminsNotTold(m.OrgID)
 	case len(d.AdminReasons) > 0:
-		s.Why = "only an admin can fix it: the admins are told, the rep is not"
+		s.Why = "only an admin can fix it: the admins were told, the rep is not"
 	case hasReminder(mr.Sent):
 		s.Why = "fixed: all set"
 	case m.ActionCheckedAt.IsZero():
@@ -174,7 +176,18 @@ func summarize(m directory.Membership, settings Settings, mr MemberReminders, no
 	if s.Escalated && s.NextKind == KindReminder {
 		s.Why += "; on the admins' daily digest"
 	}
+	if d.Admin && len(d.RepReasons) > 0 {
+		s.Why += "; the admins are not told yet of what only they can fix" + adminsNotTold(m.OrgID)
+	}
 	return s
+}
+
+// adminsNotTold says why an admin alert the policy wants sent may not have gone: the
+// alert's notify retries a failure, and an org without an active admin fails every time
+// (only the worker's log said so; the view claimed the admins were told).
+func adminsNotTold(orgID string) string {
+	return " (the member's notify sends it and retries a failure; if it stays so, the worker's log says why, " +
+		"e.g. the org has no active admin: tether members set " + orgID + " MEMBER --role admin)"
 }
 
 // queued corrects d, decided at now, by the reminder a notify queued (q): that task is
