@@ -191,8 +191,14 @@ func upkeepExit(op, id string, res connections.Result) error {
 			op, id, res.Failure.Class, c.Actor(), teamReconnect(c))}
 	case res.Skipped != "" && res.Connection.State.AwaitsReconnect():
 		who := "the rep must connect it again"
-		if res.Connection.Kind.OrgLevel() {
-			who = "an admin of the org must connect it again" + teamReconnect(res.Connection)
+		switch c := res.Connection; {
+		case c.Kind.OrgLevel():
+			who = "an admin of the org must connect it again" + teamReconnect(c)
+		case c.State == connections.StateRevoked:
+			// Only a deactivation revokes a member's connection: its rep is gone, not
+			// asked to reconnect.
+			who = "tether revoked it when its member was deactivated, so nothing refreshes it; were the member active again, " +
+				"they would connect it anew (tether members connect-link " + c.OrgID + " " + c.MembershipID + " " + string(c.Kind) + ")"
 		}
 		return &exitError{exitConnectionNeedsAction, fmt.Errorf("connection %s was not %s: %s; %s",
 			id, map[string]string{connections.OpRefresh: "refreshed", connections.OpVerify: "verified"}[op], res.Skipped, who)}

@@ -9,6 +9,7 @@ import (
 
 	"tether/connectors/sandbox"
 	"tether/connectors/sandbox/sfdc"
+	"tether/sync/connections"
 	"tether/worker/redistest"
 )
 
@@ -121,5 +122,21 @@ func TestConnectionsVerbs(t *testing.T) {
 	r = runTether(t, ctx, env, "connections", "verify", orgID, id)
 	if r.err == nil || !strings.Contains(r.err.Error(), "POST /v1/orgs/{org}/connections/{id}/verify") {
 		t.Fatalf("verify without Redis: %v", r.err)
+	}
+}
+
+// A member's connection revoked by their deactivation is not the rep's to reconnect: the
+// refresh's refusal says why nothing refreshes it.
+func TestUpkeepExitRevokedByDeactivation(t *testing.T) {
+	res := connections.Result{Skipped: "the connection needs reconnecting (revoked)", Connection: connections.Connection{
+		ID: "c1", OrgID: "o1", MembershipID: "m1", Kind: connections.KindGoogleCalendar, State: connections.StateRevoked}}
+	err := upkeepExit(connections.OpRefresh, "c1", res)
+	if code := exitCode(err); code != exitConnectionNeedsAction || strings.Contains(err.Error(), "the rep must connect it again") ||
+		!strings.Contains(err.Error(), "member was deactivated") || !strings.Contains(err.Error(), "tether members connect-link o1 m1 google_calendar") {
+		t.Fatalf("exit %d: %v", code, err)
+	}
+	res.Connection.State = connections.StateNeedsReconnect
+	if err := upkeepExit(connections.OpRefresh, "c1", res); err == nil || !strings.Contains(err.Error(), "the rep must connect it again") {
+		t.Fatalf("needs_reconnect: %v", err)
 	}
 }
