@@ -30,7 +30,10 @@ func newConnectionsSweepCmd(e env) *cobra.Command {
 refresh, verification or retry is due (through the due index, not the whole table) and
 queues a connections:refresh or connections:verify task for each, as the scheduled sweep
 does every 5 minutes; a connection's Retry-After is kept. This is for an operator who
-fixed a provider outage or the OAuth client and will not wait for the next slot.
+will not wait for the next slot. It runs only what is due: a connection that already
+failed waits for its retry (backoff, or a probe every 6 h for needs_admin, which is where
+a refused OAuth client leaves it), so after fixing the client or an outage run
+tether connections refresh ORG CONNECTION for each (tether connections list ORG shows them).
 Over HTTP: POST /v1/connections/sweep (operator credentials).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -43,7 +46,10 @@ Over HTTP: POST /v1/connections/sweep (operator credentials).`,
 			if err != nil {
 				return err
 			}
-			_, err = fmt.Fprintf(e.stdout, "queued %s: a worker queues a refresh or verification of each connection due; `tether members list ORG --action-required` shows who must act\n", id)
+			_, err = fmt.Fprintf(e.stdout, "queued %s: a worker queues a refresh or verification of each connection due; "+
+				"a connection waiting for its retry or its 6-hourly probe is not due: after fixing an OAuth client or an outage, "+
+				"run tether connections refresh ORG CONNECTION for each (tether connections list ORG shows them); "+
+				"tether members list ORG --action-required shows who must act\n", id)
 			return err
 		},
 	}

@@ -36,6 +36,12 @@ func TestRunNowVerbsQueueATask(t *testing.T) {
 			if len(f) < 2 || f[0] != "queued" {
 				t.Fatalf("output %q, want \"queued <task id>: …\"", out.String())
 			}
+			// The sweep runs only what is due: a connection a refused OAuth client left
+			// needs_admin waits 6 h for its probe, so the operator is told the verb that
+			// runs one now.
+			if tc.taskType == jobs.TypeConnectionsSweep && !strings.Contains(out.String(), "tether connections refresh ORG CONNECTION") {
+				t.Errorf("sweep output %q does not name connections refresh", out.String())
+			}
 			id := strings.TrimSuffix(f[1], ":")
 			in := asynq.NewInspector(opt)
 			defer in.Close()
