@@ -141,6 +141,10 @@ other failure exits 1. The outcome and the state are printed either way.`,
 			var notYet *connections.NotYetError
 			switch {
 			case errors.Is(err, directory.ErrNotFound):
+				// An unknown org reads as the list's answer, not as a missing connection.
+				if _, oerr := d.store.GetOrg(cmd.Context(), args[0]); errors.Is(oerr, directory.ErrNotFound) {
+					return fmt.Errorf("org %s does not exist: `tether org list` shows the orgs", args[0])
+				}
 				return fmt.Errorf("org %s has no connection %s: `tether connections list %s` shows them", args[0], args[1], args[0])
 			case errors.As(err, &notYet):
 				return &exitError{exitConnectionRetried, fmt.Errorf("%w; run the command again after that", notYet)}

@@ -114,6 +114,10 @@ func TestConnectionsVerbs(t *testing.T) {
 	if r.err == nil || !strings.Contains(r.err.Error(), `has no member "nobody@acme.test"`) {
 		t.Fatalf("list of an unknown member: %v\n%s", r.err, r.stdout)
 	}
+	r = runTether(t, ctx, env, "connections", "refresh", "no-such-org", id)
+	if r.err == nil || !strings.Contains(r.err.Error(), "org no-such-org does not exist") {
+		t.Fatalf("refresh in an unknown org: %v", r.err)
+	}
 	r = runTether(t, ctx, env, "connections", "list", "no-such-org")
 	if r.err == nil || !strings.Contains(r.err.Error(), "tether org list") {
 		t.Fatalf("list of an unknown org: %v", r.err)

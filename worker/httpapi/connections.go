@@ -117,6 +117,13 @@ func (s *Server) handleUpkeep(op string) http.Handler {
 		var notYet *connections.NotYetError
 		switch {
 		case errors.Is(err, directory.ErrNotFound):
+			if s.p.Orgs != nil {
+				// An unknown org is org_not_found, as on the list route.
+				if _, oerr := s.p.Orgs.Show(r.Context(), orgID); oerr != nil {
+					s.orgError(w, r, oerr)
+					return
+				}
+			}
 			writeError(w, http.StatusNotFound, APIError{Code: "not_found",
 				Message: "org " + orgID + " has no connection " + id + "; GET /v1/orgs/" + orgID + "/connections lists them"})
 			return

@@ -110,6 +110,9 @@ func TestConnectionsAPI(t *testing.T) {
 		if e := b.wantError(t, http.MethodPost, "/v1/orgs/"+org.ID+"/connections/nope/refresh", "", http.StatusNotFound, "not_found"); !strings.Contains(e.Message, "/connections") {
 			t.Errorf("404 message %q does not name the list route", e.Message)
 		}
+		// An unknown org is org_not_found, as on the list route, not a missing connection.
+		b.wantError(t, http.MethodPost, "/v1/orgs/nope/connections/"+team.ConnectionID+"/refresh", "", http.StatusNotFound, "org_not_found")
+		b.wantError(t, http.MethodPost, "/v1/orgs/nope/connections/nope/refresh", "", http.StatusNotFound, "org_not_found")
 
 		// Salesforce's token rate limit (a 400 without Retry-After): backoff, stored as
 		// the next attempt; the next request waits without calling.
