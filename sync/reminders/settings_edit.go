@@ -138,6 +138,10 @@ func (e SettingsEditor) Update(ctx context.Context, orgID string, ch SettingsCha
 	if s.Grace > MaxGrace {
 		return Settings{}, &SettingError{"grace", fmt.Sprintf("%s is too long; use 1s to %s (default %s)", s.Grace, MaxGrace, DefaultGrace)}
 	}
+	if ch.Steps != nil && strings.TrimSpace(*ch.Steps) == "" {
+		// An empty list ("steps": []) read as `"" is not a positive duration`.
+		return Settings{}, &SettingError{"steps", "give at least one offset from the first reminder, in increasing order, e.g. 24h,72h,168h (the tail repeats after the last)"}
+	}
 	if ch.Steps != nil {
 		var steps []time.Duration
 		for _, p := range strings.Split(*ch.Steps, ",") {

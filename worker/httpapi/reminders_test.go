@@ -115,6 +115,10 @@ func TestReminderSettingsAPI(t *testing.T) {
 				t.Fatalf("%s: message %q does not name %s", body, e.Message, field)
 			}
 		}
+		// An empty list of steps says what to give, not that "" is no duration.
+		if e := b.wantError(t, http.MethodPatch, path, `{"steps":[]}`, http.StatusUnprocessableEntity, "invalid_reminder_settings"); !strings.HasPrefix(e.Message, "steps: give at least one") {
+			t.Errorf("empty steps: %q", e.Message)
+		}
 		// A refused change leaves the stored policy as it was.
 		if again, err := st.ReminderSettings(ctx, org.ID); err != nil || again.Grace != 15*time.Minute {
 			t.Fatalf("after refusals %+v %v", again, err)
