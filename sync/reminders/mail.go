@@ -1,11 +1,13 @@
 package reminders
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
 	"html"
+	"slices"
 	"strings"
 	"time"
 
@@ -28,6 +30,19 @@ func emails(ms []directory.Member) []string {
 	out := make([]string, 0, len(ms))
 	for _, m := range ms {
 		out = append(out, m.Email)
+	}
+	return out
+}
+
+// reasonKinds names what each reason is about once: the failing connection's kind, else
+// the requirement.
+func reasonKinds(rs []directory.ActionReason) []string {
+	var out []string
+	for _, r := range rs {
+		k := cmp.Or(r.Kind, r.Requirement)
+		if !slices.Contains(out, k) {
+			out = append(out, k)
+		}
 	}
 	return out
 }
@@ -168,9 +183,16 @@ func repMessage(org directory.Org, u directory.User, m directory.Membership, d D
 	msg := Message{To: []string{u.Email}}
 	if d.Rep == KindAllSet {
 		msg.Subject = "You're all set in " + org.Name
-		fmt.Fprintf(&t, "Hi %s,\n\nEverything %s needs from you is connected now. No more reminders.\n\n%s\n", name, org.Name, adminLine(admins))
-		fmt.Fprintf(&h, "<p>Hi %s,</p><p>Everything %s needs from you is connected now. No more reminders.</p><p>%s</p>",
-			html.EscapeString(name), html.EscapeString(org.Name), html.EscapeString(adminLine(admins)))
+		done := fmt.Sprintf("Everything %s needs from you is connected now. No more reminders.", org.Name)
+		if len(d.AdminReasons) > 0 {
+			// "Everything is connected" would be untrue: a connection is still broken, only
+			// not one the rep can fix (a disabled account, an app to approve).
+			done = fmt.Sprintf("Nothing more is needed from you, so no more reminders. Still not working, and only an admin can fix it: %s.",
+				strings.Join(reasonKinds(d.AdminReasons), ", "))
+		}
+		fmt.Fprintf(&t, "Hi %s,\n\n%s\n\n%s\n", name, done, adminLine(admins))
+		fmt.Fprintf(&h, "<p>Hi %s,</p><p>%s</p><p>%s</p>",
+			html.EscapeString(name), html.EscapeString(done), html.EscapeString(adminLine(admins)))
 		msg.Text, msg.HTML = t.String(), h.String()
 		return msg
 	}
