@@ -186,6 +186,9 @@ func TestMembersDeactivateVerb(t *testing.T) {
 	revoke := []string{"invite", "revoke", inv.ID, "--org", org}
 	v.refused("aaron.johnson@example.com is invited to org "+org+" (invite "+inv.ID+", pending), not a member: revoke the invite instead with tether "+strings.Join(revoke, " "),
 		"members", "deactivate", org, "aaron.johnson@example.com")
+	// The other member verbs say the email is an invite's, not that nobody has it.
+	v.refused("aaron.johnson@example.com is invited to org "+org+" (invite "+inv.ID+", pending), not a member yet",
+		"members", "set", org, "aaron.johnson@example.com", "--role", "admin")
 	if out := ok(revoke...); !strings.Contains(out, "revoked invite "+inv.ID) {
 		t.Fatalf("the printed revoke command:\n%s", out)
 	}

@@ -417,26 +417,36 @@ func (s *Service) Resolve(ctx context.Context, orgID, ref string) (directory.Mem
 	if _, err := s.org(ctx, orgID); err != nil {
 		return directory.Membership{}, err
 	}
-	notFound := refuse(CodeMemberNotFound, "org %s has no member %q (a membership id or an email): tether members list %s lists them", orgID, ref, orgID)
 	if strings.Contains(ref, "@") {
 		u, err := s.st.GetUserByEmail(ctx, directory.NormalizeEmail(ref))
 		if errors.Is(err, directory.ErrNotFound) {
-			return directory.Membership{}, notFound
+			return directory.Membership{}, s.notFound(ctx, orgID, ref)
 		}
 		if err != nil {
 			return directory.Membership{}, fmt.Errorf("find member %q of org %s: %w", ref, orgID, err)
 		}
 		m, err := s.st.GetMembershipByUser(ctx, orgID, u.ID)
 		if errors.Is(err, directory.ErrNotFound) {
-			return directory.Membership{}, notFound
+			return directory.Membership{}, s.notFound(ctx, orgID, ref)
 		}
 		return m, err
 	}
 	m, err := s.st.GetMembership(ctx, orgID, ref)
 	if errors.Is(err, directory.ErrNotFound) {
-		return directory.Membership{}, notFound
+		return directory.Membership{}, s.notFound(ctx, orgID, ref)
 	}
 	return m, err
+}
+
+// notFound is Resolve's member_not_found. An invited person is no member until they
+// join, and members list does not show invites: without a word the operator who typed an
+// email from the invitations finds no one to look for.
+func (s *Service) notFound(ctx context.Context, orgID, ref string) error {
+	if inv, err := s.pendingInvite(ctx, orgID, ref); err == nil && inv.ID != "" {
+		return refuse(CodeMemberNotFound, "%s is invited to org %s (invite %s, pending), not a member yet: it becomes one when they join "+
+			"with the invitation's link (tether invite list --org %s shows the invites)", inv.Email, orgID, inv.ID, orgID)
+	}
+	return refuse(CodeMemberNotFound, "org %s has no member %q (a membership id or an email): tether members list %s lists them", orgID, ref, orgID)
 }
 
 // org reads one org, answering *Error org_not_found for an unknown id.
