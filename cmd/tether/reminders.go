@@ -50,7 +50,7 @@ Same as GET /v1/orgs/{org}/members/{member}/reminders.`,
 					enc.SetIndent("", "  ")
 					return enc.Encode(out)
 				}
-				fmt.Fprintf(e.stdout, "member %s of org %s: %d messages, streak %d", m.ID, args[0], len(out.Sent), out.Streak)
+				fmt.Fprintf(e.stdout, "member %s of org %s: %d %s, streak %d", m.ID, args[0], len(out.Sent), map[bool]string{true: "message", false: "messages"}[len(out.Sent) == 1], out.Streak)
 				if out.Escalated {
 					fmt.Fprint(e.stdout, ", on the admins' daily digest")
 				}

@@ -38,7 +38,7 @@ func TestMembersRemindersVerb(t *testing.T) {
 			t.Fatal(err)
 		}
 		out := ok("members", "reminders", org, "rep@acme.example")
-		for _, want := range []string{"1 messages, streak 1", "#1 reminder email sent", "calendar:google_calendar:needs_reconnect",
+		for _, want := range []string{"1 message, streak 1", "#1 reminder email sent", "calendar:google_calendar:needs_reconnect",
 			"next: " + sent.Add(24*time.Hour).Format(time.RFC3339)} {
 			if !strings.Contains(out, want) {
 				t.Errorf("output lacks %q:\n%s", want, out)
