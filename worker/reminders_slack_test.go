@@ -291,3 +291,37 @@ func TestRemindersSlackAnswerLostIsNotResent(t *testing.T) {
 		}
 	})
 }
+
+// A Slack twin that keeps failing does not hold back the admins' alert: a problem only an
+// admin can fix arrives while the rep's last reminder waits to be posted on Slack, and the
+// admins get their email at once; the Slack error still fails the task, for its retry.
+func TestRemindersSlackDownDoesNotHoldBackTheAdminAlert(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		b := setupSlack(t, st)
+		t0 := b.clock.now()
+		b.reasons(t, calBroken)
+		b.clock.set(t0.Add(5 * time.Minute))
+		b.slack.Fail("users.lookupByEmail", "internal_error", 2)
+		if _, err := b.svc.Notify(t.Context(), b.org.ID, b.rep.ID, t0); err == nil {
+			t.Fatal("a Slack failure must fail the notify, for its retry")
+		}
+		if n := len(to(b.sink.Messages(), "rep@acme.example")); n != 1 {
+			t.Fatalf("%d reminder emails, want 1", n)
+		}
+		// The rep's Salesforce user is deactivated meanwhile: the admins must hear of it.
+		b.reasons(t, calBroken, zoomAdmin)
+		b.clock.set(b.clock.now().Add(time.Minute))
+		if _, err := b.svc.Notify(t.Context(), b.org.ID, b.rep.ID, b.clock.now()); err == nil {
+			t.Fatal("the Slack twin still failing must fail the notify, for its retry")
+		}
+		if adm := to(b.sink.Messages(), "boss@acme.example"); len(adm) != 1 || !strings.Contains(adm[0].Text, "INACTIVE_USER") {
+			t.Fatalf("admins got %d alerts while Slack was down, want 1", len(adm))
+		}
+		// Slack back: the retry posts the twin and sends no second alert.
+		b.clock.set(b.clock.now().Add(time.Minute))
+		b.notify(t, time.Time{})
+		if adm, dms := to(b.sink.Messages(), "boss@acme.example"), b.slack.Messages(); len(adm) != 1 || len(dms) != 1 {
+			t.Fatalf("after Slack is back: %d admin alerts, %d Slack messages; want 1 and 1", len(adm), len(dms))
+		}
+	})
+}

@@ -238,10 +238,12 @@ func (s *Service) run(ctx context.Context, orgID, membershipID string, noticed t
 	if res.Settled, err = s.settle(ctx, m, now); err != nil {
 		return res, err
 	}
+	var slackErr error
 	if d.Rep == "" {
-		if err := s.retrySlack(ctx, m, d, now); err != nil {
-			return res, err
-		}
+		// The retry of an earlier rep message's Slack twin: should Slack stay down, its
+		// error must not hold back the admins' email alert below, which is another
+		// message under its own at-most-once key; the task then fails for the retry.
+		slackErr = s.retrySlack(ctx, m, d, now)
 	}
 	seq := d.Sequence
 	if d.Rep != "" {
@@ -259,6 +261,9 @@ func (s *Service) run(ctx context.Context, orgID, membershipID string, noticed t
 		}
 		res.count(r, seq, o)
 		seq++
+	}
+	if slackErr != nil {
+		return res, slackErr
 	}
 	if d.Escalated {
 		if err := s.c.Queue.Digest(ctx, orgID, now); err != nil {
