@@ -103,6 +103,7 @@ Same as GET /v1/orgs/{org}/members?filter=F&action_required=true.`,
 				req := members.ListRequest{Filter: directory.MemberFilter(filter), ActionRequired: actionRequired, Limit: 1000}
 				var all []members.MemberView
 				var counts directory.MembershipCounts
+				pendingInvites := 0
 				sums := map[string]reminders.Summary{}
 				for {
 					p, err := parts.svc.List(ctx, args[0], req)
@@ -120,13 +121,21 @@ Same as GET /v1/orgs/{org}/members?filter=F&action_required=true.`,
 						return err
 					}
 					maps.Copy(sums, page)
-					counts = p.Counts
+					counts, pendingInvites = p.Counts, p.PendingInvites
 					if p.Next == "" {
 						break
 					}
 					req.After = p.Next
 				}
 				printMemberCounts(e.stdout, counts)
+				if pendingInvites > 0 {
+					what := "invitations"
+					if pendingInvites == 1 {
+						what = "invitation"
+					}
+					fmt.Fprintf(e.stdout, "and %d %s not accepted yet: members once they join (tether invite list --org %s --status pending lists them)\n",
+						pendingInvites, what, args[0])
+				}
 				fmt.Fprintln(e.stdout)
 				what := "members"
 				if actionRequired {

@@ -111,6 +111,17 @@ func TestMembersVerbs(t *testing.T) {
 		}
 		out = ok("members", "list", org, "--filter", "pending", "--action-required")
 		match(out, `no Action Required members under filter pending`)
+		if strings.Contains(out, "not accepted yet") {
+			t.Errorf("a line about invitations with none open:\n%s", out)
+		}
+		// Someone invited without a tether user is in no filter: the list says the
+		// invitation is open and where to see it.
+		if _, err := st.CreateInvite(ctx, org, directory.Invite{Email: "invited@acme.example", Role: directory.RoleChat,
+			TokenHash: "h-invited", Status: directory.InvitePending, ExpiresAt: time.Now().Add(time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+		match(ok("members", "list", org, "--filter", "pending"),
+			`and 1 invitation not accepted yet: members once they join \(tether invite list --org `+org+` --status pending lists them\)`)
 		refused(`filter "everyone": use one of all, active, admin, chat, meetings, pending, deactivated`, "members", "list", org, "--filter", "everyone")
 
 		// Admins need nothing under the org's policy: boss leaves Action Required (never

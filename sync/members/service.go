@@ -29,6 +29,7 @@ type Store interface {
 	ListMembers(ctx context.Context, orgID string, f directory.MembershipFilter) ([]directory.Member, error)
 	ListMemberConnections(ctx context.Context, orgID string, membershipIDs []string) ([]connections.Connection, error)
 	CountMemberships(ctx context.Context, orgID string) (directory.MembershipCounts, error)
+	CountSeats(ctx context.Context, orgID string, at time.Time) (directory.Seats, error)
 	UpdateMembership(ctx context.Context, orgID string, m directory.Membership, at time.Time) error
 	// RecomputeActionRequired stores what compute returns for the membership, atomically
 	// with the reads it is computed from.
@@ -220,6 +221,10 @@ type Page struct {
 	OrgID   string
 	Members []MemberView
 	Counts  directory.MembershipCounts
+	// PendingInvites counts the org's invitations not yet accepted nor expired. A person
+	// invited without a tether user is no membership until they join, so no filter shows
+	// them (pending is a membership awaiting its user: one invited from another org).
+	PendingInvites int
 	// Next is the id to pass as After for the next page; empty on the last.
 	Next string
 }
@@ -237,7 +242,7 @@ func StateActor(st connections.State) string {
 }
 
 // List returns a page of the org's members with their connections, plus every filter's
-// counts: three queries whatever the page size.
+// counts and the pending invitations: four queries whatever the page size.
 func (s *Service) List(ctx context.Context, orgID string, req ListRequest) (Page, error) {
 	if req.Filter == "" {
 		req.Filter = directory.FilterAll
@@ -285,6 +290,11 @@ func (s *Service) List(ctx context.Context, orgID string, req ListRequest) (Page
 	if p.Counts, err = s.st.CountMemberships(ctx, orgID); err != nil {
 		return Page{}, fmt.Errorf("count members of org %s: %w", orgID, err)
 	}
+	seats, err := s.st.CountSeats(ctx, orgID, s.now())
+	if err != nil {
+		return Page{}, fmt.Errorf("count invites of org %s: %w", orgID, err)
+	}
+	p.PendingInvites = seats.PendingInvites
 	return p, nil
 }
 

@@ -112,8 +112,12 @@ type MemberListJSON struct {
 	Filter         directory.MemberFilter                           `json:"filter"`
 	ActionRequired bool                                             `json:"action_required"`
 	Counts         map[directory.MemberFilter]directory.FilterCount `json:"counts"`
-	Members        []MemberJSON                                     `json:"members"`
-	Next           string                                           `json:"next,omitempty"`
+	// PendingInvites counts the org's invitations not yet accepted nor expired: people
+	// invited who are no member until they join (GET /v1/orgs/{org}/invites?status=pending
+	// lists them).
+	PendingInvites int          `json:"pending_invites"`
+	Members        []MemberJSON `json:"members"`
+	Next           string       `json:"next,omitempty"`
 }
 
 func memberJSON(m directory.Membership) MemberJSON {
@@ -174,7 +178,7 @@ func (s *Server) handleListMembers() http.Handler {
 			return
 		}
 		out := MemberListJSON{OrgID: org, Filter: directory.FilterAll, ActionRequired: req.ActionRequired,
-			Counts: CountsJSON(p.Counts), Members: make([]MemberJSON, 0, len(p.Members))}
+			Counts: CountsJSON(p.Counts), PendingInvites: p.PendingInvites, Members: make([]MemberJSON, 0, len(p.Members))}
 		if req.Filter != "" {
 			out.Filter = req.Filter
 		}

@@ -122,6 +122,22 @@ func TestMembersAPI(t *testing.T) {
 		if cs := got["eve@acme.example"].Connections; len(cs) != 1 || cs[0].State != connections.StateRevoked || cs[0].Actor != "" {
 			t.Errorf("deactivated member's connections: %+v", cs)
 		}
+		// People invited who have no tether user yet are in no filter; the page counts the
+		// invitations still open (not the expired one) so an admin does not read "pending 0".
+		if page.PendingInvites != 0 {
+			t.Errorf("pending_invites %d before any invite, want 0", page.PendingInvites)
+		}
+		for i, exp := range []time.Time{now.Add(time.Hour), now.Add(2 * time.Hour), now.Add(-time.Minute)} {
+			if _, err := st.CreateInvite(ctx, org.ID, directory.Invite{Email: fmt.Sprintf("inv%d@acme.example", i), Role: directory.RoleChat,
+				TokenHash: fmt.Sprintf("hash-%d", i), Status: directory.InvitePending, ExpiresAt: exp, CreatedAt: now}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		b.call(t, "GET", "/v1/orgs/"+org.ID+"/members?filter=pending", "", &page)
+		if page.PendingInvites != 2 || page.Counts[directory.FilterPending].Members != 1 {
+			t.Errorf("pending_invites %d, pending members %d; want 2 open invitations and dan's pending membership",
+				page.PendingInvites, page.Counts[directory.FilterPending].Members)
+		}
 
 		// Every filter's counts equal the store's and what the filter lists.
 		want, err := st.CountMemberships(ctx, org.ID)
