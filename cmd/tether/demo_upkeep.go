@@ -252,7 +252,11 @@ func demoUpkeep(ctx context.Context, dm *demo) error {
 		t.AppendRow(table.Row{f, ar.Counts[f].Members, ar.Counts[f].ActionRequired})
 	}
 	t.Render()
+	fmt.Fprintf(&tbl, "and %d invitations not accepted yet (pending_invites): members once they join\n", ar.PendingInvites)
 	fmt.Fprint(dm.out, indent(tbl.String(), "         "))
+	if ar.PendingInvites == 0 {
+		return fmt.Errorf("GET /v1/orgs/%s/members: pending_invites 0, though most of the import's invitations are still open", orgID)
+	}
 	var who []string
 	for _, m := range ar.Members {
 		who = append(who, m.Email)
