@@ -108,7 +108,9 @@ func unmet(req directory.Requirement, conns []connections.Connection) (directory
 	case connections.StateRevoked:
 		r.Message = fmt.Sprintf("the %s connection was revoked; connect %s again", best.Kind, describe(req))
 	default:
-		r.Message = fmt.Sprintf("reconnect %s (%s%s)", describe(req), best.Kind, detail)
+		// Name the broken one, then what else would do: "reconnect Google Calendar or
+		// Outlook calendar" read as if both were broken.
+		r.Message = fmt.Sprintf("reconnect %s%s (%s%s)", kindNames[string(best.Kind)], otherwise(req, best.Kind), best.Kind, detail)
 	}
 	return r, true
 }
@@ -124,13 +126,31 @@ func serves(c connections.Connection, kinds []string) bool {
 	return false
 }
 
+// kindNames are the connection kinds as people call them.
+var kindNames = map[string]string{"salesforce": "Salesforce", "google_calendar": "Google Calendar",
+	"microsoft_calendar": "Outlook calendar", "zoom": "Zoom", "teams": "Microsoft Teams"}
+
 // describe names what would meet req, for a sentence.
 func describe(req directory.Requirement) string {
-	names := map[string]string{"salesforce": "Salesforce", "google_calendar": "Google Calendar",
-		"microsoft_calendar": "Outlook calendar", "zoom": "Zoom", "teams": "Microsoft Teams"}
 	var parts []string
 	for _, k := range req.AnyOf {
-		parts = append(parts, names[k])
+		parts = append(parts, kindNames[k])
 	}
 	return strings.Join(parts, " or ")
+}
+
+// otherwise is ", or connect Outlook calendar instead" when req is met by kinds other than
+// broken too ("" when not). A kind the broken grant also serves is no alternative: one
+// Microsoft grant holds the calendar and Teams.
+func otherwise(req directory.Requirement, broken connections.Kind) string {
+	var alt []string
+	for _, k := range req.AnyOf {
+		if k != string(broken) && !(broken.Microsoft() && connections.Kind(k).Microsoft()) {
+			alt = append(alt, kindNames[k])
+		}
+	}
+	if len(alt) == 0 {
+		return ""
+	}
+	return ", or connect " + strings.Join(alt, " or ") + " instead"
 }

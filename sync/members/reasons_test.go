@@ -157,3 +157,37 @@ func TestParseRolePolicy(t *testing.T) {
 		}
 	}
 }
+
+// A reconnect reason names the broken connection, then what else would meet the
+// requirement; never "reconnect Google Calendar or Outlook calendar", which reads as if
+// both were broken. The other kind of the same Microsoft grant is no alternative.
+func TestReconnectMessageNamesTheBrokenKind(t *testing.T) {
+	withWhy := func(c connections.Connection) connections.Connection {
+		c.FailureReason = "the grant was revoked"
+		return c
+	}
+	teamsToo := conn("microsoft_calendar", connections.StateNeedsReconnect, connections.ScopeMicrosoftCalendar, connections.ScopeMicrosoftTeams)
+	for _, tc := range []struct {
+		role  directory.Role
+		conns []connections.Connection
+		want  []string
+	}{
+		{directory.RoleMeetings, []connections.Connection{withWhy(conn("google_calendar", connections.StateNeedsReconnect))},
+			[]string{"reconnect Google Calendar, or connect Outlook calendar instead (google_calendar: the grant was revoked)",
+				"connect Zoom or Microsoft Teams"}},
+		{directory.RoleAdmin, []connections.Connection{conn("salesforce", connections.StateNeedsReconnect)},
+			[]string{"reconnect Salesforce (salesforce)"}},
+		{directory.RoleMeetings, []connections.Connection{teamsToo},
+			[]string{"reconnect Outlook calendar, or connect Google Calendar instead (microsoft_calendar)",
+				"reconnect Outlook calendar, or connect Zoom instead (microsoft_calendar)"}},
+	} {
+		m := directory.Membership{ID: "m1", Role: tc.role, Status: directory.MembershipActive, PhotoURL: "https://img.example/p.png"}
+		var got []string
+		for _, r := range Reasons(directory.DefaultPolicy(), m, tc.conns) {
+			got = append(got, r.Message)
+		}
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("%s with %s: %q, want %q", tc.role, tc.conns[0].Kind, got, tc.want)
+		}
+	}
+}
