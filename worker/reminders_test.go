@@ -31,7 +31,7 @@ var connectLink = regexp.MustCompile(`https://tether\.example\.com/connect/[^\s"
 var (
 	calBroken = directory.ActionReason{Requirement: "calendar", AnyOf: []string{"google_calendar", "microsoft_calendar"},
 		Kind: "google_calendar", ConnectionID: "c-cal", State: "needs_reconnect", Actor: directory.ActorRep,
-		Message: "reconnect Google Calendar or Outlook calendar (google_calendar: token revoked)"}
+		Message: "reconnect Google Calendar, or connect Outlook calendar instead (google_calendar: token revoked)"}
 	sfMissing = directory.ActionReason{Requirement: "salesforce", AnyOf: []string{"salesforce"}, State: "missing",
 		Actor: directory.ActorRep, Message: "connect Salesforce"}
 	zoomAdmin = directory.ActionReason{Requirement: "salesforce", AnyOf: []string{"salesforce"}, Kind: "salesforce",
