@@ -89,15 +89,17 @@ func screen(rows []SalesforceUser, checkActive bool, sit map[string]directory.Em
 		}
 		s := sit[email]
 		switch {
-		case s.MembershipID != "" && s.MembershipStatus != directory.MembershipPending:
+		case s.MembershipID != "" && s.MembershipStatus == directory.MembershipActive:
 			skip(&c.AlreadyMember, "already_member")
 		case s.PendingInviteID != "":
 			skip(&c.AlreadyInvited, ReasonAlreadyInvited)
 		default:
 			out = append(out, candidate{
 				row: r, seq: base + i, email: email, userID: s.UserID,
-				addMembership:  s.UserID != "" && s.MembershipID == "",
-				multiAccount:   s.UserID != "" && s.InOtherOrg,
+				addMembership: s.UserID != "" && s.MembershipID == "",
+				// A deactivated member invited again is invited: the Join reactivates the
+				// membership this org already has.
+				multiAccount:   s.UserID != "" && s.InOtherOrg && s.MembershipStatus != directory.MembershipDeactivated,
 				lapsedInviteID: s.LapsedInviteID,
 			})
 		}

@@ -8,8 +8,10 @@
 // transaction together with the import's counters and progress checkpoint. Each person
 // ends in exactly one reason of directory.ImportCounts:
 //
-//   - invited: a new pending invite;
-//   - already_member: a member of this org (active or deactivated): skipped;
+//   - invited: a new pending invite; also for a deactivated member of this org, whose Join
+//     reactivates the membership with the invite's role (the way back after members
+//     deactivate: its connections were revoked and are connected again);
+//   - already_member: an active member of this org: skipped;
 //   - already_invited: the org already has a pending invite for the email: not duplicated;
 //   - added_multi_account: a user of another org: a pending membership with this import's
 //     role (and group) plus a pending invite, so one login reaches several orgs;

@@ -331,6 +331,40 @@ func TestEmailListRoute(t *testing.T) {
 	})
 }
 
+// A deactivated member is invited again (the way back: the Join reactivates the
+// membership), an active one is not; a deactivated member of this org who is also in
+// another org is invited, not added as a multi-account member.
+func TestImportInvitesDeactivatedMembersAgain(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		b := setup(t, st, opts{})
+		other, err := st.CreateOrg(b.ctx, directory.Org{Name: "Other"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.member(b.org, "stays@x.com")
+		for _, e := range []string{"left@x.com", "both@x.com"} {
+			u := b.member(b.org, e)
+			m, err := st.GetMembershipByUser(b.ctx, b.org.ID, u.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := st.DeactivateMembership(b.ctx, b.org.ID, m.ID, time.Now()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		b.member(other, "both@x.com")
+		imp := b.run(invites.Request{Emails: invites.SplitEmails("stays@x.com left@x.com both@x.com"), Role: directory.RoleChat})
+		if want := (directory.ImportCounts{Found: 3, Invited: 2, AlreadyMember: 1}); imp.Counts != want {
+			t.Errorf("counts %+v want %+v", imp.Counts, want)
+		}
+		p := b.pendingInvites(b.org)
+		if _, ok := p["stays@x.com"]; ok || p["left@x.com"].Role != directory.RoleChat || p["both@x.com"].Role != directory.RoleChat {
+			t.Errorf("invites %+v", p)
+		}
+	})
+}
+
 func TestCreateValidates(t *testing.T) {
 	t.Parallel()
 	st := storetest.SQLite(t)

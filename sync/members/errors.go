@@ -11,6 +11,8 @@ const (
 	CodeInvalidPhoto     = "invalid_photo"
 	CodeEmptyChange      = "empty_change"
 	CodeNotDeactivatable = "not_deactivatable"
+	// CodeDeactivated refuses a change to a deactivated member: invite them again.
+	CodeDeactivated = "member_deactivated"
 	// CodeReminderNotQueued: the reasons are stored but the reminder's task could not be
 	// queued (Redis unreachable); the API answers 503.
 	CodeReminderNotQueued = "reminder_not_queued"

@@ -382,6 +382,12 @@ func (s *Service) Update(ctx context.Context, orgID, memberRef string, ch Change
 	if err != nil {
 		return directory.Membership{}, err
 	}
+	if m.Status == directory.MembershipDeactivated {
+		// A role on a member who is gone would read as if they were back; the way back is
+		// a new invitation, whose role the Join gives them.
+		return directory.Membership{}, refuse(CodeDeactivated, "member %s of org %s is deactivated: to bring them back, invite them again "+
+			"(tether invite emails --org %s --role ROLE EMAIL); their Join reactivates the membership with that role", m.ID, orgID, orgID)
+	}
 	if ch.Role != nil {
 		if !ch.Role.Valid() {
 			return directory.Membership{}, refuse(CodeInvalidRole, "role %q: use admin, custom_admin, chat or meetings", *ch.Role)

@@ -290,6 +290,7 @@ ON CONFLICT (email) DO UPDATE SET email = excluded.email RETURNING id`,
 			if m.Status != directory.MembershipActive {
 				m.Role = inv.Role
 				m.Status = directory.MembershipActive
+				m.DeactivatedAt = time.Time{} // a re-invited member is back
 			}
 			if inv.GroupID != "" && !slices.Contains(m.GroupIDs, inv.GroupID) {
 				m.GroupIDs = append(m.GroupIDs, inv.GroupID)

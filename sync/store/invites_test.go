@@ -180,6 +180,22 @@ func TestAcceptInvite(t *testing.T) {
 			t.Fatalf("membership in the other org changed: %+v", got)
 		}
 
+		// A deactivated member invited again: the same membership, active again with the
+		// invite's role, no longer marked deactivated.
+		gone := b.member(t, b.orgA, "gone@example.com", directory.RoleChat, directory.MembershipActive)
+		changed, err := b.s.DeactivateMembership(b.ctx, b.orgA.ID, gone.ID, b.now.Add(-time.Hour))
+		must(t, err, "deactivate")
+		if !changed {
+			t.Fatal("deactivate changed nothing")
+		}
+		newInvite(b.orgA, "gone@example.com", "t-gone", directory.RoleMeetings, "")
+		m, err = b.s.AcceptInvite(b.ctx, "t-gone", "", b.now)
+		must(t, err, "accept re-invite")
+		if got, _ := b.s.GetMembership(b.ctx, b.orgA.ID, gone.ID); m.ID != gone.ID || got.Status != directory.MembershipActive ||
+			got.Role != directory.RoleMeetings || !got.DeactivatedAt.IsZero() {
+			t.Fatalf("re-invited member after the Join: %+v (returned %+v)", got, m)
+		}
+
 		// Expired.
 		newInvite(b.orgA, "late@example.com", "t-late", directory.RoleChat, "")
 		_, err = b.s.AcceptInvite(b.ctx, "t-late", "", b.now.Add(time.Hour))

@@ -225,8 +225,11 @@ func (q *Queries) UpdateMembership(ctx context.Context, orgID string, m director
 	if err != nil {
 		return fmt.Errorf("update membership %s: %w", m.ID, err)
 	}
+	// Only DeactivateMembership sets deactivated_at; any other status (a re-invited member's
+	// Join) clears it.
 	res, err := q.q.ExecContext(ctx, `UPDATE memberships SET role = $3, custom_permissions = $4,
-status = $5, group_ids = $6, salesforce_user_id = $7, photo_url = $8, updated_at = $9
+status = $5, group_ids = $6, salesforce_user_id = $7, photo_url = $8, updated_at = $9,
+deactivated_at = CASE WHEN $5 = 'deactivated' THEN deactivated_at ELSE NULL END
 WHERE org_id = $1 AND id = $2`,
 		orgID, m.ID, string(m.Role), perms, string(m.Status), groups, m.SalesforceUserID, m.PhotoURL, tm(at))
 	return q.affected(res, err, "update membership %s in org %s", m.ID, orgID)

@@ -279,7 +279,7 @@ func (s *Server) memberError(w http.ResponseWriter, r *http.Request, err error) 
 		status = http.StatusNotFound
 	case members.CodeInvalidFilter:
 		status = http.StatusBadRequest
-	case members.CodeNotDeactivatable:
+	case members.CodeNotDeactivatable, members.CodeDeactivated:
 		status = http.StatusConflict
 	case members.CodeReminderNotQueued:
 		s.log.Error().Err(err).Str("path", r.URL.Path).Msg("reasons stored, reminder not queued")

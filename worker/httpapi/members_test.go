@@ -201,6 +201,8 @@ func TestMembersAPI(t *testing.T) {
 		b.wantError(t, "GET", "/v1/orgs/nope/members", "", http.StatusNotFound, members.CodeOrgNotFound)
 		b.wantError(t, "PATCH", "/v1/orgs/"+org.ID+"/members/nobody@acme.example", `{"role":"chat"}`, http.StatusNotFound, members.CodeMemberNotFound)
 		b.wantError(t, "PATCH", "/v1/orgs/"+org.ID+"/members/"+chat.ID, `{"role":"owner"}`, http.StatusUnprocessableEntity, members.CodeInvalidRole)
+		// A deactivated member is changed by inviting them again, not by a PATCH.
+		b.wantError(t, "PATCH", "/v1/orgs/"+org.ID+"/members/"+eve.ID, `{"role":"chat"}`, http.StatusConflict, members.CodeDeactivated)
 		b.wantError(t, "PATCH", "/v1/orgs/"+org.ID+"/members/"+chat.ID, `{"photo_url":"javascript:alert(1)"}`, http.StatusUnprocessableEntity, members.CodeInvalidPhoto)
 		b.wantError(t, "PATCH", "/v1/orgs/"+org.ID, `{"policy":{"chat":"fax"}}`, http.StatusUnprocessableEntity, orgs.CodeInvalidPolicy)
 	})
