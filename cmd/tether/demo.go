@@ -66,6 +66,7 @@ func demoSteps() []demoStep {
 		{"Permission audit of the Salesforce integration user", demoAudit},
 		{"Connection upkeep: a revoked grant, a disabled account, a flapping provider, and who must act", demoUpkeep},
 		{"Reconnect reminders: a revoked calendar, an email and a Slack message after the grace, the link fixes it", demoReminders},
+		{"Deactivation: grants revoked at the providers, the seat freed; invited again, the member is back", demoDeactivate},
 	}
 }
 

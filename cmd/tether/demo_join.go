@@ -7,8 +7,10 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"strings"
 
 	"tether/connectors/email"
+	"tether/connectors/email/mailsink"
 	"tether/sync/directory"
 	"tether/sync/onboarding"
 	"tether/worker/httpapi"
@@ -113,7 +115,12 @@ func (dm *demo) inviteByEmail(ctx context.Context, orgID, addr string, role dire
 	}); err != nil {
 		return inv, "", err
 	}
-	msgs, err := dm.waitMail(ctx, "invitation to "+addr, 1, to(addr))
+	// This invite's email (Message-ID invite-<invite>-<attempt>@…): an address invited
+	// before has older ones.
+	toAddr := to(addr)
+	msgs, err := dm.waitMail(ctx, "invitation to "+addr, 1, func(m mailsink.Received) bool {
+		return toAddr(m) && strings.HasPrefix(m.MessageID, "invite-"+inv.ID+"-")
+	})
 	if err != nil {
 		return inv, "", err
 	}

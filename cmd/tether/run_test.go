@@ -430,6 +430,11 @@ func TestDemo(t *testing.T) {
 		"#2 all_set email sent, #2 all_set slack sent, #1 reminder email sent, #1 reminder slack sent; next: none",
 		"last #2 all_set ",
 		"next: none (fixed: all set)",
+		// Deactivation and the way back.
+		"(the sandbox's grants ended), deleted the tokens of microsoft_calendar",
+		"409 member_deactivated",
+		"joined: membership ",
+		"active again; Action Required: the salesforce connection was revoked",
 		"checks passed",
 	} {
 		if !strings.Contains(res.stdout, want) {

@@ -196,7 +196,9 @@ func (j *Joiner) connectPending(ctx context.Context, inv directory.Invite, now t
 		return false
 	}
 	m, err := j.memberOf(ctx, inv)
-	if err != nil {
+	if err != nil || m.Status != directory.MembershipActive {
+		// A member deactivated since (their connection revoked) comes back through a new
+		// invitation, not through the old link.
 		return false
 	}
 	c, err := j.cfg.Store.FindConnection(ctx, inv.OrgID, m.ID, connections.KindSalesforce)

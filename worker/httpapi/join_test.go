@@ -209,6 +209,22 @@ func TestJoinSalesforceInvite(t *testing.T) {
 		if status, _ := b.join(t, browser(t), token, b.sfA.Username); status != http.StatusGone {
 			t.Fatalf("second use of the link: %d, want 410", status)
 		}
+
+		// Deactivated since (the connection revoked): the old link does not start the
+		// Salesforce connect again; the way back is a new invitation.
+		if _, err := st.DeactivateMembership(ctx, b.org.ID, m.ID, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		c.State = connections.StateRevoked
+		if _, err := st.UpdateConnection(ctx, b.org.ID, c, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		if status, _ := b.join(t, browser(t), token, b.sfA.Username); status != http.StatusGone {
+			t.Fatalf("the old link of a deactivated member: %d, want 410", status)
+		}
+		if got, _ := st.GetMembership(ctx, b.org.ID, m.ID); got.Status != directory.MembershipDeactivated {
+			t.Fatalf("the old link changed the deactivated membership: %+v", got)
+		}
 	})
 }
 
