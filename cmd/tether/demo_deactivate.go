@@ -156,7 +156,35 @@ func demoDeactivate(ctx context.Context, dm *demo) error {
 	}
 	dm.ok("invited again (POST %s/imports {\"emails\":%q,\"role\":\"chat\"}) and joined: membership %s active again; Action Required: %s",
 		base, rep.Email, back.ID, strings.Join(msgs, "; "))
+
+	// A revoked connection is made again from a connect link, in place.
+	link, err = dm.connectLink(ctx, base+"/members/"+url.PathEscape(rep.Email)+"/connect-links", `{"kind":"zoom"}`)
+	if err != nil {
+		return err
+	}
+	heading, err := dm.followLink(ctx, link, rep.Email)
+	if err != nil {
+		return err
+	}
+	if p, err = dm.members(ctx, "active", false); err != nil {
+		return err
+	}
+	back, _ = memberOf(p, rep.Email)
+	i := slices.IndexFunc(back.Connections, func(c httpapi.MemberConnectionJSON) bool { return c.Kind == connections.KindZoom })
+	if i < 0 || back.Connections[i].State != connections.StateHealthy || len(back.Connections) != len(gone.Connections) {
+		return fmt.Errorf("after %q %s's connections are %+v; want zoom healthy again, in place", heading, rep.Email, back.Connections)
+	}
+	dm.ok("the rep connected Zoom again from a link: %q; %s", heading, connStates(back.Connections))
 	return nil
+}
+
+// connStates is "salesforce revoked, zoom healthy".
+func connStates(cs []httpapi.MemberConnectionJSON) string {
+	var s []string
+	for _, c := range cs {
+		s = append(s, string(c.Kind)+" "+string(c.State))
+	}
+	return strings.Join(s, ", ")
 }
 
 // providerOf is the sandbox provider that holds a connection kind's grant.

@@ -435,6 +435,7 @@ func TestDemo(t *testing.T) {
 		"409 member_deactivated",
 		"joined: membership ",
 		"active again; Action Required: the salesforce connection was revoked",
+		"the rep connected Zoom again from a link: \"Zoom connected\"",
 		"checks passed",
 	} {
 		if !strings.Contains(res.stdout, want) {
