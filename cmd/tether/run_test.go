@@ -434,7 +434,7 @@ func TestDemo(t *testing.T) {
 		"(the sandbox's grants ended), deleted the tokens of microsoft_calendar",
 		"409 member_deactivated",
 		"joined: membership ",
-		"active again; Action Required: the salesforce connection was revoked",
+		"active again; Action Required: the Salesforce connection was revoked; connect Salesforce again; the Outlook calendar connection was revoked; connect Outlook calendar again, or connect Google Calendar instead",
 		"the rep connected Zoom again from a link: \"Zoom connected\"",
 		"checks passed",
 	} {

@@ -106,7 +106,8 @@ func unmet(req directory.Requirement, conns []connections.Connection) (directory
 		r.Actor = directory.ActorAdmin
 		r.Message = fmt.Sprintf("the %s connection keeps failing%s; an admin should look at it", best.Kind, detail)
 	case connections.StateRevoked:
-		r.Message = fmt.Sprintf("the %s connection was revoked; connect %s again", best.Kind, describe(req))
+		name := kindNames[string(best.Kind)]
+		r.Message = fmt.Sprintf("the %s connection was revoked; connect %s again%s", name, name, otherwise(req, best.Kind))
 	default:
 		// Name the broken one, then what else would do: "reconnect Google Calendar or
 		// Outlook calendar" read as if both were broken.
