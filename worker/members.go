@@ -18,7 +18,8 @@ import (
 
 // Deactivating runs members:deactivate (a *members.Deactivator).
 type Deactivating interface {
-	Deactivate(ctx context.Context, orgID, membershipID string) (members.DeactivateResult, error)
+	// requested is when it was asked (zero: unknown).
+	Deactivate(ctx context.Context, orgID, membershipID string, requested time.Time) (members.DeactivateResult, error)
 	// Abandon deletes the tokens left after the last retry and records which grants are
 	// still live at their provider.
 	// reason is a sentence for the admin (GaveUp.Explain).
@@ -30,7 +31,7 @@ type Deactivating interface {
 // revoked; when the retries are spent the remaining tokens are deleted anyway.
 func registerMembers(w *Worker, s Services) {
 	Handle(w, jobs.TypeMembersDeactivate, func(ctx context.Context, p jobs.MembersDeactivate) error {
-		res, err := s.Deactivator.Deactivate(ctx, p.OrgID, p.MembershipID)
+		res, err := s.Deactivator.Deactivate(ctx, p.OrgID, p.MembershipID, unixTime(p.RequestedAt))
 		if errors.Is(err, directory.ErrNotFound) {
 			return Permanent(err)
 		}
@@ -68,6 +69,10 @@ func deactivationSummary(r members.DeactivateResult) string {
 	var failed []connections.Kind
 	for k := range r.Failed {
 		failed = append(failed, k)
+	}
+	if !r.Superseded.IsZero() {
+		return "nothing done: the member joined again at " + r.Superseded.UTC().Format(time.RFC3339) +
+			", after this deactivation was asked; their membership and connections are left as they are (deactivate them again to end them)"
 	}
 	if !r.Deactivated && len(r.Revoked)+len(r.Dropped)+len(failed)+r.TasksCancelled == 0 {
 		return fmt.Sprintf("nothing left to do: the member was already deactivated and its connections closed (closed_earlier=%s)", join(r.Earlier))

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -24,6 +25,7 @@ import (
 	"tether/jobs"
 	"tether/sync/connections"
 	"tether/sync/directory"
+	"tether/sync/events"
 	"tether/sync/members"
 	"tether/sync/store"
 	"tether/sync/store/storetest"
@@ -307,7 +309,7 @@ func TestDeactivateMemberAgainstSandbox(t *testing.T) {
 
 		// Running it again changes nothing and calls no provider.
 		before := sb.Counters()
-		res2, err := deact.Deactivate(ctx, org.ID, m.ID)
+		res2, err := deact.Deactivate(ctx, org.ID, m.ID, time.Time{})
 		if err != nil || res2.Deactivated || len(res2.Revoked)+len(res2.Dropped)+len(res2.Failed) != 0 || len(res2.Earlier) != len(conns) {
 			t.Errorf("re-run: %+v %v", res2, err)
 		}
@@ -327,6 +329,47 @@ func TestDeactivateMemberAgainstSandbox(t *testing.T) {
 			if a, b := sb.Counters().Endpoint(p, "revoke").Calls, before.Endpoint(p, "revoke").Calls; a != b {
 				t.Errorf("re-run called %s revoke (%d -> %d)", p, b, a)
 			}
+		}
+
+		// Invited again, the member joins and connects anew; a late retry of the old
+		// deactivation (asked before the Join) leaves them and the new connection alone,
+		// while one asked after the Join deactivates them.
+		asked := time.Now().Add(-time.Minute)
+		if _, err := st.CreateInvite(ctx, org.ID, directory.Invite{Email: "rep@acme.example", Role: directory.RoleChat,
+			TokenHash: "h-back", ExpiresAt: time.Now().Add(time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := st.AcceptInvite(ctx, "h-back", "", time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		back, err := st.ListConnections(ctx, org.ID, m.ID)
+		if err != nil || len(back) == 0 {
+			t.Fatalf("connections after the Join: %v %v", back, err)
+		}
+		fresh := back[0]
+		fresh.State, fresh.AccessTokenEnc, fresh.RefreshTokenEnc = connections.StateHealthy, []byte("sealed-a"), []byte("sealed-r")
+		if _, err := st.UpdateConnection(ctx, org.ID, fresh, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		before = sb.Counters()
+		late, err := deact.Deactivate(ctx, org.ID, m.ID, asked)
+		got, _ = st.GetMembership(ctx, org.ID, m.ID)
+		kept, _ := st.GetConnection(ctx, org.ID, fresh.ID)
+		if err != nil || late.Superseded.IsZero() || got.Status != directory.MembershipActive || kept.State != connections.StateHealthy ||
+			len(kept.RefreshTokenEnc) == 0 {
+			t.Errorf("a late retry of the old deactivation: %+v %v; member %s, connection %s", late, err, got.Status, kept.State)
+		}
+		for _, p := range []sandbox.Provider{sandbox.Salesforce, sandbox.Google, sandbox.Zoom} {
+			if a, b := sb.Counters().Endpoint(p, "revoke").Calls, before.Endpoint(p, "revoke").Calls; a != b {
+				t.Errorf("the superseded deactivation called %s revoke (%d -> %d)", p, b, a)
+			}
+		}
+		evs, err = st.ListEvents(ctx, org.ID, 100)
+		if err != nil || !slices.ContainsFunc(evs, func(e events.Event) bool { return e.Kind == "member.deactivation_superseded" && e.Subject == m.ID }) {
+			t.Errorf("no member.deactivation_superseded event: %v", err)
+		}
+		if res, err := deact.Deactivate(ctx, org.ID, m.ID, time.Now()); err != nil || !res.Deactivated || !res.Superseded.IsZero() {
+			t.Errorf("a deactivation asked after the Join: %+v %v", res, err)
 		}
 	})
 }
@@ -371,9 +414,12 @@ func TestDeactivationGivesUpButDeletesTokens(t *testing.T) {
 			}
 			return false
 		})
-		if ti, err := d.inspector.GetTaskInfo(info.Queue, info.ID); err != nil || ti.State != asynq.TaskStateArchived {
-			t.Errorf("task %+v %v, want archived", ti, err)
-		}
+		// The hook writes the event before Asynq archives the task: wait for both.
+		var ti *asynq.TaskInfo
+		waitUntil(t, "the task to be archived", func() bool {
+			ti, err = d.inspector.GetTaskInfo(info.Queue, info.ID)
+			return err == nil && ti.State == asynq.TaskStateArchived
+		})
 		if fmt.Sprint(zoomEvent["still_live_at_provider"]) != "[zoom]" || !strings.Contains(fmt.Sprint(zoomEvent["reason"]), "the deactivation gave up after 1 attempt: revoking tether's access failed at Zoom") {
 			t.Errorf("abandon event %+v", zoomEvent)
 		}

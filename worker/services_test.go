@@ -127,7 +127,7 @@ func (u unused) Reconcile(context.Context) (worker.ReconcileResult, error) {
 	return worker.ReconcileResult{}, nil
 }
 
-func (u unused) Deactivate(context.Context, string, string) (members.DeactivateResult, error) {
+func (u unused) Deactivate(context.Context, string, string, time.Time) (members.DeactivateResult, error) {
 	u.called("Deactivate")
 	return members.DeactivateResult{}, nil
 }

@@ -140,8 +140,11 @@ type Membership struct {
 	ActionCheckedAt time.Time
 	// DeactivatedAt is when the membership was deactivated; zero while it is not.
 	DeactivatedAt time.Time
-	CreatedAt     time.Time
-	UpdatedAt     time.Time
+	// ActivatedAt is when it last became active: created active, or its Join (a
+	// deactivated member's too). Zero: not active yet, or active since before it was kept.
+	ActivatedAt time.Time
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
 }
 
 // NeedsAction reports whether m counts as Action Required: a reason that is not merely

@@ -89,6 +89,9 @@ type DeactivateResult struct {
 	// without them a retry's result would read as if only what it revoked was.
 	Earlier        []connections.Kind
 	TasksCancelled int
+	// Superseded is when the member joined again, after the deactivation was asked (a
+	// retry of it found them back): it did nothing. Zero otherwise.
+	Superseded time.Time
 }
 
 // RevokeError says which providers could not revoke; the task retries.
@@ -114,12 +117,24 @@ func (e *RevokeError) Error() string {
 // Deactivate deactivates the membership and revokes every connection it owns. A provider
 // that fails does not stop the others; Deactivate then returns a *RevokeError after doing
 // all it could, and a re-run revokes what is left. Returns directory.ErrNotFound for an
-// unknown membership.
-func (d *Deactivator) Deactivate(ctx context.Context, orgID, membershipID string) (DeactivateResult, error) {
+// unknown membership. requested is when the deactivation was asked (zero: unknown): a
+// member who joined again in a later second is back, and a retry of the old deactivation
+// leaves them and their new connections alone (Superseded).
+func (d *Deactivator) Deactivate(ctx context.Context, orgID, membershipID string, requested time.Time) (DeactivateResult, error) {
 	res := DeactivateResult{Failed: map[connections.Kind]string{}}
 	now := d.c.Now()
-	if _, err := d.c.Store.GetMembership(ctx, orgID, membershipID); err != nil {
+	m, err := d.c.Store.GetMembership(ctx, orgID, membershipID)
+	if err != nil {
 		return res, fmt.Errorf("deactivate member %s of org %s: %w", membershipID, orgID, err)
+	}
+	if !requested.IsZero() && m.Status == directory.MembershipActive && m.ActivatedAt.Truncate(time.Second).After(requested) {
+		res.Superseded = m.ActivatedAt
+		err := d.c.Store.AppendEvent(ctx, events.Event{OrgID: orgID, Kind: "member.deactivation_superseded", Subject: membershipID, At: now,
+			Detail: map[string]any{"membership_id": membershipID, "requested_at": requested.UTC(), "joined_again_at": m.ActivatedAt.UTC()}})
+		if err != nil {
+			return res, fmt.Errorf("deactivate member %s of org %s: write member.deactivation_superseded event: %w", membershipID, orgID, err)
+		}
+		return res, nil
 	}
 	changed, err := d.c.Store.DeactivateMembership(ctx, orgID, membershipID, now)
 	if err != nil {

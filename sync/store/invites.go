@@ -291,6 +291,7 @@ ON CONFLICT (email) DO UPDATE SET email = excluded.email RETURNING id`,
 				m.Role = inv.Role
 				m.Status = directory.MembershipActive
 				m.DeactivatedAt = time.Time{} // a re-invited member is back
+				m.ActivatedAt = at.UTC().Truncate(time.Microsecond)
 			}
 			if inv.GroupID != "" && !slices.Contains(m.GroupIDs, inv.GroupID) {
 				m.GroupIDs = append(m.GroupIDs, inv.GroupID)

@@ -12,13 +12,13 @@ import (
 )
 
 const membershipCols = `id, org_id, user_id, role, custom_permissions, status, group_ids,
-salesforce_user_id, photo_url, action_reasons, action_checked_at, deactivated_at, created_at, updated_at`
+salesforce_user_id, photo_url, action_reasons, action_checked_at, deactivated_at, created_at, updated_at, activated_at`
 
 // membershipDest are the scan destinations of membershipCols for m, in order.
 func membershipDest(m *directory.Membership) []any {
 	return []any{&m.ID, &m.OrgID, &m.UserID, &m.Role, js(&m.CustomPermissions), &m.Status,
 		js(&m.GroupIDs), &m.SalesforceUserID, &m.PhotoURL, js(&m.ActionRequired),
-		ts(&m.ActionCheckedAt), ts(&m.DeactivatedAt), ts(&m.CreatedAt), ts(&m.UpdatedAt)}
+		ts(&m.ActionCheckedAt), ts(&m.DeactivatedAt), ts(&m.CreatedAt), ts(&m.UpdatedAt), ts(&m.ActivatedAt)}
 }
 
 func scanMembership(r scanner) (directory.Membership, error) {
@@ -43,7 +43,7 @@ func membershipArgs(m directory.Membership) ([]any, error) {
 	}
 	return []any{m.ID, m.OrgID, m.UserID, string(m.Role), perms, string(m.Status), groups,
 		m.SalesforceUserID, m.PhotoURL, reasons, tm(m.ActionCheckedAt), tm(m.DeactivatedAt),
-		tm(m.CreatedAt), tm(m.UpdatedAt)}, nil
+		tm(m.CreatedAt), tm(m.UpdatedAt), tm(m.ActivatedAt)}, nil
 }
 
 // reasonsArg stores nil reasons as [], like the column's default.
@@ -61,6 +61,9 @@ func prepareMembership(orgID string, m *directory.Membership, now time.Time) err
 	m.UpdatedAt = m.CreatedAt
 	if m.Status == "" {
 		m.Status = directory.MembershipActive
+	}
+	if m.Status == directory.MembershipActive && m.ActivatedAt.IsZero() {
+		m.ActivatedAt = m.CreatedAt
 	}
 	if !m.Role.Valid() {
 		return fmt.Errorf("membership %s: role %q: %w", m.ID, m.Role, directory.ErrInvalid)
@@ -226,10 +229,11 @@ func (q *Queries) UpdateMembership(ctx context.Context, orgID string, m director
 		return fmt.Errorf("update membership %s: %w", m.ID, err)
 	}
 	// Only DeactivateMembership sets deactivated_at; any other status (a re-invited member's
-	// Join) clears it.
+	// Join) clears it. Becoming active stamps activated_at (SET reads the old status).
 	res, err := q.q.ExecContext(ctx, `UPDATE memberships SET role = $3, custom_permissions = $4,
 status = $5, group_ids = $6, salesforce_user_id = $7, photo_url = $8, updated_at = $9,
-deactivated_at = CASE WHEN $5 = 'deactivated' THEN deactivated_at ELSE NULL END
+deactivated_at = CASE WHEN $5 = 'deactivated' THEN deactivated_at ELSE NULL END,
+activated_at = CASE WHEN $5 = 'active' AND status <> 'active' THEN $9 ELSE activated_at END
 WHERE org_id = $1 AND id = $2`,
 		orgID, m.ID, string(m.Role), perms, string(m.Status), groups, m.SalesforceUserID, m.PhotoURL, tm(at))
 	return q.affected(res, err, "update membership %s in org %s", m.ID, orgID)
