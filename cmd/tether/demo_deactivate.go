@@ -51,7 +51,7 @@ func demoDeactivate(ctx context.Context, dm *demo) error {
 	grants := map[string]sandbox.GrantInfo{}
 	for _, c := range conns.Connections {
 		for _, g := range before {
-			if g.Live && g.Subject == c.Account && string(g.Provider) == providerOf(c.Kind) {
+			if g.Live && g.Subject == c.Account && string(g.Provider) == c.Kind.Provider() {
 				grants[string(c.Kind)] = g
 			}
 		}
@@ -185,19 +185,4 @@ func connStates(cs []httpapi.MemberConnectionJSON) string {
 		s = append(s, string(c.Kind)+" "+string(c.State))
 	}
 	return strings.Join(s, ", ")
-}
-
-// providerOf is the sandbox provider that holds a connection kind's grant.
-func providerOf(k connections.Kind) string {
-	switch k {
-	case connections.KindSalesforce, connections.KindSalesforceTeam:
-		return string(sandbox.Salesforce)
-	case connections.KindGoogleCalendar:
-		return string(sandbox.Google)
-	case connections.KindMicrosoftCalendar, connections.KindTeams:
-		return string(sandbox.Microsoft)
-	case connections.KindZoom:
-		return string(sandbox.Zoom)
-	}
-	return ""
 }
