@@ -84,8 +84,12 @@ func connectFlow(d deps, queue httpapi.TaskEnqueuer) (connectParts, io.Closer, e
 	if err != nil {
 		return connectParts{}, nil, err
 	}
+	admins, err := d.app.memberService()
+	if err != nil {
+		return connectParts{}, nil, err
+	}
 	joiner, err := onboarding.NewJoiner(onboarding.JoinerConfig{Store: d.store, ConnectSalesforce: d.cfg.SalesforceClientID != "",
-		Observer: observer})
+		Observer: observer, Admins: admins})
 	if err != nil {
 		return connectParts{}, nil, err
 	}

@@ -205,3 +205,47 @@ func TestMembersDeactivateVerb(t *testing.T) {
 	}
 	v.refused(`has no member "aaron.johnson@example.com"`, "members", "deactivate", org, "aaron.johnson@example.com")
 }
+
+// TestFirstAdminReleasesHeldAlerts: in an org without an admin, a rep's problem only an
+// admin can fix has nobody to alert; making a member the org's first admin queues that
+// rep's notify again (the policy sends the alert still owed), and a second admin does not.
+func TestFirstAdminReleasesHeldAlerts(t *testing.T) {
+	eachBackend(t, func(t *testing.T, v *verbTest) {
+		ctx, st, ok := v.ctx, v.st, v.ok
+		opt, _ := redistest.Client(t, 12)
+		in := asynq.NewInspector(opt)
+		defer in.Close()
+		notifies := func(m directory.Membership) int {
+			t.Helper()
+			ts, err := in.ListAggregatingTasks(jobs.QueueLow, jobs.GroupReminders(m.ID))
+			if err != nil && !errors.Is(err, asynq.ErrQueueNotFound) {
+				t.Fatal(err)
+			}
+			return len(ts)
+		}
+		v.env["TETHER_REDIS_URL"] = redistest.URL(opt)
+		org := v.org("Acme", 10)
+		rep := v.member(org, "rep@acme.example", directory.RoleChat, directory.MembershipActive)
+		if _, err := st.CreateConnection(ctx, org, connections.Connection{MembershipID: rep.ID, Kind: connections.KindSalesforce,
+			State: connections.StateNeedsAdmin, LastErrorCode: "user_disabled"}); err != nil {
+			t.Fatal(err)
+		}
+		calm := v.member(org, "calm@acme.example", directory.RoleChat, directory.MembershipActive)
+		first := v.member(org, "first@acme.example", directory.RoleChat, directory.MembershipActive)
+		second := v.member(org, "second@acme.example", directory.RoleChat, directory.MembershipActive)
+		ok("members", "recompute", org)
+		repBefore, calmBefore := notifies(rep), notifies(calm)
+
+		ok("members", "set", org, first.ID, "--role", "admin")
+		if got := notifies(rep); got != repBefore+1 {
+			t.Errorf("the first admin: %d notifies queued for the rep waiting on an admin, want %d", got, repBefore+1)
+		}
+		if got := notifies(calm); got != calmBefore {
+			t.Errorf("the first admin queued %d notifies for a member with nothing for an admin, want %d", got, calmBefore)
+		}
+		ok("members", "set", org, second.ID, "--role", "admin")
+		if got := notifies(rep); got != repBefore+1 {
+			t.Errorf("a second admin: %d notifies queued for the rep, want still %d", got, repBefore+1)
+		}
+	})
+}

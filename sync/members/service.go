@@ -388,6 +388,7 @@ func (s *Service) Update(ctx context.Context, orgID, memberRef string, ch Change
 		return directory.Membership{}, refuse(CodeDeactivated, "member %s of org %s is deactivated: to bring them back, invite them again "+
 			"(tether invite emails --org %s --role ROLE EMAIL); their Join reactivates the membership with that role", m.ID, orgID, orgID)
 	}
+	before := m.Role
 	if ch.Role != nil {
 		if !ch.Role.Valid() {
 			return directory.Membership{}, refuse(CodeInvalidRole, "role %q: use admin, custom_admin, chat or meetings", *ch.Role)
@@ -407,6 +408,7 @@ func (s *Service) Update(ctx context.Context, orgID, memberRef string, ch Change
 		}
 		m.PhotoURL = p
 	}
+	wasAdmin := before == directory.RoleAdmin
 	if err := s.st.UpdateMembership(ctx, orgID, m, s.now()); err != nil {
 		return directory.Membership{}, fmt.Errorf("update member %s of org %s: %w", m.ID, orgID, err)
 	}
@@ -417,7 +419,51 @@ func (s *Service) Update(ctx context.Context, orgID, memberRef string, ch Change
 	if err := s.remind(ctx, got, changed); err != nil {
 		return directory.Membership{}, err
 	}
+	if !wasAdmin && got.Role == directory.RoleAdmin && got.Status == directory.MembershipActive {
+		if err := s.AdminArrived(ctx, orgID, got.ID); err != nil {
+			return directory.Membership{}, err
+		}
+	}
 	return got, nil
+}
+
+// AdminArrived releases the admin alerts that waited for one when membershipID is the
+// org's only active admin: a notify that found no admin fails and retries with backoff
+// (its last retries hours apart, then it gives up), so without this the first admin would
+// hear of nothing until each member's reasons changed again. It queues the notify of every
+// active member with a problem only an admin can fix; the policy sends what is still owed.
+func (s *Service) AdminArrived(ctx context.Context, orgID, membershipID string) error {
+	if s.reminders == nil {
+		return nil
+	}
+	admins, err := s.st.ListMemberships(ctx, orgID, directory.MembershipFilter{Role: directory.RoleAdmin,
+		Status: directory.MembershipActive, Limit: 2})
+	if err != nil {
+		return fmt.Errorf("count the admins of org %s: %w", orgID, err)
+	}
+	if len(admins) != 1 || admins[0].ID != membershipID {
+		return nil // not the first: the others were told all along
+	}
+	f := directory.MembershipFilter{Status: directory.MembershipActive, ActionRequired: true, Limit: 500}
+	for {
+		ms, err := s.st.ListMemberships(ctx, orgID, f)
+		if err != nil {
+			return fmt.Errorf("list the members of org %s waiting on an admin: %w", orgID, err)
+		}
+		for _, m := range ms {
+			if !directory.AdminActs(m.ActionRequired) {
+				continue
+			}
+			if err := s.reminders.ReasonsChanged(ctx, orgID, m.ID); err != nil {
+				return fmt.Errorf("%w: %w", refuse(CodeReminderNotQueued, "org %s has its first admin, but the alerts that waited for one could not be queued (is Redis reachable?); tether members recompute %s queues them",
+					orgID, orgID), err)
+			}
+		}
+		if len(ms) < f.Limit {
+			return nil
+		}
+		f.AfterID = ms[len(ms)-1].ID
+	}
 }
 
 func clip(s string, n int) string {

@@ -49,6 +49,14 @@ type JoinerConfig struct {
 	// Observer computes a new member's Action Required reasons once the invite is
 	// accepted (members.Service). Nil: nobody is told.
 	Observer connections.Observer
+	// Admins hears an admin's Join (members.Service): an org's first active admin
+	// releases the alerts that waited for one. Nil: nobody is told.
+	Admins AdminArrivals
+}
+
+// AdminArrivals hears a membership that became an active admin.
+type AdminArrivals interface {
+	AdminArrived(ctx context.Context, orgID, membershipID string) error
 }
 
 // Joiner accepts Join links; a Salesforce-sourced invite's connect runs through
@@ -179,6 +187,11 @@ func (j *Joiner) accept(ctx context.Context, inv directory.Invite, hash string, 
 		// The Join stands either way; a failed recompute is on record in the event.
 		if err := j.cfg.Observer.ConnectionChanged(ctx, inv.OrgID, m.ID); err != nil {
 			detail["action_required_error"] = err.Error()
+		}
+	}
+	if j.cfg.Admins != nil && m.Role == directory.RoleAdmin {
+		if err := j.cfg.Admins.AdminArrived(ctx, inv.OrgID, m.ID); err != nil {
+			detail["admin_alerts_error"] = err.Error()
 		}
 	}
 	if err := j.cfg.Store.AppendEvent(ctx, events.Event{OrgID: inv.OrgID, Kind: "invite.accepted", Subject: inv.ID, At: now,

@@ -187,8 +187,8 @@ func summarize(m directory.Membership, settings Settings, mr MemberReminders, no
 // (only the worker's log said so; the view claimed the admins were told).
 func adminsNotTold(orgID string) string {
 	return " (the member's notify sends it and retries a failure; if it stays so, the worker's log says why, " +
-		"e.g. the org has no active admin: tether members set " + orgID + " MEMBER --role admin, then tether members recompute " + orgID +
-		" sends it now rather than at the failed notify's next retry)"
+		"e.g. the org has no active admin: tether members set " + orgID + " MEMBER --role admin (or an admin's Join) makes the first one, " +
+		"which sends it at once rather than at the failed notify's next retry)"
 }
 
 // queued corrects d, decided at now, by the reminder a notify queued (q): that task is

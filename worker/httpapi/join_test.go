@@ -1,6 +1,7 @@
 package httpapi_test
 
 import (
+	"context"
 	"crypto/rand"
 	"html"
 	"io"
@@ -9,7 +10,9 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -43,6 +46,20 @@ type joinBundle struct {
 	tether   string // base URL
 	org      directory.Org
 	sfA, sfB sfdc.User
+	admins   *arrivals
+}
+
+// arrivals records the Joiner's AdminArrived calls.
+type arrivals struct {
+	mu    sync.Mutex
+	calls []string
+}
+
+func (a *arrivals) AdminArrived(_ context.Context, orgID, membershipID string) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.calls = append(a.calls, orgID+"/"+membershipID)
+	return nil
 }
 
 func setupJoin(t *testing.T, st *store.Store) *joinBundle {
@@ -66,7 +83,8 @@ func setupJoin(t *testing.T, st *store.Store) *joinBundle {
 	var handler http.Handler
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handler.ServeHTTP(w, r) }))
 	t.Cleanup(srv.Close)
-	joiner, err := onboarding.NewJoiner(onboarding.JoinerConfig{Store: st, ConnectSalesforce: true})
+	admins := &arrivals{}
+	joiner, err := onboarding.NewJoiner(onboarding.JoinerConfig{Store: st, ConnectSalesforce: true, Admins: admins})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,7 +114,7 @@ func setupJoin(t *testing.T, st *store.Store) *joinBundle {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &joinBundle{st: st, sb: sb, keys: keys, tether: srv.URL, org: org, sfA: active[0], sfB: active[1]}
+	return &joinBundle{st: st, sb: sb, keys: keys, tether: srv.URL, org: org, sfA: active[0], sfB: active[1], admins: admins}
 }
 
 // invite creates a pending invite and returns its Join token.
@@ -358,6 +376,42 @@ func TestJoinCallbackShowsOwnText(t *testing.T) {
 		}
 		if !strings.Contains(page, "could not be matched") {
 			t.Fatalf("callback page lacks tether's text: %s", page)
+		}
+	})
+}
+
+// An admin's Join tells AdminArrivals (an org's first admin releases the alerts that
+// waited for one); a chat member's does not.
+func TestJoinTellsOfAnArrivingAdmin(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		t.Parallel()
+		b := setupJoin(t, st)
+		ctx := t.Context()
+		_, chatToken := b.invite(t, "chat@acme.example", directory.SourceEmail, "", time.Now().Add(time.Hour))
+		tok, err := onboarding.NewToken(rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := st.CreateInvite(ctx, b.org.ID, directory.Invite{Email: "boss@acme.example", Role: directory.RoleAdmin,
+			Source: directory.SourceEmail, TokenHash: tok.Hash, ExpiresAt: time.Now().Add(time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+		for _, token := range []string{chatToken, tok.Plain} {
+			if status, page := b.join(t, browser(t), token, ""); status != http.StatusOK {
+				t.Fatalf("join: %d %s", status, page)
+			}
+		}
+		u, err := st.GetUserByEmail(ctx, "boss@acme.example")
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := st.GetMembershipByUser(ctx, b.org.ID, u.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := []string{b.org.ID + "/" + m.ID}; !slices.Equal(b.admins.calls, want) {
+			t.Errorf("AdminArrived calls %v, want %v", b.admins.calls, want)
 		}
 	})
 }
