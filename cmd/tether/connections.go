@@ -56,13 +56,13 @@ Same as GET /v1/orgs/{org}/connections?member=M.`,
 				return err
 			}
 			id := ""
+			svc, err := members.New(members.Config{Store: st})
+			if err != nil {
+				return err
+			}
 			if member != "" {
 				// An email, as every other member verb takes, or an id; an unknown one is
 				// an error, not an empty list.
-				svc, err := members.New(members.Config{Store: st})
-				if err != nil {
-					return err
-				}
 				m, err := svc.Resolve(ctx, args[0], member)
 				if err != nil {
 					return err
@@ -77,7 +77,11 @@ Same as GET /v1/orgs/{org}/connections?member=M.`,
 				_, err := fmt.Fprintf(e.stdout, "org %s has no connections%s\n", args[0], map[bool]string{true: " for member " + member}[member != ""])
 				return err
 			}
-			printConnections(e.stdout, cs)
+			emails, err := svc.Emails(ctx, args[0], cs)
+			if err != nil {
+				return err
+			}
+			printConnections(e.stdout, cs, emails)
 			return nil
 		},
 	}
@@ -161,7 +165,7 @@ other failure exits 1. The outcome and the state are printed either way.`,
 			default:
 				fmt.Fprintf(e.stdout, "%s ok; provider called: %t\n", op, res.Called)
 			}
-			printConnections(e.stdout, []connections.Connection{res.Connection})
+			printConnections(e.stdout, []connections.Connection{res.Connection}, nil)
 			return upkeepExit(op, args[1], res)
 		},
 	}
@@ -221,11 +225,16 @@ func teamReconnect(c connections.Connection) string {
 
 // printConnections prints one row per connection, then a reason line under each that has
 // one.
-func printConnections(w io.Writer, cs []connections.Connection) {
+// printConnections prints cs with each member's email (emails: membership id → email;
+// a missing one shows the id).
+func printConnections(w io.Writer, cs []connections.Connection, emails map[string]string) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "CONNECTION\tKIND\tMEMBERSHIP\tSTATE\tACTS\tCODE\tFAILURES\tLAST REFRESH\tNEXT")
+	fmt.Fprintln(tw, "CONNECTION\tKIND\tMEMBER\tSTATE\tACTS\tCODE\tFAILURES\tLAST REFRESH\tNEXT")
 	for _, c := range cs {
 		member := c.MembershipID
+		if e := emails[member]; e != "" {
+			member = e
+		}
 		if member == "" {
 			member = "(org)"
 		}

@@ -4,12 +4,14 @@ import (
 	"context"
 	"net/http/httptest"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
 	"tether/connectors/sandbox"
 	"tether/connectors/sandbox/sfdc"
 	"tether/sync/connections"
+	"tether/sync/store"
 	"tether/worker/redistest"
 )
 
@@ -109,6 +111,29 @@ func TestConnectionsVerbs(t *testing.T) {
 	r = runTether(t, ctx, env, "connections", "list", orgID, "--member", "Admin@acme.test")
 	if r.err != nil || !strings.Contains(r.stdout, "has no connections for member Admin@acme.test") {
 		t.Fatalf("list of a member by email: %v\n%s", r.err, r.stdout)
+	}
+	// A member's connection is listed under the member's email, not only an id.
+	st, err := store.Open(ctx, dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin, err := st.GetUserByEmail(ctx, "admin@acme.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	am, err := st.GetMembershipByUser(ctx, orgID, admin.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zoom, err := st.CreateConnection(ctx, orgID, connections.Connection{MembershipID: am.ID, Kind: connections.KindZoom, State: connections.StateMissing})
+	st.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r = runTether(t, ctx, env, "connections", "list", orgID)
+	if r.err != nil || !regexp.MustCompile(zoom.ID+`\s+zoom\s+admin@acme\.test\s+missing`).MatchString(r.stdout) ||
+		!regexp.MustCompile(`salesforce_team\s+\(org\)`).MatchString(r.stdout) {
+		t.Fatalf("list with a member's connection: %v\n%s", r.err, r.stdout)
 	}
 	r = runTether(t, ctx, env, "connections", "list", orgID, "--member", "nobody@acme.test")
 	if r.err == nil || !strings.Contains(r.err.Error(), `has no member "nobody@acme.test"`) {

@@ -30,6 +30,7 @@ type Store interface {
 	ListMemberConnections(ctx context.Context, orgID string, membershipIDs []string) ([]connections.Connection, error)
 	CountMemberships(ctx context.Context, orgID string) (directory.MembershipCounts, error)
 	CountSeats(ctx context.Context, orgID string, at time.Time) (directory.Seats, error)
+	MemberEmails(ctx context.Context, orgID string, ids []string) (map[string]string, error)
 	UpdateMembership(ctx context.Context, orgID string, m directory.Membership, at time.Time) error
 	// RecomputeActionRequired stores what compute returns for the membership, atomically
 	// with the reads it is computed from.
@@ -296,6 +297,24 @@ func (s *Service) List(ctx context.Context, orgID string, req ListRequest) (Page
 	}
 	p.PendingInvites = seats.PendingInvites
 	return p, nil
+}
+
+// Emails maps the connections' memberships to their members' emails, for lists that
+// would otherwise show only ids; the org's own connections (no membership) are not in it.
+func (s *Service) Emails(ctx context.Context, orgID string, cs []connections.Connection) (map[string]string, error) {
+	var ids []string
+	seen := map[string]bool{}
+	for _, c := range cs {
+		if c.MembershipID != "" && !seen[c.MembershipID] {
+			seen[c.MembershipID] = true
+			ids = append(ids, c.MembershipID)
+		}
+	}
+	out, err := s.st.MemberEmails(ctx, orgID, ids)
+	if err != nil {
+		return nil, fmt.Errorf("read members' emails in org %s: %w", orgID, err)
+	}
+	return out, nil
 }
 
 // Member returns one member as the members list shows it: the membership, the user's

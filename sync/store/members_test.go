@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"testing"
 	"time"
@@ -163,5 +164,23 @@ func TestChangeOrgPolicy(t *testing.T) {
 		}
 		_, err = b.s.ChangeOrg(b.ctx, b.orgA.ID, directory.OrgChange{Policy: directory.Policy{"owner": rp}}, b.now)
 		wantErr(t, err, directory.ErrInvalid, "policy for an unknown role")
+	})
+}
+
+// MemberEmails maps the org's membership ids to emails and leaves out an id of another
+// org or none at all.
+func TestMemberEmails(t *testing.T) {
+	each(t, func(t *testing.T, b *bundle) {
+		ann := b.member(t, b.orgA, "ann@example.com", directory.RoleChat, directory.MembershipActive)
+		bob := b.member(t, b.orgA, "bob@example.com", directory.RoleAdmin, directory.MembershipDeactivated)
+		other := b.member(t, b.orgB, "cat@example.com", directory.RoleChat, directory.MembershipActive)
+		got, err := b.s.MemberEmails(b.ctx, b.orgA.ID, []string{ann.ID, bob.ID, other.ID, "no-such-id"})
+		must(t, err, "member emails")
+		if want := map[string]string{ann.ID: "ann@example.com", bob.ID: "bob@example.com"}; !maps.Equal(got, want) {
+			t.Errorf("emails %v, want %v", got, want)
+		}
+		if got, err := b.s.MemberEmails(b.ctx, b.orgA.ID, nil); err != nil || len(got) != 0 {
+			t.Errorf("no ids: %v %v", got, err)
+		}
 	})
 }

@@ -206,6 +206,37 @@ ORDER BY c.membership_id, c.id`, orgID, set)
 	return collect(rows, scanConnection)
 }
 
+// MemberEmails maps the org's memberships ids to their users' emails (an id the org does
+// not have is left out): one query, driven by the ids as ListMemberConnections is.
+func (q *Queries) MemberEmails(ctx context.Context, orgID string, ids []string) (map[string]string, error) {
+	out := map[string]string{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	set, err := jsonArg(ids)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := q.q.QueryContext(ctx, `SELECT m.id, u.email
+FROM `+q.d.textSet("$2")+` e CROSS JOIN memberships m JOIN users u ON u.id = m.user_id
+WHERE m.id = e.value AND m.org_id = $1`, orgID, set)
+	if err != nil {
+		return nil, q.wrap(err, "read the emails of %d members in org %s", len(ids), orgID)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id, email string
+		if err := rows.Scan(&id, &email); err != nil {
+			return nil, q.wrap(err, "read the emails of %d members in org %s", len(ids), orgID)
+		}
+		out[id] = email
+	}
+	if err := rows.Err(); err != nil {
+		return nil, q.wrap(err, "read the emails of %d members in org %s", len(ids), orgID)
+	}
+	return out, nil
+}
+
 func boolInt(b bool) int {
 	if b {
 		return 1

@@ -23,11 +23,13 @@ type Connections interface {
 
 // ConnectionJSON is one connection's health as an operator reads it; never a token.
 type ConnectionJSON struct {
-	ID           string            `json:"id"`
-	MembershipID string            `json:"membership_id,omitempty"` // empty: the org's team connection
-	Kind         connections.Kind  `json:"kind"`
-	State        connections.State `json:"state"`
-	Account      string            `json:"provider_account_id,omitempty"`
+	ID           string `json:"id"`
+	MembershipID string `json:"membership_id,omitempty"` // empty: the org's team connection
+	// MemberEmail is the member's email (lists only), so an operator reads who it is.
+	MemberEmail string            `json:"member_email,omitempty"`
+	Kind        connections.Kind  `json:"kind"`
+	State       connections.State `json:"state"`
+	Account     string            `json:"provider_account_id,omitempty"`
 	// Actor is who must act: rep (reconnect), admin, operator; absent when nobody.
 	Actor               string     `json:"actor,omitempty"`
 	Class               string     `json:"failure_class,omitempty"`
@@ -96,8 +98,19 @@ func (s *Server) handleListConnections() http.Handler {
 			OrgID       string           `json:"org_id"`
 			Connections []ConnectionJSON `json:"connections"`
 		}{OrgID: orgID, Connections: []ConnectionJSON{}}
+		var emails map[string]string
+		if s.p.Members != nil {
+			if emails, err = s.p.Members.Emails(r.Context(), orgID, cs); err != nil {
+				s.log.Error().Err(err).Str("org", orgID).Msg("list connections: members' emails")
+				writeError(w, http.StatusServiceUnavailable, APIError{Code: "unavailable",
+					Message: "the connections could not be read: the database did not answer; see the server log"})
+				return
+			}
+		}
 		for _, c := range cs {
-			out.Connections = append(out.Connections, ConnectionJSONOf(c))
+			j := ConnectionJSONOf(c)
+			j.MemberEmail = emails[c.MembershipID]
+			out.Connections = append(out.Connections, j)
 		}
 		writeJSON(w, http.StatusOK, out)
 	})

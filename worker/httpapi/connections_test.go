@@ -70,7 +70,8 @@ func TestConnectionsAPI(t *testing.T) {
 		}
 		res := b.call(t, http.MethodGet, "/v1/orgs/"+org.ID+"/connections", "", &list)
 		if res.StatusCode != http.StatusOK || len(list.Connections) != 1 || list.Connections[0].ID != team.ConnectionID ||
-			list.Connections[0].State != connections.StateHealthy || list.Connections[0].Kind != connections.KindSalesforceTeam {
+			list.Connections[0].State != connections.StateHealthy || list.Connections[0].Kind != connections.KindSalesforceTeam ||
+			list.Connections[0].MemberEmail != "" {
 			t.Fatalf("list: %d %+v", res.StatusCode, list)
 		}
 
@@ -92,7 +93,8 @@ func TestConnectionsAPI(t *testing.T) {
 		for _, ref := range []string{m.ID, "Rep@acme.example"} {
 			list.Connections = nil
 			res := b.call(t, http.MethodGet, "/v1/orgs/"+org.ID+"/connections?member="+url.QueryEscape(ref), "", &list)
-			if res.StatusCode != http.StatusOK || len(list.Connections) != 1 || list.Connections[0].ID != zoom.ID {
+			if res.StatusCode != http.StatusOK || len(list.Connections) != 1 || list.Connections[0].ID != zoom.ID ||
+				list.Connections[0].MemberEmail != "rep@acme.example" {
 				t.Fatalf("list of member %s: %d %+v", ref, res.StatusCode, list)
 			}
 		}

@@ -25,6 +25,8 @@ type Members interface {
 	Resolve(ctx context.Context, orgID, memberRef string) (directory.Membership, error)
 	// Member is one member as the list shows it, with email and connections.
 	Member(ctx context.Context, orgID, membershipID string) (members.MemberView, error)
+	// Emails maps the connections' memberships to their members' emails.
+	Emails(ctx context.Context, orgID string, cs []connections.Connection) (map[string]string, error)
 }
 
 // Deactivations queues members:deactivate (worker.DeactivationQueue); already is true
