@@ -157,7 +157,7 @@ func TestConnectionsVerbs(t *testing.T) {
 // A member's connection revoked by their deactivation is not the rep's to reconnect: the
 // refresh's refusal says why nothing refreshes it.
 func TestUpkeepExitRevokedByDeactivation(t *testing.T) {
-	res := connections.Result{Skipped: "the connection needs reconnecting (revoked)", Connection: connections.Connection{
+	res := connections.Result{Skipped: "the connection was revoked by its member's deactivation (its tokens are deleted); nothing to refresh until it is connected again from a connect link", Connection: connections.Connection{
 		ID: "c1", OrgID: "o1", MembershipID: "m1", Kind: connections.KindGoogleCalendar, State: connections.StateRevoked}}
 	err := upkeepExit(connections.OpRefresh, "c1", res)
 	if code := exitCode(err); code != exitConnectionNeedsAction || strings.Contains(err.Error(), "the rep must connect it again") ||

@@ -1,6 +1,7 @@
 package connections
 
 import (
+	"strings"
 	"testing"
 	"time"
 )
@@ -162,5 +163,19 @@ func TestPermanentlyBrokenCostsAtMostFiveCallsADay(t *testing.T) {
 	}
 	if c.State != StateError || lastDay > 5 || lastDay == 0 {
 		t.Fatalf("after a week: state %s, %d calls on the last day (want error and 1..5)", c.State, lastDay)
+	}
+}
+
+// Upkeep's skip says why no provider is called, in words for the state: a revoked
+// connection is a deactivation's, not a rep's to reconnect.
+func TestSkipReason(t *testing.T) {
+	for st, want := range map[State]string{
+		StateRevoked:        "revoked by its member's deactivation",
+		StateMissing:        "never made",
+		StateNeedsReconnect: "needs reconnecting (needs_reconnect)",
+	} {
+		if got := skipReason(Connection{State: st}); !strings.Contains(got, want) {
+			t.Errorf("%s: %q, want it to say %q", st, got, want)
+		}
 	}
 }

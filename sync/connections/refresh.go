@@ -90,7 +90,7 @@ func (t *Tokens) refresh(ctx context.Context, seen Connection, seenAccess vault.
 	}
 	if err := usable(c, mode.upkeep); err != nil {
 		if mode.upkeep {
-			return attempt{conn: c, skipped: "the connection needs reconnecting (" + string(c.State) + ")"}, nil
+			return attempt{conn: c, skipped: skipReason(c)}, nil
 		}
 		return attempt{conn: c}, err
 	}

@@ -48,6 +48,18 @@ func (s State) AwaitsReconnect() bool {
 	return s == StateNeedsReconnect || s == StateRevoked || s == StateMissing
 }
 
+// skipReason says why upkeep calls no provider for c, a connection awaiting a reconnect.
+// Only a deactivation stores revoked: "needs reconnecting" would ask a departed rep.
+func skipReason(c Connection) string {
+	switch c.State {
+	case StateRevoked:
+		return "the connection was revoked by its member's deactivation (its tokens are deleted); nothing to refresh until it is connected again from a connect link"
+	case StateMissing:
+		return "the connection was never made (missing); it is made from a connect link"
+	}
+	return "the connection needs reconnecting (" + string(c.State) + ")"
+}
+
 // Connection is one OAuth connection as stored. Token fields hold ciphertext only (the
 // vault encrypts with the row ID as associated data, which is why IDs are made before
 // insert). Zero times mean "never" / "not set".

@@ -27,7 +27,7 @@ func (u *Upkeep) Verify(ctx context.Context, orgID, id string, force bool) (Resu
 	}
 	res.Connection = c
 	if err := usable(c, true); err != nil {
-		res.Skipped = "the connection needs reconnecting (" + string(c.State) + ")"
+		res.Skipped = skipReason(c)
 		return res, nil
 	}
 	now := u.t.p.Clock()
