@@ -29,7 +29,7 @@ type Store interface {
 	ListMembers(ctx context.Context, orgID string, f directory.MembershipFilter) ([]directory.Member, error)
 	ListMemberConnections(ctx context.Context, orgID string, membershipIDs []string) ([]connections.Connection, error)
 	CountMemberships(ctx context.Context, orgID string) (directory.MembershipCounts, error)
-	CountSeats(ctx context.Context, orgID string, at time.Time) (directory.Seats, error)
+	CountOpenInvites(ctx context.Context, orgID string, at time.Time) (int, error)
 	MemberEmails(ctx context.Context, orgID string, ids []string) (map[string]string, error)
 	UpdateMembership(ctx context.Context, orgID string, m directory.Membership, at time.Time) error
 	// RecomputeActionRequired stores what compute returns for the membership, atomically
@@ -291,11 +291,9 @@ func (s *Service) List(ctx context.Context, orgID string, req ListRequest) (Page
 	if p.Counts, err = s.st.CountMemberships(ctx, orgID); err != nil {
 		return Page{}, fmt.Errorf("count members of org %s: %w", orgID, err)
 	}
-	seats, err := s.st.CountSeats(ctx, orgID, s.now())
-	if err != nil {
+	if p.PendingInvites, err = s.st.CountOpenInvites(ctx, orgID, s.now()); err != nil {
 		return Page{}, fmt.Errorf("count invites of org %s: %w", orgID, err)
 	}
-	p.PendingInvites = seats.PendingInvites
 	return p, nil
 }
 

@@ -25,6 +25,19 @@ func (q *Queries) CountSeats(ctx context.Context, orgID string, at time.Time) (d
 	return s, nil
 }
 
+// CountOpenInvites returns how many of the org's invites are pending and unexpired at at:
+// the seat count's invite half, for the members page, whose other counts already hold
+// the active members.
+func (q *Queries) CountOpenInvites(ctx context.Context, orgID string, at time.Time) (int, error) {
+	var n int
+	err := q.q.QueryRowContext(ctx, `SELECT count(*) FROM invites WHERE org_id = $1 AND status = 'pending' AND expires_at > $2`,
+		orgID, tm(at)).Scan(&n)
+	if err != nil {
+		return 0, q.wrap(err, "count the open invites of org %s", orgID)
+	}
+	return n, nil
+}
+
 // LockOrgSeats is CountSeats that also locks the org until the transaction ends, so "check
 // seats, then insert invites" cannot oversell under concurrency: on PostgreSQL it takes a
 // row lock on the org (SELECT … FOR UPDATE); on SQLite the transaction already holds the
