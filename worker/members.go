@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -70,9 +71,15 @@ func deactivationSummary(r members.DeactivateResult) string {
 	for k := range r.Failed {
 		failed = append(failed, k)
 	}
+	slices.Sort(failed) // a map's order would change between runs
 	if !r.Superseded.IsZero() {
-		return "nothing done: the member joined again at " + r.Superseded.UTC().Format(time.RFC3339) +
+		out := "the member joined again at " + r.Superseded.UTC().Format(time.RFC3339) +
 			", after this deactivation was asked; their membership and connections are left as they are (deactivate them again to end them)"
+		if len(r.Revoked)+len(r.Dropped)+len(failed) == 0 {
+			return "nothing done: " + out
+		}
+		// Grants an earlier attempt failed to revoke are still ended.
+		return fmt.Sprintf("%s; grants left by the deactivation: revoked=%s dropped=%s failed=%s", out, join(r.Revoked), join(r.Dropped), join(failed))
 	}
 	if !r.Deactivated && len(r.Revoked)+len(r.Dropped)+len(failed)+r.TasksCancelled == 0 {
 		return fmt.Sprintf("nothing left to do: the member was already deactivated and its connections closed (closed_earlier=%s)", join(r.Earlier))

@@ -374,6 +374,114 @@ func TestDeactivateMemberAgainstSandbox(t *testing.T) {
 	})
 }
 
+// TestSupersededDeactivationEndsWhatItLeft: a member deactivated while Salesforce's and
+// Google's revoke endpoints are down joins again and reconnects Zoom. A late retry of the
+// old deactivation leaves the member and the Zoom connection they use alone, but still
+// revokes the Google grant it left once Google is back (its tokens deleted); while
+// Salesforce stays down it keeps retrying, and its give-up drops the Salesforce tokens
+// without touching Zoom's. On both stores.
+func TestSupersededDeactivationEndsWhatItLeft(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		d := newDeactivation(t, st)
+		ctx, org, m := t.Context(), d.org, d.m
+		d.addFault(t, sandbox.Fault{Provider: sandbox.Salesforce, Endpoint: "revoke", Kind: sandbox.FaultStatus, Status: 503})
+		google := d.addFault(t, sandbox.Fault{Provider: sandbox.Google, Endpoint: "revoke", Kind: sandbox.FaultStatus, Status: 503})
+		asked := time.Now()
+		var re *members.RevokeError
+		if _, err := d.deact.Deactivate(ctx, org.ID, m.ID, asked); !errors.As(err, &re) || len(re.Failed) != 2 || re.Superseded {
+			t.Fatalf("first attempt: %v, want Salesforce's and Google's revokes failed", err)
+		}
+
+		// Invited again, the member joins and reconnects Zoom.
+		if _, err := st.CreateInvite(ctx, org.ID, directory.Invite{Email: "rep@acme.example", Role: directory.RoleChat,
+			TokenHash: "h-back", ExpiresAt: time.Now().Add(time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+		// A second later: the guard compares whole seconds.
+		if _, err := st.AcceptInvite(ctx, "h-back", "", asked.Add(2*time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		zoom, err := st.GetConnection(ctx, org.ID, d.conns[connections.KindZoom].ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		zoom.State, zoom.AccessTokenEnc, zoom.RefreshTokenEnc = connections.StateHealthy, []byte("sealed-a"), []byte("sealed-r")
+		if _, err := st.UpdateConnection(ctx, org.ID, zoom, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		tokensOf := func(kind connections.Kind) (connections.Connection, bool) {
+			t.Helper()
+			c, err := st.GetConnection(ctx, org.ID, d.conns[kind].ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return c, len(c.AccessTokenEnc)+len(c.RefreshTokenEnc)+len(c.PendingTokenEnc) > 0
+		}
+		zoomKept := func(when string) {
+			t.Helper()
+			if c, has := tokensOf(connections.KindZoom); c.State != connections.StateHealthy || !has {
+				t.Errorf("%s: the Zoom connection the member uses now is %s, tokens %t", when, c.State, has)
+			}
+			if got, _ := st.GetMembership(ctx, org.ID, m.ID); got.Status != directory.MembershipActive {
+				t.Errorf("%s: member %s", when, got.Status)
+			}
+		}
+
+		// Both still down: the late retry revokes nothing, keeps the tokens and retries.
+		res, err := d.deact.Deactivate(ctx, org.ID, m.ID, asked)
+		if !errors.As(err, &re) || !re.Superseded || len(re.Failed) != 2 || res.Superseded.IsZero() || res.Deactivated ||
+			!strings.Contains(err.Error(), "joined again") {
+			t.Errorf("late retry with both down: %+v %v", res, err)
+		}
+		for _, kind := range []connections.Kind{connections.KindSalesforce, connections.KindGoogleCalendar} {
+			if c, has := tokensOf(kind); c.State != connections.StateRevoked || !has {
+				t.Errorf("%s while its revoke fails: %s, tokens %t (want revoked, kept for the retry)", kind, c.State, has)
+			}
+		}
+		zoomKept("late retry with both down")
+
+		// Google is back: its leftover grant is revoked at Google and its tokens deleted.
+		d.removeFault(t, google)
+		zoomRevokes := d.sb.Counters().Endpoint(sandbox.Zoom, "revoke").Calls
+		res, err = d.deact.Deactivate(ctx, org.ID, m.ID, asked)
+		if !errors.As(err, &re) || !re.Superseded || len(re.Failed) != 1 || re.Failed[connections.KindSalesforce] == "" ||
+			!slices.Equal(res.Revoked, []connections.Kind{connections.KindGoogleCalendar}) {
+			t.Errorf("late retry with Google back: %+v %v", res, err)
+		}
+		if gi, _ := d.sb.LookupGrant(d.grants[connections.KindGoogleCalendar].GrantID); gi.Live {
+			t.Errorf("the Google grant the deactivation left is still live")
+		}
+		if _, has := tokensOf(connections.KindGoogleCalendar); has {
+			t.Errorf("the Google tokens are kept after their revoke")
+		}
+		if n := d.sb.Counters().Endpoint(sandbox.Zoom, "revoke").Calls; n != zoomRevokes {
+			t.Errorf("the late retry revoked the Zoom grant the member uses now (%d -> %d calls)", zoomRevokes, n)
+		}
+		zoomKept("late retry with Google back")
+		evs, err := st.ListEvents(ctx, org.ID, 100)
+		if err != nil || !slices.ContainsFunc(evs, func(e events.Event) bool {
+			return e.Kind == "member.deactivation_superseded" && fmt.Sprint(e.Detail["left_over_revoked"]) == "[google_calendar]"
+		}) {
+			t.Errorf("no member.deactivation_superseded event naming the Google grant revoked: %v", err)
+		}
+
+		// Salesforce stays down until the task gives up: its tokens are dropped, Zoom's kept.
+		if err := d.deact.Abandon(ctx, org.ID, m.ID, "the deactivation gave up"); err != nil {
+			t.Fatal(err)
+		}
+		if c, has := tokensOf(connections.KindSalesforce); c.State != connections.StateRevoked || has {
+			t.Errorf("Salesforce after the give-up: %s, tokens %t", c.State, has)
+		}
+		zoomKept("the give-up")
+		evs, _ = st.ListEvents(ctx, org.ID, 100)
+		if !slices.ContainsFunc(evs, func(e events.Event) bool {
+			return e.Kind == "member.revoke_abandoned" && fmt.Sprint(e.Detail["still_live_at_provider"]) == "[salesforce]"
+		}) {
+			t.Errorf("no member.revoke_abandoned event naming only Salesforce: %+v", evs)
+		}
+	})
+}
+
 // TestDeactivationGivesUpButDeletesTokens: when Zoom's revoke endpoint stays down until
 // the task's last retry, the worker archives the task and the give-up deletes the tokens
 // left anyway, with a member.revoke_abandoned event naming the grant still live at Zoom.

@@ -98,6 +98,9 @@ type DeactivateResult struct {
 type RevokeError struct {
 	MembershipID string
 	Failed       map[connections.Kind]string
+	// Superseded: the member joined again; the failed revokes are of grants their
+	// deactivation left, not of the connections they use now.
+	Superseded bool
 }
 
 func (e *RevokeError) Error() string {
@@ -109,6 +112,10 @@ func (e *RevokeError) Error() string {
 	parts := make([]string, len(kinds))
 	for i, k := range kinds {
 		parts[i] = k + ": " + e.Failed[connections.Kind(k)]
+	}
+	if e.Superseded {
+		return fmt.Sprintf("member %s joined again, but revoking the grants their deactivation left failed for %s; the tokens are kept and the revoke retried",
+			e.MembershipID, strings.Join(parts, "; "))
 	}
 	return fmt.Sprintf("member %s deactivated, but revoking failed for %s; the tokens are kept and the revoke retried",
 		e.MembershipID, strings.Join(parts, "; "))
@@ -128,13 +135,7 @@ func (d *Deactivator) Deactivate(ctx context.Context, orgID, membershipID string
 		return res, fmt.Errorf("deactivate member %s of org %s: %w", membershipID, orgID, err)
 	}
 	if !requested.IsZero() && m.Status == directory.MembershipActive && m.ActivatedAt.Truncate(time.Second).After(requested) {
-		res.Superseded = m.ActivatedAt
-		err := d.c.Store.AppendEvent(ctx, events.Event{OrgID: orgID, Kind: "member.deactivation_superseded", Subject: membershipID, At: now,
-			Detail: map[string]any{"membership_id": membershipID, "requested_at": requested.UTC(), "joined_again_at": m.ActivatedAt.UTC()}})
-		if err != nil {
-			return res, fmt.Errorf("deactivate member %s of org %s: write member.deactivation_superseded event: %w", membershipID, orgID, err)
-		}
-		return res, nil
+		return d.superseded(ctx, orgID, m, requested, now)
 	}
 	changed, err := d.c.Store.DeactivateMembership(ctx, orgID, membershipID, now)
 	if err != nil {
@@ -159,6 +160,46 @@ func (d *Deactivator) Deactivate(ctx context.Context, orgID, membershipID string
 	}
 	if len(res.Failed) > 0 {
 		return res, &RevokeError{MembershipID: membershipID, Failed: res.Failed}
+	}
+	return res, nil
+}
+
+// superseded ends a deactivation whose member joined again after it was asked. The member
+// and the connections they use are left alone, but a grant this deactivation failed to
+// revoke (its row still revoked, its tokens kept for the retry) is still revoked: the
+// member reconnects with a new grant, and the old one must not stay live at its provider
+// with its tokens sealed here for good. A revoke that fails again keeps the task retrying.
+func (d *Deactivator) superseded(ctx context.Context, orgID string, m directory.Membership, requested, now time.Time) (DeactivateResult, error) {
+	res := DeactivateResult{Failed: map[connections.Kind]string{}, Superseded: m.ActivatedAt}
+	conns, err := d.c.Store.ListConnections(ctx, orgID, m.ID)
+	if err != nil {
+		return res, fmt.Errorf("deactivate member %s: list connections: %w", m.ID, err)
+	}
+	var errs []error
+	for _, c := range conns {
+		if c.State != connections.StateRevoked || !hasTokens(c) {
+			continue // in use again, or closed already
+		}
+		if err := d.close(ctx, orgID, c, &res, now); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	detail := map[string]any{"membership_id": m.ID, "requested_at": requested.UTC(), "joined_again_at": m.ActivatedAt.UTC()}
+	if len(res.Revoked)+len(res.Dropped) > 0 {
+		detail["left_over_revoked"], detail["left_over_dropped"] = kinds(res.Revoked), kinds(res.Dropped)
+	}
+	if len(res.Failed) > 0 {
+		detail["revoke_failed"] = failedKinds(res.Failed)
+	}
+	err = d.c.Store.AppendEvent(ctx, events.Event{OrgID: orgID, Kind: "member.deactivation_superseded", Subject: m.ID, At: now, Detail: detail})
+	if err != nil {
+		errs = append(errs, fmt.Errorf("write member.deactivation_superseded event: %w", err))
+	}
+	if len(errs) > 0 {
+		return res, fmt.Errorf("deactivate member %s of org %s: %w", m.ID, orgID, errors.Join(errs...))
+	}
+	if len(res.Failed) > 0 {
+		return res, &RevokeError{MembershipID: m.ID, Failed: res.Failed, Superseded: true}
 	}
 	return res, nil
 }
@@ -244,6 +285,13 @@ func (d *Deactivator) revoke(ctx context.Context, c connections.Connection) (out
 // reason is the event's sentence for the admin (the worker's), never an error's chain.
 func (d *Deactivator) Abandon(ctx context.Context, orgID, membershipID, reason string) error {
 	now := d.c.Now()
+	m, err := d.c.Store.GetMembership(ctx, orgID, membershipID)
+	if err != nil {
+		return fmt.Errorf("abandon revokes of member %s: %w", membershipID, err)
+	}
+	// A member who joined again keeps the connections they use; only the rows the
+	// deactivation closed (revoked, tokens kept for the retry) are its to drop.
+	back := m.Status == directory.MembershipActive
 	conns, err := d.c.Store.ListConnections(ctx, orgID, membershipID)
 	if err != nil {
 		return fmt.Errorf("abandon revokes of member %s: %w", membershipID, err)
@@ -251,7 +299,7 @@ func (d *Deactivator) Abandon(ctx context.Context, orgID, membershipID, reason s
 	res := DeactivateResult{Failed: map[connections.Kind]string{}}
 	for _, c := range conns {
 		for range 5 {
-			if !hasTokens(c) && c.State == connections.StateRevoked {
+			if c.State == connections.StateRevoked && !hasTokens(c) || back && c.State != connections.StateRevoked {
 				break
 			}
 			next := c
@@ -286,11 +334,7 @@ func (d *Deactivator) record(ctx context.Context, orgID, membershipID, kind stri
 	detail := map[string]any{"membership_id": membershipID, "membership_deactivated": res.Deactivated,
 		"revoked": kinds(res.Revoked), "dropped": kinds(res.Dropped), "tasks_cancelled": res.TasksCancelled}
 	if len(res.Failed) > 0 {
-		failed := map[string]string{}
-		for k, v := range res.Failed {
-			failed[string(k)] = v
-		}
-		detail["revoke_failed"] = failed
+		detail["revoke_failed"] = failedKinds(res.Failed)
 	}
 	if reason != "" {
 		detail["reason"] = clipText(reason, 500)
@@ -300,6 +344,14 @@ func (d *Deactivator) record(ctx context.Context, orgID, membershipID, kind stri
 		return fmt.Errorf("write %s event: %w", kind, err)
 	}
 	return nil
+}
+
+func failedKinds(f map[connections.Kind]string) map[string]string {
+	out := make(map[string]string, len(f))
+	for k, v := range f {
+		out[string(k)] = v
+	}
+	return out
 }
 
 func kinds(ks []connections.Kind) []string {
