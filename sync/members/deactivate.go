@@ -148,7 +148,7 @@ func (d *Deactivator) Deactivate(ctx context.Context, orgID, membershipID string
 	}
 	var errs []error
 	for _, c := range conns {
-		if err := d.close(ctx, orgID, c, &res, now); err != nil {
+		if err := d.close(ctx, orgID, c, &res, now, false); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -177,10 +177,10 @@ func (d *Deactivator) superseded(ctx context.Context, orgID string, m directory.
 	}
 	var errs []error
 	for _, c := range conns {
-		if c.State != connections.StateRevoked || !hasTokens(c) {
+		if !leftOver(c) {
 			continue // in use again, or closed already
 		}
-		if err := d.close(ctx, orgID, c, &res, now); err != nil {
+		if err := d.close(ctx, orgID, c, &res, now, true); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -204,10 +204,20 @@ func (d *Deactivator) superseded(ctx context.Context, orgID string, m directory.
 	return res, nil
 }
 
+// leftOver: c is a grant a deactivation closed but could not revoke (tokens kept for the
+// retry), not one a member who came back connected again.
+func leftOver(c connections.Connection) bool {
+	return c.State == connections.StateRevoked && hasTokens(c)
+}
+
 // close revokes one connection, cancels its tasks and stores it revoked, re-reading on a
-// concurrent write.
-func (d *Deactivator) close(ctx context.Context, orgID string, c connections.Connection, res *DeactivateResult, now time.Time) error {
+// concurrent write. onlyLeftOver (a member who came back) closes c only while it is a
+// leftover: a connect that wrote meanwhile made it theirs again.
+func (d *Deactivator) close(ctx context.Context, orgID string, c connections.Connection, res *DeactivateResult, now time.Time, onlyLeftOver bool) error {
 	for range 5 {
+		if onlyLeftOver && !leftOver(c) {
+			return nil
+		}
 		if c.State == connections.StateRevoked && !hasTokens(c) && c.NextRefreshAt.IsZero() {
 			res.Earlier = append(res.Earlier, c.Kind) // done by an earlier run
 			return nil
@@ -299,7 +309,7 @@ func (d *Deactivator) Abandon(ctx context.Context, orgID, membershipID, reason s
 	res := DeactivateResult{Failed: map[connections.Kind]string{}}
 	for _, c := range conns {
 		for range 5 {
-			if c.State == connections.StateRevoked && !hasTokens(c) || back && c.State != connections.StateRevoked {
+			if c.State == connections.StateRevoked && !hasTokens(c) || back && !leftOver(c) {
 				break
 			}
 			next := c
