@@ -15,6 +15,7 @@ import (
 	"tether/jobs"
 	"tether/sync/connections"
 	"tether/sync/directory"
+	"tether/sync/reminders"
 	"tether/worker/redistest"
 )
 
@@ -206,10 +207,12 @@ func TestMembersDeactivateVerb(t *testing.T) {
 	v.refused(`has no member "aaron.johnson@example.com"`, "members", "deactivate", org, "aaron.johnson@example.com")
 }
 
-// TestFirstAdminReleasesHeldAlerts: in an org without an admin, a rep's problem only an
+// TestAdminArrivalReleasesHeldAlerts: in an org without an admin, a rep's problem only an
 // admin can fix has nobody to alert; making a member the org's first admin queues that
-// rep's notify again (the policy sends the alert still owed), and a second admin does not.
-func TestFirstAdminReleasesHeldAlerts(t *testing.T) {
+// rep's notify again (the policy sends the alert still owed). So does a second admin while
+// the alert is still owed (two first admins at once each see the other), and once it was
+// sent a third admin queues nothing.
+func TestAdminArrivalReleasesHeldAlerts(t *testing.T) {
 	eachBackend(t, func(t *testing.T, v *verbTest) {
 		ctx, st, ok := v.ctx, v.st, v.ok
 		opt, _ := redistest.Client(t, 12)
@@ -233,6 +236,7 @@ func TestFirstAdminReleasesHeldAlerts(t *testing.T) {
 		calm := v.member(org, "calm@acme.example", directory.RoleChat, directory.MembershipActive)
 		first := v.member(org, "first@acme.example", directory.RoleChat, directory.MembershipActive)
 		second := v.member(org, "second@acme.example", directory.RoleChat, directory.MembershipActive)
+		third := v.member(org, "third@acme.example", directory.RoleChat, directory.MembershipActive)
 		ok("members", "recompute", org)
 		repBefore, calmBefore := notifies(rep), notifies(calm)
 
@@ -244,8 +248,32 @@ func TestFirstAdminReleasesHeldAlerts(t *testing.T) {
 			t.Errorf("the first admin queued %d notifies for a member with nothing for an admin, want %d", got, calmBefore)
 		}
 		ok("members", "set", org, second.ID, "--role", "admin")
-		if got := notifies(rep); got != repBefore+1 {
-			t.Errorf("a second admin: %d notifies queued for the rep, want still %d", got, repBefore+1)
+		if got := notifies(rep); got != repBefore+2 {
+			t.Errorf("a second admin while the alert is still owed: %d notifies queued for the rep, want %d", got, repBefore+2)
+		}
+
+		// The alert about the rep's problem as it is now was sent.
+		m, err := st.GetMembership(ctx, org, rep.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var adminOnly []directory.ActionReason
+		for _, r := range m.ActionRequired {
+			if !r.Recommended && r.Actor != directory.ActorRep {
+				adminOnly = append(adminOnly, r)
+			}
+		}
+		if len(adminOnly) == 0 {
+			t.Fatalf("the rep's reasons %+v hold nothing for an admin", m.ActionRequired)
+		}
+		if _, err := st.InsertReminder(ctx, org, reminders.Reminder{MembershipID: rep.ID, Channel: reminders.ChannelEmail, Sequence: 1,
+			SentAt: time.Now(), Kind: reminders.KindAdmin, Status: reminders.StatusSent, AdminKey: reminders.AdminKey(adminOnly),
+			Recipients: []string{"first@acme.example"}}); err != nil {
+			t.Fatal(err)
+		}
+		ok("members", "set", org, third.ID, "--role", "admin")
+		if got := notifies(rep); got != repBefore+2 {
+			t.Errorf("a third admin after the alert was sent: %d notifies queued for the rep, want still %d", got, repBefore+2)
 		}
 	})
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/url"
 	"reflect"
+	"slices"
 	"strings"
 	"time"
 
@@ -43,6 +44,9 @@ type Store interface {
 // after a connection change).
 type Reminders interface {
 	ReasonsChanged(ctx context.Context, orgID, membershipID string) error
+	// AdminAlertsOwed queues the notify of each of ms whose admins were never told of
+	// its current admin-only problems.
+	AdminAlertsOwed(ctx context.Context, orgID string, ms []directory.Membership) (int, error)
 }
 
 // Config are the Service's dependencies.
@@ -444,22 +448,17 @@ func (s *Service) Update(ctx context.Context, orgID, memberRef string, ch Change
 	return got, nil
 }
 
-// AdminArrived releases the admin alerts that waited for one when membershipID is the
-// org's only active admin: a notify that found no admin fails and retries with backoff
+// AdminArrived releases the admin alerts that waited for an admin; membershipID has just
+// become an active admin. A notify that found no admin fails and retries with backoff
 // (its last retries hours apart, then it gives up), so without this the first admin would
 // hear of nothing until each member's reasons changed again. It queues the notify of every
-// active member with a problem only an admin can fix; the policy sends what is still owed.
+// active member with a problem only an admin can fix whose alert was never sent; the
+// policy sends it. Not only the first admin's arrival: two admins arriving at once each
+// count two, and an alert already sent is not queued again, so a later admin costs one
+// read of the messages per page of waiting members and queues nothing.
 func (s *Service) AdminArrived(ctx context.Context, orgID, membershipID string) error {
 	if s.reminders == nil {
 		return nil
-	}
-	admins, err := s.st.ListMemberships(ctx, orgID, directory.MembershipFilter{Role: directory.RoleAdmin,
-		Status: directory.MembershipActive, Limit: 2})
-	if err != nil {
-		return fmt.Errorf("count the admins of org %s: %w", orgID, err)
-	}
-	if len(admins) != 1 || admins[0].ID != membershipID {
-		return nil // not the first: the others were told all along
 	}
 	f := directory.MembershipFilter{Status: directory.MembershipActive, ActionRequired: true, Limit: 500}
 	for {
@@ -467,14 +466,10 @@ func (s *Service) AdminArrived(ctx context.Context, orgID, membershipID string) 
 		if err != nil {
 			return fmt.Errorf("list the members of org %s waiting on an admin: %w", orgID, err)
 		}
-		for _, m := range ms {
-			if !directory.AdminActs(m.ActionRequired) {
-				continue
-			}
-			if err := s.reminders.ReasonsChanged(ctx, orgID, m.ID); err != nil {
-				return fmt.Errorf("%w: %w", refuse(CodeReminderNotQueued, "org %s has its first admin, but the alerts that waited for one could not be queued (is Redis reachable?); tether members recompute %s queues them",
-					orgID, orgID), err)
-			}
+		waiting := slices.DeleteFunc(slices.Clone(ms), func(m directory.Membership) bool { return !directory.AdminActs(m.ActionRequired) })
+		if _, err := s.reminders.AdminAlertsOwed(ctx, orgID, waiting); err != nil {
+			return fmt.Errorf("%w: %w", refuse(CodeReminderNotQueued, "member %s of org %s is an admin now, but the alerts that waited for one could not be queued (is Redis reachable?); tether members recompute %s queues them",
+				membershipID, orgID, orgID), err)
 		}
 		if len(ms) < f.Limit {
 			return nil

@@ -49,8 +49,8 @@ type JoinerConfig struct {
 	// Observer computes a new member's Action Required reasons once the invite is
 	// accepted (members.Service). Nil: nobody is told.
 	Observer connections.Observer
-	// Admins hears an admin's Join (members.Service): an org's first active admin
-	// releases the alerts that waited for one. Nil: nobody is told.
+	// Admins hears an admin's Join (members.Service): an arriving admin releases the
+	// alerts that waited for one. Nil: nobody is told.
 	Admins AdminArrivals
 }
 

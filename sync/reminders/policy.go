@@ -328,6 +328,12 @@ func sortReasons(rs []directory.ActionReason) {
 	})
 }
 
+// AdminAlertOwed: reasons hold problems only an admin can fix and no alert about them as
+// they are now was sent (sent: the member's messages, any order). Decide's own rule.
+func AdminAlertOwed(reasons []directory.ActionReason, sent []Reminder) bool {
+	return Decide(Input{Reasons: reasons, History: historyOf(sent)}).Admin
+}
+
 // AdminKey identifies a set of admin-only problems, so the admins hear about each set once.
 func AdminKey(rs []directory.ActionReason) string {
 	parts := make([]string, 0, len(rs))

@@ -186,3 +186,31 @@ func TestSettingsValidate(t *testing.T) {
 		}
 	}
 }
+
+// TestAdminAlertOwed: owed while the admins were never told of the admin-only problems as
+// they are now; the rep's reasons, the recommended ones and Slack twins do not count.
+func TestAdminAlertOwed(t *testing.T) {
+	adminCal := directory.ActionReason{Requirement: "calendar", Kind: "google_calendar", State: "needs_admin", Code: "admin_policy_enforced", Actor: directory.ActorAdmin}
+	told := func(rs ...directory.ActionReason) Reminder {
+		return Reminder{Kind: KindAdmin, Channel: ChannelEmail, Sequence: 1, Status: StatusSent, AdminKey: AdminKey(rs)}
+	}
+	for _, tc := range []struct {
+		name    string
+		reasons []directory.ActionReason
+		sent    []Reminder
+		want    bool
+	}{
+		{"nothing for an admin", []directory.ActionReason{repCal}, nil, false},
+		{"never told", []directory.ActionReason{repCal, adminSF}, nil, true},
+		{"told of these", []directory.ActionReason{repCal, adminSF}, []Reminder{told(adminSF)}, false},
+		{"told of an earlier set", []directory.ActionReason{adminSF, adminCal}, []Reminder{told(adminSF)}, true},
+		{"told, then the set changed back", []directory.ActionReason{adminSF},
+			[]Reminder{told(adminSF), {Kind: KindAdmin, Channel: ChannelEmail, Sequence: 2, Status: StatusSent, AdminKey: AdminKey([]directory.ActionReason{adminSF, adminCal})}}, true},
+		{"only the Slack twin recorded", []directory.ActionReason{adminSF}, []Reminder{{Kind: KindAdmin, Channel: ChannelSlack, Sequence: 1, AdminKey: AdminKey([]directory.ActionReason{adminSF})}}, true},
+		{"only a rep reminder", []directory.ActionReason{adminSF}, []Reminder{{Kind: KindReminder, Channel: ChannelEmail, Sequence: 1}}, true},
+	} {
+		if got := AdminAlertOwed(tc.reasons, tc.sent); got != tc.want {
+			t.Errorf("%s: owed %t, want %t", tc.name, got, tc.want)
+		}
+	}
+}

@@ -14,6 +14,7 @@ import (
 type TriggerStore interface {
 	GetMembership(ctx context.Context, orgID, id string) (directory.Membership, error)
 	ListReminders(ctx context.Context, orgID, membershipID string, limit int) ([]Reminder, error)
+	MemberReminders(ctx context.Context, orgID string, ids []string) (map[string]MemberReminders, error)
 }
 
 // Trigger queues a notify when a membership needs action after a connection changed, or
@@ -67,6 +68,42 @@ func (t *Trigger) ReasonsChanged(ctx context.Context, orgID, membershipID string
 		now = t.Now
 	}
 	return t.Queue.Notify(ctx, orgID, m.ID, now())
+}
+
+// AdminAlertsOwed queues the notify of each of ms (active members waiting on an admin)
+// whose admins were never sent an alert about its current admin-only problems, reading
+// all their messages at once; it returns how many it queued. An admin's arrival calls it:
+// such an alert failed while the org had no admin and waits for its notify's retry, hours
+// apart late in the backoff. Alerts already sent are not queued again, so every arrival
+// may call it (two first admins at once each see the other, and neither may assume the
+// other released them).
+func (t *Trigger) AdminAlertsOwed(ctx context.Context, orgID string, ms []directory.Membership) (int, error) {
+	if len(ms) == 0 {
+		return 0, nil
+	}
+	ids := make([]string, len(ms))
+	for i, m := range ms {
+		ids[i] = m.ID
+	}
+	sent, err := t.Store.MemberReminders(ctx, orgID, ids)
+	if err != nil {
+		return 0, fmt.Errorf("read the messages of org %s's members waiting on an admin: %w", orgID, err)
+	}
+	now := time.Now
+	if t.Now != nil {
+		now = t.Now
+	}
+	n := 0
+	for _, m := range ms {
+		if m.Status != directory.MembershipActive || !AdminAlertOwed(m.ActionRequired, sent[m.ID].Sent) {
+			continue
+		}
+		if err := t.Queue.Notify(ctx, orgID, m.ID, now()); err != nil {
+			return n, fmt.Errorf("queue the notify of member %s of org %s: %w", m.ID, orgID, err)
+		}
+		n++
+	}
+	return n, nil
 }
 
 // Observers calls each observer in order and joins their errors; each runs even if an

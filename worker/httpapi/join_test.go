@@ -380,7 +380,7 @@ func TestJoinCallbackShowsOwnText(t *testing.T) {
 	})
 }
 
-// An admin's Join tells AdminArrivals (an org's first admin releases the alerts that
+// An admin's Join tells AdminArrivals (an arriving admin releases the alerts that
 // waited for one); a chat member's does not.
 func TestJoinTellsOfAnArrivingAdmin(t *testing.T) {
 	t.Parallel()
