@@ -136,7 +136,8 @@ func counted(b *testing.B, reg *prometheus.Registry, name string, keep func(labe
 // PostgreSQL backends serving the store, and the Redis server (all its clients: exact only
 // when no one else uses that Redis); Redis commands and PostgreSQL row reads and updates
 // per refresh come from INFO commandstats and the schema's table statistics.
-// TETHER_BENCH_REFRESH_CPUPROFILE=FILE writes a CPU profile of the window alone;
+// TETHER_BENCH_REFRESH_CPUPROFILE=FILE writes a CPU profile of the window alone
+// (TETHER_BENCH_SANDBOX_CPUPROFILE=FILE one of the sandbox process's whole life);
 // TETHER_BENCH_ASYNQ_PLAIN=1 gives the worker's Asynq server its own client instead of
 // the tokens' autopipeliner, to measure what sharing it saves; TETHER_BENCH_FETCHERS sets
 // the worker's Asynq servers (default one per 25 slots).
