@@ -7,6 +7,7 @@ import (
 	"unicode"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 // polishUsage makes every command of the tree fail the way a person can act on: a verb
@@ -38,6 +39,27 @@ func polishUsage(root *cobra.Command) {
 		}
 	}
 	walk(root)
+	root.SetFlagErrorFunc(flagError) // inherited by every subcommand
+}
+
+// flagError rewrites pflag's "invalid argument" error, whose tail is a Go parser's
+// ("strconv.ParseInt: parsing \"abc\": invalid syntax"), into what the flag takes.
+func flagError(c *cobra.Command, err error) error {
+	var bad *pflag.InvalidValueError
+	if !errors.As(err, &bad) {
+		return err
+	}
+	f := bad.GetFlag()
+	want := map[string]string{
+		"int": "a whole number", "int64": "a whole number", "uint": "a whole number",
+		"float64":  "a number",
+		"duration": "a duration with its unit, such as 90s, 30m or 72h",
+		"bool":     "true or false",
+	}[f.Value.Type()]
+	if want == "" {
+		return err
+	}
+	return fmt.Errorf("--%s %q: give %s (usage: %s)", f.Name, bad.GetValue(), want, c.UseLine())
 }
 
 // unknownSubcommand is the RunE of a verb that only groups subcommands.

@@ -20,8 +20,14 @@ func TestUsageErrorsSayWhatToDo(t *testing.T) {
 		{[]string{"invite", "status", "--org", "o1"}, "tether invite status: missing IMPORT_ID (usage: tether invite status IMPORT_ID"},
 		{[]string{"users", "set-default-org", "u1"}, "tether users set-default-org: missing ORG"},
 		{[]string{"invite", "status", "a", "b", "--org", "o1"}, "accepts 1 arg(s), received 2 (usage: tether invite status IMPORT_ID"},
+		// A flag's bad value says what the flag takes, not which Go parser refused it.
+		{[]string{"org", "create", "--name", "X", "--seats", "abc"}, `--seats "abc": give a whole number (usage: tether org create`},
+		{[]string{"org", "connect-salesforce", "o1", "--ttl", "5"}, `--ttl "5": give a duration with its unit, such as 90s, 30m or 72h`},
 	} {
 		res := runTether(t, context.Background(), nil, c.args...)
+		if res.err != nil && strings.Contains(res.err.Error(), "strconv.") || res.err != nil && strings.Contains(res.err.Error(), "time: ") {
+			t.Errorf("tether %s: error %v names a Go parser", strings.Join(c.args, " "), res.err)
+		}
 		if res.err == nil || !strings.Contains(res.err.Error(), c.want) {
 			t.Errorf("tether %s: error %v, want it to contain %q", strings.Join(c.args, " "), res.err, c.want)
 		}
