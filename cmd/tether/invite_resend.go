@@ -66,6 +66,11 @@ recovered in one command; it prints how many were queued, already queued, or lac
 				return nil
 			}
 			inv, attempt, err := r.Resend(ctx, org, args[0])
+			if errors.Is(err, onboarding.ErrAlreadyQueued) {
+				// What was asked for holds: that email is on its way, once.
+				fmt.Fprintf(e.stdout, "attempt %d of invite %s to %s is already queued or being sent: nothing more to do, it is sent once\n", attempt, inv.ID, inv.Email)
+				return nil
+			}
 			if err != nil {
 				return err
 			}

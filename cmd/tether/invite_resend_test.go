@@ -67,11 +67,21 @@ func TestInviteResendQueuesOneAttempt(t *testing.T) {
 	if err != nil || info.State != asynq.TaskStatePending {
 		t.Fatalf("queued task: %+v, %v", info, err)
 	}
-	// Again before the worker ran: refused, one email stays queued.
-	if _, err := resend(); !errors.Is(err, onboarding.ErrAlreadyQueued) {
-		t.Fatalf("second resend: %v, want ErrAlreadyQueued", err)
+	// Again before the worker ran: nothing more is queued, and the person is told so
+	// without a failing exit (that email is on its way).
+	if out, err := resend(); err != nil || !strings.Contains(out, "attempt 1 of invite "+inv.ID+" to ann@acme.example is already queued") {
+		t.Fatalf("second resend: %q, %v", out, err)
 	}
 	if n, _ := in.ListPendingTasks(jobs.QueueDefault); len(n) != 1 {
 		t.Fatalf("%d pending tasks, want 1", len(n))
+	}
+	// A revoked invite is not resent; the error says what to do instead, once.
+	if err := st.RevokeInvite(ctx, org.ID, inv.ID, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := resendTo(inv.ID); !errors.Is(err, onboarding.ErrNotPending) ||
+		!strings.Contains(err.Error(), "is revoked, not pending: nothing to resend") ||
+		!strings.Contains(err.Error(), "tether invite emails --org "+org.ID) || strings.Contains(err.Error(), "invite is not pending") {
+		t.Fatalf("resend of a revoked invite: %v", err)
 	}
 }

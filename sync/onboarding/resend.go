@@ -96,7 +96,8 @@ func (r Resender) Resend(ctx context.Context, orgID, ref string) (directory.Invi
 
 func (r Resender) resend(ctx context.Context, inv directory.Invite) (int, error) {
 	if inv.Status != directory.InvitePending && inv.Status != directory.InviteExpired {
-		return 0, fmt.Errorf("resend invite %s: it is %s: %w", inv.ID, inv.Status, ErrNotPending)
+		return 0, notPendingError{fmt.Sprintf("invite %s to %s is %s, not pending: nothing to resend; to invite %s again, start a new invitation (tether invite emails --org %s, POST /v1/orgs/%s/imports)",
+			inv.ID, inv.Email, inv.Status, inv.Email, inv.OrgID, inv.OrgID)}
 	}
 	now := r.now()
 	err := r.Store.ReserveInviteSeat(ctx, inv.OrgID, inv.ID, now.Add(cmp.Or(r.TTL, DefaultTokenTTL)), now)
@@ -119,6 +120,13 @@ func (r Resender) resend(ctx context.Context, inv directory.Invite) (int, error)
 	}
 	return attempt, nil
 }
+
+// notPendingError is ErrNotPending in a sentence a person can act on, without the
+// sentinel's own text tacked on.
+type notPendingError struct{ msg string }
+
+func (e notPendingError) Error() string { return e.msg }
+func (e notPendingError) Unwrap() error { return ErrNotPending }
 
 // BulkResend is what ResendImport did.
 type BulkResend struct {

@@ -61,8 +61,8 @@ type Params struct {
 	Imports Imports
 	// InviteAdmin serves the listings, revoke, cancel and skipped rows (GET
 	// /v1/orgs/{org}/imports, …/imports/{id}/cancel, …/skipped, …/skipped.csv, GET
-	// /v1/orgs/{org}/invites, DELETE …/invites/{id}) to the admin; Resends the bulk resend
-	// (POST …/imports/{id}/resend). Nil: 404.
+	// /v1/orgs/{org}/invites, DELETE …/invites/{id}) to the admin; Resends the resends
+	// (POST …/imports/{id}/resend, POST …/invites/{invite}/resend). Nil: 404.
 	InviteAdmin InviteAdmin
 	Resends     ImportResender
 	// PermissionAudits serves POST /v1/orgs/{org}/permission-audits and GET

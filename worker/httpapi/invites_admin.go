@@ -24,8 +24,10 @@ type InviteAdmin interface {
 	EachSkipped(ctx context.Context, orgID, id string, fn func(directory.SkippedRow) error) error
 }
 
-// ImportResender queues an import's unsent invitations again (onboarding.Resender).
+// ImportResender queues invitation emails again (onboarding.Resender): one invite's, or
+// an import's unsent ones.
 type ImportResender interface {
+	Resend(ctx context.Context, orgID, ref string) (directory.Invite, int, error)
 	ResendImport(ctx context.Context, orgID, importID string) (onboarding.BulkResend, error)
 }
 
@@ -159,6 +161,44 @@ func (s *Server) handleCancelImport() http.Handler {
 			return
 		}
 		writeJSON(w, http.StatusOK, ViewOf(imp))
+	})
+}
+
+// ResendView answers POST /v1/orgs/{org}/invites/{invite}/resend.
+type ResendView struct {
+	Invite  InviteView `json:"invite"`
+	Attempt int        `json:"attempt"`
+	// Status is "queued", or "already_queued" when that attempt was queued before and
+	// not sent yet: one email, not two.
+	Status string `json:"status"`
+}
+
+// handleResendInvite is POST /v1/orgs/{org}/invites/{invite}/resend, the route of `tether
+// invite resend ORG ID|EMAIL`: {invite} is an invite id or the email of a pending invite.
+// 200 ResendView; 404 invite_not_found; 409 invite_not_pending, no_seat.
+func (s *Server) handleResendInvite() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		org, ref := r.PathValue("org"), r.PathValue("invite")
+		inv, attempt, err := s.p.Resends.Resend(r.Context(), org, ref)
+		status := "queued"
+		switch {
+		case errors.Is(err, onboarding.ErrAlreadyQueued):
+			status = "already_queued"
+		case errors.Is(err, onboarding.ErrInviteNotFound):
+			writeError(w, http.StatusNotFound, APIError{Code: invites.CodeInviteNotFound,
+				Message: "org " + org + " has no invite " + strconv.Quote(ref) + " (an invite id, or the email of a pending invite); GET /v1/orgs/" + org + "/invites lists them"})
+			return
+		case errors.Is(err, onboarding.ErrNotPending):
+			writeError(w, http.StatusConflict, APIError{Code: invites.CodeNotPending, Message: err.Error()})
+			return
+		case errors.Is(err, directory.ErrNoSeat):
+			writeError(w, http.StatusConflict, APIError{Code: "no_seat", Message: err.Error()})
+			return
+		case err != nil:
+			s.importError(w, org, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, ResendView{Invite: inviteView(inv), Attempt: attempt, Status: status})
 	})
 }
 

@@ -22,7 +22,7 @@ import (
 	"tether/worker/redistest"
 )
 
-// The listing, revoke, cancel, skipped rows (JSON and CSV) and bulk resend routes, on both
+// The listing, revoke, cancel, skipped rows (JSON and CSV), bulk and single resend routes, on both
 // backends; org A's calls never reach org B's rows.
 func TestInviteAdminRoutes(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
@@ -188,6 +188,28 @@ func TestInviteAdminRoutes(t *testing.T) {
 		}
 		if res := b.call(t, "POST", "/v1/orgs/"+orgB.ID+"/imports/"+newest.ID+"/resend", "", &eb); res.StatusCode != 404 {
 			t.Fatalf("resend org A's import from org B: %d", res.StatusCode)
+		}
+
+		// One invite's resend, the route of `tether invite resend`: by email, the attempt the
+		// bulk resend queued is already queued (one email, not two); a revoked invite is a
+		// conflict that says what to do; org B cannot reach org A's invite.
+		var rv httpapi.ResendView
+		if res := b.call(t, "POST", a+"/invites/ANN@acme.example/resend", "", &rv); res.StatusCode != 200 ||
+			rv.Status != "already_queued" || rv.Attempt != 1 || rv.Invite.ID != a1.ID {
+			t.Fatalf("resend by email: %d %+v", res.StatusCode, rv)
+		}
+		if n, _ := inspector.ListPendingTasks(jobs.QueueDefault); len(n) != 1 {
+			t.Fatalf("%d pending send tasks after a second resend, want 1", len(n))
+		}
+		if res := b.call(t, "POST", a+"/invites/"+a2.ID+"/resend", "", &eb); res.StatusCode != 409 || eb.Error.Code != invites.CodeNotPending ||
+			!strings.Contains(eb.Error.Message, "revoked, not pending") {
+			t.Fatalf("resend a revoked invite: %d %+v", res.StatusCode, eb)
+		}
+		if res := b.call(t, "POST", "/v1/orgs/"+orgB.ID+"/invites/"+a1.ID+"/resend", "", &eb); res.StatusCode != 404 || eb.Error.Code != invites.CodeInviteNotFound {
+			t.Fatalf("resend org A's invite from org B: %d %+v", res.StatusCode, eb)
+		}
+		if res := b.call(t, "POST", "/v1/orgs/"+orgB.ID+"/invites/"+bInv.ID+"/resend", "", &rv); res.StatusCode != 200 || rv.Status != "queued" || rv.Attempt != 1 {
+			t.Fatalf("resend org B's own invite: %d %+v", res.StatusCode, rv)
 		}
 
 		// Cancel: org B cannot; org A can, once.

@@ -43,6 +43,7 @@ func (s *Server) routes() {
 		s.mux.Handle("DELETE /v1/orgs/{org}/invites/{id}", s.requireAPIAdmin(s.handleRevokeInvite()))
 		if s.p.Resends != nil {
 			s.mux.Handle("POST /v1/orgs/{org}/imports/{id}/resend", s.requireAPIAdmin(s.handleResendImport()))
+			s.mux.Handle("POST /v1/orgs/{org}/invites/{invite}/resend", s.requireAPIAdmin(s.handleResendInvite()))
 		}
 	}
 	if s.p.Orgs != nil {
