@@ -142,7 +142,7 @@ func (l *Links) Issue(ctx context.Context, r IssueRequest) (Issued, error) {
 	}
 	if r.TTL < 0 {
 		// Used as is it would be the default, silently: say so instead.
-		return Issued{}, fmt.Errorf("%w: --ttl %s is negative: give how long the link works, such as 1h, or leave it out for the default", ErrBadRequest, r.TTL)
+		return Issued{}, fmt.Errorf("%w: ttl %s is negative: give how long the link works, such as 1h, or leave it out for the default", ErrBadRequest, r.TTL)
 	}
 	if r.InviteID != "" && (r.Kind != connections.KindSalesforce || r.MembershipID != "" || r.InviteHash == "") {
 		return Issued{}, fmt.Errorf("%w: an invite's link connects its Salesforce user only", ErrBadRequest)

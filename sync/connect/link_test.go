@@ -45,7 +45,7 @@ func TestLinksIssueVerify(t *testing.T) {
 	}
 	// A negative lifetime is refused, not silently the default.
 	if _, err := links.Issue(ctx, connect.IssueRequest{OrgID: org.ID, Kind: connections.KindSalesforceTeam, TTL: -time.Hour}); !errors.Is(err, connect.ErrBadRequest) ||
-		!strings.Contains(err.Error(), "--ttl -1h0m0s is negative") {
+		!strings.Contains(err.Error(), "ttl -1h0m0s is negative") {
 		t.Fatalf("negative ttl: %v", err)
 	}
 	byEmail, err := links.Issue(ctx, connect.IssueRequest{OrgID: org.ID, MembershipID: "REP@acme.example", Kind: connections.KindZoom})

@@ -3,7 +3,9 @@ package httpapi
 import (
 	"errors"
 	"html/template"
+	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -214,20 +216,43 @@ type ConnectLinkJSON struct {
 func (s *Server) handleConnectLink(member bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		req := connect.IssueRequest{OrgID: r.PathValue("org"), Kind: connections.KindSalesforceTeam}
+		var body struct {
+			Kind string `json:"kind"`
+			// TTL is the CLI's --ttl: a Go duration ("1h"); empty means the kind's default.
+			TTL string `json:"ttl"`
+		}
+		shape := `{"ttl"?: "1h"}`
 		if member {
-			var body struct {
-				Kind string `json:"kind"`
-			}
-			if err := decodeJSON(w, r, 4<<10, &body); err != nil {
-				writeError(w, http.StatusBadRequest, APIError{Code: "invalid_json",
-					Message: `the body must be {"kind": "salesforce|google_calendar|microsoft_calendar|zoom|teams"}: ` + err.Error()})
-				return
-			}
+			shape = `{"kind": "salesforce|google_calendar|microsoft_calendar|zoom|teams", "ttl"?: "72h"}`
+		}
+		// The team link's body is optional; a field it does not take is refused, never
+		// ignored (a ttl dropped silently would make a link that lapses early or late).
+		var dst any = &body
+		if !member {
+			dst = &struct {
+				TTL *string `json:"ttl"`
+			}{&body.TTL}
+		}
+		if err := decodeJSON(w, r, 4<<10, dst); err != nil && (member || !errors.Is(err, io.EOF)) {
+			writeError(w, http.StatusBadRequest, APIError{Code: "invalid_json",
+				Message: "the body must be " + shape + ": " + err.Error()})
+			return
+		}
+		if member {
 			if err := directory.CheckText("kind", body.Kind, directory.MaxKind); err != nil {
 				writeError(w, http.StatusBadRequest, APIError{Code: "invalid_text", Message: err.Error()})
 				return
 			}
 			req.MembershipID, req.Kind = r.PathValue("member"), connections.Kind(body.Kind)
+		}
+		if body.TTL != "" {
+			ttl, err := time.ParseDuration(body.TTL)
+			if err != nil {
+				writeError(w, http.StatusUnprocessableEntity, APIError{Code: "invalid_connect_link",
+					Message: "ttl " + strconv.Quote(body.TTL) + ": give a duration with its unit, such as 30m or 72h, or leave it out for the default"})
+				return
+			}
+			req.TTL = ttl
 		}
 		l, err := s.p.ConnectLinks.Issue(r.Context(), req)
 		switch {

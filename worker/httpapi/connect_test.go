@@ -591,6 +591,12 @@ func TestConnectLinkAPIErrors(t *testing.T) {
 		{"/v1/orgs/" + b.org.ID + "/members/" + b.rep.ID + "/connect-links", `{"kind":`, http.StatusBadRequest, "invalid_json"},
 		{"/v1/orgs/" + b.org.ID + "/members/" + b.rep.ID + "/connect-links", `{"kind":"zoom\u0000"}`, http.StatusBadRequest, "invalid_text"},
 		{"/v1/orgs/" + b.org.ID + "/members/" + b.rep.ID + "/connect-links", `{"kind":"` + strings.Repeat("k", directory.MaxKind+1) + `"}`, http.StatusBadRequest, "invalid_text"},
+		// A lifetime is a duration with its unit, and never negative; an unknown field of
+		// the team link is refused, not ignored.
+		{"/v1/orgs/" + b.org.ID + "/connect-links", `{"ttl":"5"}`, http.StatusUnprocessableEntity, "invalid_connect_link"},
+		{"/v1/orgs/" + b.org.ID + "/connect-links", `{"ttl":"-1h"}`, http.StatusUnprocessableEntity, "invalid_connect_link"},
+		{"/v1/orgs/" + b.org.ID + "/connect-links", `{"kind":"zoom"}`, http.StatusBadRequest, "invalid_json"},
+		{"/v1/orgs/" + b.org.ID + "/members/" + b.rep.ID + "/connect-links", `{"kind":"zoom","ttl":"soon"}`, http.StatusUnprocessableEntity, "invalid_connect_link"},
 	} {
 		status, out := b.api(t, tc.path, tc.body)
 		if status != tc.status || !strings.Contains(out, `"code":"`+tc.code+`"`) {
@@ -606,6 +612,26 @@ func TestConnectLinkAPIErrors(t *testing.T) {
 	status, out := b.api(t, "/v1/orgs/"+b.org.ID+"/members/"+b.repEmail+"/connect-links", `{"kind":"zoom"}`)
 	if status != http.StatusCreated || !strings.Contains(out, `"membership_id":"`+b.rep.ID+`"`) {
 		t.Fatalf("by email: %d %s", status, out)
+	}
+	// ttl sets the link's lifetime on both routes, as --ttl does; without it, the defaults.
+	for _, tc := range []struct {
+		path, body string
+		want       time.Duration
+	}{
+		{"/v1/orgs/" + b.org.ID + "/connect-links", `{"ttl":"2h"}`, 2 * time.Hour},
+		{"/v1/orgs/" + b.org.ID + "/connect-links", "", connect.DefaultTeamTTL},
+		{"/v1/orgs/" + b.org.ID + "/members/" + b.rep.ID + "/connect-links", `{"kind":"zoom","ttl":"72h"}`, 72 * time.Hour},
+		{"/v1/orgs/" + b.org.ID + "/members/" + b.rep.ID + "/connect-links", `{"kind":"zoom"}`, connect.DefaultPersonalTTL},
+	} {
+		before := time.Now()
+		status, out := b.api(t, tc.path, tc.body)
+		var l httpapi.ConnectLinkJSON
+		if err := json.Unmarshal([]byte(out), &l); status != http.StatusCreated || err != nil {
+			t.Fatalf("POST %s %s: %d %s", tc.path, tc.body, status, out)
+		}
+		if got := l.ExpiresAt.Sub(before); got < tc.want-time.Minute || got > tc.want+time.Minute {
+			t.Errorf("POST %s %s: the link lives %s, want %s", tc.path, tc.body, got, tc.want)
+		}
 	}
 }
 
