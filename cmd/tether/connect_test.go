@@ -241,6 +241,22 @@ func TestOrgConnectSalesforceThenImport(t *testing.T) {
 	if r.err != nil || !regexp.MustCompile(`(?m)^import \S+: done, 3 of 3 rows$`).MatchString(r.stdout) {
 		t.Fatalf("import through the connected team user: %v\n%s\n%s", r.err, r.stdout, r.stderr)
 	}
+	// Each invite keeps its Salesforce user's Username, which Join pre-fills at sign-in
+	// (their Email is not their login).
+	st, err := store.Open(t.Context(), b.dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	invs, err := st.ListInvites(t.Context(), b.orgID, directory.InviteFilter{Limit: 10})
+	if err != nil || len(invs) != 3 {
+		t.Fatalf("imported invites: %+v, %v", invs, err)
+	}
+	for _, inv := range invs {
+		if inv.SalesforceUsername == "" {
+			t.Errorf("invite %s of %s: Salesforce username %q", inv.ID, inv.Email, inv.SalesforceUsername)
+		}
+	}
 	r = runTether(t, t.Context(), b.env, "permissions", "check", "--org", b.orgID, "--wait", "--timeout", "20s")
 	if r.err != nil && exitCode(r.err) == 1 {
 		t.Fatalf("the audit queued at connect did not produce a report: %v\n%s", r.err, r.stdout)

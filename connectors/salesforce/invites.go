@@ -235,7 +235,7 @@ func (d *inviteDirectory) StreamUsers(ctx context.Context, q invites.UserQuery, 
 			page := make([]invites.SalesforceUser, len(recs))
 			for j, r := range recs {
 				u := r.user()
-				page[j] = invites.SalesforceUser{ID: u.ID, Email: u.Email, Name: u.Name,
+				page[j] = invites.SalesforceUser{ID: u.ID, Username: u.Username, Email: u.Email, Name: u.Name,
 					IsActive: u.IsActive, UserType: u.UserType, ProfileID: u.ProfileID, TimeZone: u.TimeZone}
 			}
 			return fn(page, total)

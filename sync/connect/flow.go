@@ -334,10 +334,10 @@ func (f *Flow) Start(ctx context.Context, token string) (Started, error) {
 }
 
 // InviteConnect is a Join's Salesforce connect: the invite, the token hash of its Join
-// link, the Salesforce user it was made for and the invited email (a login hint).
+// link, the Salesforce user it was made for, its Username and the invited email.
 type InviteConnect struct {
-	OrgID, InviteID, TokenHash string
-	SalesforceUserID, Email    string
+	OrgID, InviteID, TokenHash        string
+	SalesforceUserID, Username, Email string
 }
 
 // StartInvite begins a Join's Salesforce connect (the Join page's button was the press):
@@ -355,7 +355,9 @@ func (f *Flow) StartInvite(ctx context.Context, ic InviteConnect) (Started, erro
 	if err != nil {
 		return Started{}, fmt.Errorf("start connect of invite %s: %w", ic.InviteID, err)
 	}
-	return f.start(ctx, l.Link, org, ic.Email)
+	// Salesforce's login_hint is a Username; the invited Email is one only by chance (in a
+	// Salesforce sandbox, never), so it is the hint only when the Username is unknown.
+	return f.start(ctx, l.Link, org, cmp.Or(ic.Username, ic.Email))
 }
 
 func (f *Flow) start(ctx context.Context, link Link, org directory.Org, hint string) (Started, error) {

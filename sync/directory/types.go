@@ -169,6 +169,9 @@ type Invite struct {
 	Source  InviteSource
 	// SalesforceUserID is the Salesforce User the invite came from (source salesforce).
 	SalesforceUserID string
+	// SalesforceUsername is that User's Username, the login Join's sign-in is pre-filled
+	// with (its Email often is not one); "" when unknown.
+	SalesforceUsername string
 	// TimeZone is that User's TimeZoneSidKey (an IANA zone), "" when unknown; accepting
 	// the invite gives it to the membership, for reminders' quiet hours.
 	TimeZone string

@@ -12,6 +12,7 @@ import (
 // SalesforceUser is one Salesforce User row as the import reads it.
 type SalesforceUser struct {
 	ID        string // 18-character id
+	Username  string // the login, which Email often is not
 	Email     string // as stored in Salesforce; may be empty or malformed
 	Name      string
 	IsActive  bool

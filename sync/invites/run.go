@@ -473,7 +473,7 @@ func (r *run) build(keep []candidate, now time.Time) Page {
 		c.inviteID = newID()
 		p.Invites = append(p.Invites, directory.Invite{
 			ID: c.inviteID, Email: c.email, Role: r.imp.Role, GroupID: r.imp.GroupID, Source: src,
-			SalesforceUserID: c.row.ID, TimeZone: c.row.TimeZone, TokenHash: placeholderHash(), Status: directory.InvitePending,
+			SalesforceUserID: c.row.ID, SalesforceUsername: c.row.Username, TimeZone: c.row.TimeZone, TokenHash: placeholderHash(), Status: directory.InvitePending,
 			ExpiresAt: now.Add(r.s.ttl), ImportID: r.imp.ID, CreatedAt: now,
 		})
 		if c.lapsedInviteID != "" {

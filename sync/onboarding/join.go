@@ -159,7 +159,7 @@ func (j *Joiner) Accept(ctx context.Context, token string) (Joined, error) {
 	out := Joined{OrgID: inv.OrgID, OrgName: org.Name, InviteID: inv.ID, Role: inv.Role}
 	if j.needsConnect(inv) {
 		out.Connect = &connect.InviteConnect{OrgID: inv.OrgID, InviteID: inv.ID, TokenHash: hash,
-			SalesforceUserID: inv.SalesforceUserID, Email: inv.Email}
+			SalesforceUserID: inv.SalesforceUserID, Username: inv.SalesforceUsername, Email: inv.Email}
 		return out, nil
 	}
 	m, err := j.accept(ctx, inv, hash, now)

@@ -13,16 +13,16 @@ import (
 
 const inviteCols = `id, org_id, email, role, group_id, source, salesforce_user_id, token_hash, status,
 expires_at, sent_count, resend_count, last_send_attempt_id, last_sent_at, import_id, accepted_at,
-created_at, updated_at, send_error, send_failed_at, time_zone, last_attempt, send_unknown_at`
+created_at, updated_at, send_error, send_failed_at, time_zone, last_attempt, send_unknown_at, salesforce_username`
 
-const inviteNCols = 23
+const inviteNCols = 24
 
 func scanInvite(r scanner) (directory.Invite, error) {
 	var i directory.Invite
 	err := r.Scan(&i.ID, &i.OrgID, &i.Email, &i.Role, ns(&i.GroupID), &i.Source, &i.SalesforceUserID,
 		&i.TokenHash, &i.Status, ts(&i.ExpiresAt), &i.SentCount, &i.ResendCount, ns(&i.LastSendAttemptID),
 		ts(&i.LastSentAt), ns(&i.ImportID), ts(&i.AcceptedAt), ts(&i.CreatedAt), ts(&i.UpdatedAt),
-		&i.SendError, ts(&i.SendFailedAt), &i.TimeZone, &i.LastAttempt, ts(&i.SendUnknownAt))
+		&i.SendError, ts(&i.SendFailedAt), &i.TimeZone, &i.LastAttempt, ts(&i.SendUnknownAt), &i.SalesforceUsername)
 	return i, err
 }
 
@@ -57,7 +57,7 @@ func inviteArgs(i directory.Invite) []any {
 	return []any{i.ID, i.OrgID, i.Email, string(i.Role), nullStr(i.GroupID), string(i.Source),
 		i.SalesforceUserID, i.TokenHash, string(i.Status), tm(i.ExpiresAt), i.SentCount, i.ResendCount,
 		nullStr(i.LastSendAttemptID), tm(i.LastSentAt), nullStr(i.ImportID), tm(i.AcceptedAt),
-		tm(i.CreatedAt), tm(i.UpdatedAt), i.SendError, tm(i.SendFailedAt), i.TimeZone, i.LastAttempt, tm(i.SendUnknownAt)}
+		tm(i.CreatedAt), tm(i.UpdatedAt), i.SendError, tm(i.SendFailedAt), i.TimeZone, i.LastAttempt, tm(i.SendUnknownAt), i.SalesforceUsername}
 }
 
 // CreateInvite inserts inv into orgID (inv.OrgID is ignored) and returns it as stored.

@@ -18,7 +18,8 @@ func TestInvites(t *testing.T) {
 		must(t, err, "group")
 		inv, err := b.s.CreateInvite(b.ctx, b.orgA.ID, directory.Invite{
 			Email: "Ann@Example.com", Role: directory.RoleMeetings, GroupID: g.ID, Source: directory.SourceSalesforce,
-			SalesforceUserID: "005000000000001AAA", TokenHash: "h1", ExpiresAt: b.now.Add(time.Hour), CreatedAt: b.now,
+			SalesforceUserID: "005000000000001AAA", SalesforceUsername: "ann@example.com.uat", TokenHash: "h1",
+			ExpiresAt: b.now.Add(time.Hour), CreatedAt: b.now,
 		})
 		must(t, err, "create invite")
 		got, err := b.s.GetInvite(b.ctx, b.orgA.ID, inv.ID)
@@ -241,6 +242,24 @@ func TestAcceptInviteAtomic(t *testing.T) {
 		}
 		if ok != 1 {
 			t.Fatalf("%d accepts succeeded, want 1 (%v)", ok, errs)
+		}
+	})
+}
+
+// An import page's invite keeps its Salesforce Username (Join's login hint) as
+// CreateInvite's does.
+func TestImportPageInviteKeepsSalesforceUsername(t *testing.T) {
+	each(t, func(t *testing.T, b *bundle) {
+		res, err := b.s.InsertImportPage(b.ctx, b.orgA.ID, store.ImportPage{Invites: []directory.Invite{
+			{Email: "bo@example.com", Role: directory.RoleChat, TokenHash: "t-bo", ExpiresAt: b.now.Add(time.Hour),
+				Source: directory.SourceSalesforce, SalesforceUserID: "005000000000003AAA", SalesforceUsername: "bo.7@acme.example.com"},
+			{Email: "cy@example.com", Role: directory.RoleChat, TokenHash: "t-cy", ExpiresAt: b.now.Add(time.Hour)},
+		}})
+		must(t, err, "import page")
+		for i, want := range []string{"bo.7@acme.example.com", ""} {
+			if got, err := b.s.GetInvite(b.ctx, b.orgA.ID, res.InviteIDs[i]); err != nil || got.SalesforceUsername != want {
+				t.Fatalf("invite %d: username %q, %v; want %q", i, got.SalesforceUsername, err, want)
+			}
 		}
 	})
 }

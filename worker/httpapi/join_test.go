@@ -246,6 +246,65 @@ func TestJoinSalesforceInvite(t *testing.T) {
 	})
 }
 
+// Salesforce's sign-in is pre-filled with the invited user's Username, not their Email
+// (which is not a login: a rep pressing Allow on the pre-filled page would be refused),
+// so the invited rep joins without typing it; an invite that predates the Username
+// column falls back to the Email.
+func TestJoinHintsTheSalesforceUsername(t *testing.T) {
+	t.Parallel()
+	b := setupJoin(t, storetest.SQLite(t))
+	hint := func(t *testing.T, token string) string {
+		t.Helper()
+		c := browser(t)
+		req, err := http.NewRequest(http.MethodPost, b.tether+"/join/"+token, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Origin", b.tether)
+		req.Header.Set("Sec-Fetch-Site", "same-origin")
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		readAll(t, resp)
+		if !strings.Contains(resp.Request.URL.Path, "/salesforce/services/oauth2/authorize") {
+			t.Fatalf("the button led to %s, not Salesforce's authorize page", resp.Request.URL)
+		}
+		return resp.Request.URL.Query().Get("login_hint")
+	}
+	newInvite := func(email, username string) (directory.Invite, string) {
+		tok, err := onboarding.NewToken(rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		inv, err := b.st.CreateInvite(t.Context(), b.org.ID, directory.Invite{Email: email, Role: directory.RoleChat,
+			Source: directory.SourceSalesforce, SalesforceUserID: b.sfA.ID, SalesforceUsername: username,
+			TokenHash: tok.Hash, ExpiresAt: time.Now().Add(time.Hour)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return inv, tok.Plain
+	}
+	if b.sfA.Username == "ann@acme.example" {
+		t.Fatal("the sandbox user's Username equals the invited email: the test would prove nothing")
+	}
+	_, old := newInvite("old@acme.example", "")
+	if got := hint(t, old); got != "old@acme.example" {
+		t.Fatalf("login_hint of an invite without a Username: %q, want its email", got)
+	}
+	inv, token := newInvite("ann@acme.example", b.sfA.Username)
+	if got := hint(t, token); got != b.sfA.Username {
+		t.Fatalf("login_hint %q, want the Salesforce Username %q", got, b.sfA.Username)
+	}
+	// Allow on the pre-filled page, typing nothing: joined.
+	if status, page := b.join(t, browser(t), token, ""); status != http.StatusOK || !strings.Contains(page, "Salesforce connected") {
+		t.Fatalf("join with the pre-filled login: %d %s", status, page)
+	}
+	if got, err := b.st.GetInvite(t.Context(), b.org.ID, inv.ID); err != nil || got.Status != directory.InviteAccepted {
+		t.Fatalf("invite after join: %+v, %v", got, err)
+	}
+}
+
 func TestJoinRefusesOtherSalesforceAccount(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
