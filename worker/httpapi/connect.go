@@ -185,7 +185,8 @@ small{color:#555}
 {{end}}</dl>
 <form method="post" action="{{$.Action}}"><button type="submit">Continue to {{.Provider}}</button></form>
 <p><small>You will sign in at {{.Provider}} and choose what to allow. This link works until {{.Link.ExpiresAt.Format "2 Jan 2006 15:04 MST"}} and connects one account once.</small></p>
-{{end}}{{with .Result}}<p>{{.Provider}} is connected to {{.OrgName}}{{if .Account.Email}} as {{.Account.Email}}{{end}}.</p>
+{{end}}{{with .Result}}{{if .Link.InviteID}}<p>You have joined {{.OrgName}}.</p>
+{{end}}<p>{{.Provider}} is connected to {{.OrgName}}{{if .Account.Email}} as {{.Account.Email}}{{end}}.</p>
 {{if gt (len .Serves) 1}}<p>This one consent serves {{kinds .Serves}}.</p>
 {{end}}{{if .AuditQueued}}<p>A permission check of this Salesforce user has started; its report appears in tether within a minute (tether permissions show --org {{.Link.OrgID}}).</p>
 {{end}}<p>You can close this page.</p>

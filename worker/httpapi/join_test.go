@@ -201,7 +201,8 @@ func TestJoinSalesforceInvite(t *testing.T) {
 		inv, token := b.invite(t, "ann@acme.example", directory.SourceSalesforce, b.sfA.ID[:15], time.Now().Add(time.Hour))
 
 		status, page := b.join(t, browser(t), token, b.sfA.Username)
-		if status != http.StatusOK || !strings.Contains(page, "Salesforce connected") {
+		// The page says the person joined, not only that Salesforce is connected.
+		if status != http.StatusOK || !strings.Contains(page, "Salesforce connected") || !strings.Contains(page, "You have joined Acme.") {
 			t.Fatalf("join: %d %s", status, page)
 		}
 		got, err := st.GetInvite(ctx, b.org.ID, inv.ID)
