@@ -145,6 +145,15 @@ func TestMigrateUpAndStatusOnBothBackends(t *testing.T) {
 			if !strings.Contains(before.stdout, name+" store") || !strings.Contains(before.stdout, "pending") {
 				t.Errorf("status before up should list pending migrations:\n%s", before.stdout)
 			}
+			// A verb on the empty database names it and says it may be the wrong one.
+			where := strings.TrimPrefix(dbURL, "sqlite:")
+			if u, err := url.Parse(dbURL); name == "postgres" && err == nil {
+				where = u.Redacted()
+			}
+			if r := runTether(t, ctx, env, "org", "list"); r.err == nil || !strings.Contains(r.err.Error(), "database at "+where+" has no tether tables") ||
+				!strings.Contains(r.err.Error(), "TETHER_DATABASE_URL") || !strings.Contains(r.err.Error(), "tether migrate up") {
+				t.Errorf("org list on an empty database: %v", r.err)
+			}
 
 			up := runTether(t, ctx, env, "migrate", "up")
 			if up.err != nil {

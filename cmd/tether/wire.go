@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"tether/sync/reminders"
 	"time"
@@ -84,9 +85,31 @@ func openStore(ctx context.Context, cfg config.Config, migrate bool) (*store.Sto
 	}
 	if len(pending) > 0 {
 		_ = st.Close()
-		return nil, fmt.Errorf("the %s database schema is behind (%d migrations pending: %s): run `tether migrate up`", st.Backend(), len(pending), strings.Join(pending, ", "))
+		return nil, schemaError(cfg.DatabaseURL.Reveal(), st.Backend(), pending, len(states))
 	}
 	return st, nil
+}
+
+// schemaError says which database is not migrated. One with no migration applied is
+// most often the wrong one (sqlite:tether.db is relative to the working directory, so a
+// verb run from another directory opens a new, empty file), so it says how to point at
+// the right one before offering to migrate it.
+func schemaError(raw, backend string, pending []string, total int) error {
+	where := "the configured URL"
+	if path, ok := sqlitePath(raw); ok {
+		if abs, err := filepath.Abs(path); err == nil {
+			path = abs
+		}
+		where = path
+	} else if u, err := url.Parse(raw); err == nil {
+		where = u.Redacted()
+	}
+	if len(pending) == total {
+		return fmt.Errorf("the %s database at %s has no tether tables (none of its %d migrations applied): if tether runs against another database, point TETHER_DATABASE_URL (or --database-url) at it; to use this one, run `tether migrate up` first",
+			backend, where, total)
+	}
+	return fmt.Errorf("the %s database at %s is behind (%d of %d migrations pending, from %s): run `tether migrate up`",
+		backend, where, len(pending), total, pending[0])
 }
 
 // redisPing is the /readyz check on the process's probe connection.
