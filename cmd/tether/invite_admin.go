@@ -210,6 +210,12 @@ or let them expire.`,
 					return err
 				}
 				fmt.Fprintf(e.stdout, "cancelled import %s after %d of %d rows\n", imp.ID, imp.Progress.Done, imp.Progress.Total)
+				if n := imp.Counts.Invited; n > 0 && !imp.DryRun {
+					// Cancel stops the reading, not what it made: someone expecting it to stop
+					// the emails must be told.
+					fmt.Fprintf(e.stdout, "the %d invites it made stay pending and their invitation emails are still sent: list them with tether invite list --org %s --import %s, revoke one with tether invite revoke INVITE_ID --org %s\n",
+						n, org, imp.ID, org)
+				}
 				return nil
 			})
 		},
