@@ -207,3 +207,32 @@ func TestStartWithoutTeamConnectionSaysHowToConnect(t *testing.T) {
 		t.Fatalf("%d imports stored (%v), want none", len(imps), err)
 	}
 }
+
+// An import stored while the team connection worked, and run after it was lost, fails with
+// the producer's sentence: the verb and route that connect it, not the connection's chain.
+func TestRunWithoutTeamConnectionSaysHowToConnect(t *testing.T) {
+	t.Parallel()
+	st := storetest.SQLite(t)
+	org, err := st.CreateOrg(t.Context(), directory.Org{Name: "Acme"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := invites.New(invites.Config{Store: store.Invites{Store: st}, Sender: &recSender{}, Directories: noTeam{}, Tasks: noTasks{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	imp, err := svc.Create(t.Context(), invites.Request{OrgID: org.ID, Role: directory.RoleChat, Profiles: []string{"Sales User"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = svc.Run(t.Context(), org.ID, imp.ID)
+	var e *invites.Error
+	if !errors.As(err, &e) || e.Code != invites.CodeNoConnection || !strings.Contains(e.Message, "tether org connect-salesforce "+org.ID) ||
+		!strings.Contains(e.Message, "POST /v1/orgs/"+org.ID+"/connect-links") || strings.Contains(e.Message, "org has no") {
+		t.Fatalf("run: %v", err)
+	}
+	got, err := st.GetImport(t.Context(), org.ID, imp.ID)
+	if err != nil || got.Status != directory.ImportFailed || len(got.Errors) != 1 || got.Errors[0] != e.Message {
+		t.Fatalf("stored import: %+v, %v; want failed with %q", got, err, e.Message)
+	}
+}

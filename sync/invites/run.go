@@ -244,7 +244,8 @@ func (r *run) salesforce(ctx context.Context) error {
 	dir, err := r.s.dirs.Open(ctx, r.imp.OrgID)
 	if err != nil {
 		if errors.Is(err, ErrNoConnection) {
-			return &Error{Code: CodeNoConnection, Message: fmt.Sprintf("org %s: %v; connect the team-level Salesforce account and run the import again", r.imp.OrgID, err)}
+			// The producer's sentence, which names the verb and route that connect it.
+			return noConnection(r.imp.OrgID)
 		}
 		return fmt.Errorf("open Salesforce directory of org %s: %w", r.imp.OrgID, err)
 	}
