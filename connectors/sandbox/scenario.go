@@ -28,9 +28,11 @@ type Scenario struct {
 	Salesforce *sfdc.Scenario `json:"salesforce,omitempty"`
 }
 
-// LoadScenario adds apps, users, Salesforce org data, grants and faults, in that order
-// (grants may name the users and apps of the same scenario). It stops at the first error,
-// which names the offending entry; entries before it stay loaded.
+// LoadScenario adds apps, users, grants and faults, and replaces the Salesforce orgs (a
+// scenario with a "salesforce" key drops the orgs loaded before, and its orgs' ids start
+// again at the first one), in that order (grants may name the users and apps of the same
+// scenario). It stops at the first error, which names the offending entry; entries before
+// it stay loaded.
 func (s *Sandbox) LoadScenario(sc Scenario) error {
 	for i, a := range sc.Apps {
 		if err := s.AddApp(a); err != nil {
