@@ -143,6 +143,9 @@ type Vault interface {
 type FlowStore interface {
 	LinkStore
 	GetUser(ctx context.Context, id string) (directory.User, error)
+	// AcceptedSalesforceUsername is the Salesforce Username of the member's accepted
+	// invite to email, "" when unknown.
+	AcceptedSalesforceUsername(ctx context.Context, orgID, email string) (string, error)
 	FindConnection(ctx context.Context, orgID, membershipID string, kind connections.Kind) (connections.Connection, error)
 	EnsureConnection(ctx context.Context, orgID, membershipID string, kind connections.Kind, at time.Time) (connections.Connection, error)
 	UpdateConnection(ctx context.Context, orgID string, c connections.Connection, at time.Time) (connections.Connection, error)
@@ -328,6 +331,13 @@ func (f *Flow) Start(ctx context.Context, token string) (Started, error) {
 	if m.UserID != "" {
 		if u, err := f.p.Store.GetUser(ctx, m.UserID); err == nil {
 			hint = u.Email
+		}
+	}
+	if hint != "" && link.Kind == connections.KindSalesforce {
+		// Salesforce's login_hint is a Username, as a Join's (StartInvite); a hint is a
+		// convenience, so a failed read keeps the email.
+		if u, err := f.p.Store.AcceptedSalesforceUsername(ctx, link.OrgID, hint); err == nil && u != "" {
+			hint = u
 		}
 	}
 	return f.start(ctx, link, org, hint)

@@ -47,6 +47,26 @@ WHERE org_id = $1 AND email = $2 AND status = 'pending'`, orgID, directory.Norma
 	return i, nil
 }
 
+// AcceptedSalesforceUsername is the Salesforce Username kept with the newest invite to
+// email (normalised) that the org's member accepted, "" when none has one (invites made
+// by email, or before migration 00024): a personal Salesforce connect pre-fills it, since
+// Salesforce's login hint is a Username and the email often is not one. No index covers
+// the email of invites no longer pending, so it reads the org's invites: it runs once a
+// connect press, never in a sweep.
+func (q *Queries) AcceptedSalesforceUsername(ctx context.Context, orgID, email string) (string, error) {
+	var u string
+	err := q.q.QueryRowContext(ctx, `SELECT salesforce_username FROM invites
+WHERE org_id = $1 AND email = $2 AND status = 'accepted' AND salesforce_username <> ''
+ORDER BY accepted_at DESC LIMIT 1`, orgID, directory.NormalizeEmail(email)).Scan(&u)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	if err != nil {
+		return "", q.wrap(err, "read the Salesforce Username of an invite in org %s", orgID)
+	}
+	return u, nil
+}
+
 // BeginInviteAttempt records attempt a of the org's invite as attempting, before its email
 // is handed to the mail server, and returns "" if this call recorded it. If the attempt
 // was recorded before it changes nothing and returns that record's status: attempting (a

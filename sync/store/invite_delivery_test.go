@@ -79,3 +79,43 @@ func TestFindPendingInvite(t *testing.T) {
 		wantErr(t, err, directory.ErrNotFound, "find revoked")
 	})
 }
+
+// TestAcceptedSalesforceUsername: the Username of the newest accepted invite to the email
+// that holds one, in that org only; pending, revoked and Username-less invites give "".
+func TestAcceptedSalesforceUsername(t *testing.T) {
+	each(t, func(t *testing.T, b *bundle) {
+		username := func(org directory.Org, email string) string {
+			t.Helper()
+			u, err := b.s.AcceptedSalesforceUsername(b.ctx, org.ID, email)
+			must(t, err, "read the username")
+			return u
+		}
+		create := func(org directory.Org, hash, username string) directory.Invite {
+			t.Helper()
+			inv, err := b.s.CreateInvite(b.ctx, org.ID, directory.Invite{Email: "cy@example.com", Role: directory.RoleChat,
+				Source: directory.SourceSalesforce, SalesforceUserID: "005000000000001AAA", SalesforceUsername: username,
+				TokenHash: hash, ExpiresAt: b.now.Add(time.Hour)})
+			must(t, err, "create invite")
+			return inv
+		}
+		create(b.orgA, "h-pending", "cy@acme.example.sandbox")
+		if u := username(b.orgA, "cy@example.com"); u != "" {
+			t.Errorf("a pending invite's username %q, want none until accepted", u)
+		}
+		_, err := b.s.AcceptInvite(b.ctx, "h-pending", "", b.now)
+		must(t, err, "accept")
+		if u := username(b.orgA, " CY@example.com"); u != "cy@acme.example.sandbox" {
+			t.Errorf("username %q after the Join", u)
+		}
+		if u := username(b.orgB, "cy@example.com"); u != "" {
+			t.Errorf("org B reads org A's invite's username %q", u)
+		}
+		// Another org's invite made by email keeps no username.
+		create(b.orgB, "h-b", "")
+		_, err = b.s.AcceptInvite(b.ctx, "h-b", "", b.now)
+		must(t, err, "accept in org B")
+		if u := username(b.orgB, "cy@example.com"); u != "" {
+			t.Errorf("an invite without a username gave %q", u)
+		}
+	})
+}

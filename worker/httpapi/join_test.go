@@ -47,6 +47,7 @@ type joinBundle struct {
 	org      directory.Org
 	sfA, sfB sfdc.User
 	admins   *arrivals
+	links    *connect.Links
 }
 
 // arrivals records the Joiner's AdminArrived calls.
@@ -114,7 +115,7 @@ func setupJoin(t *testing.T, st *store.Store) *joinBundle {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &joinBundle{st: st, sb: sb, keys: keys, tether: srv.URL, org: org, sfA: active[0], sfB: active[1], admins: admins}
+	return &joinBundle{st: st, sb: sb, keys: keys, tether: srv.URL, org: org, sfA: active[0], sfB: active[1], admins: admins, links: links}
 }
 
 // invite creates a pending invite and returns its Join token.
@@ -254,10 +255,10 @@ func TestJoinSalesforceInvite(t *testing.T) {
 func TestJoinHintsTheSalesforceUsername(t *testing.T) {
 	t.Parallel()
 	b := setupJoin(t, storetest.SQLite(t))
-	hint := func(t *testing.T, token string) string {
+	press := func(t *testing.T, url string) string {
 		t.Helper()
 		c := browser(t)
-		req, err := http.NewRequest(http.MethodPost, b.tether+"/join/"+token, nil)
+		req, err := http.NewRequest(http.MethodPost, url, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -273,6 +274,7 @@ func TestJoinHintsTheSalesforceUsername(t *testing.T) {
 		}
 		return resp.Request.URL.Query().Get("login_hint")
 	}
+	hint := func(t *testing.T, token string) string { return press(t, b.tether+"/join/"+token) }
 	newInvite := func(email, username string) (directory.Invite, string) {
 		tok, err := onboarding.NewToken(rand.Reader)
 		if err != nil {
@@ -303,6 +305,23 @@ func TestJoinHintsTheSalesforceUsername(t *testing.T) {
 	}
 	if got, err := b.st.GetInvite(t.Context(), b.org.ID, inv.ID); err != nil || got.Status != directory.InviteAccepted {
 		t.Fatalf("invite after join: %+v, %v", got, err)
+	}
+	// The member's own Salesforce link later (a reconnect) pre-fills that Username too;
+	// a calendar's keeps the email, the login Google and Microsoft expect.
+	u, err := b.st.GetUserByEmail(t.Context(), "ann@acme.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := b.st.GetMembershipByUser(t.Context(), b.org.ID, u.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	link, err := b.links.Issue(t.Context(), connect.IssueRequest{OrgID: b.org.ID, MembershipID: m.ID, Kind: connections.KindSalesforce})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := press(t, link.URL); got != b.sfA.Username {
+		t.Errorf("login_hint of the member's Salesforce link %q, want the Username %q", got, b.sfA.Username)
 	}
 }
 
