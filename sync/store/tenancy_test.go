@@ -133,6 +133,10 @@ func TestTenancy(t *testing.T) {
 			{"CountMemberships", func() error { c, err := s.CountMemberships(ctx, A); return empty(c.All.Members, err) }},
 			{"CountSeats", func() error { c, err := s.CountSeats(ctx, A, b.now); return empty(c.Used(), err) }},
 			{"PendingImports", func() error { l, err := s.PendingImports(ctx, A); return empty(len(l), err) }},
+			{"CountImportInvites of B's import", func() error {
+				c, err := s.CountImportInvites(ctx, A, impB.ID, b.now)
+				return empty(c.Pending, err)
+			}},
 			{"ListOrgs of A's clients", func() error {
 				l, err := s.ListOrgs(ctx, directory.OrgFilter{ParentID: A}, b.now)
 				return empty(len(l), err)
@@ -175,6 +179,10 @@ func TestTenancy(t *testing.T) {
 			{"SetFavouriteOrg", func() error { return notFound(s.SetFavouriteOrg(ctx, A, mB.UserID)) }},
 			{"RevokeInvite", func() error { return notFound(s.RevokeInvite(ctx, A, iB.ID, later)) }},
 			{"RenewInvite", func() error { return notFound(s.RenewInvite(ctx, A, iB.ID, "a-token", later, later)) }},
+			{"RevokeImportInvites of B's import", func() error {
+				p, err := s.RevokeImportInvites(ctx, A, impB.ID, later, 0)
+				return empty(p.Revoked, err)
+			}},
 			{"MarkInviteSent", func() error {
 				_, err := s.MarkInviteSent(ctx, A, store.InviteSend{InviteID: iB.ID, AttemptID: "a", At: later})
 				return notFound(err)
