@@ -171,15 +171,53 @@ not invited. Show one with: tether invite status IMPORT_ID --org ORG.`,
 	return cmd
 }
 
-// newInviteRevokeCmd is `tether invite revoke`.
+// newInviteRevokeCmd is `tether invite revoke`: one invite, or every pending invite of an
+// import.
 func newInviteRevokeCmd(e env) *cobra.Command {
-	var org string
+	var (
+		org, importID string
+		dryRun        bool
+	)
+	const forms = "tether invite revoke INVITE_ID --org ORG (one invite) or tether invite revoke --import IMPORT_ID --org ORG (every pending invite of an import)"
 	cmd := &cobra.Command{
-		Use:   "revoke INVITE_ID --org ORG",
-		Short: "Revoke a pending invite: its link stops working and its seat is free",
-		Args:  exactArg("INVITE_ID"),
+		Use:   "revoke (INVITE_ID | --import IMPORT_ID [--dry-run]) --org ORG",
+		Short: "Revoke a pending invite, or every pending invite of an import: links stop working, seats are free",
+		Long: `Revokes the org's pending invite: its link stops working, its seat is free, and its
+invitation email, if not sent yet, is never sent.
+
+With --import, revokes every pending invite of that import the same way (a page of ` + strconv.Itoa(invites.RevokePage) + ` at
+a time), for an import cancelled with tether invite cancel whose invites should not go
+out. Accepted invites (members) are never touched; revoked and expired ones are left as
+they are. It prints how many were revoked, how many invitation emails that stopped, and
+how many were left alone. An import still queued, running or paused is refused: cancel
+it first. Running it again revokes what is left (after a crash, say) and reports the rest
+as already revoked. --dry-run changes nothing and prints what it would do.`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			switch {
+			case importID == "" && len(args) != 1:
+				return fmt.Errorf("name one INVITE_ID or give --import IMPORT_ID: %s", forms)
+			case importID != "" && len(args) != 0:
+				return fmt.Errorf("give an invite id or --import, not both: %s", forms)
+			case dryRun && importID == "":
+				return fmt.Errorf("--dry-run goes with --import IMPORT_ID: %s", forms)
+			}
+			return nil
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return withAdmin(cmd, e, org, func(ctx context.Context, a invites.Admin) error {
+				if importID != "" {
+					res, err := a.RevokeImport(ctx, org, importID, dryRun)
+					if err != nil {
+						return err
+					}
+					verb := "revoked"
+					if dryRun {
+						verb = "dry run, nothing changed: would revoke"
+					}
+					fmt.Fprintf(e.stdout, "import %s: %s %d pending invites (%d invitation emails not sent yet are stopped); left alone: %d accepted, %d already revoked, %d expired\n",
+						res.ImportID, verb, res.Revoked, res.EmailsStopped, res.Accepted, res.AlreadyRevoked, res.Expired)
+					return nil
+				}
 				inv, err := a.RevokeInvite(ctx, org, args[0])
 				if err != nil {
 					return err
@@ -190,6 +228,8 @@ func newInviteRevokeCmd(e env) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&org, "org", "", "org id (required)")
+	cmd.Flags().StringVar(&importID, "import", "", "revoke every pending invite of this import (cancel a running import first)")
+	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "with --import: change nothing, print how many would be revoked")
 	return cmd
 }
 
@@ -200,8 +240,8 @@ func newInviteCancelCmd(e env) *cobra.Command {
 		Use:   "cancel IMPORT_ID --org ORG",
 		Short: "Cancel a queued, running or paused import",
 		Long: `Cancels the import. A running import stops at its next page (the page in hand is not
-written); the invites it already created stay pending: revoke them with tether invite revoke,
-or let them expire.`,
+written); the invites it already created stay pending: revoke them all
+with one command, tether invite revoke --import IMPORT_ID --org ORG, or let them expire.`,
 		Args: exactArg("IMPORT_ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return withAdmin(cmd, e, org, func(ctx context.Context, a invites.Admin) error {
@@ -213,8 +253,8 @@ or let them expire.`,
 				if n := imp.Counts.Invited; n > 0 && !imp.DryRun {
 					// Cancel stops the reading, not what it made: someone expecting it to stop
 					// the emails must be told.
-					fmt.Fprintf(e.stdout, "the %d invites it made stay pending and their invitation emails are still sent: list them with tether invite list --org %s --import %s, revoke one with tether invite revoke INVITE_ID --org %s\n",
-						n, org, imp.ID, org)
+					fmt.Fprintf(e.stdout, "the %d invites it made stay pending and their invitation emails are still sent: list them with tether invite list --org %s --import %s, revoke them all with tether invite revoke --import %s --org %s\n",
+						n, org, imp.ID, imp.ID, org)
 				}
 				return nil
 			})

@@ -17,7 +17,10 @@ const (
 	// CodeFinished: the import already ended (done, failed or cancelled).
 	CodeFinished = "import_finished"
 	// CodeNotPending: the invite was accepted, revoked or expired.
-	CodeNotPending    = "invite_not_pending"
+	CodeNotPending = "invite_not_pending"
+	// CodeImportRunning: the import is still queued, running or paused; cancel it before
+	// revoking its invites.
+	CodeImportRunning = "import_running"
 	CodeInvalidStatus = "invalid_status"
 	CodeInvalidCursor = "invalid_cursor"
 )
@@ -35,6 +38,12 @@ type AdminStore interface {
 	// CancelImport returns directory.ErrConflict if the import already ended.
 	CancelImport(ctx context.Context, orgID, id string, at time.Time) (directory.Import, error)
 	ListSkipped(ctx context.Context, orgID, importID string, afterSeq, limit int) ([]directory.SkippedRow, error)
+	// RevokeImportInvites revokes up to limit of the import's pending invites in one
+	// statement; an unknown import revokes nothing.
+	RevokeImportInvites(ctx context.Context, orgID, importID string, at time.Time, limit int) (directory.RevokedPage, error)
+	// CountImportInvites counts the import's invites by status; an unknown import counts
+	// nothing.
+	CountImportInvites(ctx context.Context, orgID, importID string, at time.Time) (directory.ImportInviteCounts, error)
 }
 
 // Admin lists, revokes and cancels: the one implementation behind the CLI verbs and the
