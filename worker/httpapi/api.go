@@ -60,7 +60,7 @@ type Params struct {
 	// /v1/orgs/{org}/imports/{id}) behind the admin credentials. Nil: 404.
 	Imports Imports
 	// InviteAdmin serves the listings, revoke, cancel and skipped rows (GET
-	// /v1/orgs/{org}/imports, …/imports/{id}/cancel, …/skipped, …/skipped.csv, GET
+	// /v1/orgs/{org}/imports, …/imports/{id}/cancel, …/revoke, …/skipped, …/skipped.csv, GET
 	// /v1/orgs/{org}/invites, DELETE …/invites/{id}) to the admin; Resends the resends
 	// (POST …/imports/{id}/resend, POST …/invites/{invite}/resend). Nil: 404.
 	InviteAdmin InviteAdmin

@@ -166,7 +166,7 @@ func (s *Server) importError(w http.ResponseWriter, org string, err error) {
 			Message: up.Error(), Values: up.Unknown, Known: up.Known})
 	case errors.As(err, &ie) && (ie.Code == invites.CodeOrgNotFound || ie.Code == invites.CodeImportNotFound || ie.Code == invites.CodeInviteNotFound):
 		writeError(w, http.StatusNotFound, APIError{Code: ie.Code, Message: ie.Message})
-	case errors.As(err, &ie) && (ie.Code == invites.CodeFinished || ie.Code == invites.CodeNotPending):
+	case errors.As(err, &ie) && (ie.Code == invites.CodeFinished || ie.Code == invites.CodeNotPending || ie.Code == invites.CodeImportRunning):
 		writeError(w, http.StatusConflict, APIError{Code: ie.Code, Message: ie.Message})
 	case errors.As(err, &ie) && (ie.Code == invites.CodeInvalidStatus || ie.Code == invites.CodeInvalidCursor || ie.Code == invites.CodeInvalidText):
 		writeError(w, http.StatusBadRequest, APIError{Code: ie.Code, Message: ie.Message})

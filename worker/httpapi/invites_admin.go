@@ -20,6 +20,7 @@ type InviteAdmin interface {
 	ListInvites(ctx context.Context, orgID string, f directory.InviteFilter) (invites.InvitePage, error)
 	RevokeInvite(ctx context.Context, orgID, id string) (directory.Invite, error)
 	CancelImport(ctx context.Context, orgID, id string) (directory.Import, error)
+	RevokeImport(ctx context.Context, orgID, id string, dryRun bool) (invites.BulkRevoke, error)
 	ListSkipped(ctx context.Context, orgID, id string, after, limit int) (invites.SkippedPage, error)
 	EachSkipped(ctx context.Context, orgID, id string, fn func(directory.SkippedRow) error) error
 }
@@ -161,6 +162,31 @@ func (s *Server) handleCancelImport() http.Handler {
 			return
 		}
 		writeJSON(w, http.StatusOK, ViewOf(imp))
+	})
+}
+
+// handleRevokeImport is POST /v1/orgs/{org}/imports/{id}/revoke[?dry_run=true], the route
+// of `tether invite revoke --import`: revokes every pending invite of the import; 200
+// {"import_id","dry_run","revoked","emails_stopped","accepted","already_revoked","expired"};
+// 404 org_not_found, import_not_found; 409 import_running (cancel it first).
+func (s *Server) handleRevokeImport() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		org := r.PathValue("org")
+		dryRun := false
+		if v := r.URL.Query().Get("dry_run"); v != "" {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				writeError(w, http.StatusBadRequest, APIError{Code: "invalid_dry_run", Message: "dry_run must be true or false, got " + strconv.Quote(v)})
+				return
+			}
+			dryRun = b
+		}
+		res, err := s.p.InviteAdmin.RevokeImport(r.Context(), org, r.PathValue("id"), dryRun)
+		if err != nil {
+			s.importError(w, org, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, res)
 	})
 }
 

@@ -37,6 +37,7 @@ func (s *Server) routes() {
 	if s.p.InviteAdmin != nil {
 		s.mux.Handle("GET /v1/orgs/{org}/imports", s.requireAPIAdmin(s.handleListImports()))
 		s.mux.Handle("POST /v1/orgs/{org}/imports/{id}/cancel", s.requireAPIAdmin(s.handleCancelImport()))
+		s.mux.Handle("POST /v1/orgs/{org}/imports/{id}/revoke", s.requireAPIAdmin(s.handleRevokeImport()))
 		s.mux.Handle("GET /v1/orgs/{org}/imports/{id}/skipped", s.requireAPIAdmin(s.handleListSkipped()))
 		s.mux.Handle("GET /v1/orgs/{org}/imports/{id}/skipped.csv", s.requireAPIAdmin(s.handleSkippedCSV()))
 		s.mux.Handle("GET /v1/orgs/{org}/invites", s.requireAPIAdmin(s.handleListInvites()))
