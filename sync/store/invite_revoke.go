@@ -25,8 +25,8 @@ func (q *Queries) RevokeImportInvites(ctx context.Context, orgID, importID strin
 	// the two (PostgreSQL re-reads the row it waited for) stays accepted. RETURNING reads
 	// the row after the update: only its status changed, so emailDueCond still holds.
 	rows, err := q.q.QueryContext(ctx, `UPDATE invites SET status = 'revoked', updated_at = $3
-WHERE org_id = $1 AND import_id = $2 AND status = 'pending' AND id IN (
-  SELECT id FROM invites WHERE org_id = $1 AND import_id = $2 AND status = 'pending' LIMIT $4)
+WHERE org_id = $1 AND import_id = $2 AND status = 'pending' AND id `+
+		q.d.inOnce(`SELECT id FROM invites WHERE org_id = $1 AND import_id = $2 AND status = 'pending' LIMIT $4`)+`
 RETURNING CASE WHEN `+emailDueCond+` THEN 1 ELSE 0 END`, orgID, importID, tm(at), pageSize(limit))
 	if err != nil {
 		return p, q.wrap(err, "revoke invites of import %s in org %s", importID, orgID)

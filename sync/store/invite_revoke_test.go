@@ -1,11 +1,15 @@
 package store_test
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
 	"tether/sync/directory"
+	"tether/sync/invites"
 	"tether/sync/store"
 )
 
@@ -134,6 +138,74 @@ func TestRevokeImportInvites(t *testing.T) {
 		must(t, err, "seats after")
 		if freed := seats.Used() - after.Used(); freed != 7 {
 			t.Fatalf("%d seats freed, want 7 (8 revoked, one of them lapsed)", freed)
+		}
+	})
+}
+
+// pageCounter is the real store with RevokeImportInvites counted, and failing from the
+// failAt-th call on (0: never), as a process dying between two pages would stop.
+type pageCounter struct {
+	store.Invites
+	calls, failAt int
+}
+
+func (p *pageCounter) RevokeImportInvites(ctx context.Context, orgID, importID string, at time.Time, limit int) (directory.RevokedPage, error) {
+	p.calls++
+	if p.failAt > 0 && p.calls >= p.failAt {
+		return directory.RevokedPage{}, errors.New("connection lost")
+	}
+	return p.Invites.RevokeImportInvites(ctx, orgID, importID, at, limit)
+}
+
+// invites.Admin.RevokeImport over an import of 10,001 invites: one store statement per
+// page of 500 (21 with the last, empty one), a run that dies after 4 pages is finished by
+// the next, and org B's import of the same size is untouched.
+func TestRevokeImportAtScale(t *testing.T) {
+	each(t, func(t *testing.T, b *bundle) {
+		const size = 10_001
+		big := func(org directory.Org) directory.Import {
+			imp, err := b.s.CreateImport(b.ctx, org.ID, directory.Import{Role: directory.RoleChat, CreatedAt: b.now})
+			must(t, err, "create import")
+			for from := 0; from < size; from += 2000 {
+				var p store.ImportPage
+				for i := from; i < min(from+2000, size); i++ {
+					p.Invites = append(p.Invites, directory.Invite{Email: fmt.Sprintf("u%05d@%s.example", i, org.Name), Role: directory.RoleChat,
+						TokenHash: fmt.Sprintf("%s-%d", org.ID, i), ExpiresAt: b.now.Add(time.Hour), ImportID: imp.ID, CreatedAt: b.now})
+				}
+				_, err := b.s.InsertImportPage(b.ctx, org.ID, p)
+				must(t, err, "insert invites from %d", from)
+			}
+			_, err = b.s.CancelImport(b.ctx, org.ID, imp.ID, b.now)
+			must(t, err, "cancel")
+			return imp
+		}
+		impA, impB := big(b.orgA), big(b.orgB)
+
+		st := &pageCounter{Invites: store.Invites{Store: b.s}, failAt: 5}
+		admin := invites.Admin{Store: st, Now: func() time.Time { return b.now }}
+		_, err := admin.RevokeImport(b.ctx, b.orgA.ID, impA.ID, false)
+		if err == nil || !strings.Contains(err.Error(), "2000 revoked so far; run it again") {
+			t.Fatalf("a run dying at its fifth page: %v", err)
+		}
+		st.calls, st.failAt = 0, 0
+		res, err := admin.RevokeImport(b.ctx, b.orgA.ID, impA.ID, false)
+		must(t, err, "run again")
+		if want := (invites.BulkRevoke{ImportID: impA.ID, Revoked: size - 2000, EmailsStopped: size - 2000, AlreadyRevoked: 2000}); res != want {
+			t.Fatalf("re-run: %+v, want %+v", res, want)
+		}
+		if st.calls != 18 {
+			t.Fatalf("re-run took %d revoke statements for %d invites, want 18 (pages of %d and an empty one)", st.calls, size-2000, invites.RevokePage)
+		}
+		st.calls = 0
+		res, err = admin.RevokeImport(b.ctx, b.orgA.ID, impA.ID, false)
+		must(t, err, "third run")
+		if res.Revoked != 0 || res.AlreadyRevoked != size || st.calls != 1 {
+			t.Fatalf("third run: %+v in %d statements", res, st.calls)
+		}
+		c, err := b.s.CountImportInvites(b.ctx, b.orgB.ID, impB.ID, b.now)
+		must(t, err, "count org B's")
+		if c.Pending != size {
+			t.Fatalf("org B's import: %+v, want all %d pending", c, size)
 		}
 	})
 }

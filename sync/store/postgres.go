@@ -30,6 +30,7 @@ func postgresDialect() *dialect {
 		goose:      goose.DialectPostgres,
 		migrations: sub,
 		forUpdate:  " FOR UPDATE",
+		inOnce:     func(sub string) string { return "= ANY(ARRAY(" + sub + "))" },
 		textSet: func(p string) string {
 			// A subquery, so the caller can alias it like SQLite's json_each.
 			return "(SELECT value FROM jsonb_array_elements_text(" + p + "::jsonb) AS s(value))"

@@ -33,6 +33,7 @@ func sqliteDialect() *dialect {
 		name:       "sqlite",
 		goose:      goose.DialectSQLite3,
 		migrations: sub,
+		inOnce:     func(sub string) string { return "IN (" + sub + ")" },
 		textSet: func(p string) string {
 			return "json_each(" + p + ")"
 		},
