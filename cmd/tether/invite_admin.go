@@ -188,7 +188,7 @@ invitation email, if not sent yet, is never sent.
 With --import, revokes every pending invite of that import the same way (a page of ` + strconv.Itoa(invites.RevokePage) + ` at
 a time), for an import cancelled with tether invite cancel whose invites should not go
 out. Accepted invites (members) are never touched; revoked and expired ones are left as
-they are. It prints how many were revoked, how many invitation emails that stopped, and
+they are. It prints how many were revoked, how many of their emails (not sent yet) that stops, and
 how many were left alone. An import still queued, running or paused is refused: cancel
 it first. Running it again revokes what is left (after a crash, say) and reports the rest
 as already revoked. --dry-run changes nothing and prints what it would do.`,
