@@ -364,7 +364,11 @@ func printPermissionAlerts(ctx context.Context, w io.Writer, st alertReader, org
 		default:
 			what = "pending: not emailed yet (no active admin, or the send failed); the next audit emails it"
 		}
-		fmt.Fprintf(w, "alert %s (lost since %s): %s\n", a.Check, a.LostSince.UTC().Format(day), what)
+		since := "lost since " + a.LostSince.UTC().Format(day)
+		if a.NeverConnected {
+			since = fmt.Sprintf("missing since %s: never connected; run `tether org connect-salesforce %s`", a.LostSince.UTC().Format(day), orgID)
+		}
+		fmt.Fprintf(w, "alert %s (%s): %s\n", a.Check, since, what)
 	}
 	return nil
 }

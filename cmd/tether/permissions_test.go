@@ -304,3 +304,32 @@ func TestSchedulerEntriesIncludeDailyAudit(t *testing.T) {
 		t.Error("a bad permissions schedule was accepted")
 	}
 }
+
+// alertsFunc is a function-field alertReader for the printing tests.
+type alertsFunc func() []permissions.Alert
+
+func (f alertsFunc) OpenPermissionAlerts(context.Context, string) ([]permissions.Alert, error) {
+	return f(), nil
+}
+
+// TestPrintPermissionAlertsNeverConnected: the connection alert of an org never connected
+// says missing, never connected, and the connect command; a lost connection says lost.
+func TestPrintPermissionAlertsNeverConnected(t *testing.T) {
+	t.Parallel()
+	since := time.Date(2026, 3, 2, 6, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		never bool
+		want  string
+	}{
+		{true, "alert connection (missing since 2026-03-02 06:00:00 UTC: never connected; run `tether org connect-salesforce ORG1`): pending"},
+		{false, "alert connection (lost since 2026-03-02 06:00:00 UTC): pending"},
+	} {
+		var out strings.Builder
+		err := printPermissionAlerts(t.Context(), &out, alertsFunc(func() []permissions.Alert {
+			return []permissions.Alert{{OrgID: "ORG1", Check: permissions.CheckConnection, LostSince: since, NeverConnected: tc.never}}
+		}), "ORG1")
+		if err != nil || !strings.HasPrefix(out.String(), tc.want) {
+			t.Errorf("never connected %v: %v\n%s\nwant it to start %q", tc.never, err, out.String(), tc.want)
+		}
+	}
+}

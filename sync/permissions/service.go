@@ -35,6 +35,9 @@ type Alert struct {
 	// Unconfirmed: SentAt is when the email was handed over or attempted, and whether the
 	// server accepted it is unknown.
 	Unconfirmed bool
+	// NeverConnected: the connection check's alert of an org that has no team connection
+	// and never had one. Nothing was lost: it says missing since LostSince, not lost.
+	NeverConnected bool
 }
 
 // Alert deliveries, as the CLI and the HTTP API show them.
@@ -308,9 +311,17 @@ func (s *Service) notify(ctx context.Context, orgID string, r Report) error {
 			Subject: "Salesforce integration user lost a permission: " + a.Check,
 			Text: fmt.Sprintf("tether's permission audit found that the team-level Salesforce account no longer passes the check %q.\n\nWhat we saw: %s\n\nHow to fix it: %s\n\nMissing since: %s\n",
 				a.Check, c.Evidence, c.Fix, a.LostSince.UTC().Format(time.RFC1123))}
+		verb := "Reconnect"
+		if a.NeverConnected {
+			// Nothing was lost: the org has yet to connect its team-level user.
+			verb = "Connect"
+			m.Subject = "Salesforce is not connected yet: connect the team-level Salesforce user"
+			m.Text = fmt.Sprintf("tether's permission audit found no team-level Salesforce connection for this org: it has never been connected, so nothing in Salesforce can be read or audited.\n\nHow to fix it: %s\n\nMissing since: %s\n",
+				c.Fix, a.LostSince.UTC().Format(time.RFC1123))
+		}
 		if a.Check == CheckConnection && s.p.Links != nil {
 			if u, exp, err := s.p.Links.TeamLink(ctx, orgID); err == nil {
-				m.Text += fmt.Sprintf("\nReconnect with this link (single use, valid until %s): %s\n", exp.UTC().Format(time.RFC1123), u)
+				m.Text += fmt.Sprintf("\n%s with this link (single use, valid until %s): %s\n", verb, exp.UTC().Format(time.RFC1123), u)
 			} else {
 				m.Text += "\n(No link could be made here: " + err.Error() + ". Run the command above.)\n"
 			}

@@ -277,6 +277,10 @@ func TestBrokenTeamConnectionEmailCarriesConnectLink(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The org's team connection exists (it worked once), so its break is a lost connection.
+	if _, err := st.CreateConnection(t.Context(), b.orgID, connections.Connection{Kind: connections.KindSalesforceTeam}); err != nil {
+		t.Fatal(err)
+	}
 	broken := false
 	b.svc, err = permissions.NewService(permissions.Params{
 		Store: st,
@@ -308,7 +312,7 @@ func TestBrokenTeamConnectionEmailCarriesConnectLink(t *testing.T) {
 	if len(msgs) != 1 {
 		t.Fatalf("%d emails after the connection broke, want 1", len(msgs))
 	}
-	m := regexp.MustCompile(`https://tether\.example/connect/(\S+)`).FindStringSubmatch(msgs[0].Text)
+	m := regexp.MustCompile(`Reconnect with this link .*: https://tether\.example/connect/(\S+)`).FindStringSubmatch(msgs[0].Text)
 	if m == nil {
 		t.Fatalf("no connect link in the email:\n%s", msgs[0].Text)
 	}
@@ -479,4 +483,78 @@ func TestAuditAPIDisabledEvidenceIsASentence(t *testing.T) {
 	for _, m := range msgs {
 		readable("alert email", m.Text)
 	}
+}
+
+// stateSessions answers as an org without a team connection, then with the grant, then
+// as a revoked team connection, following state.
+type stateSessions struct {
+	ok    fixedSessions
+	state *string // "none", "ok", "broken"
+}
+
+func (s stateSessions) Team(ctx context.Context, orgID string) (permissions.Session, error) {
+	switch *s.state {
+	case "none":
+		return permissions.Session{}, fmt.Errorf("org %s: %w", orgID, permissions.ErrNoTeamConnection)
+	case "broken":
+		return permissions.Session{}, fmt.Errorf("org %s: %w", orgID, permissions.ErrNeedsReconnect)
+	}
+	return s.ok.Team(ctx, orgID)
+}
+
+// TestNeverConnectedOrgAlertSaysMissingNotLost: a new org's first audit, before any team
+// connection, emails the admins that Salesforce is not connected yet, with the connect
+// command; nothing is "lost". Once connected (the connect stores its row), working and then
+// broken, the connection is lost and the email says so.
+func TestNeverConnectedOrgAlertSaysMissingNotLost(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		t.Parallel()
+		b := setup(t, st)
+		state := "none"
+		p := b.params
+		p.Sessions = stateSessions{ok: b.params.Sessions.(fixedSessions), state: &state}
+		var err error
+		if b.svc, err = permissions.NewService(p); err != nil {
+			t.Fatal(err)
+		}
+
+		if r := b.audit(t); result(r, permissions.CheckConnection) != permissions.ResultMissing {
+			t.Fatalf("first audit without a connection: connection = %s", result(r, permissions.CheckConnection))
+		}
+		msgs := b.sink.Messages()
+		if len(msgs) != 1 {
+			t.Fatalf("%d emails after the first audit, want 1", len(msgs))
+		}
+		if m := msgs[0]; strings.Contains(m.Subject+m.Text, "lost") || strings.Contains(m.Text, "no longer") ||
+			!strings.Contains(m.Subject, "not connected") || !strings.Contains(m.Text, "never been connected") ||
+			!strings.Contains(m.Text, "tether org connect-salesforce "+b.orgID) {
+			t.Fatalf("never-connected email:\n%s\n%s", m.Subject, m.Text)
+		}
+		as, err := st.OpenPermissionAlerts(t.Context(), b.orgID)
+		if err != nil || len(as) != 1 || !as[0].NeverConnected {
+			t.Fatalf("open alerts = %+v, %v; want the connection's, never connected", as, err)
+		}
+
+		// Connected: the connect flow stores the team connection; the audit it queues passes.
+		if _, err := st.CreateConnection(t.Context(), b.orgID, connections.Connection{Kind: connections.KindSalesforceTeam}); err != nil {
+			t.Fatal(err)
+		}
+		state = "ok"
+		if r := b.audit(t); result(r, permissions.CheckConnection) != permissions.ResultOK {
+			t.Fatalf("connected: connection = %s", result(r, permissions.CheckConnection))
+		}
+		state = "broken"
+		b.audit(t)
+		msgs = b.sink.Messages()
+		if len(msgs) != 2 {
+			t.Fatalf("%d emails after the connection broke, want 2", len(msgs))
+		}
+		if m := msgs[1]; !strings.Contains(m.Subject, "lost a permission: connection") || !strings.Contains(m.Text, "no longer passes") {
+			t.Fatalf("broken-connection email:\n%s\n%s", m.Subject, m.Text)
+		}
+		if as, err := st.OpenPermissionAlerts(t.Context(), b.orgID); err != nil || len(as) != 1 || as[0].NeverConnected {
+			t.Fatalf("open alerts = %+v, %v; want the connection's, lost", as, err)
+		}
+	})
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"tether/sync/connections"
 	"tether/sync/directory"
 	"tether/sync/permissions"
 )
@@ -74,13 +75,20 @@ WHERE org_id = $1 AND regained_at IS NULL ORDER BY lost_since, check_name`, orgI
 	return collect(rows, scanAlert)
 }
 
-const alertColumns = `org_id, check_name, lost_since, report_id, sent_at, attempted_at, unconfirmed`
+// alertColumns ends with never_connected: the connection check's alert of an org with no
+// team connection row. Rows are written only by a successful connect and never deleted,
+// so such an org was never connected (permissions.Alert.NeverConnected); derived at read,
+// it turns into a lost connection's alert once the org connects.
+const alertColumns = `org_id, check_name, lost_since, report_id, sent_at, attempted_at, unconfirmed,
+CASE WHEN check_name = '` + permissions.CheckConnection + `' AND NOT EXISTS (SELECT 1 FROM connections c
+WHERE c.org_id = permission_alerts.org_id AND c.kind = '` + string(connections.KindSalesforceTeam) + `') THEN 1 ELSE 0 END`
 
 func scanAlert(s scanner) (permissions.Alert, error) {
 	var a permissions.Alert
-	var unconfirmed int
-	err := s.Scan(&a.OrgID, &a.Check, ts(&a.LostSince), &a.ReportID, ts(&a.SentAt), ts(&a.AttemptedAt), &unconfirmed)
+	var unconfirmed, never int
+	err := s.Scan(&a.OrgID, &a.Check, ts(&a.LostSince), &a.ReportID, ts(&a.SentAt), ts(&a.AttemptedAt), &unconfirmed, &never)
 	a.Unconfirmed = unconfirmed != 0
+	a.NeverConnected = never != 0
 	return a, err
 }
 

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"tether/sync/connections"
 	"tether/sync/directory"
 	"tether/sync/events"
 	"tether/sync/permissions"
@@ -197,6 +198,50 @@ func TestPermissionAlertAttempt(t *testing.T) {
 		}
 		if _, err := b.s.BeginPermissionAlert(b.ctx, b.orgB.ID, "lead", t1, at); !errors.Is(err, directory.ErrNotFound) {
 			t.Fatalf("begin another org's alert: %v, want ErrNotFound", err)
+		}
+	})
+}
+
+// TestPermissionAlertNeverConnected: the connection check's alert of an org that has no
+// team connection says never connected; once the org has one (a connect stored it), the
+// same open alert is a lost connection's. Another check's alert is never it, and another
+// org's team connection does not count.
+func TestPermissionAlertNeverConnected(t *testing.T) {
+	each(t, func(t *testing.T, b *bundle) {
+		_, err := b.s.SavePermissionAudit(b.ctx, b.orgA.ID, permissions.AuditRecord{
+			Report: permissions.Report{CreatedAt: b.now, Checks: []permissions.Check{
+				{Name: permissions.CheckConnection, Required: true, Result: permissions.ResultMissing}}},
+			Lost: []string{permissions.CheckConnection, permissions.CheckMarketingUser},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		never := func() map[string]bool {
+			t.Helper()
+			as, err := b.s.PendingPermissionAlerts(b.ctx, b.orgA.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m := map[string]bool{}
+			for _, a := range as {
+				m[a.Check] = a.NeverConnected
+			}
+			return m
+		}
+		if got := never(); len(got) != 2 || !got[permissions.CheckConnection] || got[permissions.CheckMarketingUser] {
+			t.Fatalf("never connected by check, no team connection: %v", got)
+		}
+		if _, err := b.s.CreateConnection(b.ctx, b.orgB.ID, connections.Connection{Kind: connections.KindSalesforceTeam}); err != nil {
+			t.Fatal(err)
+		}
+		if got := never(); !got[permissions.CheckConnection] {
+			t.Fatalf("org B's team connection made org A's connection alert a lost one: %v", got)
+		}
+		if _, err := b.s.CreateConnection(b.ctx, b.orgA.ID, connections.Connection{Kind: connections.KindSalesforceTeam}); err != nil {
+			t.Fatal(err)
+		}
+		if got := never(); got[permissions.CheckConnection] {
+			t.Fatalf("with a team connection the alert still says never connected: %v", got)
 		}
 	})
 }

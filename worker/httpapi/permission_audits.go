@@ -88,6 +88,9 @@ type AlertJSON struct {
 	Delivery    string     `json:"delivery"`
 	AttemptedAt *time.Time `json:"attempted_at,omitempty"`
 	SentAt      *time.Time `json:"sent_at,omitempty"`
+	// NeverConnected: the connection check of an org never connected; missing since
+	// LostSince (the key's name), nothing lost.
+	NeverConnected bool `json:"never_connected,omitempty"`
 }
 
 // NewAlertJSON is a's JSON view.
@@ -100,7 +103,7 @@ func NewAlertJSON(a permissions.Alert) AlertJSON {
 		return &t
 	}
 	return AlertJSON{Check: a.Check, LostSince: a.LostSince.UTC(), ReportID: a.ReportID, Delivery: a.Delivery(),
-		AttemptedAt: opt(a.AttemptedAt), SentAt: opt(a.SentAt)}
+		AttemptedAt: opt(a.AttemptedAt), SentAt: opt(a.SentAt), NeverConnected: a.NeverConnected}
 }
 
 // PreviousJSON summarises the report before the latest.
