@@ -8,7 +8,10 @@ import (
 
 type emailData struct {
 	Product, OrgName, Role, Link, Expires string
-	Salesforce                            bool
+	// Salesforce: a Salesforce-sourced invite. SalesforceJoin: its Join button is the
+	// Salesforce sign-in (SenderConfig.ConnectSalesforce); otherwise Join accepts at once
+	// and Salesforce is connected later, from a link.
+	Salesforce, SalesforceJoin bool
 }
 
 var subjectTmpl = texttemplate.Must(texttemplate.New("subject").Parse(
@@ -19,8 +22,10 @@ var textTmpl = texttemplate.Must(texttemplate.New("text").Parse(`Hello,
 You have been invited to join {{.OrgName}} on {{.Product}} as {{.Role}}.
 
 Join here: {{.Link}}
-{{if .Salesforce}}
-After joining you will be asked to connect your Salesforce account.
+{{if .SalesforceJoin}}
+Joining connects your Salesforce account: the link takes you to Salesforce's sign-in, where you sign in as your own Salesforce user and allow access.
+{{else if .Salesforce}}
+Joining takes one click. You connect your Salesforce account afterwards, from a separate link we email you.
 {{end}}
 This link works until {{.Expires}}. If you did not expect this invitation, ignore this email.
 `))
@@ -30,7 +35,8 @@ var htmlTmpl = htmltemplate.Must(htmltemplate.New("html").Parse(`<!doctype html>
 <p>Hello,</p>
 <p>You have been invited to join <strong>{{.OrgName}}</strong> on {{.Product}} as <strong>{{.Role}}</strong>.</p>
 <p><a href="{{.Link}}" style="display:inline-block;padding:10px 18px;background:#0b5cff;color:#fff;text-decoration:none;border-radius:4px">Join</a></p>
-{{if .Salesforce}}<p>After joining you will be asked to connect your Salesforce account.</p>
+{{if .SalesforceJoin}}<p>Joining connects your Salesforce account: the button takes you to Salesforce's sign-in, where you sign in as your own Salesforce user and allow access.</p>
+{{else if .Salesforce}}<p>Joining takes one click. You connect your Salesforce account afterwards, from a separate link we email you.</p>
 {{end}}<p style="color:#666">This link works until {{.Expires}}. If you did not expect this invitation, ignore this email.</p>
 </body></html>
 `))

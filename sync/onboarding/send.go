@@ -89,6 +89,10 @@ type SenderConfig struct {
 	TokenTTL time.Duration
 	// Product names the product in the email. Empty means "tether".
 	Product string
+	// ConnectSalesforce, as JoinerConfig's: a Salesforce-sourced invite's Join is the
+	// Salesforce sign-in, and its email says so. False: it says Salesforce is connected
+	// after joining, from a link.
+	ConnectSalesforce bool
 	// Now is the clock; nil means time.Now. Rand is the token source; nil means
 	// crypto/rand.Reader.
 	Now  func() time.Time
@@ -203,7 +207,8 @@ func (s *Sender) Send(ctx context.Context, orgID, inviteID string, attempt int) 
 	msg, err := buildEmail(emailData{
 		Product: s.cfg.Product, OrgName: org.Name, Role: roleName(inv.Role),
 		Link: s.cfg.PublicURL + "/join/" + tok.Plain, Expires: expires.UTC().Format("2 January 2006 15:04 MST"),
-		Salesforce: inv.Source == directory.SourceSalesforce,
+		Salesforce:     inv.Source == directory.SourceSalesforce,
+		SalesforceJoin: inv.Source == directory.SourceSalesforce && s.cfg.ConnectSalesforce,
 	})
 	if err != nil {
 		return "", fmt.Errorf("send invite %s attempt %d: %w", inviteID, attempt, err)

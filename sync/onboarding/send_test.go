@@ -3,6 +3,7 @@ package onboarding_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"regexp"
 	"strings"
 	"sync/atomic"
@@ -291,6 +292,49 @@ func TestSameSalesforceID(t *testing.T) {
 	for _, tt := range tests {
 		if got := onboarding.SameSalesforceID(tt.a, tt.b); got != tt.want {
 			t.Errorf("SameSalesforceID(%q, %q) = %t, want %t", tt.a, tt.b, got, tt.want)
+		}
+	}
+}
+
+// TestSendSaysWhatJoinDoes: a Salesforce-sourced invite's email says Join is the
+// Salesforce sign-in when the Join connects Salesforce, and that Salesforce is connected
+// afterwards from a link when Join accepts at once; an email invite says neither.
+func TestSendSaysWhatJoinDoes(t *testing.T) {
+	t.Parallel()
+	b := setupSend(t, storetest.SQLite(t))
+	m, err := email.New(email.Config{Host: b.sink.Host(), Port: b.sink.Port(), TLS: email.TLSNone, From: "invite@acme.example"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const signIn, later = "the link takes you to Salesforce's sign-in", "You connect your Salesforce account afterwards, from a separate link"
+	for i, tc := range []struct {
+		source          directory.InviteSource
+		connect         bool   // SenderConfig.ConnectSalesforce
+		want, wantNot   string // in the text part
+		wantHTML        string
+		wantNotAnywhere string
+	}{
+		{directory.SourceSalesforce, true, signIn, later, "the button takes you to Salesforce's sign-in", "After joining"},
+		{directory.SourceSalesforce, false, later, signIn, later, "After joining"},
+		{directory.SourceEmail, true, "Join here", "Salesforce", "Join", "Salesforce"},
+	} {
+		sender, err := onboarding.NewSender(onboarding.SenderConfig{Store: b.st, Mailer: smtpMailer{m}, ConnectSalesforce: tc.connect,
+			PublicURL: "https://tether.example.com/", Now: func() time.Time { return b.now }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		inv, err := b.st.CreateInvite(t.Context(), b.org.ID, directory.Invite{Email: fmt.Sprintf("rep%d@acme.example", i), Role: directory.RoleChat,
+			Source: tc.source, TokenHash: fmt.Sprintf("tok-%d", i), ExpiresAt: b.now.Add(time.Hour)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if out, err := sender.Send(t.Context(), b.org.ID, inv.ID, 1); err != nil || out != onboarding.Sent {
+			t.Fatalf("send %d: %s, %v", i, out, err)
+		}
+		msg := b.sink.Messages()[i]
+		if !strings.Contains(msg.Text, tc.want) || strings.Contains(msg.Text, tc.wantNot) || !strings.Contains(msg.HTML, tc.wantHTML) ||
+			strings.Contains(msg.Text+msg.HTML, tc.wantNotAnywhere) {
+			t.Errorf("source %s, connect %v:\n%s\n%s", tc.source, tc.connect, msg.Text, msg.HTML)
 		}
 	}
 }
