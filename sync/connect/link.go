@@ -162,7 +162,8 @@ func (l *Links) Issue(ctx context.Context, r IssueRequest) (Issued, error) {
 		m, err := l.member(ctx, r.OrgID, r.MembershipID)
 		if errors.Is(err, directory.ErrNotFound) {
 			return Issued{}, fmt.Errorf("%w: org %s has no member %s (give a membership id or the member's email; tether members list %s lists them); "+
-				"someone invited who has not joined yet is no member: their invitation's Join link connects their Salesforce, and this link works once they joined",
+				"someone invited who has not joined yet is no member: this link works once they joined with their invitation's Join link "+
+				"(which, for an invite imported from Salesforce, also connects their Salesforce)",
 				ErrUnknownMember, r.OrgID, r.MembershipID, r.OrgID)
 		}
 		if err != nil {

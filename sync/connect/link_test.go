@@ -94,6 +94,12 @@ func TestLinksIssueVerify(t *testing.T) {
 			t.Errorf("Issue(%+v) = %v, want %v", tc.req, err, tc.want)
 		}
 	}
+	// An invitee is no member yet; the sentence holds for an email invite, whose Join
+	// connects nothing, as for one imported from Salesforce.
+	if _, err := links.Issue(ctx, connect.IssueRequest{OrgID: org.ID, MembershipID: "invited@acme.example", Kind: connections.KindZoom}); !errors.Is(err, connect.ErrUnknownMember) ||
+		!strings.Contains(err.Error(), "this link works once they joined with their invitation's Join link (which, for an invite imported from Salesforce, also connects their Salesforce)") {
+		t.Fatalf("invitee: %v", err)
+	}
 	m.Status = directory.MembershipDeactivated
 	if err := st.UpdateMembership(ctx, org.ID, m, now); err != nil {
 		t.Fatal(err)
