@@ -8,6 +8,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/spf13/cobra"
 
+	"tether/sync/directory"
 	"tether/sync/keys"
 	"tether/worker/redisstash"
 )
@@ -37,13 +38,13 @@ it is under the primary key already), and safe to interrupt: running it again re
 			}
 			defer closeFn()
 			p, err := svc.Reseal(cmd.Context(), batch, func(p keys.Progress) {
-				fmt.Fprintf(e.stdout, "read %d rows, resealed %d, skipped %d (changed meanwhile); at %s\n", p.Rows, p.Resealed, p.Skipped, p.LastID)
+				fmt.Fprintf(e.stdout, "read %s, resealed %d, skipped %d (changed meanwhile); at %s\n", directory.Plural(p.Rows, "row"), p.Resealed, p.Skipped, p.LastID)
 			})
 			if err != nil {
 				return err
 			}
-			_, err = fmt.Fprintf(e.stdout, "done: %d rows read, %d resealed and %d parked token sets in the Redis stash resealed under %s; check with: tether keys status\n",
-				p.Rows, p.Resealed, p.Stashed, svc.Primary())
+			_, err = fmt.Fprintf(e.stdout, "done: %s read, %d resealed and %s in the Redis stash resealed under %s; check with: tether keys status\n",
+				directory.Plural(p.Rows, "row"), p.Resealed, directory.Plural(p.Stashed, "parked token set"), svc.Primary())
 			return err
 		},
 	}

@@ -288,8 +288,8 @@ Same as POST /v1/orgs/{org}/members/recompute.`,
 				if err != nil {
 					return err
 				}
-				fmt.Fprintf(e.stdout, "recomputed %d members of org %s: %d Action Required (tether members list %s --action-required)\n",
-					res.Members, args[0], res.ActionRequired, args[0])
+				fmt.Fprintf(e.stdout, "recomputed %s of org %s: %d Action Required (tether members list %s --action-required)\n",
+					directory.Plural(res.Members, "member"), args[0], res.ActionRequired, args[0])
 				return nil
 			})
 		},

@@ -104,8 +104,8 @@ Prints the new org's id on the first line. Same as POST /v1/orgs.`,
 				if o.ParentOrgID != "" {
 					parent = ", client of org " + o.ParentOrgID
 				}
-				fmt.Fprintf(e.stdout, "created org %q: %d seats, Salesforce %s (%s)%s\n",
-					o.Name, o.SeatLimit, o.SalesforceLogin, hosts.URL(o.SalesforceLogin), parent)
+				fmt.Fprintf(e.stdout, "created org %q: %s, Salesforce %s (%s)%s\n",
+					o.Name, directory.Plural(o.SeatLimit, "seat"), o.SalesforceLogin, hosts.URL(o.SalesforceLogin), parent)
 				fmt.Fprintf(e.stdout, "tether org show %s shows it\n", o.ID)
 				return nil
 			})
@@ -348,8 +348,8 @@ func printOverview(w io.Writer, hosts directory.SalesforceHosts, ov orgs.Overvie
 	if ov.Parent != nil {
 		fmt.Fprintf(w, "parent: %s %q\n", ov.Parent.ID, ov.Parent.Name)
 	}
-	fmt.Fprintf(w, "seats: %d used of %s (%d active members, %d pending invites), %s free\n",
-		ov.Seats.Used(), seatLimit(ov.Seats.Limit), ov.Seats.Active, ov.Seats.PendingInvites, seatsFree(ov.Seats))
+	fmt.Fprintf(w, "seats: %d used of %s (%s, %s), %s free\n", ov.Seats.Used(), seatLimit(ov.Seats.Limit),
+		directory.Plural(ov.Seats.Active, "active member"), directory.Plural(ov.Seats.PendingInvites, "pending invite"), seatsFree(ov.Seats))
 	fmt.Fprintf(w, "salesforce login: %s (%s)\n", o.SalesforceLogin, hosts.URL(o.SalesforceLogin))
 	fmt.Fprintf(w, "action required policy: %s (~ recommended, not counted)\n", policyLine(o.Policy))
 

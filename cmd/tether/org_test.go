@@ -36,6 +36,9 @@ func TestOrgAndUserVerbs(t *testing.T) {
 		if !strings.Contains(out, "Salesforce sandbox (https://test.salesforce.com), client of org "+parent) {
 			t.Fatalf("create client output:\n%s", out)
 		}
+		if out := ok("org", "create", "--name", "Solo", "--seats", "1"); !strings.Contains(out, `created org "Solo": 1 seat, Salesforce`) {
+			t.Errorf("create with one seat:\n%s", out)
+		}
 		refused("seats must be a whole number from 1 to", "org", "create", "--name", "X", "--seats", "0")
 		refused(`no parent org with id "nope"`, "org", "create", "--name", "X", "--seats", "1", "--parent", "nope")
 		refused("use production (login.salesforce.com) or sandbox", "org", "create", "--name", "X", "--seats", "1", "--salesforce-login", "staging")
@@ -70,7 +73,7 @@ func TestOrgAndUserVerbs(t *testing.T) {
 		for _, want := range []string{
 			`org ` + client + ` "Client A"`,
 			"parent: " + parent + ` "Agency"`,
-			"seats: 2 used of 3 (1 active members, 1 pending invites), 1 free",
+			"seats: 2 used of 3 (1 active member, 1 pending invite), 1 free",
 			"salesforce login: sandbox (https://test.salesforce.com)",
 			"team Salesforce connection: missing (tether org connect-salesforce " + client + " prints a link to connect it)",
 			"salesforce session timeout: 2h0m0s, the configured default (TETHER_SALESFORCE_SESSION_TIMEOUT; learned when a Salesforce connection connects)",
@@ -92,7 +95,7 @@ func TestOrgAndUserVerbs(t *testing.T) {
 		}
 		refused(`no org with id "nope"`, "org", "show", "nope")
 
-		refused("uses 2 seats (1 active members, 1 pending invites), so its seats cannot go below 2 (asked 1)", "org", "set", client, "--seats", "1")
+		refused("uses 2 seats (1 active member, 1 pending invite), so its seats cannot go below 2 (asked 1)", "org", "set", client, "--seats", "1")
 		if out := ok("org", "set", client, "--seats", "2", "--name", "Client A1"); !strings.Contains(out, `"Client A1": 2 seats, client of org `+parent) {
 			t.Errorf("org set:\n%s", out)
 		}
@@ -104,7 +107,7 @@ func TestOrgAndUserVerbs(t *testing.T) {
 		}
 
 		mem := ok("users", "memberships", "ANN@example.com")
-		if !regexp.MustCompile(parent+`\s+Agency\s+chat\s+active`).MatchString(mem) ||
+		if !strings.Contains(mem, "<ann@example.com>: 2 orgs\n") || !regexp.MustCompile(parent+`\s+Agency\s+chat\s+active`).MatchString(mem) ||
 			!regexp.MustCompile(client+`\s+Client A1\s+admin\s+active`).MatchString(mem) || strings.Contains(mem, "yes") {
 			t.Errorf("users memberships:\n%s", mem)
 		}

@@ -328,9 +328,9 @@ func reportOutcome(w io.Writer, r permissions.Report, only string) error {
 	}
 	switch {
 	case len(missing) > 0:
-		return &exitError{exitPermissionMissing, fmt.Errorf("org %s: %d required permission checks missing: %s", r.OrgID, len(missing), strings.Join(missing, ", "))}
+		return &exitError{exitPermissionMissing, fmt.Errorf("org %s: %s missing: %s", r.OrgID, directory.Plural(len(missing), "required permission check"), strings.Join(missing, ", "))}
 	case len(unknown) > 0:
-		return &exitError{exitPermissionUnknown, fmt.Errorf("org %s: %d required permission checks could not be run: %s", r.OrgID, len(unknown), strings.Join(unknown, ", "))}
+		return &exitError{exitPermissionUnknown, fmt.Errorf("org %s: %s could not be run: %s", r.OrgID, directory.Plural(len(unknown), "required permission check"), strings.Join(unknown, ", "))}
 	}
 	return nil
 }
@@ -459,7 +459,11 @@ func printProblemsFirst(w io.Writer, r permissions.Report) {
 	fmt.Fprintf(w, "%d missing, %d unknown (%d ok, %d warning; %d checks)\n", sum[string(permissions.ResultMissing)],
 		sum[string(permissions.ResultUnknown)], sum[string(permissions.ResultOK)], sum[string(permissions.ResultWarning)], len(r.Checks))
 	if ok > 0 {
-		fmt.Fprintf(w, "%d ok checks not shown (--only all shows them)\n", ok)
+		them := "them"
+		if ok == 1 {
+			them = "it"
+		}
+		fmt.Fprintf(w, "%s not shown (--only all shows %s)\n", directory.Plural(ok, "ok check"), them)
 	}
 }
 

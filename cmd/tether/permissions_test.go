@@ -333,3 +333,31 @@ func TestPrintPermissionAlertsNeverConnected(t *testing.T) {
 		}
 	}
 }
+
+// TestReportOutcomeCounts: one missing check, one unknown one, one ok check not shown
+// read in the singular; two in the plural.
+func TestReportOutcomeCounts(t *testing.T) {
+	t.Parallel()
+	check := func(name string, res permissions.Result) permissions.Check {
+		return permissions.Check{Name: name, Required: true, Result: res}
+	}
+	for _, tc := range []struct {
+		checks []permissions.Check
+		out    string // in stdout
+		err    string // the error
+	}{
+		{[]permissions.Check{check("connection", permissions.ResultOK), check("marketing_user", permissions.ResultMissing)},
+			"1 ok check not shown (--only all shows it)\n", "org ORG1: 1 required permission check missing: marketing_user"},
+		{[]permissions.Check{check("connection", permissions.ResultOK), check("lead", permissions.ResultOK),
+			check("marketing_user", permissions.ResultMissing), check("campaign", permissions.ResultMissing)},
+			"2 ok checks not shown (--only all shows them)\n", "org ORG1: 2 required permission checks missing: marketing_user, campaign"},
+		{[]permissions.Check{check("connection", permissions.ResultOK), check("campaign", permissions.ResultUnknown)},
+			"1 ok check not shown", "org ORG1: 1 required permission check could not be run: campaign"},
+	} {
+		var out strings.Builder
+		err := reportOutcome(&out, permissions.Report{OrgID: "ORG1", Checks: tc.checks}, onlyMissing)
+		if err == nil || err.Error() != tc.err || !strings.Contains(out.String(), tc.out) {
+			t.Errorf("%v\n%s\nwant %q and %q", err, out.String(), tc.err, tc.out)
+		}
+	}
+}

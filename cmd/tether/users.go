@@ -35,7 +35,7 @@ status there; the default org is marked. Same as GET /v1/users/{user}/membership
 				if err != nil {
 					return err
 				}
-				fmt.Fprintf(e.stdout, "user %s <%s>: %d orgs\n", u.ID, u.Email, len(ms))
+				fmt.Fprintf(e.stdout, "user %s <%s>: %s\n", u.ID, u.Email, directory.Plural(len(ms), "org"))
 				if len(ms) == 0 {
 					return nil
 				}

@@ -11,8 +11,8 @@ type SeatsInUseError struct {
 }
 
 func (e *SeatsInUseError) Error() string {
-	return fmt.Sprintf("org %s uses %d seats (%d active members, %d pending invites): the seat limit cannot go below that, asked %d",
-		e.OrgID, e.Seats.Used(), e.Seats.Active, e.Seats.PendingInvites, e.Limit)
+	return fmt.Sprintf("org %s uses %s (%s, %s): the seat limit cannot go below that, asked %d",
+		e.OrgID, Plural(e.Seats.Used(), "seat"), Plural(e.Seats.Active, "active member"), Plural(e.Seats.PendingInvites, "pending invite"), e.Limit)
 }
 
 // ParentCycleError refuses a parent that is the org itself or one of its clients.

@@ -78,3 +78,12 @@ func CheckText(field, value string, max int) error {
 	}
 	return nil
 }
+
+// Plural is n and noun as a person reads them: "1 org", "2 orgs", "0 orgs". noun is
+// regular (its plural adds an s); a phrase ("active member") is pluralised at its end.
+func Plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}

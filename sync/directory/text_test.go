@@ -32,3 +32,20 @@ func TestClip(t *testing.T) {
 		t.Errorf("long text clipped to %d characters, want %d", utf8.RuneCountInString(got), directory.MaxProviderText)
 	}
 }
+
+func TestPlural(t *testing.T) {
+	for _, tc := range []struct {
+		n    int
+		noun string
+		want string
+	}{
+		{0, "org", "0 orgs"},
+		{1, "org", "1 org"},
+		{2, "active member", "2 active members"},
+		{1, "required permission check", "1 required permission check"},
+	} {
+		if got := directory.Plural(tc.n, tc.noun); got != tc.want {
+			t.Errorf("Plural(%d, %q) = %q, want %q", tc.n, tc.noun, got, tc.want)
+		}
+	}
+}

@@ -199,8 +199,9 @@ func (s *Service) Update(ctx context.Context, orgID string, ch Change) (director
 		return o, nil
 	case errors.As(err, &inUse):
 		return directory.Org{}, refuse(CodeSeatsInUse,
-			"org %s uses %d seats (%d active members, %d pending invites), so its seats cannot go below %d (asked %d): revoke invites or deactivate members first",
-			orgID, inUse.Seats.Used(), inUse.Seats.Active, inUse.Seats.PendingInvites, inUse.Seats.Used(), inUse.Limit)
+			"org %s uses %s (%s, %s), so its seats cannot go below %d (asked %d): revoke invites or deactivate members first",
+			orgID, directory.Plural(inUse.Seats.Used(), "seat"), directory.Plural(inUse.Seats.Active, "active member"),
+			directory.Plural(inUse.Seats.PendingInvites, "pending invite"), inUse.Seats.Used(), inUse.Limit)
 	case errors.As(err, &cycle):
 		return directory.Org{}, refuse(CodeParentCycle, "%s; pick a parent outside org %s's clients", cycle.Error(), orgID)
 	case errors.Is(err, directory.ErrNotFound):

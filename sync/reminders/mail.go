@@ -209,8 +209,8 @@ func repMessage(org directory.Org, u directory.User, m directory.Membership, d D
 	if d.Streak > 1 {
 		msg.Subject = fmt.Sprintf("Reminder %d: %s for %s", d.Streak, todo, org.Name)
 	}
-	fmt.Fprintf(&t, "Hi %s,\n\n%s needs you to act on %s:\n\n", name, org.Name, plural(len(lines), "item"))
-	fmt.Fprintf(&h, "<p>Hi %s,</p><p>%s needs you to act on %s:</p><ul>", html.EscapeString(name), html.EscapeString(org.Name), plural(len(lines), "item"))
+	fmt.Fprintf(&t, "Hi %s,\n\n%s needs you to act on %s:\n\n", name, org.Name, directory.Plural(len(lines), "item"))
+	fmt.Fprintf(&h, "<p>Hi %s,</p><p>%s needs you to act on %s:</p><ul>", html.EscapeString(name), html.EscapeString(org.Name), directory.Plural(len(lines), "item"))
 	for _, l := range lines {
 		fmt.Fprintf(&t, "- %s\n", l.reason.Message)
 		fmt.Fprintf(&h, "<li>%s", html.EscapeString(l.reason.Message))

@@ -220,7 +220,7 @@ func Decide(in Input) Decision {
 		if len(streak) > 0 {
 			at := quiet(now, s, loc)
 			if !at.After(now) {
-				d.Rep, d.Streak, d.Why = KindAllSet, 0, "fixed after "+plural(len(streak), "reminder")
+				d.Rep, d.Streak, d.Why = KindAllSet, 0, "fixed after "+directory.Plural(len(streak), "reminder")
 				return d
 			}
 			d.Next, d.Quiet, d.Why = at, true, "fixed; the all-set note waits for the end of quiet hours"
@@ -343,11 +343,4 @@ func AdminKey(rs []directory.ActionReason) string {
 	slices.Sort(parts)
 	sum := sha256.Sum256([]byte(strings.Join(parts, "\n")))
 	return hex.EncodeToString(sum[:8])
-}
-
-func plural(n int, what string) string {
-	if n == 1 {
-		return "1 " + what
-	}
-	return fmt.Sprintf("%d %ss", n, what)
 }
