@@ -110,6 +110,9 @@ func (c importClient) start(ctx context.Context, e env, f importFlags, req invit
 		return err
 	}
 	if !f.wait {
+		if n := mergedIDs(imp); n != "" {
+			fmt.Fprintln(e.stdout, n)
+		}
 		fmt.Fprintf(e.stdout, "queued import %s; follow it with: tether invite status %s --org %s\n", imp.ID, imp.ID, imp.OrgID)
 		return nil
 	}
@@ -321,6 +324,9 @@ func printSummary(w io.Writer, imp directory.Import) {
 		dry = " (dry run: nothing was written)"
 	}
 	fmt.Fprintf(w, "import %s: %s%s, %d of %d rows\n", imp.ID, imp.Status, dry, imp.Progress.Done, imp.Progress.Total)
+	if n := mergedIDs(imp); n != "" {
+		fmt.Fprintln(w, n)
+	}
 	if imp.Status == directory.ImportPaused {
 		fmt.Fprintf(w, "paused until %s: %s\n", imp.PausedUntil.UTC().Format(time.RFC3339), imp.PausedReason)
 	}
@@ -368,6 +374,17 @@ func printSummary(w io.Writer, imp directory.Import) {
 	if notInvited := c.Found + c.NotFound - c.Invited - c.AddedMultiAccount; notInvited > 0 {
 		fmt.Fprintf(w, "\nevery row not invited, with its reason: tether invite skipped %s --org %s [--csv]\n", imp.ID, imp.OrgID)
 	}
+}
+
+// mergedIDs says how many user ids were given and how many distinct ones the import reads,
+// when repeats were merged: "found 2" after three --user flags must not go unexplained.
+func mergedIDs(imp directory.Import) string {
+	s := imp.Selection
+	if s.UserIDsGiven <= len(s.UserIDs) {
+		return ""
+	}
+	return fmt.Sprintf("%s given, %d distinct: a repeated id (or one user's 15- and 18-character ids) is read and invited once",
+		directory.Plural(s.UserIDsGiven, "user id"), len(s.UserIDs))
 }
 
 func dash(s string) string {

@@ -220,3 +220,22 @@ func TestInviteWaitTimeoutSaysWhatTheTaskIsDoing(t *testing.T) {
 		}
 	}
 }
+
+// TestPrintSummaryMergedUserIDs: an import whose repeated user ids were merged says how many
+// were given and how many distinct; one without repeats says nothing of it.
+func TestPrintSummaryMergedUserIDs(t *testing.T) {
+	t.Parallel()
+	imp := directory.Import{ID: "IMP1", OrgID: "ORG1", Status: directory.ImportDone, Counts: directory.ImportCounts{Found: 2},
+		Selection: directory.ImportSelection{UserIDs: []string{"005000000000001AAA", "005000000000002AAA"}, UserIDsGiven: 3}}
+	var out strings.Builder
+	printSummary(&out, imp)
+	if !strings.Contains(out.String(), "\n3 user ids given, 2 distinct: a repeated id") {
+		t.Errorf("summary of merged ids:\n%s", out.String())
+	}
+	imp.Selection.UserIDsGiven = 0
+	out.Reset()
+	printSummary(&out, imp)
+	if strings.Contains(out.String(), "given") {
+		t.Errorf("summary without repeats:\n%s", out.String())
+	}
+}

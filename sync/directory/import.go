@@ -41,6 +41,10 @@ type ImportSelection struct {
 	ProfileIDs   []string `json:"profile_ids,omitempty"`
 	ProfileNames []string `json:"profile_names,omitempty"`
 	UserIDs      []string `json:"user_ids,omitempty"`
+	// UserIDsGiven is how many user ids the request gave, when more than UserIDs: a
+	// repeated id (or one user's 15- and 18-character ids) is read once. Zero when none
+	// were merged, so a person is told only when the count differs.
+	UserIDsGiven int `json:"user_ids_given,omitempty"`
 	// Emails is the plain email route (invites:import_emails): addresses as typed.
 	Emails []string `json:"emails,omitempty"`
 	// ProfilesChecked says the producer found every profile id at Salesforce, so the run

@@ -116,6 +116,24 @@ func TestImportByUserIDsCountsInactiveNonStandardAndNotFound(t *testing.T) {
 	})
 }
 
+// TestImportMergedUserIDsAreCounted: a repeated user id, and one user's 15- and
+// 18-character ids, are read once (found 2 of 4 ids given), and the import keeps how many
+// ids were given, so "found 2" can be explained; without repeats it records nothing.
+func TestImportMergedUserIDsAreCounted(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		b := setup(t, st, opts{users: reasonUsers()})
+		alice, sam := b.sfID("alice@acme.example.com"), b.sfID("sam@acme.example.com")
+		imp := b.run(invites.Request{UserIDs: []string{alice, sam, alice, sam[:15]}})
+		if imp.Counts.Found != 2 || imp.Selection.UserIDsGiven != 4 || len(imp.Selection.UserIDs) != 2 {
+			t.Fatalf("found %d, selection %+v: want found 2, 4 ids given, 2 distinct", imp.Counts.Found, imp.Selection)
+		}
+		if once := b.create(invites.Request{UserIDs: []string{alice, sam}}); once.Selection.UserIDsGiven != 0 {
+			t.Fatalf("no repeats, yet %d ids given recorded", once.Selection.UserIDsGiven)
+		}
+	})
+}
+
 func TestImportHostileProfileNames(t *testing.T) {
 	t.Parallel()
 	hostile := `O'Brien\' OR Name != '`

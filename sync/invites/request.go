@@ -128,13 +128,17 @@ func (s *Service) validate(req Request) (directory.ImportSelection, error) {
 			sel.ProfileNames = add(sel.ProfileNames, p)
 		}
 	}
-	for _, u := range nonBlank(req.UserIDs) {
+	givenIDs := nonBlank(req.UserIDs)
+	for _, u := range givenIDs {
 		id, ok := normalizeID(u)
 		if !ok || !strings.HasPrefix(id, prefixUser) {
 			bad = append(bad, u)
 			continue
 		}
 		sel.UserIDs = add(sel.UserIDs, id)
+	}
+	if len(givenIDs) > len(sel.UserIDs) {
+		sel.UserIDsGiven = len(givenIDs)
 	}
 	if len(bad) > 0 {
 		e := invalid(CodeInvalidID, "invalid Salesforce user id %s: want 15 or 18 letters and digits starting with 005", quoteAll(bad))

@@ -164,6 +164,20 @@ func TestImportAPIByProfileNameRunsAndReports(t *testing.T) {
 	})
 }
 
+// TestImportAPIMergedUserIDs: repeated user ids are merged, and the import's JSON says how
+// many were given beside the distinct ones it reads.
+func TestImportAPIMergedUserIDs(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		b := setupImports(t, st)
+		var created httpapi.ImportView
+		res := b.call(t, "POST", "/v1/orgs/"+b.org.ID+"/imports",
+			`{"user_ids":["005000000000001AAA","005000000000001","005000000000002AAA"],"role":"chat"}`, &created)
+		if res.StatusCode != http.StatusAccepted || len(created.UserIDs) != 2 || created.UserIDsGiven != 3 {
+			t.Fatalf("POST: %d %+v, want 202 with 2 user ids of 3 given", res.StatusCode, created)
+		}
+	})
+}
+
 func TestImportAPIRefusals(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		b := setupImports(t, st)
