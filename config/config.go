@@ -81,8 +81,8 @@ type Config struct {
 	ZoomAPIURL          string `env:"ZOOM_API_URL" envDefault:"https://api.zoom.us" example:"http://localhost:8090/zoom" doc:"Zoom API base (/v2/...)."`
 
 	LinkSecret     Secret        `env:"LINK_SECRET" example:"(48 random bytes, base64: openssl rand -base64 48)" doc:"Signs connect links (team Salesforce and personal connections). At least 32 characters. Required by serve, worker (reminder emails carry connect links) and all, and by the verbs that print links; changing it voids every link not yet used."`
-	TeamLinkTTL    time.Duration `env:"TEAM_LINK_TTL" envDefault:"30m" example:"1h" doc:"How long a team-level Salesforce connect link works (tether org connect-salesforce)."`
-	ConnectLinkTTL time.Duration `env:"CONNECT_LINK_TTL" envDefault:"168h" example:"72h" doc:"How long a personal connect link works (tether members connect-link)."`
+	TeamLinkTTL    time.Duration `env:"TEAM_LINK_TTL" envDefault:"30m" example:"1h" doc:"How long a team-level Salesforce connect link works (tether org connect-salesforce); at most 24h."`
+	ConnectLinkTTL time.Duration `env:"CONNECT_LINK_TTL" envDefault:"168h" example:"72h" doc:"How long a personal connect link works (tether members connect-link); at most 720h (30 days)."`
 
 	Mailer      string        `env:"MAILER" envDefault:"smtp" example:"log" doc:"How invitation emails leave: smtp sends them through SMTP_URL, which worker and all then require; log only logs each email's recipient and subject and sends nothing (for trials)."`
 	SMTPURL     Secret        `env:"SMTP_URL" example:"smtp://user:password@localhost:1025" doc:"Mail server for invitations and reconnect reminders: smtp:// (STARTTLS required: a server that does not offer it fails the send), smtps:// (TLS from the first byte) or smtp+insecure:// (no TLS at all, only for a local mail sink; smtp+plain:// is the same)."`

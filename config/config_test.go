@@ -146,6 +146,8 @@ func TestValidationErrorsNameVariableProblemAndExample(t *testing.T) {
 		{map[string]string{"TETHER_INVITE_TTL": "-72h"}, "TETHER_INVITE_TTL", "must be at least 1m"},
 		{map[string]string{"TETHER_CONNECT_LINK_TTL": "-1m"}, "TETHER_CONNECT_LINK_TTL", "must be at least 1m"},
 		{map[string]string{"TETHER_TEAM_LINK_TTL": "0s"}, "TETHER_TEAM_LINK_TTL", "must be at least 1m"},
+		{map[string]string{"TETHER_TEAM_LINK_TTL": "25h"}, "TETHER_TEAM_LINK_TTL", "longer than a team link may live: at most 24h"},
+		{map[string]string{"TETHER_CONNECT_LINK_TTL": "900h"}, "TETHER_CONNECT_LINK_TTL", "longer than a member's link may live: at most 720h"},
 		{map[string]string{"TETHER_SHUTDOWN_TIMEOUT": "-5s"}, "TETHER_SHUTDOWN_TIMEOUT", "must be positive"},
 	}
 	for _, tt := range tests {

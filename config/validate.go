@@ -12,6 +12,7 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/robfig/cron/v3"
 
+	"tether/sync/connect"
 	"tether/sync/directory"
 	"tether/sync/vault"
 )
@@ -88,6 +89,16 @@ func (c Config) Validate() error {
 	}{{"TeamLinkTTL", c.TeamLinkTTL}, {"ConnectLinkTTL", c.ConnectLinkTTL}, {"InviteTTL", c.InviteTTL}} {
 		if f.d < time.Minute {
 			bad(f.field, f.d.String(), "must be at least 1m (a lifetime of zero or less expires at once)")
+		}
+	}
+	// The links' own maximums (sync/connect), so a start refuses what every link would.
+	for _, f := range []struct {
+		field  string
+		d, max time.Duration
+		whose  string
+	}{{"TeamLinkTTL", c.TeamLinkTTL, connect.MaxTeamTTL, "a team link"}, {"ConnectLinkTTL", c.ConnectLinkTTL, connect.MaxPersonalTTL, "a member's link"}} {
+		if f.d > f.max {
+			bad(f.field, f.d.String(), fmt.Sprintf("is longer than %s may live: at most %s", f.whose, strings.TrimSuffix(f.max.String(), "0m0s")))
 		}
 	}
 	if c.WorkerConcurrency < 1 || c.WorkerConcurrency > 1000 {

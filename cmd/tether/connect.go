@@ -79,7 +79,7 @@ Same as POST /v1/orgs/{org}/connect-links. Needs TETHER_LINK_SECRET and TETHER_P
 			})
 		},
 	}
-	cmd.Flags().DurationVar(&ttl, "ttl", 0, "lifetime of the link (default TETHER_TEAM_LINK_TTL)")
+	cmd.Flags().DurationVar(&ttl, "ttl", 0, "lifetime of the link (default TETHER_TEAM_LINK_TTL; at most 24h)")
 	return cmd
 }
 
@@ -118,6 +118,6 @@ Same as POST /v1/orgs/{org}/members/{member}/connect-links with {"kind": KIND}.`
 			})
 		},
 	}
-	cmd.Flags().DurationVar(&ttl, "ttl", 0, "lifetime of the link (default TETHER_CONNECT_LINK_TTL)")
+	cmd.Flags().DurationVar(&ttl, "ttl", 0, "lifetime of the link (default TETHER_CONNECT_LINK_TTL; at most 720h, 30 days)")
 	return cmd
 }

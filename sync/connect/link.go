@@ -30,6 +30,13 @@ import (
 const (
 	DefaultTeamTTL     = 30 * time.Minute
 	DefaultPersonalTTL = 7 * 24 * time.Hour
+	// MaxTeamTTL bounds a team link: it connects the account every import and audit of
+	// the org runs as, so a forwarded or leaked one must lapse soon; a day still covers
+	// the link an alert email carries (EmailedTeamLinkTTL).
+	MaxTeamTTL = 24 * time.Hour
+	// MaxPersonalTTL bounds a member's link: long enough for a rep away for weeks, short
+	// enough that a link in an old email does not connect an account months later.
+	MaxPersonalTTL = 30 * 24 * time.Hour
 	// MinSecretLen is the shortest link secret accepted (bytes).
 	MinSecretLen = 32
 )
@@ -83,7 +90,8 @@ type LinksParams struct {
 	Secret []byte
 	// BaseURL is where people reach tether serve (TETHER_PUBLIC_URL).
 	BaseURL string
-	// TeamTTL and PersonalTTL are link lifetimes; zero means the defaults.
+	// TeamTTL and PersonalTTL are link lifetimes; zero means the defaults. Past
+	// MaxTeamTTL or MaxPersonalTTL, NewLinks refuses them.
 	TeamTTL, PersonalTTL time.Duration
 	Now                  func() time.Time
 	Rand                 io.Reader
@@ -103,6 +111,12 @@ func NewLinks(p LinksParams) (*Links, error) {
 	p.BaseURL = strings.TrimRight(cmp.Or(p.BaseURL, "http://localhost:8080"), "/")
 	p.TeamTTL = cmp.Or(p.TeamTTL, DefaultTeamTTL)
 	p.PersonalTTL = cmp.Or(p.PersonalTTL, DefaultPersonalTTL)
+	if p.TeamTTL > MaxTeamTTL {
+		return nil, fmt.Errorf("connect links: TETHER_TEAM_LINK_TTL %s is longer than a team link may live (at most %s): set it to %s or less", p.TeamTTL, maxText(MaxTeamTTL), maxText(MaxTeamTTL))
+	}
+	if p.PersonalTTL > MaxPersonalTTL {
+		return nil, fmt.Errorf("connect links: TETHER_CONNECT_LINK_TTL %s is longer than a member's link may live (at most %s): set it to %s or less", p.PersonalTTL, maxText(MaxPersonalTTL), maxText(MaxPersonalTTL))
+	}
 	if p.Now == nil {
 		p.Now = time.Now
 	}
@@ -119,7 +133,8 @@ type IssueRequest struct {
 	MembershipID string
 	Kind         connections.Kind
 	// TTL overrides the kind's default lifetime when positive; zero means the default,
-	// and a negative one is ErrBadRequest.
+	// and a negative one, or one past the kind's maximum (MaxTeamTTL, MaxPersonalTTL), is
+	// ErrBadRequest.
 	TTL time.Duration
 	// Expected: see Link.Expected.
 	Expected string
@@ -143,6 +158,14 @@ func (l *Links) Issue(ctx context.Context, r IssueRequest) (Issued, error) {
 	if r.TTL < 0 {
 		// Used as is it would be the default, silently: say so instead.
 		return Issued{}, fmt.Errorf("%w: ttl %s is negative: give how long the link works, such as 1h, or leave it out for the default", ErrBadRequest, r.TTL)
+	}
+	maxTTL, whose := MaxPersonalTTL, "a member's link"
+	if r.Kind.OrgLevel() {
+		maxTTL, whose = MaxTeamTTL, "a team link"
+	}
+	if r.TTL > maxTTL {
+		return Issued{}, fmt.Errorf("%w: ttl %s is longer than %s may live (at most %s): give a ttl of %s or less, and make a new link when it lapses",
+			ErrBadRequest, r.TTL, whose, maxText(maxTTL), maxText(maxTTL))
 	}
 	if r.InviteID != "" && (r.Kind != connections.KindSalesforce || r.MembershipID != "" || r.InviteHash == "") {
 		return Issued{}, fmt.Errorf("%w: an invite's link connects its Salesforce user only", ErrBadRequest)
@@ -195,6 +218,15 @@ func (l *Links) Issue(ctx context.Context, r IssueRequest) (Issued, error) {
 		Kind: r.Kind, ExpiresAt: r.At.Add(ttl).UTC().Truncate(time.Second), Expected: r.Expected,
 		InviteID: r.InviteID, InviteHash: r.InviteHash}
 	return Issued{Link: link, URL: l.p.BaseURL + "/connect/" + l.sign(link)}, nil
+}
+
+// maxText writes a maximum as a person types it for --ttl: "24h", "720h (30 days)".
+func maxText(d time.Duration) string {
+	h := int(d / time.Hour)
+	if h%24 == 0 && h > 24 {
+		return fmt.Sprintf("%dh (%d days)", h, h/24)
+	}
+	return fmt.Sprintf("%dh", h)
 }
 
 // member finds a membership by id or by its user's email.

@@ -48,6 +48,33 @@ func TestLinksIssueVerify(t *testing.T) {
 		!strings.Contains(err.Error(), "ttl -1h0m0s is negative") {
 		t.Fatalf("negative ttl: %v", err)
 	}
+	// A lifetime past the kind's maximum is refused with the maximum; the maximum itself is
+	// accepted.
+	for _, tc := range []struct {
+		req  connect.IssueRequest
+		want string
+	}{
+		{connect.IssueRequest{OrgID: org.ID, Kind: connections.KindSalesforceTeam, TTL: 900 * time.Hour},
+			"ttl 900h0m0s is longer than a team link may live (at most 24h): give a ttl of 24h or less"},
+		{connect.IssueRequest{OrgID: org.ID, MembershipID: m.ID, Kind: connections.KindZoom, TTL: 31 * 24 * time.Hour},
+			"longer than a member's link may live (at most 720h (30 days)): give a ttl of 720h (30 days) or less"},
+	} {
+		if _, err := links.Issue(ctx, tc.req); !errors.Is(err, connect.ErrBadRequest) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("ttl %s for %s: %v, want %q", tc.req.TTL, tc.req.Kind, err, tc.want)
+		}
+	}
+	if l, err := links.Issue(ctx, connect.IssueRequest{OrgID: org.ID, Kind: connections.KindSalesforceTeam, TTL: connect.MaxTeamTTL}); err != nil ||
+		!l.ExpiresAt.Equal(now.Add(24*time.Hour)) {
+		t.Fatalf("team link of the maximum lifetime: %+v, %v", l, err)
+	}
+	if l, err := links.Issue(ctx, connect.IssueRequest{OrgID: org.ID, MembershipID: m.ID, Kind: connections.KindZoom, TTL: connect.MaxPersonalTTL}); err != nil ||
+		!l.ExpiresAt.Equal(now.Add(30*24*time.Hour)) {
+		t.Fatalf("member link of the maximum lifetime: %+v, %v", l, err)
+	}
+	if _, err := connect.NewLinks(connect.LinksParams{Store: st, Secret: secret, TeamTTL: 48 * time.Hour}); err == nil ||
+		!strings.Contains(err.Error(), "TETHER_TEAM_LINK_TTL 48h0m0s is longer than a team link may live (at most 24h)") {
+		t.Fatalf("a default team lifetime past the maximum: %v", err)
+	}
 	byEmail, err := links.Issue(ctx, connect.IssueRequest{OrgID: org.ID, MembershipID: "REP@acme.example", Kind: connections.KindZoom})
 	if err != nil || byEmail.MembershipID != m.ID || !byEmail.ExpiresAt.Equal(now.Add(7*24*time.Hour)) {
 		t.Fatalf("member link by email %+v, %v", byEmail, err)

@@ -595,6 +595,8 @@ func TestConnectLinkAPIErrors(t *testing.T) {
 		// the team link is refused, not ignored.
 		{"/v1/orgs/" + b.org.ID + "/connect-links", `{"ttl":"5"}`, http.StatusUnprocessableEntity, "invalid_connect_link"},
 		{"/v1/orgs/" + b.org.ID + "/connect-links", `{"ttl":"-1h"}`, http.StatusUnprocessableEntity, "invalid_connect_link"},
+		{"/v1/orgs/" + b.org.ID + "/connect-links", `{"ttl":"900h"}`, http.StatusUnprocessableEntity, "invalid_connect_link"},
+		{"/v1/orgs/" + b.org.ID + "/members/" + b.rep.ID + "/connect-links", `{"kind":"zoom","ttl":"721h"}`, http.StatusUnprocessableEntity, "invalid_connect_link"},
 		{"/v1/orgs/" + b.org.ID + "/connect-links", `{"kind":"zoom"}`, http.StatusBadRequest, "invalid_json"},
 		{"/v1/orgs/" + b.org.ID + "/members/" + b.rep.ID + "/connect-links", `{"kind":"zoom","ttl":"soon"}`, http.StatusUnprocessableEntity, "invalid_connect_link"},
 	} {
