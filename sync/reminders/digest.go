@@ -115,8 +115,12 @@ func (s *Service) Digest(ctx context.Context, orgID string) (DigestResult, error
 
 func digestMessage(org directory.Org, ms []directory.Member, after int) Message {
 	var t, h strings.Builder
-	fmt.Fprintf(&t, "%s in %s still need action after %d reminders or more:\n\n", directory.Plural(len(ms), "rep"), org.Name, after)
-	fmt.Fprintf(&h, "<p>%s in %s still need action after %d reminders or more:</p><ul>", directory.Plural(len(ms), "rep"), html.EscapeString(org.Name), after)
+	need := "need" // the verb agrees with the count: "1 rep … still needs"
+	if len(ms) == 1 {
+		need = "needs"
+	}
+	fmt.Fprintf(&t, "%s in %s still %s action after %s or more:\n\n", directory.Plural(len(ms), "rep"), org.Name, need, directory.Plural(after, "reminder"))
+	fmt.Fprintf(&h, "<p>%s in %s still %s action after %s or more:</p><ul>", directory.Plural(len(ms), "rep"), html.EscapeString(org.Name), need, directory.Plural(after, "reminder"))
 	for _, mb := range ms {
 		var why []string
 		for _, r := range mb.Membership.ActionRequired {
@@ -129,5 +133,5 @@ func digestMessage(org directory.Org, ms []directory.Member, after int) Message 
 	}
 	fmt.Fprintf(&t, "\nSee: tether members list %s --action-required\n", org.ID)
 	fmt.Fprintf(&h, "</ul><p>See: <code>tether members list %s --action-required</code></p>", html.EscapeString(org.ID))
-	return Message{Subject: fmt.Sprintf("%s in %s still need to reconnect", directory.Plural(len(ms), "rep"), org.Name), Text: t.String(), HTML: h.String()}
+	return Message{Subject: fmt.Sprintf("%s in %s still %s to reconnect", directory.Plural(len(ms), "rep"), org.Name, need), Text: t.String(), HTML: h.String()}
 }

@@ -24,3 +24,21 @@ func TestAllSetNoteNamesWhatOnlyAnAdminCanFix(t *testing.T) {
 		t.Errorf("all-set note:\n%s", msg.Text)
 	}
 }
+
+// TestDigestMessageAgrees: the digest's count words agree with their numbers.
+func TestDigestMessageAgrees(t *testing.T) {
+	org := directory.Org{ID: "org1", Name: "Acme"}
+	rep := func(email string) directory.Member {
+		return directory.Member{Email: email, Membership: directory.Membership{Role: directory.RoleChat,
+			ActionRequired: []directory.ActionReason{{Message: "connect Salesforce"}}}}
+	}
+	one := digestMessage(org, []directory.Member{rep("a@acme.example")}, 1)
+	if one.Subject != "1 rep in Acme still needs to reconnect" || !strings.HasPrefix(one.Text, "1 rep in Acme still needs action after 1 reminder or more:") {
+		t.Errorf("one rep:\n%s\n%s", one.Subject, one.Text)
+	}
+	two := digestMessage(org, []directory.Member{rep("a@acme.example"), rep("b@acme.example")}, 3)
+	if two.Subject != "2 reps in Acme still need to reconnect" || !strings.HasPrefix(two.Text, "2 reps in Acme still need action after 3 reminders or more:") ||
+		!strings.Contains(two.HTML, "<p>2 reps in Acme still need action after 3 reminders or more:</p>") {
+		t.Errorf("two reps:\n%s\n%s\n%s", two.Subject, two.Text, two.HTML)
+	}
+}
