@@ -87,7 +87,7 @@ func testKeysReseal(t *testing.T, redisURL string, rdb redis.UniversalClient, pa
 		t.Fatalf("status before: %v\n%s", res.err, res.stdout)
 	}
 	res = runTether(t, context.Background(), env, "keys", "reseal", "--batch", "2")
-	if res.err != nil || !strings.Contains(res.stdout, "read 2 rows") || !strings.Contains(res.stdout, fmt.Sprintf("3 resealed and %d parked token sets in the Redis stash resealed under k2", parked)) {
+	if res.err != nil || !strings.Contains(res.stdout, "read 2 rows") || !strings.Contains(res.stdout, fmt.Sprintf("3 resealed and %s in the Redis stash resealed under k2", directory.Plural(parked, "parked token set"))) {
 		t.Fatalf("reseal: %v\n%s", res.err, res.stdout)
 	}
 	res = runTether(t, context.Background(), env, "keys", "status")
