@@ -214,8 +214,13 @@ as already revoked. --dry-run changes nothing and prints what it would do.`,
 					if dryRun {
 						verb = "dry run, nothing changed: would revoke"
 					}
-					fmt.Fprintf(e.stdout, "import %s: %s %d pending invites (%d invitation emails not sent yet are stopped); left alone: %d accepted, %d already revoked, %d expired\n",
-						res.ImportID, verb, res.Revoked, res.EmailsStopped, res.Accepted, res.AlreadyRevoked, res.Expired)
+					are := "are"
+					if res.EmailsStopped == 1 {
+						are = "is"
+					}
+					fmt.Fprintf(e.stdout, "import %s: %s %s (%s not sent yet %s stopped); left alone: %d accepted, %d already revoked, %d expired\n",
+						res.ImportID, verb, directory.Plural(res.Revoked, "pending invite"), directory.Plural(res.EmailsStopped, "invitation email"), are,
+						res.Accepted, res.AlreadyRevoked, res.Expired)
 					return nil
 				}
 				inv, err := a.RevokeInvite(ctx, org, args[0])
@@ -253,8 +258,12 @@ with one command, tether invite revoke --import IMPORT_ID --org ORG, or let them
 				if n := imp.Counts.Invited; n > 0 && !imp.DryRun {
 					// Cancel stops the reading, not what it made: someone expecting it to stop
 					// the emails must be told.
-					fmt.Fprintf(e.stdout, "the %d invites it made stay pending and their invitation emails are still sent: list them with tether invite list --org %s --import %s, revoke them all with tether invite revoke --import %s --org %s\n",
-						n, org, imp.ID, imp.ID, org)
+					made := fmt.Sprintf("the %d invites it made stay pending and their invitation emails are still sent", n)
+					if n == 1 {
+						made = "the 1 invite it made stays pending and its invitation email is still sent"
+					}
+					fmt.Fprintf(e.stdout, "%s: list them with tether invite list --org %s --import %s, revoke them all with tether invite revoke --import %s --org %s\n",
+						made, org, imp.ID, imp.ID, org)
 				}
 				return nil
 			})
