@@ -88,7 +88,7 @@ func connectFlow(d deps, queue httpapi.TaskEnqueuer) (connectParts, io.Closer, e
 	if err != nil {
 		return connectParts{}, nil, err
 	}
-	joiner, err := onboarding.NewJoiner(onboarding.JoinerConfig{Store: d.store, ConnectSalesforce: d.cfg.SalesforceClientID != "",
+	joiner, err := onboarding.NewJoiner(onboarding.JoinerConfig{Store: d.store, ConnectSalesforce: joinConnectsSalesforce(d),
 		Observer: observer, Admins: admins})
 	if err != nil {
 		return connectParts{}, nil, err
@@ -125,3 +125,8 @@ func connectFlow(d deps, queue httpapi.TaskEnqueuer) (connectParts, io.Closer, e
 	}
 	return connectParts{flow: flow, links: links, joiner: joiner}, nopCloser{}, nil
 }
+
+// joinConnectsSalesforce: a Salesforce-sourced invite's Join is the Salesforce sign-in
+// when a Salesforce client is configured. The Joiner and the invitation email's sender
+// both read it here, so the email always says what the Join does.
+func joinConnectsSalesforce(d deps) bool { return d.cfg.SalesforceClientID != "" }

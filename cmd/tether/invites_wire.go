@@ -54,9 +54,8 @@ func inviteSender(d deps, verb string) (*onboarding.Sender, error) {
 	if err := d.cfg.RequireMailer(verb); err != nil {
 		return nil, err
 	}
-	// ConnectSalesforce as the Joiner's (connect_wire.go), so the email says what Join does.
 	senderCfg := onboarding.SenderConfig{Store: d.store, PublicURL: d.cfg.PublicURL, TokenTTL: d.cfg.InviteTTL,
-		ConnectSalesforce: d.cfg.SalesforceClientID != ""}
+		ConnectSalesforce: joinConnectsSalesforce(d)}
 	if d.cfg.Mailer == "log" {
 		d.log.Warn().Msg("TETHER_MAILER=log: invitation emails are logged (recipient and subject), not sent")
 		senderCfg.Mailer = email.LogMailer(d.log.With().Str("component", "mail").Logger())
