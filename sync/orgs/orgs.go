@@ -152,6 +152,9 @@ func (s *Service) Update(ctx context.Context, orgID string, ch Change) (director
 		return directory.Org{}, refuse(CodeEmptyChange, "nothing to change: give a name, seats, a parent, a Salesforce login or a policy")
 	}
 	if ch.Policy != nil {
+		if len(ch.Policy) == 0 {
+			return directory.Org{}, refuse(CodeInvalidPolicy, "policy: no role given; name at least one role (admin, custom_admin, chat or meetings) and what it needs, e.g. --policy chat=salesforce,calendar,photo,~conferencing")
+		}
 		if err := ch.Policy.Validate(); err != nil {
 			return directory.Org{}, refuse(CodeInvalidPolicy, "%v; e.g. --policy chat=salesforce,calendar,photo,~conferencing", err)
 		}

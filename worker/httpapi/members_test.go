@@ -205,6 +205,14 @@ func TestMembersAPI(t *testing.T) {
 		b.wantError(t, "PATCH", "/v1/orgs/"+org.ID+"/members/"+eve.ID, `{"role":"chat"}`, http.StatusConflict, members.CodeDeactivated)
 		b.wantError(t, "PATCH", "/v1/orgs/"+org.ID+"/members/"+chat.ID, `{"photo_url":"javascript:alert(1)"}`, http.StatusUnprocessableEntity, members.CodeInvalidPhoto)
 		b.wantError(t, "PATCH", "/v1/orgs/"+org.ID, `{"policy":{"chat":"fax"}}`, http.StatusUnprocessableEntity, orgs.CodeInvalidPolicy)
+		// An empty policy names nothing to change: refused, not answered 200 as if set.
+		if e := b.wantError(t, "PATCH", "/v1/orgs/"+org.ID, `{"policy":{}}`, http.StatusUnprocessableEntity, orgs.CodeInvalidPolicy); !strings.Contains(e.Message, "at least one role") {
+			t.Errorf("empty policy: message %q does not say what a policy must contain", e.Message)
+		}
+		b.call(t, "GET", "/v1/orgs/"+org.ID, "", &ov)
+		if ov.Policy[directory.RoleChat] != "zoom,photo" {
+			t.Errorf("policy after the refused empty one: %+v", ov.Policy)
+		}
 	})
 }
 

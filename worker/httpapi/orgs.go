@@ -193,10 +193,14 @@ type UpdateOrgRequest struct {
 	Policy map[string]string `json:"policy"`
 }
 
-// parsePolicy reads UpdateOrgRequest.Policy; nil when absent.
+// parsePolicy reads UpdateOrgRequest.Policy; nil when absent. An empty object is refused:
+// it would change nothing while the answer said the policy was set.
 func parsePolicy(in map[string]string) (directory.Policy, error) {
 	if in == nil {
 		return nil, nil
+	}
+	if len(in) == 0 {
+		return nil, errors.New(`policy: the object is empty; give at least one role (admin, custom_admin, chat or meetings) with what it needs, "" for nothing or "default"`)
 	}
 	out := directory.Policy{}
 	for role, reqs := range in {
