@@ -214,12 +214,22 @@ func (s *Server) handleGetReminderSettings() http.Handler {
 	})
 }
 
+// reminderSettingsFields are the fields PATCH …/reminder-settings can change.
+const reminderSettingsFields = "grace, steps, tail, min_gap, escalate_after, quiet_hours, time_zone, slack_token"
+
 // handleUpdateReminderSettings is PATCH /v1/orgs/{org}/reminder-settings: 200 with the
-// whole policy after the change; 422 naming the refused field.
+// whole policy after the change; 422 naming the refused field, or empty_change for a body
+// that changes nothing.
 func (s *Server) handleUpdateReminderSettings() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var body UpdateReminderSettingsRequest
-		if !decodeBody(w, r, &body, "any of grace, steps, tail, min_gap, escalate_after, quiet_hours, time_zone, slack_token") {
+		if !decodeBody(w, r, &body, "any of "+reminderSettingsFields) {
+			return
+		}
+		if body == (UpdateReminderSettingsRequest{}) {
+			// Answering 200 would read as if something had been stored.
+			writeError(w, http.StatusUnprocessableEntity, APIError{Code: "empty_change",
+				Message: "nothing to change: give at least one of " + reminderSettingsFields + ` (GET shows the current settings), e.g. {"grace":"10m"}`})
 			return
 		}
 		ch := reminders.SettingsChange{Grace: body.Grace, Tail: body.Tail, MinGap: body.MinGap,

@@ -119,6 +119,12 @@ func TestReminderSettingsAPI(t *testing.T) {
 		if e := b.wantError(t, http.MethodPatch, path, `{"steps":[]}`, http.StatusUnprocessableEntity, "invalid_reminder_settings"); !strings.HasPrefix(e.Message, "steps: give at least one") {
 			t.Errorf("empty steps: %q", e.Message)
 		}
+		// A body that changes nothing is refused and names what can be changed.
+		for _, body := range []string{`{}`, `{"grace":null}`} {
+			if e := b.wantError(t, http.MethodPatch, path, body, http.StatusUnprocessableEntity, "empty_change"); !strings.Contains(e.Message, "grace, steps, tail, min_gap, escalate_after, quiet_hours, time_zone, slack_token") {
+				t.Errorf("%s: message %q does not name the fields", body, e.Message)
+			}
+		}
 		// A refused change leaves the stored policy as it was.
 		if again, err := st.ReminderSettings(ctx, org.ID); err != nil || again.Grace != 15*time.Minute {
 			t.Fatalf("after refusals %+v %v", again, err)
