@@ -16,6 +16,7 @@ import (
 	"tether/connectors/email/mailsink"
 	"tether/jobs"
 	"tether/sync/connect"
+	"tether/sync/connections"
 	"tether/sync/directory"
 	"tether/sync/reminders"
 	"tether/sync/store"
@@ -343,6 +344,44 @@ func TestRemindersFixedBeforeGraceSendsNothing(t *testing.T) {
 		}
 		if n := len(b.sink.Messages()); n != 0 {
 			t.Fatalf("%d emails for a break fixed before the grace ended", n)
+		}
+	})
+}
+
+// TestRemindersNoLinkForAKindTheMicrosoftGrantServes: a reason read before the rep's
+// Microsoft grant covered Teams gets no Teams link (it would ask them to replace a working
+// grant), only the Zoom one.
+func TestRemindersNoLinkForAKindTheMicrosoftGrantServes(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		b := setupReminders(t, st, nil)
+		t0 := b.clock.now()
+		if _, err := st.CreateConnection(t.Context(), b.org.ID, connections.Connection{MembershipID: b.rep.ID,
+			Kind: connections.KindMicrosoftCalendar, State: connections.StateHealthy,
+			Scopes: []string{connections.ScopeMicrosoftCalendar, connections.ScopeMicrosoftTeams}}); err != nil {
+			t.Fatal(err)
+		}
+		b.reasons(t, directory.ActionReason{Requirement: "conferencing", AnyOf: []string{"zoom", "teams"}, State: "missing",
+			Actor: directory.ActorRep, Message: "connect Zoom or Microsoft Teams"}, sfMissing)
+		b.clock.set(t0.Add(10 * time.Minute))
+		b.notify(t, t0)
+		rep := to(b.sink.Messages(), "rep@acme.example")
+		if len(rep) != 1 {
+			t.Fatalf("%d reminders, want 1", len(rep))
+		}
+		verifier, err := connect.NewLinks(connect.LinksParams{Store: st, Secret: []byte(strings.Repeat("s", 48)), Now: b.clock.now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		kinds := map[connections.Kind]bool{}
+		for _, l := range connectLink.FindAllString(rep[0].Text, -1) {
+			k, err := verifier.Verify(strings.TrimPrefix(l, "https://tether.example.com/connect/"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			kinds[k.Kind] = true
+		}
+		if kinds[connections.KindTeams] || !kinds[connections.KindZoom] || !kinds[connections.KindSalesforce] {
+			t.Fatalf("link kinds %v: want zoom and salesforce, no teams (the Microsoft grant serves it)\n%s", kinds, rep[0].Text)
 		}
 	})
 }

@@ -45,7 +45,8 @@ func printLink(e env, l connect.Issued, what string) {
 }
 
 func linkError(err error) error {
-	if errors.Is(err, connect.ErrUnknownOrg) || errors.Is(err, connect.ErrUnknownMember) || errors.Is(err, connect.ErrBadRequest) {
+	if errors.Is(err, connect.ErrUnknownOrg) || errors.Is(err, connect.ErrUnknownMember) || errors.Is(err, connect.ErrBadRequest) ||
+		errors.Is(err, connect.ErrAlreadyConnected) {
 		return err
 	}
 	return fmt.Errorf("could not make the link: %w", err)

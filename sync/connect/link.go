@@ -47,6 +47,11 @@ var (
 	ErrUnknownMember = errors.New("no such member in this org")
 )
 
+// ErrAlreadyConnected wraps a refusal of a Microsoft link whose kind the member's working
+// Microsoft grant already serves: a new consent would only replace a grant that works.
+// HTTP 409.
+var ErrAlreadyConnected = errors.New("already connected")
+
 // ErrBadRequest wraps what a caller asked for that cannot be linked (an unknown kind, a
 // personal kind for the org, a deactivated member). HTTP 422.
 var ErrBadRequest = errors.New("cannot make this connect link")
@@ -81,6 +86,7 @@ type LinkStore interface {
 	GetMembership(ctx context.Context, orgID, id string) (directory.Membership, error)
 	GetUserByEmail(ctx context.Context, email string) (directory.User, error)
 	GetMembershipByUser(ctx context.Context, orgID, userID string) (directory.Membership, error)
+	ListConnections(ctx context.Context, orgID, membershipID string) ([]connections.Connection, error)
 }
 
 // LinksParams configure Links. Store and Secret are required.
@@ -149,8 +155,10 @@ type IssueRequest struct {
 	At time.Time
 }
 
-// Issue makes a link. Errors: the store's not-found for an unknown org or membership, or
-// ErrBadRequest (wrapped, with the reason) for a kind that does not fit the owner.
+// Issue makes a link. Errors: the store's not-found for an unknown org or membership,
+// ErrBadRequest (wrapped, with the reason) for a kind that does not fit the owner, or
+// ErrAlreadyConnected (wrapped, naming the connection) for a Microsoft kind the member's
+// working Microsoft grant already serves.
 func (l *Links) Issue(ctx context.Context, r IssueRequest) (Issued, error) {
 	if !r.Kind.Valid() {
 		return Issued{}, fmt.Errorf("%w: unknown kind %q (want salesforce, google_calendar, microsoft_calendar, zoom or teams)", ErrBadRequest, r.Kind)
@@ -196,6 +204,17 @@ func (l *Links) Issue(ctx context.Context, r IssueRequest) (Issued, error) {
 			return Issued{}, fmt.Errorf("%w: member %s of org %s is deactivated", ErrBadRequest, m.ID, r.OrgID)
 		}
 		r.MembershipID = m.ID
+		if r.Kind.Microsoft() {
+			conns, err := l.p.Store.ListConnections(ctx, r.OrgID, m.ID)
+			if err != nil {
+				return Issued{}, fmt.Errorf("connect link for member %s of org %s: %w", m.ID, r.OrgID, err)
+			}
+			if c, ok := connections.MicrosoftServing(conns, r.Kind); ok {
+				return Issued{}, fmt.Errorf("%w: member %s of org %s already has %s through their %s connection %s (%s), "+
+					"one Microsoft grant serves both the Outlook calendar and Teams; no link is needed (tether connections list %s --member %s shows it)",
+					ErrAlreadyConnected, m.ID, r.OrgID, r.Kind, c.Kind, c.ID, c.State, r.OrgID, m.ID)
+			}
+		}
 	}
 	ttl := l.p.PersonalTTL
 	if r.Kind.OrgLevel() {

@@ -28,3 +28,22 @@ func Serves(c Connection, k Kind) bool {
 	}
 	return false
 }
+
+// MicrosoftServing returns the member's working Microsoft connection among conns that
+// already serves kind k (one consent holds the calendar and Teams), or false when none
+// does or k is no Microsoft kind. A connect link for k would then only replace a grant
+// that works.
+func MicrosoftServing(conns []Connection, k Kind) (Connection, bool) {
+	if !k.Microsoft() {
+		return Connection{}, false
+	}
+	for _, c := range conns {
+		switch c.State {
+		case StateHealthy, StateRefreshing, StateDegraded:
+			if c.Kind.Microsoft() && Serves(c, k) {
+				return c, true
+			}
+		}
+	}
+	return Connection{}, false
+}

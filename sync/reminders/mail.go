@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"html"
 	"slices"
@@ -152,13 +153,23 @@ func (s *Service) repMessage(ctx context.Context, m directory.Membership, d Deci
 	if d.Rep == KindReminder {
 		for _, r := range d.RepReasons {
 			l := linkLine{reason: r}
+			served := false
 			for _, k := range linkKinds(r) {
 				is, err := s.c.Links.Issue(ctx, connect.IssueRequest{OrgID: m.OrgID, MembershipID: m.ID, Kind: k,
 					ID: linkID(m.ID, seq, k), At: at})
+				if errors.Is(err, connect.ErrAlreadyConnected) {
+					// The member's Microsoft grant already serves k (the reason was read
+					// before it was connected): a link would ask them to replace a working grant.
+					served = true
+					continue
+				}
 				if err != nil {
 					return Message{}, fmt.Errorf("connect link for %s of member %s: %w", k, m.ID, err)
 				}
 				l.links = append(l.links, is)
+			}
+			if served && len(l.links) == 0 {
+				continue // met by that grant: nothing for the rep to do
 			}
 			lines = append(lines, l)
 		}

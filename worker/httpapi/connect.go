@@ -260,6 +260,9 @@ func (s *Server) handleConnectLink(member bool) http.Handler {
 		case errors.Is(err, connect.ErrBadRequest):
 			writeError(w, http.StatusUnprocessableEntity, APIError{Code: "invalid_connect_link", Message: err.Error()})
 			return
+		case errors.Is(err, connect.ErrAlreadyConnected):
+			writeError(w, http.StatusConflict, APIError{Code: "already_connected", Message: err.Error()})
+			return
 		case errors.Is(err, connect.ErrUnknownMember):
 			writeError(w, http.StatusNotFound, APIError{Code: "member_not_found", Message: err.Error()})
 			return

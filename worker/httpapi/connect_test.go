@@ -334,8 +334,21 @@ func TestConnectEveryKindOverHTTP(t *testing.T) {
 				t.Fatalf("%s: second use: %d %s", tc.kind, status, page)
 			}
 		}
-		// One Microsoft consent serves Teams too: a Teams link fills the same row.
+		// One Microsoft consent serves Teams too: while that grant works, a Teams (or a
+		// second calendar) link is refused, naming the connection that serves it.
 		before := b.conn(t, connections.KindMicrosoftCalendar)
+		for _, k := range []connections.Kind{connections.KindTeams, connections.KindMicrosoftCalendar} {
+			status, out := b.api(t, "/v1/orgs/"+b.org.ID+"/members/"+b.rep.ID+"/connect-links", `{"kind":"`+string(k)+`"}`)
+			if status != http.StatusConflict || !strings.Contains(out, `"already_connected"`) || !strings.Contains(out, before.ID) {
+				t.Fatalf("%s link while the Microsoft grant works: %d %s", k, status, out)
+			}
+		}
+		// Once that grant needs reconnecting, a Teams link fills the same row.
+		before.State = connections.StateNeedsReconnect
+		before, err := st.UpdateConnection(t.Context(), b.org.ID, before, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
 		status, page, _ := b.connectVia(t, browser(t), b.link(t, connections.KindTeams), consent{login: b.repEmail})
 		if status != http.StatusOK || !strings.Contains(page, "microsoft calendar and teams") {
 			t.Fatalf("teams: %d %s", status, page)
