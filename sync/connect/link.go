@@ -201,7 +201,12 @@ func (l *Links) Issue(ctx context.Context, r IssueRequest) (Issued, error) {
 			return Issued{}, fmt.Errorf("connect link for member %s of org %s: %w", r.MembershipID, r.OrgID, err)
 		}
 		if m.Status == directory.MembershipDeactivated {
-			return Issued{}, fmt.Errorf("%w: member %s of org %s is deactivated", ErrBadRequest, m.ID, r.OrgID)
+			// Their grants were revoked with them; a link cannot bring them back, a new
+			// invitation does (its Join reactivates the membership).
+			return Issued{}, fmt.Errorf("%w: member %s of org %s is deactivated: to bring them back, invite them again "+
+				"(tether invite emails --org %s --role ROLE EMAIL, or POST /v1/orgs/%s/imports {\"emails\":\"EMAIL\",\"role\":\"ROLE\"}); "+
+				"once their Join reactivates the membership, a connect link for them works",
+				ErrBadRequest, m.ID, r.OrgID, r.OrgID, r.OrgID)
 		}
 		r.MembershipID = m.ID
 		if r.Kind.Microsoft() {
