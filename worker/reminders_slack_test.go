@@ -325,3 +325,27 @@ func TestRemindersSlackDownDoesNotHoldBackTheAdminAlert(t *testing.T) {
 		}
 	})
 }
+
+// TestRemindersSlackFailureShownOnTheMember: a Slack refusal left to the retry is kept on
+// the member in Slack's own words, and the member's reminders (the route's and the CLI's
+// view) show it and when.
+func TestRemindersSlackFailureShownOnTheMember(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		b := setupSlack(t, st)
+		t0 := b.clock.now()
+		b.reasons(t, calBroken)
+		b.clock.set(t0.Add(5 * time.Minute))
+		b.slack.Fail("chat.postMessage", "channel_not_found", 1)
+		if _, err := b.svc.Notify(t.Context(), b.org.ID, b.rep.ID, t0); err == nil {
+			t.Fatal("a Slack failure must fail the notify, for its retry")
+		}
+		v, err := b.svc.View(t.Context(), b.org.ID, b.rep.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := httpapi.MemberRemindersOf(v).SlackFailure
+		if got == nil || got.Reason != "channel_not_found" || got.At != b.clock.now().UTC().Format(time.RFC3339) {
+			t.Fatalf("slack_failure %+v, want channel_not_found at %s", got, b.clock.now().UTC().Format(time.RFC3339))
+		}
+	})
+}

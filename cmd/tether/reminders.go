@@ -30,7 +30,8 @@ changes. MEMBER is the membership id or the member's email. Sends nothing.
 
 Status "unconfirmed" marks a send whose outcome is unknown (a crash, or the mail server's
 answer lost after the message was handed over); it is never sent again (at most once per
-member and sequence).
+member and sequence). "last Slack failure" is the last Slack message that failed and was
+left to a retry, in Slack's own words (channel_not_found, not_in_channel, ...), and when.
 
 Same as GET /v1/orgs/{org}/members/{member}/reminders.`,
 		Args: cobra.ExactArgs(2),
@@ -62,6 +63,9 @@ Same as GET /v1/orgs/{org}/members/{member}/reminders.`,
 						fmt.Fprintf(e.stdout, " (Slack channel %s, ts %s)", r.Slack.Channel, r.Slack.TS)
 					}
 					fmt.Fprintln(e.stdout)
+				}
+				if f := out.SlackFailure; f != nil {
+					fmt.Fprintf(e.stdout, "last Slack failure: %s at %s (the message is retried)\n", f.Reason, f.At)
 				}
 				if out.Next != "" {
 					t, _ := time.Parse(time.RFC3339, out.Next)

@@ -79,9 +79,9 @@ func classify(method string, err error) error {
 	case errors.As(err, &se) && tokenCodes[se.Err]:
 		return &reminders.SlackTokenError{Code: se.Err}
 	case errors.As(err, &se):
-		return fmt.Errorf("slack %s: %s", method, se.Err)
+		return &reminders.SlackError{Method: method, Code: se.Err}
 	case errors.As(err, &sce):
-		return fmt.Errorf("slack %s: HTTP %d", method, sce.Code)
+		return &reminders.SlackError{Method: method, Code: fmt.Sprintf("HTTP %d", sce.Code)}
 	}
 	return fmt.Errorf("slack %s: %s", method, strings.TrimSpace(err.Error()))
 }

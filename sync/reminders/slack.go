@@ -21,8 +21,9 @@ const StatusSkipped Status = "skipped"
 // Errors: ErrSlackUserNotFound when Slack knows no such email; a *SlackTokenError when
 // the token is refused (the admin's to fix); a *SlackRateLimited when Slack asked to wait;
 // one wrapping delivery.ErrMaybeSent when the post went out and its answer was lost (the
-// message is recorded unconfirmed and never posted again); anything else certainly
-// posted nothing, is transient and retried.
+// message is recorded unconfirmed and never posted again); a *SlackError when Slack
+// answered with another error word or an HTTP status; anything else certainly posted
+// nothing. Those last two are retried, and recorded on the member (SetSlackFailure).
 type SlackSender interface {
 	DirectMessage(ctx context.Context, token vault.Token, email, text string) (SlackMessage, error)
 }
@@ -95,6 +96,9 @@ type SlackStore interface {
 	SetSlackProblem(ctx context.Context, orgID, problem string, at time.Time) error
 	// SetSlackSent records the Slack reminder id sent at at, with where Slack put it.
 	SetSlackSent(ctx context.Context, orgID, id string, msg SlackMessage, at time.Time) error
+	// SetSlackFailure records on the membership the last Slack message that failed and
+	// is left to the retry: Slack's reason and when.
+	SetSlackFailure(ctx context.Context, orgID, membershipID string, f SlackFailure) error
 	// SlackNotFound lists the recipients of the org's skipped Slack messages, latest
 	// first, each once, at most limit.
 	SlackNotFound(ctx context.Context, orgID string, limit int) ([]string, error)
@@ -144,9 +148,38 @@ func (s *Service) slack(ctx context.Context, m directory.Membership, email strin
 		// The admin's problem: shown in the reminder settings, the email already went.
 		return s.c.Store.SetSlackProblem(context.WithoutCancel(ctx), m.OrgID, tokErr.Error(), s.c.Now())
 	case err != nil:
+		f := SlackFailure{Reason: slackReason(err), At: s.c.Now()}
+		if serr := s.c.Store.SetSlackFailure(context.WithoutCancel(ctx), m.OrgID, m.ID, f); serr != nil {
+			err = errors.Join(err, serr)
+		}
 		return fmt.Errorf("Slack message %d to member %s: %w", seq, m.ID, err)
 	}
 	return nil
+}
+
+// SlackError is Slack refusing a call with one of its error words (channel_not_found,
+// not_in_channel, internal_error) or an HTTP status: Code is that word or "HTTP 503".
+type SlackError struct {
+	Method string
+	Code   string
+}
+
+func (e *SlackError) Error() string { return "slack " + e.Method + ": " + e.Code }
+
+// slackReason is what the member's record keeps of a failed send: Slack's own words when
+// it answered, else that it did not (the worker's log has the network error).
+func slackReason(err error) string {
+	var (
+		se *SlackError
+		rl *SlackRateLimited
+	)
+	switch {
+	case errors.As(err, &se):
+		return se.Code
+	case errors.As(err, &rl):
+		return "ratelimited"
+	}
+	return "no answer from Slack (see the worker log)"
 }
 
 // SlackRetryWindow is how long after its email a Slack message that failed is still

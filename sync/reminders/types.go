@@ -62,6 +62,16 @@ type MemberReminders struct {
 	TimeZone string
 	Sent     []Reminder
 	Queued   Queued
+	// SlackFailure is the member's last failed Slack message; zero when none failed.
+	SlackFailure SlackFailure
+}
+
+// SlackFailure is a Slack message that failed and was left to the task's retry: Reason is
+// Slack's own error word (channel_not_found, not_in_channel, ratelimited, an HTTP status),
+// so the admin can look it up in Slack's documentation.
+type SlackFailure struct {
+	Reason string
+	At     time.Time
 }
 
 // Queued is the reminder a notify queued for a membership: its sequence and when the

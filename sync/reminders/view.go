@@ -15,6 +15,9 @@ type View struct {
 	MembershipID string
 	// Sent is every message, newest first.
 	Sent []Reminder
+	// SlackFailure is the last Slack message that failed and was left to a retry; zero
+	// when none did.
+	SlackFailure SlackFailure
 	Summary
 }
 
@@ -78,7 +81,7 @@ func (vw Viewer) View(ctx context.Context, orgID, membershipID string) (View, er
 	if err != nil {
 		return View{}, err
 	}
-	return View{OrgID: orgID, MembershipID: m.ID, Sent: sent[m.ID], Summary: sums[m.ID]}, nil
+	return View{OrgID: orgID, MembershipID: m.ID, Sent: sent[m.ID].Sent, SlackFailure: sent[m.ID].SlackFailure, Summary: sums[m.ID]}, nil
 }
 
 // Summaries returns the summary of each of ms (memberships of orgID, such as a page of
@@ -89,7 +92,7 @@ func (vw Viewer) Summaries(ctx context.Context, orgID string, ms []directory.Mem
 	return sums, err
 }
 
-func (vw Viewer) summaries(ctx context.Context, orgID string, ms []directory.Membership) (map[string]Summary, map[string][]Reminder, error) {
+func (vw Viewer) summaries(ctx context.Context, orgID string, ms []directory.Membership) (map[string]Summary, map[string]MemberReminders, error) {
 	out := make(map[string]Summary, len(ms))
 	if len(ms) == 0 {
 		return out, nil, nil
@@ -107,12 +110,10 @@ func (vw Viewer) summaries(ctx context.Context, orgID string, ms []directory.Mem
 		return nil, nil, fmt.Errorf("read reminders of %d members of org %s: %w", len(ids), orgID, err)
 	}
 	now := vw.now()
-	sent := make(map[string][]Reminder, len(ms))
 	for _, m := range ms {
 		out[m.ID] = summarize(m, settings, got[m.ID], now)
-		sent[m.ID] = got[m.ID].Sent
 	}
-	return out, sent, nil
+	return out, got, nil
 }
 
 // summarize applies the policy to one member as it stands at now, with the time of the

@@ -55,6 +55,14 @@ func (q *Queries) SetSlackProblem(ctx context.Context, orgID, problem string, at
 	return q.wrap(err, "record the Slack problem of org %s", orgID)
 }
 
+// SetSlackFailure records the membership's last failed Slack message (Slack's reason
+// and when); a membership the org does not have is left alone.
+func (q *Queries) SetSlackFailure(ctx context.Context, orgID, membershipID string, f reminders.SlackFailure) error {
+	_, err := q.q.ExecContext(ctx, `UPDATE memberships SET slack_failure = $1, slack_failed_at = $2 WHERE org_id = $3 AND id = $4`,
+		f.Reason, tm(f.At), orgID, membershipID)
+	return q.wrap(err, "record the Slack failure of member %s of org %s", membershipID, orgID)
+}
+
 // SlackNotFound lists the recipients of the org's skipped Slack messages (Slack knew no
 // user by that email), latest first, each once, at most limit (<= 0 means 1000).
 func (q *Queries) SlackNotFound(ctx context.Context, orgID string, limit int) ([]string, error) {

@@ -264,7 +264,7 @@ func (q *Queries) MemberReminders(ctx context.Context, orgID string, ids []strin
 	}
 	// Driven by the ids, like ListMemberConnections: one probe of the membership's row and
 	// one of the reminders' (membership_id, channel, sequence) key per id.
-	rows, err := q.q.QueryContext(ctx, `SELECT m.id, m.time_zone, m.reminder_queued_seq, m.reminder_queued_at, m.reminder_noticed_at, r.id, r.org_id, r.membership_id, r.reasons, r.channel,
+	rows, err := q.q.QueryContext(ctx, `SELECT m.id, m.time_zone, m.reminder_queued_seq, m.reminder_queued_at, m.reminder_noticed_at, m.slack_failure, m.slack_failed_at, r.id, r.org_id, r.membership_id, r.reasons, r.channel,
   r.sequence, r.sent_at, r.kind, r.status, r.message_id, r.admin_key, r.recipients, r.slack_channel, r.slack_ts, r.links_at
 FROM `+q.d.textSet("$2")+` e CROSS JOIN memberships m
 LEFT JOIN reminders r ON r.membership_id = m.id AND r.org_id = m.org_id
@@ -281,13 +281,14 @@ ORDER BY m.id, r.sequence DESC, r.sent_at DESC`, orgID, set)
 			rid, rorg, rmid, ch, kind, status, msgID, adminKey string
 			seq                                                sql.NullInt64
 			queued                                             reminders.Queued
+			failure                                            reminders.SlackFailure
 		)
-		if err := rows.Scan(&mid, &tz, &queued.Sequence, ts(&queued.At), ts(&queued.Noticed), ns(&rid), ns(&rorg), ns(&rmid), js(&r.Reasons), ns(&ch), &seq, ts(&r.SentAt),
+		if err := rows.Scan(&mid, &tz, &queued.Sequence, ts(&queued.At), ts(&queued.Noticed), &failure.Reason, ts(&failure.At), ns(&rid), ns(&rorg), ns(&rmid), js(&r.Reasons), ns(&ch), &seq, ts(&r.SentAt),
 			ns(&kind), ns(&status), ns(&msgID), ns(&adminKey), js(&r.Recipients), ns(&r.SlackChannel), ns(&r.SlackTS), ts(&r.LinksAt)); err != nil {
 			return nil, q.wrap(err, "list reminders of %d members in org %s", len(ids), orgID)
 		}
 		mr := out[mid]
-		mr.TimeZone, mr.Queued = tz, queued
+		mr.TimeZone, mr.Queued, mr.SlackFailure = tz, queued, failure
 		if rid != "" {
 			r.ID, r.OrgID, r.MembershipID, r.Channel, r.Sequence = rid, rorg, rmid, reminders.Channel(ch), int(seq.Int64)
 			r.Kind, r.Status, r.MessageID, r.AdminKey = reminders.Kind(kind), reminders.Status(status), msgID, adminKey

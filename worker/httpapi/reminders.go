@@ -88,6 +88,15 @@ type MemberRemindersJSON struct {
 	Streak    int    `json:"streak"`
 	Escalated bool   `json:"escalated"`
 	Why       string `json:"why"`
+	// SlackFailure is the member's last Slack message that failed and was left to a retry;
+	// absent when none did.
+	SlackFailure *SlackFailureJSON `json:"slack_failure,omitempty"`
+}
+
+// SlackFailureJSON is a failed Slack message: Slack's own error word and when.
+type SlackFailureJSON struct {
+	Reason string `json:"reason"`
+	At     string `json:"at"`
 }
 
 // MemberRemindersOf renders v as the route answers it.
@@ -96,6 +105,9 @@ func MemberRemindersOf(v reminders.View) MemberRemindersJSON {
 		Streak: v.Streak, Escalated: v.Escalated, Why: v.Why}
 	if !v.Next.IsZero() {
 		out.Next = v.Next.UTC().Format(time.RFC3339)
+	}
+	if v.SlackFailure.Reason != "" {
+		out.SlackFailure = &SlackFailureJSON{Reason: v.SlackFailure.Reason, At: v.SlackFailure.At.UTC().Format(time.RFC3339)}
 	}
 	for _, r := range v.Sent {
 		j := ReminderJSON{Sequence: r.Sequence, Kind: string(r.Kind), Channel: string(r.Channel),
