@@ -76,7 +76,7 @@ func logResult(ctx context.Context, res connections.Result) {
 		ev = ev.Str("skipped", res.Skipped)
 		result = res.Op + " skipped: " + res.Skipped
 	case res.Failure != nil:
-		ev = ev.Str("class", string(res.Failure.Class)).Str("code", res.Failure.Code).Str("subcode", res.Failure.SubCode).
+		ev = ev.Str("class", string(res.Failure.Class)).Str("code", res.Failure.Code).Str("sub_code", res.Failure.SubCode).
 			Str("cause", string(c.FailureCause))
 		result += " (" + string(res.Failure.Class) + ")"
 	}

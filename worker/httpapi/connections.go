@@ -34,7 +34,7 @@ type ConnectionJSON struct {
 	Actor               string     `json:"actor,omitempty"`
 	Class               string     `json:"failure_class,omitempty"`
 	Code                string     `json:"code,omitempty"`
-	SubCode             string     `json:"subcode,omitempty"`
+	SubCode             string     `json:"sub_code,omitempty"`
 	Reason              string     `json:"reason,omitempty"`
 	Cause               string     `json:"cause,omitempty"` // e.g. lost_during_refresh
 	Detail              string     `json:"detail,omitempty"`

@@ -86,9 +86,14 @@ func TestConnectionsAPI(t *testing.T) {
 			t.Fatal(err)
 		}
 		zoom, err := st.CreateConnection(ctx, org.ID, connections.Connection{MembershipID: m.ID, Kind: connections.KindZoom,
-			State: connections.StateHealthy, AccessTokenEnc: []byte("sealed-access"), RefreshTokenEnc: []byte("sealed-refresh")})
+			State: connections.StateHealthy, AccessTokenEnc: []byte("sealed-access"), RefreshTokenEnc: []byte("sealed-refresh"),
+			FailureSubCode: "user_disabled"})
 		if err != nil {
 			t.Fatal(err)
+		}
+		// The provider's sub-code is sub_code, as in the members' reasons.
+		if raw := b.raw(t, http.MethodGet, "/v1/orgs/"+org.ID+"/connections?member="+m.ID, ""); !strings.Contains(raw, `"sub_code":"user_disabled"`) || strings.Contains(raw, `"subcode"`) {
+			t.Fatalf("sub-code field: %s", raw)
 		}
 		for _, ref := range []string{m.ID, "Rep@acme.example"} {
 			list.Connections = nil
