@@ -347,5 +347,16 @@ func TestRemindersSlackFailureShownOnTheMember(t *testing.T) {
 		if got == nil || got.Reason != "channel_not_found" || got.At != b.clock.now().UTC().Format(time.RFC3339) {
 			t.Fatalf("slack_failure %+v, want channel_not_found at %s", got, b.clock.now().UTC().Format(time.RFC3339))
 		}
+		// The retry gets through: the failure is history and no longer shown.
+		b.clock.set(t0.Add(6 * time.Minute))
+		if _, err := b.svc.Notify(t.Context(), b.org.ID, b.rep.ID, t0); err != nil {
+			t.Fatalf("the retry: %v", err)
+		}
+		if v, err = b.svc.View(t.Context(), b.org.ID, b.rep.ID); err != nil {
+			t.Fatal(err)
+		}
+		if got := httpapi.MemberRemindersOf(v).SlackFailure; got != nil {
+			t.Fatalf("slack_failure %+v after the retry sent the message, want none", got)
+		}
 	})
 }

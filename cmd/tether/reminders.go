@@ -65,7 +65,7 @@ Same as GET /v1/orgs/{org}/members/{member}/reminders.`,
 					fmt.Fprintln(e.stdout)
 				}
 				if f := out.SlackFailure; f != nil {
-					fmt.Fprintf(e.stdout, "last Slack failure: %s at %s (the message is retried)\n", f.Reason, f.At)
+					fmt.Fprintf(e.stdout, "last Slack failure: %s at %s (retried for 24 h after its email; shown until a Slack message gets through)\n", f.Reason, f.At)
 				}
 				if out.Next != "" {
 					t, _ := time.Parse(time.RFC3339, out.Next)

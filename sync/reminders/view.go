@@ -81,7 +81,22 @@ func (vw Viewer) View(ctx context.Context, orgID, membershipID string) (View, er
 	if err != nil {
 		return View{}, err
 	}
-	return View{OrgID: orgID, MembershipID: m.ID, Sent: sent[m.ID].Sent, SlackFailure: sent[m.ID].SlackFailure, Summary: sums[m.ID]}, nil
+	return View{OrgID: orgID, MembershipID: m.ID, Sent: sent[m.ID].Sent, SlackFailure: openSlackFailure(sent[m.ID]), Summary: sums[m.ID]}, nil
+}
+
+// openSlackFailure is mr's last Slack failure unless a Slack message went out since:
+// a failure a later send got past is history, not something for the admin to act on.
+func openSlackFailure(mr MemberReminders) SlackFailure {
+	f := mr.SlackFailure
+	if f.Reason == "" {
+		return SlackFailure{}
+	}
+	for _, r := range mr.Sent {
+		if r.Channel == ChannelSlack && r.Status == StatusSent && !r.SentAt.Before(f.At) {
+			return SlackFailure{}
+		}
+	}
+	return f
 }
 
 // Summaries returns the summary of each of ms (memberships of orgID, such as a page of
