@@ -108,6 +108,10 @@ type Store interface {
 	// MarkPermissionAlertUnconfirmed records that the alert's email was handed over and
 	// the server's answer lost: no longer pending (never sent again), and unconfirmed.
 	MarkPermissionAlertUnconfirmed(ctx context.Context, orgID, check string, lostSince, at time.Time) error
+	// TeamEverConnected reports whether the org's team-level user was ever connected: a
+	// team connection row with a Salesforce account. A row a connect never completed
+	// (no account) is not: its audit says not connected yet, not needs reconnecting.
+	TeamEverConnected(ctx context.Context, orgID string) (bool, error)
 	// OrgAdminEmails returns the e-mail addresses of the org's active admins.
 	OrgAdminEmails(ctx context.Context, orgID string) ([]string, error)
 	// RunStore keeps the audit runs RunAudit and FailAudit update.
@@ -216,6 +220,16 @@ func (s *Service) Audit(ctx context.Context, orgID string) (Report, error) {
 			in.Failure = err
 		default:
 			return Report{}, fmt.Errorf("audit org %s: %w", orgID, err)
+		}
+	}
+	if (errors.Is(in.Failure, ErrNeedsReconnect) || errors.Is(in.Failure, ErrInvalidSession)) && !errors.Is(in.Failure, ErrNoTeamConnection) {
+		// A row a connect never completed needs a first connect, not a reconnect.
+		ever, err := s.p.Store.TeamEverConnected(ctx, orgID)
+		if err != nil {
+			return Report{}, fmt.Errorf("audit org %s: %w", orgID, err)
+		}
+		if !ever {
+			in.Failure = fmt.Errorf("%w: its team connection was never completed (no Salesforce account): %v", ErrNoTeamConnection, in.Failure)
 		}
 	}
 	if in.Failure != nil && s.p.OnFailure != nil {

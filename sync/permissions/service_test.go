@@ -537,7 +537,7 @@ func TestNeverConnectedOrgAlertSaysMissingNotLost(t *testing.T) {
 		}
 
 		// Connected: the connect flow stores the team connection; the audit it queues passes.
-		if _, err := st.CreateConnection(t.Context(), b.orgID, connections.Connection{Kind: connections.KindSalesforceTeam}); err != nil {
+		if _, err := st.CreateConnection(t.Context(), b.orgID, connections.Connection{Kind: connections.KindSalesforceTeam, ProviderAccountID: b.sfUser}); err != nil {
 			t.Fatal(err)
 		}
 		state = "ok"
@@ -555,6 +555,48 @@ func TestNeverConnectedOrgAlertSaysMissingNotLost(t *testing.T) {
 		}
 		if as, err := st.OpenPermissionAlerts(t.Context(), b.orgID); err != nil || len(as) != 1 || as[0].NeverConnected {
 			t.Fatalf("open alerts = %+v, %v; want the connection's, lost", as, err)
+		}
+	})
+}
+
+// TestUncompletedConnectAlertSaysNotConnected: an org whose team connection row exists
+// without a Salesforce account (a connect that never completed) is refused a session as
+// needing a reconnect; the audit still reports it never connected: the email says not
+// connected yet with the connect command, and names no lost permission or broken
+// connection.
+func TestUncompletedConnectAlertSaysNotConnected(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		t.Parallel()
+		b := setup(t, st)
+		state := "broken"
+		p := b.params
+		p.Sessions = stateSessions{ok: b.params.Sessions.(fixedSessions), state: &state}
+		var err error
+		if b.svc, err = permissions.NewService(p); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := st.CreateConnection(t.Context(), b.orgID, connections.Connection{Kind: connections.KindSalesforceTeam, State: connections.StateMissing}); err != nil {
+			t.Fatal(err)
+		}
+		r := b.audit(t)
+		for _, c := range r.Checks {
+			if c.Name == permissions.CheckConnection && (c.Result != permissions.ResultMissing ||
+				!strings.Contains(c.Evidence, "no team-level Salesforce connection") || strings.Contains(c.Evidence+c.Fix, "econnect")) {
+				t.Fatalf("connection check = %+v; want missing, not connected, with the connect command", c)
+			}
+		}
+		msgs := b.sink.Messages()
+		if len(msgs) != 1 {
+			t.Fatalf("%d emails, want 1", len(msgs))
+		}
+		if m := msgs[0]; strings.Contains(m.Subject+m.Text, "lost") || strings.Contains(m.Text, "econnect") ||
+			!strings.Contains(m.Subject, "not connected") || !strings.Contains(m.Text, "never been connected") ||
+			!strings.Contains(m.Text, "tether org connect-salesforce "+b.orgID) || !strings.Contains(m.Text, "/v1/orgs/"+b.orgID+"/connect-links") {
+			t.Fatalf("uncompleted-connect email:\n%s\n%s", m.Subject, m.Text)
+		}
+		if as, err := st.OpenPermissionAlerts(t.Context(), b.orgID); err != nil || len(as) != 1 || !as[0].NeverConnected {
+			t.Fatalf("open alerts = %+v, %v; want the connection's, never connected", as, err)
 		}
 	})
 }

@@ -75,13 +75,29 @@ WHERE org_id = $1 AND regained_at IS NULL ORDER BY lost_since, check_name`, orgI
 	return collect(rows, scanAlert)
 }
 
-// alertColumns ends with never_connected: the connection check's alert of an org with no
-// team connection row. Rows are written only by a successful connect and never deleted,
-// so such an org was never connected (permissions.Alert.NeverConnected); derived at read,
-// it turns into a lost connection's alert once the org connects.
+// teamConnectedCond holds for a team connection row a connect completed: only a
+// completed connect stores the Salesforce account, and rows are never deleted. A row
+// without one (a connect that never finished) does not count.
+const teamConnectedCond = `c.kind = '` + string(connections.KindSalesforceTeam) + `' AND c.provider_account_id <> ''`
+
+// TeamEverConnected reports whether the org's team-level Salesforce user was ever
+// connected: it has a team connection row with a Salesforce account, whatever its state
+// now. False for an org without the row or with one a connect never completed.
+func (q *Queries) TeamEverConnected(ctx context.Context, orgID string) (bool, error) {
+	var n int
+	err := q.q.QueryRowContext(ctx, `SELECT count(*) FROM connections c WHERE c.org_id = $1 AND `+teamConnectedCond, orgID).Scan(&n)
+	if err != nil {
+		return false, q.wrap(err, "read whether org %s ever connected its team-level Salesforce user", orgID)
+	}
+	return n > 0, nil
+}
+
+// alertColumns ends with never_connected: the connection check's alert of an org that
+// never connected its team user (see TeamEverConnected; permissions.Alert.NeverConnected).
+// Derived at read, it turns into a lost connection's alert once the org connects.
 const alertColumns = `org_id, check_name, lost_since, report_id, sent_at, attempted_at, unconfirmed,
 CASE WHEN check_name = '` + permissions.CheckConnection + `' AND NOT EXISTS (SELECT 1 FROM connections c
-WHERE c.org_id = permission_alerts.org_id AND c.kind = '` + string(connections.KindSalesforceTeam) + `') THEN 1 ELSE 0 END`
+WHERE c.org_id = permission_alerts.org_id AND ` + teamConnectedCond + `) THEN 1 ELSE 0 END`
 
 func scanAlert(s scanner) (permissions.Alert, error) {
 	var a permissions.Alert

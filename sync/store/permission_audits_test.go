@@ -203,9 +203,10 @@ func TestPermissionAlertAttempt(t *testing.T) {
 }
 
 // TestPermissionAlertNeverConnected: the connection check's alert of an org that has no
-// team connection says never connected; once the org has one (a connect stored it), the
-// same open alert is a lost connection's. Another check's alert is never it, and another
-// org's team connection does not count.
+// team connection, or only a row a connect never completed (no Salesforce account), says
+// never connected; once the row has an account (a connect completed), the same open alert
+// is a lost connection's. Another check's alert is never it, and another org's team
+// connection does not count. TeamEverConnected agrees with the alerts.
 func TestPermissionAlertNeverConnected(t *testing.T) {
 	each(t, func(t *testing.T, b *bundle) {
 		_, err := b.s.SavePermissionAudit(b.ctx, b.orgA.ID, permissions.AuditRecord{
@@ -228,20 +229,40 @@ func TestPermissionAlertNeverConnected(t *testing.T) {
 			}
 			return m
 		}
+		ever := func(orgID string) bool {
+			t.Helper()
+			ok, err := b.s.TeamEverConnected(b.ctx, orgID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return ok
+		}
 		if got := never(); len(got) != 2 || !got[permissions.CheckConnection] || got[permissions.CheckMarketingUser] {
 			t.Fatalf("never connected by check, no team connection: %v", got)
 		}
-		if _, err := b.s.CreateConnection(b.ctx, b.orgB.ID, connections.Connection{Kind: connections.KindSalesforceTeam}); err != nil {
+		if ever(b.orgA.ID) {
+			t.Fatal("TeamEverConnected without a team connection row = true")
+		}
+		if _, err := b.s.CreateConnection(b.ctx, b.orgB.ID, connections.Connection{Kind: connections.KindSalesforceTeam, ProviderAccountID: "005B"}); err != nil {
 			t.Fatal(err)
 		}
-		if got := never(); !got[permissions.CheckConnection] {
-			t.Fatalf("org B's team connection made org A's connection alert a lost one: %v", got)
+		if got := never(); !got[permissions.CheckConnection] || ever(b.orgA.ID) || !ever(b.orgB.ID) {
+			t.Fatalf("org B's team connection counted for org A: alerts %v, ever A %t, ever B %t", got, ever(b.orgA.ID), ever(b.orgB.ID))
 		}
-		if _, err := b.s.CreateConnection(b.ctx, b.orgA.ID, connections.Connection{Kind: connections.KindSalesforceTeam}); err != nil {
+		// A connect that never completed: the row exists, with no Salesforce account.
+		c, err := b.s.CreateConnection(b.ctx, b.orgA.ID, connections.Connection{Kind: connections.KindSalesforceTeam, State: connections.StateMissing})
+		if err != nil {
 			t.Fatal(err)
 		}
-		if got := never(); got[permissions.CheckConnection] {
-			t.Fatalf("with a team connection the alert still says never connected: %v", got)
+		if got := never(); !got[permissions.CheckConnection] || ever(b.orgA.ID) {
+			t.Fatalf("a team row without an account counted as connected: alerts %v, ever %t", got, ever(b.orgA.ID))
+		}
+		c.ProviderAccountID, c.State = "005A", connections.StateHealthy
+		if _, err := b.s.UpdateConnection(b.ctx, b.orgA.ID, c, b.now); err != nil {
+			t.Fatal(err)
+		}
+		if got := never(); got[permissions.CheckConnection] || !ever(b.orgA.ID) {
+			t.Fatalf("with a completed team connection: alerts %v, ever %t; want lost, ever connected", got, ever(b.orgA.ID))
 		}
 	})
 }
