@@ -376,10 +376,15 @@ func printSummary(w io.Writer, imp directory.Import) {
 	}
 }
 
-// mergedIDs says how many user ids were given and how many distinct ones the import reads,
-// when repeats were merged: "found 2" after three --user flags must not go unexplained.
+// mergedIDs says how many user ids or profiles were given and how many distinct ones the
+// import reads, when repeats were merged: "found 2" after three --user flags, or counts
+// that look halved after a --profile given twice, must not go unexplained.
 func mergedIDs(imp directory.Import) string {
 	s := imp.Selection
+	if profiles := len(s.ProfileIDs) + len(s.ProfileNames); s.ProfilesGiven > profiles {
+		return fmt.Sprintf("%s given, %d distinct: a repeated profile (or one profile by name and by id) is read and invited once",
+			directory.Plural(s.ProfilesGiven, "profile"), profiles)
+	}
 	if s.UserIDsGiven <= len(s.UserIDs) {
 		return ""
 	}

@@ -239,3 +239,33 @@ func TestPrintSummaryMergedUserIDs(t *testing.T) {
 		t.Errorf("summary without repeats:\n%s", out.String())
 	}
 }
+
+// TestInviteImportRepeatedProfileSaysSo: the same --profile twice, or one profile by name
+// and by id, is read once, and the command says how many were given and how many
+// distinct, so counts that look halved are explained.
+func TestInviteImportRepeatedProfileSaysSo(t *testing.T) {
+	b := setupImportE2E(t)
+	res := runTether(t, context.Background(), b.env, "invite", "import", "--org", b.org.ID,
+		"--profile", "Sales User", "--role", "chat", "--dry-run")
+	m := regexp.MustCompile(`queued import (\S+);`).FindStringSubmatch(res.stdout)
+	if res.err != nil || m == nil || strings.Contains(res.stdout, "given") {
+		t.Fatalf("one profile: %v\nstdout:\n%s", res.err, res.stdout)
+	}
+	// The producer resolved the name: the stored selection holds the profile's id.
+	st, err := store.Open(context.Background(), "sqlite:"+b.dbPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	imp, err := st.GetImport(context.Background(), b.org.ID, m[1])
+	_ = st.Close()
+	if err != nil || len(imp.Selection.ProfileIDs) != 1 {
+		t.Fatalf("import %s: %+v, %v; want one resolved profile id", m[1], imp.Selection, err)
+	}
+	for _, second := range []string{"Sales User", imp.Selection.ProfileIDs[0]} {
+		res = runTether(t, context.Background(), b.env, "invite", "import", "--org", b.org.ID,
+			"--profile", "Sales User", "--profile", second, "--role", "chat", "--dry-run")
+		if res.err != nil || !strings.Contains(res.stdout, "2 profiles given, 1 distinct: a repeated profile") {
+			t.Fatalf("--profile %q and %q: %v\nstdout:\n%s", "Sales User", second, res.err, res.stdout)
+		}
+	}
+}

@@ -45,6 +45,10 @@ type ImportSelection struct {
 	// repeated id (or one user's 15- and 18-character ids) is read once. Zero when none
 	// were merged, so a person is told only when the count differs.
 	UserIDsGiven int `json:"user_ids_given,omitempty"`
+	// ProfilesGiven is how many profiles the request gave, when more than ProfileIDs and
+	// ProfileNames together: a repeated profile (or one profile by name and by id, once
+	// the name is resolved) is read once. Zero when none were merged.
+	ProfilesGiven int `json:"profiles_given,omitempty"`
 	// Emails is the plain email route (invites:import_emails): addresses as typed.
 	Emails []string `json:"emails,omitempty"`
 	// ProfilesChecked says the producer found every profile id at Salesforce, so the run

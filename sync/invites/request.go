@@ -121,12 +121,16 @@ func (s *Service) validate(req Request) (directory.ImportSelection, error) {
 		seen[v] = struct{}{}
 		return append(l, v)
 	}
-	for _, p := range nonBlank(req.Profiles) {
+	givenProfiles := nonBlank(req.Profiles)
+	for _, p := range givenProfiles {
 		if id, ok := normalizeID(p); ok && strings.HasPrefix(id, prefixProfile) {
 			sel.ProfileIDs = add(sel.ProfileIDs, id)
 		} else {
 			sel.ProfileNames = add(sel.ProfileNames, p)
 		}
+	}
+	if len(givenProfiles) > len(sel.ProfileIDs)+len(sel.ProfileNames) {
+		sel.ProfilesGiven = len(givenProfiles)
 	}
 	givenIDs := nonBlank(req.UserIDs)
 	for _, u := range givenIDs {

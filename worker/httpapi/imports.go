@@ -51,9 +51,12 @@ type ImportView struct {
 	ProfileNames []string               `json:"profile_names,omitempty"`
 	UserIDs      []string               `json:"user_ids,omitempty"`
 	// UserIDsGiven: how many user ids the request gave, when repeats were merged.
-	UserIDsGiven int                    `json:"user_ids_given,omitempty"`
-	EmailCount   int                    `json:"email_count,omitempty"`
-	Counts       directory.ImportCounts `json:"counts"`
+	UserIDsGiven int `json:"user_ids_given,omitempty"`
+	// ProfilesGiven: how many profiles the request gave, when repeats were merged (the
+	// distinct ones are ProfileIDs and ProfileNames).
+	ProfilesGiven int                    `json:"profiles_given,omitempty"`
+	EmailCount    int                    `json:"email_count,omitempty"`
+	Counts        directory.ImportCounts `json:"counts"`
 	// Emails counts the invitation emails by delivery (unsent, sent, failed, unknown).
 	Emails       *directory.DeliveryCounts `json:"emails,omitempty"`
 	Progress     directory.ImportProgress  `json:"progress"`
@@ -77,7 +80,8 @@ func ViewOf(imp directory.Import) ImportView {
 	return ImportView{
 		ID: imp.ID, OrgID: imp.OrgID, RequestedBy: imp.RequestedBy, Status: imp.Status, DryRun: imp.DryRun, Role: imp.Role,
 		GroupID: imp.GroupID, ProfileIDs: imp.Selection.ProfileIDs, ProfileNames: imp.Selection.ProfileNames,
-		UserIDs: imp.Selection.UserIDs, UserIDsGiven: imp.Selection.UserIDsGiven, EmailCount: len(imp.Selection.Emails),
+		UserIDs: imp.Selection.UserIDs, UserIDsGiven: imp.Selection.UserIDsGiven,
+		ProfilesGiven: imp.Selection.ProfilesGiven, EmailCount: len(imp.Selection.Emails),
 		Counts: imp.Counts, Emails: imp.Emails, Progress: imp.Progress, Refused: imp.Refused, Errors: imp.Errors,
 		PausedUntil: opt(imp.PausedUntil), PausedReason: imp.PausedReason,
 		CreatedAt: imp.CreatedAt, StartedAt: opt(imp.StartedAt), FinishedAt: opt(imp.FinishedAt),

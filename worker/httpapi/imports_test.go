@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -174,6 +175,27 @@ func TestImportAPIMergedUserIDs(t *testing.T) {
 			`{"user_ids":["005000000000001AAA","005000000000001","005000000000002AAA"],"role":"chat"}`, &created)
 		if res.StatusCode != http.StatusAccepted || len(created.UserIDs) != 2 || created.UserIDsGiven != 3 {
 			t.Fatalf("POST: %d %+v, want 202 with 2 user ids of 3 given", res.StatusCode, created)
+		}
+	})
+}
+
+// TestImportAPIMergedProfiles: the same profile twice, or by name and by id, is read once,
+// and the import's JSON says how many were given beside the distinct profile.
+func TestImportAPIMergedProfiles(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		b := setupImports(t, st)
+		var once httpapi.ImportView
+		res := b.call(t, "POST", "/v1/orgs/"+b.org.ID+"/imports", `{"profiles":["Sales User"],"role":"chat","dry_run":true}`, &once)
+		if res.StatusCode != http.StatusAccepted || len(once.ProfileIDs) != 1 || once.ProfilesGiven != 0 {
+			t.Fatalf("POST one profile: %d %+v, want 202 with 1 profile id and no profiles_given", res.StatusCode, once)
+		}
+		for _, second := range []string{"Sales User", once.ProfileIDs[0]} {
+			var created httpapi.ImportView
+			res := b.call(t, "POST", "/v1/orgs/"+b.org.ID+"/imports",
+				`{"profiles":["Sales User",`+strconv.Quote(second)+`],"role":"chat","dry_run":true}`, &created)
+			if res.StatusCode != http.StatusAccepted || len(created.ProfileIDs)+len(created.ProfileNames) != 1 || created.ProfilesGiven != 2 {
+				t.Fatalf("POST Sales User and %s: %d %+v, want 202 with 1 profile of 2 given", second, res.StatusCode, created)
+			}
 		}
 	})
 }
