@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
+	"strings"
 	"time"
 
 	"tether/connectors/sandbox/sfdc"
@@ -39,7 +41,8 @@ import (
 //	POST   /admin/salesforce/orgs/{org}/usage {"used":N,"daily_max":M}   (API usage in 24 h)
 //	POST   /admin/salesforce/users/{user}/permissions {"remove":"MarketingUser"} or {"grant":…}
 //
-// Errors are {"error":"…"} with 400 (bad input) or 404 (unknown id).
+// Errors are {"error":"…"} with 400 (bad input, such as a fault on an endpoint the sandbox
+// does not serve) or 404 (unknown id, such as an org the sandbox does not hold).
 func (s *Sandbox) adminRoutes(m *http.ServeMux) {
 	ok := func(w http.ResponseWriter) { writeJSON(w, 200, map[string]bool{"ok": true}) }
 	m.HandleFunc("GET /admin/counters", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, 200, s.Counters()) })
@@ -181,7 +184,10 @@ func (s *Sandbox) adminRoutes(m *http.ServeMux) {
 		if !decode(w, r, &in) {
 			return
 		}
-		org := r.PathValue("org")
+		org, found := s.adminOrg(w, r)
+		if !found {
+			return
+		}
 		if in.DailyMax != nil {
 			if err := s.sf.SetDailyLimit(org, *in.DailyMax); err != nil {
 				adminErr(w, fmt.Errorf("%w: %w", ErrNotFound, err))
@@ -204,7 +210,11 @@ func (s *Sandbox) adminRoutes(m *http.ServeMux) {
 		if !decode(w, r, &in) {
 			return
 		}
-		if err := s.SetSessionTimeout(r.PathValue("org"), time.Duration(in.Timeout)); err != nil {
+		org, found := s.adminOrg(w, r)
+		if !found {
+			return
+		}
+		if err := s.SetSessionTimeout(org, time.Duration(in.Timeout)); err != nil {
 			adminErr(w, err)
 			return
 		}
@@ -256,13 +266,39 @@ func (s *Sandbox) adminRoutes(m *http.ServeMux) {
 			adminErr(w, errors.New(`body must be {"enabled": true|false}`))
 			return
 		}
-		if err := s.SetAPIEnabled(r.PathValue("org"), *in.Enabled); err != nil {
+		org, found := s.adminOrg(w, r)
+		if !found {
+			return
+		}
+		if err := s.SetAPIEnabled(org, *in.Enabled); err != nil {
 			adminErr(w, err)
 			return
 		}
 		ok(w)
 	})
 }
+
+// adminOrg returns the route's {org}, or answers 404 naming it when the sandbox holds no
+// such Salesforce org: the setters' own errors repeat the operation and say less.
+func (s *Sandbox) adminOrg(w http.ResponseWriter, r *http.Request) (string, bool) {
+	org := r.PathValue("org")
+	ids := s.sf.OrgIDs()
+	if slices.Contains(ids, org) {
+		return org, true
+	}
+	have := "it holds none"
+	if len(ids) > 0 {
+		have = "its orgs are " + strings.Join(ids, ", ")
+	}
+	adminErr(w, notFoundError(fmt.Sprintf("the sandbox has no Salesforce org %q; %s (POST /admin/scenario loads others)", org, have)))
+	return "", false
+}
+
+// notFoundError is a sentence for a person that is ErrNotFound to errors.Is (a 404).
+type notFoundError string
+
+func (e notFoundError) Error() string { return string(e) }
+func (e notFoundError) Unwrap() error { return ErrNotFound }
 
 func decode(w http.ResponseWriter, r *http.Request, v any) bool {
 	d := json.NewDecoder(io.LimitReader(r.Body, 1<<20))

@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -43,6 +44,21 @@ func (c *counters) endpoint(p Provider, name string, class endpointClass) *endpo
 	e := &endpointStats{provider: p, name: name, class: class}
 	c.eps[k] = e
 	return e
+}
+
+// names returns the endpoint names registered for p (every provider's when p is empty),
+// sorted and without repeats: the names a fault may match.
+func (c *counters) names(p Provider) []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []string
+	for _, e := range c.eps {
+		if (p == "" || e.provider == p) && !slices.Contains(out, e.name) {
+			out = append(out, e.name)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 func (c *counters) get(p Provider, name string) *endpointStats {

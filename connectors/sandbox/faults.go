@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -110,10 +111,13 @@ func (l *LatencyDist) sample(r *rand.Rand) time.Duration {
 // FaultPlan is the ordered list of active faults. Safe for concurrent use.
 type FaultPlan struct {
 	active atomic.Int32 // len(faults), read without the lock on every request
-	mu     sync.Mutex
-	rnd    *rand.Rand
-	next   int64
-	faults []*faultState
+	// endpoints lists the endpoint names the sandbox serves for a provider (all when
+	// empty); nil accepts any name. Set once, before the first Add.
+	endpoints func(Provider) []string
+	mu        sync.Mutex
+	rnd       *rand.Rand
+	next      int64
+	faults    []*faultState
 }
 
 type faultState struct {
@@ -160,6 +164,17 @@ func (p *FaultPlan) Add(f Fault) (string, error) {
 	}
 	if f.Provider != "" && !f.Provider.valid() {
 		return "", fmt.Errorf("fault: unknown provider %q", f.Provider)
+	}
+	if f.Endpoint != "" && p.endpoints != nil {
+		// Stored, a fault on a name no request carries would never fire.
+		if valid := p.endpoints(f.Provider); !slices.Contains(valid, f.Endpoint) {
+			of := "any provider"
+			if f.Provider != "" {
+				of = string(f.Provider)
+			}
+			return "", fmt.Errorf("fault: the sandbox serves no endpoint %q for %s, so the fault would never fire; use one of %s (or none for every endpoint)",
+				f.Endpoint, of, strings.Join(valid, ", "))
+		}
 	}
 	if f.Count < 0 || f.Share < 0 || f.Share > 1 {
 		return "", fmt.Errorf("fault: count must be >= 0 and share within [0,1]")

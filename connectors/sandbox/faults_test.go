@@ -301,6 +301,30 @@ func TestAdminAPI(t *testing.T) {
 	if st, _ := call("POST", "/admin/faults", `{"kind":"drop","typo":1}`); st != 400 {
 		t.Fatalf("unknown field accepted: %d", st)
 	}
+	// A fault on an endpoint the sandbox does not serve would never fire: refused, naming
+	// it and the valid ones, and not stored.
+	for _, c := range []struct{ body, want string }{
+		{`{"provider":"zoom","endpoint":"tokens","kind":"drop"}`, `no endpoint \"tokens\" for zoom`},
+		{`{"provider":"microsoft","endpoint":"revoke","kind":"drop"}`, `no endpoint \"revoke\" for microsoft`},
+		{`{"endpoint":"nope","kind":"drop"}`, `no endpoint \"nope\" for any provider`},
+	} {
+		st, raw := call("POST", "/admin/faults", c.body)
+		if st != 400 || !strings.Contains(string(raw), c.want) || !strings.Contains(string(raw), "authorize, ") {
+			t.Fatalf("fault %s: %d %s, want 400 naming the endpoint and listing the valid ones", c.body, st, raw)
+		}
+	}
+	if n := len(b.sb.Faults().List()); n != 0 {
+		t.Fatalf("%d faults stored after the refusals, want 0", n)
+	}
+	// An org the sandbox does not hold: 404 with one sentence naming it, on every org route.
+	for _, c := range []struct{ route, body string }{
+		{"api", `{"enabled":false}`}, {"session", `{"timeout":"30m"}`}, {"usage", `{"used":1}`},
+	} {
+		st, raw := call("POST", "/admin/salesforce/orgs/00Dnope/"+c.route, c.body)
+		if st != 404 || !strings.Contains(string(raw), `the sandbox has no Salesforce org \"00Dnope\"; its orgs are `+orgID) {
+			t.Fatalf("%s of an unknown org: %d %s, want 404 naming it", c.route, st, raw)
+		}
+	}
 	// Salesforce API switch through admin.
 	sf, _ := b.sb.IssueGrant(Salesforce, u.ID, nil)
 	if st, raw := call("POST", "/admin/salesforce/orgs/"+orgID+"/api", `{"enabled":false}`); st != 200 {

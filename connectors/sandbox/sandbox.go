@@ -115,6 +115,7 @@ func New(o Options) *Sandbox {
 		}
 	}
 	s.mux = s.routes()
+	s.faults.endpoints = s.stats.names
 	return s
 }
 
