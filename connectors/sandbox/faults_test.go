@@ -349,14 +349,16 @@ func TestAdminAPI(t *testing.T) {
 	for _, c := range []struct {
 		user, body string
 		status     int
+		want       string // in the error, when set
 	}{
-		{"005000000000000AAA", `{"remove":"MarketingUser"}`, 404},
-		{team, `{"remove":"NoSuchPermission"}`, 400},
-		{team, `{"remove":"MarketingUser","grant":"ViewSetup"}`, 400},
-		{team, `{}`, 400},
+		{"005000000000000AAA", `{"remove":"MarketingUser"}`, 404, ""},
+		// A typo is refused with the names the sandbox takes.
+		{team, `{"remove":"NoSuchPermission"}`, 400, `unknown permission \"NoSuchPermission\": use MarketingUser, a system permission (ApiEnabled, ApiUserOnly, ViewSetup, AllowViewEditConvertedLeads`},
+		{team, `{"remove":"MarketingUser","grant":"ViewSetup"}`, 400, ""},
+		{team, `{}`, 400, ""},
 	} {
-		if st, raw := call("POST", "/admin/salesforce/users/"+c.user+"/permissions", c.body); st != c.status {
-			t.Fatalf("permission %s for %s: %d %s, want %d", c.body, c.user, st, raw, c.status)
+		if st, raw := call("POST", "/admin/salesforce/users/"+c.user+"/permissions", c.body); st != c.status || !strings.Contains(string(raw), c.want) {
+			t.Fatalf("permission %s for %s: %d %s, want %d %s", c.body, c.user, st, raw, c.status, c.want)
 		}
 	}
 	// Clock.

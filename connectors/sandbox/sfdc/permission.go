@@ -26,6 +26,17 @@ const (
 	PermEditEvent      Permission = "EditEvent"
 )
 
+// validPermissions says which names a Permission takes, for the error a person reads
+// after a typo.
+func validPermissions() string {
+	sys := make([]string, len(userPermissionFields))
+	for i, f := range userPermissionFields {
+		sys[i] = strings.TrimPrefix(f, "Permissions")
+	}
+	return fmt.Sprintf("use %s, a system permission (%s), an object permission Object:Access (Access one of Read, Create, Edit, Delete, ViewAllRecords, ModifyAllRecords; e.g. Lead:Edit) or a field permission Object.Field:Read|Edit (e.g. Lead.Email:Edit)",
+		PermMarketingUser, strings.Join(sys, ", "))
+}
+
 // ObjectPermission returns "Object:Access".
 func ObjectPermission(object, access string) Permission { return Permission(object + ":" + access) }
 
@@ -197,7 +208,7 @@ func (s *Server) parsePermission(p Permission) (parsedPerm, error) {
 	if !ok {
 		c, ok := canonicalUserPerm(str)
 		if !ok {
-			return parsedPerm{}, fmt.Errorf("unknown permission %q", p)
+			return parsedPerm{}, fmt.Errorf("unknown permission %q: %s", p, validPermissions())
 		}
 		return parsedPerm{userPerm: c}, nil
 	}
