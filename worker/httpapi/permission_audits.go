@@ -234,7 +234,10 @@ func (s *Server) handleGetPermissionAudit() http.Handler {
 		run, err := s.p.PermissionAudits.Store.GetAuditRun(r.Context(), orgID, id)
 		switch {
 		case errors.Is(err, directory.ErrNotFound):
-			writeError(w, http.StatusNotFound, APIError{Code: "audit_not_found", Message: "no permission audit " + id + " in org " + orgID})
+			// Ids come only from a request's answer: say which one, since nothing lists them.
+			writeError(w, http.StatusNotFound, APIError{Code: "audit_not_found", Message: "no permission audit " + id + " in org " + orgID +
+				": audit ids are in the answer of POST /v1/orgs/" + orgID + "/permission-audits (audit_id) or the output of tether permissions check --org " + orgID +
+				"; the newest report is at " + latestAuditPath(orgID)})
 		case err != nil:
 			s.log.Error().Err(err).Str("org_id", orgID).Str("audit_id", id).Msg("permission audit: read run")
 			writeError(w, http.StatusInternalServerError, APIError{Code: "internal", Message: "could not read the audit; see tether's log"})

@@ -113,8 +113,10 @@ func TestPermissionAuditRoutes(t *testing.T) {
 			t.Errorf("GET %s = %d %s, want the queued audit with requested_by", q.Audit, r.status, r.body)
 		}
 		r = auditDo(t, http.MethodGet, base+"/no-such-audit", true)
-		if e := decodeAs[errBody](t, r); r.status != http.StatusNotFound || e.Error.Code != "audit_not_found" {
-			t.Errorf("GET an unknown audit = %d %s, want 404 audit_not_found", r.status, r.body)
+		if e := decodeAs[errBody](t, r); r.status != http.StatusNotFound || e.Error.Code != "audit_not_found" ||
+			!strings.Contains(e.Error.Message, "no-such-audit") || !strings.Contains(e.Error.Message, "POST /v1/orgs/"+org.ID+"/permission-audits") ||
+			!strings.Contains(e.Error.Message, "tether permissions check --org "+org.ID) {
+			t.Errorf("GET an unknown audit = %d %s, want 404 audit_not_found naming the id and where audit ids come from", r.status, r.body)
 		}
 		info, err := inspector.GetTaskInfo(jobs.QueueDefault, q.TaskID)
 		if err != nil {
