@@ -29,9 +29,10 @@ func (s *sendSeen) Send(_ context.Context, _, inviteID string, _ int) (onboardin
 	s.ids = append(s.ids, inviteID)
 	return onboarding.Sent, nil
 }
-func (s *sendSeen) Fail(context.Context, string, string, string) error        { return nil }
-func (s *sendSeen) Settle(context.Context, string, string, int) (bool, error) { return false, nil }
-func (s *sendSeen) seen() []string                                            { s.mu.Lock(); defer s.mu.Unlock(); return slices.Clone(s.ids) }
+func (s *sendSeen) Fail(context.Context, string, string, string) error          { return nil }
+func (s *sendSeen) Settle(context.Context, string, string, int) (bool, error)   { return false, nil }
+func (s *sendSeen) Retrying(context.Context, string, string, int, string) error { return nil }
+func (s *sendSeen) seen() []string                                              { s.mu.Lock(); defer s.mu.Unlock(); return slices.Clone(s.ids) }
 
 // TestQueueSendsBatch: sends queued in one pipeline are the tasks asynq.Client would
 // queue (the Inspector reads the same type, payload, queue, retries, timeout and

@@ -170,8 +170,9 @@ func (c *sendCount) Send(ctx context.Context, _, _ string, _ int) (onboarding.Ou
 	return onboarding.Sent, nil
 }
 
-func (c *sendCount) Fail(context.Context, string, string, string) error        { return nil }
-func (c *sendCount) Settle(context.Context, string, string, int) (bool, error) { return false, nil }
+func (c *sendCount) Fail(context.Context, string, string, string) error          { return nil }
+func (c *sendCount) Settle(context.Context, string, string, int) (bool, error)   { return false, nil }
+func (c *sendCount) Retrying(context.Context, string, string, int, string) error { return nil }
 
 func liveHeap() uint64 {
 	sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}

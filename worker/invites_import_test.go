@@ -124,7 +124,8 @@ func (l *sendLog) Fail(_ context.Context, _, inviteID, reason string) error {
 }
 
 // Settle settles nothing: these sends never leave an attempt behind.
-func (l *sendLog) Settle(context.Context, string, string, int) (bool, error) { return false, nil }
+func (l *sendLog) Settle(context.Context, string, string, int) (bool, error)   { return false, nil }
+func (l *sendLog) Retrying(context.Context, string, string, int, string) error { return nil }
 
 func (l *sendLog) count() int {
 	l.mu.Lock()

@@ -17,6 +17,8 @@ type InviteSender interface {
 	Send(ctx context.Context, orgID, inviteID string, attempt int) (onboarding.Outcome, error)
 	// Fail records that the invite's email could not be sent, with reason.
 	Fail(ctx context.Context, orgID, inviteID, reason string) error
+	// Retrying records reason as why attempt failed while its task retries.
+	Retrying(ctx context.Context, orgID, inviteID string, attempt int, reason string) error
 	// Settle marks an attempt still attempting unknown; reports whether it did.
 	Settle(ctx context.Context, orgID, inviteID string, attempt int) (bool, error)
 }
@@ -41,6 +43,7 @@ func registerInvitesSend(w *Worker, s Services) {
 	Handle(w, jobs.TypeInvitesSend, func(ctx context.Context, p jobs.InvitesSend) error {
 		out, err := s.Invites.Send(ctx, p.OrgID, p.InviteID, p.Attempt)
 		if err != nil && out == "" {
+			noteRetry(ctx, s.Invites, p, err)
 			// ErrUndeliverable and ErrInviteNotFound say they are permanent (classify).
 			return err
 		}
@@ -53,6 +56,27 @@ func registerInvitesSend(w *Worker, s Services) {
 		writeResult(ctx, string(out))
 		return nil // a Sent outcome with an error means only the audit event is missing
 	})
+}
+
+// noteRetry records on the invite the sentence Asynq records for this failed attempt
+// (record), so the invites list shows why the email has not left while the task retries;
+// before, only the worker's log had it. A permanent failure or the last attempt is left
+// to the give-up hook, which records it for good. A failed note is logged: the send's own error is what counts.
+func noteRetry(ctx context.Context, inv InviteSender, p jobs.InvitesSend, err error) {
+	if errors.Is(err, onboarding.ErrUndeliverable) || errors.Is(err, onboarding.ErrInviteNotFound) {
+		return
+	}
+	retried, _ := asynq.GetRetryCount(ctx)
+	maxRetry, _ := asynq.GetMaxRetry(ctx)
+	if retried >= maxRetry {
+		return // the last attempt: the give-up hook records why, for good
+	}
+	taskID, _ := asynq.GetTaskID(ctx)
+	why := record(attempt{err: err, out: outcomeRetry, taskID: taskID, retried: retried, maxRetry: maxRetry}, sendSubject(p)).Error()
+	if nerr := inv.Retrying(context.WithoutCancel(ctx), p.OrgID, p.InviteID, p.Attempt, why); nerr != nil {
+		zerolog.Ctx(ctx).Warn().Err(nerr).Str("invite_id", p.InviteID).Int("attempt", p.Attempt).
+			Msg("invitation email failed; its error was not recorded on the invite")
+	}
 }
 
 // InviteEnqueuer queues invites:send tasks for onboarding.Resend. Inspector may be nil;

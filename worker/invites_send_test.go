@@ -146,6 +146,11 @@ func TestInvitesSendRetriesTransientSMTPFailure(t *testing.T) {
 	if info.Retried != 1 || !strings.Contains(info.LastErr, "451") {
 		t.Fatalf("after the 451: retried %d, last error %q", info.Retried, info.LastErr)
 	}
+	// While it retries, the invite says why (the invites list shows it), not only the log.
+	if inv, err := b.st.GetInvite(t.Context(), b.org.ID, b.invite.ID); err != nil ||
+		inv.LastSendError != info.LastErr || !strings.Contains(inv.LastSendError, "deferred it (SMTP 451)") || inv.SendError != "" {
+		t.Fatalf("invite while retrying: last send error %q, send error %q (%v); want the attempt's sentence %q", inv.LastSendError, inv.SendError, err, info.LastErr)
+	}
 	// Skip the backoff: run the retry now.
 	if err := b.inspector.RunTask(jobs.QueueDefault, id); err != nil {
 		t.Fatal(err)
@@ -169,7 +174,7 @@ func TestInvitesSendRetriesTransientSMTPFailure(t *testing.T) {
 	// The link's token is stored only as its hash.
 	hash, ok := onboarding.HashToken(m[1])
 	inv, err := b.st.GetInvite(t.Context(), b.org.ID, b.invite.ID)
-	if err != nil || !ok || inv.TokenHash != hash || inv.SentCount != 1 || strings.Contains(inv.TokenHash, m[1]) {
+	if err != nil || !ok || inv.TokenHash != hash || inv.SentCount != 1 || strings.Contains(inv.TokenHash, m[1]) || inv.LastSendError != "" {
 		t.Fatalf("stored invite %+v (err %v), link hash %s", inv, err, hash)
 	}
 	// The same attempt enqueued again once its retention is over is a no-op: drop the

@@ -98,6 +98,10 @@ func (u unused) Settle(context.Context, string, string, int) (bool, error) {
 	u.called("Settle")
 	return false, nil
 }
+func (u unused) Retrying(context.Context, string, string, int, string) error {
+	u.called("Retrying")
+	return nil
+}
 func (u unused) RunAudit(context.Context, string, string) (permissions.Report, error) {
 	u.called("RunAudit")
 	return permissions.Report{}, nil

@@ -86,7 +86,7 @@ func newInviteListCmd(e env) *cobra.Command {
 		Short: "List an org's invites, a page at a time",
 		Long: `Lists the org's invites in id order (oldest first): id, email, role, status, expiry,
 emails sent, where the latest email is (DELIVERY: unsent, sent, failed, unknown) and the
-last send error. --status takes an invite status or a delivery; "unknown" lists pending
+send error: why it failed for good, or why the latest attempt failed while it is retried. --status takes an invite status or a delivery; "unknown" lists pending
 invites whose email's worker died after the mail server may have accepted it (tether
 never sends those again by itself: resend them with tether invite resend). When more
 remain, the last line gives the command for the next page (--cursor is the last id shown).`,
@@ -107,7 +107,7 @@ remain, the last line gives the command for the next page (--cursor is the last 
 				}
 				t := newTable(e.stdout, "ID", "EMAIL", "ROLE", "STATUS", "EXPIRES", "SENT", "DELIVERY", "IMPORT", "SEND ERROR")
 				for _, i := range p.Invites {
-					t.AppendRow(table.Row{i.ID, i.Email, i.Role, i.Status, stamp(i.ExpiresAt), i.SentCount, i.Delivery(), dash(i.ImportID), dash(i.SendError)})
+					t.AppendRow(table.Row{i.ID, i.Email, i.Role, i.Status, stamp(i.ExpiresAt), i.SentCount, i.Delivery(), dash(i.ImportID), dash(sendError(i))})
 				}
 				t.Render()
 				again := "tether invite list --org " + org
@@ -127,6 +127,15 @@ remain, the last line gives the command for the next page (--cursor is the last 
 	cmd.Flags().StringVar(&importID, "import", "", "only invites of this import")
 	pf.bind(cmd, "start after this invite id (the last id of the previous page)")
 	return cmd
+}
+
+// sendError is the SEND ERROR column: why the send failed for good, else why the latest
+// attempt failed while it is retried.
+func sendError(i directory.Invite) string {
+	if i.SendError != "" {
+		return i.SendError
+	}
+	return i.LastSendError
 }
 
 // newInviteImportsCmd is `tether invite imports`.

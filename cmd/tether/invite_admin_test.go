@@ -113,6 +113,20 @@ func TestInviteAdminVerbs(t *testing.T) {
 			if !strings.Contains(out, "cy@acme.example") || strings.Contains(out, "ann@") || strings.Contains(out, "more:") {
 				t.Fatalf("second page:\n%s", out)
 			}
+			// A send still retrying shows why in SEND ERROR, not only in the worker's log.
+			st, err := store.Open(ctx, dbURL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = st.NoteInviteSendError(ctx, s.orgA, s.invitesA[0], 1, "the invitation email failed on attempt 1 of 6: the mail server deferred it (SMTP 451); tether retries it", time.Now())
+			_ = st.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = ok("invite", "list", "--org", s.orgA, "--status", "pending", "--limit", "1")
+			if !strings.Contains(out, "the mail server deferred it (SMTP 451); tether retries it") {
+				t.Fatalf("a retrying send's error is not listed:\n%s", out)
+			}
 			refused(`status "maybe" is not one of pending`, "invite", "list", "--org", s.orgA, "--status", "maybe")
 			refused("org nope does not exist", "invite", "list", "--org", "nope")
 

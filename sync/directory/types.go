@@ -189,6 +189,10 @@ type Invite struct {
 	// SendFailedAt is when. A later recorded send clears both.
 	SendError    string
 	SendFailedAt time.Time
+	// LastSendError says why the latest attempt failed while its task still retries (no
+	// secrets: the worker's sentence); "" once a send is recorded, unknown or failed for
+	// good, or a resend is asked.
+	LastSendError string
 	// LastAttempt is the highest send attempt whose outcome is settled (sent or unknown);
 	// the next resend is LastAttempt + 1.
 	LastAttempt int

@@ -67,6 +67,9 @@ type SendStore interface {
 	RecordInviteDelivery(ctx context.Context, orgID string, d directory.InviteDelivery) (first bool, err error)
 	// MarkInviteSendFailed records why the invite's email could not be sent.
 	MarkInviteSendFailed(ctx context.Context, orgID, inviteID, reason string, at time.Time) error
+	// NoteInviteSendError records why attempt failed while it is retried; dropped when
+	// the attempt is settled. Returns directory.ErrNotFound if there is no such invite.
+	NoteInviteSendError(ctx context.Context, orgID, inviteID string, attempt int, reason string, at time.Time) error
 	// BeginInviteAttempt records the attempt as attempting before its email leaves;
 	// returns "" if this call recorded it, else the earlier record's status.
 	BeginInviteAttempt(ctx context.Context, orgID string, a directory.InviteAttempt) (directory.AttemptStatus, error)
@@ -323,6 +326,20 @@ func (s *Sender) Fail(ctx context.Context, orgID, inviteID, reason string) error
 	}
 	return s.cfg.Store.AppendEvent(ctx, events.Event{OrgID: orgID, Kind: "invite.send_failed", Subject: inviteID, At: now,
 		Detail: map[string]any{"reason": reason}})
+}
+
+// Retrying records reason (a sentence for an operator, never an error chain, which may
+// hold a server's banner or an address) as why attempt of the invite failed while its task
+// retries, so the invites list shows it before the retries are spent rather than only the
+// worker's log. A recorded send, an unknown or failed-for-good one, or a resend clears it.
+func (s *Sender) Retrying(ctx context.Context, orgID, inviteID string, attempt int, reason string) error {
+	if err := s.cfg.Store.NoteInviteSendError(ctx, orgID, inviteID, attempt, reason, s.cfg.Now()); err != nil {
+		if errors.Is(err, directory.ErrNotFound) {
+			return fmt.Errorf("note send error of invite %s: %w", inviteID, ErrInviteNotFound)
+		}
+		return fmt.Errorf("note send error of invite %s: %w", inviteID, err)
+	}
+	return nil
 }
 
 func roleName(r directory.Role) string {

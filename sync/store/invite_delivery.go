@@ -131,7 +131,7 @@ WHERE i.org_id = $1 AND s.invite_id = $2 AND s.attempt_id = $3 AND s.status = 'a
 			return tx.wrap(err, "settle attempt %d of invite %s in org %s", attempt, inviteID, orgID)
 		}
 		adopt := hash != "" && !exp.IsZero()
-		_, err = tx.q.ExecContext(ctx, `UPDATE invites SET send_unknown_at = $4, send_error = '', send_failed_at = NULL,
+		_, err = tx.q.ExecContext(ctx, `UPDATE invites SET send_unknown_at = $4, send_error = '', send_failed_at = NULL, last_send_error = '',
 last_attempt = $3, updated_at = $4,
 token_hash = CASE WHEN $5 AND sent_count = 0 AND status = 'pending' AND expires_at > $4 THEN $6 ELSE token_hash END,
 expires_at = CASE WHEN $5 AND sent_count = 0 AND status = 'pending' AND expires_at > $4 THEN $7 ELSE expires_at END

@@ -13,16 +13,18 @@ import (
 
 const inviteCols = `id, org_id, email, role, group_id, source, salesforce_user_id, token_hash, status,
 expires_at, sent_count, resend_count, last_send_attempt_id, last_sent_at, import_id, accepted_at,
-created_at, updated_at, send_error, send_failed_at, time_zone, last_attempt, send_unknown_at, salesforce_username`
+created_at, updated_at, send_error, send_failed_at, time_zone, last_attempt, send_unknown_at, salesforce_username,
+last_send_error`
 
-const inviteNCols = 24
+const inviteNCols = 25
 
 func scanInvite(r scanner) (directory.Invite, error) {
 	var i directory.Invite
 	err := r.Scan(&i.ID, &i.OrgID, &i.Email, &i.Role, ns(&i.GroupID), &i.Source, &i.SalesforceUserID,
 		&i.TokenHash, &i.Status, ts(&i.ExpiresAt), &i.SentCount, &i.ResendCount, ns(&i.LastSendAttemptID),
 		ts(&i.LastSentAt), ns(&i.ImportID), ts(&i.AcceptedAt), ts(&i.CreatedAt), ts(&i.UpdatedAt),
-		&i.SendError, ts(&i.SendFailedAt), &i.TimeZone, &i.LastAttempt, ts(&i.SendUnknownAt), &i.SalesforceUsername)
+		&i.SendError, ts(&i.SendFailedAt), &i.TimeZone, &i.LastAttempt, ts(&i.SendUnknownAt), &i.SalesforceUsername,
+		&i.LastSendError)
 	return i, err
 }
 
@@ -57,7 +59,8 @@ func inviteArgs(i directory.Invite) []any {
 	return []any{i.ID, i.OrgID, i.Email, string(i.Role), nullStr(i.GroupID), string(i.Source),
 		i.SalesforceUserID, i.TokenHash, string(i.Status), tm(i.ExpiresAt), i.SentCount, i.ResendCount,
 		nullStr(i.LastSendAttemptID), tm(i.LastSentAt), nullStr(i.ImportID), tm(i.AcceptedAt),
-		tm(i.CreatedAt), tm(i.UpdatedAt), i.SendError, tm(i.SendFailedAt), i.TimeZone, i.LastAttempt, tm(i.SendUnknownAt), i.SalesforceUsername}
+		tm(i.CreatedAt), tm(i.UpdatedAt), i.SendError, tm(i.SendFailedAt), i.TimeZone, i.LastAttempt, tm(i.SendUnknownAt), i.SalesforceUsername,
+		i.LastSendError}
 }
 
 // CreateInvite inserts inv into orgID (inv.OrgID is ignored) and returns it as stored.
@@ -229,7 +232,7 @@ WHERE invite_sends.status <> 'sent'`, orgID, s.InviteID, s.AttemptID, tm(s.At))
 		// The unknown mark belongs to the latest attempt: a later one sent clears it.
 		res, err = tx.q.ExecContext(ctx, `UPDATE invites SET sent_count = sent_count + 1,
 resend_count = resend_count + $3, last_send_attempt_id = $4, last_sent_at = $5, updated_at = $5,
-send_error = '', send_failed_at = NULL,
+send_error = '', send_failed_at = NULL, last_send_error = '',
 send_unknown_at = CASE WHEN $6 >= last_attempt THEN NULL ELSE send_unknown_at END,
 last_attempt = CASE WHEN $6 > last_attempt THEN $6 ELSE last_attempt END
 WHERE org_id = $1 AND id = $2`, orgID, s.InviteID, boolInt(s.Resend), s.AttemptID, tm(s.At), attemptNumber(s.AttemptID))

@@ -42,9 +42,30 @@ ORDER BY org_id, id LIMIT $4`, after.OrgID, after.ID, tm(at), pageSize(limit))
 // MarkInviteSendFailed records why the org's invite could not be sent (reason, a sentence
 // for the operator) at at. Returns directory.ErrNotFound if the org has no such invite.
 func (q *Queries) MarkInviteSendFailed(ctx context.Context, orgID, inviteID, reason string, at time.Time) error {
-	res, err := q.q.ExecContext(ctx, `UPDATE invites SET send_error = $3, send_failed_at = $4, send_unknown_at = NULL, updated_at = $4
+	res, err := q.q.ExecContext(ctx, `UPDATE invites SET send_error = $3, send_failed_at = $4, send_unknown_at = NULL, last_send_error = '', updated_at = $4
 WHERE org_id = $1 AND id = $2`, orgID, inviteID, reason, tm(at))
 	return q.affected(res, err, "mark send of invite %s failed in org %s", inviteID, orgID)
+}
+
+// NoteInviteSendError records reason (a sentence without secrets) as why attempt of the
+// org's invite failed while its task retries: shown until a send is recorded, settled
+// unknown or failed for good, or a resend is asked. A note for an attempt already settled
+// (a later one was sent or is unknown) is dropped. Returns directory.ErrNotFound if the
+// org has no such invite.
+func (q *Queries) NoteInviteSendError(ctx context.Context, orgID, inviteID string, attempt int, reason string, at time.Time) error {
+	res, err := q.q.ExecContext(ctx, `UPDATE invites SET last_send_error = $4, updated_at = $5
+WHERE org_id = $1 AND id = $2 AND last_attempt < $3 AND send_failed_at IS NULL`, orgID, inviteID, attempt, reason, tm(at))
+	if err != nil {
+		return q.wrap(err, "note send error of invite %s in org %s", inviteID, orgID)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return q.wrap(err, "note send error of invite %s in org %s", inviteID, orgID)
+	} else if n == 0 {
+		// Settled, or no such invite: only the latter is an error.
+		_, err := q.GetInvite(ctx, orgID, inviteID)
+		return err
+	}
+	return nil
 }
 
 // RequestInviteSend records that attempt of the org's invite was asked for (a resend),
@@ -53,7 +74,7 @@ WHERE org_id = $1 AND id = $2`, orgID, inviteID, reason, tm(at))
 // directory.ErrNotFound if the org has no such invite.
 func (q *Queries) RequestInviteSend(ctx context.Context, orgID, inviteID string, attempt int, at time.Time) error {
 	res, err := q.q.ExecContext(ctx, `UPDATE invites SET send_requested = CASE WHEN send_requested < $3 THEN $3 ELSE send_requested END,
-send_error = '', send_failed_at = NULL, updated_at = $4 WHERE org_id = $1 AND id = $2`, orgID, inviteID, attempt, tm(at))
+send_error = '', send_failed_at = NULL, last_send_error = '', updated_at = $4 WHERE org_id = $1 AND id = $2`, orgID, inviteID, attempt, tm(at))
 	return q.affected(res, err, "record resend %d of invite %s in org %s", attempt, inviteID, orgID)
 }
 

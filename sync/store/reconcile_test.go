@@ -108,3 +108,46 @@ func TestUnsentInviteRefsAndSendFailure(t *testing.T) {
 		}
 	})
 }
+
+// TestInviteLastSendError: a retried attempt's error is kept on the invite until the
+// attempt is sent, the send fails for good, or a resend is asked; a note for an attempt
+// already sent is dropped; another org's invite is not found.
+func TestInviteLastSendError(t *testing.T) {
+	each(t, func(t *testing.T, b *bundle) {
+		inv := b.invite(t, b.orgA, "retry@example.com")
+		last := func() string {
+			t.Helper()
+			got, err := b.s.GetInvite(b.ctx, b.orgA.ID, inv.ID)
+			must(t, err, "get invite")
+			return got.LastSendError
+		}
+		must(t, b.s.NoteInviteSendError(b.ctx, b.orgA.ID, inv.ID, 1, "the mail server deferred it (SMTP 451)", b.now), "note")
+		if got := last(); got != "the mail server deferred it (SMTP 451)" {
+			t.Fatalf("after the note: %q", got)
+		}
+		if err := b.s.NoteInviteSendError(b.ctx, b.orgB.ID, inv.ID, 1, "x", b.now); !errors.Is(err, directory.ErrNotFound) {
+			t.Fatalf("note org A's invite from org B: %v, want ErrNotFound", err)
+		}
+		_, err := b.s.RecordInviteDelivery(b.ctx, b.orgA.ID, directory.InviteDelivery{InviteID: inv.ID, AttemptID: "1",
+			TokenHash: "retry-h1", ExpiresAt: b.now.Add(time.Hour), At: b.now})
+		must(t, err, "record delivery")
+		if got := last(); got != "" {
+			t.Fatalf("after the send was recorded: %q, want none", got)
+		}
+		must(t, b.s.NoteInviteSendError(b.ctx, b.orgA.ID, inv.ID, 1, "late", b.now), "late note")
+		if got := last(); got != "" {
+			t.Fatalf("a note for the attempt already sent was kept: %q", got)
+		}
+		must(t, b.s.NoteInviteSendError(b.ctx, b.orgA.ID, inv.ID, 2, "resend deferred", b.now), "note resend")
+		must(t, b.s.MarkInviteSendFailed(b.ctx, b.orgA.ID, inv.ID, "gave up", b.now), "mark failed")
+		if got := last(); got != "" {
+			t.Fatalf("after the send failed for good: %q, want none", got)
+		}
+		must(t, b.s.RequestInviteSend(b.ctx, b.orgA.ID, inv.ID, 3, b.now), "request resend")
+		must(t, b.s.NoteInviteSendError(b.ctx, b.orgA.ID, inv.ID, 3, "deferred again", b.now), "note")
+		must(t, b.s.RequestInviteSend(b.ctx, b.orgA.ID, inv.ID, 4, b.now), "request resend")
+		if got := last(); got != "" {
+			t.Fatalf("after a resend was asked: %q, want none", got)
+		}
+	})
+}

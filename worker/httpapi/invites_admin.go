@@ -47,6 +47,8 @@ type InviteView struct {
 	ResendCount      int                    `json:"resend_count"`
 	LastSentAt       *time.Time             `json:"last_sent_at,omitempty"`
 	SendError        string                 `json:"send_error,omitempty"`
+	// LastSendError says why the latest attempt failed while it is retried.
+	LastSendError string `json:"last_send_error,omitempty"`
 	// Delivery is where the latest invitation email is: unsent, sent, failed or unknown.
 	Delivery  directory.Delivery `json:"delivery"`
 	ImportID  string             `json:"import_id,omitempty"`
@@ -56,7 +58,7 @@ type InviteView struct {
 func inviteView(i directory.Invite) InviteView {
 	v := InviteView{ID: i.ID, OrgID: i.OrgID, Email: i.Email, Role: i.Role, GroupID: i.GroupID, Source: i.Source,
 		SalesforceUserID: i.SalesforceUserID, Status: i.Status, ExpiresAt: i.ExpiresAt, SentCount: i.SentCount,
-		ResendCount: i.ResendCount, SendError: i.SendError, Delivery: i.Delivery(), ImportID: i.ImportID, CreatedAt: i.CreatedAt}
+		ResendCount: i.ResendCount, SendError: i.SendError, LastSendError: i.LastSendError, Delivery: i.Delivery(), ImportID: i.ImportID, CreatedAt: i.CreatedAt}
 	if !i.LastSentAt.IsZero() {
 		t := i.LastSentAt
 		v.LastSentAt = &t

@@ -120,8 +120,13 @@ func TestInviteAdminRoutes(t *testing.T) {
 			vp.Invites[0].ID != a2.ID || vp.Invites[0].Delivery != directory.DeliveryUnknown {
 			t.Fatalf("unknown invites: %d %+v", res.StatusCode, vp)
 		}
+		// A send still retrying carries why, not only the worker's log.
+		if err := st.NoteInviteSendError(ctx, orgA.ID, a1.ID, 1, "the mail server deferred it (SMTP 451)", time.Now()); err != nil {
+			t.Fatal(err)
+		}
 		vp.Invites = nil
-		if b.call(t, "GET", a+"/invites?status=unsent", "", &vp); len(vp.Invites) != 1 || vp.Invites[0].ID != a1.ID {
+		if b.call(t, "GET", a+"/invites?status=unsent", "", &vp); len(vp.Invites) != 1 || vp.Invites[0].ID != a1.ID ||
+			vp.Invites[0].LastSendError != "the mail server deferred it (SMTP 451)" || vp.Invites[0].SendError != "" {
 			t.Fatalf("unsent invites: %+v", vp)
 		}
 		if res := b.call(t, "GET", "/v1/orgs/nope/invites", "", &eb); res.StatusCode != 404 || eb.Error.Code != invites.CodeOrgNotFound {
