@@ -278,7 +278,7 @@ func TestBrokenTeamConnectionEmailCarriesConnectLink(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The org's team connection exists (it worked once), so its break is a lost connection.
-	if _, err := st.CreateConnection(t.Context(), b.orgID, connections.Connection{Kind: connections.KindSalesforceTeam}); err != nil {
+	if _, err := st.CreateConnection(t.Context(), b.orgID, connections.Connection{Kind: connections.KindSalesforceTeam, ProviderAccountID: b.sfUser}); err != nil {
 		t.Fatal(err)
 	}
 	broken := false
