@@ -511,13 +511,7 @@ func TestNeverConnectedOrgAlertSaysMissingNotLost(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		t.Parallel()
 		b := setup(t, st)
-		state := "none"
-		p := b.params
-		p.Sessions = stateSessions{ok: b.params.Sessions.(fixedSessions), state: &state}
-		var err error
-		if b.svc, err = permissions.NewService(p); err != nil {
-			t.Fatal(err)
-		}
+		state := b.sessionsIn(t, "none")
 
 		if r := b.audit(t); result(r, permissions.CheckConnection) != permissions.ResultMissing {
 			t.Fatalf("first audit without a connection: connection = %s", result(r, permissions.CheckConnection))
@@ -540,11 +534,11 @@ func TestNeverConnectedOrgAlertSaysMissingNotLost(t *testing.T) {
 		if _, err := st.CreateConnection(t.Context(), b.orgID, connections.Connection{Kind: connections.KindSalesforceTeam, ProviderAccountID: b.sfUser}); err != nil {
 			t.Fatal(err)
 		}
-		state = "ok"
+		*state = "ok"
 		if r := b.audit(t); result(r, permissions.CheckConnection) != permissions.ResultOK {
 			t.Fatalf("connected: connection = %s", result(r, permissions.CheckConnection))
 		}
-		state = "broken"
+		*state = "broken"
 		b.audit(t)
 		msgs = b.sink.Messages()
 		if len(msgs) != 2 {
@@ -569,13 +563,7 @@ func TestUncompletedConnectAlertSaysNotConnected(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		t.Parallel()
 		b := setup(t, st)
-		state := "broken"
-		p := b.params
-		p.Sessions = stateSessions{ok: b.params.Sessions.(fixedSessions), state: &state}
-		var err error
-		if b.svc, err = permissions.NewService(p); err != nil {
-			t.Fatal(err)
-		}
+		_ = b.sessionsIn(t, "broken")
 		if _, err := st.CreateConnection(t.Context(), b.orgID, connections.Connection{Kind: connections.KindSalesforceTeam, State: connections.StateMissing}); err != nil {
 			t.Fatal(err)
 		}
@@ -599,4 +587,17 @@ func TestUncompletedConnectAlertSaysNotConnected(t *testing.T) {
 			t.Fatalf("open alerts = %+v, %v; want the connection's, never connected", as, err)
 		}
 	})
+}
+
+// sessionsIn rebuilds b's service on stateSessions starting in state; the test moves it
+// through the returned pointer.
+func (b *testBundle) sessionsIn(t *testing.T, state string) *string {
+	t.Helper()
+	p := b.params
+	p.Sessions = stateSessions{ok: b.params.Sessions.(fixedSessions), state: &state}
+	var err error
+	if b.svc, err = permissions.NewService(p); err != nil {
+		t.Fatal(err)
+	}
+	return &state
 }
