@@ -38,11 +38,8 @@ func MicrosoftServing(conns []Connection, k Kind) (Connection, bool) {
 		return Connection{}, false
 	}
 	for _, c := range conns {
-		switch c.State {
-		case StateHealthy, StateRefreshing, StateDegraded:
-			if c.Kind.Microsoft() && Serves(c, k) {
-				return c, true
-			}
+		if c.State.Works() && c.Kind.Microsoft() && Serves(c, k) {
+			return c, true
 		}
 	}
 	return Connection{}, false

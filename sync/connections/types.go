@@ -42,6 +42,12 @@ const (
 	StateRevoked        State = "revoked"
 )
 
+// Works reports whether a connection in state s serves its member: reminders, Action
+// Required and connect links all count these three as connected.
+func (s State) Works() bool {
+	return s == StateHealthy || s == StateRefreshing || s == StateDegraded
+}
+
 // AwaitsReconnect reports whether upkeep leaves a connection in state s alone until the
 // rep connects it again: no refresh or verification can bring it back.
 func (s State) AwaitsReconnect() bool {

@@ -32,15 +32,6 @@ func Reasons(policy directory.Policy, m directory.Membership, conns []connection
 	return out
 }
 
-// working reports whether a connection in state s serves its member.
-func working(s connections.State) bool {
-	switch s {
-	case connections.StateHealthy, connections.StateRefreshing, connections.StateDegraded:
-		return true
-	}
-	return false
-}
-
 // rank orders broken states by how much they say: an admin's problem first (the rep
 // reconnecting another kind would not fix the org's block), then a dead grant, then
 // revoked, then a row never connected.
@@ -66,7 +57,7 @@ func unmet(req directory.Requirement, conns []connections.Connection) (directory
 		if c.Kind.OrgLevel() || !serves(*c, req.AnyOf) {
 			continue
 		}
-		if working(c.State) {
+		if c.State.Works() {
 			return directory.ActionReason{}, false
 		}
 		if best == nil || rank(c.State) > rank(best.State) {
