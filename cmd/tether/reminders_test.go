@@ -62,6 +62,24 @@ func TestMembersRemindersVerb(t *testing.T) {
 				t.Errorf("members list lacks %q:\n%s", want, list)
 			}
 		}
+
+		// A Slack message left to its retry is shown in Slack's words until a later Slack
+		// message gets through.
+		failed := sent.Add(time.Minute)
+		if err := st.SetSlackFailure(ctx, org, m.ID, reminders.SlackFailure{Reason: "channel_not_found", At: failed}); err != nil {
+			t.Fatal(err)
+		}
+		line := "last Slack failure: channel_not_found at " + failed.Format(time.RFC3339)
+		if out := ok("members", "reminders", org, m.ID); !strings.Contains(out, line) {
+			t.Fatalf("output lacks %q:\n%s", line, out)
+		}
+		if _, err := st.InsertReminder(ctx, org, reminders.Reminder{MembershipID: m.ID, Channel: reminders.ChannelSlack, Sequence: 2,
+			Kind: reminders.KindReminder, Status: reminders.StatusSent, SentAt: failed.Add(time.Minute)}); err != nil {
+			t.Fatal(err)
+		}
+		if out := ok("members", "reminders", org, m.ID); strings.Contains(out, "last Slack failure") || !strings.Contains(out, "#2 reminder slack") {
+			t.Fatalf("a Slack message went out after the failure, yet:\n%s", out)
+		}
 	})
 }
 
