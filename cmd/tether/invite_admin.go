@@ -296,8 +296,10 @@ func newInviteSkippedCmd(e env) *cobra.Command {
 		Long: `Lists every row the import did not invite, in import order, with its reason
 (skipped_invalid_email, skipped_no_email, duplicate_in_import, already_member,
 already_invited, over_seat_limit, not_found, skipped_inactive, skipped_not_standard).
---csv writes all of them as CSV (seq, salesforce_user_id, email, name, reason) to standard
-output, a page at a time: tether invite skipped IMPORT_ID --org ORG --csv > skipped.csv`,
+SEQ is the row's place in the import counted from 0, the same number --cursor takes, the
+CSV's seq column and GET /v1/orgs/{org}/imports/{id}/skipped's seq. --csv writes all of them
+as CSV (seq, salesforce_user_id, email, name, reason) to standard output, a page at a time:
+tether invite skipped IMPORT_ID --org ORG --csv > skipped.csv`,
 		Args: exactArg("IMPORT_ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := pf.check(); err != nil {
@@ -330,9 +332,9 @@ output, a page at a time: tether invite skipped IMPORT_ID --org ORG --csv > skip
 					fmt.Fprintf(e.stdout, "import %s skipped no rows\n", args[0])
 					return nil
 				}
-				t := newTable(e.stdout, "ROW", "SALESFORCE ID", "EMAIL", "NAME", "REASON")
+				t := newTable(e.stdout, "SEQ", "SALESFORCE ID", "EMAIL", "NAME", "REASON")
 				for _, r := range p.Rows {
-					t.AppendRow(table.Row{r.Seq + 1, dash(r.SalesforceUserID), dash(r.Email), dash(r.Name), r.Reason})
+					t.AppendRow(table.Row{r.Seq, dash(r.SalesforceUserID), dash(r.Email), dash(r.Name), r.Reason})
 				}
 				t.Render()
 				if p.Next >= 0 {

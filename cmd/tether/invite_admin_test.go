@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -144,6 +145,17 @@ func TestInviteAdminVerbs(t *testing.T) {
 			}
 			if out := ok("invite", "skipped", s.importID, "--org", s.orgA, "--cursor", "99"); !strings.Contains(out, "no skipped rows after cursor 99") {
 				t.Fatalf("skipped past the last row:\n%s", out)
+			}
+			// SEQ is the number --cursor takes: a page of one ends at seq 1, the next
+			// page starts after it.
+			page := ok("invite", "skipped", s.importID, "--org", s.orgA, "--limit", "1")
+			if !regexp.MustCompile(`(?m)^\s*│?\s*1\s.*not-an-email`).MatchString(page) || !strings.Contains(page, "--cursor 1\n") ||
+				strings.Contains(page, "ann@acme.example") {
+				t.Fatalf("first page of one:\n%s", page)
+			}
+			page = ok("invite", "skipped", s.importID, "--org", s.orgA, "--cursor", "1")
+			if !regexp.MustCompile(`(?m)^\s*│?\s*4\s.*ann@acme.example`).MatchString(page) || strings.Contains(page, "not-an-email") {
+				t.Fatalf("page after cursor 1:\n%s", page)
 			}
 			out = ok("invite", "skipped", s.importID, "--org", s.orgA, "--csv")
 			want := "seq,salesforce_user_id,email,name,reason\n1,,not-an-email,,skipped_invalid_email\n4,,ann@acme.example,'=HYPERLINK(1),duplicate_in_import\n"
