@@ -231,14 +231,10 @@ export TETHER_HTTP_ADDR="127.0.0.1:$HTTPPORT" TETHER_PUBLIC_URL="http://127.0.0.
 export TETHER_LOG_FORMAT=json TETHER_LOG_LEVEL=info TETHER_WORKER_CONCURRENCY=10 TETHER_WORKER_FETCHERS=2 TETHER_SHUTDOWN_TIMEOUT=15s
 export TETHER_MAILER=smtp TETHER_SMTP_URL="smtp+insecure://127.0.0.1:$SMTPPORT" TETHER_MAIL_FROM="tether <tether@fault.example>"
 export TETHER_REFRESH_WINDOW=12m TETHER_SALESFORCE_SESSION_TIMEOUT=15m
-export TETHER_SALESFORCE_CLIENT_ID=3MVG9sandbox.tether.salesforce TETHER_SALESFORCE_CLIENT_SECRET=sandbox-salesforce-secret
-export TETHER_SALESFORCE_LOGIN_URL=$SB/salesforce TETHER_SALESFORCE_SANDBOX_LOGIN_URL=$SB/salesforce
-export TETHER_GOOGLE_CLIENT_ID=tether-sandbox.apps.googleusercontent.com TETHER_GOOGLE_CLIENT_SECRET=GOCSPX-sandbox-google-secret
-export TETHER_GOOGLE_AUTH_URL=$SB/google/o/oauth2/v2/auth TETHER_GOOGLE_TOKEN_URL=$SB/google/token TETHER_GOOGLE_API_URL=$SB/google
-export TETHER_MICROSOFT_CLIENT_ID=00000000-0000-4000-8000-00000000c1d0 TETHER_MICROSOFT_CLIENT_SECRET='sandbox~microsoft~secret'
-export TETHER_MICROSOFT_LOGIN_URL=$SB/microsoft/common TETHER_MICROSOFT_GRAPH_URL=$SB/microsoft
-export TETHER_ZOOM_CLIENT_ID=sandboxZoomClient TETHER_ZOOM_CLIENT_SECRET=sandbox-zoom-secret
-export TETHER_ZOOM_OAUTH_URL=$SB/zoom TETHER_ZOOM_API_URL=$SB/zoom
+# The providers' settings, as the README tells an operator to set them.
+SBENV=$("$TETHER" sandbox --print-env --addr "127.0.0.1:$SBPORT") || die "tether sandbox --print-env failed"
+eval "$SBENV"
+[ "$TETHER_ZOOM_API_URL" = "$SB/zoom" ] || die "tether sandbox --print-env did not point tether at $SB: $SBENV"
 DIRECT_DB="postgres://postgres@$PGHOST:$PGPORT/$DB?sslmode=disable"
 
 "$TETHER" migrate up >>"$T/logs/migrate.log" 2>&1 || die "migrate up failed (log: $T/logs/migrate.log)"

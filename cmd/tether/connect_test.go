@@ -72,31 +72,19 @@ func newConnectE2E(t *testing.T, redisDB int, verb string, env map[string]string
 	sb0 := sbSrv.URL
 	dbURL := "sqlite:" + filepath.Join(t.TempDir(), "tether.db")
 	base := map[string]string{
-		"TETHER_DATABASE_URL":             dbURL,
-		"TETHER_REDIS_URL":                redistest.URL(opt),
-		"TETHER_ENCRYPTION_KEYS":          testKeys,
-		"TETHER_LINK_SECRET":              testLinkSecret,
-		"TETHER_HTTP_ADDR":                addr,
-		"TETHER_PUBLIC_URL":               "http://" + addr,
-		"TETHER_API_TOKEN":                "e2e-api-token-0123456789abcdefghijklmnop",
-		"TETHER_METRICS_ADDR":             "off",
-		"TETHER_MAILER":                   "log",
-		"TETHER_SALESFORCE_LOGIN_URL":     sb0 + "/salesforce",
-		"TETHER_SALESFORCE_CLIENT_ID":     sandbox.DefaultSalesforceClientID,
-		"TETHER_SALESFORCE_CLIENT_SECRET": sandbox.DefaultSalesforceClientSecret,
-		"TETHER_GOOGLE_CLIENT_ID":         sandbox.DefaultGoogleClientID,
-		"TETHER_GOOGLE_CLIENT_SECRET":     sandbox.DefaultGoogleClientSecret,
-		"TETHER_GOOGLE_AUTH_URL":          sb0 + "/google/o/oauth2/v2/auth",
-		"TETHER_GOOGLE_TOKEN_URL":         sb0 + "/google/token",
-		"TETHER_GOOGLE_API_URL":           sb0 + "/google",
-		"TETHER_MICROSOFT_CLIENT_ID":      sandbox.DefaultMicrosoftClientID,
-		"TETHER_MICROSOFT_CLIENT_SECRET":  sandbox.DefaultMicrosoftClientSecret,
-		"TETHER_MICROSOFT_LOGIN_URL":      sb0 + "/microsoft/organizations",
-		"TETHER_MICROSOFT_GRAPH_URL":      sb0 + "/microsoft",
-		"TETHER_ZOOM_CLIENT_ID":           sandbox.DefaultZoomClientID,
-		"TETHER_ZOOM_CLIENT_SECRET":       sandbox.DefaultZoomClientSecret,
-		"TETHER_ZOOM_OAUTH_URL":           sb0 + "/zoom",
-		"TETHER_ZOOM_API_URL":             sb0 + "/zoom",
+		"TETHER_DATABASE_URL":    dbURL,
+		"TETHER_REDIS_URL":       redistest.URL(opt),
+		"TETHER_ENCRYPTION_KEYS": testKeys,
+		"TETHER_LINK_SECRET":     testLinkSecret,
+		"TETHER_HTTP_ADDR":       addr,
+		"TETHER_PUBLIC_URL":      "http://" + addr,
+		"TETHER_API_TOKEN":       "e2e-api-token-0123456789abcdefghijklmnop",
+		"TETHER_METRICS_ADDR":    "off",
+		"TETHER_MAILER":          "log",
+	}
+	// The providers' settings are what `tether sandbox --print-env` prints.
+	for _, v := range sandboxEnv(sb0) {
+		base[v.name] = v.value
 	}
 	for k, v := range env {
 		base[k] = v

@@ -8,10 +8,12 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
 
+	"tether/config"
 	"tether/connectors/sandbox"
 	"tether/internal/syncbuf"
 )
@@ -127,5 +129,66 @@ func TestSandboxAddressInUse(t *testing.T) {
 	res := runTether(t, t.Context(), map[string]string{}, "sandbox", "--addr", addr)
 	if res.err == nil || !strings.HasPrefix(res.err.Error(), "sandbox address "+addr+" is in use") || !strings.Contains(res.err.Error(), "give --addr a free address") {
 		t.Fatalf("sandbox on a taken address: %v", res.err)
+	}
+}
+
+// TestSandboxPrintEnv: what `tether sandbox --print-env` prints, evaluated by a real shell,
+// is a configuration tether accepts, with every provider at the sandbox's address (a
+// wildcard listen address made dialable) and the secrets intact through the quoting.
+func TestSandboxPrintEnv(t *testing.T) {
+	r := runTether(t, t.Context(), nil, "sandbox", "--print-env", "--addr", "0.0.0.0:18091")
+	if r.err != nil {
+		t.Fatalf("--print-env: %v\n%s", r.err, r.stderr)
+	}
+	out, err := exec.Command("sh", "-c", `eval "$1" && env`, "sh", r.stdout).Output()
+	if err != nil {
+		t.Fatalf("sh could not evaluate the exports: %v\n%s", err, r.stdout)
+	}
+	got := map[string]string{}
+	for _, l := range strings.Split(string(out), "\n") {
+		if k, v, ok := strings.Cut(l, "="); ok && strings.HasPrefix(k, "TETHER_") {
+			got[k] = v
+		}
+	}
+	want := map[string]string{
+		"TETHER_SALESFORCE_CLIENT_ID":     sandbox.DefaultSalesforceClientID,
+		"TETHER_MICROSOFT_CLIENT_SECRET":  sandbox.DefaultMicrosoftClientSecret,
+		"TETHER_ZOOM_CLIENT_SECRET":       sandbox.DefaultZoomClientSecret,
+		"TETHER_SALESFORCE_LOGIN_URL":     "http://127.0.0.1:18091/salesforce",
+		"TETHER_GOOGLE_TOKEN_URL":         "http://127.0.0.1:18091/google/token",
+		"TETHER_MICROSOFT_LOGIN_URL":      "http://127.0.0.1:18091/microsoft/common",
+		"TETHER_ZOOM_API_URL":             "http://127.0.0.1:18091/zoom",
+		"TETHER_GOOGLE_CLIENT_SECRET":     sandbox.DefaultGoogleClientSecret,
+		"TETHER_SALESFORCE_CLIENT_SECRET": sandbox.DefaultSalesforceClientSecret,
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s = %q, want %q", k, got[k], v)
+		}
+	}
+	cfg, err := config.Load(func(k string) string { return got[k] }, nil)
+	if err != nil {
+		t.Fatalf("tether refuses the printed settings: %v", err)
+	}
+	// Every provider URL tether reads points at the sandbox, none at a real provider.
+	for name, u := range map[string]string{"SalesforceLoginURL": cfg.SalesforceLoginURL, "SalesforceSandboxLoginURL": cfg.SalesforceSandboxLoginURL,
+		"GoogleAuthURL": cfg.GoogleAuthURL, "GoogleTokenURL": cfg.GoogleTokenURL, "GoogleAPIURL": cfg.GoogleAPIURL,
+		"MicrosoftLoginURL": cfg.MicrosoftLoginURL, "MicrosoftGraphURL": cfg.MicrosoftGraphURL, "ZoomOAuthURL": cfg.ZoomOAuthURL, "ZoomAPIURL": cfg.ZoomAPIURL} {
+		if !strings.HasPrefix(u, "http://127.0.0.1:18091/") {
+			t.Errorf("%s = %q, not at the sandbox", name, u)
+		}
+	}
+	if cfg.GoogleClientID != sandbox.DefaultGoogleClientID || cfg.MicrosoftClientID != sandbox.DefaultMicrosoftClientID || cfg.ZoomClientID != sandbox.DefaultZoomClientID {
+		t.Errorf("client ids %q %q %q", cfg.GoogleClientID, cfg.MicrosoftClientID, cfg.ZoomClientID)
+	}
+
+	// --base-url wins over --addr; a free port is refused, naming the flag.
+	r = runTether(t, t.Context(), nil, "sandbox", "--print-env", "--base-url", "https://sandbox.example.com/")
+	if r.err != nil || !strings.Contains(r.stdout, "export TETHER_ZOOM_OAUTH_URL='https://sandbox.example.com/zoom'\n") {
+		t.Fatalf("--base-url: %v\n%s", r.err, r.stdout)
+	}
+	r = runTether(t, t.Context(), nil, "sandbox", "--print-env", "--addr", "127.0.0.1:0")
+	if r.err == nil || !strings.Contains(r.err.Error(), "--addr 127.0.0.1:8090") || r.stdout != "" {
+		t.Fatalf("--print-env with port 0: %v\n%s", r.err, r.stdout)
 	}
 }
