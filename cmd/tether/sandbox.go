@@ -67,6 +67,13 @@ ids and secrets. In the shell that runs tether all and the CLI verbs:
 				defer f.Close()
 				o.Sandbox.IssuedTokens = f
 			}
+			if _, err := sandboxBase(o.Addr, o.Sandbox.BaseURL); err == nil {
+				args := "--addr " + o.Addr
+				if o.Sandbox.BaseURL != "" {
+					args = "--base-url " + o.Sandbox.BaseURL
+				}
+				o.Logger.Info().Msgf(`point tether at this sandbox: eval "$(tether sandbox --print-env %s)"`, args)
+			}
 			err = sandbox.ListenAndServe(cmd.Context(), o)
 			if errors.Is(err, syscall.EADDRINUSE) {
 				return fmt.Errorf("sandbox address %s is in use (another sandbox on this host?); give --addr a free address, e.g. --addr %s", o.Addr, nextPort(o.Addr))
