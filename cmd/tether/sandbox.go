@@ -67,12 +67,11 @@ ids and secrets. In the shell that runs tether all and the CLI verbs:
 				defer f.Close()
 				o.Sandbox.IssuedTokens = f
 			}
-			if _, err := sandboxBase(o.Addr, o.Sandbox.BaseURL); err == nil {
-				args := "--addr " + o.Addr
+			o.Listening = func(base string) {
 				if o.Sandbox.BaseURL != "" {
-					args = "--base-url " + o.Sandbox.BaseURL
+					base = o.Sandbox.BaseURL
 				}
-				o.Logger.Info().Msgf(`point tether at this sandbox: eval "$(tether sandbox --print-env %s)"`, args)
+				o.Logger.Info().Msgf(`point tether at this sandbox: eval "$(tether sandbox --print-env --base-url %s)"`, base)
 			}
 			err = sandbox.ListenAndServe(cmd.Context(), o)
 			if errors.Is(err, syscall.EADDRINUSE) {

@@ -66,6 +66,13 @@ func TestSandboxVerb(t *testing.T) {
 	if !strings.HasSuffix(urls.Salesforce, "/salesforce") || !strings.HasPrefix(urls.Salesforce, "http://127.0.0.1:") {
 		t.Fatalf("salesforce base URL %q", urls.Salesforce)
 	}
+	// The log says how to point tether at it, with the port the free one turned out to be.
+	hint := `eval \"$(tether sandbox --print-env --base-url ` + strings.TrimSuffix(urls.Salesforce, "/salesforce") + `)\"`
+	for deadline := time.Now().Add(5 * time.Second); !strings.Contains(stderr.String(), hint); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("stderr lacks %s:\n%s", hint, stderr.String())
+		}
+	}
 
 	get := func(u string) (int, string) {
 		t.Helper()

@@ -27,6 +27,8 @@ type ServeOptions struct {
 	Logger zerolog.Logger
 	// Sandbox configures the emulator itself.
 	Sandbox Options
+	// Listening, if set, is called with the base URL once the line is printed.
+	Listening func(base string)
 }
 
 // BaseURLs is the line ListenAndServe prints.
@@ -65,6 +67,9 @@ func ListenAndServe(ctx context.Context, o ServeOptions) error {
 	if _, err := fmt.Fprintf(out, "%s\n", line); err != nil {
 		_ = ln.Close()
 		return fmt.Errorf("sandbox: print base urls: %w", err)
+	}
+	if o.Listening != nil {
+		o.Listening(base)
 	}
 	srv := &http.Server{Handler: logRequests(o.Logger, sb), ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
