@@ -3,6 +3,7 @@ package main
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"maps"
@@ -19,6 +20,7 @@ import (
 	"tether/sync/reminders"
 	"tether/sync/store"
 	"tether/worker"
+	"tether/worker/httpapi"
 )
 
 var _ members.Store = (*store.Store)(nil)
@@ -83,9 +85,10 @@ func newMembersListCmd(e env) *cobra.Command {
 	var (
 		filter         string
 		actionRequired bool
+		asJSON         bool
 	)
 	cmd := &cobra.Command{
-		Use:   "list ORG [--filter F] [--action-required]",
+		Use:   "list ORG [--filter F] [--action-required] [--json]",
 		Short: "List an org's members with their connections, Action Required reasons and the counts per filter",
 		Long: `Prints, for every filter (` + filterNames() + `), how many members it shows and how
 many of them are Action Required, then the members of --filter (default all): role, status,
@@ -94,7 +97,7 @@ sent (#sequence kind channel status when) and the next one due with why, or "non
 why none is (fixed, the admin's problem, quiet hours until a time, ...). A reason marked
 "~" is recommended: shown, not counted. --action-required lists only members that need
 action. Role filters (admin, chat, meetings) leave deactivated members out; admin includes
-custom admins.
+custom admins. --json prints the route's JSON, with every page's members in one document.
 
 Same as GET /v1/orgs/{org}/members?filter=F&action_required=true.`,
 		Args: cobra.ExactArgs(1),
@@ -127,6 +130,13 @@ Same as GET /v1/orgs/{org}/members?filter=F&action_required=true.`,
 					}
 					req.After = p.Next
 				}
+				if asJSON {
+					req.After = ""
+					enc := json.NewEncoder(e.stdout)
+					enc.SetIndent("", "  ")
+					return enc.Encode(httpapi.MemberListOf(args[0], req,
+						members.Page{Members: all, Counts: counts, PendingInvites: pendingInvites}, sums))
+				}
 				printMemberCounts(e.stdout, counts)
 				if pendingInvites > 0 {
 					what := "invitations"
@@ -153,6 +163,7 @@ Same as GET /v1/orgs/{org}/members?filter=F&action_required=true.`,
 	}
 	cmd.Flags().StringVar(&filter, "filter", string(directory.FilterAll), "one of "+filterNames())
 	cmd.Flags().BoolVar(&actionRequired, "action-required", false, "list only members that need action")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the JSON GET /v1/orgs/{org}/members answers, every page's members in one document")
 	return cmd
 }
 

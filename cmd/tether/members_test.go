@@ -16,6 +16,7 @@ import (
 	"tether/sync/connections"
 	"tether/sync/directory"
 	"tether/sync/reminders"
+	"tether/worker/httpapi"
 	"tether/worker/redistest"
 )
 
@@ -104,6 +105,28 @@ func TestMembersVerbs(t *testing.T) {
 		}
 		match(out, `(?m)^all\s+3\s+2$`, `(?m)^admin\s+1\s+1$`,
 			`rep@acme\.example\s+chat\s+active\s+salesforce needs_reconnect \(rep\), google_calendar healthy\s+salesforce needs_reconnect \[invalid_grant\] \(rep\); ~conferencing missing \(rep\); photo missing \(rep\)`)
+
+		// --json is the route's document: the same counts, every member with its reasons.
+		var js httpapi.MemberListJSON
+		if err := json.Unmarshal([]byte(ok("members", "list", org, "--json")), &js); err != nil {
+			t.Fatal(err)
+		}
+		if js.OrgID != org || js.Filter != directory.FilterAll || len(js.Members) != 3 || js.Next != "" {
+			t.Fatalf("json: org %s filter %s, %d members, next %q", js.OrgID, js.Filter, len(js.Members), js.Next)
+		}
+		for _, f := range directory.MemberFilters() {
+			if js.Counts[f] != counts.Of(f) {
+				t.Errorf("json counts[%s] = %+v, store %+v", f, js.Counts[f], counts.Of(f))
+			}
+		}
+		if err := json.Unmarshal([]byte(ok("members", "list", org, "--filter", "chat", "--action-required", "--json")), &js); err != nil {
+			t.Fatal(err)
+		}
+		if len(js.Members) != 1 || js.Members[0].Email != "rep@acme.example" || !js.Members[0].ActionRequired || !js.ActionRequired ||
+			len(js.Members[0].Reasons) == 0 || js.Members[0].Reasons[0].Kind != "salesforce" || js.Members[0].Reasons[0].Actor != directory.ActorRep ||
+			len(js.Members[0].Connections) != 2 {
+			t.Fatalf("json chat, action required: %+v", js)
+		}
 
 		out = ok("members", "list", org, "--filter", "chat", "--action-required")
 		match(out, `Action Required members under filter chat: 1`, `rep@acme\.example`)

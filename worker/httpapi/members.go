@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"net/http"
@@ -152,6 +153,22 @@ func CountsJSON(c directory.MembershipCounts) map[directory.MemberFilter]directo
 	return out
 }
 
+// MemberListOf is page p of org's members listed by req, with each member's reminder
+// summary from sums when it has one, as GET /v1/orgs/{org}/members answers it (Next is
+// the route's to fill).
+func MemberListOf(org string, req members.ListRequest, p members.Page, sums map[string]reminders.Summary) MemberListJSON {
+	out := MemberListJSON{OrgID: org, Filter: cmp.Or(req.Filter, directory.FilterAll), ActionRequired: req.ActionRequired,
+		Counts: CountsJSON(p.Counts), PendingInvites: p.PendingInvites, Members: make([]MemberJSON, 0, len(p.Members))}
+	for _, m := range p.Members {
+		mj := memberViewJSON(m)
+		if sum, ok := sums[m.Membership.ID]; ok {
+			mj.Reminders = ReminderSummaryOf(sum)
+		}
+		out.Members = append(out.Members, mj)
+	}
+	return out
+}
+
 // handleListMembers is GET /v1/orgs/{org}/members[?filter=F][&action_required=true][&after=ID][&limit=N].
 func (s *Server) handleListMembers() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -179,11 +196,6 @@ func (s *Server) handleListMembers() http.Handler {
 			s.memberError(w, r, err)
 			return
 		}
-		out := MemberListJSON{OrgID: org, Filter: directory.FilterAll, ActionRequired: req.ActionRequired,
-			Counts: CountsJSON(p.Counts), PendingInvites: p.PendingInvites, Members: make([]MemberJSON, 0, len(p.Members))}
-		if req.Filter != "" {
-			out.Filter = req.Filter
-		}
 		var sums map[string]reminders.Summary
 		if s.p.Reminders != nil && len(p.Members) > 0 {
 			ms := make([]directory.Membership, len(p.Members))
@@ -196,13 +208,7 @@ func (s *Server) handleListMembers() http.Handler {
 				return
 			}
 		}
-		for _, m := range p.Members {
-			mj := memberViewJSON(m)
-			if sum, ok := sums[m.Membership.ID]; ok {
-				mj.Reminders = ReminderSummaryOf(sum)
-			}
-			out.Members = append(out.Members, mj)
-		}
+		out := MemberListOf(org, req, p, sums)
 		if p.Next != "" {
 			next := url.Values{}
 			for k, v := range q {
