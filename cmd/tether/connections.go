@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -15,6 +16,7 @@ import (
 	"tether/sync/directory"
 	"tether/sync/members"
 	"tether/sync/vault"
+	"tether/worker/httpapi"
 )
 
 // newConnectionsCmd is `tether connections`: the operator's view of connection upkeep.
@@ -28,14 +30,18 @@ func newConnectionsCmd(e env) *cobra.Command {
 }
 
 func newConnectionsListCmd(e env) *cobra.Command {
-	var member string
+	var (
+		member string
+		asJSON bool
+	)
 	cmd := &cobra.Command{
-		Use:   "list ORG [--member MEMBER]",
+		Use:   "list ORG [--member MEMBER] [--json]",
 		Short: "List an org's connections: state, who must act and why, when upkeep next calls",
 		Long: `Prints each connection of the org (or of one member, --member: a membership id or an email) with its state, the
 failure class and who must act (rep: reconnect; admin; operator), the provider's code and
 sub-code, tether's reason, the cause when it matters (lost_during_refresh), the failures in a
-row, and when upkeep next refreshes, verifies or retries it. Never a token.
+row, and when upkeep next refreshes, verifies or retries it. Never a token. --json prints
+the route's JSON.
 
 Same as GET /v1/orgs/{org}/connections?member=M.`,
 		Args: cobra.ExactArgs(1),
@@ -73,7 +79,7 @@ Same as GET /v1/orgs/{org}/connections?member=M.`,
 			if err != nil {
 				return err
 			}
-			if len(cs) == 0 {
+			if len(cs) == 0 && !asJSON {
 				_, err := fmt.Fprintf(e.stdout, "org %s has no connections%s\n", args[0], map[bool]string{true: " for member " + member}[member != ""])
 				return err
 			}
@@ -81,11 +87,17 @@ Same as GET /v1/orgs/{org}/connections?member=M.`,
 			if err != nil {
 				return err
 			}
+			if asJSON {
+				enc := json.NewEncoder(e.stdout)
+				enc.SetIndent("", "  ")
+				return enc.Encode(httpapi.ConnectionListOf(args[0], cs, emails))
+			}
 			printConnections(e.stdout, cs, emails)
 			return nil
 		},
 	}
 	cmd.Flags().StringVar(&member, "member", "", "only this member's connections (its membership id or email, as `tether members list` prints)")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the JSON GET /v1/orgs/{org}/connections answers")
 	return cmd
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"net/http/httptest"
 	"path/filepath"
 	"regexp"
@@ -12,6 +13,7 @@ import (
 	"tether/connectors/sandbox/sfdc"
 	"tether/sync/connections"
 	"tether/sync/store"
+	"tether/worker/httpapi"
 	"tether/worker/redistest"
 )
 
@@ -112,6 +114,11 @@ func TestConnectionsVerbs(t *testing.T) {
 	if r.err != nil || !strings.Contains(r.stdout, "has no connections for member Admin@acme.test") {
 		t.Fatalf("list of a member by email: %v\n%s", r.err, r.stdout)
 	}
+	// In JSON no connections is an empty list, not the sentence.
+	r = runTether(t, ctx, env, "connections", "list", orgID, "--member", "Admin@acme.test", "--json")
+	if r.err != nil || !strings.Contains(r.stdout, `"connections": []`) {
+		t.Fatalf("list --json of a member without connections: %v\n%s", r.err, r.stdout)
+	}
 	// A member's connection is listed under the member's email, not only an id.
 	st, err := store.Open(ctx, dbURL)
 	if err != nil {
@@ -134,6 +141,30 @@ func TestConnectionsVerbs(t *testing.T) {
 	if r.err != nil || !regexp.MustCompile(zoom.ID+`\s+zoom\s+admin@acme\.test\s+missing`).MatchString(r.stdout) ||
 		!regexp.MustCompile(`salesforce_team\s+\(org\)`).MatchString(r.stdout) {
 		t.Fatalf("list with a member's connection: %v\n%s", r.err, r.stdout)
+	}
+	// --json is the route's document: the team connection's failure as stored, the
+	// member's connection under its email.
+	r = runTether(t, ctx, env, "connections", "list", orgID, "--json")
+	var js httpapi.ConnectionListJSON
+	if r.err != nil || json.Unmarshal([]byte(r.stdout), &js) != nil || js.OrgID != orgID || len(js.Connections) != 2 {
+		t.Fatalf("list --json: %v\n%s", r.err, r.stdout)
+	}
+	for _, c := range js.Connections {
+		switch c.ID {
+		case id:
+			if c.Kind != connections.KindSalesforceTeam || c.State != connections.StateNeedsReconnect || c.Code != "invalid_grant" || c.Actor != "admin" || c.MemberEmail != "" {
+				t.Errorf("team connection in JSON: %+v", c)
+			}
+		case zoom.ID:
+			if c.Kind != connections.KindZoom || c.MemberEmail != "admin@acme.test" || c.MembershipID != am.ID {
+				t.Errorf("member's connection in JSON: %+v", c)
+			}
+		default:
+			t.Errorf("unknown connection in JSON: %+v", c)
+		}
+	}
+	if strings.Contains(r.stdout, grant.AccessToken) || strings.Contains(r.stdout, grant.RefreshToken) {
+		t.Fatal("the JSON holds a token")
 	}
 	r = runTether(t, ctx, env, "connections", "list", orgID, "--member", "nobody@acme.test")
 	if r.err == nil || !strings.Contains(r.err.Error(), `has no member "nobody@acme.test"`) {

@@ -94,10 +94,6 @@ func (s *Server) handleListConnections() http.Handler {
 				Message: "the connections could not be read: the database did not answer; see the server log"})
 			return
 		}
-		out := struct {
-			OrgID       string           `json:"org_id"`
-			Connections []ConnectionJSON `json:"connections"`
-		}{OrgID: orgID, Connections: []ConnectionJSON{}}
 		var emails map[string]string
 		if s.p.Members != nil {
 			if emails, err = s.p.Members.Emails(r.Context(), orgID, cs); err != nil {
@@ -107,13 +103,26 @@ func (s *Server) handleListConnections() http.Handler {
 				return
 			}
 		}
-		for _, c := range cs {
-			j := ConnectionJSONOf(c)
-			j.MemberEmail = emails[c.MembershipID]
-			out.Connections = append(out.Connections, j)
-		}
-		writeJSON(w, http.StatusOK, out)
+		writeJSON(w, http.StatusOK, ConnectionListOf(orgID, cs, emails))
 	})
+}
+
+// ConnectionListJSON is GET /v1/orgs/{org}/connections's answer.
+type ConnectionListJSON struct {
+	OrgID       string           `json:"org_id"`
+	Connections []ConnectionJSON `json:"connections"`
+}
+
+// ConnectionListOf is org's connections cs as the route lists them, each with its member's
+// email from emails (keyed by membership id).
+func ConnectionListOf(orgID string, cs []connections.Connection, emails map[string]string) ConnectionListJSON {
+	out := ConnectionListJSON{OrgID: orgID, Connections: make([]ConnectionJSON, 0, len(cs))}
+	for _, c := range cs {
+		j := ConnectionJSONOf(c)
+		j.MemberEmail = emails[c.MembershipID]
+		out.Connections = append(out.Connections, j)
+	}
+	return out
 }
 
 // handleUpkeep is POST /v1/orgs/{org}/connections/{id}/refresh or /verify: runs it now,
