@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	"tether/sync/members"
 	"tether/sync/orgs"
 	"tether/sync/store"
+	"tether/worker/httpapi"
 )
 
 var _ orgs.Store = (*store.Store)(nil)
@@ -161,12 +163,14 @@ only. Same as GET /v1/orgs (?parent=ORG).`,
 }
 
 func newOrgShowCmd(e env) *cobra.Command {
-	return &cobra.Command{
-		Use:   "show ORG",
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "show ORG [--json]",
 		Short: "Show an org: seats, team Salesforce connection, last audit, pending imports, client orgs",
 		Long: `Shows one org: its seats used and free, the state of its team-level Salesforce
 connection, the result of its last permission audit, its imports not yet finished, and
-its client orgs with their seat use. Same as GET /v1/orgs/{org}.`,
+its client orgs with their seat use. --json prints the route's JSON. Same as
+GET /v1/orgs/{org}.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return withOrgs(cmd, e, func(ctx context.Context, svc *orgs.Service, hosts directory.SalesforceHosts) error {
@@ -174,11 +178,18 @@ its client orgs with their seat use. Same as GET /v1/orgs/{org}.`,
 				if err != nil {
 					return err
 				}
+				if asJSON {
+					enc := json.NewEncoder(e.stdout)
+					enc.SetIndent("", "  ")
+					return enc.Encode(httpapi.OverviewJSON(hosts, ov))
+				}
 				printOverview(e.stdout, hosts, ov)
 				return nil
 			})
 		},
 	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the JSON GET /v1/orgs/{org} answers")
+	return cmd
 }
 
 func newOrgSetCmd(e env) *cobra.Command {

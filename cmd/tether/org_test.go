@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"maps"
 	"path/filepath"
 	"regexp"
@@ -15,6 +16,7 @@ import (
 	"tether/sync/directory"
 	"tether/sync/permissions"
 	"tether/sync/store"
+	"tether/worker/httpapi"
 )
 
 // TestOrgAndUserVerbs runs tether org create/list/show/set and tether users
@@ -94,6 +96,22 @@ func TestOrgAndUserVerbs(t *testing.T) {
 			t.Errorf("org show of the parent:\n%s", show)
 		}
 		refused(`no org with id "nope"`, "org", "show", "nope")
+		// --json is the route's document: the same seats, connection and client orgs.
+		var js httpapi.OrgOverviewJSON
+		if err := json.Unmarshal([]byte(ok("org", "show", parent, "--json")), &js); err != nil {
+			t.Fatal(err)
+		}
+		if js.ID != parent || js.Name != "Agency" || js.TeamConnection.State != "healthy" || js.TeamConnection.ProviderAccountID != "005000000000001AAA" ||
+			len(js.Clients) != 1 || js.Clients[0].ID != client || js.Clients[0].Seats.Used != 2 || js.LastAudit != nil || len(js.PendingImports) != 0 {
+			t.Errorf("org show --json of the parent: %+v", js)
+		}
+		if err := json.Unmarshal([]byte(ok("org", "show", client, "--json")), &js); err != nil {
+			t.Fatal(err)
+		}
+		if js.Parent == nil || js.Parent.ID != parent || js.Seats.Used != 2 || js.Seats.Limit != 3 || js.TeamConnection.State != "missing" ||
+			js.LastAudit == nil || len(js.PendingImports) != 1 || js.SalesforceLogin != directory.SalesforceSandbox {
+			t.Errorf("org show --json of the client: %+v", js)
+		}
 
 		refused("uses 2 seats (1 active member, 1 pending invite), so its seats cannot go below 2 (asked 1)", "org", "set", client, "--seats", "1")
 		if out := ok("org", "set", client, "--seats", "2", "--name", "Client A1"); !strings.Contains(out, `"Client A1": 2 seats, client of org `+parent) {

@@ -138,7 +138,8 @@ func optTime(t time.Time) *time.Time {
 	return &t
 }
 
-func overviewJSON(hosts directory.SalesforceHosts, ov orgs.Overview) OrgOverviewJSON {
+// OverviewJSON is ov as GET /v1/orgs/{org} answers it.
+func OverviewJSON(hosts directory.SalesforceHosts, ov orgs.Overview) OrgOverviewJSON {
 	out := OrgOverviewJSON{OrgJSON: orgJSON(hosts, ov.Org, ov.Seats), Clients: []OrgJSON{}, PendingImports: []ImportView{},
 		Policy: policyJSON(ov.Org.Policy)}
 	ss := ov.SalesforceSession
@@ -289,7 +290,7 @@ func (s *Server) handleGetOrg() http.Handler {
 			s.orgError(w, r, err)
 			return
 		}
-		writeJSON(w, http.StatusOK, overviewJSON(s.p.SalesforceHosts, ov))
+		writeJSON(w, http.StatusOK, OverviewJSON(s.p.SalesforceHosts, ov))
 	})
 }
 
@@ -318,7 +319,7 @@ func (s *Server) handleUpdateOrg() http.Handler {
 			s.orgError(w, r, err)
 			return
 		}
-		writeJSON(w, http.StatusOK, overviewJSON(s.p.SalesforceHosts, ov))
+		writeJSON(w, http.StatusOK, OverviewJSON(s.p.SalesforceHosts, ov))
 	})
 }
 
