@@ -142,6 +142,8 @@ func TestValidationErrorsNameVariableProblemAndExample(t *testing.T) {
 		{map[string]string{"TETHER_GOOGLE_TOKEN_URL": "/token"}, "TETHER_GOOGLE_TOKEN_URL", "absolute http(s) URL"},
 		{map[string]string{"TETHER_SMTP_URL": "mail.example.com"}, "TETHER_SMTP_URL", "not an SMTP URL"},
 		{map[string]string{"TETHER_MAIL_FROM": "nobody"}, "TETHER_MAIL_FROM", "not a mail address"},
+		{map[string]string{"TETHER_MAILER": "file"}, "TETHER_MAILER", "not one of smtp, dir, log"},
+		{map[string]string{"TETHER_MAILER": "dir"}, "TETHER_MAIL_DIR", "TETHER_MAILER=dir writes each email into it"},
 		{map[string]string{"TETHER_INVITE_TTL": "0s"}, "TETHER_INVITE_TTL", "must be at least 1m"},
 		{map[string]string{"TETHER_INVITE_TTL": "-72h"}, "TETHER_INVITE_TTL", "must be at least 1m"},
 		{map[string]string{"TETHER_CONNECT_LINK_TTL": "-1m"}, "TETHER_CONNECT_LINK_TTL", "must be at least 1m"},

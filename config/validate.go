@@ -146,8 +146,11 @@ func (c Config) Validate() error {
 	if c.ImportPause <= 0 {
 		bad("ImportPause", c.ImportPause.String(), "must be positive")
 	}
-	if c.Mailer != "smtp" && c.Mailer != "log" {
-		bad("Mailer", c.Mailer, "is not one of smtp, log")
+	switch {
+	case c.Mailer != "smtp" && c.Mailer != "log" && c.Mailer != "dir":
+		bad("Mailer", c.Mailer, "is not one of smtp, dir, log")
+	case c.Mailer == "dir" && c.MailDir == "":
+		bad("MailDir", "", "is not set; TETHER_MAILER=dir writes each email into it (example: TETHER_MAIL_DIR=./mail)")
 	}
 	// NaN fails both comparisons, so test for the good range rather than the bad one.
 	if !(c.SalesforceUsageWarnShare > 0 && c.SalesforceUsageWarnShare <= 1) {
@@ -213,11 +216,12 @@ func (c Config) RequireLinkSecret(verb string) error {
 // emails (it runs invites:send) but has no way to: TETHER_MAILER is smtp and
 // TETHER_SMTP_URL is unset.
 func (c Config) RequireMailer(verb string) error {
-	if c.Mailer == "log" || c.SMTPURL.IsSet() {
+	if c.Mailer == "log" || c.Mailer == "dir" || c.SMTPURL.IsSet() {
 		return nil
 	}
 	return fieldError(varOf("SMTPURL"), "", fmt.Sprintf("is not set; tether %s runs invites:send and would drop every invitation email. "+
-		"Set TETHER_SMTP_URL to your mail server, or TETHER_MAILER=log to only log each email's recipient and subject (trials)", verb))
+		"Set TETHER_SMTP_URL to your mail server, or for a trial TETHER_MAILER=dir with TETHER_MAIL_DIR to write each email to a file "+
+		"(or TETHER_MAILER=log to only log its recipient and subject)", verb))
 }
 
 // RequireEncryptionKeys returns an error naming TETHER_ENCRYPTION_KEYS when it is unset.

@@ -121,17 +121,26 @@ func (a *app) oauthClient() (*oauth.Client, error) {
 	return oc, nil
 }
 
-// smtpMailer is the process's SMTP mailer (TETHER_SMTP_URL); nil when that is unset. Each
-// message names its own sender, so one mailer serves invitations and alerts.
-func (a *app) smtpMailer() (*email.Mailer, error) {
+// outMailer is the process's mailer: the mail directory under TETHER_MAILER=dir, else the
+// SMTP server of TETHER_SMTP_URL; nil when neither is set. Each message names its own
+// sender, so one mailer serves invitations, reminders and alerts.
+func (a *app) outMailer() (*email.Mailer, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.mailer != nil || !a.d.cfg.SMTPURL.IsSet() {
+	cfg := a.d.cfg
+	if a.mailer != nil || (cfg.Mailer != "dir" && !cfg.SMTPURL.IsSet()) {
 		return a.mailer, nil
 	}
-	sc, err := smtpConfig(a.d.cfg.SMTPURL.Reveal(), cmp.Or(a.d.cfg.MailFrom, a.d.cfg.InviteFrom))
-	if err != nil {
-		return nil, err
+	from := cmp.Or(cfg.MailFrom, cfg.InviteFrom)
+	var sc email.Config
+	if cfg.Mailer == "dir" {
+		sc = email.Config{Dir: cfg.MailDir, From: from}
+		a.d.log.Warn().Str("dir", cfg.MailDir).Msg("TETHER_MAILER=dir: emails are written to files in TETHER_MAIL_DIR, not sent")
+	} else {
+		var err error
+		if sc, err = smtpConfig(cfg.SMTPURL.Reveal(), from); err != nil {
+			return nil, err
+		}
 	}
 	m, err := email.New(sc)
 	if err != nil {

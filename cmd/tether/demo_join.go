@@ -32,7 +32,7 @@ func demoJoin(ctx context.Context, dm *demo) error {
 	}
 	// A second run of the attempt the worker ran (as after a crash before its
 	// acknowledgement) sends nothing: the process's one mailer, the worker's sender.
-	m, err := dm.d.app.smtpMailer()
+	m, err := dm.d.app.outMailer()
 	if err != nil {
 		return err
 	}

@@ -46,10 +46,10 @@ func smtpConfig(raw, from string) (email.Config, error) {
 	return c, nil
 }
 
-// inviteSender builds the invitation sender: through TETHER_SMTP_URL, or with
-// TETHER_MAILER=log a mailer that only logs each email's recipient and subject. Without
-// either it refuses, naming the variable: a worker must not take invites:send tasks it
-// cannot complete.
+// inviteSender builds the invitation sender: through TETHER_SMTP_URL, into TETHER_MAIL_DIR
+// with TETHER_MAILER=dir, or with TETHER_MAILER=log a mailer that only logs each email's
+// recipient and subject. Without any it refuses, naming the variable: a worker must not
+// take invites:send tasks it cannot complete.
 func inviteSender(d deps, verb string) (*onboarding.Sender, error) {
 	if err := d.cfg.RequireMailer(verb); err != nil {
 		return nil, err
@@ -61,7 +61,7 @@ func inviteSender(d deps, verb string) (*onboarding.Sender, error) {
 		senderCfg.Mailer = email.LogMailer(d.log.With().Str("component", "mail").Logger())
 		return onboarding.NewSender(senderCfg)
 	}
-	m, err := d.app.smtpMailer()
+	m, err := d.app.outMailer()
 	if err != nil {
 		return nil, err
 	}

@@ -91,15 +91,16 @@ func recordUsage(st usageRecorder, log zerolog.Logger) func(string, salesforce.U
 	}
 }
 
-// permissionMailer sends permission alerts through TETHER_SMTP_URL. Without it alerts are
-// logged and dropped (counted as sent, so configuring mail later does not replay old
-// ones): the report and the permissions.lost event still say what was lost.
+// permissionMailer sends permission alerts through TETHER_SMTP_URL (or into TETHER_MAIL_DIR
+// under TETHER_MAILER=dir). Without either alerts are logged and dropped (counted as sent,
+// so configuring mail later does not replay old ones): the report and the
+// permissions.lost event still say what was lost.
 func permissionMailer(d deps) (permissions.Mailer, error) {
-	if !d.cfg.SMTPURL.IsSet() {
+	if d.cfg.Mailer != "dir" && !d.cfg.SMTPURL.IsSet() {
 		d.log.Warn().Msg("TETHER_SMTP_URL is not set: lost-permission alerts are not emailed (reports and events still record them)")
 		return droppedMail{log: d.log}, nil
 	}
-	m, err := d.app.smtpMailer()
+	m, err := d.app.outMailer()
 	if err != nil {
 		return nil, err
 	}

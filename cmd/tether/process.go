@@ -33,7 +33,8 @@ func newWorkerCmd(e env) *cobra.Command {
 		Short: "Run tasks from the critical, connections, default and low queues",
 		Long: `Runs tether's task handlers on Asynq. Run as many replicas as you like against the same
 Redis. Needs TETHER_REDIS_URL, TETHER_ENCRYPTION_KEYS, a migrated database and
-TETHER_SMTP_URL (or TETHER_MAILER=log to only log invitation emails, for trials); it
+TETHER_SMTP_URL (for trials, TETHER_MAILER=dir with TETHER_MAIL_DIR writes each email to a
+file, and TETHER_MAILER=log only logs it); it
 refuses to start without them, and when Redis or the database does not answer.
 
 At start, and on TETHER_RECONCILE_SCHEDULE through the scheduler, the reconciler queues

@@ -15,7 +15,7 @@ import (
 )
 
 // reminderService is the process's reminders service: the store, the mailer
-// (TETHER_SMTP_URL, or the log under TETHER_MAILER=log), the connect links
+// (TETHER_SMTP_URL, TETHER_MAIL_DIR under TETHER_MAILER=dir, or the log under TETHER_MAILER=log), the connect links
 // (TETHER_LINK_SECRET) and the queue client.
 func (a *app) reminderService() (*reminders.Service, error) {
 	a.mu.Lock()
@@ -35,7 +35,7 @@ func (a *app) reminderService() (*reminders.Service, error) {
 	if d.cfg.Mailer == "log" {
 		mailer = email.LogReminderMailer(d.log.With().Str("component", "mail").Logger())
 	} else {
-		m, err := a.smtpMailer()
+		m, err := a.outMailer()
 		if err != nil {
 			return nil, err
 		}

@@ -36,11 +36,15 @@ type Config struct {
 	From string
 	// Timeout bounds one connection and send. Zero means 30s.
 	Timeout time.Duration
+	// Dir, when set, makes Send write each message as an .eml file in Dir instead of
+	// connecting to a server (TETHER_MAILER=dir, for trials): Host, Port, TLS and the
+	// credentials are then unused.
+	Dir string
 }
 
 // Validate reports a config a person can fix.
 func (c Config) Validate() error {
-	if c.Host == "" {
+	if c.Host == "" && c.Dir == "" {
 		return errors.New("smtp host is empty (example: smtp.example.com)")
 	}
 	if _, err := mail.ParseAddress(c.From); err != nil {
@@ -104,13 +108,21 @@ func (m *Mailer) From() string { return m.cfg.From }
 // the server's verdict. An error after the server accepted every message (a
 // failed RSET or QUIT) is no failure: Send returns nil.
 func (m *Mailer) Send(ctx context.Context, msgs ...Message) error {
+	var opts []gomail.MsgOption
+	if m.cfg.Dir != "" {
+		// 8bit, not quoted-printable: a link in a file stays one line, to open or grep.
+		opts = append(opts, gomail.WithEncoding(gomail.NoEncoding))
+	}
 	built := make([]*gomail.Msg, 0, len(msgs))
 	for _, msg := range msgs {
-		gm, err := m.build(msg)
+		gm, err := m.build(msg, opts...)
 		if err != nil {
 			return err
 		}
 		built = append(built, gm)
+	}
+	if m.cfg.Dir != "" {
+		return m.writeFiles(built)
 	}
 	c, err := gomail.NewClient(m.cfg.Host, m.options()...)
 	if err != nil {
@@ -180,8 +192,8 @@ func (m *Mailer) options() []gomail.Option {
 	return opts
 }
 
-func (m *Mailer) build(msg Message) (*gomail.Msg, error) {
-	gm := gomail.NewMsg()
+func (m *Mailer) build(msg Message, opts ...gomail.MsgOption) (*gomail.Msg, error) {
+	gm := gomail.NewMsg(opts...)
 	from := m.cfg.From
 	if msg.From != "" {
 		from = msg.From
