@@ -3,6 +3,7 @@ package main
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -18,6 +19,7 @@ import (
 	"tether/sync/directory"
 	"tether/sync/invites"
 	"tether/worker"
+	"tether/worker/httpapi"
 )
 
 // inviteParent returns the `invite` command of root, creating it if no other file has.
@@ -277,15 +279,17 @@ tether invite skipped IMPORT_ID --org ORG (--csv for a file).`,
 // newInviteStatusCmd is `tether invite status`.
 func newInviteStatusCmd(e env) *cobra.Command {
 	var org string
-	var wait bool
+	var wait, asJSON bool
 	var timeout time.Duration
 	cmd := &cobra.Command{
-		Use:   "status IMPORT_ID --org ORG [--wait [--timeout D]]",
+		Use:   "status IMPORT_ID --org ORG [--wait [--timeout D]] [--json]",
 		Short: "Show an import's status, counters, refused rows and progress",
 		Long: `Prints the import's status and summary. --org is required: every read is scoped by org.
 With --wait it follows a running import to its end first; --timeout bounds the wait. While
 the import stays queued it says whether a worker has picked its task up, and if it stops
-waiting it says what its task is doing (queued, retrying, missing from Redis).`,
+waiting it says what its task is doing (queued, retrying, missing from Redis). --json prints
+the import as GET /v1/orgs/{org}/imports/{id} answers (progress and waiting notes stay on
+standard error).`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if org == "" {
@@ -305,12 +309,18 @@ waiting it says what its task is doing (queued, retrying, missing from Redis).`,
 						return err
 					}
 				}
+				if asJSON {
+					enc := json.NewEncoder(e.stdout)
+					enc.SetIndent("", "  ")
+					return enc.Encode(httpapi.ViewOf(imp))
+				}
 				printSummary(e.stdout, imp)
 				return nil
 			})
 		},
 	}
 	cmd.Flags().StringVar(&org, "org", "", "org id (required)")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the JSON GET /v1/orgs/{org}/imports/{id} answers")
 	cmd.Flags().BoolVar(&wait, "wait", false, "follow a running import to its end")
 	cmd.Flags().DurationVar(&timeout, "timeout", 0, "with --wait, stop waiting after this long (e.g. 10m); 0 waits until the import ends")
 	return cmd

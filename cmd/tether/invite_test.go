@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"regexp"
@@ -19,6 +20,7 @@ import (
 	"tether/sync/store"
 	"tether/sync/store/storetest"
 	"tether/sync/vault"
+	"tether/worker/httpapi"
 	"tether/worker/redistest"
 )
 
@@ -149,6 +151,16 @@ func TestInviteEmailsThenStatus(t *testing.T) {
 		if !want.MatchString(res.stdout) {
 			t.Errorf("summary lacks %s:\n%s", want, res.stdout)
 		}
+	}
+	// --json is the route's document, with the same counts.
+	res = runTether(t, context.Background(), b.env, "invite", "status", m[1], "--org", b.org.ID, "--json")
+	var js httpapi.ImportView
+	if res.err != nil || json.Unmarshal([]byte(res.stdout), &js) != nil {
+		t.Fatalf("status --json: %v\n%s", res.err, res.stdout)
+	}
+	if js.ID != m[1] || js.Status != directory.ImportDone || js.Counts.Invited != 2 || js.Counts.DuplicateInImport != 1 ||
+		js.Counts.SkippedInvalidEmail != 1 || js.Progress.Done != js.Progress.Total {
+		t.Fatalf("status --json: %+v", js)
 	}
 	// Another org cannot read it, and is told which pair was not found.
 	other := runTether(t, context.Background(), b.env, "org", "create", "--name", "Other", "--seats", "1")
