@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -88,9 +87,7 @@ Same as GET /v1/orgs/{org}/connections?member=M.`,
 				return err
 			}
 			if asJSON {
-				enc := json.NewEncoder(e.stdout)
-				enc.SetIndent("", "  ")
-				return enc.Encode(httpapi.ConnectionListOf(args[0], cs, emails))
+				return printJSON(e.stdout, httpapi.ConnectionListOf(args[0], cs, emails))
 			}
 			printConnections(e.stdout, cs, emails)
 			return nil

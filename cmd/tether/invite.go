@@ -3,7 +3,6 @@ package main
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -310,9 +309,7 @@ standard error).`,
 					}
 				}
 				if asJSON {
-					enc := json.NewEncoder(e.stdout)
-					enc.SetIndent("", "  ")
-					return enc.Encode(httpapi.ViewOf(imp))
+					return printJSON(e.stdout, httpapi.ViewOf(imp))
 				}
 				printSummary(e.stdout, imp)
 				return nil

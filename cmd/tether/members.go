@@ -3,7 +3,6 @@ package main
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"maps"
@@ -132,9 +131,7 @@ Same as GET /v1/orgs/{org}/members?filter=F&action_required=true.`,
 				}
 				if asJSON {
 					req.After = ""
-					enc := json.NewEncoder(e.stdout)
-					enc.SetIndent("", "  ")
-					return enc.Encode(httpapi.MemberListOf(args[0], req,
+					return printJSON(e.stdout, httpapi.MemberListOf(args[0], req,
 						members.Page{Members: all, Counts: counts, PendingInvites: pendingInvites}, sums))
 				}
 				printMemberCounts(e.stdout, counts)

@@ -179,9 +179,7 @@ GET /v1/orgs/{org}.`,
 					return err
 				}
 				if asJSON {
-					enc := json.NewEncoder(e.stdout)
-					enc.SetIndent("", "  ")
-					return enc.Encode(httpapi.OverviewJSON(hosts, ov))
+					return printJSON(e.stdout, httpapi.OverviewJSON(hosts, ov))
 				}
 				printOverview(e.stdout, hosts, ov)
 				return nil
@@ -429,4 +427,11 @@ func sessionLine(s orgs.SalesforceSession) string {
 		line += ", last checked " + s.CheckedAt.UTC().Format(time.RFC3339)
 	}
 	return line
+}
+
+// printJSON writes v indented, as the verbs' --json prints what their route answers.
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }

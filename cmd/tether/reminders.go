@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -47,9 +46,7 @@ Same as GET /v1/orgs/{org}/members/{member}/reminders.`,
 				}
 				out := httpapi.MemberRemindersOf(v)
 				if asJSON {
-					enc := json.NewEncoder(e.stdout)
-					enc.SetIndent("", "  ")
-					return enc.Encode(out)
+					return printJSON(e.stdout, out)
 				}
 				fmt.Fprintf(e.stdout, "member %s of org %s: %d %s, streak %d", m.ID, args[0], len(out.Sent), map[bool]string{true: "message", false: "messages"}[len(out.Sent) == 1], out.Streak)
 				if out.Escalated {
@@ -177,9 +174,7 @@ needs TETHER_REDIS_URL. Same as GET and PATCH /v1/orgs/{org}/reminder-settings.`
 				}
 				out := httpapi.ReminderSettingsOf(args[0], s)
 				if asJSON {
-					enc := json.NewEncoder(e.stdout)
-					enc.SetIndent("", "  ")
-					return enc.Encode(out)
+					return printJSON(e.stdout, out)
 				}
 				fmt.Fprintf(e.stdout, "reminder policy of org %s%s:\n", args[0], map[bool]string{true: " (changed)"}[changed])
 				fmt.Fprintf(e.stdout, "  grace %s, then reminders at +%s, every %s after\n", out.Grace, strings.Join(out.Steps, ", +"), out.Tail)
