@@ -80,16 +80,18 @@ func newInviteListCmd(e env) *cobra.Command {
 	var (
 		org, status, importID string
 		pf                    pageFlags
+		asJSON                bool
 	)
 	cmd := &cobra.Command{
-		Use:   "list --org ORG [--status pending|accepted|expired|revoked|unsent|sent|failed|unknown] [--import ID] [--limit N] [--cursor C]",
+		Use:   "list --org ORG [--status pending|accepted|expired|revoked|unsent|sent|failed|unknown] [--import ID] [--limit N] [--cursor C] [--json]",
 		Short: "List an org's invites, a page at a time",
 		Long: `Lists the org's invites in id order (oldest first): id, email, role, status, expiry,
 emails sent, where the latest email is (DELIVERY: unsent, sent, failed, unknown) and the
 send error: why it failed for good, or why the latest attempt failed while it is retried. --status takes an invite status or a delivery; "unknown" lists pending
 invites whose email's worker died after the mail server may have accepted it (tether
 never sends those again by itself: resend them with tether invite resend). When more
-remain, the last line gives the command for the next page (--cursor is the last id shown).`,
+remain, the last line gives the command for the next page (--cursor is the last id shown).
+--json prints the page as GET /v1/orgs/{org}/invites answers (next_cursor is --cursor).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := pf.check(); err != nil {
@@ -100,6 +102,9 @@ remain, the last line gives the command for the next page (--cursor is the last 
 					ImportID: importID, AfterID: pf.cursor, Limit: pf.limit})
 				if err != nil {
 					return err
+				}
+				if asJSON {
+					return printJSON(e.stdout, httpapi.InvitePageOf(p))
 				}
 				if len(p.Invites) == 0 {
 					fmt.Fprintf(e.stdout, "org %s has no invites that match\n", org)
@@ -125,6 +130,7 @@ remain, the last line gives the command for the next page (--cursor is the last 
 	cmd.Flags().StringVar(&org, "org", "", "org id (required)")
 	cmd.Flags().StringVar(&status, "status", "", "only invites in this status (pending, accepted, expired, revoked) or pending ones whose email is unsent, sent, failed or unknown")
 	cmd.Flags().StringVar(&importID, "import", "", "only invites of this import")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the page as GET /v1/orgs/{org}/invites answers")
 	pf.bind(cmd, "start after this invite id (the last id of the previous page)")
 	return cmd
 }

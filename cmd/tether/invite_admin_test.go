@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -16,6 +17,7 @@ import (
 	"tether/jobs"
 	"tether/sync/directory"
 	"tether/sync/store"
+	"tether/worker/httpapi"
 	"tether/worker/redistest"
 )
 
@@ -113,6 +115,23 @@ func TestInviteAdminVerbs(t *testing.T) {
 			out = ok("invite", "list", "--org", s.orgA, "--status", "pending", "--limit", "2", "--cursor", s.invitesA[1])
 			if !strings.Contains(out, "cy@acme.example") || strings.Contains(out, "ann@") || strings.Contains(out, "more:") {
 				t.Fatalf("second page:\n%s", out)
+			}
+			// --json is the route's page; its next_cursor is what --cursor takes.
+			var ip httpapi.InvitePageJSON
+			if err := json.Unmarshal([]byte(ok("invite", "list", "--org", s.orgA, "--status", "pending", "--limit", "2", "--json")), &ip); err != nil {
+				t.Fatal(err)
+			}
+			if len(ip.Invites) != 2 || ip.Invites[0].ID != s.invitesA[0] || ip.Invites[1].ID != s.invitesA[1] || ip.Next != s.invitesA[1] ||
+				ip.Invites[0].OrgID != s.orgA || ip.Invites[0].Status != directory.InvitePending {
+				t.Fatalf("first page in JSON: %+v", ip)
+			}
+			next := ip.Next
+			ip = httpapi.InvitePageJSON{} // the last page has no next_cursor to overwrite the first's
+			if err := json.Unmarshal([]byte(ok("invite", "list", "--org", s.orgA, "--status", "pending", "--limit", "2", "--cursor", next, "--json")), &ip); err != nil {
+				t.Fatal(err)
+			}
+			if len(ip.Invites) != 1 || ip.Invites[0].Email != "cy@acme.example" || ip.Next != "" {
+				t.Fatalf("second page in JSON: %+v", ip)
 			}
 			// A send still retrying shows why in SEND ERROR, not only in the worker's log.
 			st, err := store.Open(ctx, dbURL)

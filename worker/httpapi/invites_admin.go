@@ -128,15 +128,24 @@ func (s *Server) handleListInvites() http.Handler {
 			s.importError(w, org, err)
 			return
 		}
-		out := struct {
-			Invites []InviteView `json:"invites"`
-			Next    string       `json:"next_cursor,omitempty"`
-		}{Invites: []InviteView{}, Next: p.Next}
-		for _, inv := range p.Invites {
-			out.Invites = append(out.Invites, inviteView(inv))
-		}
-		writeJSON(w, http.StatusOK, out)
+		writeJSON(w, http.StatusOK, InvitePageOf(p))
 	})
+}
+
+// InvitePageJSON is GET /v1/orgs/{org}/invites's answer: one page, and the cursor of the
+// next when more remain.
+type InvitePageJSON struct {
+	Invites []InviteView `json:"invites"`
+	Next    string       `json:"next_cursor,omitempty"`
+}
+
+// InvitePageOf is p as the route answers it.
+func InvitePageOf(p invites.InvitePage) InvitePageJSON {
+	out := InvitePageJSON{Invites: make([]InviteView, 0, len(p.Invites)), Next: p.Next}
+	for _, inv := range p.Invites {
+		out.Invites = append(out.Invites, inviteView(inv))
+	}
+	return out
 }
 
 // handleRevokeInvite is DELETE /v1/orgs/{org}/invites/{id}: 200 with the revoked invite;
