@@ -123,27 +123,35 @@ Prints the new org's id on the first line. Same as POST /v1/orgs.`,
 }
 
 func newOrgListCmd(e env) *cobra.Command {
-	var f directory.OrgFilter
+	var (
+		f      directory.OrgFilter
+		asJSON bool
+	)
 	cmd := &cobra.Command{
-		Use:   "list [--parent ORG]",
+		Use:   "list [--parent ORG] [--json]",
 		Short: "List orgs with their seat use; --parent lists one org's client orgs",
 		Long: `Lists orgs in id order: name, parent, seats used of the limit, seats free, how many
 client orgs each has, and the Salesforce login. --parent ORG lists that org's client orgs
-only. Same as GET /v1/orgs (?parent=ORG).`,
+only. --json prints the route's JSON, every page's orgs in one document. Same as
+GET /v1/orgs (?parent=ORG).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return withOrgs(cmd, e, func(ctx context.Context, svc *orgs.Service, _ directory.SalesforceHosts) error {
+			return withOrgs(cmd, e, func(ctx context.Context, svc *orgs.Service, hosts directory.SalesforceHosts) error {
 				var all []directory.OrgUsage
 				for page := f; ; {
+					page.Limit = 1000
 					got, err := svc.List(ctx, page)
 					if err != nil {
 						return err
 					}
 					all = append(all, got...)
-					if len(got) < 1000 {
+					if len(got) < page.Limit {
 						break
 					}
 					page.AfterID = got[len(got)-1].Org.ID
+				}
+				if asJSON {
+					return printJSON(e.stdout, httpapi.OrgListOf(hosts, all))
 				}
 				if len(all) == 0 {
 					if f.ParentID != "" {
@@ -159,6 +167,7 @@ only. Same as GET /v1/orgs (?parent=ORG).`,
 		},
 	}
 	cmd.Flags().StringVar(&f.ParentID, "parent", "", "list this org's client orgs")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the JSON GET /v1/orgs answers, every page's orgs in one document")
 	return cmd
 }
 

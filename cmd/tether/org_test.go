@@ -70,6 +70,17 @@ func TestOrgAndUserVerbs(t *testing.T) {
 			t.Errorf("a client's clients:\n%s", out)
 		}
 		refused(`no org with id "nope"`, "org", "list", "--parent", "nope")
+		var ol httpapi.OrgListJSON
+		if err := json.Unmarshal([]byte(ok("org", "list", "--parent", parent, "--json")), &ol); err != nil {
+			t.Fatal(err)
+		}
+		if len(ol.Orgs) != 1 || ol.Orgs[0].ID != client || ol.Orgs[0].ParentID != parent || ol.Orgs[0].Seats.Used != 2 ||
+			ol.Orgs[0].Seats.Limit != 3 || ol.Orgs[0].Clients == nil || *ol.Orgs[0].Clients != 0 || ol.Next != "" {
+			t.Errorf("org list --parent --json: %+v", ol)
+		}
+		if out := ok("org", "list", "--parent", client, "--json"); !strings.Contains(out, `"orgs": []`) {
+			t.Errorf("a client's clients in JSON:\n%s", out)
+		}
 
 		show := ok("org", "show", client)
 		for _, want := range []string{

@@ -76,6 +76,15 @@ type OrgListJSON struct {
 	Next string    `json:"next,omitempty"`
 }
 
+// OrgListOf is us as GET /v1/orgs lists them (Next is the route's to fill).
+func OrgListOf(hosts directory.SalesforceHosts, us []directory.OrgUsage) OrgListJSON {
+	out := OrgListJSON{Orgs: make([]OrgJSON, 0, len(us))}
+	for _, u := range us {
+		out.Orgs = append(out.Orgs, usageJSON(hosts, u))
+	}
+	return out
+}
+
 // OrgOverviewJSON is GET /v1/orgs/{org}'s answer.
 type OrgOverviewJSON struct {
 	OrgJSON
@@ -269,10 +278,7 @@ func (s *Server) handleListOrgs() http.Handler {
 			s.orgError(w, r, err)
 			return
 		}
-		out := OrgListJSON{Orgs: make([]OrgJSON, 0, len(us))}
-		for _, u := range us {
-			out.Orgs = append(out.Orgs, usageJSON(s.p.SalesforceHosts, u))
-		}
+		out := OrgListOf(s.p.SalesforceHosts, us)
 		if len(us) == f.Limit {
 			next := q
 			next.Set("after", us[len(us)-1].Org.ID)
