@@ -17,6 +17,7 @@ import (
 	"tether/jobs"
 	"tether/sync/directory"
 	"tether/sync/permissions"
+	"tether/worker/httpapi"
 )
 
 // Exit codes of `tether permissions check --wait` and `tether permissions show`, for
@@ -219,13 +220,16 @@ func auditTaskState(in *asynq.Inspector, run permissions.AuditRun) string {
 // newPermissionsShowCmd is `tether permissions show`.
 func newPermissionsShowCmd(e env) *cobra.Command {
 	var org, only string
+	var asJSON bool
 	cmd := &cobra.Command{
-		Use:   "show --org ORG [--only missing|all]",
+		Use:   "show --org ORG [--only missing|all] [--json]",
 		Short: "Print an org's latest permission report",
 		Long: `Prints the org's newest stored permission report as a table, what changed since the
 report before it, and each open alert's delivery to the admins: pending, attempting or
 unconfirmed (outcome unknown, never sent again), or sent. Exit status as for check --wait: 0 all required checks ok, 3 a
-required check missing, 4 a required check unknown, 1 no report or another error.`,
+required check missing, 4 a required check unknown, 1 no report or another error. --json
+prints the report as GET /v1/orgs/{org}/permission-audits/latest answers, with the same
+exit status.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if org == "" {
@@ -253,6 +257,16 @@ required check missing, 4 a required check unknown, 1 no report or another error
 			if len(rs) == 0 {
 				return fmt.Errorf("org %q has no permission report yet: run tether permissions check --org %s --wait", org, org)
 			}
+			if asJSON {
+				alerts, err := st.OpenPermissionAlerts(ctx, org)
+				if err != nil {
+					return err
+				}
+				if err := printJSON(e.stdout, httpapi.LatestReportOf(rs, alerts)); err != nil {
+					return err
+				}
+				return reportOutcome(io.Discard, rs[0], only)
+			}
 			if len(rs) > 1 {
 				printPermissionChanges(e.stdout, rs[1], rs[0])
 			}
@@ -264,6 +278,7 @@ required check missing, 4 a required check unknown, 1 no report or another error
 		},
 	}
 	cmd.Flags().StringVar(&org, "org", "", "org id (required)")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the report as GET /v1/orgs/{org}/permission-audits/latest answers")
 	bindOnly(cmd, e, &only)
 	return cmd
 }

@@ -5,10 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"strings"
 	"testing"
@@ -206,8 +208,11 @@ func TestPermissionsCheck(t *testing.T) {
 		} `json:"previous"`
 		Alerts []struct{ Check, Delivery string } `json:"alerts"`
 	}
-	err = json.NewDecoder(res.Body).Decode(&rep)
+	served, err := io.ReadAll(res.Body)
 	res.Body.Close()
+	if err == nil {
+		err = json.Unmarshal(served, &rep)
+	}
 	if err != nil || res.StatusCode != http.StatusOK || rep.Summary["missing"] != 1 || len(rep.Previous.Changes) != 1 || rep.Previous.Changes[0].Change != "lost" {
 		t.Errorf("serve latest = %d %+v (%v), want 1 missing and marketing_user lost", res.StatusCode, rep, err)
 	}
@@ -216,6 +221,15 @@ func TestPermissionsCheck(t *testing.T) {
 	}
 	if err := stopServe(); err != nil {
 		t.Errorf("serve after SIGTERM: %v", err)
+	}
+	// show --json prints the very document the route serves, with show's exit status.
+	r = runTether(t, ctx, env, "permissions", "show", "--org", orgID, "--json")
+	var fromCLI, fromServe any
+	if err := json.Unmarshal([]byte(r.stdout), &fromCLI); err != nil || exitCode(r.err) != exitPermissionMissing {
+		t.Errorf("show --json: exit %d (%v), %v\n%s", exitCode(r.err), r.err, err, r.stdout)
+	}
+	if err := json.Unmarshal(served, &fromServe); err != nil || !reflect.DeepEqual(fromCLI, fromServe) {
+		t.Errorf("show --json differs from GET .../permission-audits/latest:\n%s\n%s", r.stdout, served)
 	}
 
 	// Salesforce fails: --wait says, in the worker's sentence, why the attempt failed, that

@@ -272,14 +272,21 @@ func (s *Server) handleLatestPermissionAudit() http.Handler {
 			writeError(w, http.StatusInternalServerError, APIError{Code: "internal", Message: "could not read the alerts; see tether's log"})
 			return
 		}
-		var prev *permissions.Report
-		if len(rs) > 1 {
-			prev = &rs[1]
-		}
-		out := NewReportJSON(rs[0], prev)
-		for _, a := range alerts {
-			out.Alerts = append(out.Alerts, NewAlertJSON(a))
-		}
-		writeJSON(w, http.StatusOK, out)
+		writeJSON(w, http.StatusOK, LatestReportOf(rs, alerts))
 	})
+}
+
+// LatestReportOf is the newest of rs (newest first, at least one), what changed since the
+// one before it and the org's open alerts, as GET /v1/orgs/{org}/permission-audits/latest
+// answers.
+func LatestReportOf(rs []permissions.Report, alerts []permissions.Alert) ReportJSON {
+	var prev *permissions.Report
+	if len(rs) > 1 {
+		prev = &rs[1]
+	}
+	out := NewReportJSON(rs[0], prev)
+	for _, a := range alerts {
+		out.Alerts = append(out.Alerts, NewAlertJSON(a))
+	}
+	return out
 }
