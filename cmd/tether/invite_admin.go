@@ -147,14 +147,16 @@ func sendError(i directory.Invite) string {
 // newInviteImportsCmd is `tether invite imports`.
 func newInviteImportsCmd(e env) *cobra.Command {
 	var (
-		org string
-		pf  pageFlags
+		org    string
+		pf     pageFlags
+		asJSON bool
 	)
 	cmd := &cobra.Command{
-		Use:   "imports --org ORG [--limit N] [--cursor C]",
+		Use:   "imports --org ORG [--limit N] [--cursor C] [--json]",
 		Short: "List an org's imports, newest first",
 		Long: `Lists the org's imports, newest first: id, status, when, rows done of total, invited and
-not invited. Show one with: tether invite status IMPORT_ID --org ORG.`,
+not invited. Show one with: tether invite status IMPORT_ID --org ORG. --json prints the
+page as GET /v1/orgs/{org}/imports answers (next_cursor is --cursor).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := pf.check(); err != nil {
@@ -164,6 +166,9 @@ not invited. Show one with: tether invite status IMPORT_ID --org ORG.`,
 				p, err := a.ListImports(ctx, org, pf.cursor, pf.limit)
 				if err != nil {
 					return err
+				}
+				if asJSON {
+					return printJSON(e.stdout, httpapi.ImportPageOf(p))
 				}
 				if len(p.Imports) == 0 {
 					fmt.Fprintf(e.stdout, "org %s has no imports\n", org)
@@ -182,6 +187,7 @@ not invited. Show one with: tether invite status IMPORT_ID --org ORG.`,
 		},
 	}
 	cmd.Flags().StringVar(&org, "org", "", "org id (required)")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the page as GET /v1/orgs/{org}/imports answers")
 	pf.bind(cmd, "start after this import id (the last id of the previous page)")
 	return cmd
 }

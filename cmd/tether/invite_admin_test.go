@@ -154,6 +154,14 @@ func TestInviteAdminVerbs(t *testing.T) {
 			if !strings.Contains(out, s.importID) || !strings.Contains(out, "running") || !strings.Contains(out, "5/9") {
 				t.Fatalf("imports:\n%s", out)
 			}
+			var imps httpapi.ImportPageJSON
+			if err := json.Unmarshal([]byte(ok("invite", "imports", "--org", s.orgA, "--json")), &imps); err != nil {
+				t.Fatal(err)
+			}
+			if len(imps.Imports) != 1 || imps.Imports[0].ID != s.importID || imps.Imports[0].Status != directory.ImportRunning ||
+				imps.Imports[0].Progress.Done != 5 || imps.Imports[0].Progress.Total != 9 || imps.Next != "" {
+				t.Fatalf("imports --json: %+v", imps)
+			}
 			if out := ok("invite", "imports", "--org", s.orgB); !strings.Contains(out, "has no imports") {
 				t.Fatalf("org B lists org A's import:\n%s", out)
 			}

@@ -96,17 +96,26 @@ func (s *Server) handleListImports() http.Handler {
 			s.importError(w, org, err)
 			return
 		}
-		out := struct {
-			Imports []ImportView `json:"imports"`
-			Next    string       `json:"next_cursor,omitempty"`
-		}{Imports: []ImportView{}, Next: p.Next}
-		for _, imp := range p.Imports {
-			v := ViewOf(imp)
-			v.Refused = nil // listed per import at GET …/imports/{id}
-			out.Imports = append(out.Imports, v)
-		}
-		writeJSON(w, http.StatusOK, out)
+		writeJSON(w, http.StatusOK, ImportPageOf(p))
 	})
+}
+
+// ImportPageJSON is GET /v1/orgs/{org}/imports's answer: one page, newest first, and the
+// cursor of the next when more remain.
+type ImportPageJSON struct {
+	Imports []ImportView `json:"imports"`
+	Next    string       `json:"next_cursor,omitempty"`
+}
+
+// ImportPageOf is p as the route answers it.
+func ImportPageOf(p invites.ImportPage) ImportPageJSON {
+	out := ImportPageJSON{Imports: make([]ImportView, 0, len(p.Imports)), Next: p.Next}
+	for _, imp := range p.Imports {
+		v := ViewOf(imp)
+		v.Refused = nil // listed per import at GET …/imports/{id}
+		out.Imports = append(out.Imports, v)
+	}
+	return out
 }
 
 // handleListInvites is GET /v1/orgs/{org}/invites?status=&import=&limit=&cursor=: the
