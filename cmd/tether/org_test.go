@@ -140,6 +140,19 @@ func TestOrgAndUserVerbs(t *testing.T) {
 			!regexp.MustCompile(client+`\s+Client A1\s+admin\s+active`).MatchString(mem) || strings.Contains(mem, "yes") {
 			t.Errorf("users memberships:\n%s", mem)
 		}
+		var mj httpapi.MembershipsJSON
+		if err := json.Unmarshal([]byte(ok("users", "memberships", "ANN@example.com", "--json")), &mj); err != nil {
+			t.Fatal(err)
+		}
+		if mj.User.Email != "ann@example.com" || len(mj.Memberships) != 2 {
+			t.Fatalf("users memberships --json: %+v", mj)
+		}
+		for _, m := range mj.Memberships {
+			if want := map[string]directory.Role{parent: directory.RoleChat, client: directory.RoleAdmin}[m.OrgID]; m.Role != want ||
+				m.Status != directory.MembershipActive || m.Default || m.MembershipID == "" {
+				t.Errorf("users memberships --json: %+v, want role %q", m, want)
+			}
+		}
 		other := v.org("Other", 1)
 		refused("the default org must be one of their orgs", "users", "set-default-org", "ann@example.com", other)
 		refused(`no user "nobody@example.com"`, "users", "memberships", "nobody@example.com")

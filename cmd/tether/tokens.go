@@ -10,6 +10,7 @@ import (
 
 	"tether/sync/apitokens"
 	"tether/sync/directory"
+	"tether/worker/httpapi"
 )
 
 func newTokensCmd(e env) *cobra.Command {
@@ -49,9 +50,11 @@ Over HTTP (operator credentials): POST /v1/tokens, GET /v1/tokens, DELETE /v1/to
 	create.Flags().StringVar(&name, "name", "", "who or what uses the token (required)")
 	create.Flags().StringArrayVar(&orgIDs, "org", nil, "org id the token may act on (repeatable; none: every org)")
 	create.Flags().BoolVar(&readOnly, "read-only", false, "the token may only read (GET)")
+	var asJSON bool
 	list := &cobra.Command{
-		Use:   "list",
+		Use:   "list [--json]",
 		Short: "List tokens (never their secrets)",
+		Long:  "Lists every API token: id, name, orgs, access, when created and revoked; never a secret. --json prints the JSON GET /v1/tokens answers.",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			svc, closeFn, err := tokenService(cmd, e)
@@ -62,6 +65,9 @@ Over HTTP (operator credentials): POST /v1/tokens, GET /v1/tokens, DELETE /v1/to
 			ts, err := svc.List(cmd.Context())
 			if err != nil {
 				return err
+			}
+			if asJSON {
+				return printJSON(e.stdout, httpapi.TokenListOf(ts))
 			}
 			tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "ID\tNAME\tORGS\tACCESS\tCREATED\tREVOKED")
@@ -97,6 +103,7 @@ Over HTTP (operator credentials): POST /v1/tokens, GET /v1/tokens, DELETE /v1/to
 			return err
 		},
 	}
+	list.Flags().BoolVar(&asJSON, "json", false, "print the JSON GET /v1/tokens answers")
 	cmd.AddCommand(create, list, revoke)
 	return cmd
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -9,6 +10,7 @@ import (
 
 	"tether/sync/directory"
 	"tether/sync/store"
+	"tether/worker/httpapi"
 )
 
 // tether tokens create prints the secret once; list shows the scope and never the
@@ -37,6 +39,14 @@ func TestTokensCLI(t *testing.T) {
 	res = runTether(t, context.Background(), env, "tokens", "list")
 	if res.err != nil || !strings.Contains(res.stdout, id[1]) || !strings.Contains(res.stdout, "orgs "+org.ID) || strings.Contains(res.stdout, secret) {
 		t.Fatalf("list: %v\n%s", res.err, res.stdout)
+	}
+	// --json is the route's list, the secret and its hash never in it.
+	res = runTether(t, context.Background(), env, "tokens", "list", "--json")
+	var tl httpapi.TokenListJSON
+	if res.err != nil || json.Unmarshal([]byte(res.stdout), &tl) != nil || len(tl.Tokens) != 1 || tl.Tokens[0].ID != id[1] ||
+		tl.Tokens[0].Name != "crm sync" || !tl.Tokens[0].ReadOnly || len(tl.Tokens[0].OrgIDs) != 1 || tl.Tokens[0].OrgIDs[0] != org.ID ||
+		strings.Contains(res.stdout, secret) || strings.Contains(res.stdout, "hash") {
+		t.Fatalf("list --json: %v\n%s", res.err, res.stdout)
 	}
 	if res = runTether(t, context.Background(), env, "tokens", "revoke", id[1]); res.err != nil {
 		t.Fatalf("revoke: %v", res.err)

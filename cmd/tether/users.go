@@ -9,6 +9,7 @@ import (
 
 	"tether/sync/directory"
 	"tether/sync/orgs"
+	"tether/worker/httpapi"
 )
 
 func newUsersCmd(e env) *cobra.Command {
@@ -23,17 +24,22 @@ several orgs, with a role in each. USER is a user id or an email address.`,
 }
 
 func newUsersMembershipsCmd(e env) *cobra.Command {
-	return &cobra.Command{
-		Use:   "memberships USER",
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "memberships USER [--json]",
 		Short: "List the orgs a user belongs to, with their role and status in each",
 		Long: `Lists every org USER (a user id or an email) belongs to, with the role and membership
-status there; the default org is marked. Same as GET /v1/users/{user}/memberships.`,
+status there; the default org is marked. --json prints the route's JSON. Same as
+GET /v1/users/{user}/memberships.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return withOrgs(cmd, e, func(ctx context.Context, svc *orgs.Service, _ directory.SalesforceHosts) error {
 				u, ms, err := svc.Memberships(ctx, args[0])
 				if err != nil {
 					return err
+				}
+				if asJSON {
+					return printJSON(e.stdout, httpapi.MembershipsOf(u, ms))
 				}
 				fmt.Fprintf(e.stdout, "user %s <%s>: %s\n", u.ID, u.Email, directory.Plural(len(ms), "org"))
 				if len(ms) == 0 {
@@ -52,6 +58,8 @@ status there; the default org is marked. Same as GET /v1/users/{user}/membership
 			})
 		},
 	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the JSON GET /v1/users/{user}/memberships answers")
+	return cmd
 }
 
 func newUsersSetDefaultOrgCmd(e env) *cobra.Command {

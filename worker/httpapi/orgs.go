@@ -365,13 +365,18 @@ func (s *Server) handleUserMemberships() http.Handler {
 			s.orgError(w, r, err)
 			return
 		}
-		out := MembershipsJSON{User: userJSON(u), Memberships: make([]MembershipJSON, 0, len(ms))}
-		for _, m := range ms {
-			out.Memberships = append(out.Memberships, MembershipJSON{OrgID: m.Membership.OrgID, OrgName: m.OrgName,
-				MembershipID: m.Membership.ID, Role: m.Membership.Role, Status: m.Membership.Status, Default: m.Default})
-		}
-		writeJSON(w, http.StatusOK, out)
+		writeJSON(w, http.StatusOK, MembershipsOf(u, ms))
 	})
+}
+
+// MembershipsOf is u's memberships ms as GET /v1/users/{user}/memberships answers.
+func MembershipsOf(u directory.User, ms []directory.UserMembership) MembershipsJSON {
+	out := MembershipsJSON{User: userJSON(u), Memberships: make([]MembershipJSON, 0, len(ms))}
+	for _, m := range ms {
+		out.Memberships = append(out.Memberships, MembershipJSON{OrgID: m.Membership.OrgID, OrgName: m.OrgName,
+			MembershipID: m.Membership.ID, Role: m.Membership.Role, Status: m.Membership.Status, Default: m.Default})
+	}
+	return out
 }
 
 // DefaultOrgRequest is the body of PUT /v1/users/{user}/default-org.

@@ -47,13 +47,21 @@ func (s *Server) handleListTokens() http.Handler {
 			writeError(w, http.StatusInternalServerError, APIError{Code: "internal", Message: "the tokens could not be listed; see the server log"})
 			return
 		}
-		if ts == nil {
-			ts = []apitokens.Token{}
-		}
-		writeJSON(w, http.StatusOK, struct {
-			Tokens []apitokens.Token `json:"tokens"`
-		}{ts})
+		writeJSON(w, http.StatusOK, TokenListOf(ts))
 	})
+}
+
+// TokenListJSON is GET /v1/tokens's answer; a token's secret is never in it.
+type TokenListJSON struct {
+	Tokens []apitokens.Token `json:"tokens"`
+}
+
+// TokenListOf is ts as the route lists them.
+func TokenListOf(ts []apitokens.Token) TokenListJSON {
+	if ts == nil {
+		ts = []apitokens.Token{}
+	}
+	return TokenListJSON{Tokens: ts}
 }
 
 // handleRevokeToken is DELETE /v1/tokens/{id}: 204, or 404 for an unknown or revoked id.
