@@ -155,7 +155,9 @@ func newAllCmd(e env) *cobra.Command {
 		Short: "Run worker, scheduler and serve in one process (one machine)",
 		Long: `Runs the worker, the scheduler and the HTTP server in one process and applies pending
 migrations on start. Without TETHER_REDIS_URL it uses an embedded in-memory Redis and warns
-that queued tasks do not survive a restart. Needs TETHER_ENCRYPTION_KEYS and TETHER_LINK_SECRET.`,
+that queued tasks do not survive a restart. Needs TETHER_ENCRYPTION_KEYS, TETHER_LINK_SECRET
+and a way to send email: TETHER_SMTP_URL, or for a trial TETHER_MAILER=dir with
+TETHER_MAIL_DIR (each email written to a file) or TETHER_MAILER=log.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
