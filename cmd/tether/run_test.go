@@ -210,12 +210,13 @@ func TestProcessesRefuseToStartWithoutWhatTheyNeed(t *testing.T) {
 		{[]string{"worker", "--concurrency", "many"}, nil, `--concurrency (TETHER_WORKER_CONCURRENCY): "many" is not a whole number; example: --concurrency=20`},
 		// No SMTP: the worker would run invites:send and drop every email.
 		{[]string{"worker"}, map[string]string{"TETHER_REDIS_URL": "redis://127.0.0.1:6379/2", "TETHER_ENCRYPTION_KEYS": testKeys},
-			"TETHER_SMTP_URL: is not set; tether worker runs invites:send and would drop every invitation email. Set TETHER_SMTP_URL to your mail server, or TETHER_MAILER=log"},
+			"TETHER_SMTP_URL: is not set; tether worker runs invites:send and would drop every invitation email. Set TETHER_SMTP_URL to your mail server, or for a trial TETHER_MAILER=dir with TETHER_MAIL_DIR"},
 		{[]string{"all"}, map[string]string{"TETHER_ENCRYPTION_KEYS": testKeys, "TETHER_LINK_SECRET": strings.Repeat("s", 48)}, "TETHER_SMTP_URL: is not set; tether all runs invites:send"},
 		// No link secret: every reminder (its email carries connect links) would fail and retry.
 		{[]string{"worker"}, map[string]string{"TETHER_REDIS_URL": "redis://127.0.0.1:6379/2", "TETHER_ENCRYPTION_KEYS": testKeys, "TETHER_MAILER": "log"},
 			"TETHER_LINK_SECRET: is not set; tether worker signs connect links"},
-		{[]string{"worker"}, map[string]string{"TETHER_MAILER": "smtps"}, `TETHER_MAILER: "smtps" is not one of smtp, log`},
+		{[]string{"worker"}, map[string]string{"TETHER_MAILER": "smtps"}, `TETHER_MAILER: "smtps" is not one of smtp, dir, log`},
+		{[]string{"all"}, map[string]string{"TETHER_MAILER": "dir"}, "TETHER_MAIL_DIR: is not set; TETHER_MAILER=dir writes each email into it"},
 	}
 	for _, tt := range tests {
 		res := runTether(t, context.Background(), tt.env, tt.args...)
