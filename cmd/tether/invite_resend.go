@@ -63,6 +63,10 @@ recovered in one command; it prints how many were queued, already queued, or lac
 				}
 				fmt.Fprintf(e.stdout, "import %s: %d queued, %d already queued, %d without a free seat\n",
 					res.ImportID, res.Queued, res.AlreadyQueued, res.NoSeat)
+				if res.Queued+res.AlreadyQueued+res.NoSeat == 0 {
+					// Sent emails are not resent in bulk: the person may have one already.
+					fmt.Fprintf(e.stdout, "no pending invite of it is unsent or of unknown delivery; to email one again: tether invite resend --org %s INVITE_ID|EMAIL\n", org)
+				}
 				return nil
 			}
 			inv, attempt, err := r.Resend(ctx, org, args[0])

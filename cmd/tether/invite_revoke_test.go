@@ -72,6 +72,11 @@ func TestInviteRevokeImport(t *testing.T) {
 		if want := "revoked 0 pending invites (0 invitation emails not sent yet are stopped); left alone: 1 accepted, 2 already revoked, 0 expired"; !strings.Contains(out, want) {
 			t.Fatalf("second revoke --import: %s", out)
 		}
+		// Nothing pending: a bulk resend queues nothing and says how one email goes again.
+		if out := ok("invite", "resend", "--import", s.importID, "--org", s.orgA); !strings.Contains(out, "0 queued, 0 already queued, 0 without a free seat\n"+
+			"no pending invite of it is unsent or of unknown delivery; to email one again: tether invite resend --org "+s.orgA+" INVITE_ID|EMAIL") {
+			t.Fatalf("resend --import with nothing pending: %s", out)
+		}
 		// The single form still works, and org B's invite was never touched.
 		refused("is revoked, not pending", "invite", "revoke", s.invitesA[2], "--org", s.orgA)
 		if out := ok("invite", "resend", s.inviteB, "--org", s.orgB); !strings.Contains(out, "queued attempt 1") {
