@@ -96,13 +96,13 @@ func recordUsage(st usageRecorder, log zerolog.Logger) func(string, salesforce.U
 // so configuring mail later does not replay old ones): the report and the
 // permissions.lost event still say what was lost.
 func permissionMailer(d deps) (permissions.Mailer, error) {
-	if d.cfg.Mailer != "dir" && !d.cfg.SMTPURL.IsSet() {
-		d.log.Warn().Msg("TETHER_SMTP_URL is not set: lost-permission alerts are not emailed (reports and events still record them)")
-		return droppedMail{log: d.log}, nil
-	}
 	m, err := d.app.outMailer()
 	if err != nil {
 		return nil, err
+	}
+	if m == nil {
+		d.log.Warn().Msg("TETHER_SMTP_URL is not set: lost-permission alerts are not emailed (reports and events still record them)")
+		return droppedMail{log: d.log}, nil
 	}
 	return email.AlertMailer(m), nil
 }
