@@ -256,6 +256,13 @@ go vet "${pkgs[@]}"
 unformatted=$(git ls-files '*.go' | while read -r f; do if [ -f "$f" ]; then printf '%s\n' "$f"; fi; done | xargs -r gofmt -l)
 [ -z "$unformatted" ] || die "not gofmt-ed: $unformatted"
 
+# A direct import marked indirect (or a stale go.sum) builds fine and misleads a reader of
+# go.mod about what tether depends on.
+if [ "${pkgs[*]}" = ./... ] && ! untidy=$(go mod tidy -diff 2>&1); then
+	die "go.mod or go.sum is not tidy; run: go mod tidy
+$untidy"
+fi
+
 # 15 min per package: sync/connections takes about 5 min alone on a 2-core machine and
 # went past 9 min when another job shared the cores; the deadline is for hangs, not speed.
 say "go test -race ${pkgs[*]}"
