@@ -27,7 +27,7 @@ type Config struct {
 
 	HTTPAddr    string `env:"HTTP_ADDR" envDefault:":8080" example:":8080" doc:"Listen address of tether serve (admin API, /monitoring, /metrics, /healthz, /readyz)."`
 	MetricsAddr string `env:"METRICS_ADDR" example:"127.0.0.1:9090" doc:"Listen address of the small /healthz, /readyz and /metrics listener that tether worker and tether scheduler run; off disables it. Unset means :9090 for worker and :9091 for scheduler, so one of each runs on a host as is; every further worker or scheduler on the same host needs its own (--metrics-addr :9092)."`
-	PublicURL   string `env:"PUBLIC_URL" envDefault:"http://localhost:8080" example:"https://tether.example.com" doc:"Base URL people reach tether serve at; used in reconnect and invitation links."`
+	PublicURL   string `env:"PUBLIC_URL" envDefault:"http://localhost:8080" example:"https://tether.example.com" doc:"Base URL people reach tether serve at; used in Join, connect and reminder links. Unset: http://localhost:PORT (or the host) of TETHER_HTTP_ADDR, so only a public address needs it."`
 
 	HTTPReadHeaderTimeout  time.Duration `env:"HTTP_READ_HEADER_TIMEOUT" envDefault:"10s" example:"5s" doc:"tether serve: how long a client may take to send a request's headers."`
 	HTTPReadTimeout        time.Duration `env:"HTTP_READ_TIMEOUT" envDefault:"30s" example:"15s" doc:"tether serve: how long a client may take to send a whole request, body included; a slow or stalled upload is cut off after it."`

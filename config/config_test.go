@@ -44,6 +44,39 @@ func TestLoadDefaults(t *testing.T) {
 	}
 }
 
+// Links must open where serve listens: with only the listen address changed, the default
+// public URL follows it; a set TETHER_PUBLIC_URL is never second-guessed.
+func TestPublicURLFollowsTheListenAddressWhenUnset(t *testing.T) {
+	t.Parallel()
+	fs := pflag.NewFlagSet("test", pflag.ContinueOnError)
+	BindFlags(fs)
+	if err := fs.Parse([]string{"--http-addr=127.0.0.1:7070"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		env  map[string]string
+		fs   *pflag.FlagSet
+		want string
+	}{
+		{"defaults", nil, nil, "http://localhost:8080"},
+		{"port only", map[string]string{"TETHER_HTTP_ADDR": ":18080"}, nil, "http://localhost:18080"},
+		{"every interface", map[string]string{"TETHER_HTTP_ADDR": "0.0.0.0:9000"}, nil, "http://localhost:9000"},
+		{"loopback", map[string]string{"TETHER_HTTP_ADDR": "127.0.0.1:18080"}, nil, "http://127.0.0.1:18080"},
+		{"IPv6", map[string]string{"TETHER_HTTP_ADDR": "[::1]:18080"}, nil, "http://[::1]:18080"},
+		{"flag", nil, fs, "http://127.0.0.1:7070"},
+		{"set explicitly", map[string]string{"TETHER_HTTP_ADDR": ":18080", "TETHER_PUBLIC_URL": "https://tether.example.com"}, nil, "https://tether.example.com"},
+	} {
+		cfg, err := Load(getenv(tc.env), tc.fs)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if cfg.PublicURL != tc.want {
+			t.Errorf("%s: PublicURL = %q, want %q", tc.name, cfg.PublicURL, tc.want)
+		}
+	}
+}
+
 func TestFlagsWinOverEnvironment(t *testing.T) {
 	t.Parallel()
 	fs := pflag.NewFlagSet("test", pflag.ContinueOnError)

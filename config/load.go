@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net"
 	"reflect"
 	"strings"
 
@@ -96,10 +97,28 @@ func Load(getenv func(string) string, fs *pflag.FlagSet) (Config, error) {
 	if err := env.ParseWithOptions(&cfg, env.Options{Environment: environ, Prefix: Prefix}); err != nil {
 		return Config{}, nameFlags(parseErrors(err, byField, environ), fromFlag)
 	}
+	if _, set := environ[Prefix+"PUBLIC_URL"]; !set {
+		cfg.PublicURL = publicURLOf(cfg.HTTPAddr, cfg.PublicURL)
+	}
 	if err := cfg.Validate(); err != nil {
 		return Config{}, nameFlags(err, fromFlag)
 	}
 	return cfg, nil
+}
+
+// publicURLOf is the link base when TETHER_PUBLIC_URL is unset: serve on this machine at
+// its listen port, so links printed by the CLI or mailed by the worker open where serve
+// listens when only TETHER_HTTP_ADDR was changed. fallback is kept for an address that
+// does not parse (Validate names it).
+func publicURLOf(httpAddr, fallback string) string {
+	host, port, err := net.SplitHostPort(httpAddr)
+	if err != nil || port == "" {
+		return fallback
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "localhost"
+	}
+	return "http://" + net.JoinHostPort(host, port)
 }
 
 // nameFlags marks each FieldError of err whose value came from a flag, so its message
