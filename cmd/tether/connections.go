@@ -6,9 +6,10 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"text/tabwriter"
+
 	"time"
 
+	"github.com/jedib0t/go-pretty/v6/table"
 	"github.com/spf13/cobra"
 
 	"tether/sync/connections"
@@ -237,8 +238,7 @@ func teamReconnect(c connections.Connection) string {
 // printConnections prints cs with each member's email (emails: membership id → email;
 // a missing one shows the id).
 func printConnections(w io.Writer, cs []connections.Connection, emails map[string]string) {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "CONNECTION\tKIND\tMEMBER\tSTATE\tACTS\tCODE\tFAILURES\tLAST REFRESH\tNEXT")
+	t := newTable(w, "CONNECTION", "KIND", "MEMBER", "STATE", "ACTS", "CODE", "FAILURES", "LAST REFRESH", "NEXT")
 	for _, c := range cs {
 		member := c.MembershipID
 		if e := emails[member]; e != "" {
@@ -251,10 +251,10 @@ func printConnections(w io.Writer, cs []connections.Connection, emails map[strin
 		if c.FailureSubCode != "" {
 			code += "/" + c.FailureSubCode
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", c.ID, c.Kind, member, c.State,
-			dash(string(c.Actor())), dash(code), c.ConsecutiveFailures, connWhen(c.LastRefreshedAt), connNext(c))
+		t.AppendRow(table.Row{c.ID, c.Kind, member, c.State,
+			dash(string(c.Actor())), dash(code), c.ConsecutiveFailures, connWhen(c.LastRefreshedAt), connNext(c)})
 	}
-	_ = tw.Flush()
+	t.Render()
 	for _, c := range cs {
 		if c.FailureReason == "" {
 			continue

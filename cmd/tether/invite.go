@@ -8,10 +8,11 @@ import (
 	"io"
 	"os"
 	"strings"
-	"text/tabwriter"
+
 	"time"
 
 	"github.com/hibiken/asynq"
+	"github.com/jedib0t/go-pretty/v6/table"
 	"github.com/spf13/cobra"
 
 	"tether/jobs"
@@ -349,15 +350,14 @@ func printSummary(w io.Writer, imp directory.Import) {
 		{"skipped_invalid_email", c.SkippedInvalidEmail}, {"over_seat_limit", c.OverSeatLimit},
 		{"not_found", c.NotFound},
 	}
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "REASON\tCOUNT")
+	t := newTable(w, "REASON", "COUNT")
 	for _, r := range rows {
 		if r.n > 0 {
-			fmt.Fprintf(tw, "%s\t%d\n", r.reason, r.n)
+			t.AppendRow(table.Row{r.reason, r.n})
 		}
 	}
-	fmt.Fprintf(tw, "found\t%d\n", c.Found)
-	_ = tw.Flush()
+	t.AppendRow(table.Row{"found", c.Found})
+	t.Render()
 	if m := imp.Emails; m != nil {
 		fmt.Fprintf(w, "\nemails: %d sent, %d queued, %d failed, %d unknown\n", m.Sent, m.Unsent, m.Failed, m.Unknown)
 		if m.Unknown > 0 {
@@ -368,12 +368,11 @@ func printSummary(w io.Writer, imp directory.Import) {
 	}
 	if len(imp.Refused) > 0 {
 		fmt.Fprintf(w, "\nrefused (%d listed):\n", len(imp.Refused))
-		tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "SALESFORCE ID\tEMAIL\tNAME\tREASON")
+		t := newTable(w, "SALESFORCE ID", "EMAIL", "NAME", "REASON")
 		for _, r := range imp.Refused {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", dash(r.SalesforceUserID), dash(r.Email), dash(r.Name), r.Reason)
+			t.AppendRow(table.Row{dash(r.SalesforceUserID), dash(r.Email), dash(r.Name), r.Reason})
 		}
-		_ = tw.Flush()
+		t.Render()
 	}
 	for _, msg := range imp.Errors {
 		fmt.Fprintf(w, "\n%s\n", msg)

@@ -3,8 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
-	"text/tabwriter"
 
+	"github.com/jedib0t/go-pretty/v6/table"
 	"github.com/redis/go-redis/v9"
 	"github.com/spf13/cobra"
 
@@ -63,8 +63,7 @@ it is under the primary key already), and safe to interrupt: running it again re
 			if err != nil {
 				return err
 			}
-			tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "KEY ID\tVALUES\tIN STASH\tNOTE")
+			t := newTable(e.stdout, "KEY ID", "VALUES", "IN STASH", "NOTE")
 			for _, c := range counts {
 				note := ""
 				switch {
@@ -77,9 +76,10 @@ it is under the primary key already), and safe to interrupt: running it again re
 				default:
 					note = "run: tether keys reseal"
 				}
-				fmt.Fprintf(tw, "%s\t%d\t%d\t%s\n", c.KeyID, c.Values, c.Stashed, note)
+				t.AppendRow(table.Row{c.KeyID, c.Values, c.Stashed, note})
 			}
-			return tw.Flush()
+			t.Render()
+			return nil
 		},
 	}
 	cmd.AddCommand(status, reseal)

@@ -2,8 +2,8 @@ package main
 
 import (
 	"fmt"
-	"text/tabwriter"
 
+	"github.com/jedib0t/go-pretty/v6/table"
 	"github.com/spf13/cobra"
 
 	"tether/sync/store"
@@ -61,16 +61,17 @@ processes at once is safe.`,
 				if err != nil {
 					return err
 				}
-				tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-				fmt.Fprintf(tw, "%s store\nVERSION\tNAME\tAPPLIED\n", st.Backend())
+				fmt.Fprintf(e.stdout, "%s store\n", st.Backend())
+				t := newTable(e.stdout, "VERSION", "NAME", "APPLIED")
 				for _, m := range states {
 					applied := "pending"
 					if m.Applied {
 						applied = m.AppliedAt.UTC().Format("2006-01-02 15:04:05Z")
 					}
-					fmt.Fprintf(tw, "%d\t%s\t%s\n", m.Version, m.Name, applied)
+					t.AppendRow(table.Row{m.Version, m.Name, applied})
 				}
-				return tw.Flush()
+				t.Render()
+				return nil
 			},
 		},
 	)

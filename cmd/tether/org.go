@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -306,19 +307,37 @@ func policyLine(p directory.Policy) string {
 	return strings.Join(parts, "  ")
 }
 
-// newTable is the plain, borderless table every org and user verb prints.
+// newTable is the plain, borderless table every verb prints. Its columns are measured in
+// display width (a name in CJK or with an emoji keeps its row aligned, which
+// text/tabwriter's count of characters does not).
 func newTable(w io.Writer, header ...any) table.Writer {
 	t := table.NewWriter()
-	t.SetOutputMirror(w)
+	t.SetOutputMirror(trimLines{w})
 	st := table.StyleDefault
 	st.Options = table.OptionsNoBordersAndSeparators
-	// Two spaces between columns and none after the last, as text/tabwriter prints.
+	// Two spaces between columns, as text/tabwriter prints.
 	st.Options.SeparateColumns = true
 	st.Box.MiddleVertical = "  "
 	st.Box.PaddingLeft, st.Box.PaddingRight = "", ""
 	t.SetStyle(st)
 	t.AppendHeader(header)
 	return t
+}
+
+// trimLines drops the spaces go-pretty pads the last column with, so no printed line
+// ends in blanks (a copied cell or a diff of two listings carries none). Render writes a
+// whole table in one call, so lines are never split across writes.
+type trimLines struct{ w io.Writer }
+
+func (t trimLines) Write(p []byte) (int, error) {
+	lines := bytes.Split(p, []byte("\n"))
+	for i, l := range lines {
+		lines[i] = bytes.TrimRight(l, " ")
+	}
+	if _, err := t.w.Write(bytes.Join(lines, []byte("\n"))); err != nil {
+		return 0, err
+	}
+	return len(p), nil
 }
 
 func seatLimit(n int) string {

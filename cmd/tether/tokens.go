@@ -4,8 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"text/tabwriter"
 
+	"github.com/jedib0t/go-pretty/v6/table"
 	"github.com/spf13/cobra"
 
 	"tether/sync/apitokens"
@@ -69,8 +69,7 @@ Over HTTP (operator credentials): POST /v1/tokens, GET /v1/tokens, DELETE /v1/to
 			if asJSON {
 				return printJSON(e.stdout, httpapi.TokenListOf(ts))
 			}
-			tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tNAME\tORGS\tACCESS\tCREATED\tREVOKED")
+			tb := newTable(e.stdout, "ID", "NAME", "ORGS", "ACCESS", "CREATED", "REVOKED")
 			for _, t := range ts {
 				access, revoked := "read-write", "-"
 				if t.ReadOnly {
@@ -79,9 +78,10 @@ Over HTTP (operator credentials): POST /v1/tokens, GET /v1/tokens, DELETE /v1/to
 				if !t.RevokedAt.IsZero() {
 					revoked = t.RevokedAt.Format("2006-01-02 15:04Z")
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.Name, scope(t), access, t.CreatedAt.Format("2006-01-02 15:04Z"), revoked)
+				tb.AppendRow(table.Row{t.ID, t.Name, scope(t), access, t.CreatedAt.Format("2006-01-02 15:04Z"), revoked})
 			}
-			return tw.Flush()
+			tb.Render()
+			return nil
 		},
 	}
 	revoke := &cobra.Command{
