@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
+	gprogress "github.com/jedib0t/go-pretty/v6/progress"
 	"github.com/jedib0t/go-pretty/v6/table"
 	"github.com/spf13/cobra"
 
@@ -405,13 +406,15 @@ func dash(s string) string {
 	return s
 }
 
-// progress draws an import's progress: a redrawn bar on a terminal, a plain line per
-// change otherwise (logs, pipes, CI). A 30-line renderer rather than a module: it needs
-// no cursor control beyond \r.
+// progress draws an import's progress: go-pretty's bar, redrawn on a terminal, or a plain
+// line per change otherwise (logs, pipes, CI), where a bar's redraws would be noise.
 type progress struct {
 	w    io.Writer
 	tty  bool
 	last string
+	bar  gprogress.Writer // while a bar is drawn on the terminal
+	tr   *gprogress.Tracker
+	done chan struct{} // closed when the bar's renderer has drawn its last frame
 }
 
 func newProgress(w io.Writer) *progress {
@@ -438,16 +441,49 @@ func (p *progress) show(imp directory.Import) {
 		fmt.Fprintln(p.w, line)
 		return
 	}
-	const width = 30
-	fill := 0
-	if total > 0 {
-		fill = min(width, done*width/total)
+	msg := fmt.Sprintf("%s, %d invited", imp.Status, imp.Counts.Invited+imp.Counts.AddedMultiAccount)
+	if imp.Status == directory.ImportPaused {
+		msg += " (" + imp.PausedReason + ")"
 	}
-	fmt.Fprintf(p.w, "\r\033[K[%s%s] %s", strings.Repeat("#", fill), strings.Repeat(".", width-fill), line)
+	if p.bar == nil {
+		p.start()
+	}
+	// Total is 0 until the worker has counted the rows: the bar shows it as indeterminate.
+	p.tr.UpdateTotal(int64(total))
+	p.tr.SetValue(int64(done))
+	p.tr.UpdateMessage(msg)
 }
 
+func (p *progress) start() {
+	p.bar = gprogress.NewWriter()
+	p.bar.SetOutputWriter(p.w)
+	p.bar.SetAutoStop(false)
+	p.bar.SetUpdateFrequency(100 * time.Millisecond)
+	p.bar.SetTrackerLength(30)
+	p.bar.SetTrackerPosition(gprogress.PositionRight)
+	p.bar.SetMessageLength(32)
+	p.bar.SetStyle(gprogress.StyleDefault)
+	p.bar.Style().Visibility.ETA = true
+	p.bar.Style().Visibility.Value = true
+	p.bar.Style().Visibility.Time = false
+	p.bar.Style().Options.ETAPrecision = time.Second
+	p.tr = &gprogress.Tracker{Message: "queued", AutoStopDisabled: true, Units: gprogress.Units{Formatter: func(v int64) string { return fmt.Sprint(v) }}}
+	p.bar.AppendTracker(p.tr)
+	p.done = make(chan struct{})
+	go func(bar gprogress.Writer, done chan struct{}) {
+		defer close(done)
+		bar.Render()
+	}(p.bar, p.done)
+}
+
+// end draws the bar's last frame and lets go of the terminal, so what is printed next
+// starts on a line of its own; a later show draws a new bar.
 func (p *progress) end() {
-	if p.tty && p.last != "" {
-		fmt.Fprintln(p.w)
+	if p.bar == nil {
+		return
 	}
+	p.tr.MarkAsDone()
+	p.bar.Stop()
+	<-p.done
+	p.bar, p.tr, p.last = nil, nil, ""
 }
