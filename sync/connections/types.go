@@ -28,6 +28,25 @@ func (k Kind) Valid() bool {
 // OrgLevel reports whether connections of kind k belong to the org rather than a member.
 func (k Kind) OrgLevel() bool { return k == KindSalesforceTeam }
 
+// Title is k as people call it, for messages and pages; an unknown kind is itself.
+func (k Kind) Title() string {
+	switch k {
+	case KindSalesforceTeam:
+		return "the team-level Salesforce user"
+	case KindSalesforce:
+		return "Salesforce"
+	case KindGoogleCalendar:
+		return "Google Calendar"
+	case KindMicrosoftCalendar:
+		return "Outlook calendar"
+	case KindZoom:
+		return "Zoom"
+	case KindTeams:
+		return "Microsoft Teams"
+	}
+	return string(k)
+}
+
 // State is a connection's health (see ARCHITECTURE.md, "Connection states").
 type State string
 

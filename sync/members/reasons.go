@@ -97,12 +97,12 @@ func unmet(req directory.Requirement, conns []connections.Connection) (directory
 		r.Actor = directory.ActorAdmin
 		r.Message = fmt.Sprintf("the %s connection keeps failing%s; an admin should look at it", best.Kind, detail)
 	case connections.StateRevoked:
-		name := kindNames[string(best.Kind)]
+		name := best.Kind.Title()
 		r.Message = fmt.Sprintf("the %s connection was revoked; connect %s again%s", name, name, otherwise(req, best.Kind))
 	default:
 		// Name the broken one, then what else would do: "reconnect Google Calendar or
 		// Outlook calendar" read as if both were broken.
-		r.Message = fmt.Sprintf("reconnect %s%s (%s%s)", kindNames[string(best.Kind)], otherwise(req, best.Kind), best.Kind, detail)
+		r.Message = fmt.Sprintf("reconnect %s%s (%s%s)", best.Kind.Title(), otherwise(req, best.Kind), best.Kind, detail)
 	}
 	return r, true
 }
@@ -118,15 +118,11 @@ func serves(c connections.Connection, kinds []string) bool {
 	return false
 }
 
-// kindNames are the connection kinds as people call them.
-var kindNames = map[string]string{"salesforce": "Salesforce", "google_calendar": "Google Calendar",
-	"microsoft_calendar": "Outlook calendar", "zoom": "Zoom", "teams": "Microsoft Teams"}
-
 // describe names what would meet req, for a sentence.
 func describe(req directory.Requirement) string {
 	var parts []string
 	for _, k := range req.AnyOf {
-		parts = append(parts, kindNames[k])
+		parts = append(parts, connections.Kind(k).Title())
 	}
 	return strings.Join(parts, " or ")
 }
@@ -138,7 +134,7 @@ func otherwise(req directory.Requirement, broken connections.Kind) string {
 	var alt []string
 	for _, k := range req.AnyOf {
 		if k != string(broken) && !(broken.Microsoft() && connections.Kind(k).Microsoft()) {
-			alt = append(alt, kindNames[k])
+			alt = append(alt, connections.Kind(k).Title())
 		}
 	}
 	if len(alt) == 0 {
