@@ -20,7 +20,7 @@ import (
 )
 
 // reminderHref is a connect link in a reminder's HTML part, with the kind it connects.
-var reminderHref = regexp.MustCompile(`<a href="([^"]+/connect/[^"]+)">Connect ([a-z_]+)</a>`)
+var reminderHref = regexp.MustCompile(`<a href="([^"]+/connect/[^"]+)">Connect ([^<]+)</a>`)
 
 // TestBrowserReminderLink is issue 11's browser scenario on a real `tether all` (worker,
 // scheduler, serve) with the sandbox and an in-process SMTP server: a rep's Google
@@ -103,7 +103,7 @@ func TestBrowserReminderLink(t *testing.T) {
 	}
 	mail := msgs[0]
 	links := reminderHref.FindAllStringSubmatch(mail.HTML, -1)
-	if len(links) != 1 || links[0][2] != string(connections.KindGoogleCalendar) || !strings.Contains(mail.Text, links[0][1]) {
+	if len(links) != 1 || links[0][2] != connections.KindGoogleCalendar.Title() || !strings.Contains(mail.Text, links[0][1]) {
 		t.Fatalf("want one google_calendar link in both parts; HTML links %v\ntext:\n%s", links, mail.Text)
 	}
 

@@ -166,9 +166,34 @@ func TestBrowserConnect(t *testing.T) {
 	if err != nil || c.State != connections.StateHealthy || c.NextRefreshAt.IsZero() || !c.NextRefreshAt.After(time.Now()) {
 		t.Fatalf("google connection: %+v, %v", c, err)
 	}
+	// The page goes on with what the rep's role (chat) still needs: Salesforce, the
+	// photo, and conferencing as recommended; the calendar just connected is not asked for.
+	for _, want := range []string{"Still to do", "Connect Salesforce", "Add a profile photo", "Connect Zoom or Microsoft Teams (recommended)"} {
+		if !strings.Contains(text, want) {
+			t.Fatalf("the google connect page does not say %q:\n%s", want, text)
+		}
+	}
+	if strings.Contains(text, "Connect Google Calendar") || strings.Contains(text, "You can close this page") {
+		t.Fatalf("the google connect page asks for what is done, or says nothing is left:\n%s", text)
+	}
+	// (2b) Its Zoom button connects Zoom at once: no link mailed, no second page.
+	if err := chromedp.Do(ctx,
+		chromedp.Click(chromedp.Search(`//button[normalize-space()="Connect Zoom"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`button[value=allow]`)),
+	); err != nil {
+		t.Fatalf("press Connect Zoom on the result page: %v", err)
+	}
+	consentAs(t, ctx, "", "allow")
+	heading, text = finalPage(t, ctx, "rep-zoom-connected-from-next-step")
+	if heading != "Zoom connected" || strings.Contains(text, "Connect Zoom") || !strings.Contains(text, "Connect Salesforce") {
+		t.Fatalf("zoom connect page after the next-step button: %q\n%s", heading, text)
+	}
+	if c, err := b.memberConnection(t, rep, connections.KindZoom); err != nil || c.State != connections.StateHealthy {
+		t.Fatalf("zoom connection from the next-step button: %+v, %v", c, err)
+	}
 
 	// (3) A tampered link: its page, nothing stored.
-	link = linkFrom(t, b.tether(t, "members", "connect-link", b.orgID, rep, "zoom"))
+	link = linkFrom(t, b.tether(t, "members", "connect-link", b.orgID, rep, "teams"))
 	i := strings.LastIndex(link, ".") + 3
 	flip := "A"
 	if link[i] == 'A' {
@@ -182,8 +207,8 @@ func TestBrowserConnect(t *testing.T) {
 	if heading != "This link is not valid" {
 		t.Fatalf("tampered link page: %q", heading)
 	}
-	if _, err := b.memberConnection(t, rep, connections.KindZoom); err == nil {
-		t.Fatal("a zoom connection exists after the tampered link")
+	if _, err := b.memberConnection(t, rep, connections.KindTeams); err == nil {
+		t.Fatal("a teams connection exists after the tampered link")
 	}
 
 	// ... and a denied consent: its page, nothing stored, the link still good.
@@ -196,5 +221,53 @@ func TestBrowserConnect(t *testing.T) {
 	}
 	if _, err := b.memberConnection(t, rep, connections.KindMicrosoftCalendar); err == nil {
 		t.Fatal("a microsoft connection exists after a denied consent")
+	}
+}
+
+// TestBrowserJoin is an invitation by email in Chromium: its Join page, the button, the
+// welcome page that goes on with what the rep's role (meetings) still needs, and one of
+// its buttons connecting Google Calendar at once, after which only the rest is asked for.
+func TestBrowserJoin(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "mail")
+	b := newConnectE2E(t, 16, "all", map[string]string{"TETHER_MAILER": "dir", "TETHER_MAIL_DIR": dir})
+	rep := "bea@example.com"
+	b.tether(t, "invite", "emails", "--org", b.orgID, "--role", "meetings", rep)
+	link := joinLinkFromDir(t, dir, b.public, rep)
+
+	ctx := newBrowser(t)
+	if err := chromedp.Do(ctx, chromedp.Navigate(link), chromedp.WaitVisible(chromedp.CSS(`form[method=post] button[type=submit]`))); err != nil {
+		t.Fatal(err)
+	}
+	heading, text := finalPage(t, ctx, "join-1-invitation")
+	if heading != "Join Acme" || !strings.Contains(text, "You are invited to join Acme.") {
+		t.Fatalf("join page: %q\n%s", heading, text)
+	}
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`form[method=post] button[type=submit]`)),
+		chromedp.WaitVisible(chromedp.CSS(`h2`))); err != nil {
+		t.Fatalf("press the Join button: %v", err)
+	}
+	heading, text = finalPage(t, ctx, "join-2-welcome")
+	for _, want := range []string{"You have joined Acme.", "Still to do for Acme", "Connect Google Calendar or Outlook calendar.",
+		"Add a profile photo.", "Connect Zoom or Microsoft Teams (recommended)."} {
+		if !strings.Contains(text, want) {
+			t.Fatalf("welcome page %q does not say %q:\n%s", heading, want, text)
+		}
+	}
+	if strings.Contains(text, "Connect Salesforce") {
+		t.Fatalf("a meetings member is asked for Salesforce:\n%s", text)
+	}
+	if err := chromedp.Do(ctx,
+		chromedp.Click(chromedp.Search(`//button[normalize-space()="Connect Google Calendar"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`button[value=allow]`)),
+	); err != nil {
+		t.Fatalf("press Connect Google Calendar on the welcome page: %v", err)
+	}
+	consentAs(t, ctx, "ada@example.com", "allow") // the sandbox's Google account
+	heading, text = finalPage(t, ctx, "join-3-google-connected")
+	if heading != "Google connected" || strings.Contains(text, "Outlook calendar") || !strings.Contains(text, "Add a profile photo.") {
+		t.Fatalf("after the welcome page's Google button: %q\n%s", heading, text)
+	}
+	if c, err := b.memberConnection(t, rep, connections.KindGoogleCalendar); err != nil || c.State != connections.StateHealthy {
+		t.Fatalf("google connection from the welcome page: %+v, %v", c, err)
 	}
 }

@@ -20,28 +20,7 @@ func TestMailDirTrial(t *testing.T) {
 	b := newConnectE2E(t, 15, "all", map[string]string{"TETHER_MAILER": "dir", "TETHER_MAIL_DIR": dir})
 	b.tether(t, "invite", "emails", "--org", b.orgID, "--role", "meetings", "ann@example.com")
 
-	var raw []byte
-	for deadline := time.Now().Add(20 * time.Second); raw == nil; time.Sleep(50 * time.Millisecond) {
-		files, _ := filepath.Glob(filepath.Join(dir, "*.eml"))
-		if len(files) > 1 {
-			t.Fatalf("%d emails for one invitation: %v", len(files), files)
-		}
-		if len(files) == 1 {
-			var err error
-			if raw, err = os.ReadFile(files[0]); err != nil {
-				t.Fatal(err)
-			}
-		} else if time.Now().After(deadline) {
-			t.Fatal("no email in the mail directory within 20s")
-		}
-	}
-	if !strings.Contains(string(raw), "To: <ann@example.com>") {
-		t.Fatalf("the email is not to the invitee:\n%s", raw)
-	}
-	link := regexp.MustCompile(regexp.QuoteMeta(b.public) + `/join/[A-Za-z0-9_-]+`).FindString(string(raw))
-	if link == "" {
-		t.Fatalf("no whole Join link in the email:\n%s", raw)
-	}
+	link := joinLinkFromDir(t, dir, b.public, "ann@example.com")
 	if out := b.tether(t, "invite", "list", "--org", b.orgID); !regexp.MustCompile(`ann@example\.com\s+meetings\s+pending\s+\S+ \S+\s+1\s+sent`).MatchString(out) {
 		t.Fatalf("the invite is not recorded as sent:\n%s", out)
 	}
@@ -67,4 +46,33 @@ func TestMailDirTrial(t *testing.T) {
 	if out := b.tether(t, "members", "list", b.orgID); !regexp.MustCompile(`ann@example\.com\s+meetings\s+active`).MatchString(out) {
 		t.Fatalf("ann is not an active member after joining:\n%s", out)
 	}
+}
+
+// joinLinkFromDir waits for the one email TETHER_MAILER=dir writes into dir, checks it is
+// to email, and returns its Join link (at public, tether's public URL).
+func joinLinkFromDir(t *testing.T, dir, public, email string) string {
+	t.Helper()
+	var raw []byte
+	for deadline := time.Now().Add(20 * time.Second); raw == nil; time.Sleep(50 * time.Millisecond) {
+		files, _ := filepath.Glob(filepath.Join(dir, "*.eml"))
+		if len(files) > 1 {
+			t.Fatalf("%d emails for one invitation: %v", len(files), files)
+		}
+		if len(files) == 1 {
+			var err error
+			if raw, err = os.ReadFile(files[0]); err != nil {
+				t.Fatal(err)
+			}
+		} else if time.Now().After(deadline) {
+			t.Fatal("no email in the mail directory within 20s")
+		}
+	}
+	if !strings.Contains(string(raw), "To: <"+email+">") {
+		t.Fatalf("the email is not to the invitee:\n%s", raw)
+	}
+	link := regexp.MustCompile(regexp.QuoteMeta(public) + `/join/[A-Za-z0-9_-]+`).FindString(string(raw))
+	if link == "" {
+		t.Fatalf("no whole Join link in the email:\n%s", raw)
+	}
+	return link
 }

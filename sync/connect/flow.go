@@ -427,6 +427,10 @@ type Result struct {
 	// why not otherwise.
 	AuditQueued bool
 	AuditError  error
+	// Next is what the member still has to do, with links (a personal connect or a Join);
+	// NextError says why it could not be read (the connect stands either way).
+	Next      []NextStep
+	NextError error
 }
 
 // Finish completes the authorization that provider's callback reports. On any error the
@@ -573,6 +577,9 @@ func (f *Flow) Finish(ctx context.Context, provider string, cb Callback) (Result
 	}
 	if org, err := f.p.Store.GetOrg(ctx, link.OrgID); err == nil {
 		res.OrgName = org.Name
+	}
+	if link.MembershipID != "" {
+		res.Next, res.NextError = f.NextSteps(ctx, link.OrgID, link.MembershipID, res.Serves...)
 	}
 	return res, nil
 }

@@ -63,22 +63,6 @@ func adminLine(ms []directory.Member) string {
 	return "Your admin: " + strings.Join(names, ", ") + "."
 }
 
-// linkKinds are the connection kinds a rep reason gets connect links for: the broken
-// connection's own kind, or each kind that would meet a missing requirement.
-func linkKinds(r directory.ActionReason) []connections.Kind {
-	if r.Requirement == directory.RequirementPhoto {
-		return nil
-	}
-	if r.Kind != "" && r.State != string(connections.StateMissing) {
-		return []connections.Kind{connections.Kind(r.Kind)}
-	}
-	var out []connections.Kind
-	for _, k := range r.AnyOf {
-		out = append(out, connections.Kind(k))
-	}
-	return out
-}
-
 type linkLine struct {
 	reason directory.ActionReason
 	links  []connect.Issued
@@ -154,7 +138,7 @@ func (s *Service) repMessage(ctx context.Context, m directory.Membership, d Deci
 		for _, r := range d.RepReasons {
 			l := linkLine{reason: r}
 			served := false
-			for _, k := range linkKinds(r) {
+			for _, k := range connect.KindsFor(r) {
 				is, err := s.c.Links.Issue(ctx, connect.IssueRequest{OrgID: m.OrgID, MembershipID: m.ID, Kind: k,
 					ID: linkID(m.ID, seq, k), At: at})
 				if errors.Is(err, connect.ErrAlreadyConnected) {
@@ -226,8 +210,8 @@ func repMessage(org directory.Org, u directory.User, m directory.Membership, d D
 		fmt.Fprintf(&t, "- %s\n", l.reason.Message)
 		fmt.Fprintf(&h, "<li>%s", html.EscapeString(l.reason.Message))
 		for _, is := range l.links {
-			fmt.Fprintf(&t, "    Connect %s: %s\n", is.Kind, is.URL)
-			fmt.Fprintf(&h, `<br><a href="%s">Connect %s</a>`, html.EscapeString(is.URL), html.EscapeString(string(is.Kind)))
+			fmt.Fprintf(&t, "    Connect %s: %s\n", is.Kind.Title(), is.URL)
+			fmt.Fprintf(&h, `<br><a href="%s">Connect %s</a>`, html.EscapeString(is.URL), html.EscapeString(is.Kind.Title()))
 		}
 		if len(l.links) == 0 && l.reason.Requirement == directory.RequirementPhoto {
 			t.WriteString("    Add it in your profile in the app.\n")

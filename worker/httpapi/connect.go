@@ -5,9 +5,12 @@ import (
 	"html/template"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/rs/zerolog"
 
@@ -77,7 +80,12 @@ func NewConnect(p ConnectParams) http.Handler {
 		if res.AuditError != nil {
 			p.Logger.Error().Err(res.AuditError).Str("org_id", res.Link.OrgID).Msg("connect: permission audit not queued")
 		}
-		renderPage(w, http.StatusOK, pageData{Title: res.Provider + " connected", Result: &res})
+		if res.NextError != nil {
+			// The page then lists what it could; the reminders still bring links.
+			p.Logger.Warn().Err(res.NextError).Str("org_id", res.Link.OrgID).Str("membership_id", res.Link.MembershipID).
+				Msg("connect: the member's next steps not shown")
+		}
+		renderPage(w, http.StatusOK, pageData{Title: res.Provider + " connected", Result: &res, Next: res.Next, Org: res.OrgName})
 	})
 	return mux
 }
@@ -149,6 +157,13 @@ type pageData struct {
 	Preview *connect.Preview
 	Action  string
 	Result  *connect.Result
+	// Button, when set, is a form posting back to the page's own URL (the Join page).
+	Button string
+	// Done marks a finished Join or connect: Next lists what the member still has to do
+	// in Org, or the page says it can be closed.
+	Done bool
+	Next []connect.NextStep
+	Org  string
 }
 
 // connectPage is phone-readable, self-contained (no external assets) and works without
@@ -161,6 +176,26 @@ var connectPage = template.Must(template.New("connect").Funcs(template.FuncMap{
 		}
 		return strings.Join(out, " and ")
 	},
+	// path is a link's path: the page's forms post to this origin, however the person
+	// reached it.
+	"path": func(raw string) string {
+		if u, err := url.Parse(raw); err == nil && u.Path != "" {
+			return u.Path
+		}
+		return raw
+	},
+	"anyLinks": func(steps []connect.NextStep) bool {
+		for _, st := range steps {
+			if len(st.Links) > 0 {
+				return true
+			}
+		}
+		return false
+	},
+	"sentence": func(s string) string {
+		r, n := utf8.DecodeRuneInString(s)
+		return string(unicode.ToUpper(r)) + s[n:]
+	},
 }).Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{{.Title}} - tether</title>
@@ -171,10 +206,13 @@ h1{font-size:1.4rem;margin:0 0 1rem}
 .fail h1{color:#a11}
 .ok h1{color:#176b2c}
 button{font-size:1.1rem;width:100%;padding:.9rem;border:0;border-radius:8px;background:#2457d6;color:#fff;cursor:pointer}
+h2{font-size:1.1rem;margin:1.5rem 0 .5rem}
+.step{border-top:1px solid #e3e6eb;padding:.75rem 0}.step p{margin:0 0 .5rem}.step form{margin:0 0 .5rem}
+.step .alt{background:#fff;color:#2457d6;border:1px solid #2457d6}
 dl{margin:0 0 1.25rem}dt{font-weight:600}dd{margin:0 0 .6rem}
 small{color:#555}
 </style></head>
-<body><main class="{{if .Failure}}fail{{else if .Result}}ok{{else}}ask{{end}}">
+<body><main class="{{if .Failure}}fail{{else if or .Result .Done}}ok{{else}}ask{{end}}">
 <h1>{{.Title}}</h1>
 {{range .Text}}<p>{{.}}</p>
 {{end}}{{with .Preview}}<dl>
@@ -189,8 +227,16 @@ small{color:#555}
 {{end}}<p>{{.Provider}} is connected to {{.OrgName}}{{if .Account.Email}} as {{.Account.Email}}{{end}}.</p>
 {{if gt (len .Serves) 1}}<p>This one consent serves {{kinds .Serves}}.</p>
 {{end}}{{if .AuditQueued}}<p>A permission check of this Salesforce user has started; its report appears in tether within a minute (tether permissions show --org {{.Link.OrgID}}).</p>
-{{end}}<p>You can close this page.</p>
-{{end}}</main></body></html>
+{{end}}{{end}}{{if .Button}}<form method="post"><button type="submit">{{.Button}}</button></form>
+{{end}}{{if or .Done .Result}}{{with .Next}}<h2>Still to do for {{$.Org}}</h2>
+{{range .}}<div class="step"><p>{{sentence .Reason.Message}}{{if .Reason.Recommended}} (recommended){{end}}.</p>
+{{range $i, $l := .Links}}<form method="post" action="{{path $l.URL}}"><button type="submit"{{if $i}} class="alt"{{end}}>Connect {{$l.Kind.Title}}</button></form>
+{{else}}<p><small>Add it in your profile in the app.</small></p>
+{{end}}</div>
+{{end}}{{if anyLinks .}}<p><small>Each button connects one account and works for an hour; reminders bring new links until everything is connected.</small></p>
+{{end}}
+{{else}}<p>You can close this page.</p>
+{{end}}{{end}}</main></body></html>
 `))
 
 func renderPage(w http.ResponseWriter, status int, d pageData) {

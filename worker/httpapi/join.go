@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"errors"
-	"html/template"
 	"net/http"
 	"time"
 
@@ -43,7 +42,7 @@ func NewJoin(p JoinParams) http.Handler {
 			text += " Joining connects your Salesforce account: sign in as the Salesforce user you were invited as."
 			button += " and connect Salesforce"
 		}
-		formPage(w, "Join "+inv.OrgName, text, button)
+		renderPage(w, http.StatusOK, pageData{Title: "Join " + inv.OrgName, Text: []string{text}, Button: button})
 	})
 	mux.HandleFunc("POST /join/{token}", func(w http.ResponseWriter, r *http.Request) {
 		res, err := p.Joiner.Accept(r.Context(), r.PathValue("token"))
@@ -67,7 +66,15 @@ func NewJoin(p JoinParams) http.Handler {
 			http.Redirect(w, r, st.AuthURL, http.StatusSeeOther)
 			return
 		}
-		page(w, http.StatusOK, "Welcome to "+res.OrgName, "You have joined "+res.OrgName+". You can close this page.")
+		d := pageData{Title: "Welcome to " + res.OrgName, Text: []string{"You have joined " + res.OrgName + "."}, Done: true, Org: res.OrgName}
+		if p.Connect != nil {
+			if d.Next, err = p.Connect.NextSteps(r.Context(), res.OrgID, res.MembershipID); err != nil {
+				// The Join stands; the page lists what it could and the reminders bring links.
+				p.Logger.Warn().Err(err).Str("org_id", res.OrgID).Str("membership_id", res.MembershipID).
+					Msg("join: the member's next steps not shown")
+			}
+		}
+		renderPage(w, http.StatusOK, d)
 	})
 	return mux
 }
@@ -94,28 +101,7 @@ func rootMessage(err error) string {
 	return "this link cannot be used"
 }
 
-var pageTmpl = template.Must(template.New("page").Parse(`<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>{{.Title}}</title></head>
-<body style="font-family:sans-serif;max-width:40em;margin:3em auto"><h1>{{.Title}}</h1><p>{{.Text}}</p></body></html>
-`))
-
-// formTmpl posts back to the page's own URL (empty action), which carries the token.
-var formTmpl = template.Must(template.New("form").Parse(`<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>{{.Title}}</title></head>
-<body style="font-family:sans-serif;max-width:40em;margin:3em auto"><h1>{{.Title}}</h1><p>{{.Text}}</p>
-<form method="post"><button type="submit">{{.Button}}</button></form></body></html>
-`))
-
+// page is a failure's page: what happened and what to do.
 func page(w http.ResponseWriter, status int, title, text string) {
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	_ = pageTmpl.Execute(w, map[string]string{"Title": title, "Text": text})
-}
-
-func formPage(w http.ResponseWriter, title, text, button string) {
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(http.StatusOK)
-	_ = formTmpl.Execute(w, map[string]string{"Title": title, "Text": text, "Button": button})
+	renderPage(w, status, pageData{Title: title, Text: []string{text}, Failure: true})
 }

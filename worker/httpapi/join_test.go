@@ -494,3 +494,55 @@ func TestJoinTellsOfAnArrivingAdmin(t *testing.T) {
 		}
 	})
 }
+
+var nextStepForm = regexp.MustCompile(`<form method="post" action="(/connect/[^"]+)"><button type="submit"[^>]*>Connect ([^<]+)</button>`)
+
+// A finished Join goes on with what the rep's role still needs, each with a button that is
+// that member's connect link: an email invite asks for Salesforce too, a Salesforce one
+// (connected by its Join) only for the rest. The photo has no button.
+func TestJoinShowsWhatIsStillToDo(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		t.Parallel()
+		b := setupJoin(t, st)
+		for _, tc := range []struct {
+			email   string
+			src     directory.InviteSource
+			sfID    string
+			login   string
+			buttons []string
+		}{
+			{"bea@acme.example", directory.SourceEmail, "", "",
+				[]string{"Salesforce", "Google Calendar", "Outlook calendar", "Zoom", "Microsoft Teams"}},
+			{"ann@acme.example", directory.SourceSalesforce, b.sfA.ID, b.sfA.Username,
+				[]string{"Google Calendar", "Outlook calendar", "Zoom", "Microsoft Teams"}},
+		} {
+			_, token := b.invite(t, tc.email, tc.src, tc.sfID, time.Now().Add(time.Hour))
+			status, page := b.join(t, browser(t), token, tc.login)
+			if status != http.StatusOK || !strings.Contains(page, "You have joined Acme.") || !strings.Contains(page, "Still to do for Acme") ||
+				!strings.Contains(page, "Add a profile photo.") || !strings.Contains(page, "(recommended).") || strings.Contains(page, "You can close this page") {
+				t.Fatalf("%s: join page %d:\n%s", tc.email, status, page)
+			}
+			forms := nextStepForm.FindAllStringSubmatch(page, -1)
+			var got []string
+			google := ""
+			for _, f := range forms {
+				got = append(got, f[2])
+				if f[2] == "Google Calendar" {
+					google = html.UnescapeString(f[1])
+				}
+			}
+			if !slices.Equal(got, tc.buttons) {
+				t.Fatalf("%s: buttons %q, want %q:\n%s", tc.email, got, tc.buttons, page)
+			}
+			// Each button is the member's own link: its page names them and what it connects.
+			resp, err := browser(t).Get(b.tether + google)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if body := readAll(t, resp); resp.StatusCode != http.StatusOK || !strings.Contains(body, tc.email) || !strings.Contains(body, "Continue to Google") {
+				t.Fatalf("%s: the Google Calendar button's link: %d\n%s", tc.email, resp.StatusCode, body)
+			}
+		}
+	})
+}
