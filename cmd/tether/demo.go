@@ -42,6 +42,8 @@ type demo struct {
 	prov      *demoProviders
 	acme      demoOrg
 	passed    int
+	// nextSteps are the "Still to do" buttons of the last page browse reached.
+	nextSteps []string
 }
 
 // demoStep is one part of the scenario. Later issues append theirs to demoSteps.

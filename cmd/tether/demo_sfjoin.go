@@ -19,6 +19,10 @@ import (
 
 var demoPageTitle = regexp.MustCompile(`<h1>([^<]*)</h1>`)
 
+// demoNextButton is a button of a finished Join's or connect's "Still to do" list (its
+// other buttons say "Continue to" or "Join").
+var demoNextButton = regexp.MustCompile(`<button type="submit"(?: class="alt")?>Connect ([^<]+)</button>`)
+
 // demoSalesforceJoin follows an imported invite's Join link as a browser would: tether
 // serve shows the Join page, its button redirects to Salesforce (the sandbox) with PKCE;
 // the person signs in and approves; the callback checks that the approving user is the
@@ -101,7 +105,11 @@ func demoSalesforceJoin(ctx context.Context, dm *demo) error {
 	if code != http.StatusOK {
 		return fmt.Errorf("approved as the invited %s: %d %q", invited.Username, code, title)
 	}
-	dm.ok("the same link, approved by %s: %d %q after %s", invited.Username, code, title, strings.Join(hops, " → "))
+	if len(dm.nextSteps) == 0 {
+		return fmt.Errorf("the page after %s joined offers nothing to connect next; a chat member has no calendar yet", invited.Username)
+	}
+	dm.ok("the same link, approved by %s: %d %q after %s; the page goes on with what the role still needs, a button each: %s",
+		invited.Username, code, title, strings.Join(hops, " → "), strings.Join(dm.nextSteps, ", "))
 	u, err := st.GetUserByEmail(ctx, inv.Email)
 	if err != nil {
 		return err
@@ -129,7 +137,8 @@ func demoSalesforceJoin(ctx context.Context, dm *demo) error {
 // redirects like a browser. At Salesforce's
 // authorize page it signs in as login and clicks Allow (the sandbox's login_hint and
 // sandbox_auto=allow), so the demo needs no HTML form. It returns the final status, the
-// page's title and the hosts' paths it went through.
+// page's title and the hosts' paths it went through; dm.nextSteps keeps the final page's
+// buttons of what is still to do.
 func (dm *demo) browse(ctx context.Context, url, login string) (int, string, []string, error) {
 	jar, err := cookiejar.New(nil)
 	if err != nil {
@@ -180,6 +189,10 @@ func (dm *demo) browse(ctx context.Context, url, login string) (int, string, []s
 	title := ""
 	if m := demoPageTitle.FindSubmatch(body); m != nil {
 		title = string(m[1])
+	}
+	dm.nextSteps = dm.nextSteps[:0]
+	for _, m := range demoNextButton.FindAllSubmatch(body, -1) {
+		dm.nextSteps = append(dm.nextSteps, string(m[1]))
 	}
 	return res.StatusCode, title, hops, nil
 }
