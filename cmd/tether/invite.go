@@ -361,6 +361,13 @@ func printSummary(w io.Writer, imp directory.Import) {
 	t.Render()
 	if m := imp.Emails; m != nil {
 		fmt.Fprintf(w, "\nemails: %d sent, %d queued, %d failed, %d unknown\n", m.Sent, m.Unsent, m.Failed, m.Unknown)
+		if m.Unsent > 0 && imp.Status.Finished() && !imp.DryRun {
+			// The import ends before its emails leave: say where to watch them go.
+			fmt.Fprintf(w, "queued: the worker sends them now; follow each one's delivery with: tether invite list --org %s --import %s\n", imp.OrgID, imp.ID)
+		}
+		if m.Failed > 0 {
+			fmt.Fprintf(w, "failed: the mail server refused them; see why with: tether invite list --org %s --import %s --status failed\n", imp.OrgID, imp.ID)
+		}
 		if m.Unknown > 0 {
 			fmt.Fprintf(w, "unknown: a worker died after the mail server may have accepted the email; tether does not send it again.\n"+
 				"list them: tether invite list --org %s --import %s --status unknown\n"+

@@ -281,3 +281,33 @@ func TestInviteImportRepeatedProfileSaysSo(t *testing.T) {
 		}
 	}
 }
+
+// A finished import whose emails are still queued, or refused, says where to follow them;
+// a running import or a dry run says nothing of it.
+func TestPrintSummaryPointsAtQueuedAndFailedEmails(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name       string
+		status     directory.ImportStatus
+		dry        bool
+		emails     directory.DeliveryCounts
+		queued     bool
+		failedLine bool
+	}{
+		{"done, queued", directory.ImportDone, false, directory.DeliveryCounts{Unsent: 3, Sent: 1}, true, false},
+		{"done, refused", directory.ImportDone, false, directory.DeliveryCounts{Sent: 3, Failed: 1}, false, true},
+		{"running", directory.ImportRunning, false, directory.DeliveryCounts{Unsent: 3}, false, false},
+		{"dry run", directory.ImportDone, true, directory.DeliveryCounts{}, false, false},
+	} {
+		imp := directory.Import{ID: "IMP1", OrgID: "ORG1", Status: tc.status, DryRun: tc.dry, Emails: &tc.emails}
+		var out strings.Builder
+		printSummary(&out, imp)
+		got := out.String()
+		if q := strings.Contains(got, "the worker sends them now; follow each one's delivery with: tether invite list --org ORG1 --import IMP1\n"); q != tc.queued {
+			t.Errorf("%s: queued hint %v, want %v:\n%s", tc.name, q, tc.queued, got)
+		}
+		if f := strings.Contains(got, "tether invite list --org ORG1 --import IMP1 --status failed"); f != tc.failedLine {
+			t.Errorf("%s: failed hint %v, want %v:\n%s", tc.name, f, tc.failedLine, got)
+		}
+	}
+}
