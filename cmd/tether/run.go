@@ -6,6 +6,7 @@ import (
 	"io"
 	"runtime"
 	"runtime/debug"
+	"strings"
 
 	"github.com/redis/go-redis/v9"
 	"github.com/spf13/cobra"
@@ -40,8 +41,24 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	err := root.ExecuteContext(ctx)
-	return explainRedis(err, redisURLOf(root, getenv))
+	cmd, err := root.ExecuteContextC(ctx)
+	return explainRedis(requiredFlags(cmd, err), redisURLOf(root, getenv))
+}
+
+// requiredFlags gives cobra's `required flag(s) "seats" not set` the command and its
+// usage, as a missing argument has (polishUsage), and names each flag as it is typed.
+func requiredFlags(cmd *cobra.Command, err error) error {
+	const prefix = "required flag(s) "
+	if err == nil || cmd == nil || !strings.HasPrefix(err.Error(), prefix) {
+		return err
+	}
+	names := strings.TrimSuffix(strings.TrimPrefix(err.Error(), prefix), " not set")
+	var flags []string
+	for _, n := range strings.Split(names, ", ") {
+		flags = append(flags, "--"+strings.Trim(n, `"`))
+	}
+	return fmt.Errorf("%s: missing %s (usage: %s; %s --help says what each takes)",
+		cmd.CommandPath(), strings.Join(flags, " and "), cmd.UseLine(), cmd.CommandPath())
 }
 
 // newRoot builds the command tree. A new verb is one more newXxxCmd(e) here, in its own

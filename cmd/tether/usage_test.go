@@ -20,6 +20,9 @@ func TestUsageErrorsSayWhatToDo(t *testing.T) {
 		{[]string{"invite", "status", "--org", "o1"}, "tether invite status: missing IMPORT_ID (usage: tether invite status IMPORT_ID"},
 		{[]string{"users", "set-default-org", "u1"}, "tether users set-default-org: missing ORG"},
 		{[]string{"invite", "status", "a", "b", "--org", "o1"}, "accepts 1 arg(s), received 2 (usage: tether invite status IMPORT_ID"},
+		// A missing required flag is named as typed, with the command's usage.
+		{[]string{"org", "create", "--name", "X"}, "tether org create: missing --seats (usage: tether org create --name N --seats S"},
+		{[]string{"org", "create"}, "tether org create: missing --name and --seats (usage:"},
 		// A flag's bad value says what the flag takes, not which Go parser refused it.
 		{[]string{"org", "create", "--name", "X", "--seats", "abc"}, `--seats "abc": give a whole number (usage: tether org create`},
 		{[]string{"org", "connect-salesforce", "o1", "--ttl", "5"}, `--ttl "5": give a duration with its unit, such as 90s, 30m or 72h`},
