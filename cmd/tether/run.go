@@ -89,6 +89,7 @@ below override them.`,
 		newUsersCmd(e),
 		newKeysCmd(e),
 		newTokensCmd(e),
+		newEventsCmd(e),
 		newReconcileCmd(e),
 	)
 	addOrgCmds(root, e)

@@ -355,6 +355,7 @@ func runHTTP(ctx context.Context, d deps, o serveOptions) error {
 		defer closePA()
 		p.PermissionAudits = pa
 		p.InviteAdmin = invites.Admin{Store: store.Invites{Store: d.store}}
+		p.Events = d.store
 		p.Resends = resender(d, d.app.queueClient(), d.app.queueInspector())
 	}
 	if o.monitoring {

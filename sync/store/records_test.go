@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -140,6 +141,80 @@ func TestEvents(t *testing.T) {
 		list, _ = b.s.ListEvents(b.ctx, b.orgA.ID, 10)
 		if len(list) != 1 || list[0].Subject != "inv-2" {
 			t.Fatalf("after prune %+v", list)
+		}
+	})
+}
+
+// The audit log as an admin reads it (events.List over ListEventsPage): newest first, by
+// kind (one, or every kind under a prefix, whose underscores are not wildcards), by
+// subject, since a time, a page at a time with a cursor that holds while events are added.
+func TestEventsList(t *testing.T) {
+	each(t, func(t *testing.T, b *bundle) {
+		ctx := b.ctx
+		add := func(kind, subject string, ago time.Duration) {
+			t.Helper()
+			must(t, b.s.AppendEvent(ctx, events.Event{OrgID: b.orgA.ID, Kind: kind, Subject: subject, At: b.now.Add(-ago)}), "append %s", kind)
+		}
+		add("connection.connected", "c1", 5*time.Hour)
+		add("connection.connect_refused", "link-1", 4*time.Hour)
+		add("permissionXaudit.requested", "run-9", 4*time.Hour) // matched by "permission_audit." if _ were a wildcard
+		add("permission_audit.requested", "run-1", 4*time.Hour+time.Minute)
+		add("invite.sent", "inv-1", 3*time.Hour)
+		add("invite.accepted", "inv-1", 2*time.Hour)
+		add("connection.connected", "c2", time.Hour)
+		must(t, b.s.AppendEvent(ctx, events.Event{OrgID: b.orgB.ID, Kind: "invite.sent", Subject: "inv-b", At: b.now}), "org B")
+
+		list := func(q events.Query) []string {
+			t.Helper()
+			p, err := events.List(ctx, b.s, b.orgA.ID, q)
+			must(t, err, "list %+v", q)
+			var out []string
+			for _, e := range p.Events {
+				out = append(out, e.Kind+"/"+e.Subject)
+			}
+			return out
+		}
+		eq := func(got []string, want ...string) {
+			t.Helper()
+			if fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Fatalf("events %v, want %v", got, want)
+			}
+		}
+		eq(list(events.Query{}), "connection.connected/c2", "invite.accepted/inv-1", "invite.sent/inv-1",
+			"permissionXaudit.requested/run-9", "connection.connect_refused/link-1", "permission_audit.requested/run-1", "connection.connected/c1")
+		eq(list(events.Query{Kind: "connection.connected"}), "connection.connected/c2", "connection.connected/c1")
+		eq(list(events.Query{Kind: "connection."}), "connection.connected/c2", "connection.connect_refused/link-1", "connection.connected/c1")
+		eq(list(events.Query{Kind: "connection.connect"})) // no trailing dot: one kind, exactly
+		eq(list(events.Query{Kind: "permission_audit."}), "permission_audit.requested/run-1")
+		eq(list(events.Query{Subject: "inv-1"}), "invite.accepted/inv-1", "invite.sent/inv-1")
+		eq(list(events.Query{Since: b.now.Add(-150 * time.Minute)}), "connection.connected/c2", "invite.accepted/inv-1")
+
+		// Pages of two; an event added meanwhile appears above the cursor, not in the pages.
+		var got []string
+		q := events.Query{Limit: 2}
+		for i := 0; ; i++ {
+			p, err := events.List(ctx, b.s, b.orgA.ID, q)
+			must(t, err, "page %d", i)
+			for _, e := range p.Events {
+				got = append(got, e.Subject)
+			}
+			if i == 0 {
+				add("invite.sent", "inv-new", 0)
+			}
+			if p.Next == "" {
+				break
+			}
+			q.Cursor = p.Next
+		}
+		eq(got, "c2", "inv-1", "inv-1", "run-9", "link-1", "run-1", "c1")
+
+		_, err := events.List(ctx, b.s, b.orgA.ID, events.Query{Cursor: "not-a-cursor"})
+		var ee *events.Error
+		if !errors.As(err, &ee) || ee.Code != events.CodeInvalidCursor {
+			t.Fatalf("a bad cursor: %v", err)
+		}
+		if _, err := events.List(ctx, b.s, store.NewID(), events.Query{}); !errors.As(err, &ee) || ee.Code != events.CodeOrgNotFound {
+			t.Fatalf("an unknown org: %v", err)
 		}
 	})
 }

@@ -129,6 +129,7 @@ func TestTenancy(t *testing.T) {
 			{"ListReminders", func() error { l, err := s.ListReminders(ctx, A, mB.ID, 0); return empty(len(l), err) }},
 			{"MemberReminders", func() error { l, err := s.MemberReminders(ctx, A, []string{mB.ID}); return empty(len(l), err) }},
 			{"ListEvents", func() error { l, err := s.ListEvents(ctx, A, 0); return empty(len(l), err) }},
+			{"ListEventsPage", func() error { l, err := s.ListEventsPage(ctx, A, events.Filter{}); return empty(len(l), err) }},
 			{"LatestPermissionReports", func() error { l, err := s.LatestPermissionReports(ctx, A, 0); return empty(len(l), err) }},
 			{"CountMemberships", func() error { c, err := s.CountMemberships(ctx, A); return empty(c.All.Members, err) }},
 			{"CountSeats", func() error { c, err := s.CountSeats(ctx, A, b.now); return empty(c.Used(), err) }},

@@ -28,6 +28,7 @@ import (
 	"tether/sync/apitokens"
 	"tether/sync/connect"
 	"tether/sync/directory"
+	"tether/sync/events"
 	"tether/sync/keys"
 )
 
@@ -87,6 +88,8 @@ type Params struct {
 	Reminders Reminders
 	// ReminderSettings serves GET/PATCH /v1/orgs/{org}/reminder-settings. Nil: 404.
 	ReminderSettings ReminderSettings
+	// Events serves GET /v1/orgs/{org}/events, the org's audit log, to the admin. Nil: 404.
+	Events events.Lister
 	// Tokens checks API tokens (tether tokens create) and serves /v1/tokens to the
 	// operator. Nil: only the global credentials are accepted.
 	Tokens *apitokens.Service

@@ -76,7 +76,7 @@ func setupImports(t *testing.T, st *store.Store) *importBundle {
 		t.Fatal(err)
 	}
 	server, err := httpapi.New(httpapi.Params{Gatherer: prometheus.NewRegistry(), AdminUser: "admin", AdminPassword: "pw", Tokens: tokens,
-		Imports: svc})
+		Imports: svc, Events: st})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -66,6 +66,9 @@ func (s *Server) routes() {
 	if s.p.Reminders != nil {
 		s.mux.Handle("GET /v1/orgs/{org}/members/{member}/reminders", s.requireAPIAdmin(s.handleMemberReminders()))
 	}
+	if s.p.Events != nil {
+		s.mux.Handle("GET /v1/orgs/{org}/events", s.requireAPIAdmin(s.handleListEvents()))
+	}
 	if s.p.ReminderSettings != nil {
 		s.mux.Handle("GET /v1/orgs/{org}/reminder-settings", s.requireAPIAdmin(s.handleGetReminderSettings()))
 		s.mux.Handle("PATCH /v1/orgs/{org}/reminder-settings", s.requireAPIAdmin(s.handleUpdateReminderSettings()))
