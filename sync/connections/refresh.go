@@ -139,17 +139,20 @@ func (t *Tokens) refresh(ctx context.Context, seen Connection, seenAccess vault.
 	// so a worker killed between the answer and the commit leaves a trace. The next
 	// attempt that finds the mark knows the outcome of the last one is unknown: an
 	// invalid_grant then means the grant was lost during the refresh, not revoked.
-	// The mark is sent before the request and waited for after the answer, not before
-	// the request: a kill matters only once the provider has answered, a provider round
-	// trip after the mark's much shorter one to Redis, and the mark is best effort anyway.
-	// Waiting first held the task's slot for one more Redis round trip on every refresh.
-	marked := t.inflightAsync(ctx, c)
+	// The mark is in Redis before the token is spent, never alongside: a mark still on
+	// its way when a kill lands after the answer (a loopback provider answers in the time
+	// of a Redis round trip) would leave no trace, and the lost grant would read as a
+	// revoke (the fault suite saw it: a replay, the grant revoked, no cause). Without the
+	// mark the token is not spent now; the task retries.
+	mark, err := t.inflight(ctx, c)
+	if err != nil {
+		return attempt{conn: c}, fmt.Errorf("refresh connection %s: %w", c.ID, err)
+	}
 	start := time.Now()
 	set, err := t.p.Refresher.Refresh(ctx, RefreshRequest{
 		Kind: c.Kind, RefreshToken: refresh, LoginURL: c.LoginURL, InstanceURL: c.InstanceURL,
 	})
 	took := time.Since(start)
-	mark := marked()
 	if mark.found && c.FailureCause != CauseOutcomeUnknown {
 		c.FailureCause = CauseOutcomeUnknown
 	}
@@ -192,40 +195,31 @@ type inflightMark struct {
 
 // inflight reads and sets c's in-flight mark: the digest of the refresh token being
 // spent, so a mark left by a refresh whose token was since replaced does not count.
-// inflightAsync decides whether there is a mark to send.
-func (t *Tokens) inflight(ctx context.Context, c Connection) inflightMark {
+// Without a Stash, or for a provider whose old token survives, there is no mark. An error
+// means the mark could not be written: the token must not be spent without it.
+func (t *Tokens) inflight(ctx context.Context, c Connection) (inflightMark, error) {
+	if r, ok := t.p.Refresher.(RotationRules); t.p.Stash == nil || !ok || !r.KillsOldToken(c.Kind) {
+		return inflightMark{}, nil
+	}
 	m := inflightMark{t: t, key: "refresh-inflight:" + c.ID}
 	sum := sha256.Sum256(c.RefreshTokenEnc)
 	if b, ok := t.p.Stash.(StashBatch); ok {
 		prev, err := b.Swap(ctx, m.key, sum[:])
 		if err != nil {
-			return inflightMark{} // best effort: without it a kill reads as a revoke
+			return inflightMark{}, fmt.Errorf("mark the refresh in flight before spending a token %s kills on rotation: %w", c.Kind.Provider(), err)
 		}
 		m.found = bytes.Equal(prev, sum[:])
-		return m
+		return m, nil
 	}
-	if prev, err := t.p.Stash.Get(ctx, m.key); err == nil && bytes.Equal(prev, sum[:]) {
-		m.found = true
+	prev, err := t.p.Stash.Get(ctx, m.key)
+	if err != nil {
+		return inflightMark{}, fmt.Errorf("read the in-flight mark of connection %s: %w", c.ID, err)
 	}
+	m.found = bytes.Equal(prev, sum[:])
 	if err := t.p.Stash.Put(ctx, m.key, sum[:]); err != nil {
-		return inflightMark{} // best effort: without it a kill reads as a revoke
+		return inflightMark{}, fmt.Errorf("mark the refresh in flight before spending a token %s kills on rotation: %w", c.Kind.Provider(), err)
 	}
-	return m
-}
-
-// inflightAsync sends c's in-flight mark (see inflight) in the background and returns
-// what waits for it. Without a Stash, or for a provider whose old token survives, there is
-// no mark and nothing is started.
-func (t *Tokens) inflightAsync(ctx context.Context, c Connection) (wait func() inflightMark) {
-	if r, ok := t.p.Refresher.(RotationRules); t.p.Stash == nil || !ok || !r.KillsOldToken(c.Kind) {
-		return func() inflightMark { return inflightMark{} }
-	}
-	var m inflightMark
-	done := inBackground(func() { m = t.inflight(ctx, c) })
-	return func() inflightMark {
-		done()
-		return m
-	}
+	return m, nil
 }
 
 func (m inflightMark) clear(ctx context.Context) {

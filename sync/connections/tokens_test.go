@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -566,4 +567,82 @@ func TestReadAheadOvertakenIsReadAgain(t *testing.T) {
 			t.Fatalf("row state %s, want healthy", row.State)
 		}
 	})
+}
+
+// markGate holds the in-flight mark's write (Swap) until released, or fails it.
+type markGate struct {
+	connections.Stash
+	batch   connections.StashBatch
+	arrived chan struct{}
+	release chan struct{}
+	fail    bool
+}
+
+func (g *markGate) Swap(ctx context.Context, key string, value []byte) ([]byte, error) {
+	if g.fail {
+		return nil, errOutage
+	}
+	close(g.arrived)
+	<-g.release
+	return g.batch.Swap(ctx, key, value)
+}
+
+func (g *markGate) DeleteAll(ctx context.Context, keys ...string) error {
+	return g.batch.DeleteAll(ctx, keys...)
+}
+
+// A refresh token the provider kills on rotation is spent only once its in-flight mark is
+// in Redis: while the mark's write is on its way the provider has seen nothing (a kill then
+// loses nothing), and a mark that cannot be written leaves the token unspent. Sent
+// alongside the request, a mark still on its way when a kill landed after the answer left
+// no trace, and the lost grant read as a revoke.
+func TestDyingTokenSpentOnlyOnceMarked(t *testing.T) {
+	b := setup(t, storetest.SQLite(t))
+	ctx := t.Context()
+	batch, ok := b.params.Stash.(connections.StashBatch)
+	if !ok {
+		t.Fatal("the Redis stash has no Swap")
+	}
+
+	failing := &markGate{Stash: b.params.Stash, batch: batch, fail: true}
+	p := b.params
+	p.Stash = failing
+	tokens, err := connections.NewTokens(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sess, err := tokens.Team(ctx, b.orgID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sess.Refresh(ctx); !errors.Is(err, errOutage) || !strings.Contains(err.Error(), "mark the refresh in flight") {
+		t.Fatalf("refresh without a mark: %v, want the stash's error", err)
+	}
+	if c := b.counters(); c.Refreshes != 0 || b.storedRefresh(t) != b.grant.RefreshToken {
+		t.Fatalf("without a mark the provider saw %d refreshes (want 0) or the row changed", c.Refreshes)
+	}
+
+	gate := &markGate{Stash: b.params.Stash, batch: batch, arrived: make(chan struct{}), release: make(chan struct{})}
+	p.Stash = gate
+	if tokens, err = connections.NewTokens(p); err != nil {
+		t.Fatal(err)
+	}
+	if sess, err = tokens.Team(ctx, b.orgID); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { _, err := sess.Refresh(ctx); done <- err }()
+	<-gate.arrived
+	time.Sleep(100 * time.Millisecond) // time enough for a request sent alongside to arrive
+	if c := b.counters(); c.Refreshes != 0 {
+		t.Fatalf("the provider saw %d refreshes while the mark was on its way, want 0", c.Refreshes)
+	}
+	close(gate.release)
+	if err := <-done; err != nil {
+		t.Fatalf("refresh once marked: %v", err)
+	}
+	if c := b.counters(); c.Refreshes != 1 || c.DeadTokenReplays != 0 || b.storedRefresh(t) == b.grant.RefreshToken {
+		t.Fatalf("once marked: %d refreshes, %d replays, rotated token stored %t; want 1, 0, true",
+			c.Refreshes, c.DeadTokenReplays, b.storedRefresh(t) != b.grant.RefreshToken)
+	}
 }
