@@ -44,7 +44,7 @@ func TestOrgAndUserVerbs(t *testing.T) {
 		refused("seats must be a whole number from 1 to", "org", "create", "--name", "X", "--seats", "0")
 		refused(`no parent org with id "nope"`, "org", "create", "--name", "X", "--seats", "1", "--parent", "nope")
 		refused("use production (login.salesforce.com) or sandbox", "org", "create", "--name", "X", "--seats", "1", "--salesforce-login", "staging")
-		refused(`"name" not set`, "org", "create", "--seats", "1")
+		refused("tether org create: missing --name (usage: tether org create --name N", "org", "create", "--seats", "1")
 		refused("an org needs a name", "org", "create", "--name", "  ", "--seats", "1")
 
 		// Two seats used in the client (an active member, a pending invite), a queued

@@ -413,7 +413,7 @@ func TestDemo(t *testing.T) {
 		"the same link again: 410 (used)",
 		// The Salesforce steps, against the in-process sandbox and mail sink.
 		"Invite import from Salesforce",
-		"already_member    1",
+		"already_member        1", // counts right-aligned (go-pretty)
 		"invitation emails arrived in the sink, one per invite",
 		"403 \"Wrong Salesforce account\"",
 		"200 \"Salesforce connected\"",
