@@ -112,6 +112,17 @@ func demoDeactivate(ctx context.Context, dm *demo) error {
 	}
 	dm.ok("POST %s/members/%s/deactivate: 202 %s; the worker revoked at the providers %s (the sandbox's grants ended), deleted the tokens of %s (Microsoft has no per-grant revoke); %s's %d connections revoked; seats used %d → %d",
 		base, rep.Email, queued.TaskID, strings.Join(revoked, ", "), strings.Join(live, ", "), gone.Email, len(gone.Connections), seatsBefore, org.Seats.Used)
+	// The org's audit log says what the deactivation did, as an admin reads it.
+	var log httpapi.EventPageJSON
+	logPath := base + "/events?kind=member.&subject=" + url.QueryEscape(gone.ID)
+	if err := dm.api(ctx, http.MethodGet, logPath, nil, &log); err != nil {
+		return err
+	}
+	if len(log.Events) != 1 || log.Events[0].Kind != "member.deactivated" {
+		return fmt.Errorf("GET %s: %d events, want the one member.deactivated", logPath, len(log.Events))
+	}
+	dm.ok("GET %s (tether events list ORG --kind member. --subject MEMBER): %s at %s, revoked %v, tokens deleted %v",
+		logPath, log.Events[0].Kind, log.Events[0].At.Format("15:04:05"), log.Events[0].Detail["revoked"], log.Events[0].Detail["dropped"])
 	if err := dm.api(ctx, http.MethodPatch, base+"/members/"+url.PathEscape(rep.Email), map[string]string{"role": "meetings"}, nil); err == nil {
 		return fmt.Errorf("PATCH of a deactivated member's role was accepted")
 	} else if !strings.Contains(err.Error(), "409") || !strings.Contains(err.Error(), "member_deactivated") {

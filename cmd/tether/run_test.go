@@ -442,6 +442,8 @@ func TestDemo(t *testing.T) {
 		"next: none (fixed: all set)",
 		// Deactivation and the way back.
 		"(the sandbox's grants ended), deleted the tokens of microsoft_calendar",
+		"member.deactivated at ",
+		"revoked [salesforce zoom], tokens deleted [microsoft_calendar]",
 		"409 member_deactivated",
 		"joined: membership ",
 		"active again; Action Required: the Salesforce connection was revoked; connect Salesforce again; the Outlook calendar connection was revoked; connect Outlook calendar again, or connect Google Calendar instead",
