@@ -10,6 +10,7 @@ import (
 	"tether/sync/connect"
 	"tether/sync/connections"
 	"tether/sync/directory"
+	"tether/sync/store"
 	"tether/sync/store/storetest"
 )
 
@@ -17,18 +18,7 @@ func TestLinksIssueVerify(t *testing.T) {
 	t.Parallel()
 	st := storetest.SQLite(t)
 	ctx := t.Context()
-	org, err := st.CreateOrg(ctx, directory.Org{Name: "Acme"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	u, err := st.CreateUser(ctx, directory.User{Email: "rep@acme.example"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := st.CreateMembership(ctx, org.ID, directory.Membership{UserID: u.ID, Role: directory.RoleChat, Status: directory.MembershipActive})
-	if err != nil {
-		t.Fatal(err)
-	}
+	org, m := orgWithRep(t, st)
 	now := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
 	clock := now
 	secret := []byte("unit-test-secret-0123456789abcdefghijklm")
@@ -140,4 +130,23 @@ func TestLinksIssueVerify(t *testing.T) {
 		!strings.Contains(err.Error(), "TETHER_LINK_SECRET") {
 		t.Fatalf("short secret: %v", err)
 	}
+}
+
+// orgWithRep is an org Acme with one active chat member, rep@acme.example.
+func orgWithRep(t *testing.T, st *store.Store) (directory.Org, directory.Membership) {
+	t.Helper()
+	ctx := t.Context()
+	org, err := st.CreateOrg(ctx, directory.Org{Name: "Acme"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := st.CreateUser(ctx, directory.User{Email: "rep@acme.example"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := st.CreateMembership(ctx, org.ID, directory.Membership{UserID: u.ID, Role: directory.RoleChat, Status: directory.MembershipActive})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return org, m
 }

@@ -23,18 +23,7 @@ func TestNextSteps(t *testing.T) {
 	t.Parallel()
 	st := storetest.SQLite(t)
 	ctx := t.Context()
-	org, err := st.CreateOrg(ctx, directory.Org{Name: "Acme"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	u, err := st.CreateUser(ctx, directory.User{Email: "rep@acme.example"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := st.CreateMembership(ctx, org.ID, directory.Membership{UserID: u.ID, Role: directory.RoleChat, Status: directory.MembershipActive})
-	if err != nil {
-		t.Fatal(err)
-	}
+	org, m := orgWithRep(t, st)
 	// The rep's Google account is disabled: the calendar is the admin's to fix.
 	now := time.Now()
 	c, err := st.EnsureConnection(ctx, org.ID, m.ID, connections.KindGoogleCalendar, now)
