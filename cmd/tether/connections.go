@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-
 	"time"
 
 	"github.com/jedib0t/go-pretty/v6/table"

@@ -172,7 +172,7 @@ var connectPage = template.Must(template.New("connect").Funcs(template.FuncMap{
 	"kinds": func(ks []connections.Kind) string {
 		out := make([]string, len(ks))
 		for i, k := range ks {
-			out[i] = strings.ReplaceAll(string(k), "_", " ")
+			out[i] = k.Title()
 		}
 		return strings.Join(out, " and ")
 	},

@@ -350,7 +350,7 @@ func TestConnectEveryKindOverHTTP(t *testing.T) {
 			t.Fatal(err)
 		}
 		status, page, _ := b.connectVia(t, browser(t), b.link(t, connections.KindTeams), consent{login: b.repEmail})
-		if status != http.StatusOK || !strings.Contains(page, "microsoft calendar and teams") {
+		if status != http.StatusOK || !strings.Contains(page, "Outlook calendar and Microsoft Teams") {
 			t.Fatalf("teams: %d %s", status, page)
 		}
 		after := b.conn(t, connections.KindMicrosoftCalendar)

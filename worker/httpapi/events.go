@@ -3,7 +3,6 @@ package httpapi
 import (
 	"errors"
 	"net/http"
-	"strconv"
 	"time"
 
 	"tether/sync/events"
@@ -21,13 +20,10 @@ func (s *Server) handleListEvents() http.Handler {
 			s.eventsError(w, org, err)
 			return
 		}
-		limit := 0
-		if l := q.Get("limit"); l != "" {
-			if limit, err = strconv.Atoi(l); err != nil || limit < 1 {
-				writeError(w, http.StatusBadRequest, APIError{Code: "invalid_limit",
-					Message: "limit must be a whole number from 1 to " + strconv.Itoa(events.MaxPage) + ", got " + strconv.Quote(l)})
-				return
-			}
+		// The listing routes' one limit check (1 to 1000, invalid_limit).
+		limit, ok := pageParam(w, r)
+		if !ok {
+			return
 		}
 		p, err := events.List(r.Context(), s.p.Events, org, events.Query{Kind: q.Get("kind"), Subject: q.Get("subject"),
 			Since: since, Cursor: q.Get("cursor"), Limit: limit})

@@ -100,7 +100,7 @@ func TestEventsAPI(t *testing.T) {
 			"?cursor=nope": events.CodeInvalidCursor,
 			"?since=soon":  events.CodeInvalidQuery,
 			"?limit=0":     "invalid_limit",
-			"?limit=1001":  events.CodeInvalidQuery,
+			"?limit=1001":  "invalid_limit",
 		} {
 			if code, _, eb := list(q); code != http.StatusBadRequest || eb.Error.Code != want || eb.Error.Message == "" {
 				t.Errorf("%s: %d %+v, want 400 %s", q, code, eb, want)
