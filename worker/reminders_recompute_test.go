@@ -1,6 +1,7 @@
 package worker_test
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -24,11 +25,12 @@ import (
 func (b *remindBundle) membersAPI(t *testing.T) string {
 	t.Helper()
 	trig := &reminders.Trigger{Store: b.st, Queue: b.queue, Now: b.clock.now}
-	ms, err := members.New(members.Config{Store: b.st, Reminders: trig, Now: b.clock.now})
+	retimer := &reminders.Retimer{Store: b.st, Queue: worker.ReminderRescheduler{Queue: b.queue, Inspector: b.inspector}}
+	ms, err := members.New(members.Config{Store: b.st, Reminders: trig, Now: b.clock.now,
+		Zones: reminders.ZoneRetimer{Settings: b.st, Retimer: retimer, Now: b.clock.now}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	retimer := &reminders.Retimer{Store: b.st, Queue: worker.ReminderRescheduler{Queue: b.queue, Inspector: b.inspector}}
 	api, err := httpapi.New(httpapi.Params{Logger: zerolog.Nop(), Gatherer: prometheus.NewRegistry(), AdminUser: "admin", AdminPassword: "pw",
 		Members: ms, ReminderSettings: reminders.SettingsEditor{Store: b.st, Now: b.clock.now, Retimer: retimer}})
 	if err != nil {
@@ -138,5 +140,85 @@ func TestReminderRetimedByPolicyChange(t *testing.T) {
 			t.Fatalf("re-timed, the view still says it predates the policy: %q", v.Why)
 		}
 		b.gone(t, 2, first.Add(24*time.Hour))
+	})
+}
+
+// patchMember sends PATCH /v1/orgs/{org}/members/{rep} with body and decodes the answer.
+func (b *remindBundle) patchMember(t *testing.T, url, body string) (int, httpapi.MemberJSON, httpapi.APIError) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPatch, url+"/v1/orgs/"+b.org.ID+"/members/"+b.rep.ID, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.SetBasicAuth("admin", "pw")
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var m httpapi.MemberJSON
+	var e struct{ Error httpapi.APIError }
+	dst := any(&m)
+	if resp.StatusCode != http.StatusOK {
+		dst = &e
+	}
+	if err := json.NewDecoder(resp.Body).Decode(dst); err != nil {
+		t.Fatalf("PATCH %s: %s, body not JSON: %v", body, resp.Status, err)
+	}
+	return resp.StatusCode, m, e.Error
+}
+
+// TestReminderRetimedByZoneChange: PATCH /v1/orgs/{org}/members/{member} with a time
+// zone stores it, shows it, and moves the rep's queued reminder to quiet hours in that
+// zone. A first reminder that quiet hours held until 08:00 UTC (the org's zone) goes a
+// grace after its break once the rep is in New York (15:03 there); in Tokyo (05:03) it
+// waits for 08:00 Tokyo; with the zone removed it is the org's 08:00 again. Each time
+// the view, the record and the task in Redis agree and the old task is gone. A zone
+// that is not an IANA name is refused, naming the field, and changes nothing.
+func TestReminderRetimedByZoneChange(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		b := setupReminders(t, st, nil)
+		url := b.membersAPI(t)
+		noticed := time.Date(2031, 3, 4, 19, 58, 0, 0, time.UTC) // grace ends 20:03 UTC, in quiet hours
+		b.clock.set(noticed)
+		b.reasons(t, calBroken)
+		b.clock.set(noticed.Add(time.Second))
+		b.notify(t, noticed)
+		morning := time.Date(2031, 3, 5, 8, 0, 0, 0, time.UTC)
+		b.nextIsQueued(t, noticed.Add(time.Minute), 1, morning, true)
+
+		b.clock.set(noticed.Add(time.Minute))
+		status, m, _ := b.patchMember(t, url, `{"time_zone":"America/New_York"}`)
+		if status != http.StatusOK || m.TimeZone != "America/New_York" {
+			t.Fatalf("PATCH time_zone: %d, member %+v", status, m)
+		}
+		if tz, err := st.MemberTimeZone(t.Context(), b.org.ID, b.rep.ID); err != nil || tz != "America/New_York" {
+			t.Fatalf("stored zone %q (%v)", tz, err)
+		}
+		first := noticed.Add(5 * time.Minute)
+		b.nextIsQueued(t, noticed.Add(2*time.Minute), 1, first, false)
+		b.gone(t, 1, morning)
+
+		b.clock.set(noticed.Add(3 * time.Minute))
+		if status, m, _ = b.patchMember(t, url, `{"time_zone":"Asia/Tokyo"}`); status != http.StatusOK || m.TimeZone != "Asia/Tokyo" {
+			t.Fatalf("PATCH Asia/Tokyo: %d, member %+v", status, m)
+		}
+		tokyoMorning := time.Date(2031, 3, 4, 23, 0, 0, 0, time.UTC) // 08:00 in Tokyo
+		b.nextIsQueued(t, noticed.Add(4*time.Minute), 1, tokyoMorning, true)
+		b.gone(t, 1, first)
+
+		status, _, e := b.patchMember(t, url, `{"time_zone":"Mars/Olympus_Mons"}`)
+		if status != http.StatusUnprocessableEntity || e.Code != members.CodeInvalidTimeZone ||
+			!strings.Contains(e.Message, `"Mars/Olympus_Mons" is not an IANA zone`) || !strings.Contains(e.Message, "Europe/Paris") {
+			t.Fatalf("a made-up zone: %d %+v", status, e)
+		}
+		b.nextIsQueued(t, noticed.Add(4*time.Minute), 1, tokyoMorning, true)
+
+		if status, m, _ = b.patchMember(t, url, `{"time_zone":""}`); status != http.StatusOK || m.TimeZone != "" {
+			t.Fatalf("PATCH time_zone \"\": %d, member %+v", status, m)
+		}
+		b.nextIsQueued(t, noticed.Add(5*time.Minute), 1, morning, true)
+		b.gone(t, 1, tokyoMorning)
 	})
 }

@@ -237,19 +237,25 @@ func reasonsText(m directory.Membership) string {
 	return strings.Join(parts, "; ")
 }
 
-// newMembersSetCmd is `tether members set ORG MEMBER [--role R] [--photo URL]`.
+// newMembersSetCmd is `tether members set ORG MEMBER [--role R] [--photo URL] [--time-zone ZONE]`.
 func newMembersSetCmd(e env) *cobra.Command {
-	var role, photo string
+	var role, photo, zone string
 	cmd := &cobra.Command{
-		Use:   "set ORG MEMBER [--role R] [--photo URL]",
-		Short: "Change a member's role or profile photo; its Action Required reasons follow",
-		Long: `Changes a member's role (admin, custom_admin, chat, meetings) or profile photo URL
-(--photo "" removes it) and recomputes the member's Action Required reasons with the
-org's policy for the role; a member who now needs action gets a reminders:notify queued,
-as after a connection change (so it needs TETHER_REDIS_URL). MEMBER is the membership id
-or the member's email.
+		Use:   "set ORG MEMBER [--role R] [--photo URL] [--time-zone ZONE]",
+		Short: "Change a member's role, profile photo or time zone; its Action Required reasons follow",
+		Long: `Changes a member's role (admin, custom_admin, chat, meetings), profile photo URL
+(--photo "" removes it) or own time zone, and recomputes the member's Action Required
+reasons with the org's policy for the role; a member who now needs action gets a
+reminders:notify queued, as after a connection change (so it needs TETHER_REDIS_URL).
+MEMBER is the membership id or the member's email.
 
-Same as PATCH /v1/orgs/{org}/members/{member} with {"role": R, "photo_url": URL}.`,
+--time-zone is the IANA zone (Europe/Paris, America/New_York) whose quiet hours the
+member's reminders keep; --time-zone "" removes it and the org's zone is used (tether
+org reminders ORG --time-zone). A member imported from Salesforce has the User's
+TimeZoneSidKey already; one who joined otherwise has none until it is set here. A
+reminder already queued moves to the new zone's quiet hours.
+
+Same as PATCH /v1/orgs/{org}/members/{member} with {"role": R, "photo_url": URL, "time_zone": ZONE}.`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var ch members.Change
@@ -260,12 +266,16 @@ Same as PATCH /v1/orgs/{org}/members/{member} with {"role": R, "photo_url": URL}
 			if cmd.Flags().Changed("photo") {
 				ch.PhotoURL = &photo
 			}
+			if cmd.Flags().Changed("time-zone") {
+				ch.TimeZone = &zone
+			}
 			return withMembersQueued(cmd, e, "members set", func(ctx context.Context, parts memberParts) error {
 				m, err := parts.svc.Update(ctx, args[0], args[1], ch)
 				if err != nil {
 					return err
 				}
-				fmt.Fprintf(e.stdout, "member %s of org %s: %s, %s, photo %s\n", m.ID, m.OrgID, m.Role, m.Status, orDash(m.PhotoURL))
+				fmt.Fprintf(e.stdout, "member %s of org %s: %s, %s, photo %s, time zone %s\n", m.ID, m.OrgID, m.Role, m.Status,
+					orDash(m.PhotoURL), cmp.Or(m.TimeZone, "- (the org's)"))
 				fmt.Fprintf(e.stdout, "action required: %s\n", reasonsText(m))
 				return nil
 			})
@@ -273,6 +283,7 @@ Same as PATCH /v1/orgs/{org}/members/{member} with {"role": R, "photo_url": URL}
 	}
 	cmd.Flags().StringVar(&role, "role", "", "admin, custom_admin, chat or meetings")
 	cmd.Flags().StringVar(&photo, "photo", "", "profile photo URL (\"\" removes it)")
+	cmd.Flags().StringVar(&zone, "time-zone", "", "the member's IANA time zone for quiet hours, e.g. Europe/Paris (\"\" uses the org's)")
 	return cmd
 }
 
@@ -322,7 +333,7 @@ func (a *app) memberServiceLocked() (*members.Service, error) {
 	}
 	// A role, photo or policy change and the repair queue reminders the way a
 	// connection change does (the observer's trigger, on the same queue client).
-	svc, err := members.New(members.Config{Store: a.d.store, Reminders: a.reminderTriggerLocked()})
+	svc, err := members.New(members.Config{Store: a.d.store, Reminders: a.reminderTriggerLocked(), Zones: memberZones{a}})
 	if err != nil {
 		return nil, err
 	}

@@ -167,6 +167,29 @@ func TestMembersVerbs(t *testing.T) {
 		expect("members set --role", boss, from, 2)
 		refused(`org `+org+` has no member "ghost@acme.example"`, "members", "set", org, "ghost@acme.example", "--role", "chat")
 		refused(`nothing to change`, "members", "set", org, rep.ID)
+
+		// The rep's own time zone for quiet hours: set, shown by the list's JSON, refused
+		// when it is no IANA name (nothing changes), removed with "".
+		match(ok("members", "set", org, "rep@acme.example", "--time-zone", "Europe/Paris"),
+			`member `+rep.ID+` of org `+org+`: chat, active, photo https://img\.example/rep\.png, time zone Europe/Paris`)
+		zoneIs := func(want string) {
+			t.Helper()
+			if tz, err := st.MemberTimeZone(ctx, org, rep.ID); err != nil || tz != want {
+				t.Fatalf("stored time zone %q (%v), want %q", tz, err, want)
+			}
+		}
+		zoneIs("Europe/Paris")
+		if err := json.Unmarshal([]byte(ok("members", "list", org, "--filter", "chat", "--json")), &js); err != nil {
+			t.Fatal(err)
+		}
+		if len(js.Members) != 1 || js.Members[0].TimeZone != "Europe/Paris" {
+			t.Fatalf("json chat members: %+v", js.Members)
+		}
+		refused(`time zone "Europe/Lutece" is not an IANA zone: give one such as Europe/Paris`, "members", "set", org, rep.ID, "--time-zone", "Europe/Lutece")
+		refused(`time zone "Local" is not an IANA zone`, "members", "set", org, rep.ID, "--time-zone", "Local")
+		zoneIs("Europe/Paris")
+		match(ok("members", "set", org, rep.ID, "--time-zone", ""), `time zone - \(the org's\)`)
+		zoneIs("")
 	})
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"cmp"
+	"context"
 	"fmt"
 	"net/http"
 	"time"
@@ -88,6 +89,15 @@ func (a *app) observer() (connections.Observer, error) {
 func (a *app) reminderTriggerLocked() *reminders.Trigger {
 	return &reminders.Trigger{Store: a.d.store,
 		Queue: jobs.ReminderQueue{Client: worker.BoundedEnqueuer{Client: a.queueClientLocked()}}}
+}
+
+// memberZones re-times a member's queued reminder, by the org's policy, after an admin
+// changed the member's time zone. The retimer (and the inspector deleting the old task)
+// is built when a zone changes, not with the members service every process has.
+type memberZones struct{ a *app }
+
+func (z memberZones) ZoneChanged(ctx context.Context, orgID, membershipID string) error {
+	return reminders.ZoneRetimer{Settings: z.a.d.store, Retimer: z.a.reminderRetimer()}.ZoneChanged(ctx, orgID, membershipID)
 }
 
 // reminderRetimer moves an org's queued reminders to a changed policy, on the process's

@@ -130,6 +130,10 @@ type Membership struct {
 	GroupIDs          []string
 	SalesforceUserID  string
 	PhotoURL          string
+	// TimeZone is the member's own IANA zone, for quiet hours: the Salesforce User's
+	// TimeZoneSidKey copied from the invite at Join, or what an admin set (tether members
+	// set --time-zone). "" is unknown: the org's zone is used.
+	TimeZone string
 	// ActionRequired lists why the membership needs action, recommended ones included;
 	// empty means none. It is materialised by sync/members (the org's policy applied to
 	// the member's connections) and indexed for the counts. Only active memberships
@@ -390,4 +394,14 @@ type UserMembership struct {
 	OrgName    string
 	// Default is true for the org the user marked as their default.
 	Default bool
+}
+
+// ValidTimeZone reports whether name is an IANA zone such as Europe/Paris or UTC. "" and
+// "Local" are not: "Local" would be whatever zone the server runs in.
+func ValidTimeZone(name string) bool {
+	if name == "" || name == "Local" {
+		return false
+	}
+	_, err := time.LoadLocation(name)
+	return err == nil
 }

@@ -33,6 +33,8 @@ type Store interface {
 	CountOpenInvites(ctx context.Context, orgID string, at time.Time) (int, error)
 	MemberEmails(ctx context.Context, orgID string, ids []string) (map[string]string, error)
 	UpdateMembership(ctx context.Context, orgID string, m directory.Membership, at time.Time) error
+	// SetMemberTimeZone records the member's own zone ("" clears it).
+	SetMemberTimeZone(ctx context.Context, orgID, membershipID, tz string) error
 	// RecomputeActionRequired stores what compute returns for the membership, atomically
 	// with the reads it is computed from.
 	RecomputeActionRequired(ctx context.Context, orgID, id string, at time.Time,
@@ -49,6 +51,12 @@ type Reminders interface {
 	AdminAlertsOwed(ctx context.Context, orgID string, ms []directory.Membership) (int, error)
 }
 
+// Zones hears that an admin changed a member's time zone: the reminder it has queued is
+// re-timed to quiet hours in the new zone (reminders.ZoneRetimer).
+type Zones interface {
+	ZoneChanged(ctx context.Context, orgID, membershipID string) error
+}
+
 // Config are the Service's dependencies.
 type Config struct {
 	Store Store
@@ -56,6 +64,9 @@ type Config struct {
 	// change, the repair). Nil queues no reminder: only for tests of Action Required
 	// alone; every tether process sets it.
 	Reminders Reminders
+	// Zones is told after Update changed a time zone. Nil leaves a queued reminder at its
+	// time; the reminder then re-decides quiet hours in the new zone when it runs.
+	Zones Zones
 	// Now is the clock. Nil means time.Now.
 	Now func() time.Time
 }
@@ -65,6 +76,7 @@ type Config struct {
 type Service struct {
 	st        Store
 	reminders Reminders
+	zones     Zones
 	now       func() time.Time
 }
 
@@ -78,7 +90,7 @@ func New(c Config) (*Service, error) {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
-	return &Service{st: c.Store, reminders: c.Reminders, now: c.Now}, nil
+	return &Service{st: c.Store, reminders: c.Reminders, zones: c.Zones, now: c.Now}, nil
 }
 
 // ConnectionChanged implements connections.Observer: it recomputes the member's reasons.
@@ -387,17 +399,21 @@ type Change struct {
 	Role *directory.Role
 	// PhotoURL "" removes the photo; otherwise an absolute http(s) URL.
 	PhotoURL *string
+	// TimeZone is the member's own IANA zone for quiet hours; "" removes it (the org's
+	// zone is used).
+	TimeZone *string
 }
 
 // MaxPhotoURL bounds a photo URL.
 const MaxPhotoURL = 2048
 
-// Update changes the member's role or photo and recomputes its reasons (a role brings its
-// own policy, a photo meets or fails the photo requirement), then tells Reminders as
-// RecomputeOrg does. memberRef is the membership id or the member's email.
+// Update changes the member's role, photo or time zone and recomputes its reasons (a role
+// brings its own policy, a photo meets or fails the photo requirement), then tells
+// Reminders as RecomputeOrg does, and Zones when a time zone was given. memberRef is the
+// membership id or the member's email.
 func (s *Service) Update(ctx context.Context, orgID, memberRef string, ch Change) (directory.Membership, error) {
-	if ch.Role == nil && ch.PhotoURL == nil {
-		return directory.Membership{}, refuse(CodeEmptyChange, "nothing to change: give a role or a photo URL")
+	if ch.Role == nil && ch.PhotoURL == nil && ch.TimeZone == nil {
+		return directory.Membership{}, refuse(CodeEmptyChange, "nothing to change: give a role, a photo URL or a time zone")
 	}
 	m, err := s.Resolve(ctx, orgID, memberRef)
 	if err != nil {
@@ -429,6 +445,15 @@ func (s *Service) Update(ctx context.Context, orgID, memberRef string, ch Change
 		}
 		m.PhotoURL = p
 	}
+	if ch.TimeZone != nil {
+		tz := strings.TrimSpace(*ch.TimeZone)
+		if tz != "" && !directory.ValidTimeZone(tz) {
+			return directory.Membership{}, refuse(CodeInvalidTimeZone, "time zone %q is not an IANA zone: give one such as Europe/Paris or America/New_York, or \"\" to use the org's", clip(tz, 80))
+		}
+		if err := s.st.SetMemberTimeZone(ctx, orgID, m.ID, tz); err != nil {
+			return directory.Membership{}, fmt.Errorf("set the time zone of member %s of org %s: %w", m.ID, orgID, err)
+		}
+	}
 	wasAdmin := before == directory.RoleAdmin
 	if err := s.st.UpdateMembership(ctx, orgID, m, s.now()); err != nil {
 		return directory.Membership{}, fmt.Errorf("update member %s of org %s: %w", m.ID, orgID, err)
@@ -443,6 +468,14 @@ func (s *Service) Update(ctx context.Context, orgID, memberRef string, ch Change
 	if !wasAdmin && got.Role == directory.RoleAdmin && got.Status == directory.MembershipActive {
 		if err := s.AdminArrived(ctx, orgID, got.ID); err != nil {
 			return directory.Membership{}, err
+		}
+	}
+	if ch.TimeZone != nil && s.zones != nil {
+		// Always, not only when the zone differs: running the change again repairs a
+		// re-timing that failed.
+		if err := s.zones.ZoneChanged(ctx, orgID, got.ID); err != nil {
+			return directory.Membership{}, fmt.Errorf("%w: %w", refuse(CodeReminderNotRetimed, "the time zone of member %s of org %s is stored, but its queued reminder could not be moved to it (is Redis reachable?); "+
+				"it re-decides quiet hours when it runs, and tether members set %s %s --time-zone %q moves it", got.ID, orgID, orgID, got.ID, got.TimeZone), err)
 		}
 	}
 	return got, nil

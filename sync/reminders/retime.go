@@ -91,6 +91,22 @@ func (r Retimer) Retime(ctx context.Context, orgID string, prev, s Settings, now
 	}
 }
 
+// RetimeMember re-decides, by the org's policy s, the reminder membershipID has queued for
+// after now, after the member's time zone changed (quiet hours are in the rep's zone), and
+// moves it as Retime does. Reports whether it moved.
+func (r Retimer) RetimeMember(ctx context.Context, orgID, membershipID string, s Settings, now time.Time) (bool, error) {
+	mrs, err := r.Store.MemberReminders(ctx, orgID, []string{membershipID})
+	if err != nil {
+		return false, fmt.Errorf("re-time the reminder of member %s of org %s: %w", membershipID, orgID, err)
+	}
+	mr, ok := mrs[membershipID]
+	if !ok || mr.Queued.At.IsZero() || !mr.Queued.At.After(now) {
+		return false, nil // none queued, or due now: its task decides by the new zone when it runs
+	}
+	q := QueuedReminder{OrgID: orgID, MembershipID: membershipID, Queued: mr.Queued}
+	return r.move(ctx, orgID, q, mr, s, s, now)
+}
+
 // move re-times one membership's queued reminder if s gives it another time.
 func (r Retimer) move(ctx context.Context, orgID string, q QueuedReminder, mr MemberReminders, prev, s Settings, now time.Time) (bool, error) {
 	m, err := r.Store.GetMembership(ctx, orgID, q.MembershipID)
@@ -147,4 +163,29 @@ func retimed(m directory.Membership, q Queued, mr MemberReminders, prev, s Setti
 		return d.Next, true
 	}
 	return time.Time{}, false
+}
+
+// ZoneRetimer re-times a member's queued reminder by the org's policy after the member's
+// own time zone changed (members.Service calls it as its Zones).
+type ZoneRetimer struct {
+	Settings interface {
+		ReminderSettings(ctx context.Context, orgID string) (Settings, error)
+	}
+	Retimer *Retimer
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// ZoneChanged moves membershipID's queued reminder to quiet hours in its zone now.
+func (z ZoneRetimer) ZoneChanged(ctx context.Context, orgID, membershipID string) error {
+	s, err := z.Settings.ReminderSettings(ctx, orgID)
+	if err != nil {
+		return fmt.Errorf("read reminder settings of org %s: %w", orgID, err)
+	}
+	now := time.Now
+	if z.Now != nil {
+		now = z.Now
+	}
+	_, err = z.Retimer.RetimeMember(ctx, orgID, membershipID, s, now())
+	return err
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"tether/sync/directory"
 	"tether/sync/vault"
 )
 
@@ -179,7 +180,7 @@ func (e SettingsEditor) Update(ctx context.Context, orgID string, ch SettingsCha
 		s.QuietStart, s.QuietEnd = start, end
 	}
 	if ch.TimeZone != nil {
-		if _, err := time.LoadLocation(*ch.TimeZone); err != nil || *ch.TimeZone == "" || *ch.TimeZone == "Local" {
+		if !directory.ValidTimeZone(*ch.TimeZone) {
 			return Settings{}, &SettingError{"time_zone", fmt.Sprintf("%q is not an IANA zone; give one such as Europe/Paris or UTC", *ch.TimeZone)}
 		}
 		s.TimeZone = *ch.TimeZone

@@ -184,3 +184,46 @@ func TestMemberEmails(t *testing.T) {
 		}
 	})
 }
+
+// A member's own time zone is read back with the membership by every read (one, by user,
+// listed with or without the user), written by CreateMembership and SetMemberTimeZone,
+// and left alone by UpdateMembership, which writes the role and photo.
+func TestMembershipTimeZone(t *testing.T) {
+	each(t, func(t *testing.T, b *bundle) {
+		ann := b.member(t, b.orgA, "ann@example.com", directory.RoleChat, directory.MembershipActive)
+		if ann.TimeZone != "" {
+			t.Fatalf("a new member's zone %q, want none", ann.TimeZone)
+		}
+		u := b.user(t, "bob@example.com")
+		bob, err := b.s.CreateMembership(b.ctx, b.orgA.ID, directory.Membership{UserID: u.ID, Role: directory.RoleChat, TimeZone: "Asia/Tokyo", CreatedAt: b.now})
+		must(t, err, "create bob")
+		must(t, b.s.SetMemberTimeZone(b.ctx, b.orgA.ID, ann.ID, "Europe/Paris"), "set ann's zone")
+		ann.Role = directory.RoleMeetings
+		must(t, b.s.UpdateMembership(b.ctx, b.orgA.ID, ann, b.now), "update ann") // ann.TimeZone is "" here
+		want := map[string]string{ann.ID: "Europe/Paris", bob.ID: "Asia/Tokyo"}
+		for id, tz := range want {
+			m, err := b.s.GetMembership(b.ctx, b.orgA.ID, id)
+			must(t, err, "get %s", id)
+			if m.TimeZone != tz {
+				t.Errorf("GetMembership %s: zone %q, want %q", id, m.TimeZone, tz)
+			}
+			m, err = b.s.GetMembershipByUser(b.ctx, b.orgA.ID, m.UserID)
+			must(t, err, "get by user %s", id)
+			if m.TimeZone != tz {
+				t.Errorf("GetMembershipByUser %s: zone %q, want %q", id, m.TimeZone, tz)
+			}
+		}
+		ms, err := b.s.ListMemberships(b.ctx, b.orgA.ID, directory.MembershipFilter{})
+		must(t, err, "list memberships")
+		mbs, err := b.s.ListMembers(b.ctx, b.orgA.ID, directory.MembershipFilter{})
+		must(t, err, "list members")
+		if len(ms) != 2 || len(mbs) != 2 {
+			t.Fatalf("%d memberships, %d members, want 2", len(ms), len(mbs))
+		}
+		for i := range ms {
+			if ms[i].TimeZone != want[ms[i].ID] || mbs[i].Membership.TimeZone != want[mbs[i].Membership.ID] {
+				t.Errorf("listed zones %q and %q, want %q", ms[i].TimeZone, mbs[i].Membership.TimeZone, want[ms[i].ID])
+			}
+		}
+	})
+}

@@ -12,13 +12,13 @@ import (
 )
 
 const membershipCols = `id, org_id, user_id, role, custom_permissions, status, group_ids,
-salesforce_user_id, photo_url, action_reasons, action_checked_at, deactivated_at, created_at, updated_at, activated_at`
+salesforce_user_id, photo_url, action_reasons, action_checked_at, deactivated_at, created_at, updated_at, activated_at, time_zone`
 
 // membershipDest are the scan destinations of membershipCols for m, in order.
 func membershipDest(m *directory.Membership) []any {
 	return []any{&m.ID, &m.OrgID, &m.UserID, &m.Role, js(&m.CustomPermissions), &m.Status,
 		js(&m.GroupIDs), &m.SalesforceUserID, &m.PhotoURL, js(&m.ActionRequired),
-		ts(&m.ActionCheckedAt), ts(&m.DeactivatedAt), ts(&m.CreatedAt), ts(&m.UpdatedAt), ts(&m.ActivatedAt)}
+		ts(&m.ActionCheckedAt), ts(&m.DeactivatedAt), ts(&m.CreatedAt), ts(&m.UpdatedAt), ts(&m.ActivatedAt), &m.TimeZone}
 }
 
 func scanMembership(r scanner) (directory.Membership, error) {
@@ -43,7 +43,7 @@ func membershipArgs(m directory.Membership) ([]any, error) {
 	}
 	return []any{m.ID, m.OrgID, m.UserID, string(m.Role), perms, string(m.Status), groups,
 		m.SalesforceUserID, m.PhotoURL, reasons, tm(m.ActionCheckedAt), tm(m.DeactivatedAt),
-		tm(m.CreatedAt), tm(m.UpdatedAt), tm(m.ActivatedAt)}, nil
+		tm(m.CreatedAt), tm(m.UpdatedAt), tm(m.ActivatedAt), m.TimeZone}, nil
 }
 
 // reasonsArg stores nil reasons as [], like the column's default.

@@ -95,6 +95,8 @@ type MemberJSON struct {
 	Role     directory.Role             `json:"role"`
 	Status   directory.MembershipStatus `json:"status"`
 	PhotoURL string                     `json:"photo_url,omitempty"`
+	// TimeZone is the member's own zone for quiet hours; absent: the org's is used.
+	TimeZone string `json:"time_zone,omitempty"`
 	// ActionRequired is true when a reason is not merely recommended.
 	ActionRequired bool                     `json:"action_required"`
 	Reasons        []directory.ActionReason `json:"reasons"`
@@ -128,7 +130,7 @@ func memberJSON(m directory.Membership) MemberJSON {
 	if reasons == nil {
 		reasons = []directory.ActionReason{}
 	}
-	return MemberJSON{ID: m.ID, UserID: m.UserID, Role: m.Role, Status: m.Status, PhotoURL: m.PhotoURL,
+	return MemberJSON{ID: m.ID, UserID: m.UserID, Role: m.Role, Status: m.Status, PhotoURL: m.PhotoURL, TimeZone: m.TimeZone,
 		ActionRequired: m.NeedsAction(), Reasons: reasons, ReasonsCheckedAt: optTime(m.ActionCheckedAt),
 		DeactivatedAt: optTime(m.DeactivatedAt), Connections: []MemberConnectionJSON{}}
 }
@@ -226,6 +228,8 @@ func (s *Server) handleListMembers() http.Handler {
 type UpdateMemberRequest struct {
 	Role     *directory.Role `json:"role"`
 	PhotoURL *string         `json:"photo_url"`
+	// TimeZone is an IANA zone such as Europe/Paris; "" removes it (the org's is used).
+	TimeZone *string `json:"time_zone"`
 }
 
 // handleUpdateMember is PATCH /v1/orgs/{org}/members/{member}: 200 with the member, its
@@ -233,11 +237,11 @@ type UpdateMemberRequest struct {
 func (s *Server) handleUpdateMember() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var body UpdateMemberRequest
-		if !decodeBody(w, r, &body, "role and/or photo_url") {
+		if !decodeBody(w, r, &body, "role, photo_url and/or time_zone") {
 			return
 		}
 		m, err := s.p.Members.Update(r.Context(), r.PathValue("org"), r.PathValue("member"),
-			members.Change{Role: body.Role, PhotoURL: body.PhotoURL})
+			members.Change{Role: body.Role, PhotoURL: body.PhotoURL, TimeZone: body.TimeZone})
 		if err != nil {
 			s.memberError(w, r, err)
 			return
@@ -291,6 +295,9 @@ func (s *Server) memberError(w http.ResponseWriter, r *http.Request, err error) 
 		status = http.StatusConflict
 	case members.CodeReminderNotQueued:
 		s.log.Error().Err(err).Str("path", r.URL.Path).Msg("reasons stored, reminder not queued")
+		status = http.StatusServiceUnavailable
+	case members.CodeReminderNotRetimed:
+		s.log.Error().Err(err).Str("path", r.URL.Path).Msg("time zone stored, reminder not re-timed")
 		status = http.StatusServiceUnavailable
 	}
 	writeError(w, status, APIError{Code: me.Code, Message: me.Message})
