@@ -83,6 +83,10 @@ func logResult(ctx context.Context, res connections.Result) {
 	if !c.NextRefreshAt.IsZero() {
 		ev = ev.Time("next", c.NextRefreshAt)
 	}
+	if res.TimeZoneLearnt != "" {
+		ev = ev.Str("member", c.MembershipID).Str("time_zone_learnt", res.TimeZoneLearnt)
+		result += "; member's time zone " + res.TimeZoneLearnt
+	}
 	ev.Msg("connection upkeep")
 	writeResult(ctx, result)
 }

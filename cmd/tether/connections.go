@@ -174,6 +174,10 @@ other failure exits 1. The outcome and the state are printed either way.`,
 			default:
 				fmt.Fprintf(e.stdout, "%s ok; provider called: %t\n", op, res.Called)
 			}
+			if res.TimeZoneLearnt != "" {
+				fmt.Fprintf(e.stdout, "member %s had no time zone: %s, as the provider records it, is now theirs (tether members set %s %s --time-zone changes it)\n",
+					res.Connection.MembershipID, res.TimeZoneLearnt, args[0], res.Connection.MembershipID)
+			}
 			printConnections(e.stdout, []connections.Connection{res.Connection}, nil)
 			return upkeepExit(op, args[1], res)
 		},

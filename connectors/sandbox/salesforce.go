@@ -3,6 +3,7 @@ package sandbox
 import (
 	"net/http"
 	"strings"
+	"time"
 
 	"tether/connectors/sandbox/sfdc"
 )
@@ -81,13 +82,35 @@ func (s *Sandbox) sfUserinfo(w http.ResponseWriter, r *http.Request) {
 		{"sub", inst + "/id/" + u.OrgID + "/" + u.ID}, {"user_id", u.ID}, {"organization_id", u.OrgID},
 		{"preferred_username", u.Username}, {"nickname", nickname(u)}, {"name", u.Name}, {"email", u.Email},
 		{"email_verified", true}, {"given_name", u.FirstName}, {"family_name", u.LastName},
-		{"zoneinfo", "America/Los_Angeles"}, {"photos", s.sfPhotos(inst, u.ID)},
+		{"zoneinfo", sfZone(u)}, {"photos", s.sfPhotos(inst, u.ID)},
 		{"profile", inst + "/" + u.ID}, {"picture", inst + "/profilephoto/005/F"},
 		{"address", map[string]any{}}, {"is_salesforce_integration_user", false},
 		{"urls", rawJSON(orderedJSON(sfURLs(inst, u.OrgID, u.ID)))}, {"active", u.IsActive},
 		{"user_type", strings.ToUpper(userType(u))}, {"language", "en_US"}, {"locale", "en_US"},
-		{"utcOffset", -28800000}, {"updated_at", "2024-04-20T07:44:12Z"},
+		{"utcOffset", sfUTCOffset(sfZone(u))}, {"updated_at", "2024-04-20T07:44:12Z"},
 	}))
+}
+
+// sfZone is the User's TimeZoneSidKey, which Salesforce's identity answers carry as
+// zoneinfo (userinfo) and timezone (the identity URL).
+func sfZone(u sfdc.User) string {
+	if u.TimeZone == "" {
+		return "America/Los_Angeles"
+	}
+	return u.TimeZone
+}
+
+// sfUTCOffset is the zone's standard offset from UTC in milliseconds, as utcOffset
+// gives it (-28800000 for America/Los_Angeles whatever the date).
+func sfUTCOffset(zone string) int64 {
+	loc, err := time.LoadLocation(zone)
+	if err != nil {
+		return 0
+	}
+	y := time.Now().Year()
+	_, jan := time.Date(y, 1, 1, 0, 0, 0, 0, loc).Zone()
+	_, jul := time.Date(y, 7, 1, 0, 0, 0, 0, loc).Zone()
+	return int64(min(jan, jul)) * 1000
 }
 
 func nickname(u sfdc.User) string {
@@ -120,13 +143,13 @@ func (s *Sandbox) sfIdentity(w http.ResponseWriter, r *http.Request) {
 		{"id", inst + "/id/" + u.OrgID + "/" + u.ID}, {"asserted_user", true}, {"user_id", u.ID},
 		{"organization_id", u.OrgID}, {"username", u.Username}, {"nick_name", nickname(u)},
 		{"display_name", u.Name}, {"email", u.Email}, {"email_verified", true},
-		{"first_name", u.FirstName}, {"last_name", u.LastName}, {"timezone", "America/Los_Angeles"},
+		{"first_name", u.FirstName}, {"last_name", u.LastName}, {"timezone", sfZone(u)},
 		{"photos", s.sfPhotos(inst, u.ID)}, {"addr_street", ""}, {"addr_city", ""}, {"addr_state", ""},
 		{"addr_country", "US"}, {"addr_zip", nil}, {"mobile_phone", nil}, {"mobile_phone_verified", false},
 		{"is_lightning_login_user", false}, {"status", map[string]any{"created_date": nil, "body": nil}},
 		{"urls", rawJSON(orderedJSON(sfURLs(inst, u.OrgID, u.ID)))}, {"active", u.IsActive},
 		{"user_type", strings.ToUpper(userType(u))}, {"language", "en_US"}, {"locale", "en_US"},
-		{"utcOffset", -28800000}, {"last_modified_date", "2024-02-15T23:21:10Z"}, {"is_app_installed", true},
+		{"utcOffset", sfUTCOffset(sfZone(u))}, {"last_modified_date", "2024-02-15T23:21:10Z"}, {"is_app_installed", true},
 	}))
 }
 

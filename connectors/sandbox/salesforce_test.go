@@ -75,6 +75,10 @@ func TestSalesforceDance(t *testing.T) {
 	if status != 200 || ui["preferred_username"] != u.Username || ui["user_id"] != u.ID || ui["organization_id"] != orgID {
 		t.Fatalf("userinfo: %d %s", status, raw)
 	}
+	// The User's TimeZoneSidKey is its zoneinfo, with that zone's standard offset.
+	if u.TimeZone == "" || ui["zoneinfo"] != u.TimeZone || ui["utcOffset"] != float64(sfUTCOffset(u.TimeZone)) {
+		t.Fatalf("userinfo of a user in %q: zoneinfo %v, utcOffset %v", u.TimeZone, ui["zoneinfo"], ui["utcOffset"])
+	}
 	if status, _, raw := b.get(t, "/salesforce/services/oauth2/userinfo", "00Dbad!token"); status != 403 || string(raw) != "Bad_OAuth_Token" {
 		t.Fatalf("userinfo with a bad token: %d %q, want 403 Bad_OAuth_Token", status, raw)
 	}
@@ -266,5 +270,19 @@ func TestSalesforceSessionTimeoutOfTheOrg(t *testing.T) {
 	}
 	if s := set("00Dnope", "1h"); s != 404 {
 		t.Fatalf("set on an unknown org: %d, want 404", s)
+	}
+}
+
+// utcOffset is the zone's standard offset whatever the season, as Salesforce's fixture
+// gives -28800000 for America/Los_Angeles: a zone in summer time north or south of the
+// equator reports its winter offset.
+func TestSalesforceUTCOffset(t *testing.T) {
+	for zone, want := range map[string]int64{
+		"America/Los_Angeles": -28800000, "Europe/Berlin": 3600000, "Asia/Tokyo": 32400000,
+		"Australia/Sydney": 36000000, "Asia/Kolkata": 19800000, "UTC": 0,
+	} {
+		if got := sfUTCOffset(zone); got != want {
+			t.Errorf("%s: %d, want %d", zone, got, want)
+		}
 	}
 }

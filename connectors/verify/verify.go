@@ -80,6 +80,7 @@ func New(cfg Config) (*Verifier, error) {
 // found is what one provider call learnt.
 type found struct {
 	account string
+	zone    string   // the account's IANA zone; "" when the answer does not say
 	scopes  []string // reported by the provider; nil when it does not say
 	denied  []string // scopes the provider refused a call for
 }
@@ -100,7 +101,7 @@ func (v *Verifier) Verify(ctx context.Context, req connections.VerifyRequest) (c
 		if err != nil {
 			return connections.Verification{}, err
 		}
-		f.account = u.UserID
+		f.account, f.zone = u.UserID, u.ZoneInfo
 	case connections.KindGoogleCalendar:
 		r, err := v.google.Verify(ctx, tok)
 		if err != nil {
@@ -121,7 +122,7 @@ func (v *Verifier) Verify(ctx context.Context, req connections.VerifyRequest) (c
 		if err != nil {
 			return connections.Verification{}, err
 		}
-		f.account, f.denied = r.AccountID, r.Denied
+		f.account, f.denied, f.zone = r.AccountID, r.Denied, r.TimeZone
 	default:
 		return connections.Verification{}, &connections.Failure{Class: connections.FailMisconfigured, Op: "verify",
 			Code: "unknown_kind", Reason: fmt.Sprintf("tether cannot verify %q connections", req.Kind)}
@@ -132,7 +133,7 @@ func (v *Verifier) Verify(ctx context.Context, req connections.VerifyRequest) (c
 			Reason: fmt.Sprintf("the token belongs to %s account %s, not %s, the one connected; reconnect with the right account",
 				providerOf(req.Kind), f.account, req.AccountID)}
 	}
-	return connections.Verification{AccountID: f.account, Scopes: f.scopes, MissingScopes: missing(req, f)}, nil
+	return connections.Verification{AccountID: f.account, Scopes: f.scopes, MissingScopes: missing(req, f), TimeZone: f.zone}, nil
 }
 
 // missing merges what the granted scopes lack with what the provider refused. A refusal

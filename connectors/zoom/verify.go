@@ -32,6 +32,8 @@ type Result struct {
 	AccountID string
 	// Denied lists the scopes Zoom said the token lacks (code 4711).
 	Denied []string
+	// TimeZone is the user's timezone setting (an IANA name); "" when unset.
+	TimeZone string
 }
 
 // Zoom API error codes (answer body {"code":…,"message":…}).
@@ -70,9 +72,10 @@ func (a *API) Verify(ctx context.Context, accessToken string) (Result, error) {
 		return Result{}, oauth.NoAnswerFailure(provider, "verify", err)
 	}
 	var ans struct {
-		ID      string `json:"id"`
-		Code    int    `json:"code"`
-		Message string `json:"message"`
+		ID       string `json:"id"`
+		Timezone string `json:"timezone"`
+		Code     int    `json:"code"`
+		Message  string `json:"message"`
 	}
 	jsonErr := json.Unmarshal(body, &ans)
 	if resp.StatusCode == http.StatusOK {
@@ -81,7 +84,7 @@ func (a *API) Verify(ctx context.Context, accessToken string) (Result, error) {
 			f.Class, f.Code, f.Reason = connections.FailUnknown, "bad_answer", "Zoom's users/me answer has no user id; tether retries"
 			return Result{}, f
 		}
-		return Result{AccountID: ans.ID}, nil
+		return Result{AccountID: ans.ID, TimeZone: ans.Timezone}, nil
 	}
 	if ans.Code == codeNoScope {
 		return Result{Denied: bracketScopes(ans.Message)}, nil

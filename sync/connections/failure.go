@@ -176,6 +176,9 @@ type Verification struct {
 	// MissingScopes are scopes tether needs for this kind that the token lacks. A
 	// verification with missing scopes is returned without error; the caller condemns.
 	MissingScopes []string
+	// TimeZone is the IANA zone the provider records for the account (a Salesforce
+	// User's zoneinfo, a Zoom user's timezone); "" when its answer does not say.
+	TimeZone string
 }
 
 // Verifier makes one cheap call per kind proving the access token works and carries the

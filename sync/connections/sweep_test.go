@@ -159,6 +159,60 @@ func TestUpkeepVerify(t *testing.T) {
 	}
 }
 
+// A verification records the zone the provider keeps for the account (Salesforce's
+// userinfo zoneinfo, Zoom's users/me timezone) as the member's own when the member has
+// none, and never replaces one an admin set; Google's calendarList does not say, so
+// nothing is recorded.
+func TestUpkeepVerifyLearnsMemberTimeZone(t *testing.T) {
+	for _, uc := range []upkeepCase{upkeepCases[0], upkeepCases[1], upkeepCases[3]} { // salesforce, google, zoom
+		t.Run(uc.name, func(t *testing.T) {
+			storetest.Each(t, func(t *testing.T, s *store.Store) {
+				b := upkeepSetup(t, s, uc)
+				b.zones = s
+				want := ""
+				switch uc.provider {
+				case sandbox.Salesforce:
+					u, ok := b.sb.Salesforce().User(b.row(t).ProviderAccountID)
+					if !ok || u.TimeZone == "" {
+						t.Fatalf("sandbox user %s: %+v", b.row(t).ProviderAccountID, u)
+					}
+					want = u.TimeZone
+				case sandbox.Zoom:
+					gi, _ := b.sb.LookupGrant(b.grant.GrantID)
+					if err := b.sb.AddUser(sandbox.User{Provider: sandbox.Zoom, ID: gi.Subject, Email: "ada@example.com", TimeZone: "Asia/Tokyo"}); err != nil {
+						t.Fatal(err)
+					}
+					want = "Asia/Tokyo"
+				}
+				member := b.row(t).MembershipID
+				zone := func() string {
+					t.Helper()
+					tz, err := s.MemberTimeZone(t.Context(), b.orgID, member)
+					if err != nil {
+						t.Fatal(err)
+					}
+					return tz
+				}
+				u := b.upkeep(t)
+				res, err := u.Verify(t.Context(), b.orgID, b.connID, true)
+				if err != nil || res.Failure != nil {
+					t.Fatalf("verify: %v, failure %v", err, res.Failure)
+				}
+				if res.TimeZoneLearnt != want || zone() != want {
+					t.Fatalf("learnt %q, member's zone %q; want %q", res.TimeZoneLearnt, zone(), want)
+				}
+				if err := s.SetMemberTimeZone(t.Context(), b.orgID, member, "Europe/Paris"); err != nil {
+					t.Fatal(err)
+				}
+				res, err = u.Verify(t.Context(), b.orgID, b.connID, true)
+				if err != nil || res.Failure != nil || res.TimeZoneLearnt != "" || zone() != "Europe/Paris" {
+					t.Fatalf("verify again: %v, failure %v, learnt %q, zone %q; want the admin's Europe/Paris kept", err, res.Failure, res.TimeZoneLearnt, zone())
+				}
+			})
+		})
+	}
+}
+
 func itoa(n int64) string {
 	b, _ := json.Marshal(n)
 	return string(b)

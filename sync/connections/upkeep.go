@@ -18,6 +18,16 @@ type UpkeepParams struct {
 	List Lister
 	// PageSize is the sweep's page (<= 0: 1000).
 	PageSize int
+	// Zones, if set, records the time zone a verification of a member's connection found
+	// as the member's own when the member has none (quiet hours follow it). Optional.
+	Zones ZoneLearner
+}
+
+// ZoneLearner records a member's time zone only where none is known: a zone from the
+// Salesforce import's invite or set by an admin is never replaced.
+type ZoneLearner interface {
+	// LearnMemberTimeZone sets the membership's zone to tz if it has none; true when set.
+	LearnMemberTimeZone(ctx context.Context, orgID, membershipID, tz string) (bool, error)
 }
 
 // Upkeep keeps every connection alive: the refresh, verify and sweep tasks call it, and
@@ -49,6 +59,9 @@ type Result struct {
 	Connection Connection
 	// Failure is the failure recorded, nil on success.
 	Failure *Failure
+	// TimeZoneLearnt is the zone a verification found and recorded as the member's own
+	// (UpkeepParams.Zones); "" when none was recorded.
+	TimeZoneLearnt string
 }
 
 // Refresh refreshes the org's connection id if it is due (force: whatever its schedule,

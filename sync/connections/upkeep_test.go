@@ -74,6 +74,8 @@ type upkeepBundle struct {
 	sessions *connections.SessionLearner
 	// locker, if set, wraps the Redis locker upkeep builds
 	locker func(connections.Locker) connections.Locker
+	// zones records a zone verification finds as the member's; nil: not wired
+	zones  connections.ZoneLearner
 	orgID  string
 	connID string
 	grant  sandbox.Tokens
@@ -253,7 +255,7 @@ func (b *upkeepBundle) upkeep(t *testing.T) *connections.Upkeep {
 		t.Fatal(err)
 	}
 	u, err := connections.NewUpkeep(connections.UpkeepParams{Tokens: tokens, Verifier: v, Due: b.st.Store, List: b.st.Store,
-		Scheduler: b.scheduler})
+		Scheduler: b.scheduler, Zones: b.zones})
 	if err != nil {
 		t.Fatal(err)
 	}

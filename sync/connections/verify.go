@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"tether/sync/directory"
 	"tether/sync/vault"
 )
 
@@ -101,7 +102,30 @@ func (u *Upkeep) Verify(ctx context.Context, orgID, id string, force bool) (Resu
 	if err != nil {
 		return res, fmt.Errorf("record the verification of connection %s: %w", c.ID, err)
 	}
+	if res.Failure == nil {
+		res.TimeZoneLearnt = u.learnZone(ctx, written, v.TimeZone)
+	}
 	return res, nil
+}
+
+// learnZone records zone as the member's own when the member has none, and returns it
+// when it did. Best effort: a failed write is logged through ObserverErrors and the next
+// verification (every VerifyEvery) tries again.
+func (u *Upkeep) learnZone(ctx context.Context, c Connection, zone string) string {
+	if u.p.Zones == nil || c.MembershipID == "" || !directory.ValidTimeZone(zone) {
+		return ""
+	}
+	set, err := u.p.Zones.LearnMemberTimeZone(context.WithoutCancel(ctx), c.OrgID, c.MembershipID, zone)
+	if err != nil {
+		if u.t.p.ObserverErrors != nil {
+			u.t.p.ObserverErrors(c.OrgID, c.MembershipID, fmt.Errorf("record time zone %s found by verifying connection %s: %w", zone, c.ID, err))
+		}
+		return ""
+	}
+	if !set {
+		return ""
+	}
+	return zone
 }
 
 // stale: the access token is older than its lifetime (or expired), so a revoke since may

@@ -162,6 +162,17 @@ func (q *Queries) SetMemberTimeZone(ctx context.Context, orgID, membershipID, tz
 	return affected(res, "membership %s in org %s", membershipID, orgID)
 }
 
+// LearnMemberTimeZone records tz as the rep's own time zone only if the membership has
+// none (a zone from the import or an admin stays); true when it was recorded.
+func (q *Queries) LearnMemberTimeZone(ctx context.Context, orgID, membershipID, tz string) (bool, error) {
+	res, err := q.q.ExecContext(ctx, `UPDATE memberships SET time_zone = $1 WHERE org_id = $2 AND id = $3 AND time_zone = ''`, tz, orgID, membershipID)
+	if err != nil {
+		return false, q.wrap(err, "learn time zone of membership %s in org %s", membershipID, orgID)
+	}
+	n, err := res.RowsAffected()
+	return n == 1, q.wrap(err, "learn time zone of membership %s in org %s", membershipID, orgID)
+}
+
 // SetReminderQueued records the reminder just queued for the membership. For the
 // sequence already recorded, the earlier time stays: of two notifies racing, the one
 // counting from the earlier break wins, and only the recorded task sends. A zero rq.At

@@ -95,5 +95,7 @@ func (u UserSpec) Active() bool { return u.IsActive == nil || *u.IsActive }
 // User is the public view of a sandbox Salesforce user (for the OAuth side of the sandbox).
 type User struct {
 	ID, OrgID, Username, Email, FirstName, LastName, Name, UserType string
-	IsActive                                                        bool
+	// TimeZone is the User's TimeZoneSidKey (an IANA zone).
+	TimeZone string
+	IsActive bool
 }

@@ -167,7 +167,7 @@ func (s *Server) userLocked(id string) *user {
 
 func (u *user) public() User {
 	return User{ID: u.ID, OrgID: u.org.ID, Username: u.Username, Email: u.Email, FirstName: u.FirstName,
-		LastName: u.LastName, Name: u.Name, UserType: u.UserType, IsActive: u.IsActive}
+		LastName: u.LastName, Name: u.Name, UserType: u.UserType, TimeZone: u.TimeZone, IsActive: u.IsActive}
 }
 
 // User returns the user with the given 15- or 18-character id.
