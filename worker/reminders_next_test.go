@@ -75,13 +75,7 @@ func TestReminderViewNextIsTheQueuedTask(t *testing.T) {
 func TestReminderViewNextInQuietHoursIsTheQueuedTask(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		b := setupReminders(t, st, nil)
-		noticed := time.Date(2031, 3, 4, 19, 58, 0, 0, time.UTC) // grace ends 20:03 UTC, in quiet hours
-		b.clock.set(noticed)
-		b.reasons(t, calBroken)
-		b.clock.set(noticed.Add(time.Second))
-		b.notify(t, noticed)
-		morning := time.Date(2031, 3, 5, 8, 0, 0, 0, time.UTC)
-		b.nextIsQueued(t, noticed.Add(time.Minute), 1, morning, true)
+		noticed, morning := b.heldByQuietHours(t)
 		v := b.nextIsQueued(t, noticed.Add(5*time.Hour), 1, morning, true)
 		if v.Why != "quiet hours until 2031-03-05 08:00 UTC" {
 			t.Fatalf("why: %q", v.Why)
@@ -125,4 +119,19 @@ func TestReminderViewAfterPolicyChange(t *testing.T) {
 			t.Fatalf("the view must say the queued time is the old policy's: %q", v.Why)
 		}
 	})
+}
+
+// heldByQuietHours breaks the rep's calendar at 19:58 UTC and runs the notify: the first
+// reminder, due at the end of the grace (20:03, in the default quiet hours of the org's
+// UTC), is queued for 08:00 the next morning. It returns the break's time and that morning.
+func (b *remindBundle) heldByQuietHours(t *testing.T) (noticed, morning time.Time) {
+	t.Helper()
+	noticed = time.Date(2031, 3, 4, 19, 58, 0, 0, time.UTC)
+	b.clock.set(noticed)
+	b.reasons(t, calBroken)
+	b.clock.set(noticed.Add(time.Second))
+	b.notify(t, noticed)
+	morning = time.Date(2031, 3, 5, 8, 0, 0, 0, time.UTC)
+	b.nextIsQueued(t, noticed.Add(time.Minute), 1, morning, true)
+	return noticed, morning
 }

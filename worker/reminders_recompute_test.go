@@ -41,7 +41,8 @@ func (b *remindBundle) membersAPI(t *testing.T) string {
 	return srv.URL
 }
 
-func call(t *testing.T, method, url, body string) {
+// send sends body to the admin API as membersAPI's admin; the caller closes the answer.
+func send(t *testing.T, method, url, body string) *http.Response {
 	t.Helper()
 	req, err := http.NewRequestWithContext(t.Context(), method, url, strings.NewReader(body))
 	if err != nil {
@@ -53,6 +54,12 @@ func call(t *testing.T, method, url, body string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return resp
+}
+
+func call(t *testing.T, method, url, body string) {
+	t.Helper()
+	resp := send(t, method, url, body)
 	defer resp.Body.Close()
 	if resp.StatusCode/100 != 2 {
 		t.Fatalf("%s %s: %s", method, url, resp.Status)
@@ -113,13 +120,7 @@ func TestReminderRetimedByPolicyChange(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		b := setupReminders(t, st, nil)
 		url := b.membersAPI(t) + "/v1/orgs/" + b.org.ID + "/reminder-settings"
-		noticed := time.Date(2031, 3, 4, 19, 58, 0, 0, time.UTC) // grace ends 20:03 UTC, in quiet hours
-		b.clock.set(noticed)
-		b.reasons(t, calBroken)
-		b.clock.set(noticed.Add(time.Second))
-		b.notify(t, noticed)
-		morning := time.Date(2031, 3, 5, 8, 0, 0, 0, time.UTC)
-		b.nextIsQueued(t, noticed.Add(time.Minute), 1, morning, true)
+		noticed, morning := b.heldByQuietHours(t)
 
 		b.clock.set(noticed.Add(time.Minute))
 		call(t, http.MethodPatch, url, `{"grace":"10m","quiet_hours":"none"}`)
@@ -146,16 +147,7 @@ func TestReminderRetimedByPolicyChange(t *testing.T) {
 // patchMember sends PATCH /v1/orgs/{org}/members/{rep} with body and decodes the answer.
 func (b *remindBundle) patchMember(t *testing.T, url, body string) (int, httpapi.MemberJSON, httpapi.APIError) {
 	t.Helper()
-	req, err := http.NewRequestWithContext(t.Context(), http.MethodPatch, url+"/v1/orgs/"+b.org.ID+"/members/"+b.rep.ID, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.SetBasicAuth("admin", "pw")
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
+	resp := send(t, http.MethodPatch, url+"/v1/orgs/"+b.org.ID+"/members/"+b.rep.ID, body)
 	defer resp.Body.Close()
 	var m httpapi.MemberJSON
 	var e struct{ Error httpapi.APIError }
@@ -180,13 +172,7 @@ func TestReminderRetimedByZoneChange(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		b := setupReminders(t, st, nil)
 		url := b.membersAPI(t)
-		noticed := time.Date(2031, 3, 4, 19, 58, 0, 0, time.UTC) // grace ends 20:03 UTC, in quiet hours
-		b.clock.set(noticed)
-		b.reasons(t, calBroken)
-		b.clock.set(noticed.Add(time.Second))
-		b.notify(t, noticed)
-		morning := time.Date(2031, 3, 5, 8, 0, 0, 0, time.UTC)
-		b.nextIsQueued(t, noticed.Add(time.Minute), 1, morning, true)
+		noticed, morning := b.heldByQuietHours(t)
 
 		b.clock.set(noticed.Add(time.Minute))
 		status, m, _ := b.patchMember(t, url, `{"time_zone":"America/New_York"}`)
