@@ -41,13 +41,17 @@ type Result struct {
 	AccountID string
 	// Scopes are the scopes tokeninfo reports the token holds.
 	Scopes []string
-	// Denied is set when calendarList.list was refused for insufficient scopes: the
+	// Denied is set when calendarList.get was refused for insufficient scopes: the
 	// calendar scopes tether needs are gone whatever else the token holds.
 	Denied bool
+	// TimeZone is the primary calendar's zone (an IANA name, as the user set it in
+	// Google Calendar); "" when the call was denied.
+	TimeZone string
 }
 
-// Verify lists one calendar, which proves the token works for the Calendar API, then asks
-// tokeninfo for the token's scopes and account. Errors are *connections.Failure: 401 →
+// Verify reads the primary calendar's entry (calendarList.get, the same scopes as
+// calendarList.list), which proves the token works for the Calendar API and gives the
+// user's zone, then asks tokeninfo for the token's scopes and account. Errors are *connections.Failure: 401 →
 // Code "unauthorized" (refresh first, then needs_reconnect), 403/429 usage limits →
 // rate_limited, 5xx and no answer → transient. A refused scope is not an error:
 // Result.Denied.
@@ -64,12 +68,15 @@ func (v *Verifier) Verify(ctx context.Context, accessToken string) (Result, erro
 		return Result{}, &connections.Failure{Class: connections.FailMisconfigured, Provider: provider, Op: "verify",
 			Code: "client", Reason: "the Google Calendar client could not be built: " + err.Error(), Err: err}
 	}
-	if _, err := svc.CalendarList.List().MaxResults(1).Fields("items(id)").Context(ctx).Do(); err != nil {
+	primary, err := svc.CalendarList.Get("primary").Fields("id", "timeZone").Context(ctx).Do()
+	if err != nil {
 		f := v.failure(err)
 		if f != nil {
 			return Result{}, f
 		}
 		res.Denied = true
+	} else {
+		res.TimeZone = primary.TimeZone
 	}
 	info, err := v.tokeninfo(ctx, base, accessToken)
 	if err != nil {

@@ -100,6 +100,16 @@ func TestGoogleDance(t *testing.T) {
 	if err != nil || len(pages) != 2 {
 		t.Fatalf("paged list: %v %v", err, pages)
 	}
+	// One entry by the alias "primary" or by id; an id the user lacks is Calendar's 404.
+	primary, err := svc.CalendarList.Get("primary").Do()
+	if err != nil || primary.Id != "ada@example.com" || !primary.Primary || primary.TimeZone != "America/Los_Angeles" {
+		t.Fatalf("calendarList.get primary: %v %+v", err, primary)
+	}
+	_, err = svc.CalendarList.Get("nobody@example.com").Do()
+	var nf *googleapi.Error
+	if !errors.As(err, &nf) || nf.Code != 404 || len(nf.Errors) != 1 || nf.Errors[0].Reason != "notFound" {
+		t.Fatalf("calendarList.get of a calendar the user lacks: %v, want 404 notFound", err)
+	}
 
 	// tokeninfo reports the scopes and the user.
 	status, _, info := b.get(t, "/google/tokeninfo?access_token="+url.QueryEscape(t2.AccessToken), "")
@@ -135,8 +145,8 @@ func TestGoogleDance(t *testing.T) {
 	if g.Refreshes != 2 || g.Rotations != 0 || g.DeadTokenReplays != 1 {
 		t.Fatalf("grant counters %+v: want 2 refreshes, 0 rotations, 1 replay", g)
 	}
-	if ep := c.Endpoint(Google, "calendarList"); ep.Calls != 4 || ep.OK != 3 || ep.Client != 1 {
-		t.Fatalf("calendarList counters %+v: want 4 calls, 3 ok, 1 4xx", ep)
+	if ep := c.Endpoint(Google, "calendarList"); ep.Calls != 6 || ep.OK != 4 || ep.Client != 2 {
+		t.Fatalf("calendarList counters %+v: want 6 calls, 4 ok, 2 4xx", ep)
 	}
 }
 
@@ -155,6 +165,10 @@ func TestGoogleCalendarListNeedsListScope(t *testing.T) {
 	}
 	if !strings.Contains(string(ge.Body), "ACCESS_TOKEN_SCOPE_INSUFFICIENT") {
 		t.Fatalf("403 body lacks ACCESS_TOKEN_SCOPE_INSUFFICIENT: %s", ge.Body)
+	}
+	_, err = svc.CalendarList.Get("primary").Do()
+	if !errors.As(err, &ge) || ge.Code != 403 || !strings.Contains(string(ge.Body), "calendar.v3.CalendarList.Get") {
+		t.Fatalf("calendarList.get with calendar.events only: %v, want 403 naming calendar.v3.CalendarList.Get", err)
 	}
 	// An unknown token is 401 authError.
 	svc2, _ := calendar.NewService(b.ctx(), option.WithEndpoint(b.base+"/google/calendar/v3/"),

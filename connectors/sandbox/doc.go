@@ -17,6 +17,7 @@
 //	            /google/token, /google/revoke, /google/tokeninfo
 //	            /google/oauth2/v3/userinfo             (also /v1/userinfo)
 //	            /google/calendar/v3/users/me/calendarList   (option.WithEndpoint(base+"/google/calendar/v3/"))
+//	            /google/calendar/v3/users/me/calendarList/{id or primary}
 //	Microsoft   /microsoft/{tenant}/oauth2/v2.0/{authorize,token}
 //	            /microsoft/v1.0/me, /microsoft/v1.0/me/calendars, POST /microsoft/v1.0/me/onlineMeetings
 //	Zoom        /zoom/oauth/{authorize,token,revoke}, /zoom/v2/users/me

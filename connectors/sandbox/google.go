@@ -151,21 +151,53 @@ func (s *Sandbox) googleCalendarList(w http.ResponseWriter, r *http.Request) {
 		out.NextSyncToken = "CPjE8Yv3soADEPjE8Yv3soADGAUgkP2hxQI="
 	}
 	for i, c := range cals[start:end] {
-		role := c.AccessRole
-		if role == "" {
-			role = "owner"
-		}
-		e := googleCalendarListEntry{Kind: "calendar#calendarListEntry", Etag: `"16641848069940000` + strconv.Itoa(start+i) + `"`,
-			ID: c.ID, Summary: c.Summary, TimeZone: u.timeZone(), ColorID: "14", BackgroundColor: "#9fe1e7",
-			ForegroundColor: "#000000", Selected: true, AccessRole: role, DefaultReminders: []map[string]any{},
-			Primary: c.Primary, ConferenceProperties: map[string][]string{"allowedConferenceSolutionTypes": {"hangoutsMeet"}}}
-		if c.Primary {
-			e.DefaultReminders = []map[string]any{{"method": "popup", "minutes": 10}}
-			e.NotificationSettings = &googleNotificationSets{Notifications: []map[string]string{
-				{"type": "eventCreation", "method": "email"}, {"type": "eventChange", "method": "email"},
-				{"type": "eventCancellation", "method": "email"}, {"type": "eventResponse", "method": "email"}}}
-		}
-		out.Items = append(out.Items, e)
+		out.Items = append(out.Items, calendarListEntry(u, c, start+i))
 	}
 	writeJSON(w, 200, out)
+}
+
+// googleCalendarListGet serves calendar/v3/users/me/calendarList/{calendarId}: one entry,
+// by id or by the alias "primary", with the list's scopes; an id the user does not have is
+// Calendar's 404 notFound.
+func (s *Sandbox) googleCalendarListGet(w http.ResponseWriter, r *http.Request) {
+	t := s.authAccess(Google, bearer(r))
+	if t == nil {
+		s.writeAPIError(w, Google, 401, apiUnauthenticated, "")
+		return
+	}
+	if !googleHas(t.scopes, "calendar", "calendar.readonly", "calendar.calendarlist", "calendar.calendarlist.readonly") {
+		s.writeAPIError(w, Google, 403, apiScope, "calendar.v3.CalendarList.Get")
+		return
+	}
+	u, _ := s.user(Google, t.g.subject)
+	id := r.PathValue("calendarId")
+	for i, c := range u.calendars() {
+		if c.ID == id || (id == "primary" && c.Primary) {
+			writeJSON(w, 200, calendarListEntry(u, c, i))
+			return
+		}
+	}
+	var b googleAPIError
+	b.Error.Code, b.Error.Message = 404, "Not Found"
+	b.Error.Errors = []googleAPIErrorItem{{Message: "Not Found", Domain: "global", Reason: "notFound"}}
+	writeJSON(w, 404, b)
+}
+
+// calendarListEntry is user u's calendar c as calendarList answers it; i varies the etag.
+func calendarListEntry(u User, c Calendar, i int) googleCalendarListEntry {
+	role := c.AccessRole
+	if role == "" {
+		role = "owner"
+	}
+	e := googleCalendarListEntry{Kind: "calendar#calendarListEntry", Etag: `"16641848069940000` + strconv.Itoa(i) + `"`,
+		ID: c.ID, Summary: c.Summary, TimeZone: u.timeZone(), ColorID: "14", BackgroundColor: "#9fe1e7",
+		ForegroundColor: "#000000", Selected: true, AccessRole: role, DefaultReminders: []map[string]any{},
+		Primary: c.Primary, ConferenceProperties: map[string][]string{"allowedConferenceSolutionTypes": {"hangoutsMeet"}}}
+	if c.Primary {
+		e.DefaultReminders = []map[string]any{{"method": "popup", "minutes": 10}}
+		e.NotificationSettings = &googleNotificationSets{Notifications: []map[string]string{
+			{"type": "eventCreation", "method": "email"}, {"type": "eventChange", "method": "email"},
+			{"type": "eventCancellation", "method": "email"}, {"type": "eventResponse", "method": "email"}}}
+	}
+	return e
 }

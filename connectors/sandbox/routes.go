@@ -48,6 +48,7 @@ func (s *Sandbox) routes() *http.ServeMux {
 	h("GET /google/oauth2/v3/userinfo", Google, "userinfo", classAPI, s.googleUserinfo)
 	h("GET /google/v1/userinfo", Google, "userinfo", classAPI, s.googleUserinfo)
 	h("GET /google/calendar/v3/users/me/calendarList", Google, "calendarList", classAPI, s.googleCalendarList)
+	h("GET /google/calendar/v3/users/me/calendarList/{calendarId}", Google, "calendarList", classAPI, s.googleCalendarListGet)
 
 	// Microsoft: login.microsoftonline.com/{tenant} and graph.microsoft.com.
 	h("/microsoft/{tenant}/oauth2/v2.0/authorize", Microsoft, "authorize", classPage, s.authorize(Microsoft))

@@ -3,7 +3,7 @@
 // the provider's own package:
 //
 //	salesforce, salesforce_team  userinfo at the connection's instance (or login host)
-//	google_calendar              calendarList.list (google.golang.org/api) + tokeninfo
+//	google_calendar              calendarList.get primary (google.golang.org/api) + tokeninfo
 //	microsoft_calendar           Graph /me and /me/calendars
 //	teams                        Graph /me; OnlineMeetings.ReadWrite from the granted scopes
 //	zoom                         /v2/users/me

@@ -107,7 +107,7 @@ func (v *Verifier) Verify(ctx context.Context, req connections.VerifyRequest) (c
 		if err != nil {
 			return connections.Verification{}, err
 		}
-		f.account, f.scopes = r.AccountID, r.Scopes
+		f.account, f.scopes, f.zone = r.AccountID, r.Scopes, r.TimeZone
 		if r.Denied {
 			f.denied = oauth.RequiredScopes(req.Kind)
 		}

@@ -189,9 +189,9 @@ func TestVerifyWorks(t *testing.T) {
 			if got.AccountID != c.account || len(got.MissingScopes) != 0 {
 				t.Fatalf("verification %+v: want account %s, nothing missing", got, c.account)
 			}
-			// Salesforce's userinfo and Zoom's users/me say the account's zone (the
-			// sandbox's default is America/Los_Angeles); Google's and Graph's calls do not.
-			if wantZone := map[sandbox.Provider]bool{sandbox.Salesforce: true, sandbox.Zoom: true}[k.provider]; (got.TimeZone != "") != wantZone {
+			// Salesforce's userinfo, Google's primary calendar and Zoom's users/me say the
+			// account's zone (the sandbox's default is America/Los_Angeles); Graph's do not.
+			if wantZone := k.provider != sandbox.Microsoft; (got.TimeZone == "America/Los_Angeles") != wantZone || (!wantZone && got.TimeZone != "") {
 				t.Fatalf("%s verification's time zone %q", k.provider, got.TimeZone)
 			}
 			if k.provider == sandbox.Google && !slices.Contains(got.Scopes, "https://www.googleapis.com/auth/calendar") {

@@ -160,9 +160,8 @@ func TestUpkeepVerify(t *testing.T) {
 }
 
 // A verification records the zone the provider keeps for the account (Salesforce's
-// userinfo zoneinfo, Zoom's users/me timezone) as the member's own when the member has
-// none, and never replaces one an admin set; Google's calendarList does not say, so
-// nothing is recorded.
+// userinfo zoneinfo, Google's primary calendar, Zoom's users/me timezone) as the member's
+// own when the member has none, and never replaces one an admin set.
 func TestUpkeepVerifyLearnsMemberTimeZone(t *testing.T) {
 	for _, uc := range []upkeepCase{upkeepCases[0], upkeepCases[1], upkeepCases[3]} { // salesforce, google, zoom
 		t.Run(uc.name, func(t *testing.T) {
@@ -177,12 +176,12 @@ func TestUpkeepVerifyLearnsMemberTimeZone(t *testing.T) {
 						t.Fatalf("sandbox user %s: %+v", b.row(t).ProviderAccountID, u)
 					}
 					want = u.TimeZone
-				case sandbox.Zoom:
+				case sandbox.Google, sandbox.Zoom:
+					want = map[sandbox.Provider]string{sandbox.Google: "America/Chicago", sandbox.Zoom: "Asia/Tokyo"}[uc.provider]
 					gi, _ := b.sb.LookupGrant(b.grant.GrantID)
-					if err := b.sb.AddUser(sandbox.User{Provider: sandbox.Zoom, ID: gi.Subject, Email: "ada@example.com", TimeZone: "Asia/Tokyo"}); err != nil {
+					if err := b.sb.AddUser(sandbox.User{Provider: uc.provider, ID: gi.Subject, Email: "ada@example.com", TimeZone: want}); err != nil {
 						t.Fatal(err)
 					}
-					want = "Asia/Tokyo"
 				}
 				member := b.row(t).MembershipID
 				zone := func() string {
