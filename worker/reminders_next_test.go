@@ -115,7 +115,7 @@ func TestReminderViewAfterPolicyChange(t *testing.T) {
 			t.Fatal(err)
 		}
 		v := b.nextIsQueued(t, noticed.Add(time.Hour), 1, morning, false)
-		if !strings.Contains(v.Why, "queued before the org's reminder policy changed") {
+		if !strings.Contains(v.Why, "queued before the org's reminder policy or the member's time zone changed") {
 			t.Fatalf("the view must say the queued time is the old policy's: %q", v.Why)
 		}
 	})

@@ -208,3 +208,33 @@ func TestReminderRetimedByZoneChange(t *testing.T) {
 		b.gone(t, 1, tokyoMorning)
 	})
 }
+
+// TestReminderRetimedByLearntZone: a zone a verification finds (connections.Upkeep's
+// Zones, wired as reminders.LearntZones) moves a reminder already queued, as an admin's
+// change does: the first reminder that quiet hours held until 08:00 UTC goes at the end
+// of its grace once New York is learnt. A later zone is not learnt over it, and moves
+// nothing.
+func TestReminderRetimedByLearntZone(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		b := setupReminders(t, st, nil)
+		noticed, morning := b.heldByQuietHours(t)
+		retimer := &reminders.Retimer{Store: st, Queue: worker.ReminderRescheduler{Queue: b.queue, Inspector: b.inspector}}
+		learn := reminders.LearntZones{Store: st, Zones: reminders.ZoneRetimer{Settings: st, Retimer: retimer, Now: b.clock.now}}
+
+		b.clock.set(noticed.Add(time.Minute))
+		if set, err := learn.LearnMemberTimeZone(t.Context(), b.org.ID, b.rep.ID, "America/New_York"); !set || err != nil {
+			t.Fatalf("learn New York: %v, %v", set, err)
+		}
+		first := noticed.Add(5 * time.Minute)
+		v := b.nextIsQueued(t, noticed.Add(2*time.Minute), 1, first, false)
+		if v.Why != "first reminder after the grace period" {
+			t.Fatalf("why: %q", v.Why)
+		}
+		b.gone(t, 1, morning)
+
+		if set, err := learn.LearnMemberTimeZone(t.Context(), b.org.ID, b.rep.ID, "Asia/Tokyo"); set || err != nil {
+			t.Fatalf("learn Tokyo over New York: %v, %v; want not set", set, err)
+		}
+		b.nextIsQueued(t, noticed.Add(3*time.Minute), 1, first, false)
+	})
+}

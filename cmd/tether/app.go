@@ -377,7 +377,7 @@ func (a *app) upkeep() (*connections.Upkeep, error) {
 		return a.upkeepS, nil
 	}
 	// The sweep queues through the tokens' scheduler (the process's queue client).
-	u, err := connections.NewUpkeep(connections.UpkeepParams{Tokens: t, Due: a.d.store, Verifier: v, List: a.d.store, Zones: a.d.store})
+	u, err := connections.NewUpkeep(connections.UpkeepParams{Tokens: t, Due: a.d.store, Verifier: v, List: a.d.store, Zones: reminders.LearntZones{Store: a.d.store, Zones: memberZones{a}}})
 	if err != nil {
 		return nil, err
 	}

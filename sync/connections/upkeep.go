@@ -27,6 +27,8 @@ type UpkeepParams struct {
 // Salesforce import's invite or set by an admin is never replaced.
 type ZoneLearner interface {
 	// LearnMemberTimeZone sets the membership's zone to tz if it has none; true when set.
+	// True with an error: the zone is recorded but what follows it (re-timing the
+	// member's queued reminder) failed.
 	LearnMemberTimeZone(ctx context.Context, orgID, membershipID, tz string) (bool, error)
 }
 

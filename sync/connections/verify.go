@@ -116,11 +116,12 @@ func (u *Upkeep) learnZone(ctx context.Context, c Connection, zone string) strin
 		return ""
 	}
 	set, err := u.p.Zones.LearnMemberTimeZone(context.WithoutCancel(ctx), c.OrgID, c.MembershipID, zone)
-	if err != nil {
-		if u.t.p.ObserverErrors != nil {
-			u.t.p.ObserverErrors(c.OrgID, c.MembershipID, fmt.Errorf("record time zone %s found by verifying connection %s: %w", zone, c.ID, err))
+	if err != nil && u.t.p.ObserverErrors != nil {
+		what := "record"
+		if set {
+			what = "follow up on" // recorded; its notify re-decides quiet hours when it runs
 		}
-		return ""
+		u.t.p.ObserverErrors(c.OrgID, c.MembershipID, fmt.Errorf("%s time zone %s found by verifying connection %s: %w", what, zone, c.ID, err))
 	}
 	if !set {
 		return ""

@@ -189,3 +189,30 @@ func (z ZoneRetimer) ZoneChanged(ctx context.Context, orgID, membershipID string
 	_, err = z.Retimer.RetimeMember(ctx, orgID, membershipID, s, now())
 	return err
 }
+
+// LearntZones records a zone a verification found as the member's own when the member has
+// none (connections.UpkeepParams.Zones) and then re-times the member's queued reminder to
+// it, as an admin's change does: the view and the record then agree with the new zone's
+// quiet hours instead of naming a reminder queued before it.
+type LearntZones struct {
+	Store interface {
+		LearnMemberTimeZone(ctx context.Context, orgID, membershipID, tz string) (bool, error)
+	}
+	// Zones re-times the member's reminder (ZoneRetimer, or one built when called).
+	Zones interface {
+		ZoneChanged(ctx context.Context, orgID, membershipID string) error
+	}
+}
+
+// LearnMemberTimeZone is true when tz became the member's zone; an error with true means
+// the reminder was not re-timed (its notify still re-decides quiet hours when it runs).
+func (l LearntZones) LearnMemberTimeZone(ctx context.Context, orgID, membershipID, tz string) (bool, error) {
+	set, err := l.Store.LearnMemberTimeZone(ctx, orgID, membershipID, tz)
+	if err != nil || !set {
+		return set, err
+	}
+	if err := l.Zones.ZoneChanged(ctx, orgID, membershipID); err != nil {
+		return true, fmt.Errorf("re-time the queued reminder of member %s to its learnt zone %s: %w", membershipID, tz, err)
+	}
+	return true, nil
+}

@@ -172,7 +172,8 @@ func summarize(m directory.Membership, settings Settings, mr MemberReminders, no
 			s.Why = fmt.Sprintf("reminder %d of the streak", d.Streak+1)
 		}
 		if older {
-			s.Why += "; queued before the org's reminder policy changed and not moved to it (change the policy again to move it)"
+			s.Why += "; queued before the org's reminder policy or the member's time zone changed and not moved to it " +
+				"(change the policy or the zone again to move it; its notify keeps to quiet hours either way)"
 		}
 	case len(d.RepReasons) > 0:
 		// Every change of reasons queues a notify; none recorded means it has not run yet
