@@ -190,6 +190,8 @@ func TestMembersVerbs(t *testing.T) {
 		zoneIs("Europe/Paris")
 		match(ok("members", "set", org, rep.ID, "--time-zone", ""), `time zone - \(the org's\)`)
 		zoneIs("")
+		// A zone changes no reason: no notify queued for it, only its reminder moved.
+		expect("members set --time-zone", rep, from, 3)
 	})
 }
 

@@ -407,10 +407,10 @@ type Change struct {
 // MaxPhotoURL bounds a photo URL.
 const MaxPhotoURL = 2048
 
-// Update changes the member's role, photo or time zone and recomputes its reasons (a role
-// brings its own policy, a photo meets or fails the photo requirement), then tells
-// Reminders as RecomputeOrg does, and Zones when a time zone was given. memberRef is the
-// membership id or the member's email.
+// Update changes the member's role, photo or time zone. A role or photo recomputes its
+// reasons (a role brings its own policy, a photo meets or fails the photo requirement)
+// and tells Reminders as RecomputeOrg does; a time zone tells Zones, which moves the
+// queued reminder. memberRef is the membership id or the member's email.
 func (s *Service) Update(ctx context.Context, orgID, memberRef string, ch Change) (directory.Membership, error) {
 	if ch.Role == nil && ch.PhotoURL == nil && ch.TimeZone == nil {
 		return directory.Membership{}, refuse(CodeEmptyChange, "nothing to change: give a role, a photo URL or a time zone")
@@ -454,7 +454,30 @@ func (s *Service) Update(ctx context.Context, orgID, memberRef string, ch Change
 			return directory.Membership{}, fmt.Errorf("set the time zone of member %s of org %s: %w", m.ID, orgID, err)
 		}
 	}
-	wasAdmin := before == directory.RoleAdmin
+	got := m
+	if ch.Role != nil || ch.PhotoURL != nil {
+		// A zone changes no reason, so a zone alone skips this: only its reminder moves.
+		got, err = s.updateRoleOrPhoto(ctx, orgID, m, before)
+		if err != nil {
+			return directory.Membership{}, err
+		}
+	} else if got, err = s.Resolve(ctx, orgID, m.ID); err != nil {
+		return directory.Membership{}, err
+	}
+	if ch.TimeZone != nil && s.zones != nil {
+		// Always, not only when the zone differs: running the change again repairs a
+		// re-timing that failed.
+		if err := s.zones.ZoneChanged(ctx, orgID, got.ID); err != nil {
+			return directory.Membership{}, fmt.Errorf("%w: %w", refuse(CodeReminderNotRetimed, "the time zone of member %s of org %s is stored, but its queued reminder could not be moved to it (is Redis reachable?); "+
+				"it re-decides quiet hours when it runs, and tether members set %s %s --time-zone %q moves it", got.ID, orgID, orgID, got.ID, got.TimeZone), err)
+		}
+	}
+	return got, nil
+}
+
+// updateRoleOrPhoto writes m, whose role was before, recomputes its reasons, tells
+// Reminders of a change and, for a new admin, releases the alerts that waited for one.
+func (s *Service) updateRoleOrPhoto(ctx context.Context, orgID string, m directory.Membership, before directory.Role) (directory.Membership, error) {
 	if err := s.st.UpdateMembership(ctx, orgID, m, s.now()); err != nil {
 		return directory.Membership{}, fmt.Errorf("update member %s of org %s: %w", m.ID, orgID, err)
 	}
@@ -465,17 +488,9 @@ func (s *Service) Update(ctx context.Context, orgID, memberRef string, ch Change
 	if err := s.remind(ctx, got, changed); err != nil {
 		return directory.Membership{}, err
 	}
-	if !wasAdmin && got.Role == directory.RoleAdmin && got.Status == directory.MembershipActive {
+	if before != directory.RoleAdmin && got.Role == directory.RoleAdmin && got.Status == directory.MembershipActive {
 		if err := s.AdminArrived(ctx, orgID, got.ID); err != nil {
 			return directory.Membership{}, err
-		}
-	}
-	if ch.TimeZone != nil && s.zones != nil {
-		// Always, not only when the zone differs: running the change again repairs a
-		// re-timing that failed.
-		if err := s.zones.ZoneChanged(ctx, orgID, got.ID); err != nil {
-			return directory.Membership{}, fmt.Errorf("%w: %w", refuse(CodeReminderNotRetimed, "the time zone of member %s of org %s is stored, but its queued reminder could not be moved to it (is Redis reachable?); "+
-				"it re-decides quiet hours when it runs, and tether members set %s %s --time-zone %q moves it", got.ID, orgID, orgID, got.ID, got.TimeZone), err)
 		}
 	}
 	return got, nil
