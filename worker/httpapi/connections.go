@@ -63,6 +63,9 @@ type UpkeepResultJSON struct {
 	ProviderCalled bool           `json:"provider_called"`
 	Skipped        string         `json:"skipped,omitempty"`
 	Connection     ConnectionJSON `json:"connection"`
+	// TimeZoneLearnt is the zone a verification found and recorded as the member's own
+	// (the member had none); absent otherwise.
+	TimeZoneLearnt string `json:"time_zone_learnt,omitempty"`
 }
 
 // handleListConnections is GET /v1/orgs/{org}/connections[?member=M]: the org's
@@ -173,8 +176,8 @@ func (s *Server) handleUpkeep(op string) http.Handler {
 		// so it is logged like them ("connection upkeep", the connection, state and cause).
 		s.log.Info().Str("op", op).Str("org", orgID).Str("connection", id).Str("state", string(res.Connection.State)).
 			Str("cause", string(res.Connection.FailureCause)).Bool("provider_called", res.Called).Str("skipped", res.Skipped).
-			Str("by", "operator").Msg("connection upkeep")
+			Str("time_zone_learnt", res.TimeZoneLearnt).Str("by", "operator").Msg("connection upkeep")
 		writeJSON(w, http.StatusOK, UpkeepResultJSON{Op: res.Op, ProviderCalled: res.Called, Skipped: res.Skipped,
-			Connection: ConnectionJSONOf(res.Connection)})
+			Connection: ConnectionJSONOf(res.Connection), TimeZoneLearnt: res.TimeZoneLearnt})
 	})
 }

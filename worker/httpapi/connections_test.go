@@ -190,3 +190,28 @@ func TestConnectionUpkeepOutageKeepsTheChainInTheLog(t *testing.T) {
 		t.Errorf("the log lacks the error: %s", log.String())
 	}
 }
+
+// learningConnections is upkeep whose verification found the member's zone.
+type learningConnections struct{ httpapi.Connections }
+
+func (learningConnections) Verify(_ context.Context, orgID, id string, _ bool) (connections.Result, error) {
+	return connections.Result{Op: connections.OpVerify, Called: true, TimeZoneLearnt: "Asia/Tokyo",
+		Connection: connections.Connection{ID: id, OrgID: orgID, MembershipID: "m1", Kind: connections.KindZoom, State: connections.StateHealthy}}, nil
+}
+
+// The verify route says which zone it recorded as the member's, as the verb prints it.
+func TestVerifyRouteNamesTheLearntZone(t *testing.T) {
+	server, err := httpapi.New(httpapi.Params{Logger: zerolog.Nop(), Gatherer: prometheus.NewRegistry(),
+		AdminUser: "admin", AdminPassword: "pw", Connections: learningConnections{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(server)
+	t.Cleanup(srv.Close)
+	b := &orgBundle{url: srv.URL}
+	var done httpapi.UpkeepResultJSON
+	if res := b.call(t, http.MethodPost, "/v1/orgs/o1/connections/c1/verify", "", &done); res.StatusCode != http.StatusOK ||
+		done.TimeZoneLearnt != "Asia/Tokyo" || done.Connection.ID != "c1" || !done.ProviderCalled {
+		t.Fatalf("verify: %d %+v", res.StatusCode, done)
+	}
+}
