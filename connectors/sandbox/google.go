@@ -116,16 +116,10 @@ type googleCalendarList struct {
 // googleCalendarList serves calendar/v3/users/me/calendarList with maxResults/pageToken
 // paging; it needs a calendar, calendar.readonly or calendar.calendarlist[.readonly] scope.
 func (s *Sandbox) googleCalendarList(w http.ResponseWriter, r *http.Request) {
-	t := s.authAccess(Google, bearer(r))
-	if t == nil {
-		s.writeAPIError(w, Google, 401, apiUnauthenticated, "")
+	u, ok := s.calendarListUser(w, r, "calendar.v3.CalendarList.List")
+	if !ok {
 		return
 	}
-	if !googleHas(t.scopes, "calendar", "calendar.readonly", "calendar.calendarlist", "calendar.calendarlist.readonly") {
-		s.writeAPIError(w, Google, 403, apiScope, "calendar.v3.CalendarList.List")
-		return
-	}
-	u, _ := s.user(Google, t.g.subject)
 	cals := u.calendars()
 	max := 100
 	if v, err := strconv.Atoi(r.URL.Query().Get("maxResults")); err == nil && v > 0 {
@@ -160,16 +154,10 @@ func (s *Sandbox) googleCalendarList(w http.ResponseWriter, r *http.Request) {
 // by id or by the alias "primary", with the list's scopes; an id the user does not have is
 // Calendar's 404 notFound.
 func (s *Sandbox) googleCalendarListGet(w http.ResponseWriter, r *http.Request) {
-	t := s.authAccess(Google, bearer(r))
-	if t == nil {
-		s.writeAPIError(w, Google, 401, apiUnauthenticated, "")
+	u, ok := s.calendarListUser(w, r, "calendar.v3.CalendarList.Get")
+	if !ok {
 		return
 	}
-	if !googleHas(t.scopes, "calendar", "calendar.readonly", "calendar.calendarlist", "calendar.calendarlist.readonly") {
-		s.writeAPIError(w, Google, 403, apiScope, "calendar.v3.CalendarList.Get")
-		return
-	}
-	u, _ := s.user(Google, t.g.subject)
 	id := r.PathValue("calendarId")
 	for i, c := range u.calendars() {
 		if c.ID == id || (id == "primary" && c.Primary) {
@@ -181,6 +169,22 @@ func (s *Sandbox) googleCalendarListGet(w http.ResponseWriter, r *http.Request) 
 	b.Error.Code, b.Error.Message = 404, "Not Found"
 	b.Error.Errors = []googleAPIErrorItem{{Message: "Not Found", Domain: "global", Reason: "notFound"}}
 	writeJSON(w, 404, b)
+}
+
+// calendarListUser is the user behind r's access token when it may read the calendar
+// list; otherwise it writes Google's 401, or the 403 naming method, and is false.
+func (s *Sandbox) calendarListUser(w http.ResponseWriter, r *http.Request, method string) (User, bool) {
+	t := s.authAccess(Google, bearer(r))
+	if t == nil {
+		s.writeAPIError(w, Google, 401, apiUnauthenticated, "")
+		return User{}, false
+	}
+	if !googleHas(t.scopes, "calendar", "calendar.readonly", "calendar.calendarlist", "calendar.calendarlist.readonly") {
+		s.writeAPIError(w, Google, 403, apiScope, method)
+		return User{}, false
+	}
+	u, _ := s.user(Google, t.g.subject)
+	return u, true
 }
 
 // calendarListEntry is user u's calendar c as calendarList answers it; i varies the etag.

@@ -171,14 +171,7 @@ func (outageConnections) Verify(context.Context, string, string, bool) (connecti
 // driver's chain stays in the server's log.
 func TestConnectionUpkeepOutageKeepsTheChainInTheLog(t *testing.T) {
 	var log bytes.Buffer
-	server, err := httpapi.New(httpapi.Params{Logger: zerolog.New(&log), Gatherer: prometheus.NewRegistry(),
-		AdminUser: "admin", AdminPassword: "pw", Connections: outageConnections{}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(server)
-	t.Cleanup(srv.Close)
-	b := &orgBundle{url: srv.URL}
+	b := connectionsOnly(t, zerolog.New(&log), outageConnections{})
 	for _, op := range []string{"refresh", "verify"} {
 		e := b.wantError(t, http.MethodPost, "/v1/orgs/o1/connections/c1/"+op, "", http.StatusServiceUnavailable, "not_done")
 		if strings.Contains(e.Message, "dial tcp") || strings.Contains(e.Message, "redislock") || !strings.Contains(e.Message, "Redis or the database") ||
@@ -201,17 +194,23 @@ func (learningConnections) Verify(_ context.Context, orgID, id string, _ bool) (
 
 // The verify route says which zone it recorded as the member's, as the verb prints it.
 func TestVerifyRouteNamesTheLearntZone(t *testing.T) {
-	server, err := httpapi.New(httpapi.Params{Logger: zerolog.Nop(), Gatherer: prometheus.NewRegistry(),
-		AdminUser: "admin", AdminPassword: "pw", Connections: learningConnections{}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(server)
-	t.Cleanup(srv.Close)
-	b := &orgBundle{url: srv.URL}
+	b := connectionsOnly(t, zerolog.Nop(), learningConnections{})
 	var done httpapi.UpkeepResultJSON
 	if res := b.call(t, http.MethodPost, "/v1/orgs/o1/connections/c1/verify", "", &done); res.StatusCode != http.StatusOK ||
 		done.TimeZoneLearnt != "Asia/Tokyo" || done.Connection.ID != "c1" || !done.ProviderCalled {
 		t.Fatalf("verify: %d %+v", res.StatusCode, done)
 	}
+}
+
+// connectionsOnly serves the admin API with c as its only service.
+func connectionsOnly(t *testing.T, log zerolog.Logger, c httpapi.Connections) *orgBundle {
+	t.Helper()
+	server, err := httpapi.New(httpapi.Params{Logger: log, Gatherer: prometheus.NewRegistry(),
+		AdminUser: "admin", AdminPassword: "pw", Connections: c})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(server)
+	t.Cleanup(srv.Close)
+	return &orgBundle{url: srv.URL}
 }
