@@ -174,7 +174,8 @@ func printMemberCounts(w io.Writer, c directory.MembershipCounts) {
 }
 
 func printMembers(w io.Writer, ms []members.MemberView, sums map[string]reminders.Summary) {
-	t := newTable(w, "ID", "EMAIL", "ROLE", "STATUS", "CONNECTIONS", "ACTION REQUIRED", "LAST REMINDER", "NEXT REMINDER")
+	// TIME ZONE is the member's own, which quiet hours follow; "-" is the org's.
+	t := newTable(w, "ID", "EMAIL", "ROLE", "STATUS", "TIME ZONE", "CONNECTIONS", "ACTION REQUIRED", "LAST REMINDER", "NEXT REMINDER")
 	for _, m := range ms {
 		var conns []string
 		for _, c := range m.Connections {
@@ -184,7 +185,7 @@ func printMembers(w io.Writer, ms []members.MemberView, sums map[string]reminder
 			}
 			conns = append(conns, s)
 		}
-		t.AppendRow(table.Row{m.Membership.ID, m.Email, m.Membership.Role, m.Membership.Status,
+		t.AppendRow(table.Row{m.Membership.ID, m.Email, m.Membership.Role, m.Membership.Status, orDash(m.Membership.TimeZone),
 			orDash(strings.Join(conns, ", ")), reasonsText(m.Membership), lastReminderText(sums[m.Membership.ID]),
 			nextReminderText(sums[m.Membership.ID])})
 	}

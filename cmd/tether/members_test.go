@@ -104,7 +104,7 @@ func TestMembersVerbs(t *testing.T) {
 			match(out, `(?m)^`+string(f)+`\s+`+itoa(c.Members)+`\s+`+itoa(c.ActionRequired)+`$`)
 		}
 		match(out, `(?m)^all\s+3\s+2$`, `(?m)^admin\s+1\s+1$`,
-			`rep@acme\.example\s+chat\s+active\s+salesforce needs_reconnect \(rep\), google_calendar healthy\s+salesforce needs_reconnect \[invalid_grant\] \(rep\); ~conferencing missing \(rep\); photo missing \(rep\)`)
+			`rep@acme\.example\s+chat\s+active\s+-\s+salesforce needs_reconnect \(rep\), google_calendar healthy\s+salesforce needs_reconnect \[invalid_grant\] \(rep\); ~conferencing missing \(rep\); photo missing \(rep\)`)
 
 		// --json is the route's document: the same counts, every member with its reasons.
 		var js httpapi.MemberListJSON
@@ -179,6 +179,7 @@ func TestMembersVerbs(t *testing.T) {
 			}
 		}
 		zoneIs("Europe/Paris")
+		match(ok("members", "list", org, "--filter", "chat"), `rep@acme\.example\s+chat\s+active\s+Europe/Paris\s+salesforce`)
 		if err := json.Unmarshal([]byte(ok("members", "list", org, "--filter", "chat", "--json")), &js); err != nil {
 			t.Fatal(err)
 		}
