@@ -51,10 +51,10 @@ type Result struct {
 
 // Verify reads the primary calendar's entry (calendarList.get, the same scopes as
 // calendarList.list), which proves the token works for the Calendar API and gives the
-// user's zone, then asks tokeninfo for the token's scopes and account. Errors are *connections.Failure: 401 →
-// Code "unauthorized" (refresh first, then needs_reconnect), 403/429 usage limits →
-// rate_limited, 5xx and no answer → transient. A refused scope is not an error:
-// Result.Denied.
+// user's zone, then asks tokeninfo for the token's scopes and account. Errors are
+// *connections.Failure: 401 → Code "unauthorized" (refresh first, then needs_reconnect),
+// 403/429 usage limits → rate_limited, 5xx and no answer → transient. A refused scope is
+// not an error: Result.Denied.
 func (v *Verifier) Verify(ctx context.Context, accessToken string) (Result, error) {
 	base := strings.TrimRight(v.APIURL, "/")
 	if base == "" {

@@ -453,16 +453,14 @@ func (s *Service) Update(ctx context.Context, orgID, memberRef string, ch Change
 		if err := s.st.SetMemberTimeZone(ctx, orgID, m.ID, tz); err != nil {
 			return directory.Membership{}, fmt.Errorf("set the time zone of member %s of org %s: %w", m.ID, orgID, err)
 		}
+		m.TimeZone = tz
 	}
 	got := m
 	if ch.Role != nil || ch.PhotoURL != nil {
 		// A zone changes no reason, so a zone alone skips this: only its reminder moves.
-		got, err = s.updateRoleOrPhoto(ctx, orgID, m, before)
-		if err != nil {
+		if got, err = s.updateRoleOrPhoto(ctx, orgID, m, before); err != nil {
 			return directory.Membership{}, err
 		}
-	} else if got, err = s.Resolve(ctx, orgID, m.ID); err != nil {
-		return directory.Membership{}, err
 	}
 	if ch.TimeZone != nil && s.zones != nil {
 		// Always, not only when the zone differs: running the change again repairs a
