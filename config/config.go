@@ -21,7 +21,7 @@ const Prefix = "TETHER_"
 // the name back to its variable.
 type Config struct {
 	DatabaseURL Secret `env:"DATABASE_URL" envDefault:"sqlite:tether.db" example:"postgres://tether:secret@localhost:5432/tether?sslmode=disable" doc:"Store: postgres://... for PostgreSQL, sqlite:PATH for a SQLite file (the default, in the working directory)."`
-	RedisURL    Secret `env:"REDIS_URL" example:"redis://localhost:6379/0" doc:"Redis for the queues: redis://, rediss:// (TLS), redis-sentinel://host1:26379,host2:26379?master=mymaster, or redis-cluster://host1:6379,host2:6379. Required by worker, scheduler and serve; demo and all fall back to an embedded, non-durable Redis when unset."`
+	RedisURL    Secret `env:"REDIS_URL" example:"redis://localhost:6379/0" doc:"Redis for the queues: redis://, rediss:// (TLS), redis-socket:///path/to/redis.sock?db=0 (a Unix socket on this host), redis-sentinel://host1:26379,host2:26379?master=mymaster, or redis-cluster://host1:6379,host2:6379. Required by worker, scheduler and serve; demo and all fall back to an embedded, non-durable Redis when unset."`
 
 	EncryptionKeys Secret `env:"ENCRYPTION_KEYS" example:"k2:ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8=,k1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=" doc:"Key ring for tokens at rest: comma-separated id:base64(32 random bytes); the first key encrypts, all decrypt. Generate one with: openssl rand -base64 32. Required by worker, serve and all."`
 

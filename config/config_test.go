@@ -271,6 +271,30 @@ func TestRedisTopologies(t *testing.T) {
 	}
 }
 
+// A Redis on the same host through its Unix socket: the path, the database and the
+// password reach the client; a path written after two slashes is refused with the form.
+func TestRedisSocketURL(t *testing.T) {
+	t.Parallel()
+	opt, err := Config{RedisURL: Secret("redis-socket://:s3cret@/run/redis/redis.sock?db=4")}.RedisConnOpt()
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, ok := opt.(asynq.RedisClientOpt)
+	if !ok || o.Network != "unix" || o.Addr != "/run/redis/redis.sock" || o.DB != 4 || o.Password != "s3cret" {
+		t.Fatalf("RedisConnOpt = %#v, want unix /run/redis/redis.sock DB 4 with the password", opt)
+	}
+	for _, raw := range []string{"redis-socket://run/redis/redis.sock", "redis-socket://redis.sock"} {
+		_, err := Config{RedisURL: Secret(raw)}.RedisConnOpt()
+		if err == nil || !strings.Contains(err.Error(), "redis-socket:///run/redis/redis.sock") {
+			t.Errorf("%s: %v, want a refusal showing the three slashes", raw, err)
+		}
+	}
+	_, err = Load(getenv(map[string]string{"TETHER_REDIS_URL": "redis-socket://redis.sock"}), nil)
+	if err == nil || !strings.Contains(err.Error(), "TETHER_REDIS_URL") || !strings.Contains(err.Error(), "three slashes") {
+		t.Errorf("Load: %v, want TETHER_REDIS_URL named with the form", err)
+	}
+}
+
 var update = flag.Bool("update", false, "rewrite ../.env.example from the Config tags")
 
 // .env.example must document every variable, with its default when it has one.

@@ -233,8 +233,9 @@ func (c Config) RequireEncryptionKeys(verb string) error {
 }
 
 // RedisConnOpt turns RedisURL into Asynq connection options: redis:// and rediss:// give a
-// single server, redis-sentinel:// a Sentinel-managed primary (failover), redis-cluster://
-// a Redis Cluster. It returns an error when RedisURL is unset or malformed.
+// single server, redis-socket:// one on the same host through its Unix socket,
+// redis-sentinel:// a Sentinel-managed primary (failover), redis-cluster:// a Redis
+// Cluster. It returns an error when RedisURL is unset or malformed.
 func (c Config) RedisConnOpt() (asynq.RedisConnOpt, error) {
 	raw := c.RedisURL.Reveal()
 	if raw == "" {
@@ -257,13 +258,19 @@ func (c Config) RedisConnOpt() (asynq.RedisConnOpt, error) {
 		}
 		return opt, nil
 	}
+	if u, err := url.Parse(raw); err == nil && u.Scheme == "redis-socket" && u.Host != "" {
+		// redis-socket://run/redis.sock would dial /redis.sock: "run" parses as a host.
+		return nil, errors.New("a redis-socket:// URL takes the socket's absolute path after three slashes, as in redis-socket:///run/redis/redis.sock?db=0")
+	}
 	opt, err := asynq.ParseRedisURI(raw)
 	if err != nil {
 		// asynq's message may quote the URL, which can carry a password.
-		return nil, errors.New("want redis://[:password@]host:port[/db], rediss://..., redis-sentinel://host:port,...?master=name or redis-cluster://host:port,...")
+		return nil, errors.New(redisURLForms)
 	}
 	return opt, nil
 }
+
+const redisURLForms = "want redis://[:password@]host:port[/db], rediss://..., redis-socket://[:password@]/path/to/redis.sock[?db=N], redis-sentinel://host:port,...?master=name or redis-cluster://host:port,..."
 
 // Keyring parses EncryptionKeys. Its errors never contain key material.
 func (c Config) Keyring() (*vault.Keyring, error) {

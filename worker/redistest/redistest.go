@@ -15,6 +15,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -51,7 +53,8 @@ func parseDBs(s string) (first, last int, err error) {
 	return first, last, nil
 }
 
-// Addr is the Redis address tests use: TETHER_TEST_REDIS_ADDR, or 127.0.0.1:6379.
+// Addr is the Redis address tests use: TETHER_TEST_REDIS_ADDR, or 127.0.0.1:6379. An
+// absolute path is a Unix socket.
 func Addr() string {
 	if a := os.Getenv("TETHER_TEST_REDIS_ADDR"); a != "" {
 		return a
@@ -66,7 +69,7 @@ func Client(tb testing.TB, db int) (asynq.RedisClientOpt, *redis.Client) {
 	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), leaseWait)
 	defer cancel()
-	ctl := redis.NewClient(&redis.Options{Addr: Addr(), DB: 0})
+	ctl := redis.NewClient(&redis.Options{Network: network(), Addr: Addr(), DB: 0})
 	if err := ctl.Ping(ctx).Err(); err != nil {
 		_ = ctl.Close()
 		tb.Fatalf("redis at %s is not reachable (%v): run scripts/test.sh, which starts it", Addr(), err)
@@ -82,7 +85,7 @@ func Client(tb testing.TB, db int) (asynq.RedisClientOpt, *redis.Client) {
 		_ = ctl.Close()
 		tb.Fatalf("redistest: no free Redis database within %s: %v", leaseWait, err)
 	}
-	rc := redis.NewClient(&redis.Options{Addr: Addr(), DB: n})
+	rc := redis.NewClient(&redis.Options{Network: network(), Addr: Addr(), DB: n})
 	tb.Cleanup(func() {
 		_ = rc.Close()
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -93,7 +96,7 @@ func Client(tb testing.TB, db int) (asynq.RedisClientOpt, *redis.Client) {
 	if err := rc.FlushDB(ctx).Err(); err != nil {
 		tb.Fatalf("flush redis db %d: %v", n, err)
 	}
-	return asynq.RedisClientOpt{Addr: Addr(), DB: n}, rc
+	return asynq.RedisClientOpt{Network: network(), Addr: Addr(), DB: n}, rc
 }
 
 var release = redis.NewScript(`if redis.call("GET", KEYS[1]) == ARGV[1] then return redis.call("DEL", KEYS[1]) end return 0`)
@@ -131,7 +134,17 @@ func lease(ctx context.Context, ctl *redis.Client, firstDB, lastDB, prefer int, 
 // URL is the redis:// URL of a leased database, for TETHER_REDIS_URL in tests
 // that run tether's commands.
 func URL(opt asynq.RedisClientOpt) string {
+	if opt.Network == "unix" {
+		return "redis-socket://" + opt.Addr + "?db=" + strconv.Itoa(opt.DB)
+	}
 	return "redis://" + opt.Addr + "/" + strconv.Itoa(opt.DB)
+}
+
+func network() string {
+	if filepath.IsAbs(Addr()) {
+		return "unix"
+	}
+	return "tcp"
 }
 
 // ClusterAddrs are the masters of the Redis Cluster tests use: TETHER_TEST_REDIS_CLUSTER
@@ -210,7 +223,7 @@ func Sentinel(tb testing.TB) *redis.Client {
 // cannot.
 func holdWhole(ctx context.Context, tb testing.TB, key, what string, c io.Closer) {
 	tb.Helper()
-	ctl := redis.NewClient(&redis.Options{Addr: Addr(), DB: 0})
+	ctl := redis.NewClient(&redis.Options{Network: network(), Addr: Addr(), DB: 0})
 	if err := ctl.Ping(ctx).Err(); err != nil {
 		_ = c.Close()
 		_ = ctl.Close()
@@ -248,5 +261,54 @@ func leaseWhole(ctx context.Context, ctl *redis.Client, key, name string) (strin
 			return "", ctx.Err()
 		case <-time.After(50 * time.Millisecond):
 		}
+	}
+}
+
+// Socket starts a Redis server of tb's own that listens only on a Unix socket, and
+// returns the socket's path; the server stops when tb ends. redis-server must be
+// installed (scripts/test.sh installs it).
+func Socket(tb testing.TB) string {
+	tb.Helper()
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		tb.Fatalf("redis-server is not installed (%v): run scripts/test.sh, which installs it", err)
+	}
+	dir, err := os.MkdirTemp("", "redis") // short: a socket's path must fit in 107 bytes
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { _ = os.RemoveAll(dir) })
+	sock := filepath.Join(dir, "redis.sock")
+	cmd := exec.Command(bin, "--port", "0", "--unixsocket", sock, "--unixsocketperm", "700",
+		"--save", "", "--appendonly", "no", "--dir", dir)
+	logPath := filepath.Join(dir, "redis.log")
+	log, err := os.Create(logPath)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer log.Close()
+	cmd.Stdout, cmd.Stderr = log, log
+	if err := cmd.Start(); err != nil {
+		tb.Fatalf("start redis-server on %s: %v", sock, err)
+	}
+	tb.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	c := redis.NewClient(&redis.Options{Network: "unix", Addr: sock})
+	defer c.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		err := c.Ping(ctx).Err()
+		cancel()
+		if err == nil {
+			return sock
+		}
+		if time.Now().After(deadline) {
+			b, _ := os.ReadFile(logPath)
+			tb.Fatalf("redis-server on %s did not answer within 10s: %v\n%s", sock, err, b)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
