@@ -93,7 +93,7 @@ Same as GET /v1/orgs/{org}/connections?member=M.`,
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&member, "member", "", "only this member's connections (its membership id or email, as `tether members list` prints)")
+	cmd.Flags().StringVar(&member, "member", "", "only this member's connections (its membership id or email, as tether members list prints)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the JSON GET /v1/orgs/{org}/connections answers")
 	return cmd
 }

@@ -17,6 +17,8 @@ import (
 
 	"github.com/hibiken/asynq"
 	"github.com/jackc/pgx/v5"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"tether/internal/syncbuf"
 	"tether/jobs"
@@ -470,6 +472,23 @@ func TestEveryVerbHasHelp(t *testing.T) {
 	if res.err != nil || !strings.HasPrefix(res.stdout, "tether ") {
 		t.Errorf("version: %v %q", res.err, res.stdout)
 	}
+}
+
+// pflag takes a flag usage's first `quoted` words as the value's name in --help, so a
+// usage that quotes a command prints "--member tether members list" as the flag's form.
+func TestFlagValueNamesAreOneWord(t *testing.T) {
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		c.LocalFlags().VisitAll(func(f *pflag.Flag) {
+			if name, _ := pflag.UnquoteUsage(f); strings.Contains(name, " ") {
+				t.Errorf("%s --%s shows %q as its value in --help: drop the backquotes from its usage", c.CommandPath(), f.Name, name)
+			}
+		})
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+	}
+	walk(newRoot(env{getenv: func(string) string { return "" }}))
 }
 
 // all without a Redis URL runs on the embedded Redis and says loudly that it is not durable.
