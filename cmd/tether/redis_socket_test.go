@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -19,14 +18,7 @@ import (
 // the worker runs what the verb queued.
 func TestAllOverARedisSocket(t *testing.T) {
 	sock := redistest.Socket(t)
-	env := map[string]string{
-		"TETHER_REDIS_URL":       "redis-socket://" + sock + "?db=3",
-		"TETHER_DATABASE_URL":    "sqlite:" + filepath.Join(t.TempDir(), "tether.db"),
-		"TETHER_ENCRYPTION_KEYS": testKeys,
-		"TETHER_LINK_SECRET":     testLinkSecret,
-		"TETHER_HTTP_ADDR":       "127.0.0.1:0",
-		"TETHER_MAILER":          "log",
-	}
+	env := allEnv(t, "redis-socket://"+sock+"?db=3")
 	logs, stop := start(t, env, "all")
 	waitListening(t, logs)
 

@@ -356,17 +356,26 @@ func TestServe(t *testing.T) {
 
 // all: on start the scheduler catches up on the last prune slot, the worker runs it
 // against the store, and SIGTERM stops everything cleanly.
-func TestAllRunsThePruneEndToEnd(t *testing.T) {
-	opt, _ := redistest.Client(t, 2)
+// allEnv is what `tether all` needs on a SQLite file of the test's own, on the Redis at
+// redisURL ("" for the embedded one), with any free HTTP port and mail only logged.
+func allEnv(t *testing.T, redisURL string) map[string]string {
 	env := map[string]string{
-		"TETHER_REDIS_URL":       redistest.URL(opt),
 		"TETHER_DATABASE_URL":    "sqlite:" + filepath.Join(t.TempDir(), "tether.db"),
 		"TETHER_ENCRYPTION_KEYS": testKeys,
 		"TETHER_LINK_SECRET":     testLinkSecret,
 		"TETHER_HTTP_ADDR":       "127.0.0.1:0",
-		"TETHER_PRUNE_SCHEDULE":  "*/5 * * * *",
 		"TETHER_MAILER":          "log",
 	}
+	if redisURL != "" {
+		env["TETHER_REDIS_URL"] = redisURL
+	}
+	return env
+}
+
+func TestAllRunsThePruneEndToEnd(t *testing.T) {
+	opt, _ := redistest.Client(t, 2)
+	env := allEnv(t, redistest.URL(opt))
+	env["TETHER_PRUNE_SCHEDULE"] = "*/5 * * * *"
 	logs, stop := start(t, env, "all")
 	waitListening(t, logs)
 
@@ -493,13 +502,7 @@ func TestFlagValueNamesAreOneWord(t *testing.T) {
 
 // all without a Redis URL runs on the embedded Redis and says loudly that it is not durable.
 func TestAllWithoutRedisWarnsAndServes(t *testing.T) {
-	env := map[string]string{
-		"TETHER_DATABASE_URL":    "sqlite:" + filepath.Join(t.TempDir(), "tether.db"),
-		"TETHER_ENCRYPTION_KEYS": testKeys,
-		"TETHER_LINK_SECRET":     testLinkSecret,
-		"TETHER_HTTP_ADDR":       "127.0.0.1:0",
-		"TETHER_MAILER":          "log",
-	}
+	env := allEnv(t, "")
 	logs, stop := start(t, env, "all")
 	base := waitListening(t, logs)
 	if !strings.Contains(logs.String(), "*** WARNING: TETHER_REDIS_URL is not set: using an embedded in-memory Redis. Queued tasks are LOST") {
