@@ -72,10 +72,17 @@ func redisSentence(rawURL string, err error) (error, bool) {
 }
 
 // redisHosts are the host:port entries of a redis://, rediss://, redis-sentinel:// or
-// redis-cluster:// URL.
+// redis-cluster:// URL, or the socket path of a redis-socket:// one, as a dial error
+// names them.
 func redisHosts(raw string) []string {
-	_, rest, ok := strings.Cut(raw, "://")
+	scheme, rest, ok := strings.Cut(raw, "://")
 	if !ok {
+		return nil
+	}
+	if scheme == "redis-socket" {
+		if u, err := url.Parse(raw); err == nil && u.Path != "" {
+			return []string{u.Path}
+		}
 		return nil
 	}
 	if at := strings.LastIndex(rest, "@"); at >= 0 {

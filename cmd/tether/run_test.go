@@ -241,6 +241,7 @@ func TestWorkerRefusesUnreachableRedisAndDatabase(t *testing.T) {
 		want      string
 	}{
 		{"redis://:s3cret@127.0.0.1:1/2", db, "cannot reach Redis at redis://:xxxxx@127.0.0.1:1/2 (TETHER_REDIS_URL or --redis-url): connect: connection refused"},
+		{"redis-socket://:s3cret@/nonexistent/redis.sock?db=2", db, "cannot reach Redis at redis-socket://:xxxxx@/nonexistent/redis.sock?db=2 (TETHER_REDIS_URL or --redis-url): connect: no such file or directory"},
 		{redistest.URL(opt), "postgres://postgres:s3cret@127.0.0.1:1/none?connect_timeout=2", "TETHER_DATABASE_URL: cannot connect to PostgreSQL at postgres://postgres:xxxxx@127.0.0.1:1/none?connect_timeout=2 (connect: connection refused)"},
 	} {
 		env := map[string]string{"TETHER_REDIS_URL": tt.redis, "TETHER_DATABASE_URL": tt.db,

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"tether/sync/connections"
 	"tether/sync/directory"
 )
 
@@ -195,9 +196,7 @@ func (z ZoneRetimer) ZoneChanged(ctx context.Context, orgID, membershipID string
 // it, as an admin's change does: the view and the record then agree with the new zone's
 // quiet hours instead of naming a reminder queued before it.
 type LearntZones struct {
-	Store interface {
-		LearnMemberTimeZone(ctx context.Context, orgID, membershipID, tz string) (bool, error)
-	}
+	Store connections.ZoneLearner // the store's conditional write
 	// Zones re-times the member's reminder (ZoneRetimer, or one built when called).
 	Zones interface {
 		ZoneChanged(ctx context.Context, orgID, membershipID string) error

@@ -131,8 +131,8 @@ func lease(ctx context.Context, ctl *redis.Client, firstDB, lastDB, prefer int, 
 	}
 }
 
-// URL is the redis:// URL of a leased database, for TETHER_REDIS_URL in tests
-// that run tether's commands.
+// URL is the redis:// (or, on a socket, redis-socket://) URL of a leased database, for
+// TETHER_REDIS_URL in tests that run tether's commands.
 func URL(opt asynq.RedisClientOpt) string {
 	if opt.Network == "unix" {
 		return "redis-socket://" + opt.Addr + "?db=" + strconv.Itoa(opt.DB)
