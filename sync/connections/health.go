@@ -106,9 +106,13 @@ func DefaultPolicy() Policy {
 	}
 }
 
+// defaults is DefaultPolicy built once: withDefaults runs on every transition, and its
+// KeepAlive map is only read inside the package.
+var defaults = DefaultPolicy()
+
 // withDefaults fills p's zero fields from DefaultPolicy.
 func (p Policy) withDefaults() Policy {
-	d := DefaultPolicy()
+	d := defaults
 	or := func(v *time.Duration, def time.Duration) {
 		if *v <= 0 {
 			*v = def
