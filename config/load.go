@@ -25,14 +25,14 @@ type Var struct {
 // flags maps the flags BindFlags registers to the variables they override. Only settings
 // people change per run get a flag; everything else is environment only.
 var flagVars = []struct{ flag, field, usage string }{
-	{"database-url", "DatabaseURL", "store URL (overrides TETHER_DATABASE_URL)"},
-	{"redis-url", "RedisURL", "Redis URL (overrides TETHER_REDIS_URL)"},
-	{"http-addr", "HTTPAddr", "serve listen address (overrides TETHER_HTTP_ADDR)"},
-	{"metrics-addr", "MetricsAddr", "worker/scheduler probe and metrics listen address, or off (overrides TETHER_METRICS_ADDR; unset: worker :9090, scheduler :9091)"},
-	{"concurrency", "WorkerConcurrency", "tasks a worker runs at once (overrides TETHER_WORKER_CONCURRENCY)"},
-	{"shutdown-timeout", "ShutdownTimeout", "grace period for in-flight tasks on SIGTERM (overrides TETHER_SHUTDOWN_TIMEOUT)"},
-	{"log-level", "LogLevel", "debug, info, warn or error (overrides TETHER_LOG_LEVEL)"},
-	{"log-format", "LogFormat", "json or console (overrides TETHER_LOG_FORMAT)"},
+	{"database-url", "DatabaseURL", "store `URL`: postgres://... or sqlite:PATH (overrides TETHER_DATABASE_URL)"},
+	{"redis-url", "RedisURL", "Redis `URL` (overrides TETHER_REDIS_URL)"},
+	{"http-addr", "HTTPAddr", "serve listen `HOST:PORT` (overrides TETHER_HTTP_ADDR)"},
+	{"metrics-addr", "MetricsAddr", "worker/scheduler probe and metrics listen `HOST:PORT`, or off (overrides TETHER_METRICS_ADDR; unset: worker :9090, scheduler :9091)"},
+	{"concurrency", "WorkerConcurrency", "`N` tasks a worker runs at once (overrides TETHER_WORKER_CONCURRENCY)"},
+	{"shutdown-timeout", "ShutdownTimeout", "grace period for in-flight tasks on SIGTERM, a `duration` such as 25s (overrides TETHER_SHUTDOWN_TIMEOUT)"},
+	{"log-level", "LogLevel", "`level`: debug, info, warn or error (overrides TETHER_LOG_LEVEL)"},
+	{"log-format", "LogFormat", "`format`: json or console (overrides TETHER_LOG_FORMAT)"},
 }
 
 // Vars lists every variable Config reads, in declaration order.

@@ -76,7 +76,7 @@ Same as GET /v1/orgs/{org}/events?kind=&subject=&since=&limit=&cursor=.`,
 	}
 	cmd.Flags().StringVar(&kind, "kind", "", "one kind (invite.sent), or every kind under a prefix ending in a dot (connection.)")
 	cmd.Flags().StringVar(&subject, "subject", "", "only events about this id (a connection, member, invite or check)")
-	cmd.Flags().StringVar(&since, "since", "", "only events since: how far back (24h, 90m) or an RFC 3339 time")
+	cmd.Flags().StringVar(&since, "since", "", "only events since `WHEN`: how far back (24h, 90m) or an RFC 3339 time")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the page as GET /v1/orgs/{org}/events answers")
 	pf.bind(cmd, "start below this position (the next_cursor, or the more: line, of the previous page)")
 	return cmd

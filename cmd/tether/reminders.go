@@ -201,14 +201,14 @@ needs TETHER_REDIS_URL. Same as GET and PATCH /v1/orgs/{org}/reminder-settings.`
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&grace, "grace", "", "wait after a break before the first reminder, e.g. 10m")
-	fl.StringVar(&steps, "steps", "", "offsets of reminders 2, 3, ... from the first, e.g. 24h,72h,168h")
-	fl.StringVar(&tail, "tail", "", "interval after the last step, e.g. 168h")
-	fl.StringVar(&minGap, "min-gap", "", "least time between two reminders to one rep, e.g. 24h")
-	fl.IntVar(&escalate, "escalate-after", 0, "unanswered reminders before the admins' digest lists the rep")
-	fl.StringVar(&quiet, "quiet-hours", "", "HH:MM-HH:MM in the rep's time zone, or none")
-	fl.StringVar(&tz, "time-zone", "", "the org's IANA time zone, e.g. Europe/Paris")
-	fl.StringVar(&slackFile, "slack-token-file", "", "file holding the Slack bot token (xoxb-...), - for stdin")
+	fl.StringVar(&grace, "grace", "", "wait `D` after a break before the first reminder (a duration such as 10m)")
+	fl.StringVar(&steps, "steps", "", "offsets `D,D,...` of reminders 2, 3, ... from the first (durations such as 24h,72h,168h)")
+	fl.StringVar(&tail, "tail", "", "interval `D` between reminders after the last step (a duration such as 168h)")
+	fl.StringVar(&minGap, "min-gap", "", "least time `D` between two reminders to one rep (a duration such as 24h)")
+	fl.IntVar(&escalate, "escalate-after", 0, "`N` unanswered reminders before the admins' digest lists the rep")
+	fl.StringVar(&quiet, "quiet-hours", "", "`HH:MM-HH:MM` in the rep's time zone, or none")
+	fl.StringVar(&tz, "time-zone", "", "the org's IANA time zone `ZONE`, e.g. Europe/Paris")
+	fl.StringVar(&slackFile, "slack-token-file", "", "file `F` holding the Slack bot token (xoxb-...), - for stdin")
 	fl.BoolVar(&noSlack, "no-slack", false, "remove the Slack bot token")
 	fl.BoolVar(&asJSON, "json", false, "print the policy as the API's JSON")
 	return cmd

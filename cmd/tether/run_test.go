@@ -501,6 +501,37 @@ func TestFlagValueNamesAreOneWord(t *testing.T) {
 	walk(newRoot(env{getenv: func(string) string { return "" }}))
 }
 
+// A string flag that takes a number or a duration says so in --help, instead of pflag's
+// "string": the root's flags by name, and any string flag whose usage gives a duration.
+func TestFlagValueNamesSayWhatToType(t *testing.T) {
+	root := newRoot(env{getenv: func(string) string { return "" }})
+	for flag, want := range map[string]string{"database-url": "URL", "redis-url": "URL",
+		"http-addr": "HOST:PORT", "metrics-addr": "HOST:PORT", "concurrency": "N",
+		"shutdown-timeout": "duration", "log-level": "level", "log-format": "format"} {
+		f := root.PersistentFlags().Lookup(flag)
+		if f == nil {
+			t.Errorf("tether has no --%s", flag)
+			continue
+		}
+		if name, _ := pflag.UnquoteUsage(f); name != want {
+			t.Errorf("tether --help shows --%s %s, want --%s %s", flag, name, flag, want)
+		}
+	}
+	durationExample := regexp.MustCompile(`(^|[ ,(])[0-9]+(ms|s|m|h)\b`)
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		c.LocalFlags().VisitAll(func(f *pflag.Flag) {
+			if name, usage := pflag.UnquoteUsage(f); name == "string" && durationExample.MatchString(usage) {
+				t.Errorf("%s --%s shows \"string\" in --help but takes a duration (%q): backquote a value name in its usage", c.CommandPath(), f.Name, usage)
+			}
+		})
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+	}
+	walk(root)
+}
+
 // all without a Redis URL runs on the embedded Redis and says loudly that it is not durable.
 func TestAllWithoutRedisWarnsAndServes(t *testing.T) {
 	env := allEnv(t, "")
