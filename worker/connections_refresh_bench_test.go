@@ -11,6 +11,7 @@ import (
 	"maps"
 	"net/http"
 	"os"
+	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
 	"slices"
@@ -350,6 +351,7 @@ SELECT 'bench-m-' || i, $1, 'bench-u-' || i, 'chat', 'active', now(), now() FROM
 	}
 	r0, c0, f0 := refreshed(), tokenCalls(), failures()
 	self0, child0 := cpuTime(b, "self"), cpuTime(b, strconv.Itoa(sb.cmd.Process.Pid))
+	m0 := machineCPU(b)
 	pg0, redis0, cmds0, rows0 := pgCPU(b, pids), redisCPU(b, rdb), redisCalls(b, rdb), connectionRows(b, st)
 	// The tasks in flight, sampled through the window, and the tasks' mean duration: at
 	// concurrency 100 and 50 ms, 1,800 a second needs about 90 in flight and at most
@@ -367,6 +369,7 @@ SELECT 'bench-m-' || i, $1, 'bench-u-' || i, 'chat', 'active', now(), now() FROM
 	p1, pn1 := histogram(b, reg, "tether_connection_refresh_duration_seconds")
 	r1, c1, f1 := refreshed(), tokenCalls(), failures()
 	self1, child1 := cpuTime(b, "self"), cpuTime(b, strconv.Itoa(sb.cmd.Process.Pid))
+	m1 := machineCPU(b)
 	pg1, redis1, cmds1, rows1 := pgCPU(b, pids), redisCPU(b, rdb), redisCalls(b, rdb), connectionRows(b, st)
 	took := time.Since(w0)
 	stopProfile()
@@ -421,6 +424,12 @@ SELECT 'bench-m-' || i, $1, 'bench-u-' || i, 'chat', 'active', now(), now() FROM
 	b.ReportMetric(redisMS, "redis-cpu-ms/refresh")
 	b.Logf("CPU per refresh: this process (the worker) %.2f ms, the sandbox process %.2f ms, the store's %d PostgreSQL backends %.2f ms, the Redis server %.2f ms (with any other client's); total %.2f ms",
 		workerCPU, sandboxCPU, len(pids), pgMS, redisMS, workerCPU+sandboxCPU+pgMS+redisMS)
+	// The whole machine's CPU in the window: a run whose cores are nearly all busy is
+	// bound by the machine's speed, one with idle cores by the waits between trips.
+	busy := (m1.busy - m0.busy).Seconds() / took.Seconds()
+	b.ReportMetric(busy, "machine-busy-cores")
+	b.Logf("the machine: %.2f of its %d CPUs busy in the window (%.0f %%), %.1f %% of their time stolen by the hypervisor",
+		busy, runtime.NumCPU(), 100*busy/float64(runtime.NumCPU()), 100*(m1.steal-m0.steal).Seconds()/max((m1.all-m0.all).Seconds(), 1e-9))
 	var calls []string
 	total := 0.0
 	for _, name := range slices.Sorted(maps.Keys(cmds1)) {
@@ -495,6 +504,41 @@ func cpuTime(b *testing.B, proc string) time.Duration {
 		b.Fatalf("/proc/%s/stat: %q", proc, data)
 	}
 	return time.Duration(utime+stime) * time.Second / 100 // USER_HZ is 100 on Linux
+}
+
+// machineTimes are the whole machine's CPU times from /proc/stat's first line, summed
+// over its CPUs: all of them, the busy ones (not idle or waiting for I/O), and steal.
+type machineTimes struct{ all, busy, steal time.Duration }
+
+func machineCPU(b *testing.B) machineTimes {
+	b.Helper()
+	data, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		b.Fatal(err)
+	}
+	line, _, _ := strings.Cut(string(data), "\n")
+	fields := strings.Fields(line)
+	if len(fields) < 9 || fields[0] != "cpu" {
+		b.Fatalf("/proc/stat: %q", line)
+	}
+	var m machineTimes
+	// user nice system idle iowait irq softirq steal (guest time is inside user).
+	for i, f := range fields[1:9] {
+		n, err := strconv.ParseInt(f, 10, 64)
+		if err != nil {
+			b.Fatalf("/proc/stat: %q", line)
+		}
+		d := time.Duration(n) * time.Second / 100 // USER_HZ
+		m.all += d
+		switch i {
+		case 3, 4: // idle, iowait
+		case 7:
+			m.steal += d
+		default:
+			m.busy += d
+		}
+	}
+	return m
 }
 
 // noopCeiling runs tasks that do nothing through a bare Asynq server at concurrency on
