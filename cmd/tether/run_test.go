@@ -355,8 +355,6 @@ func TestServe(t *testing.T) {
 	}
 }
 
-// all: on start the scheduler catches up on the last prune slot, the worker runs it
-// against the store, and SIGTERM stops everything cleanly.
 // allEnv is what `tether all` needs on a SQLite file of the test's own, on the Redis at
 // redisURL ("" for the embedded one), with any free HTTP port and mail only logged.
 func allEnv(t *testing.T, redisURL string) map[string]string {
@@ -373,6 +371,8 @@ func allEnv(t *testing.T, redisURL string) map[string]string {
 	return env
 }
 
+// all: on start the scheduler catches up on the last prune slot, the worker runs it
+// against the store, and SIGTERM stops everything cleanly.
 func TestAllRunsThePruneEndToEnd(t *testing.T) {
 	opt, _ := redistest.Client(t, 2)
 	env := allEnv(t, redistest.URL(opt))
@@ -487,18 +487,19 @@ func TestEveryVerbHasHelp(t *testing.T) {
 // pflag takes a flag usage's first `quoted` words as the value's name in --help, so a
 // usage that quotes a command prints "--member tether members list" as the flag's form.
 func TestFlagValueNamesAreOneWord(t *testing.T) {
-	var walk func(c *cobra.Command)
-	walk = func(c *cobra.Command) {
-		c.LocalFlags().VisitAll(func(f *pflag.Flag) {
-			if name, _ := pflag.UnquoteUsage(f); strings.Contains(name, " ") {
-				t.Errorf("%s --%s shows %q as its value in --help: drop the backquotes from its usage", c.CommandPath(), f.Name, name)
-			}
-		})
-		for _, sub := range c.Commands() {
-			walk(sub)
+	eachFlag(newRoot(env{getenv: func(string) string { return "" }}), func(c *cobra.Command, f *pflag.Flag) {
+		if name, _ := pflag.UnquoteUsage(f); strings.Contains(name, " ") {
+			t.Errorf("%s --%s shows %q as its value in --help: drop the backquotes from its usage", c.CommandPath(), f.Name, name)
 		}
+	})
+}
+
+// eachFlag calls fn with every verb under root and each flag it declares.
+func eachFlag(root *cobra.Command, fn func(*cobra.Command, *pflag.Flag)) {
+	root.LocalFlags().VisitAll(func(f *pflag.Flag) { fn(root, f) })
+	for _, sub := range root.Commands() {
+		eachFlag(sub, fn)
 	}
-	walk(newRoot(env{getenv: func(string) string { return "" }}))
 }
 
 // A string flag that takes a number or a duration says so in --help, instead of pflag's
@@ -518,18 +519,11 @@ func TestFlagValueNamesSayWhatToType(t *testing.T) {
 		}
 	}
 	durationExample := regexp.MustCompile(`(^|[ ,(])[0-9]+(ms|s|m|h)\b`)
-	var walk func(c *cobra.Command)
-	walk = func(c *cobra.Command) {
-		c.LocalFlags().VisitAll(func(f *pflag.Flag) {
-			if name, usage := pflag.UnquoteUsage(f); name == "string" && durationExample.MatchString(usage) {
-				t.Errorf("%s --%s shows \"string\" in --help but takes a duration (%q): backquote a value name in its usage", c.CommandPath(), f.Name, usage)
-			}
-		})
-		for _, sub := range c.Commands() {
-			walk(sub)
+	eachFlag(root, func(c *cobra.Command, f *pflag.Flag) {
+		if name, usage := pflag.UnquoteUsage(f); name == "string" && durationExample.MatchString(usage) {
+			t.Errorf("%s --%s shows \"string\" in --help but takes a duration (%q): backquote a value name in its usage", c.CommandPath(), f.Name, usage)
 		}
-	}
-	walk(root)
+	})
 }
 
 // all without a Redis URL runs on the embedded Redis and says loudly that it is not durable.
