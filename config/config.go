@@ -41,6 +41,7 @@ type Config struct {
 
 	WorkerConcurrency int           `env:"WORKER_CONCURRENCY" envDefault:"10" example:"20" doc:"Tasks one worker process runs at once."`
 	WorkerFetchers    int           `env:"WORKER_FETCHERS" envDefault:"0" example:"4" doc:"Asynq servers one worker process runs, sharing TETHER_WORKER_CONCURRENCY. Each fetches one task at a time (a Redis round trip each), so on a busy machine one cannot keep many slots busy. 0 means one per 25 slots; at most TETHER_WORKER_CONCURRENCY."`
+	WorkerQueues      string        `env:"WORKER_QUEUES" example:"connections" doc:"Queues one worker process serves, each as name or name=weight: unset means critical=6,connections=4,default=3,low=1. A name without =N keeps that weight. A worker given connections alone keeps a backlog of refreshes on slots of its own and fetches without asking the other queues first; every queue still needs some worker (tether worker names the ones it leaves out when it starts). tether all serves every queue."`
 	ShutdownTimeout   time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"25s" example:"25s" doc:"On SIGTERM/SIGINT, how long in-flight tasks get to finish before they are put back in their queue (they are retried, never lost). Keep it below your orchestrator's kill grace period."`
 	EventRetention    time.Duration `env:"EVENT_RETENTION" envDefault:"2160h" example:"720h" doc:"Audit events older than this are deleted by the daily events:prune task (2160h = 90 days)."`
 	// Connection upkeep (issue 14): the defaults behind the health machine's schedule.

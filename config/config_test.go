@@ -5,7 +5,9 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"maps"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -110,6 +112,51 @@ func TestFlagsWinOverEnvironment(t *testing.T) {
 	}
 }
 
+// A worker's queues: unset is every queue at its default weight; a bare name keeps its
+// weight, name=N sets it, and what is left out is named.
+func TestWorkerQueues(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		env, flag string
+		want      map[string]int
+		left      []string
+	}{
+		{"", "", nil, nil},
+		{"connections", "", map[string]int{"connections": 4}, []string{"critical", "default", "low"}},
+		{" critical=10 , connections ", "", map[string]int{"critical": 10, "connections": 4}, []string{"default", "low"}},
+		{"critical,connections,default,low=3", "", map[string]int{"critical": 6, "connections": 4, "default": 3, "low": 3}, nil},
+		{"low", "connections=2", map[string]int{"connections": 2}, []string{"critical", "default", "low"}},
+	} {
+		fs := pflag.NewFlagSet("test", pflag.ContinueOnError)
+		BindFlags(fs)
+		var args []string
+		if c.flag != "" {
+			args = []string{"--queues=" + c.flag}
+		}
+		if err := fs.Parse(args); err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := Load(getenv(map[string]string{"TETHER_WORKER_QUEUES": c.env}), fs)
+		if err != nil {
+			t.Fatalf("%q %q: %v", c.env, c.flag, err)
+		}
+		if got := cfg.Queues(); !maps.Equal(got, c.want) || (got == nil) != (c.want == nil) {
+			t.Errorf("%q %q: Queues() = %v, want %v", c.env, c.flag, got, c.want)
+		}
+		if got := cfg.QueuesLeftOut(); !slices.Equal(got, c.left) {
+			t.Errorf("%q %q: QueuesLeftOut() = %v, want %v", c.env, c.flag, got, c.left)
+		}
+		err = cfg.RequireAllQueues("all")
+		if len(c.left) == 0 && err != nil {
+			t.Errorf("%q %q: RequireAllQueues: %v", c.env, c.flag, err)
+		}
+		if len(c.left) > 0 && (err == nil || !strings.Contains(err.Error(), "TETHER_WORKER_QUEUES") ||
+			!strings.Contains(err.Error(), "leaves out "+strings.Join(c.left, ", ")+"; tether all")) {
+			t.Errorf("%q %q: RequireAllQueues = %v, want it to name the variable and %v", c.env, c.flag, err, c.left)
+		}
+	}
+}
+
 // A bad value given by flag is named by the flag the person typed (and its variable).
 func TestFlagErrorsNameTheFlag(t *testing.T) {
 	t.Parallel()
@@ -152,6 +199,10 @@ func TestValidationErrorsNameVariableProblemAndExample(t *testing.T) {
 		{map[string]string{"TETHER_WORKER_CONCURRENCY": "0"}, "TETHER_WORKER_CONCURRENCY", "between 1 and 1000"},
 		{map[string]string{"TETHER_WORKER_FETCHERS": "-1"}, "TETHER_WORKER_FETCHERS", "between 0"},
 		{map[string]string{"TETHER_WORKER_FETCHERS": "65"}, "TETHER_WORKER_FETCHERS", "and 64"},
+		{map[string]string{"TETHER_WORKER_QUEUES": "conections"}, "TETHER_WORKER_QUEUES", `names "conections", which is not one of tether's queues (connections, critical, default, low)`},
+		{map[string]string{"TETHER_WORKER_QUEUES": "connections=0"}, "TETHER_WORKER_QUEUES", `gives connections the weight "0"; a weight is a whole number from 1 to 100`},
+		{map[string]string{"TETHER_WORKER_QUEUES": "low,low=2"}, "TETHER_WORKER_QUEUES", "names low twice"},
+		{map[string]string{"TETHER_WORKER_QUEUES": "critical,,low"}, "TETHER_WORKER_QUEUES", "has an empty entry"},
 		{map[string]string{"TETHER_SHUTDOWN_TIMEOUT": "25"}, "TETHER_SHUTDOWN_TIMEOUT", "not a duration"},
 		{map[string]string{"TETHER_EVENT_RETENTION": "90d"}, "TETHER_EVENT_RETENTION", "not a duration"},
 		{map[string]string{"TETHER_REDIS_URL": "localhost:6379"}, "TETHER_REDIS_URL", "not a Redis URL"},

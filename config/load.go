@@ -30,6 +30,7 @@ var flagVars = []struct{ flag, field, usage string }{
 	{"http-addr", "HTTPAddr", "serve listen `HOST:PORT` (overrides TETHER_HTTP_ADDR)"},
 	{"metrics-addr", "MetricsAddr", "worker/scheduler probe and metrics listen `HOST:PORT`, or off (overrides TETHER_METRICS_ADDR; unset: worker :9090, scheduler :9091)"},
 	{"concurrency", "WorkerConcurrency", "`N` tasks a worker runs at once (overrides TETHER_WORKER_CONCURRENCY)"},
+	{"queues", "WorkerQueues", "`LIST` of queues a worker serves, each name or name=weight, such as connections or critical=6,connections=4 (overrides TETHER_WORKER_QUEUES; unset: all four)"},
 	{"shutdown-timeout", "ShutdownTimeout", "grace period for in-flight tasks on SIGTERM, a `duration` such as 25s (overrides TETHER_SHUTDOWN_TIMEOUT)"},
 	{"log-level", "LogLevel", "`level`: debug, info, warn or error (overrides TETHER_LOG_LEVEL)"},
 	{"log-format", "LogFormat", "`format`: json or console (overrides TETHER_LOG_FORMAT)"},

@@ -3,15 +3,19 @@ package config
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/mail"
 	"net/url"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/hibiken/asynq"
 	"github.com/robfig/cron/v3"
 
+	"tether/jobs"
 	"tether/sync/connect"
 	"tether/sync/directory"
 	"tether/sync/vault"
@@ -107,6 +111,9 @@ func (c Config) Validate() error {
 	if c.WorkerFetchers < 0 || c.WorkerFetchers > 64 {
 		bad("WorkerFetchers", fmt.Sprint(c.WorkerFetchers), "must be between 0 (one per 25 slots of TETHER_WORKER_CONCURRENCY) and 64")
 	}
+	if _, err := ParseQueues(c.WorkerQueues); err != nil {
+		bad("WorkerQueues", c.WorkerQueues, err.Error())
+	}
 	if c.ShutdownTimeout <= 0 {
 		bad("ShutdownTimeout", c.ShutdownTimeout.String(), "must be positive")
 	}
@@ -193,6 +200,76 @@ func (c Config) MetricsListenAddr(process string) string {
 	default:
 		return ":9090"
 	}
+}
+
+// ParseQueues reads a TETHER_WORKER_QUEUES list: comma-separated names of tether's
+// queues, each optionally =weight (1 to 100; a bare name keeps its default weight). An
+// empty list means nil: every queue at its default weight. Its error says what is wrong
+// and names the queues there are.
+func ParseQueues(list string) (map[string]int, error) {
+	if strings.TrimSpace(list) == "" {
+		return nil, nil
+	}
+	known := jobs.Queues()
+	names := slices.Sorted(maps.Keys(known))
+	out := map[string]int{}
+	for item := range strings.SplitSeq(list, ",") {
+		item = strings.TrimSpace(item)
+		name, weight, hasWeight := strings.Cut(item, "=")
+		name = strings.TrimSpace(name)
+		w, ok := known[name]
+		switch {
+		case item == "":
+			return nil, fmt.Errorf("has an empty entry; list queue names separated by commas (%s)", strings.Join(names, ", "))
+		case !ok:
+			return nil, fmt.Errorf("names %q, which is not one of tether's queues (%s)", name, strings.Join(names, ", "))
+		case out[name] != 0:
+			return nil, fmt.Errorf("names %s twice", name)
+		}
+		if hasWeight {
+			n, err := strconv.Atoi(strings.TrimSpace(weight))
+			if err != nil || n < 1 || n > 100 {
+				return nil, fmt.Errorf("gives %s the weight %q; a weight is a whole number from 1 to 100", name, strings.TrimSpace(weight))
+			}
+			w = n
+		}
+		out[name] = w
+	}
+	return out, nil
+}
+
+// Queues is the worker's queues and weights from WorkerQueues (nil: all at their default
+// weights). Validate has checked the list.
+func (c Config) Queues() map[string]int {
+	q, _ := ParseQueues(c.WorkerQueues)
+	return q
+}
+
+// QueuesLeftOut is which of tether's queues WorkerQueues leaves out (none when unset).
+func (c Config) QueuesLeftOut() []string {
+	q := c.Queues()
+	if q == nil {
+		return nil
+	}
+	var left []string
+	for _, name := range slices.Sorted(maps.Keys(jobs.Queues())) {
+		if _, ok := q[name]; !ok {
+			left = append(left, name)
+		}
+	}
+	return left
+}
+
+// RequireAllQueues returns an error naming TETHER_WORKER_QUEUES when it leaves out one of
+// tether's queues: verb ("all") runs the only worker its Redis may have, so a queue left
+// out would never run.
+func (c Config) RequireAllQueues(verb string) error {
+	left := c.QueuesLeftOut()
+	if len(left) == 0 {
+		return nil
+	}
+	return fieldError(varOf("WorkerQueues"), c.WorkerQueues, fmt.Sprintf("leaves out %s; tether %s may be the only worker on its Redis, so their tasks would never run. "+
+		"Unset it and drop --queues (every queue), or give a queue a worker of its own with tether worker --queues", strings.Join(left, ", "), verb))
 }
 
 // RequireRedis returns an error naming TETHER_REDIS_URL when it is unset; verb is the

@@ -18,6 +18,14 @@ const (
 	QueueLow      = "low"      // sweeps, pruning, reminders
 )
 
+// Queues is every queue tether's tasks go to, with the weight a worker gives it unless told
+// otherwise (TETHER_WORKER_QUEUES): while all are busy, critical gets about 43% of pickups,
+// connections (healthy connections' refreshes, verifications, the sweep) about 29%, default
+// about 21% and low about 7%, but low is never starved; broken connections retry on low.
+func Queues() map[string]int {
+	return map[string]int{QueueCritical: 6, QueueConnections: 4, QueueDefault: 3, QueueLow: 1}
+}
+
 // Payload is what every task payload implements. Validate must use a value receiver (Decode
 // calls it on a value) and return an error that names the bad field.
 type Payload interface {

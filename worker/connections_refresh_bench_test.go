@@ -311,8 +311,17 @@ SELECT 'bench-m-' || i, $1, 'bench-u-' || i, 'chat', 'active', now(), now() FROM
 	// gives Asynq a client of its own (as does TETHER_BENCH_REFRESH_PLAIN=1).
 	// The worker's default of one Asynq server per 25 slots; TETHER_BENCH_FETCHERS=1 runs
 	// one, as before that default, to measure what the others add.
+	// The connections queue alone; TETHER_BENCH_QUEUES=default runs tether worker's four
+	// weighted queues, where each fetch may first find the other three empty.
 	wp := worker.Params{Redis: opt, Logger: zerolog.Nop(), Registerer: wreg, Concurrency: concurrency,
 		Fetchers: envInt("TETHER_BENCH_FETCHERS", 0), Queues: map[string]int{jobs.QueueConnections: 1}}
+	switch q := os.Getenv("TETHER_BENCH_QUEUES"); q {
+	case "":
+	case "default":
+		wp.Queues = nil
+	default:
+		b.Fatalf("TETHER_BENCH_QUEUES=%q: unset (the connections queue alone) or default (the worker's four)", q)
+	}
 	if trdb != rdb && os.Getenv("TETHER_BENCH_ASYNQ_PLAIN") == "" {
 		wp.RedisClient = trdb
 	}

@@ -68,11 +68,10 @@ type Pinger interface {
 	Ping(ctx context.Context) error
 }
 
-// DefaultQueues is the queue weighting: critical gets about 43% of pickups while all are
-// busy, connections (healthy connections' refreshes, verifications, the sweep) about 29%,
-// default about 21%, low about 7% but is never starved; broken connections retry on low.
+// DefaultQueues is the queue weighting a worker runs with when Params.Queues is nil:
+// jobs.Queues.
 func DefaultQueues() map[string]int {
-	return map[string]int{jobs.QueueCritical: 6, jobs.QueueConnections: 4, jobs.QueueDefault: 3, jobs.QueueLow: 1}
+	return jobs.Queues()
 }
 
 // Worker is tether's handler registry and middleware on one or more Asynq servers (see
@@ -236,7 +235,7 @@ func (w *Worker) Run(ctx context.Context) error {
 			return fmt.Errorf("start worker: %w", err)
 		}
 	}
-	w.log.Info().Int("concurrency", w.p.Concurrency).Int("fetchers", len(w.srvs)).Strs("types", w.Types()).Msg("worker started")
+	w.log.Info().Int("concurrency", w.p.Concurrency).Int("fetchers", len(w.srvs)).Any("queues", w.p.Queues).Strs("types", w.Types()).Msg("worker started")
 	w.watchDatabase(ctx)
 	w.log.Info().Str("timeout", w.p.ShutdownTimeout.String()).Msg("worker shutting down; waiting for in-flight tasks")
 	w.shutdown(w.srvs)

@@ -142,6 +142,7 @@ func runDemo(ctx context.Context, e env, cfg config.Config, verbose bool) (err e
 	cfg.LinkSecret = config.Secret(randomPassword() + randomPassword())
 	cfg.APIToken = config.Secret(randomPassword() + randomPassword())
 	cfg.ShutdownTimeout = 2 * time.Second
+	cfg.WorkerQueues = "" // the demo's worker is the only one: it serves every queue
 
 	d := deps{cfg: cfg, log: zerolog.Nop(), redis: redisOpt}
 	if verbose {

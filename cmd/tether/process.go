@@ -165,7 +165,7 @@ TETHER_MAIL_DIR (each email written to a file) or TETHER_MAILER=log.`,
 			if err != nil {
 				return err
 			}
-			if err := firstErr(cfg.RequireEncryptionKeys("all"), cfg.RequireLinkSecret("all"), cfg.RequireMailer("all")); err != nil {
+			if err := firstErr(cfg.RequireEncryptionKeys("all"), cfg.RequireLinkSecret("all"), cfg.RequireMailer("all"), cfg.RequireAllQueues("all")); err != nil {
 				return err
 			}
 			// Bound before the worker and scheduler start, as in worker and scheduler.

@@ -5,9 +5,11 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"maps"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -219,6 +221,10 @@ func TestProcessesRefuseToStartWithoutWhatTheyNeed(t *testing.T) {
 			"TETHER_LINK_SECRET: is not set; tether worker signs connect links"},
 		{[]string{"worker"}, map[string]string{"TETHER_MAILER": "smtps"}, `TETHER_MAILER: "smtps" is not one of smtp, dir, log`},
 		{[]string{"all"}, map[string]string{"TETHER_MAILER": "dir"}, "TETHER_MAIL_DIR: is not set; TETHER_MAILER=dir writes each email into it"},
+		// all is the only worker its Redis may have: a queue left out would never run.
+		{[]string{"all", "--queues", "connections"}, map[string]string{"TETHER_ENCRYPTION_KEYS": testKeys, "TETHER_LINK_SECRET": testLinkSecret, "TETHER_MAILER": "log"},
+			`TETHER_WORKER_QUEUES: "connections" leaves out critical, default, low; tether all may be the only worker on its Redis`},
+		{[]string{"worker", "--queues", "refresh"}, nil, `--queues (TETHER_WORKER_QUEUES): "refresh" names "refresh", which is not one of tether's queues (connections, critical, default, low)`},
 	}
 	for _, tt := range tests {
 		res := runTether(t, context.Background(), tt.env, tt.args...)
@@ -290,6 +296,97 @@ func TestWorkerRefusesUnmigratedDatabase(t *testing.T) {
 	res := runTether(t, context.Background(), env, "worker", "--metrics-addr", "off")
 	if res.err == nil || !strings.Contains(res.err.Error(), "run `tether migrate up`") {
 		t.Errorf("worker on an empty database: %v; want an error saying to migrate", res.err)
+	}
+}
+
+// A worker given --queues fetches from those queues alone (Asynq's own server list, which
+// the monitoring UI shows, holds what each server fetches from), says at start which it
+// leaves out, and a task on one of those waits, not lost, for a worker that serves it.
+func TestWorkerServesTheQueuesItIsGiven(t *testing.T) {
+	db := "sqlite:" + filepath.Join(t.TempDir(), "tether.db")
+	if res := runTether(t, t.Context(), map[string]string{"TETHER_DATABASE_URL": db}, "migrate", "up"); res.err != nil {
+		t.Fatal(res.err)
+	}
+	opt, _ := redistest.Client(t, 2)
+	env := map[string]string{"TETHER_REDIS_URL": redistest.URL(opt), "TETHER_DATABASE_URL": db,
+		"TETHER_ENCRYPTION_KEYS": testKeys, "TETHER_MAILER": "log", "TETHER_METRICS_ADDR": "off",
+		"TETHER_LINK_SECRET": testLinkSecret, "TETHER_LOG_LEVEL": "warn", "TETHER_WORKER_CONCURRENCY": "30"}
+	insp := asynq.NewInspector(opt)
+	defer insp.Close()
+	// Queued before any worker runs: the low queue's daily prune.
+	task, err := jobs.NewEventsPruneTask(time.Now().UTC())
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := asynq.NewClient(opt)
+	defer client.Close()
+	info, err := client.Enqueue(task)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	logs, stop := start(t, env, "worker", "--queues", "connections=2")
+	servers := waitServers(t, insp, 2)
+	for _, s := range servers {
+		if !maps.Equal(s.Queues, map[string]int{jobs.QueueConnections: 2}) || s.Concurrency != 15 {
+			t.Errorf("server %s fetches from %v with %d slots; want connections (weight 2) alone, 15 slots", s.ID, s.Queues, s.Concurrency)
+		}
+	}
+	if want := `"left_out":["critical","default","low"]`; !strings.Contains(logs.String(), want) {
+		t.Errorf("the worker's start does not name the queues it leaves out (%s):\n%s", want, logs.String())
+	}
+	// Asynq's fetch loop looks for work at least once a second; give it two.
+	time.Sleep(2 * time.Second)
+	if ti, err := insp.GetTaskInfo(jobs.QueueLow, info.ID); err != nil || ti.State != asynq.TaskStatePending {
+		t.Fatalf("the low queue's task under a connections-only worker: %+v, %v; want it pending", ti, err)
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+
+	// A worker without --queues serves every queue at its default weight and runs it.
+	logs, _ = start(t, env, "worker")
+	for _, s := range waitServers(t, insp, 2) {
+		if !maps.Equal(s.Queues, jobs.Queues()) {
+			t.Errorf("server %s fetches from %v; want every queue, %v", s.ID, s.Queues, jobs.Queues())
+		}
+	}
+	if strings.Contains(logs.String(), "left_out") {
+		t.Errorf("a worker serving every queue warned of queues left out:\n%s", logs.String())
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		ti, err := insp.GetTaskInfo(jobs.QueueLow, info.ID)
+		if err == nil && ti.State == asynq.TaskStateCompleted {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the low queue's task under a worker of every queue: %+v, %v; want it completed", ti, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// waitServers returns the Asynq servers of this process once there are n of them (a
+// stopped worker's entries are gone by then: it removes them on shutdown).
+func waitServers(t *testing.T, insp *asynq.Inspector, n int) []*asynq.ServerInfo {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		all, err := insp.Servers()
+		var ours []*asynq.ServerInfo
+		for _, s := range all {
+			if s.PID == os.Getpid() && s.Status == "active" {
+				ours = append(ours, s)
+			}
+		}
+		if err == nil && len(ours) == n {
+			return ours
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Asynq's server list holds %d servers of this process (%v); want %d", len(ours), err, n)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 

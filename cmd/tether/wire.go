@@ -5,12 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
-	"tether/sync/reminders"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -24,6 +25,7 @@ import (
 	"tether/sync/events"
 	"tether/sync/invites"
 	"tether/sync/keys"
+	"tether/sync/reminders"
 	"tether/sync/store"
 	"tether/sync/vault"
 	"tether/worker"
@@ -136,6 +138,12 @@ func runWorker(ctx context.Context, d deps, tune tuning) error {
 	if err != nil {
 		return err
 	}
+	queues := d.cfg.Queues()
+	if left := d.cfg.QueuesLeftOut(); len(left) > 0 {
+		d.log.Warn().Strs("queues", slices.Sorted(maps.Keys(queues))).Strs("left_out", left).
+			Msgf("this worker serves only %s (TETHER_WORKER_QUEUES or --queues): tasks on %s wait until a worker that serves them runs (tether worker without --queues serves all)",
+				strings.Join(slices.Sorted(maps.Keys(queues)), ", "), strings.Join(left, ", "))
+	}
 	w, err := worker.New(worker.Params{
 		Redis:                    d.redis,
 		RedisClient:              rdb,
@@ -143,6 +151,7 @@ func runWorker(ctx context.Context, d deps, tune tuning) error {
 		Registerer:               d.reg,
 		Concurrency:              d.cfg.WorkerConcurrency,
 		Fetchers:                 d.cfg.WorkerFetchers,
+		Queues:                   queues,
 		ShutdownTimeout:          d.cfg.ShutdownTimeout,
 		TaskCheckInterval:        tune.taskCheck,
 		DelayedTaskCheckInterval: tune.delayedCheck,
