@@ -215,12 +215,13 @@ func NewMonitoring(redis asynq.RedisConnOpt) *asynqmon.HTTPHandler {
 
 // NewRegistry returns a registry with the Go runtime and process collectors and, when
 // inspector is not nil, Asynq's queue metrics (sizes, latency, processed and failed counts
-// per queue). Register tether's own collectors on it too.
+// per queue) and the worker slots serving each queue. Register tether's own collectors on
+// it too.
 func NewRegistry(inspector *asynq.Inspector) *prometheus.Registry {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if inspector != nil {
-		reg.MustRegister(metrics.NewQueueMetricsCollector(inspector))
+		reg.MustRegister(metrics.NewQueueMetricsCollector(inspector), newQueueSlots(inspector))
 	}
 	return reg
 }
