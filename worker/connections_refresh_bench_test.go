@@ -315,10 +315,11 @@ SELECT 'bench-m-' || i, $1, 'bench-u-' || i, 'chat', 'active', now(), now() FROM
 	// weighted queues, where each fetch may first find the other three empty.
 	wp := worker.Params{Redis: opt, Logger: zerolog.Nop(), Registerer: wreg, Concurrency: concurrency,
 		Fetchers: envInt("TETHER_BENCH_FETCHERS", 0), Queues: map[string]int{jobs.QueueConnections: 1}}
+	queues := wp.Queues
 	switch q := os.Getenv("TETHER_BENCH_QUEUES"); q {
 	case "":
 	case "default":
-		wp.Queues = nil
+		wp.Queues, queues = nil, worker.DefaultQueues()
 	default:
 		b.Fatalf("TETHER_BENCH_QUEUES=%q: unset (the connections queue alone) or default (the worker's four)", q)
 	}
@@ -455,8 +456,9 @@ SELECT 'bench-m-' || i, $1, 'bench-u-' || i, 'chat', 'active', now(), now() FROM
 		b.ReportMetric(rate/noop, "refresh/noop")
 		b.Logf("ceiling: bare Asynq no-op tasks at concurrency %d on the same Redis, in this run: %.0f tasks/s; refreshes are %.2f of it", concurrency, noop, rate/noop)
 	}
-	b.Logf("%.0f refresh tasks in %s at concurrency %d with %s provider latency: %.0f refreshes/s, %.3f provider calls per refresh (%.4f over the whole run); peak RSS %.1f MB (%.1f MB before the worker started); GOGC %s",
-		okRefreshes, took.Round(time.Millisecond), concurrency, latency, rate, perRefresh, wholeRun, float64(peak)/1024, float64(before)/1024, gc)
+	b.Logf("%.0f refresh tasks in %s at concurrency %d with %s provider latency: %.0f refreshes/s, %.3f provider calls per refresh (%.4f over the whole run); peak RSS %.1f MB (%.1f MB before the worker started); GOGC %s; queues %v",
+		okRefreshes, took.Round(time.Millisecond), concurrency, latency, rate, perRefresh, wholeRun, float64(peak)/1024, float64(before)/1024, gc,
+		queues)
 }
 
 // benchConnection issues the sandbox grant of member i and stores its connection, tokens
