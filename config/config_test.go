@@ -151,7 +151,8 @@ func TestWorkerQueues(t *testing.T) {
 			t.Errorf("%q %q: RequireAllQueues: %v", c.env, c.flag, err)
 		}
 		if len(c.left) > 0 && (err == nil || !strings.Contains(err.Error(), "TETHER_WORKER_QUEUES") ||
-			!strings.Contains(err.Error(), "leaves out "+strings.Join(c.left, ", ")+"; tether all")) {
+			!strings.Contains(err.Error(), "leaves out "+strings.Join(c.left, ", ")+"; tether all") ||
+			!strings.Contains(err.Error(), "example: TETHER_WORKER_QUEUES=critical=6,connections=8,default=3,low=1")) {
 			t.Errorf("%q %q: RequireAllQueues = %v, want it to name the variable and %v", c.env, c.flag, err, c.left)
 		}
 	}
@@ -199,7 +200,8 @@ func TestValidationErrorsNameVariableProblemAndExample(t *testing.T) {
 		{map[string]string{"TETHER_WORKER_CONCURRENCY": "0"}, "TETHER_WORKER_CONCURRENCY", "between 1 and 1000"},
 		{map[string]string{"TETHER_WORKER_FETCHERS": "-1"}, "TETHER_WORKER_FETCHERS", "between 0"},
 		{map[string]string{"TETHER_WORKER_FETCHERS": "65"}, "TETHER_WORKER_FETCHERS", "and 64"},
-		{map[string]string{"TETHER_WORKER_QUEUES": "conections"}, "TETHER_WORKER_QUEUES", `names "conections", which is not one of tether's queues (connections, critical, default, low)`},
+		{map[string]string{"TETHER_WORKER_QUEUES": "conections"}, "TETHER_WORKER_QUEUES", `"conections" is not one of tether's queues (connections, critical, default, low)`},
+		{map[string]string{"TETHER_WORKER_QUEUES": "critical,conections=2"}, "TETHER_WORKER_QUEUES", `names "conections", which is not one of tether's queues (connections, critical, default, low)`},
 		{map[string]string{"TETHER_WORKER_QUEUES": "connections=0"}, "TETHER_WORKER_QUEUES", `gives connections the weight "0"; a weight is a whole number from 1 to 100`},
 		{map[string]string{"TETHER_WORKER_QUEUES": "low,low=2"}, "TETHER_WORKER_QUEUES", "names low twice"},
 		{map[string]string{"TETHER_WORKER_QUEUES": "critical,,low"}, "TETHER_WORKER_QUEUES", "has an empty entry"},

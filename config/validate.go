@@ -221,6 +221,8 @@ func ParseQueues(list string) (map[string]int, error) {
 		switch {
 		case item == "":
 			return nil, fmt.Errorf("has an empty entry; list queue names separated by commas (%s)", strings.Join(names, ", "))
+		case !ok && item == strings.TrimSpace(list):
+			return nil, fmt.Errorf("is not one of tether's queues (%s)", strings.Join(names, ", "))
 		case !ok:
 			return nil, fmt.Errorf("names %q, which is not one of tether's queues (%s)", name, strings.Join(names, ", "))
 		case out[name] != 0:
@@ -268,7 +270,9 @@ func (c Config) RequireAllQueues(verb string) error {
 	if len(left) == 0 {
 		return nil
 	}
-	return fieldError(varOf("WorkerQueues"), c.WorkerQueues, fmt.Sprintf("leaves out %s; tether %s may be the only worker on its Redis, so their tasks would never run. "+
+	v := varOf("WorkerQueues")
+	v.Example = "critical=6,connections=8,default=3,low=1" // every queue, other weights
+	return fieldError(v, c.WorkerQueues, fmt.Sprintf("leaves out %s; tether %s may be the only worker on its Redis, so their tasks would never run. "+
 		"Unset it and drop --queues (every queue), or give a queue a worker of its own with tether worker --queues", strings.Join(left, ", "), verb))
 }
 

@@ -224,7 +224,7 @@ func TestProcessesRefuseToStartWithoutWhatTheyNeed(t *testing.T) {
 		// all is the only worker its Redis may have: a queue left out would never run.
 		{[]string{"all", "--queues", "connections"}, map[string]string{"TETHER_ENCRYPTION_KEYS": testKeys, "TETHER_LINK_SECRET": testLinkSecret, "TETHER_MAILER": "log"},
 			`TETHER_WORKER_QUEUES: "connections" leaves out critical, default, low; tether all may be the only worker on its Redis`},
-		{[]string{"worker", "--queues", "refresh"}, nil, `--queues (TETHER_WORKER_QUEUES): "refresh" names "refresh", which is not one of tether's queues (connections, critical, default, low)`},
+		{[]string{"worker", "--queues", "refresh"}, nil, `--queues (TETHER_WORKER_QUEUES): "refresh" is not one of tether's queues (connections, critical, default, low); example: --queues=connections`},
 	}
 	for _, tt := range tests {
 		res := runTether(t, context.Background(), tt.env, tt.args...)
