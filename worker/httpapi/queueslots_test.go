@@ -2,6 +2,9 @@ package httpapi_test
 
 import (
 	"maps"
+	"net/http"
+	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -62,5 +65,17 @@ func TestQueueWorkerSlots(t *testing.T) {
 	down := httpapi.NewRegistry(asynq.NewInspector(asynq.RedisClientOpt{Addr: "127.0.0.1:1", DialTimeout: time.Second}))
 	if got, err := slotsByQueue(t, down); err == nil || len(got) != 0 {
 		t.Errorf("Redis unreachable: %v, %v; want an error and no reading", got, err)
+	}
+	// /metrics still answers then, with every other series: an outage must not blind the
+	// dashboards that should show it.
+	s, err := httpapi.New(httpapi.Params{Gatherer: down})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := httptest.NewRecorder()
+	s.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	if body := rec.Body.String(); rec.Code != http.StatusOK || !strings.Contains(body, "go_goroutines ") ||
+		strings.Contains(body, "tether_queue_worker_slots{") {
+		t.Errorf("GET /metrics with Redis unreachable = %d:\n%.600s\nwant 200, the Go runtime's series and no queue slots", rec.Code, body)
 	}
 }

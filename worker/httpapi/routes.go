@@ -1,17 +1,29 @@
 package httpapi
 
 import (
+	"fmt"
 	"net/http"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/rs/zerolog"
 )
+
+// metricsErrorLog logs what a scrape could not collect.
+type metricsErrorLog struct{ log zerolog.Logger }
+
+func (l metricsErrorLog) Println(v ...any) {
+	l.log.Warn().Str("component", "metrics").Msg(fmt.Sprint(v...))
+}
 
 // routes is every route tether serves. Later issues add theirs here; every route is
 // wrapped by secure (see security.go), routes without credentials also by public.
 func (s *Server) routes() {
 	s.mux.Handle("GET /healthz", s.handleHealthz())
 	s.mux.Handle("GET /readyz", s.handleReadyz())
-	s.mux.Handle("GET /metrics", promhttp.HandlerFor(s.p.Gatherer, promhttp.HandlerOpts{}))
+	// A collector that cannot read (Redis away) drops its own series, not the scrape's:
+	// the rest are what an operator watches the outage with.
+	s.mux.Handle("GET /metrics", promhttp.HandlerFor(s.p.Gatherer, promhttp.HandlerOpts{
+		ErrorHandling: promhttp.ContinueOnError, ErrorLog: metricsErrorLog{s.log}}))
 	if s.p.Join != nil {
 		s.mux.Handle("GET /join/{token}", s.public(s.p.Join))
 		s.mux.Handle("POST /join/{token}", s.public(s.p.Join))
