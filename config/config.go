@@ -92,4 +92,6 @@ type Config struct {
 	SlackAPIURL string        `env:"SLACK_API_URL" envDefault:"https://slack.com/api/" example:"http://127.0.0.1:8095/" doc:"Slack Web API base (ending in /) for reminder direct messages of orgs that set a bot token (tether org reminders ORG --slack-token-file FILE). Only tests and demos change it."`
 	InviteFrom  string        `env:"INVITE_FROM" example:"Acme Sales <invite@acme.example>" doc:"From address of invitation emails. Empty means MAIL_FROM."`
 	InviteTTL   time.Duration `env:"INVITE_TTL" envDefault:"168h" example:"72h" doc:"How long an invitation's Join link works after its email is sent."`
+
+	fromFlag map[string]string // variable -> the flag that set it (Load), for errors found later
 }

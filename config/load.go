@@ -101,6 +101,7 @@ func Load(getenv func(string) string, fs *pflag.FlagSet) (Config, error) {
 	if _, set := environ[Prefix+"PUBLIC_URL"]; !set {
 		cfg.PublicURL = publicURLOf(cfg.HTTPAddr, cfg.PublicURL)
 	}
+	cfg.fromFlag = fromFlag
 	if err := cfg.Validate(); err != nil {
 		return Config{}, nameFlags(err, fromFlag)
 	}

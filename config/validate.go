@@ -272,8 +272,8 @@ func (c Config) RequireAllQueues(verb string) error {
 	}
 	v := varOf("WorkerQueues")
 	v.Example = "critical=6,connections=8,default=3,low=1" // every queue, other weights
-	return fieldError(v, c.WorkerQueues, fmt.Sprintf("leaves out %s; tether %s may be the only worker on its Redis, so their tasks would never run. "+
-		"Unset it and drop --queues (every queue), or give a queue a worker of its own with tether worker --queues", strings.Join(left, ", "), verb))
+	return nameFlags(fieldError(v, c.WorkerQueues, fmt.Sprintf("leaves out %s; tether %s may be the only worker on its Redis, so their tasks would never run. "+
+		"Unset it and drop --queues (every queue), or give a queue a worker of its own with tether worker --queues", strings.Join(left, ", "), verb)), c.fromFlag)
 }
 
 // RequireRedis returns an error naming TETHER_REDIS_URL when it is unset; verb is the

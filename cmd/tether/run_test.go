@@ -223,7 +223,7 @@ func TestProcessesRefuseToStartWithoutWhatTheyNeed(t *testing.T) {
 		{[]string{"all"}, map[string]string{"TETHER_MAILER": "dir"}, "TETHER_MAIL_DIR: is not set; TETHER_MAILER=dir writes each email into it"},
 		// all is the only worker its Redis may have: a queue left out would never run.
 		{[]string{"all", "--queues", "connections"}, map[string]string{"TETHER_ENCRYPTION_KEYS": testKeys, "TETHER_LINK_SECRET": testLinkSecret, "TETHER_MAILER": "log"},
-			`TETHER_WORKER_QUEUES: "connections" leaves out critical, default, low; tether all may be the only worker on its Redis`},
+			`--queues (TETHER_WORKER_QUEUES): "connections" leaves out critical, default, low; tether all may be the only worker on its Redis`},
 		{[]string{"worker", "--queues", "refresh"}, nil, `--queues (TETHER_WORKER_QUEUES): "refresh" is not one of tether's queues (connections, critical, default, low); example: --queues=connections`},
 	}
 	for _, tt := range tests {
