@@ -206,6 +206,7 @@ func TestValidationErrorsNameVariableProblemAndExample(t *testing.T) {
 		{map[string]string{"TETHER_WORKER_FETCHERS": "65"}, "TETHER_WORKER_FETCHERS", "and 64"},
 		{map[string]string{"TETHER_WORKER_QUEUES": "conections"}, "TETHER_WORKER_QUEUES", `"conections" is not one of tether's queues (connections, critical, default, low)`},
 		{map[string]string{"TETHER_WORKER_QUEUES": "critical,conections=2"}, "TETHER_WORKER_QUEUES", `names "conections", which is not one of tether's queues (connections, critical, default, low)`},
+		{map[string]string{"TETHER_WORKER_QUEUES": "conections=2"}, "TETHER_WORKER_QUEUES", `names "conections", which is not one of tether's queues`},
 		{map[string]string{"TETHER_WORKER_QUEUES": "connections=0"}, "TETHER_WORKER_QUEUES", `gives connections the weight "0"; a weight is a whole number from 1 to 100`},
 		{map[string]string{"TETHER_WORKER_QUEUES": "low,low=2"}, "TETHER_WORKER_QUEUES", "names low twice"},
 		{map[string]string{"TETHER_WORKER_QUEUES": "critical,,low"}, "TETHER_WORKER_QUEUES", "has an empty entry"},

@@ -221,7 +221,7 @@ func ParseQueues(list string) (map[string]int, error) {
 		switch {
 		case item == "":
 			return nil, fmt.Errorf("has an empty entry; list queue names separated by commas (%s)", strings.Join(names, ", "))
-		case !ok && item == strings.TrimSpace(list):
+		case !ok && !hasWeight && item == strings.TrimSpace(list):
 			return nil, fmt.Errorf("is not one of tether's queues (%s)", strings.Join(names, ", "))
 		case !ok:
 			return nil, fmt.Errorf("names %q, which is not one of tether's queues (%s)", name, strings.Join(names, ", "))
