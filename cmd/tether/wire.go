@@ -140,9 +140,10 @@ func runWorker(ctx context.Context, d deps, tune tuning) error {
 	}
 	queues := d.cfg.Queues()
 	if left := d.cfg.QueuesLeftOut(); len(left) > 0 {
-		d.log.Warn().Strs("queues", slices.Sorted(maps.Keys(queues))).Strs("left_out", left).
+		served := slices.Sorted(maps.Keys(queues))
+		d.log.Warn().Strs("queues", served).Strs("left_out", left).
 			Msgf("this worker serves only %s (TETHER_WORKER_QUEUES or --queues): tasks on %s wait until a worker that serves them runs (tether worker without --queues serves all)",
-				strings.Join(slices.Sorted(maps.Keys(queues)), ", "), strings.Join(left, ", "))
+				strings.Join(served, ", "), strings.Join(left, ", "))
 	}
 	w, err := worker.New(worker.Params{
 		Redis:                    d.redis,
